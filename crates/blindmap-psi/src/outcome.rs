@@ -1,0 +1,146 @@
+//! What a party learned from a session (spec §10), and what it disclosed.
+
+use crate::policy::{Level, Plan};
+use crate::record::{FieldName, KeyType, SegmentLabel};
+use crate::wire::{Role, SegmentInfo, SessionId};
+
+/// A record of the partner, as the partner's message named it: its segment and its position in
+/// the partner's (shuffled) order (spec §10.2). Meaningful within one session only; the partner
+/// can map it back to its own record with [`Outcome::own_record`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PartnerRecord {
+    /// Partner segment index (into [`Outcome::partner_segments`]).
+    pub segment: u16,
+    /// Position within that segment; `None` when the partner served a Bloom filter, which
+    /// carries membership only (spec §9.7).
+    pub position: Option<u32>,
+}
+
+/// One cell of the overlap matrix: own segment (row) × partner segment (column) (spec §10.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell {
+    /// The partner disclosed nothing for this pair.
+    Hidden,
+    /// The partner serves no segment smaller than `minimum` records, and ours is smaller.
+    TooSmall {
+        /// The partner's minimum.
+        minimum: u32,
+    },
+    /// This many of our records overlap the partner's segment.
+    Count(u64),
+    /// Fewer than this many of our records overlap (the partner's threshold, counts level).
+    FewerThan(u32),
+}
+
+impl core::fmt::Display for Cell {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Hidden => f.write_str("hidden"),
+            Self::TooSmall { minimum } => write!(f, "n/a (<{minimum} rec)"),
+            Self::Count(n) => write!(f, "{n}"),
+            Self::FewerThan(k) => write!(f, "<{k}"),
+        }
+    }
+}
+
+/// One of our records that overlaps a partner record (overlaps and fields levels).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overlap {
+    /// Index of our record in the dataset the session was given.
+    pub record: usize,
+    /// The partner's record.
+    pub partner: PartnerRecord,
+    /// The key types that matched, sorted.
+    pub key_types: Vec<KeyType>,
+}
+
+/// Fields a partner record disclosed (fields level), in the order of the partner's field list;
+/// `None` where the partner's record has no value for the field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartnerFields {
+    /// The partner record.
+    pub partner: PartnerRecord,
+    /// `(name, value)` pairs.
+    pub fields: Vec<(FieldName, Option<String>)>,
+}
+
+/// Everything a session produced for one party.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub(crate) role: Role,
+    pub(crate) session_id: SessionId,
+    pub(crate) own_segments: Vec<SegmentLabel>,
+    pub(crate) partner_segments: Vec<SegmentInfo>,
+    pub(crate) received: Plan,
+    pub(crate) disclosed: Plan,
+    pub(crate) cells: Vec<Cell>,
+    pub(crate) overlaps: Vec<Overlap>,
+    pub(crate) partner_fields: Vec<PartnerFields>,
+    /// Position → record index, per own segment, for segments whose records were sent.
+    pub(crate) own_order: Vec<Vec<u32>>,
+}
+
+impl Outcome {
+    /// Our role in the session.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The session id both parties used.
+    pub fn session_id(&self) -> &SessionId {
+        &self.session_id
+    }
+
+    /// Our segments: the matrix rows.
+    pub fn own_segments(&self) -> &[SegmentLabel] {
+        &self.own_segments
+    }
+
+    /// The partner's declared segments: the matrix columns.
+    pub fn partner_segments(&self) -> &[SegmentInfo] {
+        &self.partner_segments
+    }
+
+    /// What the partner disclosed to us: rows are our segments, columns the partner's.
+    pub fn received_plan(&self) -> &Plan {
+        &self.received
+    }
+
+    /// What we disclosed to the partner: rows are the partner's segments, columns ours.
+    pub fn disclosed_plan(&self) -> &Plan {
+        &self.disclosed
+    }
+
+    /// The overlap matrix cell for (own segment `row`, partner segment `col`).
+    pub fn cell(&self, row: usize, col: usize) -> Cell {
+        self.cells[row * self.partner_segments.len() + col]
+    }
+
+    /// The level the partner disclosed for (own segment `row`, partner segment `col`).
+    pub fn level(&self, row: usize, col: usize) -> &Level {
+        self.received.level(row, col)
+    }
+
+    /// Our overlapping records, one entry per (our record, partner record) pair, sorted by
+    /// record then partner. A record with several entries overlaps several partner records
+    /// (one-to-many); a partner record in several entries overlaps several of ours (many-to-one).
+    pub fn overlaps(&self) -> &[Overlap] {
+        &self.overlaps
+    }
+
+    /// Fields of partner records, sorted by partner record.
+    pub fn partner_fields(&self) -> &[PartnerFields] {
+        &self.partner_fields
+    }
+
+    /// Fields of one partner record, if it disclosed any to us.
+    pub fn fields_of(&self, partner: &PartnerRecord) -> Option<&PartnerFields> {
+        self.partner_fields.binary_search_by(|f| f.partner.cmp(partner)).ok().map(|i| &self.partner_fields[i])
+    }
+
+    /// Our record at `position` of our segment `segment`: maps the partner's
+    /// [`PartnerRecord`] naming of our records back to our dataset.
+    pub fn own_record(&self, segment: u16, position: u32) -> Option<usize> {
+        self.own_order.get(segment as usize).and_then(|order| order.get(position as usize)).map(|&r| r as usize)
+    }
+}

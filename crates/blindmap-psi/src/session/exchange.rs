@@ -1,0 +1,656 @@
+//! The streaming part of a session, once both plans are known (spec §9.4–9.8).
+//!
+//! Of the two parties, the *first querier* (F) streams its records first and keeps the tags the
+//! partner returns for them; the other party (L) answers, then streams its own records, which F
+//! evaluates and probes against what it kept. Each side therefore holds, beyond one chunk, tags
+//! for the smaller of the two sets (spec §9.4).
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use curve25519_dalek::ristretto::RistrettoPoint;
+use curve25519_dalek::scalar::Scalar;
+use zeroize::Zeroizing;
+
+use super::index::TagIndex;
+use crate::error::{Error, PeerMisbehaviour};
+use crate::group::{ElementBytes, SecretScalar};
+use crate::oprf::OprfKey;
+use crate::outcome::{Cell, Outcome, Overlap, PartnerFields, PartnerRecord};
+use crate::policy::{Level, Plan, PlanStructure, Visibility};
+use crate::record::{Dataset, FieldName};
+use crate::seed::{Prg, SessionSeed};
+use crate::wire::{Hello, Kind, Message, Role, SealedRecord, SessionId};
+
+/// At most this many elements in one chunk, so that bodies stay far below the frame limit.
+pub(super) const MAX_CHUNK_ELEMENTS: usize = 1 << 18;
+
+/// Steps of a party's outgoing stream (spec §9.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OutStep {
+    /// Our own records (`Elements`, and `Blinded` where fields are disclosed to us).
+    OwnRecords,
+    /// Answers to the partner's records (`Tags`/`Points`, `Evaluated`), produced on receipt.
+    Mirror,
+    /// Our sealed fields.
+    OwnSealed,
+    /// Our Bloom filters.
+    OwnBloom,
+}
+
+/// Steps of a party's incoming stream (spec §9.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InStep {
+    /// The partner's answers to our records.
+    Returns,
+    /// The partner's own records.
+    PartnerRecords,
+    /// The partner's sealed fields.
+    PartnerSealed,
+    /// The partner's Bloom filters.
+    PartnerBloom,
+}
+
+/// Our view of one of our segments.
+pub(super) struct OwnSegment {
+    pub(super) records: u32,
+    pub(super) keys: u64,
+    pub(super) max_width: u8,
+    /// Our key class for this segment (spec §6.4).
+    pub(super) class: u16,
+    pub(super) queries: bool,
+    pub(super) sends: bool,
+    pub(super) padded: bool,
+    pub(super) blinded: bool,
+    /// Position → record index (spec §9.5: our records go out in a shuffled order).
+    pub(super) order: Vec<u32>,
+    /// For blinded segments: index of each position's first key among the segment's keys.
+    pub(super) offsets: Vec<u32>,
+    /// For blinded segments: the RFC 9497 blinds, key after key.
+    pub(super) blinds: Zeroizing<Vec<Scalar>>,
+    /// For blinded segments: `Evaluated` elements per partner fields group, key after key.
+    pub(super) evaluated: BTreeMap<u16, Vec<ElementBytes>>,
+}
+
+impl OwnSegment {
+    /// Elements we send for this segment, with padding (spec §9.5).
+    pub(super) fn sent_elements(&self) -> u64 {
+        if self.padded { u64::from(self.records) * u64::from(self.max_width) } else { self.keys }
+    }
+}
+
+/// Our view of one of the partner's segments.
+pub(super) struct PartnerSegment {
+    pub(super) records: u32,
+    pub(super) keys: u64,
+    pub(super) max_width: u8,
+    pub(super) class: u16,
+    pub(super) queries: bool,
+    pub(super) sends: bool,
+    pub(super) padded: bool,
+    pub(super) blinded: bool,
+    /// Our classes whose keys answer this segment, and how (spec §9.5).
+    pub(super) mirror: Vec<(u16, Visibility)>,
+    /// Our classes whose keys evaluate this segment for our own comparisons (spec §10.1).
+    pub(super) compare: Vec<u16>,
+}
+
+impl PartnerSegment {
+    pub(super) fn sent_elements(&self) -> u64 {
+        if self.padded { u64::from(self.records) * u64::from(self.max_width) } else { self.keys }
+    }
+}
+
+/// A return the partner owes us for records we sent (spec §9.5).
+#[derive(Debug)]
+pub(super) struct Expected {
+    pub(super) kind: Kind,
+    pub(super) reference: u16,
+    pub(super) segment: u16,
+    pub(super) next: u32,
+    pub(super) end: u32,
+    /// Exact returns mirror one of our chunks; spans (shuffled) may be cut anywhere.
+    pub(super) exact: bool,
+}
+
+/// Where we are in the partner's record stream.
+#[derive(Default)]
+pub(super) struct RecordCursor {
+    pub(super) segments: Vec<u16>,
+    pub(super) at: usize,
+    pub(super) next: u32,
+    pub(super) key_sum: u64,
+    pub(super) blinded_sum: u64,
+    /// After an `Elements` chunk of a blinded segment: its first position and widths.
+    pub(super) pending_blinded: Option<(u32, Vec<u8>)>,
+}
+
+/// Answers to the partner, shuffled before they go out (counts level).
+pub(super) enum ShuffleBuffer {
+    Tags(Vec<crate::group::Tag>),
+    Points(Vec<ElementBytes>),
+}
+
+/// One of our key slots whose tag the partner returned (kept by F).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct OwnSlot {
+    pub(super) segment: u16,
+    /// Position, or shuffled position for counts-level returns.
+    pub(super) position: u32,
+    pub(super) slot: u8,
+    /// The partner class whose key produced the return.
+    pub(super) partner_class: u16,
+}
+
+/// One of the partner's key slots, evaluated with one of our keys (kept by L).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PartnerSlot {
+    pub(super) segment: u16,
+    pub(super) position: u32,
+    pub(super) slot: u8,
+    pub(super) my_class: u16,
+}
+
+/// A match with a known position of ours (overlaps and fields levels).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct OrderedMatch {
+    pub(super) segment: u16,
+    pub(super) position: u32,
+    pub(super) slot: u8,
+    pub(super) partner_segment: u16,
+    pub(super) partner: Option<(u32, u8)>,
+}
+
+/// Sealed fields we still have to send: per (group, segment), records in position order.
+pub(super) type SealedOut = BTreeMap<(u16, u16), Vec<SealedRecord>>;
+
+pub(crate) struct Exchange {
+    pub(super) role: Role,
+    /// Whether we asked to learn.
+    pub(super) learn: bool,
+    pub(super) session_id: SessionId,
+    pub(super) data: Arc<Dataset>,
+    pub(super) seed: SessionSeed,
+    pub(super) chunk_records: usize,
+    pub(super) partner_hello: Hello,
+    pub(super) my_plan: Plan,
+    pub(super) mine: PlanStructure,
+    pub(super) their_plan: Plan,
+    pub(super) theirs: PlanStructure,
+    /// Whether we are the first querier (spec §9.4).
+    pub(super) first: bool,
+    pub(super) class_keys: Vec<SecretScalar>,
+    pub(super) group_keys: Vec<OprfKey>,
+    pub(super) own: Vec<OwnSegment>,
+    pub(super) partner: Vec<PartnerSegment>,
+    /// Our fields groups containing each of our segments.
+    pub(super) own_groups: Vec<Vec<u16>>,
+    /// Elements checked against the Bloom filters of a session (spec §9.7).
+    pub(super) bloom_lookups: u64,
+
+    out_steps: Vec<OutStep>,
+    out_at: usize,
+    in_steps: Vec<InStep>,
+    in_at: usize,
+
+    // Our own stream.
+    pub(super) emit_segments: Vec<u16>,
+    pub(super) emit_at: usize,
+    pub(super) emit_pos: u32,
+    pub(super) pad_prg: Option<Prg>,
+    pub(super) blind_prg: Option<Prg>,
+    pub(super) expected: VecDeque<Expected>,
+    pub(super) sealed_out: SealedOut,
+    pub(super) sealed_cursor: Option<((u16, u16), usize)>,
+    pub(super) bloom_segments: Vec<u16>,
+    pub(super) bloom_at: usize,
+    pub(super) bloom_current: Option<(u16, Vec<u8>, usize)>,
+
+    // The partner's stream.
+    pub(super) cursor: RecordCursor,
+    pub(super) shuffle: Vec<(u16, ShuffleBuffer)>,
+    pub(super) sealed_in: Vec<(u16, u16)>,
+    pub(super) sealed_in_at: usize,
+    pub(super) sealed_in_next: u32,
+    pub(super) bloom_in: Vec<u16>,
+    pub(super) bloom_in_at: usize,
+    pub(super) bloom_buffer: Vec<u8>,
+    pub(super) bloom_total: u64,
+
+    // Matching.
+    pub(super) own_index: TagIndex<OwnSlot>,
+    pub(super) partner_index: TagIndex<PartnerSlot>,
+    pub(super) bloom_pending: Vec<(ElementBytes, OwnSlot)>,
+    pub(super) ordered: Vec<OrderedMatch>,
+    pub(super) shuffled: HashSet<(u16, u16, u32)>,
+    /// Partner (segment, position, slot) → our (segment, position, slot), for fields cells.
+    pub(super) fields_wanted: HashMap<(u16, u32, u8), Vec<(u16, u32, u8)>>,
+    pub(super) partner_fields: BTreeMap<(u16, u32), Vec<(FieldName, Option<String>)>>,
+}
+
+/// Per-class and per-group key labels (spec §7.2).
+fn key_info(prefix: &[u8], index: u16) -> Vec<u8> {
+    [prefix, &index.to_be_bytes()[..]].concat()
+}
+
+/// PRG labels with segment (and class) indices (spec §7.1).
+pub(super) fn prg_label(prefix: &[u8], indices: &[u16]) -> Vec<u8> {
+    let mut label = prefix.to_vec();
+    for i in indices {
+        label.extend_from_slice(&i.to_be_bytes());
+    }
+    label
+}
+
+impl Exchange {
+    #[allow(clippy::too_many_lines)]
+    pub(crate) fn new(
+        role: Role,
+        session_id: SessionId,
+        data: Arc<Dataset>,
+        seed: SessionSeed,
+        chunk_records: usize,
+        my_hello: Hello,
+        partner_hello: Hello,
+        my_plan: Plan,
+        their_plan: Plan,
+    ) -> Result<Self, Error> {
+        let mine = my_plan.structure();
+        let theirs = their_plan.structure();
+
+        // spec §9.4: who sends what.
+        let mut own: Vec<OwnSegment> = my_hello
+            .segments
+            .iter()
+            .enumerate()
+            .map(|(s, info)| {
+                let queries = my_hello.learn && their_plan.row_visible(s);
+                let sends = queries || (my_plan.col_visible(s) && !my_plan.bloom);
+                OwnSegment {
+                    records: info.records,
+                    keys: info.keys,
+                    max_width: info.max_width,
+                    class: mine.class_of_col[s],
+                    queries,
+                    sends,
+                    padded: sends && their_plan.row_has_counts(s),
+                    blinded: queries && theirs.groups_for_row(s).next().is_some(),
+                    order: Vec::new(),
+                    offsets: Vec::new(),
+                    blinds: Zeroizing::new(Vec::new()),
+                    evaluated: BTreeMap::new(),
+                }
+            })
+            .collect();
+        let partner: Vec<PartnerSegment> = partner_hello
+            .segments
+            .iter()
+            .enumerate()
+            .map(|(t, info)| {
+                let queries = partner_hello.learn && my_plan.row_visible(t);
+                let sends = queries || (their_plan.col_visible(t) && !their_plan.bloom);
+                let class = theirs.class_of_col[t];
+                let mirror = if queries { mine.classes_for_row(t).collect() } else { Vec::new() };
+                let mut compare: Vec<u16> = if sends {
+                    (0..own.len())
+                        .filter(|&s| own[s].queries && theirs.class_vis[class as usize][s] != Visibility::Hidden)
+                        .map(|s| own[s].class)
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                compare.sort_unstable();
+                compare.dedup();
+                PartnerSegment {
+                    records: info.records,
+                    keys: info.keys,
+                    max_width: info.max_width,
+                    class,
+                    queries,
+                    sends,
+                    padded: sends && my_plan.row_has_counts(t),
+                    blinded: queries && mine.groups_for_row(t).next().is_some(),
+                    mirror,
+                    compare,
+                }
+            })
+            .collect();
+
+        // spec §9.4: the first querier is the only querier, or the one sending fewer elements
+        // (the initiator on a tie).
+        let i_query = own.iter().any(|s| s.queries);
+        let they_query = partner.iter().any(|t| t.queries);
+        let first = match (i_query, they_query) {
+            (true, false) => true,
+            (false, true) => false,
+            _ => {
+                let mine_total: u64 = own.iter().filter(|s| s.sends).map(OwnSegment::sent_elements).sum();
+                let theirs_total: u64 = partner.iter().filter(|t| t.sends).map(PartnerSegment::sent_elements).sum();
+                mine_total < theirs_total || (mine_total == theirs_total && role == Role::Initiator)
+            }
+        };
+
+        // spec §7.2: one key per class and per fields group.
+        let class_keys = (0..mine.class_vis.len() as u16)
+            .map(|c| Ok(seed.oprf_key(&key_info(b"blindmap/v1/match", c))?.0.clone()))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let group_keys = (0..mine.groups.len() as u16)
+            .map(|g| seed.oprf_key(&key_info(b"blindmap/v1/fields", g)))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let mut own_groups = vec![Vec::new(); own.len()];
+        for (g, group) in mine.groups.iter().enumerate() {
+            for &s in &group.cols {
+                own_groups[s].push(g as u16);
+            }
+        }
+
+        // spec §9.5: each sent segment goes out in an order drawn from the seed.
+        for (s, segment) in own.iter_mut().enumerate() {
+            if segment.sends {
+                let mut order = data.members(s).to_vec();
+                seed.prg(&prg_label(b"blindmap/v1/order", &[s as u16])).shuffle(&mut order);
+                segment.order = order;
+            }
+        }
+
+        // spec §9.7: the lookups a Bloom receiver makes fix the filters' false-positive rate.
+        let bloom_lookups = if my_plan.bloom {
+            lookups(&my_plan, partner.iter().map(PartnerSegment::sent_elements))
+        } else {
+            lookups(&their_plan, own.iter().map(OwnSegment::sent_elements))
+        };
+
+        let (out_steps, in_steps) = if first {
+            (
+                vec![OutStep::OwnRecords, OutStep::Mirror, OutStep::OwnSealed],
+                vec![InStep::Returns, InStep::PartnerRecords, InStep::PartnerSealed, InStep::PartnerBloom],
+            )
+        } else {
+            (
+                vec![OutStep::Mirror, OutStep::OwnRecords, OutStep::OwnSealed, OutStep::OwnBloom],
+                vec![InStep::PartnerRecords, InStep::Returns, InStep::PartnerSealed],
+            )
+        };
+
+        let emit_segments = (0..own.len() as u16).filter(|&s| own[s as usize].sends).collect();
+        let bloom_segments = if my_plan.bloom {
+            (0..own.len() as u16).filter(|&s| my_plan.col_visible(s as usize)).collect()
+        } else {
+            Vec::new()
+        };
+        let cursor = RecordCursor {
+            segments: (0..partner.len() as u16).filter(|&t| partner[t as usize].sends).collect(),
+            ..RecordCursor::default()
+        };
+        let sealed_in = theirs
+            .groups
+            .iter()
+            .enumerate()
+            .flat_map(|(g, group)| group.cols.iter().map(move |&t| (g as u16, t as u16)))
+            .collect();
+        let bloom_in = if their_plan.bloom {
+            (0..partner.len() as u16).filter(|&t| their_plan.col_visible(t as usize)).collect()
+        } else {
+            Vec::new()
+        };
+
+        Ok(Self {
+            role,
+            learn: my_hello.learn,
+            session_id,
+            data,
+            seed,
+            chunk_records,
+            partner_hello,
+            my_plan,
+            mine,
+            their_plan,
+            theirs,
+            first,
+            class_keys,
+            group_keys,
+            own,
+            partner,
+            own_groups,
+            bloom_lookups,
+            out_steps,
+            out_at: 0,
+            in_steps,
+            in_at: 0,
+            emit_segments,
+            emit_at: 0,
+            emit_pos: 0,
+            pad_prg: None,
+            blind_prg: None,
+            expected: VecDeque::new(),
+            sealed_out: BTreeMap::new(),
+            sealed_cursor: None,
+            bloom_segments,
+            bloom_at: 0,
+            bloom_current: None,
+            cursor,
+            shuffle: Vec::new(),
+            sealed_in,
+            sealed_in_at: 0,
+            sealed_in_next: 0,
+            bloom_in,
+            bloom_in_at: 0,
+            bloom_buffer: Vec::new(),
+            bloom_total: 0,
+            own_index: TagIndex::new(),
+            partner_index: TagIndex::new(),
+            bloom_pending: Vec::new(),
+            ordered: Vec::new(),
+            shuffled: HashSet::new(),
+            fields_wanted: HashMap::new(),
+            partner_fields: BTreeMap::new(),
+        })
+    }
+
+    /// Whether both streams are complete.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.out_at == self.out_steps.len() && self.in_at == self.in_steps.len()
+    }
+
+    fn out_passed(&self, step: OutStep) -> bool {
+        self.out_steps.iter().position(|s| *s == step).is_none_or(|i| i < self.out_at)
+    }
+
+    fn in_passed(&self, step: InStep) -> bool {
+        self.in_steps.iter().position(|s| *s == step).is_none_or(|i| i < self.in_at)
+    }
+
+    /// Moves past every incoming step that is complete.
+    fn advance_in(&mut self) {
+        while let Some(step) = self.in_steps.get(self.in_at) {
+            let done = match step {
+                InStep::Returns => self.out_passed(OutStep::OwnRecords) && self.expected.is_empty(),
+                InStep::PartnerRecords => self.cursor.at == self.cursor.segments.len(),
+                InStep::PartnerSealed => self.sealed_in_at == self.sealed_in.len(),
+                InStep::PartnerBloom => self.bloom_in_at == self.bloom_in.len(),
+            };
+            if !done {
+                break;
+            }
+            self.in_at += 1;
+        }
+    }
+
+    /// The next messages of our own stream; empty when we must wait for the partner, or are done.
+    pub(crate) fn next_outgoing(&mut self) -> Result<Vec<Message>, Error> {
+        loop {
+            self.advance_in();
+            let Some(&step) = self.out_steps.get(self.out_at) else { return Ok(Vec::new()) };
+            let produced = match step {
+                OutStep::OwnRecords => self.emit_own_chunk()?,
+                OutStep::Mirror if self.in_passed(InStep::PartnerRecords) => None,
+                // Answers are produced as the partner's records arrive.
+                OutStep::Mirror => return Ok(Vec::new()),
+                OutStep::OwnSealed => self.emit_sealed_chunk(),
+                OutStep::OwnBloom => self.emit_bloom_piece()?,
+            };
+            match produced {
+                Some(messages) => return Ok(messages),
+                None => self.out_at += 1,
+            }
+        }
+    }
+
+    /// Consumes one of the partner's exchange messages; returns our answers to it.
+    pub(crate) fn receive(&mut self, message: Message, points: Vec<RistrettoPoint>) -> Result<Vec<Message>, Error> {
+        self.advance_in();
+        let step = self.in_steps.get(self.in_at).copied().ok_or(PeerMisbehaviour::AfterEnd)?;
+        let mut out = Vec::new();
+        match (step, message) {
+            (InStep::Returns, Message::Tags(chunk)) => self.on_tags(chunk)?,
+            (InStep::Returns, Message::Points(chunk)) => self.on_points(chunk, &points)?,
+            (InStep::Returns, Message::Evaluated(chunk)) => self.on_evaluated(chunk)?,
+            (InStep::PartnerRecords, Message::Elements(chunk)) => self.on_elements(chunk, &points, &mut out)?,
+            (InStep::PartnerRecords, Message::Blinded(chunk)) => self.on_blinded(chunk, &points, &mut out)?,
+            (InStep::PartnerSealed, Message::Sealed(chunk)) => self.on_sealed(chunk)?,
+            (InStep::PartnerBloom, Message::Bloom(chunk)) => self.on_bloom(chunk)?,
+            (step, message) => {
+                return Err(PeerMisbehaviour::UnexpectedMessage {
+                    expected: self.describe(step),
+                    got: message.kind().name().into(),
+                }
+                .into());
+            }
+        }
+        self.advance_in();
+        Ok(out)
+    }
+
+    fn describe(&self, step: InStep) -> String {
+        match step {
+            InStep::Returns => match self.expected.front() {
+                Some(e) => format!("{} for segment {} from position {}", e.kind.name(), e.segment, e.next),
+                None => "nothing until our next records".into(),
+            },
+            InStep::PartnerRecords => match self.cursor.pending_blinded {
+                Some(_) => "Blinded".into(),
+                None => "Elements".into(),
+            },
+            InStep::PartnerSealed => "Sealed".into(),
+            InStep::PartnerBloom => "Bloom".into(),
+        }
+    }
+
+    /// Records a match between one of our key slots and one of the partner's (spec §10.2).
+    pub(super) fn record_match(
+        &mut self,
+        segment: u16,
+        position: u32,
+        slot: u8,
+        visibility: Visibility,
+        partner_segment: u16,
+        partner: Option<(u32, u8)>,
+    ) {
+        let level = self.their_plan.level(segment as usize, partner_segment as usize);
+        // spec §6.4: a key class serves every cell of a row alike, so the level agrees with how
+        // the return came; anything else is ignored rather than trusted.
+        if level.visibility() != visibility {
+            return;
+        }
+        match visibility {
+            Visibility::Hidden => {}
+            Visibility::Shuffled => {
+                self.shuffled.insert((segment, partner_segment, position));
+            }
+            Visibility::Ordered => {
+                if let (Level::Fields(_), Some((pp, ps))) = (level, partner) {
+                    self.fields_wanted.entry((partner_segment, pp, ps)).or_default().push((segment, position, slot));
+                }
+                self.ordered.push(OrderedMatch { segment, position, slot, partner_segment, partner });
+            }
+        }
+    }
+
+    /// The outcome (spec §10.3).
+    pub(crate) fn into_outcome(self) -> Outcome {
+        let rows = self.own.len();
+        let cols = self.partner.len();
+        let mut ordered_records: HashSet<(u16, u16, u32)> = HashSet::new();
+        for m in &self.ordered {
+            ordered_records.insert((m.segment, m.partner_segment, m.position));
+        }
+        let mut shuffled_counts: HashMap<(u16, u16), u64> = HashMap::new();
+        for &(s, t, _) in &self.shuffled {
+            *shuffled_counts.entry((s, t)).or_default() += 1;
+        }
+        let mut ordered_counts: HashMap<(u16, u16), u64> = HashMap::new();
+        for &(s, t, _) in &ordered_records {
+            *ordered_counts.entry((s, t)).or_default() += 1;
+        }
+        let threshold = self.their_plan.threshold;
+        let mut cells = Vec::with_capacity(rows * cols);
+        for s in 0..rows {
+            // spec §6.3: the partner served nothing because our segment is below its minimum.
+            let refused =
+                self.learn && self.own[s].records < self.their_plan.min_segment && !self.their_plan.row_visible(s);
+            for t in 0..cols {
+                let key = (s as u16, t as u16);
+                cells.push(match self.their_plan.level(s, t) {
+                    Level::Hidden if refused => Cell::TooSmall { minimum: self.their_plan.min_segment },
+                    Level::Hidden => Cell::Hidden,
+                    Level::Counts => {
+                        let n = shuffled_counts.get(&key).copied().unwrap_or(0);
+                        if n < u64::from(threshold) { Cell::FewerThan(threshold) } else { Cell::Count(n) }
+                    }
+                    Level::Overlaps | Level::Fields(_) => Cell::Count(ordered_counts.get(&key).copied().unwrap_or(0)),
+                });
+            }
+        }
+
+        let mut pairs: BTreeMap<(usize, PartnerRecord), Vec<crate::record::KeyType>> = BTreeMap::new();
+        for m in &self.ordered {
+            let record = self.own[m.segment as usize].order[m.position as usize] as usize;
+            let partner = PartnerRecord { segment: m.partner_segment, position: m.partner.map(|(p, _)| p) };
+            let key_type = self.data.records()[record].keys[m.slot as usize].key_type().clone();
+            let types = pairs.entry((record, partner)).or_default();
+            if !types.contains(&key_type) {
+                types.push(key_type);
+            }
+        }
+        let overlaps = pairs
+            .into_iter()
+            .map(|((record, partner), mut key_types)| {
+                key_types.sort();
+                Overlap { record, partner, key_types }
+            })
+            .collect();
+        let partner_fields = self
+            .partner_fields
+            .into_iter()
+            .map(|((segment, position), fields)| PartnerFields {
+                partner: PartnerRecord { segment, position: Some(position) },
+                fields,
+            })
+            .collect();
+
+        Outcome {
+            role: self.role,
+            session_id: self.session_id,
+            own_segments: self.data.segments().to_vec(),
+            partner_segments: self.partner_hello.segments.clone(),
+            received: self.their_plan.clone(),
+            disclosed: self.my_plan.clone(),
+            cells,
+            overlaps,
+            partner_fields,
+            own_order: self.own.into_iter().map(|s| s.order).collect(),
+        }
+    }
+}
+
+/// spec §9.7: `Σ E_s` over the receiver's segments `s` and the server's segments `t` with a
+/// visible cell `(s, t)`, where `E_s` is the number of elements the receiver sends for `s`.
+fn lookups(server_plan: &Plan, receiver_elements: impl Iterator<Item = u64>) -> u64 {
+    receiver_elements
+        .enumerate()
+        .map(|(s, e)| {
+            let visible = (0..server_plan.cols).filter(|&t| *server_plan.level(s, t) != Level::Hidden).count();
+            e * visible as u64
+        })
+        .sum()
+}
