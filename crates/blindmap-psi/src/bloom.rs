@@ -7,19 +7,18 @@ use bloomfilter::Bloom;
 
 use crate::group::ElementBytes;
 
-/// The expected number of false matches per session that the filter size is chosen for.
-pub(crate) const TARGET_FALSE_MATCHES: f64 = 1e-6;
 /// The serialized header: version (1), bitmap length (8, LE), hash count (4, LE), seed (32).
 pub(crate) const HEADER_LEN: usize = 45;
 
-/// An element as a filter item: hashed as its 32 bytes and nothing else (SipHash-1-3 over
-/// exactly the serialized element; no length prefix).
+/// One of an element's `k` probes: SipHash-1-3 over the element's 32 bytes followed by the probe
+/// index, keyed with the first half of the filter seed (spec §9.7).
 #[derive(Clone, Copy)]
-pub(crate) struct Item(pub(crate) ElementBytes);
+struct Probe(ElementBytes, u8);
 
-impl Hash for Item {
+impl Hash for Probe {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write(&self.0);
+        state.write(&[self.1]);
     }
 }
 
@@ -28,23 +27,20 @@ impl Hash for Item {
 pub(crate) struct Params {
     /// Items in the filter.
     pub(crate) items: u64,
-    /// Target false-positive rate per lookup.
-    pub(crate) fp_rate: f64,
-    /// Bitmap bytes.
-    pub(crate) bytes: u64,
-    /// Hash functions.
+    /// Probes per item: `k = ceil(log2(lookups * 10^6)) + 1`, so that `2^-k <= p / 2` with
+    /// `p = 10^-6 / lookups`.
     pub(crate) hashes: u32,
+    /// Bitmap bytes: `max(ceil(n k / (8 ln 2)), 8 k)`, which keeps the filter at most half full.
+    pub(crate) bytes: u64,
 }
 
 impl Params {
-    /// `p = 1e-6 / lookups`, `bytes = ceil(n * ln p / (-8 ln^2 2))`, `k = max(1, round(8 bytes / n * ln 2))`.
     pub(crate) fn new(items: u64, lookups: u64) -> Self {
-        let fp_rate = TARGET_FALSE_MATCHES / lookups.max(1) as f64;
+        let inverse_rate = (lookups.max(1) as u128) * 1_000_000;
+        let hashes = 128 - (inverse_rate - 1).leading_zeros() + 1;
         let items = items.max(1);
-        let ln2 = core::f64::consts::LN_2;
-        let bytes = ((items as f64) * fp_rate.ln() / (-8.0 * ln2 * ln2)).ceil() as u64;
-        let hashes = (((bytes * 8) as f64 / items as f64) * ln2).round().max(1.0) as u32;
-        Self { items, fp_rate, bytes, hashes }
+        let bytes = ((items as f64) * f64::from(hashes) / (8.0 * core::f64::consts::LN_2)).ceil() as u64;
+        Self { items, hashes, bytes: bytes.max(8 * u64::from(hashes)) }
     }
 
     /// The serialized size.
@@ -53,23 +49,37 @@ impl Params {
     }
 }
 
+/// The `bloomfilter` crate's filter with one hash function per item: we insert `k` probes per
+/// element, each setting the bit `SipHash(probe) mod m`. Unlike the crate's double hashing, the
+/// `k` positions are independent, so the false-positive rate is the textbook one at any size.
+fn filter(params: &Params, seed: &[u8; 32]) -> Bloom<Probe> {
+    // Declaring as many items as bits makes the crate choose one hash function.
+    let bits = (params.bytes * 8) as usize;
+    Bloom::new_with_seed(params.bytes as usize, bits, seed).expect("non-zero sizes")
+}
+
 /// Builds a filter with the spec's parameters and a given seed.
-pub(crate) struct Builder(Bloom<Item>);
+pub(crate) struct Builder {
+    filter: Bloom<Probe>,
+    hashes: u8,
+}
 
 impl Builder {
     pub(crate) fn new(params: &Params, seed: &[u8; 32]) -> Self {
-        Self(Bloom::new_with_seed(params.bytes as usize, params.items as usize, seed).expect("non-zero sizes"))
+        Self { filter: filter(params, seed), hashes: params.hashes as u8 }
     }
 
     pub(crate) fn insert_all(&mut self, elements: &[ElementBytes]) {
         for e in elements {
-            self.0.set(&Item(*e));
+            for j in 0..self.hashes {
+                self.filter.set(&Probe(*e, j));
+            }
         }
     }
 
     /// The serialized filter (spec §9.7).
     pub(crate) fn finish(self) -> Vec<u8> {
-        self.0.into_bytes()
+        self.filter.into_bytes()
     }
 }
 
@@ -82,47 +92,41 @@ fn build(params: &Params, seed: &[u8; 32], elements: &[ElementBytes]) -> Vec<u8>
 
 /// A received filter, checked against the parameters the receiver expects.
 pub(crate) struct Received {
-    filter: Bloom<Item>,
+    filter: Bloom<Probe>,
+    hashes: u8,
 }
 
 impl Received {
-    /// Parses and checks a filter (spec §9.7): header consistent, size and hash count within
-    /// 1% (+8 bytes) and ±1 of the expected parameters, no more bits set than `k * n`, and a
-    /// realised false-positive rate `(set/m)^k` at most twice the target. A saturated filter,
-    /// which would make every element look like a member, fails the last two checks.
+    /// Parses and checks a filter (spec §9.7): version 1, one crate hash function, a bitmap within
+    /// 1% (+8 bytes) of the expected size, and no more bits set than `n` items can plausibly set:
+    /// `E + 6 sqrt(E) + 16` with `E = m (1 - (1 - 1/m)^(k n))`. A saturated filter, which would
+    /// make every element look like a member, fails the last check.
     pub(crate) fn parse(bytes: Vec<u8>, expected: &Params) -> Result<Self, &'static str> {
-        if bytes.len() < HEADER_LEN {
-            return Err("shorter than its header");
-        }
-        // The two SipHash keys must differ, or the double hashing degenerates (spec §9.7).
-        if bytes[13..29] == bytes[29..45] {
-            return Err("hash keys are equal");
+        if bytes.len() < HEADER_LEN || bytes[0] != 1 {
+            return Err("not a version 1 filter");
         }
         let len_bytes = u64::from_le_bytes(bytes[1..9].try_into().expect("8 bytes"));
-        let hashes = u32::from_le_bytes(bytes[9..13].try_into().expect("4 bytes"));
-        let tolerance = expected.bytes / 100 + 8;
-        if len_bytes.abs_diff(expected.bytes) > tolerance {
+        let crate_hashes = u32::from_le_bytes(bytes[9..13].try_into().expect("4 bytes"));
+        if crate_hashes != 1 {
+            return Err("filters use one hash function per probe");
+        }
+        if len_bytes.abs_diff(expected.bytes) > expected.bytes / 100 + 8 {
             return Err("bitmap size does not match the declared set size");
         }
-        if hashes.abs_diff(expected.hashes) > 1 {
-            return Err("hash count does not match the declared set size");
-        }
         let set_bits: u64 = bytes[HEADER_LEN..].iter().map(|b| u64::from(b.count_ones())).sum();
-        if set_bits > u64::from(hashes) * expected.items {
-            return Err("more bits set than the declared items can set");
-        }
-        let bits = (len_bytes * 8) as f64;
-        let realised = (set_bits as f64 / bits).powi(hashes as i32);
-        if realised > 2.0 * expected.fp_rate {
-            return Err("false-positive rate above the target (saturated filter)");
+        let m = (len_bytes * 8) as f64;
+        let draws = f64::from(expected.hashes) * expected.items as f64;
+        let expected_set = m * (1.0 - (draws * (-1.0 / m).ln_1p()).exp());
+        if set_bits as f64 > expected_set + 6.0 * expected_set.sqrt() + 16.0 {
+            return Err("more bits set than the declared items can set (saturated filter)");
         }
         let filter = Bloom::from_bytes(bytes)?;
-        Ok(Self { filter })
+        Ok(Self { filter, hashes: expected.hashes as u8 })
     }
 
     /// Whether `element` may be in the set.
     pub(crate) fn contains(&self, element: &ElementBytes) -> bool {
-        self.filter.check(&Item(*element))
+        (0..self.hashes).all(|j| self.filter.check(&Probe(*element, j)))
     }
 }
 
@@ -153,10 +157,20 @@ mod tests {
 
     #[test]
     fn size_follows_the_formula() {
-        // 10M items, 10k lookups: p = 1e-10, about 48 bits per item.
+        // 10M items, 10k lookups: p = 1e-10, k = ceil(log2 1e10) + 1 = 35, 35 / ln 2 = 50.5 bits each.
         let p = Params::new(10_000_000, 10_000);
-        assert!((p.bytes as f64 / 10_000_000.0 * 8.0 - 47.9).abs() < 0.1, "{p:?}");
-        assert_eq!(p.hashes, 33);
+        assert_eq!(p.hashes, 35);
+        assert!((p.bytes as f64 / 10_000_000.0 * 8.0 - 50.5).abs() < 0.1, "{p:?}");
+        // One lookup: p = 1e-6, k = 21; tiny sets get the minimum size.
+        assert_eq!(Params::new(1, 1), Params { items: 1, hashes: 21, bytes: 168 });
+    }
+
+    #[test]
+    fn false_positive_rate_meets_the_target() {
+        // 20,000 lookups against a filter designed for 1,000 lookups: expect at most 0.02.
+        let params = Params::new(200, 1_000);
+        let received = Received::parse(build(&params, &SEED, &elements(200, 0)), &params).unwrap();
+        assert_eq!(elements(20_000, 1).iter().filter(|e| received.contains(e)).count(), 0);
     }
 
     #[test]
@@ -169,6 +183,5 @@ mod tests {
         assert!(Received::parse(bytes, &params).is_err());
         let small = Params::new(10, 100);
         assert!(Received::parse(build(&small, &SEED, &elements(10, 0)), &params).is_err());
-        assert!(Received::parse(build(&params, &[7; 32], &elements(100, 0)), &params).is_err());
     }
 }

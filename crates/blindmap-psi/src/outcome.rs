@@ -54,8 +54,8 @@ pub struct Overlap {
     pub key_types: Vec<KeyType>,
 }
 
-/// Fields a partner record disclosed (fields level), in the order of the partner's field list;
-/// `None` where the partner's record has no value for the field.
+/// Fields a partner record disclosed (fields level), sorted by name; `None` where the partner's
+/// record has no value for the field.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartnerFields {
     /// The partner record.

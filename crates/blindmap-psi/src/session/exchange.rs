@@ -452,10 +452,6 @@ impl Exchange {
         self.out_at == self.out_steps.len() && self.in_at == self.in_steps.len()
     }
 
-    fn out_passed(&self, step: OutStep) -> bool {
-        self.out_steps.iter().position(|s| *s == step).is_none_or(|i| i < self.out_at)
-    }
-
     fn in_passed(&self, step: InStep) -> bool {
         self.in_steps.iter().position(|s| *s == step).is_none_or(|i| i < self.in_at)
     }
@@ -464,7 +460,7 @@ impl Exchange {
     fn advance_in(&mut self) {
         while let Some(step) = self.in_steps.get(self.in_at) {
             let done = match step {
-                InStep::Returns => self.out_passed(OutStep::OwnRecords) && self.expected.is_empty(),
+                InStep::Returns => self.emit_at == self.emit_segments.len() && self.expected.is_empty(),
                 InStep::PartnerRecords => self.cursor.at == self.cursor.segments.len(),
                 InStep::PartnerSealed => self.sealed_in_at == self.sealed_in.len(),
                 InStep::PartnerBloom => self.bloom_in_at == self.bloom_in.len(),
@@ -622,9 +618,9 @@ impl Exchange {
         let partner_fields = self
             .partner_fields
             .into_iter()
-            .map(|((segment, position), fields)| PartnerFields {
-                partner: PartnerRecord { segment, position: Some(position) },
-                fields,
+            .map(|((segment, position), mut fields)| {
+                fields.sort_by(|a, b| a.0.cmp(&b.0));
+                PartnerFields { partner: PartnerRecord { segment, position: Some(position) }, fields }
             })
             .collect();
 

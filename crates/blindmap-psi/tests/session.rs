@@ -1,0 +1,288 @@
+//! Sessions against a plaintext reference: for random record sets (duplicates, multi-key records,
+//! empty sides), random policies (every level, thresholds, minimum segment sizes) and random
+//! configurations (chunk sizes, one-way learning, Bloom filters), what each party learns is
+//! exactly what the plaintext intersection and the partner's policy allow.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use blindmap_psi::{
+    Cell, Dataset, DisclosurePolicy, FieldName, KeyType, Level, MatchKey, Outcome, PartnerRecord, Record, SegmentLabel,
+    Session, SessionConfig, SessionSeed, run_in_process,
+};
+use proptest::prelude::*;
+
+const SEGMENTS: [&str; 3] = ["customers", "open_opps", "prospects"];
+const KEY_TYPES: [&str; 2] = ["domain", "duns"];
+const FIELDS: [&str; 2] = ["owner", "stage"];
+
+#[derive(Clone, Debug)]
+struct Side {
+    records: Vec<Record>,
+    policy: DisclosurePolicy,
+    config: SessionConfig,
+}
+
+fn arb_record(i: usize) -> impl Strategy<Value = Record> {
+    (
+        0..SEGMENTS.len(),
+        proptest::collection::vec((0..KEY_TYPES.len(), 0u8..12), 1..4),
+        proptest::option::of("[A-Z][a-z]{0,6}"),
+        proptest::option::of("[a-z]{1,5}"),
+    )
+        .prop_map(move |(seg, keys, owner, stage)| {
+            let mut r = Record::new(format!("r{i}"), SegmentLabel::new(SEGMENTS[seg]).unwrap());
+            for (t, v) in keys {
+                r = r.with_key(MatchKey::new(KeyType::new(KEY_TYPES[t]).unwrap(), format!("v{v}")));
+            }
+            if let Some(o) = owner {
+                r = r.with_field(FieldName::new("owner").unwrap(), o);
+            }
+            if let Some(s) = stage {
+                r = r.with_field(FieldName::new("stage").unwrap(), s);
+            }
+            r
+        })
+}
+
+fn arb_level(fields_allowed: bool) -> BoxedStrategy<Level> {
+    let basic = prop_oneof![Just(Level::Hidden), Just(Level::Counts), Just(Level::Overlaps)];
+    if !fields_allowed {
+        return basic.boxed();
+    }
+    prop_oneof![
+        basic,
+        proptest::sample::subsequence(FIELDS.to_vec(), 1..=2)
+            .prop_map(|f| Level::Fields(f.into_iter().map(|n| FieldName::new(n).unwrap()).collect())),
+    ]
+    .boxed()
+}
+
+fn arb_policy(fields_allowed: bool) -> impl Strategy<Value = DisclosurePolicy> {
+    let label = || proptest::option::of(proptest::sample::select(SEGMENTS.to_vec()));
+    (
+        arb_level(fields_allowed),
+        proptest::collection::vec((label(), label(), arb_level(fields_allowed)), 0..4),
+        0u32..4,
+        0u32..3,
+    )
+        .prop_map(|(default, rules, threshold, min)| {
+            let mut p = DisclosurePolicy::new(default).with_threshold(threshold).with_min_partner_segment(min);
+            for (own, partner, level) in rules {
+                let seg = |s: Option<&str>| s.map(|s| SegmentLabel::new(s).unwrap());
+                p = p.with_rule(seg(own), seg(partner), level).unwrap();
+            }
+            p
+        })
+}
+
+/// A side: `bloom` sides do not learn and disclose no fields.
+fn arb_side(max_records: usize) -> impl Strategy<Value = Side> {
+    (0..=max_records, any::<bool>(), any::<bool>(), 1usize..6).prop_flat_map(|(n, learn, bloom, chunk)| {
+        let bloom = bloom && !learn;
+        let records = (0..n).map(arb_record).collect::<Vec<_>>();
+        (records, arb_policy(!bloom)).prop_map(move |(records, policy)| Side {
+            records,
+            policy,
+            config: SessionConfig { learn, bloom, chunk_records: chunk, ..SessionConfig::default() },
+        })
+    })
+}
+
+fn run(a: &Side, b: &Side, seeds: (u8, u8)) -> (Outcome, Outcome) {
+    let da = Arc::new(Dataset::new(a.records.clone()).unwrap());
+    let db = Arc::new(Dataset::new(b.records.clone()).unwrap());
+    let ia =
+        Session::initiator(da, a.policy.clone(), a.config.clone(), SessionSeed::from_bytes_unchecked([seeds.0; 32]))
+            .unwrap();
+    let rb =
+        Session::responder(db, b.policy.clone(), b.config.clone(), SessionSeed::from_bytes_unchecked([seeds.1; 32]))
+            .unwrap();
+    let run = run_in_process(ia, rb).expect("session");
+    (run.initiator, run.responder)
+}
+
+/// Records with their key values, for failure messages (`Debug` hides values on purpose).
+fn dump(records: &[Record]) -> String {
+    records
+        .iter()
+        .map(|r| {
+            let keys: Vec<String> = r.keys.iter().map(|k| format!("{}:{}", k.key_type(), k.value())).collect();
+            format!("{}[{}]", r.segment, keys.join(","))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What `learner` may know about its overlap with `partner`, computed in the clear.
+fn check(learner: &Side, partner: &Side, outcome: &Outcome, partner_outcome: &Outcome) {
+    let ld = Dataset::new(learner.records.clone()).unwrap();
+    let pd = Dataset::new(partner.records.clone()).unwrap();
+    let keys = |r: &Record| r.keys.iter().cloned().collect::<BTreeSet<_>>();
+    let mut expected_pairs: BTreeMap<(usize, usize), Vec<KeyType>> = BTreeMap::new();
+    let mut expected_fields: BTreeMap<usize, Vec<(FieldName, Option<String>)>> = BTreeMap::new();
+    for (s, seg) in ld.segments().iter().enumerate() {
+        for (t, pseg) in pd.segments().iter().enumerate() {
+            let served = learner.config.learn && ld.members(s).len() as u32 >= partner.policy.min_partner_segment();
+            let level = if served { partner.policy.level(pseg, seg).clone() } else { Level::Hidden };
+            let mut matching = BTreeSet::new();
+            for &r in ld.members(s) {
+                for &q in pd.members(t) {
+                    let (rk, qk) = (keys(&ld.records()[r as usize]), keys(&pd.records()[q as usize]));
+                    let common: Vec<KeyType> = rk
+                        .intersection(&qk)
+                        .map(|k| k.key_type().clone())
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .collect();
+                    if common.is_empty() {
+                        continue;
+                    }
+                    matching.insert(r);
+                    if matches!(level, Level::Overlaps | Level::Fields(_)) {
+                        expected_pairs.insert((r as usize, q as usize), common);
+                    }
+                    if let Level::Fields(names) = &level {
+                        let record = &pd.records()[q as usize];
+                        let known = expected_fields.entry(q as usize).or_default();
+                        for n in names {
+                            if !known.iter().any(|(k, _)| k == n) {
+                                known.push((n.clone(), record.fields.get(n).cloned()));
+                            }
+                        }
+                    }
+                }
+            }
+            let n = matching.len() as u64;
+            let k = partner.policy.threshold();
+            let expected = match level {
+                Level::Hidden
+                    if learner.config.learn && (ld.members(s).len() as u32) < partner.policy.min_partner_segment() =>
+                {
+                    Cell::TooSmall { minimum: partner.policy.min_partner_segment() }
+                }
+                Level::Hidden => Cell::Hidden,
+                Level::Counts if n < u64::from(k) => Cell::FewerThan(k),
+                Level::Counts | Level::Overlaps | Level::Fields(_) => Cell::Count(n),
+            };
+            assert_eq!(
+                outcome.cell(s, t),
+                expected,
+                "cell ({seg}, {pseg}) at {level:?}\nlearner {}\npartner {}",
+                dump(&learner.records),
+                dump(&partner.records)
+            );
+        }
+    }
+    // Overlaps: pairs, key types, and partner handles that the partner maps back to its record.
+    let bloom = partner.config.bloom;
+    let mut got_pairs: BTreeMap<(usize, usize), Vec<KeyType>> = BTreeMap::new();
+    let mut got_segment_pairs: BTreeSet<(usize, u16)> = BTreeSet::new();
+    for o in outcome.overlaps() {
+        match o.partner.position {
+            Some(p) => {
+                let q = partner_outcome.own_record(o.partner.segment, p).expect("partner handle maps back");
+                assert_eq!(pd.records()[q].segment, pd.segments()[o.partner.segment as usize]);
+                got_pairs.insert((o.record, q), o.key_types.clone());
+            }
+            None => {
+                assert!(bloom, "positions are known unless the partner served Bloom filters");
+                got_segment_pairs.insert((o.record, o.partner.segment));
+            }
+        }
+    }
+    if bloom {
+        // Membership only: (our record, partner segment) pairs.
+        let expected: BTreeSet<(usize, u16)> = expected_pairs
+            .keys()
+            .map(|&(r, q)| (r, pd.segments().iter().position(|s| *s == pd.records()[q].segment).unwrap() as u16))
+            .collect();
+        assert_eq!(got_segment_pairs, expected);
+    } else {
+        assert_eq!(got_pairs, expected_pairs);
+    }
+    // Fields: exactly those of matching records at the fields level.
+    let mut got_fields = BTreeMap::new();
+    for f in outcome.partner_fields() {
+        let PartnerRecord { segment, position: Some(p) } = f.partner else { panic!("fields without a position") };
+        got_fields.insert(partner_outcome.own_record(segment, p).unwrap(), f.fields.clone());
+    }
+    for fields in expected_fields.values_mut() {
+        fields.sort();
+    }
+    assert_eq!(got_fields, expected_fields);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn session_equals_plaintext_intersection(a in arb_side(14), b in arb_side(14), sa in any::<u8>(), sb in any::<u8>()) {
+        let (oa, ob) = run(&a, &b, (sa, sb.wrapping_add(1)));
+        check(&a, &b, &oa, &ob);
+        check(&b, &a, &ob, &oa);
+    }
+}
+
+fn side(records: Vec<Record>, level: Level) -> Side {
+    Side {
+        records,
+        policy: DisclosurePolicy::new(level).with_min_partner_segment(0).with_threshold(0),
+        config: SessionConfig::default(),
+    }
+}
+
+fn rec(id: &str, seg: &str, keys: &[(&str, &str)]) -> Record {
+    let mut r = Record::new(id, SegmentLabel::new(seg).unwrap());
+    for (t, v) in keys {
+        r = r.with_key(MatchKey::new(KeyType::new(t).unwrap(), *v));
+    }
+    r
+}
+
+#[test]
+fn one_to_many_and_many_to_one_are_reported() {
+    // Vendor record v1 matches partner p1 (domain) and p2 (duns); partner p3 matches v2 and v3.
+    let vendor = side(
+        vec![
+            rec("v1", "customers", &[("domain", "acme.com"), ("duns", "123456789")]),
+            rec("v2", "customers", &[("domain", "globex.com")]),
+            rec("v3", "prospects", &[("domain", "globex.com")]),
+        ],
+        Level::Overlaps,
+    );
+    let partner = side(
+        vec![
+            rec("p1", "customers", &[("domain", "acme.com")]),
+            rec("p2", "customers", &[("duns", "123456789")]),
+            rec("p3", "customers", &[("domain", "globex.com")]),
+        ],
+        Level::Overlaps,
+    );
+    let (ov, op) = run(&vendor, &partner, (1, 2));
+    check(&vendor, &partner, &ov, &op);
+    check(&partner, &vendor, &op, &ov);
+    let v1: Vec<_> = ov.overlaps().iter().filter(|o| o.record == 0).collect();
+    assert_eq!(v1.len(), 2, "one-to-many");
+    let p3: Vec<_> = op.overlaps().iter().filter(|o| o.record == 2).collect();
+    assert_eq!(p3.len(), 2, "many-to-one seen from the partner");
+}
+
+#[test]
+fn key_types_are_domain_separated() {
+    let a = side(vec![rec("a", "s", &[("domain", "123456789")])], Level::Overlaps);
+    let b = side(vec![rec("b", "s", &[("duns", "123456789")])], Level::Overlaps);
+    let (oa, ob) = run(&a, &b, (3, 4));
+    assert!(oa.overlaps().is_empty() && ob.overlaps().is_empty());
+    assert_eq!(oa.cell(0, 0), Cell::Count(0));
+}
+
+#[test]
+fn empty_sides_finish() {
+    let a = side(Vec::new(), Level::Overlaps);
+    let b = side(vec![rec("b", "s", &[("domain", "x.com")])], Level::Overlaps);
+    let (oa, ob) = run(&a, &b, (5, 6));
+    assert!(oa.own_segments().is_empty());
+    assert!(ob.partner_segments().is_empty() && ob.overlaps().is_empty());
+    assert!(oa.overlaps().is_empty());
+}
