@@ -36,6 +36,7 @@
 mod bloom;
 mod error;
 mod fields;
+mod floor;
 pub mod group;
 mod local;
 pub mod oprf;
@@ -47,6 +48,7 @@ mod session;
 pub mod wire;
 
 pub use error::{AbortCode, DecodeError, Error, InputError, PeerMisbehaviour};
+pub use floor::floor_operations;
 pub use local::{Direction, InProcessRun, Observer, run_in_process, run_in_process_with};
 pub use outcome::{Cell, Outcome, Overlap, PartnerFields, PartnerRecord};
 pub use policy::{DEFAULT_MIN_PARTNER_SEGMENT, DEFAULT_THRESHOLD, DisclosurePolicy, Level, Plan};

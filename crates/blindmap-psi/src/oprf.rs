@@ -122,6 +122,12 @@ impl Blind {
         Option::<Scalar>::from(Scalar::from_canonical_bytes(bytes)).filter(|s| *s != Scalar::ZERO).map(Self)
     }
 
+    /// `SerializeScalar(blind)`, for test vectors only.
+    #[cfg(feature = "deterministic")]
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
     /// `G.RandomScalar()`: a uniformly random non-zero scalar.
     pub fn random(rng: &mut impl CryptoRng) -> Self {
         loop {

@@ -34,7 +34,7 @@ macro_rules! name_type {
     ($(#[$doc:meta])* $name:ident, $max:expr, $first:expr, $rest:expr, $err:path) => {
         $(#[$doc])*
         #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(Box<str>);
+        pub struct $name(std::sync::Arc<str>);
 
         impl $name {
             /// Validates and wraps a name.

@@ -42,6 +42,12 @@ impl SessionSeed {
         Self(bytes)
     }
 
+    /// The seed bytes, for test vectors only.
+    #[cfg(feature = "deterministic")]
+    pub fn to_bytes(&self) -> [u8; SEED_LEN] {
+        self.0
+    }
+
     /// `PRG(seed, label)` of spec §7.1.
     pub(crate) fn prg(&self, label: &[u8]) -> Prg {
         Prg::new(&self.0, label)

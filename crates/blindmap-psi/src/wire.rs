@@ -245,6 +245,11 @@ impl Frame {
         decode_frame(bytes).map(|(frame, _)| frame)
     }
 
+    /// The kind of the frame starting at `bytes`, without decoding it.
+    pub fn peek_kind(bytes: &[u8]) -> Option<Kind> {
+        bytes.get(1).and_then(|&b| Kind::from_u8(b).ok())
+    }
+
     /// The length of the frame starting at `bytes`, once its header is complete: lets a stream
     /// transport cut frames without decoding them. `None` when the header is incomplete.
     pub fn peek_len(bytes: &[u8]) -> Result<Option<usize>, DecodeError> {

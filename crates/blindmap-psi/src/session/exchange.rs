@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use curve25519_dalek::ristretto::RistrettoPoint;
 use curve25519_dalek::scalar::Scalar;
+use rayon::prelude::*;
 use zeroize::Zeroizing;
 
 use super::index::TagIndex;
@@ -18,7 +19,7 @@ use crate::group::{ElementBytes, SecretScalar};
 use crate::oprf::OprfKey;
 use crate::outcome::{Cell, Outcome, Overlap, PartnerFields, PartnerRecord};
 use crate::policy::{Level, Plan, PlanStructure, Visibility};
-use crate::record::{Dataset, FieldName};
+use crate::record::{Dataset, FieldName, KeyType};
 use crate::seed::{Prg, SessionSeed};
 use crate::wire::{Hello, Kind, Message, Role, SealedRecord, SessionId};
 
@@ -161,6 +162,12 @@ pub(super) struct OrderedMatch {
     pub(super) partner: Option<(u32, u8)>,
 }
 
+/// Fields a partner record disclosed: `(name, value)`.
+pub(super) type DisclosedFields = Vec<(FieldName, Option<String>)>;
+
+/// A key slot: (segment, position, slot).
+pub(super) type KeySlot = (u16, u32, u8);
+
 /// Sealed fields we still have to send: per (group, segment), records in position order.
 pub(super) type SealedOut = BTreeMap<(u16, u16), Vec<SealedRecord>>;
 
@@ -224,8 +231,8 @@ pub(crate) struct Exchange {
     pub(super) ordered: Vec<OrderedMatch>,
     pub(super) shuffled: HashSet<(u16, u16, u32)>,
     /// Partner (segment, position, slot) → our (segment, position, slot), for fields cells.
-    pub(super) fields_wanted: HashMap<(u16, u32, u8), Vec<(u16, u32, u8)>>,
-    pub(super) partner_fields: BTreeMap<(u16, u32), Vec<(FieldName, Option<String>)>>,
+    pub(super) fields_wanted: HashMap<KeySlot, Vec<KeySlot>>,
+    pub(super) partner_fields: BTreeMap<(u16, u32), DisclosedFields>,
 }
 
 /// Per-class and per-group key labels (spec §7.2).
@@ -598,23 +605,25 @@ impl Exchange {
             }
         }
 
-        let mut pairs: BTreeMap<(usize, PartnerRecord), Vec<crate::record::KeyType>> = BTreeMap::new();
-        for m in &self.ordered {
-            let record = self.own[m.segment as usize].order[m.position as usize] as usize;
-            let partner = PartnerRecord { segment: m.partner_segment, position: m.partner.map(|(p, _)| p) };
-            let key_type = self.data.records()[record].keys[m.slot as usize].key_type().clone();
-            let types = pairs.entry((record, partner)).or_default();
-            if !types.contains(&key_type) {
-                types.push(key_type);
-            }
-        }
-        let overlaps = pairs
-            .into_iter()
-            .map(|((record, partner), mut key_types)| {
-                key_types.sort();
-                Overlap { record, partner, key_types }
+        // One entry per (record, partner record) pair, with the key types that matched.
+        let mut matched: Vec<(usize, PartnerRecord, &KeyType)> = self
+            .ordered
+            .par_iter()
+            .map(|m| {
+                let record = self.own[m.segment as usize].order[m.position as usize] as usize;
+                let partner = PartnerRecord { segment: m.partner_segment, position: m.partner.map(|(p, _)| p) };
+                (record, partner, self.data.records()[record].keys[m.slot as usize].key_type())
             })
             .collect();
+        matched.par_sort_unstable();
+        matched.dedup();
+        let mut overlaps: Vec<Overlap> = Vec::new();
+        for (record, partner, key_type) in matched {
+            match overlaps.last_mut() {
+                Some(o) if o.record == record && o.partner == partner => o.key_types.push(key_type.clone()),
+                _ => overlaps.push(Overlap { record, partner, key_types: vec![key_type.clone()] }),
+            }
+        }
         let partner_fields = self
             .partner_fields
             .into_iter()

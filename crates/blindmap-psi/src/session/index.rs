@@ -1,46 +1,50 @@
 //! The in-memory side of matching: tags of one set, probed with the tags of the other as they
 //! stream in (spec §10.1).
+//!
+//! Entries are appended while one set arrives, sorted once (in parallel) when it is complete, and
+//! then probed by whole chunks in parallel with binary search. Peer-chosen tags cannot degrade it:
+//! there is no hashing to collide.
 
-use std::collections::HashMap;
+use rayon::prelude::*;
 
 use crate::group::Tag;
 
-/// A multimap from tag to entries, with one allocation for all entries: equal tags (duplicate
-/// keys) chain through `next`.
 pub(crate) struct TagIndex<E> {
-    heads: HashMap<Tag, u32>,
-    entries: Vec<(E, u32)>,
+    entries: Vec<(Tag, E)>,
+    sorted: bool,
 }
 
-const NONE: u32 = u32::MAX;
-
-impl<E> TagIndex<E> {
+impl<E: Copy + Send + Sync> TagIndex<E> {
     pub(crate) fn new() -> Self {
-        Self { heads: HashMap::new(), entries: Vec::new() }
+        Self { entries: Vec::new(), sorted: true }
     }
 
-    pub(crate) fn reserve(&mut self, additional: usize) {
-        self.heads.reserve(additional);
-        self.entries.reserve(additional);
+    pub(crate) fn extend(&mut self, items: impl IntoIterator<Item = (Tag, E)>) {
+        self.entries.extend(items);
+        self.sorted = false;
     }
 
-    pub(crate) fn insert(&mut self, tag: Tag, entry: E) {
-        let index = self.entries.len() as u32;
-        let next = self.heads.insert(tag, index).unwrap_or(NONE);
-        self.entries.push((entry, next));
+    /// Sorts the entries; later inserts unsort them again.
+    pub(crate) fn seal(&mut self) {
+        if !self.sorted {
+            self.entries.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            self.sorted = true;
+        }
     }
 
-    /// Every entry stored under `tag`, most recent first.
-    pub(crate) fn get(&self, tag: &Tag) -> impl Iterator<Item = &E> + '_ {
-        let mut at = self.heads.get(tag).copied().unwrap_or(NONE);
-        std::iter::from_fn(move || {
-            if at == NONE {
-                return None;
-            }
-            let (entry, next) = &self.entries[at as usize];
-            at = *next;
-            Some(entry)
-        })
+    /// For each probe (in parallel), every entry with its tag: `(probe index, entry)`, in probe
+    /// order.
+    pub(crate) fn probe_all(&mut self, probes: &[Tag]) -> Vec<(usize, E)> {
+        self.seal();
+        let entries = &self.entries;
+        probes
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(i, tag)| {
+                let start = entries.partition_point(|(t, _)| t < tag);
+                entries[start..].iter().take_while(move |(t, _)| t == tag).map(move |(_, e)| (i, *e))
+            })
+            .collect()
     }
 }
 
@@ -49,13 +53,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chains_duplicates() {
+    fn finds_every_duplicate() {
         let mut index = TagIndex::new();
-        index.insert([1; 16], 'a');
-        index.insert([2; 16], 'b');
-        index.insert([1; 16], 'c');
-        assert_eq!(index.get(&[1; 16]).copied().collect::<Vec<_>>(), vec!['c', 'a']);
-        assert_eq!(index.get(&[2; 16]).copied().collect::<Vec<_>>(), vec!['b']);
-        assert_eq!(index.get(&[3; 16]).count(), 0);
+        index.extend([([1; 16], 'a'), ([2; 16], 'b'), ([1; 16], 'c')]);
+        let mut hits = index.probe_all(&[[3; 16], [1; 16], [2; 16]]);
+        hits.sort();
+        assert_eq!(hits, vec![(1, 'a'), (1, 'c'), (2, 'b')]);
+        index.extend([([3; 16], 'd')]);
+        assert_eq!(index.probe_all(&[[3; 16]]), vec![(0, 'd')]);
     }
 }

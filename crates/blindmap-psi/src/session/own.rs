@@ -12,7 +12,7 @@ use crate::fields;
 use crate::group::{self, ElementBytes};
 use crate::oprf::{self, HASH_TO_GROUP_DST};
 use crate::policy::Visibility;
-use crate::record::Record;
+use crate::record::{MatchKey, Record};
 use crate::wire::{BloomChunk, Kind, Message, RecordChunk, SealedChunk};
 
 /// Bytes of sealed fields per `Sealed` message, at most (plus one record).
@@ -52,7 +52,8 @@ impl Exchange {
         let last = first + count == segment.records;
 
         // spec §5.2, §9.5: H(key) once per key, for every use below.
-        let inputs: Vec<Vec<u8>> = records.iter().flat_map(|r| r.keys.iter().map(|k| k.oprf_input())).collect();
+        let inputs: Vec<Vec<u8>> =
+            records.par_iter().flat_map_iter(|r| r.keys.iter().map(MatchKey::oprf_input)).collect();
         let points = group::hash_to_group_all(&inputs, HASH_TO_GROUP_DST);
         if points.par_iter().any(|p| *p == RistrettoPoint::identity()) {
             return Err(Error::InvalidInputElement);

@@ -125,28 +125,23 @@ impl Exchange {
             let i = cached_tags(&mut tags_by_class, &self.class_keys, k, points);
             let tags = std::mem::take(&mut tags_by_class[i].1);
             let pclass = self.partner[ti].class;
+            let places: Vec<(u32, u8, usize)> = slots(&chunk.widths).collect();
             if self.first {
                 // spec §10.1, F: probe the tags the partner returned for our records.
-                for (i, slot, k_item) in slots(&chunk.widths) {
-                    let position = chunk.first + i;
-                    let hits: Vec<OwnSlot> = self
-                        .own_index
-                        .get(&tags[k_item])
-                        .filter(|e| e.partner_class == pclass && self.own[e.segment as usize].class == k)
-                        .copied()
-                        .collect();
-                    for e in hits {
-                        let vis = self.theirs.class_vis[pclass as usize][e.segment as usize];
-                        self.record_match(e.segment, e.position, e.slot, vis, t, Some((position, slot)));
+                let hits = self.own_index.probe_all(&tags);
+                for (k_item, e) in hits {
+                    if e.partner_class != pclass || self.own[e.segment as usize].class != k {
+                        continue;
                     }
+                    let (i, slot, _) = places[k_item];
+                    let vis = self.theirs.class_vis[pclass as usize][e.segment as usize];
+                    self.record_match(e.segment, e.position, e.slot, vis, t, Some((chunk.first + i, slot)));
                 }
             } else {
                 // spec §10.1, L: keep these tags until the partner returns ours.
-                self.partner_index.reserve(tags.len());
-                for (i, slot, k_item) in slots(&chunk.widths) {
-                    self.partner_index
-                        .insert(tags[k_item], PartnerSlot { segment: t, position: chunk.first + i, slot, my_class: k });
-                }
+                self.partner_index.extend(places.iter().map(|&(i, slot, k_item)| {
+                    (tags[k_item], PartnerSlot { segment: t, position: chunk.first + i, slot, my_class: k })
+                }));
             }
         }
 
@@ -316,26 +311,20 @@ impl Exchange {
         let visibility = self.take_expected(Kind::Tags, &chunk)?;
         let (s, c) = (chunk.segment, chunk.reference);
         let my_class = self.own[s as usize].class;
+        // Ordered returns skip our padding; shuffled ones cannot tell it apart.
+        let places: Vec<(u32, u8, usize)> = slots(&chunk.widths)
+            .filter(|&(i, slot, _)| visibility != Visibility::Ordered || slot < self.real_width(s, chunk.first + i))
+            .collect();
         if self.first {
-            self.own_index.reserve(chunk.items.len());
-        }
-        for (i, slot, k) in slots(&chunk.widths) {
-            let position = chunk.first + i;
-            // Ordered returns skip our padding; shuffled ones cannot tell it apart.
-            if visibility == Visibility::Ordered && slot >= self.real_width(s, position) {
-                continue;
-            }
-            if self.first {
-                self.own_index.insert(chunk.items[k], OwnSlot { segment: s, position, slot, partner_class: c });
-            } else {
-                let hits: Vec<PartnerSlot> = self
-                    .partner_index
-                    .get(&chunk.items[k])
-                    .filter(|e| e.my_class == my_class && self.theirs.class_of_col[e.segment as usize] == c)
-                    .copied()
-                    .collect();
-                for e in hits {
-                    self.record_match(s, position, slot, visibility, e.segment, Some((e.position, e.slot)));
+            self.own_index.extend(places.iter().map(|&(i, slot, k)| {
+                (chunk.items[k], OwnSlot { segment: s, position: chunk.first + i, slot, partner_class: c })
+            }));
+        } else {
+            let probes: Vec<Tag> = places.iter().map(|&(_, _, k)| chunk.items[k]).collect();
+            for (p, e) in self.partner_index.probe_all(&probes) {
+                if e.my_class == my_class && self.theirs.class_of_col[e.segment as usize] == c {
+                    let (i, slot, _) = places[p];
+                    self.record_match(s, chunk.first + i, slot, visibility, e.segment, Some((e.position, e.slot)));
                 }
             }
         }

@@ -1,0 +1,861 @@
+//! Session vectors (spec §15): full sessions with fixed seeds, every frame's bytes and each side's
+//! outcome, read from `protocol-spec/vectors/session-*.json`; and negative vectors, each a frame
+//! that must make the receiving party abort with a given code, from
+//! `protocol-spec/vectors/negative/*.json`.
+//!
+//! The files are written by this same test with `BLINDMAP_WRITE_VECTORS=1`; without it the test
+//! checks them: a change to any message byte fails until the vectors are regenerated on purpose.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use blindmap_psi::wire::{Frame, Message, Role, SESSION_ID_LEN};
+use blindmap_psi::{
+    Dataset, Direction, DisclosurePolicy, Error, FieldName, KeyType, Level, MatchKey, Observer, Outcome, Record,
+    SegmentLabel, Session, SessionConfig, SessionSeed, run_in_process_with,
+};
+use serde::{Deserialize, Serialize};
+
+fn vector_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../protocol-spec/vectors")
+}
+
+// ----- the file format -----
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+enum LevelSpec {
+    Name(String),
+    Fields { fields: Vec<String> },
+}
+
+impl LevelSpec {
+    fn level(&self) -> Level {
+        match self {
+            Self::Name(n) if n == "hidden" => Level::Hidden,
+            Self::Name(n) if n == "counts" => Level::Counts,
+            Self::Name(n) if n == "overlaps" => Level::Overlaps,
+            Self::Name(n) => panic!("unknown level {n}"),
+            Self::Fields { fields } => Level::Fields(fields.iter().map(|f| FieldName::new(f).unwrap()).collect()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct RuleSpec {
+    own: Option<String>,
+    partner: Option<String>,
+    level: LevelSpec,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct PolicySpec {
+    default: LevelSpec,
+    rules: Vec<RuleSpec>,
+    threshold: u32,
+    min_partner_segment: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct ConfigSpec {
+    learn: bool,
+    bloom: bool,
+    chunk_records: usize,
+    max_partner_records: u64,
+    max_partner_keys: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct RecordSpec {
+    id: String,
+    segment: String,
+    keys: Vec<(String, String)>,
+    fields: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct PartySpec {
+    /// The session seed (spec §7), hex.
+    seed: String,
+    config: ConfigSpec,
+    policy: PolicySpec,
+    records: Vec<RecordSpec>,
+}
+
+impl PartySpec {
+    fn session(&self, role: Role) -> Session {
+        let records = self
+            .records
+            .iter()
+            .map(|r| {
+                let mut rec = Record::new(&r.id, SegmentLabel::new(&r.segment).unwrap());
+                for (t, v) in &r.keys {
+                    rec = rec.with_key(MatchKey::new(KeyType::new(t).unwrap(), v));
+                }
+                for (n, v) in &r.fields {
+                    rec = rec.with_field(FieldName::new(n).unwrap(), v);
+                }
+                rec
+            })
+            .collect();
+        let data = Arc::new(Dataset::new(records).unwrap());
+        let mut policy = DisclosurePolicy::new(self.policy.default.level())
+            .with_threshold(self.policy.threshold)
+            .with_min_partner_segment(self.policy.min_partner_segment);
+        for r in &self.policy.rules {
+            let seg = |s: &Option<String>| s.as_ref().map(|s| SegmentLabel::new(s).unwrap());
+            policy = policy.with_rule(seg(&r.own), seg(&r.partner), r.level.level()).unwrap();
+        }
+        let config = SessionConfig {
+            learn: self.config.learn,
+            bloom: self.config.bloom,
+            chunk_records: self.config.chunk_records,
+            max_partner_records: self.config.max_partner_records,
+            max_partner_keys: self.config.max_partner_keys,
+        };
+        let seed = SessionSeed::from_bytes_unchecked(hex::decode(&self.seed).unwrap().try_into().unwrap());
+        match role {
+            Role::Initiator => Session::initiator(data, policy, config, seed).unwrap(),
+            Role::Responder => Session::responder(data, policy, config, seed).unwrap(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct MessageSpec {
+    from: String,
+    seq: u32,
+    kind: String,
+    bytes: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct OverlapSpec {
+    record: String,
+    partner_segment: String,
+    partner_position: Option<u32>,
+    key_types: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct FieldsSpec {
+    partner_segment: String,
+    partner_position: u32,
+    fields: BTreeMap<String, Option<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct OutcomeSpec {
+    session_id: String,
+    /// Own segments (rows) × partner segments (columns); cells as shown to users.
+    rows: Vec<String>,
+    columns: Vec<String>,
+    matrix: Vec<Vec<String>>,
+    overlaps: Vec<OverlapSpec>,
+    fields: Vec<FieldsSpec>,
+}
+
+impl OutcomeSpec {
+    fn of(o: &Outcome, own: &PartySpec) -> Self {
+        let ids: Vec<&str> = own.records.iter().map(|r| r.id.as_str()).collect();
+        let columns: Vec<String> = o.partner_segments().iter().map(|s| s.label.to_string()).collect();
+        Self {
+            session_id: hex::encode(o.session_id()),
+            rows: o.own_segments().iter().map(ToString::to_string).collect(),
+            matrix: (0..o.own_segments().len())
+                .map(|r| (0..columns.len()).map(|c| o.cell(r, c).to_string()).collect())
+                .collect(),
+            overlaps: o
+                .overlaps()
+                .iter()
+                .map(|ov| OverlapSpec {
+                    record: ids[ov.record].to_owned(),
+                    partner_segment: columns[ov.partner.segment as usize].clone(),
+                    partner_position: ov.partner.position,
+                    key_types: ov.key_types.iter().map(ToString::to_string).collect(),
+                })
+                .collect(),
+            fields: o
+                .partner_fields()
+                .iter()
+                .map(|f| FieldsSpec {
+                    partner_segment: columns[f.partner.segment as usize].clone(),
+                    partner_position: f.partner.position.unwrap(),
+                    fields: f.fields.iter().map(|(n, v)| (n.to_string(), v.clone())).collect(),
+                })
+                .collect(),
+            columns,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct SessionVector {
+    name: String,
+    description: String,
+    initiator: PartySpec,
+    responder: PartySpec,
+    /// Every frame in the order an in-process run produced them; per direction, the order is
+    /// the protocol's.
+    messages: Vec<MessageSpec>,
+    outcome: BTreeMap<String, OutcomeSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct NegativeVector {
+    name: String,
+    /// The attack or fault this frame stands for.
+    attack: String,
+    /// The session vector whose parties are used.
+    base: String,
+    /// Which party receives the bad frame.
+    to: String,
+    /// How many of its partner's frames (from the base vector) it receives first.
+    after: usize,
+    frame: String,
+    /// The abort code the receiver must send (spec §13).
+    abort_code: u16,
+    /// This implementation's error, for the record.
+    error: String,
+}
+
+// ----- running -----
+
+#[derive(Default)]
+struct Recorder(Vec<MessageSpec>);
+
+impl Observer for Recorder {
+    fn produced(&mut self, direction: Direction, frame: &[u8]) {
+        let decoded = Frame::decode(frame).expect("our own frames decode");
+        self.0.push(MessageSpec {
+            from: role_name(direction.sender()).into(),
+            seq: decoded.seq,
+            kind: decoded.message.kind().name().into(),
+            bytes: hex::encode(frame),
+        });
+    }
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Initiator => "initiator",
+        Role::Responder => "responder",
+    }
+}
+
+fn run(name: &str, description: &str, initiator: PartySpec, responder: PartySpec) -> SessionVector {
+    let mut recorder = Recorder::default();
+    let run =
+        run_in_process_with(initiator.session(Role::Initiator), responder.session(Role::Responder), &mut recorder)
+            .expect("vector session runs");
+    let outcome = BTreeMap::from([
+        ("initiator".to_owned(), OutcomeSpec::of(&run.initiator, &initiator)),
+        ("responder".to_owned(), OutcomeSpec::of(&run.responder, &responder)),
+    ]);
+    SessionVector {
+        name: name.into(),
+        description: description.into(),
+        initiator,
+        responder,
+        messages: recorder.0,
+        outcome,
+    }
+}
+
+/// Drives one party alone with its partner's recorded frames: its own frames must come out
+/// byte for byte as recorded.
+fn replay_one_side(v: &SessionVector, role: Role) {
+    let (me, partner_name, spec) = match role {
+        Role::Initiator => ("initiator", "responder", &v.initiator),
+        Role::Responder => ("responder", "initiator", &v.responder),
+    };
+    let mut session = spec.session(role);
+    let mut sent = Vec::new();
+    let incoming: Vec<&MessageSpec> = v.messages.iter().filter(|m| m.from == partner_name).collect();
+    for m in &incoming {
+        while let Some(f) = session.poll_transmit() {
+            sent.push(hex::encode(f));
+        }
+        session.receive(&hex::decode(&m.bytes).unwrap()).unwrap_or_else(|e| panic!("{}: {me} rejects: {e}", v.name));
+    }
+    while let Some(f) = session.poll_transmit() {
+        sent.push(hex::encode(f));
+    }
+    let expected: Vec<String> = v.messages.iter().filter(|m| m.from == me).map(|m| m.bytes.clone()).collect();
+    assert_eq!(sent, expected, "{}: the {me}'s frames", v.name);
+    assert!(session.is_finished(), "{}: {me} finished", v.name);
+    let outcome = session.into_outcome().unwrap();
+    assert_eq!(OutcomeSpec::of(&outcome, spec), v.outcome[me], "{}: the {me}'s outcome", v.name);
+}
+
+/// Delivers a negative vector's frame after `after` recorded frames and returns the error.
+fn inject(base: &SessionVector, to: Role, after: usize, frame: &[u8]) -> Error {
+    let (spec, partner_name) = match to {
+        Role::Initiator => (&base.initiator, "responder"),
+        Role::Responder => (&base.responder, "initiator"),
+    };
+    let mut session = spec.session(to);
+    for m in base.messages.iter().filter(|m| m.from == partner_name).take(after) {
+        while session.poll_transmit().is_some() {}
+        session.receive(&hex::decode(&m.bytes).unwrap()).expect("recorded frames are accepted");
+    }
+    while session.poll_transmit().is_some() {}
+    let err = session.receive(frame).expect_err("the bad frame is rejected");
+    // spec §13: the receiver answers with an abort carrying the code.
+    let abort = Frame::decode(&session.poll_transmit().expect("an abort is queued")).unwrap();
+    assert_eq!(abort.message, Message::Abort(err.abort_code()));
+    assert!(session.is_failed());
+    err
+}
+
+// ----- the vectors -----
+
+fn party(seed: u8, learn: bool, bloom: bool, chunk: usize, policy: PolicySpec, records: Vec<RecordSpec>) -> PartySpec {
+    PartySpec {
+        seed: hex::encode([seed; 32]),
+        config: ConfigSpec {
+            learn,
+            bloom,
+            chunk_records: chunk,
+            max_partner_records: 1_000_000,
+            max_partner_keys: 4_000_000,
+        },
+        policy,
+        records,
+    }
+}
+
+fn policy(default: &str, rules: Vec<RuleSpec>, threshold: u32, min: u32) -> PolicySpec {
+    PolicySpec { default: LevelSpec::Name(default.into()), rules, threshold, min_partner_segment: min }
+}
+
+fn rule(own: Option<&str>, partner: Option<&str>, level: LevelSpec) -> RuleSpec {
+    RuleSpec { own: own.map(Into::into), partner: partner.map(Into::into), level }
+}
+
+fn rec(id: &str, segment: &str, keys: &[(&str, &str)], fields: &[(&str, &str)]) -> RecordSpec {
+    RecordSpec {
+        id: id.into(),
+        segment: segment.into(),
+        keys: keys.iter().map(|(t, v)| ((*t).into(), (*v).into())).collect(),
+        fields: fields.iter().map(|(n, v)| ((*n).into(), (*v).into())).collect(),
+    }
+}
+
+fn vendor_records() -> Vec<RecordSpec> {
+    vec![
+        rec(
+            "v-001",
+            "customers",
+            &[("domain", "acme.com"), ("duns", "001234567")],
+            &[("owner", "Ada"), ("stage", "renewal")],
+        ),
+        rec("v-002", "customers", &[("domain", "globex.com")], &[("owner", "Grace")]),
+        rec("v-003", "customers", &[("domain", "initech.com")], &[("owner", "Alan")]),
+        rec(
+            "v-004",
+            "open_opportunities",
+            &[("domain", "umbrella.com"), ("domain", "umbrella-corp.com")],
+            &[("owner", "Ada"), ("stage", "proposal")],
+        ),
+        rec("v-005", "open_opportunities", &[("domain", "hooli.com")], &[("owner", "Barbara")]),
+        rec("v-006", "prospects", &[("domain", "stark.com")], &[]),
+        rec("v-007", "prospects", &[("name_country", "wayne enterprises|US")], &[]),
+        rec("v-008", "prospects", &[("domain", "soylent.com")], &[]),
+    ]
+}
+
+fn partner_records() -> Vec<RecordSpec> {
+    vec![
+        rec("p-01", "customers", &[("domain", "acme.com")], &[("owner", "Linus"), ("stage", "expansion")]),
+        rec("p-02", "customers", &[("duns", "001234567")], &[("owner", "Margaret")]),
+        rec("p-03", "customers", &[("domain", "umbrella-corp.com")], &[("owner", "Ken")]),
+        rec("p-04", "customers", &[("domain", "stark.com")], &[]),
+        rec("p-05", "prospects", &[("domain", "globex.com"), ("name_country", "globex|US")], &[("owner", "Dennis")]),
+        rec("p-06", "prospects", &[("domain", "hooli.com")], &[]),
+        rec("p-07", "prospects", &[("name_country", "wayne enterprises|US")], &[]),
+        rec("p-08", "prospects", &[("domain", "cyberdyne.com")], &[]),
+        rec("p-09", "prospects", &[("domain", "tyrell.com")], &[]),
+    ]
+}
+
+fn session_vectors() -> Vec<SessionVector> {
+    let fields = |f: &[&str]| LevelSpec::Fields { fields: f.iter().map(|s| (*s).into()).collect() };
+    vec![
+        run(
+            "session-counts",
+            "Both sides disclose counts only, threshold 2: records go out padded to their segment's widest \
+             record, and returns come back shuffled within each segment.",
+            party(1, true, false, 2, policy("counts", vec![], 2, 1), vendor_records()),
+            party(2, true, false, 2, policy("counts", vec![], 2, 1), partner_records()),
+        ),
+        run(
+            "session-overlaps",
+            "Both sides disclose overlaps for every pair of segments: each learns which of its records \
+             overlap, and the partner's segment and record handle for each.",
+            party(3, true, false, 3, policy("overlaps", vec![], 5, 1), vendor_records()),
+            party(4, true, false, 3, policy("overlaps", vec![], 5, 1), partner_records()),
+        ),
+        run(
+            "session-fields",
+            "The vendor discloses owner and stage of its customers and open opportunities to the partner, \
+             counts for prospects; the partner discloses overlaps.",
+            party(
+                5,
+                true,
+                false,
+                4,
+                policy(
+                    "counts",
+                    vec![
+                        rule(Some("customers"), None, fields(&["owner", "stage"])),
+                        rule(Some("open_opportunities"), None, fields(&["owner", "stage"])),
+                    ],
+                    1,
+                    1,
+                ),
+                vendor_records(),
+            ),
+            party(6, true, false, 4, policy("overlaps", vec![], 5, 1), partner_records()),
+        ),
+        run(
+            "session-mixed",
+            "Per-cell levels in both directions: several key classes and two fields groups on the vendor \
+             side, a hidden segment, and a partner minimum segment size that refuses one vendor segment.",
+            party(
+                7,
+                true,
+                false,
+                2,
+                policy(
+                    "counts",
+                    vec![
+                        rule(Some("customers"), Some("customers"), fields(&["owner"])),
+                        rule(Some("customers"), Some("prospects"), LevelSpec::Name("overlaps".into())),
+                        rule(Some("open_opportunities"), Some("prospects"), fields(&["owner", "stage"])),
+                        rule(Some("prospects"), None, LevelSpec::Name("hidden".into())),
+                    ],
+                    2,
+                    1,
+                ),
+                vendor_records(),
+            ),
+            party(
+                8,
+                true,
+                false,
+                3,
+                policy("overlaps", vec![rule(None, Some("prospects"), LevelSpec::Name("counts".into()))], 1, 3),
+                partner_records(),
+            ),
+        ),
+        run(
+            "session-bloom",
+            "One-way: the partner learns nothing and serves its customers and prospects as Bloom filters; \
+             the vendor learns overlaps (membership only, no partner positions) and counts.",
+            party(9, true, false, 4, policy("hidden", vec![], 5, 1), vendor_records()),
+            party(
+                10,
+                false,
+                true,
+                4,
+                policy("overlaps", vec![rule(None, Some("prospects"), LevelSpec::Name("counts".into()))], 1, 1),
+                partner_records(),
+            ),
+        ),
+        run(
+            "session-hidden",
+            "Both sides ask to learn and both hide everything: hellos and plans are exchanged, no records \
+             leave either side, and every cell is hidden.",
+            party(11, true, false, 4, policy("hidden", vec![], 5, 1), vendor_records()),
+            party(12, true, false, 4, policy("hidden", vec![], 5, 1), partner_records()),
+        ),
+    ]
+}
+
+/// The first frame of `kind` sent by `from`, and its index in that party's stream.
+fn find(v: &SessionVector, from: &str, kind: &str) -> (usize, Frame) {
+    let (i, m) = v
+        .messages
+        .iter()
+        .filter(|m| m.from == from)
+        .enumerate()
+        .find(|(_, m)| m.kind == kind)
+        .unwrap_or_else(|| panic!("{}: no {kind} from {from}", v.name));
+    (i, Frame::decode(&hex::decode(&m.bytes).unwrap()).unwrap())
+}
+
+fn other(name: &str) -> Role {
+    if name == "initiator" { Role::Responder } else { Role::Initiator }
+}
+
+fn negative(
+    vectors: &[SessionVector],
+    name: &str,
+    attack: &str,
+    base: &str,
+    build: impl FnOnce(&SessionVector) -> (&'static str, usize, Vec<u8>),
+    abort_code: u16,
+) -> NegativeVector {
+    let v = vectors.iter().find(|v| v.name == base).unwrap();
+    let (from, after, frame) = build(v);
+    let to = other(from);
+    let err = inject(v, to, after, &frame);
+    assert_eq!(err.abort_code().to_u16(), abort_code, "{name}: {err:?}");
+    NegativeVector {
+        name: name.into(),
+        attack: attack.into(),
+        base: base.into(),
+        to: role_name(to).into(),
+        after,
+        frame: hex::encode(frame),
+        abort_code,
+        error: format!("{err}"),
+    }
+}
+
+/// Who sends the first records in a vector (the first querier, spec §9.4).
+fn first_sender(v: &SessionVector) -> &'static str {
+    let m = v.messages.iter().find(|m| m.kind == "Elements").unwrap();
+    if m.from == "initiator" { "initiator" } else { "responder" }
+}
+
+#[allow(clippy::too_many_lines)]
+fn negative_vectors(vectors: &[SessionVector]) -> Vec<NegativeVector> {
+    let with_elements = |v: &SessionVector, f: &dyn Fn(&mut blindmap_psi::wire::RecordChunk<[u8; 32]>)| {
+        let from = first_sender(v);
+        let (i, mut frame) = find(v, from, "Elements");
+        let Message::Elements(chunk) = &mut frame.message else { unreachable!() };
+        f(chunk);
+        (from, i, frame.encode())
+    };
+    let raw = |v: &SessionVector, f: &dyn Fn(&mut Vec<u8>)| {
+        let from = first_sender(v);
+        let (i, frame) = find(v, from, "Elements");
+        let mut bytes = frame.encode();
+        f(&mut bytes);
+        (from, i, bytes)
+    };
+    let set_len = |bytes: &mut Vec<u8>, len: u32| bytes[22..26].copy_from_slice(&len.to_be_bytes());
+    vec![
+        negative(
+            vectors,
+            "identity-element",
+            "A degenerate point: the identity as a blinded element would evaluate to the identity under \
+             any key; receivers must reject it (RFC 9497 §2.1, spec §8.3).",
+            "session-overlaps",
+            |v| with_elements(v, &|c| c.items[0] = [0; 32]),
+            1,
+        ),
+        negative(
+            vectors,
+            "non-canonical-element",
+            "A non-canonical encoding (the field prime, p = 2^255 - 19) in place of an element: two byte \
+             strings for one point would break tag equality (spec §8.3).",
+            "session-overlaps",
+            |v| {
+                with_elements(v, &|c| {
+                    let mut p = [0xff; 32];
+                    p[0] = 0xed;
+                    p[31] = 0x7f;
+                    c.items[0] = p;
+                })
+            },
+            1,
+        ),
+        negative(
+            vectors,
+            "trailing-bytes",
+            "Bytes after the last field, counted in the body length: a strict decoder leaves no room for \
+             smuggled data (spec §8.1).",
+            "session-overlaps",
+            |v| {
+                raw(v, &|b| {
+                    b.push(0);
+                    let len = (b.len() - 26) as u32;
+                    set_len(b, len);
+                })
+            },
+            1,
+        ),
+        negative(
+            vectors,
+            "truncated-frame",
+            "A frame shorter than its declared body length (spec §8.1).",
+            "session-overlaps",
+            |v| raw(v, &|b| b.truncate(b.len() - 1)),
+            1,
+        ),
+        negative(
+            vectors,
+            "unknown-version",
+            "A frame of protocol version 2, which this version does not speak (spec §14).",
+            "session-overlaps",
+            |v| raw(v, &|b| b[0] = 2),
+            1,
+        ),
+        negative(
+            vectors,
+            "oversized-body",
+            "A body length beyond the 16 MiB limit: refused before anything is buffered (spec §8.1).",
+            "session-overlaps",
+            |v| raw(v, &|b| set_len(b, (16 << 20) + 1)),
+            1,
+        ),
+        negative(
+            vectors,
+            "replayed-frame",
+            "The previous frame again, with its old sequence number: a replay or a duplicated chunk \
+             (spec §9.1).",
+            "session-overlaps",
+            |v| {
+                let from = first_sender(v);
+                let (i, _) = find(v, from, "Elements");
+                let prev = v.messages.iter().filter(|m| m.from == from).nth(i - 1).unwrap();
+                (from, i, hex::decode(&prev.bytes).unwrap())
+            },
+            3,
+        ),
+        negative(
+            vectors,
+            "foreign-session",
+            "A frame from another session (a different session id): replaying one session's chunks into \
+             another (spec §9.1).",
+            "session-overlaps",
+            |v| {
+                let from = first_sender(v);
+                let (i, mut frame) = find(v, from, "Elements");
+                frame.session_id = [0x5a; SESSION_ID_LEN];
+                (from, i, frame.encode())
+            },
+            3,
+        ),
+        negative(
+            vectors,
+            "inflated-hello",
+            "A hello declaring 2,000,000 records, more than the receiver accepts (here 1,000,000): a \
+             party inflating its set to probe, or to exhaust the other's memory (spec §3.3).",
+            "session-overlaps",
+            |v| {
+                let (i, mut frame) = find(v, "initiator", "Hello");
+                let Message::Hello(h) = &mut frame.message else { unreachable!() };
+                h.segments[0].records = 2_000_000;
+                h.segments[0].keys = 2_000_000;
+                ("initiator", i, frame.encode())
+            },
+            4,
+        ),
+        negative(
+            vectors,
+            "unpadded-counts-segment",
+            "At the counts level, a receiver sends records of different widths, so that it could \
+             recognise its records among the shuffled returns by their width; the sender requires \
+             padding to the declared width (spec §9.5).",
+            "session-counts",
+            |v| {
+                with_elements(v, &|c| {
+                    let w = c.widths[0] as usize;
+                    c.widths[0] -= 1;
+                    c.items.remove(w - 1);
+                })
+            },
+            6,
+        ),
+        negative(
+            vectors,
+            "records-out-of-order",
+            "A chunk that skips positions: records beyond or outside the declared set cannot be \
+             slipped into a segment (spec §9.5).",
+            "session-overlaps",
+            |v| with_elements(v, &|c| c.first += 1),
+            2,
+        ),
+        negative(
+            vectors,
+            "wrong-class-return",
+            "Returns under a key class the plan does not serve for that segment: a sender mislabelling \
+             what the receiver is learning (spec §9.5).",
+            "session-mixed",
+            |v| {
+                let from = if first_sender(v) == "initiator" { "responder" } else { "initiator" };
+                let (i, mut frame) = find(v, from, "Tags");
+                let Message::Tags(c) = &mut frame.message else { unreachable!() };
+                c.reference += 7;
+                (from, i, frame.encode())
+            },
+            2,
+        ),
+        negative(
+            vectors,
+            "plan-shape-mismatch",
+            "A plan whose grid does not match the declared segments (spec §9.3).",
+            "session-overlaps",
+            |v| {
+                let (i, mut frame) = find(v, "responder", "Plan");
+                let Message::Plan(p) = &mut frame.message else { unreachable!() };
+                let bytes = {
+                    // Drop the last column: rows x (cols - 1) cells.
+                    let cells: Vec<Level> = (0..p.rows())
+                        .flat_map(|r| (0..p.cols() - 1).map(move |c| (r, c)))
+                        .map(|(r, c)| p.level(r, c).clone())
+                        .collect();
+                    let smaller = plan_bytes(p.threshold(), p.min_segment(), p.bloom(), p.rows(), p.cols() - 1, &cells);
+                    let mut b = frame.encode()[..26].to_vec();
+                    b[22..26].copy_from_slice(&(smaller.len() as u32).to_be_bytes());
+                    b.extend(smaller);
+                    b
+                };
+                ("responder", i, bytes)
+            },
+            5,
+        ),
+        negative(
+            vectors,
+            "bloom-from-a-learner",
+            "A plan announcing Bloom filters from a party that also asked to learn: its own queries \
+             would reveal the set the filter was meant to compress (spec §9.7).",
+            "session-overlaps",
+            |v| {
+                let (i, frame) = find(v, "responder", "Plan");
+                let mut b = frame.encode();
+                b[26 + 8] = 1; // the flags byte after threshold and min_segment
+                ("responder", i, b)
+            },
+            5,
+        ),
+        negative(
+            vectors,
+            "saturated-bloom-filter",
+            "A Bloom filter with every bit set, which would make every element of the receiver look \
+             like a member (spec §9.7).",
+            "session-bloom",
+            |v| {
+                let (i, mut frame) = find(v, "responder", "Bloom");
+                let Message::Bloom(b) = &mut frame.message else { unreachable!() };
+                for byte in &mut b.data[45..] {
+                    *byte = 0xff;
+                }
+                ("responder", i, frame.encode())
+            },
+            7,
+        ),
+        negative(
+            vectors,
+            "tampered-sealed-fields",
+            "Sealed fields altered in transit or by the sender: they fail to authenticate and the \
+             session aborts instead of showing wrong values (spec §10.4).",
+            "session-fields",
+            |v| {
+                let (i, mut frame) = find(v, "initiator", "Sealed");
+                let Message::Sealed(s) = &mut frame.message else { unreachable!() };
+                for record in &mut s.records {
+                    for (_, ct) in record {
+                        ct[0] ^= 1;
+                    }
+                }
+                ("initiator", i, frame.encode())
+            },
+            8,
+        ),
+    ]
+}
+
+/// A plan body as spec §8.5 lays it out (for the shape-mismatch vector).
+fn plan_bytes(threshold: u32, min: u32, bloom: bool, rows: usize, cols: usize, cells: &[Level]) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(&threshold.to_be_bytes());
+    b.extend_from_slice(&min.to_be_bytes());
+    b.push(u8::from(bloom));
+    b.extend_from_slice(&(rows as u16).to_be_bytes());
+    b.extend_from_slice(&(cols as u16).to_be_bytes());
+    for l in cells {
+        b.push(match l {
+            Level::Hidden => 0,
+            Level::Counts => 1,
+            Level::Overlaps => 2,
+            Level::Fields(_) => 3,
+        });
+    }
+    for l in cells {
+        if let Level::Fields(f) = l {
+            b.push(f.len() as u8);
+            for n in f {
+                b.push(n.as_str().len() as u8);
+                b.extend_from_slice(n.as_str().as_bytes());
+            }
+        }
+    }
+    b
+}
+
+fn write_json(path: &Path, value: &impl Serialize) {
+    let mut text = serde_json::to_string_pretty(value).unwrap();
+    text.push('\n');
+    std::fs::write(path, text).unwrap();
+}
+
+fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> T {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn session_and_negative_vectors() {
+    let dir = vector_dir();
+    let generated = session_vectors();
+    let negatives = negative_vectors(&generated);
+    if std::env::var_os("BLINDMAP_WRITE_VECTORS").is_some() {
+        std::fs::create_dir_all(dir.join("negative")).unwrap();
+        for v in &generated {
+            write_json(&dir.join(format!("{}.json", v.name)), v);
+        }
+        for n in &negatives {
+            write_json(&dir.join("negative").join(format!("{}.json", n.name)), n);
+        }
+    }
+
+    // The files say what the implementation does, frame by frame.
+    for v in &generated {
+        let on_disk: SessionVector = read_json(&dir.join(format!("{}.json", v.name)));
+        assert_eq!(&on_disk, v, "{} differs from the implementation: regenerate only on purpose", v.name);
+    }
+    // Each party alone reproduces its frames from its partner's.
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("session-"))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), generated.len(), "a session vector file without a generator");
+    for path in &files {
+        let v: SessionVector = read_json(path);
+        replay_one_side(&v, Role::Initiator);
+        replay_one_side(&v, Role::Responder);
+    }
+    // Negative vectors, read from their files.
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("negative")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    assert_eq!(files.len(), negatives.len(), "a negative vector file without a generator");
+    for path in &files {
+        let n: NegativeVector = read_json(path);
+        let base: SessionVector = read_json(&dir.join(format!("{}.json", n.base)));
+        let to = if n.to == "initiator" { Role::Initiator } else { Role::Responder };
+        let err = inject(&base, to, n.after, &hex::decode(&n.frame).unwrap());
+        assert_eq!(err.abort_code().to_u16(), n.abort_code, "{}: {err:?}", n.name);
+        assert_eq!(err.to_string(), n.error, "{}", n.name);
+    }
+}
+
+#[test]
+fn vectors_cover_every_level() {
+    let all: Vec<String> = session_vectors()
+        .iter()
+        .flat_map(|v| v.outcome.values().flat_map(|o| o.matrix.iter().flatten().cloned()).collect::<Vec<_>>())
+        .collect();
+    assert!(all.iter().any(|c| c.starts_with('<')), "a thresholded counts cell");
+    assert!(all.iter().any(|c| c == "hidden"), "a hidden cell");
+    assert!(all.iter().any(|c| c.starts_with("n/a")), "a refused cell");
+    let fields = session_vectors().iter().any(|v| v.outcome.values().any(|o| !o.fields.is_empty()));
+    assert!(fields, "fields disclosed");
+}

@@ -1,0 +1,255 @@
+//! `blindmap bench psi`: a full session on synthetic sets, checked, timed per phase, and set
+//! against the cost floor measured in the same process (spec §11).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use blindmap_psi::wire::{Frame, Role};
+use blindmap_psi::{
+    Dataset, Direction, DisclosurePolicy, KeyType, Level, MatchKey, Observer, Record, SegmentLabel, Session,
+    SessionConfig, SessionSeed, floor_operations, run_in_process_with,
+};
+use clap::Args;
+use serde::Serialize;
+
+use crate::match_files::human_bytes;
+
+/// The speed target: a mutual-overlaps session within this factor of the floor.
+const TARGET_RATIO: f64 = 1.25;
+
+#[derive(Args)]
+pub(crate) struct PsiArgs {
+    /// Records on each side.
+    #[arg(long, default_value_t = 100_000)]
+    n: usize,
+    /// Fraction of each side's records that the other side also has.
+    #[arg(long, default_value_t = 0.5)]
+    overlap: f64,
+    /// Records per chunk.
+    #[arg(long, default_value_t = blindmap_psi::DEFAULT_CHUNK_RECORDS)]
+    chunk: usize,
+    /// Skip measuring the floor.
+    #[arg(long)]
+    no_floor: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Phase {
+    name: String,
+    seconds: f64,
+}
+
+#[derive(Serialize)]
+struct PsiReport {
+    n: usize,
+    overlap: f64,
+    threads: usize,
+    correct: bool,
+    overlapping_pairs: usize,
+    session_seconds: f64,
+    phases: Vec<Phase>,
+    bytes_initiator_to_responder: u64,
+    bytes_responder_to_initiator: u64,
+    frames: u64,
+    peak_memory_bytes: Option<u64>,
+    floor_seconds: Option<f64>,
+    ratio: Option<f64>,
+    target_ratio: f64,
+}
+
+/// Time between observer events, charged to what just happened.
+struct PhaseTimer {
+    last: Instant,
+    phases: BTreeMap<String, Duration>,
+}
+
+impl PhaseTimer {
+    fn charge(&mut self, what: String) {
+        let now = Instant::now();
+        *self.phases.entry(what).or_default() += now - self.last;
+        self.last = now;
+    }
+}
+
+fn role(r: Role) -> &'static str {
+    match r {
+        Role::Initiator => "initiator",
+        Role::Responder => "responder",
+    }
+}
+
+impl Observer for PhaseTimer {
+    fn produced(&mut self, direction: Direction, frame: &[u8]) {
+        let kind = Frame::peek_kind(frame).map_or("?", |k| k.name());
+        self.charge(format!("{} produces {kind}", role(direction.sender())));
+    }
+
+    fn consumed(&mut self, direction: Direction, frame: &[u8]) {
+        let receiver = match direction.sender() {
+            Role::Initiator => Role::Responder,
+            Role::Responder => Role::Initiator,
+        };
+        let kind = Frame::peek_kind(frame).map_or("?", |k| k.name());
+        self.charge(format!("{} consumes {kind}", role(receiver)));
+    }
+}
+
+/// Two synthetic sets: `n` records each, one domain key each, three segments; the first
+/// `overlap * n` right records share a domain with a scattered left record.
+fn generate(n: usize, overlap: f64) -> (Dataset, Dataset, Vec<(u32, u32)>) {
+    let domain = KeyType::new("domain").expect("valid");
+    let segments: Vec<SegmentLabel> =
+        ["customers", "open_opportunities", "prospects"].iter().map(|s| SegmentLabel::new(s).expect("valid")).collect();
+    let shared = ((n as f64) * overlap).round() as usize;
+    // A stride coprime with n scatters the shared records over the left set.
+    let stride = (1..).map(|k| 7919 * k + 1).find(|s| gcd(*s, n.max(1)) == 1).unwrap_or(1);
+    let left: Vec<Record> = (0..n)
+        .map(|i| {
+            Record::new(format!("L{i}"), segments[i % 3].clone())
+                .with_key(MatchKey::new(domain.clone(), format!("account-{i}.example.com")))
+        })
+        .collect();
+    let mut truth = Vec::with_capacity(shared);
+    let right: Vec<Record> = (0..n)
+        .map(|j| {
+            let value = if j < shared {
+                let i = (j * stride) % n;
+                truth.push((i as u32, j as u32));
+                format!("account-{i}.example.com")
+            } else {
+                format!("partner-{j}.example.org")
+            };
+            Record::new(format!("R{j}"), segments[(j / 2) % 3].clone()).with_key(MatchKey::new(domain.clone(), value))
+        })
+        .collect();
+    (Dataset::new(left).expect("valid"), Dataset::new(right).expect("valid"), truth)
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Peak resident memory of this process, from `/proc/self/status` (Linux).
+fn peak_memory() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+pub(crate) fn psi(args: &PsiArgs) -> anyhow::Result<()> {
+    if !(0.0..=1.0).contains(&args.overlap) {
+        bail!("--overlap must be between 0 and 1");
+    }
+    if args.chunk == 0 || args.chunk > 65535 {
+        bail!("--chunk must be between 1 and 65535");
+    }
+    let (left, right, truth) = generate(args.n, args.overlap);
+    let inputs: Vec<Vec<u8>> =
+        left.records().iter().chain(right.records()).flat_map(|r| r.keys.iter().map(MatchKey::oprf_input)).collect();
+    let (left, right) = (Arc::new(left), Arc::new(right));
+    let policy = DisclosurePolicy::new(Level::Overlaps).with_min_partner_segment(1);
+    let config = SessionConfig { chunk_records: args.chunk, ..SessionConfig::default() };
+    let mut rng = rand::rng();
+
+    let started = Instant::now();
+    let mut timer = PhaseTimer { last: started, phases: BTreeMap::new() };
+    let initiator =
+        Session::initiator(Arc::clone(&left), policy.clone(), config.clone(), SessionSeed::random(&mut rng))?;
+    let responder = Session::responder(Arc::clone(&right), policy, config, SessionSeed::random(&mut rng))?;
+    let run = run_in_process_with(initiator, responder, &mut timer).context("the session failed")?;
+    let session_seconds = started.elapsed().as_secs_f64();
+
+    // The result must be the plaintext intersection, seen from both sides.
+    let expected: HashSet<(u32, u32)> = truth.iter().copied().collect();
+    let from_left: HashSet<(u32, u32)> = run
+        .initiator
+        .overlaps()
+        .iter()
+        .filter_map(|o| {
+            let j = run.responder.own_record(o.partner.segment, o.partner.position?)?;
+            Some((o.record as u32, j as u32))
+        })
+        .collect();
+    let from_right: HashSet<(u32, u32)> = run
+        .responder
+        .overlaps()
+        .iter()
+        .filter_map(|o| {
+            let i = run.initiator.own_record(o.partner.segment, o.partner.position?)?;
+            Some((i as u32, o.record as u32))
+        })
+        .collect();
+    let correct = from_left == expected && from_right == expected && {
+        let by_segment: HashMap<(usize, usize), u64> = expected.iter().fold(HashMap::new(), |mut m, &(i, j)| {
+            *m.entry((i as usize % 3, (j as usize / 2) % 3)).or_default() += 1;
+            m
+        });
+        (0..3).all(|r| {
+            (0..3).all(|c| {
+                run.initiator.cell(r, c) == blindmap_psi::Cell::Count(by_segment.get(&(r, c)).copied().unwrap_or(0))
+            })
+        })
+    };
+
+    let floor_seconds = (!args.no_floor).then(|| {
+        let started = Instant::now();
+        std::hint::black_box(floor_operations(&inputs));
+        started.elapsed().as_secs_f64()
+    });
+    let report = PsiReport {
+        n: args.n,
+        overlap: args.overlap,
+        threads: rayon::current_num_threads(),
+        correct,
+        overlapping_pairs: from_left.len(),
+        session_seconds,
+        phases: timer.phases.into_iter().map(|(name, d)| Phase { name, seconds: d.as_secs_f64() }).collect(),
+        bytes_initiator_to_responder: run.bytes_from_initiator,
+        bytes_responder_to_initiator: run.bytes_from_responder,
+        frames: run.frames,
+        peak_memory_bytes: peak_memory(),
+        floor_seconds,
+        ratio: floor_seconds.map(|f| session_seconds / f),
+        target_ratio: TARGET_RATIO,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    if !correct {
+        bail!("the session's result differs from the plaintext intersection");
+    }
+    Ok(())
+}
+
+fn print_report(r: &PsiReport) {
+    println!(
+        "blindmap bench psi: {} records per side, overlap {:.2}, {} threads, mutual overlaps",
+        r.n, r.overlap, r.threads
+    );
+    println!("  session                        {:>10.2} s", r.session_seconds);
+    for p in r.phases.iter().filter(|p| p.seconds >= 0.005) {
+        println!("    {:<28} {:>10.2} s", p.name, p.seconds);
+    }
+    println!("  bytes initiator → responder    {:>12}", human_bytes(r.bytes_initiator_to_responder));
+    println!("  bytes responder → initiator    {:>12}", human_bytes(r.bytes_responder_to_initiator));
+    if let Some(m) = r.peak_memory_bytes {
+        println!("  peak memory (whole process)    {:>12}", human_bytes(m));
+    }
+    println!(
+        "  result                         {} ({} overlapping pairs)",
+        if r.correct { "equals the plaintext intersection" } else { "WRONG" },
+        r.overlapping_pairs
+    );
+    if let (Some(f), Some(ratio)) = (r.floor_seconds, r.ratio) {
+        println!("  floor (hash + 2 exponentiations per element, all cores) {f:.2} s");
+        println!("  ratio to floor                 {ratio:>10.3} (target ≤ {})", r.target_ratio);
+    }
+}

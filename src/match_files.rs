@@ -1,0 +1,231 @@
+//! `blindmap match-files`: both parties in one process, through the real protocol.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use blindmap_psi::{DisclosurePolicy, Level, Outcome, Session, SessionConfig, SessionSeed, run_in_process};
+use clap::Args;
+use serde::Serialize;
+
+use crate::input::{self, Loaded};
+use crate::policy_arg::parse_level;
+use crate::report::{MatrixView, uniform_level};
+
+#[derive(Args)]
+pub(crate) struct MatchFilesArgs {
+    /// The left party's CSV file (it starts the session).
+    left: PathBuf,
+    /// The right party's CSV file.
+    right: PathBuf,
+    /// Write one row per matched pair, `left_id,right_id,key_type`, to this CSV file. Needs the
+    /// right side to share at least overlaps.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// What the left side discloses to the right: hidden, counts, overlaps or fields:NAME[,NAME…].
+    #[arg(long, default_value = "overlaps", value_parser = parse_level, value_name = "LEVEL")]
+    left_shares: Level,
+    /// What the right side discloses to the left.
+    #[arg(long, default_value = "overlaps", value_parser = parse_level, value_name = "LEVEL")]
+    right_shares: Level,
+    /// Counts below this are shown as "<K" (counts level).
+    #[arg(long, default_value_t = blindmap_psi::DEFAULT_THRESHOLD, value_name = "K")]
+    threshold: u32,
+    /// Neither side serves a partner segment smaller than this many records.
+    #[arg(long, default_value_t = blindmap_psi::DEFAULT_MIN_PARTNER_SEGMENT, value_name = "N")]
+    min_segment: u32,
+    /// How many overlapping accounts to list (0 for none).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    show: usize,
+    /// Print the result as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Side {
+    file: String,
+    records: usize,
+    rows_without_keys: Vec<u64>,
+    /// What this side learned: its segments × the partner's.
+    matrix: MatrixView,
+    overlapping_records: usize,
+    /// Its overlapping accounts, with the partner's shared fields.
+    pairs: Vec<Pair>,
+}
+
+/// A matched pair as one side sees it: its own id first.
+#[derive(Serialize)]
+struct Pair {
+    #[serde(rename = "own_id")]
+    left_id: String,
+    #[serde(rename = "partner_id")]
+    right_id: String,
+    key_type: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    right_fields: Vec<(String, String)>,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    left: Side,
+    right: Side,
+    bytes_left_to_right: u64,
+    bytes_right_to_left: u64,
+    seconds: f64,
+}
+
+pub(crate) fn run(args: &MatchFilesArgs) -> anyhow::Result<()> {
+    if args.out.is_some() && !matches!(args.right_shares, Level::Overlaps | Level::Fields(_)) {
+        bail!(
+            "--out needs --right-shares overlaps (or fields:…): only then does the left side learn which of its \
+             records overlap which of the right's"
+        );
+    }
+    let left = input::load(&args.left)?;
+    let right = input::load(&args.right)?;
+    let policy = |level: &Level| {
+        DisclosurePolicy::new(level.clone()).with_threshold(args.threshold).with_min_partner_segment(args.min_segment)
+    };
+    let mut rng = rand::rng();
+    let started = Instant::now();
+    let left_data = Arc::new(left.dataset.clone());
+    let right_data = Arc::new(right.dataset.clone());
+    let initiator = Session::initiator(
+        Arc::clone(&left_data),
+        policy(&args.left_shares),
+        SessionConfig::default(),
+        SessionSeed::random(&mut rng),
+    )?;
+    let responder = Session::responder(
+        Arc::clone(&right_data),
+        policy(&args.right_shares),
+        SessionConfig::default(),
+        SessionSeed::random(&mut rng),
+    )?;
+    let run = run_in_process(initiator, responder).context("the session failed")?;
+    let seconds = started.elapsed().as_secs_f64();
+
+    let left_pairs = pairs(&left, &right, &run.initiator, &run.responder);
+    let right_pairs = pairs(&right, &left, &run.responder, &run.initiator);
+    if let Some(out) = &args.out {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(["left_id", "right_id", "key_type"])?;
+        for p in &left_pairs {
+            w.write_record([&p.left_id, &p.right_id, &p.key_type])?;
+        }
+        crate::write_atomically(out, &w.into_inner()?)?;
+    }
+
+    let side = |file: &PathBuf, loaded: &Loaded, outcome: &Outcome, pairs: Vec<Pair>| Side {
+        file: file.display().to_string(),
+        records: loaded.dataset.records().len(),
+        rows_without_keys: loaded.without_keys.clone(),
+        matrix: MatrixView::of(outcome),
+        overlapping_records: outcome.overlaps().iter().map(|o| o.record).collect::<BTreeSet<_>>().len(),
+        pairs,
+    };
+    let summary = Summary {
+        left: side(&args.left, &left, &run.initiator, left_pairs),
+        right: side(&args.right, &right, &run.responder, right_pairs),
+        bytes_left_to_right: run.bytes_from_initiator,
+        bytes_right_to_left: run.bytes_from_responder,
+        seconds,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_text(args, &summary, &run.initiator, &run.responder);
+    }
+    Ok(())
+}
+
+/// Matched pairs from one side's overlaps (`own`), naming the partner's records through the
+/// partner's own handle map: what the two parties would assemble by sharing their results.
+fn pairs(own: &Loaded, partner: &Loaded, lo: &Outcome, ro: &Outcome) -> Vec<Pair> {
+    let mut pairs: Vec<Pair> = lo
+        .overlaps()
+        .iter()
+        .filter_map(|o| {
+            let position = o.partner.position?;
+            let right_index = ro.own_record(o.partner.segment, position)?;
+            let right_fields = lo
+                .fields_of(&o.partner)
+                .map(|f| f.fields.iter().filter_map(|(n, v)| Some((n.to_string(), v.clone()?))).collect())
+                .unwrap_or_default();
+            Some(Pair {
+                left_id: own.dataset.records()[o.record].id.clone(),
+                right_id: partner.dataset.records()[right_index].id.clone(),
+                key_type: o.key_types.iter().map(ToString::to_string).collect::<Vec<_>>().join("+"),
+                right_fields,
+            })
+        })
+        .collect();
+    pairs.sort_by(|a, b| (&a.left_id, &a.right_id).cmp(&(&b.left_id, &b.right_id)));
+    pairs
+}
+
+fn print_text(args: &MatchFilesArgs, s: &Summary, lo: &Outcome, ro: &Outcome) {
+    for (side, other, outcome) in [(&s.left, &s.right, lo), (&s.right, &s.left, ro)] {
+        println!(
+            "{} ({} records) learned, its segments × {}'s (shared with it: {}):",
+            side.file,
+            side.records,
+            other.file,
+            uniform_level(outcome)
+        );
+        print!("{}", side.matrix.render());
+        if !side.rows_without_keys.is_empty() {
+            println!(
+                "  {} row(s) without any key were left out (lines {})",
+                side.rows_without_keys.len(),
+                side.rows_without_keys.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            );
+        }
+        println!();
+    }
+    for (side, other) in [(&s.left, &s.right), (&s.right, &s.left)] {
+        if side.pairs.is_empty() || args.show == 0 {
+            continue;
+        }
+        let own: BTreeSet<&str> = side.pairs.iter().map(|p| p.left_id.as_str()).collect();
+        let theirs: BTreeSet<&str> = side.pairs.iter().map(|p| p.right_id.as_str()).collect();
+        println!(
+            "{}: {} of its records overlap {} of {}'s ({} pairs):",
+            side.file,
+            own.len(),
+            theirs.len(),
+            other.file,
+            side.pairs.len()
+        );
+        for p in side.pairs.iter().take(args.show) {
+            let fields = p.right_fields.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join(", ");
+            let fields = if fields.is_empty() { String::new() } else { format!("  [{fields}]") };
+            println!("  {:<12} ↔ {:<12} by {}{fields}", p.left_id, p.right_id, p.key_type);
+        }
+        if side.pairs.len() > args.show {
+            println!("  … and {} more", side.pairs.len() - args.show);
+        }
+        println!();
+    }
+    if let Some(out) = &args.out {
+        println!("Pairs written to {}", out.display());
+    }
+    println!(
+        "Exchanged {} left→right and {} right→left in {:.2} s; no key left either side in the clear.",
+        human_bytes(s.bytes_left_to_right),
+        human_bytes(s.bytes_right_to_left),
+        s.seconds
+    );
+}
+
+pub(crate) fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.2} GiB", n as f64 / f64::from(1u32 << 30)),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1u32 << 20)),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}

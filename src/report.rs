@@ -1,0 +1,68 @@
+//! Overlap matrices as text and JSON.
+
+use blindmap_psi::{Level, Outcome};
+use serde::Serialize;
+
+/// One party's matrix: its segments (rows) × the partner's (columns).
+#[derive(Serialize)]
+pub(crate) struct MatrixView {
+    pub(crate) rows: Vec<String>,
+    pub(crate) columns: Vec<String>,
+    /// Cells as shown: a count, `<k`, `hidden`, or `n/a (<m rec)`.
+    pub(crate) cells: Vec<Vec<String>>,
+    /// The level the partner disclosed for each cell.
+    pub(crate) levels: Vec<Vec<&'static str>>,
+}
+
+impl MatrixView {
+    pub(crate) fn of(outcome: &Outcome) -> Self {
+        let rows: Vec<String> = outcome.own_segments().iter().map(ToString::to_string).collect();
+        let columns: Vec<String> = outcome.partner_segments().iter().map(|s| s.label.to_string()).collect();
+        let cells =
+            (0..rows.len()).map(|r| (0..columns.len()).map(|c| outcome.cell(r, c).to_string()).collect()).collect();
+        let levels =
+            (0..rows.len()).map(|r| (0..columns.len()).map(|c| outcome.level(r, c).name()).collect()).collect();
+        Self { rows, columns, cells, levels }
+    }
+
+    /// A text table, columns as wide as their widest entry.
+    pub(crate) fn render(&self) -> String {
+        if self.rows.is_empty() || self.columns.is_empty() {
+            return "  (no segments to compare)\n".into();
+        }
+        let first = self.rows.iter().map(String::len).max().unwrap_or(0).max(8);
+        let widths: Vec<usize> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(c, name)| self.cells.iter().map(|row| row[c].len()).max().unwrap_or(0).max(name.len()))
+            .collect();
+        let mut out = format!("  {:first$}", "");
+        for (name, w) in self.columns.iter().zip(&widths) {
+            out.push_str(&format!("  {name:>w$}"));
+        }
+        out.push('\n');
+        for (r, name) in self.rows.iter().enumerate() {
+            out.push_str(&format!("  {name:first$}"));
+            for (cell, w) in self.cells[r].iter().zip(&widths) {
+                out.push_str(&format!("  {cell:>w$}"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// "counts", "overlaps", … when every cell has the same level, else "per cell".
+pub(crate) fn uniform_level(outcome: &Outcome) -> String {
+    let plan = outcome.received_plan();
+    let mut names =
+        (0..plan.rows()).flat_map(|r| (0..plan.cols()).map(move |c| (r, c))).map(|(r, c)| match plan.level(r, c) {
+            Level::Fields(f) => {
+                format!("fields ({})", f.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+            }
+            other => other.name().to_owned(),
+        });
+    let Some(first) = names.next() else { return "nothing".into() };
+    if names.all(|n| n == first) { first } else { "per cell".into() }
+}
