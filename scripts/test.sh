@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, unit, property, vector and end-to-end
+# tests, doc tests, and smoke runs of the benchmarks at tiny sizes. Needs only a Rust toolchain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "formatting"
+cargo fmt --all -- --check
+
+step "lints"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --lib --bins --tests --locked --no-fail-fast
+else
+  echo "(cargo-nextest not found: using cargo test)"
+  cargo test --workspace --lib --bins --tests --locked --no-fail-fast
+fi
+
+step "doc tests"
+cargo test --workspace --doc --locked
+
+step "benchmark smoke runs"
+# criterion benches once each, in test mode; the PSI benchmark at a tiny size, checked for
+# correctness (speed targets are for full-size runs, see README).
+cargo test --benches --locked
+cargo run --locked --quiet -- bench psi --n 3000 --json >/dev/null
+
+step "all tests passed"
