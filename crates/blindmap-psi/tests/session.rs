@@ -262,10 +262,8 @@ fn one_to_many_and_many_to_one_are_reported() {
     let (ov, op) = run(&vendor, &partner, (1, 2));
     check(&vendor, &partner, &ov, &op);
     check(&partner, &vendor, &op, &ov);
-    let v1: Vec<_> = ov.overlaps().iter().filter(|o| o.record == 0).collect();
-    assert_eq!(v1.len(), 2, "one-to-many");
-    let p3: Vec<_> = op.overlaps().iter().filter(|o| o.record == 2).collect();
-    assert_eq!(p3.len(), 2, "many-to-one seen from the partner");
+    assert_eq!(ov.overlaps().iter().filter(|o| o.record == 0).count(), 2, "one-to-many");
+    assert_eq!(op.overlaps().iter().filter(|o| o.record == 2).count(), 2, "many-to-one seen from the partner");
 }
 
 #[test]
