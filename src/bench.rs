@@ -15,6 +15,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::match_files::human_bytes;
+use crate::progress::Progress;
 
 /// The speed target: a mutual-overlaps session within this factor of the floor.
 const TARGET_RATIO: f64 = 1.25;
@@ -158,11 +159,13 @@ pub(crate) fn psi(args: &PsiArgs) -> anyhow::Result<()> {
     let mut rng = rand::rng();
 
     let started = Instant::now();
-    let mut timer = PhaseTimer { last: started, phases: BTreeMap::new() };
+    let mut observer = Progress::new(2 * args.n as u64, PhaseTimer { last: started, phases: BTreeMap::new() });
     let initiator =
         Session::initiator(Arc::clone(&left), policy.clone(), config.clone(), SessionSeed::random(&mut rng))?;
     let responder = Session::responder(Arc::clone(&right), policy, config, SessionSeed::random(&mut rng))?;
-    let run = run_in_process_with(initiator, responder, &mut timer).context("the session failed")?;
+    let run = run_in_process_with(initiator, responder, &mut observer).context("the session failed");
+    let timer = observer.finish();
+    let run = run?;
     let session_seconds = started.elapsed().as_secs_f64();
 
     // The result must be the plaintext intersection, seen from both sides.

@@ -6,6 +6,7 @@ mod bench;
 mod input;
 mod match_files;
 mod policy_arg;
+mod progress;
 mod report;
 
 use std::path::PathBuf;

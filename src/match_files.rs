@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use blindmap_psi::{DisclosurePolicy, Level, Outcome, Session, SessionConfig, SessionSeed, run_in_process};
+use blindmap_psi::{DisclosurePolicy, Level, Outcome, Session, SessionConfig, SessionSeed, run_in_process_with};
 use clap::Args;
 use serde::Serialize;
 
 use crate::input::{self, Loaded};
 use crate::policy_arg::parse_level;
+use crate::progress::Progress;
 use crate::report::{MatrixView, uniform_level};
 
 #[derive(Args)]
@@ -105,7 +106,11 @@ pub(crate) fn run(args: &MatchFilesArgs) -> anyhow::Result<()> {
         SessionConfig::default(),
         SessionSeed::random(&mut rng),
     )?;
-    let run = run_in_process(initiator, responder).context("the session failed")?;
+    let total = (left.dataset.records().len() + right.dataset.records().len()) as u64;
+    let mut progress = Progress::new(total, ());
+    let run = run_in_process_with(initiator, responder, &mut progress).context("the session failed");
+    progress.finish();
+    let run = run?;
     let seconds = started.elapsed().as_secs_f64();
 
     let left_pairs = pairs(&left, &right, &run.initiator, &run.responder);

@@ -250,6 +250,16 @@ impl Frame {
         bytes.get(1).and_then(|&b| Kind::from_u8(b).ok())
     }
 
+    /// The number of records in an `Elements` frame, without decoding it (for progress reports).
+    pub fn peek_elements_records(bytes: &[u8]) -> Option<u16> {
+        if Self::peek_kind(bytes)? != Kind::Elements {
+            return None;
+        }
+        // spec §8.6: segment (2) || first (4) || count (2)
+        let at = FRAME_HEADER_LEN + 6;
+        Some(u16::from_be_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
+    }
+
     /// The length of the frame starting at `bytes`, once its header is complete: lets a stream
     /// transport cut frames without decoding them. `None` when the header is incomplete.
     pub fn peek_len(bytes: &[u8]) -> Result<Option<usize>, DecodeError> {

@@ -521,7 +521,6 @@ fn first_sender(v: &SessionVector) -> &'static str {
     if m.from == "initiator" { "initiator" } else { "responder" }
 }
 
-#[allow(clippy::too_many_lines)]
 fn negative_vectors(vectors: &[SessionVector]) -> Vec<NegativeVector> {
     let with_elements = |v: &SessionVector, f: &dyn Fn(&mut blindmap_psi::wire::RecordChunk<[u8; 32]>)| {
         let from = first_sender(v);

@@ -250,7 +250,6 @@ pub(super) fn prg_label(prefix: &[u8], indices: &[u16]) -> Vec<u8> {
 }
 
 impl Exchange {
-    #[allow(clippy::too_many_lines)]
     pub(crate) fn new(
         role: Role,
         session_id: SessionId,
