@@ -13,7 +13,7 @@ pub const MAX_KEYS_PER_RECORD: usize = 64;
 /// Longest key value in bytes (spec §5.2).
 pub const MAX_KEY_LEN: usize = 1024;
 /// Longest field value in bytes (spec §5.3).
-pub const MAX_FIELD_LEN: usize = 4096;
+pub const MAX_FIELD_LEN: usize = 1024;
 /// Most fields a fields-level cell may disclose (spec §5.3).
 pub const MAX_FIELDS: usize = 32;
 /// Most segments one party may declare (spec §8.4).

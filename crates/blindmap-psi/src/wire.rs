@@ -24,7 +24,7 @@ pub const FRAME_HEADER_LEN: usize = 1 + 1 + SESSION_ID_LEN + 4 + 4;
 pub const MAX_BODY_LEN: usize = 16 << 20;
 /// Most records in one chunk (spec §8.6).
 pub const MAX_CHUNK_RECORDS: usize = u16::MAX as usize;
-/// Largest sealed-fields ciphertext (spec §8.9).
+/// Largest sealed-fields ciphertext (spec §8.8).
 pub const MAX_SEALED_LEN: usize = u16::MAX as usize;
 /// Smallest sealed-fields ciphertext: the AEAD tag alone.
 pub const MIN_SEALED_LEN: usize = 16;
@@ -343,6 +343,7 @@ fn encode_body(message: &Message, w: &mut Writer) {
             for record in &s.records {
                 w.u8(record.len() as u8);
                 for (slot, ct) in record {
+                    debug_assert!(ct.len() <= MAX_SEALED_LEN, "limits of spec §5.3 keep sealed values small");
                     w.u8(*slot);
                     w.u16(ct.len() as u16);
                     w.bytes(ct);

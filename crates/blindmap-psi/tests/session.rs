@@ -284,3 +284,23 @@ fn empty_sides_finish() {
     assert!(ob.partner_segments().is_empty() && ob.overlaps().is_empty());
     assert!(oa.overlaps().is_empty());
 }
+
+#[test]
+fn largest_fields_fit_in_a_sealed_value() {
+    // 32 fields of the maximum length on a record with the maximum number of keys.
+    let names: Vec<FieldName> =
+        (0..blindmap_psi::MAX_FIELDS).map(|i| FieldName::new(&format!("f{i}")).unwrap()).collect();
+    let mut big = rec("big", "s", &[("domain", "shared.example")]);
+    for i in 0..blindmap_psi::MAX_KEYS_PER_RECORD - 1 {
+        big = big.with_key(MatchKey::new(KeyType::new("duns").unwrap(), format!("{i:09}")));
+    }
+    for n in &names {
+        big = big.with_field(n.clone(), "x".repeat(blindmap_psi::MAX_FIELD_LEN));
+    }
+    let sender = side(vec![big], Level::Fields(names.clone()));
+    let receiver = side(vec![rec("r", "s", &[("domain", "shared.example")])], Level::Hidden);
+    let (_, or) = run(&sender, &receiver, (7, 8));
+    let fields = &or.partner_fields()[0].fields;
+    assert_eq!(fields.len(), names.len());
+    assert!(fields.iter().all(|(_, v)| v.as_deref().map(str::len) == Some(blindmap_psi::MAX_FIELD_LEN)));
+}
