@@ -28,6 +28,9 @@ pub(crate) struct PsiArgs {
     /// Fraction of each side's records that the other side also has.
     #[arg(long, default_value_t = 0.5)]
     overlap: f64,
+    /// The level both sides disclose: `overlaps` (the speed target's case) or `counts`.
+    #[arg(long, default_value = "overlaps", value_parser = ["overlaps", "counts"])]
+    level: String,
     /// Records per chunk.
     #[arg(long, default_value_t = blindmap_psi::DEFAULT_CHUNK_RECORDS)]
     chunk: usize,
@@ -49,6 +52,7 @@ struct Phase {
 struct PsiReport {
     n: usize,
     overlap: f64,
+    level: String,
     threads: usize,
     correct: bool,
     overlapping_pairs: usize,
@@ -154,7 +158,8 @@ pub(crate) fn psi(args: &PsiArgs) -> anyhow::Result<()> {
     let inputs: Vec<Vec<u8>> =
         left.records().iter().chain(right.records()).flat_map(|r| r.keys.iter().map(MatchKey::oprf_input)).collect();
     let (left, right) = (Arc::new(left), Arc::new(right));
-    let policy = DisclosurePolicy::new(Level::Overlaps).with_min_partner_segment(1);
+    let level = if args.level == "counts" { Level::Counts } else { Level::Overlaps };
+    let policy = DisclosurePolicy::new(level.clone()).with_min_partner_segment(1).with_threshold(0);
     let config = SessionConfig { chunk_records: args.chunk, ..SessionConfig::default() };
     let mut rng = rand::rng();
 
@@ -168,37 +173,39 @@ pub(crate) fn psi(args: &PsiArgs) -> anyhow::Result<()> {
     let run = run?;
     let session_seconds = started.elapsed().as_secs_f64();
 
-    // The result must be the plaintext intersection, seen from both sides.
+    // The result must be the plaintext intersection, seen from both sides: every pair at the
+    // overlaps level, every cell's count at either level.
     let expected: HashSet<(u32, u32)> = truth.iter().copied().collect();
-    let from_left: HashSet<(u32, u32)> = run
-        .initiator
-        .overlaps()
-        .iter()
-        .filter_map(|o| {
-            let j = run.responder.own_record(o.partner.segment, o.partner.position?)?;
-            Some((o.record as u32, j as u32))
-        })
-        .collect();
-    let from_right: HashSet<(u32, u32)> = run
-        .responder
-        .overlaps()
-        .iter()
-        .filter_map(|o| {
-            let i = run.initiator.own_record(o.partner.segment, o.partner.position?)?;
-            Some((i as u32, o.record as u32))
-        })
-        .collect();
-    let correct = from_left == expected && from_right == expected && {
-        let by_segment: HashMap<(usize, usize), u64> = expected.iter().fold(HashMap::new(), |mut m, &(i, j)| {
-            *m.entry((i as usize % 3, (j as usize / 2) % 3)).or_default() += 1;
-            m
-        });
-        (0..3).all(|r| {
-            (0..3).all(|c| {
-                run.initiator.cell(r, c) == blindmap_psi::Cell::Count(by_segment.get(&(r, c)).copied().unwrap_or(0))
+    let pairs = |own: &blindmap_psi::Outcome, partner: &blindmap_psi::Outcome, left: bool| -> HashSet<(u32, u32)> {
+        own.overlaps()
+            .iter()
+            .filter_map(|o| {
+                let other = partner.own_record(o.partner.segment, o.partner.position?)? as u32;
+                Some(if left { (o.record as u32, other) } else { (other, o.record as u32) })
             })
-        })
+            .collect()
     };
+    let from_left = pairs(&run.initiator, &run.responder, true);
+    let from_right = pairs(&run.responder, &run.initiator, false);
+    let pairs_ok = match level {
+        Level::Overlaps => from_left == expected && from_right == expected,
+        _ => from_left.is_empty() && from_right.is_empty(),
+    };
+    // Left record i is in segment i % 3, right record j in (j / 2) % 3; one key each.
+    let mut by_cell: HashMap<(usize, usize), u64> = HashMap::new();
+    for &(i, j) in &expected {
+        *by_cell.entry((i as usize % 3, (j as usize / 2) % 3)).or_default() += 1;
+    }
+    let cells_ok = (0..3).all(|r| {
+        (0..3).all(|c| {
+            let n = by_cell.get(&(r, c)).copied().unwrap_or(0);
+            let m = by_cell.get(&(c, r)).copied().unwrap_or(0);
+            run.initiator.cell(r, c) == blindmap_psi::Cell::Count(n)
+                && run.responder.cell(r, c) == blindmap_psi::Cell::Count(m)
+        })
+    });
+    let correct = pairs_ok && cells_ok;
+    let overlapping_pairs = expected.len();
 
     let floor_seconds = (!args.no_floor).then(|| {
         let started = Instant::now();
@@ -210,7 +217,8 @@ pub(crate) fn psi(args: &PsiArgs) -> anyhow::Result<()> {
         overlap: args.overlap,
         threads: rayon::current_num_threads(),
         correct,
-        overlapping_pairs: from_left.len(),
+        level: args.level.clone(),
+        overlapping_pairs,
         session_seconds,
         phases: timer.phases.into_iter().map(|(name, d)| Phase { name, seconds: d.as_secs_f64() }).collect(),
         bytes_initiator_to_responder: run.bytes_from_initiator,
@@ -234,8 +242,8 @@ pub(crate) fn psi(args: &PsiArgs) -> anyhow::Result<()> {
 
 fn print_report(r: &PsiReport) {
     println!(
-        "blindmap bench psi: {} records per side, overlap {:.2}, {} threads, mutual overlaps",
-        r.n, r.overlap, r.threads
+        "blindmap bench psi: {} records per side, overlap {:.2}, {} threads, mutual {}",
+        r.n, r.overlap, r.threads, r.level
     );
     println!("  session                        {:>10.2} s", r.session_seconds);
     for p in r.phases.iter().filter(|p| p.seconds >= 0.005) {

@@ -160,13 +160,19 @@ pub enum PeerMisbehaviour {
         /// What is wrong.
         reason: &'static str,
     },
-    /// A sealed fields record failed to authenticate (spec §10.4).
-    #[error("sealed fields for partner record {segment}/{position} failed to open")]
-    SealedFieldsInvalid {
-        /// Partner segment index.
+    /// An element of a segment served at the counts level repeats within the session: equal
+    /// elements would let the receiver link shuffled answers to its records (spec §9.5).
+    #[error("an element of padded segment {segment} repeats in the session")]
+    RepeatedElement {
+        /// Segment index (the partner's).
         segment: u16,
-        /// Partner position.
-        position: u32,
+    },
+    /// More matches than the local limit: a sender making every key appear to match
+    /// (spec §10.1).
+    #[error("more than {limit} matches")]
+    TooManyMatches {
+        /// The limit.
+        limit: u64,
     },
     /// A message arrived after the session ended.
     #[error("message after the end of the session")]
@@ -180,9 +186,11 @@ impl PeerMisbehaviour {
             Self::WrongSession | Self::OutOfSequence { .. } => AbortCode::Sequence,
             Self::SetTooLarge { .. } => AbortCode::SetTooLarge,
             Self::InvalidHello(_) | Self::InvalidPlan(_) => AbortCode::Negotiation,
-            Self::ShapeMismatch { .. } | Self::NotPadded { .. } => AbortCode::Shape,
+            Self::ShapeMismatch { .. }
+            | Self::NotPadded { .. }
+            | Self::RepeatedElement { .. }
+            | Self::TooManyMatches { .. } => AbortCode::Shape,
             Self::BadBloomFilter { .. } => AbortCode::BadBloomFilter,
-            Self::SealedFieldsInvalid { .. } => AbortCode::SealedFieldsInvalid,
         }
     }
 }
@@ -257,9 +265,10 @@ pub enum InputError {
         /// The limit.
         limit: usize,
     },
-    /// Bloom filters carry membership only: a fields level cannot be served from one.
-    #[error("a Bloom-filter session cannot disclose fields")]
-    BloomWithFields,
+    /// Bloom filters answer membership in order only: they serve the overlaps level, not counts
+    /// (shuffled points could be unblinded record by record) or fields (spec §9.7).
+    #[error("a Bloom-filter session can only disclose overlaps (or hide)")]
+    BloomLevel,
     /// A party serving Bloom filters cannot also learn in the same session (spec §9.7).
     #[error("a party serving Bloom filters cannot also learn in the same session")]
     BloomWhileLearning,
@@ -294,8 +303,6 @@ pub enum AbortCode {
     Shape,
     /// A Bloom filter was rejected.
     BadBloomFilter,
-    /// Sealed fields failed to authenticate.
-    SealedFieldsInvalid,
     /// The sender failed for a reason of its own.
     Internal,
     /// A code this implementation does not know.
@@ -313,7 +320,6 @@ impl AbortCode {
             Self::Negotiation => 5,
             Self::Shape => 6,
             Self::BadBloomFilter => 7,
-            Self::SealedFieldsInvalid => 8,
             Self::Internal => 9,
             Self::Other(code) => code,
         }
@@ -329,7 +335,6 @@ impl AbortCode {
             5 => Self::Negotiation,
             6 => Self::Shape,
             7 => Self::BadBloomFilter,
-            8 => Self::SealedFieldsInvalid,
             9 => Self::Internal,
             other => Self::Other(other),
         }
@@ -346,7 +351,6 @@ impl fmt::Display for AbortCode {
             Self::Negotiation => "incompatible hello or plan",
             Self::Shape => "records do not match their declared shape",
             Self::BadBloomFilter => "Bloom filter rejected",
-            Self::SealedFieldsInvalid => "sealed fields failed to open",
             Self::Internal => "internal error",
             Self::Other(code) => return write!(f, "code {code}"),
         };

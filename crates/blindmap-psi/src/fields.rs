@@ -5,7 +5,7 @@ use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, Nonce, UnboundKey};
 use ring::hkdf::{HKDF_SHA512, Salt};
 
 use crate::oprf::Output;
-use crate::record::{FieldName, Record};
+use crate::record::{FieldName, MAX_FIELD_LEN, Record};
 use crate::wire::SessionId;
 
 /// `info` prefix of the sealing key derivation.
@@ -58,6 +58,9 @@ fn decode_fields(plain: &[u8], names: &[FieldName]) -> Option<Vec<(FieldName, Op
             0 => None,
             1 => {
                 let len = u16::from_be_bytes(rest.get(..2)?.try_into().ok()?) as usize;
+                if len > MAX_FIELD_LEN {
+                    return None;
+                }
                 let value = std::str::from_utf8(rest.get(2..2 + len)?).ok()?.to_owned();
                 rest = &rest[2 + len..];
                 Some(value)

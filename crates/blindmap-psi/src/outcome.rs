@@ -65,7 +65,9 @@ pub struct PartnerFields {
 }
 
 /// Everything a session produced for one party.
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows a summary only: record positions and field values stay out of logs.
+#[derive(Clone)]
 pub struct Outcome {
     pub(crate) role: Role,
     pub(crate) session_id: SessionId,
@@ -76,6 +78,7 @@ pub struct Outcome {
     pub(crate) cells: Vec<Cell>,
     pub(crate) overlaps: Vec<Overlap>,
     pub(crate) partner_fields: Vec<PartnerFields>,
+    pub(crate) unopened: Vec<PartnerRecord>,
     /// Position → record index, per own segment, for segments whose records were sent.
     pub(crate) own_order: Vec<Vec<u32>>,
 }
@@ -133,6 +136,12 @@ impl Outcome {
         &self.partner_fields
     }
 
+    /// Partner records whose sealed fields did not open (tampered or corrupt): shown without
+    /// fields. Never signalled to the partner, which would learn that we matched them.
+    pub fn unopened_fields(&self) -> &[PartnerRecord] {
+        &self.unopened
+    }
+
     /// Fields of one partner record, if it disclosed any to us.
     pub fn fields_of(&self, partner: &PartnerRecord) -> Option<&PartnerFields> {
         self.partner_fields.binary_search_by(|f| f.partner.cmp(partner)).ok().map(|i| &self.partner_fields[i])
@@ -142,5 +151,19 @@ impl Outcome {
     /// [`PartnerRecord`] naming of our records back to our dataset.
     pub fn own_record(&self, segment: u16, position: u32) -> Option<usize> {
         self.own_order.get(segment as usize).and_then(|order| order.get(position as usize)).map(|&r| r as usize)
+    }
+}
+
+impl core::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Outcome")
+            .field("role", &self.role)
+            .field("own_segments", &self.own_segments)
+            .field("partner_segments", &self.partner_segments.iter().map(|s| &s.label).collect::<Vec<_>>())
+            .field("cells", &self.cells)
+            .field("overlaps", &self.overlaps.len())
+            .field("partner_fields", &self.partner_fields.len())
+            .field("unopened", &self.unopened.len())
+            .finish_non_exhaustive()
     }
 }

@@ -300,7 +300,10 @@ pub(crate) fn decode_frame(bytes: &[u8]) -> Result<(Frame, Vec<RistrettoPoint>),
         Kind::Plan => Message::Plan(decode_plan(&mut body)?),
         Kind::Elements | Kind::Blinded | Kind::Points | Kind::Evaluated => {
             let reference = if matches!(kind, Kind::Points | Kind::Evaluated) { body.u16()? } else { 0 };
-            let chunk: RecordChunk<ElementBytes> = decode_chunk(&mut body, reference)?;
+            // spec §8.6: Blinded (and the Evaluated answering it) may carry a record with no
+            // key, when a padded segment sends its keys with earlier records.
+            let min_width = u8::from(!matches!(kind, Kind::Blinded | Kind::Evaluated));
+            let chunk: RecordChunk<ElementBytes> = decode_chunk(&mut body, reference, min_width)?;
             // spec §8.3: every element is canonical and not the identity.
             points = group::deserialize_elements(&chunk.items)?;
             match kind {
@@ -312,7 +315,7 @@ pub(crate) fn decode_frame(bytes: &[u8]) -> Result<(Frame, Vec<RistrettoPoint>),
         }
         Kind::Tags => {
             let reference = body.u16()?;
-            Message::Tags(decode_chunk(&mut body, reference)?)
+            Message::Tags(decode_chunk(&mut body, reference, 1)?)
         }
         Kind::Sealed => Message::Sealed(decode_sealed(&mut body)?),
         Kind::Bloom => Message::Bloom(decode_bloom(&mut body)?),
@@ -523,7 +526,7 @@ fn encode_chunk<T: Item>(c: &RecordChunk<T>, w: &mut Writer) {
     }
 }
 
-fn decode_chunk<T: Item>(r: &mut Reader<'_>, reference: u16) -> Result<RecordChunk<T>, DecodeError> {
+fn decode_chunk<T: Item>(r: &mut Reader<'_>, reference: u16, min_width: u8) -> Result<RecordChunk<T>, DecodeError> {
     let segment = r.u16()?;
     let first = r.u32()?;
     let count = r.u16()? as usize;
@@ -534,7 +537,7 @@ fn decode_chunk<T: Item>(r: &mut Reader<'_>, reference: u16) -> Result<RecordChu
     let mut items = Vec::with_capacity(count);
     for _ in 0..count {
         let width = r.u8()?;
-        if width == 0 || width as usize > MAX_KEYS_PER_RECORD {
+        if width < min_width || width as usize > MAX_KEYS_PER_RECORD {
             return Err(DecodeError::OutOfRange { field: "width", value: width.into() });
         }
         widths.push(width);
@@ -556,7 +559,7 @@ fn decode_sealed(r: &mut Reader<'_>) -> Result<SealedChunk, DecodeError> {
     let mut records = Vec::with_capacity(count);
     for _ in 0..count {
         let n = r.u8()? as usize;
-        if n == 0 || n > MAX_KEYS_PER_RECORD {
+        if n > MAX_KEYS_PER_RECORD {
             return Err(DecodeError::OutOfRange { field: "sealed slots", value: n as u64 });
         }
         let mut record = Vec::with_capacity(n);

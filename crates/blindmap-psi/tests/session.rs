@@ -45,11 +45,12 @@ fn arb_record(i: usize) -> impl Strategy<Value = Record> {
         })
 }
 
-fn arb_level(fields_allowed: bool) -> BoxedStrategy<Level> {
-    let basic = prop_oneof![Just(Level::Hidden), Just(Level::Counts), Just(Level::Overlaps)];
-    if !fields_allowed {
-        return basic.boxed();
+/// Levels for a policy; a Bloom side may only hide or disclose overlaps (spec §9.7).
+fn arb_level(bloom: bool) -> BoxedStrategy<Level> {
+    if bloom {
+        return prop_oneof![Just(Level::Hidden), Just(Level::Overlaps)].boxed();
     }
+    let basic = prop_oneof![Just(Level::Hidden), Just(Level::Counts), Just(Level::Overlaps)];
     prop_oneof![
         basic,
         proptest::sample::subsequence(FIELDS.to_vec(), 1..=2)
@@ -58,14 +59,9 @@ fn arb_level(fields_allowed: bool) -> BoxedStrategy<Level> {
     .boxed()
 }
 
-fn arb_policy(fields_allowed: bool) -> impl Strategy<Value = DisclosurePolicy> {
+fn arb_policy(bloom: bool) -> impl Strategy<Value = DisclosurePolicy> {
     let label = || proptest::option::of(proptest::sample::select(SEGMENTS.to_vec()));
-    (
-        arb_level(fields_allowed),
-        proptest::collection::vec((label(), label(), arb_level(fields_allowed)), 0..4),
-        0u32..4,
-        0u32..3,
-    )
+    (arb_level(bloom), proptest::collection::vec((label(), label(), arb_level(bloom)), 0..4), 0u32..4, 0u32..3)
         .prop_map(|(default, rules, threshold, min)| {
             let mut p = DisclosurePolicy::new(default).with_threshold(threshold).with_min_partner_segment(min);
             for (own, partner, level) in rules {
@@ -81,7 +77,7 @@ fn arb_side(max_records: usize) -> impl Strategy<Value = Side> {
     (0..=max_records, any::<bool>(), any::<bool>(), 1usize..6).prop_flat_map(|(n, learn, bloom, chunk)| {
         let bloom = bloom && !learn;
         let records = (0..n).map(arb_record).collect::<Vec<_>>();
-        (records, arb_policy(!bloom)).prop_map(move |(records, policy)| Side {
+        (records, arb_policy(bloom)).prop_map(move |(records, policy)| Side {
             records,
             policy,
             config: SessionConfig { learn, bloom, chunk_records: chunk, ..SessionConfig::default() },
@@ -114,33 +110,64 @@ fn dump(records: &[Record]) -> String {
         .join(" ")
 }
 
+/// The level `sender` discloses to `receiver` for (receiver segment `row`, sender segment `col`),
+/// as the plan resolves it (spec §6.3).
+fn plan_level(sender: &Side, receiver: &Side, rd: &Dataset, row: usize, sd: &Dataset, col: usize) -> Level {
+    let served = receiver.config.learn && rd.members(row).len() as u32 >= sender.policy.min_partner_segment();
+    if served { sender.policy.level(&sd.segments()[col], &rd.segments()[row]).clone() } else { Level::Hidden }
+}
+
+/// The keys `side` sends for each of its records (spec §9.4–9.5): all of them, except in a padded
+/// segment, where a key goes with the first record (in input order) holding it.
+fn sent_keys(side: &Side, data: &Dataset, other: &Side, od: &Dataset) -> Vec<BTreeSet<MatchKey>> {
+    let mut sent: Vec<BTreeSet<MatchKey>> = data.records().iter().map(|r| r.keys.iter().cloned().collect()).collect();
+    for s in 0..data.segments().len() {
+        let row_levels: Vec<Level> =
+            (0..od.segments().len()).map(|t| plan_level(other, side, data, s, od, t)).collect();
+        let queries = side.config.learn && row_levels.iter().any(|l| *l != Level::Hidden);
+        let discloses = !side.config.bloom
+            && (0..od.segments().len()).any(|t| plan_level(side, other, od, t, data, s) != Level::Hidden);
+        let padded = (queries || discloses) && row_levels.contains(&Level::Counts);
+        if padded {
+            let mut seen = BTreeSet::new();
+            for &r in data.members(s) {
+                sent[r as usize].retain(|k| seen.insert(k.clone()));
+            }
+        }
+    }
+    sent
+}
+
 /// What `learner` may know about its overlap with `partner`, computed in the clear.
 fn check(learner: &Side, partner: &Side, outcome: &Outcome, partner_outcome: &Outcome) {
     let ld = Dataset::new(learner.records.clone()).unwrap();
     let pd = Dataset::new(partner.records.clone()).unwrap();
-    let keys = |r: &Record| r.keys.iter().cloned().collect::<BTreeSet<_>>();
+    let mine = sent_keys(learner, &ld, partner, &pd);
+    let theirs = sent_keys(partner, &pd, learner, &ld);
+    let all_keys = |r: &Record| r.keys.iter().cloned().collect::<BTreeSet<_>>();
     let mut expected_pairs: BTreeMap<(usize, usize), Vec<KeyType>> = BTreeMap::new();
     let mut expected_fields: BTreeMap<usize, Vec<(FieldName, Option<String>)>> = BTreeMap::new();
     for (s, seg) in ld.segments().iter().enumerate() {
         for (t, pseg) in pd.segments().iter().enumerate() {
-            let served = learner.config.learn && ld.members(s).len() as u32 >= partner.policy.min_partner_segment();
-            let level = if served { partner.policy.level(pseg, seg).clone() } else { Level::Hidden };
+            let level = plan_level(partner, learner, &ld, s, &pd, t);
             let mut matching = BTreeSet::new();
             for &r in ld.members(s) {
                 for &q in pd.members(t) {
-                    let (rk, qk) = (keys(&ld.records()[r as usize]), keys(&pd.records()[q as usize]));
-                    let common: Vec<KeyType> = rk
-                        .intersection(&qk)
+                    // The partner's record is seen through the keys it sent; ours are all known
+                    // to us, but counts only count through the keys we sent.
+                    let theirs_q = &theirs[q as usize];
+                    let common: BTreeSet<KeyType> = all_keys(&ld.records()[r as usize])
+                        .intersection(theirs_q)
                         .map(|k| k.key_type().clone())
-                        .collect::<BTreeSet<_>>()
-                        .into_iter()
                         .collect();
                     if common.is_empty() {
                         continue;
                     }
-                    matching.insert(r);
+                    if mine[r as usize].intersection(theirs_q).next().is_some() {
+                        matching.insert(r);
+                    }
                     if matches!(level, Level::Overlaps | Level::Fields(_)) {
-                        expected_pairs.insert((r as usize, q as usize), common);
+                        expected_pairs.insert((r as usize, q as usize), common.into_iter().collect());
                     }
                     if let Level::Fields(names) = &level {
                         let record = &pd.records()[q as usize];
@@ -153,7 +180,17 @@ fn check(learner: &Side, partner: &Side, outcome: &Outcome, partner_outcome: &Ou
                     }
                 }
             }
-            let n = matching.len() as u64;
+            let ordered = matches!(level, Level::Overlaps | Level::Fields(_));
+            let n = if ordered {
+                expected_pairs
+                    .keys()
+                    .filter(|(r, q)| ld.members(s).contains(&(*r as u32)) && pd.members(t).contains(&(*q as u32)))
+                    .map(|(r, _)| *r)
+                    .collect::<BTreeSet<_>>()
+                    .len() as u64
+            } else {
+                matching.len() as u64
+            };
             let k = partner.policy.threshold();
             let expected = match level {
                 Level::Hidden
@@ -303,4 +340,48 @@ fn largest_fields_fit_in_a_sealed_value() {
     let fields = &or.partner_fields()[0].fields;
     assert_eq!(fields.len(), names.len());
     assert!(fields.iter().all(|(_, v)| v.as_deref().map(str::len) == Some(blindmap_psi::MAX_FIELD_LEN)));
+}
+
+#[test]
+fn matches_beyond_the_limit_abort_the_session() {
+    // 40 × 40 records sharing one key make 1,600 pairs; a limit of 1,000 stops the session
+    // (a sender can make every key appear to match, spec §10.1).
+    let records = |p: &str| (0..40).map(|i| rec(&format!("{p}{i}"), "s", &[("domain", "same.example")])).collect();
+    let mut a = side(records("a"), Level::Overlaps);
+    let b = side(records("b"), Level::Overlaps);
+    a.config.max_matches = Some(1000);
+    let da = Arc::new(Dataset::new(a.records.clone()).unwrap());
+    let db = Arc::new(Dataset::new(b.records.clone()).unwrap());
+    let i = Session::initiator(da, a.policy.clone(), a.config, SessionSeed::from_bytes_unchecked([1; 32])).unwrap();
+    let r = Session::responder(db, b.policy.clone(), b.config, SessionSeed::from_bytes_unchecked([2; 32])).unwrap();
+    let err = run_in_process(i, r).unwrap_err();
+    assert!(
+        matches!(err, blindmap_psi::Error::Peer(blindmap_psi::PeerMisbehaviour::TooManyMatches { limit: 1000 })),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn counts_count_shared_keys_once_and_overlaps_stay_exact() {
+    // The receiver's segment is served counts for one partner segment and overlaps for the other,
+    // so it goes out padded and sends its duplicated key once (spec §9.5); the overlaps cell still
+    // reports both records, the counts cell counts the pair once.
+    let receiver = side(
+        vec![
+            rec("r1", "s", &[("domain", "dup.example")]),
+            rec("r2", "s", &[("domain", "dup.example")]),
+            rec("r3", "s", &[("domain", "solo.example")]),
+        ],
+        Level::Hidden,
+    );
+    let mut sender = side(
+        vec![rec("c1", "counted", &[("domain", "dup.example")]), rec("o1", "ordered", &[("domain", "dup.example")])],
+        Level::Overlaps,
+    );
+    sender.policy = sender.policy.with_rule(Some(SegmentLabel::new("counted").unwrap()), None, Level::Counts).unwrap();
+    let (o, _) = run(&receiver, &sender, (3, 9));
+    let col = |name: &str| o.partner_segments().iter().position(|s| s.label.as_str() == name).unwrap();
+    assert_eq!(o.cell(0, col("counted")), Cell::Count(1));
+    assert_eq!(o.cell(0, col("ordered")), Cell::Count(2));
+    assert_eq!(o.overlaps().iter().filter(|ov| ov.partner.segment as usize == col("ordered")).count(), 2);
 }

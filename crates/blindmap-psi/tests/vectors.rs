@@ -113,6 +113,7 @@ impl PartySpec {
             chunk_records: self.config.chunk_records,
             max_partner_records: self.config.max_partner_records,
             max_partner_keys: self.config.max_partner_keys,
+            max_matches: None,
         };
         let seed = SessionSeed::from_bytes_unchecked(hex::decode(&self.seed).unwrap().try_into().unwrap());
         match role {
@@ -452,15 +453,16 @@ fn session_vectors() -> Vec<SessionVector> {
         ),
         run(
             "session-bloom",
-            "One-way: the partner learns nothing and serves its customers and prospects as Bloom filters; \
-             the vendor learns overlaps (membership only, no partner positions) and counts.",
+            "One-way: the partner learns nothing and serves its customers as a Bloom filter (its prospects \
+             are hidden); the vendor learns which of its records overlap the partner's customers \
+             (membership only, no partner positions).",
             party(9, true, false, 4, policy("hidden", vec![], 5, 1), vendor_records()),
             party(
                 10,
                 false,
                 true,
                 4,
-                policy("overlaps", vec![rule(None, Some("prospects"), LevelSpec::Name("counts".into()))], 1, 1),
+                policy("overlaps", vec![rule(Some("prospects"), None, LevelSpec::Name("hidden".into()))], 1, 1),
                 partner_records(),
             ),
         ),
@@ -741,21 +743,67 @@ fn negative_vectors(vectors: &[SessionVector]) -> Vec<NegativeVector> {
         ),
         negative(
             vectors,
-            "tampered-sealed-fields",
-            "Sealed fields altered in transit or by the sender: they fail to authenticate and the \
-             session aborts instead of showing wrong values (spec §10.4).",
-            "session-fields",
+            "repeated-element-in-counts-segment",
+            "A receiver repeats an element within a segment served at the counts level, so that equal \
+             shuffled answers would link records sharing a key; the sender refuses (spec §9.5).",
+            "session-counts",
             |v| {
-                let (i, mut frame) = find(v, "initiator", "Sealed");
-                let Message::Sealed(s) = &mut frame.message else { unreachable!() };
-                for record in &mut s.records {
-                    for (_, ct) in record {
-                        ct[0] ^= 1;
-                    }
-                }
-                ("initiator", i, frame.encode())
+                with_elements(v, &|c| {
+                    let w = c.widths[0] as usize;
+                    c.items[w] = c.items[0];
+                })
             },
-            8,
+            6,
+        ),
+        negative(
+            vectors,
+            "element-reused-across-segments",
+            "A receiver sends an element of a counts-level segment again in a later segment, so that an \
+             ordered answer would identify the shuffled one; the sender refuses (spec §9.5).",
+            "session-mixed",
+            |v| {
+                let from = first_sender(v);
+                let mine: Vec<(usize, Frame)> = v
+                    .messages
+                    .iter()
+                    .filter(|m| m.from == from)
+                    .enumerate()
+                    .filter(|(_, m)| m.kind == "Elements")
+                    .map(|(i, m)| (i, Frame::decode(&hex::decode(&m.bytes).unwrap()).unwrap()))
+                    .collect();
+                let segment = |f: &Frame| match &f.message {
+                    Message::Elements(c) => c.segment,
+                    _ => unreachable!(),
+                };
+                let first_segment = segment(&mine[0].1);
+                let reused = match &mine[0].1.message {
+                    Message::Elements(c) => c.items[0],
+                    _ => unreachable!(),
+                };
+                let (i, mut later) =
+                    mine.into_iter().find(|(_, f)| segment(f) != first_segment).expect("a second segment");
+                let Message::Elements(c) = &mut later.message else { unreachable!() };
+                c.items[0] = reused;
+                (from, i, later.encode())
+            },
+            6,
+        ),
+        negative(
+            vectors,
+            "bloom-with-counts",
+            "A Bloom plan with a counts cell: shuffled points could be unblinded record by record by a \
+             receiver that blinded each record differently, so Bloom plans serve overlaps only (spec §9.7).",
+            "session-bloom",
+            |v| {
+                let (i, frame) = find(v, "responder", "Plan");
+                let mut b = frame.encode();
+                // The first level code (after threshold, min_segment, flags, rows, cols).
+                let at = 26 + 4 + 4 + 1 + 2 + 2;
+                assert_eq!(b[at], 2, "an overlaps cell");
+                b[at] = 1;
+                ("responder", i, b)
+            },
+            5,
         ),
     ]
 }
@@ -844,6 +892,36 @@ fn session_and_negative_vectors() {
         assert_eq!(err.abort_code().to_u16(), n.abort_code, "{}: {err:?}", n.name);
         assert_eq!(err.to_string(), n.error, "{}", n.name);
     }
+}
+
+#[test]
+fn tampered_sealed_fields_are_reported_locally_not_signalled() {
+    // spec §10.4: an abort would tell the sender which of its records the receiver matched.
+    let v = session_vectors().into_iter().find(|v| v.name == "session-fields").unwrap();
+    let mut partner = v.responder.session(Role::Responder);
+    for m in v.messages.iter().filter(|m| m.from == "initiator") {
+        while partner.poll_transmit().is_some() {}
+        let mut frame = Frame::decode(&hex::decode(&m.bytes).unwrap()).unwrap();
+        if let Message::Sealed(s) = &mut frame.message {
+            for record in &mut s.records {
+                for (_, ct) in record {
+                    ct[0] ^= 1;
+                }
+            }
+        }
+        partner.receive(&frame.encode()).expect("no abort for bad sealed fields");
+    }
+    while partner.poll_transmit().is_some() {}
+    let outcome = partner.into_outcome().unwrap();
+    assert!(outcome.partner_fields().is_empty());
+    let expected: Vec<_> =
+        v.outcome["responder"].fields.iter().map(|f| (f.partner_segment.clone(), f.partner_position)).collect();
+    let got: Vec<_> = outcome
+        .unopened_fields()
+        .iter()
+        .map(|p| (outcome.partner_segments()[p.segment as usize].label.to_string(), p.position.unwrap()))
+        .collect();
+    assert_eq!(got, expected, "every matched record's fields are reported unopened");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! evaluates and probes against what it kept. Each side therefore holds, beyond one chunk, tags
 //! for the smaller of the two sets (spec §9.4).
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use curve25519_dalek::ristretto::RistrettoPoint;
@@ -65,6 +65,9 @@ pub(super) struct OwnSegment {
     pub(super) blinded: bool,
     /// Position → record index (spec §9.5: our records go out in a shuffled order).
     pub(super) order: Vec<u32>,
+    /// For padded segments: per position, the indices of the record's keys that are sent (each
+    /// key of the segment once, spec §9.5). Empty for other segments, which send every key.
+    pub(super) kept: Vec<Vec<u8>>,
     /// For blinded segments: index of each position's first key among the segment's keys.
     pub(super) offsets: Vec<u32>,
     /// For blinded segments: the RFC 9497 blinds, key after key.
@@ -165,6 +168,10 @@ pub(super) struct OrderedMatch {
 /// Fields a partner record disclosed: `(name, value)`.
 pub(super) type DisclosedFields = Vec<(FieldName, Option<String>)>;
 
+/// Keys left out of a padded segment: (segment, owner position, owner key index) → the
+/// (position, key index) of the records that share them.
+pub(super) type Dependents = HashMap<(u16, u32, u8), Vec<(u32, u8)>>;
+
 /// A key slot: (segment, position, slot).
 pub(super) type KeySlot = (u16, u32, u8);
 
@@ -224,7 +231,17 @@ pub(crate) struct Exchange {
     pub(super) bloom_buffer: Vec<u8>,
     pub(super) bloom_total: u64,
 
+    // Checks on the partner's padded segments (spec §9.5): 16-byte prefixes of their elements.
+    pub(super) padded_seen: HashSet<[u8; 16]>,
+
     // Matching.
+    /// Own keys left out of a padded segment: (segment, owner position, owner key index) → the
+    /// (position, key index) of records that share the key; they match when the owner does.
+    pub(super) dependents: Dependents,
+    /// A local limit on matches, against a sender inflating them (spec §10.1).
+    pub(super) max_matches: u64,
+    /// Partner records whose sealed fields did not open (spec §10.4).
+    pub(super) unopened: BTreeSet<(u16, u32)>,
     pub(super) own_index: TagIndex<OwnSlot>,
     pub(super) partner_index: TagIndex<PartnerSlot>,
     pub(super) bloom_pending: Vec<(ElementBytes, OwnSlot)>,
@@ -255,23 +272,32 @@ impl Exchange {
         session_id: SessionId,
         data: Arc<Dataset>,
         seed: SessionSeed,
-        chunk_records: usize,
+        config: &super::SessionConfig,
         my_hello: Hello,
         partner_hello: Hello,
         my_plan: Plan,
         their_plan: Plan,
     ) -> Result<Self, Error> {
-        let mine = my_plan.structure();
-        let theirs = their_plan.structure();
+        // spec §9.4: who sends what. Padding depends on the plans only; key classes then depend
+        // on padding (spec §6.4).
+        let flags = |learn: bool, row_plan: &Plan, col_plan: &Plan, s: usize| {
+            let queries = learn && row_plan.row_visible(s);
+            let sends = queries || (col_plan.col_visible(s) && !col_plan.bloom);
+            (queries, sends, sends && row_plan.row_has_counts(s))
+        };
+        let own_flags: Vec<_> =
+            (0..my_hello.segments.len()).map(|s| flags(my_hello.learn, &their_plan, &my_plan, s)).collect();
+        let partner_flags: Vec<_> =
+            (0..partner_hello.segments.len()).map(|t| flags(partner_hello.learn, &my_plan, &their_plan, t)).collect();
+        let mine = my_plan.structure(&own_flags.iter().map(|f| f.2).collect::<Vec<_>>());
+        let theirs = their_plan.structure(&partner_flags.iter().map(|f| f.2).collect::<Vec<_>>());
 
-        // spec §9.4: who sends what.
         let mut own: Vec<OwnSegment> = my_hello
             .segments
             .iter()
             .enumerate()
             .map(|(s, info)| {
-                let queries = my_hello.learn && their_plan.row_visible(s);
-                let sends = queries || (my_plan.col_visible(s) && !my_plan.bloom);
+                let (queries, sends, padded) = own_flags[s];
                 OwnSegment {
                     records: info.records,
                     keys: info.keys,
@@ -279,9 +305,10 @@ impl Exchange {
                     class: mine.class_of_col[s],
                     queries,
                     sends,
-                    padded: sends && their_plan.row_has_counts(s),
+                    padded,
                     blinded: queries && theirs.groups_for_row(s).next().is_some(),
                     order: Vec::new(),
+                    kept: Vec::new(),
                     offsets: Vec::new(),
                     blinds: Zeroizing::new(Vec::new()),
                     evaluated: BTreeMap::new(),
@@ -293,8 +320,7 @@ impl Exchange {
             .iter()
             .enumerate()
             .map(|(t, info)| {
-                let queries = partner_hello.learn && my_plan.row_visible(t);
-                let sends = queries || (their_plan.col_visible(t) && !their_plan.bloom);
+                let (queries, sends, padded) = partner_flags[t];
                 let class = theirs.class_of_col[t];
                 let mirror = if queries { mine.classes_for_row(t).collect() } else { Vec::new() };
                 let mut compare: Vec<u16> = if sends {
@@ -314,7 +340,7 @@ impl Exchange {
                     class,
                     queries,
                     sends,
-                    padded: sends && my_plan.row_has_counts(t),
+                    padded,
                     blinded: queries && mine.groups_for_row(t).next().is_some(),
                     mirror,
                     compare,
@@ -350,12 +376,17 @@ impl Exchange {
             }
         }
 
-        // spec §9.5: each sent segment goes out in an order drawn from the seed.
+        // spec §9.5: each sent segment goes out in an order drawn from the seed; a padded segment
+        // sends each key once, with the first record (in input order) holding it.
+        let mut dependents = HashMap::new();
         for (s, segment) in own.iter_mut().enumerate() {
             if segment.sends {
                 let mut order = data.members(s).to_vec();
                 seed.prg(&prg_label(b"blindmap/v1/order", &[s as u16])).shuffle(&mut order);
                 segment.order = order;
+                if segment.padded {
+                    segment.kept = dedupe(&data, s, &segment.order, &mut dependents);
+                }
             }
         }
 
@@ -378,16 +409,29 @@ impl Exchange {
             )
         };
 
-        let emit_segments = (0..own.len() as u16).filter(|&s| own[s as usize].sends).collect();
+        // spec §9.4: padded segments first, so that the partner can check that none of their
+        // elements reappears later in the session.
+        let padded_first = |n: usize, sends: &dyn Fn(usize) -> bool, padded: &dyn Fn(usize) -> bool| -> Vec<u16> {
+            let (mut p, mut rest): (Vec<u16>, Vec<u16>) =
+                (0..n as u16).filter(|&s| sends(s as usize)).partition(|&s| padded(s as usize));
+            p.append(&mut rest);
+            p
+        };
+        let emit_segments = padded_first(own.len(), &|s| own[s].sends, &|s| own[s].padded);
         let bloom_segments = if my_plan.bloom {
             (0..own.len() as u16).filter(|&s| my_plan.col_visible(s as usize)).collect()
         } else {
             Vec::new()
         };
         let cursor = RecordCursor {
-            segments: (0..partner.len() as u16).filter(|&t| partner[t as usize].sends).collect(),
+            segments: padded_first(partner.len(), &|t| partner[t].sends, &|t| partner[t].padded),
             ..RecordCursor::default()
         };
+        let max_matches = config.max_matches.unwrap_or_else(|| {
+            16 * (own.iter().filter(|s| s.sends).map(OwnSegment::sent_elements).sum::<u64>()
+                + partner.iter().filter(|t| t.sends).map(PartnerSegment::sent_elements).sum::<u64>())
+                + 1_000_000
+        });
         let sealed_in = theirs
             .groups
             .iter()
@@ -406,7 +450,7 @@ impl Exchange {
             session_id,
             data,
             seed,
-            chunk_records,
+            chunk_records: config.chunk_records,
             partner_hello,
             my_plan,
             mine,
@@ -443,6 +487,10 @@ impl Exchange {
             bloom_in_at: 0,
             bloom_buffer: Vec::new(),
             bloom_total: 0,
+            padded_seen: HashSet::new(),
+            dependents,
+            max_matches,
+            unopened: BTreeSet::new(),
             own_index: TagIndex::new(),
             partner_index: TagIndex::new(),
             bloom_pending: Vec::new(),
@@ -538,7 +586,24 @@ impl Exchange {
         }
     }
 
-    /// Records a match between one of our key slots and one of the partner's (spec §10.2).
+    /// Number of keys we sent for our record at `position` of segment `s` (padding excluded).
+    pub(super) fn real_width(&self, s: u16, position: u32) -> u8 {
+        let segment = &self.own[s as usize];
+        if segment.padded {
+            segment.kept[position as usize].len() as u8
+        } else {
+            self.data.records()[segment.order[position as usize] as usize].keys.len() as u8
+        }
+    }
+
+    /// The record's index of the key we sent in `slot` at `position` of segment `s`.
+    pub(super) fn key_index(&self, s: u16, position: u32, slot: u8) -> u8 {
+        let segment = &self.own[s as usize];
+        if segment.padded { segment.kept[position as usize][slot as usize] } else { slot }
+    }
+
+    /// Records a match between one of our key slots (as sent) and one of the partner's
+    /// (spec §10.2).
     pub(super) fn record_match(
         &mut self,
         segment: u16,
@@ -547,12 +612,12 @@ impl Exchange {
         visibility: Visibility,
         partner_segment: u16,
         partner: Option<(u32, u8)>,
-    ) {
+    ) -> Result<(), Error> {
         let level = self.their_plan.level(segment as usize, partner_segment as usize);
         // spec §6.4: a key class serves every cell of a row alike, so the level agrees with how
         // the return came; anything else is ignored rather than trusted.
         if level.visibility() != visibility {
-            return;
+            return Ok(());
         }
         match visibility {
             Visibility::Hidden => {}
@@ -563,9 +628,21 @@ impl Exchange {
                 if let (Level::Fields(_), Some((pp, ps))) = (level, partner) {
                     self.fields_wanted.entry((partner_segment, pp, ps)).or_default().push((segment, position, slot));
                 }
-                self.ordered.push(OrderedMatch { segment, position, slot, partner_segment, partner });
+                let key = self.key_index(segment, position, slot);
+                self.ordered.push(OrderedMatch { segment, position, slot: key, partner_segment, partner });
+                // Records that share a key left out of a padded segment match with its owner.
+                if let Some(deps) = self.dependents.get(&(segment, position, key)) {
+                    for &(p, j) in deps {
+                        self.ordered.push(OrderedMatch { segment, position: p, slot: j, partner_segment, partner });
+                    }
+                }
             }
         }
+        // spec §10.1: a sender can make every key appear to match; bound the work it can cause.
+        if (self.ordered.len() + self.shuffled.len()) as u64 > self.max_matches {
+            return Err(PeerMisbehaviour::TooManyMatches { limit: self.max_matches }.into());
+        }
+        Ok(())
     }
 
     /// The outcome (spec §10.3).
@@ -642,9 +719,38 @@ impl Exchange {
             cells,
             overlaps,
             partner_fields,
+            unopened: self
+                .unopened
+                .into_iter()
+                .map(|(segment, position)| PartnerRecord { segment, position: Some(position) })
+                .collect(),
             own_order: self.own.into_iter().map(|s| s.order).collect(),
         }
     }
+}
+
+/// spec §9.5: in a padded segment each key is sent once, with the first record (in input order)
+/// holding it. Returns the kept key indices per position and records the others as dependents.
+fn dedupe(data: &Dataset, s: usize, order: &[u32], dependents: &mut Dependents) -> Vec<Vec<u8>> {
+    let mut position = vec![0u32; data.records().len()];
+    for (p, &r) in order.iter().enumerate() {
+        position[r as usize] = p as u32;
+    }
+    let mut owner: HashMap<&crate::record::MatchKey, (u32, u8)> = HashMap::new();
+    let mut kept = vec![Vec::new(); order.len()];
+    for &r in data.members(s) {
+        let p = position[r as usize];
+        for (j, key) in data.records()[r as usize].keys.iter().enumerate() {
+            match owner.get(key) {
+                Some(&(op, oj)) => dependents.entry((s as u16, op, oj)).or_default().push((p, j as u8)),
+                None => {
+                    owner.insert(key, (p, j as u8));
+                    kept[p as usize].push(j as u8);
+                }
+            }
+        }
+    }
+    kept
 }
 
 /// spec §9.7: `Σ E_s` over the receiver's segments `s` and the server's segments `t` with a

@@ -45,6 +45,9 @@ pub struct SessionConfig {
     pub max_partner_records: u64,
     /// We abort if the partner declares more keys than this (spec §3.3).
     pub max_partner_keys: u64,
+    /// We abort past this many matches (spec §10.1); `None`: 16 per element of both sides plus
+    /// a million, far above what honest data produces.
+    pub max_matches: Option<u64>,
 }
 
 impl Default for SessionConfig {
@@ -55,6 +58,7 @@ impl Default for SessionConfig {
             chunk_records: DEFAULT_CHUNK_RECORDS,
             max_partner_records: DEFAULT_MAX_PARTNER_RECORDS,
             max_partner_keys: DEFAULT_MAX_PARTNER_KEYS,
+            max_matches: None,
         }
     }
 }
@@ -298,7 +302,7 @@ impl Session {
                     self.session_id,
                     Arc::clone(&self.data),
                     seed,
-                    self.config.chunk_records,
+                    &self.config,
                     self.my_hello.clone(),
                     partner,
                     my_plan,
@@ -371,8 +375,8 @@ impl Session {
         if plan.bloom && partner.learn {
             return Err(PeerMisbehaviour::InvalidPlan("Bloom filters from a party that also learns").into());
         }
-        if plan.bloom && plan.cells.iter().any(|l| matches!(l, Level::Fields(_))) {
-            return Err(PeerMisbehaviour::InvalidPlan("fields cannot be served from Bloom filters").into());
+        if plan.bloom && plan.cells.iter().any(|l| matches!(l, Level::Fields(_) | Level::Counts)) {
+            return Err(PeerMisbehaviour::InvalidPlan("Bloom filters serve the overlaps level only").into());
         }
         Ok(())
     }

@@ -1,9 +1,9 @@
 //! Our own stream: records (spec §9.5), sealed fields (spec §10.4) and Bloom filters (spec §9.7).
 
 use curve25519_dalek::ristretto::RistrettoPoint;
-use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::Identity;
 use rayon::prelude::*;
+use zeroize::Zeroizing;
 
 use super::exchange::{Exchange, Expected, MAX_CHUNK_ELEMENTS, prg_label};
 use crate::bloom;
@@ -36,24 +36,31 @@ impl Exchange {
         let data = std::sync::Arc::clone(&self.data);
         let segment = &self.own[si];
 
-        // spec §8.6: at most `chunk_records` records and MAX_CHUNK_ELEMENTS elements.
-        let mut records: Vec<&Record> = Vec::new();
+        // spec §8.6: at most `chunk_records` records and MAX_CHUNK_ELEMENTS elements. Each record
+        // sends its keys, or in a padded segment the keys it is first to hold (spec §9.5).
+        let mut records: Vec<SentRecord<'_>> = Vec::new();
         let mut elements = 0usize;
         while first + (records.len() as u32) < segment.records && records.len() < self.chunk_records {
-            let record = &data.records()[segment.order[(first as usize) + records.len()] as usize];
-            let width = if segment.padded { segment.max_width as usize } else { record.keys.len() };
+            let position = first as usize + records.len();
+            let record = &data.records()[segment.order[position] as usize];
+            let keys: Vec<&MatchKey> = if segment.padded {
+                segment.kept[position].iter().map(|&j| &record.keys[j as usize]).collect()
+            } else {
+                record.keys.iter().collect()
+            };
+            let width = if segment.padded { segment.max_width as usize } else { keys.len() };
             if !records.is_empty() && elements + width > MAX_CHUNK_ELEMENTS {
                 break;
             }
             elements += width;
-            records.push(record);
+            records.push(SentRecord { record, keys });
         }
         let count = records.len() as u32;
         let last = first + count == segment.records;
 
         // spec §5.2, §9.5: H(key) once per key, for every use below.
         let inputs: Vec<Vec<u8>> =
-            records.par_iter().flat_map_iter(|r| r.keys.iter().map(MatchKey::oprf_input)).collect();
+            records.par_iter().flat_map_iter(|r| r.keys.iter().map(|k| k.oprf_input())).collect();
         let points = group::hash_to_group_all(&inputs, HASH_TO_GROUP_DST);
         if points.par_iter().any(|p| *p == RistrettoPoint::identity()) {
             return Err(Error::InvalidInputElement);
@@ -67,17 +74,24 @@ impl Exchange {
 
         if self.own[si].blinded {
             // spec §9.6: RFC 9497 Blind with blinds drawn from the seed, key after key.
+            let segment = &mut self.own[si];
+            if segment.blinds.capacity() == 0 {
+                // Reserved once: growing a `Zeroizing<Vec>` would free old blinds uncleared.
+                segment.blinds.reserve_exact(usize::try_from(segment.keys).unwrap_or(usize::MAX));
+            }
             let prg = self.blind_prg.as_mut().expect("set at segment start");
-            let blinds: Vec<Scalar> = (0..points.len()).map(|_| prg.scalar()).collect();
+            let start = segment.blinds.len();
+            for _ in 0..points.len() {
+                segment.blinds.push(prg.scalar());
+            }
+            let blinds = &segment.blinds[start..];
             let blinded: Vec<ElementBytes> =
                 points.par_iter().zip(blinds.par_iter()).map(|(p, r)| (p * r).compress().to_bytes()).collect();
-            let segment = &mut self.own[si];
-            let mut offset = segment.blinds.len() as u32;
+            let mut offset = start as u32;
             for &w in &real_widths {
                 segment.offsets.push(offset);
                 offset += u32::from(w);
             }
-            segment.blinds.extend_from_slice(&blinds);
             out.push(Message::Blinded(RecordChunk {
                 reference: 0,
                 segment: s,
@@ -134,12 +148,13 @@ impl Exchange {
         g: u16,
         s: u16,
         first: u32,
-        records: &[&Record],
+        records: &[SentRecord<'_>],
         inputs: &[Vec<u8>],
         points: &[RistrettoPoint],
     ) -> Vec<crate::wire::SealedRecord> {
         let names = &self.mine.groups[g as usize].fields;
-        let issued = self.group_keys[g as usize].0.raise_serialize(points);
+        // `[k_g]H(x)` with the input gives the sealing key: cleared once used.
+        let issued = Zeroizing::new(self.group_keys[g as usize].0.raise_serialize(points));
         let mut starts = Vec::with_capacity(records.len());
         let mut at = 0usize;
         for r in records {
@@ -150,9 +165,10 @@ impl Exchange {
             .par_iter()
             .zip(starts.par_iter())
             .enumerate()
-            .map(|(i, (record, &start))| {
+            .map(|(i, (sent, &start))| {
+                let (record, keys) = (sent.record, &sent.keys);
                 let plain = fields::encode_fields(record, names);
-                (0..record.keys.len())
+                (0..keys.len())
                     .map(|j| {
                         let output = oprf::finalize_hash(&inputs[start + j], &issued[start + j]);
                         let place = (s, first + i as u32, j as u8);
@@ -269,4 +285,10 @@ impl Exchange {
         }
         Ok(builder.finish())
     }
+}
+
+/// A record as it goes out: the keys it sends, in slot order.
+struct SentRecord<'a> {
+    record: &'a Record,
+    keys: Vec<&'a MatchKey>,
 }

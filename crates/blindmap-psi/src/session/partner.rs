@@ -4,6 +4,7 @@
 use curve25519_dalek::ristretto::RistrettoPoint;
 use curve25519_dalek::scalar::Scalar;
 use rayon::prelude::*;
+use zeroize::Zeroizing;
 
 use super::exchange::{Exchange, MAX_CHUNK_ELEMENTS, OwnSlot, PartnerSlot, ShuffleBuffer, prg_label};
 use crate::bloom;
@@ -44,9 +45,14 @@ fn cached_tags(
     }
 }
 
-/// The tuples at `positions`, each `width` items long, back to back.
-fn gather<T: Copy>(items: &[T], positions: &[u32], width: usize) -> Vec<T> {
-    positions.iter().flat_map(|&p| items[p as usize * width..(p as usize + 1) * width].iter().copied()).collect()
+/// The tuples at `positions`, each `width` items long, back to back, each tuple's items in the
+/// order given by its `width` entries of `slots`.
+fn gather<T: Copy>(items: &[T], positions: &[u32], slots: &[u8], width: usize) -> Vec<T> {
+    positions
+        .iter()
+        .zip(slots.chunks(width))
+        .flat_map(|(&p, order)| order.iter().map(move |&j| items[p as usize * width + j as usize]))
+        .collect()
 }
 
 impl Exchange {
@@ -85,9 +91,22 @@ impl Exchange {
             }
         }
         self.cursor.key_sum += chunk.items.len() as u64;
+        // spec §9.5: no element of a padded segment may appear twice in the session. Padded
+        // segments come first, so every later element is checked against all of theirs.
+        let padded = segment.padded;
+        if padded || !self.padded_seen.is_empty() {
+            for e in &chunk.items {
+                let prefix: [u8; 16] = e[..16].try_into().expect("16 bytes");
+                let repeated =
+                    if padded { !self.padded_seen.insert(prefix) } else { self.padded_seen.contains(&prefix) };
+                if repeated {
+                    return Err(PeerMisbehaviour::RepeatedElement { segment: t }.into());
+                }
+            }
+        }
 
-        let mirror = segment.mirror.clone();
-        let compare = segment.compare.clone();
+        let mirror = self.partner[ti].mirror.clone();
+        let compare = self.partner[ti].compare.clone();
         let mut tags_by_class: Vec<(u16, Vec<Tag>)> = Vec::new();
         let mut answers = Vec::new();
         for &(c, vis) in &mirror {
@@ -135,7 +154,7 @@ impl Exchange {
                     }
                     let (i, slot, _) = places[k_item];
                     let vis = self.theirs.class_vis[pclass as usize][e.segment as usize];
-                    self.record_match(e.segment, e.position, e.slot, vis, t, Some((chunk.first + i, slot)));
+                    self.record_match(e.segment, e.position, e.slot, vis, t, Some((chunk.first + i, slot)))?;
                 }
             } else {
                 // spec §10.1, L: keep these tags until the partner returns ours.
@@ -208,20 +227,35 @@ impl Exchange {
     fn finish_partner_segment(&mut self, out: &mut Vec<Message>) -> Result<(), Error> {
         let t = self.cursor.segments[self.cursor.at];
         let segment = &self.partner[t as usize];
-        let shape_ok = (segment.padded || self.cursor.key_sum == segment.keys)
-            && (!segment.blinded || self.cursor.blinded_sum == segment.keys);
+        // Padded segments send each key once (spec §9.5), so their blinded keys may be fewer.
+        let blinded_ok = if segment.padded {
+            self.cursor.blinded_sum <= segment.keys
+        } else {
+            self.cursor.blinded_sum == segment.keys
+        };
+        let shape_ok = (segment.padded || self.cursor.key_sum == segment.keys) && (!segment.blinded || blinded_ok);
         if !shape_ok {
             return Err(PeerMisbehaviour::ShapeMismatch { segment: t }.into());
         }
         let width = segment.max_width as usize;
         let records = segment.records as usize;
         for (c, buffer) in std::mem::take(&mut self.shuffle) {
-            // spec §9.5: returned tuple p is input tuple π(p), π = Shuffle(PRG(seed, label)).
-            let mut permutation: Vec<u32> = (0..records as u32).collect();
-            self.seed.prg(&prg_label(b"blindmap/v1/shuffle", &[c, t])).shuffle(&mut permutation);
+            // spec §9.5: returned tuple p is received tuple π[p], its slots permuted too, all
+            // drawn from PRG(seed, label).
+            let mut prg = self.seed.prg(&prg_label(b"blindmap/v1/shuffle", &[c, t]));
+            let mut permutation: Zeroizing<Vec<u32>> = Zeroizing::new((0..records as u32).collect());
+            prg.shuffle(&mut permutation);
+            let mut slot_orders: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::with_capacity(records * width));
+            for _ in 0..records {
+                let mut slots: Vec<u8> = (0..width as u8).collect();
+                prg.shuffle(&mut slots);
+                slot_orders.extend_from_slice(&slots);
+            }
             let per_chunk = self.chunk_records.min(MAX_CHUNK_ELEMENTS / width).max(1);
             for (n, positions) in permutation.chunks(per_chunk).enumerate() {
-                let first = (n * per_chunk) as u32;
+                let start = n * per_chunk;
+                let slots = &slot_orders[start * width..(start + positions.len()) * width];
+                let first = start as u32;
                 let widths = vec![segment.max_width; positions.len()];
                 out.push(match &buffer {
                     ShuffleBuffer::Tags(items) => Message::Tags(RecordChunk {
@@ -229,14 +263,14 @@ impl Exchange {
                         segment: t,
                         first,
                         widths,
-                        items: gather(items, positions, width),
+                        items: gather(items, positions, slots, width),
                     }),
                     ShuffleBuffer::Points(items) => Message::Points(RecordChunk {
                         reference: c,
                         segment: t,
                         first,
                         widths,
-                        items: gather(items, positions, width),
+                        items: gather(items, positions, slots, width),
                     }),
                 });
             }
@@ -288,22 +322,13 @@ impl Exchange {
         let widths_ok = if kind != Kind::Evaluated && (segment.padded || visibility == Visibility::Shuffled) {
             chunk.widths.iter().all(|&w| w == segment.max_width)
         } else {
-            let records = self.data.records();
-            chunk.widths.iter().enumerate().all(|(i, &w)| {
-                let record = segment.order[(chunk.first + i as u32) as usize];
-                usize::from(w) == records[record as usize].keys.len()
-            })
+            let (s, first) = (chunk.segment, chunk.first);
+            chunk.widths.iter().enumerate().all(|(i, &w)| w == self.real_width(s, first + i as u32))
         };
         if !widths_ok {
             return Err(PeerMisbehaviour::ShapeMismatch { segment: chunk.segment }.into());
         }
         Ok(visibility)
-    }
-
-    /// Real (unpadded) width of our record at `position` of segment `s`.
-    fn real_width(&self, s: u16, position: u32) -> u8 {
-        let record = self.own[s as usize].order[position as usize];
-        self.data.records()[record as usize].keys.len() as u8
     }
 
     /// Tags returned for our records (spec §10.1).
@@ -324,7 +349,7 @@ impl Exchange {
             for (p, e) in self.partner_index.probe_all(&probes) {
                 if e.my_class == my_class && self.theirs.class_of_col[e.segment as usize] == c {
                     let (i, slot, _) = places[p];
-                    self.record_match(s, chunk.first + i, slot, visibility, e.segment, Some((e.position, e.slot)));
+                    self.record_match(s, chunk.first + i, slot, visibility, e.segment, Some((e.position, e.slot)))?;
                 }
             }
         }
@@ -392,37 +417,43 @@ impl Exchange {
             }
         }
         // RFC 9497 Finalize, with the blinds inverted in one batch.
-        let mut inverses: Vec<Scalar> = work
-            .iter()
-            .map(|&(s, p, j, ..)| {
-                let segment = &self.own[s as usize];
-                segment.blinds[(segment.offsets[p as usize] + u32::from(j)) as usize]
-            })
-            .collect();
+        let mut inverses: Zeroizing<Vec<Scalar>> = Zeroizing::new(
+            work.iter()
+                .map(|&(s, p, j, ..)| {
+                    let segment = &self.own[s as usize];
+                    segment.blinds[(segment.offsets[p as usize] + u32::from(j)) as usize]
+                })
+                .collect(),
+        );
         Scalar::invert_batch_alloc(&mut inverses);
         let names = &self.theirs.groups[g as usize].fields;
-        let opened: Vec<Result<_, Error>> = work
+        let opened: Vec<(u32, Option<_>)> = work
             .par_iter()
             .zip(inverses.par_iter())
             .map(|(&(s, p, j, position, slot, sealed), inverse)| {
                 let segment = &self.own[s as usize];
                 let index = (segment.offsets[p as usize] + u32::from(j)) as usize;
-                let evaluated = segment
+                let fields = segment
                     .evaluated
                     .get(&g)
                     .and_then(|e| e.get(index))
-                    .ok_or(PeerMisbehaviour::SealedFieldsInvalid { segment: t, position })?;
-                let point = group::deserialize_element(evaluated, index)?;
-                let record = &self.data.records()[segment.order[p as usize] as usize];
-                let input = record.keys[j as usize].oprf_input();
-                let output = oprf::finalize_hash(&input, &(point * inverse).compress().to_bytes());
-                let fields = fields::open(&self.session_id, g, &output, (t, position, slot), sealed, names)
-                    .ok_or(PeerMisbehaviour::SealedFieldsInvalid { segment: t, position })?;
-                Ok((position, fields))
+                    .and_then(|evaluated| group::deserialize_element(evaluated, index).ok())
+                    .and_then(|point| {
+                        let record = &self.data.records()[segment.order[p as usize] as usize];
+                        let input = record.keys[self.key_index(s, p, j) as usize].oprf_input();
+                        let output = oprf::finalize_hash(&input, &(point * inverse).compress().to_bytes());
+                        fields::open(&self.session_id, g, &output, (t, position, slot), sealed, names)
+                    });
+                (position, fields)
             })
             .collect();
-        for result in opened {
-            let (position, fields) = result?;
+        // spec §10.4: a value that does not open is noted locally, never signalled to the sender
+        // (an abort would tell it which of its records we matched).
+        for (position, fields) in opened {
+            let Some(fields) = fields else {
+                self.unopened.insert((t, position));
+                continue;
+            };
             let known = self.partner_fields.entry((t, position)).or_default();
             for (name, value) in fields {
                 if !known.iter().any(|(n, _)| *n == name) {
@@ -478,7 +509,7 @@ impl Exchange {
             .collect();
         for e in hits {
             let vis = self.theirs.class_vis[class as usize][e.segment as usize];
-            self.record_match(e.segment, e.position, e.slot, vis, t, None);
+            self.record_match(e.segment, e.position, e.slot, vis, t, None)?;
         }
         self.bloom_in_at += 1;
         if self.bloom_in_at == self.bloom_in.len() {
