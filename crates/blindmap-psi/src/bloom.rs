@@ -110,6 +110,9 @@ impl Received {
         if crate_hashes != 1 {
             return Err("filters use one hash function per probe");
         }
+        if len_bytes != (bytes.len() - HEADER_LEN) as u64 {
+            return Err("the header's bitmap size differs from the filter's");
+        }
         if len_bytes.abs_diff(expected.bytes) > expected.bytes / 100 + 8 {
             return Err("bitmap size does not match the declared set size");
         }

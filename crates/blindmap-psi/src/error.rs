@@ -162,9 +162,9 @@ pub enum PeerMisbehaviour {
     },
     /// An element of a segment served at the counts level repeats within the session: equal
     /// elements would let the receiver link shuffled answers to its records (spec §9.5).
-    #[error("an element of padded segment {segment} repeats in the session")]
+    #[error("segment {segment} repeats an element of a segment served at the counts level")]
     RepeatedElement {
-        /// Segment index (the partner's).
+        /// The partner's segment in which the repetition was found.
         segment: u16,
     },
     /// More matches than the local limit: a sender making every key appear to match

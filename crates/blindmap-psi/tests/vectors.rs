@@ -387,7 +387,8 @@ fn session_vectors() -> Vec<SessionVector> {
         run(
             "session-counts",
             "Both sides disclose counts only, threshold 2: records go out padded to their segment's widest \
-             record, and returns come back shuffled within each segment.",
+             record, each segment under a key of its own, and answers come back shuffled within each \
+             segment, tuples and the slots inside them.",
             party(1, true, false, 2, policy("counts", vec![], 2, 1), vendor_records()),
             party(2, true, false, 2, policy("counts", vec![], 2, 1), partner_records()),
         ),
@@ -464,6 +465,52 @@ fn session_vectors() -> Vec<SessionVector> {
                 4,
                 policy("overlaps", vec![rule(Some("prospects"), None, LevelSpec::Name("hidden".into()))], 1, 1),
                 partner_records(),
+            ),
+        ),
+        run(
+            "session-duplicates",
+            "Keys shared by several records of segments served at the counts level: such segments send \
+             each key once, with the first record holding it, so records may send no key at all (Blinded \
+             width 0, Sealed with no value); counts count shared keys once, ordered cells still report \
+             every record, and fields cross a padded column.",
+            party(
+                13,
+                true,
+                false,
+                2,
+                policy(
+                    "overlaps",
+                    vec![
+                        rule(Some("customers"), None, fields(&["owner"])),
+                        rule(None, Some("prospects"), LevelSpec::Name("counts".into())),
+                        rule(Some("customers"), Some("prospects"), fields(&["owner"])),
+                    ],
+                    1,
+                    1,
+                ),
+                vec![
+                    rec("v-101", "customers", &[("domain", "acme.com")], &[("owner", "Ada")]),
+                    rec("v-102", "customers", &[("domain", "acme.com")], &[("owner", "Grace")]),
+                    rec("v-103", "customers", &[("domain", "acme.com"), ("duns", "111111111")], &[("owner", "Alan")]),
+                    rec("v-104", "customers", &[("domain", "globex.com")], &[("owner", "Barbara")]),
+                    rec("v-105", "prospects", &[("domain", "initech.com")], &[]),
+                    rec("v-106", "prospects", &[("domain", "hooli.com")], &[]),
+                ],
+            ),
+            party(
+                14,
+                true,
+                false,
+                2,
+                policy("overlaps", vec![rule(Some("customers"), None, LevelSpec::Name("counts".into()))], 1, 1),
+                vec![
+                    rec("p-01", "customers", &[("domain", "acme.com")], &[]),
+                    rec("p-02", "customers", &[("duns", "111111111")], &[]),
+                    rec("p-03", "customers", &[("domain", "initech.com")], &[]),
+                    rec("p-04", "prospects", &[("domain", "acme.com")], &[]),
+                    rec("p-05", "prospects", &[("domain", "hooli.com")], &[]),
+                    rec("p-06", "prospects", &[("domain", "hooli.com")], &[]),
+                ],
             ),
         ),
         run(
@@ -787,6 +834,38 @@ fn negative_vectors(vectors: &[SessionVector]) -> Vec<NegativeVector> {
                 (from, i, later.encode())
             },
             6,
+        ),
+        negative(
+            vectors,
+            "blinded-widths-differ",
+            "A Blinded chunk whose widths differ from the Elements chunk it follows, in a segment that is \
+             not padded: the receiver's fields queries must describe the same records (spec §9.5).",
+            "session-fields",
+            |v| {
+                let from = "responder";
+                let (i, mut frame) = find(v, from, "Blinded");
+                let Message::Blinded(c) = &mut frame.message else { unreachable!() };
+                let first = c.widths[0] as usize;
+                c.widths[0] += 1;
+                c.items.insert(first, c.items[0]);
+                (from, i, frame.encode())
+            },
+            6,
+        ),
+        negative(
+            vectors,
+            "bloom-header-size",
+            "A Bloom filter whose header declares a bitmap size other than the filter's: the receiver \
+             derives the size itself and checks both (spec §9.7).",
+            "session-bloom",
+            |v| {
+                let (i, mut frame) = find(v, "responder", "Bloom");
+                let Message::Bloom(b) = &mut frame.message else { unreachable!() };
+                let len = u64::from_le_bytes(b.data[1..9].try_into().unwrap());
+                b.data[1..9].copy_from_slice(&(len - 1).to_le_bytes());
+                ("responder", i, frame.encode())
+            },
+            7,
         ),
         negative(
             vectors,

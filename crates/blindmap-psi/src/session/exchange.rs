@@ -700,6 +700,16 @@ impl Exchange {
                 _ => overlaps.push(Overlap { record, partner, key_types: vec![key_type.clone()] }),
             }
         }
+        // spec §10.4: records matched in a fields cell whose fields did not open, for whatever reason.
+        let unopened: Vec<PartnerRecord> = self
+            .unopened
+            .iter()
+            .copied()
+            .chain(self.fields_wanted.keys().map(|&(t, p, _)| (t, p)).filter(|k| !self.partner_fields.contains_key(k)))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|(segment, position)| PartnerRecord { segment, position: Some(position) })
+            .collect();
         let partner_fields = self
             .partner_fields
             .into_iter()
@@ -719,11 +729,7 @@ impl Exchange {
             cells,
             overlaps,
             partner_fields,
-            unopened: self
-                .unopened
-                .into_iter()
-                .map(|(segment, position)| PartnerRecord { segment, position: Some(position) })
-                .collect(),
+            unopened,
             own_order: self.own.into_iter().map(|s| s.order).collect(),
         }
     }
