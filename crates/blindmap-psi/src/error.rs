@@ -142,15 +142,6 @@ pub enum PeerMisbehaviour {
         /// Segment index.
         segment: u16,
     },
-    /// A segment returned at the counts level was not padded to a uniform width: the receiver
-    /// could link shuffled results back to its records (spec §9.5).
-    #[error("segment {segment} must be padded to width {width} for the counts level")]
-    NotPadded {
-        /// Segment index.
-        segment: u16,
-        /// Required width.
-        width: u8,
-    },
     /// A Bloom filter does not meet the parameters of spec §9.7 (too weak, or saturated so that
     /// everything would appear to match).
     #[error("Bloom filter for segment {segment} rejected: {reason}")]
@@ -160,19 +151,12 @@ pub enum PeerMisbehaviour {
         /// What is wrong.
         reason: &'static str,
     },
-    /// An element of a segment served at the counts level repeats within the session: equal
-    /// elements would let the receiver link shuffled answers to its records (spec §9.5).
-    #[error("segment {segment} repeats an element of a segment served at the counts level")]
+    /// An element of a counted stream repeats in the session: equal elements would let the
+    /// receiver link shuffled answers to one another or to an ordered answer (spec §9.5).
+    #[error("segment {segment} repeats an element of a counted stream")]
     RepeatedElement {
         /// The partner's segment in which the repetition was found.
         segment: u16,
-    },
-    /// More matches than the local limit: a sender making every key appear to match
-    /// (spec §10.1).
-    #[error("more than {limit} matches")]
-    TooManyMatches {
-        /// The limit.
-        limit: u64,
     },
     /// A message arrived after the session ended.
     #[error("message after the end of the session")]
@@ -186,10 +170,7 @@ impl PeerMisbehaviour {
             Self::WrongSession | Self::OutOfSequence { .. } => AbortCode::Sequence,
             Self::SetTooLarge { .. } => AbortCode::SetTooLarge,
             Self::InvalidHello(_) | Self::InvalidPlan(_) => AbortCode::Negotiation,
-            Self::ShapeMismatch { .. }
-            | Self::NotPadded { .. }
-            | Self::RepeatedElement { .. }
-            | Self::TooManyMatches { .. } => AbortCode::Shape,
+            Self::ShapeMismatch { .. } | Self::RepeatedElement { .. } => AbortCode::Shape,
             Self::BadBloomFilter { .. } => AbortCode::BadBloomFilter,
         }
     }
@@ -299,7 +280,7 @@ pub enum AbortCode {
     SetTooLarge,
     /// Hellos or plans are incompatible.
     Negotiation,
-    /// Records do not have the declared shape (or were not padded).
+    /// Records do not have the declared shape, or an element repeats.
     Shape,
     /// A Bloom filter was rejected.
     BadBloomFilter,

@@ -79,6 +79,7 @@ pub struct Outcome {
     pub(crate) overlaps: Vec<Overlap>,
     pub(crate) partner_fields: Vec<PartnerFields>,
     pub(crate) unopened: Vec<PartnerRecord>,
+    pub(crate) truncated: bool,
     /// Position → record index, per own segment, for segments whose records were sent.
     pub(crate) own_order: Vec<Vec<u32>>,
 }
@@ -142,6 +143,13 @@ impl Outcome {
         &self.unopened
     }
 
+    /// Whether matches beyond the session's limit were dropped (spec §10.1): the partner
+    /// returned far more matches than plausible, so the results are incomplete. Never signalled
+    /// to the partner.
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+
     /// Fields of one partner record, if it disclosed any to us.
     pub fn fields_of(&self, partner: &PartnerRecord) -> Option<&PartnerFields> {
         self.partner_fields.binary_search_by(|f| f.partner.cmp(partner)).ok().map(|i| &self.partner_fields[i])
@@ -164,6 +172,7 @@ impl core::fmt::Debug for Outcome {
             .field("overlaps", &self.overlaps.len())
             .field("partner_fields", &self.partner_fields.len())
             .field("unopened", &self.unopened.len())
+            .field("truncated", &self.truncated)
             .finish_non_exhaustive()
     }
 }

@@ -254,26 +254,26 @@ impl Plan {
         (0..self.rows).any(|r| *self.level(r, col) != Level::Hidden)
     }
 
+    /// Whether any cell of receiver segment `row` is at the overlaps or fields level.
+    pub(crate) fn row_has_ordered(&self, row: usize) -> bool {
+        (0..self.cols).any(|c| self.level(row, c).visibility() == Visibility::Ordered)
+    }
+
     /// Whether any cell of receiver segment `row` is at the counts level.
     pub(crate) fn row_has_counts(&self, row: usize) -> bool {
         (0..self.cols).any(|c| *self.level(row, c) == Level::Counts)
     }
 
-    /// The key classes and fields groups of spec §6.4–6.5. `padded[col]` says whether the
-    /// sender's segment `col` goes out padded (its partner serves it at the counts level): such a
-    /// segment is a class of its own.
-    pub(crate) fn structure(&self, padded: &[bool]) -> PlanStructure {
-        // spec §6.4: sender segments with identical visibility columns share a key class, except
-        // that a padded segment never shares its key: equal keys in two segments would give
-        // equal answers, linking shuffled counts-level answers to the other segment's records.
+    /// The key classes and fields groups of spec §6.4–6.5.
+    pub(crate) fn structure(&self) -> PlanStructure {
+        // spec §6.4: sender segments with identical visibility columns share a key class.
         let mut class_of_col = Vec::with_capacity(self.cols);
         let mut class_vis: Vec<Vec<Visibility>> = Vec::new();
-        let mut index: HashMap<(Vec<Visibility>, Option<usize>), u16> = HashMap::new();
+        let mut index: HashMap<Vec<Visibility>, u16> = HashMap::new();
         for col in 0..self.cols {
             let column: Vec<Visibility> = (0..self.rows).map(|row| self.level(row, col).visibility()).collect();
             let next = class_vis.len() as u16;
-            let own = padded.get(col).copied().unwrap_or(false).then_some(col);
-            let class = *index.entry((column.clone(), own)).or_insert_with(|| {
+            let class = *index.entry(column.clone()).or_insert_with(|| {
                 class_vis.push(column);
                 next
             });
@@ -397,10 +397,8 @@ mod tests {
             min_segment: 1,
             bloom: false,
         };
-        let s = plan.structure(&[false; 3]);
+        let s = plan.structure();
         assert_eq!(s.class_of_col, vec![0, 1, 0]);
-        // A padded segment gets a class of its own.
-        assert_eq!(plan.structure(&[false, false, true]).class_of_col, vec![0, 1, 2]);
         assert_eq!(s.classes_for_row(0).collect::<Vec<_>>(), vec![(0, Visibility::Ordered), (1, Visibility::Shuffled)]);
         assert_eq!(s.groups.len(), 1);
         assert_eq!(s.groups[0].cols, vec![2]);

@@ -54,6 +54,8 @@ pub enum Kind {
     Sealed = 0x08,
     /// A piece of a Bloom filter (spec §8.9).
     Bloom = 0x09,
+    /// The sender's counted records: one element per record, for the counts level (spec §8.6).
+    Counted = 0x0a,
     /// The end of a session on error (spec §8.10).
     Abort = 0x0f,
 }
@@ -70,6 +72,7 @@ impl Kind {
             0x07 => Self::Evaluated,
             0x08 => Self::Sealed,
             0x09 => Self::Bloom,
+            0x0a => Self::Counted,
             0x0f => Self::Abort,
             other => return Err(DecodeError::UnknownKind(other)),
         })
@@ -87,6 +90,7 @@ impl Kind {
             Self::Evaluated => "Evaluated",
             Self::Sealed => "Sealed",
             Self::Bloom => "Bloom",
+            Self::Counted => "Counted",
             Self::Abort => "Abort",
         }
     }
@@ -191,6 +195,8 @@ pub enum Message {
     Sealed(SealedChunk),
     /// spec §8.9
     Bloom(BloomChunk),
+    /// spec §8.6; every record has width 1 (widths are not sent).
+    Counted(RecordChunk<ElementBytes>),
     /// spec §8.10
     Abort(AbortCode),
 }
@@ -208,6 +214,7 @@ impl Message {
             Self::Evaluated(_) => Kind::Evaluated,
             Self::Sealed(_) => Kind::Sealed,
             Self::Bloom(_) => Kind::Bloom,
+            Self::Counted(_) => Kind::Counted,
             Self::Abort(_) => Kind::Abort,
         }
     }
@@ -300,10 +307,7 @@ pub(crate) fn decode_frame(bytes: &[u8]) -> Result<(Frame, Vec<RistrettoPoint>),
         Kind::Plan => Message::Plan(decode_plan(&mut body)?),
         Kind::Elements | Kind::Blinded | Kind::Points | Kind::Evaluated => {
             let reference = if matches!(kind, Kind::Points | Kind::Evaluated) { body.u16()? } else { 0 };
-            // spec §8.6: Blinded (and the Evaluated answering it) may carry a record with no
-            // key, when a padded segment sends its keys with earlier records.
-            let min_width = u8::from(!matches!(kind, Kind::Blinded | Kind::Evaluated));
-            let chunk: RecordChunk<ElementBytes> = decode_chunk(&mut body, reference, min_width)?;
+            let chunk: RecordChunk<ElementBytes> = decode_chunk(&mut body, reference)?;
             // spec §8.3: every element is canonical and not the identity.
             points = group::deserialize_elements(&chunk.items)?;
             match kind {
@@ -315,7 +319,20 @@ pub(crate) fn decode_frame(bytes: &[u8]) -> Result<(Frame, Vec<RistrettoPoint>),
         }
         Kind::Tags => {
             let reference = body.u16()?;
-            Message::Tags(decode_chunk(&mut body, reference, 1)?)
+            Message::Tags(decode_chunk(&mut body, reference)?)
+        }
+        Kind::Counted => {
+            let segment = body.u16()?;
+            let first = body.u32()?;
+            let count = body.u16()? as usize;
+            if count == 0 {
+                return Err(DecodeError::OutOfRange { field: "record count", value: 0 });
+            }
+            let items: Vec<ElementBytes> =
+                body.take(count * ELEMENT_LEN)?.chunks_exact(ELEMENT_LEN).map(<ElementBytes>::from_slice).collect();
+            // spec §8.3
+            points = group::deserialize_elements(&items)?;
+            Message::Counted(RecordChunk { reference: 0, segment, first, widths: vec![1; count], items })
         }
         Kind::Sealed => Message::Sealed(decode_sealed(&mut body)?),
         Kind::Bloom => Message::Bloom(decode_bloom(&mut body)?),
@@ -361,6 +378,15 @@ fn encode_body(message: &Message, w: &mut Writer) {
             w.bytes(&b.data);
         }
         Message::Abort(code) => w.u16(code.to_u16()),
+        Message::Counted(c) => {
+            debug_assert!(c.widths.iter().all(|&w| w == 1), "counted records have one element each");
+            w.u16(c.segment);
+            w.u32(c.first);
+            w.u16(c.items.len() as u16);
+            for item in &c.items {
+                w.bytes(item);
+            }
+        }
     }
 }
 
@@ -526,7 +552,7 @@ fn encode_chunk<T: Item>(c: &RecordChunk<T>, w: &mut Writer) {
     }
 }
 
-fn decode_chunk<T: Item>(r: &mut Reader<'_>, reference: u16, min_width: u8) -> Result<RecordChunk<T>, DecodeError> {
+fn decode_chunk<T: Item>(r: &mut Reader<'_>, reference: u16) -> Result<RecordChunk<T>, DecodeError> {
     let segment = r.u16()?;
     let first = r.u32()?;
     let count = r.u16()? as usize;
@@ -537,7 +563,7 @@ fn decode_chunk<T: Item>(r: &mut Reader<'_>, reference: u16, min_width: u8) -> R
     let mut items = Vec::with_capacity(count);
     for _ in 0..count {
         let width = r.u8()?;
-        if width < min_width || width as usize > MAX_KEYS_PER_RECORD {
+        if width == 0 || width as usize > MAX_KEYS_PER_RECORD {
             return Err(DecodeError::OutOfRange { field: "width", value: width.into() });
         }
         widths.push(width);
@@ -559,7 +585,7 @@ fn decode_sealed(r: &mut Reader<'_>) -> Result<SealedChunk, DecodeError> {
     let mut records = Vec::with_capacity(count);
     for _ in 0..count {
         let n = r.u8()? as usize;
-        if n > MAX_KEYS_PER_RECORD {
+        if n == 0 || n > MAX_KEYS_PER_RECORD {
             return Err(DecodeError::OutOfRange { field: "sealed slots", value: n as u64 });
         }
         let mut record = Vec::with_capacity(n);
@@ -738,7 +764,8 @@ mod tests {
             Message::Bloom(BloomChunk { segment: 0, total_len, offset, data })
         });
         let abort = any::<u16>().prop_map(|c| Message::Abort(AbortCode::from_u16(c)));
-        prop_oneof![hello, plan, elements, evaluated, tags, sealed, bloom, abort]
+        let counted = (1usize..6).prop_map(|n| Message::Counted(chunk(vec![1; n])));
+        prop_oneof![hello, plan, elements, evaluated, tags, sealed, bloom, abort, counted]
     }
 
     proptest! {

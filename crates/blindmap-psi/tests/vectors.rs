@@ -386,9 +386,9 @@ fn session_vectors() -> Vec<SessionVector> {
     vec![
         run(
             "session-counts",
-            "Both sides disclose counts only, threshold 2: records go out padded to their segment's widest \
-             record, each segment under a key of its own, and answers come back shuffled within each \
-             segment, tuples and the slots inside them.",
+            "Both sides disclose counts only, threshold 2: each side sends a counted stream (one element \
+             per record, its first key, under its count key), answered shuffled within each segment, \
+             and a regular stream (every key) that the other side evaluates for its own counts.",
             party(1, true, false, 2, policy("counts", vec![], 2, 1), vendor_records()),
             party(2, true, false, 2, policy("counts", vec![], 2, 1), partner_records()),
         ),
@@ -469,10 +469,10 @@ fn session_vectors() -> Vec<SessionVector> {
         ),
         run(
             "session-duplicates",
-            "Keys shared by several records of segments served at the counts level: such segments send \
-             each key once, with the first record holding it, so records may send no key at all (Blinded \
-             width 0, Sealed with no value); counts count shared keys once, ordered cells still report \
-             every record, and fields cross a padded column.",
+            "Keys shared by several records, in segments served both counts and ordered cells: a counted \
+             stream counts a shared first key once (later records send a random element) and counts \
+             records by their first key only, while ordered cells report every record and fields \
+             flow both ways.",
             party(
                 13,
                 true,
@@ -566,7 +566,7 @@ fn negative(
 
 /// Who sends the first records in a vector (the first querier, spec §9.4).
 fn first_sender(v: &SessionVector) -> &'static str {
-    let m = v.messages.iter().find(|m| m.kind == "Elements").unwrap();
+    let m = v.messages.iter().find(|m| m.kind == "Elements" || m.kind == "Counted").unwrap();
     if m.from == "initiator" { "initiator" } else { "responder" }
 }
 
@@ -696,22 +696,6 @@ fn negative_vectors(vectors: &[SessionVector]) -> Vec<NegativeVector> {
         ),
         negative(
             vectors,
-            "unpadded-counts-segment",
-            "At the counts level, a receiver sends records of different widths, so that it could \
-             recognise its records among the shuffled returns by their width; the sender requires \
-             padding to the declared width (spec §9.5).",
-            "session-counts",
-            |v| {
-                with_elements(v, &|c| {
-                    let w = c.widths[0] as usize;
-                    c.widths[0] -= 1;
-                    c.items.remove(w - 1);
-                })
-            },
-            6,
-        ),
-        negative(
-            vectors,
             "records-out-of-order",
             "A chunk that skips positions: records beyond or outside the declared set cannot be \
              slipped into a segment (spec §9.5).",
@@ -790,48 +774,53 @@ fn negative_vectors(vectors: &[SessionVector]) -> Vec<NegativeVector> {
         ),
         negative(
             vectors,
-            "repeated-element-in-counts-segment",
-            "A receiver repeats an element within a segment served at the counts level, so that equal \
-             shuffled answers would link records sharing a key; the sender refuses (spec §9.5).",
+            "repeated-element-in-counted-stream",
+            "A receiver repeats an element in its counted streams, so that equal shuffled answers would \
+             link records to one another; the sender refuses before answering (spec §9.5).",
             "session-counts",
             |v| {
-                with_elements(v, &|c| {
-                    let w = c.widths[0] as usize;
-                    c.items[w] = c.items[0];
-                })
+                let from = first_sender(v);
+                let counted: Vec<(usize, Frame)> = v
+                    .messages
+                    .iter()
+                    .filter(|m| m.from == from)
+                    .enumerate()
+                    .filter(|(_, m)| m.kind == "Counted")
+                    .map(|(i, m)| (i, Frame::decode(&hex::decode(&m.bytes).unwrap()).unwrap()))
+                    .collect();
+                let item = |f: &Frame| match &f.message {
+                    Message::Counted(c) => (c.segment, c.items[0]),
+                    _ => unreachable!(),
+                };
+                let (segment, repeated) = item(&counted[0].1);
+                // The last chunk of the first counted segment repeats that segment's first element.
+                let (i, mut last) =
+                    counted.into_iter().filter(|(_, f)| item(f).0 == segment).last().expect("a counted chunk");
+                let Message::Counted(c) = &mut last.message else { unreachable!() };
+                let at = c.items.len() - 1;
+                if c.first == 0 && at == 0 {
+                    panic!("the first counted segment needs two records");
+                }
+                c.items[at] = repeated;
+                (from, i, last.encode())
             },
             6,
         ),
         negative(
             vectors,
-            "element-reused-across-segments",
-            "A receiver sends an element of a counts-level segment again in a later segment, so that an \
+            "counted-element-reused",
+            "A receiver sends an element of its counted stream again in its regular stream, so that an \
              ordered answer would identify the shuffled one; the sender refuses (spec §9.5).",
-            "session-mixed",
+            "session-counts",
             |v| {
                 let from = first_sender(v);
-                let mine: Vec<(usize, Frame)> = v
-                    .messages
-                    .iter()
-                    .filter(|m| m.from == from)
-                    .enumerate()
-                    .filter(|(_, m)| m.kind == "Elements")
-                    .map(|(i, m)| (i, Frame::decode(&hex::decode(&m.bytes).unwrap()).unwrap()))
-                    .collect();
-                let segment = |f: &Frame| match &f.message {
-                    Message::Elements(c) => c.segment,
-                    _ => unreachable!(),
-                };
-                let first_segment = segment(&mine[0].1);
-                let reused = match &mine[0].1.message {
-                    Message::Elements(c) => c.items[0],
-                    _ => unreachable!(),
-                };
-                let (i, mut later) =
-                    mine.into_iter().find(|(_, f)| segment(f) != first_segment).expect("a second segment");
-                let Message::Elements(c) = &mut later.message else { unreachable!() };
-                c.items[0] = reused;
-                (from, i, later.encode())
+                let (_, counted) = find(v, from, "Counted");
+                let Message::Counted(c) = &counted.message else { unreachable!() };
+                let reused = c.items[0];
+                let (i, mut elements) = find(v, from, "Elements");
+                let Message::Elements(e) = &mut elements.message else { unreachable!() };
+                e.items[0] = reused;
+                (from, i, elements.encode())
             },
             6,
         ),

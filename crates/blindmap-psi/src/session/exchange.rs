@@ -4,11 +4,15 @@
 //! partner returns for them; the other party (L) answers, then streams its own records, which F
 //! evaluates and probes against what it kept. Each side therefore holds, beyond one chunk, tags
 //! for the smaller of the two sets (spec §9.4).
+//!
+//! A party sends up to two streams per segment: a *counted* stream, one element per record under
+//! its count key, which the partner answers shuffled (the counts level), and a *regular* stream,
+//! every key under its class key, which the partner answers in order (overlaps and fields) and
+//! evaluates for its own comparisons (spec §9.5).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-use curve25519_dalek::ristretto::RistrettoPoint;
 use curve25519_dalek::scalar::Scalar;
 use rayon::prelude::*;
 use zeroize::Zeroizing;
@@ -29,7 +33,8 @@ pub(super) const MAX_CHUNK_ELEMENTS: usize = 1 << 18;
 /// Steps of a party's outgoing stream (spec §9.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum OutStep {
-    /// Our own records (`Elements`, and `Blinded` where fields are disclosed to us).
+    /// Our own records: counted streams, then regular ones (`Elements`, and `Blinded` where
+    /// fields are disclosed to us).
     OwnRecords,
     /// Answers to the partner's records (`Tags`/`Points`, `Evaluated`), produced on receipt.
     Mirror,
@@ -52,22 +57,39 @@ enum InStep {
     PartnerBloom,
 }
 
+/// One of a party's record streams (spec §9.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Stream {
+    /// `Counted`: one element per record, for the counts level.
+    Counted(u16),
+    /// `Elements` (and `Blinded`): every key of every record.
+    Regular(u16),
+}
+
+/// Which of our secrets raised an element (spec §7.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(super) enum KeyId {
+    /// The key of one of our classes.
+    Class(u16),
+    /// Our count key.
+    Count,
+}
+
 /// Our view of one of our segments.
 pub(super) struct OwnSegment {
     pub(super) records: u32,
     pub(super) keys: u64,
-    pub(super) max_width: u8,
     /// Our key class for this segment (spec §6.4).
     pub(super) class: u16,
-    pub(super) queries: bool,
+    /// Whether the partner serves this segment any overlaps or fields cell.
+    pub(super) ordered: bool,
+    /// Whether the partner serves this segment any counts cell: we send its counted stream.
+    pub(super) counted: bool,
+    /// Whether we send its regular stream.
     pub(super) sends: bool,
-    pub(super) padded: bool,
     pub(super) blinded: bool,
-    /// Position → record index (spec §9.5: our records go out in a shuffled order).
+    /// Position → record index (spec §9.5: regular streams go out in a shuffled order).
     pub(super) order: Vec<u32>,
-    /// For padded segments: per position, the indices of the record's keys that are sent (each
-    /// key of the segment once, spec §9.5). Empty for other segments, which send every key.
-    pub(super) kept: Vec<Vec<u8>>,
     /// For blinded segments: index of each position's first key among the segment's keys.
     pub(super) offsets: Vec<u32>,
     /// For blinded segments: the RFC 9497 blinds, key after key.
@@ -76,33 +98,23 @@ pub(super) struct OwnSegment {
     pub(super) evaluated: BTreeMap<u16, Vec<ElementBytes>>,
 }
 
-impl OwnSegment {
-    /// Elements we send for this segment, with padding (spec §9.5).
-    pub(super) fn sent_elements(&self) -> u64 {
-        if self.padded { u64::from(self.records) * u64::from(self.max_width) } else { self.keys }
-    }
-}
-
 /// Our view of one of the partner's segments.
 pub(super) struct PartnerSegment {
     pub(super) records: u32,
     pub(super) keys: u64,
     pub(super) max_width: u8,
     pub(super) class: u16,
-    pub(super) queries: bool,
+    /// Whether it asks for any overlaps or fields cell.
+    pub(super) ordered: bool,
+    pub(super) counted: bool,
     pub(super) sends: bool,
-    pub(super) padded: bool,
     pub(super) blinded: bool,
-    /// Our classes whose keys answer this segment, and how (spec §9.5).
-    pub(super) mirror: Vec<(u16, Visibility)>,
-    /// Our classes whose keys evaluate this segment for our own comparisons (spec §10.1).
-    pub(super) compare: Vec<u16>,
-}
-
-impl PartnerSegment {
-    pub(super) fn sent_elements(&self) -> u64 {
-        if self.padded { u64::from(self.records) * u64::from(self.max_width) } else { self.keys }
-    }
+    /// Our classes whose keys answer its regular stream in order (spec §9.5).
+    pub(super) ordered_answers: Vec<u16>,
+    /// Our classes whose keys answer its counted stream, shuffled (spec §9.5).
+    pub(super) shuffled_answers: Vec<u16>,
+    /// Our keys that evaluate its regular stream for our own comparisons (spec §10.1).
+    pub(super) compare: Vec<KeyId>,
 }
 
 /// A return the partner owes us for records we sent (spec §9.5).
@@ -113,14 +125,14 @@ pub(super) struct Expected {
     pub(super) segment: u16,
     pub(super) next: u32,
     pub(super) end: u32,
-    /// Exact returns mirror one of our chunks; spans (shuffled) may be cut anywhere.
+    /// Ordered returns mirror one of our chunks exactly; shuffled ones may be cut anywhere.
     pub(super) exact: bool,
 }
 
-/// Where we are in the partner's record stream.
+/// Where we are in the partner's record streams.
 #[derive(Default)]
 pub(super) struct RecordCursor {
-    pub(super) segments: Vec<u16>,
+    pub(super) streams: Vec<Stream>,
     pub(super) at: usize,
     pub(super) next: u32,
     pub(super) key_sum: u64,
@@ -129,21 +141,17 @@ pub(super) struct RecordCursor {
     pub(super) pending_blinded: Option<(u32, Vec<u8>)>,
 }
 
-/// Answers to the partner, shuffled before they go out (counts level).
-pub(super) enum ShuffleBuffer {
-    Tags(Vec<crate::group::Tag>),
-    Points(Vec<ElementBytes>),
-}
-
 /// One of our key slots whose tag the partner returned (kept by F).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct OwnSlot {
     pub(super) segment: u16,
-    /// Position, or shuffled position for counts-level returns.
+    /// Position, or shuffled position for answers to a counted stream.
     pub(super) position: u32,
     pub(super) slot: u8,
     /// The partner class whose key produced the return.
     pub(super) partner_class: u16,
+    /// Our key under which we sent the element.
+    pub(super) key: KeyId,
 }
 
 /// One of the partner's key slots, evaluated with one of our keys (kept by L).
@@ -152,7 +160,7 @@ pub(super) struct PartnerSlot {
     pub(super) segment: u16,
     pub(super) position: u32,
     pub(super) slot: u8,
-    pub(super) my_class: u16,
+    pub(super) key: KeyId,
 }
 
 /// A match with a known position of ours (overlaps and fields levels).
@@ -165,18 +173,14 @@ pub(super) struct OrderedMatch {
     pub(super) partner: Option<(u32, u8)>,
 }
 
+/// Sealed fields we still have to send: per (group, segment), records in position order.
+pub(super) type SealedOut = BTreeMap<(u16, u16), Vec<SealedRecord>>;
+
 /// Fields a partner record disclosed: `(name, value)`.
 pub(super) type DisclosedFields = Vec<(FieldName, Option<String>)>;
 
-/// Keys left out of a padded segment: (segment, owner position, owner key index) → the
-/// (position, key index) of the records that share them.
-pub(super) type Dependents = HashMap<(u16, u32, u8), Vec<(u32, u8)>>;
-
 /// A key slot: (segment, position, slot).
 pub(super) type KeySlot = (u16, u32, u8);
-
-/// Sealed fields we still have to send: per (group, segment), records in position order.
-pub(super) type SealedOut = BTreeMap<(u16, u16), Vec<SealedRecord>>;
 
 pub(crate) struct Exchange {
     pub(super) role: Role,
@@ -194,6 +198,8 @@ pub(crate) struct Exchange {
     /// Whether we are the first querier (spec §9.4).
     pub(super) first: bool,
     pub(super) class_keys: Vec<SecretScalar>,
+    /// Our count key, if we send any counted stream (spec §7.2).
+    pub(super) count_key: Option<SecretScalar>,
     pub(super) group_keys: Vec<OprfKey>,
     pub(super) own: Vec<OwnSegment>,
     pub(super) partner: Vec<PartnerSegment>,
@@ -207,12 +213,14 @@ pub(crate) struct Exchange {
     in_steps: Vec<InStep>,
     in_at: usize,
 
-    // Our own stream.
-    pub(super) emit_segments: Vec<u16>,
+    // Our own streams.
+    pub(super) emit_streams: Vec<Stream>,
     pub(super) emit_at: usize,
     pub(super) emit_pos: u32,
-    pub(super) pad_prg: Option<Prg>,
     pub(super) blind_prg: Option<Prg>,
+    /// The first keys our counted streams have sent: each is counted once (spec §9.5).
+    pub(super) counted_first_keys: HashSet<crate::record::MatchKey>,
+    pub(super) dummy_prg: Option<Prg>,
     pub(super) expected: VecDeque<Expected>,
     pub(super) sealed_out: SealedOut,
     pub(super) sealed_cursor: Option<((u16, u16), usize)>,
@@ -220,9 +228,13 @@ pub(crate) struct Exchange {
     pub(super) bloom_at: usize,
     pub(super) bloom_current: Option<(u16, Vec<u8>, usize)>,
 
-    // The partner's stream.
+    // The partner's streams.
     pub(super) cursor: RecordCursor,
-    pub(super) shuffle: Vec<(u16, ShuffleBuffer)>,
+    /// Answers to the partner's counted stream per class, shuffled before they go out.
+    pub(super) shuffle: Vec<(u16, Vec<crate::group::Tag>)>,
+    /// 16-byte prefixes of the partner's counted elements, sorted once its counted streams are
+    /// complete (spec §9.5).
+    pub(super) counted_prefixes: Vec<[u8; 16]>,
     pub(super) sealed_in: Vec<(u16, u16)>,
     pub(super) sealed_in_at: usize,
     pub(super) sealed_in_next: u32,
@@ -231,15 +243,11 @@ pub(crate) struct Exchange {
     pub(super) bloom_buffer: Vec<u8>,
     pub(super) bloom_total: u64,
 
-    // Checks on the partner's padded segments (spec §9.5): 16-byte prefixes of their elements.
-    pub(super) padded_seen: HashSet<[u8; 16]>,
-
     // Matching.
-    /// Own keys left out of a padded segment: (segment, owner position, owner key index) → the
-    /// (position, key index) of records that share the key; they match when the owner does.
-    pub(super) dependents: Dependents,
     /// A local limit on matches, against a sender inflating them (spec §10.1).
     pub(super) max_matches: u64,
+    /// Set when matches beyond the limit were dropped (spec §10.1).
+    pub(super) truncated: bool,
     /// Partner records whose sealed fields did not open (spec §10.4).
     pub(super) unopened: BTreeSet<(u16, u32)>,
     pub(super) own_index: TagIndex<OwnSlot>,
@@ -266,6 +274,13 @@ pub(super) fn prg_label(prefix: &[u8], indices: &[u16]) -> Vec<u8> {
     label
 }
 
+/// spec §9.4: counted streams first, then regular ones, each in hello order.
+fn stream_order(n: usize, counted: impl Fn(usize) -> bool, sends: impl Fn(usize) -> bool) -> Vec<Stream> {
+    let counted = (0..n).filter(|&s| counted(s)).map(|s| Stream::Counted(s as u16));
+    let regular = (0..n).filter(|&s| sends(s)).map(|s| Stream::Regular(s as u16));
+    counted.chain(regular).collect()
+}
+
 impl Exchange {
     pub(crate) fn new(
         role: Role,
@@ -278,37 +293,26 @@ impl Exchange {
         my_plan: Plan,
         their_plan: Plan,
     ) -> Result<Self, Error> {
-        // spec §9.4: who sends what. Padding depends on the plans only; key classes then depend
-        // on padding (spec §6.4).
-        let flags = |learn: bool, row_plan: &Plan, col_plan: &Plan, s: usize| {
-            let queries = learn && row_plan.row_visible(s);
-            let sends = queries || (col_plan.col_visible(s) && !col_plan.bloom);
-            (queries, sends, sends && row_plan.row_has_counts(s))
-        };
-        let own_flags: Vec<_> =
-            (0..my_hello.segments.len()).map(|s| flags(my_hello.learn, &their_plan, &my_plan, s)).collect();
-        let partner_flags: Vec<_> =
-            (0..partner_hello.segments.len()).map(|t| flags(partner_hello.learn, &my_plan, &their_plan, t)).collect();
-        let mine = my_plan.structure(&own_flags.iter().map(|f| f.2).collect::<Vec<_>>());
-        let theirs = their_plan.structure(&partner_flags.iter().map(|f| f.2).collect::<Vec<_>>());
+        let mine = my_plan.structure();
+        let theirs = their_plan.structure();
 
-        let mut own: Vec<OwnSegment> = my_hello
+        // spec §9.4: who sends what.
+        let own: Vec<OwnSegment> = my_hello
             .segments
             .iter()
             .enumerate()
             .map(|(s, info)| {
-                let (queries, sends, padded) = own_flags[s];
+                let ordered = my_hello.learn && their_plan.row_has_ordered(s);
+                let counted = my_hello.learn && their_plan.row_has_counts(s);
                 OwnSegment {
                     records: info.records,
                     keys: info.keys,
-                    max_width: info.max_width,
                     class: mine.class_of_col[s],
-                    queries,
-                    sends,
-                    padded,
-                    blinded: queries && theirs.groups_for_row(s).next().is_some(),
+                    ordered,
+                    counted,
+                    sends: ordered || (my_plan.col_visible(s) && !my_plan.bloom),
+                    blinded: my_hello.learn && theirs.groups_for_row(s).next().is_some(),
                     order: Vec::new(),
-                    kept: Vec::new(),
                     offsets: Vec::new(),
                     blinds: Zeroizing::new(Vec::new()),
                     evaluated: BTreeMap::new(),
@@ -320,17 +324,30 @@ impl Exchange {
             .iter()
             .enumerate()
             .map(|(t, info)| {
-                let (queries, sends, padded) = partner_flags[t];
+                let learn = partner_hello.learn;
+                let ordered = learn && my_plan.row_has_ordered(t);
+                let counted = learn && my_plan.row_has_counts(t);
+                let sends = ordered || (their_plan.col_visible(t) && !their_plan.bloom);
                 let class = theirs.class_of_col[t];
-                let mirror = if queries { mine.classes_for_row(t).collect() } else { Vec::new() };
-                let mut compare: Vec<u16> = if sends {
-                    (0..own.len())
-                        .filter(|&s| own[s].queries && theirs.class_vis[class as usize][s] != Visibility::Hidden)
-                        .map(|s| own[s].class)
-                        .collect()
-                } else {
-                    Vec::new()
+                let answers = |v: Visibility| -> Vec<u16> {
+                    if learn {
+                        mine.classes_for_row(t).filter(|(_, w)| *w == v).map(|(c, _)| c).collect()
+                    } else {
+                        vec![]
+                    }
                 };
+                // spec §10.1: the keys that make its elements comparable with our answers: our
+                // class key for rows it serves in order, our count key for rows it counts.
+                let mut compare: Vec<KeyId> = Vec::new();
+                if sends {
+                    for (s, segment) in own.iter().enumerate() {
+                        match theirs.class_vis[class as usize][s] {
+                            Visibility::Ordered if segment.ordered => compare.push(KeyId::Class(segment.class)),
+                            Visibility::Shuffled if segment.counted => compare.push(KeyId::Count),
+                            _ => {}
+                        }
+                    }
+                }
                 compare.sort_unstable();
                 compare.dedup();
                 PartnerSegment {
@@ -338,11 +355,12 @@ impl Exchange {
                     keys: info.keys,
                     max_width: info.max_width,
                     class,
-                    queries,
+                    ordered,
+                    counted,
                     sends,
-                    padded,
-                    blinded: queries && mine.groups_for_row(t).next().is_some(),
-                    mirror,
+                    blinded: learn && mine.groups_for_row(t).next().is_some(),
+                    ordered_answers: answers(Visibility::Ordered),
+                    shuffled_answers: answers(Visibility::Shuffled),
                     compare,
                 }
             })
@@ -350,22 +368,26 @@ impl Exchange {
 
         // spec §9.4: the first querier is the only querier, or the one sending fewer elements
         // (the initiator on a tie).
-        let i_query = own.iter().any(|s| s.queries);
-        let they_query = partner.iter().any(|t| t.queries);
+        let own_elements =
+            |s: &OwnSegment| (if s.counted { u64::from(s.records) } else { 0 }) + if s.sends { s.keys } else { 0 };
+        let partner_elements =
+            |t: &PartnerSegment| (if t.counted { u64::from(t.records) } else { 0 }) + if t.sends { t.keys } else { 0 };
+        let i_query = own.iter().any(|s| s.ordered || s.counted);
+        let they_query = partner.iter().any(|t| t.ordered || t.counted);
+        let mine_total: u64 = own.iter().map(own_elements).sum();
+        let theirs_total: u64 = partner.iter().map(partner_elements).sum();
         let first = match (i_query, they_query) {
             (true, false) => true,
             (false, true) => false,
-            _ => {
-                let mine_total: u64 = own.iter().filter(|s| s.sends).map(OwnSegment::sent_elements).sum();
-                let theirs_total: u64 = partner.iter().filter(|t| t.sends).map(PartnerSegment::sent_elements).sum();
-                mine_total < theirs_total || (mine_total == theirs_total && role == Role::Initiator)
-            }
+            _ => mine_total < theirs_total || (mine_total == theirs_total && role == Role::Initiator),
         };
 
-        // spec §7.2: one key per class and per fields group.
+        // spec §7.2: one key per class, one count key, one key per fields group.
         let class_keys = (0..mine.class_vis.len() as u16)
             .map(|c| Ok(seed.oprf_key(&key_info(b"blindmap/v1/match", c))?.0.clone()))
             .collect::<Result<Vec<_>, Error>>()?;
+        let count_key =
+            if own.iter().any(|s| s.counted) { Some(seed.oprf_key(b"blindmap/v1/count")?.0.clone()) } else { None };
         let group_keys = (0..mine.groups.len() as u16)
             .map(|g| seed.oprf_key(&key_info(b"blindmap/v1/fields", g)))
             .collect::<Result<Vec<_>, Error>>()?;
@@ -376,25 +398,21 @@ impl Exchange {
             }
         }
 
-        // spec §9.5: each sent segment goes out in an order drawn from the seed; a padded segment
-        // sends each key once, with the first record (in input order) holding it.
-        let mut dependents = HashMap::new();
+        // spec §9.5: each regular stream goes out in an order drawn from the seed.
+        let mut own = own;
         for (s, segment) in own.iter_mut().enumerate() {
             if segment.sends {
                 let mut order = data.members(s).to_vec();
                 seed.prg(&prg_label(b"blindmap/v1/order", &[s as u16])).shuffle(&mut order);
                 segment.order = order;
-                if segment.padded {
-                    segment.kept = dedupe(&data, s, &segment.order, &mut dependents);
-                }
             }
         }
 
         // spec §9.7: the lookups a Bloom receiver makes fix the filters' false-positive rate.
         let bloom_lookups = if my_plan.bloom {
-            lookups(&my_plan, partner.iter().map(PartnerSegment::sent_elements))
+            lookups(&my_plan, partner.iter().map(|t| t.keys))
         } else {
-            lookups(&their_plan, own.iter().map(OwnSegment::sent_elements))
+            lookups(&their_plan, own.iter().map(|s| s.keys))
         };
 
         let (out_steps, in_steps) = if first {
@@ -409,29 +427,16 @@ impl Exchange {
             )
         };
 
-        // spec §9.4: padded segments first, so that the partner can check that none of their
-        // elements reappears later in the session.
-        let padded_first = |n: usize, sends: &dyn Fn(usize) -> bool, padded: &dyn Fn(usize) -> bool| -> Vec<u16> {
-            let (mut p, mut rest): (Vec<u16>, Vec<u16>) =
-                (0..n as u16).filter(|&s| sends(s as usize)).partition(|&s| padded(s as usize));
-            p.append(&mut rest);
-            p
-        };
-        let emit_segments = padded_first(own.len(), &|s| own[s].sends, &|s| own[s].padded);
+        let emit_streams = stream_order(own.len(), |s| own[s].counted, |s| own[s].sends);
         let bloom_segments = if my_plan.bloom {
             (0..own.len() as u16).filter(|&s| my_plan.col_visible(s as usize)).collect()
         } else {
             Vec::new()
         };
         let cursor = RecordCursor {
-            segments: padded_first(partner.len(), &|t| partner[t].sends, &|t| partner[t].padded),
+            streams: stream_order(partner.len(), |t| partner[t].counted, |t| partner[t].sends),
             ..RecordCursor::default()
         };
-        let max_matches = config.max_matches.unwrap_or_else(|| {
-            16 * (own.iter().filter(|s| s.sends).map(OwnSegment::sent_elements).sum::<u64>()
-                + partner.iter().filter(|t| t.sends).map(PartnerSegment::sent_elements).sum::<u64>())
-                + 1_000_000
-        });
         let sealed_in = theirs
             .groups
             .iter()
@@ -443,6 +448,7 @@ impl Exchange {
         } else {
             Vec::new()
         };
+        let max_matches = config.max_matches.unwrap_or(16 * (mine_total + theirs_total) + 1_000_000);
 
         Ok(Self {
             role,
@@ -458,6 +464,7 @@ impl Exchange {
             theirs,
             first,
             class_keys,
+            count_key,
             group_keys,
             own,
             partner,
@@ -467,11 +474,12 @@ impl Exchange {
             out_at: 0,
             in_steps,
             in_at: 0,
-            emit_segments,
+            emit_streams,
             emit_at: 0,
             emit_pos: 0,
-            pad_prg: None,
             blind_prg: None,
+            counted_first_keys: HashSet::new(),
+            dummy_prg: None,
             expected: VecDeque::new(),
             sealed_out: BTreeMap::new(),
             sealed_cursor: None,
@@ -480,6 +488,7 @@ impl Exchange {
             bloom_current: None,
             cursor,
             shuffle: Vec::new(),
+            counted_prefixes: Vec::new(),
             sealed_in,
             sealed_in_at: 0,
             sealed_in_next: 0,
@@ -487,9 +496,8 @@ impl Exchange {
             bloom_in_at: 0,
             bloom_buffer: Vec::new(),
             bloom_total: 0,
-            padded_seen: HashSet::new(),
-            dependents,
             max_matches,
+            truncated: false,
             unopened: BTreeSet::new(),
             own_index: TagIndex::new(),
             partner_index: TagIndex::new(),
@@ -514,8 +522,8 @@ impl Exchange {
     fn advance_in(&mut self) {
         while let Some(step) = self.in_steps.get(self.in_at) {
             let done = match step {
-                InStep::Returns => self.emit_at == self.emit_segments.len() && self.expected.is_empty(),
-                InStep::PartnerRecords => self.cursor.at == self.cursor.segments.len(),
+                InStep::Returns => self.emit_at == self.emit_streams.len() && self.expected.is_empty(),
+                InStep::PartnerRecords => self.cursor.at == self.cursor.streams.len(),
                 InStep::PartnerSealed => self.sealed_in_at == self.sealed_in.len(),
                 InStep::PartnerBloom => self.bloom_in_at == self.bloom_in.len(),
             };
@@ -547,7 +555,11 @@ impl Exchange {
     }
 
     /// Consumes one of the partner's exchange messages; returns our answers to it.
-    pub(crate) fn receive(&mut self, message: Message, points: Vec<RistrettoPoint>) -> Result<Vec<Message>, Error> {
+    pub(crate) fn receive(
+        &mut self,
+        message: Message,
+        points: Vec<curve25519_dalek::RistrettoPoint>,
+    ) -> Result<Vec<Message>, Error> {
         self.advance_in();
         let step = self.in_steps.get(self.in_at).copied().ok_or(PeerMisbehaviour::AfterEnd)?;
         let mut out = Vec::new();
@@ -555,6 +567,7 @@ impl Exchange {
             (InStep::Returns, Message::Tags(chunk)) => self.on_tags(chunk)?,
             (InStep::Returns, Message::Points(chunk)) => self.on_points(chunk, &points)?,
             (InStep::Returns, Message::Evaluated(chunk)) => self.on_evaluated(chunk)?,
+            (InStep::PartnerRecords, Message::Counted(chunk)) => self.on_counted(chunk, &points, &mut out)?,
             (InStep::PartnerRecords, Message::Elements(chunk)) => self.on_elements(chunk, &points, &mut out)?,
             (InStep::PartnerRecords, Message::Blinded(chunk)) => self.on_blinded(chunk, &points, &mut out)?,
             (InStep::PartnerSealed, Message::Sealed(chunk)) => self.on_sealed(chunk)?,
@@ -577,33 +590,35 @@ impl Exchange {
                 Some(e) => format!("{} for segment {} from position {}", e.kind.name(), e.segment, e.next),
                 None => "nothing until our next records".into(),
             },
-            InStep::PartnerRecords => match self.cursor.pending_blinded {
-                Some(_) => "Blinded".into(),
-                None => "Elements".into(),
-            },
+            InStep::PartnerRecords => {
+                match (self.cursor.pending_blinded.is_some(), self.cursor.streams.get(self.cursor.at)) {
+                    (true, _) => "Blinded".into(),
+                    (false, Some(Stream::Counted(_))) => "Counted".into(),
+                    (false, _) => "Elements".into(),
+                }
+            }
             InStep::PartnerSealed => "Sealed".into(),
             InStep::PartnerBloom => "Bloom".into(),
         }
     }
 
-    /// Number of keys we sent for our record at `position` of segment `s` (padding excluded).
-    pub(super) fn real_width(&self, s: u16, position: u32) -> u8 {
+    /// Number of keys of our record at `position` of segment `s` (its regular stream).
+    pub(super) fn width(&self, s: u16, position: u32) -> u8 {
         let segment = &self.own[s as usize];
-        if segment.padded {
-            segment.kept[position as usize].len() as u8
-        } else {
-            self.data.records()[segment.order[position as usize] as usize].keys.len() as u8
+        self.data.records()[segment.order[position as usize] as usize].keys.len() as u8
+    }
+
+    /// Whether `n` more matches fit in the limit of spec §10.1; if not, remembers that the
+    /// results are incomplete. Never an error: an abort would tell the sender something.
+    pub(super) fn room_for(&mut self, n: usize) -> bool {
+        let fits = (self.ordered.len() + self.shuffled.len() + n) as u64 <= self.max_matches;
+        if !fits {
+            self.truncated = true;
         }
+        fits
     }
 
-    /// The record's index of the key we sent in `slot` at `position` of segment `s`.
-    pub(super) fn key_index(&self, s: u16, position: u32, slot: u8) -> u8 {
-        let segment = &self.own[s as usize];
-        if segment.padded { segment.kept[position as usize][slot as usize] } else { slot }
-    }
-
-    /// Records a match between one of our key slots (as sent) and one of the partner's
-    /// (spec §10.2).
+    /// Records a match between one of our key slots and one of the partner's (spec §10.2).
     pub(super) fn record_match(
         &mut self,
         segment: u16,
@@ -612,12 +627,13 @@ impl Exchange {
         visibility: Visibility,
         partner_segment: u16,
         partner: Option<(u32, u8)>,
-    ) -> Result<(), Error> {
+    ) {
         let level = self.their_plan.level(segment as usize, partner_segment as usize);
+        let fields = matches!(level, Level::Fields(_));
         // spec §6.4: a key class serves every cell of a row alike, so the level agrees with how
         // the return came; anything else is ignored rather than trusted.
-        if level.visibility() != visibility {
-            return Ok(());
+        if level.visibility() != visibility || !self.room_for(1) {
+            return;
         }
         match visibility {
             Visibility::Hidden => {}
@@ -625,24 +641,12 @@ impl Exchange {
                 self.shuffled.insert((segment, partner_segment, position));
             }
             Visibility::Ordered => {
-                if let (Level::Fields(_), Some((pp, ps))) = (level, partner) {
+                if let (true, Some((pp, ps))) = (fields, partner) {
                     self.fields_wanted.entry((partner_segment, pp, ps)).or_default().push((segment, position, slot));
                 }
-                let key = self.key_index(segment, position, slot);
-                self.ordered.push(OrderedMatch { segment, position, slot: key, partner_segment, partner });
-                // Records that share a key left out of a padded segment match with its owner.
-                if let Some(deps) = self.dependents.get(&(segment, position, key)) {
-                    for &(p, j) in deps {
-                        self.ordered.push(OrderedMatch { segment, position: p, slot: j, partner_segment, partner });
-                    }
-                }
+                self.ordered.push(OrderedMatch { segment, position, slot, partner_segment, partner });
             }
         }
-        // spec §10.1: a sender can make every key appear to match; bound the work it can cause.
-        if (self.ordered.len() + self.shuffled.len()) as u64 > self.max_matches {
-            return Err(PeerMisbehaviour::TooManyMatches { limit: self.max_matches }.into());
-        }
-        Ok(())
     }
 
     /// The outcome (spec §10.3).
@@ -730,39 +734,16 @@ impl Exchange {
             overlaps,
             partner_fields,
             unopened,
+            truncated: self.truncated,
             own_order: self.own.into_iter().map(|s| s.order).collect(),
         }
     }
 }
 
-/// spec §9.5: in a padded segment each key is sent once, with the first record (in input order)
-/// holding it. Returns the kept key indices per position and records the others as dependents.
-fn dedupe(data: &Dataset, s: usize, order: &[u32], dependents: &mut Dependents) -> Vec<Vec<u8>> {
-    let mut position = vec![0u32; data.records().len()];
-    for (p, &r) in order.iter().enumerate() {
-        position[r as usize] = p as u32;
-    }
-    let mut owner: HashMap<&crate::record::MatchKey, (u32, u8)> = HashMap::new();
-    let mut kept = vec![Vec::new(); order.len()];
-    for &r in data.members(s) {
-        let p = position[r as usize];
-        for (j, key) in data.records()[r as usize].keys.iter().enumerate() {
-            match owner.get(key) {
-                Some(&(op, oj)) => dependents.entry((s as u16, op, oj)).or_default().push((p, j as u8)),
-                None => {
-                    owner.insert(key, (p, j as u8));
-                    kept[p as usize].push(j as u8);
-                }
-            }
-        }
-    }
-    kept
-}
-
 /// spec §9.7: `Σ E_s` over the receiver's segments `s` and the server's segments `t` with a
-/// visible cell `(s, t)`, where `E_s` is the number of elements the receiver sends for `s`.
-fn lookups(server_plan: &Plan, receiver_elements: impl Iterator<Item = u64>) -> u64 {
-    receiver_elements
+/// visible cell `(s, t)`, where `E_s` is the number of keys of the receiver's segment `s`.
+fn lookups(server_plan: &Plan, receiver_keys: impl Iterator<Item = u64>) -> u64 {
+    receiver_keys
         .enumerate()
         .map(|(s, e)| {
             let visible = (0..server_plan.cols).filter(|&t| *server_plan.level(s, t) != Level::Hidden).count();

@@ -33,18 +33,30 @@ impl<E: Copy + Send + Sync> TagIndex<E> {
     }
 
     /// For each probe (in parallel), every entry with its tag: `(probe index, entry)`, in probe
-    /// order.
-    pub(crate) fn probe_all(&mut self, probes: &[Tag]) -> Vec<(usize, E)> {
+    /// order — or `None`, without building anything, if there are more than `budget` of them
+    /// (a peer choosing equal tags cannot make this quadratic).
+    pub(crate) fn probe_all(&mut self, probes: &[Tag], budget: usize) -> Option<Vec<(usize, E)>> {
         self.seal();
         let entries = &self.entries;
-        probes
+        let ranges: Vec<(usize, usize)> = probes
             .par_iter()
-            .enumerate()
-            .flat_map_iter(|(i, tag)| {
+            .map(|tag| {
                 let start = entries.partition_point(|(t, _)| t < tag);
-                entries[start..].iter().take_while(move |(t, _)| t == tag).map(move |(_, e)| (i, *e))
+                let end = start + entries[start..].partition_point(|(t, _)| t == tag);
+                (start, end)
             })
-            .collect()
+            .collect();
+        let total: usize = ranges.iter().map(|(start, end)| end - start).sum();
+        if total > budget {
+            return None;
+        }
+        Some(
+            ranges
+                .iter()
+                .enumerate()
+                .flat_map(|(i, &(start, end))| entries[start..end].iter().map(move |(_, e)| (i, *e)))
+                .collect(),
+        )
     }
 }
 
@@ -56,10 +68,12 @@ mod tests {
     fn finds_every_duplicate() {
         let mut index = TagIndex::new();
         index.extend([([1; 16], 'a'), ([2; 16], 'b'), ([1; 16], 'c')]);
-        let mut hits = index.probe_all(&[[3; 16], [1; 16], [2; 16]]);
+        let mut hits = index.probe_all(&[[3; 16], [1; 16], [2; 16]], 10).unwrap();
         hits.sort();
         assert_eq!(hits, vec![(1, 'a'), (1, 'c'), (2, 'b')]);
         index.extend([([3; 16], 'd')]);
-        assert_eq!(index.probe_all(&[[3; 16]]), vec![(0, 'd')]);
+        assert_eq!(index.probe_all(&[[3; 16]], 10), Some(vec![(0, 'd')]));
+        // Over budget: nothing is built.
+        assert_eq!(index.probe_all(&[[1; 16], [1; 16]], 3), None);
     }
 }

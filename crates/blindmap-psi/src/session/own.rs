@@ -1,11 +1,12 @@
-//! Our own stream: records (spec §9.5), sealed fields (spec §10.4) and Bloom filters (spec §9.7).
+//! Our own stream: counted and regular records (spec §9.5), sealed fields (spec §10.4) and Bloom
+//! filters (spec §9.7).
 
 use curve25519_dalek::ristretto::RistrettoPoint;
 use curve25519_dalek::traits::Identity;
 use rayon::prelude::*;
 use zeroize::Zeroizing;
 
-use super::exchange::{Exchange, Expected, MAX_CHUNK_ELEMENTS, prg_label};
+use super::exchange::{Exchange, Expected, MAX_CHUNK_ELEMENTS, Stream, prg_label};
 use crate::bloom;
 use crate::error::Error;
 use crate::fields;
@@ -22,57 +23,110 @@ const BLOOM_PIECE: usize = 4 << 20;
 /// Records hashed at a time while building a Bloom filter.
 const BLOOM_BATCH: usize = 1 << 16;
 
+/// `HashToGroup` of every input, refusing the identity as RFC 9497 requires.
+fn hash_inputs(inputs: &[Vec<u8>]) -> Result<Vec<RistrettoPoint>, Error> {
+    let points = group::hash_to_group_all(inputs, HASH_TO_GROUP_DST);
+    if points.par_iter().any(|p| *p == RistrettoPoint::identity()) {
+        return Err(Error::InvalidInputElement);
+    }
+    Ok(points)
+}
+
 impl Exchange {
-    /// The next chunk of our records: `Elements`, then `Blinded` for segments that receive
-    /// fields (spec §9.5). `None` once all are out.
+    /// The next chunk of our records (spec §9.5): counted streams first, then regular ones.
+    /// `None` once all are out.
     pub(super) fn emit_own_chunk(&mut self) -> Result<Option<Vec<Message>>, Error> {
-        let Some(&s) = self.emit_segments.get(self.emit_at) else { return Ok(None) };
+        let Some(&stream) = self.emit_streams.get(self.emit_at) else { return Ok(None) };
+        let (s, count, out) = match stream {
+            Stream::Counted(s) => self.emit_counted(s)?,
+            Stream::Regular(s) => self.emit_regular(s)?,
+        };
+        let records = self.own[s as usize].records;
+        let first = self.emit_pos;
+        let last = first + count == records;
+        self.expect_returns(stream, first, count, last);
+        if last {
+            self.emit_at += 1;
+            self.emit_pos = 0;
+        } else {
+            self.emit_pos += count;
+        }
+        Ok(Some(out))
+    }
+
+    /// A chunk of segment `s`'s counted stream (spec §9.5): records in input order, one element
+    /// each, `[k_count] H(first key)` — or a random element when an earlier counted record
+    /// already sent that key, so that no element repeats.
+    fn emit_counted(&mut self, s: u16) -> Result<(u16, u32, Vec<Message>), Error> {
+        let first = self.emit_pos;
+        if self.dummy_prg.is_none() {
+            self.dummy_prg = Some(self.seed.prg(b"blindmap/v1/dummy"));
+        }
+        let data = std::sync::Arc::clone(&self.data);
+        let members = data.members(s as usize);
+        let end = (first as usize + self.chunk_records.min(MAX_CHUNK_ELEMENTS)).min(members.len());
+        let mut inputs = Vec::new();
+        let mut slots = Vec::with_capacity(end - first as usize);
+        for &r in &members[first as usize..end] {
+            let key = &data.records()[r as usize].keys[0];
+            if self.counted_first_keys.insert(key.clone()) {
+                slots.push(None);
+                inputs.push(key.oprf_input());
+            } else {
+                let mut uniform = [0u8; 64];
+                self.dummy_prg.as_mut().expect("set above").fill(&mut uniform);
+                slots.push(Some(uniform));
+            }
+        }
+        let points = hash_inputs(&inputs)?;
+        let key = self.count_key.as_ref().expect("a count key exists when a segment is counted");
+        let mut real = key.raise_serialize(&points).into_iter();
+        let items: Vec<ElementBytes> = slots
+            .into_iter()
+            .map(|dummy| match dummy {
+                None => real.next().expect("one element per real slot"),
+                Some(uniform) => group::element_from_uniform(&uniform).compress().to_bytes(),
+            })
+            .collect();
+        let count = items.len() as u32;
+        let widths = vec![1; items.len()];
+        Ok((s, count, vec![Message::Counted(RecordChunk { reference: 0, segment: s, first, widths, items })]))
+    }
+
+    /// A chunk of segment `s`'s regular stream: `Elements`, then `Blinded` where fields are
+    /// disclosed to us (spec §9.5).
+    fn emit_regular(&mut self, s: u16) -> Result<(u16, u32, Vec<Message>), Error> {
         let si = s as usize;
         let first = self.emit_pos;
         if first == 0 {
-            self.pad_prg = Some(self.seed.prg(&prg_label(b"blindmap/v1/pad", &[s])));
             self.blind_prg = Some(self.seed.prg(&prg_label(b"blindmap/v1/blind", &[s])));
         }
         let data = std::sync::Arc::clone(&self.data);
         let segment = &self.own[si];
 
-        // spec §8.6: at most `chunk_records` records and MAX_CHUNK_ELEMENTS elements. Each record
-        // sends its keys, or in a padded segment the keys it is first to hold (spec §9.5).
-        let mut records: Vec<SentRecord<'_>> = Vec::new();
+        // spec §8.6: at most `chunk_records` records and MAX_CHUNK_ELEMENTS elements.
+        let mut records: Vec<&Record> = Vec::new();
         let mut elements = 0usize;
         while first + (records.len() as u32) < segment.records && records.len() < self.chunk_records {
-            let position = first as usize + records.len();
-            let record = &data.records()[segment.order[position] as usize];
-            let keys: Vec<&MatchKey> = if segment.padded {
-                segment.kept[position].iter().map(|&j| &record.keys[j as usize]).collect()
-            } else {
-                record.keys.iter().collect()
-            };
-            let width = if segment.padded { segment.max_width as usize } else { keys.len() };
-            if !records.is_empty() && elements + width > MAX_CHUNK_ELEMENTS {
+            let record = &data.records()[segment.order[first as usize + records.len()] as usize];
+            if !records.is_empty() && elements + record.keys.len() > MAX_CHUNK_ELEMENTS {
                 break;
             }
-            elements += width;
-            records.push(SentRecord { record, keys });
+            elements += record.keys.len();
+            records.push(record);
         }
         let count = records.len() as u32;
-        let last = first + count == segment.records;
 
         // spec §5.2, §9.5: H(key) once per key, for every use below.
         let inputs: Vec<Vec<u8>> =
-            records.par_iter().flat_map_iter(|r| r.keys.iter().map(|k| k.oprf_input())).collect();
-        let points = group::hash_to_group_all(&inputs, HASH_TO_GROUP_DST);
-        if points.par_iter().any(|p| *p == RistrettoPoint::identity()) {
-            return Err(Error::InvalidInputElement);
-        }
-        let real_widths: Vec<u8> = records.iter().map(|r| r.keys.len() as u8).collect();
-        let evaluated = self.class_keys[segment.class as usize].raise_serialize(&points);
+            records.par_iter().flat_map_iter(|r| r.keys.iter().map(MatchKey::oprf_input)).collect();
+        let points = hash_inputs(&inputs)?;
+        let widths: Vec<u8> = records.iter().map(|r| r.keys.len() as u8).collect();
+        let items = self.class_keys[segment.class as usize].raise_serialize(&points);
+        let mut out =
+            vec![Message::Elements(RecordChunk { reference: 0, segment: s, first, widths: widths.clone(), items })];
 
-        let (widths, items) =
-            if segment.padded { self.pad(si, &real_widths, evaluated) } else { (real_widths.clone(), evaluated) };
-        let mut out = vec![Message::Elements(RecordChunk { reference: 0, segment: s, first, widths, items })];
-
-        if self.own[si].blinded {
+        if segment.blinded {
             // spec §9.6: RFC 9497 Blind with blinds drawn from the seed, key after key.
             let segment = &mut self.own[si];
             if segment.blinds.capacity() == 0 {
@@ -88,57 +142,18 @@ impl Exchange {
             let blinded: Vec<ElementBytes> =
                 points.par_iter().zip(blinds.par_iter()).map(|(p, r)| (p * r).compress().to_bytes()).collect();
             let mut offset = start as u32;
-            for &w in &real_widths {
+            for &w in &widths {
                 segment.offsets.push(offset);
                 offset += u32::from(w);
             }
-            out.push(Message::Blinded(RecordChunk {
-                reference: 0,
-                segment: s,
-                first,
-                widths: real_widths.clone(),
-                items: blinded,
-            }));
+            out.push(Message::Blinded(RecordChunk { reference: 0, segment: s, first, widths, items: blinded }));
         }
 
         for g in self.own_groups[si].clone() {
             let sealed = self.seal_records(g, s, first, &records, &inputs, &points);
             self.sealed_out.entry((g, s)).or_default().extend(sealed);
         }
-
-        self.expect_returns(s, first, count, last);
-        if last {
-            self.emit_at += 1;
-            self.emit_pos = 0;
-        } else {
-            self.emit_pos += count;
-        }
-        Ok(Some(out))
-    }
-
-    /// spec §9.5: pads every record of a counts-level segment to the segment's largest width with
-    /// elements drawn from the seed, indistinguishable from real ones.
-    fn pad(&mut self, s: usize, real_widths: &[u8], evaluated: Vec<ElementBytes>) -> (Vec<u8>, Vec<ElementBytes>) {
-        let width = self.own[s].max_width;
-        let prg = self.pad_prg.as_mut().expect("set at segment start");
-        let pads: Vec<[u8; 64]> = real_widths
-            .iter()
-            .flat_map(|&w| 0..(width - w))
-            .map(|_| {
-                let mut bytes = [0u8; 64];
-                prg.fill(&mut bytes);
-                bytes
-            })
-            .collect();
-        let pads: Vec<ElementBytes> =
-            pads.par_iter().map(|b| group::element_from_uniform(b).compress().to_bytes()).collect();
-        let mut items = Vec::with_capacity(real_widths.len() * width as usize);
-        let (mut real, mut pad) = (evaluated.into_iter(), pads.into_iter());
-        for &w in real_widths {
-            items.extend(real.by_ref().take(w as usize));
-            items.extend(pad.by_ref().take((width - w) as usize));
-        }
-        (vec![width; real_widths.len()], items)
+        Ok((s, count, out))
     }
 
     /// spec §10.4: for each record and each of its keys, the record's fields sealed under the
@@ -148,7 +163,7 @@ impl Exchange {
         g: u16,
         s: u16,
         first: u32,
-        records: &[SentRecord<'_>],
+        records: &[&Record],
         inputs: &[Vec<u8>],
         points: &[RistrettoPoint],
     ) -> Vec<crate::wire::SealedRecord> {
@@ -165,10 +180,9 @@ impl Exchange {
             .par_iter()
             .zip(starts.par_iter())
             .enumerate()
-            .map(|(i, (sent, &start))| {
-                let (record, keys) = (sent.record, &sent.keys);
+            .map(|(i, (record, &start))| {
                 let plain = fields::encode_fields(record, names);
-                (0..keys.len())
+                (0..record.keys.len())
                     .map(|j| {
                         let output = oprf::finalize_hash(&inputs[start + j], &issued[start + j]);
                         let place = (s, first + i as u32, j as u8);
@@ -180,29 +194,46 @@ impl Exchange {
     }
 
     /// Queues what the partner owes us for the chunk just sent, in the order it will answer
-    /// (spec §9.5): ordered returns per class, `Evaluated` per group, and at the end of the
-    /// segment the shuffled returns per class.
-    fn expect_returns(&mut self, s: u16, first: u32, count: u32, last: bool) {
-        let si = s as usize;
+    /// (spec §9.5): for a regular chunk, ordered answers per class, then `Evaluated` per group;
+    /// after a counted stream's last chunk, its shuffled answers per class.
+    fn expect_returns(&mut self, stream: Stream, first: u32, count: u32, last: bool) {
         let kind = if self.their_plan.bloom { Kind::Points } else { Kind::Tags };
-        let classes: Vec<(u16, Visibility)> = self.theirs.classes_for_row(si).collect();
-        let exact =
-            |kind, reference| Expected { kind, reference, segment: s, next: first, end: first + count, exact: true };
-        for &(c, vis) in &classes {
-            if vis == Visibility::Ordered {
-                self.expected.push_back(exact(kind, c));
+        match stream {
+            Stream::Regular(s) => {
+                let si = s as usize;
+                let exact = |kind, reference| Expected {
+                    kind,
+                    reference,
+                    segment: s,
+                    next: first,
+                    end: first + count,
+                    exact: true,
+                };
+                let classes: Vec<u16> = self
+                    .theirs
+                    .classes_for_row(si)
+                    .filter(|(_, v)| *v == Visibility::Ordered)
+                    .map(|(c, _)| c)
+                    .collect();
+                for c in classes {
+                    self.expected.push_back(exact(kind, c));
+                }
+                if self.own[si].blinded {
+                    let groups: Vec<u16> = self.theirs.groups_for_row(si).collect();
+                    for g in groups {
+                        self.expected.push_back(exact(Kind::Evaluated, g));
+                    }
+                }
             }
-        }
-        if self.own[si].blinded {
-            let groups: Vec<u16> = self.theirs.groups_for_row(si).collect();
-            for g in groups {
-                self.expected.push_back(exact(Kind::Evaluated, g));
-            }
-        }
-        if last {
-            let records = self.own[si].records;
-            for &(c, vis) in &classes {
-                if vis == Visibility::Shuffled {
+            Stream::Counted(s) if last => {
+                let records = self.own[s as usize].records;
+                let classes: Vec<u16> = self
+                    .theirs
+                    .classes_for_row(s as usize)
+                    .filter(|(_, v)| *v == Visibility::Shuffled)
+                    .map(|(c, _)| c)
+                    .collect();
+                for c in classes {
                     self.expected.push_back(Expected {
                         kind,
                         reference: c,
@@ -213,6 +244,7 @@ impl Exchange {
                     });
                 }
             }
+            Stream::Counted(_) => {}
         }
     }
 
@@ -275,20 +307,10 @@ impl Exchange {
         for members in self.data.members(ti).chunks(BLOOM_BATCH) {
             let inputs: Vec<Vec<u8>> = members
                 .iter()
-                .flat_map(|&r| self.data.records()[r as usize].keys.iter().map(|k| k.oprf_input()))
+                .flat_map(|&r| self.data.records()[r as usize].keys.iter().map(MatchKey::oprf_input))
                 .collect();
-            let points = group::hash_to_group_all(&inputs, HASH_TO_GROUP_DST);
-            if points.par_iter().any(|p| *p == RistrettoPoint::identity()) {
-                return Err(Error::InvalidInputElement);
-            }
-            builder.insert_all(&key.raise_serialize(&points));
+            builder.insert_all(&key.raise_serialize(&hash_inputs(&inputs)?));
         }
         Ok(builder.finish())
     }
-}
-
-/// A record as it goes out: the keys it sends, in slot order.
-struct SentRecord<'a> {
-    record: &'a Record,
-    keys: Vec<&'a MatchKey>,
 }

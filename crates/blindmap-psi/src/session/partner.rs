@@ -6,11 +6,11 @@ use curve25519_dalek::scalar::Scalar;
 use rayon::prelude::*;
 use zeroize::Zeroizing;
 
-use super::exchange::{Exchange, MAX_CHUNK_ELEMENTS, OwnSlot, PartnerSlot, ShuffleBuffer, prg_label};
+use super::exchange::{Exchange, KeyId, MAX_CHUNK_ELEMENTS, OwnSlot, PartnerSlot, Stream, prg_label};
 use crate::bloom;
 use crate::error::{Error, PeerMisbehaviour};
 use crate::fields;
-use crate::group::{self, ElementBytes, Tag};
+use crate::group::{self, ElementBytes, SecretScalar, Tag};
 use crate::oprf;
 use crate::policy::Visibility;
 use crate::wire::{BloomChunk, Kind, Message, RecordChunk, SealedChunk};
@@ -29,137 +29,177 @@ fn slots(widths: &[u8]) -> impl Iterator<Item = (u32, u8, usize)> + '_ {
         .map(|(k, (i, j))| (i, j, k))
 }
 
-/// The tags of `points` under class key `class`, computed once per chunk.
-fn cached_tags(
-    cache: &mut Vec<(u16, Vec<Tag>)>,
-    keys: &[group::SecretScalar],
-    class: u16,
-    points: &[RistrettoPoint],
-) -> usize {
-    match cache.iter().position(|(k, _)| *k == class) {
-        Some(i) => i,
-        None => {
-            cache.push((class, keys[class as usize].raise_tags(points)));
-            cache.len() - 1
-        }
-    }
-}
-
-/// The tuples at `positions`, each `width` items long, back to back, each tuple's items in the
-/// order given by its `width` entries of `slots`.
-fn gather<T: Copy>(items: &[T], positions: &[u32], slots: &[u8], width: usize) -> Vec<T> {
-    positions
-        .iter()
-        .zip(slots.chunks(width))
-        .flat_map(|(&p, order)| order.iter().map(move |&j| items[p as usize * width + j as usize]))
-        .collect()
+fn prefix(element: &ElementBytes) -> [u8; 16] {
+    element[..16].try_into().expect("16 bytes")
 }
 
 impl Exchange {
-    /// An `Elements` chunk of the partner (spec §9.5): answer it per our plan, and evaluate it
-    /// for our own comparisons (spec §10.1).
+    fn key(&self, key: KeyId) -> &SecretScalar {
+        match key {
+            KeyId::Class(c) => &self.class_keys[c as usize],
+            KeyId::Count => self.count_key.as_ref().expect("compared with the count key only when counting"),
+        }
+    }
+
+    /// Checks that a record chunk of the partner is the next one of `stream` (spec §9.5).
+    fn check_next(&self, stream: Stream, kind: &str, segment: u16, first: u32, count: u32) -> Result<(), Error> {
+        let due = self.cursor.streams.get(self.cursor.at).copied();
+        let ((Some(Stream::Counted(t)), Stream::Counted(_)) | (Some(Stream::Regular(t)), Stream::Regular(_))) =
+            (due, stream)
+        else {
+            return Err(unexpected(self.describe_due(), kind));
+        };
+        let records = self.partner[t as usize].records;
+        if self.cursor.pending_blinded.is_some()
+            || segment != t
+            || first != self.cursor.next
+            || count > records - self.cursor.next
+        {
+            return Err(unexpected(
+                format!("{} from position {}", self.describe_due(), self.cursor.next),
+                format!("{kind} for segment {segment} from position {first}"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn describe_due(&self) -> String {
+        match (self.cursor.pending_blinded.is_some(), self.cursor.streams.get(self.cursor.at)) {
+            (true, _) => "Blinded".into(),
+            (false, Some(Stream::Counted(t))) => format!("Counted for segment {t}"),
+            (false, Some(Stream::Regular(t))) => format!("Elements for segment {t}"),
+            (false, None) => "no more records".into(),
+        }
+    }
+
+    /// A chunk of the partner's counted stream (spec §9.5): kept, answered under each of our
+    /// classes that serve its segment at the counts level, for shuffling once complete.
+    pub(super) fn on_counted(
+        &mut self,
+        chunk: RecordChunk<ElementBytes>,
+        points: &[RistrettoPoint],
+        out: &mut Vec<Message>,
+    ) -> Result<(), Error> {
+        let count = chunk.items.len() as u32;
+        self.check_next(Stream::Counted(0), "Counted", chunk.segment, chunk.first, count)?;
+        let t = chunk.segment;
+        self.counted_prefixes.extend(chunk.items.iter().map(prefix));
+        for c in self.partner[t as usize].shuffled_answers.clone() {
+            let tags = self.class_keys[c as usize].raise_tags(points);
+            match self.shuffle.iter_mut().find(|(k, _)| *k == c) {
+                Some((_, buffer)) => buffer.extend(tags),
+                None => self.shuffle.push((c, tags)),
+            }
+        }
+        self.cursor.next += count;
+        if self.cursor.next == self.partner[t as usize].records {
+            self.finish_counted(t, out)?;
+        }
+        Ok(())
+    }
+
+    /// The end of a counted stream: no element may repeat across the partner's counted streams
+    /// (spec §9.5); then the shuffled answers go out.
+    fn finish_counted(&mut self, t: u16, out: &mut Vec<Message>) -> Result<(), Error> {
+        self.counted_prefixes.par_sort_unstable();
+        if self.counted_prefixes.windows(2).any(|w| w[0] == w[1]) {
+            return Err(PeerMisbehaviour::RepeatedElement { segment: t }.into());
+        }
+        let records = self.partner[t as usize].records as usize;
+        for (c, tags) in std::mem::take(&mut self.shuffle) {
+            // spec §9.5: the answer at returned position p is the one to received position π[p].
+            let mut permutation: Zeroizing<Vec<u32>> = Zeroizing::new((0..records as u32).collect());
+            self.seed.prg(&prg_label(b"blindmap/v1/shuffle", &[c, t])).shuffle(&mut permutation);
+            let per_chunk = self.chunk_records.min(MAX_CHUNK_ELEMENTS);
+            for (n, positions) in permutation.chunks(per_chunk).enumerate() {
+                out.push(Message::Tags(RecordChunk {
+                    reference: c,
+                    segment: t,
+                    first: (n * per_chunk) as u32,
+                    widths: vec![1; positions.len()],
+                    items: positions.iter().map(|&p| tags[p as usize]).collect(),
+                }));
+            }
+        }
+        self.cursor.at += 1;
+        self.cursor.next = 0;
+        Ok(())
+    }
+
+    /// An `Elements` chunk of the partner (spec §9.5): answer it in order per our plan, and
+    /// evaluate it for our own comparisons (spec §10.1).
     pub(super) fn on_elements(
         &mut self,
         chunk: RecordChunk<ElementBytes>,
         points: &[RistrettoPoint],
         out: &mut Vec<Message>,
     ) -> Result<(), Error> {
-        let cursor = &self.cursor;
-        let Some(&t) = cursor.segments.get(cursor.at) else {
-            return Err(unexpected("no more records", "Elements"));
-        };
-        if cursor.pending_blinded.is_some() {
-            return Err(unexpected("Blinded", "Elements"));
-        }
-        let ti = t as usize;
-        let segment = &self.partner[ti];
         let count = chunk.widths.len() as u32;
-        if chunk.segment != t || chunk.first != cursor.next || count > segment.records - cursor.next {
-            return Err(unexpected(
-                format!("Elements for segment {t} from position {}", cursor.next),
-                format!("Elements for segment {} from position {}", chunk.segment, chunk.first),
-            ));
-        }
-        for &w in &chunk.widths {
-            if w > segment.max_width {
-                return Err(PeerMisbehaviour::ShapeMismatch { segment: t }.into());
-            }
-            // spec §9.5: a segment we return shuffled must be padded, or the partner could
-            // recognise its records by their widths.
-            if segment.padded && w != segment.max_width {
-                return Err(PeerMisbehaviour::NotPadded { segment: t, width: segment.max_width }.into());
-            }
+        self.check_next(Stream::Regular(0), "Elements", chunk.segment, chunk.first, count)?;
+        let t = chunk.segment;
+        let ti = t as usize;
+        if chunk.widths.iter().any(|&w| w > self.partner[ti].max_width) {
+            return Err(PeerMisbehaviour::ShapeMismatch { segment: t }.into());
         }
         self.cursor.key_sum += chunk.items.len() as u64;
-        // spec §9.5: no element of a padded segment may appear twice in the session. Padded
-        // segments come first, so every later element is checked against all of theirs.
-        let padded = segment.padded;
-        if padded || !self.padded_seen.is_empty() {
-            for e in &chunk.items {
-                let prefix: [u8; 16] = e[..16].try_into().expect("16 bytes");
-                let repeated =
-                    if padded { !self.padded_seen.insert(prefix) } else { self.padded_seen.contains(&prefix) };
-                if repeated {
-                    return Err(PeerMisbehaviour::RepeatedElement { segment: t }.into());
-                }
-            }
+        // spec §9.5: no element of a counted stream may come back in a regular one, where an
+        // ordered answer would identify it.
+        if !self.counted_prefixes.is_empty()
+            && chunk.items.par_iter().any(|e| self.counted_prefixes.binary_search(&prefix(e)).is_ok())
+        {
+            return Err(PeerMisbehaviour::RepeatedElement { segment: t }.into());
         }
 
-        let mirror = self.partner[ti].mirror.clone();
-        let compare = self.partner[ti].compare.clone();
-        let mut tags_by_class: Vec<(u16, Vec<Tag>)> = Vec::new();
-        let mut answers = Vec::new();
-        for &(c, vis) in &mirror {
-            if self.my_plan.bloom {
+        let mut tags_by_key: Vec<(KeyId, Vec<Tag>)> = Vec::new();
+        for c in self.partner[ti].ordered_answers.clone() {
+            let items = if self.my_plan.bloom {
                 // spec §9.7: a Bloom server returns elements, which the receiver unblinds.
                 let items = self.class_keys[c as usize].raise_serialize(points);
-                match vis {
-                    Visibility::Ordered => answers.push(Message::Points(RecordChunk {
-                        reference: c,
-                        segment: t,
-                        first: chunk.first,
-                        widths: chunk.widths.clone(),
-                        items,
-                    })),
-                    _ => self.buffer_shuffled(c, ShuffleBuffer::Points(items)),
-                }
+                out.push(Message::Points(RecordChunk {
+                    reference: c,
+                    segment: t,
+                    first: chunk.first,
+                    widths: chunk.widths.clone(),
+                    items,
+                }));
+                continue;
             } else {
-                let i = cached_tags(&mut tags_by_class, &self.class_keys, c, points);
-                let items = tags_by_class[i].1.clone();
-                match vis {
-                    Visibility::Ordered => answers.push(Message::Tags(RecordChunk {
-                        reference: c,
-                        segment: t,
-                        first: chunk.first,
-                        widths: chunk.widths.clone(),
-                        items,
-                    })),
-                    _ => self.buffer_shuffled(c, ShuffleBuffer::Tags(items)),
-                }
-            }
+                let i = self.cached_tags(&mut tags_by_key, KeyId::Class(c), points);
+                tags_by_key[i].1.clone()
+            };
+            out.push(Message::Tags(RecordChunk {
+                reference: c,
+                segment: t,
+                first: chunk.first,
+                widths: chunk.widths.clone(),
+                items,
+            }));
         }
-        out.extend(answers);
 
-        for &k in &compare {
-            let i = cached_tags(&mut tags_by_class, &self.class_keys, k, points);
-            let tags = std::mem::take(&mut tags_by_class[i].1);
-            let pclass = self.partner[ti].class;
-            let places: Vec<(u32, u8, usize)> = slots(&chunk.widths).collect();
+        let pclass = self.partner[ti].class;
+        let places: Vec<(u32, u8, usize)> = slots(&chunk.widths).collect();
+        for key in self.partner[ti].compare.clone() {
+            let i = self.cached_tags(&mut tags_by_key, key, points);
+            let tags = std::mem::take(&mut tags_by_key[i].1);
             if self.first {
                 // spec §10.1, F: probe the tags the partner returned for our records.
-                let hits = self.own_index.probe_all(&tags);
+                let budget = self.budget();
+                let Some(hits) = self.own_index.probe_all(&tags, budget) else {
+                    self.truncated = true;
+                    continue;
+                };
                 for (k_item, e) in hits {
-                    if e.partner_class != pclass || self.own[e.segment as usize].class != k {
+                    if e.partner_class != pclass || e.key != key {
                         continue;
                     }
                     let (i, slot, _) = places[k_item];
                     let vis = self.theirs.class_vis[pclass as usize][e.segment as usize];
-                    self.record_match(e.segment, e.position, e.slot, vis, t, Some((chunk.first + i, slot)))?;
+                    self.record_match(e.segment, e.position, e.slot, vis, t, Some((chunk.first + i, slot)));
                 }
             } else {
                 // spec §10.1, L: keep these tags until the partner returns ours.
                 self.partner_index.extend(places.iter().map(|&(i, slot, k_item)| {
-                    (tags[k_item], PartnerSlot { segment: t, position: chunk.first + i, slot, my_class: k })
+                    (tags[k_item], PartnerSlot { segment: t, position: chunk.first + i, slot, key })
                 }));
             }
         }
@@ -168,18 +208,26 @@ impl Exchange {
         if self.partner[ti].blinded {
             self.cursor.pending_blinded = Some((chunk.first, chunk.widths));
         } else if self.cursor.next == self.partner[ti].records {
-            self.finish_partner_segment(out)?;
+            self.finish_regular()?;
         }
         Ok(())
     }
 
-    fn buffer_shuffled(&mut self, class: u16, items: ShuffleBuffer) {
-        match (self.shuffle.iter_mut().find(|(c, _)| *c == class), items) {
-            (Some((_, ShuffleBuffer::Tags(buf))), ShuffleBuffer::Tags(items)) => buf.extend(items),
-            (Some((_, ShuffleBuffer::Points(buf))), ShuffleBuffer::Points(items)) => buf.extend(items),
-            (None, items) => self.shuffle.push((class, items)),
-            _ => unreachable!("a class returns either tags or points for a whole session"),
+    /// The tags of `points` under `key`, computed once per chunk.
+    fn cached_tags(&self, cache: &mut Vec<(KeyId, Vec<Tag>)>, key: KeyId, points: &[RistrettoPoint]) -> usize {
+        match cache.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                cache.push((key, self.key(key).raise_tags(points)));
+                cache.len() - 1
+            }
         }
+    }
+
+    /// How many more matches the limit of spec §10.1 allows.
+    fn budget(&self) -> usize {
+        usize::try_from(self.max_matches.saturating_sub((self.ordered.len() + self.shuffled.len()) as u64))
+            .unwrap_or(usize::MAX)
     }
 
     /// A `Blinded` chunk of the partner (spec §9.6): `BlindEvaluate` with each fields group key
@@ -191,22 +239,22 @@ impl Exchange {
         out: &mut Vec<Message>,
     ) -> Result<(), Error> {
         let Some((first, widths)) = self.cursor.pending_blinded.take() else {
-            return Err(unexpected("Elements", "Blinded"));
+            return Err(unexpected(self.describe_due(), "Blinded"));
         };
-        let t = self.cursor.segments[self.cursor.at];
-        let ti = t as usize;
+        let Some(&Stream::Regular(t)) = self.cursor.streams.get(self.cursor.at) else {
+            return Err(unexpected(self.describe_due(), "Blinded"));
+        };
         if chunk.segment != t || chunk.first != first || chunk.widths.len() != widths.len() {
             return Err(unexpected(
                 format!("Blinded for segment {t} from position {first}"),
                 format!("Blinded for segment {} from position {}", chunk.segment, chunk.first),
             ));
         }
-        let segment = &self.partner[ti];
-        if (!segment.padded && chunk.widths != widths) || chunk.widths.iter().any(|&w| w > segment.max_width) {
+        if chunk.widths != widths {
             return Err(PeerMisbehaviour::ShapeMismatch { segment: t }.into());
         }
         self.cursor.blinded_sum += chunk.items.len() as u64;
-        let groups: Vec<u16> = self.mine.groups_for_row(ti).collect();
+        let groups: Vec<u16> = self.mine.groups_for_row(t as usize).collect();
         for g in groups {
             out.push(Message::Evaluated(RecordChunk {
                 reference: g,
@@ -216,64 +264,20 @@ impl Exchange {
                 items: self.group_keys[g as usize].0.raise_serialize(points),
             }));
         }
-        if self.cursor.next == self.partner[ti].records {
-            self.finish_partner_segment(out)?;
+        if self.cursor.next == self.partner[t as usize].records {
+            self.finish_regular()?;
         }
         Ok(())
     }
 
-    /// The end of a partner segment: check its declared shape and send the shuffled answers
-    /// (spec §9.5).
-    fn finish_partner_segment(&mut self, out: &mut Vec<Message>) -> Result<(), Error> {
-        let t = self.cursor.segments[self.cursor.at];
-        let segment = &self.partner[t as usize];
-        // Padded segments send each key once (spec §9.5), so their blinded keys may be fewer.
-        let blinded_ok = if segment.padded {
-            self.cursor.blinded_sum <= segment.keys
-        } else {
-            self.cursor.blinded_sum == segment.keys
+    /// The end of a regular stream: check its declared shape (spec §9.5).
+    fn finish_regular(&mut self) -> Result<(), Error> {
+        let Some(&Stream::Regular(t)) = self.cursor.streams.get(self.cursor.at) else {
+            unreachable!("called at the end of a regular stream");
         };
-        let shape_ok = (segment.padded || self.cursor.key_sum == segment.keys) && (!segment.blinded || blinded_ok);
-        if !shape_ok {
+        let segment = &self.partner[t as usize];
+        if self.cursor.key_sum != segment.keys || (segment.blinded && self.cursor.blinded_sum != segment.keys) {
             return Err(PeerMisbehaviour::ShapeMismatch { segment: t }.into());
-        }
-        let width = segment.max_width as usize;
-        let records = segment.records as usize;
-        for (c, buffer) in std::mem::take(&mut self.shuffle) {
-            // spec §9.5: returned tuple p is received tuple π[p], its slots permuted too, all
-            // drawn from PRG(seed, label).
-            let mut prg = self.seed.prg(&prg_label(b"blindmap/v1/shuffle", &[c, t]));
-            let mut permutation: Zeroizing<Vec<u32>> = Zeroizing::new((0..records as u32).collect());
-            prg.shuffle(&mut permutation);
-            let mut slot_orders: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::with_capacity(records * width));
-            for _ in 0..records {
-                let mut slots: Vec<u8> = (0..width as u8).collect();
-                prg.shuffle(&mut slots);
-                slot_orders.extend_from_slice(&slots);
-            }
-            let per_chunk = self.chunk_records.min(MAX_CHUNK_ELEMENTS / width).max(1);
-            for (n, positions) in permutation.chunks(per_chunk).enumerate() {
-                let start = n * per_chunk;
-                let slots = &slot_orders[start * width..(start + positions.len()) * width];
-                let first = start as u32;
-                let widths = vec![segment.max_width; positions.len()];
-                out.push(match &buffer {
-                    ShuffleBuffer::Tags(items) => Message::Tags(RecordChunk {
-                        reference: c,
-                        segment: t,
-                        first,
-                        widths,
-                        items: gather(items, positions, slots, width),
-                    }),
-                    ShuffleBuffer::Points(items) => Message::Points(RecordChunk {
-                        reference: c,
-                        segment: t,
-                        first,
-                        widths,
-                        items: gather(items, positions, slots, width),
-                    }),
-                });
-            }
         }
         self.cursor.at += 1;
         self.cursor.next = 0;
@@ -317,13 +321,13 @@ impl Exchange {
         if e.next == e.end {
             self.expected.pop_front();
         }
-        // Widths must be ours: padded where we padded, real otherwise (Evaluated is never padded).
-        let segment = &self.own[chunk.segment as usize];
-        let widths_ok = if kind != Kind::Evaluated && (segment.padded || visibility == Visibility::Shuffled) {
-            chunk.widths.iter().all(|&w| w == segment.max_width)
-        } else {
-            let (s, first) = (chunk.segment, chunk.first);
-            chunk.widths.iter().enumerate().all(|(i, &w)| w == self.real_width(s, first + i as u32))
+        // Widths must be ours: one per counted record, each record's keys otherwise.
+        let widths_ok = match visibility {
+            Visibility::Shuffled => chunk.widths.iter().all(|&w| w == 1),
+            _ => {
+                let (s, first) = (chunk.segment, chunk.first);
+                chunk.widths.iter().enumerate().all(|(i, &w)| w == self.width(s, first + i as u32))
+            }
         };
         if !widths_ok {
             return Err(PeerMisbehaviour::ShapeMismatch { segment: chunk.segment }.into());
@@ -331,25 +335,30 @@ impl Exchange {
         Ok(visibility)
     }
 
-    /// Tags returned for our records (spec §10.1).
+    /// Tags returned for our records (spec §10.1): in order for a regular stream, shuffled for a
+    /// counted one.
     pub(super) fn on_tags(&mut self, chunk: RecordChunk<Tag>) -> Result<(), Error> {
         let visibility = self.take_expected(Kind::Tags, &chunk)?;
         let (s, c) = (chunk.segment, chunk.reference);
-        let my_class = self.own[s as usize].class;
-        // Ordered returns skip our padding; shuffled ones cannot tell it apart.
-        let places: Vec<(u32, u8, usize)> = slots(&chunk.widths)
-            .filter(|&(i, slot, _)| visibility != Visibility::Ordered || slot < self.real_width(s, chunk.first + i))
-            .collect();
+        let key = match visibility {
+            Visibility::Shuffled => KeyId::Count,
+            _ => KeyId::Class(self.own[s as usize].class),
+        };
+        let places: Vec<(u32, u8, usize)> = slots(&chunk.widths).collect();
         if self.first {
             self.own_index.extend(places.iter().map(|&(i, slot, k)| {
-                (chunk.items[k], OwnSlot { segment: s, position: chunk.first + i, slot, partner_class: c })
+                (chunk.items[k], OwnSlot { segment: s, position: chunk.first + i, slot, partner_class: c, key })
             }));
         } else {
-            let probes: Vec<Tag> = places.iter().map(|&(_, _, k)| chunk.items[k]).collect();
-            for (p, e) in self.partner_index.probe_all(&probes) {
-                if e.my_class == my_class && self.theirs.class_of_col[e.segment as usize] == c {
-                    let (i, slot, _) = places[p];
-                    self.record_match(s, chunk.first + i, slot, visibility, e.segment, Some((e.position, e.slot)))?;
+            let budget = self.budget();
+            let Some(hits) = self.partner_index.probe_all(&chunk.items, budget) else {
+                self.truncated = true;
+                return Ok(());
+            };
+            for (k, e) in hits {
+                if e.key == key && self.theirs.class_of_col[e.segment as usize] == c {
+                    let (i, slot, _) = places[k];
+                    self.record_match(s, chunk.first + i, slot, visibility, e.segment, Some((e.position, e.slot)));
                 }
             }
         }
@@ -364,16 +373,16 @@ impl Exchange {
         points: &[RistrettoPoint],
     ) -> Result<(), Error> {
         let visibility = self.take_expected(Kind::Points, &chunk)?;
+        if visibility != Visibility::Ordered {
+            return Err(unexpected("ordered Points", "shuffled Points"));
+        }
         let s = chunk.segment;
-        let inverse = group::SecretScalar::new(self.class_keys[self.own[s as usize].class as usize].scalar().invert());
+        let inverse = SecretScalar::new(self.class_keys[self.own[s as usize].class as usize].scalar().invert());
         let unblinded = inverse.raise_serialize(points);
+        let key = KeyId::Class(self.own[s as usize].class);
         for (i, slot, k) in slots(&chunk.widths) {
-            let position = chunk.first + i;
-            if visibility == Visibility::Ordered && slot >= self.real_width(s, position) {
-                continue;
-            }
-            self.bloom_pending
-                .push((unblinded[k], OwnSlot { segment: s, position, slot, partner_class: chunk.reference }));
+            let entry = OwnSlot { segment: s, position: chunk.first + i, slot, partner_class: chunk.reference, key };
+            self.bloom_pending.push((unblinded[k], entry));
         }
         Ok(())
     }
@@ -440,7 +449,7 @@ impl Exchange {
                     .and_then(|evaluated| group::deserialize_element(evaluated, index).ok())
                     .and_then(|point| {
                         let record = &self.data.records()[segment.order[p as usize] as usize];
-                        let input = record.keys[self.key_index(s, p, j) as usize].oprf_input();
+                        let input = record.keys[j as usize].oprf_input();
                         let output = oprf::finalize_hash(&input, &(point * inverse).compress().to_bytes());
                         fields::open(&self.session_id, g, &output, (t, position, slot), sealed, names)
                     });
@@ -507,9 +516,13 @@ impl Exchange {
             .filter(|(e, slot)| slot.partner_class == class && filter.contains(e))
             .map(|(_, slot)| *slot)
             .collect();
-        for e in hits {
-            let vis = self.theirs.class_vis[class as usize][e.segment as usize];
-            self.record_match(e.segment, e.position, e.slot, vis, t, None)?;
+        if hits.len() > self.budget() {
+            self.truncated = true;
+        } else {
+            for e in hits {
+                let vis = self.theirs.class_vis[class as usize][e.segment as usize];
+                self.record_match(e.segment, e.position, e.slot, vis, t, None);
+            }
         }
         self.bloom_in_at += 1;
         if self.bloom_in_at == self.bloom_in.len() {
