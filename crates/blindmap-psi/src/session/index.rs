@@ -42,8 +42,7 @@ impl<E: Copy + Send + Sync> TagIndex<E> {
             .par_iter()
             .map(|tag| {
                 let start = entries.partition_point(|(t, _)| t < tag);
-                let end = start + entries[start..].partition_point(|(t, _)| t == tag);
-                (start, end)
+                (start, run_end(entries, start, tag))
             })
             .collect();
         let total: usize = ranges.iter().map(|(start, end)| end - start).sum();
@@ -58,6 +57,23 @@ impl<E: Copy + Send + Sync> TagIndex<E> {
                 .collect(),
         )
     }
+}
+
+/// The end of the run of entries equal to `tag` starting at `start`: usually no entry or one, so
+/// look at those first, then gallop, so that a long run of equal tags costs its logarithm.
+fn run_end<E>(entries: &[(Tag, E)], start: usize, tag: &Tag) -> usize {
+    let equal = |i: usize| entries.get(i).is_some_and(|(t, _)| t == tag);
+    if !equal(start) {
+        return start;
+    }
+    let mut step = 1;
+    while equal(start + step) {
+        step *= 2;
+    }
+    // The run ends in (start + step / 2, start + step].
+    let from = start + step / 2 + 1;
+    let to = (start + step).min(entries.len());
+    from + entries[from..to].partition_point(|(t, _)| t == tag)
 }
 
 #[cfg(test)]
@@ -75,5 +91,15 @@ mod tests {
         assert_eq!(index.probe_all(&[[3; 16]], 10), Some(vec![(0, 'd')]));
         // Over budget: nothing is built.
         assert_eq!(index.probe_all(&[[1; 16], [1; 16]], 3), None);
+    }
+
+    #[test]
+    fn runs_of_every_length_are_found() {
+        for n in 0..70usize {
+            let mut index = TagIndex::new();
+            index.extend((0..n).map(|i| ([5; 16], i)));
+            index.extend([([4; 16], 1000), ([6; 16], 1001)]);
+            assert_eq!(index.probe_all(&[[5; 16]], usize::MAX).unwrap().len(), n);
+        }
     }
 }
