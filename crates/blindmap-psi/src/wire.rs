@@ -145,6 +145,13 @@ pub struct RecordChunk<T> {
     pub items: Vec<T>,
 }
 
+impl RecordChunk<()> {
+    /// The same chunk header with these items.
+    pub(crate) fn with_items<T>(self, items: Vec<T>) -> RecordChunk<T> {
+        RecordChunk { reference: self.reference, segment: self.segment, first: self.first, widths: self.widths, items }
+    }
+}
+
 /// Sealed fields of one record: `(slot, ciphertext)` pairs in ascending slot order (spec §8.8).
 pub type SealedRecord = Vec<(u8, Vec<u8>)>;
 

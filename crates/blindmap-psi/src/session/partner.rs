@@ -151,29 +151,21 @@ impl Exchange {
         }
 
         let mut tags_by_key: Vec<(KeyId, Vec<Tag>)> = Vec::new();
+        let answer = |c: u16| RecordChunk {
+            reference: c,
+            segment: t,
+            first: chunk.first,
+            widths: chunk.widths.clone(),
+            items: Vec::new(),
+        };
         for c in self.partner[ti].ordered_answers.clone() {
-            let items = if self.my_plan.bloom {
+            out.push(if self.my_plan.bloom {
                 // spec §9.7: a Bloom server returns elements, which the receiver unblinds.
-                let items = self.class_keys[c as usize].raise_serialize(points);
-                out.push(Message::Points(RecordChunk {
-                    reference: c,
-                    segment: t,
-                    first: chunk.first,
-                    widths: chunk.widths.clone(),
-                    items,
-                }));
-                continue;
+                Message::Points(answer(c).with_items(self.class_keys[c as usize].raise_serialize(points)))
             } else {
                 let i = self.cached_tags(&mut tags_by_key, KeyId::Class(c), points);
-                tags_by_key[i].1.clone()
-            };
-            out.push(Message::Tags(RecordChunk {
-                reference: c,
-                segment: t,
-                first: chunk.first,
-                widths: chunk.widths.clone(),
-                items,
-            }));
+                Message::Tags(answer(c).with_items(tags_by_key[i].1.clone()))
+            });
         }
 
         let pclass = self.partner[ti].class;
