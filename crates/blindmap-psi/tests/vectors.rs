@@ -155,6 +155,10 @@ struct OutcomeSpec {
     matrix: Vec<Vec<String>>,
     overlaps: Vec<OverlapSpec>,
     fields: Vec<FieldsSpec>,
+    /// Partner records matched in a fields cell whose fields did not open (spec §10.4).
+    unopened: Vec<(String, u32)>,
+    /// Whether the match limit cut the results (spec §10.1).
+    incomplete: bool,
 }
 
 impl OutcomeSpec {
@@ -186,6 +190,12 @@ impl OutcomeSpec {
                     fields: f.fields.iter().map(|(n, v)| (n.to_string(), v.clone())).collect(),
                 })
                 .collect(),
+            unopened: o
+                .unopened_fields()
+                .iter()
+                .map(|p| (columns[p.segment as usize].clone(), p.position.unwrap()))
+                .collect(),
+            incomplete: o.is_truncated(),
             columns,
         }
     }
@@ -469,10 +479,10 @@ fn session_vectors() -> Vec<SessionVector> {
         ),
         run(
             "session-duplicates",
-            "Keys shared by several records, in segments served both counts and ordered cells: a counted \
-             stream counts a shared first key once (later records send a random element) and counts \
-             records by their first key only, while ordered cells report every record and fields \
-             flow both ways.",
+            "Keys shared by several records, in segments served both counts and ordered cells: counted \
+             streams count a shared first key once, also across segments (later records send a random \
+             stand-in), and count records through their first key only (v-103 matches p-02 through its \
+             second key and is not counted); ordered cells report every record; fields flow both ways.",
             party(
                 13,
                 true,
@@ -491,9 +501,14 @@ fn session_vectors() -> Vec<SessionVector> {
                 vec![
                     rec("v-101", "customers", &[("domain", "acme.com")], &[("owner", "Ada")]),
                     rec("v-102", "customers", &[("domain", "acme.com")], &[("owner", "Grace")]),
-                    rec("v-103", "customers", &[("domain", "acme.com"), ("duns", "111111111")], &[("owner", "Alan")]),
+                    rec(
+                        "v-103",
+                        "customers",
+                        &[("domain", "acme-holdings.com"), ("duns", "111111111")],
+                        &[("owner", "Alan")],
+                    ),
                     rec("v-104", "customers", &[("domain", "globex.com")], &[("owner", "Barbara")]),
-                    rec("v-105", "prospects", &[("domain", "initech.com")], &[]),
+                    rec("v-105", "prospects", &[("domain", "acme.com")], &[]),
                     rec("v-106", "prospects", &[("domain", "hooli.com")], &[]),
                 ],
             ),
@@ -502,14 +517,22 @@ fn session_vectors() -> Vec<SessionVector> {
                 true,
                 false,
                 2,
-                policy("overlaps", vec![rule(Some("customers"), None, LevelSpec::Name("counts".into()))], 1, 1),
+                policy(
+                    "overlaps",
+                    vec![
+                        rule(Some("customers"), None, LevelSpec::Name("counts".into())),
+                        rule(Some("prospects"), None, fields(&["owner"])),
+                    ],
+                    1,
+                    1,
+                ),
                 vec![
-                    rec("p-01", "customers", &[("domain", "acme.com")], &[]),
-                    rec("p-02", "customers", &[("duns", "111111111")], &[]),
+                    rec("p-01", "customers", &[("domain", "acme.com")], &[("owner", "Linus")]),
+                    rec("p-02", "customers", &[("duns", "111111111")], &[("owner", "Ken")]),
                     rec("p-03", "customers", &[("domain", "initech.com")], &[]),
-                    rec("p-04", "prospects", &[("domain", "acme.com")], &[]),
+                    rec("p-04", "prospects", &[("domain", "acme.com")], &[("owner", "Radia")]),
                     rec("p-05", "prospects", &[("domain", "hooli.com")], &[]),
-                    rec("p-06", "prospects", &[("domain", "hooli.com")], &[]),
+                    rec("p-06", "prospects", &[("domain", "hooli.com")], &[("owner", "Dennis")]),
                 ],
             ),
         ),
@@ -811,7 +834,7 @@ fn negative_vectors(vectors: &[SessionVector]) -> Vec<NegativeVector> {
             "counted-element-reused",
             "A receiver sends an element of its counted stream again in its regular stream, so that an \
              ordered answer would identify the shuffled one; the sender refuses (spec §9.5).",
-            "session-counts",
+            "session-duplicates",
             |v| {
                 let from = first_sender(v);
                 let (_, counted) = find(v, from, "Counted");
@@ -827,16 +850,31 @@ fn negative_vectors(vectors: &[SessionVector]) -> Vec<NegativeVector> {
         negative(
             vectors,
             "blinded-widths-differ",
-            "A Blinded chunk whose widths differ from the Elements chunk it follows, in a segment that is \
-             not padded: the receiver's fields queries must describe the same records (spec §9.5).",
+            "A Blinded chunk whose widths differ from the Elements chunk it follows (within the declared \
+             maximum width): the receiver's fields queries must describe the same records (spec §9.5).",
             "session-fields",
             |v| {
                 let from = "responder";
-                let (i, mut frame) = find(v, from, "Blinded");
+                let (_, hello) = find(v, from, "Hello");
+                let Message::Hello(hello) = hello.message else { unreachable!() };
+                let (i, mut frame) = v
+                    .messages
+                    .iter()
+                    .filter(|m| m.from == from)
+                    .enumerate()
+                    .filter(|(_, m)| m.kind == "Blinded")
+                    .map(|(i, m)| (i, Frame::decode(&hex::decode(&m.bytes).unwrap()).unwrap()))
+                    .find(|(_, f)| {
+                        let Message::Blinded(c) = &f.message else { return false };
+                        c.widths.iter().any(|&w| w < hello.segments[c.segment as usize].max_width)
+                    })
+                    .expect("a Blinded record narrower than its segment's maximum");
                 let Message::Blinded(c) = &mut frame.message else { unreachable!() };
-                let first = c.widths[0] as usize;
-                c.widths[0] += 1;
-                c.items.insert(first, c.items[0]);
+                let max = hello.segments[c.segment as usize].max_width;
+                let r = c.widths.iter().position(|&w| w < max).unwrap();
+                let at: usize = c.widths[..=r].iter().map(|&w| w as usize).sum();
+                c.widths[r] += 1;
+                c.items.insert(at, c.items[at - 1]);
                 (from, i, frame.encode())
             },
             6,
