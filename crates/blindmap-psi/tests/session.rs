@@ -196,7 +196,7 @@ fn check(learner: &Side, partner: &Side, outcome: &Outcome, partner_outcome: &Ou
                     Cell::TooSmall { minimum: partner.policy.min_partner_segment() }
                 }
                 Level::Hidden => Cell::Hidden,
-                Level::Counts if n < u64::from(k) => Cell::FewerThan(k),
+                Level::Counts if k > 1 && n < u64::from(k) => Cell::FewerThan(k),
                 Level::Counts | Level::Overlaps | Level::Fields(_) => Cell::Count(n),
             };
             assert_eq!(

@@ -678,7 +678,11 @@ impl Exchange {
                     Level::Hidden => Cell::Hidden,
                     Level::Counts => {
                         let n = shuffled_counts.get(&key).copied().unwrap_or(0);
-                        if n < u64::from(threshold) { Cell::FewerThan(threshold) } else { Cell::Count(n) }
+                        if threshold > 1 && n < u64::from(threshold) {
+                            Cell::FewerThan(threshold)
+                        } else {
+                            Cell::Count(n)
+                        }
                     }
                     Level::Overlaps | Level::Fields(_) => Cell::Count(ordered_counts.get(&key).copied().unwrap_or(0)),
                 });
