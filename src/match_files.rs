@@ -220,7 +220,7 @@ fn print_text(args: &MatchFilesArgs, s: &Summary, lo: &Outcome, ro: &Outcome) {
         (0..plan.rows()).any(|r| (0..plan.cols()).any(|c| *plan.level(r, c) == Level::Counts))
     };
     if counts(lo) || counts(ro) {
-        println!("Counts-level cells count each record through its first key (spec §10.3).");
+        println!("Counts-level cells count records sharing a key once (spec §10.3).");
     }
     if let Some(out) = &args.out {
         println!("Pairs written to {}", out.display());

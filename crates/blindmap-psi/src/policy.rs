@@ -138,6 +138,11 @@ impl DisclosurePolicy {
         self
     }
 
+    /// Every level the policy can give: the default and each rule's.
+    pub fn levels(&self) -> impl Iterator<Item = &Level> {
+        std::iter::once(&self.default).chain(self.rules.iter().map(|r| &r.level))
+    }
+
     /// The count threshold.
     pub fn threshold(&self) -> u32 {
         self.threshold

@@ -202,7 +202,7 @@ pub enum Message {
     Sealed(SealedChunk),
     /// spec §8.9
     Bloom(BloomChunk),
-    /// spec §8.6; every record has width 1 (widths are not sent).
+    /// spec §8.6; every record of a chunk has the same width, sent once.
     Counted(RecordChunk<ElementBytes>),
     /// spec §8.10
     Abort(AbortCode),
@@ -335,11 +335,18 @@ pub(crate) fn decode_frame(bytes: &[u8]) -> Result<(Frame, Vec<RistrettoPoint>),
             if count == 0 {
                 return Err(DecodeError::OutOfRange { field: "record count", value: 0 });
             }
-            let items: Vec<ElementBytes> =
-                body.take(count * ELEMENT_LEN)?.chunks_exact(ELEMENT_LEN).map(<ElementBytes>::from_slice).collect();
+            let width = body.u8()?;
+            if width == 0 || width as usize > MAX_KEYS_PER_RECORD {
+                return Err(DecodeError::OutOfRange { field: "width", value: width.into() });
+            }
+            let items: Vec<ElementBytes> = body
+                .take(count * width as usize * ELEMENT_LEN)?
+                .chunks_exact(ELEMENT_LEN)
+                .map(<ElementBytes>::from_slice)
+                .collect();
             // spec §8.3
             points = group::deserialize_elements(&items)?;
-            Message::Counted(RecordChunk { reference: 0, segment, first, widths: vec![1; count], items })
+            Message::Counted(RecordChunk { reference: 0, segment, first, widths: vec![width; count], items })
         }
         Kind::Sealed => Message::Sealed(decode_sealed(&mut body)?),
         Kind::Bloom => Message::Bloom(decode_bloom(&mut body)?),
@@ -386,10 +393,12 @@ fn encode_body(message: &Message, w: &mut Writer) {
         }
         Message::Abort(code) => w.u16(code.to_u16()),
         Message::Counted(c) => {
-            debug_assert!(c.widths.iter().all(|&w| w == 1), "counted records have one element each");
+            let width = c.widths.first().copied().unwrap_or(1);
+            debug_assert!(c.widths.iter().all(|&x| x == width), "counted records share one width");
             w.u16(c.segment);
             w.u32(c.first);
-            w.u16(c.items.len() as u16);
+            w.u16(c.widths.len() as u16);
+            w.u8(width);
             for item in &c.items {
                 w.bytes(item);
             }
@@ -771,7 +780,7 @@ mod tests {
             Message::Bloom(BloomChunk { segment: 0, total_len, offset, data })
         });
         let abort = any::<u16>().prop_map(|c| Message::Abort(AbortCode::from_u16(c)));
-        let counted = (1usize..6).prop_map(|n| Message::Counted(chunk(vec![1; n])));
+        let counted = (1usize..6, 1u8..5).prop_map(|(n, w)| Message::Counted(chunk(vec![w; n])));
         prop_oneof![hello, plan, elements, evaluated, tags, sealed, bloom, abort, counted]
     }
 

@@ -117,21 +117,22 @@ fn plan_level(sender: &Side, receiver: &Side, rd: &Dataset, row: usize, sd: &Dat
     if served { sender.policy.level(&sd.segments()[col], &rd.segments()[row]).clone() } else { Level::Hidden }
 }
 
-/// Which of `side`'s records are counted at the counts level (spec §9.5): in its counted
-/// segments (hello order), records in input order, each counted through its first key unless an
-/// earlier counted record already had that key.
-fn counted_records(side: &Side, data: &Dataset, other: &Side, od: &Dataset) -> BTreeSet<usize> {
+/// The keys through which each of `side`'s records is counted at the counts level (spec §9.5):
+/// in its counted segments (hello order), records in input order, each counted through its first
+/// four keys that no earlier counted record had.
+fn counted_keys(side: &Side, data: &Dataset, other: &Side, od: &Dataset) -> BTreeMap<usize, BTreeSet<MatchKey>> {
     let mut seen = BTreeSet::new();
-    let mut counted = BTreeSet::new();
+    let mut counted = BTreeMap::new();
     for s in 0..data.segments().len() {
         let counts = (0..od.segments().len()).any(|t| plan_level(other, side, data, s, od, t) == Level::Counts);
         if !(side.config.learn && counts) {
             continue;
         }
         for &r in data.members(s) {
-            if seen.insert(data.records()[r as usize].keys[0].clone()) {
-                counted.insert(r as usize);
-            }
+            let fresh: Vec<MatchKey> =
+                data.records()[r as usize].keys.iter().filter(|k| !seen.contains(*k)).take(4).cloned().collect();
+            seen.extend(fresh.iter().cloned());
+            counted.insert(r as usize, fresh.into_iter().collect());
         }
     }
     counted
@@ -141,7 +142,7 @@ fn counted_records(side: &Side, data: &Dataset, other: &Side, od: &Dataset) -> B
 fn check(learner: &Side, partner: &Side, outcome: &Outcome, partner_outcome: &Outcome) {
     let ld = Dataset::new(learner.records.clone()).unwrap();
     let pd = Dataset::new(partner.records.clone()).unwrap();
-    let counted = counted_records(learner, &ld, partner, &pd);
+    let counted = counted_keys(learner, &ld, partner, &pd);
     let all_keys = |r: &Record| r.keys.iter().cloned().collect::<BTreeSet<_>>();
     let mut expected_pairs: BTreeMap<(usize, usize), Vec<KeyType>> = BTreeMap::new();
     let mut expected_fields: BTreeMap<usize, Vec<(FieldName, Option<String>)>> = BTreeMap::new();
@@ -156,8 +157,8 @@ fn check(learner: &Side, partner: &Side, outcome: &Outcome, partner_outcome: &Ou
                         .intersection(&theirs_q)
                         .map(|k| k.key_type().clone())
                         .collect();
-                    // Counts count a record through its first key, if it was counted.
-                    if counted.contains(&(r as usize)) && theirs_q.contains(&ld.records()[r as usize].keys[0]) {
+                    // Counts count a record through its counted keys.
+                    if counted.get(&(r as usize)).is_some_and(|keys| keys.intersection(&theirs_q).next().is_some()) {
                         matching.insert(r);
                     }
                     if common.is_empty() {
@@ -355,14 +356,14 @@ fn matches_beyond_the_limit_are_dropped_not_signalled() {
 }
 
 #[test]
-fn counts_count_records_through_their_first_key() {
-    // r1 and r2 share their first key (counted once); r3 matches only through its second key
-    // (not counted); the overlaps cell reports all three.
+fn counts_count_records_through_their_first_new_keys() {
+    // r1 and r2 are the same account (r2 adds nothing new: counted once); r3 shares the domain
+    // but is counted through its DUNS number; the overlaps cell reports all three.
     let receiver = side(
         vec![
             rec("r1", "s", &[("domain", "dup.example")]),
             rec("r2", "s", &[("domain", "dup.example")]),
-            rec("r3", "s", &[("domain", "other.example"), ("duns", "123456789")]),
+            rec("r3", "s", &[("domain", "dup.example"), ("duns", "123456789")]),
         ],
         Level::Hidden,
     );
@@ -376,6 +377,6 @@ fn counts_count_records_through_their_first_key() {
     sender.policy = sender.policy.with_rule(Some(SegmentLabel::new("counted").unwrap()), None, Level::Counts).unwrap();
     let (o, _) = run(&receiver, &sender, (3, 9));
     let col = |name: &str| o.partner_segments().iter().position(|s| s.label.as_str() == name).unwrap();
-    assert_eq!(o.cell(0, col("counted")), Cell::Count(1));
+    assert_eq!(o.cell(0, col("counted")), Cell::Count(2));
     assert_eq!(o.cell(0, col("ordered")), Cell::Count(3));
 }

@@ -396,9 +396,10 @@ fn session_vectors() -> Vec<SessionVector> {
     vec![
         run(
             "session-counts",
-            "Both sides disclose counts only, threshold 2: each side sends a counted stream (one element \
-             per record, its first key, under its count key), answered shuffled within each segment, \
-             and a regular stream (every key) that the other side evaluates for its own counts.",
+            "Both sides disclose counts only, threshold 2: each side sends counted streams (each record as \
+             a tuple of its keys under its count key, padded with stand-ins to the segment's width), \
+             answered shuffled — tuples and the slots within them — and regular streams (every key, in \
+             order) that the other side evaluates for its own counts.",
             party(1, true, false, 2, policy("counts", vec![], 2, 1), vendor_records()),
             party(2, true, false, 2, policy("counts", vec![], 2, 1), partner_records()),
         ),
@@ -480,9 +481,10 @@ fn session_vectors() -> Vec<SessionVector> {
         run(
             "session-duplicates",
             "Keys shared by several records, in segments served both counts and ordered cells: counted \
-             streams count a shared first key once, also across segments (later records send a random \
-             stand-in), and count records through their first key only (v-103 matches p-02 through its \
-             second key and is not counted); ordered cells report every record; fields flow both ways.",
+             streams send each key once (a record's first four keys that no earlier counted record sent, \
+             then random stand-ins up to the segment's counted width), so v-102 and, across segments, \
+             v-105 send stand-ins only and duplicates count once, while v-103 counts through its DUNS \
+             number; ordered cells report every record; fields flow both ways.",
             party(
                 13,
                 true,
@@ -826,6 +828,40 @@ fn negative_vectors(vectors: &[SessionVector]) -> Vec<NegativeVector> {
                 }
                 c.items[at] = repeated;
                 (from, i, last.encode())
+            },
+            6,
+        ),
+        negative(
+            vectors,
+            "counted-width-varies",
+            "A counted stream whose records are not all of one width: a receiver could then tell its \
+             records apart among the shuffled answers by their width (spec §9.5).",
+            "session-counts",
+            |v| {
+                let from = first_sender(v);
+                // The second chunk of a counted stream, one element wider than the first.
+                let (i, mut frame) = v
+                    .messages
+                    .iter()
+                    .filter(|m| m.from == from)
+                    .enumerate()
+                    .filter(|(_, m)| m.kind == "Counted")
+                    .map(|(i, m)| (i, Frame::decode(&hex::decode(&m.bytes).unwrap()).unwrap()))
+                    .find(|(_, f)| matches!(&f.message, Message::Counted(c) if c.first > 0))
+                    .expect("a counted stream of two chunks");
+                let Message::Counted(c) = &mut frame.message else { unreachable!() };
+                // The same records, one element wider each: a width other than the stream's.
+                let w = c.widths[0] as usize;
+                let mut items = Vec::new();
+                for record in c.items.chunks(w) {
+                    items.extend_from_slice(record);
+                    items.push(record[0]);
+                }
+                c.items = items;
+                for width in &mut c.widths {
+                    *width += 1;
+                }
+                (from, i, frame.encode())
             },
             6,
         ),

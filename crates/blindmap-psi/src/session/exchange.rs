@@ -29,6 +29,8 @@ use crate::wire::{Hello, Kind, Message, Role, SealedRecord, SessionId};
 
 /// At most this many elements in one chunk, so that bodies stay far below the frame limit.
 pub(super) const MAX_CHUNK_ELEMENTS: usize = 1 << 18;
+/// Most keys a counted record sends (spec §9.5).
+pub(crate) const MAX_COUNTED_WIDTH: u8 = 4;
 
 /// Steps of a party's outgoing stream (spec §9.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +87,12 @@ pub(super) struct OwnSegment {
     pub(super) ordered: bool,
     /// Whether the partner serves this segment any counts cell: we send its counted stream.
     pub(super) counted: bool,
+    /// For counted segments: the counted keys of each record (input order), as key indices,
+    /// back to back, with `counted_offsets[i]..counted_offsets[i + 1]` for record `i`.
+    pub(super) counted_keys: Vec<u8>,
+    pub(super) counted_offsets: Vec<u32>,
+    /// For counted segments: the width of every counted record (spec §9.5).
+    pub(super) counted_width: u8,
     /// Whether we send its regular stream.
     pub(super) sends: bool,
     pub(super) blinded: bool,
@@ -107,6 +115,8 @@ pub(super) struct PartnerSegment {
     /// Whether it asks for any overlaps or fields cell.
     pub(super) ordered: bool,
     pub(super) counted: bool,
+    /// The width of its counted records, once its first counted chunk arrived.
+    pub(super) counted_width: Option<u8>,
     pub(super) sends: bool,
     pub(super) blinded: bool,
     /// Our classes whose keys answer its regular stream in order (spec §9.5).
@@ -218,8 +228,6 @@ pub(crate) struct Exchange {
     pub(super) emit_at: usize,
     pub(super) emit_pos: u32,
     pub(super) blind_prg: Option<Prg>,
-    /// The first keys our counted streams have sent: each is counted once (spec §9.5).
-    pub(super) counted_first_keys: HashSet<crate::record::MatchKey>,
     pub(super) dummy_prg: Option<Prg>,
     pub(super) expected: VecDeque<Expected>,
     pub(super) sealed_out: SealedOut,
@@ -232,9 +240,10 @@ pub(crate) struct Exchange {
     pub(super) cursor: RecordCursor,
     /// Answers to the partner's counted stream per class, shuffled before they go out.
     pub(super) shuffle: Vec<(u16, Vec<crate::group::Tag>)>,
-    /// 16-byte prefixes of the partner's counted elements, sorted once its counted streams are
-    /// complete (spec §9.5).
+    /// 16-byte prefixes of the partner's counted elements from completed streams, sorted, and
+    /// of the stream under way (spec §9.5).
     pub(super) counted_prefixes: Vec<[u8; 16]>,
+    pub(super) pending_prefixes: Vec<[u8; 16]>,
     pub(super) sealed_in: Vec<(u16, u16)>,
     pub(super) sealed_in_at: usize,
     pub(super) sealed_in_next: u32,
@@ -310,6 +319,9 @@ impl Exchange {
                     class: mine.class_of_col[s],
                     ordered,
                     counted,
+                    counted_keys: Vec::new(),
+                    counted_offsets: Vec::new(),
+                    counted_width: 0,
                     sends: ordered || (my_plan.col_visible(s) && !my_plan.bloom),
                     blinded: my_hello.learn && theirs.groups_for_row(s).next().is_some(),
                     order: Vec::new(),
@@ -357,6 +369,7 @@ impl Exchange {
                     class,
                     ordered,
                     counted,
+                    counted_width: None,
                     sends,
                     blinded: learn && mine.groups_for_row(t).next().is_some(),
                     ordered_answers: answers(Visibility::Ordered),
@@ -368,13 +381,20 @@ impl Exchange {
 
         // spec §9.4: the first querier is the only querier, or the one sending fewer elements
         // (the initiator on a tie).
-        let own_elements =
-            |s: &OwnSegment| (if s.counted { u64::from(s.records) } else { 0 }) + if s.sends { s.keys } else { 0 };
-        let partner_elements =
-            |t: &PartnerSegment| (if t.counted { u64::from(t.records) } else { 0 }) + if t.sends { t.keys } else { 0 };
+        // Counted streams are at most MAX_COUNTED_WIDTH elements a record: an upper bound
+        // both sides can compute from the hellos.
+        let counted_bound =
+            |records: u32, max_width: u8| u64::from(records) * u64::from(max_width.min(MAX_COUNTED_WIDTH));
+        let own_elements = |(s, o): (usize, &OwnSegment)| {
+            (if o.counted { counted_bound(o.records, my_hello.segments[s].max_width) } else { 0 })
+                + if o.sends { o.keys } else { 0 }
+        };
+        let partner_elements = |t: &PartnerSegment| {
+            (if t.counted { counted_bound(t.records, t.max_width) } else { 0 }) + if t.sends { t.keys } else { 0 }
+        };
         let i_query = own.iter().any(|s| s.ordered || s.counted);
         let they_query = partner.iter().any(|t| t.ordered || t.counted);
-        let mine_total: u64 = own.iter().map(own_elements).sum();
+        let mine_total: u64 = own.iter().enumerate().map(own_elements).sum();
         let theirs_total: u64 = partner.iter().map(partner_elements).sum();
         let first = match (i_query, they_query) {
             (true, false) => true,
@@ -398,8 +418,30 @@ impl Exchange {
             }
         }
 
-        // spec §9.5: each regular stream goes out in an order drawn from the seed.
+        // spec §9.5: each regular stream goes out in an order drawn from the seed; each counted
+        // record sends its first keys that no earlier counted record sent.
         let mut own = own;
+        let mut counted_so_far: HashSet<&crate::record::MatchKey> = HashSet::new();
+        for (s, segment) in own.iter_mut().enumerate() {
+            if !segment.counted {
+                continue;
+            }
+            segment.counted_offsets.push(0);
+            for &r in data.members(s) {
+                let start = segment.counted_keys.len();
+                for (j, key) in data.records()[r as usize].keys.iter().enumerate() {
+                    if segment.counted_keys.len() - start == MAX_COUNTED_WIDTH as usize {
+                        break;
+                    }
+                    if counted_so_far.insert(key) {
+                        segment.counted_keys.push(j as u8);
+                    }
+                }
+                segment.counted_offsets.push(segment.counted_keys.len() as u32);
+            }
+            let widest = segment.counted_offsets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+            segment.counted_width = (widest as u8).max(1);
+        }
         for (s, segment) in own.iter_mut().enumerate() {
             if segment.sends {
                 let mut order = data.members(s).to_vec();
@@ -478,7 +520,6 @@ impl Exchange {
             emit_at: 0,
             emit_pos: 0,
             blind_prg: None,
-            counted_first_keys: HashSet::new(),
             dummy_prg: None,
             expected: VecDeque::new(),
             sealed_out: BTreeMap::new(),
@@ -489,6 +530,7 @@ impl Exchange {
             cursor,
             shuffle: Vec::new(),
             counted_prefixes: Vec::new(),
+            pending_prefixes: Vec::new(),
             sealed_in,
             sealed_in_at: 0,
             sealed_in_next: 0,

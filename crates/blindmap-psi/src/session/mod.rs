@@ -45,8 +45,9 @@ pub struct SessionConfig {
     pub max_partner_records: u64,
     /// We abort if the partner declares more keys than this (spec §3.3).
     pub max_partner_keys: u64,
-    /// We abort past this many matches (spec §10.1); `None`: 16 per element of both sides plus
-    /// a million, far above what honest data produces.
+    /// We record at most this many matches and mark the results incomplete past it, without
+    /// telling the partner (spec §10.1); `None`: 16 per element of both sides plus a million, far
+    /// above what honest data produces.
     pub max_matches: Option<u64>,
 }
 
@@ -132,6 +133,10 @@ impl Session {
     ) -> Result<Self, Error> {
         if config.bloom && config.learn {
             return Err(crate::error::InputError::BloomWhileLearning.into());
+        }
+        // spec §9.7: refused here, before any hello, rather than by an abort once plans resolve.
+        if config.bloom && policy.levels().any(|l| matches!(l, Level::Counts | Level::Fields(_))) {
+            return Err(crate::error::InputError::BloomLevel.into());
         }
         if config.chunk_records == 0 || config.chunk_records > wire::MAX_CHUNK_RECORDS {
             return Err(Error::State("chunk_records must be between 1 and 65535"));

@@ -54,43 +54,59 @@ impl Exchange {
         Ok(Some(out))
     }
 
-    /// A chunk of segment `s`'s counted stream (spec §9.5): records in input order, one element
-    /// each, `[k_count] H(first key)` — or a random element when an earlier counted record
-    /// already sent that key, so that no element repeats.
+    /// A chunk of segment `s`'s counted stream (spec §9.5): records in input order, each as
+    /// `counted_width` elements — `[k_count] H(key)` for its counted keys, then random stand-ins.
     fn emit_counted(&mut self, s: u16) -> Result<(u16, u32, Vec<Message>), Error> {
-        let first = self.emit_pos;
+        let first = self.emit_pos as usize;
         if self.dummy_prg.is_none() {
             self.dummy_prg = Some(self.seed.prg(b"blindmap/v1/dummy"));
         }
         let data = std::sync::Arc::clone(&self.data);
+        let segment = &self.own[s as usize];
         let members = data.members(s as usize);
-        let end = (first as usize + self.chunk_records.min(MAX_CHUNK_ELEMENTS)).min(members.len());
-        let mut inputs = Vec::new();
-        let mut slots = Vec::with_capacity(end - first as usize);
-        for &r in &members[first as usize..end] {
-            let key = &data.records()[r as usize].keys[0];
-            if self.counted_first_keys.insert(key.clone()) {
-                slots.push(None);
-                inputs.push(key.oprf_input());
-            } else {
-                let mut uniform = [0u8; 64];
-                self.dummy_prg.as_mut().expect("set above").fill(&mut uniform);
-                slots.push(Some(uniform));
-            }
-        }
+        let width = segment.counted_width as usize;
+        let end = (first + self.chunk_records.min(MAX_CHUNK_ELEMENTS / width)).min(members.len());
+        let inputs: Vec<Vec<u8>> = (first..end)
+            .flat_map(|i| {
+                let keys = &data.records()[members[i] as usize].keys;
+                let counted =
+                    &segment.counted_keys[segment.counted_offsets[i] as usize..segment.counted_offsets[i + 1] as usize];
+                counted.iter().map(|&j| keys[j as usize].oprf_input())
+            })
+            .collect();
         let points = hash_inputs(&inputs)?;
         let key = self.count_key.as_ref().expect("a count key exists when a segment is counted");
         let mut real = key.raise_serialize(&points).into_iter();
-        let items: Vec<ElementBytes> = slots
-            .into_iter()
-            .map(|dummy| match dummy {
-                None => real.next().expect("one element per real slot"),
-                Some(uniform) => group::element_from_uniform(&uniform).compress().to_bytes(),
-            })
-            .collect();
-        let count = items.len() as u32;
-        let widths = vec![1; items.len()];
-        Ok((s, count, vec![Message::Counted(RecordChunk { reference: 0, segment: s, first, widths, items })]))
+        let offsets: Vec<u32> = segment.counted_offsets[first..=end].to_vec();
+        let prg = self.dummy_prg.as_mut().expect("set above");
+        let mut stand_ins = Vec::new();
+        for w in offsets.windows(2) {
+            for _ in (w[1] - w[0]) as usize..width {
+                let mut uniform = [0u8; 64];
+                prg.fill(&mut uniform);
+                stand_ins.push(uniform);
+            }
+        }
+        let mut stand_ins = stand_ins
+            .par_iter()
+            .map(|u| group::element_from_uniform(u).compress().to_bytes())
+            .collect::<Vec<_>>()
+            .into_iter();
+        let mut items: Vec<ElementBytes> = Vec::with_capacity((end - first) * width);
+        for w in offsets.windows(2) {
+            let n = (w[1] - w[0]) as usize;
+            items.extend(real.by_ref().take(n));
+            items.extend(stand_ins.by_ref().take(width - n));
+        }
+        let count = (end - first) as u32;
+        let message = Message::Counted(RecordChunk {
+            reference: 0,
+            segment: s,
+            first: first as u32,
+            widths: vec![width as u8; end - first],
+            items,
+        });
+        Ok((s, count, vec![message]))
     }
 
     /// A chunk of segment `s`'s regular stream: `Elements`, then `Blinded` where fields are

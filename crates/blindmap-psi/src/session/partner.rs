@@ -6,7 +6,9 @@ use curve25519_dalek::scalar::Scalar;
 use rayon::prelude::*;
 use zeroize::Zeroizing;
 
-use super::exchange::{Exchange, KeyId, MAX_CHUNK_ELEMENTS, OwnSlot, PartnerSlot, Stream, prg_label};
+use super::exchange::{
+    Exchange, KeyId, MAX_CHUNK_ELEMENTS, MAX_COUNTED_WIDTH, OwnSlot, PartnerSlot, Stream, prg_label,
+};
 use crate::bloom;
 use crate::error::{Error, PeerMisbehaviour};
 use crate::fields;
@@ -31,6 +33,26 @@ fn slots(widths: &[u8]) -> impl Iterator<Item = (u32, u8, usize)> + '_ {
 
 fn prefix(element: &ElementBytes) -> [u8; 16] {
     element[..16].try_into().expect("16 bytes")
+}
+
+/// The sorted union of two sorted lists, or `None` if any value occurs twice in all.
+fn merge_distinct(old: &[[u8; 16]], new: &[[u8; 16]]) -> Option<Vec<[u8; 16]>> {
+    let mut merged = Vec::with_capacity(old.len() + new.len());
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        let next = if j == new.len() || (i < old.len() && old[i] < new[j]) {
+            i += 1;
+            old[i - 1]
+        } else {
+            j += 1;
+            new[j - 1]
+        };
+        if merged.last() == Some(&next) {
+            return None;
+        }
+        merged.push(next);
+    }
+    Some(merged)
 }
 
 impl Exchange {
@@ -80,10 +102,17 @@ impl Exchange {
         points: &[RistrettoPoint],
         out: &mut Vec<Message>,
     ) -> Result<(), Error> {
-        let count = chunk.items.len() as u32;
+        let count = chunk.widths.len() as u32;
         self.check_next(Stream::Counted(0), "Counted", chunk.segment, chunk.first, count)?;
         let t = chunk.segment;
-        self.counted_prefixes.extend(chunk.items.iter().map(prefix));
+        // spec §9.5: one width, at most MAX_COUNTED_WIDTH, for a whole counted stream.
+        let width = chunk.widths[0];
+        let limit = MAX_COUNTED_WIDTH.min(self.partner[t as usize].max_width);
+        let declared = self.partner[t as usize].counted_width.get_or_insert(width);
+        if width != *declared || width > limit {
+            return Err(PeerMisbehaviour::ShapeMismatch { segment: t }.into());
+        }
+        self.pending_prefixes.extend(chunk.items.iter().map(prefix));
         for c in self.partner[t as usize].shuffled_answers.clone() {
             let tags = self.class_keys[c as usize].raise_tags(points);
             match self.shuffle.iter_mut().find(|(k, _)| *k == c) {
@@ -101,23 +130,40 @@ impl Exchange {
     /// The end of a counted stream: no element may repeat across the partner's counted streams
     /// (spec §9.5); then the shuffled answers go out.
     fn finish_counted(&mut self, t: u16, out: &mut Vec<Message>) -> Result<(), Error> {
-        self.counted_prefixes.par_sort_unstable();
-        if self.counted_prefixes.windows(2).any(|w| w[0] == w[1]) {
-            return Err(PeerMisbehaviour::RepeatedElement { segment: t }.into());
-        }
+        let mut fresh = std::mem::take(&mut self.pending_prefixes);
+        fresh.par_sort_unstable();
+        let merged =
+            merge_distinct(&self.counted_prefixes, &fresh).ok_or(PeerMisbehaviour::RepeatedElement { segment: t })?;
+        self.counted_prefixes = merged;
         let records = self.partner[t as usize].records as usize;
+        let width = self.partner[t as usize].counted_width.unwrap_or(1) as usize;
         for (c, tags) in std::mem::take(&mut self.shuffle) {
-            // spec §9.5: the answer at returned position p is the one to received position π[p].
+            // spec §9.5: the tuple at returned position p is the one received at position π[p],
+            // its slot j the answer to received slot σ_p[j]; π, then each σ_p, from one stream.
+            let mut prg = self.seed.prg(&prg_label(b"blindmap/v1/shuffle", &[c, t]));
             let mut permutation: Zeroizing<Vec<u32>> = Zeroizing::new((0..records as u32).collect());
-            self.seed.prg(&prg_label(b"blindmap/v1/shuffle", &[c, t])).shuffle(&mut permutation);
-            let per_chunk = self.chunk_records.min(MAX_CHUNK_ELEMENTS);
+            prg.shuffle(&mut permutation);
+            let mut slot_orders: Zeroizing<Vec<u8>> = Zeroizing::new(Vec::with_capacity(records * width));
+            for _ in 0..records {
+                let mut order: Vec<u8> = (0..width as u8).collect();
+                prg.shuffle(&mut order);
+                slot_orders.extend_from_slice(&order);
+            }
+            let per_chunk = self.chunk_records.min(MAX_CHUNK_ELEMENTS / width);
+            let tags = &tags;
             for (n, positions) in permutation.chunks(per_chunk).enumerate() {
+                let start = n * per_chunk;
+                let orders = &slot_orders[start * width..(start + positions.len()) * width];
                 out.push(Message::Tags(RecordChunk {
                     reference: c,
                     segment: t,
-                    first: (n * per_chunk) as u32,
-                    widths: vec![1; positions.len()],
-                    items: positions.iter().map(|&p| tags[p as usize]).collect(),
+                    first: start as u32,
+                    widths: vec![width as u8; positions.len()],
+                    items: positions
+                        .iter()
+                        .zip(orders.chunks(width))
+                        .flat_map(|(&p, order)| order.iter().map(move |&j| tags[p as usize * width + j as usize]))
+                        .collect(),
                 }));
             }
         }
@@ -313,9 +359,9 @@ impl Exchange {
         if e.next == e.end {
             self.expected.pop_front();
         }
-        // Widths must be ours: one per counted record, each record's keys otherwise.
+        // Widths must be ours: the counted width, or each record's keys.
         let widths_ok = match visibility {
-            Visibility::Shuffled => chunk.widths.iter().all(|&w| w == 1),
+            Visibility::Shuffled => chunk.widths.iter().all(|&w| w == self.own[chunk.segment as usize].counted_width),
             _ => {
                 let (s, first) = (chunk.segment, chunk.first);
                 chunk.widths.iter().enumerate().all(|(i, &w)| w == self.width(s, first + i as u32))
