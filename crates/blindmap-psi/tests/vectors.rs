@@ -484,7 +484,8 @@ fn session_vectors() -> Vec<SessionVector> {
              streams send each key once (a record's first four keys that no earlier counted record sent, \
              then random stand-ins up to the segment's counted width), so v-102 and, across segments, \
              v-105 send stand-ins only and duplicates count once, while v-103 counts through its DUNS \
-             number; ordered cells report every record; fields flow both ways.",
+             number; v-107 holds six keys but sends four, so v-108 sends and counts through the fifth; \
+             ordered cells report every record; fields flow both ways.",
             party(
                 13,
                 true,
@@ -510,6 +511,20 @@ fn session_vectors() -> Vec<SessionVector> {
                         &[("owner", "Alan")],
                     ),
                     rec("v-104", "customers", &[("domain", "globex.com")], &[("owner", "Barbara")]),
+                    rec(
+                        "v-107",
+                        "customers",
+                        &[
+                            ("domain", "umbrella.com"),
+                            ("domain", "umbrella.de"),
+                            ("domain", "umbrella.fr"),
+                            ("domain", "umbrella.it"),
+                            ("domain", "umbrella.es"),
+                            ("domain", "umbrella.nl"),
+                        ],
+                        &[("owner", "Edsger")],
+                    ),
+                    rec("v-108", "customers", &[("domain", "umbrella.es")], &[("owner", "Frances")]),
                     rec("v-105", "prospects", &[("domain", "acme.com")], &[]),
                     rec("v-106", "prospects", &[("domain", "hooli.com")], &[]),
                 ],
@@ -532,6 +547,7 @@ fn session_vectors() -> Vec<SessionVector> {
                     rec("p-01", "customers", &[("domain", "acme.com")], &[("owner", "Linus")]),
                     rec("p-02", "customers", &[("duns", "111111111")], &[("owner", "Ken")]),
                     rec("p-03", "customers", &[("domain", "initech.com")], &[]),
+                    rec("p-07", "customers", &[("domain", "umbrella.es")], &[("owner", "Ada")]),
                     rec("p-04", "prospects", &[("domain", "acme.com")], &[("owner", "Radia")]),
                     rec("p-05", "prospects", &[("domain", "hooli.com")], &[]),
                     rec("p-06", "prospects", &[("domain", "hooli.com")], &[("owner", "Dennis")]),
@@ -847,19 +863,16 @@ fn negative_vectors(vectors: &[SessionVector]) -> Vec<NegativeVector> {
                     .enumerate()
                     .filter(|(_, m)| m.kind == "Counted")
                     .map(|(i, m)| (i, Frame::decode(&hex::decode(&m.bytes).unwrap()).unwrap()))
-                    .find(|(_, f)| matches!(&f.message, Message::Counted(c) if c.first > 0))
+                    .find(|(_, f)| matches!(&f.message, Message::Counted(c) if c.first > 0 && c.widths[0] >= 2))
                     .expect("a counted stream of two chunks");
                 let Message::Counted(c) = &mut frame.message else { unreachable!() };
-                // The same records, one element wider each: a width other than the stream's.
+                // The same records, one element narrower each: only the width differs from the
+                // stream's (no element repeats, and the width is below any maximum).
                 let w = c.widths[0] as usize;
-                let mut items = Vec::new();
-                for record in c.items.chunks(w) {
-                    items.extend_from_slice(record);
-                    items.push(record[0]);
-                }
-                c.items = items;
+                assert!(w >= 2, "a counted stream wider than one");
+                c.items = c.items.chunks(w).flat_map(|record| record[..w - 1].iter().copied()).collect();
                 for width in &mut c.widths {
-                    *width += 1;
+                    *width -= 1;
                 }
                 (from, i, frame.encode())
             },

@@ -255,6 +255,8 @@ pub(crate) struct Exchange {
     // Matching.
     /// A local limit on matches, against a sender inflating them (spec §10.1).
     pub(super) max_matches: u64,
+    /// Matches recorded so far, counted as (our entry, partner entry) pairs (spec §10.1).
+    pub(super) matched: u64,
     /// Set when matches beyond the limit were dropped (spec §10.1).
     pub(super) truncated: bool,
     /// Partner records whose sealed fields did not open (spec §10.4).
@@ -539,6 +541,7 @@ impl Exchange {
             bloom_buffer: Vec::new(),
             bloom_total: 0,
             max_matches,
+            matched: 0,
             truncated: false,
             unopened: BTreeSet::new(),
             own_index: TagIndex::new(),
@@ -650,11 +653,14 @@ impl Exchange {
         self.data.records()[segment.order[position as usize] as usize].keys.len() as u8
     }
 
-    /// Whether `n` more matches fit in the limit of spec §10.1; if not, remembers that the
-    /// results are incomplete. Never an error: an abort would tell the sender something.
-    pub(super) fn room_for(&mut self, n: usize) -> bool {
-        let fits = (self.ordered.len() + self.shuffled.len() + n) as u64 <= self.max_matches;
-        if !fits {
+    /// Takes `n` matches from the limit of spec §10.1, if they fit and nothing was dropped yet;
+    /// otherwise remembers that the results are incomplete. Never an error: an abort would tell
+    /// the sender something.
+    pub(super) fn take_budget(&mut self, n: usize) -> bool {
+        let fits = !self.truncated && self.matched.saturating_add(n as u64) <= self.max_matches;
+        if fits {
+            self.matched += n as u64;
+        } else {
             self.truncated = true;
         }
         fits
@@ -674,7 +680,7 @@ impl Exchange {
         let fields = matches!(level, Level::Fields(_));
         // spec §6.4: a key class serves every cell of a row alike, so the level agrees with how
         // the return came; anything else is ignored rather than trusted.
-        if level.visibility() != visibility || !self.room_for(1) {
+        if level.visibility() != visibility {
             return;
         }
         match visibility {

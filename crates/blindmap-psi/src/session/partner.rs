@@ -226,6 +226,7 @@ impl Exchange {
                     self.truncated = true;
                     continue;
                 };
+                self.take_budget(hits.len());
                 for (k_item, e) in hits {
                     if e.partner_class != pclass || e.key != key {
                         continue;
@@ -262,10 +263,12 @@ impl Exchange {
         }
     }
 
-    /// How many more matches the limit of spec §10.1 allows.
+    /// How many more matches the limit of spec §10.1 allows (none once anything was dropped).
     fn budget(&self) -> usize {
-        usize::try_from(self.max_matches.saturating_sub((self.ordered.len() + self.shuffled.len()) as u64))
-            .unwrap_or(usize::MAX)
+        if self.truncated {
+            return 0;
+        }
+        usize::try_from(self.max_matches.saturating_sub(self.matched)).unwrap_or(usize::MAX)
     }
 
     /// A `Blinded` chunk of the partner (spec §9.6): `BlindEvaluate` with each fields group key
@@ -393,6 +396,7 @@ impl Exchange {
                 self.truncated = true;
                 return Ok(());
             };
+            self.take_budget(hits.len());
             for (k, e) in hits {
                 if e.key == key && self.theirs.class_of_col[e.segment as usize] == c {
                     let (i, slot, _) = places[k];
@@ -554,9 +558,7 @@ impl Exchange {
             .filter(|(e, slot)| slot.partner_class == class && filter.contains(e))
             .map(|(_, slot)| *slot)
             .collect();
-        if hits.len() > self.budget() {
-            self.truncated = true;
-        } else {
+        if self.take_budget(hits.len()) {
             for e in hits {
                 let vis = self.theirs.class_vis[class as usize][e.segment as usize];
                 self.record_match(e.segment, e.position, e.slot, vis, t, None);
