@@ -176,7 +176,7 @@ where
     inputs.par_iter().map(|m| hash_to_group(m.as_ref(), dst)).collect()
 }
 
-/// A uniformly random element from 64 pseudorandom bytes: the padding elements of spec §9.5.
+/// A uniformly random element from 64 pseudorandom bytes: the stand-in elements of counted streams (spec §9.5).
 pub fn element_from_uniform(bytes: &[u8; 64]) -> RistrettoPoint {
     RistrettoPoint::from_uniform_bytes(bytes)
 }

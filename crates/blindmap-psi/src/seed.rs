@@ -1,6 +1,6 @@
 //! The session seed and everything a party derives from it (spec §7).
 //!
-//! A session's keys, blinds, shuffles and padding all come from one 32-byte seed through named
+//! A session's keys, blinds, shuffles and stand-ins all come from one 32-byte seed through named
 //! derivations. In production the seed is fresh randomness for every session; fixing it (test
 //! vectors only) makes every message byte reproducible by an independent implementation.
 

@@ -360,7 +360,7 @@ impl Session {
         let keys: u64 = hello.segments.iter().map(|s| u64::from(s.records) * u64::from(s.max_width).max(1)).sum();
         if keys > self.config.max_partner_keys {
             return Err(PeerMisbehaviour::SetTooLarge {
-                what: "keys (with padding)",
+                what: "keys (records × max width)",
                 declared: keys,
                 limit: self.config.max_partner_keys,
             }
