@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use blindmap_psi::wire::{Frame, Role};
+use blindmap_psi::wire::Frame;
 use blindmap_psi::{
     Dataset, Direction, DisclosurePolicy, KeyType, Level, MatchKey, Observer, Record, SegmentLabel, Session,
     SessionConfig, SessionSeed, floor_operations, run_in_process_with,
@@ -81,26 +81,15 @@ impl PhaseTimer {
     }
 }
 
-fn role(r: Role) -> &'static str {
-    match r {
-        Role::Initiator => "initiator",
-        Role::Responder => "responder",
-    }
-}
-
 impl Observer for PhaseTimer {
     fn produced(&mut self, direction: Direction, frame: &[u8]) {
         let kind = Frame::peek_kind(frame).map_or("?", |k| k.name());
-        self.charge(format!("{} produces {kind}", role(direction.sender())));
+        self.charge(format!("{} produces {kind}", direction.sender().name()));
     }
 
     fn consumed(&mut self, direction: Direction, frame: &[u8]) {
-        let receiver = match direction.sender() {
-            Role::Initiator => Role::Responder,
-            Role::Responder => Role::Initiator,
-        };
         let kind = Frame::peek_kind(frame).map_or("?", |k| k.name());
-        self.charge(format!("{} consumes {kind}", role(receiver)));
+        self.charge(format!("{} consumes {kind}", direction.receiver().name()));
     }
 }
 

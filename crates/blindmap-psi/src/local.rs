@@ -26,6 +26,11 @@ impl Direction {
             Self::ResponderToInitiator => Role::Responder,
         }
     }
+
+    /// The receiver's role.
+    pub fn receiver(self) -> Role {
+        self.sender().peer()
+    }
 }
 
 /// Watches an in-process run: every frame as it is produced and once it is consumed.

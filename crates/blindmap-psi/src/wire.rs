@@ -105,6 +105,24 @@ pub enum Role {
     Responder,
 }
 
+impl Role {
+    /// The partner's role.
+    pub fn peer(self) -> Self {
+        match self {
+            Self::Initiator => Self::Responder,
+            Self::Responder => Self::Initiator,
+        }
+    }
+
+    /// `"initiator"` or `"responder"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Initiator => "initiator",
+            Self::Responder => "responder",
+        }
+    }
+}
+
 /// One declared segment (spec §8.4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SegmentInfo {

@@ -240,18 +240,11 @@ impl Observer for Recorder {
     fn produced(&mut self, direction: Direction, frame: &[u8]) {
         let decoded = Frame::decode(frame).expect("our own frames decode");
         self.0.push(MessageSpec {
-            from: role_name(direction.sender()).into(),
+            from: direction.sender().name().into(),
             seq: decoded.seq,
             kind: decoded.message.kind().name().into(),
             bytes: hex::encode(frame),
         });
-    }
-}
-
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Initiator => "initiator",
-        Role::Responder => "responder",
     }
 }
 
@@ -277,9 +270,10 @@ fn run(name: &str, description: &str, initiator: PartySpec, responder: PartySpec
 /// Drives one party alone with its partner's recorded frames: its own frames must come out
 /// byte for byte as recorded.
 fn replay_one_side(v: &SessionVector, role: Role) {
-    let (me, partner_name, spec) = match role {
-        Role::Initiator => ("initiator", "responder", &v.initiator),
-        Role::Responder => ("responder", "initiator", &v.responder),
+    let (me, partner_name) = (role.name(), role.peer().name());
+    let spec = match role {
+        Role::Initiator => &v.initiator,
+        Role::Responder => &v.responder,
     };
     let mut session = spec.session(role);
     let mut sent = Vec::new();
@@ -302,10 +296,11 @@ fn replay_one_side(v: &SessionVector, role: Role) {
 
 /// Delivers a negative vector's frame after `after` recorded frames and returns the error.
 fn inject(base: &SessionVector, to: Role, after: usize, frame: &[u8]) -> Error {
-    let (spec, partner_name) = match to {
-        Role::Initiator => (&base.initiator, "responder"),
-        Role::Responder => (&base.responder, "initiator"),
+    let spec = match to {
+        Role::Initiator => &base.initiator,
+        Role::Responder => &base.responder,
     };
+    let partner_name = to.peer().name();
     let mut session = spec.session(to);
     for m in base.messages.iter().filter(|m| m.from == partner_name).take(after) {
         while session.poll_transmit().is_some() {}
@@ -597,7 +592,7 @@ fn negative(
         name: name.into(),
         attack: attack.into(),
         base: base.into(),
-        to: role_name(to).into(),
+        to: to.name().into(),
         after,
         frame: hex::encode(frame),
         abort_code,

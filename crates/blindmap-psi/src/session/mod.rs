@@ -336,11 +336,7 @@ impl Session {
 
     /// spec §9.2: a hello from the other role, with distinct labels, within our limits.
     fn check_hello(&self, hello: &Hello) -> Result<(), Error> {
-        let expected_role = match self.role {
-            Role::Initiator => Role::Responder,
-            Role::Responder => Role::Initiator,
-        };
-        if hello.role != expected_role {
+        if hello.role != self.role.peer() {
             return Err(PeerMisbehaviour::InvalidHello("both parties claim the same role").into());
         }
         let mut labels: Vec<_> = hello.segments.iter().map(|s| &s.label).collect();
