@@ -323,13 +323,9 @@ pub(crate) struct PlanStructure {
 }
 
 impl PlanStructure {
-    /// Classes serving receiver segment `row`, with how, in ascending class order.
-    pub(crate) fn classes_for_row(&self, row: usize) -> impl Iterator<Item = (u16, Visibility)> + '_ {
-        self.class_vis
-            .iter()
-            .enumerate()
-            .map(move |(c, vis)| (c as u16, vis[row]))
-            .filter(|(_, v)| *v != Visibility::Hidden)
+    /// Classes serving receiver segment `row` with `visibility`, in ascending class order.
+    pub(crate) fn classes_for_row(&self, row: usize, visibility: Visibility) -> impl Iterator<Item = u16> + '_ {
+        self.class_vis.iter().enumerate().filter(move |(_, vis)| vis[row] == visibility).map(|(c, _)| c as u16)
     }
 
     /// Groups whose keys evaluate receiver segment `row`, ascending.
@@ -404,7 +400,9 @@ mod tests {
         };
         let s = plan.structure();
         assert_eq!(s.class_of_col, vec![0, 1, 0]);
-        assert_eq!(s.classes_for_row(0).collect::<Vec<_>>(), vec![(0, Visibility::Ordered), (1, Visibility::Shuffled)]);
+        assert_eq!(s.classes_for_row(0, Visibility::Ordered).collect::<Vec<_>>(), vec![0]);
+        assert_eq!(s.classes_for_row(0, Visibility::Shuffled).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(s.classes_for_row(0, Visibility::Hidden).count(), 0);
         assert_eq!(s.groups.len(), 1);
         assert_eq!(s.groups[0].cols, vec![2]);
         assert_eq!(s.groups[0].rows, vec![true, false]);

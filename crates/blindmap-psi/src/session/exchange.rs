@@ -343,13 +343,8 @@ impl Exchange {
                 let counted = learn && my_plan.row_has_counts(t);
                 let sends = ordered || (their_plan.col_visible(t) && !their_plan.bloom);
                 let class = theirs.class_of_col[t];
-                let answers = |v: Visibility| -> Vec<u16> {
-                    if learn {
-                        mine.classes_for_row(t).filter(|(_, w)| *w == v).map(|(c, _)| c).collect()
-                    } else {
-                        vec![]
-                    }
-                };
+                let answers =
+                    |v: Visibility| -> Vec<u16> { if learn { mine.classes_for_row(t, v).collect() } else { vec![] } };
                 // spec §10.1: the keys that make its elements comparable with our answers: our
                 // class key for rows it serves in order, our count key for rows it counts.
                 let mut compare: Vec<KeyId> = Vec::new();

@@ -225,40 +225,21 @@ impl Exchange {
                     end: first + count,
                     exact: true,
                 };
-                let classes: Vec<u16> = self
-                    .theirs
-                    .classes_for_row(si)
-                    .filter(|(_, v)| *v == Visibility::Ordered)
-                    .map(|(c, _)| c)
-                    .collect();
-                for c in classes {
-                    self.expected.push_back(exact(kind, c));
-                }
+                self.expected.extend(self.theirs.classes_for_row(si, Visibility::Ordered).map(|c| exact(kind, c)));
                 if self.own[si].blinded {
-                    let groups: Vec<u16> = self.theirs.groups_for_row(si).collect();
-                    for g in groups {
-                        self.expected.push_back(exact(Kind::Evaluated, g));
-                    }
+                    self.expected.extend(self.theirs.groups_for_row(si).map(|g| exact(Kind::Evaluated, g)));
                 }
             }
             Stream::Counted(s) if last => {
-                let records = self.own[s as usize].records;
-                let classes: Vec<u16> = self
-                    .theirs
-                    .classes_for_row(s as usize)
-                    .filter(|(_, v)| *v == Visibility::Shuffled)
-                    .map(|(c, _)| c)
-                    .collect();
-                for c in classes {
-                    self.expected.push_back(Expected {
-                        kind,
-                        reference: c,
-                        segment: s,
-                        next: 0,
-                        end: records,
-                        exact: false,
-                    });
-                }
+                let end = self.own[s as usize].records;
+                self.expected.extend(self.theirs.classes_for_row(s as usize, Visibility::Shuffled).map(|c| Expected {
+                    kind,
+                    reference: c,
+                    segment: s,
+                    next: 0,
+                    end,
+                    exact: false,
+                }));
             }
             Stream::Counted(_) => {}
         }
