@@ -138,9 +138,15 @@ impl DisclosurePolicy {
         self
     }
 
-    /// Every level the policy can give: the default and each rule's.
-    pub fn levels(&self) -> impl Iterator<Item = &Level> {
-        std::iter::once(&self.default).chain(self.rules.iter().map(|r| &r.level))
+    /// spec §9.7: a Bloom filter answers membership in order only, so a policy served through
+    /// one may give overlaps (or hide), never counts (shuffled points could be unblinded record by
+    /// record) or fields — checked over the default and every rule, before any segment is known.
+    pub(crate) fn check_bloom(&self) -> Result<(), InputError> {
+        let mut levels = std::iter::once(&self.default).chain(self.rules.iter().map(|r| &r.level));
+        if levels.any(|l| matches!(l, Level::Counts | Level::Fields(_))) {
+            return Err(InputError::BloomLevel);
+        }
+        Ok(())
     }
 
     /// The count threshold.
@@ -181,27 +187,23 @@ impl DisclosurePolicy {
         partner: &[(SegmentLabel, u32)],
         partner_learns: bool,
         bloom: bool,
-    ) -> Result<Plan, InputError> {
+    ) -> Plan {
+        debug_assert!(!bloom || self.check_bloom().is_ok(), "sessions refuse such policies up front");
         let mut cells = Vec::with_capacity(own.len() * partner.len());
         for (label, records) in partner {
             let served = partner_learns && *records >= self.min_partner_segment;
             for own_label in own {
-                let level = if served { self.level(own_label, label).clone() } else { Level::Hidden };
-                // spec §9.7: a Bloom filter answers membership in order only.
-                if bloom && matches!(level, Level::Fields(_) | Level::Counts) {
-                    return Err(InputError::BloomLevel);
-                }
-                cells.push(level);
+                cells.push(if served { self.level(own_label, label).clone() } else { Level::Hidden });
             }
         }
-        Ok(Plan {
+        Plan {
             rows: partner.len(),
             cols: own.len(),
             cells,
             threshold: self.threshold,
             min_segment: self.min_partner_segment,
             bloom,
-        })
+        }
     }
 }
 
@@ -373,10 +375,10 @@ mod tests {
     fn resolution_hides_small_segments_and_non_learners() {
         let p = DisclosurePolicy::new(Level::Overlaps).with_min_partner_segment(10);
         let own = [seg("a")];
-        let plan = p.resolve(&own, &[(seg("x"), 9), (seg("y"), 10)], true, false).unwrap();
+        let plan = p.resolve(&own, &[(seg("x"), 9), (seg("y"), 10)], true, false);
         assert_eq!(plan.level(0, 0), &Level::Hidden);
         assert_eq!(plan.level(1, 0), &Level::Overlaps);
-        let plan = p.resolve(&own, &[(seg("y"), 10)], false, false).unwrap();
+        let plan = p.resolve(&own, &[(seg("y"), 10)], false, false);
         assert_eq!(plan.level(0, 0), &Level::Hidden);
     }
 
@@ -411,10 +413,14 @@ mod tests {
     #[test]
     fn bloom_refuses_fields_and_counts() {
         for level in [Level::Fields(vec![field("owner")]), Level::Counts] {
-            let p = DisclosurePolicy::new(level).with_min_partner_segment(0);
-            assert_eq!(p.resolve(&[seg("a")], &[(seg("x"), 1)], true, true).unwrap_err(), InputError::BloomLevel);
+            let p = DisclosurePolicy::new(level.clone()).with_min_partner_segment(0);
+            assert_eq!(p.check_bloom().unwrap_err(), InputError::BloomLevel);
+            // A rule alone is enough: any cell could come to use it.
+            let p = DisclosurePolicy::new(Level::Overlaps).with_rule(Some(seg("a")), None, level).unwrap();
+            assert_eq!(p.check_bloom().unwrap_err(), InputError::BloomLevel);
         }
         let p = DisclosurePolicy::new(Level::Overlaps).with_min_partner_segment(0);
-        assert!(p.resolve(&[seg("a")], &[(seg("x"), 1)], true, true).is_ok());
+        assert!(p.check_bloom().is_ok());
+        assert!(p.resolve(&[seg("a")], &[(seg("x"), 1)], true, true).bloom);
     }
 }

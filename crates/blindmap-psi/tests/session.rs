@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use blindmap_psi::{
-    Cell, Dataset, DisclosurePolicy, FieldName, KeyType, Level, MatchKey, Outcome, PartnerRecord, Record, SegmentLabel,
-    Session, SessionConfig, SessionSeed, run_in_process,
+    Cell, Dataset, DisclosurePolicy, Error, FieldName, InputError, KeyType, Level, MatchKey, Outcome, PartnerRecord,
+    Record, SegmentLabel, Session, SessionConfig, SessionSeed, run_in_process,
 };
 use proptest::prelude::*;
 
@@ -379,4 +379,22 @@ fn counts_count_records_through_their_first_new_keys() {
     let col = |name: &str| o.partner_segments().iter().position(|s| s.label.as_str() == name).unwrap();
     assert_eq!(o.cell(0, col("counted")), Cell::Count(2));
     assert_eq!(o.cell(0, col("ordered")), Cell::Count(3));
+}
+
+#[test]
+fn bloom_sessions_refuse_counts_fields_and_learning_before_any_message() {
+    let data = Arc::new(Dataset::new(vec![rec("a", "s", &[("domain", "a.com")])]).unwrap());
+    let bloom = SessionConfig { learn: false, bloom: true, ..SessionConfig::default() };
+    let refusal = |policy: DisclosurePolicy, config: &SessionConfig| {
+        Session::responder(Arc::clone(&data), policy, config.clone(), SessionSeed::from_bytes_unchecked([1; 32])).err()
+    };
+    let overlaps = DisclosurePolicy::new(Level::Overlaps);
+    // spec §9.7: a rule alone is enough, whether or not any segment would use it.
+    for level in [Level::Counts, Level::Fields(vec![FieldName::new("owner").unwrap()])] {
+        let policy = overlaps.clone().with_rule(None, Some(SegmentLabel::new("t").unwrap()), level).unwrap();
+        assert_eq!(refusal(policy, &bloom), Some(Error::from(InputError::BloomLevel)));
+    }
+    let learning = SessionConfig { learn: true, ..bloom };
+    assert_eq!(refusal(overlaps.clone(), &learning), Some(Error::from(InputError::BloomWhileLearning)));
+    assert_eq!(refusal(overlaps, &bloom), None);
 }

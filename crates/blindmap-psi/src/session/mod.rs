@@ -135,8 +135,8 @@ impl Session {
             return Err(crate::error::InputError::BloomWhileLearning.into());
         }
         // spec §9.7: refused here, before any hello, rather than by an abort once plans resolve.
-        if config.bloom && policy.levels().any(|l| matches!(l, Level::Counts | Level::Fields(_))) {
-            return Err(crate::error::InputError::BloomLevel.into());
+        if config.bloom {
+            policy.check_bloom()?;
         }
         if config.chunk_records == 0 || config.chunk_records > wire::MAX_CHUNK_RECORDS {
             return Err(Error::State("chunk_records must be between 1 and 65535"));
@@ -283,7 +283,7 @@ impl Session {
                 match self.role {
                     Role::Responder => {
                         // spec §9.2: the responder answers with its hello and its plan.
-                        let plan = self.resolve_plan(&partner)?;
+                        let plan = self.resolve_plan(&partner);
                         let out = vec![Message::Hello(self.my_hello.clone()), Message::Plan(plan.clone())];
                         Ok((State::AwaitPlan { partner, my_plan: Some(plan) }, out))
                     }
@@ -296,7 +296,7 @@ impl Session {
                 let my_plan = match my_plan {
                     Some(plan) => plan,
                     None => {
-                        let plan = self.resolve_plan(&partner)?;
+                        let plan = self.resolve_plan(&partner);
                         out.push(Message::Plan(plan.clone()));
                         plan
                     }
@@ -382,8 +382,8 @@ impl Session {
         Ok(())
     }
 
-    fn resolve_plan(&self, partner: &Hello) -> Result<Plan, Error> {
+    fn resolve_plan(&self, partner: &Hello) -> Plan {
         let partner_segments: Vec<_> = partner.segments.iter().map(|s| (s.label.clone(), s.records)).collect();
-        Ok(self.policy.resolve(self.data.segments(), &partner_segments, partner.learn, self.config.bloom)?)
+        self.policy.resolve(self.data.segments(), &partner_segments, partner.learn, self.config.bloom)
     }
 }
