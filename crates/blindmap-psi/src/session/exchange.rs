@@ -626,17 +626,8 @@ impl Exchange {
 
     fn describe(&self, step: InStep) -> String {
         match step {
-            InStep::Returns => match self.expected.front() {
-                Some(e) => format!("{} for segment {} from position {}", e.kind.name(), e.segment, e.next),
-                None => "nothing until our next records".into(),
-            },
-            InStep::PartnerRecords => {
-                match (self.cursor.pending_blinded.is_some(), self.cursor.streams.get(self.cursor.at)) {
-                    (true, _) => "Blinded".into(),
-                    (false, Some(Stream::Counted(_))) => "Counted".into(),
-                    (false, _) => "Elements".into(),
-                }
-            }
+            InStep::Returns => self.describe_return(),
+            InStep::PartnerRecords => self.describe_due(),
             InStep::PartnerSealed => "Sealed".into(),
             InStep::PartnerBloom => "Bloom".into(),
         }

@@ -85,7 +85,16 @@ impl Exchange {
         Ok(())
     }
 
-    fn describe_due(&self) -> String {
+    /// The return the partner owes us next, as error messages name it.
+    pub(super) fn describe_return(&self) -> String {
+        match self.expected.front() {
+            Some(e) => format!("{} {} for segment {} from position {}", e.kind.name(), e.reference, e.segment, e.next),
+            None => "nothing until our next records".into(),
+        }
+    }
+
+    /// The partner record chunk due next, as error messages name it.
+    pub(super) fn describe_due(&self) -> String {
         match (self.cursor.pending_blinded.is_some(), self.cursor.streams.get(self.cursor.at)) {
             (true, _) => "Blinded".into(),
             (false, Some(Stream::Counted(t))) => format!("Counted for segment {t}"),
@@ -339,14 +348,8 @@ impl Exchange {
                 && if e.exact { count == e.end - e.next } else { count <= e.end - e.next }
         });
         if !matches {
-            let expected = match self.expected.front() {
-                Some(e) => {
-                    format!("{} {} for segment {} from position {}", e.kind.name(), e.reference, e.segment, e.next)
-                }
-                None => "nothing until our next records".into(),
-            };
             return Err(unexpected(
-                expected,
+                self.describe_return(),
                 format!(
                     "{} {} for segment {} from position {}",
                     kind.name(),
