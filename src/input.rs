@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use blindmap_psi::{Dataset, FieldName, KeyType, MatchKey, Record, SegmentLabel};
@@ -14,7 +15,8 @@ pub(crate) const KEY_COLUMNS: [&str; 3] = ["domain", "duns", "name_country"];
 
 /// A loaded file: the dataset, and the lines of rows left out for having no key.
 pub(crate) struct Loaded {
-    pub(crate) dataset: Dataset,
+    /// Shared with the session that matches it.
+    pub(crate) dataset: Arc<Dataset>,
     pub(crate) without_keys: Vec<u64>,
 }
 
@@ -121,7 +123,7 @@ pub(crate) fn load(path: &Path) -> anyhow::Result<Loaded> {
         records.push(record);
     }
     let dataset = Dataset::new(records).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
-    Ok(Loaded { dataset, without_keys })
+    Ok(Loaded { dataset: Arc::new(dataset), without_keys })
 }
 
 /// Line numbers of increasing byte offsets.

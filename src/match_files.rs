@@ -92,16 +92,14 @@ pub(crate) fn run(args: &MatchFilesArgs) -> anyhow::Result<()> {
     };
     let mut rng = rand::rng();
     let started = Instant::now();
-    let left_data = Arc::new(left.dataset.clone());
-    let right_data = Arc::new(right.dataset.clone());
     let initiator = Session::initiator(
-        Arc::clone(&left_data),
+        Arc::clone(&left.dataset),
         policy(&args.left_shares),
         SessionConfig::default(),
         SessionSeed::random(&mut rng),
     )?;
     let responder = Session::responder(
-        Arc::clone(&right_data),
+        Arc::clone(&right.dataset),
         policy(&args.right_shares),
         SessionConfig::default(),
         SessionSeed::random(&mut rng),
