@@ -43,10 +43,16 @@ impl Params {
         Self { items, hashes, bytes: bytes.max(8 * u64::from(hashes)) }
     }
 
-    /// The serialized size.
-    pub(crate) fn serialized_len(&self) -> u64 {
-        HEADER_LEN as u64 + self.bytes
+    /// Whether a filter announced as `total_len` serialized bytes can have these parameters
+    /// (spec §9.7): checked before any of it is buffered.
+    pub(crate) fn plausible_len(&self, total_len: u64) -> bool {
+        near(total_len, HEADER_LEN as u64 + self.bytes)
     }
+}
+
+/// spec §9.7: sizes may differ from the expected ones by 1% plus 8 bytes (rounding).
+fn near(actual: u64, expected: u64) -> bool {
+    actual.abs_diff(expected) <= expected / 100 + 8
 }
 
 /// The `bloomfilter` crate's filter with one hash function per item: we insert `k` probes per
@@ -113,7 +119,7 @@ impl Received {
         if len_bytes != (bytes.len() - HEADER_LEN) as u64 {
             return Err("the header's bitmap size differs from the filter's");
         }
-        if len_bytes.abs_diff(expected.bytes) > expected.bytes / 100 + 8 {
+        if !near(len_bytes, expected.bytes) {
             return Err("bitmap size does not match the declared set size");
         }
         let set_bits: u64 = bytes[HEADER_LEN..].iter().map(|b| u64::from(b.count_ones())).sum();

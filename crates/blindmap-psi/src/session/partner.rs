@@ -542,8 +542,7 @@ impl Exchange {
         if chunk.offset == 0 {
             // spec §9.7: the size follows from the declared set; refuse anything else before
             // buffering it.
-            let expected = params.serialized_len();
-            if chunk.total_len.abs_diff(expected) > expected / 100 + 8 {
+            if !params.plausible_len(chunk.total_len) {
                 return Err(bad("size does not match the declared set"));
             }
             self.bloom_total = chunk.total_len;
