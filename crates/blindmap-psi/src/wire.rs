@@ -347,16 +347,8 @@ pub(crate) fn decode_frame(bytes: &[u8]) -> Result<(Frame, Vec<RistrettoPoint>),
             Message::Tags(decode_chunk(&mut body, reference)?)
         }
         Kind::Counted => {
-            let segment = body.u16()?;
-            let first = body.u32()?;
-            let count = body.u16()? as usize;
-            if count == 0 {
-                return Err(DecodeError::OutOfRange { field: "record count", value: 0 });
-            }
-            let width = body.u8()?;
-            if width == 0 || width as usize > MAX_KEYS_PER_RECORD {
-                return Err(DecodeError::OutOfRange { field: "width", value: width.into() });
-            }
+            let (segment, first, count) = decode_chunk_header(&mut body)?;
+            let width = decode_width(&mut body)?;
             let items: Vec<ElementBytes> = body
                 .take(count * width as usize * ELEMENT_LEN)?
                 .chunks_exact(ELEMENT_LEN)
@@ -389,9 +381,7 @@ fn encode_body(message: &Message, w: &mut Writer) {
         }
         Message::Sealed(s) => {
             w.u16(s.group);
-            w.u16(s.segment);
-            w.u32(s.first);
-            w.u16(s.records.len() as u16);
+            encode_chunk_header(s.segment, s.first, s.records.len(), w);
             for record in &s.records {
                 w.u8(record.len() as u8);
                 for (slot, ct) in record {
@@ -413,9 +403,7 @@ fn encode_body(message: &Message, w: &mut Writer) {
         Message::Counted(c) => {
             let width = c.widths.first().copied().unwrap_or(1);
             debug_assert!(c.widths.iter().all(|&x| x == width), "counted records share one width");
-            w.u16(c.segment);
-            w.u32(c.first);
-            w.u16(c.widths.len() as u16);
+            encode_chunk_header(c.segment, c.first, c.widths.len(), w);
             w.u8(width);
             for item in &c.items {
                 w.bytes(item);
@@ -573,10 +561,34 @@ impl Item for Tag {
 }
 
 // spec §8.6
+/// spec §8.6: `segment || first || count`, which opens every chunk of records.
+fn encode_chunk_header(segment: u16, first: u32, count: usize, w: &mut Writer) {
+    w.u16(segment);
+    w.u32(first);
+    w.u16(count as u16);
+}
+
+fn decode_chunk_header(r: &mut Reader<'_>) -> Result<(u16, u32, usize), DecodeError> {
+    let segment = r.u16()?;
+    let first = r.u32()?;
+    let count = r.u16()? as usize;
+    if count == 0 {
+        return Err(DecodeError::OutOfRange { field: "record count", value: 0 });
+    }
+    Ok((segment, first, count))
+}
+
+/// spec §8.6: a record's width, 1 to MAX_KEYS_PER_RECORD.
+fn decode_width(r: &mut Reader<'_>) -> Result<u8, DecodeError> {
+    let width = r.u8()?;
+    if width == 0 || width as usize > MAX_KEYS_PER_RECORD {
+        return Err(DecodeError::OutOfRange { field: "width", value: width.into() });
+    }
+    Ok(width)
+}
+
 fn encode_chunk<T: Item>(c: &RecordChunk<T>, w: &mut Writer) {
-    w.u16(c.segment);
-    w.u32(c.first);
-    w.u16(c.widths.len() as u16);
+    encode_chunk_header(c.segment, c.first, c.widths.len(), w);
     let mut items = c.items.iter();
     for &width in &c.widths {
         w.u8(width);
@@ -587,19 +599,11 @@ fn encode_chunk<T: Item>(c: &RecordChunk<T>, w: &mut Writer) {
 }
 
 fn decode_chunk<T: Item>(r: &mut Reader<'_>, reference: u16) -> Result<RecordChunk<T>, DecodeError> {
-    let segment = r.u16()?;
-    let first = r.u32()?;
-    let count = r.u16()? as usize;
-    if count == 0 {
-        return Err(DecodeError::OutOfRange { field: "record count", value: 0 });
-    }
+    let (segment, first, count) = decode_chunk_header(r)?;
     let mut widths = Vec::with_capacity(count);
     let mut items = Vec::with_capacity(count);
     for _ in 0..count {
-        let width = r.u8()?;
-        if width == 0 || width as usize > MAX_KEYS_PER_RECORD {
-            return Err(DecodeError::OutOfRange { field: "width", value: width.into() });
-        }
+        let width = decode_width(r)?;
         widths.push(width);
         let raw = r.take(width as usize * T::LEN)?;
         items.extend(raw.chunks_exact(T::LEN).map(T::from_slice));
@@ -610,12 +614,7 @@ fn decode_chunk<T: Item>(r: &mut Reader<'_>, reference: u16) -> Result<RecordChu
 // spec §8.8
 fn decode_sealed(r: &mut Reader<'_>) -> Result<SealedChunk, DecodeError> {
     let group = r.u16()?;
-    let segment = r.u16()?;
-    let first = r.u32()?;
-    let count = r.u16()? as usize;
-    if count == 0 {
-        return Err(DecodeError::OutOfRange { field: "record count", value: 0 });
-    }
+    let (segment, first, count) = decode_chunk_header(r)?;
     let mut records = Vec::with_capacity(count);
     for _ in 0..count {
         let n = r.u8()? as usize;
