@@ -61,7 +61,7 @@ impl Exchange {
         if self.dummy_prg.is_none() {
             self.dummy_prg = Some(self.seed.prg(b"blindmap/v1/dummy"));
         }
-        let data = std::sync::Arc::clone(&self.data);
+        let data = &self.data;
         let segment = &self.own[s as usize];
         let members = data.members(s as usize);
         let width = segment.counted_width as usize;
@@ -77,7 +77,7 @@ impl Exchange {
         let points = hash_inputs(&inputs)?;
         let key = self.count_key.as_ref().expect("a count key exists when a segment is counted");
         let mut real = key.raise_serialize(&points).into_iter();
-        let offsets: Vec<u32> = segment.counted_offsets[first..=end].to_vec();
+        let offsets = &segment.counted_offsets[first..=end];
         let prg = self.dummy_prg.as_mut().expect("set above");
         let mut stand_ins = Vec::new();
         for w in offsets.windows(2) {
@@ -117,7 +117,7 @@ impl Exchange {
         if first == 0 {
             self.blind_prg = Some(self.seed.prg(&prg_label(b"blindmap/v1/blind", &[s])));
         }
-        let data = std::sync::Arc::clone(&self.data);
+        let data = &self.data;
         let segment = &self.own[si];
 
         // spec §8.6: at most `chunk_records` records and MAX_CHUNK_ELEMENTS elements.
