@@ -25,7 +25,7 @@ use crate::outcome::{Cell, Outcome, Overlap, PartnerFields, PartnerRecord};
 use crate::policy::{Level, Plan, PlanStructure, Visibility};
 use crate::record::{Dataset, FieldName, KeyType};
 use crate::seed::{Prg, SessionSeed};
-use crate::wire::{Hello, Kind, Message, Role, SealedRecord, SessionId};
+use crate::wire::{Hello, Kind, Message, Role, SealedRecord, SegmentInfo, SessionId};
 
 /// At most this many elements in one chunk, so that bodies stay far below the frame limit.
 pub(super) const MAX_CHUNK_ELEMENTS: usize = 1 << 18;
@@ -380,19 +380,15 @@ impl Exchange {
         // (the initiator on a tie).
         // Counted streams are at most MAX_COUNTED_WIDTH elements a record: an upper bound
         // both sides can compute from the hellos.
-        let counted_bound =
-            |records: u32, max_width: u8| u64::from(records) * u64::from(max_width.min(MAX_COUNTED_WIDTH));
-        let own_elements = |(s, o): (usize, &OwnSegment)| {
-            (if o.counted { counted_bound(o.records, my_hello.segments[s].max_width) } else { 0 })
-                + if o.sends { o.keys } else { 0 }
-        };
-        let partner_elements = |t: &PartnerSegment| {
-            (if t.counted { counted_bound(t.records, t.max_width) } else { 0 }) + if t.sends { t.keys } else { 0 }
+        let elements = |info: &SegmentInfo, counted: bool, sends: bool| {
+            let bound = u64::from(info.records) * u64::from(info.max_width.min(MAX_COUNTED_WIDTH));
+            (if counted { bound } else { 0 }) + if sends { info.keys } else { 0 }
         };
         let i_query = own.iter().any(|s| s.ordered || s.counted);
         let they_query = partner.iter().any(|t| t.ordered || t.counted);
-        let mine_total: u64 = own.iter().enumerate().map(own_elements).sum();
-        let theirs_total: u64 = partner.iter().map(partner_elements).sum();
+        let mine_total: u64 = own.iter().zip(&my_hello.segments).map(|(o, i)| elements(i, o.counted, o.sends)).sum();
+        let theirs_total: u64 =
+            partner.iter().zip(&partner_hello.segments).map(|(t, i)| elements(i, t.counted, t.sends)).sum();
         let first = match (i_query, they_query) {
             (true, false) => true,
             (false, true) => false,
