@@ -1,0 +1,353 @@
+//! A strict, streaming RFC 4180 reader.
+//!
+//! Written here rather than taken from the `csv` crate because CRM exports need errors that a
+//! person can act on: the line where a quote opened and was never closed, the column holding a
+//! stray quote, a row that grows past any sane size (an unbalanced quote swallowing the rest of
+//! a 10 GB file must fail at the limit, not after reading it into memory). Memory is bounded by
+//! the longest row accepted, whatever the file's size.
+
+use std::io::BufRead;
+
+use crate::error::{EncodingProblem, ErrorKind, QuoteProblem};
+
+/// Longest row accepted, in bytes: far above any CRM export's widest row (Salesforce long text
+/// areas hold 131,072 characters), far below what an unclosed quote reads in.
+pub const MAX_ROW_BYTES: usize = 4 << 20;
+
+/// One parsed row: its fields' bytes back to back, and where each ends.
+#[derive(Debug, Default)]
+pub(crate) struct Row {
+    /// Physical line (1-based) the row starts on.
+    pub(crate) line: u64,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Row {
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub(crate) fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+
+    /// True when every field is empty or white space: a blank line, or a row of bare delimiters.
+    pub(crate) fn is_blank(&self) -> bool {
+        self.bytes.iter().all(u8::is_ascii_whitespace)
+    }
+
+    /// The fields as text, or the index of the first field that is not UTF-8.
+    pub(crate) fn text(&self, i: usize) -> Result<&str, usize> {
+        std::str::from_utf8(self.get(i)).map_err(|_| i)
+    }
+
+    fn clear(&mut self, line: u64) {
+        self.line = line;
+        self.bytes.clear();
+        self.ends.clear();
+    }
+}
+
+/// An error from the reader, located by line and (where known) field index.
+#[derive(Debug)]
+pub(crate) struct CsvError {
+    pub(crate) line: u64,
+    pub(crate) field: Option<usize>,
+    pub(crate) kind: ErrorKind,
+}
+
+enum State {
+    FieldStart,
+    Unquoted,
+    Quoted {
+        opened_on: u64,
+    },
+    /// A quote inside a quoted field: either an escaped quote or the field's end.
+    QuoteInQuoted {
+        opened_on: u64,
+    },
+}
+
+/// Reads rows from a byte stream.
+pub(crate) struct Reader<R> {
+    input: R,
+    delimiter: u8,
+    /// The physical line the reader is on.
+    line: u64,
+    started: bool,
+    /// A `\r` ended the previous row; a `\n` right after it belongs to that row ending.
+    after_cr: bool,
+    done: bool,
+}
+
+impl<R: BufRead> Reader<R> {
+    /// A reader that checks the encoding and picks the delimiter from the first line
+    /// (`,`, else `;`, else tab) unless one is given.
+    pub(crate) fn new(mut input: R, delimiter: Option<u8>) -> Result<Self, CsvError> {
+        let at_start = |kind| CsvError { line: 1, field: None, kind };
+        let head = input.fill_buf().map_err(|e| at_start(ErrorKind::Io(e)))?;
+        if head.is_empty() {
+            return Err(at_start(ErrorKind::Empty));
+        }
+        if let Some(problem) = sniff_encoding(head) {
+            return Err(at_start(ErrorKind::Encoding(problem)));
+        }
+        let bom = head.starts_with(b"\xEF\xBB\xBF");
+        let delimiter = delimiter.unwrap_or_else(|| guess_delimiter(&head[if bom { 3 } else { 0 }..]));
+        if bom {
+            input.consume(3);
+        }
+        Ok(Self { input, delimiter, line: 1, started: false, after_cr: false, done: false })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
+    /// Reads the next row into `row`; `Ok(false)` at the end of the input.
+    pub(crate) fn read_row(&mut self, row: &mut Row) -> Result<bool, CsvError> {
+        if self.done {
+            return Ok(false);
+        }
+        let mut state = State::FieldStart;
+        let mut field_start_col = 0usize;
+        row.clear(self.line);
+        loop {
+            let buf = match self.input.fill_buf() {
+                Ok(buf) => buf,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(CsvError { line: self.line, field: None, kind: ErrorKind::Io(e) }),
+            };
+            if buf.is_empty() {
+                self.done = true;
+                return match state {
+                    State::Quoted { opened_on } => Err(CsvError {
+                        line: opened_on,
+                        field: Some(row.ends.len()),
+                        kind: ErrorKind::Quote(QuoteProblem::Unclosed),
+                    }),
+                    _ if !self.started => Ok(false),
+                    _ => {
+                        row.ends.push(row.bytes.len());
+                        self.started = false;
+                        Ok(true)
+                    }
+                };
+            }
+            let mut used = 0;
+            let mut finished = false;
+            for &b in buf {
+                used += 1;
+                if b == 0 {
+                    return Err(CsvError {
+                        line: self.line,
+                        field: None,
+                        kind: ErrorKind::Encoding(EncodingProblem::Nul),
+                    });
+                }
+                if self.after_cr {
+                    self.after_cr = false;
+                    if b == b'\n' {
+                        continue;
+                    }
+                }
+                self.started = true;
+                match state {
+                    State::FieldStart | State::Unquoted => {
+                        if b == self.delimiter {
+                            row.ends.push(row.bytes.len());
+                            state = State::FieldStart;
+                            field_start_col += 1;
+                        } else if b == b'\n' || b == b'\r' {
+                            self.line += 1;
+                            self.after_cr = b == b'\r';
+                            row.ends.push(row.bytes.len());
+                            finished = true;
+                            break;
+                        } else if b == b'"' {
+                            if matches!(state, State::FieldStart) {
+                                state = State::Quoted { opened_on: self.line };
+                            } else {
+                                return Err(CsvError {
+                                    line: self.line,
+                                    field: Some(field_start_col),
+                                    kind: ErrorKind::Quote(QuoteProblem::InUnquotedValue),
+                                });
+                            }
+                        } else {
+                            row.bytes.push(b);
+                            state = State::Unquoted;
+                        }
+                    }
+                    State::Quoted { opened_on } => {
+                        if b == b'"' {
+                            state = State::QuoteInQuoted { opened_on };
+                        } else {
+                            if b == b'\n' {
+                                self.line += 1;
+                            }
+                            row.bytes.push(b);
+                        }
+                    }
+                    State::QuoteInQuoted { opened_on } => {
+                        if b == b'"' {
+                            row.bytes.push(b'"');
+                            state = State::Quoted { opened_on };
+                        } else if b == self.delimiter {
+                            row.ends.push(row.bytes.len());
+                            state = State::FieldStart;
+                            field_start_col += 1;
+                        } else if b == b'\n' || b == b'\r' {
+                            self.line += 1;
+                            self.after_cr = b == b'\r';
+                            row.ends.push(row.bytes.len());
+                            finished = true;
+                            break;
+                        } else {
+                            return Err(CsvError {
+                                line: self.line,
+                                field: Some(field_start_col),
+                                kind: ErrorKind::Quote(QuoteProblem::TextAfterClosingQuote),
+                            });
+                        }
+                    }
+                }
+                if row.bytes.len() > MAX_ROW_BYTES {
+                    return Err(CsvError {
+                        line: row.line,
+                        field: None,
+                        kind: ErrorKind::RowTooLong { limit: MAX_ROW_BYTES },
+                    });
+                }
+            }
+            self.input.consume(used);
+            if finished {
+                self.started = false;
+                return Ok(true);
+            }
+        }
+    }
+}
+
+fn sniff_encoding(head: &[u8]) -> Option<EncodingProblem> {
+    if head.starts_with(b"\xFF\xFE\x00\x00") || head.starts_with(b"\x00\x00\xFE\xFF") {
+        Some(EncodingProblem::Utf32)
+    } else if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
+        Some(EncodingProblem::Utf16)
+    } else if head.starts_with(b"PK\x03\x04") {
+        Some(EncodingProblem::Zip)
+    } else if head.len() >= 2 && head.iter().take(64).any(|&b| b == 0) {
+        // ASCII text saved as UTF-16 without a byte-order mark: every other byte is zero.
+        Some(EncodingProblem::Utf16)
+    } else {
+        None
+    }
+}
+
+/// Comma unless the first line has none and has semicolons (Excel in many European locales) or
+/// tabs. Only what is buffered is looked at: a header longer than that is comma-separated in
+/// any export we know.
+fn guess_delimiter(head: &[u8]) -> u8 {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let count = |d: u8| {
+        let mut quoted = false;
+        line.iter()
+            .filter(|&&b| {
+                if b == b'"' {
+                    quoted = !quoted;
+                }
+                !quoted && b == d
+            })
+            .count()
+    };
+    [b',', b';', b'\t'].into_iter().find(|&d| count(d) > 0).unwrap_or(b',')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(input: &[u8]) -> Result<Vec<(u64, Vec<String>)>, CsvError> {
+        let mut reader = Reader::new(input, None)?;
+        let mut row = Row::default();
+        let mut out = Vec::new();
+        while reader.read_row(&mut row)? {
+            let fields = (0..row.len()).map(|i| String::from_utf8_lossy(row.get(i)).into_owned()).collect();
+            out.push((row.line, fields));
+        }
+        Ok(out)
+    }
+
+    fn kind(input: &[u8]) -> (u64, Option<usize>, String) {
+        let e = rows(input).unwrap_err();
+        (e.line, e.field, e.kind.to_string())
+    }
+
+    #[test]
+    fn reads_rfc_4180() {
+        let got = rows(b"\xEF\xBB\xBFa,b,c\r\n1,\"x, \"\"y\"\"\",\r\n\r\n2,\"multi\nline\",z\n3,,\"\"").unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (1, vec!["a".into(), "b".into(), "c".into()]),
+                (2, vec!["1".into(), "x, \"y\"".into(), "".into()]),
+                (3, vec!["".into()]),
+                (4, vec!["2".into(), "multi\nline".into(), "z".into()]),
+                (6, vec!["3".into(), "".into(), "".into()]),
+            ]
+        );
+    }
+
+    #[test]
+    fn lone_cr_ends_rows_and_no_final_newline_is_fine() {
+        let got = rows(b"a,b\r1,2\r3,4").unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[2], (3, vec!["3".into(), "4".into()]));
+    }
+
+    #[test]
+    fn guesses_semicolons_and_tabs() {
+        assert_eq!(Reader::new(&b"a;b\n1;2\n"[..], None).unwrap().delimiter(), b';');
+        assert_eq!(Reader::new(&b"a\tb\n"[..], None).unwrap().delimiter(), b'\t');
+        assert_eq!(Reader::new(&b"\"a;b\",c\n"[..], None).unwrap().delimiter(), b',');
+        assert_eq!(Reader::new(&b"a\n"[..], None).unwrap().delimiter(), b',');
+    }
+
+    #[test]
+    fn quote_errors_are_located() {
+        let (line, field, text) = kind(b"a,b\n1,\"open\n2,x\n3,y\n");
+        assert_eq!((line, field), (2, Some(1)));
+        assert!(text.contains("never closed"), "{text}");
+        let (line, field, text) = kind(b"a,b\n1,ab\"c\n");
+        assert_eq!((line, field), (2, Some(1)));
+        assert!(text.contains("inside an unquoted value"), "{text}");
+        let (line, field, text) = kind(b"a,b\n\"x\"y,1\n");
+        assert_eq!((line, field), (2, Some(0)));
+        assert!(text.contains("after the closing quote"), "{text}");
+    }
+
+    #[test]
+    fn encodings_are_refused_with_the_fix() {
+        for (input, needle) in [
+            (&b"\xFF\xFEa\x00,\x00"[..], "UTF-16"),
+            (&b"a\x00,\x00b\x00"[..], "UTF-16"),
+            (&b"PK\x03\x04rest"[..], "xlsx"),
+            (&b""[..], "empty"),
+        ] {
+            let text = kind(input).2;
+            assert!(text.contains(needle), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_runaway_row_stops_at_the_limit() {
+        let mut input = b"a,b\n1,\"".to_vec();
+        input.resize(MAX_ROW_BYTES + 100, b'x');
+        let (line, _, text) = kind(&input);
+        assert_eq!(line, 2);
+        assert!(text.contains("longer than"), "{text}");
+    }
+}

@@ -1,0 +1,104 @@
+//! Normalisation of CRM values into canonical key material (`protocol-spec/keys.md`).
+//!
+//! Each function takes one raw value and returns the canonical form, or why the value cannot
+//! be a key. Two exports of the same company should produce equal forms; two different companies
+//! should not — and where that cannot be told apart, no key is made at all, because a false match
+//! costs more than a missed one.
+
+mod country;
+mod domain;
+mod duns;
+mod lists;
+mod name;
+
+use std::fmt;
+
+pub use country::country;
+pub use domain::domain;
+pub use duns::duns;
+pub use name::company_name;
+
+/// Why a value did not become a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// Not a host name or URL.
+    NotADomain,
+    /// An IP address or a single label such as `localhost`.
+    NotAPublicHost,
+    /// A public suffix itself (`co.uk`), or a suffix no registry knows.
+    UnknownSuffix,
+    /// A free-mail or ISP domain: shared by unrelated people.
+    FreeMail,
+    /// A social network or site builder: shared by unrelated companies.
+    SharedPlatform,
+    /// DUNS with other than nine digits.
+    DunsLength,
+    /// DUNS with letters or other symbols.
+    DunsNotDigits,
+    /// DUNS made of one repeated digit, e.g. `000000000`.
+    DunsPlaceholder,
+    /// A name with nothing left once legal forms and punctuation go.
+    NameEmpty,
+    /// A name is never a key on its own: the country is missing.
+    NameWithoutCountry,
+    /// A country value that names no ISO 3166-1 country.
+    UnknownCountry,
+    /// More keys than one record may carry.
+    TooManyKeys,
+}
+
+impl DropReason {
+    /// Every reason, in report order.
+    pub const ALL: [Self; 12] = [
+        Self::NotADomain,
+        Self::NotAPublicHost,
+        Self::UnknownSuffix,
+        Self::FreeMail,
+        Self::SharedPlatform,
+        Self::DunsLength,
+        Self::DunsNotDigits,
+        Self::DunsPlaceholder,
+        Self::NameEmpty,
+        Self::NameWithoutCountry,
+        Self::UnknownCountry,
+        Self::TooManyKeys,
+    ];
+
+    /// A short identifier for reports and JSON.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::NotADomain => "not_a_domain",
+            Self::NotAPublicHost => "not_a_public_host",
+            Self::UnknownSuffix => "unknown_suffix",
+            Self::FreeMail => "free_mail_domain",
+            Self::SharedPlatform => "shared_platform_domain",
+            Self::DunsLength => "duns_not_nine_digits",
+            Self::DunsNotDigits => "duns_not_digits",
+            Self::DunsPlaceholder => "duns_placeholder",
+            Self::NameEmpty => "name_empty_after_normalisation",
+            Self::NameWithoutCountry => "name_without_country",
+            Self::UnknownCountry => "unknown_country",
+            Self::TooManyKeys => "too_many_keys",
+        }
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NotADomain => "not a domain or URL",
+            Self::NotAPublicHost => "an IP address or local host name",
+            Self::UnknownSuffix => "no registrable domain under a known public suffix",
+            Self::FreeMail => "a free-mail or ISP domain (shared by unrelated people)",
+            Self::SharedPlatform => "a shared platform (social network, site builder)",
+            Self::DunsLength => "a DUNS number has nine digits (leading zeros lost? format the column as text)",
+            Self::DunsNotDigits => "a DUNS number has digits and dashes only",
+            Self::DunsPlaceholder => "a placeholder, not a DUNS number",
+            Self::NameEmpty => "nothing left once legal forms and punctuation are removed",
+            Self::NameWithoutCountry => "a name is only a key with a country, and the country is missing",
+            Self::UnknownCountry => "not an ISO 3166-1 country name or code",
+            Self::TooManyKeys => "more keys than one account may carry",
+        })
+    }
+}

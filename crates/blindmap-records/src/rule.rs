@@ -1,0 +1,188 @@
+//! The matching rule: which canonical values become protocol keys (`protocol-spec/keys.md` §3).
+//!
+//! Two accounts match when they share a key. Domains and DUNS numbers are keys as they are. A
+//! company name is a weak signal ("Delta" the airline is not "Delta" the faucet maker), so it is a
+//! key only together with the country, and only where nothing stronger contradicts it:
+//!
+//! - two accounts that both carry a DUNS number match by DUNS or not at all;
+//! - two accounts in different cities (both known) do not match by name;
+//! - two accounts that both carry domains but share none match by name only if both are known to
+//!   be in the same city: one company's country sites and brand domains (`acme.com`, `acme.de`,
+//!   `acmegroup.com`) cannot be told from a namesake's by the domains alone.
+//!
+//! With exact keys only, these vetoes are built into the keys. Each name key carries a *tag*
+//! stating what the two accounts hold: `DD|WW|C`, with `DD` the DUNS presence on the first and
+//! second side (`d-`, `-d`, `--`; never `dd`), `WW` the domain presence likewise (`w-`, `-w`,
+//! `--`, `ww`), and `C` the city: `--` (neither known), `c-`, `-c` (only the first's, or only the
+//! second's, known) or `@CITY` (both, and equal; the only choice with `ww`). Each side emits every
+//! tag consistent with its own account, so two accounts share a name key exactly when their names
+//! and countries agree and the vetoes allow it. Which side is first must be agreed: it is the
+//! session's initiator.
+
+use blindmap_psi::{KeyType, MatchKey};
+
+/// Key type of registrable domains.
+pub const DOMAIN: &str = "domain";
+/// Key type of D-U-N-S numbers.
+pub const DUNS: &str = "duns";
+/// Key type of normalised name and country.
+pub const NAME_COUNTRY: &str = "name_country";
+
+/// An account's canonical key material, before it becomes protocol keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountKeys {
+    /// Registrable domains, from websites, domain columns and contact e-mail addresses.
+    pub domains: Vec<String>,
+    /// Nine-digit DUNS numbers.
+    pub duns: Vec<String>,
+    /// The normalised company name and its ISO 3166-1 alpha-2 country.
+    pub name_country: Option<(String, &'static str)>,
+    /// The folded city: not a key, only a condition on name matches (see above).
+    pub city: Option<String>,
+}
+
+impl AccountKeys {
+    /// True when no key can be made.
+    pub fn is_empty(&self) -> bool {
+        self.domains.is_empty() && self.duns.is_empty() && self.name_country.is_none()
+    }
+
+    /// How many canonical values of each key type: domains, DUNS, name+country.
+    pub fn counts(&self) -> [usize; 3] {
+        [self.domains.len(), self.duns.len(), usize::from(self.name_country.is_some())]
+    }
+}
+
+/// Which side of a session an account list is on; the name keys depend on it (see above).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The session's initiator (`match-files`' left file).
+    First,
+    /// The responder.
+    Second,
+}
+
+/// The protocol keys of one account on one side.
+pub fn match_keys(keys: &AccountKeys, side: Side) -> Vec<MatchKey> {
+    let key_type = |name: &str| KeyType::new(name).expect("the key type names are valid");
+    let mut out: Vec<MatchKey> = Vec::with_capacity(keys.domains.len() + keys.duns.len() + 2);
+    out.extend(keys.domains.iter().map(|d| MatchKey::new(key_type(DOMAIN), d.as_str())));
+    out.extend(keys.duns.iter().map(|d| MatchKey::new(key_type(DUNS), d.as_str())));
+    if let Some((name, country)) = &keys.name_country {
+        for tag in name_tags(keys, side) {
+            out.push(MatchKey::new(key_type(NAME_COUNTRY), format!("{tag}|{country}|{name}")));
+        }
+    }
+    out
+}
+
+/// The tags of an account's name keys (see the module documentation).
+fn name_tags(keys: &AccountKeys, side: Side) -> Vec<String> {
+    let first = side == Side::First;
+    let own_duns = !keys.duns.is_empty();
+    let own_domain = !keys.domains.is_empty();
+    let mut tags = Vec::new();
+    for other_duns in [false, true] {
+        if own_duns && other_duns {
+            continue;
+        }
+        for other_domain in [false, true] {
+            let duns = presence(first, own_duns, other_duns, 'd');
+            let domain = presence(first, own_domain, other_domain, 'w');
+            let cities: Vec<String> = match (&keys.city, own_domain && other_domain) {
+                (Some(city), true) => vec![format!("@{city}")],
+                (None, true) => vec![],
+                (Some(city), false) => vec![presence(first, true, false, 'c'), format!("@{city}")],
+                (None, false) => vec![presence(first, false, false, 'c'), presence(first, false, true, 'c')],
+            };
+            tags.extend(cities.into_iter().map(|city| format!("{duns}|{domain}|{city}")));
+        }
+    }
+    tags
+}
+
+/// Two characters: whether the first side's account has `mark`, then the second's.
+fn presence(first: bool, own: bool, other: bool, mark: char) -> String {
+    let (a, b) = if first { (own, other) } else { (other, own) };
+    [if a { mark } else { '-' }, if b { mark } else { '-' }].into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(duns: Option<&str>, domain: Option<&str>, city: Option<&str>) -> AccountKeys {
+        AccountKeys {
+            domains: domain.into_iter().map(str::to_owned).collect(),
+            duns: duns.into_iter().map(str::to_owned).collect(),
+            name_country: Some(("delta".into(), "US")),
+            city: city.map(str::to_owned),
+        }
+    }
+
+    fn shared_types(a: &AccountKeys, b: &AccountKeys) -> Vec<String> {
+        let first = match_keys(a, Side::First);
+        let mut types: Vec<String> = match_keys(b, Side::Second)
+            .iter()
+            .filter(|k| first.contains(k))
+            .map(|k| k.key_type().to_string())
+            .collect();
+        types.dedup();
+        types
+    }
+
+    /// The vetoes, exhaustively: a name matches unless both accounts carry a DUNS number, or
+    /// their cities are known and differ, or both carry domains but share none and are not known
+    /// to be in one city — and then those identifiers decide.
+    #[test]
+    fn identifiers_on_both_sides_decide_instead_of_the_name() {
+        let duns = [None, Some("001234567"), Some("987654321")];
+        let domains = [None, Some("delta.com"), Some("delta.de")];
+        let cities = [None, Some("atlanta"), Some("indianapolis")];
+        let mut all = Vec::new();
+        for d in duns {
+            for w in domains {
+                for c in cities {
+                    all.push((d, w, c));
+                }
+            }
+        }
+        for &(da, wa, ca) in &all {
+            for &(db, wb, cb) in &all {
+                let cities_allow = match (wa, wb) {
+                    (Some(_), Some(_)) => ca.is_some() && ca == cb,
+                    _ => ca.is_none() || cb.is_none() || ca == cb,
+                };
+                let by_name = (da.is_none() || db.is_none()) && cities_allow;
+                let mut want = Vec::new();
+                if wa.is_some() && wa == wb {
+                    want.push(DOMAIN.to_owned());
+                }
+                if da.is_some() && da == db {
+                    want.push(DUNS.to_owned());
+                }
+                if by_name {
+                    want.push(NAME_COUNTRY.to_owned());
+                }
+                let got = shared_types(&account(da, wa, ca), &account(db, wb, cb));
+                assert_eq!(got, want, "{da:?} {wa:?} {ca:?} vs {db:?} {wb:?} {cb:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn tags_read_as_documented() {
+        let keys = |side| {
+            match_keys(&account(Some("001234567"), None, Some("atlanta")), side)
+                .into_iter()
+                .filter(|k| k.key_type().as_str() == NAME_COUNTRY)
+                .map(|k| k.value().to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            keys(Side::First),
+            ["d-|--|c-|US|delta", "d-|--|@atlanta|US|delta", "d-|-w|c-|US|delta", "d-|-w|@atlanta|US|delta"]
+        );
+        assert_eq!(keys(Side::Second).len(), 4);
+    }
+}
