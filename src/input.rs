@@ -1,198 +1,222 @@
-//! The simple CSV input of `match-files`: `id`, `segment`, key columns, and fields.
-//!
-//! Richer CRM exports (presets, normalisation into canonical keys) are the records crate's job;
-//! this reader takes keys as they are, trimmed and lower-cased.
+//! Reading CRM exports through the records crate: choosing a mapping, a progress bar while a file
+//! imports, and the import summary as text.
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
-use blindmap_psi::{Dataset, FieldName, KeyType, MatchKey, Record, SegmentLabel};
+use anyhow::Context;
+use blindmap_psi::Dataset;
+use blindmap_records::{Importer, Mapping, Preset, SegmentRule, Side, Summary, import_dataset, read_header};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
 
-/// Columns read as match keys.
-pub(crate) const KEY_COLUMNS: [&str; 3] = ["domain", "duns", "name_country"];
+/// How to read one file: a preset or mapping file, changed by flags.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SourceSpec {
+    pub(crate) preset: Option<String>,
+    pub(crate) mapping: Option<PathBuf>,
+    pub(crate) maps: Vec<String>,
+    pub(crate) segments: Vec<String>,
+}
 
-/// A loaded file: the dataset, and the lines of rows left out for having no key.
+/// A loaded file: the dataset, what the import made of it, and how it was read.
 pub(crate) struct Loaded {
     /// Shared with the session that matches it.
     pub(crate) dataset: Arc<Dataset>,
-    pub(crate) without_keys: Vec<u64>,
+    pub(crate) summary: Summary,
+    pub(crate) mapping: String,
 }
 
-fn column_name(raw: &str) -> String {
-    raw.trim().to_lowercase().replace([' ', '-'], "_")
+/// The mapping a file is read with: the named preset, the mapping file, or the preset its header
+/// fits; then the `--map` and `--segment` flags.
+pub(crate) fn mapping_for(path: &Path, spec: &SourceSpec) -> anyhow::Result<Mapping> {
+    let mut mapping = match (&spec.preset, &spec.mapping) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!("give a preset or a mapping file, not both (a mapping file can name a preset)")
+        }
+        (Some(name), None) if name != "auto" => Preset::from_name(name).map(Preset::mapping).with_context(|| {
+            let names: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+            format!("unknown preset {name:?}; presets: {}, auto", names.join(", "))
+        })?,
+        (_, Some(file)) => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+            Mapping::from_toml(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?
+        }
+        (_, None) if !spec.maps.iter().any(|m| m.starts_with("id=")) => detect(path)?,
+        (_, None) => Mapping::empty(),
+    };
+    for flag in &spec.maps {
+        mapping.apply_flag(flag).map_err(|e| anyhow::anyhow!("--map {flag:?}: {e}"))?;
+    }
+    if !spec.segments.is_empty() {
+        let rules = spec
+            .segments
+            .iter()
+            .map(|r| SegmentRule::parse(r).map_err(|e| anyhow::anyhow!("--segment: {e}")))
+            .collect::<anyhow::Result<_>>()?;
+        mapping.set_segment_rules(rules);
+    }
+    Ok(mapping)
 }
 
-/// Segment values as users write them ("Open Opportunities") become labels (`open_opportunities`).
-fn segment_label(raw: &str) -> String {
-    raw.trim().to_lowercase().split_whitespace().collect::<Vec<_>>().join("_")
-}
-
-pub(crate) fn load(path: &Path) -> anyhow::Result<Loaded> {
-    let shown = path.display();
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {shown}"))?;
-    // The csv crate's own line numbers skip blank lines and miscount CRLF; count them here.
-    let mut lines = LineCounter { bytes: &bytes, offset: 0, line: 1 };
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes.as_slice());
-    let headers = reader.byte_headers().with_context(|| format!("{shown}: cannot read the header row"))?.clone();
-    let mut columns = Vec::with_capacity(headers.len());
-    for (i, raw) in headers.iter().enumerate() {
-        let raw = if i == 0 { raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw) } else { raw };
-        let text = std::str::from_utf8(raw)
-            .map_err(|_| anyhow::anyhow!("{shown}: the header row is not UTF-8; save the file as UTF-8"))?;
-        columns.push(column_name(text));
-    }
-    let find = |name: &str| columns.iter().position(|c| c == name);
-    let id_col = find("id").with_context(|| format!("{shown}: no `id` column (found: {})", columns.join(", ")))?;
-    let segment_col =
-        find("segment").with_context(|| format!("{shown}: no `segment` column (found: {})", columns.join(", ")))?;
-    let key_cols: Vec<(usize, KeyType)> = columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| KEY_COLUMNS.contains(&c.as_str()))
-        .map(|(i, c)| (i, KeyType::new(c).expect("known key types are valid")))
-        .collect();
-    if key_cols.is_empty() {
-        bail!("{shown}: no key column; add at least one of {}", KEY_COLUMNS.join(", "));
-    }
-    let mut field_cols = Vec::new();
-    for (i, c) in columns.iter().enumerate() {
-        if i != id_col && i != segment_col && !key_cols.iter().any(|(k, _)| *k == i) && !c.is_empty() {
-            let name = FieldName::new(c).with_context(|| format!("{shown}: column {:?} cannot be a field name", c))?;
-            field_cols.push((i, name));
-        }
-    }
-
-    let mut records = Vec::new();
-    let mut without_keys = Vec::new();
-    let mut seen: HashMap<String, u64> = HashMap::new();
-    for row in reader.byte_records() {
-        let row = row.map_err(|e| match e.position() {
-            Some(p) => anyhow::anyhow!("{shown}, line {}: {e}", lines.at(p.byte())),
-            None => anyhow::anyhow!("{shown}: {e}"),
-        })?;
-        let line = lines.at(row.position().map_or(0, csv::Position::byte));
-        if row.len() != columns.len() {
-            bail!(
-                "{shown}, line {line}: {} values where the header has {}; quote values that contain commas",
-                row.len(),
-                columns.len()
-            );
-        }
-        let cell = |i: usize| -> anyhow::Result<&str> {
-            std::str::from_utf8(row.get(i).unwrap_or_default()).map_err(|_| {
-                anyhow::anyhow!("{shown}, line {line}, column {}: not UTF-8; save the file as UTF-8", columns[i])
-            })
-        };
-        if row.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
-            continue;
-        }
-        let id = cell(id_col)?.trim().to_owned();
-        if id.is_empty() {
-            bail!("{shown}, line {line}: the id is empty");
-        }
-        if let Some(first) = seen.insert(id.clone(), line) {
-            bail!("{shown}, line {line}: id {id:?} is already used on line {first}");
-        }
-        let label = segment_label(cell(segment_col)?);
-        let segment = SegmentLabel::new(&label).map_err(|_| {
-            anyhow::anyhow!(
-                "{shown}, line {line}: segment {label:?} must be letters, digits, _ or - (and start with a letter or digit)"
-            )
-        })?;
-        let mut record = Record::new(id, segment);
-        for (i, key_type) in &key_cols {
-            for value in cell(*i)?.split(';') {
-                let value = value.trim().to_lowercase();
-                if !value.is_empty() {
-                    record = record.with_key(MatchKey::new(key_type.clone(), value));
-                }
-            }
-        }
-        for (i, name) in &field_cols {
-            let value = cell(*i)?.trim();
-            if !value.is_empty() {
-                record = record.with_field(name.clone(), value);
-            }
-        }
-        if record.keys.is_empty() {
-            without_keys.push(line);
-            continue;
-        }
-        records.push(record);
-    }
-    let dataset = Dataset::new(records).map_err(|e| anyhow::anyhow!("{shown}: {e}"))?;
-    Ok(Loaded { dataset: Arc::new(dataset), without_keys })
-}
-
-/// Line numbers of increasing byte offsets.
-struct LineCounter<'a> {
-    bytes: &'a [u8],
-    offset: usize,
-    line: u64,
-}
-
-impl LineCounter<'_> {
-    /// The line of the record starting at `offset`. The csv crate reports where the previous
-    /// record ended, so blank lines in between are skipped first.
-    fn at(&mut self, offset: u64) -> u64 {
-        let mut offset = (offset as usize).min(self.bytes.len());
-        while offset < self.bytes.len() && matches!(self.bytes[offset], b'\r' | b'\n') {
-            offset += 1;
-        }
-        if offset >= self.offset {
-            self.line += self.bytes[self.offset..offset].iter().filter(|&&b| b == b'\n').count() as u64;
-            self.offset = offset;
-        }
-        self.line
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load_text(text: &str) -> anyhow::Result<Loaded> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("in.csv");
-        std::fs::write(&path, text).unwrap();
-        load(&path)
-    }
-
-    #[test]
-    fn reads_keys_fields_and_segments() {
-        let loaded = load_text(
-            "\u{feff}ID,Segment,Domain,DUNS,Owner\n1,Customers,Acme.com; acme.co.uk ,001234567,Ada\n\n2,Open Opportunities,,,Bob\n",
+fn detect(path: &Path) -> anyhow::Result<Mapping> {
+    let shown = path.display().to_string();
+    let file = File::open(path).with_context(|| format!("cannot open {shown}"))?;
+    let header = read_header(&shown, BufReader::new(file), None)?;
+    let preset = Preset::detect(&header).with_context(|| {
+        format!(
+            "{shown}: cannot tell which export this is from its header ({}); name one with --preset \
+             (salesforce, hubspot, generic), or map the columns with --mapping FILE or --map ROLE=COLUMN",
+            header.iter().map(|h| format!("{h:?}")).collect::<Vec<_>>().join(", ")
         )
-        .unwrap();
-        assert_eq!(loaded.dataset.records().len(), 1);
-        assert_eq!(loaded.without_keys, vec![4]);
-        let r = &loaded.dataset.records()[0];
-        assert_eq!(r.segment.as_str(), "customers");
-        let keys: Vec<_> = r.keys.iter().map(|k| format!("{}:{}", k.key_type(), k.value())).collect();
-        assert_eq!(keys, ["domain:acme.com", "domain:acme.co.uk", "duns:001234567"]);
-        assert_eq!(r.fields.values().collect::<Vec<_>>(), ["Ada"]);
-    }
+    })?;
+    Ok(preset.mapping())
+}
 
-    #[test]
-    fn errors_name_the_place_and_the_fix() {
-        let e = load_text("id,domain\n1,a.com\n").err().unwrap().to_string();
-        assert!(e.contains("no `segment` column"), "{e}");
-        let e = load_text("id,segment\n1,x\n").err().unwrap().to_string();
-        assert!(e.contains("no key column"), "{e}");
-        let e = load_text("id,segment,domain\n1,x,a.com\n1,x,b.com\n").err().unwrap().to_string();
-        assert!(e.contains("line 3") && e.contains("already used on line 2"), "{e}");
-        let e = load_text("id,segment,domain\n1,x!,a.com\n").err().unwrap().to_string();
-        assert!(e.contains("line 2") && e.contains("segment"), "{e}");
-        let e = load_text("id,segment,domain\n1,x,a.com,extra\n").err().unwrap().to_string();
-        assert!(e.contains("line 2") && e.contains("4 values where the header has 3"), "{e}");
-        let e = load_text("id,segment,domain\r\n\r\n1,x,a.com\r\n\r\n1,x,b.com\r\n").err().unwrap().to_string();
-        assert!(e.contains("line 5") && e.contains("line 3"), "{e}");
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("latin1.csv");
-        std::fs::write(&path, b"id,segment,domain\n1,x,caf\xe9.com\n").unwrap();
-        let e = load(&path).err().unwrap().to_string();
-        assert!(e.contains("not UTF-8") && e.contains("line 2"), "{e}");
+/// Opens a file for reading with a progress bar over its bytes (drawn only on a terminal).
+pub(crate) fn open_with_progress(
+    path: &Path,
+    verb: &str,
+) -> anyhow::Result<(BufReader<impl std::io::Read>, ProgressBar)> {
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {verb} {} {{bar:32}} {{bytes}}/{{total_bytes}}, {{msg}} {{eta}} left",
+            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        ))
+        .expect("valid template"),
+    );
+    Ok((BufReader::with_capacity(1 << 18, bar.wrap_read(file)), bar))
+}
+
+/// Imports a whole file for one side of a session: all of it, or nothing.
+pub(crate) fn load(path: &Path, spec: &SourceSpec, side: Side) -> anyhow::Result<Loaded> {
+    let mapping = mapping_for(path, spec)?;
+    let (input, bar) = open_with_progress(path, "importing")?;
+    let imported = import_dataset(&path.display().to_string(), input, &mapping, side, |summary| {
+        if summary.rows.is_multiple_of(4096) {
+            bar.set_message(format!("{} rows", summary.rows));
+        }
+    });
+    bar.finish_and_clear();
+    let imported = imported?;
+    Ok(Loaded { dataset: Arc::new(imported.dataset), summary: imported.summary, mapping: mapping.name().to_owned() })
+}
+
+/// Streams a file through the importer without keeping anything: `on_header` sees the header,
+/// `each` every account.
+pub(crate) fn scan(
+    path: &Path,
+    mapping: &Mapping,
+    on_header: impl FnOnce(&[String]),
+    mut each: impl FnMut(&blindmap_records::Account),
+) -> anyhow::Result<Summary> {
+    let (input, bar) = open_with_progress(path, "reading")?;
+    let result = (|| {
+        let mut importer = Importer::new(&path.display().to_string(), input, mapping)?;
+        on_header(importer.header());
+        while let Some(account) = importer.next_account()? {
+            each(&account);
+            if importer.summary().rows.is_multiple_of(4096) {
+                bar.set_message(format!("{} rows", importer.summary().rows));
+            }
+        }
+        Ok::<_, blindmap_records::ImportError>(importer.summary().clone())
+    })();
+    bar.finish_and_clear();
+    Ok(result?)
+}
+
+/// The summary as JSON.
+#[derive(Serialize)]
+pub(crate) struct SummaryView {
+    rows: u64,
+    blank_lines: u64,
+    accounts: u64,
+    keys: KeyCounts,
+    rows_without_keys: LinesView,
+    unsegmented_rows: LinesView,
+    segments: Vec<(String, u64)>,
+    values_not_used_as_keys: Vec<(String, u64)>,
+    truncated_fields: u64,
+}
+
+#[derive(Serialize)]
+struct KeyCounts {
+    domain: u64,
+    duns: u64,
+    name_country: u64,
+}
+
+#[derive(Serialize)]
+struct LinesView {
+    count: u64,
+    lines: Vec<u64>,
+}
+
+impl SummaryView {
+    pub(crate) fn of(s: &Summary) -> Self {
+        let lines = |l: &blindmap_records::Lines| LinesView { count: l.count, lines: l.first.clone() };
+        Self {
+            rows: s.rows,
+            blank_lines: s.blank_lines,
+            accounts: s.accounts,
+            keys: KeyCounts { domain: s.keys[0], duns: s.keys[1], name_country: s.keys[2] },
+            rows_without_keys: lines(&s.without_keys),
+            unsegmented_rows: lines(&s.unsegmented),
+            segments: s.segments.iter().map(|(l, n)| (l.to_string(), *n)).collect(),
+            values_not_used_as_keys: s.dropped.iter().map(|(r, n)| (r.code().to_owned(), *n)).collect(),
+            truncated_fields: s.truncated_fields,
+        }
     }
+}
+
+/// The summary as text, indented under a heading the caller prints.
+pub(crate) fn render_summary(s: &Summary) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "  {} rows → {} accounts; keys: {} domain, {} duns, {} name+country",
+        s.rows, s.accounts, s.keys[0], s.keys[1], s.keys[2]
+    );
+    let segments: Vec<String> = s.segments.iter().map(|(l, n)| format!("{l} {n}")).collect();
+    if !segments.is_empty() {
+        let _ = writeln!(out, "  segments: {}", segments.join(", "));
+    }
+    let lines = |l: &blindmap_records::Lines| {
+        let shown: Vec<String> = l.first.iter().map(ToString::to_string).collect();
+        let more = if l.count > l.first.len() as u64 { ", …" } else { "" };
+        format!("{}{more}", shown.join(", "))
+    };
+    if s.without_keys.count > 0 {
+        let _ = writeln!(
+            out,
+            "  {} row(s) without any usable key, left out (lines {})",
+            s.without_keys.count,
+            lines(&s.without_keys)
+        );
+    }
+    if s.unsegmented.count > 0 {
+        let _ = writeln!(
+            out,
+            "  {} row(s) no segment rule placed, left out (lines {})",
+            s.unsegmented.count,
+            lines(&s.unsegmented)
+        );
+    }
+    for (reason, n) in &s.dropped {
+        let _ = writeln!(out, "  {n} value(s) not used as keys: {reason}");
+    }
+    if s.truncated_fields > 0 {
+        let _ = writeln!(out, "  {} field value(s) cut to {} bytes", s.truncated_fields, blindmap_psi::MAX_FIELD_LEN);
+    }
+    if s.blank_lines > 0 {
+        let _ = writeln!(out, "  {} blank line(s) skipped", s.blank_lines);
+    }
+    out
 }

@@ -4,9 +4,11 @@
 
 mod bench;
 mod input;
+mod inspect;
 mod match_files;
 mod policy_arg;
 mod progress;
+mod quality;
 mod report;
 
 use std::path::PathBuf;
@@ -25,12 +27,35 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Match two CSV files through the real protocol, both parties in this process.
+    /// Match two CRM exports through the real protocol, both parties in this process.
     ///
-    /// Each file needs an `id` and a `segment` column and at least one key column (`domain`,
-    /// `duns`, `name_country`; several values in one cell separated by `;`). Other columns are
-    /// fields that a `fields` level can disclose.
+    /// Each file is read with a preset (Salesforce Account export, HubSpot Companies export, or
+    /// blindmap's plain `id,segment,name,country,domain,duns,…` format — chosen by its header unless
+    /// named) or an explicit column mapping, and normalised into `domain`, `duns` and
+    /// `name_country` keys. Writes `left_id,right_id,key_type` for every matched pair with --out.
     MatchFiles(match_files::MatchFilesArgs),
+    /// Show what the importer makes of an export: each account's keys and segment, the values it
+    /// could not use and why, rows left out, and a summary.
+    ///
+    /// A mapping file is TOML; every key is optional, and with `preset` it changes only what it
+    /// names:
+    ///
+    ///     preset = "salesforce"
+    ///     delimiter = ";"
+    ///     segments = ["customers: Type in [Customer - Direct, Customer - Channel]",
+    ///                 "open_opportunities: Open Opportunities > 0",
+    ///                 "prospects: everything else"]
+    ///     [columns]
+    ///     domain = ["Website", "Secondary Website"]
+    ///     email = ["Primary Contact Email"]
+    ///     [fields]
+    ///     region = "Sales Region"
+    ///
+    /// Roles under [columns]: id, name, country, domain, email, duns, segment (labels taken from a
+    /// column instead of rules). Segment rules test columns with in [..], not in [..], =, !=,
+    /// starts with, contains, is empty, is not empty, >, >=, <, <=, joined by `and`; the first
+    /// rule that holds places the account, `everything else` catches the rest.
+    Inspect(inspect::InspectArgs),
     /// Benchmarks.
     Bench(BenchArgs),
 }
@@ -46,13 +71,18 @@ enum BenchCommand {
     /// A full mutual-overlaps session on two synthetic sets, checked against the plaintext
     /// intersection, with the cost floor measured in the same run.
     Psi(bench::PsiArgs),
+    /// Match quality against ground truth: a synthetic Salesforce and HubSpot export of one world,
+    /// with realistic noise and look-alike decoys, matched through the real import and protocol.
+    Quality(quality::QualityArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::MatchFiles(args) => match_files::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Psi(args) }) => bench::psi(&args),
+        Command::Bench(BenchArgs { which: BenchCommand::Quality(args) }) => quality::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,7 +1,7 @@
 //! `blindmap match-files`: both parties in one process, through the real protocol.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,17 +10,46 @@ use blindmap_psi::{DisclosurePolicy, Level, Outcome, Session, SessionConfig, Ses
 use clap::Args;
 use serde::Serialize;
 
-use crate::input::{self, Loaded};
+use blindmap_records::Side as RecordSide;
+
+use crate::input::{self, Loaded, SourceSpec, SummaryView};
 use crate::policy_arg::parse_level;
 use crate::progress::Progress;
 use crate::report::{MatrixView, uniform_level};
 
 #[derive(Args)]
 pub(crate) struct MatchFilesArgs {
-    /// The left party's CSV file (it starts the session).
+    /// The left party's CSV export (it starts the session).
     left: PathBuf,
-    /// The right party's CSV file.
+    /// The right party's CSV export.
     right: PathBuf,
+    /// How to read the left file: salesforce, hubspot, generic, or auto (chosen by its header;
+    /// the default).
+    #[arg(long, value_name = "PRESET")]
+    left_preset: Option<String>,
+    /// How to read the right file.
+    #[arg(long, value_name = "PRESET")]
+    right_preset: Option<String>,
+    /// A column mapping file (TOML) for the left file, instead of a preset (see `inspect --help`).
+    #[arg(long, value_name = "FILE", conflicts_with = "left_preset")]
+    left_mapping: Option<PathBuf>,
+    /// A column mapping file for the right file.
+    #[arg(long, value_name = "FILE", conflicts_with = "right_preset")]
+    right_mapping: Option<PathBuf>,
+    /// Map a column of the left file: ROLE=COLUMN replaces, ROLE+=COLUMN adds (roles: id, name,
+    /// country, domain, email, duns, segment, field:NAME). Repeatable.
+    #[arg(long, value_name = "ROLE=COLUMN")]
+    left_map: Vec<String>,
+    /// Map a column of the right file.
+    #[arg(long, value_name = "ROLE=COLUMN")]
+    right_map: Vec<String>,
+    /// A segment rule for the left file, `label: rule`, replacing the preset's; repeat in order
+    /// of precedence (e.g. `customers: Type in [Customer]` then `prospects: everything else`).
+    #[arg(long, value_name = "RULE")]
+    left_segment: Vec<String>,
+    /// A segment rule for the right file.
+    #[arg(long, value_name = "RULE")]
+    right_segment: Vec<String>,
     /// Write one row per matched pair, `left_id,right_id,key_type`, to this CSV file. Needs the
     /// right side to share at least overlaps.
     #[arg(long, value_name = "FILE")]
@@ -48,8 +77,10 @@ pub(crate) struct MatchFilesArgs {
 #[derive(Serialize)]
 struct Side {
     file: String,
+    /// The preset or mapping the file was read with.
+    read_as: String,
     records: usize,
-    rows_without_keys: Vec<u64>,
+    import: SummaryView,
     /// What this side learned: its segments × the partner's.
     matrix: MatrixView,
     overlapping_records: usize,
@@ -59,12 +90,13 @@ struct Side {
 
 /// A matched pair as one side sees it: its own id first.
 #[derive(Serialize)]
-struct Pair {
+pub(crate) struct Pair {
     #[serde(rename = "own_id")]
-    left_id: String,
+    pub(crate) left_id: String,
     #[serde(rename = "partner_id")]
-    right_id: String,
-    key_type: String,
+    pub(crate) right_id: String,
+    /// The key types the pair shares, joined by `+`.
+    pub(crate) key_type: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     right_fields: Vec<(String, String)>,
 }
@@ -78,29 +110,56 @@ struct Summary {
     seconds: f64,
 }
 
-pub(crate) fn run(args: &MatchFilesArgs) -> anyhow::Result<()> {
-    if args.out.is_some() && !matches!(args.right_shares, Level::Overlaps | Level::Fields(_)) {
-        bail!(
-            "--out needs --right-shares overlaps (or fields:…): only then does the left side learn which of its \
-             records overlap which of the right's"
-        );
+impl MatchFilesArgs {
+    fn sources(&self) -> [SourceSpec; 2] {
+        [
+            SourceSpec {
+                preset: self.left_preset.clone(),
+                mapping: self.left_mapping.clone(),
+                maps: self.left_map.clone(),
+                segments: self.left_segment.clone(),
+            },
+            SourceSpec {
+                preset: self.right_preset.clone(),
+                mapping: self.right_mapping.clone(),
+                maps: self.right_map.clone(),
+                segments: self.right_segment.clone(),
+            },
+        ]
     }
-    let left = input::load(&args.left)?;
-    let right = input::load(&args.right)?;
-    let policy = |level: &Level| {
-        DisclosurePolicy::new(level.clone()).with_threshold(args.threshold).with_min_partner_segment(args.min_segment)
-    };
+}
+
+/// A finished in-process session between two loaded files.
+pub(crate) struct Executed {
+    pub(crate) run: blindmap_psi::InProcessRun,
+    pub(crate) seconds: f64,
+}
+
+/// Loads both files, the left as the session's first side.
+pub(crate) fn load_both(left: &Path, right: &Path, sources: &[SourceSpec; 2]) -> anyhow::Result<(Loaded, Loaded)> {
+    let left = input::load(left, &sources[0], RecordSide::First)?;
+    let right = input::load(right, &sources[1], RecordSide::Second)?;
+    Ok((left, right))
+}
+
+/// Runs both parties' sessions in this process, with a progress bar.
+pub(crate) fn execute(
+    left: &Loaded,
+    right: &Loaded,
+    left_policy: DisclosurePolicy,
+    right_policy: DisclosurePolicy,
+) -> anyhow::Result<Executed> {
     let mut rng = rand::rng();
     let started = Instant::now();
     let initiator = Session::initiator(
         Arc::clone(&left.dataset),
-        policy(&args.left_shares),
+        left_policy,
         SessionConfig::default(),
         SessionSeed::random(&mut rng),
     )?;
     let responder = Session::responder(
         Arc::clone(&right.dataset),
-        policy(&args.right_shares),
+        right_policy,
         SessionConfig::default(),
         SessionSeed::random(&mut rng),
     )?;
@@ -108,8 +167,21 @@ pub(crate) fn run(args: &MatchFilesArgs) -> anyhow::Result<()> {
     let mut progress = Progress::new(total, ());
     let run = run_in_process_with(initiator, responder, &mut progress).context("the session failed");
     progress.finish();
-    let run = run?;
-    let seconds = started.elapsed().as_secs_f64();
+    Ok(Executed { run: run?, seconds: started.elapsed().as_secs_f64() })
+}
+
+pub(crate) fn run(args: &MatchFilesArgs) -> anyhow::Result<()> {
+    if args.out.is_some() && !matches!(args.right_shares, Level::Overlaps | Level::Fields(_)) {
+        bail!(
+            "--out needs --right-shares overlaps (or fields:…): only then does the left side learn which of its \
+             records overlap which of the right's"
+        );
+    }
+    let (left, right) = load_both(&args.left, &args.right, &args.sources())?;
+    let policy = |level: &Level| {
+        DisclosurePolicy::new(level.clone()).with_threshold(args.threshold).with_min_partner_segment(args.min_segment)
+    };
+    let Executed { run, seconds } = execute(&left, &right, policy(&args.left_shares), policy(&args.right_shares))?;
 
     let left_pairs = pairs(&left, &right, &run.initiator, &run.responder);
     let right_pairs = pairs(&right, &left, &run.responder, &run.initiator);
@@ -124,8 +196,9 @@ pub(crate) fn run(args: &MatchFilesArgs) -> anyhow::Result<()> {
 
     let side = |file: &PathBuf, loaded: &Loaded, outcome: &Outcome, pairs: Vec<Pair>| Side {
         file: file.display().to_string(),
+        read_as: loaded.mapping.clone(),
         records: loaded.dataset.records().len(),
-        rows_without_keys: loaded.without_keys.clone(),
+        import: SummaryView::of(&loaded.summary),
         matrix: MatrixView::of(outcome),
         overlapping_records: outcome.overlaps().iter().map(|o| o.record).collect::<BTreeSet<_>>().len(),
         pairs,
@@ -140,14 +213,14 @@ pub(crate) fn run(args: &MatchFilesArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print_text(args, &summary, &run.initiator, &run.responder);
+        print_text(args, &summary, (&left, &right), &run.initiator, &run.responder);
     }
     Ok(())
 }
 
 /// Matched pairs from one side's overlaps (`own`), naming the partner's records through the
 /// partner's own handle map: what the two parties would assemble by sharing their results.
-fn pairs(own: &Loaded, partner: &Loaded, lo: &Outcome, ro: &Outcome) -> Vec<Pair> {
+pub(crate) fn pairs(own: &Loaded, partner: &Loaded, lo: &Outcome, ro: &Outcome) -> Vec<Pair> {
     let mut pairs: Vec<Pair> = lo
         .overlaps()
         .iter()
@@ -170,7 +243,12 @@ fn pairs(own: &Loaded, partner: &Loaded, lo: &Outcome, ro: &Outcome) -> Vec<Pair
     pairs
 }
 
-fn print_text(args: &MatchFilesArgs, s: &Summary, lo: &Outcome, ro: &Outcome) {
+fn print_text(args: &MatchFilesArgs, s: &Summary, (left, right): (&Loaded, &Loaded), lo: &Outcome, ro: &Outcome) {
+    for (side, loaded) in [(&s.left, left), (&s.right, right)] {
+        println!("{} read as {}:", side.file, side.read_as);
+        print!("{}", input::render_summary(&loaded.summary));
+    }
+    println!();
     for (side, other, outcome) in [(&s.left, &s.right, lo), (&s.right, &s.left, ro)] {
         println!(
             "{} ({} records) learned, its segments × {}'s (shared with it: {}):",
@@ -180,13 +258,6 @@ fn print_text(args: &MatchFilesArgs, s: &Summary, lo: &Outcome, ro: &Outcome) {
             uniform_level(outcome)
         );
         print!("{}", side.matrix.render());
-        if !side.rows_without_keys.is_empty() {
-            println!(
-                "  {} row(s) without any key were left out (lines {})",
-                side.rows_without_keys.len(),
-                side.rows_without_keys.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-            );
-        }
         println!();
     }
     for (side, other) in [(&s.left, &s.right), (&s.right, &s.left)] {

@@ -1,9 +1,12 @@
 //! End-to-end tests of the `blindmap` binary: the README's main command on the shipped samples,
-//! its outputs checked against a plaintext join, and its errors.
+//! its outputs checked against a plaintext join of the same keys, `inspect`, mappings, the
+//! malformed files an import must refuse whole, and the benchmarks at smoke sizes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use blindmap_records::{Preset, Side, import_dataset};
 
 fn blindmap(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_blindmap")).args(args).current_dir(dir).output().expect("runs")
@@ -17,23 +20,29 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// `id → keys` of a sample file, read the way `match-files` reads it.
-fn keys_of(path: &Path) -> BTreeMap<String, BTreeSet<String>> {
+const VENDOR: &str = "samples/vendor-salesforce.csv";
+const PARTNER: &str = "samples/partner-hubspot.csv";
+
+/// `id → protocol keys` of a sample export, made by the records crate as `match-files` makes them.
+fn keys_of(path: &Path, preset: Preset, side: Side) -> BTreeMap<String, BTreeSet<String>> {
+    let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    let imported = import_dataset("sample", file, &preset.mapping(), side, |_| {}).unwrap();
+    imported
+        .dataset
+        .records()
+        .iter()
+        .map(|r| (r.id.clone(), r.keys.iter().map(|k| format!("{}:{}", k.key_type(), k.value())).collect()))
+        .collect()
+}
+
+fn read_pairs(path: &Path) -> BTreeSet<(String, String, String)> {
     let mut reader = csv::Reader::from_path(path).unwrap();
-    let headers = reader.headers().unwrap().clone();
+    assert_eq!(reader.headers().unwrap(), vec!["left_id", "right_id", "key_type"]);
     reader
         .records()
         .map(|r| {
             let r = r.unwrap();
-            let mut keys = BTreeSet::new();
-            for (h, v) in headers.iter().zip(r.iter()) {
-                if ["domain", "duns", "name_country"].contains(&h) {
-                    for part in v.split(';').map(|p| p.trim().to_lowercase()).filter(|p| !p.is_empty()) {
-                        keys.insert(format!("{h}:{part}"));
-                    }
-                }
-            }
-            (r[0].to_owned(), keys)
+            (r[0].to_owned(), r[1].to_owned(), r[2].to_owned())
         })
         .collect()
 }
@@ -41,20 +50,32 @@ fn keys_of(path: &Path) -> BTreeMap<String, BTreeSet<String>> {
 #[test]
 fn match_files_on_the_samples_writes_the_plaintext_join() {
     let dir = tempfile::tempdir().unwrap();
-    let left = repo().join("samples/vendor.csv");
-    let right = repo().join("samples/partner.csv");
+    let left = repo().join(VENDOR);
+    let right = repo().join(PARTNER);
     let out = dir.path().join("pairs.csv");
     let run = blindmap(
-        &["match-files", left.to_str().unwrap(), right.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        &[
+            "match-files",
+            left.to_str().unwrap(),
+            right.to_str().unwrap(),
+            "--left-preset",
+            "salesforce",
+            "--right-preset",
+            "hubspot",
+            "--out",
+            out.to_str().unwrap(),
+        ],
         dir.path(),
     );
     assert!(run.status.success(), "{}", text(&run.stderr));
     let stdout = text(&run.stdout);
     assert!(stdout.contains("learned, its segments"), "{stdout}");
-    assert!(stdout.contains("open_opportunities"), "{stdout}");
+    assert!(stdout.contains("open_opportunities") && stdout.contains("partners"), "{stdout}");
+    assert!(stdout.contains("read as salesforce") && stdout.contains("read as hubspot"), "{stdout}");
+    assert!(stdout.contains("without any usable key"), "{stdout}");
 
-    // The pairs are exactly the records sharing a key, with the key types that matched.
-    let (lk, rk) = (keys_of(&left), keys_of(&right));
+    // The pairs are exactly the accounts sharing a key, with the key types that matched.
+    let (lk, rk) = (keys_of(&left, Preset::Salesforce, Side::First), keys_of(&right, Preset::Hubspot, Side::Second));
     let mut expected = BTreeSet::new();
     for (l, lkeys) in &lk {
         for (r, rkeys) in &rk {
@@ -64,19 +85,29 @@ fn match_files_on_the_samples_writes_the_plaintext_join() {
             }
         }
     }
-    let mut reader = csv::Reader::from_path(&out).unwrap();
-    assert_eq!(reader.headers().unwrap(), vec!["left_id", "right_id", "key_type"]);
-    let got: BTreeSet<(String, String, String)> = reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap();
-            (r[0].to_owned(), r[1].to_owned(), r[2].to_owned())
-        })
-        .collect();
-    assert!(expected.len() >= 15, "the samples overlap");
+    let got = read_pairs(&out);
     assert_eq!(got, expected);
-    // One vendor account overlaps two partner records (two divisions of one company).
-    assert_eq!(got.iter().filter(|(l, _, _)| l == "V-1002").count(), 2, "one-to-many is reported as such");
+
+    // Golden pairs: what the importer's normalisation is for.
+    let has = |l: &str, r: &str, types: &str| got.contains(&(l.to_owned(), r.to_owned(), types.to_owned()));
+    let none = |l: &str| !got.iter().any(|(x, _, _)| x == l);
+    // "Northwind Traders Inc." at https://www.northwindtraders.com/about = "NORTHWIND TRADERS", northwindtraders.com
+    assert!(has("0015g00000NWTRdAAF", "9001120031", "domain+name_country"), "{got:?}");
+    // No website on one side: the name and country match ("UK" = "United Kingdom", Ltd = Limited).
+    assert!(has("0015g00000CNTSbAAB", "9001120033", "name_country"));
+    // DUNS written 30-184-7562, and the partner's second domain.
+    assert!(has("0015g00000FBRKmAAC", "9001120034", "domain+duns"));
+    // Accents, & vs and, IDN vs Punycode, subdomains, K.K. vs Co., Ltd.
+    assert!(has("0015g00000SGEQpAAF", "9001120037", "domain+name_country"));
+    assert!(has("0015g00000BNFRtAAG", "9001120038", "name_country"));
+    assert!(has("0015g00000MLTEcAAH", "9001120039", "domain+name_country"));
+    assert!(has("0015g00000WNGTtAAJ", "9001120041", "domain+name_country"));
+    assert!(has("0015g00000KTSUsAAN", "9001120045", "name_country"));
+    // The partner's company got gmail.com as its domain (HubSpot does that): the name still matches.
+    assert!(has("0015g00000COHOwAAE", "9001120036", "name_country"));
+    // Decoys: "Delta Inc" with two different DUNS numbers (veto), Alpine Ski House in another
+    // country, "Proseware Analytics" vs "Proseware Analytica".
+    assert!(none("0015g00000DLTAfAAD") && none("0015g00000ALPSkAAK") && none("0015g00000PRSWaAAL"), "{got:?}");
 }
 
 #[test]
@@ -85,8 +116,8 @@ fn match_files_json_reports_both_views_and_respects_levels() {
     let run = blindmap(
         &[
             "match-files",
-            repo().join("samples/vendor.csv").to_str().unwrap(),
-            repo().join("samples/partner.csv").to_str().unwrap(),
+            repo().join(VENDOR).to_str().unwrap(),
+            repo().join(PARTNER).to_str().unwrap(),
             "--left-shares",
             "fields:owner",
             "--right-shares",
@@ -120,11 +151,11 @@ fn match_files_json_reports_both_views_and_respects_levels() {
 fn errors_are_clear_and_leave_no_output() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("pairs.csv");
-    let vendor = repo().join("samples/vendor.csv");
+    let vendor = repo().join(VENDOR);
 
     let run = blindmap(&["match-files", vendor.to_str().unwrap(), "missing.csv", "--out", "pairs.csv"], dir.path());
     assert_eq!(run.status.code(), Some(1));
-    assert!(text(&run.stderr).contains("cannot read missing.csv"), "{}", text(&run.stderr));
+    assert!(text(&run.stderr).contains("cannot open missing.csv"), "{}", text(&run.stderr));
     assert!(!out.exists());
 
     let bad = dir.path().join("bad.csv");
@@ -176,4 +207,173 @@ fn help_describes_the_commands() {
     let run = blindmap(&["match-files", "--help"], dir.path());
     let stdout = text(&run.stdout);
     assert!(stdout.contains("--left-shares") && stdout.contains("fields:NAME"), "{stdout}");
+}
+
+#[test]
+fn inspect_shows_keys_segments_and_why_values_are_not_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let partner = repo().join(PARTNER);
+    let run = blindmap(&["inspect", partner.to_str().unwrap(), "--limit", "0"], dir.path());
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let stdout = text(&run.stdout);
+    assert!(stdout.contains("read as hubspot"), "detected from the header: {stdout}");
+    assert!(stdout.contains("name_country  coho winery | US"), "{stdout}");
+    assert!(stdout.contains("\"gmail.com\" in \"Company Domain Name\": a free-mail"), "{stdout}");
+    assert!(stdout.contains("domain        xn--mller-technik-wob.de"), "{stdout}");
+    assert!(stdout.contains("Summary:") && stdout.contains("29 rows → 29 accounts"), "{stdout}");
+
+    let vendor = repo().join(VENDOR);
+    let run = blindmap(&["inspect", vendor.to_str().unwrap(), "--preset", "salesforce", "--json"], dir.path());
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(v["summary"]["rows"], 37);
+    assert_eq!(v["summary"]["rows_without_keys"]["count"], 1);
+    assert_eq!(v["summary"]["rows_without_keys"]["lines"][0], 39, "the row after the long quoted description");
+    assert_eq!(v["accounts"].as_array().unwrap().len(), 20, "--limit defaults to 20");
+    assert_eq!(v["accounts"][2]["duns"][0], "301847562");
+    assert_eq!(v["accounts"][0]["segment"], "customers");
+}
+
+#[test]
+fn mappings_read_any_export() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("crm.csv"),
+        "Key;Organisation;Web;Contact;Land;Tier\n\
+         A1;Acme GmbH;https://acme.de;jane@acme-group.com;Deutschland;Gold\n\
+         A2;Beta Ltd;;tom@gmail.com;UK;Silver\n\
+         A3;Gamma;gamma.io;;;Gold\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("crm.toml"),
+        "segments = [\"gold: Tier = Gold\", \"others: everything else\"]\n\
+         [columns]\nid = \"Key\"\nname = \"Organisation\"\ndomain = \"Web\"\nemail = \"Contact\"\ncountry = \"Land\"\n\
+         [fields]\ntier = \"Tier\"\n",
+    )
+    .unwrap();
+    let run = blindmap(&["inspect", "crm.csv", "--mapping", "crm.toml", "--json"], dir.path());
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let a = &v["accounts"];
+    assert_eq!(a[0]["domains"], serde_json::json!(["acme.de", "acme-group.com"]));
+    assert_eq!(a[0]["name_country"], "acme | DE");
+    assert_eq!(a[0]["segment"], "gold");
+    assert_eq!(a[1]["not_keys"][0]["reason"], "free_mail_domain");
+    assert_eq!(a[1]["name_country"], "beta | GB");
+    assert_eq!(a[2]["not_keys"][0]["reason"], "name_without_country");
+
+    // The same with flags, and a rule naming a column the file lacks.
+    let flags = [
+        "inspect",
+        "crm.csv",
+        "--map",
+        "id=Key",
+        "--map",
+        "name=Organisation",
+        "--map",
+        "domain=Web",
+        "--map",
+        "email+=Contact",
+        "--map",
+        "country=Land",
+        "--segment",
+        "gold: Tier = Gold",
+        "--json",
+    ];
+    let run = blindmap(&flags, dir.path());
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let w: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(w["accounts"][0]["domains"], a[0]["domains"]);
+    assert_eq!(w["summary"]["unsegmented_rows"]["count"], 1, "only one rule: Silver is unsegmented");
+    let run = blindmap(&["inspect", "crm.csv", "--mapping", "crm.toml", "--segment", "x: Region = EU"], dir.path());
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = text(&run.stderr);
+    assert!(stderr.contains("crm.csv, line 1: no \"Region\" (read by segment rule"), "{stderr}");
+}
+
+/// Every malformed file is refused whole, with the place and the fix, and nothing is written.
+#[test]
+fn malformed_exports_import_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "Account ID,Account Name,Type,Website,Billing Country\r\n";
+    let good = format!("{header}001A,Acme Inc,Customer - Direct,acme.com,US\r\n");
+    let long_line = format!("{header}001A,\"Acme{}\",Prospect,acme.com,US\r\n", "x".repeat(10 << 20));
+    let cases: Vec<(&str, Vec<u8>, &[&str])> = vec![
+        (
+            "bad-quote.csv",
+            format!("{header}001A,\"Acme, Inc,Customer - Direct,acme.com,US\r\n001B,Beta,Prospect,beta.com,US\r\n")
+                .into_bytes(),
+            &["bad-quote.csv, line 2, column \"Account Name\"", "never closed"],
+        ),
+        (
+            "stray-quote.csv",
+            format!("{header}001A,Acme 12\" Pipes,Customer - Direct,acme.com,US\r\n").into_bytes(),
+            &["line 2, column \"Account Name\"", "inside an unquoted value"],
+        ),
+        (
+            "latin1.csv",
+            [header.as_bytes(), b"001A,Soci\xE9t\xE9,Prospect,acme.fr,France\r\n"].concat(),
+            &["latin1.csv, line 2, column \"Account Name\"", "not UTF-8", "iconv"],
+        ),
+        (
+            "utf16.csv",
+            good.encode_utf16().flat_map(u16::to_le_bytes).fold(vec![0xFF, 0xFE], |mut v, b| {
+                v.push(b);
+                v
+            }),
+            &["utf16.csv", "UTF-16", "CSV UTF-8"],
+        ),
+        (
+            "missing-column.csv",
+            b"Account ID,Type,Website\n001A,Prospect,acme.com\n".to_vec(),
+            &["missing-column.csv, line 1: no company name column", "\"Account Name\""],
+        ),
+        ("empty.csv", Vec::new(), &["empty.csv", "empty"]),
+        ("header-only.csv", header.as_bytes().to_vec(), &["header-only.csv", "no accounts"]),
+        ("long-line.csv", long_line.into_bytes(), &["long-line.csv, line 2", "longer than 4 MiB"]),
+        (
+            "duplicate-id.csv",
+            format!("{header}001A,Acme,Prospect,acme.com,US\r\n001A,Beta,Prospect,beta.com,US\r\n").into_bytes(),
+            &["line 3, column \"Account ID\"", "already used on line 2"],
+        ),
+    ];
+    std::fs::write(dir.path().join("good.csv"), &good).unwrap();
+    for (name, bytes, needles) in cases {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        let run = blindmap(
+            &[
+                "match-files",
+                "good.csv",
+                name,
+                "--left-preset",
+                "salesforce",
+                "--right-preset",
+                "salesforce",
+                "--out",
+                "pairs.csv",
+            ],
+            dir.path(),
+        );
+        assert_eq!(run.status.code(), Some(1), "{name}");
+        let stderr = text(&run.stderr);
+        for needle in needles {
+            assert!(stderr.contains(needle), "{name}: {needle:?} not in {stderr}");
+        }
+        assert!(!dir.path().join("pairs.csv").exists(), "{name}: nothing is written");
+    }
+}
+
+#[test]
+fn bench_quality_meets_its_targets_at_a_smoke_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = blindmap(&["bench", "quality", "--n", "2000", "--json"], dir.path());
+    assert!(run.status.success(), "{}{}", text(&run.stdout), text(&run.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(v["meets_targets"], true, "{v}");
+    assert!(v["true_pairs"].as_u64().unwrap() > 400, "{v}");
+    let by_type = v["by_key_type"].as_object().unwrap();
+    for types in ["domain", "name_country", "domain+name_country"] {
+        assert!(by_type.contains_key(types), "every key type contributes: {v}");
+    }
 }

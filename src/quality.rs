@@ -1,0 +1,245 @@
+//! `blindmap bench quality`: match quality against ground truth. The test kit generates a
+//! Salesforce and a HubSpot export of one synthetic world with realistic noise and decoys; they
+//! are written to files and matched exactly as `match-files --left-preset salesforce
+//! --right-preset hubspot` matches them — same import, same sessions — and only then compared
+//! with the truth.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use blindmap_psi::{DisclosurePolicy, Level, Record};
+use blindmap_testkit::{Settings, generate};
+use clap::Args;
+use serde::Serialize;
+
+use crate::input::{Loaded, SourceSpec};
+use crate::match_files::{Executed, execute, load_both, pairs};
+
+/// The targets on the project's own corpus at n = 20,000.
+const TARGET_PRECISION: f64 = 0.995;
+const TARGET_RECALL: f64 = 0.97;
+
+#[derive(Args)]
+pub(crate) struct QualityArgs {
+    /// Rows in each export.
+    #[arg(long, default_value_t = 20_000)]
+    n: usize,
+    /// Fraction of the left's companies that the right also has.
+    #[arg(long, default_value_t = 0.3)]
+    overlap: f64,
+    /// The corpus's seed: the same seed gives the same exports.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Keep the generated exports and the truth (`salesforce.csv`, `hubspot.csv`, `truth.csv`) in
+    /// this folder instead of a temporary one.
+    #[arg(long, value_name = "DIR")]
+    keep: Option<PathBuf>,
+    /// Show this many missed and this many false pairs, with the keys each side made.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    show: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct QualityReport {
+    n: usize,
+    seed: u64,
+    left_rows: usize,
+    right_rows: usize,
+    true_pairs: usize,
+    matched_pairs: usize,
+    true_positives: usize,
+    false_positives: usize,
+    false_negatives: usize,
+    precision: f64,
+    recall: f64,
+    target_precision: f64,
+    target_recall: f64,
+    meets_targets: bool,
+    /// Matched pairs by the key types they share, and how many of those are false.
+    by_key_type: BTreeMap<String, KeyTypeCounts>,
+    /// False pairs by what they were: a kind of look-alike decoy, or two unrelated companies.
+    false_positives_by_cause: BTreeMap<String, usize>,
+    corpus: String,
+    match_seconds: f64,
+}
+
+#[derive(Serialize, Default)]
+struct KeyTypeCounts {
+    matched: usize,
+    false_positives: usize,
+}
+
+pub(crate) fn run(args: &QualityArgs) -> anyhow::Result<()> {
+    if args.n == 0 {
+        bail!("--n must be at least 1");
+    }
+    let corpus =
+        generate(&Settings { rows_per_side: args.n, overlap: args.overlap, seed: args.seed, ..Settings::default() });
+    let temp;
+    let dir = match &args.keep {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            dir.as_path()
+        }
+        None => {
+            temp = tempfile::tempdir()?;
+            temp.path()
+        }
+    };
+    let (left_path, right_path) = (dir.join("salesforce.csv"), dir.join("hubspot.csv"));
+    std::fs::write(&left_path, &corpus.salesforce_csv)?;
+    std::fs::write(&right_path, &corpus.hubspot_csv)?;
+    write_truth(&dir.join("truth.csv"), &corpus.truth)?;
+
+    let preset = |p: &str| SourceSpec { preset: Some(p.to_owned()), ..SourceSpec::default() };
+    let (left, right) = load_both(&left_path, &right_path, &[preset("salesforce"), preset("hubspot")])?;
+    let policy = || DisclosurePolicy::new(Level::Overlaps);
+    let Executed { run, seconds } = execute(&left, &right, policy(), policy())?;
+    let found = pairs(&left, &right, &run.initiator, &run.responder);
+
+    let truth: BTreeSet<(&str, &str)> = corpus.truth.iter().map(|(l, r)| (l.as_str(), r.as_str())).collect();
+    let mut by_key_type: BTreeMap<String, KeyTypeCounts> = BTreeMap::new();
+    let mut false_pairs = Vec::new();
+    let mut true_positives = 0;
+    for p in &found {
+        let counts = by_key_type.entry(p.key_type.clone()).or_default();
+        counts.matched += 1;
+        if truth.contains(&(p.left_id.as_str(), p.right_id.as_str())) {
+            true_positives += 1;
+        } else {
+            counts.false_positives += 1;
+            false_pairs.push((p.left_id.as_str(), p.right_id.as_str()));
+        }
+    }
+    let decoys: HashMap<(&str, &str), String> =
+        corpus.decoy_pairs.iter().map(|(l, r, kind)| ((l.as_str(), r.as_str()), format!("{kind:?}"))).collect();
+    let mut false_positives_by_cause: BTreeMap<String, usize> = BTreeMap::new();
+    for pair in &false_pairs {
+        *false_positives_by_cause
+            .entry(decoys.get(pair).cloned().unwrap_or_else(|| "Unrelated".into()))
+            .or_default() += 1;
+    }
+    let found_set: BTreeSet<(&str, &str)> = found.iter().map(|p| (p.left_id.as_str(), p.right_id.as_str())).collect();
+    let missed: Vec<(&str, &str)> = truth.iter().filter(|p| !found_set.contains(p)).copied().collect();
+    let precision = ratio(true_positives, found.len());
+    let recall = ratio(true_positives, truth.len());
+    let report = QualityReport {
+        n: args.n,
+        seed: args.seed,
+        left_rows: corpus.stats.salesforce_rows,
+        right_rows: corpus.stats.hubspot_rows,
+        true_pairs: truth.len(),
+        matched_pairs: found.len(),
+        true_positives,
+        false_positives: found.len() - true_positives,
+        false_negatives: missed.len(),
+        precision,
+        recall,
+        target_precision: TARGET_PRECISION,
+        target_recall: TARGET_RECALL,
+        meets_targets: precision >= TARGET_PRECISION && recall >= TARGET_RECALL,
+        by_key_type,
+        false_positives_by_cause,
+        corpus: format!("{:?}", corpus.stats),
+        match_seconds: seconds,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_text(&report);
+        if args.show > 0 {
+            let explain = Explainer::new(&left, &right);
+            println!("\nMissed pairs (first {}):", args.show.min(missed.len()));
+            for (l, r) in missed.iter().take(args.show) {
+                explain.pair(l, r);
+            }
+            println!("\nFalse pairs (first {}):", args.show.min(false_pairs.len()));
+            for (l, r) in false_pairs.iter().take(args.show) {
+                explain.pair(l, r);
+            }
+        }
+        if args.keep.is_some() {
+            println!("\nThe exports and truth.csv are in {}", dir.display());
+        }
+    }
+    if !report.meets_targets {
+        bail!(
+            "below target: precision {:.4} (target {TARGET_PRECISION}), recall {:.4} (target {TARGET_RECALL})",
+            precision,
+            recall
+        );
+    }
+    Ok(())
+}
+
+fn ratio(part: usize, whole: usize) -> f64 {
+    if whole == 0 { 1.0 } else { part as f64 / whole as f64 }
+}
+
+fn write_truth(path: &Path, truth: &[(String, String)]) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_path(path)?;
+    w.write_record(["left_id", "right_id"])?;
+    for (l, r) in truth {
+        w.write_record([l, r])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn print_text(r: &QualityReport) {
+    println!(
+        "Match quality on a synthetic Salesforce ({} rows) × HubSpot ({} rows) pair, seed {}:",
+        r.left_rows, r.right_rows, r.seed
+    );
+    println!(
+        "  precision {:.2}% (target ≥ {:.1}%): {} of {} matched pairs are true",
+        r.precision * 100.0,
+        r.target_precision * 100.0,
+        r.true_positives,
+        r.matched_pairs
+    );
+    println!(
+        "  recall    {:.2}% (target ≥ {:.1}%): {} of {} true pairs found",
+        r.recall * 100.0,
+        r.target_recall * 100.0,
+        r.true_positives,
+        r.true_pairs
+    );
+    println!("  by shared key types:");
+    for (types, c) in &r.by_key_type {
+        println!("    {types:<28} {:>7} pairs, {:>4} false", c.matched, c.false_positives);
+    }
+    if !r.false_positives_by_cause.is_empty() {
+        let causes: Vec<String> = r.false_positives_by_cause.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        println!("  false pairs by cause: {}", causes.join(", "));
+    }
+    println!("  private match: {:.2} s", r.match_seconds);
+    println!("  {}", if r.meets_targets { "meets the targets" } else { "BELOW TARGET" });
+}
+
+/// Shows the protocol keys each side made for a pair, to see why it matched or did not.
+struct Explainer<'a> {
+    left: HashMap<&'a str, &'a Record>,
+    right: HashMap<&'a str, &'a Record>,
+}
+
+impl<'a> Explainer<'a> {
+    fn new(left: &'a Loaded, right: &'a Loaded) -> Self {
+        let index = |l: &'a Loaded| l.dataset.records().iter().map(|r| (r.id.as_str(), r)).collect();
+        Self { left: index(left), right: index(right) }
+    }
+
+    fn pair(&self, l: &str, r: &str) {
+        let keys = |record: Option<&&Record>| match record {
+            Some(rec) => {
+                rec.keys.iter().map(|k| format!("{}:{}", k.key_type(), k.value())).collect::<Vec<_>>().join("  ")
+            }
+            None => "(not imported: no usable key)".to_owned(),
+        };
+        println!("  {l} ↔ {r}\n    left:  {}\n    right: {}", keys(self.left.get(l)), keys(self.right.get(r)));
+    }
+}
