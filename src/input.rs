@@ -188,26 +188,12 @@ pub(crate) fn render_summary(s: &Summary) -> String {
     if !segments.is_empty() {
         let _ = writeln!(out, "  segments: {}", segments.join(", "));
     }
-    let lines = |l: &blindmap_records::Lines| {
-        let shown: Vec<String> = l.first.iter().map(ToString::to_string).collect();
-        let more = if l.count > l.first.len() as u64 { ", …" } else { "" };
-        format!("{}{more}", shown.join(", "))
-    };
-    if s.without_keys.count > 0 {
-        let _ = writeln!(
-            out,
-            "  {} row(s) without any usable key, left out (lines {})",
-            s.without_keys.count,
-            lines(&s.without_keys)
-        );
-    }
-    if s.unsegmented.count > 0 {
-        let _ = writeln!(
-            out,
-            "  {} row(s) no segment rule placed, left out (lines {})",
-            s.unsegmented.count,
-            lines(&s.unsegmented)
-        );
+    for (rows, what) in [(&s.without_keys, "without any usable key"), (&s.unsegmented, "no segment rule placed")] {
+        if rows.count > 0 {
+            let shown: Vec<String> = rows.first.iter().map(ToString::to_string).collect();
+            let more = if rows.count > rows.first.len() as u64 { ", …" } else { "" };
+            let _ = writeln!(out, "  {} row(s) {what}, left out (lines {}{more})", rows.count, shown.join(", "));
+        }
     }
     for (reason, n) in &s.dropped {
         let _ = writeln!(out, "  {n} value(s) not used as keys: {reason}");

@@ -155,65 +155,44 @@ impl<R: BufRead> Reader<R> {
                     }
                 }
                 self.started = true;
+                // Outside a quoted value, a delimiter ends the field and a line break the row.
+                if !matches!(state, State::Quoted { .. }) {
+                    if b == self.delimiter {
+                        row.ends.push(row.bytes.len());
+                        state = State::FieldStart;
+                        field_start_col += 1;
+                        continue;
+                    }
+                    if b == b'\n' || b == b'\r' {
+                        self.line += 1;
+                        self.after_cr = b == b'\r';
+                        row.ends.push(row.bytes.len());
+                        finished = true;
+                        break;
+                    }
+                }
+                let misplaced = |problem| CsvError {
+                    line: self.line,
+                    field: Some(field_start_col),
+                    kind: ErrorKind::Quote(problem),
+                };
                 match state {
+                    State::FieldStart if b == b'"' => state = State::Quoted { opened_on: self.line },
+                    State::Unquoted if b == b'"' => return Err(misplaced(QuoteProblem::InUnquotedValue)),
                     State::FieldStart | State::Unquoted => {
-                        if b == self.delimiter {
-                            row.ends.push(row.bytes.len());
-                            state = State::FieldStart;
-                            field_start_col += 1;
-                        } else if b == b'\n' || b == b'\r' {
-                            self.line += 1;
-                            self.after_cr = b == b'\r';
-                            row.ends.push(row.bytes.len());
-                            finished = true;
-                            break;
-                        } else if b == b'"' {
-                            if matches!(state, State::FieldStart) {
-                                state = State::Quoted { opened_on: self.line };
-                            } else {
-                                return Err(CsvError {
-                                    line: self.line,
-                                    field: Some(field_start_col),
-                                    kind: ErrorKind::Quote(QuoteProblem::InUnquotedValue),
-                                });
-                            }
-                        } else {
-                            row.bytes.push(b);
-                            state = State::Unquoted;
-                        }
+                        row.bytes.push(b);
+                        state = State::Unquoted;
                     }
-                    State::Quoted { opened_on } => {
-                        if b == b'"' {
-                            state = State::QuoteInQuoted { opened_on };
-                        } else {
-                            if b == b'\n' {
-                                self.line += 1;
-                            }
-                            row.bytes.push(b);
-                        }
+                    State::Quoted { opened_on } if b == b'"' => state = State::QuoteInQuoted { opened_on },
+                    State::Quoted { .. } => {
+                        self.line += u64::from(b == b'\n');
+                        row.bytes.push(b);
                     }
-                    State::QuoteInQuoted { opened_on } => {
-                        if b == b'"' {
-                            row.bytes.push(b'"');
-                            state = State::Quoted { opened_on };
-                        } else if b == self.delimiter {
-                            row.ends.push(row.bytes.len());
-                            state = State::FieldStart;
-                            field_start_col += 1;
-                        } else if b == b'\n' || b == b'\r' {
-                            self.line += 1;
-                            self.after_cr = b == b'\r';
-                            row.ends.push(row.bytes.len());
-                            finished = true;
-                            break;
-                        } else {
-                            return Err(CsvError {
-                                line: self.line,
-                                field: Some(field_start_col),
-                                kind: ErrorKind::Quote(QuoteProblem::TextAfterClosingQuote),
-                            });
-                        }
+                    State::QuoteInQuoted { opened_on } if b == b'"' => {
+                        row.bytes.push(b'"');
+                        state = State::Quoted { opened_on };
                     }
+                    State::QuoteInQuoted { .. } => return Err(misplaced(QuoteProblem::TextAfterClosingQuote)),
                 }
                 if row.bytes.len() > MAX_ROW_BYTES {
                     return Err(CsvError {

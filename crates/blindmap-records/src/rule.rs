@@ -10,14 +10,22 @@
 //!   be in the same city: one company's country sites and brand domains (`acme.com`, `acme.de`,
 //!   `acmegroup.com`) cannot be told from a namesake's by the domains alone.
 //!
-//! With exact keys only, these vetoes are built into the keys. Each name key carries a *tag*
-//! stating what the two accounts hold: `DD|WW|C`, with `DD` the DUNS presence on the first and
-//! second side (`d-`, `-d`, `--`; never `dd`), `WW` the domain presence likewise (`w-`, `-w`,
-//! `--`, `ww`), and `C` the city: `--` (neither known), `c-`, `-c` (only the first's, or only the
-//! second's, known) or `@CITY` (both, and equal; the only choice with `ww`). Each side emits every
-//! tag consistent with its own account, so two accounts share a name key exactly when their names
-//! and countries agree and the vetoes allow it. Which side is first must be agreed: it is the
-//! session's initiator.
+//! With exact keys only, these vetoes are built into the keys. Each name key carries a *tag*,
+//! `D|W|C`, and each side states its own facts in some positions and lists, in the others, the
+//! partner facts it accepts:
+//!
+//! - `D`: does the second side's account have a DUNS number (`d`, `-`)? The second side states
+//!   it; the first lists `-` if its account has one, else both.
+//! - `W`: does the first side's account have domains (`w`, `-`)? The first states it; the second
+//!   lists both.
+//! - `C`, the city: `@CITY` (both known and equal), `k` (the first's known, the second's not) or
+//!   `?` (the first's not known). The first states `@CITY` and `k` if it knows its city, else
+//!   `?`; the second lists, for each `W`, what it accepts: `@CITY` and `?` if it knows its city,
+//!   else `k` and `?` — and, where both accounts have domains, only `@CITY`.
+//!
+//! Two accounts so share a name key exactly when their names and countries agree and the vetoes
+//! allow it, with at most four name keys per account. Which side is first must be agreed: it is
+//! the session's initiator.
 
 use blindmap_psi::{KeyType, MatchKey};
 
@@ -78,33 +86,38 @@ pub fn match_keys(keys: &AccountKeys, side: Side) -> Vec<MatchKey> {
 
 /// The tags of an account's name keys (see the module documentation).
 fn name_tags(keys: &AccountKeys, side: Side) -> Vec<String> {
-    let first = side == Side::First;
-    let own_duns = !keys.duns.is_empty();
-    let own_domain = !keys.domains.is_empty();
+    let has_duns = !keys.duns.is_empty();
+    let has_domain = !keys.domains.is_empty();
+    let mark = |present: bool, c: &'static str| if present { c } else { "-" };
     let mut tags = Vec::new();
-    for other_duns in [false, true] {
-        if own_duns && other_duns {
-            continue;
-        }
-        for other_domain in [false, true] {
-            let duns = presence(first, own_duns, other_duns, 'd');
-            let domain = presence(first, own_domain, other_domain, 'w');
-            let cities: Vec<String> = match (&keys.city, own_domain && other_domain) {
-                (Some(city), true) => vec![format!("@{city}")],
-                (None, true) => vec![],
-                (Some(city), false) => vec![presence(first, true, false, 'c'), format!("@{city}")],
-                (None, false) => vec![presence(first, false, false, 'c'), presence(first, false, true, 'c')],
+    match side {
+        Side::First => {
+            let duns: &[bool] = if has_duns { &[false] } else { &[false, true] };
+            let cities = match &keys.city {
+                Some(city) => vec![format!("@{city}"), "k".to_owned()],
+                None => vec!["?".to_owned()],
             };
-            tags.extend(cities.into_iter().map(|city| format!("{duns}|{domain}|{city}")));
+            for &partner_duns in duns {
+                for city in &cities {
+                    tags.push(format!("{}|{}|{city}", mark(partner_duns, "d"), mark(has_domain, "w")));
+                }
+            }
+        }
+        Side::Second => {
+            for partner_domain in [false, true] {
+                let cities: Vec<String> = match (&keys.city, has_domain && partner_domain) {
+                    (Some(city), true) => vec![format!("@{city}")],
+                    (None, true) => vec![],
+                    (Some(city), false) => vec![format!("@{city}"), "?".to_owned()],
+                    (None, false) => vec!["k".to_owned(), "?".to_owned()],
+                };
+                for city in cities {
+                    tags.push(format!("{}|{}|{city}", mark(has_duns, "d"), mark(partner_domain, "w")));
+                }
+            }
         }
     }
     tags
-}
-
-/// Two characters: whether the first side's account has `mark`, then the second's.
-fn presence(first: bool, own: bool, other: bool, mark: char) -> String {
-    let (a, b) = if first { (own, other) } else { (other, own) };
-    [if a { mark } else { '-' }, if b { mark } else { '-' }].into_iter().collect()
 }
 
 #[cfg(test)]
@@ -179,10 +192,10 @@ mod tests {
                 .map(|k| k.value().to_owned())
                 .collect::<Vec<_>>()
         };
+        assert_eq!(keys(Side::First), ["-|-|@atlanta|US|delta", "-|-|k|US|delta"]);
         assert_eq!(
-            keys(Side::First),
-            ["d-|--|c-|US|delta", "d-|--|@atlanta|US|delta", "d-|-w|c-|US|delta", "d-|-w|@atlanta|US|delta"]
+            keys(Side::Second),
+            ["d|-|@atlanta|US|delta", "d|-|?|US|delta", "d|w|@atlanta|US|delta", "d|w|?|US|delta"]
         );
-        assert_eq!(keys(Side::Second).len(), 4);
     }
 }
