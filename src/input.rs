@@ -175,6 +175,9 @@ impl SummaryView {
     }
 }
 
+/// How many line numbers the text summary shows per kind (JSON has up to `LISTED_LINES`).
+const SHOWN_LINES: usize = 12;
+
 /// The summary as text, indented under a heading the caller prints.
 pub(crate) fn render_summary(s: &Summary) -> String {
     use std::fmt::Write;
@@ -190,8 +193,8 @@ pub(crate) fn render_summary(s: &Summary) -> String {
     }
     for (rows, what) in [(&s.without_keys, "without any usable key"), (&s.unsegmented, "no segment rule placed")] {
         if rows.count > 0 {
-            let shown: Vec<String> = rows.first.iter().map(ToString::to_string).collect();
-            let more = if rows.count > rows.first.len() as u64 { ", …" } else { "" };
+            let shown: Vec<String> = rows.first.iter().take(SHOWN_LINES).map(ToString::to_string).collect();
+            let more = if rows.count > shown.len() as u64 { ", …" } else { "" };
             let _ = writeln!(out, "  {} row(s) {what}, left out (lines {}{more})", rows.count, shown.join(", "));
         }
     }

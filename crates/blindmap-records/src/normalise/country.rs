@@ -31,6 +31,7 @@ mod tests {
             ("Côte d’Ivoire", "CI"),
             ("Cote d'Ivoire", "CI"),
             ("Schweiz", "CH"),
+            ("GER", "DE"),
         ] {
             assert_eq!(country(raw), Ok(want), "{raw}");
         }

@@ -41,36 +41,61 @@ pub(super) fn countries() -> &'static HashMap<String, &'static str> {
     })
 }
 
-/// Legal forms as folded word sequences, longest first, split into suffixes and prefixes.
+/// Legal forms as folded word sequences, indexed by the word a name must end (suffixes) or
+/// start (prefixes) with for the form to apply, each list longest first.
 pub(super) struct LegalForms {
-    pub(super) suffixes: Vec<Vec<String>>,
-    pub(super) prefixes: Vec<Vec<String>>,
+    suffixes: HashMap<String, Vec<Vec<String>>>,
+    prefixes: HashMap<String, Vec<Vec<String>>>,
     /// One-word forms in scripts without ASCII letters, which may be written glued to the name,
     /// before or after it; longest first.
     pub(super) glued: Vec<String>,
 }
 
+impl LegalForms {
+    /// How many words the longest suffix form ending `words` has, if one does and words remain.
+    pub(super) fn suffix_len(&self, words: &[&str]) -> Option<usize> {
+        let candidates = self.suffixes.get(*words.last()?)?;
+        candidates
+            .iter()
+            .find(|f| f.len() < words.len() && words[words.len() - f.len()..].iter().zip(*f).all(|(a, b)| a == b))
+            .map(Vec::len)
+    }
+
+    /// How many words the longest prefix form starting `words` has, if one does and words remain.
+    pub(super) fn prefix_len(&self, words: &[&str]) -> Option<usize> {
+        let candidates = self.prefixes.get(*words.first()?)?;
+        candidates.iter().find(|f| f.len() < words.len() && words.iter().zip(*f).all(|(a, b)| a == b)).map(Vec::len)
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.suffixes.values().chain(self.prefixes.values()).map(Vec::len).sum()
+    }
+}
+
 pub(super) fn legal_forms() -> &'static LegalForms {
     static FORMS: OnceLock<LegalForms> = OnceLock::new();
     FORMS.get_or_init(|| {
-        let mut forms = LegalForms { suffixes: Vec::new(), prefixes: Vec::new(), glued: Vec::new() };
+        let mut forms = LegalForms { suffixes: HashMap::new(), prefixes: HashMap::new(), glued: Vec::new() };
         for line in entries(include_str!("../../data/legal_forms.txt")) {
-            let (list, form) = match line.strip_prefix("prefix ") {
-                Some(form) => (&mut forms.prefixes, form),
-                None => (&mut forms.suffixes, line),
+            let (prefix, form) = match line.strip_prefix("prefix ") {
+                Some(form) => (true, form),
+                None => (false, line),
             };
             let words: Vec<String> = fold(form).split(' ').filter(|w| !w.is_empty()).map(str::to_owned).collect();
+            let Some(key) = (if prefix { words.first() } else { words.last() }).cloned() else { continue };
             if let [word] = words.as_slice()
                 && !word.bytes().any(|b| b.is_ascii_alphanumeric())
                 && !forms.glued.contains(word)
             {
                 forms.glued.push(word.clone());
             }
-            if !words.is_empty() && !list.contains(&words) {
+            let list = if prefix { &mut forms.prefixes } else { &mut forms.suffixes }.entry(key).or_default();
+            if !list.contains(&words) {
                 list.push(words);
             }
         }
-        for list in [&mut forms.suffixes, &mut forms.prefixes] {
+        for list in forms.suffixes.values_mut().chain(forms.prefixes.values_mut()) {
             list.sort_by_key(|w| std::cmp::Reverse(w.len()));
         }
         forms.glued.sort_by_key(|w| std::cmp::Reverse(w.len()));
@@ -96,6 +121,6 @@ mod tests {
         assert!(countries.len() > 249 * 3, "{}", countries.len());
         let codes: HashSet<&str> = countries.values().copied().collect();
         assert!(codes.len() >= 249, "{}", codes.len());
-        assert!(legal_forms().suffixes.len() > 100);
+        assert!(legal_forms().len() > 400, "{}", legal_forms().len());
     }
 }

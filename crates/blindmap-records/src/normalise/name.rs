@@ -31,11 +31,11 @@ pub fn company_name(raw: &str) -> Result<String, DropReason> {
         while words.len() > 1 && words.last() == Some(&"and") {
             words.pop();
         }
-        if let Some(form) = forms.suffixes.iter().find(|f| f.len() < words.len() && words.ends_with_words(f)) {
-            words.truncate(words.len() - form.len());
+        if let Some(n) = forms.suffix_len(&words) {
+            words.truncate(words.len() - n);
         }
-        if let Some(form) = forms.prefixes.iter().find(|f| f.len() < words.len() && words.starts_with_words(f)) {
-            words.drain(..form.len());
+        if let Some(n) = forms.prefix_len(&words) {
+            words.drain(..n);
         }
         if words.len() > 1 && words[0] == "the" {
             words.remove(0);
@@ -49,21 +49,6 @@ pub fn company_name(raw: &str) -> Result<String, DropReason> {
         return Err(DropReason::NameEmpty);
     }
     Ok(name)
-}
-
-trait Words {
-    fn ends_with_words(&self, form: &[String]) -> bool;
-    fn starts_with_words(&self, form: &[String]) -> bool;
-}
-
-impl Words for Vec<&str> {
-    fn ends_with_words(&self, form: &[String]) -> bool {
-        self[self.len() - form.len()..].iter().zip(form).all(|(a, b)| *a == b)
-    }
-
-    fn starts_with_words(&self, form: &[String]) -> bool {
-        self.iter().zip(form).all(|(a, b)| *a == b)
-    }
 }
 
 #[cfg(test)]
