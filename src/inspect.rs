@@ -20,8 +20,9 @@ pub(crate) struct InspectArgs {
     /// A column mapping file (TOML) instead of a preset.
     #[arg(long, value_name = "FILE", conflicts_with = "preset")]
     mapping: Option<PathBuf>,
-    /// Map a column: ROLE=COLUMN replaces, ROLE+=COLUMN adds. Roles: id, name, country, domain,
-    /// email, duns, segment (labels from a column), field:NAME. Repeatable.
+    /// Map a column: ROLE=COLUMN replaces, ROLE+=COLUMN adds. Roles: id, name, country, city,
+    /// domain, email, duns, segment (labels from a column), field:NAME; `delimiter=;` sets the
+    /// delimiter. Repeatable.
     #[arg(long, value_name = "ROLE=COLUMN")]
     map: Vec<String>,
     /// A segment rule, `label: rule`, replacing the preset's; repeat in order of precedence.

@@ -51,7 +51,7 @@ enum Command {
     ///     [fields]
     ///     region = "Sales Region"
     ///
-    /// Roles under [columns]: id, name, country, domain, email, duns, segment (labels taken from a
+    /// Roles under [columns]: id, name, country, city, domain, email, duns, segment (labels taken from a
     /// column instead of rules). Segment rules test columns with in [..], not in [..], =, !=,
     /// starts with, contains, is empty, is not empty, >, >=, <, <=, joined by `and`; the first
     /// rule that holds places the account, `everything else` catches the rest.

@@ -37,7 +37,7 @@ pub(crate) struct MatchFilesArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "right_preset")]
     right_mapping: Option<PathBuf>,
     /// Map a column of the left file: ROLE=COLUMN replaces, ROLE+=COLUMN adds (roles: id, name,
-    /// country, domain, email, duns, segment, field:NAME). Repeatable.
+    /// country, city, domain, email, duns, segment, field:NAME; `delimiter=;`). Repeatable.
     #[arg(long, value_name = "ROLE=COLUMN")]
     left_map: Vec<String>,
     /// Map a column of the right file.
@@ -292,7 +292,15 @@ fn print_text(args: &MatchFilesArgs, s: &Summary, (left, right): (&Loaded, &Load
         println!("Counts-level cells count records sharing a key once (spec §10.3).");
     }
     if let Some(out) = &args.out {
-        println!("Pairs written to {}", out.display());
+        if s.left.pairs.is_empty() {
+            println!(
+                "No pairs to write: {} has only a header row. The right side served none of its segments with \
+                 overlaps (segments smaller than --min-segment are not served) or no account matched.",
+                out.display()
+            );
+        } else {
+            println!("Pairs written to {}", out.display());
+        }
     }
     println!(
         "Exchanged {} left→right and {} right→left in {:.2} s; no key left either side in the clear.",

@@ -114,6 +114,7 @@ impl<R: BufRead> Reader<R> {
         }
         let mut state = State::FieldStart;
         let mut field_start_col = 0usize;
+        let mut cr_in_quotes = false;
         row.clear(self.line);
         loop {
             let buf = match self.input.fill_buf() {
@@ -155,6 +156,14 @@ impl<R: BufRead> Reader<R> {
                     }
                 }
                 self.started = true;
+                // Delimiters count too: a line of commas must not grow the field list without end.
+                if row.bytes.len() + row.ends.len() >= MAX_ROW_BYTES {
+                    return Err(CsvError {
+                        line: row.line,
+                        field: None,
+                        kind: ErrorKind::RowTooLong { limit: MAX_ROW_BYTES },
+                    });
+                }
                 // Outside a quoted value, a delimiter ends the field and a line break the row.
                 if !matches!(state, State::Quoted { .. }) {
                     if b == self.delimiter {
@@ -185,7 +194,9 @@ impl<R: BufRead> Reader<R> {
                     }
                     State::Quoted { opened_on } if b == b'"' => state = State::QuoteInQuoted { opened_on },
                     State::Quoted { .. } => {
-                        self.line += u64::from(b == b'\n');
+                        // A line break inside a value: CR LF, LF, or a lone CR all count once.
+                        self.line += u64::from(b == b'\r' || (b == b'\n' && !cr_in_quotes));
+                        cr_in_quotes = b == b'\r';
                         row.bytes.push(b);
                     }
                     State::QuoteInQuoted { opened_on } if b == b'"' => {
@@ -193,13 +204,6 @@ impl<R: BufRead> Reader<R> {
                         state = State::Quoted { opened_on };
                     }
                     State::QuoteInQuoted { .. } => return Err(misplaced(QuoteProblem::TextAfterClosingQuote)),
-                }
-                if row.bytes.len() > MAX_ROW_BYTES {
-                    return Err(CsvError {
-                        line: row.line,
-                        field: None,
-                        kind: ErrorKind::RowTooLong { limit: MAX_ROW_BYTES },
-                    });
                 }
             }
             self.input.consume(used);
@@ -218,19 +222,26 @@ fn sniff_encoding(head: &[u8]) -> Option<EncodingProblem> {
         Some(EncodingProblem::Utf16)
     } else if head.starts_with(b"PK\x03\x04") {
         Some(EncodingProblem::Zip)
-    } else if head.len() >= 2 && head.iter().take(64).any(|&b| b == 0) {
-        // ASCII text saved as UTF-16 without a byte-order mark: every other byte is zero.
+    } else if looks_like_utf16(head) {
         Some(EncodingProblem::Utf16)
     } else {
         None
     }
 }
 
-/// Comma unless the first line has none and has semicolons (Excel in many European locales) or
-/// tabs. Only what is buffered is looked at: a header longer than that is comma-separated in
-/// any export we know.
+/// ASCII text saved as UTF-16 without a byte-order mark: every other byte is zero.
+fn looks_like_utf16(head: &[u8]) -> bool {
+    let sample = &head[..head.len().min(64)];
+    let zeros = |parity: usize| sample.iter().skip(parity).step_by(2).filter(|&&b| b == 0).count();
+    let half = sample.len() / 2;
+    half >= 2 && (zeros(0) * 4 >= half * 3 || zeros(1) * 4 >= half * 3)
+}
+
+/// The delimiter the header row uses most: comma, semicolon (Excel in many European locales) or
+/// tab; ties go to the comma. Only what is buffered is looked at: a header longer than that is
+/// comma-separated in any export we know.
 fn guess_delimiter(head: &[u8]) -> u8 {
-    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = head.split(|&b| b == b'\n' || b == b'\r').next().unwrap_or_default();
     let count = |d: u8| {
         let mut quoted = false;
         line.iter()
@@ -242,7 +253,7 @@ fn guess_delimiter(head: &[u8]) -> u8 {
             })
             .count()
     };
-    [b',', b';', b'\t'].into_iter().find(|&d| count(d) > 0).unwrap_or(b',')
+    [b',', b';', b'\t'].into_iter().max_by_key(|&d| (count(d), d == b',')).unwrap_or(b',')
 }
 
 #[cfg(test)]
@@ -261,8 +272,10 @@ mod tests {
     }
 
     fn kind(input: &[u8]) -> (u64, Option<usize>, String) {
-        let e = rows(input).unwrap_err();
-        (e.line, e.field, e.kind.to_string())
+        match rows(input) {
+            Err(e) => (e.line, e.field, e.kind.to_string()),
+            Ok(rows) => panic!("{} rows read where an error was expected", rows.len()),
+        }
     }
 
     #[test]
@@ -281,6 +294,13 @@ mod tests {
     }
 
     #[test]
+    fn line_breaks_inside_values_count_once() {
+        let got = rows(b"a,b\r1,\"x\ry\"\r2,\"x\r\ny\"\r\n3,z\n").unwrap();
+        assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2, 4, 6]);
+        assert_eq!(got[2].1[1], "x\r\ny");
+    }
+
+    #[test]
     fn lone_cr_ends_rows_and_no_final_newline_is_fine() {
         let got = rows(b"a,b\r1,2\r3,4").unwrap();
         assert_eq!(got.len(), 3);
@@ -293,6 +313,8 @@ mod tests {
         assert_eq!(Reader::new(&b"a\tb\n"[..], None).unwrap().delimiter(), b'\t');
         assert_eq!(Reader::new(&b"\"a;b\",c\n"[..], None).unwrap().delimiter(), b',');
         assert_eq!(Reader::new(&b"a\n"[..], None).unwrap().delimiter(), b',');
+        assert_eq!(Reader::new(&b"id;segment;name\r1;c;Acme, Inc\r"[..], None).unwrap().delimiter(), b';');
+        assert_eq!(Reader::new(&b"id;Revenue (EUR, net);name\n"[..], None).unwrap().delimiter(), b';');
     }
 
     #[test]
@@ -313,12 +335,20 @@ mod tests {
         for (input, needle) in [
             (&b"\xFF\xFEa\x00,\x00"[..], "UTF-16"),
             (&b"a\x00,\x00b\x00"[..], "UTF-16"),
+            (&b"id,name\n1,Ac\x00me\n"[..], "zero byte"),
             (&b"PK\x03\x04rest"[..], "xlsx"),
             (&b""[..], "empty"),
         ] {
             let text = kind(input).2;
             assert!(text.contains(needle), "{text}");
         }
+    }
+
+    #[test]
+    fn a_line_of_delimiters_stops_at_the_limit() {
+        let mut input = b"a,b\n1,".to_vec();
+        input.resize(MAX_ROW_BYTES + 100, b',');
+        assert!(kind(&input).2.contains("longer than"));
     }
 
     #[test]

@@ -87,6 +87,9 @@ pub enum ErrorKind {
         /// The first offending byte.
         byte: u8,
     },
+    /// A value ends in the middle of a UTF-8 character: the file was cut or edited bytewise.
+    #[error("a character is cut off in the middle (truncated UTF-8); export the file again")]
+    TruncatedUtf8,
     /// Quotes are not as RFC 4180 wants them.
     #[error("{0}")]
     Quote(QuoteProblem),
@@ -108,7 +111,7 @@ pub enum ErrorKind {
         expected: usize,
     },
     /// A column the mapping needs is not in the header.
-    #[error("no {role} column: expected {}{}; the file has: {}", quoted_list(.expected), .hint.as_deref().unwrap_or(""), quoted_list(.found))]
+    #[error("no {role} column: expected {}{}; the file has: {}{}", quoted_list(.expected), .hint.as_deref().unwrap_or(""), quoted_list(.found), one_column_hint(.found))]
     MissingColumn {
         /// What the column is for.
         role: String,
@@ -183,6 +186,17 @@ pub enum QuoteProblem {
     /// `"ab"c`.
     #[error("text after the closing quote of a value; double the quotes inside the value (\"\")")]
     TextAfterClosingQuote,
+}
+
+/// A header read as one column holding another delimiter was most likely split on the wrong one.
+fn one_column_hint(found: &[String]) -> &'static str {
+    match found {
+        [only] if only.contains([';', ',', '\t', '|']) => {
+            " (read as one column: if the file uses another delimiter, set it with `delimiter = \";\"` in a \
+             mapping file or --map 'delimiter=;')"
+        }
+        _ => "",
+    }
 }
 
 fn quoted_list(items: &[String]) -> String {

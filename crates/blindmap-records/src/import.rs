@@ -185,7 +185,8 @@ impl<R: BufRead> Importer<R> {
             }
         }
         for &column in &r.duns {
-            for value in split_values(cells[column]) {
+            // DUNS numbers are written with spaces (`00 123 4567`): only list separators split.
+            for value in cells[column].split([';', ',', '|', '\n']).map(str::trim).filter(|v| !v.is_empty()) {
                 match duns(value) {
                     Ok(d) => keys.duns.push(d),
                     Err(reason) => drop(column, value, reason),
@@ -194,7 +195,8 @@ impl<R: BufRead> Importer<R> {
         }
         dedup_in_order(&mut keys.domains);
         dedup_in_order(&mut keys.duns);
-        let room = MAX_KEYS_PER_RECORD - 2;
+        // A name makes at most four keys (see the matching rule).
+        let room = MAX_KEYS_PER_RECORD - 4;
         if keys.domains.len() + keys.duns.len() > room {
             let column = r.domains.first().or(r.emails.first()).copied().unwrap_or(r.id);
             for extra in keys.domains.split_off(room.saturating_sub(keys.duns.len()).min(keys.domains.len())) {
@@ -203,17 +205,19 @@ impl<R: BufRead> Importer<R> {
             keys.duns.truncate(room);
         }
         if let Some(column) = r.company.filter(|&c| !cells[c].is_empty()) {
-            let raw_country = r.country.iter().map(|&c| (c, cells[c])).find(|(_, v)| !v.is_empty());
-            match (company_name(cells[column]), raw_country) {
-                (Err(reason), _) => drop(column, cells[column], reason),
-                (Ok(_), None) => drop(column, cells[column], DropReason::NameWithoutCountry),
-                (Ok(name), Some((c, raw))) => match country(raw) {
-                    Ok(cc) => keys.name_country = Some((name, cc)),
+            let name = cells[column];
+            match r.country.iter().map(|&c| (c, cells[c])).find(|(_, v)| !v.is_empty()) {
+                None => drop(column, name, company_name(name, None).err().unwrap_or(DropReason::NameWithoutCountry)),
+                Some((c, raw)) => match country(raw) {
                     Err(reason) => drop(c, raw, reason),
+                    Ok(cc) => match company_name(name, Some(cc)) {
+                        Ok(normalised) => keys.name_country = Some((normalised, cc)),
+                        Err(reason) => drop(column, name, reason),
+                    },
                 },
             }
         }
-        keys.city = r.city.iter().map(|&c| fold(cells[c])).find(|c| !c.is_empty());
+        keys.city = r.city.iter().map(|&c| cells[c]).find(|c| !c.is_empty()).and_then(city);
         let mut fields = BTreeMap::new();
         let mut truncated_fields = 0;
         for (name, column) in &r.fields {
@@ -302,6 +306,17 @@ pub fn import_dataset(
     Ok(Imported { dataset, summary })
 }
 
+/// Longest city kept, in bytes once folded; a longer value is not a city.
+const MAX_CITY_LEN: usize = 100;
+
+/// A city as name keys compare it: folded, without what follows a comma (`San Francisco, CA`),
+/// and unknown when a placeholder (`N/A`, `unknown`, `-`) or implausibly long.
+fn city(raw: &str) -> Option<String> {
+    let folded = fold(raw.split(',').next().unwrap_or_default());
+    let placeholder = matches!(folded.as_str(), "" | "n a" | "na" | "none" | "unknown" | "tbd" | "null" | "other");
+    (!placeholder && folded.len() <= MAX_CITY_LEN).then_some(folded)
+}
+
 /// Values in one cell: several domains or DUNS numbers may share it, separated by `;`, `,`,
 /// `|` or white space.
 fn split_values(cell: &str) -> impl Iterator<Item = &str> {
@@ -353,9 +368,11 @@ fn located(source: &str, header: &[String], e: CsvError) -> ImportError {
 
 fn not_utf8(source: &str, row: &Row, i: usize, header: &[String]) -> ImportError {
     let bytes = row.get(i);
-    let byte = match std::str::from_utf8(bytes) {
-        Err(e) => bytes[e.valid_up_to()],
-        Ok(_) => 0,
+    let kind = match std::str::from_utf8(bytes) {
+        // The value ends inside a character that started well.
+        Err(e) if e.error_len().is_none() => ErrorKind::TruncatedUtf8,
+        Err(e) => ErrorKind::NotUtf8 { byte: bytes[e.valid_up_to()] },
+        Ok(_) => ErrorKind::NotUtf8 { byte: 0 },
     };
-    ImportError::new(Place::at(source, row.line).column(column_name(header, i)), ErrorKind::NotUtf8 { byte })
+    ImportError::new(Place::at(source, row.line).column(column_name(header, i)), kind)
 }

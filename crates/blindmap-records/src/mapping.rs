@@ -298,8 +298,13 @@ impl Mapping {
     }
 
     /// Applies a `ROLE=COLUMN` (replace) or `ROLE+=COLUMN` (add) flag. Roles: `id`, `name`,
-    /// `country`, `city`, `domain`, `email`, `duns`, `segment` (labels from a column), `field:NAME`.
+    /// `country`, `city`, `domain`, `email`, `duns`, `segment` (labels from a column), `field:NAME`;
+    /// and `delimiter=;` (or `,`, `tab`, `|`).
     pub fn apply_flag(&mut self, flag: &str) -> Result<(), ErrorKind> {
+        if let Some(d) = flag.strip_prefix("delimiter=") {
+            self.delimiter = Some(parse_delimiter(d)?);
+            return Ok(());
+        }
         let (role, column, add) = match flag.split_once("+=") {
             Some((role, column)) => (role, column, true),
             None => {

@@ -64,7 +64,11 @@ impl SegmentRule {
         let tests = if matches!(rule.to_lowercase().as_str(), "everything else" | "else" | "*" | "all") {
             Vec::new()
         } else {
-            split_and(rule).into_iter().map(|t| parse_test(t).map_err(|p| fail(&p))).collect::<Result<_, _>>()?
+            split_and(rule)
+                .map_err(|p| fail(&p))?
+                .into_iter()
+                .map(|t| parse_test(t).map_err(|p| fail(&p)))
+                .collect::<Result<_, _>>()?
         };
         Ok(Self { label, tests, text: text.trim().to_owned() })
     }
@@ -87,7 +91,7 @@ impl SegmentRule {
 
 /// A label as users write it ("Open Opportunities") made a segment label (`open_opportunities`).
 pub fn segment_label(raw: &str) -> Option<SegmentLabel> {
-    let label = raw.trim().to_lowercase().split_whitespace().collect::<Vec<_>>().join("_");
+    let label = crate::fold(raw).replace(' ', "_");
     SegmentLabel::new(&label).ok()
 }
 
@@ -112,14 +116,16 @@ impl Test {
     }
 }
 
-/// A number as exports write it: `1,250`, `$ 3 000.50`, `12%`.
+/// A cell's number as exports write it: `1,250`, `$ 3 000.50`, `12%`. Anything else (`1.500.000`,
+/// `10k`, text) is not a number, and no comparison holds for it.
 fn number(value: &str) -> Option<f64> {
-    let cleaned: String = value.chars().filter(|c| c.is_ascii_digit() || matches!(c, '.' | '-')).collect();
-    if cleaned.is_empty() { None } else { cleaned.parse().ok() }
+    let cleaned: String =
+        value.chars().filter(|c| !matches!(c, ',' | ' ' | '\u{a0}' | '_' | '$' | '€' | '£' | '¥' | '%')).collect();
+    cleaned.parse().ok().filter(|n: &f64| n.is_finite())
 }
 
 /// Splits on ` and ` outside quotes, brackets and backticks.
-fn split_and(rule: &str) -> Vec<&str> {
+fn split_and(rule: &str) -> Result<Vec<&str>, String> {
     let mut parts = Vec::new();
     let (mut depth, mut quoted, mut ticked, mut start) = (0i32, false, false, 0);
     let bytes = rule.as_bytes();
@@ -129,7 +135,12 @@ fn split_and(rule: &str) -> Vec<&str> {
             b'"' if !ticked => quoted = !quoted,
             b'`' if !quoted => ticked = !ticked,
             b'[' if !quoted && !ticked => depth += 1,
-            b']' if !quoted && !ticked => depth -= 1,
+            b']' if !quoted && !ticked => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err("a `]` closes no list".into());
+                }
+            }
             b' ' if depth == 0
                 && !quoted
                 && !ticked
@@ -146,7 +157,7 @@ fn split_and(rule: &str) -> Vec<&str> {
         i += 1;
     }
     parts.push(&rule[start..]);
-    parts
+    Ok(parts)
 }
 
 fn parse_test(text: &str) -> Result<Test, String> {
@@ -155,51 +166,65 @@ fn parse_test(text: &str) -> Result<Test, String> {
         let (column, rest) = after.split_once('`').ok_or("a backtick-quoted column is not closed")?;
         (column.to_owned(), rest.trim_start())
     } else {
-        let lower = text.to_lowercase();
         let at = OPERATORS
             .iter()
-            .filter_map(|op| lower.find(op).map(|i| (i, op)))
+            .filter_map(|op| find_ascii_ci(text, op).map(|i| (i, op)))
             .min_by_key(|(i, op)| (*i, std::cmp::Reverse(op.len())))
-            .ok_or("no operator: use in [..], not in [..], =, !=, starts with, contains, is empty, is not empty, >, >=, <, <=")?
+            .ok_or(
+                "no operator: use in [..], not in [..], =, !=, starts with, contains, is empty, is not empty, >, >=, \
+                 <, <= (a value containing ` and ` goes in double quotes)",
+            )?
             .0;
         (text[..at].trim().to_owned(), text[at..].trim_start())
     };
     if column.is_empty() {
         return Err("a test names no column".into());
     }
-    let lower = rest.to_lowercase();
-    let after = |n: usize| rest[n..].trim();
-    let op = if lower.starts_with("not in") {
-        Op::NotIn(list(after(6))?)
-    } else if lower.starts_with("in") {
-        Op::In(list(after(2))?)
-    } else if lower.starts_with("is not empty") && after(12).is_empty() {
+    let op = if let Some(v) = strip_op(rest, "not in") {
+        Op::NotIn(list(v)?)
+    } else if let Some(v) = strip_op(rest, "in") {
+        Op::In(list(v)?)
+    } else if strip_op(rest, "is not empty").is_some_and(str::is_empty) {
         Op::NotEmpty
-    } else if lower.starts_with("is empty") && after(8).is_empty() {
+    } else if strip_op(rest, "is empty").is_some_and(str::is_empty) {
         Op::Empty
-    } else if lower.starts_with("starts with") {
-        Op::StartsWith(scalar(after(11))?)
-    } else if lower.starts_with("contains") {
-        Op::Contains(scalar(after(8))?)
-    } else if lower.starts_with("!=") {
-        Op::NotIn(vec![scalar(after(2))?])
-    } else if let Some((ordering, n)) = [
+    } else if let Some(v) = strip_op(rest, "starts with") {
+        Op::StartsWith(scalar(v)?)
+    } else if let Some(v) = strip_op(rest, "contains") {
+        Op::Contains(scalar(v)?)
+    } else if let Some(v) = strip_op(rest, "!=") {
+        Op::NotIn(vec![scalar(v)?])
+    } else if let Some((ordering, v)) = [
         (">=", Ordering::GreaterOrEqual),
         ("<=", Ordering::LessOrEqual),
         (">", Ordering::Greater),
         ("<", Ordering::Less),
     ]
     .into_iter()
-    .find_map(|(s, o)| lower.starts_with(s).then_some((o, s.len())))
+    .find_map(|(op, o)| strip_op(rest, op).map(|v| (o, v)))
     {
-        let bound = number(after(n)).ok_or_else(|| format!("{:?} is not a number", after(n)))?;
+        let bound = v.replace([',', '_', ' '], "");
+        let bound =
+            bound.parse::<f64>().ok().filter(|b| b.is_finite()).ok_or_else(|| format!("{v:?} is not a number"))?;
         Op::Compare(ordering, bound)
-    } else if lower.starts_with('=') {
-        Op::In(vec![scalar(after(1))?])
+    } else if let Some(v) = strip_op(rest, "=") {
+        Op::In(vec![scalar(v)?])
     } else {
-        return Err(format!("cannot read {rest:?} as a test"));
+        return Err(format!("cannot read {rest:?} as a test (a value containing ` and ` goes in double quotes)"));
     };
     Ok(Test { column, op })
+}
+
+/// Where an ASCII needle first occurs in `text`, ignoring ASCII case. ASCII bytes never occur
+/// inside a multi-byte character, so the position is a character boundary.
+fn find_ascii_ci(text: &str, needle: &str) -> Option<usize> {
+    text.as_bytes().windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// What follows the ASCII operator `op` at the start of `text`, ignoring ASCII case.
+fn strip_op<'a>(text: &'a str, op: &str) -> Option<&'a str> {
+    let head = text.get(..op.len())?;
+    head.eq_ignore_ascii_case(op).then(|| text[op.len()..].trim())
 }
 
 const OPERATORS: [&str; 11] =
@@ -263,6 +288,11 @@ mod tests {
         assert!(holds("Everything Else: everything else", &row));
         assert!(holds("x: `Lifecycle Stage` in [\"opportunity\", \"a, b\"]", &row));
         assert_eq!(SegmentRule::parse("Open Opportunities: *").unwrap().label.as_str(), "open_opportunities");
+        assert_eq!(SegmentRule::parse("Müşteri: *").unwrap().label.as_str(), "musteri");
+        assert!(holds("c: İş Türü = Müşteri", &[("İş Türü", "müşteri")]));
+        assert!(holds("c: ẞ=ü", &[("ẞ", "Ü")]));
+        assert!(!holds("c: Revenue > 1000", &[("Revenue", "1.500.000")]));
+        assert!(holds("c: Revenue >= 1,000,000", &[("Revenue", "$1,500,000")]));
     }
 
     #[test]
@@ -275,6 +305,9 @@ mod tests {
             ("x: Type = ", "missing its value"),
             ("!!: *", "label"),
             ("x: = a", "no column"),
+            ("x: Employees > 10k", "not a number"),
+            ("x: Type = a] and Employees > 5", "closes no list"),
+            ("x: Type = Research and Development", "double quotes"),
         ] {
             let e = SegmentRule::parse(rule).unwrap_err().to_string();
             assert!(e.contains(needle), "{rule}: {e}");

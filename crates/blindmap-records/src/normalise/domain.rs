@@ -1,7 +1,7 @@
 //! `domain` keys: a company's registrable domain, from a website, a bare host or an e-mail address.
 
 use super::DropReason;
-use super::lists::{free_mail, platforms};
+use super::lists::{free_mail, placeholders, platforms};
 
 /// The registrable domain (eTLD+1, ASCII) of a website URL, host name or e-mail address.
 ///
@@ -15,7 +15,11 @@ pub fn domain(raw: &str) -> Result<String, DropReason> {
     if let Some(rest) = host.strip_prefix("mailto:").or_else(|| host.strip_prefix("MAILTO:")) {
         host = rest;
     }
-    if let Some((_, after)) = host.split_once("://") {
+    // A scheme only counts before any path: `acme.com/?next=https://other.com` is acme.com's.
+    if let Some((scheme, after)) = host.split_once("://")
+        && scheme.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+    {
         host = after;
     }
     host = host.split(['/', '?', '#', '\\']).next().unwrap_or_default();
@@ -36,7 +40,10 @@ pub fn domain(raw: &str) -> Result<String, DropReason> {
     }
     let ascii =
         idna::domain_to_ascii_cow(host.as_bytes(), idna::AsciiDenyList::URL).map_err(|_| DropReason::NotADomain)?;
-    if !ascii.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+    // RFC 1035 limits: 253 bytes in all, 63 per label.
+    if ascii.len() > 253
+        || ascii.split('.').any(|label| label.len() > 63)
+        || !ascii.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         || ascii.split('.').any(|label| label.is_empty() || label.starts_with('-') || label.ends_with('-'))
     {
         return Err(DropReason::NotADomain);
@@ -51,6 +58,9 @@ pub fn domain(raw: &str) -> Result<String, DropReason> {
         .filter(|d| d.suffix().is_known())
         .and_then(|d| std::str::from_utf8(d.as_bytes()).ok())
         .ok_or(DropReason::UnknownSuffix)?;
+    if placeholders().contains(registrable) {
+        return Err(DropReason::Placeholder);
+    }
     if free_mail().contains(registrable) {
         return Err(DropReason::FreeMail);
     }
@@ -81,6 +91,7 @@ mod tests {
             ("xn--mller-technik-wob.de", "xn--mller-technik-wob.de"),
             ("acme.github.io", "acme.github.io"),
             ("www.com", "www.com"),
+            ("acme.com/?next=https://other.com", "acme.com"),
         ] {
             assert_eq!(domain(raw), Ok(want.to_owned()), "{raw}");
         }
@@ -102,6 +113,10 @@ mod tests {
             ("", DropReason::NotADomain),
             ("acme .com", DropReason::NotADomain),
             ("acme_corp.com", DropReason::NotADomain),
+            (&format!("{}.com", "a".repeat(64)), DropReason::NotADomain),
+            (&format!("{}com", "abcdefghi.".repeat(26)), DropReason::NotADomain),
+            ("https://www.example.com", DropReason::Placeholder),
+            ("noemail@noemail.com", DropReason::Placeholder),
             ("-acme.com", DropReason::NotADomain),
         ] {
             assert_eq!(domain(raw), Err(why), "{raw}");

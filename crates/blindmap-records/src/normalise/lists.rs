@@ -15,6 +15,12 @@ pub(super) fn free_mail() -> &'static HashSet<&'static str> {
     SET.get_or_init(|| entries(include_str!("../../data/free_mail.txt")).collect())
 }
 
+/// Domains people type when a form demands one: never a company's.
+pub(super) fn placeholders() -> &'static HashSet<&'static str> {
+    static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    SET.get_or_init(|| entries(include_str!("../../data/placeholder_domains.txt")).collect())
+}
+
 pub(super) fn platforms() -> &'static HashSet<&'static str> {
     static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
     SET.get_or_init(|| entries(include_str!("../../data/platform_domains.txt")).collect())
@@ -41,36 +47,55 @@ pub(super) fn countries() -> &'static HashMap<String, &'static str> {
     })
 }
 
-/// Legal forms as folded word sequences, indexed by the word a name must end (suffixes) or
-/// start (prefixes) with for the form to apply, each list longest first.
+/// A legal form: its folded words, and the countries it is limited to (none: everywhere).
+struct Form {
+    words: Vec<String>,
+    countries: Vec<String>,
+}
+
+impl Form {
+    fn applies(&self, words: &[&str], at_end: bool, country: Option<&str>) -> bool {
+        let n = self.words.len();
+        n < words.len()
+            && (self.countries.is_empty() || country.is_some_and(|c| self.countries.iter().any(|f| f == c)))
+            && if at_end { &words[words.len() - n..] } else { &words[..n] }.iter().zip(&self.words).all(|(a, b)| a == b)
+    }
+}
+
+/// Legal forms, indexed by the word a name must end (suffixes) or start (prefixes) with for the
+/// form to apply, each list longest first.
 pub(super) struct LegalForms {
-    suffixes: HashMap<String, Vec<Vec<String>>>,
-    prefixes: HashMap<String, Vec<Vec<String>>>,
+    suffixes: HashMap<String, Vec<Form>>,
+    prefixes: HashMap<String, Vec<Form>>,
     /// One-word forms in scripts without ASCII letters, which may be written glued to the name,
     /// before or after it; longest first.
     pub(super) glued: Vec<String>,
 }
 
 impl LegalForms {
-    /// How many words the longest suffix form ending `words` has, if one does and words remain.
-    pub(super) fn suffix_len(&self, words: &[&str]) -> Option<usize> {
+    /// How many words the longest suffix form of `country` ending `words` has, if one does and
+    /// words remain.
+    pub(super) fn suffix_len(&self, words: &[&str], country: Option<&str>) -> Option<usize> {
         let candidates = self.suffixes.get(*words.last()?)?;
-        candidates
-            .iter()
-            .find(|f| f.len() < words.len() && words[words.len() - f.len()..].iter().zip(*f).all(|(a, b)| a == b))
-            .map(Vec::len)
+        candidates.iter().find(|f| f.applies(words, true, country)).map(|f| f.words.len())
     }
 
-    /// How many words the longest prefix form starting `words` has, if one does and words remain.
-    pub(super) fn prefix_len(&self, words: &[&str]) -> Option<usize> {
+    /// How many words the longest prefix form of `country` starting `words` has, if one does and
+    /// words remain.
+    pub(super) fn prefix_len(&self, words: &[&str], country: Option<&str>) -> Option<usize> {
         let candidates = self.prefixes.get(*words.first()?)?;
-        candidates.iter().find(|f| f.len() < words.len() && words.iter().zip(*f).all(|(a, b)| a == b)).map(Vec::len)
+        candidates.iter().find(|f| f.applies(words, false, country)).map(|f| f.words.len())
     }
 
     #[cfg(test)]
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.suffixes.values().chain(self.prefixes.values()).map(Vec::len).sum()
     }
+}
+
+/// Han, kana, Hangul and Thai: scripts whose names run without spaces.
+fn written_without_spaces(c: char) -> bool {
+    matches!(c, '\u{3040}'..='\u{30FF}' | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{AC00}'..='\u{D7AF}' | '\u{0E00}'..='\u{0E7F}')
 }
 
 pub(super) fn legal_forms() -> &'static LegalForms {
@@ -82,21 +107,28 @@ pub(super) fn legal_forms() -> &'static LegalForms {
                 Some(form) => (true, form),
                 None => (false, line),
             };
+            let (form, countries) = match form.rsplit_once(" @") {
+                Some((form, codes)) => (form, codes.split(',').map(|c| c.trim().to_owned()).collect()),
+                None => (form, Vec::new()),
+            };
             let words: Vec<String> = fold(form).split(' ').filter(|w| !w.is_empty()).map(str::to_owned).collect();
             let Some(key) = (if prefix { words.first() } else { words.last() }).cloned() else { continue };
+            // Scripts written without spaces glue the form to the name; one-character forms
+            // (株 from (株)) are too likely to be part of a name to be cut from a word.
             if let [word] = words.as_slice()
-                && !word.bytes().any(|b| b.is_ascii_alphanumeric())
+                && word.chars().count() >= 2
+                && word.chars().all(written_without_spaces)
                 && !forms.glued.contains(word)
             {
                 forms.glued.push(word.clone());
             }
             let list = if prefix { &mut forms.prefixes } else { &mut forms.suffixes }.entry(key).or_default();
-            if !list.contains(&words) {
-                list.push(words);
+            if !list.iter().any(|f| f.words == words && f.countries == countries) {
+                list.push(Form { words, countries });
             }
         }
         for list in forms.suffixes.values_mut().chain(forms.prefixes.values_mut()) {
-            list.sort_by_key(|w| std::cmp::Reverse(w.len()));
+            list.sort_by_key(|f| std::cmp::Reverse(f.words.len()));
         }
         forms.glued.sort_by_key(|w| std::cmp::Reverse(w.len()));
         forms
@@ -110,7 +142,7 @@ mod tests {
     /// The lists are data, so check their shape: a bad line would silently weaken matching.
     #[test]
     fn lists_are_well_formed() {
-        for domain in free_mail().iter().chain(platforms()) {
+        for domain in free_mail().iter().chain(platforms()).chain(placeholders()) {
             assert!(
                 domain.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'),
                 "{domain}"

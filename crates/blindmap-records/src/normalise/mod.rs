@@ -32,6 +32,8 @@ pub enum DropReason {
     FreeMail,
     /// A social network or site builder: shared by unrelated companies.
     SharedPlatform,
+    /// A placeholder such as `example.com` or `noemail.com`.
+    Placeholder,
     /// DUNS with other than nine digits.
     DunsLength,
     /// DUNS with letters or other symbols.
@@ -40,6 +42,8 @@ pub enum DropReason {
     DunsPlaceholder,
     /// A name with nothing left once legal forms and punctuation go.
     NameEmpty,
+    /// A name longer than any company's (more than 500 bytes once normalised).
+    NameTooLong,
     /// A name is never a key on its own: the country is missing.
     NameWithoutCountry,
     /// A country value that names no ISO 3166-1 country.
@@ -50,16 +54,18 @@ pub enum DropReason {
 
 impl DropReason {
     /// Every reason, in report order.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 14] = [
         Self::NotADomain,
         Self::NotAPublicHost,
         Self::UnknownSuffix,
         Self::FreeMail,
         Self::SharedPlatform,
+        Self::Placeholder,
         Self::DunsLength,
         Self::DunsNotDigits,
         Self::DunsPlaceholder,
         Self::NameEmpty,
+        Self::NameTooLong,
         Self::NameWithoutCountry,
         Self::UnknownCountry,
         Self::TooManyKeys,
@@ -73,10 +79,12 @@ impl DropReason {
             Self::UnknownSuffix => "unknown_suffix",
             Self::FreeMail => "free_mail_domain",
             Self::SharedPlatform => "shared_platform_domain",
+            Self::Placeholder => "placeholder_domain",
             Self::DunsLength => "duns_not_nine_digits",
             Self::DunsNotDigits => "duns_not_digits",
             Self::DunsPlaceholder => "duns_placeholder",
             Self::NameEmpty => "name_empty_after_normalisation",
+            Self::NameTooLong => "name_too_long",
             Self::NameWithoutCountry => "name_without_country",
             Self::UnknownCountry => "unknown_country",
             Self::TooManyKeys => "too_many_keys",
@@ -92,10 +100,12 @@ impl fmt::Display for DropReason {
             Self::UnknownSuffix => "no registrable domain under a known public suffix",
             Self::FreeMail => "a free-mail or ISP domain (shared by unrelated people)",
             Self::SharedPlatform => "a shared platform (social network, site builder)",
+            Self::Placeholder => "a placeholder (example.com, noemail.com, …), not a company's domain",
             Self::DunsLength => "a DUNS number has nine digits (leading zeros lost? format the column as text)",
             Self::DunsNotDigits => "a DUNS number has digits and dashes only",
             Self::DunsPlaceholder => "a placeholder, not a DUNS number",
             Self::NameEmpty => "nothing left once legal forms and punctuation are removed",
+            Self::NameTooLong => "longer than any company name (500 bytes)",
             Self::NameWithoutCountry => "a name is only a key with a country, and the country is missing",
             Self::UnknownCountry => "not an ISO 3166-1 country name or code",
             Self::TooManyKeys => "more keys than one account may carry",
