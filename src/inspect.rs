@@ -47,6 +47,8 @@ struct AccountView {
     domains: Vec<String>,
     duns: Vec<String>,
     name_country: Option<String>,
+    /// Not a key: a condition on name matches.
+    city: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     protocol_keys: Vec<String>,
     fields: Vec<(String, String)>,
@@ -80,6 +82,7 @@ impl AccountView {
             domains: a.keys.domains.clone(),
             duns: a.keys.duns.clone(),
             name_country: a.keys.name_country.as_ref().map(|(n, c)| format!("{n} | {c}")),
+            city: a.keys.city.clone(),
             protocol_keys: if protocol_keys {
                 match_keys(&a.keys, Side::First).iter().map(|k| format!("{}:{}", k.key_type(), k.value())).collect()
             } else {
@@ -115,6 +118,9 @@ impl AccountView {
         }
         if let Some(nc) = &self.name_country {
             let _ = writeln!(out, "    name_country  {nc}");
+            if let Some(city) = &self.city {
+                let _ = writeln!(out, "    city          {city} (a condition on name matches, not a key)");
+            }
         }
         if self.domains.is_empty() && self.duns.is_empty() && self.name_country.is_none() {
             let _ = writeln!(out, "    (no usable key: left out of matching)");
