@@ -28,5 +28,6 @@ step "benchmark smoke runs"
 # correctness (speed targets are for full-size runs, see README).
 cargo test --benches --locked
 cargo run --locked --quiet -- bench psi --n 3000 --json >/dev/null
+cargo run --locked --quiet -- bench import --rows 20000 --json >/dev/null
 
 step "all tests passed"

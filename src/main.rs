@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod import_bench;
 mod input;
 mod inspect;
 mod match_files;
@@ -74,6 +75,9 @@ enum BenchCommand {
     /// Match quality against ground truth: a synthetic Salesforce and HubSpot export of one world,
     /// with realistic noise and look-alike decoys, matched through the real import and protocol.
     Quality(quality::QualityArgs),
+    /// The importer at scale: a synthetic Salesforce export of N rows read back through the
+    /// real importer, with throughput and peak memory (which must not grow with the file).
+    Import(import_bench::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Psi(args) }) => bench::psi(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Quality(args) }) => quality::run(&args),
+        Command::Bench(BenchArgs { which: BenchCommand::Import(args) }) => import_bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -377,3 +377,14 @@ fn bench_quality_meets_its_targets_at_a_smoke_size() {
         assert!(by_type.contains_key(types), "every key type contributes: {v}");
     }
 }
+
+#[test]
+fn bench_import_reads_every_row_in_bounded_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = blindmap(&["bench", "import", "--rows", "5000", "--json"], dir.path());
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(v["rows"], 5000);
+    assert_eq!(v["meets_target"], true, "{v}");
+    assert!(v["accounts"].as_u64().unwrap() > 4800, "{v}");
+}

@@ -140,7 +140,33 @@ impl<R: BufRead> Reader<R> {
             }
             let mut used = 0;
             let mut finished = false;
-            for &b in buf {
+            while used < buf.len() {
+                // Plain bytes of a value go in one copy; only the bytes that can change the state
+                // are looked at one by one.
+                if !self.after_cr {
+                    let plain = match state {
+                        State::Quoted { .. } => buf[used..].iter().position(|&b| matches!(b, b'"' | b'\r' | b'\n' | 0)),
+                        State::Unquoted => buf[used..]
+                            .iter()
+                            .position(|&b| b == self.delimiter || matches!(b, b'"' | b'\r' | b'\n' | 0)),
+                        _ => Some(0),
+                    }
+                    .unwrap_or(buf.len() - used);
+                    if plain > 0 {
+                        if row.bytes.len() + row.ends.len() + plain >= MAX_ROW_BYTES {
+                            return Err(CsvError {
+                                line: row.line,
+                                field: None,
+                                kind: ErrorKind::RowTooLong { limit: MAX_ROW_BYTES },
+                            });
+                        }
+                        row.bytes.extend_from_slice(&buf[used..used + plain]);
+                        used += plain;
+                        cr_in_quotes = false;
+                        continue;
+                    }
+                }
+                let b = buf[used];
                 used += 1;
                 if b == 0 {
                     return Err(CsvError {

@@ -9,10 +9,18 @@ use unicode_normalization::UnicodeNormalization;
 /// Only the combining marks of the Latin, Greek and Cyrillic diacritic blocks are removed:
 /// the voicing marks of Japanese kana or the vowel signs of Indic scripts change the word.
 pub fn fold(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+    // ASCII is its own NFKC form with no marks: skip the normaliser, most of the cost.
+    if text.is_ascii() {
+        fold_chars(text.chars(), text.len())
+    } else {
+        fold_chars(text.nfkd().filter(|&c| !is_diacritic(c)).nfc(), text.len())
+    }
+}
+
+fn fold_chars(chars: impl Iterator<Item = char>, len: usize) -> String {
+    let mut out = String::with_capacity(len);
     let mut pending_space = false;
-    let recomposed = text.nfkd().filter(|&c| !is_diacritic(c)).nfc();
-    for c in recomposed {
+    for c in chars {
         match c {
             '.' | '\'' | '\u{2019}' | '\u{2018}' | '\u{02BC}' | '`' | '\u{00B4}' => continue,
             '&' => {

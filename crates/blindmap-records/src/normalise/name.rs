@@ -24,11 +24,13 @@ pub fn company_name(raw: &str, country: Option<&str>) -> Result<String, DropReas
         let before = (words.len(), words.first().map_or(0, |w| w.len()), words.last().map_or(0, |w| w.len()));
         // Scripts written without spaces glue the form to the name (トヨタ自動車株式会社).
         if let Some(last) = words.last_mut()
+            && !last.is_ascii()
             && let Some(form) = forms.glued.iter().find(|f| last.len() > f.len() && last.ends_with(f.as_str()))
         {
             *last = &last[..last.len() - form.len()];
         }
         if let Some(first) = words.first_mut()
+            && !first.is_ascii()
             && let Some(form) = forms.glued.iter().find(|f| first.len() > f.len() && first.starts_with(f.as_str()))
         {
             *first = &first[form.len()..];
