@@ -106,20 +106,7 @@ impl<R: BufRead> Importer<R> {
     pub fn new(source: &str, input: R, mapping: &Mapping) -> Result<Self, ImportError> {
         let mut reader = Reader::new(input, mapping.delimiter()).map_err(|e| located(source, &[], e))?;
         let mut row = Row::default();
-        let header = loop {
-            if !reader.read_row(&mut row).map_err(|e| located(source, &[], e))? {
-                return Err(ImportError::new(Place::file(source), ErrorKind::Empty));
-            }
-            if row.is_blank() {
-                continue;
-            }
-            let mut header = Vec::with_capacity(row.len());
-            for i in 0..row.len() {
-                let text = row.text(i).map_err(|_| not_utf8(source, &row, i, &[]))?;
-                header.push(text.trim().to_owned());
-            }
-            break header;
-        };
+        let header = header_row(source, &mut reader, &mut row)?;
         let resolved = mapping.resolve(&header).map_err(|kind| ImportError::new(Place::at(source, row.line), kind))?;
         Ok(Self { source: source.to_owned(), reader, header, resolved, row, summary: Summary::default() })
     }
@@ -263,7 +250,22 @@ impl<R: BufRead> Importer<R> {
 
 /// Reads only the header row, to choose a preset by it ([`Preset::detect`](crate::Preset::detect)).
 pub fn read_header(source: &str, input: impl BufRead, delimiter: Option<u8>) -> Result<Vec<String>, ImportError> {
-    Importer::new(source, input, &Mapping::header_only(delimiter)).map(|i| i.header)
+    let mut reader = Reader::new(input, delimiter).map_err(|e| located(source, &[], e))?;
+    header_row(source, &mut reader, &mut Row::default())
+}
+
+/// The first non-blank row, trimmed: the header.
+fn header_row(source: &str, reader: &mut Reader<impl BufRead>, row: &mut Row) -> Result<Vec<String>, ImportError> {
+    loop {
+        if !reader.read_row(row).map_err(|e| located(source, &[], e))? {
+            return Err(ImportError::new(Place::file(source), ErrorKind::Empty));
+        }
+        if !row.is_blank() {
+            return (0..row.len())
+                .map(|i| row.text(i).map(|t| t.trim().to_owned()).map_err(|_| not_utf8(source, row, i, &[])))
+                .collect();
+        }
+    }
 }
 
 /// A whole file made into a dataset for one side of a session.

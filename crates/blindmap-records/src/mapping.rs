@@ -242,14 +242,6 @@ impl Mapping {
         }
     }
 
-    /// Reads nothing: for looking at a header.
-    pub(crate) fn header_only(delimiter: Option<u8>) -> Self {
-        let mut mapping = Self::empty();
-        mapping.id.required = false;
-        mapping.delimiter = delimiter;
-        mapping
-    }
-
     /// The preset or description this mapping came from.
     pub fn name(&self) -> &str {
         &self.name
@@ -460,7 +452,7 @@ impl Mapping {
             }
             Ok(out)
         };
-        let id = find("account id", &self.id)?.unwrap_or(0);
+        let id = find("account id", &self.id)?.expect("the id column is required");
         let company = match &self.company {
             Some(spec) => find("company name", spec)?,
             None => None,
