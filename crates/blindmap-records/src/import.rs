@@ -189,7 +189,10 @@ impl<R: BufRead> Importer<R> {
             for extra in keys.domains.split_off(room.saturating_sub(keys.duns.len()).min(keys.domains.len())) {
                 drop(column, &extra, DropReason::TooManyKeys);
             }
-            keys.duns.truncate(room);
+            let duns_column = r.duns.first().copied().unwrap_or(r.id);
+            for extra in keys.duns.split_off(room.min(keys.duns.len())) {
+                drop(duns_column, &extra, DropReason::TooManyKeys);
+            }
         }
         if let Some(column) = r.company.filter(|&c| !cells[c].is_empty()) {
             let name = cells[column];
