@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, unit, property, vector and end-to-end
-# tests, doc tests, and smoke runs of the benchmarks at tiny sizes. Needs only a Rust toolchain.
+# tests, doc tests, and smoke runs of the benchmarks at tiny sizes. Needs a Rust toolchain; starts
+# a throwaway PostgreSQL for the store tests (scripts/with-postgres.sh installs it where missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,12 +13,13 @@ cargo fmt --all -- --check
 step "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "tests"
+step "tests (store tests on SQLite and on a throwaway PostgreSQL)"
+export BLINDMAP_REQUIRE_POSTGRES=1
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --lib --bins --tests --locked --no-fail-fast
+  scripts/with-postgres.sh cargo nextest run --workspace --lib --bins --tests --locked --no-fail-fast
 else
   echo "(cargo-nextest not found: using cargo test)"
-  cargo test --workspace --lib --bins --tests --locked --no-fail-fast
+  scripts/with-postgres.sh cargo test --workspace --lib --bins --tests --locked --no-fail-fast
 fi
 
 step "doc tests"

@@ -8,7 +8,9 @@ use std::fmt;
 pub struct ImportError(Box<(Place, ErrorKind)>);
 
 impl ImportError {
-    pub(crate) fn new(place: Place, kind: ErrorKind) -> Self {
+    /// An error at a place: for callers that find import problems the importer cannot see, such
+    /// as a store finding an id used twice.
+    pub fn new(place: Place, kind: ErrorKind) -> Self {
         Self(Box::new((place, kind)))
     }
 

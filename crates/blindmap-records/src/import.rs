@@ -111,6 +111,16 @@ impl<R: BufRead> Importer<R> {
         Ok(Self { source: source.to_owned(), reader, header, resolved, row, summary: Summary::default() })
     }
 
+    /// The name errors give the input.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The header name of the id column.
+    pub fn id_column(&self) -> &str {
+        &self.header[self.resolved.id]
+    }
+
     /// The header row as read.
     pub fn header(&self) -> &[String] {
         &self.header

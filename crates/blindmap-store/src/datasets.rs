@@ -1,0 +1,219 @@
+//! Imported datasets: stored whole in one transaction, or not at all.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+
+use blindmap_psi::{Dataset, FieldName, Record, SegmentLabel};
+use blindmap_records::{AccountKeys, ErrorKind, ImportError, Importer, Place, Side, Summary, match_keys};
+use serde_json::json;
+use sqlx::Row;
+
+use crate::ids::{DatasetId, OrgId, now_ms};
+use crate::{Store, StoreError};
+
+/// A stored dataset, without its accounts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetInfo {
+    /// Its id.
+    pub id: DatasetId,
+    /// What the user called it (usually the file name).
+    pub name: String,
+    /// The preset or mapping it was read with.
+    pub read_as: String,
+    /// When, in Unix milliseconds.
+    pub imported_at: i64,
+    /// Data rows in the file.
+    pub rows: u64,
+    /// Accounts stored: with a key and a segment.
+    pub accounts: u64,
+    /// The import summary, as JSON.
+    pub summary: serde_json::Value,
+}
+
+fn summary_json(s: &Summary) -> serde_json::Value {
+    let lines = |l: &blindmap_records::Lines| json!({ "count": l.count, "lines": l.first });
+    json!({
+        "rows": s.rows,
+        "blank_lines": s.blank_lines,
+        "accounts": s.accounts,
+        "keys": { "domain": s.keys[0], "duns": s.keys[1], "name_country": s.keys[2] },
+        "rows_without_keys": lines(&s.without_keys),
+        "unsegmented_rows": lines(&s.unsegmented),
+        "segments": s.segments.iter().map(|(l, n)| (l.to_string(), *n)).collect::<BTreeMap<_, _>>(),
+        "values_not_used_as_keys": s.dropped.iter().map(|(r, n)| (r.code(), *n)).collect::<BTreeMap<_, _>>(),
+        "truncated_fields": s.truncated_fields,
+    })
+}
+
+impl Store {
+    /// Stores every account `importer` reads as a new dataset of `org`, in one transaction: if
+    /// the file turns out malformed half-way, nothing is stored and the organisation's earlier
+    /// datasets stay as they were. Accounts without keys or segment are left out (and counted
+    /// in the summary, as the importer reports them).
+    pub async fn import_dataset<R: BufRead>(
+        &self,
+        org: &OrgId,
+        name: &str,
+        read_as: &str,
+        mut importer: Importer<R>,
+    ) -> Result<DatasetInfo, StoreError> {
+        let id = DatasetId::generate();
+        let mut tx = self.pool.begin().await?;
+        let imported_at = now_ms();
+        // The dataset row goes first (the accounts reference it) and gets its totals at the end.
+        sqlx::query(
+            "INSERT INTO datasets (id, org_id, name, read_as, imported_at, rows_read, accounts, summary) \
+             VALUES ($1, $2, $3, $4, $5, 0, 0, '{}')",
+        )
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .bind(name)
+        .bind(read_as)
+        .bind(imported_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound("organisation"),
+            _ => e.into(),
+        })?;
+        while let Some(account) = importer.next_account()? {
+            let Some(segment) = account.segment.as_ref().filter(|_| !account.keys.is_empty()) else { continue };
+            let (name, country) = match &account.keys.name_country {
+                Some((n, c)) => (Some(n.as_str()), Some(*c)),
+                None => (None, None),
+            };
+            let fields: BTreeMap<&str, &str> = account.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            // A repeated id must not abort the transaction (PostgreSQL would refuse everything
+            // after a failed statement): insert-or-nothing, then look for the first use.
+            let inserted = sqlx::query(
+                "INSERT INTO dataset_accounts (dataset_id, account_id, line, segment, domains, duns, name, country, \
+                 city, fields) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                 ON CONFLICT (dataset_id, account_id) DO NOTHING",
+            )
+            .bind(id.as_str())
+            .bind(account.id.as_str())
+            .bind(account.line as i64)
+            .bind(segment.as_str())
+            .bind(json!(account.keys.domains).to_string())
+            .bind(json!(account.keys.duns).to_string())
+            .bind(name)
+            .bind(country)
+            .bind(account.keys.city.as_deref())
+            .bind(json!(fields).to_string())
+            .execute(&mut *tx)
+            .await?;
+            if inserted.rows_affected() == 0 {
+                let first: i64 =
+                    sqlx::query("SELECT line FROM dataset_accounts WHERE dataset_id = $1 AND account_id = $2")
+                        .bind(id.as_str())
+                        .bind(account.id.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .get(0);
+                let place = Place {
+                    source: importer.source().to_owned(),
+                    line: Some(account.line),
+                    column: Some(importer.id_column().to_owned()),
+                };
+                let kind = ErrorKind::DuplicateId { id: account.id, first_line: first as u64 };
+                return Err(ImportError::new(place, kind).into());
+            }
+        }
+        let summary = importer.summary().clone();
+        let summary_value = summary_json(&summary);
+        sqlx::query("UPDATE datasets SET rows_read = $1, accounts = $2, summary = $3 WHERE id = $4")
+            .bind(summary.rows as i64)
+            .bind(summary.accounts as i64)
+            .bind(summary_value.to_string())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(DatasetInfo {
+            id,
+            name: name.to_owned(),
+            read_as: read_as.to_owned(),
+            imported_at,
+            rows: summary.rows,
+            accounts: summary.accounts,
+            summary: summary_value,
+        })
+    }
+
+    /// The datasets of `org`, newest first.
+    pub async fn datasets(&self, org: &OrgId) -> Result<Vec<DatasetInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, read_as, imported_at, rows_read, accounts, summary FROM datasets WHERE org_id = $1 \
+             ORDER BY imported_at DESC, id",
+        )
+        .bind(org.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|r| {
+                let summary: String = r.get(6);
+                Ok(DatasetInfo {
+                    id: DatasetId(r.get(0)),
+                    name: r.get(1),
+                    read_as: r.get(2),
+                    imported_at: r.get(3),
+                    rows: u64::try_from(r.get::<i64, _>(4)).map_err(|_| StoreError::Corrupt("datasets.rows_read"))?,
+                    accounts: u64::try_from(r.get::<i64, _>(5))
+                        .map_err(|_| StoreError::Corrupt("datasets.accounts"))?,
+                    summary: serde_json::from_str(&summary).map_err(|_| StoreError::Corrupt("datasets.summary"))?,
+                })
+            })
+            .collect()
+    }
+
+    /// A dataset of `org` as one side of a session: protocol keys made for `side` by the
+    /// matching rule, in file order.
+    pub async fn load_dataset(&self, org: &OrgId, dataset: &DatasetId, side: Side) -> Result<Dataset, StoreError> {
+        let owned = sqlx::query("SELECT 1 FROM datasets WHERE id = $1 AND org_id = $2")
+            .bind(dataset.as_str())
+            .bind(org.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        if owned.is_none() {
+            return Err(StoreError::NotFound("dataset"));
+        }
+        let rows = sqlx::query(
+            "SELECT account_id, segment, domains, duns, name, country, city, fields FROM dataset_accounts \
+             WHERE dataset_id = $1 ORDER BY line",
+        )
+        .bind(dataset.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut records = Vec::with_capacity(rows.len());
+        for r in rows {
+            let segment: String = r.get(1);
+            let segment = SegmentLabel::new(&segment).map_err(|_| StoreError::Corrupt("dataset_accounts.segment"))?;
+            let list = |i: usize, what| {
+                serde_json::from_str::<Vec<String>>(&r.get::<String, _>(i)).map_err(|_| StoreError::Corrupt(what))
+            };
+            let name: Option<String> = r.get(4);
+            let country: Option<String> = r.get(5);
+            let keys = AccountKeys {
+                domains: list(2, "dataset_accounts.domains")?,
+                duns: list(3, "dataset_accounts.duns")?,
+                name_country: match (name, country) {
+                    (Some(n), Some(c)) => {
+                        Some((n, blindmap_records::normalise::country(&c).map_err(|_| StoreError::Corrupt("country"))?))
+                    }
+                    _ => None,
+                },
+                city: r.get(6),
+            };
+            let fields: BTreeMap<String, String> = serde_json::from_str(&r.get::<String, _>(7))
+                .map_err(|_| StoreError::Corrupt("dataset_accounts.fields"))?;
+            let mut record = Record::new(r.get::<String, _>(0), segment);
+            record.keys = match_keys(&keys, side);
+            for (k, v) in fields {
+                let name = FieldName::new(&k).map_err(|_| StoreError::Corrupt("dataset_accounts.fields"))?;
+                record = record.with_field(name, v);
+            }
+            records.push(record);
+        }
+        Ok(Dataset::new(records)?)
+    }
+}

@@ -1,0 +1,47 @@
+//! Store errors.
+
+use blindmap_records::ImportError;
+
+/// A store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The URL names no supported database.
+    #[error("unsupported database URL: use sqlite:PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl,
+    /// The database refused or failed.
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    /// Migrating the schema failed.
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    /// Something named does not exist (for this organisation).
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// A name that must be unique is taken.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    /// A name is empty or too long.
+    #[error("{0} must be 1 to 200 characters")]
+    InvalidName(&'static str),
+    /// An import failed; nothing of it was stored.
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    /// Stored data does not make a dataset the protocol accepts.
+    #[error("the stored dataset is not valid: {0}")]
+    Dataset(#[from] blindmap_psi::InputError),
+    /// A stored value does not parse.
+    #[error("corrupt stored value in {0}")]
+    Corrupt(&'static str),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Database(e)
+    }
+}
+
+/// A unique-constraint violation (both backends report it as such).
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}

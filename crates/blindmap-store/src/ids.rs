@@ -1,0 +1,69 @@
+//! Identifiers and times.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rand::RngExt;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub(crate) String);
+
+        impl $name {
+            pub(crate) fn generate() -> Self {
+                Self(format!(concat!($prefix, "_{}"), random_hex()))
+            }
+
+            /// Wraps an id read from a user or a URL; the store checks it belongs to the caller.
+            pub fn parse(text: &str) -> Option<Self> {
+                let hex = text.strip_prefix(concat!($prefix, "_"))?;
+                (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Self(text.to_owned()))
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An organisation's id, `org_…`.
+    OrgId,
+    "org"
+);
+id_type!(
+    /// A user's id, `usr_…`.
+    UserId,
+    "usr"
+);
+id_type!(
+    /// An API token's id (not the token), `tok_…`.
+    TokenId,
+    "tok"
+);
+id_type!(
+    /// A dataset's id, `ds_…`.
+    DatasetId,
+    "ds"
+);
+
+/// 128 random bits as hex.
+pub(crate) fn random_hex() -> String {
+    let bytes: [u8; 16] = rand::rng().random();
+    hex::encode(bytes)
+}
+
+/// Now, in Unix milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,152 @@
+//! The store test suite, run against both backends: every test once on a fresh SQLite file and
+//! once on a fresh PostgreSQL database (created on the server `BLINDMAP_TEST_POSTGRES_URL` names;
+//! `scripts/test.sh` starts a throwaway one). Without that variable the PostgreSQL half is
+//! skipped, unless `BLINDMAP_REQUIRE_POSTGRES` is set, when it fails.
+
+use std::io::Cursor;
+
+use blindmap_records::{Importer, Preset, Side, import_dataset};
+use blindmap_store::{DatasetId, Role, Store, StoreError};
+use sqlx::Executor;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+
+const VENDOR: &str = include_str!("../../../samples/vendor-salesforce.csv");
+
+async fn sqlite() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite:{}", dir.path().join("node.db").display())).await.unwrap();
+    (store, dir)
+}
+
+async fn postgres() -> Option<Store> {
+    let Ok(admin_url) = std::env::var("BLINDMAP_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("BLINDMAP_REQUIRE_POSTGRES").is_none(),
+            "BLINDMAP_REQUIRE_POSTGRES is set but BLINDMAP_TEST_POSTGRES_URL is not: run under scripts/with-postgres.sh"
+        );
+        eprintln!("BLINDMAP_TEST_POSTGRES_URL not set: skipping the PostgreSQL run");
+        return None;
+    };
+    install_default_drivers();
+    let admin = AnyPoolOptions::new().max_connections(1).connect(&admin_url).await.unwrap();
+    let name = format!("store_{}", hex::encode(rand::random::<[u8; 8]>()));
+    // The name is ours (hex), not input: safe to splice into the statement.
+    admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
+    admin.close().await;
+    let base = admin_url.rsplit_once('/').unwrap().0;
+    Some(Store::connect(&format!("{base}/{name}")).await.unwrap())
+}
+
+/// Runs an `async fn(Store)` on both backends.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let (store, _dir) = super::sqlite().await;
+                super::$name(store).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(store) = super::postgres().await {
+                    super::$name(store).await;
+                }
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    organisations_users_and_tokens,
+    an_import_is_stored_whole_and_loads_as_the_importer_reads_it,
+    a_failed_import_stores_nothing,
+    organisations_are_isolated,
+    the_audit_trail_appends,
+);
+
+fn importer(text: &str) -> Importer<Cursor<Vec<u8>>> {
+    Importer::new("vendor.csv", Cursor::new(text.as_bytes().to_vec()), &Preset::Salesforce.mapping()).unwrap()
+}
+
+async fn organisations_users_and_tokens(store: Store) {
+    let org = store.create_organisation("Acme").await.unwrap();
+    assert!(matches!(store.create_organisation("Acme").await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.create_organisation(" padded").await, Err(StoreError::InvalidName(_))));
+    assert_eq!(store.organisation_by_name("Acme").await.unwrap(), Some(org.clone()));
+
+    let ada = store.create_user(&org.id, "ada", Role::Admin).await.unwrap();
+    assert!(matches!(store.create_user(&org.id, "ada", Role::Rep).await, Err(StoreError::Conflict(_))));
+    let (token_id, token) = store.issue_token(&org.id, &ada.id, "laptop").await.unwrap();
+    assert_eq!(format!("{token:?}"), "ApiToken(<redacted>)");
+
+    let who = store.authenticate(token.expose()).await.unwrap().expect("a fresh token authenticates");
+    assert_eq!((who.user, who.token.clone()), (ada.clone(), token_id.clone()));
+    assert_eq!(store.authenticate("bm_not-a-token").await.unwrap(), None);
+
+    // Another organisation can neither issue for nor revoke Acme's tokens.
+    let other = store.create_organisation("Globex").await.unwrap();
+    assert!(matches!(store.issue_token(&other.id, &ada.id, "x").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.revoke_token(&other.id, &token_id).await, Err(StoreError::NotFound(_))));
+    store.revoke_token(&org.id, &token_id).await.unwrap();
+    assert_eq!(store.authenticate(token.expose()).await.unwrap(), None, "revoked");
+}
+
+async fn an_import_is_stored_whole_and_loads_as_the_importer_reads_it(store: Store) {
+    let org = store.create_organisation("Vendor").await.unwrap();
+    let info = store.import_dataset(&org.id, "vendor.csv", "salesforce", importer(VENDOR)).await.unwrap();
+    assert_eq!((info.rows, info.accounts), (37, 36));
+    assert_eq!(info.summary["rows_without_keys"]["count"], 1);
+    assert_eq!(store.datasets(&org.id).await.unwrap(), vec![info.clone()]);
+
+    for side in [Side::First, Side::Second] {
+        let stored = store.load_dataset(&org.id, &info.id, side).await.unwrap();
+        let direct =
+            import_dataset("vendor.csv", VENDOR.as_bytes(), &Preset::Salesforce.mapping(), side, |_| {}).unwrap();
+        assert_eq!(stored.records(), direct.dataset.records(), "the store keeps what the importer made");
+    }
+}
+
+async fn a_failed_import_stores_nothing(store: Store) {
+    let org = store.create_organisation("Vendor").await.unwrap();
+    let first = store.import_dataset(&org.id, "vendor.csv", "salesforce", importer(VENDOR)).await.unwrap();
+
+    // A stray quote on the 30th line: 28 accounts were already inserted when it is read.
+    let mut lines: Vec<String> = VENDOR.split("\r\n").map(str::to_owned).collect();
+    lines[29] = lines[29].replacen(",", ",12\" pipe ", 1);
+    let e = store.import_dataset(&org.id, "broken.csv", "salesforce", importer(&lines.join("\r\n"))).await.unwrap_err();
+    assert!(e.to_string().contains("line 30"), "{e}");
+
+    // The same id twice: refused with both lines.
+    let duplicated = format!("{VENDOR}\r\n{}", VENDOR.split("\r\n").nth(1).unwrap());
+    let e = store.import_dataset(&org.id, "dup.csv", "salesforce", importer(&duplicated)).await.unwrap_err();
+    assert!(e.to_string().contains("already used on line 2"), "{e}");
+
+    assert_eq!(store.datasets(&org.id).await.unwrap(), vec![first.clone()], "nothing of either is kept");
+    let loaded = store.load_dataset(&org.id, &first.id, Side::First).await.unwrap();
+    assert_eq!(loaded.records().len(), 36);
+}
+
+async fn organisations_are_isolated(store: Store) {
+    let vendor = store.create_organisation("Vendor").await.unwrap();
+    let partner = store.create_organisation("Partner").await.unwrap();
+    let info = store.import_dataset(&vendor.id, "vendor.csv", "salesforce", importer(VENDOR)).await.unwrap();
+    store.record_audit(&vendor.id, "ada", "dataset.imported", &serde_json::json!({"accounts": 36})).await.unwrap();
+
+    assert!(store.datasets(&partner.id).await.unwrap().is_empty());
+    assert!(matches!(store.load_dataset(&partner.id, &info.id, Side::First).await, Err(StoreError::NotFound(_))));
+    assert!(store.audit_trail(&partner.id, 100).await.unwrap().is_empty());
+    let unknown = DatasetId::parse(&format!("ds_{}", "0".repeat(32))).unwrap();
+    assert!(matches!(store.load_dataset(&vendor.id, &unknown, Side::First).await, Err(StoreError::NotFound(_))));
+}
+
+async fn the_audit_trail_appends(store: Store) {
+    let org = store.create_organisation("Vendor").await.unwrap();
+    for i in 0..3 {
+        store.record_audit(&org.id, "node", "match.revealed", &serde_json::json!({ "run": i })).await.unwrap();
+    }
+    let trail = store.audit_trail(&org.id, 2).await.unwrap();
+    assert_eq!(trail.len(), 2);
+    assert!(trail.iter().all(|e| e.kind == "match.revealed" && e.actor == "node"));
+    assert!(trail[0].at >= trail[1].at, "newest first");
+}
