@@ -8,6 +8,8 @@ use crate::{Store, StoreError};
 /// One audited event of an organisation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEvent {
+    /// Its id, `aud_…`: the cursor of the next page.
+    pub id: String,
     /// When, in Unix milliseconds.
     pub at: i64,
     /// Who acted: a user's name, a partner's, or `node`.
@@ -41,20 +43,34 @@ impl Store {
 
     /// `org`'s audit trail, newest first, at most `limit` events.
     pub async fn audit_trail(&self, org: &OrgId, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        self.audit_page(org, None, limit).await
+    }
+
+    /// A page of `org`'s audit trail, newest first: at most `limit` events after the event `after`.
+    pub async fn audit_page(
+        &self,
+        org: &OrgId,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT at, actor, kind, detail FROM audit_events WHERE org_id = $1 ORDER BY at DESC, id LIMIT $2",
+            "SELECT e.id, e.at, e.actor, e.kind, e.detail FROM audit_events e WHERE e.org_id = $1 AND ($2 = '' OR \
+             EXISTS (SELECT 1 FROM audit_events c WHERE c.id = $2 AND c.org_id = $1 \
+             AND (e.at < c.at OR (e.at = c.at AND e.id < c.id)))) ORDER BY e.at DESC, e.id DESC LIMIT $3",
         )
         .bind(org.as_str())
+        .bind(after.unwrap_or(""))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
             .map(|r| {
-                let detail: String = r.get(3);
+                let detail: String = r.get(4);
                 Ok(AuditEvent {
-                    at: r.get(0),
-                    actor: r.get(1),
-                    kind: r.get(2),
+                    id: r.get(0),
+                    at: r.get(1),
+                    actor: r.get(2),
+                    kind: r.get(3),
                     detail: serde_json::from_str(&detail).map_err(|_| StoreError::Corrupt("audit_events.detail"))?,
                 })
             })

@@ -30,6 +30,19 @@ pub struct DatasetInfo {
     pub summary: serde_json::Value,
 }
 
+fn info_from_row(r: &sqlx::any::AnyRow) -> Result<DatasetInfo, StoreError> {
+    let summary: String = r.get(6);
+    Ok(DatasetInfo {
+        id: DatasetId(r.get(0)),
+        name: r.get(1),
+        read_as: r.get(2),
+        imported_at: r.get(3),
+        rows: u64::try_from(r.get::<i64, _>(4)).map_err(|_| StoreError::Corrupt("datasets.rows_read"))?,
+        accounts: u64::try_from(r.get::<i64, _>(5)).map_err(|_| StoreError::Corrupt("datasets.accounts"))?,
+        summary: serde_json::from_str(&summary).map_err(|_| StoreError::Corrupt("datasets.summary"))?,
+    })
+}
+
 fn summary_json(s: &Summary) -> serde_json::Value {
     let lines = |l: &blindmap_records::Lines| json!({ "count": l.count, "lines": l.first });
     json!({
@@ -142,28 +155,42 @@ impl Store {
 
     /// The datasets of `org`, newest first.
     pub async fn datasets(&self, org: &OrgId) -> Result<Vec<DatasetInfo>, StoreError> {
+        self.datasets_page(org, None, u32::MAX).await
+    }
+
+    /// A page of `org`'s datasets, newest first: at most `limit`, starting after `after` (the
+    /// last id of the previous page).
+    pub async fn datasets_page(
+        &self,
+        org: &OrgId,
+        after: Option<&DatasetId>,
+        limit: u32,
+    ) -> Result<Vec<DatasetInfo>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, name, read_as, imported_at, rows_read, accounts, summary FROM datasets WHERE org_id = $1 \
-             ORDER BY imported_at DESC, id",
+            "SELECT d.id, d.name, d.read_as, d.imported_at, d.rows_read, d.accounts, d.summary FROM datasets d \
+             WHERE d.org_id = $1 AND ($2 = '' OR EXISTS (SELECT 1 FROM datasets c WHERE c.id = $2 AND c.org_id = $1 \
+             AND (d.imported_at < c.imported_at OR (d.imported_at = c.imported_at AND d.id < c.id)))) \
+             ORDER BY d.imported_at DESC, d.id DESC LIMIT $3",
         )
         .bind(org.as_str())
+        .bind(after.map_or("", DatasetId::as_str))
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                let summary: String = r.get(6);
-                Ok(DatasetInfo {
-                    id: DatasetId(r.get(0)),
-                    name: r.get(1),
-                    read_as: r.get(2),
-                    imported_at: r.get(3),
-                    rows: u64::try_from(r.get::<i64, _>(4)).map_err(|_| StoreError::Corrupt("datasets.rows_read"))?,
-                    accounts: u64::try_from(r.get::<i64, _>(5))
-                        .map_err(|_| StoreError::Corrupt("datasets.accounts"))?,
-                    summary: serde_json::from_str(&summary).map_err(|_| StoreError::Corrupt("datasets.summary"))?,
-                })
-            })
-            .collect()
+        rows.iter().map(info_from_row).collect()
+    }
+
+    /// One dataset of `org`.
+    pub async fn dataset(&self, org: &OrgId, id: &DatasetId) -> Result<DatasetInfo, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, read_as, imported_at, rows_read, accounts, summary FROM datasets \
+             WHERE id = $1 AND org_id = $2",
+        )
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        info_from_row(&row.ok_or(StoreError::NotFound("dataset"))?)
     }
 
     /// A dataset of `org` as one side of a session: protocol keys made for `side` by the

@@ -13,8 +13,11 @@
 mod audit;
 mod datasets;
 mod error;
+mod idempotency;
 mod ids;
 mod orgs;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::str::FromStr;
 
@@ -24,6 +27,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 pub use audit::AuditEvent;
 pub use datasets::DatasetInfo;
 pub use error::StoreError;
+pub use idempotency::Claim;
 pub use ids::{DatasetId, OrgId, TokenId, UserId};
 pub use orgs::{ApiToken, Organisation, Principal, Role, User};
 

@@ -1,61 +1,13 @@
 //! The store test suite, run against both backends: every test once on a fresh SQLite file and
-//! once on a fresh PostgreSQL database (created on the server `BLINDMAP_TEST_POSTGRES_URL` names;
-//! `scripts/test.sh` starts a throwaway one). Without that variable the PostgreSQL half is
-//! skipped, unless `BLINDMAP_REQUIRE_POSTGRES` is set, when it fails.
+//! once on a fresh PostgreSQL database (see `blindmap_store::testing`; `scripts/test.sh` starts a
+//! throwaway server).
 
 use std::io::Cursor;
 
 use blindmap_records::{Importer, Preset, Side, import_dataset};
-use blindmap_store::{DatasetId, Role, Store, StoreError};
-use sqlx::Executor;
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use blindmap_store::{DatasetId, Role, Store, StoreError, on_both_backends};
 
 const VENDOR: &str = include_str!("../../../samples/vendor-salesforce.csv");
-
-async fn sqlite() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&format!("sqlite:{}", dir.path().join("node.db").display())).await.unwrap();
-    (store, dir)
-}
-
-async fn postgres() -> Option<Store> {
-    let Ok(admin_url) = std::env::var("BLINDMAP_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var_os("BLINDMAP_REQUIRE_POSTGRES").is_none(),
-            "BLINDMAP_REQUIRE_POSTGRES is set but BLINDMAP_TEST_POSTGRES_URL is not: run under scripts/with-postgres.sh"
-        );
-        eprintln!("BLINDMAP_TEST_POSTGRES_URL not set: skipping the PostgreSQL run");
-        return None;
-    };
-    install_default_drivers();
-    let admin = AnyPoolOptions::new().max_connections(1).connect(&admin_url).await.unwrap();
-    let name = format!("store_{}", hex::encode(rand::random::<[u8; 8]>()));
-    // The name is ours (hex), not input: safe to splice into the statement.
-    admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.unwrap();
-    admin.close().await;
-    let base = admin_url.rsplit_once('/').unwrap().0;
-    Some(Store::connect(&format!("{base}/{name}")).await.unwrap())
-}
-
-/// Runs an `async fn(Store)` on both backends.
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                let (store, _dir) = super::sqlite().await;
-                super::$name(store).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                if let Some(store) = super::postgres().await {
-                    super::$name(store).await;
-                }
-            }
-        }
-    )*};
-}
 
 on_both_backends!(
     organisations_users_and_tokens,

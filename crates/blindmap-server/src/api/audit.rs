@@ -1,0 +1,62 @@
+//! `GET /api/v1/audit`: the organisation's audit trail.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use blindmap_store::Role;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::Page;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+
+/// One audited event.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AuditEventView {
+    /// Unix milliseconds.
+    at: i64,
+    /// Who acted.
+    actor: String,
+    /// What happened.
+    kind: String,
+    /// Counts, ids, policies.
+    #[schema(value_type = Object)]
+    detail: serde_json::Value,
+}
+
+/// A page of events, newest first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AuditPage {
+    items: Vec<AuditEventView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+/// The organisation's audit trail, newest first (admins only).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(Page),
+    responses((status = 200, body = AuditPage), (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+) -> Result<Json<AuditPage>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let limit = page.limit()?;
+    let events = state.store.audit_page(&caller.0.user.org, page.cursor.as_deref(), limit).await?;
+    let next = (events.len() == limit as usize).then(|| events.last().map(|e| e.id.clone())).flatten();
+    Ok(Json(AuditPage {
+        items: events
+            .into_iter()
+            .map(|e| AuditEventView { at: e.at, actor: e.actor, kind: e.kind, detail: e.detail })
+            .collect(),
+        next,
+    }))
+}
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(audit))
+}

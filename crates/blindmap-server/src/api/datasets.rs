@@ -1,0 +1,188 @@
+//! `/api/v1/datasets`: CRM exports uploaded as CSV, imported whole or not at all.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use blindmap_records::{Importer, Preset, read_header};
+use blindmap_store::{Claim, DatasetId, DatasetInfo, Role};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::Page;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+
+/// A stored dataset.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct DatasetView {
+    /// `ds_…`.
+    id: String,
+    /// Its name (usually the file name).
+    name: String,
+    /// The preset it was read with.
+    read_as: String,
+    /// Unix milliseconds.
+    imported_at: i64,
+    /// Data rows in the file.
+    rows: u64,
+    /// Accounts stored (with a key and a segment).
+    accounts: u64,
+    /// What the import made of the file: keys per type, rejects by reason, segments.
+    #[schema(value_type = Object)]
+    summary: serde_json::Value,
+}
+
+impl From<DatasetInfo> for DatasetView {
+    fn from(d: DatasetInfo) -> Self {
+        Self {
+            id: d.id.to_string(),
+            name: d.name,
+            read_as: d.read_as,
+            imported_at: d.imported_at,
+            rows: d.rows,
+            accounts: d.accounts,
+            summary: d.summary,
+        }
+    }
+}
+
+/// A page of datasets.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DatasetPage {
+    items: Vec<DatasetView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+/// How to read an upload.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct UploadParams {
+    /// A name for the dataset, e.g. the file name.
+    name: String,
+    /// `salesforce`, `hubspot`, `generic`, or absent to choose by the header.
+    preset: Option<String>,
+}
+
+/// Uploads a CSV export (the request body) as a new dataset. All or nothing: a malformed file is
+/// refused with its line and column, and nothing is stored. With an `Idempotency-Key` header, a
+/// retried upload returns the first one's response.
+#[utoipa::path(post, path = "/api/v1/datasets", tag = "datasets", params(UploadParams,
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried upload safe")),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, body = DatasetView),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "The file is malformed"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "Idempotency key reused")))]
+async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(params): Query<UploadParams>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Admin, Role::Integration])?;
+    let org = &caller.0.user.org;
+    let key = match headers.get("idempotency-key") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .filter(|k| (1..=200).contains(&k.len()))
+                .ok_or_else(|| ApiError::Invalid("Idempotency-Key must be 1 to 200 visible characters".into()))?,
+        ),
+        None => None,
+    };
+    if let Some(key) = key {
+        let mut hash = Sha256::new();
+        for part in [params.name.as_bytes(), params.preset.as_deref().unwrap_or("").as_bytes(), &body] {
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part);
+        }
+        match state.store.claim_idempotent(org, key, &hex::encode(hash.finalize())).await? {
+            Claim::Proceed => {}
+            Claim::Replay { status, response } => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+                return Ok((status, [(axum::http::header::CONTENT_TYPE, "application/json")], response).into_response());
+            }
+            Claim::InFlight => {
+                return Err(ApiError::Conflict("a request with this Idempotency-Key is still running".into()));
+            }
+            Claim::Mismatch => {
+                return Err(ApiError::Conflict("this Idempotency-Key was used for a different request".into()));
+            }
+        }
+    }
+    let result = import(&state, &caller, &params, &body).await;
+    match (key, &result) {
+        (Some(key), Ok(view)) => {
+            let response = serde_json::to_string(view).expect("a dataset view serialises");
+            state.store.finish_idempotent(org, key, StatusCode::CREATED.as_u16(), &response).await?;
+        }
+        (Some(key), Err(_)) => state.store.release_idempotent(org, key).await?,
+        (None, _) => {}
+    }
+    Ok((StatusCode::CREATED, Json(result?)).into_response())
+}
+
+async fn import(
+    state: &AppState,
+    caller: &Caller,
+    params: &UploadParams,
+    body: &[u8],
+) -> Result<DatasetView, ApiError> {
+    let name = params.name.as_str();
+    let mapping = match params.preset.as_deref() {
+        Some(p) => Preset::from_name(p)
+            .ok_or_else(|| ApiError::Invalid(format!("unknown preset {p:?}: use salesforce, hubspot or generic")))?,
+        None => {
+            let header = read_header(name, body, None).map_err(|e| ApiError::Invalid(e.to_string()))?;
+            Preset::detect(&header).ok_or_else(|| {
+                ApiError::Invalid("cannot tell which export this is from its header: pass preset=".into())
+            })?
+        }
+    };
+    let importer = Importer::new(name, body, &mapping.mapping()).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let org = &caller.0.user.org;
+    let info = state.store.import_dataset(org, name, mapping.name(), importer).await?;
+    let detail = serde_json::json!({ "dataset": info.id.to_string(), "rows": info.rows, "accounts": info.accounts });
+    state.store.record_audit(org, &caller.0.user.name, "dataset.imported", &detail).await?;
+    Ok(info.into())
+}
+
+/// The organisation's datasets, newest first.
+#[utoipa::path(get, path = "/api/v1/datasets", tag = "datasets", params(Page), responses((status = 200, body = DatasetPage)))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+) -> Result<Json<DatasetPage>, ApiError> {
+    let limit = page.limit()?;
+    let after = match &page.cursor {
+        Some(c) => Some(DatasetId::parse(c).ok_or_else(|| ApiError::Invalid("cursor is not a dataset id".into()))?),
+        None => None,
+    };
+    let items = state.store.datasets_page(&caller.0.user.org, after.as_ref(), limit).await?;
+    let next = (items.len() == limit as usize).then(|| items.last().map(|d| d.id.to_string())).flatten();
+    Ok(Json(DatasetPage { items: items.into_iter().map(Into::into).collect(), next }))
+}
+
+/// One dataset.
+#[utoipa::path(get, path = "/api/v1/datasets/{id}", tag = "datasets", params(("id" = String, Path)),
+    responses((status = 200, body = DatasetView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<DatasetView>, ApiError> {
+    let id = DatasetId::parse(&id).ok_or(ApiError::NotFound("dataset"))?;
+    Ok(Json(state.store.dataset(&caller.0.user.org, &id).await?.into()))
+}
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(upload, list)).routes(routes!(one))
+}

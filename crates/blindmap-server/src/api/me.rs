@@ -1,0 +1,41 @@
+//! `GET /api/v1/me`: who a token acts as.
+
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+
+/// The caller.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Me {
+    /// The user's id.
+    user_id: String,
+    /// The user's name.
+    user: String,
+    /// `admin`, `rep` or `integration`.
+    role: String,
+    /// The organisation's id.
+    organisation_id: String,
+}
+
+/// Who the bearer token acts as.
+#[utoipa::path(get, path = "/api/v1/me", tag = "identity",
+    responses((status = 200, body = Me), (status = 401, body = Problem, content_type = "application/problem+json")))]
+async fn me(caller: Caller) -> Result<Json<Me>, ApiError> {
+    let p = caller.0;
+    Ok(Json(Me {
+        user_id: p.user.id.to_string(),
+        user: p.user.name,
+        role: p.user.role.as_str().to_owned(),
+        organisation_id: p.user.org.to_string(),
+    }))
+}
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(me))
+}

@@ -1,0 +1,81 @@
+//! Every API error becomes an RFC 9457 `application/problem+json` response here, and only here.
+//! Client errors say what to fix; server errors carry a fixed text, their detail goes to the log.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use blindmap_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// What a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No or an invalid bearer token.
+    #[error("a valid bearer token is required")]
+    Unauthenticated,
+    /// The token's role may not do this.
+    #[error("the {0} role may not do this")]
+    Forbidden(&'static str),
+    /// Nothing of that id for this organisation.
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// The request is malformed: a parameter, a header, or an uploaded file.
+    #[error("{0}")]
+    Invalid(String),
+    /// An idempotency key reused with a different request, or still in flight.
+    #[error("{0}")]
+    Conflict(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type; `about:blank` when the status says it all.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The status's short text.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What happened and what to do about it.
+    pub detail: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, detail) = match &self {
+            Self::Unauthenticated => (StatusCode::UNAUTHORIZED, self.to_string()),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, self.to_string()),
+            Self::NotFound(_) | Self::Store(StoreError::NotFound(_)) => (StatusCode::NOT_FOUND, self.to_string()),
+            Self::Invalid(_) | Self::Store(StoreError::Import(_) | StoreError::InvalidName(_)) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, self.to_string())
+            }
+            Self::Conflict(_) | Self::Store(StoreError::Conflict(_)) => (StatusCode::CONFLICT, self.to_string()),
+            Self::Store(e) => {
+                tracing::error!(error = %e, "store failure");
+                (StatusCode::INTERNAL_SERVER_ERROR, "the node failed to handle the request; see its log".to_owned())
+            }
+        };
+        problem(status, detail)
+    }
+}
+
+/// A problem response of a status.
+pub(crate) fn problem(status: StatusCode, detail: String) -> Response {
+    let body = Problem {
+        kind: "about:blank".to_owned(),
+        title: status.canonical_reason().unwrap_or("error").to_owned(),
+        status: status.as_u16(),
+        detail,
+    };
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}

@@ -1,0 +1,52 @@
+//! blindmap's node over HTTP: the matching API under `/api/v1`.
+//!
+//! Every route but the OpenAPI document needs a bearer token; what a token may see is its own
+//! organisation's data and nothing else — the store is always asked on behalf of the caller's
+//! organisation. Errors are RFC 9457 problem documents, mapped in one place ([`error`]).
+//! Bodies are size-limited and requests time out.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod api;
+mod auth;
+pub mod error;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use blindmap_store::Store;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+
+pub use api::openapi;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    store: Store,
+}
+
+/// Limits the API enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request body, in bytes (CSV uploads included).
+    pub max_body_bytes: usize,
+    /// Longest a request may take.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_body_bytes: 256 << 20, request_timeout: Duration::from_secs(300) }
+    }
+}
+
+/// The API as a router, ready to serve or to test with `oneshot`.
+pub fn app(store: Store, limits: Limits) -> Router {
+    api::router()
+        .with_state(AppState { store })
+        .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
+}

@@ -1,0 +1,195 @@
+//! The matching API through its router (`tower::ServiceExt::oneshot`), on both store backends:
+//! authentication, roles, organisation isolation, uploads (all or nothing, idempotent),
+//! pagination, problem+json errors, and the OpenAPI document.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use blindmap_server::{Limits, app};
+use blindmap_store::{Role, Store, on_both_backends};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+const VENDOR: &str = include_str!("../../../samples/vendor-salesforce.csv");
+const PARTNER: &str = include_str!("../../../samples/partner-hubspot.csv");
+
+on_both_backends!(
+    tokens_authenticate_and_roles_limit,
+    uploads_import_whole_or_not_at_all,
+    idempotent_uploads_act_once,
+    organisations_never_see_each_other,
+    lists_page_with_cursors,
+);
+
+struct Client {
+    app: Router,
+}
+
+impl Client {
+    async fn call(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = self.app.clone().oneshot(request.body(Body::from(body.to_owned())).unwrap()).await.unwrap();
+        let status = response.status();
+        let problem = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v == "application/problem+json");
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value: Value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        if !status.is_success() {
+            assert!(problem, "errors are problem+json: {status} {value}");
+            assert_eq!(value["status"], status.as_u16(), "{value}");
+        }
+        (status, value)
+    }
+}
+
+/// An organisation with an admin, a rep and an integration token.
+async fn org(store: &Store, name: &str) -> [String; 3] {
+    let org = store.create_organisation(name).await.unwrap();
+    let mut tokens = Vec::new();
+    for (user, role) in [("ada", Role::Admin), ("rex", Role::Rep), ("bot", Role::Integration)] {
+        let user = store.create_user(&org.id, user, role).await.unwrap();
+        tokens.push(store.issue_token(&org.id, &user.id, "test").await.unwrap().1.expose().to_owned());
+    }
+    tokens.try_into().unwrap()
+}
+
+fn client(store: Store) -> Client {
+    Client { app: app(store, Limits::default()) }
+}
+
+async fn tokens_authenticate_and_roles_limit(store: Store) {
+    let [admin, rep, _] = org(&store, "Vendor").await;
+    let api = client(store);
+    let (status, me) = api.call("GET", "/api/v1/me", Some(&admin), "", &[]).await;
+    assert_eq!((status, me["user"].as_str(), me["role"].as_str()), (StatusCode::OK, Some("ada"), Some("admin")));
+    assert_eq!(api.call("GET", "/api/v1/me", None, "", &[]).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(api.call("GET", "/api/v1/me", Some("bm_forged"), "", &[]).await.0, StatusCode::UNAUTHORIZED);
+    // A rep reads but neither uploads nor reads the audit trail.
+    let (status, problem) = api.call("POST", "/api/v1/datasets?name=v.csv", Some(&rep), VENDOR, &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    assert_eq!(api.call("GET", "/api/v1/audit", Some(&rep), "", &[]).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(api.call("GET", "/api/v1/datasets", Some(&rep), "", &[]).await.0, StatusCode::OK);
+    // The OpenAPI document needs no token and lists the routes.
+    let (status, doc) = api.call("GET", "/api/v1/openapi.json", None, "", &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    for path in ["/api/v1/me", "/api/v1/datasets", "/api/v1/datasets/{id}", "/api/v1/audit"] {
+        assert!(doc["paths"][path].is_object(), "{path} documented");
+    }
+}
+
+async fn uploads_import_whole_or_not_at_all(store: Store) {
+    let [admin, _, bot] = org(&store, "Vendor").await;
+    let api = client(store);
+    let (status, dataset) = api.call("POST", "/api/v1/datasets?name=vendor.csv", Some(&bot), VENDOR, &[]).await;
+    assert_eq!(status, StatusCode::CREATED, "{dataset}");
+    assert_eq!((dataset["read_as"].as_str(), dataset["accounts"].as_u64()), (Some("salesforce"), Some(36)));
+    let id = dataset["id"].as_str().unwrap();
+    let (status, fetched) = api.call("GET", &format!("/api/v1/datasets/{id}"), Some(&admin), "", &[]).await;
+    assert_eq!((status, &fetched), (StatusCode::OK, &dataset));
+
+    // A stray quote: refused with the place, and nothing stored.
+    let broken = VENDOR.replacen("Delta Inc", "Delta 12\" Inc", 1);
+    let (status, problem) = api.call("POST", "/api/v1/datasets?name=broken.csv", Some(&bot), &broken, &[]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("broken.csv, line 5") && detail.contains("quote"), "{detail}");
+    let (_, list) = api.call("GET", "/api/v1/datasets", Some(&admin), "", &[]).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    let (_, trail) = api.call("GET", "/api/v1/audit", Some(&admin), "", &[]).await;
+    assert_eq!(trail["items"].as_array().unwrap().len(), 1, "only the good import is audited: {trail}");
+    assert_eq!(trail["items"][0]["kind"], "dataset.imported");
+
+    let (status, _) = api.call("POST", "/api/v1/datasets?name=x.csv&preset=pipedrive", Some(&bot), VENDOR, &[]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = api.call("GET", "/api/v1/datasets/ds_nonsense", Some(&admin), "", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn idempotent_uploads_act_once(store: Store) {
+    let [admin, _, bot] = org(&store, "Vendor").await;
+    let api = client(store);
+    let key = [("idempotency-key", "upload-1")];
+    let (first_status, first) = api.call("POST", "/api/v1/datasets?name=v.csv", Some(&bot), VENDOR, &key).await;
+    let (again_status, again) = api.call("POST", "/api/v1/datasets?name=v.csv", Some(&bot), VENDOR, &key).await;
+    assert_eq!((first_status, again_status), (StatusCode::CREATED, StatusCode::CREATED));
+    assert_eq!(first, again, "the retry replays the first response");
+    let (_, list) = api.call("GET", "/api/v1/datasets", Some(&admin), "", &[]).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "and imports nothing twice");
+    let (status, _) = api.call("POST", "/api/v1/datasets?name=other.csv", Some(&bot), PARTNER, &key).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a key is bound to its request");
+    // A failed request gives its key back.
+    let (status, _) =
+        api.call("POST", "/api/v1/datasets?name=e.csv", Some(&bot), "", &[("idempotency-key", "k2")]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) =
+        api.call("POST", "/api/v1/datasets?name=e.csv", Some(&bot), VENDOR, &[("idempotency-key", "k2")]).await;
+    assert_eq!(status, StatusCode::CREATED, "the released key serves the corrected retry");
+}
+
+async fn organisations_never_see_each_other(store: Store) {
+    let [vendor_admin, _, vendor_bot] = org(&store, "Vendor").await;
+    let [partner_admin, _, _] = org(&store, "Partner").await;
+    let api = client(store);
+    let (_, dataset) = api.call("POST", "/api/v1/datasets?name=v.csv", Some(&vendor_bot), VENDOR, &[]).await;
+    let id = dataset["id"].as_str().unwrap();
+    let (status, _) = api.call("GET", &format!("/api/v1/datasets/{id}"), Some(&partner_admin), "", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another organisation's dataset does not exist for it");
+    let (_, list) = api.call("GET", "/api/v1/datasets", Some(&partner_admin), "", &[]).await;
+    assert!(list["items"].as_array().unwrap().is_empty());
+    let (_, trail) = api.call("GET", "/api/v1/audit", Some(&partner_admin), "", &[]).await;
+    assert!(trail["items"].as_array().unwrap().is_empty());
+    let (_, own) = api.call("GET", "/api/v1/datasets", Some(&vendor_admin), "", &[]).await;
+    assert_eq!(own["items"].as_array().unwrap().len(), 1);
+    // A cursor naming another organisation's dataset pages nothing of it.
+    let (status, page) = api.call("GET", &format!("/api/v1/datasets?cursor={id}"), Some(&partner_admin), "", &[]).await;
+    assert_eq!((status, page["items"].as_array().unwrap().len()), (StatusCode::OK, 0));
+}
+
+async fn lists_page_with_cursors(store: Store) {
+    let [admin, _, bot] = org(&store, "Vendor").await;
+    let api = client(store);
+    for i in 0..5 {
+        let (status, _) = api.call("POST", &format!("/api/v1/datasets?name=v{i}.csv"), Some(&bot), VENDOR, &[]).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let uri = if cursor.is_empty() {
+            "/api/v1/datasets?limit=2".to_owned()
+        } else {
+            format!("/api/v1/datasets?limit=2&cursor={cursor}")
+        };
+        let (status, page) = api.call("GET", &uri, Some(&admin), "", &[]).await;
+        assert_eq!(status, StatusCode::OK);
+        seen.extend(page["items"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap().to_owned()));
+        match page["next"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ["v0.csv", "v1.csv", "v2.csv", "v3.csv", "v4.csv"], "every dataset once");
+    assert_eq!(
+        api.call("GET", "/api/v1/datasets?limit=0", Some(&admin), "", &[]).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let (_, trail) = api.call("GET", "/api/v1/audit?limit=3", Some(&admin), "", &[]).await;
+    assert_eq!(trail["items"].as_array().unwrap().len(), 3);
+    let next = trail["next"].as_str().unwrap();
+    let (_, rest) = api.call("GET", &format!("/api/v1/audit?limit=3&cursor={next}"), Some(&admin), "", &[]).await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 2);
+}

@@ -1,0 +1,60 @@
+//! Fresh stores for tests, on either backend (feature `testing`; never in production builds).
+//!
+//! PostgreSQL stores are made on the server `BLINDMAP_TEST_POSTGRES_URL` names (a superuser URL;
+//! `scripts/with-postgres.sh` starts a throwaway server and sets it), one new database each.
+//! Without that variable there is none, unless `BLINDMAP_REQUIRE_POSTGRES` is set: then it fails.
+
+use sqlx::Executor;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+
+use crate::Store;
+
+/// A store on a new SQLite file; the folder goes when the guard drops.
+pub async fn sqlite() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let store =
+        Store::connect(&format!("sqlite:{}", dir.path().join("node.db").display())).await.expect("SQLite store");
+    (store, dir)
+}
+
+/// A store on a new PostgreSQL database, or `None` when no test server is configured.
+pub async fn postgres() -> Option<Store> {
+    let Ok(admin_url) = std::env::var("BLINDMAP_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("BLINDMAP_REQUIRE_POSTGRES").is_none(),
+            "BLINDMAP_REQUIRE_POSTGRES is set but BLINDMAP_TEST_POSTGRES_URL is not: run under scripts/with-postgres.sh"
+        );
+        eprintln!("BLINDMAP_TEST_POSTGRES_URL not set: skipping the PostgreSQL run");
+        return None;
+    };
+    install_default_drivers();
+    let admin = AnyPoolOptions::new().max_connections(1).connect(&admin_url).await.expect("the test server");
+    let name = format!("t_{}", crate::ids::random_hex());
+    // The name is ours (hex), not input: safe to splice into the statement.
+    admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("CREATE DATABASE");
+    admin.close().await;
+    let base = admin_url.rsplit_once('/').expect("a URL with a database").0;
+    Some(Store::connect(&format!("{base}/{name}")).await.expect("PostgreSQL store"))
+}
+
+/// Runs `async fn NAME(store: Store)` test bodies on both backends: one `#[tokio::test]` module
+/// per name with `sqlite` and `postgres` tests.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let (store, _dir) = $crate::testing::sqlite().await;
+                super::$name(store).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if let Some(store) = $crate::testing::postgres().await {
+                    super::$name(store).await;
+                }
+            }
+        }
+    )*};
+}
