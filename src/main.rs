@@ -7,6 +7,7 @@ mod import_bench;
 mod input;
 mod inspect;
 mod match_files;
+mod node_cli;
 mod policy_arg;
 mod progress;
 mod quality;
@@ -57,6 +58,15 @@ enum Command {
     /// starts with, contains, is empty, is not empty, >, >=, <, <=, joined by `and`; the first
     /// rule that holds places the account, `everything else` catches the rest.
     Inspect(inspect::InspectArgs),
+    /// Set up a node: TLS identity, configuration, store, first organisation and admin token.
+    Init(node_cli::InitArgs),
+    /// Run a node: serve its API over HTTPS until SIGTERM or Ctrl-C (then finish requests in flight).
+    Serve(node_cli::ServeArgs),
+    /// Datasets on a node: import a CRM export, list them.
+    Datasets {
+        #[command(subcommand)]
+        command: node_cli::DatasetsCommand,
+    },
     /// Benchmarks.
     Bench(BenchArgs),
 }
@@ -85,6 +95,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::MatchFiles(args) => match_files::run(&args),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Init(args) => node_cli::run_init(&args),
+        Command::Serve(args) => node_cli::run_serve(&args),
+        Command::Datasets { command } => node_cli::run_datasets(&command),
         Command::Bench(BenchArgs { which: BenchCommand::Psi(args) }) => bench::psi(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Quality(args) }) => quality::run(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Import(args) }) => import_bench::run(&args),

@@ -388,3 +388,50 @@ fn bench_import_reads_every_row_in_bounded_memory() {
     assert_eq!(v["meets_target"], true, "{v}");
     assert!(v["accounts"].as_u64().unwrap() > 4800, "{v}");
 }
+
+/// The node as a user runs it: `init`, `serve` in the background, `datasets import` and `list`
+/// through the API with the pinned fingerprint, and a graceful stop on SIGTERM.
+#[cfg(unix)]
+#[test]
+fn init_serve_and_import_through_the_api() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let init =
+        blindmap(&["init", "--data-dir", "node", "--organisation", "Vendor", "--listen", "127.0.0.1:0"], dir.path());
+    assert!(init.status.success(), "{}", text(&init.stderr));
+    let out = text(&init.stdout);
+    let after = |label: &str| out.lines().skip_while(|l| !l.contains(label)).nth(1).unwrap().trim().to_owned();
+    let token = after("Admin token");
+    let fingerprint = out.lines().find_map(|l| l.trim().strip_prefix("fingerprint")).unwrap().trim().to_owned();
+    let again = blindmap(&["init", "--data-dir", "node", "--organisation", "Vendor"], dir.path());
+    assert!(text(&again.stderr).contains("already holds a node"), "{}", text(&again.stderr));
+
+    let mut server = Command::new(env!("CARGO_BIN_EXE_blindmap"))
+        .args(["serve", "--data-dir", "node"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let listening = lines.next().unwrap().unwrap();
+    let url = listening.split_whitespace().nth(2).unwrap().to_owned();
+    assert!(listening.contains(&fingerprint), "{listening}");
+
+    let vendor = repo().join(VENDOR);
+    let connect = ["--node", url.as_str(), "--fingerprint", fingerprint.as_str(), "--token", token.as_str()];
+    let import = blindmap(&[&["datasets", "import", vendor.to_str().unwrap()][..], &connect].concat(), dir.path());
+    assert!(import.status.success(), "{}", text(&import.stderr));
+    assert!(text(&import.stdout).contains("(salesforce): 37 rows, 36 accounts"), "{}", text(&import.stdout));
+    let list = blindmap(&[&["datasets", "list"][..], &connect].concat(), dir.path());
+    assert!(text(&list.stdout).contains("vendor-salesforce.csv"), "{}", text(&list.stdout));
+    let bad_token = ["--node", url.as_str(), "--fingerprint", fingerprint.as_str(), "--token", "bm_nope"];
+    let refused = blindmap(&[&["datasets", "list"][..], &bad_token].concat(), dir.path());
+    assert!(text(&refused.stderr).contains("401"), "{}", text(&refused.stderr));
+
+    Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    let status = server.wait().unwrap();
+    assert!(status.success(), "a graceful stop exits 0: {status}");
+}

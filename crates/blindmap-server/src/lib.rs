@@ -10,7 +10,10 @@
 
 mod api;
 mod auth;
+pub mod client;
 pub mod error;
+pub mod identity;
+pub mod node;
 
 use std::time::Duration;
 

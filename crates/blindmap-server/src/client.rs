@@ -1,0 +1,130 @@
+//! A client of a node's API over HTTPS, trusting exactly the node's pinned certificate.
+
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use rustls::DigitallySignedStruct;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use serde::de::DeserializeOwned;
+use zeroize::Zeroizing;
+
+use crate::identity::fingerprint;
+
+pub use reqwest::Method;
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The node could not be reached, or its certificate is not the pinned one.
+    #[error("cannot reach the node: {0}")]
+    Transport(#[from] reqwest::Error),
+    /// The node answered with a problem.
+    #[error("the node refused ({status}): {detail}")]
+    Api {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The problem's detail.
+        detail: String,
+    },
+    /// TLS set-up.
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// Accepts the one certificate whose SHA-256 is pinned, whatever its issuer or names: the
+/// fingerprint was exchanged out of band (`blindmap init` prints it), as partners exchange theirs.
+#[derive(Debug)]
+struct Pinned {
+    fingerprint: String,
+    provider: Arc<CryptoProvider>,
+}
+
+impl ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if fingerprint(end_entity) == self.fingerprint {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General("the node's certificate is not the pinned one".into()))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A client of one node, as one user.
+pub struct ApiClient {
+    base: String,
+    token: Zeroizing<String>,
+    http: reqwest::Client,
+}
+
+impl ApiClient {
+    /// A client of the node at `url` (`https://host:port`) whose certificate has `pinned`
+    /// fingerprint, calling with `token`.
+    pub fn new(url: &str, pinned: &str, token: &str) -> Result<Self, ClientError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = Pinned { fingerprint: pinned.trim().to_owned(), provider: provider.clone() };
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
+        let http = reqwest::Client::builder().tls_backend_preconfigured(tls).build()?;
+        Ok(Self { base: url.trim_end_matches('/').to_owned(), token: Zeroizing::new(token.to_owned()), http })
+    }
+
+    /// Calls `path` (e.g. `/api/v1/me`) and decodes the JSON answer.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(Vec<u8>, &str)>,
+        headers: &[(&str, &str)],
+    ) -> Result<T, ClientError> {
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(self.token.as_str());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some((bytes, content_type)) = body {
+            request = request.header(reqwest::header::CONTENT_TYPE, content_type).body(bytes);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response.json().await?);
+        }
+        let problem: serde_json::Value = response.json().await.unwrap_or_default();
+        let detail = problem["detail"].as_str().unwrap_or("no detail").to_owned();
+        Err(ClientError::Api { status, detail })
+    }
+}

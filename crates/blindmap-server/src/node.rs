@@ -1,0 +1,266 @@
+//! The node as a program: its data folder and configuration, `init` (identity, store, first
+//! organisation and admin) and `serve` (the API over HTTPS until told to stop).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use blindmap_store::{ApiToken, Role, Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+use crate::identity::{Identity, IdentityError};
+use crate::{Limits, app};
+
+/// The configuration file in a node's data folder.
+pub const CONFIG_FILE: &str = "node.toml";
+/// The identity folder in a node's data folder.
+pub const IDENTITY_DIR: &str = "identity";
+
+/// Why a node could not be set up or run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The data folder already holds a node.
+    #[error("{0} already holds a node; use another --data-dir or remove it")]
+    AlreadyInitialised(String),
+    /// The data folder holds no node.
+    #[error("{0} holds no node: run `blindmap init --data-dir {0}` first")]
+    NotInitialised(String),
+    /// The configuration does not parse or is invalid.
+    #[error("{path}: {problem}")]
+    Config {
+        /// The file (or environment variable).
+        path: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The TLS identity.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// TLS set-up.
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
+    /// Binding or serving.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A node's configuration: `node.toml` in its data folder, then `BLINDMAP_*` variables.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Where the API listens (`BLINDMAP_LISTEN`).
+    pub listen: SocketAddr,
+    /// The URL clients and partners dial (`BLINDMAP_PUBLIC_URL`).
+    pub public_url: String,
+    /// `sqlite:PATH` or `postgres://…` (`BLINDMAP_DATABASE_URL`).
+    pub database_url: String,
+    /// Largest request body in MiB (`BLINDMAP_MAX_BODY_MIB`).
+    #[serde(default = "default_body_mib")]
+    pub max_body_mib: usize,
+    /// Longest request in seconds (`BLINDMAP_REQUEST_TIMEOUT_SECONDS`).
+    #[serde(default = "default_timeout")]
+    pub request_timeout_seconds: u64,
+}
+
+fn default_body_mib() -> usize {
+    256
+}
+
+fn default_timeout() -> u64 {
+    300
+}
+
+impl NodeConfig {
+    /// Reads the configuration of the node in `data_dir`, then applies the environment.
+    pub fn load(data_dir: &Path) -> Result<Self, NodeError> {
+        let path = data_dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => NodeError::NotInitialised(data_dir.display().to_string()),
+            _ => NodeError::Io(e),
+        })?;
+        let mut config: Self = toml::from_str(&text)
+            .map_err(|e| NodeError::Config { path: path.display().to_string(), problem: e.to_string() })?;
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), NodeError> {
+        let bad = |name: &str, problem: &str| NodeError::Config { path: name.to_owned(), problem: problem.to_owned() };
+        if let Some(v) = var("BLINDMAP_LISTEN") {
+            self.listen = v.parse().map_err(|_| bad("BLINDMAP_LISTEN", "not an address such as 0.0.0.0:7443"))?;
+        }
+        if let Some(v) = var("BLINDMAP_PUBLIC_URL") {
+            self.public_url = v;
+        }
+        if let Some(v) = var("BLINDMAP_DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = var("BLINDMAP_MAX_BODY_MIB") {
+            self.max_body_mib = v.parse().map_err(|_| bad("BLINDMAP_MAX_BODY_MIB", "not a number"))?;
+        }
+        if let Some(v) = var("BLINDMAP_REQUEST_TIMEOUT_SECONDS") {
+            self.request_timeout_seconds =
+                v.parse().map_err(|_| bad("BLINDMAP_REQUEST_TIMEOUT_SECONDS", "not a number"))?;
+        }
+        if !self.public_url.starts_with("https://") {
+            return Err(bad("public_url", "must be an https:// URL"));
+        }
+        Ok(())
+    }
+
+    fn limits(&self) -> Limits {
+        Limits {
+            max_body_bytes: self.max_body_mib << 20,
+            request_timeout: Duration::from_secs(self.request_timeout_seconds),
+        }
+    }
+}
+
+/// What `init` needs.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// The node's data folder (created).
+    pub data_dir: PathBuf,
+    /// The first organisation hosted on the node.
+    pub organisation: String,
+    /// Its first admin user.
+    pub admin: String,
+    /// Where the API will listen.
+    pub listen: SocketAddr,
+    /// The URL clients and partners will dial; by default `https://` + the listen address.
+    pub public_url: Option<String>,
+    /// By default a SQLite file in the data folder.
+    pub database_url: Option<String>,
+}
+
+/// What `init` made.
+#[derive(Debug)]
+pub struct Initialised {
+    /// The node's certificate fingerprint, for clients and partners to pin.
+    pub fingerprint: String,
+    /// The admin's API token: shown once, stored only as a hash.
+    pub admin_token: ApiToken,
+    /// The configuration written.
+    pub config: NodeConfig,
+}
+
+/// Sets up a node in a new data folder: TLS identity, configuration, migrated store, the first
+/// organisation and its admin with a token.
+pub async fn init(options: &InitOptions) -> Result<Initialised, NodeError> {
+    let dir = &options.data_dir;
+    if dir.join(CONFIG_FILE).exists() || dir.join(IDENTITY_DIR).exists() {
+        return Err(NodeError::AlreadyInitialised(dir.display().to_string()));
+    }
+    std::fs::create_dir_all(dir)?;
+    let public_url = options.public_url.clone().unwrap_or_else(|| format!("https://{}", options.listen));
+    let host = public_url
+        .trim_start_matches("https://")
+        .split(['/', ':'])
+        .next()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| NodeError::Config { path: "--public-url".into(), problem: "names no host".into() })?
+        .to_owned();
+    let mut hosts = vec![host, "localhost".to_owned(), "127.0.0.1".to_owned()];
+    hosts.dedup();
+    let identity = Identity::generate(&hosts)?;
+    identity.save(&dir.join(IDENTITY_DIR))?;
+    let database_url = match &options.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite:{}", std::path::absolute(dir)?.join("node.db").display()),
+    };
+    let mut config = NodeConfig {
+        listen: options.listen,
+        public_url,
+        database_url,
+        max_body_mib: default_body_mib(),
+        request_timeout_seconds: default_timeout(),
+    };
+    config.apply_env(|_| None)?;
+    let store = Store::connect(&config.database_url).await?;
+    let org = store.create_organisation(&options.organisation).await?;
+    let admin = store.create_user(&org.id, &options.admin, Role::Admin).await?;
+    let (_, admin_token) = store.issue_token(&org.id, &admin.id, "created by blindmap init").await?;
+    store.close().await;
+    let text = format!(
+        "# blindmap node configuration. Each setting can be overridden by an environment variable:\n\
+         # BLINDMAP_LISTEN, BLINDMAP_PUBLIC_URL, BLINDMAP_DATABASE_URL, BLINDMAP_MAX_BODY_MIB,\n\
+         # BLINDMAP_REQUEST_TIMEOUT_SECONDS.\n{}",
+        toml::to_string(&config).map_err(|e| NodeError::Config { path: CONFIG_FILE.into(), problem: e.to_string() })?
+    );
+    std::fs::write(dir.join(CONFIG_FILE), text)?;
+    Ok(Initialised { fingerprint: identity.fingerprint(), admin_token, config })
+}
+
+/// A node serving its API.
+pub struct RunningNode {
+    /// Where it listens (the real port when the configuration said 0).
+    pub addr: SocketAddr,
+    /// Its certificate fingerprint.
+    pub fingerprint: String,
+    handle: axum_server::Handle<SocketAddr>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningNode {
+    /// Stops accepting connections, lets requests in flight finish (up to 30 s), and waits.
+    pub async fn shutdown(self) -> Result<(), NodeError> {
+        self.handle.graceful_shutdown(Some(Duration::from_secs(30)));
+        self.task.await.map_err(std::io::Error::other)??;
+        Ok(())
+    }
+}
+
+/// Starts the node in `data_dir`: opens the store, loads the identity, and serves the API over
+/// HTTPS on the configured address.
+pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, NodeError> {
+    let identity = Identity::load(&data_dir.join(IDENTITY_DIR))?;
+    let store = Store::connect(&config.database_url).await?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(vec![identity.certificate().clone()], identity.private_key())?;
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let handle = axum_server::Handle::new();
+    let server =
+        axum_server::bind_rustls(config.listen, axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls)))
+            .handle(handle.clone());
+    let router = app(store, config.limits());
+    let task = tokio::spawn(async move { server.serve(router.into_make_service()).await });
+    let addr =
+        handle.listening().await.ok_or_else(|| std::io::Error::other(format!("cannot listen on {}", config.listen)))?;
+    Ok(RunningNode { addr, fingerprint: identity.fingerprint(), handle, task })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let mut config = NodeConfig {
+            listen: "127.0.0.1:7443".parse().unwrap(),
+            public_url: "https://a.example".into(),
+            database_url: "sqlite:a.db".into(),
+            max_body_mib: 256,
+            request_timeout_seconds: 300,
+        };
+        let env = |name: &str| match name {
+            "BLINDMAP_LISTEN" => Some("0.0.0.0:9000".to_owned()),
+            "BLINDMAP_DATABASE_URL" => Some("postgres://db/blindmap".to_owned()),
+            "BLINDMAP_MAX_BODY_MIB" => Some("16".to_owned()),
+            _ => None,
+        };
+        config.apply_env(env).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.database_url, "postgres://db/blindmap");
+        assert_eq!(config.max_body_mib, 16);
+        let bad = |name: &str| (name == "BLINDMAP_PUBLIC_URL").then(|| "http://plain".to_owned());
+        assert!(matches!(config.apply_env(bad), Err(NodeError::Config { .. })), "only https");
+    }
+}

@@ -1,0 +1,67 @@
+//! A real node: `init` in a fresh folder, `start` on port 0, and the API over HTTPS with the
+//! certificate pinned — and refused when the pin is wrong.
+
+use blindmap_server::client::{ApiClient, ClientError};
+use blindmap_server::node::{InitOptions, NodeConfig, NodeError, init, start};
+use reqwest::Method;
+use serde_json::Value;
+
+const VENDOR: &str = include_str!("../../../samples/vendor-salesforce.csv");
+
+#[tokio::test]
+async fn an_initialised_node_serves_its_api_over_pinned_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = InitOptions {
+        data_dir: dir.path().join("vendor"),
+        organisation: "Vendor".into(),
+        admin: "ada".into(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        public_url: None,
+        database_url: None,
+    };
+    let made = init(&options).await.unwrap();
+    assert!(matches!(init(&options).await, Err(NodeError::AlreadyInitialised(_))), "init never overwrites a node");
+    let config = NodeConfig::load(&options.data_dir).unwrap();
+    assert_eq!(config, made.config);
+
+    let node = start(&options.data_dir, &config).await.unwrap();
+    assert_eq!(node.fingerprint, made.fingerprint);
+    let url = format!("https://127.0.0.1:{}", node.addr.port());
+    let api = ApiClient::new(&url, &made.fingerprint, made.admin_token.expose()).unwrap();
+    let me: Value = api.call(Method::GET, "/api/v1/me", None, &[]).await.unwrap();
+    assert_eq!((me["user"].as_str(), me["role"].as_str()), (Some("ada"), Some("admin")));
+
+    let uploaded: Value = api
+        .call(Method::POST, "/api/v1/datasets?name=vendor.csv", Some((VENDOR.as_bytes().to_vec(), "text/csv")), &[])
+        .await
+        .unwrap();
+    assert_eq!(uploaded["accounts"], 36);
+    let refused =
+        api.call::<Value>(Method::POST, "/api/v1/datasets?name=e.csv", Some((Vec::new(), "text/csv")), &[]).await;
+    assert!(matches!(refused, Err(ClientError::Api { status, .. }) if status == 422), "{refused:?}");
+
+    // A client pinning another certificate never talks to this node.
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let stranger = ApiClient::new(&url, &wrong, made.admin_token.expose()).unwrap();
+    assert!(matches!(
+        stranger.call::<Value>(Method::GET, "/api/v1/me", None, &[]).await,
+        Err(ClientError::Transport(_))
+    ));
+
+    node.shutdown().await.unwrap();
+}
+
+#[test]
+fn configuration_files_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("node.toml"),
+        "listen = \"127.0.0.1:7443\"\npublic_url = \"https://node.example:7443\"\ndatabase_url = \"sqlite:x.db\"\n",
+    )
+    .unwrap();
+    let config = NodeConfig::load(dir.path()).unwrap();
+    assert_eq!((config.max_body_mib, config.request_timeout_seconds), (256, 300));
+    std::fs::write(dir.path().join("node.toml"), "listen = \"nowhere\"\n").unwrap();
+    assert!(matches!(NodeConfig::load(dir.path()), Err(NodeError::Config { .. })));
+    assert!(matches!(NodeConfig::load(&dir.path().join("none")), Err(NodeError::NotInitialised(_))));
+}

@@ -1,0 +1,204 @@
+//! `blindmap init`, `serve` and the commands that use a node's API (`datasets …`). These talk to
+//! the node over HTTPS like any client; none opens the node's database itself.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use blindmap_server::client::{ApiClient, Method};
+use blindmap_server::identity::Identity;
+use blindmap_server::node::{IDENTITY_DIR, InitOptions, NodeConfig, init, start};
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+#[derive(Args)]
+pub(crate) struct InitArgs {
+    /// The node's data folder: configuration, TLS identity and (by default) its SQLite database.
+    #[arg(long, env = "BLINDMAP_DATA_DIR", default_value = "blindmap-data", value_name = "DIR")]
+    data_dir: PathBuf,
+    /// The organisation this node hosts first.
+    #[arg(long, value_name = "NAME")]
+    organisation: String,
+    /// Its first admin user.
+    #[arg(long, default_value = "admin", value_name = "NAME")]
+    admin: String,
+    /// Where the API listens.
+    #[arg(long, default_value = "127.0.0.1:7443", value_name = "ADDR")]
+    listen: std::net::SocketAddr,
+    /// The https:// URL clients and partners dial (default: https:// and the listen address).
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// A PostgreSQL URL instead of the embedded SQLite file.
+    #[arg(long, value_name = "URL")]
+    database: Option<String>,
+}
+
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    /// The node's data folder.
+    #[arg(long, env = "BLINDMAP_DATA_DIR", default_value = "blindmap-data", value_name = "DIR")]
+    data_dir: PathBuf,
+}
+
+/// How to reach a node: its URL, pinned fingerprint and a token — given, or read from the
+/// node's data folder on this machine (URL and fingerprint only; the token is never on disk).
+#[derive(Args)]
+pub(crate) struct Connection {
+    /// The node's data folder, to read its URL and certificate from.
+    #[arg(long, env = "BLINDMAP_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// The node's https:// URL.
+    #[arg(long, env = "BLINDMAP_NODE", value_name = "URL")]
+    node: Option<String>,
+    /// The node's certificate fingerprint (`sha256:…`, printed by `blindmap init`).
+    #[arg(long, env = "BLINDMAP_FINGERPRINT", value_name = "FP")]
+    fingerprint: Option<String>,
+    /// An API token (printed by `blindmap init` for the admin).
+    #[arg(long, env = "BLINDMAP_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    token: String,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum DatasetsCommand {
+    /// Upload a CRM export to the node as a new dataset (all or nothing).
+    Import {
+        /// The CSV export.
+        file: PathBuf,
+        /// salesforce, hubspot or generic (default: chosen by the header).
+        #[arg(long)]
+        preset: Option<String>,
+        /// The dataset's name (default: the file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Makes a retried upload safe: the node answers a repeat with the first result.
+        #[arg(long, value_name = "KEY")]
+        idempotency_key: Option<String>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// List the organisation's datasets.
+    List {
+        #[command(flatten)]
+        connection: Connection,
+    },
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+pub(crate) fn run_init(args: &InitArgs) -> anyhow::Result<()> {
+    let options = InitOptions {
+        data_dir: args.data_dir.clone(),
+        organisation: args.organisation.clone(),
+        admin: args.admin.clone(),
+        listen: args.listen,
+        public_url: args.public_url.clone(),
+        database_url: args.database.clone(),
+    };
+    let made = runtime()?.block_on(init(&options))?;
+    println!("Initialised a node in {}", args.data_dir.display());
+    println!("  URL          {}", made.config.public_url);
+    println!("  fingerprint  {}", made.fingerprint);
+    println!("  database     {}", if args.database.is_some() { "PostgreSQL" } else { "SQLite, in the data folder" });
+    println!("Admin token for {} (shown once; only its hash is kept):", args.admin);
+    println!("  {}", made.admin_token.expose());
+    println!("Start the node with `blindmap serve --data-dir {}`.", args.data_dir.display());
+    Ok(())
+}
+
+pub(crate) fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let config = NodeConfig::load(&args.data_dir)?;
+    runtime()?.block_on(async {
+        let node = start(&args.data_dir, &config).await?;
+        println!("listening on https://{} (fingerprint {})", node.addr, node.fingerprint);
+        wait_for_signal().await;
+        println!("stopping: finishing requests in flight");
+        node.shutdown().await?;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn client(c: &Connection) -> anyhow::Result<ApiClient> {
+    let from_dir = |dir: &Path| -> anyhow::Result<(String, String)> {
+        let config = NodeConfig::load(dir)?;
+        let identity = Identity::load(&dir.join(IDENTITY_DIR))?;
+        Ok((config.public_url, identity.fingerprint()))
+    };
+    let (url, fingerprint) = match (&c.node, &c.fingerprint, &c.data_dir) {
+        (Some(url), Some(fp), _) => (url.clone(), fp.clone()),
+        (node, fp, Some(dir)) => {
+            let (url, found) = from_dir(dir)?;
+            (node.clone().unwrap_or(url), fp.clone().unwrap_or(found))
+        }
+        _ => anyhow::bail!("say which node: --node URL and --fingerprint FP, or --data-dir of a node on this machine"),
+    };
+    Ok(ApiClient::new(&url, &fingerprint, &c.token)?)
+}
+
+pub(crate) fn run_datasets(command: &DatasetsCommand) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        match command {
+            DatasetsCommand::Import { file, preset, name, idempotency_key, connection } => {
+                let api = client(connection)?;
+                let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+                let name = name.clone().unwrap_or_else(|| {
+                    file.file_name().map_or_else(|| "dataset".to_owned(), |n| n.to_string_lossy().into_owned())
+                });
+                let mut path = format!("/api/v1/datasets?name={}", encode(&name));
+                if let Some(p) = preset {
+                    path.push_str(&format!("&preset={}", encode(p)));
+                }
+                let headers: Vec<(&str, &str)> =
+                    idempotency_key.iter().map(|k| ("idempotency-key", k.as_str())).collect();
+                let d: Value = api.call(Method::POST, &path, Some((bytes, "text/csv")), &headers).await?;
+                println!(
+                    "Imported {} as {} ({}): {} rows, {} accounts",
+                    name,
+                    d["id"].as_str().unwrap_or("?"),
+                    d["read_as"].as_str().unwrap_or("?"),
+                    d["rows"],
+                    d["accounts"]
+                );
+            }
+            DatasetsCommand::List { connection } => {
+                let api = client(connection)?;
+                let page: Value = api.call(Method::GET, "/api/v1/datasets?limit=1000", None, &[]).await?;
+                for d in page["items"].as_array().into_iter().flatten() {
+                    println!(
+                        "{}  {:<32} {:>9} accounts  {}",
+                        d["id"].as_str().unwrap_or("?"),
+                        d["name"].as_str().unwrap_or("?"),
+                        d["accounts"],
+                        d["read_as"].as_str().unwrap_or("?")
+                    );
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Percent-encodes a query value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(b).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
