@@ -37,6 +37,19 @@ pub(crate) struct ServeArgs {
     /// The node's data folder.
     #[arg(long, env = "BLINDMAP_DATA_DIR", default_value = "blindmap-data", value_name = "DIR")]
     data_dir: PathBuf,
+    /// Log JSON lines instead of text (levels: BLINDMAP_LOG, e.g. `info` or `blindmap_server=debug`).
+    #[arg(long, env = "BLINDMAP_LOG_JSON")]
+    log_json: bool,
+}
+
+/// Logs to stderr: requests (method, path, status, latency) and failures — never identifiers,
+/// keys, query strings or bodies.
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BLINDMAP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=info"));
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(colour).with_writer(std::io::stderr);
+    let _ = if json { builder.json().try_init() } else { builder.try_init() };
 }
 
 /// How to reach a node: its URL, pinned fingerprint and a token — given, or read from the
@@ -108,6 +121,7 @@ pub(crate) fn run_init(args: &InitArgs) -> anyhow::Result<()> {
 
 pub(crate) fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
     let config = NodeConfig::load(&args.data_dir)?;
+    init_logging(args.log_json);
     runtime()?.block_on(async {
         let node = start(&args.data_dir, &config).await?;
         println!("listening on https://{} (fingerprint {})", node.addr, node.fingerprint);

@@ -434,4 +434,11 @@ fn init_serve_and_import_through_the_api() {
     Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
     let status = server.wait().unwrap();
     assert!(status.success(), "a graceful stop exits 0: {status}");
+    // The log has each request's method, path and status, and nothing of the data.
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut server.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(log.contains("path=/api/v1/datasets") && log.contains("status=201"), "{log}");
+    for secret in ["vendor-salesforce", "northwindtraders", "Northwind", "118273645", token.as_str()] {
+        assert!(!log.contains(secret), "{secret:?} in the log:\n{log}");
+    }
 }

@@ -22,6 +22,7 @@ use axum::http::StatusCode;
 use blindmap_store::Store;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use api::openapi;
 
@@ -52,4 +53,13 @@ pub fn app(store: Store, limits: Limits) -> Router {
         .with_state(AppState { store })
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
+        // One span per request with the method and path only: query strings (file names) and
+        // bodies (CRM data) never reach the log.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::http::Request<_>| {
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
 }
