@@ -56,6 +56,11 @@ id_type!(
     DatasetId,
     "ds"
 );
+id_type!(
+    /// A partnership's id on this node, `pt_…`.
+    PartnershipId,
+    "pt"
+);
 
 /// 128 random bits as hex.
 pub(crate) fn random_hex() -> String {

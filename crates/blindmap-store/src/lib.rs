@@ -16,6 +16,7 @@ mod error;
 mod idempotency;
 mod ids;
 mod orgs;
+mod partnerships;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -28,8 +29,9 @@ pub use audit::AuditEvent;
 pub use datasets::DatasetInfo;
 pub use error::StoreError;
 pub use idempotency::Claim;
-pub use ids::{DatasetId, OrgId, TokenId, UserId};
+pub use ids::{DatasetId, OrgId, PartnershipId, TokenId, UserId};
 pub use orgs::{ApiToken, Organisation, Principal, Role, User};
+pub use partnerships::{InviteSecret, Partnership, PartnershipState, SharingLevel, SharingPolicy, SharingRule};
 
 /// The embedded migrations (`crates/blindmap-store/migrations/`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -5,7 +5,9 @@
 use std::io::Cursor;
 
 use blindmap_records::{Importer, Preset, Side, import_dataset};
-use blindmap_store::{DatasetId, Role, Store, StoreError, on_both_backends};
+use blindmap_store::{
+    DatasetId, PartnershipState, Role, SharingLevel, SharingPolicy, SharingRule, Store, StoreError, on_both_backends,
+};
 
 const VENDOR: &str = include_str!("../../../samples/vendor-salesforce.csv");
 
@@ -15,6 +17,9 @@ on_both_backends!(
     a_failed_import_stores_nothing,
     organisations_are_isolated,
     the_audit_trail_appends,
+    invites_are_used_once_and_expire,
+    partnerships_authorise_only_their_peer,
+    sharing_policies_replace_whole,
 );
 
 fn importer(text: &str) -> Importer<Cursor<Vec<u8>>> {
@@ -101,4 +106,67 @@ async fn the_audit_trail_appends(store: Store) {
     assert_eq!(trail.len(), 2);
     assert!(trail.iter().all(|e| e.kind == "match.revealed" && e.actor == "node"));
     assert!(trail[0].at >= trail[1].at, "newest first");
+}
+
+async fn invites_are_used_once_and_expire(store: Store) {
+    let org = store.create_organisation("Vendor").await.unwrap();
+    let secret = store.create_invite(&org.id, "ada", 60_000).await.unwrap();
+    assert_eq!(format!("{secret:?}"), "InviteSecret(<redacted>)");
+    let (a, b) = tokio::join!(store.redeem_invite(secret.expose()), store.redeem_invite(secret.expose()));
+    let redeemed: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
+    assert_eq!(redeemed, vec![org.id.clone()], "exactly one of two racing redemptions wins");
+    assert_eq!(store.redeem_invite("not-a-secret").await.unwrap(), None);
+    let expired = store.create_invite(&org.id, "ada", -1).await.unwrap();
+    assert_eq!(store.redeem_invite(expired.expose()).await.unwrap(), None, "expired");
+}
+
+async fn partnerships_authorise_only_their_peer(store: Store) {
+    let vendor = store.create_organisation("Vendor").await.unwrap();
+    let other = store.create_organisation("Other").await.unwrap();
+    let p =
+        store.create_partnership(&vendor.id, "Partner", "https://partner:7443", "sha256:aa", "pt_ref").await.unwrap();
+    assert!(matches!(
+        store.create_partnership(&vendor.id, "Partner", "https://x", "sha256:bb", "r").await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.partnerships(&vendor.id).await.unwrap(), vec![p.clone()]);
+    assert_eq!(store.partnership_for_peer(&p.id, "sha256:aa").await.unwrap(), Some(p.clone()));
+    assert_eq!(store.partnership_for_peer(&p.id, "sha256:bb").await.unwrap(), None, "another certificate");
+    assert!(matches!(store.partnership(&other.id, &p.id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.end_partnership(&other.id, &p.id).await, Err(StoreError::NotFound(_))));
+    store.end_partnership(&vendor.id, &p.id).await.unwrap();
+    assert_eq!(store.partnership(&vendor.id, &p.id).await.unwrap().state, PartnershipState::Ended);
+    assert_eq!(store.partnership_for_peer(&p.id, "sha256:aa").await.unwrap(), None, "ended: nothing flows");
+}
+
+async fn sharing_policies_replace_whole(store: Store) {
+    let vendor = store.create_organisation("Vendor").await.unwrap();
+    let p = store.create_partnership(&vendor.id, "Partner", "https://partner", "sha256:aa", "r").await.unwrap();
+    assert_eq!(store.sharing(&vendor.id, &p.id).await.unwrap(), SharingPolicy::default(), "counts only by default");
+    let rule = |own: &str, partner: &str, level| SharingRule {
+        own_segment: own.into(),
+        partner_segment: partner.into(),
+        level,
+    };
+    let policy = SharingPolicy {
+        rules: vec![
+            rule("*", "*", SharingLevel::Counts),
+            rule("customers", "customers", SharingLevel::Fields(vec!["owner".into()])),
+            rule("prospects", "*", SharingLevel::Hidden),
+        ],
+        threshold: 3,
+        min_partner_segment: 10,
+    };
+    store.set_sharing(&vendor.id, &p.id, &policy).await.unwrap();
+    let mut stored = store.sharing(&vendor.id, &p.id).await.unwrap();
+    stored.rules.sort_by(|a, b| (&a.own_segment, &a.partner_segment).cmp(&(&b.own_segment, &b.partner_segment)));
+    let mut want = policy.clone();
+    want.rules.sort_by(|a, b| (&a.own_segment, &a.partner_segment).cmp(&(&b.own_segment, &b.partner_segment)));
+    assert_eq!(stored, want);
+    let duplicate = SharingPolicy {
+        rules: vec![rule("a", "b", SharingLevel::Counts), rule("a", "b", SharingLevel::Hidden)],
+        ..policy
+    };
+    assert!(matches!(store.set_sharing(&vendor.id, &p.id, &duplicate).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.sharing(&vendor.id, &p.id).await.unwrap().rules.len(), 3, "a refused policy changes nothing");
 }
