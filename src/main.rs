@@ -67,6 +67,11 @@ enum Command {
         #[command(subcommand)]
         command: node_cli::DatasetsCommand,
     },
+    /// Partnerships with other organisations' nodes: invite, accept, list, end.
+    Partner {
+        #[command(subcommand)]
+        command: node_cli::PartnerCommand,
+    },
     /// Benchmarks.
     Bench(BenchArgs),
 }
@@ -98,6 +103,7 @@ fn main() -> ExitCode {
         Command::Init(args) => node_cli::run_init(&args),
         Command::Serve(args) => node_cli::run_serve(&args),
         Command::Datasets { command } => node_cli::run_datasets(&command),
+        Command::Partner { command } => node_cli::run_partner(&command),
         Command::Bench(BenchArgs { which: BenchCommand::Psi(args) }) => bench::psi(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Quality(args) }) => quality::run(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Import(args) }) => import_bench::run(&args),

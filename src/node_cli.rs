@@ -95,6 +95,79 @@ pub(crate) enum DatasetsCommand {
     },
 }
 
+#[derive(Subcommand)]
+pub(crate) enum PartnerCommand {
+    /// Print a one-time invite code (valid 24 hours) to give the partner's admin.
+    Invite {
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Accept a partner's invite code: this node calls theirs over mutual TLS, and both pin
+    /// each other's certificate from then on.
+    Accept {
+        /// The code the partner's admin gave you.
+        code: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// List the partnerships.
+    List {
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// End a partnership: no data flows any more, on either side.
+    End {
+        /// The partnership's id (`pt_…`, from `partner list`).
+        id: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+}
+
+pub(crate) fn run_partner(command: &PartnerCommand) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let show = |p: &Value| {
+            println!(
+                "{}  {:<24} {:<7} {}  {}",
+                p["id"].as_str().unwrap_or("?"),
+                p["partner"].as_str().unwrap_or("?"),
+                p["state"].as_str().unwrap_or("?"),
+                p["partner_url"].as_str().unwrap_or("?"),
+                p["partner_fingerprint"].as_str().unwrap_or("?")
+            );
+        };
+        match command {
+            PartnerCommand::Invite { connection } => {
+                let invite: Value =
+                    client(connection)?.call(Method::POST, "/api/v1/partnerships/invites", None, &[]).await?;
+                println!("Give this code to the partner's admin (valid once, for 24 hours):");
+                println!("{}", invite["code"].as_str().unwrap_or("?"));
+            }
+            PartnerCommand::Accept { code, connection } => {
+                let body = serde_json::to_vec(&serde_json::json!({ "code": code }))?;
+                let p: Value = client(connection)?
+                    .call(Method::POST, "/api/v1/partnerships", Some((body, "application/json")), &[])
+                    .await?;
+                println!("Paired with {}:", p["partner"].as_str().unwrap_or("?"));
+                show(&p);
+            }
+            PartnerCommand::List { connection } => {
+                let list: Value = client(connection)?.call(Method::GET, "/api/v1/partnerships", None, &[]).await?;
+                for p in list["items"].as_array().into_iter().flatten() {
+                    show(p);
+                }
+            }
+            PartnerCommand::End { id, connection } => {
+                let p: Value = client(connection)?
+                    .call(Method::POST, &format!("/api/v1/partnerships/{}/end", encode(id)), None, &[])
+                    .await?;
+                show(&p);
+            }
+        }
+        Ok(())
+    })
+}
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }

@@ -427,6 +427,8 @@ fn init_serve_and_import_through_the_api() {
     assert!(text(&import.stdout).contains("(salesforce): 37 rows, 36 accounts"), "{}", text(&import.stdout));
     let list = blindmap(&[&["datasets", "list"][..], &connect].concat(), dir.path());
     assert!(text(&list.stdout).contains("vendor-salesforce.csv"), "{}", text(&list.stdout));
+    let invite = blindmap(&[&["partner", "invite"][..], &connect].concat(), dir.path());
+    assert!(text(&invite.stdout).contains("bminvite1."), "{}{}", text(&invite.stdout), text(&invite.stderr));
     let bad_token = ["--node", url.as_str(), "--fingerprint", fingerprint.as_str(), "--token", "bm_nope"];
     let refused = blindmap(&[&["datasets", "list"][..], &bad_token].concat(), dir.path());
     assert!(text(&refused.stderr).contains("401"), "{}", text(&refused.stderr));

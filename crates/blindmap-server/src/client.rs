@@ -10,7 +10,7 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
-use crate::identity::fingerprint;
+use crate::identity::{Identity, fingerprint};
 
 pub use reqwest::Method;
 
@@ -81,6 +81,31 @@ impl ServerCertVerifier for Pinned {
     }
 }
 
+/// TLS for calling a node: exactly the pinned certificate is trusted; with `identity`, this node
+/// presents its own certificate (peer calls between partner nodes).
+fn tls_config(pinned: &str, identity: Option<&Identity>) -> Result<rustls::ClientConfig, ClientError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Pinned { fingerprint: pinned.trim().to_owned(), provider: provider.clone() };
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier));
+    Ok(match identity {
+        Some(id) => builder.with_client_auth_cert(vec![id.certificate().clone()], id.private_key())?,
+        None => builder.with_no_client_auth(),
+    })
+}
+
+async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response.json().await?);
+    }
+    let problem: serde_json::Value = response.json().await.unwrap_or_default();
+    let detail = problem["detail"].as_str().unwrap_or("no detail").to_owned();
+    Err(ClientError::Api { status, detail })
+}
+
 /// A client of one node, as one user.
 pub struct ApiClient {
     base: String,
@@ -92,14 +117,7 @@ impl ApiClient {
     /// A client of the node at `url` (`https://host:port`) whose certificate has `pinned`
     /// fingerprint, calling with `token`.
     pub fn new(url: &str, pinned: &str, token: &str) -> Result<Self, ClientError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier = Pinned { fingerprint: pinned.trim().to_owned(), provider: provider.clone() };
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth();
-        let http = reqwest::Client::builder().tls_backend_preconfigured(tls).build()?;
+        let http = reqwest::Client::builder().tls_backend_preconfigured(tls_config(pinned, None)?).build()?;
         Ok(Self { base: url.trim_end_matches('/').to_owned(), token: Zeroizing::new(token.to_owned()), http })
     }
 
@@ -118,13 +136,31 @@ impl ApiClient {
         if let Some((bytes, content_type)) = body {
             request = request.header(reqwest::header::CONTENT_TYPE, content_type).body(bytes);
         }
-        let response = request.send().await?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response.json().await?);
-        }
-        let problem: serde_json::Value = response.json().await.unwrap_or_default();
-        let detail = problem["detail"].as_str().unwrap_or("no detail").to_owned();
-        Err(ClientError::Api { status, detail })
+        decode(request.send().await?).await
+    }
+}
+
+/// This node calling a partner node: mutual TLS, each side pinning the other's certificate.
+pub(crate) struct PeerClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl PeerClient {
+    pub(crate) fn new(url: &str, pinned: &str, identity: &Identity) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config(pinned, Some(identity))?)
+            .timeout(std::time::Duration::from_secs(60))
+            .build()?;
+        Ok(Self { base: url.trim_end_matches('/').to_owned(), http })
+    }
+
+    /// POSTs JSON to `path` and decodes the JSON answer.
+    pub(crate) async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<T, ClientError> {
+        decode(self.http.post(format!("{}{path}", self.base)).json(body).send().await?).await
     }
 }

@@ -26,6 +26,15 @@ pub enum ApiError {
     /// An idempotency key reused with a different request, or still in flight.
     #[error("{0}")]
     Conflict(String),
+    /// A peer call from a node that is not (or no longer) a partner, or with a bad invite.
+    #[error("this node is not a partner of this one, or the invite is invalid, used or expired")]
+    PeerUnknown,
+    /// A partner node could not be reached or refused.
+    #[error("the partner node: {0}")]
+    Partner(String),
+    /// This API instance runs without a node identity (it cannot call partners).
+    #[error("this server has no node identity; partnerships need `blindmap serve`")]
+    NoNode,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -49,7 +58,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, detail) = match &self {
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, self.to_string()),
-            Self::Forbidden(_) => (StatusCode::FORBIDDEN, self.to_string()),
+            Self::Forbidden(_) | Self::PeerUnknown => (StatusCode::FORBIDDEN, self.to_string()),
+            Self::Partner(_) => (StatusCode::BAD_GATEWAY, self.to_string()),
+            Self::NoNode => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),
             Self::NotFound(_) | Self::Store(StoreError::NotFound(_)) => (StatusCode::NOT_FOUND, self.to_string()),
             Self::Invalid(_) | Self::Store(StoreError::Import(_) | StoreError::InvalidName(_)) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, self.to_string())

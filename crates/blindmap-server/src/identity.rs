@@ -115,7 +115,7 @@ impl Identity {
         &self.cert
     }
 
-    /// The private key, DER (for the TLS server configuration).
+    /// The private key, DER (for TLS configurations).
     pub(crate) fn private_key(&self) -> PrivateKeyDer<'static> {
         PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).expect("checked when made or loaded")
     }

@@ -14,7 +14,9 @@ pub mod client;
 pub mod error;
 pub mod identity;
 pub mod node;
+mod peer;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -30,6 +32,20 @@ pub use api::openapi;
 #[derive(Clone)]
 pub struct AppState {
     store: Store,
+    node: Option<Arc<NodeContext>>,
+}
+
+/// What a running node adds: its identity for calling partners, and the URL they call back.
+pub(crate) struct NodeContext {
+    pub(crate) identity: identity::Identity,
+    /// Set once the listener is bound (a configured port 0 becomes the real one).
+    pub(crate) public_url: std::sync::OnceLock<String>,
+}
+
+impl AppState {
+    pub(crate) fn node(&self) -> Result<&NodeContext, error::ApiError> {
+        self.node.as_deref().ok_or(error::ApiError::NoNode)
+    }
 }
 
 /// Limits the API enforces.
@@ -47,10 +63,16 @@ impl Default for Limits {
     }
 }
 
-/// The API as a router, ready to serve or to test with `oneshot`.
+/// The API as a router, ready to serve or to test with `oneshot` (without a node identity:
+/// partnership calls answer 503).
 pub fn app(store: Store, limits: Limits) -> Router {
+    app_with_node(store, limits, None)
+}
+
+pub(crate) fn app_with_node(store: Store, limits: Limits, node: Option<Arc<NodeContext>>) -> Router {
     api::router()
-        .with_state(AppState { store })
+        .merge(peer::router())
+        .with_state(AppState { store, node })
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
         // One span per request with the method and path only: query strings (file names) and

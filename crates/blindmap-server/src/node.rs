@@ -9,8 +9,11 @@ use std::time::Duration;
 use blindmap_store::{ApiToken, Role, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+
 use crate::identity::{Identity, IdentityError};
-use crate::{Limits, app};
+use crate::peer::{AnyClientCertificate, PeerAcceptor};
+use crate::{Limits, NodeContext, app_with_node};
 
 /// The configuration file in a node's data folder.
 pub const CONFIG_FILE: &str = "node.toml";
@@ -219,22 +222,29 @@ impl RunningNode {
 /// HTTPS on the configured address.
 pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, NodeError> {
     let identity = Identity::load(&data_dir.join(IDENTITY_DIR))?;
+    let fingerprint = identity.fingerprint();
     let store = Store::connect(&config.database_url).await?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+    // Clients may present a certificate (partner nodes do); the peer routes decide what it is worth.
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
+        .with_client_cert_verifier(Arc::new(AnyClientCertificate { provider }))
         .with_single_cert(vec![identity.certificate().clone()], identity.private_key())?;
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = PeerAcceptor { inner: RustlsAcceptor::new(RustlsConfig::from_config(Arc::new(tls))) };
     let handle = axum_server::Handle::new();
-    let server =
-        axum_server::bind_rustls(config.listen, axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(tls)))
-            .handle(handle.clone());
-    let router = app(store, config.limits());
+    let server = axum_server::bind(config.listen).acceptor(acceptor).handle(handle.clone());
+    let context = Arc::new(NodeContext { identity, public_url: std::sync::OnceLock::new() });
+    let router = app_with_node(store, config.limits(), Some(context.clone()));
     let task = tokio::spawn(async move { server.serve(router.into_make_service()).await });
     let addr =
         handle.listening().await.ok_or_else(|| std::io::Error::other(format!("cannot listen on {}", config.listen)))?;
-    Ok(RunningNode { addr, fingerprint: identity.fingerprint(), handle, task })
+    let url = match config.public_url.strip_suffix(":0") {
+        Some(base) => format!("{base}:{}", addr.port()),
+        None => config.public_url.clone(),
+    };
+    let _ = context.public_url.set(url);
+    Ok(RunningNode { addr, fingerprint, handle, task })
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ macro_rules! id_type {
         pub struct $name(pub(crate) String);
 
         impl $name {
-            pub(crate) fn generate() -> Self {
+            /// A new random id.
+            pub fn generate() -> Self {
                 Self(format!(concat!($prefix, "_{}"), random_hex()))
             }
 

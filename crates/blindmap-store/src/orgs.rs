@@ -119,6 +119,15 @@ impl Store {
         Ok(row.map(|r| Organisation { id: OrgId(r.get(0)), name: r.get(1) }))
     }
 
+    /// The name of an organisation.
+    pub async fn organisation_name(&self, org: &OrgId) -> Result<String, StoreError> {
+        let row = sqlx::query("SELECT name FROM organisations WHERE id = $1")
+            .bind(org.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.ok_or(StoreError::NotFound("organisation"))?.get(0))
+    }
+
     /// Every organisation on this node.
     pub async fn organisations(&self) -> Result<Vec<Organisation>, StoreError> {
         let rows = sqlx::query("SELECT id, name FROM organisations ORDER BY name").fetch_all(&self.pool).await?;

@@ -165,10 +165,12 @@ impl Store {
         Ok(Some(OrgId(row.get(0))))
     }
 
-    /// Records an active partnership of `org` with the organisation `partner_name` on the node
-    /// at `partner_url` with certificate `partner_fingerprint`.
+    /// Records an active partnership `id` (from [`PartnershipId::generate`], chosen first so
+    /// that it can be told to the partner) of `org` with the organisation `partner_name` on the
+    /// node at `partner_url` with certificate `partner_fingerprint`.
     pub async fn create_partnership(
         &self,
+        id: &PartnershipId,
         org: &OrgId,
         partner_name: &str,
         partner_url: &str,
@@ -176,7 +178,7 @@ impl Store {
         partner_ref: &str,
     ) -> Result<Partnership, StoreError> {
         let partnership = Partnership {
-            id: PartnershipId::generate(),
+            id: id.clone(),
             org: org.clone(),
             partner_name: partner_name.to_owned(),
             partner_url: partner_url.to_owned(),

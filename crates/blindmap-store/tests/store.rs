@@ -6,7 +6,8 @@ use std::io::Cursor;
 
 use blindmap_records::{Importer, Preset, Side, import_dataset};
 use blindmap_store::{
-    DatasetId, PartnershipState, Role, SharingLevel, SharingPolicy, SharingRule, Store, StoreError, on_both_backends,
+    DatasetId, PartnershipId, PartnershipState, Role, SharingLevel, SharingPolicy, SharingRule, Store, StoreError,
+    on_both_backends,
 };
 
 const VENDOR: &str = include_str!("../../../samples/vendor-salesforce.csv");
@@ -123,10 +124,21 @@ async fn invites_are_used_once_and_expire(store: Store) {
 async fn partnerships_authorise_only_their_peer(store: Store) {
     let vendor = store.create_organisation("Vendor").await.unwrap();
     let other = store.create_organisation("Other").await.unwrap();
-    let p =
-        store.create_partnership(&vendor.id, "Partner", "https://partner:7443", "sha256:aa", "pt_ref").await.unwrap();
+    let p = store
+        .create_partnership(
+            &PartnershipId::generate(),
+            &vendor.id,
+            "Partner",
+            "https://partner:7443",
+            "sha256:aa",
+            "pt_ref",
+        )
+        .await
+        .unwrap();
     assert!(matches!(
-        store.create_partnership(&vendor.id, "Partner", "https://x", "sha256:bb", "r").await,
+        store
+            .create_partnership(&PartnershipId::generate(), &vendor.id, "Partner", "https://x", "sha256:bb", "r")
+            .await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(store.partnerships(&vendor.id).await.unwrap(), vec![p.clone()]);
@@ -141,7 +153,10 @@ async fn partnerships_authorise_only_their_peer(store: Store) {
 
 async fn sharing_policies_replace_whole(store: Store) {
     let vendor = store.create_organisation("Vendor").await.unwrap();
-    let p = store.create_partnership(&vendor.id, "Partner", "https://partner", "sha256:aa", "r").await.unwrap();
+    let p = store
+        .create_partnership(&PartnershipId::generate(), &vendor.id, "Partner", "https://partner", "sha256:aa", "r")
+        .await
+        .unwrap();
     assert_eq!(store.sharing(&vendor.id, &p.id).await.unwrap(), SharingPolicy::default(), "counts only by default");
     let rule = |own: &str, partner: &str, level| SharingRule {
         own_segment: own.into(),

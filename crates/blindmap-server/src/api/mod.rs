@@ -4,6 +4,7 @@
 mod audit;
 mod datasets;
 mod me;
+mod partnerships;
 
 use axum::Router;
 use axum::http::header;
@@ -55,7 +56,11 @@ impl Page {
 }
 
 fn documented() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(me::router()).merge(datasets::router()).merge(audit::router())
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(me::router())
+        .merge(datasets::router())
+        .merge(audit::router())
+        .merge(partnerships::router())
 }
 
 /// The API's routes, and its OpenAPI document at `/api/v1/openapi.json`, served as built at start.

@@ -1,0 +1,326 @@
+//! `/api/v1/partnerships`: dual opt-in pairing with a partner's node, ending it, and what this
+//! side shares.
+//!
+//! Pairing: an admin asks for an invite code, which carries this node's URL, its certificate
+//! fingerprint and a one-time secret valid for a day; the partner's admin gives the code to
+//! their node, which calls this one over mutual TLS, each pinning the other's certificate.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use blindmap_store::{Partnership, PartnershipId, PartnershipState, Role, SharingLevel, SharingPolicy, SharingRule};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::client::PeerClient;
+use crate::error::{ApiError, Problem};
+use crate::peer::{AcceptRequest, AcceptResponse};
+
+/// How long an invite code stays valid.
+const INVITE_TTL_MS: i64 = 24 * 3600 * 1000;
+/// What every invite code starts with.
+const INVITE_PREFIX: &str = "bminvite1.";
+
+/// What an invite code carries.
+#[derive(Serialize, Deserialize)]
+struct InviteContent {
+    url: String,
+    fingerprint: String,
+    secret: String,
+    organisation: String,
+}
+
+/// A new invite.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Invite {
+    /// Give this to the partner's admin, over a channel you trust; valid once, for 24 hours.
+    code: String,
+    /// Unix milliseconds.
+    expires_at: i64,
+}
+
+/// An invite code to accept.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct AcceptInvite {
+    /// The code the partner's admin gave you.
+    code: String,
+}
+
+/// A partnership as this side sees it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PartnershipView {
+    /// `pt_…`.
+    id: String,
+    /// The partner organisation.
+    partner: String,
+    /// The partner node's URL.
+    partner_url: String,
+    /// The partner node's certificate fingerprint, pinned for all peer traffic.
+    partner_fingerprint: String,
+    /// `active` or `ended`.
+    state: String,
+    /// Unix milliseconds.
+    created_at: i64,
+}
+
+impl From<Partnership> for PartnershipView {
+    fn from(p: Partnership) -> Self {
+        Self {
+            id: p.id.to_string(),
+            partner: p.partner_name,
+            partner_url: p.partner_url,
+            partner_fingerprint: p.partner_fingerprint,
+            state: match p.state {
+                PartnershipState::Active => "active",
+                PartnershipState::Ended => "ended",
+            }
+            .to_owned(),
+            created_at: p.created_at,
+        }
+    }
+}
+
+/// The partnerships.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PartnershipList {
+    items: Vec<PartnershipView>,
+}
+
+/// One sharing rule.
+#[derive(Serialize, Deserialize, ToSchema, Clone)]
+pub(crate) struct RuleView {
+    /// This side's segment, or `*`.
+    own_segment: String,
+    /// The partner's segment, or `*`.
+    partner_segment: String,
+    /// `hidden`, `counts`, `overlaps` or `fields`.
+    level: String,
+    /// With `fields`: which fields of matching accounts the partner sees.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    fields: Vec<String>,
+}
+
+/// What this side discloses to the partner.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct SharingView {
+    /// Rules per pair of segments; pairs no rule covers share counts only.
+    rules: Vec<RuleView>,
+    /// Counts below this show as "< k".
+    threshold: u32,
+    /// No partner segment smaller than this is served.
+    min_partner_segment: u32,
+}
+
+fn parse_code(code: &str) -> Result<InviteContent, ApiError> {
+    let invalid = || ApiError::Invalid("this is not a blindmap invite code (it starts with bminvite1.)".into());
+    let payload = code.trim().strip_prefix(INVITE_PREFIX).ok_or_else(invalid)?;
+    let json = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
+    let content: InviteContent = serde_json::from_slice(&json).map_err(|_| invalid())?;
+    if !content.url.starts_with("https://") || !content.fingerprint.starts_with("sha256:") {
+        return Err(invalid());
+    }
+    Ok(content)
+}
+
+/// Creates a one-time invite code for a partner (admins only).
+#[utoipa::path(post, path = "/api/v1/partnerships/invites", tag = "partnerships",
+    responses((status = 201, body = Invite), (status = 403, body = Problem, content_type = "application/problem+json")))]
+async fn invite(State(state): State<AppState>, caller: Caller) -> Result<(StatusCode, Json<Invite>), ApiError> {
+    caller.require(&[Role::Admin])?;
+    let node = state.node()?;
+    let org = &caller.0.user.org;
+    let secret = state.store.create_invite(org, &caller.0.user.name, INVITE_TTL_MS).await?;
+    let content = InviteContent {
+        url: node.public_url.get().cloned().unwrap_or_default(),
+        fingerprint: node.identity.fingerprint(),
+        secret: secret.expose().to_owned(),
+        organisation: state.store.organisation_name(org).await?,
+    };
+    let json = serde_json::to_vec(&content).expect("an invite serialises");
+    state.store.record_audit(org, &caller.0.user.name, "partnership.invited", &serde_json::json!({})).await?;
+    let expires_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+        .saturating_add(INVITE_TTL_MS);
+    Ok((
+        StatusCode::CREATED,
+        Json(Invite { code: format!("{INVITE_PREFIX}{}", URL_SAFE_NO_PAD.encode(json)), expires_at }),
+    ))
+}
+
+/// Accepts a partner's invite code: this node calls the partner's over mutual TLS, and both
+/// record the partnership (admins only).
+#[utoipa::path(post, path = "/api/v1/partnerships", tag = "partnerships", request_body = AcceptInvite,
+    responses((status = 201, body = PartnershipView),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not an invite code"),
+        (status = 502, body = Problem, content_type = "application/problem+json", description = "The partner node refused")))]
+async fn accept(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<AcceptInvite>,
+) -> Result<(StatusCode, Json<PartnershipView>), ApiError> {
+    caller.require(&[Role::Admin])?;
+    let node = state.node()?;
+    let org = &caller.0.user.org;
+    let invite = parse_code(&body.code)?;
+    if invite.fingerprint == node.identity.fingerprint() {
+        return Err(ApiError::Invalid("this invite is this node's own".into()));
+    }
+    let id = PartnershipId::generate();
+    let request = AcceptRequest {
+        secret: invite.secret,
+        organisation: state.store.organisation_name(org).await?,
+        url: node.public_url.get().cloned().unwrap_or_default(),
+        partnership: id.to_string(),
+    };
+    let peer = PeerClient::new(&invite.url, &invite.fingerprint, &node.identity)
+        .map_err(|e| ApiError::Partner(e.to_string()))?;
+    let answer: AcceptResponse = peer
+        .post("/peer/v1/accept", &serde_json::to_value(&request).expect("serialises"))
+        .await
+        .map_err(|e| ApiError::Partner(e.to_string()))?;
+    let partner_ref = PartnershipId::parse(&answer.partnership)
+        .ok_or_else(|| ApiError::Partner("answered with an invalid partnership id".into()))?;
+    let partnership = state
+        .store
+        .create_partnership(&id, org, &answer.organisation, &invite.url, &invite.fingerprint, partner_ref.as_str())
+        .await?;
+    let detail = serde_json::json!({ "partnership": id.to_string(), "partner": answer.organisation,
+        "partner_fingerprint": invite.fingerprint });
+    state.store.record_audit(org, &caller.0.user.name, "partnership.accepted", &detail).await?;
+    Ok((StatusCode::CREATED, Json(partnership.into())))
+}
+
+/// The organisation's partnerships.
+#[utoipa::path(get, path = "/api/v1/partnerships", tag = "partnerships", responses((status = 200, body = PartnershipList)))]
+async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<PartnershipList>, ApiError> {
+    let items = state.store.partnerships(&caller.0.user.org).await?;
+    Ok(Json(PartnershipList { items: items.into_iter().map(Into::into).collect() }))
+}
+
+fn partnership_id(id: &str) -> Result<PartnershipId, ApiError> {
+    PartnershipId::parse(id).ok_or(ApiError::NotFound("partnership"))
+}
+
+/// Ends a partnership: nothing flows any more, on either side (admins only). The partner's
+/// node is told; if it cannot be reached, this side has ended it anyway.
+#[utoipa::path(post, path = "/api/v1/partnerships/{id}/end", tag = "partnerships", params(("id" = String, Path)),
+    responses((status = 200, body = PartnershipView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn end(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<PartnershipView>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let org = &caller.0.user.org;
+    let id = partnership_id(&id)?;
+    let partnership = state.store.partnership(org, &id).await?;
+    state.store.end_partnership(org, &id).await?;
+    let mut told = false;
+    if partnership.state == PartnershipState::Active
+        && let Ok(node) = state.node()
+        && let Ok(peer) = PeerClient::new(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)
+    {
+        told = peer
+            .post::<serde_json::Value>(
+                &format!("/peer/v1/partnerships/{}/end", partnership.partner_ref),
+                &serde_json::json!({}),
+            )
+            .await
+            .is_ok();
+    }
+    let detail = serde_json::json!({ "partnership": id.to_string(), "partner_told": told });
+    state.store.record_audit(org, &caller.0.user.name, "partnership.ended", &detail).await?;
+    Ok(Json(state.store.partnership(org, &id).await?.into()))
+}
+
+/// What this side shares in a partnership.
+#[utoipa::path(get, path = "/api/v1/partnerships/{id}/sharing", tag = "partnerships", params(("id" = String, Path)),
+    responses((status = 200, body = SharingView)))]
+async fn get_sharing(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SharingView>, ApiError> {
+    let policy = state.store.sharing(&caller.0.user.org, &partnership_id(&id)?).await?;
+    Ok(Json(SharingView {
+        rules: policy
+            .rules
+            .into_iter()
+            .map(|r| {
+                let (level, fields) = match r.level {
+                    SharingLevel::Hidden => ("hidden", vec![]),
+                    SharingLevel::Counts => ("counts", vec![]),
+                    SharingLevel::Overlaps => ("overlaps", vec![]),
+                    SharingLevel::Fields(f) => ("fields", f),
+                };
+                RuleView { own_segment: r.own_segment, partner_segment: r.partner_segment, level: level.into(), fields }
+            })
+            .collect(),
+        threshold: policy.threshold,
+        min_partner_segment: policy.min_partner_segment,
+    }))
+}
+
+/// Replaces what this side shares in a partnership (admins only). Runs started afterwards use it.
+#[utoipa::path(put, path = "/api/v1/partnerships/{id}/sharing", tag = "partnerships", params(("id" = String, Path)),
+    request_body = SharingView,
+    responses((status = 200, body = SharingView), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn put_sharing(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<SharingView>,
+) -> Result<Json<SharingView>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    if body.threshold == 0 || body.min_partner_segment == 0 {
+        return Err(ApiError::Invalid("threshold and min_partner_segment must be at least 1".into()));
+    }
+    let segment = |s: &str| s == "*" || blindmap_records::segment_label(s).is_some_and(|l| l.as_str() == s);
+    let mut rules = Vec::with_capacity(body.rules.len());
+    for r in &body.rules {
+        if !segment(&r.own_segment) || !segment(&r.partner_segment) {
+            return Err(ApiError::Invalid(format!(
+                "segments are labels such as customers or * (got {:?} and {:?})",
+                r.own_segment, r.partner_segment
+            )));
+        }
+        let level = match (r.level.as_str(), r.fields.is_empty()) {
+            ("hidden", true) => SharingLevel::Hidden,
+            ("counts", true) => SharingLevel::Counts,
+            ("overlaps", true) => SharingLevel::Overlaps,
+            ("fields", false) => SharingLevel::Fields(r.fields.clone()),
+            _ => {
+                return Err(ApiError::Invalid(
+                    "level is hidden, counts, overlaps, or fields with a non-empty list of fields".into(),
+                ));
+            }
+        };
+        rules.push(SharingRule {
+            own_segment: r.own_segment.clone(),
+            partner_segment: r.partner_segment.clone(),
+            level,
+        });
+    }
+    let id = partnership_id(&id)?;
+    let policy = SharingPolicy { rules, threshold: body.threshold, min_partner_segment: body.min_partner_segment };
+    state.store.set_sharing(&caller.0.user.org, &id, &policy).await?;
+    let detail = serde_json::json!({ "partnership": id.to_string(), "rules": body.rules.len(),
+        "threshold": body.threshold, "min_partner_segment": body.min_partner_segment });
+    state.store.record_audit(&caller.0.user.org, &caller.0.user.name, "sharing.changed", &detail).await?;
+    get_sharing(State(state), caller, Path(id.to_string())).await
+}
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(invite))
+        .routes(routes!(accept, list))
+        .routes(routes!(end))
+        .routes(routes!(get_sharing, put_sharing))
+}

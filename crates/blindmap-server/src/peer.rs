@@ -1,0 +1,194 @@
+//! The peer channel: partner nodes call `/peer/v1/…` on the same HTTPS port as the API, but
+//! authenticated by their certificate instead of a token. Every TLS client may present a
+//! certificate (and must prove it holds its key); which certificates count is decided per call
+//! from the store — an invite's secret on `accept`, an active partnership's pinned fingerprint
+//! on everything else. Nothing is accepted from an unpaired node.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use axum_server::accept::Accept;
+use axum_server::tls_rustls::RustlsAcceptor;
+use blindmap_store::{PartnershipId, StoreError};
+use rustls::DigitallySignedStruct;
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls_pki_types::{CertificateDer, UnixTime};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tower::Layer;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::identity::fingerprint;
+
+/// The fingerprint of the certificate the TLS client presented, if any.
+#[derive(Debug, Clone)]
+pub(crate) struct PeerCertificate(pub(crate) Option<String>);
+
+/// The presented certificate's fingerprint, as an extractor: absent outside TLS (route tests).
+pub(crate) struct Presented(pub(crate) Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Presented {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<PeerCertificate>().and_then(|p| p.0.clone())))
+    }
+}
+
+/// Offers client authentication without requiring it (the node's own users call without a
+/// certificate), and accepts any certificate whose key the client proves it holds: authorisation
+/// is the store's, by fingerprint.
+#[derive(Debug)]
+pub(crate) struct AnyClientCertificate {
+    pub(crate) provider: Arc<CryptoProvider>,
+}
+
+impl ClientCertVerifier for AnyClientCertificate {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The TLS acceptor that hands each connection's client-certificate fingerprint to its requests.
+#[derive(Clone)]
+pub(crate) struct PeerAcceptor {
+    pub(crate) inner: RustlsAcceptor,
+}
+
+impl<I, S> Accept<I, S> for PeerAcceptor
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: Send + 'static,
+{
+    type Stream = tokio_rustls::server::TlsStream<I>;
+    type Service = axum::middleware::AddExtension<S, PeerCertificate>;
+    type Future = Pin<Box<dyn Future<Output = io::Result<(Self::Stream, Self::Service)>> + Send>>;
+
+    fn accept(&self, stream: I, service: S) -> Self::Future {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let (stream, service) = inner.accept(stream, service).await?;
+            let presented = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(fingerprint);
+            Ok((stream, Extension(PeerCertificate(presented)).layer(service)))
+        })
+    }
+}
+
+/// What a node sends to accept an invite.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct AcceptRequest {
+    /// The invite's secret.
+    pub(crate) secret: String,
+    /// The accepting organisation's name.
+    pub(crate) organisation: String,
+    /// The accepting node's URL.
+    pub(crate) url: String,
+    /// The accepting node's id for the partnership.
+    pub(crate) partnership: String,
+}
+
+/// The inviting node's answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct AcceptResponse {
+    /// The inviting organisation's name.
+    pub(crate) organisation: String,
+    /// The inviting node's id for the partnership.
+    pub(crate) partnership: String,
+}
+
+async fn accept(
+    State(state): State<AppState>,
+    Presented(presented): Presented,
+    Json(request): Json<AcceptRequest>,
+) -> Result<Json<AcceptResponse>, ApiError> {
+    let fingerprint = presented.ok_or(ApiError::PeerUnknown)?;
+    let partner_ref = PartnershipId::parse(&request.partnership)
+        .ok_or_else(|| ApiError::Invalid("partnership is not a partnership id".into()))?;
+    if !request.url.starts_with("https://") || request.organisation.trim().is_empty() {
+        return Err(ApiError::Invalid("an https:// url and an organisation name are required".into()));
+    }
+    let org = state.store.redeem_invite(&request.secret).await?.ok_or(ApiError::PeerUnknown)?;
+    let id = PartnershipId::generate();
+    let created = state
+        .store
+        .create_partnership(&id, &org, &request.organisation, &request.url, &fingerprint, partner_ref.as_str())
+        .await;
+    let partnership = match created {
+        Ok(p) => p,
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::Conflict(format!("a partnership with {:?} already exists", request.organisation)));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let detail = serde_json::json!({ "partnership": partnership.id.to_string(), "partner": request.organisation,
+        "partner_fingerprint": fingerprint });
+    state.store.record_audit(&org, "node", "partnership.accepted", &detail).await?;
+    let organisation = state.store.organisation_name(&org).await?;
+    Ok(Json(AcceptResponse { organisation, partnership: partnership.id.to_string() }))
+}
+
+async fn end(
+    State(state): State<AppState>,
+    Presented(presented): Presented,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let fingerprint = presented.ok_or(ApiError::PeerUnknown)?;
+    let id = PartnershipId::parse(&id).ok_or(ApiError::PeerUnknown)?;
+    let partnership = state.store.partnership_for_peer(&id, &fingerprint).await?.ok_or(ApiError::PeerUnknown)?;
+    state.store.end_partnership(&partnership.org, &partnership.id).await?;
+    let detail = serde_json::json!({ "partnership": partnership.id.to_string(), "by": "partner" });
+    state.store.record_audit(&partnership.org, &partnership.partner_name, "partnership.ended", &detail).await?;
+    Ok(Json(serde_json::json!({ "ended": true })))
+}
+
+/// The peer routes.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/peer/v1/accept", post(accept)).route("/peer/v1/partnerships/{id}/end", post(end))
+}
