@@ -15,6 +15,7 @@ pub mod error;
 pub mod identity;
 pub mod node;
 mod peer;
+mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
