@@ -306,7 +306,7 @@ pub fn import_dataset(
     while let Some(account) = importer.next_account()? {
         on_row(importer.summary());
         if let Some(&first) = first_line.get(&account.id) {
-            let place = Place::at(source, account.line).column(&importer.header()[importer.resolved.id]);
+            let place = Place::at(source, account.line).column(importer.id_column());
             return Err(ImportError::new(place, ErrorKind::DuplicateId { id: account.id, first_line: first }));
         }
         first_line.insert(account.id.clone(), account.line);

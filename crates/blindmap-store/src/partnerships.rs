@@ -125,10 +125,16 @@ const PARTNERSHIP_COLUMNS: &str =
     "id, org_id, partner_name, partner_url, partner_fingerprint, partner_ref, created_at, state";
 
 impl Store {
-    /// A one-time invite of `org`, valid for `ttl_ms`.
-    pub async fn create_invite(&self, org: &OrgId, created_by: &str, ttl_ms: i64) -> Result<InviteSecret, StoreError> {
+    /// A one-time invite of `org`, valid for `ttl_ms`: its secret, and when it expires (Unix ms).
+    pub async fn create_invite(
+        &self,
+        org: &OrgId,
+        created_by: &str,
+        ttl_ms: i64,
+    ) -> Result<(InviteSecret, i64), StoreError> {
         let secret = InviteSecret(Zeroizing::new(format!("{}{}", random_hex(), random_hex())));
         let now = now_ms();
+        let expires_at = now.saturating_add(ttl_ms);
         sqlx::query(
             "INSERT INTO invites (id, org_id, secret_hash, created_by, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -138,10 +144,10 @@ impl Store {
         .bind(hash(secret.expose()))
         .bind(created_by)
         .bind(now)
-        .bind(now.saturating_add(ttl_ms))
+        .bind(expires_at)
         .execute(&self.pool)
         .await?;
-        Ok(secret)
+        Ok((secret, expires_at))
     }
 
     /// Uses up an invite: the organisation it invites to, if the secret is valid, unexpired and

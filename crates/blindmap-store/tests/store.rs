@@ -111,13 +111,14 @@ async fn the_audit_trail_appends(store: Store) {
 
 async fn invites_are_used_once_and_expire(store: Store) {
     let org = store.create_organisation("Vendor").await.unwrap();
-    let secret = store.create_invite(&org.id, "ada", 60_000).await.unwrap();
+    let (secret, expires_at) = store.create_invite(&org.id, "ada", 60_000).await.unwrap();
+    assert!(expires_at > 0);
     assert_eq!(format!("{secret:?}"), "InviteSecret(<redacted>)");
     let (a, b) = tokio::join!(store.redeem_invite(secret.expose()), store.redeem_invite(secret.expose()));
     let redeemed: Vec<_> = [a.unwrap(), b.unwrap()].into_iter().flatten().collect();
     assert_eq!(redeemed, vec![org.id.clone()], "exactly one of two racing redemptions wins");
     assert_eq!(store.redeem_invite("not-a-secret").await.unwrap(), None);
-    let expired = store.create_invite(&org.id, "ada", -1).await.unwrap();
+    let (expired, _) = store.create_invite(&org.id, "ada", -1).await.unwrap();
     assert_eq!(store.redeem_invite(expired.expose()).await.unwrap(), None, "expired");
 }
 

@@ -47,7 +47,7 @@ async fn audit(
     caller.require(&[Role::Admin])?;
     let limit = page.limit()?;
     let events = state.store.audit_page(&caller.0.user.org, page.cursor.as_deref(), limit).await?;
-    let next = (events.len() == limit as usize).then(|| events.last().map(|e| e.id.clone())).flatten();
+    let next = Page::next(limit, &events, |e| e.id.clone());
     Ok(Json(AuditPage {
         items: events
             .into_iter()

@@ -167,7 +167,7 @@ async fn list(
         None => None,
     };
     let items = state.store.datasets_page(&caller.0.user.org, after.as_ref(), limit).await?;
-    let next = (items.len() == limit as usize).then(|| items.last().map(|d| d.id.to_string())).flatten();
+    let next = Page::next(limit, &items, |d| d.id.to_string());
     Ok(Json(DatasetPage { items: items.into_iter().map(Into::into).collect(), next }))
 }
 

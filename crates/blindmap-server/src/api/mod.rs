@@ -47,6 +47,11 @@ pub(crate) struct Page {
 }
 
 impl Page {
+    /// The cursor of the page after `items`: the last item's id when the page is full.
+    pub(crate) fn next<T>(limit: u32, items: &[T], id: impl Fn(&T) -> String) -> Option<String> {
+        if items.len() == limit as usize { items.last().map(id) } else { None }
+    }
+
     pub(crate) fn limit(&self) -> Result<u32, crate::error::ApiError> {
         match self.limit.unwrap_or(100) {
             n @ 1..=1000 => Ok(n),

@@ -135,7 +135,7 @@ async fn invite(State(state): State<AppState>, caller: Caller) -> Result<(Status
     caller.require(&[Role::Admin])?;
     let node = state.node()?;
     let org = &caller.0.user.org;
-    let secret = state.store.create_invite(org, &caller.0.user.name, INVITE_TTL_MS).await?;
+    let (secret, expires_at) = state.store.create_invite(org, &caller.0.user.name, INVITE_TTL_MS).await?;
     let content = InviteContent {
         url: node.public_url.get().cloned().unwrap_or_default(),
         fingerprint: node.identity.fingerprint(),
@@ -144,10 +144,6 @@ async fn invite(State(state): State<AppState>, caller: Caller) -> Result<(Status
     };
     let json = serde_json::to_vec(&content).expect("an invite serialises");
     state.store.record_audit(org, &caller.0.user.name, "partnership.invited", &serde_json::json!({})).await?;
-    let expires_at = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-        .saturating_add(INVITE_TTL_MS);
     Ok((
         StatusCode::CREATED,
         Json(Invite { code: format!("{INVITE_PREFIX}{}", URL_SAFE_NO_PAD.encode(json)), expires_at }),
