@@ -62,6 +62,11 @@ id_type!(
     PartnershipId,
     "pt"
 );
+id_type!(
+    /// A match run's id on this node, `run_…`.
+    RunId,
+    "run"
+);
 
 /// 128 random bits as hex.
 pub(crate) fn random_hex() -> String {

@@ -1,5 +1,6 @@
 //! blindmap's persistence: the organisations a node hosts, their users and API tokens, imported
-//! datasets, and the audit trail of what was revealed to whom.
+//! datasets, partnerships and their sharing policies, match runs and their results, and the audit
+//! trail of what was revealed to whom.
 //!
 //! One set of migrations serves both backends — SQLite, the embedded default (one file, WAL),
 //! and PostgreSQL for production — chosen by the database URL. Every query names the
@@ -17,6 +18,7 @@ mod idempotency;
 mod ids;
 mod orgs;
 mod partnerships;
+mod runs;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -29,9 +31,12 @@ pub use audit::AuditEvent;
 pub use datasets::DatasetInfo;
 pub use error::StoreError;
 pub use idempotency::Claim;
-pub use ids::{DatasetId, OrgId, PartnershipId, TokenId, UserId};
+pub use ids::{DatasetId, OrgId, PartnershipId, RunId, TokenId, UserId};
 pub use orgs::{ApiToken, Organisation, Principal, Role, User};
 pub use partnerships::{InviteSecret, Partnership, PartnershipState, SharingLevel, SharingPolicy, SharingRule};
+pub use runs::{
+    Completion, ListedOverlap, NewRun, OverlapCursor, OverlapFilter, Run, RunOverlap, RunRole, RunState, STALE_AFTER_MS,
+};
 
 /// The embedded migrations (`crates/blindmap-store/migrations/`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -99,6 +99,37 @@ impl Default for SharingPolicy {
     }
 }
 
+impl SharingLevel {
+    /// `hidden`, `counts`, `overlaps` or `fields`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Hidden => "hidden",
+            Self::Counts => "counts",
+            Self::Overlaps => "overlaps",
+            Self::Fields(_) => "fields",
+        }
+    }
+}
+
+impl SharingPolicy {
+    /// The policy as JSON, as runs and the audit trail record it.
+    pub fn to_json(&self) -> serde_json::Value {
+        let rules: Vec<_> = self
+            .rules
+            .iter()
+            .map(|r| {
+                let mut rule = serde_json::json!({ "own_segment": r.own_segment, "partner_segment": r.partner_segment,
+                    "level": r.level.name() });
+                if let SharingLevel::Fields(fields) = &r.level {
+                    rule["fields"] = serde_json::json!(fields);
+                }
+                rule
+            })
+            .collect();
+        serde_json::json!({ "rules": rules, "threshold": self.threshold, "min_partner_segment": self.min_partner_segment })
+    }
+}
+
 fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
@@ -272,11 +303,9 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM sharing_rules WHERE partnership_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         for rule in &policy.rules {
-            let (level, fields) = match &rule.level {
-                SharingLevel::Hidden => ("hidden", Vec::new()),
-                SharingLevel::Counts => ("counts", Vec::new()),
-                SharingLevel::Overlaps => ("overlaps", Vec::new()),
-                SharingLevel::Fields(f) => ("fields", f.clone()),
+            let fields = match &rule.level {
+                SharingLevel::Fields(f) => f.clone(),
+                _ => Vec::new(),
             };
             sqlx::query(
                 "INSERT INTO sharing_rules (partnership_id, own_segment, partner_segment, level, fields) \
@@ -285,7 +314,7 @@ impl Store {
             .bind(id.as_str())
             .bind(rule.own_segment.as_str())
             .bind(rule.partner_segment.as_str())
-            .bind(level)
+            .bind(rule.level.name())
             .bind(serde_json::json!(fields).to_string())
             .execute(&mut *tx)
             .await

@@ -58,3 +58,13 @@ macro_rules! on_both_backends {
         }
     )*};
 }
+
+/// Makes a run's heartbeat look `ms` older, as if its driving process had stopped that long ago.
+pub async fn age_heartbeat(store: &Store, run: &crate::RunId, ms: i64) {
+    sqlx::query("UPDATE match_runs SET heartbeat_at = heartbeat_at - $1 WHERE id = $2")
+        .bind(ms)
+        .bind(run.as_str())
+        .execute(&store.pool)
+        .await
+        .expect("age the heartbeat");
+}

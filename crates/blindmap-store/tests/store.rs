@@ -5,8 +5,11 @@
 use std::io::Cursor;
 
 use blindmap_records::{Importer, Preset, Side, import_dataset};
+use std::collections::BTreeMap;
+
 use blindmap_store::{
-    DatasetId, PartnershipId, PartnershipState, Role, SharingLevel, SharingPolicy, SharingRule, Store, StoreError,
+    Completion, DatasetId, NewRun, OrgId, OverlapFilter, Partnership, PartnershipId, PartnershipState, Role, RunId,
+    RunOverlap, RunRole, RunState, STALE_AFTER_MS, SharingLevel, SharingPolicy, SharingRule, Store, StoreError,
     on_both_backends,
 };
 
@@ -21,6 +24,8 @@ on_both_backends!(
     invites_are_used_once_and_expire,
     partnerships_authorise_only_their_peer,
     sharing_policies_replace_whole,
+    runs_store_results_whole_and_only_once,
+    stale_and_failed_runs_keep_nothing,
 );
 
 fn importer(text: &str) -> Importer<Cursor<Vec<u8>>> {
@@ -185,4 +190,144 @@ async fn sharing_policies_replace_whole(store: Store) {
     };
     assert!(matches!(store.set_sharing(&vendor.id, &p.id, &duplicate).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.sharing(&vendor.id, &p.id).await.unwrap().rules.len(), 3, "a refused policy changes nothing");
+}
+
+/// An organisation with a dataset (the vendor sample) and a partnership.
+async fn org_with_partner(store: &Store) -> (OrgId, DatasetId, Partnership) {
+    let org = store.create_organisation("Vendor").await.unwrap();
+    let dataset = store.import_dataset(&org.id, "vendor.csv", "salesforce", importer(VENDOR)).await.unwrap();
+    let p = store
+        .create_partnership(&PartnershipId::generate(), &org.id, "Partner", "https://p", "sha256:aa", "pt_ref")
+        .await
+        .unwrap();
+    (org.id, dataset.id, p)
+}
+
+async fn start(store: &Store, org: &OrgId, dataset: &DatasetId, p: &Partnership) -> RunId {
+    let id = RunId::generate();
+    let run = NewRun {
+        id: &id,
+        org,
+        partnership: &p.id,
+        role: RunRole::Initiator,
+        dataset,
+        started_by: "ada",
+        sharing: &SharingPolicy::default(),
+    };
+    let started = store.start_run(&run).await.unwrap();
+    assert_eq!((started.state, started.partner_name.as_str()), (RunState::Running, "Partner"));
+    assert_eq!(started.sharing["threshold"], 5, "the policy in force is recorded");
+    id
+}
+
+fn overlap(account: &str, own: &str, partner: &str, record: u32) -> RunOverlap {
+    RunOverlap {
+        account_id: account.into(),
+        own_segment: own.into(),
+        partner_segment: partner.into(),
+        partner_record: Some(record),
+        key_types: vec!["domain".into()],
+        fields: BTreeMap::from([("Owner".to_owned(), Some("Kim".to_owned()))]),
+    }
+}
+
+async fn runs_store_results_whole_and_only_once(store: Store) {
+    let (org, dataset, p) = org_with_partner(&store).await;
+    let first = start(&store, &org, &dataset, &p).await;
+    assert!(store.heartbeat_run(&first, 10, 40).await.unwrap());
+    assert_eq!(store.run(&org, &first).await.unwrap().records_done, 10);
+    // 450 overlaps: more than one insert batch.
+    let mut overlaps: Vec<RunOverlap> =
+        (0..450).map(|i| overlap(&format!("001{i:04}"), "customers", "prospects", i)).collect();
+    overlaps.push(overlap("0015g00000NWTRdAAF", "prospects", "customers", 7));
+    let completion = Completion {
+        result: serde_json::json!({ "cells": [["451"]] }),
+        overlaps: overlaps.clone(),
+        transcript: Some("blindmap transcript v1\n".into()),
+        audit: vec![("match.revealed".into(), serde_json::json!({ "run": first.to_string() }))],
+    };
+    store.complete_run(&org, &first, &completion).await.unwrap();
+    assert!(
+        matches!(store.complete_run(&org, &first, &completion).await, Err(StoreError::Conflict(_))),
+        "a run completes once"
+    );
+    assert!(!store.heartbeat_run(&first, 1, 1).await.unwrap(), "a finished run takes no heartbeat");
+    let run = store.run(&org, &first).await.unwrap();
+    assert_eq!(
+        (run.state, run.records_done, run.result.unwrap()["cells"][0][0].as_str()),
+        (RunState::Complete, 40, Some("451"))
+    );
+    assert_eq!(store.audit_trail(&org, 10).await.unwrap()[0].kind, "match.revealed");
+    assert_eq!(store.run_transcript(&org, &first).await.unwrap().as_deref(), Some("blindmap transcript v1\n"));
+
+    // Pages: in (own segment, partner segment, account) order, filters and cursors compose.
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.overlaps_page(&org, &first, &OverlapFilter::default(), after.as_ref(), 100).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.overlap.cursor());
+        seen.extend(page.into_iter().map(|l| l.overlap));
+    }
+    assert_eq!(seen.len(), 451);
+    assert_eq!(seen[0].account_id, "0010000");
+    assert_eq!(seen[450], overlaps[450], "prospects sort after customers");
+    let filter = OverlapFilter { own_segment: Some("prospects".into()), partner_segment: None };
+    let listed = store.overlaps_page(&org, &first, &filter, None, 100).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(!listed[0].own_fields.is_empty(), "the own account's fields come along");
+    let cells = store.overlap_accounts(&org, &first).await.unwrap();
+    assert_eq!(cells[&("customers".to_owned(), "prospects".to_owned())].len(), 450);
+
+    // The next run compares to this one; another organisation sees neither.
+    let second = start(&store, &org, &dataset, &p).await;
+    let run = store.run(&org, &second).await.unwrap();
+    assert_eq!(store.previous_complete_run(&org, &run).await.unwrap().map(|r| r.id), Some(first.clone()));
+    let runs = store.runs_page(&org, Some(&p.id), None, 10).await.unwrap();
+    assert_eq!(runs.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), [second.clone(), first.clone()]);
+    let other = store.create_organisation("Other").await.unwrap();
+    assert!(matches!(store.run(&other.id, &first).await, Err(StoreError::NotFound(_))));
+    assert!(store.runs_page(&other.id, None, None, 10).await.unwrap().is_empty());
+    assert!(matches!(
+        store.overlaps_page(&other.id, &first, &OverlapFilter::default(), None, 10).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(store.complete_run(&other.id, &second, &completion).await, Err(StoreError::Conflict(_))));
+}
+
+async fn stale_and_failed_runs_keep_nothing(store: Store) {
+    let (org, dataset, p) = org_with_partner(&store).await;
+    let crashed = start(&store, &org, &dataset, &p).await;
+    blindmap_store::testing::age_heartbeat(&store, &crashed, STALE_AFTER_MS + 1).await;
+    let run = store.run(&org, &crashed).await.unwrap();
+    assert_eq!(run.state, RunState::Failed, "no heartbeat: failed on the next read");
+    assert!(run.failure.unwrap().contains("stopped"));
+    assert!(!store.heartbeat_run(&crashed, 1, 2).await.unwrap(), "its driver learns it must stop");
+    let late = Completion {
+        result: serde_json::json!({}),
+        overlaps: vec![overlap("0010001", "customers", "customers", 0)],
+        transcript: None,
+        audit: vec![],
+    };
+    assert!(matches!(store.complete_run(&org, &crashed, &late).await, Err(StoreError::Conflict(_))));
+    assert!(store.overlaps_page(&org, &crashed, &OverlapFilter::default(), None, 10).await.unwrap().is_empty());
+
+    let aborted = start(&store, &org, &dataset, &p).await;
+    store.fail_run(&aborted, "the partner aborted: malformed frame", Some("transcript")).await.unwrap();
+    let run = store.run(&org, &aborted).await.unwrap();
+    assert_eq!((run.state, run.failure.as_deref()), (RunState::Failed, Some("the partner aborted: malformed frame")));
+    assert_eq!(store.previous_complete_run(&org, &run).await.unwrap(), None);
+
+    store.end_partnership(&org, &p.id).await.unwrap();
+    let id = RunId::generate();
+    let ended = NewRun {
+        id: &id,
+        org: &org,
+        partnership: &p.id,
+        role: RunRole::Responder,
+        dataset: &dataset,
+        started_by: "Partner",
+        sharing: &SharingPolicy::default(),
+    };
+    assert!(matches!(store.start_run(&ended).await, Err(StoreError::Conflict(_))), "ended: no runs");
 }

@@ -1,0 +1,522 @@
+//! Match runs: started as `running`, finished whole as `complete` (results and audit in one
+//! transaction) or `failed` with a reason. A run whose driving process stopped refreshing its
+//! heartbeat is failed by whoever reads it next, so a crash never leaves a run running forever
+//! and never a partial result marked complete.
+
+use std::collections::BTreeMap;
+
+use sqlx::Row;
+
+use crate::ids::{DatasetId, OrgId, PartnershipId, RunId, now_ms, random_hex};
+use crate::partnerships::SharingPolicy;
+use crate::{Store, StoreError};
+
+/// A running run whose heartbeat is older than this is failed on the next read.
+pub const STALE_AFTER_MS: i64 = 60_000;
+
+/// Which side of the session this node was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunRole {
+    /// Started it.
+    Initiator,
+    /// Answered a partner's request.
+    Responder,
+}
+
+impl RunRole {
+    /// `initiator` or `responder`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initiator => "initiator",
+            Self::Responder => "responder",
+        }
+    }
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    /// In progress.
+    Running,
+    /// Finished; its results are stored.
+    Complete,
+    /// Stopped; nothing of its results is stored.
+    Failed,
+}
+
+impl RunState {
+    /// `running`, `complete` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Complete => "complete",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// One side's record of a match run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    /// Its id on this node.
+    pub id: RunId,
+    /// The organisation on this node.
+    pub org: OrgId,
+    /// The partnership it ran in.
+    pub partnership: PartnershipId,
+    /// The partner organisation's name.
+    pub partner_name: String,
+    /// This side's role.
+    pub role: RunRole,
+    /// The dataset this side matched.
+    pub dataset: DatasetId,
+    /// Who started it: a user's name, or the partner's for a responder.
+    pub started_by: String,
+    /// Where it is.
+    pub state: RunState,
+    /// Why it failed.
+    pub failure: Option<String>,
+    /// This side's sharing policy when it started (JSON).
+    pub sharing: serde_json::Value,
+    /// Unix milliseconds.
+    pub started_at: i64,
+    /// Unix milliseconds, once finished.
+    pub finished_at: Option<i64>,
+    /// Records evaluated so far, both sides' together.
+    pub records_done: u64,
+    /// Records to evaluate in all, once known.
+    pub records_total: u64,
+    /// The results (matrix, plans, traffic) once complete.
+    pub result: Option<serde_json::Value>,
+}
+
+/// A run to record as started.
+#[derive(Debug)]
+pub struct NewRun<'a> {
+    /// Its id (chosen by the caller, so that it can be told before the run exists).
+    pub id: &'a RunId,
+    /// The organisation.
+    pub org: &'a OrgId,
+    /// The partnership.
+    pub partnership: &'a PartnershipId,
+    /// This side's role.
+    pub role: RunRole,
+    /// The dataset matched.
+    pub dataset: &'a DatasetId,
+    /// Who started it.
+    pub started_by: &'a str,
+    /// This side's sharing policy, as used.
+    pub sharing: &'a SharingPolicy,
+}
+
+/// One of this side's accounts overlapping one partner record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOverlap {
+    /// The account's id in this side's dataset.
+    pub account_id: String,
+    /// Its segment.
+    pub own_segment: String,
+    /// The partner record's segment.
+    pub partner_segment: String,
+    /// The partner record's position in its segment, in this session only (`None`: Bloom).
+    pub partner_record: Option<u32>,
+    /// The key types that matched, e.g. `domain`, `name_country`.
+    pub key_types: Vec<String>,
+    /// Fields the partner disclosed for its record.
+    pub fields: BTreeMap<String, Option<String>>,
+}
+
+/// An overlap as listed: the stored overlap and this side's own fields of the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedOverlap {
+    /// The overlap.
+    pub overlap: RunOverlap,
+    /// This side's fields of the account (its own data).
+    pub own_fields: BTreeMap<String, String>,
+}
+
+/// Which overlaps to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OverlapFilter {
+    /// Only this side's segment.
+    pub own_segment: Option<String>,
+    /// Only the partner's segment.
+    pub partner_segment: Option<String>,
+}
+
+/// Where a page of overlaps starts: after this overlap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverlapCursor {
+    /// Its own segment.
+    pub own_segment: String,
+    /// Its partner segment.
+    pub partner_segment: String,
+    /// Its account.
+    pub account_id: String,
+    /// Its partner record (-1 for Bloom).
+    pub partner_record: i64,
+}
+
+impl RunOverlap {
+    /// The cursor of the page after this overlap.
+    pub fn cursor(&self) -> OverlapCursor {
+        OverlapCursor {
+            own_segment: self.own_segment.clone(),
+            partner_segment: self.partner_segment.clone(),
+            account_id: self.account_id.clone(),
+            partner_record: self.partner_record.map_or(-1, i64::from),
+        }
+    }
+}
+
+/// What a run's completion stores, all in one transaction.
+#[derive(Debug)]
+pub struct Completion {
+    /// The results (matrix, plans, traffic).
+    pub result: serde_json::Value,
+    /// This side's overlapping accounts, where the partner disclosed them.
+    pub overlaps: Vec<RunOverlap>,
+    /// The transcript, if asked for.
+    pub transcript: Option<String>,
+    /// Audit events `(kind, detail)` to append.
+    pub audit: Vec<(String, serde_json::Value)>,
+}
+
+const RUN_COLUMNS: &str = "r.id, r.org_id, r.partnership_id, p.partner_name, r.role, r.dataset_id, r.started_by, \
+     r.state, r.failure, r.sharing, r.started_at, r.finished_at, r.records_done, r.records_total, r.result";
+
+fn run_from_row(r: &sqlx::any::AnyRow) -> Result<Run, StoreError> {
+    let json = |i: usize, what| serde_json::from_str(&r.get::<String, _>(i)).map_err(|_| StoreError::Corrupt(what));
+    let count = |i: usize, what| u64::try_from(r.get::<i64, _>(i)).map_err(|_| StoreError::Corrupt(what));
+    let result: Option<String> = r.get(14);
+    Ok(Run {
+        id: RunId(r.get(0)),
+        org: OrgId(r.get(1)),
+        partnership: PartnershipId(r.get(2)),
+        partner_name: r.get(3),
+        role: match r.get::<String, _>(4).as_str() {
+            "initiator" => RunRole::Initiator,
+            "responder" => RunRole::Responder,
+            _ => return Err(StoreError::Corrupt("match_runs.role")),
+        },
+        dataset: DatasetId(r.get(5)),
+        started_by: r.get(6),
+        state: match r.get::<String, _>(7).as_str() {
+            "running" => RunState::Running,
+            "complete" => RunState::Complete,
+            "failed" => RunState::Failed,
+            _ => return Err(StoreError::Corrupt("match_runs.state")),
+        },
+        failure: r.get(8),
+        sharing: json(9, "match_runs.sharing")?,
+        started_at: r.get(10),
+        finished_at: r.get(11),
+        records_done: count(12, "match_runs.records_done")?,
+        records_total: count(13, "match_runs.records_total")?,
+        result: result
+            .map(|text| serde_json::from_str(&text).map_err(|_| StoreError::Corrupt("match_runs.result")))
+            .transpose()?,
+    })
+}
+
+fn overlap_from_row(r: &sqlx::any::AnyRow) -> Result<RunOverlap, StoreError> {
+    let record: i64 = r.get(3);
+    Ok(RunOverlap {
+        account_id: r.get(0),
+        own_segment: r.get(1),
+        partner_segment: r.get(2),
+        partner_record: u32::try_from(record).ok(),
+        key_types: serde_json::from_str(&r.get::<String, _>(4))
+            .map_err(|_| StoreError::Corrupt("run_overlaps.key_types"))?,
+        fields: serde_json::from_str(&r.get::<String, _>(5)).map_err(|_| StoreError::Corrupt("run_overlaps.fields"))?,
+    })
+}
+
+impl Store {
+    /// Records a run as started (`running`, heartbeat now). The partnership must be `org`'s and
+    /// active, the dataset `org`'s.
+    pub async fn start_run(&self, run: &NewRun<'_>) -> Result<Run, StoreError> {
+        let partnership = self.partnership(run.org, run.partnership).await?;
+        if partnership.state != crate::PartnershipState::Active {
+            return Err(StoreError::Conflict("an ended partnership cannot run; it"));
+        }
+        self.dataset(run.org, run.dataset).await?;
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO match_runs (id, org_id, partnership_id, role, dataset_id, started_by, state, sharing, \
+             started_at, heartbeat_at, records_done, records_total) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $8, 0, 0)",
+        )
+        .bind(run.id.as_str())
+        .bind(run.org.as_str())
+        .bind(run.partnership.as_str())
+        .bind(run.role.as_str())
+        .bind(run.dataset.as_str())
+        .bind(run.started_by)
+        .bind(run.sharing.to_json().to_string())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        self.run(run.org, run.id).await
+    }
+
+    /// Refreshes a running run's heartbeat and progress. `false` when the run is no longer
+    /// running (another reader failed it as stale): its driver must stop.
+    pub async fn heartbeat_run(&self, id: &RunId, done: u64, total: u64) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE match_runs SET heartbeat_at = $1, records_done = $2, records_total = $3 \
+             WHERE id = $4 AND state = 'running'",
+        )
+        .bind(now_ms())
+        .bind(i64::try_from(done).unwrap_or(i64::MAX))
+        .bind(i64::try_from(total).unwrap_or(i64::MAX))
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    /// Completes a running run of `org`: its results, overlaps and audit events in one
+    /// transaction. Fails with a conflict, storing nothing, if the run is no longer running.
+    pub async fn complete_run(&self, org: &OrgId, id: &RunId, completion: &Completion) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        let updated = sqlx::query(
+            "UPDATE match_runs SET state = 'complete', result = $1, transcript = $2, finished_at = $3, \
+             heartbeat_at = $3, records_done = records_total WHERE id = $4 AND org_id = $5 AND state = 'running'",
+        )
+        .bind(completion.result.to_string())
+        .bind(completion.transcript.as_deref())
+        .bind(now)
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Err(StoreError::Conflict("a finished run of that id"));
+        }
+        // Rows go in batches: one statement per overlap is slow on both backends.
+        for batch in completion.overlaps.chunks(200) {
+            let mut sql = String::from(
+                "INSERT INTO run_overlaps (run_id, account_id, own_segment, partner_segment, partner_record, \
+                 key_types, fields) VALUES ",
+            );
+            for i in 0..batch.len() {
+                let n = i * 7;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5,
+                    n + 6,
+                    n + 7
+                ));
+            }
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for o in batch {
+                query = query
+                    .bind(id.as_str())
+                    .bind(o.account_id.as_str())
+                    .bind(o.own_segment.as_str())
+                    .bind(o.partner_segment.as_str())
+                    .bind(o.partner_record.map_or(-1, i64::from))
+                    .bind(serde_json::json!(o.key_types).to_string())
+                    .bind(serde_json::json!(o.fields).to_string());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        for (kind, detail) in &completion.audit {
+            sqlx::query(
+                "INSERT INTO audit_events (id, org_id, at, actor, kind, detail) VALUES ($1, $2, $3, 'node', $4, $5)",
+            )
+            .bind(format!("aud_{}", random_hex()))
+            .bind(org.as_str())
+            .bind(now)
+            .bind(kind.as_str())
+            .bind(detail.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Fails a running run with `reason` (and the transcript so far, if kept). A run that
+    /// already finished stays as it is.
+    pub async fn fail_run(&self, id: &RunId, reason: &str, transcript: Option<&str>) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE match_runs SET state = 'failed', failure = $1, transcript = $2, finished_at = $3 \
+             WHERE id = $4 AND state = 'running'",
+        )
+        .bind(reason)
+        .bind(transcript)
+        .bind(now_ms())
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Fails `org`'s running runs whose heartbeat stopped: the process driving them is gone.
+    async fn expire_stale_runs(&self, org: &OrgId) -> Result<(), StoreError> {
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE match_runs SET state = 'failed', finished_at = $1, \
+             failure = 'the node driving the run stopped (no heartbeat for a minute); nothing was stored' \
+             WHERE org_id = $2 AND state = 'running' AND heartbeat_at < $3",
+        )
+        .bind(now)
+        .bind(org.as_str())
+        .bind(now - STALE_AFTER_MS)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// One run of `org`.
+    pub async fn run(&self, org: &OrgId, id: &RunId) -> Result<Run, StoreError> {
+        self.expire_stale_runs(org).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM match_runs r JOIN partnerships p ON p.id = r.partnership_id \
+             WHERE r.org_id = $1 AND r.id = $2"
+        )))
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        run_from_row(&row.ok_or(StoreError::NotFound("run"))?)
+    }
+
+    /// A page of `org`'s runs, newest first, optionally of one partnership: at most `limit`,
+    /// after the run `after`.
+    pub async fn runs_page(
+        &self,
+        org: &OrgId,
+        partnership: Option<&PartnershipId>,
+        after: Option<&RunId>,
+        limit: u32,
+    ) -> Result<Vec<Run>, StoreError> {
+        self.expire_stale_runs(org).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM match_runs r JOIN partnerships p ON p.id = r.partnership_id \
+             WHERE r.org_id = $1 AND ($2 = '' OR r.partnership_id = $2) AND ($3 = '' OR EXISTS \
+             (SELECT 1 FROM match_runs c WHERE c.id = $3 AND c.org_id = $1 \
+             AND (r.started_at < c.started_at OR (r.started_at = c.started_at AND r.id < c.id)))) \
+             ORDER BY r.started_at DESC, r.id DESC LIMIT $4"
+        )))
+        .bind(org.as_str())
+        .bind(partnership.map_or("", PartnershipId::as_str))
+        .bind(after.map_or("", RunId::as_str))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    /// The complete run of the same partnership before `run`, if any: what a run is compared to.
+    pub async fn previous_complete_run(&self, org: &OrgId, run: &Run) -> Result<Option<Run>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM match_runs r JOIN partnerships p ON p.id = r.partnership_id \
+             WHERE r.org_id = $1 AND r.partnership_id = $2 AND r.state = 'complete' AND r.id <> $3 \
+             AND (r.started_at < $4 OR (r.started_at = $4 AND r.id < $3)) \
+             ORDER BY r.started_at DESC, r.id DESC LIMIT 1"
+        )))
+        .bind(org.as_str())
+        .bind(run.partnership.as_str())
+        .bind(run.id.as_str())
+        .bind(run.started_at)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    /// A page of a run's overlaps, ordered by own segment, partner segment and account.
+    pub async fn overlaps_page(
+        &self,
+        org: &OrgId,
+        run: &RunId,
+        filter: &OverlapFilter,
+        after: Option<&OverlapCursor>,
+        limit: u32,
+    ) -> Result<Vec<ListedOverlap>, StoreError> {
+        let run = self.run(org, run).await?;
+        let (a, b, c, d) = match after {
+            Some(k) => (k.own_segment.as_str(), k.partner_segment.as_str(), k.account_id.as_str(), k.partner_record),
+            None => ("", "", "", i64::MIN),
+        };
+        let rows = sqlx::query(
+            "SELECT o.account_id, o.own_segment, o.partner_segment, o.partner_record, o.key_types, o.fields, \
+             a.fields FROM run_overlaps o \
+             LEFT JOIN dataset_accounts a ON a.dataset_id = $2 AND a.account_id = o.account_id \
+             WHERE o.run_id = $1 AND ($3 = '' OR o.own_segment = $3) AND ($4 = '' OR o.partner_segment = $4) \
+             AND (o.own_segment > $5 OR (o.own_segment = $5 AND (o.partner_segment > $6 OR (o.partner_segment = $6 \
+             AND (o.account_id > $7 OR (o.account_id = $7 AND o.partner_record > $8)))))) \
+             ORDER BY o.own_segment, o.partner_segment, o.account_id, o.partner_record LIMIT $9",
+        )
+        .bind(run.id.as_str())
+        .bind(run.dataset.as_str())
+        .bind(filter.own_segment.as_deref().unwrap_or(""))
+        .bind(filter.partner_segment.as_deref().unwrap_or(""))
+        .bind(a)
+        .bind(b)
+        .bind(c)
+        .bind(d)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let own: Option<String> = r.get(6);
+                Ok(ListedOverlap {
+                    overlap: overlap_from_row(r)?,
+                    own_fields: match own {
+                        Some(text) => {
+                            serde_json::from_str(&text).map_err(|_| StoreError::Corrupt("dataset_accounts.fields"))?
+                        }
+                        None => BTreeMap::new(),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// A complete run's overlapping accounts per cell: `(own segment, partner segment)` → the
+    /// accounts. What "changed since the last run" compares.
+    pub async fn overlap_accounts(
+        &self,
+        org: &OrgId,
+        run: &RunId,
+    ) -> Result<BTreeMap<(String, String), std::collections::BTreeSet<String>>, StoreError> {
+        let run = self.run(org, run).await?;
+        let rows =
+            sqlx::query("SELECT DISTINCT own_segment, partner_segment, account_id FROM run_overlaps WHERE run_id = $1")
+                .bind(run.id.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        let mut cells: BTreeMap<(String, String), std::collections::BTreeSet<String>> = BTreeMap::new();
+        for r in rows {
+            cells.entry((r.get(0), r.get(1))).or_default().insert(r.get(2));
+        }
+        Ok(cells)
+    }
+
+    /// A run's transcript, if it kept one.
+    pub async fn run_transcript(&self, org: &OrgId, run: &RunId) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT transcript FROM match_runs WHERE org_id = $1 AND id = $2")
+            .bind(org.as_str())
+            .bind(run.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.ok_or(StoreError::NotFound("run"))?.get(0))
+    }
+
+    /// `org`'s newest dataset: the one its runs match.
+    pub async fn newest_dataset(&self, org: &OrgId) -> Result<Option<crate::DatasetInfo>, StoreError> {
+        Ok(self.datasets_page(org, None, 1).await?.into_iter().next())
+    }
+}
