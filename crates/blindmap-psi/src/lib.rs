@@ -45,6 +45,7 @@ mod policy;
 mod record;
 mod seed;
 mod session;
+mod transcript;
 pub mod wire;
 
 pub use error::{AbortCode, DecodeError, Error, InputError, PeerMisbehaviour};
@@ -60,3 +61,4 @@ pub use seed::SessionSeed;
 pub use session::{
     DEFAULT_CHUNK_RECORDS, DEFAULT_MAX_PARTNER_KEYS, DEFAULT_MAX_PARTNER_RECORDS, Session, SessionConfig,
 };
+pub use transcript::{TRANSCRIPT_MAGIC, Transcript};

@@ -119,6 +119,21 @@ impl ApiClient {
     }
 }
 
+impl ApiClient {
+    /// GETs (or calls) `path` and returns the text of the answer (e.g. a transcript).
+    pub async fn call_text(&self, method: Method, path: &str) -> Result<String, ClientError> {
+        let response =
+            self.http.request(method, format!("{}{path}", self.base)).bearer_auth(self.token.as_str()).send().await?;
+        if !response.status().is_success() {
+            return Err(decode::<serde_json::Value>(response)
+                .await
+                .err()
+                .unwrap_or(ClientError::Api { status: StatusCode::BAD_GATEWAY, detail: "no text".into() }));
+        }
+        Ok(response.text().await?)
+    }
+}
+
 /// This node calling a partner node: mutual TLS, each side pinning the other's certificate.
 pub(crate) struct PeerClient {
     base: String,
@@ -132,6 +147,46 @@ impl PeerClient {
             .timeout(std::time::Duration::from_secs(60))
             .build()?;
         Ok(Self { base: url.trim_end_matches('/').to_owned(), http })
+    }
+
+    /// A client for match runs: HTTP/2 only (both directions stream at once), no overall time
+    /// limit (the session's idle limit applies instead).
+    pub(crate) fn for_runs(url: &str, pinned: &str, identity: &Identity) -> Result<Self, ClientError> {
+        let mut tls = tls_config(pinned, Some(identity))?;
+        tls.alpn_protocols = vec![b"h2".to_vec()];
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .http2_prior_knowledge()
+            .connect_timeout(std::time::Duration::from_secs(20))
+            .http2_keep_alive_interval(std::time::Duration::from_secs(20))
+            .build()?;
+        Ok(Self { base: url.trim_end_matches('/').to_owned(), http })
+    }
+
+    /// Opens a frame stream to `path`: `outgoing` feeds the request body, the answer's body is
+    /// returned as it arrives. Fails if the partner refuses before streaming.
+    pub(crate) async fn open_stream(
+        &self,
+        path: &str,
+        outgoing: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    ) -> Result<impl futures_util::Stream<Item = Result<bytes::Bytes, reqwest::Error>> + use<>, ClientError> {
+        let body = futures_util::stream::unfold(outgoing, |mut rx| async move {
+            rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
+        });
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, crate::runs::FRAMES_TYPE)
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            return Err(decode::<serde_json::Value>(response).await.err().unwrap_or(ClientError::Api {
+                status: StatusCode::BAD_GATEWAY,
+                detail: "answered a run with a success that is not a stream".into(),
+            }));
+        }
+        Ok(response.bytes_stream())
     }
 
     /// POSTs JSON to `path` and decodes the JSON answer.

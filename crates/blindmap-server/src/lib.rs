@@ -15,6 +15,8 @@ pub mod error;
 pub mod identity;
 pub mod node;
 mod peer;
+mod runs;
+mod session_io;
 mod tls;
 
 use std::sync::Arc;
@@ -41,6 +43,8 @@ pub(crate) struct NodeContext {
     pub(crate) identity: identity::Identity,
     /// Set once the listener is bound (a configured port 0 becomes the real one).
     pub(crate) public_url: std::sync::OnceLock<String>,
+    /// Whether runs partners start keep a transcript on this side.
+    pub(crate) keep_transcripts: bool,
 }
 
 impl AppState {
@@ -73,9 +77,10 @@ pub fn app(store: Store, limits: Limits) -> Router {
 pub(crate) fn app_with_node(store: Store, limits: Limits, node: Option<Arc<NodeContext>>) -> Router {
     api::router()
         .merge(peer::router())
-        .with_state(AppState { store, node })
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
+        .merge(peer::stream_router())
+        .with_state(AppState { store, node })
         // One span per request with the method and path only: query strings (file names) and
         // bodies (CRM data) never reach the log.
         .layer(

@@ -68,6 +68,10 @@ pub struct NodeConfig {
     /// Longest request in seconds (`BLINDMAP_REQUEST_TIMEOUT_SECONDS`).
     #[serde(default = "default_timeout")]
     pub request_timeout_seconds: u64,
+    /// Keep a transcript of every frame of runs partners start with this node
+    /// (`BLINDMAP_KEEP_TRANSCRIPTS`); runs started here keep one when asked.
+    #[serde(default)]
+    pub keep_transcripts: bool,
 }
 
 fn default_body_mib() -> usize {
@@ -109,6 +113,13 @@ impl NodeConfig {
         if let Some(v) = var("BLINDMAP_REQUEST_TIMEOUT_SECONDS") {
             self.request_timeout_seconds =
                 v.parse().map_err(|_| bad("BLINDMAP_REQUEST_TIMEOUT_SECONDS", "not a number"))?;
+        }
+        if let Some(v) = var("BLINDMAP_KEEP_TRANSCRIPTS") {
+            self.keep_transcripts = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(bad("BLINDMAP_KEEP_TRANSCRIPTS", "not true or false")),
+            };
         }
         if !self.public_url.starts_with("https://") {
             return Err(bad("public_url", "must be an https:// URL"));
@@ -182,6 +193,7 @@ pub async fn init(options: &InitOptions) -> Result<Initialised, NodeError> {
         database_url,
         max_body_mib: default_body_mib(),
         request_timeout_seconds: default_timeout(),
+        keep_transcripts: false,
     };
     config.apply_env(|_| None)?;
     let store = Store::connect(&config.database_url).await?;
@@ -192,7 +204,7 @@ pub async fn init(options: &InitOptions) -> Result<Initialised, NodeError> {
     let text = format!(
         "# blindmap node configuration. Each setting can be overridden by an environment variable:\n\
          # BLINDMAP_LISTEN, BLINDMAP_PUBLIC_URL, BLINDMAP_DATABASE_URL, BLINDMAP_MAX_BODY_MIB,\n\
-         # BLINDMAP_REQUEST_TIMEOUT_SECONDS.\n{}",
+         # BLINDMAP_REQUEST_TIMEOUT_SECONDS, BLINDMAP_KEEP_TRANSCRIPTS.\n{}",
         toml::to_string(&config).map_err(|e| NodeError::Config { path: CONFIG_FILE.into(), problem: e.to_string() })?
     );
     std::fs::write(dir.join(CONFIG_FILE), text)?;
@@ -234,7 +246,11 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
     let acceptor = PeerAcceptor { inner: RustlsAcceptor::new(RustlsConfig::from_config(Arc::new(tls))) };
     let handle = axum_server::Handle::new();
     let server = axum_server::bind(config.listen).acceptor(acceptor).handle(handle.clone());
-    let context = Arc::new(NodeContext { identity, public_url: std::sync::OnceLock::new() });
+    let context = Arc::new(NodeContext {
+        identity,
+        public_url: std::sync::OnceLock::new(),
+        keep_transcripts: config.keep_transcripts,
+    });
     let router = app_with_node(store, config.limits(), Some(context.clone()));
     let task = tokio::spawn(async move { server.serve(router.into_make_service()).await });
     let addr =
@@ -259,6 +275,7 @@ mod tests {
             database_url: "sqlite:a.db".into(),
             max_body_mib: 256,
             request_timeout_seconds: 300,
+            keep_transcripts: false,
         };
         let env = |name: &str| match name {
             "BLINDMAP_LISTEN" => Some("0.0.0.0:9000".to_owned()),

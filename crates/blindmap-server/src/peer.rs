@@ -9,22 +9,27 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Json, Router};
 use axum_server::accept::Accept;
 use axum_server::tls_rustls::RustlsAcceptor;
-use blindmap_store::{PartnershipId, StoreError};
+use blindmap_store::{PartnershipId, RunRole, StoreError};
 use rustls::crypto::CryptoProvider;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
 use tower::Layer;
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::identity::fingerprint;
+use crate::runs::{self, Connection};
 
 /// The fingerprint of the certificate the TLS client presented, if any.
 #[derive(Debug, Clone)]
@@ -166,7 +171,43 @@ async fn end(
     Ok(Json(serde_json::json!({ "ended": true })))
 }
 
-/// The peer routes.
+/// A partner's node starts a match run: its frames come in the request body, ours go out in the
+/// response body as the session proceeds (spec §16.1). This node answers with its newest dataset
+/// and the sharing policy it holds for the partnership now.
+async fn run(
+    State(state): State<AppState>,
+    Presented(presented): Presented,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let fingerprint = presented.ok_or(ApiError::PeerUnknown)?;
+    let id = PartnershipId::parse(&id).ok_or(ApiError::PeerUnknown)?;
+    let partnership = state.store.partnership_for_peer(&id, &fingerprint).await?.ok_or(ApiError::PeerUnknown)?;
+    let started = runs::start(
+        &state.store,
+        &partnership.org,
+        &partnership,
+        RunRole::Responder,
+        &partnership.partner_name,
+        state.node()?.keep_transcripts,
+    )
+    .await?;
+    let (outgoing, rx) = mpsc::channel(runs::FRAME_BUFFER);
+    let incoming = body.into_data_stream();
+    tokio::spawn(runs::drive(state.store.clone(), started, async move { Ok(Connection { incoming, outgoing }) }));
+    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
+    });
+    Ok(([(header::CONTENT_TYPE, runs::FRAMES_TYPE)], Body::from_stream(frames)).into_response())
+}
+
+/// The peer routes that take small JSON bodies.
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/peer/v1/accept", post(accept)).route("/peer/v1/partnerships/{id}/end", post(end))
+}
+
+/// The peer routes that stream for as long as a session lasts: outside the body-size and
+/// request-time limits (the session's own limits apply).
+pub(crate) fn stream_router() -> Router<AppState> {
+    Router::new().route("/peer/v1/partnerships/{id}/runs", post(run))
 }

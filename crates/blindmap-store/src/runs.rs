@@ -180,6 +180,8 @@ pub struct Completion {
     pub transcript: Option<String>,
     /// Audit events `(kind, detail)` to append.
     pub audit: Vec<(String, serde_json::Value)>,
+    /// Records evaluated in all, both sides together.
+    pub records: u64,
 }
 
 const RUN_COLUMNS: &str = "r.id, r.org_id, r.partnership_id, p.partner_name, r.role, r.dataset_id, r.started_by, \
@@ -283,13 +285,14 @@ impl Store {
         let now = now_ms();
         let updated = sqlx::query(
             "UPDATE match_runs SET state = 'complete', result = $1, transcript = $2, finished_at = $3, \
-             heartbeat_at = $3, records_done = records_total WHERE id = $4 AND org_id = $5 AND state = 'running'",
+             heartbeat_at = $3, records_done = $6, records_total = $6 WHERE id = $4 AND org_id = $5 AND state = 'running'",
         )
         .bind(completion.result.to_string())
         .bind(completion.transcript.as_deref())
         .bind(now)
         .bind(id.as_str())
         .bind(org.as_str())
+        .bind(i64::try_from(completion.records).unwrap_or(i64::MAX))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {
@@ -430,6 +433,24 @@ impl Store {
         .bind(run.partnership.as_str())
         .bind(run.id.as_str())
         .bind(run.started_at)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(run_from_row).transpose()
+    }
+
+    /// The newest complete run of a partnership of `org`: the one its overlaps come from.
+    pub async fn latest_complete_run(
+        &self,
+        org: &OrgId,
+        partnership: &PartnershipId,
+    ) -> Result<Option<Run>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM match_runs r JOIN partnerships p ON p.id = r.partnership_id \
+             WHERE r.org_id = $1 AND r.partnership_id = $2 AND r.state = 'complete' \
+             ORDER BY r.started_at DESC, r.id DESC LIMIT 1"
+        )))
+        .bind(org.as_str())
+        .bind(partnership.as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(run_from_row).transpose()

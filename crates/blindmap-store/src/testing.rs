@@ -19,6 +19,12 @@ pub async fn sqlite() -> (Store, tempfile::TempDir) {
 
 /// A store on a new PostgreSQL database, or `None` when no test server is configured.
 pub async fn postgres() -> Option<Store> {
+    let url = postgres_url().await?;
+    Some(Store::connect(&url).await.expect("PostgreSQL store"))
+}
+
+/// The URL of a new, empty PostgreSQL database, or `None` when no test server is configured.
+pub async fn postgres_url() -> Option<String> {
     let Ok(admin_url) = std::env::var("BLINDMAP_TEST_POSTGRES_URL") else {
         assert!(
             std::env::var_os("BLINDMAP_REQUIRE_POSTGRES").is_none(),
@@ -34,7 +40,7 @@ pub async fn postgres() -> Option<Store> {
     admin.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("CREATE DATABASE");
     admin.close().await;
     let base = admin_url.rsplit_once('/').expect("a URL with a database").0;
-    Some(Store::connect(&format!("{base}/{name}")).await.expect("PostgreSQL store"))
+    Some(format!("{base}/{name}"))
 }
 
 /// Runs `async fn NAME(store: Store)` test bodies on both backends: one `#[tokio::test]` module

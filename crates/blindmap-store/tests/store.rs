@@ -245,6 +245,7 @@ async fn runs_store_results_whole_and_only_once(store: Store) {
         overlaps: overlaps.clone(),
         transcript: Some("blindmap transcript v1\n".into()),
         audit: vec![("match.revealed".into(), serde_json::json!({ "run": first.to_string() }))],
+        records: 40,
     };
     store.complete_run(&org, &first, &completion).await.unwrap();
     assert!(
@@ -308,6 +309,7 @@ async fn stale_and_failed_runs_keep_nothing(store: Store) {
         overlaps: vec![overlap("0010001", "customers", "customers", 0)],
         transcript: None,
         audit: vec![],
+        records: 2,
     };
     assert!(matches!(store.complete_run(&org, &crashed, &late).await, Err(StoreError::Conflict(_))));
     assert!(store.overlaps_page(&org, &crashed, &OverlapFilter::default(), None, 10).await.unwrap().is_empty());

@@ -4,16 +4,15 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use blindmap_records::{Importer, Preset, read_header};
-use blindmap_store::{Claim, DatasetId, DatasetInfo, Role};
+use blindmap_store::{DatasetId, DatasetInfo, Role};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::Page;
+use super::{Page, idempotent};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
@@ -87,46 +86,9 @@ async fn upload(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin, Role::Integration])?;
-    let org = &caller.0.user.org;
-    let key = match headers.get("idempotency-key") {
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .filter(|k| (1..=200).contains(&k.len()))
-                .ok_or_else(|| ApiError::Invalid("Idempotency-Key must be 1 to 200 visible characters".into()))?,
-        ),
-        None => None,
-    };
-    if let Some(key) = key {
-        let mut hash = Sha256::new();
-        for part in [params.name.as_bytes(), params.preset.as_deref().unwrap_or("").as_bytes(), &body] {
-            hash.update((part.len() as u64).to_be_bytes());
-            hash.update(part);
-        }
-        match state.store.claim_idempotent(org, key, &hex::encode(hash.finalize())).await? {
-            Claim::Proceed => {}
-            Claim::Replay { status, response } => {
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-                return Ok((status, [(axum::http::header::CONTENT_TYPE, "application/json")], response).into_response());
-            }
-            Claim::InFlight => {
-                return Err(ApiError::Conflict("a request with this Idempotency-Key is still running".into()));
-            }
-            Claim::Mismatch => {
-                return Err(ApiError::Conflict("this Idempotency-Key was used for a different request".into()));
-            }
-        }
-    }
-    let result = import(&state, &caller, &params, &body).await;
-    match (key, &result) {
-        (Some(key), Ok(view)) => {
-            let response = serde_json::to_string(view).expect("a dataset view serialises");
-            state.store.finish_idempotent(org, key, StatusCode::CREATED.as_u16(), &response).await?;
-        }
-        (Some(key), Err(_)) => state.store.release_idempotent(org, key).await?,
-        (None, _) => {}
-    }
-    Ok((StatusCode::CREATED, Json(result?)).into_response())
+    let parts = [params.name.as_bytes(), params.preset.as_deref().unwrap_or("").as_bytes(), &body];
+    let work = import(&state, &caller, &params, &body);
+    idempotent(&state, &caller.0.user.org, &headers, &parts, StatusCode::CREATED, work).await
 }
 
 async fn import(

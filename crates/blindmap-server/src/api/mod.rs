@@ -5,16 +5,21 @@ mod audit;
 mod datasets;
 mod me;
 mod partnerships;
+mod runs;
 
-use axum::Router;
-use axum::http::header;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Json, Router};
+use blindmap_store::{Claim, OrgId};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
+use crate::error::ApiError;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -52,12 +57,73 @@ impl Page {
         if items.len() == limit as usize { items.last().map(id) } else { None }
     }
 
-    pub(crate) fn limit(&self) -> Result<u32, crate::error::ApiError> {
+    pub(crate) fn limit(&self) -> Result<u32, ApiError> {
         match self.limit.unwrap_or(100) {
             n @ 1..=1000 => Ok(n),
-            _ => Err(crate::error::ApiError::Invalid("limit must be 1 to 1000".into())),
+            _ => Err(ApiError::Invalid("limit must be 1 to 1000".into())),
         }
     }
+}
+
+/// The `Idempotency-Key` header, if present and well-formed.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    match headers.get("idempotency-key") {
+        Some(v) => Ok(Some(
+            v.to_str()
+                .ok()
+                .filter(|k| (1..=200).contains(&k.len()))
+                .ok_or_else(|| ApiError::Invalid("Idempotency-Key must be 1 to 200 visible characters".into()))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Runs a creating call once per `Idempotency-Key`: a retry with the same key and the same
+/// request (`parts`, hashed) gets the first response again; the same key with another request,
+/// or while the first is still running, is a conflict. Without a key, `work` just runs.
+pub(crate) async fn idempotent<T, F>(
+    state: &AppState,
+    org: &OrgId,
+    headers: &HeaderMap,
+    parts: &[&[u8]],
+    status: StatusCode,
+    work: F,
+) -> Result<Response, ApiError>
+where
+    T: serde::Serialize,
+    F: Future<Output = Result<T, ApiError>>,
+{
+    let key = idempotency_key(headers)?;
+    if let Some(key) = key {
+        let mut hash = Sha256::new();
+        for part in parts {
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part);
+        }
+        match state.store.claim_idempotent(org, key, &hex::encode(hash.finalize())).await? {
+            Claim::Proceed => {}
+            Claim::Replay { status, response } => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+                return Ok((status, [(header::CONTENT_TYPE, "application/json")], response).into_response());
+            }
+            Claim::InFlight => {
+                return Err(ApiError::Conflict("a request with this Idempotency-Key is still running".into()));
+            }
+            Claim::Mismatch => {
+                return Err(ApiError::Conflict("this Idempotency-Key was used for a different request".into()));
+            }
+        }
+    }
+    let result = work.await;
+    match (key, &result) {
+        (Some(key), Ok(value)) => {
+            let response = serde_json::to_string(value).expect("a response serialises");
+            state.store.finish_idempotent(org, key, status.as_u16(), &response).await?;
+        }
+        (Some(key), Err(_)) => state.store.release_idempotent(org, key).await?,
+        (None, _) => {}
+    }
+    Ok((status, Json(result?)).into_response())
 }
 
 fn documented() -> OpenApiRouter<AppState> {
@@ -66,6 +132,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(datasets::router())
         .merge(audit::router())
         .merge(partnerships::router())
+        .merge(runs::router())
 }
 
 /// The API's routes, and its OpenAPI document at `/api/v1/openapi.json`, served as built at start.

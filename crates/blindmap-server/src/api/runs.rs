@@ -1,0 +1,370 @@
+//! `/api/v1/runs` and `/api/v1/overlaps`: match runs with partners — start, status, result,
+//! what changed since the last run, the accounts that overlap, and the transcript.
+//!
+//! Starting a run answers at once (202) with the run in state `running`; the session proceeds in
+//! the background on this node and its state lives in the store, so any replica answers
+//! `GET /api/v1/runs/{id}`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use blindmap_store::{
+    ListedOverlap, OverlapCursor, OverlapFilter, PartnershipId, PartnershipState, Role, Run, RunId, RunRole, RunState,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Page, idempotent};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::client::PeerClient;
+use crate::error::{ApiError, Problem};
+use crate::runs::{self, CellChange, Connection};
+
+/// A run to start.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct StartRun {
+    /// The partnership (`pt_…`) to match in.
+    partnership: String,
+    /// Keep a transcript of every frame sent and received (`GET /api/v1/runs/{id}/transcript`).
+    #[serde(default)]
+    transcript: bool,
+}
+
+/// How far a run is.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct ProgressView {
+    /// Records evaluated, both sides together.
+    done: u64,
+    /// Records to evaluate (known once the partner's hello arrived).
+    total: u64,
+}
+
+/// A match run as this side sees it.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub(crate) struct RunView {
+    /// `run_…`.
+    id: String,
+    /// The partnership (`pt_…`).
+    partnership: String,
+    /// The partner organisation.
+    partner: String,
+    /// `initiator` (started here) or `responder` (started by the partner).
+    role: String,
+    /// The dataset this side matched (its newest at the start).
+    dataset: String,
+    /// Who started it.
+    started_by: String,
+    /// `running`, `complete` or `failed`.
+    state: String,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure: Option<String>,
+    /// Unix milliseconds.
+    started_at: i64,
+    /// Unix milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finished_at: Option<i64>,
+    /// Progress while running.
+    progress: ProgressView,
+    /// What this side disclosed under: its sharing policy at the start.
+    #[schema(value_type = Object)]
+    sharing: serde_json::Value,
+    /// Once complete: the overlap matrix (`rows` own segments × `columns` partner segments, each
+    /// cell with what is `shown`, its `level` and `count`), what this side `disclosed`, traffic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    result: Option<serde_json::Value>,
+}
+
+impl From<Run> for RunView {
+    fn from(r: Run) -> Self {
+        Self {
+            id: r.id.to_string(),
+            partnership: r.partnership.to_string(),
+            partner: r.partner_name,
+            role: r.role.as_str().to_owned(),
+            dataset: r.dataset.to_string(),
+            started_by: r.started_by,
+            state: r.state.as_str().to_owned(),
+            failure: r.failure,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            progress: ProgressView { done: r.records_done, total: r.records_total },
+            sharing: r.sharing,
+            result: r.result,
+        }
+    }
+}
+
+/// A page of runs.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RunPage {
+    items: Vec<RunView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+/// Which runs to list.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct RunFilter {
+    /// Only this partnership's runs.
+    partnership: Option<String>,
+}
+
+/// What changed since the previous complete run of the same partnership.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ChangesView {
+    /// The run compared with; absent when this is the first complete run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_run: Option<String>,
+    /// The cells that changed.
+    cells: Vec<CellChange>,
+}
+
+/// One overlapping account.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OverlapView {
+    /// The account's id in this side's dataset.
+    account_id: String,
+    /// Its segment.
+    own_segment: String,
+    /// The partner record's segment.
+    partner_segment: String,
+    /// The key types that matched.
+    key_types: Vec<String>,
+    /// Fields the partner disclosed for its record (fields level); `null` where it has none.
+    partner_fields: std::collections::BTreeMap<String, Option<String>>,
+    /// This side's own fields of the account.
+    own_fields: std::collections::BTreeMap<String, String>,
+}
+
+/// A page of overlapping accounts.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct OverlapPage {
+    /// The run they come from.
+    run: String,
+    items: Vec<OverlapView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+/// Which overlaps to list.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct OverlapParams {
+    /// Only accounts of this own segment.
+    own_segment: Option<String>,
+    /// Only accounts overlapping this partner segment.
+    partner_segment: Option<String>,
+}
+
+/// Which partnership's overlaps.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct PartnerParam {
+    /// The partnership (`pt_…`): its latest complete run is listed.
+    partnership: String,
+}
+
+fn run_id(id: &str) -> Result<RunId, ApiError> {
+    RunId::parse(id).ok_or(ApiError::NotFound("run"))
+}
+
+/// Starts a match run with a partner (admins and integrations): this node calls the partner's
+/// over mutual TLS and runs the protocol with the organisation's newest dataset, each side
+/// disclosing what its sharing policy allows. Answers at once; poll the run for its state.
+#[utoipa::path(post, path = "/api/v1/runs", tag = "runs", request_body = StartRun,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried start safe")),
+    responses((status = 202, body = RunView),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such partnership"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "The partnership ended, there is no dataset, or the Idempotency-Key was reused")))]
+async fn start(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(body): Json<StartRun>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Admin, Role::Integration])?;
+    let org = caller.0.user.org.clone();
+    let parts = [body.partnership.as_bytes(), if body.transcript { b"1" } else { b"0" }];
+    let work = async {
+        let node = state.node()?;
+        let id = PartnershipId::parse(&body.partnership).ok_or(ApiError::NotFound("partnership"))?;
+        let partnership = state.store.partnership(&org, &id).await?;
+        if partnership.state != PartnershipState::Active {
+            return Err(ApiError::Conflict(format!("the partnership with {} has ended", partnership.partner_name)));
+        }
+        let client = PeerClient::for_runs(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)
+            .map_err(|e| ApiError::Partner(e.to_string()))?;
+        let started =
+            runs::start(&state.store, &org, &partnership, RunRole::Initiator, &caller.0.user.name, body.transcript)
+                .await?;
+        let view = RunView::from(started.run.clone());
+        let path = format!("/peer/v1/partnerships/{}/runs", partnership.partner_ref);
+        tokio::spawn(runs::drive(state.store.clone(), started, async move {
+            let (outgoing, rx) = mpsc::channel(runs::FRAME_BUFFER);
+            let incoming = client.open_stream(&path, rx).await.map_err(|e| format!("the partner's node: {e}"))?;
+            Ok(Connection { incoming: Box::pin(incoming), outgoing })
+        }));
+        let detail = serde_json::json!({ "run": view.id, "partnership": view.partnership, "partner": view.partner });
+        state.store.record_audit(&org, &caller.0.user.name, "match.started", &detail).await?;
+        Ok(view)
+    };
+    idempotent(&state, &caller.0.user.org, &headers, &parts, StatusCode::ACCEPTED, work).await
+}
+
+/// The organisation's runs, newest first, started here or by partners.
+#[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(Page, RunFilter), responses((status = 200, body = RunPage)))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+    Query(filter): Query<RunFilter>,
+) -> Result<Json<RunPage>, ApiError> {
+    let limit = page.limit()?;
+    let after = match &page.cursor {
+        Some(c) => Some(RunId::parse(c).ok_or_else(|| ApiError::Invalid("cursor is not a run id".into()))?),
+        None => None,
+    };
+    let partnership = match &filter.partnership {
+        Some(p) => Some(PartnershipId::parse(p).ok_or(ApiError::NotFound("partnership"))?),
+        None => None,
+    };
+    let items = state.store.runs_page(&caller.0.user.org, partnership.as_ref(), after.as_ref(), limit).await?;
+    let next = Page::next(limit, &items, |r| r.id.to_string());
+    Ok(Json(RunPage { items: items.into_iter().map(Into::into).collect(), next }))
+}
+
+/// One run: its state and progress, and once complete its overlap matrix.
+#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs", params(("id" = String, Path)),
+    responses((status = 200, body = RunView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn one(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<RunView>, ApiError> {
+    Ok(Json(state.store.run(&caller.0.user.org, &run_id(&id)?).await?.into()))
+}
+
+/// What changed since the previous complete run with the same partner: per cell, the value
+/// before and after, and where both runs list accounts, the accounts new and lost.
+#[utoipa::path(get, path = "/api/v1/runs/{id}/changes", tag = "runs", params(("id" = String, Path)),
+    responses((status = 200, body = ChangesView),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "The run is not complete")))]
+async fn changes(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ChangesView>, ApiError> {
+    let org = &caller.0.user.org;
+    let run = state.store.run(org, &run_id(&id)?).await?;
+    if run.state != RunState::Complete {
+        return Err(ApiError::Conflict(format!("the run is {}, not complete", run.state.as_str())));
+    }
+    let Some(previous) = state.store.previous_complete_run(org, &run).await? else {
+        return Ok(Json(ChangesView { previous_run: None, cells: Vec::new() }));
+    };
+    let cells = runs::changes(&state.store, org, &previous, &run).await?;
+    Ok(Json(ChangesView { previous_run: Some(previous.id.to_string()), cells }))
+}
+
+fn encode_cursor(c: &OverlapCursor) -> String {
+    let json = serde_json::json!([c.own_segment, c.partner_segment, c.account_id, c.partner_record]);
+    URL_SAFE_NO_PAD.encode(json.to_string())
+}
+
+fn decode_cursor(text: &str) -> Result<OverlapCursor, ApiError> {
+    let invalid = || ApiError::Invalid("cursor is not one this API returned".into());
+    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
+    let (own_segment, partner_segment, account_id, partner_record): (String, String, String, i64) =
+        serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    Ok(OverlapCursor { own_segment, partner_segment, account_id, partner_record })
+}
+
+async fn overlap_page(
+    state: &AppState,
+    caller: &Caller,
+    run: &RunId,
+    page: &Page,
+    params: OverlapParams,
+) -> Result<Json<OverlapPage>, ApiError> {
+    let limit = page.limit()?;
+    let after = page.cursor.as_deref().map(decode_cursor).transpose()?;
+    let filter = OverlapFilter { own_segment: params.own_segment, partner_segment: params.partner_segment };
+    let items = state.store.overlaps_page(&caller.0.user.org, run, &filter, after.as_ref(), limit).await?;
+    let next = Page::next(limit, &items, |l: &ListedOverlap| encode_cursor(&l.overlap.cursor()));
+    let items = items
+        .into_iter()
+        .map(|l| OverlapView {
+            account_id: l.overlap.account_id,
+            own_segment: l.overlap.own_segment,
+            partner_segment: l.overlap.partner_segment,
+            key_types: l.overlap.key_types,
+            partner_fields: l.overlap.fields,
+            own_fields: l.own_fields,
+        })
+        .collect();
+    Ok(Json(OverlapPage { run: run.to_string(), items, next }))
+}
+
+/// A run's overlapping accounts (where the partner disclosed at least overlaps), filtered by
+/// segment, ordered by own segment, partner segment and account.
+#[utoipa::path(get, path = "/api/v1/runs/{id}/overlaps", tag = "runs",
+    params(("id" = String, Path), Page, OverlapParams),
+    responses((status = 200, body = OverlapPage), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn run_overlaps(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+    Query(params): Query<OverlapParams>,
+) -> Result<Json<OverlapPage>, ApiError> {
+    overlap_page(&state, &caller, &run_id(&id)?, &page, params).await
+}
+
+/// The overlapping accounts of a partnership's latest complete run, filtered by segment.
+#[utoipa::path(get, path = "/api/v1/overlaps", tag = "runs", params(PartnerParam, Page, OverlapParams),
+    responses((status = 200, body = OverlapPage),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No complete run yet")))]
+async fn latest_overlaps(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(partner): Query<PartnerParam>,
+    Query(page): Query<Page>,
+    Query(params): Query<OverlapParams>,
+) -> Result<Json<OverlapPage>, ApiError> {
+    let org = &caller.0.user.org;
+    let id = PartnershipId::parse(&partner.partnership).ok_or(ApiError::NotFound("partnership"))?;
+    state.store.partnership(org, &id).await?;
+    let run = state.store.latest_complete_run(org, &id).await?.ok_or(ApiError::NotFound("complete run"))?;
+    overlap_page(&state, &caller, &run.id, &page, params).await
+}
+
+/// Every frame the run sent and received, decoded, with its bytes (protocol-spec §16), when the
+/// run kept a transcript.
+#[utoipa::path(get, path = "/api/v1/runs/{id}/transcript", tag = "runs", params(("id" = String, Path)),
+    responses((status = 200, body = String, content_type = "text/plain"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No transcript kept")))]
+async fn transcript(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let text =
+        state.store.run_transcript(&caller.0.user.org, &run_id(&id)?).await?.ok_or(ApiError::NotFound("transcript"))?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
+}
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(start, list))
+        .routes(routes!(one))
+        .routes(routes!(changes))
+        .routes(routes!(run_overlaps))
+        .routes(routes!(latest_overlaps))
+        .routes(routes!(transcript))
+}

@@ -1,0 +1,471 @@
+//! Match runs between partner nodes: preparing a session from the store, driving it over the
+//! peer channel, and storing what this side learned — whole, in one transaction, or not at all.
+//!
+//! The initiator's node calls the responder's `POST /peer/v1/partnerships/{ref}/runs` once per
+//! run over mutual TLS; the request body carries the initiator's frames and the response body the
+//! responder's, both directions at once on one HTTP/2 stream (spec §16.1). Each node keeps its
+//! own run record with its own role, dataset, policy and results. The run's state lives in the
+//! store: any replica answers for it, and a run whose driving process dies is failed by its
+//! stopped heartbeat, never left half-stored.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use blindmap_psi::{
+    Cell, Dataset, DisclosurePolicy, FieldName, Level, Outcome, SegmentLabel, Session, SessionConfig, SessionSeed,
+    Transcript,
+};
+use blindmap_records::Side;
+use blindmap_store::{
+    Completion, NewRun, OrgId, Partnership, Run, RunId, RunOverlap, RunRole, SharingLevel, SharingPolicy, Store,
+};
+use bytes::Bytes;
+use futures_util::Stream;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::error::ApiError;
+use crate::session_io::{Driver, Failure, Progress, Traffic};
+
+/// The media type of a stream of protocol frames.
+pub(crate) const FRAMES_TYPE: &str = "application/vnd.blindmap.frames";
+
+/// How often a driving process refreshes its run's heartbeat.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// Frames buffered per direction before the sender waits.
+pub(crate) const FRAME_BUFFER: usize = 8;
+
+/// A sharing policy as the protocol's disclosure policy: counts where no rule says otherwise.
+pub(crate) fn disclosure_policy(policy: &SharingPolicy) -> Result<DisclosurePolicy, ApiError> {
+    let mut out = DisclosurePolicy::new(Level::Counts)
+        .with_threshold(policy.threshold)
+        .with_min_partner_segment(policy.min_partner_segment);
+    let segment = |s: &str| -> Result<Option<SegmentLabel>, ApiError> {
+        if s == "*" {
+            return Ok(None);
+        }
+        SegmentLabel::new(s).map(Some).map_err(|e| ApiError::Invalid(format!("sharing rule segment {s:?}: {e}")))
+    };
+    for rule in &policy.rules {
+        let level = match &rule.level {
+            SharingLevel::Hidden => Level::Hidden,
+            SharingLevel::Counts => Level::Counts,
+            SharingLevel::Overlaps => Level::Overlaps,
+            SharingLevel::Fields(fields) => Level::Fields(
+                fields
+                    .iter()
+                    .map(|f| FieldName::new(f).map_err(|e| ApiError::Invalid(format!("sharing rule field {f:?}: {e}"))))
+                    .collect::<Result<_, _>>()?,
+            ),
+        };
+        out = out
+            .with_rule(segment(&rule.own_segment)?, segment(&rule.partner_segment)?, level)
+            .map_err(|e| ApiError::Invalid(format!("sharing rule: {e}")))?;
+    }
+    Ok(out)
+}
+
+/// A run recorded as started, with what its session needs.
+pub(crate) struct Started {
+    pub(crate) run: Run,
+    policy: DisclosurePolicy,
+    transcript: bool,
+}
+
+/// Records a run of `org` in `partnership` as started, with the newest dataset and the sharing
+/// policy in force now. Fails, recording nothing, when there is no dataset to match.
+pub(crate) async fn start(
+    store: &Store,
+    org: &OrgId,
+    partnership: &Partnership,
+    role: RunRole,
+    started_by: &str,
+    transcript: bool,
+) -> Result<Started, ApiError> {
+    let dataset = store.newest_dataset(org).await?.ok_or_else(|| {
+        ApiError::Conflict("there is no dataset to match: import a CRM export first (blindmap datasets import)".into())
+    })?;
+    let sharing = store.sharing(org, &partnership.id).await?;
+    let policy = disclosure_policy(&sharing)?;
+    let id = RunId::generate();
+    let run = store
+        .start_run(&NewRun {
+            id: &id,
+            org,
+            partnership: &partnership.id,
+            role,
+            dataset: &dataset.id,
+            started_by,
+            sharing: &sharing,
+        })
+        .await?;
+    Ok(Started { run, policy, transcript })
+}
+
+/// The two directions of a run's connection.
+pub(crate) struct Connection<S> {
+    pub(crate) incoming: S,
+    pub(crate) outgoing: mpsc::Sender<Bytes>,
+}
+
+/// Drives a started run to its end and stores the outcome (or the failure). `connect` opens the
+/// connection once the dataset is loaded.
+pub(crate) async fn drive<S, E, C>(store: Store, started: Started, connect: C)
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
+    E: std::fmt::Display,
+    C: Future<Output = Result<Connection<S>, String>> + Send,
+{
+    let Started { run, policy, transcript } = started;
+    let progress = Arc::new(Progress::default());
+    let work = async {
+        let side = match run.role {
+            RunRole::Initiator => Side::First,
+            RunRole::Responder => Side::Second,
+        };
+        let data = Arc::new(
+            store
+                .load_dataset(&run.org, &run.dataset, side)
+                .await
+                .map_err(|e| (format!("cannot load the dataset: {e}"), None))?,
+        );
+        let seed = SessionSeed::random(&mut rand::rng());
+        let session = match run.role {
+            RunRole::Initiator => Session::initiator(data.clone(), policy, SessionConfig::default(), seed),
+            RunRole::Responder => Session::responder(data.clone(), policy, SessionConfig::default(), seed),
+        }
+        .map_err(|e| (format!("cannot start the session: {e}"), None))?;
+        let transcript = transcript.then(|| {
+            Transcript::new(&[
+                ("run", run.id.as_str()),
+                ("role", run.role.as_str()),
+                ("partner", &run.partner_name),
+                ("records", &data.records().len().to_string()),
+            ])
+        });
+        let connection = connect.await.map_err(|e| (e, None))?;
+        let started = Instant::now();
+        let driver =
+            Driver { session, own_records: data.records().len() as u64, progress: progress.clone(), transcript };
+        let (result, transcript) = driver.run(connection.incoming, connection.outgoing).await;
+        let transcript = transcript.map(Transcript::into_text);
+        match result {
+            Ok((outcome, traffic)) => Ok((outcome, traffic, started.elapsed(), data, transcript)),
+            Err(Failure::Protocol(e)) => Err((format!("the session failed: {e}"), transcript)),
+            Err(Failure::Transport(e)) => Err((e, transcript)),
+        }
+    };
+    let heartbeat = async {
+        loop {
+            tokio::time::sleep(HEARTBEAT).await;
+            let (done, total) = progress.get();
+            match store.heartbeat_run(&run.id, done, total).await {
+                Ok(true) => {}
+                Ok(false) => return "the run was failed while running (its heartbeat was missed)".to_owned(),
+                Err(e) => tracing::warn!(error = %e, "cannot refresh a run's heartbeat"),
+            }
+        }
+    };
+    let outcome = tokio::select! {
+        outcome = work => outcome,
+        stopped = heartbeat => Err((stopped, None)),
+    };
+    let stored = match outcome {
+        Ok((outcome, traffic, elapsed, data, transcript)) => {
+            let mut completion = completion(&run, &outcome, &data, traffic, elapsed, transcript);
+            completion.records = progress.get().1;
+            store.complete_run(&run.org, &run.id, &completion).await
+        }
+        Err((reason, transcript)) => {
+            tracing::info!(run = %run.id, role = run.role.as_str(), reason = %reason, "match run failed");
+            store.fail_run(&run.id, &reason, transcript.as_deref()).await
+        }
+    };
+    if let Err(e) = stored {
+        tracing::error!(run = %run.id, error = %e, "cannot store a run's end");
+    }
+}
+
+fn cell_json(cell: Cell, level: &Level) -> Value {
+    let mut v = json!({ "shown": cell.to_string(), "level": level.name() });
+    match cell {
+        Cell::Count(n) => v["count"] = json!(n),
+        Cell::FewerThan(k) => v["fewer_than"] = json!(k),
+        Cell::TooSmall { minimum } => v["partner_minimum"] = json!(minimum),
+        Cell::Hidden => {}
+    }
+    if let Level::Fields(fields) = level {
+        v["fields"] = json!(fields.iter().map(|f| f.as_str()).collect::<Vec<_>>());
+    }
+    v
+}
+
+/// What a finished session leaves in the store: the matrix, both plans, this side's overlapping
+/// accounts, and the audit events of what each side revealed.
+fn completion(
+    run: &Run,
+    outcome: &Outcome,
+    data: &Dataset,
+    traffic: Traffic,
+    elapsed: Duration,
+    transcript: Option<String>,
+) -> Completion {
+    let rows: Vec<&str> = outcome.own_segments().iter().map(SegmentLabel::as_str).collect();
+    let columns: Vec<Value> = outcome
+        .partner_segments()
+        .iter()
+        .map(|s| json!({ "segment": s.label.as_str(), "records": s.records }))
+        .collect();
+    let cells: Vec<Vec<Value>> = (0..rows.len())
+        .map(|r| (0..columns.len()).map(|c| cell_json(outcome.cell(r, c), outcome.level(r, c))).collect())
+        .collect();
+    let disclosed = outcome.disclosed_plan();
+    let disclosed_levels: Vec<Vec<&str>> =
+        (0..disclosed.rows()).map(|r| (0..disclosed.cols()).map(|c| disclosed.level(r, c).name()).collect()).collect();
+    let overlaps: Vec<RunOverlap> = outcome
+        .overlaps()
+        .iter()
+        .map(|o| {
+            let record = &data.records()[o.record];
+            RunOverlap {
+                account_id: record.id.clone(),
+                own_segment: record.segment.to_string(),
+                partner_segment: outcome.partner_segments()[usize::from(o.partner.segment)].label.to_string(),
+                partner_record: o.partner.position,
+                key_types: o.key_types.iter().map(ToString::to_string).collect(),
+                fields: outcome
+                    .fields_of(&o.partner)
+                    .map(|f| f.fields.iter().map(|(n, v)| (n.to_string(), v.clone())).collect())
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    let accounts: BTreeSet<&str> = overlaps.iter().map(|o| o.account_id.as_str()).collect();
+    let result = json!({
+        "session": hex::encode(outcome.session_id()),
+        "rows": rows,
+        "columns": columns,
+        "cells": cells,
+        "disclosed": {
+            "rows": columns.iter().map(|c| c["segment"].clone()).collect::<Vec<_>>(),
+            "columns": rows,
+            "levels": disclosed_levels,
+            "threshold": disclosed.threshold(),
+            "min_segment": disclosed.min_segment(),
+        },
+        "received": { "threshold": outcome.received_plan().threshold(), "min_segment": outcome.received_plan().min_segment() },
+        "overlapping_accounts": accounts.len(),
+        "pairs": overlaps.len(),
+        "unopened_fields": outcome.unopened_fields().len(),
+        "truncated": outcome.is_truncated(),
+        "bytes_sent": traffic.bytes_sent,
+        "bytes_received": traffic.bytes_received,
+        "frames": traffic.frames,
+        "seconds": elapsed.as_secs_f64(),
+    });
+    let audit = vec![
+        (
+            "match.revealed".to_owned(),
+            json!({ "run": run.id.as_str(), "partner": run.partner_name, "role": run.role.as_str(),
+                "dataset": run.dataset.as_str(), "policy": run.sharing, "disclosed": result["disclosed"] }),
+        ),
+        (
+            "match.learned".to_owned(),
+            json!({ "run": run.id.as_str(), "partner": run.partner_name, "overlapping_accounts": accounts.len(),
+                "pairs": overlaps.len(), "levels": cells.iter().map(|row| row.iter().map(|c| c["level"].clone())
+                    .collect::<Vec<_>>()).collect::<Vec<_>>() }),
+        ),
+    ];
+    Completion { result, overlaps, transcript, audit, records: 0 }
+}
+
+/// What changed in one cell since the previous complete run.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct CellChange {
+    /// This side's segment.
+    own_segment: String,
+    /// The partner's segment.
+    partner_segment: String,
+    /// The cell as shown before.
+    before: Option<String>,
+    /// The cell as shown now.
+    after: Option<String>,
+    /// Accounts overlapping now but not before (when both runs listed accounts for the cell).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new: Option<Vec<String>>,
+    /// Accounts overlapping before but not now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lost: Option<Vec<String>>,
+}
+
+/// The cells' shown values of a complete run, by (own segment, partner segment).
+fn shown_cells(run: &Run) -> BTreeMap<(String, String), (String, String)> {
+    let mut cells = BTreeMap::new();
+    let Some(result) = &run.result else { return cells };
+    let rows = result["rows"].as_array().cloned().unwrap_or_default();
+    let columns = result["columns"].as_array().cloned().unwrap_or_default();
+    for (r, own) in rows.iter().enumerate() {
+        for (c, partner) in columns.iter().enumerate() {
+            let cell = &result["cells"][r][c];
+            let key = (
+                own.as_str().unwrap_or_default().to_owned(),
+                partner["segment"].as_str().unwrap_or_default().to_owned(),
+            );
+            let value = (
+                cell["shown"].as_str().unwrap_or_default().to_owned(),
+                cell["level"].as_str().unwrap_or_default().to_owned(),
+            );
+            cells.insert(key, value);
+        }
+    }
+    cells
+}
+
+/// What changed between `previous` and `run`, cell by cell: the shown values, and the accounts
+/// that came and went where both runs list accounts for the cell. Unchanged cells are left out.
+pub(crate) async fn changes(
+    store: &Store,
+    org: &OrgId,
+    previous: &Run,
+    run: &Run,
+) -> Result<Vec<CellChange>, ApiError> {
+    let before = shown_cells(previous);
+    let after = shown_cells(run);
+    let listed = |level: &str| level == "overlaps" || level == "fields";
+    let old_accounts = store.overlap_accounts(org, &previous.id).await?;
+    let new_accounts = store.overlap_accounts(org, &run.id).await?;
+    let empty = BTreeSet::new();
+    let keys: BTreeSet<&(String, String)> = before.keys().chain(after.keys()).collect();
+    let mut out = Vec::new();
+    for key in keys {
+        let (b, a) = (before.get(key), after.get(key));
+        let (new, lost) = match (b, a) {
+            (Some((_, lb)), Some((_, la))) if listed(lb) && listed(la) => {
+                let old = old_accounts.get(key).unwrap_or(&empty);
+                let now = new_accounts.get(key).unwrap_or(&empty);
+                (Some(now.difference(old).cloned().collect::<Vec<_>>()), Some(old.difference(now).cloned().collect()))
+            }
+            _ => (None, None),
+        };
+        let same_shown = b.map(|x| &x.0) == a.map(|x| &x.0);
+        let same_accounts = new.as_ref().is_none_or(Vec::is_empty) && lost.as_ref().is_none_or(Vec::is_empty);
+        if same_shown && same_accounts {
+            continue;
+        }
+        out.push(CellChange {
+            own_segment: key.0.clone(),
+            partner_segment: key.1.clone(),
+            before: b.map(|x| x.0.clone()),
+            after: a.map(|x| x.0.clone()),
+            new,
+            lost,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use blindmap_psi::wire::{Frame, Message};
+    use blindmap_psi::{AbortCode, Session};
+    use blindmap_records::{Importer, Preset};
+    use blindmap_store::{PartnershipId, RunState};
+
+    use super::*;
+
+    const PARTNER_CSV: &str = include_str!("../../../samples/partner-hubspot.csv");
+
+    /// A responder run of a fresh store's organisation, and the frames an honest initiator
+    /// with the same sample would open with.
+    async fn responder() -> (Store, tempfile::TempDir, OrgId, Started, Vec<u8>) {
+        let (store, dir) = blindmap_store::testing::sqlite().await;
+        let org = store.create_organisation("Partner").await.unwrap();
+        let importer =
+            Importer::new("p.csv", Cursor::new(PARTNER_CSV.as_bytes().to_vec()), &Preset::Hubspot.mapping()).unwrap();
+        store.import_dataset(&org.id, "p.csv", "hubspot", importer).await.unwrap();
+        let p = store
+            .create_partnership(&PartnershipId::generate(), &org.id, "Vendor", "https://v", "sha256:aa", "pt_x")
+            .await
+            .unwrap();
+        let started = start(&store, &org.id, &p, RunRole::Responder, "Vendor", true).await.unwrap();
+        let data = store.load_dataset(&org.id, &started.run.dataset, Side::First).await.unwrap();
+        let mut initiator = Session::initiator(
+            Arc::new(data),
+            DisclosurePolicy::default(),
+            SessionConfig::default(),
+            SessionSeed::random(&mut rand::rng()),
+        )
+        .unwrap();
+        let hello = initiator.poll_transmit().unwrap();
+        (store, dir, org.id, started, hello)
+    }
+
+    async fn run_with(store: &Store, started: Started, frames: Vec<Vec<u8>>) -> Vec<Bytes> {
+        let (outgoing, mut rx) = mpsc::channel(64);
+        let incoming = futures_util::stream::iter(frames.into_iter().map(|f| Ok::<_, std::io::Error>(Bytes::from(f))));
+        drive(store.clone(), started, async move { Ok(Connection { incoming, outgoing }) }).await;
+        let mut sent = Vec::new();
+        while let Ok(frame) = rx.try_recv() {
+            sent.push(frame);
+        }
+        sent
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_malformed_peer_message_aborts_the_run_with_its_reason() {
+        let (store, _dir, org, started, hello) = responder().await;
+        let id = started.run.id.clone();
+        // A plan frame whose body is garbage: a valid header, so it is cut and decoded.
+        let mut bad = Frame::decode(&hello).unwrap();
+        bad.seq = 1;
+        let mut bytes = bad.encode();
+        bytes[1] = 0x02;
+        let sent = run_with(&store, started, vec![hello, bytes]).await;
+        let last = Frame::decode(sent.last().unwrap()).unwrap();
+        assert_eq!(last.message, Message::Abort(AbortCode::Malformed), "the partner is told why");
+        let run = store.run(&org, &id).await.unwrap();
+        assert_eq!(run.state, RunState::Failed);
+        assert!(run.failure.as_deref().unwrap().contains("session failed"), "{:?}", run.failure);
+        let transcript = store.run_transcript(&org, &id).await.unwrap().unwrap();
+        assert!(transcript.contains("< undecodable") || transcript.contains("< seq 1"), "{transcript}");
+        assert!(transcript.contains("# end: the session failed"));
+        assert!(store.latest_complete_run(&org, &run.partnership).await.unwrap().is_none());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_connection_fails_the_run_and_stores_nothing() {
+        let (store, _dir, org, started, hello) = responder().await;
+        let id = started.run.id.clone();
+        let sent = run_with(&store, started, vec![hello]).await;
+        assert!(!sent.is_empty(), "the responder answered the hello");
+        let run = store.run(&org, &id).await.unwrap();
+        assert_eq!(run.state, RunState::Failed);
+        assert_eq!(run.failure.as_deref(), Some("the partner closed the connection before the session ended"));
+        let overlaps =
+            store.overlaps_page(&org, &id, &blindmap_store::OverlapFilter::default(), None, 10).await.unwrap();
+        assert!(overlaps.is_empty() && run.result.is_none());
+    }
+
+    #[test]
+    fn sharing_policies_become_disclosure_policies() {
+        let policy = SharingPolicy {
+            rules: vec![blindmap_store::SharingRule {
+                own_segment: "customers".into(),
+                partner_segment: "*".into(),
+                level: SharingLevel::Fields(vec!["owner".into()]),
+            }],
+            threshold: 3,
+            min_partner_segment: 2,
+        };
+        let d = disclosure_policy(&policy).unwrap();
+        let customers = SegmentLabel::new("customers").unwrap();
+        let prospects = SegmentLabel::new("prospects").unwrap();
+        assert_eq!(d.level(&customers, &prospects), &Level::Fields(vec![FieldName::new("owner").unwrap()]));
+        assert_eq!(d.level(&prospects, &customers), &Level::Counts, "counts where no rule says otherwise");
+        assert_eq!((d.threshold(), d.min_partner_segment()), (3, 2));
+    }
+}

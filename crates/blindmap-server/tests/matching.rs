@@ -1,0 +1,298 @@
+//! Two real nodes match over mutual TLS, on SQLite and on PostgreSQL: each imports a sample CRM
+//! export through the API, they pair, the vendor starts a run, and both sides' stored results are
+//! checked against ground truth (the same match in one process) and against each side's policy:
+//! the vendor shares counts only, so the partner never receives record-level data; the partner
+//! hides its prospects, so they never appear. The vendor's transcript holds no domain, name or
+//! DUNS of either input. A re-run with changed data reports what changed.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use blindmap_psi::{DisclosurePolicy, Level, Session, SessionConfig, SessionSeed, run_in_process};
+use blindmap_records::{Preset, Side, import_dataset};
+use blindmap_server::client::{ApiClient, ClientError, Method};
+use blindmap_server::node::{InitOptions, NodeConfig, RunningNode, init, start};
+use serde_json::{Value, json};
+
+const VENDOR_CSV: &str = include_str!("../../../samples/vendor-salesforce.csv");
+const PARTNER_CSV: &str = include_str!("../../../samples/partner-hubspot.csv");
+
+struct Node {
+    running: RunningNode,
+    api: ApiClient,
+    _dir: tempfile::TempDir,
+}
+
+async fn node(organisation: &str, database_url: Option<String>) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let options = InitOptions {
+        data_dir: dir.path().join("node"),
+        organisation: organisation.into(),
+        admin: "admin".into(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        public_url: None,
+        database_url,
+    };
+    let made = init(&options).await.unwrap();
+    let running = start(&options.data_dir, &NodeConfig::load(&options.data_dir).unwrap()).await.unwrap();
+    let url = format!("https://127.0.0.1:{}", running.addr.port());
+    let api = ApiClient::new(&url, &made.fingerprint, made.admin_token.expose()).unwrap();
+    Node { running, api, _dir: dir }
+}
+
+async fn call(node: &Node, method: Method, path: &str, body: Option<Value>) -> Result<Value, ClientError> {
+    let body = body.map(|b| (serde_json::to_vec(&b).unwrap(), "application/json"));
+    node.api.call(method, path, body, &[]).await
+}
+
+async fn upload(node: &Node, name: &str, csv: &str) {
+    let body = Some((csv.as_bytes().to_vec(), "text/csv"));
+    let path = format!("/api/v1/datasets?name={name}");
+    node.api.call::<Value>(Method::POST, &path, body, &[]).await.unwrap();
+}
+
+/// Polls a run until it leaves `running`.
+async fn finished(node: &Node, run: &str) -> Value {
+    for _ in 0..600 {
+        let view = call(node, Method::GET, &format!("/api/v1/runs/{run}"), None).await.unwrap();
+        if view["state"] != "running" {
+            return view;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("run {run} still running after a minute");
+}
+
+/// Every page of a list of overlaps.
+async fn all_overlaps(node: &Node, path: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let page_path = match &cursor {
+            Some(c) => format!("{path}{sep}limit=7&cursor={c}"),
+            None => format!("{path}{sep}limit=7"),
+        };
+        let page = call(node, Method::GET, &page_path, None).await.unwrap();
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return items,
+        }
+    }
+}
+
+/// The vendor's overlapping accounts per partner segment, computed in one process with the
+/// partner's policy: what the networked run must store.
+fn ground_truth(partner_csv: &str) -> BTreeSet<(String, String)> {
+    let load = |csv: &str, preset: Preset, side| {
+        import_dataset("x.csv", csv.as_bytes(), &preset.mapping(), side, |_| {}).unwrap().dataset
+    };
+    let vendor = std::sync::Arc::new(load(VENDOR_CSV, Preset::Salesforce, Side::First));
+    let partner = std::sync::Arc::new(load(partner_csv, Preset::Hubspot, Side::Second));
+    let prospects = blindmap_psi::SegmentLabel::new("prospects").unwrap();
+    let partner_policy = DisclosurePolicy::new(Level::Overlaps)
+        .with_rule(None, Some(prospects.clone()), Level::Overlaps)
+        .unwrap()
+        .with_rule(Some(prospects), None, Level::Hidden)
+        .unwrap()
+        .with_threshold(1)
+        .with_min_partner_segment(1);
+    let seed = || SessionSeed::random(&mut rand::rng());
+    let a = Session::initiator(vendor.clone(), DisclosurePolicy::new(Level::Counts), SessionConfig::default(), seed())
+        .unwrap();
+    let b = Session::responder(partner, partner_policy, SessionConfig::default(), seed()).unwrap();
+    let run = run_in_process(a, b).unwrap();
+    run.initiator
+        .overlaps()
+        .iter()
+        .map(|o| {
+            let label = &run.initiator.partner_segments()[usize::from(o.partner.segment)].label;
+            (vendor.records()[o.record].id.clone(), label.to_string())
+        })
+        .collect()
+}
+
+/// Every CRM value that could identify an account: names, domains and DUNS as written in the
+/// files, and every protocol key the importer makes of them (and its parts).
+fn identifiers() -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (csv, columns) in [
+        (VENDOR_CSV, &["Account Name", "Website", "D-U-N-S Number"][..]),
+        (
+            PARTNER_CSV,
+            &["Company name", "Company Domain Name", "Website URL", "Additional Domains", "D-U-N-S Number"][..],
+        ),
+    ] {
+        let mut reader = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+        let headers = reader.headers().unwrap().clone();
+        for row in reader.records() {
+            let row = row.unwrap();
+            for (h, v) in headers.iter().zip(row.iter()) {
+                if columns.contains(&h) {
+                    out.extend(v.split(';').map(|p| p.trim().to_owned()));
+                }
+            }
+        }
+    }
+    for (csv, preset, side) in
+        [(VENDOR_CSV, Preset::Salesforce, Side::First), (PARTNER_CSV, Preset::Hubspot, Side::Second)]
+    {
+        let imported = import_dataset("x.csv", csv.as_bytes(), &preset.mapping(), side, |_| {}).unwrap();
+        for record in imported.dataset.records() {
+            for key in &record.keys {
+                out.insert(key.value().to_owned());
+                out.extend(key.value().split('|').map(str::to_owned));
+            }
+        }
+    }
+    // Short fragments (country codes, `-`) say nothing about an account.
+    out.retain(|v| v.len() >= 5);
+    out
+}
+
+/// The bytes of every frame in a transcript.
+fn transcript_bytes(text: &str) -> Vec<u8> {
+    text.lines().filter(|l| l.starts_with("  ")).flat_map(|l| hex::decode(l.trim()).unwrap()).collect()
+}
+
+async fn matching_end_to_end(database: impl Fn() -> Option<String>) {
+    let vendor = node("Vendor", database()).await;
+    let partner = node("Partner", database()).await;
+    upload(&vendor, "vendor-salesforce.csv", VENDOR_CSV).await;
+    upload(&partner, "partner-hubspot.csv", PARTNER_CSV).await;
+
+    let invite = call(&vendor, Method::POST, "/api/v1/partnerships/invites", None).await.unwrap();
+    let accepted =
+        call(&partner, Method::POST, "/api/v1/partnerships", Some(json!({ "code": invite["code"] }))).await.unwrap();
+    let partner_pid = accepted["id"].as_str().unwrap().to_owned();
+    let vendor_pid = call(&vendor, Method::GET, "/api/v1/partnerships", None).await.unwrap()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The partner shows the vendor which accounts overlap, except its prospects; the vendor keeps
+    // the default (counts only, threshold 5).
+    let policy = json!({ "rules": [
+            { "own_segment": "*", "partner_segment": "*", "level": "overlaps" },
+            { "own_segment": "prospects", "partner_segment": "*", "level": "hidden" }],
+        "threshold": 1, "min_partner_segment": 1 });
+    call(&partner, Method::PUT, &format!("/api/v1/partnerships/{partner_pid}/sharing"), Some(policy)).await.unwrap();
+
+    let started =
+        call(&vendor, Method::POST, "/api/v1/runs", Some(json!({ "partnership": vendor_pid, "transcript": true })))
+            .await
+            .unwrap();
+    assert_eq!(started["state"], "running");
+    let run_id = started["id"].as_str().unwrap().to_owned();
+    let run = finished(&vendor, &run_id).await;
+    assert_eq!(run["state"], "complete", "{run}");
+    let result = &run["result"];
+    assert!(run["progress"]["total"].as_u64().unwrap() > 0);
+
+    // The vendor's matrix: overlaps from the partner's customers and open opportunities, hidden
+    // for its prospects.
+    let columns: Vec<&str> =
+        result["columns"].as_array().unwrap().iter().map(|c| c["segment"].as_str().unwrap()).collect();
+    let hidden = columns.iter().position(|c| *c == "prospects").unwrap();
+    for row in result["cells"].as_array().unwrap() {
+        assert_eq!(row[hidden]["level"], "hidden");
+        assert_eq!(row[hidden]["shown"], "hidden");
+    }
+    let overlaps = all_overlaps(&vendor, &format!("/api/v1/runs/{run_id}/overlaps")).await;
+    let got: BTreeSet<(String, String)> = overlaps
+        .iter()
+        .map(|o| (o["account_id"].as_str().unwrap().to_owned(), o["partner_segment"].as_str().unwrap().to_owned()))
+        .collect();
+    let truth = ground_truth(PARTNER_CSV);
+    assert!(!truth.is_empty());
+    assert_eq!(got, truth, "the networked run stores what the same match in one process finds");
+    assert!(got.iter().all(|(_, segment)| segment != "prospects"), "a hidden segment never appears");
+    assert!(overlaps.iter().all(|o| !o["own_fields"].as_object().unwrap().is_empty()));
+    let filtered =
+        all_overlaps(&vendor, &format!("/api/v1/overlaps?partnership={vendor_pid}&partner_segment=customers")).await;
+    assert_eq!(filtered.len(), truth.iter().filter(|(_, s)| s == "customers").count());
+
+    // The partner's side: a complete responder run with counts only — no record-level data.
+    let partner_runs = call(&partner, Method::GET, "/api/v1/runs", None).await.unwrap();
+    let partner_run = partner_runs["items"][0].clone();
+    assert_eq!(partner_run["role"], "responder");
+    let partner_run = finished(&partner, partner_run["id"].as_str().unwrap()).await;
+    assert_eq!(partner_run["state"], "complete", "{partner_run}");
+    for row in partner_run["result"]["cells"].as_array().unwrap() {
+        for cell in row.as_array().unwrap() {
+            assert_eq!(cell["level"], "counts", "{cell}");
+        }
+    }
+    let partner_overlaps =
+        all_overlaps(&partner, &format!("/api/v1/runs/{}/overlaps", partner_run["id"].as_str().unwrap())).await;
+    assert!(partner_overlaps.is_empty(), "a counts side never receives record-level data");
+    assert_eq!(partner_run["result"]["session"], result["session"], "one session, two records of it");
+    let trail = call(&partner, Method::GET, "/api/v1/audit", None).await.unwrap();
+    let revealed = trail["items"].as_array().unwrap().iter().find(|e| e["kind"] == "match.revealed").unwrap();
+    assert_eq!(revealed["detail"]["policy"]["rules"][1]["level"], "hidden", "the policy in force is audited");
+
+    // The transcript: every frame, and no identifier of either side in any of them.
+    let text = vendor.api.call_text(Method::GET, &format!("/api/v1/runs/{run_id}/transcript")).await.unwrap();
+    assert!(text.starts_with("blindmap transcript v1\n"));
+    let frames = text.lines().filter(|l| l.starts_with('>') || l.starts_with('<')).count() as u64;
+    assert_eq!(frames, result["frames"].as_u64().unwrap());
+    let bytes = transcript_bytes(&text);
+    assert_eq!(bytes.len() as u64, result["bytes_sent"].as_u64().unwrap() + result["bytes_received"].as_u64().unwrap());
+    for id in identifiers() {
+        assert!(!text.contains(&id), "{id:?} in the transcript's text");
+        assert!(!bytes.windows(id.len()).any(|w| w == id.as_bytes()), "{id:?} in a frame");
+    }
+
+    // The partner drops two of its accounts and re-imports; the vendor's re-run reports the
+    // accounts it lost.
+    let lines: Vec<&str> = PARTNER_CSV.lines().collect();
+    let changed = [&lines[..1], &lines[3..]].concat().join("\n");
+    upload(&partner, "partner-hubspot-v2.csv", &changed).await;
+    let second = call(&vendor, Method::POST, "/api/v1/runs", Some(json!({ "partnership": vendor_pid }))).await.unwrap();
+    let second_id = second["id"].as_str().unwrap().to_owned();
+    assert_eq!(finished(&vendor, &second_id).await["state"], "complete");
+    let changes = call(&vendor, Method::GET, &format!("/api/v1/runs/{second_id}/changes"), None).await.unwrap();
+    assert_eq!(changes["previous_run"], run_id.as_str());
+    let lost: BTreeSet<(String, String)> = changes["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| {
+            let segment = c["partner_segment"].as_str().unwrap().to_owned();
+            c["lost"].as_array().into_iter().flatten().map(move |a| (a.as_str().unwrap().to_owned(), segment.clone()))
+        })
+        .collect();
+    let truth_after = ground_truth(&changed);
+    assert!(!lost.is_empty(), "dropping the partner's first accounts loses overlaps: {changes}");
+    assert_eq!(lost, truth.difference(&truth_after).cloned().collect(), "exactly the lost overlaps");
+
+    // A node without a partnership is refused on the run route, whoever calls.
+    let without_cert =
+        call(&partner, Method::POST, &format!("/peer/v1/partnerships/{partner_pid}/runs"), Some(json!({}))).await;
+    assert!(
+        matches!(&without_cert, Err(ClientError::Api { status, .. }) if status.as_u16() == 403),
+        "{without_cert:?}"
+    );
+
+    // After the partnership ends, no run starts.
+    call(&vendor, Method::POST, &format!("/api/v1/partnerships/{vendor_pid}/end"), None).await.unwrap();
+    let refused = call(&vendor, Method::POST, "/api/v1/runs", Some(json!({ "partnership": vendor_pid }))).await;
+    assert!(matches!(&refused, Err(ClientError::Api { status, .. }) if status.as_u16() == 409), "{refused:?}");
+
+    for n in [vendor, partner] {
+        n.running.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_match_on_sqlite() {
+    matching_end_to_end(|| None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_match_on_postgres() {
+    let Some(first) = blindmap_store::testing::postgres_url().await else { return };
+    let second = blindmap_store::testing::postgres_url().await.unwrap();
+    let urls = std::sync::Mutex::new(vec![second, first]);
+    matching_end_to_end(|| urls.lock().unwrap().pop()).await;
+}
