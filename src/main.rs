@@ -3,9 +3,11 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod demo;
 mod import_bench;
 mod input;
 mod inspect;
+mod match_cli;
 mod match_files;
 mod node_cli;
 mod policy_arg;
@@ -29,6 +31,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole product in one command: a vendor's node and a partner's start on loopback,
+    /// import the bundled sample CRM exports, pair over mutual TLS, match, and print both
+    /// sides' overlap matrices and overlapping accounts, with a transcript of every frame.
+    Demo(demo::DemoArgs),
     /// Match two CRM exports through the real protocol, both parties in this process.
     ///
     /// Each file is read with a preset (Salesforce Account export, HubSpot Companies export, or
@@ -72,6 +78,13 @@ enum Command {
         #[command(subcommand)]
         command: node_cli::PartnerCommand,
     },
+    /// Match with a partner: this organisation's node runs the protocol with the partner's node
+    /// over mutual TLS, each side disclosing what its sharing policy allows, and stores the result.
+    ///
+    /// Prints the overlap matrix (your segments × the partner's), what changed since the last run
+    /// with this partner, and the first overlapping accounts where the partner shares them. With
+    /// --transcript, every frame that crossed the connection is written to a file.
+    Match(match_cli::MatchArgs),
     /// Benchmarks.
     Bench(BenchArgs),
 }
@@ -98,12 +111,14 @@ enum BenchCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => demo::run(&args),
         Command::MatchFiles(args) => match_files::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Init(args) => node_cli::run_init(&args),
         Command::Serve(args) => node_cli::run_serve(&args),
         Command::Datasets { command } => node_cli::run_datasets(&command),
         Command::Partner { command } => node_cli::run_partner(&command),
+        Command::Match(args) => match_cli::run(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Psi(args) }) => bench::psi(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Quality(args) }) => quality::run(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Import(args) }) => import_bench::run(&args),

@@ -1,6 +1,7 @@
 //! `blindmap init`, `serve` and the commands that use a node's API (`datasets …`). These talk to
 //! the node over HTTPS like any client; none opens the node's database itself.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -115,6 +116,31 @@ pub(crate) enum PartnerCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Show or set what this side shares with a partner (a run uses the policy both sides hold
+    /// at its start). Without options, shows it.
+    ///
+    /// Rules are `OWN:PARTNER=LEVEL`: this side's segment and the partner's (either may be `*`),
+    /// and one of hidden, counts, overlaps, or fields:NAME[,NAME…] (overlaps plus those fields of
+    /// your matching accounts). The most specific rule applies; pairs no rule covers share counts.
+    /// Example: --rule '*:*=overlaps' --rule 'prospects:*=hidden' --threshold 5
+    Sharing {
+        /// The partner's name, or the partnership's id (`pt_…`).
+        partner: String,
+        /// A rule; replaces every current rule (repeat for several).
+        #[arg(long = "rule", value_name = "OWN:PARTNER=LEVEL")]
+        rules: Vec<String>,
+        /// Remove every rule (share counts only).
+        #[arg(long, conflicts_with = "rules")]
+        clear_rules: bool,
+        /// Counts below this show as "< K".
+        #[arg(long, value_name = "K")]
+        threshold: Option<u32>,
+        /// Serve no partner segment smaller than this many accounts.
+        #[arg(long, value_name = "N")]
+        min_segment: Option<u32>,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// End a partnership: no data flows any more, on either side.
     End {
         /// The partnership's id (`pt_…`, from `partner list`).
@@ -157,6 +183,46 @@ pub(crate) fn run_partner(command: &PartnerCommand) -> anyhow::Result<()> {
                     show(p);
                 }
             }
+            PartnerCommand::Sharing { partner, rules, clear_rules, threshold, min_segment, connection } => {
+                let api = client(connection)?;
+                let id = partnership_id(&api, partner).await?;
+                let path = format!("/api/v1/partnerships/{}/sharing", encode(&id));
+                let mut policy: Value = api.call(Method::GET, &path, None, &[]).await?;
+                let changing = !rules.is_empty() || *clear_rules || threshold.is_some() || min_segment.is_some();
+                if changing {
+                    if !rules.is_empty() || *clear_rules {
+                        policy["rules"] = rules.iter().map(|r| parse_rule(r)).collect::<anyhow::Result<Value>>()?;
+                    }
+                    if let Some(k) = threshold {
+                        policy["threshold"] = (*k).into();
+                    }
+                    if let Some(n) = min_segment {
+                        policy["min_partner_segment"] = (*n).into();
+                    }
+                    let body = serde_json::to_vec(&policy)?;
+                    policy = api.call(Method::PUT, &path, Some((body, "application/json")), &[]).await?;
+                    println!("Sharing with {partner} is now:");
+                } else {
+                    println!("Sharing with {partner}:");
+                }
+                for r in policy["rules"].as_array().into_iter().flatten() {
+                    let fields: Vec<&str> =
+                        r["fields"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+                    let level = r["level"].as_str().unwrap_or("?");
+                    let level =
+                        if fields.is_empty() { level.to_owned() } else { format!("{level}:{}", fields.join(",")) };
+                    println!(
+                        "  {}:{}={level}",
+                        r["own_segment"].as_str().unwrap_or("?"),
+                        r["partner_segment"].as_str().unwrap_or("?")
+                    );
+                }
+                println!("  everything else: counts");
+                println!(
+                    "  threshold {}, smallest partner segment served {}",
+                    policy["threshold"], policy["min_partner_segment"]
+                );
+            }
             PartnerCommand::End { id, connection } => {
                 let p: Value = client(connection)?
                     .call(Method::POST, &format!("/api/v1/partnerships/{}/end", encode(id)), None, &[])
@@ -168,7 +234,7 @@ pub(crate) fn run_partner(command: &PartnerCommand) -> anyhow::Result<()> {
     })
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
@@ -197,9 +263,13 @@ pub(crate) fn run_serve(args: &ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_json);
     runtime()?.block_on(async {
         let node = start(&args.data_dir, &config).await?;
-        println!("listening on https://{} (fingerprint {})", node.addr, node.fingerprint);
+        // A closed stdout (a supervisor that stopped reading) must not stop the node.
+        let say = |line: String| {
+            let _ = writeln!(std::io::stdout(), "{line}");
+        };
+        say(format!("listening on https://{} (fingerprint {})", node.addr, node.fingerprint));
         wait_for_signal().await;
-        println!("stopping: finishing requests in flight");
+        say("stopping: finishing requests in flight".to_owned());
         node.shutdown().await?;
         Ok(())
     })
@@ -219,7 +289,7 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn client(c: &Connection) -> anyhow::Result<ApiClient> {
+pub(crate) fn client(c: &Connection) -> anyhow::Result<ApiClient> {
     let from_dir = |dir: &Path| -> anyhow::Result<(String, String)> {
         let config = NodeConfig::load(dir)?;
         let identity = Identity::load(&dir.join(IDENTITY_DIR))?;
@@ -279,8 +349,47 @@ pub(crate) fn run_datasets(command: &DatasetsCommand) -> anyhow::Result<()> {
     })
 }
 
+/// A partnership's id from a partner's name (or the id itself).
+pub(crate) async fn partnership_id(api: &ApiClient, partner: &str) -> anyhow::Result<String> {
+    if partner.starts_with("pt_") {
+        return Ok(partner.to_owned());
+    }
+    let list: Value = api.call(Method::GET, "/api/v1/partnerships", None, &[]).await?;
+    let items = list["items"].as_array().cloned().unwrap_or_default();
+    let found = items.iter().find(|p| p["partner"] == partner && p["state"] == "active");
+    match found.and_then(|p| p["id"].as_str()) {
+        Some(id) => Ok(id.to_owned()),
+        None => {
+            let names: Vec<&str> =
+                items.iter().filter(|p| p["state"] == "active").filter_map(|p| p["partner"].as_str()).collect();
+            anyhow::bail!(
+                "no active partnership with {partner:?}; active partners: {}",
+                if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+            )
+        }
+    }
+}
+
+/// `OWN:PARTNER=LEVEL` as the API's rule object.
+fn parse_rule(text: &str) -> anyhow::Result<Value> {
+    let usage =
+        || format!("{text:?} is not a rule OWN:PARTNER=LEVEL, e.g. customers:*=overlaps or *:*=fields:owner,industry");
+    let (pair, level) = text.split_once('=').ok_or_else(|| anyhow::anyhow!(usage()))?;
+    let (own, partner) = pair.split_once(':').ok_or_else(|| anyhow::anyhow!(usage()))?;
+    let mut rule = serde_json::json!({ "own_segment": own.trim(), "partner_segment": partner.trim() });
+    match level.trim().split_once(':') {
+        Some(("fields", names)) => {
+            rule["level"] = "fields".into();
+            rule["fields"] = names.split(',').map(|n| Value::from(n.trim())).collect();
+        }
+        None if ["hidden", "counts", "overlaps"].contains(&level.trim()) => rule["level"] = level.trim().into(),
+        _ => anyhow::bail!(usage()),
+    }
+    Ok(rule)
+}
+
 /// Percent-encodes a query value.
-fn encode(value: &str) -> String {
+pub(crate) fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

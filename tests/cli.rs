@@ -389,58 +389,189 @@ fn bench_import_reads_every_row_in_bounded_memory() {
     assert!(v["accounts"].as_u64().unwrap() > 4800, "{v}");
 }
 
+/// A node as a user runs it: `init`, then `serve` in the background.
+#[cfg(unix)]
+struct Served {
+    server: std::process::Child,
+    url: String,
+    fingerprint: String,
+    token: String,
+}
+
+#[cfg(unix)]
+impl Served {
+    fn start(dir: &Path, data_dir: &str, organisation: &str) -> Self {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+
+        let init =
+            blindmap(&["init", "--data-dir", data_dir, "--organisation", organisation, "--listen", "127.0.0.1:0"], dir);
+        assert!(init.status.success(), "{}", text(&init.stderr));
+        let out = text(&init.stdout);
+        let after = |label: &str| out.lines().skip_while(|l| !l.contains(label)).nth(1).unwrap().trim().to_owned();
+        let token = after("Admin token");
+        let fingerprint = out.lines().find_map(|l| l.trim().strip_prefix("fingerprint")).unwrap().trim().to_owned();
+        let mut server = Command::new(env!("CARGO_BIN_EXE_blindmap"))
+            .args(["serve", "--data-dir", data_dir])
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+        let listening = lines.next().unwrap().unwrap();
+        let url = listening.split_whitespace().nth(2).unwrap().to_owned();
+        assert!(listening.contains(&fingerprint), "{listening}");
+        Self { server, url, fingerprint, token }
+    }
+
+    /// Runs a command against this node.
+    fn run(&self, args: &[&str], dir: &Path) -> Output {
+        let connect = ["--node", &self.url, "--fingerprint", &self.fingerprint, "--token", &self.token];
+        blindmap(&[args, &connect[..]].concat(), dir)
+    }
+
+    /// Stops the node with SIGTERM; its log.
+    fn stop(mut self) -> String {
+        Command::new("kill").args(["-TERM", &self.server.id().to_string()]).status().unwrap();
+        let status = self.server.wait().unwrap();
+        assert!(status.success(), "a graceful stop exits 0: {status}");
+        let mut log = String::new();
+        std::io::Read::read_to_string(&mut self.server.stderr.take().unwrap(), &mut log).unwrap();
+        log
+    }
+}
+
 /// The node as a user runs it: `init`, `serve` in the background, `datasets import` and `list`
 /// through the API with the pinned fingerprint, and a graceful stop on SIGTERM.
 #[cfg(unix)]
 #[test]
 fn init_serve_and_import_through_the_api() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-
     let dir = tempfile::tempdir().unwrap();
-    let init =
-        blindmap(&["init", "--data-dir", "node", "--organisation", "Vendor", "--listen", "127.0.0.1:0"], dir.path());
-    assert!(init.status.success(), "{}", text(&init.stderr));
-    let out = text(&init.stdout);
-    let after = |label: &str| out.lines().skip_while(|l| !l.contains(label)).nth(1).unwrap().trim().to_owned();
-    let token = after("Admin token");
-    let fingerprint = out.lines().find_map(|l| l.trim().strip_prefix("fingerprint")).unwrap().trim().to_owned();
+    let node = Served::start(dir.path(), "node", "Vendor");
     let again = blindmap(&["init", "--data-dir", "node", "--organisation", "Vendor"], dir.path());
     assert!(text(&again.stderr).contains("already holds a node"), "{}", text(&again.stderr));
 
-    let mut server = Command::new(env!("CARGO_BIN_EXE_blindmap"))
-        .args(["serve", "--data-dir", "node"])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
-    let listening = lines.next().unwrap().unwrap();
-    let url = listening.split_whitespace().nth(2).unwrap().to_owned();
-    assert!(listening.contains(&fingerprint), "{listening}");
-
     let vendor = repo().join(VENDOR);
-    let connect = ["--node", url.as_str(), "--fingerprint", fingerprint.as_str(), "--token", token.as_str()];
-    let import = blindmap(&[&["datasets", "import", vendor.to_str().unwrap()][..], &connect].concat(), dir.path());
+    let import = node.run(&["datasets", "import", vendor.to_str().unwrap()], dir.path());
     assert!(import.status.success(), "{}", text(&import.stderr));
     assert!(text(&import.stdout).contains("(salesforce): 37 rows, 36 accounts"), "{}", text(&import.stdout));
-    let list = blindmap(&[&["datasets", "list"][..], &connect].concat(), dir.path());
+    let list = node.run(&["datasets", "list"], dir.path());
     assert!(text(&list.stdout).contains("vendor-salesforce.csv"), "{}", text(&list.stdout));
-    let invite = blindmap(&[&["partner", "invite"][..], &connect].concat(), dir.path());
+    let invite = node.run(&["partner", "invite"], dir.path());
     assert!(text(&invite.stdout).contains("bminvite1."), "{}{}", text(&invite.stdout), text(&invite.stderr));
-    let bad_token = ["--node", url.as_str(), "--fingerprint", fingerprint.as_str(), "--token", "bm_nope"];
+    let bad_token = ["--node", node.url.as_str(), "--fingerprint", node.fingerprint.as_str(), "--token", "bm_nope"];
     let refused = blindmap(&[&["datasets", "list"][..], &bad_token].concat(), dir.path());
     assert!(text(&refused.stderr).contains("401"), "{}", text(&refused.stderr));
 
-    Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
-    let status = server.wait().unwrap();
-    assert!(status.success(), "a graceful stop exits 0: {status}");
+    let token = node.token.clone();
+    let log = node.stop();
     // The log has each request's method, path and status, and nothing of the data.
-    let mut log = String::new();
-    std::io::Read::read_to_string(&mut server.stderr.take().unwrap(), &mut log).unwrap();
     assert!(log.contains("path=/api/v1/datasets") && log.contains("status=201"), "{log}");
     for secret in ["vendor-salesforce", "northwindtraders", "Northwind", "118273645", token.as_str()] {
         assert!(!log.contains(secret), "{secret:?} in the log:\n{log}");
     }
+}
+
+/// Two served nodes pair, set what they share and match, all from the CLI: `partner invite`,
+/// `partner accept`, `partner sharing`, `match --partner --transcript`, and a re-run that
+/// reports no change.
+#[cfg(unix)]
+#[test]
+fn two_served_nodes_pair_share_and_match_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let vendor = Served::start(dir.path(), "vendor", "Vendor");
+    let partner = Served::start(dir.path(), "partner", "Partner");
+    let import = |node: &Served, file: &str| {
+        let out = node.run(&["datasets", "import", repo().join(file).to_str().unwrap()], dir.path());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    };
+    import(&vendor, VENDOR);
+    import(&partner, PARTNER);
+
+    let invite = vendor.run(&["partner", "invite"], dir.path());
+    let code = text(&invite.stdout).lines().find(|l| l.starts_with("bminvite1.")).unwrap().to_owned();
+    let accept = partner.run(&["partner", "accept", &code], dir.path());
+    assert!(text(&accept.stdout).contains("Paired with Vendor"), "{}{}", text(&accept.stdout), text(&accept.stderr));
+    let bad = partner.run(&["partner", "sharing", "Vendor", "--rule", "customers=overlaps"], dir.path());
+    assert!(!bad.status.success() && text(&bad.stderr).contains("OWN:PARTNER=LEVEL"), "{}", text(&bad.stderr));
+    let share = partner.run(
+        &[
+            "partner",
+            "sharing",
+            "Vendor",
+            "--rule",
+            "*:*=fields:owner",
+            "--rule",
+            "prospects:*=hidden",
+            "--threshold",
+            "1",
+            "--min-segment",
+            "1",
+        ],
+        dir.path(),
+    );
+    let shown = text(&share.stdout);
+    assert!(
+        shown.contains("*:*=fields:owner") && shown.contains("prospects:*=hidden"),
+        "{shown}{}",
+        text(&share.stderr)
+    );
+    assert!(shown.contains("threshold 1"), "{shown}");
+
+    let unknown = vendor.run(&["match", "--partner", "Nobody"], dir.path());
+    assert!(text(&unknown.stderr).contains("active partners: Partner"), "{}", text(&unknown.stderr));
+    let matched = vendor.run(&["match", "--partner", "Partner", "--transcript", "t.txt", "--show", "3"], dir.path());
+    let out = text(&matched.stdout);
+    assert!(matched.status.success(), "{out}{}", text(&matched.stderr));
+    assert!(out.contains("your segments × Partner's (shared with you: fields in 6 cells, hidden in 3 cells)"), "{out}");
+    assert!(out.contains("open_opportunities") && out.contains("owner="), "{out}");
+    assert!(out.contains("First complete run with Partner"), "{out}");
+    let transcript = std::fs::read_to_string(dir.path().join("t.txt")).unwrap();
+    assert!(transcript.starts_with("blindmap transcript v1\n"), "{transcript}");
+    for secret in ["northwindtraders", "Northwind", "NORTHWIND", "118273645"] {
+        assert!(!transcript.contains(secret), "{secret:?} in the transcript");
+    }
+
+    let again = vendor.run(&["match", "--partner", "Partner", "--json"], dir.path());
+    let json: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(json["run"]["state"], "complete");
+    assert_eq!(json["changes"]["cells"], serde_json::json!([]), "same data: nothing changed");
+
+    for node in [vendor, partner] {
+        let log = node.stop();
+        for secret in ["northwindtraders", "Northwind", "118273645"] {
+            assert!(!log.contains(secret), "{secret:?} in the log:\n{log}");
+        }
+    }
+}
+
+/// `blindmap demo`, the README's main command: two nodes on loopback, the bundled samples,
+/// pairing, a match, both sides' results and a transcript.
+#[test]
+fn demo_runs_the_whole_product() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = blindmap(&["demo", "--dir", "nodes", "--show", "3"], dir.path());
+    let out = text(&run.stdout);
+    assert!(run.status.success(), "{out}{}", text(&run.stderr));
+    for expected in ["== The vendor's view ==", "== The partner's view ==", "16 customers", "lifecycle_stage=Customer"]
+    {
+        assert!(out.contains(expected), "{expected:?} missing:\n{out}");
+    }
+    let transcript = std::fs::read_to_string(dir.path().join("nodes/transcript.txt")).unwrap();
+    let frames: Vec<u8> = transcript
+        .lines()
+        .filter(|l| l.starts_with("  "))
+        .flat_map(|l| (0..l.trim().len()).step_by(2).map(move |i| u8::from_str_radix(&l.trim()[i..i + 2], 16).unwrap()))
+        .collect();
+    assert!(frames.len() > 10_000, "every frame's bytes");
+    for secret in ["northwindtraders.com", "northwind traders", "118273645", "litware.io", "fabrikam"] {
+        assert!(!transcript.to_lowercase().contains(secret), "{secret:?} in the transcript");
+        assert!(
+            !frames.windows(secret.len()).any(|w| w.eq_ignore_ascii_case(secret.as_bytes())),
+            "{secret:?} in a frame"
+        );
+    }
+    let busy = blindmap(&["demo", "--dir", "nodes"], dir.path());
+    assert!(text(&busy.stderr).contains("is not empty"), "{}", text(&busy.stderr));
 }

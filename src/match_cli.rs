@@ -1,0 +1,218 @@
+//! `blindmap match --partner NAME`: asks this organisation's node to run a match with a partner's
+//! node, follows it with a progress bar, and prints the overlap matrix, what changed since the
+//! last run, and some overlapping accounts. Everything goes through the node's API.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use blindmap_server::client::{ApiClient, Method};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Value, json};
+
+use crate::match_files::human_bytes;
+use crate::node_cli::{Connection, client, encode, partnership_id, runtime};
+use crate::report::MatrixView;
+
+#[derive(Args)]
+pub(crate) struct MatchArgs {
+    /// The partner organisation's name (as `blindmap partner list` shows it), or the
+    /// partnership's id.
+    #[arg(long, value_name = "NAME")]
+    partner: String,
+    /// Write every frame sent and received, decoded and in full, to this file
+    /// (protocol-spec/spec.md §16): what left this machine, for a reviewer to check.
+    #[arg(long, value_name = "FILE")]
+    transcript: Option<PathBuf>,
+    /// How many overlapping accounts to list (0 for none).
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    show: u32,
+    /// Print the run (and its changes) as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+pub(crate) fn run(args: &MatchArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let api = client(&args.connection)?;
+        let partnership = partnership_id(&api, &args.partner).await?;
+        let body = json!({ "partnership": partnership, "transcript": args.transcript.is_some() });
+        let started: Value =
+            api.call(Method::POST, "/api/v1/runs", Some((serde_json::to_vec(&body)?, "application/json")), &[]).await?;
+        let id = started["id"].as_str().context("the node answered without a run id")?.to_owned();
+        let run = follow(&api, &id, args.json).await?;
+        if run["state"] != "complete" {
+            bail!("the run {id} failed: {}", run["failure"].as_str().unwrap_or("no reason recorded"));
+        }
+        let changes: Value = api.call(Method::GET, &format!("/api/v1/runs/{id}/changes"), None, &[]).await?;
+        if let Some(path) = &args.transcript {
+            let text = api.call_text(Method::GET, &format!("/api/v1/runs/{id}/transcript")).await?;
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&json!({ "run": run, "changes": changes }))?);
+            return Ok(());
+        }
+        print_run(&api, &run, &changes, args.show, args.transcript.as_deref()).await
+    })
+}
+
+/// Polls the run until it ends, with a progress bar on a terminal.
+pub(crate) async fn follow(api: &ApiClient, id: &str, quiet: bool) -> anyhow::Result<Value> {
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} matching {bar:32} {human_pos}/{human_len} records, {eta} left")
+            .expect("valid template"),
+    );
+    loop {
+        let run: Value = api.call(Method::GET, &format!("/api/v1/runs/{id}"), None, &[]).await?;
+        if run["state"] != "running" {
+            bar.finish_and_clear();
+            return Ok(run);
+        }
+        bar.set_length(run["progress"]["total"].as_u64().unwrap_or(0));
+        bar.set_position(run["progress"]["done"].as_u64().unwrap_or(0));
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The matrix of a run's result.
+pub(crate) fn matrix(result: &Value) -> MatrixView {
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array().into_iter().flatten().map(|s| s.as_str().unwrap_or_default().to_owned()).collect()
+    };
+    let rows = strings(&result["rows"]);
+    let columns: Vec<String> = result["columns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| c["segment"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let cells = (0..rows.len())
+        .map(|r| {
+            (0..columns.len()).map(|c| result["cells"][r][c]["shown"].as_str().unwrap_or("?").to_owned()).collect()
+        })
+        .collect();
+    MatrixView { rows, columns, cells, levels: Vec::new() }
+}
+
+/// The levels of a matrix (rows of level names) in words: the level when all cells share it,
+/// else how many cells have each, e.g. "fields in 6 cells, hidden in 3".
+fn levels_in_words(levels: &Value) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for level in levels.as_array().into_iter().flatten().flat_map(|r| r.as_array().into_iter().flatten()) {
+        *counts.entry(level.as_str().unwrap_or("?")).or_default() += 1;
+    }
+    match counts.len() {
+        0 => "nothing".into(),
+        1 => counts.into_keys().next().unwrap_or_default().to_owned(),
+        _ => {
+            let mut parts: Vec<(usize, &str)> = counts.into_iter().map(|(l, n)| (n, l)).collect();
+            parts.sort_by(|a, b| b.cmp(a));
+            parts
+                .iter()
+                .map(|(n, l)| format!("{l} in {n} cell{}", if *n == 1 { "" } else { "s" }))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    }
+}
+
+/// Prints a complete run as a person reads it: matrix, disclosure, changes, the first `show`
+/// overlapping accounts, traffic.
+pub(crate) async fn print_run(
+    api: &ApiClient,
+    run: &Value,
+    changes: &Value,
+    show: u32,
+    transcript: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let result = &run["result"];
+    let partner = run["partner"].as_str().unwrap_or("?");
+    let received: Value = result["cells"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|row| row.as_array().into_iter().flatten().map(|c| c["level"].clone()).collect::<Value>())
+        .collect();
+    println!(
+        "Run {} with {partner}: your segments × {partner}'s (shared with you: {}):",
+        run["id"].as_str().unwrap_or("?"),
+        levels_in_words(&received)
+    );
+    print!("{}", matrix(result).render());
+    println!(
+        "You disclosed: {} (your policy at the start of the run).",
+        levels_in_words(&result["disclosed"]["levels"])
+    );
+    match changes["previous_run"].as_str() {
+        None => println!("First complete run with {partner}: nothing to compare with."),
+        Some(previous) => {
+            let cells = changes["cells"].as_array().cloned().unwrap_or_default();
+            if cells.is_empty() {
+                println!("No change since {previous}.");
+            } else {
+                println!("Changes since {previous}:");
+                for c in &cells {
+                    let count = |k: &str| c[k].as_array().map_or(String::new(), |a| format!(", {} {k}", a.len()));
+                    println!(
+                        "  {} × {}: {} → {}{}{}",
+                        c["own_segment"].as_str().unwrap_or("?"),
+                        c["partner_segment"].as_str().unwrap_or("?"),
+                        c["before"].as_str().unwrap_or("-"),
+                        c["after"].as_str().unwrap_or("-"),
+                        count("new"),
+                        count("lost")
+                    );
+                }
+            }
+        }
+    }
+    let listed = result["pairs"].as_u64().unwrap_or(0);
+    if show > 0 && listed > 0 {
+        let page: Value = api
+            .call(
+                Method::GET,
+                &format!("/api/v1/runs/{}/overlaps?limit={}", encode(run["id"].as_str().unwrap_or("")), show),
+                None,
+                &[],
+            )
+            .await?;
+        println!(
+            "{} of your accounts overlap ({listed} pairs); the first {}:",
+            result["overlapping_accounts"],
+            page["items"].as_array().map_or(0, Vec::len)
+        );
+        for o in page["items"].as_array().into_iter().flatten() {
+            let fields: Vec<String> = o["partner_fields"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some(format!("{k}={}", v.as_str()?)))
+                .collect();
+            let fields = if fields.is_empty() { String::new() } else { format!("  [{}]", fields.join(", ")) };
+            let keys: Vec<&str> = o["key_types"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            println!(
+                "  {:<20} {} ↔ {}'s {}  by {}{fields}",
+                o["account_id"].as_str().unwrap_or("?"),
+                o["own_segment"].as_str().unwrap_or("?"),
+                partner,
+                o["partner_segment"].as_str().unwrap_or("?"),
+                keys.join("+")
+            );
+        }
+    }
+    if let Some(path) = transcript {
+        println!("Transcript of every frame written to {}.", path.display());
+    }
+    println!(
+        "Exchanged {} sent and {} received in {:.2} s; no key left either side in the clear.",
+        human_bytes(result["bytes_sent"].as_u64().unwrap_or(0)),
+        human_bytes(result["bytes_received"].as_u64().unwrap_or(0)),
+        result["seconds"].as_f64().unwrap_or(0.0)
+    );
+    Ok(())
+}
