@@ -9,6 +9,7 @@ mod input;
 mod inspect;
 mod match_cli;
 mod match_files;
+mod match_remote;
 mod node_cli;
 mod policy_arg;
 mod progress;
@@ -84,6 +85,11 @@ enum Command {
     /// Prints the overlap matrix (your segments × the partner's), what changed since the last run
     /// with this partner, and the first overlapping accounts where the partner shares them. With
     /// --transcript, every frame that crossed the connection is written to a file.
+    ///
+    /// A partner without a node matches a local export against the vendor's node with
+    /// `--remote`: the first time with the vendor's invite code,
+    /// `blindmap match --remote bminvite1.… --organisation "Partner Co" accounts.csv`, then with
+    /// the node's URL, `blindmap match --remote https://vendor.example:7443 accounts.csv`.
     Match(match_cli::MatchArgs),
     /// Benchmarks.
     Bench(BenchArgs),

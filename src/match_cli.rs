@@ -18,27 +18,57 @@ use crate::report::MatrixView;
 #[derive(Args)]
 pub(crate) struct MatchArgs {
     /// The partner organisation's name (as `blindmap partner list` shows it), or the
-    /// partnership's id.
-    #[arg(long, value_name = "NAME")]
-    partner: String,
+    /// partnership's id: your node runs the match with the partner's node.
+    #[arg(long, value_name = "NAME", required_unless_present = "remote", conflicts_with = "remote")]
+    partner: Option<String>,
+    /// For a partner without a node: match FILE from this machine against the vendor's node.
+    /// The first time, give the vendor's invite code (with --organisation); afterwards its URL.
+    #[arg(long, value_name = "URL|CODE")]
+    remote: Option<String>,
+    /// With --remote: your CRM export (CSV).
+    #[arg(value_name = "FILE", requires = "remote")]
+    pub(crate) file: Option<PathBuf>,
+    /// With --remote: how to read FILE (salesforce, hubspot, generic; default: by its header).
+    #[arg(long, value_name = "PRESET", requires = "remote")]
+    pub(crate) preset: Option<String>,
+    /// With --remote: this machine's client folder (its TLS identity, made on first use, and
+    /// the vendor nodes it paired with).
+    #[arg(long, env = "BLINDMAP_CLIENT_DIR", default_value = "blindmap-client", value_name = "DIR")]
+    pub(crate) client_dir: PathBuf,
+    /// With --remote and an invite code: your organisation's name, as the vendor will see it.
+    #[arg(long, value_name = "NAME", requires = "remote")]
+    pub(crate) organisation: Option<String>,
+    /// With --remote: what you disclose to the vendor: hidden, counts, overlaps or
+    /// fields:NAME[,NAME…]. (With --partner, your node's sharing policy applies.)
+    #[arg(long, default_value = "counts", value_parser = crate::policy_arg::parse_level, value_name = "LEVEL")]
+    pub(crate) shares: blindmap_psi::Level,
+    /// With --remote: counts below this show as "<K" to the vendor.
+    #[arg(long, default_value_t = blindmap_psi::DEFAULT_THRESHOLD, value_name = "K")]
+    pub(crate) threshold: u32,
+    /// With --remote: serve no vendor segment smaller than this many records.
+    #[arg(long, default_value_t = blindmap_psi::DEFAULT_MIN_PARTNER_SEGMENT, value_name = "N")]
+    pub(crate) min_segment: u32,
     /// Write every frame sent and received, decoded and in full, to this file
     /// (protocol-spec/spec.md §16): what left this machine, for a reviewer to check.
     #[arg(long, value_name = "FILE")]
-    transcript: Option<PathBuf>,
+    pub(crate) transcript: Option<PathBuf>,
     /// How many overlapping accounts to list (0 for none).
     #[arg(long, default_value_t = 10, value_name = "N")]
-    show: u32,
+    pub(crate) show: u32,
     /// Print the run (and its changes) as JSON instead of text.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
     #[command(flatten)]
     connection: Connection,
 }
 
 pub(crate) fn run(args: &MatchArgs) -> anyhow::Result<()> {
+    let (Some(partner), None) = (&args.partner, &args.remote) else {
+        return crate::match_remote::run(args, args.remote.as_deref().unwrap_or_default());
+    };
     runtime()?.block_on(async {
         let api = client(&args.connection)?;
-        let partnership = partnership_id(&api, &args.partner).await?;
+        let partnership = partnership_id(&api, partner).await?;
         let body = json!({ "partnership": partnership, "transcript": args.transcript.is_some() });
         let started: Value =
             api.call(Method::POST, "/api/v1/runs", Some((serde_json::to_vec(&body)?, "application/json")), &[]).await?;

@@ -68,7 +68,7 @@ pub(crate) struct Connection {
     fingerprint: Option<String>,
     /// An API token (printed by `blindmap init` for the admin).
     #[arg(long, env = "BLINDMAP_TOKEN", value_name = "TOKEN", hide_env_values = true)]
-    token: String,
+    token: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -303,7 +303,8 @@ pub(crate) fn client(c: &Connection) -> anyhow::Result<ApiClient> {
         }
         _ => anyhow::bail!("say which node: --node URL and --fingerprint FP, or --data-dir of a node on this machine"),
     };
-    Ok(ApiClient::new(&url, &fingerprint, &c.token)?)
+    let token = c.token.as_deref().context("an API token is needed: --token or BLINDMAP_TOKEN")?;
+    Ok(ApiClient::new(&url, &fingerprint, token)?)
 }
 
 pub(crate) fn run_datasets(command: &DatasetsCommand) -> anyhow::Result<()> {

@@ -546,6 +546,70 @@ fn two_served_nodes_pair_share_and_match_from_the_cli() {
     }
 }
 
+/// A partner without a node: `match --remote CODE` pairs this machine's client identity with the
+/// vendor's node and matches a local export; afterwards `--remote URL` is enough. The vendor's
+/// sharing policy applies (counts until it shares more), and the vendor cannot start runs itself.
+#[cfg(unix)]
+#[test]
+fn a_partner_without_a_node_matches_with_remote() {
+    let dir = tempfile::tempdir().unwrap();
+    let vendor = Served::start(dir.path(), "vendor", "Vendor");
+    let import = vendor.run(&["datasets", "import", repo().join(VENDOR).to_str().unwrap()], dir.path());
+    assert!(import.status.success(), "{}", text(&import.stderr));
+    let partner_csv = repo().join(PARTNER);
+    let partner_csv = partner_csv.to_str().unwrap();
+
+    let unpaired = blindmap(&["match", "--remote", &vendor.url, partner_csv], dir.path());
+    assert!(text(&unpaired.stderr).contains("has not paired with"), "{}", text(&unpaired.stderr));
+    let invite = vendor.run(&["partner", "invite"], dir.path());
+    let code = text(&invite.stdout).lines().find(|l| l.starts_with("bminvite1.")).unwrap().to_owned();
+    let nameless = blindmap(&["match", "--remote", &code, partner_csv], dir.path());
+    assert!(text(&nameless.stderr).contains("--organisation"), "{}", text(&nameless.stderr));
+
+    let first = blindmap(
+        &[
+            "match",
+            "--remote",
+            &code,
+            "--organisation",
+            "Partner Co",
+            partner_csv,
+            "--shares",
+            "overlaps",
+            "--threshold",
+            "1",
+            "--min-segment",
+            "1",
+        ],
+        dir.path(),
+    );
+    let out = text(&first.stdout);
+    assert!(first.status.success(), "{out}{}", text(&first.stderr));
+    assert!(text(&first.stderr).contains("Paired with Vendor"), "{}", text(&first.stderr));
+    assert!(out.contains("Your segments × Vendor's (shared with you: counts; you disclosed: overlaps)"), "{out}");
+    let key = std::fs::metadata(dir.path().join("blindmap-client/identity/node.key")).unwrap();
+    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&key.permissions()) & 0o077, 0, "the key is private");
+
+    let share = vendor.run(
+        &["partner", "sharing", "Partner Co", "--rule", "*:*=fields:owner", "--threshold", "1", "--min-segment", "1"],
+        dir.path(),
+    );
+    assert!(share.status.success(), "{}", text(&share.stderr));
+    let second =
+        blindmap(&["match", "--remote", &vendor.url, partner_csv, "--transcript", "remote.txt", "--json"], dir.path());
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&second.stdout).unwrap();
+    let overlaps = json["overlaps"].as_array().unwrap();
+    assert!(!overlaps.is_empty(), "{json}");
+    assert!(overlaps.iter().any(|o| o["partner_fields"]["owner"].is_string()), "{json}");
+    let transcript = std::fs::read_to_string(dir.path().join("remote.txt")).unwrap();
+    assert!(transcript.starts_with("blindmap transcript v1\n") && !transcript.contains("northwind"));
+
+    let refused = vendor.run(&["match", "--partner", "Partner Co"], dir.path());
+    assert!(text(&refused.stderr).contains("has no node"), "{}", text(&refused.stderr));
+    vendor.stop();
+}
+
 /// `blindmap demo`, the README's main command: two nodes on loopback, the bundled samples,
 /// pairing, a match, both sides' results and a transcript.
 #[test]

@@ -111,7 +111,7 @@ pub(crate) struct AcceptRequest {
     pub(crate) secret: String,
     /// The accepting organisation's name.
     pub(crate) organisation: String,
-    /// The accepting node's URL.
+    /// The accepting node's URL; empty for a partner without a node.
     pub(crate) url: String,
     /// The accepting node's id for the partnership.
     pub(crate) partnership: String,
@@ -134,8 +134,9 @@ async fn accept(
     let fingerprint = presented.ok_or(ApiError::PeerUnknown)?;
     let partner_ref = PartnershipId::parse(&request.partnership)
         .ok_or_else(|| ApiError::Invalid("partnership is not a partnership id".into()))?;
-    if !request.url.starts_with("https://") || request.organisation.trim().is_empty() {
-        return Err(ApiError::Invalid("an https:// url and an organisation name are required".into()));
+    // An empty URL: a partner without a node, matching from the command line (it calls us).
+    if !(request.url.is_empty() || request.url.starts_with("https://")) || request.organisation.trim().is_empty() {
+        return Err(ApiError::Invalid("an https:// url (or none) and an organisation name are required".into()));
     }
     let org = state.store.redeem_invite(&request.secret).await?.ok_or(ApiError::PeerUnknown)?;
     let id = PartnershipId::generate();

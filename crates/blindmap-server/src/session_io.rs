@@ -20,14 +20,14 @@ pub(crate) const IDLE_LIMIT: Duration = Duration::from_secs(120);
 
 /// Records evaluated so far and in all, both sides together: what a progress bar shows.
 #[derive(Debug, Default)]
-pub(crate) struct Progress {
+pub struct Progress {
     done: AtomicU64,
     total: AtomicU64,
 }
 
 impl Progress {
-    /// `(done, total)`, done never above total.
-    pub(crate) fn get(&self) -> (u64, u64) {
+    /// `(done, total)`, done never above total; the total grows once the partner's hello arrives.
+    pub fn get(&self) -> (u64, u64) {
         let total = self.total.load(Ordering::Relaxed);
         (self.done.load(Ordering::Relaxed).min(total), total)
     }

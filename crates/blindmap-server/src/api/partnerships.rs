@@ -8,8 +8,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use blindmap_store::{Partnership, PartnershipId, PartnershipState, Role, SharingLevel, SharingPolicy, SharingRule};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -20,22 +18,11 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::client::PeerClient;
 use crate::error::{ApiError, Problem};
+use crate::invite::{InviteContent, NOT_AN_INVITE};
 use crate::peer::{AcceptRequest, AcceptResponse};
 
 /// How long an invite code stays valid.
 const INVITE_TTL_MS: i64 = 24 * 3600 * 1000;
-/// What every invite code starts with.
-const INVITE_PREFIX: &str = "bminvite1.";
-
-/// What an invite code carries.
-#[derive(Serialize, Deserialize)]
-struct InviteContent {
-    url: String,
-    fingerprint: String,
-    secret: String,
-    organisation: String,
-}
-
 /// A new invite.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Invite {
@@ -117,17 +104,6 @@ pub(crate) struct SharingView {
     min_partner_segment: u32,
 }
 
-fn parse_code(code: &str) -> Result<InviteContent, ApiError> {
-    let invalid = || ApiError::Invalid("this is not a blindmap invite code (it starts with bminvite1.)".into());
-    let payload = code.trim().strip_prefix(INVITE_PREFIX).ok_or_else(invalid)?;
-    let json = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
-    let content: InviteContent = serde_json::from_slice(&json).map_err(|_| invalid())?;
-    if !content.url.starts_with("https://") || !content.fingerprint.starts_with("sha256:") {
-        return Err(invalid());
-    }
-    Ok(content)
-}
-
 /// Creates a one-time invite code for a partner (admins only).
 #[utoipa::path(post, path = "/api/v1/partnerships/invites", tag = "partnerships",
     responses((status = 201, body = Invite), (status = 403, body = Problem, content_type = "application/problem+json")))]
@@ -142,12 +118,8 @@ async fn invite(State(state): State<AppState>, caller: Caller) -> Result<(Status
         secret: secret.expose().to_owned(),
         organisation: state.store.organisation_name(org).await?,
     };
-    let json = serde_json::to_vec(&content).expect("an invite serialises");
     state.store.record_audit(org, &caller.0.user.name, "partnership.invited", &serde_json::json!({})).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(Invite { code: format!("{INVITE_PREFIX}{}", URL_SAFE_NO_PAD.encode(json)), expires_at }),
-    ))
+    Ok((StatusCode::CREATED, Json(Invite { code: content.encode(), expires_at })))
 }
 
 /// Accepts a partner's invite code: this node calls the partner's over mutual TLS, and both
@@ -164,7 +136,7 @@ async fn accept(
     caller.require(&[Role::Admin])?;
     let node = state.node()?;
     let org = &caller.0.user.org;
-    let invite = parse_code(&body.code)?;
+    let invite = InviteContent::parse(&body.code).ok_or_else(|| ApiError::Invalid(NOT_AN_INVITE.into()))?;
     if invite.fingerprint == node.identity.fingerprint() {
         return Err(ApiError::Invalid("this invite is this node's own".into()));
     }
@@ -220,6 +192,7 @@ async fn end(
     state.store.end_partnership(org, &id).await?;
     let mut told = false;
     if partnership.state == PartnershipState::Active
+        && !partnership.partner_url.is_empty()
         && let Ok(node) = state.node()
         && let Ok(peer) = PeerClient::new(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)
     {

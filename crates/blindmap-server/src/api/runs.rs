@@ -202,6 +202,12 @@ async fn start(
         if partnership.state != PartnershipState::Active {
             return Err(ApiError::Conflict(format!("the partnership with {} has ended", partnership.partner_name)));
         }
+        if partnership.partner_url.is_empty() {
+            return Err(ApiError::Conflict(format!(
+                "{} has no node: it starts runs itself, with `blindmap match --remote`",
+                partnership.partner_name
+            )));
+        }
         let client = PeerClient::for_runs(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)
             .map_err(|e| ApiError::Partner(e.to_string()))?;
         let started =

@@ -1,0 +1,129 @@
+//! A partner without a node: the command line takes the initiator's side against a vendor's node
+//! with a local CSV export, over the same peer channel two nodes use (spec §16.1).
+//!
+//! The partner keeps a client identity (a self-signed certificate and its key, like a node's) and
+//! pairs once by accepting the vendor's invite code; the vendor's node pins that certificate and
+//! serves runs to it under the sharing policy it holds for the partnership. Nothing is stored on
+//! the partner's machine but the identity and the pairing; the results are printed.
+
+use std::sync::Arc;
+
+use blindmap_psi::{Dataset, DisclosurePolicy, Outcome, Session, SessionConfig, SessionSeed, Transcript};
+use blindmap_store::PartnershipId;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::client::{ClientError, PeerClient};
+use crate::identity::Identity;
+use crate::invite::{InviteContent, NOT_AN_INVITE};
+use crate::peer::{AcceptRequest, AcceptResponse};
+use crate::runs::FRAME_BUFFER;
+pub use crate::session_io::Progress;
+use crate::session_io::{Driver, Failure};
+
+/// Why a remote pairing or run failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RemoteError {
+    /// The code is not an invite.
+    #[error("{NOT_AN_INVITE}")]
+    NotAnInvite,
+    /// The vendor's node could not be reached or refused.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The session failed; the transcript so far, when kept.
+    #[error("the session failed: {reason}")]
+    Failed {
+        /// Why.
+        reason: String,
+        /// Every frame up to the failure.
+        transcript: Option<String>,
+    },
+}
+
+/// A partner's pairing with a vendor's node, kept on the partner's machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemotePairing {
+    /// The vendor's node.
+    pub url: String,
+    /// Its certificate's fingerprint, pinned.
+    pub fingerprint: String,
+    /// The vendor node's id for the partnership.
+    pub partnership: String,
+    /// The vendor organisation's name.
+    pub organisation: String,
+}
+
+/// Accepts a vendor's invite `code` as `organisation`, presenting `identity`: the vendor's node
+/// records the partnership and pins the identity's certificate.
+pub async fn accept(identity: &Identity, code: &str, organisation: &str) -> Result<RemotePairing, RemoteError> {
+    let invite = InviteContent::parse(code).ok_or(RemoteError::NotAnInvite)?;
+    let request = AcceptRequest {
+        secret: invite.secret,
+        organisation: organisation.to_owned(),
+        // No node: the vendor cannot call back, and starts no runs itself.
+        url: String::new(),
+        partnership: PartnershipId::generate().to_string(),
+    };
+    let peer = PeerClient::new(&invite.url, &invite.fingerprint, identity)?;
+    let answer: AcceptResponse =
+        peer.post("/peer/v1/accept", &serde_json::to_value(&request).expect("serialises")).await?;
+    Ok(RemotePairing {
+        url: invite.url,
+        fingerprint: invite.fingerprint,
+        partnership: answer.partnership,
+        organisation: answer.organisation,
+    })
+}
+
+/// A finished remote run.
+#[derive(Debug)]
+pub struct RemoteRun {
+    /// What this side learned.
+    pub outcome: Outcome,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// The transcript, when asked for.
+    pub transcript: Option<String>,
+}
+
+/// Runs a session as the initiator with `data` against the paired vendor's node, disclosing what
+/// `policy` allows. `progress` is updated as records are evaluated.
+pub async fn run(
+    identity: &Identity,
+    pairing: &RemotePairing,
+    data: Arc<Dataset>,
+    policy: DisclosurePolicy,
+    transcript: bool,
+    progress: Arc<Progress>,
+) -> Result<RemoteRun, RemoteError> {
+    let failed = |reason: String| RemoteError::Failed { reason, transcript: None };
+    let session =
+        Session::initiator(data.clone(), policy, SessionConfig::default(), SessionSeed::random(&mut rand::rng()))
+            .map_err(|e| failed(e.to_string()))?;
+    let client = PeerClient::for_runs(&pairing.url, &pairing.fingerprint, identity)?;
+    let (outgoing, rx) = mpsc::channel(FRAME_BUFFER);
+    let incoming = client.open_stream(&format!("/peer/v1/partnerships/{}/runs", pairing.partnership), rx).await?;
+    let transcript = transcript.then(|| {
+        Transcript::new(&[
+            ("role", "initiator"),
+            ("partner", &pairing.organisation),
+            ("records", &data.records().len().to_string()),
+        ])
+    });
+    let driver = Driver { session, own_records: data.records().len() as u64, progress, transcript };
+    let (result, transcript) = driver.run(Box::pin(incoming), outgoing).await;
+    let transcript = transcript.map(Transcript::into_text);
+    match result {
+        Ok((outcome, traffic)) => Ok(RemoteRun {
+            outcome,
+            bytes_sent: traffic.bytes_sent,
+            bytes_received: traffic.bytes_received,
+            transcript,
+        }),
+        Err(Failure::Protocol(e)) => Err(RemoteError::Failed { reason: e.to_string(), transcript }),
+        Err(Failure::Transport(e)) => Err(RemoteError::Failed { reason: e, transcript }),
+    }
+}

@@ -1,0 +1,221 @@
+//! `blindmap match --remote URL|CODE FILE`: a partner without a node matches a local CSV export
+//! against a vendor's node, taking the initiator's side itself over the peer channel.
+//!
+//! The partner's machine keeps a client folder (`--client-dir`): a TLS identity made on first use
+//! (key readable by its owner only) and `pairings.toml`, the vendor nodes it paired with. Nothing
+//! else is kept: the results are printed.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use blindmap_psi::{DisclosurePolicy, Level, Outcome};
+use blindmap_records::Side;
+use blindmap_server::identity::Identity;
+use blindmap_server::remote::{self, Progress, RemoteError, RemotePairing};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::input::{self, Loaded, SourceSpec};
+use crate::match_cli::MatchArgs;
+use crate::match_files::human_bytes;
+use crate::node_cli::runtime;
+use crate::report::{MatrixView, uniform_level};
+
+/// The pairings file in the client folder.
+const PAIRINGS: &str = "pairings.toml";
+
+#[derive(Default, Serialize, Deserialize)]
+struct Pairings {
+    #[serde(default, rename = "pairing")]
+    pairings: Vec<RemotePairing>,
+}
+
+fn load_pairings(dir: &Path) -> anyhow::Result<Pairings> {
+    let path = dir.join(PAIRINGS);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("{} is not a pairings file", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Pairings::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// This machine's client identity, made on first use.
+fn identity(dir: &Path) -> anyhow::Result<Identity> {
+    let folder = dir.join("identity");
+    if folder.exists() {
+        return Identity::load(&folder)
+            .with_context(|| format!("cannot load the client identity in {}", dir.display()));
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let identity = Identity::generate(&["localhost".to_owned()])?;
+    identity.save(&folder)?;
+    eprintln!("Made a client identity in {} (certificate {}).", folder.display(), identity.fingerprint());
+    Ok(identity)
+}
+
+/// The pairing `target` names: accepts an invite code (and remembers the pairing), or finds a
+/// remembered pairing by URL.
+async fn pairing(args: &MatchArgs, target: &str, identity: &Identity) -> anyhow::Result<RemotePairing> {
+    let dir = &args.client_dir;
+    let mut pairings = load_pairings(dir)?;
+    if !target.starts_with("bminvite1.") {
+        let url = target.trim_end_matches('/');
+        return pairings.pairings.iter().find(|p| p.url.trim_end_matches('/') == url).cloned().with_context(|| {
+            let known: Vec<&str> = pairings.pairings.iter().map(|p| p.url.as_str()).collect();
+            format!(
+                "this machine has not paired with {url} (paired: {}); pass the vendor's invite code to --remote \
+                 the first time, with --organisation",
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            )
+        });
+    }
+    let organisation = args
+        .organisation
+        .as_deref()
+        .context("accepting an invite needs --organisation: the name the vendor will know you by")?;
+    let paired = remote::accept(identity, target, organisation).await?;
+    pairings.pairings.retain(|p| p.url != paired.url);
+    pairings.pairings.push(paired.clone());
+    let text = toml::to_string(&pairings).context("cannot write the pairings")?;
+    crate::write_atomically(&dir.join(PAIRINGS), text.as_bytes())?;
+    eprintln!("Paired with {} at {}; next time, --remote {} is enough.", paired.organisation, paired.url, paired.url);
+    Ok(paired)
+}
+
+pub(crate) fn run(args: &MatchArgs, target: &str) -> anyhow::Result<()> {
+    let Some(file) = &args.file else { bail!("--remote needs your CSV export: blindmap match --remote URL FILE") };
+    let spec = SourceSpec { preset: args.preset.clone(), ..SourceSpec::default() };
+    let loaded = input::load(file, &spec, Side::First)?;
+    let policy = DisclosurePolicy::new(args.shares.clone())
+        .with_threshold(args.threshold)
+        .with_min_partner_segment(args.min_segment);
+    runtime()?.block_on(async {
+        let identity = identity(&args.client_dir)?;
+        let pairing = pairing(args, target, &identity).await?;
+        let progress = Arc::new(Progress::default());
+        let bar = if args.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} matching {bar:32} {human_pos}/{human_len} records, {eta} left")
+                .expect("valid template"),
+        );
+        let ticker = {
+            let (bar, progress) = (bar.clone(), progress.clone());
+            tokio::spawn(async move {
+                loop {
+                    let (done, total) = progress.get();
+                    bar.set_length(total);
+                    bar.set_position(done);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            })
+        };
+        let result =
+            remote::run(&identity, &pairing, loaded.dataset.clone(), policy, args.transcript.is_some(), progress).await;
+        ticker.abort();
+        bar.finish_and_clear();
+        let transcript = match &result {
+            Ok(run) => run.transcript.as_deref(),
+            Err(RemoteError::Failed { transcript, .. }) => transcript.as_deref(),
+            Err(_) => None,
+        };
+        if let (Some(path), Some(text)) = (&args.transcript, transcript) {
+            crate::write_atomically(path, text.as_bytes())?;
+        }
+        let run =
+            result.with_context(|| format!("the match with {} at {} failed", pairing.organisation, pairing.url))?;
+        report(args, file, &loaded, &pairing, &run)
+    })
+}
+
+fn report(
+    args: &MatchArgs,
+    file: &Path,
+    loaded: &Loaded,
+    pairing: &RemotePairing,
+    run: &remote::RemoteRun,
+) -> anyhow::Result<()> {
+    let outcome: &Outcome = &run.outcome;
+    let records = loaded.dataset.records();
+    let overlaps: Vec<serde_json::Value> = outcome
+        .overlaps()
+        .iter()
+        .map(|o| {
+            let fields: serde_json::Map<String, serde_json::Value> = outcome
+                .fields_of(&o.partner)
+                .into_iter()
+                .flat_map(|f| f.fields.iter().map(|(n, v)| (n.to_string(), v.clone().into())))
+                .collect();
+            serde_json::json!({
+                "account_id": records[o.record].id,
+                "own_segment": records[o.record].segment.as_str(),
+                "partner_segment": outcome.partner_segments()[usize::from(o.partner.segment)].label.as_str(),
+                "key_types": o.key_types.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "partner_fields": fields,
+            })
+        })
+        .collect();
+    let matrix = MatrixView::of(outcome);
+    if args.json {
+        let json = serde_json::json!({
+            "file": file.display().to_string(),
+            "partner": pairing.organisation,
+            "matrix": matrix,
+            "shared_with_you": uniform_level(outcome),
+            "overlaps": overlaps,
+            "bytes_sent": run.bytes_sent,
+            "bytes_received": run.bytes_received,
+        });
+        println!("{}", serde_json::to_string_pretty(&json)?);
+        return Ok(());
+    }
+    println!("{} read as {}:", file.display(), loaded.mapping);
+    print!("{}", input::render_summary(&loaded.summary));
+    println!(
+        "\nYour segments × {}'s (shared with you: {}; you disclosed: {}):",
+        pairing.organisation,
+        uniform_level(outcome),
+        match &args.shares {
+            Level::Fields(f) =>
+                format!("fields ({})", f.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+            other => other.name().to_owned(),
+        }
+    );
+    print!("{}", matrix.render());
+    if args.show > 0 && !overlaps.is_empty() {
+        println!("Overlapping accounts (first {} of {}):", overlaps.len().min(args.show as usize), overlaps.len());
+        for o in overlaps.iter().take(args.show as usize) {
+            let fields: Vec<String> = o["partner_fields"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some(format!("{k}={}", v.as_str()?)))
+                .collect();
+            let fields = if fields.is_empty() { String::new() } else { format!("  [{}]", fields.join(", ")) };
+            println!(
+                "  {:<20} {} ↔ {}'s {}  by {}{fields}",
+                o["account_id"].as_str().unwrap_or("?"),
+                o["own_segment"].as_str().unwrap_or("?"),
+                pairing.organisation,
+                o["partner_segment"].as_str().unwrap_or("?"),
+                o["key_types"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join("+")
+            );
+        }
+    }
+    if let Some(path) = &args.transcript {
+        println!("Transcript of every frame written to {}.", path.display());
+    }
+    println!(
+        "Exchanged {} sent and {} received; no key left this machine in the clear.",
+        human_bytes(run.bytes_sent),
+        human_bytes(run.bytes_received)
+    );
+    Ok(())
+}
