@@ -13,8 +13,14 @@ cargo fmt --all -- --check
 step "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "tests (store tests on SQLite and on a throwaway PostgreSQL)"
+step "tests (store and node tests on SQLite and on a throwaway PostgreSQL)"
 export BLINDMAP_REQUIRE_POSTGRES=1
+# deploy/systemd is checked with systemd-analyze; install it where missing (Debian, as root).
+if ! command -v systemd-analyze >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing systemd (for systemd-analyze verify)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+fi
+if [ "${CI:-}" = true ] || command -v systemd-analyze >/dev/null 2>&1; then export BLINDMAP_REQUIRE_SYSTEMD=1; fi
 if cargo nextest --version >/dev/null 2>&1; then
   scripts/with-postgres.sh cargo nextest run --workspace --lib --bins --tests --locked --no-fail-fast
 else
@@ -31,5 +37,8 @@ step "benchmark smoke runs"
 cargo test --benches --locked
 cargo run --locked --quiet -- bench psi --n 3000 --json >/dev/null
 cargo run --locked --quiet -- bench import --rows 20000 --json >/dev/null
+
+step "the README's main command"
+cargo run --locked --quiet -- demo --dir "$(mktemp -d)/demo" >/dev/null
 
 step "all tests passed"
