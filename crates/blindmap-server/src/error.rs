@@ -35,6 +35,14 @@ pub enum ApiError {
     /// This API instance runs without a node identity (it cannot call partners).
     #[error("this server has no node identity; partnerships need `blindmap serve`")]
     NoNode,
+    /// The request could not be read (content type, JSON, query parameters).
+    #[error("{detail}")]
+    Rejected {
+        /// The status axum chose for it.
+        status: StatusCode,
+        /// What was wrong.
+        detail: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -60,6 +68,7 @@ impl IntoResponse for ApiError {
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, self.to_string()),
             Self::Forbidden(_) | Self::PeerUnknown => (StatusCode::FORBIDDEN, self.to_string()),
             Self::Partner(_) => (StatusCode::BAD_GATEWAY, self.to_string()),
+            Self::Rejected { status, detail } => (*status, detail.clone()),
             Self::NoNode => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),
             Self::NotFound(_) | Self::Store(StoreError::NotFound(_)) => (StatusCode::NOT_FOUND, self.to_string()),
             Self::Invalid(_) | Self::Store(StoreError::Import(_) | StoreError::InvalidName(_)) => {

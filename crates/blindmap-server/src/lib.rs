@@ -12,6 +12,7 @@ mod api;
 mod auth;
 pub mod client;
 pub mod error;
+mod extract;
 pub mod identity;
 mod invite;
 pub mod node;

@@ -14,7 +14,9 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
+
+use crate::extract::Json;
 use axum_server::accept::Accept;
 use axum_server::tls_rustls::RustlsAcceptor;
 use blindmap_store::{PartnershipId, RunRole, StoreError};

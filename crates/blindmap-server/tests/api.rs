@@ -6,7 +6,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use blindmap_server::{Limits, app};
-use blindmap_store::{Role, Store, on_both_backends};
+use blindmap_store::{
+    Completion, DatasetId, NewRun, PartnershipId, Role, RunId, RunOverlap, RunRole, SharingPolicy, Store,
+    on_both_backends,
+};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -20,6 +23,7 @@ on_both_backends!(
     idempotent_uploads_act_once,
     organisations_never_see_each_other,
     lists_page_with_cursors,
+    runs_belong_to_their_organisation,
 );
 
 struct Client {
@@ -153,6 +157,10 @@ async fn organisations_never_see_each_other(store: Store) {
     assert!(trail["items"].as_array().unwrap().is_empty());
     let (_, own) = api.call("GET", "/api/v1/datasets", Some(&vendor_admin), "", &[]).await;
     assert_eq!(own["items"].as_array().unwrap().len(), 1);
+    let (_, segments) = api.call("GET", "/api/v1/segments", Some(&vendor_admin), "", &[]).await;
+    assert_eq!(segments["items"][0], serde_json::json!({ "label": "customers", "accounts": 16 }));
+    let (status, _) = api.call("GET", "/api/v1/segments", Some(&partner_admin), "", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no dataset, no segments");
     // A cursor naming another organisation's dataset pages nothing of it.
     let (status, page) = api.call("GET", &format!("/api/v1/datasets?cursor={id}"), Some(&partner_admin), "", &[]).await;
     assert_eq!((status, page["items"].as_array().unwrap().len()), (StatusCode::OK, 0));
@@ -192,4 +200,80 @@ async fn lists_page_with_cursors(store: Store) {
     let next = trail["next"].as_str().unwrap();
     let (_, rest) = api.call("GET", &format!("/api/v1/audit?limit=3&cursor={next}"), Some(&admin), "", &[]).await;
     assert_eq!(rest["items"].as_array().unwrap().len(), 2);
+}
+
+async fn runs_belong_to_their_organisation(store: Store) {
+    let [vendor_admin, vendor_rep, vendor_bot] = org(&store, "Vendor").await;
+    let [partner_admin, _, _] = org(&store, "Partner").await;
+    let vendor = store.organisation_by_name("Vendor").await.unwrap().unwrap().id;
+    let api = client(store.clone());
+    let (_, dataset) = api.call("POST", "/api/v1/datasets?name=v.csv", Some(&vendor_bot), VENDOR, &[]).await;
+    let dataset = DatasetId::parse(dataset["id"].as_str().unwrap()).unwrap();
+    let pid = PartnershipId::generate();
+    store.create_partnership(&pid, &vendor, "Partner", "https://p", "sha256:aa", "pt_ref").await.unwrap();
+    // A run as the node records one, with an overlap and a transcript.
+    let id = RunId::generate();
+    let run = NewRun {
+        id: &id,
+        org: &vendor,
+        partnership: &pid,
+        role: RunRole::Initiator,
+        dataset: &dataset,
+        started_by: "ada",
+        sharing: &SharingPolicy::default(),
+    };
+    store.start_run(&run).await.unwrap();
+    let overlap = RunOverlap {
+        account_id: "0015g00000NWTRdAAF".into(),
+        own_segment: "customers".into(),
+        partner_segment: "customers".into(),
+        partner_record: Some(0),
+        key_types: vec!["domain".into()],
+        fields: Default::default(),
+    };
+    let completion = Completion {
+        result: serde_json::json!({ "rows": ["customers"], "columns": [{ "segment": "customers", "records": 9 }],
+            "cells": [[{ "shown": "1", "level": "overlaps" }]] }),
+        overlaps: vec![overlap],
+        transcript: Some("blindmap transcript v1\n".into()),
+        audit: vec![],
+        records: 10,
+    };
+    store.complete_run(&vendor, &id, &completion).await.unwrap();
+
+    for path in [
+        format!("/api/v1/runs/{id}"),
+        format!("/api/v1/runs/{id}/overlaps"),
+        format!("/api/v1/runs/{id}/changes"),
+        format!("/api/v1/runs/{id}/transcript"),
+        format!("/api/v1/overlaps?partnership={pid}"),
+    ] {
+        let (status, _) = api.call("GET", &path, Some(&partner_admin), "", &[]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: another organisation's run does not exist for it");
+    }
+    let (_, list) = api.call("GET", "/api/v1/runs", Some(&partner_admin), "", &[]).await;
+    assert!(list["items"].as_array().unwrap().is_empty());
+    let body = format!("{{\"partnership\": \"{pid}\"}}");
+    let json = [("content-type", "application/json")];
+    let (status, _) = api.call("POST", "/api/v1/runs", Some(&partner_admin), &body, &json).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nor can it run in the vendor's partnership");
+    let (status, problem) = api.call("POST", "/api/v1/runs", Some(&partner_admin), &body, &[]).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unreadable requests are problems too: {problem}");
+    let (status, problem) = api.call("POST", "/api/v1/runs", Some(&partner_admin), "{", &json).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    let (status, _) = api.call("GET", "/api/v1/runs?limit=many", Some(&partner_admin), "", &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = api.call("POST", "/api/v1/runs", Some(&vendor_rep), &body, &json).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "reps read runs, they do not start them");
+
+    // The vendor's own users see it all.
+    let (status, run) = api.call("GET", &format!("/api/v1/runs/{id}"), Some(&vendor_rep), "", &[]).await;
+    assert_eq!((status, run["state"].as_str()), (StatusCode::OK, Some("complete")));
+    let (_, overlaps) =
+        api.call("GET", &format!("/api/v1/overlaps?partnership={pid}"), Some(&vendor_admin), "", &[]).await;
+    assert_eq!(overlaps["items"][0]["account_id"], "0015g00000NWTRdAAF");
+    assert_eq!(overlaps["items"][0]["own_fields"]["owner"], "Ada Byron", "the account's own fields come along");
+    let (status, _) =
+        api.call("GET", &format!("/api/v1/runs/{id}/overlaps?cursor=bogus"), Some(&vendor_admin), "", &[]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }

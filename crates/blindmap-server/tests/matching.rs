@@ -296,3 +296,58 @@ async fn nodes_match_on_postgres() {
     let urls = std::sync::Mutex::new(vec![second, first]);
     matching_end_to_end(|| urls.lock().unwrap().pop()).await;
 }
+
+/// The run route answers only the certificate pinned for an active partnership: a partner
+/// without a node, paired by invite, matches from its own machine; a stranger's certificate, a
+/// client pinning the wrong node, and an ended partnership are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_route_answers_only_its_pinned_partner() {
+    use blindmap_server::identity::Identity;
+    use blindmap_server::remote::{self, Progress, RemoteError};
+
+    let vendor = node("Vendor", None).await;
+    upload(&vendor, "vendor-salesforce.csv", VENDOR_CSV).await;
+    let client = Identity::generate(&["localhost".to_owned()]).unwrap();
+    let invite = call(&vendor, Method::POST, "/api/v1/partnerships/invites", None).await.unwrap();
+    let pairing = remote::accept(&client, invite["code"].as_str().unwrap(), "Partner Co").await.unwrap();
+    assert_eq!(pairing.organisation, "Vendor");
+    let data = std::sync::Arc::new(
+        import_dataset("p.csv", PARTNER_CSV.as_bytes(), &Preset::Hubspot.mapping(), Side::First, |_| {})
+            .unwrap()
+            .dataset,
+    );
+    let policy = || DisclosurePolicy::new(Level::Overlaps).with_threshold(1).with_min_partner_segment(1);
+    let progress = || std::sync::Arc::new(Progress::default());
+
+    let run = remote::run(&client, &pairing, data.clone(), policy(), true, progress()).await.unwrap();
+    assert!(run.transcript.unwrap().starts_with("blindmap transcript v1\n"));
+    assert!(run.outcome.overlaps().is_empty(), "the vendor shares counts only until it says otherwise");
+    let runs = call(&vendor, Method::GET, "/api/v1/runs", None).await.unwrap();
+    let served = finished(&vendor, runs["items"][0]["id"].as_str().unwrap()).await;
+    assert_eq!((served["role"].as_str(), served["state"].as_str()), (Some("responder"), Some("complete")));
+    assert_eq!(served["partner"], "Partner Co");
+    let vendor_overlaps =
+        all_overlaps(&vendor, &format!("/api/v1/runs/{}/overlaps", served["id"].as_str().unwrap())).await;
+    assert!(!vendor_overlaps.is_empty(), "the partner disclosed overlaps to the vendor");
+
+    let refused = |r: Result<remote::RemoteRun, RemoteError>| match r {
+        Err(RemoteError::Client(ClientError::Api { status, .. })) => status.as_u16() == 403,
+        _ => false,
+    };
+    let stranger = Identity::generate(&["localhost".to_owned()]).unwrap();
+    let r = remote::run(&stranger, &pairing, data.clone(), policy(), false, progress()).await;
+    assert!(refused(r), "a certificate the vendor did not pin");
+    let mut wrong_pin = pairing.clone();
+    wrong_pin.fingerprint = stranger.fingerprint();
+    let r = remote::run(&client, &wrong_pin, data.clone(), policy(), false, progress()).await;
+    assert!(matches!(r, Err(RemoteError::Client(ClientError::Transport(_)))), "the client refuses an unpinned node");
+
+    let pid = call(&vendor, Method::GET, "/api/v1/partnerships", None).await.unwrap()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    call(&vendor, Method::POST, &format!("/api/v1/partnerships/{pid}/end"), None).await.unwrap();
+    let r = remote::run(&client, &pairing, data, policy(), false, progress()).await;
+    assert!(refused(r), "ended: nothing flows");
+    vendor.running.shutdown().await.unwrap();
+}

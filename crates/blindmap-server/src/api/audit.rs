@@ -1,7 +1,8 @@
 //! `GET /api/v1/audit`: the organisation's audit trail.
 
-use axum::Json;
-use axum::extract::{Query, State};
+use crate::extract::Json;
+use crate::extract::Query;
+use axum::extract::State;
 use blindmap_store::Role;
 use serde::Serialize;
 use utoipa::ToSchema;

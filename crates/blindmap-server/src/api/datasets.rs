@@ -1,8 +1,9 @@
 //! `/api/v1/datasets`: CRM exports uploaded as CSV, imported whole or not at all.
 
-use axum::Json;
+use crate::extract::Json;
+use crate::extract::Query;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use blindmap_records::{Importer, Preset, read_header};
@@ -145,6 +146,40 @@ async fn one(
     Ok(Json(state.store.dataset(&caller.0.user.org, &id).await?.into()))
 }
 
+/// The segments a match would use: those of the newest dataset.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SegmentList {
+    /// The dataset they come from (`ds_…`).
+    dataset: String,
+    /// Each segment with its number of accounts, by label.
+    items: Vec<SegmentView>,
+}
+
+/// One segment.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SegmentView {
+    /// Its label, as partners see it in the overlap matrix.
+    label: String,
+    /// Accounts in it.
+    accounts: u64,
+}
+
+/// The organisation's segments: those of its newest dataset, the one runs match. Sharing rules
+/// name these labels.
+#[utoipa::path(get, path = "/api/v1/segments", tag = "datasets",
+    responses((status = 200, body = SegmentList),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No dataset yet")))]
+async fn segments(State(state): State<AppState>, caller: Caller) -> Result<Json<SegmentList>, ApiError> {
+    let dataset = state.store.newest_dataset(&caller.0.user.org).await?.ok_or(ApiError::NotFound("dataset"))?;
+    let items = dataset.summary["segments"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(label, n)| SegmentView { label: label.clone(), accounts: n.as_u64().unwrap_or(0) })
+        .collect();
+    Ok(Json(SegmentList { dataset: dataset.id.to_string(), items }))
+}
+
 pub(super) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(upload, list)).routes(routes!(one))
+    OpenApiRouter::new().routes(routes!(upload, list)).routes(routes!(one)).routes(routes!(segments))
 }

@@ -1,6 +1,6 @@
 //! `GET /api/v1/me`: who a token acts as.
 
-use axum::Json;
+use crate::extract::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

@@ -5,7 +5,7 @@
 //! fingerprint and a one-time secret valid for a day; the partner's admin gives the code to
 //! their node, which calls this one over mutual TLS, each pinning the other's certificate.
 
-use axum::Json;
+use crate::extract::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use blindmap_store::{Partnership, PartnershipId, PartnershipState, Role, SharingLevel, SharingPolicy, SharingRule};

@@ -5,8 +5,9 @@
 //! the background on this node and its state lives in the store, so any replica answers
 //! `GET /api/v1/runs/{id}`.
 
-use axum::Json;
-use axum::extract::{Path, Query, State};
+use crate::extract::Json;
+use crate::extract::Query;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -196,9 +197,9 @@ async fn start(
     let org = caller.0.user.org.clone();
     let parts = [body.partnership.as_bytes(), if body.transcript { b"1" } else { b"0" }];
     let work = async {
-        let node = state.node()?;
         let id = PartnershipId::parse(&body.partnership).ok_or(ApiError::NotFound("partnership"))?;
         let partnership = state.store.partnership(&org, &id).await?;
+        let node = state.node()?;
         if partnership.state != PartnershipState::Active {
             return Err(ApiError::Conflict(format!("the partnership with {} has ended", partnership.partner_name)));
         }
