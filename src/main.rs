@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admin_cli;
 mod bench;
 mod demo;
 mod import_bench;
@@ -74,7 +75,17 @@ enum Command {
         #[command(subcommand)]
         command: node_cli::DatasetsCommand,
     },
-    /// Partnerships with other organisations' nodes: invite, accept, list, end.
+    /// An organisation's users and API tokens on its node: list, add, issue, revoke.
+    Users {
+        #[command(subcommand)]
+        command: admin_cli::UsersCommand,
+    },
+    /// Organisations on a hosted node (run on the node's machine): `org add NAME`.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Partnerships with other organisations' nodes: invite, accept, list, sharing, end.
     Partner {
         #[command(subcommand)]
         command: node_cli::PartnerCommand,
@@ -93,6 +104,12 @@ enum Command {
     Match(match_cli::MatchArgs),
     /// Benchmarks.
     Bench(BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Add an organisation, fully isolated from the others, with its first admin.
+    Add(admin_cli::OrgAddArgs),
 }
 
 #[derive(Args)]
@@ -124,6 +141,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => node_cli::run_serve(&args),
         Command::Datasets { command } => node_cli::run_datasets(&command),
         Command::Partner { command } => node_cli::run_partner(&command),
+        Command::Users { command } => admin_cli::run_users(&command),
+        Command::Org { command: OrgCommand::Add(args) } => admin_cli::run_org_add(&args),
         Command::Match(args) => match_cli::run(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Psi(args) }) => bench::psi(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Quality(args) }) => quality::run(&args),
@@ -150,4 +169,14 @@ pub(crate) fn write_atomically(path: &PathBuf, contents: &[u8]) -> anyhow::Resul
         let _ = std::fs::remove_file(&tmp);
         format!("cannot move the output into {}", path.display())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -464,6 +464,30 @@ fn init_serve_and_import_through_the_api() {
     let refused = blindmap(&[&["datasets", "list"][..], &bad_token].concat(), dir.path());
     assert!(text(&refused.stderr).contains("401"), "{}", text(&refused.stderr));
 
+    // Users and tokens: a rep with a token of their own, revoked again.
+    let added = node.run(&["users", "add", "kim", "--role", "rep"], dir.path());
+    let out = text(&added.stdout);
+    assert!(out.contains("Added kim (rep)"), "{out}{}", text(&added.stderr));
+    let kim = out.lines().last().unwrap().trim().to_owned();
+    let token_id = out.lines().find_map(|l| l.strip_prefix("Token ")).unwrap().split_whitespace().next().unwrap();
+    let as_kim = ["--node", node.url.as_str(), "--fingerprint", node.fingerprint.as_str(), "--token", kim.as_str()];
+    let listed = blindmap(&[&["datasets", "list"][..], &as_kim].concat(), dir.path());
+    assert!(text(&listed.stdout).contains("vendor-salesforce.csv"), "a rep reads: {}", text(&listed.stderr));
+    let users = node.run(&["users", "list"], dir.path());
+    assert!(text(&users.stdout).contains("kim") && !text(&users.stdout).contains(&kim), "{}", text(&users.stdout));
+    let revoked = node.run(&["users", "revoke", token_id], dir.path());
+    assert!(revoked.status.success(), "{}", text(&revoked.stderr));
+    let after = blindmap(&[&["datasets", "list"][..], &as_kim].concat(), dir.path());
+    assert!(text(&after.stderr).contains("401"), "{}", text(&after.stderr));
+
+    // A second organisation on the same node sees nothing of the first.
+    let org = blindmap(&["org", "add", "Hosted Co", "--data-dir", "node"], dir.path());
+    let org_token = text(&org.stdout).lines().last().unwrap().trim().to_owned();
+    assert!(org_token.starts_with("bm_"), "{}{}", text(&org.stdout), text(&org.stderr));
+    let as_org = ["--node", node.url.as_str(), "--fingerprint", node.fingerprint.as_str(), "--token", org_token.as_str()];
+    let theirs = blindmap(&[&["datasets", "list"][..], &as_org].concat(), dir.path());
+    assert!(theirs.status.success() && text(&theirs.stdout).trim().is_empty(), "{}", text(&theirs.stdout));
+
     let token = node.token.clone();
     let log = node.stop();
     // The log has each request's method, path and status, and nothing of the data.

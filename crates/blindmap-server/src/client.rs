@@ -120,6 +120,19 @@ impl ApiClient {
 }
 
 impl ApiClient {
+    /// Calls `path` for its status only (e.g. a DELETE answering 204).
+    pub async fn call_empty(&self, method: Method, path: &str) -> Result<(), ClientError> {
+        let response =
+            self.http.request(method, format!("{}{path}", self.base)).bearer_auth(self.token.as_str()).send().await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(decode::<serde_json::Value>(response)
+            .await
+            .err()
+            .unwrap_or(ClientError::Api { status: StatusCode::BAD_GATEWAY, detail: "no answer".into() }))
+    }
+
     /// GETs (or calls) `path` and returns the text of the answer (e.g. a transcript).
     pub async fn call_text(&self, method: Method, path: &str) -> Result<String, ClientError> {
         let response =

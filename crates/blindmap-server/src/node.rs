@@ -211,6 +211,19 @@ pub async fn init(options: &InitOptions) -> Result<Initialised, NodeError> {
     Ok(Initialised { fingerprint: identity.fingerprint(), admin_token, config })
 }
 
+/// Adds an organisation to the node in `data_dir` (a hosted node serves several, fully
+/// isolated), with its first admin: the admin's token, shown once.
+pub async fn add_organisation(data_dir: &Path, organisation: &str, admin: &str) -> Result<ApiToken, NodeError> {
+    let config = NodeConfig::load(data_dir)?;
+    let store = Store::connect(&config.database_url).await?;
+    let org = store.create_organisation(organisation).await?;
+    let user = store.create_user(&org.id, admin, Role::Admin).await?;
+    let (_, token) = store.issue_token(&org.id, &user.id, "created by blindmap org add").await?;
+    store.record_audit(&org.id, "node", "organisation.created", &serde_json::json!({ "admin": admin })).await?;
+    store.close().await;
+    Ok(token)
+}
+
 /// A node serving its API.
 pub struct RunningNode {
     /// Where it listens (the real port when the configuration said 0).

@@ -24,6 +24,7 @@ on_both_backends!(
     organisations_never_see_each_other,
     lists_page_with_cursors,
     runs_belong_to_their_organisation,
+    admins_manage_users_and_tokens,
 );
 
 struct Client {
@@ -276,4 +277,48 @@ async fn runs_belong_to_their_organisation(store: Store) {
     let (status, _) =
         api.call("GET", &format!("/api/v1/runs/{id}/overlaps?cursor=bogus"), Some(&vendor_admin), "", &[]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn admins_manage_users_and_tokens(store: Store) {
+    let [admin, rep, _] = org(&store, "Vendor").await;
+    let [other_admin, _, _] = org(&store, "Partner").await;
+    let api = client(store);
+    let json = [("content-type", "application/json")];
+    let (status, created) =
+        api.call("POST", "/api/v1/users", Some(&admin), r#"{"name": "kim", "role": "rep"}"#, &json).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let kim = created["token"]["token"].as_str().unwrap().to_owned();
+    let (_, me) = api.call("GET", "/api/v1/me", Some(&kim), "", &[]).await;
+    assert_eq!((me["user"].as_str(), me["role"].as_str()), (Some("kim"), Some("rep")));
+    let (status, _) = api.call("POST", "/api/v1/users", Some(&admin), r#"{"name": "kim", "role": "rep"}"#, &json).await;
+    assert_eq!(status, StatusCode::CONFLICT, "names are unique");
+    let (status, _) = api.call("POST", "/api/v1/users", Some(&admin), r#"{"name": "x", "role": "owner"}"#, &json).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = api.call("GET", "/api/v1/users", Some(&rep), "", &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "only admins manage users");
+
+    let user = created["id"].as_str().unwrap();
+    let (status, second) =
+        api.call("POST", &format!("/api/v1/users/{user}/tokens"), Some(&admin), r#"{"label": "laptop"}"#, &json).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) =
+        api.call("POST", &format!("/api/v1/users/{user}/tokens"), Some(&other_admin), r#"{"label": "x"}"#, &json).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another organisation's user does not exist for it");
+    let (_, users) = api.call("GET", "/api/v1/users", Some(&admin), "", &[]).await;
+    let listed = users["items"].as_array().unwrap().iter().find(|u| u["name"] == "kim").unwrap().clone();
+    assert_eq!(listed["tokens"].as_array().unwrap().len(), 2);
+    assert!(!users.to_string().contains(&kim), "tokens are never listed");
+
+    let token_id = created["token"]["id"].as_str().unwrap();
+    let (status, _) = api.call("DELETE", &format!("/api/v1/tokens/{token_id}"), Some(&other_admin), "", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = api.call("DELETE", &format!("/api/v1/tokens/{token_id}"), Some(&admin), "", &[]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = api.call("GET", "/api/v1/me", Some(&kim), "", &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked");
+    let (status, _) = api.call("GET", "/api/v1/me", Some(second["token"].as_str().unwrap()), "", &[]).await;
+    assert_eq!(status, StatusCode::OK, "the other token still works");
+    let (_, trail) = api.call("GET", "/api/v1/audit", Some(&admin), "", &[]).await;
+    let kinds: Vec<&str> = trail["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["token.revoked", "token.issued", "user.created"]);
 }

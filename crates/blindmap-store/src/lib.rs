@@ -32,7 +32,7 @@ pub use datasets::DatasetInfo;
 pub use error::StoreError;
 pub use idempotency::Claim;
 pub use ids::{DatasetId, OrgId, PartnershipId, RunId, TokenId, UserId};
-pub use orgs::{ApiToken, Organisation, Principal, Role, User};
+pub use orgs::{ApiToken, Organisation, Principal, Role, TokenInfo, User};
 pub use partnerships::{InviteSecret, Partnership, PartnershipState, SharingLevel, SharingPolicy, SharingRule};
 pub use runs::{
     Completion, ListedOverlap, NewRun, OverlapCursor, OverlapFilter, Run, RunOverlap, RunRole, RunState, STALE_AFTER_MS,

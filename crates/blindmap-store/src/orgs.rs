@@ -93,7 +93,62 @@ fn check_name(what: &'static str, name: &str) -> Result<(), StoreError> {
     if n == 0 || n > 200 || name.trim() != name { Err(StoreError::InvalidName(what)) } else { Ok(()) }
 }
 
+/// A token as listed: never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// Its id.
+    pub id: TokenId,
+    /// Whose it is.
+    pub user: UserId,
+    /// What it is for.
+    pub label: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    /// Unix milliseconds, once revoked.
+    pub revoked_at: Option<i64>,
+}
+
+fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User, StoreError> {
+    let role: String = r.get(3);
+    Ok(User {
+        id: UserId(r.get(0)),
+        org: OrgId(r.get(1)),
+        name: r.get(2),
+        role: Role::parse(&role).ok_or(StoreError::Corrupt("users.role"))?,
+    })
+}
+
 impl Store {
+    /// The users of `org`, by name.
+    pub async fn users(&self, org: &OrgId) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query("SELECT id, org_id, name, role FROM users WHERE org_id = $1 ORDER BY name")
+            .bind(org.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// The tokens of `org`'s users, oldest first.
+    pub async fn tokens(&self, org: &OrgId) -> Result<Vec<TokenInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.user_id, t.label, t.created_at, t.revoked_at FROM api_tokens t \
+             JOIN users u ON u.id = t.user_id WHERE u.org_id = $1 ORDER BY t.created_at, t.id",
+        )
+        .bind(org.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| TokenInfo {
+                id: TokenId(r.get(0)),
+                user: UserId(r.get(1)),
+                label: r.get(2),
+                created_at: r.get(3),
+                revoked_at: r.get(4),
+            })
+            .collect())
+    }
+
     /// Adds an organisation.
     pub async fn create_organisation(&self, name: &str) -> Result<Organisation, StoreError> {
         check_name("an organisation name", name)?;

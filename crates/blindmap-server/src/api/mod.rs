@@ -6,6 +6,7 @@ mod datasets;
 mod me;
 mod partnerships;
 mod runs;
+mod users;
 
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -133,6 +134,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(partnerships::router())
         .merge(runs::router())
+        .merge(users::router())
 }
 
 /// The API's routes, and its OpenAPI document at `/api/v1/openapi.json`, served as built at start.

@@ -1,0 +1,187 @@
+//! `/api/v1/users` and `/api/v1/tokens`: an organisation's admins add users (admins, reps,
+//! integrations), issue them API tokens and revoke tokens. A token is shown once, when issued;
+//! only its hash is kept.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use blindmap_store::{Role, TokenId, UserId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::Json;
+
+/// A token as listed (never the token itself).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TokenView {
+    /// `tok_…`.
+    id: String,
+    /// What it is for.
+    label: String,
+    /// Unix milliseconds.
+    created_at: i64,
+    /// Unix milliseconds, once revoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked_at: Option<i64>,
+}
+
+/// A user and their tokens.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct UserView {
+    /// `usr_…`.
+    id: String,
+    /// The user's name, unique in the organisation.
+    name: String,
+    /// `admin`, `rep` or `integration`.
+    role: String,
+    /// Their tokens, revoked ones included.
+    tokens: Vec<TokenView>,
+}
+
+/// The organisation's users.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct UserList {
+    items: Vec<UserView>,
+}
+
+/// A user to add.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct NewUser {
+    /// The user's name (1 to 200 characters).
+    name: String,
+    /// `admin` (everything), `rep` (reads runs, overlaps and reports) or `integration`
+    /// (uploads datasets and starts runs, for scripts).
+    role: String,
+    /// A label for the first token (default `first token`).
+    token_label: Option<String>,
+}
+
+/// A token to issue.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct NewToken {
+    /// What it is for, e.g. `laptop` or `nightly sync`.
+    label: String,
+}
+
+/// A token, shown once.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct IssuedToken {
+    /// `tok_…`: to revoke it.
+    id: String,
+    /// The bearer token. Not stored anywhere; keep it like a password.
+    token: String,
+}
+
+/// A new user with their first token.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CreatedUser {
+    /// `usr_…`.
+    id: String,
+    /// The user's name.
+    name: String,
+    /// The role.
+    role: String,
+    /// Their first token.
+    token: IssuedToken,
+}
+
+/// The organisation's users and their tokens (admins only).
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = UserList)))]
+async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<UserList>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let org = &caller.0.user.org;
+    let mut tokens = state.store.tokens(org).await?;
+    let items = state
+        .store
+        .users(org)
+        .await?
+        .into_iter()
+        .map(|u| {
+            let (mine, rest): (Vec<_>, Vec<_>) = tokens.drain(..).partition(|t| t.user == u.id);
+            tokens = rest;
+            UserView {
+                id: u.id.to_string(),
+                name: u.name,
+                role: u.role.as_str().to_owned(),
+                tokens: mine
+                    .into_iter()
+                    .map(|t| TokenView {
+                        id: t.id.to_string(),
+                        label: t.label,
+                        created_at: t.created_at,
+                        revoked_at: t.revoked_at,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Ok(Json(UserList { items }))
+}
+
+/// Adds a user with a first token (admins only). Takes no idempotency key: replaying the answer
+/// would mean keeping the token; a retry finds the name taken (409) and can issue a new token.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
+    responses((status = 201, body = CreatedUser),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "The name is taken"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Bad name or role")))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewUser>,
+) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
+    caller.require(&[Role::Admin])?;
+    let org = &caller.0.user.org;
+    let label = body.token_label.unwrap_or_else(|| "first token".to_owned());
+    let role = Role::parse(&body.role).ok_or_else(|| ApiError::Invalid("role is admin, rep or integration".into()))?;
+    let user = state.store.create_user(org, &body.name, role).await?;
+    let (id, token) = state.store.issue_token(org, &user.id, &label).await?;
+    let detail = serde_json::json!({ "user": user.name, "role": role.as_str(), "token": id.to_string() });
+    state.store.record_audit(org, &caller.0.user.name, "user.created", &detail).await?;
+    let created = CreatedUser {
+        id: user.id.to_string(),
+        name: user.name,
+        role: role.as_str().to_owned(),
+        token: IssuedToken { id: id.to_string(), token: token.expose().to_owned() },
+    };
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Issues another token to a user (admins only).
+#[utoipa::path(post, path = "/api/v1/users/{id}/tokens", tag = "users", params(("id" = String, Path)),
+    request_body = NewToken,
+    responses((status = 201, body = IssuedToken), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn issue(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<NewToken>,
+) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
+    caller.require(&[Role::Admin])?;
+    let org = &caller.0.user.org;
+    let user = UserId::parse(&id).ok_or(ApiError::NotFound("user"))?;
+    let (id, token) = state.store.issue_token(org, &user, &body.label).await?;
+    let detail = serde_json::json!({ "user": user.to_string(), "token": id.to_string(), "label": body.label });
+    state.store.record_audit(org, &caller.0.user.name, "token.issued", &detail).await?;
+    Ok((StatusCode::CREATED, Json(IssuedToken { id: id.to_string(), token: token.expose().to_owned() })))
+}
+
+/// Revokes a token (admins only): it authenticates no more.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "users", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let org = &caller.0.user.org;
+    let token = TokenId::parse(&id).ok_or(ApiError::NotFound("token"))?;
+    state.store.revoke_token(org, &token).await?;
+    let detail = serde_json::json!({ "token": token.to_string() });
+    state.store.record_audit(org, &caller.0.user.name, "token.revoked", &detail).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(issue)).routes(routes!(revoke))
+}
