@@ -484,7 +484,8 @@ fn init_serve_and_import_through_the_api() {
     let org = blindmap(&["org", "add", "Hosted Co", "--data-dir", "node"], dir.path());
     let org_token = text(&org.stdout).lines().last().unwrap().trim().to_owned();
     assert!(org_token.starts_with("bm_"), "{}{}", text(&org.stdout), text(&org.stderr));
-    let as_org = ["--node", node.url.as_str(), "--fingerprint", node.fingerprint.as_str(), "--token", org_token.as_str()];
+    let as_org =
+        ["--node", node.url.as_str(), "--fingerprint", node.fingerprint.as_str(), "--token", org_token.as_str()];
     let theirs = blindmap(&[&["datasets", "list"][..], &as_org].concat(), dir.path());
     assert!(theirs.status.success() && text(&theirs.stdout).trim().is_empty(), "{}", text(&theirs.stdout));
 

@@ -48,6 +48,8 @@ pub(crate) struct NodeContext {
     pub(crate) public_url: std::sync::OnceLock<String>,
     /// Whether runs partners start keep a transcript on this side.
     pub(crate) keep_transcripts: bool,
+    /// The runs this process drives, and the signal that stops them when the node stops.
+    pub(crate) runs: runs::RunTasks,
 }
 
 impl AppState {

@@ -232,11 +232,14 @@ pub struct RunningNode {
     pub fingerprint: String,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    context: Arc<NodeContext>,
 }
 
 impl RunningNode {
-    /// Stops accepting connections, lets requests in flight finish (up to 30 s), and waits.
+    /// Fails the match runs in progress (they record why; a partner's side sees the connection
+    /// close), stops accepting connections, lets requests in flight finish (up to 30 s), and waits.
     pub async fn shutdown(self) -> Result<(), NodeError> {
+        self.context.runs.stop_all(Duration::from_secs(10)).await;
         self.handle.graceful_shutdown(Some(Duration::from_secs(30)));
         self.task.await.map_err(std::io::Error::other)??;
         Ok(())
@@ -263,6 +266,7 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
         identity,
         public_url: std::sync::OnceLock::new(),
         keep_transcripts: config.keep_transcripts,
+        runs: crate::runs::RunTasks::default(),
     });
     let router = app_with_node(store, config.limits(), Some(context.clone()));
     let task = tokio::spawn(async move { server.serve(router.into_make_service()).await });
@@ -273,7 +277,7 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
         None => config.public_url.clone(),
     };
     let _ = context.public_url.set(url);
-    Ok(RunningNode { addr, fingerprint, handle, task })
+    Ok(RunningNode { addr, fingerprint, handle, task, context })
 }
 
 #[cfg(test)]

@@ -186,18 +186,19 @@ async fn run(
     let fingerprint = presented.ok_or(ApiError::PeerUnknown)?;
     let id = PartnershipId::parse(&id).ok_or(ApiError::PeerUnknown)?;
     let partnership = state.store.partnership_for_peer(&id, &fingerprint).await?.ok_or(ApiError::PeerUnknown)?;
+    let node = state.node()?;
     let started = runs::start(
         &state.store,
         &partnership.org,
         &partnership,
         RunRole::Responder,
         &partnership.partner_name,
-        state.node()?.keep_transcripts,
+        node.keep_transcripts,
     )
     .await?;
     let (outgoing, rx) = mpsc::channel(runs::FRAME_BUFFER);
     let incoming = body.into_data_stream();
-    tokio::spawn(runs::drive(state.store.clone(), started, async move { Ok(Connection { incoming, outgoing }) }));
+    node.runs.spawn(state.store.clone(), started, async move { Ok(Connection { incoming, outgoing }) });
     let frames = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
     });

@@ -37,6 +37,42 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 /// Frames buffered per direction before the sender waits.
 pub(crate) const FRAME_BUFFER: usize = 8;
 
+/// The runs one process drives: spawned here, so that stopping the node can fail them at once
+/// ("the node shut down") instead of leaving them to the stale-heartbeat rule.
+pub(crate) struct RunTasks {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: std::sync::Mutex<tokio::task::JoinSet<()>>,
+}
+
+impl Default for RunTasks {
+    fn default() -> Self {
+        Self { stop: tokio::sync::watch::Sender::new(false), tasks: std::sync::Mutex::new(tokio::task::JoinSet::new()) }
+    }
+}
+
+impl RunTasks {
+    /// Drives a started run in the background (see [`drive`]).
+    pub(crate) fn spawn<S, E, C>(&self, store: Store, started: Started, connect: C)
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
+        E: std::fmt::Display + Send + 'static,
+        C: Future<Output = Result<Connection<S>, String>> + Send + 'static,
+    {
+        let stop = self.stop.subscribe();
+        let mut tasks = self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(drive(store, started, connect, stop));
+    }
+
+    /// Stops every run this process drives (each is failed with the reason) and waits for them
+    /// to record it, at most `wait`.
+    pub(crate) async fn stop_all(&self, wait: Duration) {
+        self.stop.send_replace(true);
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        let _ = tokio::time::timeout(wait, async { while tasks.join_next().await.is_some() {} }).await;
+    }
+}
+
 /// A sharing policy as the protocol's disclosure policy: counts where no rule says otherwise.
 pub(crate) fn disclosure_policy(policy: &SharingPolicy) -> Result<DisclosurePolicy, ApiError> {
     let mut out = DisclosurePolicy::new(Level::Counts)
@@ -111,9 +147,13 @@ pub(crate) struct Connection<S> {
 }
 
 /// Drives a started run to its end and stores the outcome (or the failure). `connect` opens the
-/// connection once the dataset is loaded.
-pub(crate) async fn drive<S, E, C>(store: Store, started: Started, connect: C)
-where
+/// connection once the dataset is loaded; `stop` turning true fails the run.
+pub(crate) async fn drive<S, E, C>(
+    store: Store,
+    started: Started,
+    connect: C,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
     S: Stream<Item = Result<Bytes, E>> + Unpin + Send,
     E: std::fmt::Display,
     C: Future<Output = Result<Connection<S>, String>> + Send,
@@ -171,6 +211,9 @@ where
     let outcome = tokio::select! {
         outcome = work => outcome,
         stopped = heartbeat => Err((stopped, None)),
+        _ = stop.wait_for(|stop| *stop) => {
+            Err(("the node shut down during the run; nothing of it was stored".to_owned(), None))
+        }
     };
     let stored = match outcome {
         Ok((outcome, traffic, elapsed, data, transcript)) => {
@@ -407,7 +450,8 @@ mod tests {
     async fn run_with(store: &Store, started: Started, frames: Vec<Vec<u8>>) -> Vec<Bytes> {
         let (outgoing, mut rx) = mpsc::channel(64);
         let incoming = futures_util::stream::iter(frames.into_iter().map(|f| Ok::<_, std::io::Error>(Bytes::from(f))));
-        drive(store.clone(), started, async move { Ok(Connection { incoming, outgoing }) }).await;
+        let (_stop, never) = tokio::sync::watch::channel(false);
+        drive(store.clone(), started, async move { Ok(Connection { incoming, outgoing }) }, never).await;
         let mut sent = Vec::new();
         while let Ok(frame) = rx.try_recv() {
             sent.push(frame);

@@ -351,3 +351,70 @@ async fn the_run_route_answers_only_its_pinned_partner() {
     assert!(refused(r), "ended: nothing flows");
     vendor.running.shutdown().await.unwrap();
 }
+
+/// A generic-format export of `n` accounts, `company{i}.example` from `from`.
+fn synthetic(n: usize, from: usize) -> String {
+    let mut csv = String::from("id,segment,domain\n");
+    for i in from..from + n {
+        csv.push_str(&format!("a{i},customers,company{i}.example\n"));
+    }
+    csv
+}
+
+/// A node that stops in the middle of a run fails it at once with its reason, and stores
+/// nothing of it; the partner's side fails too, and a restarted node reports the failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_stopping_mid_run_fails_it_on_both_sides() {
+    let vendor = node("Vendor", None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let options = InitOptions {
+        data_dir: dir.path().join("partner"),
+        organisation: "Partner".into(),
+        admin: "admin".into(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        public_url: None,
+        database_url: None,
+    };
+    let made = init(&options).await.unwrap();
+    let config = NodeConfig::load(&options.data_dir).unwrap();
+    let running = start(&options.data_dir, &config).await.unwrap();
+    let url = |port: u16| format!("https://127.0.0.1:{port}");
+    let partner_api = ApiClient::new(&url(running.addr.port()), &made.fingerprint, made.admin_token.expose()).unwrap();
+    let partner = Node { running, api: partner_api, _dir: tempfile::tempdir().unwrap() };
+
+    // Large enough that the session is still exchanging when the partner stops.
+    upload(&vendor, "v.csv", &synthetic(40_000, 0)).await;
+    upload(&partner, "p.csv", &synthetic(40_000, 20_000)).await;
+    let invite = call(&vendor, Method::POST, "/api/v1/partnerships/invites", None).await.unwrap();
+    call(&partner, Method::POST, "/api/v1/partnerships", Some(json!({ "code": invite["code"] }))).await.unwrap();
+    let pid = call(&vendor, Method::GET, "/api/v1/partnerships", None).await.unwrap()["items"][0]["id"].clone();
+    let started = call(&vendor, Method::POST, "/api/v1/runs", Some(json!({ "partnership": pid }))).await.unwrap();
+
+    let mut partner_run = Value::Null;
+    for _ in 0..300 {
+        let runs = call(&partner, Method::GET, "/api/v1/runs", None).await.unwrap();
+        if let Some(run) = runs["items"].as_array().unwrap().first() {
+            partner_run = run.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(partner_run["state"], "running", "the partner is serving the run: {partner_run}");
+    partner.running.shutdown().await.unwrap();
+
+    let vendor_run = finished(&vendor, started["id"].as_str().unwrap()).await;
+    assert_eq!(vendor_run["state"], "failed", "{vendor_run}");
+    assert!(vendor_run.get("result").is_none(), "nothing stored: {vendor_run}");
+
+    // The partner's node comes back and reports why its run ended.
+    let restarted = start(&options.data_dir, &NodeConfig::load(&options.data_dir).unwrap()).await.unwrap();
+    let api = ApiClient::new(&url(restarted.addr.port()), &made.fingerprint, made.admin_token.expose()).unwrap();
+    let id = partner_run["id"].as_str().unwrap();
+    let run: Value = api.call(Method::GET, &format!("/api/v1/runs/{id}"), None, &[]).await.unwrap();
+    assert_eq!(run["state"], "failed", "{run}");
+    assert!(run["failure"].as_str().unwrap().contains("shut down"), "{run}");
+    let overlaps: Value = api.call(Method::GET, &format!("/api/v1/runs/{id}/overlaps"), None, &[]).await.unwrap();
+    assert!(overlaps["items"].as_array().unwrap().is_empty());
+    restarted.shutdown().await.unwrap();
+    vendor.running.shutdown().await.unwrap();
+}

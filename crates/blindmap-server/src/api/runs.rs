@@ -216,11 +216,11 @@ async fn start(
                 .await?;
         let view = RunView::from(started.run.clone());
         let path = format!("/peer/v1/partnerships/{}/runs", partnership.partner_ref);
-        tokio::spawn(runs::drive(state.store.clone(), started, async move {
+        node.runs.spawn(state.store.clone(), started, async move {
             let (outgoing, rx) = mpsc::channel(runs::FRAME_BUFFER);
             let incoming = client.open_stream(&path, rx).await.map_err(|e| format!("the partner's node: {e}"))?;
             Ok(Connection { incoming: Box::pin(incoming), outgoing })
-        }));
+        });
         let detail = serde_json::json!({ "run": view.id, "partnership": view.partnership, "partner": view.partner });
         state.store.record_audit(&org, &caller.0.user.name, "match.started", &detail).await?;
         Ok(view)
