@@ -11,6 +11,7 @@ mod inspect;
 mod match_cli;
 mod match_files;
 mod match_remote;
+mod node_bench;
 mod node_cli;
 mod policy_arg;
 mod progress;
@@ -129,6 +130,9 @@ enum BenchCommand {
     /// The importer at scale: a synthetic Salesforce export of N rows read back through the
     /// real importer, with throughput and peak memory (which must not grow with the file).
     Import(import_bench::ImportArgs),
+    /// Two nodes on loopback match N synthetic accounts each over mutual TLS; the same session
+    /// then runs in one process, and the ratio shows what the network path costs.
+    Nodes(node_bench::NodesArgs),
 }
 
 fn main() -> ExitCode {
@@ -147,6 +151,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchArgs { which: BenchCommand::Psi(args) }) => bench::psi(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Quality(args) }) => quality::run(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Import(args) }) => import_bench::run(&args),
+        Command::Bench(BenchArgs { which: BenchCommand::Nodes(args) }) => node_bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -664,3 +664,15 @@ fn demo_runs_the_whole_product() {
     let busy = blindmap(&["demo", "--dir", "nodes"], dir.path());
     assert!(text(&busy.stderr).contains("is not empty"), "{}", text(&busy.stderr));
 }
+
+/// `bench nodes` at a smoke size: two nodes match through their APIs and the result is checked
+/// against the known overlap (speed targets are for full-size runs).
+#[test]
+fn bench_nodes_checks_its_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = blindmap(&["bench", "nodes", "--n", "3000", "--json"], dir.path());
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(v["overlapping_accounts"], 900, "{v}");
+    assert!(v["node_run_seconds"].as_f64().unwrap() > 0.0 && v["in_process_seconds"].as_f64().unwrap() > 0.0);
+}

@@ -84,6 +84,29 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Turns an error response that is not a problem document (from a layer: body too large,
+/// request timeout; or no route) into one, so that every error a client sees is RFC 9457.
+pub(crate) async fn problem_for_plain_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let detail = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is larger than this node accepts (max_body_mib)".to_owned(),
+        StatusCode::REQUEST_TIMEOUT => {
+            "the request took longer than this node allows (request_timeout_seconds)".to_owned()
+        }
+        StatusCode::NOT_FOUND => "no such resource: see /api/v1/openapi.json".to_owned(),
+        StatusCode::METHOD_NOT_ALLOWED => "this resource does not take that method".to_owned(),
+        other => other.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    problem(status, detail)
+}
+
 /// A problem response of a status.
 pub(crate) fn problem(status: StatusCode, detail: String) -> Response {
     let body = Problem {

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use blindmap_store::Store;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -82,10 +83,14 @@ pub fn app(store: Store, limits: Limits) -> Router {
 pub(crate) fn app_with_node(store: Store, limits: Limits, node: Option<Arc<NodeContext>>) -> Router {
     api::router()
         .merge(peer::router())
+        // The configured limit, not axum's default of 2 MiB, bounds uploads.
+        .layer(DefaultBodyLimit::disable())
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
         .merge(peer::stream_router())
         .with_state(AppState { store, node })
+        // Errors from layers (size limit, timeout) and unknown routes become problem documents too.
+        .layer(axum::middleware::map_response(error::problem_for_plain_errors))
         // One span per request with the method and path only: query strings (file names) and
         // bodies (CRM data) never reach the log.
         .layer(

@@ -352,11 +352,11 @@ async fn the_run_route_answers_only_its_pinned_partner() {
     vendor.running.shutdown().await.unwrap();
 }
 
-/// A generic-format export of `n` accounts, `company{i}.example` from `from`.
+/// A generic-format export of `n` accounts, `company{i}-bench.com` from `from`.
 fn synthetic(n: usize, from: usize) -> String {
     let mut csv = String::from("id,segment,domain\n");
     for i in from..from + n {
-        csv.push_str(&format!("a{i},customers,company{i}.example\n"));
+        csv.push_str(&format!("a{i},customers,company{i}-bench.com\n"));
     }
     csv
 }

@@ -58,6 +58,92 @@ fn summary_json(s: &Summary) -> serde_json::Value {
     })
 }
 
+/// One account as stored.
+struct AccountRow {
+    id: String,
+    line: u64,
+    segment: String,
+    domains: String,
+    duns: String,
+    name: Option<String>,
+    country: Option<String>,
+    city: Option<String>,
+    fields: String,
+}
+
+/// Inserts a batch of accounts; a repeated id (within the batch or with an earlier one) is an
+/// import error naming both lines. Insert-or-nothing, then a look for what did not go in: a
+/// failed statement would abort the whole transaction on PostgreSQL.
+async fn insert_accounts(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    dataset: &DatasetId,
+    rows: &[AccountRow],
+    (source, id_column): (&str, &str),
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let duplicate = |id: &str, line: u64, first_line: u64| {
+        let place = Place { source: source.to_owned(), line: Some(line), column: Some(id_column.to_owned()) };
+        StoreError::from(ImportError::new(place, ErrorKind::DuplicateId { id: id.to_owned(), first_line }))
+    };
+    let mut seen: std::collections::HashMap<&str, u64> = std::collections::HashMap::with_capacity(rows.len());
+    for row in rows {
+        if let Some(&first) = seen.get(row.id.as_str()) {
+            return Err(duplicate(&row.id, row.line, first));
+        }
+        seen.insert(&row.id, row.line);
+    }
+    let mut sql = String::from(
+        "INSERT INTO dataset_accounts (dataset_id, account_id, line, segment, domains, duns, name, country, city, \
+         fields) VALUES ",
+    );
+    for i in 0..rows.len() {
+        let n = i * 10;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let params: Vec<String> = (1..=10).map(|k| format!("${}", n + k)).collect();
+        sql.push_str(&format!("({})", params.join(", ")));
+    }
+    sql.push_str(" ON CONFLICT (dataset_id, account_id) DO NOTHING");
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for row in rows {
+        query = query
+            .bind(dataset.as_str())
+            .bind(row.id.as_str())
+            .bind(row.line as i64)
+            .bind(row.segment.as_str())
+            .bind(row.domains.as_str())
+            .bind(row.duns.as_str())
+            .bind(row.name.as_deref())
+            .bind(row.country.as_deref())
+            .bind(row.city.as_deref())
+            .bind(row.fields.as_str());
+    }
+    let inserted = query.execute(&mut **tx).await?;
+    if inserted.rows_affected() == rows.len() as u64 {
+        return Ok(());
+    }
+    // Some id was stored by an earlier batch: find the first row whose stored line is not its own.
+    let placeholders: Vec<String> = (0..rows.len()).map(|i| format!("${}", i + 2)).collect();
+    let mut lookup = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT account_id, line FROM dataset_accounts WHERE dataset_id = $1 AND account_id IN ({})",
+        placeholders.join(", ")
+    )))
+    .bind(dataset.as_str());
+    for row in rows {
+        lookup = lookup.bind(row.id.as_str());
+    }
+    let stored: std::collections::HashMap<String, i64> =
+        lookup.fetch_all(&mut **tx).await?.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let row = rows
+        .iter()
+        .find(|r| stored.get(&r.id).is_some_and(|&line| line != r.line as i64))
+        .ok_or(StoreError::Corrupt("dataset_accounts: a row neither inserted nor stored"))?;
+    Err(duplicate(&row.id, row.line, stored[&row.id] as u64))
+}
+
 impl Store {
     /// Stores every account `importer` reads as a new dataset of `org`, in one transaction: if
     /// the file turns out malformed half-way, nothing is stored and the organisation's earlier
@@ -89,49 +175,34 @@ impl Store {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound("organisation"),
             _ => e.into(),
         })?;
+        let source = importer.source().to_owned();
+        let id_column = importer.id_column().to_owned();
+        let batch_rows = self.insert_batch(10);
+        let mut batch = Vec::with_capacity(batch_rows);
         while let Some(account) = importer.next_account()? {
             let Some(segment) = account.segment.as_ref().filter(|_| !account.keys.is_empty()) else { continue };
             let (name, country) = match &account.keys.name_country {
-                Some((n, c)) => (Some(n.as_str()), Some(*c)),
+                Some((n, c)) => (Some(n.clone()), Some((*c).to_owned())),
                 None => (None, None),
             };
             let fields: BTreeMap<&str, &str> = account.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            // A repeated id must not abort the transaction (PostgreSQL would refuse everything
-            // after a failed statement): insert-or-nothing, then look for the first use.
-            let inserted = sqlx::query(
-                "INSERT INTO dataset_accounts (dataset_id, account_id, line, segment, domains, duns, name, country, \
-                 city, fields) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                 ON CONFLICT (dataset_id, account_id) DO NOTHING",
-            )
-            .bind(id.as_str())
-            .bind(account.id.as_str())
-            .bind(account.line as i64)
-            .bind(segment.as_str())
-            .bind(json!(account.keys.domains).to_string())
-            .bind(json!(account.keys.duns).to_string())
-            .bind(name)
-            .bind(country)
-            .bind(account.keys.city.as_deref())
-            .bind(json!(fields).to_string())
-            .execute(&mut *tx)
-            .await?;
-            if inserted.rows_affected() == 0 {
-                let first: i64 =
-                    sqlx::query("SELECT line FROM dataset_accounts WHERE dataset_id = $1 AND account_id = $2")
-                        .bind(id.as_str())
-                        .bind(account.id.as_str())
-                        .fetch_one(&mut *tx)
-                        .await?
-                        .get(0);
-                let place = Place {
-                    source: importer.source().to_owned(),
-                    line: Some(account.line),
-                    column: Some(importer.id_column().to_owned()),
-                };
-                let kind = ErrorKind::DuplicateId { id: account.id, first_line: first as u64 };
-                return Err(ImportError::new(place, kind).into());
+            batch.push(AccountRow {
+                line: account.line,
+                segment: segment.to_string(),
+                domains: json!(account.keys.domains).to_string(),
+                duns: json!(account.keys.duns).to_string(),
+                name,
+                country,
+                city: account.keys.city.clone(),
+                fields: json!(fields).to_string(),
+                id: account.id,
+            });
+            if batch.len() == batch_rows {
+                insert_accounts(&mut tx, &id, &batch, (&source, &id_column)).await?;
+                batch.clear();
             }
         }
+        insert_accounts(&mut tx, &id, &batch, (&source, &id_column)).await?;
         let summary = importer.summary().clone();
         let summary_value = summary_json(&summary);
         sqlx::query("UPDATE datasets SET rows_read = $1, accounts = $2, summary = $3 WHERE id = $4")

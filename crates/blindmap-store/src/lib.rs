@@ -100,6 +100,17 @@ impl Store {
         self.backend
     }
 
+    /// Rows per multi-row INSERT of `columns` columns. SQLite binds by looking each parameter
+    /// up by name, which grows with the square of a statement's parameters: it gets about 500
+    /// parameters a statement; PostgreSQL, whose round trips cost more, about 5,000.
+    pub(crate) fn insert_batch(&self, columns: usize) -> usize {
+        let parameters = match self.backend {
+            Backend::Sqlite => 500,
+            Backend::Postgres => 5000,
+        };
+        (parameters / columns).max(1)
+    }
+
     /// Closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -299,7 +299,7 @@ impl Store {
             return Err(StoreError::Conflict("a finished run of that id"));
         }
         // Rows go in batches: one statement per overlap is slow on both backends.
-        for batch in completion.overlaps.chunks(200) {
+        for batch in completion.overlaps.chunks(self.insert_batch(7)) {
             let mut sql = String::from(
                 "INSERT INTO run_overlaps (run_id, account_id, own_segment, partner_segment, partner_record, \
                  key_types, fields) VALUES ",

@@ -84,8 +84,17 @@ async fn a_failed_import_stores_nothing(store: Store) {
     let duplicated = format!("{VENDOR}\r\n{}", VENDOR.split("\r\n").nth(1).unwrap());
     let e = store.import_dataset(&org.id, "dup.csv", "salesforce", importer(&duplicated)).await.unwrap_err();
     assert!(e.to_string().contains("already used on line 2"), "{e}");
+    // ... also when the two are stored in different batches (the first id long before).
+    let mut long = String::from("id,segment,domain\n");
+    for i in 0..1200 {
+        long.push_str(&format!("a{i},customers,company{i}-test.com\n"));
+    }
+    long.push_str("a3,customers,other-test.com\n");
+    let generic = Importer::new("long.csv", Cursor::new(long.into_bytes()), &Preset::Generic.mapping()).unwrap();
+    let e = store.import_dataset(&org.id, "long.csv", "generic", generic).await.unwrap_err();
+    assert!(e.to_string().contains("line 1202") && e.to_string().contains("already used on line 5"), "{e}");
 
-    assert_eq!(store.datasets(&org.id).await.unwrap(), vec![first.clone()], "nothing of either is kept");
+    assert_eq!(store.datasets(&org.id).await.unwrap(), vec![first.clone()], "nothing of any is kept");
     let loaded = store.load_dataset(&org.id, &first.id, Side::First).await.unwrap();
     assert_eq!(loaded.records().len(), 36);
 }
