@@ -151,6 +151,26 @@ fn levels_in_words(levels: &Value) -> String {
     }
 }
 
+/// One overlapping account as a line: the account, its segment, the partner's segment, the key
+/// types that matched and the fields the partner shared. `o` is as the API lists it.
+pub(crate) fn overlap_line(o: &Value, partner: &str) -> String {
+    let fields: Vec<String> = o["partner_fields"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some(format!("{k}={}", v.as_str()?)))
+        .collect();
+    let fields = if fields.is_empty() { String::new() } else { format!("  [{}]", fields.join(", ")) };
+    let keys: Vec<&str> = o["key_types"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    format!(
+        "  {:<20} {} ↔ {partner}'s {}  by {}{fields}",
+        o["account_id"].as_str().unwrap_or("?"),
+        o["own_segment"].as_str().unwrap_or("?"),
+        o["partner_segment"].as_str().unwrap_or("?"),
+        keys.join("+")
+    )
+}
+
 /// Prints a complete run as a person reads it: matrix, disclosure, changes, the first `show`
 /// overlapping accounts, traffic.
 pub(crate) async fn print_run(
@@ -217,22 +237,7 @@ pub(crate) async fn print_run(
             page["items"].as_array().map_or(0, Vec::len)
         );
         for o in page["items"].as_array().into_iter().flatten() {
-            let fields: Vec<String> = o["partner_fields"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .filter_map(|(k, v)| Some(format!("{k}={}", v.as_str()?)))
-                .collect();
-            let fields = if fields.is_empty() { String::new() } else { format!("  [{}]", fields.join(", ")) };
-            let keys: Vec<&str> = o["key_types"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-            println!(
-                "  {:<20} {} ↔ {}'s {}  by {}{fields}",
-                o["account_id"].as_str().unwrap_or("?"),
-                o["own_segment"].as_str().unwrap_or("?"),
-                partner,
-                o["partner_segment"].as_str().unwrap_or("?"),
-                keys.join("+")
-            );
+            println!("{}", overlap_line(o, partner));
         }
     }
     if let Some(path) = transcript {

@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::input::{self, Loaded, SourceSpec};
-use crate::match_cli::MatchArgs;
+use crate::match_cli::{MatchArgs, overlap_line};
 use crate::match_files::human_bytes;
 use crate::node_cli::runtime;
 use crate::report::{MatrixView, uniform_level};
@@ -186,27 +186,7 @@ fn report(
     if args.show > 0 && !overlaps.is_empty() {
         println!("Overlapping accounts (first {} of {}):", overlaps.len().min(args.show as usize), overlaps.len());
         for o in overlaps.iter().take(args.show as usize) {
-            let fields: Vec<String> = o["partner_fields"]
-                .as_object()
-                .into_iter()
-                .flatten()
-                .filter_map(|(k, v)| Some(format!("{k}={}", v.as_str()?)))
-                .collect();
-            let fields = if fields.is_empty() { String::new() } else { format!("  [{}]", fields.join(", ")) };
-            println!(
-                "  {:<20} {} ↔ {}'s {}  by {}{fields}",
-                o["account_id"].as_str().unwrap_or("?"),
-                o["own_segment"].as_str().unwrap_or("?"),
-                pairing.organisation,
-                o["partner_segment"].as_str().unwrap_or("?"),
-                o["key_types"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|k| k.as_str())
-                    .collect::<Vec<_>>()
-                    .join("+")
-            );
+            println!("{}", overlap_line(o, &pairing.organisation));
         }
     }
     if let Some(path) = &args.transcript {

@@ -11,76 +11,14 @@ use std::time::Duration;
 use blindmap_psi::{DisclosurePolicy, Level, Session, SessionConfig, SessionSeed, run_in_process};
 use blindmap_records::{Preset, Side, import_dataset};
 use blindmap_server::client::{ApiClient, ClientError, Method};
-use blindmap_server::node::{InitOptions, NodeConfig, RunningNode, init, start};
+use blindmap_server::node::{InitOptions, NodeConfig, init, start};
 use serde_json::{Value, json};
+
+mod common;
+use common::{Node, all_overlaps, call, finished, node, upload};
 
 const VENDOR_CSV: &str = include_str!("../../../samples/vendor-salesforce.csv");
 const PARTNER_CSV: &str = include_str!("../../../samples/partner-hubspot.csv");
-
-struct Node {
-    running: RunningNode,
-    api: ApiClient,
-    _dir: tempfile::TempDir,
-}
-
-async fn node(organisation: &str, database_url: Option<String>) -> Node {
-    let dir = tempfile::tempdir().unwrap();
-    let options = InitOptions {
-        data_dir: dir.path().join("node"),
-        organisation: organisation.into(),
-        admin: "admin".into(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        public_url: None,
-        database_url,
-    };
-    let made = init(&options).await.unwrap();
-    let running = start(&options.data_dir, &NodeConfig::load(&options.data_dir).unwrap()).await.unwrap();
-    let url = format!("https://127.0.0.1:{}", running.addr.port());
-    let api = ApiClient::new(&url, &made.fingerprint, made.admin_token.expose()).unwrap();
-    Node { running, api, _dir: dir }
-}
-
-async fn call(node: &Node, method: Method, path: &str, body: Option<Value>) -> Result<Value, ClientError> {
-    let body = body.map(|b| (serde_json::to_vec(&b).unwrap(), "application/json"));
-    node.api.call(method, path, body, &[]).await
-}
-
-async fn upload(node: &Node, name: &str, csv: &str) {
-    let body = Some((csv.as_bytes().to_vec(), "text/csv"));
-    let path = format!("/api/v1/datasets?name={name}");
-    node.api.call::<Value>(Method::POST, &path, body, &[]).await.unwrap();
-}
-
-/// Polls a run until it leaves `running`.
-async fn finished(node: &Node, run: &str) -> Value {
-    for _ in 0..600 {
-        let view = call(node, Method::GET, &format!("/api/v1/runs/{run}"), None).await.unwrap();
-        if view["state"] != "running" {
-            return view;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("run {run} still running after a minute");
-}
-
-/// Every page of a list of overlaps.
-async fn all_overlaps(node: &Node, path: &str) -> Vec<Value> {
-    let mut items = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let page_path = match &cursor {
-            Some(c) => format!("{path}{sep}limit=7&cursor={c}"),
-            None => format!("{path}{sep}limit=7"),
-        };
-        let page = call(node, Method::GET, &page_path, None).await.unwrap();
-        items.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => return items,
-        }
-    }
-}
 
 /// The vendor's overlapping accounts per partner segment, computed in one process with the
 /// partner's policy: what the networked run must store.

@@ -1,43 +1,17 @@
 //! Two real nodes pair over mutual TLS: dual opt-in through a one-time invite, each pinning the
 //! other's certificate; an unpaired node is refused; ending on one side ends it on both.
 
-use blindmap_server::client::{ApiClient, ClientError, Method};
-use blindmap_server::node::{InitOptions, NodeConfig, RunningNode, init, start};
-use serde_json::{Value, json};
+use blindmap_server::client::{ClientError, Method};
+use serde_json::json;
 
-struct Node {
-    running: RunningNode,
-    api: ApiClient,
-    _dir: tempfile::TempDir,
-}
-
-async fn node(organisation: &str) -> Node {
-    let dir = tempfile::tempdir().unwrap();
-    let options = InitOptions {
-        data_dir: dir.path().join("node"),
-        organisation: organisation.into(),
-        admin: "admin".into(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        public_url: None,
-        database_url: None,
-    };
-    let made = init(&options).await.unwrap();
-    let running = start(&options.data_dir, &NodeConfig::load(&options.data_dir).unwrap()).await.unwrap();
-    let url = format!("https://127.0.0.1:{}", running.addr.port());
-    let api = ApiClient::new(&url, &made.fingerprint, made.admin_token.expose()).unwrap();
-    Node { running, api, _dir: dir }
-}
-
-async fn call(node: &Node, method: Method, path: &str, body: Option<Value>) -> Result<Value, ClientError> {
-    let body = body.map(|b| (serde_json::to_vec(&b).unwrap(), "application/json"));
-    node.api.call(method, path, body, &[]).await
-}
+mod common;
+use common::{call, node};
 
 #[tokio::test]
 async fn nodes_pair_by_invite_over_mutual_tls_and_either_can_end_it() {
-    let vendor = node("Vendor").await;
-    let partner = node("Partner").await;
-    let stranger = node("Stranger").await;
+    let vendor = node("Vendor", None).await;
+    let partner = node("Partner", None).await;
+    let stranger = node("Stranger", None).await;
 
     let invite = call(&vendor, Method::POST, "/api/v1/partnerships/invites", None).await.unwrap();
     let code = invite["code"].as_str().unwrap().to_owned();

@@ -1,0 +1,75 @@
+//! What the end-to-end tests of real nodes share: a node on port 0 in a fresh folder, and calls
+//! to its API.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use blindmap_server::client::{ApiClient, ClientError, Method};
+use blindmap_server::node::{InitOptions, NodeConfig, RunningNode, init, start};
+use serde_json::Value;
+
+pub struct Node {
+    pub running: RunningNode,
+    pub api: ApiClient,
+    pub _dir: tempfile::TempDir,
+}
+
+pub async fn node(organisation: &str, database_url: Option<String>) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let options = InitOptions {
+        data_dir: dir.path().join("node"),
+        organisation: organisation.into(),
+        admin: "admin".into(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        public_url: None,
+        database_url,
+    };
+    let made = init(&options).await.unwrap();
+    let running = start(&options.data_dir, &NodeConfig::load(&options.data_dir).unwrap()).await.unwrap();
+    let url = format!("https://127.0.0.1:{}", running.addr.port());
+    let api = ApiClient::new(&url, &made.fingerprint, made.admin_token.expose()).unwrap();
+    Node { running, api, _dir: dir }
+}
+
+pub async fn call(node: &Node, method: Method, path: &str, body: Option<Value>) -> Result<Value, ClientError> {
+    let body = body.map(|b| (serde_json::to_vec(&b).unwrap(), "application/json"));
+    node.api.call(method, path, body, &[]).await
+}
+
+pub async fn upload(node: &Node, name: &str, csv: &str) {
+    let body = Some((csv.as_bytes().to_vec(), "text/csv"));
+    let path = format!("/api/v1/datasets?name={name}");
+    node.api.call::<Value>(Method::POST, &path, body, &[]).await.unwrap();
+}
+
+/// Polls a run until it leaves `running`.
+pub async fn finished(node: &Node, run: &str) -> Value {
+    for _ in 0..600 {
+        let view = call(node, Method::GET, &format!("/api/v1/runs/{run}"), None).await.unwrap();
+        if view["state"] != "running" {
+            return view;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("run {run} still running after a minute");
+}
+
+/// Every page of a list of overlaps.
+pub async fn all_overlaps(node: &Node, path: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let page_path = match &cursor {
+            Some(c) => format!("{path}{sep}limit=7&cursor={c}"),
+            None => format!("{path}{sep}limit=7"),
+        };
+        let page = call(node, Method::GET, &page_path, None).await.unwrap();
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return items,
+        }
+    }
+}
