@@ -74,7 +74,9 @@ impl IntoResponse for ApiError {
             Self::Invalid(_) | Self::Store(StoreError::Import(_) | StoreError::InvalidName(_)) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, self.to_string())
             }
-            Self::Conflict(_) | Self::Store(StoreError::Conflict(_)) => (StatusCode::CONFLICT, self.to_string()),
+            Self::Conflict(_) | Self::Store(StoreError::Conflict(_) | StoreError::Ended) => {
+                (StatusCode::CONFLICT, self.to_string())
+            }
             Self::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 (StatusCode::INTERNAL_SERVER_ERROR, "the node failed to handle the request; see its log".to_owned())

@@ -21,6 +21,9 @@ pub enum StoreError {
     /// A name that must be unique is taken.
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// The partnership has ended: nothing runs in it any more.
+    #[error("the partnership has ended")]
+    Ended,
     /// A name is empty or too long.
     #[error("{0} must be 1 to 200 characters")]
     InvalidName(&'static str),

@@ -240,7 +240,7 @@ impl Store {
     pub async fn start_run(&self, run: &NewRun<'_>) -> Result<Run, StoreError> {
         let partnership = self.partnership(run.org, run.partnership).await?;
         if partnership.state != crate::PartnershipState::Active {
-            return Err(StoreError::Conflict("an ended partnership cannot run; it"));
+            return Err(StoreError::Ended);
         }
         self.dataset(run.org, run.dataset).await?;
         let now = now_ms();
