@@ -8,7 +8,7 @@ use blindmap_server::client::Method;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::node_cli::{Connection, client, encode, runtime};
+use crate::node_cli::{Connection, all_items, client, encode, runtime};
 
 #[derive(Subcommand)]
 pub(crate) enum UsersCommand {
@@ -56,8 +56,7 @@ pub(crate) fn run_users(command: &UsersCommand) -> anyhow::Result<()> {
         let body = |v: Value| Some((serde_json::to_vec(&v).expect("JSON"), "application/json"));
         match command {
             UsersCommand::List { connection } => {
-                let list: Value = client(connection)?.call(Method::GET, "/api/v1/users", None, &[]).await?;
-                for u in list["items"].as_array().into_iter().flatten() {
+                for u in &all_items(&client(connection)?, "/api/v1/users").await? {
                     println!(
                         "{}  {:<24} {}",
                         u["id"].as_str().unwrap_or("?"),

@@ -178,8 +178,7 @@ pub(crate) fn run_partner(command: &PartnerCommand) -> anyhow::Result<()> {
                 show(&p);
             }
             PartnerCommand::List { connection } => {
-                let list: Value = client(connection)?.call(Method::GET, "/api/v1/partnerships", None, &[]).await?;
-                for p in list["items"].as_array().into_iter().flatten() {
+                for p in &all_items(&client(connection)?, "/api/v1/partnerships").await? {
                     show(p);
                 }
             }
@@ -334,8 +333,7 @@ pub(crate) fn run_datasets(command: &DatasetsCommand) -> anyhow::Result<()> {
             }
             DatasetsCommand::List { connection } => {
                 let api = client(connection)?;
-                let page: Value = api.call(Method::GET, "/api/v1/datasets?limit=1000", None, &[]).await?;
-                for d in page["items"].as_array().into_iter().flatten() {
+                for d in &all_items(&api, "/api/v1/datasets").await? {
                     println!(
                         "{}  {:<32} {:>9} accounts  {}",
                         d["id"].as_str().unwrap_or("?"),
@@ -350,13 +348,30 @@ pub(crate) fn run_datasets(command: &DatasetsCommand) -> anyhow::Result<()> {
     })
 }
 
+/// Every item of a paged list (`path` without query), following the `next` cursors.
+pub(crate) async fn all_items(api: &ApiClient, path: &str) -> anyhow::Result<Vec<Value>> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page_path = match &cursor {
+            Some(c) => format!("{path}?limit=1000&cursor={}", encode(c)),
+            None => format!("{path}?limit=1000"),
+        };
+        let page: Value = api.call(Method::GET, &page_path, None, &[]).await?;
+        items.extend(page["items"].as_array().into_iter().flatten().cloned());
+        match page["next"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return Ok(items),
+        }
+    }
+}
+
 /// A partnership's id from a partner's name (or the id itself).
 pub(crate) async fn partnership_id(api: &ApiClient, partner: &str) -> anyhow::Result<String> {
     if partner.starts_with("pt_") {
         return Ok(partner.to_owned());
     }
-    let list: Value = api.call(Method::GET, "/api/v1/partnerships", None, &[]).await?;
-    let items = list["items"].as_array().cloned().unwrap_or_default();
+    let items = all_items(api, "/api/v1/partnerships").await?;
     let found = items.iter().find(|p| p["partner"] == partner && p["state"] == "active");
     match found.and_then(|p| p["id"].as_str()) {
         Some(id) => Ok(id.to_owned()),

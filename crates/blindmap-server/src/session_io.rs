@@ -18,6 +18,9 @@ use tokio::sync::mpsc;
 /// The longest either direction may stall (nothing received while waiting, nothing sendable).
 pub(crate) const IDLE_LIMIT: Duration = Duration::from_secs(120);
 
+/// How long a party waits, once its session ended, for the partner to close its direction.
+const CLOSE_LIMIT: Duration = Duration::from_secs(30);
+
 /// Records evaluated so far and in all, both sides together: what a progress bar shows.
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -143,6 +146,26 @@ impl Driver {
         let mut reader = FrameReader { stream: incoming, buffer: BytesMut::new() };
         let mut traffic = Traffic::default();
         let result = pump(session, &mut reader, &outgoing, &progress, &mut transcript, &mut traffic).await;
+        // Close our direction only now, then wait for the partner to close theirs: our last
+        // frames are queued, not delivered, and dropping the connection at once could lose them
+        // (and with them the partner's result, or our abort).
+        drop(outgoing);
+        let result = match result {
+            Ok(outcome) => match tokio::time::timeout(CLOSE_LIMIT, reader.next()).await {
+                Ok(Read::End) => Ok(outcome),
+                Ok(Read::Frame(_) | Read::Invalid(_)) => {
+                    Err(Failure::Transport("the partner sent more after the session ended".into()))
+                }
+                Ok(Read::Broken(e)) => Err(Failure::Transport(e)),
+                Err(_) => Err(Failure::Transport("the partner did not close the connection after the session".into())),
+            },
+            Err(Failure::Protocol(e)) => {
+                // Give our abort time to reach the partner, which then closes its side.
+                let _ = tokio::time::timeout(CLOSE_LIMIT, reader.next()).await;
+                Err(Failure::Protocol(e))
+            }
+            Err(e) => Err(e),
+        };
         if let Some(t) = transcript.as_mut() {
             t.end(&match &result {
                 Ok(_) => "the session finished".to_owned(),

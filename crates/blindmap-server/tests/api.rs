@@ -190,31 +190,43 @@ async fn organisations_never_see_each_other(store: Store) {
     assert_eq!((status, page["items"].as_array().unwrap().len()), (StatusCode::OK, 0));
 }
 
+/// Every item of a list, `limit` at a time, following the cursors; `field` of each.
+async fn every_page(api: &Client, token: &str, path: &str, field: &str) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let uri = if cursor.is_empty() { format!("{path}?limit=2") } else { format!("{path}?limit=2&cursor={cursor}") };
+        let (status, page) = api.call("GET", &uri, Some(token), "", &[]).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        assert!(page["items"].as_array().unwrap().len() <= 2);
+        seen.extend(page["items"].as_array().unwrap().iter().map(|d| d[field].as_str().unwrap().to_owned()));
+        match page["next"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => return seen,
+        }
+    }
+}
+
 async fn lists_page_with_cursors(store: Store) {
     let [admin, _, bot] = org(&store, "Vendor").await;
+    let vendor = store.organisation_by_name("Vendor").await.unwrap().unwrap().id;
+    for name in ["Echo", "Alpha", "Delta", "Bravo", "Charlie"] {
+        let id = PartnershipId::generate();
+        store.create_partnership(&id, &vendor, name, "https://p", "sha256:aa", "pt_ref").await.unwrap();
+        store.create_user(&vendor, &name.to_lowercase(), Role::Rep).await.unwrap();
+    }
     let api = client(store);
     for i in 0..5 {
         let (status, _) = api.call("POST", &format!("/api/v1/datasets?name=v{i}.csv"), Some(&bot), VENDOR, &[]).await;
         assert_eq!(status, StatusCode::CREATED);
     }
-    let mut seen = Vec::new();
-    let mut cursor = String::new();
-    loop {
-        let uri = if cursor.is_empty() {
-            "/api/v1/datasets?limit=2".to_owned()
-        } else {
-            format!("/api/v1/datasets?limit=2&cursor={cursor}")
-        };
-        let (status, page) = api.call("GET", &uri, Some(&admin), "", &[]).await;
-        assert_eq!(status, StatusCode::OK);
-        seen.extend(page["items"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap().to_owned()));
-        match page["next"].as_str() {
-            Some(next) => cursor = next.to_owned(),
-            None => break,
-        }
-    }
+    let mut seen = every_page(&api, &admin, "/api/v1/datasets", "name").await;
     seen.sort();
     assert_eq!(seen, ["v0.csv", "v1.csv", "v2.csv", "v3.csv", "v4.csv"], "every dataset once");
+    let partners = every_page(&api, &admin, "/api/v1/partnerships", "partner").await;
+    assert_eq!(partners, ["Alpha", "Bravo", "Charlie", "Delta", "Echo"], "by name, each once");
+    let users = every_page(&api, &admin, "/api/v1/users", "name").await;
+    assert_eq!(users, ["ada", "alpha", "bot", "bravo", "charlie", "delta", "echo", "rex"]);
     assert_eq!(
         api.call("GET", "/api/v1/datasets?limit=0", Some(&admin), "", &[]).await.0,
         StatusCode::UNPROCESSABLE_ENTITY

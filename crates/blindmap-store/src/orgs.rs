@@ -119,24 +119,36 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User, StoreError> {
 }
 
 impl Store {
-    /// The users of `org`, by name.
-    pub async fn users(&self, org: &OrgId) -> Result<Vec<User>, StoreError> {
-        let rows = sqlx::query("SELECT id, org_id, name, role FROM users WHERE org_id = $1 ORDER BY name")
-            .bind(org.as_str())
-            .fetch_all(&self.pool)
-            .await?;
+    /// A page of `org`'s users by name: at most `limit`, after the user `after`.
+    pub async fn users_page(&self, org: &OrgId, after: Option<&UserId>, limit: u32) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, org_id, name, role FROM users WHERE org_id = $1 AND ($2 = '' OR name > \
+             (SELECT c.name FROM users c WHERE c.id = $2 AND c.org_id = $1)) ORDER BY name LIMIT $3",
+        )
+        .bind(org.as_str())
+        .bind(after.map_or("", UserId::as_str))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(user_from_row).collect()
     }
 
-    /// The tokens of `org`'s users, oldest first.
-    pub async fn tokens(&self, org: &OrgId) -> Result<Vec<TokenInfo>, StoreError> {
-        let rows = sqlx::query(
+    /// The tokens of `users` (of `org`), oldest first.
+    pub async fn tokens(&self, org: &OrgId, users: &[UserId]) -> Result<Vec<TokenInfo>, StoreError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (0..users.len()).map(|i| format!("${}", i + 2)).collect();
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT t.id, t.user_id, t.label, t.created_at, t.revoked_at FROM api_tokens t \
-             JOIN users u ON u.id = t.user_id WHERE u.org_id = $1 ORDER BY t.created_at, t.id",
-        )
-        .bind(org.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+             JOIN users u ON u.id = t.user_id WHERE u.org_id = $1 AND u.id IN ({}) ORDER BY t.created_at, t.id",
+            placeholders.join(", ")
+        )))
+        .bind(org.as_str());
+        for user in users {
+            query = query.bind(user.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
             .map(|r| TokenInfo {

@@ -245,10 +245,25 @@ impl Store {
 
     /// `org`'s partnerships, active and ended, by name.
     pub async fn partnerships(&self, org: &OrgId) -> Result<Vec<Partnership>, StoreError> {
+        self.partnerships_page(org, None, u32::MAX).await
+    }
+
+    /// A page of `org`'s partnerships by partner name: at most `limit`, after the partnership
+    /// `after`.
+    pub async fn partnerships_page(
+        &self,
+        org: &OrgId,
+        after: Option<&PartnershipId>,
+        limit: u32,
+    ) -> Result<Vec<Partnership>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {PARTNERSHIP_COLUMNS} FROM partnerships WHERE org_id = $1 ORDER BY partner_name"
+            "SELECT {PARTNERSHIP_COLUMNS} FROM partnerships WHERE org_id = $1 AND ($2 = '' OR partner_name > \
+             (SELECT c.partner_name FROM partnerships c WHERE c.id = $2 AND c.org_id = $1)) \
+             ORDER BY partner_name LIMIT $3"
         )))
         .bind(org.as_str())
+        .bind(after.map_or("", PartnershipId::as_str))
+        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(partnership_from_row).collect()

@@ -5,7 +5,7 @@
 //! fingerprint and a one-time secret valid for a day; the partner's admin gives the code to
 //! their node, which calls this one over mutual TLS, each pinning the other's certificate.
 
-use crate::extract::Json;
+use crate::extract::{Json, Query};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use blindmap_store::{Partnership, PartnershipId, PartnershipState, Role, SharingLevel, SharingPolicy, SharingRule};
@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::Page;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::client::PeerClient;
@@ -73,10 +74,13 @@ impl From<Partnership> for PartnershipView {
     }
 }
 
-/// The partnerships.
+/// A page of partnerships, by partner name.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct PartnershipList {
     items: Vec<PartnershipView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
 }
 
 /// One sharing rule.
@@ -165,11 +169,24 @@ async fn accept(
     Ok((StatusCode::CREATED, Json(partnership.into())))
 }
 
-/// The organisation's partnerships.
-#[utoipa::path(get, path = "/api/v1/partnerships", tag = "partnerships", responses((status = 200, body = PartnershipList)))]
-async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<PartnershipList>, ApiError> {
-    let items = state.store.partnerships(&caller.0.user.org).await?;
-    Ok(Json(PartnershipList { items: items.into_iter().map(Into::into).collect() }))
+/// The organisation's partnerships, active and ended, by partner name.
+#[utoipa::path(get, path = "/api/v1/partnerships", tag = "partnerships", params(Page),
+    responses((status = 200, body = PartnershipList)))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+) -> Result<Json<PartnershipList>, ApiError> {
+    let limit = page.limit()?;
+    let after = match &page.cursor {
+        Some(c) => {
+            Some(PartnershipId::parse(c).ok_or_else(|| ApiError::Invalid("cursor is not a partnership id".into()))?)
+        }
+        None => None,
+    };
+    let items = state.store.partnerships_page(&caller.0.user.org, after.as_ref(), limit).await?;
+    let next = Page::next(limit, &items, |p| p.id.to_string());
+    Ok(Json(PartnershipList { items: items.into_iter().map(Into::into).collect(), next }))
 }
 
 fn partnership_id(id: &str) -> Result<PartnershipId, ApiError> {

@@ -10,10 +10,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::Page;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::Json;
+use crate::extract::{Json, Query};
 
 /// A token as listed (never the token itself).
 #[derive(Serialize, ToSchema)]
@@ -42,10 +43,13 @@ pub(crate) struct UserView {
     tokens: Vec<TokenView>,
 }
 
-/// The organisation's users.
+/// A page of the organisation's users, by name.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct UserList {
     items: Vec<UserView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
 }
 
 /// A user to add.
@@ -89,16 +93,25 @@ pub(crate) struct CreatedUser {
     token: IssuedToken,
 }
 
-/// The organisation's users and their tokens (admins only).
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", responses((status = 200, body = UserList)))]
-async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<UserList>, ApiError> {
+/// The organisation's users and their tokens, by name (admins only).
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(Page), responses((status = 200, body = UserList)))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+) -> Result<Json<UserList>, ApiError> {
     caller.require(&[Role::Admin])?;
     let org = &caller.0.user.org;
-    let mut tokens = state.store.tokens(org).await?;
-    let items = state
-        .store
-        .users(org)
-        .await?
+    let limit = page.limit()?;
+    let after = match &page.cursor {
+        Some(c) => Some(UserId::parse(c).ok_or_else(|| ApiError::Invalid("cursor is not a user id".into()))?),
+        None => None,
+    };
+    let users = state.store.users_page(org, after.as_ref(), limit).await?;
+    let next = Page::next(limit, &users, |u| u.id.to_string());
+    let ids: Vec<UserId> = users.iter().map(|u| u.id.clone()).collect();
+    let mut tokens = state.store.tokens(org, &ids).await?;
+    let items = users
         .into_iter()
         .map(|u| {
             let (mine, rest): (Vec<_>, Vec<_>) = tokens.drain(..).partition(|t| t.user == u.id);
@@ -119,7 +132,7 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<User
             }
         })
         .collect();
-    Ok(Json(UserList { items }))
+    Ok(Json(UserList { items, next }))
 }
 
 /// Adds a user with a first token (admins only). Takes no idempotency key: replaying the answer
