@@ -1,0 +1,541 @@
+//! Co-sell records: an opportunity both partners work on an account they share, kept by both
+//! nodes. Either side edits its copy; the two copies are exchanged whole and merged, and the merge
+//! makes them equal whatever the order, the repetition or the interleaving of edits (a state-based
+//! CRDT: merge is commutative, associative and idempotent).
+//!
+//! How conflicts resolve:
+//! - every field is a last-writer-wins register stamped with a hybrid logical clock (wall time,
+//!   a counter, the writing side): the later stamp wins, ties broken by side;
+//! - the lifecycle only moves forward: a later stage of the lifecycle beats an earlier one
+//!   whatever their stamps (an `active` record does not fall back to `accepted`), and between two
+//!   concurrent moves to the same stage (say `won` and `lost`) the later stamp wins;
+//! - next-step history, notes and the change log only grow: merging takes the union.
+//!
+//! Each side writes its own opportunity reference, owner and account id; the shared fields
+//! (stage, amount, close date, next steps) either side may write.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::money::Money;
+
+/// Which of the two partners: `A` created the record, `B` was invited to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Party {
+    /// The side that created the record.
+    A,
+    /// The other side.
+    B,
+}
+
+/// A hybrid logical clock stamp: ordered by time, then counter, then side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Stamp {
+    /// Unix milliseconds (at least the last stamp seen, so that causality holds across skewed clocks).
+    pub ms: i64,
+    /// Orders stamps within one millisecond.
+    pub counter: u32,
+    /// The writing side.
+    pub party: Party,
+}
+
+/// A side's clock: makes stamps later than any it has made or seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clock {
+    last: Stamp,
+}
+
+impl Clock {
+    /// A clock for `party`.
+    pub fn new(party: Party) -> Self {
+        Self { last: Stamp { ms: i64::MIN, counter: 0, party } }
+    }
+
+    /// A stamp at wall time `now`, after every stamp made or observed.
+    pub fn tick(&mut self, now: i64) -> Stamp {
+        let party = self.last.party;
+        self.last = if now > self.last.ms {
+            Stamp { ms: now, counter: 0, party }
+        } else {
+            Stamp { ms: self.last.ms, counter: self.last.counter + 1, party }
+        };
+        self.last
+    }
+
+    /// Takes note of a stamp from the other side.
+    pub fn observe(&mut self, seen: Stamp) {
+        if (seen.ms, seen.counter) > (self.last.ms, self.last.counter) {
+            self.last = Stamp { ms: seen.ms, counter: seen.counter, party: self.last.party };
+        }
+    }
+}
+
+/// A last-writer-wins value with who wrote it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lww<T> {
+    /// The value.
+    pub value: T,
+    /// When.
+    pub at: Stamp,
+    /// Who (a user's name).
+    pub by: String,
+}
+
+impl<T: Clone> Lww<T> {
+    fn merge(&mut self, other: &Self) {
+        if other.at > self.at {
+            *self = other.clone();
+        }
+    }
+}
+
+/// Where a co-sell record is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Created by one side, waiting for the other.
+    Proposed,
+    /// The invited side agreed.
+    Accepted,
+    /// The invited side declined.
+    Declined,
+    /// Both are working it.
+    Active,
+    /// Won.
+    Won,
+    /// Lost.
+    Lost,
+    /// Either side stepped back.
+    Withdrawn,
+}
+
+impl Status {
+    /// How far along the lifecycle: later stages win a merge.
+    fn rank(self) -> u8 {
+        match self {
+            Self::Proposed => 0,
+            Self::Accepted => 1,
+            Self::Active => 2,
+            Self::Declined | Self::Won | Self::Lost | Self::Withdrawn => 3,
+        }
+    }
+
+    /// `proposed`, `accepted`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Proposed => "proposed",
+            Self::Accepted => "accepted",
+            Self::Declined => "declined",
+            Self::Active => "active",
+            Self::Won => "won",
+            Self::Lost => "lost",
+            Self::Withdrawn => "withdrawn",
+        }
+    }
+
+    /// Whether the record is over.
+    pub fn is_final(self) -> bool {
+        self.rank() == 3
+    }
+}
+
+/// One side's own part of the record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SideFields {
+    /// The account's id in this side's CRM.
+    pub account: Lww<Option<String>>,
+    /// This side's opportunity reference.
+    pub opportunity: Lww<Option<String>>,
+    /// This side's owner.
+    pub owner: Lww<Option<String>>,
+}
+
+/// An entry of a grow-only list: next steps as they were, notes, the change log.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Entry {
+    /// When.
+    pub at: Stamp,
+    /// Who.
+    pub by: String,
+    /// What.
+    pub text: String,
+}
+
+/// A co-sell record, as each node keeps it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoSell {
+    /// Its id, the same on both nodes (chosen by its creator).
+    pub id: String,
+    /// Where it is (lifecycle register).
+    pub status: Lww<Status>,
+    /// Stage of the deal (free text such as `qualified`).
+    pub stage: Lww<String>,
+    /// Amount and currency.
+    pub amount: Lww<Option<Money>>,
+    /// Target close date, `YYYY-MM-DD`.
+    pub close_date: Lww<Option<String>>,
+    /// The current next steps.
+    pub next_steps: Lww<String>,
+    /// Every next steps text ever set.
+    pub next_steps_history: BTreeSet<Entry>,
+    /// Notes.
+    pub notes: BTreeSet<Entry>,
+    /// Every change: who, when, what.
+    pub log: BTreeSet<Entry>,
+    /// The creator's part.
+    pub a: SideFields,
+    /// The invited side's part.
+    pub b: SideFields,
+}
+
+/// An edit by one side.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "edit")]
+pub enum Edit {
+    /// Move the lifecycle.
+    Status {
+        /// The new status.
+        status: Status,
+    },
+    /// Set the stage.
+    Stage {
+        /// Free text.
+        stage: String,
+    },
+    /// Set the amount.
+    Amount {
+        /// The amount (`None` clears it).
+        amount: Option<Money>,
+    },
+    /// Set the target close date.
+    CloseDate {
+        /// `YYYY-MM-DD` (`None` clears it).
+        date: Option<String>,
+    },
+    /// Set the next steps (the old text stays in the history).
+    NextSteps {
+        /// The text.
+        text: String,
+    },
+    /// Add a note.
+    Note {
+        /// The text.
+        text: String,
+    },
+    /// Set one's own account id.
+    Account {
+        /// The id in one's CRM.
+        account: Option<String>,
+    },
+    /// Set one's own opportunity reference.
+    Opportunity {
+        /// The reference.
+        reference: Option<String>,
+    },
+    /// Set one's own owner.
+    Owner {
+        /// The owner's name.
+        owner: Option<String>,
+    },
+}
+
+/// Longest text a field or note takes.
+pub const MAX_TEXT: usize = 4000;
+
+fn lww<T>(value: T, at: Stamp, by: &str) -> Lww<T> {
+    Lww { value, at, by: by.to_owned() }
+}
+
+fn check_date(date: &str) -> Result<(), Error> {
+    let ok = date.len() == 10
+        && date.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() })
+        && (1..=12).contains(&date[5..7].parse::<u8>().unwrap_or(0))
+        && (1..=31).contains(&date[8..10].parse::<u8>().unwrap_or(0));
+    if ok { Ok(()) } else { Err(Error::Invalid(format!("{date:?} is not a date such as 2027-03-31"))) }
+}
+
+impl CoSell {
+    /// A new record proposed by side `A`, by `by` at `at`.
+    pub fn propose(id: &str, at: Stamp, by: &str) -> Self {
+        let side = SideFields { account: lww(None, at, by), opportunity: lww(None, at, by), owner: lww(None, at, by) };
+        Self {
+            id: id.to_owned(),
+            status: lww(Status::Proposed, at, by),
+            stage: lww(String::new(), at, by),
+            amount: lww(None, at, by),
+            close_date: lww(None, at, by),
+            next_steps: lww(String::new(), at, by),
+            next_steps_history: BTreeSet::new(),
+            notes: BTreeSet::new(),
+            log: BTreeSet::from([Entry { at, by: by.to_owned(), text: "proposed".into() }]),
+            a: side.clone(),
+            b: side,
+        }
+    }
+
+    /// Applies `edit` by `by` of side `at.party`, checking the lifecycle and who may do what.
+    pub fn apply(&mut self, edit: Edit, at: Stamp, by: &str) -> Result<(), Error> {
+        let too_long = |t: &str| t.len() > MAX_TEXT;
+        let party = at.party;
+        let what = match &edit {
+            Edit::Status { status } => {
+                let from = self.status.value;
+                let allowed = match (from, status) {
+                    (Status::Proposed, Status::Accepted | Status::Declined) => party == Party::B,
+                    (Status::Accepted, Status::Active) => true,
+                    (Status::Active, Status::Won | Status::Lost) => true,
+                    (Status::Proposed | Status::Accepted | Status::Active, Status::Withdrawn) => true,
+                    _ => false,
+                };
+                if !allowed {
+                    return Err(Error::Transition { from: from.as_str(), to: status.as_str() });
+                }
+                self.status = lww(*status, at, by);
+                format!("status {}", status.as_str())
+            }
+            _ if self.status.value.is_final() => {
+                return Err(Error::Invalid(format!(
+                    "the record is {}: it takes no more edits",
+                    self.status.value.as_str()
+                )));
+            }
+            Edit::Stage { stage } if !too_long(stage) => {
+                self.stage = lww(stage.clone(), at, by);
+                format!("stage {stage}")
+            }
+            Edit::Amount { amount } => {
+                if amount.is_some_and(|a| a.minor < 0) {
+                    return Err(Error::Invalid("an amount cannot be negative".into()));
+                }
+                self.amount = lww(*amount, at, by);
+                format!("amount {}", amount.map_or("cleared".to_owned(), |a| a.to_string()))
+            }
+            Edit::CloseDate { date } => {
+                if let Some(d) = date {
+                    check_date(d)?;
+                }
+                self.close_date = lww(date.clone(), at, by);
+                format!("close date {}", date.as_deref().unwrap_or("cleared"))
+            }
+            Edit::NextSteps { text } if !too_long(text) => {
+                self.next_steps = lww(text.clone(), at, by);
+                self.next_steps_history.insert(Entry { at, by: by.to_owned(), text: text.clone() });
+                "next steps".to_owned()
+            }
+            Edit::Note { text } if !too_long(text) && !text.trim().is_empty() => {
+                self.notes.insert(Entry { at, by: by.to_owned(), text: text.clone() });
+                "note".to_owned()
+            }
+            Edit::Account { account } if !account.as_deref().is_some_and(too_long) => {
+                self.side_mut(party).account = lww(account.clone(), at, by);
+                "account".to_owned()
+            }
+            Edit::Opportunity { reference } if !reference.as_deref().is_some_and(too_long) => {
+                self.side_mut(party).opportunity = lww(reference.clone(), at, by);
+                "opportunity reference".to_owned()
+            }
+            Edit::Owner { owner } if !owner.as_deref().is_some_and(too_long) => {
+                self.side_mut(party).owner = lww(owner.clone(), at, by);
+                "owner".to_owned()
+            }
+            _ => return Err(Error::Invalid(format!("texts are 1 to {MAX_TEXT} bytes"))),
+        };
+        self.log.insert(Entry { at, by: by.to_owned(), text: what });
+        Ok(())
+    }
+
+    fn side_mut(&mut self, party: Party) -> &mut SideFields {
+        match party {
+            Party::A => &mut self.a,
+            Party::B => &mut self.b,
+        }
+    }
+
+    /// Merges the other side's copy into this one. Both copies end equal after merging each
+    /// other's, whatever happened to each in between.
+    pub fn merge(&mut self, other: &Self) -> Result<(), Error> {
+        if other.id != self.id {
+            return Err(Error::Invalid("these are two different co-sell records".into()));
+        }
+        let theirs = (other.status.value.rank(), other.status.at);
+        if theirs > (self.status.value.rank(), self.status.at) {
+            self.status = other.status.clone();
+        }
+        self.stage.merge(&other.stage);
+        self.amount.merge(&other.amount);
+        self.close_date.merge(&other.close_date);
+        self.next_steps.merge(&other.next_steps);
+        self.next_steps_history.extend(other.next_steps_history.iter().cloned());
+        self.notes.extend(other.notes.iter().cloned());
+        self.log.extend(other.log.iter().cloned());
+        for (mine, theirs) in [(&mut self.a, &other.a), (&mut self.b, &other.b)] {
+            mine.account.merge(&theirs.account);
+            mine.opportunity.merge(&theirs.opportunity);
+            mine.owner.merge(&theirs.owner);
+        }
+        Ok(())
+    }
+
+    /// The latest stamp in the record: what a side's clock must observe after a merge.
+    pub fn latest(&self) -> Stamp {
+        let mut latest = self.status.at;
+        for s in [self.stage.at, self.amount.at, self.close_date.at, self.next_steps.at] {
+            latest = latest.max(s);
+        }
+        self.log.iter().map(|e| e.at).fold(latest, Stamp::max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::money::Currency;
+
+    fn stamp(ms: i64, party: Party) -> Stamp {
+        Stamp { ms, counter: 0, party }
+    }
+
+    fn record() -> CoSell {
+        CoSell::propose("cs_1", stamp(0, Party::A), "ada")
+    }
+
+    #[test]
+    fn the_lifecycle_moves_forward_and_only_the_invited_side_accepts() {
+        let mut r = record();
+        assert!(r.apply(Edit::Status { status: Status::Accepted }, stamp(1, Party::A), "ada").is_err());
+        r.apply(Edit::Status { status: Status::Accepted }, stamp(1, Party::B), "bo").unwrap();
+        assert!(r.apply(Edit::Status { status: Status::Won }, stamp(2, Party::A), "ada").is_err(), "active first");
+        r.apply(Edit::Status { status: Status::Active }, stamp(2, Party::A), "ada").unwrap();
+        r.apply(Edit::Status { status: Status::Won }, stamp(3, Party::A), "ada").unwrap();
+        assert!(r.apply(Edit::Stage { stage: "late".into() }, stamp(4, Party::B), "bo").is_err(), "final");
+        let log: Vec<&str> = r.log.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(log, ["proposed", "status accepted", "status active", "status won"]);
+        assert_eq!(r.log.iter().map(|e| e.by.as_str()).collect::<Vec<_>>(), ["ada", "bo", "ada", "ada"]);
+    }
+
+    #[test]
+    fn concurrent_edits_converge_by_the_stated_rules() {
+        let mut base = record();
+        base.apply(Edit::Status { status: Status::Accepted }, stamp(1, Party::B), "bo").unwrap();
+        base.apply(Edit::Status { status: Status::Active }, stamp(2, Party::A), "ada").unwrap();
+        let (mut a, mut b) = (base.clone(), base);
+        // Concurrently: A marks it won at 10, B lost at 11; both set the stage; each its owner.
+        a.apply(Edit::Stage { stage: "committed".into() }, stamp(5, Party::A), "ada").unwrap();
+        b.apply(Edit::Stage { stage: "negotiation".into() }, stamp(6, Party::B), "bo").unwrap();
+        a.apply(Edit::Owner { owner: Some("Ada".into()) }, stamp(7, Party::A), "ada").unwrap();
+        b.apply(Edit::Owner { owner: Some("Bo".into()) }, stamp(7, Party::B), "bo").unwrap();
+        a.apply(Edit::Note { text: "kick-off done".into() }, stamp(8, Party::A), "ada").unwrap();
+        b.apply(Edit::Note { text: "budget confirmed".into() }, stamp(8, Party::B), "bo").unwrap();
+        a.apply(Edit::Status { status: Status::Won }, stamp(10, Party::A), "ada").unwrap();
+        b.apply(Edit::Status { status: Status::Lost }, stamp(11, Party::B), "bo").unwrap();
+        let a_before = a.clone();
+        a.merge(&b).unwrap();
+        b.merge(&a_before).unwrap();
+        assert_eq!(a, b, "both copies end equal");
+        assert_eq!(a.status.value, Status::Lost, "the later of two final moves");
+        assert_eq!(a.stage.value, "negotiation", "the later write");
+        assert_eq!((a.a.owner.value.as_deref(), a.b.owner.value.as_deref()), (Some("Ada"), Some("Bo")));
+        assert_eq!(a.notes.len(), 2, "notes only grow");
+    }
+
+    #[test]
+    fn a_later_stage_beats_an_earlier_one_whatever_the_clocks() {
+        let mut ahead = record();
+        ahead.apply(Edit::Status { status: Status::Accepted }, stamp(1, Party::B), "bo").unwrap();
+        ahead.apply(Edit::Status { status: Status::Active }, stamp(2, Party::B), "bo").unwrap();
+        let mut behind = record();
+        // A side whose clock runs far ahead accepts late: `active` still wins.
+        behind.apply(Edit::Status { status: Status::Accepted }, stamp(1_000_000, Party::B), "bo").unwrap();
+        behind.merge(&ahead).unwrap();
+        assert_eq!(behind.status.value, Status::Active);
+        assert!(record().merge(&CoSell::propose("cs_2", stamp(0, Party::A), "x")).is_err());
+    }
+
+    #[test]
+    fn clocks_stay_ahead_of_what_they_saw() {
+        let mut clock = Clock::new(Party::B);
+        let s1 = clock.tick(100);
+        let s2 = clock.tick(100);
+        assert!(s2 > s1, "same millisecond: the counter moves");
+        clock.observe(Stamp { ms: 500, counter: 3, party: Party::A });
+        let s3 = clock.tick(200);
+        assert!(s3 > Stamp { ms: 500, counter: 3, party: Party::A } && s3.party == Party::B);
+    }
+
+    #[test]
+    fn edits_are_validated() {
+        let mut r = record();
+        let eur = Currency::new("EUR").unwrap();
+        assert!(
+            r.apply(Edit::Amount { amount: Some(Money { minor: -1, currency: eur }) }, stamp(1, Party::A), "a")
+                .is_err()
+        );
+        assert!(r.apply(Edit::CloseDate { date: Some("2027-13-01".into()) }, stamp(1, Party::A), "a").is_err());
+        assert!(r.apply(Edit::Note { text: " ".into() }, stamp(1, Party::A), "a").is_err());
+        assert!(r.apply(Edit::Stage { stage: "x".repeat(MAX_TEXT + 1) }, stamp(1, Party::A), "a").is_err());
+        r.apply(Edit::CloseDate { date: Some("2027-03-31".into()) }, stamp(1, Party::A), "a").unwrap();
+    }
+
+    fn edit_strategy() -> impl Strategy<Value = (Edit, i64, bool)> {
+        let eur = Currency::new("EUR").unwrap();
+        let edit = prop_oneof![
+            (0u8..7).prop_map(|s| Edit::Status {
+                status: [
+                    Status::Accepted,
+                    Status::Declined,
+                    Status::Active,
+                    Status::Won,
+                    Status::Lost,
+                    Status::Withdrawn,
+                    Status::Proposed
+                ][s as usize]
+            }),
+            "[a-z]{1,8}".prop_map(|stage| Edit::Stage { stage }),
+            (0i64..1_000_000).prop_map(move |m| Edit::Amount { amount: Some(Money { minor: m, currency: eur }) }),
+            "[a-z]{1,8}".prop_map(|text| Edit::NextSteps { text }),
+            "[a-z]{1,8}".prop_map(|text| Edit::Note { text }),
+            "[a-z]{1,8}".prop_map(|o| Edit::Owner { owner: Some(o) }),
+        ];
+        (edit, 1i64..50, any::<bool>())
+    }
+
+    proptest! {
+        /// Two sides edit concurrently (and exchange copies at random points); after exchanging
+        /// copies both ways, they are equal, and merging is idempotent and order-free.
+        #[test]
+        fn copies_converge_whatever_the_edits(edits in prop::collection::vec(edit_strategy(), 0..40),
+                                              syncs in prop::collection::vec(any::<bool>(), 40)) {
+            let mut a = record();
+            let mut b = record();
+            let (mut ca, mut cb) = (Clock::new(Party::A), Clock::new(Party::B));
+            for (i, (edit, ms, on_a)) in edits.into_iter().enumerate() {
+                if on_a {
+                    let _ = a.apply(edit, ca.tick(ms), "ada");
+                } else {
+                    let _ = b.apply(edit, cb.tick(ms), "bo");
+                }
+                if syncs[i] {
+                    let snapshot = a.clone();
+                    a.merge(&b).unwrap();
+                    ca.observe(a.latest());
+                    b.merge(&snapshot).unwrap();
+                    cb.observe(b.latest());
+                }
+            }
+            let (a0, b0) = (a.clone(), b.clone());
+            a.merge(&b0).unwrap();
+            b.merge(&a0).unwrap();
+            prop_assert_eq!(&a, &b);
+            let mut again = a.clone();
+            again.merge(&b).unwrap();
+            prop_assert_eq!(&again, &a, "idempotent");
+            let mut other_order = b0.clone();
+            other_order.merge(&a0).unwrap();
+            prop_assert_eq!(&other_order, &a, "commutative");
+        }
+    }
+}

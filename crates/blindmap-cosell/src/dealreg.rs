@@ -1,0 +1,354 @@
+//! Deal registration: a partner claims an end customer for some product lines; the vendor's
+//! admins approve or reject; approved claims are protected for a window, then expire unless the
+//! deal was won or lost. Conflicts are found automatically on submission and explained to the
+//! submitter by category only — never who holds the other claim, nor its deal or value.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::money::Money;
+
+/// A day in milliseconds.
+pub const DAY_MS: i64 = 86_400_000;
+/// How long an approved registration is protected unless configured otherwise.
+pub const DEFAULT_PROTECTION_DAYS: u32 = 90;
+/// The one extension a registration can get, unless configured otherwise.
+pub const DEFAULT_EXTENSION_DAYS: u32 = 60;
+
+/// Where a registration is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegState {
+    /// Waiting for the vendor.
+    Submitted,
+    /// Waiting for the vendor, flagged by a conflict check.
+    InReview,
+    /// Protected until its window ends.
+    Approved,
+    /// Turned down.
+    Rejected,
+    /// The protection window ended without a win or a loss.
+    Expired,
+    /// The deal was won.
+    Won,
+    /// The deal was lost.
+    Lost,
+}
+
+impl RegState {
+    /// Whether the registration still holds its claim (and so conflicts with later ones).
+    pub fn holds_claim(self) -> bool {
+        matches!(self, Self::Submitted | Self::InReview | Self::Approved)
+    }
+
+    /// `submitted`, `in_review`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Submitted => "submitted",
+            Self::InReview => "in_review",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+            Self::Won => "won",
+            Self::Lost => "lost",
+        }
+    }
+}
+
+/// Why a submission went to review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Conflict {
+    /// Another partner registered the same end customer for a product line in common first.
+    PartnerConflict,
+    /// The vendor's direct team has an open opportunity on the account.
+    ChannelConflict,
+}
+
+/// What a partner submits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submission {
+    /// The submitting partner (its partnership on the vendor's node).
+    pub partner: String,
+    /// The end customer as match keys (`domain:…`, `duns:…`, `name_country:…`), as the importer
+    /// makes them.
+    pub customer_keys: BTreeSet<String>,
+    /// The product lines the deal is for.
+    pub products: BTreeSet<String>,
+    /// Estimated value.
+    pub value: Money,
+    /// Expected close, `YYYY-MM-DD`.
+    pub expected_close: String,
+    /// Free text.
+    pub notes: String,
+}
+
+/// A registration on the vendor's node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    /// Its id.
+    pub id: String,
+    /// What was submitted.
+    pub submission: Submission,
+    /// When, Unix milliseconds: first in time wins.
+    pub submitted_at: i64,
+    /// Where it is.
+    pub state: RegState,
+    /// Why it went to review.
+    pub conflict: Option<Conflict>,
+    /// End of protection, Unix milliseconds (approved registrations).
+    pub protected_until: Option<i64>,
+    /// Whether its one extension was used.
+    pub extended: bool,
+}
+
+/// A direct-sales opportunity of the vendor, as its CRM export shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectOpportunity {
+    /// The account's match keys.
+    pub customer_keys: BTreeSet<String>,
+    /// Whether it is open.
+    pub open: bool,
+}
+
+/// The result of a submission's checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Checked {
+    /// A new registration, submitted or in review (with the reason).
+    New(Registration),
+    /// The same partner already holds a claim on this customer for these products: that one.
+    AlreadyRegistered(String),
+}
+
+fn same_customer(a: &BTreeSet<String>, b: &BTreeSet<String>) -> bool {
+    !a.is_disjoint(b)
+}
+
+/// Checks `submission` against the registrations the vendor holds and its direct pipeline, and
+/// makes the registration (with id `id`, at `now`). Rules, in order:
+/// 1. the same partner holding a claim on the same customer with a product in common: the
+///    existing registration (idempotent);
+/// 2. another partner holding a claim (submitted, in review or approved) on the same customer
+///    with a product in common: first in time wins, this one goes to review;
+/// 3. an open direct opportunity on the account: review (channel conflict);
+/// 4. otherwise: submitted.
+///
+/// The same customer means a match key in common.
+pub fn check_submission(
+    id: &str,
+    submission: Submission,
+    now: i64,
+    existing: &[Registration],
+    direct: &[DirectOpportunity],
+) -> Result<Checked, Error> {
+    if submission.customer_keys.is_empty() {
+        return Err(Error::Invalid(
+            "the end customer needs at least one match key (domain, DUNS or name and country)".into(),
+        ));
+    }
+    if submission.products.is_empty() {
+        return Err(Error::Invalid("a registration names at least one product line".into()));
+    }
+    if submission.value.minor < 0 {
+        return Err(Error::Invalid("the estimated value cannot be negative".into()));
+    }
+    let overlapping = |r: &&Registration| {
+        r.state.holds_claim()
+            && same_customer(&r.submission.customer_keys, &submission.customer_keys)
+            && !r.submission.products.is_disjoint(&submission.products)
+    };
+    if let Some(own) = existing.iter().filter(overlapping).find(|r| r.submission.partner == submission.partner) {
+        return Ok(Checked::AlreadyRegistered(own.id.clone()));
+    }
+    let conflict = if existing.iter().filter(overlapping).any(|r| r.submitted_at <= now) {
+        Some(Conflict::PartnerConflict)
+    } else if direct.iter().any(|d| d.open && same_customer(&d.customer_keys, &submission.customer_keys)) {
+        Some(Conflict::ChannelConflict)
+    } else {
+        None
+    };
+    Ok(Checked::New(Registration {
+        id: id.to_owned(),
+        submission,
+        submitted_at: now,
+        state: if conflict.is_some() { RegState::InReview } else { RegState::Submitted },
+        conflict,
+        protected_until: None,
+        extended: false,
+    }))
+}
+
+/// What the submitting partner learns: the outcome and its category, and the protection's end.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmitterView {
+    /// The registration's id.
+    pub id: String,
+    /// Its state.
+    pub state: RegState,
+    /// Why it is in review, by category only.
+    pub conflict: Option<Conflict>,
+    /// End of protection, Unix milliseconds.
+    pub protected_until: Option<i64>,
+}
+
+impl Registration {
+    /// What the submitter may see of it.
+    pub fn submitter_view(&self) -> SubmitterView {
+        SubmitterView {
+            id: self.id.clone(),
+            state: self.state,
+            conflict: self.conflict,
+            protected_until: self.protected_until,
+        }
+    }
+
+    fn transition(&mut self, from: &[RegState], to: RegState) -> Result<(), Error> {
+        if !from.contains(&self.state) {
+            return Err(Error::Transition { from: self.state.as_str(), to: to.as_str() });
+        }
+        self.state = to;
+        Ok(())
+    }
+
+    /// The vendor approves it at `now`: protected for `days`.
+    pub fn approve(&mut self, now: i64, days: u32) -> Result<(), Error> {
+        self.transition(&[RegState::Submitted, RegState::InReview], RegState::Approved)?;
+        self.protected_until = Some(now + i64::from(days) * DAY_MS);
+        Ok(())
+    }
+
+    /// The vendor turns it down.
+    pub fn reject(&mut self) -> Result<(), Error> {
+        self.transition(&[RegState::Submitted, RegState::InReview], RegState::Rejected)
+    }
+
+    /// Extends an approved registration's protection once, by `days` from its current end.
+    pub fn extend(&mut self, now: i64, days: u32) -> Result<(), Error> {
+        if self.state != RegState::Approved || self.protected_until.is_none_or(|end| end <= now) {
+            return Err(Error::Invalid("only an approved registration still protected can be extended".into()));
+        }
+        if self.extended {
+            return Err(Error::Invalid("a registration is extended once at most".into()));
+        }
+        self.protected_until = self.protected_until.map(|end| end + i64::from(days) * DAY_MS);
+        self.extended = true;
+        Ok(())
+    }
+
+    /// The deal closed: won or lost.
+    pub fn close(&mut self, won: bool) -> Result<(), Error> {
+        let to = if won { RegState::Won } else { RegState::Lost };
+        self.transition(&[RegState::Submitted, RegState::InReview, RegState::Approved], to)
+    }
+
+    /// Expires it if its protection ended by `now`; whether it did.
+    pub fn expire_if_due(&mut self, now: i64) -> bool {
+        if self.state == RegState::Approved && self.protected_until.is_some_and(|end| end <= now) {
+            self.state = RegState::Expired;
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+
+    fn keys(k: &[&str]) -> BTreeSet<String> {
+        k.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    fn submission(partner: &str, customer: &[&str], products: &[&str]) -> Submission {
+        Submission {
+            partner: partner.into(),
+            customer_keys: keys(customer),
+            products: keys(products),
+            value: Money::parse("50000", Currency::new("EUR").unwrap()).unwrap(),
+            expected_close: "2027-03-31".into(),
+            notes: String::new(),
+        }
+    }
+
+    fn register(existing: &mut Vec<Registration>, s: Submission, now: i64, direct: &[DirectOpportunity]) -> Checked {
+        let checked = check_submission(&format!("reg{}", existing.len()), s, now, existing, direct).unwrap();
+        if let Checked::New(r) = &checked {
+            existing.push(r.clone());
+        }
+        checked
+    }
+
+    #[test]
+    fn the_first_claim_wins_and_the_later_goes_to_review_without_naming_the_first() {
+        let mut regs = Vec::new();
+        let first = register(&mut regs, submission("Globex", &["domain:acme.com"], &["cloud"]), 1, &[]);
+        assert!(matches!(first, Checked::New(ref r) if r.state == RegState::Submitted));
+        // Another partner, the same customer by another key it shares, a product in common.
+        let second = register(
+            &mut regs,
+            submission("Initech", &["duns:123456789", "domain:acme.com"], &["cloud", "security"]),
+            2,
+            &[],
+        );
+        let Checked::New(second) = second else { panic!("a new registration") };
+        assert_eq!((second.state, second.conflict), (RegState::InReview, Some(Conflict::PartnerConflict)));
+        let view = serde_json::to_string(&second.submitter_view()).unwrap();
+        assert!(!view.contains("Globex") && !view.contains("50000") && !view.contains("reg0"), "{view}");
+        // No product in common: no conflict.
+        let other_product = register(&mut regs, submission("Initech", &["domain:acme.com"], &["printers"]), 3, &[]);
+        assert!(matches!(other_product, Checked::New(ref r) if r.state == RegState::Submitted));
+        // The same partner again: its existing registration, nothing new.
+        let again = register(&mut regs, submission("Globex", &["domain:acme.com"], &["cloud"]), 4, &[]);
+        assert_eq!(again, Checked::AlreadyRegistered("reg0".into()));
+        assert_eq!(regs.len(), 3);
+    }
+
+    #[test]
+    fn an_open_direct_opportunity_is_a_channel_conflict_and_released_claims_do_not_count() {
+        let direct = [DirectOpportunity { customer_keys: keys(&["domain:acme.com"]), open: true }];
+        let mut regs = Vec::new();
+        let r = register(&mut regs, submission("Globex", &["domain:acme.com"], &["cloud"]), 1, &direct);
+        assert!(matches!(r, Checked::New(ref r) if r.conflict == Some(Conflict::ChannelConflict)));
+        let closed = [DirectOpportunity { customer_keys: keys(&["domain:acme.com"]), open: false }];
+        regs[0].reject().unwrap();
+        let r = register(&mut regs, submission("Initech", &["domain:acme.com"], &["cloud"]), 2, &closed);
+        assert!(matches!(r, Checked::New(ref r) if r.state == RegState::Submitted), "a rejected claim holds nothing");
+    }
+
+    #[test]
+    fn protection_runs_ninety_days_extends_once_and_expires_unless_closed() {
+        let mut regs = Vec::new();
+        register(&mut regs, submission("Globex", &["domain:acme.com"], &["cloud"]), 0, &[]);
+        let r = &mut regs[0];
+        r.approve(10 * DAY_MS, DEFAULT_PROTECTION_DAYS).unwrap();
+        assert_eq!(r.protected_until, Some(100 * DAY_MS));
+        assert!(r.approve(11 * DAY_MS, 90).is_err(), "approved once");
+        assert!(!r.expire_if_due(99 * DAY_MS));
+        r.extend(50 * DAY_MS, DEFAULT_EXTENSION_DAYS).unwrap();
+        assert!(r.extend(51 * DAY_MS, DEFAULT_EXTENSION_DAYS).is_err(), "one extension");
+        assert!(!r.expire_if_due(159 * DAY_MS));
+        assert!(r.expire_if_due(160 * DAY_MS));
+        assert_eq!(r.state, RegState::Expired);
+        assert!(r.close(true).is_err(), "an expired claim does not close");
+
+        let mut won = regs[0].clone();
+        won.state = RegState::Approved;
+        won.close(true).unwrap();
+        assert!(!won.expire_if_due(i64::MAX), "won deals do not expire");
+    }
+
+    #[test]
+    fn submissions_are_validated() {
+        let mut s = submission("Globex", &[], &["cloud"]);
+        assert!(check_submission("r", s.clone(), 0, &[], &[]).is_err());
+        s.customer_keys = keys(&["domain:acme.com"]);
+        s.products.clear();
+        assert!(check_submission("r", s.clone(), 0, &[], &[]).is_err());
+        s.products = keys(&["cloud"]);
+        s.value.minor = -1;
+        assert!(check_submission("r", s, 0, &[], &[]).is_err());
+    }
+}
