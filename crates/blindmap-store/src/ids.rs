@@ -67,6 +67,16 @@ id_type!(
     RunId,
     "run"
 );
+id_type!(
+    /// An event's id, `msg_…`: the `webhook-id` its deliveries carry.
+    EventId,
+    "msg"
+);
+id_type!(
+    /// A webhook endpoint's id, `whe_…`.
+    EndpointId,
+    "whe"
+);
 
 /// 128 random bits as hex.
 pub(crate) fn random_hex() -> String {

@@ -14,6 +14,7 @@
 mod audit;
 mod datasets;
 mod error;
+mod events;
 mod idempotency;
 mod ids;
 mod orgs;
@@ -30,8 +31,9 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 pub use audit::AuditEvent;
 pub use datasets::DatasetInfo;
 pub use error::StoreError;
+pub use events::{Attempt, Due, Endpoint, EndpointState, Event, Retry, SETTLE_MS};
 pub use idempotency::Claim;
-pub use ids::{DatasetId, OrgId, PartnershipId, RunId, TokenId, UserId};
+pub use ids::{DatasetId, EndpointId, EventId, OrgId, PartnershipId, RunId, TokenId, UserId};
 pub use orgs::{ApiToken, Organisation, Principal, Role, TokenInfo, User};
 pub use partnerships::{InviteSecret, Partnership, PartnershipState, SharingLevel, SharingPolicy, SharingRule};
 pub use runs::{

@@ -74,3 +74,12 @@ pub async fn age_heartbeat(store: &Store, run: &crate::RunId, ms: i64) {
         .await
         .expect("age the heartbeat");
 }
+
+/// Makes every event of the store look `ms` older (the pull endpoint serves settled events only).
+pub async fn age_events(store: &Store, ms: i64) {
+    sqlx::query("UPDATE events SET created_at = created_at - $1")
+        .bind(ms)
+        .execute(&store.pool)
+        .await
+        .expect("age the events");
+}

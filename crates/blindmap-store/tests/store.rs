@@ -8,9 +8,9 @@ use blindmap_records::{Importer, Preset, Side, import_dataset};
 use std::collections::BTreeMap;
 
 use blindmap_store::{
-    Completion, DatasetId, NewRun, OrgId, OverlapFilter, Partnership, PartnershipId, PartnershipState, Role, RunId,
-    RunOverlap, RunRole, RunState, STALE_AFTER_MS, SharingLevel, SharingPolicy, SharingRule, Store, StoreError,
-    on_both_backends,
+    Attempt, Completion, DatasetId, EndpointState, NewRun, OrgId, OverlapFilter, Partnership, PartnershipId,
+    PartnershipState, Retry, Role, RunId, RunOverlap, RunRole, RunState, STALE_AFTER_MS, SharingLevel, SharingPolicy,
+    SharingRule, Store, StoreError, on_both_backends,
 };
 
 const VENDOR: &str = include_str!("../../../samples/vendor-salesforce.csv");
@@ -26,6 +26,8 @@ on_both_backends!(
     sharing_policies_replace_whole,
     runs_store_results_whole_and_only_once,
     stale_and_failed_runs_keep_nothing,
+    events_reach_the_endpoints_that_want_them_once_leased,
+    failing_endpoints_back_off_and_are_disabled,
 );
 
 fn importer(text: &str) -> Importer<Cursor<Vec<u8>>> {
@@ -341,4 +343,95 @@ async fn stale_and_failed_runs_keep_nothing(store: Store) {
         sharing: &SharingPolicy::default(),
     };
     assert!(matches!(store.start_run(&ended).await, Err(StoreError::Ended)), "ended: no runs");
+}
+
+fn attempt(due: &blindmap_store::Due, at: i64, status: Option<u16>, error: Option<&str>) -> Attempt {
+    Attempt {
+        event: due.event.id.clone(),
+        endpoint: due.endpoint.id.clone(),
+        attempt: due.attempts + 1,
+        at,
+        status,
+        error: error.map(str::to_owned),
+        duration_ms: 3,
+    }
+}
+
+async fn events_reach_the_endpoints_that_want_them_once_leased(store: Store) {
+    let org = store.create_organisation("Vendor").await.unwrap().id;
+    let other = store.create_organisation("Other").await.unwrap().id;
+    let all = store.create_endpoint(&org, "https://a.example/hook", "whsec_a", &[]).await.unwrap();
+    let cosell_only =
+        store.create_endpoint(&org, "https://b.example/hook", "whsec_b", &["cosell.created".to_owned()]).await.unwrap();
+    store.create_endpoint(&other, "https://c.example/hook", "whsec_c", &[]).await.unwrap();
+    let created = store.record_event(&org, "cosell.created", &serde_json::json!({ "id": "cs_1" })).await.unwrap();
+    store.record_event(&org, "registration.submitted", &serde_json::json!({ "id": "reg_1" })).await.unwrap();
+
+    let now = created.created_at + 10_000;
+    let due = store.claim_due(now, 30_000, 10).await.unwrap();
+    let mut pairs: Vec<(String, String)> = due.iter().map(|d| (d.endpoint.url.clone(), d.event.kind.clone())).collect();
+    pairs.sort();
+    assert_eq!(
+        pairs,
+        [
+            ("https://a.example/hook".to_owned(), "cosell.created".to_owned()),
+            ("https://a.example/hook".to_owned(), "registration.submitted".to_owned()),
+            ("https://b.example/hook".to_owned(), "cosell.created".to_owned()),
+        ],
+        "each endpoint gets the kinds it asked for, no other organisation's"
+    );
+    assert!(due.iter().all(|d| d.secret.starts_with("whsec_") && d.attempts == 0));
+    assert!(store.claim_due(now, 30_000, 10).await.unwrap().is_empty(), "leased: no one else takes them");
+    let taken_over = store.claim_due(now + 30_001, 30_000, 10).await.unwrap();
+    assert_eq!(taken_over.len(), 3, "an expired lease is taken over (at least once)");
+    for d in &taken_over {
+        store.finish_delivery(d, &attempt(d, now + 30_002, Some(204), None), Retry::GiveUp, 50).await.unwrap();
+    }
+    assert!(store.claim_due(now + 100_000, 30_000, 10).await.unwrap().is_empty(), "delivered: done");
+    let log = store.delivery_log(&org, &cosell_only.id, 10).await.unwrap();
+    assert_eq!((log.len(), log[0].status), (1, Some(204)));
+    assert!(store.delivery_log(&other, &all.id, 10).await.unwrap().is_empty(), "another organisation's log");
+
+    // The pull endpoint: settled events, oldest first, by cursor.
+    assert!(store.events_page(&org, None, 10).await.unwrap().is_empty(), "not settled yet");
+    blindmap_store::testing::age_events(&store, blindmap_store::SETTLE_MS + 1).await;
+    let first = store.events_page(&org, None, 1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    let rest = store.events_page(&org, Some(&first[0].id), 10).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    let mut kinds = vec![first[0].kind.clone(), rest[0].kind.clone()];
+    kinds.sort();
+    assert_eq!(kinds, ["cosell.created", "registration.submitted"]);
+    assert_eq!(store.events_page(&other, None, 10).await.unwrap().len(), 0);
+}
+
+async fn failing_endpoints_back_off_and_are_disabled(store: Store) {
+    let org = store.create_organisation("Vendor").await.unwrap().id;
+    let endpoint = store.create_endpoint(&org, "https://down.example/hook", "whsec_x", &[]).await.unwrap();
+    let event = store.record_event(&org, "cosell.updated", &serde_json::json!({})).await.unwrap();
+    let mut now = event.created_at;
+    for round in 1..=3u32 {
+        let due = store.claim_due(now, 30_000, 10).await.unwrap();
+        assert_eq!(due.len(), 1, "round {round}");
+        assert_eq!(due[0].attempts, round - 1);
+        let retry_at = now + 5_000;
+        store
+            .finish_delivery(&due[0], &attempt(&due[0], now, Some(500), Some("500")), Retry::At(retry_at), 3)
+            .await
+            .unwrap();
+        assert!(store.claim_due(retry_at - 1, 30_000, 10).await.unwrap().is_empty(), "not before its time");
+        now = retry_at;
+    }
+    let endpoints = store.endpoints(&org).await.unwrap();
+    assert_eq!((endpoints[0].state, endpoints[0].consecutive_failures), (EndpointState::Disabled, 3));
+    assert!(store.claim_due(now, 30_000, 10).await.unwrap().is_empty(), "a disabled endpoint gets nothing");
+    let enabled = store.set_endpoint_enabled(&org, &endpoint.id, true).await.unwrap();
+    assert_eq!((enabled.state, enabled.consecutive_failures), (EndpointState::Enabled, 0));
+    let due = store.claim_due(now, 30_000, 10).await.unwrap();
+    assert_eq!(due.len(), 1, "re-enabled: the pending delivery resumes");
+    store.finish_delivery(&due[0], &attempt(&due[0], now, None, Some("refused")), Retry::GiveUp, 3).await.unwrap();
+    assert!(store.claim_due(now + 1_000_000, 30_000, 10).await.unwrap().is_empty(), "given up");
+    assert_eq!(store.delivery_log(&org, &endpoint.id, 10).await.unwrap().len(), 4);
+    let other = store.create_organisation("Other").await.unwrap().id;
+    assert!(matches!(store.set_endpoint_enabled(&other, &endpoint.id, false).await, Err(StoreError::NotFound(_))));
 }
