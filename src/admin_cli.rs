@@ -129,3 +129,126 @@ pub(crate) fn run_org_add(args: &OrgAddArgs) -> anyhow::Result<()> {
     println!("  {}", token.expose());
     Ok(())
 }
+
+#[derive(Subcommand)]
+pub(crate) enum HooksCommand {
+    /// Add a webhook endpoint and print its signing secret (shown once). Receivers verify
+    /// deliveries with any Standard Webhooks library and that secret.
+    Add {
+        /// Where to post: https:// (http:// only on this machine).
+        url: String,
+        /// An event kind to send (repeatable; default: all): overlap.changed, cosell.created,
+        /// cosell.updated, registration.submitted|approved|rejected|conflict|expired,
+        /// attribution.recorded.
+        #[arg(long = "event", value_name = "KIND")]
+        events: Vec<String>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// List the endpoints.
+    List {
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Enable an endpoint (its pending deliveries resume).
+    Enable {
+        /// The endpoint's id (`whe_…`).
+        id: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Disable an endpoint.
+    Disable {
+        /// The endpoint's id (`whe_…`).
+        id: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Show an endpoint's delivery log, newest first.
+    Log {
+        /// The endpoint's id (`whe_…`).
+        id: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Print the events after a cursor (all from the start without one) as JSON lines, and the
+    /// cursor to continue from: what a receiver missed.
+    Events {
+        /// The cursor printed last time.
+        #[arg(long)]
+        after: Option<String>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+}
+
+fn show_hook(h: &Value) {
+    let events: Vec<&str> = h["events"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    println!(
+        "{}  {:<8} {}  events: {}  failures in a row: {}",
+        h["id"].as_str().unwrap_or("?"),
+        h["state"].as_str().unwrap_or("?"),
+        h["url"].as_str().unwrap_or("?"),
+        if events.is_empty() { "all".to_owned() } else { events.join(", ") },
+        h["consecutive_failures"]
+    );
+}
+
+pub(crate) fn run_hooks(command: &HooksCommand) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        match command {
+            HooksCommand::Add { url, events, connection } => {
+                let body = serde_json::to_vec(&json!({ "url": url, "events": events }))?;
+                let h: Value = client(connection)?
+                    .call(Method::POST, "/api/v1/hooks", Some((body, "application/json")), &[])
+                    .await?;
+                show_hook(&h);
+                println!("Signing secret (shown once; verify deliveries with it):");
+                println!("  {}", h["secret"].as_str().unwrap_or("?"));
+            }
+            HooksCommand::List { connection } => {
+                let list: Value = client(connection)?.call(Method::GET, "/api/v1/hooks", None, &[]).await?;
+                for h in list["items"].as_array().into_iter().flatten() {
+                    show_hook(h);
+                }
+            }
+            HooksCommand::Enable { id, connection } | HooksCommand::Disable { id, connection } => {
+                let verb = if matches!(command, HooksCommand::Enable { .. }) { "enable" } else { "disable" };
+                let path = format!("/api/v1/hooks/{}/{verb}", encode(id));
+                let h: Value = client(connection)?.call(Method::POST, &path, None, &[]).await?;
+                show_hook(&h);
+            }
+            HooksCommand::Log { id, connection } => {
+                let path = format!("/api/v1/hooks/{}/deliveries?limit=100", encode(id));
+                let log: Value = client(connection)?.call(Method::GET, &path, None, &[]).await?;
+                for a in log["items"].as_array().into_iter().flatten() {
+                    let outcome = match (&a["status"], a["error"].as_str()) {
+                        (s, None) => format!("delivered ({s})"),
+                        (_, Some(e)) => format!("failed: {e}"),
+                    };
+                    println!(
+                        "{}  attempt {}  {}  {} ms",
+                        a["event"].as_str().unwrap_or("?"),
+                        a["attempt"],
+                        outcome,
+                        a["duration_ms"]
+                    );
+                }
+            }
+            HooksCommand::Events { after, connection } => {
+                let path = match after {
+                    Some(c) => format!("/api/v1/events?limit=1000&cursor={}", encode(c)),
+                    None => "/api/v1/events?limit=1000".to_owned(),
+                };
+                let page: Value = client(connection)?.call(Method::GET, &path, None, &[]).await?;
+                for e in page["items"].as_array().into_iter().flatten() {
+                    println!("{e}");
+                }
+                if let Some(next) = page["next"].as_str() {
+                    eprintln!("continue with --after {next}");
+                }
+            }
+        }
+        Ok(())
+    })
+}

@@ -81,6 +81,12 @@ enum Command {
         #[command(subcommand)]
         command: admin_cli::UsersCommand,
     },
+    /// Webhooks: endpoints that receive the organisation's events signed as Standard Webhooks,
+    /// their delivery log, and the events by cursor.
+    Hooks {
+        #[command(subcommand)]
+        command: admin_cli::HooksCommand,
+    },
     /// Organisations on a hosted node (run on the node's machine): `org add NAME`.
     Org {
         #[command(subcommand)]
@@ -146,6 +152,7 @@ fn main() -> ExitCode {
         Command::Datasets { command } => node_cli::run_datasets(&command),
         Command::Partner { command } => node_cli::run_partner(&command),
         Command::Users { command } => admin_cli::run_users(&command),
+        Command::Hooks { command } => admin_cli::run_hooks(&command),
         Command::Org { command: OrgCommand::Add(args) } => admin_cli::run_org_add(&args),
         Command::Match(args) => match_cli::run(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Psi(args) }) => bench::psi(&args),

@@ -480,6 +480,19 @@ fn init_serve_and_import_through_the_api() {
     let after = blindmap(&[&["datasets", "list"][..], &as_kim].concat(), dir.path());
     assert!(text(&after.stderr).contains("401"), "{}", text(&after.stderr));
 
+    // Webhooks: add (the secret shown once), list, disable, enable, log.
+    let added = node.run(&["hooks", "add", "http://127.0.0.1:9/hook", "--event", "overlap.changed"], dir.path());
+    let out = text(&added.stdout);
+    assert!(out.contains("whsec_") && out.contains("events: overlap.changed"), "{out}{}", text(&added.stderr));
+    let hook = out.split_whitespace().next().unwrap().to_owned();
+    let listed = text(&node.run(&["hooks", "list"], dir.path()).stdout);
+    assert!(listed.contains(&hook) && !listed.contains("whsec_"), "{listed}");
+    assert!(text(&node.run(&["hooks", "disable", &hook], dir.path()).stdout).contains("disabled"));
+    assert!(text(&node.run(&["hooks", "enable", &hook], dir.path()).stdout).contains("enabled"));
+    assert!(node.run(&["hooks", "log", &hook], dir.path()).status.success());
+    let remote = node.run(&["hooks", "add", "http://hooks.example.com/"], dir.path());
+    assert!(text(&remote.stderr).contains("only for a receiver on this machine"), "{}", text(&remote.stderr));
+
     // A second organisation on the same node sees nothing of the first.
     let org = blindmap(&["org", "add", "Hosted Co", "--data-dir", "node"], dir.path());
     let org_token = text(&org.stdout).lines().last().unwrap().trim().to_owned();

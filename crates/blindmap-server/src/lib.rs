@@ -13,6 +13,7 @@ mod auth;
 pub mod client;
 pub mod error;
 mod extract;
+mod hooks;
 pub mod identity;
 mod invite;
 pub mod node;

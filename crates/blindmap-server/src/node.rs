@@ -72,6 +72,14 @@ pub struct NodeConfig {
     /// (`BLINDMAP_KEEP_TRANSCRIPTS`); runs started here keep one when asked.
     #[serde(default)]
     pub keep_transcripts: bool,
+    /// The first webhook retry's delay in milliseconds, doubling per attempt up to an hour
+    /// (`BLINDMAP_WEBHOOK_RETRY_BASE_MS`).
+    #[serde(default = "default_retry_base_ms")]
+    pub webhook_retry_base_ms: u64,
+}
+
+fn default_retry_base_ms() -> u64 {
+    5000
 }
 
 fn default_body_mib() -> usize {
@@ -120,6 +128,10 @@ impl NodeConfig {
                 "false" | "0" => false,
                 _ => return Err(bad("BLINDMAP_KEEP_TRANSCRIPTS", "not true or false")),
             };
+        }
+        if let Some(v) = var("BLINDMAP_WEBHOOK_RETRY_BASE_MS") {
+            self.webhook_retry_base_ms =
+                v.parse().map_err(|_| bad("BLINDMAP_WEBHOOK_RETRY_BASE_MS", "not a number of milliseconds"))?;
         }
         if !self.public_url.starts_with("https://") {
             return Err(bad("public_url", "must be an https:// URL"));
@@ -194,6 +206,7 @@ pub async fn init(options: &InitOptions) -> Result<Initialised, NodeError> {
         max_body_mib: default_body_mib(),
         request_timeout_seconds: default_timeout(),
         keep_transcripts: false,
+        webhook_retry_base_ms: default_retry_base_ms(),
     };
     config.apply_env(|_| None)?;
     let store = Store::connect(&config.database_url).await?;
@@ -204,7 +217,7 @@ pub async fn init(options: &InitOptions) -> Result<Initialised, NodeError> {
     let text = format!(
         "# blindmap node configuration. Each setting can be overridden by an environment variable:\n\
          # BLINDMAP_LISTEN, BLINDMAP_PUBLIC_URL, BLINDMAP_DATABASE_URL, BLINDMAP_MAX_BODY_MIB,\n\
-         # BLINDMAP_REQUEST_TIMEOUT_SECONDS, BLINDMAP_KEEP_TRANSCRIPTS.\n{}",
+         # BLINDMAP_REQUEST_TIMEOUT_SECONDS, BLINDMAP_KEEP_TRANSCRIPTS, BLINDMAP_WEBHOOK_RETRY_BASE_MS.\n{}",
         toml::to_string(&config).map_err(|e| NodeError::Config { path: CONFIG_FILE.into(), problem: e.to_string() })?
     );
     std::fs::write(dir.join(CONFIG_FILE), text)?;
@@ -233,6 +246,8 @@ pub struct RunningNode {
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     context: Arc<NodeContext>,
+    hooks_stop: tokio::sync::watch::Sender<bool>,
+    hooks: tokio::task::JoinHandle<()>,
 }
 
 impl RunningNode {
@@ -240,6 +255,8 @@ impl RunningNode {
     /// close), stops accepting connections, lets requests in flight finish (up to 30 s), and waits.
     pub async fn shutdown(self) -> Result<(), NodeError> {
         self.context.runs.stop_all(Duration::from_secs(10)).await;
+        self.hooks_stop.send_replace(true);
+        let _ = self.hooks.await;
         self.handle.graceful_shutdown(Some(Duration::from_secs(30)));
         self.task.await.map_err(std::io::Error::other)??;
         Ok(())
@@ -268,6 +285,12 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
         keep_transcripts: config.keep_transcripts,
         runs: crate::runs::RunTasks::default(),
     });
+    let policy = blindmap_cosell::webhook::DeliveryPolicy {
+        base: Duration::from_millis(config.webhook_retry_base_ms.max(1)),
+        ..Default::default()
+    };
+    let (hooks_stop, stop) = tokio::sync::watch::channel(false);
+    let hooks = tokio::spawn(crate::hooks::run_worker(store.clone(), policy, stop));
     let router = app_with_node(store, config.limits(), Some(context.clone()));
     let task = tokio::spawn(async move { server.serve(router.into_make_service()).await });
     let addr =
@@ -277,7 +300,7 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
         None => config.public_url.clone(),
     };
     let _ = context.public_url.set(url);
-    Ok(RunningNode { addr, fingerprint, handle, task, context })
+    Ok(RunningNode { addr, fingerprint, handle, task, context, hooks_stop, hooks })
 }
 
 #[cfg(test)]
@@ -293,6 +316,7 @@ mod tests {
             max_body_mib: 256,
             request_timeout_seconds: 300,
             keep_transcripts: false,
+            webhook_retry_base_ms: 5000,
         };
         let env = |name: &str| match name {
             "BLINDMAP_LISTEN" => Some("0.0.0.0:9000".to_owned()),

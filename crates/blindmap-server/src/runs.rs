@@ -19,6 +19,7 @@ use blindmap_psi::{
 use blindmap_records::Side;
 use blindmap_store::{
     Completion, NewRun, OrgId, Partnership, Run, RunId, RunOverlap, RunRole, SharingLevel, SharingPolicy, Store,
+    StoreError,
 };
 use bytes::Bytes;
 use futures_util::Stream;
@@ -219,6 +220,11 @@ pub(crate) async fn drive<S, E, C>(
         Ok((outcome, traffic, elapsed, data, transcript)) => {
             let mut completion = completion(&run, &outcome, &data, traffic, elapsed, transcript);
             completion.records = progress.get().1;
+            match overlap_event(&store, &run, &completion).await {
+                Ok(Some(event)) => completion.events.push(("overlap.changed".to_owned(), event)),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(run = %run.id, error = %e, "cannot compare the run with the previous one"),
+            }
             store.complete_run(&run.org, &run.id, &completion).await
         }
         Err((reason, transcript)) => {
@@ -321,7 +327,7 @@ fn completion(
                     .collect::<Vec<_>>()).collect::<Vec<_>>() }),
         ),
     ];
-    Completion { result, overlaps, transcript, audit, records: 0 }
+    Completion { result, overlaps, transcript, audit, records: 0, events: Vec::new() }
 }
 
 /// What changed in one cell since the previous complete run.
@@ -343,10 +349,10 @@ pub(crate) struct CellChange {
     lost: Option<Vec<String>>,
 }
 
-/// The cells' shown values of a complete run, by (own segment, partner segment).
-fn shown_cells(run: &Run) -> BTreeMap<(String, String), (String, String)> {
+/// A run result's cells as shown, with their level, by (own segment, partner segment).
+fn shown_cells(result: Option<&Value>) -> BTreeMap<(String, String), (String, String)> {
     let mut cells = BTreeMap::new();
-    let Some(result) = &run.result else { return cells };
+    let Some(result) = result else { return cells };
     let rows = result["rows"].as_array().cloned().unwrap_or_default();
     let columns = result["columns"].as_array().cloned().unwrap_or_default();
     for (r, own) in rows.iter().enumerate() {
@@ -366,34 +372,36 @@ fn shown_cells(run: &Run) -> BTreeMap<(String, String), (String, String)> {
     cells
 }
 
-/// What changed between `previous` and `run`, cell by cell: the shown values, and the accounts
-/// that came and went where both runs list accounts for the cell. Unchanged cells are left out.
-pub(crate) async fn changes(
-    store: &Store,
-    org: &OrgId,
-    previous: &Run,
-    run: &Run,
-) -> Result<Vec<CellChange>, ApiError> {
-    let before = shown_cells(previous);
-    let after = shown_cells(run);
+/// Overlapping accounts per cell.
+type Accounts = BTreeMap<(String, String), BTreeSet<String>>;
+
+/// What changed from `before` to `after` (cells as shown) and `old` to `new` (accounts per
+/// cell), cell by cell: the shown values, and the accounts that came and went where both sides
+/// list accounts for the cell (a cell absent before counts as listing none). Unchanged cells
+/// are left out.
+fn cell_changes(
+    before: &BTreeMap<(String, String), (String, String)>,
+    after: &BTreeMap<(String, String), (String, String)>,
+    old: &Accounts,
+    new: &Accounts,
+) -> Vec<CellChange> {
     let listed = |level: &str| level == "overlaps" || level == "fields";
-    let old_accounts = store.overlap_accounts(org, &previous.id).await?;
-    let new_accounts = store.overlap_accounts(org, &run.id).await?;
     let empty = BTreeSet::new();
     let keys: BTreeSet<&(String, String)> = before.keys().chain(after.keys()).collect();
     let mut out = Vec::new();
     for key in keys {
         let (b, a) = (before.get(key), after.get(key));
-        let (new, lost) = match (b, a) {
-            (Some((_, lb)), Some((_, la))) if listed(lb) && listed(la) => {
-                let old = old_accounts.get(key).unwrap_or(&empty);
-                let now = new_accounts.get(key).unwrap_or(&empty);
+        let listed_before = b.is_none_or(|(_, level)| listed(level));
+        let (came, went) = match a {
+            Some((_, level)) if listed(level) && listed_before => {
+                let old = old.get(key).unwrap_or(&empty);
+                let now = new.get(key).unwrap_or(&empty);
                 (Some(now.difference(old).cloned().collect::<Vec<_>>()), Some(old.difference(now).cloned().collect()))
             }
             _ => (None, None),
         };
         let same_shown = b.map(|x| &x.0) == a.map(|x| &x.0);
-        let same_accounts = new.as_ref().is_none_or(Vec::is_empty) && lost.as_ref().is_none_or(Vec::is_empty);
+        let same_accounts = came.as_ref().is_none_or(Vec::is_empty) && went.as_ref().is_none_or(Vec::is_empty);
         if same_shown && same_accounts {
             continue;
         }
@@ -402,11 +410,43 @@ pub(crate) async fn changes(
             partner_segment: key.1.clone(),
             before: b.map(|x| x.0.clone()),
             after: a.map(|x| x.0.clone()),
-            new,
-            lost,
+            new: came,
+            lost: went,
         });
     }
-    Ok(out)
+    out
+}
+
+/// What changed between `previous` and `run` (see [`cell_changes`]).
+pub(crate) async fn changes(
+    store: &Store,
+    org: &OrgId,
+    previous: &Run,
+    run: &Run,
+) -> Result<Vec<CellChange>, ApiError> {
+    let old = store.overlap_accounts(org, &previous.id).await?;
+    let new = store.overlap_accounts(org, &run.id).await?;
+    Ok(cell_changes(&shown_cells(previous.result.as_ref()), &shown_cells(run.result.as_ref()), &old, &new))
+}
+
+/// The `overlap.changed` event of a run about to complete, if anything changed since the
+/// previous complete run with the partner (the first run changes everything).
+async fn overlap_event(store: &Store, run: &Run, completion: &Completion) -> Result<Option<Value>, StoreError> {
+    let previous = store.latest_complete_run(&run.org, &run.partnership).await?;
+    let old = match &previous {
+        Some(p) => store.overlap_accounts(&run.org, &p.id).await?,
+        None => Accounts::new(),
+    };
+    let mut new = Accounts::new();
+    for o in &completion.overlaps {
+        new.entry((o.own_segment.clone(), o.partner_segment.clone())).or_default().insert(o.account_id.clone());
+    }
+    let before = shown_cells(previous.as_ref().and_then(|p| p.result.as_ref()));
+    let cells = cell_changes(&before, &shown_cells(Some(&completion.result)), &old, &new);
+    Ok((!cells.is_empty()).then(|| {
+        json!({ "run": run.id.as_str(), "partnership": run.partnership.as_str(), "partner": run.partner_name,
+            "previous_run": previous.map(|p| p.id.to_string()), "cells": cells })
+    }))
 }
 
 #[cfg(test)]

@@ -98,6 +98,11 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
             "/api/v1/audit",
             "/api/v1/datasets",
             "/api/v1/datasets/{id}",
+            "/api/v1/events",
+            "/api/v1/hooks",
+            "/api/v1/hooks/{id}/deliveries",
+            "/api/v1/hooks/{id}/disable",
+            "/api/v1/hooks/{id}/enable",
             "/api/v1/me",
             "/api/v1/overlaps",
             "/api/v1/partnerships",
@@ -274,6 +279,7 @@ async fn runs_belong_to_their_organisation(store: Store) {
         transcript: Some("blindmap transcript v1\n".into()),
         audit: vec![],
         records: 10,
+        events: vec![],
     };
     store.complete_run(&vendor, &id, &completion).await.unwrap();
 

@@ -182,6 +182,8 @@ pub struct Completion {
     pub audit: Vec<(String, serde_json::Value)>,
     /// Records evaluated in all, both sides together.
     pub records: u64,
+    /// Events `(kind, payload)` to emit with it (e.g. `overlap.changed`).
+    pub events: Vec<(String, serde_json::Value)>,
 }
 
 const RUN_COLUMNS: &str = "r.id, r.org_id, r.partnership_id, p.partner_name, r.role, r.dataset_id, r.started_by, \
@@ -344,6 +346,9 @@ impl Store {
             .bind(detail.to_string())
             .execute(&mut *tx)
             .await?;
+        }
+        for (kind, payload) in &completion.events {
+            crate::events::append_event(&mut tx, org, kind, payload).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -257,6 +257,7 @@ async fn runs_store_results_whole_and_only_once(store: Store) {
         transcript: Some("blindmap transcript v1\n".into()),
         audit: vec![("match.revealed".into(), serde_json::json!({ "run": first.to_string() }))],
         records: 40,
+        events: vec![],
     };
     store.complete_run(&org, &first, &completion).await.unwrap();
     assert!(
@@ -321,6 +322,7 @@ async fn stale_and_failed_runs_keep_nothing(store: Store) {
         transcript: None,
         audit: vec![],
         records: 2,
+        events: vec![],
     };
     assert!(matches!(store.complete_run(&org, &crashed, &late).await, Err(StoreError::Conflict(_))));
     assert!(store.overlaps_page(&org, &crashed, &OverlapFilter::default(), None, 10).await.unwrap().is_empty());

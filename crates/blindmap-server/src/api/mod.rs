@@ -3,6 +3,7 @@
 
 mod audit;
 mod datasets;
+mod hooks;
 mod me;
 mod partnerships;
 mod runs;
@@ -135,6 +136,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(partnerships::router())
         .merge(runs::router())
         .merge(users::router())
+        .merge(hooks::router())
 }
 
 /// The API's routes, and its OpenAPI document at `/api/v1/openapi.json`, served as built at start.

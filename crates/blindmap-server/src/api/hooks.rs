@@ -1,0 +1,270 @@
+//! `/api/v1/hooks` and `/api/v1/events`: webhook endpoints that receive the organisation's
+//! events signed as Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`),
+//! their delivery log, and the events themselves by cursor for anything a receiver missed.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use blindmap_cosell::webhook::Secret;
+use blindmap_store::{Endpoint, EndpointId, EndpointState, EventId, Role};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::Page;
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Json, Query};
+
+/// The event kinds a node emits.
+pub(crate) const EVENT_KINDS: &[&str] = &[
+    "overlap.changed",
+    "cosell.created",
+    "cosell.updated",
+    "registration.submitted",
+    "registration.approved",
+    "registration.rejected",
+    "registration.conflict",
+    "registration.expired",
+    "attribution.recorded",
+];
+
+/// An endpoint to add.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct NewHook {
+    /// Where to post: https:// (http:// only on loopback).
+    url: String,
+    /// The event kinds to send (default: all).
+    #[serde(default)]
+    events: Vec<String>,
+}
+
+/// A webhook endpoint.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct HookView {
+    /// `whe_…`.
+    id: String,
+    /// Where deliveries go.
+    url: String,
+    /// The event kinds it receives (empty: all).
+    events: Vec<String>,
+    /// `enabled` or `disabled` (by an admin, or after 50 failures in a row).
+    state: String,
+    /// Failed attempts since the last success.
+    consecutive_failures: u32,
+    /// Unix milliseconds.
+    created_at: i64,
+    /// The signing secret (`whsec_…`): only in the answer that creates the endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+impl From<Endpoint> for HookView {
+    fn from(e: Endpoint) -> Self {
+        Self {
+            id: e.id.to_string(),
+            url: e.url,
+            events: e.events,
+            state: match e.state {
+                EndpointState::Enabled => "enabled",
+                EndpointState::Disabled => "disabled",
+            }
+            .to_owned(),
+            consecutive_failures: e.consecutive_failures,
+            created_at: e.created_at,
+            secret: None,
+        }
+    }
+}
+
+/// The organisation's endpoints.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct HookList {
+    items: Vec<HookView>,
+}
+
+/// An attempt at a delivery.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AttemptView {
+    /// The event (`msg_…`, its `webhook-id`).
+    event: String,
+    /// Which attempt.
+    attempt: u32,
+    /// Unix milliseconds.
+    at: i64,
+    /// The receiver's HTTP status, if it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    /// What went wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// How long it took.
+    duration_ms: u64,
+}
+
+/// An endpoint's delivery log, newest first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AttemptList {
+    items: Vec<AttemptView>,
+}
+
+/// An event.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct EventView {
+    /// `msg_…`: the `webhook-id` of its deliveries.
+    id: String,
+    /// Its kind, e.g. `overlap.changed`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// RFC 3339.
+    timestamp: String,
+    /// Its payload.
+    #[schema(value_type = Object)]
+    data: serde_json::Value,
+}
+
+/// A page of events, oldest first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct EventPage {
+    items: Vec<EventView>,
+    /// Pass as `cursor` for the next page; absent when there is nothing more yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+fn endpoint_id(id: &str) -> Result<EndpointId, ApiError> {
+    EndpointId::parse(id).ok_or(ApiError::NotFound("webhook endpoint"))
+}
+
+/// Adds a webhook endpoint (admins only). The answer carries its signing secret, once.
+#[utoipa::path(post, path = "/api/v1/hooks", tag = "hooks", request_body = NewHook,
+    responses((status = 201, body = HookView), (status = 422, body = Problem, content_type = "application/problem+json")))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewHook>,
+) -> Result<(StatusCode, Json<HookView>), ApiError> {
+    caller.require(&[Role::Admin])?;
+    crate::hooks::acceptable_url(&body.url).map_err(ApiError::Invalid)?;
+    if let Some(unknown) = body.events.iter().find(|e| !EVENT_KINDS.contains(&e.as_str())) {
+        return Err(ApiError::Invalid(format!("unknown event kind {unknown:?}; kinds: {}", EVENT_KINDS.join(", "))));
+    }
+    let key: [u8; 32] = rand::random();
+    let secret = Secret::from_bytes(&key).expect("32 bytes");
+    let org = &caller.0.user.org;
+    let endpoint = state.store.create_endpoint(org, &body.url, &secret.expose(), &body.events).await?;
+    let detail = serde_json::json!({ "endpoint": endpoint.id.to_string(), "events": body.events });
+    state.store.record_audit(org, &caller.0.user.name, "hook.created", &detail).await?;
+    let mut view = HookView::from(endpoint);
+    view.secret = Some(secret.expose().to_string());
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The organisation's webhook endpoints (admins only; never their secrets).
+#[utoipa::path(get, path = "/api/v1/hooks", tag = "hooks", responses((status = 200, body = HookList)))]
+async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<HookList>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let items = state.store.endpoints(&caller.0.user.org).await?;
+    Ok(Json(HookList { items: items.into_iter().map(Into::into).collect() }))
+}
+
+/// Enables an endpoint (its failure count reset; its pending deliveries resume) (admins only).
+#[utoipa::path(post, path = "/api/v1/hooks/{id}/enable", tag = "hooks", params(("id" = String, Path)),
+    responses((status = 200, body = HookView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn enable(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<HookView>, ApiError> {
+    set_enabled(state, caller, id, true).await
+}
+
+/// Disables an endpoint: nothing is sent to it until it is enabled again (admins only).
+#[utoipa::path(post, path = "/api/v1/hooks/{id}/disable", tag = "hooks", params(("id" = String, Path)),
+    responses((status = 200, body = HookView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn disable(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<HookView>, ApiError> {
+    set_enabled(state, caller, id, false).await
+}
+
+async fn set_enabled(state: AppState, caller: Caller, id: String, enabled: bool) -> Result<Json<HookView>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let org = &caller.0.user.org;
+    let endpoint = state.store.set_endpoint_enabled(org, &endpoint_id(&id)?, enabled).await?;
+    let kind = if enabled { "hook.enabled" } else { "hook.disabled" };
+    state.store.record_audit(org, &caller.0.user.name, kind, &serde_json::json!({ "endpoint": id })).await?;
+    Ok(Json(endpoint.into()))
+}
+
+/// An endpoint's delivery log: every attempt, newest first (admins only).
+#[utoipa::path(get, path = "/api/v1/hooks/{id}/deliveries", tag = "hooks", params(("id" = String, Path), Page),
+    responses((status = 200, body = AttemptList), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(page): Query<Page>,
+) -> Result<Json<AttemptList>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let org = &caller.0.user.org;
+    let id = endpoint_id(&id)?;
+    if !state.store.endpoints(org).await?.iter().any(|e| e.id == id) {
+        return Err(ApiError::NotFound("webhook endpoint"));
+    }
+    let items = state.store.delivery_log(org, &id, page.limit()?).await?;
+    let items = items
+        .into_iter()
+        .map(|a| AttemptView {
+            event: a.event.to_string(),
+            attempt: a.attempt,
+            at: a.at,
+            status: a.status,
+            error: a.error,
+            duration_ms: a.duration_ms,
+        })
+        .collect();
+    Ok(Json(AttemptList { items }))
+}
+
+/// The organisation's events, oldest first, by cursor: what webhooks carried, for a receiver to
+/// fetch what it missed. Events appear once settled, about 30 s after they happen.
+#[utoipa::path(get, path = "/api/v1/events", tag = "hooks", params(Page), responses((status = 200, body = EventPage)))]
+async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+) -> Result<Json<EventPage>, ApiError> {
+    caller.require(&[Role::Admin, Role::Integration])?;
+    let limit = page.limit()?;
+    let after = match &page.cursor {
+        Some(c) => Some(EventId::parse(c).ok_or_else(|| ApiError::Invalid("cursor is not an event id".into()))?),
+        None => None,
+    };
+    let items = state.store.events_page(&caller.0.user.org, after.as_ref(), limit).await?;
+    // Unlike the other lists, an events page always says where to go on from (if it has
+    // anything): more may settle later.
+    let next = items.last().map(|e| e.id.to_string()).or_else(|| page.cursor.clone());
+    let items = items
+        .into_iter()
+        .map(|e| EventView {
+            id: e.id.to_string(),
+            kind: e.kind,
+            timestamp: crate::hooks::rfc3339(e.created_at),
+            data: e.payload,
+        })
+        .collect();
+    Ok(Json(EventPage { items, next }))
+}
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(enable))
+        .routes(routes!(disable))
+        .routes(routes!(deliveries))
+        .routes(routes!(events))
+}

@@ -1,0 +1,192 @@
+//! Webhook delivery: a worker in every node process leases due deliveries from the store, posts
+//! each event signed as Standard Webhooks says, and records the answer — delivered, retried
+//! later with backoff and jitter, or given up; an endpoint failing too often in a row is
+//! disabled. Leases make replicas share the work; a process stopped mid-retry leaves the
+//! delivery pending in the store, and whichever process runs next sends it (at least once, with
+//! the same `webhook-id`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use blindmap_cosell::webhook::{DeliveryPolicy, Secret};
+use blindmap_store::{Attempt, Due, Retry, Store};
+use tokio::sync::watch;
+
+/// How long a lease lasts: longer than an attempt may take.
+const LEASE_MS: i64 = 60_000;
+/// Longest an attempt may take.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often an idle worker looks for due deliveries.
+const POLL: Duration = Duration::from_millis(500);
+/// Deliveries taken per look.
+const BATCH: u32 = 32;
+
+/// Whether `url` may receive webhooks: https anywhere, plain http only on loopback (a receiver
+/// on the same machine).
+pub(crate) fn acceptable_url(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    let host = parsed.host_str().ok_or_else(|| format!("{url:?} names no host"))?;
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err("webhook URLs are https:// (http:// only for a receiver on this machine)".into()),
+    }
+}
+
+/// The HTTP client deliveries go out with: public roots, no redirects, a time limit.
+fn client() -> reqwest::Client {
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(ATTEMPT_TIMEOUT)
+        .user_agent(concat!("blindmap/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("a webhook client")
+}
+
+/// RFC 3339 UTC time of Unix milliseconds, e.g. `2026-11-21T09:30:00.123Z`.
+pub(crate) fn rfc3339(ms: i64) -> String {
+    let (days, rest) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s, milli) = (rest / 3_600_000, rest / 60_000 % 60, rest / 1000 % 60, rest % 1000);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
+}
+
+/// The body of an event's delivery: `{"type", "timestamp", "data"}` as Standard Webhooks suggests.
+pub(crate) fn body(due: &Due) -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "type": due.event.kind,
+        "timestamp": rfc3339(due.event.created_at),
+        "data": due.event.payload,
+    }))
+    .expect("JSON")
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// One attempt at one delivery.
+async fn attempt(http: &reqwest::Client, due: &Due) -> Attempt {
+    let started = Instant::now();
+    let at = now_ms();
+    let timestamp = at / 1000;
+    let body = body(due);
+    let outcome = match Secret::parse(&due.secret) {
+        Err(e) => Err((None, format!("the endpoint's secret is unusable: {e}"))),
+        Ok(secret) => {
+            let signature = secret.sign(due.event.id.as_str(), timestamp, &body);
+            let sent = http
+                .post(&due.endpoint.url)
+                .header("content-type", "application/json")
+                .header("webhook-id", due.event.id.as_str())
+                .header("webhook-timestamp", timestamp.to_string())
+                .header("webhook-signature", signature)
+                .body(body)
+                .send()
+                .await;
+            match sent {
+                Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
+                Ok(r) => Err((Some(r.status().as_u16()), format!("answered {}", r.status()))),
+                Err(e) => Err((None, format!("could not deliver: {e}"))),
+            }
+        }
+    };
+    let (status, error) = match outcome {
+        Ok(status) => (Some(status), None),
+        Err((status, error)) => (status, Some(error)),
+    };
+    Attempt {
+        event: due.event.id.clone(),
+        endpoint: due.endpoint.id.clone(),
+        attempt: due.attempts + 1,
+        at,
+        status,
+        error,
+        duration_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
+/// Delivers due events until `stop` turns true.
+pub(crate) async fn run_worker(store: Store, policy: DeliveryPolicy, mut stop: watch::Receiver<bool>) {
+    let http = client();
+    loop {
+        let due = match store.claim_due(now_ms(), LEASE_MS, BATCH).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look for webhook deliveries");
+                Vec::new()
+            }
+        };
+        let idle = due.is_empty();
+        let sends = due.iter().map(|d| async {
+            let done = attempt(&http, d).await;
+            let retry = if done.error.is_none() || !policy.retries(done.attempt) {
+                Retry::GiveUp
+            } else {
+                let jitter = rand::random::<f64>();
+                Retry::At(done.at + policy.delay(done.attempt, jitter).as_millis() as i64)
+            };
+            if let Some(error) = &done.error {
+                tracing::info!(endpoint = %d.endpoint.id, event = %d.event.id, attempt = done.attempt, error = %error,
+                    "webhook delivery failed");
+            }
+            if let Err(e) = store.finish_delivery(d, &done, retry, policy.disable_after).await {
+                tracing::warn!(error = %e, "cannot record a webhook delivery");
+            }
+        });
+        futures_util::future::join_all(sends).await;
+        if idle {
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+        } else if *stop.borrow() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_614_265_330_123), "2021-02-25T15:02:10.123Z");
+        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z", "a leap day");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn only_https_or_loopback_http_receives() {
+        assert!(acceptable_url("https://hooks.example.com/blindmap").is_ok());
+        assert!(acceptable_url("http://127.0.0.1:9000/hook").is_ok());
+        assert!(acceptable_url("http://localhost/hook").is_ok());
+        assert!(acceptable_url("http://[::1]:80/").is_ok());
+        assert!(acceptable_url("http://hooks.example.com/").is_err());
+        assert!(acceptable_url("ftp://x/").is_err() && acceptable_url("not a url").is_err());
+    }
+}
