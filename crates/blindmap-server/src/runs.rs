@@ -327,7 +327,27 @@ fn completion(
                     .collect::<Vec<_>>()).collect::<Vec<_>>() }),
         ),
     ];
-    Completion { result, overlaps, transcript, audit, records: 0, events: Vec::new() }
+    // The order our records went out in, per segment, so that a partner's reference to one of
+    // them (segment, position) maps back to our account.
+    let orders = outcome
+        .own_segments()
+        .iter()
+        .enumerate()
+        .filter_map(|(s, label)| {
+            let order: Vec<u32> = (0u32..).map_while(|p| outcome.own_record(s as u16, p)).map(|r| r as u32).collect();
+            (!order.is_empty()).then(|| (label.to_string(), order))
+        })
+        .collect();
+    Completion {
+        result,
+        overlaps,
+        transcript,
+        audit,
+        records: 0,
+        events: Vec::new(),
+        session: hex::encode(outcome.session_id()),
+        orders,
+    }
 }
 
 /// What changed in one cell since the previous complete run.

@@ -280,6 +280,8 @@ async fn runs_belong_to_their_organisation(store: Store) {
         audit: vec![],
         records: 10,
         events: vec![],
+        session: "00".into(),
+        orders: vec![],
     };
     store.complete_run(&vendor, &id, &completion).await.unwrap();
 

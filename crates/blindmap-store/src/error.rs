@@ -21,6 +21,9 @@ pub enum StoreError {
     /// A name that must be unique is taken.
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// A record changed between reading and writing it: read it again and retry.
+    #[error("the record changed meanwhile; try again")]
+    Changed,
     /// The partnership has ended: nothing runs in it any more.
     #[error("the partnership has ended")]
     Ended,

@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod audit;
+mod cosell;
 mod datasets;
 mod error;
 mod events;
@@ -29,6 +30,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use audit::AuditEvent;
+pub use cosell::StoredCoSell;
 pub use datasets::DatasetInfo;
 pub use error::StoreError;
 pub use events::{Attempt, Due, Endpoint, EndpointState, Event, Retry, SETTLE_MS};

@@ -184,6 +184,11 @@ pub struct Completion {
     pub records: u64,
     /// Events `(kind, payload)` to emit with it (e.g. `overlap.changed`).
     pub events: Vec<(String, serde_json::Value)>,
+    /// The protocol session's id (hex): the partner's record of the run carries the same.
+    pub session: String,
+    /// Per own segment, the record indexes (dataset line order) in the order the run sent them:
+    /// how a partner's reference to one of our records maps back to our account.
+    pub orders: Vec<(String, Vec<u32>)>,
 }
 
 const RUN_COLUMNS: &str = "r.id, r.org_id, r.partnership_id, p.partner_name, r.role, r.dataset_id, r.started_by, \
@@ -287,7 +292,8 @@ impl Store {
         let now = now_ms();
         let updated = sqlx::query(
             "UPDATE match_runs SET state = 'complete', result = $1, transcript = $2, finished_at = $3, \
-             heartbeat_at = $3, records_done = $6, records_total = $6 WHERE id = $4 AND org_id = $5 AND state = 'running'",
+             heartbeat_at = $3, records_done = $6, records_total = $6, session = $7 \
+             WHERE id = $4 AND org_id = $5 AND state = 'running'",
         )
         .bind(completion.result.to_string())
         .bind(completion.transcript.as_deref())
@@ -295,6 +301,7 @@ impl Store {
         .bind(id.as_str())
         .bind(org.as_str())
         .bind(i64::try_from(completion.records).unwrap_or(i64::MAX))
+        .bind(completion.session.as_str())
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {
@@ -346,6 +353,14 @@ impl Store {
             .bind(detail.to_string())
             .execute(&mut *tx)
             .await?;
+        }
+        for (segment, order) in &completion.orders {
+            sqlx::query("INSERT INTO run_orders (run_id, segment, record_order) VALUES ($1, $2, $3)")
+                .bind(id.as_str())
+                .bind(segment.as_str())
+                .bind(serde_json::json!(order).to_string())
+                .execute(&mut *tx)
+                .await?;
         }
         for (kind, payload) in &completion.events {
             crate::events::append_event(&mut tx, org, kind, payload).await?;
@@ -529,6 +544,41 @@ impl Store {
             cells.entry((r.get(0), r.get(1))).or_default().insert(r.get(2));
         }
         Ok(cells)
+    }
+
+    /// The account of `org` that its complete run of `session` (hex) in `partnership` sent as
+    /// record `position` of its segment `segment`: what a partner's reference names.
+    pub async fn account_behind(
+        &self,
+        org: &OrgId,
+        partnership: &PartnershipId,
+        session: &str,
+        segment: &str,
+        position: u32,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT r.dataset_id, o.record_order FROM match_runs r JOIN run_orders o ON o.run_id = r.id \
+             WHERE r.org_id = $1 AND r.partnership_id = $2 AND r.session = $3 AND r.state = 'complete' \
+             AND o.segment = $4",
+        )
+        .bind(org.as_str())
+        .bind(partnership.as_str())
+        .bind(session)
+        .bind(segment)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let order: Vec<u32> = serde_json::from_str(&row.get::<String, _>(1))
+            .map_err(|_| StoreError::Corrupt("run_orders.record_order"))?;
+        let Some(&index) = order.get(position as usize) else { return Ok(None) };
+        let account = sqlx::query(
+            "SELECT account_id FROM dataset_accounts WHERE dataset_id = $1 ORDER BY line LIMIT 1 OFFSET $2",
+        )
+        .bind(row.get::<String, _>(0))
+        .bind(i64::from(index))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(account.map(|r| r.get(0)))
     }
 
     /// A run's transcript, if it kept one.

@@ -28,6 +28,7 @@ on_both_backends!(
     stale_and_failed_runs_keep_nothing,
     events_reach_the_endpoints_that_want_them_once_leased,
     failing_endpoints_back_off_and_are_disabled,
+    cosell_records_are_written_with_a_version_check,
 );
 
 fn importer(text: &str) -> Importer<Cursor<Vec<u8>>> {
@@ -258,6 +259,8 @@ async fn runs_store_results_whole_and_only_once(store: Store) {
         audit: vec![("match.revealed".into(), serde_json::json!({ "run": first.to_string() }))],
         records: 40,
         events: vec![],
+        session: "00".into(),
+        orders: vec![],
     };
     store.complete_run(&org, &first, &completion).await.unwrap();
     assert!(
@@ -323,6 +326,8 @@ async fn stale_and_failed_runs_keep_nothing(store: Store) {
         audit: vec![],
         records: 2,
         events: vec![],
+        session: "00".into(),
+        orders: vec![],
     };
     assert!(matches!(store.complete_run(&org, &crashed, &late).await, Err(StoreError::Conflict(_))));
     assert!(store.overlaps_page(&org, &crashed, &OverlapFilter::default(), None, 10).await.unwrap().is_empty());
@@ -436,4 +441,54 @@ async fn failing_endpoints_back_off_and_are_disabled(store: Store) {
     assert_eq!(store.delivery_log(&org, &endpoint.id, 10).await.unwrap().len(), 4);
     let other = store.create_organisation("Other").await.unwrap().id;
     assert!(matches!(store.set_endpoint_enabled(&other, &endpoint.id, false).await, Err(StoreError::NotFound(_))));
+}
+
+async fn cosell_records_are_written_with_a_version_check(store: Store) {
+    use blindmap_cosell::cosell::{CoSell, Edit, Party, Stamp};
+    let (org, dataset, p) = org_with_partner(&store).await;
+    let stamp = |ms| Stamp { ms, counter: 0, party: Party::A };
+    let mut record = CoSell::propose("cs_1", stamp(1), "ada");
+    record.apply(Edit::Account { account: Some("0015g00000NWTRdAAF".into()) }, stamp(2), "ada").unwrap();
+    let created = serde_json::json!({ "id": "cs_1" });
+    store.insert_cosell(&org, &p.id, Party::A, &record, true, ("cosell.created", &created)).await.unwrap();
+    assert!(matches!(
+        store.insert_cosell(&org, &p.id, Party::A, &record, true, ("cosell.created", &created)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut stored = store.cosell(&org, "cs_1").await.unwrap();
+    assert_eq!((stored.party, stored.version, stored.dirty), (Party::A, 1, true));
+    assert_eq!(store.dirty_cosells(10).await.unwrap(), vec![(org.clone(), "cs_1".to_owned())]);
+
+    // Two writers read version 1; the first wins, the second is told to reload.
+    let stale = stored.clone();
+    stored.record.apply(Edit::Stage { stage: "qualified".into() }, stamp(3), "ada").unwrap();
+    store.save_cosell(&org, &stored, false, Some(("cosell.updated", &created))).await.unwrap();
+    assert!(matches!(store.save_cosell(&org, &stale, false, None).await, Err(StoreError::Changed)));
+    let now = store.cosell(&org, "cs_1").await.unwrap();
+    assert_eq!((now.version, now.dirty, now.record.stage.value.as_str()), (2, false, "qualified"));
+    assert!(store.dirty_cosells(10).await.unwrap().is_empty());
+    assert_eq!(store.cosells_page(&org, Some(&p.id), None, 10).await.unwrap().len(), 1);
+
+    let other = store.create_organisation("Other").await.unwrap().id;
+    assert!(matches!(store.cosell(&other, "cs_1").await, Err(StoreError::NotFound(_))));
+    assert!(store.cosells_page(&other, None, None, 10).await.unwrap().is_empty());
+
+    // A partner's reference (session, our segment, position) maps back to our account.
+    let run = start(&store, &org, &dataset, &p).await;
+    let completion = Completion {
+        result: serde_json::json!({}),
+        overlaps: vec![],
+        transcript: None,
+        audit: vec![],
+        records: 1,
+        events: vec![],
+        session: "abcd".into(),
+        orders: vec![("customers".into(), vec![2, 0])],
+    };
+    store.complete_run(&org, &run, &completion).await.unwrap();
+    let first = store.account_behind(&org, &p.id, "abcd", "customers", 1).await.unwrap();
+    assert_eq!(first.as_deref(), Some("0015g00000NWTRdAAF"), "position 1 is the dataset's first record");
+    assert!(store.account_behind(&org, &p.id, "abcd", "customers", 2).await.unwrap().is_none());
+    assert!(store.account_behind(&org, &p.id, "other", "customers", 0).await.unwrap().is_none());
+    assert!(store.account_behind(&other, &p.id, "abcd", "customers", 0).await.unwrap().is_none());
 }
