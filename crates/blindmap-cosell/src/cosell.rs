@@ -243,6 +243,8 @@ pub enum Edit {
 
 /// Longest text a field or note takes.
 pub const MAX_TEXT: usize = 4000;
+/// Most entries the next-step history, notes and change log hold together.
+pub const MAX_ENTRIES: usize = 10_000;
 
 fn lww<T>(value: T, at: Stamp, by: &str) -> Lww<T> {
     Lww { value, at, by: by.to_owned() }
@@ -300,6 +302,9 @@ impl CoSell {
                     "the record is {}: it takes no more edits",
                     self.status.value.as_str()
                 )));
+            }
+            _ if self.next_steps_history.len() + self.notes.len() + self.log.len() >= MAX_ENTRIES => {
+                return Err(Error::Invalid(format!("the record holds {MAX_ENTRIES} entries, its most")));
             }
             Edit::Stage { stage } if !too_long(stage) => {
                 self.stage = lww(stage.clone(), at, by);
@@ -376,6 +381,47 @@ impl CoSell {
             mine.owner.merge(&theirs.owner);
         }
         Ok(())
+    }
+
+    /// Checks a copy received from the partner against the limits edits obey (text lengths,
+    /// how much the grow-only lists hold): a peer's copy is untrusted input.
+    pub fn check_limits(&self) -> Result<(), Error> {
+        let too_long = |t: &str| t.len() > MAX_TEXT;
+        let optional = |t: &Option<String>| t.as_deref().is_some_and(too_long);
+        let sides = [&self.a, &self.b];
+        let bad_side = sides
+            .iter()
+            .any(|s| optional(&s.account.value) || optional(&s.opportunity.value) || optional(&s.owner.value));
+        let bad_entry = self
+            .next_steps_history
+            .iter()
+            .chain(&self.notes)
+            .chain(&self.log)
+            .any(|e| too_long(&e.text) || too_long(&e.by));
+        let lists = self.next_steps_history.len() + self.notes.len() + self.log.len();
+        if self.id.is_empty()
+            || too_long(&self.id)
+            || too_long(&self.stage.value)
+            || too_long(&self.next_steps.value)
+            || optional(&self.close_date.value)
+            || bad_side
+            || bad_entry
+            || lists > MAX_ENTRIES
+        {
+            return Err(Error::Invalid(format!(
+                "a co-sell record's texts are at most {MAX_TEXT} bytes and it holds at most {MAX_ENTRIES} entries"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Keeps this side's own fields as they are here whatever `other` says of them: a partner's
+    /// copy may not write our account, opportunity reference or owner.
+    pub fn keep_own_side(&self, party: Party, other: &mut Self) {
+        match party {
+            Party::A => other.a = self.a.clone(),
+            Party::B => other.b = self.b.clone(),
+        }
     }
 
     /// The latest stamp in the record: what a side's clock must observe after a merge.

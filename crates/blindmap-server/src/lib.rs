@@ -11,6 +11,7 @@
 mod api;
 mod auth;
 pub mod client;
+mod cosell;
 pub mod error;
 mod extract;
 mod hooks;

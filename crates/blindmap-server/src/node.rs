@@ -248,6 +248,7 @@ pub struct RunningNode {
     context: Arc<NodeContext>,
     hooks_stop: tokio::sync::watch::Sender<bool>,
     hooks: tokio::task::JoinHandle<()>,
+    sync: tokio::task::JoinHandle<()>,
 }
 
 impl RunningNode {
@@ -257,6 +258,7 @@ impl RunningNode {
         self.context.runs.stop_all(Duration::from_secs(10)).await;
         self.hooks_stop.send_replace(true);
         let _ = self.hooks.await;
+        let _ = self.sync.await;
         self.handle.graceful_shutdown(Some(Duration::from_secs(30)));
         self.task.await.map_err(std::io::Error::other)??;
         Ok(())
@@ -290,7 +292,8 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
         ..Default::default()
     };
     let (hooks_stop, stop) = tokio::sync::watch::channel(false);
-    let hooks = tokio::spawn(crate::hooks::run_worker(store.clone(), policy, stop));
+    let hooks = tokio::spawn(crate::hooks::run_worker(store.clone(), policy, stop.clone()));
+    let sync = tokio::spawn(crate::cosell::run_sync(store.clone(), context.clone(), stop));
     let router = app_with_node(store, config.limits(), Some(context.clone()));
     let task = tokio::spawn(async move { server.serve(router.into_make_service()).await });
     let addr =
@@ -300,7 +303,7 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
         None => config.public_url.clone(),
     };
     let _ = context.public_url.set(url);
-    Ok(RunningNode { addr, fingerprint, handle, task, context, hooks_stop, hooks })
+    Ok(RunningNode { addr, fingerprint, handle, task, context, hooks_stop, hooks, sync })
 }
 
 #[cfg(test)]

@@ -205,9 +205,26 @@ async fn run(
     Ok(([(header::CONTENT_TYPE, runs::FRAMES_TYPE)], Body::from_stream(frames)).into_response())
 }
 
+/// A partner's node pushes its copy of a co-sell record; we merge it into ours (creating it on
+/// first sight) and answer with the result.
+async fn cosell(
+    State(state): State<AppState>,
+    Presented(presented): Presented,
+    Path(id): Path<String>,
+    Json(push): Json<crate::cosell::Push>,
+) -> Result<Json<blindmap_cosell::cosell::CoSell>, ApiError> {
+    let fingerprint = presented.ok_or(ApiError::PeerUnknown)?;
+    let id = PartnershipId::parse(&id).ok_or(ApiError::PeerUnknown)?;
+    let partnership = state.store.partnership_for_peer(&id, &fingerprint).await?.ok_or(ApiError::PeerUnknown)?;
+    Ok(Json(crate::cosell::receive(&state.store, &partnership, push).await?))
+}
+
 /// The peer routes that take small JSON bodies.
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/peer/v1/accept", post(accept)).route("/peer/v1/partnerships/{id}/end", post(end))
+    Router::new()
+        .route("/peer/v1/accept", post(accept))
+        .route("/peer/v1/partnerships/{id}/end", post(end))
+        .route("/peer/v1/partnerships/{id}/cosell", post(cosell))
 }
 
 /// The peer routes that stream for as long as a session lasts: outside the body-size and

@@ -96,6 +96,9 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
         documented,
         [
             "/api/v1/audit",
+            "/api/v1/cosell",
+            "/api/v1/cosell/{id}",
+            "/api/v1/cosell/{id}/edits",
             "/api/v1/datasets",
             "/api/v1/datasets/{id}",
             "/api/v1/events",

@@ -581,6 +581,40 @@ impl Store {
         Ok(account.map(|r| r.get(0)))
     }
 
+    /// Whether `org`'s run `run` found `account` overlapping the partner's record `position` of
+    /// its segment `partner_segment`.
+    pub async fn has_overlap(
+        &self,
+        org: &OrgId,
+        run: &RunId,
+        account: &str,
+        partner_segment: &str,
+        position: u32,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 FROM run_overlaps o JOIN match_runs r ON r.id = o.run_id WHERE r.org_id = $1 AND o.run_id = $2 \
+             AND o.account_id = $3 AND o.partner_segment = $4 AND o.partner_record = $5",
+        )
+        .bind(org.as_str())
+        .bind(run.as_str())
+        .bind(account)
+        .bind(partner_segment)
+        .bind(i64::from(position))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// The protocol session of a complete run of `org` (hex).
+    pub async fn run_session(&self, org: &OrgId, run: &RunId) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT session FROM match_runs WHERE org_id = $1 AND id = $2")
+            .bind(org.as_str())
+            .bind(run.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.ok_or(StoreError::NotFound("run"))?.get(0))
+    }
+
     /// A run's transcript, if it kept one.
     pub async fn run_transcript(&self, org: &OrgId, run: &RunId) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT transcript FROM match_runs WHERE org_id = $1 AND id = $2")

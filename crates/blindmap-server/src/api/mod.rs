@@ -2,6 +2,7 @@
 //! describe.
 
 mod audit;
+mod cosell;
 mod datasets;
 mod hooks;
 mod me;
@@ -137,6 +138,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(runs::router())
         .merge(users::router())
         .merge(hooks::router())
+        .merge(cosell::router())
 }
 
 /// The API's routes, and its OpenAPI document at `/api/v1/openapi.json`, served as built at start.

@@ -139,6 +139,11 @@ pub(crate) struct OverlapView {
     own_segment: String,
     /// The partner record's segment.
     partner_segment: String,
+    /// The partner's record, as this run named it (its position in the partner's segment, valid
+    /// for this run only): what a co-sell record refers to. Absent when the partner served a
+    /// Bloom filter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partner_record: Option<u32>,
     /// The key types that matched.
     key_types: Vec<String>,
     /// Fields the partner disclosed for its record (fields level); `null` where it has none.
@@ -310,6 +315,7 @@ async fn overlap_page(
             account_id: l.overlap.account_id,
             own_segment: l.overlap.own_segment,
             partner_segment: l.overlap.partner_segment,
+            partner_record: l.overlap.partner_record,
             key_types: l.overlap.key_types,
             partner_fields: l.overlap.fields,
             own_fields: l.own_fields,

@@ -1,0 +1,218 @@
+//! `/api/v1/cosell`: co-sell records on overlapping accounts, kept in step with the partner's
+//! node. Created from an overlap of a run; edited by either side; every change stamped with who
+//! and when; `cosell.created` / `cosell.updated` events on both sides.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use blindmap_cosell::cosell::{Clock, CoSell, Edit, Party};
+use blindmap_store::{PartnershipId, Role, RunId, StoredCoSell};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Page, idempotent};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::cosell::{self, Reference};
+use crate::error::{ApiError, Problem};
+use crate::extract::{Json, Query};
+
+/// A co-sell record to create, on an overlap a run found.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct NewCoSell {
+    /// The run (`run_…`) whose overlap it is.
+    run: String,
+    /// Your account (from the run's overlaps).
+    account_id: String,
+    /// The partner's segment of the overlapping record.
+    partner_segment: String,
+    /// The partner's record (`partner_record` in the run's overlaps).
+    partner_record: u32,
+}
+
+/// A co-sell record as this side keeps it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CoSellView {
+    /// `cs_…`, the same on both nodes.
+    id: String,
+    /// The partnership (`pt_…`).
+    partnership: String,
+    /// `A` (this side created it) or `B` (the partner did).
+    party: String,
+    /// `proposed`, `accepted`, `declined`, `active`, `won`, `lost` or `withdrawn`.
+    status: String,
+    /// Whether the partner's node has yet to merge this side's latest copy.
+    pending_sync: bool,
+    /// The whole record: each field with its value, when and by whom it was set; next-step
+    /// history, notes and the change log.
+    #[schema(value_type = Object)]
+    record: CoSell,
+}
+
+impl From<StoredCoSell> for CoSellView {
+    fn from(s: StoredCoSell) -> Self {
+        Self {
+            id: s.record.id.clone(),
+            partnership: s.partnership.to_string(),
+            party: match s.party {
+                Party::A => "A",
+                Party::B => "B",
+            }
+            .to_owned(),
+            status: s.record.status.value.as_str().to_owned(),
+            pending_sync: s.dirty,
+            record: s.record,
+        }
+    }
+}
+
+/// A page of co-sell records, most recently changed first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CoSellPage {
+    items: Vec<CoSellView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+/// Which records to list.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct CoSellFilter {
+    /// Only this partnership's.
+    partnership: Option<String>,
+}
+
+/// An edit: `{"edit": "status", "status": "accepted"}`, `{"edit": "stage", "stage": "…"}`,
+/// `amount` (`{"minor": 1250000, "currency": "EUR"}` or null), `close_date` (`date`),
+/// `next_steps` (`text`), `note` (`text`), and this side's own `account`, `opportunity`
+/// (`reference`) and `owner`.
+#[derive(Deserialize, ToSchema)]
+#[schema(value_type = Object)]
+pub(crate) struct EditBody(Edit);
+
+/// Creates a co-sell record on an overlapping account and shares it with the partner's node
+/// (admins and reps). With an `Idempotency-Key`, a retry answers the first record.
+#[utoipa::path(post, path = "/api/v1/cosell", tag = "cosell", request_body = NewCoSell,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried creation safe")),
+    responses((status = 201, body = CoSellView),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such overlap"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "The partnership ended or has no node")))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(body): Json<NewCoSell>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Admin, Role::Rep])?;
+    let org = caller.0.user.org.clone();
+    let position = body.partner_record.to_string();
+    let parts = [body.run.as_bytes(), body.account_id.as_bytes(), body.partner_segment.as_bytes(), position.as_bytes()];
+    let work = async {
+        let node = state.node()?;
+        let run_id = RunId::parse(&body.run).ok_or(ApiError::NotFound("run"))?;
+        let run = state.store.run(&org, &run_id).await?;
+        let found = state
+            .store
+            .has_overlap(&org, &run_id, &body.account_id, &body.partner_segment, body.partner_record)
+            .await?;
+        if !found {
+            return Err(ApiError::NotFound("overlap of that account with that partner record in the run"));
+        }
+        let partnership = cosell::pushable(&state.store, &org, &run.partnership).await?;
+        let session = state.store.run_session(&org, &run_id).await?.ok_or(ApiError::NotFound("run session"))?;
+        let id = format!("cs_{}", hex::encode(rand::random::<[u8; 16]>()));
+        let user = &caller.0.user.name;
+        let mut clock = Clock::new(Party::A);
+        let now = cosell::now_ms();
+        let mut record = CoSell::propose(&id, clock.tick(now), user);
+        record
+            .apply(Edit::Account { account: Some(body.account_id.clone()) }, clock.tick(now), user)
+            .map_err(|e| ApiError::Invalid(e.to_string()))?;
+        let stored = StoredCoSell {
+            record: record.clone(),
+            partnership: partnership.id.clone(),
+            party: Party::A,
+            version: 1,
+            dirty: true,
+            updated_at: now,
+        };
+        let payload = cosell::event_payload(&stored);
+        state.store.insert_cosell(&org, &partnership.id, Party::A, &record, true, ("cosell.created", &payload)).await?;
+        let reference = Reference { session, segment: body.partner_segment.clone(), position: body.partner_record };
+        // Best effort now; the sync pushes it again if the partner's node is unreachable.
+        if let Err(e) = cosell::push(&state.store, node, &org, &partnership, &id, Some(reference)).await {
+            tracing::info!(cosell = %id, error = %e, "co-sell record not shared yet");
+        }
+        let detail = serde_json::json!({ "cosell": id, "partnership": partnership.id.to_string() });
+        state.store.record_audit(&org, user, "cosell.created", &detail).await?;
+        Ok(CoSellView::from(state.store.cosell(&org, &id).await?))
+    };
+    idempotent(&state, &caller.0.user.org, &headers, &parts, StatusCode::CREATED, work).await
+}
+
+/// The organisation's co-sell records, most recently changed first.
+#[utoipa::path(get, path = "/api/v1/cosell", tag = "cosell", params(Page, CoSellFilter),
+    responses((status = 200, body = CoSellPage)))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+    Query(filter): Query<CoSellFilter>,
+) -> Result<Json<CoSellPage>, ApiError> {
+    let limit = page.limit()?;
+    let partnership = match &filter.partnership {
+        Some(p) => Some(PartnershipId::parse(p).ok_or(ApiError::NotFound("partnership"))?),
+        None => None,
+    };
+    let items =
+        state.store.cosells_page(&caller.0.user.org, partnership.as_ref(), page.cursor.as_deref(), limit).await?;
+    let next = Page::next(limit, &items, |c| c.record.id.clone());
+    Ok(Json(CoSellPage { items: items.into_iter().map(Into::into).collect(), next }))
+}
+
+/// One co-sell record.
+#[utoipa::path(get, path = "/api/v1/cosell/{id}", tag = "cosell", params(("id" = String, Path)),
+    responses((status = 200, body = CoSellView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CoSellView>, ApiError> {
+    Ok(Json(state.store.cosell(&caller.0.user.org, &id).await?.into()))
+}
+
+/// Edits a co-sell record (admins and reps) and shares the change with the partner's node.
+#[utoipa::path(post, path = "/api/v1/cosell/{id}/edits", tag = "cosell", params(("id" = String, Path)),
+    request_body = EditBody,
+    responses((status = 200, body = CoSellView),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not allowed now")))]
+async fn edit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(EditBody(edit)): Json<EditBody>,
+) -> Result<Json<CoSellView>, ApiError> {
+    caller.require(&[Role::Admin, Role::Rep])?;
+    let org = &caller.0.user.org;
+    let user = caller.0.user.name.clone();
+    let node = state.node()?;
+    let written = cosell::update(&state.store, org, &id, "cosell.updated", |mine| {
+        let at = cosell::stamp(mine.party, &mine.record);
+        mine.record.apply(edit.clone(), at, &user).map_err(|e| ApiError::Invalid(e.to_string()))?;
+        mine.dirty = true;
+        Ok(())
+    })
+    .await?;
+    if let Ok(partnership) = cosell::pushable(&state.store, org, &written.partnership).await
+        && let Err(e) = cosell::push(&state.store, node, org, &partnership, &id, None).await
+    {
+        tracing::info!(cosell = %id, error = %e, "co-sell change not shared yet");
+    }
+    Ok(Json(state.store.cosell(org, &id).await?.into()))
+}
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create, list)).routes(routes!(one)).routes(routes!(edit))
+}

@@ -1,0 +1,221 @@
+//! Co-sell records between two nodes: each keeps a copy, edits its own, and pushes it to the
+//! partner's node, which merges it into its copy and answers with the result; the pusher merges
+//! that answer too. Merging is a CRDT's (see `blindmap-cosell`): copies converge whatever the
+//! order of pushes, their repetition or a push lost on a dropped connection — a copy the
+//! partner has not acknowledged stays marked and the sync pushes it again.
+
+use std::time::Duration;
+
+use blindmap_cosell::cosell::{Clock, CoSell, Edit, Party};
+use blindmap_store::{OrgId, Partnership, PartnershipId, Store, StoreError, StoredCoSell};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::NodeContext;
+use crate::client::PeerClient;
+use crate::error::ApiError;
+
+/// Where a partner's record in a run points: the receiver's account behind it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Reference {
+    /// The run's protocol session (hex).
+    pub(crate) session: String,
+    /// The receiver's segment.
+    pub(crate) segment: String,
+    /// The record's position in it.
+    pub(crate) position: u32,
+}
+
+/// A copy pushed to the partner's node.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Push {
+    /// The pusher's copy.
+    pub(crate) record: CoSell,
+    /// On creation: which of the receiver's accounts it is about.
+    pub(crate) reference: Option<Reference>,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A stamp for an edit by `party` on `record`: after everything in it.
+pub(crate) fn stamp(party: Party, record: &CoSell) -> blindmap_cosell::cosell::Stamp {
+    let mut clock = Clock::new(party);
+    clock.observe(record.latest());
+    clock.tick(now_ms())
+}
+
+/// The event payload of a record: what a receiver of `cosell.*` needs (no partner data beyond
+/// the shared record itself, which both sides hold).
+pub(crate) fn event_payload(stored: &StoredCoSell) -> serde_json::Value {
+    serde_json::json!({
+        "id": stored.record.id,
+        "partnership": stored.partnership.as_str(),
+        "status": stored.record.status.value.as_str(),
+        "stage": stored.record.stage.value,
+        "record": stored.record,
+    })
+}
+
+/// Applies `change` to the stored copy (it also sets the copy's `dirty` mark) and writes it,
+/// reloading and re-applying when another writer got there first; an event of `kind` goes with
+/// it when the record changed. Returns the written copy.
+pub(crate) async fn update(
+    store: &Store,
+    org: &OrgId,
+    id: &str,
+    kind: &str,
+    mut change: impl FnMut(&mut StoredCoSell) -> Result<(), ApiError>,
+) -> Result<StoredCoSell, ApiError> {
+    for _ in 0..5 {
+        let mut stored = store.cosell(org, id).await?;
+        let before = stored.record.clone();
+        change(&mut stored)?;
+        let changed = stored.record != before;
+        let payload = event_payload(&stored);
+        let event = changed.then_some((kind, &payload));
+        match store.save_cosell(org, &stored, stored.dirty, event).await {
+            Ok(()) => return Ok(stored),
+            Err(StoreError::Changed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict("the co-sell record keeps changing; try again".into()))
+}
+
+/// Pushes our copy to the partner's node and merges its answer; clears the mark on success.
+pub(crate) async fn push(
+    store: &Store,
+    node: &NodeContext,
+    org: &OrgId,
+    partnership: &Partnership,
+    id: &str,
+    reference: Option<Reference>,
+) -> Result<(), ApiError> {
+    let stored = store.cosell(org, id).await?;
+    let peer = PeerClient::new(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)
+        .map_err(|e| ApiError::Partner(e.to_string()))?;
+    let body = serde_json::to_value(Push { record: stored.record.clone(), reference }).expect("serialises");
+    let answer: CoSell = peer
+        .post(&format!("/peer/v1/partnerships/{}/cosell", partnership.partner_ref), &body)
+        .await
+        .map_err(|e| ApiError::Partner(e.to_string()))?;
+    answer.check_limits().map_err(|e| ApiError::Partner(format!("sent an unusable co-sell record: {e}")))?;
+    let sent = stored.record;
+    update(store, org, id, "cosell.updated", |mine| {
+        // Acknowledged, unless something changed here since the copy we sent.
+        mine.dirty = mine.record != sent;
+        let mut theirs = answer.clone();
+        mine.record.keep_own_side(mine.party, &mut theirs);
+        mine.record.merge(&theirs).map_err(|e| ApiError::Partner(e.to_string()))
+    })
+    .await
+    .map(|_| ())
+}
+
+/// What the receiving node does with a pushed copy: merge it into its own (creating it, as the
+/// invited side, on first sight) and answer with the result.
+pub(crate) async fn receive(store: &Store, partnership: &Partnership, push: Push) -> Result<CoSell, ApiError> {
+    push.record.check_limits().map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let org = &partnership.org;
+    let id = push.record.id.clone();
+    if !id.starts_with("cs_") {
+        return Err(ApiError::Invalid("a co-sell record id starts with cs_".into()));
+    }
+    match store.cosell(org, &id).await {
+        Ok(existing) if existing.partnership != partnership.id => {
+            Err(ApiError::Conflict("that co-sell record belongs to another partnership".into()))
+        }
+        Ok(_) => {
+            // Our merged copy goes back in the answer: the pusher merges it and keeps pushing
+            // until it has, so ours counts as delivered.
+            let written = update(store, org, &id, "cosell.updated", |mine| {
+                mine.dirty = false;
+                let mut theirs = push.record.clone();
+                mine.record.keep_own_side(mine.party, &mut theirs);
+                mine.record.merge(&theirs).map_err(|e| ApiError::Invalid(e.to_string()))
+            })
+            .await?;
+            Ok(written.record)
+        }
+        Err(StoreError::NotFound(_)) => {
+            // First sight: we are the invited side. Our part starts empty, then our account from
+            // the reference, stamped by us.
+            let mut record = push.record;
+            let blank = CoSell::propose(&id, record.status.at, &record.status.by);
+            blank.keep_own_side(Party::B, &mut record);
+            if let Some(r) = &push.reference {
+                let account = store.account_behind(org, &partnership.id, &r.session, &r.segment, r.position).await?;
+                if account.is_some() {
+                    let at = stamp(Party::B, &record);
+                    record
+                        .apply(Edit::Account { account }, at, "node")
+                        .map_err(|e| ApiError::Invalid(e.to_string()))?;
+                }
+            }
+            let stored = StoredCoSell {
+                record: record.clone(),
+                partnership: partnership.id.clone(),
+                party: Party::B,
+                version: 1,
+                dirty: false,
+                updated_at: now_ms(),
+            };
+            store
+                .insert_cosell(
+                    org,
+                    &partnership.id,
+                    Party::B,
+                    &record,
+                    false,
+                    ("cosell.created", &event_payload(&stored)),
+                )
+                .await?;
+            Ok(record)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Pushes copies the partner has not acknowledged, every couple of seconds, until `stop`.
+pub(crate) async fn run_sync(store: Store, node: std::sync::Arc<NodeContext>, mut stop: watch::Receiver<bool>) {
+    loop {
+        match store.dirty_cosells(50).await {
+            Ok(dirty) => {
+                for (org, id) in dirty {
+                    let Ok(stored) = store.cosell(&org, &id).await else { continue };
+                    let Ok(partnership) = store.partnership(&org, &stored.partnership).await else { continue };
+                    if partnership.state != blindmap_store::PartnershipState::Active
+                        || partnership.partner_url.is_empty()
+                    {
+                        continue;
+                    }
+                    if let Err(e) = push(&store, &node, &org, &partnership, &id, None).await {
+                        tracing::debug!(cosell = %id, error = %e, "co-sell copy not pushed yet");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot look for co-sell copies to push"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// The partnership a record of `org` belongs to, active and with a node to push to.
+pub(crate) async fn pushable(store: &Store, org: &OrgId, id: &PartnershipId) -> Result<Partnership, ApiError> {
+    let partnership = store.partnership(org, id).await?;
+    if partnership.state != blindmap_store::PartnershipState::Active {
+        return Err(ApiError::Conflict(format!("the partnership with {} has ended", partnership.partner_name)));
+    }
+    if partnership.partner_url.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "{} has no node to keep a co-sell record with",
+            partnership.partner_name
+        )));
+    }
+    Ok(partnership)
+}
