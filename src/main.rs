@@ -4,6 +4,7 @@
 
 mod admin_cli;
 mod bench;
+mod cosell_cli;
 mod demo;
 mod import_bench;
 mod input;
@@ -81,6 +82,12 @@ enum Command {
         #[command(subcommand)]
         command: admin_cli::UsersCommand,
     },
+    /// Co-sell records on overlapping accounts, kept in step with the partner's node: list,
+    /// show, create, edit.
+    Cosell {
+        #[command(subcommand)]
+        command: cosell_cli::CoSellCommand,
+    },
     /// Webhooks: endpoints that receive the organisation's events signed as Standard Webhooks,
     /// their delivery log, and the events by cursor.
     Hooks {
@@ -153,6 +160,7 @@ fn main() -> ExitCode {
         Command::Partner { command } => node_cli::run_partner(&command),
         Command::Users { command } => admin_cli::run_users(&command),
         Command::Hooks { command } => admin_cli::run_hooks(&command),
+        Command::Cosell { command } => cosell_cli::run(&command),
         Command::Org { command: OrgCommand::Add(args) } => admin_cli::run_org_add(&args),
         Command::Match(args) => match_cli::run(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Psi(args) }) => bench::psi(&args),

@@ -353,9 +353,10 @@ pub(crate) async fn all_items(api: &ApiClient, path: &str) -> anyhow::Result<Vec
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
         let page_path = match &cursor {
-            Some(c) => format!("{path}?limit=1000&cursor={}", encode(c)),
-            None => format!("{path}?limit=1000"),
+            Some(c) => format!("{path}{sep}limit=1000&cursor={}", encode(c)),
+            None => format!("{path}{sep}limit=1000"),
         };
         let page: Value = api.call(Method::GET, &page_path, None, &[]).await?;
         items.extend(page["items"].as_array().into_iter().flatten().cloned());

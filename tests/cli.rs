@@ -571,6 +571,22 @@ fn two_served_nodes_pair_share_and_match_from_the_cli() {
         assert!(!transcript.contains(secret), "{secret:?} in the transcript");
     }
 
+    // A co-sell record on the first overlapping account, answered by the partner.
+    let account = out.lines().find(|l| l.contains('↔')).unwrap().split_whitespace().next().unwrap().to_owned();
+    let created = vendor.run(&["cosell", "create", "--partner", "Partner", "--account", &account], dir.path());
+    let line = text(&created.stdout);
+    assert!(line.starts_with("cs_") && line.contains("proposed"), "{line}{}", text(&created.stderr));
+    let id = line.split_whitespace().next().unwrap().to_owned();
+    let theirs = text(&partner.run(&["cosell", "list"], dir.path()).stdout);
+    assert!(theirs.contains(&id) && theirs.contains("side B"), "{theirs}");
+    let answered = partner.run(&["cosell", "edit", &id, "--status", "accepted", "--note", "let's talk"], dir.path());
+    assert!(text(&answered.stdout).contains("accepted"), "{}", text(&answered.stderr));
+    let bad = vendor.run(&["cosell", "edit", &id, "--amount", "12 dollars"], dir.path());
+    assert!(!bad.status.success(), "a malformed amount is refused");
+    let shown = text(&vendor.run(&["cosell", "show", &id], dir.path()).stdout);
+    assert!(shown.contains("accepted") && shown.contains("note by admin: let's talk"), "{shown}");
+    assert!(shown.contains(&format!("side A: account {account}")), "{shown}");
+
     let again = vendor.run(&["match", "--partner", "Partner", "--json"], dir.path());
     let json: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(json["run"]["state"], "complete");

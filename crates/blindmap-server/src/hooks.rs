@@ -57,7 +57,7 @@ fn client() -> reqwest::Client {
 }
 
 /// RFC 3339 UTC time of Unix milliseconds, e.g. `2026-11-21T09:30:00.123Z`.
-pub(crate) fn rfc3339(ms: i64) -> String {
+pub fn rfc3339(ms: i64) -> String {
     let (days, rest) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;

@@ -36,6 +36,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use api::openapi;
+pub use hooks::rfc3339;
 
 /// What every handler shares.
 #[derive(Clone)]
