@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use blindmap_psi::{DisclosurePolicy, Level, Session, SessionConfig, SessionSeed, run_in_process};
 use blindmap_records::{Preset, Side, import_dataset};
-use blindmap_server::client::{ApiClient, Method};
-use blindmap_server::node::{InitOptions, NodeConfig, init, start};
+use blindmap_server::client::Method;
 use serde_json::{Value, json};
 
 mod common;
-use common::{Node, call, finished, node, upload};
+use common::{Node, Restartable, call, finished, node, upload};
 
 const VENDOR_CSV: &str = include_str!("../../../samples/vendor-salesforce.csv");
 const PARTNER_CSV: &str = include_str!("../../../samples/partner-hubspot.csv");
@@ -53,29 +52,8 @@ async fn edit(node: &Node, id: &str, edit: Value) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cosell_records_stay_in_step_across_nodes() {
     let vendor = node("Vendor", None).await;
-    let dir = tempfile::tempdir().unwrap();
-    let options = InitOptions {
-        data_dir: dir.path().join("partner"),
-        organisation: "Partner".into(),
-        admin: "admin".into(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        public_url: None,
-        database_url: None,
-    };
-    let made = init(&options).await.unwrap();
-    // A fixed port: the vendor's node keeps calling the same URL after the restart.
-    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = probe.local_addr().unwrap().port();
-    drop(probe);
-    let mut config = NodeConfig::load(&options.data_dir).unwrap();
-    config.listen = format!("127.0.0.1:{port}").parse().unwrap();
-    config.public_url = format!("https://127.0.0.1:{port}");
-    let api = || ApiClient::new(&config.public_url, &made.fingerprint, made.admin_token.expose()).unwrap();
-    let partner = Node {
-        running: start(&options.data_dir, &config).await.unwrap(),
-        api: api(),
-        _dir: tempfile::tempdir().unwrap(),
-    };
+    let restartable = Restartable::new("Partner").await;
+    let partner = restartable.start().await;
 
     upload(&vendor, "v.csv", VENDOR_CSV).await;
     upload(&partner, "p.csv", PARTNER_CSV).await;
@@ -138,11 +116,7 @@ async fn cosell_records_stay_in_step_across_nodes() {
     let offline = edit(&vendor, &id, json!({ "edit": "next_steps", "text": "joint call on Monday" })).await;
     assert_eq!(offline["pending_sync"], true, "not acknowledged yet");
     edit(&vendor, &id, json!({ "edit": "owner", "owner": "Ada Byron" })).await;
-    let partner = Node {
-        running: start(&options.data_dir, &config).await.unwrap(),
-        api: api(),
-        _dir: tempfile::tempdir().unwrap(),
-    };
+    let partner = restartable.start().await;
     let mut synced = Value::Null;
     for _ in 0..100 {
         synced = record(&partner, &id).await;

@@ -10,12 +10,11 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use blindmap_cosell::webhook::Secret;
-use blindmap_server::client::{ApiClient, Method};
-use blindmap_server::node::{InitOptions, NodeConfig, init, start};
+use blindmap_server::client::Method;
 use serde_json::{Value, json};
 
 mod common;
-use common::{call, finished, node, upload};
+use common::{Restartable, call, finished, node, upload};
 
 const VENDOR_CSV: &str = include_str!("../../../samples/vendor-salesforce.csv");
 const PARTNER_CSV: &str = include_str!("../../../samples/partner-hubspot.csv");
@@ -58,24 +57,10 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_events_arrive_even_across_a_restart_mid_retry() {
     let (hook, hook_url) = receiver().await;
-    let dir = tempfile::tempdir().unwrap();
-    let options = InitOptions {
-        data_dir: dir.path().join("vendor"),
-        organisation: "Vendor".into(),
-        admin: "admin".into(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        public_url: None,
-        database_url: None,
-    };
-    let made = init(&options).await.unwrap();
-    let mut config = NodeConfig::load(&options.data_dir).unwrap();
+    let mut restartable = Restartable::new("Vendor").await;
     // Retries 2 s apart at first: room to stop the node between two attempts.
-    config.webhook_retry_base_ms = 4000;
-    let running = start(&options.data_dir, &config).await.unwrap();
-    let api = |port: u16| {
-        ApiClient::new(&format!("https://127.0.0.1:{port}"), &made.fingerprint, made.admin_token.expose()).unwrap()
-    };
-    let vendor = common::Node { api: api(running.addr.port()), running, _dir: tempfile::tempdir().unwrap() };
+    restartable.config.webhook_retry_base_ms = 4000;
+    let vendor = restartable.start().await;
     let partner = node("Partner", None).await;
     upload(&vendor, "v.csv", VENDOR_CSV).await;
     upload(&partner, "p.csv", PARTNER_CSV).await;
@@ -105,7 +90,7 @@ async fn signed_events_arrive_even_across_a_restart_mid_retry() {
     wait_for("the first attempt", || !hook.received.lock().unwrap().is_empty()).await;
     vendor.running.shutdown().await.unwrap();
     *hook.accept.lock().unwrap() = true;
-    let restarted = start(&options.data_dir, &config).await.unwrap();
+    let restarted = restartable.start().await;
     wait_for("a delivered attempt", || hook.received.lock().unwrap().len() >= 2).await;
 
     let received = hook.received.lock().unwrap().clone();
@@ -125,11 +110,10 @@ async fn signed_events_arrive_even_across_a_restart_mid_retry() {
         event["data"]["cells"].as_array().unwrap().iter().map(|c| c["new"].as_array().map_or(0, Vec::len)).sum();
     assert!(new > 0, "{event}");
 
-    let api = api(restarted.addr.port());
-    let log: Value = api.call(Method::GET, &format!("/api/v1/hooks/{endpoint}/deliveries"), None, &[]).await.unwrap();
+    let log = call(&restarted, Method::GET, &format!("/api/v1/hooks/{endpoint}/deliveries"), None).await.unwrap();
     let statuses: Vec<u64> = log["items"].as_array().unwrap().iter().map(|a| a["status"].as_u64().unwrap()).collect();
     assert_eq!(statuses.first(), Some(&204), "newest first: {log}");
     assert_eq!(statuses.last(), Some(&503));
-    restarted.shutdown().await.unwrap();
+    restarted.running.shutdown().await.unwrap();
     partner.running.shutdown().await.unwrap();
 }

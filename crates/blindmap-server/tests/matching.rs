@@ -10,12 +10,11 @@ use std::time::Duration;
 
 use blindmap_psi::{DisclosurePolicy, Level, Session, SessionConfig, SessionSeed, run_in_process};
 use blindmap_records::{Preset, Side, import_dataset};
-use blindmap_server::client::{ApiClient, ClientError, Method};
-use blindmap_server::node::{InitOptions, NodeConfig, init, start};
+use blindmap_server::client::{ClientError, Method};
 use serde_json::{Value, json};
 
 mod common;
-use common::{Node, all_overlaps, call, finished, node, upload};
+use common::{Restartable, all_overlaps, call, finished, node, upload};
 
 const VENDOR_CSV: &str = include_str!("../../../samples/vendor-salesforce.csv");
 const PARTNER_CSV: &str = include_str!("../../../samples/partner-hubspot.csv");
@@ -304,21 +303,8 @@ fn synthetic(n: usize, from: usize) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_stopping_mid_run_fails_it_on_both_sides() {
     let vendor = node("Vendor", None).await;
-    let dir = tempfile::tempdir().unwrap();
-    let options = InitOptions {
-        data_dir: dir.path().join("partner"),
-        organisation: "Partner".into(),
-        admin: "admin".into(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        public_url: None,
-        database_url: None,
-    };
-    let made = init(&options).await.unwrap();
-    let config = NodeConfig::load(&options.data_dir).unwrap();
-    let running = start(&options.data_dir, &config).await.unwrap();
-    let url = |port: u16| format!("https://127.0.0.1:{port}");
-    let partner_api = ApiClient::new(&url(running.addr.port()), &made.fingerprint, made.admin_token.expose()).unwrap();
-    let partner = Node { running, api: partner_api, _dir: tempfile::tempdir().unwrap() };
+    let restartable = Restartable::new("Partner").await;
+    let partner = restartable.start().await;
 
     // Large enough that the session is still exchanging when the partner stops.
     upload(&vendor, "v.csv", &synthetic(40_000, 0)).await;
@@ -345,14 +331,13 @@ async fn a_node_stopping_mid_run_fails_it_on_both_sides() {
     assert!(vendor_run.get("result").is_none(), "nothing stored: {vendor_run}");
 
     // The partner's node comes back and reports why its run ended.
-    let restarted = start(&options.data_dir, &NodeConfig::load(&options.data_dir).unwrap()).await.unwrap();
-    let api = ApiClient::new(&url(restarted.addr.port()), &made.fingerprint, made.admin_token.expose()).unwrap();
+    let restarted = restartable.start().await;
     let id = partner_run["id"].as_str().unwrap();
-    let run: Value = api.call(Method::GET, &format!("/api/v1/runs/{id}"), None, &[]).await.unwrap();
+    let run = call(&restarted, Method::GET, &format!("/api/v1/runs/{id}"), None).await.unwrap();
     assert_eq!(run["state"], "failed", "{run}");
     assert!(run["failure"].as_str().unwrap().contains("shut down"), "{run}");
-    let overlaps: Value = api.call(Method::GET, &format!("/api/v1/runs/{id}/overlaps"), None, &[]).await.unwrap();
+    let overlaps = call(&restarted, Method::GET, &format!("/api/v1/runs/{id}/overlaps"), None).await.unwrap();
     assert!(overlaps["items"].as_array().unwrap().is_empty());
-    restarted.shutdown().await.unwrap();
+    restarted.running.shutdown().await.unwrap();
     vendor.running.shutdown().await.unwrap();
 }

@@ -73,3 +73,49 @@ pub async fn all_overlaps(node: &Node, path: &str) -> Vec<Value> {
         }
     }
 }
+
+/// A node that a test stops and starts again from the same folder, on the same port (partners
+/// keep dialling the URL they paired with).
+pub struct Restartable {
+    pub config: NodeConfig,
+    data_dir: std::path::PathBuf,
+    fingerprint: String,
+    token: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Restartable {
+    /// A new node of `organisation` on a free fixed port.
+    pub async fn new(organisation: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let options = InitOptions {
+            data_dir: dir.path().join("node"),
+            organisation: organisation.into(),
+            admin: "admin".into(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            public_url: None,
+            database_url: None,
+        };
+        let made = init(&options).await.unwrap();
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = probe.local_addr().unwrap().port();
+        drop(probe);
+        let mut config = NodeConfig::load(&options.data_dir).unwrap();
+        config.listen = format!("127.0.0.1:{port}").parse().unwrap();
+        config.public_url = format!("https://127.0.0.1:{port}");
+        Self {
+            config,
+            data_dir: options.data_dir,
+            fingerprint: made.fingerprint,
+            token: made.admin_token.expose().to_owned(),
+            _dir: dir,
+        }
+    }
+
+    /// Starts it (again).
+    pub async fn start(&self) -> Node {
+        let running = start(&self.data_dir, &self.config).await.unwrap();
+        let api = ApiClient::new(&self.config.public_url, &self.fingerprint, &self.token).unwrap();
+        Node { running, api, _dir: tempfile::tempdir().unwrap() }
+    }
+}
