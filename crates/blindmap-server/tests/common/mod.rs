@@ -15,16 +15,21 @@ pub struct Node {
     pub _dir: tempfile::TempDir,
 }
 
-pub async fn node(organisation: &str, database_url: Option<String>) -> Node {
-    let dir = tempfile::tempdir().unwrap();
-    let options = InitOptions {
+/// How a test node is set up: in `dir`, on loopback port 0.
+fn options(dir: &tempfile::TempDir, organisation: &str, database_url: Option<String>) -> InitOptions {
+    InitOptions {
         data_dir: dir.path().join("node"),
         organisation: organisation.into(),
         admin: "admin".into(),
         listen: "127.0.0.1:0".parse().unwrap(),
         public_url: None,
         database_url,
-    };
+    }
+}
+
+pub async fn node(organisation: &str, database_url: Option<String>) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let options = options(&dir, organisation, database_url);
     let made = init(&options).await.unwrap();
     let running = start(&options.data_dir, &NodeConfig::load(&options.data_dir).unwrap()).await.unwrap();
     let url = format!("https://127.0.0.1:{}", running.addr.port());
@@ -88,14 +93,7 @@ impl Restartable {
     /// A new node of `organisation` on a free fixed port.
     pub async fn new(organisation: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let options = InitOptions {
-            data_dir: dir.path().join("node"),
-            organisation: organisation.into(),
-            admin: "admin".into(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            public_url: None,
-            database_url: None,
-        };
+        let options = options(&dir, organisation, None);
         let made = init(&options).await.unwrap();
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = probe.local_addr().unwrap().port();
