@@ -75,14 +75,26 @@ fn tls_config(pinned: &str, identity: Option<&Identity>) -> Result<rustls::Clien
     })
 }
 
-async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
+/// The answer if it is a success; otherwise the node's problem document as an error.
+async fn accepted(response: reqwest::Response) -> Result<reqwest::Response, ClientError> {
     let status = response.status();
     if status.is_success() {
-        return Ok(response.json().await?);
+        return Ok(response);
     }
     let problem: serde_json::Value = response.json().await.unwrap_or_default();
     let detail = problem["detail"].as_str().unwrap_or("no detail").to_owned();
     Err(ClientError::Api { status, detail })
+}
+
+async fn decode<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ClientError> {
+    Ok(accepted(response).await?.json().await?)
+}
+
+/// One byte stream out of a channel of chunks.
+pub(crate) fn channel_stream<E>(
+    rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+) -> impl futures_util::Stream<Item = Result<bytes::Bytes, E>> {
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok(b), rx)) })
 }
 
 /// A client of one node, as one user.
@@ -108,7 +120,7 @@ impl ApiClient {
         body: Option<(Vec<u8>, &str)>,
         headers: &[(&str, &str)],
     ) -> Result<T, ClientError> {
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(self.token.as_str());
+        let mut request = self.request(method, path);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
@@ -120,30 +132,18 @@ impl ApiClient {
 }
 
 impl ApiClient {
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base)).bearer_auth(self.token.as_str())
+    }
+
     /// Calls `path` for its status only (e.g. a DELETE answering 204).
     pub async fn call_empty(&self, method: Method, path: &str) -> Result<(), ClientError> {
-        let response =
-            self.http.request(method, format!("{}{path}", self.base)).bearer_auth(self.token.as_str()).send().await?;
-        if response.status().is_success() {
-            return Ok(());
-        }
-        Err(decode::<serde_json::Value>(response)
-            .await
-            .err()
-            .unwrap_or(ClientError::Api { status: StatusCode::BAD_GATEWAY, detail: "no answer".into() }))
+        accepted(self.request(method, path).send().await?).await.map(|_| ())
     }
 
     /// GETs (or calls) `path` and returns the text of the answer (e.g. a transcript).
     pub async fn call_text(&self, method: Method, path: &str) -> Result<String, ClientError> {
-        let response =
-            self.http.request(method, format!("{}{path}", self.base)).bearer_auth(self.token.as_str()).send().await?;
-        if !response.status().is_success() {
-            return Err(decode::<serde_json::Value>(response)
-                .await
-                .err()
-                .unwrap_or(ClientError::Api { status: StatusCode::BAD_GATEWAY, detail: "no text".into() }));
-        }
-        Ok(response.text().await?)
+        Ok(accepted(self.request(method, path).send().await?).await?.text().await?)
     }
 }
 
@@ -183,9 +183,7 @@ impl PeerClient {
         path: &str,
         outgoing: tokio::sync::mpsc::Receiver<bytes::Bytes>,
     ) -> Result<impl futures_util::Stream<Item = Result<bytes::Bytes, reqwest::Error>> + use<>, ClientError> {
-        let body = futures_util::stream::unfold(outgoing, |mut rx| async move {
-            rx.recv().await.map(|b| (Ok::<_, std::io::Error>(b), rx))
-        });
+        let body = channel_stream::<std::io::Error>(outgoing);
         let response = self
             .http
             .post(format!("{}{path}", self.base))
@@ -193,13 +191,7 @@ impl PeerClient {
             .body(reqwest::Body::wrap_stream(body))
             .send()
             .await?;
-        if !response.status().is_success() {
-            return Err(decode::<serde_json::Value>(response).await.err().unwrap_or(ClientError::Api {
-                status: StatusCode::BAD_GATEWAY,
-                detail: "answered a run with a success that is not a stream".into(),
-            }));
-        }
-        Ok(response.bytes_stream())
+        Ok(accepted(response).await?.bytes_stream())
     }
 
     /// POSTs JSON to `path` and decodes the JSON answer.

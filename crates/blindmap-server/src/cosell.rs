@@ -35,15 +35,11 @@ pub(crate) struct Push {
     pub(crate) reference: Option<Reference>,
 }
 
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 /// A stamp for an edit by `party` on `record`: after everything in it.
 pub(crate) fn stamp(party: Party, record: &CoSell) -> blindmap_cosell::cosell::Stamp {
     let mut clock = Clock::new(party);
     clock.observe(record.latest());
-    clock.tick(now_ms())
+    clock.tick(crate::now_ms())
 }
 
 /// The event payload of a record: what a receiver of `cosell.*` needs (no partner data beyond
@@ -160,7 +156,7 @@ pub(crate) async fn receive(store: &Store, partnership: &Partnership, push: Push
                 party: Party::B,
                 version: 1,
                 dirty: false,
-                updated_at: now_ms(),
+                updated_at: crate::now_ms(),
             };
             store
                 .insert_cosell(

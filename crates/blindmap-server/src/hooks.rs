@@ -83,14 +83,10 @@ pub(crate) fn body(due: &Due) -> Vec<u8> {
     .expect("JSON")
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
 /// One attempt at one delivery.
 async fn attempt(http: &reqwest::Client, due: &Due) -> Attempt {
     let started = Instant::now();
-    let at = now_ms();
+    let at = crate::now_ms();
     let timestamp = at / 1000;
     let body = body(due);
     let outcome = match Secret::parse(&due.secret) {
@@ -132,7 +128,7 @@ async fn attempt(http: &reqwest::Client, due: &Due) -> Attempt {
 pub(crate) async fn run_worker(store: Store, policy: DeliveryPolicy, mut stop: watch::Receiver<bool>) {
     let http = client();
     loop {
-        let due = match store.claim_due(now_ms(), LEASE_MS, BATCH).await {
+        let due = match store.claim_due(crate::now_ms(), LEASE_MS, BATCH).await {
             Ok(due) => due,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot look for webhook deliveries");

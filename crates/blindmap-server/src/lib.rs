@@ -62,6 +62,11 @@ impl AppState {
     }
 }
 
+/// Now, in Unix milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
 /// Limits the API enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {

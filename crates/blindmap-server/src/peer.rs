@@ -199,9 +199,7 @@ async fn run(
     let (outgoing, rx) = mpsc::channel(runs::FRAME_BUFFER);
     let incoming = body.into_data_stream();
     node.runs.spawn(state.store.clone(), started, async move { Ok(Connection { incoming, outgoing }) });
-    let frames = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, std::convert::Infallible>(b), rx))
-    });
+    let frames = crate::client::channel_stream::<std::convert::Infallible>(rx);
     Ok(([(header::CONTENT_TYPE, runs::FRAMES_TYPE)], Body::from_stream(frames)).into_response())
 }
 

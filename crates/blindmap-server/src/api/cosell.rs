@@ -125,7 +125,7 @@ async fn create(
         let id = format!("cs_{}", hex::encode(rand::random::<[u8; 16]>()));
         let user = &caller.0.user.name;
         let mut clock = Clock::new(Party::A);
-        let now = cosell::now_ms();
+        let now = crate::now_ms();
         let mut record = CoSell::propose(&id, clock.tick(now), user);
         record
             .apply(Edit::Account { account: Some(body.account_id.clone()) }, clock.tick(now), user)

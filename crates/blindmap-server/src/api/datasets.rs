@@ -125,10 +125,7 @@ async fn list(
     Query(page): Query<Page>,
 ) -> Result<Json<DatasetPage>, ApiError> {
     let limit = page.limit()?;
-    let after = match &page.cursor {
-        Some(c) => Some(DatasetId::parse(c).ok_or_else(|| ApiError::Invalid("cursor is not a dataset id".into()))?),
-        None => None,
-    };
+    let after = page.after(DatasetId::parse, "a dataset id")?;
     let items = state.store.datasets_page(&caller.0.user.org, after.as_ref(), limit).await?;
     let next = Page::next(limit, &items, |d| d.id.to_string());
     Ok(Json(DatasetPage { items: items.into_iter().map(Into::into).collect(), next }))

@@ -240,10 +240,7 @@ async fn events(
 ) -> Result<Json<EventPage>, ApiError> {
     caller.require(&[Role::Admin, Role::Integration])?;
     let limit = page.limit()?;
-    let after = match &page.cursor {
-        Some(c) => Some(EventId::parse(c).ok_or_else(|| ApiError::Invalid("cursor is not an event id".into()))?),
-        None => None,
-    };
+    let after = page.after(EventId::parse, "an event id")?;
     let items = state.store.events_page(&caller.0.user.org, after.as_ref(), limit).await?;
     // Unlike the other lists, an events page always says where to go on from (if it has
     // anything): more may settle later.

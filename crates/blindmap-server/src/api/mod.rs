@@ -60,6 +60,14 @@ impl Page {
         if items.len() == limit as usize { items.last().map(id) } else { None }
     }
 
+    /// The cursor read by `parse` (an id of the listed kind, `what` in the message).
+    pub(crate) fn after<T>(&self, parse: impl Fn(&str) -> Option<T>, what: &str) -> Result<Option<T>, ApiError> {
+        self.cursor
+            .as_deref()
+            .map(|c| parse(c).ok_or_else(|| ApiError::Invalid(format!("cursor is not {what}"))))
+            .transpose()
+    }
+
     pub(crate) fn limit(&self) -> Result<u32, ApiError> {
         match self.limit.unwrap_or(100) {
             n @ 1..=1000 => Ok(n),

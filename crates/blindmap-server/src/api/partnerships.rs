@@ -178,12 +178,7 @@ async fn list(
     Query(page): Query<Page>,
 ) -> Result<Json<PartnershipList>, ApiError> {
     let limit = page.limit()?;
-    let after = match &page.cursor {
-        Some(c) => {
-            Some(PartnershipId::parse(c).ok_or_else(|| ApiError::Invalid("cursor is not a partnership id".into()))?)
-        }
-        None => None,
-    };
+    let after = page.after(PartnershipId::parse, "a partnership id")?;
     let items = state.store.partnerships_page(&caller.0.user.org, after.as_ref(), limit).await?;
     let next = Page::next(limit, &items, |p| p.id.to_string());
     Ok(Json(PartnershipList { items: items.into_iter().map(Into::into).collect(), next }))

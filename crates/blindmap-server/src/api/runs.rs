@@ -242,10 +242,7 @@ async fn list(
     Query(filter): Query<RunFilter>,
 ) -> Result<Json<RunPage>, ApiError> {
     let limit = page.limit()?;
-    let after = match &page.cursor {
-        Some(c) => Some(RunId::parse(c).ok_or_else(|| ApiError::Invalid("cursor is not a run id".into()))?),
-        None => None,
-    };
+    let after = page.after(RunId::parse, "a run id")?;
     let partnership = match &filter.partnership {
         Some(p) => Some(PartnershipId::parse(p).ok_or(ApiError::NotFound("partnership"))?),
         None => None,

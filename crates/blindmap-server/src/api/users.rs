@@ -103,10 +103,7 @@ async fn list(
     caller.require(&[Role::Admin])?;
     let org = &caller.0.user.org;
     let limit = page.limit()?;
-    let after = match &page.cursor {
-        Some(c) => Some(UserId::parse(c).ok_or_else(|| ApiError::Invalid("cursor is not a user id".into()))?),
-        None => None,
-    };
+    let after = page.after(UserId::parse, "a user id")?;
     let users = state.store.users_page(org, after.as_ref(), limit).await?;
     let next = Page::next(limit, &users, |u| u.id.to_string());
     let ids: Vec<UserId> = users.iter().map(|u| u.id.clone()).collect();
