@@ -250,7 +250,8 @@ fn lww<T>(value: T, at: Stamp, by: &str) -> Lww<T> {
     Lww { value, at, by: by.to_owned() }
 }
 
-fn check_date(date: &str) -> Result<(), Error> {
+/// Refuses anything but a `YYYY-MM-DD` date.
+pub fn check_date(date: &str) -> Result<(), Error> {
     let ok = date.len() == 10
         && date.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() })
         && (1..=12).contains(&date[5..7].parse::<u8>().unwrap_or(0))

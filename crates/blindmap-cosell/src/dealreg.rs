@@ -17,6 +17,51 @@ pub const DEFAULT_PROTECTION_DAYS: u32 = 90;
 /// The one extension a registration can get, unless configured otherwise.
 pub const DEFAULT_EXTENSION_DAYS: u32 = 60;
 
+/// A vendor's rules for the registrations it receives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Segments of the vendor's own accounts that are its direct team's open opportunities: a
+    /// registration on one of them is a channel conflict.
+    pub direct_segments: Vec<String>,
+    /// Days an approved registration is protected.
+    pub protection_days: u32,
+    /// Days its one extension adds.
+    pub extension_days: u32,
+    /// Pre-checks a partner may ask per minute.
+    pub prechecks_per_minute: u32,
+    /// Pre-checks a partner may ask per day (its budget).
+    pub prechecks_per_day: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            direct_segments: vec!["open_opportunities".to_owned()],
+            protection_days: DEFAULT_PROTECTION_DAYS,
+            extension_days: DEFAULT_EXTENSION_DAYS,
+            prechecks_per_minute: 6,
+            prechecks_per_day: 100,
+        }
+    }
+}
+
+impl Settings {
+    /// Refuses settings no program would mean.
+    pub fn check(&self) -> Result<(), Error> {
+        if !(1..=3650).contains(&self.protection_days) || self.extension_days > 3650 {
+            return Err(Error::Invalid("protection is 1 to 3650 days, an extension 0 to 3650".into()));
+        }
+        if self.prechecks_per_minute > 10_000 || self.prechecks_per_day > 1_000_000 {
+            return Err(Error::Invalid("at most 10,000 pre-checks a minute and 1,000,000 a day".into()));
+        }
+        if self.direct_segments.len() > 100 || self.direct_segments.iter().any(|s| s.is_empty() || s.len() > 200) {
+            return Err(Error::Invalid("up to 100 direct segments, each 1 to 200 characters".into()));
+        }
+        Ok(())
+    }
+}
+
 /// Where a registration is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -85,6 +130,43 @@ pub struct Submission {
     pub notes: String,
 }
 
+/// Most product lines in a registration.
+pub const MAX_PRODUCTS: usize = 20;
+/// Most end-customer keys in a registration (as in a pre-check).
+pub const MAX_CUSTOMER_KEYS: usize = 8;
+/// The key types an end customer is named by.
+pub const KEY_TYPES: [&str; 3] = ["domain", "duns", "name_country"];
+
+impl Submission {
+    /// Refuses a submission no vendor could act on: no or too many customer keys, keys of
+    /// unknown types, no product line, over-long text, a malformed date or a negative value.
+    pub fn check(&self) -> Result<(), Error> {
+        let invalid = |m: &str| Err(Error::Invalid(m.to_owned()));
+        if self.customer_keys.is_empty() || self.customer_keys.len() > MAX_CUSTOMER_KEYS {
+            return invalid("the end customer needs 1 to 8 match keys (domain, DUNS or name and country)");
+        }
+        for key in &self.customer_keys {
+            match key.split_once(':') {
+                Some((t, v)) if KEY_TYPES.contains(&t) && !v.is_empty() && v.len() <= 500 => {}
+                _ => return invalid("a customer key is `domain:…`, `duns:…` or `name_country:CC|name`"),
+            }
+        }
+        if self.products.is_empty() || self.products.len() > MAX_PRODUCTS {
+            return invalid("a registration names 1 to 20 product lines");
+        }
+        if self.products.iter().any(|p| p.trim().is_empty() || p.trim() != p || p.len() > 100) {
+            return invalid("a product line is 1 to 100 characters, without surrounding spaces");
+        }
+        if self.notes.len() > crate::cosell::MAX_TEXT {
+            return invalid("notes are at most 4000 bytes");
+        }
+        if self.value.minor < 0 {
+            return invalid("the estimated value cannot be negative");
+        }
+        crate::cosell::check_date(&self.expected_close)
+    }
+}
+
 /// A registration on the vendor's node.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registration {
@@ -143,17 +225,7 @@ pub fn check_submission(
     existing: &[Registration],
     direct: &[DirectOpportunity],
 ) -> Result<Checked, Error> {
-    if submission.customer_keys.is_empty() {
-        return Err(Error::Invalid(
-            "the end customer needs at least one match key (domain, DUNS or name and country)".into(),
-        ));
-    }
-    if submission.products.is_empty() {
-        return Err(Error::Invalid("a registration names at least one product line".into()));
-    }
-    if submission.value.minor < 0 {
-        return Err(Error::Invalid("the estimated value cannot be negative".into()));
-    }
+    submission.check()?;
     let overlapping = |r: &&Registration| {
         r.state.holds_claim()
             && same_customer(&r.submission.customer_keys, &submission.customer_keys)
@@ -191,6 +263,8 @@ pub struct SubmitterView {
     pub conflict: Option<Conflict>,
     /// End of protection, Unix milliseconds.
     pub protected_until: Option<i64>,
+    /// Whether its one extension was used.
+    pub extended: bool,
 }
 
 impl Registration {
@@ -201,6 +275,7 @@ impl Registration {
             state: self.state,
             conflict: self.conflict,
             protected_until: self.protected_until,
+            extended: self.extended,
         }
     }
 
@@ -349,6 +424,17 @@ mod tests {
         assert!(check_submission("r", s.clone(), 0, &[], &[]).is_err());
         s.products = keys(&["cloud"]);
         s.value.minor = -1;
-        assert!(check_submission("r", s, 0, &[], &[]).is_err());
+        assert!(check_submission("r", s.clone(), 0, &[], &[]).is_err());
+        s.value.minor = 1;
+        s.expected_close = "2027-13-01".into();
+        assert!(check_submission("r", s.clone(), 0, &[], &[]).is_err());
+        s.expected_close = "2027-12-01".into();
+        s.customer_keys = keys(&["email:a@acme.com"]);
+        assert!(check_submission("r", s.clone(), 0, &[], &[]).is_err(), "unknown key type");
+        s.customer_keys = keys(&["domain:acme.com"]);
+        s.products = keys(&[" cloud"]);
+        assert!(check_submission("r", s.clone(), 0, &[], &[]).is_err());
+        s.products = keys(&["cloud"]);
+        assert!(check_submission("r", s, 0, &[], &[]).is_ok());
     }
 }

@@ -30,6 +30,9 @@ pub enum Error {
     /// A call after the session failed or finished, or before it was ready.
     #[error("session is not in a state to do that: {0}")]
     State(&'static str),
+    /// A registration pre-check message is unusable (spec §17).
+    #[error("pre-check refused: {0}")]
+    Precheck(&'static str),
 }
 
 impl Error {
@@ -39,6 +42,7 @@ impl Error {
             Self::Decode(_) => AbortCode::Malformed,
             Self::Peer(p) => p.abort_code(),
             Self::PeerAborted(_) => AbortCode::Internal,
+            Self::Precheck(_) => AbortCode::Malformed,
             Self::Input(_) | Self::DeriveKeyPair | Self::InvalidInputElement | Self::State(_) => AbortCode::Internal,
         }
     }

@@ -42,6 +42,7 @@ mod local;
 pub mod oprf;
 mod outcome;
 mod policy;
+mod precheck;
 mod record;
 mod seed;
 mod session;
@@ -53,6 +54,10 @@ pub use floor::floor_operations;
 pub use local::{Direction, InProcessRun, Observer, run_in_process, run_in_process_with};
 pub use outcome::{Cell, Outcome, Overlap, PartnerFields, PartnerRecord};
 pub use policy::{DEFAULT_MIN_PARTNER_SEGMENT, DEFAULT_THRESHOLD, DisclosurePolicy, Level, Plan};
+pub use precheck::{
+    MAX_PRECHECK_CLAIMED, PRECHECK_ELEMENTS, PRECHECK_TAG_LEN, PrecheckAnswer, PrecheckQuery, PrecheckTag,
+    answer_precheck,
+};
 pub use record::{
     Dataset, FieldName, KeyType, MAX_FIELD_LEN, MAX_FIELDS, MAX_KEY_LEN, MAX_KEYS_PER_RECORD, MAX_RECORDS,
     MAX_SEGMENTS, MatchKey, Record, SegmentLabel,

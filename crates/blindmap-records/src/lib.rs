@@ -29,6 +29,6 @@ pub use error::{EncodingProblem, ErrorKind, ImportError, Place, QuoteProblem};
 pub use import::{Account, Dropped, Imported, Importer, LISTED_LINES, Lines, Summary, import_dataset, read_header};
 pub use mapping::{Mapping, Preset};
 pub use normalise::DropReason;
-pub use rule::{AccountKeys, DOMAIN, DUNS, NAME_COUNTRY, Side, match_keys};
+pub use rule::{AccountKeys, CustomerError, DOMAIN, DUNS, NAME_COUNTRY, Side, customer_keys, match_keys};
 pub use segment::{SegmentRule, segment_label};
 pub use text::fold;

@@ -27,7 +27,9 @@
 //! allow it, with at most four name keys per account. Which side is first must be agreed: it is
 //! the session's initiator.
 
-use blindmap_psi::{KeyType, MatchKey};
+use blindmap_psi::{KeyType, MatchKey, PRECHECK_ELEMENTS};
+
+use crate::normalise::{self, DropReason};
 
 /// Key type of registrable domains.
 pub const DOMAIN: &str = "domain";
@@ -59,6 +61,69 @@ impl AccountKeys {
     pub fn counts(&self) -> [usize; 3] {
         [self.domains.len(), self.duns.len(), usize::from(self.name_country.is_some())]
     }
+}
+
+/// A value typed by hand that cannot be a key: which field, the value and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {value:?} cannot identify a customer: {reason}")]
+pub struct CustomerError {
+    /// `name`, `country`, `domain` or `duns`.
+    pub field: &'static str,
+    /// The value as given.
+    pub value: String,
+    /// Why.
+    pub reason: DropReason,
+}
+
+impl AccountKeys {
+    /// One customer named by hand (a deal registration, a pre-check), normalised as an import
+    /// would. Unlike an import, which drops what it cannot use and goes on, every value given must
+    /// be usable: the caller is there to fix it.
+    pub fn of_customer(
+        name: Option<&str>,
+        country: Option<&str>,
+        domains: &[&str],
+        duns: &[&str],
+    ) -> Result<Self, CustomerError> {
+        let refuse = |field, value: &str, reason| CustomerError { field, value: value.to_owned(), reason };
+        let mut keys = Self::default();
+        for d in domains {
+            let d = normalise::domain(d).map_err(|r| refuse("domain", d, r))?;
+            if !keys.domains.contains(&d) {
+                keys.domains.push(d);
+            }
+        }
+        for d in duns {
+            let d = normalise::duns(d).map_err(|r| refuse("duns", d, r))?;
+            if !keys.duns.contains(&d) {
+                keys.duns.push(d);
+            }
+        }
+        let country = country.map(|c| normalise::country(c).map_err(|r| refuse("country", c, r))).transpose()?;
+        if let Some(name) = name {
+            let normalised = normalise::company_name(name, country).map_err(|r| refuse("name", name, r))?;
+            let country = country.ok_or_else(|| refuse("name", name, DropReason::NameWithoutCountry))?;
+            keys.name_country = Some((normalised, country));
+        }
+        if keys.domains.len() + keys.duns.len() + usize::from(keys.name_country.is_some()) > PRECHECK_ELEMENTS {
+            return Err(refuse("domain", "", DropReason::TooManyKeys));
+        }
+        Ok(keys)
+    }
+}
+
+/// The untagged keys of an account, by which claims on one customer are found (deal
+/// registrations, pre-checks): its domains, DUNS numbers and `CC|name`. Unlike [`match_keys`],
+/// no veto applies: any key in common is the same customer, erring towards a review.
+pub fn customer_keys(keys: &AccountKeys) -> Vec<MatchKey> {
+    let key_type = |name: &str| KeyType::new(name).expect("the key type names are valid");
+    let mut out: Vec<MatchKey> = Vec::with_capacity(keys.domains.len() + keys.duns.len() + 1);
+    out.extend(keys.domains.iter().map(|d| MatchKey::new(key_type(DOMAIN), d.as_str())));
+    out.extend(keys.duns.iter().map(|d| MatchKey::new(key_type(DUNS), d.as_str())));
+    if let Some((name, country)) = &keys.name_country {
+        out.push(MatchKey::new(key_type(NAME_COUNTRY), format!("{country}|{name}")));
+    }
+    out
 }
 
 /// Which side of a session an account list is on; the name keys depend on it (see above).
@@ -123,6 +188,30 @@ fn name_tags(keys: &AccountKeys, side: Side) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_customer_named_by_hand_gets_the_importers_canonical_keys_or_a_reason() {
+        let keys = AccountKeys::of_customer(
+            Some("ACME Inc."),
+            Some("United States"),
+            &["https://www.Acme.com/x"],
+            &["15-048-3782"],
+        )
+        .unwrap();
+        let text: Vec<String> =
+            customer_keys(&keys).iter().map(|k| format!("{}:{}", k.key_type(), k.value())).collect();
+        assert_eq!(text, ["domain:acme.com", "duns:150483782", "name_country:US|acme"]);
+        let e = AccountKeys::of_customer(None, None, &["gmail.com"], &[]).unwrap_err();
+        assert_eq!((e.field, e.reason), ("domain", DropReason::FreeMail));
+        let e = AccountKeys::of_customer(Some("Acme"), None, &[], &[]).unwrap_err();
+        assert_eq!((e.field, e.reason), ("name", DropReason::NameWithoutCountry));
+        let e = AccountKeys::of_customer(Some("Acme"), Some("Atlantis"), &[], &[]).unwrap_err();
+        assert_eq!(e.field, "country");
+        assert!(AccountKeys::of_customer(None, None, &[], &[]).unwrap().is_empty());
+        let many: Vec<String> = (0..9).map(|i| format!("acme{i}.com")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(AccountKeys::of_customer(None, None, &many, &[]).unwrap_err().reason, DropReason::TooManyKeys);
+    }
 
     fn account(duns: Option<&str>, domain: Option<&str>, city: Option<&str>) -> AccountKeys {
         AccountKeys {

@@ -43,6 +43,9 @@ pub enum ApiError {
         /// What was wrong.
         detail: String,
     },
+    /// A limit on how often something may be asked was reached.
+    #[error("{0}")]
+    TooMany(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -68,6 +71,7 @@ impl IntoResponse for ApiError {
             Self::Unauthenticated => (StatusCode::UNAUTHORIZED, self.to_string()),
             Self::Forbidden(_) | Self::PeerUnknown => (StatusCode::FORBIDDEN, self.to_string()),
             Self::Partner(_) => (StatusCode::BAD_GATEWAY, self.to_string()),
+            Self::TooMany(_) => (StatusCode::TOO_MANY_REQUESTS, self.to_string()),
             Self::Rejected { status, detail } => (*status, detail.clone()),
             Self::NoNode => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),
             Self::NotFound(_) | Self::Store(StoreError::NotFound(_)) => (StatusCode::NOT_FOUND, self.to_string()),

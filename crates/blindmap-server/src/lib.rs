@@ -19,6 +19,7 @@ pub mod identity;
 mod invite;
 pub mod node;
 mod peer;
+mod registrations;
 pub mod remote;
 mod runs;
 mod session_io;

@@ -293,7 +293,13 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
     };
     let (hooks_stop, stop) = tokio::sync::watch::channel(false);
     let hooks = tokio::spawn(crate::hooks::run_worker(store.clone(), policy, stop.clone()));
-    let sync = tokio::spawn(crate::cosell::run_sync(store.clone(), context.clone(), stop));
+    let (sync_store, sync_context) = (store.clone(), context.clone());
+    let sync = tokio::spawn(async move {
+        tokio::join!(
+            crate::cosell::run_sync(sync_store.clone(), sync_context.clone(), stop.clone()),
+            crate::registrations::run_sync(sync_store, sync_context, stop),
+        );
+    });
     let router = app_with_node(store, config.limits(), Some(context.clone()));
     let task = tokio::spawn(async move { server.serve(router.into_make_service()).await });
     let addr =

@@ -217,12 +217,87 @@ async fn cosell(
     Ok(Json(crate::cosell::receive(&state.store, &partnership, push).await?))
 }
 
+/// The partnership a peer call comes through: the caller's pinned certificate must match.
+async fn calling(
+    state: &AppState,
+    presented: Option<String>,
+    id: &str,
+) -> Result<blindmap_store::Partnership, ApiError> {
+    let fingerprint = presented.ok_or(ApiError::PeerUnknown)?;
+    let id = PartnershipId::parse(id).ok_or(ApiError::PeerUnknown)?;
+    state.store.partnership_for_peer(&id, &fingerprint).await?.ok_or(ApiError::PeerUnknown)
+}
+
+/// A partner's node registers a deal with us (we are its vendor): checked, stored, and answered
+/// with what the submitter may know of it.
+async fn register(
+    State(state): State<AppState>,
+    Presented(presented): Presented,
+    Path(id): Path<String>,
+    Json(message): Json<crate::registrations::SubmitMessage>,
+) -> Result<Json<blindmap_cosell::dealreg::SubmitterView>, ApiError> {
+    let partnership = calling(&state, presented, &id).await?;
+    Ok(Json(crate::registrations::receive(&state.store, &partnership, message).await?))
+}
+
+/// The vendor's node tells us (the submitter) where a registration of ours is.
+async fn registration_status(
+    State(state): State<AppState>,
+    Presented(presented): Presented,
+    Path((id, registration)): Path<(String, String)>,
+    Json(view): Json<blindmap_cosell::dealreg::SubmitterView>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let partnership = calling(&state, presented, &id).await?;
+    crate::registrations::hear(&state.store, &partnership, &registration, view).await?;
+    Ok(Json(serde_json::json!({ "heard": true })))
+}
+
+/// A submitter asks for its registration's one extension.
+async fn registration_extend(
+    State(state): State<AppState>,
+    Presented(presented): Presented,
+    Path((id, registration)): Path<(String, String)>,
+) -> Result<Json<blindmap_cosell::dealreg::SubmitterView>, ApiError> {
+    let partnership = calling(&state, presented, &id).await?;
+    let stored = state.store.registration(&partnership.org, &registration).await?;
+    if stored.partnership != partnership.id || stored.direction != blindmap_store::Direction::Received {
+        return Err(ApiError::NotFound("registration"));
+    }
+    let node = state.node().ok();
+    let extended = crate::registrations::decide(
+        &state.store,
+        node,
+        &partnership.org,
+        &registration,
+        crate::registrations::Decision::Extend,
+        &partnership.partner_name,
+        None,
+    )
+    .await?;
+    Ok(Json(extended.registration.submitter_view()))
+}
+
+/// A partner's node asks whether an account is claimed, blinded (spec §17).
+async fn precheck(
+    State(state): State<AppState>,
+    Presented(presented): Presented,
+    Path(id): Path<String>,
+    Json(message): Json<crate::registrations::PrecheckMessage>,
+) -> Result<Json<crate::registrations::PrecheckReply>, ApiError> {
+    let partnership = calling(&state, presented, &id).await?;
+    Ok(Json(crate::registrations::answer(&state.store, &partnership, message).await?))
+}
+
 /// The peer routes that take small JSON bodies.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/peer/v1/accept", post(accept))
         .route("/peer/v1/partnerships/{id}/end", post(end))
         .route("/peer/v1/partnerships/{id}/cosell", post(cosell))
+        .route("/peer/v1/partnerships/{id}/registrations", post(register))
+        .route("/peer/v1/partnerships/{id}/registrations/{registration}/status", post(registration_status))
+        .route("/peer/v1/partnerships/{id}/registrations/{registration}/extend", post(registration_extend))
+        .route("/peer/v1/partnerships/{id}/precheck", post(precheck))
 }
 
 /// The peer routes that stream for as long as a session lasts: outside the body-size and

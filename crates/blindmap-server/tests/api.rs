@@ -88,6 +88,19 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
     assert_eq!(api.call("GET", "/api/v1/audit", Some(&rep), "", &[]).await.0, StatusCode::FORBIDDEN);
     assert_eq!(api.call("GET", "/api/v1/datasets", Some(&rep), "", &[]).await.0, StatusCode::OK);
+    // Only admins decide on registrations and set their rules; reps read them.
+    let approve = api.call("POST", "/api/v1/registrations/rg_x/approve", Some(&rep), "", &[]).await;
+    assert_eq!(approve.0, StatusCode::FORBIDDEN);
+    let json = [("content-type", "application/json")];
+    let settings = api.call("PUT", "/api/v1/registrations/settings", Some(&rep), "{}", &json).await;
+    assert_eq!(settings.0, StatusCode::FORBIDDEN);
+    let (status, settings) = api.call("GET", "/api/v1/registrations/settings", Some(&rep), "", &[]).await;
+    assert_eq!((status, settings["protection_days"].as_u64()), (StatusCode::OK, Some(90)));
+    let bad = r#"{"protection_days": 0}"#;
+    let refused = api.call("PUT", "/api/v1/registrations/settings", Some(&admin), bad, &json).await;
+    assert_eq!(refused.0, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.1);
+    let (status, _) = api.call("GET", "/api/v1/registrations/rg_missing", Some(&admin), "", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     // The OpenAPI document needs no token and lists the routes.
     let (status, doc) = api.call("GET", "/api/v1/openapi.json", None, "", &[]).await;
     assert_eq!(status, StatusCode::OK);
@@ -112,6 +125,14 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
             "/api/v1/partnerships/invites",
             "/api/v1/partnerships/{id}/end",
             "/api/v1/partnerships/{id}/sharing",
+            "/api/v1/registrations",
+            "/api/v1/registrations/precheck",
+            "/api/v1/registrations/settings",
+            "/api/v1/registrations/{id}",
+            "/api/v1/registrations/{id}/approve",
+            "/api/v1/registrations/{id}/close",
+            "/api/v1/registrations/{id}/extend",
+            "/api/v1/registrations/{id}/reject",
             "/api/v1/runs",
             "/api/v1/runs/{id}",
             "/api/v1/runs/{id}/changes",

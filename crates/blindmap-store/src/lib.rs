@@ -20,6 +20,7 @@ mod idempotency;
 mod ids;
 mod orgs;
 mod partnerships;
+mod registrations;
 mod runs;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -38,6 +39,7 @@ pub use idempotency::Claim;
 pub use ids::{DatasetId, EndpointId, EventId, OrgId, PartnershipId, RunId, TokenId, UserId};
 pub use orgs::{ApiToken, Organisation, Principal, Role, TokenInfo, User};
 pub use partnerships::{InviteSecret, Partnership, PartnershipState, SharingLevel, SharingPolicy, SharingRule};
+pub use registrations::{Allowance, Direction, Record, StoredRegistration};
 pub use runs::{
     Completion, ListedOverlap, NewRun, OverlapCursor, OverlapFilter, Run, RunOverlap, RunRole, RunState, STALE_AFTER_MS,
 };

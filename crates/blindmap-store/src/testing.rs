@@ -83,3 +83,22 @@ pub async fn age_events(store: &Store, ms: i64) {
         .await
         .expect("age the events");
 }
+
+/// Moves a registration's protection end to `until` (Unix ms), as if it had been approved that
+/// long ago: the node's sweep expires it when `until` passes.
+pub async fn set_protection_end(store: &Store, registration: &str, until: i64) {
+    let row = sqlx::query("SELECT body FROM registrations WHERE id = $1")
+        .bind(registration)
+        .fetch_one(&store.pool)
+        .await
+        .expect("the registration");
+    let mut body: serde_json::Value = serde_json::from_str(&sqlx::Row::get::<String, _>(&row, 0)).expect("JSON");
+    body["protected_until"] = until.into();
+    sqlx::query("UPDATE registrations SET body = $1, protected_until = $2, version = version + 1 WHERE id = $3")
+        .bind(body.to_string())
+        .bind(until)
+        .bind(registration)
+        .execute(&store.pool)
+        .await
+        .expect("move the protection end");
+}

@@ -7,6 +7,7 @@ mod datasets;
 mod hooks;
 mod me;
 mod partnerships;
+mod registrations;
 mod runs;
 mod users;
 
@@ -147,6 +148,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(hooks::router())
         .merge(cosell::router())
+        .merge(registrations::router())
 }
 
 /// The API's routes, and its OpenAPI document at `/api/v1/openapi.json`, served as built at start.

@@ -60,6 +60,25 @@ pub async fn finished(node: &Node, run: &str) -> Value {
     panic!("run {run} still running after a minute");
 }
 
+/// Pairs `inviter` with `invited` over the API: the inviter's and the invited's partnership ids.
+pub async fn pair(inviter: &Node, invited: &Node, invited_name: &str) -> (String, String) {
+    let invite = call(inviter, Method::POST, "/api/v1/partnerships/invites", None).await.unwrap();
+    let accepted =
+        call(invited, Method::POST, "/api/v1/partnerships", Some(serde_json::json!({ "code": invite["code"] })))
+            .await
+            .unwrap();
+    let list = call(inviter, Method::GET, "/api/v1/partnerships", None).await.unwrap();
+    let mine = list["items"].as_array().unwrap().iter().find(|p| p["partner"] == invited_name).unwrap()["id"].clone();
+    (mine.as_str().unwrap().to_owned(), accepted["id"].as_str().unwrap().to_owned())
+}
+
+/// The node's own store (SQLite nodes), opened beside it.
+pub async fn store_of(node: &Node) -> blindmap_store::Store {
+    blindmap_store::Store::connect(&format!("sqlite:{}", node._dir.path().join("node").join("node.db").display()))
+        .await
+        .unwrap()
+}
+
 /// Every page of a list of overlaps.
 pub async fn all_overlaps(node: &Node, path: &str) -> Vec<Value> {
     let mut items = Vec::new();

@@ -1,0 +1,207 @@
+//! The registration pre-check (spec §17): a partner asks a vendor whether one account is already
+//! claimed, without saying which account. One round trip of the RFC 9497 OPRF:
+//!
+//! 1. the asker blinds each of its account's keys and pads the list with random elements to
+//!    [`PRECHECK_ELEMENTS`], so the vendor sees neither the keys nor how many there are;
+//! 2. the vendor, with a key made for this one query, evaluates the blinded elements and the PRF
+//!    of every claimed key, and answers both — the claimed outputs cut to [`PRECHECK_TAG_LEN`]
+//!    bytes and sorted, so their order says nothing;
+//! 3. the asker finalizes its own outputs and looks them up among the claimed ones.
+//!
+//! The vendor learns that a pre-check happened; the asker learns whether its account is claimed
+//! and how many claimed keys there are. The key dies with the answer, so the claimed outputs are
+//! worth nothing for any other account: each account tested costs one query, which the vendor
+//! rate-limits and budgets.
+
+use std::collections::BTreeSet;
+
+use rand_core::CryptoRng;
+
+use crate::error::{DecodeError, Error};
+use crate::group::{ElementBytes, element_from_uniform};
+use crate::oprf::{self, Blind, BlindedElement, EvaluatedElement, OprfKey};
+use crate::record::MatchKey;
+
+/// Blinded elements in every query, real or padding: at most this many keys per account.
+pub const PRECHECK_ELEMENTS: usize = 8;
+/// Bytes of each claimed output in an answer.
+pub const PRECHECK_TAG_LEN: usize = 16;
+/// At most this many claimed outputs in an answer: a bigger answer is refused.
+pub const MAX_PRECHECK_CLAIMED: usize = 1 << 20;
+/// `info` of the per-query key: separates it from session keys (spec §17).
+const KEY_INFO: &[u8] = b"blindmap precheck v1";
+
+/// One claimed output, cut short.
+pub type PrecheckTag = [u8; PRECHECK_TAG_LEN];
+
+/// The vendor's answer to a pre-check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrecheckAnswer {
+    /// The query's blinded elements, evaluated, in the query's order.
+    pub evaluated: Vec<ElementBytes>,
+    /// The claimed keys' outputs under the query's key, cut to tags, sorted, without repeats.
+    pub claimed: Vec<PrecheckTag>,
+}
+
+/// The asker's side of a pre-check: what it needs to read the answer. Blinds are zeroized on drop.
+pub struct PrecheckQuery {
+    /// Each key's OPRF input, its blind and where in the query its element went.
+    keys: Vec<(Vec<u8>, Blind, usize)>,
+}
+
+impl core::fmt::Debug for PrecheckQuery {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PrecheckQuery").field("keys", &self.keys.len()).finish_non_exhaustive()
+    }
+}
+
+fn tag(output: &oprf::Output) -> PrecheckTag {
+    let mut t = [0; PRECHECK_TAG_LEN];
+    t.copy_from_slice(&output.as_bytes()[..PRECHECK_TAG_LEN]);
+    t
+}
+
+impl PrecheckQuery {
+    /// Blinds `keys` (one account's, 1 to [`PRECHECK_ELEMENTS`]), places them at random in the
+    /// query and fills the other places with random elements: the elements to send.
+    pub fn new(keys: &[MatchKey], rng: &mut impl CryptoRng) -> Result<(Self, Vec<ElementBytes>), Error> {
+        if keys.is_empty() || keys.len() > PRECHECK_ELEMENTS {
+            return Err(Error::Precheck("a query asks about 1 to 8 keys of one account"));
+        }
+        // A Fisher–Yates shuffle of the places; the first ones go to the real keys.
+        let mut places: Vec<usize> = (0..PRECHECK_ELEMENTS).collect();
+        for i in (1..PRECHECK_ELEMENTS).rev() {
+            let j = usize::try_from(rng.next_u64() % (i as u64 + 1)).expect("below 8");
+            places.swap(i, j);
+        }
+        let mut elements: Vec<Option<ElementBytes>> = vec![None; PRECHECK_ELEMENTS];
+        let mut query = Self { keys: Vec::with_capacity(keys.len()) };
+        for (key, &place) in keys.iter().zip(&places) {
+            let input = key.oprf_input();
+            let (blind, blinded) = oprf::blind(&input, rng)?;
+            elements[place] = Some(blinded.to_bytes());
+            query.keys.push((input, blind, place));
+        }
+        let elements = elements
+            .into_iter()
+            .map(|e| {
+                e.unwrap_or_else(|| {
+                    // A blinded element is a uniformly random group element: so is the padding.
+                    let mut uniform = [0u8; 64];
+                    rng.fill_bytes(&mut uniform);
+                    element_from_uniform(&uniform).compress().to_bytes()
+                })
+            })
+            .collect();
+        Ok((query, elements))
+    }
+
+    /// Reads the vendor's answer: whether any of the account's keys is claimed.
+    pub fn finish(self, answer: &PrecheckAnswer) -> Result<bool, Error> {
+        if answer.evaluated.len() != PRECHECK_ELEMENTS {
+            return Err(Error::Precheck("an answer evaluates exactly 8 elements"));
+        }
+        if answer.claimed.len() > MAX_PRECHECK_CLAIMED {
+            return Err(Error::Precheck("an answer carries at most 2^20 claimed outputs"));
+        }
+        let claimed: BTreeSet<&PrecheckTag> = answer.claimed.iter().collect();
+        let mut found = false;
+        for (input, blind, place) in &self.keys {
+            let evaluated = EvaluatedElement::from_bytes(&answer.evaluated[*place])?;
+            found |= claimed.contains(&tag(&oprf::finalize(input, blind, &evaluated)?));
+        }
+        Ok(found)
+    }
+}
+
+/// The vendor's side: evaluates the query's `blinded` elements and the PRF of every `claimed`
+/// key, under a key made for this query alone and dropped (zeroized) on return.
+pub fn answer_precheck<'a>(
+    blinded: &[ElementBytes],
+    claimed: impl IntoIterator<Item = &'a MatchKey>,
+    rng: &mut impl CryptoRng,
+) -> Result<PrecheckAnswer, Error> {
+    if blinded.len() != PRECHECK_ELEMENTS {
+        return Err(Error::Precheck("a query carries exactly 8 blinded elements"));
+    }
+    let elements =
+        blinded.iter().map(BlindedElement::from_bytes).collect::<Result<Vec<_>, DecodeError>>().map_err(Error::from)?;
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    rng.fill_bytes(seed.as_mut());
+    let key = OprfKey::derive(&seed, KEY_INFO)?;
+    let evaluated = elements.iter().map(|e| key.blind_evaluate(e).to_bytes()).collect();
+    let mut tags = BTreeSet::new();
+    for k in claimed {
+        tags.insert(tag(&key.evaluate(&k.oprf_input())?));
+        if tags.len() > MAX_PRECHECK_CLAIMED {
+            return Err(Error::Precheck("more claimed keys than an answer may carry"));
+        }
+    }
+    Ok(PrecheckAnswer { evaluated, claimed: tags.into_iter().collect() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::KeyType;
+
+    fn key(t: &str, v: &str) -> MatchKey {
+        MatchKey::new(KeyType::new(t).unwrap(), v)
+    }
+
+    #[test]
+    fn claimed_when_any_key_is_claimed_and_not_otherwise() {
+        let mut rng = rand::rng();
+        let claimed = [key("domain", "acme.com"), key("duns", "123456789"), key("name_country", "US|globex")];
+        let ask = |keys: &[MatchKey], rng: &mut _| {
+            let (query, elements) = PrecheckQuery::new(keys, rng).unwrap();
+            assert_eq!(elements.len(), PRECHECK_ELEMENTS);
+            let answer = answer_precheck(&elements, &claimed, rng).unwrap();
+            assert_eq!(answer.claimed.len(), 3);
+            query.finish(&answer).unwrap()
+        };
+        assert!(ask(&[key("domain", "acme.com")], &mut rng));
+        assert!(ask(&[key("domain", "other.com"), key("name_country", "US|globex")], &mut rng));
+        assert!(!ask(&[key("domain", "other.com"), key("name_country", "DE|globex")], &mut rng));
+        // The type separates keys: a DUNS-looking domain is not the DUNS.
+        assert!(!ask(&[key("domain", "123456789")], &mut rng));
+        let eight: Vec<MatchKey> = (0..8).map(|i| key("domain", &format!("d{i}.com"))).collect();
+        assert!(!ask(&eight, &mut rng));
+        let mut with_claim = eight;
+        with_claim[5] = key("duns", "123456789");
+        assert!(ask(&with_claim, &mut rng));
+    }
+
+    #[test]
+    fn each_query_has_its_own_key_and_queries_look_alike() {
+        let mut rng = rand::rng();
+        let claimed = [key("domain", "acme.com")];
+        let (_, one) = PrecheckQuery::new(&[key("domain", "acme.com")], &mut rng).unwrap();
+        let (_, two) = PrecheckQuery::new(&[key("domain", "acme.com")], &mut rng).unwrap();
+        assert!(one.iter().all(|e| !two.contains(e)), "blinded afresh");
+        let a = answer_precheck(&one, &claimed, &mut rng).unwrap();
+        let b = answer_precheck(&one, &claimed, &mut rng).unwrap();
+        assert_ne!(a.claimed, b.claimed, "a new key per query");
+        // Another query's answer is of no use: the evaluations are under another key.
+        let (query, elements) = PrecheckQuery::new(&[key("domain", "acme.com")], &mut rng).unwrap();
+        let mut mixed = answer_precheck(&elements, &claimed, &mut rng).unwrap();
+        mixed.claimed = a.claimed;
+        assert!(!query.finish(&mixed).unwrap());
+    }
+
+    #[test]
+    fn malformed_queries_and_answers_are_refused() {
+        let mut rng = rand::rng();
+        assert!(PrecheckQuery::new(&[], &mut rng).is_err());
+        let nine: Vec<MatchKey> = (0..9).map(|i| key("domain", &format!("d{i}.com"))).collect();
+        assert!(PrecheckQuery::new(&nine, &mut rng).is_err());
+        let (query, elements) = PrecheckQuery::new(&[key("domain", "acme.com")], &mut rng).unwrap();
+        assert!(answer_precheck(&elements[..7], &[], &mut rng).is_err(), "seven elements");
+        let mut identity = elements.clone();
+        identity[0] = [0; 32];
+        assert!(answer_precheck(&identity, &[], &mut rng).is_err(), "the identity element");
+        let mut short = answer_precheck(&elements, &[], &mut rng).unwrap();
+        short.evaluated.pop();
+        assert!(query.finish(&short).is_err());
+    }
+}

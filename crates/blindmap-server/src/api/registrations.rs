@@ -1,0 +1,458 @@
+//! `/api/v1/registrations`: deal registrations. A partner registers a deal with a vendor's node
+//! (`POST`), after an optional private pre-check; the vendor's admins approve, reject, extend or
+//! close what they received, under their settings. Each side lists both directions.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use blindmap_cosell::dealreg::{Settings, Submission};
+use blindmap_cosell::money::{Currency, Money};
+use blindmap_records::{AccountKeys, customer_keys};
+use blindmap_store::{Direction, PartnershipId, Role, StoredRegistration};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Page, idempotent};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Json, Query};
+use crate::registrations::{self, Decision};
+
+/// An end customer, as the importer would read it: any of a name with its country, websites or
+/// domains, DUNS numbers. Every value given must make a key.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct Customer {
+    /// Company name (needs `country`).
+    name: Option<String>,
+    /// Country: ISO code or English name.
+    country: Option<String>,
+    /// Websites, domains or e-mail addresses.
+    #[serde(default)]
+    domains: Vec<String>,
+    /// D-U-N-S numbers.
+    #[serde(default)]
+    duns: Vec<String>,
+}
+
+impl Customer {
+    /// The customer's keys as `type:value` text.
+    fn keys(&self) -> Result<Vec<String>, ApiError> {
+        let domains: Vec<&str> = self.domains.iter().map(String::as_str).collect();
+        let duns: Vec<&str> = self.duns.iter().map(String::as_str).collect();
+        let keys = AccountKeys::of_customer(self.name.as_deref(), self.country.as_deref(), &domains, &duns)
+            .map_err(|e| ApiError::Invalid(e.to_string()))?;
+        if keys.is_empty() {
+            return Err(ApiError::Invalid("name the customer: a name and country, a domain or a DUNS number".into()));
+        }
+        Ok(customer_keys(&keys).iter().map(|k| format!("{}:{}", k.key_type(), k.value())).collect())
+    }
+}
+
+/// A deal to register with a partner's node (the vendor).
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct NewRegistration {
+    /// The partnership (`pt_…`) with the vendor.
+    partnership: String,
+    /// The end customer.
+    customer: Customer,
+    /// Product lines, 1 to 20.
+    products: Vec<String>,
+    /// Estimated value, a decimal such as `50000` or `12500.50`.
+    value: String,
+    /// ISO 4217 currency of the value.
+    currency: String,
+    /// Expected close, `YYYY-MM-DD`.
+    expected_close: String,
+    /// Free text, up to 4000 bytes.
+    #[serde(default)]
+    notes: String,
+}
+
+/// A registration as this side knows it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RegistrationView {
+    /// `rg_…`, the same on both nodes.
+    id: String,
+    /// `received` (a partner registered it with you; you decide) or `submitted` (you registered
+    /// it with a partner; its node decides).
+    direction: String,
+    /// The partnership (`pt_…`).
+    partnership: String,
+    /// The partner: who submitted it (received) or who decides (submitted).
+    partner: String,
+    /// `submitted`, `in_review`, `approved`, `rejected`, `expired`, `won` or `lost`.
+    state: String,
+    /// Why it is in review: `partner_conflict` (another partner registered the customer first for
+    /// a product in common) or `channel_conflict` (the vendor's direct team has an open
+    /// opportunity on it). Never who or what.
+    conflict: Option<String>,
+    /// End of protection (approved), RFC 3339.
+    protected_until: Option<String>,
+    /// Whether the one extension was used.
+    extended: bool,
+    /// When it was submitted, RFC 3339.
+    submitted_at: String,
+    /// The end customer's keys: `domain:…`, `duns:…`, `name_country:CC|name`.
+    customer_keys: Vec<String>,
+    /// Product lines.
+    products: Vec<String>,
+    /// Estimated value, e.g. `50000.00 EUR`.
+    value: String,
+    /// Expected close, `YYYY-MM-DD`.
+    expected_close: String,
+    /// Notes.
+    notes: String,
+    /// Received only: what the checks found (the registrations holding earlier claims, the
+    /// direct accounts) and the reason given for a decision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    review: Option<serde_json::Value>,
+    /// Received only: the submitter's node has yet to hear the latest state.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending_notification: Option<bool>,
+}
+
+fn view(stored: StoredRegistration, partner: String) -> RegistrationView {
+    let r = stored.registration;
+    let received = stored.direction == Direction::Received;
+    RegistrationView {
+        id: r.id,
+        direction: stored.direction.as_str().to_owned(),
+        partnership: stored.partnership.to_string(),
+        partner,
+        state: r.state.as_str().to_owned(),
+        conflict: r
+            .conflict
+            .map(|c| serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+        protected_until: r.protected_until.map(crate::rfc3339),
+        extended: r.extended,
+        submitted_at: crate::rfc3339(r.submitted_at),
+        customer_keys: r.submission.customer_keys.into_iter().collect(),
+        products: r.submission.products.into_iter().collect(),
+        value: r.submission.value.to_string(),
+        expected_close: r.submission.expected_close,
+        notes: r.submission.notes,
+        review: received.then_some(stored.review),
+        pending_notification: received.then_some(stored.notify),
+    }
+}
+
+async fn view_of(
+    state: &AppState,
+    org: &blindmap_store::OrgId,
+    stored: StoredRegistration,
+) -> Result<RegistrationView, ApiError> {
+    let partner = state.store.partnership(org, &stored.partnership).await?.partner_name;
+    Ok(view(stored, partner))
+}
+
+fn partnership_id(text: &str) -> Result<PartnershipId, ApiError> {
+    PartnershipId::parse(text).ok_or(ApiError::NotFound("partnership"))
+}
+
+/// Registers a deal with a partner's node (admins and reps). The vendor's node checks it at once
+/// and answers its state: `submitted`, or `in_review` with the conflict's category. A customer
+/// you registered with this partner already (a product in common) answers that registration
+/// (200). With an `Idempotency-Key`, a retry answers the first response.
+#[utoipa::path(post, path = "/api/v1/registrations", tag = "registrations", request_body = NewRegistration,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried submission safe")),
+    responses((status = 201, body = RegistrationView), (status = 200, body = RegistrationView, description = "Registered already"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A value cannot be used"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "The partnership ended or has no node"),
+        (status = 502, body = Problem, content_type = "application/problem+json", description = "The partner's node cannot be reached")))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(body): Json<NewRegistration>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Admin, Role::Rep])?;
+    let org = caller.0.user.org.clone();
+    let keys = body.customer.keys()?;
+    let currency = Currency::new(&body.currency).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let value = Money::parse(&body.value, currency).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let submission = Submission {
+        partner: String::new(),
+        customer_keys: keys.into_iter().collect(),
+        products: body.products.iter().map(|p| p.trim().to_owned()).collect(),
+        value,
+        expected_close: body.expected_close.clone(),
+        notes: body.notes.clone(),
+    };
+    submission.check().map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let partnership = state.store.partnership(&org, &partnership_id(&body.partnership)?).await?;
+    registrations::reachable(&partnership)?;
+    let request = serde_json::to_vec(&(&submission, partnership.id.as_str())).expect("serialises");
+    let node = state.node()?;
+    let mut created = true;
+    let mut response = idempotent(&state, &org, &headers, &[&request], StatusCode::CREATED, async {
+        let (stored, new) =
+            registrations::submit(&state.store, node, &partnership, submission, &caller.0.user.name).await?;
+        created = new;
+        view_of(&state, &org, stored).await
+    })
+    .await?;
+    if !created {
+        *response.status_mut() = StatusCode::OK;
+    }
+    Ok(response)
+}
+
+/// Which registrations to list.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct RegistrationFilter {
+    /// `received` or `submitted`.
+    direction: Option<String>,
+    /// Only those in this state.
+    state: Option<String>,
+}
+
+/// A page of registrations, newest first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RegistrationPage {
+    items: Vec<RegistrationView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+/// The organisation's registrations, both directions unless filtered, newest first.
+#[utoipa::path(get, path = "/api/v1/registrations", tag = "registrations", params(Page, RegistrationFilter),
+    responses((status = 200, body = RegistrationPage)))]
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+    Query(filter): Query<RegistrationFilter>,
+) -> Result<Json<RegistrationPage>, ApiError> {
+    let limit = page.limit()?;
+    let org = &caller.0.user.org;
+    let direction = match filter.direction.as_deref() {
+        None => None,
+        Some(d) => {
+            Some(Direction::parse(d).ok_or_else(|| ApiError::Invalid("direction is received or submitted".into()))?)
+        }
+    };
+    const STATES: [&str; 7] = ["submitted", "in_review", "approved", "rejected", "expired", "won", "lost"];
+    if let Some(s) = filter.state.as_deref()
+        && !STATES.contains(&s)
+    {
+        return Err(ApiError::Invalid(format!("state is one of {}", STATES.join(", "))));
+    }
+    let items =
+        state.store.registrations_page(org, direction, filter.state.as_deref(), page.cursor.as_deref(), limit).await?;
+    let next = Page::next(limit, &items, |r| r.registration.id.clone());
+    let mut views = Vec::with_capacity(items.len());
+    for item in items {
+        views.push(view_of(&state, org, item).await?);
+    }
+    Ok(Json(RegistrationPage { items: views, next }))
+}
+
+/// One registration.
+#[utoipa::path(get, path = "/api/v1/registrations/{id}", tag = "registrations", params(("id" = String, Path)),
+    responses((status = 200, body = RegistrationView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn one(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RegistrationView>, ApiError> {
+    let org = &caller.0.user.org;
+    let stored = state.store.registration(org, &id).await?;
+    Ok(Json(view_of(&state, org, stored).await?))
+}
+
+/// Why a registration was decided so (kept with it, seen by your side only).
+#[derive(Deserialize, ToSchema, Default)]
+pub(crate) struct DecisionBody {
+    /// Free text, up to 1000 bytes.
+    reason: Option<String>,
+}
+
+/// The reason in an optional decision body (none, or `{"reason": …}`).
+fn reason(body: &[u8]) -> Result<Option<String>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let body: DecisionBody = serde_json::from_slice(body)
+        .map_err(|e| ApiError::Invalid(format!("the body is not {{\"reason\": \"…\"}}: {e}")))?;
+    Ok(body.reason)
+}
+
+async fn decide(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    decision: Decision,
+    reason: Option<String>,
+) -> Result<Json<RegistrationView>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    if reason.as_ref().is_some_and(|r| r.len() > 1000) {
+        return Err(ApiError::Invalid("a reason is at most 1000 bytes".into()));
+    }
+    let org = &caller.0.user.org;
+    let node = state.node.as_deref();
+    let stored =
+        registrations::decide(&state.store, node, org, id, decision, &caller.0.user.name, reason.as_deref()).await?;
+    Ok(Json(view_of(state, org, stored).await?))
+}
+
+/// Approves a registration you received (admins): protected for the settings' days from now,
+/// and the submitter's node is told.
+#[utoipa::path(post, path = "/api/v1/registrations/{id}/approve", tag = "registrations", params(("id" = String, Path)),
+    request_body(content = Option<DecisionBody>),
+    responses((status = 200, body = RegistrationView),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not in a state to approve")))]
+async fn approve(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<RegistrationView>, ApiError> {
+    decide(&state, &caller, &id, Decision::Approve, reason(&body)?).await
+}
+
+/// Rejects a registration you received (admins); the submitter's node is told (not the reason).
+#[utoipa::path(post, path = "/api/v1/registrations/{id}/reject", tag = "registrations", params(("id" = String, Path)),
+    request_body(content = Option<DecisionBody>),
+    responses((status = 200, body = RegistrationView),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not in a state to reject")))]
+async fn reject(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<RegistrationView>, ApiError> {
+    decide(&state, &caller, &id, Decision::Reject, reason(&body)?).await
+}
+
+/// Extends an approved registration's protection once, by the settings' extension days (admins
+/// and reps). On a registration you submitted, this asks the vendor's node, which grants it
+/// under its rules.
+#[utoipa::path(post, path = "/api/v1/registrations/{id}/extend", tag = "registrations", params(("id" = String, Path)),
+    responses((status = 200, body = RegistrationView),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not approved, expired, or extended already")))]
+async fn extend(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RegistrationView>, ApiError> {
+    let org = &caller.0.user.org;
+    let stored = state.store.registration(org, &id).await?;
+    if stored.direction == Direction::Submitted {
+        caller.require(&[Role::Admin, Role::Rep])?;
+        let node = state.node()?;
+        let stored = registrations::request_extension(&state.store, node, org, &id).await?;
+        return Ok(Json(view_of(&state, org, stored).await?));
+    }
+    decide(&state, &caller, &id, Decision::Extend, None).await
+}
+
+/// How a registered deal ended.
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct CloseBody {
+    /// Won (`true`) or lost.
+    won: bool,
+}
+
+/// Closes a registration you received as won or lost (admins); it no longer expires.
+#[utoipa::path(post, path = "/api/v1/registrations/{id}/close", tag = "registrations", params(("id" = String, Path)),
+    request_body = CloseBody,
+    responses((status = 200, body = RegistrationView),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Rejected or expired already")))]
+async fn close(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<CloseBody>,
+) -> Result<Json<RegistrationView>, ApiError> {
+    decide(&state, &caller, &id, Decision::Close { won: body.won }, None).await
+}
+
+/// A pre-check: is this customer claimed at the partner's (the vendor's) node?
+#[derive(Deserialize, ToSchema)]
+pub(crate) struct PrecheckBody {
+    /// The partnership (`pt_…`) with the vendor.
+    partnership: String,
+    /// The customer to ask about; it does not leave this node.
+    customer: Customer,
+}
+
+/// The pre-check's answer.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PrecheckResult {
+    /// Whether another partner holds a claim (submitted, in review or approved) on the customer.
+    claimed: bool,
+    /// Pre-checks left in your budget at this vendor for the last 24 hours.
+    remaining_today: u32,
+}
+
+/// Asks a vendor's node whether a customer is already claimed, without revealing which customer
+/// (admins and reps): the customer's keys are blinded here (spec §17) and the vendor answers
+/// for its claims as a whole. Rate-limited and budgeted per partner by the vendor (429).
+#[utoipa::path(post, path = "/api/v1/registrations/precheck", tag = "registrations", request_body = PrecheckBody,
+    responses((status = 200, body = PrecheckResult),
+        (status = 429, body = Problem, content_type = "application/problem+json", description = "The vendor's limits are reached")))]
+async fn precheck(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<PrecheckBody>,
+) -> Result<Json<PrecheckResult>, ApiError> {
+    caller.require(&[Role::Admin, Role::Rep])?;
+    let org = &caller.0.user.org;
+    let keys = body.customer.keys()?;
+    let partnership = state.store.partnership(org, &partnership_id(&body.partnership)?).await?;
+    registrations::reachable(&partnership)?;
+    let (claimed, remaining_today) = registrations::precheck(state.node()?, &partnership, &keys).await?;
+    let detail = serde_json::json!({ "partnership": partnership.id.as_str(), "partner": partnership.partner_name,
+        "claimed": claimed });
+    state.store.record_audit(org, &caller.0.user.name, "registration.precheck", &detail).await?;
+    Ok(Json(PrecheckResult { claimed, remaining_today }))
+}
+
+/// Your rules for the registrations partners submit to you.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[schema(value_type = Object)]
+pub(crate) struct SettingsBody(
+    /// `direct_segments` (default `["open_opportunities"]`: a registration on one of your accounts
+    /// in these segments is a channel conflict), `protection_days` (90), `extension_days` (60),
+    /// `prechecks_per_minute` (6) and `prechecks_per_day` (100) per partner.
+    Settings,
+);
+
+/// Your registration settings.
+#[utoipa::path(get, path = "/api/v1/registrations/settings", tag = "registrations",
+    responses((status = 200, body = SettingsBody)))]
+async fn settings(State(state): State<AppState>, caller: Caller) -> Result<Json<SettingsBody>, ApiError> {
+    Ok(Json(SettingsBody(state.store.registration_settings(&caller.0.user.org).await?)))
+}
+
+/// Sets your registration settings (admins); fields left out take their defaults.
+#[utoipa::path(put, path = "/api/v1/registrations/settings", tag = "registrations", request_body = SettingsBody,
+    responses((status = 200, body = SettingsBody),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Out of range")))]
+async fn set_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(SettingsBody(settings)): Json<SettingsBody>,
+) -> Result<Json<SettingsBody>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    settings.check().map_err(|e| ApiError::Invalid(e.to_string()))?;
+    state.store.set_registration_settings(&caller.0.user.org, &settings).await?;
+    Ok(Json(SettingsBody(settings)))
+}
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(settings, set_settings))
+        .routes(routes!(precheck))
+        .routes(routes!(one))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(extend))
+        .routes(routes!(close))
+}

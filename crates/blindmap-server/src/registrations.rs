@@ -1,0 +1,526 @@
+//! Deal registrations between two nodes. The partner's node submits a registration to the
+//! vendor's node over the peer channel; the vendor's node checks it for conflicts (other
+//! partners' claims, its direct team's open opportunities), stores it and answers the submitter's
+//! view of it: the state, a conflict's category, the protection's end — never who holds another
+//! claim. Later decisions (approve, reject, extend, expire, close) are told to the submitter's
+//! node, again until it acknowledges. The pre-check lets a partner ask whether an account is
+//! claimed without naming it (spec §17).
+
+use std::time::Duration;
+
+use blindmap_cosell::dealreg::{self, Checked, RegState, Registration, Submission, SubmitterView};
+use blindmap_psi::{MatchKey, PRECHECK_ELEMENTS, PrecheckAnswer, answer_precheck};
+use blindmap_store::{Allowance, Direction, OrgId, Partnership, Record, Store, StoreError, StoredRegistration};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use crate::NodeContext;
+use crate::client::{ClientError, PeerClient};
+use crate::error::ApiError;
+
+/// What the submitting node sends.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SubmitMessage {
+    /// `rg_…`, chosen by the submitter; both nodes use it.
+    pub(crate) id: String,
+    /// The submission; its `partner` is ignored (the vendor knows who calls).
+    pub(crate) submission: Submission,
+}
+
+/// A pre-check query: hex blinded elements (spec §17).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct PrecheckMessage {
+    pub(crate) elements: Vec<String>,
+}
+
+/// The vendor's answer to a pre-check.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct PrecheckReply {
+    /// The query's elements, evaluated, in order (hex).
+    pub(crate) evaluated: Vec<String>,
+    /// The claimed keys' outputs, cut to 16 bytes, sorted (hex).
+    pub(crate) claimed: Vec<String>,
+    /// Pre-checks left in the asker's budget for the last 24 hours.
+    pub(crate) remaining_today: u32,
+}
+
+/// The event a registration in `state` announces.
+pub(crate) fn event_kind(state: RegState) -> &'static str {
+    match state {
+        RegState::Submitted => "registration.submitted",
+        RegState::InReview => "registration.conflict",
+        RegState::Approved => "registration.approved",
+        RegState::Rejected => "registration.rejected",
+        RegState::Expired => "registration.expired",
+        RegState::Won | RegState::Lost => "registration.closed",
+    }
+}
+
+/// An event's payload: the registration as this side knows it. On the submitter's side that is
+/// its own submission and the vendor's answer; on the vendor's, also who submitted it.
+pub(crate) fn event_payload(stored: &StoredRegistration, partner: &str) -> serde_json::Value {
+    let r = &stored.registration;
+    serde_json::json!({
+        "id": r.id,
+        "direction": stored.direction.as_str(),
+        "partnership": stored.partnership.as_str(),
+        "partner": partner,
+        "state": r.state.as_str(),
+        "conflict": r.conflict,
+        "protected_until": r.protected_until.map(crate::rfc3339),
+        "extended": r.extended,
+        "customer_keys": r.submission.customer_keys,
+        "products": r.submission.products,
+        "value": r.submission.value,
+        "expected_close": r.submission.expected_close,
+    })
+}
+
+fn partner_error(e: ClientError) -> ApiError {
+    match e {
+        ClientError::Api { status, detail } if status.as_u16() == 429 => ApiError::TooMany(detail),
+        ClientError::Api { status, detail } if status.is_client_error() && status.as_u16() != 403 => {
+            ApiError::Invalid(format!("the partner's node refused: {detail}"))
+        }
+        other => ApiError::Partner(other.to_string()),
+    }
+}
+
+fn peer(node: &NodeContext, partnership: &Partnership) -> Result<PeerClient, ApiError> {
+    PeerClient::new(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)
+        .map_err(|e| ApiError::Partner(e.to_string()))
+}
+
+/// The partnership a registration or pre-check goes through: active, with a node to call.
+pub(crate) fn reachable(partnership: &Partnership) -> Result<(), ApiError> {
+    if partnership.state != blindmap_store::PartnershipState::Active {
+        return Err(ApiError::Conflict(format!("the partnership with {} has ended", partnership.partner_name)));
+    }
+    if partnership.partner_url.is_empty() {
+        return Err(ApiError::Conflict(format!("{} has no node to register deals with", partnership.partner_name)));
+    }
+    Ok(())
+}
+
+/// Keys as the protocol types them, from their `type:value` text.
+fn match_keys(keys: &[String]) -> Result<Vec<MatchKey>, ApiError> {
+    keys.iter()
+        .map(|k| {
+            let (t, v) = k.split_once(':').ok_or_else(|| ApiError::Invalid(format!("{k:?} is not type:value")))?;
+            let t = blindmap_psi::KeyType::new(t).map_err(|e| ApiError::Invalid(e.to_string()))?;
+            Ok(MatchKey::new(t, v))
+        })
+        .collect()
+}
+
+/// The submitter's side: sends `submission` to the partner's node and keeps a copy with its
+/// answer. A customer this side registered already answers that registration instead.
+pub(crate) async fn submit(
+    store: &Store,
+    node: &NodeContext,
+    partnership: &Partnership,
+    submission: Submission,
+    actor: &str,
+) -> Result<(StoredRegistration, bool), ApiError> {
+    submission.check().map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let org = &partnership.org;
+    let id = format!("rg_{}", hex::encode(rand::random::<[u8; 16]>()));
+    let message = serde_json::to_value(SubmitMessage { id: id.clone(), submission: submission.clone() })
+        .expect("a submission serialises");
+    let view: SubmitterView = peer(node, partnership)?
+        .post(&format!("/peer/v1/partnerships/{}/registrations", partnership.partner_ref), &message)
+        .await
+        .map_err(partner_error)?;
+    if view.id != id {
+        // Already registered by this side: the vendor answered the earlier one.
+        match store.registration(org, &view.id).await {
+            Ok(existing) if existing.direction == Direction::Submitted && existing.partnership == partnership.id => {
+                return Ok((existing, false));
+            }
+            Ok(_) => return Err(ApiError::Partner("answered with a registration that is not ours".into())),
+            Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let now = crate::now_ms();
+    let stored = StoredRegistration {
+        registration: Registration {
+            id: view.id.clone(),
+            submission: Submission { partner: partnership.id.to_string(), ..submission },
+            submitted_at: now,
+            state: view.state,
+            conflict: view.conflict,
+            protected_until: view.protected_until,
+            extended: view.extended,
+        },
+        partnership: partnership.id.clone(),
+        direction: Direction::Submitted,
+        review: serde_json::json!({}),
+        notify: false,
+        version: 1,
+        updated_at: now,
+    };
+    let payload = event_payload(&stored, &partnership.partner_name);
+    // What left this side: the end customer's keys and the deal, to this partner.
+    let audit = serde_json::json!({ "registration": stored.registration.id, "partnership": partnership.id.as_str(),
+        "partner": partnership.partner_name, "customer_keys": stored.registration.submission.customer_keys });
+    let record = Record {
+        event: Some((event_kind(view.state), &payload)),
+        audit: Some((actor, "registration.submitted", &audit)),
+    };
+    let keys: Vec<String> = stored.registration.submission.customer_keys.iter().cloned().collect();
+    store.insert_registration(org, &stored, &keys, record).await?;
+    Ok((stored, true))
+}
+
+/// The vendor's side of a submission: checks, stores and answers the submitter's view.
+pub(crate) async fn receive(
+    store: &Store,
+    partnership: &Partnership,
+    message: SubmitMessage,
+) -> Result<SubmitterView, ApiError> {
+    let org = &partnership.org;
+    let id = message.id;
+    if !id.strip_prefix("rg_").is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return Err(ApiError::Invalid("a registration id is rg_ and 32 hex digits".into()));
+    }
+    let submission = Submission { partner: partnership.id.to_string(), ..message.submission };
+    submission.check().map_err(|e| ApiError::Invalid(e.to_string()))?;
+    match store.registration(org, &id).await {
+        Ok(existing) if existing.partnership == partnership.id && existing.direction == Direction::Received => {
+            return Ok(existing.registration.submitter_view());
+        }
+        Ok(_) => return Err(ApiError::Conflict("a registration of that id exists".into())),
+        Err(StoreError::NotFound(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let settings = store.registration_settings(org).await?;
+    let keys: Vec<String> = submission.customer_keys.iter().cloned().collect();
+    let existing = store.registrations_sharing(org, &keys).await?;
+    let direct = store.direct_opportunities(org, &settings.direct_segments, &keys).await?;
+    let regs: Vec<Registration> = existing.iter().map(|s| s.registration.clone()).collect();
+    let directs: Vec<dealreg::DirectOpportunity> = direct.iter().map(|(_, d)| d.clone()).collect();
+    let now = crate::now_ms();
+    let registration = match dealreg::check_submission(&id, submission, now, &regs, &directs)
+        .map_err(|e| ApiError::Invalid(e.to_string()))?
+    {
+        Checked::AlreadyRegistered(earlier) => {
+            return Ok(store.registration(org, &earlier).await?.registration.submitter_view());
+        }
+        Checked::New(r) => r,
+    };
+    // What only this side sees: which claims and accounts the checks found.
+    let holders: Vec<&str> = existing
+        .iter()
+        .filter(|s| {
+            s.registration.state.holds_claim()
+                && s.partnership != partnership.id
+                && !s.registration.submission.products.is_disjoint(&registration.submission.products)
+        })
+        .map(|s| s.registration.id.as_str())
+        .collect();
+    let review = serde_json::json!({
+        "conflicting_registrations": holders,
+        "direct_accounts": direct.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+    });
+    let stored = StoredRegistration {
+        registration,
+        partnership: partnership.id.clone(),
+        direction: Direction::Received,
+        review,
+        notify: false,
+        version: 1,
+        updated_at: now,
+    };
+    let payload = event_payload(&stored, &partnership.partner_name);
+    let audit = serde_json::json!({ "registration": id, "partnership": partnership.id.as_str(),
+        "state": stored.registration.state.as_str(), "conflict": stored.registration.conflict });
+    let record = Record {
+        event: Some((event_kind(stored.registration.state), &payload)),
+        audit: Some((&partnership.partner_name, "registration.received", &audit)),
+    };
+    match store.insert_registration(org, &stored, &keys, record).await {
+        Ok(()) => Ok(stored.registration.submitter_view()),
+        // The same submission arriving twice at once, on two replicas: answer the one stored.
+        Err(StoreError::Conflict(_)) => Ok(store.registration(org, &id).await?.registration.submitter_view()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What a vendor's admin (or the submitter, for an extension) does with a registration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Decision {
+    Approve,
+    Reject,
+    Extend,
+    Close { won: bool },
+}
+
+/// Applies `decision` to a registration this side received, marks the submitter to be told and
+/// tells it (best effort now; the sync tells it again until it hears).
+pub(crate) async fn decide(
+    store: &Store,
+    node: Option<&NodeContext>,
+    org: &OrgId,
+    id: &str,
+    decision: Decision,
+    actor: &str,
+    reason: Option<&str>,
+) -> Result<StoredRegistration, ApiError> {
+    for _ in 0..5 {
+        let mut stored = store.registration(org, id).await?;
+        if stored.direction != Direction::Received {
+            return Err(ApiError::Conflict("the partner's node decides on registrations this side submitted".into()));
+        }
+        let settings = store.registration_settings(org).await?;
+        let now = crate::now_ms();
+        let r = &mut stored.registration;
+        let invalid = |e: blindmap_cosell::Error| ApiError::Invalid(e.to_string());
+        let kind = match decision {
+            Decision::Approve => {
+                r.approve(now, settings.protection_days).map_err(invalid)?;
+                "registration.approved"
+            }
+            Decision::Reject => {
+                r.reject().map_err(invalid)?;
+                "registration.rejected"
+            }
+            Decision::Extend => {
+                r.extend(now, settings.extension_days).map_err(invalid)?;
+                "registration.extended"
+            }
+            Decision::Close { won } => {
+                r.close(won).map_err(invalid)?;
+                "registration.closed"
+            }
+        };
+        if let Some(reason) = reason {
+            stored.review["reason"] = serde_json::Value::String(reason.to_owned());
+        }
+        stored.notify = true;
+        let partnership = store.partnership(org, &stored.partnership).await?;
+        let payload = event_payload(&stored, &partnership.partner_name);
+        let audit = serde_json::json!({ "registration": id, "state": stored.registration.state.as_str(),
+            "protected_until": stored.registration.protected_until, "reason": reason });
+        let record = Record { event: Some((kind, &payload)), audit: Some((actor, kind, &audit)) };
+        match store.save_registration(org, &stored, record).await {
+            Ok(()) => {
+                if let Some(node) = node
+                    && let Err(e) = tell(store, node, org, id).await
+                {
+                    tracing::info!(registration = %id, error = %e, "the submitter has not heard yet");
+                }
+                return Ok(store.registration(org, id).await?);
+            }
+            Err(StoreError::Changed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict("the registration keeps changing; try again".into()))
+}
+
+/// Tells the submitter's node the registration's state; clears the mark once it has heard.
+pub(crate) async fn tell(store: &Store, node: &NodeContext, org: &OrgId, id: &str) -> Result<(), ApiError> {
+    let stored = store.registration(org, id).await?;
+    let partnership = store.partnership(org, &stored.partnership).await?;
+    if partnership.partner_url.is_empty() {
+        return Err(ApiError::Conflict("the partner has no node to tell".into()));
+    }
+    let view = serde_json::to_value(stored.registration.submitter_view()).expect("a view serialises");
+    let path = format!("/peer/v1/partnerships/{}/registrations/{id}/status", partnership.partner_ref);
+    let _: serde_json::Value = peer(node, &partnership)?.post(&path, &view).await.map_err(partner_error)?;
+    let mut heard = stored;
+    heard.notify = false;
+    match store.save_registration(org, &heard, Record { event: None, audit: None }).await {
+        // Changed meanwhile: it stays marked, and the next round tells the newer state.
+        Ok(()) | Err(StoreError::Changed) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The submitter's side hears of a decision: its copy takes the vendor's view.
+pub(crate) async fn hear(
+    store: &Store,
+    partnership: &Partnership,
+    id: &str,
+    view: SubmitterView,
+) -> Result<(), ApiError> {
+    if view.id != id {
+        return Err(ApiError::Invalid("the view is of another registration".into()));
+    }
+    let org = &partnership.org;
+    for _ in 0..5 {
+        let mut stored = match store.registration(org, id).await {
+            Ok(s) if s.direction == Direction::Submitted && s.partnership == partnership.id => s,
+            Ok(_) | Err(StoreError::NotFound(_)) => return Err(ApiError::NotFound("registration")),
+            Err(e) => return Err(e.into()),
+        };
+        let r = &mut stored.registration;
+        let before = (r.state, r.conflict, r.protected_until, r.extended);
+        (r.state, r.conflict, r.protected_until, r.extended) =
+            (view.state, view.conflict, view.protected_until, view.extended);
+        if before == (r.state, r.conflict, r.protected_until, r.extended) {
+            return Ok(());
+        }
+        let kind = if before.0 == view.state && before.3 != view.extended {
+            "registration.extended"
+        } else {
+            event_kind(view.state)
+        };
+        let payload = event_payload(&stored, &partnership.partner_name);
+        match store.save_registration(org, &stored, Record { event: Some((kind, &payload)), audit: None }).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::Changed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict("the registration keeps changing; try again".into()))
+}
+
+/// The submitter asks the vendor's node for the one extension; its copy takes the answer.
+pub(crate) async fn request_extension(
+    store: &Store,
+    node: &NodeContext,
+    org: &OrgId,
+    id: &str,
+) -> Result<StoredRegistration, ApiError> {
+    let stored = store.registration(org, id).await?;
+    let partnership = store.partnership(org, &stored.partnership).await?;
+    reachable(&partnership)?;
+    let path = format!("/peer/v1/partnerships/{}/registrations/{id}/extend", partnership.partner_ref);
+    let view: SubmitterView =
+        peer(node, &partnership)?.post(&path, &serde_json::json!({})).await.map_err(partner_error)?;
+    hear(store, &partnership, id, view).await?;
+    Ok(store.registration(org, id).await?)
+}
+
+/// Asks the partner's node whether the customer of `keys` is claimed, without naming it.
+pub(crate) async fn precheck(
+    node: &NodeContext,
+    partnership: &Partnership,
+    keys: &[String],
+) -> Result<(bool, u32), ApiError> {
+    let keys = match_keys(keys)?;
+    let (query, elements) =
+        blindmap_psi::PrecheckQuery::new(&keys, &mut rand::rng()).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let message = serde_json::to_value(PrecheckMessage { elements: elements.iter().map(hex::encode).collect() })
+        .expect("a query serialises");
+    let reply: PrecheckReply = peer(node, partnership)?
+        .post(&format!("/peer/v1/partnerships/{}/precheck", partnership.partner_ref), &message)
+        .await
+        .map_err(partner_error)?;
+    let unusable = |what: &str| ApiError::Partner(format!("sent an unusable pre-check answer: {what}"));
+    let evaluated = reply
+        .evaluated
+        .iter()
+        .map(|h| hex::decode(h).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| unusable("an element is not 32 bytes of hex"))?;
+    let claimed = reply
+        .claimed
+        .iter()
+        .map(|h| hex::decode(h).ok().and_then(|b| <[u8; 16]>::try_from(b).ok()))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| unusable("a claimed output is not 16 bytes of hex"))?;
+    let found = query.finish(&PrecheckAnswer { evaluated, claimed }).map_err(|e| unusable(&e.to_string()))?;
+    Ok((found, reply.remaining_today))
+}
+
+/// The vendor's side of a pre-check: within the partner's limits, evaluates the query and the
+/// claims of every other partner under a key for this query alone.
+pub(crate) async fn answer(
+    store: &Store,
+    partnership: &Partnership,
+    message: PrecheckMessage,
+) -> Result<PrecheckReply, ApiError> {
+    let org = &partnership.org;
+    if message.elements.len() != PRECHECK_ELEMENTS {
+        return Err(ApiError::Invalid("a pre-check carries exactly 8 elements".into()));
+    }
+    let elements = message
+        .elements
+        .iter()
+        .map(|h| hex::decode(h).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()))
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| ApiError::Invalid("an element is not 32 bytes of hex".into()))?;
+    let settings = store.registration_settings(org).await?;
+    let allowance = store
+        .take_precheck(org, &partnership.id, crate::now_ms(), settings.prechecks_per_minute, settings.prechecks_per_day)
+        .await?;
+    let remaining_today = match allowance {
+        Allowance::Allowed { remaining_today } => remaining_today,
+        Allowance::Refused { reason, retry_after } => {
+            let detail = serde_json::json!({ "partnership": partnership.id.as_str(), "refused": reason });
+            store.record_audit(org, &partnership.partner_name, "registration.precheck_refused", &detail).await?;
+            return Err(ApiError::TooMany(format!("{reason}; try again in {retry_after} s")));
+        }
+    };
+    let claimed = match_keys(&store.claimed_keys(org, &partnership.id).await?)?;
+    let answer = tokio::task::spawn_blocking(move || answer_precheck(&elements, &claimed, &mut rand::rng()))
+        .await
+        .map_err(|_| ApiError::Invalid("the pre-check failed".into()))?
+        .map_err(|e| ApiError::Invalid(e.to_string()))?;
+    // What left this side: a count of claimed keys, under a key that died with the answer.
+    let detail = serde_json::json!({ "partnership": partnership.id.as_str(), "claimed_keys": answer.claimed.len(),
+        "remaining_today": remaining_today });
+    store.record_audit(org, &partnership.partner_name, "registration.precheck_answered", &detail).await?;
+    Ok(PrecheckReply {
+        evaluated: answer.evaluated.iter().map(hex::encode).collect(),
+        claimed: answer.claimed.iter().map(hex::encode).collect(),
+        remaining_today,
+    })
+}
+
+/// Every couple of seconds until `stop`: expires registrations whose protection ended, and
+/// tells submitters what they have not heard yet.
+pub(crate) async fn run_sync(store: Store, node: std::sync::Arc<NodeContext>, mut stop: watch::Receiver<bool>) {
+    loop {
+        match store.due_registrations(crate::now_ms(), 100).await {
+            Ok(due) => {
+                for (org, id) in due {
+                    if let Err(e) = expire(&store, &org, &id).await {
+                        tracing::warn!(registration = %id, error = %e, "cannot expire the registration");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot look for registrations to expire"),
+        }
+        match store.unnotified_registrations(50).await {
+            Ok(pending) => {
+                for (org, id) in pending {
+                    if let Err(e) = tell(&store, &node, &org, &id).await {
+                        tracing::debug!(registration = %id, error = %e, "the submitter has not heard yet");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot look for registrations to tell"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+async fn expire(store: &Store, org: &OrgId, id: &str) -> Result<(), ApiError> {
+    for _ in 0..5 {
+        let mut stored = store.registration(org, id).await?;
+        if !stored.registration.expire_if_due(crate::now_ms()) {
+            return Ok(());
+        }
+        stored.notify = true;
+        let partnership = store.partnership(org, &stored.partnership).await?;
+        let payload = event_payload(&stored, &partnership.partner_name);
+        let audit = serde_json::json!({ "registration": id, "protected_until": stored.registration.protected_until });
+        let record = Record {
+            event: Some(("registration.expired", &payload)),
+            audit: Some(("node", "registration.expired", &audit)),
+        };
+        match store.save_registration(org, &stored, record).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::Changed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict("the registration keeps changing".into()))
+}
