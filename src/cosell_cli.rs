@@ -5,7 +5,7 @@ use blindmap_server::client::{ApiClient, Method};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use crate::node_cli::{Connection, all_items, client, encode, partnership_id, runtime};
+use crate::node_cli::{Connection, all_items, client, encode, partnership_id, post, runtime};
 
 #[derive(Subcommand)]
 pub(crate) enum CoSellCommand {
@@ -87,10 +87,6 @@ fn summary(c: &Value) -> String {
         r["close_date"]["value"].as_str().unwrap_or("-"),
         if c["pending_sync"] == true { "  (not yet shared with the partner)" } else { "" }
     )
-}
-
-async fn post(api: &ApiClient, path: &str, body: &Value) -> anyhow::Result<Value> {
-    Ok(api.call(Method::POST, path, Some((serde_json::to_vec(body)?, "application/json")), &[]).await?)
 }
 
 /// `"12500.00 EUR"` as the API's amount (minor units of the currency).

@@ -5,6 +5,7 @@
 mod admin_cli;
 mod bench;
 mod cosell_cli;
+mod deal_cli;
 mod demo;
 mod import_bench;
 mod input;
@@ -88,6 +89,12 @@ enum Command {
         #[command(subcommand)]
         command: cosell_cli::CoSellCommand,
     },
+    /// Deal registrations: pre-check and register deals with a vendor; approve, reject, extend
+    /// and close those partners register with you.
+    Deal {
+        #[command(subcommand)]
+        command: deal_cli::DealCommand,
+    },
     /// Webhooks: endpoints that receive the organisation's events signed as Standard Webhooks,
     /// their delivery log, and the events by cursor.
     Hooks {
@@ -161,6 +168,7 @@ fn main() -> ExitCode {
         Command::Users { command } => admin_cli::run_users(&command),
         Command::Hooks { command } => admin_cli::run_hooks(&command),
         Command::Cosell { command } => cosell_cli::run(&command),
+        Command::Deal { command } => deal_cli::run(&command),
         Command::Org { command: OrgCommand::Add(args) } => admin_cli::run_org_add(&args),
         Command::Match(args) => match_cli::run(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Psi(args) }) => bench::psi(&args),

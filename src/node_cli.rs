@@ -349,6 +349,11 @@ pub(crate) fn run_datasets(command: &DatasetsCommand) -> anyhow::Result<()> {
 }
 
 /// Every item of a paged list (`path` without query), following the `next` cursors.
+/// POSTs `body` as JSON to the node's `path`; the answer.
+pub(crate) async fn post(api: &ApiClient, path: &str, body: &Value) -> anyhow::Result<Value> {
+    Ok(api.call(Method::POST, path, Some((serde_json::to_vec(body)?, "application/json")), &[]).await?)
+}
+
 pub(crate) async fn all_items(api: &ApiClient, path: &str) -> anyhow::Result<Vec<Value>> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;

@@ -587,6 +587,76 @@ fn two_served_nodes_pair_share_and_match_from_the_cli() {
     assert!(shown.contains("accepted") && shown.contains("note by admin: let's talk"), "{shown}");
     assert!(shown.contains(&format!("side A: account {account}")), "{shown}");
 
+    // Deal registration: a pre-check, a registration on the vendor's open opportunity (a channel
+    // conflict), the vendor's approval, heard on the partner's side.
+    let run = |node: &Served, args: &[&str]| {
+        let out = node.run(args, dir.path());
+        assert!(out.status.success(), "{args:?}: {}{}", text(&out.stdout), text(&out.stderr));
+        text(&out.stdout)
+    };
+    let asked = run(&partner, &["deal", "precheck", "--partner", "Vendor", "--domain", "litware.com"]);
+    assert!(asked.starts_with("not claimed") && asked.contains("99 pre-checks left"), "{asked}");
+    let registered = run(
+        &partner,
+        &[
+            "deal",
+            "register",
+            "--partner",
+            "Vendor",
+            "--name",
+            "Litware Inc",
+            "--country",
+            "US",
+            "--product",
+            "cloud",
+            "--value",
+            "25000 USD",
+            "--close",
+            "2027-06-30",
+        ],
+    );
+    let reg_id = registered.split_whitespace().next().unwrap().to_owned();
+    assert!(reg_id.starts_with("rg_") && registered.contains("submitted"), "{registered}");
+    let received = run(&vendor, &["deal", "list", "--received"]);
+    assert!(
+        received.contains(&reg_id) && received.contains("Partner") && received.contains("25000.00 USD"),
+        "{received}"
+    );
+    let shown = run(&vendor, &["deal", "show", &reg_id]);
+    assert!(shown.contains("name_country:US|litware"), "{shown}");
+    let approved = run(&vendor, &["deal", "approve", &reg_id, "--reason", "known deal"]);
+    assert!(approved.contains("approved") && approved.contains("protected until"), "{approved}");
+    let heard = (0..50).find_map(|_| {
+        let list = run(&partner, &["deal", "list", "--submitted", "--state", "approved"]);
+        if list.contains(&reg_id) {
+            Some(list)
+        } else {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            None
+        }
+    });
+    assert!(heard.is_some(), "the partner's node heard the approval");
+    let bad = partner.run(
+        &[
+            "deal",
+            "register",
+            "--partner",
+            "Vendor",
+            "--domain",
+            "gmail.com",
+            "--product",
+            "cloud",
+            "--value",
+            "1 USD",
+            "--close",
+            "2027-06-30",
+        ],
+        dir.path(),
+    );
+    assert!(!bad.status.success() && text(&bad.stderr).contains("free-mail"), "{}", text(&bad.stderr));
+    let settings = run(&vendor, &["deal", "settings", "--protection-days", "30"]);
+    assert!(settings.contains("\"protection_days\": 30"), "{settings}");
+
     let again = vendor.run(&["match", "--partner", "Partner", "--json"], dir.path());
     let json: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(json["run"]["state"], "complete");
