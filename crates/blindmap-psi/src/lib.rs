@@ -54,6 +54,8 @@ pub use floor::floor_operations;
 pub use local::{Direction, InProcessRun, Observer, run_in_process, run_in_process_with};
 pub use outcome::{Cell, Outcome, Overlap, PartnerFields, PartnerRecord};
 pub use policy::{DEFAULT_MIN_PARTNER_SEGMENT, DEFAULT_THRESHOLD, DisclosurePolicy, Level, Plan};
+#[cfg(feature = "deterministic")]
+pub use precheck::answer_precheck_with_seed;
 pub use precheck::{
     MAX_PRECHECK_CLAIMED, PRECHECK_ELEMENTS, PRECHECK_TAG_LEN, PrecheckAnswer, PrecheckQuery, PrecheckTag,
     answer_precheck,

@@ -65,30 +65,69 @@ impl PrecheckQuery {
     /// Blinds `keys` (one account's, 1 to [`PRECHECK_ELEMENTS`]), places them at random in the
     /// query and fills the other places with random elements: the elements to send.
     pub fn new(keys: &[MatchKey], rng: &mut impl CryptoRng) -> Result<(Self, Vec<ElementBytes>), Error> {
-        if keys.is_empty() || keys.len() > PRECHECK_ELEMENTS {
-            return Err(Error::Precheck("a query asks about 1 to 8 keys of one account"));
-        }
         // A Fisher–Yates shuffle of the places; the first ones go to the real keys.
-        let mut places: Vec<usize> = (0..PRECHECK_ELEMENTS).collect();
+        let mut places: [usize; PRECHECK_ELEMENTS] = std::array::from_fn(|i| i);
         for i in (1..PRECHECK_ELEMENTS).rev() {
             let j = usize::try_from(rng.next_u64() % (i as u64 + 1)).expect("below 8");
             places.swap(i, j);
         }
-        let mut elements: Vec<Option<ElementBytes>> = vec![None; PRECHECK_ELEMENTS];
+        let blinds = keys.iter().map(|_| Blind::random(rng)).collect();
+        let padding = (keys.len()..PRECHECK_ELEMENTS)
+            .map(|_| {
+                let mut uniform = [0u8; 64];
+                rng.fill_bytes(&mut uniform);
+                uniform
+            })
+            .collect();
+        Self::assemble(keys, &places, blinds, padding)
+    }
+
+    /// [`PrecheckQuery::new`] with its randomness given: `places` (a permutation of 0..8, the
+    /// first `keys.len()` for the keys), a blind per key and 64 bytes per padding element. For
+    /// test vectors only.
+    #[cfg(feature = "deterministic")]
+    pub fn with_randomness(
+        keys: &[MatchKey],
+        places: &[usize; PRECHECK_ELEMENTS],
+        blinds: Vec<Blind>,
+        padding: Vec<[u8; 64]>,
+    ) -> Result<(Self, Vec<ElementBytes>), Error> {
+        Self::assemble(keys, places, blinds, padding)
+    }
+
+    fn assemble(
+        keys: &[MatchKey],
+        places: &[usize; PRECHECK_ELEMENTS],
+        blinds: Vec<Blind>,
+        padding: Vec<[u8; 64]>,
+    ) -> Result<(Self, Vec<ElementBytes>), Error> {
+        if keys.is_empty() || keys.len() > PRECHECK_ELEMENTS {
+            return Err(Error::Precheck("a query asks about 1 to 8 keys of one account"));
+        }
+        let mut seen = [false; PRECHECK_ELEMENTS];
+        for &p in places {
+            if p >= PRECHECK_ELEMENTS || std::mem::replace(&mut seen[p], true) {
+                return Err(Error::Precheck("the places are not a permutation of 0..8"));
+            }
+        }
+        if blinds.len() != keys.len() || padding.len() != PRECHECK_ELEMENTS - keys.len() {
+            return Err(Error::Precheck("one blind per key and one padding element per free place"));
+        }
+        let mut elements: [Option<ElementBytes>; PRECHECK_ELEMENTS] = [None; PRECHECK_ELEMENTS];
         let mut query = Self { keys: Vec::with_capacity(keys.len()) };
-        for (key, &place) in keys.iter().zip(&places) {
+        for ((key, blind), &place) in keys.iter().zip(blinds).zip(places) {
             let input = key.oprf_input();
-            let (blind, blinded) = oprf::blind(&input, rng)?;
+            let blinded = oprf::blind_with(&input, &blind)?;
             elements[place] = Some(blinded.to_bytes());
             query.keys.push((input, blind, place));
         }
+        // A blinded element is a uniformly random group element: so is the padding.
+        let mut padding = padding.into_iter();
         let elements = elements
             .into_iter()
             .map(|e| {
                 e.unwrap_or_else(|| {
-                    // A blinded element is a uniformly random group element: so is the padding.
-                    let mut uniform = [0u8; 64];
-                    rng.fill_bytes(&mut uniform);
+                    let uniform = padding.next().expect("one padding element per free place");
                     element_from_uniform(&uniform).compress().to_bytes()
                 })
             })
@@ -121,14 +160,37 @@ pub fn answer_precheck<'a>(
     claimed: impl IntoIterator<Item = &'a MatchKey>,
     rng: &mut impl CryptoRng,
 ) -> Result<PrecheckAnswer, Error> {
+    let elements = query_elements(blinded)?;
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    rng.fill_bytes(seed.as_mut());
+    answer_with_seed(&elements, claimed, &seed)
+}
+
+/// [`answer_precheck`] with the query key's seed given. For test vectors only.
+#[cfg(feature = "deterministic")]
+pub fn answer_precheck_with_seed<'a>(
+    blinded: &[ElementBytes],
+    claimed: impl IntoIterator<Item = &'a MatchKey>,
+    seed: &[u8; 32],
+) -> Result<PrecheckAnswer, Error> {
+    let elements = query_elements(blinded)?;
+    answer_with_seed(&elements, claimed, seed)
+}
+
+/// A query's elements, refused unless there are 8 and each is a valid non-identity element.
+fn query_elements(blinded: &[ElementBytes]) -> Result<Vec<BlindedElement>, Error> {
     if blinded.len() != PRECHECK_ELEMENTS {
         return Err(Error::Precheck("a query carries exactly 8 blinded elements"));
     }
-    let elements =
-        blinded.iter().map(BlindedElement::from_bytes).collect::<Result<Vec<_>, DecodeError>>().map_err(Error::from)?;
-    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
-    rng.fill_bytes(seed.as_mut());
-    let key = OprfKey::derive(&seed, KEY_INFO)?;
+    Ok(blinded.iter().map(BlindedElement::from_bytes).collect::<Result<Vec<_>, DecodeError>>()?)
+}
+
+fn answer_with_seed<'a>(
+    elements: &[BlindedElement],
+    claimed: impl IntoIterator<Item = &'a MatchKey>,
+    seed: &[u8; 32],
+) -> Result<PrecheckAnswer, Error> {
+    let key = OprfKey::derive(seed, KEY_INFO)?;
     let evaluated = elements.iter().map(|e| key.blind_evaluate(e).to_bytes()).collect();
     let mut tags = BTreeSet::new();
     for k in claimed {
