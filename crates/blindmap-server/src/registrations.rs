@@ -323,16 +323,21 @@ pub(crate) async fn decide(
 pub(crate) async fn tell(store: &Store, node: &NodeContext, org: &OrgId, id: &str) -> Result<(), ApiError> {
     let stored = store.registration(org, id).await?;
     let partnership = store.partnership(org, &stored.partnership).await?;
-    if partnership.partner_url.is_empty() {
-        return Err(ApiError::Conflict("the partner has no node to tell".into()));
+    if partnership.state != blindmap_store::PartnershipState::Active || partnership.partner_url.is_empty() {
+        // Nobody to tell any more (or ever): stop trying.
+        return clear_notify(store, org, stored).await;
     }
     let view = serde_json::to_value(stored.registration.submitter_view()).expect("a view serialises");
     let path = format!("/peer/v1/partnerships/{}/registrations/{id}/status", partnership.partner_ref);
     let _: serde_json::Value = peer(node, &partnership)?.post(&path, &view).await.map_err(partner_error)?;
-    let mut heard = stored;
-    heard.notify = false;
-    match store.save_registration(org, &heard, Record { event: None, audit: None }).await {
-        // Changed meanwhile: it stays marked, and the next round tells the newer state.
+    clear_notify(store, org, stored).await
+}
+
+/// Clears the mark of a registration as read; if it changed meanwhile, it stays marked and the
+/// next round tells the newer state.
+async fn clear_notify(store: &Store, org: &OrgId, mut stored: StoredRegistration) -> Result<(), ApiError> {
+    stored.notify = false;
+    match store.save_registration(org, &stored, Record { event: None, audit: None }).await {
         Ok(()) | Err(StoreError::Changed) => Ok(()),
         Err(e) => Err(e.into()),
     }
