@@ -161,9 +161,10 @@ pub(crate) async fn submit(
         updated_at: now,
     };
     let payload = event_payload(&stored, &partnership.partner_name);
-    // What left this side: the end customer's keys and the deal, to this partner.
+    // What left this side: the end customer's keys (kept with the registration; counted here,
+    // as the trail holds no identifiers) and the deal, to this partner.
     let audit = serde_json::json!({ "registration": stored.registration.id, "partnership": partnership.id.as_str(),
-        "partner": partnership.partner_name, "customer_keys": stored.registration.submission.customer_keys });
+        "partner": partnership.partner_name, "customer_keys": stored.registration.submission.customer_keys.len() });
     let record = Record {
         event: Some((event_kind(view.state), &payload)),
         audit: Some((actor, "registration.submitted", &audit)),

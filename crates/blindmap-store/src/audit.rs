@@ -20,6 +20,28 @@ pub struct AuditEvent {
     pub detail: serde_json::Value,
 }
 
+/// Appends an audit event on `conn` (a transaction's, so that it commits with the change it
+/// describes).
+pub(crate) async fn append_audit(
+    conn: &mut sqlx::AnyConnection,
+    org: &OrgId,
+    at: i64,
+    actor: &str,
+    kind: &str,
+    detail: &serde_json::Value,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO audit_events (id, org_id, at, actor, kind, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(format!("aud_{}", random_hex()))
+        .bind(org.as_str())
+        .bind(at)
+        .bind(actor)
+        .bind(kind)
+        .bind(detail.to_string())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     /// Appends an event to `org`'s audit trail.
     pub async fn record_audit(
@@ -29,15 +51,8 @@ impl Store {
         kind: &str,
         detail: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO audit_events (id, org_id, at, actor, kind, detail) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(format!("aud_{}", random_hex()))
-            .bind(org.as_str())
-            .bind(now_ms())
-            .bind(actor)
-            .bind(kind)
-            .bind(detail.to_string())
-            .execute(&self.pool)
-            .await?;
+        let mut conn = self.pool.acquire().await?;
+        append_audit(&mut conn, org, now_ms(), actor, kind, detail).await?;
         Ok(())
     }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use blindmap_cosell::dealreg::{DirectOpportunity, Registration, Settings};
 use sqlx::Row;
 
-use crate::ids::{OrgId, PartnershipId, now_ms, random_hex};
+use crate::ids::{OrgId, PartnershipId, now_ms};
 use crate::{Store, StoreError};
 
 /// Which way a registration went.
@@ -112,15 +112,7 @@ async fn write_record(
         crate::events::append_event(tx, org, kind, payload).await?;
     }
     if let Some((actor, kind, detail)) = record.audit {
-        sqlx::query("INSERT INTO audit_events (id, org_id, at, actor, kind, detail) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(format!("aud_{}", random_hex()))
-            .bind(org.as_str())
-            .bind(now_ms())
-            .bind(actor)
-            .bind(kind)
-            .bind(detail.to_string())
-            .execute(&mut **tx)
-            .await?;
+        crate::audit::append_audit(tx, org, now_ms(), actor, kind, detail).await?;
     }
     Ok(())
 }

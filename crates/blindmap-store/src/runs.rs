@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use sqlx::Row;
 
-use crate::ids::{DatasetId, OrgId, PartnershipId, RunId, now_ms, random_hex};
+use crate::ids::{DatasetId, OrgId, PartnershipId, RunId, now_ms};
 use crate::partnerships::SharingPolicy;
 use crate::{Store, StoreError};
 
@@ -343,16 +343,7 @@ impl Store {
             query.execute(&mut *tx).await?;
         }
         for (kind, detail) in &completion.audit {
-            sqlx::query(
-                "INSERT INTO audit_events (id, org_id, at, actor, kind, detail) VALUES ($1, $2, $3, 'node', $4, $5)",
-            )
-            .bind(format!("aud_{}", random_hex()))
-            .bind(org.as_str())
-            .bind(now)
-            .bind(kind.as_str())
-            .bind(detail.to_string())
-            .execute(&mut *tx)
-            .await?;
+            crate::audit::append_audit(&mut tx, org, now, "node", kind, detail).await?;
         }
         for (segment, order) in &completion.orders {
             sqlx::query("INSERT INTO run_orders (run_id, segment, record_order) VALUES ($1, $2, $3)")
