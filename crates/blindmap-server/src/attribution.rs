@@ -101,6 +101,16 @@ pub(crate) fn check_text(what: &str, text: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A touch kind's name, as the API writes it.
+pub(crate) fn kind_name(kind: TouchKind) -> &'static str {
+    match kind {
+        TouchKind::Sourced => "sourced",
+        TouchKind::Referral => "referral",
+        TouchKind::Influenced => "influenced",
+        TouchKind::CoSelling => "co_selling",
+    }
+}
+
 /// A touch kind by name.
 pub(crate) fn kind(name: &str) -> Result<TouchKind, ApiError> {
     match name {
@@ -152,9 +162,10 @@ pub(crate) fn parse_time(what: &str, text: &str) -> Result<i64, ApiError> {
         let part = b.get(range)?;
         part.iter().all(u8::is_ascii_digit).then(|| part.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
     };
-    let (year, month, day) = match (digits(0..4), b.get(4), digits(5..7), b.get(7), digits(8..10)) {
-        (Some(y), Some(b'-'), Some(m), Some(b'-'), Some(d)) => (y, m, d),
-        _ => return Err(invalid()),
+    let (Some(year), Some(b'-'), Some(month), Some(b'-'), Some(day)) =
+        (digits(0..4), b.get(4), digits(5..7), b.get(7), digits(8..10))
+    else {
+        return Err(invalid());
     };
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
         return Err(invalid());
@@ -272,8 +283,9 @@ mod tests {
         assert_eq!(model("time_decay", Some(30)).unwrap(), Model::TimeDecay { half_life_days: 30 });
         assert!(model("time_decay", None).is_err() && model("time_decay", Some(0)).is_err());
         assert!(model("time_decay", Some(3651)).is_err() && model("Linear", None).is_err());
-        for (name, k) in [("sourced", TouchKind::Sourced), ("co_selling", TouchKind::CoSelling)] {
-            assert_eq!(kind(name).unwrap(), k);
+        for k in [TouchKind::Sourced, TouchKind::Referral, TouchKind::Influenced, TouchKind::CoSelling] {
+            assert_eq!(kind(kind_name(k)).unwrap(), k);
+            assert_eq!(serde_json::to_value(k).unwrap(), kind_name(k), "the name serde gives it");
         }
         assert!(kind("co-selling").is_err() && kind("").is_err());
     }

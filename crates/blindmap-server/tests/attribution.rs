@@ -36,6 +36,9 @@ const HISTORY: [(&str, &str, &str); 6] = [
 /// A credit: partner, share (ppm), amount in EUR cents, reported in USD cents at 1.08, category.
 type Credit = (&'static str, u64, i64, i64, Option<&'static str>);
 
+/// A credit as the API shows it, in the same order.
+type Shown = (String, u64, i64, i64, Option<String>);
+
 /// What each model credits for 120,000.00 EUR on that history, by hand. The opportunity was
 /// created on 2026-11-25: of the touches between the first and the last, Initech's (2026-12-02)
 /// is the nearest, and W-shaped's middle anchor.
@@ -100,7 +103,7 @@ fn close_body(model: Option<&str>) -> Value {
 }
 
 /// Credits as the API shows them (an attribution's `credits`).
-fn credits(items: &Value) -> Vec<(String, u64, i64, i64, Option<String>)> {
+fn credits(items: &Value) -> Vec<Shown> {
     items
         .as_array()
         .unwrap()
@@ -121,7 +124,7 @@ fn credits(items: &Value) -> Vec<(String, u64, i64, i64, Option<String>)> {
         .collect()
 }
 
-fn owned(credits: Vec<Credit>) -> Vec<(String, u64, i64, i64, Option<String>)> {
+fn owned(credits: Vec<Credit>) -> Vec<Shown> {
     credits.into_iter().map(|(p, s, a, r, c)| (p.to_owned(), s, a, r, c.map(str::to_owned))).collect()
 }
 
@@ -423,14 +426,15 @@ async fn scenario(database_url: Option<String>) {
     assert_eq!(settings["configured"], false);
 
     // The event: delivered to the webhook, signed; and in the events feed once settled.
+    let closes = 1 + MODELS.len();
     for _ in 0..300 {
-        if hook.lock().unwrap().len() >= 1 + MODELS.len() {
+        if hook.lock().unwrap().len() >= closes {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let received = hook.lock().unwrap().clone();
-    assert_eq!(received.len(), 1 + MODELS.len(), "one event per close");
+    assert_eq!(received.len(), closes, "one event per close");
     let first = received
         .iter()
         .find(|(_, body)| serde_json::from_slice::<Value>(body).unwrap()["data"]["opportunity"] == "OPP-1")
@@ -453,7 +457,7 @@ async fn scenario(database_url: Option<String>) {
         .filter(|e| e["type"] == "attribution.recorded")
         .map(|e| &e["data"]["opportunity"])
         .collect();
-    assert_eq!(recorded.len(), 1 + MODELS.len());
+    assert_eq!(recorded.len(), closes);
     assert_eq!(recorded[0], "OPP-1");
     assert!(
         received.iter().any(|(h, _)| h["webhook-id"] == feed["items"][0]["id"].as_str().unwrap()),

@@ -15,6 +15,9 @@ on_both_backends!(
 
 const DAY: i64 = 86_400_000;
 
+/// A ledger entry as compared: partner, category, share, amount and reported amount (minor units).
+type Entry<'a> = (Option<&'a str>, Option<Category>, u32, i64, Option<i64>);
+
 fn touch(partner: &str, kind: TouchKind, day: i64) -> Touch {
     Touch { partner: partner.into(), kind, at: day * DAY, actor: "kim".into() }
 }
@@ -103,7 +106,7 @@ async fn attribution_inbound_deliveries_are_recorded_once(store: Store) {
     let crm = store.create_inbound_source(&org, "CRM", "whsec_one").await.unwrap();
     assert!(matches!(store.create_inbound_source(&org, "CRM", "whsec_two").await, Err(StoreError::Conflict(_))));
     let theirs = store.create_inbound_source(&other, "CRM", "whsec_three").await.unwrap();
-    assert_eq!(store.inbound_sources(&org).await.unwrap(), [crm.clone()]);
+    assert_eq!(store.inbound_sources(&org).await.unwrap(), std::slice::from_ref(&crm));
     let (found, secret) = store.inbound_source(&crm.id).await.unwrap();
     assert_eq!((found, secret.as_str()), (crm.clone(), "whsec_one"));
 
@@ -153,7 +156,7 @@ async fn attribution_closes_are_recorded_once_with_their_entries_and_event(store
     assert_eq!(store.closed_opportunity(&org, "OPP-1").await.unwrap(), won, "the ledger keeps what was scored");
 
     let entries = store.ledger_page(&org, None, None, 100).await.unwrap();
-    let got: Vec<(Option<&str>, Option<Category>, u32, i64, Option<i64>)> = entries
+    let got: Vec<Entry<'_>> = entries
         .iter()
         .map(|e| (e.partner.as_deref(), e.category, e.share_ppm, e.amount.minor, e.reported.map(|m| m.minor)))
         .collect();

@@ -22,7 +22,7 @@ use utoipa_axum::routes;
 
 use super::{Page, idempotent};
 use crate::AppState;
-use crate::attribution::{DEFAULT_MODEL, InboundBody, TouchInput, check_text, model, parse_time};
+use crate::attribution::{DEFAULT_MODEL, InboundBody, TouchInput, check_text, kind_name, model, parse_time};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Json, Query};
@@ -71,16 +71,12 @@ pub(crate) struct TouchView {
     recorded_at: String,
 }
 
-fn kind_name(touch: &Touch) -> String {
-    serde_json::to_value(touch.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
-}
-
 impl From<StoredTouch> for TouchView {
     fn from(s: StoredTouch) -> Self {
         Self {
             id: s.id.to_string(),
             opportunity: s.opportunity,
-            kind: kind_name(&s.touch),
+            kind: kind_name(s.touch.kind).to_owned(),
             partner: s.touch.partner,
             at: rfc3339(s.touch.at),
             actor: s.touch.actor,
@@ -312,7 +308,7 @@ impl From<ClosedOpportunity> for ClosedView {
                 .iter()
                 .map(|t| ScoredTouch {
                     partner: t.partner.clone(),
-                    kind: kind_name(t),
+                    kind: kind_name(t.kind).to_owned(),
                     at: rfc3339(t.at),
                     actor: t.actor.clone(),
                 })
@@ -526,8 +522,15 @@ async fn set_settings(
     Ok(Json(current_model(&state, &caller).await?))
 }
 
-/// The deal a close body describes, before its creation time is known; the model it asks for.
-fn read_close(body: &CloseBody) -> Result<(Money, i64, Option<i64>, Option<(Currency, Rate)>), ApiError> {
+/// What a close body says of the deal, checked; its creation time may wait for the touches.
+struct CloseTerms {
+    amount: Money,
+    closed_at: i64,
+    created_at: Option<i64>,
+    reporting: Option<(Currency, Rate)>,
+}
+
+fn read_close(body: &CloseBody) -> Result<CloseTerms, ApiError> {
     if body.won == Some(false) {
         return Err(ApiError::Invalid(
             "only opportunities closed won are attributed; a lost one records nothing (leave it out)".into(),
@@ -546,7 +549,7 @@ fn read_close(body: &CloseBody) -> Result<(Money, i64, Option<i64>, Option<(Curr
         (None, None) => None,
         _ => return Err(ApiError::Invalid("reporting_currency and rate go together".into())),
     };
-    Ok((amount, closed_at, created_at, reporting))
+    Ok(CloseTerms { amount, closed_at, created_at, reporting })
 }
 
 /// Closes an opportunity won and records who gets credit (admins and integrations): the touches
@@ -570,7 +573,7 @@ async fn close(
     caller.require(&[Role::Admin, Role::Integration])?;
     let org = &caller.0.user.org;
     let opportunity = opportunity(&opportunity_text)?.to_owned();
-    let (amount, closed_at, created_at, reporting) = read_close(&body)?;
+    let CloseTerms { amount, closed_at, created_at, reporting } = read_close(&body)?;
     let chosen = ModelChoice { model: body.model.clone(), half_life_days: body.half_life_days }.model()?;
     let half_life = body.half_life_days.map(|d| d.to_string()).unwrap_or_default();
     let opt = |s: &Option<String>| s.clone().unwrap_or_default();
