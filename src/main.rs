@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod admin_cli;
+mod attribution_cli;
 mod bench;
 mod cosell_cli;
 mod deal_cli;
@@ -95,6 +96,12 @@ enum Command {
         #[command(subcommand)]
         command: deal_cli::DealCommand,
     },
+    /// Partner attribution: record partner touches on opportunities, close them won, and see who
+    /// gets credit under each model in the ledger; inbound webhook sources for partners' systems.
+    Attribution {
+        #[command(subcommand)]
+        command: attribution_cli::AttributionCommand,
+    },
     /// Webhooks: endpoints that receive the organisation's events signed as Standard Webhooks,
     /// their delivery log, and the events by cursor.
     Hooks {
@@ -169,6 +176,7 @@ fn main() -> ExitCode {
         Command::Hooks { command } => admin_cli::run_hooks(&command),
         Command::Cosell { command } => cosell_cli::run(&command),
         Command::Deal { command } => deal_cli::run(&command),
+        Command::Attribution { command } => attribution_cli::run(&command),
         Command::Org { command: OrgCommand::Add(args) } => admin_cli::run_org_add(&args),
         Command::Match(args) => match_cli::run(&args),
         Command::Bench(BenchArgs { which: BenchCommand::Psi(args) }) => bench::psi(&args),

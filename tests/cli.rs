@@ -670,6 +670,74 @@ fn two_served_nodes_pair_share_and_match_from_the_cli() {
     }
 }
 
+/// Partner attribution from the command line: touches (one after the close), the model, a close
+/// with a reporting rate, the ledger whole and per partner, a re-score under another model, a
+/// second close refused, and an inbound source whose secret is printed once and never logged.
+#[cfg(unix)]
+#[test]
+fn attribution_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = Served::start(dir.path(), "node", "Vendor");
+    let run = |args: &[&str]| {
+        let out = node.run(args, dir.path());
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let history = [
+        ("Acme", "influenced", "2027-01-01"),
+        ("Globex", "sourced", "2027-01-11"),
+        ("Acme", "co_selling", "2027-01-21"),
+    ];
+    for (partner, kind, at) in history.iter().chain(&[("Initech", "referral", "2027-03-01")]) {
+        let args = ["attribution", "touch", "--opportunity", "OPP 7", "--partner", partner, "--kind", kind, "--at", at];
+        let out = run(&args);
+        assert!(out.starts_with("Recorded tc_") && out.contains(partner) && out.contains("via api"), "{out}");
+    }
+    let bad = node.run(&["attribution", "touch", "--opportunity", "O", "--partner", "Acme", "--kind", "x"], dir.path());
+    assert!(!bad.status.success() && text(&bad.stderr).contains("co_selling"), "{}", text(&bad.stderr));
+    let listed = run(&["attribution", "touches", "--opportunity", "OPP 7"]);
+    let partners: Vec<&str> = listed.lines().map(|l| l.split_whitespace().nth(2).unwrap()).collect();
+    assert_eq!(partners, ["Acme", "Globex", "Acme", "Initech"], "{listed}");
+
+    assert!(run(&["attribution", "settings"]).contains("categorical (the default)"));
+    assert!(run(&["attribution", "settings", "--model", "linear"]).contains("scored under linear\n"));
+    let close = ["attribution", "close", "OPP 7", "--amount", "900", "--currency", "EUR", "--closed", "2027-01-31"];
+    let closed = run(&[&close[..], &["--reporting", "USD", "--rate", "1.1"]].concat());
+    // Linear over the three touches before the close (Initech's came after): Acme two thirds.
+    assert!(closed.contains("OPP 7: 900.00 EUR closed 2027-01-31, reported in USD at 1.1; model linear"), "{closed}");
+    let line = |out: &str, partner: &str| out.lines().find(|l| l.trim_start().starts_with(partner)).unwrap().to_owned();
+    let acme: Vec<String> = line(&closed, "Acme").split_whitespace().map(str::to_owned).collect();
+    assert_eq!(acme, ["Acme", "-", "66.6667", "%", "600.00", "EUR", "660.00", "USD"], "{closed}");
+    assert!(line(&closed, "Globex").contains("33.3333 %"), "{closed}");
+    let again = node.run(&close, dir.path());
+    assert!(!again.status.success() && text(&again.stderr).contains("409"), "{}", text(&again.stderr));
+
+    let ledger = run(&["attribution", "ledger"]);
+    assert_eq!(ledger.lines().count(), 2, "{ledger}");
+    assert!(ledger.lines().all(|l| l.starts_with("2027-01-31  OPP 7") && l.contains("linear")), "{ledger}");
+    let globex = run(&["attribution", "ledger", "--partner", "Globex"]);
+    assert!(globex.lines().count() == 1 && globex.contains("300.00 EUR") && globex.contains("330.00 USD"), "{globex}");
+    let json: serde_json::Value = serde_json::from_str(&run(&["attribution", "ledger", "--json"])).unwrap();
+    assert_eq!(json[0]["amount"]["minor"], 60_000);
+    let scored = run(&["attribution", "score", "OPP 7", "--model", "first_touch"]);
+    assert!(line(&scored, "Acme").contains("100.0000 %") && !scored.contains("Globex"), "{scored}");
+    assert!(scored.contains("stays under linear"), "{scored}");
+    let shown = run(&["attribution", "show", "OPP 7"]);
+    assert!(
+        shown.contains("model linear") && shown.contains("closed by admin") && !shown.contains("Initech"),
+        "{shown}"
+    );
+    assert_eq!(run(&["attribution", "ledger"]), ledger, "re-scoring records nothing");
+
+    let added = run(&["attribution", "source", "add", "Acme PRM"]);
+    let secret = added.split_whitespace().find(|w| w.starts_with("whsec_")).expect("the secret, once").to_owned();
+    assert!(added.contains("/api/v1/attribution/inbound/src_"), "{added}");
+    let sources = run(&["attribution", "source", "list"]);
+    assert!(sources.contains("Acme PRM") && !sources.contains("whsec_"), "{sources}");
+    let log = node.stop();
+    assert!(log.contains("path=/api/v1/attribution/sources") && !log.contains(&secret), "{log}");
+}
+
 /// A partner without a node: `match --remote CODE` pairs this machine's client identity with the
 /// vendor's node and matches a local export; afterwards `--remote URL` is enough. The vendor's
 /// sharing policy applies (counts until it shares more), and the vendor cannot start runs itself.

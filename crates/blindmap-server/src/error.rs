@@ -14,6 +14,9 @@ pub enum ApiError {
     /// No or an invalid bearer token.
     #[error("a valid bearer token is required")]
     Unauthenticated,
+    /// A signed inbound delivery whose signature headers are missing or do not verify.
+    #[error("the webhook signature does not verify: {0}")]
+    Signature(String),
     /// The token's role may not do this.
     #[error("the {0} role may not do this")]
     Forbidden(&'static str),
@@ -68,7 +71,7 @@ pub struct Problem {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, detail) = match &self {
-            Self::Unauthenticated => (StatusCode::UNAUTHORIZED, self.to_string()),
+            Self::Unauthenticated | Self::Signature(_) => (StatusCode::UNAUTHORIZED, self.to_string()),
             Self::Forbidden(_) | Self::PeerUnknown => (StatusCode::FORBIDDEN, self.to_string()),
             Self::Partner(_) => (StatusCode::BAD_GATEWAY, self.to_string()),
             Self::TooMany(_) => (StatusCode::TOO_MANY_REQUESTS, self.to_string()),

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 mod api;
+mod attribution;
 mod auth;
 pub mod client;
 mod cosell;

@@ -108,6 +108,14 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
     assert_eq!(
         documented,
         [
+            "/api/v1/attribution/inbound/{source}",
+            "/api/v1/attribution/ledger",
+            "/api/v1/attribution/opportunities/{opportunity}",
+            "/api/v1/attribution/opportunities/{opportunity}/close",
+            "/api/v1/attribution/opportunities/{opportunity}/score",
+            "/api/v1/attribution/settings",
+            "/api/v1/attribution/sources",
+            "/api/v1/attribution/touches",
             "/api/v1/audit",
             "/api/v1/cosell",
             "/api/v1/cosell/{id}",

@@ -58,6 +58,16 @@ id_type!(
     "ds"
 );
 id_type!(
+    /// A partner touch's id, `tc_…`.
+    TouchId,
+    "tc"
+);
+id_type!(
+    /// An inbound webhook source's id, `src_…`: the last segment of its receiver's URL.
+    SourceId,
+    "src"
+);
+id_type!(
     /// A partnership's id on this node, `pt_…`.
     PartnershipId,
     "pt"

@@ -1,6 +1,6 @@
 //! blindmap's persistence: the organisations a node hosts, their users and API tokens, imported
-//! datasets, partnerships and their sharing policies, match runs and their results, and the audit
-//! trail of what was revealed to whom.
+//! datasets, partnerships and their sharing policies, match runs and their results, partner
+//! attribution (touches and the ledger of record), and the audit trail of what was revealed to whom.
 //!
 //! One set of migrations serves both backends — SQLite, the embedded default (one file, WAL),
 //! and PostgreSQL for production — chosen by the database URL. Every query names the
@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod attribution;
 mod audit;
 mod cosell;
 mod datasets;
@@ -30,6 +31,7 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
+pub use attribution::{ClosedOpportunity, InboundSource, LedgerCursor, LedgerEntry, StoredTouch};
 pub use audit::AuditEvent;
 pub use cosell::StoredCoSell;
 pub use datasets::DatasetInfo;
@@ -37,6 +39,7 @@ pub use error::StoreError;
 pub use events::{Attempt, Due, Endpoint, EndpointState, Event, Retry, SETTLE_MS};
 pub use idempotency::Claim;
 pub use ids::{DatasetId, EndpointId, EventId, OrgId, PartnershipId, RunId, TokenId, UserId};
+pub use ids::{SourceId, TouchId};
 pub use orgs::{ApiToken, Organisation, Principal, Role, TokenInfo, User};
 pub use partnerships::{InviteSecret, Partnership, PartnershipState, SharingLevel, SharingPolicy, SharingRule};
 pub use registrations::{Allowance, Direction, Record, StoredRegistration};

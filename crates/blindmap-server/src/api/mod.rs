@@ -1,6 +1,7 @@
 //! The routes of `/api/v1`, one module per resource, merged here with the OpenAPI document they
 //! describe.
 
+mod attribution;
 mod audit;
 mod cosell;
 mod datasets;
@@ -149,6 +150,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(hooks::router())
         .merge(cosell::router())
         .merge(registrations::router())
+        .merge(attribution::router())
 }
 
 /// The API's routes, and its OpenAPI document at `/api/v1/openapi.json`, served as built at start.

@@ -1,0 +1,795 @@
+//! `/api/v1/attribution`: partner attribution. Partner touches on opportunities are recorded
+//! through the API or a signed inbound webhook; when an opportunity closes won, credit goes to
+//! the partners under the organisation's model, into a ledger of record written once, with an
+//! `attribution.recorded` event in the same transaction. The same history can be re-scored
+//! under any model without changing the record.
+//!
+//! Admins and integration users write touches and closes; admins set the model and add inbound
+//! sources; every role reads.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use blindmap_cosell::attribution::{Attribution, Category, ClosedDeal, Model, Touch, attribute};
+use blindmap_cosell::money::{Currency, Money, Rate};
+use blindmap_cosell::webhook::Secret;
+use blindmap_store::{ClosedOpportunity, LedgerCursor, LedgerEntry, Role, SourceId, StoreError, StoredTouch, TouchId};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Page, idempotent};
+use crate::AppState;
+use crate::attribution::{DEFAULT_MODEL, InboundBody, TouchInput, check_text, kind_name, model, parse_time};
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Json, Query};
+use crate::hooks::rfc3339;
+
+/// The largest inbound delivery read, in bytes: the receiver answers anyone, so it reads little.
+const INBOUND_MAX_BYTES: usize = 1 << 20;
+
+/// An amount of money.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct MoneyView {
+    /// Decimal, e.g. `48000.00`.
+    amount: String,
+    /// ISO 4217, e.g. `EUR`.
+    currency: String,
+    /// Minor units (cents), e.g. `4800000`.
+    minor: i64,
+}
+
+impl From<Money> for MoneyView {
+    fn from(m: Money) -> Self {
+        let text = m.to_string();
+        let amount = text.split_once(' ').map_or(text.as_str(), |(a, _)| a).to_owned();
+        Self { amount, currency: m.currency.to_string(), minor: m.minor }
+    }
+}
+
+/// A recorded touch.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TouchView {
+    /// `tc_…`.
+    id: String,
+    /// The opportunity.
+    opportunity: String,
+    /// The partner.
+    partner: String,
+    /// `sourced`, `referral`, `influenced` or `co_selling`.
+    kind: String,
+    /// When, RFC 3339.
+    at: String,
+    /// Who recorded it.
+    actor: String,
+    /// `api`, or the inbound source (`src_…`) it came through.
+    source: String,
+    /// When it was recorded, RFC 3339.
+    recorded_at: String,
+}
+
+impl From<StoredTouch> for TouchView {
+    fn from(s: StoredTouch) -> Self {
+        Self {
+            id: s.id.to_string(),
+            opportunity: s.opportunity,
+            kind: kind_name(s.touch.kind).to_owned(),
+            partner: s.touch.partner,
+            at: rfc3339(s.touch.at),
+            actor: s.touch.actor,
+            source: s.source,
+            recorded_at: rfc3339(s.recorded_at),
+        }
+    }
+}
+
+/// A page of touches, in the order they happened.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TouchPage {
+    items: Vec<TouchView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+/// Which touches to list.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct TouchFilter {
+    /// Only this opportunity's.
+    opportunity: Option<String>,
+}
+
+/// A model: `{"model": "linear"}`, `{"model": "time_decay", "half_life_days": 30}`.
+#[derive(Deserialize, utoipa::IntoParams, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ModelChoice {
+    /// `categorical` (sourced / influenced / unattributed: each partner credited the whole
+    /// amount, as sourced or influenced revenue), `first_touch`, `last_touch`, `linear`,
+    /// `time_decay` (each touch weighs 2^(−age / half-life) at the close), `u_shaped` (40 % first
+    /// touch, 40 % last, 20 % shared by those between) or `w_shaped` (30 % each to the first
+    /// touch, the one nearest the opportunity's creation and the last; 10 % shared by the rest).
+    model: Option<String>,
+    /// `time_decay` only: days for a touch's weight to halve (1 to 3650).
+    half_life_days: Option<u32>,
+}
+
+impl ModelChoice {
+    /// The model chosen, if one is.
+    fn model(&self) -> Result<Option<Model>, ApiError> {
+        match &self.model {
+            Some(name) => model(name, self.half_life_days).map(Some),
+            None if self.half_life_days.is_some() => Err(ApiError::Invalid("half_life_days goes with a model".into())),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A model as the API shows it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ModelView {
+    /// Its name.
+    model: String,
+    /// `time_decay` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    half_life_days: Option<u32>,
+}
+
+impl From<Model> for ModelView {
+    fn from(m: Model) -> Self {
+        let half_life_days = match m {
+            Model::TimeDecay { half_life_days } => Some(half_life_days),
+            _ => None,
+        };
+        Self { model: m.name().to_owned(), half_life_days }
+    }
+}
+
+/// The model closes are scored under.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SettingsView {
+    /// The model's name.
+    model: String,
+    /// `time_decay` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    half_life_days: Option<u32>,
+    /// Whether an admin set it (`false`: the default, `categorical`).
+    configured: bool,
+}
+
+/// An opportunity that closed.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CloseBody {
+    /// Whether it closed won (default `true`). Only won deals are attributed: `false` is refused
+    /// and records nothing.
+    won: Option<bool>,
+    /// The deal's amount, decimal text in its currency, e.g. `120000.00` (not negative).
+    amount: String,
+    /// ISO 4217, e.g. `EUR`.
+    currency: String,
+    /// When it closed, RFC 3339 date or date-time.
+    closed_at: String,
+    /// When the opportunity was created (the W-shaped model's middle anchor); default: its
+    /// earliest touch, or the close if it has none.
+    created_at: Option<String>,
+    /// A currency to report the credits in as well, e.g. `USD`; with `rate`.
+    reporting_currency: Option<String>,
+    /// Reporting units per unit of the deal's currency on the close date, decimal text, e.g.
+    /// `1.08`: recorded with the ledger, never looked up again.
+    rate: Option<String>,
+    /// This close only: a model other than the organisation's.
+    model: Option<String>,
+    /// With `model` `time_decay`.
+    half_life_days: Option<u32>,
+}
+
+/// A deal as closed.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DealView {
+    /// Its amount.
+    amount: MoneyView,
+    /// When the opportunity was created, RFC 3339.
+    created_at: String,
+    /// When it closed, RFC 3339.
+    closed_at: String,
+    /// The reporting currency, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reporting_currency: Option<String>,
+    /// The close date's rate to it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate: Option<String>,
+}
+
+impl From<&ClosedDeal> for DealView {
+    fn from(d: &ClosedDeal) -> Self {
+        Self {
+            amount: d.amount.into(),
+            created_at: rfc3339(d.created_at),
+            closed_at: rfc3339(d.closed_at),
+            reporting_currency: d.reporting.map(|(c, _)| c.to_string()),
+            rate: d.reporting.map(|(_, r)| r.to_string()),
+        }
+    }
+}
+
+fn category_name(category: Option<Category>) -> Option<String> {
+    category.map(|c| match c {
+        Category::Sourced => "sourced".to_owned(),
+        Category::Influenced => "influenced".to_owned(),
+    })
+}
+
+/// A partner's credit.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CreditView {
+    /// The partner.
+    partner: String,
+    /// Its share, parts per million (categorical: 1,000,000 for each partner credited).
+    share_ppm: u32,
+    /// Its credited amount, in the deal's currency.
+    amount: MoneyView,
+    /// The same in the reporting currency, at the close date's rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reported: Option<MoneyView>,
+    /// Categorical model: `sourced` or `influenced`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<String>,
+}
+
+/// A deal scored under a model.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct AttributionView {
+    /// The model.
+    model: ModelView,
+    /// The credits, by partner name.
+    credits: Vec<CreditView>,
+    /// Whether no partner touched the deal before it closed.
+    unattributed: bool,
+}
+
+fn attribution_view(model: Model, a: Attribution) -> AttributionView {
+    AttributionView {
+        model: model.into(),
+        credits: a
+            .credits
+            .into_iter()
+            .map(|c| CreditView {
+                partner: c.partner,
+                share_ppm: c.share_ppm,
+                amount: c.amount.into(),
+                reported: c.reported.map(Into::into),
+                category: category_name(c.category),
+            })
+            .collect(),
+        unattributed: a.unattributed,
+    }
+}
+
+/// A touch a close was scored from.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ScoredTouch {
+    /// The partner.
+    partner: String,
+    /// Its kind.
+    kind: String,
+    /// When, RFC 3339.
+    at: String,
+    /// Who recorded it.
+    actor: String,
+}
+
+/// The ledger of record for an opportunity closed won.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ClosedView {
+    /// The opportunity.
+    opportunity: String,
+    /// The deal.
+    deal: DealView,
+    /// The score of record.
+    attribution: AttributionView,
+    /// The touches it was scored from (recorded by the close, up to the close date), in order.
+    touches: Vec<ScoredTouch>,
+    /// Who closed it.
+    closed_by: String,
+    /// When, RFC 3339.
+    recorded_at: String,
+}
+
+impl From<ClosedOpportunity> for ClosedView {
+    fn from(c: ClosedOpportunity) -> Self {
+        Self {
+            deal: (&c.deal).into(),
+            attribution: attribution_view(c.model, c.result),
+            touches: c
+                .touches
+                .iter()
+                .map(|t| ScoredTouch {
+                    partner: t.partner.clone(),
+                    kind: kind_name(t.kind).to_owned(),
+                    at: rfc3339(t.at),
+                    actor: t.actor.clone(),
+                })
+                .collect(),
+            opportunity: c.opportunity,
+            closed_by: c.closed_by,
+            recorded_at: rfc3339(c.recorded_at),
+        }
+    }
+}
+
+/// A closed opportunity re-scored under another model (nothing is written).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ScoreView {
+    /// The opportunity.
+    opportunity: String,
+    /// The deal, as closed.
+    deal: DealView,
+    /// The score under the model asked for.
+    attribution: AttributionView,
+    /// The model of the ledger of record, for comparison.
+    of_record: ModelView,
+}
+
+/// An entry of the ledger.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct LedgerEntryView {
+    /// The opportunity.
+    opportunity: String,
+    /// The partner credited; absent for a deal no partner touched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partner: Option<String>,
+    /// The model of record.
+    model: String,
+    /// `sourced` or `influenced` (categorical), `unattributed` (no partner); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<String>,
+    /// The share, parts per million.
+    share_ppm: u32,
+    /// The credited amount, in the deal's currency.
+    amount: MoneyView,
+    /// The same in the reporting currency.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reported: Option<MoneyView>,
+    /// The close date's rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate: Option<String>,
+    /// When the deal closed, RFC 3339.
+    closed_at: String,
+}
+
+impl From<LedgerEntry> for LedgerEntryView {
+    fn from(e: LedgerEntry) -> Self {
+        Self {
+            category: if e.partner.is_none() { Some("unattributed".to_owned()) } else { category_name(e.category) },
+            opportunity: e.opportunity,
+            partner: e.partner,
+            model: e.model,
+            share_ppm: e.share_ppm,
+            amount: e.amount.into(),
+            reported: e.reported.map(Into::into),
+            rate: e.rate.map(|r| r.to_string()),
+            closed_at: rfc3339(e.closed_at),
+        }
+    }
+}
+
+/// A page of the ledger, latest close first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct LedgerPage {
+    items: Vec<LedgerEntryView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+}
+
+/// Which entries to list.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct LedgerFilter {
+    /// Only this partner's.
+    partner: Option<String>,
+}
+
+/// An inbound source to add.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewSource {
+    /// A name for people, unique in the organisation, e.g. `Salesforce` or `Acme's PRM`.
+    name: String,
+}
+
+/// An inbound webhook source.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SourceView {
+    /// `src_…`.
+    id: String,
+    /// Its name.
+    name: String,
+    /// Where it posts: `/api/v1/attribution/inbound/{id}` on this node.
+    path: String,
+    /// RFC 3339.
+    created_at: String,
+    /// The signing secret (`whsec_…`): only in the answer that creates the source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+impl From<blindmap_store::InboundSource> for SourceView {
+    fn from(s: blindmap_store::InboundSource) -> Self {
+        Self {
+            path: format!("/api/v1/attribution/inbound/{}", s.id),
+            id: s.id.to_string(),
+            name: s.name,
+            created_at: rfc3339(s.created_at),
+            secret: None,
+        }
+    }
+}
+
+/// The organisation's inbound sources.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SourceList {
+    items: Vec<SourceView>,
+}
+
+/// What an inbound delivery recorded.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct InboundReceipt {
+    /// The touches recorded (`tc_…`); none for a redelivery.
+    touches: Vec<String>,
+    /// Whether this delivery (its `webhook-id`) was recorded before: nothing was recorded again.
+    duplicate: bool,
+}
+
+/// An opportunity named in a path: the same checks as when it is recorded.
+fn opportunity(text: &str) -> Result<&str, ApiError> {
+    check_text("opportunity", text)?;
+    Ok(text)
+}
+
+/// Records a partner touch on an opportunity (admins and integrations). With an
+/// `Idempotency-Key`, a retry answers the first touch and records nothing more.
+#[utoipa::path(post, path = "/api/v1/attribution/touches", tag = "attribution", request_body = TouchInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried recording safe")),
+    responses((status = 201, body = TouchView),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "An invalid touch")))]
+async fn record_touch(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Json(body): Json<TouchInput>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Admin, Role::Integration])?;
+    let org = &caller.0.user.org;
+    let (opportunity, touch) = body.check(&caller.0.user.name, crate::now_ms())?;
+    let actor = body.actor.as_deref().unwrap_or("");
+    let at = body.at.as_deref().unwrap_or("");
+    let parts =
+        [body.opportunity.as_bytes(), body.partner.as_bytes(), body.kind.as_bytes(), at.as_bytes(), actor.as_bytes()];
+    let work = async { Ok(TouchView::from(state.store.record_touch(org, &opportunity, &touch).await?)) };
+    idempotent(&state, org, &headers, &parts, StatusCode::CREATED, work).await
+}
+
+/// The organisation's touches in the order they happened (an opportunity's touches at the same
+/// time: in the order they were recorded), optionally of one opportunity.
+#[utoipa::path(get, path = "/api/v1/attribution/touches", tag = "attribution", params(Page, TouchFilter),
+    responses((status = 200, body = TouchPage)))]
+async fn touches(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+    Query(filter): Query<TouchFilter>,
+) -> Result<Json<TouchPage>, ApiError> {
+    let limit = page.limit()?;
+    let after = page.after(TouchId::parse, "a touch id")?;
+    let opportunity = filter.opportunity.as_deref().map(opportunity).transpose()?;
+    let items = state.store.touches_page(&caller.0.user.org, opportunity, after.as_ref(), limit).await?;
+    let next = Page::next(limit, &items, |t| t.id.to_string());
+    Ok(Json(TouchPage { items: items.into_iter().map(Into::into).collect(), next }))
+}
+
+async fn current_model(state: &AppState, caller: &Caller) -> Result<SettingsView, ApiError> {
+    let configured = state.store.attribution_model(&caller.0.user.org).await?;
+    let ModelView { model, half_life_days } = configured.unwrap_or(DEFAULT_MODEL).into();
+    Ok(SettingsView { model, half_life_days, configured: configured.is_some() })
+}
+
+/// The model closes are scored under: `categorical` until an admin sets another.
+#[utoipa::path(get, path = "/api/v1/attribution/settings", tag = "attribution",
+    responses((status = 200, body = SettingsView)))]
+async fn settings(State(state): State<AppState>, caller: Caller) -> Result<Json<SettingsView>, ApiError> {
+    Ok(Json(current_model(&state, &caller).await?))
+}
+
+/// Sets the model later closes are scored under (admins only); closes already recorded keep
+/// theirs.
+#[utoipa::path(put, path = "/api/v1/attribution/settings", tag = "attribution", request_body = ModelChoice,
+    responses((status = 200, body = SettingsView),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "No such model")))]
+async fn set_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(choice): Json<ModelChoice>,
+) -> Result<Json<SettingsView>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let model = choice.model()?.ok_or_else(|| ApiError::Invalid("say which model: {\"model\": \"linear\"}".into()))?;
+    let org = &caller.0.user.org;
+    state.store.set_attribution_model(org, &model).await?;
+    let detail = serde_json::json!({ "model": model.name(), "half_life_days": ModelView::from(model).half_life_days });
+    state.store.record_audit(org, &caller.0.user.name, "attribution.model_set", &detail).await?;
+    Ok(Json(current_model(&state, &caller).await?))
+}
+
+/// What a close body says of the deal, checked; its creation time may wait for the touches.
+struct CloseTerms {
+    amount: Money,
+    closed_at: i64,
+    created_at: Option<i64>,
+    reporting: Option<(Currency, Rate)>,
+}
+
+fn read_close(body: &CloseBody) -> Result<CloseTerms, ApiError> {
+    if body.won == Some(false) {
+        return Err(ApiError::Invalid(
+            "only opportunities closed won are attributed; a lost one records nothing (leave it out)".into(),
+        ));
+    }
+    let invalid = |e: blindmap_cosell::Error| ApiError::Invalid(e.to_string());
+    let currency = Currency::new(&body.currency).map_err(invalid)?;
+    let amount = Money::parse(&body.amount, currency).map_err(invalid)?;
+    if amount.minor < 0 {
+        return Err(ApiError::Invalid("the amount cannot be negative".into()));
+    }
+    let closed_at = parse_time("closed_at", &body.closed_at)?;
+    let created_at = body.created_at.as_deref().map(|t| parse_time("created_at", t)).transpose()?;
+    let reporting = match (&body.reporting_currency, &body.rate) {
+        (Some(c), Some(r)) => Some((Currency::new(c).map_err(invalid)?, Rate::parse(r).map_err(invalid)?)),
+        (None, None) => None,
+        _ => return Err(ApiError::Invalid("reporting_currency and rate go together".into())),
+    };
+    Ok(CloseTerms { amount, closed_at, created_at, reporting })
+}
+
+/// Closes an opportunity won and records who gets credit (admins and integrations): the touches
+/// recorded so far, up to the close date, scored under the organisation's model (or `model`),
+/// written to the ledger of record with an `attribution.recorded` event, in one transaction.
+/// An opportunity closes once: closing it again is a conflict. With an `Idempotency-Key`, a
+/// retry answers the first close.
+#[utoipa::path(post, path = "/api/v1/attribution/opportunities/{opportunity}/close", tag = "attribution",
+    params(("opportunity" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried close safe")),
+    request_body = CloseBody,
+    responses((status = 201, body = ClosedView),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "Already closed"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not won, or an invalid amount, currency, rate, date or model")))]
+async fn close(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(opportunity_text): Path<String>,
+    headers: HeaderMap,
+    Json(body): Json<CloseBody>,
+) -> Result<Response, ApiError> {
+    caller.require(&[Role::Admin, Role::Integration])?;
+    let org = &caller.0.user.org;
+    let opportunity = opportunity(&opportunity_text)?.to_owned();
+    let CloseTerms { amount, closed_at, created_at, reporting } = read_close(&body)?;
+    let chosen = ModelChoice { model: body.model.clone(), half_life_days: body.half_life_days }.model()?;
+    let half_life = body.half_life_days.map(|d| d.to_string()).unwrap_or_default();
+    let opt = |s: &Option<String>| s.clone().unwrap_or_default();
+    let fields = [
+        opportunity.clone(),
+        body.amount.clone(),
+        body.currency.clone(),
+        body.closed_at.clone(),
+        opt(&body.created_at),
+        opt(&body.reporting_currency),
+        opt(&body.rate),
+        opt(&body.model),
+        half_life,
+    ];
+    let parts: Vec<&[u8]> = fields.iter().map(|f| f.as_bytes()).collect();
+    let work = async {
+        let model = match chosen {
+            Some(m) => m,
+            None => state.store.attribution_model(org).await?.unwrap_or(DEFAULT_MODEL),
+        };
+        let touches: Vec<Touch> = state
+            .store
+            .opportunity_touches(org, &opportunity)
+            .await?
+            .into_iter()
+            .filter(|t| t.at <= closed_at)
+            .collect();
+        let created_at = created_at.unwrap_or_else(|| touches.first().map_or(closed_at, |t| t.at.min(closed_at)));
+        let deal = ClosedDeal { amount, created_at, closed_at, reporting };
+        let result = attribute(&model, &touches, &deal).map_err(|e| ApiError::Invalid(e.to_string()))?;
+        let close = ClosedOpportunity {
+            opportunity: opportunity.clone(),
+            deal,
+            touches,
+            model,
+            result,
+            closed_by: caller.0.user.name.clone(),
+            recorded_at: crate::now_ms(),
+        };
+        let view = ClosedView::from(close.clone());
+        let mut payload = serde_json::to_value(&view).expect("a view serialises");
+        // The event says who got credit; the touches behind it stay behind the API.
+        payload.as_object_mut().expect("an object").remove("touches");
+        match state.store.record_close(org, &close, ("attribution.recorded", &payload)).await {
+            Err(StoreError::Conflict(_)) => {
+                return Err(ApiError::Conflict(format!(
+                    "{opportunity:?} is closed already; its ledger of record does not change (re-score it with /score)"
+                )));
+            }
+            other => other?,
+        }
+        let detail = serde_json::json!({ "opportunity": opportunity, "model": model.name(),
+            "credits": view.attribution.credits.len() });
+        state.store.record_audit(org, &caller.0.user.name, "attribution.recorded", &detail).await?;
+        Ok(view)
+    };
+    idempotent(&state, org, &headers, &parts, StatusCode::CREATED, work).await
+}
+
+/// The ledger of record for a closed opportunity: the deal, the touches it was scored from and
+/// the credits under the model it was scored with.
+#[utoipa::path(get, path = "/api/v1/attribution/opportunities/{opportunity}", tag = "attribution",
+    params(("opportunity" = String, Path)),
+    responses((status = 200, body = ClosedView),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "Not closed (yet)")))]
+async fn closed(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(text): Path<String>,
+) -> Result<Json<ClosedView>, ApiError> {
+    Ok(Json(state.store.closed_opportunity(&caller.0.user.org, opportunity(&text)?).await?.into()))
+}
+
+/// Re-scores a closed opportunity under another model: the same touches and deal as the ledger
+/// of record (amounts in the currency and at the rate of the close date). Writes nothing.
+#[utoipa::path(get, path = "/api/v1/attribution/opportunities/{opportunity}/score", tag = "attribution",
+    params(("opportunity" = String, Path), ModelChoice),
+    responses((status = 200, body = ScoreView),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "Not closed (yet)"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "No such model")))]
+async fn score(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(text): Path<String>,
+    Query(choice): Query<ModelChoice>,
+) -> Result<Json<ScoreView>, ApiError> {
+    let model = choice.model()?.ok_or_else(|| ApiError::Invalid("say which model: ?model=linear".into()))?;
+    let record = state.store.closed_opportunity(&caller.0.user.org, opportunity(&text)?).await?;
+    let result = attribute(&model, &record.touches, &record.deal).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    Ok(Json(ScoreView {
+        deal: (&record.deal).into(),
+        attribution: attribution_view(model, result),
+        of_record: record.model.into(),
+        opportunity: record.opportunity,
+    }))
+}
+
+/// The ledger: every closed-won deal's entries, latest close first — one per partner credited
+/// under the model of record, or one without a partner for a deal no partner touched.
+#[utoipa::path(get, path = "/api/v1/attribution/ledger", tag = "attribution", params(Page, LedgerFilter),
+    responses((status = 200, body = LedgerPage)))]
+async fn ledger(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(page): Query<Page>,
+    Query(filter): Query<LedgerFilter>,
+) -> Result<Json<LedgerPage>, ApiError> {
+    let limit = page.limit()?;
+    let after = page.after(LedgerCursor::parse, "a ledger cursor")?;
+    if let Some(p) = &filter.partner {
+        check_text("partner", p)?;
+    }
+    let items = state.store.ledger_page(&caller.0.user.org, filter.partner.as_deref(), after.as_ref(), limit).await?;
+    let next = Page::next(limit, &items, |e| LedgerCursor { opportunity: e.opportunity.clone(), seq: e.seq }.to_text());
+    Ok(Json(LedgerPage { items: items.into_iter().map(Into::into).collect(), next }))
+}
+
+/// Adds an inbound webhook source (admins only): a partner's system or your CRM posts touches
+/// to `/api/v1/attribution/inbound/{id}`, signed as Standard Webhooks do. The answer carries
+/// its signing secret, once.
+#[utoipa::path(post, path = "/api/v1/attribution/sources", tag = "attribution", request_body = NewSource,
+    responses((status = 201, body = SourceView),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "The name is taken")))]
+async fn create_source(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewSource>,
+) -> Result<(StatusCode, Json<SourceView>), ApiError> {
+    caller.require(&[Role::Admin])?;
+    check_text("name", &body.name)?;
+    let key: [u8; 32] = rand::random();
+    let secret = Secret::from_bytes(&key).expect("32 bytes");
+    let org = &caller.0.user.org;
+    let source = state.store.create_inbound_source(org, &body.name, &secret.expose()).await?;
+    let detail = serde_json::json!({ "source": source.id.to_string(), "name": source.name });
+    state.store.record_audit(org, &caller.0.user.name, "attribution.source_created", &detail).await?;
+    let mut view = SourceView::from(source);
+    view.secret = Some(secret.expose().to_string());
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// The organisation's inbound sources (admins only; never their secrets).
+#[utoipa::path(get, path = "/api/v1/attribution/sources", tag = "attribution",
+    responses((status = 200, body = SourceList)))]
+async fn sources(State(state): State<AppState>, caller: Caller) -> Result<Json<SourceList>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let items = state.store.inbound_sources(&caller.0.user.org).await?;
+    Ok(Json(SourceList { items: items.into_iter().map(Into::into).collect() }))
+}
+
+/// A header a signed delivery must carry.
+fn signed_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, ApiError> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| (1..=200).contains(&v.len()))
+        .ok_or_else(|| ApiError::Signature(format!("the {name} header is missing or malformed")))
+}
+
+/// Receives touches from an inbound source, authenticated by its signature instead of a token:
+/// Standard Webhooks headers `webhook-id`, `webhook-timestamp` (Unix seconds, within 5 minutes
+/// of the node's clock) and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of
+/// `id.timestamp.body` under the source's secret). The body is
+/// `{"type": "touch", "data": {"opportunity", "partner", "kind", "at", "actor"}}` or
+/// `{"type": "touches", "data": [ … up to 100 ]}`; `at` defaults to now, `actor` to the source's
+/// name. A delivery is recorded whole or not at all, and once: a redelivery with the same
+/// `webhook-id` records nothing and answers `duplicate`. A bad signature records nothing.
+#[utoipa::path(post, path = "/api/v1/attribution/inbound/{source}", tag = "attribution", security(()),
+    params(("source" = String, Path, description = "The source's id, `src_…`"),
+        ("webhook-id" = String, Header), ("webhook-timestamp" = String, Header), ("webhook-signature" = String, Header)),
+    request_body = InboundBody,
+    responses((status = 200, body = InboundReceipt),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "The signature does not verify"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such source"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A signed body that holds no valid touch")))]
+async fn inbound(
+    State(state): State<AppState>,
+    Path(source): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<InboundReceipt>, ApiError> {
+    let id = SourceId::parse(&source).ok_or(ApiError::NotFound("inbound source"))?;
+    let (source, secret) = state.store.inbound_source(&id).await?;
+    let body = axum::body::to_bytes(body, INBOUND_MAX_BYTES).await.map_err(|_| ApiError::Rejected {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        detail: format!("an inbound delivery is at most {INBOUND_MAX_BYTES} bytes"),
+    })?;
+    let webhook_id = signed_header(&headers, "webhook-id")?;
+    let timestamp: i64 = signed_header(&headers, "webhook-timestamp")?
+        .parse()
+        .map_err(|_| ApiError::Signature("webhook-timestamp is not Unix seconds".into()))?;
+    let signatures = signed_header(&headers, "webhook-signature")?;
+    let secret = Secret::parse(&secret).map_err(|_| StoreError::Corrupt("inbound_sources.secret"))?;
+    let now = crate::now_ms();
+    secret.verify(webhook_id, timestamp, &body, signatures, now.div_euclid(1000)).map_err(|e| {
+        tracing::info!(source = %source.id, "inbound delivery refused: {e}");
+        ApiError::Signature(e.to_string())
+    })?;
+    let touches = InboundBody::parse(&body, &source.name, now)?;
+    let recorded = state.store.record_inbound_touches(&source, webhook_id, &touches).await?;
+    Ok(Json(match recorded {
+        Some(stored) => {
+            InboundReceipt { touches: stored.into_iter().map(|s| s.id.to_string()).collect(), duplicate: false }
+        }
+        None => InboundReceipt { touches: Vec::new(), duplicate: true },
+    }))
+}
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(record_touch, touches))
+        .routes(routes!(settings, set_settings))
+        .routes(routes!(close))
+        .routes(routes!(closed))
+        .routes(routes!(score))
+        .routes(routes!(ledger))
+        .routes(routes!(create_source, sources))
+        .routes(routes!(inbound))
+}

@@ -1,0 +1,319 @@
+//! What the attribution API reads, checked before anything is stored: times as RFC 3339 dates or
+//! date-times, models by name, touch kinds, the texts that name opportunities and partners, and
+//! the body of an inbound webhook delivery.
+
+use blindmap_cosell::attribution::{Model, Touch, TouchKind};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::error::ApiError;
+
+/// The model closes are scored under until an admin sets another: what most partner programmes
+/// report (sourced / influenced / unattributed).
+pub(crate) const DEFAULT_MODEL: Model = Model::Categorical;
+
+/// The longest half-life a time-decay model takes, in days (ten years).
+const MAX_HALF_LIFE_DAYS: u32 = 3650;
+
+/// Touches one inbound delivery may carry.
+pub(crate) const MAX_TOUCHES_PER_DELIVERY: usize = 100;
+
+/// The models by name, as the API and the ledger write them.
+pub(crate) const MODEL_NAMES: &str = "categorical, first_touch, last_touch, linear, time_decay, u_shaped, w_shaped";
+
+/// A touch as the API and inbound deliveries give it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TouchInput {
+    /// The opportunity, as your CRM names it (1 to 200 characters).
+    pub(crate) opportunity: String,
+    /// The partner (1 to 200 characters): the same text for the same partner on every touch.
+    pub(crate) partner: String,
+    /// `sourced`, `referral`, `influenced` or `co_selling`.
+    pub(crate) kind: String,
+    /// When, RFC 3339 (`2027-01-15` or `2027-01-15T09:30:00Z`); default: now.
+    pub(crate) at: Option<String>,
+    /// Who recorded it; default: the caller (API) or the source's name (inbound).
+    pub(crate) actor: Option<String>,
+}
+
+impl TouchInput {
+    /// The checked touch on its opportunity; `actor` unless the input names one, `now` (Unix
+    /// milliseconds) unless it gives a time.
+    pub(crate) fn check(&self, actor: &str, now: i64) -> Result<(String, Touch), ApiError> {
+        check_text("opportunity", &self.opportunity)?;
+        check_text("partner", &self.partner)?;
+        let actor = self.actor.as_deref().unwrap_or(actor);
+        check_text("actor", actor)?;
+        let at = match &self.at {
+            Some(text) => parse_time("at", text)?,
+            None => now,
+        };
+        let touch = Touch { partner: self.partner.clone(), kind: kind(&self.kind)?, at, actor: actor.to_owned() };
+        Ok((self.opportunity.clone(), touch))
+    }
+}
+
+/// The body of an inbound delivery: one touch or several.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub(crate) enum InboundBody {
+    /// `{"type": "touch", "data": {…}}`.
+    Touch(TouchInput),
+    /// `{"type": "touches", "data": [{…}, …]}`, up to 100.
+    Touches(Vec<TouchInput>),
+}
+
+impl InboundBody {
+    /// The checked touches of a delivery, all or an error naming the first bad one.
+    pub(crate) fn parse(body: &[u8], actor: &str, now: i64) -> Result<Vec<(String, Touch)>, ApiError> {
+        let parsed: Self = serde_json::from_slice(body).map_err(|e| {
+            ApiError::Invalid(format!(
+                "the delivery is not {{\"type\": \"touch\", \"data\": {{opportunity, partner, kind, at, actor}}}} \
+                 or {{\"type\": \"touches\", \"data\": [...]}}: {e}"
+            ))
+        })?;
+        let inputs = match parsed {
+            Self::Touch(one) => vec![one],
+            Self::Touches(many) => many,
+        };
+        if inputs.is_empty() || inputs.len() > MAX_TOUCHES_PER_DELIVERY {
+            return Err(ApiError::Invalid(format!("a delivery carries 1 to {MAX_TOUCHES_PER_DELIVERY} touches")));
+        }
+        inputs
+            .iter()
+            .enumerate()
+            .map(|(i, t)| t.check(actor, now).map_err(|e| ApiError::Invalid(format!("touch {}: {e}", i + 1))))
+            .collect()
+    }
+}
+
+/// A name the attribution tables keep: 1 to 200 characters, no surrounding blanks, no control
+/// characters.
+pub(crate) fn check_text(what: &str, text: &str) -> Result<(), ApiError> {
+    let n = text.chars().count();
+    if n == 0 || n > 200 {
+        return Err(ApiError::Invalid(format!("{what} must be 1 to 200 characters")));
+    }
+    if text.trim() != text || text.chars().any(char::is_control) {
+        return Err(ApiError::Invalid(format!("{what} must not start or end with blanks or hold control characters")));
+    }
+    Ok(())
+}
+
+/// A touch kind's name, as the API writes it.
+pub(crate) fn kind_name(kind: TouchKind) -> &'static str {
+    match kind {
+        TouchKind::Sourced => "sourced",
+        TouchKind::Referral => "referral",
+        TouchKind::Influenced => "influenced",
+        TouchKind::CoSelling => "co_selling",
+    }
+}
+
+/// A touch kind by name.
+pub(crate) fn kind(name: &str) -> Result<TouchKind, ApiError> {
+    match name {
+        "sourced" => Ok(TouchKind::Sourced),
+        "referral" => Ok(TouchKind::Referral),
+        "influenced" => Ok(TouchKind::Influenced),
+        "co_selling" => Ok(TouchKind::CoSelling),
+        _ => {
+            Err(ApiError::Invalid(format!("{name:?} is not a touch kind: sourced, referral, influenced or co_selling")))
+        }
+    }
+}
+
+/// A model by name, with its half-life for `time_decay` (and only for it).
+pub(crate) fn model(name: &str, half_life_days: Option<u32>) -> Result<Model, ApiError> {
+    let model = match name {
+        "categorical" => Model::Categorical,
+        "first_touch" => Model::FirstTouch,
+        "last_touch" => Model::LastTouch,
+        "linear" => Model::Linear,
+        "u_shaped" => Model::UShaped,
+        "w_shaped" => Model::WShaped,
+        "time_decay" => match half_life_days {
+            Some(days @ 1..=MAX_HALF_LIFE_DAYS) => return Ok(Model::TimeDecay { half_life_days: days }),
+            Some(_) => {
+                return Err(ApiError::Invalid(format!("half_life_days must be 1 to {MAX_HALF_LIFE_DAYS}")));
+            }
+            None => return Err(ApiError::Invalid("time_decay needs half_life_days, e.g. 30".into())),
+        },
+        _ => return Err(ApiError::Invalid(format!("{name:?} is not a model: {MODEL_NAMES}"))),
+    };
+    match half_life_days {
+        Some(_) => Err(ApiError::Invalid("half_life_days goes with time_decay only".into())),
+        None => Ok(model),
+    }
+}
+
+/// A time as RFC 3339 gives it, in Unix milliseconds: a full date (`2027-01-15`, midnight UTC)
+/// or a date-time with its offset (`2027-01-15T09:30:00Z`, `…09:30:00.250+01:00`). Digits
+/// beyond milliseconds are dropped. `what` names the field in the message.
+pub(crate) fn parse_time(what: &str, text: &str) -> Result<i64, ApiError> {
+    let invalid = || {
+        ApiError::Invalid(format!(
+            "{what}: {text:?} is not an RFC 3339 date or date-time, e.g. 2027-01-15 or 2027-01-15T09:30:00Z"
+        ))
+    };
+    let b = text.as_bytes();
+    let digits = |range: core::ops::Range<usize>| -> Option<i64> {
+        let part = b.get(range)?;
+        part.iter().all(u8::is_ascii_digit).then(|| part.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+    };
+    let (Some(year), Some(b'-'), Some(month), Some(b'-'), Some(day)) =
+        (digits(0..4), b.get(4), digits(5..7), b.get(7), digits(8..10))
+    else {
+        return Err(invalid());
+    };
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return Err(invalid());
+    }
+    let midnight = days_from_civil(year, month, day) * 86_400_000;
+    if b.len() == 10 {
+        return Ok(midnight);
+    }
+    let (hour, minute, second) = match (b.get(10), digits(11..13), b.get(13), digits(14..16), b.get(16), digits(17..19))
+    {
+        (Some(b'T' | b't'), Some(h), Some(b':'), Some(m), Some(b':'), Some(s)) if h < 24 && m < 60 && s < 60 => {
+            (h, m, s)
+        }
+        _ => return Err(invalid()),
+    };
+    let mut rest = &b[19..];
+    let mut millis = 0;
+    if let Some(fraction) = rest.strip_prefix(b".") {
+        let n = fraction.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 || n > 9 {
+            return Err(invalid());
+        }
+        millis =
+            fraction[..n.min(3)].iter().fold(0, |m, d| m * 10 + i64::from(d - b'0')) * 10i64.pow(3 - n.min(3) as u32);
+        rest = &fraction[n..];
+    }
+    let offset_minutes = match rest {
+        b"Z" | b"z" => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let two = |a: u8, b: u8| {
+                (a.is_ascii_digit() && b.is_ascii_digit()).then(|| i64::from(a - b'0') * 10 + i64::from(b - b'0'))
+            };
+            match (two(*h1, *h2), two(*m1, *m2)) {
+                (Some(h), Some(m)) if h < 24 && m < 60 => (h * 60 + m) * if *sign == b'-' { -1 } else { 1 },
+                _ => return Err(invalid()),
+            }
+        }
+        _ => return Err(invalid()),
+    };
+    Ok(midnight + ((hour * 60 + minute - offset_minutes) * 60 + second) * 1000 + millis)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm, the inverse of the one
+/// `hooks::rfc3339` uses).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hooks::rfc3339;
+
+    fn time(text: &str) -> i64 {
+        parse_time("t", text).unwrap()
+    }
+
+    #[test]
+    fn rfc3339_dates_and_times_parse_to_milliseconds() {
+        assert_eq!(time("1970-01-01"), 0);
+        assert_eq!(time("2021-02-25T15:02:10.123Z"), 1_614_265_330_123);
+        assert_eq!(time("2021-02-25T16:02:10.123+01:00"), 1_614_265_330_123, "an offset");
+        assert_eq!(time("2021-02-25T14:32:10.123456789-00:30"), 1_614_265_330_123, "nanoseconds dropped");
+        assert_eq!(time("2021-02-25t15:02:10.1z"), 1_614_265_330_100);
+        assert_eq!(time("2000-02-29"), 951_782_400_000, "a leap day");
+        assert_eq!(time("1969-12-31T23:59:59.999Z"), -1);
+        for ms in [0, 1_614_265_330_123, 951_782_400_000, -1, 4_102_444_800_000, 1_800_000_000_001] {
+            assert_eq!(time(&rfc3339(ms)), ms, "the inverse of rfc3339()");
+        }
+        for bad in [
+            "",
+            "2027-1-15",
+            "2027-13-01",
+            "2027-02-29",
+            "2100-02-29",
+            "2027-04-31",
+            "2027-01-15T",
+            "2027-01-15 09:30:00Z",
+            "2027-01-15T09:30:00",
+            "2027-01-15T24:00:00Z",
+            "2027-01-15T09:60:00Z",
+            "2027-01-15T09:30:00.Z",
+            "2027-01-15T09:30:00+0100",
+            "2027-01-15T09:30:00+01:00 ",
+            "15/01/2027",
+            "yesterday",
+        ] {
+            assert!(parse_time("t", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn models_and_kinds_are_named_as_the_api_writes_them() {
+        for m in
+            [Model::Categorical, Model::FirstTouch, Model::LastTouch, Model::Linear, Model::UShaped, Model::WShaped]
+        {
+            assert_eq!(model(m.name(), None).unwrap(), m);
+            assert!(model(m.name(), Some(30)).is_err(), "a half-life only for time decay");
+        }
+        assert_eq!(model("time_decay", Some(30)).unwrap(), Model::TimeDecay { half_life_days: 30 });
+        assert!(model("time_decay", None).is_err() && model("time_decay", Some(0)).is_err());
+        assert!(model("time_decay", Some(3651)).is_err() && model("Linear", None).is_err());
+        for k in [TouchKind::Sourced, TouchKind::Referral, TouchKind::Influenced, TouchKind::CoSelling] {
+            assert_eq!(kind(kind_name(k)).unwrap(), k);
+            assert_eq!(serde_json::to_value(k).unwrap(), kind_name(k), "the name serde gives it");
+        }
+        assert!(kind("co-selling").is_err() && kind("").is_err());
+    }
+
+    #[test]
+    fn inbound_bodies_carry_one_touch_or_several() {
+        let one = br#"{"type": "touch", "data": {"opportunity": "OPP-1", "partner": "Acme", "kind": "sourced",
+            "at": "2027-01-15"}}"#;
+        let got = InboundBody::parse(one, "CRM", 5).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!((got[0].0.as_str(), got[0].1.actor.as_str(), got[0].1.at), ("OPP-1", "CRM", time("2027-01-15")));
+        let many = br#"{"type": "touches", "data": [{"opportunity": "O", "partner": "A", "kind": "influenced"},
+            {"opportunity": "O", "partner": "B", "kind": "referral", "actor": "kim"}]}"#;
+        let got = InboundBody::parse(many, "CRM", 5).unwrap();
+        assert_eq!((got[0].1.at, got[1].1.actor.as_str()), (5, "kim"), "now unless given; the actor if given");
+        for bad in [
+            &br#"{"type": "deal", "data": {}}"#[..],
+            br#"{"type": "touches", "data": []}"#,
+            br#"{"type": "touch", "data": {"opportunity": "O", "partner": "A", "kind": "bought"}}"#,
+            br#"{"type": "touch", "data": {"opportunity": "", "partner": "A", "kind": "sourced"}}"#,
+            br#"{"type": "touch", "data": {"opportunity": "O", "partner": "A", "kind": "sourced", "extra": 1}}"#,
+            b"not json",
+        ] {
+            assert!(InboundBody::parse(bad, "CRM", 5).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        let texts = [("x".repeat(201), "too long"), (" A".into(), "padded"), ("A\u{7}".into(), "a control character")];
+        for (text, why) in texts {
+            assert!(check_text("partner", &text).is_err(), "{why}");
+        }
+    }
+}
