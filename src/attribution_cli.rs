@@ -6,7 +6,7 @@ use blindmap_server::client::{ApiClient, Method};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::node_cli::{Connection, all_items, client, encode, runtime};
+use crate::node_cli::{Connection, all_items, client, encode, runtime, with_query};
 
 const KINDS: [&str; 4] = ["sourced", "influenced", "co_selling", "referral"];
 const MODELS: [&str; 7] = ["categorical", "first_touch", "last_touch", "linear", "time_decay", "u_shaped", "w_shaped"];
@@ -252,10 +252,7 @@ pub(crate) fn run(command: &AttributionCommand) -> anyhow::Result<()> {
                 print_touch(&t);
             }
             AttributionCommand::Touches { opportunity, json, connection } => {
-                let path = match opportunity {
-                    Some(o) => format!("/api/v1/attribution/touches?opportunity={}", encode(o)),
-                    None => "/api/v1/attribution/touches".to_owned(),
-                };
+                let path = with_query("/api/v1/attribution/touches", &[("opportunity", opportunity.as_deref())]);
                 let items = all_items(&client(connection)?, &path).await?;
                 if *json {
                     return print_json(&Value::Array(items));
@@ -327,10 +324,7 @@ pub(crate) fn run(command: &AttributionCommand) -> anyhow::Result<()> {
                 println!("  re-scored only: the ledger of record stays under {}", model_text(&s["of_record"]));
             }
             AttributionCommand::Ledger { partner, json, connection } => {
-                let path = match partner {
-                    Some(p) => format!("/api/v1/attribution/ledger?partner={}", encode(p)),
-                    None => "/api/v1/attribution/ledger".to_owned(),
-                };
+                let path = with_query("/api/v1/attribution/ledger", &[("partner", partner.as_deref())]);
                 let items = all_items(&client(connection)?, &path).await?;
                 if *json {
                     return print_json(&Value::Array(items));

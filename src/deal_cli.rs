@@ -6,7 +6,7 @@ use blindmap_server::client::{ApiClient, Method};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::node_cli::{Connection, all_items, client, encode, partnership_id, post, runtime};
+use crate::node_cli::{Connection, all_items, client, encode, partnership_id, post, runtime, with_query};
 
 /// The end customer, as an import would read it: every value given must make a key.
 #[derive(Args)]
@@ -226,20 +226,15 @@ pub(crate) fn run(command: &DealCommand) -> anyhow::Result<()> {
             }
             DealCommand::List { received, submitted, state, connection } => {
                 let api = client(connection)?;
-                let mut query = Vec::new();
-                if *received {
-                    query.push("direction=received".to_owned());
+                let direction = if *received {
+                    Some("received")
                 } else if *submitted {
-                    query.push("direction=submitted".to_owned());
-                }
-                if let Some(s) = state {
-                    query.push(format!("state={}", encode(s)));
-                }
-                let path = if query.is_empty() {
-                    "/api/v1/registrations".to_owned()
+                    Some("submitted")
                 } else {
-                    format!("/api/v1/registrations?{}", query.join("&"))
+                    None
                 };
+                let path =
+                    with_query("/api/v1/registrations", &[("direction", direction), ("state", state.as_deref())]);
                 let items = all_items(&api, &path).await?;
                 if items.is_empty() {
                     println!("no registrations");

@@ -349,6 +349,13 @@ pub(crate) fn run_datasets(command: &DatasetsCommand) -> anyhow::Result<()> {
 }
 
 /// Every item of a paged list (`path` without query), following the `next` cursors.
+/// `path` with the query parameters that are set, values percent-encoded.
+pub(crate) fn with_query(path: &str, params: &[(&str, Option<&str>)]) -> String {
+    let set: Vec<String> =
+        params.iter().filter_map(|(name, value)| value.map(|v| format!("{name}={}", encode(v)))).collect();
+    if set.is_empty() { path.to_owned() } else { format!("{path}?{}", set.join("&")) }
+}
+
 /// POSTs `body` as JSON to the node's `path`; the answer.
 pub(crate) async fn post(api: &ApiClient, path: &str, body: &Value) -> anyhow::Result<Value> {
     Ok(api.call(Method::POST, path, Some((serde_json::to_vec(body)?, "application/json")), &[]).await?)
