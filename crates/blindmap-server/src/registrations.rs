@@ -257,6 +257,36 @@ pub(crate) enum Decision {
     Close { won: bool },
 }
 
+/// What a change to a registration writes with it: its event, and an audit entry (actor, detail).
+struct Written {
+    kind: &'static str,
+    audit: Option<(String, serde_json::Value)>,
+}
+
+/// Reads registration `id` of `org`, lets `change` modify it and say what goes with the change
+/// (`None`: nothing changed, nothing is written), and writes it with its event and audit entry;
+/// reads and changes it again if another writer got there first. The registration as written.
+async fn update(
+    store: &Store,
+    org: &OrgId,
+    id: &str,
+    mut change: impl FnMut(&mut StoredRegistration) -> Result<Option<Written>, ApiError>,
+) -> Result<StoredRegistration, ApiError> {
+    for _ in 0..5 {
+        let mut stored = store.registration(org, id).await?;
+        let Some(written) = change(&mut stored)? else { return Ok(stored) };
+        let partner = store.partnership(org, &stored.partnership).await?.partner_name;
+        let payload = event_payload(&stored, &partner);
+        let audit = written.audit.as_ref().map(|(actor, detail)| (actor.as_str(), written.kind, detail));
+        match store.save_registration(org, &stored, Record { event: Some((written.kind, &payload)), audit }).await {
+            Ok(()) => return Ok(stored),
+            Err(StoreError::Changed) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict("the registration keeps changing; try again".into()))
+}
+
 /// Applies `decision` to a registration this side received, marks the submitter to be told and
 /// tells it (best effort now; the sync tells it again until it hears).
 pub(crate) async fn decide(
@@ -268,12 +298,11 @@ pub(crate) async fn decide(
     actor: &str,
     reason: Option<&str>,
 ) -> Result<StoredRegistration, ApiError> {
-    for _ in 0..5 {
-        let mut stored = store.registration(org, id).await?;
+    let settings = store.registration_settings(org).await?;
+    update(store, org, id, |stored| {
         if stored.direction != Direction::Received {
             return Err(ApiError::Conflict("the partner's node decides on registrations this side submitted".into()));
         }
-        let settings = store.registration_settings(org).await?;
         let now = crate::now_ms();
         let r = &mut stored.registration;
         let invalid = |e: blindmap_cosell::Error| ApiError::Invalid(e.to_string());
@@ -299,25 +328,17 @@ pub(crate) async fn decide(
             stored.review["reason"] = serde_json::Value::String(reason.to_owned());
         }
         stored.notify = true;
-        let partnership = store.partnership(org, &stored.partnership).await?;
-        let payload = event_payload(&stored, &partnership.partner_name);
         let audit = serde_json::json!({ "registration": id, "state": stored.registration.state.as_str(),
             "protected_until": stored.registration.protected_until, "reason": reason });
-        let record = Record { event: Some((kind, &payload)), audit: Some((actor, kind, &audit)) };
-        match store.save_registration(org, &stored, record).await {
-            Ok(()) => {
-                if let Some(node) = node
-                    && let Err(e) = tell(store, node, org, id).await
-                {
-                    tracing::info!(registration = %id, error = %e, "the submitter has not heard yet");
-                }
-                return Ok(store.registration(org, id).await?);
-            }
-            Err(StoreError::Changed) => continue,
-            Err(e) => return Err(e.into()),
-        }
+        Ok(Some(Written { kind, audit: Some((actor.to_owned(), audit)) }))
+    })
+    .await?;
+    if let Some(node) = node
+        && let Err(e) = tell(store, node, org, id).await
+    {
+        tracing::info!(registration = %id, error = %e, "the submitter has not heard yet");
     }
-    Err(ApiError::Conflict("the registration keeps changing; try again".into()))
+    Ok(store.registration(org, id).await?)
 }
 
 /// Tells the submitter's node the registration's state; clears the mark once it has heard.
@@ -354,33 +375,29 @@ pub(crate) async fn hear(
     if view.id != id {
         return Err(ApiError::Invalid("the view is of another registration".into()));
     }
-    let org = &partnership.org;
-    for _ in 0..5 {
-        let mut stored = match store.registration(org, id).await {
-            Ok(s) if s.direction == Direction::Submitted && s.partnership == partnership.id => s,
-            Ok(_) | Err(StoreError::NotFound(_)) => return Err(ApiError::NotFound("registration")),
-            Err(e) => return Err(e.into()),
-        };
+    let ours = |s: &StoredRegistration| s.direction == Direction::Submitted && s.partnership == partnership.id;
+    match store.registration(&partnership.org, id).await {
+        Ok(s) if ours(&s) => {}
+        Ok(_) | Err(StoreError::NotFound(_)) => return Err(ApiError::NotFound("registration")),
+        Err(e) => return Err(e.into()),
+    }
+    update(store, &partnership.org, id, |stored| {
         let r = &mut stored.registration;
         let before = (r.state, r.conflict, r.protected_until, r.extended);
         (r.state, r.conflict, r.protected_until, r.extended) =
             (view.state, view.conflict, view.protected_until, view.extended);
         if before == (r.state, r.conflict, r.protected_until, r.extended) {
-            return Ok(());
+            return Ok(None);
         }
         let kind = if before.0 == view.state && before.3 != view.extended {
             "registration.extended"
         } else {
             event_kind(view.state)
         };
-        let payload = event_payload(&stored, &partnership.partner_name);
-        match store.save_registration(org, &stored, Record { event: Some((kind, &payload)), audit: None }).await {
-            Ok(()) => return Ok(()),
-            Err(StoreError::Changed) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::Conflict("the registration keeps changing; try again".into()))
+        Ok(Some(Written { kind, audit: None }))
+    })
+    .await
+    .map(|_| ())
 }
 
 /// The submitter asks the vendor's node for the one extension; its copy takes the answer.
@@ -509,24 +526,14 @@ pub(crate) async fn run_sync(store: Store, node: std::sync::Arc<NodeContext>, mu
 }
 
 async fn expire(store: &Store, org: &OrgId, id: &str) -> Result<(), ApiError> {
-    for _ in 0..5 {
-        let mut stored = store.registration(org, id).await?;
+    update(store, org, id, |stored| {
         if !stored.registration.expire_if_due(crate::now_ms()) {
-            return Ok(());
+            return Ok(None);
         }
         stored.notify = true;
-        let partnership = store.partnership(org, &stored.partnership).await?;
-        let payload = event_payload(&stored, &partnership.partner_name);
         let audit = serde_json::json!({ "registration": id, "protected_until": stored.registration.protected_until });
-        let record = Record {
-            event: Some(("registration.expired", &payload)),
-            audit: Some(("node", "registration.expired", &audit)),
-        };
-        match store.save_registration(org, &stored, record).await {
-            Ok(()) => return Ok(()),
-            Err(StoreError::Changed) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::Conflict("the registration keeps changing".into()))
+        Ok(Some(Written { kind: "registration.expired", audit: Some(("node".to_owned(), audit)) }))
+    })
+    .await
+    .map(|_| ())
 }
