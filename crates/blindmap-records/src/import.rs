@@ -27,6 +27,9 @@ pub struct Account {
     pub line: u64,
     /// The export's own id, trimmed.
     pub id: String,
+    /// The company name as written (trimmed, cut to the protocol's field limit): for people to
+    /// read on this side; never a key or a field unless mapped as one.
+    pub name: Option<String>,
     /// Its segment; `None` when no rule placed it.
     pub segment: Option<SegmentLabel>,
     /// Its canonical keys.
@@ -235,7 +238,8 @@ impl<R: BufRead> Importer<R> {
                 .find(|(rule, columns)| rule.holds(|name| columns.get(name).map_or("", |&i| cells[i])))
                 .map(|(rule, _)| rule.label.clone()),
         };
-        Ok(Account { line: row.line, id: id.to_owned(), segment, keys, fields, dropped, truncated_fields })
+        let name = r.company.map(|c| cells[c]).filter(|n| !n.is_empty()).map(|n| truncate(n).to_owned());
+        Ok(Account { line: row.line, id: id.to_owned(), name, segment, keys, fields, dropped, truncated_fields })
     }
 
     fn count(&mut self, account: &Account) {

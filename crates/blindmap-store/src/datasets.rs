@@ -58,6 +58,9 @@ fn summary_json(s: &Summary) -> serde_json::Value {
     })
 }
 
+/// Columns of a `dataset_accounts` row.
+const ACCOUNT_COLUMNS: usize = 11;
+
 /// One account as stored.
 struct AccountRow {
     id: String,
@@ -69,6 +72,7 @@ struct AccountRow {
     country: Option<String>,
     city: Option<String>,
     fields: String,
+    display_name: Option<String>,
 }
 
 /// Inserts a batch of accounts; a repeated id (within the batch or with an earlier one) is an
@@ -96,14 +100,14 @@ async fn insert_accounts(
     }
     let mut sql = String::from(
         "INSERT INTO dataset_accounts (dataset_id, account_id, line, segment, domains, duns, name, country, city, \
-         fields) VALUES ",
+         fields, display_name) VALUES ",
     );
     for i in 0..rows.len() {
-        let n = i * 10;
+        let n = i * ACCOUNT_COLUMNS;
         if i > 0 {
             sql.push_str(", ");
         }
-        let params: Vec<String> = (1..=10).map(|k| format!("${}", n + k)).collect();
+        let params: Vec<String> = (1..=ACCOUNT_COLUMNS).map(|k| format!("${}", n + k)).collect();
         sql.push_str(&format!("({})", params.join(", ")));
     }
     sql.push_str(" ON CONFLICT (dataset_id, account_id) DO NOTHING");
@@ -119,7 +123,8 @@ async fn insert_accounts(
             .bind(row.name.as_deref())
             .bind(row.country.as_deref())
             .bind(row.city.as_deref())
-            .bind(row.fields.as_str());
+            .bind(row.fields.as_str())
+            .bind(row.display_name.as_deref());
     }
     let inserted = query.execute(&mut **tx).await?;
     if inserted.rows_affected() == rows.len() as u64 {
@@ -177,7 +182,7 @@ impl Store {
         })?;
         let source = importer.source().to_owned();
         let id_column = importer.id_column().to_owned();
-        let batch_rows = self.insert_batch(10);
+        let batch_rows = self.insert_batch(ACCOUNT_COLUMNS);
         let mut batch = Vec::with_capacity(batch_rows);
         while let Some(account) = importer.next_account()? {
             let Some(segment) = account.segment.as_ref().filter(|_| !account.keys.is_empty()) else { continue };
@@ -195,6 +200,7 @@ impl Store {
                 country,
                 city: account.keys.city.clone(),
                 fields: json!(fields).to_string(),
+                display_name: account.name,
                 id: account.id,
             });
             if batch.len() == batch_rows {

@@ -22,9 +22,11 @@ mod ids;
 mod orgs;
 mod partnerships;
 mod registrations;
+mod reports;
 mod runs;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod web;
 
 use std::str::FromStr;
 
@@ -43,9 +45,11 @@ pub use ids::{SourceId, TouchId};
 pub use orgs::{ApiToken, Organisation, Principal, Role, TokenInfo, User};
 pub use partnerships::{InviteSecret, Partnership, PartnershipState, SharingLevel, SharingPolicy, SharingRule};
 pub use registrations::{Allowance, Direction, Record, StoredRegistration};
+pub use reports::{ReportFilter, ReportRow, ReportSort};
 pub use runs::{
     Completion, ListedOverlap, NewRun, OverlapCursor, OverlapFilter, Run, RunOverlap, RunRole, RunState, STALE_AFTER_MS,
 };
+pub use web::{LINK_MS, SESSION_MS, Secret, WebSession};
 
 /// The embedded migrations (`crates/blindmap-store/migrations/`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -29,6 +29,7 @@ on_both_backends!(
     events_reach_the_endpoints_that_want_them_once_leased,
     failing_endpoints_back_off_and_are_disabled,
     cosell_records_are_written_with_a_version_check,
+    reports_filter_search_sort_and_page_in_the_database,
 );
 
 fn importer(text: &str) -> Importer<Cursor<Vec<u8>>> {
@@ -491,4 +492,84 @@ async fn cosell_records_are_written_with_a_version_check(store: Store) {
     assert!(store.account_behind(&org, &p.id, "abcd", "customers", 2).await.unwrap().is_none());
     assert!(store.account_behind(&org, &p.id, "other", "customers", 0).await.unwrap().is_none());
     assert!(store.account_behind(&other, &p.id, "abcd", "customers", 0).await.unwrap().is_none());
+}
+
+async fn reports_filter_search_sort_and_page_in_the_database(store: Store) {
+    use blindmap_store::{ReportFilter, ReportSort};
+    let (org, dataset, p) = org_with_partner(&store).await;
+    let complete = |overlaps: Vec<RunOverlap>| Completion {
+        result: serde_json::json!({}),
+        overlaps,
+        transcript: None,
+        audit: vec![],
+        records: 3,
+        events: vec![],
+        session: "00".into(),
+        orders: vec![],
+    };
+    let first = start(&store, &org, &dataset, &p).await;
+    store
+        .complete_run(&org, &first, &complete(vec![overlap("0015g00000NWTRdAAF", "customers", "customers", 1)]))
+        .await
+        .unwrap();
+    let second = start(&store, &org, &dataset, &p).await;
+    let overlaps = vec![
+        overlap("0015g00000NWTRdAAF", "customers", "customers", 1),
+        overlap("0015g00000FBRKmAAC", "customers", "prospects", 2),
+        overlap("0015g00000DLTAfAAD", "prospects", "customers", 3),
+        overlap("0015g00000SGEQpAAF", "customers", "customers", 4),
+    ];
+    store.complete_run(&org, &second, &complete(overlaps)).await.unwrap();
+    let run = store.run(&org, &second).await.unwrap();
+    let names = |rows: &[blindmap_store::ReportRow]| -> Vec<String> {
+        rows.iter().map(|r| r.name.clone().unwrap_or_default()).collect()
+    };
+
+    let all = ReportFilter::default();
+    let (rows, total) = store.report_page(&org, &run, &all, 0, 10).await.unwrap();
+    assert_eq!(total, 4);
+    assert_eq!(
+        names(&rows),
+        ["Delta Inc", "Fabrikam Robotics GmbH", "Northwind Traders Inc.", "Société Générale d'Équipement SAS"],
+        "by the name as the export wrote it"
+    );
+    let northwind = &rows[2];
+    assert_eq!(northwind.owner.as_deref(), Some("Ada Byron"));
+    assert!(northwind.keys.contains(&"domain:northwindtraders.com".to_owned()), "{:?}", northwind.keys);
+    assert_eq!(northwind.partner_fields["Owner"].as_deref(), Some("Kim"));
+    assert_eq!(northwind.cosell, None);
+
+    let page = |filter: ReportFilter, offset, limit| {
+        let (store, org, run) = (store.clone(), org.clone(), run.clone());
+        async move { store.report_page(&org, &run, &filter, offset, limit).await.unwrap() }
+    };
+    let (rows, total) = page(ReportFilter { owner: Some("Ada Byron".into()), ..all.clone() }, 0, 10).await;
+    assert_eq!((total, rows.len()), (2, 2));
+    let (rows, _) = page(ReportFilter { search: Some("ROBOT".into()), ..all.clone() }, 0, 10).await;
+    assert_eq!(names(&rows), ["Fabrikam Robotics GmbH"]);
+    let (rows, _) = page(ReportFilter { search: Some("%".into()), ..all.clone() }, 0, 10).await;
+    assert!(rows.is_empty(), "wildcards are searched for as characters");
+    let (rows, _) = page(
+        ReportFilter {
+            own_segment: Some("customers".into()),
+            partner_segment: Some("customers".into()),
+            ..all.clone()
+        },
+        0,
+        10,
+    )
+    .await;
+    assert_eq!(rows.len(), 2);
+    let (rows, total) = page(ReportFilter { new_since: Some(first.clone()), ..all.clone() }, 0, 10).await;
+    assert_eq!(total, 3, "Northwind overlapped before");
+    assert!(rows.iter().all(|r| r.account_id != "0015g00000NWTRdAAF"));
+    let (rows, total) = page(ReportFilter { sort: ReportSort::Owner, descending: true, ..all.clone() }, 1, 2).await;
+    assert_eq!((total, rows.len()), (4, 2), "a page of two after one");
+    assert_eq!(rows[0].owner.as_deref(), Some("Alan Turing"), "Barbara, then Alan, then Ada, Ada");
+    assert_eq!(store.report_owners(&org, &run).await.unwrap(), ["Ada Byron", "Alan Turing", "Barbara Liskov"]);
+    let mine = store.account_overlaps(&org, "0015g00000DLTAfAAD").await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!((mine[0].0.as_str(), mine[0].1.partner_segment.as_str()), ("Partner", "customers"));
+    let other = store.create_organisation("Other").await.unwrap();
+    assert!(store.report_page(&other.id, &run, &all, 0, 10).await.is_err(), "another organisation's run");
 }

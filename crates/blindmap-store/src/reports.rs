@@ -1,0 +1,286 @@
+//! What the reps' overlap reports read: a run's overlaps joined with this side's own account
+//! (its name, owner and keys) and its co-sell record, filtered, searched, sorted and paged in the
+//! database so that a page of a 100,000-overlap run costs one indexed query.
+
+use std::collections::BTreeMap;
+
+use sqlx::Row;
+
+use crate::ids::{OrgId, RunId};
+use crate::runs::Run;
+use crate::{Backend, Store, StoreError};
+
+/// What a report lists, in which order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReportSort {
+    /// By the account's name (then id).
+    #[default]
+    Account,
+    /// By your segment.
+    OwnSegment,
+    /// By the partner's segment.
+    PartnerSegment,
+    /// By the account's owner.
+    Owner,
+}
+
+impl ReportSort {
+    /// Every order, as pages name them.
+    pub const ALL: [(Self, &'static str); 4] = [
+        (Self::Account, "account"),
+        (Self::OwnSegment, "segment"),
+        (Self::PartnerSegment, "partner_segment"),
+        (Self::Owner, "owner"),
+    ];
+
+    /// From its name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(_, n)| *n == text).map(|(s, _)| *s)
+    }
+
+    /// Its name.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(s, _)| *s == self).map_or("account", |(_, n)| n)
+    }
+}
+
+/// Which overlaps of a run a report lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportFilter {
+    /// Only accounts in this own segment.
+    pub own_segment: Option<String>,
+    /// Only overlaps with this partner segment.
+    pub partner_segment: Option<String>,
+    /// Only accounts of this owner (the account's `owner` field).
+    pub owner: Option<String>,
+    /// Only this account.
+    pub account: Option<String>,
+    /// Only accounts whose name or id contains this (case-insensitive for ASCII).
+    pub search: Option<String>,
+    /// Only accounts that did not overlap in this (earlier) run: what changed since.
+    pub new_since: Option<RunId>,
+    /// The order.
+    pub sort: ReportSort,
+    /// Descending instead of ascending.
+    pub descending: bool,
+}
+
+/// One listed overlap: this side's account and what the partner shared of its record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    /// Your account's id.
+    pub account_id: String,
+    /// Its name as your export wrote it.
+    pub name: Option<String>,
+    /// Your segment.
+    pub own_segment: String,
+    /// Its owner (the `owner` field), if mapped.
+    pub owner: Option<String>,
+    /// The partner's segment of the matching record.
+    pub partner_segment: String,
+    /// The partner's record in the run (absent when the partner served a Bloom filter).
+    pub partner_record: Option<u32>,
+    /// Key types that matched.
+    pub key_types: Vec<String>,
+    /// The partner's shared fields (null where its record has none).
+    pub partner_fields: BTreeMap<String, Option<String>>,
+    /// Your account's customer keys (`domain:…`, `duns:…`, `name_country:CC|name`).
+    pub keys: Vec<String>,
+    /// The account's country (ISO code), if known.
+    pub country: Option<String>,
+    /// Its co-sell record with this partner, if any: id and status.
+    pub cosell: Option<(String, String)>,
+}
+
+/// `text` as a LIKE pattern matching it anywhere, `\` escaping the wildcards.
+fn contains_pattern(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{}%", escaped.to_ascii_lowercase())
+}
+
+impl Store {
+    /// The SQL of an account's owner (a field of its JSON), per backend.
+    fn owner_sql(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "json_extract(a.fields, '$.owner')",
+            Backend::Postgres => "(a.fields::json ->> 'owner')",
+        }
+    }
+
+    /// The WHERE clause and binds (from `$3`) of `filter` over `o` (run_overlaps) and `a`
+    /// (dataset_accounts); `$1` is the run, `$2` its dataset.
+    fn report_where(&self, filter: &ReportFilter) -> (String, Vec<String>) {
+        let mut clauses = vec!["o.run_id = $1".to_owned()];
+        let mut binds: Vec<String> = Vec::new();
+        let mut bind = |value: String| {
+            binds.push(value);
+            format!("${}", binds.len() + 2)
+        };
+        if let Some(a) = &filter.account {
+            clauses.push(format!("o.account_id = {}", bind(a.clone())));
+        }
+        if let Some(s) = &filter.own_segment {
+            clauses.push(format!("o.own_segment = {}", bind(s.clone())));
+        }
+        if let Some(s) = &filter.partner_segment {
+            clauses.push(format!("o.partner_segment = {}", bind(s.clone())));
+        }
+        if let Some(owner) = &filter.owner {
+            clauses.push(format!("{} = {}", self.owner_sql(), bind(owner.clone())));
+        }
+        if let Some(q) = filter.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+            let p = bind(contains_pattern(q));
+            clauses.push(format!(
+                "(LOWER(o.account_id) LIKE {p} ESCAPE '\\' OR LOWER(COALESCE(a.display_name, '')) LIKE {p} ESCAPE '\\')"
+            ));
+        }
+        if let Some(before) = &filter.new_since {
+            let r = bind(before.as_str().to_owned());
+            clauses.push(format!(
+                "NOT EXISTS (SELECT 1 FROM run_overlaps p WHERE p.run_id = {r} AND p.account_id = o.account_id)"
+            ));
+        }
+        (clauses.join(" AND "), binds)
+    }
+
+    /// A page of `run`'s overlaps as a report lists them, and how many there are in all.
+    pub async fn report_page(
+        &self,
+        org: &OrgId,
+        run: &Run,
+        filter: &ReportFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<ReportRow>, u64), StoreError> {
+        if &run.org != org {
+            return Err(StoreError::NotFound("run"));
+        }
+        let (clauses, binds) = self.report_where(filter);
+        let from =
+            "FROM run_overlaps o LEFT JOIN dataset_accounts a ON a.dataset_id = $2 AND a.account_id = o.account_id";
+        let count_sql = format!("SELECT COUNT(*) {from} WHERE {clauses}");
+        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql))
+            .bind(run.id.as_str())
+            .bind(run.dataset.as_str());
+        for b in &binds {
+            count = count.bind(b.as_str());
+        }
+        let total = u64::try_from(count.fetch_one(&self.pool).await?).unwrap_or(0);
+
+        let owner = self.owner_sql();
+        let direction = if filter.descending { "DESC" } else { "ASC" };
+        let order = match filter.sort {
+            ReportSort::Account => {
+                format!("LOWER(COALESCE(a.display_name, o.account_id)) {direction}, o.account_id {direction}")
+            }
+            ReportSort::OwnSegment => format!("o.own_segment {direction}, o.account_id"),
+            ReportSort::PartnerSegment => format!("o.partner_segment {direction}, o.account_id"),
+            ReportSort::Owner => format!("COALESCE({owner}, '') {direction}, o.account_id"),
+        };
+        let n = binds.len() + 2;
+        let (org_p, partnership_p, limit_p, offset_p) = (n + 1, n + 2, n + 3, n + 4);
+        let cosell = format!(
+            "(SELECT c.id || ' ' || c.status FROM cosell_records c WHERE c.org_id = ${org_p} \
+             AND c.partnership_id = ${partnership_p} AND c.own_account = o.account_id ORDER BY c.updated_at DESC LIMIT 1)"
+        );
+        let sql = format!(
+            "SELECT o.account_id, a.display_name, o.own_segment, {owner}, o.partner_segment, o.partner_record, \
+             o.key_types, o.fields, a.domains, a.duns, a.name, a.country, {cosell} {from} WHERE {clauses} \
+             ORDER BY {order}, o.partner_segment, o.partner_record LIMIT ${limit_p} OFFSET ${offset_p}"
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run.id.as_str()).bind(run.dataset.as_str());
+        for b in &binds {
+            query = query.bind(b.as_str());
+        }
+        let rows = query
+            .bind(org.as_str())
+            .bind(run.partnership.as_str())
+            .bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        let items = rows.iter().map(report_row).collect::<Result<Vec<_>, _>>()?;
+        Ok((items, total))
+    }
+
+    /// The owners of `run`'s overlapping accounts, sorted: what a report filters by.
+    pub async fn report_owners(&self, org: &OrgId, run: &Run) -> Result<Vec<String>, StoreError> {
+        if &run.org != org {
+            return Err(StoreError::NotFound("run"));
+        }
+        let sql = format!(
+            "SELECT DISTINCT {} FROM run_overlaps o JOIN dataset_accounts a ON a.dataset_id = $2 \
+             AND a.account_id = o.account_id WHERE o.run_id = $1",
+            self.owner_sql()
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(run.id.as_str())
+            .bind(run.dataset.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut owners: Vec<String> = rows.iter().filter_map(|r| r.get::<Option<String>, _>(0)).collect();
+        owners.sort();
+        Ok(owners)
+    }
+
+    /// Every complete run's overlaps of one account of `org`, with the partner's name: the
+    /// latest complete run per partnership only.
+    pub async fn account_overlaps(
+        &self,
+        org: &OrgId,
+        account_id: &str,
+    ) -> Result<Vec<(String, ReportRow)>, StoreError> {
+        let runs = sqlx::query(
+            "SELECT r.id FROM match_runs r WHERE r.org_id = $1 AND r.state = 'complete' AND r.finished_at = \
+             (SELECT MAX(l.finished_at) FROM match_runs l WHERE l.org_id = $1 AND l.partnership_id = r.partnership_id \
+             AND l.state = 'complete')",
+        )
+        .bind(org.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        let filter = ReportFilter { account: Some(account_id.to_owned()), ..ReportFilter::default() };
+        for r in runs {
+            let run = self.run(org, &RunId(r.get(0))).await?;
+            let (rows, _) = self.report_page(org, &run, &filter, 0, 1000).await?;
+            out.extend(rows.into_iter().map(|row| (run.partner_name.clone(), row)));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+}
+
+fn report_row(r: &sqlx::any::AnyRow) -> Result<ReportRow, StoreError> {
+    let corrupt = StoreError::Corrupt;
+    let key_types: String = r.get(6);
+    let fields: String = r.get(7);
+    let list = |i: usize, what| -> Result<Vec<String>, StoreError> {
+        match r.get::<Option<String>, _>(i) {
+            Some(text) => serde_json::from_str(&text).map_err(|_| corrupt(what)),
+            None => Ok(Vec::new()),
+        }
+    };
+    let mut keys: Vec<String> =
+        list(8, "dataset_accounts.domains")?.into_iter().map(|d| format!("domain:{d}")).collect();
+    keys.extend(list(9, "dataset_accounts.duns")?.into_iter().map(|d| format!("duns:{d}")));
+    let country: Option<String> = r.get(11);
+    if let (Some(name), Some(country)) = (r.get::<Option<String>, _>(10), &country) {
+        keys.push(format!("name_country:{country}|{name}"));
+    }
+    let position: i64 = r.get(5);
+    Ok(ReportRow {
+        account_id: r.get(0),
+        name: r.get(1),
+        own_segment: r.get(2),
+        owner: r.get(3),
+        partner_segment: r.get(4),
+        partner_record: u32::try_from(position).ok(),
+        key_types: serde_json::from_str(&key_types).map_err(|_| corrupt("run_overlaps.key_types"))?,
+        partner_fields: serde_json::from_str(&fields).map_err(|_| corrupt("run_overlaps.fields"))?,
+        keys,
+        country,
+        cosell: r
+            .get::<Option<String>, _>(12)
+            .and_then(|c| c.split_once(' ').map(|(i, s)| (i.to_owned(), s.to_owned()))),
+    })
+}
