@@ -57,8 +57,10 @@ pub struct ReportFilter {
     pub account: Option<String>,
     /// Only accounts whose name or id contains this (case-insensitive for ASCII).
     pub search: Option<String>,
-    /// Only accounts that did not overlap in this (earlier) run: what changed since.
-    pub new_since: Option<RunId>,
+    /// The earlier run to compare with: each row says whether its account is new since.
+    pub previous: Option<RunId>,
+    /// Only accounts new since `previous`.
+    pub new_only: bool,
     /// The order.
     pub sort: ReportSort,
     /// Descending instead of ascending.
@@ -90,6 +92,8 @@ pub struct ReportRow {
     pub country: Option<String>,
     /// Its co-sell record with this partner, if any: id and status.
     pub cosell: Option<(String, String)>,
+    /// Whether the account is new since the previous run (none to compare with: `None`).
+    pub new: Option<bool>,
 }
 
 /// `text` as a LIKE pattern matching it anywhere, `\` escaping the wildcards.
@@ -108,7 +112,8 @@ impl Store {
     }
 
     /// The WHERE clause and binds (from `$3`) of `filter` over `o` (run_overlaps) and `a`
-    /// (dataset_accounts); `$1` is the run, `$2` its dataset.
+    /// (dataset_accounts), `$1` being the run and `$2` its dataset. Every bind is used: a
+    /// prepared statement is cached by its text, with its parameters' count.
     fn report_where(&self, filter: &ReportFilter) -> (String, Vec<String>) {
         let mut clauses = vec!["o.run_id = $1".to_owned()];
         let mut binds: Vec<String> = Vec::new();
@@ -134,11 +139,8 @@ impl Store {
                 "(LOWER(o.account_id) LIKE {p} ESCAPE '\\' OR LOWER(COALESCE(a.display_name, '')) LIKE {p} ESCAPE '\\')"
             ));
         }
-        if let Some(before) = &filter.new_since {
-            let r = bind(before.as_str().to_owned());
-            clauses.push(format!(
-                "NOT EXISTS (SELECT 1 FROM run_overlaps p WHERE p.run_id = {r} AND p.account_id = o.account_id)"
-            ));
+        if let Some(before) = filter.previous.as_ref().filter(|_| filter.new_only) {
+            clauses.push(format!("NOT {}", earlier_overlap(&bind(before.as_str().to_owned()))));
         }
         (clauses.join(" AND "), binds)
     }
@@ -179,26 +181,32 @@ impl Store {
         };
         let n = binds.len() + 2;
         let (org_p, partnership_p, limit_p, offset_p) = (n + 1, n + 2, n + 3, n + 4);
+        let new_sql = match filter.previous {
+            Some(_) => format!("CASE WHEN {} THEN 0 ELSE 1 END", earlier_overlap(&format!("${}", n + 5))),
+            None => "NULL".to_owned(),
+        };
         let cosell = format!(
             "(SELECT c.id || ' ' || c.status FROM cosell_records c WHERE c.org_id = ${org_p} \
              AND c.partnership_id = ${partnership_p} AND c.own_account = o.account_id ORDER BY c.updated_at DESC LIMIT 1)"
         );
         let sql = format!(
             "SELECT o.account_id, a.display_name, o.own_segment, {owner}, o.partner_segment, o.partner_record, \
-             o.key_types, o.fields, a.domains, a.duns, a.name, a.country, {cosell} {from} WHERE {clauses} \
+             o.key_types, o.fields, a.domains, a.duns, a.name, a.country, {cosell}, {new_sql} {from} WHERE {clauses} \
              ORDER BY {order}, o.partner_segment, o.partner_record LIMIT ${limit_p} OFFSET ${offset_p}"
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run.id.as_str()).bind(run.dataset.as_str());
         for b in &binds {
             query = query.bind(b.as_str());
         }
-        let rows = query
+        query = query
             .bind(org.as_str())
             .bind(run.partnership.as_str())
             .bind(i64::from(limit))
-            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await?;
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        if let Some(previous) = &filter.previous {
+            query = query.bind(previous.as_str());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         let items = rows.iter().map(report_row).collect::<Result<Vec<_>, _>>()?;
         Ok((items, total))
     }
@@ -250,6 +258,11 @@ impl Store {
     }
 }
 
+/// Whether `o`'s account overlapped in the run the parameter `run` names.
+fn earlier_overlap(run: &str) -> String {
+    format!("EXISTS (SELECT 1 FROM run_overlaps p WHERE p.run_id = {run} AND p.account_id = o.account_id)")
+}
+
 fn report_row(r: &sqlx::any::AnyRow) -> Result<ReportRow, StoreError> {
     let corrupt = StoreError::Corrupt;
     let key_types: String = r.get(6);
@@ -282,5 +295,6 @@ fn report_row(r: &sqlx::any::AnyRow) -> Result<ReportRow, StoreError> {
         cosell: r
             .get::<Option<String>, _>(12)
             .and_then(|c| c.split_once(' ').map(|(i, s)| (i.to_owned(), s.to_owned()))),
+        new: r.get::<Option<i64>, _>(13).map(|n| n != 0),
     })
 }

@@ -560,9 +560,15 @@ async fn reports_filter_search_sort_and_page_in_the_database(store: Store) {
     )
     .await;
     assert_eq!(rows.len(), 2);
-    let (rows, total) = page(ReportFilter { new_since: Some(first.clone()), ..all.clone() }, 0, 10).await;
-    assert_eq!(total, 3, "Northwind overlapped before");
+    let since = ReportFilter { previous: Some(first.clone()), ..all.clone() };
+    let (rows, total) = page(since.clone(), 0, 10).await;
+    assert_eq!(total, 4);
+    let new: Vec<Option<bool>> = rows.iter().map(|r| r.new).collect();
+    assert_eq!(new, [Some(true), Some(true), Some(false), Some(true)], "Northwind overlapped before");
+    let (rows, total) = page(ReportFilter { new_only: true, ..since }, 0, 10).await;
+    assert_eq!(total, 3);
     assert!(rows.iter().all(|r| r.account_id != "0015g00000NWTRdAAF"));
+    assert_eq!(store.report_page(&org, &run, &all, 0, 1).await.unwrap().0[0].new, None, "nothing to compare with");
     let (rows, total) = page(ReportFilter { sort: ReportSort::Owner, descending: true, ..all.clone() }, 1, 2).await;
     assert_eq!((total, rows.len()), (4, 2), "a page of two after one");
     assert_eq!(rows[0].owner.as_deref(), Some("Alan Turing"), "Barbara, then Alan, then Ada, Ada");
