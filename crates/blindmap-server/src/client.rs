@@ -75,6 +75,15 @@ fn tls_config(pinned: &str, identity: Option<&Identity>) -> Result<rustls::Clien
     })
 }
 
+/// An HTTPS client trusting exactly the pinned certificate, sending no credentials and following
+/// no redirects: what a browser-less test or tool uses to read a node's pages.
+pub fn pinned_http(pinned: &str) -> Result<reqwest::Client, ClientError> {
+    Ok(reqwest::Client::builder()
+        .use_preconfigured_tls(tls_config(pinned, None)?)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?)
+}
+
 /// The answer if it is a success; otherwise the node's problem document as an error.
 async fn accepted(response: reqwest::Response) -> Result<reqwest::Response, ClientError> {
     let status = response.status();

@@ -80,6 +80,62 @@ pub(crate) async fn update(
     Err(ApiError::Conflict("the co-sell record keeps changing; try again".into()))
 }
 
+/// An overlap of a run, as a co-sell record is created on it.
+pub(crate) struct OnOverlap<'a> {
+    /// The run (`run_…`).
+    pub(crate) run: &'a str,
+    /// This side's account.
+    pub(crate) account: &'a str,
+    /// The partner's segment of the matching record.
+    pub(crate) partner_segment: &'a str,
+    /// The partner's record in that segment.
+    pub(crate) partner_record: u32,
+}
+
+/// Creates a co-sell record on an overlap, with its event and audit entry, and shares it with
+/// the partner's node (best effort now; the sync pushes it again). Its id.
+pub(crate) async fn create_on_overlap(
+    store: &Store,
+    node: &NodeContext,
+    org: &OrgId,
+    user: &str,
+    overlap: OnOverlap<'_>,
+) -> Result<String, ApiError> {
+    let OnOverlap { run, account, partner_segment, partner_record } = overlap;
+    let run_id = blindmap_store::RunId::parse(run).ok_or(ApiError::NotFound("run"))?;
+    let run = store.run(org, &run_id).await?;
+    if !store.has_overlap(org, &run_id, account, partner_segment, partner_record).await? {
+        return Err(ApiError::NotFound("overlap of that account with that partner record in the run"));
+    }
+    let partnership = pushable(store, org, &run.partnership).await?;
+    let session = store.run_session(org, &run_id).await?.ok_or(ApiError::NotFound("run session"))?;
+    let id = format!("cs_{}", hex::encode(rand::random::<[u8; 16]>()));
+    let mut clock = Clock::new(Party::A);
+    let now = crate::now_ms();
+    let mut record = CoSell::propose(&id, clock.tick(now), user);
+    record
+        .apply(Edit::Account { account: Some(account.to_owned()) }, clock.tick(now), user)
+        .map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let stored = StoredCoSell {
+        record: record.clone(),
+        partnership: partnership.id.clone(),
+        party: Party::A,
+        version: 1,
+        dirty: true,
+        updated_at: now,
+    };
+    store
+        .insert_cosell(org, &partnership.id, Party::A, &record, true, ("cosell.created", &event_payload(&stored)))
+        .await?;
+    let reference = Reference { session, segment: partner_segment.to_owned(), position: partner_record };
+    if let Err(e) = push(store, node, org, &partnership, &id, Some(reference)).await {
+        tracing::info!(cosell = %id, error = %e, "co-sell record not shared yet");
+    }
+    let detail = serde_json::json!({ "cosell": id, "partnership": partnership.id.to_string() });
+    store.record_audit(org, user, "cosell.created", &detail).await?;
+    Ok(id)
+}
+
 /// Pushes our copy to the partner's node and merges its answer; clears the mark on success.
 pub(crate) async fn push(
     store: &Store,

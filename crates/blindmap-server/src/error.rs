@@ -68,9 +68,11 @@ pub struct Problem {
     pub detail: String,
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, detail) = match &self {
+impl ApiError {
+    /// The HTTP status of this error and what to tell the caller (a store failure is logged
+    /// here and told as a generic failure).
+    pub(crate) fn status_and_detail(&self) -> (StatusCode, String) {
+        match self {
             Self::Unauthenticated | Self::Signature(_) => (StatusCode::UNAUTHORIZED, self.to_string()),
             Self::Forbidden(_) | Self::PeerUnknown => (StatusCode::FORBIDDEN, self.to_string()),
             Self::Partner(_) => (StatusCode::BAD_GATEWAY, self.to_string()),
@@ -88,7 +90,13 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %e, "store failure");
                 (StatusCode::INTERNAL_SERVER_ERROR, "the node failed to handle the request; see its log".to_owned())
             }
-        };
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, detail) = self.status_and_detail();
         problem(status, detail)
     }
 }
@@ -97,11 +105,11 @@ impl IntoResponse for ApiError {
 /// request timeout; or no route) into one, so that every error a client sees is RFC 9457.
 pub(crate) async fn problem_for_plain_errors(response: Response) -> Response {
     let status = response.status();
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    // Problem documents already, and the pages' own HTML error pages, stay as they are.
+    let documented = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(b"application/problem+json") || v.as_bytes().starts_with(b"text/html")
+    });
+    if !(status.is_client_error() || status.is_server_error()) || documented {
         return response;
     }
     let detail = match status {

@@ -25,6 +25,7 @@ pub mod remote;
 mod runs;
 mod session_io;
 mod tls;
+mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,6 +93,7 @@ pub fn app(store: Store, limits: Limits) -> Router {
 
 pub(crate) fn app_with_node(store: Store, limits: Limits, node: Option<Arc<NodeContext>>) -> Router {
     api::router()
+        .merge(web::router())
         .merge(peer::router())
         // The configured limit, not axum's default of 2 MiB, bounds uploads.
         .layer(DefaultBodyLimit::disable())

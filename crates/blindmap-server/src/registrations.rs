@@ -18,6 +18,61 @@ use crate::NodeContext;
 use crate::client::{ClientError, PeerClient};
 use crate::error::ApiError;
 
+/// An end customer, as the importer would read it: any of a name with its country, websites or
+/// domains, DUNS numbers. Every value given must make a key.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct Customer {
+    /// Company name (needs `country`).
+    pub(crate) name: Option<String>,
+    /// Country: ISO code or English name.
+    pub(crate) country: Option<String>,
+    /// Websites, domains or e-mail addresses.
+    #[serde(default)]
+    pub(crate) domains: Vec<String>,
+    /// D-U-N-S numbers.
+    #[serde(default)]
+    pub(crate) duns: Vec<String>,
+}
+
+impl Customer {
+    /// The customer's keys as `type:value` text.
+    pub(crate) fn keys(&self) -> Result<Vec<String>, ApiError> {
+        let domains: Vec<&str> = self.domains.iter().map(String::as_str).collect();
+        let duns: Vec<&str> = self.duns.iter().map(String::as_str).collect();
+        let keys =
+            blindmap_records::AccountKeys::of_customer(self.name.as_deref(), self.country.as_deref(), &domains, &duns)
+                .map_err(|e| ApiError::Invalid(e.to_string()))?;
+        if keys.is_empty() {
+            return Err(ApiError::Invalid("name the customer: a name and country, a domain or a DUNS number".into()));
+        }
+        Ok(blindmap_records::customer_keys(&keys).iter().map(|k| format!("{}:{}", k.key_type(), k.value())).collect())
+    }
+}
+
+/// A submission from what a user typed: the customer, product lines, the value as a decimal in
+/// `currency`, the close date and notes; checked.
+pub(crate) fn submission(
+    customer: Customer,
+    products: Vec<String>,
+    value: &str,
+    currency: &str,
+    expected_close: &str,
+    notes: &str,
+) -> Result<Submission, ApiError> {
+    let invalid = |e: blindmap_cosell::Error| ApiError::Invalid(e.to_string());
+    let currency = blindmap_cosell::money::Currency::new(currency.trim()).map_err(invalid)?;
+    let submission = Submission {
+        partner: String::new(),
+        customer_keys: customer.keys()?.into_iter().collect(),
+        products: products.iter().map(|p| p.trim().to_owned()).collect(),
+        value: blindmap_cosell::money::Money::parse(value.trim(), currency).map_err(invalid)?,
+        expected_close: expected_close.trim().to_owned(),
+        notes: notes.to_owned(),
+    };
+    submission.check().map_err(invalid)?;
+    Ok(submission)
+}
+
 /// What the submitting node sends.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SubmitMessage {

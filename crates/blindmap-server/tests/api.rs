@@ -149,6 +149,7 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
             "/api/v1/segments",
             "/api/v1/tokens/{id}",
             "/api/v1/users",
+            "/api/v1/users/{id}/signin-link",
             "/api/v1/users/{id}/tokens",
         ],
         "every route of the API is documented"

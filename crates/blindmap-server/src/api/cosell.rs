@@ -5,8 +5,8 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use blindmap_cosell::cosell::{Clock, CoSell, Edit, Party};
-use blindmap_store::{PartnershipId, Role, RunId, StoredCoSell};
+use blindmap_cosell::cosell::{CoSell, Edit, Party};
+use blindmap_store::{PartnershipId, Role, StoredCoSell};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use super::{Page, idempotent};
 use crate::AppState;
 use crate::auth::Caller;
-use crate::cosell::{self, Reference};
+use crate::cosell;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Json, Query};
 
@@ -110,43 +110,19 @@ async fn create(
     let position = body.partner_record.to_string();
     let parts = [body.run.as_bytes(), body.account_id.as_bytes(), body.partner_segment.as_bytes(), position.as_bytes()];
     let work = async {
-        let node = state.node()?;
-        let run_id = RunId::parse(&body.run).ok_or(ApiError::NotFound("run"))?;
-        let run = state.store.run(&org, &run_id).await?;
-        let found = state
-            .store
-            .has_overlap(&org, &run_id, &body.account_id, &body.partner_segment, body.partner_record)
-            .await?;
-        if !found {
-            return Err(ApiError::NotFound("overlap of that account with that partner record in the run"));
-        }
-        let partnership = cosell::pushable(&state.store, &org, &run.partnership).await?;
-        let session = state.store.run_session(&org, &run_id).await?.ok_or(ApiError::NotFound("run session"))?;
-        let id = format!("cs_{}", hex::encode(rand::random::<[u8; 16]>()));
-        let user = &caller.0.user.name;
-        let mut clock = Clock::new(Party::A);
-        let now = crate::now_ms();
-        let mut record = CoSell::propose(&id, clock.tick(now), user);
-        record
-            .apply(Edit::Account { account: Some(body.account_id.clone()) }, clock.tick(now), user)
-            .map_err(|e| ApiError::Invalid(e.to_string()))?;
-        let stored = StoredCoSell {
-            record: record.clone(),
-            partnership: partnership.id.clone(),
-            party: Party::A,
-            version: 1,
-            dirty: true,
-            updated_at: now,
-        };
-        let payload = cosell::event_payload(&stored);
-        state.store.insert_cosell(&org, &partnership.id, Party::A, &record, true, ("cosell.created", &payload)).await?;
-        let reference = Reference { session, segment: body.partner_segment.clone(), position: body.partner_record };
-        // Best effort now; the sync pushes it again if the partner's node is unreachable.
-        if let Err(e) = cosell::push(&state.store, node, &org, &partnership, &id, Some(reference)).await {
-            tracing::info!(cosell = %id, error = %e, "co-sell record not shared yet");
-        }
-        let detail = serde_json::json!({ "cosell": id, "partnership": partnership.id.to_string() });
-        state.store.record_audit(&org, user, "cosell.created", &detail).await?;
+        let id = cosell::create_on_overlap(
+            &state.store,
+            state.node()?,
+            &org,
+            &caller.0.user.name,
+            cosell::OnOverlap {
+                run: &body.run,
+                account: &body.account_id,
+                partner_segment: &body.partner_segment,
+                partner_record: body.partner_record,
+            },
+        )
+        .await?;
         Ok(CoSellView::from(state.store.cosell(&org, &id).await?))
     };
     idempotent(&state, &caller.0.user.org, &headers, &parts, StatusCode::CREATED, work).await

@@ -5,9 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use blindmap_cosell::dealreg::{Settings, Submission};
-use blindmap_cosell::money::{Currency, Money};
-use blindmap_records::{AccountKeys, customer_keys};
+use blindmap_cosell::dealreg::Settings;
 use blindmap_store::{Direction, PartnershipId, Role, StoredRegistration};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,43 +19,13 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Json, Query};
 use crate::registrations::{self, Decision};
 
-/// An end customer, as the importer would read it: any of a name with its country, websites or
-/// domains, DUNS numbers. Every value given must make a key.
-#[derive(Deserialize, ToSchema)]
-pub(crate) struct Customer {
-    /// Company name (needs `country`).
-    name: Option<String>,
-    /// Country: ISO code or English name.
-    country: Option<String>,
-    /// Websites, domains or e-mail addresses.
-    #[serde(default)]
-    domains: Vec<String>,
-    /// D-U-N-S numbers.
-    #[serde(default)]
-    duns: Vec<String>,
-}
-
-impl Customer {
-    /// The customer's keys as `type:value` text.
-    fn keys(&self) -> Result<Vec<String>, ApiError> {
-        let domains: Vec<&str> = self.domains.iter().map(String::as_str).collect();
-        let duns: Vec<&str> = self.duns.iter().map(String::as_str).collect();
-        let keys = AccountKeys::of_customer(self.name.as_deref(), self.country.as_deref(), &domains, &duns)
-            .map_err(|e| ApiError::Invalid(e.to_string()))?;
-        if keys.is_empty() {
-            return Err(ApiError::Invalid("name the customer: a name and country, a domain or a DUNS number".into()));
-        }
-        Ok(customer_keys(&keys).iter().map(|k| format!("{}:{}", k.key_type(), k.value())).collect())
-    }
-}
-
 /// A deal to register with a partner's node (the vendor).
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct NewRegistration {
     /// The partnership (`pt_…`) with the vendor.
     partnership: String,
     /// The end customer.
-    customer: Customer,
+    customer: registrations::Customer,
     /// Product lines, 1 to 20.
     products: Vec<String>,
     /// Estimated value, a decimal such as `50000` or `12500.50`.
@@ -171,18 +139,14 @@ async fn create(
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin, Role::Rep])?;
     let org = caller.0.user.org.clone();
-    let keys = body.customer.keys()?;
-    let currency = Currency::new(&body.currency).map_err(|e| ApiError::Invalid(e.to_string()))?;
-    let value = Money::parse(&body.value, currency).map_err(|e| ApiError::Invalid(e.to_string()))?;
-    let submission = Submission {
-        partner: String::new(),
-        customer_keys: keys.into_iter().collect(),
-        products: body.products.iter().map(|p| p.trim().to_owned()).collect(),
-        value,
-        expected_close: body.expected_close.clone(),
-        notes: body.notes.clone(),
-    };
-    submission.check().map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let submission = registrations::submission(
+        body.customer,
+        body.products,
+        &body.value,
+        &body.currency,
+        &body.expected_close,
+        &body.notes,
+    )?;
     let partnership = state.store.partnership(&org, &partnership_id(&body.partnership)?).await?;
     registrations::reachable(&partnership)?;
     let request = serde_json::to_vec(&(&submission, partnership.id.as_str())).expect("serialises");
@@ -378,7 +342,7 @@ pub(crate) struct PrecheckBody {
     /// The partnership (`pt_…`) with the vendor.
     partnership: String,
     /// The customer to ask about; it does not leave this node.
-    customer: Customer,
+    customer: registrations::Customer,
 }
 
 /// The pre-check's answer.

@@ -179,6 +179,38 @@ async fn issue(
     Ok((StatusCode::CREATED, Json(IssuedToken { id: id.to_string(), token: token.expose().to_owned() })))
 }
 
+/// A one-time sign-in link for the reports pages.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SigninLink {
+    /// Open it in a browser to sign in, once; it expires unused after 15 minutes.
+    url: String,
+    /// When it expires, RFC 3339.
+    expires_at: String,
+}
+
+/// Issues a one-time sign-in link to the reports pages for a user (admins only). Only its hash
+/// is kept; hand the link over as you would a token.
+#[utoipa::path(post, path = "/api/v1/users/{id}/signin-link", tag = "users", params(("id" = String, Path)),
+    responses((status = 201, body = SigninLink), (status = 404, body = Problem, content_type = "application/problem+json")))]
+async fn signin_link(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<SigninLink>), ApiError> {
+    caller.require(&[Role::Admin])?;
+    let org = &caller.0.user.org;
+    let user = UserId::parse(&id).ok_or(ApiError::NotFound("user"))?;
+    let base = state.node()?.public_url.get().cloned().unwrap_or_default();
+    let secret = state.store.issue_signin_link(org, &user, &caller.0.user.name).await?;
+    let detail = serde_json::json!({ "user": user.to_string() });
+    state.store.record_audit(org, &caller.0.user.name, "signin_link.issued", &detail).await?;
+    let link = SigninLink {
+        url: format!("{base}/signin/link?secret={}", secret.expose()),
+        expires_at: crate::rfc3339(crate::now_ms() + blindmap_store::LINK_MS),
+    };
+    Ok((StatusCode::CREATED, Json(link)))
+}
+
 /// Revokes a token (admins only): it authenticates no more.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "users", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
@@ -193,5 +225,9 @@ async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<St
 }
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(issue)).routes(routes!(revoke))
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(issue))
+        .routes(routes!(signin_link))
+        .routes(routes!(revoke))
 }

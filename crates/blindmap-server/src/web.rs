@@ -1,0 +1,1025 @@
+//! The reps' pages: server-rendered HTML that works without JavaScript. A rep signs in with a
+//! token (or a one-time link an admin issued) and gets a session cookie (`Secure`, `HttpOnly`,
+//! `SameSite=Strict`); every page shows the signed-in user's own organisation only, and only
+//! what the partner's policy disclosed in the latest complete match. Forms carry the session's
+//! CSRF token. Lists are filtered, sorted and paged in the database; the CSV export has the
+//! list's columns with the same filters.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use blindmap_store::{
+    Direction, OrgId, Partnership, PartnershipId, ReportFilter, ReportRow, ReportSort, Run, User, WebSession,
+};
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The session cookie's name.
+const COOKIE: &str = "bm_session";
+/// Rows per page of a list.
+const PAGE_ROWS: u32 = 50;
+/// The export's batch: rows read from the store at a time.
+const EXPORT_BATCH: u32 = 5000;
+
+// ----- responses -----
+
+/// A rendered page with the headers every page carries: no caching, no framing, no scripts, no
+/// referrer (sign-in links carry a secret).
+fn html(status: StatusCode, page: &impl Template) -> Response {
+    match page.render() {
+        Ok(body) => {
+            let mut response = (status, body).into_response();
+            let h = response.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+            secure_headers(h);
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "a page failed to render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "the page failed to render").into_response()
+        }
+    }
+}
+
+fn secure_headers(h: &mut HeaderMap) {
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+}
+
+/// What the layout shows of the signed-in user.
+pub(crate) struct Chrome {
+    user: Option<String>,
+    organisation: String,
+    csrf: String,
+}
+
+impl Chrome {
+    fn anonymous() -> Self {
+        Self { user: None, organisation: String::new(), csrf: String::new() }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    chrome: Chrome,
+    heading: String,
+    text: String,
+    error: bool,
+    back: Option<(String, String)>,
+}
+
+/// An error as a page: the API's status and wording, in HTML.
+pub(crate) struct PageError(ApiError);
+
+impl<E: Into<ApiError>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        Self(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        if matches!(self.0, ApiError::Unauthenticated) {
+            return Redirect::to("/signin").into_response();
+        }
+        let (status, text) = self.0.status_and_detail();
+        let heading = status.canonical_reason().unwrap_or("Error").to_owned();
+        let page = MessagePage {
+            chrome: Chrome::anonymous(),
+            heading,
+            text,
+            error: true,
+            back: Some(("/partners".into(), "Partners".into())),
+        };
+        html(status, &page)
+    }
+}
+
+type PageResult = Result<Response, PageError>;
+
+// ----- sessions -----
+
+fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+/// The signed-in user of a request; without a live session, pages redirect to sign-in.
+pub(crate) struct Signed(WebSession);
+
+impl Signed {
+    fn user(&self) -> &User {
+        &self.0.user
+    }
+
+    fn org(&self) -> &OrgId {
+        &self.0.user.org
+    }
+
+    async fn chrome(&self, state: &AppState) -> Result<Chrome, PageError> {
+        Ok(Chrome {
+            user: Some(self.0.user.name.clone()),
+            organisation: state.store.organisation_name(self.org()).await?,
+            csrf: self.0.csrf.clone(),
+        })
+    }
+
+    /// Refuses a form posted without this session's CSRF token.
+    fn check(&self, csrf: &str) -> Result<(), PageError> {
+        if csrf.len() == self.0.csrf.len() && csrf == self.0.csrf {
+            Ok(())
+        } else {
+            Err(PageError(ApiError::Forbidden("form from another page (sign in again)")))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Signed {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        let secret = cookie_value(&parts.headers, COOKIE).ok_or(PageError(ApiError::Unauthenticated))?;
+        let session = state.store.web_session(secret).await?.ok_or(PageError(ApiError::Unauthenticated))?;
+        Ok(Self(session))
+    }
+}
+
+fn session_cookie(secret: &str, max_age: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("{COOKIE}={secret}; Path=/; Max-Age={max_age}; Secure; HttpOnly; SameSite=Strict"))
+        .expect("a cookie of hex and a prefix is a valid header")
+}
+
+fn signed_in(secret: &blindmap_store::Secret) -> Response {
+    let mut response = Redirect::to("/partners").into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(secret.expose(), blindmap_store::SESSION_MS / 1000));
+    secure_headers(response.headers_mut());
+    response
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SigninPage {
+    chrome: Chrome,
+    problem: Option<String>,
+}
+
+async fn home(headers: HeaderMap, State(state): State<AppState>) -> Response {
+    let live = match cookie_value(&headers, COOKIE) {
+        Some(secret) => state.store.web_session(secret).await.ok().flatten().is_some(),
+        None => false,
+    };
+    Redirect::to(if live { "/partners" } else { "/signin" }).into_response()
+}
+
+async fn signin_form() -> Response {
+    html(StatusCode::OK, &SigninPage { chrome: Chrome::anonymous(), problem: None })
+}
+
+#[derive(Deserialize)]
+struct SigninForm {
+    token: String,
+}
+
+async fn signin(State(state): State<AppState>, axum::Form(form): axum::Form<SigninForm>) -> PageResult {
+    let Some(principal) = state.store.authenticate(form.token.trim()).await? else {
+        let problem = Some("That token is not valid (or was revoked).".to_owned());
+        return Ok(html(StatusCode::UNAUTHORIZED, &SigninPage { chrome: Chrome::anonymous(), problem }));
+    };
+    let secret = state.store.open_session(&principal.user.id, Some(&principal.token)).await?;
+    let detail = serde_json::json!({ "with": "token" });
+    state.store.record_audit(&principal.user.org, &principal.user.name, "web.signed_in", &detail).await?;
+    Ok(signed_in(&secret))
+}
+
+#[derive(Template)]
+#[template(path = "link.html")]
+struct LinkPage {
+    chrome: Chrome,
+    secret: String,
+    problem: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LinkForm {
+    secret: String,
+}
+
+/// A sign-in link shows a button: opening the link (a mail scanner's preview) uses nothing.
+async fn link_form(Query(form): Query<LinkForm>) -> Response {
+    html(StatusCode::OK, &LinkPage { chrome: Chrome::anonymous(), secret: form.secret, problem: None })
+}
+
+async fn link_signin(State(state): State<AppState>, axum::Form(form): axum::Form<LinkForm>) -> PageResult {
+    let Some(user) = state.store.redeem_signin_link(form.secret.trim()).await? else {
+        let problem = Some("This link was used already or has expired: ask your admin for a new one.".to_owned());
+        let page = LinkPage { chrome: Chrome::anonymous(), secret: String::new(), problem };
+        return Ok(html(StatusCode::UNAUTHORIZED, &page));
+    };
+    let secret = state.store.open_session(&user, None).await?;
+    if let Some(session) = state.store.web_session(secret.expose()).await? {
+        let detail = serde_json::json!({ "with": "link" });
+        state.store.record_audit(&session.user.org, &session.user.name, "web.signed_in", &detail).await?;
+    }
+    Ok(signed_in(&secret))
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn signout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    signed: Signed,
+    axum::Form(form): axum::Form<CsrfForm>,
+) -> PageResult {
+    signed.check(&form.csrf)?;
+    if let Some(secret) = cookie_value(&headers, COOKIE) {
+        state.store.close_session(secret).await?;
+    }
+    let mut response = Redirect::to("/signin").into_response();
+    response.headers_mut().insert(header::SET_COOKIE, session_cookie("", 0));
+    Ok(response)
+}
+
+async fn stylesheet() -> Response {
+    let mut response = include_str!("../assets/blindmap.css").into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=3600"));
+    response
+}
+
+// ----- partners and the matrix -----
+
+/// `n` with thousands separators.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// "overlaps in 4 cells, counts in 2" from a grid of level names.
+fn levels_summary<'a>(levels: impl Iterator<Item = &'a str>) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for l in levels {
+        let kind = if l.starts_with("fields") { "fields" } else { l };
+        *counts.entry(kind).or_default() += 1;
+    }
+    if counts.is_empty() {
+        return "nothing yet".to_owned();
+    }
+    let order = ["fields", "overlaps", "counts", "hidden"];
+    let mut parts: Vec<String> = order
+        .iter()
+        .filter_map(|k| counts.get(k).map(|n| format!("{k} in {n} cell{}", if *n == 1 { "" } else { "s" })))
+        .collect();
+    parts.extend(counts.iter().filter(|(k, _)| !order.contains(k)).map(|(k, n)| format!("{k} in {n} cells")));
+    parts.join(", ")
+}
+
+struct PartnerRow {
+    id: String,
+    name: String,
+    state: &'static str,
+    has_run: bool,
+    overlapping: String,
+    last_run: String,
+    they_share: String,
+    you_share: String,
+}
+
+#[derive(Template)]
+#[template(path = "partners.html")]
+struct PartnersPage {
+    chrome: Chrome,
+    partners: Vec<PartnerRow>,
+}
+
+fn cells(result: &serde_json::Value) -> impl Iterator<Item = &serde_json::Value> {
+    result["cells"].as_array().into_iter().flatten().filter_map(|row| row.as_array()).flatten()
+}
+
+async fn partners(State(state): State<AppState>, signed: Signed) -> PageResult {
+    let org = signed.org();
+    let mut rows = Vec::new();
+    for p in state.store.partnerships(org).await? {
+        let run = state.store.latest_complete_run(org, &p.id).await?;
+        let result = run.as_ref().and_then(|r| r.result.clone()).unwrap_or_default();
+        let they = levels_summary(cells(&result).filter_map(|c| c["level"].as_str()));
+        let you = levels_summary(
+            result["disclosed"]["levels"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r.as_array())
+                .flatten()
+                .filter_map(|l| l.as_str()),
+        );
+        rows.push(PartnerRow {
+            id: p.id.to_string(),
+            name: p.partner_name.clone(),
+            state: if p.state == blindmap_store::PartnershipState::Active { "active" } else { "ended" },
+            has_run: run.is_some(),
+            overlapping: result["overlapping_accounts"].as_u64().map_or_else(|| "–".to_owned(), thousands),
+            last_run: run.as_ref().and_then(|r| r.finished_at).map_or_else(|| "never".to_owned(), crate::rfc3339),
+            they_share: they,
+            you_share: you,
+        });
+    }
+    Ok(html(StatusCode::OK, &PartnersPage { chrome: signed.chrome(&state).await?, partners: rows }))
+}
+
+/// The partnership of `org` a page is about, and its latest complete run.
+async fn partner_and_run(state: &AppState, org: &OrgId, id: &str) -> Result<(Partnership, Run), PageError> {
+    let id = PartnershipId::parse(id).ok_or(ApiError::NotFound("partner"))?;
+    let partnership = state.store.partnership(org, &id).await?;
+    let run = state
+        .store
+        .latest_complete_run(org, &id)
+        .await?
+        .ok_or(ApiError::NotFound("complete match with this partner"))?;
+    Ok((partnership, run))
+}
+
+struct MatrixCell {
+    column: String,
+    shown: String,
+    level: String,
+    href: Option<String>,
+}
+
+struct MatrixRow {
+    segment: String,
+    cells: Vec<MatrixCell>,
+}
+
+#[derive(Template)]
+#[template(path = "matrix.html")]
+struct MatrixPage {
+    chrome: Chrome,
+    partner: String,
+    pid: String,
+    finished: String,
+    columns: Vec<String>,
+    rows: Vec<MatrixRow>,
+}
+
+/// Whether a cell's level lets its accounts be listed.
+fn lists_accounts(level: &str) -> bool {
+    level == "overlaps" || level.starts_with("fields")
+}
+
+async fn matrix(State(state): State<AppState>, signed: Signed, Path(id): Path<String>) -> PageResult {
+    let (partnership, run) = partner_and_run(&state, signed.org(), &id).await?;
+    let result = run.result.clone().unwrap_or_default();
+    let columns: Vec<String> = result["columns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| c["segment"].as_str().unwrap_or("?").to_owned())
+        .collect();
+    let rows = result["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(r, segment)| {
+            let segment = segment.as_str().unwrap_or("?").to_owned();
+            let cells = columns
+                .iter()
+                .enumerate()
+                .map(|(c, column)| {
+                    let cell = &result["cells"][r][c];
+                    let level = cell["level"].as_str().unwrap_or("hidden").to_owned();
+                    let listable = lists_accounts(&level) && cell["count"].as_u64().is_some_and(|n| n > 0);
+                    MatrixCell {
+                        column: column.clone(),
+                        shown: cell["shown"].as_str().unwrap_or("?").to_owned(),
+                        href: listable.then(|| {
+                            format!(
+                                "/partners/{}/overlaps?own={}&partner={}",
+                                partnership.id,
+                                pct(&segment),
+                                pct(column)
+                            )
+                        }),
+                        level,
+                    }
+                })
+                .collect();
+            MatrixRow { segment, cells }
+        })
+        .collect();
+    let page = MatrixPage {
+        chrome: signed.chrome(&state).await?,
+        partner: partnership.partner_name.clone(),
+        pid: partnership.id.to_string(),
+        finished: run.finished_at.map_or_else(String::new, crate::rfc3339),
+        columns,
+        rows,
+    };
+    Ok(html(StatusCode::OK, &page))
+}
+
+// ----- the overlap list and its export -----
+
+/// Percent-encodes a query value.
+fn pct(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The list's filters as the page's query has them.
+#[derive(Deserialize, Default, Clone)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    own: String,
+    #[serde(default)]
+    partner: String,
+    #[serde(default)]
+    owner: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    desc: String,
+    #[serde(default)]
+    page: Option<u64>,
+}
+
+/// The filters as the template shows them.
+struct FilterView {
+    own: String,
+    partner: String,
+    owner: String,
+    q: String,
+    new_only: bool,
+    sort: &'static str,
+    desc: bool,
+}
+
+impl ListQuery {
+    fn sort(&self) -> ReportSort {
+        ReportSort::parse(&self.sort).unwrap_or_default()
+    }
+
+    fn filter(&self, previous: Option<&Run>) -> ReportFilter {
+        let set = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        ReportFilter {
+            own_segment: set(&self.own),
+            partner_segment: set(&self.partner),
+            owner: set(&self.owner),
+            search: set(self.q.trim()),
+            previous: previous.map(|r| r.id.clone()),
+            new_only: self.new == "1" && previous.is_some(),
+            sort: self.sort(),
+            descending: self.desc == "1",
+            account: None,
+        }
+    }
+
+    /// The query string of these filters with `sort`, `desc` and `page` as given.
+    fn href(&self, base: &str, sort: ReportSort, desc: bool, page: u64) -> String {
+        let mut params: Vec<String> = Vec::new();
+        for (name, value) in [("own", &self.own), ("partner", &self.partner), ("owner", &self.owner), ("q", &self.q)] {
+            if !value.is_empty() {
+                params.push(format!("{name}={}", pct(value)));
+            }
+        }
+        if self.new == "1" {
+            params.push("new=1".to_owned());
+        }
+        if sort != ReportSort::Account {
+            params.push(format!("sort={}", sort.name()));
+        }
+        if desc {
+            params.push("desc=1".to_owned());
+        }
+        if page > 1 {
+            params.push(format!("page={page}"));
+        }
+        if params.is_empty() { base.to_owned() } else { format!("{base}?{}", params.join("&")) }
+    }
+}
+
+/// The list's columns, the same on the page and in the CSV export.
+const HEADERS: [(&str, Option<ReportSort>); 10] = [
+    ("Account", Some(ReportSort::Account)),
+    ("Account ID", None),
+    ("Your segment", Some(ReportSort::OwnSegment)),
+    ("Owner", Some(ReportSort::Owner)),
+    ("Their segment", Some(ReportSort::PartnerSegment)),
+    ("What they share", None),
+    ("Matched on", None),
+    ("Co-sell", None),
+    ("Registration", None),
+    ("New since last match", None),
+];
+
+struct ListRow {
+    account_id: String,
+    cells: Vec<String>,
+    cosell_form: Option<(String, u32)>,
+}
+
+struct Header {
+    label: &'static str,
+    href: Option<String>,
+    sort: Option<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "overlaps.html")]
+struct OverlapsPage {
+    chrome: Chrome,
+    partner: String,
+    pid: String,
+    filter: FilterView,
+    own_segments: Vec<String>,
+    partner_segments: Vec<String>,
+    owners: Vec<String>,
+    headers: Vec<Header>,
+    rows: Vec<ListRow>,
+    showing: String,
+    prev: Option<String>,
+    next: Option<String>,
+    csv: String,
+    here: String,
+}
+
+/// The registrations this side submitted through `partnership`, by their customer keys.
+async fn registrations_by_key(
+    state: &AppState,
+    org: &OrgId,
+    partnership: &Partnership,
+) -> Result<Vec<(Vec<String>, String)>, PageError> {
+    let submitted = state.store.registrations_page(org, Some(Direction::Submitted), None, None, 1000).await?;
+    Ok(submitted
+        .into_iter()
+        .filter(|s| s.partnership == partnership.id)
+        .map(|s| {
+            let state = s.registration.state.as_str().replace('_', " ");
+            (s.registration.submission.customer_keys.into_iter().collect(), state)
+        })
+        .collect())
+}
+
+fn fields_text(fields: &BTreeMap<String, Option<String>>) -> String {
+    fields.iter().map(|(k, v)| format!("{k}: {}", v.as_deref().unwrap_or("–"))).collect::<Vec<_>>().join("; ")
+}
+
+fn list_row(row: ReportRow, registrations: &[(Vec<String>, String)]) -> ListRow {
+    let registration = registrations
+        .iter()
+        .find(|(keys, _)| keys.iter().any(|k| row.keys.contains(k)))
+        .map_or_else(String::new, |(_, s)| s.clone());
+    let cosell = row.cosell.as_ref().map_or_else(String::new, |(_, status)| status.clone());
+    let cosell_form = match (&row.cosell, row.partner_record) {
+        (None, Some(record)) => Some((row.partner_segment.clone(), record)),
+        _ => None,
+    };
+    let cells = vec![
+        row.name.clone().unwrap_or_else(|| row.account_id.clone()),
+        row.account_id.clone(),
+        row.own_segment.clone(),
+        row.owner.clone().unwrap_or_default(),
+        row.partner_segment.clone(),
+        fields_text(&row.partner_fields),
+        row.key_types.join(", "),
+        cosell,
+        registration,
+        match row.new {
+            Some(true) => "new".to_owned(),
+            Some(false) => String::new(),
+            None => "first match".to_owned(),
+        },
+    ];
+    ListRow { account_id: row.account_id, cells, cosell_form }
+}
+
+/// The segments of a run's result: own rows and the partner's columns.
+fn segments(result: &serde_json::Value) -> (Vec<String>, Vec<String>) {
+    let own = result["rows"].as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect();
+    let theirs = result["columns"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["segment"].as_str().map(str::to_owned))
+        .collect();
+    (own, theirs)
+}
+
+async fn overlaps(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> PageResult {
+    let org = signed.org();
+    let (partnership, run) = partner_and_run(&state, org, &id).await?;
+    let previous = state.store.previous_complete_run(org, &run).await?;
+    let filter = query.filter(previous.as_ref());
+    let page = query.page.unwrap_or(1).max(1);
+    let offset = (page - 1) * u64::from(PAGE_ROWS);
+    let (rows, total) = state.store.report_page(org, &run, &filter, offset, PAGE_ROWS).await?;
+    let registrations = registrations_by_key(&state, org, &partnership).await?;
+    let base = format!("/partners/{}/overlaps", partnership.id);
+    let sort = query.sort();
+    let desc = query.desc == "1";
+    let headers = HEADERS
+        .iter()
+        .map(|(label, by)| Header {
+            label,
+            href: by.map(|b| query.href(&base, b, b == sort && !desc, 1)),
+            sort: by.filter(|b| *b == sort).map(|_| if desc { "descending" } else { "ascending" }),
+        })
+        .collect();
+    let shown = rows.len() as u64;
+    let showing = if total == 0 {
+        "No accounts match these filters.".to_owned()
+    } else {
+        format!("Showing {}–{} of {} accounts", thousands(offset + 1), thousands(offset + shown), thousands(total))
+    };
+    let (own_segments, partner_segments) = segments(run.result.as_ref().unwrap_or(&serde_json::Value::Null));
+    let page_view = OverlapsPage {
+        chrome: signed.chrome(&state).await?,
+        partner: partnership.partner_name.clone(),
+        pid: partnership.id.to_string(),
+        filter: FilterView {
+            own: query.own.clone(),
+            partner: query.partner.clone(),
+            owner: query.owner.clone(),
+            q: query.q.clone(),
+            new_only: filter.new_only,
+            sort: sort.name(),
+            desc,
+        },
+        own_segments,
+        partner_segments,
+        owners: state.store.report_owners(org, &run).await?,
+        headers,
+        rows: rows.into_iter().map(|r| list_row(r, &registrations)).collect(),
+        showing,
+        prev: (page > 1).then(|| query.href(&base, sort, desc, page - 1)),
+        next: (offset + shown < total).then(|| query.href(&base, sort, desc, page + 1)),
+        csv: query.href(&format!("{base}.csv"), sort, desc, 1),
+        here: query.href(&base, sort, desc, page),
+    };
+    Ok(html(StatusCode::OK, &page_view))
+}
+
+/// The list as CSV: every row the filters select, in the list's order, with its columns.
+async fn overlaps_csv(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> PageResult {
+    let org = signed.org();
+    let (partnership, run) = partner_and_run(&state, org, &id).await?;
+    let previous = state.store.previous_complete_run(org, &run).await?;
+    let filter = query.filter(previous.as_ref());
+    let registrations = registrations_by_key(&state, org, &partnership).await?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let csv_error = |e: csv::Error| ApiError::Invalid(format!("cannot write the CSV: {e}"));
+    out.write_record(HEADERS.iter().map(|(label, _)| *label)).map_err(csv_error)?;
+    let mut offset = 0;
+    loop {
+        let (rows, total) = state.store.report_page(org, &run, &filter, offset, EXPORT_BATCH).await?;
+        for row in rows.iter().cloned() {
+            out.write_record(list_row(row, &registrations).cells.iter().map(|c| csv_safe(c).into_owned()))
+                .map_err(csv_error)?;
+        }
+        offset += rows.len() as u64;
+        if rows.is_empty() || offset >= total {
+            break;
+        }
+    }
+    let body = out.into_inner().map_err(|e| ApiError::Invalid(format!("cannot write the CSV: {e}")))?;
+    let detail = serde_json::json!({ "partnership": partnership.id.as_str(), "run": run.id.as_str(), "rows": offset });
+    state.store.record_audit(org, &signed.user().name, "report.exported", &detail).await?;
+    let name = format!("overlaps-{}.csv", partnership.partner_name.replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
+    let mut response = body.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    secure_headers(h);
+    Ok(response)
+}
+
+/// A cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR) gets a leading
+/// apostrophe: partner-supplied text never executes in the rep's spreadsheet.
+fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+// ----- actions -----
+
+#[derive(Deserialize)]
+struct CoSellForm {
+    csrf: String,
+    account: String,
+    partner_segment: String,
+    partner_record: u32,
+    #[serde(default)]
+    back: String,
+}
+
+async fn create_cosell(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<CoSellForm>,
+) -> PageResult {
+    signed.check(&form.csrf)?;
+    if signed.user().role == blindmap_store::Role::Integration {
+        return Err(PageError(ApiError::Forbidden("integration")));
+    }
+    let org = signed.org();
+    let (partnership, run) = partner_and_run(&state, org, &id).await?;
+    let overlap = crate::cosell::OnOverlap {
+        run: run.id.as_str(),
+        account: &form.account,
+        partner_segment: &form.partner_segment,
+        partner_record: form.partner_record,
+    };
+    crate::cosell::create_on_overlap(&state.store, state.node()?, org, &signed.user().name, overlap).await?;
+    // Back to the list as it was (only a path of this partner's list).
+    let list = format!("/partners/{}/overlaps", partnership.id);
+    let back = if form.back.starts_with(&list) { form.back } else { list };
+    Ok(Redirect::to(&back).into_response())
+}
+
+/// The registration form's fields.
+#[derive(Deserialize, Default)]
+struct RegisterForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    country: String,
+    #[serde(default)]
+    domains: String,
+    #[serde(default)]
+    duns: String,
+    #[serde(default)]
+    products: String,
+    #[serde(default)]
+    value: String,
+    #[serde(default)]
+    currency: String,
+    #[serde(default)]
+    expected_close: String,
+    #[serde(default)]
+    notes: String,
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage {
+    chrome: Chrome,
+    partner: String,
+    pid: String,
+    form: RegisterForm,
+    problem: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AccountQuery {
+    #[serde(default)]
+    account: String,
+}
+
+async fn register_form(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Query(q): Query<AccountQuery>,
+) -> PageResult {
+    let org = signed.org();
+    let (partnership, run) = partner_and_run(&state, org, &id).await?;
+    let filter = ReportFilter { account: Some(q.account.clone()), ..ReportFilter::default() };
+    let (rows, _) = state.store.report_page(org, &run, &filter, 0, 1).await?;
+    let row = rows.into_iter().next().ok_or(ApiError::NotFound("overlapping account"))?;
+    let of = |prefix: &str| -> Vec<String> {
+        row.keys.iter().filter_map(|k| k.strip_prefix(prefix).map(str::to_owned)).collect()
+    };
+    let form = RegisterForm {
+        name: row.name.clone().unwrap_or_default(),
+        country: row.country.clone().unwrap_or_default(),
+        domains: of("domain:").join(", "),
+        duns: of("duns:").join(", "),
+        ..RegisterForm::default()
+    };
+    let page = RegisterPage {
+        chrome: signed.chrome(&state).await?,
+        partner: partnership.partner_name.clone(),
+        pid: partnership.id.to_string(),
+        form,
+        problem: None,
+    };
+    Ok(html(StatusCode::OK, &page))
+}
+
+fn list(text: &str) -> Vec<String> {
+    text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+async fn register(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<RegisterForm>,
+) -> PageResult {
+    signed.check(&form.csrf)?;
+    if signed.user().role == blindmap_store::Role::Integration {
+        return Err(PageError(ApiError::Forbidden("integration")));
+    }
+    let org = signed.org();
+    let id = PartnershipId::parse(&id).ok_or(ApiError::NotFound("partner"))?;
+    let partnership = state.store.partnership(org, &id).await?;
+    let submitted = async {
+        crate::registrations::reachable(&partnership)?;
+        let set = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+        let customer = crate::registrations::Customer {
+            name: set(&form.name),
+            country: set(&form.country),
+            domains: list(&form.domains),
+            duns: list(&form.duns),
+        };
+        let submission = crate::registrations::submission(
+            customer,
+            list(&form.products),
+            &form.value,
+            &form.currency,
+            &form.expected_close,
+            &form.notes,
+        )?;
+        crate::registrations::submit(&state.store, state.node()?, &partnership, submission, &signed.user().name).await
+    }
+    .await;
+    match submitted {
+        Ok((stored, _)) => {
+            let r = &stored.registration;
+            let outcome = match (r.state.as_str(), r.conflict) {
+                (_, Some(blindmap_cosell::dealreg::Conflict::PartnerConflict)) => format!(
+                    "In review: another partner registered this customer first for a product in common. {} decides.",
+                    partnership.partner_name
+                ),
+                (_, Some(blindmap_cosell::dealreg::Conflict::ChannelConflict)) => format!(
+                    "In review: {}'s direct team has an open opportunity on this customer.",
+                    partnership.partner_name
+                ),
+                (state, None) => format!("Registration {}: {}.", r.id, state.replace('_', " ")),
+            };
+            let page = MessagePage {
+                chrome: signed.chrome(&state).await?,
+                heading: format!("Deal registered with {}", partnership.partner_name),
+                text: outcome,
+                error: false,
+                back: Some((
+                    format!("/partners/{}/overlaps", partnership.id),
+                    "Back to the overlapping accounts".into(),
+                )),
+            };
+            Ok(html(StatusCode::OK, &page))
+        }
+        Err(e @ (ApiError::Invalid(_) | ApiError::Conflict(_) | ApiError::TooMany(_) | ApiError::Partner(_))) => {
+            let (status, problem) = e.status_and_detail();
+            let page = RegisterPage {
+                chrome: signed.chrome(&state).await?,
+                partner: partnership.partner_name.clone(),
+                pid: partnership.id.to_string(),
+                form: RegisterForm { csrf: String::new(), ..form },
+                problem: Some(problem),
+            };
+            Ok(html(status, &page))
+        }
+        Err(e) => Err(PageError(e)),
+    }
+}
+
+// ----- the account view -----
+
+struct AccountEntry {
+    partner: String,
+    own_segment: String,
+    partner_segment: String,
+    fields: String,
+    matched: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    chrome: Chrome,
+    account_id: String,
+    name: String,
+    entries: Vec<AccountEntry>,
+}
+
+async fn account(State(state): State<AppState>, signed: Signed, Path(account_id): Path<String>) -> PageResult {
+    let org = signed.org();
+    let found = state.store.account_overlaps(org, &account_id).await?;
+    let name = found.iter().find_map(|(_, r)| r.name.clone()).unwrap_or_else(|| account_id.clone());
+    let entries = found
+        .into_iter()
+        .map(|(partner, r)| AccountEntry {
+            partner,
+            own_segment: r.own_segment,
+            partner_segment: r.partner_segment,
+            fields: fields_text(&r.partner_fields),
+            matched: r.key_types.join(", "),
+        })
+        .collect();
+    let page = AccountPage { chrome: signed.chrome(&state).await?, account_id, name, entries };
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// The pages' routes.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/assets/blindmap.css", get(stylesheet))
+        .route("/signin", get(signin_form).post(signin))
+        .route("/signin/link", get(link_form).post(link_signin))
+        .route("/signout", post(signout))
+        .route("/partners", get(partners))
+        .route("/partners/{id}", get(matrix))
+        .route("/partners/{id}/overlaps", get(overlaps))
+        .route("/partners/{id}/overlaps.csv", get(overlaps_csv))
+        .route("/partners/{id}/cosell", post(create_cosell))
+        .route("/partners/{id}/register", get(register_form).post(register))
+        .route("/accounts/{id}", get(account))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers_format_and_escape() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(pct("open opps/é"), "open%20opps%2F%C3%A9");
+        assert_eq!(csv_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(csv_safe("Acme"), "Acme");
+        assert_eq!(
+            levels_summary(["overlaps", "counts", "overlaps", "fields:owner"].into_iter()),
+            "fields in 1 cell, overlaps in 2 cells, counts in 1 cell"
+        );
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; bm_session=bms_x; c=3"));
+        assert_eq!(cookie_value(&headers, COOKIE), Some("bms_x"));
+        let q = ListQuery { own: "customers".into(), q: "a b".into(), ..ListQuery::default() };
+        assert_eq!(q.href("/l", ReportSort::Owner, true, 2), "/l?own=customers&q=a%20b&sort=owner&desc=1&page=2");
+    }
+}
