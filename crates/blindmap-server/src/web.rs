@@ -605,15 +605,18 @@ async fn registrations_by_key(
         .collect())
 }
 
-fn fields_text(fields: &BTreeMap<String, Option<String>>) -> String {
+pub(crate) fn fields_text(fields: &BTreeMap<String, Option<String>>) -> String {
     fields.iter().map(|(k, v)| format!("{k}: {}", v.as_deref().unwrap_or("–"))).collect::<Vec<_>>().join("; ")
 }
 
+/// The state of the registration (of `registrations_by_key`) on a row's account, if any: one
+/// with a customer key in common.
+pub(crate) fn registration_of(row: &ReportRow, registrations: &[(Vec<String>, String)]) -> Option<String> {
+    registrations.iter().find(|(keys, _)| keys.iter().any(|k| row.keys.contains(k))).map(|(_, s)| s.clone())
+}
+
 fn list_row(row: ReportRow, registrations: &[(Vec<String>, String)]) -> ListRow {
-    let registration = registrations
-        .iter()
-        .find(|(keys, _)| keys.iter().any(|k| row.keys.contains(k)))
-        .map_or_else(String::new, |(_, s)| s.clone());
+    let registration = registration_of(&row, registrations).unwrap_or_default();
     let cosell = row.cosell.as_ref().map_or_else(String::new, |(_, status)| status.clone());
     let cosell_form = match (&row.cosell, row.partner_record) {
         (None, Some(record)) => Some((row.partner_segment.clone(), record)),
