@@ -30,16 +30,15 @@
 //! let csv = browser.fetch("/overlaps.csv").await;
 //! ```
 
+mod driver;
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
-use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use driver::{Binaries, Driver, locate};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 pub use fantoccini::elements::Element;
 pub use fantoccini::key::Key;
@@ -65,19 +64,15 @@ const CHROMIUM_ARGS: &[&str] = &[
     "--window-size=1280,1024",
 ];
 
-/// How long chromedriver may take to answer, and how often it is asked.
-const DRIVER_STARTUP: Duration = Duration::from_secs(20);
-const DRIVER_POLL: Duration = Duration::from_millis(50);
-
 /// A headless Chromium session; closed, with its chromedriver, on drop.
 pub struct Browser {
     client: Client,
-    driver: Child,
-    driver_port: u16,
     session: Option<String>,
     /// Chromium's own process, ended directly should closing the session fail.
     browser_pid: Option<u64>,
-    /// The profile (`profile/`) and chromedriver's log (`chromedriver.log`); removed last.
+    /// Dropped after the session is closed, and before `dir`, which holds its log.
+    driver: Driver,
+    /// The profile (`profile/`) and chromedriver's log (`chromedriver.log`).
     dir: tempfile::TempDir,
 }
 
@@ -135,13 +130,6 @@ impl fmt::Display for Focused {
     }
 }
 
-/// The two binaries a session needs.
-#[derive(Debug)]
-struct Binaries {
-    chromedriver: PathBuf,
-    chromium: PathBuf,
-}
-
 impl Browser {
     /// A browser session, or `None` (after a note on stderr) where no Chromium is installed and
     /// `BLINDMAP_REQUIRE_BROWSER` is unset.
@@ -169,12 +157,10 @@ impl Browser {
 
     async fn launch(binaries: &Binaries) -> Self {
         let dir = tempfile::tempdir().expect("a temporary folder for the browser");
-        let profile = dir.path().join("profile");
-        let log = dir.path().join("chromedriver.log");
-        let (driver, driver_port) = spawn_driver(&binaries.chromedriver, &log).await;
+        let driver = Driver::start(&binaries.chromedriver, dir.path().join("chromedriver.log")).await;
 
         let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|&a| a.to_owned()).collect();
-        args.push(format!("--user-data-dir={}", profile.display()));
+        args.push(format!("--user-data-dir={}", dir.path().join("profile").display()));
         let capabilities = json!({
             "browserName": "chrome",
             "acceptInsecureCerts": true,
@@ -182,27 +168,19 @@ impl Browser {
             "goog:chromeOptions": { "binary": binaries.chromium, "args": args },
         });
         let Value::Object(capabilities) = capabilities else { unreachable!("an object literal") };
-        let connected = ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{driver_port}"))
-            .await;
-        let client = match connected {
-            Ok(client) => client,
-            Err(e) => {
-                let mut driver = driver;
-                let _ = driver.kill();
-                let _ = driver.wait();
-                panic!(
-                    "no Chromium session from {} with {}: {e}\nchromedriver's log ends:\n{}",
-                    binaries.chromedriver.display(),
-                    binaries.chromium.display(),
-                    log_tail(&log)
-                );
-            }
-        };
+        let connected =
+            ClientBuilder::new(HttpConnector::new()).capabilities(capabilities).connect(&driver.url()).await;
+        let client = connected.unwrap_or_else(|e| {
+            panic!(
+                "no Chromium session from {} with {}: {e}\nchromedriver's log ends:\n{}",
+                binaries.chromedriver.display(),
+                binaries.chromium.display(),
+                driver.log_tail()
+            )
+        });
         let session = client.session_id().await.ok().flatten();
         let browser_pid = client.capabilities().and_then(|c| c.get("goog:processID")).and_then(Value::as_u64);
-        Self { client, driver, driver_port, session, browser_pid, dir }
+        Self { client, session, browser_pid, driver, dir }
     }
 
     /// The WebDriver client, for what the helpers below do not cover.
@@ -449,159 +427,14 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // Killing chromedriver alone leaves Chromium running: close the session first (that ends
-        // Chromium), blocking, as nothing async can run here.
-        let closed = self.session.as_ref().is_some_and(|session| {
-            let request = format!("DELETE /session/{session} HTTP/1.1\r\n");
-            loopback_http(self.driver_port, &request, Duration::from_secs(10))
-                .is_ok_and(|answer| answer.starts_with("HTTP/1.1 200"))
-        });
+        // Killing chromedriver (the `driver` field, dropped next) leaves Chromium running: close
+        // the session first, which ends Chromium — blocking, as nothing async can run here.
+        let closed = self.session.as_ref().is_some_and(|session| self.driver.delete_session(session));
         if !closed && let Some(pid) = self.browser_pid {
             let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
         }
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
         if std::thread::panicking() {
-            eprintln!("chromedriver's log ({}) ends:\n{}", self.dir.path().display(), log_tail(&self.log_path()));
+            eprintln!("chromedriver's log ends:\n{}", self.driver.log_tail());
         }
     }
-}
-
-impl Browser {
-    fn log_path(&self) -> PathBuf {
-        self.dir.path().join("chromedriver.log")
-    }
-}
-
-/// Finds chromedriver and Chromium, or says what is missing.
-fn locate(env: &impl Fn(&str) -> Option<OsString>) -> Result<Binaries, String> {
-    let path = env("PATH").unwrap_or_default();
-    let chromedriver = find_binary(
-        env,
-        "BLINDMAP_CHROMEDRIVER",
-        &path,
-        &["chromedriver"],
-        &["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"],
-    );
-    let chromium = find_binary(
-        env,
-        "BLINDMAP_CHROMIUM",
-        &path,
-        &["chromium", "chromium-browser", "google-chrome"],
-        &["/usr/lib/chromium/chromium"],
-    );
-    match (chromedriver, chromium) {
-        (Ok(chromedriver), Ok(chromium)) => Ok(Binaries { chromedriver, chromium }),
-        (Err(missing), Ok(_)) | (Ok(_), Err(missing)) => Err(missing),
-        (Err(a), Err(b)) => Err(format!("{a}, and {b}")),
-    }
-}
-
-/// `override_var`'s path if set (even a missing one: the override is what the test asked for),
-/// else the first of `names` on `path`, else the first of `fallbacks` that exists.
-fn find_binary(
-    env: &impl Fn(&str) -> Option<OsString>,
-    override_var: &str,
-    path: &OsString,
-    names: &[&str],
-    fallbacks: &[&str],
-) -> Result<PathBuf, String> {
-    if let Some(chosen) = env(override_var) {
-        let chosen = PathBuf::from(chosen);
-        return if is_executable(&chosen) {
-            Ok(chosen)
-        } else {
-            Err(format!("{override_var}={} is no executable", chosen.display()))
-        };
-    }
-    let on_path = names.iter().flat_map(|name| std::env::split_paths(path).map(move |dir| dir.join(name)));
-    on_path
-        .chain(fallbacks.iter().map(PathBuf::from))
-        .find(|candidate| is_executable(candidate))
-        .ok_or_else(|| format!("no {} (looked on PATH and at {})", names[0], fallbacks.join(", ")))
-}
-
-fn is_executable(path: &Path) -> bool {
-    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// Starts chromedriver on a free loopback port and waits until it is ready for a session.
-/// A port taken between asking and binding makes it exit: then it is tried again on another.
-async fn spawn_driver(chromedriver: &Path, log: &Path) -> (Child, u16) {
-    for _attempt in 0..3 {
-        let port = free_port();
-        let mut driver = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .arg(format!("--log-path={}", log.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", chromedriver.display()));
-        let deadline = Instant::now() + DRIVER_STARTUP;
-        loop {
-            if driver.try_wait().expect("chromedriver's status").is_some() {
-                break;
-            }
-            if driver_ready(port) {
-                return (driver, port);
-            }
-            if Instant::now() > deadline {
-                let _ = driver.kill();
-                let _ = driver.wait();
-                panic!("chromedriver did not answer on port {port} within {DRIVER_STARTUP:?}:\n{}", log_tail(log));
-            }
-            tokio::time::sleep(DRIVER_POLL).await;
-        }
-    }
-    panic!("chromedriver exited three times on start:\n{}", log_tail(log));
-}
-
-fn free_port() -> u16 {
-    let probe = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("a free loopback port");
-    probe.local_addr().expect("the probe's address").port()
-}
-
-/// Whether chromedriver on `port` says it is ready for a new session.
-fn driver_ready(port: u16) -> bool {
-    let Ok(answer) = loopback_http(port, "GET /status HTTP/1.1\r\n", Duration::from_secs(2)) else { return false };
-    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-    serde_json::from_str::<Value>(body).is_ok_and(|status| status["value"]["ready"] == true)
-}
-
-/// One bodiless HTTP/1.1 request to chromedriver on loopback, and its answer (head and body):
-/// plain blocking I/O, usable from `Drop`. The body is read by its `Content-Length`, as
-/// chromedriver answers `Connection: close` but keeps the connection open.
-fn loopback_http(port: u16, request_line: &str, timeout: Duration) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect_timeout(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)), timeout)?;
-    stream.set_read_timeout(Some(timeout))?;
-    stream.set_write_timeout(Some(timeout))?;
-    let request = format!("{request_line}Host: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes())?;
-    let mut answer = Vec::new();
-    let mut chunk = [0_u8; 4096];
-    loop {
-        let read = stream.read(&mut chunk)?;
-        answer.extend_from_slice(&chunk[..read]);
-        let text = String::from_utf8_lossy(&answer);
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let length = head
-                .lines()
-                .filter_map(|line| line.split_once(':'))
-                .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-                .and_then(|(_, value)| value.trim().parse::<usize>().ok());
-            if read == 0 || length.is_some_and(|length| body.len() >= length) {
-                return Ok(text.into_owned());
-            }
-        } else if read == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-    }
-}
-
-/// The last lines of chromedriver's log, for failure messages.
-fn log_tail(log: &Path) -> String {
-    let text = std::fs::read_to_string(log).unwrap_or_else(|e| format!("(no log at {}: {e})", log.display()));
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
 }
