@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, unit, property, vector and end-to-end
 # tests, doc tests, and smoke runs of the benchmarks at tiny sizes. Needs a Rust toolchain; starts
-# a throwaway PostgreSQL for the store tests (scripts/with-postgres.sh installs it where missing).
+# a throwaway PostgreSQL for the store tests (scripts/with-postgres.sh installs it where missing);
+# installs Chromium and chromedriver for the browser tests where missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +22,17 @@ if ! command -v systemd-analyze >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
 fi
 if [ "${CI:-}" = true ] || command -v systemd-analyze >/dev/null 2>&1; then export BLINDMAP_REQUIRE_SYSTEMD=1; fi
+# The browser tests drive a headless Chromium through chromedriver; install both where missing
+# (Debian, as root), and make those tests fail rather than skip under CI or where they are installed.
+if ! { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } \
+  && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing chromium and chromium-driver (for the browser tests)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+if [ "${CI:-}" = true ] || { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; }; then
+  export BLINDMAP_REQUIRE_BROWSER=1
+fi
 if cargo nextest --version >/dev/null 2>&1; then
   scripts/with-postgres.sh cargo nextest run --workspace --lib --bins --tests --locked --no-fail-fast
 else

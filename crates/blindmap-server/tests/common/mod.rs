@@ -3,6 +3,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
+
 use std::time::Duration;
 
 use blindmap_server::client::{ApiClient, ClientError, Method};

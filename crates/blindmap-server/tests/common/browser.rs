@@ -1,0 +1,440 @@
+//! A real headless Chromium, driven over WebDriver, for tests of what a node serves to browsers.
+//!
+//! `Browser::start()` runs `chromedriver` on a free loopback port and opens one session in a
+//! headless Chromium with a fresh profile that accepts the node's self-signed certificate (nodes
+//! pin theirs by fingerprint; a browser has no way to). Everything is torn down on drop: the
+//! session is closed (which ends Chromium) and chromedriver is killed.
+//!
+//! Where the browser comes from:
+//! - `chromedriver`: `BLINDMAP_CHROMEDRIVER` if set (exactly that path, no fallback), else `PATH`,
+//!   `/usr/bin/chromedriver`, `/usr/lib/chromium/chromedriver`;
+//! - Chromium: `BLINDMAP_CHROMIUM` if set (likewise), else `chromium`, `chromium-browser`,
+//!   `google-chrome` on `PATH`, `/usr/lib/chromium/chromium`.
+//!
+//! Without them `start()` returns `None` and the test skips with a note, unless
+//! `BLINDMAP_REQUIRE_BROWSER` is set (`scripts/test.sh` sets it under CI and wherever Chromium is
+//! installed): then it panics. `BLINDMAP_CHROMEDRIVER=/nonexistent` simulates a machine without
+//! a browser.
+//!
+//! Helpers panic with what they were doing and on which page, like the rest of `common`; the
+//! fantoccini client is there (`client()`) for anything they do not cover.
+//!
+//! ```ignore
+//! let Some(browser) = Browser::start().await else { return };
+//! browser.goto(&format!("{base}/login")).await;
+//! browser.fill("#token", token).await;
+//! browser.submit("form#login").await;
+//! browser.wait_for("h1.overview", Duration::from_secs(5)).await;
+//! let session = browser.cookie("session").await.unwrap();
+//! assert!(session.http_only && session.secure);
+//! let csv = browser.fetch("/overlaps.csv").await;
+//! ```
+
+mod driver;
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use driver::{Binaries, Driver, locate};
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+pub use fantoccini::elements::Element;
+pub use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The switches that make Chromium quiet, headless and runnable as root in a container.
+const CHROMIUM_ARGS: &[&str] = &[
+    "--headless=new",
+    // CI runs as root, where Chromium refuses to start with its sandbox.
+    "--no-sandbox",
+    "--disable-gpu",
+    // Containers give /dev/shm 64 MiB, too little for Chromium's shared memory.
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--ignore-certificate-errors",
+    "--lang=en-US",
+    "--window-size=1280,1024",
+];
+
+/// A headless Chromium session; closed, with its chromedriver, on drop.
+pub struct Browser {
+    client: Client,
+    session: Option<String>,
+    /// Chromium's own process, ended directly should closing the session fail.
+    browser_pid: Option<u64>,
+    /// Dropped after the session is closed, and before `dir`, which holds its log.
+    driver: Driver,
+    /// The profile (`profile/`) and chromedriver's log (`chromedriver.log`).
+    dir: tempfile::TempDir,
+}
+
+/// A cookie as the browser holds it, `HttpOnly` ones included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrowserCookie {
+    pub name: String,
+    pub value: String,
+    pub path: Option<String>,
+    pub domain: Option<String>,
+    pub http_only: bool,
+    pub secure: bool,
+    /// `Strict`, `Lax` or `None`, as the browser reports it (absent when it reports none).
+    pub same_site: Option<String>,
+}
+
+/// What a `fetch()` from the current page got back.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Fetched {
+    pub status: u16,
+    /// The URL after redirects.
+    pub url: String,
+    /// Header names in lower case (`Set-Cookie` is never visible to a page).
+    pub headers: BTreeMap<String, String>,
+    pub body: String,
+}
+
+impl Fetched {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+    }
+}
+
+/// The element that has keyboard focus, described the way a keyboard user meets it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Focused {
+    /// Lower-case tag name (`a`, `button`, `input`, …).
+    pub tag: String,
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub role: Option<String>,
+    pub href: Option<String>,
+    /// What it would most likely be announced as: `aria-label`, `aria-labelledby`, its `<label>`,
+    /// else its text (a `<select>`'s chosen option), value, `alt` or `title` — an approximation of the accessible-name rules.
+    pub label: String,
+}
+
+impl fmt::Display for Focused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.tag)?;
+        if let Some(id) = &self.id {
+            write!(f, "#{id}")?;
+        }
+        write!(f, " {:?}", self.label)
+    }
+}
+
+impl Browser {
+    /// A browser session, or `None` (after a note on stderr) where no Chromium is installed and
+    /// `BLINDMAP_REQUIRE_BROWSER` is unset.
+    pub async fn start() -> Option<Self> {
+        Self::start_with(|name| std::env::var_os(name)).await
+    }
+
+    /// `start()`, reading the environment through `env` (so a test can pretend a machine has no
+    /// browser without touching the process environment).
+    pub async fn start_with(env: impl Fn(&str) -> Option<OsString>) -> Option<Self> {
+        let binaries = match locate(&env) {
+            Ok(binaries) => binaries,
+            Err(missing) => {
+                assert!(
+                    env("BLINDMAP_REQUIRE_BROWSER").is_none(),
+                    "BLINDMAP_REQUIRE_BROWSER is set but {missing}: install the Debian packages chromium and \
+                     chromium-driver (scripts/test.sh does, as root)"
+                );
+                eprintln!("{missing}: skipping the browser test (set BLINDMAP_REQUIRE_BROWSER to make this fail)");
+                return None;
+            }
+        };
+        Some(Self::launch(&binaries).await)
+    }
+
+    async fn launch(binaries: &Binaries) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary folder for the browser");
+        let driver = Driver::start(&binaries.chromedriver, dir.path().join("chromedriver.log")).await;
+
+        let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|&a| a.to_owned()).collect();
+        args.push(format!("--user-data-dir={}", dir.path().join("profile").display()));
+        let capabilities = json!({
+            "browserName": "chrome",
+            "acceptInsecureCerts": true,
+            "timeouts": { "implicit": 0, "pageLoad": 30_000, "script": 30_000 },
+            "goog:chromeOptions": { "binary": binaries.chromium, "args": args },
+        });
+        let Value::Object(capabilities) = capabilities else { unreachable!("an object literal") };
+        let connected =
+            ClientBuilder::new(HttpConnector::new()).capabilities(capabilities).connect(&driver.url()).await;
+        let client = connected.unwrap_or_else(|e| {
+            panic!(
+                "no Chromium session from {} with {}: {e}\nchromedriver's log ends:\n{}",
+                binaries.chromedriver.display(),
+                binaries.chromium.display(),
+                driver.log_tail()
+            )
+        });
+        let session = client.session_id().await.ok().flatten();
+        let browser_pid = client.capabilities().and_then(|c| c.get("goog:processID")).and_then(Value::as_u64);
+        Self { client, session, browser_pid, driver, dir }
+    }
+
+    /// The WebDriver client, for what the helpers below do not cover.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Opens `url` and waits for it to load.
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap_or_else(|e| panic!("open {url}: {e}"));
+    }
+
+    /// The address the browser shows.
+    pub async fn url(&self) -> String {
+        self.client.current_url().await.unwrap_or_else(|e| panic!("read the current URL: {e}")).to_string()
+    }
+
+    /// The current document as HTML (after scripts ran).
+    pub async fn source(&self) -> String {
+        self.client.source().await.unwrap_or_else(|e| panic!("read the page source: {e}"))
+    }
+
+    /// The first element `css` selects.
+    pub async fn find(&self, css: &str) -> Element {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(element) => element,
+            Err(e) => panic!("find {css:?} on {}: {e}", self.url().await),
+        }
+    }
+
+    /// Every element `css` selects (none is no error).
+    pub async fn find_all(&self, css: &str) -> Vec<Element> {
+        match self.client.find_all(Locator::Css(css)).await {
+            Ok(elements) => elements,
+            Err(e) => panic!("find all {css:?} on {}: {e}", self.url().await),
+        }
+    }
+
+    /// Whether `css` selects anything.
+    pub async fn exists(&self, css: &str) -> bool {
+        !self.find_all(css).await.is_empty()
+    }
+
+    /// The rendered text of the first element `css` selects (what a reader sees: hidden parts
+    /// left out, whitespace as laid out).
+    pub async fn text_of(&self, css: &str) -> String {
+        let element = self.find(css).await;
+        element.text().await.unwrap_or_else(|e| panic!("read the text of {css:?}: {e}"))
+    }
+
+    /// The rendered text of every element `css` selects, e.g. the cells of a table column.
+    pub async fn texts_of(&self, css: &str) -> Vec<String> {
+        let mut texts = Vec::new();
+        for element in self.find_all(css).await {
+            texts.push(element.text().await.unwrap_or_else(|e| panic!("read the text of {css:?}: {e}")));
+        }
+        texts
+    }
+
+    /// An attribute of the first element `css` selects.
+    pub async fn attr_of(&self, css: &str, attribute: &str) -> Option<String> {
+        let element = self.find(css).await;
+        element.attr(attribute).await.unwrap_or_else(|e| panic!("read {attribute} of {css:?}: {e}"))
+    }
+
+    /// Clears the field `css` selects and types `value` into it, as a user would.
+    pub async fn fill(&self, css: &str, value: &str) {
+        let field = self.find(css).await;
+        field.clear().await.unwrap_or_else(|e| panic!("clear {css:?}: {e}"));
+        field.send_keys(value).await.unwrap_or_else(|e| panic!("type into {css:?}: {e}"));
+    }
+
+    /// Picks the option whose value is `value` in the `<select>` `css` selects.
+    pub async fn select(&self, css: &str, value: &str) {
+        let field = self.find(css).await;
+        field.select_by_value(value).await.unwrap_or_else(|e| panic!("select {value:?} in {css:?}: {e}"));
+    }
+
+    /// Clicks the element `css` selects (scrolled into view; it must be visible and enabled).
+    pub async fn click(&self, css: &str) {
+        let element = self.find(css).await;
+        element.click().await.unwrap_or_else(|e| panic!("click {css:?}: {e}"));
+    }
+
+    /// Submits the form `css` selects as its submit button would: validation and `submit`
+    /// handlers run (`requestSubmit`). Wait for the next page with `wait_for` or `wait_for_url`.
+    pub async fn submit(&self, css: &str) {
+        let form = self.find(css).await;
+        let form = serde_json::to_value(&form).expect("an element reference");
+        self.client
+            .execute("arguments[0].requestSubmit();", vec![form])
+            .await
+            .unwrap_or_else(|e| panic!("submit {css:?}: {e}"));
+    }
+
+    /// Waits up to `timeout` for `css` to select something, and returns the first match.
+    pub async fn wait_for(&self, css: &str, timeout: Duration) -> Element {
+        match self.client.wait().at_most(timeout).for_element(Locator::Css(css)).await {
+            Ok(element) => element,
+            Err(e) => panic!("{css:?} did not appear within {timeout:?} on {}: {e}", self.url().await),
+        }
+    }
+
+    /// Waits up to `timeout` until the address contains `part`, and returns it.
+    pub async fn wait_for_url(&self, part: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let url = self.url().await;
+            if url.contains(part) {
+                return url;
+            }
+            assert!(Instant::now() < deadline, "the address is still {url}, not one with {part:?}, after {timeout:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Runs `script` in the page (`arguments[i]` are `args`) and returns what it returns.
+    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client.execute(script, args).await.unwrap_or_else(|e| panic!("run script {script:?}: {e}"))
+    }
+
+    /// The cookies the browser holds for the current page, `HttpOnly` ones included.
+    pub async fn cookies(&self) -> Vec<BrowserCookie> {
+        let cookies = self.client.get_all_cookies().await.unwrap_or_else(|e| panic!("read cookies: {e}"));
+        cookies
+            .iter()
+            .map(|c| BrowserCookie {
+                name: c.name().to_owned(),
+                value: c.value().to_owned(),
+                path: c.path().map(str::to_owned),
+                domain: c.domain().map(str::to_owned),
+                http_only: c.http_only().unwrap_or(false),
+                secure: c.secure().unwrap_or(false),
+                same_site: c.same_site().map(|s| s.to_string()),
+            })
+            .collect()
+    }
+
+    /// The cookie called `name`, if the browser holds one for the current page.
+    pub async fn cookie(&self, name: &str) -> Option<BrowserCookie> {
+        self.cookies().await.into_iter().find(|c| c.name == name)
+    }
+
+    /// `GET url` (absolute, or relative to the current page) with `fetch()` from the page, so
+    /// with the browser's cookies — how a test reads what a link downloads (Chromium saves
+    /// `text/csv` and attachments to disk instead of showing them).
+    pub async fn fetch(&self, url: &str) -> Fetched {
+        const FETCH: &str = "const [url, done] = arguments;
+            fetch(url, { credentials: 'same-origin' })
+              .then(async r => done({ status: r.status, url: r.url,
+                                      headers: Object.fromEntries(r.headers), body: await r.text() }))
+              .catch(e => done({ error: String(e) }));";
+        let answer = self
+            .client
+            .execute_async(FETCH, vec![json!(url)])
+            .await
+            .unwrap_or_else(|e| panic!("fetch {url} from the page: {e}"));
+        if let Some(error) = answer.get("error") {
+            panic!("fetch {url} from {}: {error}", self.url().await);
+        }
+        serde_json::from_value(answer).expect("the fetch script's answer")
+    }
+
+    /// The body of `GET url` fetched from the page (see `fetch`); panics unless it is a 2xx.
+    pub async fn fetch_text(&self, url: &str) -> String {
+        let fetched = self.fetch(url).await;
+        assert!((200..300).contains(&fetched.status), "GET {url}: {} {}", fetched.status, fetched.body);
+        fetched.body
+    }
+
+    /// The `href` target of the link `css` selects, fetched with the browser's cookies.
+    pub async fn fetch_link(&self, css: &str) -> Fetched {
+        let link = self.find(css).await;
+        let href = link
+            .prop("href")
+            .await
+            .unwrap_or_else(|e| panic!("read the href of {css:?}: {e}"))
+            .unwrap_or_else(|| panic!("{css:?} has no href"));
+        self.fetch(&href).await
+    }
+
+    /// Presses and releases `key` wherever focus is, as a keyboard would.
+    pub async fn press(&self, key: Key) {
+        self.chord(&[key]).await;
+    }
+
+    /// Holds `keys` down in order and releases them in reverse (`[Key::Shift, Key::Tab]`).
+    pub async fn chord(&self, keys: &[Key]) {
+        let mut actions = KeyActions::new("keyboard".to_owned());
+        for &key in keys {
+            actions = actions.then(KeyAction::Down { value: key.into() });
+        }
+        for &key in keys.iter().rev() {
+            actions = actions.then(KeyAction::Up { value: key.into() });
+        }
+        self.client.perform_actions(actions).await.unwrap_or_else(|e| panic!("press {keys:?}: {e}"));
+    }
+
+    /// Moves focus forward, as the Tab key does, and says where it landed.
+    pub async fn tab(&self) -> Option<Focused> {
+        self.press(Key::Tab).await;
+        self.focused().await
+    }
+
+    /// Moves focus back, as Shift+Tab does, and says where it landed.
+    pub async fn shift_tab(&self) -> Option<Focused> {
+        self.chord(&[Key::Shift, Key::Tab]).await;
+        self.focused().await
+    }
+
+    /// The element with keyboard focus (`document.activeElement`), `None` when nothing is focused.
+    pub async fn focused(&self) -> Option<Focused> {
+        const FOCUSED: &str = "const e = document.activeElement;
+            if (!e || e === document.body || e === document.documentElement) return null;
+            const text = s => (s || '').replace(/\\s+/g, ' ').trim();
+            const byIds = ids => ids.split(/\\s+/).map(id => document.getElementById(id))
+                                    .filter(Boolean).map(n => n.innerText).join(' ');
+            const label = text(e.getAttribute('aria-label'))
+              || text(e.getAttribute('aria-labelledby') && byIds(e.getAttribute('aria-labelledby')))
+              || text(e.labels && e.labels.length ? e.labels[0].innerText : '')
+              || text(e.tagName === 'SELECT' ? e.selectedOptions[0]?.text : e.innerText)
+              || text(e.value) || text(e.getAttribute('alt'))
+              || text(e.getAttribute('title'));
+            return { tag: e.tagName.toLowerCase(), id: e.id || null, name: e.getAttribute('name'),
+                     role: e.getAttribute('role'), href: e.getAttribute('href'), label };";
+        let answer = self.execute(FOCUSED, vec![]).await;
+        serde_json::from_value(answer).expect("the focus script's answer")
+    }
+
+    /// Presses Tab up to `max` times from where focus is now (the top, right after `goto`) and
+    /// lists where focus went, stopping early when it leaves the page's last focusable element
+    /// (focus is then outside the page: Shift+Tab comes back to that last element).
+    pub async fn tab_order(&self, max: usize) -> Vec<Focused> {
+        let mut order: Vec<Focused> = Vec::new();
+        for _ in 0..max {
+            match self.tab().await {
+                Some(focused) if order.first() != Some(&focused) => order.push(focused),
+                _ => break,
+            }
+        }
+        order
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Killing chromedriver (the `driver` field, dropped next) leaves Chromium running: close
+        // the session first, which ends Chromium — blocking, as nothing async can run here.
+        let closed = self.session.as_ref().is_some_and(|session| self.driver.delete_session(session));
+        if !closed && let Some(pid) = self.browser_pid {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        }
+        if std::thread::panicking() {
+            eprintln!("chromedriver's log ends:\n{}", self.driver.log_tail());
+        }
+    }
+}
