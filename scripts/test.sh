@@ -19,7 +19,9 @@ export BLINDMAP_REQUIRE_POSTGRES=1
 # deploy/systemd is checked with systemd-analyze; install it where missing (Debian, as root).
 if ! command -v systemd-analyze >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing systemd (for systemd-analyze verify)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+  # A fresh machine may have no package lists yet.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null; }
 fi
 if [ "${CI:-}" = true ] || command -v systemd-analyze >/dev/null 2>&1; then export BLINDMAP_REQUIRE_SYSTEMD=1; fi
 # The browser tests drive a headless Chromium through chromedriver; install both where missing

@@ -6,13 +6,10 @@
 
 use blindmap_server::client::{Method, pinned_http};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 mod common;
-use common::{Node, call, node, pair, upload};
-
-const VENDOR_CSV: &str = include_str!("../../../samples/vendor-salesforce.csv");
-const PARTNER_CSV: &str = include_str!("../../../samples/partner-hubspot.csv");
+use common::{Node, call, matched, rep};
 
 /// A user agent that keeps one cookie, as a browser keeps the session.
 struct Agent {
@@ -88,35 +85,9 @@ impl Agent {
     }
 }
 
-/// A vendor and a partner that matched; the partner shares its accounts' owner only, and hides
-/// its prospects. The vendor's partnership id.
-async fn matched() -> (Node, Node, String) {
-    let vendor = node("Vendor", None).await;
-    let partner = node("Partner", None).await;
-    upload(&vendor, "v.csv", VENDOR_CSV).await;
-    upload(&partner, "p.csv", PARTNER_CSV).await;
-    let (pid, theirs) = pair(&vendor, &partner, "Partner").await;
-    let policy = json!({ "rules": [
-            { "own_segment": "*", "partner_segment": "*", "level": "fields", "fields": ["owner"] },
-            { "own_segment": "prospects", "partner_segment": "*", "level": "hidden" }],
-        "threshold": 1, "min_partner_segment": 1 });
-    call(&partner, Method::PUT, &format!("/api/v1/partnerships/{theirs}/sharing"), Some(policy)).await.unwrap();
-    let run = call(&vendor, Method::POST, "/api/v1/runs", Some(json!({ "partnership": pid }))).await.unwrap();
-    let view = common::finished(&vendor, run["id"].as_str().unwrap()).await;
-    assert_eq!(view["state"], "complete", "{view}");
-    (vendor, partner, pid)
-}
-
-/// A rep of the vendor and its token.
-async fn rep(vendor: &Node) -> (String, String) {
-    let made =
-        call(vendor, Method::POST, "/api/v1/users", Some(json!({ "name": "rita", "role": "rep" }))).await.unwrap();
-    (made["id"].as_str().unwrap().to_owned(), made["token"]["token"].as_str().unwrap().to_owned())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reps_sign_in_read_filter_export_and_act() {
-    let (vendor, _partner, pid) = matched().await;
+    let (vendor, _partner, pid, _) = matched().await;
     let (rep_id, token) = rep(&vendor).await;
     let truth = common::all_overlaps(&vendor, &format!("/api/v1/overlaps?partnership={pid}")).await;
     assert!(!truth.is_empty());

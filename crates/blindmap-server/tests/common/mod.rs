@@ -81,6 +81,47 @@ pub async fn store_of(node: &Node) -> blindmap_store::Store {
         .unwrap()
 }
 
+/// A vendor and a partner that matched. Each shares its accounts' owner only: the partner hides
+/// its prospects, the vendor its partners. The vendor's and the partner's partnership ids.
+pub async fn matched() -> (Node, Node, String, String) {
+    let vendor = node("Vendor", None).await;
+    let partner = node("Partner", None).await;
+    upload(&vendor, "v.csv", include_str!("../../../../samples/vendor-salesforce.csv")).await;
+    upload(&partner, "p.csv", include_str!("../../../../samples/partner-hubspot.csv")).await;
+    let (pid, theirs) = pair(&vendor, &partner, "Partner").await;
+    let policy = |hidden: &str| {
+        serde_json::json!({ "rules": [
+                { "own_segment": "*", "partner_segment": "*", "level": "fields", "fields": ["owner"] },
+                { "own_segment": hidden, "partner_segment": "*", "level": "hidden" }],
+            "threshold": 1, "min_partner_segment": 1 })
+    };
+    call(&partner, Method::PUT, &format!("/api/v1/partnerships/{theirs}/sharing"), Some(policy("prospects")))
+        .await
+        .unwrap();
+    call(&vendor, Method::PUT, &format!("/api/v1/partnerships/{pid}/sharing"), Some(policy("partners"))).await.unwrap();
+    let run =
+        call(&vendor, Method::POST, "/api/v1/runs", Some(serde_json::json!({ "partnership": pid }))).await.unwrap();
+    let view = finished(&vendor, run["id"].as_str().unwrap()).await;
+    assert_eq!(view["state"], "complete", "{view}");
+    // The partner's side of the run is stored too before its pages can show it.
+    for _ in 0..100 {
+        let runs = call(&partner, Method::GET, "/api/v1/runs", None).await.unwrap();
+        if runs["items"][0]["state"] == "complete" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (vendor, partner, pid, theirs)
+}
+
+/// A rep of `node`'s organisation: its user id and token.
+pub async fn rep(node: &Node) -> (String, String) {
+    let made = call(node, Method::POST, "/api/v1/users", Some(serde_json::json!({ "name": "rita", "role": "rep" })))
+        .await
+        .unwrap();
+    (made["id"].as_str().unwrap().to_owned(), made["token"]["token"].as_str().unwrap().to_owned())
+}
+
 /// Every page of a list of overlaps.
 pub async fn all_overlaps(node: &Node, path: &str) -> Vec<Value> {
     let mut items = Vec::new();
