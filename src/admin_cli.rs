@@ -41,6 +41,13 @@ pub(crate) enum UsersCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Issue a one-time sign-in link to the reports pages for a user (valid 15 minutes, once).
+    Link {
+        /// The user's id (`usr_…`, from `users list`).
+        user: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// Revoke a token: it authenticates no more.
     Revoke {
         /// The token's id (`tok_…`, from `users list`).
@@ -97,6 +104,15 @@ pub(crate) fn run_users(command: &UsersCommand) -> anyhow::Result<()> {
                     client(connection)?.call(Method::POST, &path, body(json!({ "label": label })), &[]).await?;
                 println!("Token {} (shown once; only its hash is kept):", t["id"].as_str().unwrap_or("?"));
                 println!("  {}", t["token"].as_str().unwrap_or("?"));
+            }
+            UsersCommand::Link { user, connection } => {
+                let path = format!("/api/v1/users/{}/signin-link", encode(user));
+                let link: Value = client(connection)?.call(Method::POST, &path, None, &[]).await?;
+                println!(
+                    "Sign-in link (works once, until {}; hand it over as you would a token):",
+                    link["expires_at"].as_str().unwrap_or("?")
+                );
+                println!("  {}", link["url"].as_str().unwrap_or("?"));
             }
             UsersCommand::Revoke { id, connection } => {
                 let path = format!("/api/v1/tokens/{}", encode(id));

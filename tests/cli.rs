@@ -475,6 +475,11 @@ fn init_serve_and_import_through_the_api() {
     assert!(text(&listed.stdout).contains("vendor-salesforce.csv"), "a rep reads: {}", text(&listed.stderr));
     let users = node.run(&["users", "list"], dir.path());
     assert!(text(&users.stdout).contains("kim") && !text(&users.stdout).contains(&kim), "{}", text(&users.stdout));
+    let kim_id =
+        text(&users.stdout).lines().find(|l| l.contains("kim")).unwrap().split_whitespace().next().unwrap().to_owned();
+    let link = node.run(&["users", "link", &kim_id], dir.path());
+    let out = text(&link.stdout);
+    assert!(out.contains(&format!("{}/signin/link?secret=bml_", node.url)), "{out}{}", text(&link.stderr));
     let revoked = node.run(&["users", "revoke", token_id], dir.path());
     assert!(revoked.status.success(), "{}", text(&revoked.stderr));
     let after = blindmap(&[&["datasets", "list"][..], &as_kim].concat(), dir.path());

@@ -590,11 +590,11 @@ struct OverlapsPage {
 }
 
 /// The registrations this side submitted through `partnership`, by their customer keys.
-async fn registrations_by_key(
+pub(crate) async fn registrations_by_key(
     state: &AppState,
     org: &OrgId,
     partnership: &Partnership,
-) -> Result<Vec<(Vec<String>, String)>, PageError> {
+) -> Result<Vec<(Vec<String>, String)>, ApiError> {
     let submitted = state.store.registrations_page(org, Some(Direction::Submitted), None, None, 1000).await?;
     Ok(submitted
         .into_iter()

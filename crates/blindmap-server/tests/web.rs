@@ -159,6 +159,26 @@ async fn reps_sign_in_read_filter_export_and_act() {
     assert!(rows.iter().all(|r| &r[2] == "customers"));
     assert!(rows.iter().all(|r| &r[4] != "prospects" && !r[5].contains("lifecycle")), "nothing withheld");
 
+    // The same report as JSON from the API.
+    let json = call(
+        &vendor,
+        Method::GET,
+        &format!("/api/v1/reports/overlaps?partnership={pid}&own_segment=customers&limit=1000"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(json["total"].as_u64(), Some(customers as u64));
+    let ids: Vec<&str> = json["items"].as_array().unwrap().iter().map(|i| i["account_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, rows.iter().map(|r| &r[1]).collect::<Vec<_>>(), "the page's rows, in its order");
+    assert!(
+        json["items"].as_array().unwrap().iter().all(|i| i["partner_fields"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| k == "owner"))
+    );
+
     // Co-sell from a row: refused without the form's token, done with it.
     let page = agent.get(&format!("/partners/{pid}/overlaps?q=northwind")).await;
     let csrf = page.input("csrf");

@@ -9,6 +9,7 @@ mod hooks;
 mod me;
 mod partnerships;
 mod registrations;
+mod reports;
 mod runs;
 mod users;
 
@@ -150,6 +151,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(hooks::router())
         .merge(cosell::router())
         .merge(registrations::router())
+        .merge(reports::router())
         .merge(attribution::router())
 }
 

@@ -1,0 +1,144 @@
+//! `/api/v1/reports/overlaps`: the reps' overlap list as JSON — the same rows, columns, filters
+//! and order as the page and its CSV export, for the latest complete match with a partner.
+
+use axum::extract::State;
+use blindmap_store::{PartnershipId, ReportFilter, ReportSort};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, Problem};
+use crate::extract::{Json, Query};
+
+/// Which rows, in which order.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct ReportQuery {
+    /// The partnership (`pt_…`).
+    partnership: String,
+    /// Only your accounts in this segment.
+    own_segment: Option<String>,
+    /// Only overlaps with this partner segment.
+    partner_segment: Option<String>,
+    /// Only accounts of this owner (the account's `owner` field).
+    owner: Option<String>,
+    /// Only accounts whose name or id contains this.
+    q: Option<String>,
+    /// Only accounts new since the previous complete match.
+    #[serde(default)]
+    new_only: bool,
+    /// `account` (default), `segment`, `partner_segment` or `owner`.
+    sort: Option<String>,
+    /// Descending.
+    #[serde(default)]
+    desc: bool,
+    /// At most this many rows (1 to 1000; default 100).
+    limit: Option<u32>,
+    /// Rows to skip.
+    #[serde(default)]
+    offset: u64,
+}
+
+/// A co-sell record on the account.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CoSellRef {
+    id: String,
+    status: String,
+}
+
+/// One overlapping account, as the page and the CSV show it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ReportItem {
+    /// Its name as your export wrote it.
+    account: Option<String>,
+    account_id: String,
+    own_segment: String,
+    owner: Option<String>,
+    partner_segment: String,
+    /// What the partner shares of its record (null where its record has none).
+    partner_fields: std::collections::BTreeMap<String, Option<String>>,
+    /// Key types that matched.
+    matched_on: Vec<String>,
+    cosell: Option<CoSellRef>,
+    /// The state of your registration of this customer with the partner, if any.
+    registration: Option<String>,
+    /// New since the previous complete match (null: this is the first).
+    new: Option<bool>,
+}
+
+/// A page of the report.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Report {
+    /// The match (`run_…`) the rows come from.
+    run: String,
+    /// The match they are compared with, if any.
+    previous_run: Option<String>,
+    /// Rows the filters select in all.
+    total: u64,
+    offset: u64,
+    items: Vec<ReportItem>,
+}
+
+/// The overlap report of the latest complete match with a partner, filtered, sorted and paged.
+#[utoipa::path(get, path = "/api/v1/reports/overlaps", tag = "reports", params(ReportQuery),
+    responses((status = 200, body = Report),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such partnership, or no complete match")))]
+async fn overlaps(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ReportQuery>,
+) -> Result<Json<Report>, ApiError> {
+    let org = &caller.0.user.org;
+    let limit = super::Page { limit: q.limit, cursor: None }.limit()?;
+    let sort = match q.sort.as_deref() {
+        None => ReportSort::Account,
+        Some(s) => ReportSort::parse(s)
+            .ok_or_else(|| ApiError::Invalid("sort is account, segment, partner_segment or owner".into()))?,
+    };
+    let id = PartnershipId::parse(&q.partnership).ok_or(ApiError::NotFound("partnership"))?;
+    let partnership = state.store.partnership(org, &id).await?;
+    let run = state.store.latest_complete_run(org, &id).await?.ok_or(ApiError::NotFound("complete match"))?;
+    let previous = state.store.previous_complete_run(org, &run).await?;
+    let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+    let filter = ReportFilter {
+        own_segment: set(&q.own_segment),
+        partner_segment: set(&q.partner_segment),
+        owner: set(&q.owner),
+        search: set(&q.q),
+        previous: previous.as_ref().map(|r| r.id.clone()),
+        new_only: q.new_only && previous.is_some(),
+        sort,
+        descending: q.desc,
+        account: None,
+    };
+    let (rows, total) = state.store.report_page(org, &run, &filter, q.offset, limit).await?;
+    let registrations = crate::web::registrations_by_key(&state, org, &partnership).await?;
+    let items = rows
+        .into_iter()
+        .map(|row| ReportItem {
+            registration: crate::web::registration_of(&row, &registrations),
+            account: row.name,
+            account_id: row.account_id,
+            own_segment: row.own_segment,
+            owner: row.owner,
+            partner_segment: row.partner_segment,
+            partner_fields: row.partner_fields,
+            matched_on: row.key_types,
+            cosell: row.cosell.map(|(id, status)| CoSellRef { id, status }),
+            new: row.new,
+        })
+        .collect();
+    Ok(Json(Report {
+        run: run.id.to_string(),
+        previous_run: previous.map(|r| r.id.to_string()),
+        total,
+        offset: q.offset,
+        items,
+    }))
+}
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(overlaps))
+}
