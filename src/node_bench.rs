@@ -21,6 +21,8 @@ use crate::node_cli::runtime;
 
 /// The most the networked run may cost over the same session in one process.
 const TARGET_RATIO: f64 = 1.25;
+/// The slowest a reps' page of the overlap list may be (any page, filter or order), in seconds.
+const TARGET_PAGE_SECONDS: f64 = 0.5;
 
 #[derive(Args)]
 pub(crate) struct NodesArgs {
@@ -47,6 +49,13 @@ struct NodesReport {
     meets_target: bool,
     bytes_sent: u64,
     bytes_received: u64,
+    /// The reps' pages of the vendor's overlap list: what was asked, seconds.
+    pages: Vec<(String, f64)>,
+    slowest_page_seconds: f64,
+    target_page_seconds: f64,
+    /// The whole list as CSV.
+    export_seconds: f64,
+    export_rows: usize,
     peak_memory_bytes: Option<u64>,
 }
 
@@ -64,6 +73,8 @@ fn export(n: usize, from: usize) -> String {
 struct BenchNode {
     running: RunningNode,
     api: ApiClient,
+    fingerprint: String,
+    token: String,
 }
 
 async fn node(dir: &std::path::Path, name: &str) -> anyhow::Result<BenchNode> {
@@ -82,7 +93,61 @@ async fn node(dir: &std::path::Path, name: &str) -> anyhow::Result<BenchNode> {
         &made.fingerprint,
         made.admin_token.expose(),
     )?;
-    Ok(BenchNode { running, api })
+    Ok(BenchNode { running, api, fingerprint: made.fingerprint, token: made.admin_token.expose().to_owned() })
+}
+
+/// Signs in to `node`'s pages and times the overlap list of `partnership` as a rep uses it:
+/// the first and a late page, a search, another order, the changed-only filter; then the CSV
+/// export of the whole list. Checks each page lists what it says.
+async fn time_pages(
+    node: &BenchNode,
+    partnership: &str,
+    overlapping: u64,
+) -> anyhow::Result<(Vec<(String, f64)>, f64, usize)> {
+    let http = blindmap_server::client::pinned_http(&node.fingerprint)?;
+    let base = format!("https://127.0.0.1:{}", node.running.addr.port());
+    let signed = http
+        .post(format!("{base}/signin"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={}", node.token))
+        .send()
+        .await?;
+    let cookie = signed
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("signing in to the pages gave no session")?
+        .to_owned();
+    let last_page = overlapping.div_ceil(50).max(1);
+    let list = format!("/partners/{partnership}/overlaps");
+    let asks = [
+        ("first page".to_owned(), list.clone()),
+        (format!("page {last_page} (the last)"), format!("{list}?page={last_page}")),
+        ("search \"acct12\"".to_owned(), format!("{list}?q=acct12")),
+        ("by partner segment, descending".to_owned(), format!("{list}?sort=partner_segment&desc=1&page=10")),
+        ("new since the last match".to_owned(), format!("{list}?new=1")),
+    ];
+    let mut pages = Vec::new();
+    for (what, path) in asks {
+        let started = Instant::now();
+        let response = http.get(format!("{base}{path}")).header("cookie", &cookie).send().await?;
+        let status = response.status();
+        let body = response.text().await?;
+        let seconds = started.elapsed().as_secs_f64();
+        if !status.is_success() || !body.contains("<table id=\"overlaps\">") {
+            bail!("{what}: the page answered {status}");
+        }
+        pages.push((what, seconds));
+    }
+    let started = Instant::now();
+    let csv = http.get(format!("{base}{list}.csv")).header("cookie", &cookie).send().await?.text().await?;
+    let export_seconds = started.elapsed().as_secs_f64();
+    let rows = csv.lines().count().saturating_sub(1);
+    if rows as u64 != overlapping {
+        bail!("the export has {rows} rows, the match {overlapping} overlapping accounts");
+    }
+    Ok((pages, export_seconds, rows))
 }
 
 async fn post(node: &BenchNode, path: &str, body: Value) -> anyhow::Result<Value> {
@@ -96,7 +161,7 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
     let shared = (args.n as f64 * args.overlap) as usize;
     let (left, right) = (export(args.n, 0), export(args.n, args.n - shared));
     let dir = tempfile::tempdir().context("cannot make a temporary folder")?;
-    let (node_seconds, import_seconds, run) = runtime()?.block_on(async {
+    let (node_seconds, import_seconds, run, (pages, export_seconds, export_rows)) = runtime()?.block_on(async {
         let vendor = node(dir.path(), "Vendor").await?;
         let partner = node(dir.path(), "Partner").await?;
         let started = Instant::now();
@@ -127,11 +192,13 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
         if run["state"] != "complete" {
             bail!("the run failed: {}", run["failure"]);
         }
+        let overlapping = run["result"]["overlapping_accounts"].as_u64().unwrap_or(0);
+        let pages = time_pages(&vendor, list["items"][0]["id"].as_str().unwrap_or_default(), overlapping).await?;
         for n in [vendor, partner] {
             n.running.shutdown().await?;
         }
         // The session itself, as the node timed it (from the first frame to the last).
-        Ok::<_, anyhow::Error>((run["result"]["seconds"].as_f64().unwrap_or(0.0), import_seconds, run))
+        Ok::<_, anyhow::Error>((run["result"]["seconds"].as_f64().unwrap_or(0.0), import_seconds, run, pages))
     })?;
 
     let load = |csv: &str, side| {
@@ -166,6 +233,11 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
         meets_target: ratio <= TARGET_RATIO,
         bytes_sent: run["result"]["bytes_sent"].as_u64().unwrap_or(0),
         bytes_received: run["result"]["bytes_received"].as_u64().unwrap_or(0),
+        slowest_page_seconds: pages.iter().map(|(_, s)| *s).fold(0.0, f64::max),
+        pages,
+        target_page_seconds: TARGET_PAGE_SECONDS,
+        export_seconds,
+        export_rows,
         peak_memory_bytes: crate::bench::peak_memory(),
     };
     if args.json {
@@ -181,6 +253,11 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
         );
         println!("  same session in process   {:>8.2} s", in_process_seconds);
         println!("  ratio                     {:>8.2}   (target ≤ {TARGET_RATIO})", ratio);
+        println!("  reps' pages of the {} overlapping accounts (target ≤ {TARGET_PAGE_SECONDS} s each):", overlapping);
+        for (what, seconds) in &report.pages {
+            println!("    {what:<34} {seconds:>6.3} s");
+        }
+        println!("    CSV export, {} rows {:>14.3} s", report.export_rows, report.export_seconds);
         if let Some(peak) = report.peak_memory_bytes {
             println!("  peak memory (process)     {:>8}", human_bytes(peak));
         }

@@ -26,8 +26,6 @@ use crate::error::ApiError;
 const COOKIE: &str = "bm_session";
 /// Rows per page of a list.
 const PAGE_ROWS: u32 = 50;
-/// The export's batch: rows read from the store at a time.
-const EXPORT_BATCH: u32 = 5000;
 
 // ----- responses -----
 
@@ -728,20 +726,23 @@ async fn overlaps_csv(
     let mut out = csv::Writer::from_writer(Vec::new());
     let csv_error = |e: csv::Error| ApiError::Invalid(format!("cannot write the CSV: {e}"));
     out.write_record(HEADERS.iter().map(|(label, _)| *label)).map_err(csv_error)?;
-    let mut offset = 0;
-    loop {
-        let (rows, total) = state.store.report_page(org, &run, &filter, offset, EXPORT_BATCH).await?;
-        for row in rows.iter().cloned() {
-            out.write_record(list_row(row, &registrations).cells.iter().map(|c| csv_safe(c).into_owned()))
-                .map_err(csv_error)?;
-        }
-        offset += rows.len() as u64;
-        if rows.is_empty() || offset >= total {
-            break;
-        }
+    let mut failed = None;
+    let rows = state
+        .store
+        .report_each(org, &run, &filter, |row| {
+            let cells = list_row(row, &registrations).cells;
+            if failed.is_none()
+                && let Err(e) = out.write_record(cells.iter().map(|c| csv_safe(c).into_owned()))
+            {
+                failed = Some(e);
+            }
+        })
+        .await?;
+    if let Some(e) = failed {
+        return Err(csv_error(e).into());
     }
     let body = out.into_inner().map_err(|e| ApiError::Invalid(format!("cannot write the CSV: {e}")))?;
-    let detail = serde_json::json!({ "partnership": partnership.id.as_str(), "run": run.id.as_str(), "rows": offset });
+    let detail = serde_json::json!({ "partnership": partnership.id.as_str(), "run": run.id.as_str(), "rows": rows });
     state.store.record_audit(org, &signed.user().name, "report.exported", &detail).await?;
     let name = format!("overlaps-{}.csv", partnership.partner_name.replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
     let mut response = body.into_response();

@@ -169,6 +169,46 @@ impl Store {
         }
         let total = u64::try_from(count.fetch_one(&self.pool).await?).unwrap_or(0);
 
+        let sql = self.report_select(filter);
+        let query =
+            report_binds(sqlx::query(sqlx::AssertSqlSafe(sql)), org, run, filter, &binds, offset, i64::from(limit));
+        let rows = query.fetch_all(&self.pool).await?;
+        let items = rows.iter().map(report_row).collect::<Result<Vec<_>, _>>()?;
+        Ok((items, total))
+    }
+
+    /// Every row of `run`'s report under `filter`, in its order, handed to `each` as the
+    /// database streams them (an export holds one row at a time); how many.
+    pub async fn report_each(
+        &self,
+        org: &OrgId,
+        run: &Run,
+        filter: &ReportFilter,
+        mut each: impl FnMut(ReportRow),
+    ) -> Result<u64, StoreError> {
+        use futures_util::TryStreamExt;
+        if &run.org != org {
+            return Err(StoreError::NotFound("run"));
+        }
+        let (_, binds) = self.report_where(filter);
+        let sql = self.report_select(filter);
+        let query = report_binds(sqlx::query(sqlx::AssertSqlSafe(sql)), org, run, filter, &binds, 0, i64::MAX);
+        let mut rows = query.fetch(&self.pool);
+        let mut n = 0;
+        while let Some(row) = rows.try_next().await? {
+            each(report_row(&row)?);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The SELECT of a report page: its parameters are `$1` the run, `$2` its dataset, then the
+    /// filter's binds, the organisation, the partnership, the limit, the offset and, with a
+    /// previous run, that run (see [`report_binds`]).
+    fn report_select(&self, filter: &ReportFilter) -> String {
+        let (clauses, binds) = self.report_where(filter);
+        let from =
+            "FROM run_overlaps o LEFT JOIN dataset_accounts a ON a.dataset_id = $2 AND a.account_id = o.account_id";
         let owner = self.owner_sql();
         let direction = if filter.descending { "DESC" } else { "ASC" };
         let order = match filter.sort {
@@ -189,26 +229,11 @@ impl Store {
             "(SELECT c.id || ' ' || c.status FROM cosell_records c WHERE c.org_id = ${org_p} \
              AND c.partnership_id = ${partnership_p} AND c.own_account = o.account_id ORDER BY c.updated_at DESC LIMIT 1)"
         );
-        let sql = format!(
+        format!(
             "SELECT o.account_id, a.display_name, o.own_segment, {owner}, o.partner_segment, o.partner_record, \
              o.key_types, o.fields, a.domains, a.duns, a.name, a.country, {cosell}, {new_sql} {from} WHERE {clauses} \
              ORDER BY {order}, o.partner_segment, o.partner_record LIMIT ${limit_p} OFFSET ${offset_p}"
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run.id.as_str()).bind(run.dataset.as_str());
-        for b in &binds {
-            query = query.bind(b.as_str());
-        }
-        query = query
-            .bind(org.as_str())
-            .bind(run.partnership.as_str())
-            .bind(i64::from(limit))
-            .bind(i64::try_from(offset).unwrap_or(i64::MAX));
-        if let Some(previous) = &filter.previous {
-            query = query.bind(previous.as_str());
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        let items = rows.iter().map(report_row).collect::<Result<Vec<_>, _>>()?;
-        Ok((items, total))
+        )
     }
 
     /// The owners of `run`'s overlapping accounts, sorted: what a report filters by.
@@ -256,6 +281,31 @@ impl Store {
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
     }
+}
+
+/// Binds a report SELECT's parameters (see [`Store::report_select`]).
+fn report_binds<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    org: &'q OrgId,
+    run: &'q Run,
+    filter: &'q ReportFilter,
+    binds: &'q [String],
+    offset: u64,
+    limit: i64,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query = query.bind(run.id.as_str()).bind(run.dataset.as_str());
+    for b in binds {
+        query = query.bind(b.as_str());
+    }
+    query = query
+        .bind(org.as_str())
+        .bind(run.partnership.as_str())
+        .bind(limit)
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    if let Some(previous) = &filter.previous {
+        query = query.bind(previous.as_str());
+    }
+    query
 }
 
 /// Whether `o`'s account overlapped in the run the parameter `run` names.
