@@ -57,6 +57,18 @@ async fn a_rep_goes_from_sign_in_to_a_csv_of_the_partners_customers_that_are_ope
     let expected: BTreeSet<String> = wanted.iter().map(|o| o["account_id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(listed, expected);
 
+    // Every control is labelled, every table has a caption and column headers.
+    let unlabelled = browser
+        .execute(
+            "return [...document.querySelectorAll('input:not([type=hidden]), select, button')]
+               .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !e.textContent.trim())
+               .map(e => e.outerHTML)",
+            vec![],
+        )
+        .await;
+    assert_eq!(unlabelled, serde_json::json!([]), "controls without a label");
+    assert!(browser.exists("#overlaps caption").await && browser.exists("#overlaps thead th[scope=col]").await);
+
     // Filter by an owner with the form (no script needed: a plain GET).
     let owner = browser.texts_of("#overlaps tbody tr td:nth-child(4)").await.into_iter().next().unwrap();
     browser.select("#owner", &owner).await;
