@@ -217,6 +217,27 @@ async fn reps_sign_in_read_filter_export_and_act() {
         "{}",
         page.body
     );
+    // Registering from the form: a missing product is refused with the form kept; then done.
+    let register = format!("/partners/{pid}/register");
+    let base = [
+        ("csrf", csrf.as_str()),
+        ("name", "Northwind Traders Inc."),
+        ("country", "US"),
+        ("domains", "northwindtraders.com"),
+        ("duns", ""),
+        ("value", "25000"),
+        ("currency", "USD"),
+        ("expected_close", "2027-06-30"),
+        ("notes", ""),
+    ];
+    let page = agent.post(&register, &[&base[..], &[("products", "")]].concat()).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("product") && page.body.contains("value=\"Northwind Traders Inc.\""), "{}", page.body);
+    let page = agent.post(&register, &[&base[..], &[("products", "cloud, security")]].concat()).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Deal registered with Partner") && page.body.contains("submitted"), "{}", page.body);
+    let page = agent.get(&format!("/partners/{pid}/overlaps?q=northwind")).await;
+    assert!(page.body.contains(">submitted</td>"), "the list shows the registration: {}", page.body);
 
     // Another organisation's pages are not found; signing out ends the session.
     let page = agent.get("/partners/pt_00000000000000000000000000000000").await;
