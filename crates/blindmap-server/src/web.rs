@@ -145,6 +145,16 @@ impl Signed {
         })
     }
 
+    /// Refuses a form that acts (creates, registers) unless posted with this session's CSRF token
+    /// by a user who may act: admins and reps, not integration users.
+    fn may_act(&self, csrf: &str) -> Result<(), PageError> {
+        self.check(csrf)?;
+        if self.0.user.role == blindmap_store::Role::Integration {
+            return Err(PageError(ApiError::Forbidden("integration")));
+        }
+        Ok(())
+    }
+
     /// Refuses a form posted without this session's CSRF token.
     fn check(&self, csrf: &str) -> Result<(), PageError> {
         if csrf.len() == self.0.csrf.len() && csrf == self.0.csrf {
@@ -783,10 +793,7 @@ async fn create_cosell(
     Path(id): Path<String>,
     axum::Form(form): axum::Form<CoSellForm>,
 ) -> PageResult {
-    signed.check(&form.csrf)?;
-    if signed.user().role == blindmap_store::Role::Integration {
-        return Err(PageError(ApiError::Forbidden("integration")));
-    }
+    signed.may_act(&form.csrf)?;
     let org = signed.org();
     let (partnership, run) = partner_and_run(&state, org, &id).await?;
     let overlap = crate::cosell::OnOverlap {
@@ -884,10 +891,7 @@ async fn register(
     Path(id): Path<String>,
     axum::Form(form): axum::Form<RegisterForm>,
 ) -> PageResult {
-    signed.check(&form.csrf)?;
-    if signed.user().role == blindmap_store::Role::Integration {
-        return Err(PageError(ApiError::Forbidden("integration")));
-    }
+    signed.may_act(&form.csrf)?;
     let org = signed.org();
     let id = PartnershipId::parse(&id).ok_or(ApiError::NotFound("partner"))?;
     let partnership = state.store.partnership(org, &id).await?;

@@ -221,6 +221,16 @@ impl Store {
         Ok(User { id, org: org.clone(), name: name.to_owned(), role })
     }
 
+    /// Fails with `NotFound` unless `user` belongs to `org`.
+    pub(crate) async fn check_user_of(&self, org: &OrgId, user: &UserId) -> Result<(), StoreError> {
+        let owner = sqlx::query("SELECT 1 FROM users WHERE id = $1 AND org_id = $2")
+            .bind(user.as_str())
+            .bind(org.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        if owner.is_none() { Err(StoreError::NotFound("user")) } else { Ok(()) }
+    }
+
     /// Issues a token for a user of `org`. The token is returned once; only its hash is kept.
     pub async fn issue_token(
         &self,
@@ -229,14 +239,7 @@ impl Store {
         label: &str,
     ) -> Result<(TokenId, ApiToken), StoreError> {
         check_name("a token label", label)?;
-        let owner = sqlx::query("SELECT 1 FROM users WHERE id = $1 AND org_id = $2")
-            .bind(user.as_str())
-            .bind(org.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        if owner.is_none() {
-            return Err(StoreError::NotFound("user"));
-        }
+        self.check_user_of(org, user).await?;
         let id = TokenId::generate();
         let token = ApiToken(Zeroizing::new(format!("bm_{}{}", random_hex(), random_hex())));
         sqlx::query("INSERT INTO api_tokens (id, user_id, token_hash, label, created_at) VALUES ($1, $2, $3, $4, $5)")

@@ -107,14 +107,7 @@ impl Store {
 
     /// Issues a one-time sign-in link's secret for `user` of `org`, valid for [`LINK_MS`].
     pub async fn issue_signin_link(&self, org: &OrgId, user: &UserId, by: &str) -> Result<Secret, StoreError> {
-        let owner = sqlx::query("SELECT 1 FROM users WHERE id = $1 AND org_id = $2")
-            .bind(user.as_str())
-            .bind(org.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        if owner.is_none() {
-            return Err(StoreError::NotFound("user"));
-        }
+        self.check_user_of(org, user).await?;
         let secret = Secret::new("bml_");
         sqlx::query("INSERT INTO signin_links (secret_hash, user_id, created_by, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(hash(secret.expose()))
