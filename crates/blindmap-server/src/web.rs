@@ -370,7 +370,7 @@ async fn partners(State(state): State<AppState>, signed: Signed) -> PageResult {
 }
 
 /// The partnership of `org` a page is about, and its latest complete run.
-async fn partner_and_run(state: &AppState, org: &OrgId, id: &str) -> Result<(Partnership, Run), PageError> {
+async fn partner_and_run(state: &AppState, org: &OrgId, id: &str) -> Result<(Partnership, Run), ApiError> {
     let id = PartnershipId::parse(id).ok_or(ApiError::NotFound("partner"))?;
     let partnership = state.store.partnership(org, &id).await?;
     let run = state
@@ -597,8 +597,33 @@ struct OverlapsPage {
     here: String,
 }
 
+/// What a report of the latest complete match with a partner is read with: the partnership, the
+/// match, the filter (made knowing the previous match, which rows are compared with) and this
+/// side's registrations with that partner.
+pub(crate) struct Listing {
+    pub(crate) partnership: Partnership,
+    pub(crate) run: Run,
+    pub(crate) filter: ReportFilter,
+    pub(crate) registrations: Vec<(Vec<String>, String)>,
+}
+
+/// The listing of `org`'s latest complete match with partnership `id`, its filter made by
+/// `filter` from the previous complete match (if any). The pages, the CSV and the API share it.
+pub(crate) async fn listing(
+    state: &AppState,
+    org: &OrgId,
+    id: &str,
+    filter: impl FnOnce(Option<&Run>) -> ReportFilter,
+) -> Result<Listing, ApiError> {
+    let (partnership, run) = partner_and_run(state, org, id).await?;
+    let previous = state.store.previous_complete_run(org, &run).await?;
+    let filter = filter(previous.as_ref());
+    let registrations = registrations_by_key(state, org, &partnership).await?;
+    Ok(Listing { partnership, run, filter, registrations })
+}
+
 /// The registrations this side submitted through `partnership`, by their customer keys.
-pub(crate) async fn registrations_by_key(
+async fn registrations_by_key(
     state: &AppState,
     org: &OrgId,
     partnership: &Partnership,
@@ -669,13 +694,10 @@ async fn overlaps(
     Query(query): Query<ListQuery>,
 ) -> PageResult {
     let org = signed.org();
-    let (partnership, run) = partner_and_run(&state, org, &id).await?;
-    let previous = state.store.previous_complete_run(org, &run).await?;
-    let filter = query.filter(previous.as_ref());
+    let Listing { partnership, run, filter, registrations } = listing(&state, org, &id, |p| query.filter(p)).await?;
     let page = query.page.unwrap_or(1).max(1);
     let offset = (page - 1) * u64::from(PAGE_ROWS);
     let (rows, total) = state.store.report_page(org, &run, &filter, offset, PAGE_ROWS).await?;
-    let registrations = registrations_by_key(&state, org, &partnership).await?;
     let base = format!("/partners/{}/overlaps", partnership.id);
     let sort = query.sort();
     let desc = query.desc == "1";
@@ -729,10 +751,7 @@ async fn overlaps_csv(
     Query(query): Query<ListQuery>,
 ) -> PageResult {
     let org = signed.org();
-    let (partnership, run) = partner_and_run(&state, org, &id).await?;
-    let previous = state.store.previous_complete_run(org, &run).await?;
-    let filter = query.filter(previous.as_ref());
-    let registrations = registrations_by_key(&state, org, &partnership).await?;
+    let Listing { partnership, run, filter, registrations } = listing(&state, org, &id, |p| query.filter(p)).await?;
     let mut out = csv::Writer::from_writer(Vec::new());
     let csv_error = |e: csv::Error| ApiError::Invalid(format!("cannot write the CSV: {e}"));
     out.write_record(HEADERS.iter().map(|(label, _)| *label)).map_err(csv_error)?;
@@ -751,7 +770,7 @@ async fn overlaps_csv(
     if let Some(e) = failed {
         return Err(csv_error(e).into());
     }
-    let body = out.into_inner().map_err(|e| ApiError::Invalid(format!("cannot write the CSV: {e}")))?;
+    let body = out.into_inner().map_err(|e| csv_error(e.into_error().into()))?;
     let detail = serde_json::json!({ "partnership": partnership.id.as_str(), "run": run.id.as_str(), "rows": rows });
     state.store.record_audit(org, &signed.user().name, "report.exported", &detail).await?;
     let name = format!("overlaps-{}.csv", partnership.partner_name.replace(|c: char| !c.is_ascii_alphanumeric(), "-"));

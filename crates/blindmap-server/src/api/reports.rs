@@ -2,7 +2,7 @@
 //! and order as the page and its CSV export, for the latest complete match with a partner.
 
 use axum::extract::State;
-use blindmap_store::{PartnershipId, ReportFilter, ReportSort};
+use blindmap_store::{ReportFilter, ReportSort};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -97,24 +97,21 @@ async fn overlaps(
         Some(s) => ReportSort::parse(s)
             .ok_or_else(|| ApiError::Invalid("sort is account, segment, partner_segment or owner".into()))?,
     };
-    let id = PartnershipId::parse(&q.partnership).ok_or(ApiError::NotFound("partnership"))?;
-    let partnership = state.store.partnership(org, &id).await?;
-    let run = state.store.latest_complete_run(org, &id).await?.ok_or(ApiError::NotFound("complete match"))?;
-    let previous = state.store.previous_complete_run(org, &run).await?;
     let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
-    let filter = ReportFilter {
-        own_segment: set(&q.own_segment),
-        partner_segment: set(&q.partner_segment),
-        owner: set(&q.owner),
-        search: set(&q.q),
-        previous: previous.as_ref().map(|r| r.id.clone()),
-        new_only: q.new_only && previous.is_some(),
-        sort,
-        descending: q.desc,
-        account: None,
-    };
+    let crate::web::Listing { run, filter, registrations, .. } =
+        crate::web::listing(&state, org, &q.partnership, |previous| ReportFilter {
+            own_segment: set(&q.own_segment),
+            partner_segment: set(&q.partner_segment),
+            owner: set(&q.owner),
+            search: set(&q.q),
+            previous: previous.map(|r| r.id.clone()),
+            new_only: q.new_only && previous.is_some(),
+            sort,
+            descending: q.desc,
+            account: None,
+        })
+        .await?;
     let (rows, total) = state.store.report_page(org, &run, &filter, q.offset, limit).await?;
-    let registrations = crate::web::registrations_by_key(&state, org, &partnership).await?;
     let items = rows
         .into_iter()
         .map(|row| ReportItem {
@@ -132,7 +129,7 @@ async fn overlaps(
         .collect();
     Ok(Json(Report {
         run: run.id.to_string(),
-        previous_run: previous.map(|r| r.id.to_string()),
+        previous_run: filter.previous.map(|r| r.to_string()),
         total,
         offset: q.offset,
         items,
