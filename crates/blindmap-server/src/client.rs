@@ -157,13 +157,15 @@ impl ApiClient {
 }
 
 /// This node calling a partner node: mutual TLS, each side pinning the other's certificate.
-pub(crate) struct PeerClient {
+pub struct PeerClient {
     base: String,
     http: reqwest::Client,
 }
 
 impl PeerClient {
-    pub(crate) fn new(url: &str, pinned: &str, identity: &Identity) -> Result<Self, ClientError> {
+    /// A client of the partner node at `url` whose certificate has `pinned` fingerprint,
+    /// presenting `identity`.
+    pub fn new(url: &str, pinned: &str, identity: &Identity) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls_config(pinned, Some(identity))?)
             .timeout(std::time::Duration::from_secs(60))
@@ -204,11 +206,7 @@ impl PeerClient {
     }
 
     /// POSTs JSON to `path` and decodes the JSON answer.
-    pub(crate) async fn post<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &serde_json::Value,
-    ) -> Result<T, ClientError> {
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, ClientError> {
         decode(self.http.post(format!("{}{path}", self.base)).json(body).send().await?).await
     }
 }

@@ -32,6 +32,9 @@ pub enum ApiError {
     /// A peer call from a node that is not (or no longer) a partner, or with a bad invite.
     #[error("this node is not a partner of this one, or the invite is invalid, used or expired")]
     PeerUnknown,
+    /// A paired partner's node asked for something it may not have (audited where refused).
+    #[error("refused: {0}")]
+    PeerRefused(&'static str),
     /// A partner node could not be reached or refused.
     #[error("the partner node: {0}")]
     Partner(String),
@@ -74,7 +77,7 @@ impl ApiError {
     pub(crate) fn status_and_detail(&self) -> (StatusCode, String) {
         match self {
             Self::Unauthenticated | Self::Signature(_) => (StatusCode::UNAUTHORIZED, self.to_string()),
-            Self::Forbidden(_) | Self::PeerUnknown => (StatusCode::FORBIDDEN, self.to_string()),
+            Self::Forbidden(_) | Self::PeerUnknown | Self::PeerRefused(_) => (StatusCode::FORBIDDEN, self.to_string()),
             Self::Partner(_) => (StatusCode::BAD_GATEWAY, self.to_string()),
             Self::TooMany(_) => (StatusCode::TOO_MANY_REQUESTS, self.to_string()),
             Self::Rejected { status, detail } => (*status, detail.clone()),
@@ -83,7 +86,8 @@ impl ApiError {
             Self::Invalid(_) | Self::Store(StoreError::Import(_) | StoreError::InvalidName(_)) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, self.to_string())
             }
-            Self::Conflict(_) | Self::Store(StoreError::Conflict(_) | StoreError::Ended) => {
+            Self::Conflict(_)
+            | Self::Store(StoreError::Conflict(_) | StoreError::Ended | StoreError::RunInProgress) => {
                 (StatusCode::CONFLICT, self.to_string())
             }
             Self::Store(e) => {

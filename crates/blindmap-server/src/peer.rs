@@ -211,10 +211,25 @@ async fn cosell(
     Path(id): Path<String>,
     Json(push): Json<crate::cosell::Push>,
 ) -> Result<Json<blindmap_cosell::cosell::CoSell>, ApiError> {
-    let fingerprint = presented.ok_or(ApiError::PeerUnknown)?;
-    let id = PartnershipId::parse(&id).ok_or(ApiError::PeerUnknown)?;
-    let partnership = state.store.partnership_for_peer(&id, &fingerprint).await?.ok_or(ApiError::PeerUnknown)?;
-    Ok(Json(crate::cosell::receive(&state.store, &partnership, push).await?))
+    let partnership = calling(&state, presented, &id).await?;
+    let received = crate::cosell::receive(&state.store, &partnership, push).await;
+    Ok(Json(audited(&state, &partnership, "cosell", received).await?))
+}
+
+/// What a peer route answers, with an audit entry where it refused what a paired partner's node
+/// asked for and may not have (the route and why — never the values it sent).
+async fn audited<T>(
+    state: &AppState,
+    partnership: &blindmap_store::Partnership,
+    route: &str,
+    result: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    if let Err(ApiError::PeerRefused(reason)) = &result {
+        tracing::warn!(partnership = %partnership.id, route, reason, "refused a partner's request");
+        let detail = serde_json::json!({ "partnership": partnership.id.as_str(), "route": route, "reason": reason });
+        state.store.record_audit(&partnership.org, &partnership.partner_name, "peer.refused", &detail).await?;
+    }
+    result
 }
 
 /// The partnership a peer call comes through: the caller's pinned certificate must match.
@@ -248,7 +263,8 @@ async fn registration_status(
     Json(view): Json<blindmap_cosell::dealreg::SubmitterView>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let partnership = calling(&state, presented, &id).await?;
-    crate::registrations::hear(&state.store, &partnership, &registration, view).await?;
+    let heard = crate::registrations::hear(&state.store, &partnership, &registration, view).await;
+    audited(&state, &partnership, "registration status", heard).await?;
     Ok(Json(serde_json::json!({ "heard": true })))
 }
 

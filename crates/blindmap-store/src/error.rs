@@ -24,6 +24,9 @@ pub enum StoreError {
     /// A record changed between reading and writing it: read it again and retry.
     #[error("the record changed meanwhile; try again")]
     Changed,
+    /// A run of the partnership is running already: one at a time.
+    #[error("a match with this partner is running already; wait for it to end")]
+    RunInProgress,
     /// The partnership has ended: nothing runs in it any more.
     #[error("the partnership has ended")]
     Ended,

@@ -298,6 +298,18 @@ async fn runs_store_results_whole_and_only_once(store: Store) {
 
     // The next run compares to this one; another organisation sees neither.
     let second = start(&store, &org, &dataset, &p).await;
+    // One run of a partnership at a time: a third while the second runs is refused.
+    let third = RunId::generate();
+    let busy = NewRun {
+        id: &third,
+        org: &org,
+        partnership: &p.id,
+        role: RunRole::Responder,
+        dataset: &dataset,
+        started_by: "Partner",
+        sharing: &SharingPolicy::default(),
+    };
+    assert!(matches!(store.start_run(&busy).await, Err(StoreError::RunInProgress)), "one run at a time");
     let run = store.run(&org, &second).await.unwrap();
     assert_eq!(store.previous_complete_run(&org, &run).await.unwrap().map(|r| r.id), Some(first.clone()));
     let runs = store.runs_page(&org, Some(&p.id), None, 10).await.unwrap();
@@ -333,6 +345,7 @@ async fn stale_and_failed_runs_keep_nothing(store: Store) {
     assert!(matches!(store.complete_run(&org, &crashed, &late).await, Err(StoreError::Conflict(_))));
     assert!(store.overlaps_page(&org, &crashed, &OverlapFilter::default(), None, 10).await.unwrap().is_empty());
 
+    // The crashed run blocks nothing: it failed when its heartbeat went stale.
     let aborted = start(&store, &org, &dataset, &p).await;
     store.fail_run(&aborted, "the partner aborted: malformed frame", Some("transcript")).await.unwrap();
     let run = store.run(&org, &aborted).await.unwrap();
