@@ -16,6 +16,8 @@ pub const DAY_MS: i64 = 86_400_000;
 pub const DEFAULT_PROTECTION_DAYS: u32 = 90;
 /// The one extension a registration can get, unless configured otherwise.
 pub const DEFAULT_EXTENSION_DAYS: u32 = 60;
+/// How far a vendor's clock may be ahead of the submitter's when it says a protection expired.
+const EXPIRY_SKEW_MS: i64 = 10 * 60_000;
 /// The longest protection, and the longest extension, a vendor may configure.
 pub const MAX_WINDOW_DAYS: u32 = 3650;
 
@@ -324,8 +326,9 @@ impl Registration {
     /// against what the vendor's node could have done to it, since a partner's node is untrusted.
     /// Decisions only move it forward (submitted or in review → approved, rejected, won, lost,
     /// or expired once approved; approved → expired, won, lost), its conflict category is the
-    /// one given at submission, protection is set on approval and only ever extended once, and
-    /// it ends no later than `now` plus twice the longest window a vendor may configure.
+    /// one given at submission, protection is set on approval and only ever extended once (an
+    /// expired one's end has passed), and it ends no later than `now` plus twice the longest
+    /// window a vendor may configure.
     /// Returns whether anything changed.
     pub fn hear(&mut self, view: &SubmitterView, now: i64) -> Result<bool, Error> {
         use RegState::{Approved, Expired, InReview, Lost, Rejected, Submitted, Won};
@@ -352,7 +355,13 @@ impl Registration {
         match (self.protected_until, view.protected_until) {
             (_, None) if protected => return Err(Error::Forged("an approved registration without its end")),
             (_, Some(end)) if end > latest => return Err(Error::Forged("a protection ending too far ahead")),
-            (Some(mine), Some(theirs)) if theirs < mine => return Err(Error::Forged("a protection shortened")),
+            // An expired registration's end has passed, wherever the vendor says it was.
+            (_, Some(end)) if view.state == Expired && end > now.saturating_add(EXPIRY_SKEW_MS) => {
+                return Err(Error::Forged("expired before its end"));
+            }
+            (Some(mine), Some(theirs)) if theirs < mine && view.state != Expired => {
+                return Err(Error::Forged("a protection shortened"));
+            }
             (Some(_), None) => return Err(Error::Forged("a protection taken back")),
             (Some(mine), Some(theirs)) if theirs > mine && (self.extended || !view.extended) => {
                 return Err(Error::Forged("a protection lengthened without its one extension"));
@@ -497,6 +506,11 @@ mod tests {
         for (view, why) in cases {
             assert!(mine.clone().hear(&view, 12).is_err(), "{why}");
         }
+        let expired_early =
+            SubmitterView { state: RegState::Expired, protected_until: Some(11), ..vendor.submitter_view() };
+        assert!(mine.clone().hear(&expired_early, 12).unwrap(), "expiry: its end has passed");
+        let expired_ahead = SubmitterView { state: RegState::Expired, ..vendor.submitter_view() };
+        assert!(mine.clone().hear(&expired_ahead, 12).is_err(), "expired long before its end");
         let mut closed = mine.clone();
         closed.hear(&forged(&|v| v.state = RegState::Won), 12).unwrap();
         assert!(closed.hear(&vendor.submitter_view(), 13).is_err(), "a won deal is not approved again");
