@@ -52,6 +52,25 @@ pub enum ApiError {
     /// A limit on how often something may be asked was reached.
     #[error("{0}")]
     TooMany(String),
+    /// A rate limit was reached: try again after `retry_after_secs` (429 with `Retry-After`).
+    #[error("{detail}")]
+    RateLimited {
+        /// Which limit, and how to stay within it.
+        detail: String,
+        /// Seconds until a retry can pass.
+        retry_after_secs: u64,
+    },
+    /// The node is doing as much of this as it takes at once (503 with `Retry-After`).
+    #[error("{detail}")]
+    Busy {
+        /// What it is busy with.
+        detail: &'static str,
+        /// Seconds to wait before retrying.
+        retry_after_secs: u64,
+    },
+    /// Something the node needs failed (503; the cause goes to the log).
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -79,7 +98,8 @@ impl ApiError {
             Self::Unauthenticated | Self::Signature(_) => (StatusCode::UNAUTHORIZED, self.to_string()),
             Self::Forbidden(_) | Self::PeerUnknown | Self::PeerRefused(_) => (StatusCode::FORBIDDEN, self.to_string()),
             Self::Partner(_) => (StatusCode::BAD_GATEWAY, self.to_string()),
-            Self::TooMany(_) => (StatusCode::TOO_MANY_REQUESTS, self.to_string()),
+            Self::TooMany(_) | Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, self.to_string()),
+            Self::Busy { .. } | Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),
             Self::Rejected { status, detail } => (*status, detail.clone()),
             Self::NoNode => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),
             Self::NotFound(_) | Self::Store(StoreError::NotFound(_)) => (StatusCode::NOT_FOUND, self.to_string()),
@@ -101,7 +121,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, detail) = self.status_and_detail();
-        problem(status, detail)
+        let mut response = problem(status, detail);
+        if let Self::RateLimited { retry_after_secs, .. } | Self::Busy { retry_after_secs, .. } = self {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
+        }
+        response
     }
 }
 

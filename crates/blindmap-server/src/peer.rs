@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -160,14 +160,7 @@ async fn accept(
     Ok(Json(AcceptResponse { organisation, partnership: partnership.id.to_string() }))
 }
 
-async fn end(
-    State(state): State<AppState>,
-    Presented(presented): Presented,
-    Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let fingerprint = presented.ok_or(ApiError::PeerUnknown)?;
-    let id = PartnershipId::parse(&id).ok_or(ApiError::PeerUnknown)?;
-    let partnership = state.store.partnership_for_peer(&id, &fingerprint).await?.ok_or(ApiError::PeerUnknown)?;
+async fn end(State(state): State<AppState>, Peer(partnership): Peer) -> Result<Json<serde_json::Value>, ApiError> {
     state.store.end_partnership(&partnership.org, &partnership.id).await?;
     let detail = serde_json::json!({ "partnership": partnership.id.to_string(), "by": "partner" });
     state.store.record_audit(&partnership.org, &partnership.partner_name, "partnership.ended", &detail).await?;
@@ -177,15 +170,7 @@ async fn end(
 /// A partner's node starts a match run: its frames come in the request body, ours go out in the
 /// response body as the session proceeds (spec §16.1). This node answers with its newest dataset
 /// and the sharing policy it holds for the partnership now.
-async fn run(
-    State(state): State<AppState>,
-    Presented(presented): Presented,
-    Path(id): Path<String>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let fingerprint = presented.ok_or(ApiError::PeerUnknown)?;
-    let id = PartnershipId::parse(&id).ok_or(ApiError::PeerUnknown)?;
-    let partnership = state.store.partnership_for_peer(&id, &fingerprint).await?.ok_or(ApiError::PeerUnknown)?;
+async fn run(State(state): State<AppState>, Peer(partnership): Peer, body: Body) -> Result<Response, ApiError> {
     let node = state.node()?;
     let started = runs::start(
         &state.store,
@@ -207,11 +192,9 @@ async fn run(
 /// first sight) and answer with the result.
 async fn cosell(
     State(state): State<AppState>,
-    Presented(presented): Presented,
-    Path(id): Path<String>,
+    Peer(partnership): Peer,
     Json(push): Json<crate::cosell::Push>,
 ) -> Result<Json<blindmap_cosell::cosell::CoSell>, ApiError> {
-    let partnership = calling(&state, presented, &id).await?;
     let received = crate::cosell::receive(&state.store, &partnership, push).await;
     Ok(Json(audited(&state, &partnership, "cosell", received).await?))
 }
@@ -232,37 +215,42 @@ async fn audited<T>(
     result
 }
 
-/// The partnership a peer call comes through: the caller's pinned certificate must match.
-async fn calling(
-    state: &AppState,
-    presented: Option<String>,
-    id: &str,
-) -> Result<blindmap_store::Partnership, ApiError> {
-    let fingerprint = presented.ok_or(ApiError::PeerUnknown)?;
-    let id = PartnershipId::parse(id).ok_or(ApiError::PeerUnknown)?;
-    state.store.partnership_for_peer(&id, &fingerprint).await?.ok_or(ApiError::PeerUnknown)
+/// The partnership a peer call comes through, authenticated before its body is read: the
+/// caller's certificate must be the one pinned for the partnership in the path (`{id}`).
+pub(crate) struct Peer(pub(crate) blindmap_store::Partnership);
+
+impl axum::extract::FromRequestParts<AppState> for Peer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, ApiError> {
+        let fingerprint =
+            parts.extensions.get::<PeerCertificate>().and_then(|p| p.0.clone()).ok_or(ApiError::PeerUnknown)?;
+        let params =
+            axum::extract::RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::PeerUnknown)?;
+        let id = params.iter().find(|(name, _)| *name == "id").map(|(_, v)| v).ok_or(ApiError::PeerUnknown)?;
+        let id = PartnershipId::parse(id).ok_or(ApiError::PeerUnknown)?;
+        let partnership = state.store.partnership_for_peer(&id, &fingerprint).await?.ok_or(ApiError::PeerUnknown)?;
+        Ok(Self(partnership))
+    }
 }
 
 /// A partner's node registers a deal with us (we are its vendor): checked, stored, and answered
 /// with what the submitter may know of it.
 async fn register(
     State(state): State<AppState>,
-    Presented(presented): Presented,
-    Path(id): Path<String>,
+    Peer(partnership): Peer,
     Json(message): Json<crate::registrations::SubmitMessage>,
 ) -> Result<Json<blindmap_cosell::dealreg::SubmitterView>, ApiError> {
-    let partnership = calling(&state, presented, &id).await?;
     Ok(Json(crate::registrations::receive(&state.store, &partnership, message).await?))
 }
 
 /// The vendor's node tells us (the submitter) where a registration of ours is.
 async fn registration_status(
     State(state): State<AppState>,
-    Presented(presented): Presented,
-    Path((id, registration)): Path<(String, String)>,
+    Peer(partnership): Peer,
+    Path((_, registration)): Path<(String, String)>,
     Json(view): Json<blindmap_cosell::dealreg::SubmitterView>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let partnership = calling(&state, presented, &id).await?;
     let heard = crate::registrations::hear(&state.store, &partnership, &registration, view).await;
     audited(&state, &partnership, "registration status", heard).await?;
     Ok(Json(serde_json::json!({ "heard": true })))
@@ -271,10 +259,9 @@ async fn registration_status(
 /// A submitter asks for its registration's one extension.
 async fn registration_extend(
     State(state): State<AppState>,
-    Presented(presented): Presented,
-    Path((id, registration)): Path<(String, String)>,
+    Peer(partnership): Peer,
+    Path((_, registration)): Path<(String, String)>,
 ) -> Result<Json<blindmap_cosell::dealreg::SubmitterView>, ApiError> {
-    let partnership = calling(&state, presented, &id).await?;
     let stored = state.store.registration(&partnership.org, &registration).await?;
     if stored.partnership != partnership.id || stored.direction != blindmap_store::Direction::Received {
         return Err(ApiError::NotFound("registration"));
@@ -296,24 +283,35 @@ async fn registration_extend(
 /// A partner's node asks whether an account is claimed, blinded (spec §17).
 async fn precheck(
     State(state): State<AppState>,
-    Presented(presented): Presented,
-    Path(id): Path<String>,
+    Peer(partnership): Peer,
     Json(message): Json<crate::registrations::PrecheckMessage>,
 ) -> Result<Json<crate::registrations::PrecheckReply>, ApiError> {
-    let partnership = calling(&state, presented, &id).await?;
     Ok(Json(crate::registrations::answer(&state.store, &partnership, message).await?))
 }
 
-/// The peer routes that take small JSON bodies.
+/// Largest body of the peer routes that take small JSON messages (accept, registrations,
+/// decisions, pre-checks): a few KiB is all they carry.
+const SMALL_JSON_BYTES: usize = 16 << 10;
+
+/// Largest co-sell copy a partner may push: a record's texts and lists are bounded (see
+/// `blindmap_cosell::cosell::MAX_ENTRIES`), and only a paired partner gets this far.
+const COSELL_JSON_BYTES: usize = 16 << 20;
+
+/// The peer routes that take JSON bodies, each limited to what it needs. Every route but
+/// `accept` checks the caller's certificate before its body is read.
 pub(crate) fn router() -> Router<AppState> {
-    Router::new()
+    let small = Router::new()
         .route("/peer/v1/accept", post(accept))
         .route("/peer/v1/partnerships/{id}/end", post(end))
-        .route("/peer/v1/partnerships/{id}/cosell", post(cosell))
         .route("/peer/v1/partnerships/{id}/registrations", post(register))
         .route("/peer/v1/partnerships/{id}/registrations/{registration}/status", post(registration_status))
         .route("/peer/v1/partnerships/{id}/registrations/{registration}/extend", post(registration_extend))
         .route("/peer/v1/partnerships/{id}/precheck", post(precheck))
+        .layer(DefaultBodyLimit::max(SMALL_JSON_BYTES));
+    let cosell = Router::new()
+        .route("/peer/v1/partnerships/{id}/cosell", post(cosell))
+        .layer(DefaultBodyLimit::max(COSELL_JSON_BYTES));
+    small.merge(cosell)
 }
 
 /// The peer routes that stream for as long as a session lasts: outside the body-size and

@@ -531,7 +531,10 @@ pub(crate) async fn answer(
         Allowance::Refused { reason, retry_after } => {
             let detail = serde_json::json!({ "partnership": partnership.id.as_str(), "refused": reason });
             store.record_audit(org, &partnership.partner_name, "registration.precheck_refused", &detail).await?;
-            return Err(ApiError::TooMany(format!("{reason}; try again in {retry_after} s")));
+            return Err(ApiError::RateLimited {
+                detail: format!("{reason}; try again in {retry_after} s"),
+                retry_after_secs: retry_after,
+            });
         }
     };
     let claimed = match_keys(&store.claimed_keys(org, &partnership.id).await?)?;
