@@ -32,6 +32,12 @@ pub enum ApiError {
     /// A peer call from a node that is not (or no longer) a partner, or with a bad invite.
     #[error("this node is not a partner of this one, or the invite is invalid, used or expired")]
     PeerUnknown,
+    /// An invite's secret that redeems nothing: used already, expired (or never issued here).
+    #[error(
+        "the invite code was used already or has expired (a code pairs once, within 24 hours of being made): ask \
+         the admin who gave it to you for a new one"
+    )]
+    InviteSpent,
     /// A partner node could not be reached or refused.
     #[error("the partner node: {0}")]
     Partner(String),
@@ -74,7 +80,7 @@ impl ApiError {
     pub(crate) fn status_and_detail(&self) -> (StatusCode, String) {
         match self {
             Self::Unauthenticated | Self::Signature(_) => (StatusCode::UNAUTHORIZED, self.to_string()),
-            Self::Forbidden(_) | Self::PeerUnknown => (StatusCode::FORBIDDEN, self.to_string()),
+            Self::Forbidden(_) | Self::PeerUnknown | Self::InviteSpent => (StatusCode::FORBIDDEN, self.to_string()),
             Self::Partner(_) => (StatusCode::BAD_GATEWAY, self.to_string()),
             Self::TooMany(_) => (StatusCode::TOO_MANY_REQUESTS, self.to_string()),
             Self::Rejected { status, detail } => (*status, detail.clone()),
