@@ -35,6 +35,12 @@ pub enum ApiError {
     /// A paired partner's node asked for something it may not have (audited where refused).
     #[error("refused: {0}")]
     PeerRefused(&'static str),
+    /// An invite's secret that redeems nothing: used already, expired (or never issued here).
+    #[error(
+        "the invite code was used already or has expired (a code pairs once, within 24 hours of being made): ask \
+         the admin who gave it to you for a new one"
+    )]
+    InviteSpent,
     /// A partner node could not be reached or refused.
     #[error("the partner node: {0}")]
     Partner(String),
@@ -96,7 +102,9 @@ impl ApiError {
     pub(crate) fn status_and_detail(&self) -> (StatusCode, String) {
         match self {
             Self::Unauthenticated | Self::Signature(_) => (StatusCode::UNAUTHORIZED, self.to_string()),
-            Self::Forbidden(_) | Self::PeerUnknown | Self::PeerRefused(_) => (StatusCode::FORBIDDEN, self.to_string()),
+            Self::Forbidden(_) | Self::PeerUnknown | Self::PeerRefused(_) | Self::InviteSpent => {
+                (StatusCode::FORBIDDEN, self.to_string())
+            }
             Self::Partner(_) => (StatusCode::BAD_GATEWAY, self.to_string()),
             Self::TooMany(_) | Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, self.to_string()),
             Self::Busy { .. } | Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),

@@ -140,7 +140,7 @@ async fn accept(
     if !(request.url.is_empty() || request.url.starts_with("https://")) || request.organisation.trim().is_empty() {
         return Err(ApiError::Invalid("an https:// url (or none) and an organisation name are required".into()));
     }
-    let org = state.store.redeem_invite(&request.secret).await?.ok_or(ApiError::PeerUnknown)?;
+    let org = state.store.redeem_invite(&request.secret).await?.ok_or(ApiError::InviteSpent)?;
     let id = PartnershipId::generate();
     let created = state
         .store

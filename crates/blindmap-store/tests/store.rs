@@ -591,4 +591,22 @@ async fn reports_filter_search_sort_and_page_in_the_database(store: Store) {
     assert_eq!((mine[0].0.as_str(), mine[0].1.partner_segment.as_str()), ("Partner", "customers"));
     let other = store.create_organisation("Other").await.unwrap();
     assert!(store.report_page(&other.id, &run, &all, 0, 10).await.is_err(), "another organisation's run");
+
+    // An account that overlaps two of the partner's records: two rows (pairs), one account.
+    let third = start(&store, &org, &dataset, &p).await;
+    let overlaps = vec![
+        overlap("0015g00000NWTRdAAF", "customers", "customers", 1),
+        overlap("0015g00000NWTRdAAF", "customers", "prospects", 5),
+        overlap("0015g00000FBRKmAAC", "customers", "prospects", 2),
+    ];
+    store.complete_run(&org, &third, &complete(overlaps)).await.unwrap();
+    let run = store.run(&org, &third).await.unwrap();
+    assert_eq!(store.report_page(&org, &run, &all, 0, 10).await.unwrap().1, 3, "the rows are pairs");
+    assert_eq!(store.report_accounts(&org, &run, &all).await.unwrap(), 2, "behind them, two accounts");
+    let prospects = ReportFilter { partner_segment: Some("prospects".into()), ..all.clone() };
+    assert_eq!(store.report_accounts(&org, &run, &prospects).await.unwrap(), 2);
+    let northwind = ReportFilter { search: Some("northwind".into()), ..all.clone() };
+    assert_eq!(store.report_page(&org, &run, &northwind, 0, 10).await.unwrap().1, 2);
+    assert_eq!(store.report_accounts(&org, &run, &northwind).await.unwrap(), 1);
+    assert!(store.report_accounts(&other.id, &run, &all).await.is_err(), "another organisation's run");
 }
