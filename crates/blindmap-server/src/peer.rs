@@ -137,7 +137,9 @@ async fn accept(
     let partner_ref = PartnershipId::parse(&request.partnership)
         .ok_or_else(|| ApiError::Invalid("partnership is not a partnership id".into()))?;
     // An empty URL: a partner without a node, matching from the command line (it calls us).
-    if !(request.url.is_empty() || request.url.starts_with("https://")) || request.organisation.trim().is_empty() {
+    // spec §18.3: otherwise `https://` and a host, as an invite's url (§18.2).
+    let url_ok = request.url.is_empty() || request.url.strip_prefix("https://").is_some_and(|rest| !rest.is_empty());
+    if !url_ok || request.organisation.trim().is_empty() {
         return Err(ApiError::Invalid("an https:// url (or none) and an organisation name are required".into()));
     }
     let org = state.store.redeem_invite(&request.secret).await?.ok_or(ApiError::InviteSpent)?;
