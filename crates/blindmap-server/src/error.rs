@@ -29,8 +29,10 @@ pub enum ApiError {
     /// An idempotency key reused with a different request, or still in flight.
     #[error("{0}")]
     Conflict(String),
-    /// A peer call from a node that is not (or no longer) a partner, or with a bad invite.
-    #[error("this node is not a partner of this one, or the invite is invalid, used or expired")]
+    /// A peer call from a node that is not (or no longer) a partner of this one.
+    #[error(
+        "this node is not a partner of this one: no client certificate, or not the one pinned for an active partnership"
+    )]
     PeerUnknown,
     /// A paired partner's node asked for something it may not have (audited where refused).
     #[error("refused: {0}")]
@@ -58,6 +60,16 @@ pub enum ApiError {
     /// A limit on how often something may be asked was reached.
     #[error("{0}")]
     TooMany(String),
+    /// A request with the same `Idempotency-Key` is still running (409 with `Retry-After`: the
+    /// seconds until its lease lapses if it died).
+    #[error(
+        "a request with this Idempotency-Key is still running; retry in {retry_after_secs} s (if it stopped, \
+         its key is released by then)"
+    )]
+    InFlight {
+        /// Seconds until the running request's lease lapses unless it renews it.
+        retry_after_secs: u64,
+    },
     /// A rate limit was reached: try again after `retry_after_secs` (429 with `Retry-After`).
     #[error("{detail}")]
     RateLimited {
@@ -115,9 +127,12 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, self.to_string())
             }
             Self::Conflict(_)
+            | Self::InFlight { .. }
             | Self::Store(StoreError::Conflict(_) | StoreError::Ended | StoreError::RunInProgress) => {
                 (StatusCode::CONFLICT, self.to_string())
             }
+            Self::Store(StoreError::Changed) => (StatusCode::CONFLICT, self.to_string()),
+            Self::Store(StoreError::Busy) => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),
             Self::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 (StatusCode::INTERNAL_SERVER_ERROR, "the node failed to handle the request; see its log".to_owned())
@@ -130,8 +145,15 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, detail) = self.status_and_detail();
         let mut response = problem(status, detail);
-        if let Self::RateLimited { retry_after_secs, .. } | Self::Busy { retry_after_secs, .. } = self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
+        let retry_after = match self {
+            Self::RateLimited { retry_after_secs, .. }
+            | Self::Busy { retry_after_secs, .. }
+            | Self::InFlight { retry_after_secs } => Some(retry_after_secs),
+            Self::Store(StoreError::Busy) => Some(5),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
         }
         response
     }

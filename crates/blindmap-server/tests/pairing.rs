@@ -127,7 +127,8 @@ fn accept_body(secret: &Value, organisation: &str, url: &str, partnership: &str)
 }
 
 const PEER_ID: &str = "pt_0123456789abcdef0123456789abcdef";
-const UNKNOWN: &str = "this node is not a partner of this one, or the invite is invalid, used or expired";
+const UNKNOWN: &str = "the invite code was used already or has expired (a code pairs once, within 24 hours of being \
+                       made): ask the admin who gave it to you for a new one";
 
 fn assert_problem(answer: &(u16, Value, String), status: u16, what: &str) {
     assert_eq!(answer.0, status, "{what}: {answer:?}");

@@ -21,6 +21,10 @@ pub enum StoreError {
     /// A name that must be unique is taken.
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// The database's writer stayed busy longer than the store waits (SQLite during a long
+    /// import): nothing was written; try again shortly.
+    #[error("the database is busy with another write; try again shortly")]
+    Busy,
     /// A record changed between reading and writing it: read it again and retry.
     #[error("the record changed meanwhile; try again")]
     Changed,
@@ -46,7 +50,9 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        Self::Database(e)
+        // SQLite's one writer was busy for longer than the busy timeout (a long import holds it).
+        let busy = matches!(&e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5" | "6" | "517")));
+        if busy { Self::Busy } else { Self::Database(e) }
     }
 }
 

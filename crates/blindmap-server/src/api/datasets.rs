@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, idempotent};
+use super::{Page, idempotent, request_hash};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
@@ -91,14 +91,21 @@ async fn upload(
     body: Body,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin, Role::Integration])?;
-    let _permit = state.uploads.clone().try_acquire_owned().map_err(|_| ApiError::Busy {
+    let permit = state.uploads.clone().try_acquire_owned().map_err(|_| ApiError::Busy {
         detail: "the node is importing as many uploads as it takes at once; try again shortly",
         retry_after_secs: 5,
     })?;
     let spooled = spool(body, state.limits.max_body_bytes).await?;
-    let parts = [params.name.as_bytes(), params.preset.as_deref().unwrap_or("").as_bytes(), &spooled.sha256];
-    let work = import(&state, &caller, &params, spooled.file);
-    idempotent(&state, &caller.0.user.org, &headers, &parts, StatusCode::CREATED, work).await
+    let request =
+        request_hash(&[params.name.as_bytes(), params.preset.as_deref().unwrap_or("").as_bytes(), &spooled.sha256]);
+    let org = caller.0.user.org.clone();
+    let work_state = state.clone();
+    let work = async move {
+        let imported = import(&work_state, &caller, &params, spooled.file).await;
+        drop(permit);
+        imported
+    };
+    idempotent(&state, &org, &headers, request, StatusCode::CREATED, work).await
 }
 
 /// An upload written to an unnamed temporary file (gone when dropped), with its SHA-256.
