@@ -24,6 +24,7 @@ mod partnerships;
 mod registrations;
 mod reports;
 mod runs;
+mod search;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod web;
@@ -105,7 +106,9 @@ impl Store {
             .await
             .map_err(StoreError::Database)?;
         MIGRATOR.run(&pool).await.map_err(StoreError::Migrate)?;
-        Ok(Self { pool, backend })
+        let store = Self { pool, backend };
+        store.fill_search_text().await?;
+        Ok(store)
     }
 
     /// The database this store runs on.
