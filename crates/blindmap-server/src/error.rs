@@ -107,9 +107,13 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, self.to_string())
             }
             Self::Conflict(_)
-            | Self::Store(StoreError::Conflict(_) | StoreError::Ended | StoreError::RunInProgress) => {
-                (StatusCode::CONFLICT, self.to_string())
-            }
+            | Self::Store(
+                StoreError::Conflict(_)
+                | StoreError::Ended
+                | StoreError::RunInProgress
+                | StoreError::UserInactive(_)
+                | StoreError::LastAdmin,
+            ) => (StatusCode::CONFLICT, self.to_string()),
             Self::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 (StatusCode::INTERNAL_SERVER_ERROR, "the node failed to handle the request; see its log".to_owned())

@@ -43,7 +43,7 @@ pub use events::{Attempt, Due, Endpoint, EndpointState, Event, Retry, SETTLE_MS}
 pub use idempotency::Claim;
 pub use ids::{DatasetId, EndpointId, EventId, OrgId, PartnershipId, RunId, TokenId, UserId};
 pub use ids::{SourceId, TouchId};
-pub use orgs::{ApiToken, Organisation, Principal, Role, TokenInfo, User};
+pub use orgs::{ApiToken, ListedUser, Organisation, Principal, Role, TokenInfo, User, UserState};
 pub use partnerships::{InviteSecret, Partnership, PartnershipState, SharingLevel, SharingPolicy, SharingRule};
 pub use registrations::{Allowance, Direction, Record, StoredRegistration};
 pub use reports::{ReportFilter, ReportRow, ReportSort};
