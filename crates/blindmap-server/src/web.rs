@@ -423,6 +423,44 @@ async fn signout_everywhere(
     Ok(response)
 }
 
+/// A request this page cannot act on, refused before anything happens (400).
+fn bad_request(detail: &str) -> PageError {
+    PageError(ApiError::Rejected { status: StatusCode::BAD_REQUEST, detail: detail.to_owned() })
+}
+
+/// The page of a list asked for: 1 when not given. Anything but a whole number from 1 is a
+/// clear 400; a number past the last page is the caller's to bound (see `overlaps`).
+fn page_number(text: &str) -> Result<u64, PageError> {
+    if text.is_empty() {
+        return Ok(1);
+    }
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad_request("page must be a whole number from 1"));
+    }
+    // All digits: more than u64 holds is past any last page.
+    match text.parse::<u64>() {
+        Ok(0) => Err(bad_request("page must be a whole number from 1")),
+        Ok(n) => Ok(n),
+        Err(_) => Ok(u64::MAX),
+    }
+}
+
+/// Where a form returns to after acting: a path of this site (`/…`), not `//host` or `/\host`,
+/// no scheme, nothing a `Location` header cannot carry (control characters, spaces, non-ASCII).
+/// Empty means `default`. Checked before the form acts, so a bad one changes nothing.
+fn return_path(back: &str, default: &str) -> Result<String, PageError> {
+    if back.is_empty() {
+        return Ok(default.to_owned());
+    }
+    let bytes = back.as_bytes();
+    let same_site = bytes[0] == b'/' && !matches!(bytes.get(1), Some(b'/' | b'\\'));
+    if same_site && bytes.iter().all(|&b| b.is_ascii_graphic() && b != b'\\') {
+        Ok(back.to_owned())
+    } else {
+        Err(bad_request("back must be a path on this site"))
+    }
+}
+
 async fn stylesheet() -> Response {
     let mut response = include_str!("../assets/blindmap.css").into_response();
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
@@ -640,8 +678,9 @@ pub(crate) struct ListQuery {
     sort: String,
     #[serde(default)]
     desc: String,
+    /// Read by `page_number`: a page that is not a number gets a clear page, not a bare 400.
     #[serde(default)]
-    page: Option<u64>,
+    page: String,
 }
 
 /// The filters as the template shows them.
@@ -841,10 +880,16 @@ async fn overlaps(
     Query(query): Query<ListQuery>,
 ) -> PageResult {
     let org = signed.org();
+    let asked = page_number(&query.page)?;
     let Listing { partnership, run, filter, registrations } = listing(&state, org, &id, |p| query.filter(p)).await?;
-    let page = query.page.unwrap_or(1).max(1);
-    let offset = (page - 1) * u64::from(PAGE_ROWS);
-    let (rows, total) = state.store.report_page(org, &run, &filter, offset, PAGE_ROWS).await?;
+    let (mut page, mut offset) = (asked, (asked - 1).saturating_mul(u64::from(PAGE_ROWS)));
+    let (mut rows, total) = state.store.report_page(org, &run, &filter, offset, PAGE_ROWS).await?;
+    if total > 0 && offset >= total {
+        // Past the end: the last page.
+        page = total.div_ceil(u64::from(PAGE_ROWS));
+        offset = (page - 1) * u64::from(PAGE_ROWS);
+        rows = state.store.report_page(org, &run, &filter, offset, PAGE_ROWS).await?.0;
+    }
     let base = format!("/partners/{}/overlaps", partnership.id);
     let sort = query.sort();
     let desc = query.desc == "1";
@@ -962,6 +1007,8 @@ async fn create_cosell(
     signed.may_act(&form.csrf)?;
     let org = signed.org();
     let (partnership, run) = partner_and_run(&state, org, &id).await?;
+    // Back to the list as it was; checked before acting.
+    let back = return_path(&form.back, &format!("/partners/{}/overlaps", partnership.id))?;
     let overlap = crate::cosell::OnOverlap {
         run: run.id.as_str(),
         account: &form.account,
@@ -969,9 +1016,6 @@ async fn create_cosell(
         partner_record: form.partner_record,
     };
     crate::cosell::create_on_overlap(&state.store, state.node()?, org, &signed.user().name, overlap).await?;
-    // Back to the list as it was (only a path of this partner's list).
-    let list = format!("/partners/{}/overlaps", partnership.id);
-    let back = if form.back.starts_with(&list) { form.back } else { list };
     Ok(Redirect::to(&back).into_response())
 }
 

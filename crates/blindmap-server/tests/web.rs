@@ -4,7 +4,7 @@
 //! with the list's columns, co-sell from a row, CSRF refusals, sign-out, and that nothing a
 //! partner's policy withholds — a hidden segment, an unshared field — appears anywhere. Also:
 //! sign-in forms refuse other sites (login CSRF); sessions end with their token, or with their
-//! user (disabled, removed, signed out everywhere).
+//! user (disabled, removed, signed out everywhere); page numbers and return paths are checked.
 
 use std::collections::BTreeMap;
 
@@ -510,4 +510,71 @@ async fn sessions_end_with_their_token_or_their_user() {
             ("user.created", "admin"),
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_bound_page_numbers_and_forms_check_where_they_return_before_acting() {
+    let (vendor, _partner, pid, _) = matched().await;
+    let (_, token) = rep(&vendor).await;
+    let mut agent = Agent::new(&vendor);
+    assert_eq!(agent.sign_in(&token).await.status, StatusCode::SEE_OTHER);
+    let list = format!("/partners/{pid}/overlaps");
+    let first = agent.get(&list).await;
+    let total = first.body.split(" of ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+    assert!(total.parse::<u64>().unwrap() <= 50, "the samples fit one page: {total}");
+
+    // Past the end (as far as u64 goes, and beyond): the last page, not a wrapped offset.
+    for page in ["2", "18446744073709551517", "18446744073709551615", "99999999999999999999999"] {
+        let shown = agent.get(&format!("{list}?page={page}")).await;
+        assert_eq!(shown.status, StatusCode::OK, "page {page}: {}", shown.body);
+        assert!(shown.body.contains(&format!("Showing 1–{total} of {total} accounts")), "page {page}: {}", shown.body);
+        assert!(!shown.body.contains("rel=\"next\""), "page {page}");
+    }
+    // Not a page number: a clear page saying so.
+    for page in ["0", "-1", "abc", "1.5", "%20"] {
+        let shown = agent.get(&format!("{list}?page={page}")).await;
+        assert_eq!(shown.status, StatusCode::BAD_REQUEST, "page {page}");
+        assert!(shown.headers["content-type"].to_str().unwrap().starts_with("text/html"), "page {page}");
+        assert!(shown.body.contains("page must be a whole number from 1"), "page {page}: {}", shown.body);
+    }
+
+    // A co-sell form whose return path could split the redirect or leave the site: refused (400)
+    // before anything is created.
+    let page = agent.get(&format!("{list}?q=northwind")).await;
+    let (csrf, account, segment, record) =
+        (page.input("csrf"), page.input("account"), page.input("partner_segment"), page.input("partner_record"));
+    let cosell = |back: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("account", account.clone()),
+            ("partner_segment", segment.clone()),
+            ("partner_record", record.clone()),
+            ("back", back.to_owned()),
+        ]
+    };
+    for back in [
+        format!("{list}?q=x\r\nSet-Cookie: bm_session=planted"),
+        format!("{list}\n"),
+        "//attacker.example/partners".to_owned(),
+        "/\\attacker.example".to_owned(),
+        "https://attacker.example/".to_owned(),
+        "javascript:alert(1)".to_owned(),
+        format!("{list}?q=ü"),
+        format!("{list}?q=a b"),
+    ] {
+        let fields = cosell(&back);
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let page = agent.post(&format!("/partners/{pid}/cosell"), &fields).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{back:?}: {}", page.body);
+        assert!(page.body.contains("back must be a path on this site"), "{}", page.body);
+        assert!(page.headers.get("location").is_none());
+    }
+    let cosells = call(&vendor, Method::GET, "/api/v1/cosell", None).await.unwrap();
+    assert_eq!(cosells["items"].as_array().unwrap().len(), 0, "nothing was created: {cosells}");
+    let fields = cosell(&format!("{list}?q=northwind"));
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let page = agent.post(&format!("/partners/{pid}/cosell"), &fields).await;
+    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, format!("{list}?q=northwind").as_str()));
+    let cosells = call(&vendor, Method::GET, "/api/v1/cosell", None).await.unwrap();
+    assert_eq!(cosells["items"].as_array().unwrap().len(), 1);
 }
