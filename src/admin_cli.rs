@@ -49,11 +49,42 @@ pub(crate) enum UsersCommand {
         #[command(flatten)]
         connection: Connection,
     },
-    /// Revoke a token: it authenticates no more.
+    /// Revoke a token: it authenticates no more, and the browser sessions signed in with it end.
     Revoke {
         /// The token's id (`tok_…`, from `users list`).
         #[arg(value_name = "TOKEN_ID")]
         id: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Disable a user: its tokens stop working at once and its browser sessions end, until it is
+    /// enabled again. The organisation's last active admin cannot be disabled.
+    Disable {
+        /// The user's id (`usr_…`, from `users list`).
+        user: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Enable a disabled user again: its tokens that were not revoked work again.
+    Enable {
+        /// The user's id (`usr_…`, from `users list`).
+        user: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Remove a user for good: its tokens are revoked and its browser sessions end. It stays
+    /// listed as removed, and its name stays taken (the audit trail names it).
+    Remove {
+        /// The user's id (`usr_…`, from `users list`).
+        user: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Sign a user out of the pages everywhere: every browser session it has ends (its tokens
+    /// keep working).
+    Signout {
+        /// The user's id (`usr_…`, from `users list`).
+        user: String,
         #[command(flatten)]
         connection: Connection,
     },
@@ -66,6 +97,9 @@ pub(crate) fn run_users(command: &UsersCommand) -> anyhow::Result<()> {
             UsersCommand::List { connection } => {
                 for u in &all_items(&client(connection)?, "/api/v1/users").await? {
                     println!("{}  {:<24} {}", shown(&u["id"], "?"), shown(&u["name"], "?"), shown(&u["role"], "?"));
+                    if u["state"].as_str().is_some_and(|s| s != "active") {
+                        println!("    ({})", shown(&u["state"], "?"));
+                    }
                     for t in u["tokens"].as_array().into_iter().flatten() {
                         let state = if t["revoked_at"].is_null() { "active" } else { "revoked" };
                         println!("    {}  {:<20} {state}", shown(&t["id"], "?"), shown(&t["label"], "?"));
@@ -110,6 +144,25 @@ pub(crate) fn run_users(command: &UsersCommand) -> anyhow::Result<()> {
                 let path = format!("/api/v1/tokens/{}", encode(id));
                 client(connection)?.call_empty(Method::DELETE, &path).await?;
                 println!("Revoked {}.", escaped(id));
+            }
+            UsersCommand::Disable { user, connection } | UsersCommand::Enable { user, connection } => {
+                let action = if matches!(command, UsersCommand::Disable { .. }) { "disable" } else { "enable" };
+                let path = format!("/api/v1/users/{}/{action}", encode(user));
+                let u: Value = client(connection)?.call(Method::POST, &path, None, &[]).await?;
+                println!("{user} is {}.", u["state"].as_str().unwrap_or("?"));
+            }
+            UsersCommand::Remove { user, connection } => {
+                let path = format!("/api/v1/users/{}", encode(user));
+                client(connection)?.call_empty(Method::DELETE, &path).await?;
+                println!("Removed {user}: its tokens are revoked and its sessions ended.");
+            }
+            UsersCommand::Signout { user, connection } => {
+                let path = format!("/api/v1/users/{}/sessions", encode(user));
+                let ended: Value = client(connection)?.call(Method::DELETE, &path, None, &[]).await?;
+                println!(
+                    "Signed {user} out everywhere: {} sessions ended.",
+                    ended["sessions_ended"].as_u64().unwrap_or(0)
+                );
             }
         }
         Ok(())

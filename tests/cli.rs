@@ -600,6 +600,28 @@ fn init_serve_and_import_through_the_api() {
     let after = blindmap(&[&["datasets", "list"][..], &as_kim].concat(), dir.path());
     assert!(text(&after.stderr).contains("401"), "{}", text(&after.stderr));
 
+    // Disabled, enabled, signed out everywhere, removed; the last admin stays.
+    let issued = text(&node.run(&["users", "token", &kim_id, "--label", "laptop"], dir.path()).stdout);
+    let kim = issued.lines().last().unwrap().trim().to_owned();
+    let as_kim = ["--node", node.url.as_str(), "--fingerprint", node.fingerprint.as_str(), "--token", kim.as_str()];
+    let kim_reads = || blindmap(&[&["datasets", "list"][..], &as_kim].concat(), dir.path()).status.success();
+    assert!(kim_reads());
+    let disabled = node.run(&["users", "disable", &kim_id], dir.path());
+    assert!(text(&disabled.stdout).contains("is disabled"), "{}{}", text(&disabled.stdout), text(&disabled.stderr));
+    assert!(!kim_reads(), "a disabled user's token stops at once");
+    assert!(text(&node.run(&["users", "list"], dir.path()).stdout).contains("(disabled)"));
+    assert!(text(&node.run(&["users", "enable", &kim_id], dir.path()).stdout).contains("is active"));
+    assert!(kim_reads());
+    let out = text(&node.run(&["users", "signout", &kim_id], dir.path()).stdout);
+    assert!(out.contains("0 sessions ended"), "{out}");
+    assert!(node.run(&["users", "remove", &kim_id], dir.path()).status.success());
+    assert!(!kim_reads(), "a removed user's tokens are revoked");
+    let users = text(&node.run(&["users", "list"], dir.path()).stdout);
+    assert!(users.contains("(removed)"), "{users}");
+    let admin_id = users.lines().find(|l| l.contains(" admin")).unwrap().split_whitespace().next().unwrap().to_owned();
+    let last = node.run(&["users", "disable", &admin_id], dir.path());
+    assert!(!last.status.success() && text(&last.stderr).contains("last active admin"), "{}", text(&last.stderr));
+
     // Webhooks: add (the secret shown once), list, disable, enable, log.
     let added = node.run(&["hooks", "add", "http://127.0.0.1:9/hook", "--event", "overlap.changed"], dir.path());
     let out = text(&added.stdout);

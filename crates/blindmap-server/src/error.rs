@@ -128,10 +128,14 @@ impl ApiError {
             }
             Self::Conflict(_)
             | Self::InFlight { .. }
-            | Self::Store(StoreError::Conflict(_) | StoreError::Ended | StoreError::RunInProgress) => {
-                (StatusCode::CONFLICT, self.to_string())
-            }
-            Self::Store(StoreError::Changed) => (StatusCode::CONFLICT, self.to_string()),
+            | Self::Store(
+                StoreError::Conflict(_)
+                | StoreError::Ended
+                | StoreError::RunInProgress
+                | StoreError::UserInactive(_)
+                | StoreError::LastAdmin
+                | StoreError::Changed,
+            ) => (StatusCode::CONFLICT, self.to_string()),
             Self::Store(StoreError::Busy) => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),
             Self::Store(e) => {
                 tracing::error!(error = %e, "store failure");

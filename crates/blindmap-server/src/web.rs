@@ -4,6 +4,13 @@
 //! what the partner's policy disclosed in the latest complete match. Forms carry the session's
 //! CSRF token. Lists are filtered, sorted and paged in the database; the CSV export has the
 //! list's columns with the same filters.
+//!
+//! The sign-in forms are guarded too (login CSRF: another site must not sign a browser into an
+//! account of its choosing): showing a sign-in form sets a pre-session cookie (`__Host-`,
+//! `Secure`, `HttpOnly`, `SameSite=Strict`) with a random value the form carries back; a post
+//! whose value does not equal the cookie's (compared in constant time), or that the browser
+//! says came from another site (`Sec-Fetch-Site`) or origin (`Origin`), is refused before the
+//! token or link is looked at.
 
 use std::collections::BTreeMap;
 
@@ -17,13 +24,20 @@ use axum::routing::{get, post};
 use blindmap_store::{
     Direction, OrgId, Partnership, PartnershipId, ReportFilter, ReportRow, ReportSort, Run, User, WebSession,
 };
+use cookie::{Cookie, SameSite};
 use serde::Deserialize;
+use subtle::ConstantTimeEq;
 
 use crate::AppState;
 use crate::error::ApiError;
 
 /// The session cookie's name.
 const COOKIE: &str = "bm_session";
+/// The sign-in forms' pre-session cookie: `__Host-` makes browsers refuse it from a subdomain
+/// or over plain HTTP, so another site cannot plant a value of its own.
+const SIGNIN_COOKIE: &str = "__Host-bm_signin";
+/// How long a sign-in form may wait to be posted.
+const SIGNIN_COOKIE_SECONDS: i64 = 3600;
 /// Rows per page of a list.
 const PAGE_ROWS: u32 = 50;
 
@@ -119,10 +133,15 @@ fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v)
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .and_then(|c| c.value_raw())
+}
+
+/// Whether two secrets are equal, in time independent of where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
 /// The signed-in user of a request; without a live session, pages redirect to sign-in.
@@ -157,7 +176,7 @@ impl Signed {
 
     /// Refuses a form posted without this session's CSRF token.
     fn check(&self, csrf: &str) -> Result<(), PageError> {
-        if csrf.len() == self.0.csrf.len() && csrf == self.0.csrf {
+        if same_secret(csrf, &self.0.csrf) {
             Ok(())
         } else {
             Err(PageError(ApiError::Forbidden("form from another page (sign in again)")))
@@ -175,25 +194,92 @@ impl FromRequestParts<AppState> for Signed {
     }
 }
 
+/// A `Secure`, `HttpOnly`, `SameSite=Strict` cookie for the whole site (`max_age` 0 clears it).
+fn cookie_header(name: &'static str, value: &str, max_age: i64) -> HeaderValue {
+    let cookie = Cookie::build((name, value))
+        .path("/")
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).expect("a cookie of hex and a prefix is a valid header")
+}
+
 fn session_cookie(secret: &str, max_age: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!("{COOKIE}={secret}; Path=/; Max-Age={max_age}; Secure; HttpOnly; SameSite=Strict"))
-        .expect("a cookie of hex and a prefix is a valid header")
+    cookie_header(COOKIE, secret, max_age)
 }
 
 fn signed_in(secret: &blindmap_store::Secret) -> Response {
     let mut response = Redirect::to("/partners").into_response();
-    response
-        .headers_mut()
-        .insert(header::SET_COOKIE, session_cookie(secret.expose(), blindmap_store::SESSION_MS / 1000));
-    secure_headers(response.headers_mut());
+    let h = response.headers_mut();
+    h.append(header::SET_COOKIE, session_cookie(secret.expose(), blindmap_store::SESSION_MS / 1000));
+    h.append(header::SET_COOKIE, cookie_header(SIGNIN_COOKIE, "", 0));
+    secure_headers(h);
     response
 }
+
+/// The value a sign-in form carries: the request's pre-session cookie if it has a well-formed
+/// one (several open sign-in tabs share it), a new random one otherwise.
+fn signin_token(headers: &HeaderMap) -> String {
+    match cookie_value(headers, SIGNIN_COOKIE) {
+        Some(v) if v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()) => v.to_owned(),
+        _ => {
+            use rand::RngExt;
+            hex::encode(rand::rng().random::<[u8; 16]>())
+        }
+    }
+}
+
+/// A sign-in form's page, setting the pre-session cookie its form carries back.
+fn signin_page(status: StatusCode, page: &impl Template, token: &str) -> Response {
+    let mut response = html(status, page);
+    response.headers_mut().append(header::SET_COOKIE, cookie_header(SIGNIN_COOKIE, token, SIGNIN_COOKIE_SECONDS));
+    response
+}
+
+/// Whether a browser says a request came from another site or origin: `Sec-Fetch-Site` other
+/// than `same-origin` (or `none`, the user's own navigation), or an `Origin` other than this
+/// node's (as the request addressed it, or its public URL). `Origin: null` says nothing: a
+/// browser sends it for this site's own forms too, as the pages' `Referrer-Policy` is
+/// `no-referrer`. Requests without either header (older browsers, other clients) are judged by
+/// the form's token alone.
+fn cross_origin(headers: &HeaderMap, uri: &axum::http::Uri, state: &AppState) -> bool {
+    let text = |name: header::HeaderName| headers.get(name).map(|v| v.to_str().unwrap_or("\u{0}"));
+    if let Some(site) = text(header::HeaderName::from_static("sec-fetch-site"))
+        && site != "same-origin"
+        && site != "none"
+    {
+        return true;
+    }
+    let Some(origin) = text(header::ORIGIN).filter(|o| *o != "null") else { return false };
+    let host = text(header::HOST).or_else(|| uri.authority().map(|a| a.as_str()));
+    let addressed = host.is_some_and(|h| origin.eq_ignore_ascii_case(&format!("https://{h}")));
+    let public = state
+        .node
+        .as_ref()
+        .and_then(|n| n.public_url.get())
+        .is_some_and(|u| origin.eq_ignore_ascii_case(u.trim_end_matches('/')));
+    !(addressed || public)
+}
+
+/// Refuses a sign-in form posted from another site, or without the value of this browser's
+/// pre-session cookie.
+fn check_signin_form(headers: &HeaderMap, uri: &axum::http::Uri, state: &AppState, csrf: &str) -> bool {
+    let cookie = cookie_value(headers, SIGNIN_COOKIE).unwrap_or("");
+    !cross_origin(headers, uri, state) && same_secret(csrf, cookie)
+}
+
+/// What a refused sign-in form is told.
+const FORM_REFUSED: &str =
+    "This sign-in form was sent from another site, or has expired. Nothing happened: sign in from this page.";
 
 #[derive(Template)]
 #[template(path = "signin.html")]
 struct SigninPage {
     chrome: Chrome,
     problem: Option<String>,
+    csrf: String,
 }
 
 async fn home(headers: HeaderMap, State(state): State<AppState>) -> Response {
@@ -204,19 +290,34 @@ async fn home(headers: HeaderMap, State(state): State<AppState>) -> Response {
     Redirect::to(if live { "/partners" } else { "/signin" }).into_response()
 }
 
-async fn signin_form() -> Response {
-    html(StatusCode::OK, &SigninPage { chrome: Chrome::anonymous(), problem: None })
+async fn signin_form(headers: HeaderMap) -> Response {
+    let csrf = signin_token(&headers);
+    signin_page(StatusCode::OK, &SigninPage { chrome: Chrome::anonymous(), problem: None, csrf: csrf.clone() }, &csrf)
 }
 
 #[derive(Deserialize)]
 struct SigninForm {
     token: String,
+    #[serde(default)]
+    csrf: String,
 }
 
-async fn signin(State(state): State<AppState>, axum::Form(form): axum::Form<SigninForm>) -> PageResult {
+async fn signin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    axum::Form(form): axum::Form<SigninForm>,
+) -> PageResult {
+    let csrf = signin_token(&headers);
+    if !check_signin_form(&headers, &uri, &state, &form.csrf) {
+        let page =
+            SigninPage { chrome: Chrome::anonymous(), problem: Some(FORM_REFUSED.to_owned()), csrf: csrf.clone() };
+        return Ok(signin_page(StatusCode::FORBIDDEN, &page, &csrf));
+    }
     let Some(principal) = state.store.authenticate(form.token.trim()).await? else {
-        let problem = Some("That token is not valid (or was revoked).".to_owned());
-        return Ok(html(StatusCode::UNAUTHORIZED, &SigninPage { chrome: Chrome::anonymous(), problem }));
+        let problem = Some("That token is not valid (or was revoked, or its user disabled).".to_owned());
+        let page = SigninPage { chrome: Chrome::anonymous(), problem, csrf: csrf.clone() };
+        return Ok(signin_page(StatusCode::UNAUTHORIZED, &page, &csrf));
     };
     let secret = state.store.open_session(&principal.user.id, Some(&principal.token)).await?;
     let detail = serde_json::json!({ "with": "token" });
@@ -230,23 +331,45 @@ struct LinkPage {
     chrome: Chrome,
     secret: String,
     problem: Option<String>,
+    csrf: String,
+}
+
+#[derive(Deserialize)]
+struct LinkQuery {
+    secret: String,
 }
 
 #[derive(Deserialize)]
 struct LinkForm {
     secret: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 /// A sign-in link shows a button: opening the link (a mail scanner's preview) uses nothing.
-async fn link_form(Query(form): Query<LinkForm>) -> Response {
-    html(StatusCode::OK, &LinkPage { chrome: Chrome::anonymous(), secret: form.secret, problem: None })
+async fn link_form(headers: HeaderMap, Query(query): Query<LinkQuery>) -> Response {
+    let csrf = signin_token(&headers);
+    let page = LinkPage { chrome: Chrome::anonymous(), secret: query.secret, problem: None, csrf: csrf.clone() };
+    signin_page(StatusCode::OK, &page, &csrf)
 }
 
-async fn link_signin(State(state): State<AppState>, axum::Form(form): axum::Form<LinkForm>) -> PageResult {
+async fn link_signin(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    axum::Form(form): axum::Form<LinkForm>,
+) -> PageResult {
+    let csrf = signin_token(&headers);
+    if !check_signin_form(&headers, &uri, &state, &form.csrf) {
+        // The link is not offered again: a refused form may be another site's, with its link.
+        let problem = Some(format!("{FORM_REFUSED} The link was not used: open it again."));
+        let page = LinkPage { chrome: Chrome::anonymous(), secret: String::new(), problem, csrf: csrf.clone() };
+        return Ok(signin_page(StatusCode::FORBIDDEN, &page, &csrf));
+    }
     let Some(user) = state.store.redeem_signin_link(form.secret.trim()).await? else {
         let problem = Some("This link was used already or has expired: ask your admin for a new one.".to_owned());
-        let page = LinkPage { chrome: Chrome::anonymous(), secret: String::new(), problem };
-        return Ok(html(StatusCode::UNAUTHORIZED, &page));
+        let page = LinkPage { chrome: Chrome::anonymous(), secret: String::new(), problem, csrf: csrf.clone() };
+        return Ok(signin_page(StatusCode::UNAUTHORIZED, &page, &csrf));
     };
     let secret = state.store.open_session(&user, None).await?;
     if let Some(session) = state.store.web_session(secret.expose()).await? {
@@ -274,6 +397,68 @@ async fn signout(
     let mut response = Redirect::to("/signin").into_response();
     response.headers_mut().insert(header::SET_COOKIE, session_cookie("", 0));
     Ok(response)
+}
+
+/// Signs the user out of every browser it is signed in on, this one included.
+async fn signout_everywhere(
+    State(state): State<AppState>,
+    signed: Signed,
+    axum::Form(form): axum::Form<CsrfForm>,
+) -> PageResult {
+    signed.check(&form.csrf)?;
+    let user = signed.user();
+    let ended = state.store.end_user_sessions(&user.org, &user.id, &user.name).await?;
+    let page = MessagePage {
+        chrome: Chrome::anonymous(),
+        heading: "Signed out everywhere".to_owned(),
+        text: format!(
+            "{ended} session{} ended, this one included. Your API tokens still work.",
+            if ended == 1 { "" } else { "s" }
+        ),
+        error: false,
+        back: Some(("/signin".into(), "Sign in again".into())),
+    };
+    let mut response = html(StatusCode::OK, &page);
+    response.headers_mut().insert(header::SET_COOKIE, session_cookie("", 0));
+    Ok(response)
+}
+
+/// A request this page cannot act on, refused before anything happens (400).
+fn bad_request(detail: &str) -> PageError {
+    PageError(ApiError::Rejected { status: StatusCode::BAD_REQUEST, detail: detail.to_owned() })
+}
+
+/// The page of a list asked for: 1 when not given. Anything but a whole number from 1 is a
+/// clear 400; a number past the last page is the caller's to bound (see `overlaps`).
+fn page_number(text: &str) -> Result<u64, PageError> {
+    if text.is_empty() {
+        return Ok(1);
+    }
+    if !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad_request("page must be a whole number from 1"));
+    }
+    // All digits: more than u64 holds is past any last page.
+    match text.parse::<u64>() {
+        Ok(0) => Err(bad_request("page must be a whole number from 1")),
+        Ok(n) => Ok(n),
+        Err(_) => Ok(u64::MAX),
+    }
+}
+
+/// Where a form returns to after acting: a path of this site (`/…`), not `//host` or `/\host`,
+/// no scheme, nothing a `Location` header cannot carry (control characters, spaces, non-ASCII).
+/// Empty means `default`. Checked before the form acts, so a bad one changes nothing.
+fn return_path(back: &str, default: &str) -> Result<String, PageError> {
+    if back.is_empty() {
+        return Ok(default.to_owned());
+    }
+    let bytes = back.as_bytes();
+    let same_site = bytes[0] == b'/' && !matches!(bytes.get(1), Some(b'/' | b'\\'));
+    if same_site && bytes.iter().all(|&b| b.is_ascii_graphic() && b != b'\\') {
+        Ok(back.to_owned())
+    } else {
+        Err(bad_request("back must be a path on this site"))
+    }
 }
 
 async fn stylesheet() -> Response {
@@ -497,8 +682,9 @@ pub(crate) struct ListQuery {
     sort: String,
     #[serde(default)]
     desc: String,
+    /// Read by `page_number`: a page that is not a number gets a clear page, not a bare 400.
     #[serde(default)]
-    page: Option<u64>,
+    page: String,
 }
 
 /// The filters as the template shows them.
@@ -698,10 +884,16 @@ async fn overlaps(
     Query(query): Query<ListQuery>,
 ) -> PageResult {
     let org = signed.org();
+    let asked = page_number(&query.page)?;
     let Listing { partnership, run, filter, registrations } = listing(&state, org, &id, |p| query.filter(p)).await?;
-    let page = query.page.unwrap_or(1).max(1);
-    let offset = (page - 1) * u64::from(PAGE_ROWS);
-    let (rows, total) = state.store.report_page(org, &run, &filter, offset, PAGE_ROWS).await?;
+    let (mut page, mut offset) = (asked, (asked - 1).saturating_mul(u64::from(PAGE_ROWS)));
+    let (mut rows, total) = state.store.report_page(org, &run, &filter, offset, PAGE_ROWS).await?;
+    if total > 0 && offset >= total {
+        // Past the end: the last page.
+        page = total.div_ceil(u64::from(PAGE_ROWS));
+        offset = (page - 1) * u64::from(PAGE_ROWS);
+        rows = state.store.report_page(org, &run, &filter, offset, PAGE_ROWS).await?.0;
+    }
     let base = format!("/partners/{}/overlaps", partnership.id);
     let sort = query.sort();
     let desc = query.desc == "1";
@@ -829,6 +1021,8 @@ async fn create_cosell(
     signed.may_act(&form.csrf)?;
     let org = signed.org();
     let (partnership, run) = partner_and_run(&state, org, &id).await?;
+    // Back to the list as it was; checked before acting.
+    let back = return_path(&form.back, &format!("/partners/{}/overlaps", partnership.id))?;
     let overlap = crate::cosell::OnOverlap {
         run: run.id.as_str(),
         account: &form.account,
@@ -836,9 +1030,6 @@ async fn create_cosell(
         partner_record: form.partner_record,
     };
     crate::cosell::create_on_overlap(&state.store, state.node()?, org, &signed.user().name, overlap).await?;
-    // Back to the list as it was (only a path of this partner's list).
-    let list = format!("/partners/{}/overlaps", partnership.id);
-    let back = if form.back.starts_with(&list) { form.back } else { list };
     Ok(Redirect::to(&back).into_response())
 }
 
@@ -1034,6 +1225,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/signin", get(signin_form).post(signin))
         .route("/signin/link", get(link_form).post(link_signin))
         .route("/signout", post(signout))
+        .route("/signout/everywhere", post(signout_everywhere))
         .route("/partners", get(partners))
         .route("/partners/{id}", get(matrix))
         .route("/partners/{id}/overlaps", get(overlaps))

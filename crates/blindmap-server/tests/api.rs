@@ -28,6 +28,7 @@ on_both_backends!(
     lists_page_with_cursors,
     runs_belong_to_their_organisation,
     admins_manage_users_and_tokens,
+    admins_disable_enable_and_remove_users,
     bodies_are_limited_by_the_configured_size_only,
 );
 
@@ -131,6 +132,7 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
             "/api/v1/hooks/{id}/disable",
             "/api/v1/hooks/{id}/enable",
             "/api/v1/me",
+            "/api/v1/me/sessions",
             "/api/v1/overlaps",
             "/api/v1/partnerships",
             "/api/v1/partnerships/invites",
@@ -153,6 +155,10 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
             "/api/v1/segments",
             "/api/v1/tokens/{id}",
             "/api/v1/users",
+            "/api/v1/users/{id}",
+            "/api/v1/users/{id}/disable",
+            "/api/v1/users/{id}/enable",
+            "/api/v1/users/{id}/sessions",
             "/api/v1/users/{id}/signin-link",
             "/api/v1/users/{id}/tokens",
         ],
@@ -455,6 +461,97 @@ async fn admins_manage_users_and_tokens(store: Store) {
     let (_, trail) = api.call("GET", "/api/v1/audit", Some(&admin), "", &[]).await;
     let kinds: Vec<&str> = trail["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["token.revoked", "token.issued", "user.created"]);
+}
+
+async fn admins_disable_enable_and_remove_users(store: Store) {
+    let [admin, rep, bot] = org(&store, "Vendor").await;
+    let [other_admin, _, _] = org(&store, "Partner").await;
+    let api = client(store);
+    let (_, users) = api.call("GET", "/api/v1/users", Some(&admin), "", &[]).await;
+    let id_of = |name: &str| -> String {
+        users["items"].as_array().unwrap().iter().find(|u| u["name"] == name).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (ada, rex) = (id_of("ada"), id_of("rex"));
+    assert!(users["items"].as_array().unwrap().iter().all(|u| u["state"] == "active"), "{users}");
+    let routes = |user: &str| {
+        [
+            ("POST", format!("/api/v1/users/{user}/disable")),
+            ("POST", format!("/api/v1/users/{user}/enable")),
+            ("DELETE", format!("/api/v1/users/{user}/sessions")),
+            ("DELETE", format!("/api/v1/users/{user}")),
+        ]
+    };
+
+    // Admins only; another organisation's admin finds no such user; no token, no answer.
+    for (method, path) in routes(&rex) {
+        for token in [&rep, &bot] {
+            assert_eq!(api.call(method, &path, Some(token), "", &[]).await.0, StatusCode::FORBIDDEN, "{method} {path}");
+        }
+        let (status, problem) = api.call(method, &path, Some(&other_admin), "", &[]).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {problem}");
+        assert_eq!(api.call(method, &path, None, "", &[]).await.0, StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+    for (method, path) in routes("usr_nonsense") {
+        assert_eq!(api.call(method, &path, Some(&admin), "", &[]).await.0, StatusCode::NOT_FOUND, "{method} {path}");
+    }
+    assert_eq!(api.call("GET", "/api/v1/me", Some(&rep), "", &[]).await.0, StatusCode::OK, "untouched");
+
+    // The last active admin can be neither disabled nor removed, by itself or anyone.
+    for (method, path) in [("POST", format!("/api/v1/users/{ada}/disable")), ("DELETE", format!("/api/v1/users/{ada}"))]
+    {
+        let (status, problem) = api.call(method, &path, Some(&admin), "", &[]).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("last active admin"), "{problem}");
+    }
+
+    // Disabled: its token stops at once; enabled: it works again; each answer shows the state.
+    let (status, view) = api.call("POST", &format!("/api/v1/users/{rex}/disable"), Some(&admin), "", &[]).await;
+    assert_eq!(
+        (status, view["state"].as_str(), view["name"].as_str()),
+        (StatusCode::OK, Some("disabled"), Some("rex"))
+    );
+    assert_eq!(api.call("GET", "/api/v1/me", Some(&rep), "", &[]).await.0, StatusCode::UNAUTHORIZED);
+    let json = [("content-type", "application/json")];
+    let (status, _) =
+        api.call("POST", &format!("/api/v1/users/{rex}/tokens"), Some(&admin), r#"{"label": "x"}"#, &json).await;
+    assert_eq!(status, StatusCode::CONFLICT, "no tokens for a disabled user");
+    let (status, view) = api.call("POST", &format!("/api/v1/users/{rex}/enable"), Some(&admin), "", &[]).await;
+    assert_eq!((status, view["state"].as_str()), (StatusCode::OK, Some("active")));
+    assert_eq!(api.call("GET", "/api/v1/me", Some(&rep), "", &[]).await.0, StatusCode::OK);
+
+    // Signing out everywhere: any user for itself, answered with what ended.
+    let (status, ended) = api.call("DELETE", "/api/v1/me/sessions", Some(&bot), "", &[]).await;
+    assert_eq!((status, ended["sessions_ended"].as_u64()), (StatusCode::OK, Some(0)));
+    assert_eq!(api.call("DELETE", "/api/v1/me/sessions", None, "", &[]).await.0, StatusCode::UNAUTHORIZED);
+
+    // Removed: gone for good, listed as removed, its token revoked.
+    let (status, _) = api.call("DELETE", &format!("/api/v1/users/{rex}"), Some(&admin), "", &[]).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(api.call("GET", "/api/v1/me", Some(&rep), "", &[]).await.0, StatusCode::UNAUTHORIZED);
+    let (status, _) = api.call("POST", &format!("/api/v1/users/{rex}/enable"), Some(&admin), "", &[]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (_, users) = api.call("GET", "/api/v1/users", Some(&admin), "", &[]).await;
+    let removed = users["items"].as_array().unwrap().iter().find(|u| u["name"] == "rex").unwrap().clone();
+    assert_eq!(removed["state"], "removed");
+    assert!(removed["tokens"][0]["revoked_at"].is_i64(), "{removed}");
+
+    // What each route answers is documented.
+    let (_, doc) = api.call("GET", "/api/v1/openapi.json", None, "", &[]).await;
+    for (path, method, statuses) in [
+        ("/api/v1/users/{id}/disable", "post", &["200", "401", "403", "404", "409"][..]),
+        ("/api/v1/users/{id}/enable", "post", &["200", "401", "403", "404", "409"]),
+        ("/api/v1/users/{id}", "delete", &["204", "401", "403", "404", "409"]),
+        ("/api/v1/users/{id}/sessions", "delete", &["200", "401", "403", "404"]),
+        ("/api/v1/me/sessions", "delete", &["200", "401"]),
+    ] {
+        let responses = doc["paths"][path][method]["responses"].as_object().unwrap();
+        let documented: Vec<&str> = responses.keys().map(String::as_str).collect();
+        assert_eq!(documented, statuses, "{method} {path}");
+        assert!(responses.values().all(|r| r["description"].as_str().is_some_and(|d| !d.is_empty())));
+    }
 }
 
 async fn bodies_are_limited_by_the_configured_size_only(store: Store) {

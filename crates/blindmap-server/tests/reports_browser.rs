@@ -2,7 +2,8 @@
 //! the partner's matrix, follows the cell "your open opportunities × their customers", filters
 //! the list by owner, exports it as CSV, and everything shown matches what the store holds and
 //! what the partner's policy allows — its hidden segment and unshared fields appear nowhere.
-//! Keyboard users reach every control in order, starting with the skip link. Skips without
+//! Keyboard users reach every control in order, starting with the skip link. A sign-in form
+//! posted from another site's page signs nobody in. Skips without
 //! Chromium unless `BLINDMAP_REQUIRE_BROWSER` is set (the test command sets it in CI).
 
 mod common;
@@ -27,6 +28,22 @@ async fn a_rep_goes_from_sign_in_to_a_csv_of_the_partners_customers_that_are_ope
         .collect();
     assert!(!wanted.is_empty(), "the samples have open opportunities that are the partner's customers");
     let base = format!("https://127.0.0.1:{}", partner.running.addr.port());
+
+    // Another site's page posting a token (an attacker's own, say) signs the browser in nowhere:
+    // this site's SameSite cookies stay home, and the browser says the post is cross-site.
+    let attack = format!(
+        "<form id='attack' method='post' action='{base}/signin'><input name='token' value='{token}'>\
+         <input name='csrf' value='0123456789abcdef0123456789abcdef'></form>"
+    );
+    let encoded: String = attack
+        .bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { char::from(b).to_string() } else { format!("%{b:02X}") })
+        .collect();
+    browser.goto(&format!("data:text/html,{encoded}")).await;
+    browser.submit("#attack").await;
+    browser.wait_for_url(&format!("{base}/signin"), WAIT).await;
+    assert!(browser.text_of("[role=alert]").await.contains("another site"), "{}", browser.source().await);
+    assert!(browser.cookie("bm_session").await.is_none(), "no session was opened");
 
     // Signed out, the pages send to sign-in; the form is labelled and keyboard-reachable.
     browser.goto(&format!("{base}/partners")).await;

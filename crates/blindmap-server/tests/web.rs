@@ -2,20 +2,24 @@
 //! Chromium): sign-in with a token and with a one-time link, the session cookie's attributes,
 //! the partners page, the matrix, the overlap list with its filters and paging, the CSV export
 //! with the list's columns, co-sell from a row, CSRF refusals, sign-out, and that nothing a
-//! partner's policy withholds — a hidden segment, an unshared field — appears anywhere.
+//! partner's policy withholds — a hidden segment, an unshared field — appears anywhere. Also:
+//! sign-in forms refuse other sites (login CSRF); sessions end with their token, or with their
+//! user (disabled, removed, signed out everywhere); page numbers and return paths are checked.
 
-use blindmap_server::client::{Method, pinned_http};
+use std::collections::BTreeMap;
+
+use blindmap_server::client::{ApiClient, ClientError, Method, pinned_http};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 mod common;
 use common::{Node, call, matched, rep};
 
-/// A user agent that keeps one cookie, as a browser keeps the session.
+/// A user agent that keeps its cookies, as a browser keeps the session.
 struct Agent {
     http: reqwest::Client,
     base: String,
-    cookie: Option<String>,
+    cookies: BTreeMap<String, String>,
 }
 
 struct Page {
@@ -52,22 +56,45 @@ impl Agent {
         Self {
             http: pinned_http(&node.running.fingerprint).unwrap(),
             base: format!("https://127.0.0.1:{}", node.running.addr.port()),
-            cookie: None,
+            cookies: BTreeMap::new(),
         }
     }
 
+    fn session(&self) -> Option<&String> {
+        self.cookies.get("bm_session")
+    }
+
     async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
-        let request = match &self.cookie {
-            Some(c) => request.header("cookie", c.clone()),
-            None => request,
+        let request = if self.cookies.is_empty() {
+            request
+        } else {
+            let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            request.header("cookie", jar.join("; "))
         };
         let response = request.send().await.unwrap();
         let headers = response.headers().clone();
-        if let Some(set) = headers.get("set-cookie").and_then(|v| v.to_str().ok()) {
-            let pair = set.split(';').next().unwrap().to_owned();
-            self.cookie = if pair.ends_with('=') { None } else { Some(pair) };
+        for set in headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()) {
+            let (name, value) = set.split(';').next().unwrap().split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
         }
         Page { status: response.status(), headers, body: response.text().await.unwrap() }
+    }
+
+    /// Signs in with a token through the form, as a browser on this site does.
+    async fn sign_in(&mut self, token: &str) -> Page {
+        let csrf = self.get("/signin").await.input("csrf");
+        self.post("/signin", &[("csrf", &csrf), ("token", token)]).await
+    }
+
+    /// Signs in with a one-time link's path (`/signin/link?secret=…`) through its button.
+    async fn sign_in_with_link(&mut self, path: &str) -> Page {
+        let page = self.get(path).await;
+        let (csrf, secret) = (page.input("csrf"), page.input("secret"));
+        self.post("/signin/link", &[("csrf", &csrf), ("secret", &secret)]).await
     }
 
     async fn get(&mut self, path: &str) -> Page {
@@ -76,11 +103,18 @@ impl Agent {
     }
 
     async fn post(&mut self, path: &str, pairs: &[(&str, &str)]) -> Page {
-        let request = self
+        self.post_with(path, pairs, &[]).await
+    }
+
+    async fn post_with(&mut self, path: &str, pairs: &[(&str, &str)], headers: &[(&str, &str)]) -> Page {
+        let mut request = self
             .http
             .post(format!("{}{path}", self.base))
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form(pairs));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         self.send(request).await
     }
 }
@@ -102,12 +136,12 @@ async fn reps_sign_in_read_filter_export_and_act() {
     assert!(!page.body.contains("users token NAME"), "the command takes a user's id");
     assert_eq!(page.headers["x-content-type-options"], "nosniff");
     assert!(page.headers["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
-    let page = agent.post("/signin", &[("token", "bm_wrong")]).await;
+    let page = agent.sign_in("bm_wrong").await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
     assert!(page.body.contains("not valid"));
 
     // Signed in with the token: a Secure, HttpOnly, SameSite=Strict session cookie.
-    let page = agent.post("/signin", &[("token", &token)]).await;
+    let page = agent.sign_in(&token).await;
     assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/partners"));
     let cookie = page.headers["set-cookie"].to_str().unwrap();
     for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
@@ -246,9 +280,9 @@ async fn reps_sign_in_read_filter_export_and_act() {
     assert_eq!(page.status, StatusCode::NOT_FOUND);
     let page = agent.post("/signout", &[("csrf", &csrf)]).await;
     assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/signin"));
-    assert!(agent.cookie.is_none(), "the cookie is cleared");
-    let stale = Agent { cookie: Some(format!("bm_session={}", "bms_old")), ..Agent::new(&vendor) };
-    let mut stale = stale;
+    assert!(agent.session().is_none(), "the cookie is cleared");
+    let mut stale = Agent::new(&vendor);
+    stale.cookies.insert("bm_session".into(), "bms_old".into());
     assert_eq!(stale.get("/partners").await.status, StatusCode::SEE_OTHER);
 
     // A one-time link an admin issues: a button, then a session; the link works once.
@@ -256,13 +290,11 @@ async fn reps_sign_in_read_filter_export_and_act() {
     let url = link["url"].as_str().unwrap();
     let path = &url[url.find("/signin/link").unwrap()..];
     let mut fresh = Agent::new(&vendor);
-    let page = fresh.get(path).await;
-    let secret = page.input("secret");
-    let page = fresh.post("/signin/link", &[("secret", &secret)]).await;
+    let page = fresh.sign_in_with_link(path).await;
     assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/partners"));
     assert_eq!(fresh.get("/partners").await.status, StatusCode::OK);
     let mut again = Agent::new(&vendor);
-    assert_eq!(again.post("/signin/link", &[("secret", &secret)]).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(again.sign_in_with_link(path).await.status, StatusCode::UNAUTHORIZED);
 
     // The pages leaked nothing the partner withheld: no hidden partner segment's accounts, no
     // field but the owner (checked on every page above), and the audit trail has the export.
@@ -324,4 +356,283 @@ async fn accounts_and_pairs_are_counted_as_what_they_are() {
     assert!(page.body.contains("of 2 pairs") && page.body.contains("1 of your accounts"), "{}", page.body);
     let page = agent.get(&format!("/partners/{pid}/overlaps?partner=prospects")).await;
     assert!(page.body.contains("of 1 pair ") && page.body.contains("1 of your accounts"), "{}", page.body);
+}
+
+/// The admin's and a user's own API clients of `node`.
+fn client_of(node: &Node, token: &str) -> ApiClient {
+    ApiClient::new(&format!("https://127.0.0.1:{}", node.running.addr.port()), &node.running.fingerprint, token)
+        .unwrap()
+}
+
+fn refused_with(result: Result<Value, ClientError>) -> StatusCode {
+    match result {
+        Err(ClientError::Api { status, .. }) => status,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+/// A sign-in link's path for `user`, issued by the admin.
+async fn link_path(node: &Node, user: &str) -> String {
+    let link = call(node, Method::POST, &format!("/api/v1/users/{user}/signin-link"), None).await.unwrap();
+    let url = link["url"].as_str().unwrap();
+    url[url.find("/signin/link").unwrap()..].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_forms_refuse_other_sites() {
+    let node = common::node("Vendor", None).await;
+    let (rep_id, token) = rep(&node).await;
+    let origin = format!("https://127.0.0.1:{}", node.running.addr.port());
+
+    // The form sets a pre-session cookie no other site or subdomain can plant, and carries its value.
+    let mut agent = Agent::new(&node);
+    let page = agent.get("/signin").await;
+    let set = page.headers["set-cookie"].to_str().unwrap();
+    assert!(set.starts_with("__Host-bm_signin="), "{set}");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(attribute), "{set}");
+    }
+    assert!(!set.to_ascii_lowercase().contains("domain"), "{set}");
+    let csrf = page.input("csrf");
+    assert_eq!(
+        Some(&csrf),
+        agent.cookies.get("__Host-bm_signin"),
+        "double submit: the form carries the cookie's value"
+    );
+
+    // Another site's page posting the attacker's token: no cookie of this site comes with it.
+    let mut victim = Agent::new(&node);
+    let cross_site = [("sec-fetch-site", "cross-site"), ("origin", "https://attacker.example")];
+    let page = victim.post_with("/signin", &[("token", &token), ("csrf", &csrf)], &cross_site).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    assert!(page.body.contains("another site"), "{}", page.body);
+    assert!(victim.session().is_none(), "no session was opened");
+    // Nor with the cookie, when the browser says the post came from elsewhere.
+    for headers in [
+        &[("sec-fetch-site", "cross-site")][..],
+        &[("sec-fetch-site", "same-site")],
+        &[("origin", "https://attacker.example")],
+        &[("origin", "null"), ("sec-fetch-site", "cross-site")],
+    ] {
+        let page = agent.post_with("/signin", &[("token", &token), ("csrf", &csrf)], headers).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(agent.session().is_none(), "{headers:?}");
+    }
+    // A wrong or missing form value, with the cookie.
+    for value in ["", "00000000000000000000000000000000"] {
+        let page = agent.post("/signin", &[("token", &token), ("csrf", value)]).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{value:?}");
+    }
+    assert_eq!(victim.get("/partners").await.location(), "/signin");
+
+    // The same site's form, as a browser sends it: signed in, the pre-session cookie cleared.
+    // (`Origin: null` is what Chromium sends from the pages, whose referrer policy is no-referrer.)
+    for origin in [origin.as_str(), "null"] {
+        let mut agent = Agent::new(&node);
+        let csrf = agent.get("/signin").await.input("csrf");
+        let same_origin = [("sec-fetch-site", "same-origin"), ("origin", origin)];
+        let page = agent.post_with("/signin", &[("token", &token), ("csrf", &csrf)], &same_origin).await;
+        assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/partners"), "{}", page.body);
+        assert!(agent.session().is_some() && !agent.cookies.contains_key("__Host-bm_signin"), "{:?}", agent.cookies);
+    }
+
+    // A sign-in link posted from another site is refused before it is used: it works afterwards.
+    let path = link_path(&node, &rep_id).await;
+    let secret = path.split("secret=").nth(1).unwrap().to_owned();
+    let mut victim = Agent::new(&node);
+    let page = victim.post_with("/signin/link", &[("secret", &secret)], &cross_site).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert!(!page.body.contains(&secret), "the refused link is not offered to click");
+    let mut own = Agent::new(&node);
+    let page = own.get(&path).await;
+    let link_csrf = page.input("csrf");
+    let headers = [("origin", "https://attacker.example")];
+    let page = own.post_with("/signin/link", &[("secret", &secret), ("csrf", &link_csrf)], &headers).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "another origin");
+    let page = own.sign_in_with_link(&path).await;
+    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/partners"), "{}", page.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_with_their_token_or_their_user() {
+    let node = common::node("Vendor", None).await;
+    let (rep_id, token) = rep(&node).await;
+    let token_id = |users: &Value, label: &str| -> String {
+        let rita = users["items"].as_array().unwrap().iter().find(|u| u["name"] == "rita").unwrap();
+        let t = rita["tokens"].as_array().unwrap().iter().find(|t| t["label"] == label).unwrap();
+        t["id"].as_str().unwrap().to_owned()
+    };
+    let users = call(&node, Method::GET, "/api/v1/users", None).await.unwrap();
+    let first_token = token_id(&users, "first token");
+
+    // One session opened with the token, one with a sign-in link.
+    let mut with_token = Agent::new(&node);
+    assert_eq!(with_token.sign_in(&token).await.status, StatusCode::SEE_OTHER);
+    let mut with_link = Agent::new(&node);
+    assert_eq!(with_link.sign_in_with_link(&link_path(&node, &rep_id).await).await.status, StatusCode::SEE_OTHER);
+
+    // Revoking the token ends its session; the link's session belongs to the user and stays.
+    node.api.call_empty(Method::DELETE, &format!("/api/v1/tokens/{first_token}")).await.unwrap();
+    assert_eq!(with_token.get("/partners").await.location(), "/signin");
+    assert_eq!(with_link.get("/partners").await.status, StatusCode::OK);
+
+    // The user signs out everywhere from the page: every session ends. A forged form ends none.
+    let issued = call(
+        &node,
+        Method::POST,
+        &format!("/api/v1/users/{rep_id}/tokens"),
+        Some(serde_json::json!({ "label": "laptop" })),
+    )
+    .await
+    .unwrap();
+    let token = issued["token"].as_str().unwrap().to_owned();
+    let rita = client_of(&node, &token);
+    assert_eq!(with_token.sign_in(&token).await.status, StatusCode::SEE_OTHER);
+    let page = with_link.post("/signout/everywhere", &[("csrf", "0000")]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    assert_eq!(with_token.get("/partners").await.status, StatusCode::OK);
+    let page = with_link.get("/partners").await;
+    assert!(page.body.contains("action=\"/signout/everywhere\""), "{}", page.body);
+    let page = with_link.post("/signout/everywhere", &[("csrf", &page.input("csrf"))]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("2 sessions ended"), "{}", page.body);
+    assert!(with_link.session().is_none());
+    assert_eq!(with_token.get("/partners").await.location(), "/signin");
+    assert_eq!(with_link.get("/partners").await.location(), "/signin");
+    let me: Value = rita.call(Method::GET, "/api/v1/me", None, &[]).await.unwrap();
+    assert_eq!(me["user"], "rita", "API tokens still work");
+
+    // Through the API: the user for itself, an admin for another user.
+    assert_eq!(with_token.sign_in(&token).await.status, StatusCode::SEE_OTHER);
+    let ended: Value = rita.call(Method::DELETE, "/api/v1/me/sessions", None, &[]).await.unwrap();
+    assert_eq!(ended["sessions_ended"], 1);
+    assert_eq!(with_token.get("/partners").await.location(), "/signin");
+    assert_eq!(with_token.sign_in(&token).await.status, StatusCode::SEE_OTHER);
+    let ended = call(&node, Method::DELETE, &format!("/api/v1/users/{rep_id}/sessions"), None).await.unwrap();
+    assert_eq!(ended["sessions_ended"], 1);
+    assert_eq!(with_token.get("/partners").await.location(), "/signin");
+
+    // Disabled: every session ends, tokens stop at once, no sign-in; enabled: tokens work again.
+    assert_eq!(with_token.sign_in(&token).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(with_link.sign_in_with_link(&link_path(&node, &rep_id).await).await.status, StatusCode::SEE_OTHER);
+    let unused = link_path(&node, &rep_id).await;
+    let disabled = call(&node, Method::POST, &format!("/api/v1/users/{rep_id}/disable"), None).await.unwrap();
+    assert_eq!(disabled["state"], "disabled");
+    assert_eq!(with_token.get("/partners").await.location(), "/signin");
+    assert_eq!(with_link.get("/partners").await.location(), "/signin");
+    assert_eq!(refused_with(rita.call(Method::GET, "/api/v1/me", None, &[]).await), StatusCode::UNAUTHORIZED);
+    assert_eq!(with_token.sign_in(&token).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(with_link.sign_in_with_link(&unused).await.status, StatusCode::UNAUTHORIZED, "links are void");
+    let link = call(&node, Method::POST, &format!("/api/v1/users/{rep_id}/signin-link"), None).await;
+    assert_eq!(refused_with(link), StatusCode::CONFLICT);
+    let enabled = call(&node, Method::POST, &format!("/api/v1/users/{rep_id}/enable"), None).await.unwrap();
+    assert_eq!(enabled["state"], "active");
+    let me: Value = rita.call(Method::GET, "/api/v1/me", None, &[]).await.unwrap();
+    assert_eq!(me["user"], "rita");
+    assert_eq!(with_token.get("/partners").await.location(), "/signin", "sessions stay ended");
+
+    // Removed: its tokens revoked, its sessions ended, its name kept and taken.
+    assert_eq!(with_token.sign_in(&token).await.status, StatusCode::SEE_OTHER);
+    node.api.call_empty(Method::DELETE, &format!("/api/v1/users/{rep_id}")).await.unwrap();
+    assert_eq!(with_token.get("/partners").await.location(), "/signin");
+    assert_eq!(refused_with(rita.call(Method::GET, "/api/v1/me", None, &[]).await), StatusCode::UNAUTHORIZED);
+    let users = call(&node, Method::GET, "/api/v1/users", None).await.unwrap();
+    let listed = users["items"].as_array().unwrap().iter().find(|u| u["name"] == "rita").unwrap();
+    assert_eq!(listed["state"], "removed");
+    assert!(listed["tokens"].as_array().unwrap().iter().all(|t| t["revoked_at"].is_i64()), "{listed}");
+    let again = call(&node, Method::POST, "/api/v1/users", Some(serde_json::json!({ "name": "rita", "role": "rep" })));
+    assert_eq!(refused_with(again.await), StatusCode::CONFLICT, "the name stays taken");
+    let enable = call(&node, Method::POST, &format!("/api/v1/users/{rep_id}/enable"), None).await;
+    assert_eq!(refused_with(enable), StatusCode::CONFLICT, "removal is final");
+
+    // Every step is in the audit trail, with who did it.
+    let audit = call(&node, Method::GET, "/api/v1/audit?limit=100", None).await.unwrap();
+    let kinds: Vec<(&str, &str)> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), e["actor"].as_str().unwrap()))
+        .filter(|(k, _)| k.starts_with("user.") || k.starts_with("token."))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("user.removed", "admin"),
+            ("user.enabled", "admin"),
+            ("user.disabled", "admin"),
+            ("user.signed_out_everywhere", "admin"),
+            ("user.signed_out_everywhere", "rita"),
+            ("user.signed_out_everywhere", "rita"),
+            ("token.issued", "admin"),
+            ("token.revoked", "admin"),
+            ("user.created", "admin"),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_bound_page_numbers_and_forms_check_where_they_return_before_acting() {
+    let (vendor, _partner, pid, _) = matched().await;
+    let (_, token) = rep(&vendor).await;
+    let mut agent = Agent::new(&vendor);
+    assert_eq!(agent.sign_in(&token).await.status, StatusCode::SEE_OTHER);
+    let list = format!("/partners/{pid}/overlaps");
+    let first = agent.get(&list).await;
+    let total = first.body.split(" of ").nth(1).unwrap().split(' ').next().unwrap().to_owned();
+    assert!(total.parse::<u64>().unwrap() <= 50, "the samples fit one page: {total}");
+
+    // Past the end (as far as u64 goes, and beyond): the last page, not a wrapped offset.
+    for page in ["2", "18446744073709551517", "18446744073709551615", "99999999999999999999999"] {
+        let shown = agent.get(&format!("{list}?page={page}")).await;
+        assert_eq!(shown.status, StatusCode::OK, "page {page}: {}", shown.body);
+        assert!(shown.body.contains(&format!("Showing 1–{total} of {total} accounts")), "page {page}: {}", shown.body);
+        assert!(!shown.body.contains("rel=\"next\""), "page {page}");
+    }
+    // Not a page number: a clear page saying so.
+    for page in ["0", "-1", "abc", "1.5", "%20"] {
+        let shown = agent.get(&format!("{list}?page={page}")).await;
+        assert_eq!(shown.status, StatusCode::BAD_REQUEST, "page {page}");
+        assert!(shown.headers["content-type"].to_str().unwrap().starts_with("text/html"), "page {page}");
+        assert!(shown.body.contains("page must be a whole number from 1"), "page {page}: {}", shown.body);
+    }
+
+    // A co-sell form whose return path could split the redirect or leave the site: refused (400)
+    // before anything is created.
+    let page = agent.get(&format!("{list}?q=northwind")).await;
+    let (csrf, account, segment, record) =
+        (page.input("csrf"), page.input("account"), page.input("partner_segment"), page.input("partner_record"));
+    let cosell = |back: &str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("account", account.clone()),
+            ("partner_segment", segment.clone()),
+            ("partner_record", record.clone()),
+            ("back", back.to_owned()),
+        ]
+    };
+    for back in [
+        format!("{list}?q=x\r\nSet-Cookie: bm_session=planted"),
+        format!("{list}\n"),
+        "//attacker.example/partners".to_owned(),
+        "/\\attacker.example".to_owned(),
+        "https://attacker.example/".to_owned(),
+        "javascript:alert(1)".to_owned(),
+        format!("{list}?q=ü"),
+        format!("{list}?q=a b"),
+    ] {
+        let fields = cosell(&back);
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let page = agent.post(&format!("/partners/{pid}/cosell"), &fields).await;
+        assert_eq!(page.status, StatusCode::BAD_REQUEST, "{back:?}: {}", page.body);
+        assert!(page.body.contains("back must be a path on this site"), "{}", page.body);
+        assert!(page.headers.get("location").is_none());
+    }
+    let cosells = call(&vendor, Method::GET, "/api/v1/cosell", None).await.unwrap();
+    assert_eq!(cosells["items"].as_array().unwrap().len(), 0, "nothing was created: {cosells}");
+    let fields = cosell(&format!("{list}?q=northwind"));
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let page = agent.post(&format!("/partners/{pid}/cosell"), &fields).await;
+    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, format!("{list}?q=northwind").as_str()));
+    let cosells = call(&vendor, Method::GET, "/api/v1/cosell", None).await.unwrap();
+    assert_eq!(cosells["items"].as_array().unwrap().len(), 1);
 }

@@ -59,7 +59,7 @@ fn summary_json(s: &Summary) -> serde_json::Value {
 }
 
 /// Columns of a `dataset_accounts` row.
-const ACCOUNT_COLUMNS: usize = 11;
+const ACCOUNT_COLUMNS: usize = 12;
 
 /// One account as stored.
 struct AccountRow {
@@ -73,6 +73,8 @@ struct AccountRow {
     city: Option<String>,
     fields: String,
     display_name: Option<String>,
+    /// The name and id folded for the reports' search (see `search.rs`).
+    search_text: String,
 }
 
 /// Inserts a batch of accounts; a repeated id (within the batch or with an earlier one) is an
@@ -100,7 +102,7 @@ async fn insert_accounts(
     }
     let mut sql = String::from(
         "INSERT INTO dataset_accounts (dataset_id, account_id, line, segment, domains, duns, name, country, city, \
-         fields, display_name) VALUES ",
+         fields, display_name, search_text) VALUES ",
     );
     for i in 0..rows.len() {
         let n = i * ACCOUNT_COLUMNS;
@@ -124,7 +126,8 @@ async fn insert_accounts(
             .bind(row.country.as_deref())
             .bind(row.city.as_deref())
             .bind(row.fields.as_str())
-            .bind(row.display_name.as_deref());
+            .bind(row.display_name.as_deref())
+            .bind(row.search_text.as_str());
     }
     let inserted = query.execute(&mut **tx).await?;
     if inserted.rows_affected() == rows.len() as u64 {
@@ -200,6 +203,7 @@ impl Store {
                 country,
                 city: account.keys.city.clone(),
                 fields: json!(fields).to_string(),
+                search_text: crate::search::account_text(account.name.as_deref(), &account.id),
                 display_name: account.name,
                 id: account.id,
             });

@@ -34,6 +34,12 @@ pub enum StoreError {
     /// The partnership has ended: nothing runs in it any more.
     #[error("the partnership has ended")]
     Ended,
+    /// The user is disabled or removed: it can neither sign in nor be given tokens or links.
+    #[error("the user is {0}")]
+    UserInactive(&'static str),
+    /// Disabling or removing this admin would leave its organisation without an active admin.
+    #[error("the organisation's last active admin cannot be disabled or removed")]
+    LastAdmin,
     /// A name is empty or too long.
     #[error("{0} must be 1 to 200 characters")]
     InvalidName(&'static str),

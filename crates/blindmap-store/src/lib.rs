@@ -24,6 +24,7 @@ mod partnerships;
 mod registrations;
 mod reports;
 mod runs;
+mod search;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod web;
@@ -42,7 +43,7 @@ pub use events::{Attempt, Due, Endpoint, EndpointState, Event, Retry, SETTLE_MS}
 pub use idempotency::{Claim, IDEMPOTENCY_KEPT_MS, IDEMPOTENCY_LEASE_MS};
 pub use ids::{DatasetId, EndpointId, EventId, OrgId, PartnershipId, RunId, TokenId, UserId};
 pub use ids::{SourceId, TouchId};
-pub use orgs::{ApiToken, Organisation, Principal, Role, TokenInfo, User};
+pub use orgs::{ApiToken, ListedUser, Organisation, Principal, Role, TokenInfo, User, UserState};
 pub use partnerships::{InviteSecret, Partnership, PartnershipState, SharingLevel, SharingPolicy, SharingRule};
 pub use registrations::{Allowance, Direction, Record, StoredRegistration};
 pub use reports::{ReportFilter, ReportRow, ReportSort};
@@ -109,7 +110,9 @@ impl Store {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
         MIGRATOR.run(&pool).await.map_err(StoreError::Migrate)?;
-        Ok(Self { pool, backend })
+        let store = Self { pool, backend };
+        store.fill_search_text().await?;
+        Ok(store)
     }
 
     /// The database this store runs on.

@@ -55,7 +55,8 @@ pub struct ReportFilter {
     pub owner: Option<String>,
     /// Only this account.
     pub account: Option<String>,
-    /// Only accounts whose name or id contains this (case-insensitive for ASCII).
+    /// Only accounts whose name or id contains this, folded: any case, with or without accents
+    /// (see `search.rs` for the fold).
     pub search: Option<String>,
     /// The earlier run to compare with: each row says whether its account is new since.
     pub previous: Option<RunId>,
@@ -96,10 +97,12 @@ pub struct ReportRow {
     pub new: Option<bool>,
 }
 
-/// `text` as a LIKE pattern matching it anywhere, `\` escaping the wildcards.
+/// A search as a LIKE pattern matching its fold anywhere, `\` escaping the wildcards. Folded
+/// first: compatibility decomposition can make a wildcard (full-width `％` is `%`).
 fn contains_pattern(text: &str) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("%{}%", escaped.to_ascii_lowercase())
+    let folded = crate::search::query(text);
+    let escaped = folded.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 impl Store {
@@ -135,8 +138,9 @@ impl Store {
         }
         if let Some(q) = filter.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             let p = bind(contains_pattern(q));
+            // Rows an older version wrote (until the store is next opened) fall back to ASCII folding.
             clauses.push(format!(
-                "(LOWER(o.account_id) LIKE {p} ESCAPE '\\' OR LOWER(COALESCE(a.display_name, '')) LIKE {p} ESCAPE '\\')"
+                "COALESCE(a.search_text, LOWER(COALESCE(a.display_name, '') || ' ' || o.account_id)) LIKE {p} ESCAPE '\\'"
             ));
         }
         if let Some(before) = filter.previous.as_ref().filter(|_| filter.new_only) {

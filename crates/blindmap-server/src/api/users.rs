@@ -1,10 +1,14 @@
 //! `/api/v1/users` and `/api/v1/tokens`: an organisation's admins add users (admins, reps,
-//! integrations), issue them API tokens and revoke tokens. A token is shown once, when issued;
-//! only its hash is kept.
+//! integrations), issue them API tokens and revoke tokens, disable, enable and remove users, and
+//! sign them out of the pages everywhere; every user can sign itself out everywhere
+//! (`/api/v1/me/sessions`). A token is shown once, when issued; only its hash is kept.
+//!
+//! A browser session ends with the token it was opened with, and with its user: disabling or
+//! removing the user, or signing it out everywhere, ends every session it has.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use blindmap_store::{Role, TokenId, UserId};
+use blindmap_store::{ListedUser, Role, TokenId, TokenInfo, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -39,8 +43,32 @@ pub(crate) struct UserView {
     name: String,
     /// `admin`, `rep` or `integration`.
     role: String,
+    /// `active`; `disabled` (its tokens do not authenticate until it is enabled again); or
+    /// `removed` (for good: its tokens are revoked; its name stays taken, as the audit trail
+    /// and stored records name it).
+    state: String,
     /// Their tokens, revoked ones included.
     tokens: Vec<TokenView>,
+}
+
+impl UserView {
+    fn new(listed: ListedUser, tokens: Vec<TokenInfo>) -> Self {
+        Self {
+            id: listed.user.id.to_string(),
+            name: listed.user.name,
+            role: listed.user.role.as_str().to_owned(),
+            state: listed.state.as_str().to_owned(),
+            tokens: tokens
+                .into_iter()
+                .map(|t| TokenView {
+                    id: t.id.to_string(),
+                    label: t.label,
+                    created_at: t.created_at,
+                    revoked_at: t.revoked_at,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A page of the organisation's users, by name.
@@ -93,7 +121,7 @@ pub(crate) struct CreatedUser {
     token: IssuedToken,
 }
 
-/// The organisation's users and their tokens, by name (admins only).
+/// The organisation's users and their tokens, by name, removed users included (admins only).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", params(Page), responses((status = 200, body = UserList)))]
 async fn list(
     State(state): State<AppState>,
@@ -105,28 +133,15 @@ async fn list(
     let limit = page.limit()?;
     let after = page.after(UserId::parse, "a user id")?;
     let users = state.store.users_page(org, after.as_ref(), limit).await?;
-    let next = Page::next(limit, &users, |u| u.id.to_string());
-    let ids: Vec<UserId> = users.iter().map(|u| u.id.clone()).collect();
+    let next = Page::next(limit, &users, |u| u.user.id.to_string());
+    let ids: Vec<UserId> = users.iter().map(|u| u.user.id.clone()).collect();
     let mut tokens = state.store.tokens(org, &ids).await?;
     let items = users
         .into_iter()
         .map(|u| {
-            let (mine, rest): (Vec<_>, Vec<_>) = tokens.drain(..).partition(|t| t.user == u.id);
+            let (mine, rest): (Vec<_>, Vec<_>) = tokens.drain(..).partition(|t| t.user == u.user.id);
             tokens = rest;
-            UserView {
-                id: u.id.to_string(),
-                name: u.name,
-                role: u.role.as_str().to_owned(),
-                tokens: mine
-                    .into_iter()
-                    .map(|t| TokenView {
-                        id: t.id.to_string(),
-                        label: t.label,
-                        created_at: t.created_at,
-                        revoked_at: t.revoked_at,
-                    })
-                    .collect(),
-            }
+            UserView::new(u, mine)
         })
         .collect();
     Ok(Json(UserList { items, next }))
@@ -163,7 +178,8 @@ async fn create(
 /// Issues another token to a user (admins only).
 #[utoipa::path(post, path = "/api/v1/users/{id}/tokens", tag = "users", params(("id" = String, Path)),
     request_body = NewToken,
-    responses((status = 201, body = IssuedToken), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = IssuedToken), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "The user is disabled or removed")))]
 async fn issue(
     State(state): State<AppState>,
     caller: Caller,
@@ -191,7 +207,8 @@ pub(crate) struct SigninLink {
 /// Issues a one-time sign-in link to the reports pages for a user (admins only). Only its hash
 /// is kept; hand the link over as you would a token.
 #[utoipa::path(post, path = "/api/v1/users/{id}/signin-link", tag = "users", params(("id" = String, Path)),
-    responses((status = 201, body = SigninLink), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = SigninLink), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "The user is disabled or removed")))]
 async fn signin_link(
     State(state): State<AppState>,
     caller: Caller,
@@ -211,23 +228,133 @@ async fn signin_link(
     Ok((StatusCode::CREATED, Json(link)))
 }
 
-/// Revokes a token (admins only): it authenticates no more.
+/// Revokes a token (admins only): it authenticates no more, and every browser session signed in
+/// with it ends.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "users", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
 async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     caller.require(&[Role::Admin])?;
     let org = &caller.0.user.org;
     let token = TokenId::parse(&id).ok_or(ApiError::NotFound("token"))?;
-    state.store.revoke_token(org, &token).await?;
-    let detail = serde_json::json!({ "token": token.to_string() });
+    let sessions = state.store.revoke_token(org, &token).await?;
+    let detail = serde_json::json!({ "token": token.to_string(), "sessions_ended": sessions });
     state.store.record_audit(org, &caller.0.user.name, "token.revoked", &detail).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A user of the caller's organisation named by a path, with its tokens.
+async fn user_view(state: &AppState, caller: &Caller, user: &UserId) -> Result<UserView, ApiError> {
+    let org = &caller.0.user.org;
+    let listed = state.store.user(org, user).await?;
+    let tokens = state.store.tokens(org, std::slice::from_ref(user)).await?;
+    Ok(UserView::new(listed, tokens))
+}
+
+/// Disables a user (admins only): its tokens stop authenticating at once, every browser session
+/// it has ends, its unused sign-in links are void. Its tokens work again once it is enabled;
+/// its sessions do not come back. Disabling a disabled user changes nothing.
+#[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "users", params(("id" = String, Path, description = "The user's id, `usr_…`")),
+    responses((status = 200, body = UserView, description = "The user, now disabled"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid bearer token"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "The caller is not an admin"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such user in the caller's organisation"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "The user was removed, or is the organisation's last active admin")))]
+async fn disable(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
+    set_disabled(state, caller, &id, true).await
+}
+
+/// Enables a disabled user again (admins only): its tokens that were not revoked authenticate
+/// again. Enabling an active user changes nothing.
+#[utoipa::path(post, path = "/api/v1/users/{id}/enable", tag = "users", params(("id" = String, Path, description = "The user's id, `usr_…`")),
+    responses((status = 200, body = UserView, description = "The user, now active"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid bearer token"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "The caller is not an admin"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such user in the caller's organisation"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "The user was removed")))]
+async fn enable(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
+    set_disabled(state, caller, &id, false).await
+}
+
+async fn set_disabled(state: AppState, caller: Caller, id: &str, disabled: bool) -> Result<Json<UserView>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let user = UserId::parse(id).ok_or(ApiError::NotFound("user"))?;
+    state.store.set_user_disabled(&caller.0.user.org, &user, disabled, &caller.0.user.name).await?;
+    Ok(Json(user_view(&state, &caller, &user).await?))
+}
+
+/// Removes a user for good (admins only): its tokens are revoked, every browser session it has
+/// ends, its unused sign-in links are void. The user stays listed as `removed` and its name
+/// stays taken: the audit trail and the records it worked on keep naming it. Removing a removed
+/// user changes nothing.
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "The user's id, `usr_…`")),
+    responses((status = 204, description = "Removed"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid bearer token"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "The caller is not an admin"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such user in the caller's organisation"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "The user is the organisation's last active admin")))]
+async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let user = UserId::parse(&id).ok_or(ApiError::NotFound("user"))?;
+    state.store.remove_user(&caller.0.user.org, &user, &caller.0.user.name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What signing out everywhere did.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SignedOut {
+    /// How many browser sessions ended.
+    sessions_ended: u64,
+}
+
+/// Signs a user out of the pages everywhere (admins only): every browser session it has ends,
+/// whether opened with a token or a sign-in link, and its unused sign-in links are void. Its API
+/// tokens stay valid (revoke them, or disable the user, to stop those).
+#[utoipa::path(delete, path = "/api/v1/users/{id}/sessions", tag = "users", params(("id" = String, Path, description = "The user's id, `usr_…`")),
+    responses((status = 200, body = SignedOut, description = "Signed out: how many sessions ended"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid bearer token"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "The caller is not an admin"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such user in the caller's organisation")))]
+async fn end_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SignedOut>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let user = UserId::parse(&id).ok_or(ApiError::NotFound("user"))?;
+    let ended = state.store.end_user_sessions(&caller.0.user.org, &user, &caller.0.user.name).await?;
+    Ok(Json(SignedOut { sessions_ended: ended }))
+}
+
+/// Signs the caller out of the pages everywhere (any role): every browser session it has ends,
+/// and its unused sign-in links are void. The token used for this call stays valid.
+#[utoipa::path(delete, path = "/api/v1/me/sessions", tag = "identity",
+    responses((status = 200, body = SignedOut, description = "Signed out: how many sessions ended"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid bearer token")))]
+async fn end_my_sessions(State(state): State<AppState>, caller: Caller) -> Result<Json<SignedOut>, ApiError> {
+    let me = &caller.0.user;
+    let ended = state.store.end_user_sessions(&me.org, &me.id, &me.name).await?;
+    Ok(Json(SignedOut { sessions_ended: ended }))
 }
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
+        .routes(routes!(remove))
         .routes(routes!(issue))
         .routes(routes!(signin_link))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
+        .routes(routes!(end_sessions))
+        .routes(routes!(end_my_sessions))
         .routes(routes!(revoke))
 }
