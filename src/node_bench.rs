@@ -107,17 +107,37 @@ async fn time_pages(
 ) -> anyhow::Result<(Vec<(String, f64)>, f64, usize)> {
     let http = blindmap_server::client::pinned_http(&node.fingerprint)?;
     let base = format!("https://127.0.0.1:{}", node.running.addr.port());
-    let signed = http
-        .post(format!("{base}/signin"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={}", node.token))
-        .send()
-        .await?;
-    let cookie = signed
+    // Sign in as a browser on the node's own site does: the form first (it sets the sign-in
+    // cookie its hidden field must match), then the post with both.
+    let form = http.get(format!("{base}/signin")).send().await?;
+    let signin_cookie = form
         .headers()
         .get("set-cookie")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
+        .context("the sign-in form set no cookie")?
+        .to_owned();
+    let page = form.text().await?;
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .context("the sign-in form has no csrf field")?
+        .to_owned();
+    let signed = http
+        .post(format!("{base}/signin"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", signin_cookie)
+        .body(format!("csrf={csrf}&token={}", node.token))
+        .send()
+        .await?;
+    let cookie = signed
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|c| c.starts_with("bm_session="))
         .context("signing in to the pages gave no session")?
         .to_owned();
     let last_page = pairs.div_ceil(50).max(1);

@@ -88,11 +88,33 @@ pub(crate) enum DatasetsCommand {
         /// Makes a retried upload safe: the node answers a repeat with the first result.
         #[arg(long, value_name = "KEY")]
         idempotency_key: Option<String>,
+        /// Make it the active dataset (the one matches use) once imported. The first dataset
+        /// becomes active anyway; later ones wait for `datasets use` unless this is given.
+        #[arg(long)]
+        activate: bool,
         #[command(flatten)]
         connection: Connection,
     },
-    /// List the organisation's datasets.
+    /// List the organisation's datasets; the active one (what matches use) is marked `*`.
     List {
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Make a dataset the active one: what matches use from now on.
+    Use {
+        /// The dataset (`ds_…`, from `datasets list`).
+        id: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Delete a dataset that is not the active one.
+    Delete {
+        /// The dataset (`ds_…`).
+        id: String,
+        /// Also delete the runs that matched it (their results; the audit trail keeps what they
+        /// revealed). Without it, a dataset that runs matched is kept.
+        #[arg(long)]
+        with_runs: bool,
         #[command(flatten)]
         connection: Connection,
     },
@@ -312,7 +334,7 @@ pub(crate) fn client(c: &Connection) -> anyhow::Result<ApiClient> {
 pub(crate) fn run_datasets(command: &DatasetsCommand) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         match command {
-            DatasetsCommand::Import { file, preset, name, idempotency_key, connection } => {
+            DatasetsCommand::Import { file, preset, name, idempotency_key, activate, connection } => {
                 let api = client(connection)?;
                 let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
                 if preset.is_none() {
@@ -325,6 +347,9 @@ pub(crate) fn run_datasets(command: &DatasetsCommand) -> anyhow::Result<()> {
                 if let Some(p) = preset {
                     path.push_str(&format!("&preset={}", encode(p)));
                 }
+                if *activate {
+                    path.push_str("&activate=true");
+                }
                 let headers: Vec<(&str, &str)> =
                     idempotency_key.iter().map(|k| ("idempotency-key", k.as_str())).collect();
                 let d: Value = api.call(Method::POST, &path, Some((bytes, "text/csv")), &headers).await?;
@@ -336,18 +361,47 @@ pub(crate) fn run_datasets(command: &DatasetsCommand) -> anyhow::Result<()> {
                     d["rows"],
                     d["accounts"]
                 );
+                if d["active"] == true {
+                    println!("It is the active dataset: matches use it.");
+                } else {
+                    println!(
+                        "Matches still use the active dataset; to use this one: blindmap datasets use {}",
+                        shown(&d["id"], "?")
+                    );
+                }
             }
             DatasetsCommand::List { connection } => {
                 let api = client(connection)?;
-                for d in &all_items(&api, "/api/v1/datasets").await? {
+                let items = all_items(&api, "/api/v1/datasets").await?;
+                for d in &items {
                     println!(
-                        "{}  {:<32} {:>9} accounts  {}",
+                        "{} {}  {:<32} {:>9} accounts  {}",
+                        if d["active"] == true { "*" } else { " " },
                         shown(&d["id"], "?"),
                         shown(&d["name"], "?"),
                         d["accounts"],
                         shown(&d["read_as"], "?")
                     );
                 }
+                if !items.is_empty() {
+                    println!("(* the active dataset: matches use it; change it with `blindmap datasets use ID`)");
+                }
+            }
+            DatasetsCommand::Use { id, connection } => {
+                let api = client(connection)?;
+                let d: Value =
+                    api.call(Method::POST, &format!("/api/v1/datasets/{}/activate", encode(id)), None, &[]).await?;
+                println!(
+                    "{} ({}) is now the active dataset: matches use it",
+                    shown(&d["name"], "?"),
+                    shown(&d["id"], "?")
+                );
+            }
+            DatasetsCommand::Delete { id, with_runs, connection } => {
+                let api = client(connection)?;
+                let path = format!("/api/v1/datasets/{}?with_runs={with_runs}", encode(id));
+                let d: Value = api.call(Method::DELETE, &path, None, &[]).await?;
+                println!("Deleted {} and {} run(s) made with it", shown(&d["dataset"], "?"), d["runs"]);
             }
         }
         Ok(())

@@ -134,6 +134,7 @@ impl ApiError {
                 | StoreError::RunInProgress
                 | StoreError::UserInactive(_)
                 | StoreError::LastAdmin
+                | StoreError::DatasetInUse(_)
                 | StoreError::Changed,
             ) => (StatusCode::CONFLICT, self.to_string()),
             Self::Store(StoreError::Busy) => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),

@@ -170,7 +170,7 @@ async fn end(State(state): State<AppState>, Peer(partnership): Peer) -> Result<J
 }
 
 /// A partner's node starts a match run: its frames come in the request body, ours go out in the
-/// response body as the session proceeds (spec §16.1). This node answers with its newest dataset
+/// response body as the session proceeds (spec §16.1). This node answers with its active dataset
 /// and the sharing policy it holds for the partnership now.
 async fn run(State(state): State<AppState>, Peer(partnership): Peer, body: Body) -> Result<Response, ApiError> {
     let node = state.node()?;

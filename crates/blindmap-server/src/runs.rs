@@ -111,7 +111,7 @@ pub(crate) struct Started {
     transcript: bool,
 }
 
-/// Records a run of `org` in `partnership` as started, with the newest dataset and the sharing
+/// Records a run of `org` in `partnership` as started, with its active dataset and the sharing
 /// policy in force now. Fails, recording nothing, when there is no dataset to match.
 pub(crate) async fn start(
     store: &Store,
@@ -121,7 +121,7 @@ pub(crate) async fn start(
     started_by: &str,
     transcript: bool,
 ) -> Result<Started, ApiError> {
-    let dataset = store.newest_dataset(org).await?.ok_or_else(|| {
+    let dataset = store.active_dataset(org).await?.ok_or_else(|| {
         ApiError::Conflict("there is no dataset to match: import a CRM export first (blindmap datasets import)".into())
     })?;
     let sharing = store.sharing(org, &partnership.id).await?;

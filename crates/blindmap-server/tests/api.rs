@@ -24,6 +24,7 @@ on_both_backends!(
     uploads_import_whole_or_not_at_all,
     idempotent_uploads_act_once,
     a_key_whose_request_died_is_released,
+    datasets_are_chosen_and_deleted_by_admins_of_their_organisation,
     organisations_never_see_each_other,
     lists_page_with_cursors,
     runs_belong_to_their_organisation,
@@ -126,6 +127,7 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
             "/api/v1/cosell/{id}/edits",
             "/api/v1/datasets",
             "/api/v1/datasets/{id}",
+            "/api/v1/datasets/{id}/activate",
             "/api/v1/events",
             "/api/v1/hooks",
             "/api/v1/hooks/{id}/deliveries",
@@ -267,6 +269,45 @@ async fn a_key_whose_request_died_is_released(store: Store) {
     .await;
     let (status, body) = api.call("POST", "/api/v1/datasets?name=s.csv", Some(&bot), small, &crashed).await;
     assert_eq!((status, body["accounts"].as_u64()), (StatusCode::CREATED, Some(1)), "{body}");
+}
+
+async fn datasets_are_chosen_and_deleted_by_admins_of_their_organisation(store: Store) {
+    let [admin, rep, bot] = org(&store, "Vendor").await;
+    let [other_admin, _, _] = org(&store, "Other").await;
+    let api = client(store);
+    let (_, first) = api.call("POST", "/api/v1/datasets?name=v.csv", Some(&bot), VENDOR, &[]).await;
+    assert_eq!(first["active"], true, "the first import is active");
+    let (_, stray) = api.call("POST", "/api/v1/datasets?name=p.csv", Some(&bot), PARTNER, &[]).await;
+    assert_eq!(stray["active"], false, "a stray upload does not become what runs match");
+    let (_, segments) = api.call("GET", "/api/v1/segments", Some(&admin), "", &[]).await;
+    assert_eq!(segments["dataset"], first["id"], "segments are the active dataset's");
+    let (first_id, stray_id) = (first["id"].as_str().unwrap(), stray["id"].as_str().unwrap());
+    let activate = |id: &str| format!("/api/v1/datasets/{id}/activate");
+    assert_eq!(api.call("POST", &activate(stray_id), Some(&rep), "", &[]).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(api.call("POST", &activate(stray_id), Some(&other_admin), "", &[]).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(api.call("POST", &activate(stray_id), None, "", &[]).await.0, StatusCode::UNAUTHORIZED);
+    let (status, chosen) = api.call("POST", &activate(stray_id), Some(&bot), "", &[]).await;
+    assert_eq!((status, &chosen["active"]), (StatusCode::OK, &serde_json::json!(true)));
+    let (_, list) = api.call("GET", "/api/v1/datasets", Some(&admin), "", &[]).await;
+    let flags: Vec<(&str, bool)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["id"].as_str().unwrap(), d["active"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(flags, [(stray_id, true), (first_id, false)]);
+    // Deleting: admins only, never the active one, never another organisation's.
+    let delete = |id: &str| format!("/api/v1/datasets/{id}");
+    assert_eq!(api.call("DELETE", &delete(first_id), Some(&bot), "", &[]).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(api.call("DELETE", &delete(first_id), Some(&other_admin), "", &[]).await.0, StatusCode::NOT_FOUND);
+    let (status, problem) = api.call("DELETE", &delete(stray_id), Some(&admin), "", &[]).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    let (status, deleted) = api.call("DELETE", &delete(first_id), Some(&admin), "", &[]).await;
+    assert_eq!((status, deleted["runs"].as_u64()), (StatusCode::OK, Some(0)), "{deleted}");
+    assert_eq!(api.call("GET", &delete(first_id), Some(&admin), "", &[]).await.0, StatusCode::NOT_FOUND);
+    let (_, trail) = api.call("GET", "/api/v1/audit", Some(&admin), "", &[]).await;
+    let kinds: Vec<&str> = trail["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.starts_with(&["dataset.deleted", "dataset.activated"]), "{kinds:?}");
 }
 
 async fn organisations_never_see_each_other(store: Store) {

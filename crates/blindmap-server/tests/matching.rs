@@ -14,7 +14,7 @@ use blindmap_server::client::{ClientError, Method};
 use serde_json::{Value, json};
 
 mod common;
-use common::{Restartable, all_overlaps, call, finished, node, upload};
+use common::{Restartable, all_overlaps, call, finished, node, upload, upload_active};
 
 const VENDOR_CSV: &str = include_str!("../../../samples/vendor-salesforce.csv");
 const PARTNER_CSV: &str = include_str!("../../../samples/partner-hubspot.csv");
@@ -184,7 +184,8 @@ async fn matching_end_to_end(database: impl Fn() -> Option<String>) {
     // accounts it lost.
     let lines: Vec<&str> = PARTNER_CSV.lines().collect();
     let changed = [&lines[..1], &lines[3..]].concat().join("\n");
-    upload(&partner, "partner-hubspot-v2.csv", &changed).await;
+    // A new export is matched once it is made the active dataset.
+    upload_active(&partner, "partner-hubspot-v2.csv", &changed).await;
     let second = call(&vendor, Method::POST, "/api/v1/runs", Some(json!({ "partnership": vendor_pid }))).await.unwrap();
     let second_id = second["id"].as_str().unwrap().to_owned();
     assert_eq!(finished(&vendor, &second_id).await["state"], "complete");

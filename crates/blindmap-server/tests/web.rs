@@ -326,7 +326,7 @@ async fn accounts_and_pairs_are_counted_as_what_they_are() {
 
     let (_, token) = rep(&vendor).await;
     let mut agent = Agent::new(&vendor);
-    agent.post("/signin", &[("token", &token)]).await;
+    agent.sign_in(&token).await;
     let page = agent.get("/partners").await;
     let header_cells: Vec<&str> =
         page.body.split("<th scope=\"col\"").skip(1).map(|h| h.split("</th>").next().unwrap()).collect();
@@ -585,7 +585,7 @@ async fn lists_bound_page_numbers_and_forms_check_where_they_return_before_actin
     for page in ["2", "18446744073709551517", "18446744073709551615", "99999999999999999999999"] {
         let shown = agent.get(&format!("{list}?page={page}")).await;
         assert_eq!(shown.status, StatusCode::OK, "page {page}: {}", shown.body);
-        assert!(shown.body.contains(&format!("Showing 1–{total} of {total} accounts")), "page {page}: {}", shown.body);
+        assert!(shown.body.contains(&format!("Showing 1–{total} of {total} pair")), "page {page}: {}", shown.body);
         assert!(!shown.body.contains("rel=\"next\""), "page {page}");
     }
     // Not a page number: a clear page saying so.

@@ -1,4 +1,4 @@
-//! Imported datasets: stored whole in one transaction, or not at all.
+//! Imported datasets: stored whole or not at all, and which one an organisation matches.
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -28,7 +28,13 @@ pub struct DatasetInfo {
     pub accounts: u64,
     /// The import summary, as JSON.
     pub summary: serde_json::Value,
+    /// Whether it is the one the organisation's runs match.
+    pub active: bool,
 }
+
+/// The columns [`info_from_row`] reads, of `datasets d`.
+const INFO_COLUMNS: &str = "d.id, d.name, d.read_as, d.imported_at, d.rows_read, d.accounts, d.summary, \
+     CASE WHEN d.id = (SELECT o.active_dataset FROM organisations o WHERE o.id = d.org_id) THEN 1 ELSE 0 END";
 
 fn info_from_row(r: &sqlx::any::AnyRow) -> Result<DatasetInfo, StoreError> {
     let summary: String = r.get(6);
@@ -40,6 +46,7 @@ fn info_from_row(r: &sqlx::any::AnyRow) -> Result<DatasetInfo, StoreError> {
         rows: u64::try_from(r.get::<i64, _>(4)).map_err(|_| StoreError::Corrupt("datasets.rows_read"))?,
         accounts: u64::try_from(r.get::<i64, _>(5)).map_err(|_| StoreError::Corrupt("datasets.accounts"))?,
         summary: serde_json::from_str(&summary).map_err(|_| StoreError::Corrupt("datasets.summary"))?,
+        active: r.get::<i64, _>(7) == 1,
     })
 }
 
@@ -57,6 +64,12 @@ fn summary_json(s: &Summary) -> serde_json::Value {
         "truncated_fields": s.truncated_fields,
     })
 }
+
+/// How long one transaction of an import writes before it commits and lets other writers in.
+const CHUNK_TIME: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// How long an import on SQLite pauses between chunks, so that a waiting writer gets its turn.
+const SQLITE_WRITER_WINDOW: std::time::Duration = std::time::Duration::from_millis(110);
 
 /// Columns of a `dataset_accounts` row.
 const ACCOUNT_COLUMNS: usize = 12;
@@ -153,40 +166,65 @@ async fn insert_accounts(
 }
 
 impl Store {
-    /// Stores every account `importer` reads as a new dataset of `org`, in one transaction: if
-    /// the file turns out malformed half-way, nothing is stored and the organisation's earlier
-    /// datasets stay as they were. Accounts without keys or segment are left out (and counted
-    /// in the summary, as the importer reports them).
+    /// Stores every account `importer` reads as a new dataset of `org`, whole or not at all: if
+    /// the file turns out malformed half-way, nothing of it stays and the organisation's earlier
+    /// datasets are as they were. Accounts without keys or segment are left out (and counted in
+    /// the summary, as the importer reports them). The first dataset of an organisation becomes
+    /// its active one; later ones wait to be chosen ([`Store::activate_dataset`]).
+    ///
+    /// The accounts go in chunks, each its own short transaction, while the dataset is marked
+    /// `importing` (no reader sees it); the last marks it complete. Other writers — other
+    /// organisations' among them — get their turn between chunks.
     pub async fn import_dataset<R: BufRead>(
         &self,
         org: &OrgId,
         name: &str,
         read_as: &str,
-        mut importer: Importer<R>,
+        importer: Importer<R>,
     ) -> Result<DatasetInfo, StoreError> {
+        self.purge_stale_imports().await?;
         let id = DatasetId::generate();
-        let mut tx = self.pool.begin().await?;
         let imported_at = now_ms();
-        // The dataset row goes first (the accounts reference it) and gets its totals at the end.
         sqlx::query(
-            "INSERT INTO datasets (id, org_id, name, read_as, imported_at, rows_read, accounts, summary) \
-             VALUES ($1, $2, $3, $4, $5, 0, 0, '{}')",
+            "INSERT INTO datasets (id, org_id, name, read_as, imported_at, rows_read, accounts, summary, state, \
+             heartbeat_at) VALUES ($1, $2, $3, $4, $5, 0, 0, '{}', 'importing', $5)",
         )
         .bind(id.as_str())
         .bind(org.as_str())
         .bind(name)
         .bind(read_as)
         .bind(imported_at)
-        .execute(&mut *tx)
+        .execute(&self.pool)
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound("organisation"),
             _ => e.into(),
         })?;
+        match self.import_accounts(org, &id, importer).await {
+            Ok(()) => self.dataset(org, &id).await,
+            Err(e) => {
+                // If even this fails, the import stays invisible and the next one after a minute
+                // deletes it (its heartbeat stopped).
+                let _ = self.delete_import(&id).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes the accounts of a dataset being imported, chunk by chunk, then marks it complete
+    /// (and active, if the organisation has none).
+    async fn import_accounts<R: BufRead>(
+        &self,
+        org: &OrgId,
+        id: &DatasetId,
+        mut importer: Importer<R>,
+    ) -> Result<(), StoreError> {
         let source = importer.source().to_owned();
         let id_column = importer.id_column().to_owned();
         let batch_rows = self.insert_batch(ACCOUNT_COLUMNS);
         let mut batch = Vec::with_capacity(batch_rows);
+        let mut tx = self.pool.begin().await?;
+        let mut chunk_started = std::time::Instant::now();
         while let Some(account) = importer.next_account()? {
             let Some(segment) = account.segment.as_ref().filter(|_| !account.keys.is_empty()) else { continue };
             let (name, country) = match &account.keys.name_country {
@@ -208,30 +246,144 @@ impl Store {
                 id: account.id,
             });
             if batch.len() == batch_rows {
-                insert_accounts(&mut tx, &id, &batch, (&source, &id_column)).await?;
+                insert_accounts(&mut tx, id, &batch, (&source, &id_column)).await?;
                 batch.clear();
+                if chunk_started.elapsed() >= CHUNK_TIME {
+                    sqlx::query("UPDATE datasets SET heartbeat_at = $1 WHERE id = $2")
+                        .bind(now_ms())
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    if self.backend == crate::Backend::Sqlite {
+                        // SQLite's writers wait by polling (every 100 ms at most): leave them a
+                        // window, or the next chunk takes the lock again before any looks.
+                        tokio::time::sleep(SQLITE_WRITER_WINDOW).await;
+                    }
+                    tx = self.pool.begin().await?;
+                    chunk_started = std::time::Instant::now();
+                }
             }
         }
-        insert_accounts(&mut tx, &id, &batch, (&source, &id_column)).await?;
+        insert_accounts(&mut tx, id, &batch, (&source, &id_column)).await?;
         let summary = importer.summary().clone();
-        let summary_value = summary_json(&summary);
-        sqlx::query("UPDATE datasets SET rows_read = $1, accounts = $2, summary = $3 WHERE id = $4")
-            .bind(summary.rows as i64)
-            .bind(summary.accounts as i64)
-            .bind(summary_value.to_string())
+        sqlx::query(
+            "UPDATE datasets SET rows_read = $1, accounts = $2, summary = $3, state = 'complete', heartbeat_at = NULL \
+             WHERE id = $4 AND state = 'importing'",
+        )
+        .bind(summary.rows as i64)
+        .bind(summary.accounts as i64)
+        .bind(summary_json(&summary).to_string())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE organisations SET active_dataset = $1 WHERE id = $2 AND active_dataset IS NULL")
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a dataset that is being imported (or failed to be) and its accounts.
+    async fn delete_import(&self, id: &DatasetId) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM dataset_accounts WHERE dataset_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM datasets WHERE id = $1 AND state = 'importing'")
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(DatasetInfo {
-            id,
-            name: name.to_owned(),
-            read_as: read_as.to_owned(),
-            imported_at,
-            rows: summary.rows,
-            accounts: summary.accounts,
-            summary: summary_value,
-        })
+        Ok(())
+    }
+
+    /// Deletes imports whose process stopped writing them a minute ago or more.
+    async fn purge_stale_imports(&self) -> Result<(), StoreError> {
+        let stale = sqlx::query("SELECT id FROM datasets WHERE state = 'importing' AND heartbeat_at < $1")
+            .bind(now_ms() - crate::STALE_AFTER_MS)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in stale {
+            self.delete_import(&DatasetId(row.get(0))).await?;
+        }
+        Ok(())
+    }
+
+    /// The dataset `org`'s runs match, if it has one.
+    pub async fn active_dataset(&self, org: &OrgId) -> Result<Option<DatasetInfo>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INFO_COLUMNS} FROM datasets d JOIN organisations o ON o.active_dataset = d.id \
+             WHERE o.id = $1 AND d.org_id = $1 AND d.state = 'complete'"
+        )))
+        .bind(org.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(info_from_row).transpose()
+    }
+
+    /// Makes dataset `id` the one `org`'s runs match from now on (runs under way keep theirs).
+    pub async fn activate_dataset(&self, org: &OrgId, id: &DatasetId) -> Result<DatasetInfo, StoreError> {
+        self.dataset(org, id).await?;
+        sqlx::query("UPDATE organisations SET active_dataset = $1 WHERE id = $2")
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .execute(&self.pool)
+            .await?;
+        self.dataset(org, id).await
+    }
+
+    /// Deletes a dataset of `org` that is not its active one, with the runs that matched it when
+    /// `with_runs` (their results, overlaps and record orders); without, a dataset that runs used
+    /// is refused. The audit trail keeps what those runs revealed.
+    pub async fn delete_dataset(&self, org: &OrgId, id: &DatasetId, with_runs: bool) -> Result<u64, StoreError> {
+        self.dataset(org, id).await?;
+        let mut tx = self.pool.begin().await?;
+        // Lock the organisation's row first: activating and deleting are serialised.
+        sqlx::query("UPDATE organisations SET active_dataset = active_dataset WHERE id = $1")
+            .bind(org.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let active: Option<String> = sqlx::query("SELECT active_dataset FROM organisations WHERE id = $1")
+            .bind(org.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+            .get(0);
+        if active.as_deref() == Some(id.as_str()) {
+            return Err(StoreError::DatasetInUse("it is the active dataset: activate another first"));
+        }
+        let runs: Vec<(String, String)> =
+            sqlx::query("SELECT id, state FROM match_runs WHERE org_id = $1 AND dataset_id = $2")
+                .bind(org.as_str())
+                .bind(id.as_str())
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect();
+        if runs.iter().any(|(_, state)| state == "running") {
+            return Err(StoreError::DatasetInUse("a run is matching it now"));
+        }
+        if !runs.is_empty() && !with_runs {
+            return Err(StoreError::DatasetInUse("runs matched it: delete them with it (with_runs) or keep it"));
+        }
+        for (run, _) in &runs {
+            for table in ["run_overlaps", "run_orders"] {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE run_id = $1")))
+                    .bind(run)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query("DELETE FROM match_runs WHERE id = $1").bind(run).execute(&mut *tx).await?;
+        }
+        sqlx::query("DELETE FROM dataset_accounts WHERE dataset_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM datasets WHERE id = $1 AND org_id = $2")
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(runs.len() as u64)
     }
 
     /// The datasets of `org`, newest first.
@@ -247,12 +399,12 @@ impl Store {
         after: Option<&DatasetId>,
         limit: u32,
     ) -> Result<Vec<DatasetInfo>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT d.id, d.name, d.read_as, d.imported_at, d.rows_read, d.accounts, d.summary FROM datasets d \
-             WHERE d.org_id = $1 AND ($2 = '' OR EXISTS (SELECT 1 FROM datasets c WHERE c.id = $2 AND c.org_id = $1 \
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INFO_COLUMNS} FROM datasets d WHERE d.org_id = $1 AND d.state = 'complete' \
+             AND ($2 = '' OR EXISTS (SELECT 1 FROM datasets c WHERE c.id = $2 AND c.org_id = $1 \
              AND (d.imported_at < c.imported_at OR (d.imported_at = c.imported_at AND d.id < c.id)))) \
-             ORDER BY d.imported_at DESC, d.id DESC LIMIT $3",
-        )
+             ORDER BY d.imported_at DESC, d.id DESC LIMIT $3"
+        )))
         .bind(org.as_str())
         .bind(after.map_or("", DatasetId::as_str))
         .bind(i64::from(limit))
@@ -263,10 +415,9 @@ impl Store {
 
     /// One dataset of `org`.
     pub async fn dataset(&self, org: &OrgId, id: &DatasetId) -> Result<DatasetInfo, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, name, read_as, imported_at, rows_read, accounts, summary FROM datasets \
-             WHERE id = $1 AND org_id = $2",
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {INFO_COLUMNS} FROM datasets d WHERE d.id = $1 AND d.org_id = $2 AND d.state = 'complete'"
+        )))
         .bind(id.as_str())
         .bind(org.as_str())
         .fetch_optional(&self.pool)
@@ -277,7 +428,7 @@ impl Store {
     /// A dataset of `org` as one side of a session: protocol keys made for `side` by the
     /// matching rule, in file order.
     pub async fn load_dataset(&self, org: &OrgId, dataset: &DatasetId, side: Side) -> Result<Dataset, StoreError> {
-        let owned = sqlx::query("SELECT 1 FROM datasets WHERE id = $1 AND org_id = $2")
+        let owned = sqlx::query("SELECT 1 FROM datasets WHERE id = $1 AND org_id = $2 AND state = 'complete'")
             .bind(dataset.as_str())
             .bind(org.as_str())
             .fetch_optional(&self.pool)

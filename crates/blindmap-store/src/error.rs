@@ -28,6 +28,9 @@ pub enum StoreError {
     /// A record changed between reading and writing it: read it again and retry.
     #[error("the record changed meanwhile; try again")]
     Changed,
+    /// A dataset cannot be deleted now (why).
+    #[error("the dataset cannot be deleted: {0}")]
+    DatasetInUse(&'static str),
     /// A run of the partnership is running already: one at a time.
     #[error("a match with this partner is running already; wait for it to end")]
     RunInProgress,

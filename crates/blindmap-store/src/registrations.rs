@@ -338,7 +338,7 @@ impl Store {
         segments: &[String],
         keys: &[String],
     ) -> Result<Vec<(String, DirectOpportunity)>, StoreError> {
-        let Some(dataset) = self.newest_dataset(org).await? else { return Ok(Vec::new()) };
+        let Some(dataset) = self.active_dataset(org).await? else { return Ok(Vec::new()) };
         if segments.is_empty() || keys.is_empty() {
             return Ok(Vec::new());
         }

@@ -665,9 +665,4 @@ impl Store {
             .await?;
         Ok(row.ok_or(StoreError::NotFound("run"))?.get(0))
     }
-
-    /// `org`'s newest dataset: the one its runs match.
-    pub async fn newest_dataset(&self, org: &OrgId) -> Result<Option<crate::DatasetInfo>, StoreError> {
-        Ok(self.datasets_page(org, None, 1).await?.into_iter().next())
-    }
 }

@@ -129,3 +129,12 @@ pub async fn unfinish_idempotency_key(store: &Store, org: &crate::OrgId, key: &s
     .await
     .unwrap();
 }
+
+/// How many rows `table` holds (a test's view of what a failed write left behind).
+pub async fn count_rows(store: &Store, table: &str) -> i64 {
+    sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}")))
+        .fetch_one(&store.pool)
+        .await
+        .map(|r| sqlx::Row::get::<i64, _>(&r, 0))
+        .unwrap()
+}

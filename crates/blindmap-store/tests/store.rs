@@ -19,6 +19,7 @@ on_both_backends!(
     organisations_users_and_tokens,
     an_import_is_stored_whole_and_loads_as_the_importer_reads_it,
     a_failed_import_stores_nothing,
+    the_active_dataset_is_chosen_and_others_can_be_deleted,
     organisations_are_isolated,
     the_audit_trail_appends,
     invites_are_used_once_and_expire,
@@ -98,9 +99,48 @@ async fn a_failed_import_stores_nothing(store: Store) {
     let e = store.import_dataset(&org.id, "long.csv", "generic", generic).await.unwrap_err();
     assert!(e.to_string().contains("line 1202") && e.to_string().contains("already used on line 5"), "{e}");
 
+    // ... and when chunks of it were written already (each chunk is its own transaction).
+    let mut longer = String::from("id,segment,domain\n");
+    for i in 0..12_000 {
+        longer.push_str(&format!("a{i},customers,company{i}-test.com\n"));
+    }
+    longer.push_str("a7,customers,other-test.com\n");
+    let generic = Importer::new("longer.csv", Cursor::new(longer.into_bytes()), &Preset::Generic.mapping()).unwrap();
+    let e = store.import_dataset(&org.id, "longer.csv", "generic", generic).await.unwrap_err();
+    assert!(e.to_string().contains("line 12002"), "{e}");
+
     assert_eq!(store.datasets(&org.id).await.unwrap(), vec![first.clone()], "nothing of any is kept");
+    assert_eq!(blindmap_store::testing::count_rows(&store, "dataset_accounts").await, 36, "not one account");
     let loaded = store.load_dataset(&org.id, &first.id, Side::First).await.unwrap();
     assert_eq!(loaded.records().len(), 36);
+}
+
+async fn the_active_dataset_is_chosen_and_others_can_be_deleted(store: Store) {
+    let (org, first, p) = org_with_partner(&store).await;
+    assert!(store.dataset(&org, &first).await.unwrap().active, "the first import is active");
+    let second = store.import_dataset(&org, "stray.csv", "salesforce", importer(VENDOR)).await.unwrap();
+    assert!(!second.active, "a later import waits to be chosen");
+    assert_eq!(store.active_dataset(&org).await.unwrap().unwrap().id, first);
+    // Runs match the active dataset; a run of the first keeps it from a plain delete.
+    let run = start(&store, &org, &first, &p).await;
+    assert!(matches!(store.delete_dataset(&org, &first, true).await, Err(StoreError::DatasetInUse(_))), "active");
+    let activated = store.activate_dataset(&org, &second.id).await.unwrap();
+    assert!(activated.active);
+    assert_eq!(store.active_dataset(&org).await.unwrap().unwrap().id, second.id);
+    let listed: Vec<bool> = store.datasets(&org).await.unwrap().iter().map(|d| d.active).collect();
+    assert_eq!(listed, [true, false], "newest first, the second active");
+    assert!(matches!(store.delete_dataset(&org, &first, true).await, Err(StoreError::DatasetInUse(_))), "running");
+    store.fail_run(&run, "stopped", None).await.unwrap();
+    assert!(matches!(store.delete_dataset(&org, &first, false).await, Err(StoreError::DatasetInUse(_))), "runs");
+    assert_eq!(store.delete_dataset(&org, &first, true).await.unwrap(), 1);
+    assert!(matches!(store.run(&org, &run).await, Err(StoreError::NotFound(_))), "its run went with it");
+    assert!(matches!(store.dataset(&org, &first).await, Err(StoreError::NotFound(_))));
+    assert_eq!(blindmap_store::testing::count_rows(&store, "dataset_accounts").await, 36, "the second's accounts");
+    // Another organisation can neither see, activate nor delete it.
+    let other = store.create_organisation("Other").await.unwrap();
+    assert!(matches!(store.activate_dataset(&other.id, &second.id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.delete_dataset(&other.id, &second.id, true).await, Err(StoreError::NotFound(_))));
+    assert!(store.active_dataset(&other.id).await.unwrap().is_none());
 }
 
 async fn organisations_are_isolated(store: Store) {

@@ -36,6 +36,8 @@ pub(crate) struct DatasetView {
     /// What the import made of the file: keys per type, rejects by reason, segments.
     #[schema(value_type = Object)]
     summary: serde_json::Value,
+    /// Whether it is the organisation's active dataset: the one its runs match.
+    active: bool,
 }
 
 impl From<DatasetInfo> for DatasetView {
@@ -48,6 +50,7 @@ impl From<DatasetInfo> for DatasetView {
             rows: d.rows,
             accounts: d.accounts,
             summary: d.summary,
+            active: d.active,
         }
     }
 }
@@ -68,6 +71,10 @@ pub(crate) struct UploadParams {
     name: String,
     /// `salesforce`, `hubspot`, `generic`, or absent to choose by the header.
     preset: Option<String>,
+    /// Make it the active dataset (the one runs match) once imported. An organisation's first
+    /// dataset becomes active anyway; later ones wait to be chosen unless this is `true`.
+    #[serde(default)]
+    activate: bool,
 }
 
 /// Uploads a CSV export (the request body) as a new dataset. All or nothing: a malformed file is
@@ -176,10 +183,22 @@ async fn import(
     };
     let importer = Importer::new(name, input, &mapping.mapping()).map_err(|e| ApiError::Invalid(e.to_string()))?;
     let org = &caller.0.user.org;
-    let info = state.store.import_dataset(org, name, mapping.name(), importer).await?;
+    let mut info = state.store.import_dataset(org, name, mapping.name(), importer).await?;
     let detail = serde_json::json!({ "dataset": info.id.to_string(), "rows": info.rows, "accounts": info.accounts });
     state.store.record_audit(org, &caller.0.user.name, "dataset.imported", &detail).await?;
+    if params.activate && !info.active {
+        info = activate_dataset(state, caller, &info.id).await?;
+    }
     Ok(info.into())
+}
+
+/// Makes a dataset the active one, with its audit entry.
+async fn activate_dataset(state: &AppState, caller: &Caller, id: &DatasetId) -> Result<DatasetInfo, ApiError> {
+    let org = &caller.0.user.org;
+    let info = state.store.activate_dataset(org, id).await?;
+    let detail = serde_json::json!({ "dataset": id.to_string(), "name": info.name });
+    state.store.record_audit(org, &caller.0.user.name, "dataset.activated", &detail).await?;
+    Ok(info)
 }
 
 /// The organisation's datasets, newest first.
@@ -208,7 +227,63 @@ async fn one(
     Ok(Json(state.store.dataset(&caller.0.user.org, &id).await?.into()))
 }
 
-/// The segments a match would use: those of the newest dataset.
+/// Makes a dataset the organisation's active one: the dataset its runs match from now on (runs
+/// under way keep theirs). Admins and integrations.
+#[utoipa::path(post, path = "/api/v1/datasets/{id}/activate", tag = "datasets", params(("id" = String, Path)),
+    responses((status = 200, body = DatasetView),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such dataset")))]
+async fn activate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<DatasetView>, ApiError> {
+    caller.require(&[Role::Admin, Role::Integration])?;
+    let id = DatasetId::parse(&id).ok_or(ApiError::NotFound("dataset"))?;
+    Ok(Json(activate_dataset(&state, &caller, &id).await?.into()))
+}
+
+/// What deleting a dataset may take with it.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(crate) struct DeleteParams {
+    /// Also delete the runs that matched it (their matrices, overlaps and changes; the audit
+    /// trail keeps what they revealed). Without it, a dataset runs used is not deleted.
+    #[serde(default)]
+    with_runs: bool,
+}
+
+/// What a deletion removed.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Deleted {
+    /// The dataset (`ds_…`).
+    dataset: String,
+    /// Runs deleted with it.
+    runs: u64,
+}
+
+/// Deletes a dataset that is not the active one (admins): its accounts, and with `with_runs`
+/// the runs that matched it.
+#[utoipa::path(delete, path = "/api/v1/datasets/{id}", tag = "datasets", params(("id" = String, Path), DeleteParams),
+    responses((status = 200, body = Deleted),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such dataset"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "The active dataset, one a run is matching now, or one runs matched (without with_runs)")))]
+async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Query<DeleteParams>,
+) -> Result<Json<Deleted>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let org = &caller.0.user.org;
+    let id = DatasetId::parse(&id).ok_or(ApiError::NotFound("dataset"))?;
+    let name = state.store.dataset(org, &id).await?.name;
+    let runs = state.store.delete_dataset(org, &id, params.with_runs).await?;
+    let detail = serde_json::json!({ "dataset": id.to_string(), "name": name, "runs_deleted": runs });
+    state.store.record_audit(org, &caller.0.user.name, "dataset.deleted", &detail).await?;
+    Ok(Json(Deleted { dataset: id.to_string(), runs }))
+}
+
+/// The segments a match would use: those of the active dataset.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct SegmentList {
     /// The dataset they come from (`ds_…`).
@@ -226,13 +301,13 @@ pub(crate) struct SegmentView {
     accounts: u64,
 }
 
-/// The organisation's segments: those of its newest dataset, the one runs match. Sharing rules
+/// The organisation's segments: those of its active dataset, the one runs match. Sharing rules
 /// name these labels.
 #[utoipa::path(get, path = "/api/v1/segments", tag = "datasets",
     responses((status = 200, body = SegmentList),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No dataset yet")))]
 async fn segments(State(state): State<AppState>, caller: Caller) -> Result<Json<SegmentList>, ApiError> {
-    let dataset = state.store.newest_dataset(&caller.0.user.org).await?.ok_or(ApiError::NotFound("dataset"))?;
+    let dataset = state.store.active_dataset(&caller.0.user.org).await?.ok_or(ApiError::NotFound("dataset"))?;
     let items = dataset.summary["segments"]
         .as_object()
         .into_iter()
@@ -243,5 +318,9 @@ async fn segments(State(state): State<AppState>, caller: Caller) -> Result<Json<
 }
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(upload, list)).routes(routes!(one)).routes(routes!(segments))
+    OpenApiRouter::new()
+        .routes(routes!(upload, list))
+        .routes(routes!(one, delete))
+        .routes(routes!(activate))
+        .routes(routes!(segments))
 }

@@ -50,6 +50,15 @@ pub async fn upload(node: &Node, name: &str, csv: &str) {
     node.api.call::<Value>(Method::POST, &path, body, &[]).await.unwrap();
 }
 
+/// Uploads a dataset and makes it the one the node's runs match (a later import waits to be
+/// chosen otherwise).
+pub async fn upload_active(node: &Node, name: &str, csv: &str) {
+    let body = Some((csv.as_bytes().to_vec(), "text/csv"));
+    let path = format!("/api/v1/datasets?name={name}&activate=true");
+    let made: Value = node.api.call(Method::POST, &path, body, &[]).await.unwrap();
+    assert_eq!(made["active"], true, "{made}");
+}
+
 /// Polls a run until it leaves `running`.
 pub async fn finished(node: &Node, run: &str) -> Value {
     for _ in 0..600 {
