@@ -119,9 +119,35 @@ pub(crate) async fn problem_for_plain_errors(response: Response) -> Response {
         }
         StatusCode::NOT_FOUND => "no such resource: see /api/v1/openapi.json".to_owned(),
         StatusCode::METHOD_NOT_ALLOWED => "this resource does not take that method".to_owned(),
+        StatusCode::URI_TOO_LONG => uri_too_long(),
         other => other.canonical_reason().unwrap_or("error").to_owned(),
     };
     problem(status, detail)
+}
+
+/// The longest request target (path and query) the node reads, in bytes; a longer one is
+/// answered 414 with a problem document by [`refuse_long_uris`].
+///
+/// Past some length hyper answers before any of the node's code runs, with a bare status and no
+/// body, and has no setting for that answer: over HTTP/1, a request line over 65,534 bytes (a
+/// constant in hyper) gets 414, a head over its read buffer (about 400 KiB) 431; over HTTP/2, a
+/// header list over the node's `max_header_list_size` (96 KiB, node.rs; h2's default of 16 KiB
+/// would cut in first) gets 431. So every target from this limit up to hyper's gets the problem
+/// document; only one past hyper's own limits gets hyper's bare answer.
+pub const MAX_URI_BYTES: usize = 16 * 1024;
+
+fn uri_too_long() -> String {
+    format!("the request's path and query are longer than this node reads ({MAX_URI_BYTES} bytes)")
+}
+
+/// Answers a request whose target is longer than [`MAX_URI_BYTES`] with a 414 problem document,
+/// before it is routed.
+pub(crate) async fn refuse_long_uris(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let length = request.uri().path_and_query().map_or(0, |target| target.as_str().len());
+    if length > MAX_URI_BYTES {
+        return problem(StatusCode::URI_TOO_LONG, uri_too_long());
+    }
+    next.run(request).await
 }
 
 /// A problem response of a status.

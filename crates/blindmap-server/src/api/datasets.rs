@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, idempotent};
+use super::{Page, contract, idempotent};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
@@ -64,21 +64,51 @@ pub(crate) struct DatasetPage {
 /// How to read an upload.
 #[derive(Deserialize, utoipa::IntoParams)]
 pub(crate) struct UploadParams {
-    /// A name for the dataset, e.g. the file name.
+    /// A name for the dataset, e.g. the file name (1 to 200 characters, no blank at either end,
+    /// no control characters).
+    #[param(value_type = contract::Label)]
     name: String,
-    /// `salesforce`, `hubspot`, `generic`, or absent to choose by the header.
-    preset: Option<String>,
+    /// The preset to read it with; absent: the one whose columns the header has.
+    #[param(nullable = false)]
+    preset: Option<PresetName>,
+}
+
+/// The presets an upload can be read with.
+#[derive(Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum PresetName {
+    /// A Salesforce Account export.
+    Salesforce,
+    /// A HubSpot Companies export.
+    Hubspot,
+    /// blindmap's plain format.
+    Generic,
+}
+
+impl PresetName {
+    fn preset(self) -> Preset {
+        match self {
+            Self::Salesforce => Preset::Salesforce,
+            Self::Hubspot => Preset::Hubspot,
+            Self::Generic => Preset::Generic,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        self.preset().name()
+    }
 }
 
 /// Uploads a CSV export (the request body) as a new dataset. All or nothing: a malformed file is
 /// refused with its line and column, and nothing is stored. With an `Idempotency-Key` header, a
 /// retried upload returns the first one's response.
 #[utoipa::path(post, path = "/api/v1/datasets", tag = "datasets", params(UploadParams,
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried upload safe")),
-    request_body(content = String, content_type = "text/csv"),
-    responses((status = 201, body = DatasetView),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "The file is malformed"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "Idempotency key reused")))]
+        ("Idempotency-Key" = Option<contract::IdempotencyKey>, Header, nullable = false, description = "Makes a retried upload safe")),
+    request_body(content = String, content_type = "text/csv", description = "The CRM export, as exported"),
+    responses((status = 201, body = DatasetView, description = "Imported"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Reps do not upload"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "The file is malformed, or no preset fits its header, or the name is not a name")))]
 async fn upload(
     State(state): State<AppState>,
     caller: Caller,
@@ -87,7 +117,8 @@ async fn upload(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin, Role::Integration])?;
-    let parts = [params.name.as_bytes(), params.preset.as_deref().unwrap_or("").as_bytes(), &body];
+    crate::attribution::check_text("name", &params.name)?;
+    let parts = [params.name.as_bytes(), params.preset.map_or("", PresetName::as_str).as_bytes(), &body];
     let work = import(&state, &caller, &params, &body);
     idempotent(&state, &caller.0.user.org, &headers, &parts, StatusCode::CREATED, work).await
 }
@@ -99,9 +130,8 @@ async fn import(
     body: &[u8],
 ) -> Result<DatasetView, ApiError> {
     let name = params.name.as_str();
-    let mapping = match params.preset.as_deref() {
-        Some(p) => Preset::from_name(p)
-            .ok_or_else(|| ApiError::Invalid(format!("unknown preset {p:?}: use salesforce, hubspot or generic")))?,
+    let mapping = match params.preset {
+        Some(p) => p.preset(),
         None => {
             let header = read_header(name, body, None).map_err(|e| ApiError::Invalid(e.to_string()))?;
             Preset::detect(&header).ok_or_else(|| {
@@ -118,7 +148,10 @@ async fn import(
 }
 
 /// The organisation's datasets, newest first.
-#[utoipa::path(get, path = "/api/v1/datasets", tag = "datasets", params(Page), responses((status = 200, body = DatasetPage)))]
+#[utoipa::path(get, path = "/api/v1/datasets", tag = "datasets",
+    params(Page, ("cursor" = Option<contract::DatasetId>, Query, description = "The `next` of the previous page")),
+    responses((status = 200, body = DatasetPage, description = "A page of datasets"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A limit or cursor out of range")))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -132,8 +165,9 @@ async fn list(
 }
 
 /// One dataset.
-#[utoipa::path(get, path = "/api/v1/datasets/{id}", tag = "datasets", params(("id" = String, Path)),
-    responses((status = 200, body = DatasetView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/datasets/{id}", tag = "datasets", params(("id" = contract::DatasetId, Path)),
+    responses((status = 200, body = DatasetView, description = "The dataset"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such dataset")))]
 async fn one(
     State(state): State<AppState>,
     caller: Caller,
@@ -164,7 +198,7 @@ pub(crate) struct SegmentView {
 /// The organisation's segments: those of its newest dataset, the one runs match. Sharing rules
 /// name these labels.
 #[utoipa::path(get, path = "/api/v1/segments", tag = "datasets",
-    responses((status = 200, body = SegmentList),
+    responses((status = 200, body = SegmentList, description = "The segments"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No dataset yet")))]
 async fn segments(State(state): State<AppState>, caller: Caller) -> Result<Json<SegmentList>, ApiError> {
     let dataset = state.store.newest_dataset(&caller.0.user.org).await?.ok_or(ApiError::NotFound("dataset"))?;
