@@ -12,6 +12,8 @@
 # BLINDMAP_SCHEMATHESIS_EXAMPLES (per operation, default 25), BLINDMAP_SCHEMATHESIS_SEED (default:
 # random, printed), BLINDMAP_SCHEMATHESIS_SECONDS (schemathesis's time budget, default 120: it
 # shares it among its phases, so a loaded machine tests less rather than failing),
+# BLINDMAP_SCHEMATHESIS_DATABASE_URL (a PostgreSQL URL for the tested node's store, e.g. the one
+# scripts/with-postgres.sh exports; default: SQLite in its data folder),
 # BLINDMAP_SCHEMATHESIS_ARGS (more arguments for `schemathesis run`, e.g. `--include-path-regex
 # registrations` while debugging).
 set -euo pipefail
@@ -52,8 +54,12 @@ trap cleanup EXIT
 
 # A node on a free loopback port; its URL and admin token in $work/NAME.url and $work/NAME.token.
 node() {
-  local name=$1 organisation=$2
-  "$bin" init --data-dir "$work/$name" --organisation "$organisation" --listen 127.0.0.1:0 >"$work/$name.init"
+  local name=$1 organisation=$2 database=()
+  if [ "$name" = vendor ] && [ -n "${BLINDMAP_SCHEMATHESIS_DATABASE_URL:-}" ]; then
+    database=(--database "$BLINDMAP_SCHEMATHESIS_DATABASE_URL")
+  fi
+  "$bin" init --data-dir "$work/$name" --organisation "$organisation" --listen 127.0.0.1:0 "${database[@]}" \
+    >"$work/$name.init"
   BLINDMAP_LOG=warn "$bin" serve --data-dir "$work/$name" >"$work/$name.out" 2>"$work/$name.log" &
   pids+=($!)
   for _ in $(seq 1 300); do

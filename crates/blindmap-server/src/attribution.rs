@@ -72,7 +72,12 @@ pub(crate) enum InboundBody {
 impl InboundBody {
     /// The checked touches of a delivery, all or an error naming the first bad one.
     pub(crate) fn parse(body: &[u8], actor: &str, now: i64) -> Result<Vec<(String, Touch)>, ApiError> {
-        let parsed: Self = serde_json::from_slice(body).map_err(|e| {
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| ApiError::Invalid(format!("the delivery is not JSON: {e}")))?;
+        if crate::extract::holds_nul(&value) {
+            return Err(ApiError::Invalid(crate::extract::NUL_IN_TEXT.into()));
+        }
+        let parsed: Self = serde_json::from_value(value).map_err(|e| {
             ApiError::Invalid(format!(
                 "the delivery is not {{\"type\": \"touch\", \"data\": {{opportunity, partner, kind, at, actor}}}} \
                  or {{\"type\": \"touches\", \"data\": [...]}}: {e}"

@@ -126,7 +126,7 @@ pub(crate) async fn problem_for_plain_errors(response: Response) -> Response {
 }
 
 /// The longest request target (path and query) the node reads, in bytes; a longer one is
-/// answered 414 with a problem document by [`refuse_long_uris`].
+/// answered 414 with a problem document by [`check_target`].
 ///
 /// Past some length hyper answers before any of the node's code runs, with a bare status and no
 /// body, and has no setting for that answer: over HTTP/1, a request line over 65,534 bytes (a
@@ -140,12 +140,17 @@ fn uri_too_long() -> String {
     format!("the request's path and query are longer than this node reads ({MAX_URI_BYTES} bytes)")
 }
 
-/// Answers a request whose target is longer than [`MAX_URI_BYTES`] with a 414 problem document,
-/// before it is routed.
-pub(crate) async fn refuse_long_uris(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let length = request.uri().path_and_query().map_or(0, |target| target.as_str().len());
-    if length > MAX_URI_BYTES {
+/// Answers, before routing, a request whose target is longer than [`MAX_URI_BYTES`] (414), or
+/// holds an encoded NUL character (400: no text the node keeps or looks up can hold one —
+/// PostgreSQL cannot store it — so no parameter takes it; bodies are held to the same in
+/// `extract`).
+pub(crate) async fn check_target(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let target = request.uri().path_and_query().map_or("", |target| target.as_str());
+    if target.len() > MAX_URI_BYTES {
         return problem(StatusCode::URI_TOO_LONG, uri_too_long());
+    }
+    if target.as_bytes().windows(3).any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0') {
+        return problem(StatusCode::BAD_REQUEST, "no path or query parameter takes the NUL character (%00)".to_owned());
     }
     next.run(request).await
 }

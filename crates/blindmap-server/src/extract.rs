@@ -27,10 +27,30 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             Err(r) => return Err(ApiError::Rejected { status: r.status(), detail: r.body_text() }),
         };
         integral_numbers_as_integers(&mut value);
+        if holds_nul(&value) {
+            return Err(ApiError::Rejected {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                detail: NUL_IN_TEXT.to_owned(),
+            });
+        }
         T::deserialize(value).map(Self).map_err(|e| ApiError::Rejected {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             detail: format!("Failed to deserialize the JSON body into the target type: {e}"),
         })
+    }
+}
+
+/// Why a body holding the NUL character is refused.
+pub(crate) const NUL_IN_TEXT: &str = "no text takes the NUL character (U+0000)";
+
+/// Whether a string or a key anywhere in `value` holds the NUL character, which no text the node
+/// keeps can hold (PostgreSQL cannot store it), whatever the store.
+pub(crate) fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(fields) => fields.iter().any(|(key, field)| key.contains('\0') || holds_nul(field)),
+        _ => false,
     }
 }
 
@@ -107,5 +127,12 @@ mod tests {
         let mut big = serde_json::json!(1.8e19);
         integral_numbers_as_integers(&mut big);
         assert_eq!(serde_json::from_value::<u64>(big).unwrap(), 18_000_000_000_000_000_000);
+    }
+
+    #[test]
+    fn nul_is_found_in_any_text() {
+        assert!(holds_nul(&serde_json::json!({ "a": [1, { "b": "x\u{0}" }] })));
+        assert!(holds_nul(&serde_json::json!({ "a\u{0}": 1 })));
+        assert!(!holds_nul(&serde_json::json!({ "a": ["\\u0000", "x"], "b": null })));
     }
 }

@@ -104,8 +104,8 @@ pub(crate) fn app_with_node(store: Store, limits: Limits, node: Option<Arc<NodeC
         .with_state(AppState { store, node })
         // Errors from layers (size limit, timeout) and unknown routes become problem documents too.
         .layer(axum::middleware::map_response(error::problem_for_plain_errors))
-        // Over-long targets are refused before routing, as a problem document (see MAX_URI_BYTES).
-        .layer(axum::middleware::from_fn(error::refuse_long_uris))
+        // Over-long targets, and NUL in one, are refused before routing (see error::check_target).
+        .layer(axum::middleware::from_fn(error::check_target))
         // An HTTP/1 body left unread closes its connection: say so (see unread_body).
         .layer(axum::middleware::from_fn(unread_body::close_if_unread))
         // One span per request with the method and path only: query strings (file names) and

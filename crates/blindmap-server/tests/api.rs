@@ -26,6 +26,7 @@ on_both_backends!(
     runs_belong_to_their_organisation,
     admins_manage_users_and_tokens,
     bodies_are_limited_by_the_configured_size_only,
+    nul_is_refused_before_any_store_sees_it,
 );
 
 struct Client {
@@ -441,6 +442,11 @@ async fn runs_belong_to_their_organisation(store: Store) {
     let (status, _) =
         api.call("GET", &format!("/api/v1/runs/{id}/overlaps?cursor=bogus"), Some(&vendor_admin), "", &[]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Any cursor of the documented shape is a place in the order, even one naming bytes no
+    // stored text holds (a NUL, invalid UTF-8), on either store.
+    let odd = format!("/api/v1/runs/{id}/overlaps?cursor=-7.00ff.61.00");
+    let (status, page) = api.call("GET", &odd, Some(&vendor_admin), "", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
 }
 
 async fn admins_manage_users_and_tokens(store: Store) {
@@ -509,4 +515,36 @@ async fn bodies_are_limited_by_the_configured_size_only(store: Store) {
     let (status, problem) = small.call("GET", &long, Some(&bot), "", &[]).await;
     assert_eq!(status, StatusCode::URI_TOO_LONG, "{problem}");
     assert!(problem["detail"].as_str().unwrap().contains("longer than this node reads"), "{problem}");
+}
+
+/// PostgreSQL cannot store or compare text holding NUL; every store refuses it alike, as the
+/// document says, before a query could fail: 400 in a path or query, 422 in a body or a file.
+async fn nul_is_refused_before_any_store_sees_it(store: Store) {
+    let [admin, _, bot] = org(&store, "Vendor").await;
+    let api = client(store);
+    for path in
+        ["/api/v1/audit?cursor=a%00b", "/api/v1/cosell/a%00b", "/api/v1/registrations?cursor=%00", "/api/v1/me?x=%00"]
+    {
+        assert_eq!(api.call("GET", path, Some(&admin), "", &[]).await.0, StatusCode::BAD_REQUEST, "{path}");
+    }
+    let json = [("content-type", "application/json")];
+    for (path, body) in [
+        ("/api/v1/hooks", r#"{"url": "https://a.example/\u0000"}"#),
+        ("/api/v1/users", r#"{"name": "kim", "role": "rep", "x\u0000": 1}"#),
+        (
+            "/api/v1/attribution/touches",
+            r#"{"opportunity": "o", "partner": "p", "kind": "sourced", "actor": "a\u0000"}"#,
+        ),
+    ] {
+        let (status, problem) = api.call("POST", path, Some(&admin), body, &json).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("NUL"), "{problem}");
+    }
+    let (status, ledger) = api.call("GET", "/api/v1/attribution/ledger?cursor=0.6100ff", Some(&admin), "", &[]).await;
+    assert_eq!(status, StatusCode::OK, "a cursor naming a NUL is only a place: {ledger}");
+    let file = VENDOR.replacen("Delta Inc", "Delta\0 Inc", 1);
+    let (status, _) = api.call("POST", "/api/v1/datasets?name=v.csv", Some(&bot), &file, &[]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, list) = api.call("GET", "/api/v1/datasets", Some(&admin), "", &[]).await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "nothing stored");
 }

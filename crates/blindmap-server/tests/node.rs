@@ -1,6 +1,6 @@
 //! A real node: `init` in a fresh folder, `start` on port 0, and the API over HTTPS with the
 //! certificate pinned — and refused when the pin is wrong; over-long request targets answered
-//! with a problem document over HTTP/1 and HTTP/2.
+//! with a problem document over HTTP/1 and HTTP/2; an unread HTTP/1 body closing its connection.
 
 use std::sync::Arc;
 
@@ -144,6 +144,35 @@ async fn over_long_targets_are_answered_with_a_problem_document() {
     // (Past 65,534 bytes, hyper's HTTP/1 limit, hyper answers a bare 414 itself: see
     // MAX_URI_BYTES. The `http` crate cannot even form such a URI, so no client here sends one.)
 
+    node.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_http1_body_left_unread_closes_its_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = InitOptions {
+        data_dir: dir.path().join("node"),
+        organisation: "Vendor".into(),
+        admin: "ada".into(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        public_url: None,
+        database_url: None,
+    };
+    let made = init(&options).await.unwrap();
+    let node = start(&options.data_dir, &NodeConfig::load(&options.data_dir).unwrap()).await.unwrap();
+    let url = format!("https://127.0.0.1:{}/api/v1/users", node.addr.port());
+    let http1 = blindmap_server::client::pinned_http(&made.fingerprint).unwrap();
+    let body = r#"{"name": "kim", "role": "rep"}"#;
+    let json = |request: reqwest::RequestBuilder| request.header("content-type", "application/json").body(body);
+    let closes = |response: &reqwest::Response| {
+        response.headers().get(reqwest::header::CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
+    };
+    // Refused before the body is read (no token): the client is told not to reuse the connection.
+    let refused = json(http1.post(&url)).send().await.unwrap();
+    assert_eq!((refused.status().as_u16(), closes(&refused)), (401, true));
+    // Read to its end: the connection stays open for the next request.
+    let created = json(http1.post(&url)).bearer_auth(made.admin_token.expose()).send().await.unwrap();
+    assert_eq!((created.status().as_u16(), closes(&created)), (201, false));
     node.shutdown().await.unwrap();
 }
 

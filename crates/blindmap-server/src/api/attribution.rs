@@ -715,12 +715,13 @@ async fn ledger(
 }
 
 /// A ledger cursor as `LedgerCursor::to_text` writes it — its place, a dot, and the opportunity
-/// in hex — whose opportunity bytes are read as UTF-8 with any invalid sequence replaced: a
-/// cursor is only a place in the ledger's order, so any such text names one.
+/// in hex — whose opportunity bytes are read as UTF-8 with any invalid sequence or NUL replaced
+/// (no stored text holds either): a cursor is only a place in the ledger's order, so any such
+/// text names one.
 fn ledger_cursor(text: &str) -> Option<LedgerCursor> {
     let (seq, opportunity) = text.split_once('.')?;
     let seq = if seq.bytes().all(|b| b.is_ascii_digit()) { seq.parse().ok()? } else { return None };
-    let opportunity = String::from_utf8_lossy(&hex::decode(opportunity).ok()?).into_owned();
+    let opportunity = String::from_utf8_lossy(&hex::decode(opportunity).ok()?).replace('\0', "\u{fffd}");
     Some(LedgerCursor { opportunity, seq })
 }
 

@@ -19,17 +19,18 @@ use utoipa::{Modify, PartialSchema, ToSchema};
 /// Adds to each operation the responses it can give whatever its handler does. Statuses the
 /// operation documents itself keep their own description.
 ///
-/// - every operation: 408 (the request outlived `request_timeout_seconds`) and 500;
+/// - every operation: 408 (the request outlived `request_timeout_seconds`), 500, and 400 for a
+///   request target holding NUL (`error::check_target`);
 /// - behind a bearer token (the operation does not opt out with `security(())`): 401 with
 ///   `WWW-Authenticate`, and 429 with `Retry-After`;
-/// - with path parameters: 400 (a parameter that is not UTF-8 once decoded);
-/// - with query parameters: 400 (a parameter of the wrong type, missing or unknown);
+/// - with path parameters, 400 also for one that is not UTF-8 once decoded; with query
+///   parameters, 400 also for one of the wrong type, missing or unknown;
 /// - with an `Idempotency-Key` header (see `api::idempotent`): 409 (the key was used for another
 ///   request, or its first request is still running) and 422 (a malformed key);
 /// - with a body: 413 (larger than the node takes); a JSON body read by the API's
 ///   [`Json`](crate::extract::Json) or [`OptionalJson`](crate::extract::OptionalJson) — every
 ///   token-authenticated JSON body — adds 415 (not sent as `application/json`), 400 (not JSON)
-///   and 422 (JSON of the wrong shape).
+///   and 422 (JSON of the wrong shape, or holding NUL).
 ///
 /// This runs on the merged document (after `split_for_parts`): the `OpenApi` derive applies its
 /// own modifiers before any route is merged.
@@ -56,7 +57,7 @@ impl Modify for CommonResponses {
 }
 
 /// Whether an operation needs the bearer token (it does unless it says `security(())`).
-pub(crate) fn needs_token(operation: &Operation) -> bool {
+fn needs_token(operation: &Operation) -> bool {
     operation.security.as_ref().is_none_or(|alternatives| {
         !alternatives.is_empty() && alternatives.iter().all(|a| *a != SecurityRequirement::default())
     })
@@ -82,19 +83,23 @@ fn add_common(operation: &mut Operation) {
     };
     if json_body {
         add("400", problem("The body is not JSON"));
+        add(
+            "422",
+            problem("The body is JSON of another shape — a field missing, unknown or of the wrong type — or holds NUL"),
+        );
         add("415", problem("The body is not sent as application/json"));
-        add("422", problem("The body is JSON of another shape: a field missing, unknown or of the wrong type"));
     }
     if idempotent {
         add("409", problem("The Idempotency-Key was used for another request, or its first request is still running"));
         add("422", problem("The Idempotency-Key is not 1 to 200 visible characters"));
     }
     if in_query {
-        add("400", problem("A query parameter is missing, unknown or of the wrong type"));
+        add("400", problem("A query parameter is missing, unknown or of the wrong type, or holds NUL (%00)"));
     }
     if in_path {
-        add("400", problem("A path parameter is not UTF-8 once percent-decoded"));
+        add("400", problem("A path parameter is not UTF-8 once percent-decoded, or holds NUL (%00)"));
     }
+    add("400", problem("The request target holds NUL (%00)"));
     if !body_types.is_empty() {
         add("413", problem("The body is larger than the node takes (max_body_mib)"));
     }

@@ -118,6 +118,9 @@ async fn upload(
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin, Role::Integration])?;
     crate::attribution::check_text("name", &params.name)?;
+    if body.contains(&0) {
+        return Err(ApiError::Invalid(format!("the file holds a NUL byte: {}", crate::extract::NUL_IN_TEXT)));
+    }
     let parts = [params.name.as_bytes(), params.preset.map_or("", PresetName::as_str).as_bytes(), &body];
     let work = import(&state, &caller, &params, &body);
     idempotent(&state, &caller.0.user.org, &headers, &parts, StatusCode::CREATED, work).await

@@ -30,7 +30,9 @@ use crate::error::ApiError;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "blindmap matching API", description = "A blindmap node's API for its own organisations' users."),
+    info(title = "blindmap matching API", description = "A blindmap node's API for its own organisations' users. \
+        No text — parameter, body or uploaded file — takes the NUL character (U+0000): PostgreSQL cannot store it, \
+        so every store refuses it alike (400 in a path or query, 422 in a body)."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     components(schemas(

@@ -300,7 +300,8 @@ fn encode_cursor(c: &OverlapCursor) -> String {
 }
 
 /// A place read back: any text of the cursor's shape names one (texts are read as UTF-8, an
-/// invalid sequence replaced), since it is only a place in the overlaps' order.
+/// invalid sequence or a NUL replaced, as no stored text holds either), since it is only a place
+/// in the overlaps' order.
 fn decode_cursor(text: &str) -> Result<OverlapCursor, ApiError> {
     let invalid = || ApiError::Invalid("cursor is not one this API returned".into());
     let mut parts = text.split('.');
@@ -312,7 +313,7 @@ fn decode_cursor(text: &str) -> Result<OverlapCursor, ApiError> {
     let partner_record: i64 = record.parse().map_err(|_| invalid())?;
     let mut text = || -> Result<String, ApiError> {
         let bytes = hex::decode(parts.next().ok_or_else(invalid)?).map_err(|_| invalid())?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        Ok(String::from_utf8_lossy(&bytes).replace('\0', "\u{fffd}"))
     };
     let (own_segment, partner_segment, account_id) = (text()?, text()?, text()?);
     if parts.next().is_some() {
