@@ -10,7 +10,8 @@
 # Environment: BLINDMAP_BIN (default target/debug/blindmap, built if missing),
 # BLINDMAP_SCHEMATHESIS_VENV (default ~/.cache/blindmap/schemathesis-VERSION, made if missing),
 # BLINDMAP_SCHEMATHESIS_EXAMPLES (per operation, default 25), BLINDMAP_SCHEMATHESIS_SEED (default:
-# random, printed), BLINDMAP_SCHEMATHESIS_SECONDS (schemathesis's time budget, default 120: it
+# 1 under CI, so that CI judges a change and not a new draw; random elsewhere, printed, so that
+# runs by hand keep looking further), BLINDMAP_SCHEMATHESIS_SECONDS (schemathesis's time budget, default 120: it
 # shares it among its phases, so a loaded machine tests less rather than failing),
 # BLINDMAP_SCHEMATHESIS_DATABASE_URL (a PostgreSQL URL for the tested node's store, e.g. the one
 # scripts/with-postgres.sh exports; default: SQLite in its data folder),
@@ -24,18 +25,23 @@ version=4.32.5
 venv=${BLINDMAP_SCHEMATHESIS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/blindmap/schemathesis-$version}
 examples=${BLINDMAP_SCHEMATHESIS_EXAMPLES:-25}
 seconds=${BLINDMAP_SCHEMATHESIS_SECONDS:-120}
-seed=${BLINDMAP_SCHEMATHESIS_SEED:-$((RANDOM * 32768 + RANDOM))}
+if [ "${CI:-}" = true ]; then default_seed=1; else default_seed=$((RANDOM * 32768 + RANDOM)); fi
+seed=${BLINDMAP_SCHEMATHESIS_SEED:-$default_seed}
 bin=${BLINDMAP_BIN:-$repo/target/debug/blindmap}
 
-# schemathesis in its own venv, installed from PyPI once and kept.
+# schemathesis in its own venv, installed from PyPI once and kept; Python 3 and its venv module
+# from Debian where missing (as root).
+make_venv() { rm -rf "$venv" && mkdir -p "$(dirname "$venv")" && python3 -m venv "$venv"; }
 if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -qx "schemathesis, version $version"; then
   echo "installing schemathesis $version from PyPI into $venv"
-  if ! python3 -m venv --help >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null 2>&1 \
-      || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
+  if ! { command -v python3 >/dev/null 2>&1 && make_venv >/dev/null 2>&1; }; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "installing python3 and python3-venv (Debian)"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null 2>&1 \
+        || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null; }
+    fi
+    make_venv
   fi
-  rm -rf "$venv"
-  python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check --no-input "schemathesis==$version"
 fi
 
@@ -60,6 +66,8 @@ node() {
   fi
   "$bin" init --data-dir "$work/$name" --organisation "$organisation" --listen 127.0.0.1:0 "${database[@]}" \
     >"$work/$name.init"
+  # (Per-token rate limits, once a node has them, are to be set generous here: schemathesis
+  # sends thousands of requests with one token in a couple of minutes.)
   BLINDMAP_LOG=warn "$bin" serve --data-dir "$work/$name" >"$work/$name.out" 2>"$work/$name.log" &
   pids+=($!)
   for _ in $(seq 1 300); do
