@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::node_cli::{Connection, all_items, client, encode, runtime};
+use crate::term::{escaped, shown};
 
 #[derive(Subcommand)]
 pub(crate) enum UsersCommand {
@@ -64,19 +65,10 @@ pub(crate) fn run_users(command: &UsersCommand) -> anyhow::Result<()> {
         match command {
             UsersCommand::List { connection } => {
                 for u in &all_items(&client(connection)?, "/api/v1/users").await? {
-                    println!(
-                        "{}  {:<24} {}",
-                        u["id"].as_str().unwrap_or("?"),
-                        u["name"].as_str().unwrap_or("?"),
-                        u["role"].as_str().unwrap_or("?")
-                    );
+                    println!("{}  {:<24} {}", shown(&u["id"], "?"), shown(&u["name"], "?"), shown(&u["role"], "?"));
                     for t in u["tokens"].as_array().into_iter().flatten() {
                         let state = if t["revoked_at"].is_null() { "active" } else { "revoked" };
-                        println!(
-                            "    {}  {:<20} {state}",
-                            t["id"].as_str().unwrap_or("?"),
-                            t["label"].as_str().unwrap_or("?")
-                        );
+                        println!("    {}  {:<20} {state}", shown(&t["id"], "?"), shown(&t["label"], "?"));
                     }
                 }
             }
@@ -91,33 +83,33 @@ pub(crate) fn run_users(command: &UsersCommand) -> anyhow::Result<()> {
                     .await?;
                 println!(
                     "Added {} ({}) as {}.",
-                    made["name"].as_str().unwrap_or("?"),
-                    made["role"].as_str().unwrap_or("?"),
-                    made["id"].as_str().unwrap_or("?")
+                    shown(&made["name"], "?"),
+                    shown(&made["role"], "?"),
+                    shown(&made["id"], "?")
                 );
-                println!("Token {} (shown once; only its hash is kept):", made["token"]["id"].as_str().unwrap_or("?"));
-                println!("  {}", made["token"]["token"].as_str().unwrap_or("?"));
+                println!("Token {} (shown once; only its hash is kept):", shown(&made["token"]["id"], "?"));
+                println!("  {}", shown(&made["token"]["token"], "?"));
             }
             UsersCommand::Token { user, label, connection } => {
                 let path = format!("/api/v1/users/{}/tokens", encode(user));
                 let t: Value =
                     client(connection)?.call(Method::POST, &path, body(json!({ "label": label })), &[]).await?;
-                println!("Token {} (shown once; only its hash is kept):", t["id"].as_str().unwrap_or("?"));
-                println!("  {}", t["token"].as_str().unwrap_or("?"));
+                println!("Token {} (shown once; only its hash is kept):", shown(&t["id"], "?"));
+                println!("  {}", shown(&t["token"], "?"));
             }
             UsersCommand::Link { user, connection } => {
                 let path = format!("/api/v1/users/{}/signin-link", encode(user));
                 let link: Value = client(connection)?.call(Method::POST, &path, None, &[]).await?;
                 println!(
                     "Sign-in link (works once, until {}; hand it over as you would a token):",
-                    link["expires_at"].as_str().unwrap_or("?")
+                    shown(&link["expires_at"], "?")
                 );
-                println!("  {}", link["url"].as_str().unwrap_or("?"));
+                println!("  {}", shown(&link["url"], "?"));
             }
             UsersCommand::Revoke { id, connection } => {
                 let path = format!("/api/v1/tokens/{}", encode(id));
                 client(connection)?.call_empty(Method::DELETE, &path).await?;
-                println!("Revoked {id}.");
+                println!("Revoked {}.", escaped(id));
             }
         }
         Ok(())
@@ -140,8 +132,12 @@ pub(crate) fn run_org_add(args: &OrgAddArgs) -> anyhow::Result<()> {
     let token = runtime()?
         .block_on(blindmap_server::node::add_organisation(&args.data_dir, &args.name, &args.admin))
         .with_context(|| format!("cannot add {:?}", args.name))?;
-    println!("Added the organisation {} to the node in {}.", args.name, args.data_dir.display());
-    println!("Admin token for {} (shown once; only its hash is kept):", args.admin);
+    println!(
+        "Added the organisation {} to the node in {}.",
+        escaped(&args.name),
+        escaped(&args.data_dir.display().to_string())
+    );
+    println!("Admin token for {} (shown once; only its hash is kept):", escaped(&args.admin));
     println!("  {}", token.expose());
     Ok(())
 }
@@ -202,10 +198,10 @@ fn show_hook(h: &Value) {
     let events: Vec<&str> = h["events"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     println!(
         "{}  {:<8} {}  events: {}  failures in a row: {}",
-        h["id"].as_str().unwrap_or("?"),
-        h["state"].as_str().unwrap_or("?"),
-        h["url"].as_str().unwrap_or("?"),
-        if events.is_empty() { "all".to_owned() } else { events.join(", ") },
+        shown(&h["id"], "?"),
+        shown(&h["state"], "?"),
+        shown(&h["url"], "?"),
+        if events.is_empty() { "all".to_owned() } else { escaped(&events.join(", ")).into_owned() },
         h["consecutive_failures"]
     );
 }
@@ -220,7 +216,7 @@ pub(crate) fn run_hooks(command: &HooksCommand) -> anyhow::Result<()> {
                     .await?;
                 show_hook(&h);
                 println!("Signing secret (shown once; verify deliveries with it):");
-                println!("  {}", h["secret"].as_str().unwrap_or("?"));
+                println!("  {}", shown(&h["secret"], "?"));
             }
             HooksCommand::List { connection } => {
                 let list: Value = client(connection)?.call(Method::GET, "/api/v1/hooks", None, &[]).await?;
@@ -240,11 +236,11 @@ pub(crate) fn run_hooks(command: &HooksCommand) -> anyhow::Result<()> {
                 for a in log["items"].as_array().into_iter().flatten() {
                     let outcome = match (&a["status"], a["error"].as_str()) {
                         (s, None) => format!("delivered ({s})"),
-                        (_, Some(e)) => format!("failed: {e}"),
+                        (_, Some(e)) => format!("failed: {}", escaped(e)),
                     };
                     println!(
                         "{}  attempt {}  {}  {} ms",
-                        a["event"].as_str().unwrap_or("?"),
+                        shown(&a["event"], "?"),
                         a["attempt"],
                         outcome,
                         a["duration_ms"]
@@ -261,7 +257,7 @@ pub(crate) fn run_hooks(command: &HooksCommand) -> anyhow::Result<()> {
                     println!("{e}");
                 }
                 if let Some(next) = page["next"].as_str() {
-                    eprintln!("continue with --after {next}");
+                    eprintln!("continue with --after {}", escaped(next));
                 }
             }
         }

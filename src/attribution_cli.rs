@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::node_cli::{Connection, all_items, client, encode, runtime, with_query};
+use crate::term::{escaped, shown};
 
 const KINDS: [&str; 4] = ["sourced", "influenced", "co_selling", "referral"];
 const MODELS: [&str; 7] = ["categorical", "first_touch", "last_touch", "linear", "time_decay", "u_shaped", "w_shaped"];
@@ -167,8 +168,8 @@ async fn send(api: &ApiClient, method: Method, path: &str, body: &Value) -> anyh
 
 fn model_text(m: &Value) -> String {
     match m["half_life_days"].as_u64() {
-        Some(days) => format!("{} (half-life {days} days)", m["model"].as_str().unwrap_or("?")),
-        None => m["model"].as_str().unwrap_or("?").to_owned(),
+        Some(days) => format!("{} (half-life {days} days)", shown(&m["model"], "?")),
+        None => shown(&m["model"], "?").into_owned(),
     }
 }
 
@@ -176,7 +177,7 @@ fn money(m: &Value) -> String {
     if m.is_null() {
         return "-".to_owned();
     }
-    format!("{} {}", m["amount"].as_str().unwrap_or("?"), m["currency"].as_str().unwrap_or("?"))
+    format!("{} {}", shown(&m["amount"], "?"), shown(&m["currency"], "?"))
 }
 
 fn share(ppm: &Value) -> String {
@@ -184,8 +185,8 @@ fn share(ppm: &Value) -> String {
     format!("{}.{:04} %", ppm / 10_000, ppm % 10_000)
 }
 
-fn date(rfc3339: &Value) -> &str {
-    rfc3339.as_str().map_or("?", |t| t.strip_suffix("T00:00:00.000Z").unwrap_or(t))
+fn date(rfc3339: &Value) -> std::borrow::Cow<'_, str> {
+    escaped(rfc3339.as_str().map_or("?", |t| t.strip_suffix("T00:00:00.000Z").unwrap_or(t)))
 }
 
 fn print_json(value: &Value) -> anyhow::Result<()> {
@@ -196,12 +197,12 @@ fn print_json(value: &Value) -> anyhow::Result<()> {
 /// The deal and its credits, as a table.
 fn print_attribution(opportunity: &Value, deal: &Value, attribution: &Value) {
     let reporting = match (deal["reporting_currency"].as_str(), deal["rate"].as_str()) {
-        (Some(c), Some(r)) => format!(", reported in {c} at {r}"),
+        (Some(c), Some(r)) => format!(", reported in {} at {}", escaped(c), escaped(r)),
         _ => String::new(),
     };
     println!(
         "{}: {} closed {}{}; model {}",
-        opportunity.as_str().unwrap_or("?"),
+        shown(opportunity, "?"),
         money(&deal["amount"]),
         date(&deal["closed_at"]),
         reporting,
@@ -215,8 +216,8 @@ fn print_attribution(opportunity: &Value, deal: &Value, attribution: &Value) {
     for c in attribution["credits"].as_array().into_iter().flatten() {
         println!(
             "  {:<24} {:<11} {:>10}  {:>20}  {:>20}",
-            c["partner"].as_str().unwrap_or("?"),
-            c["category"].as_str().unwrap_or("-"),
+            shown(&c["partner"], "?"),
+            shown(&c["category"], "-"),
             share(&c["share_ppm"]),
             money(&c["amount"]),
             money(&c["reported"])
@@ -227,13 +228,13 @@ fn print_attribution(opportunity: &Value, deal: &Value, attribution: &Value) {
 fn print_touch(t: &Value) {
     println!(
         "{}  {}  {:<24} {:<11} {}  by {} via {}",
-        t["id"].as_str().unwrap_or("?"),
-        t["at"].as_str().unwrap_or("?"),
-        t["partner"].as_str().unwrap_or("?"),
-        t["kind"].as_str().unwrap_or("?"),
-        t["opportunity"].as_str().unwrap_or("?"),
-        t["actor"].as_str().unwrap_or("?"),
-        t["source"].as_str().unwrap_or("?")
+        shown(&t["id"], "?"),
+        shown(&t["at"], "?"),
+        shown(&t["partner"], "?"),
+        shown(&t["kind"], "?"),
+        shown(&t["opportunity"], "?"),
+        shown(&t["actor"], "?"),
+        shown(&t["source"], "?")
     );
 }
 
@@ -296,16 +297,16 @@ pub(crate) fn run(command: &AttributionCommand) -> anyhow::Result<()> {
                 print_attribution(&c["opportunity"], &c["deal"], &c["attribution"]);
                 println!(
                     "  closed by {} at {}; scored from these touches:",
-                    c["closed_by"].as_str().unwrap_or("?"),
-                    c["recorded_at"].as_str().unwrap_or("?")
+                    shown(&c["closed_by"], "?"),
+                    shown(&c["recorded_at"], "?")
                 );
                 for t in c["touches"].as_array().into_iter().flatten() {
                     println!(
                         "    {}  {:<24} {:<11} by {}",
-                        t["at"].as_str().unwrap_or("?"),
-                        t["partner"].as_str().unwrap_or("?"),
-                        t["kind"].as_str().unwrap_or("?"),
-                        t["actor"].as_str().unwrap_or("?")
+                        shown(&t["at"], "?"),
+                        shown(&t["partner"], "?"),
+                        shown(&t["kind"], "?"),
+                        shown(&t["actor"], "?")
                     );
                 }
             }
@@ -333,10 +334,10 @@ pub(crate) fn run(command: &AttributionCommand) -> anyhow::Result<()> {
                     println!(
                         "{}  {:<20} {:<24} {:<12} {:<12} {:>10}  {:>20}  {:>20}",
                         date(&e["closed_at"]),
-                        e["opportunity"].as_str().unwrap_or("?"),
-                        e["partner"].as_str().unwrap_or("(no partner)"),
-                        e["model"].as_str().unwrap_or("?"),
-                        e["category"].as_str().unwrap_or("-"),
+                        shown(&e["opportunity"], "?"),
+                        shown(&e["partner"], "(no partner)"),
+                        shown(&e["model"], "?"),
+                        shown(&e["category"], "-"),
                         share(&e["share_ppm"]),
                         money(&e["amount"]),
                         money(&e["reported"])
@@ -356,14 +357,9 @@ pub(crate) fn run(command: &AttributionCommand) -> anyhow::Result<()> {
                 let s =
                     send(&client(connection)?, Method::POST, "/api/v1/attribution/sources", &json!({ "name": name }))
                         .await?;
-                println!(
-                    "{}  {}  posts to {}",
-                    s["id"].as_str().unwrap_or("?"),
-                    name,
-                    s["path"].as_str().unwrap_or("?")
-                );
+                println!("{}  {}  posts to {}", shown(&s["id"], "?"), escaped(name), shown(&s["path"], "?"));
                 println!("Signing secret (shown once; sign deliveries with it as Standard Webhooks do):");
-                println!("  {}", s["secret"].as_str().unwrap_or("?"));
+                println!("  {}", shown(&s["secret"], "?"));
             }
             AttributionCommand::Source { command: SourceCommand::List { connection } } => {
                 let list: Value =
@@ -371,9 +367,9 @@ pub(crate) fn run(command: &AttributionCommand) -> anyhow::Result<()> {
                 for s in list["items"].as_array().into_iter().flatten() {
                     println!(
                         "{}  {}  posts to {}",
-                        s["id"].as_str().unwrap_or("?"),
-                        s["name"].as_str().unwrap_or("?"),
-                        s["path"].as_str().unwrap_or("?")
+                        shown(&s["id"], "?"),
+                        shown(&s["name"], "?"),
+                        shown(&s["path"], "?")
                     );
                 }
             }

@@ -6,6 +6,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use crate::node_cli::{Connection, all_items, client, encode, partnership_id, post, runtime};
+use crate::term::{escaped, shown};
 
 #[derive(Subcommand)]
 pub(crate) enum CoSellCommand {
@@ -71,22 +72,29 @@ pub(crate) enum CoSellCommand {
 
 fn summary(c: &Value) -> String {
     let r = &c["record"];
-    let amount = &r["amount"]["value"];
-    let amount = if amount.is_null() {
-        "-".to_owned()
-    } else {
-        format!("{} {}", amount["minor"], amount["currency"].as_str().unwrap_or(""))
-    };
+    let stage = r["stage"]["value"].as_str().filter(|s| !s.is_empty()).unwrap_or("-");
     format!(
         "{}  {:<10} side {}  stage {:<14} amount {:<16} close {}{}",
-        c["id"].as_str().unwrap_or("?"),
-        c["status"].as_str().unwrap_or("?"),
-        c["party"].as_str().unwrap_or("?"),
-        r["stage"]["value"].as_str().filter(|s| !s.is_empty()).unwrap_or("-"),
-        amount,
-        r["close_date"]["value"].as_str().unwrap_or("-"),
+        shown(&c["id"], "?"),
+        shown(&c["status"], "?"),
+        shown(&c["party"], "?"),
+        escaped(stage),
+        shown_amount(&r["amount"]["value"]),
+        shown(&r["close_date"]["value"], "-"),
         if c["pending_sync"] == true { "  (not yet shared with the partner)" } else { "" }
     )
+}
+
+/// An amount as the API gives it (minor units of its currency) as a person reads it:
+/// `125000.00 EUR`, `980000 JPY`; `-` when there is none.
+fn shown_amount(amount: &Value) -> String {
+    if amount.is_null() {
+        return "-".to_owned();
+    }
+    match serde_json::from_value::<blindmap_cosell::money::Money>(amount.clone()) {
+        Ok(money) => money.to_string(),
+        Err(_) => escaped(&format!("{amount} (not an amount)")).into_owned(),
+    }
 }
 
 /// `"12500.00 EUR"` as the API's amount (minor units of the currency).
@@ -120,25 +128,25 @@ pub(crate) fn run(command: &CoSellCommand) -> anyhow::Result<()> {
                     let f = &r[side];
                     println!(
                         "  {label}: account {}, opportunity {}, owner {}",
-                        f["account"]["value"].as_str().unwrap_or("-"),
-                        f["opportunity"]["value"].as_str().unwrap_or("-"),
-                        f["owner"]["value"].as_str().unwrap_or("-")
+                        shown(&f["account"]["value"], "-"),
+                        shown(&f["opportunity"]["value"], "-"),
+                        shown(&f["owner"]["value"], "-")
                     );
                 }
                 if let Some(next) = r["next_steps"]["value"].as_str().filter(|s| !s.is_empty()) {
-                    println!("  next steps: {next}");
+                    println!("  next steps: {}", escaped(next));
                 }
                 for n in r["notes"].as_array().into_iter().flatten() {
-                    println!("  note by {}: {}", n["by"].as_str().unwrap_or("?"), n["text"].as_str().unwrap_or(""));
+                    println!("  note by {}: {}", shown(&n["by"], "?"), shown(&n["text"], ""));
                 }
                 println!("  log:");
                 for e in r["log"].as_array().into_iter().flatten() {
                     println!(
                         "    {} {} by {}: {}",
                         blindmap_server::rfc3339(e["at"]["ms"].as_i64().unwrap_or(0)),
-                        e["at"]["party"].as_str().unwrap_or("?"),
-                        e["by"].as_str().unwrap_or("?"),
-                        e["text"].as_str().unwrap_or("")
+                        shown(&e["at"]["party"], "?"),
+                        shown(&e["by"], "?"),
+                        shown(&e["text"], "")
                     );
                 }
             }

@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::node_cli::{Connection, all_items, client, encode, partnership_id, post, runtime, with_query};
+use crate::term::{escaped, shown};
 
 /// The end customer, as an import would read it: every value given must make a key.
 #[derive(Args)]
@@ -162,20 +163,23 @@ fn summary(r: &Value) -> String {
         (Some(s), None) => s.to_owned(),
         _ => "?".to_owned(),
     };
-    let protected =
-        r["protected_until"].as_str().map(|d| format!("  protected until {}", &d[..10])).unwrap_or_default();
+    let protected = r["protected_until"]
+        .as_str()
+        .map(|d| format!("  protected until {}", escaped(d.get(..10).unwrap_or(d))))
+        .unwrap_or_default();
+    let products = r["products"]
+        .as_array()
+        .map(|p| p.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
+        .unwrap_or_default();
     format!(
         "{}  {:<9} {:<10} {:<28} {:<16} {} close {}{}{}",
-        r["id"].as_str().unwrap_or("?"),
-        r["direction"].as_str().unwrap_or("?"),
-        r["partner"].as_str().unwrap_or("?"),
-        state,
-        r["value"].as_str().unwrap_or("?"),
-        r["products"]
-            .as_array()
-            .map(|p| p.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
-            .unwrap_or_default(),
-        r["expected_close"].as_str().unwrap_or("?"),
+        shown(&r["id"], "?"),
+        shown(&r["direction"], "?"),
+        shown(&r["partner"], "?"),
+        escaped(&state),
+        shown(&r["value"], "?"),
+        escaped(&products),
+        shown(&r["expected_close"], "?"),
         protected,
         if r["extended"] == true { " (extended)" } else { "" },
     )
@@ -197,13 +201,14 @@ pub(crate) fn run(command: &DealCommand) -> anyhow::Result<()> {
                 let answer = post(&api, "/api/v1/registrations/precheck", &body).await?;
                 let claimed = answer["claimed"] == true;
                 println!(
-                    "{}  ({} pre-checks left today at {partner})",
+                    "{}  ({} pre-checks left today at {})",
                     if claimed {
                         "claimed: another partner holds a registration on this customer"
                     } else {
                         "not claimed"
                     },
-                    answer["remaining_today"]
+                    answer["remaining_today"],
+                    escaped(partner)
                 );
             }
             DealCommand::Register { partner, customer, products, value, close, notes, connection } => {
@@ -218,10 +223,14 @@ pub(crate) fn run(command: &DealCommand) -> anyhow::Result<()> {
                 println!("{}", summary(&r));
                 if r["conflict"].as_str() == Some("partner_conflict") {
                     println!(
-                        "  another partner registered this customer first for a product in common: {partner} reviews it"
+                        "  another partner registered this customer first for a product in common: {} reviews it",
+                        escaped(partner)
                     );
                 } else if r["conflict"].as_str() == Some("channel_conflict") {
-                    println!("  {partner}'s direct team has an open opportunity on this customer: it reviews it");
+                    println!(
+                        "  {}'s direct team has an open opportunity on this customer: it reviews it",
+                        escaped(partner)
+                    );
                 }
             }
             DealCommand::List { received, submitted, state, connection } => {
@@ -248,26 +257,24 @@ pub(crate) fn run(command: &DealCommand) -> anyhow::Result<()> {
                     .call(Method::GET, &format!("/api/v1/registrations/{}", encode(id)), None, &[])
                     .await?;
                 println!("{}", summary(&r));
-                println!(
-                    "  customer: {}",
-                    r["customer_keys"]
-                        .as_array()
-                        .map(|k| k.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
-                        .unwrap_or_default()
-                );
-                println!("  submitted {}", r["submitted_at"].as_str().unwrap_or("?"));
+                let keys = r["customer_keys"]
+                    .as_array()
+                    .map(|k| k.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+                    .unwrap_or_default();
+                println!("  customer: {}", escaped(&keys));
+                println!("  submitted {}", shown(&r["submitted_at"], "?"));
                 if let Some(notes) = r["notes"].as_str().filter(|n| !n.is_empty()) {
-                    println!("  notes: {notes}");
+                    println!("  notes: {}", escaped(notes));
                 }
                 if let Some(review) = r.get("review") {
                     for id in review["conflicting_registrations"].as_array().into_iter().flatten() {
-                        println!("  earlier claim: {}", id.as_str().unwrap_or("?"));
+                        println!("  earlier claim: {}", shown(id, "?"));
                     }
                     for a in review["direct_accounts"].as_array().into_iter().flatten() {
-                        println!("  your open opportunity: account {}", a.as_str().unwrap_or("?"));
+                        println!("  your open opportunity: account {}", shown(a, "?"));
                     }
                     if let Some(reason) = review["reason"].as_str() {
-                        println!("  reason: {reason}");
+                        println!("  reason: {}", escaped(reason));
                     }
                     if r["pending_notification"] == true {
                         println!("  (the partner's node has not heard the latest state yet)");

@@ -2,6 +2,10 @@
 //! start on loopback with fresh SQLite stores, import the bundled sample CRM exports through
 //! their APIs, pair by invite over mutual TLS, set what each shares, and match. Both sides'
 //! results are printed, and the vendor's transcript of every frame is kept for review.
+//!
+//! With `--dir`, the two nodes stay for the user to start again: each listens on a port fixed
+//! in its `node.toml` (the one its partner dials), and its admin's token is in `admin-token`
+//! in its folder, readable by its owner only.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +17,10 @@ use serde_json::{Value, json};
 
 use crate::match_cli::{follow, print_run};
 use crate::node_cli::{encode, runtime};
+use crate::term::{escaped, shown};
+
+/// The file in a kept node's folder that holds its admin's API token.
+const TOKEN_FILE: &str = "admin-token";
 
 const VENDOR_CSV: &str = include_str!("../samples/vendor-salesforce.csv");
 const PARTNER_CSV: &str = include_str!("../samples/partner-hubspot.csv");
@@ -37,21 +45,81 @@ struct DemoNode {
     api: ApiClient,
 }
 
-async fn start_node(dir: &Path, name: &'static str) -> anyhow::Result<DemoNode> {
+/// A loopback port nothing listens on now, for a node that will be started again on it.
+fn free_port() -> anyhow::Result<u16> {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").context("cannot find a free port on loopback")?;
+    Ok(probe.local_addr()?.port())
+}
+
+/// Sets up and starts one node in `dir`. A node that is `kept` gets a fixed port (written in its
+/// configuration, and so in the URL its partner pairs with) and its admin's token in a file only
+/// its owner can read; otherwise it listens on any free port for this run only.
+async fn start_node(dir: &Path, name: &'static str, kept: bool) -> anyhow::Result<DemoNode> {
+    let port = if kept { free_port()? } else { 0 };
     let options = InitOptions {
         data_dir: dir.join(name.to_lowercase()),
         organisation: name.to_owned(),
         admin: "admin".to_owned(),
-        listen: "127.0.0.1:0".parse().expect("an address"),
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
         public_url: None,
         database_url: None,
     };
     let made = init(&options).await.with_context(|| format!("cannot set up the {name} node"))?;
+    if kept {
+        write_token(&options.data_dir.join(TOKEN_FILE), made.admin_token.expose())?;
+    }
     let running = start(&options.data_dir, &NodeConfig::load(&options.data_dir)?).await?;
     let url = format!("https://127.0.0.1:{}", running.addr.port());
     let api = ApiClient::new(&url, &made.fingerprint, made.admin_token.expose())?;
     println!("  {name:<8} {url}  certificate {}", made.fingerprint);
     Ok(DemoNode { name, running, api })
+}
+
+/// Writes `token` to a new file at `path`, readable and writable by its owner only.
+fn write_token(path: &Path, token: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    writeln!(file, "{token}").with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `path` as one shell word: as it is when it holds nothing a shell would read, else quoted.
+fn shell_word(path: &Path) -> String {
+    let text = path.display().to_string();
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:@%".contains(c)) {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// How to start and use the nodes `demo --dir` leaves in `dir`.
+fn print_how_to_use(dir: &Path) -> anyhow::Result<()> {
+    println!(
+        "\nThe two nodes stay in {}, each on the port in its node.toml and with its admin's token in {TOKEN_FILE} \
+         (readable by you only). Start them, each in a terminal of its own:",
+        escaped(&dir.display().to_string())
+    );
+    let nodes = [("vendor", "partner list; blindmap match --partner Partner"), ("partner", "cosell list")];
+    for (node, _) in nodes {
+        println!("  blindmap serve --data-dir {}", escaped(&shell_word(&dir.join(node))));
+    }
+    println!("then use one as its admin, e.g.:");
+    for (node, example) in nodes {
+        let folder = dir.join(node);
+        let config = NodeConfig::load(&folder)?;
+        println!(
+            "  export BLINDMAP_DATA_DIR={} BLINDMAP_TOKEN=$(cat {})    # {}",
+            escaped(&shell_word(&folder)),
+            escaped(&shell_word(&folder.join(TOKEN_FILE))),
+            escaped(&config.public_url)
+        );
+        println!("  blindmap {example}");
+    }
+    Ok(())
 }
 
 async fn post(node: &DemoNode, path: &str, body: &Value) -> anyhow::Result<Value> {
@@ -66,9 +134,9 @@ async fn import(node: &DemoNode, file: &str, csv: &str) -> anyhow::Result<()> {
     println!(
         "  {:<8} imported {file} as {}: {} accounts ({})",
         node.name,
-        d["read_as"].as_str().unwrap_or("?"),
+        shown(&d["read_as"], "?"),
         d["accounts"],
-        segments.join(", ")
+        escaped(&segments.join(", "))
     );
     Ok(())
 }
@@ -104,17 +172,18 @@ pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<()> {
         Some(d) => d.join("transcript.txt"),
         None => PathBuf::from("blindmap-demo-transcript.txt"),
     });
-    runtime()?.block_on(demo(&dir, &transcript, args.show))?;
-    if args.dir.is_some() {
-        println!("The nodes' data folders stay in {} (start one with `blindmap serve --data-dir …`).", dir.display());
+    let kept = args.dir.is_some();
+    runtime()?.block_on(demo(&dir, &transcript, args.show, kept))?;
+    if kept {
+        print_how_to_use(&dir)?;
     }
     Ok(())
 }
 
-async fn demo(dir: &Path, transcript: &Path, show: u32) -> anyhow::Result<()> {
+async fn demo(dir: &Path, transcript: &Path, show: u32, kept: bool) -> anyhow::Result<()> {
     println!("Starting two nodes on loopback, each with its own TLS identity and SQLite store:");
-    let vendor = start_node(dir, "Vendor").await?;
-    let partner = start_node(dir, "Partner").await?;
+    let vendor = start_node(dir, "Vendor", kept).await?;
+    let partner = start_node(dir, "Partner", kept).await?;
 
     println!("\nEach imports its own CRM export (it never leaves its node):");
     import(&vendor, "vendor-salesforce.csv", VENDOR_CSV).await?;
@@ -150,7 +219,7 @@ async fn demo(dir: &Path, transcript: &Path, show: u32) -> anyhow::Result<()> {
     let id = started["id"].as_str().context("no run id")?.to_owned();
     let run = follow(&vendor.api, &id, false).await?;
     if run["state"] != "complete" {
-        bail!("the run failed: {}", run["failure"].as_str().unwrap_or("no reason recorded"));
+        bail!("the run failed: {}", shown(&run["failure"], "no reason recorded"));
     }
     let text = vendor.api.call_text(Method::GET, &format!("/api/v1/runs/{id}/transcript")).await?;
     std::fs::write(transcript, &text).with_context(|| format!("cannot write {}", transcript.display()))?;
@@ -162,7 +231,7 @@ async fn demo(dir: &Path, transcript: &Path, show: u32) -> anyhow::Result<()> {
     let partner_run = runs["items"][0]["id"].as_str().context("the partner recorded no run")?.to_owned();
     let partner_run = follow(&partner.api, &partner_run, true).await?;
     if partner_run["state"] != "complete" {
-        bail!("the partner's side failed: {}", partner_run["failure"].as_str().unwrap_or("no reason recorded"));
+        bail!("the partner's side failed: {}", shown(&partner_run["failure"], "no reason recorded"));
     }
     println!("\n== The partner's view ==");
     let id = partner_run["id"].as_str().unwrap_or_default().to_owned();

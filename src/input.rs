@@ -12,6 +12,8 @@ use blindmap_records::{Importer, Mapping, Preset, SegmentRule, Side, Summary, im
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
+use crate::term::escaped;
+
 /// How to read one file: a preset or mapping file, changed by flags.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SourceSpec {
@@ -83,13 +85,14 @@ pub(crate) fn open_with_progress(
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     let bar = ProgressBar::new(len);
+    // The file's name is the bar's prefix, not part of its template: it is text from elsewhere
+    // (escaped), and the template stays the fixed text it is checked as.
     bar.set_style(
-        ProgressStyle::with_template(&format!(
-            "{{spinner}} {verb} {} {{bar:32}} {{bytes}}/{{total_bytes}}, {{msg}} {{eta}} left",
-            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
-        ))
-        .expect("valid template"),
+        ProgressStyle::with_template("{spinner} {prefix} {bar:32} {bytes}/{total_bytes}, {msg} {eta} left")
+            .expect("valid template"),
     );
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    bar.set_prefix(format!("{verb} {}", escaped(&name)));
     Ok((BufReader::with_capacity(1 << 18, bar.wrap_read(file)), bar))
 }
 
@@ -187,7 +190,7 @@ pub(crate) fn render_summary(s: &Summary) -> String {
         "  {} rows → {} accounts; keys: {} domain, {} duns, {} name+country",
         s.rows, s.accounts, s.keys[0], s.keys[1], s.keys[2]
     );
-    let segments: Vec<String> = s.segments.iter().map(|(l, n)| format!("{l} {n}")).collect();
+    let segments: Vec<String> = s.segments.iter().map(|(l, n)| format!("{} {n}", escaped(l.as_str()))).collect();
     if !segments.is_empty() {
         let _ = writeln!(out, "  segments: {}", segments.join(", "));
     }

@@ -9,6 +9,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::input::{self, SourceSpec, SummaryView};
+use crate::term::escaped;
 
 #[derive(Args)]
 pub(crate) struct InspectArgs {
@@ -107,29 +108,30 @@ impl AccountView {
         let mut out = format!(
             "line {} · {} · {}\n",
             self.line,
-            self.id,
-            self.segment.as_deref().unwrap_or("(no segment rule placed it)")
+            escaped(&self.id),
+            escaped(self.segment.as_deref().unwrap_or("(no segment rule placed it)"))
         );
         for d in &self.domains {
-            let _ = writeln!(out, "    domain        {d}");
+            let _ = writeln!(out, "    domain        {}", escaped(d));
         }
         for d in &self.duns {
-            let _ = writeln!(out, "    duns          {d}");
+            let _ = writeln!(out, "    duns          {}", escaped(d));
         }
         if let Some(nc) = &self.name_country {
-            let _ = writeln!(out, "    name_country  {nc}");
+            let _ = writeln!(out, "    name_country  {}", escaped(nc));
             if let Some(city) = &self.city {
-                let _ = writeln!(out, "    city          {city} (a condition on name matches, not a key)");
+                let _ = writeln!(out, "    city          {} (a condition on name matches, not a key)", escaped(city));
             }
         }
         if self.domains.is_empty() && self.duns.is_empty() && self.name_country.is_none() {
             let _ = writeln!(out, "    (no usable key: left out of matching)");
         }
         for k in &self.protocol_keys {
-            let _ = writeln!(out, "    → {k}");
+            let _ = writeln!(out, "    → {}", escaped(k));
         }
         for n in &self.not_keys {
-            let _ = writeln!(out, "    not a key: {:?} in {:?}: {}", n.value, n.column, n.why);
+            let (value, column) = (format!("{:?}", n.value), format!("{:?}", n.column));
+            let _ = writeln!(out, "    not a key: {} in {}: {}", escaped(&value), escaped(&column), n.why);
         }
         out
     }
@@ -148,7 +150,7 @@ pub(crate) fn run(args: &InspectArgs) -> anyhow::Result<()> {
     let mut accounts = Vec::new();
     let mut header = Vec::new();
     if !args.json {
-        println!("{} read as {}", args.file.display(), mapping.name());
+        println!("{} read as {}", escaped(&args.file.display().to_string()), escaped(mapping.name()));
     }
     let summary = input::scan(
         &args.file,

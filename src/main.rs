@@ -20,6 +20,7 @@ mod policy_arg;
 mod progress;
 mod quality;
 mod report;
+mod term;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -187,10 +188,36 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error as one line for the terminal: each cause in turn (a cause that only repeats the
+/// one before it is left out); a node's refusal with its status, except a node's 502, which
+/// relays its partner's refusal in the partner's words and says so; escaped as all text from
+/// elsewhere is (see [`term`]).
+fn describe(e: &anyhow::Error) -> String {
+    use blindmap_server::client::ClientError;
+    use blindmap_server::remote::RemoteError;
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let client = cause.downcast_ref::<ClientError>().or(match cause.downcast_ref::<RemoteError>() {
+            Some(RemoteError::Client(c)) => Some(c),
+            _ => None,
+        });
+        let text = match client {
+            Some(ClientError::Api { status, detail }) if status.as_u16() != 502 => {
+                format!("the node refused ({status}): {detail}")
+            }
+            _ => cause.to_string(),
+        };
+        if !parts.last().is_some_and(|previous| previous.ends_with(&text)) {
+            parts.push(text);
+        }
+    }
+    term::escaped(&parts.join(": ")).into_owned()
 }
 
 /// Where output files go: written next to their destination and renamed into place, so that a

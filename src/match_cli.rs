@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::match_files::human_bytes;
 use crate::node_cli::{Connection, client, encode, partnership_id, runtime};
 use crate::report::MatrixView;
+use crate::term::{escaped, shown};
 
 #[derive(Args)]
 pub(crate) struct MatchArgs {
@@ -158,17 +159,25 @@ pub(crate) fn overlap_line(o: &Value, partner: &str) -> String {
         .as_object()
         .into_iter()
         .flatten()
-        .filter_map(|(k, v)| Some(format!("{k}={}", v.as_str()?)))
+        .filter_map(|(k, v)| Some(format!("{}={}", escaped(k), escaped(v.as_str()?))))
         .collect();
     let fields = if fields.is_empty() { String::new() } else { format!("  [{}]", fields.join(", ")) };
     let keys: Vec<&str> = o["key_types"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
     format!(
-        "  {:<20} {} ↔ {partner}'s {}  by {}{fields}",
-        o["account_id"].as_str().unwrap_or("?"),
-        o["own_segment"].as_str().unwrap_or("?"),
-        o["partner_segment"].as_str().unwrap_or("?"),
-        keys.join("+")
+        "  {:<20} {} ↔ {}'s {}  by {}{fields}",
+        shown(&o["account_id"], "?"),
+        shown(&o["own_segment"], "?"),
+        escaped(partner),
+        shown(&o["partner_segment"], "?"),
+        escaped(&keys.join("+"))
     )
+}
+
+/// "12 of your accounts overlap, in 13 pairs" (an account of yours that matches several of the
+/// partner's records is one account in several pairs).
+pub(crate) fn accounts_and_pairs(accounts: u64, pairs: u64) -> String {
+    let verb = if accounts == 1 { "overlaps" } else { "overlap" };
+    format!("{accounts} of your accounts {verb}, in {pairs} pair{}", if pairs == 1 { "" } else { "s" })
 }
 
 /// Prints a complete run as a person reads it: matrix, disclosure, changes, the first `show`
@@ -181,7 +190,7 @@ pub(crate) async fn print_run(
     transcript: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let result = &run["result"];
-    let partner = run["partner"].as_str().unwrap_or("?");
+    let partner = shown(&run["partner"], "?");
     let received: Value = result["cells"]
         .as_array()
         .into_iter()
@@ -190,30 +199,31 @@ pub(crate) async fn print_run(
         .collect();
     println!(
         "Run {} with {partner}: your segments × {partner}'s (shared with you: {}):",
-        run["id"].as_str().unwrap_or("?"),
-        levels_in_words(&received)
+        shown(&run["id"], "?"),
+        escaped(&levels_in_words(&received))
     );
     print!("{}", matrix(result).render());
     println!(
         "You disclosed: {} (your policy at the start of the run).",
-        levels_in_words(&result["disclosed"]["levels"])
+        escaped(&levels_in_words(&result["disclosed"]["levels"]))
     );
     match changes["previous_run"].as_str() {
         None => println!("First complete run with {partner}: nothing to compare with."),
         Some(previous) => {
+            let previous = escaped(previous);
             let cells = changes["cells"].as_array().cloned().unwrap_or_default();
             if cells.is_empty() {
                 println!("No change since {previous}.");
             } else {
-                println!("Changes since {previous}:");
+                println!("Changes since {previous} (accounts new and lost per cell):");
                 for c in &cells {
                     let count = |k: &str| c[k].as_array().map_or(String::new(), |a| format!(", {} {k}", a.len()));
                     println!(
                         "  {} × {}: {} → {}{}{}",
-                        c["own_segment"].as_str().unwrap_or("?"),
-                        c["partner_segment"].as_str().unwrap_or("?"),
-                        c["before"].as_str().unwrap_or("-"),
-                        c["after"].as_str().unwrap_or("-"),
+                        shown(&c["own_segment"], "?"),
+                        shown(&c["partner_segment"], "?"),
+                        shown(&c["before"], "-"),
+                        shown(&c["after"], "-"),
                         count("new"),
                         count("lost")
                     );
@@ -231,13 +241,13 @@ pub(crate) async fn print_run(
                 &[],
             )
             .await?;
+        let first = page["items"].as_array().map_or(0, Vec::len);
         println!(
-            "{} of your accounts overlap ({listed} pairs); the first {}:",
-            result["overlapping_accounts"],
-            page["items"].as_array().map_or(0, Vec::len)
+            "{} (an account of yours with a record of {partner}'s); the first {first}:",
+            accounts_and_pairs(result["overlapping_accounts"].as_u64().unwrap_or(0), listed),
         );
         for o in page["items"].as_array().into_iter().flatten() {
-            println!("{}", overlap_line(o, partner));
+            println!("{}", overlap_line(o, &partner));
         }
     }
     if let Some(path) = transcript {

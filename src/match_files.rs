@@ -16,6 +16,7 @@ use crate::input::{self, Loaded, SourceSpec, SummaryView};
 use crate::policy_arg::parse_level;
 use crate::progress::Progress;
 use crate::report::{MatrixView, uniform_level};
+use crate::term::escaped;
 
 #[derive(Args)]
 pub(crate) struct MatchFilesArgs {
@@ -245,17 +246,17 @@ pub(crate) fn pairs(own: &Loaded, partner: &Loaded, lo: &Outcome, ro: &Outcome) 
 
 fn print_text(args: &MatchFilesArgs, s: &Summary, (left, right): (&Loaded, &Loaded), lo: &Outcome, ro: &Outcome) {
     for (side, loaded) in [(&s.left, left), (&s.right, right)] {
-        println!("{} read as {}:", side.file, side.read_as);
+        println!("{} read as {}:", escaped(&side.file), escaped(&side.read_as));
         print!("{}", input::render_summary(&loaded.summary));
     }
     println!();
     for (side, other, outcome) in [(&s.left, &s.right, lo), (&s.right, &s.left, ro)] {
         println!(
             "{} ({} records) learned, its segments × {}'s (shared with it: {}):",
-            side.file,
+            escaped(&side.file),
             side.records,
-            other.file,
-            uniform_level(outcome)
+            escaped(&other.file),
+            escaped(&uniform_level(outcome))
         );
         print!("{}", side.matrix.render());
         println!();
@@ -268,16 +269,16 @@ fn print_text(args: &MatchFilesArgs, s: &Summary, (left, right): (&Loaded, &Load
         let theirs: BTreeSet<&str> = side.pairs.iter().map(|p| p.right_id.as_str()).collect();
         println!(
             "{}: {} of its records overlap {} of {}'s ({} pairs):",
-            side.file,
+            escaped(&side.file),
             own.len(),
             theirs.len(),
-            other.file,
+            escaped(&other.file),
             side.pairs.len()
         );
         for p in side.pairs.iter().take(args.show) {
             let fields = p.right_fields.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join(", ");
-            let fields = if fields.is_empty() { String::new() } else { format!("  [{fields}]") };
-            println!("  {:<12} ↔ {:<12} by {}{fields}", p.left_id, p.right_id, p.key_type);
+            let fields = if fields.is_empty() { String::new() } else { format!("  [{}]", escaped(&fields)) };
+            println!("  {:<12} ↔ {:<12} by {}{fields}", escaped(&p.left_id), escaped(&p.right_id), p.key_type);
         }
         if side.pairs.len() > args.show {
             println!("  … and {} more", side.pairs.len() - args.show);

@@ -18,10 +18,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::input::{self, Loaded, SourceSpec};
-use crate::match_cli::{MatchArgs, overlap_line};
+use crate::match_cli::{MatchArgs, accounts_and_pairs, overlap_line};
 use crate::match_files::human_bytes;
 use crate::node_cli::runtime;
 use crate::report::{MatrixView, uniform_level};
+use crate::term::escaped;
 
 /// The pairings file in the client folder.
 const PAIRINGS: &str = "pairings.toml";
@@ -80,7 +81,8 @@ async fn pairing(args: &MatchArgs, target: &str, identity: &Identity) -> anyhow:
     pairings.pairings.push(paired.clone());
     let text = toml::to_string(&pairings).context("cannot write the pairings")?;
     crate::write_atomically(&dir.join(PAIRINGS), text.as_bytes())?;
-    eprintln!("Paired with {} at {}; next time, --remote {} is enough.", paired.organisation, paired.url, paired.url);
+    let (organisation, url) = (escaped(&paired.organisation), escaped(&paired.url));
+    eprintln!("Paired with {organisation} at {url}; next time, --remote {url} is enough.");
     Ok(paired)
 }
 
@@ -170,12 +172,12 @@ fn report(
         println!("{}", serde_json::to_string_pretty(&json)?);
         return Ok(());
     }
-    println!("{} read as {}:", file.display(), loaded.mapping);
+    println!("{} read as {}:", escaped(&file.display().to_string()), escaped(&loaded.mapping));
     print!("{}", input::render_summary(&loaded.summary));
     println!(
         "\nYour segments × {}'s (shared with you: {}; you disclosed: {}):",
-        pairing.organisation,
-        uniform_level(outcome),
+        escaped(&pairing.organisation),
+        escaped(&uniform_level(outcome)),
         match &args.shares {
             Level::Fields(f) =>
                 format!("fields ({})", f.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
@@ -184,13 +186,19 @@ fn report(
     );
     print!("{}", matrix.render());
     if args.show > 0 && !overlaps.is_empty() {
-        println!("Overlapping accounts (first {} of {}):", overlaps.len().min(args.show as usize), overlaps.len());
+        let accounts = outcome.overlaps().iter().map(|o| o.record).collect::<std::collections::BTreeSet<_>>().len();
+        let first = overlaps.len().min(args.show as usize);
+        println!(
+            "{} (an account of yours with a record of {}'s); the first {first}:",
+            accounts_and_pairs(accounts as u64, overlaps.len() as u64),
+            escaped(&pairing.organisation),
+        );
         for o in overlaps.iter().take(args.show as usize) {
             println!("{}", overlap_line(o, &pairing.organisation));
         }
     }
     if let Some(path) = &args.transcript {
-        println!("Transcript of every frame written to {}.", path.display());
+        println!("Transcript of every frame written to {}.", escaped(&path.display().to_string()));
     }
     println!(
         "Exchanged {} sent and {} received; no key left this machine in the clear.",

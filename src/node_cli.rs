@@ -11,6 +11,8 @@ use blindmap_server::node::{IDENTITY_DIR, InitOptions, NodeConfig, init, start};
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
+use crate::term::{escaped, shown};
+
 #[derive(Args)]
 pub(crate) struct InitArgs {
     /// The node's data folder: configuration, TLS identity and (by default) its SQLite database.
@@ -54,7 +56,7 @@ fn init_logging(json: bool) {
 }
 
 /// How to reach a node: its URL, pinned fingerprint and a token — given, or read from the
-/// node's data folder on this machine (URL and fingerprint only; the token is never on disk).
+/// node's data folder on this machine (URL and fingerprint only; the token is always given).
 #[derive(Args)]
 pub(crate) struct Connection {
     /// The node's data folder, to read its URL and certificate from.
@@ -155,11 +157,11 @@ pub(crate) fn run_partner(command: &PartnerCommand) -> anyhow::Result<()> {
         let show = |p: &Value| {
             println!(
                 "{}  {:<24} {:<7} {}  {}",
-                p["id"].as_str().unwrap_or("?"),
-                p["partner"].as_str().unwrap_or("?"),
-                p["state"].as_str().unwrap_or("?"),
-                p["partner_url"].as_str().unwrap_or("?"),
-                p["partner_fingerprint"].as_str().unwrap_or("?")
+                shown(&p["id"], "?"),
+                shown(&p["partner"], "?"),
+                shown(&p["state"], "?"),
+                shown(&p["partner_url"], "?"),
+                shown(&p["partner_fingerprint"], "?")
             );
         };
         match command {
@@ -167,14 +169,14 @@ pub(crate) fn run_partner(command: &PartnerCommand) -> anyhow::Result<()> {
                 let invite: Value =
                     client(connection)?.call(Method::POST, "/api/v1/partnerships/invites", None, &[]).await?;
                 println!("Give this code to the partner's admin (valid once, for 24 hours):");
-                println!("{}", invite["code"].as_str().unwrap_or("?"));
+                println!("{}", shown(&invite["code"], "?"));
             }
             PartnerCommand::Accept { code, connection } => {
                 let body = serde_json::to_vec(&serde_json::json!({ "code": code }))?;
                 let p: Value = client(connection)?
                     .call(Method::POST, "/api/v1/partnerships", Some((body, "application/json")), &[])
                     .await?;
-                println!("Paired with {}:", p["partner"].as_str().unwrap_or("?"));
+                println!("Paired with {}:", shown(&p["partner"], "?"));
                 show(&p);
             }
             PartnerCommand::List { connection } => {
@@ -200,9 +202,9 @@ pub(crate) fn run_partner(command: &PartnerCommand) -> anyhow::Result<()> {
                     }
                     let body = serde_json::to_vec(&policy)?;
                     policy = api.call(Method::PUT, &path, Some((body, "application/json")), &[]).await?;
-                    println!("Sharing with {partner} is now:");
+                    println!("Sharing with {} is now:", escaped(partner));
                 } else {
-                    println!("Sharing with {partner}:");
+                    println!("Sharing with {}:", escaped(partner));
                 }
                 for r in policy["rules"].as_array().into_iter().flatten() {
                     let fields: Vec<&str> =
@@ -211,9 +213,10 @@ pub(crate) fn run_partner(command: &PartnerCommand) -> anyhow::Result<()> {
                     let level =
                         if fields.is_empty() { level.to_owned() } else { format!("{level}:{}", fields.join(",")) };
                     println!(
-                        "  {}:{}={level}",
-                        r["own_segment"].as_str().unwrap_or("?"),
-                        r["partner_segment"].as_str().unwrap_or("?")
+                        "  {}:{}={}",
+                        shown(&r["own_segment"], "?"),
+                        shown(&r["partner_segment"], "?"),
+                        escaped(&level)
                     );
                 }
                 println!("  everything else: counts");
@@ -251,7 +254,7 @@ pub(crate) fn run_init(args: &InitArgs) -> anyhow::Result<()> {
     println!("  URL          {}", made.config.public_url);
     println!("  fingerprint  {}", made.fingerprint);
     println!("  database     {}", if args.database.is_some() { "PostgreSQL" } else { "SQLite, in the data folder" });
-    println!("Admin token for {} (shown once; only its hash is kept):", args.admin);
+    println!("Admin token for {} (shown once; only its hash is kept):", escaped(&args.admin));
     println!("  {}", made.admin_token.expose());
     println!("Start the node with `blindmap serve --data-dir {}`.", args.data_dir.display());
     Ok(())
@@ -312,6 +315,9 @@ pub(crate) fn run_datasets(command: &DatasetsCommand) -> anyhow::Result<()> {
             DatasetsCommand::Import { file, preset, name, idempotency_key, connection } => {
                 let api = client(connection)?;
                 let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+                if preset.is_none() {
+                    recognised(file, &bytes)?;
+                }
                 let name = name.clone().unwrap_or_else(|| {
                     file.file_name().map_or_else(|| "dataset".to_owned(), |n| n.to_string_lossy().into_owned())
                 });
@@ -324,9 +330,9 @@ pub(crate) fn run_datasets(command: &DatasetsCommand) -> anyhow::Result<()> {
                 let d: Value = api.call(Method::POST, &path, Some((bytes, "text/csv")), &headers).await?;
                 println!(
                     "Imported {} as {} ({}): {} rows, {} accounts",
-                    name,
-                    d["id"].as_str().unwrap_or("?"),
-                    d["read_as"].as_str().unwrap_or("?"),
+                    escaped(&name),
+                    shown(&d["id"], "?"),
+                    shown(&d["read_as"], "?"),
                     d["rows"],
                     d["accounts"]
                 );
@@ -336,10 +342,10 @@ pub(crate) fn run_datasets(command: &DatasetsCommand) -> anyhow::Result<()> {
                 for d in &all_items(&api, "/api/v1/datasets").await? {
                     println!(
                         "{}  {:<32} {:>9} accounts  {}",
-                        d["id"].as_str().unwrap_or("?"),
-                        d["name"].as_str().unwrap_or("?"),
+                        shown(&d["id"], "?"),
+                        shown(&d["name"], "?"),
                         d["accounts"],
-                        d["read_as"].as_str().unwrap_or("?")
+                        shown(&d["read_as"], "?")
                     );
                 }
             }
@@ -348,7 +354,22 @@ pub(crate) fn run_datasets(command: &DatasetsCommand) -> anyhow::Result<()> {
     })
 }
 
-/// Every item of a paged list (`path` without query), following the `next` cursors.
+/// Checks that a preset recognises the export's header before it is sent (the node would refuse
+/// it, in the API's terms); the command's own flag names the way out.
+fn recognised(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let shown = file.display().to_string();
+    let header = blindmap_records::read_header(&shown, bytes, None)?;
+    if blindmap_records::Preset::detect(&header).is_none() {
+        let columns: Vec<String> = header.iter().map(|h| format!("{h:?}")).collect();
+        anyhow::bail!(
+            "{shown}: cannot tell which export this is from its header ({}); name it with --preset salesforce, \
+             hubspot or generic",
+            columns.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// `path` with the query parameters that are set, values percent-encoded.
 pub(crate) fn with_query(path: &str, params: &[(&str, Option<&str>)]) -> String {
     let set: Vec<String> =
@@ -361,6 +382,7 @@ pub(crate) async fn post(api: &ApiClient, path: &str, body: &Value) -> anyhow::R
     Ok(api.call(Method::POST, path, Some((serde_json::to_vec(body)?, "application/json")), &[]).await?)
 }
 
+/// Every item of a paged list (`path` without query), following the `next` cursors.
 pub(crate) async fn all_items(api: &ApiClient, path: &str) -> anyhow::Result<Vec<Value>> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;

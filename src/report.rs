@@ -3,6 +3,8 @@
 use blindmap_psi::{Level, Outcome};
 use serde::Serialize;
 
+use crate::term::escaped;
+
 /// One party's matrix: its segments (rows) × the partner's (columns).
 #[derive(Serialize)]
 pub(crate) struct MatrixView {
@@ -25,26 +27,30 @@ impl MatrixView {
         Self { rows, columns, cells, levels }
     }
 
-    /// A text table, columns as wide as their widest entry.
+    /// A text table, columns as wide as their widest entry. Segment labels come from both
+    /// parties' exports: they are escaped (see [`crate::term`]) before anything is measured.
     pub(crate) fn render(&self) -> String {
         if self.rows.is_empty() || self.columns.is_empty() {
             return "  (no segments to compare)\n".into();
         }
-        let first = self.rows.iter().map(String::len).max().unwrap_or(0).max(8);
-        let widths: Vec<usize> = self
-            .columns
+        let escape_all = |texts: &[String]| -> Vec<String> { texts.iter().map(|t| escaped(t).into_owned()).collect() };
+        let (rows, columns) = (escape_all(&self.rows), escape_all(&self.columns));
+        let cells: Vec<Vec<String>> = self.cells.iter().map(|row| escape_all(row)).collect();
+        let width = |text: &String| text.chars().count();
+        let first = rows.iter().map(width).max().unwrap_or(0).max(8);
+        let widths: Vec<usize> = columns
             .iter()
             .enumerate()
-            .map(|(c, name)| self.cells.iter().map(|row| row[c].len()).max().unwrap_or(0).max(name.len()))
+            .map(|(c, name)| cells.iter().map(|row| width(&row[c])).max().unwrap_or(0).max(width(name)))
             .collect();
         let mut out = format!("  {:first$}", "");
-        for (name, w) in self.columns.iter().zip(&widths) {
+        for (name, w) in columns.iter().zip(&widths) {
             out.push_str(&format!("  {name:>w$}"));
         }
         out.push('\n');
-        for (r, name) in self.rows.iter().enumerate() {
+        for (r, name) in rows.iter().enumerate() {
             out.push_str(&format!("  {name:first$}"));
-            for (cell, w) in self.cells[r].iter().zip(&widths) {
+            for (cell, w) in cells[r].iter().zip(&widths) {
                 out.push_str(&format!("  {cell:>w$}"));
             }
             out.push('\n');

@@ -401,9 +401,6 @@ struct Served {
 #[cfg(unix)]
 impl Served {
     fn start(dir: &Path, data_dir: &str, organisation: &str) -> Self {
-        use std::io::{BufRead, BufReader};
-        use std::process::Stdio;
-
         let init =
             blindmap(&["init", "--data-dir", data_dir, "--organisation", organisation, "--listen", "127.0.0.1:0"], dir);
         assert!(init.status.success(), "{}", text(&init.stderr));
@@ -411,6 +408,16 @@ impl Served {
         let after = |label: &str| out.lines().skip_while(|l| !l.contains(label)).nth(1).unwrap().trim().to_owned();
         let token = after("Admin token");
         let fingerprint = out.lines().find_map(|l| l.trim().strip_prefix("fingerprint")).unwrap().trim().to_owned();
+        let served = Self::serve(dir, data_dir, &token);
+        assert_eq!(served.fingerprint, fingerprint);
+        served
+    }
+
+    /// Serves the node already in `data_dir`, whose admin holds `token`.
+    fn serve(dir: &Path, data_dir: &str, token: &str) -> Self {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+
         let mut server = Command::new(env!("CARGO_BIN_EXE_blindmap"))
             .args(["serve", "--data-dir", data_dir])
             .current_dir(dir)
@@ -421,8 +428,8 @@ impl Served {
         let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
         let listening = lines.next().unwrap().unwrap();
         let url = listening.split_whitespace().nth(2).unwrap().to_owned();
-        assert!(listening.contains(&fingerprint), "{listening}");
-        Self { server, url, fingerprint, token }
+        let fingerprint = listening.split("(fingerprint ").nth(1).unwrap().trim_end_matches(')').to_owned();
+        Self { server, url, fingerprint, token: token.to_owned() }
     }
 
     /// Runs a command against this node.
@@ -440,6 +447,94 @@ impl Served {
         std::io::Read::read_to_string(&mut self.server.stderr.take().unwrap(), &mut log).unwrap();
         log
     }
+}
+
+#[cfg(unix)]
+impl Drop for Served {
+    /// A test that fails half-way leaves no node running (after `stop`, the child is reaped
+    /// already and nothing is sent).
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// Nothing in `out` could act on a terminal: no control character but the line ends, no bidi
+/// override or isolate.
+fn assert_inert(out: &str) {
+    let bad = out
+        .chars()
+        .find(|&c| (c.is_control() && c != '\n') || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'));
+    assert!(bad.is_none(), "{bad:?} printed raw in:\n{out}");
+}
+
+/// A partner organisation, a user, a dataset, a touch and a file whose names carry terminal
+/// escape sequences, newlines and bidi overrides: every command prints them escaped, on the
+/// line they belong to, and `--json` keeps them exact.
+#[cfg(unix)]
+#[test]
+fn text_from_partners_users_and_files_is_printed_escaped() {
+    const EVIL: &str = "Evil\x1b[2J\nCo\u{202e}";
+    const SHOWN: &str = "Evil\\x1b[2J\\nCo\\u{202e}";
+    let dir = tempfile::tempdir().unwrap();
+    let vendor = Served::start(dir.path(), "vendor", "Vendor");
+    let partner = Served::start(dir.path(), "partner", EVIL);
+    let invite = vendor.run(&["partner", "invite"], dir.path());
+    let code = text(&invite.stdout).lines().find(|l| l.starts_with("bminvite1.")).unwrap().to_owned();
+    let accept = partner.run(&["partner", "accept", &code], dir.path());
+    assert!(accept.status.success(), "{}", text(&accept.stderr));
+
+    let listed = text(&vendor.run(&["partner", "list"], dir.path()).stdout);
+    assert_inert(&listed);
+    assert_eq!(listed.lines().count(), 1, "one partnership, one line: {listed}");
+    assert!(listed.contains(SHOWN), "{listed}");
+    let shared = vendor.run(&["partner", "sharing", EVIL], dir.path());
+    assert!(shared.status.success(), "{}", text(&shared.stderr));
+    assert_inert(&text(&shared.stdout));
+    let unknown = vendor.run(&["match", "--partner", "Nobody"], dir.path());
+    let said = text(&unknown.stderr);
+    assert_inert(&said);
+    assert!(said.contains(SHOWN) && said.lines().count() == 1, "{said}");
+
+    let added = vendor.run(&["users", "add", "kim\x1b[31m", "--label", "laptop\u{2066}"], dir.path());
+    assert_inert(&text(&added.stdout));
+    assert!(text(&added.stdout).contains("Added kim\\x1b[31m (rep)"), "{}", text(&added.stdout));
+    let users = text(&vendor.run(&["users", "list"], dir.path()).stdout);
+    assert_inert(&users);
+    assert!(users.contains("kim\\x1b[31m") && users.contains("laptop\\u{2066}"), "{users}");
+
+    let csv = repo().join(VENDOR);
+    let import =
+        vendor.run(&["datasets", "import", csv.to_str().unwrap(), "--name", "crm\x1b]0;pwned\x07.csv"], dir.path());
+    assert_inert(&text(&import.stdout));
+    let datasets = text(&vendor.run(&["datasets", "list"], dir.path()).stdout);
+    assert_inert(&datasets);
+    assert!(datasets.contains("crm\\x1b]0;pwned\\x07.csv"), "{datasets}");
+
+    // Touches refuse control characters, not bidi overrides.
+    const REVERSED: &str = "Acme \u{202e}Corp";
+    let touch = ["attribution", "touch", "--opportunity", "OPP 1", "--partner", REVERSED, "--kind", "sourced"];
+    let touched = vendor.run(&touch, dir.path());
+    assert!(touched.status.success(), "{}", text(&touched.stderr));
+    assert_inert(&text(&touched.stdout));
+    let touches = text(&vendor.run(&["attribution", "touches"], dir.path()).stdout);
+    assert_inert(&touches);
+    assert!(touches.contains("Acme \\u{202e}Corp"), "{touches}");
+    let json = vendor.run(&["attribution", "touches", "--json"], dir.path());
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json[0]["partner"], REVERSED, "--json is exact JSON");
+
+    // A file from elsewhere: its values and even its name carry escapes.
+    let file = dir.path().join("crm{\x1b[2J.csv");
+    std::fs::write(&file, "id,segment,name,country,domain\n1\x1b[1A,customers,Acme\x1b[2K Corp,US,acme.com\n").unwrap();
+    let inspect = blindmap(&["inspect", file.to_str().unwrap()], dir.path());
+    let out = text(&inspect.stdout);
+    assert!(inspect.status.success(), "{out}{}", text(&inspect.stderr));
+    assert_inert(&out);
+    assert!(out.contains("crm{\\x1b[2J.csv read as generic") && out.contains("1\\x1b[1A"), "{out}");
+
+    vendor.stop();
+    partner.stop();
 }
 
 /// The node as a user runs it: `init`, `serve` in the background, `datasets import` and `list`
@@ -463,6 +558,26 @@ fn init_serve_and_import_through_the_api() {
     let bad_token = ["--node", node.url.as_str(), "--fingerprint", node.fingerprint.as_str(), "--token", "bm_nope"];
     let refused = blindmap(&[&["datasets", "list"][..], &bad_token].concat(), dir.path());
     assert!(text(&refused.stderr).contains("401"), "{}", text(&refused.stderr));
+    // A wrong pin: said once, with the node's URL once and both fingerprints.
+    let wrong = format!("sha256:{}", "0".repeat(64));
+    let pinned_wrong = ["--node", node.url.as_str(), "--fingerprint", wrong.as_str(), "--token", node.token.as_str()];
+    let said = text(&blindmap(&[&["datasets", "list"][..], &pinned_wrong].concat(), dir.path()).stderr);
+    assert_eq!(said.matches(&node.url).count(), 1, "{said}");
+    let mismatch = format!("its certificate is {}, not the pinned {wrong}: check", node.fingerprint);
+    assert!(said.contains(&mismatch) && said.contains("(--fingerprint or BLINDMAP_FINGERPRINT)"), "{said}");
+    assert_eq!(said.lines().count(), 1, "{said}");
+    assert!(!said.contains("/api/v1/"), "the URL is the node's, not the call's: {said}");
+    // http:// to a node that speaks only HTTPS.
+    let plain = node.url.replace("https://", "http://");
+    let over_http =
+        ["--node", plain.as_str(), "--fingerprint", node.fingerprint.as_str(), "--token", node.token.as_str()];
+    let said = text(&blindmap(&[&["datasets", "list"][..], &over_http].concat(), dir.path()).stderr);
+    assert!(said.contains("HTTPS only") && said.contains(&node.url), "{said}");
+    assert!(!said.contains("invalid HTTP version"), "{said}");
+    // An export no preset recognises: the command's flag, not the API's parameter.
+    std::fs::write(dir.path().join("odd.csv"), "Firm,Web\nAcme,acme.com\n").unwrap();
+    let said = text(&node.run(&["datasets", "import", "odd.csv"], dir.path()).stderr);
+    assert!(said.contains("--preset") && !said.contains("preset="), "{said}");
 
     // Users and tokens: a rep with a token of their own, revoked again.
     let added = node.run(&["users", "add", "kim", "--role", "rep"], dir.path());
@@ -536,6 +651,11 @@ fn two_served_nodes_pair_share_and_match_from_the_cli() {
     let code = text(&invite.stdout).lines().find(|l| l.starts_with("bminvite1.")).unwrap().to_owned();
     let accept = partner.run(&["partner", "accept", &code], dir.path());
     assert!(text(&accept.stdout).contains("Paired with Vendor"), "{}{}", text(&accept.stdout), text(&accept.stderr));
+    // The code again: the inviting node's refusal, in its words, relayed by the partner's node.
+    let again = partner.run(&["partner", "accept", &code], dir.path());
+    let said = text(&again.stderr);
+    assert!(!again.status.success() && said.contains("the invite code was used already or has expired"), "{said}");
+    assert!(!said.contains("502") && !said.contains("403") && !said.contains("Bad Gateway"), "{said}");
     let bad = partner.run(&["partner", "sharing", "Vendor", "--rule", "customers=overlaps"], dir.path());
     assert!(!bad.status.success() && text(&bad.stderr).contains("OWN:PARTNER=LEVEL"), "{}", text(&bad.stderr));
     let share = partner.run(
@@ -591,6 +711,29 @@ fn two_served_nodes_pair_share_and_match_from_the_cli() {
     let shown = text(&vendor.run(&["cosell", "show", &id], dir.path()).stdout);
     assert!(shown.contains("accepted") && shown.contains("note by admin: let's talk"), "{shown}");
     assert!(shown.contains(&format!("side A: account {account}")), "{shown}");
+    // An amount is shown as it was given, on both nodes (minor units are the API's business).
+    let priced = vendor.run(&["cosell", "edit", &id, "--amount", "125000.00 EUR"], dir.path());
+    assert!(text(&priced.stdout).contains("amount 125000.00 EUR"), "{}{}", text(&priced.stdout), text(&priced.stderr));
+    for out in
+        [&vendor.run(&["cosell", "show", &id], dir.path()).stdout, &vendor.run(&["cosell", "list"], dir.path()).stdout]
+    {
+        assert!(text(out).contains("amount 125000.00 EUR") && !text(out).contains("12500000"), "{}", text(out));
+    }
+    let theirs = (0..50).find_map(|_| {
+        let list = text(&partner.run(&["cosell", "list"], dir.path()).stdout);
+        if list.contains("EUR") {
+            Some(list)
+        } else {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            None
+        }
+    });
+    let theirs = theirs.expect("the partner's node has the amount");
+    assert!(theirs.contains("amount 125000.00 EUR") && !theirs.contains("12500000"), "{theirs}");
+    let shown = text(&partner.run(&["cosell", "show", &id], dir.path()).stdout);
+    assert!(shown.contains("amount 125000.00 EUR"), "{shown}");
+    let yen = vendor.run(&["cosell", "edit", &id, "--amount", "980000 JPY"], dir.path());
+    assert!(text(&yen.stdout).contains("amount 980000 JPY"), "{}{}", text(&yen.stdout), text(&yen.stderr));
 
     // Deal registration: a pre-check, a registration on the vendor's open opportunity (a channel
     // conflict), the vendor's approval, heard on the partner's side.
@@ -786,6 +929,12 @@ fn a_partner_without_a_node_matches_with_remote() {
     assert!(out.contains("Your segments × Vendor's (shared with you: counts; you disclosed: overlaps)"), "{out}");
     let key = std::fs::metadata(dir.path().join("blindmap-client/identity/node.key")).unwrap();
     assert_eq!(std::os::unix::fs::PermissionsExt::mode(&key.permissions()) & 0o077, 0, "the key is private");
+    let reused = blindmap(
+        &["match", "--remote", &code, "--organisation", "Partner Co", partner_csv, "--client-dir", "other"],
+        dir.path(),
+    );
+    let said = text(&reused.stderr);
+    assert!(!reused.status.success() && said.contains("the invite code was used already or has expired"), "{said}");
 
     let share = vendor.run(
         &["partner", "sharing", "Partner Co", "--rule", "*:*=fields:owner", "--threshold", "1", "--min-segment", "1"],
@@ -835,6 +984,65 @@ fn demo_runs_the_whole_product() {
     }
     let busy = blindmap(&["demo", "--dir", "nodes"], dir.path());
     assert!(text(&busy.stderr).contains("is not empty"), "{}", text(&busy.stderr));
+}
+
+/// `demo --dir` leaves two nodes a user can start and use as the demo prints: each on the port
+/// its configuration states (the one its partner dials), its admin's token in a file only its
+/// owner reads, the transcript where the README says.
+#[cfg(unix)]
+#[test]
+fn demo_dir_leaves_two_usable_nodes() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = blindmap(&["demo", "--dir", "nodes", "--show", "0"], dir.path());
+    let out = text(&run.stdout);
+    assert!(run.status.success(), "{out}{}", text(&run.stderr));
+    assert!(dir.path().join("nodes/transcript.txt").exists(), "the README's place for the transcript");
+    let mut tokens = Vec::new();
+    for node in ["vendor", "partner"] {
+        let folder = dir.path().join("nodes").join(node);
+        let token_file = folder.join("admin-token");
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{node}'s token is readable by its owner only: {mode:o}");
+        let token = std::fs::read_to_string(&token_file).unwrap().trim().to_owned();
+        assert!(token.starts_with("bm_"), "{token}");
+        let config: toml::Table = std::fs::read_to_string(folder.join("node.toml")).unwrap().parse().unwrap();
+        let listen = config["listen"].as_str().unwrap();
+        assert!(!listen.ends_with(":0"), "a fixed port: {listen}");
+        let port = listen.rsplit(':').next().unwrap();
+        assert_eq!(config["public_url"].as_str().unwrap(), format!("https://127.0.0.1:{port}"));
+        assert!(out.contains(&format!("blindmap serve --data-dir nodes/{node}")), "{out}");
+        assert!(out.contains(&format!("BLINDMAP_TOKEN=$(cat nodes/{node}/admin-token)")), "{out}");
+        tokens.push(token);
+    }
+
+    // Started again as the demo says, the two still know each other and match.
+    let vendor = Served::serve(dir.path(), "nodes/vendor", &tokens[0]);
+    let partner = Served::serve(dir.path(), "nodes/partner", &tokens[1]);
+    let as_printed = |args: &[&str], node: &str, token: &str| {
+        Command::new(env!("CARGO_BIN_EXE_blindmap"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("BLINDMAP_DATA_DIR", format!("nodes/{node}"))
+            .env("BLINDMAP_TOKEN", token)
+            .output()
+            .unwrap()
+    };
+    let listed = as_printed(&["partner", "list"], "vendor", &tokens[0]);
+    assert!(
+        text(&listed.stdout).contains("Partner") && text(&listed.stdout).contains(&partner.url),
+        "{}{}",
+        text(&listed.stdout),
+        text(&listed.stderr)
+    );
+    let matched = as_printed(&["match", "--partner", "Partner", "--show", "0"], "vendor", &tokens[0]);
+    assert!(matched.status.success(), "{}{}", text(&matched.stdout), text(&matched.stderr));
+    let theirs = as_printed(&["datasets", "list"], "partner", &tokens[1]);
+    assert!(text(&theirs.stdout).contains("partner-hubspot.csv"), "{}", text(&theirs.stderr));
+    assert!(vendor.url != partner.url);
+    vendor.stop();
+    partner.stop();
 }
 
 /// `bench nodes` at a smoke size: two nodes match through their APIs and the result is checked

@@ -148,7 +148,10 @@ pub fn attribute(model: &Model, touches: &[Touch], deal: &ClosedDeal) -> Result<
     let mut ordered: Vec<&Touch> = touches.iter().filter(|t| t.at <= deal.closed_at).collect();
     // Stable: equal times keep the order they were recorded in.
     ordered.sort_by_key(|t| t.at);
-    let report = |amount: Money| deal.reporting.map(|(currency, rate)| amount.convert(&rate, currency));
+    deal.amount.check()?;
+    let report = |amount: Money| deal.reporting.map(|(currency, rate)| amount.convert(&rate, currency)).transpose();
+    // Every share is at most the whole: if the whole converts, each share does.
+    report(deal.amount)?;
     let mut attribution = Attribution {
         model: model.name().to_owned(),
         credits: Vec::new(),
@@ -165,14 +168,16 @@ pub fn attribute(model: &Model, touches: &[Touch], deal: &ClosedDeal) -> Result<
         partners.dedup();
         attribution.credits = partners
             .into_iter()
-            .map(|p| Credit {
-                partner: p.to_owned(),
-                share_ppm: 1_000_000,
-                amount: deal.amount,
-                reported: report(deal.amount),
-                category: Some(if Some(p) == source { Category::Sourced } else { Category::Influenced }),
+            .map(|p| {
+                Ok(Credit {
+                    partner: p.to_owned(),
+                    share_ppm: 1_000_000,
+                    amount: deal.amount,
+                    reported: report(deal.amount)?,
+                    category: Some(if Some(p) == source { Category::Sourced } else { Category::Influenced }),
+                })
             })
-            .collect();
+            .collect::<Result<_, Error>>()?;
         return Ok(attribution);
     }
     let weights = weights(model, &ordered, deal);
@@ -189,14 +194,16 @@ pub fn attribute(model: &Model, touches: &[Touch], deal: &ClosedDeal) -> Result<
         .zip(amounts)
         .zip(ppm)
         .filter(|((_, _), ppm)| *ppm > 0)
-        .map(|((partner, amount), ppm)| Credit {
-            partner: partner.to_owned(),
-            share_ppm: u32::try_from(ppm).unwrap_or(0),
-            amount,
-            reported: report(amount),
-            category: None,
+        .map(|((partner, amount), ppm)| {
+            Ok(Credit {
+                partner: partner.to_owned(),
+                share_ppm: u32::try_from(ppm).unwrap_or(0),
+                amount,
+                reported: report(amount)?,
+                category: None,
+            })
         })
-        .collect();
+        .collect::<Result<_, Error>>()?;
     Ok(attribution)
 }
 

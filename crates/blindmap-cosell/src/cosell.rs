@@ -416,6 +416,62 @@ impl CoSell {
         Ok(())
     }
 
+    /// Checks a copy received from the partner's node (`self`) against this side's own copy
+    /// `own` (this side is `party`; on first sight `own` is the blank proposal) before they are
+    /// merged. The partner's node is untrusted: beyond [`check_limits`](Self::check_limits), its
+    /// copy may hold no stamp of ours that we never made, no stamp more than `max_ahead_ms`
+    /// after `now_ms` (a register stamped far ahead could never be overwritten again), no
+    /// negative amount or malformed date, and no lifecycle move its side may not make: only the
+    /// invited side (`B`) accepts or declines, and a record goes active, won or lost only after
+    /// the invited side accepted it.
+    pub fn check_received(&self, own: &Self, party: Party, now_ms: i64, max_ahead_ms: i64) -> Result<(), Error> {
+        self.check_limits()?;
+        if self.id != own.id {
+            return Err(Error::Invalid("these are two different co-sell records".into()));
+        }
+        if self.amount.value.is_some_and(|a| a.minor < 0) {
+            return Err(Error::Forged("a negative amount"));
+        }
+        if let Some(date) = &self.close_date.value {
+            check_date(date)?;
+        }
+        let registers = |r: &Self| {
+            let mut out = vec![r.status.at, r.stage.at, r.amount.at, r.close_date.at, r.next_steps.at];
+            for side in [&r.a, &r.b] {
+                out.extend([side.account.at, side.opportunity.at, side.owner.at]);
+            }
+            out
+        };
+        let entries = |r: &Self| r.next_steps_history.iter().chain(&r.notes).chain(&r.log).cloned().collect::<Vec<_>>();
+        let latest = registers(self).into_iter().chain(entries(self).iter().map(|e| e.at)).max();
+        if latest.is_some_and(|at| at.ms > now_ms.saturating_add(max_ahead_ms)) {
+            return Err(Error::Forged("a change stamped in the future"));
+        }
+        // Every register stamped by us must be one we wrote: at most as late as ours.
+        let forged_register =
+            registers(self).iter().zip(registers(own)).any(|(theirs, ours)| theirs.party == party && *theirs > ours);
+        let known: BTreeSet<Entry> = entries(own).into_iter().collect();
+        let forged_entry = entries(self).iter().any(|e| e.at.party == party && !known.contains(e));
+        if forged_register || forged_entry {
+            return Err(Error::Forged("a change in our name that we never made"));
+        }
+        match self.status.value {
+            Status::Accepted | Status::Declined if self.status.at.party != Party::B => {
+                Err(Error::Forged("only the invited side accepts or declines"))
+            }
+            Status::Active | Status::Won | Status::Lost if party == Party::B && !own.accepted() => {
+                Err(Error::Forged("the record moved on before we accepted it"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the invited side accepted the record (its log says so).
+    fn accepted(&self) -> bool {
+        let accepted = format!("status {}", Status::Accepted.as_str());
+        self.log.iter().any(|e| e.at.party == Party::B && e.text == accepted)
+    }
+
     /// Keeps this side's own fields as they are here whatever `other` says of them: a partner's
     /// copy may not write our account, opportunity reference or owner.
     pub fn keep_own_side(&self, party: Party, other: &mut Self) {
@@ -487,6 +543,56 @@ mod tests {
         assert_eq!(a.stage.value, "negotiation", "the later write");
         assert_eq!((a.a.owner.value.as_deref(), a.b.owner.value.as_deref()), (Some("Ada"), Some("Bo")));
         assert_eq!(a.notes.len(), 2, "notes only grow");
+    }
+
+    #[test]
+    fn a_partners_copy_may_hold_only_what_its_side_could_make() {
+        const NOW: i64 = 1_000;
+        const AHEAD: i64 = 100;
+        let proposed = record();
+        // First sight on the invited side: nothing of B's can be in it yet.
+        let never = CoSell::propose("cs_1", Stamp { ms: i64::MIN, counter: 0, party: Party::A }, "");
+        proposed.check_received(&never, Party::B, NOW, AHEAD).unwrap();
+        let mut accepted_by_a = proposed.clone();
+        accepted_by_a.status = lww(Status::Accepted, stamp(5, Party::A), "ada");
+        let mut forged_accept = proposed.clone();
+        forged_accept.apply(Edit::Status { status: Status::Accepted }, stamp(5, Party::B), "bo").unwrap();
+        let mut active = proposed.clone();
+        active.status = lww(Status::Active, stamp(6, Party::A), "ada");
+        let mut ahead = proposed.clone();
+        ahead.apply(Edit::Stage { stage: "pinned".into() }, stamp(NOW + AHEAD + 1, Party::A), "ada").unwrap();
+        let mut negative = proposed.clone();
+        negative.amount =
+            lww(Some(Money { minor: -1, currency: Currency::new("EUR").unwrap() }), stamp(7, Party::A), "ada");
+        let mut bad_date = proposed.clone();
+        bad_date.close_date = lww(Some("2027-13-01".into()), stamp(7, Party::A), "ada");
+        for (copy, why) in [
+            (&accepted_by_a, "the creator accepts"),
+            (&forged_accept, "an acceptance in B's name B never made"),
+            (&active, "active before B accepted"),
+            (&ahead, "stamped past the allowed skew"),
+            (&negative, "a negative amount"),
+            (&bad_date, "a malformed date"),
+        ] {
+            assert!(copy.check_received(&never, Party::B, NOW, AHEAD).is_err(), "{why}");
+        }
+
+        // Later, on B's side, once B accepted: A's moves on are fine; a note in B's name is not.
+        let mut ours = proposed;
+        ours.apply(Edit::Status { status: Status::Accepted }, stamp(10, Party::B), "bo").unwrap();
+        let mut theirs = ours.clone();
+        theirs.apply(Edit::Status { status: Status::Active }, stamp(11, Party::A), "ada").unwrap();
+        theirs.apply(Edit::Note { text: "kick-off".into() }, stamp(12, Party::A), "ada").unwrap();
+        theirs.check_received(&ours, Party::B, NOW, AHEAD).unwrap();
+        let mut impersonating = theirs.clone();
+        impersonating.apply(Edit::Note { text: "B agrees to 50 %".into() }, stamp(13, Party::B), "bo").unwrap();
+        assert!(impersonating.check_received(&ours, Party::B, NOW, AHEAD).is_err());
+        let mut overwriting = theirs.clone();
+        overwriting.b.owner = lww(Some("Mallory".into()), stamp(14, Party::B), "bo");
+        assert!(overwriting.check_received(&ours, Party::B, NOW, AHEAD).is_err(), "a register in B's name");
+        // On A's side, B's copy holding A's changes as A made them is fine.
+        ours.apply(Edit::Stage { stage: "qualified".into() }, stamp(15, Party::B), "bo").unwrap();
+        ours.check_received(&theirs, Party::A, NOW, AHEAD).unwrap();
     }
 
     #[test]

@@ -16,6 +16,10 @@ pub const DAY_MS: i64 = 86_400_000;
 pub const DEFAULT_PROTECTION_DAYS: u32 = 90;
 /// The one extension a registration can get, unless configured otherwise.
 pub const DEFAULT_EXTENSION_DAYS: u32 = 60;
+/// How far a vendor's clock may be ahead of the submitter's when it says a protection expired.
+const EXPIRY_SKEW_MS: i64 = 10 * 60_000;
+/// The longest protection, and the longest extension, a vendor may configure.
+pub const MAX_WINDOW_DAYS: u32 = 3650;
 
 /// A vendor's rules for the registrations it receives.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,7 +53,7 @@ impl Default for Settings {
 impl Settings {
     /// Refuses settings no program would mean.
     pub fn check(&self) -> Result<(), Error> {
-        if !(1..=3650).contains(&self.protection_days) || self.extension_days > 3650 {
+        if !(1..=MAX_WINDOW_DAYS).contains(&self.protection_days) || self.extension_days > MAX_WINDOW_DAYS {
             return Err(Error::Invalid("protection is 1 to 3650 days, an extension 0 to 3650".into()));
         }
         if self.prechecks_per_minute > 10_000 || self.prechecks_per_day > 1_000_000 {
@@ -318,6 +322,60 @@ impl Registration {
         self.transition(&[RegState::Submitted, RegState::InReview, RegState::Approved], to)
     }
 
+    /// Takes the vendor's word on where this registration (the submitter's copy) is: checked
+    /// against what the vendor's node could have done to it, since a partner's node is untrusted.
+    /// Decisions only move it forward (submitted or in review → approved, rejected, won, lost,
+    /// or expired once approved; approved → expired, won, lost), its conflict category is the
+    /// one given at submission, protection is set on approval and only ever extended once (an
+    /// expired one's end has passed), and it ends no later than `now` plus twice the longest
+    /// window a vendor may configure.
+    /// Returns whether anything changed.
+    pub fn hear(&mut self, view: &SubmitterView, now: i64) -> Result<bool, Error> {
+        use RegState::{Approved, Expired, InReview, Lost, Rejected, Submitted, Won};
+        if view.id != self.id {
+            return Err(Error::Forged("the view is of another registration"));
+        }
+        let moves = match (self.state, view.state) {
+            (a, b) if a == b => true,
+            (Submitted | InReview, Approved | Rejected | Expired | Won | Lost) => true,
+            (Approved, Expired | Won | Lost) => true,
+            _ => false,
+        };
+        if !moves {
+            return Err(Error::Transition { from: self.state.as_str(), to: view.state.as_str() });
+        }
+        if view.conflict != self.conflict {
+            return Err(Error::Forged("the conflict category is set at submission"));
+        }
+        let protected = matches!(view.state, Approved | Expired);
+        if matches!(view.state, Submitted | InReview | Rejected) && (view.protected_until.is_some() || view.extended) {
+            return Err(Error::Forged("a protection on an undecided or rejected registration"));
+        }
+        let latest = now.saturating_add(2 * i64::from(MAX_WINDOW_DAYS) * DAY_MS);
+        match (self.protected_until, view.protected_until) {
+            (_, None) if protected => return Err(Error::Forged("an approved registration without its end")),
+            (_, Some(end)) if end > latest => return Err(Error::Forged("a protection ending too far ahead")),
+            // An expired registration's end has passed, wherever the vendor says it was.
+            (_, Some(end)) if view.state == Expired && end > now.saturating_add(EXPIRY_SKEW_MS) => {
+                return Err(Error::Forged("expired before its end"));
+            }
+            (Some(mine), Some(theirs)) if theirs < mine && view.state != Expired => {
+                return Err(Error::Forged("a protection shortened"));
+            }
+            (Some(_), None) => return Err(Error::Forged("a protection taken back")),
+            (Some(mine), Some(theirs)) if theirs > mine && (self.extended || !view.extended) => {
+                return Err(Error::Forged("a protection lengthened without its one extension"));
+            }
+            _ => {}
+        }
+        if self.extended && !view.extended {
+            return Err(Error::Forged("an extension taken back"));
+        }
+        let before = self.submitter_view();
+        (self.state, self.protected_until, self.extended) = (view.state, view.protected_until, view.extended);
+        Ok(before != *view)
+    }
+
     /// Expires it if its protection ended by `now`; whether it did.
     pub fn expire_if_due(&mut self, now: i64) -> bool {
         if self.state == RegState::Approved && self.protected_until.is_some_and(|end| end <= now) {
@@ -413,6 +471,53 @@ mod tests {
         won.state = RegState::Approved;
         won.close(true).unwrap();
         assert!(!won.expire_if_due(i64::MAX), "won deals do not expire");
+    }
+
+    #[test]
+    fn the_submitter_takes_only_moves_the_vendor_could_make() {
+        let Checked::New(submitted) =
+            check_submission("rg", submission("Globex", &["domain:acme.com"], &["cloud"]), 0, &[], &[]).unwrap()
+        else {
+            panic!("new");
+        };
+        let mut vendor = submitted.clone();
+        vendor.approve(10, 90).unwrap();
+        let mut mine = submitted.clone();
+        assert!(mine.hear(&vendor.submitter_view(), 10).unwrap(), "approved");
+        assert!(!mine.hear(&vendor.submitter_view(), 11).unwrap(), "heard twice changes nothing");
+        let mut extended = vendor.clone();
+        extended.extend(11, 60).unwrap();
+        assert!(mine.clone().hear(&extended.submitter_view(), 11).unwrap());
+
+        let forged = |change: &dyn Fn(&mut SubmitterView)| {
+            let mut view = vendor.submitter_view();
+            change(&mut view);
+            view
+        };
+        let cases: [(SubmitterView, &str); 7] = [
+            (forged(&|v| v.state = RegState::Submitted), "back to submitted"),
+            (forged(&|v| v.protected_until = Some(i64::MAX)), "protected forever"),
+            (forged(&|v| v.protected_until = Some(5)), "protection shortened"),
+            (forged(&|v| v.protected_until = v.protected_until.map(|e| e + DAY_MS)), "longer without the extension"),
+            (forged(&|v| v.conflict = Some(Conflict::PartnerConflict)), "a conflict made up later"),
+            (forged(&|v| v.protected_until = None), "approved without an end"),
+            (forged(&|v| v.id = "rg_other".into()), "another registration's view"),
+        ];
+        for (view, why) in cases {
+            assert!(mine.clone().hear(&view, 12).is_err(), "{why}");
+        }
+        let expired_early =
+            SubmitterView { state: RegState::Expired, protected_until: Some(11), ..vendor.submitter_view() };
+        assert!(mine.clone().hear(&expired_early, 12).unwrap(), "expiry: its end has passed");
+        let expired_ahead = SubmitterView { state: RegState::Expired, ..vendor.submitter_view() };
+        assert!(mine.clone().hear(&expired_ahead, 12).is_err(), "expired long before its end");
+        let mut closed = mine.clone();
+        closed.hear(&forged(&|v| v.state = RegState::Won), 12).unwrap();
+        assert!(closed.hear(&vendor.submitter_view(), 13).is_err(), "a won deal is not approved again");
+        let mut undecided = submitted;
+        let rejected_with_end =
+            SubmitterView { state: RegState::Rejected, protected_until: Some(20), ..undecided.submitter_view() };
+        assert!(undecided.hear(&rejected_with_end, 12).is_err());
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub enum Error {
     /// An input is malformed or out of range.
     #[error("{0}")]
     Invalid(String),
+    /// A partner's copy of a record holds what its side could not have written.
+    #[error("the partner's copy is not one its side could have made: {0}")]
+    Forged(&'static str),
     /// A lifecycle does not allow this move.
     #[error("cannot go from {from} to {to}")]
     Transition {

@@ -68,6 +68,20 @@ pub struct Money {
 }
 
 impl Money {
+    /// The largest amount, in minor units, either way (10^15: ten trillion euros and cents).
+    /// Within it, splits are exact in `f64` and conversions at any rate a [`Rate`] can state
+    /// fit the arithmetic; beyond it amounts are refused, never wrapped or clamped.
+    pub const MAX_MINOR: i64 = 1_000_000_000_000_000;
+
+    /// Checks that the amount is within [`Money::MAX_MINOR`].
+    pub fn check(&self) -> Result<(), Error> {
+        if self.minor.unsigned_abs() > Self::MAX_MINOR.unsigned_abs() {
+            let max = Self { minor: Self::MAX_MINOR, currency: self.currency };
+            return Err(Error::Invalid(format!("an amount is at most {max} either way")));
+        }
+        Ok(())
+    }
+
     /// `text` (e.g. `12500.50`) of `currency`, with at most as many decimals as the currency has.
     pub fn parse(text: &str, currency: Currency) -> Result<Self, Error> {
         let invalid = || Error::Invalid(format!("{text:?} is not an amount of {currency} (e.g. 12500.50)"));
@@ -87,7 +101,9 @@ impl Money {
         }
         let padded = format!("{whole}{fraction:0<exponent$}");
         let minor: i64 = padded.parse().map_err(|_| invalid())?;
-        Ok(Self { minor: if negative { -minor } else { minor }, currency })
+        let money = Self { minor: if negative { -minor } else { minor }, currency };
+        money.check()?;
+        Ok(money)
     }
 
     /// Splits the amount by `weights` (any non-negative numbers, not all zero): each share is
@@ -98,19 +114,30 @@ impl Money {
     }
 
     /// The amount in `to` at `rate` (units of `to` per unit of this currency), rounded half away
-    /// from zero to a minor unit of `to`.
-    pub fn convert(&self, rate: &Rate, to: Currency) -> Self {
+    /// from zero to a minor unit of `to`; refused when either amount is beyond
+    /// [`Money::MAX_MINOR`].
+    pub fn convert(&self, rate: &Rate, to: Currency) -> Result<Self, Error> {
+        self.check()?;
+        let out_of_range =
+            || Error::Invalid(format!("{self} at {rate} is beyond the largest amount of {to} (Money::MAX_MINOR)"));
         let shift = i64::from(to.exponent()) - i64::from(self.currency.exponent());
-        let mut numerator = i128::from(self.minor) * rate.scaled;
+        let mut numerator = i128::from(self.minor).checked_mul(rate.scaled).ok_or_else(out_of_range)?;
         let mut denominator = Rate::SCALE;
         if shift >= 0 {
-            numerator *= 10i128.pow(shift as u32);
+            numerator = numerator.checked_mul(10i128.pow(shift as u32)).ok_or_else(out_of_range)?;
         } else {
             denominator *= 10i128.pow((-shift) as u32);
         }
-        let rounded = (numerator.abs() * 2 + denominator) / (denominator * 2);
-        let minor = if numerator < 0 { -rounded } else { rounded };
-        Self { minor: i64::try_from(minor).unwrap_or(if minor < 0 { i64::MIN } else { i64::MAX }), currency: to }
+        let rounded = numerator
+            .unsigned_abs()
+            .checked_mul(2)
+            .and_then(|n| n.checked_add(denominator.unsigned_abs()))
+            .ok_or_else(out_of_range)?
+            / (denominator.unsigned_abs() * 2);
+        let minor = i64::try_from(rounded).map_err(|_| out_of_range())?;
+        let converted = Self { minor: if numerator < 0 { -minor } else { minor }, currency: to };
+        converted.check().map_err(|_| out_of_range())?;
+        Ok(converted)
     }
 }
 
@@ -248,17 +275,36 @@ mod tests {
     fn conversion_is_exact_and_rounds_half_away_from_zero() {
         let rate = Rate::parse("1.0842").unwrap();
         let usd = Currency::new("USD").unwrap();
-        let m = Money::parse("100.00", eur()).unwrap().convert(&rate, usd);
+        let m = Money::parse("100.00", eur()).unwrap().convert(&rate, usd).unwrap();
         assert_eq!(m.to_string(), "108.42 USD");
         // 0.05 EUR × 1.5 = 0.075 → 0.08; negative likewise.
         let half = Rate::parse("1.5").unwrap();
-        assert_eq!(Money { minor: 5, currency: eur() }.convert(&half, usd).minor, 8);
-        assert_eq!(Money { minor: -5, currency: eur() }.convert(&half, usd).minor, -8);
+        assert_eq!(Money { minor: 5, currency: eur() }.convert(&half, usd).unwrap().minor, 8);
+        assert_eq!(Money { minor: -5, currency: eur() }.convert(&half, usd).unwrap().minor, -8);
         // Across exponents: 1,000 JPY at 0.0061 EUR = 6.10 EUR.
         let yen = Currency::new("JPY").unwrap();
-        assert_eq!(Money { minor: 1000, currency: yen }.convert(&Rate::parse("0.0061").unwrap(), eur()).minor, 610);
+        assert_eq!(
+            Money { minor: 1000, currency: yen }.convert(&Rate::parse("0.0061").unwrap(), eur()).unwrap().minor,
+            610
+        );
         assert_eq!(Rate::parse("1.084200000").unwrap().to_string(), "1.0842");
         assert!(Rate::parse("0").is_err() && Rate::parse("-1").is_err() && Rate::parse("1.0000000001").is_err());
+    }
+
+    #[test]
+    fn amounts_and_conversions_out_of_range_are_refused_not_wrapped() {
+        let usd = Currency::new("USD").unwrap();
+        assert!(Money::parse("10000000000000.00", eur()).is_ok(), "the largest amount");
+        assert!(Money::parse("10000000000000.01", eur()).is_err(), "one cent more");
+        assert!(Money::parse("-92233720368547758.07", eur()).is_err());
+        // What wrote a −92 quadrillion USD credit: the largest i64 of cents at a large rate.
+        let huge = Money { minor: i64::MAX, currency: eur() };
+        assert!(huge.convert(&Rate::parse("999999999999.999999999").unwrap(), usd).is_err());
+        let largest = Money::parse("10000000000000.00", eur()).unwrap();
+        assert!(largest.convert(&Rate::parse("999999999999.999999999").unwrap(), usd).is_err(), "beyond the largest");
+        assert!(largest.convert(&Rate::parse("1.5").unwrap(), usd).is_err());
+        assert_eq!(largest.convert(&Rate::one(), usd).unwrap().minor, Money::MAX_MINOR);
+        assert!(Money::parse("-10000000000000.00", eur()).unwrap().convert(&Rate::parse("0.5").unwrap(), usd).is_ok());
     }
 
     #[test]

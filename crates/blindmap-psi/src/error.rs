@@ -98,6 +98,9 @@ pub enum DecodeError {
     /// A disclosure level byte is unknown (spec §8.5).
     #[error("unknown disclosure level {0}")]
     UnknownLevel(u8),
+    /// An Abort carries a code outside 1 to 9 (spec §8.10, §13).
+    #[error("unknown abort code {0}")]
+    UnknownAbortCode(u16),
 }
 
 /// A decoded message that the protocol does not allow at this point (spec §9, §13).
@@ -139,12 +142,13 @@ pub enum PeerMisbehaviour {
     /// The peer's plan does not fit the segments both sides declared (spec §6.4).
     #[error("invalid plan: {0}")]
     InvalidPlan(&'static str),
-    /// A record's width exceeds the declared maximum, or widths do not add up to the declared
-    /// number of keys.
-    #[error("records do not match the declared shape of segment {segment}")]
+    /// Records do not have the shape the partner declared or sent before (spec §9.5, §10.4).
+    #[error("records do not match the declared shape of segment {segment}: {reason}")]
     ShapeMismatch {
         /// Segment index.
         segment: u16,
+        /// Which rule of spec §9.5 or §10.4 the records break.
+        reason: &'static str,
     },
     /// A Bloom filter does not meet the parameters of spec §9.7 (too weak, or saturated so that
     /// everything would appear to match).
@@ -288,10 +292,10 @@ pub enum AbortCode {
     Shape,
     /// A Bloom filter was rejected.
     BadBloomFilter,
+    /// Reserved: code 8 is never sent (spec §13), but ends a session like any abort.
+    Reserved,
     /// The sender failed for a reason of its own.
     Internal,
-    /// A code this implementation does not know.
-    Other(u16),
 }
 
 impl AbortCode {
@@ -305,14 +309,15 @@ impl AbortCode {
             Self::Negotiation => 5,
             Self::Shape => 6,
             Self::BadBloomFilter => 7,
+            Self::Reserved => 8,
             Self::Internal => 9,
-            Self::Other(code) => code,
         }
     }
 
-    /// The code for a number read from the wire.
-    pub fn from_u16(code: u16) -> Self {
-        match code {
+    /// The code for a number read from the wire; `None` outside 1 to 9, which a decoder refuses
+    /// as malformed (spec §8.10).
+    pub fn from_u16(code: u16) -> Option<Self> {
+        Some(match code {
             1 => Self::Malformed,
             2 => Self::UnexpectedMessage,
             3 => Self::Sequence,
@@ -320,9 +325,10 @@ impl AbortCode {
             5 => Self::Negotiation,
             6 => Self::Shape,
             7 => Self::BadBloomFilter,
+            8 => Self::Reserved,
             9 => Self::Internal,
-            other => Self::Other(other),
-        }
+            _ => return None,
+        })
     }
 }
 
@@ -336,8 +342,8 @@ impl fmt::Display for AbortCode {
             Self::Negotiation => "incompatible hello or plan",
             Self::Shape => "records do not match their declared shape",
             Self::BadBloomFilter => "Bloom filter rejected",
+            Self::Reserved => "reserved code 8",
             Self::Internal => "internal error",
-            Self::Other(code) => return write!(f, "code {code}"),
         };
         f.write_str(text)
     }

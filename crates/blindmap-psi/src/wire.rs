@@ -360,7 +360,11 @@ pub(crate) fn decode_frame(bytes: &[u8]) -> Result<(Frame, Vec<RistrettoPoint>),
         }
         Kind::Sealed => Message::Sealed(decode_sealed(&mut body)?),
         Kind::Bloom => Message::Bloom(decode_bloom(&mut body)?),
-        Kind::Abort => Message::Abort(AbortCode::from_u16(body.u16()?)),
+        Kind::Abort => {
+            // spec §8.10: the codes of §13, 1 to 9; any other is malformed.
+            let code = body.u16()?;
+            Message::Abort(AbortCode::from_u16(code).ok_or(DecodeError::UnknownAbortCode(code))?)
+        }
     };
     body.finish()?;
     Ok((Frame { session_id, seq, message }, points))
@@ -442,7 +446,7 @@ fn decode_hello(r: &mut Reader<'_>) -> Result<Hello, DecodeError> {
     let learn = match r.u8()? {
         0 => false,
         1 => true,
-        other => return Err(DecodeError::OutOfRange { field: "flags", value: other.into() }),
+        other => return Err(DecodeError::OutOfRange { field: "learn", value: other.into() }),
     };
     let count = r.u16()? as usize;
     if count > MAX_SEGMENTS {
@@ -494,7 +498,7 @@ fn decode_plan(r: &mut Reader<'_>) -> Result<Plan, DecodeError> {
     let bloom = match r.u8()? {
         0 => false,
         1 => true,
-        other => return Err(DecodeError::OutOfRange { field: "flags", value: other.into() }),
+        other => return Err(DecodeError::OutOfRange { field: "bloom", value: other.into() }),
     };
     let rows = r.u16()? as usize;
     let cols = r.u16()? as usize;
@@ -796,7 +800,7 @@ mod tests {
             let total_len = offset + data.len() as u64 + 3;
             Message::Bloom(BloomChunk { segment: 0, total_len, offset, data })
         });
-        let abort = any::<u16>().prop_map(|c| Message::Abort(AbortCode::from_u16(c)));
+        let abort = (1u16..=9).prop_map(|c| Message::Abort(AbortCode::from_u16(c).expect("a code of spec §13")));
         let counted = (1usize..6, 1u8..5).prop_map(|(n, w)| Message::Counted(chunk(vec![w; n])));
         prop_oneof![hello, plan, elements, evaluated, tags, sealed, bloom, abort, counted]
     }
@@ -845,6 +849,22 @@ mod tests {
         bytes[0] = PROTOCOL_VERSION;
         bytes[1] = 0x42;
         assert_eq!(Frame::decode(&bytes), Err(DecodeError::UnknownKind(0x42)));
+    }
+
+    #[test]
+    fn abort_codes_outside_1_to_9_are_rejected() {
+        // spec §8.10, §13: the codes are 1 to 9 (8 reserved); any other is malformed.
+        let abort = |code: u16| {
+            let mut bytes = frame(Message::Abort(AbortCode::Internal)).encode();
+            bytes[FRAME_HEADER_LEN..].copy_from_slice(&code.to_be_bytes());
+            Frame::decode(&bytes).map(|f| f.message)
+        };
+        for code in 1..=9 {
+            assert_eq!(abort(code).map(|m| matches!(m, Message::Abort(c) if c.to_u16() == code)), Ok(true), "{code}");
+        }
+        for code in [0, 10, 0x00ff, 0xffff] {
+            assert_eq!(abort(code), Err(DecodeError::UnknownAbortCode(code)), "{code}");
+        }
     }
 
     #[test]

@@ -57,8 +57,11 @@ fn case(description: &str, keys: &[(&str, &str)], places: [usize; 8], claimed: &
     let owned = |k: &[(&str, &str)]| k.iter().map(|(t, v)| [(*t).to_owned(), (*v).to_owned()]).collect::<Vec<_>>();
     let keys = owned(keys);
     let claimed_keys = owned(claimed);
+    // Bytes in steps of 3 from a start of each string's own: no two strings are equal, nor is one
+    // the other with its halves swapped (which the map, adding the images of the two halves, would
+    // take to the same element).
     let padding: Vec<[u8; 64]> = (keys.len()..8)
-        .map(|i| std::array::from_fn(|j| u8::try_from(j).unwrap() ^ u8::try_from(i * 16).unwrap() ^ n ^ 0x5a))
+        .map(|i| std::array::from_fn(|j| u8::try_from((usize::from(n) * 37 + i * 71 + j * 3) % 256).unwrap()))
         .collect();
     let mut c = Case {
         description: description.to_owned(),
@@ -117,6 +120,14 @@ fn cases() -> Vec<Case> {
             3,
         ),
         case("nothing claimed at all", &[("domain", "acme.com")], [3, 0, 1, 2, 4, 5, 6, 7], &[], 4),
+        case(
+            "the padding fills the free places in ascending place order (0, 1, 4, 5, 7), not in the order \
+             the permutation lists them (7, 5, 0, 4, 1)",
+            &[("domain", "hooli.com"), ("duns", "150483782"), ("name_country", "US|hooli")],
+            [6, 2, 3, 7, 5, 0, 4, 1],
+            &claimed,
+            5,
+        ),
     ]
 }
 
@@ -130,7 +141,7 @@ fn precheck_vectors() {
     }
     let stored: Vec<Case> = serde_json::from_str(&std::fs::read_to_string(path()).unwrap()).unwrap();
     assert_eq!(stored, computed, "the vectors changed: regenerate them on purpose");
-    assert_eq!(stored.iter().map(|c| c.result).collect::<Vec<_>>(), [true, false, true, false]);
+    assert_eq!(stored.iter().map(|c| c.result).collect::<Vec<_>>(), [true, false, true, false, true]);
     for c in &stored {
         // The claimed tags, by RFC 9497 Evaluate under the derived key directly.
         let seed: [u8; 32] = hex::decode(&c.seed).unwrap().try_into().unwrap();
@@ -142,7 +153,17 @@ fn precheck_vectors() {
             .collect();
         tags.sort();
         assert_eq!(tags, c.claimed, "{}", c.description);
-        // The keys' elements are at their places; the padding elsewhere.
+        // Eight elements, no two equal: each padding string maps to an element of its own, so the
+        // vector fixes which string fills which free place (spec §17: ascending place order).
         assert_eq!(c.elements.len(), 8);
+        let distinct: std::collections::BTreeSet<&String> = c.elements.iter().collect();
+        assert_eq!(distinct.len(), 8, "{}", c.description);
+        let mut free: Vec<usize> = c.places[c.keys.len()..].to_vec();
+        free.sort_unstable();
+        for (padding, place) in c.padding.iter().zip(free) {
+            let uniform: [u8; 64] = hex::decode(padding).unwrap().try_into().unwrap();
+            let element = hex::encode(blindmap_psi::group::element_from_uniform(&uniform).compress().to_bytes());
+            assert_eq!(c.elements[place], element, "{}: padding of place {place}", c.description);
+        }
     }
 }

@@ -398,3 +398,62 @@ fn bloom_sessions_refuse_counts_fields_and_learning_before_any_message() {
     assert_eq!(refusal(overlaps.clone(), &learning), Some(Error::from(InputError::BloomWhileLearning)));
     assert_eq!(refusal(overlaps, &bloom), None);
 }
+
+/// spec §9.1: a responder that rejects the initiator's first frame has no session id yet, so its
+/// Abort carries 16 zero bytes; the initiator takes that Abort, as the responder's first frame
+/// only, instead of dropping it as another session's.
+#[test]
+fn an_abort_sent_before_the_responder_has_a_session_id_reaches_the_initiator() {
+    let data = Arc::new(Dataset::new(vec![rec("a", "s", &[("domain", "a.com")])]).unwrap());
+    let policy = DisclosurePolicy::new(Level::Overlaps);
+    let session = |responder: bool, seed: u8| {
+        let seed = SessionSeed::from_bytes_unchecked([seed; 32]);
+        let (data, policy, config) = (Arc::clone(&data), policy.clone(), SessionConfig::default());
+        if responder {
+            Session::responder(data, policy, config, seed).unwrap()
+        } else {
+            Session::initiator(data, policy, config, seed).unwrap()
+        }
+    };
+    type Spoil = fn(&mut Vec<u8>);
+    let bad_first_frames: [(&str, Spoil); 3] = [
+        ("another version", |f| f[0] = 2),
+        ("cut short", |f| f.truncate(10)),
+        ("a later sequence number", |f| f[21] = 1),
+    ];
+    for (what, spoil) in bad_first_frames {
+        let mut initiator = session(false, 1);
+        let mut responder = session(true, 2);
+        let mut hello = initiator.poll_transmit().unwrap();
+        spoil(&mut hello);
+        let refused = responder.receive(&hello).unwrap_err();
+        let abort = responder.poll_transmit().expect("the responder explains");
+        assert_eq!(abort[2..18], [0u8; 16], "{what}: no session id to send yet");
+        assert_eq!(
+            initiator.receive(&abort),
+            Err(Error::PeerAborted(refused.abort_code())),
+            "{what}: the initiator learns why"
+        );
+        assert!(initiator.poll_transmit().is_none(), "{what}: an abort is not answered");
+    }
+
+    // Only as the responder's first frame, and only an Abort.
+    let mut initiator = session(false, 1);
+    let mut responder = session(true, 2);
+    responder.receive(&initiator.poll_transmit().unwrap()).unwrap();
+    let mut hello = responder.poll_transmit().unwrap();
+    hello[2..18].fill(0);
+    assert!(matches!(initiator.receive(&hello), Err(Error::Peer(_))), "a Hello with no session id");
+    let mut initiator = session(false, 1);
+    let mut responder = session(true, 2);
+    responder.receive(&initiator.poll_transmit().unwrap()).unwrap();
+    initiator.receive(&responder.poll_transmit().unwrap()).unwrap();
+    // In place of the responder's second frame (its Plan, seq 1): an Abort without a session id.
+    let mut abort = responder.poll_transmit().unwrap();
+    abort.truncate(26);
+    abort[1] = 0x0f;
+    abort[2..18].fill(0);
+    abort[22..26].copy_from_slice(&2u32.to_be_bytes());
+    abort.extend_from_slice(&9u16.to_be_bytes());
+    assert!(matches!(initiator.receive(&abort), Err(Error::Peer(_))), "a zero-id Abort after the first frame");
+}

@@ -224,11 +224,38 @@ struct NegativeVector {
     to: String,
     /// How many of its partner's frames (from the base vector) it receives first.
     after: usize,
+    /// Frames it then receives and accepts before the bad one (when one frame cannot show the
+    /// fault alone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    before: Vec<String>,
     frame: String,
     /// The abort code the receiver must send (spec §13).
     abort_code: u16,
     /// This implementation's error, for the record.
     error: String,
+}
+
+/// A fields receiver given sealed values that do not open (spec §10.4): it finishes without a
+/// sign to the sender and lists the partner records whose fields did not open.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct TamperedVector {
+    name: String,
+    description: String,
+    /// The session vector whose parties are used.
+    base: String,
+    /// Which party receives the tampered frames.
+    to: String,
+    /// Its partner's frames, by index among the partner's frames in the base vector, that it
+    /// receives changed; the others it receives as recorded.
+    replaced: Vec<Replacement>,
+    /// What it learns.
+    outcome: OutcomeSpec,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Replacement {
+    index: usize,
+    bytes: String,
 }
 
 // ----- running -----
@@ -294,8 +321,9 @@ fn replay_one_side(v: &SessionVector, role: Role) {
     assert_eq!(OutcomeSpec::of(&outcome, spec), v.outcome[me], "{}: the {me}'s outcome", v.name);
 }
 
-/// Delivers a negative vector's frame after `after` recorded frames and returns the error.
-fn inject(base: &SessionVector, to: Role, after: usize, frame: &[u8]) -> Error {
+/// Delivers a negative vector's frame after `after` recorded frames and the `before` frames,
+/// and returns the error.
+fn inject(name: &str, base: &SessionVector, to: Role, after: usize, before: &[Vec<u8>], frame: &[u8]) -> Error {
     let spec = match to {
         Role::Initiator => &base.initiator,
         Role::Responder => &base.responder,
@@ -306,13 +334,75 @@ fn inject(base: &SessionVector, to: Role, after: usize, frame: &[u8]) -> Error {
         while session.poll_transmit().is_some() {}
         session.receive(&hex::decode(&m.bytes).unwrap()).expect("recorded frames are accepted");
     }
+    for f in before {
+        while session.poll_transmit().is_some() {}
+        session.receive(f).unwrap_or_else(|e| panic!("{name}: a frame before the bad one is refused: {e}"));
+    }
     while session.poll_transmit().is_some() {}
-    let err = session.receive(frame).expect_err("the bad frame is rejected");
+    let Err(err) = session.receive(frame) else { panic!("{name}: the bad frame is accepted") };
     // spec §13: the receiver answers with an abort carrying the code.
-    let abort = Frame::decode(&session.poll_transmit().expect("an abort is queued")).unwrap();
+    let abort = session.poll_transmit().unwrap_or_else(|| panic!("{name}: refused ({err}) without an abort"));
+    let abort = Frame::decode(&abort).unwrap();
     assert_eq!(abort.message, Message::Abort(err.abort_code()));
     assert!(session.is_failed());
     err
+}
+
+/// Feeds `to` its partner's recorded frames with some replaced; it must accept them all.
+fn feed_tampered(base: &SessionVector, to: Role, replaced: &[Replacement]) -> OutcomeSpec {
+    let spec = match to {
+        Role::Initiator => &base.initiator,
+        Role::Responder => &base.responder,
+    };
+    let mut session = spec.session(to);
+    for (i, m) in base.messages.iter().filter(|m| m.from == to.peer().name()).enumerate() {
+        while session.poll_transmit().is_some() {}
+        let bytes = replaced.iter().find(|r| r.index == i).map_or(&m.bytes, |r| &r.bytes);
+        // spec §10.4: no abort, whatever the sealed values hold.
+        session.receive(&hex::decode(bytes).unwrap()).expect("sealed values that do not open are not signalled");
+    }
+    while session.poll_transmit().is_some() {}
+    assert!(session.is_finished());
+    OutcomeSpec::of(&session.into_outcome().unwrap(), spec)
+}
+
+fn tampered_vector(vectors: &[SessionVector]) -> TamperedVector {
+    let base = vectors.iter().find(|v| v.name == "session-order").unwrap();
+    // The vendor's Sealed messages of group 0 over its prospects (segment 2) and of group 1 over
+    // its partners (segment 1), every ciphertext's first byte flipped.
+    let replaced: Vec<Replacement> = base
+        .messages
+        .iter()
+        .filter(|m| m.from == "initiator")
+        .enumerate()
+        .filter_map(|(index, m)| {
+            let mut frame = Frame::decode(&hex::decode(&m.bytes).unwrap()).unwrap();
+            let Message::Sealed(s) = &mut frame.message else { return None };
+            if !matches!((s.group, s.segment), (0, 2) | (1, 1)) {
+                return None;
+            }
+            for record in &mut s.records {
+                for (_, ct) in record {
+                    ct[0] ^= 1;
+                }
+            }
+            Some(Replacement { index, bytes: hex::encode(frame.encode()) })
+        })
+        .collect();
+    TamperedVector {
+        name: "tampered-sealed".into(),
+        description: "The partner of session-order receives the vendor's Sealed messages of fields group 0 \
+                      over the vendor's prospects and of group 1 over its partners with the first byte of \
+                      every ciphertext flipped, in that order (prospects first). It finishes without an \
+                      abort, shows the fields that opened, and lists the vendor records whose fields did \
+                      not open in `unopened`, sorted by the vendor's segment (hello order) then position: \
+                      partners before prospects."
+            .into(),
+        base: base.name.clone(),
+        to: "responder".into(),
+        outcome: feed_tampered(base, Role::Responder, &replaced),
+        replaced,
+    }
 }
 
 // ----- the vectors -----
@@ -367,7 +457,14 @@ fn vendor_records() -> Vec<RecordSpec> {
         ),
         rec("v-005", "open_opportunities", &[("domain", "hooli.com")], &[("owner", "Barbara")]),
         rec("v-006", "prospects", &[("domain", "stark.com")], &[]),
-        rec("v-007", "prospects", &[("name_country", "wayne enterprises|US")], &[]),
+        // name_country keys as blindmap-records makes them for an initiator (protocol-spec/keys.md §3):
+        // a name and country with no DUNS number, website or city.
+        rec(
+            "v-007",
+            "prospects",
+            &[("name_country", "-|-|?|US|wayne enterprises"), ("name_country", "d|-|?|US|wayne enterprises")],
+            &[],
+        ),
         rec("v-008", "prospects", &[("domain", "soylent.com")], &[]),
     ]
 }
@@ -378,9 +475,26 @@ fn partner_records() -> Vec<RecordSpec> {
         rec("p-02", "customers", &[("duns", "001234567")], &[("owner", "Margaret")]),
         rec("p-03", "customers", &[("domain", "umbrella-corp.com")], &[("owner", "Ken")]),
         rec("p-04", "customers", &[("domain", "stark.com")], &[]),
-        rec("p-05", "prospects", &[("domain", "globex.com"), ("name_country", "globex|US")], &[("owner", "Dennis")]),
+        // name_country keys as blindmap-records makes them for a responder (keys.md §3): with a
+        // website and no city (p-05), with neither (p-07).
+        rec(
+            "p-05",
+            "prospects",
+            &[("domain", "globex.com"), ("name_country", "-|-|k|US|globex"), ("name_country", "-|-|?|US|globex")],
+            &[("owner", "Dennis")],
+        ),
         rec("p-06", "prospects", &[("domain", "hooli.com")], &[]),
-        rec("p-07", "prospects", &[("name_country", "wayne enterprises|US")], &[]),
+        rec(
+            "p-07",
+            "prospects",
+            &[
+                ("name_country", "-|-|k|US|wayne enterprises"),
+                ("name_country", "-|-|?|US|wayne enterprises"),
+                ("name_country", "-|w|k|US|wayne enterprises"),
+                ("name_country", "-|w|?|US|wayne enterprises"),
+            ],
+            &[],
+        ),
         rec("p-08", "prospects", &[("domain", "cyberdyne.com")], &[]),
         rec("p-09", "prospects", &[("domain", "tyrell.com")], &[]),
     ]
@@ -550,6 +664,65 @@ fn session_vectors() -> Vec<SessionVector> {
             ),
         ),
         run(
+            "session-order",
+            "The conventions the other vectors leave open. Counted keys are chosen by filtering, then \
+             taking: v-2's first key was sent by v-1, so v-2 sends its second to fifth keys and counts \
+             through the fifth (epsilon.com), which the partner holds; taking four keys first and then \
+             dropping the sent one would leave epsilon.com out (customers x prospects would show 1, \
+             not 2). The partner's overlaps are sorted by its records' input order (p-10, p-9, p-11, \
+             p-8: neither by id nor by segment), then by the vendor's segment and position. The \
+             vendor's fields groups span non-adjacent columns: group 0 (owner) serves customers and \
+             prospects, group 1 (stage) partners, so its Sealed messages come as (0, customers), (0, \
+             prospects), (1, partners) - see tampered-sealed.json.",
+            party(
+                15,
+                true,
+                false,
+                2,
+                policy(
+                    "hidden",
+                    vec![
+                        rule(Some("customers"), None, fields(&["owner"])),
+                        rule(Some("partners"), None, fields(&["stage"])),
+                        rule(Some("prospects"), None, fields(&["owner"])),
+                    ],
+                    1,
+                    1,
+                ),
+                vec![
+                    rec("v-1", "customers", &[("domain", "alpha.com")], &[("owner", "Ada"), ("stage", "won")]),
+                    rec(
+                        "v-2",
+                        "customers",
+                        &[
+                            ("domain", "alpha.com"),
+                            ("domain", "beta.com"),
+                            ("domain", "gamma.com"),
+                            ("domain", "delta.com"),
+                            ("domain", "epsilon.com"),
+                        ],
+                        &[("owner", "Grace")],
+                    ),
+                    rec("v-3", "partners", &[("domain", "zeta.com")], &[("owner", "Alan"), ("stage", "pilot")]),
+                    rec("v-4", "prospects", &[("domain", "eta.com")], &[("owner", "Barbara")]),
+                    rec("v-5", "prospects", &[("domain", "zeta.com")], &[("owner", "Edsger")]),
+                ],
+            ),
+            party(
+                16,
+                true,
+                false,
+                2,
+                policy("counts", vec![], 1, 1),
+                vec![
+                    rec("p-10", "prospects", &[("domain", "epsilon.com")], &[("owner", "Linus")]),
+                    rec("p-9", "customers", &[("domain", "zeta.com")], &[]),
+                    rec("p-11", "customers", &[("domain", "eta.com")], &[]),
+                    rec("p-8", "prospects", &[("domain", "alpha.com")], &[]),
+                ],
+            ),
+        ),
+        run(
             "session-hidden",
             "Both sides ask to learn and both hide everything: hellos and plans are exchanged, no records \
              leave either side, and every cell is hidden.",
@@ -583,10 +756,32 @@ fn negative(
     build: impl FnOnce(&SessionVector) -> (&'static str, usize, Vec<u8>),
     abort_code: u16,
 ) -> NegativeVector {
+    negative_after(
+        vectors,
+        name,
+        attack,
+        base,
+        |v| {
+            let (from, after, frame) = build(v);
+            (from, after, Vec::new(), frame)
+        },
+        abort_code,
+    )
+}
+
+/// A negative vector whose bad frame follows frames of its own (`before`), all accepted.
+fn negative_after(
+    vectors: &[SessionVector],
+    name: &str,
+    attack: &str,
+    base: &str,
+    build: impl FnOnce(&SessionVector) -> (&'static str, usize, Vec<Vec<u8>>, Vec<u8>),
+    abort_code: u16,
+) -> NegativeVector {
     let v = vectors.iter().find(|v| v.name == base).unwrap();
-    let (from, after, frame) = build(v);
+    let (from, after, before, frame) = build(v);
     let to = other(from);
-    let err = inject(v, to, after, &frame);
+    let err = inject(name, v, to, after, &before, &frame);
     assert_eq!(err.abort_code().to_u16(), abort_code, "{name}: {err:?}");
     NegativeVector {
         name: name.into(),
@@ -594,6 +789,7 @@ fn negative(
         base: base.into(),
         to: to.name().into(),
         after,
+        before: before.iter().map(hex::encode).collect(),
         frame: hex::encode(frame),
         abort_code,
         error: format!("{err}"),
@@ -622,7 +818,7 @@ fn negative_vectors(vectors: &[SessionVector]) -> Vec<NegativeVector> {
         (from, i, bytes)
     };
     let set_len = |bytes: &mut Vec<u8>, len: u32| bytes[22..26].copy_from_slice(&len.to_be_bytes());
-    vec![
+    let mut all = vec![
         negative(
             vectors,
             "identity-element",
@@ -955,6 +1151,692 @@ fn negative_vectors(vectors: &[SessionVector]) -> Vec<NegativeVector> {
             },
             5,
         ),
+    ];
+    all.extend(decoder_rule_vectors(vectors));
+    all
+}
+
+/// The bytes of the first frame of `kind` from `from`, changed by `change`.
+fn patched(
+    v: &SessionVector,
+    from: &'static str,
+    kind: &str,
+    change: impl FnOnce(&mut Vec<u8>),
+) -> (&'static str, usize, Vec<u8>) {
+    let (i, frame) = find(v, from, kind);
+    let mut bytes = frame.encode();
+    change(&mut bytes);
+    (from, i, bytes)
+}
+
+/// The first frame of `kind` from `from`, its message changed by `change`, encoded again.
+fn changed(
+    v: &SessionVector,
+    from: &'static str,
+    kind: &str,
+    change: impl FnOnce(&mut Message),
+) -> (&'static str, usize, Vec<u8>) {
+    let (i, mut frame) = find(v, from, kind);
+    change(&mut frame.message);
+    (from, i, frame.encode())
+}
+
+/// Where a Hello frame's segment entries start (spec §8.4: after the 26-byte frame header and
+/// suite, role, learn and count), and where each label starts.
+fn hello_labels(b: &[u8]) -> Vec<usize> {
+    let count = u16::from_be_bytes([b[30], b[31]]) as usize;
+    let mut at = 32;
+    let mut labels = Vec::new();
+    for _ in 0..count {
+        labels.push(at);
+        at += 1 + b[at] as usize + 4 + 8 + 1;
+    }
+    labels
+}
+
+/// Offsets of the first segment's `records`, `keys` and `max_width` in a Hello frame.
+fn first_segment(b: &[u8]) -> (usize, usize, usize) {
+    let records = 33 + b[32] as usize;
+    (records, records + 4, records + 12)
+}
+
+/// Where the field lists of a Plan frame start (spec §8.5: after the level codes).
+fn plan_fields(b: &[u8]) -> usize {
+    let rows = u16::from_be_bytes([b[35], b[36]]) as usize;
+    let cols = u16::from_be_bytes([b[37], b[38]]) as usize;
+    39 + rows * cols
+}
+
+/// One vector per rule of spec §8 (and the filter checks of §9.7) that the vectors above do not
+/// already stand for: each frame breaks exactly that rule.
+fn decoder_rule_vectors(vectors: &[SessionVector]) -> Vec<NegativeVector> {
+    let elements =
+        |v: &SessionVector, change: &dyn Fn(&mut Vec<u8>)| patched(v, first_sender(v), "Elements", |b| change(b));
+    let hello = |v: &SessionVector, change: &dyn Fn(&mut Vec<u8>)| patched(v, "initiator", "Hello", |b| change(b));
+    let plan = |v: &SessionVector, change: &dyn Fn(&mut Vec<u8>)| patched(v, "responder", "Plan", |b| change(b));
+    let fields_plan = |v: &SessionVector, change: &dyn Fn(&mut Vec<u8>)| patched(v, "initiator", "Plan", |b| change(b));
+    let sealed = |v: &SessionVector, change: &dyn Fn(&mut blindmap_psi::wire::SealedChunk)| {
+        changed(v, "initiator", "Sealed", |m| {
+            let Message::Sealed(s) = m else { unreachable!() };
+            change(s);
+        })
+    };
+    let bloom = |v: &SessionVector, change: &dyn Fn(&mut blindmap_psi::wire::BloomChunk)| {
+        changed(v, "responder", "Bloom", |m| {
+            let Message::Bloom(b) = m else { unreachable!() };
+            change(b);
+        })
+    };
+    vec![
+        // spec §8.1, §8.2
+        negative(
+            vectors,
+            "unknown-kind",
+            "A frame of a kind version 1 does not define (0x0b): a decoder does not guess at a body it \
+             cannot parse (spec §8.1, §8.2).",
+            "session-overlaps",
+            |v| elements(v, &|b| b[1] = 0x0b),
+            1,
+        ),
+        negative(
+            vectors,
+            "unknown-abort-code",
+            "An Abort with code 10, outside the codes of spec §13 (1 to 9): an unknown code is malformed \
+             like any other unknown code (spec §8.1, §8.10).",
+            "session-overlaps",
+            |v| {
+                elements(v, &|b| {
+                    b.truncate(26);
+                    b[1] = 0x0f;
+                    b[22..26].copy_from_slice(&2u32.to_be_bytes());
+                    b.extend_from_slice(&10u16.to_be_bytes());
+                })
+            },
+            1,
+        ),
+        // spec §8.4
+        negative(
+            vectors,
+            "unknown-suite",
+            "A Hello naming suite 2: version 1 has one suite, 0x0001, and a party must not run a \
+             construction it did not agree to (spec §8.4).",
+            "session-overlaps",
+            |v| hello(v, &|b| b[26..28].copy_from_slice(&2u16.to_be_bytes())),
+            1,
+        ),
+        negative(
+            vectors,
+            "hello-role-byte",
+            "A Hello whose role byte is 2, neither initiator (0) nor responder (1) (spec §8.4).",
+            "session-overlaps",
+            |v| hello(v, &|b| b[28] = 2),
+            1,
+        ),
+        negative(
+            vectors,
+            "hello-learn-byte",
+            "A Hello whose learn byte is 2: the flag is 0 or 1, so that a party cannot claim to learn \
+             in some other sense (spec §8.4).",
+            "session-overlaps",
+            |v| hello(v, &|b| b[29] = 2),
+            1,
+        ),
+        negative(
+            vectors,
+            "too-many-segments",
+            "A Hello declaring 65 segments, more than the 64 a party may have: refused before any \
+             segment is read (spec §5.1, §8.4).",
+            "session-overlaps",
+            |v| hello(v, &|b| b[30..32].copy_from_slice(&65u16.to_be_bytes())),
+            1,
+        ),
+        negative(
+            vectors,
+            "invalid-segment-label",
+            "A segment label with an upper-case letter (`Customers`): labels are 1-64 characters of \
+             a-z 0-9 _ -, so that they print and compare the same everywhere (spec §5.1, §8.4).",
+            "session-overlaps",
+            |v| hello(v, &|b| b[33] = b'C'),
+            1,
+        ),
+        negative(
+            vectors,
+            "zero-records",
+            "A segment declaring no records: every declared segment has at least one, so that sizes \
+             and plans cannot refer to empty rows (spec §8.4).",
+            "session-overlaps",
+            |v| {
+                hello(v, &|b| {
+                    let (records, _, _) = first_segment(b);
+                    b[records..records + 4].copy_from_slice(&0u32.to_be_bytes());
+                })
+            },
+            1,
+        ),
+        negative(
+            vectors,
+            "records-beyond-2-31",
+            "A segment declaring 2^31 records, beyond the 2^31 - 1 that positions can name (spec §8.4).",
+            "session-overlaps",
+            |v| {
+                hello(v, &|b| {
+                    let (records, _, _) = first_segment(b);
+                    b[records..records + 4].copy_from_slice(&(1u32 << 31).to_be_bytes());
+                })
+            },
+            1,
+        ),
+        negative(
+            vectors,
+            "keys-below-records",
+            "A segment declaring fewer keys than records, which no set of records with at least one key \
+             each can have (spec §8.4).",
+            "session-overlaps",
+            |v| {
+                hello(v, &|b| {
+                    let (records, keys, _) = first_segment(b);
+                    let n = u32::from_be_bytes(b[records..records + 4].try_into().unwrap());
+                    b[keys..keys + 8].copy_from_slice(&u64::from(n - 1).to_be_bytes());
+                })
+            },
+            1,
+        ),
+        negative(
+            vectors,
+            "keys-beyond-width",
+            "A segment declaring more keys than its records can hold at its declared maximum width \
+             (records x max_width + 1) (spec §8.4).",
+            "session-overlaps",
+            |v| {
+                hello(v, &|b| {
+                    let (records, keys, width) = first_segment(b);
+                    let n = u64::from(u32::from_be_bytes(b[records..records + 4].try_into().unwrap()));
+                    let most = n * u64::from(b[width]);
+                    b[keys..keys + 8].copy_from_slice(&(most + 1).to_be_bytes());
+                })
+            },
+            1,
+        ),
+        negative(
+            vectors,
+            "max-width-out-of-range",
+            "A segment declaring a maximum width of 65, beyond the 64 keys a record may have (spec §5.2, \
+             §8.4).",
+            "session-overlaps",
+            |v| {
+                hello(v, &|b| {
+                    let (_, _, width) = first_segment(b);
+                    b[width] = 65;
+                })
+            },
+            1,
+        ),
+        negative(
+            vectors,
+            "hello-claims-own-role",
+            "An initiator's Hello claiming the responder's role: both parties would then derive the same \
+             streams and labels (spec §8.4).",
+            "session-overlaps",
+            |v| hello(v, &|b| b[28] = 1),
+            5,
+        ),
+        negative(
+            vectors,
+            "duplicate-segment-label",
+            "A Hello naming two segments `customers`: plans and answers address segments by position, and \
+             a repeated label would make the receiver's policy ambiguous (spec §8.4).",
+            "session-overlaps",
+            |v| {
+                hello(v, &|b| {
+                    let labels = hello_labels(b);
+                    let (first, last) = (labels[0], labels[labels.len() - 1]);
+                    assert_eq!(b[first], b[last], "labels of one length");
+                    let len = b[first] as usize;
+                    let label = b[first..=first + len].to_vec();
+                    b[last..=last + len].copy_from_slice(&label);
+                })
+            },
+            5,
+        ),
+        negative(
+            vectors,
+            "hello-keys-beyond-limit",
+            "A Hello within the receiver's record limit whose records x max_width (here 999,000 records \
+             of up to 5 keys) exceed its key limit of 4,000,000: a party cannot promise few records and \
+             then send wide ones (spec §3.3, §8.4).",
+            "session-overlaps",
+            |v| {
+                changed(v, "initiator", "Hello", |m| {
+                    let Message::Hello(h) = m else { unreachable!() };
+                    h.segments[0].records = 999_000;
+                    h.segments[0].keys = 999_000;
+                    h.segments[0].max_width = 5;
+                })
+            },
+            4,
+        ),
+        // spec §8.5
+        negative(
+            vectors,
+            "plan-bloom-byte",
+            "A Plan whose bloom byte is 2, neither 0 nor 1 (spec §8.5).",
+            "session-overlaps",
+            |v| plan(v, &|b| b[34] = 2),
+            1,
+        ),
+        negative(
+            vectors,
+            "plan-too-many-rows",
+            "A Plan of 65 rows: no party has more than 64 segments (spec §8.5).",
+            "session-overlaps",
+            |v| plan(v, &|b| b[35..37].copy_from_slice(&65u16.to_be_bytes())),
+            1,
+        ),
+        negative(
+            vectors,
+            "plan-too-many-columns",
+            "A Plan of 65 columns: no party has more than 64 segments (spec §8.5).",
+            "session-overlaps",
+            |v| plan(v, &|b| b[37..39].copy_from_slice(&65u16.to_be_bytes())),
+            1,
+        ),
+        negative(
+            vectors,
+            "unknown-level",
+            "A Plan cell of level code 4: the levels are 0 to 3, and a receiver must not guess what an \
+             unknown one discloses (spec §6.1, §8.5).",
+            "session-overlaps",
+            |v| plan(v, &|b| b[39] = 4),
+            1,
+        ),
+        negative(
+            vectors,
+            "fields-count-zero",
+            "A fields cell naming no field: a fields level names 1 to 32 (spec §5.3, §8.5).",
+            "session-fields",
+            |v| {
+                fields_plan(v, &|b| {
+                    let at = plan_fields(b);
+                    let rest = b.split_off(at);
+                    // n = 0, and the cell's names dropped so that only the count is wrong.
+                    let n = rest[0] as usize;
+                    let mut skip = 1;
+                    for _ in 0..n {
+                        skip += 1 + rest[skip] as usize;
+                    }
+                    b.push(0);
+                    b.extend_from_slice(&rest[skip..]);
+                    let len = (b.len() - 26) as u32;
+                    b[22..26].copy_from_slice(&len.to_be_bytes());
+                })
+            },
+            1,
+        ),
+        negative(
+            vectors,
+            "invalid-field-name",
+            "A field name with an upper-case letter (`Owner`): field names follow the key-type alphabet \
+             (spec §5.3, §8.5).",
+            "session-fields",
+            |v| {
+                fields_plan(v, &|b| {
+                    let at = plan_fields(b);
+                    b[at + 2] = b[at + 2].to_ascii_uppercase();
+                })
+            },
+            1,
+        ),
+        negative(
+            vectors,
+            "duplicate-field-name",
+            "A fields cell naming `owner` twice: names are distinct within a cell, so that the sealed \
+             plaintext's layout is unambiguous (spec §8.5, §10.4).",
+            "session-fields",
+            |v| {
+                fields_plan(v, &|b| {
+                    let at = plan_fields(b);
+                    assert_eq!(b[at], 2, "a cell of two fields");
+                    let first = b[at + 1] as usize;
+                    assert_eq!(b[at + 2 + first] as usize, first, "names of one length");
+                    let name = b[at + 1..at + 2 + first].to_vec();
+                    b[at + 2 + first..at + 3 + 2 * first].copy_from_slice(&name);
+                })
+            },
+            1,
+        ),
+        // spec §8.6, §8.7
+        negative(
+            vectors,
+            "empty-chunk",
+            "A chunk of zero records: every chunk carries at least one, so that a stream always \
+             progresses (spec §8.6).",
+            "session-overlaps",
+            |v| elements(v, &|b| b[32..34].copy_from_slice(&0u16.to_be_bytes())),
+            1,
+        ),
+        negative(
+            vectors,
+            "zero-width",
+            "A record of width 0: every record has 1 to 64 keys (spec §8.6).",
+            "session-overlaps",
+            |v| elements(v, &|b| b[34] = 0),
+            1,
+        ),
+        negative(
+            vectors,
+            "identity-in-counted",
+            "The identity as an element of a Counted chunk, which has its own layout (one width for the \
+             chunk) and must be checked like every other element (spec §8.3, §8.6).",
+            "session-counts",
+            |v| {
+                changed(v, first_sender(v), "Counted", |m| {
+                    let Message::Counted(c) = m else { unreachable!() };
+                    c.items[0] = [0; 32];
+                })
+            },
+            1,
+        ),
+        negative(
+            vectors,
+            "shuffled-answer-width",
+            "Shuffled answers to a counted stream one tag wider than the stream: answers to a Counted \
+             stream have its width, or the receiver could be made to count phantom slots (spec §8.7, \
+             §9.5).",
+            "session-counts",
+            |v| {
+                let from = if first_sender(v) == "initiator" { "responder" } else { "initiator" };
+                changed(v, from, "Tags", |m| {
+                    let Message::Tags(c) = m else { unreachable!() };
+                    let mut items = Vec::new();
+                    let mut rest = c.items.iter();
+                    for w in &mut c.widths {
+                        let record: Vec<_> = rest.by_ref().take(*w as usize).copied().collect();
+                        items.extend_from_slice(&record);
+                        items.push(record[record.len() - 1]);
+                        *w += 1;
+                    }
+                    c.items = items;
+                })
+            },
+            6,
+        ),
+        // spec §9.3, §9.5: plans and streams against the hellos
+        negative(
+            vectors,
+            "plan-discloses-to-non-learner",
+            "A plan disclosing overlaps to a party whose hello asked to learn nothing: that party runs \
+             no queries, and a plan saying otherwise is not one it agreed to (spec §9.3).",
+            "session-bloom",
+            |v| {
+                patched(v, "initiator", "Plan", |b| {
+                    let at = 39;
+                    assert_eq!(b[at], 0, "a hidden cell");
+                    b[at] = 2;
+                })
+            },
+            5,
+        ),
+        negative(
+            vectors,
+            "chunk-past-declared-records",
+            "A chunk carrying one record more than its segment declared: records cannot be slipped in \
+             beyond the declared set (spec §9.5).",
+            "session-overlaps",
+            |v| {
+                let from = first_sender(v);
+                let (_, hello) = find(v, from, "Hello");
+                let Message::Hello(hello) = hello.message else { unreachable!() };
+                let (i, mut frame) = v
+                    .messages
+                    .iter()
+                    .filter(|m| m.from == from)
+                    .enumerate()
+                    .filter(|(_, m)| m.kind == "Elements")
+                    .map(|(i, m)| (i, Frame::decode(&hex::decode(&m.bytes).unwrap()).unwrap()))
+                    .find(|(_, f)| {
+                        let Message::Elements(c) = &f.message else { return false };
+                        c.first + c.widths.len() as u32 == hello.segments[c.segment as usize].records
+                    })
+                    .expect("a segment's last chunk");
+                let Message::Elements(c) = &mut frame.message else { unreachable!() };
+                let last = c.widths.len() - 1;
+                let w = c.widths[last] as usize;
+                let record: Vec<_> = c.items[c.items.len() - w..].to_vec();
+                c.items.extend(record);
+                c.widths.push(w as u8);
+                (from, i, frame.encode())
+            },
+            2,
+        ),
+        negative(
+            vectors,
+            "counted-too-wide",
+            "A counted stream five elements wide: counted records carry at most four keys, so that the \
+             stream says little about how many keys each record has (spec §9.5).",
+            "session-counts",
+            |v| {
+                changed(v, first_sender(v), "Counted", |m| {
+                    let Message::Counted(c) = m else { unreachable!() };
+                    let w = c.widths[0] as usize;
+                    let mut items = Vec::new();
+                    for record in c.items.chunks(w) {
+                        items.extend_from_slice(record);
+                        items.extend(std::iter::repeat_n(record[0], 5 - w));
+                    }
+                    c.items = items;
+                    c.widths.iter_mut().for_each(|x| *x = 5);
+                })
+            },
+            6,
+        ),
+        // spec §9.5: shapes against the hello
+        negative(
+            vectors,
+            "width-beyond-declared",
+            "A record one key wider than its segment's declared max_width: a party cannot declare \
+             narrow records and send wide ones (spec §9.5).",
+            "session-overlaps",
+            |v| {
+                let from = first_sender(v);
+                let (_, hello) = find(v, from, "Hello");
+                let Message::Hello(hello) = hello.message else { unreachable!() };
+                changed(v, from, "Elements", |m| {
+                    let Message::Elements(c) = m else { unreachable!() };
+                    let max = hello.segments[c.segment as usize].max_width;
+                    let w = c.widths[0] as usize;
+                    let filler = c.items[0];
+                    c.items.splice(w..w, std::iter::repeat_n(filler, usize::from(max) + 1 - w));
+                    c.widths[0] = max + 1;
+                })
+            },
+            6,
+        ),
+        negative(
+            vectors,
+            "keys-short-of-declared",
+            "A regular stream whose widths add up to one key fewer than its segment declared: the \
+             declared sizes bound what the receiver learns and does, so they must be true (spec §9.5).",
+            "session-overlaps",
+            |v| {
+                let from = first_sender(v);
+                let (_, hello) = find(v, from, "Hello");
+                let Message::Hello(hello) = hello.message else { unreachable!() };
+                // The chunk that ends a segment's stream and has a record of two keys or more.
+                let (i, mut frame) = v
+                    .messages
+                    .iter()
+                    .filter(|m| m.from == from)
+                    .enumerate()
+                    .filter(|(_, m)| m.kind == "Elements")
+                    .map(|(i, m)| (i, Frame::decode(&hex::decode(&m.bytes).unwrap()).unwrap()))
+                    .find(|(_, f)| {
+                        let Message::Elements(c) = &f.message else { return false };
+                        let end = c.first + c.widths.len() as u32;
+                        end == hello.segments[c.segment as usize].records && c.widths.iter().any(|&w| w >= 2)
+                    })
+                    .expect("a last chunk with a record of two keys");
+                let Message::Elements(c) = &mut frame.message else { unreachable!() };
+                let r = c.widths.iter().position(|&w| w >= 2).unwrap();
+                let at: usize = c.widths[..r].iter().map(|&w| w as usize).sum();
+                c.items.remove(at);
+                c.widths[r] -= 1;
+                (from, i, frame.encode())
+            },
+            6,
+        ),
+        // spec §8.8
+        negative(
+            vectors,
+            "sealed-no-slots",
+            "A sealed record with no slot: each record in a Sealed chunk carries 1 to 64 values (spec §8.8).",
+            "session-fields",
+            |v| sealed(v, &|s| s.records[0].clear()),
+            1,
+        ),
+        negative(
+            vectors,
+            "sealed-slots-not-increasing",
+            "A sealed record naming one slot twice: slots strictly increase, so that one key cannot be \
+             given two values (spec §8.8).",
+            "session-fields",
+            |v| {
+                sealed(v, &|s| {
+                    let record = s.records.iter_mut().find(|r| r.len() >= 2).expect("a record of two keys");
+                    record[1].0 = record[0].0;
+                })
+            },
+            1,
+        ),
+        negative(
+            vectors,
+            "sealed-slot-beyond-63",
+            "A sealed value for slot 64: no record has more than 64 keys (spec §8.8).",
+            "session-fields",
+            |v| {
+                sealed(v, &|s| {
+                    let record = &mut s.records[0];
+                    let last = record.len() - 1;
+                    record[last].0 = 64;
+                })
+            },
+            1,
+        ),
+        negative(
+            vectors,
+            "sealed-ciphertext-too-short",
+            "A sealed value of 15 bytes, shorter than the AEAD tag alone (spec §8.8, §10.4).",
+            "session-fields",
+            |v| sealed(v, &|s| s.records[0][0].1.truncate(15)),
+            1,
+        ),
+        negative(
+            vectors,
+            "sealed-slot-beyond-width",
+            "A sealed value for a slot at the segment's declared max_width, which no record of it has: \
+             checked for every record, matched or not, so that the check says nothing about matches \
+             (spec §10.4).",
+            "session-fields",
+            |v| {
+                let (_, hello) = find(v, "initiator", "Hello");
+                let Message::Hello(hello) = hello.message else { unreachable!() };
+                sealed(v, &|s| {
+                    let max = hello.segments[s.segment as usize].max_width;
+                    let record = &mut s.records[0];
+                    let last = record.len() - 1;
+                    record[last].0 = max;
+                })
+            },
+            6,
+        ),
+        // spec §8.9, §9.7
+        negative(
+            vectors,
+            "bloom-empty-piece",
+            "A Bloom piece of no bytes: every piece carries at least one, so that a filter always \
+             progresses (spec §8.9).",
+            "session-bloom",
+            |v| bloom(v, &|b| b.data.clear()),
+            1,
+        ),
+        negative(
+            vectors,
+            "bloom-piece-past-end",
+            "A Bloom piece that runs past the filter's declared total length (spec §8.9).",
+            "session-bloom",
+            |v| bloom(v, &|b| b.total_len = b.data.len() as u64 - 1),
+            1,
+        ),
+        negative(
+            vectors,
+            "bloom-piece-gap",
+            "A filter's first piece starting at byte 1: pieces come in order and without gaps, or the \
+             receiver would assemble a filter the sender never built (spec §8.9).",
+            "session-bloom",
+            |v| {
+                bloom(v, &|b| {
+                    b.offset = 1;
+                    b.total_len += 1;
+                })
+            },
+            2,
+        ),
+        negative_after(
+            vectors,
+            "bloom-total-changes",
+            "A filter sent in two pieces whose second declares a total length one byte longer than the \
+             first: a filter's size is fixed by its first piece, checked before anything is buffered \
+             (spec §8.9, §9.7).",
+            "session-bloom",
+            |v| {
+                let (i, frame) = find(v, "responder", "Bloom");
+                let Message::Bloom(whole) = &frame.message else { unreachable!() };
+                let half = whole.data.len() / 2;
+                let piece = |seq: u32, total_len: u64, offset: usize, data: &[u8]| {
+                    Frame {
+                        session_id: frame.session_id,
+                        seq,
+                        message: Message::Bloom(blindmap_psi::wire::BloomChunk {
+                            segment: whole.segment,
+                            total_len,
+                            offset: offset as u64,
+                            data: data.to_vec(),
+                        }),
+                    }
+                    .encode()
+                };
+                let first = piece(frame.seq, whole.total_len, 0, &whole.data[..half]);
+                let second = piece(frame.seq + 1, whole.total_len + 1, half, &whole.data[half..]);
+                ("responder", i, vec![first], second)
+            },
+            7,
+        ),
+        negative(
+            vectors,
+            "bloom-implausible-size",
+            "A filter announced at twice the size its declared set gives: the receiver derives the size \
+             itself and refuses another before buffering anything (spec §9.7).",
+            "session-bloom",
+            |v| bloom(v, &|b| b.total_len *= 2),
+            7,
+        ),
+        negative(
+            vectors,
+            "bloom-version",
+            "A filter serialized as version 2 of the bloomfilter format: only version 1 is specified \
+             (spec §9.7).",
+            "session-bloom",
+            |v| bloom(v, &|b| b.data[0] = 2),
+            7,
+        ),
+        negative(
+            vectors,
+            "bloom-hash-count",
+            "A filter header with hash_count 2: the bit positions are the k SipHash probes of spec §9.7, \
+             with the format's own hashing switched off (hash_count = 1) (spec §9.7).",
+            "session-bloom",
+            |v| bloom(v, &|b| b.data[9..13].copy_from_slice(&2u32.to_le_bytes())),
+            7,
+        ),
     ]
 }
 
@@ -1038,10 +1920,42 @@ fn session_and_negative_vectors() {
         let n: NegativeVector = read_json(path);
         let base: SessionVector = read_json(&dir.join(format!("{}.json", n.base)));
         let to = if n.to == "initiator" { Role::Initiator } else { Role::Responder };
-        let err = inject(&base, to, n.after, &hex::decode(&n.frame).unwrap());
+        let before: Vec<Vec<u8>> = n.before.iter().map(|f| hex::decode(f).unwrap()).collect();
+        let err = inject(&n.name, &base, to, n.after, &before, &hex::decode(&n.frame).unwrap());
         assert_eq!(err.abort_code().to_u16(), n.abort_code, "{}: {err:?}", n.name);
         assert_eq!(err.to_string(), n.error, "{}", n.name);
     }
+}
+
+#[test]
+fn tampered_sealed_vector() {
+    let dir = vector_dir();
+    let path = dir.join("tampered-sealed.json");
+    let generated = tampered_vector(&session_vectors());
+    if std::env::var_os("BLINDMAP_WRITE_VECTORS").is_some() {
+        write_json(&path, &generated);
+    }
+    let on_disk: TamperedVector = read_json(&path);
+    assert_eq!(on_disk, generated, "tampered-sealed.json differs from the implementation");
+    let base: SessionVector = read_json(&dir.join(format!("{}.json", on_disk.base)));
+    let to = if on_disk.to == "initiator" { Role::Initiator } else { Role::Responder };
+    assert_eq!(feed_tampered(&base, to, &on_disk.replaced), on_disk.outcome);
+    // The vector pins the order: the tampered values arrive prospects first, and are listed
+    // partners first.
+    let arrived: Vec<u16> = on_disk
+        .replaced
+        .iter()
+        .map(|r| match Frame::decode(&hex::decode(&r.bytes).unwrap()).unwrap().message {
+            Message::Sealed(s) => s.segment,
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(arrived.first(), Some(&2), "prospects arrive first");
+    let listed: Vec<&str> = on_disk.outcome.unopened.iter().map(|(segment, _)| segment.as_str()).collect();
+    assert_eq!(listed.first(), Some(&"partners"));
+    let mut sorted = on_disk.outcome.unopened.clone();
+    sorted.sort_by_key(|(segment, position)| (on_disk.outcome.columns.iter().position(|c| c == segment), *position));
+    assert_eq!(sorted, on_disk.outcome.unopened);
 }
 
 #[test]

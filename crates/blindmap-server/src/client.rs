@@ -17,11 +17,22 @@ pub use reqwest::Method;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    /// The node could not be reached, or its certificate is not the pinned one.
-    #[error("cannot reach the node: {0}")]
-    Transport(#[from] reqwest::Error),
-    /// The node answered with a problem.
-    #[error("the node refused ({status}): {detail}")]
+    /// The node's URL is not an `https://` URL: nodes speak nothing else.
+    #[error("{given} is not an https:// URL, and a blindmap node speaks HTTPS only: use {https}")]
+    NotHttps {
+        /// The URL given.
+        given: String,
+        /// The same with `https://`.
+        https: String,
+    },
+    /// The node could not be reached, or its certificate is not the pinned one. The text names
+    /// the node once and the first cause that means something to a person (a certificate other
+    /// than the pinned one, nothing listening, …), not the whole chain of layers.
+    #[error("{}", transport_text(.0))]
+    Transport(reqwest::Error),
+    /// The node answered with a problem document: its status, and its `detail` as the node
+    /// wrote it (for a node that relays a partner's refusal, the partner's words).
+    #[error("{detail}")]
     Api {
         /// The HTTP status.
         status: StatusCode,
@@ -33,11 +44,78 @@ pub enum ClientError {
     Tls(#[from] rustls::Error),
 }
 
+impl From<reqwest::Error> for ClientError {
+    fn from(e: reqwest::Error) -> Self {
+        Self::Transport(e)
+    }
+}
+
+/// A certificate other than the pinned one: what the node presented, what was pinned, and what
+/// to check (which depends on where the pin came from).
+#[derive(Debug, thiserror::Error)]
+#[error("its certificate is {presented}, not the pinned {pinned}: {check}")]
+struct NotPinned {
+    presented: String,
+    pinned: String,
+    check: &'static str,
+}
+
+/// `e` as one line: the node's origin (not the call's path and query) once, then the first
+/// cause a person can act on.
+fn transport_text(e: &reqwest::Error) -> String {
+    let node = e.url().map_or_else(|| "the node".to_owned(), |u| u.origin().ascii_serialization());
+    if e.is_timeout() {
+        return format!("no answer from {node} in time");
+    }
+    let mut innermost: &(dyn std::error::Error + 'static) = e;
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other))) =
+            c.downcast_ref::<rustls::Error>()
+            && let Some(not_pinned) = other.0.downcast_ref::<NotPinned>()
+        {
+            return format!("cannot reach {node}: {not_pinned}");
+        }
+        let io = c.downcast_ref::<std::io::Error>();
+        if io.is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused) {
+            return format!("cannot reach {node}: nothing listens there (is the node running?)");
+        }
+        innermost = c;
+        // An io::Error's `source` skips the error it wraps: go into it instead.
+        cause = match io.and_then(std::io::Error::get_ref) {
+            Some(wrapped) => Some(wrapped as &(dyn std::error::Error + 'static)),
+            None => c.source(),
+        };
+    }
+    if e.is_decode() || e.is_body() {
+        return format!("cannot read the answer of {node}: {innermost}");
+    }
+    format!("cannot reach {node}: {innermost}")
+}
+
+/// `url` without a trailing `/`, if it is an `https://` URL.
+fn https_base(url: &str) -> Result<String, ClientError> {
+    let url = url.trim().trim_end_matches('/');
+    if url.starts_with("https://") {
+        return Ok(url.to_owned());
+    }
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    Err(ClientError::NotHttps { given: url.to_owned(), https: format!("https://{rest}") })
+}
+
+/// What a user checks when a node presents another certificate than the one pinned for it.
+const CHECK_GIVEN_PIN: &str = "check the fingerprint given for it (--fingerprint or BLINDMAP_FINGERPRINT) against \
+                               the one `blindmap init` printed for this node";
+/// The same, for a partner's node, pinned at pairing.
+const CHECK_PAIRED_PIN: &str =
+    "the partner's node presents another certificate than the one it paired with (or this is not its node)";
+
 /// Accepts the one certificate whose SHA-256 is pinned, whatever its issuer or names: the
 /// fingerprint was exchanged out of band (`blindmap init` prints it), as partners exchange theirs.
 #[derive(Debug)]
 struct Pinned {
     fingerprint: String,
+    check: &'static str,
     provider: Arc<CryptoProvider>,
 }
 
@@ -50,10 +128,14 @@ impl ServerCertVerifier for Pinned {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if fingerprint(end_entity) == self.fingerprint {
+        let presented = fingerprint(end_entity);
+        if presented == self.fingerprint {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(rustls::Error::General("the node's certificate is not the pinned one".into()))
+            let not_pinned = NotPinned { presented, pinned: self.fingerprint.clone(), check: self.check };
+            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(Arc::new(
+                not_pinned,
+            )))))
         }
     }
 
@@ -64,7 +146,8 @@ impl ServerCertVerifier for Pinned {
 /// presents its own certificate (peer calls between partner nodes).
 fn tls_config(pinned: &str, identity: Option<&Identity>) -> Result<rustls::ClientConfig, ClientError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = Pinned { fingerprint: pinned.trim().to_owned(), provider: provider.clone() };
+    let check = if identity.is_some() { CHECK_PAIRED_PIN } else { CHECK_GIVEN_PIN };
+    let verifier = Pinned { fingerprint: pinned.trim().to_owned(), check, provider: provider.clone() };
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .dangerous()
@@ -117,8 +200,9 @@ impl ApiClient {
     /// A client of the node at `url` (`https://host:port`) whose certificate has `pinned`
     /// fingerprint, calling with `token`.
     pub fn new(url: &str, pinned: &str, token: &str) -> Result<Self, ClientError> {
+        let base = https_base(url)?;
         let http = reqwest::Client::builder().tls_backend_preconfigured(tls_config(pinned, None)?).build()?;
-        Ok(Self { base: url.trim_end_matches('/').to_owned(), token: Zeroizing::new(token.to_owned()), http })
+        Ok(Self { base, token: Zeroizing::new(token.to_owned()), http })
     }
 
     /// Calls `path` (e.g. `/api/v1/me`) and decodes the JSON answer.
@@ -157,13 +241,15 @@ impl ApiClient {
 }
 
 /// This node calling a partner node: mutual TLS, each side pinning the other's certificate.
-pub(crate) struct PeerClient {
+pub struct PeerClient {
     base: String,
     http: reqwest::Client,
 }
 
 impl PeerClient {
-    pub(crate) fn new(url: &str, pinned: &str, identity: &Identity) -> Result<Self, ClientError> {
+    /// A client of the partner node at `url` whose certificate has `pinned` fingerprint,
+    /// presenting `identity`.
+    pub fn new(url: &str, pinned: &str, identity: &Identity) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls_config(pinned, Some(identity))?)
             .timeout(std::time::Duration::from_secs(60))
@@ -204,11 +290,7 @@ impl PeerClient {
     }
 
     /// POSTs JSON to `path` and decodes the JSON answer.
-    pub(crate) async fn post<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &serde_json::Value,
-    ) -> Result<T, ClientError> {
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, ClientError> {
         decode(self.http.post(format!("{}{path}", self.base)).json(body).send().await?).await
     }
 }

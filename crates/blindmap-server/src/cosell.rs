@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use blindmap_cosell::cosell::{Clock, CoSell, Edit, Party};
+use blindmap_cosell::cosell::{Clock, CoSell, Edit, Party, Stamp};
 use blindmap_store::{OrgId, Partnership, PartnershipId, Store, StoreError, StoredCoSell};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -24,6 +24,68 @@ pub(crate) struct Reference {
     pub(crate) segment: String,
     /// The record's position in it.
     pub(crate) position: u32,
+    /// The sender's own segment of the account that overlapped it: the receiver discloses per
+    /// (sender segment, receiver segment) cell, so the cell is what it checks.
+    pub(crate) from_segment: String,
+}
+
+/// The cells of a run as this side disclosed them (the `disclosed` member of a run's result).
+#[derive(Deserialize)]
+struct Disclosed {
+    /// The partner's segments.
+    rows: Vec<String>,
+    /// Ours.
+    columns: Vec<String>,
+    /// Level names by (partner segment, our segment).
+    levels: Vec<Vec<String>>,
+    /// Whether we served Bloom filters (no record positions reach the partner then).
+    #[serde(default)]
+    bloom: bool,
+}
+
+/// Whether a level lets the receiving side learn which of our records its accounts overlap.
+fn lists_records(level: &str) -> bool {
+    level == "overlaps" || level == "fields"
+}
+
+/// The account a partner's reference names — only if that record was disclosed to it at
+/// `overlaps` or above in the run it names, and, where this side learned that cell's overlaps
+/// too, only if the record did overlap the partner's segment. A partner's node is untrusted: a
+/// reference is how it would ask for an account it was never shown.
+async fn disclosed_account(
+    store: &Store,
+    partnership: &Partnership,
+    reference: &Reference,
+) -> Result<String, ApiError> {
+    let org = &partnership.org;
+    let Some(run) = store.run_of_session(org, &partnership.id, &reference.session).await? else {
+        return Err(ApiError::PeerRefused("no complete match with this partner ran that session"));
+    };
+    let result = run.result.as_ref().ok_or(ApiError::Store(StoreError::Corrupt("match_runs.result")))?;
+    let disclosed: Disclosed = serde_json::from_value(result["disclosed"].clone())
+        .map_err(|_| ApiError::Store(StoreError::Corrupt("match_runs.result")))?;
+    let row = disclosed.rows.iter().position(|s| *s == reference.from_segment);
+    let col = disclosed.columns.iter().position(|s| *s == reference.segment);
+    let level = row.zip(col).and_then(|(r, c)| disclosed.levels.get(r)?.get(c));
+    if disclosed.bloom || !level.is_some_and(|l| lists_records(l)) {
+        return Err(ApiError::PeerRefused("that record was not disclosed to this partner at overlaps or above"));
+    }
+    let Some(account) =
+        store.account_behind(org, &partnership.id, &reference.session, &reference.segment, reference.position).await?
+    else {
+        return Err(ApiError::PeerRefused("no record at that position"));
+    };
+    // Where the partner disclosed the same cell to us, we know which of our records overlapped.
+    let learned = result["rows"].as_array().and_then(|rows| rows.iter().position(|s| *s == *reference.segment));
+    let learned_col =
+        result["columns"].as_array().and_then(|cols| cols.iter().position(|c| c["segment"] == *reference.from_segment));
+    let learned_level = learned.zip(learned_col).and_then(|(r, c)| result["cells"][r][c]["level"].as_str());
+    if learned_level.is_some_and(lists_records)
+        && !store.overlaps_segment(org, &run.id, &account, &reference.segment, &reference.from_segment).await?
+    {
+        return Err(ApiError::PeerRefused("that record did not overlap the partner's segment"));
+    }
+    Ok(account)
 }
 
 /// A copy pushed to the partner's node.
@@ -35,8 +97,21 @@ pub(crate) struct Push {
     pub(crate) reference: Option<Reference>,
 }
 
+/// How far ahead of this node's clock a partner's change may be stamped: clocks drift, but a
+/// register stamped years ahead could never be overwritten again.
+const MAX_AHEAD_MS: i64 = 24 * 3_600_000;
+
+/// A partner's copy refused by [`CoSell::check_received`]: refusals of what its side could not
+/// have made are audited; malformed copies are plain invalid requests.
+fn refused(e: blindmap_cosell::Error) -> ApiError {
+    match e {
+        blindmap_cosell::Error::Forged(reason) => ApiError::PeerRefused(reason),
+        other => ApiError::Invalid(other.to_string()),
+    }
+}
+
 /// A stamp for an edit by `party` on `record`: after everything in it.
-pub(crate) fn stamp(party: Party, record: &CoSell) -> blindmap_cosell::cosell::Stamp {
+pub(crate) fn stamp(party: Party, record: &CoSell) -> Stamp {
     let mut clock = Clock::new(party);
     clock.observe(record.latest());
     clock.tick(crate::now_ms())
@@ -104,9 +179,9 @@ pub(crate) async fn create_on_overlap(
     let OnOverlap { run, account, partner_segment, partner_record } = overlap;
     let run_id = blindmap_store::RunId::parse(run).ok_or(ApiError::NotFound("run"))?;
     let run = store.run(org, &run_id).await?;
-    if !store.has_overlap(org, &run_id, account, partner_segment, partner_record).await? {
+    let Some(own_segment) = store.overlap_segment(org, &run_id, account, partner_segment, partner_record).await? else {
         return Err(ApiError::NotFound("overlap of that account with that partner record in the run"));
-    }
+    };
     let partnership = pushable(store, org, &run.partnership).await?;
     let session = store.run_session(org, &run_id).await?.ok_or(ApiError::NotFound("run session"))?;
     let id = format!("cs_{}", hex::encode(rand::random::<[u8; 16]>()));
@@ -127,7 +202,8 @@ pub(crate) async fn create_on_overlap(
     store
         .insert_cosell(org, &partnership.id, Party::A, &record, true, ("cosell.created", &event_payload(&stored)))
         .await?;
-    let reference = Reference { session, segment: partner_segment.to_owned(), position: partner_record };
+    let reference =
+        Reference { session, segment: partner_segment.to_owned(), position: partner_record, from_segment: own_segment };
     if let Err(e) = push(store, node, org, &partnership, &id, Some(reference)).await {
         tracing::info!(cosell = %id, error = %e, "co-sell record not shared yet");
     }
@@ -153,9 +229,12 @@ pub(crate) async fn push(
         .post(&format!("/peer/v1/partnerships/{}/cosell", partnership.partner_ref), &body)
         .await
         .map_err(|e| ApiError::Partner(e.to_string()))?;
-    answer.check_limits().map_err(|e| ApiError::Partner(format!("sent an unusable co-sell record: {e}")))?;
     let sent = stored.record;
+    let now = crate::now_ms();
     update(store, org, id, "cosell.updated", |mine| {
+        answer
+            .check_received(&mine.record, mine.party, now, MAX_AHEAD_MS)
+            .map_err(|e| ApiError::Partner(format!("sent an unusable co-sell record: {e}")))?;
         // Acknowledged, unless something changed here since the copy we sent.
         mine.dirty = mine.record != sent;
         let mut theirs = answer.clone();
@@ -169,20 +248,22 @@ pub(crate) async fn push(
 /// What the receiving node does with a pushed copy: merge it into its own (creating it, as the
 /// invited side, on first sight) and answer with the result.
 pub(crate) async fn receive(store: &Store, partnership: &Partnership, push: Push) -> Result<CoSell, ApiError> {
-    push.record.check_limits().map_err(|e| ApiError::Invalid(e.to_string()))?;
     let org = &partnership.org;
     let id = push.record.id.clone();
     if !id.starts_with("cs_") {
         return Err(ApiError::Invalid("a co-sell record id starts with cs_".into()));
     }
     match store.cosell(org, &id).await {
+        // Not this partnership's: as if it did not exist, without touching it.
         Ok(existing) if existing.partnership != partnership.id => {
-            Err(ApiError::Conflict("that co-sell record belongs to another partnership".into()))
+            Err(ApiError::PeerRefused("a co-sell record of another partnership"))
         }
         Ok(_) => {
             // Our merged copy goes back in the answer: the pusher merges it and keeps pushing
             // until it has, so ours counts as delivered.
+            let now = crate::now_ms();
             let written = update(store, org, &id, "cosell.updated", |mine| {
+                push.record.check_received(&mine.record, mine.party, now, MAX_AHEAD_MS).map_err(refused)?;
                 mine.dirty = false;
                 let mut theirs = push.record.clone();
                 mine.record.keep_own_side(mine.party, &mut theirs);
@@ -194,17 +275,18 @@ pub(crate) async fn receive(store: &Store, partnership: &Partnership, push: Push
         Err(StoreError::NotFound(_)) => {
             // First sight: we are the invited side. Our part starts empty, then our account from
             // the reference, stamped by us.
+            // Nothing of ours can be in it yet: checked against a proposal older than anything.
+            let never = CoSell::propose(&id, Stamp { ms: i64::MIN, counter: 0, party: Party::A }, "");
+            push.record.check_received(&never, Party::B, crate::now_ms(), MAX_AHEAD_MS).map_err(refused)?;
             let mut record = push.record;
             let blank = CoSell::propose(&id, record.status.at, &record.status.by);
             blank.keep_own_side(Party::B, &mut record);
             if let Some(r) = &push.reference {
-                let account = store.account_behind(org, &partnership.id, &r.session, &r.segment, r.position).await?;
-                if account.is_some() {
-                    let at = stamp(Party::B, &record);
-                    record
-                        .apply(Edit::Account { account }, at, "node")
-                        .map_err(|e| ApiError::Invalid(e.to_string()))?;
-                }
+                let account = disclosed_account(store, partnership, r).await?;
+                let at = stamp(Party::B, &record);
+                record
+                    .apply(Edit::Account { account: Some(account) }, at, "node")
+                    .map_err(|e| ApiError::Invalid(e.to_string()))?;
             }
             let stored = StoredCoSell {
                 record: record.clone(),

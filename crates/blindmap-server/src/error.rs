@@ -29,9 +29,20 @@ pub enum ApiError {
     /// An idempotency key reused with a different request, or still in flight.
     #[error("{0}")]
     Conflict(String),
-    /// A peer call from a node that is not (or no longer) a partner, or with a bad invite.
-    #[error("this node is not a partner of this one, or the invite is invalid, used or expired")]
+    /// A peer call from a node that is not (or no longer) a partner of this one.
+    #[error(
+        "this node is not a partner of this one: no client certificate, or not the one pinned for an active partnership"
+    )]
     PeerUnknown,
+    /// A paired partner's node asked for something it may not have (audited where refused).
+    #[error("refused: {0}")]
+    PeerRefused(&'static str),
+    /// An invite's secret that redeems nothing: used already, expired (or never issued here).
+    #[error(
+        "the invite code was used already or has expired (a code pairs once, within 24 hours of being made): ask \
+         the admin who gave it to you for a new one"
+    )]
+    InviteSpent,
     /// A partner node could not be reached or refused.
     #[error("the partner node: {0}")]
     Partner(String),
@@ -49,6 +60,35 @@ pub enum ApiError {
     /// A limit on how often something may be asked was reached.
     #[error("{0}")]
     TooMany(String),
+    /// A request with the same `Idempotency-Key` is still running (409 with `Retry-After`: the
+    /// seconds until its lease lapses if it died).
+    #[error(
+        "a request with this Idempotency-Key is still running; retry in {retry_after_secs} s (if it stopped, \
+         its key is released by then)"
+    )]
+    InFlight {
+        /// Seconds until the running request's lease lapses unless it renews it.
+        retry_after_secs: u64,
+    },
+    /// A rate limit was reached: try again after `retry_after_secs` (429 with `Retry-After`).
+    #[error("{detail}")]
+    RateLimited {
+        /// Which limit, and how to stay within it.
+        detail: String,
+        /// Seconds until a retry can pass.
+        retry_after_secs: u64,
+    },
+    /// The node is doing as much of this as it takes at once (503 with `Retry-After`).
+    #[error("{detail}")]
+    Busy {
+        /// What it is busy with.
+        detail: &'static str,
+        /// Seconds to wait before retrying.
+        retry_after_secs: u64,
+    },
+    /// Something the node needs failed (503; the cause goes to the log).
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -74,18 +114,25 @@ impl ApiError {
     pub(crate) fn status_and_detail(&self) -> (StatusCode, String) {
         match self {
             Self::Unauthenticated | Self::Signature(_) => (StatusCode::UNAUTHORIZED, self.to_string()),
-            Self::Forbidden(_) | Self::PeerUnknown => (StatusCode::FORBIDDEN, self.to_string()),
+            Self::Forbidden(_) | Self::PeerUnknown | Self::PeerRefused(_) | Self::InviteSpent => {
+                (StatusCode::FORBIDDEN, self.to_string())
+            }
             Self::Partner(_) => (StatusCode::BAD_GATEWAY, self.to_string()),
-            Self::TooMany(_) => (StatusCode::TOO_MANY_REQUESTS, self.to_string()),
+            Self::TooMany(_) | Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, self.to_string()),
+            Self::Busy { .. } | Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),
             Self::Rejected { status, detail } => (*status, detail.clone()),
             Self::NoNode => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),
             Self::NotFound(_) | Self::Store(StoreError::NotFound(_)) => (StatusCode::NOT_FOUND, self.to_string()),
             Self::Invalid(_) | Self::Store(StoreError::Import(_) | StoreError::InvalidName(_)) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, self.to_string())
             }
-            Self::Conflict(_) | Self::Store(StoreError::Conflict(_) | StoreError::Ended) => {
+            Self::Conflict(_)
+            | Self::InFlight { .. }
+            | Self::Store(StoreError::Conflict(_) | StoreError::Ended | StoreError::RunInProgress) => {
                 (StatusCode::CONFLICT, self.to_string())
             }
+            Self::Store(StoreError::Changed) => (StatusCode::CONFLICT, self.to_string()),
+            Self::Store(StoreError::Busy) => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),
             Self::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 (StatusCode::INTERNAL_SERVER_ERROR, "the node failed to handle the request; see its log".to_owned())
@@ -97,7 +144,18 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, detail) = self.status_and_detail();
-        problem(status, detail)
+        let mut response = problem(status, detail);
+        let retry_after = match self {
+            Self::RateLimited { retry_after_secs, .. }
+            | Self::Busy { retry_after_secs, .. }
+            | Self::InFlight { retry_after_secs } => Some(retry_after_secs),
+            Self::Store(StoreError::Busy) => Some(5),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        response
     }
 }
 

@@ -35,7 +35,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use blindmap_store::Store;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
@@ -47,6 +46,10 @@ pub use hooks::rfc3339;
 pub struct AppState {
     store: Store,
     node: Option<Arc<NodeContext>>,
+    limits: Limits,
+    /// Uploads being imported now: a few at once (each holds a temporary file and a database
+    /// transaction while it runs).
+    uploads: Arc<tokio::sync::Semaphore>,
 }
 
 /// What a running node adds: its identity for calling partners, and the URL they call back.
@@ -71,18 +74,27 @@ pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Largest JSON body of an API call: a few KiB is what any of them carries (the CSV upload and
+/// the inbound attribution webhook read their bodies under their own limits).
+const API_JSON_BYTES: usize = 64 << 10;
+
+/// Largest form a page posts.
+const FORM_BYTES: usize = 16 << 10;
+
 /// Limits the API enforces.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Largest request body, in bytes (CSV uploads included).
+    /// Largest upload (a CRM export), in bytes; it streams to a temporary file.
     pub max_body_bytes: usize,
+    /// Uploads imported at once; more are answered 503 with `Retry-After`.
+    pub max_concurrent_uploads: usize,
     /// Longest a request may take.
     pub request_timeout: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_body_bytes: 256 << 20, request_timeout: Duration::from_secs(300) }
+        Self { max_body_bytes: 1 << 30, max_concurrent_uploads: 2, request_timeout: Duration::from_secs(300) }
     }
 }
 
@@ -93,15 +105,16 @@ pub fn app(store: Store, limits: Limits) -> Router {
 }
 
 pub(crate) fn app_with_node(store: Store, limits: Limits, node: Option<Arc<NodeContext>>) -> Router {
+    let uploads = Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_uploads.max(1)));
+    // Each part reads bodies only up to what its routes need; streamed bodies (uploads, runs)
+    // are read by their handlers under their own limits, after the caller is authenticated.
     api::router()
-        .merge(web::router())
+        .layer(DefaultBodyLimit::max(API_JSON_BYTES))
+        .merge(web::router().layer(DefaultBodyLimit::max(FORM_BYTES)))
         .merge(peer::router())
-        // The configured limit, not axum's default of 2 MiB, bounds uploads.
-        .layer(DefaultBodyLimit::disable())
-        .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
         .merge(peer::stream_router())
-        .with_state(AppState { store, node })
+        .with_state(AppState { store, node, limits, uploads })
         // Errors from layers (size limit, timeout) and unknown routes become problem documents too.
         .layer(axum::middleware::map_response(error::problem_for_plain_errors))
         // Over-long targets, and NUL in one, are refused before routing (see error::check_target).

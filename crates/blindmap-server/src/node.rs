@@ -65,9 +65,14 @@ pub struct NodeConfig {
     pub public_url: String,
     /// `sqlite:PATH` or `postgres://…` (`BLINDMAP_DATABASE_URL`).
     pub database_url: String,
-    /// Largest request body in MiB (`BLINDMAP_MAX_BODY_MIB`).
+    /// Largest upload (a CRM export) in MiB (`BLINDMAP_MAX_BODY_MIB`); uploads stream to a
+    /// temporary file (`TMPDIR`), other requests take a few KiB at most.
     #[serde(default = "default_body_mib")]
     pub max_body_mib: usize,
+    /// Uploads imported at once; more are answered 503 with `Retry-After`
+    /// (`BLINDMAP_MAX_CONCURRENT_UPLOADS`).
+    #[serde(default = "default_concurrent_uploads")]
+    pub max_concurrent_uploads: usize,
     /// Longest request in seconds (`BLINDMAP_REQUEST_TIMEOUT_SECONDS`).
     #[serde(default = "default_timeout")]
     pub request_timeout_seconds: u64,
@@ -86,7 +91,11 @@ fn default_retry_base_ms() -> u64 {
 }
 
 fn default_body_mib() -> usize {
-    256
+    1024
+}
+
+fn default_concurrent_uploads() -> usize {
+    2
 }
 
 fn default_timeout() -> u64 {
@@ -121,6 +130,10 @@ impl NodeConfig {
         if let Some(v) = var("BLINDMAP_MAX_BODY_MIB") {
             self.max_body_mib = v.parse().map_err(|_| bad("BLINDMAP_MAX_BODY_MIB", "not a number"))?;
         }
+        if let Some(v) = var("BLINDMAP_MAX_CONCURRENT_UPLOADS") {
+            self.max_concurrent_uploads =
+                v.parse().map_err(|_| bad("BLINDMAP_MAX_CONCURRENT_UPLOADS", "not a number"))?;
+        }
         if let Some(v) = var("BLINDMAP_REQUEST_TIMEOUT_SECONDS") {
             self.request_timeout_seconds =
                 v.parse().map_err(|_| bad("BLINDMAP_REQUEST_TIMEOUT_SECONDS", "not a number"))?;
@@ -145,6 +158,7 @@ impl NodeConfig {
     fn limits(&self) -> Limits {
         Limits {
             max_body_bytes: self.max_body_mib << 20,
+            max_concurrent_uploads: self.max_concurrent_uploads,
             request_timeout: Duration::from_secs(self.request_timeout_seconds),
         }
     }
@@ -207,6 +221,7 @@ pub async fn init(options: &InitOptions) -> Result<Initialised, NodeError> {
         public_url,
         database_url,
         max_body_mib: default_body_mib(),
+        max_concurrent_uploads: default_concurrent_uploads(),
         request_timeout_seconds: default_timeout(),
         keep_transcripts: false,
         webhook_retry_base_ms: default_retry_base_ms(),
@@ -330,6 +345,7 @@ mod tests {
             public_url: "https://a.example".into(),
             database_url: "sqlite:a.db".into(),
             max_body_mib: 256,
+            max_concurrent_uploads: 2,
             request_timeout_seconds: 300,
             keep_transcripts: false,
             webhook_retry_base_ms: 5000,

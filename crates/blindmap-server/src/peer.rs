@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -137,10 +137,12 @@ async fn accept(
     let partner_ref = PartnershipId::parse(&request.partnership)
         .ok_or_else(|| ApiError::Invalid("partnership is not a partnership id".into()))?;
     // An empty URL: a partner without a node, matching from the command line (it calls us).
-    if !(request.url.is_empty() || request.url.starts_with("https://")) || request.organisation.trim().is_empty() {
+    // spec §18.3: otherwise `https://` and a host, as an invite's url (§18.2).
+    let url_ok = request.url.is_empty() || request.url.strip_prefix("https://").is_some_and(|rest| !rest.is_empty());
+    if !url_ok || request.organisation.trim().is_empty() {
         return Err(ApiError::Invalid("an https:// url (or none) and an organisation name are required".into()));
     }
-    let org = state.store.redeem_invite(&request.secret).await?.ok_or(ApiError::PeerUnknown)?;
+    let org = state.store.redeem_invite(&request.secret).await?.ok_or(ApiError::InviteSpent)?;
     let id = PartnershipId::generate();
     let created = state
         .store
@@ -160,14 +162,7 @@ async fn accept(
     Ok(Json(AcceptResponse { organisation, partnership: partnership.id.to_string() }))
 }
 
-async fn end(
-    State(state): State<AppState>,
-    Presented(presented): Presented,
-    Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let fingerprint = presented.ok_or(ApiError::PeerUnknown)?;
-    let id = PartnershipId::parse(&id).ok_or(ApiError::PeerUnknown)?;
-    let partnership = state.store.partnership_for_peer(&id, &fingerprint).await?.ok_or(ApiError::PeerUnknown)?;
+async fn end(State(state): State<AppState>, Peer(partnership): Peer) -> Result<Json<serde_json::Value>, ApiError> {
     state.store.end_partnership(&partnership.org, &partnership.id).await?;
     let detail = serde_json::json!({ "partnership": partnership.id.to_string(), "by": "partner" });
     state.store.record_audit(&partnership.org, &partnership.partner_name, "partnership.ended", &detail).await?;
@@ -177,15 +172,7 @@ async fn end(
 /// A partner's node starts a match run: its frames come in the request body, ours go out in the
 /// response body as the session proceeds (spec §16.1). This node answers with its newest dataset
 /// and the sharing policy it holds for the partnership now.
-async fn run(
-    State(state): State<AppState>,
-    Presented(presented): Presented,
-    Path(id): Path<String>,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let fingerprint = presented.ok_or(ApiError::PeerUnknown)?;
-    let id = PartnershipId::parse(&id).ok_or(ApiError::PeerUnknown)?;
-    let partnership = state.store.partnership_for_peer(&id, &fingerprint).await?.ok_or(ApiError::PeerUnknown)?;
+async fn run(State(state): State<AppState>, Peer(partnership): Peer, body: Body) -> Result<Response, ApiError> {
     let node = state.node()?;
     let started = runs::start(
         &state.store,
@@ -207,58 +194,76 @@ async fn run(
 /// first sight) and answer with the result.
 async fn cosell(
     State(state): State<AppState>,
-    Presented(presented): Presented,
-    Path(id): Path<String>,
+    Peer(partnership): Peer,
     Json(push): Json<crate::cosell::Push>,
 ) -> Result<Json<blindmap_cosell::cosell::CoSell>, ApiError> {
-    let fingerprint = presented.ok_or(ApiError::PeerUnknown)?;
-    let id = PartnershipId::parse(&id).ok_or(ApiError::PeerUnknown)?;
-    let partnership = state.store.partnership_for_peer(&id, &fingerprint).await?.ok_or(ApiError::PeerUnknown)?;
-    Ok(Json(crate::cosell::receive(&state.store, &partnership, push).await?))
+    let received = crate::cosell::receive(&state.store, &partnership, push).await;
+    Ok(Json(audited(&state, &partnership, "cosell", received).await?))
 }
 
-/// The partnership a peer call comes through: the caller's pinned certificate must match.
-async fn calling(
+/// What a peer route answers, with an audit entry where it refused what a paired partner's node
+/// asked for and may not have (the route and why — never the values it sent).
+async fn audited<T>(
     state: &AppState,
-    presented: Option<String>,
-    id: &str,
-) -> Result<blindmap_store::Partnership, ApiError> {
-    let fingerprint = presented.ok_or(ApiError::PeerUnknown)?;
-    let id = PartnershipId::parse(id).ok_or(ApiError::PeerUnknown)?;
-    state.store.partnership_for_peer(&id, &fingerprint).await?.ok_or(ApiError::PeerUnknown)
+    partnership: &blindmap_store::Partnership,
+    route: &str,
+    result: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    if let Err(ApiError::PeerRefused(reason)) = &result {
+        tracing::warn!(partnership = %partnership.id, route, reason, "refused a partner's request");
+        let detail = serde_json::json!({ "partnership": partnership.id.as_str(), "route": route, "reason": reason });
+        state.store.record_audit(&partnership.org, &partnership.partner_name, "peer.refused", &detail).await?;
+    }
+    result
+}
+
+/// The partnership a peer call comes through, authenticated before its body is read: the
+/// caller's certificate must be the one pinned for the partnership in the path (`{id}`).
+pub(crate) struct Peer(pub(crate) blindmap_store::Partnership);
+
+impl axum::extract::FromRequestParts<AppState> for Peer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, ApiError> {
+        let fingerprint =
+            parts.extensions.get::<PeerCertificate>().and_then(|p| p.0.clone()).ok_or(ApiError::PeerUnknown)?;
+        let params =
+            axum::extract::RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::PeerUnknown)?;
+        let id = params.iter().find(|(name, _)| *name == "id").map(|(_, v)| v).ok_or(ApiError::PeerUnknown)?;
+        let id = PartnershipId::parse(id).ok_or(ApiError::PeerUnknown)?;
+        let partnership = state.store.partnership_for_peer(&id, &fingerprint).await?.ok_or(ApiError::PeerUnknown)?;
+        Ok(Self(partnership))
+    }
 }
 
 /// A partner's node registers a deal with us (we are its vendor): checked, stored, and answered
 /// with what the submitter may know of it.
 async fn register(
     State(state): State<AppState>,
-    Presented(presented): Presented,
-    Path(id): Path<String>,
+    Peer(partnership): Peer,
     Json(message): Json<crate::registrations::SubmitMessage>,
 ) -> Result<Json<blindmap_cosell::dealreg::SubmitterView>, ApiError> {
-    let partnership = calling(&state, presented, &id).await?;
     Ok(Json(crate::registrations::receive(&state.store, &partnership, message).await?))
 }
 
 /// The vendor's node tells us (the submitter) where a registration of ours is.
 async fn registration_status(
     State(state): State<AppState>,
-    Presented(presented): Presented,
-    Path((id, registration)): Path<(String, String)>,
+    Peer(partnership): Peer,
+    Path((_, registration)): Path<(String, String)>,
     Json(view): Json<blindmap_cosell::dealreg::SubmitterView>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let partnership = calling(&state, presented, &id).await?;
-    crate::registrations::hear(&state.store, &partnership, &registration, view).await?;
+    let heard = crate::registrations::hear(&state.store, &partnership, &registration, view).await;
+    audited(&state, &partnership, "registration status", heard).await?;
     Ok(Json(serde_json::json!({ "heard": true })))
 }
 
 /// A submitter asks for its registration's one extension.
 async fn registration_extend(
     State(state): State<AppState>,
-    Presented(presented): Presented,
-    Path((id, registration)): Path<(String, String)>,
+    Peer(partnership): Peer,
+    Path((_, registration)): Path<(String, String)>,
 ) -> Result<Json<blindmap_cosell::dealreg::SubmitterView>, ApiError> {
-    let partnership = calling(&state, presented, &id).await?;
     let stored = state.store.registration(&partnership.org, &registration).await?;
     if stored.partnership != partnership.id || stored.direction != blindmap_store::Direction::Received {
         return Err(ApiError::NotFound("registration"));
@@ -280,24 +285,35 @@ async fn registration_extend(
 /// A partner's node asks whether an account is claimed, blinded (spec §17).
 async fn precheck(
     State(state): State<AppState>,
-    Presented(presented): Presented,
-    Path(id): Path<String>,
+    Peer(partnership): Peer,
     Json(message): Json<crate::registrations::PrecheckMessage>,
 ) -> Result<Json<crate::registrations::PrecheckReply>, ApiError> {
-    let partnership = calling(&state, presented, &id).await?;
     Ok(Json(crate::registrations::answer(&state.store, &partnership, message).await?))
 }
 
-/// The peer routes that take small JSON bodies.
+/// Largest body of the peer routes that take small JSON messages (accept, registrations,
+/// decisions, pre-checks): a few KiB is all they carry.
+const SMALL_JSON_BYTES: usize = 16 << 10;
+
+/// Largest co-sell copy a partner may push: a record's texts and lists are bounded (see
+/// `blindmap_cosell::cosell::MAX_ENTRIES`), and only a paired partner gets this far.
+const COSELL_JSON_BYTES: usize = 16 << 20;
+
+/// The peer routes that take JSON bodies, each limited to what it needs. Every route but
+/// `accept` checks the caller's certificate before its body is read.
 pub(crate) fn router() -> Router<AppState> {
-    Router::new()
+    let small = Router::new()
         .route("/peer/v1/accept", post(accept))
         .route("/peer/v1/partnerships/{id}/end", post(end))
-        .route("/peer/v1/partnerships/{id}/cosell", post(cosell))
         .route("/peer/v1/partnerships/{id}/registrations", post(register))
         .route("/peer/v1/partnerships/{id}/registrations/{registration}/status", post(registration_status))
         .route("/peer/v1/partnerships/{id}/registrations/{registration}/extend", post(registration_extend))
         .route("/peer/v1/partnerships/{id}/precheck", post(precheck))
+        .layer(DefaultBodyLimit::max(SMALL_JSON_BYTES));
+    let cosell = Router::new()
+        .route("/peer/v1/partnerships/{id}/cosell", post(cosell))
+        .layer(DefaultBodyLimit::max(COSELL_JSON_BYTES));
+    small.merge(cosell)
 }
 
 /// The peer routes that stream for as long as a session lasts: outside the body-size and

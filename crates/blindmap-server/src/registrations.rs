@@ -432,24 +432,25 @@ pub(crate) async fn hear(
     id: &str,
     view: SubmitterView,
 ) -> Result<(), ApiError> {
-    if view.id != id {
-        return Err(ApiError::Invalid("the view is of another registration".into()));
-    }
     let ours = |s: &StoredRegistration| s.direction == Direction::Submitted && s.partnership == partnership.id;
     match store.registration(&partnership.org, id).await {
         Ok(s) if ours(&s) => {}
         Ok(_) | Err(StoreError::NotFound(_)) => return Err(ApiError::NotFound("registration")),
         Err(e) => return Err(e.into()),
     }
+    let now = crate::now_ms();
     update(store, &partnership.org, id, |stored| {
         let r = &mut stored.registration;
-        let before = (r.state, r.conflict, r.protected_until, r.extended);
-        (r.state, r.conflict, r.protected_until, r.extended) =
-            (view.state, view.conflict, view.protected_until, view.extended);
-        if before == (r.state, r.conflict, r.protected_until, r.extended) {
+        let before = (r.state, r.extended);
+        // The vendor's node is untrusted: only moves it could have made are taken.
+        let changed = r.hear(&view, now).map_err(|e| match e {
+            blindmap_cosell::Error::Forged(reason) => ApiError::PeerRefused(reason),
+            _ => ApiError::PeerRefused("a move the vendor's decisions cannot make"),
+        })?;
+        if !changed {
             return Ok(None);
         }
-        let kind = if before.0 == view.state && before.3 != view.extended {
+        let kind = if before.0 == view.state && before.1 != view.extended {
             "registration.extended"
         } else {
             event_kind(view.state)
@@ -535,7 +536,10 @@ pub(crate) async fn answer(
         Allowance::Refused { reason, retry_after } => {
             let detail = serde_json::json!({ "partnership": partnership.id.as_str(), "refused": reason });
             store.record_audit(org, &partnership.partner_name, "registration.precheck_refused", &detail).await?;
-            return Err(ApiError::TooMany(format!("{reason}; try again in {retry_after} s")));
+            return Err(ApiError::RateLimited {
+                detail: format!("{reason}; try again in {retry_after} s"),
+                retry_after_secs: retry_after,
+            });
         }
     };
     let claimed = match_keys(&store.claimed_keys(org, &partnership.id).await?)?;

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::client::{ClientError, PeerClient};
 use crate::identity::Identity;
-use crate::invite::{InviteContent, NOT_AN_INVITE};
+use crate::invite::InviteContent;
 use crate::peer::{AcceptRequest, AcceptResponse};
 use crate::runs::FRAME_BUFFER;
 pub use crate::session_io::Progress;
@@ -25,9 +25,9 @@ use crate::session_io::{Driver, Failure};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RemoteError {
-    /// The code is not an invite.
-    #[error("{NOT_AN_INVITE}")]
-    NotAnInvite,
+    /// The code is not a usable invite: what is wrong with it (spec §18.2).
+    #[error("{0}")]
+    NotAnInvite(String),
     /// The vendor's node could not be reached or refused.
     #[error(transparent)]
     Client(#[from] ClientError),
@@ -57,7 +57,7 @@ pub struct RemotePairing {
 /// Accepts a vendor's invite `code` as `organisation`, presenting `identity`: the vendor's node
 /// records the partnership and pins the identity's certificate.
 pub async fn accept(identity: &Identity, code: &str, organisation: &str) -> Result<RemotePairing, RemoteError> {
-    let invite = InviteContent::parse(code).ok_or(RemoteError::NotAnInvite)?;
+    let invite = InviteContent::parse(code).map_err(|e| RemoteError::NotAnInvite(e.to_string()))?;
     let request = AcceptRequest {
         secret: invite.secret,
         organisation: organisation.to_owned(),

@@ -303,6 +303,7 @@ fn completion(
             "levels": disclosed_levels,
             "threshold": disclosed.threshold(),
             "min_segment": disclosed.min_segment(),
+            "bloom": disclosed.bloom(),
         },
         "received": { "threshold": outcome.received_plan().threshold(), "min_segment": outcome.received_plan().min_segment() },
         "overlapping_accounts": accounts.len(),

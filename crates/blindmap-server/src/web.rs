@@ -322,7 +322,10 @@ struct PartnerRow {
     name: String,
     state: &'static str,
     has_run: bool,
+    /// This side's accounts that overlap (distinct), and the pairs (account, partner record)
+    /// they make: an account matching two of the partner's records is one account, two pairs.
     overlapping: String,
+    pairs: String,
     last_run: String,
     they_share: String,
     you_share: String,
@@ -361,6 +364,7 @@ async fn partners(State(state): State<AppState>, signed: Signed) -> PageResult {
             state: if p.state == blindmap_store::PartnershipState::Active { "active" } else { "ended" },
             has_run: run.is_some(),
             overlapping: result["overlapping_accounts"].as_u64().map_or_else(|| "–".to_owned(), thousands),
+            pairs: result["pairs"].as_u64().map_or_else(|| "–".to_owned(), thousands),
             last_run: run.as_ref().and_then(|r| r.finished_at).map_or_else(|| "never".to_owned(), crate::rfc3339),
             they_share: they,
             you_share: you,
@@ -713,7 +717,17 @@ async fn overlaps(
     let showing = if total == 0 {
         "No accounts match these filters.".to_owned()
     } else {
-        format!("Showing {}–{} of {} accounts", thousands(offset + 1), thousands(offset + shown), thousands(total))
+        // A row is a pair (your account, a record of the partner's): say how many accounts too.
+        let accounts = state.store.report_accounts(org, &run, &filter).await?;
+        format!(
+            "Showing {}–{} of {} pair{} ({} of your accounts, each with the records of {} it matches)",
+            thousands(offset + 1),
+            thousands(offset + shown),
+            thousands(total),
+            if total == 1 { "" } else { "s" },
+            thousands(accounts),
+            partnership.partner_name
+        )
     };
     let (own_segments, partner_segments) = segments(run.result.as_ref().unwrap_or(&serde_json::Value::Null));
     let page_view = OverlapsPage {

@@ -14,6 +14,8 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+use std::time::Duration;
+
 const VENDOR: &str = include_str!("../../../samples/vendor-salesforce.csv");
 const PARTNER: &str = include_str!("../../../samples/partner-hubspot.csv");
 
@@ -21,6 +23,7 @@ on_both_backends!(
     tokens_authenticate_and_roles_limit,
     uploads_import_whole_or_not_at_all,
     idempotent_uploads_act_once,
+    a_key_whose_request_died_is_released,
     organisations_never_see_each_other,
     lists_page_with_cursors,
     runs_belong_to_their_organisation,
@@ -160,8 +163,9 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
 }
 
 /// What every operation of the served document must say, so that a route added without it fails
-/// here: every response described; behind a token, 401 (with its challenge) and 429; 400 for
-/// query parameters, 413 for bodies, 422 for a `limit` (1 to 1000); every reference resolves,
+/// here: every response described; behind a token, 401 (with its challenge) and 429; 503 with
+/// `Retry-After`; 400 for query parameters, 413 for bodies, 422 for a `limit` (1 to 1000); every
+/// reference resolves,
 /// every pattern compiles, no query parameter is nullable, and schema names are not reused.
 fn the_document_states_the_contract(doc: &Value) {
     let schemas = doc["components"]["schemas"].as_object().unwrap();
@@ -194,6 +198,7 @@ fn the_document_states_the_contract(doc: &Value) {
                     responses["401"]["headers"].get("WWW-Authenticate").is_some(),
                     "{at}: 401 says how to authenticate"
                 );
+                assert!(responses["429"]["headers"].get("Retry-After").is_some(), "{at}: 429 says when to ask again");
             }
             let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
             let query: Vec<&Value> = parameters.iter().filter(|p| p["in"] == "query").collect();
@@ -217,6 +222,10 @@ fn the_document_states_the_contract(doc: &Value) {
             if operation.get("requestBody").is_some() {
                 assert!(has("413"), "{at} documents 413");
             }
+            assert!(
+                responses["503"]["headers"].get("Retry-After").is_some(),
+                "{at}: 503 (a busy store) says when to ask again"
+            );
         }
     }
     assert!(operations >= 56, "{operations} operations");
@@ -292,6 +301,60 @@ async fn idempotent_uploads_act_once(store: Store) {
     let (status, _) =
         api.call("POST", "/api/v1/datasets?name=e.csv", Some(&bot), VENDOR, &[("idempotency-key", "k2")]).await;
     assert_eq!(status, StatusCode::CREATED, "the released key serves the corrected retry");
+}
+
+async fn a_key_whose_request_died_is_released(store: Store) {
+    let [admin, _, bot] = org(&store, "Vendor").await;
+    let org_id = store.authenticate(&admin).await.unwrap().unwrap().user.org;
+    // An export large enough that its import is still running when the client gives up.
+    let mut csv = String::from("id,segment,domain\n");
+    for i in 0..200_000 {
+        csv.push_str(&format!("account-{i:08},customers,company-{i:08}-large.com\n"));
+    }
+    let api = client(store.clone());
+    let key = [("idempotency-key", "big-1")];
+    let upload = api.call("POST", "/api/v1/datasets?name=big.csv", Some(&bot), &csv, &key);
+    assert!(tokio::time::timeout(Duration::from_millis(300), upload).await.is_err(), "the client gave up first");
+    // The import goes on without its client; a retry meanwhile is told when to come back.
+    let request = Request::post("/api/v1/datasets?name=big.csv")
+        .header(header::AUTHORIZATION, format!("Bearer {bot}"))
+        .header("idempotency-key", "big-1")
+        .body(Body::from(csv.clone()))
+        .unwrap();
+    let response = api.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let retry_after: u64 = response.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
+    // Then the retry gets the import the first request made, once.
+    let dataset = loop {
+        let (status, body) = api.call("POST", "/api/v1/datasets?name=big.csv", Some(&bot), &csv, &key).await;
+        if status == StatusCode::CREATED {
+            break body;
+        }
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(dataset["accounts"].as_u64(), Some(200_000), "{dataset}");
+    let (_, list) = api.call("GET", "/api/v1/datasets", Some(&admin), "", &[]).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "imported once");
+
+    // A key whose holder stopped renewing it (its node died) lapses, and the retry runs.
+    let small = "id,segment,domain\na1,customers,acme-widgets.com\n";
+    let crashed = [("idempotency-key", "crashed-1")];
+    let (status, _) = api.call("POST", "/api/v1/datasets?name=s.csv", Some(&bot), small, &crashed).await;
+    assert_eq!(status, StatusCode::CREATED);
+    blindmap_store::testing::unfinish_idempotency_key(&store, &org_id, "crashed-1").await;
+    let (status, _) = api.call("POST", "/api/v1/datasets?name=s.csv", Some(&bot), small, &crashed).await;
+    assert_eq!(status, StatusCode::CONFLICT, "held while its lease lasts");
+    blindmap_store::testing::age_idempotency_lease(
+        &store,
+        &org_id,
+        "crashed-1",
+        blindmap_store::IDEMPOTENCY_LEASE_MS + 1,
+    )
+    .await;
+    let (status, body) = api.call("POST", "/api/v1/datasets?name=s.csv", Some(&bot), small, &crashed).await;
+    assert_eq!((status, body["accounts"].as_u64()), (StatusCode::CREATED, Some(1)), "{body}");
 }
 
 async fn organisations_never_see_each_other(store: Store) {

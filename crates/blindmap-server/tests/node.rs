@@ -185,7 +185,7 @@ fn configuration_files_are_checked() {
     )
     .unwrap();
     let config = NodeConfig::load(dir.path()).unwrap();
-    assert_eq!((config.max_body_mib, config.request_timeout_seconds), (256, 300));
+    assert_eq!((config.max_body_mib, config.max_concurrent_uploads, config.request_timeout_seconds), (1024, 2, 300));
     std::fs::write(dir.path().join("node.toml"), "listen = \"nowhere\"\n").unwrap();
     assert!(matches!(NodeConfig::load(dir.path()), Err(NodeError::Config { .. })));
     assert!(matches!(NodeConfig::load(&dir.path().join("none")), Err(NodeError::NotInitialised(_))));

@@ -25,10 +25,13 @@ async fn nodes_pair_by_invite_over_mutual_tls_and_either_can_end_it() {
     assert_eq!(vendor_side["partner"], "Partner");
     assert_eq!(vendor_side["partner_fingerprint"], partner.running.fingerprint.as_str(), "the vendor pins the partner");
 
-    // An invite is used once: the stranger cannot pair with the same code.
+    // An invite is used once: the stranger cannot pair with the same code, and hears why in the
+    // inviting node's words (relayed as the partner node's refusal).
     let again = call(&stranger, Method::POST, "/api/v1/partnerships", Some(json!({ "code": code }))).await;
     assert!(
-        matches!(&again, Err(ClientError::Api { status, detail }) if status.as_u16() == 502 && detail.contains("403")),
+        matches!(&again, Err(ClientError::Api { status, detail }) if status.as_u16() == 502
+            && detail == "the partner node: the invite code was used already or has expired (a code pairs once, \
+                within 24 hours of being made): ask the admin who gave it to you for a new one"),
         "{again:?}"
     );
     let garbage = call(&stranger, Method::POST, "/api/v1/partnerships", Some(json!({ "code": "bminvite1.xyz" }))).await;

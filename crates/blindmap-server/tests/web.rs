@@ -98,6 +98,8 @@ async fn reps_sign_in_read_filter_export_and_act() {
     assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/signin"));
     let page = agent.get("/signin").await;
     assert!(page.body.contains("<label for=\"token\">"), "{}", page.body);
+    assert!(page.body.contains("users token usr_") && page.body.contains("users list"), "{}", page.body);
+    assert!(!page.body.contains("users token NAME"), "the command takes a user's id");
     assert_eq!(page.headers["x-content-type-options"], "nosniff");
     assert!(page.headers["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
     let page = agent.post("/signin", &[("token", "bm_wrong")]).await;
@@ -128,7 +130,7 @@ async fn reps_sign_in_read_filter_export_and_act() {
 
     // The list: every overlap the store has, none from the hidden segment, only the owner field.
     let page = agent.get(&format!("/partners/{pid}/overlaps")).await;
-    assert!(page.body.contains(&format!("of {} accounts", truth.len())), "{}", page.body);
+    assert!(page.body.contains(&format!("of {} pairs", truth.len())), "{}", page.body);
     assert!(!page.body.contains("lifecycle_stage"), "only the shared field");
     assert!(!page.body.contains("name=\"partner_segment\" value=\"prospects\""), "their hidden segment never shows");
     assert!(page.body.contains("owner: "), "{}", page.body);
@@ -136,9 +138,9 @@ async fn reps_sign_in_read_filter_export_and_act() {
     // Filter by segment and owner, search.
     let customers = truth.iter().filter(|o| o["own_segment"] == "customers").count();
     let page = agent.get(&format!("/partners/{pid}/overlaps?own=customers")).await;
-    assert!(page.body.contains(&format!("of {customers} accounts")), "{}", page.body);
+    assert!(page.body.contains(&format!("of {customers} pairs")), "{}", page.body);
     let page = agent.get(&format!("/partners/{pid}/overlaps?q=northwind")).await;
-    assert!(page.body.contains("Northwind Traders Inc.") && page.body.contains("of 1 accounts"), "{}", page.body);
+    assert!(page.body.contains("Northwind Traders Inc.") && page.body.contains("of 1 pair "), "{}", page.body);
     let page = agent.get(&format!("/partners/{pid}/overlaps?owner=Ada%20Byron")).await;
     assert!(page.body.contains("Ada Byron") && !page.body.contains("Alan Turing</td>"), "{}", page.body);
     let page = agent.get(&format!("/partners/{pid}/overlaps?new=1")).await;
@@ -266,4 +268,60 @@ async fn reps_sign_in_read_filter_export_and_act() {
     // field but the owner (checked on every page above), and the audit trail has the export.
     let audit: Value = call(&vendor, Method::GET, "/api/v1/audit?limit=100", None).await.unwrap();
     assert!(audit.to_string().contains("report.exported"));
+}
+
+/// An account of yours that matches two of the partner's records (a duplicate in its CRM) is one
+/// overlapping account in two pairs: the partners page shows both numbers under their names,
+/// and the list counts its rows as pairs and the accounts behind them, filtered or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_and_pairs_are_counted_as_what_they_are() {
+    let vendor = common::node("Vendor", None).await;
+    let partner = common::node("Partner", None).await;
+    let header = "id,segment,name,country,domain\n";
+    let ours =
+        "v1,customers,Acme,US,acme.com\nv2,customers,Globex,US,globex.com\nv3,prospects,Initech,US,initech.com\n";
+    let theirs = "p1,customers,Acme Corp,US,acme.com\np2,prospects,Acme Holdings,DE,acme.com\np3,customers,Globex,US,globex.com\n";
+    common::upload(&vendor, "v.csv", &format!("{header}{ours}")).await;
+    common::upload(&partner, "p.csv", &format!("{header}{theirs}")).await;
+    let (pid, their_pid) = common::pair(&vendor, &partner, "Partner").await;
+    let overlaps = serde_json::json!({ "rules": [{ "own_segment": "*", "partner_segment": "*", "level": "overlaps" }],
+        "threshold": 1, "min_partner_segment": 1 });
+    call(&partner, Method::PUT, &format!("/api/v1/partnerships/{their_pid}/sharing"), Some(overlaps)).await.unwrap();
+    let run =
+        call(&vendor, Method::POST, "/api/v1/runs", Some(serde_json::json!({ "partnership": pid }))).await.unwrap();
+    let view = common::finished(&vendor, run["id"].as_str().unwrap()).await;
+    assert_eq!((view["result"]["overlapping_accounts"].as_u64(), view["result"]["pairs"].as_u64()), (Some(2), Some(3)));
+
+    let (_, token) = rep(&vendor).await;
+    let mut agent = Agent::new(&vendor);
+    agent.post("/signin", &[("token", &token)]).await;
+    let page = agent.get("/partners").await;
+    let header_cells: Vec<&str> =
+        page.body.split("<th scope=\"col\"").skip(1).map(|h| h.split("</th>").next().unwrap()).collect();
+    let column = |label: &str| {
+        header_cells
+            .iter()
+            .position(|h| h.ends_with(label))
+            .unwrap_or_else(|| panic!("no {label} column: {}", page.body))
+    };
+    let row: Vec<&str> = page
+        .body
+        .split("<tbody>")
+        .nth(1)
+        .unwrap()
+        .split("<td")
+        .skip(1)
+        .map(|c| c.split('>').nth(1).unwrap().split('<').next().unwrap())
+        .collect();
+    // The row's first cell is its header (the partner's name), so the data cells start at column 1.
+    assert_eq!(row[column("Your overlapping accounts") - 1], "2", "{}", page.body);
+    assert_eq!(row[column("Pairs") - 1], "3", "{}", page.body);
+
+    let page = agent.get(&format!("/partners/{pid}/overlaps")).await;
+    assert!(page.body.contains("of 3 pairs") && page.body.contains("2 of your accounts"), "{}", page.body);
+    assert!(!page.body.contains("3 accounts"), "pairs are not accounts: {}", page.body);
+    let page = agent.get(&format!("/partners/{pid}/overlaps?q=acme")).await;
+    assert!(page.body.contains("of 2 pairs") && page.body.contains("1 of your accounts"), "{}", page.body);
+    let page = agent.get(&format!("/partners/{pid}/overlaps?partner=prospects")).await;
+    assert!(page.body.contains("of 1 pair ") && page.body.contains("1 of your accounts"), "{}", page.body);
 }

@@ -185,7 +185,7 @@ fn corrupt(what: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
 }
 
 /// The ledger entries of a close: one per credit, or one without a partner when none touched it.
-fn entries(close: &ClosedOpportunity) -> Vec<LedgerEntry> {
+fn entries(close: &ClosedOpportunity) -> Result<Vec<LedgerEntry>, StoreError> {
     let entry = |seq: usize, partner: Option<String>, share_ppm, amount, reported, category| LedgerEntry {
         opportunity: close.opportunity.clone(),
         seq: u32::try_from(seq).unwrap_or(u32::MAX),
@@ -199,16 +199,22 @@ fn entries(close: &ClosedOpportunity) -> Vec<LedgerEntry> {
         closed_at: close.deal.closed_at,
     };
     if close.result.credits.is_empty() {
-        let reported = close.deal.reporting.map(|(currency, rate)| close.deal.amount.convert(&rate, currency));
-        return vec![entry(0, None, 1_000_000, close.deal.amount, reported, None)];
+        // Scoring converted the whole already (it refuses deals it cannot convert).
+        let reported = close
+            .deal
+            .reporting
+            .map(|(currency, rate)| close.deal.amount.convert(&rate, currency))
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("ledger close (its amount does not convert)"))?;
+        return Ok(vec![entry(0, None, 1_000_000, close.deal.amount, reported, None)]);
     }
-    close
+    Ok(close
         .result
         .credits
         .iter()
         .enumerate()
         .map(|(seq, c)| entry(seq, Some(c.partner.clone()), c.share_ppm, c.amount, c.reported, c.category))
-        .collect()
+        .collect())
 }
 
 fn category_str(entry: &LedgerEntry) -> Option<&'static str> {
@@ -393,7 +399,7 @@ impl Store {
         if inserted.rows_affected() != 1 {
             return Err(StoreError::Conflict("a ledger entry for that opportunity"));
         }
-        for e in entries(close) {
+        for e in entries(close)? {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO ledger_entries (org_id, {ENTRY_COLUMNS}) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"

@@ -21,9 +21,16 @@ pub enum StoreError {
     /// A name that must be unique is taken.
     #[error("{0} already exists")]
     Conflict(&'static str),
+    /// The database's writer stayed busy longer than the store waits (SQLite during a long
+    /// import): nothing was written; try again shortly.
+    #[error("the database is busy with another write; try again shortly")]
+    Busy,
     /// A record changed between reading and writing it: read it again and retry.
     #[error("the record changed meanwhile; try again")]
     Changed,
+    /// A run of the partnership is running already: one at a time.
+    #[error("a match with this partner is running already; wait for it to end")]
+    RunInProgress,
     /// The partnership has ended: nothing runs in it any more.
     #[error("the partnership has ended")]
     Ended,
@@ -43,7 +50,9 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        Self::Database(e)
+        // SQLite's one writer was busy for longer than the busy timeout (a long import holds it).
+        let busy = matches!(&e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("5" | "6" | "517")));
+        if busy { Self::Busy } else { Self::Database(e) }
     }
 }
 

@@ -39,7 +39,7 @@ pub use cosell::StoredCoSell;
 pub use datasets::DatasetInfo;
 pub use error::StoreError;
 pub use events::{Attempt, Due, Endpoint, EndpointState, Event, Retry, SETTLE_MS};
-pub use idempotency::Claim;
+pub use idempotency::{Claim, IDEMPOTENCY_KEPT_MS, IDEMPOTENCY_LEASE_MS};
 pub use ids::{DatasetId, EndpointId, EventId, OrgId, PartnershipId, RunId, TokenId, UserId};
 pub use ids::{SourceId, TouchId};
 pub use orgs::{ApiToken, Organisation, Principal, Role, TokenInfo, User};
@@ -92,11 +92,11 @@ impl Store {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL lets readers work during an import; foreign keys are off by default.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000",
-                        )
-                        .await?;
+                        // Foreign keys are off by default. The busy timeout comes first: a
+                        // connection opened while another writes must wait, not fail. (WAL mode is
+                        // set once below: it stays with the file, and asking again on every new
+                        // connection would need the writer's lock during a long import.)
+                        conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON").await?;
                     }
                     Ok(())
                 })
@@ -104,6 +104,10 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(StoreError::Database)?;
+        if backend == Backend::Sqlite {
+            // WAL lets readers work while an import writes.
+            sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
+        }
         MIGRATOR.run(&pool).await.map_err(StoreError::Migrate)?;
         Ok(Self { pool, backend })
     }

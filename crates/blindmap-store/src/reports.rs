@@ -177,6 +177,25 @@ impl Store {
         Ok((items, total))
     }
 
+    /// How many distinct accounts of this side the rows of `run`'s report under `filter` are
+    /// about: fewer than the rows (pairs) when an account overlaps several partner records.
+    pub async fn report_accounts(&self, org: &OrgId, run: &Run, filter: &ReportFilter) -> Result<u64, StoreError> {
+        if &run.org != org {
+            return Err(StoreError::NotFound("run"));
+        }
+        let (clauses, binds) = self.report_where(filter);
+        let sql = format!(
+            "SELECT COUNT(DISTINCT o.account_id) FROM run_overlaps o \
+             LEFT JOIN dataset_accounts a ON a.dataset_id = $2 AND a.account_id = o.account_id WHERE {clauses}"
+        );
+        let mut count =
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(run.id.as_str()).bind(run.dataset.as_str());
+        for b in &binds {
+            count = count.bind(b.as_str());
+        }
+        Ok(u64::try_from(count.fetch_one(&self.pool).await?).unwrap_or(0))
+    }
+
     /// Every row of `run`'s report under `filter`, in its order, handed to `each` as the
     /// database streams them (an export holds one row at a time); how many.
     pub async fn report_each(

@@ -250,8 +250,10 @@ impl Store {
             return Err(StoreError::Ended);
         }
         self.dataset(run.org, run.dataset).await?;
+        // A run whose driver died must not block the next one.
+        self.expire_stale_runs(run.org).await?;
         let now = now_ms();
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO match_runs (id, org_id, partnership_id, role, dataset_id, started_by, state, sharing, \
              started_at, heartbeat_at, records_done, records_total) \
              VALUES ($1, $2, $3, $4, $5, $6, 'running', $7, $8, $8, 0, 0)",
@@ -265,7 +267,11 @@ impl Store {
         .bind(run.sharing.to_json().to_string())
         .bind(now)
         .execute(&self.pool)
-        .await?;
+        .await;
+        match inserted {
+            Err(e) if crate::error::is_unique_violation(&e) => return Err(StoreError::RunInProgress),
+            other => other?,
+        };
         self.run(run.org, run.id).await
     }
 
@@ -572,19 +578,20 @@ impl Store {
         Ok(account.map(|r| r.get(0)))
     }
 
-    /// Whether `org`'s run `run` found `account` overlapping the partner's record `position` of
-    /// its segment `partner_segment`.
-    pub async fn has_overlap(
+    /// This side's segment of `account` where `org`'s run `run` found it overlapping the
+    /// partner's record `position` of its segment `partner_segment`; `None` if it did not.
+    pub async fn overlap_segment(
         &self,
         org: &OrgId,
         run: &RunId,
         account: &str,
         partner_segment: &str,
         position: u32,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let row = sqlx::query(
-            "SELECT 1 FROM run_overlaps o JOIN match_runs r ON r.id = o.run_id WHERE r.org_id = $1 AND o.run_id = $2 \
-             AND o.account_id = $3 AND o.partner_segment = $4 AND o.partner_record = $5",
+            "SELECT o.own_segment FROM run_overlaps o JOIN match_runs r ON r.id = o.run_id \
+             WHERE r.org_id = $1 AND o.run_id = $2 AND o.account_id = $3 AND o.partner_segment = $4 \
+             AND o.partner_record = $5",
         )
         .bind(org.as_str())
         .bind(run.as_str())
@@ -593,7 +600,50 @@ impl Store {
         .bind(i64::from(position))
         .fetch_optional(&self.pool)
         .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Whether `org`'s run `run` found `account`, of its segment `own_segment`, overlapping any
+    /// record of the partner's segment `partner_segment`.
+    pub async fn overlaps_segment(
+        &self,
+        org: &OrgId,
+        run: &RunId,
+        account: &str,
+        own_segment: &str,
+        partner_segment: &str,
+    ) -> Result<bool, StoreError> {
+        let row = sqlx::query(
+            "SELECT 1 FROM run_overlaps o JOIN match_runs r ON r.id = o.run_id WHERE r.org_id = $1 \
+             AND o.run_id = $2 AND o.account_id = $3 AND o.own_segment = $4 AND o.partner_segment = $5 LIMIT 1",
+        )
+        .bind(org.as_str())
+        .bind(run.as_str())
+        .bind(account)
+        .bind(own_segment)
+        .bind(partner_segment)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.is_some())
+    }
+
+    /// The complete run of `org` in `partnership` that ran protocol session `session` (hex).
+    pub async fn run_of_session(
+        &self,
+        org: &OrgId,
+        partnership: &PartnershipId,
+        session: &str,
+    ) -> Result<Option<Run>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS} FROM match_runs r JOIN partnerships p ON p.id = r.partnership_id \
+             WHERE r.org_id = $1 AND r.partnership_id = $2 AND r.session = $3 AND r.state = 'complete'"
+        )))
+        .bind(org.as_str())
+        .bind(partnership.as_str())
+        .bind(session)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(run_from_row).transpose()
     }
 
     /// The protocol session of a complete run of `org` (hex).

@@ -102,3 +102,30 @@ pub async fn set_protection_end(store: &Store, registration: &str, until: i64) {
         .await
         .expect("move the protection end");
 }
+
+/// Moves the lease of `org`'s idempotency key `key` back by `ms`, as if its holder had stopped
+/// renewing it that long ago.
+pub async fn age_idempotency_lease(store: &Store, org: &crate::OrgId, key: &str, ms: i64) {
+    sqlx::query("UPDATE idempotency_keys SET lease_until = lease_until - $1 WHERE org_id = $2 AND key = $3")
+        .bind(ms)
+        .bind(org.as_str())
+        .bind(key)
+        .execute(&store.pool)
+        .await
+        .unwrap();
+}
+
+/// Makes `org`'s finished idempotency key `key` look as if its request were still running under
+/// a live lease (as when the node that ran it died before recording the response).
+pub async fn unfinish_idempotency_key(store: &Store, org: &crate::OrgId, key: &str) {
+    sqlx::query(
+        "UPDATE idempotency_keys SET status = NULL, response = NULL, holder = 'gone', lease_until = $1 \
+         WHERE org_id = $2 AND key = $3",
+    )
+    .bind(crate::ids::now_ms() + crate::IDEMPOTENCY_LEASE_MS)
+    .bind(org.as_str())
+    .bind(key)
+    .execute(&store.pool)
+    .await
+    .unwrap();
+}

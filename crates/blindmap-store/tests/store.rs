@@ -298,6 +298,18 @@ async fn runs_store_results_whole_and_only_once(store: Store) {
 
     // The next run compares to this one; another organisation sees neither.
     let second = start(&store, &org, &dataset, &p).await;
+    // One run of a partnership at a time: a third while the second runs is refused.
+    let third = RunId::generate();
+    let busy = NewRun {
+        id: &third,
+        org: &org,
+        partnership: &p.id,
+        role: RunRole::Responder,
+        dataset: &dataset,
+        started_by: "Partner",
+        sharing: &SharingPolicy::default(),
+    };
+    assert!(matches!(store.start_run(&busy).await, Err(StoreError::RunInProgress)), "one run at a time");
     let run = store.run(&org, &second).await.unwrap();
     assert_eq!(store.previous_complete_run(&org, &run).await.unwrap().map(|r| r.id), Some(first.clone()));
     let runs = store.runs_page(&org, Some(&p.id), None, 10).await.unwrap();
@@ -333,6 +345,7 @@ async fn stale_and_failed_runs_keep_nothing(store: Store) {
     assert!(matches!(store.complete_run(&org, &crashed, &late).await, Err(StoreError::Conflict(_))));
     assert!(store.overlaps_page(&org, &crashed, &OverlapFilter::default(), None, 10).await.unwrap().is_empty());
 
+    // The crashed run blocks nothing: it failed when its heartbeat went stale.
     let aborted = start(&store, &org, &dataset, &p).await;
     store.fail_run(&aborted, "the partner aborted: malformed frame", Some("transcript")).await.unwrap();
     let run = store.run(&org, &aborted).await.unwrap();
@@ -578,4 +591,22 @@ async fn reports_filter_search_sort_and_page_in_the_database(store: Store) {
     assert_eq!((mine[0].0.as_str(), mine[0].1.partner_segment.as_str()), ("Partner", "customers"));
     let other = store.create_organisation("Other").await.unwrap();
     assert!(store.report_page(&other.id, &run, &all, 0, 10).await.is_err(), "another organisation's run");
+
+    // An account that overlaps two of the partner's records: two rows (pairs), one account.
+    let third = start(&store, &org, &dataset, &p).await;
+    let overlaps = vec![
+        overlap("0015g00000NWTRdAAF", "customers", "customers", 1),
+        overlap("0015g00000NWTRdAAF", "customers", "prospects", 5),
+        overlap("0015g00000FBRKmAAC", "customers", "prospects", 2),
+    ];
+    store.complete_run(&org, &third, &complete(overlaps)).await.unwrap();
+    let run = store.run(&org, &third).await.unwrap();
+    assert_eq!(store.report_page(&org, &run, &all, 0, 10).await.unwrap().1, 3, "the rows are pairs");
+    assert_eq!(store.report_accounts(&org, &run, &all).await.unwrap(), 2, "behind them, two accounts");
+    let prospects = ReportFilter { partner_segment: Some("prospects".into()), ..all.clone() };
+    assert_eq!(store.report_accounts(&org, &run, &prospects).await.unwrap(), 2);
+    let northwind = ReportFilter { search: Some("northwind".into()), ..all.clone() };
+    assert_eq!(store.report_page(&org, &run, &northwind, 0, 10).await.unwrap().1, 2);
+    assert_eq!(store.report_accounts(&org, &run, &northwind).await.unwrap(), 1);
+    assert!(store.report_accounts(&other.id, &run, &all).await.is_err(), "another organisation's run");
 }

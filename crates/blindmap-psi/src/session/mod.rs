@@ -249,7 +249,13 @@ impl Session {
         let (frame, points) = wire::decode_frame(bytes)?;
         // spec §9.1: every frame carries the session id and the sender's next sequence number.
         let adopting = self.role == Role::Responder && self.recv_seq == 0;
-        if !adopting && frame.session_id != self.session_id {
+        // spec §9.1: a responder that refuses the first frame has no session id to send yet, so
+        // its Abort, as its first frame, carries zeros.
+        let early_abort = self.role == Role::Initiator
+            && self.recv_seq == 0
+            && frame.session_id == [0; wire::SESSION_ID_LEN]
+            && matches!(frame.message, Message::Abort(_));
+        if !adopting && !early_abort && frame.session_id != self.session_id {
             return Err(PeerMisbehaviour::WrongSession.into());
         }
         if frame.seq != self.recv_seq {

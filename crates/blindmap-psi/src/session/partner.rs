@@ -78,8 +78,13 @@ impl Exchange {
             || count > records - self.cursor.next
         {
             return Err(unexpected(
-                format!("{} from position {}", self.describe_due(), self.cursor.next),
-                format!("{kind} for segment {segment} from position {first}"),
+                format!(
+                    "{} from position {}, at most {} records",
+                    self.describe_due(),
+                    self.cursor.next,
+                    records - self.cursor.next
+                ),
+                format!("{kind} for segment {segment} from position {first}, {count} records"),
             ));
         }
         Ok(())
@@ -119,7 +124,11 @@ impl Exchange {
         let limit = MAX_COUNTED_WIDTH.min(self.partner[t as usize].max_width);
         let declared = self.partner[t as usize].counted_width.get_or_insert(width);
         if width != *declared || width > limit {
-            return Err(PeerMisbehaviour::ShapeMismatch { segment: t }.into());
+            return Err(PeerMisbehaviour::ShapeMismatch {
+                segment: t,
+                reason: "a counted stream whose width varies or exceeds min(4, max_width)",
+            }
+            .into());
         }
         self.pending_prefixes.extend(chunk.items.iter().map(prefix));
         for c in self.partner[t as usize].shuffled_answers.clone() {
@@ -194,7 +203,11 @@ impl Exchange {
         let t = chunk.segment;
         let ti = t as usize;
         if chunk.widths.iter().any(|&w| w > self.partner[ti].max_width) {
-            return Err(PeerMisbehaviour::ShapeMismatch { segment: t }.into());
+            return Err(PeerMisbehaviour::ShapeMismatch {
+                segment: t,
+                reason: "a record wider than the segment's declared max_width",
+            }
+            .into());
         }
         self.cursor.key_sum += chunk.items.len() as u64;
         // spec §9.5: no element of a counted stream may come back in a regular one, where an
@@ -301,7 +314,11 @@ impl Exchange {
             ));
         }
         if chunk.widths != widths {
-            return Err(PeerMisbehaviour::ShapeMismatch { segment: t }.into());
+            return Err(PeerMisbehaviour::ShapeMismatch {
+                segment: t,
+                reason: "Blinded widths that differ from the Elements chunk's",
+            }
+            .into());
         }
         self.cursor.blinded_sum += chunk.items.len() as u64;
         let groups: Vec<u16> = self.mine.groups_for_row(t as usize).collect();
@@ -327,7 +344,11 @@ impl Exchange {
         };
         let segment = &self.partner[t as usize];
         if self.cursor.key_sum != segment.keys || (segment.blinded && self.cursor.blinded_sum != segment.keys) {
-            return Err(PeerMisbehaviour::ShapeMismatch { segment: t }.into());
+            return Err(PeerMisbehaviour::ShapeMismatch {
+                segment: t,
+                reason: "widths that do not add up to the declared keys",
+            }
+            .into());
         }
         self.cursor.at += 1;
         self.cursor.next = 0;
@@ -374,7 +395,11 @@ impl Exchange {
             }
         };
         if !widths_ok {
-            return Err(PeerMisbehaviour::ShapeMismatch { segment: chunk.segment }.into());
+            return Err(PeerMisbehaviour::ShapeMismatch {
+                segment: chunk.segment,
+                reason: "answers whose widths differ from those of the records sent",
+            }
+            .into());
         }
         Ok(visibility)
     }
@@ -462,7 +487,11 @@ impl Exchange {
             let position = chunk.first + i as u32;
             for (slot, sealed) in record {
                 if *slot >= max_width {
-                    return Err(PeerMisbehaviour::ShapeMismatch { segment: t }.into());
+                    return Err(PeerMisbehaviour::ShapeMismatch {
+                        segment: t,
+                        reason: "a sealed slot at or beyond the segment's declared max_width",
+                    }
+                    .into());
                 }
                 let mine = self.fields_wanted.get(&(t, position, *slot));
                 if let Some(&(s, p, j)) = mine.and_then(|v| v.iter().find(|(s, _, _)| group_rows[*s as usize])) {

@@ -1,4 +1,5 @@
-//! The reference lists compiled into the binary (`data/`), parsed once on first use.
+//! The reference lists of `protocol-spec/data/` (protocol-spec/keys.md §6), compiled into the
+//! binary from there — one copy for the spec and the code — and parsed once on first use.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
@@ -12,18 +13,18 @@ fn entries(text: &'static str) -> impl Iterator<Item = &'static str> {
 
 pub(super) fn free_mail() -> &'static HashSet<&'static str> {
     static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| entries(include_str!("../../data/free_mail.txt")).collect())
+    SET.get_or_init(|| entries(include_str!("../../../../protocol-spec/data/free_mail.txt")).collect())
 }
 
 /// Domains people type when a form demands one: never a company's.
 pub(super) fn placeholders() -> &'static HashSet<&'static str> {
     static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| entries(include_str!("../../data/placeholder_domains.txt")).collect())
+    SET.get_or_init(|| entries(include_str!("../../../../protocol-spec/data/placeholder_domains.txt")).collect())
 }
 
 pub(super) fn platforms() -> &'static HashSet<&'static str> {
     static SET: OnceLock<HashSet<&'static str>> = OnceLock::new();
-    SET.get_or_init(|| entries(include_str!("../../data/platform_domains.txt")).collect())
+    SET.get_or_init(|| entries(include_str!("../../../../protocol-spec/data/platform_domains.txt")).collect())
 }
 
 /// Folded country names and lower-case codes → alpha-2 code.
@@ -31,7 +32,7 @@ pub(super) fn countries() -> &'static HashMap<String, &'static str> {
     static MAP: OnceLock<HashMap<String, &'static str>> = OnceLock::new();
     MAP.get_or_init(|| {
         let mut map = HashMap::new();
-        for line in entries(include_str!("../../data/countries.tsv")) {
+        for line in entries(include_str!("../../../../protocol-spec/data/countries.tsv")) {
             let mut cols = line.split('\t');
             let (Some(alpha2), Some(alpha3)) = (cols.next(), cols.next()) else { continue };
             map.insert(alpha2.to_ascii_lowercase(), alpha2);
@@ -102,7 +103,7 @@ pub(super) fn legal_forms() -> &'static LegalForms {
     static FORMS: OnceLock<LegalForms> = OnceLock::new();
     FORMS.get_or_init(|| {
         let mut forms = LegalForms { suffixes: HashMap::new(), prefixes: HashMap::new(), glued: Vec::new() };
-        for line in entries(include_str!("../../data/legal_forms.txt")) {
+        for line in entries(include_str!("../../../../protocol-spec/data/legal_forms.txt")) {
             let (prefix, form) = match line.strip_prefix("prefix ") {
                 Some(form) => (true, form),
                 None => (false, line),

@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, contract, idempotent};
+use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
 use crate::attribution::{DEFAULT_MODEL, InboundBody, TouchInput, check_text, kind_name, model, parse_time};
 use crate::auth::Caller;
@@ -480,10 +480,16 @@ async fn record_touch(
     let (opportunity, touch) = body.check(&caller.0.user.name, crate::now_ms())?;
     let actor = body.actor.as_deref().unwrap_or("");
     let at = body.at.as_deref().unwrap_or("");
-    let parts =
-        [body.opportunity.as_bytes(), body.partner.as_bytes(), body.kind.as_bytes(), at.as_bytes(), actor.as_bytes()];
-    let work = async { Ok(TouchView::from(state.store.record_touch(org, &opportunity, &touch).await?)) };
-    idempotent(&state, org, &headers, &parts, StatusCode::CREATED, work).await
+    let request = request_hash(&[
+        body.opportunity.as_bytes(),
+        body.partner.as_bytes(),
+        body.kind.as_bytes(),
+        at.as_bytes(),
+        actor.as_bytes(),
+    ]);
+    let (store, work_org) = (state.store.clone(), org.clone());
+    let work = async move { Ok(TouchView::from(store.record_touch(&work_org, &opportunity, &touch).await?)) };
+    idempotent(&state, org, &headers, request, StatusCode::CREATED, work).await
 }
 
 /// The organisation's touches in the order they happened (an opportunity's touches at the same
@@ -608,7 +614,10 @@ async fn close(
         half_life,
     ];
     let parts: Vec<&[u8]> = fields.iter().map(|f| f.as_bytes()).collect();
-    let work = async {
+    let request = request_hash(&parts);
+    let (work_state, work_org, user) = (state.clone(), org.clone(), caller.0.user.name.clone());
+    let work = async move {
+        let (state, org) = (work_state, &work_org);
         let model = match chosen {
             Some(m) => m,
             None => state.store.attribution_model(org).await?.unwrap_or(DEFAULT_MODEL),
@@ -629,7 +638,7 @@ async fn close(
             touches,
             model,
             result,
-            closed_by: caller.0.user.name.clone(),
+            closed_by: user.clone(),
             recorded_at: crate::now_ms(),
         };
         let view = ClosedView::from(close.clone());
@@ -646,10 +655,10 @@ async fn close(
         }
         let detail = serde_json::json!({ "opportunity": opportunity, "model": model.name(),
             "credits": view.attribution.credits.len() });
-        state.store.record_audit(org, &caller.0.user.name, "attribution.recorded", &detail).await?;
+        state.store.record_audit(org, &user, "attribution.recorded", &detail).await?;
         Ok(view)
     };
-    idempotent(&state, org, &headers, &parts, StatusCode::CREATED, work).await
+    idempotent(&state, org, &headers, request, StatusCode::CREATED, work).await
 }
 
 /// The ledger of record for a closed opportunity: the deal, the touches it was scored from and

@@ -19,14 +19,16 @@ use utoipa::{Modify, PartialSchema, ToSchema};
 /// Adds to each operation the responses it can give whatever its handler does. Statuses the
 /// operation documents itself keep their own description.
 ///
-/// - every operation: 408 (the request outlived `request_timeout_seconds`), 500, and 400 for a
-///   request target holding NUL (`error::check_target`);
+/// - every operation: 408 (the request outlived `request_timeout_seconds`), 500, 503 with
+///   `Retry-After` (the store is busy), and 400 for a request target holding NUL
+///   (`error::check_target`);
 /// - behind a bearer token (the operation does not opt out with `security(())`): 401 with
 ///   `WWW-Authenticate`, and 429 with `Retry-After`;
 /// - with path parameters, 400 also for one that is not UTF-8 once decoded; with query
 ///   parameters, 400 also for one of the wrong type, missing or unknown;
 /// - with an `Idempotency-Key` header (see `api::idempotent`): 409 (the key was used for another
-///   request, or its first request is still running) and 422 (a malformed key);
+///   request, or its first request is still running: then with `Retry-After`) and 422 (a
+///   malformed key);
 /// - with a body: 413 (larger than the node takes); a JSON body read by the API's
 ///   [`Json`](crate::extract::Json) or [`OptionalJson`](crate::extract::OptionalJson) — every
 ///   token-authenticated JSON body — adds 415 (not sent as `application/json`), 400 (not JSON)
@@ -114,17 +116,29 @@ fn add_common(operation: &mut Operation) {
                 .header("WWW-Authenticate", challenge)
                 .build(),
         );
-        let retry = HeaderBuilder::new()
-            .schema(Some(Object::with_type(Type::Integer)))
-            .description(Some("Seconds to wait before asking again"))
-            .build();
-        add(
-            "429",
-            problem_builder("Too many requests for this token or organisation").header("Retry-After", retry).build(),
-        );
+        add("429", problem("Too many requests for this token or organisation"));
     }
     add("408", problem("The request took longer than the node allows (request_timeout_seconds)"));
     add("500", problem("The node failed to handle the request; its log says why"));
+    add("503", problem("The store is busy (SQLite): ask again after the Retry-After header's seconds"));
+    // Whatever else a 503 or 429 means on a route, and a 409 where a key's first request still
+    // runs, it says when to ask again.
+    let mut retry = vec!["429", "503"];
+    if idempotent {
+        retry.push("409");
+    }
+    for status in retry {
+        if let Some(RefOr::T(response)) = operation.responses.responses.get_mut(status) {
+            response.headers.entry("Retry-After".to_owned()).or_insert_with(|| {
+                RefOr::T(
+                    HeaderBuilder::new()
+                        .schema(Some(Object::with_type(Type::Integer)))
+                        .description(Some("Seconds to wait before asking again"))
+                        .build(),
+                )
+            });
+        }
+    }
 }
 
 fn problem_builder(description: &str) -> ResponseBuilder {

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, contract, idempotent};
+use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::cosell;
@@ -112,13 +112,20 @@ async fn create(
     caller.require(&[Role::Admin, Role::Rep])?;
     let org = caller.0.user.org.clone();
     let position = body.partner_record.to_string();
-    let parts = [body.run.as_bytes(), body.account_id.as_bytes(), body.partner_segment.as_bytes(), position.as_bytes()];
-    let work = async {
+    let request = request_hash(&[
+        body.run.as_bytes(),
+        body.account_id.as_bytes(),
+        body.partner_segment.as_bytes(),
+        position.as_bytes(),
+    ]);
+    let (work_state, work_org, user) = (state.clone(), org.clone(), caller.0.user.name.clone());
+    let work = async move {
+        let (state, org) = (work_state, work_org);
         let id = cosell::create_on_overlap(
             &state.store,
             state.node()?,
             &org,
-            &caller.0.user.name,
+            &user,
             cosell::OnOverlap {
                 run: &body.run,
                 account: &body.account_id,
@@ -129,7 +136,7 @@ async fn create(
         .await?;
         Ok(CoSellView::from(state.store.cosell(&org, &id).await?))
     };
-    idempotent(&state, &caller.0.user.org, &headers, &parts, StatusCode::CREATED, work).await
+    idempotent(&state, &caller.0.user.org, &headers, request, StatusCode::CREATED, work).await
 }
 
 /// The organisation's co-sell records, most recently changed first.

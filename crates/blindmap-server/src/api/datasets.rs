@@ -2,7 +2,7 @@
 
 use crate::extract::Json;
 use crate::extract::Query;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, contract, idempotent};
+use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
@@ -101,48 +101,118 @@ impl PresetName {
 
 /// Uploads a CSV export (the request body) as a new dataset. All or nothing: a malformed file is
 /// refused with its line and column, and nothing is stored. With an `Idempotency-Key` header, a
-/// retried upload returns the first one's response.
+/// retried upload returns the first one's response. The body streams to a temporary file (the
+/// node holds one row at a time, never the file); a node imports a few uploads at once and
+/// answers 503 with `Retry-After` beyond that.
 #[utoipa::path(post, path = "/api/v1/datasets", tag = "datasets", params(UploadParams,
         ("Idempotency-Key" = Option<contract::IdempotencyKey>, Header, nullable = false, description = "Makes a retried upload safe")),
     request_body(content = String, content_type = "text/csv", description = "The CRM export, as exported"),
     responses((status = 201, body = DatasetView, description = "Imported"),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "The upload could not be read to its end"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Reps do not upload"),
         (status = 422, body = Problem, content_type = "application/problem+json",
-            description = "The file is malformed, or no preset fits its header, or the name is not a name")))]
+            description = "The file is malformed or holds a NUL byte, or no preset fits its header, or the name is not a name"),
+        (status = 413, body = Problem, content_type = "application/problem+json", description = "Larger than the node's max_body_mib"),
+        (status = 503, body = Problem, content_type = "application/problem+json",
+            description = "The node is importing as many uploads as it takes at once (retry after the Retry-After header's seconds), or cannot store the upload for import")))]
 async fn upload(
     State(state): State<AppState>,
     caller: Caller,
     Query(params): Query<UploadParams>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin, Role::Integration])?;
     crate::attribution::check_text("name", &params.name)?;
-    if body.contains(&0) {
-        return Err(ApiError::Invalid(format!("the file holds a NUL byte: {}", crate::extract::NUL_IN_TEXT)));
+    let permit = state.uploads.clone().try_acquire_owned().map_err(|_| ApiError::Busy {
+        detail: "the node is importing as many uploads as it takes at once; try again shortly",
+        retry_after_secs: 5,
+    })?;
+    let spooled = spool(body, state.limits.max_body_bytes).await?;
+    let request = request_hash(&[
+        params.name.as_bytes(),
+        params.preset.map_or("", PresetName::as_str).as_bytes(),
+        &spooled.sha256,
+    ]);
+    let org = caller.0.user.org.clone();
+    let work_state = state.clone();
+    let work = async move {
+        let imported = import(&work_state, &caller, &params, spooled.file).await;
+        drop(permit);
+        imported
+    };
+    idempotent(&state, &org, &headers, request, StatusCode::CREATED, work).await
+}
+
+/// An upload written to an unnamed temporary file (gone when dropped), with its SHA-256.
+struct Spooled {
+    file: std::fs::File,
+    sha256: [u8; 32],
+}
+
+/// Streams `body` to a temporary file, refusing it (413) past `limit` bytes.
+async fn spool(body: Body, limit: usize) -> Result<Spooled, ApiError> {
+    use futures_util::StreamExt;
+    use sha2::{Digest, Sha256};
+    use tokio::io::AsyncWriteExt;
+    let too_large = || ApiError::Rejected {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        detail: format!("the upload is larger than this node accepts ({} MiB: max_body_mib)", limit >> 20),
+    };
+    let spool_failed = |e: std::io::Error| {
+        tracing::error!(error = %e, "cannot write an upload to a temporary file");
+        ApiError::Unavailable("the node cannot store the upload for import (temporary files)")
+    };
+    let file = tokio::task::spawn_blocking(tempfile::tempfile)
+        .await
+        .map_err(|e| spool_failed(std::io::Error::other(e)))?
+        .map_err(spool_failed)?;
+    let mut writer = tokio::io::BufWriter::new(tokio::fs::File::from_std(file));
+    let mut hash = Sha256::new();
+    let mut written = 0usize;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::Rejected {
+            status: StatusCode::BAD_REQUEST,
+            detail: format!("the upload could not be read to its end: {e}"),
+        })?;
+        written += chunk.len();
+        if written > limit {
+            return Err(too_large());
+        }
+        if chunk.contains(&0) {
+            return Err(ApiError::Invalid(format!("the file holds a NUL byte: {}", crate::extract::NUL_IN_TEXT)));
+        }
+        hash.update(&chunk);
+        writer.write_all(&chunk).await.map_err(spool_failed)?;
     }
-    let parts = [params.name.as_bytes(), params.preset.map_or("", PresetName::as_str).as_bytes(), &body];
-    let work = import(&state, &caller, &params, &body);
-    idempotent(&state, &caller.0.user.org, &headers, &parts, StatusCode::CREATED, work).await
+    writer.flush().await.map_err(spool_failed)?;
+    let mut file = writer.into_inner().into_std().await;
+    std::io::Seek::rewind(&mut file).map_err(spool_failed)?;
+    Ok(Spooled { file, sha256: hash.finalize().into() })
 }
 
 async fn import(
     state: &AppState,
     caller: &Caller,
     params: &UploadParams,
-    body: &[u8],
+    file: std::fs::File,
 ) -> Result<DatasetView, ApiError> {
     let name = params.name.as_str();
+    let mut input = std::io::BufReader::with_capacity(1 << 16, file);
     let mapping = match params.preset {
         Some(p) => p.preset(),
         None => {
-            let header = read_header(name, body, None).map_err(|e| ApiError::Invalid(e.to_string()))?;
+            let header = read_header(name, &mut input, None).map_err(|e| ApiError::Invalid(e.to_string()))?;
+            std::io::Seek::rewind(input.get_mut())
+                .map_err(|_| ApiError::Unavailable("the upload cannot be read back"))?;
+            input = std::io::BufReader::with_capacity(1 << 16, input.into_inner());
             Preset::detect(&header).ok_or_else(|| {
                 ApiError::Invalid("cannot tell which export this is from its header: pass preset=".into())
             })?
         }
     };
-    let importer = Importer::new(name, body, &mapping.mapping()).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let importer = Importer::new(name, input, &mapping.mapping()).map_err(|e| ApiError::Invalid(e.to_string()))?;
     let org = &caller.0.user.org;
     let info = state.store.import_dataset(org, name, mapping.name(), importer).await?;
     let detail = serde_json::json!({ "dataset": info.id.to_string(), "rows": info.rows, "accounts": info.accounts });

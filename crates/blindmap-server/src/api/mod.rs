@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use blindmap_store::{Claim, OrgId};
+use blindmap_store::{Claim, IDEMPOTENCY_LEASE_MS, OrgId};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -105,14 +105,58 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     }
 }
 
+/// What identifies a creating request for its `Idempotency-Key`: its parts, hashed.
+pub(crate) fn request_hash(parts: &[&[u8]]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    hex::encode(hash.finalize())
+}
+
 /// Runs a creating call once per `Idempotency-Key`: a retry with the same key and the same
-/// request (`parts`, hashed) gets the first response again; the same key with another request,
-/// or while the first is still running, is a conflict. Without a key, `work` just runs.
+/// request (`request`, from [`request_hash`]) gets the first response again; the same key with
+/// another request is a conflict, and so is a retry while the first still runs (409 with
+/// `Retry-After`).
+///
+/// The call runs to its end in a task of its own: a client that disconnects or times out does
+/// not cut it short half-way, and its outcome is recorded for the retry. It holds the key under
+/// a lease it renews while it works; if the node stops, the lease lapses within
+/// [`IDEMPOTENCY_LEASE_MS`] and a retry runs. Without a key, `work` just runs (in its task too).
 pub(crate) async fn idempotent<T, F>(
     state: &AppState,
     org: &OrgId,
     headers: &HeaderMap,
-    parts: &[&[u8]],
+    request: String,
+    status: StatusCode,
+    work: F,
+) -> Result<Response, ApiError>
+where
+    T: serde::Serialize + Send + 'static,
+    F: Future<Output = Result<T, ApiError>> + Send + 'static,
+{
+    let key = idempotency_key(headers)?.map(str::to_owned);
+    let (state, org) = (state.clone(), org.clone());
+    tokio::spawn(async move {
+        let Some(key) = key else {
+            return Ok((status, Json(work.await?)).into_response());
+        };
+        once(&state, &org, &key, &request, status, work).await
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "a creating call's task failed");
+        ApiError::Unavailable("the request failed on the node; see its log")
+    })?
+}
+
+/// [`idempotent`] with a key.
+async fn once<T, F>(
+    state: &AppState,
+    org: &OrgId,
+    key: &str,
+    request: &str,
     status: StatusCode,
     work: F,
 ) -> Result<Response, ApiError>
@@ -120,35 +164,39 @@ where
     T: serde::Serialize,
     F: Future<Output = Result<T, ApiError>>,
 {
-    let key = idempotency_key(headers)?;
-    if let Some(key) = key {
-        let mut hash = Sha256::new();
-        for part in parts {
-            hash.update((part.len() as u64).to_be_bytes());
-            hash.update(part);
+    let holder = match state.store.claim_idempotent(org, key, request).await? {
+        Claim::Proceed { holder } => holder,
+        Claim::Replay { status, response } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            return Ok((status, [(header::CONTENT_TYPE, "application/json")], response).into_response());
         }
-        match state.store.claim_idempotent(org, key, &hex::encode(hash.finalize())).await? {
-            Claim::Proceed => {}
-            Claim::Replay { status, response } => {
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-                return Ok((status, [(header::CONTENT_TYPE, "application/json")], response).into_response());
-            }
-            Claim::InFlight => {
-                return Err(ApiError::Conflict("a request with this Idempotency-Key is still running".into()));
-            }
-            Claim::Mismatch => {
-                return Err(ApiError::Conflict("this Idempotency-Key was used for a different request".into()));
+        Claim::InFlight { lease_left_ms } => {
+            return Err(ApiError::InFlight { retry_after_secs: (lease_left_ms as u64).div_ceil(1000) });
+        }
+        Claim::Mismatch => {
+            return Err(ApiError::Conflict("this Idempotency-Key was used for a different request".into()));
+        }
+    };
+    // Renew the lease while the work runs.
+    let mut work = std::pin::pin!(work);
+    let mut renew = tokio::time::interval(std::time::Duration::from_millis((IDEMPOTENCY_LEASE_MS / 3) as u64));
+    renew.tick().await;
+    let result = loop {
+        tokio::select! {
+            result = &mut work => break result,
+            _ = renew.tick() => {
+                if let Err(e) = state.store.renew_idempotent(org, key, &holder).await {
+                    tracing::warn!(error = %e, "cannot renew an idempotency key's lease");
+                }
             }
         }
-    }
-    let result = work.await;
-    match (key, &result) {
-        (Some(key), Ok(value)) => {
+    };
+    match &result {
+        Ok(value) => {
             let response = serde_json::to_string(value).expect("a response serialises");
-            state.store.finish_idempotent(org, key, status.as_u16(), &response).await?;
+            state.store.finish_idempotent(org, key, &holder, status.as_u16(), &response).await?;
         }
-        (Some(key), Err(_)) => state.store.release_idempotent(org, key).await?,
-        (None, _) => {}
+        Err(_) => state.store.release_idempotent(org, key, &holder).await?,
     }
     Ok((status, Json(result?)).into_response())
 }

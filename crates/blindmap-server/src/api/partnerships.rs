@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::client::PeerClient;
 use crate::error::{ApiError, Problem};
-use crate::invite::{InviteContent, NOT_AN_INVITE};
+use crate::invite::InviteContent;
 use crate::peer::{AcceptRequest, AcceptResponse};
 
 /// How long an invite code stays valid.
@@ -145,7 +145,7 @@ async fn accept(
     caller.require(&[Role::Admin])?;
     let node = state.node()?;
     let org = &caller.0.user.org;
-    let invite = InviteContent::parse(&body.code).ok_or_else(|| ApiError::Invalid(NOT_AN_INVITE.into()))?;
+    let invite = InviteContent::parse(&body.code).map_err(|e| ApiError::Invalid(e.to_string()))?;
     if invite.fingerprint == node.identity.fingerprint() {
         return Err(ApiError::Invalid("this invite is this node's own".into()));
     }

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, contract, idempotent};
+use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
@@ -157,16 +157,18 @@ async fn create(
     let partnership = state.store.partnership(&org, &partnership_id(&body.partnership)?).await?;
     registrations::reachable(&partnership)?;
     let request = serde_json::to_vec(&(&submission, partnership.id.as_str())).expect("serialises");
-    let node = state.node()?;
-    let mut created = true;
-    let mut response = idempotent(&state, &org, &headers, &[&request], StatusCode::CREATED, async {
-        let (stored, new) =
-            registrations::submit(&state.store, node, &partnership, submission, &caller.0.user.name).await?;
-        created = new;
+    state.node()?;
+    let created = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (work_state, work_org, user, work_created) =
+        (state.clone(), org.clone(), caller.0.user.name.clone(), created.clone());
+    let work = async move {
+        let (state, org) = (work_state, work_org);
+        let (stored, new) = registrations::submit(&state.store, state.node()?, &partnership, submission, &user).await?;
+        work_created.store(new, std::sync::atomic::Ordering::Relaxed);
         view_of(&state, &org, stored).await
-    })
-    .await?;
-    if !created {
+    };
+    let mut response = idempotent(&state, &org, &headers, request_hash(&[&request]), StatusCode::CREATED, work).await?;
+    if !created.load(std::sync::atomic::Ordering::Relaxed) {
         *response.status_mut() = StatusCode::OK;
     }
     Ok(response)

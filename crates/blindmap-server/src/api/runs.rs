@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, contract, idempotent};
+use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::client::PeerClient;
@@ -205,8 +205,10 @@ async fn start(
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin, Role::Integration])?;
     let org = caller.0.user.org.clone();
-    let parts = [body.partnership.as_bytes(), if body.transcript { b"1" } else { b"0" }];
-    let work = async {
+    let request = request_hash(&[body.partnership.as_bytes(), if body.transcript { b"1" } else { b"0" }]);
+    let (work_state, work_org, user) = (state.clone(), org.clone(), caller.0.user.name.clone());
+    let work = async move {
+        let (state, org) = (work_state, work_org);
         let id = PartnershipId::parse(&body.partnership).ok_or(ApiError::NotFound("partnership"))?;
         let partnership = state.store.partnership(&org, &id).await?;
         let node = state.node()?;
@@ -221,9 +223,7 @@ async fn start(
         }
         let client = PeerClient::for_runs(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)
             .map_err(|e| ApiError::Partner(e.to_string()))?;
-        let started =
-            runs::start(&state.store, &org, &partnership, RunRole::Initiator, &caller.0.user.name, body.transcript)
-                .await?;
+        let started = runs::start(&state.store, &org, &partnership, RunRole::Initiator, &user, body.transcript).await?;
         let view = RunView::from(started.run.clone());
         let path = format!("/peer/v1/partnerships/{}/runs", partnership.partner_ref);
         node.runs.spawn(state.store.clone(), started, async move {
@@ -232,10 +232,10 @@ async fn start(
             Ok(Connection { incoming: Box::pin(incoming), outgoing })
         });
         let detail = serde_json::json!({ "run": view.id, "partnership": view.partnership, "partner": view.partner });
-        state.store.record_audit(&org, &caller.0.user.name, "match.started", &detail).await?;
+        state.store.record_audit(&org, &user, "match.started", &detail).await?;
         Ok(view)
     };
-    idempotent(&state, &caller.0.user.org, &headers, &parts, StatusCode::ACCEPTED, work).await
+    idempotent(&state, &caller.0.user.org, &headers, request, StatusCode::ACCEPTED, work).await
 }
 
 /// The organisation's runs, newest first, started here or by partners.
