@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, unit, property, vector and end-to-end
 # tests, the API contract test (schemathesis against a node, scripts/schemathesis.sh), doc tests,
-# and smoke runs of the benchmarks at tiny sizes. Needs a Rust toolchain and Python 3; starts a
-# throwaway PostgreSQL for the store tests (scripts/with-postgres.sh installs it where missing);
-# installs Chromium and chromedriver for the browser tests where missing, and schemathesis from
-# PyPI into a venv under ~/.cache where missing.
+# and smoke runs of the benchmarks at tiny sizes. Needs a Rust toolchain; starts a throwaway
+# PostgreSQL for the store tests (scripts/with-postgres.sh installs it where missing); installs
+# Chromium and chromedriver for the browser tests where missing, and for the contract test
+# schemathesis from PyPI into a venv under ~/.cache (and Python 3 from Debian) where missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
