@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, unit, property, vector and end-to-end
-# tests, doc tests, and smoke runs of the benchmarks at tiny sizes. Needs a Rust toolchain; starts
-# a throwaway PostgreSQL for the store tests (scripts/with-postgres.sh installs it where missing);
-# installs Chromium and chromedriver for the browser tests where missing.
+# tests, the API contract test (schemathesis against a node, scripts/schemathesis.sh), doc tests,
+# and smoke runs of the benchmarks at tiny sizes. Needs a Rust toolchain; starts a throwaway
+# PostgreSQL for the store tests (scripts/with-postgres.sh installs it where missing); installs
+# Chromium and chromedriver for the browser tests where missing, and for the contract test
+# schemathesis from PyPI into a venv under ~/.cache (and Python 3 from Debian) where missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +43,11 @@ else
   echo "(cargo-nextest not found: using cargo test)"
   scripts/with-postgres.sh cargo test --workspace --lib --bins --tests --locked --no-fail-fast
 fi
+
+step "API contract (schemathesis against a node on loopback; installs schemathesis from PyPI where missing)"
+# The tested node keeps its data in a throwaway PostgreSQL, the stricter of the two stores.
+# shellcheck disable=SC2016
+scripts/with-postgres.sh bash -c 'BLINDMAP_SCHEMATHESIS_DATABASE_URL=$BLINDMAP_TEST_POSTGRES_URL exec scripts/schemathesis.sh'
 
 step "doc tests"
 cargo test --workspace --doc --locked

@@ -13,7 +13,7 @@ use crate::error::ApiError;
 pub(crate) const DEFAULT_MODEL: Model = Model::Categorical;
 
 /// The longest half-life a time-decay model takes, in days (ten years).
-const MAX_HALF_LIFE_DAYS: u32 = 3650;
+pub(crate) const MAX_HALF_LIFE_DAYS: u32 = 3650;
 
 /// Touches one inbound delivery may carry.
 pub(crate) const MAX_TOUCHES_PER_DELIVERY: usize = 100;
@@ -26,14 +26,19 @@ pub(crate) const MODEL_NAMES: &str = "categorical, first_touch, last_touch, line
 #[serde(deny_unknown_fields)]
 pub(crate) struct TouchInput {
     /// The opportunity, as your CRM names it (1 to 200 characters).
+    #[schema(value_type = crate::api::contract::Label)]
     pub(crate) opportunity: String,
     /// The partner (1 to 200 characters): the same text for the same partner on every touch.
+    #[schema(value_type = crate::api::contract::Label)]
     pub(crate) partner: String,
-    /// `sourced`, `referral`, `influenced` or `co_selling`.
+    /// The kind of touch.
+    #[schema(value_type = crate::api::contract::TouchKind)]
     pub(crate) kind: String,
     /// When, RFC 3339 (`2027-01-15` or `2027-01-15T09:30:00Z`); default: now.
+    #[schema(value_type = Option<crate::api::contract::Timestamp>)]
     pub(crate) at: Option<String>,
     /// Who recorded it; default: the caller (API) or the source's name (inbound).
+    #[schema(value_type = Option<crate::api::contract::Label>)]
     pub(crate) actor: Option<String>,
 }
 
@@ -67,7 +72,12 @@ pub(crate) enum InboundBody {
 impl InboundBody {
     /// The checked touches of a delivery, all or an error naming the first bad one.
     pub(crate) fn parse(body: &[u8], actor: &str, now: i64) -> Result<Vec<(String, Touch)>, ApiError> {
-        let parsed: Self = serde_json::from_slice(body).map_err(|e| {
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| ApiError::Invalid(format!("the delivery is not JSON: {e}")))?;
+        if crate::extract::holds_nul(&value) {
+            return Err(ApiError::Invalid(crate::extract::NUL_IN_TEXT.into()));
+        }
+        let parsed: Self = serde_json::from_value(value).map_err(|e| {
             ApiError::Invalid(format!(
                 "the delivery is not {{\"type\": \"touch\", \"data\": {{opportunity, partner, kind, at, actor}}}} \
                  or {{\"type\": \"touches\", \"data\": [...]}}: {e}"

@@ -182,9 +182,40 @@ pub(crate) async fn problem_for_plain_errors(response: Response) -> Response {
         }
         StatusCode::NOT_FOUND => "no such resource: see /api/v1/openapi.json".to_owned(),
         StatusCode::METHOD_NOT_ALLOWED => "this resource does not take that method".to_owned(),
+        StatusCode::URI_TOO_LONG => uri_too_long(),
         other => other.canonical_reason().unwrap_or("error").to_owned(),
     };
     problem(status, detail)
+}
+
+/// The longest request target (path and query) the node reads, in bytes; a longer one is
+/// answered 414 with a problem document by [`check_target`].
+///
+/// Past some length hyper answers before any of the node's code runs, with a bare status and no
+/// body, and has no setting for that answer: over HTTP/1, a request line over 65,534 bytes (a
+/// constant in hyper) gets 414, a head over its read buffer (about 400 KiB) 431; over HTTP/2, a
+/// header list over the node's `max_header_list_size` (96 KiB, node.rs; h2's default of 16 KiB
+/// would cut in first) gets 431. So every target from this limit up to hyper's gets the problem
+/// document; only one past hyper's own limits gets hyper's bare answer.
+pub const MAX_URI_BYTES: usize = 16 * 1024;
+
+fn uri_too_long() -> String {
+    format!("the request's path and query are longer than this node reads ({MAX_URI_BYTES} bytes)")
+}
+
+/// Answers, before routing, a request whose target is longer than [`MAX_URI_BYTES`] (414), or
+/// holds an encoded NUL character (400: no text the node keeps or looks up can hold one —
+/// PostgreSQL cannot store it — so no parameter takes it; bodies are held to the same in
+/// `extract`).
+pub(crate) async fn check_target(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let target = request.uri().path_and_query().map_or("", |target| target.as_str());
+    if target.len() > MAX_URI_BYTES {
+        return problem(StatusCode::URI_TOO_LONG, uri_too_long());
+    }
+    if target.as_bytes().windows(3).any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0') {
+        return problem(StatusCode::BAD_REQUEST, "no path or query parameter takes the NUL character (%00)".to_owned());
+    }
+    next.run(request).await
 }
 
 /// A problem response of a status.

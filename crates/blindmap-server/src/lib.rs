@@ -25,6 +25,7 @@ pub mod remote;
 mod runs;
 mod session_io;
 mod tls;
+mod unread_body;
 mod web;
 
 use std::sync::Arc;
@@ -116,6 +117,10 @@ pub(crate) fn app_with_node(store: Store, limits: Limits, node: Option<Arc<NodeC
         .with_state(AppState { store, node, limits, uploads })
         // Errors from layers (size limit, timeout) and unknown routes become problem documents too.
         .layer(axum::middleware::map_response(error::problem_for_plain_errors))
+        // Over-long targets, and NUL in one, are refused before routing (see error::check_target).
+        .layer(axum::middleware::from_fn(error::check_target))
+        // An HTTP/1 body left unread closes its connection: say so (see unread_body).
+        .layer(axum::middleware::from_fn(unread_body::close_if_unread))
         // One span per request with the method and path only: query strings (file names) and
         // bodies (CRM data) never reach the log.
         .layer(

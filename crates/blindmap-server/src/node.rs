@@ -20,6 +20,9 @@ pub const CONFIG_FILE: &str = "node.toml";
 /// The identity folder in a node's data folder.
 pub const IDENTITY_DIR: &str = "identity";
 
+/// The largest HTTP/2 header list the node reads.
+const HTTP2_MAX_HEADER_LIST_BYTES: u32 = 96 * 1024;
+
 /// Why a node could not be set up or run.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -295,7 +298,11 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = PeerAcceptor { inner: RustlsAcceptor::new(RustlsConfig::from_config(Arc::new(tls))) };
     let handle = axum_server::Handle::new();
-    let server = axum_server::bind(config.listen).acceptor(acceptor).handle(handle.clone());
+    let mut server = axum_server::bind(config.listen).acceptor(acceptor).handle(handle.clone());
+    // HTTP/2's header list may be as long as the request line HTTP/1 reads (hyper's 64 KiB) and
+    // some: h2's own 16 KiB default would answer a long path itself, with a bare 431, before the
+    // API's problem document for targets over `MAX_URI_BYTES` (error.rs).
+    server.http_builder().http2().max_header_list_size(HTTP2_MAX_HEADER_LIST_BYTES);
     let context = Arc::new(NodeContext {
         identity,
         public_url: std::sync::OnceLock::new(),

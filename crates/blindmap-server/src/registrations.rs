@@ -134,6 +134,9 @@ pub(crate) fn event_payload(stored: &StoredRegistration, partner: &str) -> serde
 fn partner_error(e: ClientError) -> ApiError {
     match e {
         ClientError::Api { status, detail } if status.as_u16() == 429 => ApiError::TooMany(detail),
+        ClientError::Api { status, detail } if status.as_u16() == 409 => {
+            ApiError::Conflict(format!("the partner's node refused: {detail}"))
+        }
         ClientError::Api { status, detail } if status.is_client_error() && status.as_u16() != 403 => {
             ApiError::Invalid(format!("the partner's node refused: {detail}"))
         }
@@ -360,22 +363,24 @@ pub(crate) async fn decide(
         }
         let now = crate::now_ms();
         let r = &mut stored.registration;
-        let invalid = |e: blindmap_cosell::Error| ApiError::Invalid(e.to_string());
+        // Each decision is refused only for the state the registration is in: a conflict with
+        // it (409), not a malformed request.
+        let refused = |e: blindmap_cosell::Error| ApiError::Conflict(e.to_string());
         let kind = match decision {
             Decision::Approve => {
-                r.approve(now, settings.protection_days).map_err(invalid)?;
+                r.approve(now, settings.protection_days).map_err(refused)?;
                 "registration.approved"
             }
             Decision::Reject => {
-                r.reject().map_err(invalid)?;
+                r.reject().map_err(refused)?;
                 "registration.rejected"
             }
             Decision::Extend => {
-                r.extend(now, settings.extension_days).map_err(invalid)?;
+                r.extend(now, settings.extension_days).map_err(refused)?;
                 "registration.extended"
             }
             Decision::Close { won } => {
-                r.close(won).map_err(invalid)?;
+                r.close(won).map_err(refused)?;
                 "registration.closed"
             }
         };

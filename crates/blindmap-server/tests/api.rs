@@ -11,7 +11,7 @@ use blindmap_store::{
     on_both_backends,
 };
 use http_body_util::BodyExt;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use std::time::Duration;
@@ -31,6 +31,7 @@ on_both_backends!(
     admins_manage_users_and_tokens,
     admins_disable_enable_and_remove_users,
     bodies_are_limited_by_the_configured_size_only,
+    nul_is_refused_before_any_store_sees_it,
 );
 
 struct Client {
@@ -166,6 +167,96 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
         ],
         "every route of the API is documented"
     );
+    the_document_states_the_contract(&doc);
+}
+
+/// What every operation of the served document must say, so that a route added without it fails
+/// here: every response described; behind a token, 401 (with its challenge) and 429; 503 with
+/// `Retry-After`; 400 for query parameters, 413 for bodies, 422 for a `limit` (1 to 1000); every
+/// reference resolves,
+/// every pattern compiles, no query parameter is nullable, and schema names are not reused.
+fn the_document_states_the_contract(doc: &Value) {
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let mut refs = Vec::new();
+    let mut patterns = Vec::new();
+    walk(doc, &mut refs, &mut patterns);
+    for reference in refs {
+        let name = reference.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("{reference}"));
+        assert!(schemas.contains_key(name), "{reference} resolves");
+    }
+    for pattern in patterns {
+        regex::Regex::new(&pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
+    }
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            operations += 1;
+            let at = format!("{} {path}", method.to_uppercase());
+            let responses = operation["responses"].as_object().unwrap();
+            for (status, response) in responses {
+                let described = response["description"].as_str().is_some_and(|d| !d.trim().is_empty());
+                assert!(described, "{at} {status} has a description");
+            }
+            let has = |status: &str| responses.contains_key(status);
+            let needs_token =
+                operation.get("security").is_none_or(|s| s.as_array().unwrap().iter().any(|r| r != &json!({})));
+            if needs_token {
+                assert!(has("401") && has("429"), "{at} documents 401 and 429");
+                assert!(
+                    responses["401"]["headers"].get("WWW-Authenticate").is_some(),
+                    "{at}: 401 says how to authenticate"
+                );
+                assert!(responses["429"]["headers"].get("Retry-After").is_some(), "{at}: 429 says when to ask again");
+            }
+            let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
+            let query: Vec<&Value> = parameters.iter().filter(|p| p["in"] == "query").collect();
+            if !query.is_empty() {
+                assert!(has("400"), "{at} documents 400 for its query");
+            }
+            for parameter in &query {
+                assert!(
+                    !parameter["schema"].to_string().contains("\"null\""),
+                    "{at}: {} is not nullable",
+                    parameter["name"]
+                );
+            }
+            if let Some(limit) = query.iter().find(|p| p["name"] == "limit") {
+                assert_eq!(
+                    (limit["schema"]["minimum"].as_u64(), limit["schema"]["maximum"].as_u64()),
+                    (Some(1), Some(1000))
+                );
+                assert!(has("422"), "{at} documents 422 for a limit out of range");
+            }
+            if operation.get("requestBody").is_some() {
+                assert!(has("413"), "{at} documents 413");
+            }
+            assert!(
+                responses["503"]["headers"].get("Retry-After").is_some(),
+                "{at}: 503 (a busy store) says when to ask again"
+            );
+        }
+    }
+    assert!(operations >= 56, "{operations} operations");
+    // Two body types once shared the name `CloseBody`; each now has its own.
+    assert!(schemas.contains_key("OpportunityClose") && schemas.contains_key("RegistrationClose"));
+    assert!(!schemas.contains_key("CloseBody"));
+}
+
+/// Every `$ref` and every `pattern` under `value`.
+fn walk(value: &Value, refs: &mut Vec<String>, patterns: &mut Vec<String>) {
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields {
+                match (key.as_str(), field) {
+                    ("$ref", Value::String(r)) => refs.push(r.clone()),
+                    ("pattern", Value::String(p)) => patterns.push(p.clone()),
+                    _ => walk(field, refs, patterns),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| walk(item, refs, patterns)),
+        _ => {}
+    }
 }
 
 async fn uploads_import_whole_or_not_at_all(store: Store) {
@@ -190,8 +281,11 @@ async fn uploads_import_whole_or_not_at_all(store: Store) {
     assert_eq!(trail["items"].as_array().unwrap().len(), 1, "only the good import is audited: {trail}");
     assert_eq!(trail["items"][0]["kind"], "dataset.imported");
 
+    // A preset is one of the three names, as the query parameter's schema says.
     let (status, _) = api.call("POST", "/api/v1/datasets?name=x.csv&preset=pipedrive", Some(&bot), VENDOR, &[]).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = api.call("POST", "/api/v1/datasets?name=x.csv&preset=Salesforce", Some(&bot), VENDOR, &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = api.call("GET", "/api/v1/datasets/ds_nonsense", Some(&admin), "", &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -458,6 +552,11 @@ async fn runs_belong_to_their_organisation(store: Store) {
     let (status, _) =
         api.call("GET", &format!("/api/v1/runs/{id}/overlaps?cursor=bogus"), Some(&vendor_admin), "", &[]).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Any cursor of the documented shape is a place in the order, even one naming bytes no
+    // stored text holds (a NUL, invalid UTF-8), on either store.
+    let odd = format!("/api/v1/runs/{id}/overlaps?cursor=-7.00ff.61.00");
+    let (status, page) = api.call("GET", &odd, Some(&vendor_admin), "", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
 }
 
 async fn admins_manage_users_and_tokens(store: Store) {
@@ -612,4 +711,41 @@ async fn bodies_are_limited_by_the_configured_size_only(store: Store) {
     assert!(problem["detail"].as_str().unwrap().contains("max_body_mib"), "{problem}");
     let (status, _) = small.call("GET", "/api/v1/nowhere", Some(&bot), "", &[]).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "unknown routes answer a problem too");
+    // So do request targets longer than the node reads, before routing.
+    let long = format!("/api/v1/me?pad={}", "a".repeat(blindmap_server::error::MAX_URI_BYTES));
+    let (status, problem) = small.call("GET", &long, Some(&bot), "", &[]).await;
+    assert_eq!(status, StatusCode::URI_TOO_LONG, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("longer than this node reads"), "{problem}");
+}
+
+/// PostgreSQL cannot store or compare text holding NUL; every store refuses it alike, as the
+/// document says, before a query could fail: 400 in a path or query, 422 in a body or a file.
+async fn nul_is_refused_before_any_store_sees_it(store: Store) {
+    let [admin, _, bot] = org(&store, "Vendor").await;
+    let api = client(store);
+    for path in
+        ["/api/v1/audit?cursor=a%00b", "/api/v1/cosell/a%00b", "/api/v1/registrations?cursor=%00", "/api/v1/me?x=%00"]
+    {
+        assert_eq!(api.call("GET", path, Some(&admin), "", &[]).await.0, StatusCode::BAD_REQUEST, "{path}");
+    }
+    let json = [("content-type", "application/json")];
+    for (path, body) in [
+        ("/api/v1/hooks", r#"{"url": "https://a.example/\u0000"}"#),
+        ("/api/v1/users", r#"{"name": "kim", "role": "rep", "x\u0000": 1}"#),
+        (
+            "/api/v1/attribution/touches",
+            r#"{"opportunity": "o", "partner": "p", "kind": "sourced", "actor": "a\u0000"}"#,
+        ),
+    ] {
+        let (status, problem) = api.call("POST", path, Some(&admin), body, &json).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("NUL"), "{problem}");
+    }
+    let (status, ledger) = api.call("GET", "/api/v1/attribution/ledger?cursor=0.6100ff", Some(&admin), "", &[]).await;
+    assert_eq!(status, StatusCode::OK, "a cursor naming a NUL is only a place: {ledger}");
+    let file = VENDOR.replacen("Delta Inc", "Delta\0 Inc", 1);
+    let (status, _) = api.call("POST", "/api/v1/datasets?name=v.csv", Some(&bot), &file, &[]).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, list) = api.call("GET", "/api/v1/datasets", Some(&admin), "", &[]).await;
+    assert!(list["items"].as_array().unwrap().is_empty(), "nothing stored");
 }

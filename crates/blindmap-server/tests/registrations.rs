@@ -131,7 +131,7 @@ async fn registrations_are_checked_decided_told_and_expire() {
     // ... and rejects Initech's; approving a rejected claim is refused.
     post(&vendor, &format!("/api/v1/registrations/{second_id}/reject"), json!({})).await.unwrap();
     until(&initech, &format!("/api/v1/registrations/{second_id}"), "state", "rejected").await;
-    assert_eq!(status(post(&vendor, &format!("/api/v1/registrations/{second_id}/approve"), json!({})).await), 422);
+    assert_eq!(status(post(&vendor, &format!("/api/v1/registrations/{second_id}/approve"), json!({})).await), 409);
     // Only the vendor decides on what it received.
     assert_eq!(status(post(&globex, &format!("/api/v1/registrations/{first_id}/approve"), json!({})).await), 409);
 
@@ -146,7 +146,7 @@ async fn registrations_are_checked_decided_told_and_expire() {
         y * 372 + m * 31 + d
     };
     assert!(days(&extended["protected_until"]) > days(&end) + 55, "{} after {}", extended["protected_until"], end);
-    assert_eq!(status(post(&globex, &format!("/api/v1/registrations/{first_id}/extend"), json!({})).await), 422);
+    assert_eq!(status(post(&globex, &format!("/api/v1/registrations/{first_id}/extend"), json!({})).await), 409);
 
     // Expiry on time: the protection now ends in two seconds.
     let store = store_of(&vendor).await;

@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, idempotent, request_hash};
+use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
 use crate::attribution::{DEFAULT_MODEL, InboundBody, TouchInput, check_text, kind_name, model, parse_time};
 use crate::auth::Caller;
@@ -99,11 +99,13 @@ pub(crate) struct TouchPage {
 #[derive(Deserialize, utoipa::IntoParams)]
 pub(crate) struct TouchFilter {
     /// Only this opportunity's.
+    #[param(value_type = Option<contract::Label>, nullable = false)]
     opportunity: Option<String>,
 }
 
-/// A model: `{"model": "linear"}`, `{"model": "time_decay", "half_life_days": 30}`.
-#[derive(Deserialize, utoipa::IntoParams, ToSchema)]
+/// A model: `{"model": "linear"}`, `{"model": "time_decay", "half_life_days": 30}` (as a body:
+/// `contract::ModelSetting`).
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ModelChoice {
     /// `categorical` (sourced / influenced / unattributed: each partner credited the whole
@@ -111,8 +113,10 @@ pub(crate) struct ModelChoice {
     /// `time_decay` (each touch weighs 2^(−age / half-life) at the close), `u_shaped` (40 % first
     /// touch, 40 % last, 20 % shared by those between) or `w_shaped` (30 % each to the first
     /// touch, the one nearest the opportunity's creation and the last; 10 % shared by the rest).
+    #[param(value_type = contract::ModelName, required = true)]
     model: Option<String>,
-    /// `time_decay` only: days for a touch's weight to halve (1 to 3650).
+    /// `time_decay` only, and required with it: days for a touch's weight to halve (1 to 3650).
+    #[param(minimum = 1, maximum = 3650, nullable = false)]
     half_life_days: Option<u32>,
 }
 
@@ -162,27 +166,34 @@ pub(crate) struct SettingsView {
 /// An opportunity that closed.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct CloseBody {
+pub(crate) struct OpportunityClose {
     /// Whether it closed won (default `true`). Only won deals are attributed: `false` is refused
     /// and records nothing.
     won: Option<bool>,
-    /// The deal's amount, decimal text in its currency, e.g. `120000.00` (not negative).
+    /// The deal's amount, decimal text in its currency, e.g. `120000.00` (not negative; at most
+    /// the currency's minor-unit digits after the point).
     amount: String,
     /// ISO 4217, e.g. `EUR`.
+    #[schema(value_type = contract::CurrencyCode)]
     currency: String,
     /// When it closed, RFC 3339 date or date-time.
+    #[schema(value_type = contract::Timestamp)]
     closed_at: String,
-    /// When the opportunity was created (the W-shaped model's middle anchor); default: its
-    /// earliest touch, or the close if it has none.
+    /// When the opportunity was created (the W-shaped model's middle anchor; not after the
+    /// close); default: its earliest touch, or the close if it has none.
+    #[schema(value_type = Option<contract::Timestamp>)]
     created_at: Option<String>,
     /// A currency to report the credits in as well, e.g. `USD`; with `rate`.
+    #[schema(value_type = Option<contract::CurrencyCode>)]
     reporting_currency: Option<String>,
     /// Reporting units per unit of the deal's currency on the close date, decimal text, e.g.
-    /// `1.08`: recorded with the ledger, never looked up again.
+    /// `1.08`: recorded with the ledger, never looked up again. With `reporting_currency`.
     rate: Option<String>,
     /// This close only: a model other than the organisation's.
+    #[schema(value_type = Option<contract::ModelName>)]
     model: Option<String>,
-    /// With `model` `time_decay`.
+    /// With `model` `time_decay`, and only with it (1 to 3650).
+    #[schema(minimum = 1, maximum = 3650)]
     half_life_days: Option<u32>,
 }
 
@@ -389,6 +400,7 @@ pub(crate) struct LedgerPage {
 #[derive(Deserialize, utoipa::IntoParams)]
 pub(crate) struct LedgerFilter {
     /// Only this partner's.
+    #[param(value_type = Option<contract::Label>, nullable = false)]
     partner: Option<String>,
 }
 
@@ -397,6 +409,7 @@ pub(crate) struct LedgerFilter {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewSource {
     /// A name for people, unique in the organisation, e.g. `Salesforce` or `Acme's PRM`.
+    #[schema(value_type = contract::Label)]
     name: String,
 }
 
@@ -452,8 +465,9 @@ fn opportunity(text: &str) -> Result<&str, ApiError> {
 /// Records a partner touch on an opportunity (admins and integrations). With an
 /// `Idempotency-Key`, a retry answers the first touch and records nothing more.
 #[utoipa::path(post, path = "/api/v1/attribution/touches", tag = "attribution", request_body = TouchInput,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried recording safe")),
-    responses((status = 201, body = TouchView),
+    params(("Idempotency-Key" = Option<contract::IdempotencyKey>, Header, nullable = false, description = "Makes a retried recording safe")),
+    responses((status = 201, body = TouchView, description = "Recorded"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Reps do not record touches"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "An invalid touch")))]
 async fn record_touch(
     State(state): State<AppState>,
@@ -480,8 +494,10 @@ async fn record_touch(
 
 /// The organisation's touches in the order they happened (an opportunity's touches at the same
 /// time: in the order they were recorded), optionally of one opportunity.
-#[utoipa::path(get, path = "/api/v1/attribution/touches", tag = "attribution", params(Page, TouchFilter),
-    responses((status = 200, body = TouchPage)))]
+#[utoipa::path(get, path = "/api/v1/attribution/touches", tag = "attribution",
+    params(Page, ("cursor" = Option<contract::TouchId>, Query, description = "The `next` of the previous page"), TouchFilter),
+    responses((status = 200, body = TouchPage, description = "A page of touches"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A limit, cursor or opportunity out of range")))]
 async fn touches(
     State(state): State<AppState>,
     caller: Caller,
@@ -504,16 +520,17 @@ async fn current_model(state: &AppState, caller: &Caller) -> Result<SettingsView
 
 /// The model closes are scored under: `categorical` until an admin sets another.
 #[utoipa::path(get, path = "/api/v1/attribution/settings", tag = "attribution",
-    responses((status = 200, body = SettingsView)))]
+    responses((status = 200, body = SettingsView, description = "The model")))]
 async fn settings(State(state): State<AppState>, caller: Caller) -> Result<Json<SettingsView>, ApiError> {
     Ok(Json(current_model(&state, &caller).await?))
 }
 
 /// Sets the model later closes are scored under (admins only); closes already recorded keep
 /// theirs.
-#[utoipa::path(put, path = "/api/v1/attribution/settings", tag = "attribution", request_body = ModelChoice,
-    responses((status = 200, body = SettingsView),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "No such model")))]
+#[utoipa::path(put, path = "/api/v1/attribution/settings", tag = "attribution", request_body = contract::ModelSetting,
+    responses((status = 200, body = SettingsView, description = "The model as set"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "No such model, or a half-life without time_decay")))]
 async fn set_settings(
     State(state): State<AppState>,
     caller: Caller,
@@ -536,7 +553,7 @@ struct CloseTerms {
     reporting: Option<(Currency, Rate)>,
 }
 
-fn read_close(body: &CloseBody) -> Result<CloseTerms, ApiError> {
+fn read_close(body: &OpportunityClose) -> Result<CloseTerms, ApiError> {
     if body.won == Some(false) {
         return Err(ApiError::Invalid(
             "only opportunities closed won are attributed; a lost one records nothing (leave it out)".into(),
@@ -564,9 +581,11 @@ fn read_close(body: &CloseBody) -> Result<CloseTerms, ApiError> {
 /// An opportunity closes once: closing it again is a conflict. With an `Idempotency-Key`, a
 /// retry answers the first close.
 #[utoipa::path(post, path = "/api/v1/attribution/opportunities/{opportunity}/close", tag = "attribution",
-    params(("opportunity" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried close safe")),
-    request_body = CloseBody,
-    responses((status = 201, body = ClosedView),
+    params(("opportunity" = contract::Label, Path),
+        ("Idempotency-Key" = Option<contract::IdempotencyKey>, Header, nullable = false, description = "Makes a retried close safe")),
+    request_body = OpportunityClose,
+    responses((status = 201, body = ClosedView, description = "Closed and attributed"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Reps do not close"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "Already closed"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "Not won, or an invalid amount, currency, rate, date or model")))]
 async fn close(
@@ -574,7 +593,7 @@ async fn close(
     caller: Caller,
     Path(opportunity_text): Path<String>,
     headers: HeaderMap,
-    Json(body): Json<CloseBody>,
+    Json(body): Json<OpportunityClose>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin, Role::Integration])?;
     let org = &caller.0.user.org;
@@ -645,8 +664,9 @@ async fn close(
 /// The ledger of record for a closed opportunity: the deal, the touches it was scored from and
 /// the credits under the model it was scored with.
 #[utoipa::path(get, path = "/api/v1/attribution/opportunities/{opportunity}", tag = "attribution",
-    params(("opportunity" = String, Path)),
-    responses((status = 200, body = ClosedView),
+    params(("opportunity" = contract::Label, Path)),
+    responses((status = 200, body = ClosedView, description = "The ledger of record"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not an opportunity's name"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "Not closed (yet)")))]
 async fn closed(
     State(state): State<AppState>,
@@ -659,10 +679,11 @@ async fn closed(
 /// Re-scores a closed opportunity under another model: the same touches and deal as the ledger
 /// of record (amounts in the currency and at the rate of the close date). Writes nothing.
 #[utoipa::path(get, path = "/api/v1/attribution/opportunities/{opportunity}/score", tag = "attribution",
-    params(("opportunity" = String, Path), ModelChoice),
-    responses((status = 200, body = ScoreView),
+    params(("opportunity" = contract::Label, Path), ModelChoice),
+    responses((status = 200, body = ScoreView, description = "The score under that model"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "Not closed (yet)"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "No such model")))]
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "Not an opportunity's name, no such model, or a half-life without time_decay")))]
 async fn score(
     State(state): State<AppState>,
     caller: Caller,
@@ -682,8 +703,10 @@ async fn score(
 
 /// The ledger: every closed-won deal's entries, latest close first — one per partner credited
 /// under the model of record, or one without a partner for a deal no partner touched.
-#[utoipa::path(get, path = "/api/v1/attribution/ledger", tag = "attribution", params(Page, LedgerFilter),
-    responses((status = 200, body = LedgerPage)))]
+#[utoipa::path(get, path = "/api/v1/attribution/ledger", tag = "attribution",
+    params(Page, ("cursor" = Option<contract::LedgerCursor>, Query, description = "The `next` of the previous page"), LedgerFilter),
+    responses((status = 200, body = LedgerPage, description = "A page of the ledger"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A limit or partner out of range")))]
 async fn ledger(
     State(state): State<AppState>,
     caller: Caller,
@@ -691,7 +714,7 @@ async fn ledger(
     Query(filter): Query<LedgerFilter>,
 ) -> Result<Json<LedgerPage>, ApiError> {
     let limit = page.limit()?;
-    let after = page.after(LedgerCursor::parse, "a ledger cursor")?;
+    let after = page.after(ledger_cursor, "a ledger cursor")?;
     if let Some(p) = &filter.partner {
         check_text("partner", p)?;
     }
@@ -700,12 +723,25 @@ async fn ledger(
     Ok(Json(LedgerPage { items: items.into_iter().map(Into::into).collect(), next }))
 }
 
+/// A ledger cursor as `LedgerCursor::to_text` writes it — its place, a dot, and the opportunity
+/// in hex — whose opportunity bytes are read as UTF-8 with any invalid sequence or NUL replaced
+/// (no stored text holds either): a cursor is only a place in the ledger's order, so any such
+/// text names one.
+fn ledger_cursor(text: &str) -> Option<LedgerCursor> {
+    let (seq, opportunity) = text.split_once('.')?;
+    let seq = if seq.bytes().all(|b| b.is_ascii_digit()) { seq.parse().ok()? } else { return None };
+    let opportunity = String::from_utf8_lossy(&hex::decode(opportunity).ok()?).replace('\0', "\u{fffd}");
+    Some(LedgerCursor { opportunity, seq })
+}
+
 /// Adds an inbound webhook source (admins only): a partner's system or your CRM posts touches
 /// to `/api/v1/attribution/inbound/{id}`, signed as Standard Webhooks do. The answer carries
 /// its signing secret, once.
 #[utoipa::path(post, path = "/api/v1/attribution/sources", tag = "attribution", request_body = NewSource,
-    responses((status = 201, body = SourceView),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "The name is taken")))]
+    responses((status = 201, body = SourceView, description = "The source, with its secret"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "The name is taken"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not a name")))]
 async fn create_source(
     State(state): State<AppState>,
     caller: Caller,
@@ -726,7 +762,8 @@ async fn create_source(
 
 /// The organisation's inbound sources (admins only; never their secrets).
 #[utoipa::path(get, path = "/api/v1/attribution/sources", tag = "attribution",
-    responses((status = 200, body = SourceList)))]
+    responses((status = 200, body = SourceList, description = "The sources"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only")))]
 async fn sources(State(state): State<AppState>, caller: Caller) -> Result<Json<SourceList>, ApiError> {
     caller.require(&[Role::Admin])?;
     let items = state.store.inbound_sources(&caller.0.user.org).await?;
@@ -751,10 +788,12 @@ fn signed_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, ApiE
 /// name. A delivery is recorded whole or not at all, and once: a redelivery with the same
 /// `webhook-id` records nothing and answers `duplicate`. A bad signature records nothing.
 #[utoipa::path(post, path = "/api/v1/attribution/inbound/{source}", tag = "attribution", security(()),
-    params(("source" = String, Path, description = "The source's id, `src_…`"),
-        ("webhook-id" = String, Header), ("webhook-timestamp" = String, Header), ("webhook-signature" = String, Header)),
+    params(("source" = contract::SourceId, Path, description = "The source's id, `src_…`"),
+        ("webhook-id" = String, Header, description = "The delivery's id (1 to 200 visible characters): a redelivery repeats it"),
+        ("webhook-timestamp" = String, Header, description = "Unix seconds, within 5 minutes of the node's clock"),
+        ("webhook-signature" = String, Header, description = "`v1,` and the base64 HMAC-SHA256 of `id.timestamp.body`")),
     request_body = InboundBody,
-    responses((status = 200, body = InboundReceipt),
+    responses((status = 200, body = InboundReceipt, description = "Recorded, or recorded before (`duplicate`)"),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "The signature does not verify"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such source"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "A signed body that holds no valid touch")))]

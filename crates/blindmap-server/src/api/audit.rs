@@ -38,8 +38,11 @@ pub(crate) struct AuditPage {
 }
 
 /// The organisation's audit trail, newest first (admins only).
-#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(Page),
-    responses((status = 200, body = AuditPage), (status = 403, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
+    params(Page, ("cursor" = Option<String>, Query, description = "The `next` of the previous page")),
+    responses((status = 200, body = AuditPage, description = "A page of events"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A limit out of range")))]
 async fn audit(
     State(state): State<AppState>,
     caller: Caller,

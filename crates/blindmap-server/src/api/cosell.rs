@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, idempotent, request_hash};
+use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::cosell;
@@ -23,12 +23,14 @@ use crate::extract::{Json, Query};
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct NewCoSell {
     /// The run (`run_…`) whose overlap it is.
+    #[schema(value_type = contract::RunId)]
     run: String,
     /// Your account (from the run's overlaps).
     account_id: String,
     /// The partner's segment of the overlapping record.
     partner_segment: String,
     /// The partner's record (`partner_record` in the run's overlaps).
+    #[schema(maximum = 4294967295_u64, format = Int64)]
     partner_record: u32,
 }
 
@@ -81,24 +83,26 @@ pub(crate) struct CoSellPage {
 #[derive(Deserialize, utoipa::IntoParams)]
 pub(crate) struct CoSellFilter {
     /// Only this partnership's.
+    #[param(value_type = Option<contract::PartnershipId>, nullable = false)]
     partnership: Option<String>,
 }
 
 /// An edit: `{"edit": "status", "status": "accepted"}`, `{"edit": "stage", "stage": "…"}`,
 /// `amount` (`{"minor": 1250000, "currency": "EUR"}` or null), `close_date` (`date`),
 /// `next_steps` (`text`), `note` (`text`), and this side's own `account`, `opportunity`
-/// (`reference`) and `owner`.
-#[derive(Deserialize, ToSchema)]
-#[schema(value_type = Object)]
+/// (`reference`) and `owner` (its schema: `contract::CoSellEdit`).
+#[derive(Deserialize)]
 pub(crate) struct EditBody(Edit);
 
 /// Creates a co-sell record on an overlapping account and shares it with the partner's node
 /// (admins and reps). With an `Idempotency-Key`, a retry answers the first record.
 #[utoipa::path(post, path = "/api/v1/cosell", tag = "cosell", request_body = NewCoSell,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried creation safe")),
-    responses((status = 201, body = CoSellView),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such overlap"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "The partnership ended or has no node")))]
+    params(("Idempotency-Key" = Option<contract::IdempotencyKey>, Header, nullable = false, description = "Makes a retried creation safe")),
+    responses((status = 201, body = CoSellView, description = "Created"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Integrations do not create co-sell records"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such run, or no such overlap in it"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "The partnership ended or has no node"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "The run's session cannot name the partner's record")))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -136,8 +140,11 @@ async fn create(
 }
 
 /// The organisation's co-sell records, most recently changed first.
-#[utoipa::path(get, path = "/api/v1/cosell", tag = "cosell", params(Page, CoSellFilter),
-    responses((status = 200, body = CoSellPage)))]
+#[utoipa::path(get, path = "/api/v1/cosell", tag = "cosell",
+    params(Page, ("cursor" = Option<String>, Query, description = "The `next` of the previous page"), CoSellFilter),
+    responses((status = 200, body = CoSellPage, description = "A page of co-sell records"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "`partnership` is not a partnership id"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A limit out of range")))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -157,7 +164,8 @@ async fn list(
 
 /// One co-sell record.
 #[utoipa::path(get, path = "/api/v1/cosell/{id}", tag = "cosell", params(("id" = String, Path)),
-    responses((status = 200, body = CoSellView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = CoSellView, description = "The record"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such record")))]
 async fn one(
     State(state): State<AppState>,
     caller: Caller,
@@ -168,9 +176,14 @@ async fn one(
 
 /// Edits a co-sell record (admins and reps) and shares the change with the partner's node.
 #[utoipa::path(post, path = "/api/v1/cosell/{id}/edits", tag = "cosell", params(("id" = String, Path)),
-    request_body = EditBody,
-    responses((status = 200, body = CoSellView),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not allowed now")))]
+    request_body = contract::CoSellEdit,
+    responses((status = 200, body = CoSellView, description = "The record as edited"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Integrations do not edit"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such record"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "Not from the record's status, or the record is closed to edits"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "A value out of range: a text over 4000 bytes, a blank note, a negative amount, or a full record")))]
 async fn edit(
     State(state): State<AppState>,
     caller: Caller,
@@ -183,7 +196,14 @@ async fn edit(
     let node = state.node()?;
     let written = cosell::update(&state.store, org, &id, "cosell.updated", |mine| {
         let at = cosell::stamp(mine.party, &mine.record);
-        mine.record.apply(edit.clone(), at, &user).map_err(|e| ApiError::Invalid(e.to_string()))?;
+        // Refused for the record's state (a move its lifecycle does not allow, or any edit of a
+        // closed record) is a conflict with it; anything else is a value out of range.
+        let closed = mine.record.status.value.is_final();
+        mine.record.apply(edit.clone(), at, &user).map_err(|e| match e {
+            blindmap_cosell::Error::Transition { .. } => ApiError::Conflict(e.to_string()),
+            _ if closed => ApiError::Conflict(e.to_string()),
+            _ => ApiError::Invalid(e.to_string()),
+        })?;
         mine.dirty = true;
         Ok(())
     })

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, idempotent, request_hash};
+use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
@@ -67,14 +67,43 @@ pub(crate) struct DatasetPage {
 /// How to read an upload.
 #[derive(Deserialize, utoipa::IntoParams)]
 pub(crate) struct UploadParams {
-    /// A name for the dataset, e.g. the file name.
+    /// A name for the dataset, e.g. the file name (1 to 200 characters, no blank at either end,
+    /// no control characters).
+    #[param(value_type = contract::Label)]
     name: String,
-    /// `salesforce`, `hubspot`, `generic`, or absent to choose by the header.
-    preset: Option<String>,
+    /// The preset to read it with; absent: the one whose columns the header has.
+    #[param(nullable = false)]
+    preset: Option<PresetName>,
     /// Make it the active dataset (the one runs match) once imported. An organisation's first
     /// dataset becomes active anyway; later ones wait to be chosen unless this is `true`.
     #[serde(default)]
     activate: bool,
+}
+
+/// The presets an upload can be read with.
+#[derive(Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum PresetName {
+    /// A Salesforce Account export.
+    Salesforce,
+    /// A HubSpot Companies export.
+    Hubspot,
+    /// blindmap's plain format.
+    Generic,
+}
+
+impl PresetName {
+    fn preset(self) -> Preset {
+        match self {
+            Self::Salesforce => Preset::Salesforce,
+            Self::Hubspot => Preset::Hubspot,
+            Self::Generic => Preset::Generic,
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        self.preset().name()
+    }
 }
 
 /// Uploads a CSV export (the request body) as a new dataset. All or nothing: a malformed file is
@@ -83,13 +112,16 @@ pub(crate) struct UploadParams {
 /// node holds one row at a time, never the file); a node imports a few uploads at once and
 /// answers 503 with `Retry-After` beyond that.
 #[utoipa::path(post, path = "/api/v1/datasets", tag = "datasets", params(UploadParams,
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried upload safe")),
-    request_body(content = String, content_type = "text/csv"),
-    responses((status = 201, body = DatasetView),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "The file is malformed"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "Idempotency key reused"),
+        ("Idempotency-Key" = Option<contract::IdempotencyKey>, Header, nullable = false, description = "Makes a retried upload safe")),
+    request_body(content = String, content_type = "text/csv", description = "The CRM export, as exported"),
+    responses((status = 201, body = DatasetView, description = "Imported"),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "The upload could not be read to its end"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Reps do not upload"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "The file is malformed or holds a NUL byte, or no preset fits its header, or the name is not a name"),
         (status = 413, body = Problem, content_type = "application/problem+json", description = "Larger than the node's max_body_mib"),
-        (status = 503, body = Problem, content_type = "application/problem+json", description = "The node is importing as many uploads as it takes at once; retry after the Retry-After header's seconds")))]
+        (status = 503, body = Problem, content_type = "application/problem+json",
+            description = "The node is importing as many uploads as it takes at once (retry after the Retry-After header's seconds), or cannot store the upload for import")))]
 async fn upload(
     State(state): State<AppState>,
     caller: Caller,
@@ -98,13 +130,17 @@ async fn upload(
     body: Body,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin, Role::Integration])?;
+    crate::attribution::check_text("name", &params.name)?;
     let permit = state.uploads.clone().try_acquire_owned().map_err(|_| ApiError::Busy {
         detail: "the node is importing as many uploads as it takes at once; try again shortly",
         retry_after_secs: 5,
     })?;
     let spooled = spool(body, state.limits.max_body_bytes).await?;
-    let request =
-        request_hash(&[params.name.as_bytes(), params.preset.as_deref().unwrap_or("").as_bytes(), &spooled.sha256]);
+    let request = request_hash(&[
+        params.name.as_bytes(),
+        params.preset.map_or("", PresetName::as_str).as_bytes(),
+        &spooled.sha256,
+    ]);
     let org = caller.0.user.org.clone();
     let work_state = state.clone();
     let work = async move {
@@ -151,6 +187,9 @@ async fn spool(body: Body, limit: usize) -> Result<Spooled, ApiError> {
         if written > limit {
             return Err(too_large());
         }
+        if chunk.contains(&0) {
+            return Err(ApiError::Invalid(format!("the file holds a NUL byte: {}", crate::extract::NUL_IN_TEXT)));
+        }
         hash.update(&chunk);
         writer.write_all(&chunk).await.map_err(spool_failed)?;
     }
@@ -168,9 +207,8 @@ async fn import(
 ) -> Result<DatasetView, ApiError> {
     let name = params.name.as_str();
     let mut input = std::io::BufReader::with_capacity(1 << 16, file);
-    let mapping = match params.preset.as_deref() {
-        Some(p) => Preset::from_name(p)
-            .ok_or_else(|| ApiError::Invalid(format!("unknown preset {p:?}: use salesforce, hubspot or generic")))?,
+    let mapping = match params.preset {
+        Some(p) => p.preset(),
         None => {
             let header = read_header(name, &mut input, None).map_err(|e| ApiError::Invalid(e.to_string()))?;
             std::io::Seek::rewind(input.get_mut())
@@ -202,7 +240,10 @@ async fn activate_dataset(state: &AppState, caller: &Caller, id: &DatasetId) -> 
 }
 
 /// The organisation's datasets, newest first.
-#[utoipa::path(get, path = "/api/v1/datasets", tag = "datasets", params(Page), responses((status = 200, body = DatasetPage)))]
+#[utoipa::path(get, path = "/api/v1/datasets", tag = "datasets",
+    params(Page, ("cursor" = Option<contract::DatasetId>, Query, description = "The `next` of the previous page")),
+    responses((status = 200, body = DatasetPage, description = "A page of datasets"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A limit or cursor out of range")))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -216,8 +257,9 @@ async fn list(
 }
 
 /// One dataset.
-#[utoipa::path(get, path = "/api/v1/datasets/{id}", tag = "datasets", params(("id" = String, Path)),
-    responses((status = 200, body = DatasetView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/datasets/{id}", tag = "datasets", params(("id" = contract::DatasetId, Path)),
+    responses((status = 200, body = DatasetView, description = "The dataset"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such dataset")))]
 async fn one(
     State(state): State<AppState>,
     caller: Caller,
@@ -229,8 +271,9 @@ async fn one(
 
 /// Makes a dataset the organisation's active one: the dataset its runs match from now on (runs
 /// under way keep theirs). Admins and integrations.
-#[utoipa::path(post, path = "/api/v1/datasets/{id}/activate", tag = "datasets", params(("id" = String, Path)),
-    responses((status = 200, body = DatasetView),
+#[utoipa::path(post, path = "/api/v1/datasets/{id}/activate", tag = "datasets", params(("id" = contract::DatasetId, Path)),
+    responses((status = 200, body = DatasetView, description = "The dataset, now active"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins and integrations only"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such dataset")))]
 async fn activate(
     State(state): State<AppState>,
@@ -248,6 +291,7 @@ pub(crate) struct DeleteParams {
     /// Also delete the runs that matched it (their matrices, overlaps and changes; the audit
     /// trail keeps what they revealed). Without it, a dataset runs used is not deleted.
     #[serde(default)]
+    #[param(nullable = false)]
     with_runs: bool,
 }
 
@@ -262,8 +306,9 @@ pub(crate) struct Deleted {
 
 /// Deletes a dataset that is not the active one (admins): its accounts, and with `with_runs`
 /// the runs that matched it.
-#[utoipa::path(delete, path = "/api/v1/datasets/{id}", tag = "datasets", params(("id" = String, Path), DeleteParams),
-    responses((status = 200, body = Deleted),
+#[utoipa::path(delete, path = "/api/v1/datasets/{id}", tag = "datasets", params(("id" = contract::DatasetId, Path), DeleteParams),
+    responses((status = 200, body = Deleted, description = "Deleted, with the runs it took along"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such dataset"),
         (status = 409, body = Problem, content_type = "application/problem+json",
             description = "The active dataset, one a run is matching now, or one runs matched (without with_runs)")))]
@@ -304,7 +349,7 @@ pub(crate) struct SegmentView {
 /// The organisation's segments: those of its active dataset, the one runs match. Sharing rules
 /// name these labels.
 #[utoipa::path(get, path = "/api/v1/segments", tag = "datasets",
-    responses((status = 200, body = SegmentList),
+    responses((status = 200, body = SegmentList, description = "The segments"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No dataset yet")))]
 async fn segments(State(state): State<AppState>, caller: Caller) -> Result<Json<SegmentList>, ApiError> {
     let dataset = state.store.active_dataset(&caller.0.user.org).await?.ok_or(ApiError::NotFound("dataset"))?;

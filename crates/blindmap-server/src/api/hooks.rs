@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::Page;
+use super::{Page, contract};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
@@ -37,6 +37,7 @@ pub(crate) struct NewHook {
     url: String,
     /// The event kinds to send (default: all).
     #[serde(default)]
+    #[schema(value_type = Vec<contract::EventKind>)]
     events: Vec<String>,
 }
 
@@ -139,7 +140,9 @@ fn endpoint_id(id: &str) -> Result<EndpointId, ApiError> {
 
 /// Adds a webhook endpoint (admins only). The answer carries its signing secret, once.
 #[utoipa::path(post, path = "/api/v1/hooks", tag = "hooks", request_body = NewHook,
-    responses((status = 201, body = HookView), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = HookView, description = "The endpoint, with its secret"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A URL that is not https:// (or http:// on loopback), or an unknown event kind")))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -162,7 +165,9 @@ async fn create(
 }
 
 /// The organisation's webhook endpoints (admins only; never their secrets).
-#[utoipa::path(get, path = "/api/v1/hooks", tag = "hooks", responses((status = 200, body = HookList)))]
+#[utoipa::path(get, path = "/api/v1/hooks", tag = "hooks",
+    responses((status = 200, body = HookList, description = "The endpoints"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only")))]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<HookList>, ApiError> {
     caller.require(&[Role::Admin])?;
     let items = state.store.endpoints(&caller.0.user.org).await?;
@@ -170,8 +175,10 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<Hook
 }
 
 /// Enables an endpoint (its failure count reset; its pending deliveries resume) (admins only).
-#[utoipa::path(post, path = "/api/v1/hooks/{id}/enable", tag = "hooks", params(("id" = String, Path)),
-    responses((status = 200, body = HookView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/hooks/{id}/enable", tag = "hooks", params(("id" = contract::EndpointId, Path)),
+    responses((status = 200, body = HookView, description = "Enabled"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such endpoint")))]
 async fn enable(
     State(state): State<AppState>,
     caller: Caller,
@@ -181,8 +188,10 @@ async fn enable(
 }
 
 /// Disables an endpoint: nothing is sent to it until it is enabled again (admins only).
-#[utoipa::path(post, path = "/api/v1/hooks/{id}/disable", tag = "hooks", params(("id" = String, Path)),
-    responses((status = 200, body = HookView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/hooks/{id}/disable", tag = "hooks", params(("id" = contract::EndpointId, Path)),
+    responses((status = 200, body = HookView, description = "Disabled"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such endpoint")))]
 async fn disable(
     State(state): State<AppState>,
     caller: Caller,
@@ -201,8 +210,11 @@ async fn set_enabled(state: AppState, caller: Caller, id: String, enabled: bool)
 }
 
 /// An endpoint's delivery log: every attempt, newest first (admins only).
-#[utoipa::path(get, path = "/api/v1/hooks/{id}/deliveries", tag = "hooks", params(("id" = String, Path), Page),
-    responses((status = 200, body = AttemptList), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/hooks/{id}/deliveries", tag = "hooks", params(("id" = contract::EndpointId, Path), Page),
+    responses((status = 200, body = AttemptList, description = "The newest attempts"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such endpoint"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A limit out of range")))]
 async fn deliveries(
     State(state): State<AppState>,
     caller: Caller,
@@ -232,7 +244,11 @@ async fn deliveries(
 
 /// The organisation's events, oldest first, by cursor: what webhooks carried, for a receiver to
 /// fetch what it missed. Events appear once settled, about 30 s after they happen.
-#[utoipa::path(get, path = "/api/v1/events", tag = "hooks", params(Page), responses((status = 200, body = EventPage)))]
+#[utoipa::path(get, path = "/api/v1/events", tag = "hooks",
+    params(Page, ("cursor" = Option<contract::EventId>, Query, description = "The `next` of the previous page")),
+    responses((status = 200, body = EventPage, description = "A page of events"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Reps do not read events"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A limit or cursor out of range")))]
 async fn events(
     State(state): State<AppState>,
     caller: Caller,

@@ -8,7 +8,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 
 /// The caller.
 #[derive(Serialize, ToSchema)]
@@ -17,7 +17,8 @@ pub(crate) struct Me {
     user_id: String,
     /// The user's name.
     user: String,
-    /// `admin`, `rep` or `integration`.
+    /// Its role.
+    #[schema(value_type = super::contract::RoleName)]
     role: String,
     /// The organisation's id.
     organisation_id: String,
@@ -25,7 +26,7 @@ pub(crate) struct Me {
 
 /// Who the bearer token acts as.
 #[utoipa::path(get, path = "/api/v1/me", tag = "identity",
-    responses((status = 200, body = Me), (status = 401, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Me, description = "The caller")))]
 async fn me(caller: Caller) -> Result<Json<Me>, ApiError> {
     let p = caller.0;
     Ok(Json(Me {

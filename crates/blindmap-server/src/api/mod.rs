@@ -3,6 +3,7 @@
 
 mod attribution;
 mod audit;
+pub(crate) mod contract;
 mod cosell;
 mod datasets;
 mod hooks;
@@ -29,10 +30,19 @@ use crate::error::ApiError;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "blindmap matching API", description = "A blindmap node's API for its own organisations' users."),
+    info(title = "blindmap matching API", description = "A blindmap node's API for its own organisations' users. \
+        No text — parameter, body or uploaded file — takes the NUL character (U+0000): PostgreSQL cannot store it, \
+        so every store refuses it alike (400 in a path or query, 422 in a body)."),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
-    components(schemas(crate::error::Problem))
+    components(schemas(
+        crate::error::Problem,
+        // What parameters name: the derive collects only what bodies and responses name.
+        contract::IdempotencyKey, contract::DatasetId, contract::PartnershipId, contract::RunId, contract::UserId,
+        contract::TokenId, contract::EndpointId, contract::EventId, contract::TouchId, contract::SourceId,
+        contract::LedgerCursor, contract::OverlapCursor, contract::Label, contract::Filter, contract::ModelName,
+        contract::ReportSort, contract::Direction, contract::RegistrationState, datasets::PresetName,
+    ))
 )]
 struct ApiDoc;
 
@@ -48,12 +58,15 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Page parameters of list endpoints.
+/// Page parameters of list endpoints. Each list documents its `cursor` itself, with the shape of
+/// what its `next` holds.
 #[derive(Debug, Deserialize, IntoParams)]
 pub(crate) struct Page {
     /// At most this many items (1 to 1000; default 100).
+    #[param(minimum = 1, maximum = 1000, nullable = false)]
     pub(crate) limit: Option<u32>,
     /// The `next` cursor of the previous page.
+    #[param(ignore)]
     pub(crate) cursor: Option<String>,
 }
 
@@ -188,8 +201,9 @@ where
     Ok((status, Json(result?)).into_response())
 }
 
-fn documented() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The routes and the document that describes them, with the responses every route shares.
+fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(me::router())
         .merge(datasets::router())
         .merge(audit::router())
@@ -201,11 +215,14 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(registrations::router())
         .merge(reports::router())
         .merge(attribution::router())
+        .split_for_parts();
+    contract::CommonResponses.modify(&mut doc);
+    (router, doc)
 }
 
 /// The API's routes, and its OpenAPI document at `/api/v1/openapi.json`, served as built at start.
 pub(crate) fn router() -> Router<AppState> {
-    let (router, doc) = documented().split_for_parts();
+    let (router, doc) = documented();
     let doc = doc.to_json().expect("the OpenAPI document serialises");
     router.route(
         "/api/v1/openapi.json",
@@ -215,5 +232,5 @@ pub(crate) fn router() -> Router<AppState> {
 
 /// The OpenAPI document the API serves.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    documented().split_for_parts().1
+    documented().1
 }

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::Page;
+use super::{Page, contract};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::client::PeerClient;
@@ -83,8 +83,8 @@ pub(crate) struct PartnershipList {
     next: Option<String>,
 }
 
-/// One sharing rule.
-#[derive(Serialize, Deserialize, ToSchema, Clone)]
+/// One sharing rule (its schema: `contract::SharingRule`).
+#[derive(Serialize, Deserialize, Clone)]
 pub(crate) struct RuleView {
     /// This side's segment, or `*`.
     own_segment: String,
@@ -101,16 +101,20 @@ pub(crate) struct RuleView {
 #[derive(Serialize, Deserialize, ToSchema)]
 pub(crate) struct SharingView {
     /// Rules per pair of segments; pairs no rule covers share counts only.
+    #[schema(value_type = Vec<contract::SharingRule>)]
     rules: Vec<RuleView>,
     /// Counts below this show as "< k".
+    #[schema(minimum = 1, maximum = 4294967295_u64, format = Int64)]
     threshold: u32,
     /// No partner segment smaller than this is served.
+    #[schema(minimum = 1, maximum = 4294967295_u64, format = Int64)]
     min_partner_segment: u32,
 }
 
 /// Creates a one-time invite code for a partner (admins only).
 #[utoipa::path(post, path = "/api/v1/partnerships/invites", tag = "partnerships",
-    responses((status = 201, body = Invite), (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = Invite, description = "A new invite code"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only")))]
 async fn invite(State(state): State<AppState>, caller: Caller) -> Result<(StatusCode, Json<Invite>), ApiError> {
     caller.require(&[Role::Admin])?;
     let node = state.node()?;
@@ -129,8 +133,9 @@ async fn invite(State(state): State<AppState>, caller: Caller) -> Result<(Status
 /// Accepts a partner's invite code: this node calls the partner's over mutual TLS, and both
 /// record the partnership (admins only).
 #[utoipa::path(post, path = "/api/v1/partnerships", tag = "partnerships", request_body = AcceptInvite,
-    responses((status = 201, body = PartnershipView),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not an invite code"),
+    responses((status = 201, body = PartnershipView, description = "Paired"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not an invite code, or this node's own"),
         (status = 502, body = Problem, content_type = "application/problem+json", description = "The partner node refused")))]
 async fn accept(
     State(state): State<AppState>,
@@ -170,8 +175,10 @@ async fn accept(
 }
 
 /// The organisation's partnerships, active and ended, by partner name.
-#[utoipa::path(get, path = "/api/v1/partnerships", tag = "partnerships", params(Page),
-    responses((status = 200, body = PartnershipList)))]
+#[utoipa::path(get, path = "/api/v1/partnerships", tag = "partnerships",
+    params(Page, ("cursor" = Option<contract::PartnershipId>, Query, description = "The `next` of the previous page")),
+    responses((status = 200, body = PartnershipList, description = "A page of partnerships"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A limit or cursor out of range")))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -190,8 +197,11 @@ fn partnership_id(id: &str) -> Result<PartnershipId, ApiError> {
 
 /// Ends a partnership: nothing flows any more, on either side (admins only). The partner's
 /// node is told; if it cannot be reached, this side has ended it anyway.
-#[utoipa::path(post, path = "/api/v1/partnerships/{id}/end", tag = "partnerships", params(("id" = String, Path)),
-    responses((status = 200, body = PartnershipView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/api/v1/partnerships/{id}/end", tag = "partnerships",
+    params(("id" = contract::PartnershipId, Path)),
+    responses((status = 200, body = PartnershipView, description = "Ended (or ended already)"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such partnership")))]
 async fn end(
     State(state): State<AppState>,
     caller: Caller,
@@ -222,8 +232,10 @@ async fn end(
 }
 
 /// What this side shares in a partnership.
-#[utoipa::path(get, path = "/api/v1/partnerships/{id}/sharing", tag = "partnerships", params(("id" = String, Path)),
-    responses((status = 200, body = SharingView)))]
+#[utoipa::path(get, path = "/api/v1/partnerships/{id}/sharing", tag = "partnerships",
+    params(("id" = contract::PartnershipId, Path)),
+    responses((status = 200, body = SharingView, description = "The policy"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such partnership")))]
 async fn get_sharing(
     State(state): State<AppState>,
     caller: Caller,
@@ -250,9 +262,14 @@ async fn get_sharing(
 }
 
 /// Replaces what this side shares in a partnership (admins only). Runs started afterwards use it.
-#[utoipa::path(put, path = "/api/v1/partnerships/{id}/sharing", tag = "partnerships", params(("id" = String, Path)),
+#[utoipa::path(put, path = "/api/v1/partnerships/{id}/sharing", tag = "partnerships",
+    params(("id" = contract::PartnershipId, Path)),
     request_body = SharingView,
-    responses((status = 200, body = SharingView), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = SharingView, description = "The policy as stored"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such partnership"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "Two rules for the same pair of segments"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A rule's segments, level or fields, or a threshold, out of range")))]
 async fn put_sharing(
     State(state): State<AppState>,
     caller: Caller,

@@ -12,21 +12,23 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, idempotent, request_hash};
+use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
-use crate::extract::{Json, Query};
+use crate::extract::{Json, OptionalJson, Query};
 use crate::registrations::{self, Decision};
 
 /// A deal to register with a partner's node (the vendor).
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct NewRegistration {
     /// The partnership (`pt_…`) with the vendor.
+    #[schema(value_type = contract::PartnershipId)]
     partnership: String,
     /// The end customer.
     customer: registrations::Customer,
-    /// Product lines, 1 to 20.
+    /// Product lines, 1 to 20, each up to 100 bytes once trimmed.
+    #[schema(min_items = 1, max_items = 20, value_type = Vec<contract::NotBlank>)]
     products: Vec<String>,
     /// Estimated value, a decimal such as `50000` or `12500.50`.
     value: String,
@@ -36,6 +38,7 @@ pub(crate) struct NewRegistration {
     expected_close: String,
     /// Free text, up to 4000 bytes.
     #[serde(default)]
+    #[schema(max_length = 4000)]
     notes: String,
 }
 
@@ -126,10 +129,14 @@ fn partnership_id(text: &str) -> Result<PartnershipId, ApiError> {
 /// you registered with this partner already (a product in common) answers that registration
 /// (200). With an `Idempotency-Key`, a retry answers the first response.
 #[utoipa::path(post, path = "/api/v1/registrations", tag = "registrations", request_body = NewRegistration,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried submission safe")),
-    responses((status = 201, body = RegistrationView), (status = 200, body = RegistrationView, description = "Registered already"),
+    params(("Idempotency-Key" = Option<contract::IdempotencyKey>, Header, nullable = false, description = "Makes a retried submission safe")),
+    responses((status = 201, body = RegistrationView, description = "Registered"),
+        (status = 200, body = RegistrationView, description = "Registered already"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Integrations do not register deals"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such partnership"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "A value cannot be used"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "The partnership ended or has no node"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "The partnership ended or has no node, or the partner's node refused it for its state"),
         (status = 502, body = Problem, content_type = "application/problem+json", description = "The partner's node cannot be reached")))]
 async fn create(
     State(state): State<AppState>,
@@ -170,9 +177,11 @@ async fn create(
 /// Which registrations to list.
 #[derive(Deserialize, utoipa::IntoParams)]
 pub(crate) struct RegistrationFilter {
-    /// `received` or `submitted`.
+    /// `received` (partners registered them with you) or `submitted` (you registered them).
+    #[param(value_type = Option<contract::Direction>, nullable = false)]
     direction: Option<String>,
     /// Only those in this state.
+    #[param(value_type = Option<contract::RegistrationState>, nullable = false)]
     state: Option<String>,
 }
 
@@ -186,8 +195,10 @@ pub(crate) struct RegistrationPage {
 }
 
 /// The organisation's registrations, both directions unless filtered, newest first.
-#[utoipa::path(get, path = "/api/v1/registrations", tag = "registrations", params(Page, RegistrationFilter),
-    responses((status = 200, body = RegistrationPage)))]
+#[utoipa::path(get, path = "/api/v1/registrations", tag = "registrations",
+    params(Page, ("cursor" = Option<String>, Query, description = "The `next` of the previous page"), RegistrationFilter),
+    responses((status = 200, body = RegistrationPage, description = "A page of registrations"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A limit, direction or state out of range")))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -220,7 +231,8 @@ async fn list(
 
 /// One registration.
 #[utoipa::path(get, path = "/api/v1/registrations/{id}", tag = "registrations", params(("id" = String, Path)),
-    responses((status = 200, body = RegistrationView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = RegistrationView, description = "The registration"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such registration")))]
 async fn one(
     State(state): State<AppState>,
     caller: Caller,
@@ -234,19 +246,13 @@ async fn one(
 /// Why a registration was decided so (kept with it, seen by your side only).
 #[derive(Deserialize, ToSchema, Default)]
 pub(crate) struct DecisionBody {
-    /// Free text, up to 1000 bytes.
+    /// Free text, up to 1000 characters.
+    #[schema(max_length = 1000)]
     reason: Option<String>,
 }
 
-/// The reason in an optional decision body (none, or `{"reason": …}`).
-fn reason(body: &[u8]) -> Result<Option<String>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(None);
-    }
-    let body: DecisionBody = serde_json::from_slice(body)
-        .map_err(|e| ApiError::Invalid(format!("the body is not {{\"reason\": \"…\"}}: {e}")))?;
-    Ok(body.reason)
-}
+/// The longest reason a decision keeps, in characters.
+const MAX_REASON_CHARS: usize = 1000;
 
 async fn decide(
     state: &AppState,
@@ -256,8 +262,8 @@ async fn decide(
     reason: Option<String>,
 ) -> Result<Json<RegistrationView>, ApiError> {
     caller.require(&[Role::Admin])?;
-    if reason.as_ref().is_some_and(|r| r.len() > 1000) {
-        return Err(ApiError::Invalid("a reason is at most 1000 bytes".into()));
+    if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
+        return Err(ApiError::Invalid(format!("a reason is at most {MAX_REASON_CHARS} characters")));
     }
     let org = &caller.0.user.org;
     let node = state.node.as_deref();
@@ -269,38 +275,51 @@ async fn decide(
 /// Approves a registration you received (admins): protected for the settings' days from now,
 /// and the submitter's node is told.
 #[utoipa::path(post, path = "/api/v1/registrations/{id}/approve", tag = "registrations", params(("id" = String, Path)),
-    request_body(content = Option<DecisionBody>),
-    responses((status = 200, body = RegistrationView),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not in a state to approve")))]
+    request_body(content = Option<DecisionBody>, content_type = "application/json", description = "Optional: why"),
+    responses((status = 200, body = RegistrationView, description = "Decided"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such registration"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "Not in a state to approve, or one this side submitted (the partner's node decides)"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A reason over 1000 characters")))]
 async fn approve(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    OptionalJson(body): OptionalJson<DecisionBody>,
 ) -> Result<Json<RegistrationView>, ApiError> {
-    decide(&state, &caller, &id, Decision::Approve, reason(&body)?).await
+    decide(&state, &caller, &id, Decision::Approve, body.and_then(|b| b.reason)).await
 }
 
 /// Rejects a registration you received (admins); the submitter's node is told (not the reason).
 #[utoipa::path(post, path = "/api/v1/registrations/{id}/reject", tag = "registrations", params(("id" = String, Path)),
-    request_body(content = Option<DecisionBody>),
-    responses((status = 200, body = RegistrationView),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not in a state to reject")))]
+    request_body(content = Option<DecisionBody>, content_type = "application/json", description = "Optional: why"),
+    responses((status = 200, body = RegistrationView, description = "Decided"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such registration"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "Not in a state to reject, or one this side submitted (the partner's node decides)"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A reason over 1000 characters")))]
 async fn reject(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    OptionalJson(body): OptionalJson<DecisionBody>,
 ) -> Result<Json<RegistrationView>, ApiError> {
-    decide(&state, &caller, &id, Decision::Reject, reason(&body)?).await
+    decide(&state, &caller, &id, Decision::Reject, body.and_then(|b| b.reason)).await
 }
 
 /// Extends an approved registration's protection once, by the settings' extension days (admins
 /// and reps). On a registration you submitted, this asks the vendor's node, which grants it
 /// under its rules.
 #[utoipa::path(post, path = "/api/v1/registrations/{id}/extend", tag = "registrations", params(("id" = String, Path)),
-    responses((status = 200, body = RegistrationView),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not approved, expired, or extended already")))]
+    responses((status = 200, body = RegistrationView, description = "Extended"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Integrations do not extend"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such registration"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "Not approved, expired, or extended already; or the partnership ended or has no node"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "The vendor's node refused it"),
+        (status = 502, body = Problem, content_type = "application/problem+json", description = "The vendor's node cannot be reached")))]
 async fn extend(
     State(state): State<AppState>,
     caller: Caller,
@@ -319,21 +338,24 @@ async fn extend(
 
 /// How a registered deal ended.
 #[derive(Deserialize, ToSchema)]
-pub(crate) struct CloseBody {
+pub(crate) struct RegistrationClose {
     /// Won (`true`) or lost.
     won: bool,
 }
 
 /// Closes a registration you received as won or lost (admins); it no longer expires.
 #[utoipa::path(post, path = "/api/v1/registrations/{id}/close", tag = "registrations", params(("id" = String, Path)),
-    request_body = CloseBody,
-    responses((status = 200, body = RegistrationView),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "Rejected or expired already")))]
+    request_body = RegistrationClose,
+    responses((status = 200, body = RegistrationView, description = "Closed"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such registration"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "Rejected, expired or closed already, or one this side submitted")))]
 async fn close(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(body): Json<CloseBody>,
+    Json(body): Json<RegistrationClose>,
 ) -> Result<Json<RegistrationView>, ApiError> {
     decide(&state, &caller, &id, Decision::Close { won: body.won }, None).await
 }
@@ -342,6 +364,7 @@ async fn close(
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct PrecheckBody {
     /// The partnership (`pt_…`) with the vendor.
+    #[schema(value_type = contract::PartnershipId)]
     partnership: String,
     /// The customer to ask about; it does not leave this node.
     customer: registrations::Customer,
@@ -360,8 +383,13 @@ pub(crate) struct PrecheckResult {
 /// (admins and reps): the customer's keys are blinded here (spec §17) and the vendor answers
 /// for its claims as a whole. Rate-limited and budgeted per partner by the vendor (429).
 #[utoipa::path(post, path = "/api/v1/registrations/precheck", tag = "registrations", request_body = PrecheckBody,
-    responses((status = 200, body = PrecheckResult),
-        (status = 429, body = Problem, content_type = "application/problem+json", description = "The vendor's limits are reached")))]
+    responses((status = 200, body = PrecheckResult, description = "The answer"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Integrations do not pre-check"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such partnership"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "The partnership ended or has no node"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "The customer makes no key"),
+        (status = 429, body = Problem, content_type = "application/problem+json", description = "The vendor's limits are reached"),
+        (status = 502, body = Problem, content_type = "application/problem+json", description = "The vendor's node cannot be reached")))]
 async fn precheck(
     State(state): State<AppState>,
     caller: Caller,
@@ -379,9 +407,9 @@ async fn precheck(
     Ok(Json(PrecheckResult { claimed, remaining_today }))
 }
 
-/// Your rules for the registrations partners submit to you.
-#[derive(Serialize, Deserialize, ToSchema)]
-#[schema(value_type = Object)]
+/// Your rules for the registrations partners submit to you (its schema:
+/// `contract::RegistrationSettings`).
+#[derive(Serialize, Deserialize)]
 pub(crate) struct SettingsBody(
     /// `direct_segments` (default `["open_opportunities"]`: a registration on one of your accounts
     /// in these segments is a channel conflict), `protection_days` (90), `extension_days` (60),
@@ -391,14 +419,16 @@ pub(crate) struct SettingsBody(
 
 /// Your registration settings.
 #[utoipa::path(get, path = "/api/v1/registrations/settings", tag = "registrations",
-    responses((status = 200, body = SettingsBody)))]
+    responses((status = 200, body = contract::RegistrationSettings, description = "The settings")))]
 async fn settings(State(state): State<AppState>, caller: Caller) -> Result<Json<SettingsBody>, ApiError> {
     Ok(Json(SettingsBody(state.store.registration_settings(&caller.0.user.org).await?)))
 }
 
 /// Sets your registration settings (admins); fields left out take their defaults.
-#[utoipa::path(put, path = "/api/v1/registrations/settings", tag = "registrations", request_body = SettingsBody,
-    responses((status = 200, body = SettingsBody),
+#[utoipa::path(put, path = "/api/v1/registrations/settings", tag = "registrations",
+    request_body = contract::RegistrationSettings,
+    responses((status = 200, body = contract::RegistrationSettings, description = "The settings as set"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "Out of range")))]
 async fn set_settings(
     State(state): State<AppState>,
@@ -407,6 +437,13 @@ async fn set_settings(
 ) -> Result<Json<SettingsBody>, ApiError> {
     caller.require(&[Role::Admin])?;
     settings.check().map_err(|e| ApiError::Invalid(e.to_string()))?;
+    if let Some(s) =
+        settings.direct_segments.iter().find(|s| blindmap_records::segment_label(s).is_none_or(|l| l.as_str() != *s))
+    {
+        return Err(ApiError::Invalid(format!(
+            "direct segments are segment labels such as open_opportunities (got {s:?})"
+        )));
+    }
     state.store.set_registration_settings(&caller.0.user.org, &settings).await?;
     Ok(Json(SettingsBody(settings)))
 }

@@ -17,28 +17,36 @@ use crate::extract::{Json, Query};
 #[derive(Deserialize, utoipa::IntoParams)]
 pub(crate) struct ReportQuery {
     /// The partnership (`pt_…`).
+    #[param(value_type = super::contract::PartnershipId)]
     partnership: String,
     /// Only your accounts in this segment.
+    #[param(value_type = Option<super::contract::Filter>, nullable = false)]
     own_segment: Option<String>,
     /// Only overlaps with this partner segment.
+    #[param(value_type = Option<super::contract::Filter>, nullable = false)]
     partner_segment: Option<String>,
     /// Only accounts of this owner (the account's `owner` field).
+    #[param(value_type = Option<super::contract::Filter>, nullable = false)]
     owner: Option<String>,
     /// Only accounts whose name or id contains this.
+    #[param(value_type = Option<super::contract::Filter>, nullable = false)]
     q: Option<String>,
     /// Only accounts new since the previous complete match.
     #[serde(default)]
     new_only: bool,
-    /// `account` (default), `segment`, `partner_segment` or `owner`.
+    /// The order (default `account`).
+    #[param(value_type = Option<super::contract::ReportSort>, nullable = false)]
     sort: Option<String>,
     /// Descending.
     #[serde(default)]
     desc: bool,
     /// At most this many rows (1 to 1000; default 100).
+    #[param(minimum = 1, maximum = 1000, nullable = false)]
     limit: Option<u32>,
     /// Rows to skip.
     #[serde(default)]
-    offset: u64,
+    #[param(maximum = 4294967295_u64, format = Int64)]
+    offset: u32,
 }
 
 /// A co-sell record on the account.
@@ -83,8 +91,9 @@ pub(crate) struct Report {
 
 /// The overlap report of the latest complete match with a partner, filtered, sorted and paged.
 #[utoipa::path(get, path = "/api/v1/reports/overlaps", tag = "reports", params(ReportQuery),
-    responses((status = 200, body = Report),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such partnership, or no complete match")))]
+    responses((status = 200, body = Report, description = "A page of the report"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such partnership, or no complete match"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A limit, sort or filter out of range")))]
 async fn overlaps(
     State(state): State<AppState>,
     caller: Caller,
@@ -92,6 +101,11 @@ async fn overlaps(
 ) -> Result<Json<Report>, ApiError> {
     let org = &caller.0.user.org;
     let limit = super::Page { limit: q.limit, cursor: None }.limit()?;
+    for (name, value) in
+        [("own_segment", &q.own_segment), ("partner_segment", &q.partner_segment), ("owner", &q.owner), ("q", &q.q)]
+    {
+        super::contract::check_filter(name, value.as_deref())?;
+    }
     let sort = match q.sort.as_deref() {
         None => ReportSort::Account,
         Some(s) => ReportSort::parse(s)
@@ -111,7 +125,7 @@ async fn overlaps(
             account: None,
         })
         .await?;
-    let (rows, total) = state.store.report_page(org, &run, &filter, q.offset, limit).await?;
+    let (rows, total) = state.store.report_page(org, &run, &filter, u64::from(q.offset), limit).await?;
     let items = rows
         .into_iter()
         .map(|row| ReportItem {
@@ -131,7 +145,7 @@ async fn overlaps(
         run: run.id.to_string(),
         previous_run: filter.previous.map(|r| r.to_string()),
         total,
-        offset: q.offset,
+        offset: u64::from(q.offset),
         items,
     }))
 }

@@ -10,8 +10,6 @@ use crate::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use blindmap_store::{
     ListedOverlap, OverlapCursor, OverlapFilter, PartnershipId, PartnershipState, Role, Run, RunId, RunRole, RunState,
 };
@@ -21,7 +19,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{Page, idempotent, request_hash};
+use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::client::PeerClient;
@@ -32,6 +30,7 @@ use crate::runs::{self, CellChange, Connection};
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct StartRun {
     /// The partnership (`pt_…`) to match in.
+    #[schema(value_type = contract::PartnershipId)]
     partnership: String,
     /// Keep a transcript of every frame sent and received (`GET /api/v1/runs/{id}/transcript`).
     #[serde(default)]
@@ -117,6 +116,7 @@ pub(crate) struct RunPage {
 #[derive(Deserialize, utoipa::IntoParams)]
 pub(crate) struct RunFilter {
     /// Only this partnership's runs.
+    #[param(value_type = Option<contract::PartnershipId>, nullable = false)]
     partnership: Option<String>,
 }
 
@@ -167,8 +167,10 @@ pub(crate) struct OverlapPage {
 #[derive(Deserialize, utoipa::IntoParams)]
 pub(crate) struct OverlapParams {
     /// Only accounts of this own segment.
+    #[param(value_type = Option<contract::Filter>, nullable = false)]
     own_segment: Option<String>,
     /// Only accounts overlapping this partner segment.
+    #[param(value_type = Option<contract::Filter>, nullable = false)]
     partner_segment: Option<String>,
 }
 
@@ -176,6 +178,7 @@ pub(crate) struct OverlapParams {
 #[derive(Deserialize, utoipa::IntoParams)]
 pub(crate) struct PartnerParam {
     /// The partnership (`pt_…`): its latest complete run is listed.
+    #[param(value_type = contract::PartnershipId)]
     partnership: String,
 }
 
@@ -187,11 +190,13 @@ fn run_id(id: &str) -> Result<RunId, ApiError> {
 /// over mutual TLS and runs the protocol with the organisation's newest dataset, each side
 /// disclosing what its sharing policy allows. Answers at once; poll the run for its state.
 #[utoipa::path(post, path = "/api/v1/runs", tag = "runs", request_body = StartRun,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried start safe")),
-    responses((status = 202, body = RunView),
+    params(("Idempotency-Key" = Option<contract::IdempotencyKey>, Header, nullable = false, description = "Makes a retried start safe")),
+    responses((status = 202, body = RunView, description = "Started: poll the run"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Reps do not start runs"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such partnership"),
         (status = 409, body = Problem, content_type = "application/problem+json",
-            description = "The partnership ended, there is no dataset, or the Idempotency-Key was reused")))]
+            description = "The partnership ended or its partner has no node, there is no dataset, or the Idempotency-Key was reused"),
+        (status = 502, body = Problem, content_type = "application/problem+json", description = "The partner's node cannot be called")))]
 async fn start(
     State(state): State<AppState>,
     caller: Caller,
@@ -234,7 +239,11 @@ async fn start(
 }
 
 /// The organisation's runs, newest first, started here or by partners.
-#[utoipa::path(get, path = "/api/v1/runs", tag = "runs", params(Page, RunFilter), responses((status = 200, body = RunPage)))]
+#[utoipa::path(get, path = "/api/v1/runs", tag = "runs",
+    params(Page, ("cursor" = Option<contract::RunId>, Query, description = "The `next` of the previous page"), RunFilter),
+    responses((status = 200, body = RunPage, description = "A page of runs"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "`partnership` is not a partnership id"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A limit or cursor out of range")))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -253,16 +262,18 @@ async fn list(
 }
 
 /// One run: its state and progress, and once complete its overlap matrix.
-#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs", params(("id" = String, Path)),
-    responses((status = 200, body = RunView), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/api/v1/runs/{id}", tag = "runs", params(("id" = contract::RunId, Path)),
+    responses((status = 200, body = RunView, description = "The run"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such run")))]
 async fn one(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<RunView>, ApiError> {
     Ok(Json(state.store.run(&caller.0.user.org, &run_id(&id)?).await?.into()))
 }
 
 /// What changed since the previous complete run with the same partner: per cell, the value
 /// before and after, and where both runs list accounts, the accounts new and lost.
-#[utoipa::path(get, path = "/api/v1/runs/{id}/changes", tag = "runs", params(("id" = String, Path)),
-    responses((status = 200, body = ChangesView),
+#[utoipa::path(get, path = "/api/v1/runs/{id}/changes", tag = "runs", params(("id" = contract::RunId, Path)),
+    responses((status = 200, body = ChangesView, description = "The changes"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such run"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "The run is not complete")))]
 async fn changes(
     State(state): State<AppState>,
@@ -281,16 +292,33 @@ async fn changes(
     Ok(Json(ChangesView { previous_run: Some(previous.id.to_string()), cells }))
 }
 
+/// A place in a run's overlaps as text: the partner record, then the own segment, the partner
+/// segment and the account in hex, joined by dots (`contract::OverlapCursor`).
 fn encode_cursor(c: &OverlapCursor) -> String {
-    let json = serde_json::json!([c.own_segment, c.partner_segment, c.account_id, c.partner_record]);
-    URL_SAFE_NO_PAD.encode(json.to_string())
+    let [own, partner, account] = [&c.own_segment, &c.partner_segment, &c.account_id].map(hex::encode);
+    format!("{}.{own}.{partner}.{account}", c.partner_record)
 }
 
+/// A place read back: any text of the cursor's shape names one (texts are read as UTF-8, an
+/// invalid sequence or a NUL replaced, as no stored text holds either), since it is only a place
+/// in the overlaps' order.
 fn decode_cursor(text: &str) -> Result<OverlapCursor, ApiError> {
     let invalid = || ApiError::Invalid("cursor is not one this API returned".into());
-    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| invalid())?;
-    let (own_segment, partner_segment, account_id, partner_record): (String, String, String, i64) =
-        serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    let mut parts = text.split('.');
+    let record = parts.next().ok_or_else(invalid)?;
+    let digits = record.strip_prefix('-').unwrap_or(record);
+    if !(1..=18).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let partner_record: i64 = record.parse().map_err(|_| invalid())?;
+    let mut text = || -> Result<String, ApiError> {
+        let bytes = hex::decode(parts.next().ok_or_else(invalid)?).map_err(|_| invalid())?;
+        Ok(String::from_utf8_lossy(&bytes).replace('\0', "\u{fffd}"))
+    };
+    let (own_segment, partner_segment, account_id) = (text()?, text()?, text()?);
+    if parts.next().is_some() {
+        return Err(invalid());
+    }
     Ok(OverlapCursor { own_segment, partner_segment, account_id, partner_record })
 }
 
@@ -303,6 +331,8 @@ async fn overlap_page(
 ) -> Result<Json<OverlapPage>, ApiError> {
     let limit = page.limit()?;
     let after = page.cursor.as_deref().map(decode_cursor).transpose()?;
+    contract::check_filter("own_segment", params.own_segment.as_deref())?;
+    contract::check_filter("partner_segment", params.partner_segment.as_deref())?;
     let filter = OverlapFilter { own_segment: params.own_segment, partner_segment: params.partner_segment };
     let items = state.store.overlaps_page(&caller.0.user.org, run, &filter, after.as_ref(), limit).await?;
     let next = Page::next(limit, &items, |l: &ListedOverlap| encode_cursor(&l.overlap.cursor()));
@@ -324,8 +354,11 @@ async fn overlap_page(
 /// A run's overlapping accounts (where the partner disclosed at least overlaps), filtered by
 /// segment, ordered by own segment, partner segment and account.
 #[utoipa::path(get, path = "/api/v1/runs/{id}/overlaps", tag = "runs",
-    params(("id" = String, Path), Page, OverlapParams),
-    responses((status = 200, body = OverlapPage), (status = 404, body = Problem, content_type = "application/problem+json")))]
+    params(("id" = contract::RunId, Path), Page,
+        ("cursor" = Option<contract::OverlapCursor>, Query, description = "The `next` of the previous page"), OverlapParams),
+    responses((status = 200, body = OverlapPage, description = "A page of overlapping accounts"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such run"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A limit, cursor or filter out of range")))]
 async fn run_overlaps(
     State(state): State<AppState>,
     caller: Caller,
@@ -337,9 +370,12 @@ async fn run_overlaps(
 }
 
 /// The overlapping accounts of a partnership's latest complete run, filtered by segment.
-#[utoipa::path(get, path = "/api/v1/overlaps", tag = "runs", params(PartnerParam, Page, OverlapParams),
-    responses((status = 200, body = OverlapPage),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "No complete run yet")))]
+#[utoipa::path(get, path = "/api/v1/overlaps", tag = "runs",
+    params(PartnerParam, Page, ("cursor" = Option<contract::OverlapCursor>, Query, description = "The `next` of the previous page"),
+        OverlapParams),
+    responses((status = 200, body = OverlapPage, description = "A page of overlapping accounts"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such partnership, or no complete run yet"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A limit, cursor or filter out of range")))]
 async fn latest_overlaps(
     State(state): State<AppState>,
     caller: Caller,
@@ -356,9 +392,9 @@ async fn latest_overlaps(
 
 /// Every frame the run sent and received, decoded, with its bytes (protocol-spec §16), when the
 /// run kept a transcript.
-#[utoipa::path(get, path = "/api/v1/runs/{id}/transcript", tag = "runs", params(("id" = String, Path)),
-    responses((status = 200, body = String, content_type = "text/plain"),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "No transcript kept")))]
+#[utoipa::path(get, path = "/api/v1/runs/{id}/transcript", tag = "runs", params(("id" = contract::RunId, Path)),
+    responses((status = 200, body = String, content_type = "text/plain", description = "The transcript"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such run, or no transcript kept")))]
 async fn transcript(
     State(state): State<AppState>,
     caller: Caller,

@@ -14,8 +14,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::Page;
+use super::{Page, contract};
 use crate::AppState;
+use crate::attribution::check_text;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Json, Query};
@@ -84,11 +85,14 @@ pub(crate) struct UserList {
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct NewUser {
     /// The user's name (1 to 200 characters).
+    #[schema(value_type = contract::Label)]
     name: String,
     /// `admin` (everything), `rep` (reads runs, overlaps and reports) or `integration`
     /// (uploads datasets and starts runs, for scripts).
+    #[schema(value_type = contract::RoleName)]
     role: String,
     /// A label for the first token (default `first token`).
+    #[schema(value_type = Option<contract::Label>)]
     token_label: Option<String>,
 }
 
@@ -96,6 +100,7 @@ pub(crate) struct NewUser {
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct NewToken {
     /// What it is for, e.g. `laptop` or `nightly sync`.
+    #[schema(value_type = contract::Label)]
     label: String,
 }
 
@@ -122,7 +127,11 @@ pub(crate) struct CreatedUser {
 }
 
 /// The organisation's users and their tokens, by name, removed users included (admins only).
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(Page), responses((status = 200, body = UserList)))]
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    params(Page, ("cursor" = Option<contract::UserId>, Query, description = "The `next` of the previous page")),
+    responses((status = 200, body = UserList, description = "A page of users"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A limit or cursor out of range")))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -150,7 +159,8 @@ async fn list(
 /// Adds a user with a first token (admins only). Takes no idempotency key: replaying the answer
 /// would mean keeping the token; a retry finds the name taken (409) and can issue a new token.
 #[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = NewUser,
-    responses((status = 201, body = CreatedUser),
+    responses((status = 201, body = CreatedUser, description = "The user and their first token"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "The name is taken"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "Bad name or role")))]
 async fn create(
@@ -160,7 +170,9 @@ async fn create(
 ) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
     caller.require(&[Role::Admin])?;
     let org = &caller.0.user.org;
+    check_text("name", &body.name)?;
     let label = body.token_label.unwrap_or_else(|| "first token".to_owned());
+    check_text("token_label", &label)?;
     let role = Role::parse(&body.role).ok_or_else(|| ApiError::Invalid("role is admin, rep or integration".into()))?;
     let user = state.store.create_user(org, &body.name, role).await?;
     let (id, token) = state.store.issue_token(org, &user.id, &label).await?;
@@ -176,10 +188,13 @@ async fn create(
 }
 
 /// Issues another token to a user (admins only).
-#[utoipa::path(post, path = "/api/v1/users/{id}/tokens", tag = "users", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/users/{id}/tokens", tag = "users", params(("id" = contract::UserId, Path)),
     request_body = NewToken,
-    responses((status = 201, body = IssuedToken), (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "The user is disabled or removed")))]
+    responses((status = 201, body = IssuedToken, description = "The token, shown once"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such user"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "The user is disabled or removed"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not a label")))]
 async fn issue(
     State(state): State<AppState>,
     caller: Caller,
@@ -189,6 +204,7 @@ async fn issue(
     caller.require(&[Role::Admin])?;
     let org = &caller.0.user.org;
     let user = UserId::parse(&id).ok_or(ApiError::NotFound("user"))?;
+    check_text("label", &body.label)?;
     let (id, token) = state.store.issue_token(org, &user, &body.label).await?;
     let detail = serde_json::json!({ "user": user.to_string(), "token": id.to_string(), "label": body.label });
     state.store.record_audit(org, &caller.0.user.name, "token.issued", &detail).await?;
@@ -206,8 +222,10 @@ pub(crate) struct SigninLink {
 
 /// Issues a one-time sign-in link to the reports pages for a user (admins only). Only its hash
 /// is kept; hand the link over as you would a token.
-#[utoipa::path(post, path = "/api/v1/users/{id}/signin-link", tag = "users", params(("id" = String, Path)),
-    responses((status = 201, body = SigninLink), (status = 404, body = Problem, content_type = "application/problem+json"),
+#[utoipa::path(post, path = "/api/v1/users/{id}/signin-link", tag = "users", params(("id" = contract::UserId, Path)),
+    responses((status = 201, body = SigninLink, description = "The link, valid once for 15 minutes"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such user"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "The user is disabled or removed")))]
 async fn signin_link(
     State(state): State<AppState>,
@@ -230,8 +248,10 @@ async fn signin_link(
 
 /// Revokes a token (admins only): it authenticates no more, and every browser session signed in
 /// with it ends.
-#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "users", params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "users", params(("id" = contract::TokenId, Path)),
+    responses((status = 204, description = "Revoked"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such token, or revoked already")))]
 async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     caller.require(&[Role::Admin])?;
     let org = &caller.0.user.org;
@@ -253,7 +273,7 @@ async fn user_view(state: &AppState, caller: &Caller, user: &UserId) -> Result<U
 /// Disables a user (admins only): its tokens stop authenticating at once, every browser session
 /// it has ends, its unused sign-in links are void. Its tokens work again once it is enabled;
 /// its sessions do not come back. Disabling a disabled user changes nothing.
-#[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "users", params(("id" = String, Path, description = "The user's id, `usr_…`")),
+#[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "users", params(("id" = contract::UserId, Path)),
     responses((status = 200, body = UserView, description = "The user, now disabled"),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid bearer token"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "The caller is not an admin"),
@@ -270,7 +290,7 @@ async fn disable(
 
 /// Enables a disabled user again (admins only): its tokens that were not revoked authenticate
 /// again. Enabling an active user changes nothing.
-#[utoipa::path(post, path = "/api/v1/users/{id}/enable", tag = "users", params(("id" = String, Path, description = "The user's id, `usr_…`")),
+#[utoipa::path(post, path = "/api/v1/users/{id}/enable", tag = "users", params(("id" = contract::UserId, Path)),
     responses((status = 200, body = UserView, description = "The user, now active"),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid bearer token"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "The caller is not an admin"),
@@ -295,7 +315,7 @@ async fn set_disabled(state: AppState, caller: Caller, id: &str, disabled: bool)
 /// ends, its unused sign-in links are void. The user stays listed as `removed` and its name
 /// stays taken: the audit trail and the records it worked on keep naming it. Removing a removed
 /// user changes nothing.
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = String, Path, description = "The user's id, `usr_…`")),
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = contract::UserId, Path)),
     responses((status = 204, description = "Removed"),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid bearer token"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "The caller is not an admin"),
@@ -319,7 +339,7 @@ pub(crate) struct SignedOut {
 /// Signs a user out of the pages everywhere (admins only): every browser session it has ends,
 /// whether opened with a token or a sign-in link, and its unused sign-in links are void. Its API
 /// tokens stay valid (revoke them, or disable the user, to stop those).
-#[utoipa::path(delete, path = "/api/v1/users/{id}/sessions", tag = "users", params(("id" = String, Path, description = "The user's id, `usr_…`")),
+#[utoipa::path(delete, path = "/api/v1/users/{id}/sessions", tag = "users", params(("id" = contract::UserId, Path)),
     responses((status = 200, body = SignedOut, description = "Signed out: how many sessions ended"),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid bearer token"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "The caller is not an admin"),
