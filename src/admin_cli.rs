@@ -202,10 +202,9 @@ pub(crate) enum HooksCommand {
     Add {
         /// Where to post: https:// (http:// only on this machine).
         url: String,
-        /// An event kind to send (repeatable; default: all): overlap.changed, cosell.created,
-        /// cosell.updated, registration.submitted|approved|rejected|conflict|expired,
-        /// attribution.recorded.
-        #[arg(long = "event", value_name = "KIND")]
+        /// An event kind to send (repeatable; default: all).
+        #[arg(long = "event", value_name = "KIND",
+            value_parser = clap::builder::PossibleValuesParser::new(blindmap_cosell::webhook::EVENT_KINDS.iter().copied()))]
         events: Vec<String>,
         #[command(flatten)]
         connection: Connection,
@@ -237,7 +236,8 @@ pub(crate) enum HooksCommand {
         connection: Connection,
     },
     /// Print the events after a cursor (all from the start without one) as JSON lines, and the
-    /// cursor to continue from: what a receiver missed.
+    /// cursor to continue from: what a receiver missed. Every event is there as soon as it is
+    /// recorded, and continuing from the last cursor never skips one.
     Events {
         /// The cursor printed last time.
         #[arg(long)]

@@ -39,7 +39,7 @@ pub use audit::AuditEvent;
 pub use cosell::StoredCoSell;
 pub use datasets::DatasetInfo;
 pub use error::StoreError;
-pub use events::{Attempt, Due, Endpoint, EndpointState, Event, Retry, SETTLE_MS};
+pub use events::{Attempt, Due, Endpoint, EndpointState, Event, Retry};
 pub use idempotency::{Claim, IDEMPOTENCY_KEPT_MS, IDEMPOTENCY_LEASE_MS};
 pub use ids::{DatasetId, EndpointId, EventId, OrgId, PartnershipId, RunId, TokenId, UserId};
 pub use ids::{SourceId, TouchId};

@@ -75,15 +75,6 @@ pub async fn age_heartbeat(store: &Store, run: &crate::RunId, ms: i64) {
         .expect("age the heartbeat");
 }
 
-/// Makes every event of the store look `ms` older (the pull endpoint serves settled events only).
-pub async fn age_events(store: &Store, ms: i64) {
-    sqlx::query("UPDATE events SET created_at = created_at - $1")
-        .bind(ms)
-        .execute(&store.pool)
-        .await
-        .expect("age the events");
-}
-
 /// Moves a registration's protection end to `until` (Unix ms), as if it had been approved that
 /// long ago: the node's sweep expires it when `until` passes.
 pub async fn set_protection_end(store: &Store, registration: &str, until: i64) {
@@ -128,4 +119,15 @@ pub async fn unfinish_idempotency_key(store: &Store, org: &crate::OrgId, key: &s
     .execute(&store.pool)
     .await
     .unwrap();
+}
+
+/// Makes one event look `ms` older than it is, as an event written in a transaction that began
+/// earlier but committed later than events already served looks to a reader.
+pub async fn backdate_event(store: &Store, event: &crate::EventId, ms: i64) {
+    sqlx::query("UPDATE events SET created_at = created_at - $1 WHERE id = $2")
+        .bind(ms)
+        .bind(event.as_str())
+        .execute(&store.pool)
+        .await
+        .expect("backdate the event");
 }

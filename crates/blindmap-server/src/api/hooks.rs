@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use blindmap_cosell::webhook::Secret;
+use blindmap_cosell::webhook::{EVENT_KINDS, Secret};
 use blindmap_store::{Endpoint, EndpointId, EndpointState, EventId, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,25 +17,14 @@ use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Json, Query};
 
-/// The event kinds a node emits.
-pub(crate) const EVENT_KINDS: &[&str] = &[
-    "overlap.changed",
-    "cosell.created",
-    "cosell.updated",
-    "registration.submitted",
-    "registration.approved",
-    "registration.rejected",
-    "registration.conflict",
-    "registration.expired",
-    "attribution.recorded",
-];
-
 /// An endpoint to add.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct NewHook {
     /// Where to post: https:// (http:// only on loopback).
     url: String,
-    /// The event kinds to send (default: all).
+    /// The event kinds to send (default: all): overlap.changed, cosell.created, cosell.updated,
+    /// registration.submitted, .conflict, .approved, .rejected, .extended, .expired, .closed,
+    /// attribution.recorded.
     #[serde(default)]
     events: Vec<String>,
 }
@@ -230,8 +219,9 @@ async fn deliveries(
     Ok(Json(AttemptList { items }))
 }
 
-/// The organisation's events, oldest first, by cursor: what webhooks carried, for a receiver to
-/// fetch what it missed. Events appear once settled, about 30 s after they happen.
+/// The organisation's events in the order they were recorded, by cursor: what webhooks carried,
+/// for a receiver to fetch what it missed. An event appears as soon as it is recorded, and paging
+/// on from the last cursor never skips one.
 #[utoipa::path(get, path = "/api/v1/events", tag = "hooks", params(Page), responses((status = 200, body = EventPage)))]
 async fn events(
     State(state): State<AppState>,
@@ -243,7 +233,7 @@ async fn events(
     let after = page.after(EventId::parse, "an event id")?;
     let items = state.store.events_page(&caller.0.user.org, after.as_ref(), limit).await?;
     // Unlike the other lists, an events page always says where to go on from (if it has
-    // anything): more may settle later.
+    // anything): more may be recorded later.
     let next = items.last().map(|e| e.id.to_string()).or_else(|| page.cursor.clone());
     let items = items
         .into_iter()
