@@ -89,7 +89,9 @@ async fn attempt(http: &reqwest::Client, due: &Due) -> Attempt {
     let at = crate::now_ms();
     let timestamp = at / 1000;
     let body = body(due);
-    let outcome = match Secret::parse(&due.secret) {
+    let secret =
+        due.secret.as_ref().map_err(ToString::to_string).and_then(|s| Secret::parse(s).map_err(|e| e.to_string()));
+    let outcome = match secret {
         Err(e) => Err((None, format!("the endpoint's secret is unusable: {e}"))),
         Ok(secret) => {
             let signature = secret.sign(due.event.id.as_str(), timestamp, &body);

@@ -1,13 +1,14 @@
 //! The outbox: events written in the same transaction as the change that caused them, their
 //! deliveries to webhook endpoints (leased by whichever replica sends them, retried until they
 //! succeed or are given up) and the delivery log. Events stay readable by cursor (the pull
-//! endpoint) whatever became of their deliveries.
+//! endpoint) whatever became of their deliveries. Endpoints' signing secrets are sealed at rest.
 
 use blindmap_cosell::webhook::EVENT_KINDS;
 use sqlx::Row;
 use zeroize::Zeroizing;
 
 use crate::ids::{EndpointId, EventId, OrgId, now_ms};
+use crate::sealed::WEBHOOK_SECRETS;
 use crate::{Backend, Store, StoreError};
 
 /// Numbers the events committed since it last ran, after every event numbered before, oldest
@@ -64,16 +65,26 @@ pub struct Event {
 }
 
 /// A delivery due now, leased to the caller.
-#[derive(Debug)]
 pub struct Due {
     /// The event.
     pub event: Event,
     /// Its endpoint.
     pub endpoint: Endpoint,
-    /// The endpoint's secret (`whsec_…`), to sign with.
-    pub secret: Zeroizing<String>,
+    /// The endpoint's secret (`whsec_…`), to sign with — or why it cannot be read (the delivery
+    /// then fails; the other deliveries go on).
+    pub secret: Result<Zeroizing<String>, StoreError>,
     /// Attempts made before this one.
     pub attempts: u32,
+}
+
+impl std::fmt::Debug for Due {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Due")
+            .field("event", &self.event)
+            .field("endpoint", &self.endpoint)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How an attempt went.
@@ -184,7 +195,8 @@ pub(crate) async fn append_event(
 }
 
 impl Store {
-    /// Adds a webhook endpoint of `org` receiving `events` (empty: all), signing with `secret`.
+    /// Adds a webhook endpoint of `org` receiving `events` (empty: all), signing with `secret`
+    /// (kept sealed).
     pub async fn create_endpoint(
         &self,
         org: &OrgId,
@@ -201,6 +213,7 @@ impl Store {
             consecutive_failures: 0,
             created_at: now_ms(),
         };
+        let sealed = self.keyring()?.seal(&WEBHOOK_SECRETS, endpoint.id.as_str(), secret);
         sqlx::query(
             "INSERT INTO webhook_endpoints (id, org_id, url, secret, events, state, consecutive_failures, created_at) \
              VALUES ($1, $2, $3, $4, $5, 'enabled', 0, $6)",
@@ -208,7 +221,7 @@ impl Store {
         .bind(endpoint.id.as_str())
         .bind(org.as_str())
         .bind(url)
-        .bind(secret)
+        .bind(sealed)
         .bind(serde_json::json!(events).to_string())
         .bind(endpoint.created_at)
         .execute(&self.pool)
@@ -344,10 +357,12 @@ impl Store {
             .bind(&endpoint)
             .fetch_one(&self.pool)
             .await?;
+            let sealed: Zeroizing<String> = Zeroizing::new(row.get(6));
+            let secret = self.keyring().and_then(|k| k.open(&WEBHOOK_SECRETS, &endpoint, &sealed));
             due.push(Due {
                 event: event_from_row(&row, 0)?,
                 attempts: u32::try_from(row.get::<i64, _>(5)).unwrap_or(u32::MAX),
-                secret: Zeroizing::new(row.get(6)),
+                secret,
                 endpoint: endpoint_from_row(&row, 7)?,
             });
         }

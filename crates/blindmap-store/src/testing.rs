@@ -9,18 +9,25 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 
 use crate::Store;
 
-/// A store on a new SQLite file; the folder goes when the guard drops.
+/// A store on a new SQLite file, sealing secrets under a new random key; the folder goes when
+/// the guard drops.
 pub async fn sqlite() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let store =
         Store::connect(&format!("sqlite:{}", dir.path().join("node.db").display())).await.expect("SQLite store");
-    (store, dir)
+    (store.with_secrets(keyring()), dir)
 }
 
-/// A store on a new PostgreSQL database, or `None` when no test server is configured.
+/// A store on a new PostgreSQL database, sealing secrets under a new random key, or `None` when
+/// no test server is configured.
 pub async fn postgres() -> Option<Store> {
     let url = postgres_url().await?;
-    Some(Store::connect(&url).await.expect("PostgreSQL store"))
+    Some(Store::connect(&url).await.expect("PostgreSQL store").with_secrets(keyring()))
+}
+
+/// A keyring of one new random key.
+pub fn keyring() -> crate::Keyring {
+    crate::Keyring::new(crate::SecretsKey::generate(), Vec::new())
 }
 
 /// The URL of a new, empty PostgreSQL database, or `None` when no test server is configured.
@@ -119,6 +126,35 @@ pub async fn unfinish_idempotency_key(store: &Store, org: &crate::OrgId, key: &s
     .execute(&store.pool)
     .await
     .unwrap();
+}
+
+/// A column that keeps a secret, as tests read it raw.
+#[derive(Debug, Clone, Copy)]
+pub enum SecretColumn {
+    /// `webhook_endpoints.secret`.
+    Webhook,
+    /// `inbound_sources.secret`.
+    Inbound,
+}
+
+/// Writes `text` into a secret column for row `id` as it is, as a node from before secrets were
+/// sealed kept them.
+pub async fn put_stored_secret(store: &Store, column: SecretColumn, id: &str, text: &str) {
+    let query = match column {
+        SecretColumn::Webhook => "UPDATE webhook_endpoints SET secret = $1 WHERE id = $2",
+        SecretColumn::Inbound => "UPDATE inbound_sources SET secret = $1 WHERE id = $2",
+    };
+    sqlx::query(query).bind(text).bind(id).execute(&store.pool).await.expect("the row");
+}
+
+/// The text a secret column holds for row `id`, exactly as stored.
+pub async fn stored_secret(store: &Store, column: SecretColumn, id: &str) -> String {
+    let query = match column {
+        SecretColumn::Webhook => "SELECT secret FROM webhook_endpoints WHERE id = $1",
+        SecretColumn::Inbound => "SELECT secret FROM inbound_sources WHERE id = $1",
+    };
+    let row = sqlx::query(query).bind(id).fetch_one(&store.pool).await.expect("the row");
+    sqlx::Row::get(&row, 0)
 }
 
 /// Makes one event look `ms` older than it is, as an event written in a transaction that began
