@@ -200,7 +200,9 @@ pub(crate) enum HooksCommand {
     /// Add a webhook endpoint and print its signing secret (shown once). Receivers verify
     /// deliveries with any Standard Webhooks library and that secret.
     Add {
-        /// Where to post: https:// (http:// only on this machine).
+        /// Where to post: https:// to a public address. Plain http://, and loopback, private or
+        /// link-local addresses, only where the node's operator allows them (webhook_allow_http,
+        /// webhook_allow in node.toml).
         url: String,
         /// An event kind to send (repeatable; default: all).
         #[arg(long = "event", value_name = "KIND",

@@ -84,6 +84,15 @@ pub struct NodeConfig {
     /// (`BLINDMAP_WEBHOOK_RETRY_BASE_MS`).
     #[serde(default = "default_retry_base_ms")]
     pub webhook_retry_base_ms: u64,
+    /// Let webhooks use plain http:// (`BLINDMAP_WEBHOOK_ALLOW_HTTP`); by default https:// only.
+    #[serde(default)]
+    pub webhook_allow_http: bool,
+    /// Where webhooks may go although it is loopback, private, link-local or otherwise not a
+    /// public address: CIDRs (`10.20.0.0/16`), addresses (`127.0.0.1`) and host names
+    /// (`crm.internal`, `*.corp.example`, reached whatever they resolve to)
+    /// (`BLINDMAP_WEBHOOK_ALLOW`, comma-separated). Empty by default: public addresses only.
+    #[serde(default)]
+    pub webhook_allow: Vec<String>,
     /// The file with the key that seals secrets at rest (32 bytes in base64), relative to the
     /// data folder (`BLINDMAP_SECRETS_KEY_FILE`; `BLINDMAP_SECRETS_KEY` gives the key itself and
     /// wins). None: `secrets.key` in the data folder, made on first start for a SQLite node; a
@@ -160,13 +169,30 @@ impl NodeConfig {
             self.webhook_retry_base_ms =
                 v.parse().map_err(|_| bad("BLINDMAP_WEBHOOK_RETRY_BASE_MS", "not a number of milliseconds"))?;
         }
+        if let Some(v) = var("BLINDMAP_WEBHOOK_ALLOW_HTTP") {
+            self.webhook_allow_http = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(bad("BLINDMAP_WEBHOOK_ALLOW_HTTP", "not true or false")),
+            };
+        }
+        if let Some(v) = var("BLINDMAP_WEBHOOK_ALLOW") {
+            self.webhook_allow = v.split(',').map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned).collect();
+        }
         if let Some(v) = var("BLINDMAP_SECRETS_KEY_FILE") {
             self.secrets_key_file = Some(PathBuf::from(v));
         }
         if !self.public_url.starts_with("https://") {
             return Err(bad("public_url", "must be an https:// URL"));
         }
+        self.webhook_egress()?;
         Ok(())
+    }
+
+    /// Where the node's webhooks may go.
+    pub(crate) fn webhook_egress(&self) -> Result<crate::hooks::WebhookEgress, NodeError> {
+        crate::hooks::WebhookEgress::new(self.webhook_allow_http, &self.webhook_allow)
+            .map_err(|problem| NodeError::Config { path: "webhook_allow".into(), problem })
     }
 
     fn limits(&self) -> Limits {
@@ -242,6 +268,8 @@ pub async fn init(options: &InitOptions) -> Result<Initialised, NodeError> {
         request_timeout_seconds: default_timeout(),
         keep_transcripts: false,
         webhook_retry_base_ms: default_retry_base_ms(),
+        webhook_allow_http: false,
+        webhook_allow: Vec::new(),
         secrets_key_file: Some(PathBuf::from(SECRETS_KEY_FILE)),
         previous_secrets_key_files: Vec::new(),
     };
@@ -257,9 +285,10 @@ pub async fn init(options: &InitOptions) -> Result<Initialised, NodeError> {
         "# blindmap node configuration. Each setting can be overridden by an environment variable:\n\
          # BLINDMAP_LISTEN, BLINDMAP_PUBLIC_URL, BLINDMAP_DATABASE_URL, BLINDMAP_MAX_BODY_MIB,\n\
          # BLINDMAP_REQUEST_TIMEOUT_SECONDS, BLINDMAP_KEEP_TRANSCRIPTS, BLINDMAP_WEBHOOK_RETRY_BASE_MS,\n\
-         # BLINDMAP_SECRETS_KEY_FILE (BLINDMAP_SECRETS_KEY: the key itself). Keep a copy of secrets.key apart\n\
-         # from the database's backups: without it the webhook and inbound secrets in the database cannot\n\
-         # be read.\n{}",
+         # BLINDMAP_WEBHOOK_ALLOW_HTTP, BLINDMAP_WEBHOOK_ALLOW (comma-separated), BLINDMAP_SECRETS_KEY_FILE\n\
+         # (BLINDMAP_SECRETS_KEY: the key itself). webhook_allow lists where webhooks may go although it is\n\
+         # not a public address: CIDRs, addresses, host names. Keep a copy of secrets.key apart from the\n\
+         # database's backups: without it the webhook and inbound secrets in the database cannot be read.\n{}",
         toml::to_string(&config).map_err(|e| NodeError::Config { path: CONFIG_FILE.into(), problem: e.to_string() })?
     );
     std::fs::write(dir.join(CONFIG_FILE), text)?;
@@ -390,6 +419,7 @@ impl RunningNode {
 pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, NodeError> {
     let identity = Identity::load(&data_dir.join(IDENTITY_DIR))?;
     let fingerprint = identity.fingerprint();
+    let webhooks = Arc::new(config.webhook_egress()?);
     let keyring = secrets_keyring(data_dir, config, |name| std::env::var(name).ok())?;
     let store = Store::connect(&config.database_url).await?.with_secrets(keyring);
     // Secrets an older node kept in plaintext, or a previous key sealed: under the current key.
@@ -416,13 +446,14 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
         public_url: std::sync::OnceLock::new(),
         keep_transcripts: config.keep_transcripts,
         runs: crate::runs::RunTasks::default(),
+        webhooks: webhooks.clone(),
     });
     let policy = blindmap_cosell::webhook::DeliveryPolicy {
         base: Duration::from_millis(config.webhook_retry_base_ms.max(1)),
         ..Default::default()
     };
     let (hooks_stop, stop) = tokio::sync::watch::channel(false);
-    let hooks = tokio::spawn(crate::hooks::run_worker(store.clone(), policy, stop.clone()));
+    let hooks = tokio::spawn(crate::hooks::run_worker(store.clone(), policy, webhooks, stop.clone()));
     let (sync_store, sync_context) = (store.clone(), context.clone());
     let sync = tokio::spawn(async move {
         tokio::join!(
@@ -456,6 +487,8 @@ mod tests {
             request_timeout_seconds: 300,
             keep_transcripts: false,
             webhook_retry_base_ms: 5000,
+            webhook_allow_http: false,
+            webhook_allow: Vec::new(),
             secrets_key_file: None,
             previous_secrets_key_files: Vec::new(),
         }
@@ -468,6 +501,8 @@ mod tests {
             "BLINDMAP_LISTEN" => Some("0.0.0.0:9000".to_owned()),
             "BLINDMAP_DATABASE_URL" => Some("postgres://db/blindmap".to_owned()),
             "BLINDMAP_MAX_BODY_MIB" => Some("16".to_owned()),
+            "BLINDMAP_WEBHOOK_ALLOW_HTTP" => Some("true".to_owned()),
+            "BLINDMAP_WEBHOOK_ALLOW" => Some("10.20.0.0/16, crm.internal,".to_owned()),
             "BLINDMAP_SECRETS_KEY_FILE" => Some("/run/credentials/blindmap/secrets-key".to_owned()),
             _ => None,
         };
@@ -475,16 +510,24 @@ mod tests {
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.database_url, "postgres://db/blindmap");
         assert_eq!(config.max_body_mib, 16);
+        assert!(config.webhook_allow_http);
+        assert_eq!(config.webhook_allow, ["10.20.0.0/16", "crm.internal"]);
         assert_eq!(config.secrets_key_file, Some(PathBuf::from("/run/credentials/blindmap/secrets-key")));
         let bad = |name: &str| (name == "BLINDMAP_PUBLIC_URL").then(|| "http://plain".to_owned());
         assert!(matches!(sample().apply_env(bad), Err(NodeError::Config { .. })), "only https");
+        let bad = |name: &str| (name == "BLINDMAP_WEBHOOK_ALLOW").then(|| "10.0.0.0/33".to_owned());
+        let refused = sample().apply_env(bad);
+        assert!(matches!(&refused, Err(NodeError::Config { path, .. }) if path == "webhook_allow"), "{refused:?}");
+        let bad = |name: &str| (name == "BLINDMAP_WEBHOOK_ALLOW_HTTP").then(|| "yes please".to_owned());
+        let refused = sample().apply_env(bad);
+        assert!(matches!(&refused, Err(NodeError::Config { path, .. }) if path == "BLINDMAP_WEBHOOK_ALLOW_HTTP"));
     }
 
     #[test]
     fn a_configuration_without_the_new_settings_still_loads() {
         let text = "listen = \"127.0.0.1:7443\"\npublic_url = \"https://a.example\"\ndatabase_url = \"sqlite:a.db\"\n";
         let config: NodeConfig = toml::from_str(text).unwrap();
-        assert!(config.secrets_key_file.is_none() && config.previous_secrets_key_files.is_empty());
+        assert!(!config.webhook_allow_http && config.webhook_allow.is_empty() && config.secrets_key_file.is_none());
     }
 
     #[cfg(unix)]

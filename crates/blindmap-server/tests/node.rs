@@ -24,6 +24,7 @@ async fn an_initialised_node_serves_its_api_over_pinned_tls() {
     let config = NodeConfig::load(&options.data_dir).unwrap();
     assert_eq!(config, made.config);
     assert_eq!(config.secrets_key_file.as_deref(), Some(std::path::Path::new(SECRETS_KEY_FILE)));
+    assert!(!config.webhook_allow_http && config.webhook_allow.is_empty(), "webhooks: public https only");
     // The data folder and what holds secrets in it are the node's user's alone.
     #[cfg(unix)]
     {

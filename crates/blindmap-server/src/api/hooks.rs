@@ -20,7 +20,8 @@ use crate::extract::{Json, Query};
 /// An endpoint to add.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct NewHook {
-    /// Where to post: https:// (http:// only on loopback).
+    /// Where to post: https:// to a public address (http://, and loopback, private or link-local
+    /// addresses, only where the node's operator allows them).
     url: String,
     /// The event kinds to send (default: all): overlap.changed, cosell.created, cosell.updated,
     /// registration.submitted, .conflict, .approved, .rejected, .extended, .expired, .closed,
@@ -126,7 +127,10 @@ fn endpoint_id(id: &str) -> Result<EndpointId, ApiError> {
     EndpointId::parse(id).ok_or(ApiError::NotFound("webhook endpoint"))
 }
 
-/// Adds a webhook endpoint (admins only). The answer carries its signing secret, once.
+/// Adds a webhook endpoint (admins only). The answer carries its signing secret, once. A URL
+/// that is not https:// (unless the node allows http), or whose host is a loopback, private,
+/// link-local or other non-public address the node's operator has not allowed, is refused (422);
+/// host names are checked again, by the addresses they resolve to, at every delivery.
 #[utoipa::path(post, path = "/api/v1/hooks", tag = "hooks", request_body = NewHook,
     responses((status = 201, body = HookView), (status = 422, body = Problem, content_type = "application/problem+json")))]
 async fn create(
@@ -135,14 +139,16 @@ async fn create(
     Json(body): Json<NewHook>,
 ) -> Result<(StatusCode, Json<HookView>), ApiError> {
     caller.require(&[Role::Admin])?;
-    crate::hooks::acceptable_url(&body.url).map_err(ApiError::Invalid)?;
+    let strict = crate::hooks::WebhookEgress::default();
+    let egress = state.node.as_deref().map_or(&strict, |node| &*node.webhooks);
+    let url = egress.check(&body.url).map_err(|refusal| ApiError::Invalid(refusal.to_string()))?;
     if let Some(unknown) = body.events.iter().find(|e| !EVENT_KINDS.contains(&e.as_str())) {
         return Err(ApiError::Invalid(format!("unknown event kind {unknown:?}; kinds: {}", EVENT_KINDS.join(", "))));
     }
     let key: [u8; 32] = rand::random();
     let secret = Secret::from_bytes(&key).expect("32 bytes");
     let org = &caller.0.user.org;
-    let endpoint = state.store.create_endpoint(org, &body.url, &secret.expose(), &body.events).await?;
+    let endpoint = state.store.create_endpoint(org, url.as_str(), &secret.expose(), &body.events).await?;
     let detail = serde_json::json!({ "endpoint": endpoint.id.to_string(), "events": body.events });
     state.store.record_audit(org, &caller.0.user.name, "hook.created", &detail).await?;
     let mut view = HookView::from(endpoint);
