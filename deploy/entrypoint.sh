@@ -6,6 +6,8 @@
 #   BLINDMAP_PUBLIC_URL    the https:// URL partners and clients dial
 #   BLINDMAP_DATABASE_URL  postgres://… (default: SQLite in the data folder)
 #   BLINDMAP_LISTEN        default 0.0.0.0:7443
+#   BLINDMAP_SECRETS_KEY   the secrets key (default: secrets.key, which init makes in the data
+#                          folder; replicas of one node on PostgreSQL must share one key)
 set -eu
 umask 077
 data="${BLINDMAP_DATA_DIR:-/var/lib/blindmap}"

@@ -200,12 +200,13 @@ pub(crate) enum HooksCommand {
     /// Add a webhook endpoint and print its signing secret (shown once). Receivers verify
     /// deliveries with any Standard Webhooks library and that secret.
     Add {
-        /// Where to post: https:// (http:// only on this machine).
+        /// Where to post: https:// to a public address. Plain http://, and loopback, private or
+        /// link-local addresses, only where the node's operator allows them (webhook_allow_http,
+        /// webhook_allow in node.toml).
         url: String,
-        /// An event kind to send (repeatable; default: all): overlap.changed, cosell.created,
-        /// cosell.updated, registration.submitted|approved|rejected|conflict|expired,
-        /// attribution.recorded.
-        #[arg(long = "event", value_name = "KIND")]
+        /// An event kind to send (repeatable; default: all).
+        #[arg(long = "event", value_name = "KIND",
+            value_parser = clap::builder::PossibleValuesParser::new(blindmap_cosell::webhook::EVENT_KINDS.iter().copied()))]
         events: Vec<String>,
         #[command(flatten)]
         connection: Connection,
@@ -237,7 +238,8 @@ pub(crate) enum HooksCommand {
         connection: Connection,
     },
     /// Print the events after a cursor (all from the start without one) as JSON lines, and the
-    /// cursor to continue from: what a receiver missed.
+    /// cursor to continue from: what a receiver missed. Every event is there as soon as it is
+    /// recorded, and continuing from the last cursor never skips one.
     Events {
         /// The cursor printed last time.
         #[arg(long)]

@@ -276,6 +276,11 @@ pub(crate) fn run_init(args: &InitArgs) -> anyhow::Result<()> {
     println!("  URL          {}", made.config.public_url);
     println!("  fingerprint  {}", made.fingerprint);
     println!("  database     {}", if args.database.is_some() { "PostgreSQL" } else { "SQLite, in the data folder" });
+    println!(
+        "  secrets key  {} (seals the webhook and inbound secrets in the database: back it up apart from the \
+         database; replicas on PostgreSQL are given it as BLINDMAP_SECRETS_KEY)",
+        args.data_dir.join(blindmap_server::node::SECRETS_KEY_FILE).display()
+    );
     println!("Admin token for {} (shown once; only its hash is kept):", escaped(&args.admin));
     println!("  {}", made.admin_token.expose());
     println!("Start the node with `blindmap serve --data-dir {}`.", args.data_dir.display());

@@ -408,6 +408,14 @@ impl Served {
         let after = |label: &str| out.lines().skip_while(|l| !l.contains(label)).nth(1).unwrap().trim().to_owned();
         let token = after("Admin token");
         let fingerprint = out.lines().find_map(|l| l.trim().strip_prefix("fingerprint")).unwrap().trim().to_owned();
+        // As an operator whose webhook receivers run on the node's machine configures it.
+        let config = dir.join(data_dir).join("node.toml");
+        let settings = std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("webhook_allow_http = false", "webhook_allow_http = true")
+            .replace("webhook_allow = []", "webhook_allow = [\"127.0.0.0/8\"]");
+        assert!(settings.contains("webhook_allow = [\"127.0.0.0/8\"]"), "{settings}");
+        std::fs::write(&config, settings).unwrap();
         let served = Self::serve(dir, data_dir, &token);
         assert_eq!(served.fingerprint, fingerprint);
         served
@@ -623,17 +631,29 @@ fn init_serve_and_import_through_the_api() {
     assert!(!last.status.success() && text(&last.stderr).contains("last active admin"), "{}", text(&last.stderr));
 
     // Webhooks: add (the secret shown once), list, disable, enable, log.
-    let added = node.run(&["hooks", "add", "http://127.0.0.1:9/hook", "--event", "overlap.changed"], dir.path());
+    let events = ["--event", "overlap.changed", "--event", "registration.extended", "--event", "registration.closed"];
+    let added = node.run(&[&["hooks", "add", "http://127.0.0.1:9/hook"][..], &events].concat(), dir.path());
     let out = text(&added.stdout);
-    assert!(out.contains("whsec_") && out.contains("events: overlap.changed"), "{out}{}", text(&added.stderr));
+    assert!(
+        out.contains("whsec_") && out.contains("events: overlap.changed, registration.extended, registration.closed"),
+        "every kind the node emits can be chosen: {out}{}",
+        text(&added.stderr)
+    );
+    let unknown = node.run(&["hooks", "add", "http://127.0.0.1:9/hook", "--event", "registration.nope"], dir.path());
+    assert!(
+        !unknown.status.success() && text(&unknown.stderr).contains("registration.extended"),
+        "an unknown kind is refused with the list: {}",
+        text(&unknown.stderr)
+    );
     let hook = out.split_whitespace().next().unwrap().to_owned();
     let listed = text(&node.run(&["hooks", "list"], dir.path()).stdout);
     assert!(listed.contains(&hook) && !listed.contains("whsec_"), "{listed}");
     assert!(text(&node.run(&["hooks", "disable", &hook], dir.path()).stdout).contains("disabled"));
     assert!(text(&node.run(&["hooks", "enable", &hook], dir.path()).stdout).contains("enabled"));
     assert!(node.run(&["hooks", "log", &hook], dir.path()).status.success());
-    let remote = node.run(&["hooks", "add", "http://hooks.example.com/"], dir.path());
-    assert!(text(&remote.stderr).contains("only for a receiver on this machine"), "{}", text(&remote.stderr));
+    let metadata = node.run(&["hooks", "add", "http://169.254.169.254/latest/meta-data/"], dir.path());
+    let said = text(&metadata.stderr);
+    assert!(said.contains("422") && said.contains("169.254.169.254 is a link-local address"), "{said}");
 
     // A second organisation on the same node sees nothing of the first.
     let org = blindmap(&["org", "add", "Hosted Co", "--data-dir", "node"], dir.path());
@@ -881,6 +901,12 @@ fn attribution_from_the_cli() {
     assert!(line(&closed, "Globex").contains("33.3333 %"), "{closed}");
     let again = node.run(&close, dir.path());
     assert!(!again.status.success() && text(&again.stderr).contains("409"), "{}", text(&again.stderr));
+    // The close's event is in the feed at once (it committed), with the cursor to go on from.
+    let feed = node.run(&["hooks", "events"], dir.path());
+    let (events, cursor) = (text(&feed.stdout), text(&feed.stderr));
+    assert!(events.lines().count() == 1 && events.contains("\"attribution.recorded\""), "{events}{cursor}");
+    let next = cursor.trim().strip_prefix("continue with --after ").expect("a cursor").to_owned();
+    assert!(run(&["hooks", "events", "--after", &next]).is_empty(), "nothing after the last event");
 
     let ledger = run(&["attribution", "ledger"]);
     assert_eq!(ledger.lines().count(), 2, "{ledger}");

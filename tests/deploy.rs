@@ -25,6 +25,12 @@ const KNOWN_VARIABLES: &[&str] = &[
     "BLINDMAP_MAX_BODY_MIB",
     "BLINDMAP_REQUEST_TIMEOUT_SECONDS",
     "BLINDMAP_KEEP_TRANSCRIPTS",
+    "BLINDMAP_WEBHOOK_RETRY_BASE_MS",
+    "BLINDMAP_WEBHOOK_ALLOW_HTTP",
+    "BLINDMAP_WEBHOOK_ALLOW",
+    "BLINDMAP_SECRETS_KEY",
+    "BLINDMAP_SECRETS_KEY_FILE",
+    "BLINDMAP_PREVIOUS_SECRETS_KEYS",
     "BLINDMAP_DATA_DIR",
     "BLINDMAP_LOG",
     "BLINDMAP_LOG_JSON",
@@ -91,6 +97,9 @@ fn kubernetes_runs_replicas_on_postgres() {
     }
     let database = env.iter().find(|e| e["name"].as_str() == Some("BLINDMAP_DATABASE_URL")).unwrap();
     assert_eq!(database["valueFrom"]["secretKeyRef"]["name"].as_str(), Some("blindmap-database"));
+    // Replicas on PostgreSQL share one secrets key, from a Secret (the node refuses to start without).
+    let key = env.iter().find(|e| e["name"].as_str() == Some("BLINDMAP_SECRETS_KEY")).expect("the secrets key");
+    assert_eq!(key["valueFrom"]["secretKeyRef"]["name"].as_str(), Some("blindmap-secrets-key"));
     assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
     assert_eq!(container["securityContext"]["readOnlyRootFilesystem"].as_bool(), Some(true));
     // The init container puts the key in place with the mode the node insists on.
@@ -134,8 +143,10 @@ fn the_entry_point_initialises_a_node_once() {
     assert!(out.contains("Initialised a node") && out.contains("Usage: blindmap datasets"), "{out}");
     let config = NodeConfig::load(&dir.path().join("data")).unwrap();
     assert_eq!(config.public_url, "https://blindmap.example.com:7443");
-    let key = std::fs::metadata(dir.path().join("data/identity/node.key")).unwrap();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&key.permissions()) & 0o077, 0);
+    for private in ["data", "data/identity/node.key", "data/secrets.key", "data/node.db"] {
+        let meta = std::fs::metadata(dir.path().join(private)).unwrap();
+        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o077, 0, "{private}");
+    }
     let second = run();
     assert!(second.status.success());
     assert!(!String::from_utf8_lossy(&second.stdout).contains("Initialised"), "initialised once");

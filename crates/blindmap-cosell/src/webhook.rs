@@ -19,6 +19,22 @@ pub const SECRET_PREFIX: &str = "whsec_";
 /// How far a timestamp may be from now, either way, for a signature to verify.
 pub const TOLERANCE_SECONDS: i64 = 300;
 
+/// Every kind of event a node emits, and so every kind a webhook endpoint can ask for: the one
+/// list the node's API, its command line and its outbox go by.
+pub const EVENT_KINDS: &[&str] = &[
+    "overlap.changed",
+    "cosell.created",
+    "cosell.updated",
+    "registration.submitted",
+    "registration.conflict",
+    "registration.approved",
+    "registration.rejected",
+    "registration.extended",
+    "registration.expired",
+    "registration.closed",
+    "attribution.recorded",
+];
+
 /// A signing secret: its key bytes, zeroed when dropped, never printed.
 pub struct Secret(Zeroizing<Vec<u8>>);
 

@@ -3,7 +3,10 @@
 //! later with backoff and jitter, or given up; an endpoint failing too often in a row is
 //! disabled. Leases make replicas share the work; a process stopped mid-retry leaves the
 //! delivery pending in the store, and whichever process runs next sends it (at least once, with
-//! the same `webhook-id`).
+//! the same `webhook-id`). Deliveries reach only what [`egress`] permits, checked as they
+//! connect.
+
+mod egress;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +14,8 @@ use std::time::{Duration, Instant};
 use blindmap_cosell::webhook::{DeliveryPolicy, Secret};
 use blindmap_store::{Attempt, Due, Retry, Store};
 use tokio::sync::watch;
+
+pub(crate) use egress::WebhookEgress;
 
 /// How long a lease lasts: longer than an attempt may take.
 const LEASE_MS: i64 = 60_000;
@@ -21,26 +26,14 @@ const POLL: Duration = Duration::from_millis(500);
 /// Deliveries taken per look.
 const BATCH: u32 = 32;
 
-/// Whether `url` may receive webhooks: https anywhere, plain http only on loopback (a receiver
-/// on the same machine).
-pub(crate) fn acceptable_url(url: &str) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
-    let host = parsed.host_str().ok_or_else(|| format!("{url:?} names no host"))?;
-    let loopback = host == "localhost"
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => Err("webhook URLs are https:// (http:// only for a receiver on this machine)".into()),
-    }
+/// The HTTP client deliveries go out with: public roots, no redirects (a receiver cannot send a
+/// delivery on to where it may not go), no proxy (the addresses checked are the ones connected
+/// to), names resolved through [`egress::GuardedResolver`], a time limit.
+fn client(egress: Arc<WebhookEgress>) -> reqwest::Client {
+    client_with(egress, egress::system_lookup())
 }
 
-/// The HTTP client deliveries go out with: public roots, no redirects, a time limit.
-fn client() -> reqwest::Client {
+fn client_with(egress: Arc<WebhookEgress>, lookup: egress::Lookup) -> reqwest::Client {
     let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
@@ -50,6 +43,8 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(egress::GuardedResolver { egress, lookup }))
         .timeout(ATTEMPT_TIMEOUT)
         .user_agent(concat!("blindmap/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -83,15 +78,19 @@ pub(crate) fn body(due: &Due) -> Vec<u8> {
     .expect("JSON")
 }
 
-/// One attempt at one delivery.
-async fn attempt(http: &reqwest::Client, due: &Due) -> Attempt {
+/// One attempt at one delivery. One the policy refuses is logged as refused, the same whether or
+/// not anything listens where it points.
+async fn attempt(http: &reqwest::Client, egress: &WebhookEgress, due: &Due) -> Attempt {
     let started = Instant::now();
     let at = crate::now_ms();
     let timestamp = at / 1000;
     let body = body(due);
-    let outcome = match Secret::parse(&due.secret) {
-        Err(e) => Err((None, format!("the endpoint's secret is unusable: {e}"))),
-        Ok(secret) => {
+    let secret =
+        due.secret.as_ref().map_err(ToString::to_string).and_then(|s| Secret::parse(s).map_err(|e| e.to_string()));
+    let outcome = match (egress.check(&due.endpoint.url), secret) {
+        (Err(refusal), _) => Err((None, refusal.logged().to_owned())),
+        (_, Err(e)) => Err((None, format!("the endpoint's secret is unusable: {e}"))),
+        (Ok(_), Ok(secret)) => {
             let signature = secret.sign(due.event.id.as_str(), timestamp, &body);
             let sent = http
                 .post(&due.endpoint.url)
@@ -105,6 +104,7 @@ async fn attempt(http: &reqwest::Client, due: &Due) -> Attempt {
             match sent {
                 Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
                 Ok(r) => Err((Some(r.status().as_u16()), format!("answered {}", r.status()))),
+                Err(e) if egress::is_address_refused(&e) => Err((None, egress::ADDRESS_REFUSED.to_owned())),
                 Err(e) => Err((None, format!("could not deliver: {e}"))),
             }
         }
@@ -124,9 +124,14 @@ async fn attempt(http: &reqwest::Client, due: &Due) -> Attempt {
     }
 }
 
-/// Delivers due events until `stop` turns true.
-pub(crate) async fn run_worker(store: Store, policy: DeliveryPolicy, mut stop: watch::Receiver<bool>) {
-    let http = client();
+/// Delivers due events, where `egress` permits, until `stop` turns true.
+pub(crate) async fn run_worker(
+    store: Store,
+    policy: DeliveryPolicy,
+    egress: Arc<WebhookEgress>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let http = client(egress.clone());
     loop {
         let due = match store.claim_due(crate::now_ms(), LEASE_MS, BATCH).await {
             Ok(due) => due,
@@ -137,7 +142,7 @@ pub(crate) async fn run_worker(store: Store, policy: DeliveryPolicy, mut stop: w
         };
         let idle = due.is_empty();
         let sends = due.iter().map(|d| async {
-            let done = attempt(&http, d).await;
+            let done = attempt(&http, &egress, d).await;
             let retry = if done.error.is_none() || !policy.retries(done.attempt) {
                 Retry::GiveUp
             } else {
@@ -174,15 +179,5 @@ mod tests {
         assert_eq!(rfc3339(1_614_265_330_123), "2021-02-25T15:02:10.123Z");
         assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z", "a leap day");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
-    }
-
-    #[test]
-    fn only_https_or_loopback_http_receives() {
-        assert!(acceptable_url("https://hooks.example.com/blindmap").is_ok());
-        assert!(acceptable_url("http://127.0.0.1:9000/hook").is_ok());
-        assert!(acceptable_url("http://localhost/hook").is_ok());
-        assert!(acceptable_url("http://[::1]:80/").is_ok());
-        assert!(acceptable_url("http://hooks.example.com/").is_err());
-        assert!(acceptable_url("ftp://x/").is_err() && acceptable_url("not a url").is_err());
     }
 }

@@ -61,6 +61,8 @@ pub(crate) struct NodeContext {
     pub(crate) keep_transcripts: bool,
     /// The runs this process drives, and the signal that stops them when the node stops.
     pub(crate) runs: runs::RunTasks,
+    /// Where webhooks may go (the operator's allow-list).
+    pub(crate) webhooks: Arc<hooks::WebhookEgress>,
 }
 
 impl AppState {

@@ -1,13 +1,14 @@
-//! The node as a program: its data folder and configuration, `init` (identity, store, first
-//! organisation and admin) and `serve` (the API over HTTPS until told to stop).
+//! The node as a program: its data folder and configuration, `init` (identity, secrets key,
+//! store, first organisation and admin) and `serve` (the API over HTTPS until told to stop).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use blindmap_store::{ApiToken, Role, Store, StoreError};
+use blindmap_store::{ApiToken, Keyring, Role, SecretsKey, Store, StoreError};
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 
@@ -19,6 +20,8 @@ use crate::{Limits, NodeContext, app_with_node};
 pub const CONFIG_FILE: &str = "node.toml";
 /// The identity folder in a node's data folder.
 pub const IDENTITY_DIR: &str = "identity";
+/// The secrets key file `init` writes in a node's data folder (mode 0600).
+pub const SECRETS_KEY_FILE: &str = "secrets.key";
 
 /// The largest HTTP/2 header list the node reads.
 const HTTP2_MAX_HEADER_LIST_BYTES: u32 = 96 * 1024;
@@ -84,6 +87,26 @@ pub struct NodeConfig {
     /// (`BLINDMAP_WEBHOOK_RETRY_BASE_MS`).
     #[serde(default = "default_retry_base_ms")]
     pub webhook_retry_base_ms: u64,
+    /// Let webhooks use plain http:// (`BLINDMAP_WEBHOOK_ALLOW_HTTP`); by default https:// only.
+    #[serde(default)]
+    pub webhook_allow_http: bool,
+    /// Where webhooks may go although it is loopback, private, link-local or otherwise not a
+    /// public address: CIDRs (`10.20.0.0/16`), addresses (`127.0.0.1`) and host names
+    /// (`crm.internal`, `*.corp.example`, reached whatever they resolve to)
+    /// (`BLINDMAP_WEBHOOK_ALLOW`, comma-separated). Empty by default: public addresses only.
+    #[serde(default)]
+    pub webhook_allow: Vec<String>,
+    /// The file with the key that seals secrets at rest (32 bytes in base64), relative to the
+    /// data folder (`BLINDMAP_SECRETS_KEY_FILE`; `BLINDMAP_SECRETS_KEY` gives the key itself and
+    /// wins). None: `secrets.key` in the data folder, made on first start for a SQLite node; a
+    /// PostgreSQL node must be given one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets_key_file: Option<PathBuf>,
+    /// Files with keys that sealed secrets before the current one: they open, and start-up
+    /// re-seals under the current key, what they sealed (`BLINDMAP_PREVIOUS_SECRETS_KEYS` gives
+    /// keys themselves, comma-separated).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_secrets_key_files: Vec<PathBuf>,
 }
 
 fn default_retry_base_ms() -> u64 {
@@ -149,10 +172,30 @@ impl NodeConfig {
             self.webhook_retry_base_ms =
                 v.parse().map_err(|_| bad("BLINDMAP_WEBHOOK_RETRY_BASE_MS", "not a number of milliseconds"))?;
         }
+        if let Some(v) = var("BLINDMAP_WEBHOOK_ALLOW_HTTP") {
+            self.webhook_allow_http = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(bad("BLINDMAP_WEBHOOK_ALLOW_HTTP", "not true or false")),
+            };
+        }
+        if let Some(v) = var("BLINDMAP_WEBHOOK_ALLOW") {
+            self.webhook_allow = v.split(',').map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned).collect();
+        }
+        if let Some(v) = var("BLINDMAP_SECRETS_KEY_FILE") {
+            self.secrets_key_file = Some(PathBuf::from(v));
+        }
         if !self.public_url.starts_with("https://") {
             return Err(bad("public_url", "must be an https:// URL"));
         }
+        self.webhook_egress()?;
         Ok(())
+    }
+
+    /// Where the node's webhooks may go.
+    pub(crate) fn webhook_egress(&self) -> Result<crate::hooks::WebhookEgress, NodeError> {
+        crate::hooks::WebhookEgress::new(self.webhook_allow_http, &self.webhook_allow)
+            .map_err(|problem| NodeError::Config { path: "webhook_allow".into(), problem })
     }
 
     fn limits(&self) -> Limits {
@@ -200,6 +243,9 @@ pub async fn init(options: &InitOptions) -> Result<Initialised, NodeError> {
         return Err(NodeError::AlreadyInitialised(dir.display().to_string()));
     }
     std::fs::create_dir_all(dir)?;
+    // Identity, secrets key, configuration and (by default) the database: the node's user's alone.
+    #[cfg(unix)]
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
     let public_url = options.public_url.clone().unwrap_or_else(|| format!("https://{}", options.listen));
     let host = public_url
         .trim_start_matches("https://")
@@ -225,9 +271,15 @@ pub async fn init(options: &InitOptions) -> Result<Initialised, NodeError> {
         request_timeout_seconds: default_timeout(),
         keep_transcripts: false,
         webhook_retry_base_ms: default_retry_base_ms(),
+        webhook_allow_http: false,
+        webhook_allow: Vec::new(),
+        secrets_key_file: Some(PathBuf::from(SECRETS_KEY_FILE)),
+        previous_secrets_key_files: Vec::new(),
     };
     config.apply_env(|_| None)?;
-    let store = Store::connect(&config.database_url).await?;
+    let key = SecretsKey::generate();
+    write_key_file(&dir.join(SECRETS_KEY_FILE), &key)?;
+    let store = Store::connect(&config.database_url).await?.with_secrets(Keyring::new(key, Vec::new()));
     let org = store.create_organisation(&options.organisation).await?;
     let admin = store.create_user(&org.id, &options.admin, Role::Admin).await?;
     let (_, admin_token) = store.issue_token(&org.id, &admin.id, "created by blindmap init").await?;
@@ -235,11 +287,93 @@ pub async fn init(options: &InitOptions) -> Result<Initialised, NodeError> {
     let text = format!(
         "# blindmap node configuration. Each setting can be overridden by an environment variable:\n\
          # BLINDMAP_LISTEN, BLINDMAP_PUBLIC_URL, BLINDMAP_DATABASE_URL, BLINDMAP_MAX_BODY_MIB,\n\
-         # BLINDMAP_REQUEST_TIMEOUT_SECONDS, BLINDMAP_KEEP_TRANSCRIPTS, BLINDMAP_WEBHOOK_RETRY_BASE_MS.\n{}",
+         # BLINDMAP_REQUEST_TIMEOUT_SECONDS, BLINDMAP_KEEP_TRANSCRIPTS, BLINDMAP_WEBHOOK_RETRY_BASE_MS,\n\
+         # BLINDMAP_WEBHOOK_ALLOW_HTTP, BLINDMAP_WEBHOOK_ALLOW (comma-separated), BLINDMAP_SECRETS_KEY_FILE\n\
+         # (BLINDMAP_SECRETS_KEY: the key itself). webhook_allow lists where webhooks may go although it is\n\
+         # not a public address: CIDRs, addresses, host names. Keep a copy of secrets.key apart from the\n\
+         # database's backups: without it the webhook and inbound secrets in the database cannot be read.\n{}",
         toml::to_string(&config).map_err(|e| NodeError::Config { path: CONFIG_FILE.into(), problem: e.to_string() })?
     );
     std::fs::write(dir.join(CONFIG_FILE), text)?;
     Ok(Initialised { fingerprint: identity.fingerprint(), admin_token, config })
+}
+
+/// Reads a secrets key file, refusing one others can read.
+fn read_key_file(path: &Path) -> Result<SecretsKey, NodeError> {
+    let bad = |problem: String| NodeError::Config { path: path.display().to_string(), problem };
+    let text =
+        Zeroizing::new(std::fs::read_to_string(path).map_err(|e| bad(format!("cannot read the secrets key: {e}")))?);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if std::fs::metadata(path)?.permissions().mode() & 0o077 != 0 {
+            return Err(bad("the secrets key is readable by others: make it its owner's only (chmod 600)".into()));
+        }
+    }
+    SecretsKey::from_base64(&text).map_err(|e| bad(e.to_string()))
+}
+
+/// Writes a new secrets key file, readable by its owner only.
+fn write_key_file(path: &Path, key: &SecretsKey) -> Result<(), NodeError> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(key.to_base64().as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// The keys a node seals its secrets at rest with. The current key is `BLINDMAP_SECRETS_KEY`, or
+/// else the configured key file; without either, `secrets.key` in the data folder — which a
+/// SQLite node makes on its first start (a node set up before secrets were sealed), while a
+/// PostgreSQL node refuses to start: its replicas must share one key, and a key made on one
+/// machine would lock the others out. Previous keys (for rotation) come from
+/// `BLINDMAP_PREVIOUS_SECRETS_KEYS` and `previous_secrets_key_files`.
+fn secrets_keyring(
+    data_dir: &Path,
+    config: &NodeConfig,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Keyring, NodeError> {
+    let given = |name: &str, text: &str| {
+        SecretsKey::from_base64(text).map_err(|e| NodeError::Config { path: name.into(), problem: e.to_string() })
+    };
+    let current = if let Some(text) = var("BLINDMAP_SECRETS_KEY").map(Zeroizing::new) {
+        given("BLINDMAP_SECRETS_KEY", &text)?
+    } else if let Some(file) = &config.secrets_key_file {
+        read_key_file(&data_dir.join(file))?
+    } else {
+        let file = data_dir.join(SECRETS_KEY_FILE);
+        if file.exists() {
+            read_key_file(&file)?
+        } else if config.database_url.starts_with("sqlite:") {
+            let key = SecretsKey::generate();
+            write_key_file(&file, &key)?;
+            tracing::warn!(file = %file.display(), "no secrets key was configured: made one; back it up apart from the database");
+            key
+        } else {
+            return Err(NodeError::Config {
+                path: "secrets_key_file".into(),
+                problem: "a node on PostgreSQL needs its secrets key, the same on every replica: set \
+                          BLINDMAP_SECRETS_KEY (32 random bytes in base64, e.g. `openssl rand -base64 32`) or \
+                          secrets_key_file"
+                    .into(),
+            });
+        }
+    };
+    let mut previous = Vec::new();
+    if let Some(list) = var("BLINDMAP_PREVIOUS_SECRETS_KEYS").map(Zeroizing::new) {
+        for text in list.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            previous.push(given("BLINDMAP_PREVIOUS_SECRETS_KEYS", text)?);
+        }
+    }
+    for file in &config.previous_secrets_key_files {
+        previous.push(read_key_file(&data_dir.join(file))?);
+    }
+    Ok(Keyring::new(current, previous))
 }
 
 /// Adds an organisation to the node in `data_dir` (a hosted node serves several, fully
@@ -288,7 +422,18 @@ impl RunningNode {
 pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, NodeError> {
     let identity = Identity::load(&data_dir.join(IDENTITY_DIR))?;
     let fingerprint = identity.fingerprint();
-    let store = Store::connect(&config.database_url).await?;
+    let webhooks = Arc::new(config.webhook_egress()?);
+    let keyring = secrets_keyring(data_dir, config, |name| std::env::var(name).ok())?;
+    let store = Store::connect(&config.database_url).await?.with_secrets(keyring);
+    // Secrets an older node kept in plaintext, or a previous key sealed: under the current key.
+    let resealed = store.seal_stored_secrets().await?;
+    if resealed.sealed + resealed.rotated > 0 {
+        tracing::info!(
+            sealed = resealed.sealed,
+            rotated = resealed.rotated,
+            "stored secrets now under the current key"
+        );
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     // Clients may present a certificate (partner nodes do); the peer routes decide what it is worth.
     let mut tls = rustls::ServerConfig::builder_with_provider(provider.clone())
@@ -308,13 +453,14 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
         public_url: std::sync::OnceLock::new(),
         keep_transcripts: config.keep_transcripts,
         runs: crate::runs::RunTasks::default(),
+        webhooks: webhooks.clone(),
     });
     let policy = blindmap_cosell::webhook::DeliveryPolicy {
         base: Duration::from_millis(config.webhook_retry_base_ms.max(1)),
         ..Default::default()
     };
     let (hooks_stop, stop) = tokio::sync::watch::channel(false);
-    let hooks = tokio::spawn(crate::hooks::run_worker(store.clone(), policy, stop.clone()));
+    let hooks = tokio::spawn(crate::hooks::run_worker(store.clone(), policy, webhooks, stop.clone()));
     let (sync_store, sync_context) = (store.clone(), context.clone());
     let sync = tokio::spawn(async move {
         tokio::join!(
@@ -338,9 +484,8 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_environment_overrides_the_file() {
-        let mut config = NodeConfig {
+    fn sample() -> NodeConfig {
+        NodeConfig {
             listen: "127.0.0.1:7443".parse().unwrap(),
             public_url: "https://a.example".into(),
             database_url: "sqlite:a.db".into(),
@@ -349,18 +494,96 @@ mod tests {
             request_timeout_seconds: 300,
             keep_transcripts: false,
             webhook_retry_base_ms: 5000,
-        };
+            webhook_allow_http: false,
+            webhook_allow: Vec::new(),
+            secrets_key_file: None,
+            previous_secrets_key_files: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let mut config = sample();
         let env = |name: &str| match name {
             "BLINDMAP_LISTEN" => Some("0.0.0.0:9000".to_owned()),
             "BLINDMAP_DATABASE_URL" => Some("postgres://db/blindmap".to_owned()),
             "BLINDMAP_MAX_BODY_MIB" => Some("16".to_owned()),
+            "BLINDMAP_WEBHOOK_ALLOW_HTTP" => Some("true".to_owned()),
+            "BLINDMAP_WEBHOOK_ALLOW" => Some("10.20.0.0/16, crm.internal,".to_owned()),
+            "BLINDMAP_SECRETS_KEY_FILE" => Some("/run/credentials/blindmap/secrets-key".to_owned()),
             _ => None,
         };
         config.apply_env(env).unwrap();
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.database_url, "postgres://db/blindmap");
         assert_eq!(config.max_body_mib, 16);
+        assert!(config.webhook_allow_http);
+        assert_eq!(config.webhook_allow, ["10.20.0.0/16", "crm.internal"]);
+        assert_eq!(config.secrets_key_file, Some(PathBuf::from("/run/credentials/blindmap/secrets-key")));
         let bad = |name: &str| (name == "BLINDMAP_PUBLIC_URL").then(|| "http://plain".to_owned());
-        assert!(matches!(config.apply_env(bad), Err(NodeError::Config { .. })), "only https");
+        assert!(matches!(sample().apply_env(bad), Err(NodeError::Config { .. })), "only https");
+        let bad = |name: &str| (name == "BLINDMAP_WEBHOOK_ALLOW").then(|| "10.0.0.0/33".to_owned());
+        let refused = sample().apply_env(bad);
+        assert!(matches!(&refused, Err(NodeError::Config { path, .. }) if path == "webhook_allow"), "{refused:?}");
+        let bad = |name: &str| (name == "BLINDMAP_WEBHOOK_ALLOW_HTTP").then(|| "yes please".to_owned());
+        let refused = sample().apply_env(bad);
+        assert!(matches!(&refused, Err(NodeError::Config { path, .. }) if path == "BLINDMAP_WEBHOOK_ALLOW_HTTP"));
+    }
+
+    #[test]
+    fn a_configuration_without_the_new_settings_still_loads() {
+        let text = "listen = \"127.0.0.1:7443\"\npublic_url = \"https://a.example\"\ndatabase_url = \"sqlite:a.db\"\n";
+        let config: NodeConfig = toml::from_str(text).unwrap();
+        assert!(!config.webhook_allow_http && config.webhook_allow.is_empty() && config.secrets_key_file.is_none());
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).unwrap().permissions()) & 0o777
+    }
+
+    #[test]
+    fn the_secrets_key_comes_from_the_environment_a_file_or_is_made_for_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let none = |_: &str| None;
+        // A SQLite node set up before secrets were sealed: a key is made, once, in the data folder.
+        let made = secrets_keyring(dir.path(), &sample(), none).unwrap();
+        let file = dir.path().join(SECRETS_KEY_FILE);
+        #[cfg(unix)]
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(secrets_keyring(dir.path(), &sample(), none).unwrap().current_id(), made.current_id());
+
+        // A PostgreSQL node must be given one.
+        let elsewhere = tempfile::tempdir().unwrap();
+        let postgres = NodeConfig { database_url: "postgres://db/blindmap".into(), ..sample() };
+        let refused = secrets_keyring(elsewhere.path(), &postgres, none);
+        assert!(matches!(&refused, Err(NodeError::Config { problem, .. }) if problem.contains("BLINDMAP_SECRETS_KEY")));
+        assert!(!elsewhere.path().join(SECRETS_KEY_FILE).exists(), "none is made for it");
+        let key = SecretsKey::generate();
+        let text = key.to_base64().to_string();
+        let env = |name: &str| (name == "BLINDMAP_SECRETS_KEY").then(|| format!("{text}\n"));
+        assert_eq!(secrets_keyring(elsewhere.path(), &postgres, env).unwrap().current_id(), key.id());
+        let bad = |name: &str| (name == "BLINDMAP_SECRETS_KEY").then(|| "c2hvcnQ=".to_owned());
+        assert!(matches!(secrets_keyring(elsewhere.path(), &postgres, bad), Err(NodeError::Config { .. })));
+
+        // A configured file that is missing is an error, never replaced by a new key.
+        let configured = NodeConfig { secrets_key_file: Some("keys/current.key".into()), ..postgres };
+        assert!(matches!(secrets_keyring(elsewhere.path(), &configured, none), Err(NodeError::Config { .. })));
+        std::fs::create_dir(elsewhere.path().join("keys")).unwrap();
+        write_key_file(&elsewhere.path().join("keys/current.key"), &key).unwrap();
+        write_key_file(&elsewhere.path().join("keys/old.key"), &SecretsKey::generate()).unwrap();
+        let rotating = NodeConfig { previous_secrets_key_files: vec!["keys/old.key".into()], ..configured };
+        let ring = secrets_keyring(elsewhere.path(), &rotating, none).unwrap();
+        assert_eq!(ring.current_id(), key.id());
+        assert!(!format!("{ring:?}").contains(&text), "Debug shows key ids only");
+
+        // A key file others can read is refused, as the TLS key is.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let refused = secrets_keyring(dir.path(), &sample(), none);
+            assert!(matches!(&refused, Err(NodeError::Config { problem, .. }) if problem.contains("chmod 600")));
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! Webhooks end to end: a receiver on loopback gets the vendor node's `overlap.changed` event
 //! after a match, signed as Standard Webhooks say; it refuses the first attempt, the node is
 //! stopped and started again mid-retry, and the event still arrives — with the same
-//! `webhook-id`, a signature that verifies, and every attempt in the delivery log.
+//! `webhook-id`, a signature that verifies, and every attempt in the delivery log. And where
+//! webhooks may go: public addresses over https, and what the node's operator allows besides.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,11 +11,12 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use blindmap_cosell::webhook::Secret;
-use blindmap_server::client::Method;
+use blindmap_server::client::{ClientError, Method};
+use blindmap_server::node::NodeConfig;
 use serde_json::{Value, json};
 
 mod common;
-use common::{Restartable, call, finished, node, upload};
+use common::{Node, Restartable, call, finished, node, upload};
 
 const VENDOR_CSV: &str = include_str!("../../../samples/vendor-salesforce.csv");
 const PARTNER_CSV: &str = include_str!("../../../samples/partner-hubspot.csv");
@@ -67,8 +69,9 @@ async fn signed_events_arrive_even_across_a_restart_mid_retry() {
     upload(&vendor, "v.csv", VENDOR_CSV).await;
     upload(&partner, "p.csv", PARTNER_CSV).await;
 
-    let bad = call(&vendor, Method::POST, "/api/v1/hooks", Some(json!({ "url": "http://example.com/hook" }))).await;
-    assert!(bad.is_err(), "plain http only on loopback");
+    let metadata = json!({ "url": "http://169.254.169.254/latest/meta-data/" });
+    let bad = call(&vendor, Method::POST, "/api/v1/hooks", Some(metadata)).await;
+    assert!(bad.is_err(), "only the loopback addresses test nodes allow");
     let unknown = json!({ "url": hook_url, "events": ["nope"] });
     assert!(call(&vendor, Method::POST, "/api/v1/hooks", Some(unknown)).await.is_err());
     let created = call(&vendor, Method::POST, "/api/v1/hooks", Some(json!({ "url": hook_url }))).await.unwrap();
@@ -128,4 +131,140 @@ async fn signed_events_arrive_even_across_a_restart_mid_retry() {
     assert_eq!(statuses.len(), received.len(), "every attempt is in the log");
     restarted.running.shutdown().await.unwrap();
     partner.running.shutdown().await.unwrap();
+}
+
+/// Each endpoint's delivery log: (URL, attempts as (status, error)).
+async fn logs(node: &Node, endpoints: &[(String, String)]) -> Vec<(String, Vec<(Value, Value)>)> {
+    let mut logs = Vec::new();
+    for (id, url) in endpoints {
+        let log = call(node, Method::GET, &format!("/api/v1/hooks/{id}/deliveries"), None).await.unwrap();
+        let attempts = log["items"].as_array().unwrap().iter().map(|a| (a["status"].clone(), a["error"].clone()));
+        logs.push((url.clone(), attempts.collect()));
+    }
+    logs
+}
+
+/// A node as `init` makes it sends webhooks to public addresses over https only: URLs plainly
+/// aimed at the node itself, its network or the cloud's metadata service are refused when added,
+/// however the address is written. Endpoints on loopback, added while the operator allowed it, are
+/// refused at delivery once the operator takes that back — by address or by name (names that
+/// resolve to a forbidden address are refused as the delivery connects: see the unit tests of
+/// `hooks::egress`) — with the same words in the log whether anything listens there or not, and
+/// nothing arrives. Allowed again, the retries arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_reach_only_what_the_operator_allows() {
+    let (hook, hook_url) = receiver().await;
+    *hook.accept.lock().unwrap() = true;
+    let port = hook_url.trim_start_matches("http://127.0.0.1:").trim_end_matches("/hook").to_owned();
+    let mut restartable = Restartable::new("Vendor").await;
+    let operator = NodeConfig { webhook_retry_base_ms: 300, ..restartable.config.clone() };
+    let as_initialised = NodeConfig { webhook_allow_http: false, webhook_allow: Vec::new(), ..operator.clone() };
+
+    restartable.config = as_initialised;
+    let vendor = restartable.start().await;
+    for url in [
+        format!("http://127.0.0.1:{port}/hook"),
+        format!("https://127.1:{port}/hook"),
+        format!("https://2130706433:{port}/hook"),
+        format!("https://0x7f.0.0.1:{port}/hook"),
+        format!("https://[::ffff:127.0.0.1]:{port}/hook"),
+        format!("https://localhost:{port}/hook"),
+        "https://169.254.169.254/latest/meta-data/".to_owned(),
+        "https://[fd00:ec2::254]/latest/meta-data/".to_owned(),
+        "https://10.0.0.1/hook".to_owned(),
+        "https://192.168.1.1/hook".to_owned(),
+        "https://100.64.0.1/hook".to_owned(),
+        "https://[fe80::1]/hook".to_owned(),
+        "https://0.0.0.0/hook".to_owned(),
+        "http://hooks.example.com/hook".to_owned(),
+    ] {
+        match call(&vendor, Method::POST, "/api/v1/hooks", Some(json!({ "url": url }))).await {
+            Err(ClientError::Api { status, detail }) => {
+                assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {detail}");
+                assert!(detail.contains("webhook_allow"), "{url}: the reason and the remedy: {detail}");
+            }
+            other => panic!("{url} was not refused: {other:?}"),
+        }
+    }
+    let numeric = call(&vendor, Method::POST, "/api/v1/hooks", Some(json!({ "url": "https://2130706433/" }))).await;
+    assert!(
+        matches!(numeric, Err(ClientError::Api { detail, .. }) if detail.starts_with("127.0.0.1 is a loopback address"))
+    );
+    assert!(call(&vendor, Method::GET, "/api/v1/hooks", None).await.unwrap()["items"].as_array().unwrap().is_empty());
+    vendor.running.shutdown().await.unwrap();
+
+    // The operator allows loopback over http: endpoints on this machine can be added — one by
+    // address, one by name, one where nothing listens.
+    restartable.config = operator.clone();
+    let vendor = restartable.start().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut endpoints = Vec::new();
+    for url in [hook_url.clone(), format!("http://localhost:{port}/hook"), format!("http://127.0.0.1:{closed}/hook")] {
+        let made = call(&vendor, Method::POST, "/api/v1/hooks", Some(json!({ "url": url }))).await.unwrap();
+        endpoints.push((made["id"].as_str().unwrap().to_owned(), url));
+    }
+    vendor.running.shutdown().await.unwrap();
+
+    // ... and takes loopback back (plain http stays allowed: the addresses are what is refused).
+    restartable.config = NodeConfig { webhook_allow: Vec::new(), ..operator.clone() };
+    let vendor = restartable.start().await;
+    let store = blindmap_store::Store::connect(&restartable.config.database_url).await.unwrap();
+    let org = store.organisation_by_name("Vendor").await.unwrap().unwrap().id;
+    store.record_event(&org, "cosell.created", &json!({ "id": "cs_1" })).await.unwrap();
+    let mut refused = Vec::new();
+    for _ in 0..200 {
+        refused = logs(&vendor, &endpoints).await;
+        if refused.iter().all(|(_, attempts)| !attempts.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (url, attempts) in &refused {
+        assert!(!attempts.is_empty(), "{url}: no attempt yet");
+        for (status, error) in attempts {
+            assert_eq!((status, error), (&Value::Null, &json!("refused: address not allowed")), "{url}");
+        }
+    }
+    assert!(hook.received.lock().unwrap().is_empty(), "nothing reached the receiver");
+    vendor.running.shutdown().await.unwrap();
+
+    // Allowed again: the retries arrive, by address and by name.
+    restartable.config = operator;
+    let vendor = restartable.start().await;
+    wait_for("both deliveries", || hook.received.lock().unwrap().len() >= 2).await;
+    let received = hook.received.lock().unwrap().clone();
+    assert!(received.iter().all(|(headers, _, _)| headers["webhook-id"] == received[0].0["webhook-id"]));
+    store.close().await;
+    vendor.running.shutdown().await.unwrap();
+}
+
+/// A receiver's redirect is not followed: a delivery goes where its endpoint says, or nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_not_followed() {
+    let (target, target_url) = receiver().await;
+    *target.accept.lock().unwrap() = true;
+    let app = axum::Router::new()
+        .route("/hook", post(move || async move { (StatusCode::TEMPORARY_REDIRECT, [("location", target_url)]) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirecting = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let vendor = node("Vendor", None).await;
+    let made = call(&vendor, Method::POST, "/api/v1/hooks", Some(json!({ "url": redirecting }))).await.unwrap();
+    let endpoints = [(made["id"].as_str().unwrap().to_owned(), redirecting)];
+    let store = common::store_of(&vendor).await;
+    let org = store.organisation_by_name("Vendor").await.unwrap().unwrap().id;
+    store.record_event(&org, "cosell.created", &json!({ "id": "cs_1" })).await.unwrap();
+    let mut attempts = Vec::new();
+    for _ in 0..200 {
+        attempts = logs(&vendor, &endpoints).await.remove(0).1;
+        if !attempts.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(attempts.first(), Some(&(json!(307), json!("answered 307 Temporary Redirect"))));
+    assert!(target.received.lock().unwrap().is_empty(), "the redirect's target got nothing");
+    store.close().await;
+    vendor.running.shutdown().await.unwrap();
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use blindmap_server::client::{ApiClient, ClientError};
 use blindmap_server::error::MAX_URI_BYTES;
-use blindmap_server::node::{InitOptions, NodeConfig, NodeError, init, start};
+use blindmap_server::node::{InitOptions, NodeConfig, NodeError, SECRETS_KEY_FILE, init, start};
 use reqwest::Method;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -30,9 +30,26 @@ async fn an_initialised_node_serves_its_api_over_pinned_tls() {
     assert!(matches!(init(&options).await, Err(NodeError::AlreadyInitialised(_))), "init never overwrites a node");
     let config = NodeConfig::load(&options.data_dir).unwrap();
     assert_eq!(config, made.config);
+    assert_eq!(config.secrets_key_file.as_deref(), Some(std::path::Path::new(SECRETS_KEY_FILE)));
+    assert!(!config.webhook_allow_http && config.webhook_allow.is_empty(), "webhooks: public https only");
+    // The data folder and what holds secrets in it are the node's user's alone.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |name: &str| std::fs::metadata(options.data_dir.join(name)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(""), 0o700, "the data folder");
+        for name in ["node.db", SECRETS_KEY_FILE, "identity/node.key"] {
+            assert_eq!(mode(name), 0o600, "{name}");
+        }
+    }
 
     let node = start(&options.data_dir, &config).await.unwrap();
     assert_eq!(node.fingerprint, made.fingerprint);
+    #[cfg(unix)]
+    for name in ["node.db-wal", "node.db-shm"] {
+        let meta = std::fs::metadata(options.data_dir.join(name)).unwrap();
+        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777, 0o600, "{name}");
+    }
     let url = format!("https://127.0.0.1:{}", node.addr.port());
     let api = ApiClient::new(&url, &made.fingerprint, made.admin_token.expose()).unwrap();
     let me: Value = api.call(Method::GET, "/api/v1/me", None, &[]).await.unwrap();

@@ -207,10 +207,8 @@ async fn registrations_are_checked_decided_told_and_expire() {
     assert_eq!(received["items"].as_array().unwrap().len(), 4, "nothing half-registered");
 }
 
-/// Every event of `node`, settled or not.
+/// Every event of `node`.
 async fn events(node: &Node) -> Value {
-    let store = store_of(node).await;
-    blindmap_store::testing::age_events(&store, 60_000).await;
     get(node, "/api/v1/events?limit=200").await
 }
 

@@ -11,6 +11,7 @@ use sqlx::Row;
 use zeroize::Zeroizing;
 
 use crate::ids::{OrgId, SourceId, TouchId, now_ms};
+use crate::sealed::INBOUND_SECRETS;
 use crate::{Store, StoreError};
 
 /// Where a touch recorded through the API comes from (inbound touches name their source's id).
@@ -473,7 +474,8 @@ impl Store {
         rows.iter().map(entry_from_row).collect()
     }
 
-    /// Adds an inbound webhook source to `org`, keeping its secret (`whsec_…`) to verify with.
+    /// Adds an inbound webhook source to `org`, keeping its secret (`whsec_…`, sealed) to verify
+    /// with.
     pub async fn create_inbound_source(
         &self,
         org: &OrgId,
@@ -483,6 +485,7 @@ impl Store {
         check_text("a source name", name)?;
         let source =
             InboundSource { id: SourceId::generate(), org: org.clone(), name: name.to_owned(), created_at: now_ms() };
+        let sealed = self.keyring()?.seal(&INBOUND_SECRETS, source.id.as_str(), secret);
         let inserted = sqlx::query(
             "INSERT INTO inbound_sources (id, org_id, name, secret, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT DO NOTHING",
@@ -490,7 +493,7 @@ impl Store {
         .bind(source.id.as_str())
         .bind(org.as_str())
         .bind(name)
-        .bind(secret)
+        .bind(sealed)
         .bind(source.created_at)
         .execute(&self.pool)
         .await?;
@@ -533,6 +536,8 @@ impl Store {
             name: row.get(2),
             created_at: row.get(3),
         };
-        Ok((source, Zeroizing::new(row.get(4))))
+        let sealed: Zeroizing<String> = Zeroizing::new(row.get(4));
+        let secret = self.keyring()?.open(&INBOUND_SECRETS, source.id.as_str(), &sealed)?;
+        Ok((source, secret))
     }
 }

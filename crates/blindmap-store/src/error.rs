@@ -52,9 +52,32 @@ pub enum StoreError {
     /// Stored data does not make a dataset the protocol accepts.
     #[error("the stored dataset is not valid: {0}")]
     Dataset(#[from] blindmap_psi::InputError),
-    /// A stored value does not parse.
+    /// A stored value does not parse (or a sealed secret does not open).
     #[error("corrupt stored value in {0}")]
     Corrupt(&'static str),
+    /// The store was given no secrets key, and was asked to keep or read a secret.
+    #[error("no secrets key is configured: secrets cannot be kept or read")]
+    NoSecretsKey,
+    /// A secret is sealed under a key the store was not given.
+    #[error("a secret in {column} is sealed under key {key}, which is not among the configured secrets keys")]
+    UnknownSecretsKey {
+        /// Where the secret is.
+        column: &'static str,
+        /// The id of the key that sealed it.
+        key: String,
+    },
+    /// A secrets key's text is not 32 bytes in base64.
+    #[error("a secrets key is 32 random bytes in base64 (e.g. `openssl rand -base64 32`)")]
+    InvalidSecretsKey,
+    /// A file of the store could not be created or made private.
+    #[error("{path}: {error}")]
+    File {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        #[source]
+        error: std::io::Error,
+    },
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -1,17 +1,25 @@
 //! The outbox: events written in the same transaction as the change that caused them, their
 //! deliveries to webhook endpoints (leased by whichever replica sends them, retried until they
 //! succeed or are given up) and the delivery log. Events stay readable by cursor (the pull
-//! endpoint) whatever became of their deliveries.
+//! endpoint) whatever became of their deliveries. Endpoints' signing secrets are sealed at rest.
 
+use blindmap_cosell::webhook::EVENT_KINDS;
 use sqlx::Row;
 use zeroize::Zeroizing;
 
 use crate::ids::{EndpointId, EventId, OrgId, now_ms};
-use crate::{Store, StoreError};
+use crate::sealed::WEBHOOK_SECRETS;
+use crate::{Backend, Store, StoreError};
 
-/// The pull endpoint serves only events at least this old, so that transactions still open when
-/// a later event was written have committed: a reader moving forward by cursor misses nothing.
-pub const SETTLE_MS: i64 = 30_000;
+/// Numbers the events committed since it last ran, after every event numbered before, oldest
+/// first. Whatever a reader has paged through is numbered, so whatever is numbered later comes
+/// after it: committed events are served at once, and none is ever skipped.
+const NUMBER_EVENTS: &str = "UPDATE events SET seq = numbered.n FROM (SELECT id, \
+    ROW_NUMBER() OVER (ORDER BY created_at, id) + (SELECT COALESCE(MAX(seq), 0) FROM events) AS n \
+    FROM events WHERE seq IS NULL) AS numbered WHERE events.id = numbered.id";
+/// The PostgreSQL advisory lock numbering events takes, so that two replicas number one at a
+/// time (SQLite has one writer anyway).
+const NUMBERING_LOCK: i64 = 0x0062_6d65_7673_6571; // "bmevseq"
 
 /// Whether an endpoint receives events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,16 +65,26 @@ pub struct Event {
 }
 
 /// A delivery due now, leased to the caller.
-#[derive(Debug)]
 pub struct Due {
     /// The event.
     pub event: Event,
     /// Its endpoint.
     pub endpoint: Endpoint,
-    /// The endpoint's secret (`whsec_…`), to sign with.
-    pub secret: Zeroizing<String>,
+    /// The endpoint's secret (`whsec_…`), to sign with — or why it cannot be read (the delivery
+    /// then fails; the other deliveries go on).
+    pub secret: Result<Zeroizing<String>, StoreError>,
     /// Attempts made before this one.
     pub attempts: u32,
+}
+
+impl std::fmt::Debug for Due {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Due")
+            .field("event", &self.event)
+            .field("endpoint", &self.endpoint)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How an attempt went.
@@ -135,6 +153,9 @@ pub(crate) async fn append_event(
     kind: &str,
     payload: &serde_json::Value,
 ) -> Result<Event, StoreError> {
+    // Endpoints choose what they receive from EVENT_KINDS: a kind missing there could be sent
+    // to no endpoint that asked for particular kinds.
+    debug_assert!(EVENT_KINDS.contains(&kind), "{kind:?} is not in blindmap_cosell::webhook::EVENT_KINDS");
     let event = Event {
         id: EventId::generate(),
         org: org.clone(),
@@ -174,7 +195,8 @@ pub(crate) async fn append_event(
 }
 
 impl Store {
-    /// Adds a webhook endpoint of `org` receiving `events` (empty: all), signing with `secret`.
+    /// Adds a webhook endpoint of `org` receiving `events` (empty: all), signing with `secret`
+    /// (kept sealed).
     pub async fn create_endpoint(
         &self,
         org: &OrgId,
@@ -191,6 +213,7 @@ impl Store {
             consecutive_failures: 0,
             created_at: now_ms(),
         };
+        let sealed = self.keyring()?.seal(&WEBHOOK_SECRETS, endpoint.id.as_str(), secret);
         sqlx::query(
             "INSERT INTO webhook_endpoints (id, org_id, url, secret, events, state, consecutive_failures, created_at) \
              VALUES ($1, $2, $3, $4, $5, 'enabled', 0, $6)",
@@ -198,7 +221,7 @@ impl Store {
         .bind(endpoint.id.as_str())
         .bind(org.as_str())
         .bind(url)
-        .bind(secret)
+        .bind(sealed)
         .bind(serde_json::json!(events).to_string())
         .bind(endpoint.created_at)
         .execute(&self.pool)
@@ -256,27 +279,42 @@ impl Store {
         Ok(event)
     }
 
-    /// A page of `org`'s events, oldest first, after the event `after`: only events settled
-    /// ([`SETTLE_MS`] old) are served, so that paging forward never skips one.
+    /// A page of `org`'s events in the order they committed, after the event `after`: every
+    /// committed event is served, and a reader moving forward by cursor never skips one.
     pub async fn events_page(
         &self,
         org: &OrgId,
         after: Option<&EventId>,
         limit: u32,
     ) -> Result<Vec<Event>, StoreError> {
+        self.number_events().await?;
         let rows = sqlx::query(
             "SELECT e.id, e.org_id, e.kind, e.payload, e.created_at FROM events e WHERE e.org_id = $1 \
-             AND e.created_at <= $2 AND ($3 = '' OR EXISTS (SELECT 1 FROM events c WHERE c.id = $3 AND c.org_id = $1 \
-             AND (e.created_at > c.created_at OR (e.created_at = c.created_at AND e.id > c.id)))) \
-             ORDER BY e.created_at, e.id LIMIT $4",
+             AND e.seq IS NOT NULL AND ($2 = '' OR e.seq > (SELECT c.seq FROM events c WHERE c.id = $2 \
+             AND c.org_id = $1)) ORDER BY e.seq LIMIT $3",
         )
         .bind(org.as_str())
-        .bind(now_ms() - SETTLE_MS)
         .bind(after.map_or("", EventId::as_str))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|r| event_from_row(r, 0)).collect()
+    }
+
+    /// Numbers the committed events that have no place in the feed yet ([`NUMBER_EVENTS`]).
+    async fn number_events(&self) -> Result<(), StoreError> {
+        let waiting = sqlx::query("SELECT 1 FROM events WHERE seq IS NULL LIMIT 1").fetch_optional(&self.pool).await?;
+        if waiting.is_none() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            // Released at commit; the numbering below then sees what the last holder numbered.
+            sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(NUMBERING_LOCK).execute(&mut *tx).await?;
+        }
+        sqlx::query(NUMBER_EVENTS).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Leases up to `limit` deliveries due at `now` to the caller for `lease_ms`: no other
@@ -319,10 +357,12 @@ impl Store {
             .bind(&endpoint)
             .fetch_one(&self.pool)
             .await?;
+            let sealed: Zeroizing<String> = Zeroizing::new(row.get(6));
+            let secret = self.keyring().and_then(|k| k.open(&WEBHOOK_SECRETS, &endpoint, &sealed));
             due.push(Due {
                 event: event_from_row(&row, 0)?,
                 attempts: u32::try_from(row.get::<i64, _>(5)).unwrap_or(u32::MAX),
-                secret: Zeroizing::new(row.get(6)),
+                secret,
                 endpoint: endpoint_from_row(&row, 7)?,
             });
         }

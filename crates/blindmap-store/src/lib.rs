@@ -6,7 +6,8 @@
 //! and PostgreSQL for production — chosen by the database URL. Every query names the
 //! organisation it acts for, so one organisation's data is never reachable through another's.
 //! Every multi-row write is one transaction: an import that fails half-way leaves the previous
-//! datasets as they were.
+//! datasets as they were. Secrets the node must read back are sealed at rest ([`Keyring`]), and a
+//! SQLite file is created readable by its owner only.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -24,6 +25,7 @@ mod partnerships;
 mod registrations;
 mod reports;
 mod runs;
+mod sealed;
 mod search;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -39,7 +41,7 @@ pub use audit::AuditEvent;
 pub use cosell::StoredCoSell;
 pub use datasets::DatasetInfo;
 pub use error::StoreError;
-pub use events::{Attempt, Due, Endpoint, EndpointState, Event, Retry, SETTLE_MS};
+pub use events::{Attempt, Due, Endpoint, EndpointState, Event, Retry};
 pub use idempotency::{Claim, IDEMPOTENCY_KEPT_MS, IDEMPOTENCY_LEASE_MS};
 pub use ids::{DatasetId, EndpointId, EventId, OrgId, PartnershipId, RunId, TokenId, UserId};
 pub use ids::{SourceId, TouchId};
@@ -50,6 +52,7 @@ pub use reports::{ReportFilter, ReportRow, ReportSort};
 pub use runs::{
     Completion, ListedOverlap, NewRun, OverlapCursor, OverlapFilter, Run, RunOverlap, RunRole, RunState, STALE_AFTER_MS,
 };
+pub use sealed::{Keyring, Resealed, SecretsKey};
 pub use web::{LINK_MS, SESSION_MS, Secret, WebSession};
 
 /// The embedded migrations (`crates/blindmap-store/migrations/`).
@@ -69,11 +72,14 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Seals and opens secrets at rest; none until [`Store::with_secrets`].
+    secrets: Option<std::sync::Arc<Keyring>>,
 }
 
 impl Store {
-    /// Connects to `url` (`sqlite:PATH` — created if missing — or `postgres://…`) and applies
-    /// any migrations not yet applied.
+    /// Connects to `url` (`sqlite:PATH` — created if missing, readable by its owner only — or
+    /// `postgres://…`) and applies any migrations not yet applied. Secrets need a keyring too:
+    /// [`Store::with_secrets`].
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
@@ -83,6 +89,9 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl);
         };
+        if backend == Backend::Sqlite {
+            private_sqlite_files(url)?;
+        }
         let url = match backend {
             Backend::Sqlite if !url.contains('?') => format!("{url}?mode=rwc"),
             _ => url.to_owned(),
@@ -110,7 +119,7 @@ impl Store {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
         MIGRATOR.run(&pool).await.map_err(StoreError::Migrate)?;
-        let store = Self { pool, backend };
+        let store = Self { pool, backend, secrets: None };
         store.fill_search_text().await?;
         Ok(store)
     }
@@ -134,5 +143,61 @@ impl Store {
     /// Closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// The file a `sqlite:` URL names, if it names one (not an in-memory database).
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory = path.is_empty() || path == ":memory:" || query.split('&').any(|p| p == "mode=memory");
+    (!in_memory).then(|| std::path::PathBuf::from(path))
+}
+
+/// Creates the SQLite file `url` names readable and writable by its owner only, or makes an
+/// existing one (and its journal, WAL and shared-memory files) so. SQLite gives the files it
+/// creates beside a database the database file's mode, so they follow.
+fn private_sqlite_files(url: &str) -> Result<(), StoreError> {
+    let Some(path) = sqlite_path(url) else { return Ok(()) };
+    let failed = |path: &std::path::Path| {
+        let path = path.display().to_string();
+        move |error| StoreError::File { path, error }
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(failed(&path)(e)),
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            let Ok(meta) = std::fs::metadata(&file) else { continue };
+            if meta.permissions().mode() & 0o077 != 0 {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).map_err(failed(&file))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_path;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(sqlite_path("sqlite:/var/lib/blindmap/node.db"), Some("/var/lib/blindmap/node.db".into()));
+        assert_eq!(sqlite_path("sqlite:///tmp/a.db?mode=rwc"), Some("/tmp/a.db".into()));
+        assert_eq!(sqlite_path("sqlite:node.db"), Some("node.db".into()));
+        assert_eq!(sqlite_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_path("sqlite:shared?mode=memory&cache=shared"), None);
+        assert_eq!(sqlite_path("postgres://db/x"), None);
     }
 }

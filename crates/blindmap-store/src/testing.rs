@@ -9,18 +9,25 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 
 use crate::Store;
 
-/// A store on a new SQLite file; the folder goes when the guard drops.
+/// A store on a new SQLite file, sealing secrets under a new random key; the folder goes when
+/// the guard drops.
 pub async fn sqlite() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let store =
         Store::connect(&format!("sqlite:{}", dir.path().join("node.db").display())).await.expect("SQLite store");
-    (store, dir)
+    (store.with_secrets(keyring()), dir)
 }
 
-/// A store on a new PostgreSQL database, or `None` when no test server is configured.
+/// A store on a new PostgreSQL database, sealing secrets under a new random key, or `None` when
+/// no test server is configured.
 pub async fn postgres() -> Option<Store> {
     let url = postgres_url().await?;
-    Some(Store::connect(&url).await.expect("PostgreSQL store"))
+    Some(Store::connect(&url).await.expect("PostgreSQL store").with_secrets(keyring()))
+}
+
+/// A keyring of one new random key.
+pub fn keyring() -> crate::Keyring {
+    crate::Keyring::new(crate::SecretsKey::generate(), Vec::new())
 }
 
 /// The URL of a new, empty PostgreSQL database, or `None` when no test server is configured.
@@ -73,15 +80,6 @@ pub async fn age_heartbeat(store: &Store, run: &crate::RunId, ms: i64) {
         .execute(&store.pool)
         .await
         .expect("age the heartbeat");
-}
-
-/// Makes every event of the store look `ms` older (the pull endpoint serves settled events only).
-pub async fn age_events(store: &Store, ms: i64) {
-    sqlx::query("UPDATE events SET created_at = created_at - $1")
-        .bind(ms)
-        .execute(&store.pool)
-        .await
-        .expect("age the events");
 }
 
 /// Moves a registration's protection end to `until` (Unix ms), as if it had been approved that
@@ -137,4 +135,44 @@ pub async fn count_rows(store: &Store, table: &str) -> i64 {
         .await
         .map(|r| sqlx::Row::get::<i64, _>(&r, 0))
         .unwrap()
+}
+
+/// A column that keeps a secret, as tests read it raw.
+#[derive(Debug, Clone, Copy)]
+pub enum SecretColumn {
+    /// `webhook_endpoints.secret`.
+    Webhook,
+    /// `inbound_sources.secret`.
+    Inbound,
+}
+
+/// Writes `text` into a secret column for row `id` as it is, as a node from before secrets were
+/// sealed kept them.
+pub async fn put_stored_secret(store: &Store, column: SecretColumn, id: &str, text: &str) {
+    let query = match column {
+        SecretColumn::Webhook => "UPDATE webhook_endpoints SET secret = $1 WHERE id = $2",
+        SecretColumn::Inbound => "UPDATE inbound_sources SET secret = $1 WHERE id = $2",
+    };
+    sqlx::query(query).bind(text).bind(id).execute(&store.pool).await.expect("the row");
+}
+
+/// The text a secret column holds for row `id`, exactly as stored.
+pub async fn stored_secret(store: &Store, column: SecretColumn, id: &str) -> String {
+    let query = match column {
+        SecretColumn::Webhook => "SELECT secret FROM webhook_endpoints WHERE id = $1",
+        SecretColumn::Inbound => "SELECT secret FROM inbound_sources WHERE id = $1",
+    };
+    let row = sqlx::query(query).bind(id).fetch_one(&store.pool).await.expect("the row");
+    sqlx::Row::get(&row, 0)
+}
+
+/// Makes one event look `ms` older than it is, as an event written in a transaction that began
+/// earlier but committed later than events already served looks to a reader.
+pub async fn backdate_event(store: &Store, event: &crate::EventId, ms: i64) {
+    sqlx::query("UPDATE events SET created_at = created_at - $1 WHERE id = $2")
+        .bind(ms)
+        .bind(event.as_str())
+        .execute(&store.pool)
+        .await
+        .expect("backdate the event");
 }

@@ -4,7 +4,7 @@
 
 use blindmap_cosell::attribution::{Category, ClosedDeal, Model, Touch, TouchKind, attribute};
 use blindmap_cosell::money::{Currency, Money, Rate};
-use blindmap_store::{ClosedOpportunity, LedgerCursor, OrgId, SETTLE_MS, Store, StoreError, on_both_backends};
+use blindmap_store::{ClosedOpportunity, LedgerCursor, OrgId, Store, StoreError, on_both_backends};
 
 on_both_backends!(
     attribution_touches_are_listed_in_the_order_they_happened,
@@ -199,7 +199,6 @@ async fn attribution_closes_are_recorded_once_with_their_entries_and_event(store
     let acme = store.ledger_page(&org, Some("Acme"), None, 100).await.unwrap();
     assert_eq!(acme.iter().map(|e| e.opportunity.as_str()).collect::<Vec<_>>(), ["OPP-1"]);
 
-    blindmap_store::testing::age_events(&store, SETTLE_MS + 1).await;
     let events = store.events_page(&org, None, 100).await.unwrap();
     let recorded: Vec<&serde_json::Value> =
         events.iter().filter(|e| e.kind == "attribution.recorded").map(|e| &e.payload["opportunity"]).collect();

@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use blindmap_cosell::webhook::Secret;
+use blindmap_cosell::webhook::{EVENT_KINDS, Secret};
 use blindmap_store::{Endpoint, EndpointId, EndpointState, EventId, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,25 +17,15 @@ use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Json, Query};
 
-/// The event kinds a node emits.
-pub(crate) const EVENT_KINDS: &[&str] = &[
-    "overlap.changed",
-    "cosell.created",
-    "cosell.updated",
-    "registration.submitted",
-    "registration.approved",
-    "registration.rejected",
-    "registration.conflict",
-    "registration.expired",
-    "attribution.recorded",
-];
-
 /// An endpoint to add.
 #[derive(Deserialize, ToSchema)]
 pub(crate) struct NewHook {
-    /// Where to post: https:// (http:// only on loopback).
+    /// Where to post: https:// to a public address (http://, and loopback, private or link-local
+    /// addresses, only where the node's operator allows them).
     url: String,
-    /// The event kinds to send (default: all).
+    /// The event kinds to send (default: all): overlap.changed, cosell.created, cosell.updated,
+    /// registration.submitted, .conflict, .approved, .rejected, .extended, .expired, .closed,
+    /// attribution.recorded.
     #[serde(default)]
     #[schema(value_type = Vec<contract::EventKind>)]
     events: Vec<String>,
@@ -138,7 +128,10 @@ fn endpoint_id(id: &str) -> Result<EndpointId, ApiError> {
     EndpointId::parse(id).ok_or(ApiError::NotFound("webhook endpoint"))
 }
 
-/// Adds a webhook endpoint (admins only). The answer carries its signing secret, once.
+/// Adds a webhook endpoint (admins only). The answer carries its signing secret, once. A URL
+/// that is not https:// (unless the node allows http), or whose host is a loopback, private,
+/// link-local or other non-public address the node's operator has not allowed, is refused (422);
+/// host names are checked again, by the addresses they resolve to, at every delivery.
 #[utoipa::path(post, path = "/api/v1/hooks", tag = "hooks", request_body = NewHook,
     responses((status = 201, body = HookView, description = "The endpoint, with its secret"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
@@ -149,14 +142,16 @@ async fn create(
     Json(body): Json<NewHook>,
 ) -> Result<(StatusCode, Json<HookView>), ApiError> {
     caller.require(&[Role::Admin])?;
-    crate::hooks::acceptable_url(&body.url).map_err(ApiError::Invalid)?;
+    let strict = crate::hooks::WebhookEgress::default();
+    let egress = state.node.as_deref().map_or(&strict, |node| &*node.webhooks);
+    let url = egress.check(&body.url).map_err(|refusal| ApiError::Invalid(refusal.to_string()))?;
     if let Some(unknown) = body.events.iter().find(|e| !EVENT_KINDS.contains(&e.as_str())) {
         return Err(ApiError::Invalid(format!("unknown event kind {unknown:?}; kinds: {}", EVENT_KINDS.join(", "))));
     }
     let key: [u8; 32] = rand::random();
     let secret = Secret::from_bytes(&key).expect("32 bytes");
     let org = &caller.0.user.org;
-    let endpoint = state.store.create_endpoint(org, &body.url, &secret.expose(), &body.events).await?;
+    let endpoint = state.store.create_endpoint(org, url.as_str(), &secret.expose(), &body.events).await?;
     let detail = serde_json::json!({ "endpoint": endpoint.id.to_string(), "events": body.events });
     state.store.record_audit(org, &caller.0.user.name, "hook.created", &detail).await?;
     let mut view = HookView::from(endpoint);
@@ -242,8 +237,9 @@ async fn deliveries(
     Ok(Json(AttemptList { items }))
 }
 
-/// The organisation's events, oldest first, by cursor: what webhooks carried, for a receiver to
-/// fetch what it missed. Events appear once settled, about 30 s after they happen.
+/// The organisation's events in the order they were recorded, by cursor: what webhooks carried,
+/// for a receiver to fetch what it missed. An event appears as soon as it is recorded, and paging
+/// on from the last cursor never skips one.
 #[utoipa::path(get, path = "/api/v1/events", tag = "hooks",
     params(Page, ("cursor" = Option<contract::EventId>, Query, description = "The `next` of the previous page")),
     responses((status = 200, body = EventPage, description = "A page of events"),
@@ -259,7 +255,7 @@ async fn events(
     let after = page.after(EventId::parse, "an event id")?;
     let items = state.store.events_page(&caller.0.user.org, after.as_ref(), limit).await?;
     // Unlike the other lists, an events page always says where to go on from (if it has
-    // anything): more may settle later.
+    // anything): more may be recorded later.
     let next = items.last().map(|e| e.id.to_string()).or_else(|| page.cursor.clone());
     let items = items
         .into_iter()

@@ -29,11 +29,21 @@ fn options(dir: &tempfile::TempDir, organisation: &str, database_url: Option<Str
     }
 }
 
+/// A test node's configuration: as `init` wrote it, and — as an operator whose webhook receivers
+/// run on the node's own machine would set it — webhooks allowed to loopback over plain http
+/// (the tests' receivers listen on 127.0.0.1).
+pub fn config(data_dir: &std::path::Path) -> NodeConfig {
+    let mut config = NodeConfig::load(data_dir).unwrap();
+    config.webhook_allow_http = true;
+    config.webhook_allow = vec!["127.0.0.0/8".into(), "::1".into()];
+    config
+}
+
 pub async fn node(organisation: &str, database_url: Option<String>) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let options = options(&dir, organisation, database_url);
     let made = init(&options).await.unwrap();
-    let running = start(&options.data_dir, &NodeConfig::load(&options.data_dir).unwrap()).await.unwrap();
+    let running = start(&options.data_dir, &config(&options.data_dir)).await.unwrap();
     let url = format!("https://127.0.0.1:{}", running.addr.port());
     let api = ApiClient::new(&url, &made.fingerprint, made.admin_token.expose()).unwrap();
     Node { running, api, _dir: dir }
@@ -169,7 +179,7 @@ impl Restartable {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = probe.local_addr().unwrap().port();
         drop(probe);
-        let mut config = NodeConfig::load(&options.data_dir).unwrap();
+        let mut config = config(&options.data_dir);
         config.listen = format!("127.0.0.1:{port}").parse().unwrap();
         config.public_url = format!("https://127.0.0.1:{port}");
         Self {
@@ -179,6 +189,11 @@ impl Restartable {
             token: made.admin_token.expose().to_owned(),
             _dir: dir,
         }
+    }
+
+    /// Its data folder.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
     }
 
     /// Starts it (again).
