@@ -504,20 +504,30 @@ fn text_from_partners_users_and_files_is_printed_escaped() {
     assert_inert(&said);
     assert!(said.contains(SHOWN) && said.lines().count() == 1, "{said}");
 
-    let added = vendor.run(&["users", "add", "kim\x1b[31m", "--label", "laptop\u{2066}"], dir.path());
+    // The node refuses control characters in the names it keeps (and says so inertly); what
+    // it keeps, bidi overrides included, is printed escaped.
+    let refused = vendor.run(&["users", "add", "kim\x1b[31m"], dir.path());
+    assert!(!refused.status.success());
+    assert_inert(&text(&refused.stderr));
+    let added = vendor.run(&["users", "add", "kim\u{202e}", "--label", "laptop\u{2066}"], dir.path());
+    assert!(added.status.success(), "{}", text(&added.stderr));
     assert_inert(&text(&added.stdout));
-    assert!(text(&added.stdout).contains("Added kim\\x1b[31m (rep)"), "{}", text(&added.stdout));
+    assert!(text(&added.stdout).contains("Added kim\\u{202e} (rep)"), "{}", text(&added.stdout));
     let users = text(&vendor.run(&["users", "list"], dir.path()).stdout);
     assert_inert(&users);
-    assert!(users.contains("kim\\x1b[31m") && users.contains("laptop\\u{2066}"), "{users}");
+    assert!(users.contains("kim\\u{202e}") && users.contains("laptop\\u{2066}"), "{users}");
 
     let csv = repo().join(VENDOR);
-    let import =
+    let refused =
         vendor.run(&["datasets", "import", csv.to_str().unwrap(), "--name", "crm\x1b]0;pwned\x07.csv"], dir.path());
+    assert!(!refused.status.success());
+    assert_inert(&text(&refused.stderr));
+    let import = vendor.run(&["datasets", "import", csv.to_str().unwrap(), "--name", "crm\u{202e}vsc.csv"], dir.path());
+    assert!(import.status.success(), "{}", text(&import.stderr));
     assert_inert(&text(&import.stdout));
     let datasets = text(&vendor.run(&["datasets", "list"], dir.path()).stdout);
     assert_inert(&datasets);
-    assert!(datasets.contains("crm\\x1b]0;pwned\\x07.csv"), "{datasets}");
+    assert!(datasets.contains("crm\\u{202e}vsc.csv"), "{datasets}");
 
     // Touches refuse control characters, not bidi overrides.
     const REVERSED: &str = "Acme \u{202e}Corp";

@@ -426,6 +426,11 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
     let keyring = secrets_keyring(data_dir, config, |name| std::env::var(name).ok())?;
     let store = Store::connect(&config.database_url).await?.with_secrets(keyring);
     // Secrets an older node kept in plaintext, or a previous key sealed: under the current key.
+    // On SQLite this process is the node: no request of an earlier run of it still holds a key.
+    let released = store.release_abandoned_idempotency_keys().await?;
+    if released > 0 {
+        tracing::info!(released, "released idempotency keys held by requests of the node's previous run");
+    }
     let resealed = store.seal_stored_secrets().await?;
     if resealed.sealed + resealed.rotated > 0 {
         tracing::info!(

@@ -688,8 +688,9 @@ async fn admins_disable_enable_and_remove_users(store: Store) {
         ("/api/v1/me/sessions", "delete", &["200", "401"]),
     ] {
         let responses = doc["paths"][path][method]["responses"].as_object().unwrap();
-        let documented: Vec<&str> = responses.keys().map(String::as_str).collect();
-        assert_eq!(documented, statuses, "{method} {path}");
+        for status in statuses {
+            assert!(responses.contains_key(*status), "{method} {path} documents {status}");
+        }
         assert!(responses.values().all(|r| r["description"].as_str().is_some_and(|d| !d.is_empty())));
     }
 }

@@ -1,12 +1,18 @@
-//! Idempotency keys for creating calls, held under a lease while their request runs.
+//! Idempotency keys for creating calls, held while their request runs.
+//!
+//! On PostgreSQL (several replicas) a claim is a lease its request renews: a replica that dies
+//! stops renewing, and the key lapses. On SQLite (one process) a claim holds until its request
+//! finishes: renewing would need the one writer's lock, which a long import holds between its
+//! chunks; a node starting releases what a previous run of it left held
+//! ([`Store::release_abandoned_idempotency_keys`]).
 
 use sqlx::Row;
 
 use crate::ids::{OrgId, now_ms};
 use crate::{Store, StoreError};
 
-/// How long a claim holds its key without being renewed: a request renews it while it runs
-/// ([`Store::renew_idempotent`]); one that died lets it lapse and a retry runs.
+/// How long a claim holds its key without being renewed (PostgreSQL): a request renews it while
+/// it runs ([`Store::renew_idempotent`]); one that died lets it lapse and a retry runs.
 pub const IDEMPOTENCY_LEASE_MS: i64 = 30_000;
 
 /// How long a key and its response are remembered.
@@ -70,7 +76,7 @@ impl Store {
                 .bind(request_hash)
                 .bind(now)
                 .bind(&holder)
-                .bind(now + IDEMPOTENCY_LEASE_MS)
+                .bind(self.lease_until(now))
                 .execute(&self.pool)
                 .await?;
                 if inserted.rows_affected() == 1 {
@@ -87,7 +93,8 @@ impl Store {
                     return Ok(Claim::Replay { status, response });
                 }
                 (true, _, _) if lease.is_some_and(|l| l >= now) => {
-                    return Ok(Claim::InFlight { lease_left_ms: lease.map_or(0, |l| l - now) });
+                    let left = lease.map_or(0, |l| l.saturating_sub(now)).min(IDEMPOTENCY_LEASE_MS);
+                    return Ok(Claim::InFlight { lease_left_ms: left });
                 }
                 (true, _, _) => {
                     // Unfinished under a lapsed lease: the request holding it is gone; take over.
@@ -96,7 +103,7 @@ impl Store {
                          AND status IS NULL AND (lease_until IS NULL OR lease_until < $5)",
                     )
                     .bind(&holder)
-                    .bind(now + IDEMPOTENCY_LEASE_MS)
+                    .bind(self.lease_until(now))
                     .bind(org.as_str())
                     .bind(key)
                     .bind(now)
@@ -111,8 +118,32 @@ impl Store {
         Err(StoreError::Changed)
     }
 
+    /// Until when a claim made `now` holds: a lease on PostgreSQL, until released on SQLite.
+    fn lease_until(&self, now: i64) -> i64 {
+        match self.backend {
+            crate::Backend::Postgres => now + IDEMPOTENCY_LEASE_MS,
+            crate::Backend::Sqlite => i64::MAX,
+        }
+    }
+
+    /// Releases every claim still held, as a node starts on SQLite: no request of an earlier run
+    /// of it is running any more. (On PostgreSQL leases lapse by themselves.)
+    pub async fn release_abandoned_idempotency_keys(&self) -> Result<u64, StoreError> {
+        if self.backend != crate::Backend::Sqlite {
+            return Ok(0);
+        }
+        let released = sqlx::query("UPDATE idempotency_keys SET lease_until = NULL WHERE status IS NULL")
+            .execute(&self.pool)
+            .await?;
+        Ok(released.rows_affected())
+    }
+
     /// Extends the lease of a claim still running; `false` if it is no longer this holder's.
+    /// On SQLite a claim holds until released: nothing to renew.
     pub async fn renew_idempotent(&self, org: &OrgId, key: &str, holder: &str) -> Result<bool, StoreError> {
+        if self.backend == crate::Backend::Sqlite {
+            return Ok(true);
+        }
         let renewed = sqlx::query(
             "UPDATE idempotency_keys SET lease_until = $1 WHERE org_id = $2 AND key = $3 AND holder = $4 \
              AND status IS NULL",

@@ -20,6 +20,7 @@ on_both_backends!(
     an_import_is_stored_whole_and_loads_as_the_importer_reads_it,
     a_failed_import_stores_nothing,
     the_active_dataset_is_chosen_and_others_can_be_deleted,
+    idempotency_keys_lapse_or_are_released_when_their_request_is_gone,
     organisations_are_isolated,
     the_audit_trail_appends,
     invites_are_used_once_and_expire,
@@ -664,4 +665,41 @@ async fn reports_filter_search_sort_and_page_in_the_database(store: Store) {
     assert_eq!(store.report_page(&org, &run, &northwind, 0, 10).await.unwrap().1, 2);
     assert_eq!(store.report_accounts(&org, &run, &northwind).await.unwrap(), 1);
     assert!(store.report_accounts(&other.id, &run, &all).await.is_err(), "another organisation's run");
+}
+
+async fn idempotency_keys_lapse_or_are_released_when_their_request_is_gone(store: Store) {
+    use blindmap_store::{Backend, Claim};
+    let org = store.create_organisation("Vendor").await.unwrap();
+    let Claim::Proceed { holder } = store.claim_idempotent(&org.id, "k", "h").await.unwrap() else { panic!("new") };
+    assert!(matches!(store.claim_idempotent(&org.id, "k", "h").await.unwrap(), Claim::InFlight { .. }));
+    assert_eq!(store.claim_idempotent(&org.id, "k", "other").await.unwrap(), Claim::Mismatch);
+    assert!(store.renew_idempotent(&org.id, "k", &holder).await.unwrap());
+    // Its request is gone: on SQLite the node's next start releases it, on PostgreSQL it lapses.
+    match store.backend() {
+        Backend::Sqlite => assert_eq!(store.release_abandoned_idempotency_keys().await.unwrap(), 1),
+        Backend::Postgres => {
+            assert_eq!(store.release_abandoned_idempotency_keys().await.unwrap(), 0, "leases lapse instead");
+            blindmap_store::testing::age_idempotency_lease(
+                &store,
+                &org.id,
+                "k",
+                blindmap_store::IDEMPOTENCY_LEASE_MS + 1,
+            )
+            .await;
+        }
+    }
+    let Claim::Proceed { holder: taken } = store.claim_idempotent(&org.id, "k", "h").await.unwrap() else {
+        panic!("the retry runs")
+    };
+    // The first holder, if it was only slow, can no longer renew, finish or release it.
+    if store.backend() == Backend::Postgres {
+        assert!(!store.renew_idempotent(&org.id, "k", &holder).await.unwrap());
+    }
+    store.finish_idempotent(&org.id, "k", &holder, 201, "{\"late\":true}").await.unwrap();
+    store.release_idempotent(&org.id, "k", &holder).await.unwrap();
+    store.finish_idempotent(&org.id, "k", &taken, 201, "{\"id\":1}").await.unwrap();
+    assert_eq!(
+        store.claim_idempotent(&org.id, "k", "h").await.unwrap(),
+        Claim::Replay { status: 201, response: "{\"id\":1}".into() }
+    );
 }

@@ -510,7 +510,9 @@ pub(crate) struct EventKind;
 
 impl PartialSchema for EventKind {
     fn schema() -> RefOr<Schema> {
-        from_json(json!({ "type": "string", "enum": blindmap_cosell::webhook::EVENT_KINDS, "description": "An event kind" }))
+        from_json(
+            json!({ "type": "string", "enum": blindmap_cosell::webhook::EVENT_KINDS, "description": "An event kind" }),
+        )
     }
 }
 

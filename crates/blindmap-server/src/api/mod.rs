@@ -19,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use blindmap_store::{Claim, IDEMPOTENCY_LEASE_MS, OrgId};
+use futures_util::FutureExt;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -177,7 +178,10 @@ where
             return Err(ApiError::Conflict("this Idempotency-Key was used for a different request".into()));
         }
     };
-    // Renew the lease while the work runs.
+    // Renew the lease while the work runs; a panic in it gives the key back like an error.
+    let work = std::panic::AssertUnwindSafe(work).catch_unwind().map(|outcome| {
+        outcome.unwrap_or_else(|_| Err(ApiError::Unavailable("the request failed on the node; see its log")))
+    });
     let mut work = std::pin::pin!(work);
     let mut renew = tokio::time::interval(std::time::Duration::from_millis((IDEMPOTENCY_LEASE_MS / 3) as u64));
     renew.tick().await;

@@ -275,7 +275,6 @@ async fn user_view(state: &AppState, caller: &Caller, user: &UserId) -> Result<U
 /// its sessions do not come back. Disabling a disabled user changes nothing.
 #[utoipa::path(post, path = "/api/v1/users/{id}/disable", tag = "users", params(("id" = contract::UserId, Path)),
     responses((status = 200, body = UserView, description = "The user, now disabled"),
-        (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid bearer token"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "The caller is not an admin"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such user in the caller's organisation"),
         (status = 409, body = Problem, content_type = "application/problem+json",
@@ -292,7 +291,6 @@ async fn disable(
 /// again. Enabling an active user changes nothing.
 #[utoipa::path(post, path = "/api/v1/users/{id}/enable", tag = "users", params(("id" = contract::UserId, Path)),
     responses((status = 200, body = UserView, description = "The user, now active"),
-        (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid bearer token"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "The caller is not an admin"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such user in the caller's organisation"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "The user was removed")))]
@@ -317,7 +315,6 @@ async fn set_disabled(state: AppState, caller: Caller, id: &str, disabled: bool)
 /// user changes nothing.
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = contract::UserId, Path)),
     responses((status = 204, description = "Removed"),
-        (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid bearer token"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "The caller is not an admin"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such user in the caller's organisation"),
         (status = 409, body = Problem, content_type = "application/problem+json",
@@ -341,7 +338,6 @@ pub(crate) struct SignedOut {
 /// tokens stay valid (revoke them, or disable the user, to stop those).
 #[utoipa::path(delete, path = "/api/v1/users/{id}/sessions", tag = "users", params(("id" = contract::UserId, Path)),
     responses((status = 200, body = SignedOut, description = "Signed out: how many sessions ended"),
-        (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid bearer token"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "The caller is not an admin"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such user in the caller's organisation")))]
 async fn end_sessions(
@@ -358,8 +354,7 @@ async fn end_sessions(
 /// Signs the caller out of the pages everywhere (any role): every browser session it has ends,
 /// and its unused sign-in links are void. The token used for this call stays valid.
 #[utoipa::path(delete, path = "/api/v1/me/sessions", tag = "identity",
-    responses((status = 200, body = SignedOut, description = "Signed out: how many sessions ended"),
-        (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid bearer token")))]
+    responses((status = 200, body = SignedOut, description = "Signed out: how many sessions ended")))]
 async fn end_my_sessions(State(state): State<AppState>, caller: Caller) -> Result<Json<SignedOut>, ApiError> {
     let me = &caller.0.user;
     let ended = state.store.end_user_sessions(&me.org, &me.id, &me.name).await?;
