@@ -25,8 +25,8 @@ pub const MAX_WINDOW_DAYS: u32 = 3650;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    /// Segments of the vendor's own accounts that are its direct team's open opportunities: a
-    /// registration on one of them is a channel conflict.
+    /// Segments of the vendor's own accounts its direct team works (its open opportunities and
+    /// its customers, by default): a registration on one of them is a channel conflict.
     pub direct_segments: Vec<String>,
     /// Days an approved registration is protected.
     pub protection_days: u32,
@@ -41,7 +41,9 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Self {
-            direct_segments: vec!["open_opportunities".to_owned()],
+            // What the presets call them: HubSpot's lifecycle stages make both; Salesforce's
+            // account types make `customers` (a Salesforce export has no opportunity column).
+            direct_segments: vec!["open_opportunities".to_owned(), "customers".to_owned()],
             protection_days: DEFAULT_PROTECTION_DAYS,
             extension_days: DEFAULT_EXTENSION_DAYS,
             prechecks_per_minute: 6,

@@ -24,6 +24,7 @@ mod registrations;
 pub mod remote;
 mod runs;
 mod session_io;
+mod throttle;
 mod tls;
 mod unread_body;
 mod web;
@@ -40,6 +41,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use api::openapi;
 pub use hooks::rfc3339;
+pub use throttle::ThrottleConfig;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -50,6 +52,8 @@ pub struct AppState {
     /// Uploads being imported now: a few at once (each holds a temporary file and a database
     /// transaction while it runs).
     uploads: Arc<tokio::sync::Semaphore>,
+    /// Rates and shares of the node per caller and per organisation.
+    throttle: Arc<throttle::Throttle>,
 }
 
 /// What a running node adds: its identity for calling partners, and the URL they call back.
@@ -92,11 +96,18 @@ pub struct Limits {
     pub max_concurrent_uploads: usize,
     /// Longest a request may take.
     pub request_timeout: Duration,
+    /// Request rates and concurrency per caller and per organisation.
+    pub throttle: ThrottleConfig,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_body_bytes: 1 << 30, max_concurrent_uploads: 2, request_timeout: Duration::from_secs(300) }
+        Self {
+            max_body_bytes: 1 << 30,
+            max_concurrent_uploads: 2,
+            request_timeout: Duration::from_secs(300),
+            throttle: ThrottleConfig::default(),
+        }
     }
 }
 
@@ -108,6 +119,7 @@ pub fn app(store: Store, limits: Limits) -> Router {
 
 pub(crate) fn app_with_node(store: Store, limits: Limits, node: Option<Arc<NodeContext>>) -> Router {
     let uploads = Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_uploads.max(1)));
+    let throttle = Arc::new(throttle::Throttle::new(limits.throttle));
     // Each part reads bodies only up to what its routes need; streamed bodies (uploads, runs)
     // are read by their handlers under their own limits, after the caller is authenticated.
     api::router()
@@ -116,19 +128,24 @@ pub(crate) fn app_with_node(store: Store, limits: Limits, node: Option<Arc<NodeC
         .merge(peer::router())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
         .merge(peer::stream_router())
-        .with_state(AppState { store, node, limits, uploads })
+        .with_state(AppState { store, node, limits, uploads, throttle })
         // Errors from layers (size limit, timeout) and unknown routes become problem documents too.
         .layer(axum::middleware::map_response(error::problem_for_plain_errors))
         // Over-long targets, and NUL in one, are refused before routing (see error::check_target).
         .layer(axum::middleware::from_fn(error::check_target))
         // An HTTP/1 body left unread closes its connection: say so (see unread_body).
         .layer(axum::middleware::from_fn(unread_body::close_if_unread))
-        // One span per request with the method and path only: query strings (file names) and
-        // bodies (CRM data) never reach the log.
+        // One span per request with the method and the route's template only (`/api/v1/
+        // accounts/{id}`, not the account's id): paths carry account ids, opportunity names and
+        // secrets, query strings file names, bodies CRM data — none of it reaches the log.
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &axum::http::Request<_>| {
-                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+                    let route = request
+                        .extensions()
+                        .get::<axum::extract::MatchedPath>()
+                        .map_or("(no such route)", axum::extract::MatchedPath::as_str);
+                    tracing::info_span!("request", method = %request.method(), route = %route)
                 })
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )

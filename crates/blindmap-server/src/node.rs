@@ -14,7 +14,7 @@ use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 
 use crate::identity::{Identity, IdentityError};
 use crate::peer::{AnyClientCertificate, PeerAcceptor};
-use crate::{Limits, NodeContext, app_with_node};
+use crate::{Limits, NodeContext, ThrottleConfig, app_with_node};
 
 /// The configuration file in a node's data folder.
 pub const CONFIG_FILE: &str = "node.toml";
@@ -79,6 +79,22 @@ pub struct NodeConfig {
     /// Longest request in seconds (`BLINDMAP_REQUEST_TIMEOUT_SECONDS`).
     #[serde(default = "default_timeout")]
     pub request_timeout_seconds: u64,
+    /// Requests per minute one API token, browser session or partner node may make; 429 with
+    /// `Retry-After` beyond (`BLINDMAP_RATE_LIMIT_PER_CREDENTIAL`; 0: no limit).
+    #[serde(default = "default_rate_per_credential")]
+    pub rate_limit_per_credential: u32,
+    /// Requests per minute one organisation's callers may make together
+    /// (`BLINDMAP_RATE_LIMIT_PER_ORGANISATION`; 0: no limit).
+    #[serde(default = "default_rate_per_organisation")]
+    pub rate_limit_per_organisation: u32,
+    /// Requests one organisation may have running at once; more wait their turn up to 10 s, then
+    /// get 429 (`BLINDMAP_MAX_CONCURRENT_PER_ORGANISATION`; 0: half the database pool).
+    #[serde(default)]
+    pub max_concurrent_per_organisation: usize,
+    /// Database connections this node pools (`BLINDMAP_DATABASE_MAX_CONNECTIONS`; 0: 8 for
+    /// SQLite, 16 for PostgreSQL — per replica: mind the server's `max_connections`).
+    #[serde(default)]
+    pub database_max_connections: u32,
     /// Keep a transcript of every frame of runs partners start with this node
     /// (`BLINDMAP_KEEP_TRANSCRIPTS`); runs started here keep one when asked.
     #[serde(default)]
@@ -121,6 +137,14 @@ fn default_concurrent_uploads() -> usize {
     2
 }
 
+fn default_rate_per_credential() -> u32 {
+    ThrottleConfig::default().per_credential_per_minute
+}
+
+fn default_rate_per_organisation() -> u32 {
+    ThrottleConfig::default().per_organisation_per_minute
+}
+
 fn default_timeout() -> u64 {
     300
 }
@@ -156,6 +180,25 @@ impl NodeConfig {
         if let Some(v) = var("BLINDMAP_MAX_CONCURRENT_UPLOADS") {
             self.max_concurrent_uploads =
                 v.parse().map_err(|_| bad("BLINDMAP_MAX_CONCURRENT_UPLOADS", "not a number"))?;
+        }
+        let number = |name: &str| -> Result<Option<u64>, NodeError> {
+            var(name).map(|v| v.trim().parse().map_err(|_| bad(name, "not a number"))).transpose()
+        };
+        if let Some(n) = number("BLINDMAP_RATE_LIMIT_PER_CREDENTIAL")? {
+            self.rate_limit_per_credential =
+                u32::try_from(n).map_err(|_| bad("BLINDMAP_RATE_LIMIT_PER_CREDENTIAL", "too large"))?;
+        }
+        if let Some(n) = number("BLINDMAP_RATE_LIMIT_PER_ORGANISATION")? {
+            self.rate_limit_per_organisation =
+                u32::try_from(n).map_err(|_| bad("BLINDMAP_RATE_LIMIT_PER_ORGANISATION", "too large"))?;
+        }
+        if let Some(n) = number("BLINDMAP_MAX_CONCURRENT_PER_ORGANISATION")? {
+            self.max_concurrent_per_organisation =
+                usize::try_from(n).map_err(|_| bad("BLINDMAP_MAX_CONCURRENT_PER_ORGANISATION", "too large"))?;
+        }
+        if let Some(n) = number("BLINDMAP_DATABASE_MAX_CONNECTIONS")? {
+            self.database_max_connections =
+                u32::try_from(n).map_err(|_| bad("BLINDMAP_DATABASE_MAX_CONNECTIONS", "too large"))?;
         }
         if let Some(v) = var("BLINDMAP_REQUEST_TIMEOUT_SECONDS") {
             self.request_timeout_seconds =
@@ -198,11 +241,31 @@ impl NodeConfig {
             .map_err(|problem| NodeError::Config { path: "webhook_allow".into(), problem })
     }
 
+    /// The database pool's size (0 in the file: the store's default for its backend).
+    fn pool_size(&self) -> u32 {
+        match self.database_max_connections {
+            0 if self.database_url.starts_with("sqlite:") => blindmap_store::DEFAULT_SQLITE_CONNECTIONS,
+            0 => blindmap_store::DEFAULT_POSTGRES_CONNECTIONS,
+            n => n,
+        }
+    }
+
     fn limits(&self) -> Limits {
+        let per_organisation = match self.max_concurrent_per_organisation {
+            0 => (self.pool_size() as usize / 2).max(1),
+            n => n,
+        };
         Limits {
             max_body_bytes: self.max_body_mib << 20,
             max_concurrent_uploads: self.max_concurrent_uploads,
             request_timeout: Duration::from_secs(self.request_timeout_seconds),
+            throttle: ThrottleConfig {
+                per_credential_per_minute: self.rate_limit_per_credential,
+                per_organisation_per_minute: self.rate_limit_per_organisation,
+                concurrent_per_organisation: per_organisation,
+                concurrent_reports_per_organisation: per_organisation.div_ceil(2),
+                ..ThrottleConfig::default()
+            },
         }
     }
 }
@@ -269,6 +332,10 @@ pub async fn init(options: &InitOptions) -> Result<Initialised, NodeError> {
         max_body_mib: default_body_mib(),
         max_concurrent_uploads: default_concurrent_uploads(),
         request_timeout_seconds: default_timeout(),
+        rate_limit_per_credential: default_rate_per_credential(),
+        rate_limit_per_organisation: default_rate_per_organisation(),
+        max_concurrent_per_organisation: 0,
+        database_max_connections: 0,
         keep_transcripts: false,
         webhook_retry_base_ms: default_retry_base_ms(),
         webhook_allow_http: false,
@@ -424,7 +491,7 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
     let fingerprint = identity.fingerprint();
     let webhooks = Arc::new(config.webhook_egress()?);
     let keyring = secrets_keyring(data_dir, config, |name| std::env::var(name).ok())?;
-    let store = Store::connect(&config.database_url).await?.with_secrets(keyring);
+    let store = Store::connect_with(&config.database_url, Some(config.pool_size())).await?.with_secrets(keyring);
     // Secrets an older node kept in plaintext, or a previous key sealed: under the current key.
     // On SQLite this process is the node: no request of an earlier run of it still holds a key.
     let released = store.release_abandoned_idempotency_keys().await?;
@@ -497,6 +564,10 @@ mod tests {
             max_body_mib: 256,
             max_concurrent_uploads: 2,
             request_timeout_seconds: 300,
+            rate_limit_per_credential: 1200,
+            rate_limit_per_organisation: 6000,
+            max_concurrent_per_organisation: 0,
+            database_max_connections: 0,
             keep_transcripts: false,
             webhook_retry_base_ms: 5000,
             webhook_allow_http: false,

@@ -162,7 +162,7 @@ async fn accept(
     Ok(Json(AcceptResponse { organisation, partnership: partnership.id.to_string() }))
 }
 
-async fn end(State(state): State<AppState>, Peer(partnership): Peer) -> Result<Json<serde_json::Value>, ApiError> {
+async fn end(State(state): State<AppState>, Peer(partnership, _): Peer) -> Result<Json<serde_json::Value>, ApiError> {
     state.store.end_partnership(&partnership.org, &partnership.id).await?;
     let detail = serde_json::json!({ "partnership": partnership.id.to_string(), "by": "partner" });
     state.store.record_audit(&partnership.org, &partnership.partner_name, "partnership.ended", &detail).await?;
@@ -172,7 +172,14 @@ async fn end(State(state): State<AppState>, Peer(partnership): Peer) -> Result<J
 /// A partner's node starts a match run: its frames come in the request body, ours go out in the
 /// response body as the session proceeds (spec §16.1). This node answers with its active dataset
 /// and the sharing policy it holds for the partnership now.
-async fn run(State(state): State<AppState>, Peer(partnership): Peer, body: Body) -> Result<Response, ApiError> {
+async fn run(
+    State(state): State<AppState>,
+    Peer(partnership, admitted): Peer,
+    body: Body,
+) -> Result<Response, ApiError> {
+    // A run streams for as long as its session lasts, with its own limits (one per partnership,
+    // spec §16.1): it does not hold a place among the organisation's running requests.
+    drop(admitted);
     let node = state.node()?;
     let started = runs::start(
         &state.store,
@@ -194,7 +201,7 @@ async fn run(State(state): State<AppState>, Peer(partnership): Peer, body: Body)
 /// first sight) and answer with the result.
 async fn cosell(
     State(state): State<AppState>,
-    Peer(partnership): Peer,
+    Peer(partnership, _): Peer,
     Json(push): Json<crate::cosell::Push>,
 ) -> Result<Json<blindmap_cosell::cosell::CoSell>, ApiError> {
     let received = crate::cosell::receive(&state.store, &partnership, push).await;
@@ -219,7 +226,10 @@ async fn audited<T>(
 
 /// The partnership a peer call comes through, authenticated before its body is read: the
 /// caller's certificate must be the one pinned for the partnership in the path (`{id}`).
-pub(crate) struct Peer(pub(crate) blindmap_store::Partnership);
+pub(crate) struct Peer(
+    pub(crate) blindmap_store::Partnership,
+    #[allow(dead_code, reason = "held, not read")] crate::throttle::Admitted,
+);
 
 impl axum::extract::FromRequestParts<AppState> for Peer {
     type Rejection = ApiError;
@@ -232,7 +242,9 @@ impl axum::extract::FromRequestParts<AppState> for Peer {
         let id = params.iter().find(|(name, _)| *name == "id").map(|(_, v)| v).ok_or(ApiError::PeerUnknown)?;
         let id = PartnershipId::parse(id).ok_or(ApiError::PeerUnknown)?;
         let partnership = state.store.partnership_for_peer(&id, &fingerprint).await?.ok_or(ApiError::PeerUnknown)?;
-        Ok(Self(partnership))
+        let credential = format!("peer:{}", partnership.id.as_str());
+        let admitted = state.throttle.admit(&credential, partnership.org.as_str()).await?;
+        Ok(Self(partnership, admitted))
     }
 }
 
@@ -240,7 +252,7 @@ impl axum::extract::FromRequestParts<AppState> for Peer {
 /// with what the submitter may know of it.
 async fn register(
     State(state): State<AppState>,
-    Peer(partnership): Peer,
+    Peer(partnership, _): Peer,
     Json(message): Json<crate::registrations::SubmitMessage>,
 ) -> Result<Json<blindmap_cosell::dealreg::SubmitterView>, ApiError> {
     Ok(Json(crate::registrations::receive(&state.store, &partnership, message).await?))
@@ -249,7 +261,7 @@ async fn register(
 /// The vendor's node tells us (the submitter) where a registration of ours is.
 async fn registration_status(
     State(state): State<AppState>,
-    Peer(partnership): Peer,
+    Peer(partnership, _): Peer,
     Path((_, registration)): Path<(String, String)>,
     Json(view): Json<blindmap_cosell::dealreg::SubmitterView>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -261,7 +273,7 @@ async fn registration_status(
 /// A submitter asks for its registration's one extension.
 async fn registration_extend(
     State(state): State<AppState>,
-    Peer(partnership): Peer,
+    Peer(partnership, _): Peer,
     Path((_, registration)): Path<(String, String)>,
 ) -> Result<Json<blindmap_cosell::dealreg::SubmitterView>, ApiError> {
     let stored = state.store.registration(&partnership.org, &registration).await?;
@@ -285,7 +297,7 @@ async fn registration_extend(
 /// A partner's node asks whether an account is claimed, blinded (spec §17).
 async fn precheck(
     State(state): State<AppState>,
-    Peer(partnership): Peer,
+    Peer(partnership, _): Peer,
     Json(message): Json<crate::registrations::PrecheckMessage>,
 ) -> Result<Json<crate::registrations::PrecheckReply>, ApiError> {
     Ok(Json(crate::registrations::answer(&state.store, &partnership, message).await?))

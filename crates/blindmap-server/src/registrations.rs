@@ -601,3 +601,29 @@ async fn expire(store: &Store, org: &OrgId, id: &str) -> Result<(), ApiError> {
     .await
     .map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use blindmap_records::Preset;
+
+    /// Out of the box a registration on the vendor's own accounts is checked, whichever preset
+    /// its export was read with: each preset makes a segment the default settings name.
+    #[test]
+    fn the_default_direct_segments_are_segments_every_preset_makes() {
+        let direct = blindmap_cosell::dealreg::Settings::default().direct_segments;
+        for preset in Preset::ALL {
+            let mapping = preset.mapping();
+            let labels: Vec<&str> =
+                mapping.segment_rules().unwrap_or_default().iter().map(|r| r.label.as_str()).collect();
+            // The generic preset reads the segment from its own column: any label may come.
+            if preset == Preset::Generic {
+                continue;
+            }
+            assert!(
+                direct.iter().any(|d| labels.contains(&d.as_str())),
+                "{}: makes {labels:?}, none of {direct:?}",
+                preset.name()
+            );
+        }
+    }
+}

@@ -125,7 +125,18 @@ pub(crate) async fn start(
         ApiError::Conflict("there is no dataset to match: import a CRM export first (blindmap datasets import)".into())
     })?;
     let sharing = store.sharing(org, &partnership.id).await?;
-    let policy = disclosure_policy(&sharing)?;
+    let policy = match (disclosure_policy(&sharing), role) {
+        (Ok(policy), _) => policy,
+        (Err(e), RunRole::Initiator) => return Err(e),
+        // A policy saved before policies were checked on save: the partner hears that it cannot
+        // be used, not what it says; this side's admins find why in the log.
+        (Err(e), RunRole::Responder) => {
+            tracing::warn!(partnership = %partnership.id, error = %e, "the stored sharing policy cannot be used");
+            return Err(ApiError::Conflict(
+                "the partner's sharing policy for this partnership cannot be used; its admins must set it again".into(),
+            ));
+        }
+    };
     let id = RunId::generate();
     let run = store
         .start_run(&NewRun {

@@ -145,7 +145,7 @@ fn same_secret(a: &str, b: &str) -> bool {
 }
 
 /// The signed-in user of a request; without a live session, pages redirect to sign-in.
-pub(crate) struct Signed(WebSession);
+pub(crate) struct Signed(WebSession, #[allow(dead_code, reason = "held, not read")] crate::throttle::Admitted);
 
 impl Signed {
     fn user(&self) -> &User {
@@ -190,7 +190,9 @@ impl FromRequestParts<AppState> for Signed {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
         let secret = cookie_value(&parts.headers, COOKIE).ok_or(PageError(ApiError::Unauthenticated))?;
         let session = state.store.web_session(secret).await?.ok_or(PageError(ApiError::Unauthenticated))?;
-        Ok(Self(session))
+        let credential = format!("user:{}", session.user.id.as_str());
+        let admitted = state.throttle.admit(&credential, session.user.org.as_str()).await?;
+        Ok(Self(session, admitted))
     }
 }
 
@@ -795,6 +797,8 @@ pub(crate) struct Listing {
     pub(crate) run: Run,
     pub(crate) filter: ReportFilter,
     pub(crate) registrations: Vec<(Vec<String>, String)>,
+    /// The organisation's place among running report queries, held while the listing is read.
+    pub(crate) _slot: crate::throttle::Admitted,
 }
 
 /// The listing of `org`'s latest complete match with partnership `id`, its filter made by
@@ -805,11 +809,13 @@ pub(crate) async fn listing(
     id: &str,
     filter: impl FnOnce(Option<&Run>) -> ReportFilter,
 ) -> Result<Listing, ApiError> {
+    // The heaviest reads: a few of an organisation's at once.
+    let slot = state.throttle.report(org.as_str()).await?;
     let (partnership, run) = partner_and_run(state, org, id).await?;
     let previous = state.store.previous_complete_run(org, &run).await?;
     let filter = filter(previous.as_ref());
     let registrations = registrations_by_key(state, org, &partnership).await?;
-    Ok(Listing { partnership, run, filter, registrations })
+    Ok(Listing { partnership, run, filter, registrations, _slot: slot })
 }
 
 /// The registrations this side submitted through `partnership`, by their customer keys.
@@ -885,7 +891,8 @@ async fn overlaps(
 ) -> PageResult {
     let org = signed.org();
     let asked = page_number(&query.page)?;
-    let Listing { partnership, run, filter, registrations } = listing(&state, org, &id, |p| query.filter(p)).await?;
+    let Listing { partnership, run, filter, registrations, _slot } =
+        listing(&state, org, &id, |p| query.filter(p)).await?;
     let (mut page, mut offset) = (asked, (asked - 1).saturating_mul(u64::from(PAGE_ROWS)));
     let (mut rows, total) = state.store.report_page(org, &run, &filter, offset, PAGE_ROWS).await?;
     if total > 0 && offset >= total {
@@ -957,7 +964,8 @@ async fn overlaps_csv(
     Query(query): Query<ListQuery>,
 ) -> PageResult {
     let org = signed.org();
-    let Listing { partnership, run, filter, registrations } = listing(&state, org, &id, |p| query.filter(p)).await?;
+    let Listing { partnership, run, filter, registrations, _slot } =
+        listing(&state, org, &id, |p| query.filter(p)).await?;
     let mut out = csv::Writer::from_writer(Vec::new());
     let csv_error = |e: csv::Error| ApiError::Invalid(format!("cannot write the CSV: {e}"));
     out.write_record(HEADERS.iter().map(|(label, _)| *label)).map_err(csv_error)?;

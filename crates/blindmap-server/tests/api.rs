@@ -25,6 +25,7 @@ on_both_backends!(
     idempotent_uploads_act_once,
     a_key_whose_request_died_is_released,
     datasets_are_chosen_and_deleted_by_admins_of_their_organisation,
+    sharing_policies_are_checked_when_saved,
     organisations_never_see_each_other,
     lists_page_with_cursors,
     runs_belong_to_their_organisation,
@@ -402,6 +403,33 @@ async fn datasets_are_chosen_and_deleted_by_admins_of_their_organisation(store: 
     let (_, trail) = api.call("GET", "/api/v1/audit", Some(&admin), "", &[]).await;
     let kinds: Vec<&str> = trail["items"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
     assert!(kinds.starts_with(&["dataset.deleted", "dataset.activated"]), "{kinds:?}");
+}
+
+async fn sharing_policies_are_checked_when_saved(store: Store) {
+    let [admin, _, _] = org(&store, "Vendor").await;
+    let org_id = store.authenticate(&admin).await.unwrap().unwrap().user.org;
+    let p = store
+        .create_partnership(&PartnershipId::generate(), &org_id, "Partner", "https://p.example", "sha256:aa", "pt_ref")
+        .await
+        .unwrap();
+    let api = client(store);
+    let path = format!("/api/v1/partnerships/{}/sharing", p.id);
+    let json = [("content-type", "application/json")];
+    let good = r#"{"rules": [{"own_segment": "*", "partner_segment": "*", "level": "fields", "fields": ["owner"]}],
+        "threshold": 3, "min_partner_segment": 2}"#;
+    assert_eq!(api.call("PUT", &path, Some(&admin), good, &json).await.0, StatusCode::OK);
+    // A field name no run could use (it would fail every run, both ways): refused, nothing saved.
+    for bad in [
+        r#"{"rules": [{"own_segment": "*", "partner_segment": "*", "level": "fields", "fields": ["Owner Name"]}],
+            "threshold": 1, "min_partner_segment": 1}"#,
+        r#"{"rules": [{"own_segment": "*", "partner_segment": "*", "level": "fields", "fields": ["owner;drop"]}],
+            "threshold": 1, "min_partner_segment": 1}"#,
+    ] {
+        let (status, problem) = api.call("PUT", &path, Some(&admin), bad, &json).await;
+        assert!(matches!(status.as_u16(), 400 | 422), "{status} {problem}");
+    }
+    let (_, saved) = api.call("GET", &path, Some(&admin), "", &[]).await;
+    assert_eq!((saved["threshold"].as_u64(), saved["rules"][0]["fields"][0].as_str()), (Some(3), Some("owner")));
 }
 
 async fn organisations_never_see_each_other(store: Store) {

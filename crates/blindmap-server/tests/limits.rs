@@ -132,3 +132,153 @@ async fn uploads_stream_under_their_limit_and_a_few_at_a_time() {
     let dataset: serde_json::Value = serde_json::from_str(&dataset).unwrap();
     assert_eq!(dataset["accounts"], 1);
 }
+
+/// A token, its organisation's id, and the admin token of a second organisation.
+async fn two_organisations(store: &blindmap_store::Store) -> (String, String, String) {
+    let mut tokens = Vec::new();
+    for (org, user) in [("Vendor", "ada"), ("Vendor", "bob"), ("Other", "oz")] {
+        let org = match store.organisations().await.unwrap().into_iter().find(|o| o.name == org) {
+            Some(o) => o,
+            None => store.create_organisation(org).await.unwrap(),
+        };
+        let admin = store.create_user(&org.id, user, Role::Admin).await.unwrap();
+        tokens.push(store.issue_token(&org.id, &admin.id, "t").await.unwrap().1.expose().to_owned());
+    }
+    (tokens[0].clone(), tokens[1].clone(), tokens[2].clone())
+}
+
+async fn me(app: &Router, token: &str) -> (StatusCode, String, axum::http::HeaderMap) {
+    let request = Request::get("/api/v1/me").header(header::AUTHORIZATION, format!("Bearer {token}"));
+    send(app, request.body(Body::empty()).unwrap()).await
+}
+
+#[tokio::test]
+async fn rates_are_limited_per_token_and_per_organisation_with_retry_after() {
+    let (store, _dir) = blindmap_store::testing::sqlite().await;
+    let (ada, bob, oz) = two_organisations(&store).await;
+    let throttle = blindmap_server::ThrottleConfig {
+        per_credential_per_minute: 60,
+        per_organisation_per_minute: 90,
+        ..blindmap_server::ThrottleConfig::default()
+    };
+    let app = app(store, Limits { throttle, ..Limits::default() });
+    // A token's burst (a tenth of its minute) passes, then 429 says when to come back.
+    for _ in 0..6 {
+        assert_eq!(me(&app, &ada).await.0, StatusCode::OK);
+    }
+    let (status, problem, headers) = me(&app, &ada).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{problem}");
+    let retry: u64 = headers[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "about a second per request at 60 a minute: {retry}");
+    assert!(problem.contains("too many requests with this credential"), "{problem}");
+    // Another token of the organisation, until the organisation's own burst is spent.
+    for _ in 0..3 {
+        assert_eq!(me(&app, &bob).await.0, StatusCode::OK);
+    }
+    assert_eq!(me(&app, &bob).await.0, StatusCode::TOO_MANY_REQUESTS, "the organisation's nine are spent");
+    // Another organisation is not slowed by this one.
+    for _ in 0..6 {
+        assert_eq!(me(&app, &oz).await.0, StatusCode::OK);
+    }
+    // Once the wait is over, the token is served again.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(me(&app, &ada).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_organisation_holding_its_share_does_not_hold_up_another() {
+    let (store, _dir) = blindmap_store::testing::sqlite().await;
+    let (ada, _, oz) = two_organisations(&store).await;
+    let throttle = blindmap_server::ThrottleConfig {
+        per_credential_per_minute: 0,
+        per_organisation_per_minute: 0,
+        concurrent_per_organisation: 2,
+        queue_wait: Duration::from_secs(20),
+        ..blindmap_server::ThrottleConfig::default()
+    };
+    let app = app(store, Limits { throttle, ..Limits::default() });
+    // The vendor's two places are taken by requests whose bodies are still arriving.
+    let mut senders = Vec::new();
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+        let body =
+            Body::from_stream(futures_util::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|c| (c, rx)) },
+            ));
+        let request = Request::post("/api/v1/users")
+            .header(header::AUTHORIZATION, format!("Bearer {ada}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .unwrap();
+        let app = app.clone();
+        held.push(tokio::spawn(async move { send(&app, request).await }));
+        senders.push(tx);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The vendor's third request waits its turn; the other organisation is served meanwhile.
+    let vendor = tokio::spawn({
+        let app = app.clone();
+        async move { me(&app, &ada).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(me(&app, &oz).await.0, StatusCode::OK);
+    assert!(!vendor.is_finished(), "the vendor's third request waits for a place");
+    // A place comes back when its request ends, and the waiting request runs.
+    senders.remove(0).send(Ok(Bytes::from_static(br#"{"name": "kim", "role": "rep"}"#))).await.unwrap();
+    let (status, body, _) = vendor.await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for tx in senders {
+        tx.send(Ok(Bytes::from_static(br#"{"name": "lou", "role": "rep"}"#))).await.unwrap();
+    }
+    for request in held {
+        let (status, body, _) = request.await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+}
+
+/// What a log subscriber wrote, shared with the test.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn request_logs_name_the_route_not_the_ids_in_its_path() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (store, _dir) = blindmap_store::testing::sqlite().await;
+    let org = store.create_organisation("Vendor").await.unwrap();
+    let admin = store.create_user(&org.id, "ada", Role::Admin).await.unwrap();
+    let token = store.issue_token(&org.id, &admin.id, "t").await.unwrap().1.expose().to_owned();
+    let app = app(store, Limits::default());
+    for uri in [
+        "/api/v1/attribution/opportunities/ACME-RENEWAL-2027-Q3",
+        "/api/v1/datasets/ds_0123456789abcdef0123456789abcdef?secret=a-file-name.csv",
+        "/nowhere/0015g00000NWTRdAAF",
+    ] {
+        let request = Request::get(uri).header(header::AUTHORIZATION, format!("Bearer {token}"));
+        send(&app, request.body(Body::empty()).unwrap()).await;
+    }
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("/api/v1/attribution/opportunities/{opportunity}"), "{log}");
+    assert!(log.contains("/api/v1/datasets/{id}") && log.contains("(no such route)"), "{log}");
+    for value in ["ACME-RENEWAL", "0123456789abcdef", "a-file-name", "0015g00000NWTRdAAF"] {
+        assert!(!log.contains(value), "{value} reached the log:\n{log}");
+    }
+}

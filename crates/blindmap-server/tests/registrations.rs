@@ -15,7 +15,8 @@ use common::{Node, call, node, pair, store_of, upload};
 /// The vendor's accounts: one open opportunity of its direct team, one customer.
 const VENDOR_CSV: &str = "id,segment,name,country,domain,duns\n\
                           v1,open_opportunities,Tailspin Toys,US,tailspintoys.com,\n\
-                          v2,customers,Northwind Traders,US,northwindtraders.com,118273645\n";
+                          v2,customers,Northwind Traders,US,northwindtraders.com,118273645\n\
+                          v3,prospects,Fabrikam,US,fabrikam.com,\n";
 
 fn registration(partnership: &str, customer: Value, products: &[&str], value: &str) -> Value {
     json!({ "partnership": partnership, "customer": customer, "products": products, "value": value,
@@ -115,10 +116,23 @@ async fn registrations_are_checked_decided_told_and_expire() {
     let channel_id = channel["id"].as_str().unwrap().to_owned();
     let on_vendor = get(&vendor, &format!("/api/v1/registrations/{channel_id}")).await;
     assert_eq!(on_vendor["review"]["direct_accounts"], json!(["v1"]));
-    // An existing customer is no channel conflict.
+    // The vendor's existing customer is its direct team's too (the default direct segments are
+    // open_opportunities and customers, what the presets make); a prospect is no conflict.
     let northwind = json!({ "duns": ["118273645"] });
-    let plain = post(&globex, "/api/v1/registrations", registration(&g_v, northwind, &["cloud"], "100")).await.unwrap();
+    let customer =
+        post(&globex, "/api/v1/registrations", registration(&g_v, northwind, &["cloud"], "100")).await.unwrap();
+    assert_eq!((&customer["state"], &customer["conflict"]), (&json!("in_review"), &json!("channel_conflict")));
+    let fabrikam = json!({ "domains": ["fabrikam.com"] });
+    let plain = post(&globex, "/api/v1/registrations", registration(&g_v, fabrikam, &["cloud"], "100")).await.unwrap();
     assert_eq!(plain["state"], "submitted");
+    // A direct segment the active dataset does not have would check nothing: refused.
+    let bad = json!({ "direct_segments": ["opportunities"] });
+    let refused = call(&vendor, Method::PUT, "/api/v1/registrations/settings", Some(bad)).await;
+    assert!(
+        matches!(&refused, Err(ClientError::Api { status, detail }) if status.as_u16() == 422
+            && detail.contains("customers, open_opportunities, prospects")),
+        "{refused:?}"
+    );
 
     // The vendor approves Globex's first claim; Globex's node hears it.
     let approved =
@@ -204,7 +218,7 @@ async fn registrations_are_checked_decided_told_and_expire() {
     let negative = registration(&g_v, json!({ "domains": ["x-corp.com"] }), &["cloud"], "-5");
     assert_eq!(status(post(&globex, "/api/v1/registrations", negative).await), 422);
     let received = get(&vendor, "/api/v1/registrations?direction=received").await;
-    assert_eq!(received["items"].as_array().unwrap().len(), 4, "nothing half-registered");
+    assert_eq!(received["items"].as_array().unwrap().len(), 5, "nothing half-registered");
 }
 
 /// Every event of `node`.

@@ -58,6 +58,11 @@ pub use web::{LINK_MS, SESSION_MS, Secret, WebSession};
 /// The embedded migrations (`crates/blindmap-store/migrations/`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// Connections a SQLite store pools unless told otherwise.
+pub const DEFAULT_SQLITE_CONNECTIONS: u32 = 8;
+/// Connections a PostgreSQL store pools unless told otherwise.
+pub const DEFAULT_POSTGRES_CONNECTIONS: u32 = 16;
+
 /// Which database a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -81,6 +86,12 @@ impl Store {
     /// `postgres://…`) and applies any migrations not yet applied. Secrets need a keyring too:
     /// [`Store::with_secrets`].
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, None).await
+    }
+
+    /// [`Store::connect`] with a pool of at most `max_connections` (default: 8 for SQLite, whose
+    /// one writer makes more useless, 16 for PostgreSQL).
+    pub async fn connect_with(url: &str, max_connections: Option<u32>) -> Result<Self, StoreError> {
         install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -98,7 +109,10 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url).map_err(StoreError::Database)?.disable_statement_logging();
         let pool = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+            .max_connections(max_connections.unwrap_or(match backend {
+                Backend::Sqlite => DEFAULT_SQLITE_CONNECTIONS,
+                Backend::Postgres => DEFAULT_POSTGRES_CONNECTIONS,
+            }))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -437,7 +437,7 @@ impl PartialSchema for RegistrationSettings {
             "type": "object",
             "description": "Your rules for the registrations partners submit to you; a field left out takes its default.",
             "properties": {
-                "direct_segments": { "type": "array", "maxItems": 100, "default": ["open_opportunities"],
+                "direct_segments": { "type": "array", "maxItems": 100, "default": ["open_opportunities", "customers"],
                     "items": { "$ref": "#/components/schemas/SegmentLabel" },
                     "description": "Your segments that are your direct team's open opportunities: a registration on one of their accounts is a channel conflict" },
                 "protection_days": days(1, 90, "Days an approved registration is protected"),

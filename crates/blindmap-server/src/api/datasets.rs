@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use blindmap_records::{Importer, Preset, read_header};
-use blindmap_store::{DatasetId, DatasetInfo, Role};
+use blindmap_store::{DatasetId, DatasetInfo, Principal, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -135,13 +135,16 @@ async fn upload(
         detail: "the node is importing as many uploads as it takes at once; try again shortly",
         retry_after_secs: 5,
     })?;
+    // The body may stream in for minutes without the database: the upload's own limit (a few
+    // at once) bounds it, not the organisation's share of running requests.
+    let caller = caller.released();
     let spooled = spool(body, state.limits.max_body_bytes).await?;
     let request = request_hash(&[
         params.name.as_bytes(),
         params.preset.map_or("", PresetName::as_str).as_bytes(),
         &spooled.sha256,
     ]);
-    let org = caller.0.user.org.clone();
+    let org = caller.user.org.clone();
     let work_state = state.clone();
     let work = async move {
         let imported = import(&work_state, &caller, &params, spooled.file).await;
@@ -201,7 +204,7 @@ async fn spool(body: Body, limit: usize) -> Result<Spooled, ApiError> {
 
 async fn import(
     state: &AppState,
-    caller: &Caller,
+    caller: &Principal,
     params: &UploadParams,
     file: std::fs::File,
 ) -> Result<DatasetView, ApiError> {
@@ -220,10 +223,10 @@ async fn import(
         }
     };
     let importer = Importer::new(name, input, &mapping.mapping()).map_err(|e| ApiError::Invalid(e.to_string()))?;
-    let org = &caller.0.user.org;
+    let org = &caller.user.org;
     let mut info = state.store.import_dataset(org, name, mapping.name(), importer).await?;
     let detail = serde_json::json!({ "dataset": info.id.to_string(), "rows": info.rows, "accounts": info.accounts });
-    state.store.record_audit(org, &caller.0.user.name, "dataset.imported", &detail).await?;
+    state.store.record_audit(org, &caller.user.name, "dataset.imported", &detail).await?;
     if params.activate && !info.active {
         info = activate_dataset(state, caller, &info.id).await?;
     }
@@ -231,11 +234,11 @@ async fn import(
 }
 
 /// Makes a dataset the active one, with its audit entry.
-async fn activate_dataset(state: &AppState, caller: &Caller, id: &DatasetId) -> Result<DatasetInfo, ApiError> {
-    let org = &caller.0.user.org;
+async fn activate_dataset(state: &AppState, caller: &Principal, id: &DatasetId) -> Result<DatasetInfo, ApiError> {
+    let org = &caller.user.org;
     let info = state.store.activate_dataset(org, id).await?;
     let detail = serde_json::json!({ "dataset": id.to_string(), "name": info.name });
-    state.store.record_audit(org, &caller.0.user.name, "dataset.activated", &detail).await?;
+    state.store.record_audit(org, &caller.user.name, "dataset.activated", &detail).await?;
     Ok(info)
 }
 
@@ -282,7 +285,7 @@ async fn activate(
 ) -> Result<Json<DatasetView>, ApiError> {
     caller.require(&[Role::Admin, Role::Integration])?;
     let id = DatasetId::parse(&id).ok_or(ApiError::NotFound("dataset"))?;
-    Ok(Json(activate_dataset(&state, &caller, &id).await?.into()))
+    Ok(Json(activate_dataset(&state, &caller.0, &id).await?.into()))
 }
 
 /// What deleting a dataset may take with it.

@@ -308,6 +308,9 @@ async fn put_sharing(
     }
     let id = partnership_id(&id)?;
     let policy = SharingPolicy { rules, threshold: body.threshold, min_partner_segment: body.min_partner_segment };
+    // Checked as a run will read it (segment labels, field names, conflicting rules): a policy
+    // saved is one every later run can use.
+    crate::runs::disclosure_policy(&policy)?;
     state.store.set_sharing(&caller.0.user.org, &id, &policy).await?;
     let detail = serde_json::json!({ "partnership": id.to_string(), "rules": body.rules.len(),
         "threshold": body.threshold, "min_partner_segment": body.min_partner_segment });

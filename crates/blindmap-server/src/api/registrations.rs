@@ -411,8 +411,8 @@ async fn precheck(
 /// `contract::RegistrationSettings`).
 #[derive(Serialize, Deserialize)]
 pub(crate) struct SettingsBody(
-    /// `direct_segments` (default `["open_opportunities"]`: a registration on one of your accounts
-    /// in these segments is a channel conflict), `protection_days` (90), `extension_days` (60),
+    /// `direct_segments` (default `["open_opportunities", "customers"]`: a registration on one of
+    /// your accounts in these segments of your active dataset is a channel conflict), `protection_days` (90), `extension_days` (60),
     /// `prechecks_per_minute` (6) and `prechecks_per_day` (100) per partner.
     Settings,
 );
@@ -429,7 +429,8 @@ async fn settings(State(state): State<AppState>, caller: Caller) -> Result<Json<
     request_body = contract::RegistrationSettings,
     responses((status = 200, body = contract::RegistrationSettings, description = "The settings as set"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "Out of range")))]
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "Out of range, or a direct segment the active dataset does not have")))]
 async fn set_settings(
     State(state): State<AppState>,
     caller: Caller,
@@ -443,6 +444,19 @@ async fn set_settings(
         return Err(ApiError::Invalid(format!(
             "direct segments are segment labels such as open_opportunities (got {s:?})"
         )));
+    }
+    // A segment the active dataset does not have would check nothing: refused, naming those it has.
+    if let Some(dataset) = state.store.active_dataset(&caller.0.user.org).await? {
+        let has = |s: &String| dataset.summary["segments"].get(s).is_some();
+        if let Some(missing) = settings.direct_segments.iter().find(|s| !has(s)) {
+            let known: Vec<&str> =
+                dataset.summary["segments"].as_object().into_iter().flatten().map(|(k, _)| k.as_str()).collect();
+            return Err(ApiError::Invalid(format!(
+                "your active dataset {:?} has no segment {missing:?}: a registration could never conflict with it                  (its segments: {})",
+                dataset.name,
+                known.join(", ")
+            )));
+        }
     }
     state.store.set_registration_settings(&caller.0.user.org, &settings).await?;
     Ok(Json(SettingsBody(settings)))

@@ -112,7 +112,7 @@ async fn overlaps(
             .ok_or_else(|| ApiError::Invalid("sort is account, segment, partner_segment or owner".into()))?,
     };
     let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
-    let crate::web::Listing { run, filter, registrations, .. } =
+    let crate::web::Listing { run, filter, registrations, _slot, .. } =
         crate::web::listing(&state, org, &q.partnership, |previous| ReportFilter {
             own_segment: set(&q.own_segment),
             partner_segment: set(&q.partner_segment),
