@@ -228,7 +228,7 @@ pub(crate) fn run(command: &DealCommand) -> anyhow::Result<()> {
                     );
                 } else if r["conflict"].as_str() == Some("channel_conflict") {
                     println!(
-                        "  {}'s direct team has an open opportunity on this customer: it reviews it",
+                        "  {}'s direct team works this customer (an opportunity or an account of its own): it reviews it",
                         escaped(partner)
                     );
                 }

@@ -676,8 +676,8 @@ fn init_serve_and_import_through_the_api() {
 
     let token = node.token.clone();
     let log = node.stop();
-    // The log has each request's method, path and status, and nothing of the data.
-    assert!(log.contains("path=/api/v1/datasets") && log.contains("status=201"), "{log}");
+    // The log has each request's method, route and status, and nothing of the data.
+    assert!(log.contains("route=/api/v1/datasets") && log.contains("status=201"), "{log}");
     for secret in ["vendor-salesforce", "northwindtraders", "Northwind", "118273645", token.as_str()] {
         assert!(!log.contains(secret), "{secret:?} in the log:\n{log}");
     }
@@ -941,7 +941,7 @@ fn attribution_from_the_cli() {
     let sources = run(&["attribution", "source", "list"]);
     assert!(sources.contains("Acme PRM") && !sources.contains("whsec_"), "{sources}");
     let log = node.stop();
-    assert!(log.contains("path=/api/v1/attribution/sources") && !log.contains(&secret), "{log}");
+    assert!(log.contains("route=/api/v1/attribution/sources") && !log.contains(&secret), "{log}");
 }
 
 /// A partner without a node: `match --remote CODE` pairs this machine's client identity with the

@@ -114,7 +114,8 @@ impl RegState {
 pub enum Conflict {
     /// Another partner registered the same end customer for a product line in common first.
     PartnerConflict,
-    /// The vendor's direct team has an open opportunity on the account.
+    /// The account is one the vendor's direct team works (in its direct segments: an open
+    /// opportunity or a customer, by default).
     ChannelConflict,
 }
 

@@ -1156,7 +1156,7 @@ async fn register(
                     partnership.partner_name
                 ),
                 (_, Some(blindmap_cosell::dealreg::Conflict::ChannelConflict)) => format!(
-                    "In review: {}'s direct team has an open opportunity on this customer.",
+                    "In review: {}'s direct team works this customer (an opportunity or an account of its own).",
                     partnership.partner_name
                 ),
                 (state, None) => format!("Registration {}: {}.", r.id, state.replace('_', " ")),

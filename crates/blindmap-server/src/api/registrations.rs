@@ -446,13 +446,15 @@ async fn set_settings(
         )));
     }
     // A segment the active dataset does not have would check nothing: refused, naming those it has.
-    if let Some(dataset) = state.store.active_dataset(&caller.0.user.org).await? {
+    // (The default names what the presets make; the segments the dataset has of it count.)
+    let chosen = settings.direct_segments != Settings::default().direct_segments;
+    if let Some(dataset) = state.store.active_dataset(&caller.0.user.org).await?.filter(|_| chosen) {
         let has = |s: &String| dataset.summary["segments"].get(s).is_some();
         if let Some(missing) = settings.direct_segments.iter().find(|s| !has(s)) {
             let known: Vec<&str> =
                 dataset.summary["segments"].as_object().into_iter().flatten().map(|(k, _)| k.as_str()).collect();
             return Err(ApiError::Invalid(format!(
-                "your active dataset {:?} has no segment {missing:?}: a registration could never conflict with it                  (its segments: {})",
+                "your active dataset {:?} has no segment {missing:?}: a registration could never conflict with it (its segments: {})",
                 dataset.name,
                 known.join(", ")
             )));
