@@ -24,6 +24,14 @@ fn counted(len: usize, read: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> 
     Body::from_stream(stream)
 }
 
+/// A body that arrives as the test sends its chunks, and ends when the sender is dropped.
+fn arriving() -> (tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>, Body) {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let body =
+        Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) }));
+    (tx, body)
+}
+
 async fn send(app: &Router, request: Request<Body>) -> (StatusCode, String, axum::http::HeaderMap) {
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
@@ -103,9 +111,7 @@ async fn uploads_stream_under_their_limit_and_a_few_at_a_time() {
     assert!(read <= 5 << 20, "read {read} bytes");
 
     // One upload in progress (its body still arriving): a second is told to come back later.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    let slow =
-        Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) }));
+    let (tx, slow) = arriving();
     let first = Request::post("/api/v1/datasets?name=first.csv")
         .header(header::AUTHORIZATION, &bearer)
         .header(header::CONTENT_TYPE, "text/csv")
@@ -201,12 +207,7 @@ async fn an_organisation_holding_its_share_does_not_hold_up_another() {
     let mut senders = Vec::new();
     let mut held = Vec::new();
     for _ in 0..2 {
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
-        let body =
-            Body::from_stream(futures_util::stream::unfold(
-                rx,
-                |mut rx| async move { rx.recv().await.map(|c| (c, rx)) },
-            ));
+        let (tx, body) = arriving();
         let request = Request::post("/api/v1/users")
             .header(header::AUTHORIZATION, format!("Bearer {ada}"))
             .header(header::CONTENT_TYPE, "application/json")
