@@ -176,7 +176,11 @@ pub(crate) async fn problem_for_plain_errors(response: Response) -> Response {
         return response;
     }
     let detail = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "the request body is larger than this node accepts (max_body_mib)".to_owned(),
+        // Every route reads only what it needs: a few KiB for JSON and forms (an upload has its
+        // own message, naming max_body_mib).
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            "the request body is larger than this route takes (a few KiB for JSON and forms)".to_owned()
+        }
         StatusCode::REQUEST_TIMEOUT => {
             "the request took longer than this node allows (request_timeout_seconds)".to_owned()
         }
