@@ -288,7 +288,9 @@ impl PartialSchema for SharingRule {
                         "partner_segment": partner,
                         "level": { "type": "string", "enum": ["fields"],
                             "description": "As `overlaps`, with these fields of the matching accounts" },
-                        "fields": { "type": "array", "items": { "type": "string" }, "minItems": 1,
+                        "fields": { "type": "array", "minItems": 1, "maxItems": blindmap_psi::MAX_FIELDS,
+                            "items": { "type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$",
+                                "description": "A field name: 1 to 64 of a-z, 0-9 and _, starting with a letter" },
                             "description": "The fields of matching accounts the partner sees" }
                     }
                 }
@@ -642,6 +644,29 @@ mod tests {
         ] {
             let fits = segment.is_match(sample) && sample.chars().count() <= 64;
             assert_eq!(fits, server(sample), "{sample:?}");
+        }
+    }
+
+    /// The field-name pattern of a sharing rule agrees with the protocol's `FieldName`, which a
+    /// saved policy must pass.
+    #[test]
+    fn the_field_name_pattern_is_the_protocols_rule() {
+        let schema = serde_json::to_value(SharingRule::schema()).unwrap();
+        let fields = schema["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["properties"]["level"]["enum"][0] == "fields")
+            .unwrap()["properties"]["fields"]
+            .clone();
+        assert_eq!(fields["maxItems"], blindmap_psi::MAX_FIELDS);
+        let pattern = regex::Regex::new(fields["items"]["pattern"].as_str().unwrap()).unwrap();
+        let long = format!("a{}", "b".repeat(63));
+        let longer = format!("a{}", "b".repeat(64));
+        for sample in
+            ["owner", "o", "a1_b", "", "Owner", "1a", "_a", "owner name", "own-er", long.as_str(), longer.as_str()]
+        {
+            assert_eq!(pattern.is_match(sample), blindmap_psi::FieldName::new(sample).is_ok(), "{sample:?}");
         }
     }
 
