@@ -26,6 +26,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             Ok(axum::Json(value)) => value,
             Err(r) => return Err(ApiError::Rejected { status: r.status(), detail: r.body_text() }),
         };
+        // Every body the node takes is an object (or `null` where a body is optional); serde
+        // would read a struct from an array of its fields too, and `[]` as all defaults.
+        if !(value.is_object() || value.is_null()) {
+            return Err(ApiError::Rejected {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                detail: "the body must be a JSON object".to_owned(),
+            });
+        }
         integral_numbers_as_integers(&mut value);
         if holds_nul(&value) {
             return Err(ApiError::Rejected {
@@ -127,6 +135,34 @@ mod tests {
         let mut big = serde_json::json!(1.8e19);
         integral_numbers_as_integers(&mut big);
         assert_eq!(serde_json::from_value::<u64>(big).unwrap(), 18_000_000_000_000_000_000);
+    }
+
+    #[tokio::test]
+    async fn a_body_is_an_object_not_its_fields_in_an_array() {
+        #[derive(serde::Deserialize)]
+        #[serde(default)]
+        #[allow(dead_code, reason = "only read")]
+        struct AllDefaults {
+            days: u32,
+        }
+        impl Default for AllDefaults {
+            fn default() -> Self {
+                Self { days: 90 }
+            }
+        }
+        let read = |body: &'static str| {
+            let request = axum::http::Request::post("/")
+                .header(axum::http::header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            Json::<AllDefaults>::from_request(request, &())
+        };
+        assert!(read("{}").await.is_ok());
+        assert!(read("{\"days\": 3}").await.is_ok());
+        for body in ["[]", "[3]", "\"x\"", "3"] {
+            let Err(ApiError::Rejected { status, .. }) = read(body).await else { panic!("{body} was read") };
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        }
     }
 
     #[test]
