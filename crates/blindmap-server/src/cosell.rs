@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::NodeContext;
 use crate::client::PeerClient;
 use crate::error::ApiError;
+use crate::runs::{lists_records, shown_cells};
 
 /// Where a partner's record in a run points: the receiver's account behind it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,11 +42,6 @@ struct Disclosed {
     /// Whether we served Bloom filters (no record positions reach the partner then).
     #[serde(default)]
     bloom: bool,
-}
-
-/// Whether a level lets the receiving side learn which of our records its accounts overlap.
-fn lists_records(level: &str) -> bool {
-    level == "overlaps" || level == "fields"
 }
 
 /// The account a partner's reference names — only if that record was disclosed to it at
@@ -76,11 +72,9 @@ async fn disclosed_account(
         return Err(ApiError::PeerRefused("no record at that position"));
     };
     // Where the partner disclosed the same cell to us, we know which of our records overlapped.
-    let learned = result["rows"].as_array().and_then(|rows| rows.iter().position(|s| *s == *reference.segment));
-    let learned_col =
-        result["columns"].as_array().and_then(|cols| cols.iter().position(|c| c["segment"] == *reference.from_segment));
-    let learned_level = learned.zip(learned_col).and_then(|(r, c)| result["cells"][r][c]["level"].as_str());
-    if learned_level.is_some_and(lists_records)
+    let learned = shown_cells(Some(result));
+    let cell = (reference.segment.clone(), reference.from_segment.clone());
+    if learned.get(&cell).is_some_and(|(_, level)| lists_records(level))
         && !store.overlaps_segment(org, &run.id, &account, &reference.segment, &reference.from_segment).await?
     {
         return Err(ApiError::PeerRefused("that record did not overlap the partner's segment"));

@@ -381,8 +381,14 @@ pub(crate) struct CellChange {
     lost: Option<Vec<String>>,
 }
 
+/// Whether a cell's level lists records (the receiving side learns which of its records
+/// overlap which of the other's).
+pub(crate) fn lists_records(level: &str) -> bool {
+    level == "overlaps" || level == "fields"
+}
+
 /// A run result's cells as shown, with their level, by (own segment, partner segment).
-fn shown_cells(result: Option<&Value>) -> BTreeMap<(String, String), (String, String)> {
+pub(crate) fn shown_cells(result: Option<&Value>) -> BTreeMap<(String, String), (String, String)> {
     let mut cells = BTreeMap::new();
     let Some(result) = result else { return cells };
     let rows = result["rows"].as_array().cloned().unwrap_or_default();
@@ -417,15 +423,14 @@ fn cell_changes(
     old: &Accounts,
     new: &Accounts,
 ) -> Vec<CellChange> {
-    let listed = |level: &str| level == "overlaps" || level == "fields";
     let empty = BTreeSet::new();
     let keys: BTreeSet<&(String, String)> = before.keys().chain(after.keys()).collect();
     let mut out = Vec::new();
     for key in keys {
         let (b, a) = (before.get(key), after.get(key));
-        let listed_before = b.is_none_or(|(_, level)| listed(level));
+        let listed_before = b.is_none_or(|(_, level)| lists_records(level));
         let (came, went) = match a {
-            Some((_, level)) if listed(level) && listed_before => {
+            Some((_, level)) if lists_records(level) && listed_before => {
                 let old = old.get(key).unwrap_or(&empty);
                 let now = new.get(key).unwrap_or(&empty);
                 (Some(now.difference(old).cloned().collect::<Vec<_>>()), Some(old.difference(now).cloned().collect()))

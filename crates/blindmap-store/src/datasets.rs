@@ -32,6 +32,18 @@ pub struct DatasetInfo {
     pub active: bool,
 }
 
+impl DatasetInfo {
+    /// Its segments with their numbers of accounts, by label (from the import summary).
+    pub fn segments(&self) -> Vec<(&str, u64)> {
+        self.summary["segments"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(label, n)| (label.as_str(), n.as_u64().unwrap_or(0)))
+            .collect()
+    }
+}
+
 /// The columns [`info_from_row`] reads, of `datasets d`.
 const INFO_COLUMNS: &str = "d.id, d.name, d.read_as, d.imported_at, d.rows_read, d.accounts, d.summary, \
      CASE WHEN d.id = (SELECT o.active_dataset FROM organisations o WHERE o.id = d.org_id) THEN 1 ELSE 0 END";
@@ -324,20 +336,31 @@ impl Store {
 
     /// Makes dataset `id` the one `org`'s runs match from now on (runs under way keep theirs).
     pub async fn activate_dataset(&self, org: &OrgId, id: &DatasetId) -> Result<DatasetInfo, StoreError> {
-        self.dataset(org, id).await?;
-        sqlx::query("UPDATE organisations SET active_dataset = $1 WHERE id = $2")
-            .bind(id.as_str())
-            .bind(org.as_str())
-            .execute(&self.pool)
-            .await?;
+        let set = sqlx::query(
+            "UPDATE organisations SET active_dataset = $1 WHERE id = $2 \
+             AND EXISTS (SELECT 1 FROM datasets WHERE id = $1 AND org_id = $2 AND state = 'complete')",
+        )
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .execute(&self.pool)
+        .await?;
+        if set.rows_affected() == 0 {
+            return Err(StoreError::NotFound("dataset"));
+        }
         self.dataset(org, id).await
     }
 
     /// Deletes a dataset of `org` that is not its active one, with the runs that matched it when
     /// `with_runs` (their results, overlaps and record orders); without, a dataset that runs used
-    /// is refused. The audit trail keeps what those runs revealed.
-    pub async fn delete_dataset(&self, org: &OrgId, id: &DatasetId, with_runs: bool) -> Result<u64, StoreError> {
-        self.dataset(org, id).await?;
+    /// is refused. The audit trail keeps what those runs revealed. What was deleted: the dataset
+    /// and how many runs went with it.
+    pub async fn delete_dataset(
+        &self,
+        org: &OrgId,
+        id: &DatasetId,
+        with_runs: bool,
+    ) -> Result<(DatasetInfo, u64), StoreError> {
+        let info = self.dataset(org, id).await?;
         let mut tx = self.pool.begin().await?;
         // Lock the organisation's row first: activating and deleting are serialised.
         sqlx::query("UPDATE organisations SET active_dataset = active_dataset WHERE id = $1")
@@ -383,7 +406,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(runs.len() as u64)
+        Ok((info, runs.len() as u64))
     }
 
     /// The datasets of `org`, newest first.

@@ -134,7 +134,7 @@ async fn the_active_dataset_is_chosen_and_others_can_be_deleted(store: Store) {
     assert!(matches!(store.delete_dataset(&org, &first, true).await, Err(StoreError::DatasetInUse(_))), "running");
     store.fail_run(&run, "stopped", None).await.unwrap();
     assert!(matches!(store.delete_dataset(&org, &first, false).await, Err(StoreError::DatasetInUse(_))), "runs");
-    assert_eq!(store.delete_dataset(&org, &first, true).await.unwrap(), 1);
+    assert_eq!(store.delete_dataset(&org, &first, true).await.unwrap().1, 1);
     assert!(matches!(store.run(&org, &run).await, Err(StoreError::NotFound(_))), "its run went with it");
     assert!(matches!(store.dataset(&org, &first).await, Err(StoreError::NotFound(_))));
     assert_eq!(blindmap_store::testing::count_rows(&store, "dataset_accounts").await, 36, "the second's accounts");

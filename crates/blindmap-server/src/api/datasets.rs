@@ -324,9 +324,8 @@ async fn delete(
     caller.require(&[Role::Admin])?;
     let org = &caller.0.user.org;
     let id = DatasetId::parse(&id).ok_or(ApiError::NotFound("dataset"))?;
-    let name = state.store.dataset(org, &id).await?.name;
-    let runs = state.store.delete_dataset(org, &id, params.with_runs).await?;
-    let detail = serde_json::json!({ "dataset": id.to_string(), "name": name, "runs_deleted": runs });
+    let (deleted, runs) = state.store.delete_dataset(org, &id, params.with_runs).await?;
+    let detail = serde_json::json!({ "dataset": id.to_string(), "name": deleted.name, "runs_deleted": runs });
     state.store.record_audit(org, &caller.0.user.name, "dataset.deleted", &detail).await?;
     Ok(Json(Deleted { dataset: id.to_string(), runs }))
 }
@@ -356,11 +355,10 @@ pub(crate) struct SegmentView {
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No dataset yet")))]
 async fn segments(State(state): State<AppState>, caller: Caller) -> Result<Json<SegmentList>, ApiError> {
     let dataset = state.store.active_dataset(&caller.0.user.org).await?.ok_or(ApiError::NotFound("dataset"))?;
-    let items = dataset.summary["segments"]
-        .as_object()
+    let items = dataset
+        .segments()
         .into_iter()
-        .flatten()
-        .map(|(label, n)| SegmentView { label: label.clone(), accounts: n.as_u64().unwrap_or(0) })
+        .map(|(label, accounts)| SegmentView { label: label.to_owned(), accounts })
         .collect();
     Ok(Json(SegmentList { dataset: dataset.id.to_string(), items }))
 }

@@ -449,10 +449,8 @@ async fn set_settings(
     // (The default names what the presets make; the segments the dataset has of it count.)
     let chosen = settings.direct_segments != Settings::default().direct_segments;
     if let Some(dataset) = state.store.active_dataset(&caller.0.user.org).await?.filter(|_| chosen) {
-        let has = |s: &String| dataset.summary["segments"].get(s).is_some();
-        if let Some(missing) = settings.direct_segments.iter().find(|s| !has(s)) {
-            let known: Vec<&str> =
-                dataset.summary["segments"].as_object().into_iter().flatten().map(|(k, _)| k.as_str()).collect();
+        let known: Vec<&str> = dataset.segments().into_iter().map(|(label, _)| label).collect();
+        if let Some(missing) = settings.direct_segments.iter().find(|s| !known.contains(&s.as_str())) {
             return Err(ApiError::Invalid(format!(
                 "your active dataset {:?} has no segment {missing:?}: a registration could never conflict with it (its segments: {})",
                 dataset.name,
