@@ -68,7 +68,7 @@ pub(crate) struct Admitted {
 /// A rate per minute as a GCRA quota, bursting up to a tenth of a minute's worth.
 fn quota(per_minute: u32) -> Option<Quota> {
     let rate = NonZeroU32::new(per_minute)?;
-    let burst = NonZeroU32::new((per_minute / 10).max(1)).unwrap_or(rate);
+    let burst = NonZeroU32::new(per_minute / 10).unwrap_or(NonZeroU32::MIN);
     Some(Quota::per_minute(rate).allow_burst(burst))
 }
 
