@@ -39,7 +39,8 @@ struct ImportReport {
     rows: u64,
     file_bytes: u64,
     accounts: u64,
-    keys: [u64; 3],
+    /// Domain, DUNS, name+country, postal code, phone.
+    keys: [u64; 5],
     write_seconds: f64,
     import_seconds: f64,
     rows_per_second: f64,
@@ -91,14 +92,16 @@ pub(crate) fn run(args: &ImportArgs) -> anyhow::Result<()> {
     } else {
         println!("Imported a {}-row Salesforce export ({}):", report.rows, human_bytes(file_bytes));
         println!(
-            "  {:.2} s: {:.0} rows/s, {:.1} MiB/s; {} accounts, keys {} domain, {} duns, {} name+country",
+            "  {:.2} s: {:.0} rows/s, {:.1} MiB/s; {} accounts, keys {} domain, {} duns, {} name+country, {} postal code, {} phone",
             import_seconds,
             report.rows_per_second,
             report.megabytes_per_second,
             report.accounts,
             report.keys[0],
             report.keys[1],
-            report.keys[2]
+            report.keys[2],
+            report.keys[3],
+            report.keys[4]
         );
         if let Some(p) = peak {
             println!("  peak memory (whole process) {} (target ≤ {})", human_bytes(p), human_bytes(TARGET_PEAK_BYTES));

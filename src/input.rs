@@ -153,6 +153,8 @@ struct KeyCounts {
     domain: u64,
     duns: u64,
     name_country: u64,
+    postal_code: u64,
+    phone: u64,
 }
 
 #[derive(Serialize)]
@@ -168,7 +170,13 @@ impl SummaryView {
             rows: s.rows,
             blank_lines: s.blank_lines,
             accounts: s.accounts,
-            keys: KeyCounts { domain: s.keys[0], duns: s.keys[1], name_country: s.keys[2] },
+            keys: KeyCounts {
+                domain: s.keys[0],
+                duns: s.keys[1],
+                name_country: s.keys[2],
+                postal_code: s.keys[3],
+                phone: s.keys[4],
+            },
             rows_without_keys: lines(&s.without_keys),
             unsegmented_rows: lines(&s.unsegmented),
             segments: s.segments.iter().map(|(l, n)| (l.to_string(), *n)).collect(),
@@ -187,8 +195,8 @@ pub(crate) fn render_summary(s: &Summary) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "  {} rows → {} accounts; keys: {} domain, {} duns, {} name+country",
-        s.rows, s.accounts, s.keys[0], s.keys[1], s.keys[2]
+        "  {} rows → {} accounts; keys: {} domain, {} duns, {} name+country; evidence: {} postal code, {} phone",
+        s.rows, s.accounts, s.keys[0], s.keys[1], s.keys[2], s.keys[3], s.keys[4]
     );
     let segments: Vec<String> = s.segments.iter().map(|(l, n)| format!("{} {n}", escaped(l.as_str()))).collect();
     if !segments.is_empty() {

@@ -122,12 +122,22 @@ pub(crate) fn matrix(result: &Value) -> MatrixView {
         .flatten()
         .map(|c| c["segment"].as_str().unwrap_or_default().to_owned())
         .collect();
+    let cell = |r: usize, c: usize| &result["cells"][r][c];
+    // A cell of listed accounts splits its count into confirmed and possible (nodes since tiers).
+    let possible: Vec<Vec<u64>> = (0..rows.len())
+        .map(|r| (0..columns.len()).map(|c| cell(r, c)["possible"].as_u64().unwrap_or(0)).collect())
+        .collect();
     let cells = (0..rows.len())
         .map(|r| {
-            (0..columns.len()).map(|c| result["cells"][r][c]["shown"].as_str().unwrap_or("?").to_owned()).collect()
+            (0..columns.len())
+                .map(|c| match (cell(r, c)["confirmed"].as_u64(), possible[r][c]) {
+                    (Some(confirmed), p) if p > 0 => format!("{confirmed} (+{p} possible)"),
+                    _ => cell(r, c)["shown"].as_str().unwrap_or("?").to_owned(),
+                })
+                .collect()
         })
         .collect();
-    MatrixView { rows, columns, cells, levels: Vec::new() }
+    MatrixView { rows, columns, cells, possible, levels: Vec::new() }
 }
 
 /// The levels of a matrix (rows of level names) in words: the level when all cells share it,
@@ -163,13 +173,17 @@ pub(crate) fn overlap_line(o: &Value, partner: &str) -> String {
         .collect();
     let fields = if fields.is_empty() { String::new() } else { format!("  [{}]", fields.join(", ")) };
     let keys: Vec<&str> = o["key_types"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    // The reason names the tier and what agreed; a node older than tiers sends key types only.
+    let why = match o["reason"].as_str() {
+        Some(reason) => escaped(reason).into_owned(),
+        None => format!("by {}", escaped(&keys.join("+"))),
+    };
     format!(
-        "  {:<20} {} ↔ {}'s {}  by {}{fields}",
+        "  {:<20} {} ↔ {}'s {}  {why}{fields}",
         shown(&o["account_id"], "?"),
         shown(&o["own_segment"], "?"),
         escaped(partner),
         shown(&o["partner_segment"], "?"),
-        escaped(&keys.join("+"))
     )
 }
 

@@ -10,7 +10,7 @@ use blindmap_psi::{DisclosurePolicy, Level, Outcome, Session, SessionConfig, Ses
 use clap::Args;
 use serde::Serialize;
 
-use blindmap_records::Side as RecordSide;
+use blindmap_records::{Side as RecordSide, Tier, explain_overlaps};
 
 use crate::input::{self, Loaded, SourceSpec, SummaryView};
 use crate::policy_arg::parse_level;
@@ -85,6 +85,9 @@ struct Side {
     /// What this side learned: its segments × the partner's.
     matrix: MatrixView,
     overlapping_records: usize,
+    /// Pairs by tier.
+    confirmed_pairs: usize,
+    possible_pairs: usize,
     /// Its overlapping accounts, with the partner's shared fields.
     pairs: Vec<Pair>,
 }
@@ -98,6 +101,10 @@ pub(crate) struct Pair {
     pub(crate) right_id: String,
     /// The key types the pair shares, joined by `+`.
     pub(crate) key_type: String,
+    /// `confirmed` or `possible`.
+    pub(crate) tier: Tier,
+    /// Why, in a sentence.
+    pub(crate) reason: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     right_fields: Vec<(String, String)>,
 }
@@ -188,9 +195,9 @@ pub(crate) fn run(args: &MatchFilesArgs) -> anyhow::Result<()> {
     let right_pairs = pairs(&right, &left, &run.responder, &run.initiator);
     if let Some(out) = &args.out {
         let mut w = csv::Writer::from_writer(Vec::new());
-        w.write_record(["left_id", "right_id", "key_type"])?;
+        w.write_record(["left_id", "right_id", "key_type", "tier", "reason"])?;
         for p in &left_pairs {
-            w.write_record([&p.left_id, &p.right_id, &p.key_type])?;
+            w.write_record([&p.left_id, &p.right_id, &p.key_type, p.tier.as_str(), &p.reason])?;
         }
         crate::write_atomically(out, &w.into_inner()?)?;
     }
@@ -200,7 +207,9 @@ pub(crate) fn run(args: &MatchFilesArgs) -> anyhow::Result<()> {
         read_as: loaded.mapping.clone(),
         records: loaded.dataset.records().len(),
         import: SummaryView::of(&loaded.summary),
-        matrix: MatrixView::of(outcome),
+        matrix: MatrixView::of(outcome, &loaded.dataset, &explain_overlaps(outcome, &loaded.dataset)),
+        confirmed_pairs: pairs.iter().filter(|p| p.tier == Tier::Confirmed).count(),
+        possible_pairs: pairs.iter().filter(|p| p.tier == Tier::Possible).count(),
         overlapping_records: outcome.overlaps().iter().map(|o| o.record).collect::<BTreeSet<_>>().len(),
         pairs,
     };
@@ -222,10 +231,12 @@ pub(crate) fn run(args: &MatchFilesArgs) -> anyhow::Result<()> {
 /// Matched pairs from one side's overlaps (`own`), naming the partner's records through the
 /// partner's own handle map: what the two parties would assemble by sharing their results.
 pub(crate) fn pairs(own: &Loaded, partner: &Loaded, lo: &Outcome, ro: &Outcome) -> Vec<Pair> {
+    let explanations = explain_overlaps(lo, &own.dataset);
     let mut pairs: Vec<Pair> = lo
         .overlaps()
         .iter()
-        .filter_map(|o| {
+        .zip(&explanations)
+        .filter_map(|(o, explanation)| {
             let position = o.partner.position?;
             let right_index = ro.own_record(o.partner.segment, position)?;
             let right_fields = lo
@@ -236,6 +247,8 @@ pub(crate) fn pairs(own: &Loaded, partner: &Loaded, lo: &Outcome, ro: &Outcome) 
                 left_id: own.dataset.records()[o.record].id.clone(),
                 right_id: partner.dataset.records()[right_index].id.clone(),
                 key_type: o.key_types.iter().map(ToString::to_string).collect::<Vec<_>>().join("+"),
+                tier: explanation.tier,
+                reason: explanation.to_string(),
                 right_fields,
             })
         })
@@ -268,17 +281,19 @@ fn print_text(args: &MatchFilesArgs, s: &Summary, (left, right): (&Loaded, &Load
         let own: BTreeSet<&str> = side.pairs.iter().map(|p| p.left_id.as_str()).collect();
         let theirs: BTreeSet<&str> = side.pairs.iter().map(|p| p.right_id.as_str()).collect();
         println!(
-            "{}: {} of its records overlap {} of {}'s ({} pairs):",
+            "{}: {} of its records overlap {} of {}'s ({} pairs: {} confirmed, {} possible):",
             escaped(&side.file),
             own.len(),
             theirs.len(),
             escaped(&other.file),
-            side.pairs.len()
+            side.pairs.len(),
+            side.confirmed_pairs,
+            side.possible_pairs,
         );
         for p in side.pairs.iter().take(args.show) {
             let fields = p.right_fields.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join(", ");
             let fields = if fields.is_empty() { String::new() } else { format!("  [{}]", escaped(&fields)) };
-            println!("  {:<12} ↔ {:<12} by {}{fields}", escaped(&p.left_id), escaped(&p.right_id), p.key_type);
+            println!("  {:<12} ↔ {:<12} {}{fields}", escaped(&p.left_id), escaped(&p.right_id), p.reason);
         }
         if side.pairs.len() > args.show {
             println!("  … and {} more", side.pairs.len() - args.show);

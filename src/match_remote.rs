@@ -140,10 +140,12 @@ fn report(
 ) -> anyhow::Result<()> {
     let outcome: &Outcome = &run.outcome;
     let records = loaded.dataset.records();
+    let explanations = blindmap_records::explain_overlaps(outcome, &loaded.dataset);
     let overlaps: Vec<serde_json::Value> = outcome
         .overlaps()
         .iter()
-        .map(|o| {
+        .zip(&explanations)
+        .map(|(o, explanation)| {
             let fields: serde_json::Map<String, serde_json::Value> = outcome
                 .fields_of(&o.partner)
                 .into_iter()
@@ -154,11 +156,13 @@ fn report(
                 "own_segment": records[o.record].segment.as_str(),
                 "partner_segment": outcome.partner_segments()[usize::from(o.partner.segment)].label.as_str(),
                 "key_types": o.key_types.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "tier": explanation.tier,
+                "reason": explanation.to_string(),
                 "partner_fields": fields,
             })
         })
         .collect();
-    let matrix = MatrixView::of(outcome);
+    let matrix = MatrixView::of(outcome, &loaded.dataset, &explanations);
     if args.json {
         let json = serde_json::json!({
             "file": file.display().to_string(),

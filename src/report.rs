@@ -1,6 +1,7 @@
 //! Overlap matrices as text and JSON.
 
-use blindmap_psi::{Level, Outcome};
+use blindmap_psi::{Cell, Dataset, Level, Outcome};
+use blindmap_records::{Explanation, possible_per_cell};
 use serde::Serialize;
 
 use crate::term::escaped;
@@ -10,21 +11,35 @@ use crate::term::escaped;
 pub(crate) struct MatrixView {
     pub(crate) rows: Vec<String>,
     pub(crate) columns: Vec<String>,
-    /// Cells as shown: a count, `<k`, `hidden`, or `n/a (<m rec)`.
+    /// Cells as shown: a count, `<k`, `hidden`, or `n/a (<m rec)`; where the partner disclosed
+    /// overlaps, the confirmed count and the possible beside it (`118 (+4 possible)`).
     pub(crate) cells: Vec<Vec<String>>,
+    /// Per cell, how many of the counted records overlap by possible matches only (0 where the
+    /// partner disclosed only a count).
+    pub(crate) possible: Vec<Vec<u64>>,
     /// The level the partner disclosed for each cell.
     pub(crate) levels: Vec<Vec<&'static str>>,
 }
 
 impl MatrixView {
-    pub(crate) fn of(outcome: &Outcome) -> Self {
+    pub(crate) fn of(outcome: &Outcome, data: &Dataset, explanations: &[Explanation]) -> Self {
         let rows: Vec<String> = outcome.own_segments().iter().map(ToString::to_string).collect();
         let columns: Vec<String> = outcome.partner_segments().iter().map(|s| s.label.to_string()).collect();
-        let cells =
-            (0..rows.len()).map(|r| (0..columns.len()).map(|c| outcome.cell(r, c).to_string()).collect()).collect();
+        let flat = possible_per_cell(outcome, data, explanations);
+        let possible: Vec<Vec<u64>> = flat.chunks(columns.len().max(1)).map(<[u64]>::to_vec).collect();
+        let cells = (0..rows.len())
+            .map(|r| {
+                (0..columns.len())
+                    .map(|c| match (outcome.cell(r, c), possible[r][c]) {
+                        (Cell::Count(n), p) if p > 0 => format!("{} (+{p} possible)", n.saturating_sub(p)),
+                        (cell, _) => cell.to_string(),
+                    })
+                    .collect()
+            })
+            .collect();
         let levels =
             (0..rows.len()).map(|r| (0..columns.len()).map(|c| outcome.level(r, c).name()).collect()).collect();
-        Self { rows, columns, cells, levels }
+        Self { rows, columns, cells, possible, levels }
     }
 
     /// A text table, columns as wide as their widest entry. Segment labels come from both

@@ -12,10 +12,9 @@ use blindmap_psi::{Dataset, FieldName, MAX_FIELD_LEN, MAX_KEYS_PER_RECORD, Recor
 use crate::csv::{CsvError, Reader, Row};
 use crate::error::{ErrorKind, ImportError, Place};
 use crate::mapping::{Mapping, Resolved, ResolvedSegments};
-use crate::normalise::{DropReason, company_name, country, domain, duns};
-use crate::rule::{AccountKeys, Side, match_keys};
+use crate::normalise::{DropReason, city, company_name, country, domain, duns, phone, postal_code};
+use crate::rule::{AccountKeys, MAX_NAME_KEYS, Side, match_keys};
 use crate::segment::segment_label;
-use crate::text::fold;
 
 /// How many line numbers a summary lists per kind of problem; the count is always exact.
 pub const LISTED_LINES: usize = 100;
@@ -78,8 +77,8 @@ pub struct Summary {
     pub rows: u64,
     /// Blank lines skipped.
     pub blank_lines: u64,
-    /// Canonical keys made, per type: domain, DUNS, name+country.
-    pub keys: [u64; 3],
+    /// Canonical values made, per type: domain, DUNS, name+country, postal code, phone.
+    pub keys: [u64; 5],
     /// Rows with at least one key and a segment: the accounts that take part in a match.
     pub accounts: u64,
     /// Rows without any usable key.
@@ -195,8 +194,8 @@ impl<R: BufRead> Importer<R> {
         }
         dedup_in_order(&mut keys.domains);
         dedup_in_order(&mut keys.duns);
-        // A name makes at most four keys (see the matching rule).
-        let room = MAX_KEYS_PER_RECORD - 4;
+        // A name makes at most six keys (see the matching rule).
+        let room = MAX_KEYS_PER_RECORD - MAX_NAME_KEYS;
         if keys.domains.len() + keys.duns.len() > room {
             let column = r.domains.first().or(r.emails.first()).copied().unwrap_or(r.id);
             for extra in keys.domains.split_off(room.saturating_sub(keys.duns.len()).min(keys.domains.len())) {
@@ -207,20 +206,40 @@ impl<R: BufRead> Importer<R> {
                 drop(duns_column, &extra, DropReason::TooManyKeys);
             }
         }
+        let found_country = r.country.iter().map(|&c| (c, cells[c])).find(|(_, v)| !v.is_empty());
+        let cc = found_country.and_then(|(_, raw)| country(raw).ok());
         if let Some(column) = r.company.filter(|&c| !cells[c].is_empty()) {
             let name = cells[column];
-            match r.country.iter().map(|&c| (c, cells[c])).find(|(_, v)| !v.is_empty()) {
-                None => drop(column, name, company_name(name, None).err().unwrap_or(DropReason::NameWithoutCountry)),
-                Some((c, raw)) => match country(raw) {
-                    Err(reason) => drop(c, raw, reason),
-                    Ok(cc) => match company_name(name, Some(cc)) {
-                        Ok(normalised) => keys.name_country = Some((normalised, cc)),
-                        Err(reason) => drop(column, name, reason),
-                    },
+            match (found_country, cc) {
+                (None, _) => {
+                    drop(column, name, company_name(name, None).err().unwrap_or(DropReason::NameWithoutCountry))
+                }
+                (Some((c, raw)), None) => drop(c, raw, country(raw).err().unwrap_or(DropReason::UnknownCountry)),
+                (Some(_), Some(cc)) => match company_name(name, Some(cc)) {
+                    Ok(normalised) => keys.name_country = Some((normalised, cc)),
+                    Err(reason) => drop(column, name, reason),
                 },
             }
         }
-        keys.city = r.city.iter().map(|&c| cells[c]).find(|c| !c.is_empty()).and_then(city);
+        keys.city = r.city.iter().map(|&c| cells[c]).find(|c| !c.is_empty()).and_then(|c| city(c, cc));
+        // Postal codes and phone numbers are evidence for name matches: read only with a country.
+        if let Some(cc) = cc {
+            if let Some(&column) = r.postal_code.iter().find(|&&c| !cells[c].is_empty()) {
+                match postal_code(cells[column], cc) {
+                    Ok(code) => keys.postal_code = Some(code),
+                    Err(reason) => drop(column, cells[column], reason),
+                }
+            }
+            for &column in r.phone.iter().filter(|&&c| !cells[c].is_empty()) {
+                match phone(cells[column], Some(cc)) {
+                    Ok(number) => {
+                        keys.phone = Some(number);
+                        break;
+                    }
+                    Err(reason) => drop(column, cells[column], reason),
+                }
+            }
+        }
         let mut fields = BTreeMap::new();
         let mut truncated_fields = 0;
         for (name, column) in &r.fields {
@@ -323,17 +342,6 @@ pub fn import_dataset(
     let summary = importer.summary;
     let dataset = Dataset::new(records).map_err(|e| ImportError::new(Place::file(source), e.into()))?;
     Ok(Imported { dataset, summary })
-}
-
-/// Longest city kept, in bytes once folded; a longer value is not a city.
-const MAX_CITY_LEN: usize = 100;
-
-/// A city as name keys compare it: folded, without what follows a comma (`San Francisco, CA`),
-/// and unknown when a placeholder (`N/A`, `unknown`, `-`) or implausibly long.
-fn city(raw: &str) -> Option<String> {
-    let folded = fold(raw.split(',').next().unwrap_or_default());
-    let placeholder = matches!(folded.as_str(), "" | "n a" | "na" | "none" | "unknown" | "tbd" | "null" | "other");
-    (!placeholder && folded.len() <= MAX_CITY_LEN).then_some(folded)
 }
 
 /// Values in one cell: several domains or DUNS numbers may share it, separated by `;`, `,`,

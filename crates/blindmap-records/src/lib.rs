@@ -23,12 +23,17 @@ pub mod normalise;
 mod rule;
 mod segment;
 mod text;
+mod tier;
 
 pub use crate::csv::MAX_ROW_BYTES;
 pub use error::{EncodingProblem, ErrorKind, ImportError, Place, QuoteProblem};
 pub use import::{Account, Dropped, Imported, Importer, LISTED_LINES, Lines, Summary, import_dataset, read_header};
 pub use mapping::{Mapping, Preset};
 pub use normalise::DropReason;
-pub use rule::{AccountKeys, CustomerError, DOMAIN, DUNS, NAME_COUNTRY, Side, customer_keys, match_keys};
+pub use rule::{
+    AccountKeys, CustomerError, DOMAIN, DUNS, MAX_NAME_KEYS, NAME_CITY, NAME_COUNTRY, NAME_PHONE, NAME_POSTAL, Side,
+    customer_keys, match_keys,
+};
 pub use segment::{SegmentRule, segment_label};
 pub use text::fold;
+pub use tier::{Evidence, Explanation, Tier, explain_overlaps, possible_per_cell};

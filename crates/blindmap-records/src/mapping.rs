@@ -50,6 +50,10 @@ pub struct Mapping {
     pub(crate) country: Vec<ColumnSpec>,
     /// Read in order; the first non-empty value is the city.
     pub(crate) city: Vec<ColumnSpec>,
+    /// Read in order; the first non-empty value is the postal code.
+    pub(crate) postal_code: Vec<ColumnSpec>,
+    /// Read in order; the first value that is a telephone number is the phone.
+    pub(crate) phone: Vec<ColumnSpec>,
     pub(crate) domains: Vec<ColumnSpec>,
     pub(crate) emails: Vec<ColumnSpec>,
     pub(crate) duns: Vec<ColumnSpec>,
@@ -133,6 +137,21 @@ impl Preset {
                     ColumnSpec::optional(&["Billing City", "BillingCity"]),
                     ColumnSpec::optional(&["Shipping City", "ShippingCity"]),
                 ],
+                postal_code: vec![
+                    ColumnSpec::optional(&[
+                        "Billing Zip/Postal Code",
+                        "Billing Postal Code",
+                        "Billing Zip",
+                        "BillingPostalCode",
+                    ]),
+                    ColumnSpec::optional(&[
+                        "Shipping Zip/Postal Code",
+                        "Shipping Postal Code",
+                        "Shipping Zip",
+                        "ShippingPostalCode",
+                    ]),
+                ],
+                phone: vec![ColumnSpec::optional(&["Phone", "Account Phone"])],
                 domains: vec![ColumnSpec::optional(&["Website"])],
                 emails: vec![],
                 duns: vec![ColumnSpec::optional(&["D-U-N-S Number", "DunsNumber", "DUNS Number"])],
@@ -157,6 +176,8 @@ impl Preset {
                 company: Some(ColumnSpec::required(&["Company name", "Name"])),
                 country: vec![ColumnSpec::optional(&["Country/Region", "Country"])],
                 city: vec![ColumnSpec::optional(&["City"])],
+                postal_code: vec![ColumnSpec::optional(&["Postal Code", "Zip", "zip"])],
+                phone: vec![ColumnSpec::optional(&["Phone Number", "phone"])],
                 domains: vec![
                     ColumnSpec::optional(&["Company Domain Name", "Domain"]),
                     ColumnSpec::optional(&["Website URL", "Website"]),
@@ -185,6 +206,8 @@ impl Preset {
                 company: Some(ColumnSpec::optional(&["name", "company", "company name"])),
                 country: vec![ColumnSpec::optional(&["country"])],
                 city: vec![ColumnSpec::optional(&["city"])],
+                postal_code: vec![ColumnSpec::optional(&["postal_code", "postal code", "zip"])],
+                phone: vec![ColumnSpec::optional(&["phone"])],
                 domains: vec![ColumnSpec::optional(&["domain", "domains", "website"])],
                 emails: vec![ColumnSpec::optional(&["email", "emails", "contact email"])],
                 duns: vec![ColumnSpec::optional(&["duns"])],
@@ -232,6 +255,8 @@ impl Mapping {
             company: None,
             country: vec![],
             city: vec![],
+            postal_code: vec![],
+            phone: vec![],
             domains: vec![],
             emails: vec![],
             duns: vec![],
@@ -290,7 +315,8 @@ impl Mapping {
     }
 
     /// Applies a `ROLE=COLUMN` (replace) or `ROLE+=COLUMN` (add) flag. Roles: `id`, `name`,
-    /// `country`, `city`, `domain`, `email`, `duns`, `segment` (labels from a column), `field:NAME`;
+    /// `country`, `city`, `postal_code`, `phone`, `domain`, `email`, `duns`, `segment` (labels
+    /// from a column), `field:NAME`;
     /// and `delimiter=;` (or `,`, `tab`, `|`).
     pub fn apply_flag(&mut self, flag: &str) -> Result<(), ErrorKind> {
         if let Some(d) = flag.strip_prefix("delimiter=") {
@@ -352,13 +378,16 @@ impl Mapping {
             }
             "country" => &mut self.country,
             "city" => &mut self.city,
+            "postal_code" => &mut self.postal_code,
+            "phone" => &mut self.phone,
             "domain" => &mut self.domains,
             "email" => &mut self.emails,
             "duns" => &mut self.duns,
             _ => {
                 let name = role.strip_prefix("field:").ok_or_else(|| {
                     ErrorKind::Mapping(format!(
-                        "unknown role {role:?}: use id, name, country, city, domain, email, duns, segment or field:NAME"
+                        "unknown role {role:?}: use id, name, country, city, postal_code, phone, domain, email, duns, \
+                         segment or field:NAME"
                     ))
                 })?;
                 let name = FieldName::new(name).map_err(|_| {
@@ -400,6 +429,8 @@ pub(crate) struct Resolved {
     pub(crate) company: Option<usize>,
     pub(crate) country: Vec<usize>,
     pub(crate) city: Vec<usize>,
+    pub(crate) postal_code: Vec<usize>,
+    pub(crate) phone: Vec<usize>,
     pub(crate) domains: Vec<usize>,
     pub(crate) emails: Vec<usize>,
     pub(crate) duns: Vec<usize>,
@@ -484,6 +515,8 @@ impl Mapping {
             company,
             country: all("country", &self.country)?,
             city: all("city", &self.city)?,
+            postal_code: all("postal code", &self.postal_code)?,
+            phone: all("phone", &self.phone)?,
             domains: all("domain", &self.domains)?,
             emails: all("e-mail", &self.emails)?,
             duns: all("DUNS", &self.duns)?,
@@ -522,6 +555,8 @@ impl Resolved {
         claimed.extend(self.company);
         claimed.extend(&self.country);
         claimed.extend(&self.city);
+        claimed.extend(&self.postal_code);
+        claimed.extend(&self.phone);
         claimed.extend(&self.domains);
         claimed.extend(&self.emails);
         claimed.extend(&self.duns);

@@ -35,8 +35,17 @@ use crate::normalise::{self, DropReason};
 pub const DOMAIN: &str = "domain";
 /// Key type of D-U-N-S numbers.
 pub const DUNS: &str = "duns";
-/// Key type of normalised name and country.
+/// Key type of normalised name and country, where the cities are not known to agree.
 pub const NAME_COUNTRY: &str = "name_country";
+/// Key type of normalised name and country of two accounts known to be in one city.
+pub const NAME_CITY: &str = "name_city";
+/// Key type of a common name, its country and the postal code.
+pub const NAME_POSTAL: &str = "name_postal";
+/// Key type of a common name, its country and the telephone number.
+pub const NAME_PHONE: &str = "name_phone";
+
+/// How many name keys an account makes at most: four tagged name keys and two evidence keys.
+pub const MAX_NAME_KEYS: usize = 6;
 
 /// An account's canonical key material, before it becomes protocol keys.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -47,8 +56,13 @@ pub struct AccountKeys {
     pub duns: Vec<String>,
     /// The normalised company name and its ISO 3166-1 alpha-2 country.
     pub name_country: Option<(String, &'static str)>,
-    /// The folded city: not a key, only a condition on name matches (see above).
+    /// The folded city, an exonym replaced by its canonical name: not a key on its own, a
+    /// condition on name matches and evidence for them (see above).
     pub city: Option<String>,
+    /// The canonical postal code: evidence for a match by a common name.
+    pub postal_code: Option<String>,
+    /// The telephone number in E.164 form: evidence for a match by a common name.
+    pub phone: Option<String>,
 }
 
 impl AccountKeys {
@@ -57,9 +71,15 @@ impl AccountKeys {
         self.domains.is_empty() && self.duns.is_empty() && self.name_country.is_none()
     }
 
-    /// How many canonical values of each key type: domains, DUNS, name+country.
-    pub fn counts(&self) -> [usize; 3] {
-        [self.domains.len(), self.duns.len(), usize::from(self.name_country.is_some())]
+    /// How many canonical values of each kind: domains, DUNS, name+country, postal code, phone.
+    pub fn counts(&self) -> [usize; 5] {
+        [
+            self.domains.len(),
+            self.duns.len(),
+            usize::from(self.name_country.is_some()),
+            usize::from(self.postal_code.is_some()),
+            usize::from(self.phone.is_some()),
+        ]
     }
 }
 
@@ -138,12 +158,21 @@ pub enum Side {
 /// The protocol keys of one account on one side.
 pub fn match_keys(keys: &AccountKeys, side: Side) -> Vec<MatchKey> {
     let key_type = |name: &str| KeyType::new(name).expect("the key type names are valid");
-    let mut out: Vec<MatchKey> = Vec::with_capacity(keys.domains.len() + keys.duns.len() + 2);
+    let mut out: Vec<MatchKey> = Vec::with_capacity(keys.domains.len() + keys.duns.len() + MAX_NAME_KEYS);
     out.extend(keys.domains.iter().map(|d| MatchKey::new(key_type(DOMAIN), d.as_str())));
     out.extend(keys.duns.iter().map(|d| MatchKey::new(key_type(DUNS), d.as_str())));
     if let Some((name, country)) = &keys.name_country {
         for tag in name_tags(keys, side) {
-            out.push(MatchKey::new(key_type(NAME_COUNTRY), format!("{tag}|{country}|{name}")));
+            let kind = if tag.contains('@') { NAME_CITY } else { NAME_COUNTRY };
+            out.push(MatchKey::new(key_type(kind), format!("{tag}|{country}|{name}")));
+        }
+        if normalise::is_common_name(name) {
+            if let Some(postal) = &keys.postal_code {
+                out.push(MatchKey::new(key_type(NAME_POSTAL), format!("{country}|{name}|{postal}")));
+            }
+            if let Some(phone) = &keys.phone {
+                out.push(MatchKey::new(key_type(NAME_PHONE), format!("{country}|{name}|{phone}")));
+            }
         }
     }
     out
@@ -219,6 +248,7 @@ mod tests {
             duns: duns.into_iter().map(str::to_owned).collect(),
             name_country: Some(("delta".into(), "US")),
             city: city.map(str::to_owned),
+            ..AccountKeys::default()
         }
     }
 
@@ -229,45 +259,80 @@ mod tests {
             .filter(|k| first.contains(k))
             .map(|k| k.key_type().to_string())
             .collect();
+        types.sort();
         types.dedup();
         types
     }
 
-    /// The vetoes, exhaustively: a name matches unless both accounts carry a DUNS number, or
-    /// their cities are known and differ, or both carry domains but share none and are not known
-    /// to be in one city — and then those identifiers decide.
+    /// The vetoes and the evidence, exhaustively: a name matches unless both accounts carry a
+    /// DUNS number, or their cities are known and differ, or both carry domains but share none
+    /// and are not known to be in one city — and then those identifiers decide; the match says
+    /// whether the cities agree; and a common name also matches, vetoes or not, where the postal
+    /// code or the phone number agrees.
     #[test]
     fn identifiers_on_both_sides_decide_instead_of_the_name() {
         let duns = [None, Some("001234567"), Some("987654321")];
         let domains = [None, Some("delta.com"), Some("delta.de")];
         let cities = [None, Some("atlanta"), Some("indianapolis")];
+        let postals = [None, Some("30301"), Some("46201")];
+        let phones = [None, Some("+14045550100")];
         let mut all = Vec::new();
         for d in duns {
             for w in domains {
                 for c in cities {
-                    all.push((d, w, c));
+                    for p in postals {
+                        for t in phones {
+                            all.push((d, w, c, p, t));
+                        }
+                    }
                 }
             }
         }
-        for &(da, wa, ca) in &all {
-            for &(db, wb, cb) in &all {
-                let cities_allow = match (wa, wb) {
-                    (Some(_), Some(_)) => ca.is_some() && ca == cb,
-                    _ => ca.is_none() || cb.is_none() || ca == cb,
-                };
-                let by_name = (da.is_none() || db.is_none()) && cities_allow;
-                let mut want = Vec::new();
-                if wa.is_some() && wa == wb {
-                    want.push(DOMAIN.to_owned());
+        for name in ["brown", "zentrix"] {
+            let common = normalise::is_common_name(name);
+            assert_eq!(common, name == "brown");
+            let make = |(d, w, c, p, t): (Option<&str>, Option<&str>, Option<&str>, Option<&str>, Option<&str>)| {
+                AccountKeys {
+                    name_country: Some((name.to_owned(), "US")),
+                    postal_code: p.map(str::to_owned),
+                    phone: t.map(str::to_owned),
+                    ..account(d, w, c)
                 }
-                if da.is_some() && da == db {
-                    want.push(DUNS.to_owned());
+            };
+            for &a in &all {
+                for &b in &all {
+                    let (da, wa, ca, pa, ta) = a;
+                    let (db, wb, cb, pb, tb) = b;
+                    let cities_allow = match (wa, wb) {
+                        (Some(_), Some(_)) => ca.is_some() && ca == cb,
+                        _ => ca.is_none() || cb.is_none() || ca == cb,
+                    };
+                    let by_name = (da.is_none() || db.is_none()) && cities_allow;
+                    let mut want = Vec::new();
+                    if wa.is_some() && wa == wb {
+                        want.push(DOMAIN);
+                    }
+                    if da.is_some() && da == db {
+                        want.push(DUNS);
+                    }
+                    if by_name && ca.is_some() && ca == cb {
+                        want.push(NAME_CITY);
+                    } else if by_name {
+                        want.push(NAME_COUNTRY);
+                    }
+                    if common && pa.is_some() && pa == pb {
+                        want.push(NAME_POSTAL);
+                    }
+                    if common && ta.is_some() && ta == tb {
+                        want.push(NAME_PHONE);
+                    }
+                    want.sort_unstable();
+                    let got = shared_types(&make(a), &make(b));
+                    assert_eq!(got, want, "{name}: {a:?} vs {b:?}");
+                    let first = match_keys(&make(a), Side::First);
+                    let second = match_keys(&make(b), Side::Second);
+                    assert!(first.len() <= MAX_NAME_KEYS + 2 && second.len() <= MAX_NAME_KEYS + 2);
                 }
-                if by_name {
-                    want.push(NAME_COUNTRY.to_owned());
-                }
-                let got = shared_types(&account(da, wa, ca), &account(db, wb, cb));
-                assert_eq!(got, want, "{da:?} {wa:?} {ca:?} vs {db:?} {wb:?} {cb:?}");
             }
         }
     }
@@ -277,7 +342,7 @@ mod tests {
         let keys = |side| {
             match_keys(&account(Some("001234567"), None, Some("atlanta")), side)
                 .into_iter()
-                .filter(|k| k.key_type().as_str() == NAME_COUNTRY)
+                .filter(|k| k.key_type().as_str().starts_with("name_"))
                 .map(|k| k.value().to_owned())
                 .collect::<Vec<_>>()
         };

@@ -248,10 +248,18 @@ pub(crate) async fn drive<S, E, C>(
     }
 }
 
-fn cell_json(cell: Cell, level: &Level) -> Value {
+/// A matrix cell as a run result stores it. Where the partner disclosed overlaps, the count
+/// splits into `confirmed` and `possible` (accounts overlapping by possible matches only).
+fn cell_json(cell: Cell, level: &Level, possible: u64) -> Value {
     let mut v = json!({ "shown": cell.to_string(), "level": level.name() });
     match cell {
-        Cell::Count(n) => v["count"] = json!(n),
+        Cell::Count(n) => {
+            v["count"] = json!(n);
+            if lists_records(level.name()) {
+                v["confirmed"] = json!(n.saturating_sub(possible));
+                v["possible"] = json!(possible);
+            }
+        }
         Cell::FewerThan(k) => v["fewer_than"] = json!(k),
         Cell::TooSmall { minimum } => v["partner_minimum"] = json!(minimum),
         Cell::Hidden => {}
@@ -278,8 +286,14 @@ fn completion(
         .iter()
         .map(|s| json!({ "segment": s.label.as_str(), "records": s.records }))
         .collect();
+    let explanations = blindmap_records::explain_overlaps(outcome, data);
+    let possible = blindmap_records::possible_per_cell(outcome, data, &explanations);
     let cells: Vec<Vec<Value>> = (0..rows.len())
-        .map(|r| (0..columns.len()).map(|c| cell_json(outcome.cell(r, c), outcome.level(r, c))).collect())
+        .map(|r| {
+            (0..columns.len())
+                .map(|c| cell_json(outcome.cell(r, c), outcome.level(r, c), possible[r * columns.len() + c]))
+                .collect()
+        })
         .collect();
     let disclosed = outcome.disclosed_plan();
     let disclosed_levels: Vec<Vec<&str>> =
@@ -287,7 +301,8 @@ fn completion(
     let overlaps: Vec<RunOverlap> = outcome
         .overlaps()
         .iter()
-        .map(|o| {
+        .zip(&explanations)
+        .map(|(o, explanation)| {
             let record = &data.records()[o.record];
             RunOverlap {
                 account_id: record.id.clone(),
@@ -295,6 +310,8 @@ fn completion(
                 partner_segment: outcome.partner_segments()[usize::from(o.partner.segment)].label.to_string(),
                 partner_record: o.partner.position,
                 key_types: o.key_types.iter().map(ToString::to_string).collect(),
+                tier: explanation.tier,
+                reason: explanation.to_string(),
                 fields: outcome
                     .fields_of(&o.partner)
                     .map(|f| f.fields.iter().map(|(n, v)| (n.to_string(), v.clone())).collect())

@@ -22,7 +22,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use blindmap_store::{
-    Direction, OrgId, Partnership, PartnershipId, ReportFilter, ReportRow, ReportSort, Run, User, WebSession,
+    Direction, OrgId, Partnership, PartnershipId, ReportFilter, ReportRow, ReportSort, Run, Tier, User, WebSession,
 };
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
@@ -574,9 +574,12 @@ async fn partner_and_run(state: &AppState, org: &OrgId, id: &str) -> Result<(Par
 
 struct MatrixCell {
     column: String,
+    /// The count as shown; where accounts are listed, the confirmed ones.
     shown: String,
     level: String,
     href: Option<String>,
+    /// Accounts overlapping by possible matches only, and the link to them.
+    possible: Option<(u64, String)>,
 }
 
 struct MatrixRow {
@@ -603,6 +606,13 @@ fn lists_accounts(level: &str) -> bool {
 async fn matrix(State(state): State<AppState>, signed: Signed, Path(id): Path<String>) -> PageResult {
     let (partnership, run) = partner_and_run(&state, signed.org(), &id).await?;
     let result = run.result.clone().unwrap_or_default();
+    let tiers: BTreeMap<(String, String), (u64, u64)> = state
+        .store
+        .report_cells(signed.org(), &run)
+        .await?
+        .into_iter()
+        .map(|c| ((c.own_segment, c.partner_segment), (c.confirmed, c.possible)))
+        .collect();
     let columns: Vec<String> = result["columns"]
         .as_array()
         .into_iter()
@@ -622,19 +632,34 @@ async fn matrix(State(state): State<AppState>, signed: Signed, Path(id): Path<St
                 .map(|(c, column)| {
                     let cell = &result["cells"][r][c];
                     let level = cell["level"].as_str().unwrap_or("hidden").to_owned();
-                    let listable = lists_accounts(&level) && cell["count"].as_u64().is_some_and(|n| n > 0);
-                    MatrixCell {
-                        column: column.clone(),
-                        shown: cell["shown"].as_str().unwrap_or("?").to_owned(),
-                        href: listable.then(|| {
-                            format!(
-                                "/partners/{}/overlaps?own={}&partner={}",
-                                partnership.id,
-                                pct(&segment),
-                                pct(column)
-                            )
-                        }),
-                        level,
+                    let link = |tier: &str| {
+                        format!(
+                            "/partners/{}/overlaps?own={}&partner={}&tier={tier}",
+                            partnership.id,
+                            pct(&segment),
+                            pct(column)
+                        )
+                    };
+                    if lists_accounts(&level) && cell["count"].is_u64() {
+                        // Listed accounts: counted as they are listed now, by tier (corrections
+                        // included), the confirmed ones first.
+                        let (confirmed, possible) =
+                            tiers.get(&(segment.clone(), column.clone())).copied().unwrap_or_default();
+                        MatrixCell {
+                            column: column.clone(),
+                            shown: thousands(confirmed),
+                            href: (confirmed > 0).then(|| link("confirmed")),
+                            possible: (possible > 0).then(|| (possible, link("possible"))),
+                            level,
+                        }
+                    } else {
+                        MatrixCell {
+                            column: column.clone(),
+                            shown: cell["shown"].as_str().unwrap_or("?").to_owned(),
+                            href: None,
+                            possible: None,
+                            level,
+                        }
                     }
                 })
                 .collect();
@@ -684,6 +709,9 @@ pub(crate) struct ListQuery {
     sort: String,
     #[serde(default)]
     desc: String,
+    /// `confirmed` (the default), `possible` or `all`.
+    #[serde(default)]
+    tier: String,
     /// Read by `page_number`: a page that is not a number gets a clear page, not a bare 400.
     #[serde(default)]
     page: String,
@@ -698,9 +726,22 @@ struct FilterView {
     new_only: bool,
     sort: &'static str,
     desc: bool,
+    tier: &'static str,
 }
 
 impl ListQuery {
+    /// The tier the list shows: confirmed unless the query asks for possible or all.
+    fn tier(&self) -> Option<Tier> {
+        match self.tier.as_str() {
+            "all" => None,
+            other => Some(Tier::parse(other).unwrap_or(Tier::Confirmed)),
+        }
+    }
+
+    fn tier_name(&self) -> &'static str {
+        self.tier().map_or("all", Tier::as_str)
+    }
+
     fn sort(&self) -> ReportSort {
         ReportSort::parse(&self.sort).unwrap_or_default()
     }
@@ -717,6 +758,7 @@ impl ListQuery {
             sort: self.sort(),
             descending: self.desc == "1",
             account: None,
+            tier: self.tier(),
         }
     }
 
@@ -730,6 +772,9 @@ impl ListQuery {
         }
         if self.new == "1" {
             params.push("new=1".to_owned());
+        }
+        if self.tier() != Some(Tier::Confirmed) {
+            params.push(format!("tier={}", self.tier_name()));
         }
         if sort != ReportSort::Account {
             params.push(format!("sort={}", sort.name()));
@@ -745,13 +790,15 @@ impl ListQuery {
 }
 
 /// The list's columns, the same on the page and in the CSV export.
-const HEADERS: [(&str, Option<ReportSort>); 10] = [
+const HEADERS: [(&str, Option<ReportSort>); 12] = [
     ("Account", Some(ReportSort::Account)),
     ("Account ID", None),
     ("Your segment", Some(ReportSort::OwnSegment)),
     ("Owner", Some(ReportSort::Owner)),
     ("Their segment", Some(ReportSort::PartnerSegment)),
     ("What they share", None),
+    ("Match", None),
+    ("Why", None),
     ("Matched on", None),
     ("Co-sell", None),
     ("Registration", None),
@@ -859,6 +906,8 @@ fn list_row(row: ReportRow, registrations: &[(Vec<String>, String)]) -> ListRow 
         row.owner.clone().unwrap_or_default(),
         row.partner_segment.clone(),
         fields_text(&row.partner_fields),
+        row.tier.as_str().to_owned(),
+        row.reason.clone(),
         row.key_types.join(", "),
         cosell,
         registration,
@@ -941,6 +990,7 @@ async fn overlaps(
             new_only: filter.new_only,
             sort: sort.name(),
             desc,
+            tier: query.tier_name(),
         },
         own_segments,
         partner_segments,

@@ -68,7 +68,10 @@ fn summary_json(s: &Summary) -> serde_json::Value {
         "rows": s.rows,
         "blank_lines": s.blank_lines,
         "accounts": s.accounts,
-        "keys": { "domain": s.keys[0], "duns": s.keys[1], "name_country": s.keys[2] },
+        "keys": {
+            "domain": s.keys[0], "duns": s.keys[1], "name_country": s.keys[2],
+            "postal_code": s.keys[3], "phone": s.keys[4],
+        },
         "rows_without_keys": lines(&s.without_keys),
         "unsegmented_rows": lines(&s.unsegmented),
         "segments": s.segments.iter().map(|(l, n)| (l.to_string(), *n)).collect::<BTreeMap<_, _>>(),
@@ -84,7 +87,7 @@ const CHUNK_TIME: std::time::Duration = std::time::Duration::from_millis(500);
 const SQLITE_WRITER_WINDOW: std::time::Duration = std::time::Duration::from_millis(110);
 
 /// Columns of a `dataset_accounts` row.
-const ACCOUNT_COLUMNS: usize = 12;
+const ACCOUNT_COLUMNS: usize = 14;
 
 /// One account as stored.
 struct AccountRow {
@@ -96,6 +99,8 @@ struct AccountRow {
     name: Option<String>,
     country: Option<String>,
     city: Option<String>,
+    postal_code: Option<String>,
+    phone: Option<String>,
     fields: String,
     display_name: Option<String>,
     /// The name and id folded for the reports' search (see `search.rs`).
@@ -127,7 +132,7 @@ async fn insert_accounts(
     }
     let mut sql = String::from(
         "INSERT INTO dataset_accounts (dataset_id, account_id, line, segment, domains, duns, name, country, city, \
-         fields, display_name, search_text) VALUES ",
+         postal_code, phone, fields, display_name, search_text) VALUES ",
     );
     for i in 0..rows.len() {
         let n = i * ACCOUNT_COLUMNS;
@@ -150,6 +155,8 @@ async fn insert_accounts(
             .bind(row.name.as_deref())
             .bind(row.country.as_deref())
             .bind(row.city.as_deref())
+            .bind(row.postal_code.as_deref())
+            .bind(row.phone.as_deref())
             .bind(row.fields.as_str())
             .bind(row.display_name.as_deref())
             .bind(row.search_text.as_str());
@@ -252,6 +259,8 @@ impl Store {
                 name,
                 country,
                 city: account.keys.city.clone(),
+                postal_code: account.keys.postal_code.clone(),
+                phone: account.keys.phone.clone(),
                 fields: json!(fields).to_string(),
                 search_text: crate::search::account_text(account.name.as_deref(), &account.id),
                 display_name: account.name,
@@ -460,7 +469,8 @@ impl Store {
             return Err(StoreError::NotFound("dataset"));
         }
         let rows = sqlx::query(
-            "SELECT account_id, segment, domains, duns, name, country, city, fields FROM dataset_accounts \
+            "SELECT account_id, segment, domains, duns, name, country, city, fields, postal_code, phone \
+             FROM dataset_accounts \
              WHERE dataset_id = $1 ORDER BY line",
         )
         .bind(dataset.as_str())
@@ -485,6 +495,8 @@ impl Store {
                     _ => None,
                 },
                 city: r.get(6),
+                postal_code: r.get(8),
+                phone: r.get(9),
             };
             let fields: BTreeMap<String, String> = serde_json::from_str(&r.get::<String, _>(7))
                 .map_err(|_| StoreError::Corrupt("dataset_accounts.fields"))?;

@@ -48,7 +48,8 @@ pub use ids::{SourceId, TouchId};
 pub use orgs::{ApiToken, ListedUser, Organisation, Principal, Role, TokenInfo, User, UserState};
 pub use partnerships::{InviteSecret, Partnership, PartnershipState, SharingLevel, SharingPolicy, SharingRule};
 pub use registrations::{Allowance, Direction, Record, StoredRegistration};
-pub use reports::{ReportFilter, ReportRow, ReportSort};
+pub use reports::{CellTiers, ReportFilter, ReportRow, ReportSort};
+pub use runs::Tier;
 pub use runs::{
     Completion, ListedOverlap, NewRun, OverlapCursor, OverlapFilter, Run, RunOverlap, RunRole, RunState, STALE_AFTER_MS,
 };

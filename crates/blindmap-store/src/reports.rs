@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use sqlx::Row;
 
 use crate::ids::{OrgId, RunId};
-use crate::runs::Run;
+use crate::runs::{Run, Tier};
 use crate::{Backend, Store, StoreError};
 
 /// What a report lists, in which order.
@@ -62,10 +62,25 @@ pub struct ReportFilter {
     pub previous: Option<RunId>,
     /// Only accounts new since `previous`.
     pub new_only: bool,
+    /// Only matches of this tier.
+    pub tier: Option<Tier>,
     /// The order.
     pub sort: ReportSort,
     /// Descending instead of ascending.
     pub descending: bool,
+}
+
+/// One cell's overlapping accounts by their best tier (see [`Store::report_cells`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellTiers {
+    /// This side's segment.
+    pub own_segment: String,
+    /// The partner's segment.
+    pub partner_segment: String,
+    /// Accounts with at least one confirmed match in the cell.
+    pub confirmed: u64,
+    /// Accounts with possible matches only.
+    pub possible: u64,
 }
 
 /// One listed overlap: this side's account and what the partner shared of its record.
@@ -85,6 +100,10 @@ pub struct ReportRow {
     pub partner_record: Option<u32>,
     /// Key types that matched.
     pub key_types: Vec<String>,
+    /// How sure the match is.
+    pub tier: Tier,
+    /// Why, in a sentence.
+    pub reason: String,
     /// The partner's shared fields (null where its record has none).
     pub partner_fields: BTreeMap<String, Option<String>>,
     /// Your account's customer keys (`domain:…`, `duns:…`, `name_country:CC|name`).
@@ -142,6 +161,9 @@ impl Store {
             clauses.push(format!(
                 "COALESCE(a.search_text, LOWER(COALESCE(a.display_name, '') || ' ' || o.account_id)) LIKE {p} ESCAPE '\\'"
             ));
+        }
+        if let Some(tier) = filter.tier {
+            clauses.push(format!("o.tier = {}", bind(tier.as_str().to_owned())));
         }
         if let Some(before) = filter.previous.as_ref().filter(|_| filter.new_only) {
             clauses.push(format!("NOT {}", earlier_overlap(&bind(before.as_str().to_owned()))));
@@ -254,9 +276,44 @@ impl Store {
         );
         format!(
             "SELECT o.account_id, a.display_name, o.own_segment, {owner}, o.partner_segment, o.partner_record, \
-             o.key_types, o.fields, a.domains, a.duns, a.name, a.country, {cosell}, {new_sql} {from} WHERE {clauses} \
+             o.key_types, o.fields, a.domains, a.duns, a.name, a.country, {cosell}, {new_sql}, o.tier, o.reason {from} \
+             WHERE {clauses} \
              ORDER BY {order}, o.partner_segment, o.partner_record LIMIT ${limit_p} OFFSET ${offset_p}"
         )
+    }
+
+    /// Per cell of `run`'s matrix (own segment, partner segment), how many of this side's
+    /// accounts overlap by a confirmed match and how many by possible matches only, as the
+    /// listed overlaps have them now: the matrix shows these beside the count the session gave.
+    pub async fn report_cells(&self, org: &OrgId, run: &Run) -> Result<Vec<CellTiers>, StoreError> {
+        if &run.org != org {
+            return Err(StoreError::NotFound("run"));
+        }
+        let rows = sqlx::query(
+            "SELECT own_segment, partner_segment, best, COUNT(*) FROM (SELECT o.own_segment, o.partner_segment, \
+             o.account_id, MIN(o.tier) AS best FROM run_overlaps o WHERE o.run_id = $1 \
+             GROUP BY o.own_segment, o.partner_segment, o.account_id) t GROUP BY own_segment, partner_segment, best",
+        )
+        .bind(run.id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut cells: BTreeMap<(String, String), CellTiers> = BTreeMap::new();
+        for r in rows {
+            let (own, partner): (String, String) = (r.get(0), r.get(1));
+            let n = u64::try_from(r.get::<i64, _>(3)).unwrap_or(0);
+            let cell = cells.entry((own.clone(), partner.clone())).or_insert_with(|| CellTiers {
+                own_segment: own,
+                partner_segment: partner,
+                confirmed: 0,
+                possible: 0,
+            });
+            match Tier::parse(&r.get::<String, _>(2)) {
+                Some(Tier::Confirmed) => cell.confirmed += n,
+                Some(Tier::Possible) => cell.possible += n,
+                None => return Err(StoreError::Corrupt("run_overlaps.tier")),
+            }
+        }
+        Ok(cells.into_values().collect())
     }
 
     /// The owners of `run`'s overlapping accounts, sorted: what a report filters by.
@@ -362,6 +419,8 @@ fn report_row(r: &sqlx::any::AnyRow) -> Result<ReportRow, StoreError> {
         partner_segment: r.get(4),
         partner_record: u32::try_from(position).ok(),
         key_types: serde_json::from_str(&key_types).map_err(|_| corrupt("run_overlaps.key_types"))?,
+        tier: Tier::parse(&r.get::<String, _>(14)).ok_or(corrupt("run_overlaps.tier"))?,
+        reason: r.get(15),
         partner_fields: serde_json::from_str(&fields).map_err(|_| corrupt("run_overlaps.fields"))?,
         keys,
         country,

@@ -9,6 +9,7 @@ use sqlx::Row;
 
 use crate::ids::{DatasetId, OrgId, PartnershipId, RunId, now_ms};
 use crate::partnerships::SharingPolicy;
+pub use blindmap_records::Tier;
 use crate::{Store, StoreError};
 
 /// A running run whose heartbeat is older than this is failed on the next read.
@@ -122,6 +123,10 @@ pub struct RunOverlap {
     pub partner_record: Option<u32>,
     /// The key types that matched, e.g. `domain`, `name_country`.
     pub key_types: Vec<String>,
+    /// How sure the match is (protocol-spec/keys.md §3.3).
+    pub tier: Tier,
+    /// Why, in a sentence (`confirmed: the domain agrees`).
+    pub reason: String,
     /// Fields the partner disclosed for its record.
     pub fields: BTreeMap<String, Option<String>>,
 }
@@ -238,6 +243,8 @@ fn overlap_from_row(r: &sqlx::any::AnyRow) -> Result<RunOverlap, StoreError> {
         key_types: serde_json::from_str(&r.get::<String, _>(4))
             .map_err(|_| StoreError::Corrupt("run_overlaps.key_types"))?,
         fields: serde_json::from_str(&r.get::<String, _>(5)).map_err(|_| StoreError::Corrupt("run_overlaps.fields"))?,
+        tier: Tier::parse(&r.get::<String, _>(7)).ok_or(StoreError::Corrupt("run_overlaps.tier"))?,
+        reason: r.get(8),
     })
 }
 
@@ -314,26 +321,19 @@ impl Store {
             return Err(StoreError::Conflict("a finished run of that id"));
         }
         // Rows go in batches: one statement per overlap is slow on both backends.
-        for batch in completion.overlaps.chunks(self.insert_batch(7)) {
+        const COLUMNS: usize = 9;
+        for batch in completion.overlaps.chunks(self.insert_batch(COLUMNS)) {
             let mut sql = String::from(
                 "INSERT INTO run_overlaps (run_id, account_id, own_segment, partner_segment, partner_record, \
-                 key_types, fields) VALUES ",
+                 key_types, fields, tier, reason) VALUES ",
             );
             for i in 0..batch.len() {
-                let n = i * 7;
+                let n = i * COLUMNS;
                 if i > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    n + 1,
-                    n + 2,
-                    n + 3,
-                    n + 4,
-                    n + 5,
-                    n + 6,
-                    n + 7
-                ));
+                let params: Vec<String> = (1..=COLUMNS).map(|k| format!("${}", n + k)).collect();
+                sql.push_str(&format!("({})", params.join(", ")));
             }
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for o in batch {
@@ -344,7 +344,9 @@ impl Store {
                     .bind(o.partner_segment.as_str())
                     .bind(o.partner_record.map_or(-1, i64::from))
                     .bind(serde_json::json!(o.key_types).to_string())
-                    .bind(serde_json::json!(o.fields).to_string());
+                    .bind(serde_json::json!(o.fields).to_string())
+                    .bind(o.tier.as_str())
+                    .bind(o.reason.as_str());
             }
             query.execute(&mut *tx).await?;
         }
@@ -489,7 +491,7 @@ impl Store {
         };
         let rows = sqlx::query(
             "SELECT o.account_id, o.own_segment, o.partner_segment, o.partner_record, o.key_types, o.fields, \
-             a.fields FROM run_overlaps o \
+             a.fields, o.tier, o.reason FROM run_overlaps o \
              LEFT JOIN dataset_accounts a ON a.dataset_id = $2 AND a.account_id = o.account_id \
              WHERE o.run_id = $1 AND ($3 = '' OR o.own_segment = $3) AND ($4 = '' OR o.partner_segment = $4) \
              AND (o.own_segment > $5 OR (o.own_segment = $5 AND (o.partner_segment > $6 OR (o.partner_segment = $6 \

@@ -157,3 +157,34 @@ mod tests {
         assert!(legal_forms().len() > 400, "{}", legal_forms().len());
     }
 }
+
+/// Words many unrelated companies' names are made of: frequent surnames and given names, generic
+/// business and brand words (keys.md §2.7), folded.
+pub(super) fn common_words() -> &'static HashSet<String> {
+    static SET: OnceLock<HashSet<String>> = OnceLock::new();
+    SET.get_or_init(|| {
+        entries(include_str!("../../../../protocol-spec/data/common_name_words.txt"))
+            .flat_map(|line| fold(line).split(' ').map(str::to_owned).collect::<Vec<_>>())
+            .filter(|w| !w.is_empty())
+            .collect()
+    })
+}
+
+/// (alpha-2 country, folded city name) → the city's canonical folded name (keys.md §3.2).
+pub(super) fn city_names() -> &'static HashMap<(String, String), String> {
+    static MAP: OnceLock<HashMap<(String, String), String>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut map = HashMap::new();
+        for line in entries(include_str!("../../../../protocol-spec/data/city_names.tsv")) {
+            let mut cols = line.split('\t');
+            let (Some(country), Some(canonical)) = (cols.next(), cols.next()) else { continue };
+            let canonical = fold(canonical);
+            for alias in cols.next().unwrap_or_default().split('|').map(fold).filter(|a| !a.is_empty()) {
+                if alias != canonical {
+                    map.insert((country.to_owned(), alias), canonical.clone());
+                }
+            }
+        }
+        map
+    })
+}

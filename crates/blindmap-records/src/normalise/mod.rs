@@ -5,18 +5,24 @@
 //! should not — and where that cannot be told apart, no key is made at all, because a false match
 //! costs more than a missed one.
 
+mod city;
 mod country;
 mod domain;
 mod duns;
 mod lists;
 mod name;
+mod phone;
+mod postal;
 
 use std::fmt;
 
 pub use country::country;
 pub use domain::domain;
 pub use duns::duns;
-pub use name::company_name;
+pub use city::city;
+pub use name::{company_name, is_common_name};
+pub use phone::phone;
+pub use postal::postal_code;
 
 /// Why a value did not become a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -50,11 +56,17 @@ pub enum DropReason {
     UnknownCountry,
     /// More keys than one record may carry.
     TooManyKeys,
+    /// A postal code of the wrong form for its country, or a placeholder.
+    PostalCodeInvalid,
+    /// Not a dialable telephone number (libphonenumber's rules), or national without a country.
+    PhoneInvalid,
+    /// A placeholder telephone number such as `+1 555 555 5555` or `1234567`.
+    PhonePlaceholder,
 }
 
 impl DropReason {
     /// Every reason, in report order.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 17] = [
         Self::NotADomain,
         Self::NotAPublicHost,
         Self::UnknownSuffix,
@@ -69,6 +81,9 @@ impl DropReason {
         Self::NameWithoutCountry,
         Self::UnknownCountry,
         Self::TooManyKeys,
+        Self::PostalCodeInvalid,
+        Self::PhoneInvalid,
+        Self::PhonePlaceholder,
     ];
 
     /// A short identifier for reports and JSON.
@@ -88,6 +103,9 @@ impl DropReason {
             Self::NameWithoutCountry => "name_without_country",
             Self::UnknownCountry => "unknown_country",
             Self::TooManyKeys => "too_many_keys",
+            Self::PostalCodeInvalid => "postal_code_invalid",
+            Self::PhoneInvalid => "phone_invalid",
+            Self::PhonePlaceholder => "phone_placeholder",
         }
     }
 }
@@ -109,6 +127,9 @@ impl fmt::Display for DropReason {
             Self::NameWithoutCountry => "a name is only a key with a country, and the country is missing",
             Self::UnknownCountry => "not an ISO 3166-1 country name or code",
             Self::TooManyKeys => "more keys than one account may carry",
+            Self::PostalCodeInvalid => "not a postal code of the account's country",
+            Self::PhoneInvalid => "not a dialable phone number (a national number needs the account's country)",
+            Self::PhonePlaceholder => "a placeholder, not a phone number",
         })
     }
 }

@@ -61,6 +61,16 @@ pub fn company_name(raw: &str, country: Option<&str>) -> Result<String, DropReas
     Ok(name)
 }
 
+/// Whether a normalised name is *common* (keys.md §2.7): every word of it a frequent surname, a
+/// frequent given name or a generic business word (`data/common_name_words.txt`), a single
+/// letter or digit, or a number. Many unrelated companies share such a name in one country
+/// (`brown`, `moore brown`, `smith and sons`, `global solutions`), so a match by it and the
+/// country alone is never confirmed.
+pub fn is_common_name(name: &str) -> bool {
+    let words = super::lists::common_words();
+    name.split(' ').all(|w| w.chars().count() <= 1 || w.bytes().all(|b| b.is_ascii_digit()) || words.contains(w))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -475,6 +475,19 @@ pub(crate) enum ReportSort {
     Owner,
 }
 
+/// How sure a match is (protocol-spec/keys.md §3.3): `confirmed` (a domain or DUNS number
+/// agrees, or a name with a postal code, phone number, or — for a distinctive name — the
+/// country) or `possible` (only a common name and the country agree).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code, reason = "only its schema is used")]
+pub(crate) enum MatchTier {
+    /// Independent evidence agrees.
+    Confirmed,
+    /// Only a common name and the country agree.
+    Possible,
+}
+
 /// Which side a registration came from.
 #[derive(ToSchema)]
 #[schema(rename_all = "lowercase")]

@@ -34,6 +34,10 @@ pub(crate) struct ReportQuery {
     /// Only accounts new since the previous complete match.
     #[serde(default)]
     new_only: bool,
+    /// Only matches of this tier (default: both). The reps' page shows confirmed ones unless
+    /// asked for possible ones.
+    #[param(value_type = Option<super::contract::MatchTier>, nullable = false)]
+    tier: Option<String>,
     /// The order (default `account`).
     #[param(value_type = Option<super::contract::ReportSort>, nullable = false)]
     sort: Option<String>,
@@ -69,6 +73,11 @@ pub(crate) struct ReportItem {
     partner_fields: std::collections::BTreeMap<String, Option<String>>,
     /// Key types that matched.
     matched_on: Vec<String>,
+    /// How sure the match is.
+    #[schema(value_type = super::contract::MatchTier)]
+    tier: blindmap_store::Tier,
+    /// Why it has that tier, in a sentence.
+    reason: String,
     cosell: Option<CoSellRef>,
     /// The state of your registration of this customer with the partner, if any.
     registration: Option<String>,
@@ -111,6 +120,12 @@ async fn overlaps(
         Some(s) => ReportSort::parse(s)
             .ok_or_else(|| ApiError::Invalid("sort is account, segment, partner_segment or owner".into()))?,
     };
+    let tier = match q.tier.as_deref() {
+        None => None,
+        Some(t) => Some(
+            blindmap_store::Tier::parse(t).ok_or_else(|| ApiError::Invalid("tier is confirmed or possible".into()))?,
+        ),
+    };
     let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
     let crate::web::Listing { run, filter, registrations, _slot, .. } =
         crate::web::listing(&state, org, &q.partnership, |previous| ReportFilter {
@@ -123,6 +138,7 @@ async fn overlaps(
             sort,
             descending: q.desc,
             account: None,
+            tier,
         })
         .await?;
     let (rows, total) = state.store.report_page(org, &run, &filter, u64::from(q.offset), limit).await?;
@@ -137,6 +153,8 @@ async fn overlaps(
             partner_segment: row.partner_segment,
             partner_fields: row.partner_fields,
             matched_on: row.key_types,
+            tier: row.tier,
+            reason: row.reason,
             cosell: row.cosell.map(|(id, status)| CoSellRef { id, status }),
             new: row.new,
         })

@@ -146,6 +146,11 @@ pub(crate) struct OverlapView {
     partner_record: Option<u32>,
     /// The key types that matched.
     key_types: Vec<String>,
+    /// How sure the match is.
+    #[schema(value_type = contract::MatchTier)]
+    tier: blindmap_store::Tier,
+    /// Why it has that tier, in a sentence.
+    reason: String,
     /// Fields the partner disclosed for its record (fields level); `null` where it has none.
     partner_fields: std::collections::BTreeMap<String, Option<String>>,
     /// This side's own fields of the account.
@@ -344,6 +349,8 @@ async fn overlap_page(
             partner_segment: l.overlap.partner_segment,
             partner_record: l.overlap.partner_record,
             key_types: l.overlap.key_types,
+            tier: l.overlap.tier,
+            reason: l.overlap.reason,
             partner_fields: l.overlap.fields,
             own_fields: l.own_fields,
         })
