@@ -37,11 +37,16 @@ fn keys_of(path: &Path, preset: Preset, side: Side) -> BTreeMap<String, BTreeSet
 
 fn read_pairs(path: &Path) -> BTreeSet<(String, String, String)> {
     let mut reader = csv::Reader::from_path(path).unwrap();
-    assert_eq!(reader.headers().unwrap(), vec!["left_id", "right_id", "key_type"]);
+    assert_eq!(reader.headers().unwrap(), vec!["left_id", "right_id", "key_type", "tier", "reason"]);
     reader
         .records()
         .map(|r| {
             let r = r.unwrap();
+            let tier = &r[3];
+            assert!(tier == "confirmed" || tier == "possible", "{r:?}");
+            assert!(r[4].starts_with(&format!("{tier}: ")), "the reason names the tier: {r:?}");
+            let by_identifier = r[2].split('+').any(|t| t == "domain" || t == "duns");
+            assert!(!by_identifier || tier == "confirmed", "a domain or DUNS match is confirmed: {r:?}");
             (r[0].to_owned(), r[1].to_owned(), r[2].to_owned())
         })
         .collect()
@@ -92,19 +97,19 @@ fn match_files_on_the_samples_writes_the_plaintext_join() {
     let has = |l: &str, r: &str, types: &str| got.contains(&(l.to_owned(), r.to_owned(), types.to_owned()));
     let none = |l: &str| !got.iter().any(|(x, _, _)| x == l);
     // "Northwind Traders Inc." at https://www.northwindtraders.com/about = "NORTHWIND TRADERS", northwindtraders.com
-    assert!(has("0015g00000NWTRdAAF", "9001120031", "domain+name_country"), "{got:?}");
-    // No website on one side: the name and country match ("UK" = "United Kingdom", Ltd = Limited).
-    assert!(has("0015g00000CNTSbAAB", "9001120033", "name_country"));
+    assert!(has("0015g00000NWTRdAAF", "9001120031", "domain+name_city"), "{got:?}");
+    // No website on one side: the name and country match, in one city ("UK" = "United Kingdom", Ltd = Limited).
+    assert!(has("0015g00000CNTSbAAB", "9001120033", "name_city"));
     // DUNS written 30-184-7562, and the partner's second domain.
     assert!(has("0015g00000FBRKmAAC", "9001120034", "domain+duns"));
     // Accents, & vs and, IDN vs Punycode, subdomains, K.K. vs Co., Ltd.
-    assert!(has("0015g00000SGEQpAAF", "9001120037", "domain+name_country"));
-    assert!(has("0015g00000BNFRtAAG", "9001120038", "name_country"));
-    assert!(has("0015g00000MLTEcAAH", "9001120039", "domain+name_country"));
-    assert!(has("0015g00000WNGTtAAJ", "9001120041", "domain+name_country"));
-    assert!(has("0015g00000KTSUsAAN", "9001120045", "name_country"));
+    assert!(has("0015g00000SGEQpAAF", "9001120037", "domain+name_city"));
+    assert!(has("0015g00000BNFRtAAG", "9001120038", "name_city"));
+    assert!(has("0015g00000MLTEcAAH", "9001120039", "domain+name_city"));
+    assert!(has("0015g00000WNGTtAAJ", "9001120041", "domain+name_city"));
+    assert!(has("0015g00000KTSUsAAN", "9001120045", "name_city"));
     // The partner's company got gmail.com as its domain (HubSpot does that): the name still matches.
-    assert!(has("0015g00000COHOwAAE", "9001120036", "name_country"));
+    assert!(has("0015g00000COHOwAAE", "9001120036", "name_city"));
     // Decoys: "Delta Inc" with two different DUNS numbers (veto), Alpine Ski House in another
     // country, "Proseware Analytics" vs "Proseware Analytica".
     assert!(none("0015g00000DLTAfAAD") && none("0015g00000ALPSkAAK") && none("0015g00000PRSWaAAL"), "{got:?}");
@@ -373,7 +378,7 @@ fn bench_quality_meets_its_targets_at_a_smoke_size() {
     assert_eq!(v["meets_targets"], true, "{v}");
     assert!(v["true_pairs"].as_u64().unwrap() > 400, "{v}");
     let by_type = v["by_key_type"].as_object().unwrap();
-    for types in ["domain", "name_country", "domain+name_country"] {
+    for types in ["domain", "name_city", "domain+name_city"] {
         assert!(by_type.contains_key(types), "every key type contributes: {v}");
     }
 }

@@ -291,14 +291,13 @@ mod tests {
         for name in ["brown", "zentrix"] {
             let common = normalise::is_common_name(name);
             assert_eq!(common, name == "brown");
-            let make = |(d, w, c, p, t): (Option<&str>, Option<&str>, Option<&str>, Option<&str>, Option<&str>)| {
-                AccountKeys {
+            let make =
+                |(d, w, c, p, t): (Option<&str>, Option<&str>, Option<&str>, Option<&str>, Option<&str>)| AccountKeys {
                     name_country: Some((name.to_owned(), "US")),
                     postal_code: p.map(str::to_owned),
                     phone: t.map(str::to_owned),
                     ..account(d, w, c)
-                }
-            };
+                };
             for &a in &all {
                 for &b in &all {
                     let (da, wa, ca, pa, ta) = a;

@@ -76,14 +76,14 @@ impl Evidence {
         }
     }
 
-    fn words(self) -> &'static str {
+    fn nouns(self) -> &'static [&'static str] {
         match self {
-            Self::Domain => "the domain",
-            Self::Duns => "the DUNS number",
-            Self::NameCountry => "the name and country",
-            Self::City => "the city",
-            Self::PostalCode => "the postal code",
-            Self::Phone => "the phone number",
+            Self::Domain => &["domain"],
+            Self::Duns => &["DUNS number"],
+            Self::NameCountry => &["name", "country"],
+            Self::City => &["city"],
+            Self::PostalCode => &["postal code"],
+            Self::Phone => &["phone number"],
         }
     }
 }
@@ -164,13 +164,12 @@ impl fmt::Display for Explanation {
             [one] => (*one).to_owned(),
             [init @ .., tail] => format!("{} {last} {tail}", init.join(", ")),
         };
-        let agreed: Vec<&str> = self.agreed.iter().map(|e| e.words()).collect();
-        let verb = if agreed.len() == 1 && !matches!(self.agreed[0], Evidence::NameCountry) { "agrees" } else { "agree" };
-        write!(f, "{}: {} {verb}", self.tier, list(&agreed, "and"))?;
+        let agreed: Vec<&str> = self.agreed.iter().flat_map(|e| e.nouns()).copied().collect();
+        let verb = if agreed.len() == 1 { "agrees" } else { "agree" };
+        write!(f, "{}: the {} {verb}", self.tier, list(&agreed, "and"))?;
         match self.tier {
             Tier::Confirmed => {
-                let only_name =
-                    self.agreed.iter().all(|e| matches!(e, Evidence::NameCountry | Evidence::City));
+                let only_name = self.agreed.iter().all(|e| matches!(e, Evidence::NameCountry | Evidence::City));
                 if only_name && self.common_name == Some(false) {
                     f.write_str(", and the name is distinctive")?;
                 }
@@ -280,8 +279,8 @@ mod tests {
         assert_eq!(e.own_missing, [Evidence::PostalCode]);
         assert_eq!(
             e.to_string(),
-            "possible: the name and country and the city agree, but the name is common and neither the postal \
-             code nor the phone number agrees (this account has no postal code)"
+            "possible: the name, country and city agree, but the name is common and neither the postal code \
+             nor the phone number agrees (this account has no postal code)"
         );
         assert_eq!(Explanation::of(&["domain"], &common).to_string(), "confirmed: the domain agrees");
         assert_eq!(
@@ -290,7 +289,7 @@ mod tests {
         );
         assert_eq!(
             Explanation::of(&["name_country", "name_phone"], &common).to_string(),
-            "confirmed: the name and country and the phone number agree"
+            "confirmed: the name, country and phone number agree"
         );
         assert_eq!(Explanation::of(&["name_phone"], &common).agreed_codes(), "name_country+phone");
     }

@@ -632,9 +632,11 @@ async fn matrix(State(state): State<AppState>, signed: Signed, Path(id): Path<St
                 .map(|(c, column)| {
                     let cell = &result["cells"][r][c];
                     let level = cell["level"].as_str().unwrap_or("hidden").to_owned();
-                    let link = |tier: &str| {
+                    // The list shows confirmed matches unless asked for possible ones.
+                    let link = |tier: Tier| {
+                        let tier = if tier == Tier::Confirmed { "" } else { "&tier=possible" };
                         format!(
-                            "/partners/{}/overlaps?own={}&partner={}&tier={tier}",
+                            "/partners/{}/overlaps?own={}&partner={}{tier}",
                             partnership.id,
                             pct(&segment),
                             pct(column)
@@ -648,8 +650,8 @@ async fn matrix(State(state): State<AppState>, signed: Signed, Path(id): Path<St
                         MatrixCell {
                             column: column.clone(),
                             shown: thousands(confirmed),
-                            href: (confirmed > 0).then(|| link("confirmed")),
-                            possible: (possible > 0).then(|| (possible, link("possible"))),
+                            href: (confirmed > 0).then(|| link(Tier::Confirmed)),
+                            possible: (possible > 0).then(|| (possible, link(Tier::Possible))),
                             level,
                         }
                     } else {

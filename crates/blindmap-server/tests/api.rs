@@ -530,6 +530,8 @@ async fn runs_belong_to_their_organisation(store: Store) {
         partner_segment: "customers".into(),
         partner_record: Some(0),
         key_types: vec!["domain".into()],
+        tier: blindmap_store::Tier::Confirmed,
+        reason: "confirmed: the domain agrees".into(),
         fields: Default::default(),
     };
     let completion = Completion {

@@ -9,8 +9,8 @@ use sqlx::Row;
 
 use crate::ids::{DatasetId, OrgId, PartnershipId, RunId, now_ms};
 use crate::partnerships::SharingPolicy;
-pub use blindmap_records::Tier;
 use crate::{Store, StoreError};
+pub use blindmap_records::Tier;
 
 /// A running run whose heartbeat is older than this is failed on the next read.
 pub const STALE_AFTER_MS: i64 = 60_000;

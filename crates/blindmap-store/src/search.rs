@@ -149,6 +149,8 @@ mod tests {
                 partner_segment: "customers".into(),
                 partner_record: Some(i as u32),
                 key_types: vec!["domain".into()],
+                tier: crate::Tier::Confirmed,
+                reason: "confirmed: the domain agrees".into(),
                 fields: Default::default(),
             })
             .collect();

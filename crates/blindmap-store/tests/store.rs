@@ -282,6 +282,8 @@ fn overlap(account: &str, own: &str, partner: &str, record: u32) -> RunOverlap {
         partner_segment: partner.into(),
         partner_record: Some(record),
         key_types: vec!["domain".into()],
+        tier: blindmap_store::Tier::Confirmed,
+        reason: "confirmed: the domain agrees".into(),
         fields: BTreeMap::from([("Owner".to_owned(), Some("Kim".to_owned()))]),
     }
 }

@@ -16,10 +16,10 @@ mod postal;
 
 use std::fmt;
 
+pub use city::city;
 pub use country::country;
 pub use domain::domain;
 pub use duns::duns;
-pub use city::city;
 pub use name::{company_name, is_common_name};
 pub use phone::phone;
 pub use postal::postal_code;
