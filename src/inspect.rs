@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use blindmap_records::normalise::is_common_name;
 use blindmap_records::{Account, DropReason, Side, match_keys};
 use clap::Args;
 use serde::Serialize;
@@ -48,8 +49,16 @@ struct AccountView {
     domains: Vec<String>,
     duns: Vec<String>,
     name_country: Option<String>,
-    /// Not a key: a condition on name matches.
+    /// Whether the name is common (keys.md §2.7): a match by it and the country alone is only
+    /// possible, never confirmed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    common_name: Option<bool>,
+    /// Not a key: a condition on name matches and evidence for them.
     city: Option<String>,
+    /// Evidence for a match by a common name.
+    postal_code: Option<String>,
+    /// Evidence for a match by a common name (E.164).
+    phone: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     protocol_keys: Vec<String>,
     fields: Vec<(String, String)>,
@@ -83,7 +92,10 @@ impl AccountView {
             domains: a.keys.domains.clone(),
             duns: a.keys.duns.clone(),
             name_country: a.keys.name_country.as_ref().map(|(n, c)| format!("{n} | {c}")),
+            common_name: a.keys.name_country.as_ref().map(|(n, _)| is_common_name(n)),
             city: a.keys.city.clone(),
+            postal_code: a.keys.postal_code.clone(),
+            phone: a.keys.phone.clone(),
             protocol_keys: if protocol_keys {
                 match_keys(&a.keys, Side::First).iter().map(|k| format!("{}:{}", k.key_type(), k.value())).collect()
             } else {
@@ -118,9 +130,20 @@ impl AccountView {
             let _ = writeln!(out, "    duns          {}", escaped(d));
         }
         if let Some(nc) = &self.name_country {
-            let _ = writeln!(out, "    name_country  {}", escaped(nc));
+            let strength = if self.common_name == Some(true) {
+                " (a common name: confirmed only with the postal code or phone)"
+            } else {
+                " (a distinctive name)"
+            };
+            let _ = writeln!(out, "    name_country  {}{strength}", escaped(nc));
             if let Some(city) = &self.city {
                 let _ = writeln!(out, "    city          {} (a condition on name matches, not a key)", escaped(city));
+            }
+            if let Some(postal) = &self.postal_code {
+                let _ = writeln!(out, "    postal code   {} (evidence for a common name)", escaped(postal));
+            }
+            if let Some(phone) = &self.phone {
+                let _ = writeln!(out, "    phone         {} (evidence for a common name)", escaped(phone));
             }
         }
         if self.domains.is_empty() && self.duns.is_empty() && self.name_country.is_none() {

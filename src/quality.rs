@@ -70,6 +70,8 @@ struct QualityReport {
     corpus: String,
     /// Protocol keys per account, each side: what the private match's cost grows with.
     keys_per_account: [f64; 2],
+    /// The same by key type.
+    keys_per_account_by_type: BTreeMap<String, [f64; 2]>,
     match_seconds: f64,
 }
 
@@ -171,6 +173,7 @@ pub(crate) fn run(args: &QualityArgs) -> anyhow::Result<()> {
         false_positives_by_cause,
         corpus: format!("{:?}", corpus.stats),
         keys_per_account: [keys_per_account(&left), keys_per_account(&right)],
+        keys_per_account_by_type: keys_by_type(&left, &right),
         match_seconds: seconds,
     };
     if args.json {
@@ -207,6 +210,19 @@ fn keys_per_account(loaded: &Loaded) -> f64 {
     let records = loaded.dataset.records();
     let keys: usize = records.iter().map(|r| r.keys.len()).sum();
     if records.is_empty() { 0.0 } else { keys as f64 / records.len() as f64 }
+}
+
+fn keys_by_type(left: &Loaded, right: &Loaded) -> BTreeMap<String, [f64; 2]> {
+    let mut out: BTreeMap<String, [f64; 2]> = BTreeMap::new();
+    for (side, loaded) in [left, right].into_iter().enumerate() {
+        let records = loaded.dataset.records();
+        for r in records {
+            for k in &r.keys {
+                out.entry(k.key_type().to_string()).or_default()[side] += 1.0 / records.len() as f64;
+            }
+        }
+    }
+    out
 }
 
 fn ratio(part: usize, whole: usize) -> f64 {

@@ -14,7 +14,15 @@ use blindmap_records::{AccountKeys, Explanation, Side, match_keys};
 use serde_json::{Value, json};
 
 /// One account as an export writes it: name, country, city, postal code, phone, domains, DUNS.
-type Raw = (&'static str, &'static str, &'static str, &'static str, &'static str, &'static [&'static str], &'static [&'static str]);
+type Raw = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+);
 
 const ACCOUNTS: &[(&str, Raw)] = &[
     ("brown-munich-sf", ("Brown LLC", "DE", "München", "80331", "089 90182736", &[], &[])),
@@ -29,7 +37,10 @@ const ACCOUNTS: &[(&str, Raw)] = &[
     ("acme-sf", ("ACME Corp", "US", "Boston", "2139", "", &["https://www.acme.com/about"], &[])),
     ("acme-hs", ("Acme Corporation", "USA", "Cambridge", "02139", "", &["acme.com"], &[])),
     ("global-solutions-sf", ("Global Solutions Ltd", "GB", "London", "SW1A 1AA", "", &["globalsolutions.co.uk"], &[])),
-    ("global-solutions-hs", ("Global Solutions Limited", "United Kingdom", "London", "sw1a1aa", "", &["gs-london.com"], &[])),
+    (
+        "global-solutions-hs",
+        ("Global Solutions Limited", "United Kingdom", "London", "sw1a1aa", "", &["gs-london.com"], &[]),
+    ),
 ];
 
 /// (initiator, responder): the initiator makes its keys as `Side::First`.
@@ -90,7 +101,8 @@ fn vectors() -> Value {
     let pairs: Vec<Value> = PAIRS
         .iter()
         .map(|(a, b)| {
-            let (first, second) = (match_keys(&canonical(find(a)), Side::First), match_keys(&canonical(find(b)), Side::Second));
+            let (first, second) =
+                (match_keys(&canonical(find(a)), Side::First), match_keys(&canonical(find(b)), Side::Second));
             let shared: BTreeSet<String> =
                 first.iter().filter(|k| second.contains(k)).map(|k| k.key_type().to_string()).collect();
             let shared: Vec<String> = shared.into_iter().collect();
