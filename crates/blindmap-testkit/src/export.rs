@@ -8,12 +8,14 @@ use crate::util::{Rng, Stream, chance, hash, pick, pick_weighted};
 use crate::{Gaps, Noise, NoiseCounts, Settings, WorldKind};
 use rand::RngExt;
 
-/// Header of the Salesforce Account export.
+/// Header of the Salesforce Account export of the default world; [`crate::salesforce_header`] gives any
+/// settings' header.
 pub const SALESFORCE_HEADER: &str = "Account ID,Account Name,Type,Website,Phone,Billing Street,Billing City,\
 Billing State/Province,Billing Zip/Postal Code,Billing Country,Industry,Annual Revenue,Employees,Account Owner,\
 D-U-N-S Number,Description,Created Date";
 
-/// Header of the HubSpot Companies export.
+/// Header of the HubSpot Companies export of the default world; [`crate::hubspot_header`] gives any settings'
+/// header (the harsh world's adds `Postal Code`).
 pub const HUBSPOT_HEADER: &str = "Record ID,Company name,Company Domain Name,Website URL,Additional Domains,\
 Country/Region,State/Region,City,Industry,Number of Employees,Annual Revenue,Lifecycle Stage,Company owner,\
 Phone Number,D-U-N-S Number,Create Date";

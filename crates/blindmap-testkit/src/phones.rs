@@ -187,26 +187,21 @@ pub(crate) fn other_form(rng: &mut Rng, country: usize, phone: &Phone, not: Form
 /// `phone` of a company in `country` written in `form`.
 pub(crate) fn write(country: usize, phone: &Phone, form: Form) -> String {
     let s = style(country);
-    let cc = s.calling_code;
-    let area = phone.area;
-    let sub = &phone.subscriber;
+    let (cc, trunk, area, sub) = (s.calling_code, s.trunk, phone.area, &phone.subscriber);
     let grouping = if s.nanp { Grouping::Blocks } else { s.grouping };
     let parts = groups(sub, grouping);
     let spaced = parts.join(" ");
-    let dashed = groups(sub, if matches!(grouping, Grouping::Whole) { Grouping::Blocks } else { grouping }).join("-");
-    let trunk = s.trunk;
+    // Dashes and dots split even a number its country writes whole: "030-1234-5678".
+    let split = groups(sub, if matches!(grouping, Grouping::Whole) { Grouping::Blocks } else { grouping });
     // "+65 6123 4567": no area code, so nothing between the country code and the number but a space.
     let area_then = |sep: &str| if area.is_empty() { String::new() } else { format!("{area}{sep}") };
     match form {
         Form::International => format!("+{cc} {}{spaced}", area_then(" ")),
         Form::National if s.area_in_brackets => format!("({area}) {}", parts.join(s.group_separator)),
         Form::National => format!("{trunk}{}{}", area_then(s.area_separator), parts.join(s.group_separator)),
-        Form::Parenthesised => format!("({trunk}{area}) {dashed}"),
-        Form::Dotted => {
-            let dotted = groups(sub, if matches!(grouping, Grouping::Whole) { Grouping::Blocks } else { grouping });
-            format!("{trunk}{}{}", area_then("."), dotted.join("."))
-        }
-        Form::Dashed => format!("{trunk}{}{dashed}", area_then("-")),
+        Form::Parenthesised => format!("({trunk}{area}) {}", split.join("-")),
+        Form::Dotted => format!("{trunk}{}{}", area_then("."), split.join(".")),
+        Form::Dashed => format!("{trunk}{}{}", area_then("-"), split.join("-")),
         Form::Compact => format!("+{cc}{area}{sub}"),
         Form::InternationalTrunk => format!("+{cc} ({trunk}){area} {spaced}"),
         Form::DoubleZero => format!("00{cc} {}{spaced}", area_then(" ")),
