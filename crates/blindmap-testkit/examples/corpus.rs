@@ -1,6 +1,6 @@
 //! Writes a corpus to a folder and prints what it contains and how long it took.
 //!
-//! `cargo run --release -p blindmap-testkit --example corpus -- OUT_DIR [ROWS_PER_SIDE] [SEED]`
+//! `cargo run --release -p blindmap-testkit --example corpus -- OUT_DIR [ROWS_PER_SIDE] [SEED] [harsh] [no-city]`
 
 use std::time::Instant;
 use std::{env, fs, path::PathBuf};
@@ -14,6 +14,16 @@ fn main() -> std::io::Result<()> {
     }
     if let Some(seed) = args.next() {
         settings.seed = seed.parse().expect("SEED is a number");
+    }
+    for flag in args {
+        match flag.as_str() {
+            "harsh" => {
+                let harsh = blindmap_testkit::Settings::harsh();
+                (settings.world, settings.noise) = (harsh.world, harsh.noise);
+            }
+            "no-city" => settings.city_columns = false,
+            other => panic!("unknown flag {other}: harsh or no-city"),
+        }
     }
     let started = Instant::now();
     let corpus = blindmap_testkit::generate(&settings);

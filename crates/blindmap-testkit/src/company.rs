@@ -2,6 +2,9 @@
 
 use crate::countries::{COUNTRIES, StreetStyle};
 use crate::domains;
+use crate::phones::{self, Phone};
+use crate::places::GEOGRAPHY;
+use crate::postcodes::{self, Postal};
 use crate::util::{Rng, chance, digits, pick};
 use rand::RngExt;
 
@@ -56,6 +59,32 @@ pub(crate) struct Company {
     pub(crate) industry: usize,
     pub(crate) employees: u32,
     pub(crate) revenue: u64,
+    /// Named after surnames ("Brown", "Müller & Söhne"); only the harsh world has such companies.
+    pub(crate) surname: bool,
+    /// Where a harsh-world company is, in that world's geography; `None` in the default world, whose exports
+    /// show `city`, `postal` and `phone` above as they always have.
+    pub(crate) local: Option<Local>,
+}
+
+/// A harsh-world company's place and the numbers that go with it: a postal code of its city and a phone number
+/// with its city's area code.
+#[derive(Debug, Clone)]
+pub(crate) struct Local {
+    /// Index into the cities of `GEOGRAPHY[country]`.
+    pub(crate) city: usize,
+    pub(crate) postal: Postal,
+    pub(crate) phone: Phone,
+}
+
+/// A postal code of `city` in `country`.
+pub(crate) fn postal_in(rng: &mut Rng, country: usize, city: usize) -> Postal {
+    let g = &GEOGRAPHY[country];
+    postcodes::draw(rng, g.postal, &g.cities[city].postal)
+}
+
+/// A phone number of `city` in `country`.
+pub(crate) fn phone_in(rng: &mut Rng, country: usize, city: usize) -> Phone {
+    phones::draw(rng, &GEOGRAPHY[country].cities[city])
 }
 
 /// A DUNS number: nine digits, about 10% with one or two leading zeros.
@@ -110,6 +139,8 @@ pub(crate) fn build(
         domains: all,
         idn,
         duns,
+        surname: false,
+        local: None,
     }
 }
 

@@ -2,10 +2,12 @@
 
 use std::collections::HashMap;
 
-use crate::export::{self, RowCtx};
+use crate::export::{self, Columns, RowCtx};
+use crate::names::brand_key;
+use crate::places::GEOGRAPHY;
 use crate::util::{Rng, Stream, pick, rng_for};
 use crate::world::{self, World};
-use crate::{Corpus, DecoyCounts, DecoyKind, NoiseCounts, Settings, Stats};
+use crate::{Corpus, DecoyCounts, DecoyKind, Gaps, NoiseCounts, Settings, Stats};
 use rand::seq::SliceRandom;
 
 /// Each listed company's row ids on one side.
@@ -34,30 +36,34 @@ pub(crate) fn generate(settings: &Settings) -> Corpus {
     let noise = &settings.noise;
     let seed = settings.seed;
     let duplicates = ((n as f64 * noise.duplicate_rows.clamp(0.0, 1.0)).round() as usize).min(n / 2);
-    let world = world::build(seed, n - duplicates, settings.overlap);
+    let world = world::build(seed, n - duplicates, settings.overlap, settings.world);
+    let columns = Columns::of(settings);
     let mut counts = NoiseCounts::default();
+    let (mut salesforce_gaps, mut hubspot_gaps) = (Gaps::default(), Gaps::default());
 
     let mut rng = rng_for(seed, Stream::SalesforceRows, 0);
     let left = rows(&mut rng, &world.salesforce, duplicates);
     let mut salesforce_csv = String::with_capacity(n * 420);
-    export::salesforce_start(&mut salesforce_csv);
+    export::salesforce_start(&mut salesforce_csv, columns);
     let mut ids_of: Ids = HashMap::new();
     for (index, &(c, division)) in left.iter().enumerate() {
         let id = export::salesforce_row_id(seed, index as u64);
-        let row = RowCtx { id: &id, division };
-        export::salesforce_row(&mut salesforce_csv, &mut rng, &world.companies[c], &row, noise, &mut counts);
+        let row = RowCtx { id: &id, division, columns };
+        let company = &world.companies[c];
+        export::salesforce_row(&mut salesforce_csv, &mut rng, company, &row, noise, &mut counts, &mut salesforce_gaps);
         ids_of.entry(c).or_default().push(id);
     }
 
     let mut rng = rng_for(seed, Stream::HubspotRows, 0);
     let right = rows(&mut rng, &world.hubspot, duplicates);
     let mut hubspot_csv = String::with_capacity(n * 220);
-    export::hubspot_start(&mut hubspot_csv);
+    export::hubspot_start(&mut hubspot_csv, columns);
     let mut record_ids_of: Ids = HashMap::new();
     for (index, &(c, division)) in right.iter().enumerate() {
         let id = export::hubspot_row_id(seed, index as u64);
-        let row = RowCtx { id: &id, division };
-        export::hubspot_row(&mut hubspot_csv, &mut rng, &world.companies[c], &row, noise, &mut counts);
+        let row = RowCtx { id: &id, division, columns };
+        let company = &world.companies[c];
+        export::hubspot_row(&mut hubspot_csv, &mut rng, company, &row, noise, &mut counts, &mut hubspot_gaps);
         record_ids_of.entry(c).or_default().push(id);
     }
     counts.duplicate_rows = left.iter().chain(&right).filter(|r| r.1).count();
@@ -74,11 +80,38 @@ pub(crate) fn generate(settings: &Settings) -> Corpus {
         .collect();
     decoy_pairs.sort_unstable();
 
-    let stats = stats(&world, left.len(), right.len(), truth.len(), counts);
+    let rows = (left.len(), right.len());
+    let stats = stats(&world, rows, truth.len(), counts, (salesforce_gaps, hubspot_gaps));
     Corpus { salesforce_csv, hubspot_csv, truth, decoy_pairs, stats }
 }
 
-fn stats(world: &World, salesforce_rows: usize, hubspot_rows: usize, true_pairs: usize, noise: NoiseCounts) -> Stats {
+/// Companies that share their name (as brands collide) and country with at least one other company.
+fn namesake_companies(world: &World) -> usize {
+    let mut by_name: HashMap<(String, usize), usize> = HashMap::new();
+    for c in &world.companies {
+        *by_name.entry((brand_key(&c.brand), c.country)).or_default() += 1;
+    }
+    by_name.values().filter(|&&n| n > 1).sum()
+}
+
+/// Same-name-same-country decoys in the same region, and in the same city, as the company they share a name
+/// with; zero in the default world, whose companies have no place in the harsh world's geography.
+fn regional_namesakes(world: &World) -> (usize, usize) {
+    let (mut region, mut city) = (0, 0);
+    for d in world.decoys.iter().filter(|d| d.kind == DecoyKind::SameNameSameCountry) {
+        let (o, x) = (&world.companies[d.original], &world.companies[d.decoy]);
+        if let (Some(a), Some(b)) = (&o.local, &x.local) {
+            let cities = GEOGRAPHY[o.country].cities;
+            region += usize::from(cities[a.city].region == cities[b.city].region);
+            city += usize::from(a.city == b.city);
+        }
+    }
+    (region, city)
+}
+
+/// What the corpus holds: `rows` and `gaps` are the Salesforce side's, then the HubSpot side's.
+fn stats(world: &World, rows: (usize, usize), true_pairs: usize, noise: NoiseCounts, gaps: (Gaps, Gaps)) -> Stats {
+    let (namesakes_same_region, namesakes_same_city) = regional_namesakes(world);
     let on_left: std::collections::HashSet<usize> = world.salesforce.iter().copied().collect();
     let count = |f: &dyn Fn(&crate::company::Company) -> bool| world.companies.iter().filter(|c| f(c)).count();
     let decoys = |kind: DecoyKind| world.decoys.iter().filter(|d| d.kind == kind).count();
@@ -87,8 +120,8 @@ fn stats(world: &World, salesforce_rows: usize, hubspot_rows: usize, true_pairs:
         salesforce_companies: world.salesforce.len(),
         hubspot_companies: world.hubspot.len(),
         shared_companies: world.hubspot.iter().filter(|c| on_left.contains(c)).count(),
-        salesforce_rows,
-        hubspot_rows,
+        salesforce_rows: rows.0,
+        hubspot_rows: rows.1,
         true_pairs,
         decoys: DecoyCounts {
             namesake_other_country: decoys(DecoyKind::NamesakeOtherCountry),
@@ -101,6 +134,12 @@ fn stats(world: &World, salesforce_rows: usize, hubspot_rows: usize, true_pairs:
         one_word_name_companies: count(&|c| !c.brand.contains(' ')),
         idn_companies: count(&|c| c.idn),
         leading_zero_duns_companies: count(&|c| c.duns.starts_with('0')),
+        namesake_companies: namesake_companies(world),
+        namesakes_same_region,
+        namesakes_same_city,
+        surname_name_companies: count(&|c| c.surname),
+        salesforce_gaps: gaps.0,
+        hubspot_gaps: gaps.1,
         noise,
     }
 }
@@ -114,7 +153,7 @@ mod tests {
     fn truth_pairs_only_rows_of_one_company() {
         let settings = Settings { rows_per_side: 1500, seed: 3, ..Settings::default() };
         let corpus = generate(&settings);
-        let world = world::build(3, 1500 - 30, 0.3);
+        let world = world::build(3, 1500 - 30, 0.3, crate::WorldKind::Default);
         // Each shared company contributes rows-left x rows-right pairs; decoys contribute none.
         assert!(corpus.truth.len() >= corpus.stats.shared_companies);
         assert!(corpus.truth.len() <= corpus.stats.shared_companies + 2 * 30);

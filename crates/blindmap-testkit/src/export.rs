@@ -3,19 +3,112 @@
 use crate::company::{Company, INDUSTRIES};
 use crate::countries::COUNTRIES;
 use crate::noise::{self, Side};
+use crate::places::GEOGRAPHY;
 use crate::util::{Rng, Stream, chance, hash, pick, pick_weighted};
-use crate::{Noise, NoiseCounts};
+use crate::{Gaps, Noise, NoiseCounts, Settings, WorldKind};
 use rand::RngExt;
 
-/// Header of the Salesforce Account export.
+/// Header of the Salesforce Account export of the default world; [`crate::salesforce_header`] gives any
+/// settings' header.
 pub const SALESFORCE_HEADER: &str = "Account ID,Account Name,Type,Website,Phone,Billing Street,Billing City,\
 Billing State/Province,Billing Zip/Postal Code,Billing Country,Industry,Annual Revenue,Employees,Account Owner,\
 D-U-N-S Number,Description,Created Date";
 
-/// Header of the HubSpot Companies export.
+/// Header of the HubSpot Companies export of the default world; [`crate::hubspot_header`] gives any settings'
+/// header (the harsh world's adds `Postal Code`).
 pub const HUBSPOT_HEADER: &str = "Record ID,Company name,Company Domain Name,Website URL,Additional Domains,\
 Country/Region,State/Region,City,Industry,Number of Employees,Annual Revenue,Lifecycle Stage,Company owner,\
 Phone Number,D-U-N-S Number,Create Date";
+
+/// Every column a Salesforce export can have, in order.
+const SALESFORCE_COLUMNS: [&str; 17] = [
+    "Account ID",
+    "Account Name",
+    "Type",
+    "Website",
+    "Phone",
+    "Billing Street",
+    "Billing City",
+    "Billing State/Province",
+    "Billing Zip/Postal Code",
+    "Billing Country",
+    "Industry",
+    "Annual Revenue",
+    "Employees",
+    "Account Owner",
+    "D-U-N-S Number",
+    "Description",
+    "Created Date",
+];
+const SALESFORCE_CITY: usize = 6;
+
+/// Every column a HubSpot export can have, in order. `Postal Code` is HubSpot's own label for the property.
+const HUBSPOT_COLUMNS: [&str; 17] = [
+    "Record ID",
+    "Company name",
+    "Company Domain Name",
+    "Website URL",
+    "Additional Domains",
+    "Country/Region",
+    "State/Region",
+    "City",
+    "Postal Code",
+    "Industry",
+    "Number of Employees",
+    "Annual Revenue",
+    "Lifecycle Stage",
+    "Company owner",
+    "Phone Number",
+    "D-U-N-S Number",
+    "Create Date",
+];
+const HUBSPOT_CITY: usize = 7;
+const HUBSPOT_POSTAL: usize = 8;
+
+/// Which of the optional columns the exports have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Columns {
+    /// Salesforce `Billing City` and HubSpot `City`.
+    pub(crate) city: bool,
+    /// HubSpot `Postal Code`, which the default world's export never had.
+    pub(crate) hubspot_postal: bool,
+}
+
+impl Columns {
+    /// The default world's columns, which its published corpora have.
+    pub(crate) const DEFAULT: Self = Self { city: true, hubspot_postal: false };
+
+    pub(crate) fn of(settings: &Settings) -> Self {
+        Self { city: settings.city_columns, hubspot_postal: settings.world == WorldKind::Harsh }
+    }
+
+    fn salesforce(self) -> [bool; 17] {
+        let mut keep = [true; 17];
+        keep[SALESFORCE_CITY] = self.city;
+        keep
+    }
+
+    fn hubspot(self) -> [bool; 17] {
+        let mut keep = [true; 17];
+        keep[HUBSPOT_CITY] = self.city;
+        keep[HUBSPOT_POSTAL] = self.hubspot_postal;
+        keep
+    }
+}
+
+fn header(columns: &[&str], keep: &[bool]) -> String {
+    columns.iter().zip(keep).filter(|(_, k)| **k).map(|(c, _)| *c).collect::<Vec<_>>().join(",")
+}
+
+/// The Salesforce header for `columns`.
+pub(crate) fn salesforce_header(columns: Columns) -> String {
+    header(&SALESFORCE_COLUMNS, &columns.salesforce())
+}
+
+/// The HubSpot header for `columns`.
+pub(crate) fn hubspot_header(columns: Columns) -> String {
+    header(&HUBSPOT_COLUMNS, &columns.hubspot())
+}
 
 /// Excel writes one before the first header when it saves a CSV as UTF-8.
 pub(crate) const BOM: char = '\u{feff}';
@@ -69,12 +162,14 @@ fn push_field(buf: &mut String, field: &str) {
     }
 }
 
-/// One CSV record ending in `eol`.
-fn push_record(buf: &mut String, fields: &[&str], eol: &str) {
-    for (i, field) in fields.iter().enumerate() {
-        if i > 0 {
+/// One CSV record of the `fields` that `keep` says the export has, ending in `eol`.
+fn push_record(buf: &mut String, fields: &[&str], keep: &[bool], eol: &str) {
+    let mut first = true;
+    for (field, _) in fields.iter().zip(keep).filter(|(_, k)| **k) {
+        if !first {
             buf.push(',');
         }
+        first = false;
         push_field(buf, field);
     }
     buf.push_str(eol);
@@ -164,22 +259,35 @@ fn description(rng: &mut Rng, long: f64, counts: &mut NoiseCounts) -> String {
     if chance(rng, 0.04) { (*pick(rng, NOTES)).to_owned() } else { String::new() }
 }
 
-/// Row-level context: the company's id on this side and whether the row is a second record for it.
+/// Row-level context: the company's id on this side, whether the row is a second record for it, and the
+/// export's columns.
 pub(crate) struct RowCtx<'a> {
     pub(crate) id: &'a str,
     /// A division or location record of a company already listed.
     pub(crate) division: bool,
+    pub(crate) columns: Columns,
+}
+
+/// The name of `city` of `c`'s country, in the table of `c`'s world.
+fn city_name(c: &Company, city: usize) -> &'static str {
+    match c.local {
+        None => COUNTRIES[c.country].cities[city].0,
+        Some(_) => GEOGRAPHY[c.country].cities[city].name,
+    }
 }
 
 /// Division records carry the place in the name and often another city of the same country.
 fn division(rng: &mut Rng, c: &Company, name: &mut String, is_division: bool) -> usize {
+    let (home, cities) = match &c.local {
+        None => (c.city, COUNTRIES[c.country].cities.len()),
+        Some(local) => (local.city, GEOGRAPHY[c.country].cities.len()),
+    };
     if !is_division {
-        return c.city;
+        return home;
     }
-    let cities = COUNTRIES[c.country].cities;
-    let city = if chance(rng, 0.5) { rng.random_range(0..cities.len()) } else { c.city };
+    let city = if chance(rng, 0.5) { rng.random_range(0..cities) } else { home };
     if chance(rng, 0.4) {
-        let place = cities[city].0;
+        let place = city_name(c, city);
         name.push_str(&match rng.random_range(0..3) {
             0 => format!(" - {place}"),
             1 => format!(" ({place})"),
@@ -189,7 +297,7 @@ fn division(rng: &mut Rng, c: &Company, name: &mut String, is_division: bool) ->
     city
 }
 
-/// Appends one Salesforce Account row for `c`.
+/// Appends one Salesforce Account row for `c`, counting the values it lacks into `gaps`.
 pub(crate) fn salesforce_row(
     buf: &mut String,
     rng: &mut Rng,
@@ -197,10 +305,11 @@ pub(crate) fn salesforce_row(
     row: &RowCtx<'_>,
     noise: &Noise,
     counts: &mut NoiseCounts,
+    gaps: &mut Gaps,
 ) {
     let mut name = noise::name(rng, c, noise, counts);
     let city = division(rng, c, &mut name, row.division);
-    let (city, state) = COUNTRIES[c.country].cities[city];
+    let contact = noise::contact(rng, c, city, Side::Salesforce, noise, counts);
     let website = noise::salesforce_website(rng, c, noise, counts);
     let country = noise::country(rng, c, noise, counts);
     let duns = noise::duns(rng, c, Side::Salesforce, noise, counts);
@@ -212,11 +321,11 @@ pub(crate) fn salesforce_row(
         &name,
         pick_weighted(rng, TYPES),
         &website,
-        &c.phone,
+        &contact.phone,
         &c.street,
-        city,
-        state,
-        &c.postal,
+        &contact.city,
+        &contact.state,
+        &contact.postal,
         &country,
         INDUSTRIES[c.industry].0,
         &revenue,
@@ -226,10 +335,11 @@ pub(crate) fn salesforce_row(
         &description(rng, noise.long_description, counts),
         &format!("{m}/{d}/{y}"),
     ];
-    push_record(buf, &fields, "\r\n");
+    push_record(buf, &fields, &row.columns.salesforce(), "\r\n");
+    gaps.add(website.is_empty(), &contact, row.columns.city, true);
 }
 
-/// Appends one HubSpot Companies row for `c`.
+/// Appends one HubSpot Companies row for `c`, counting the values it lacks into `gaps`.
 pub(crate) fn hubspot_row(
     buf: &mut String,
     rng: &mut Rng,
@@ -237,10 +347,11 @@ pub(crate) fn hubspot_row(
     row: &RowCtx<'_>,
     noise: &Noise,
     counts: &mut NoiseCounts,
+    gaps: &mut Gaps,
 ) {
     let mut name = noise::name(rng, c, noise, counts);
     let city = division(rng, c, &mut name, row.division);
-    let (city, state) = COUNTRIES[c.country].cities[city];
+    let contact = noise::contact(rng, c, city, Side::Hubspot, noise, counts);
     let web = noise::hubspot_web(rng, c, noise, counts);
     let country = noise::country(rng, c, noise, counts);
     let duns = noise::duns(rng, c, Side::Hubspot, noise, counts);
@@ -255,30 +366,43 @@ pub(crate) fn hubspot_row(
         &web.url,
         &web.additional,
         &country,
-        state,
-        city,
+        &contact.state,
+        &contact.city,
+        &contact.postal,
         INDUSTRIES[c.industry].1,
         &employees,
         &revenue,
         pick_weighted(rng, STAGES),
         &person(rng),
-        &c.phone,
+        &contact.phone,
         &duns,
         &created,
     ];
-    push_record(buf, &fields, "\n");
+    push_record(buf, &fields, &row.columns.hubspot(), "\n");
+    gaps.add(web.domain.is_empty() && web.url.is_empty(), &contact, row.columns.city, row.columns.hubspot_postal);
+}
+
+impl Gaps {
+    /// Counts what one row lacks, a column the export does not have included.
+    fn add(&mut self, no_website: bool, contact: &noise::Contact, city_column: bool, postal_column: bool) {
+        self.website += usize::from(no_website);
+        self.city += usize::from(!city_column || contact.city.is_empty());
+        self.state += usize::from(contact.state.is_empty());
+        self.phone += usize::from(contact.phone.is_empty());
+        self.postal_code += usize::from(!postal_column || contact.postal.is_empty());
+    }
 }
 
 /// Starts the Salesforce file: the BOM and the header.
-pub(crate) fn salesforce_start(buf: &mut String) {
+pub(crate) fn salesforce_start(buf: &mut String, columns: Columns) {
     buf.push(BOM);
-    buf.push_str(SALESFORCE_HEADER);
+    buf.push_str(&salesforce_header(columns));
     buf.push_str("\r\n");
 }
 
 /// Starts the HubSpot file: the header.
-pub(crate) fn hubspot_start(buf: &mut String) {
-    buf.push_str(HUBSPOT_HEADER);
+pub(crate) fn hubspot_start(buf: &mut String, columns: Columns) {
+    buf.push_str(&hubspot_header(columns));
     buf.push('\n');
 }
 
@@ -289,8 +413,19 @@ mod tests {
     #[test]
     fn quoting_follows_rfc_4180() {
         let mut buf = String::new();
-        push_record(&mut buf, &["a", "b,c", "say \"hi\"", "two\nlines", ""], "\r\n");
+        push_record(&mut buf, &["a", "b,c", "say \"hi\"", "two\nlines", ""], &[true; 5], "\r\n");
         assert_eq!(buf, "a,\"b,c\",\"say \"\"hi\"\"\",\"two\nlines\",\r\n");
+    }
+
+    #[test]
+    fn default_columns_give_the_published_headers() {
+        assert_eq!(salesforce_header(Columns::DEFAULT), SALESFORCE_HEADER);
+        assert_eq!(hubspot_header(Columns::DEFAULT), HUBSPOT_HEADER);
+        let harsh = Columns { city: true, hubspot_postal: true };
+        assert!(hubspot_header(harsh).contains(",City,Postal Code,Industry,"));
+        let cityless = Columns { city: false, hubspot_postal: true };
+        assert!(!salesforce_header(cityless).contains("City"));
+        assert!(!hubspot_header(cityless).contains("City"));
     }
 
     #[test]

@@ -3,9 +3,9 @@
 use std::io::{self, Write};
 
 use crate::company::{self, Company};
-use crate::export::{self, RowCtx};
+use crate::export::{self, Columns, RowCtx};
 use crate::util::{Stream, hash, rng_for};
-use crate::{Noise, NoiseCounts, countries, names};
+use crate::{Gaps, Noise, NoiseCounts, countries, names};
 
 /// Rows are gathered into batches of about this many bytes before reaching the writer.
 const BATCH: usize = 64 * 1024;
@@ -32,9 +32,10 @@ fn is_duplicate(seed: u64, index: u64, rate: f64) -> bool {
 /// make up about half the bytes at the default rate).
 pub fn write_large_salesforce_export_with(rows: u64, seed: u64, noise: &Noise, out: &mut impl Write) -> io::Result<()> {
     let mut buf = String::with_capacity(BATCH + 32 * 1024);
-    export::salesforce_start(&mut buf);
+    export::salesforce_start(&mut buf, Columns::DEFAULT);
     // Counted only because the row writers count; nobody reads them here.
     let mut counts = NoiseCounts::default();
+    let mut gaps = Gaps::default();
     for index in 0..rows {
         let mut rng = rng_for(seed, Stream::LargeRow, index);
         let division = is_duplicate(seed, index, noise.duplicate_rows);
@@ -51,9 +52,10 @@ pub fn write_large_salesforce_export_with(rows: u64, seed: u64, noise: &Noise, o
             &mut buf,
             &mut rng,
             &company(seed, of),
-            &RowCtx { id: &id, division },
+            &RowCtx { id: &id, division, columns: Columns::DEFAULT },
             noise,
             &mut counts,
+            &mut gaps,
         );
         if buf.len() >= BATCH {
             out.write_all(buf.as_bytes())?;

@@ -7,6 +7,14 @@
 //! Look-alike decoys (namesakes abroad, near-identical names, same name in the same country) sit on the
 //! opposite side from the company they imitate, so a matcher that over-normalises pays for it in precision.
 //!
+//! Two worlds are on offer ([`WorldKind`]). The default one is what the published benchmark figures were measured
+//! on, and its bytes are pinned by tests. The harsh one ([`Settings::harsh`]) is what outside tests met: many
+//! companies named after common surnames, 7–8% of companies sharing their name and country with another one
+//! (often in the same region, sometimes the same city), and evidence that is often missing or written
+//! differently on each side: phone numbers in per-country formats valid for libphonenumber, postal codes as
+//! ZIP or ZIP+4 or with lost leading zeros, regions as names or abbreviations, rows without website, city,
+//! phone or postal code.
+//!
 //! Output is a pure function of the [`Settings`]: the same settings give byte-identical exports on every platform
 //! (for a given version of this crate and of `rand`).
 #![forbid(unsafe_code)]
@@ -21,6 +29,10 @@ mod large;
 mod legal;
 mod names;
 mod noise;
+mod phones;
+mod places;
+mod postcodes;
+mod surnames;
 mod util;
 mod world;
 
@@ -38,12 +50,48 @@ pub struct Settings {
     pub seed: u64,
     /// How messy the rows are.
     pub noise: Noise,
+    /// Which world the companies come from: [`WorldKind::Default`] keeps the published corpora byte for byte.
+    pub world: WorldKind,
+    /// Whether the exports have city columns (Salesforce `Billing City`, HubSpot `City`). `false` leaves them
+    /// out entirely, header included, to measure matching without cities.
+    pub city_columns: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { rows_per_side: 20_000, overlap: 0.3, seed: 1, noise: Noise::default() }
+        Self {
+            rows_per_side: 20_000,
+            overlap: 0.3,
+            seed: 1,
+            noise: Noise::default(),
+            world: WorldKind::Default,
+            city_columns: true,
+        }
     }
+}
+
+impl Settings {
+    /// The harsh world at the benchmark's size: 20,000 rows per side, seed 1, [`Noise::harsh`].
+    pub fn harsh() -> Self {
+        Self { world: WorldKind::Harsh, noise: Noise::harsh(), ..Self::default() }
+    }
+}
+
+/// The world a corpus describes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum WorldKind {
+    /// Mostly distinctive, coined company names with 0.5% same-name-same-country look-alikes; every row carries
+    /// a city, a phone number and a postal code in one fixed form. The published benchmark figures and the
+    /// pinned test hashes are of this world: it does not change.
+    #[default]
+    Default,
+    /// What outside tests met: about 35% of base companies named after common surnames in Faker-like shapes
+    /// ("Brown", "Moore-Baker", "Martin, Bernard et Dubois", "Rossi & Figli"), 7–8% of companies sharing
+    /// name and country with another (half of them in the same region, a fifth in the same city, yet with
+    /// their own domain, DUNS, phone and almost always postal code), real per-country geography with
+    /// regions and their abbreviations, phone numbers valid for libphonenumber, per-country postal codes, and
+    /// a HubSpot `Postal Code` column. Pair it with [`Noise::harsh`] for the missing and reformatted values.
+    Harsh,
 }
 
 /// Rates of each kind of noise, each a probability per row (per present value where it says so). Rates outside
@@ -109,6 +157,28 @@ pub struct Noise {
     pub duplicate_rows: f64,
     /// Salesforce Description holding 2–20 KB of notes with commas, quotes and line breaks.
     pub long_description: f64,
+    /// HubSpot row with no web presence at all: Company Domain Name, Website URL and Additional Domains empty.
+    pub hubspot_website_missing: f64,
+    /// City empty (either export).
+    pub city_missing: f64,
+    /// Phone empty (either export).
+    pub phone_missing: f64,
+    /// Postal code empty (either export).
+    pub postal_missing: f64,
+    /// Phone written in another of its country's everyday forms than the export's usual one (Salesforce:
+    /// national, `(415) 555-0134`, `030 1234567`; HubSpot: international, `+49 30 1234567`): dots, dashes,
+    /// `(030) 123-4567`, `+49 (0)30…`, `0049…`, `030/…`, `1-415-…`. Harsh world only.
+    pub phone_form: f64,
+    /// An extension after the phone number: ` x123`, ` ext. 12`.
+    pub phone_extension: f64,
+    /// Postal code written another everyday way: ZIP+4 (`02139-4307`), without its space or dash (`sw1a1aa`,
+    /// `1012AB`, `11120`), in lower case. Harsh world only.
+    pub postal_form: f64,
+    /// Leading zeros lost to Excel, per postal code written in digits only that starts with 0 (`2139`).
+    pub postal_zeros_lost: f64,
+    /// Region written in its other form, name for abbreviation or the reverse (`CA`↔`California`,
+    /// `Bayern`↔`BY`), where the country has standard abbreviations. Harsh world only.
+    pub state_form: f64,
 }
 
 impl Default for Noise {
@@ -141,11 +211,43 @@ impl Default for Noise {
             country_missing: 0.04,
             duplicate_rows: 0.02,
             long_description: 0.02,
+            // Kinds added with the harsh world: off, so the default corpora keep their bytes.
+            hubspot_website_missing: 0.0,
+            city_missing: 0.0,
+            phone_missing: 0.0,
+            postal_missing: 0.0,
+            phone_form: 0.0,
+            phone_extension: 0.0,
+            postal_form: 0.0,
+            postal_zeros_lost: 0.0,
+            state_form: 0.0,
         }
     }
 }
 
 impl Noise {
+    /// The default noise plus the gaps and spellings outside tests met: 10% of rows without a website on each
+    /// side (HubSpot's domain column blank exactly on those rows), 20% without a city, 25% without a phone,
+    /// 15% without a postal code, and phone numbers, postal codes and regions written differently on the
+    /// two sides.
+    pub fn harsh() -> Self {
+        Self {
+            website_missing: 0.10,
+            hubspot_website_missing: 0.10,
+            // Replaced by the whole-row blank above, so that a tenth of HubSpot rows, not more, lack a domain.
+            domain_missing: 0.0,
+            city_missing: 0.20,
+            phone_missing: 0.25,
+            postal_missing: 0.15,
+            phone_form: 0.5,
+            phone_extension: 0.05,
+            postal_form: 0.3,
+            postal_zeros_lost: 0.3,
+            state_form: 0.35,
+            ..Self::default()
+        }
+    }
+
     /// No noise at all: every row holds the company's clean facts, every DUNS and website is present, no
     /// duplicates. Matching such a corpus should find every true pair.
     pub fn none() -> Self {
@@ -177,6 +279,15 @@ impl Noise {
             country_missing: 0.0,
             duplicate_rows: 0.0,
             long_description: 0.0,
+            hubspot_website_missing: 0.0,
+            city_missing: 0.0,
+            phone_missing: 0.0,
+            postal_missing: 0.0,
+            phone_form: 0.0,
+            phone_extension: 0.0,
+            postal_form: 0.0,
+            postal_zeros_lost: 0.0,
+            state_form: 0.0,
         }
     }
 }
@@ -239,6 +350,41 @@ pub struct NoiseCounts {
     pub idn_unicode: usize,
     /// Rows showing an IDN domain in Punycode.
     pub idn_punycode: usize,
+    /// HubSpot rows with every web column empty.
+    pub hubspot_website_missing: usize,
+    /// Rows whose city was left empty.
+    pub city_missing: usize,
+    /// Rows whose phone was left empty.
+    pub phone_missing: usize,
+    /// Rows whose postal code was left empty.
+    pub postal_missing: usize,
+    /// Phones written in a form other than the export's usual one.
+    pub phone_form: usize,
+    /// Phones with an extension.
+    pub phone_extension: usize,
+    /// Postal codes written another everyday way.
+    pub postal_form: usize,
+    /// Postal codes that lost their leading zeros.
+    pub postal_zeros_lost: usize,
+    /// Regions written in their other form.
+    pub state_form: usize,
+}
+
+/// Rows of one export that give no value in a column, whatever the cause: noise blanked it, or the export has
+/// no such column (the default HubSpot export has no postal code; `city_columns: false` drops the cities).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gaps {
+    /// Rows without a website: Salesforce `Website` empty; HubSpot `Company Domain Name` and `Website URL` both
+    /// empty.
+    pub website: usize,
+    /// Rows without a city.
+    pub city: usize,
+    /// Rows without a state or region (some countries' records never have one).
+    pub state: usize,
+    /// Rows without a phone number.
+    pub phone: usize,
+    /// Rows without a postal code.
+    pub postal_code: usize,
 }
 
 /// The ways a decoy looks like another company.
@@ -294,6 +440,20 @@ pub struct Stats {
     pub idn_companies: usize,
     /// Companies whose DUNS starts with a zero.
     pub leading_zero_duns_companies: usize,
+    /// Companies that share their name (compared as letters and digits, accents folded) and their country with
+    /// at least one other company: the same-name-same-country decoys and the companies they imitate.
+    pub namesake_companies: usize,
+    /// Same-name-same-country decoys in the same region as the company they share a name with (same city
+    /// included). Harsh world only: the default world's companies have no region of their own.
+    pub namesakes_same_region: usize,
+    /// Same-name-same-country decoys in the same city as the company they share a name with. Harsh world only.
+    pub namesakes_same_city: usize,
+    /// Companies named after surnames ("Brown", "Müller & Söhne"). Harsh world only.
+    pub surname_name_companies: usize,
+    /// What the Salesforce export's rows lack.
+    pub salesforce_gaps: Gaps,
+    /// What the HubSpot export's rows lack.
+    pub hubspot_gaps: Gaps,
     /// Noise applied, over both exports.
     pub noise: NoiseCounts,
 }
@@ -317,6 +477,18 @@ pub struct Corpus {
 /// The corpus `settings` describe.
 pub fn generate(settings: &Settings) -> Corpus {
     corpus::generate(settings)
+}
+
+/// The header line of the Salesforce export `settings` describe (without BOM and line end):
+/// [`SALESFORCE_HEADER`], less `Billing City` without city columns.
+pub fn salesforce_header(settings: &Settings) -> String {
+    export::salesforce_header(export::Columns::of(settings))
+}
+
+/// The header line of the HubSpot export `settings` describe (without line end): [`HUBSPOT_HEADER`], with
+/// `Postal Code` after `City` in the harsh world, less `City` without city columns.
+pub fn hubspot_header(settings: &Settings) -> String {
+    export::hubspot_header(export::Columns::of(settings))
 }
 
 /// Streams a Salesforce-shaped export of `rows` rows (header first) with the default noise, in memory bounded

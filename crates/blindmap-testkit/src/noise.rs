@@ -1,8 +1,11 @@
 //! How a company's facts get written into one CRM row: every way people and tools garble them.
 
-use crate::company::Company;
+use crate::company::{self, Company};
 use crate::countries::COUNTRIES;
-use crate::util::{Rng, chance, pick, pick_weighted};
+use crate::phones::{self, Form};
+use crate::places::GEOGRAPHY;
+use crate::postcodes;
+use crate::util::{Rng, chance, chance_if_set, pick, pick_weighted};
 use crate::{Noise, NoiseCounts, domains, legal, names};
 use rand::RngExt;
 
@@ -166,6 +169,10 @@ pub(crate) struct HubspotWeb {
 
 /// HubSpot's web columns for one row.
 pub(crate) fn hubspot_web(rng: &mut Rng, c: &Company, noise: &Noise, counts: &mut NoiseCounts) -> HubspotWeb {
+    if chance_if_set(rng, noise.hubspot_website_missing) {
+        counts.hubspot_website_missing += 1;
+        return HubspotWeb { domain: String::new(), url: String::new(), additional: String::new() };
+    }
     if chance(rng, noise.social_profile) {
         counts.social_profile += 1;
         // HubSpot derives the domain from whatever URL was entered, so a profile URL yields the network's.
@@ -236,6 +243,97 @@ pub(crate) fn country(rng: &mut Rng, c: &Company, noise: &Noise, counts: &mut No
         };
     }
     names[0].to_owned()
+}
+
+/// A row's address and phone columns.
+pub(crate) struct Contact {
+    pub(crate) city: String,
+    pub(crate) state: String,
+    pub(crate) postal: String,
+    pub(crate) phone: String,
+}
+
+/// The address and phone columns of a row of `c` placed in `city` (its own, or a division's): the default
+/// world's fixed strings, or the harsh world's values written each export's way. Blanks, lost zeros and phone
+/// extensions apply in both worlds; spelling variants need the harsh world's structured values.
+pub(crate) fn contact(
+    rng: &mut Rng,
+    c: &Company,
+    city: usize,
+    side: Side,
+    noise: &Noise,
+    counts: &mut NoiseCounts,
+) -> Contact {
+    let mut out = match &c.local {
+        None => {
+            let (city, state) = COUNTRIES[c.country].cities[city];
+            Contact { city: city.to_owned(), state: state.to_owned(), postal: c.postal.clone(), phone: c.phone.clone() }
+        }
+        Some(local) => {
+            let g = &GEOGRAPHY[c.country];
+            let place = &g.cities[city];
+            let (name, abbreviation) = g.regions[place.region];
+            let mut abbreviated = g.abbreviated;
+            if !name.is_empty() && !abbreviation.is_empty() && chance(rng, noise.state_form) {
+                counts.state_form += 1;
+                abbreviated = !abbreviated;
+            }
+            let state = if abbreviated { abbreviation } else { name };
+            // A division elsewhere has its own postal code, and often its own line.
+            let elsewhere = city != local.city;
+            let postal = if elsewhere { company::postal_in(rng, c.country, city) } else { local.postal.clone() };
+            let phone = if elsewhere && chance(rng, 0.5) {
+                company::phone_in(rng, c.country, city)
+            } else {
+                local.phone.clone()
+            };
+            // Reps type numbers as dialled at home; HubSpot shows them as entered through forms and
+            // integrations, mostly international.
+            let usual = if side == Side::Salesforce { Form::National } else { Form::International };
+            let form = if chance(rng, noise.phone_form) {
+                counts.phone_form += 1;
+                phones::other_form(rng, c.country, &phone, usual)
+            } else {
+                usual
+            };
+            let mut written = postal.code.clone();
+            if chance(rng, noise.postal_form)
+                && let Some(variant) = postcodes::variant(rng, g.postal, &postal)
+            {
+                counts.postal_form += 1;
+                written = variant;
+            }
+            Contact {
+                city: place.name.to_owned(),
+                state: state.to_owned(),
+                postal: written,
+                phone: phones::write(c.country, &phone, form),
+            }
+        }
+    };
+    if let Some(short) = postcodes::zeros_lost(&out.postal)
+        && chance_if_set(rng, noise.postal_zeros_lost)
+    {
+        counts.postal_zeros_lost += 1;
+        out.postal = short;
+    }
+    if chance_if_set(rng, noise.phone_extension) {
+        counts.phone_extension += 1;
+        out.phone.push_str(&phones::extension(rng));
+    }
+    if chance_if_set(rng, noise.city_missing) {
+        counts.city_missing += 1;
+        out.city.clear();
+    }
+    if chance_if_set(rng, noise.phone_missing) {
+        counts.phone_missing += 1;
+        out.phone.clear();
+    }
+    if chance_if_set(rng, noise.postal_missing) {
+        counts.postal_missing += 1;
+        out.postal.clear();
+    }
+    out
 }
 
 #[cfg(test)]

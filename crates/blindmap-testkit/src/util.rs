@@ -45,6 +45,12 @@ pub(crate) fn chance(rng: &mut Rng, p: f64) -> bool {
     rng.random::<f64>() < p.clamp(0.0, 1.0)
 }
 
+/// Like [`chance`], but draws nothing when `p` is zero (or less): noise kinds added after a corpus was published
+/// use it, so that corpora generated without them keep their bytes.
+pub(crate) fn chance_if_set(rng: &mut Rng, p: f64) -> bool {
+    p > 0.0 && chance(rng, p)
+}
+
 /// A uniformly chosen element; callers only pass non-empty tables.
 pub(crate) fn pick<'a, T>(rng: &mut Rng, items: &'a [T]) -> &'a T {
     &items[rng.random_range(0..items.len())]
