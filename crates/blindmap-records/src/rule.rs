@@ -37,15 +37,15 @@ pub const DOMAIN: &str = "domain";
 pub const DUNS: &str = "duns";
 /// Key type of normalised name and country, where the cities are not known to agree.
 pub const NAME_COUNTRY: &str = "name_country";
-/// Key type of normalised name and country of two accounts known to be in one city.
+/// Key type of a distinctive name and country of two accounts known to be in one city.
 pub const NAME_CITY: &str = "name_city";
-/// Key type of a common name, its country and the postal code.
+/// Key type of a common name and country of two accounts with one postal code.
 pub const NAME_POSTAL: &str = "name_postal";
 /// Key type of a common name, its country and the telephone number.
 pub const NAME_PHONE: &str = "name_phone";
 
-/// How many name keys an account makes at most: four tagged name keys and two evidence keys.
-pub const MAX_NAME_KEYS: usize = 6;
+/// How many name keys an account makes at most: four tagged name keys and a phone key.
+pub const MAX_NAME_KEYS: usize = 5;
 
 /// An account's canonical key material, before it becomes protocol keys.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -162,24 +162,25 @@ pub fn match_keys(keys: &AccountKeys, side: Side) -> Vec<MatchKey> {
     out.extend(keys.domains.iter().map(|d| MatchKey::new(key_type(DOMAIN), d.as_str())));
     out.extend(keys.duns.iter().map(|d| MatchKey::new(key_type(DUNS), d.as_str())));
     if let Some((name, country)) = &keys.name_country {
-        for tag in name_tags(keys, side) {
-            let kind = if tag.contains('@') { NAME_CITY } else { NAME_COUNTRY };
+        // A distinctive name compares cities; a common name, whose namesakes share cities,
+        // postal codes (keys.md §3.1).
+        let common = normalise::is_common_name(name);
+        let (place, placed) = if common { (&keys.postal_code, NAME_POSTAL) } else { (&keys.city, NAME_CITY) };
+        for tag in name_tags(keys, place.as_deref(), side) {
+            let kind = if tag.contains('@') { placed } else { NAME_COUNTRY };
             out.push(MatchKey::new(key_type(kind), format!("{tag}|{country}|{name}")));
         }
-        if normalise::is_common_name(name) {
-            if let Some(postal) = &keys.postal_code {
-                out.push(MatchKey::new(key_type(NAME_POSTAL), format!("{country}|{name}|{postal}")));
-            }
-            if let Some(phone) = &keys.phone {
-                out.push(MatchKey::new(key_type(NAME_PHONE), format!("{country}|{name}|{phone}")));
-            }
+        // Without a postal code, a common name's phone number stands in as evidence.
+        if let Some(phone) = keys.phone.as_ref().filter(|_| common && keys.postal_code.is_none()) {
+            out.push(MatchKey::new(key_type(NAME_PHONE), format!("{country}|{name}|{phone}")));
         }
     }
     out
 }
 
-/// The tags of an account's name keys (see the module documentation).
-fn name_tags(keys: &AccountKeys, side: Side) -> Vec<String> {
+/// The tags of an account's name keys (see the module documentation); `place` is what the `C`
+/// position compares: the city, or for a common name the postal code.
+fn name_tags(keys: &AccountKeys, place: Option<&str>, side: Side) -> Vec<String> {
     let has_duns = !keys.duns.is_empty();
     let has_domain = !keys.domains.is_empty();
     let mark = |present: bool, c: &'static str| if present { c } else { "-" };
@@ -187,7 +188,7 @@ fn name_tags(keys: &AccountKeys, side: Side) -> Vec<String> {
     match side {
         Side::First => {
             let duns: &[bool] = if has_duns { &[false] } else { &[false, true] };
-            let cities = match &keys.city {
+            let cities = match place {
                 Some(city) => vec![format!("@{city}"), "k".to_owned()],
                 None => vec!["?".to_owned()],
             };
@@ -199,7 +200,7 @@ fn name_tags(keys: &AccountKeys, side: Side) -> Vec<String> {
         }
         Side::Second => {
             for partner_domain in [false, true] {
-                let cities: Vec<String> = match (&keys.city, has_domain && partner_domain) {
+                let cities: Vec<String> = match (place, has_domain && partner_domain) {
                     (Some(city), true) => vec![format!("@{city}")],
                     (None, true) => vec![],
                     (Some(city), false) => vec![format!("@{city}"), "?".to_owned()],
@@ -246,7 +247,7 @@ mod tests {
         AccountKeys {
             domains: domain.into_iter().map(str::to_owned).collect(),
             duns: duns.into_iter().map(str::to_owned).collect(),
-            name_country: Some(("delta".into(), "US")),
+            name_country: Some(("nordwind".into(), "US")),
             city: city.map(str::to_owned),
             ..AccountKeys::default()
         }
@@ -265,10 +266,10 @@ mod tests {
     }
 
     /// The vetoes and the evidence, exhaustively: a name matches unless both accounts carry a
-    /// DUNS number, or their cities are known and differ, or both carry domains but share none
-    /// and are not known to be in one city — and then those identifiers decide; the match says
-    /// whether the cities agree; and a common name also matches, vetoes or not, where the postal
-    /// code or the phone number agrees.
+    /// DUNS number, or their places (a distinctive name's city, a common name's postal code) are
+    /// known and differ, or both carry domains but share none and are not known to be in one
+    /// place — and then those identifiers decide; the match says whether the places agree; and a
+    /// common name also matches, vetoes or not, where the phone number agrees.
     #[test]
     fn identifiers_on_both_sides_decide_instead_of_the_name() {
         let duns = [None, Some("001234567"), Some("987654321")];
@@ -302,11 +303,13 @@ mod tests {
                 for &b in &all {
                     let (da, wa, ca, pa, ta) = a;
                     let (db, wb, cb, pb, tb) = b;
-                    let cities_allow = match (wa, wb) {
-                        (Some(_), Some(_)) => ca.is_some() && ca == cb,
-                        _ => ca.is_none() || cb.is_none() || ca == cb,
+                    // A common name's place is its postal code, a distinctive name's its city.
+                    let (pla, plb) = if common { (pa, pb) } else { (ca, cb) };
+                    let places_allow = match (wa, wb) {
+                        (Some(_), Some(_)) => pla.is_some() && pla == plb,
+                        _ => pla.is_none() || plb.is_none() || pla == plb,
                     };
-                    let by_name = (da.is_none() || db.is_none()) && cities_allow;
+                    let by_name = (da.is_none() || db.is_none()) && places_allow;
                     let mut want = Vec::new();
                     if wa.is_some() && wa == wb {
                         want.push(DOMAIN);
@@ -314,15 +317,12 @@ mod tests {
                     if da.is_some() && da == db {
                         want.push(DUNS);
                     }
-                    if by_name && ca.is_some() && ca == cb {
-                        want.push(NAME_CITY);
+                    if by_name && pla.is_some() && pla == plb {
+                        want.push(if common { NAME_POSTAL } else { NAME_CITY });
                     } else if by_name {
                         want.push(NAME_COUNTRY);
                     }
-                    if common && pa.is_some() && pa == pb {
-                        want.push(NAME_POSTAL);
-                    }
-                    if common && ta.is_some() && ta == tb {
+                    if common && pa.is_none() && pb.is_none() && ta.is_some() && ta == tb {
                         want.push(NAME_PHONE);
                     }
                     want.sort_unstable();
@@ -345,10 +345,10 @@ mod tests {
                 .map(|k| k.value().to_owned())
                 .collect::<Vec<_>>()
         };
-        assert_eq!(keys(Side::First), ["-|-|@atlanta|US|delta", "-|-|k|US|delta"]);
+        assert_eq!(keys(Side::First), ["-|-|@atlanta|US|nordwind", "-|-|k|US|nordwind"]);
         assert_eq!(
             keys(Side::Second),
-            ["d|-|@atlanta|US|delta", "d|-|?|US|delta", "d|w|@atlanta|US|delta", "d|w|?|US|delta"]
+            ["d|-|@atlanta|US|nordwind", "d|-|?|US|nordwind", "d|w|@atlanta|US|nordwind", "d|w|?|US|nordwind"]
         );
     }
 }

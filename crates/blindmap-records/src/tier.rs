@@ -99,8 +99,8 @@ pub struct Explanation {
     /// Whether the account's name is common (every word a frequent surname, given name or
     /// generic word, keys.md §2.7); `None` when it has no name key.
     pub common_name: Option<bool>,
-    /// Evidence that could confirm a name match but this side's account does not have (a city,
-    /// a postal code, a phone number); empty for a confirmed match.
+    /// Evidence that could confirm a match by a common name but this side's account does not
+    /// have (a postal code, a phone number); empty for a confirmed match.
     pub own_missing: Vec<Evidence>,
 }
 
@@ -135,9 +135,6 @@ impl Explanation {
         let mut own_missing = Vec::new();
         if tier == Tier::Possible {
             let has = |t: &str| own_keys.iter().any(|k| k.key_type().as_str() == t);
-            if !has(NAME_CITY) {
-                own_missing.push(Evidence::City);
-            }
             if !has(NAME_POSTAL) {
                 own_missing.push(Evidence::PostalCode);
             }
@@ -183,7 +180,6 @@ impl fmt::Display for Explanation {
                 let missing: Vec<&str> = self
                     .own_missing
                     .iter()
-                    .filter(|e| matches!(e, Evidence::PostalCode | Evidence::Phone))
                     .map(|e| match e {
                         Evidence::PostalCode => "postal code",
                         _ => "phone number",
@@ -273,14 +269,18 @@ mod tests {
     #[test]
     fn the_reason_says_what_agreed_and_what_is_missing() {
         let common = own("brown", Some("munich"), None, Some("+498912345670"));
-        let e = Explanation::of(&["name_city"], &common);
-        assert_eq!(e.agreed, [Evidence::NameCountry, Evidence::City]);
+        let e = Explanation::of(&["name_country"], &common);
+        assert_eq!(e.agreed, [Evidence::NameCountry]);
         assert_eq!(e.common_name, Some(true));
         assert_eq!(e.own_missing, [Evidence::PostalCode]);
         assert_eq!(
             e.to_string(),
-            "possible: the name, country and city agree, but the name is common and neither the postal code \
-             nor the phone number agrees (this account has no postal code)"
+            "possible: the name and country agree, but the name is common and neither the postal code nor the \
+             phone number agrees (this account has no postal code)"
+        );
+        assert_eq!(
+            Explanation::of(&["name_city"], &own("zentrix", Some("munich"), None, None)).to_string(),
+            "confirmed: the name, country and city agree, and the name is distinctive"
         );
         assert_eq!(Explanation::of(&["domain"], &common).to_string(), "confirmed: the domain agrees");
         assert_eq!(
