@@ -125,10 +125,24 @@ pub(crate) fn run(command: &CorrectionsCommand) -> anyhow::Result<()> {
                     let types = if key_types.is_empty() {
                         let found = matched_on(&api, &pid, account).await?;
                         match found.as_slice() {
-                            [] => bail!(
-                                "{account} is not listed as matching {partner} in your latest match with them \
-                                 (corrected already, or {partner} shares counts only)"
-                            ),
+                            [] => {
+                                // Hidden by a correction made already: that one, as the API answers a repeat.
+                                let path = format!("/api/v1/corrections?partnership={}", encode(&pid));
+                                let made = all_items(&api, &path).await?;
+                                let Some(c) = made.iter().find(|c| c["account_id"] == account.as_str()) else {
+                                    bail!(
+                                        "{account} is not listed as matching {partner} in your latest match with \
+                                         them ({partner} may share counts only)"
+                                    );
+                                };
+                                if *as_json {
+                                    println!("{}", serde_json::to_string_pretty(c)?);
+                                } else {
+                                    println!("{}", summary(c));
+                                    println!("Corrected already: nothing of {account}'s matches with {partner} is listed.");
+                                }
+                                return Ok(());
+                            }
                             [one] => one.clone(),
                             several => {
                                 let ways: Vec<String> = several.iter().map(|t| t.join(",")).collect();

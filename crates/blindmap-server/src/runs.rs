@@ -612,6 +612,80 @@ mod tests {
         assert!(overlaps.is_empty() && run.result.is_none());
     }
 
+    fn overlap(account: &str, key_types: &[&str], tier: Tier) -> RunOverlap {
+        RunOverlap {
+            account_id: account.into(),
+            own_segment: "customers".into(),
+            partner_segment: "customers".into(),
+            partner_record: Some(0),
+            key_types: key_types.iter().map(|k| (*k).to_owned()).collect(),
+            tier,
+            reason: format!("{tier}: test"),
+            fields: BTreeMap::new(),
+        }
+    }
+
+    fn completed(overlaps: Vec<RunOverlap>) -> Completion {
+        let shown = overlaps.len().to_string();
+        Completion {
+            result: json!({ "rows": ["customers"], "columns": [{ "segment": "customers", "records": 9 }],
+                "cells": [[{ "shown": shown, "level": "overlaps" }]] }),
+            overlaps,
+            transcript: None,
+            audit: vec![],
+            records: 10,
+            events: vec![],
+            session: "00".into(),
+            orders: vec![],
+        }
+    }
+
+    /// The `overlap.changed` event holds a run about to complete to the corrections: a pair the
+    /// organisation corrected is not announced as new (nor as lost), however the match found it
+    /// again; new accounts matched by possible matches only are named as such.
+    #[tokio::test]
+    async fn the_overlap_event_leaves_corrected_pairs_out_and_names_possible_ones() {
+        use blindmap_store::{CorrectionKind, NewCorrection};
+        let (store, _dir, org, started, _) = responder().await;
+        let (run, partnership) = (started.run.clone(), started.run.partnership.clone());
+        let first = completed(vec![
+            overlap("a", &["domain"], Tier::Confirmed),
+            overlap("b", &["name_country"], Tier::Possible),
+        ]);
+        store.complete_run(&org, &run.id, &first).await.unwrap();
+        let correct = |account, kind, key_types| NewCorrection {
+            partnership: &partnership,
+            account_id: account,
+            account_name: None,
+            kind,
+            key_types,
+            note: None,
+            by: "rita",
+        };
+        let name = ["name_country".to_owned()];
+        // `b` was wrong (it goes: not lost), `c` never matches (it comes: not new), `d`'s name
+        // match is wrong (it comes on the name alone: not new).
+        store.add_correction(&org, &correct("b", CorrectionKind::NotThisMatch, &name)).await.unwrap();
+        store.add_correction(&org, &correct("c", CorrectionKind::NeverMatch, &[])).await.unwrap();
+        store.add_correction(&org, &correct("d", CorrectionKind::NotThisMatch, &name)).await.unwrap();
+
+        let partner = store.partnership(&org, &partnership).await.unwrap();
+        let next = start(&store, &org, &partner, RunRole::Responder, "Vendor", false).await.unwrap().run;
+        let second = completed(vec![
+            overlap("a", &["domain"], Tier::Confirmed),
+            overlap("c", &["domain"], Tier::Confirmed),
+            overlap("d", &["name_country"], Tier::Possible),
+            overlap("e", &["name_country"], Tier::Possible),
+            overlap("f", &["name_country"], Tier::Possible),
+            overlap("f", &["duns"], Tier::Confirmed),
+        ]);
+        let event = overlap_event(&store, &next, &second).await.unwrap().expect("something changed");
+        let cell = &event["cells"][0];
+        assert_eq!(cell["new"], json!(["e", "f"]), "{event}");
+        assert_eq!(cell["new_possible"], json!(["e"]), "f has a confirmed match too: {event}");
+        assert_eq!(cell["lost"], json!([]), "{event}");
+    }
+
     #[test]
     fn sharing_policies_become_disclosure_policies() {
         let policy = SharingPolicy {
