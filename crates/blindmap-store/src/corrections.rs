@@ -313,8 +313,9 @@ impl Store {
     /// dataset or the account is not in it, `Some(None)` when it is but has no name.
     pub async fn active_account(&self, org: &OrgId, account: &str) -> Result<Option<Option<String>>, StoreError> {
         let row = sqlx::query(
-            "SELECT a.display_name FROM organisations g JOIN dataset_accounts a ON a.dataset_id = g.active_dataset \
-             WHERE g.id = $1 AND a.account_id = $2",
+            "SELECT a.display_name FROM organisations g JOIN datasets d ON d.id = g.active_dataset \
+             JOIN dataset_accounts a ON a.dataset_id = d.id \
+             WHERE g.id = $1 AND d.org_id = $1 AND d.state = 'complete' AND a.account_id = $2",
         )
         .bind(org.as_str())
         .bind(account)
