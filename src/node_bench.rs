@@ -195,64 +195,61 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
     let shared = (args.n as f64 * args.overlap) as usize;
     let (left, right) = (export(args.n, 0), export(args.n, args.n - shared));
     let dir = tempfile::tempdir().context("cannot make a temporary folder")?;
-    type Timed = (Vec<(String, f64)>, f64, usize);
-    type Corrected = (usize, f64, Timed);
-    let (node_seconds, import_seconds, run, timed, corrected): (f64, f64, Value, Timed, Corrected) = runtime()?
-        .block_on(async {
-            let vendor = node(dir.path(), "Vendor").await?;
-            let partner = node(dir.path(), "Partner").await?;
-            let started = Instant::now();
-            for (n, csv) in [(&vendor, &left), (&partner, &right)] {
-                n.api
-                    .call::<Value>(
-                        Method::POST,
-                        "/api/v1/datasets?name=bench.csv",
-                        Some((csv.as_bytes().to_vec(), "text/csv")),
-                        &[],
-                    )
-                    .await?;
-            }
-            let import_seconds = started.elapsed().as_secs_f64();
-            let invite = post(&vendor, "/api/v1/partnerships/invites", json!({})).await?;
-            let accepted = post(&partner, "/api/v1/partnerships", json!({ "code": invite["code"] })).await?;
-            let list: Value = vendor.api.call(Method::GET, "/api/v1/partnerships", None, &[]).await?;
-            let policy = json!({ "rules": [{ "own_segment": "*", "partner_segment": "*", "level": "overlaps" }],
+    let (node_seconds, import_seconds, run, timed, corrected) = runtime()?.block_on(async {
+        let vendor = node(dir.path(), "Vendor").await?;
+        let partner = node(dir.path(), "Partner").await?;
+        let started = Instant::now();
+        for (n, csv) in [(&vendor, &left), (&partner, &right)] {
+            n.api
+                .call::<Value>(
+                    Method::POST,
+                    "/api/v1/datasets?name=bench.csv",
+                    Some((csv.as_bytes().to_vec(), "text/csv")),
+                    &[],
+                )
+                .await?;
+        }
+        let import_seconds = started.elapsed().as_secs_f64();
+        let invite = post(&vendor, "/api/v1/partnerships/invites", json!({})).await?;
+        let accepted = post(&partner, "/api/v1/partnerships", json!({ "code": invite["code"] })).await?;
+        let list: Value = vendor.api.call(Method::GET, "/api/v1/partnerships", None, &[]).await?;
+        let policy = json!({ "rules": [{ "own_segment": "*", "partner_segment": "*", "level": "overlaps" }],
             "threshold": 1, "min_partner_segment": 1 });
-            for (n, id) in [(&vendor, &list["items"][0]["id"]), (&partner, &accepted["id"])] {
-                let path = format!("/api/v1/partnerships/{}/sharing", id.as_str().unwrap_or_default());
-                n.api
-                    .call::<Value>(Method::PUT, &path, Some((serde_json::to_vec(&policy)?, "application/json")), &[])
-                    .await?;
+        for (n, id) in [(&vendor, &list["items"][0]["id"]), (&partner, &accepted["id"])] {
+            let path = format!("/api/v1/partnerships/{}/sharing", id.as_str().unwrap_or_default());
+            n.api
+                .call::<Value>(Method::PUT, &path, Some((serde_json::to_vec(&policy)?, "application/json")), &[])
+                .await?;
+        }
+        let started = post(&vendor, "/api/v1/runs", json!({ "partnership": list["items"][0]["id"] })).await?;
+        let run = follow(&vendor.api, started["id"].as_str().unwrap_or_default(), args.json).await?;
+        if run["state"] != "complete" {
+            bail!("the run failed: {}", run["failure"]);
+        }
+        let pairs = run["result"]["pairs"].as_u64().unwrap_or(0);
+        let pid = list["items"][0]["id"].as_str().unwrap_or_default().to_owned();
+        let pages = time_pages(&vendor, &pid, pairs).await?;
+        // One overlapping account in thirty corrected (each account overlaps once: a pair each).
+        let started = Instant::now();
+        let mut corrections = 0;
+        for (k, i) in (args.n - shared..args.n).step_by(30).enumerate() {
+            let mut body = json!({ "partnership": pid, "account_id": format!("acct{i}"), "kind": "never_match" });
+            if k % 2 == 1 {
+                body["kind"] = "not_this_match".into();
+                body["key_types"] = json!(["domain"]);
             }
-            let started = post(&vendor, "/api/v1/runs", json!({ "partnership": list["items"][0]["id"] })).await?;
-            let run = follow(&vendor.api, started["id"].as_str().unwrap_or_default(), args.json).await?;
-            if run["state"] != "complete" {
-                bail!("the run failed: {}", run["failure"]);
-            }
-            let pairs = run["result"]["pairs"].as_u64().unwrap_or(0);
-            let pid = list["items"][0]["id"].as_str().unwrap_or_default().to_owned();
-            let pages = time_pages(&vendor, &pid, pairs).await?;
-            // One overlapping account in thirty corrected (each account overlaps once: a pair each).
-            let started = Instant::now();
-            let mut corrections = 0;
-            for (k, i) in (args.n - shared..args.n).step_by(30).enumerate() {
-                let mut body = json!({ "partnership": pid, "account_id": format!("acct{i}"), "kind": "never_match" });
-                if k % 2 == 1 {
-                    body["kind"] = "not_this_match".into();
-                    body["key_types"] = json!(["domain"]);
-                }
-                post(&vendor, "/api/v1/corrections", body).await?;
-                corrections += 1;
-            }
-            let corrections_seconds = started.elapsed().as_secs_f64();
-            let corrected = time_pages(&vendor, &pid, pairs - corrections as u64).await?;
-            for n in [vendor, partner] {
-                n.running.shutdown().await?;
-            }
-            // The session itself, as the node timed it (from the first frame to the last).
-            let seconds = run["result"]["seconds"].as_f64().unwrap_or(0.0);
-            Ok::<_, anyhow::Error>((seconds, import_seconds, run, pages, (corrections, corrections_seconds, corrected)))
-        })?;
+            post(&vendor, "/api/v1/corrections", body).await?;
+            corrections += 1;
+        }
+        let corrections_seconds = started.elapsed().as_secs_f64();
+        let corrected = time_pages(&vendor, &pid, pairs - corrections as u64).await?;
+        for n in [vendor, partner] {
+            n.running.shutdown().await?;
+        }
+        // The session itself, as the node timed it (from the first frame to the last).
+        let seconds = run["result"]["seconds"].as_f64().unwrap_or(0.0);
+        Ok::<_, anyhow::Error>((seconds, import_seconds, run, pages, (corrections, corrections_seconds, corrected)))
+    })?;
     let (pages, export_seconds, export_rows) = timed;
     let (
         corrections,
