@@ -92,7 +92,7 @@ vendor_url=$(cat "$work/vendor.url") vendor_token=$(cat "$work/vendor.token")
 partner_url=$(cat "$work/partner.url") partner_token=$(cat "$work/partner.token")
 
 # Something for the routes to find: datasets on both sides, a partnership, two complete runs,
-# a co-sell record, a registration the vendor received, touches and a close, a webhook endpoint,
+# a co-sell record, a correction, a registration the vendor received, touches and a close, a webhook endpoint,
 # an inbound source, and a spare user whose token DELETE /api/v1/tokens/{id} may revoke.
 VENDOR_URL=$vendor_url VENDOR_TOKEN=$vendor_token PARTNER_URL=$partner_url PARTNER_TOKEN=$partner_token \
   SAMPLES=$repo/samples "$venv/bin/python" - >"$work/seeded" <<'PY'
@@ -138,9 +138,12 @@ for _ in range(2):
     if state != "complete":
         sys.exit(f"seeding: the run is {state}")
 
-overlap = vendor("GET", f"/api/v1/runs/{run}/overlaps?limit=1")["items"][0]
+overlaps = vendor("GET", f"/api/v1/runs/{run}/overlaps?limit=2")["items"]
+overlap = overlaps[0]
 vendor("POST", "/api/v1/cosell", json={"run": run, "account_id": overlap["account_id"],
     "partner_segment": overlap["partner_segment"], "partner_record": overlap["partner_record"]})
+vendor("POST", "/api/v1/corrections", json={"partnership": vendor_side, "account_id": overlaps[1]["account_id"],
+    "kind": "not_this_match", "key_types": overlaps[1]["key_types"], "note": "seeded"})
 partner("POST", "/api/v1/registrations", json={"partnership": partner_side,
     "customer": {"name": "Litware Inc", "country": "US", "domains": ["litware.com"]},
     "products": ["cloud"], "value": "25000", "currency": "USD", "expected_close": "2027-06-30"})

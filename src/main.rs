@@ -5,6 +5,7 @@
 mod admin_cli;
 mod attribution_cli;
 mod bench;
+mod corrections_cli;
 mod cosell_cli;
 mod deal_cli;
 mod demo;
@@ -91,6 +92,13 @@ enum Command {
         #[command(subcommand)]
         command: cosell_cli::CoSellCommand,
     },
+    /// Corrections of matches: mark a match wrong ("not this match") or an account as never to
+    /// be matched with a partner; it is hidden at once and in every later match, and the partner
+    /// is not told. List and undo them.
+    Corrections {
+        #[command(subcommand)]
+        command: corrections_cli::CorrectionsCommand,
+    },
     /// Deal registrations: pre-check and register deals with a vendor; approve, reject, extend
     /// and close those partners register with you.
     Deal {
@@ -176,6 +184,7 @@ fn main() -> ExitCode {
         Command::Users { command } => admin_cli::run_users(&command),
         Command::Hooks { command } => admin_cli::run_hooks(&command),
         Command::Cosell { command } => cosell_cli::run(&command),
+        Command::Corrections { command } => corrections_cli::run(&command),
         Command::Deal { command } => deal_cli::run(&command),
         Command::Attribution { command } => attribution_cli::run(&command),
         Command::Org { command: OrgCommand::Add(args) } => admin_cli::run_org_add(&args),

@@ -12,6 +12,7 @@ mod api;
 mod attribution;
 mod auth;
 pub mod client;
+mod corrections;
 mod cosell;
 pub mod error;
 mod extract;

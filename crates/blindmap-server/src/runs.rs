@@ -19,7 +19,7 @@ use blindmap_psi::{
 use blindmap_records::Side;
 use blindmap_store::{
     Completion, NewRun, OrgId, Partnership, Run, RunId, RunOverlap, RunRole, SharingLevel, SharingPolicy, Store,
-    StoreError,
+    StoreError, Tier,
 };
 use bytes::Bytes;
 use futures_util::Stream;
@@ -379,7 +379,9 @@ fn completion(
     }
 }
 
-/// What changed in one cell since the previous complete run.
+/// What changed in one cell since the previous complete run: a cell of `GET
+/// /api/v1/runs/{id}/changes` and of the `overlap.changed` event's `cells`. Accounts are those
+/// the lists show: overlaps this side's users corrected count as neither new nor lost.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct CellChange {
     /// This side's segment.
@@ -393,6 +395,10 @@ pub(crate) struct CellChange {
     /// Accounts overlapping now but not before (when both runs listed accounts for the cell).
     #[serde(skip_serializing_if = "Option::is_none")]
     new: Option<Vec<String>>,
+    /// Of `new`, the accounts overlapping in the cell by possible matches only (a common name and
+    /// the country, nothing more): worth a look before acting. Present whenever `new` is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new_possible: Option<Vec<String>>,
     /// Accounts overlapping before but not now.
     #[serde(skip_serializing_if = "Option::is_none")]
     lost: Option<Vec<String>>,
@@ -427,32 +433,35 @@ pub(crate) fn shown_cells(result: Option<&Value>) -> BTreeMap<(String, String), 
     cells
 }
 
-/// Overlapping accounts per cell.
-type Accounts = BTreeMap<(String, String), BTreeSet<String>>;
+/// Overlapping accounts per cell, each with its best tier in the cell.
+type Accounts = BTreeMap<(String, String), BTreeMap<String, Tier>>;
 
 /// What changed from `before` to `after` (cells as shown) and `old` to `new` (accounts per
 /// cell), cell by cell: the shown values, and the accounts that came and went where both sides
-/// list accounts for the cell (a cell absent before counts as listing none). Unchanged cells
-/// are left out.
+/// list accounts for the cell (a cell absent before counts as listing none), the new ones by
+/// possible matches only named again. Unchanged cells are left out.
 fn cell_changes(
     before: &BTreeMap<(String, String), (String, String)>,
     after: &BTreeMap<(String, String), (String, String)>,
     old: &Accounts,
     new: &Accounts,
 ) -> Vec<CellChange> {
-    let empty = BTreeSet::new();
+    let empty = BTreeMap::new();
     let keys: BTreeSet<&(String, String)> = before.keys().chain(after.keys()).collect();
     let mut out = Vec::new();
     for key in keys {
         let (b, a) = (before.get(key), after.get(key));
         let listed_before = b.is_none_or(|(_, level)| lists_records(level));
-        let (came, went) = match a {
+        let (came, possible, went) = match a {
             Some((_, level)) if lists_records(level) && listed_before => {
                 let old = old.get(key).unwrap_or(&empty);
                 let now = new.get(key).unwrap_or(&empty);
-                (Some(now.difference(old).cloned().collect::<Vec<_>>()), Some(old.difference(now).cloned().collect()))
+                let came: Vec<String> = now.keys().filter(|a| !old.contains_key(*a)).cloned().collect();
+                let possible = came.iter().filter(|a| now[*a] == Tier::Possible).cloned().collect();
+                let went = old.keys().filter(|a| !now.contains_key(*a)).cloned().collect();
+                (Some(came), Some(possible), Some(went))
             }
-            _ => (None, None),
+            _ => (None, None, None),
         };
         let same_shown = b.map(|x| &x.0) == a.map(|x| &x.0);
         let same_accounts = came.as_ref().is_none_or(Vec::is_empty) && went.as_ref().is_none_or(Vec::is_empty);
@@ -465,6 +474,7 @@ fn cell_changes(
             before: b.map(|x| x.0.clone()),
             after: a.map(|x| x.0.clone()),
             new: came,
+            new_possible: possible,
             lost: went,
         });
     }
@@ -484,16 +494,30 @@ pub(crate) async fn changes(
 }
 
 /// The `overlap.changed` event of a run about to complete, if anything changed since the
-/// previous complete run with the partner (the first run changes everything).
+/// previous complete run with the partner (the first run changes everything). Both runs'
+/// overlaps are taken as the lists will show them: what this side's users corrected is neither
+/// announced as new nor as lost.
 async fn overlap_event(store: &Store, run: &Run, completion: &Completion) -> Result<Option<Value>, StoreError> {
     let previous = store.latest_complete_run(&run.org, &run.partnership).await?;
     let old = match &previous {
         Some(p) => store.overlap_accounts(&run.org, &p.id).await?,
         None => Accounts::new(),
     };
+    let corrections = store.active_corrections(&run.org, &run.partnership).await?;
+    let mut by_account: BTreeMap<&str, Vec<&blindmap_store::Correction>> = BTreeMap::new();
+    for c in &corrections {
+        by_account.entry(c.account_id.as_str()).or_default().push(c);
+    }
     let mut new = Accounts::new();
     for o in &completion.overlaps {
-        new.entry((o.own_segment.clone(), o.partner_segment.clone())).or_default().insert(o.account_id.clone());
+        let corrected =
+            by_account.get(o.account_id.as_str()).is_some_and(|cs| cs.iter().any(|c| c.hides(&o.key_types)));
+        if corrected {
+            continue;
+        }
+        let best = new.entry((o.own_segment.clone(), o.partner_segment.clone())).or_default();
+        let tier = best.entry(o.account_id.clone()).or_insert(o.tier);
+        *tier = (*tier).min(o.tier);
     }
     let before = shown_cells(previous.as_ref().and_then(|p| p.result.as_ref()));
     let cells = cell_changes(&before, &shown_cells(Some(&completion.result)), &old, &new);
@@ -586,6 +610,80 @@ mod tests {
         let overlaps =
             store.overlaps_page(&org, &id, &blindmap_store::OverlapFilter::default(), None, 10).await.unwrap();
         assert!(overlaps.is_empty() && run.result.is_none());
+    }
+
+    fn overlap(account: &str, key_types: &[&str], tier: Tier) -> RunOverlap {
+        RunOverlap {
+            account_id: account.into(),
+            own_segment: "customers".into(),
+            partner_segment: "customers".into(),
+            partner_record: Some(0),
+            key_types: key_types.iter().map(|k| (*k).to_owned()).collect(),
+            tier,
+            reason: format!("{tier}: test"),
+            fields: BTreeMap::new(),
+        }
+    }
+
+    fn completed(overlaps: Vec<RunOverlap>) -> Completion {
+        let shown = overlaps.len().to_string();
+        Completion {
+            result: json!({ "rows": ["customers"], "columns": [{ "segment": "customers", "records": 9 }],
+                "cells": [[{ "shown": shown, "level": "overlaps" }]] }),
+            overlaps,
+            transcript: None,
+            audit: vec![],
+            records: 10,
+            events: vec![],
+            session: "00".into(),
+            orders: vec![],
+        }
+    }
+
+    /// The `overlap.changed` event holds a run about to complete to the corrections: a pair the
+    /// organisation corrected is not announced as new (nor as lost), however the match found it
+    /// again; new accounts matched by possible matches only are named as such.
+    #[tokio::test]
+    async fn the_overlap_event_leaves_corrected_pairs_out_and_names_possible_ones() {
+        use blindmap_store::{CorrectionKind, NewCorrection};
+        let (store, _dir, org, started, _) = responder().await;
+        let (run, partnership) = (started.run.clone(), started.run.partnership.clone());
+        let first = completed(vec![
+            overlap("a", &["domain"], Tier::Confirmed),
+            overlap("b", &["name_country"], Tier::Possible),
+        ]);
+        store.complete_run(&org, &run.id, &first).await.unwrap();
+        let correct = |account, kind, key_types| NewCorrection {
+            partnership: &partnership,
+            account_id: account,
+            account_name: None,
+            kind,
+            key_types,
+            note: None,
+            by: "rita",
+        };
+        let name = ["name_country".to_owned()];
+        // `b` was wrong (it goes: not lost), `c` never matches (it comes: not new), `d`'s name
+        // match is wrong (it comes on the name alone: not new).
+        store.add_correction(&org, &correct("b", CorrectionKind::NotThisMatch, &name)).await.unwrap();
+        store.add_correction(&org, &correct("c", CorrectionKind::NeverMatch, &[])).await.unwrap();
+        store.add_correction(&org, &correct("d", CorrectionKind::NotThisMatch, &name)).await.unwrap();
+
+        let partner = store.partnership(&org, &partnership).await.unwrap();
+        let next = start(&store, &org, &partner, RunRole::Responder, "Vendor", false).await.unwrap().run;
+        let second = completed(vec![
+            overlap("a", &["domain"], Tier::Confirmed),
+            overlap("c", &["domain"], Tier::Confirmed),
+            overlap("d", &["name_country"], Tier::Possible),
+            overlap("e", &["name_country"], Tier::Possible),
+            overlap("f", &["name_country"], Tier::Possible),
+            overlap("f", &["duns"], Tier::Confirmed),
+        ]);
+        let event = overlap_event(&store, &next, &second).await.unwrap().expect("something changed");
+        let cell = &event["cells"][0];
+        assert_eq!(cell["new"], json!(["e", "f"]), "{event}");
+        assert_eq!(cell["new_possible"], json!(["e"]), "f has a confirmed match too: {event}");
+        assert_eq!(cell["lost"], json!([]), "{event}");
     }
 
     #[test]

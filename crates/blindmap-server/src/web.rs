@@ -22,7 +22,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use blindmap_store::{
-    Direction, OrgId, Partnership, PartnershipId, ReportFilter, ReportRow, ReportSort, Run, Tier, User, WebSession,
+    CorrectionId, CorrectionKind, Direction, OrgId, Partnership, PartnershipId, ReportFilter, ReportRow, ReportSort,
+    Run, Tier, User, WebSession,
 };
 use cookie::{Cookie, SameSite};
 use serde::Deserialize;
@@ -535,6 +536,15 @@ async fn partners(State(state): State<AppState>, signed: Signed) -> PageResult {
     for p in state.store.partnerships(org).await? {
         let run = state.store.latest_complete_run(org, &p.id).await?;
         let result = run.as_ref().and_then(|r| r.result.clone()).unwrap_or_default();
+        // As the lists count them: what this side's users corrected is not counted.
+        let counted = match &run {
+            Some(run) if result["pairs"].is_u64() => {
+                let all = ReportFilter::default();
+                let accounts = state.store.report_accounts(org, run, &all).await?;
+                Some((thousands(accounts), thousands(state.store.report_pairs(org, run, &all).await?)))
+            }
+            _ => None,
+        };
         let they = levels_summary(cells(&result).filter_map(|c| c["level"].as_str()));
         let you = levels_summary(
             result["disclosed"]["levels"]
@@ -550,8 +560,8 @@ async fn partners(State(state): State<AppState>, signed: Signed) -> PageResult {
             name: p.partner_name.clone(),
             state: if p.state == blindmap_store::PartnershipState::Active { "active" } else { "ended" },
             has_run: run.is_some(),
-            overlapping: result["overlapping_accounts"].as_u64().map_or_else(|| "–".to_owned(), thousands),
-            pairs: result["pairs"].as_u64().map_or_else(|| "–".to_owned(), thousands),
+            overlapping: counted.as_ref().map_or_else(|| "–".to_owned(), |c| c.0.clone()),
+            pairs: counted.map_or_else(|| "–".to_owned(), |c| c.1),
             last_run: run.as_ref().and_then(|r| r.finished_at).map_or_else(|| "never".to_owned(), crate::rfc3339),
             they_share: they,
             you_share: you,
@@ -717,6 +727,9 @@ pub(crate) struct ListQuery {
     /// Read by `page_number`: a page that is not a number gets a clear page, not a bare 400.
     #[serde(default)]
     page: String,
+    /// The correction just made from this list (`mc_…`), to say what was hidden and where to undo it.
+    #[serde(default)]
+    corrected: String,
 }
 
 /// The filters as the template shows them.
@@ -811,6 +824,8 @@ struct ListRow {
     account_id: String,
     cells: Vec<String>,
     cosell_form: Option<(String, u32)>,
+    /// The key types the pair matched on, as a "Not this match" form sends them.
+    key_types: String,
 }
 
 struct Header {
@@ -836,6 +851,8 @@ struct OverlapsPage {
     next: Option<String>,
     csv: String,
     here: String,
+    /// The correction just made from this list: the account it hid.
+    corrected: Option<String>,
 }
 
 /// What a report of the latest complete match with a partner is read with: the partnership, the
@@ -919,7 +936,7 @@ fn list_row(row: ReportRow, registrations: &[(Vec<String>, String)]) -> ListRow 
             None => "first match".to_owned(),
         },
     ];
-    ListRow { account_id: row.account_id, cells, cosell_form }
+    ListRow { key_types: row.key_types.join(","), account_id: row.account_id, cells, cosell_form }
 }
 
 /// The segments of a run's result: own rows and the partner's columns.
@@ -1004,6 +1021,16 @@ async fn overlaps(
         next: (offset + shown < total).then(|| query.href(&base, sort, desc, page + 1)),
         csv: query.href(&format!("{base}.csv"), sort, desc, 1),
         here: query.href(&base, sort, desc, page),
+        corrected: match CorrectionId::parse(&query.corrected) {
+            Some(id) => state
+                .store
+                .correction(org, &id)
+                .await
+                .ok()
+                .filter(|c| c.partnership == partnership.id && c.removed_at.is_none())
+                .map(|c| c.account_name.unwrap_or(c.account_id)),
+            None => None,
+        },
     };
     Ok(html(StatusCode::OK, &page_view))
 }
@@ -1247,6 +1274,8 @@ struct AccountEntry {
     own_segment: String,
     partner_segment: String,
     fields: String,
+    tier: &'static str,
+    reason: String,
     matched: String,
 }
 
@@ -1257,24 +1286,183 @@ struct AccountPage {
     account_id: String,
     name: String,
     entries: Vec<AccountEntry>,
+    /// The partners the account matches, once each (id, name): a "Never match" form each.
+    partners: Vec<(String, String)>,
+    here: String,
 }
 
 async fn account(State(state): State<AppState>, signed: Signed, Path(account_id): Path<String>) -> PageResult {
     let org = signed.org();
     let found = state.store.account_overlaps(org, &account_id).await?;
-    let name = found.iter().find_map(|(_, r)| r.name.clone()).unwrap_or_else(|| account_id.clone());
+    let name = found.iter().find_map(|(_, _, r)| r.name.clone()).unwrap_or_else(|| account_id.clone());
+    let mut partners: Vec<(String, String)> = Vec::new();
+    for (pid, partner, _) in &found {
+        if !partners.iter().any(|(id, _)| id == pid.as_str()) {
+            partners.push((pid.to_string(), partner.clone()));
+        }
+    }
     let entries = found
         .into_iter()
-        .map(|(partner, r)| AccountEntry {
+        .map(|(_, partner, r)| AccountEntry {
             partner,
             own_segment: r.own_segment,
             partner_segment: r.partner_segment,
             fields: fields_text(&r.partner_fields),
+            tier: r.tier.as_str(),
+            reason: r.reason,
             matched: r.key_types.join(", "),
         })
         .collect();
-    let page = AccountPage { chrome: signed.chrome(&state).await?, account_id, name, entries };
+    let here = format!("/accounts/{}", pct(&account_id));
+    let page = AccountPage { chrome: signed.chrome(&state).await?, account_id, name, entries, partners, here };
     Ok(html(StatusCode::OK, &page))
+}
+
+// ----- corrections -----
+
+/// A correction posted from a page: "Not this match" on a row of the list, "Never match" on the
+/// account view.
+#[derive(Deserialize)]
+struct CorrectionForm {
+    csrf: String,
+    account: String,
+    kind: String,
+    /// For `not_this_match`: the row's key types, comma-separated.
+    #[serde(default)]
+    key_types: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// `back` with `corrected=ID` added to its query, so the list says what was hidden.
+fn with_corrected(back: &str, id: &CorrectionId) -> String {
+    let sep = if back.contains('?') { '&' } else { '?' };
+    format!("{back}{sep}corrected={id}")
+}
+
+async fn correct(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<CorrectionForm>,
+) -> PageResult {
+    signed.may_act(&form.csrf)?;
+    let org = signed.org();
+    let pid = PartnershipId::parse(&id).ok_or(ApiError::NotFound("partner"))?;
+    state.store.partnership(org, &pid).await?;
+    // Back to the page as it was; checked before acting.
+    let back = return_path(&form.back, &format!("/partners/{pid}/overlaps"))?;
+    let kind = CorrectionKind::parse(&form.kind).ok_or_else(|| bad_request("kind is not_this_match or never_match"))?;
+    let key_types = list(&form.key_types);
+    let asked = crate::corrections::Asked {
+        partnership: pid.as_str(),
+        account_id: &form.account,
+        kind,
+        key_types: &key_types,
+        note: Some(form.note.as_str()),
+    };
+    let correction = crate::corrections::add(&state.store, org, &signed.user().name, asked).await?;
+    let to = if back.starts_with(&format!("/partners/{pid}/overlaps")) {
+        with_corrected(&back, &correction.id)
+    } else {
+        back
+    };
+    Ok(Redirect::to(&to).into_response())
+}
+
+struct CorrectionRow {
+    id: String,
+    account_id: String,
+    account: String,
+    what: String,
+    note: String,
+    by: String,
+    at: String,
+}
+
+#[derive(Template)]
+#[template(path = "corrections.html")]
+struct CorrectionsPage {
+    chrome: Chrome,
+    partner: String,
+    pid: String,
+    rows: Vec<CorrectionRow>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CorrectionsQuery {
+    #[serde(default)]
+    after: String,
+}
+
+/// What a correction hides, in words.
+fn correction_text(c: &blindmap_store::Correction) -> String {
+    match c.kind {
+        CorrectionKind::NeverMatch => "Never match".to_owned(),
+        CorrectionKind::NotThisMatch => {
+            format!("Not this match: hides matches on {} (or fewer)", c.key_types.join(", "))
+        }
+    }
+}
+
+async fn corrections_page(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    Query(query): Query<CorrectionsQuery>,
+) -> PageResult {
+    let org = signed.org();
+    let pid = PartnershipId::parse(&id).ok_or(ApiError::NotFound("partner"))?;
+    let partnership = state.store.partnership(org, &pid).await?;
+    let after = match query.after.as_str() {
+        "" => None,
+        text => Some(CorrectionId::parse(text).ok_or_else(|| bad_request("after is not a correction id"))?),
+    };
+    let found = state.store.corrections_page(org, Some(&pid), after.as_ref(), PAGE_ROWS).await?;
+    let next = (found.len() == PAGE_ROWS as usize)
+        .then(|| found.last().map(|c| format!("/partners/{pid}/corrections?after={}", c.id)))
+        .flatten();
+    let rows = found
+        .into_iter()
+        .map(|c| CorrectionRow {
+            what: correction_text(&c),
+            id: c.id.to_string(),
+            account: c.account_name.clone().unwrap_or_else(|| c.account_id.clone()),
+            account_id: c.account_id,
+            note: c.note.unwrap_or_default(),
+            by: c.created_by,
+            at: crate::rfc3339(c.created_at),
+        })
+        .collect();
+    let page = CorrectionsPage {
+        chrome: signed.chrome(&state).await?,
+        partner: partnership.partner_name,
+        pid: pid.to_string(),
+        rows,
+        next,
+    };
+    Ok(html(StatusCode::OK, &page))
+}
+
+async fn undo_correction(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path((id, correction)): Path<(String, String)>,
+    axum::Form(form): axum::Form<CsrfForm>,
+) -> PageResult {
+    signed.may_act(&form.csrf)?;
+    let org = signed.org();
+    let pid = PartnershipId::parse(&id).ok_or(ApiError::NotFound("partner"))?;
+    let cid = CorrectionId::parse(&correction).ok_or(ApiError::NotFound("correction"))?;
+    // Only a correction of this partner, from this partner's page.
+    if state.store.correction(org, &cid).await?.partnership != pid {
+        return Err(ApiError::NotFound("correction").into());
+    }
+    crate::corrections::remove(&state.store, org, &signed.user().name, cid.as_str()).await?;
+    Ok(Redirect::to(&format!("/partners/{pid}/corrections")).into_response())
 }
 
 /// The pages' routes.
@@ -1292,6 +1480,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/partners/{id}/overlaps.csv", get(overlaps_csv))
         .route("/partners/{id}/cosell", post(create_cosell))
         .route("/partners/{id}/register", get(register_form).post(register))
+        .route("/partners/{id}/corrections", get(corrections_page).post(correct))
+        .route("/partners/{id}/corrections/{correction}/undo", post(undo_correction))
         .route("/accounts/{id}", get(account))
 }
 

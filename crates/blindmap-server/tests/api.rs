@@ -124,6 +124,8 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
             "/api/v1/attribution/sources",
             "/api/v1/attribution/touches",
             "/api/v1/audit",
+            "/api/v1/corrections",
+            "/api/v1/corrections/{id}",
             "/api/v1/cosell",
             "/api/v1/cosell/{id}",
             "/api/v1/cosell/{id}/edits",

@@ -3,7 +3,10 @@
 //! the list by owner, exports it as CSV, and everything shown matches what the store holds and
 //! what the partner's policy allows — its hidden segment and unshared fields appear nowhere.
 //! Keyboard users reach every control in order, starting with the skip link. A sign-in form
-//! posted from another site's page signs nobody in. Skips without
+//! posted from another site's page signs nobody in. A rep's "Not this match" takes the pair out
+//! of the list, the matrix and the export at once and through a new match, until undone; the
+//! list shows confirmed matches by default and possible ones, each saying why, a click away.
+//! Skips without
 //! Chromium unless `BLINDMAP_REQUIRE_BROWSER` is set (the test command sets it in CI).
 
 mod common;
@@ -11,6 +14,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use blindmap_server::client::Method;
 use common::browser::Browser;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -124,4 +128,115 @@ async fn a_rep_goes_from_sign_in_to_a_csv_of_the_partners_customers_that_are_ope
     browser.wait_for_url("/signin", WAIT).await;
     browser.goto(&format!("{base}/partners/{pid}")).await;
     browser.wait_for_url("/signin", WAIT).await;
+}
+
+/// Corrections in a real browser: a rep opens the overlap list (confirmed matches by default,
+/// possible ones a click away, each saying why), clicks "Not this match" on a row, and the pair
+/// is gone at once from the list, the matrix's count and the CSV export; a new match between
+/// the same nodes keeps it gone; "Undo" on the corrections page brings it back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rep_marks_a_match_wrong_and_it_stays_gone_until_undone() {
+    let Some(browser) = Browser::start().await else { return };
+    let vendor = common::node("Vendor", None).await;
+    let partner = common::node("Partner", None).await;
+    // Acme, Globex and Initech match on their domains (confirmed); Smith Consulting on a common
+    // name and the country only (possible).
+    let header = "id,segment,name,country,domain\n";
+    let ours = "v1,customers,Acme,US,acme.com\nv2,customers,Globex,US,globex.com\n\
+                v3,customers,Smith Consulting,US,\nv4,prospects,Initech,US,initech.com\n";
+    let theirs = "p1,customers,Acme Corp,US,acme.com\np2,customers,Globex,US,globex.com\n\
+                  p3,customers,Smith Consulting,US,\np4,customers,Initech,US,initech.com\n";
+    common::upload(&vendor, "v.csv", &format!("{header}{ours}")).await;
+    common::upload(&partner, "p.csv", &format!("{header}{theirs}")).await;
+    let (pid, their_pid) = common::pair(&vendor, &partner, "Partner").await;
+    let overlaps = serde_json::json!({ "rules": [{ "own_segment": "*", "partner_segment": "*", "level": "overlaps" }],
+        "threshold": 1, "min_partner_segment": 1 });
+    let sharing = format!("/api/v1/partnerships/{their_pid}/sharing");
+    common::call(&partner, Method::PUT, &sharing, Some(overlaps)).await.unwrap();
+    let run_match = || async {
+        let body = serde_json::json!({ "partnership": pid });
+        let run = common::call(&vendor, Method::POST, "/api/v1/runs", Some(body)).await.unwrap();
+        let view = common::finished(&vendor, run["id"].as_str().unwrap()).await;
+        assert_eq!(view["state"], "complete", "{view}");
+    };
+    run_match().await;
+    let (_, token) = common::rep(&vendor).await;
+    let base = format!("https://127.0.0.1:{}", vendor.running.addr.port());
+
+    browser.goto(&format!("{base}/signin")).await;
+    browser.fill("#token", &token).await;
+    browser.submit("form[action='/signin']").await;
+    browser.wait_for_url("/partners", WAIT).await;
+
+    // The matrix: confirmed matches counted, the possible one beside them.
+    let matrix = format!("{base}/partners/{pid}");
+    let confirmed_cell = format!("a[href='/partners/{pid}/overlaps?own=customers&partner=customers']");
+    let possible_cell = format!("a[href='/partners/{pid}/overlaps?own=customers&partner=customers&tier=possible']");
+    browser.goto(&matrix).await;
+    assert_eq!(browser.text_of(&confirmed_cell).await, "2", "Acme and Globex");
+    assert_eq!(browser.text_of(&possible_cell).await, "+1 possible");
+
+    // The list: confirmed by default; possible one click away, each saying why.
+    browser.click(&confirmed_cell).await;
+    browser.wait_for("#overlaps", WAIT).await;
+    let ids = || async { browser.texts_of("#overlaps tbody tr td:nth-child(2)").await };
+    assert_eq!(ids().await, ["v1", "v2"]);
+    let chosen = browser.execute("return document.querySelector('#tier').value", vec![]).await;
+    assert_eq!(chosen, "confirmed");
+    browser.select("#tier", "possible").await;
+    browser.submit("form.filters").await;
+    browser.wait_for_url("tier=possible", WAIT).await;
+    assert_eq!(ids().await, ["v3"]);
+    let tiers = browser.texts_of("#overlaps tbody tr td:nth-child(7)").await;
+    let reasons = browser.texts_of("#overlaps tbody tr td:nth-child(8)").await;
+    assert_eq!(tiers, ["possible"]);
+    assert!(reasons.iter().all(|r| r.starts_with("possible: the name and country agree")), "{reasons:?}");
+    browser.goto(&matrix).await;
+    browser.click(&possible_cell).await;
+    browser.wait_for_url("tier=possible", WAIT).await;
+    assert_eq!(ids().await, ["v3"], "the matrix links the possible ones too");
+
+    // "Not this match" on Globex's row: gone from the list at once, with a word on where to undo.
+    browser.goto(&matrix).await;
+    browser.click(&confirmed_cell).await;
+    browser.wait_for("#overlaps", WAIT).await;
+    browser.click("button[aria-label^='Not this match: Globex with Partner']").await;
+    browser.wait_for_url("corrected=mc_", WAIT).await;
+    assert!(browser.url().await.contains("own=customers&partner=customers"), "back to the same filtered list");
+    let notice = browser.text_of("[role=status]").await;
+    assert!(notice.contains("Globex is no longer shown as matching Partner"), "{notice}");
+    assert_eq!(ids().await, ["v1"]);
+    // The export lacks it.
+    let csv = browser.fetch_link("#export").await;
+    assert_eq!(csv.status, 200);
+    let mut reader = csv::Reader::from_reader(csv.body.as_bytes());
+    let exported: Vec<String> = reader.records().map(|r| r.unwrap()[1].to_owned()).collect();
+    assert_eq!(exported, ["v1"]);
+    // The matrix's count dropped.
+    browser.goto(&matrix).await;
+    assert_eq!(browser.text_of(&confirmed_cell).await, "1");
+
+    // A new match between the same nodes: still gone.
+    run_match().await;
+    browser.goto(&matrix).await;
+    assert_eq!(browser.text_of(&confirmed_cell).await, "1", "the correction holds in the new match");
+    browser.click(&confirmed_cell).await;
+    browser.wait_for("#overlaps", WAIT).await;
+    assert_eq!(ids().await, ["v1"]);
+    let all = browser.fetch_text(&format!("{base}/partners/{pid}/overlaps.csv?tier=all")).await;
+    assert!(!all.contains("\nGlobex,v2,"), "{all}");
+
+    // Undo on the corrections page: back everywhere.
+    browser.click("#corrections").await;
+    browser.wait_for("#corrections-list", WAIT).await;
+    assert_eq!(browser.texts_of("#corrections-list tbody th").await, ["Globex"]);
+    browser.click("button[aria-label^='Undo the correction of Globex']").await;
+    browser.wait_for_url(&format!("/partners/{pid}/corrections"), WAIT).await;
+    browser.wait_for("main p", WAIT).await;
+    assert!(browser.source().await.contains("No corrections"), "{}", browser.source().await);
+    browser.goto(&matrix).await;
+    assert_eq!(browser.text_of(&confirmed_cell).await, "2");
+    browser.click(&confirmed_cell).await;
+    browser.wait_for("#overlaps", WAIT).await;
+    assert_eq!(ids().await, ["v1", "v2"]);
 }

@@ -4,7 +4,8 @@
 //! with the list's columns, co-sell from a row, CSRF refusals, sign-out, and that nothing a
 //! partner's policy withholds — a hidden segment, an unshared field — appears anywhere. Also:
 //! sign-in forms refuse other sites (login CSRF); sessions end with their token, or with their
-//! user (disabled, removed, signed out everywhere); page numbers and return paths are checked.
+//! user (disabled, removed, signed out everywhere); page numbers and return paths are checked;
+//! corrections made and undone from the pages, and who may make them.
 
 use std::collections::BTreeMap;
 
@@ -636,4 +637,156 @@ async fn lists_bound_page_numbers_and_forms_check_where_they_return_before_actin
     assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, format!("{list}?q=northwind").as_str()));
     let cosells = call(&vendor, Method::GET, "/api/v1/cosell", None).await.unwrap();
     assert_eq!(cosells["items"].as_array().unwrap().len(), 1);
+}
+
+/// Corrections from the pages: "Not this match" on a row hides the pair at once and says where
+/// to undo it; the partners page counts without it; the corrections page lists it and undoes it;
+/// "Never match" on the account view hides all the account's matches with the partner. Forms
+/// without the session's token, from integration users, or returning off the site are refused
+/// before anything is made, and another organisation on the node reaches nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrections_from_the_pages_take_effect_and_are_undone() {
+    let vendor = common::node("Vendor", None).await;
+    let partner = common::node("Partner", None).await;
+    let header = "id,segment,name,country,domain\n";
+    let ours =
+        "v1,customers,Acme,US,acme.com\nv2,customers,Globex,US,globex.com\nv3,prospects,Initech,US,initech.com\n";
+    let theirs = "p1,customers,Acme Corp,US,acme.com\np2,prospects,Acme Holdings,DE,acme.com\np3,customers,Globex,US,globex.com\n";
+    common::upload(&vendor, "v.csv", &format!("{header}{ours}")).await;
+    common::upload(&partner, "p.csv", &format!("{header}{theirs}")).await;
+    let (pid, their_pid) = common::pair(&vendor, &partner, "Partner").await;
+    let overlaps = serde_json::json!({ "rules": [{ "own_segment": "*", "partner_segment": "*", "level": "overlaps" }],
+        "threshold": 1, "min_partner_segment": 1 });
+    call(&partner, Method::PUT, &format!("/api/v1/partnerships/{their_pid}/sharing"), Some(overlaps)).await.unwrap();
+    let run =
+        call(&vendor, Method::POST, "/api/v1/runs", Some(serde_json::json!({ "partnership": pid }))).await.unwrap();
+    assert_eq!(common::finished(&vendor, run["id"].as_str().unwrap()).await["state"], "complete");
+    let corrections = || async {
+        let list = call(&vendor, Method::GET, "/api/v1/corrections", None).await.unwrap();
+        list["items"].as_array().unwrap().clone()
+    };
+
+    let (_, token) = rep(&vendor).await;
+    let mut agent = Agent::new(&vendor);
+    agent.sign_in(&token).await;
+    let list = format!("/partners/{pid}/overlaps?tier=all");
+    let page = agent.get(&list).await;
+    assert!(page.body.contains("of 3 pairs"), "{}", page.body);
+    assert!(page.body.contains(&format!("href=\"/partners/{pid}/corrections\"")), "the list links its corrections");
+
+    // "Not this match" on Globex's row.
+    let page = agent.get(&format!("{list}&q=globex")).await;
+    let (csrf, key_types) = (page.input("csrf"), page.input("key_types"));
+    assert!(page.body.contains("aria-label=\"Not this match: Globex with Partner's customers record"), "{}", page.body);
+    let back = format!("/partners/{pid}/overlaps?q=globex&tier=all");
+    let fields = |csrf: &str, back: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("account", "v2".to_owned()),
+            ("kind", "not_this_match".to_owned()),
+            ("key_types", key_types.clone()),
+            ("back", back.to_owned()),
+        ]
+    };
+    for (csrf, back, refused) in [
+        ("0000", back.as_str(), StatusCode::FORBIDDEN),
+        (csrf.as_str(), "//attacker.example/", StatusCode::BAD_REQUEST),
+    ] {
+        let form = fields(csrf, back);
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let page = agent.post(&format!("/partners/{pid}/corrections"), &form).await;
+        assert_eq!(page.status, refused, "{}", page.body);
+    }
+    assert!(corrections().await.is_empty(), "nothing was made");
+    let form = fields(&csrf, &back);
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let page = agent.post(&format!("/partners/{pid}/corrections"), &form).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert!(page.location().starts_with(&format!("{back}&corrected=mc_")), "{}", page.location());
+    let location = page.location().to_owned();
+    let page = agent.get(&location).await;
+    assert!(page.body.contains("Globex is no longer shown as matching Partner"), "{}", page.body);
+    assert!(page.body.contains("No accounts match these filters."), "{}", page.body);
+    let page = agent.get("/partners").await;
+    assert!(
+        page.body.contains("<td class=\"num\">1</td>\n    <td class=\"num\">2</td>"),
+        "counted as listed: {}",
+        page.body
+    );
+
+    // The corrections page: listed, undone (with the form's token only).
+    let page = agent.get(&format!("/partners/{pid}/corrections")).await;
+    assert!(page.body.contains(">Globex</a>") && page.body.contains("Not this match"), "{}", page.body);
+    let made = corrections().await;
+    let undo = format!("/partners/{pid}/corrections/{}/undo", made[0]["id"].as_str().unwrap());
+    assert!(page.body.contains(&format!("action=\"{undo}\"")), "{}", page.body);
+    assert_eq!(agent.post(&undo, &[("csrf", "0000")]).await.status, StatusCode::FORBIDDEN);
+    let page = agent.post(&undo, &[("csrf", &csrf)]).await;
+    assert_eq!(
+        (page.status, page.location()),
+        (StatusCode::SEE_OTHER, format!("/partners/{pid}/corrections").as_str())
+    );
+    assert!(agent.get(&format!("/partners/{pid}/corrections")).await.body.contains("No corrections"));
+    assert!(agent.get(&list).await.body.contains("of 3 pairs"), "back at once");
+
+    // "Never match" on the account view: both of Acme's matches go.
+    let page = agent.get("/accounts/v1").await;
+    assert!(page.body.contains("aria-label=\"Never match Acme with Partner\""), "{}", page.body);
+    let page = agent
+        .post(
+            &format!("/partners/{pid}/corrections"),
+            &[
+                ("csrf", &csrf),
+                ("account", "v1"),
+                ("kind", "never_match"),
+                ("note", "a reseller"),
+                ("back", "/accounts/v1"),
+            ],
+        )
+        .await;
+    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/accounts/v1"));
+    assert!(agent.get("/accounts/v1").await.body.contains("No partner's latest match has this account"));
+    assert!(agent.get(&list).await.body.contains("of 1 pair "), "only Globex's is left");
+    let made = corrections().await;
+    assert_eq!(
+        (made.len(), &made[0]["note"], &made[0]["created_by"]),
+        (1, &serde_json::json!("a reseller"), &serde_json::json!("rita"))
+    );
+
+    // Integration users read the pages but do not correct.
+    let bot =
+        call(&vendor, Method::POST, "/api/v1/users", Some(serde_json::json!({ "name": "bot", "role": "integration" })))
+            .await
+            .unwrap();
+    let mut integration = Agent::new(&vendor);
+    integration.sign_in(bot["token"]["token"].as_str().unwrap()).await;
+    let their_csrf = integration.get("/partners").await.input("csrf");
+    let page = integration
+        .post(
+            &format!("/partners/{pid}/corrections"),
+            &[("csrf", &their_csrf), ("account", "v2"), ("kind", "never_match")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+
+    // Another organisation on the node: no page, no form, no undo of the vendor's.
+    let store = common::store_of(&vendor).await;
+    let stranger = store.create_organisation("Stranger").await.unwrap();
+    let eve = store.create_user(&stranger.id, "eve", blindmap_store::Role::Rep).await.unwrap();
+    let eve_token = store.issue_token(&stranger.id, &eve.id, "t").await.unwrap().1.expose().to_owned();
+    let mut eve = Agent::new(&vendor);
+    eve.sign_in(&eve_token).await;
+    let eve_csrf = eve.get("/partners").await.input("csrf");
+    assert_eq!(eve.get(&format!("/partners/{pid}/corrections")).await.status, StatusCode::NOT_FOUND);
+    let page = eve
+        .post(
+            &format!("/partners/{pid}/corrections"),
+            &[("csrf", &eve_csrf), ("account", "v2"), ("kind", "never_match")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    let undo = format!("/partners/{pid}/corrections/{}/undo", made[0]["id"].as_str().unwrap());
+    assert_eq!(eve.post(&undo, &[("csrf", &eve_csrf)]).await.status, StatusCode::NOT_FOUND);
+    let after = corrections().await;
+    assert_eq!((after.len(), after[0].get("removed_at")), (1, None), "nothing changed");
 }

@@ -87,6 +87,11 @@ id_type!(
     EndpointId,
     "whe"
 );
+id_type!(
+    /// A match correction's id, `mc_…`.
+    CorrectionId,
+    "mc"
+);
 
 /// 128 random bits as hex.
 pub(crate) fn random_hex() -> String {

@@ -1,6 +1,7 @@
 //! blindmap's persistence: the organisations a node hosts, their users and API tokens, imported
 //! datasets, partnerships and their sharing policies, match runs and their results, partner
-//! attribution (touches and the ledger of record), and the audit trail of what was revealed to whom.
+//! attribution (touches and the ledger of record), users' corrections of what matching showed
+//! (applied wherever overlaps are read), and the audit trail of what was revealed to whom.
 //!
 //! One set of migrations serves both backends — SQLite, the embedded default (one file, WAL),
 //! and PostgreSQL for production — chosen by the database URL. Every query names the
@@ -14,6 +15,7 @@
 
 mod attribution;
 mod audit;
+mod corrections;
 mod cosell;
 mod datasets;
 mod error;
@@ -38,13 +40,14 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use attribution::{ClosedOpportunity, InboundSource, LedgerCursor, LedgerEntry, StoredTouch};
 pub use audit::AuditEvent;
+pub use corrections::{Correction, CorrectionKind, NewCorrection, canonical_key_types};
 pub use cosell::StoredCoSell;
 pub use datasets::DatasetInfo;
 pub use error::StoreError;
 pub use events::{Attempt, Due, Endpoint, EndpointState, Event, Retry};
 pub use idempotency::{Claim, IDEMPOTENCY_KEPT_MS, IDEMPOTENCY_LEASE_MS};
+pub use ids::{CorrectionId, SourceId, TouchId};
 pub use ids::{DatasetId, EndpointId, EventId, OrgId, PartnershipId, RunId, TokenId, UserId};
-pub use ids::{SourceId, TouchId};
 pub use orgs::{ApiToken, ListedUser, Organisation, Principal, Role, TokenInfo, User, UserState};
 pub use partnerships::{InviteSecret, Partnership, PartnershipState, SharingLevel, SharingPolicy, SharingRule};
 pub use registrations::{Allowance, Direction, Record, StoredRegistration};

@@ -1,12 +1,13 @@
 //! What the reps' overlap reports read: a run's overlaps joined with this side's own account
 //! (its name, owner and keys) and its co-sell record, filtered, searched, sorted and paged in the
-//! database so that a page of a 100,000-overlap run costs one indexed query.
+//! database so that a page of a 100,000-overlap run costs one indexed query. Overlaps the
+//! organisation's users corrected (`corrections.rs`) are left out of every list and count.
 
 use std::collections::BTreeMap;
 
 use sqlx::Row;
 
-use crate::ids::{OrgId, RunId};
+use crate::ids::{OrgId, PartnershipId, RunId};
 use crate::runs::{Run, Tier};
 use crate::{Backend, Store, StoreError};
 
@@ -134,15 +135,18 @@ impl Store {
     }
 
     /// The WHERE clause and binds (from `$3`) of `filter` over `o` (run_overlaps) and `a`
-    /// (dataset_accounts), `$1` being the run and `$2` its dataset. Every bind is used: a
-    /// prepared statement is cached by its text, with its parameters' count.
-    fn report_where(&self, filter: &ReportFilter) -> (String, Vec<String>) {
+    /// (dataset_accounts) of `run`, `$1` being the run and `$2` its dataset: overlaps hidden by
+    /// the organisation's corrections are never listed or counted. Every bind is used: a prepared
+    /// statement is cached by its text, with its parameters' count.
+    fn report_where(&self, run: &Run, filter: &ReportFilter) -> (String, Vec<String>) {
         let mut clauses = vec!["o.run_id = $1".to_owned()];
         let mut binds: Vec<String> = Vec::new();
         let mut bind = |value: String| {
             binds.push(value);
             format!("${}", binds.len() + 2)
         };
+        let (org, partnership) = (bind(run.org.as_str().to_owned()), bind(run.partnership.as_str().to_owned()));
+        clauses.push(format!("NOT {}", self.corrected_sql(&org, &partnership)));
         if let Some(a) = &filter.account {
             clauses.push(format!("o.account_id = {}", bind(a.clone())));
         }
@@ -180,27 +184,32 @@ impl Store {
         offset: u64,
         limit: u32,
     ) -> Result<(Vec<ReportRow>, u64), StoreError> {
-        if &run.org != org {
-            return Err(StoreError::NotFound("run"));
-        }
-        let (clauses, binds) = self.report_where(filter);
-        let from =
-            "FROM run_overlaps o LEFT JOIN dataset_accounts a ON a.dataset_id = $2 AND a.account_id = o.account_id";
-        let count_sql = format!("SELECT COUNT(*) {from} WHERE {clauses}");
-        let mut count = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count_sql))
-            .bind(run.id.as_str())
-            .bind(run.dataset.as_str());
-        for b in &binds {
-            count = count.bind(b.as_str());
-        }
-        let total = u64::try_from(count.fetch_one(&self.pool).await?).unwrap_or(0);
-
-        let sql = self.report_select(filter);
+        let total = self.report_pairs(org, run, filter).await?;
+        let (_, binds) = self.report_where(run, filter);
+        let sql = self.report_select(run, filter);
         let query =
             report_binds(sqlx::query(sqlx::AssertSqlSafe(sql)), org, run, filter, &binds, offset, i64::from(limit));
         let rows = query.fetch_all(&self.pool).await?;
         let items = rows.iter().map(report_row).collect::<Result<Vec<_>, _>>()?;
         Ok((items, total))
+    }
+
+    /// How many rows (pairs) `run`'s report under `filter` has.
+    pub async fn report_pairs(&self, org: &OrgId, run: &Run, filter: &ReportFilter) -> Result<u64, StoreError> {
+        if &run.org != org {
+            return Err(StoreError::NotFound("run"));
+        }
+        let (clauses, binds) = self.report_where(run, filter);
+        let sql = format!(
+            "SELECT COUNT(*) FROM run_overlaps o \
+             LEFT JOIN dataset_accounts a ON a.dataset_id = $2 AND a.account_id = o.account_id WHERE {clauses}"
+        );
+        let mut count =
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(run.id.as_str()).bind(run.dataset.as_str());
+        for b in &binds {
+            count = count.bind(b.as_str());
+        }
+        Ok(u64::try_from(count.fetch_one(&self.pool).await?).unwrap_or(0))
     }
 
     /// How many distinct accounts of this side the rows of `run`'s report under `filter` are
@@ -209,7 +218,7 @@ impl Store {
         if &run.org != org {
             return Err(StoreError::NotFound("run"));
         }
-        let (clauses, binds) = self.report_where(filter);
+        let (clauses, binds) = self.report_where(run, filter);
         let sql = format!(
             "SELECT COUNT(DISTINCT o.account_id) FROM run_overlaps o \
              LEFT JOIN dataset_accounts a ON a.dataset_id = $2 AND a.account_id = o.account_id WHERE {clauses}"
@@ -235,8 +244,8 @@ impl Store {
         if &run.org != org {
             return Err(StoreError::NotFound("run"));
         }
-        let (_, binds) = self.report_where(filter);
-        let sql = self.report_select(filter);
+        let (_, binds) = self.report_where(run, filter);
+        let sql = self.report_select(run, filter);
         let query = report_binds(sqlx::query(sqlx::AssertSqlSafe(sql)), org, run, filter, &binds, 0, i64::MAX);
         let mut rows = query.fetch(&self.pool);
         let mut n = 0;
@@ -250,8 +259,8 @@ impl Store {
     /// The SELECT of a report page: its parameters are `$1` the run, `$2` its dataset, then the
     /// filter's binds, the organisation, the partnership, the limit, the offset and, with a
     /// previous run, that run (see [`report_binds`]).
-    fn report_select(&self, filter: &ReportFilter) -> String {
-        let (clauses, binds) = self.report_where(filter);
+    fn report_select(&self, run: &Run, filter: &ReportFilter) -> String {
+        let (clauses, binds) = self.report_where(run, filter);
         let from =
             "FROM run_overlaps o LEFT JOIN dataset_accounts a ON a.dataset_id = $2 AND a.account_id = o.account_id";
         let owner = self.owner_sql();
@@ -284,19 +293,24 @@ impl Store {
 
     /// Per cell of `run`'s matrix (own segment, partner segment), how many of this side's
     /// accounts overlap by a confirmed match and how many by possible matches only, as the
-    /// listed overlaps have them now: the matrix shows these beside the count the session gave.
+    /// listed overlaps have them now (corrections applied): the matrix shows these beside the
+    /// count the session gave.
     pub async fn report_cells(&self, org: &OrgId, run: &Run) -> Result<Vec<CellTiers>, StoreError> {
         if &run.org != org {
             return Err(StoreError::NotFound("run"));
         }
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT own_segment, partner_segment, best, COUNT(*) FROM (SELECT o.own_segment, o.partner_segment, \
-             o.account_id, MIN(o.tier) AS best FROM run_overlaps o WHERE o.run_id = $1 \
+             o.account_id, MIN(o.tier) AS best FROM run_overlaps o WHERE o.run_id = $1 AND NOT {} \
              GROUP BY o.own_segment, o.partner_segment, o.account_id) t GROUP BY own_segment, partner_segment, best",
-        )
-        .bind(run.id.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+            self.corrected_sql("$2", "$3")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(run.id.as_str())
+            .bind(run.org.as_str())
+            .bind(run.partnership.as_str())
+            .fetch_all(&self.pool)
+            .await?;
         let mut cells: BTreeMap<(String, String), CellTiers> = BTreeMap::new();
         for r in rows {
             let (own, partner): (String, String) = (r.get(0), r.get(1));
@@ -323,12 +337,15 @@ impl Store {
         }
         let sql = format!(
             "SELECT DISTINCT {} FROM run_overlaps o JOIN dataset_accounts a ON a.dataset_id = $2 \
-             AND a.account_id = o.account_id WHERE o.run_id = $1",
-            self.owner_sql()
+             AND a.account_id = o.account_id WHERE o.run_id = $1 AND NOT {}",
+            self.owner_sql(),
+            self.corrected_sql("$3", "$4")
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(run.id.as_str())
             .bind(run.dataset.as_str())
+            .bind(run.org.as_str())
+            .bind(run.partnership.as_str())
             .fetch_all(&self.pool)
             .await?;
         let mut owners: Vec<String> = rows.iter().filter_map(|r| r.get::<Option<String>, _>(0)).collect();
@@ -336,13 +353,13 @@ impl Store {
         Ok(owners)
     }
 
-    /// Every complete run's overlaps of one account of `org`, with the partner's name: the
-    /// latest complete run per partnership only.
+    /// Every complete run's overlaps of one account of `org` (corrections applied), with the
+    /// partnership and the partner's name: the latest complete run per partnership only.
     pub async fn account_overlaps(
         &self,
         org: &OrgId,
         account_id: &str,
-    ) -> Result<Vec<(String, ReportRow)>, StoreError> {
+    ) -> Result<Vec<(PartnershipId, String, ReportRow)>, StoreError> {
         let runs = sqlx::query(
             "SELECT r.id FROM match_runs r WHERE r.org_id = $1 AND r.state = 'complete' AND r.finished_at = \
              (SELECT MAX(l.finished_at) FROM match_runs l WHERE l.org_id = $1 AND l.partnership_id = r.partnership_id \
@@ -356,9 +373,9 @@ impl Store {
         for r in runs {
             let run = self.run(org, &RunId(r.get(0))).await?;
             let (rows, _) = self.report_page(org, &run, &filter, 0, 1000).await?;
-            out.extend(rows.into_iter().map(|row| (run.partner_name.clone(), row)));
+            out.extend(rows.into_iter().map(|row| (run.partnership.clone(), run.partner_name.clone(), row)));
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(out)
     }
 }

@@ -475,7 +475,8 @@ impl Store {
         row.as_ref().map(run_from_row).transpose()
     }
 
-    /// A page of a run's overlaps, ordered by own segment, partner segment and account.
+    /// A page of a run's overlaps, ordered by own segment, partner segment and account; those
+    /// the organisation's corrections hide are left out.
     pub async fn overlaps_page(
         &self,
         org: &OrgId,
@@ -489,26 +490,30 @@ impl Store {
             Some(k) => (k.own_segment.as_str(), k.partner_segment.as_str(), k.account_id.as_str(), k.partner_record),
             None => ("", "", "", i64::MIN),
         };
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT o.account_id, o.own_segment, o.partner_segment, o.partner_record, o.key_types, o.fields, \
              a.fields, o.tier, o.reason FROM run_overlaps o \
              LEFT JOIN dataset_accounts a ON a.dataset_id = $2 AND a.account_id = o.account_id \
              WHERE o.run_id = $1 AND ($3 = '' OR o.own_segment = $3) AND ($4 = '' OR o.partner_segment = $4) \
              AND (o.own_segment > $5 OR (o.own_segment = $5 AND (o.partner_segment > $6 OR (o.partner_segment = $6 \
-             AND (o.account_id > $7 OR (o.account_id = $7 AND o.partner_record > $8)))))) \
+             AND (o.account_id > $7 OR (o.account_id = $7 AND o.partner_record > $8)))))) AND NOT {} \
              ORDER BY o.own_segment, o.partner_segment, o.account_id, o.partner_record LIMIT $9",
-        )
-        .bind(run.id.as_str())
-        .bind(run.dataset.as_str())
-        .bind(filter.own_segment.as_deref().unwrap_or(""))
-        .bind(filter.partner_segment.as_deref().unwrap_or(""))
-        .bind(a)
-        .bind(b)
-        .bind(c)
-        .bind(d)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
+            self.corrected_sql("$10", "$11")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(run.id.as_str())
+            .bind(run.dataset.as_str())
+            .bind(filter.own_segment.as_deref().unwrap_or(""))
+            .bind(filter.partner_segment.as_deref().unwrap_or(""))
+            .bind(a)
+            .bind(b)
+            .bind(c)
+            .bind(d)
+            .bind(i64::from(limit))
+            .bind(run.org.as_str())
+            .bind(run.partnership.as_str())
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|r| {
                 let own: Option<String> = r.get(6);
@@ -525,22 +530,30 @@ impl Store {
             .collect()
     }
 
-    /// A complete run's overlapping accounts per cell: `(own segment, partner segment)` → the
-    /// accounts. What "changed since the last run" compares.
+    /// A complete run's overlapping accounts per cell, as its lists show them now (corrections
+    /// applied): `(own segment, partner segment)` → each account and its best tier in the cell.
+    /// What "changed since the last run" compares.
     pub async fn overlap_accounts(
         &self,
         org: &OrgId,
         run: &RunId,
-    ) -> Result<BTreeMap<(String, String), std::collections::BTreeSet<String>>, StoreError> {
+    ) -> Result<BTreeMap<(String, String), BTreeMap<String, Tier>>, StoreError> {
         let run = self.run(org, run).await?;
-        let rows =
-            sqlx::query("SELECT DISTINCT own_segment, partner_segment, account_id FROM run_overlaps WHERE run_id = $1")
-                .bind(run.id.as_str())
-                .fetch_all(&self.pool)
-                .await?;
-        let mut cells: BTreeMap<(String, String), std::collections::BTreeSet<String>> = BTreeMap::new();
+        let sql = format!(
+            "SELECT o.own_segment, o.partner_segment, o.account_id, MIN(o.tier) FROM run_overlaps o \
+             WHERE o.run_id = $1 AND NOT {} GROUP BY o.own_segment, o.partner_segment, o.account_id",
+            self.corrected_sql("$2", "$3")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(run.id.as_str())
+            .bind(run.org.as_str())
+            .bind(run.partnership.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut cells: BTreeMap<(String, String), BTreeMap<String, Tier>> = BTreeMap::new();
         for r in rows {
-            cells.entry((r.get(0), r.get(1))).or_default().insert(r.get(2));
+            let tier = Tier::parse(&r.get::<String, _>(3)).ok_or(StoreError::Corrupt("run_overlaps.tier"))?;
+            cells.entry((r.get(0), r.get(1))).or_default().insert(r.get(2), tier);
         }
         Ok(cells)
     }

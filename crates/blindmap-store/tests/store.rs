@@ -33,6 +33,8 @@ on_both_backends!(
     events_are_served_once_committed_and_never_skipped,
     cosell_records_are_written_with_a_version_check,
     reports_filter_search_sort_and_page_in_the_database,
+    corrections_hide_matches_wherever_overlaps_are_read,
+    corrections_are_listed_removed_and_kept_per_organisation,
 );
 
 fn importer(text: &str) -> Importer<Cursor<Vec<u8>>> {
@@ -646,7 +648,7 @@ async fn reports_filter_search_sort_and_page_in_the_database(store: Store) {
     assert_eq!(store.report_owners(&org, &run).await.unwrap(), ["Ada Byron", "Alan Turing", "Barbara Liskov"]);
     let mine = store.account_overlaps(&org, "0015g00000DLTAfAAD").await.unwrap();
     assert_eq!(mine.len(), 1);
-    assert_eq!((mine[0].0.as_str(), mine[0].1.partner_segment.as_str()), ("Partner", "customers"));
+    assert_eq!((mine[0].1.as_str(), mine[0].2.partner_segment.as_str()), ("Partner", "customers"));
     let other = store.create_organisation("Other").await.unwrap();
     assert!(store.report_page(&other.id, &run, &all, 0, 10).await.is_err(), "another organisation's run");
 
@@ -704,4 +706,264 @@ async fn idempotency_keys_lapse_or_are_released_when_their_request_is_gone(store
         store.claim_idempotent(&org.id, "k", "h").await.unwrap(),
         Claim::Replay { status: 201, response: "{\"id\":1}".into() }
     );
+}
+
+/// An overlap matched on `key_types`, of `tier`.
+fn overlap_on(account: &str, partner: &str, record: u32, key_types: &[&str], tier: blindmap_store::Tier) -> RunOverlap {
+    RunOverlap {
+        key_types: key_types.iter().map(|k| (*k).to_owned()).collect(),
+        tier,
+        reason: format!("{tier}: test"),
+        ..overlap(account, "customers", partner, record)
+    }
+}
+
+/// Completes a new run of `p` with `overlaps`; the run.
+async fn run_with(
+    store: &Store,
+    org: &OrgId,
+    dataset: &DatasetId,
+    p: &Partnership,
+    overlaps: Vec<RunOverlap>,
+) -> blindmap_store::Run {
+    let id = RunId::generate();
+    let run = NewRun {
+        id: &id,
+        org,
+        partnership: &p.id,
+        role: RunRole::Initiator,
+        dataset,
+        started_by: "ada",
+        sharing: &SharingPolicy::default(),
+    };
+    store.start_run(&run).await.unwrap();
+    let completion = Completion {
+        result: serde_json::json!({}),
+        overlaps,
+        transcript: None,
+        audit: vec![],
+        records: 3,
+        events: vec![],
+        session: "00".into(),
+        orders: vec![],
+    };
+    store.complete_run(org, &id, &completion).await.unwrap();
+    store.run(org, &id).await.unwrap()
+}
+
+const NORTHWIND: &str = "0015g00000NWTRdAAF";
+const FABRIKAM: &str = "0015g00000FBRKmAAC";
+const DELTA: &str = "0015g00000DLTAfAAD";
+const SOCIETE: &str = "0015g00000SGEQpAAF";
+
+fn correction<'a>(
+    p: &'a Partnership,
+    account: &'a str,
+    kind: blindmap_store::CorrectionKind,
+    key_types: &'a [String],
+) -> blindmap_store::NewCorrection<'a> {
+    blindmap_store::NewCorrection {
+        partnership: &p.id,
+        account_id: account,
+        account_name: Some("as corrected"),
+        kind,
+        key_types,
+        note: Some("not the same company"),
+        by: "rita",
+    }
+}
+
+fn types(list: &[&str]) -> Vec<String> {
+    list.iter().map(|k| (*k).to_owned()).collect()
+}
+
+/// `(account, partner segment, partner record)` of every row a report of `run` lists.
+async fn listed(store: &Store, org: &OrgId, run: &blindmap_store::Run) -> Vec<(String, String, u32)> {
+    let (rows, total) = store.report_page(org, run, &blindmap_store::ReportFilter::default(), 0, 100).await.unwrap();
+    assert_eq!(total, rows.len() as u64, "the total counts what is listed");
+    let mut out: Vec<_> =
+        rows.into_iter().map(|r| (r.account_id, r.partner_segment, r.partner_record.unwrap())).collect();
+    out.sort();
+    out
+}
+
+async fn corrections_hide_matches_wherever_overlaps_are_read(store: Store) {
+    use blindmap_store::{CorrectionKind, ReportFilter, Tier};
+    let (org, dataset, p) = org_with_partner(&store).await;
+    let overlaps = vec![
+        overlap_on(NORTHWIND, "customers", 1, &["domain"], Tier::Confirmed),
+        overlap_on(NORTHWIND, "prospects", 5, &["name_country"], Tier::Possible),
+        overlap_on(FABRIKAM, "customers", 2, &["name_country"], Tier::Possible),
+        overlap_on(DELTA, "customers", 3, &["name_country", "domain"], Tier::Confirmed),
+        overlap_on(SOCIETE, "customers", 4, &["duns"], Tier::Confirmed),
+    ];
+    let run = run_with(&store, &org, &dataset, &p, overlaps.clone()).await;
+    assert_eq!(listed(&store, &org, &run).await.len(), 5);
+
+    // Northwind's name-only match with the partner's prospect is wrong; Fabrikam never matches;
+    // Delta's name is wrong, but its domain agrees: a correction on the name leaves that match.
+    let name = types(&["name_country"]);
+    let (wrong, created) =
+        store.add_correction(&org, &correction(&p, NORTHWIND, CorrectionKind::NotThisMatch, &name)).await.unwrap();
+    assert!(created);
+    assert!(wrong.id.as_str().starts_with("mc_"));
+    assert_eq!((wrong.partner_name.as_str(), wrong.key_types.clone()), ("Partner", name.clone()));
+    assert_eq!(wrong.account_name.as_deref(), Some("Northwind Traders Inc."), "the active dataset's name");
+    let none = Vec::new();
+    store.add_correction(&org, &correction(&p, FABRIKAM, CorrectionKind::NeverMatch, &none)).await.unwrap();
+    store.add_correction(&org, &correction(&p, DELTA, CorrectionKind::NotThisMatch, &name)).await.unwrap();
+
+    let shown = vec![
+        (DELTA.to_owned(), "customers".to_owned(), 3),
+        (NORTHWIND.to_owned(), "customers".to_owned(), 1),
+        (SOCIETE.to_owned(), "customers".to_owned(), 4),
+    ];
+    assert_eq!(listed(&store, &org, &run).await, shown, "at once, in the latest match");
+    // The same rule in Rust, for what is not stored yet (a run about to complete).
+    let active = store.active_corrections(&org, &p.id).await.unwrap();
+    let mut kept: Vec<_> = overlaps
+        .iter()
+        .filter(|o| !active.iter().any(|c| c.account_id == o.account_id && c.hides(&o.key_types)))
+        .map(|o| (o.account_id.clone(), o.partner_segment.clone(), o.partner_record.unwrap()))
+        .collect();
+    kept.sort();
+    assert_eq!(kept, shown, "Correction::hides is the SQL's rule");
+
+    // Every other reading agrees: counts, cells, owners, the run's overlaps, the account view,
+    // what changes compare.
+    let all = ReportFilter::default();
+    assert_eq!(store.report_pairs(&org, &run, &all).await.unwrap(), 3);
+    assert_eq!(store.report_accounts(&org, &run, &all).await.unwrap(), 3);
+    let possible = ReportFilter { tier: Some(Tier::Possible), ..all.clone() };
+    assert_eq!(store.report_page(&org, &run, &possible, 0, 10).await.unwrap().1, 0, "both possible ones corrected");
+    let cells = store.report_cells(&org, &run).await.unwrap();
+    assert_eq!(cells.len(), 1, "{cells:?}");
+    assert_eq!((cells[0].partner_segment.as_str(), cells[0].confirmed, cells[0].possible), ("customers", 3, 0));
+    let owners = store.report_owners(&org, &run).await.unwrap();
+    assert!(!owners.is_empty());
+    let page = store.overlaps_page(&org, &run.id, &OverlapFilter::default(), None, 100).await.unwrap();
+    let mut seen: Vec<_> = page.iter().map(|l| l.overlap.account_id.clone()).collect();
+    seen.sort();
+    assert_eq!(seen, [DELTA, NORTHWIND, SOCIETE]);
+    let accounts = store.overlap_accounts(&org, &run.id).await.unwrap();
+    assert!(accounts.get(&("customers".to_owned(), "prospects".to_owned())).is_none_or(|a| a.is_empty()));
+    assert!(!accounts[&("customers".to_owned(), "customers".to_owned())].contains_key(FABRIKAM));
+    assert!(store.account_overlaps(&org, FABRIKAM).await.unwrap().is_empty(), "the account view too");
+    assert_eq!(store.account_overlaps(&org, NORTHWIND).await.unwrap().len(), 1);
+    // What a correction is checked against is what the run found, corrected or not.
+    assert_eq!(store.account_key_types(&org, &run.id, FABRIKAM).await.unwrap(), std::slice::from_ref(&name));
+    assert_eq!(store.active_account(&org, FABRIKAM).await.unwrap(), Some(Some("Fabrikam Robotics GmbH".into())));
+    assert_eq!(store.active_account(&org, "nobody").await.unwrap(), None);
+
+    // A later match: the corrections hold, except where new evidence came — Northwind now
+    // matches the prospect on a domain too.
+    let later = run_with(
+        &store,
+        &org,
+        &dataset,
+        &p,
+        vec![
+            overlap_on(NORTHWIND, "prospects", 5, &["domain", "name_country"], Tier::Confirmed),
+            overlap_on(NORTHWIND, "prospects", 6, &["name_country"], Tier::Possible),
+            overlap_on(FABRIKAM, "customers", 2, &["domain"], Tier::Confirmed),
+            overlap_on(SOCIETE, "customers", 4, &["duns"], Tier::Confirmed),
+        ],
+    )
+    .await;
+    let expected =
+        vec![(NORTHWIND.to_owned(), "prospects".to_owned(), 5), (SOCIETE.to_owned(), "customers".to_owned(), 4)];
+    assert_eq!(listed(&store, &org, &later).await, expected);
+
+    // Another partnership's matches of the same account are its own.
+    let other = store
+        .create_partnership(&PartnershipId::generate(), &org, "Other Partner", "https://o", "sha256:bb", "pt_o")
+        .await
+        .unwrap();
+    let theirs = run_with(
+        &store,
+        &org,
+        &dataset,
+        &other,
+        vec![overlap_on(FABRIKAM, "customers", 0, &["name_country"], Tier::Possible)],
+    )
+    .await;
+    assert_eq!(listed(&store, &org, &theirs).await.len(), 1, "corrections are per partnership");
+}
+
+async fn corrections_are_listed_removed_and_kept_per_organisation(store: Store) {
+    use blindmap_store::{CorrectionKind, Tier};
+    let (org, dataset, p) = org_with_partner(&store).await;
+    let run = run_with(
+        &store,
+        &org,
+        &dataset,
+        &p,
+        vec![
+            overlap_on(NORTHWIND, "customers", 1, &["name_country"], Tier::Possible),
+            overlap_on(FABRIKAM, "customers", 2, &["name_country"], Tier::Possible),
+            overlap_on(DELTA, "customers", 3, &["domain"], Tier::Confirmed),
+        ],
+    )
+    .await;
+    let (name, none) = (types(&["name_country"]), Vec::new());
+    let (first, _) =
+        store.add_correction(&org, &correction(&p, NORTHWIND, CorrectionKind::NotThisMatch, &name)).await.unwrap();
+    // The same again, key types in another order and repeated: the one already there.
+    let again = types(&["name_country", "name_country"]);
+    let (repeat, created) =
+        store.add_correction(&org, &correction(&p, NORTHWIND, CorrectionKind::NotThisMatch, &again)).await.unwrap();
+    assert_eq!((repeat.id.clone(), created), (first.id.clone(), false));
+    let (second, _) =
+        store.add_correction(&org, &correction(&p, FABRIKAM, CorrectionKind::NeverMatch, &none)).await.unwrap();
+    let (third, _) =
+        store.add_correction(&org, &correction(&p, DELTA, CorrectionKind::NeverMatch, &name)).await.unwrap();
+    assert!(third.key_types.is_empty(), "never_match keeps no key types");
+    assert_eq!(blindmap_store::testing::count_rows(&store, "match_corrections").await, 3);
+
+    // Listed newest first, in pages.
+    let ids = |list: Vec<blindmap_store::Correction>| list.into_iter().map(|c| c.id).collect::<Vec<_>>();
+    let page = store.corrections_page(&org, Some(&p.id), None, 2).await.unwrap();
+    assert_eq!(ids(page.clone()), [third.id.clone(), second.id.clone()]);
+    let rest = store.corrections_page(&org, None, Some(&page[1].id), 2).await.unwrap();
+    assert_eq!(ids(rest), std::slice::from_ref(&first.id));
+    assert_eq!(page[0].note.as_deref(), Some("not the same company"));
+    assert_eq!(page[0].created_by, "rita");
+    assert!(listed(&store, &org, &run).await.is_empty());
+
+    // Another organisation: nothing to read, remove or make in this one's partnership.
+    let stranger = store.create_organisation("Stranger").await.unwrap().id;
+    assert!(matches!(store.correction(&stranger, &first.id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.remove_correction(&stranger, &first.id, "eve").await, Err(StoreError::NotFound(_))));
+    assert!(store.corrections_page(&stranger, None, None, 10).await.unwrap().is_empty());
+    assert!(store.active_corrections(&stranger, &p.id).await.unwrap().is_empty());
+    let theirs = correction(&p, DELTA, CorrectionKind::NeverMatch, &none);
+    assert!(matches!(store.add_correction(&stranger, &theirs).await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.correction(&org, &first.id).await.unwrap().removed_at, None, "nothing changed");
+    assert_eq!(blindmap_store::testing::count_rows(&store, "match_corrections").await, 3);
+
+    // Removed: its matches show at once; the row stays, with who and when; twice is once.
+    let (removed, now) = store.remove_correction(&org, &first.id, "ada").await.unwrap();
+    assert!(now && removed.removed_at.is_some());
+    assert_eq!(removed.removed_by.as_deref(), Some("ada"));
+    assert_eq!(listed(&store, &org, &run).await, [(NORTHWIND.to_owned(), "customers".to_owned(), 1)]);
+    let (still, now) = store.remove_correction(&org, &first.id, "bob").await.unwrap();
+    assert!(!now);
+    assert_eq!(still.removed_by.as_deref(), Some("ada"));
+    assert_eq!(ids(store.corrections_page(&org, None, None, 10).await.unwrap()), [third.id.clone(), second.id]);
+    assert_eq!(blindmap_store::testing::count_rows(&store, "match_corrections").await, 3, "kept for the audit");
+    // Made again after removal: a new correction.
+    let (anew, created) =
+        store.add_correction(&org, &correction(&p, NORTHWIND, CorrectionKind::NotThisMatch, &name)).await.unwrap();
+    assert!(created && anew.id != first.id);
+
+    // The audit trail: each made and removed, naming the correction and never the account.
+    let trail = store.audit_trail(&org, 20).await.unwrap();
+    let of = |kind: &str| trail.iter().filter(|e| e.kind == kind).collect::<Vec<_>>();
+    assert_eq!((of("match.corrected").len(), trail.len()), (4, 5), "{trail:?}");
+    let removal = of("match.correction_removed");
+    assert_eq!(
+        (removal[0].actor.as_str(), &removal[0].detail["correction"]),
+        ("ada", &serde_json::json!(first.id.as_str()))
+    );
+    assert!(trail.iter().all(|e| !e.detail.to_string().contains("0015g")), "no account ids in the trail");
 }

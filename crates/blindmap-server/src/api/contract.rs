@@ -204,6 +204,11 @@ text_schema!(
     "^msg_[0-9a-fA-F]{32}$"
 );
 text_schema!(
+    /// A match correction's id: `mc_` and 32 hex digits.
+    CorrectionId,
+    "^mc_[0-9a-fA-F]{32}$"
+);
+text_schema!(
     /// A partner touch's id: `tc_` and 32 hex digits.
     TouchId,
     "^tc_[0-9a-fA-F]{32}$"
@@ -486,6 +491,72 @@ pub(crate) enum MatchTier {
     Confirmed,
     /// Only a common name and the country agree.
     Possible,
+}
+
+/// What a correction says.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code, reason = "only its schema is used")]
+pub(crate) enum CorrectionKind {
+    /// This match is wrong: the account's matches with the partner on the same or weaker
+    /// evidence (key types all among the corrected overlap's) are hidden.
+    NotThisMatch,
+    /// The account never matches the partner: all its matches with it are hidden.
+    NeverMatch,
+}
+
+/// A correction to make: `not_this_match` names the key types of the overlap it corrects (as the
+/// lists show them); `never_match` names none.
+pub(crate) struct NewCorrection;
+
+impl PartialSchema for NewCorrection {
+    fn schema() -> RefOr<Schema> {
+        use crate::corrections::{MAX_ACCOUNT_CHARS, MAX_KEY_TYPES, MAX_NOTE_CHARS};
+        let partnership =
+            json!({ "$ref": "#/components/schemas/PartnershipId", "description": "The partnership (`pt_…`)" });
+        let account = json!({ "type": "string", "minLength": 1, "maxLength": MAX_ACCOUNT_CHARS,
+            "description": "Your account's id, as the lists show it (it must be in your active dataset)" });
+        let note = json!({ "type": ["string", "null"], "maxLength": MAX_NOTE_CHARS,
+            "description": "Why, for whoever reads the corrections later (blank is none)" });
+        let key_type = json!({ "type": "string", "pattern": "^[a-z][a-z0-9_]{0,63}$",
+            "description": "A key type, e.g. `domain`, `name_country`" });
+        from_json(json!({
+            "description": "A correction to make.",
+            "oneOf": [
+                {
+                    "type": "object",
+                    "required": ["partnership", "account_id", "kind", "key_types"],
+                    "properties": {
+                        "partnership": partnership,
+                        "account_id": account,
+                        "kind": { "type": "string", "enum": ["not_this_match"],
+                            "description": "This match is wrong: hide the account's matches with the partner on these key types, or some of them" },
+                        "key_types": { "type": "array", "minItems": 1, "maxItems": MAX_KEY_TYPES, "items": key_type,
+                            "description": "The key types of the overlap corrected, as the lists show them" },
+                        "note": note
+                    }
+                },
+                {
+                    "type": "object",
+                    "required": ["partnership", "account_id", "kind"],
+                    "properties": {
+                        "partnership": partnership,
+                        "account_id": account,
+                        "kind": { "type": "string", "enum": ["never_match"],
+                            "description": "Never match the account with the partner" },
+                        "key_types": { "type": "array", "maxItems": 0, "items": key_type, "description": "None" },
+                        "note": note
+                    }
+                }
+            ]
+        }))
+    }
+}
+
+impl ToSchema for NewCorrection {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((PartnershipId::name().into(), PartnershipId::schema()));
+    }
 }
 
 /// Which side a registration came from.

@@ -110,7 +110,10 @@ pub(crate) struct EventView {
     kind: String,
     /// RFC 3339.
     timestamp: String,
-    /// Its payload.
+    /// Its payload. For `overlap.changed`: `run`, `partnership`, `partner`, `previous_run` and
+    /// `cells`, each cell as `GET /api/v1/runs/{id}/changes` gives it (`CellChange`: the accounts
+    /// `new` and `lost`, and `new_possible`, those of the new ones matched by possible matches
+    /// only; pairs this side corrected are neither new nor lost).
     #[schema(value_type = Object)]
     data: serde_json::Value,
 }

@@ -4,6 +4,7 @@
 mod attribution;
 mod audit;
 pub(crate) mod contract;
+mod corrections;
 mod cosell;
 mod datasets;
 mod hooks;
@@ -40,7 +41,7 @@ use crate::error::ApiError;
         crate::error::Problem,
         // What parameters name: the derive collects only what bodies and responses name.
         contract::IdempotencyKey, contract::DatasetId, contract::PartnershipId, contract::RunId, contract::UserId,
-        contract::TokenId, contract::EndpointId, contract::EventId, contract::TouchId, contract::SourceId,
+        contract::TokenId, contract::EndpointId, contract::EventId, contract::TouchId, contract::SourceId, contract::CorrectionId,
         contract::LedgerCursor, contract::OverlapCursor, contract::Label, contract::Filter, contract::ModelName,
         contract::ReportSort, contract::Direction, contract::RegistrationState, datasets::PresetName,
     ))
@@ -216,6 +217,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(users::router())
         .merge(hooks::router())
         .merge(cosell::router())
+        .merge(corrections::router())
         .merge(registrations::router())
         .merge(reports::router())
         .merge(attribution::router())
