@@ -465,7 +465,10 @@ fn print_text(r: &QualityReport) {
         "  private match: {:.2} s; protocol keys per account {:.2} (left), {:.2} (right)",
         r.match_seconds, r.keys_per_account[0], r.keys_per_account[1]
     );
-    println!("  {}", if r.meets_targets { "meets the targets".to_owned() } else { format!("BELOW TARGET: {}", shortfall(r)) });
+    println!(
+        "  {}",
+        if r.meets_targets { "meets the targets".to_owned() } else { format!("BELOW TARGET: {}", shortfall(r)) }
+    );
 }
 
 /// Shows the protocol keys each side made for a pair, to see why it matched or did not.

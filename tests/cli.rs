@@ -104,8 +104,10 @@ fn match_files_on_the_samples_writes_the_plaintext_join() {
     assert!(has("0015g00000FBRKmAAC", "9001120034", "domain+duns"));
     // Accents, & vs and, IDN vs Punycode, subdomains, K.K. vs Co., Ltd.
     assert!(has("0015g00000SGEQpAAF", "9001120037", "domain+name_city"));
-    assert!(has("0015g00000BNFRtAAG", "9001120038", "name_city"));
-    assert!(has("0015g00000MLTEcAAH", "9001120039", "domain+name_city"));
+    // "Barnes & Noble Freight" is a common name (every word is): without postal codes its
+    // name and country make a possible match, and its city is not compared.
+    assert!(has("0015g00000BNFRtAAG", "9001120038", "name_country"));
+    assert!(has("0015g00000MLTEcAAH", "9001120039", "domain"));
     assert!(has("0015g00000WNGTtAAJ", "9001120041", "domain+name_city"));
     assert!(has("0015g00000KTSUsAAN", "9001120045", "name_city"));
     // The partner's company got gmail.com as its domain (HubSpot does that): the name still matches.

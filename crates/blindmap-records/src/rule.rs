@@ -253,6 +253,10 @@ mod tests {
         }
     }
 
+    /// DUNS, domain, city, postal code, phone.
+    type Facts =
+        (Option<&'static str>, Option<&'static str>, Option<&'static str>, Option<&'static str>, Option<&'static str>);
+
     fn shared_types(a: &AccountKeys, b: &AccountKeys) -> Vec<String> {
         let first = match_keys(a, Side::First);
         let mut types: Vec<String> = match_keys(b, Side::Second)
@@ -292,13 +296,12 @@ mod tests {
         for name in ["brown", "zentrix"] {
             let common = normalise::is_common_name(name);
             assert_eq!(common, name == "brown");
-            let make =
-                |(d, w, c, p, t): (Option<&str>, Option<&str>, Option<&str>, Option<&str>, Option<&str>)| AccountKeys {
-                    name_country: Some((name.to_owned(), "US")),
-                    postal_code: p.map(str::to_owned),
-                    phone: t.map(str::to_owned),
-                    ..account(d, w, c)
-                };
+            let make = |(d, w, c, p, t): Facts| AccountKeys {
+                name_country: Some((name.to_owned(), "US")),
+                postal_code: p.map(str::to_owned),
+                phone: t.map(str::to_owned),
+                ..account(d, w, c)
+            };
             for &a in &all {
                 for &b in &all {
                     let (da, wa, ca, pa, ta) = a;

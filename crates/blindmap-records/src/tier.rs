@@ -134,12 +134,14 @@ impl Explanation {
         let tier = if strong || evidence || by_name { Tier::Confirmed } else { Tier::Possible };
         let mut own_missing = Vec::new();
         if tier == Tier::Possible {
+            // A common name's evidence is its postal code, or its phone number where it has none
+            // (keys.md §3.1): say which this account lacks.
             let has = |t: &str| own_keys.iter().any(|k| k.key_type().as_str() == t);
             if !has(NAME_POSTAL) {
                 own_missing.push(Evidence::PostalCode);
-            }
-            if !has(NAME_PHONE) {
-                own_missing.push(Evidence::Phone);
+                if !has(NAME_PHONE) {
+                    own_missing.push(Evidence::Phone);
+                }
             }
         }
         Self { tier, agreed, common_name, own_missing }

@@ -32,10 +32,10 @@ const ACCOUNTS: &[(&str, Raw)] = &[
     ("moore-paris-hs", ("Moore SARL", "France", "PARIS", "", "", &[], &[])),
     ("zentrix-sf", ("Zentrix Systems GmbH", "DE", "", "", "", &[], &[])),
     ("zentrix-hs", ("ZENTRIX SYSTEMS", "Deutschland", "Hamburg", "20095", "", &[], &[])),
-    ("smith-sf", ("Smith and Sons Inc", "US", "San Francisco", "94103-1234", "(415) 555-0134", &[], &["15-048-3782"])),
+    ("smith-sf", ("Smith and Sons Inc", "US", "San Francisco", "", "(415) 555-0134", &[], &["15-048-3782"])),
     ("smith-hs", ("Smith & Sons", "United States", "", "", "+1 415 555 0134 x12", &[], &["987654321"])),
     ("acme-sf", ("ACME Corp", "US", "Boston", "2139", "", &["https://www.acme.com/about"], &[])),
-    ("acme-hs", ("Acme Corporation", "USA", "Cambridge", "02139", "", &["acme.com"], &[])),
+    ("acme-hs", ("Acme Corporation", "USA", "Cambridge", "02139-4307", "", &["acme.com"], &[])),
     ("global-solutions-sf", ("Global Solutions Ltd", "GB", "London", "SW1A 1AA", "", &["globalsolutions.co.uk"], &[])),
     (
         "global-solutions-hs",
@@ -146,22 +146,30 @@ fn the_key_vectors_are_what_the_importer_and_the_matching_rule_make() {
 fn the_key_vectors_follow_the_rules_in_words() {
     let v = vectors();
     let pair = |a: &str| v["pairs"].as_array().unwrap().iter().find(|p| p["initiator"] == a).unwrap().clone();
-    // A common name in one city, with the postal code and the phone: confirmed by both; München is Munich.
+    // A common name with one postal code: confirmed by it (the phone number is evidence only
+    // without a postal code).
     let p = pair("brown-munich-sf");
-    assert_eq!(p["shared_key_types"], json!(["name_city", "name_phone", "name_postal"]));
+    assert_eq!(p["shared_key_types"], json!(["name_postal"]));
     assert_eq!(p["tier"], "confirmed");
-    // The same common name in another city: no match at all (the city veto; no evidence agrees).
+    // The same common name at another postal code: no match at all (the place veto).
     assert_eq!(pair("brown-berlin")["shared_key_types"], json!([]));
-    // A common name in one city, nothing more: possible.
+    // A common name in one city, nothing more: possible (a common name's city is not compared).
     let p = pair("moore-paris-sf");
-    assert_eq!((p["shared_key_types"].clone(), p["tier"].clone()), (json!(["name_city"]), json!("possible")));
+    assert_eq!((p["shared_key_types"].clone(), p["tier"].clone()), (json!(["name_country"]), json!("possible")));
+    // München is Munich: a distinctive name's city.
+    let brown = &v["accounts"][0]["canonical"];
+    assert_eq!(brown["city"], "munich");
     // A distinctive name and the country: confirmed.
     assert_eq!(pair("zentrix-sf")["tier"], "confirmed");
     // Two DUNS numbers veto the name, the phone number agrees: confirmed by the phone.
     let p = pair("smith-sf");
     assert_eq!((p["shared_key_types"].clone(), p["tier"].clone()), (json!(["name_phone"]), json!("confirmed")));
-    // A domain: confirmed (ZIP code with Excel's lost zero restored on one side).
-    assert_eq!(pair("acme-sf")["tier"], "confirmed");
+    // A domain: confirmed; ZIP codes with Excel's lost zero restored, and ZIP+4 cut, agree.
+    let p = pair("acme-sf");
+    assert_eq!(
+        (p["shared_key_types"].clone(), p["tier"].clone()),
+        (json!(["domain", "name_postal"]), json!("confirmed"))
+    );
     // A common name, different domains in one city, the same postal code: confirmed.
     let p = pair("global-solutions-sf");
     assert_eq!(p["tier"], "confirmed");

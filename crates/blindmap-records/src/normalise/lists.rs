@@ -136,28 +136,6 @@ pub(super) fn legal_forms() -> &'static LegalForms {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The lists are data, so check their shape: a bad line would silently weaken matching.
-    #[test]
-    fn lists_are_well_formed() {
-        for domain in free_mail().iter().chain(platforms()).chain(placeholders()) {
-            assert!(
-                domain.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'),
-                "{domain}"
-            );
-            assert_eq!(psl::domain_str(domain), Some(*domain), "{domain} is not a registrable domain");
-        }
-        let countries = countries();
-        assert!(countries.len() > 249 * 3, "{}", countries.len());
-        let codes: HashSet<&str> = countries.values().copied().collect();
-        assert!(codes.len() >= 249, "{}", codes.len());
-        assert!(legal_forms().len() > 400, "{}", legal_forms().len());
-    }
-}
-
 /// Words many unrelated companies' names are made of: frequent surnames and given names, generic
 /// business and brand words (keys.md §2.7), folded.
 pub(super) fn common_words() -> &'static HashSet<String> {
@@ -187,4 +165,26 @@ pub(super) fn city_names() -> &'static HashMap<(String, String), String> {
         }
         map
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lists are data, so check their shape: a bad line would silently weaken matching.
+    #[test]
+    fn lists_are_well_formed() {
+        for domain in free_mail().iter().chain(platforms()).chain(placeholders()) {
+            assert!(
+                domain.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-'),
+                "{domain}"
+            );
+            assert_eq!(psl::domain_str(domain), Some(*domain), "{domain} is not a registrable domain");
+        }
+        let countries = countries();
+        assert!(countries.len() > 249 * 3, "{}", countries.len());
+        let codes: HashSet<&str> = countries.values().copied().collect();
+        assert!(codes.len() >= 249, "{}", codes.len());
+        assert!(legal_forms().len() > 400, "{}", legal_forms().len());
+    }
 }
