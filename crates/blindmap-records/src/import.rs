@@ -230,7 +230,11 @@ impl<R: BufRead> Importer<R> {
                     Err(reason) => drop(column, cells[column], reason),
                 }
             }
-            for &column in r.phone.iter().filter(|&&c| !cells[c].is_empty()) {
+            // A phone number is evidence only for a common name without a postal code (keys.md
+            // §3.1): parsing one costs more than the rest of the row, so only those are read.
+            let phone_needed = keys.postal_code.is_none()
+                && keys.name_country.as_ref().is_some_and(|(name, _)| crate::normalise::is_common_name(name));
+            for &column in r.phone.iter().filter(|&&c| phone_needed && !cells[c].is_empty()) {
                 match phone(cells[column], Some(cc)) {
                     Ok(number) => {
                         keys.phone = Some(number);

@@ -9,7 +9,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use blindmap_records::normalise::{city, company_name, country, domain, duns, phone, postal_code};
+use blindmap_records::normalise::{city, company_name, country, domain, duns, is_common_name, phone, postal_code};
 use blindmap_records::{AccountKeys, Explanation, Side, match_keys};
 use serde_json::{Value, json};
 
@@ -66,7 +66,11 @@ fn canonical(raw: &Raw) -> AccountKeys {
     if let Some(cc) = cc {
         keys.name_country = company_name(name, Some(cc)).ok().map(|n| (n, cc));
         keys.postal_code = (!postal.is_empty()).then(|| postal_code(postal, cc).ok()).flatten();
-        keys.phone = (!phone_raw.is_empty()).then(|| phone(phone_raw, Some(cc)).ok()).flatten();
+        // As an import: a phone number only where it is evidence (a common name, no postal code).
+        let common = keys.name_country.as_ref().is_some_and(|(n, _)| is_common_name(n));
+        if common && keys.postal_code.is_none() && !phone_raw.is_empty() {
+            keys.phone = phone(phone_raw, Some(cc)).ok();
+        }
     }
     keys.city = (!city_raw.is_empty()).then(|| city(city_raw, cc)).flatten();
     keys
@@ -91,7 +95,7 @@ fn vectors() -> Value {
                     "domains": k.domains, "duns": k.duns,
                     "name": k.name_country.as_ref().map(|(n, _)| n), "country": k.name_country.as_ref().map(|(_, c)| c),
                     "city": k.city, "postal_code": k.postal_code, "phone": k.phone,
-                    "common_name": k.name_country.as_ref().map(|(n, _)| blindmap_records::normalise::is_common_name(n)),
+                    "common_name": k.name_country.as_ref().map(|(n, _)| is_common_name(n)),
                 },
                 "initiator_keys": key_text(&k, Side::First),
                 "responder_keys": key_text(&k, Side::Second),

@@ -13,6 +13,22 @@ use super::DropReason;
 /// Longest phone value read, in bytes: anything longer is not a telephone number.
 const MAX_LEN: usize = 64;
 
+/// Compiled patterns kept by libphonenumber's metadata. The crate keeps 100 in a least-recently
+/// used cache shared by every region; an export of accounts in a few dozen countries cycles
+/// through more than that, recompiling patterns for every number (measured: 1,500 instead of
+/// 100,000 numbers a second). Every region's patterns fit in this many.
+const PATTERNS_KEPT: usize = 1024;
+
+/// Enlarges the metadata's pattern cache, once, before the first number is read.
+fn enlarge_pattern_cache() {
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let cache = phonenumber::metadata::DATABASE.cache();
+        let mut cache = cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *cache = regex_cache::RegexCache::new(PATTERNS_KEPT);
+    });
+}
+
 /// The E.164 form (`+4930123456`) of a phone value, read in the account's country (ISO 3166-1
 /// alpha-2) when it is written without a country code.
 pub fn phone(raw: &str, country: Option<&str>) -> Result<String, DropReason> {
@@ -21,6 +37,7 @@ pub fn phone(raw: &str, country: Option<&str>) -> Result<String, DropReason> {
         return Err(DropReason::PhoneInvalid);
     }
     // Letters other than an extension marker are vanity numbers or notes ("call reception").
+    enlarge_pattern_cache();
     let region = country.and_then(|c| c.parse::<phonenumber::country::Id>().ok());
     let number = phonenumber::parse(region, raw).map_err(|_| DropReason::PhoneInvalid)?;
     if !phonenumber::is_valid(&number) {
