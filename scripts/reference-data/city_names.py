@@ -12,12 +12,10 @@ GeoNames' language-tagged alternate names), plus generated spelling variants and
 aliases (city_aliases.tsv beside this script). See README.md.
 """
 
-import argparse
 import gettext
 import json
 import os
 import sys
-import textwrap
 import unicodedata
 from collections import defaultdict
 from pathlib import Path
@@ -27,6 +25,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(HERE))
 
 import artefacts  # noqa: E402
+import generated  # noqa: E402
 from fold import fold, self_test  # noqa: E402
 
 DEBUG = bool(os.environ.get("BLINDMAP_REFDATA_DEBUG"))
@@ -350,10 +349,7 @@ def build() -> str:
         "alias stays with its city although a smaller place has that name too): "
         + "; ".join(curated_notes) + ".",
     ]
-    header = "#\n".join(
-        "".join(f"# {line}\n" for line in textwrap.wrap(text, 96, break_on_hyphens=False))
-        for text in sections
-    )
+    header = generated.comment_header(sections)
     # A city without aliases is `CC<TAB>canonical`: no trailing tab, which trimming would remove.
     body = "".join(
         f"{cc}\t{canon}\t{'|'.join(aliases)}\n" if aliases else f"{cc}\t{canon}\n"
@@ -363,18 +359,7 @@ def build() -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="compare with the committed file")
-    args = ap.parse_args()
-    text = build()
-    if args.check:
-        if OUT.read_bytes() != text.encode("utf-8"):
-            sys.exit(f"{OUT} differs from what the script generates")
-        print(f"{OUT}: up to date")
-    else:
-        OUT.write_bytes(text.encode("utf-8"))
-        n = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
-        print(f"{OUT}: {n} cities, {len(text.encode('utf-8'))} bytes")
+    generated.main(__doc__, OUT, build, "cities")
 
 
 if __name__ == "__main__":

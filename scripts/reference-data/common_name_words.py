@@ -10,11 +10,9 @@ locales, Faker's company-name words, and a curated list of generic business and 
 (business_words.txt beside this script). See README.md.
 """
 
-import argparse
 import importlib
 import re
 import sys
-import textwrap
 import unicodedata
 from pathlib import Path
 
@@ -23,6 +21,7 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(HERE))
 
 import artefacts  # noqa: E402
+import generated  # noqa: E402
 from fold import fold, self_test  # noqa: E402
 
 OUT = HERE.parent.parent / "protocol-spec" / "data" / "common_name_words.txt"
@@ -287,26 +286,12 @@ def build() -> str:
         "frequent brand words), curated by the blindmap project: "
         f"scripts/reference-data/business_words.txt ({len(business):,} words).",
     ]
-    header = "#\n".join(
-        "".join(f"# {line}\n" for line in textwrap.wrap(text, 96, break_on_hyphens=False))
-        for text in sections
-    )
+    header = generated.comment_header(sections)
     return header + "".join(w + "\n" for w in sorted(words))
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="compare with the committed file")
-    args = ap.parse_args()
-    text = build()
-    if args.check:
-        if OUT.read_bytes() != text.encode("utf-8"):
-            sys.exit(f"{OUT} differs from what the script generates")
-        print(f"{OUT}: up to date")
-    else:
-        OUT.write_bytes(text.encode("utf-8"))
-        n = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
-        print(f"{OUT}: {n} words, {len(text.encode('utf-8'))} bytes")
+    generated.main(__doc__, OUT, build, "words")
 
 
 if __name__ == "__main__":
