@@ -131,7 +131,7 @@ pub(crate) fn matrix(result: &Value) -> MatrixView {
         .map(|r| {
             (0..columns.len())
                 .map(|c| match (cell(r, c)["confirmed"].as_u64(), possible[r][c]) {
-                    (Some(confirmed), p) if p > 0 => format!("{confirmed} (+{p} possible)"),
+                    (Some(confirmed), p) if p > 0 => crate::report::with_possible(confirmed, p),
                     _ => cell(r, c)["shown"].as_str().unwrap_or("?").to_owned(),
                 })
                 .collect()

@@ -31,7 +31,7 @@ impl MatrixView {
             .map(|r| {
                 (0..columns.len())
                     .map(|c| match (outcome.cell(r, c), possible[r][c]) {
-                        (Cell::Count(n), p) if p > 0 => format!("{} (+{p} possible)", n.saturating_sub(p)),
+                        (Cell::Count(n), p) if p > 0 => with_possible(n.saturating_sub(p), p),
                         (cell, _) => cell.to_string(),
                     })
                     .collect()
@@ -72,6 +72,11 @@ impl MatrixView {
         }
         out
     }
+}
+
+/// A cell of listed accounts as shown: its confirmed count with the possible ones beside it.
+pub(crate) fn with_possible(confirmed: u64, possible: u64) -> String {
+    format!("{confirmed} (+{possible} possible)")
 }
 
 /// "counts", "overlaps", … when every cell has the same level, else "per cell".

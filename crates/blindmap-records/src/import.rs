@@ -206,16 +206,16 @@ impl<R: BufRead> Importer<R> {
                 drop(duns_column, &extra, DropReason::TooManyKeys);
             }
         }
-        let found_country = r.country.iter().map(|&c| (c, cells[c])).find(|(_, v)| !v.is_empty());
-        let cc = found_country.and_then(|(_, raw)| country(raw).ok());
+        // The first country given, read once: (its column, the value, the code or why not).
+        let found_country =
+            r.country.iter().map(|&c| (c, cells[c])).find(|(_, v)| !v.is_empty()).map(|(c, v)| (c, v, country(v)));
+        let cc = found_country.and_then(|(_, _, code)| code.ok());
         if let Some(column) = r.company.filter(|&c| !cells[c].is_empty()) {
             let name = cells[column];
-            match (found_country, cc) {
-                (None, _) => {
-                    drop(column, name, company_name(name, None).err().unwrap_or(DropReason::NameWithoutCountry))
-                }
-                (Some((c, raw)), None) => drop(c, raw, country(raw).err().unwrap_or(DropReason::UnknownCountry)),
-                (Some(_), Some(cc)) => match company_name(name, Some(cc)) {
+            match found_country {
+                None => drop(column, name, company_name(name, None).err().unwrap_or(DropReason::NameWithoutCountry)),
+                Some((c, raw, Err(reason))) => drop(c, raw, reason),
+                Some((_, _, Ok(cc))) => match company_name(name, Some(cc)) {
                     Ok(normalised) => keys.name_country = Some((normalised, cc)),
                     Err(reason) => drop(column, name, reason),
                 },

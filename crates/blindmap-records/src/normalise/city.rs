@@ -16,7 +16,7 @@ pub fn city(raw: &str, country: Option<&str>) -> Option<String> {
     if placeholder || folded.len() > MAX_CITY_LEN {
         return None;
     }
-    match country.and_then(|cc| city_names().get(&(cc.to_owned(), folded.clone()))) {
+    match country.and_then(|cc| city_names().get(cc)?.get(&folded)) {
         Some(canonical) => Some(canonical.clone()),
         None => Some(folded),
     }

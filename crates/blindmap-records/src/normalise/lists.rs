@@ -148,18 +148,19 @@ pub(super) fn common_words() -> &'static HashSet<String> {
     })
 }
 
-/// (alpha-2 country, folded city name) → the city's canonical folded name (keys.md §3.2).
-pub(super) fn city_names() -> &'static HashMap<(String, String), String> {
-    static MAP: OnceLock<HashMap<(String, String), String>> = OnceLock::new();
+/// Alpha-2 country → folded city name → the city's canonical folded name (keys.md §3.2).
+/// By country first, so that an import looks a city up without building a key.
+pub(super) fn city_names() -> &'static HashMap<&'static str, HashMap<String, String>> {
+    static MAP: OnceLock<HashMap<&'static str, HashMap<String, String>>> = OnceLock::new();
     MAP.get_or_init(|| {
-        let mut map = HashMap::new();
+        let mut map: HashMap<&'static str, HashMap<String, String>> = HashMap::new();
         for line in entries(include_str!("../../../../protocol-spec/data/city_names.tsv")) {
             let mut cols = line.split('\t');
             let (Some(country), Some(canonical)) = (cols.next(), cols.next()) else { continue };
             let canonical = fold(canonical);
             for alias in cols.next().unwrap_or_default().split('|').map(fold).filter(|a| !a.is_empty()) {
                 if alias != canonical {
-                    map.insert((country.to_owned(), alias), canonical.clone());
+                    map.entry(country).or_default().insert(alias, canonical.clone());
                 }
             }
         }

@@ -87,7 +87,7 @@ pub fn postal_code(raw: &str, country: &str) -> Result<String, DropReason> {
     } else if code.len() < 3 || code.len() > MAX_LEN {
         return Err(DropReason::PostalCodeInvalid);
     }
-    if code.bytes().all(|b| b == b'0') || code.bytes().all(|b| b == code.as_bytes()[0]) {
+    if code.bytes().all(|b| b == code.as_bytes()[0]) {
         return Err(DropReason::PostalCodeInvalid);
     }
     Ok(code)
