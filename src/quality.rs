@@ -155,7 +155,7 @@ pub(crate) fn run(args: &QualityArgs) -> anyhow::Result<()> {
         print_text(report);
         if args.show > 0 {
             let explain = Explainer::new(&m.left, &m.right);
-            println!("\nMissed pairs (first {}):", args.show.min(m.missed.len()));
+            println!("\nMissed pairs, those that share an identifier first (first {}):", args.show.min(m.missed.len()));
             for (l, r) in m.missed.iter().take(args.show) {
                 explain.pair(l, r);
             }
@@ -289,9 +289,11 @@ fn measure(args: &QualityArgs, world: World, city_columns: bool, seed: u64, dir:
             .or_default() += 1;
     }
     let found_set: BTreeSet<(&str, &str)> = found.iter().map(|p| (p.left_id.as_str(), p.right_id.as_str())).collect();
-    let missed: Vec<(String, String)> =
-        truth.iter().filter(|p| !found_set.contains(p)).map(|(l, r)| ((*l).to_owned(), (*r).to_owned())).collect();
     let findable = Findable::new(&left, &right);
+    // The misses a matcher could have found first: they are what `--show` explains.
+    let mut missed: Vec<(String, String)> =
+        truth.iter().filter(|p| !found_set.contains(p)).map(|(l, r)| ((*l).to_owned(), (*r).to_owned())).collect();
+    missed.sort_by_key(|(l, r)| !findable.shares(l, r));
     let findable_pairs: Vec<&(&str, &str)> = truth.iter().filter(|(l, r)| findable.shares(l, r)).collect();
     let findable_found = findable_pairs.iter().filter(|p| found_set.contains(**p)).count();
     for t in tiers.values_mut() {
@@ -357,16 +359,17 @@ impl Findable {
                         .keys
                         .iter()
                         .map(|k| match k.key_type().as_str() {
-                            "domain" | "duns" => format!("{}:{}", k.key_type(), k.value()),
-                            // `tag|CC|NAME` or `CC|NAME|evidence`: the name and country.
-                            "name_city" | "name_country" => {
+                            // The name and country of a tagged `W|C|CC|NAME` or `C|CC|NAME`…
+                            "name_city" | "name_postal" | "name_country" | "name_web" => {
                                 let parts: Vec<&str> = k.value().rsplitn(3, '|').collect();
                                 format!("name:{}|{}", parts[1], parts[0])
                             }
-                            _ => {
+                            // …and of an untagged `CC|NAME|PHONE`.
+                            "name_phone" => {
                                 let parts: Vec<&str> = k.value().splitn(3, '|').collect();
                                 format!("name:{}|{}", parts[0], parts[1])
                             }
+                            other => format!("{other}:{}", k.value()),
                         })
                         .collect();
                     (r.id.clone(), ids)

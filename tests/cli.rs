@@ -100,8 +100,8 @@ fn match_files_on_the_samples_writes_the_plaintext_join() {
     assert!(has("0015g00000NWTRdAAF", "9001120031", "domain+name_city"), "{got:?}");
     // No website on one side: the name and country match, in one city ("UK" = "United Kingdom", Ltd = Limited).
     assert!(has("0015g00000CNTSbAAB", "9001120033", "name_city"));
-    // DUNS written 30-184-7562, and the partner's second domain.
-    assert!(has("0015g00000FBRKmAAC", "9001120034", "domain+duns"));
+    // DUNS written 30-184-7562, and the partner's second domain; München is Munich.
+    assert!(has("0015g00000FBRKmAAC", "9001120034", "domain+duns+name_city"), "{got:?}");
     // Accents, & vs and, IDN vs Punycode, subdomains, K.K. vs Co., Ltd.
     assert!(has("0015g00000SGEQpAAF", "9001120037", "domain+name_city"));
     // "Barnes & Noble Freight" is a common name (every word is): without postal codes its
@@ -112,7 +112,8 @@ fn match_files_on_the_samples_writes_the_plaintext_join() {
     assert!(has("0015g00000KTSUsAAN", "9001120045", "name_city"));
     // The partner's company got gmail.com as its domain (HubSpot does that): the name still matches.
     assert!(has("0015g00000COHOwAAE", "9001120036", "name_city"));
-    // Decoys: "Delta Inc" with two different DUNS numbers (veto), Alpine Ski House in another
+    // Decoys: "Delta Inc" (a common name) with another website and no postal code to show one
+    // place (veto), Alpine Ski House in another
     // country, "Proseware Analytics" vs "Proseware Analytica".
     assert!(none("0015g00000DLTAfAAD") && none("0015g00000ALPSkAAK") && none("0015g00000PRSWaAAL"), "{got:?}");
 }

@@ -8,7 +8,7 @@
 //!   flags — placing each account in a segment by [`SegmentRule`]s;
 //! - [`normalise`] makes canonical `domain`, `duns` and `name_country` values, refusing values
 //!   that would match unrelated companies (free-mail domains, bare names);
-//! - [`match_keys`] applies the matching rule, including the DUNS veto on name matches.
+//! - [`match_keys`] applies the matching rule: the vetoes on name matches and the evidence that makes a tier.
 //!
 //! The crate does no I/O beyond the readers it is given, and no cryptography.
 
@@ -31,8 +31,8 @@ pub use import::{Account, Dropped, Imported, Importer, LISTED_LINES, Lines, Summ
 pub use mapping::{Mapping, Preset};
 pub use normalise::DropReason;
 pub use rule::{
-    AccountKeys, CustomerError, DOMAIN, DUNS, MAX_NAME_KEYS, NAME_CITY, NAME_COUNTRY, NAME_PHONE, NAME_POSTAL, Side,
-    customer_keys, match_keys,
+    AccountKeys, CustomerError, DOMAIN, DUNS, MAX_NAME_KEYS, NAME_CITY, NAME_COUNTRY, NAME_PHONE, NAME_POSTAL,
+    NAME_WEB, Side, customer_keys, match_keys,
 };
 pub use segment::{SegmentRule, segment_label};
 pub use text::fold;

@@ -4,28 +4,28 @@
 //! company name is a weak signal ("Delta" the airline is not "Delta" the faucet maker), so it is a
 //! key only together with the country, and only where nothing stronger contradicts it:
 //!
-//! - two accounts that both carry a DUNS number match by DUNS or not at all;
-//! - two accounts in different cities (both known) do not match by name;
+//! - two accounts in different places (both known) do not match by name;
 //! - two accounts that both carry domains but share none match by name only if both are known to
-//!   be in the same city: one company's country sites and brand domains (`acme.com`, `acme.de`,
-//!   `acmegroup.com`) cannot be told from a namesake's by the domains alone.
+//!   be in the same place: one company's country sites and brand domains (`acme.com`, `acme.de`,
+//!   `acmegroup.com`) cannot be told from a namesake's by the domains alone. For a distinctive
+//!   name whose places cannot be compared, such a pair is still reported, as a *possible* match,
+//!   through a `name_web` key.
 //!
-//! With exact keys only, these vetoes are built into the keys. Each name key carries a *tag*,
-//! `D|W|C`, and each side states its own facts in some positions and lists, in the others, the
+//! An account's place is its city when its name is distinctive, and its postal code when its name
+//! is common. With exact keys only, the vetoes are built into the keys. Each name key carries a
+//! *tag*, `W|C`, and each side states its own facts in one position and lists, in the other, the
 //! partner facts it accepts:
 //!
-//! - `D`: does the second side's account have a DUNS number (`d`, `-`)? The second side states
-//!   it; the first lists `-` if its account has one, else both.
+//! - `C`, the place: `@PLACE` (both known and equal), `k` (the first's known, the second's not) or
+//!   `?` (the first's not known). The first states `@PLACE` and `k` if it knows its place, else
+//!   `?`; the second lists what it accepts: `@PLACE` and `?` if it knows its place, else `k` and
+//!   `?`.
 //! - `W`: does the first side's account have domains (`w`, `-`)? The first states it; the second
-//!   lists both.
-//! - `C`, the city: `@CITY` (both known and equal), `k` (the first's known, the second's not) or
-//!   `?` (the first's not known). The first states `@CITY` and `k` if it knows its city, else
-//!   `?`; the second lists, for each `W`, what it accepts: `@CITY` and `?` if it knows its city,
-//!   else `k` and `?` — and, where both accounts have domains, only `@CITY`.
+//!   lists `-`, and `w` too unless its own account has domains. In a `@PLACE` tag it is `*`: in one
+//!   place, domains do not matter.
 //!
 //! Two accounts so share a name key exactly when their names and countries agree and the vetoes
-//! allow it, with at most four name keys per account. Which side is first must be agreed: it is
-//! the session's initiator.
+//! allow it. Which side is first must be agreed: it is the session's initiator.
 
 use blindmap_psi::{KeyType, MatchKey, PRECHECK_ELEMENTS};
 
@@ -43,8 +43,12 @@ pub const NAME_CITY: &str = "name_city";
 pub const NAME_POSTAL: &str = "name_postal";
 /// Key type of a common name, its country and the telephone number.
 pub const NAME_PHONE: &str = "name_phone";
+/// Key type of a distinctive name and country of two accounts that both have domains and whose
+/// places cannot be compared: without a domain in common, a possible match.
+pub const NAME_WEB: &str = "name_web";
 
-/// How many name keys an account makes at most: four tagged name keys and a phone key.
+/// How many name keys an account makes at most: tagged name keys, `name_web` keys and a phone
+/// key together.
 pub const MAX_NAME_KEYS: usize = 5;
 
 /// An account's canonical key material, before it becomes protocol keys.
@@ -163,12 +167,19 @@ pub fn match_keys(keys: &AccountKeys, side: Side) -> Vec<MatchKey> {
     out.extend(keys.duns.iter().map(|d| MatchKey::new(key_type(DUNS), d.as_str())));
     if let Some((name, country)) = &keys.name_country {
         // A distinctive name compares cities; a common name, whose namesakes share cities,
-        // postal codes (keys.md §3.1).
+        // postal codes (keys.md §3).
         let common = normalise::is_common_name(name);
         let (place, placed) = if common { (&keys.postal_code, NAME_POSTAL) } else { (&keys.city, NAME_CITY) };
-        for tag in name_tags(keys, place.as_deref(), side) {
+        let place = place.as_deref();
+        for tag in name_tags(place, !keys.domains.is_empty(), side) {
             let kind = if tag.contains('@') { placed } else { NAME_COUNTRY };
             out.push(MatchKey::new(key_type(kind), format!("{tag}|{country}|{name}")));
+        }
+        // A common name's namesakes are many: only its tags decide.
+        if !keys.domains.is_empty() && !common {
+            for c in web_tags(place.is_some(), side) {
+                out.push(MatchKey::new(key_type(NAME_WEB), format!("{c}|{country}|{name}")));
+            }
         }
         // Without a postal code, a common name's phone number stands in as evidence.
         if let Some(phone) = keys.phone.as_ref().filter(|_| common && keys.postal_code.is_none()) {
@@ -180,39 +191,34 @@ pub fn match_keys(keys: &AccountKeys, side: Side) -> Vec<MatchKey> {
 
 /// The tags of an account's name keys (see the module documentation); `place` is what the `C`
 /// position compares: the city, or for a common name the postal code.
-fn name_tags(keys: &AccountKeys, place: Option<&str>, side: Side) -> Vec<String> {
-    let has_duns = !keys.duns.is_empty();
-    let has_domain = !keys.domains.is_empty();
-    let mark = |present: bool, c: &'static str| if present { c } else { "-" };
-    let mut tags = Vec::new();
+fn name_tags(place: Option<&str>, has_domain: bool, side: Side) -> Vec<String> {
+    let own_domains = if has_domain { "w" } else { "-" };
+    let mut tags: Vec<String> = place.map(|p| format!("*|@{p}")).into_iter().collect();
     match side {
-        Side::First => {
-            let duns: &[bool] = if has_duns { &[false] } else { &[false, true] };
-            let cities = match place {
-                Some(city) => vec![format!("@{city}"), "k".to_owned()],
-                None => vec!["?".to_owned()],
-            };
-            for &partner_duns in duns {
-                for city in &cities {
-                    tags.push(format!("{}|{}|{city}", mark(partner_duns, "d"), mark(has_domain, "w")));
-                }
-            }
-        }
+        Side::First => tags.push(format!("{own_domains}|{}", if place.is_some() { "k" } else { "?" })),
         Side::Second => {
-            for partner_domain in [false, true] {
-                let cities: Vec<String> = match (place, has_domain && partner_domain) {
-                    (Some(city), true) => vec![format!("@{city}")],
-                    (None, true) => vec![],
-                    (Some(city), false) => vec![format!("@{city}"), "?".to_owned()],
-                    (None, false) => vec!["k".to_owned(), "?".to_owned()],
-                };
-                for city in cities {
-                    tags.push(format!("{}|{}|{city}", mark(has_duns, "d"), mark(partner_domain, "w")));
-                }
+            // Rule 2 (keys.md §3): an account with domains accepts a partner with domains only in
+            // one place.
+            let partner_domains: &[&str] = if has_domain { &["-"] } else { &["-", "w"] };
+            let places: &[&str] = if place.is_some() { &["?"] } else { &["k", "?"] };
+            for w in partner_domains {
+                tags.extend(places.iter().map(|c| format!("{w}|{c}")));
             }
         }
     }
     tags
+}
+
+/// The `C` positions of the `name_web` keys of an account with domains and a distinctive name:
+/// the pairs rule 2 vetoes because their places cannot be compared, i.e. are not both known (the
+/// `C` position as in [`name_tags`], without `@PLACE`).
+fn web_tags(place_known: bool, side: Side) -> &'static [&'static str] {
+    match (side, place_known) {
+        (Side::First, true) => &["k"],
+        (Side::First, false) => &["?"],
+        (Side::Second, true) => &["?"],
+        (Side::Second, false) => &["k", "?"],
+    }
 }
 
 #[cfg(test)]
@@ -269,11 +275,11 @@ mod tests {
         types
     }
 
-    /// The vetoes and the evidence, exhaustively: a name matches unless both accounts carry a
-    /// DUNS number, or their places (a distinctive name's city, a common name's postal code) are
-    /// known and differ, or both carry domains but share none and are not known to be in one
-    /// place — and then those identifiers decide; the match says whether the places agree; and a
-    /// common name also matches, vetoes or not, where the phone number agrees.
+    /// The vetoes and the evidence, exhaustively: a name matches unless the accounts' places (a
+    /// distinctive name's city, a common name's postal code) are known and differ, or both carry
+    /// domains but share none and are not known to be in one place; the match says whether the
+    /// places agree; two accounts with domains and a distinctive name whose places cannot be
+    /// compared share a `name_web` key; a DUNS number on each side vetoes nothing; and a common name also matches, vetoes or not, where the phone number agrees.
     #[test]
     fn identifiers_on_both_sides_decide_instead_of_the_name() {
         let duns = [None, Some("001234567"), Some("987654321")];
@@ -308,11 +314,12 @@ mod tests {
                     let (db, wb, cb, pb, tb) = b;
                     // A common name's place is its postal code, a distinctive name's its city.
                     let (pla, plb) = if common { (pa, pb) } else { (ca, cb) };
-                    let places_allow = match (wa, wb) {
-                        (Some(_), Some(_)) => pla.is_some() && pla == plb,
+                    let same_place = pla.is_some() && pla == plb;
+                    let by_name = match (wa, wb) {
+                        (Some(_), Some(_)) => same_place,
                         _ => pla.is_none() || plb.is_none() || pla == plb,
                     };
-                    let by_name = (da.is_none() || db.is_none()) && places_allow;
+                    let web = !common && wa.is_some() && wb.is_some() && (pla.is_none() || plb.is_none());
                     let mut want = Vec::new();
                     if wa.is_some() && wa == wb {
                         want.push(DOMAIN);
@@ -320,10 +327,13 @@ mod tests {
                     if da.is_some() && da == db {
                         want.push(DUNS);
                     }
-                    if by_name && pla.is_some() && pla == plb {
+                    if by_name && same_place {
                         want.push(if common { NAME_POSTAL } else { NAME_CITY });
                     } else if by_name {
                         want.push(NAME_COUNTRY);
+                    }
+                    if web {
+                        want.push(NAME_WEB);
                     }
                     if common && pa.is_none() && pb.is_none() && ta.is_some() && ta == tb {
                         want.push(NAME_PHONE);
@@ -331,9 +341,14 @@ mod tests {
                     want.sort_unstable();
                     let got = shared_types(&make(a), &make(b));
                     assert_eq!(got, want, "{name}: {a:?} vs {b:?}");
+                    // One key of each type at most: a pair shares one tag.
                     let first = match_keys(&make(a), Side::First);
                     let second = match_keys(&make(b), Side::Second);
-                    assert!(first.len() <= MAX_NAME_KEYS + 2 && second.len() <= MAX_NAME_KEYS + 2);
+                    assert_eq!(second.iter().filter(|k| first.contains(k)).count(), want.len());
+                    for keys in [first, second] {
+                        let named = keys.iter().filter(|k| k.key_type().as_str().starts_with("name_")).count();
+                        assert!(named <= MAX_NAME_KEYS, "{name}: {a:?} / {b:?}: {named} name keys");
+                    }
                 }
             }
         }
@@ -341,17 +356,25 @@ mod tests {
 
     #[test]
     fn tags_read_as_documented() {
-        let keys = |side| {
-            match_keys(&account(Some("001234567"), None, Some("atlanta")), side)
+        let keys = |side, domain| {
+            match_keys(&account(Some("001234567"), domain, Some("atlanta")), side)
                 .into_iter()
                 .filter(|k| k.key_type().as_str().starts_with("name_"))
-                .map(|k| k.value().to_owned())
+                .map(|k| format!("{}:{}", k.key_type(), k.value()))
                 .collect::<Vec<_>>()
         };
-        assert_eq!(keys(Side::First), ["-|-|@atlanta|US|nordwind", "-|-|k|US|nordwind"]);
+        assert_eq!(keys(Side::First, None), ["name_city:*|@atlanta|US|nordwind", "name_country:-|k|US|nordwind"]);
         assert_eq!(
-            keys(Side::Second),
-            ["d|-|@atlanta|US|nordwind", "d|-|?|US|nordwind", "d|w|@atlanta|US|nordwind", "d|w|?|US|nordwind"]
+            keys(Side::Second, None),
+            ["name_city:*|@atlanta|US|nordwind", "name_country:-|?|US|nordwind", "name_country:w|?|US|nordwind"]
+        );
+        assert_eq!(
+            keys(Side::First, Some("nordwind.com")),
+            ["name_city:*|@atlanta|US|nordwind", "name_country:w|k|US|nordwind", "name_web:k|US|nordwind"]
+        );
+        assert_eq!(
+            keys(Side::Second, Some("nordwind.com")),
+            ["name_city:*|@atlanta|US|nordwind", "name_country:-|?|US|nordwind", "name_web:?|US|nordwind"]
         );
     }
 }

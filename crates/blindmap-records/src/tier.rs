@@ -10,7 +10,7 @@ use std::fmt;
 use blindmap_psi::{Dataset, KeyType, MatchKey, Outcome};
 
 use crate::normalise;
-use crate::rule::{DOMAIN, DUNS, NAME_CITY, NAME_COUNTRY, NAME_PHONE, NAME_POSTAL};
+use crate::rule::{DOMAIN, DUNS, NAME_CITY, NAME_COUNTRY, NAME_PHONE, NAME_POSTAL, NAME_WEB};
 
 /// How sure a match is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
@@ -18,7 +18,8 @@ use crate::rule::{DOMAIN, DUNS, NAME_CITY, NAME_COUNTRY, NAME_PHONE, NAME_POSTAL
 pub enum Tier {
     /// Independent evidence agrees: a domain, a DUNS number, or a name with more.
     Confirmed,
-    /// Only a common name and the country agree: worth a look, not a call.
+    /// Only the name and country agree, and the name is common or the websites differ: worth a
+    /// look, not a call.
     Possible,
 }
 
@@ -99,8 +100,11 @@ pub struct Explanation {
     /// Whether the account's name is common (every word a frequent surname, given name or
     /// generic word, keys.md §2.7); `None` when it has no name key.
     pub common_name: Option<bool>,
-    /// Evidence that could confirm a match by a common name but this side's account does not
-    /// have (a postal code, a phone number); empty for a confirmed match.
+    /// Both accounts have websites and share no domain, and their places could not be compared
+    /// (a `name_web` key of a distinctive name, keys.md §3): a possible match.
+    pub websites_differ: bool,
+    /// Evidence that could confirm a possible match but this side's account does not have (a
+    /// city, a postal code, a phone number); empty for a confirmed match.
     pub own_missing: Vec<Evidence>,
 }
 
@@ -113,7 +117,7 @@ impl Explanation {
             let evidence: &[Evidence] = match t.as_ref() {
                 DOMAIN => &[Evidence::Domain],
                 DUNS => &[Evidence::Duns],
-                NAME_COUNTRY => &[Evidence::NameCountry],
+                NAME_COUNTRY | NAME_WEB => &[Evidence::NameCountry],
                 NAME_CITY => &[Evidence::NameCountry, Evidence::City],
                 NAME_POSTAL => &[Evidence::NameCountry, Evidence::PostalCode],
                 NAME_PHONE => &[Evidence::NameCountry, Evidence::Phone],
@@ -130,13 +134,22 @@ impl Explanation {
         let common_name = name.map(normalise::is_common_name);
         let strong = agreed.iter().any(|e| matches!(e, Evidence::Domain | Evidence::Duns));
         let evidence = agreed.iter().any(|e| matches!(e, Evidence::PostalCode | Evidence::Phone));
-        let by_name = agreed.contains(&Evidence::NameCountry) && common_name == Some(false);
+        let types = || matched.iter().map(AsRef::as_ref);
+        // A `name_web` key is never shared together with a tagged name key: the name alone agreed,
+        // and rule 3 would have vetoed it.
+        let websites_differ = !strong && types().any(|t| t == NAME_WEB);
+        let by_name = types().any(|t| matches!(t, NAME_COUNTRY | NAME_CITY)) && common_name == Some(false);
         let tier = if strong || evidence || by_name { Tier::Confirmed } else { Tier::Possible };
         let mut own_missing = Vec::new();
-        if tier == Tier::Possible {
+        let has = |t: &str| own_keys.iter().any(|k| k.key_type().as_str() == t);
+        if tier == Tier::Possible && websites_differ && common_name == Some(false) {
+            // One city in common would have confirmed it.
+            if !has(NAME_CITY) {
+                own_missing.push(Evidence::City);
+            }
+        } else if tier == Tier::Possible {
             // A common name's evidence is its postal code, or its phone number where it has none
-            // (keys.md §3.1): say which this account lacks.
-            let has = |t: &str| own_keys.iter().any(|k| k.key_type().as_str() == t);
+            // (keys.md §3.3): say which this account lacks.
             if !has(NAME_POSTAL) {
                 own_missing.push(Evidence::PostalCode);
                 if !has(NAME_PHONE) {
@@ -144,7 +157,7 @@ impl Explanation {
                 }
             }
         }
-        Self { tier, agreed, common_name, own_missing }
+        Self { tier, agreed, common_name, websites_differ, own_missing }
     }
 
     /// The agreed evidence as codes joined by `+` (`name_country+city`).
@@ -175,18 +188,23 @@ impl fmt::Display for Explanation {
                 Ok(())
             }
             Tier::Possible => {
-                if self.common_name == Some(true) {
-                    f.write_str(", but the name is common")?;
-                }
-                f.write_str(" and neither the postal code nor the phone number agrees")?;
                 let missing: Vec<&str> = self
                     .own_missing
                     .iter()
                     .map(|e| match e {
+                        Evidence::City => "city",
                         Evidence::PostalCode => "postal code",
                         _ => "phone number",
                     })
                     .collect();
+                if self.websites_differ {
+                    f.write_str(", but the websites differ")?;
+                } else {
+                    if self.common_name == Some(true) {
+                        f.write_str(", but the name is common")?;
+                    }
+                    f.write_str(" and neither the postal code nor the phone number agrees")?;
+                }
                 if !missing.is_empty() {
                     write!(f, " (this account has no {})", list(&missing, "or"))?;
                 }
@@ -253,7 +271,10 @@ mod tests {
     fn identifiers_and_evidence_confirm_and_a_common_name_alone_does_not() {
         let common = own("brown", Some("munich"), None, None);
         let distinctive = own("zentrix", None, None, None);
-        let cases: [(&[&str], &[MatchKey], Tier); 8] = [
+        let cases: [(&[&str], &[MatchKey], Tier); 11] = [
+            (&["name_web"], &distinctive, Tier::Possible),
+            (&["name_web"], &common, Tier::Possible),
+            (&["domain", "name_web"], &distinctive, Tier::Confirmed),
             (&["domain"], &common, Tier::Confirmed),
             (&["duns", "name_country"], &common, Tier::Confirmed),
             (&["name_country"], &distinctive, Tier::Confirmed),
@@ -294,5 +315,18 @@ mod tests {
             "confirmed: the name, country and phone number agree"
         );
         assert_eq!(Explanation::of(&["name_phone"], &common).agreed_codes(), "name_country+phone");
+        let e = Explanation::of(&["name_web"], &own("zentrix", None, None, None));
+        assert!(e.websites_differ);
+        assert_eq!(
+            e.to_string(),
+            "possible: the name and country agree, but the websites differ (this account has no city)"
+        );
+        assert_eq!(
+            Explanation::of(&["name_web"], &own("zentrix", Some("munich"), None, None)).to_string(),
+            "possible: the name and country agree, but the websites differ"
+        );
+        let both = Explanation::of(&["domain", "name_web"], &common);
+        assert!(!both.websites_differ);
+        assert_eq!(both.to_string(), "confirmed: the domain, name and country agree");
     }
 }

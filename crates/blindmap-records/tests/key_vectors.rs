@@ -41,6 +41,9 @@ const ACCOUNTS: &[(&str, Raw)] = &[
         "global-solutions-hs",
         ("Global Solutions Limited", "United Kingdom", "London", "sw1a1aa", "", &["gs-london.com"], &[]),
     ),
+    ("nordwind-sf", ("Nordwind Logistik GmbH", "DE", "Hamburg", "", "", &["nordwind.de"], &[])),
+    ("nordwind-hs", ("Nordwind Logistik", "Germany", "", "", "", &["nordwind-logistik.com"], &[])),
+    ("nordwind-hamburg-hs", ("NORDWIND LOGISTIK", "Germany", "Hamburg", "", "", &["nordwind.com"], &[])),
 ];
 
 /// (initiator, responder): the initiator makes its keys as `Side::First`.
@@ -52,6 +55,8 @@ const PAIRS: &[(&str, &str)] = &[
     ("smith-sf", "smith-hs"),
     ("acme-sf", "acme-hs"),
     ("global-solutions-sf", "global-solutions-hs"),
+    ("nordwind-sf", "nordwind-hs"),
+    ("nordwind-sf", "nordwind-hamburg-hs"),
 ];
 
 /// The canonical values of a raw account, as an import makes them (keys.md §2).
@@ -149,7 +154,11 @@ fn the_key_vectors_are_what_the_importer_and_the_matching_rule_make() {
 #[test]
 fn the_key_vectors_follow_the_rules_in_words() {
     let v = vectors();
-    let pair = |a: &str| v["pairs"].as_array().unwrap().iter().find(|p| p["initiator"] == a).unwrap().clone();
+    let pairs = v["pairs"].as_array().unwrap();
+    let pair_with = |a: &str, b: &str| {
+        pairs.iter().find(|p| p["initiator"] == a && p["responder"] == b).expect("a listed pair").clone()
+    };
+    let pair = |a: &str| pairs.iter().find(|p| p["initiator"] == a).unwrap().clone();
     // A common name with one postal code: confirmed by it (the phone number is evidence only
     // without a postal code).
     let p = pair("brown-munich-sf");
@@ -165,9 +174,13 @@ fn the_key_vectors_follow_the_rules_in_words() {
     assert_eq!(brown["city"], "munich");
     // A distinctive name and the country: confirmed.
     assert_eq!(pair("zentrix-sf")["tier"], "confirmed");
-    // Two DUNS numbers veto the name, the phone number agrees: confirmed by the phone.
+    // Two DUNS numbers veto nothing; a common name without postal codes whose phone number
+    // agrees: confirmed by the phone.
     let p = pair("smith-sf");
-    assert_eq!((p["shared_key_types"].clone(), p["tier"].clone()), (json!(["name_phone"]), json!("confirmed")));
+    assert_eq!(
+        (p["shared_key_types"].clone(), p["tier"].clone()),
+        (json!(["name_country", "name_phone"]), json!("confirmed"))
+    );
     // A domain: confirmed; ZIP codes with Excel's lost zero restored, and ZIP+4 cut, agree.
     let p = pair("acme-sf");
     assert_eq!(
@@ -178,4 +191,10 @@ fn the_key_vectors_follow_the_rules_in_words() {
     let p = pair("global-solutions-sf");
     assert_eq!(p["tier"], "confirmed");
     assert!(p["shared_key_types"].as_array().unwrap().contains(&json!("name_postal")), "{p}");
+    // A distinctive name, different websites, one city unknown: possible, the websites differ.
+    let p = pair_with("nordwind-sf", "nordwind-hs");
+    assert_eq!((p["shared_key_types"].clone(), p["tier"].clone()), (json!(["name_web"]), json!("possible")));
+    // The same in one city: confirmed.
+    let p = pair_with("nordwind-sf", "nordwind-hamburg-hs");
+    assert_eq!((p["shared_key_types"].clone(), p["tier"].clone()), (json!(["name_city"]), json!("confirmed")));
 }

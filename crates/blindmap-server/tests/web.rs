@@ -163,15 +163,17 @@ async fn reps_sign_in_read_filter_export_and_act() {
     assert!(page.body.contains(&format!("/partners/{pid}/overlaps?own=")), "{}", page.body);
     assert!(!page.body.contains("partner=prospects"), "a hidden column links nowhere");
 
-    // The list: every overlap the store has, none from the hidden segment, only the owner field.
+    // The list: every confirmed overlap the store has (the default filter), none from the hidden
+    // segment, only the owner field.
+    let confirmed: Vec<&Value> = truth.iter().filter(|o| o["tier"] == "confirmed").collect();
     let page = agent.get(&format!("/partners/{pid}/overlaps")).await;
-    assert!(page.body.contains(&format!("of {} pairs", truth.len())), "{}", page.body);
+    assert!(page.body.contains(&format!("of {} pairs", confirmed.len())), "{}", page.body);
     assert!(!page.body.contains("lifecycle_stage"), "only the shared field");
     assert!(!page.body.contains("name=\"partner_segment\" value=\"prospects\""), "their hidden segment never shows");
     assert!(page.body.contains("owner: "), "{}", page.body);
     assert!(page.body.contains("aria-sort=\"ascending\""));
     // Filter by segment and owner, search.
-    let customers = truth.iter().filter(|o| o["own_segment"] == "customers").count();
+    let customers = confirmed.iter().filter(|o| o["own_segment"] == "customers").count();
     let page = agent.get(&format!("/partners/{pid}/overlaps?own=customers")).await;
     assert!(page.body.contains(&format!("of {customers} pairs")), "{}", page.body);
     let page = agent.get(&format!("/partners/{pid}/overlaps?q=northwind")).await;
