@@ -67,7 +67,7 @@ node() {
   "$bin" init --data-dir "$work/$name" --organisation "$organisation" --listen 127.0.0.1:0 "${database[@]}" \
     >"$work/$name.init"
   # Schemathesis sends thousands of requests with one token in a couple of minutes: no rate
-  # limits here (their 429 is documented on every route; tests/limits.rs holds the node to it).
+  # limits here (their 429 is documented on every route; crates/blindmap-server/tests/it/limits.rs holds the node to it).
   # The seed's webhook endpoint is on loopback over http: allowed here as an operator would.
   BLINDMAP_LOG=warn BLINDMAP_WEBHOOK_ALLOW_HTTP=true BLINDMAP_WEBHOOK_ALLOW=127.0.0.1 \
     BLINDMAP_RATE_LIMIT_PER_CREDENTIAL=0 BLINDMAP_RATE_LIMIT_PER_ORGANISATION=0 \

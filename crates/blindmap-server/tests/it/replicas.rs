@@ -10,8 +10,8 @@ use blindmap_server::client::{ApiClient, Method};
 use blindmap_server::node::{InitOptions, NodeConfig, RunningNode, init, start};
 use serde_json::{Value, json};
 
-const VENDOR_CSV: &str = include_str!("../../../samples/vendor-salesforce.csv");
-const PARTNER_CSV: &str = include_str!("../../../samples/partner-hubspot.csv");
+const VENDOR_CSV: &str = include_str!("../../../../samples/vendor-salesforce.csv");
+const PARTNER_CSV: &str = include_str!("../../../../samples/partner-hubspot.csv");
 
 async fn call(api: &ApiClient, method: Method, path: &str, body: Option<Value>) -> Value {
     let body = body.map(|b| (serde_json::to_vec(&b).unwrap(), "application/json"));

@@ -2,10 +2,8 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::support::{hubspot, salesforce};
 use blindmap_testkit::{Corpus, HUBSPOT_HEADER, Noise, SALESFORCE_HEADER, Settings, generate};
-use support::{hubspot, salesforce};
-
-mod support;
 
 fn small(seed: u64) -> Corpus {
     generate(&Settings { rows_per_side: 4000, seed, ..Settings::default() })

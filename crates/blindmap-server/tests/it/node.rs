@@ -13,7 +13,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde_json::Value;
 
-const VENDOR: &str = include_str!("../../../samples/vendor-salesforce.csv");
+const VENDOR: &str = include_str!("../../../../samples/vendor-salesforce.csv");
 
 #[tokio::test]
 async fn an_initialised_node_serves_its_api_over_pinned_tls() {

@@ -13,7 +13,7 @@ use blindmap_store::{
     SharingRule, Store, StoreError, on_both_backends,
 };
 
-const VENDOR: &str = include_str!("../../../samples/vendor-salesforce.csv");
+const VENDOR: &str = include_str!("../../../../samples/vendor-salesforce.csv");
 
 on_both_backends!(
     organisations_users_and_tokens,

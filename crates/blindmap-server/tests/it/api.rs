@@ -16,8 +16,8 @@ use tower::ServiceExt;
 
 use std::time::Duration;
 
-const VENDOR: &str = include_str!("../../../samples/vendor-salesforce.csv");
-const PARTNER: &str = include_str!("../../../samples/partner-hubspot.csv");
+const VENDOR: &str = include_str!("../../../../samples/vendor-salesforce.csv");
+const PARTNER: &str = include_str!("../../../../samples/partner-hubspot.csv");
 
 on_both_backends!(
     tokens_authenticate_and_roles_limit,

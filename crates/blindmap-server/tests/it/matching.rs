@@ -13,11 +13,10 @@ use blindmap_records::{Preset, Side, import_dataset};
 use blindmap_server::client::{ClientError, Method};
 use serde_json::{Value, json};
 
-mod common;
-use common::{Restartable, all_overlaps, call, finished, node, upload, upload_active};
+use crate::common::{Restartable, all_overlaps, call, finished, node, upload, upload_active};
 
-const VENDOR_CSV: &str = include_str!("../../../samples/vendor-salesforce.csv");
-const PARTNER_CSV: &str = include_str!("../../../samples/partner-hubspot.csv");
+const VENDOR_CSV: &str = include_str!("../../../../samples/vendor-salesforce.csv");
+const PARTNER_CSV: &str = include_str!("../../../../samples/partner-hubspot.csv");
 
 /// The vendor's overlapping accounts per partner segment, computed in one process with the
 /// partner's policy: what the networked run must store.

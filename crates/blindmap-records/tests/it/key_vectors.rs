@@ -3,7 +3,7 @@
 //! accounts the key types they share, the tier and the evidence. A peer that makes the same keys
 //! and tiers from the same raw values interoperates with blindmap.
 //!
-//! `BLINDMAP_WRITE_KEY_VECTORS=1 cargo test -p blindmap-records --test key_vectors` rewrites the
+//! `BLINDMAP_WRITE_KEY_VECTORS=1 cargo test -p blindmap-records --test it key_vectors` rewrites the
 //! file from the cases below (review the diff: it is the specification).
 
 use std::collections::BTreeSet;

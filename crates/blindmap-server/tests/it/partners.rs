@@ -4,8 +4,7 @@
 use blindmap_server::client::{ClientError, Method};
 use serde_json::json;
 
-mod common;
-use common::{call, node};
+use crate::common::{call, node};
 
 #[tokio::test]
 async fn nodes_pair_by_invite_over_mutual_tls_and_either_can_end_it() {

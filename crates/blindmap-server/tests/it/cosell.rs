@@ -12,11 +12,10 @@ use blindmap_records::{Preset, Side, import_dataset};
 use blindmap_server::client::Method;
 use serde_json::{Value, json};
 
-mod common;
-use common::{Node, Restartable, call, finished, node, upload};
+use crate::common::{Node, Restartable, call, finished, node, upload};
 
-const VENDOR_CSV: &str = include_str!("../../../samples/vendor-salesforce.csv");
-const PARTNER_CSV: &str = include_str!("../../../samples/partner-hubspot.csv");
+const VENDOR_CSV: &str = include_str!("../../../../samples/vendor-salesforce.csv");
+const PARTNER_CSV: &str = include_str!("../../../../samples/partner-hubspot.csv");
 
 /// Every (vendor account, partner account) pair the two samples match on.
 fn pairs() -> BTreeSet<(String, String)> {

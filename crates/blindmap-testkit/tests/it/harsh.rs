@@ -4,13 +4,11 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
+use crate::support::{hubspot, salesforce};
 use blindmap_testkit::{
     Corpus, DecoyKind, HUBSPOT_HEADER, SALESFORCE_HEADER, Settings, WorldKind, generate, hubspot_header,
     salesforce_header,
 };
-use support::{hubspot, salesforce};
-
-mod support;
 
 /// [`Settings::harsh`], generated once for every test of this binary.
 fn harsh() -> &'static Corpus {

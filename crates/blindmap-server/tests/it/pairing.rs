@@ -15,8 +15,7 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use serde_json::{Value, json};
 
-mod common;
-use common::{Node, call, node, store_of};
+use crate::common::{Node, call, node, store_of};
 
 /// Trusts exactly the certificate whose fingerprint is pinned (spec §18.1).
 #[derive(Debug)]

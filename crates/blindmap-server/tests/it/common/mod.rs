@@ -105,8 +105,8 @@ pub async fn store_of(node: &Node) -> blindmap_store::Store {
 pub async fn matched() -> (Node, Node, String, String) {
     let vendor = node("Vendor", None).await;
     let partner = node("Partner", None).await;
-    upload(&vendor, "v.csv", include_str!("../../../../samples/vendor-salesforce.csv")).await;
-    upload(&partner, "p.csv", include_str!("../../../../samples/partner-hubspot.csv")).await;
+    upload(&vendor, "v.csv", include_str!("../../../../../samples/vendor-salesforce.csv")).await;
+    upload(&partner, "p.csv", include_str!("../../../../../samples/partner-hubspot.csv")).await;
     let (pid, theirs) = pair(&vendor, &partner, "Partner").await;
     let policy = |hidden: &str| {
         serde_json::json!({ "rules": [

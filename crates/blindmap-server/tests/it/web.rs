@@ -13,8 +13,8 @@ use blindmap_server::client::{ApiClient, ClientError, Method, pinned_http};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-mod common;
-use common::{Node, call, matched, rep};
+use crate::common;
+use crate::common::{Node, call, matched, rep};
 
 /// A user agent that keeps its cookies, as a browser keeps the session.
 struct Agent {

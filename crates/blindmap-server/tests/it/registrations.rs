@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use blindmap_server::client::{ClientError, Method};
 use serde_json::{Value, json};
 
-mod common;
-use common::{Node, call, node, pair, store_of, upload};
+use crate::common::{Node, call, node, pair, store_of, upload};
 
 /// The vendor's accounts: one open opportunity of its direct team, one customer.
 const VENDOR_CSV: &str = "id,segment,name,country,domain,duns\n\

@@ -7,11 +7,11 @@ use blindmap_server::identity::Identity;
 use blindmap_server::node::IDENTITY_DIR;
 use serde_json::{Value, json};
 
-mod common;
-use common::{Node, call, finished, node, pair, upload};
+use crate::common;
+use crate::common::{Node, call, finished, node, pair, upload};
 
-const VENDOR_CSV: &str = include_str!("../../../samples/vendor-salesforce.csv");
-const PARTNER_CSV: &str = include_str!("../../../samples/partner-hubspot.csv");
+const VENDOR_CSV: &str = include_str!("../../../../samples/vendor-salesforce.csv");
+const PARTNER_CSV: &str = include_str!("../../../../samples/partner-hubspot.csv");
 
 /// The partner's own node identity, as modified software on its machine would hold it.
 fn attacker(partner: &Node, vendor: &Node) -> PeerClient {

@@ -15,11 +15,11 @@ use blindmap_server::client::{ClientError, Method};
 use blindmap_server::node::NodeConfig;
 use serde_json::{Value, json};
 
-mod common;
-use common::{Node, Restartable, call, finished, node, upload};
+use crate::common;
+use crate::common::{Node, Restartable, call, finished, node, upload};
 
-const VENDOR_CSV: &str = include_str!("../../../samples/vendor-salesforce.csv");
-const PARTNER_CSV: &str = include_str!("../../../samples/partner-hubspot.csv");
+const VENDOR_CSV: &str = include_str!("../../../../samples/vendor-salesforce.csv");
+const PARTNER_CSV: &str = include_str!("../../../../samples/partner-hubspot.csv");
 
 #[derive(Clone, Default)]
 struct Receiver {

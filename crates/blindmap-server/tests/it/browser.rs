@@ -3,12 +3,12 @@
 //! cookies back, fills and submits forms, and follows keyboard focus. Each test skips without
 //! Chromium unless `BLINDMAP_REQUIRE_BROWSER` is set (see `common/browser.rs`).
 
-mod common;
+use crate::common;
 
 use std::ffi::OsString;
 use std::time::Duration;
 
-use common::browser::{Browser, Key};
+use crate::common::browser::{Browser, Key};
 use serde_json::{Value, json};
 
 #[tokio::test]

@@ -18,8 +18,7 @@ use blindmap_server::node::NodeConfig;
 use blindmap_store::{Role, Store};
 use serde_json::{Value, json};
 
-mod common;
-use common::{Node, all_overlaps as all_items, call, node};
+use crate::common::{Node, all_overlaps as all_items, call, node};
 
 /// The history, in the order it happened: (partner, kind, date). The deal closes on 2027-01-31,
 /// so the touches are 120, 90, 60, 30 and 0 days old at the close; Umbrella's comes after it.

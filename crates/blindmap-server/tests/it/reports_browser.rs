@@ -9,13 +9,13 @@
 //! Skips without
 //! Chromium unless `BLINDMAP_REQUIRE_BROWSER` is set (the test command sets it in CI).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use crate::common::browser::Browser;
 use blindmap_server::client::Method;
-use common::browser::Browser;
 
 const WAIT: Duration = Duration::from_secs(15);
 

@@ -5,13 +5,13 @@
 //! same tier for one pair; the matrix splits its counts into confirmed and possible; and the
 //! report filters by tier.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::common::{all_overlaps, call, finished, node, pair, upload};
 use blindmap_server::client::Method;
-use common::{all_overlaps, call, finished, node, pair, upload};
 use serde_json::{Value, json};
 
 const VENDOR_CSV: &str = "\u{feff}Account ID,Account Name,Type,Website,Phone,Billing City,Billing Zip/Postal Code,\

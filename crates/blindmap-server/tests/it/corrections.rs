@@ -16,7 +16,7 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-const VENDOR: &str = include_str!("../../../samples/vendor-salesforce.csv");
+const VENDOR: &str = include_str!("../../../../samples/vendor-salesforce.csv");
 
 const NORTHWIND: &str = "0015g00000NWTRdAAF";
 const FABRIKAM: &str = "0015g00000FBRKmAAC";

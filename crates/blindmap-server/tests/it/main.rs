@@ -1,0 +1,22 @@
+//! The node's integration tests, one binary: each module drives the node (its API, pages, peer
+//! channel, workers) as a client would; `common` holds the helpers they share.
+
+mod common;
+
+mod api;
+mod attribution;
+mod browser;
+mod corrections;
+mod cosell;
+mod hooks;
+mod limits;
+mod matching;
+mod node;
+mod pairing;
+mod partners;
+mod peer;
+mod registrations;
+mod replicas;
+mod reports_browser;
+mod tiers;
+mod web;

@@ -1,0 +1,5 @@
+//! The store's integration tests, one binary, each on SQLite and (where configured) PostgreSQL.
+
+mod attribution;
+mod secrets;
+mod store;

@@ -1,0 +1,5 @@
+//! The command line's integration tests, one binary: the `blindmap` executable run as a user would.
+
+mod cli;
+mod corrections_cli;
+mod deploy;
