@@ -40,8 +40,8 @@ use std::time::{Duration, Instant};
 
 use driver::{Binaries, Driver, locate};
 use fantoccini::actions::{InputSource, KeyAction, KeyActions};
-pub use fantoccini::elements::Element;
-pub use fantoccini::key::Key;
+pub(crate) use fantoccini::elements::Element;
+pub(crate) use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde::Deserialize;
@@ -65,20 +65,20 @@ const CHROMIUM_ARGS: &[&str] = &[
 ];
 
 /// A headless Chromium session; closed, with its chromedriver, on drop.
-pub struct Browser {
+pub(crate) struct Browser {
     client: Client,
     session: Option<String>,
     /// Chromium's own process, ended directly should closing the session fail.
     browser_pid: Option<u64>,
-    /// Dropped after the session is closed, and before `dir`, which holds its log.
+    /// Dropped after the session is closed, and before `_dir`, which holds its log.
     driver: Driver,
     /// The profile (`profile/`) and chromedriver's log (`chromedriver.log`).
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 /// A cookie as the browser holds it, `HttpOnly` ones included.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BrowserCookie {
+pub(crate) struct BrowserCookie {
     pub name: String,
     pub value: String,
     pub path: Option<String>,
@@ -91,24 +91,22 @@ pub struct BrowserCookie {
 
 /// What a `fetch()` from the current page got back.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Fetched {
+pub(crate) struct Fetched {
     pub status: u16,
-    /// The URL after redirects.
-    pub url: String,
     /// Header names in lower case (`Set-Cookie` is never visible to a page).
     pub headers: BTreeMap<String, String>,
     pub body: String,
 }
 
 impl Fetched {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
     }
 }
 
 /// The element that has keyboard focus, described the way a keyboard user meets it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Focused {
+pub(crate) struct Focused {
     /// Lower-case tag name (`a`, `button`, `input`, …).
     pub tag: String,
     pub id: Option<String>,
@@ -133,13 +131,13 @@ impl fmt::Display for Focused {
 impl Browser {
     /// A browser session, or `None` (after a note on stderr) where no Chromium is installed and
     /// `BLINDMAP_REQUIRE_BROWSER` is unset.
-    pub async fn start() -> Option<Self> {
+    pub(crate) async fn start() -> Option<Self> {
         Self::start_with(|name| std::env::var_os(name)).await
     }
 
     /// `start()`, reading the environment through `env` (so a test can pretend a machine has no
     /// browser without touching the process environment).
-    pub async fn start_with(env: impl Fn(&str) -> Option<OsString>) -> Option<Self> {
+    pub(crate) async fn start_with(env: impl Fn(&str) -> Option<OsString>) -> Option<Self> {
         let binaries = match locate(&env) {
             Ok(binaries) => binaries,
             Err(missing) => {
@@ -180,31 +178,26 @@ impl Browser {
         });
         let session = client.session_id().await.ok().flatten();
         let browser_pid = client.capabilities().and_then(|c| c.get("goog:processID")).and_then(Value::as_u64);
-        Self { client, session, browser_pid, driver, dir }
-    }
-
-    /// The WebDriver client, for what the helpers below do not cover.
-    pub fn client(&self) -> &Client {
-        &self.client
+        Self { client, session, browser_pid, driver, _dir: dir }
     }
 
     /// Opens `url` and waits for it to load.
-    pub async fn goto(&self, url: &str) {
+    pub(crate) async fn goto(&self, url: &str) {
         self.client.goto(url).await.unwrap_or_else(|e| panic!("open {url}: {e}"));
     }
 
     /// The address the browser shows.
-    pub async fn url(&self) -> String {
+    pub(crate) async fn url(&self) -> String {
         self.client.current_url().await.unwrap_or_else(|e| panic!("read the current URL: {e}")).to_string()
     }
 
     /// The current document as HTML (after scripts ran).
-    pub async fn source(&self) -> String {
+    pub(crate) async fn source(&self) -> String {
         self.client.source().await.unwrap_or_else(|e| panic!("read the page source: {e}"))
     }
 
     /// The first element `css` selects.
-    pub async fn find(&self, css: &str) -> Element {
+    pub(crate) async fn find(&self, css: &str) -> Element {
         match self.client.find(Locator::Css(css)).await {
             Ok(element) => element,
             Err(e) => panic!("find {css:?} on {}: {e}", self.url().await),
@@ -212,7 +205,7 @@ impl Browser {
     }
 
     /// Every element `css` selects (none is no error).
-    pub async fn find_all(&self, css: &str) -> Vec<Element> {
+    pub(crate) async fn find_all(&self, css: &str) -> Vec<Element> {
         match self.client.find_all(Locator::Css(css)).await {
             Ok(elements) => elements,
             Err(e) => panic!("find all {css:?} on {}: {e}", self.url().await),
@@ -220,19 +213,19 @@ impl Browser {
     }
 
     /// Whether `css` selects anything.
-    pub async fn exists(&self, css: &str) -> bool {
+    pub(crate) async fn exists(&self, css: &str) -> bool {
         !self.find_all(css).await.is_empty()
     }
 
     /// The rendered text of the first element `css` selects (what a reader sees: hidden parts
     /// left out, whitespace as laid out).
-    pub async fn text_of(&self, css: &str) -> String {
+    pub(crate) async fn text_of(&self, css: &str) -> String {
         let element = self.find(css).await;
         element.text().await.unwrap_or_else(|e| panic!("read the text of {css:?}: {e}"))
     }
 
     /// The rendered text of every element `css` selects, e.g. the cells of a table column.
-    pub async fn texts_of(&self, css: &str) -> Vec<String> {
+    pub(crate) async fn texts_of(&self, css: &str) -> Vec<String> {
         let mut texts = Vec::new();
         for element in self.find_all(css).await {
             texts.push(element.text().await.unwrap_or_else(|e| panic!("read the text of {css:?}: {e}")));
@@ -240,34 +233,28 @@ impl Browser {
         texts
     }
 
-    /// An attribute of the first element `css` selects.
-    pub async fn attr_of(&self, css: &str, attribute: &str) -> Option<String> {
-        let element = self.find(css).await;
-        element.attr(attribute).await.unwrap_or_else(|e| panic!("read {attribute} of {css:?}: {e}"))
-    }
-
     /// Clears the field `css` selects and types `value` into it, as a user would.
-    pub async fn fill(&self, css: &str, value: &str) {
+    pub(crate) async fn fill(&self, css: &str, value: &str) {
         let field = self.find(css).await;
         field.clear().await.unwrap_or_else(|e| panic!("clear {css:?}: {e}"));
         field.send_keys(value).await.unwrap_or_else(|e| panic!("type into {css:?}: {e}"));
     }
 
     /// Picks the option whose value is `value` in the `<select>` `css` selects.
-    pub async fn select(&self, css: &str, value: &str) {
+    pub(crate) async fn select(&self, css: &str, value: &str) {
         let field = self.find(css).await;
         field.select_by_value(value).await.unwrap_or_else(|e| panic!("select {value:?} in {css:?}: {e}"));
     }
 
     /// Clicks the element `css` selects (scrolled into view; it must be visible and enabled).
-    pub async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         let element = self.find(css).await;
         element.click().await.unwrap_or_else(|e| panic!("click {css:?}: {e}"));
     }
 
     /// Submits the form `css` selects as its submit button would: validation and `submit`
     /// handlers run (`requestSubmit`). Wait for the next page with `wait_for` or `wait_for_url`.
-    pub async fn submit(&self, css: &str) {
+    pub(crate) async fn submit(&self, css: &str) {
         let form = self.find(css).await;
         let form = serde_json::to_value(&form).expect("an element reference");
         self.client
@@ -277,7 +264,7 @@ impl Browser {
     }
 
     /// Waits up to `timeout` for `css` to select something, and returns the first match.
-    pub async fn wait_for(&self, css: &str, timeout: Duration) -> Element {
+    pub(crate) async fn wait_for(&self, css: &str, timeout: Duration) -> Element {
         match self.client.wait().at_most(timeout).for_element(Locator::Css(css)).await {
             Ok(element) => element,
             Err(e) => panic!("{css:?} did not appear within {timeout:?} on {}: {e}", self.url().await),
@@ -285,7 +272,7 @@ impl Browser {
     }
 
     /// Waits up to `timeout` until the address contains `part`, and returns it.
-    pub async fn wait_for_url(&self, part: &str, timeout: Duration) -> String {
+    pub(crate) async fn wait_for_url(&self, part: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             let url = self.url().await;
@@ -298,12 +285,12 @@ impl Browser {
     }
 
     /// Runs `script` in the page (`arguments[i]` are `args`) and returns what it returns.
-    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
+    pub(crate) async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
         self.client.execute(script, args).await.unwrap_or_else(|e| panic!("run script {script:?}: {e}"))
     }
 
     /// The cookies the browser holds for the current page, `HttpOnly` ones included.
-    pub async fn cookies(&self) -> Vec<BrowserCookie> {
+    pub(crate) async fn cookies(&self) -> Vec<BrowserCookie> {
         let cookies = self.client.get_all_cookies().await.unwrap_or_else(|e| panic!("read cookies: {e}"));
         cookies
             .iter()
@@ -320,14 +307,14 @@ impl Browser {
     }
 
     /// The cookie called `name`, if the browser holds one for the current page.
-    pub async fn cookie(&self, name: &str) -> Option<BrowserCookie> {
+    pub(crate) async fn cookie(&self, name: &str) -> Option<BrowserCookie> {
         self.cookies().await.into_iter().find(|c| c.name == name)
     }
 
     /// `GET url` (absolute, or relative to the current page) with `fetch()` from the page, so
     /// with the browser's cookies — how a test reads what a link downloads (Chromium saves
     /// `text/csv` and attachments to disk instead of showing them).
-    pub async fn fetch(&self, url: &str) -> Fetched {
+    pub(crate) async fn fetch(&self, url: &str) -> Fetched {
         const FETCH: &str = "const [url, done] = arguments;
             fetch(url, { credentials: 'same-origin' })
               .then(async r => done({ status: r.status, url: r.url,
@@ -345,14 +332,14 @@ impl Browser {
     }
 
     /// The body of `GET url` fetched from the page (see `fetch`); panics unless it is a 2xx.
-    pub async fn fetch_text(&self, url: &str) -> String {
+    pub(crate) async fn fetch_text(&self, url: &str) -> String {
         let fetched = self.fetch(url).await;
         assert!((200..300).contains(&fetched.status), "GET {url}: {} {}", fetched.status, fetched.body);
         fetched.body
     }
 
     /// The `href` target of the link `css` selects, fetched with the browser's cookies.
-    pub async fn fetch_link(&self, css: &str) -> Fetched {
+    pub(crate) async fn fetch_link(&self, css: &str) -> Fetched {
         let link = self.find(css).await;
         let href = link
             .prop("href")
@@ -363,12 +350,12 @@ impl Browser {
     }
 
     /// Presses and releases `key` wherever focus is, as a keyboard would.
-    pub async fn press(&self, key: Key) {
+    pub(crate) async fn press(&self, key: Key) {
         self.chord(&[key]).await;
     }
 
     /// Holds `keys` down in order and releases them in reverse (`[Key::Shift, Key::Tab]`).
-    pub async fn chord(&self, keys: &[Key]) {
+    pub(crate) async fn chord(&self, keys: &[Key]) {
         let mut actions = KeyActions::new("keyboard".to_owned());
         for &key in keys {
             actions = actions.then(KeyAction::Down { value: key.into() });
@@ -380,19 +367,19 @@ impl Browser {
     }
 
     /// Moves focus forward, as the Tab key does, and says where it landed.
-    pub async fn tab(&self) -> Option<Focused> {
+    pub(crate) async fn tab(&self) -> Option<Focused> {
         self.press(Key::Tab).await;
         self.focused().await
     }
 
     /// Moves focus back, as Shift+Tab does, and says where it landed.
-    pub async fn shift_tab(&self) -> Option<Focused> {
+    pub(crate) async fn shift_tab(&self) -> Option<Focused> {
         self.chord(&[Key::Shift, Key::Tab]).await;
         self.focused().await
     }
 
     /// The element with keyboard focus (`document.activeElement`), `None` when nothing is focused.
-    pub async fn focused(&self) -> Option<Focused> {
+    pub(crate) async fn focused(&self) -> Option<Focused> {
         const FOCUSED: &str = "const e = document.activeElement;
             if (!e || e === document.body || e === document.documentElement) return null;
             const text = s => (s || '').replace(/\\s+/g, ' ').trim();
@@ -413,7 +400,7 @@ impl Browser {
     /// Presses Tab up to `max` times from where focus is now (the top, right after `goto`) and
     /// lists where focus went, stopping early when it leaves the page's last focusable element
     /// (focus is then outside the page: Shift+Tab comes back to that last element).
-    pub async fn tab_order(&self, max: usize) -> Vec<Focused> {
+    pub(crate) async fn tab_order(&self, max: usize) -> Vec<Focused> {
         let mut order: Vec<Focused> = Vec::new();
         for _ in 0..max {
             match self.tab().await {

@@ -1,9 +1,7 @@
 //! What the end-to-end tests of real nodes share: a node on port 0 in a fresh folder, and calls
 //! to its API.
 
-#![allow(dead_code, unreachable_pub)]
-
-pub mod browser;
+pub(crate) mod browser;
 
 use std::time::Duration;
 
@@ -11,7 +9,7 @@ use blindmap_server::client::{ApiClient, ClientError, Method};
 use blindmap_server::node::{InitOptions, NodeConfig, RunningNode, init, start};
 use serde_json::Value;
 
-pub struct Node {
+pub(crate) struct Node {
     pub running: RunningNode,
     pub api: ApiClient,
     pub _dir: tempfile::TempDir,
@@ -32,14 +30,14 @@ fn options(dir: &tempfile::TempDir, organisation: &str, database_url: Option<Str
 /// A test node's configuration: as `init` wrote it, and — as an operator whose webhook receivers
 /// run on the node's own machine would set it — webhooks allowed to loopback over plain http
 /// (the tests' receivers listen on 127.0.0.1).
-pub fn config(data_dir: &std::path::Path) -> NodeConfig {
+pub(crate) fn config(data_dir: &std::path::Path) -> NodeConfig {
     let mut config = NodeConfig::load(data_dir).unwrap();
     config.webhook_allow_http = true;
     config.webhook_allow = vec!["127.0.0.0/8".into(), "::1".into()];
     config
 }
 
-pub async fn node(organisation: &str, database_url: Option<String>) -> Node {
+pub(crate) async fn node(organisation: &str, database_url: Option<String>) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let options = options(&dir, organisation, database_url);
     let made = init(&options).await.unwrap();
@@ -49,12 +47,12 @@ pub async fn node(organisation: &str, database_url: Option<String>) -> Node {
     Node { running, api, _dir: dir }
 }
 
-pub async fn call(node: &Node, method: Method, path: &str, body: Option<Value>) -> Result<Value, ClientError> {
+pub(crate) async fn call(node: &Node, method: Method, path: &str, body: Option<Value>) -> Result<Value, ClientError> {
     let body = body.map(|b| (serde_json::to_vec(&b).unwrap(), "application/json"));
     node.api.call(method, path, body, &[]).await
 }
 
-pub async fn upload(node: &Node, name: &str, csv: &str) {
+pub(crate) async fn upload(node: &Node, name: &str, csv: &str) {
     let body = Some((csv.as_bytes().to_vec(), "text/csv"));
     let path = format!("/api/v1/datasets?name={name}");
     node.api.call::<Value>(Method::POST, &path, body, &[]).await.unwrap();
@@ -62,7 +60,7 @@ pub async fn upload(node: &Node, name: &str, csv: &str) {
 
 /// Uploads a dataset and makes it the one the node's runs match (a later import waits to be
 /// chosen otherwise).
-pub async fn upload_active(node: &Node, name: &str, csv: &str) {
+pub(crate) async fn upload_active(node: &Node, name: &str, csv: &str) {
     let body = Some((csv.as_bytes().to_vec(), "text/csv"));
     let path = format!("/api/v1/datasets?name={name}&activate=true");
     let made: Value = node.api.call(Method::POST, &path, body, &[]).await.unwrap();
@@ -70,7 +68,7 @@ pub async fn upload_active(node: &Node, name: &str, csv: &str) {
 }
 
 /// Polls a run until it leaves `running`.
-pub async fn finished(node: &Node, run: &str) -> Value {
+pub(crate) async fn finished(node: &Node, run: &str) -> Value {
     for _ in 0..600 {
         let view = call(node, Method::GET, &format!("/api/v1/runs/{run}"), None).await.unwrap();
         if view["state"] != "running" {
@@ -82,7 +80,7 @@ pub async fn finished(node: &Node, run: &str) -> Value {
 }
 
 /// Pairs `inviter` with `invited` over the API: the inviter's and the invited's partnership ids.
-pub async fn pair(inviter: &Node, invited: &Node, invited_name: &str) -> (String, String) {
+pub(crate) async fn pair(inviter: &Node, invited: &Node, invited_name: &str) -> (String, String) {
     let invite = call(inviter, Method::POST, "/api/v1/partnerships/invites", None).await.unwrap();
     let accepted =
         call(invited, Method::POST, "/api/v1/partnerships", Some(serde_json::json!({ "code": invite["code"] })))
@@ -94,7 +92,7 @@ pub async fn pair(inviter: &Node, invited: &Node, invited_name: &str) -> (String
 }
 
 /// The node's own store (SQLite nodes), opened beside it.
-pub async fn store_of(node: &Node) -> blindmap_store::Store {
+pub(crate) async fn store_of(node: &Node) -> blindmap_store::Store {
     blindmap_store::Store::connect(&format!("sqlite:{}", node._dir.path().join("node").join("node.db").display()))
         .await
         .unwrap()
@@ -102,7 +100,7 @@ pub async fn store_of(node: &Node) -> blindmap_store::Store {
 
 /// A vendor and a partner that matched. Each shares its accounts' owner only: the partner hides
 /// its prospects, the vendor its partners. The vendor's and the partner's partnership ids.
-pub async fn matched() -> (Node, Node, String, String) {
+pub(crate) async fn matched() -> (Node, Node, String, String) {
     let vendor = node("Vendor", None).await;
     let partner = node("Partner", None).await;
     upload(&vendor, "v.csv", include_str!("../../../../../samples/vendor-salesforce.csv")).await;
@@ -134,7 +132,7 @@ pub async fn matched() -> (Node, Node, String, String) {
 }
 
 /// A rep of `node`'s organisation: its user id and token.
-pub async fn rep(node: &Node) -> (String, String) {
+pub(crate) async fn rep(node: &Node) -> (String, String) {
     let made = call(node, Method::POST, "/api/v1/users", Some(serde_json::json!({ "name": "rita", "role": "rep" })))
         .await
         .unwrap();
@@ -142,7 +140,7 @@ pub async fn rep(node: &Node) -> (String, String) {
 }
 
 /// Every page of a list of overlaps.
-pub async fn all_overlaps(node: &Node, path: &str) -> Vec<Value> {
+pub(crate) async fn all_overlaps(node: &Node, path: &str) -> Vec<Value> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -162,7 +160,7 @@ pub async fn all_overlaps(node: &Node, path: &str) -> Vec<Value> {
 
 /// A node that a test stops and starts again from the same folder, on the same port (partners
 /// keep dialling the URL they paired with).
-pub struct Restartable {
+pub(crate) struct Restartable {
     pub config: NodeConfig,
     data_dir: std::path::PathBuf,
     fingerprint: String,
@@ -172,7 +170,7 @@ pub struct Restartable {
 
 impl Restartable {
     /// A new node of `organisation` on a free fixed port.
-    pub async fn new(organisation: &str) -> Self {
+    pub(crate) async fn new(organisation: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let options = options(&dir, organisation, None);
         let made = init(&options).await.unwrap();
@@ -191,13 +189,8 @@ impl Restartable {
         }
     }
 
-    /// Its data folder.
-    pub fn data_dir(&self) -> &std::path::Path {
-        &self.data_dir
-    }
-
     /// Starts it (again).
-    pub async fn start(&self) -> Node {
+    pub(crate) async fn start(&self) -> Node {
         let running = start(&self.data_dir, &self.config).await.unwrap();
         let api = ApiClient::new(&self.config.public_url, &self.fingerprint, &self.token).unwrap();
         Node { running, api, _dir: tempfile::tempdir().unwrap() }
