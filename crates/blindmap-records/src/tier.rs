@@ -136,7 +136,7 @@ impl Explanation {
         let evidence = agreed.iter().any(|e| matches!(e, Evidence::PostalCode | Evidence::Phone));
         let types = || matched.iter().map(AsRef::as_ref);
         // A `name_web` key is never shared together with a tagged name key: the name alone agreed,
-        // and rule 3 would have vetoed it.
+        // and rule 2 (keys.md §3) would have vetoed it.
         let websites_differ = !strong && types().any(|t| t == NAME_WEB);
         let by_name = types().any(|t| matches!(t, NAME_COUNTRY | NAME_CITY)) && common_name == Some(false);
         let tier = if strong || evidence || by_name { Tier::Confirmed } else { Tier::Possible };
@@ -188,15 +188,7 @@ impl fmt::Display for Explanation {
                 Ok(())
             }
             Tier::Possible => {
-                let missing: Vec<&str> = self
-                    .own_missing
-                    .iter()
-                    .map(|e| match e {
-                        Evidence::City => "city",
-                        Evidence::PostalCode => "postal code",
-                        _ => "phone number",
-                    })
-                    .collect();
+                let missing: Vec<&str> = self.own_missing.iter().flat_map(|e| e.nouns()).copied().collect();
                 if self.websites_differ {
                     f.write_str(", but the websites differ")?;
                 } else {
