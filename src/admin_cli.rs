@@ -4,12 +4,13 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use blindmap_server::client::Method;
+use blindmap_server::api::Page;
+use blindmap_server::api::hooks::{HookView, NewHook};
+use blindmap_server::api::users::{NewToken, NewUser};
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
 
-use crate::node_cli::{Connection, all_items, client, encode, runtime};
-use crate::term::{escaped, shown};
+use crate::node_cli::{Connection, client, runtime};
+use crate::term::escaped;
 
 #[derive(Subcommand)]
 pub(crate) enum UsersCommand {
@@ -92,77 +93,55 @@ pub(crate) enum UsersCommand {
 
 pub(crate) fn run_users(command: &UsersCommand) -> anyhow::Result<()> {
     runtime()?.block_on(async {
-        let body = |v: Value| Some((serde_json::to_vec(&v).expect("JSON"), "application/json"));
         match command {
             UsersCommand::List { connection } => {
-                for u in &all_items(&client(connection)?, "/api/v1/users").await? {
-                    println!("{}  {:<24} {}", shown(&u["id"], "?"), shown(&u["name"], "?"), shown(&u["role"], "?"));
-                    if u["state"].as_str().is_some_and(|s| s != "active") {
-                        println!("    ({})", shown(&u["state"], "?"));
+                for u in &client(connection)?.users().await? {
+                    println!("{}  {:<24} {}", escaped(&u.id), escaped(&u.name), escaped(&u.role));
+                    if u.state != "active" {
+                        println!("    ({})", escaped(&u.state));
                     }
-                    for t in u["tokens"].as_array().into_iter().flatten() {
-                        let state = if t["revoked_at"].is_null() { "active" } else { "revoked" };
-                        println!("    {}  {:<20} {state}", shown(&t["id"], "?"), shown(&t["label"], "?"));
+                    for t in &u.tokens {
+                        let state = if t.revoked_at.is_none() { "active" } else { "revoked" };
+                        println!("    {}  {:<20} {state}", escaped(&t.id), escaped(&t.label));
                     }
                 }
             }
             UsersCommand::Add { name, role, label, connection } => {
-                let made: Value = client(connection)?
-                    .call(
-                        Method::POST,
-                        "/api/v1/users",
-                        body(json!({ "name": name, "role": role, "token_label": label })),
-                        &[],
-                    )
-                    .await?;
-                println!(
-                    "Added {} ({}) as {}.",
-                    shown(&made["name"], "?"),
-                    shown(&made["role"], "?"),
-                    shown(&made["id"], "?")
-                );
-                println!("Token {} (shown once; only its hash is kept):", shown(&made["token"]["id"], "?"));
-                println!("  {}", shown(&made["token"]["token"], "?"));
+                let body = NewUser { name: name.clone(), role: role.clone(), token_label: Some(label.clone()) };
+                let made = client(connection)?.create_user(&body).await?;
+                println!("Added {} ({}) as {}.", escaped(&made.name), escaped(&made.role), escaped(&made.id));
+                println!("Token {} (shown once; only its hash is kept):", escaped(&made.token.id));
+                println!("  {}", escaped(&made.token.token));
             }
             UsersCommand::Token { user, label, connection } => {
-                let path = format!("/api/v1/users/{}/tokens", encode(user));
-                let t: Value =
-                    client(connection)?.call(Method::POST, &path, body(json!({ "label": label })), &[]).await?;
-                println!("Token {} (shown once; only its hash is kept):", shown(&t["id"], "?"));
-                println!("  {}", shown(&t["token"], "?"));
+                let t = client(connection)?.issue_token(user, &NewToken { label: label.clone() }).await?;
+                println!("Token {} (shown once; only its hash is kept):", escaped(&t.id));
+                println!("  {}", escaped(&t.token));
             }
             UsersCommand::Link { user, connection } => {
-                let path = format!("/api/v1/users/{}/signin-link", encode(user));
-                let link: Value = client(connection)?.call(Method::POST, &path, None, &[]).await?;
+                let link = client(connection)?.signin_link(user).await?;
                 println!(
                     "Sign-in link (works once, until {}; hand it over as you would a token):",
-                    shown(&link["expires_at"], "?")
+                    escaped(&link.expires_at)
                 );
-                println!("  {}", shown(&link["url"], "?"));
+                println!("  {}", escaped(&link.url));
             }
             UsersCommand::Revoke { id, connection } => {
-                let path = format!("/api/v1/tokens/{}", encode(id));
-                client(connection)?.call_empty(Method::DELETE, &path).await?;
+                client(connection)?.revoke_token(id).await?;
                 println!("Revoked {}.", escaped(id));
             }
             UsersCommand::Disable { user, connection } | UsersCommand::Enable { user, connection } => {
-                let action = if matches!(command, UsersCommand::Disable { .. }) { "disable" } else { "enable" };
-                let path = format!("/api/v1/users/{}/{action}", encode(user));
-                let u: Value = client(connection)?.call(Method::POST, &path, None, &[]).await?;
-                println!("{user} is {}.", u["state"].as_str().unwrap_or("?"));
+                let enable = matches!(command, UsersCommand::Enable { .. });
+                let u = client(connection)?.set_user_enabled(user, enable).await?;
+                println!("{user} is {}.", escaped(&u.state));
             }
             UsersCommand::Remove { user, connection } => {
-                let path = format!("/api/v1/users/{}", encode(user));
-                client(connection)?.call_empty(Method::DELETE, &path).await?;
+                client(connection)?.delete_user(user).await?;
                 println!("Removed {user}: its tokens are revoked and its sessions ended.");
             }
             UsersCommand::Signout { user, connection } => {
-                let path = format!("/api/v1/users/{}/sessions", encode(user));
-                let ended: Value = client(connection)?.call(Method::DELETE, &path, None, &[]).await?;
-                println!(
-                    "Signed {user} out everywhere: {} sessions ended.",
-                    ended["sessions_ended"].as_u64().unwrap_or(0)
-                );
+                let ended = client(connection)?.end_sessions(user).await?;
+                println!("Signed {user} out everywhere: {} sessions ended.", ended.sessions_ended);
             }
         }
         Ok(())
@@ -249,15 +228,14 @@ pub(crate) enum HooksCommand {
     },
 }
 
-fn show_hook(h: &Value) {
-    let events: Vec<&str> = h["events"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+fn show_hook(h: &HookView) {
     println!(
         "{}  {:<8} {}  events: {}  failures in a row: {}",
-        shown(&h["id"], "?"),
-        shown(&h["state"], "?"),
-        shown(&h["url"], "?"),
-        if events.is_empty() { "all".to_owned() } else { escaped(&events.join(", ")).into_owned() },
-        h["consecutive_failures"]
+        escaped(&h.id),
+        escaped(&h.state),
+        escaped(&h.url),
+        if h.events.is_empty() { "all".to_owned() } else { escaped(&h.events.join(", ")).into_owned() },
+        h.consecutive_failures
     );
 }
 
@@ -265,53 +243,36 @@ pub(crate) fn run_hooks(command: &HooksCommand) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         match command {
             HooksCommand::Add { url, events, connection } => {
-                let body = serde_json::to_vec(&json!({ "url": url, "events": events }))?;
-                let h: Value = client(connection)?
-                    .call(Method::POST, "/api/v1/hooks", Some((body, "application/json")), &[])
-                    .await?;
+                let h = client(connection)?.create_hook(&NewHook { url: url.clone(), events: events.clone() }).await?;
                 show_hook(&h);
                 println!("Signing secret (shown once; verify deliveries with it):");
-                println!("  {}", shown(&h["secret"], "?"));
+                println!("  {}", escaped(h.secret.as_deref().unwrap_or("?")));
             }
             HooksCommand::List { connection } => {
-                let list: Value = client(connection)?.call(Method::GET, "/api/v1/hooks", None, &[]).await?;
-                for h in list["items"].as_array().into_iter().flatten() {
+                for h in &client(connection)?.hooks().await?.items {
                     show_hook(h);
                 }
             }
             HooksCommand::Enable { id, connection } | HooksCommand::Disable { id, connection } => {
-                let verb = if matches!(command, HooksCommand::Enable { .. }) { "enable" } else { "disable" };
-                let path = format!("/api/v1/hooks/{}/{verb}", encode(id));
-                let h: Value = client(connection)?.call(Method::POST, &path, None, &[]).await?;
-                show_hook(&h);
+                let enable = matches!(command, HooksCommand::Enable { .. });
+                show_hook(&client(connection)?.set_hook_enabled(id, enable).await?);
             }
             HooksCommand::Log { id, connection } => {
-                let path = format!("/api/v1/hooks/{}/deliveries?limit=100", encode(id));
-                let log: Value = client(connection)?.call(Method::GET, &path, None, &[]).await?;
-                for a in log["items"].as_array().into_iter().flatten() {
-                    let outcome = match (&a["status"], a["error"].as_str()) {
-                        (s, None) => format!("delivered ({s})"),
+                for a in &client(connection)?.deliveries(id, &Page::first(100)).await?.items {
+                    let outcome = match (a.status, &a.error) {
+                        (s, None) => format!("delivered ({})", s.map_or_else(|| "-".to_owned(), |s| s.to_string())),
                         (_, Some(e)) => format!("failed: {}", escaped(e)),
                     };
-                    println!(
-                        "{}  attempt {}  {}  {} ms",
-                        shown(&a["event"], "?"),
-                        a["attempt"],
-                        outcome,
-                        a["duration_ms"]
-                    );
+                    println!("{}  attempt {}  {}  {} ms", escaped(&a.event), a.attempt, outcome, a.duration_ms);
                 }
             }
             HooksCommand::Events { after, connection } => {
-                let path = match after {
-                    Some(c) => format!("/api/v1/events?limit=1000&cursor={}", encode(c)),
-                    None => "/api/v1/events?limit=1000".to_owned(),
-                };
-                let page: Value = client(connection)?.call(Method::GET, &path, None, &[]).await?;
-                for e in page["items"].as_array().into_iter().flatten() {
-                    println!("{e}");
+                let page = Page { limit: Some(1000), cursor: after.clone() };
+                let page = client(connection)?.events(&page).await?;
+                for e in &page.items {
+                    println!("{}", serde_json::to_string(e)?);
                 }
-                if let Some(next) = page["next"].as_str() {
+                if let Some(next) = &page.next {
                     eprintln!("continue with --after {}", escaped(next));
                 }
             }

@@ -2,12 +2,15 @@
 //! node's API.
 
 use anyhow::bail;
-use blindmap_server::client::{ApiClient, Method};
+use blindmap_server::api::attribution::{
+    AttributionView, DealView, LedgerFilter, ModelChoice, ModelView, MoneyView, NewSource, OpportunityClose,
+    TouchFilter, TouchInput, TouchView,
+};
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde::Serialize;
 
-use crate::node_cli::{Connection, all_items, client, encode, runtime, with_query};
-use crate::term::{escaped, shown};
+use crate::node_cli::{Connection, client, runtime};
+use crate::term::escaped;
 
 const KINDS: [&str; 4] = ["sourced", "influenced", "co_selling", "referral"];
 const MODELS: [&str; 7] = ["categorical", "first_touch", "last_touch", "linear", "time_decay", "u_shaped", "w_shaped"];
@@ -25,13 +28,10 @@ pub(crate) struct ModelArgs {
 }
 
 impl ModelArgs {
-    /// The API's fields for the model, if one is given.
-    fn fields(&self) -> Option<Value> {
-        let model = self.model.as_ref()?;
-        Some(match self.half_life_days {
-            Some(days) => json!({ "model": model, "half_life_days": days }),
-            None => json!({ "model": model }),
-        })
+    /// The model as the API takes it, if one is given.
+    fn choice(&self) -> Option<ModelChoice> {
+        let model = self.model.clone()?;
+        Some(ModelChoice { model: Some(model), half_life_days: self.half_life_days })
     }
 }
 
@@ -162,101 +162,94 @@ pub(crate) enum SourceCommand {
     },
 }
 
-async fn send(api: &ApiClient, method: Method, path: &str, body: &Value) -> anyhow::Result<Value> {
-    Ok(api.call(method, path, Some((serde_json::to_vec(body)?, "application/json")), &[]).await?)
-}
-
-fn model_text(m: &Value) -> String {
-    match m["half_life_days"].as_u64() {
-        Some(days) => format!("{} (half-life {days} days)", shown(&m["model"], "?")),
-        None => shown(&m["model"], "?").into_owned(),
+fn model_text(model: &str, half_life_days: Option<u32>) -> String {
+    match half_life_days {
+        Some(days) => format!("{} (half-life {days} days)", escaped(model)),
+        None => escaped(model).into_owned(),
     }
 }
 
-fn money(m: &Value) -> String {
-    if m.is_null() {
-        return "-".to_owned();
-    }
-    format!("{} {}", shown(&m["amount"], "?"), shown(&m["currency"], "?"))
+fn money(m: Option<&MoneyView>) -> String {
+    m.map_or_else(|| "-".to_owned(), |m| format!("{} {}", escaped(&m.amount), escaped(&m.currency)))
 }
 
-fn share(ppm: &Value) -> String {
-    let ppm = ppm.as_u64().unwrap_or(0);
+fn share(ppm: u32) -> String {
     format!("{}.{:04} %", ppm / 10_000, ppm % 10_000)
 }
 
-fn date(rfc3339: &Value) -> std::borrow::Cow<'_, str> {
-    escaped(rfc3339.as_str().map_or("?", |t| t.strip_suffix("T00:00:00.000Z").unwrap_or(t)))
+fn date(rfc3339: &str) -> std::borrow::Cow<'_, str> {
+    escaped(rfc3339.strip_suffix("T00:00:00.000Z").unwrap_or(rfc3339))
 }
 
-fn print_json(value: &Value) -> anyhow::Result<()> {
+fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 
 /// The deal and its credits, as a table.
-fn print_attribution(opportunity: &Value, deal: &Value, attribution: &Value) {
-    let reporting = match (deal["reporting_currency"].as_str(), deal["rate"].as_str()) {
+fn print_attribution(opportunity: &str, deal: &DealView, attribution: &AttributionView) {
+    let reporting = match (&deal.reporting_currency, &deal.rate) {
         (Some(c), Some(r)) => format!(", reported in {} at {}", escaped(c), escaped(r)),
         _ => String::new(),
     };
+    let model: &ModelView = &attribution.model;
     println!(
         "{}: {} closed {}{}; model {}",
-        shown(opportunity, "?"),
-        money(&deal["amount"]),
-        date(&deal["closed_at"]),
+        escaped(opportunity),
+        money(Some(&deal.amount)),
+        date(&deal.closed_at),
         reporting,
-        model_text(&attribution["model"])
+        model_text(&model.model, model.half_life_days)
     );
-    if attribution["unattributed"] == true {
+    if attribution.unattributed {
         println!("  unattributed: no partner touched it before it closed");
         return;
     }
     println!("  {:<24} {:<11} {:>10}  {:>20}  {:>20}", "partner", "category", "share", "amount", "reported");
-    for c in attribution["credits"].as_array().into_iter().flatten() {
+    for c in &attribution.credits {
         println!(
             "  {:<24} {:<11} {:>10}  {:>20}  {:>20}",
-            shown(&c["partner"], "?"),
-            shown(&c["category"], "-"),
-            share(&c["share_ppm"]),
-            money(&c["amount"]),
-            money(&c["reported"])
+            escaped(&c.partner),
+            escaped(c.category.as_deref().unwrap_or("-")),
+            share(c.share_ppm),
+            money(Some(&c.amount)),
+            money(c.reported.as_ref())
         );
     }
 }
 
-fn print_touch(t: &Value) {
+fn print_touch(t: &TouchView) {
     println!(
         "{}  {}  {:<24} {:<11} {}  by {} via {}",
-        shown(&t["id"], "?"),
-        shown(&t["at"], "?"),
-        shown(&t["partner"], "?"),
-        shown(&t["kind"], "?"),
-        shown(&t["opportunity"], "?"),
-        shown(&t["actor"], "?"),
-        shown(&t["source"], "?")
+        escaped(&t.id),
+        escaped(&t.at),
+        escaped(&t.partner),
+        escaped(&t.kind),
+        escaped(&t.opportunity),
+        escaped(&t.actor),
+        escaped(&t.source)
     );
-}
-
-fn opportunity_path(opportunity: &str, rest: &str) -> String {
-    format!("/api/v1/attribution/opportunities/{}{rest}", encode(opportunity))
 }
 
 pub(crate) fn run(command: &AttributionCommand) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         match command {
             AttributionCommand::Touch { opportunity, partner, kind, at, actor, connection } => {
-                let body =
-                    json!({ "opportunity": opportunity, "partner": partner, "kind": kind, "at": at, "actor": actor });
-                let t = send(&client(connection)?, Method::POST, "/api/v1/attribution/touches", &body).await?;
+                let body = TouchInput {
+                    opportunity: opportunity.clone(),
+                    partner: partner.clone(),
+                    kind: kind.clone(),
+                    at: at.clone(),
+                    actor: actor.clone(),
+                };
+                let t = client(connection)?.record_touch(&body).await?;
                 print!("Recorded ");
                 print_touch(&t);
             }
             AttributionCommand::Touches { opportunity, json, connection } => {
-                let path = with_query("/api/v1/attribution/touches", &[("opportunity", opportunity.as_deref())]);
-                let items = all_items(&client(connection)?, &path).await?;
+                let items = client(connection)?.all_touches(&TouchFilter { opportunity: opportunity.clone() }).await?;
                 if *json {
-                    return print_json(&Value::Array(items));
+                    return print_json(&items);
                 }
                 items.iter().for_each(print_touch);
             }
@@ -272,105 +265,98 @@ pub(crate) fn run(command: &AttributionCommand) -> anyhow::Result<()> {
                 json,
                 connection,
             } => {
-                let mut body = json!({ "amount": amount, "currency": currency, "closed_at": closed,
-                    "created_at": created, "reporting_currency": reporting, "rate": rate });
-                if let Some(Value::Object(fields)) = model.fields() {
-                    body.as_object_mut().expect("an object").extend(fields);
-                }
-                let api = client(connection)?;
-                let c = send(&api, Method::POST, &opportunity_path(opportunity, "/close"), &body).await?;
+                let choice = model.choice();
+                let body = OpportunityClose {
+                    won: None,
+                    amount: amount.clone(),
+                    currency: currency.clone(),
+                    closed_at: closed.clone(),
+                    created_at: created.clone(),
+                    reporting_currency: reporting.clone(),
+                    rate: rate.clone(),
+                    model: choice.as_ref().and_then(|c| c.model.clone()),
+                    half_life_days: choice.and_then(|c| c.half_life_days),
+                };
+                let c = client(connection)?.close_opportunity(opportunity, &body).await?;
                 if *json {
                     return print_json(&c);
                 }
-                print_attribution(&c["opportunity"], &c["deal"], &c["attribution"]);
+                print_attribution(&c.opportunity, &c.deal, &c.attribution);
                 println!(
                     "  recorded in the ledger from {} touches; an attribution.recorded event went out",
-                    c["touches"].as_array().map_or(0, Vec::len)
+                    c.touches.len()
                 );
             }
             AttributionCommand::Show { opportunity, json, connection } => {
-                let c: Value =
-                    client(connection)?.call(Method::GET, &opportunity_path(opportunity, ""), None, &[]).await?;
+                let c = client(connection)?.opportunity(opportunity).await?;
                 if *json {
                     return print_json(&c);
                 }
-                print_attribution(&c["opportunity"], &c["deal"], &c["attribution"]);
+                print_attribution(&c.opportunity, &c.deal, &c.attribution);
                 println!(
                     "  closed by {} at {}; scored from these touches:",
-                    shown(&c["closed_by"], "?"),
-                    shown(&c["recorded_at"], "?")
+                    escaped(&c.closed_by),
+                    escaped(&c.recorded_at)
                 );
-                for t in c["touches"].as_array().into_iter().flatten() {
+                for t in &c.touches {
                     println!(
                         "    {}  {:<24} {:<11} by {}",
-                        shown(&t["at"], "?"),
-                        shown(&t["partner"], "?"),
-                        shown(&t["kind"], "?"),
-                        shown(&t["actor"], "?")
+                        escaped(&t.at),
+                        escaped(&t.partner),
+                        escaped(&t.kind),
+                        escaped(&t.actor)
                     );
                 }
             }
             AttributionCommand::Score { opportunity, model, json, connection } => {
-                let Some(name) = &model.model else { bail!("say which model: --model") };
-                let mut query = format!("/score?model={}", encode(name));
-                if let Some(days) = model.half_life_days {
-                    query.push_str(&format!("&half_life_days={days}"));
-                }
-                let path = opportunity_path(opportunity, &query);
-                let s: Value = client(connection)?.call(Method::GET, &path, None, &[]).await?;
+                let Some(choice) = model.choice() else { bail!("say which model: --model") };
+                let s = client(connection)?.score(opportunity, &choice).await?;
                 if *json {
                     return print_json(&s);
                 }
-                print_attribution(&s["opportunity"], &s["deal"], &s["attribution"]);
-                println!("  re-scored only: the ledger of record stays under {}", model_text(&s["of_record"]));
+                print_attribution(&s.opportunity, &s.deal, &s.attribution);
+                println!(
+                    "  re-scored only: the ledger of record stays under {}",
+                    model_text(&s.of_record.model, s.of_record.half_life_days)
+                );
             }
             AttributionCommand::Ledger { partner, json, connection } => {
-                let path = with_query("/api/v1/attribution/ledger", &[("partner", partner.as_deref())]);
-                let items = all_items(&client(connection)?, &path).await?;
+                let items = client(connection)?.all_ledger(&LedgerFilter { partner: partner.clone() }).await?;
                 if *json {
-                    return print_json(&Value::Array(items));
+                    return print_json(&items);
                 }
                 for e in &items {
                     println!(
                         "{}  {:<20} {:<24} {:<12} {:<12} {:>10}  {:>20}  {:>20}",
-                        date(&e["closed_at"]),
-                        shown(&e["opportunity"], "?"),
-                        shown(&e["partner"], "(no partner)"),
-                        shown(&e["model"], "?"),
-                        shown(&e["category"], "-"),
-                        share(&e["share_ppm"]),
-                        money(&e["amount"]),
-                        money(&e["reported"])
+                        date(&e.closed_at),
+                        escaped(&e.opportunity),
+                        escaped(e.partner.as_deref().unwrap_or("(no partner)")),
+                        escaped(&e.model),
+                        escaped(e.category.as_deref().unwrap_or("-")),
+                        share(e.share_ppm),
+                        money(Some(&e.amount)),
+                        money(e.reported.as_ref())
                     );
                 }
             }
             AttributionCommand::Settings { model, connection } => {
                 let api = client(connection)?;
-                let s = match model.fields() {
-                    Some(fields) => send(&api, Method::PUT, "/api/v1/attribution/settings", &fields).await?,
-                    None => api.call(Method::GET, "/api/v1/attribution/settings", None, &[]).await?,
+                let s = match model.choice() {
+                    Some(choice) => api.set_attribution_settings(&choice).await?,
+                    None => api.attribution_settings().await?,
                 };
-                let how = if s["configured"] == true { "" } else { " (the default)" };
-                println!("Closes are scored under {}{how}", model_text(&s));
+                let how = if s.configured { "" } else { " (the default)" };
+                println!("Closes are scored under {}{how}", model_text(&s.model, s.half_life_days));
             }
             AttributionCommand::Source { command: SourceCommand::Add { name, connection } } => {
-                let s =
-                    send(&client(connection)?, Method::POST, "/api/v1/attribution/sources", &json!({ "name": name }))
-                        .await?;
-                println!("{}  {}  posts to {}", shown(&s["id"], "?"), escaped(name), shown(&s["path"], "?"));
+                let s = client(connection)?.create_source(&NewSource { name: name.clone() }).await?;
+                println!("{}  {}  posts to {}", escaped(&s.id), escaped(name), escaped(&s.path));
                 println!("Signing secret (shown once; sign deliveries with it as Standard Webhooks do):");
-                println!("  {}", shown(&s["secret"], "?"));
+                println!("  {}", escaped(s.secret.as_deref().unwrap_or("?")));
             }
             AttributionCommand::Source { command: SourceCommand::List { connection } } => {
-                let list: Value =
-                    client(connection)?.call(Method::GET, "/api/v1/attribution/sources", None, &[]).await?;
-                for s in list["items"].as_array().into_iter().flatten() {
-                    println!(
-                        "{}  {}  posts to {}",
-                        shown(&s["id"], "?"),
-                        shown(&s["name"], "?"),
-                        shown(&s["path"], "?")
-                    );
+                for s in &client(connection)?.sources().await?.items {
+                    println!("{}  {}  posts to {}", escaped(&s.id), escaped(&s.name), escaped(&s.path));
                 }
             }
         }

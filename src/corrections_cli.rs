@@ -2,12 +2,13 @@
 //! API. A correction takes effect at once and stays on your node: the partner is not told.
 
 use anyhow::bail;
-use blindmap_server::client::{ApiClient, Method};
+use blindmap_server::api::corrections::{CorrectionView, NewCorrectionBody};
+use blindmap_server::api::reports::ReportQuery;
+use blindmap_server::client::ApiClient;
 use clap::Subcommand;
-use serde_json::{Value, json};
 
-use crate::node_cli::{Connection, all_items, client, encode, partnership_id, post, runtime};
-use crate::term::{escaped, shown};
+use crate::node_cli::{Connection, client, partnership_id, runtime};
+use crate::term::escaped;
 
 #[derive(Subcommand)]
 pub(crate) enum CorrectionsCommand {
@@ -64,33 +65,30 @@ pub(crate) enum CorrectionsCommand {
 }
 
 /// A correction in one line, with names: the account, the partner, what it hides, who and when.
-fn summary(c: &Value) -> String {
-    let what = match c["kind"].as_str() {
-        Some("never_match") => "never match".to_owned(),
-        _ => {
-            let types: Vec<&str> = c["key_types"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-            format!("not this match (hides matches on {} or fewer)", escaped(&types.join(", ")))
-        }
+fn summary(c: &CorrectionView) -> String {
+    let what = match c.kind.as_str() {
+        "never_match" => "never match".to_owned(),
+        _ => format!("not this match (hides matches on {} or fewer)", escaped(&c.key_types.join(", "))),
     };
-    let account = match c["account"].as_str() {
-        Some(name) => format!("{} ({})", escaped(name), shown(&c["account_id"], "?")),
-        None => shown(&c["account_id"], "?").into_owned(),
+    let account = match &c.account {
+        Some(name) => format!("{} ({})", escaped(name), escaped(&c.account_id)),
+        None => escaped(&c.account_id).into_owned(),
     };
     let mut line = format!(
         "{}  {account} × {}: {what}; by {} at {}",
-        shown(&c["id"], "?"),
-        shown(&c["partner"], "?"),
-        shown(&c["created_by"], "?"),
-        blindmap_server::rfc3339(c["created_at"].as_i64().unwrap_or(0))
+        escaped(&c.id),
+        escaped(&c.partner),
+        escaped(&c.created_by),
+        blindmap_server::rfc3339(c.created_at)
     );
-    if let Some(note) = c["note"].as_str() {
+    if let Some(note) = &c.note {
         line.push_str(&format!("; note: {}", escaped(note)));
     }
-    if let Some(by) = c["removed_by"].as_str() {
+    if let Some(by) = &c.removed_by {
         line.push_str(&format!(
             "; removed by {} at {}",
             escaped(by),
-            blindmap_server::rfc3339(c["removed_at"].as_i64().unwrap_or(0))
+            blindmap_server::rfc3339(c.removed_at.unwrap_or(0))
         ));
     }
     line
@@ -99,14 +97,17 @@ fn summary(c: &Value) -> String {
 /// The key types of `account`'s matches with the partnership in the latest complete match (as
 /// the report lists them, both tiers), each list once.
 async fn matched_on(api: &ApiClient, partnership: &str, account: &str) -> anyhow::Result<Vec<Vec<String>>> {
-    let path = format!("/api/v1/reports/overlaps?partnership={}&q={}&limit=1000", encode(partnership), encode(account));
-    let page: Value = api.call(Method::GET, &path, None, &[]).await?;
+    let query = ReportQuery {
+        partnership: partnership.to_owned(),
+        q: Some(account.to_owned()),
+        limit: Some(1000),
+        ..ReportQuery::default()
+    };
+    let page = api.report(&query).await?;
     let mut found: Vec<Vec<String>> = Vec::new();
-    for item in page["items"].as_array().into_iter().flatten().filter(|i| i["account_id"] == account) {
-        let types: Vec<String> =
-            item["matched_on"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
-        if !found.contains(&types) {
-            found.push(types);
+    for item in page.items.into_iter().filter(|i| i.account_id == account) {
+        if !found.contains(&item.matched_on) {
+            found.push(item.matched_on);
         }
     }
     Ok(found)
@@ -118,18 +119,21 @@ pub(crate) fn run(command: &CorrectionsCommand) -> anyhow::Result<()> {
             CorrectionsCommand::Add { partner, account, never, key_types, note, json: as_json, connection } => {
                 let api = client(connection)?;
                 let pid = partnership_id(&api, partner).await?;
-                let mut body = json!({ "partnership": pid, "account_id": account, "note": note });
-                if *never {
-                    body["kind"] = "never_match".into();
-                } else {
+                let mut body = NewCorrectionBody {
+                    partnership: pid.clone(),
+                    account_id: account.clone(),
+                    kind: "never_match".to_owned(),
+                    key_types: Vec::new(),
+                    note: note.clone(),
+                };
+                if !*never {
                     let types = if key_types.is_empty() {
                         let found = matched_on(&api, &pid, account).await?;
                         match found.as_slice() {
                             [] => {
                                 // Hidden by a correction made already: that one, as the API answers a repeat.
-                                let path = format!("/api/v1/corrections?partnership={}", encode(&pid));
-                                let made = all_items(&api, &path).await?;
-                                let Some(c) = made.iter().find(|c| c["account_id"] == account.as_str()) else {
+                                let made = api.all_corrections(Some(&pid)).await?;
+                                let Some(c) = made.iter().find(|c| c.account_id == *account) else {
                                     bail!(
                                         "{account} is not listed as matching {partner} in your latest match with \
                                          them ({partner} may share counts only)"
@@ -156,29 +160,29 @@ pub(crate) fn run(command: &CorrectionsCommand) -> anyhow::Result<()> {
                     } else {
                         key_types.iter().map(|t| t.trim().to_owned()).collect()
                     };
-                    body["kind"] = "not_this_match".into();
-                    body["key_types"] = json!(types);
+                    body.kind = "not_this_match".to_owned();
+                    body.key_types = types;
                 }
-                let c = post(&api, "/api/v1/corrections", &body).await?;
+                let c = api.correct(&body).await?;
                 if *as_json {
                     println!("{}", serde_json::to_string_pretty(&c)?);
                 } else {
                     println!("{}", summary(&c));
                     println!(
                         "Hidden now and in every later match with {} ({} is not told). Undo: blindmap corrections remove {}",
-                        shown(&c["partner"], "?"),
-                        shown(&c["partner"], "?"),
-                        shown(&c["id"], "?")
+                        escaped(&c.partner),
+                        escaped(&c.partner),
+                        escaped(&c.id)
                     );
                 }
             }
             CorrectionsCommand::List { partner, json: as_json, connection } => {
                 let api = client(connection)?;
-                let path = match partner {
-                    Some(p) => format!("/api/v1/corrections?partnership={}", encode(&partnership_id(&api, p).await?)),
-                    None => "/api/v1/corrections".to_owned(),
+                let pid = match partner {
+                    Some(p) => Some(partnership_id(&api, p).await?),
+                    None => None,
                 };
-                let items = all_items(&api, &path).await?;
+                let items = api.all_corrections(pid.as_deref()).await?;
                 if *as_json {
                     println!("{}", serde_json::to_string_pretty(&items)?);
                 } else if items.is_empty() {
@@ -191,12 +195,12 @@ pub(crate) fn run(command: &CorrectionsCommand) -> anyhow::Result<()> {
             }
             CorrectionsCommand::Remove { id, json: as_json, connection } => {
                 let api = client(connection)?;
-                let c: Value = api.call(Method::DELETE, &format!("/api/v1/corrections/{}", encode(id)), None, &[]).await?;
+                let c = api.remove_correction(id).await?;
                 if *as_json {
                     println!("{}", serde_json::to_string_pretty(&c)?);
                 } else {
                     println!("{}", summary(&c));
-                    println!("Its matches with {} show again.", shown(&c["partner"], "?"));
+                    println!("Its matches with {} show again.", escaped(&c.partner));
                 }
             }
         }

@@ -1,12 +1,15 @@
 //! `blindmap cosell …`: co-sell records on overlapping accounts, through the node's API.
 
 use anyhow::{Context, bail};
-use blindmap_server::client::{ApiClient, Method};
+use blindmap_cosell::cosell::{Edit, Party, Status};
+use blindmap_cosell::money::Money;
+use blindmap_server::api::Page;
+use blindmap_server::api::cosell::{CoSellFilter, CoSellView, NewCoSell};
 use clap::Subcommand;
-use serde_json::{Value, json};
+use serde::Deserialize;
 
-use crate::node_cli::{Connection, all_items, client, encode, partnership_id, post, runtime};
-use crate::term::{escaped, shown};
+use crate::node_cli::{Connection, client, partnership_id, runtime};
+use crate::term::escaped;
 
 #[derive(Subcommand)]
 pub(crate) enum CoSellCommand {
@@ -70,40 +73,41 @@ pub(crate) enum CoSellCommand {
     },
 }
 
-fn summary(c: &Value) -> String {
-    let r = &c["record"];
-    let stage = r["stage"]["value"].as_str().filter(|s| !s.is_empty()).unwrap_or("-");
+fn summary(c: &CoSellView) -> String {
+    let r = &c.record;
+    let stage = Some(r.stage.value.as_str()).filter(|s| !s.is_empty()).unwrap_or("-");
     format!(
         "{}  {:<10} side {}  stage {:<14} amount {:<16} close {}{}",
-        shown(&c["id"], "?"),
-        shown(&c["status"], "?"),
-        shown(&c["party"], "?"),
+        escaped(&c.id),
+        escaped(&c.status),
+        escaped(&c.party),
         escaped(stage),
-        shown_amount(&r["amount"]["value"]),
-        shown(&r["close_date"]["value"], "-"),
-        if c["pending_sync"] == true { "  (not yet shared with the partner)" } else { "" }
+        r.amount.value.as_ref().map_or_else(|| "-".to_owned(), Money::to_string),
+        escaped(r.close_date.value.as_deref().unwrap_or("-")),
+        if c.pending_sync { "  (not yet shared with the partner)" } else { "" }
     )
 }
 
-/// An amount as the API gives it (minor units of its currency) as a person reads it:
-/// `125000.00 EUR`, `980000 JPY`; `-` when there is none.
-fn shown_amount(amount: &Value) -> String {
-    if amount.is_null() {
-        return "-".to_owned();
-    }
-    match serde_json::from_value::<blindmap_cosell::money::Money>(amount.clone()) {
-        Ok(money) => money.to_string(),
-        Err(_) => escaped(&format!("{amount} (not an amount)")).into_owned(),
-    }
-}
-
 /// `"12500.00 EUR"` as the API's amount (minor units of the currency).
-fn amount(text: &str) -> anyhow::Result<Value> {
+fn amount(text: &str) -> anyhow::Result<Money> {
     let (value, currency) =
         text.trim().rsplit_once(' ').context("an amount is a number and a currency, e.g. \"12500.00 EUR\"")?;
     let currency = blindmap_cosell::money::Currency::new(currency.trim())?;
-    let money = blindmap_cosell::money::Money::parse(value, currency)?;
-    Ok(serde_json::to_value(money)?)
+    Ok(Money::parse(value, currency)?)
+}
+
+/// A status as the API names it.
+fn status_of(text: &str) -> anyhow::Result<Status> {
+    Status::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(text)).map_err(|_| {
+        anyhow::anyhow!("{text:?} is not a status: proposed, accepted, declined, active, won, lost or withdrawn")
+    })
+}
+
+fn party(p: Party) -> &'static str {
+    match p {
+        Party::A => "A",
+        Party::B => "B",
+    }
 }
 
 pub(crate) fn run(command: &CoSellCommand) -> anyhow::Result<()> {
@@ -111,103 +115,99 @@ pub(crate) fn run(command: &CoSellCommand) -> anyhow::Result<()> {
         match command {
             CoSellCommand::List { partner, connection } => {
                 let api = client(connection)?;
-                let path = match partner {
-                    Some(p) => format!("/api/v1/cosell?partnership={}", encode(&partnership_id(&api, p).await?)),
-                    None => "/api/v1/cosell".to_owned(),
+                let partnership = match partner {
+                    Some(p) => Some(partnership_id(&api, p).await?),
+                    None => None,
                 };
-                let page: Value = api.call(Method::GET, &path, None, &[]).await?;
-                for c in page["items"].as_array().into_iter().flatten() {
+                let page = api.cosell_records(&CoSellFilter { partnership }, &Page::default()).await?;
+                for c in &page.items {
                     println!("{}", summary(c));
                 }
             }
             CoSellCommand::Show { id, connection } => {
-                let c: Value = client(connection)?.call(Method::GET, &format!("/api/v1/cosell/{}", encode(id)), None, &[]).await?;
+                let c = client(connection)?.cosell(id).await?;
                 println!("{}", summary(&c));
-                let r = &c["record"];
-                for (side, label) in [("a", "side A"), ("b", "side B")] {
-                    let f = &r[side];
+                let r = &c.record;
+                for (f, label) in [(&r.a, "side A"), (&r.b, "side B")] {
                     println!(
                         "  {label}: account {}, opportunity {}, owner {}",
-                        shown(&f["account"]["value"], "-"),
-                        shown(&f["opportunity"]["value"], "-"),
-                        shown(&f["owner"]["value"], "-")
+                        escaped(f.account.value.as_deref().unwrap_or("-")),
+                        escaped(f.opportunity.value.as_deref().unwrap_or("-")),
+                        escaped(f.owner.value.as_deref().unwrap_or("-"))
                     );
                 }
-                if let Some(next) = r["next_steps"]["value"].as_str().filter(|s| !s.is_empty()) {
-                    println!("  next steps: {}", escaped(next));
+                if !r.next_steps.value.is_empty() {
+                    println!("  next steps: {}", escaped(&r.next_steps.value));
                 }
-                for n in r["notes"].as_array().into_iter().flatten() {
-                    println!("  note by {}: {}", shown(&n["by"], "?"), shown(&n["text"], ""));
+                for n in &r.notes {
+                    println!("  note by {}: {}", escaped(&n.by), escaped(&n.text));
                 }
                 println!("  log:");
-                for e in r["log"].as_array().into_iter().flatten() {
+                for e in &r.log {
                     println!(
                         "    {} {} by {}: {}",
-                        blindmap_server::rfc3339(e["at"]["ms"].as_i64().unwrap_or(0)),
-                        shown(&e["at"]["party"], "?"),
-                        shown(&e["by"], "?"),
-                        shown(&e["text"], "")
+                        blindmap_server::rfc3339(e.at.ms),
+                        party(e.at.party),
+                        escaped(&e.by),
+                        escaped(&e.text)
                     );
                 }
             }
             CoSellCommand::Create { partner, account, connection } => {
                 let api = client(connection)?;
                 let pid = partnership_id(&api, partner).await?;
-                let overlaps = all_items(&api, &format!("/api/v1/overlaps?partnership={}", encode(&pid))).await?;
-                let Some(o) = overlaps.iter().find(|o| o["account_id"] == account.as_str()) else {
+                let (run, overlaps) = api.all_latest_overlaps(&pid).await?;
+                let Some(o) = overlaps.iter().find(|o| o.account_id == *account) else {
                     bail!("{account} does not overlap {partner}'s accounts in your latest complete run with them (or they share counts only)");
                 };
-                let run_id = overlaps_run(&api, &pid).await?.context("no complete run with this partner")?;
-                let body = json!({ "run": run_id, "account_id": account, "partner_segment": o["partner_segment"],
-                    "partner_record": o["partner_record"] });
-                let c = post(&api, "/api/v1/cosell", &body).await?;
-                println!("{}", summary(&c));
+                let partner_record = o.partner_record.context("the partner served a Bloom filter: its records cannot be named")?;
+                let body = NewCoSell {
+                    run: run.context("no complete run with this partner")?,
+                    account_id: account.clone(),
+                    partner_segment: o.partner_segment.clone(),
+                    partner_record,
+                };
+                println!("{}", summary(&api.create_cosell(&body).await?));
             }
             CoSellCommand::Edit { id, status, stage, amount: money, close_date, next_steps, note, owner, opportunity, connection } => {
                 let api = client(connection)?;
                 let mut edits = Vec::new();
                 if let Some(s) = status {
-                    edits.push(json!({ "edit": "status", "status": s }));
+                    edits.push(Edit::Status { status: status_of(s)? });
                 }
                 if let Some(s) = stage {
-                    edits.push(json!({ "edit": "stage", "stage": s }));
+                    edits.push(Edit::Stage { stage: s.clone() });
                 }
                 if let Some(a) = money {
-                    edits.push(json!({ "edit": "amount", "amount": amount(a)? }));
+                    edits.push(Edit::Amount { amount: Some(amount(a)?) });
                 }
                 if let Some(d) = close_date {
-                    edits.push(json!({ "edit": "close_date", "date": d }));
+                    edits.push(Edit::CloseDate { date: Some(d.clone()) });
                 }
                 if let Some(t) = next_steps {
-                    edits.push(json!({ "edit": "next_steps", "text": t }));
+                    edits.push(Edit::NextSteps { text: t.clone() });
                 }
                 if let Some(t) = note {
-                    edits.push(json!({ "edit": "note", "text": t }));
+                    edits.push(Edit::Note { text: t.clone() });
                 }
                 if let Some(o) = owner {
-                    edits.push(json!({ "edit": "owner", "owner": o }));
+                    edits.push(Edit::Owner { owner: Some(o.clone()) });
                 }
                 if let Some(r) = opportunity {
-                    edits.push(json!({ "edit": "opportunity", "reference": r }));
+                    edits.push(Edit::Opportunity { reference: Some(r.clone()) });
                 }
                 if edits.is_empty() {
                     bail!("say what to change: --status, --stage, --amount, --close-date, --next-steps, --note, --owner or --opportunity");
                 }
-                let mut last = Value::Null;
+                let mut last = None;
                 for e in &edits {
-                    last = post(&api, &format!("/api/v1/cosell/{}/edits", encode(id)), e).await?;
+                    last = Some(api.edit_cosell(id, e).await?);
                 }
-                println!("{}", summary(&last));
+                if let Some(last) = last {
+                    println!("{}", summary(&last));
+                }
             }
         }
         Ok(())
     })
-}
-
-/// The run the latest overlaps of a partnership come from.
-async fn overlaps_run(api: &ApiClient, partnership: &str) -> anyhow::Result<Option<String>> {
-    let page: Value = api
-        .call(Method::GET, &format!("/api/v1/overlaps?partnership={}&limit=1", encode(partnership)), None, &[])
-        .await?;
-    Ok(page["run"].as_str().map(str::to_owned))
 }

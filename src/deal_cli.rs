@@ -2,12 +2,14 @@
 //! with a vendor's node (after an optional private pre-check); the vendor's admins decide.
 
 use anyhow::bail;
-use blindmap_server::client::{ApiClient, Method};
+use blindmap_server::api::registrations::{
+    Customer, DecisionBody, NewRegistration, PrecheckBody, RegistrationClose, RegistrationFilter, RegistrationView,
+};
+use blindmap_server::client::ApiClient;
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
 
-use crate::node_cli::{Connection, all_items, client, encode, partnership_id, post, runtime, with_query};
-use crate::term::{escaped, shown};
+use crate::node_cli::{Connection, client, partnership_id, runtime};
+use crate::term::escaped;
 
 /// The end customer, as an import would read it: every value given must make a key.
 #[derive(Args)]
@@ -27,11 +29,16 @@ pub(crate) struct CustomerArgs {
 }
 
 impl CustomerArgs {
-    fn to_json(&self) -> anyhow::Result<Value> {
+    fn customer(&self) -> anyhow::Result<Customer> {
         if self.name.is_none() && self.domains.is_empty() && self.duns.is_empty() {
             bail!("name the customer: --name with --country, --domain or --duns");
         }
-        Ok(json!({ "name": self.name, "country": self.country, "domains": self.domains, "duns": self.duns }))
+        Ok(Customer {
+            name: self.name.clone(),
+            country: self.country.clone(),
+            domains: self.domains.clone(),
+            duns: self.duns.clone(),
+        })
     }
 }
 
@@ -157,36 +164,32 @@ pub(crate) enum DealCommand {
     },
 }
 
-fn summary(r: &Value) -> String {
-    let state = match (r["state"].as_str(), r["conflict"].as_str()) {
-        (Some(s), Some(c)) => format!("{s} ({})", c.replace('_', " ")),
-        (Some(s), None) => s.to_owned(),
-        _ => "?".to_owned(),
+fn summary(r: &RegistrationView) -> String {
+    let state = match &r.conflict {
+        Some(c) => format!("{} ({})", r.state, c.replace('_', " ")),
+        None => r.state.clone(),
     };
-    let protected = r["protected_until"]
-        .as_str()
+    let protected = r
+        .protected_until
+        .as_deref()
         .map(|d| format!("  protected until {}", escaped(d.get(..10).unwrap_or(d))))
-        .unwrap_or_default();
-    let products = r["products"]
-        .as_array()
-        .map(|p| p.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(","))
         .unwrap_or_default();
     format!(
         "{}  {:<9} {:<10} {:<28} {:<16} {} close {}{}{}",
-        shown(&r["id"], "?"),
-        shown(&r["direction"], "?"),
-        shown(&r["partner"], "?"),
+        escaped(&r.id),
+        escaped(&r.direction),
+        escaped(&r.partner),
         escaped(&state),
-        shown(&r["value"], "?"),
-        escaped(&products),
-        shown(&r["expected_close"], "?"),
+        escaped(&r.value),
+        escaped(&r.products.join(",")),
+        escaped(&r.expected_close),
         protected,
-        if r["extended"] == true { " (extended)" } else { "" },
+        if r.extended { " (extended)" } else { "" },
     )
 }
 
-async fn decide(api: &ApiClient, id: &str, action: &str, body: Value) -> anyhow::Result<()> {
-    let r = post(api, &format!("/api/v1/registrations/{}/{action}", encode(id)), &body).await?;
+async fn decide(api: &ApiClient, id: &str, action: &str, reason: &Option<String>) -> anyhow::Result<()> {
+    let r = api.decide_registration(id, action, &DecisionBody { reason: reason.clone() }).await?;
     println!("{}", summary(&r));
     Ok(())
 }
@@ -197,9 +200,9 @@ pub(crate) fn run(command: &DealCommand) -> anyhow::Result<()> {
             DealCommand::Precheck { partner, customer, connection } => {
                 let api = client(connection)?;
                 let body =
-                    json!({ "partnership": partnership_id(&api, partner).await?, "customer": customer.to_json()? });
-                let answer = post(&api, "/api/v1/registrations/precheck", &body).await?;
-                let claimed = answer["claimed"] == true;
+                    PrecheckBody { partnership: partnership_id(&api, partner).await?, customer: customer.customer()? };
+                let answer = api.precheck(&body).await?;
+                let claimed = answer.claimed;
                 println!(
                     "{}  ({} pre-checks left today at {})",
                     if claimed {
@@ -207,7 +210,7 @@ pub(crate) fn run(command: &DealCommand) -> anyhow::Result<()> {
                     } else {
                         "not claimed"
                     },
-                    answer["remaining_today"],
+                    answer.remaining_today,
                     escaped(partner)
                 );
             }
@@ -216,17 +219,23 @@ pub(crate) fn run(command: &DealCommand) -> anyhow::Result<()> {
                 let Some((amount, currency)) = value.trim().rsplit_once(' ') else {
                     bail!("--value is an amount and a currency, e.g. \"50000 EUR\"");
                 };
-                let body = json!({ "partnership": partnership_id(&api, partner).await?, "customer": customer.to_json()?,
-                    "products": products, "value": amount.trim(), "currency": currency.trim(), "expected_close": close,
-                    "notes": notes });
-                let r = post(&api, "/api/v1/registrations", &body).await?;
+                let body = NewRegistration {
+                    partnership: partnership_id(&api, partner).await?,
+                    customer: customer.customer()?,
+                    products: products.clone(),
+                    value: amount.trim().to_owned(),
+                    currency: currency.trim().to_owned(),
+                    expected_close: close.clone(),
+                    notes: notes.clone(),
+                };
+                let r = api.register(&body, None).await?;
                 println!("{}", summary(&r));
-                if r["conflict"].as_str() == Some("partner_conflict") {
+                if r.conflict.as_deref() == Some("partner_conflict") {
                     println!(
                         "  another partner registered this customer first for a product in common: {} reviews it",
                         escaped(partner)
                     );
-                } else if r["conflict"].as_str() == Some("channel_conflict") {
+                } else if r.conflict.as_deref() == Some("channel_conflict") {
                     println!(
                         "  {}'s direct team works this customer (an opportunity or an account of its own): it reviews it",
                         escaped(partner)
@@ -236,15 +245,14 @@ pub(crate) fn run(command: &DealCommand) -> anyhow::Result<()> {
             DealCommand::List { received, submitted, state, connection } => {
                 let api = client(connection)?;
                 let direction = if *received {
-                    Some("received")
+                    Some("received".to_owned())
                 } else if *submitted {
-                    Some("submitted")
+                    Some("submitted".to_owned())
                 } else {
                     None
                 };
-                let path =
-                    with_query("/api/v1/registrations", &[("direction", direction), ("state", state.as_deref())]);
-                let items = all_items(&api, &path).await?;
+                let filter = RegistrationFilter { direction, state: state.clone() };
+                let items = api.all_registrations(&filter).await?;
                 if items.is_empty() {
                     println!("no registrations");
                 }
@@ -253,43 +261,40 @@ pub(crate) fn run(command: &DealCommand) -> anyhow::Result<()> {
                 }
             }
             DealCommand::Show { id, connection } => {
-                let r: Value = client(connection)?
-                    .call(Method::GET, &format!("/api/v1/registrations/{}", encode(id)), None, &[])
-                    .await?;
+                let r = client(connection)?.registration(id).await?;
                 println!("{}", summary(&r));
-                let keys = r["customer_keys"]
-                    .as_array()
-                    .map(|k| k.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
-                    .unwrap_or_default();
-                println!("  customer: {}", escaped(&keys));
-                println!("  submitted {}", shown(&r["submitted_at"], "?"));
-                if let Some(notes) = r["notes"].as_str().filter(|n| !n.is_empty()) {
-                    println!("  notes: {}", escaped(notes));
+                println!("  customer: {}", escaped(&r.customer_keys.join(", ")));
+                println!("  submitted {}", escaped(&r.submitted_at));
+                if !r.notes.is_empty() {
+                    println!("  notes: {}", escaped(&r.notes));
                 }
-                if let Some(review) = r.get("review") {
-                    for id in review["conflicting_registrations"].as_array().into_iter().flatten() {
-                        println!("  earlier claim: {}", shown(id, "?"));
+                if let Some(review) = &r.review {
+                    for id in &review.conflicting_registrations {
+                        println!("  earlier claim: {}", escaped(id));
                     }
-                    for a in review["direct_accounts"].as_array().into_iter().flatten() {
-                        println!("  your open opportunity: account {}", shown(a, "?"));
+                    for a in &review.direct_accounts {
+                        println!("  your open opportunity: account {}", escaped(a));
                     }
-                    if let Some(reason) = review["reason"].as_str() {
+                    if let Some(reason) = &review.reason {
                         println!("  reason: {}", escaped(reason));
                     }
-                    if r["pending_notification"] == true {
+                    if r.pending_notification == Some(true) {
                         println!("  (the partner's node has not heard the latest state yet)");
                     }
                 }
             }
             DealCommand::Approve { id, reason, connection } => {
-                decide(&client(connection)?, id, "approve", json!({ "reason": reason })).await?;
+                decide(&client(connection)?, id, "approve", reason).await?;
             }
             DealCommand::Reject { id, reason, connection } => {
-                decide(&client(connection)?, id, "reject", json!({ "reason": reason })).await?;
+                decide(&client(connection)?, id, "reject", reason).await?;
             }
-            DealCommand::Extend { id, connection } => decide(&client(connection)?, id, "extend", json!({})).await?,
+            DealCommand::Extend { id, connection } => {
+                println!("{}", summary(&client(connection)?.extend_registration(id).await?));
+            }
             DealCommand::Close { id, won, lost: _, connection } => {
-                decide(&client(connection)?, id, "close", json!({ "won": won })).await?;
+                let r = client(connection)?.close_registration(id, &RegistrationClose { won: *won }).await?;
+                println!("{}", summary(&r));
             }
             DealCommand::Settings {
                 direct_segments,
@@ -300,26 +305,25 @@ pub(crate) fn run(command: &DealCommand) -> anyhow::Result<()> {
                 connection,
             } => {
                 let api = client(connection)?;
-                let mut settings: Value = api.call(Method::GET, "/api/v1/registrations/settings", None, &[]).await?;
+                let mut settings = api.registration_settings().await?;
                 let mut changed = false;
                 if !direct_segments.is_empty() {
-                    settings["direct_segments"] = json!(direct_segments);
+                    settings.direct_segments = direct_segments.clone();
                     changed = true;
                 }
-                for (name, value) in [
-                    ("protection_days", protection_days),
-                    ("extension_days", extension_days),
-                    ("prechecks_per_minute", prechecks_per_minute),
-                    ("prechecks_per_day", prechecks_per_day),
+                for (field, value) in [
+                    (&mut settings.protection_days, protection_days),
+                    (&mut settings.extension_days, extension_days),
+                    (&mut settings.prechecks_per_minute, prechecks_per_minute),
+                    (&mut settings.prechecks_per_day, prechecks_per_day),
                 ] {
                     if let Some(v) = value {
-                        settings[name] = json!(v);
+                        *field = *v;
                         changed = true;
                     }
                 }
                 if changed {
-                    let body = Some((serde_json::to_vec(&settings)?, "application/json"));
-                    settings = api.call(Method::PUT, "/api/v1/registrations/settings", body, &[]).await?;
+                    settings = api.set_registration_settings(&settings).await?;
                 }
                 println!("{}", serde_json::to_string_pretty(&settings)?);
             }

@@ -10,14 +10,17 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use blindmap_server::client::{ApiClient, Method};
+use blindmap_server::api::Page;
+use blindmap_server::api::datasets::UploadParams;
+use blindmap_server::api::partnerships::{AcceptInvite, RuleView, SharingView};
+use blindmap_server::api::runs::{RunFilter, StartRun};
+use blindmap_server::client::ApiClient;
 use blindmap_server::node::{InitOptions, NodeConfig, RunningNode, init, start};
 use clap::Args;
-use serde_json::{Value, json};
 
 use crate::match_cli::{follow, print_run};
-use crate::node_cli::{encode, runtime};
-use crate::term::{escaped, shown};
+use crate::node_cli::runtime;
+use crate::term::escaped;
 
 /// The file in a kept node's folder that holds its admin's API token.
 const TOKEN_FILE: &str = "admin-token";
@@ -122,35 +125,35 @@ fn print_how_to_use(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn post(node: &DemoNode, path: &str, body: &Value) -> anyhow::Result<Value> {
-    Ok(node.api.call(Method::POST, path, Some((serde_json::to_vec(body)?, "application/json")), &[]).await?)
-}
-
 async fn import(node: &DemoNode, file: &str, csv: &str) -> anyhow::Result<()> {
-    let path = format!("/api/v1/datasets?name={}", encode(file));
-    let d: Value = node.api.call(Method::POST, &path, Some((csv.as_bytes().to_vec(), "text/csv")), &[]).await?;
-    let segments: Vec<String> =
-        d["summary"]["segments"].as_object().into_iter().flatten().map(|(label, n)| format!("{n} {label}")).collect();
+    let params = UploadParams { name: file.to_owned(), preset: None, activate: false };
+    let d = node.api.import_dataset(&params, csv.as_bytes().to_vec(), None).await?;
+    let segments: Vec<String> = d.summary.segments.iter().map(|(label, n)| format!("{n} {label}")).collect();
     println!(
         "  {:<8} imported {file} as {}: {} accounts ({})",
         node.name,
-        shown(&d["read_as"], "?"),
-        d["accounts"],
+        escaped(&d.read_as),
+        d.accounts,
         escaped(&segments.join(", "))
     );
     Ok(())
 }
 
-async fn share(node: &DemoNode, partnership: &str, rules: Value, describe: &str) -> anyhow::Result<()> {
-    let policy = json!({ "rules": rules, "threshold": 1, "min_partner_segment": 1 });
-    let path = format!("/api/v1/partnerships/{}/sharing", encode(partnership));
-    node.api.call::<Value>(Method::PUT, &path, Some((serde_json::to_vec(&policy)?, "application/json")), &[]).await?;
-    println!("  {:<8} shares {describe}", node.name);
-    Ok(())
+/// A rule of the demo's policies: `level` for `own` × every partner segment.
+fn rule(own: &str, level: &str, fields: &[&str]) -> RuleView {
+    RuleView {
+        own_segment: own.to_owned(),
+        partner_segment: "*".to_owned(),
+        level: level.to_owned(),
+        fields: fields.iter().map(|&f| f.to_owned()).collect(),
+    }
 }
 
-async fn changes(node: &DemoNode, run: &str) -> anyhow::Result<Value> {
-    Ok(node.api.call(Method::GET, &format!("/api/v1/runs/{run}/changes"), None, &[]).await?)
+async fn share(node: &DemoNode, partnership: &str, rules: Vec<RuleView>, describe: &str) -> anyhow::Result<()> {
+    let policy = SharingView { rules, threshold: 1, min_partner_segment: 1 };
+    node.api.set_sharing(partnership, &policy).await?;
+    println!("  {:<8} shares {describe}", node.name);
+    Ok(())
 }
 
 pub(crate) fn run(args: &DemoArgs) -> anyhow::Result<()> {
@@ -190,52 +193,46 @@ async fn demo(dir: &Path, transcript: &Path, show: u32, kept: bool) -> anyhow::R
     import(&partner, "partner-hubspot.csv", PARTNER_CSV).await?;
 
     println!("\nPairing: the vendor invites, the partner accepts; from now on each pins the other's certificate.");
-    let invite = post(&vendor, "/api/v1/partnerships/invites", &json!({})).await?;
-    let accepted = post(&partner, "/api/v1/partnerships", &json!({ "code": invite["code"] })).await?;
-    let partner_side = accepted["id"].as_str().context("no partnership id")?.to_owned();
-    let list: Value = vendor.api.call(Method::GET, "/api/v1/partnerships", None, &[]).await?;
-    let vendor_side = list["items"][0]["id"].as_str().context("no partnership id")?.to_owned();
+    let invite = vendor.api.invite().await?;
+    let partner_side = partner.api.accept_invite(&AcceptInvite { code: invite.code }).await?.id;
+    let vendor_side = vendor.api.partnerships().await?.into_iter().next().context("no partnership")?.id;
 
     println!("\nWhat each side agrees to disclose (threshold 1 for these small samples; the default is 5):");
     share(
         &vendor,
         &vendor_side,
-        json!([{ "own_segment": "*", "partner_segment": "*", "level": "overlaps" },
-               { "own_segment": "prospects", "partner_segment": "*", "level": "counts" }]),
+        vec![rule("*", "overlaps", &[]), rule("prospects", "counts", &[])],
         "which accounts overlap, except its prospects (counts only)",
     )
     .await?;
     share(
         &partner,
         &partner_side,
-        json!([{ "own_segment": "*", "partner_segment": "*", "level": "fields", "fields": ["owner", "lifecycle_stage"] },
-               { "own_segment": "prospects", "partner_segment": "*", "level": "hidden" }]),
+        vec![rule("*", "fields", &["owner", "lifecycle_stage"]), rule("prospects", "hidden", &[])],
         "overlaps with the owner and lifecycle stage of its matching accounts; its prospects stay hidden",
     )
     .await?;
 
     println!("\nThe vendor's node runs a match with the partner's over mutual TLS…\n");
-    let started = post(&vendor, "/api/v1/runs", &json!({ "partnership": vendor_side, "transcript": true })).await?;
-    let id = started["id"].as_str().context("no run id")?.to_owned();
+    let id = vendor.api.start_run(&StartRun { partnership: vendor_side, transcript: true }).await?.id;
     let run = follow(&vendor.api, &id, false).await?;
-    if run["state"] != "complete" {
-        bail!("the run failed: {}", shown(&run["failure"], "no reason recorded"));
+    if run.state != "complete" {
+        bail!("the run failed: {}", escaped(run.failure.as_deref().unwrap_or("no reason recorded")));
     }
-    let text = vendor.api.call_text(Method::GET, &format!("/api/v1/runs/{id}/transcript")).await?;
+    let text = vendor.api.run_transcript(&id).await?;
     std::fs::write(transcript, &text).with_context(|| format!("cannot write {}", transcript.display()))?;
 
     println!("== The vendor's view ==");
-    print_run(&vendor.api, &run, &changes(&vendor, &id).await?, show, Some(transcript)).await?;
+    print_run(&vendor.api, &run, &vendor.api.run_changes(&id).await?, show, Some(transcript)).await?;
 
-    let runs: Value = partner.api.call(Method::GET, "/api/v1/runs?limit=1", None, &[]).await?;
-    let partner_run = runs["items"][0]["id"].as_str().context("the partner recorded no run")?.to_owned();
+    let runs = partner.api.runs(&RunFilter { partnership: None }, &Page::first(1)).await?;
+    let partner_run = runs.items.into_iter().next().context("the partner recorded no run")?.id;
     let partner_run = follow(&partner.api, &partner_run, true).await?;
-    if partner_run["state"] != "complete" {
-        bail!("the partner's side failed: {}", shown(&partner_run["failure"], "no reason recorded"));
+    if partner_run.state != "complete" {
+        bail!("the partner's side failed: {}", escaped(partner_run.failure.as_deref().unwrap_or("no reason recorded")));
     }
     println!("\n== The partner's view ==");
-    let id = partner_run["id"].as_str().unwrap_or_default().to_owned();
-    print_run(&partner.api, &partner_run, &changes(&partner, &id).await?, show, None).await?;
+    print_run(&partner.api, &partner_run, &partner.api.run_changes(&partner_run.id).await?, show, None).await?;
 
     println!(
         "\nEach node stored its own results and an audit trail of what it revealed \

@@ -6,15 +6,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use blindmap_server::client::{ApiClient, Method};
+use blindmap_server::api::Page;
+use blindmap_server::api::runs::{ChangesView, LevelName, OverlapView, RunView, StartRun};
+use blindmap_server::client::ApiClient;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{Value, json};
 
 use crate::match_files::human_bytes;
-use crate::node_cli::{Connection, client, encode, partnership_id, runtime};
+use crate::node_cli::{Connection, client, partnership_id, runtime};
 use crate::report::MatrixView;
-use crate::term::{escaped, shown};
+use crate::term::escaped;
 
 #[derive(Args)]
 pub(crate) struct MatchArgs {
@@ -70,21 +71,24 @@ pub(crate) fn run(args: &MatchArgs) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let api = client(&args.connection)?;
         let partnership = partnership_id(&api, partner).await?;
-        let body = json!({ "partnership": partnership, "transcript": args.transcript.is_some() });
-        let started: Value =
-            api.call(Method::POST, "/api/v1/runs", Some((serde_json::to_vec(&body)?, "application/json")), &[]).await?;
-        let id = started["id"].as_str().context("the node answered without a run id")?.to_owned();
+        let body = StartRun { partnership, transcript: args.transcript.is_some() };
+        let id = api.start_run(&body).await?.id;
         let run = follow(&api, &id, args.json).await?;
-        if run["state"] != "complete" {
-            bail!("the run {id} failed: {}", run["failure"].as_str().unwrap_or("no reason recorded"));
+        if run.state != "complete" {
+            bail!("the run {id} failed: {}", run.failure.as_deref().unwrap_or("no reason recorded"));
         }
-        let changes: Value = api.call(Method::GET, &format!("/api/v1/runs/{id}/changes"), None, &[]).await?;
+        let changes = api.run_changes(&id).await?;
         if let Some(path) = &args.transcript {
-            let text = api.call_text(Method::GET, &format!("/api/v1/runs/{id}/transcript")).await?;
+            let text = api.run_transcript(&id).await?;
             std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
         }
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&json!({ "run": run, "changes": changes }))?);
+            #[derive(serde::Serialize)]
+            struct Output<'a> {
+                run: &'a RunView,
+                changes: &'a ChangesView,
+            }
+            println!("{}", serde_json::to_string_pretty(&Output { run: &run, changes: &changes })?);
             return Ok(());
         }
         print_run(&api, &run, &changes, args.show, args.transcript.as_deref()).await
@@ -92,60 +96,30 @@ pub(crate) fn run(args: &MatchArgs) -> anyhow::Result<()> {
 }
 
 /// Polls the run until it ends, with a progress bar on a terminal.
-pub(crate) async fn follow(api: &ApiClient, id: &str, quiet: bool) -> anyhow::Result<Value> {
+pub(crate) async fn follow(api: &ApiClient, id: &str, quiet: bool) -> anyhow::Result<RunView> {
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(0) };
     bar.set_style(
         ProgressStyle::with_template("{spinner} matching {bar:32} {human_pos}/{human_len} records, {eta} left")
             .expect("valid template"),
     );
     loop {
-        let run: Value = api.call(Method::GET, &format!("/api/v1/runs/{id}"), None, &[]).await?;
-        if run["state"] != "running" {
+        let run = api.run(id).await?;
+        if run.state != "running" {
             bar.finish_and_clear();
             return Ok(run);
         }
-        bar.set_length(run["progress"]["total"].as_u64().unwrap_or(0));
-        bar.set_position(run["progress"]["done"].as_u64().unwrap_or(0));
+        bar.set_length(run.progress.total);
+        bar.set_position(run.progress.done);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
-/// The matrix of a run's result.
-pub(crate) fn matrix(result: &Value) -> MatrixView {
-    let strings = |v: &Value| -> Vec<String> {
-        v.as_array().into_iter().flatten().map(|s| s.as_str().unwrap_or_default().to_owned()).collect()
-    };
-    let rows = strings(&result["rows"]);
-    let columns: Vec<String> = result["columns"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| c["segment"].as_str().unwrap_or_default().to_owned())
-        .collect();
-    let cell = |r: usize, c: usize| &result["cells"][r][c];
-    // A cell of listed accounts splits its count into confirmed and possible (nodes since tiers).
-    let possible: Vec<Vec<u64>> = (0..rows.len())
-        .map(|r| (0..columns.len()).map(|c| cell(r, c)["possible"].as_u64().unwrap_or(0)).collect())
-        .collect();
-    let cells = (0..rows.len())
-        .map(|r| {
-            (0..columns.len())
-                .map(|c| match (cell(r, c)["confirmed"].as_u64(), possible[r][c]) {
-                    (Some(confirmed), p) if p > 0 => crate::report::with_possible(confirmed, p),
-                    _ => cell(r, c)["shown"].as_str().unwrap_or("?").to_owned(),
-                })
-                .collect()
-        })
-        .collect();
-    MatrixView { rows, columns, cells, possible, levels: Vec::new() }
-}
-
 /// The levels of a matrix (rows of level names) in words: the level when all cells share it,
 /// else how many cells have each, e.g. "fields in 6 cells, hidden in 3".
-fn levels_in_words(levels: &Value) -> String {
+fn levels_in_words(levels: impl Iterator<Item = LevelName>) -> String {
     let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-    for level in levels.as_array().into_iter().flatten().flat_map(|r| r.as_array().into_iter().flatten()) {
-        *counts.entry(level.as_str().unwrap_or("?")).or_default() += 1;
+    for level in levels {
+        *counts.entry(level.as_str()).or_default() += 1;
     }
     match counts.len() {
         0 => "nothing".into(),
@@ -162,28 +136,32 @@ fn levels_in_words(levels: &Value) -> String {
     }
 }
 
-/// One overlapping account as a line: the account, its segment, the partner's segment, the key
-/// types that matched and the fields the partner shared. `o` is as the API lists it.
-pub(crate) fn overlap_line(o: &Value, partner: &str) -> String {
-    let fields: Vec<String> = o["partner_fields"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, v)| Some(format!("{}={}", escaped(k), escaped(v.as_str()?))))
-        .collect();
+/// One overlapping account as a line: the account, its segment, the partner's segment, why it
+/// matched (its tier and what agreed) and the fields the partner shared. `o` is as the API
+/// lists it.
+pub(crate) fn overlap_line(o: &OverlapView, partner: &str) -> String {
+    account_line(&o.account_id, &o.own_segment, &o.partner_segment, &o.reason, &o.partner_fields, partner)
+}
+
+/// [`overlap_line`] from its parts.
+pub(crate) fn account_line(
+    account: &str,
+    own_segment: &str,
+    partner_segment: &str,
+    reason: &str,
+    partner_fields: &std::collections::BTreeMap<String, Option<String>>,
+    partner: &str,
+) -> String {
+    let fields: Vec<String> =
+        partner_fields.iter().filter_map(|(k, v)| Some(format!("{}={}", escaped(k), escaped(v.as_deref()?)))).collect();
     let fields = if fields.is_empty() { String::new() } else { format!("  [{}]", fields.join(", ")) };
-    let keys: Vec<&str> = o["key_types"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    // The reason names the tier and what agreed; a node older than tiers sends key types only.
-    let why = match o["reason"].as_str() {
-        Some(reason) => escaped(reason).into_owned(),
-        None => format!("by {}", escaped(&keys.join("+"))),
-    };
     format!(
-        "  {:<20} {} ↔ {}'s {}  {why}{fields}",
-        shown(&o["account_id"], "?"),
-        shown(&o["own_segment"], "?"),
+        "  {:<20} {} ↔ {}'s {}  {}{fields}",
+        escaped(account),
+        escaped(own_segment),
         escaped(partner),
-        shown(&o["partner_segment"], "?"),
+        escaped(partner_segment),
+        escaped(reason),
     )
 }
 
@@ -198,69 +176,57 @@ pub(crate) fn accounts_and_pairs(accounts: u64, pairs: u64) -> String {
 /// overlapping accounts, traffic.
 pub(crate) async fn print_run(
     api: &ApiClient,
-    run: &Value,
-    changes: &Value,
+    run: &RunView,
+    changes: &ChangesView,
     show: u32,
     transcript: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
-    let result = &run["result"];
-    let partner = shown(&run["partner"], "?");
-    let received: Value = result["cells"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|row| row.as_array().into_iter().flatten().map(|c| c["level"].clone()).collect::<Value>())
-        .collect();
+    let result = run.result.as_ref().context("the run has no result")?;
+    let partner = escaped(&run.partner);
     println!(
         "Run {} with {partner}: your segments × {partner}'s (shared with you: {}):",
-        shown(&run["id"], "?"),
-        escaped(&levels_in_words(&received))
+        escaped(&run.id),
+        escaped(&levels_in_words(result.cells().map(|(_, _, c)| c.level)))
     );
-    print!("{}", matrix(result).render());
+    print!("{}", MatrixView::new(&result.rows, &result.columns, &result.cells).render());
     println!(
         "You disclosed: {} (your policy at the start of the run).",
-        escaped(&levels_in_words(&result["disclosed"]["levels"]))
+        escaped(&levels_in_words(result.disclosed.levels.iter().flatten().copied()))
     );
-    match changes["previous_run"].as_str() {
+    match &changes.previous_run {
         None => println!("First complete run with {partner}: nothing to compare with."),
         Some(previous) => {
             let previous = escaped(previous);
-            let cells = changes["cells"].as_array().cloned().unwrap_or_default();
-            if cells.is_empty() {
+            if changes.cells.is_empty() {
                 println!("No change since {previous}.");
             } else {
                 println!("Changes since {previous} (accounts new and lost per cell):");
-                for c in &cells {
-                    let count = |k: &str| c[k].as_array().map_or(String::new(), |a| format!(", {} {k}", a.len()));
+                for c in &changes.cells {
+                    let count = |list: &Option<Vec<String>>, k: &str| {
+                        list.as_ref().map_or(String::new(), |a| format!(", {} {k}", a.len()))
+                    };
                     println!(
                         "  {} × {}: {} → {}{}{}",
-                        shown(&c["own_segment"], "?"),
-                        shown(&c["partner_segment"], "?"),
-                        shown(&c["before"], "-"),
-                        shown(&c["after"], "-"),
-                        count("new"),
-                        count("lost")
+                        escaped(&c.own_segment),
+                        escaped(&c.partner_segment),
+                        escaped(c.before.as_deref().unwrap_or("-")),
+                        escaped(c.after.as_deref().unwrap_or("-")),
+                        count(&c.new, "new"),
+                        count(&c.lost, "lost")
                     );
                 }
             }
         }
     }
-    let listed = result["pairs"].as_u64().unwrap_or(0);
+    let listed = result.pairs;
     if show > 0 && listed > 0 {
-        let page: Value = api
-            .call(
-                Method::GET,
-                &format!("/api/v1/runs/{}/overlaps?limit={}", encode(run["id"].as_str().unwrap_or("")), show),
-                None,
-                &[],
-            )
-            .await?;
-        let first = page["items"].as_array().map_or(0, Vec::len);
+        let page = api.run_overlaps(&run.id, &Page::first(show)).await?;
         println!(
-            "{} (an account of yours with a record of {partner}'s); the first {first}:",
-            accounts_and_pairs(result["overlapping_accounts"].as_u64().unwrap_or(0), listed),
+            "{} (an account of yours with a record of {partner}'s); the first {}:",
+            accounts_and_pairs(result.overlapping_accounts, listed),
+            page.items.len()
         );
-        for o in page["items"].as_array().into_iter().flatten() {
+        for o in &page.items {
             println!("{}", overlap_line(o, &partner));
         }
     }
@@ -269,9 +235,9 @@ pub(crate) async fn print_run(
     }
     println!(
         "Exchanged {} sent and {} received in {:.2} s; no key left either side in the clear.",
-        human_bytes(result["bytes_sent"].as_u64().unwrap_or(0)),
-        human_bytes(result["bytes_received"].as_u64().unwrap_or(0)),
-        result["seconds"].as_f64().unwrap_or(0.0)
+        human_bytes(result.bytes_sent),
+        human_bytes(result.bytes_received),
+        result.seconds
     );
     Ok(())
 }

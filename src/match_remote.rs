@@ -18,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::input::{self, Loaded, SourceSpec};
-use crate::match_cli::{MatchArgs, accounts_and_pairs, overlap_line};
+use crate::match_cli::{MatchArgs, account_line, accounts_and_pairs};
 use crate::match_files::human_bytes;
 use crate::node_cli::runtime;
 use crate::report::{MatrixView, uniform_level};
@@ -131,6 +131,18 @@ pub(crate) fn run(args: &MatchArgs, target: &str) -> anyhow::Result<()> {
     })
 }
 
+/// One overlapping account of a remote match, as `--json` prints it.
+#[derive(serde::Serialize)]
+struct Overlap {
+    account_id: String,
+    own_segment: String,
+    partner_segment: String,
+    key_types: Vec<String>,
+    tier: blindmap_records::Tier,
+    reason: String,
+    partner_fields: std::collections::BTreeMap<String, Option<String>>,
+}
+
 fn report(
     args: &MatchArgs,
     file: &Path,
@@ -141,25 +153,22 @@ fn report(
     let outcome: &Outcome = &run.outcome;
     let records = loaded.dataset.records();
     let explanations = blindmap_records::explain_overlaps(outcome, &loaded.dataset);
-    let overlaps: Vec<serde_json::Value> = outcome
+    let overlaps: Vec<Overlap> = outcome
         .overlaps()
         .iter()
         .zip(&explanations)
-        .map(|(o, explanation)| {
-            let fields: serde_json::Map<String, serde_json::Value> = outcome
+        .map(|(o, explanation)| Overlap {
+            account_id: records[o.record].id.clone(),
+            own_segment: records[o.record].segment.to_string(),
+            partner_segment: outcome.partner_segments()[usize::from(o.partner.segment)].label.to_string(),
+            key_types: o.key_types.iter().map(ToString::to_string).collect(),
+            tier: explanation.tier,
+            reason: explanation.to_string(),
+            partner_fields: outcome
                 .fields_of(&o.partner)
                 .into_iter()
-                .flat_map(|f| f.fields.iter().map(|(n, v)| (n.to_string(), v.clone().into())))
-                .collect();
-            serde_json::json!({
-                "account_id": records[o.record].id,
-                "own_segment": records[o.record].segment.as_str(),
-                "partner_segment": outcome.partner_segments()[usize::from(o.partner.segment)].label.as_str(),
-                "key_types": o.key_types.iter().map(ToString::to_string).collect::<Vec<_>>(),
-                "tier": explanation.tier,
-                "reason": explanation.to_string(),
-                "partner_fields": fields,
-            })
+                .flat_map(|f| f.fields.iter().map(|(n, v)| (n.to_string(), v.clone())))
+                .collect(),
         })
         .collect();
     let matrix = MatrixView::of(outcome, &loaded.dataset, &explanations);
@@ -198,7 +207,15 @@ fn report(
             escaped(&pairing.organisation),
         );
         for o in overlaps.iter().take(args.show as usize) {
-            println!("{}", overlap_line(o, &pairing.organisation));
+            let line = account_line(
+                &o.account_id,
+                &o.own_segment,
+                &o.partner_segment,
+                &o.reason,
+                &o.partner_fields,
+                &pairing.organisation,
+            );
+            println!("{line}");
         }
     }
     if let Some(path) = &args.transcript {

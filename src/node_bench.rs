@@ -11,11 +11,14 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use blindmap_psi::{DisclosurePolicy, Level, Session, SessionConfig, SessionSeed, run_in_process};
 use blindmap_records::{Preset, Side, import_dataset};
-use blindmap_server::client::{ApiClient, Method};
+use blindmap_server::api::corrections::NewCorrectionBody;
+use blindmap_server::api::datasets::UploadParams;
+use blindmap_server::api::partnerships::{AcceptInvite, RuleView, SharingView};
+use blindmap_server::api::runs::StartRun;
+use blindmap_server::client::ApiClient;
 use blindmap_server::node::{InitOptions, NodeConfig, RunningNode, init, start};
 use clap::Args;
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use crate::match_cli::follow;
 use crate::match_files::human_bytes;
@@ -184,10 +187,6 @@ async fn time_pages(
     Ok((pages, export_seconds, rows))
 }
 
-async fn post(node: &BenchNode, path: &str, body: Value) -> anyhow::Result<Value> {
-    Ok(node.api.call(Method::POST, path, Some((serde_json::to_vec(&body)?, "application/json")), &[]).await?)
-}
-
 pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
     if !(0.0..=1.0).contains(&args.overlap) || args.n == 0 {
         bail!("--n must be positive and --overlap between 0 and 1");
@@ -200,45 +199,47 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
         let partner = node(dir.path(), "Partner").await?;
         let started = Instant::now();
         for (n, csv) in [(&vendor, &left), (&partner, &right)] {
-            n.api
-                .call::<Value>(
-                    Method::POST,
-                    "/api/v1/datasets?name=bench.csv",
-                    Some((csv.as_bytes().to_vec(), "text/csv")),
-                    &[],
-                )
-                .await?;
+            let params = UploadParams { name: "bench.csv".to_owned(), preset: None, activate: false };
+            n.api.import_dataset(&params, csv.as_bytes().to_vec(), None).await?;
         }
         let import_seconds = started.elapsed().as_secs_f64();
-        let invite = post(&vendor, "/api/v1/partnerships/invites", json!({})).await?;
-        let accepted = post(&partner, "/api/v1/partnerships", json!({ "code": invite["code"] })).await?;
-        let list: Value = vendor.api.call(Method::GET, "/api/v1/partnerships", None, &[]).await?;
-        let policy = json!({ "rules": [{ "own_segment": "*", "partner_segment": "*", "level": "overlaps" }],
-            "threshold": 1, "min_partner_segment": 1 });
-        for (n, id) in [(&vendor, &list["items"][0]["id"]), (&partner, &accepted["id"])] {
-            let path = format!("/api/v1/partnerships/{}/sharing", id.as_str().unwrap_or_default());
-            n.api
-                .call::<Value>(Method::PUT, &path, Some((serde_json::to_vec(&policy)?, "application/json")), &[])
-                .await?;
+        let invite = vendor.api.invite().await?;
+        let accepted = partner.api.accept_invite(&AcceptInvite { code: invite.code }).await?;
+        let pid = vendor.api.partnerships().await?.into_iter().next().context("no partnership")?.id;
+        let everything = RuleView {
+            own_segment: "*".to_owned(),
+            partner_segment: "*".to_owned(),
+            level: "overlaps".to_owned(),
+            fields: Vec::new(),
+        };
+        let policy = SharingView { rules: vec![everything], threshold: 1, min_partner_segment: 1 };
+        for (n, id) in [(&vendor, &pid), (&partner, &accepted.id)] {
+            n.api.set_sharing(id, &policy).await?;
         }
-        let started = post(&vendor, "/api/v1/runs", json!({ "partnership": list["items"][0]["id"] })).await?;
-        let run = follow(&vendor.api, started["id"].as_str().unwrap_or_default(), args.json).await?;
-        if run["state"] != "complete" {
-            bail!("the run failed: {}", run["failure"]);
+        let started = vendor.api.start_run(&StartRun { partnership: pid.clone(), transcript: false }).await?;
+        let run = follow(&vendor.api, &started.id, args.json).await?;
+        if run.state != "complete" {
+            bail!("the run failed: {}", run.failure.as_deref().unwrap_or("no reason recorded"));
         }
-        let pairs = run["result"]["pairs"].as_u64().unwrap_or(0);
-        let pid = list["items"][0]["id"].as_str().unwrap_or_default().to_owned();
+        let result = run.result.clone().context("the run has no result")?;
+        let pairs = result.pairs;
         let pages = time_pages(&vendor, &pid, pairs).await?;
         // One overlapping account in thirty corrected (each account overlaps once: a pair each).
         let started = Instant::now();
         let mut corrections = 0;
         for (k, i) in (args.n - shared..args.n).step_by(30).enumerate() {
-            let mut body = json!({ "partnership": pid, "account_id": format!("acct{i}"), "kind": "never_match" });
+            let mut body = NewCorrectionBody {
+                partnership: pid.clone(),
+                account_id: format!("acct{i}"),
+                kind: "never_match".to_owned(),
+                key_types: Vec::new(),
+                note: None,
+            };
             if k % 2 == 1 {
-                body["kind"] = "not_this_match".into();
-                body["key_types"] = json!(["domain"]);
+                body.kind = "not_this_match".to_owned();
+                body.key_types = vec!["domain".to_owned()];
             }
-            post(&vendor, "/api/v1/corrections", body).await?;
+            vendor.api.correct(&body).await?;
             corrections += 1;
         }
         let corrections_seconds = started.elapsed().as_secs_f64();
@@ -247,8 +248,13 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
             n.running.shutdown().await?;
         }
         // The session itself, as the node timed it (from the first frame to the last).
-        let seconds = run["result"]["seconds"].as_f64().unwrap_or(0.0);
-        Ok::<_, anyhow::Error>((seconds, import_seconds, run, pages, (corrections, corrections_seconds, corrected)))
+        Ok::<_, anyhow::Error>((
+            result.seconds,
+            import_seconds,
+            result,
+            pages,
+            (corrections, corrections_seconds, corrected),
+        ))
     })?;
     let (pages, export_seconds, export_rows) = timed;
     let (
@@ -270,7 +276,7 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
         Session::responder(b, policy(), SessionConfig::default(), SessionSeed::random(&mut rng))?,
     )?;
     let in_process_seconds = started.elapsed().as_secs_f64();
-    let overlapping = run["result"]["overlapping_accounts"].as_u64().unwrap_or(0);
+    let overlapping = run.overlapping_accounts;
     if overlapping != shared as u64 || local.initiator.overlaps().len() != shared {
         bail!(
             "wrong result: {overlapping} overlapping accounts over the network, {} in process, {shared} expected",
@@ -287,8 +293,8 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
         ratio,
         target_ratio: TARGET_RATIO,
         meets_target: ratio <= TARGET_RATIO,
-        bytes_sent: run["result"]["bytes_sent"].as_u64().unwrap_or(0),
-        bytes_received: run["result"]["bytes_received"].as_u64().unwrap_or(0),
+        bytes_sent: run.bytes_sent,
+        bytes_received: run.bytes_received,
         slowest_page_seconds: pages.iter().chain(&pages_with_corrections).map(|(_, s)| *s).fold(0.0, f64::max),
         pages,
         target_page_seconds: TARGET_PAGE_SECONDS,

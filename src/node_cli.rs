@@ -5,13 +5,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use blindmap_server::client::{ApiClient, Method};
+use blindmap_server::api::datasets::{DeleteParams, PresetName, UploadParams};
+use blindmap_server::api::partnerships::{AcceptInvite, PartnershipView, RuleView};
+use blindmap_server::client::ApiClient;
 use blindmap_server::identity::Identity;
 use blindmap_server::node::{IDENTITY_DIR, InitOptions, NodeConfig, init, start};
 use clap::{Args, Subcommand};
-use serde_json::Value;
+use serde::Deserialize;
 
-use crate::term::{escaped, shown};
+use crate::term::escaped;
 
 #[derive(Args)]
 pub(crate) struct InitArgs {
@@ -176,82 +178,68 @@ pub(crate) enum PartnerCommand {
 
 pub(crate) fn run_partner(command: &PartnerCommand) -> anyhow::Result<()> {
     runtime()?.block_on(async {
-        let show = |p: &Value| {
+        let show = |p: &PartnershipView| {
             println!(
                 "{}  {:<24} {:<7} {}  {}",
-                shown(&p["id"], "?"),
-                shown(&p["partner"], "?"),
-                shown(&p["state"], "?"),
-                shown(&p["partner_url"], "?"),
-                shown(&p["partner_fingerprint"], "?")
+                escaped(&p.id),
+                escaped(&p.partner),
+                escaped(&p.state),
+                escaped(&p.partner_url),
+                escaped(&p.partner_fingerprint)
             );
         };
         match command {
             PartnerCommand::Invite { connection } => {
-                let invite: Value =
-                    client(connection)?.call(Method::POST, "/api/v1/partnerships/invites", None, &[]).await?;
+                let invite = client(connection)?.invite().await?;
                 println!("Give this code to the partner's admin (valid once, for 24 hours):");
-                println!("{}", shown(&invite["code"], "?"));
+                println!("{}", escaped(&invite.code));
             }
             PartnerCommand::Accept { code, connection } => {
-                let body = serde_json::to_vec(&serde_json::json!({ "code": code }))?;
-                let p: Value = client(connection)?
-                    .call(Method::POST, "/api/v1/partnerships", Some((body, "application/json")), &[])
-                    .await?;
-                println!("Paired with {}:", shown(&p["partner"], "?"));
+                let p = client(connection)?.accept_invite(&AcceptInvite { code: code.clone() }).await?;
+                println!("Paired with {}:", escaped(&p.partner));
                 show(&p);
             }
             PartnerCommand::List { connection } => {
-                for p in &all_items(&client(connection)?, "/api/v1/partnerships").await? {
+                for p in &client(connection)?.partnerships().await? {
                     show(p);
                 }
             }
             PartnerCommand::Sharing { partner, rules, clear_rules, threshold, min_segment, connection } => {
                 let api = client(connection)?;
                 let id = partnership_id(&api, partner).await?;
-                let path = format!("/api/v1/partnerships/{}/sharing", encode(&id));
-                let mut policy: Value = api.call(Method::GET, &path, None, &[]).await?;
+                let mut policy = api.sharing(&id).await?;
                 let changing = !rules.is_empty() || *clear_rules || threshold.is_some() || min_segment.is_some();
                 if changing {
                     if !rules.is_empty() || *clear_rules {
-                        policy["rules"] = rules.iter().map(|r| parse_rule(r)).collect::<anyhow::Result<Value>>()?;
+                        policy.rules = rules.iter().map(|r| parse_rule(r)).collect::<anyhow::Result<_>>()?;
                     }
                     if let Some(k) = threshold {
-                        policy["threshold"] = (*k).into();
+                        policy.threshold = *k;
                     }
                     if let Some(n) = min_segment {
-                        policy["min_partner_segment"] = (*n).into();
+                        policy.min_partner_segment = *n;
                     }
-                    let body = serde_json::to_vec(&policy)?;
-                    policy = api.call(Method::PUT, &path, Some((body, "application/json")), &[]).await?;
+                    policy = api.set_sharing(&id, &policy).await?;
                     println!("Sharing with {} is now:", escaped(partner));
                 } else {
                     println!("Sharing with {}:", escaped(partner));
                 }
-                for r in policy["rules"].as_array().into_iter().flatten() {
-                    let fields: Vec<&str> =
-                        r["fields"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-                    let level = r["level"].as_str().unwrap_or("?");
-                    let level =
-                        if fields.is_empty() { level.to_owned() } else { format!("{level}:{}", fields.join(",")) };
-                    println!(
-                        "  {}:{}={}",
-                        shown(&r["own_segment"], "?"),
-                        shown(&r["partner_segment"], "?"),
-                        escaped(&level)
-                    );
+                for r in &policy.rules {
+                    let level = if r.fields.is_empty() {
+                        r.level.clone()
+                    } else {
+                        format!("{}:{}", r.level, r.fields.join(","))
+                    };
+                    println!("  {}:{}={}", escaped(&r.own_segment), escaped(&r.partner_segment), escaped(&level));
                 }
                 println!("  everything else: counts");
                 println!(
                     "  threshold {}, smallest partner segment served {}",
-                    policy["threshold"], policy["min_partner_segment"]
+                    policy.threshold, policy.min_partner_segment
                 );
             }
             PartnerCommand::End { id, connection } => {
-                let p: Value = client(connection)?
-                    .call(Method::POST, &format!("/api/v1/partnerships/{}/end", encode(id)), None, &[])
-                    .await?;
-                show(&p);
+                show(&client(connection)?.end_partnership(id).await?);
             }
         }
         Ok(())
@@ -348,44 +336,36 @@ pub(crate) fn run_datasets(command: &DatasetsCommand) -> anyhow::Result<()> {
                 let name = name.clone().unwrap_or_else(|| {
                     file.file_name().map_or_else(|| "dataset".to_owned(), |n| n.to_string_lossy().into_owned())
                 });
-                let mut path = format!("/api/v1/datasets?name={}", encode(&name));
-                if let Some(p) = preset {
-                    path.push_str(&format!("&preset={}", encode(p)));
-                }
-                if *activate {
-                    path.push_str("&activate=true");
-                }
-                let headers: Vec<(&str, &str)> =
-                    idempotency_key.iter().map(|k| ("idempotency-key", k.as_str())).collect();
-                let d: Value = api.call(Method::POST, &path, Some((bytes, "text/csv")), &headers).await?;
+                let preset = preset.as_deref().map(preset_name).transpose()?;
+                let params = UploadParams { name: name.clone(), preset, activate: *activate };
+                let d = api.import_dataset(&params, bytes, idempotency_key.as_deref()).await?;
                 println!(
                     "Imported {} as {} ({}): {} rows, {} accounts",
                     escaped(&name),
-                    shown(&d["id"], "?"),
-                    shown(&d["read_as"], "?"),
-                    d["rows"],
-                    d["accounts"]
+                    escaped(&d.id),
+                    escaped(&d.read_as),
+                    d.rows,
+                    d.accounts
                 );
-                if d["active"] == true {
+                if d.active {
                     println!("It is the active dataset: matches use it.");
                 } else {
                     println!(
                         "Matches still use the active dataset; to use this one: blindmap datasets use {}",
-                        shown(&d["id"], "?")
+                        escaped(&d.id)
                     );
                 }
             }
             DatasetsCommand::List { connection } => {
-                let api = client(connection)?;
-                let items = all_items(&api, "/api/v1/datasets").await?;
+                let items = client(connection)?.datasets().await?;
                 for d in &items {
                     println!(
                         "{} {}  {:<32} {:>9} accounts  {}",
-                        if d["active"] == true { "*" } else { " " },
-                        shown(&d["id"], "?"),
-                        shown(&d["name"], "?"),
-                        d["accounts"],
-                        shown(&d["read_as"], "?")
+                        if d.active { "*" } else { " " },
+                        escaped(&d.id),
+                        escaped(&d.name),
+                        d.accounts,
+                        escaped(&d.read_as)
                     );
                 }
                 if !items.is_empty() {
@@ -393,20 +373,12 @@ pub(crate) fn run_datasets(command: &DatasetsCommand) -> anyhow::Result<()> {
                 }
             }
             DatasetsCommand::Use { id, connection } => {
-                let api = client(connection)?;
-                let d: Value =
-                    api.call(Method::POST, &format!("/api/v1/datasets/{}/activate", encode(id)), None, &[]).await?;
-                println!(
-                    "{} ({}) is now the active dataset: matches use it",
-                    shown(&d["name"], "?"),
-                    shown(&d["id"], "?")
-                );
+                let d = client(connection)?.activate_dataset(id).await?;
+                println!("{} ({}) is now the active dataset: matches use it", escaped(&d.name), escaped(&d.id));
             }
             DatasetsCommand::Delete { id, with_runs, connection } => {
-                let api = client(connection)?;
-                let path = format!("/api/v1/datasets/{}?with_runs={with_runs}", encode(id));
-                let d: Value = api.call(Method::DELETE, &path, None, &[]).await?;
-                println!("Deleted {} and {} run(s) made with it", shown(&d["dataset"], "?"), d["runs"]);
+                let d = client(connection)?.delete_dataset(id, &DeleteParams { with_runs: *with_runs }).await?;
+                println!("Deleted {} and {} run(s) made with it", escaped(&d.dataset), d.runs);
             }
         }
         Ok(())
@@ -429,49 +401,17 @@ fn recognised(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `path` with the query parameters that are set, values percent-encoded.
-pub(crate) fn with_query(path: &str, params: &[(&str, Option<&str>)]) -> String {
-    let set: Vec<String> =
-        params.iter().filter_map(|(name, value)| value.map(|v| format!("{name}={}", encode(v)))).collect();
-    if set.is_empty() { path.to_owned() } else { format!("{path}?{}", set.join("&")) }
-}
-
-/// POSTs `body` as JSON to the node's `path`; the answer.
-pub(crate) async fn post(api: &ApiClient, path: &str, body: &Value) -> anyhow::Result<Value> {
-    Ok(api.call(Method::POST, path, Some((serde_json::to_vec(body)?, "application/json")), &[]).await?)
-}
-
-/// Every item of a paged list (`path` without query), following the `next` cursors.
-pub(crate) async fn all_items(api: &ApiClient, path: &str) -> anyhow::Result<Vec<Value>> {
-    let mut items = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let page_path = match &cursor {
-            Some(c) => format!("{path}{sep}limit=1000&cursor={}", encode(c)),
-            None => format!("{path}{sep}limit=1000"),
-        };
-        let page: Value = api.call(Method::GET, &page_path, None, &[]).await?;
-        items.extend(page["items"].as_array().into_iter().flatten().cloned());
-        match page["next"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => return Ok(items),
-        }
-    }
-}
-
 /// A partnership's id from a partner's name (or the id itself).
 pub(crate) async fn partnership_id(api: &ApiClient, partner: &str) -> anyhow::Result<String> {
     if partner.starts_with("pt_") {
         return Ok(partner.to_owned());
     }
-    let items = all_items(api, "/api/v1/partnerships").await?;
-    let found = items.iter().find(|p| p["partner"] == partner && p["state"] == "active");
-    match found.and_then(|p| p["id"].as_str()) {
-        Some(id) => Ok(id.to_owned()),
+    let items = api.partnerships().await?;
+    let found = items.iter().find(|p| p.partner == partner && p.state == "active");
+    match found {
+        Some(p) => Ok(p.id.clone()),
         None => {
-            let names: Vec<&str> =
-                items.iter().filter(|p| p["state"] == "active").filter_map(|p| p["partner"].as_str()).collect();
+            let names: Vec<&str> = items.iter().filter(|p| p.state == "active").map(|p| p.partner.as_str()).collect();
             anyhow::bail!(
                 "no active partnership with {partner:?}; active partners: {}",
                 if names.is_empty() { "none".to_owned() } else { names.join(", ") }
@@ -480,31 +420,27 @@ pub(crate) async fn partnership_id(api: &ApiClient, partner: &str) -> anyhow::Re
     }
 }
 
-/// `OWN:PARTNER=LEVEL` as the API's rule object.
-fn parse_rule(text: &str) -> anyhow::Result<Value> {
+/// `OWN:PARTNER=LEVEL` as the API's rule.
+fn parse_rule(text: &str) -> anyhow::Result<RuleView> {
     let usage =
         || format!("{text:?} is not a rule OWN:PARTNER=LEVEL, e.g. customers:*=overlaps or *:*=fields:owner,industry");
     let (pair, level) = text.split_once('=').ok_or_else(|| anyhow::anyhow!(usage()))?;
     let (own, partner) = pair.split_once(':').ok_or_else(|| anyhow::anyhow!(usage()))?;
-    let mut rule = serde_json::json!({ "own_segment": own.trim(), "partner_segment": partner.trim() });
-    match level.trim().split_once(':') {
-        Some(("fields", names)) => {
-            rule["level"] = "fields".into();
-            rule["fields"] = names.split(',').map(|n| Value::from(n.trim())).collect();
-        }
-        None if ["hidden", "counts", "overlaps"].contains(&level.trim()) => rule["level"] = level.trim().into(),
+    let (level, fields) = match level.trim().split_once(':') {
+        Some(("fields", names)) => ("fields", names.split(',').map(|n| n.trim().to_owned()).collect()),
+        None if ["hidden", "counts", "overlaps"].contains(&level.trim()) => (level.trim(), Vec::new()),
         _ => anyhow::bail!(usage()),
-    }
-    Ok(rule)
+    };
+    Ok(RuleView {
+        own_segment: own.trim().to_owned(),
+        partner_segment: partner.trim().to_owned(),
+        level: level.to_owned(),
+        fields,
+    })
 }
 
-/// Percent-encodes a query value.
-pub(crate) fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => char::from(b).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// A preset's name as the API takes it.
+fn preset_name(name: &str) -> anyhow::Result<PresetName> {
+    PresetName::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(name))
+        .map_err(|_| anyhow::anyhow!("{name:?} is not a preset: salesforce, hubspot or generic"))
 }

@@ -1,12 +1,13 @@
 //! Overlap matrices as text and JSON.
 
-use blindmap_psi::{Cell, Dataset, Level, Outcome};
-use blindmap_records::{Explanation, possible_per_cell};
+use blindmap_psi::{Dataset, Level, Outcome};
+use blindmap_records::Explanation;
+use blindmap_server::api::runs::{LevelName, Matrix, MatrixCell, SegmentSize};
 use serde::Serialize;
 
 use crate::term::escaped;
 
-/// One party's matrix: its segments (rows) × the partner's (columns).
+/// One party's matrix as text: its segments (rows) × the partner's (columns).
 #[derive(Serialize)]
 pub(crate) struct MatrixView {
     pub(crate) rows: Vec<String>,
@@ -18,28 +19,29 @@ pub(crate) struct MatrixView {
     /// partner disclosed only a count).
     pub(crate) possible: Vec<Vec<u64>>,
     /// The level the partner disclosed for each cell.
-    pub(crate) levels: Vec<Vec<&'static str>>,
+    pub(crate) levels: Vec<Vec<LevelName>>,
 }
 
 impl MatrixView {
+    /// The matrix of a local session's outcome.
     pub(crate) fn of(outcome: &Outcome, data: &Dataset, explanations: &[Explanation]) -> Self {
-        let rows: Vec<String> = outcome.own_segments().iter().map(ToString::to_string).collect();
-        let columns: Vec<String> = outcome.partner_segments().iter().map(|s| s.label.to_string()).collect();
-        let flat = possible_per_cell(outcome, data, explanations);
-        let possible: Vec<Vec<u64>> = flat.chunks(columns.len().max(1)).map(<[u64]>::to_vec).collect();
-        let cells = (0..rows.len())
-            .map(|r| {
-                (0..columns.len())
-                    .map(|c| match (outcome.cell(r, c), possible[r][c]) {
-                        (Cell::Count(n), p) if p > 0 => with_possible(n.saturating_sub(p), p),
-                        (cell, _) => cell.to_string(),
-                    })
-                    .collect()
-            })
-            .collect();
-        let levels =
-            (0..rows.len()).map(|r| (0..columns.len()).map(|c| outcome.level(r, c).name()).collect()).collect();
-        Self { rows, columns, cells, possible, levels }
+        let Matrix { rows, columns, cells } = Matrix::of(outcome, data, explanations);
+        Self::new(&rows, &columns, &cells)
+    }
+
+    /// The matrix of a run's result (or of [`Matrix::of`]).
+    pub(crate) fn new(rows: &[String], columns: &[SegmentSize], cells: &[Vec<MatrixCell>]) -> Self {
+        let shown = |c: &MatrixCell| match (c.confirmed, c.possible.unwrap_or(0)) {
+            (Some(confirmed), p) if p > 0 => with_possible(confirmed, p),
+            _ => c.shown.clone(),
+        };
+        Self {
+            rows: rows.to_vec(),
+            columns: columns.iter().map(|c| c.segment.clone()).collect(),
+            cells: cells.iter().map(|row| row.iter().map(shown).collect()).collect(),
+            possible: cells.iter().map(|row| row.iter().map(|c| c.possible.unwrap_or(0)).collect()).collect(),
+            levels: cells.iter().map(|row| row.iter().map(|c| c.level).collect()).collect(),
+        }
     }
 
     /// A text table, columns as wide as their widest entry. Segment labels come from both

@@ -4,13 +4,11 @@
 //! exports carry whatever their CRM holds. Printed raw, a control character in any of them can
 //! clear the screen, move the cursor, set the window title or draw a fake row, and a bidi
 //! override can make text read differently from what it is. Everything the command line prints
-//! that it did not write itself goes through [`escaped`] (or [`shown`] for a JSON value).
+//! that it did not write itself goes through [`escaped`].
 //! `--json` output is left to serde, which escapes control characters as JSON does.
 
 use std::borrow::Cow;
 use std::fmt::Write;
-
-use serde_json::Value;
 
 /// Whether `c` must not reach a terminal as it is: C0 controls (newline and tab included), DEL,
 /// C1 controls, and the bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069).
@@ -43,11 +41,6 @@ pub(crate) fn escaped(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// A JSON string value as it may be printed (see [`escaped`]); `absent` when it is not a string.
-pub(crate) fn shown<'a>(value: &'a Value, absent: &'a str) -> Cow<'a, str> {
-    escaped(value.as_str().unwrap_or(absent))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,13 +59,5 @@ mod tests {
         for text in ["Vendor", "Zürich GmbH & Co. KG", "O'Reilly \"Media\"", "東京", "C:\\exports", "a ↔ b ×"] {
             assert!(matches!(escaped(text), Cow::Borrowed(t) if t == text), "{text}");
         }
-    }
-
-    #[test]
-    fn json_values_default_when_absent() {
-        let v = serde_json::json!({ "name": "x\u{1b}]0;title\u{7}", "n": 3 });
-        assert_eq!(shown(&v["name"], "?"), "x\\x1b]0;title\\x07");
-        assert_eq!(shown(&v["n"], "?"), "?");
-        assert_eq!(shown(&v["missing"], "-"), "-");
     }
 }

@@ -6,6 +6,7 @@ use blindmap_cosell::attribution::{Model, Touch, TouchKind};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::api::attribution::TouchInput;
 use crate::error::ApiError;
 
 /// The model closes are scored under until an admin sets another: what most partner programmes
@@ -20,27 +21,6 @@ pub(crate) const MAX_TOUCHES_PER_DELIVERY: usize = 100;
 
 /// The models by name, as the API and the ledger write them.
 pub(crate) const MODEL_NAMES: &str = "categorical, first_touch, last_touch, linear, time_decay, u_shaped, w_shaped";
-
-/// A touch as the API and inbound deliveries give it.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct TouchInput {
-    /// The opportunity, as your CRM names it (1 to 200 characters).
-    #[schema(value_type = crate::api::contract::Label)]
-    pub(crate) opportunity: String,
-    /// The partner (1 to 200 characters): the same text for the same partner on every touch.
-    #[schema(value_type = crate::api::contract::Label)]
-    pub(crate) partner: String,
-    /// The kind of touch.
-    #[schema(value_type = crate::api::contract::TouchKind)]
-    pub(crate) kind: String,
-    /// When, RFC 3339 (`2027-01-15` or `2027-01-15T09:30:00Z`); default: now.
-    #[schema(value_type = Option<crate::api::contract::Timestamp>)]
-    pub(crate) at: Option<String>,
-    /// Who recorded it; default: the caller (API) or the source's name (inbound).
-    #[schema(value_type = Option<crate::api::contract::Label>)]
-    pub(crate) actor: Option<String>,
-}
 
 impl TouchInput {
     /// The checked touch on its opportunity; `actor` unless the input names one, `now` (Unix

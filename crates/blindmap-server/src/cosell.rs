@@ -12,9 +12,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::NodeContext;
+use crate::api::runs::LevelName;
 use crate::client::PeerClient;
 use crate::error::ApiError;
-use crate::runs::{lists_records, shown_cells};
+use crate::runs::result_of;
 
 /// Where a partner's record in a run points: the receiver's account behind it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,20 +31,6 @@ pub(crate) struct Reference {
     pub(crate) from_segment: String,
 }
 
-/// The cells of a run as this side disclosed them (the `disclosed` member of a run's result).
-#[derive(Deserialize)]
-struct Disclosed {
-    /// The partner's segments.
-    rows: Vec<String>,
-    /// Ours.
-    columns: Vec<String>,
-    /// Level names by (partner segment, our segment).
-    levels: Vec<Vec<String>>,
-    /// Whether we served Bloom filters (no record positions reach the partner then).
-    #[serde(default)]
-    bloom: bool,
-}
-
 /// The account a partner's reference names — only if that record was disclosed to it at
 /// `overlaps` or above in the run it names, and, where this side learned that cell's overlaps
 /// too, only if the record did overlap the partner's segment. A partner's node is untrusted: a
@@ -57,13 +44,10 @@ async fn disclosed_account(
     let Some(run) = store.run_of_session(org, &partnership.id, &reference.session).await? else {
         return Err(ApiError::PeerRefused("no complete match with this partner ran that session"));
     };
-    let result = run.result.as_ref().ok_or(ApiError::Store(StoreError::Corrupt("match_runs.result")))?;
-    let disclosed: Disclosed = serde_json::from_value(result["disclosed"].clone())
-        .map_err(|_| ApiError::Store(StoreError::Corrupt("match_runs.result")))?;
-    let row = disclosed.rows.iter().position(|s| *s == reference.from_segment);
-    let col = disclosed.columns.iter().position(|s| *s == reference.segment);
-    let level = row.zip(col).and_then(|(r, c)| disclosed.levels.get(r)?.get(c));
-    if disclosed.bloom || !level.is_some_and(|l| lists_records(l)) {
+    let result = result_of(&run)?.ok_or(ApiError::Store(StoreError::Corrupt("match_runs.result")))?;
+    let disclosed = &result.disclosed;
+    let level = disclosed.level(&reference.from_segment, &reference.segment);
+    if disclosed.bloom || !level.is_some_and(LevelName::lists_records) {
         return Err(ApiError::PeerRefused("that record was not disclosed to this partner at overlaps or above"));
     }
     let Some(account) =
@@ -72,9 +56,7 @@ async fn disclosed_account(
         return Err(ApiError::PeerRefused("no record at that position"));
     };
     // Where the partner disclosed the same cell to us, we know which of our records overlapped.
-    let learned = shown_cells(Some(result));
-    let cell = (reference.segment.clone(), reference.from_segment.clone());
-    if learned.get(&cell).is_some_and(|(_, level)| lists_records(level))
+    if result.cell(&reference.segment, &reference.from_segment).is_some_and(|c| c.level.lists_records())
         && !store.overlaps_segment(org, &run.id, &account, &reference.segment, &reference.from_segment).await?
     {
         return Err(ApiError::PeerRefused("that record did not overlap the partner's segment"));

@@ -8,7 +8,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod api;
+pub mod api;
 mod attribution;
 mod auth;
 pub mod client;

@@ -15,24 +15,9 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::NodeContext;
+use crate::api::registrations::Customer;
 use crate::client::{ClientError, PeerClient};
 use crate::error::ApiError;
-
-/// An end customer, as the importer would read it: any of a name with its country, websites or
-/// domains, DUNS numbers. Every value given must make a key.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub(crate) struct Customer {
-    /// Company name (needs `country`).
-    pub(crate) name: Option<String>,
-    /// Country: ISO code or English name.
-    pub(crate) country: Option<String>,
-    /// Websites, domains or e-mail addresses.
-    #[serde(default)]
-    pub(crate) domains: Vec<String>,
-    /// D-U-N-S numbers.
-    #[serde(default)]
-    pub(crate) duns: Vec<String>,
-}
 
 impl Customer {
     /// The customer's keys as `type:value` text.

@@ -13,8 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use blindmap_psi::{
-    Cell, Dataset, DisclosurePolicy, FieldName, Level, Outcome, SegmentLabel, Session, SessionConfig, SessionSeed,
-    Transcript,
+    Dataset, DisclosurePolicy, FieldName, Level, Outcome, SegmentLabel, Session, SessionConfig, SessionSeed, Transcript,
 };
 use blindmap_records::Side;
 use blindmap_store::{
@@ -23,9 +22,11 @@ use blindmap_store::{
 };
 use bytes::Bytes;
 use futures_util::Stream;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::api::runs::{CellChange, Disclosed, LevelName, Matrix, Received, RunResult};
 use crate::error::ApiError;
 use crate::session_io::{Driver, Failure, Progress, Traffic};
 
@@ -248,26 +249,13 @@ pub(crate) async fn drive<S, E, C>(
     }
 }
 
-/// A matrix cell as a run result stores it. Where the partner disclosed overlaps, the count
-/// splits into `confirmed` and `possible` (accounts overlapping by possible matches only).
-fn cell_json(cell: Cell, level: &Level, possible: u64) -> Value {
-    let mut v = json!({ "shown": cell.to_string(), "level": level.name() });
-    match cell {
-        Cell::Count(n) => {
-            v["count"] = json!(n);
-            if lists_records(level.name()) {
-                v["confirmed"] = json!(n.saturating_sub(possible));
-                v["possible"] = json!(possible);
-            }
-        }
-        Cell::FewerThan(k) => v["fewer_than"] = json!(k),
-        Cell::TooSmall { minimum } => v["partner_minimum"] = json!(minimum),
-        Cell::Hidden => {}
-    }
-    if let Level::Fields(fields) = level {
-        v["fields"] = json!(fields.iter().map(|f| f.as_str()).collect::<Vec<_>>());
-    }
-    v
+/// The typed result of a run as stored, if it is complete; a stored result that does not read
+/// as one is a corrupt row.
+pub(crate) fn result_of(run: &Run) -> Result<Option<RunResult>, StoreError> {
+    run.result
+        .as_ref()
+        .map(|v| RunResult::deserialize(v).map_err(|_| StoreError::Corrupt("match_runs.result")))
+        .transpose()
 }
 
 /// What a finished session leaves in the store: the matrix, both plans, this side's overlapping
@@ -280,24 +268,12 @@ fn completion(
     elapsed: Duration,
     transcript: Option<String>,
 ) -> Completion {
-    let rows: Vec<&str> = outcome.own_segments().iter().map(SegmentLabel::as_str).collect();
-    let columns: Vec<Value> = outcome
-        .partner_segments()
-        .iter()
-        .map(|s| json!({ "segment": s.label.as_str(), "records": s.records }))
-        .collect();
     let explanations = blindmap_records::explain_overlaps(outcome, data);
-    let possible = blindmap_records::possible_per_cell(outcome, data, &explanations);
-    let cells: Vec<Vec<Value>> = (0..rows.len())
-        .map(|r| {
-            (0..columns.len())
-                .map(|c| cell_json(outcome.cell(r, c), outcome.level(r, c), possible[r * columns.len() + c]))
-                .collect()
-        })
-        .collect();
+    let Matrix { rows, columns, cells } = Matrix::of(outcome, data, &explanations);
     let disclosed = outcome.disclosed_plan();
-    let disclosed_levels: Vec<Vec<&str>> =
-        (0..disclosed.rows()).map(|r| (0..disclosed.cols()).map(|c| disclosed.level(r, c).name()).collect()).collect();
+    let disclosed_levels: Vec<Vec<LevelName>> = (0..disclosed.rows())
+        .map(|r| (0..disclosed.cols()).map(|c| LevelName::of(disclosed.level(r, c))).collect())
+        .collect();
     let overlaps: Vec<RunOverlap> = outcome
         .overlaps()
         .iter()
@@ -320,39 +296,42 @@ fn completion(
         })
         .collect();
     let accounts: BTreeSet<&str> = overlaps.iter().map(|o| o.account_id.as_str()).collect();
-    let result = json!({
-        "session": hex::encode(outcome.session_id()),
-        "rows": rows,
-        "columns": columns,
-        "cells": cells,
-        "disclosed": {
-            "rows": columns.iter().map(|c| c["segment"].clone()).collect::<Vec<_>>(),
-            "columns": rows,
-            "levels": disclosed_levels,
-            "threshold": disclosed.threshold(),
-            "min_segment": disclosed.min_segment(),
-            "bloom": disclosed.bloom(),
+    let result = RunResult {
+        session: hex::encode(outcome.session_id()),
+        disclosed: Disclosed {
+            rows: columns.iter().map(|c| c.segment.clone()).collect(),
+            columns: rows.clone(),
+            levels: disclosed_levels,
+            threshold: disclosed.threshold(),
+            min_segment: disclosed.min_segment(),
+            bloom: disclosed.bloom(),
         },
-        "received": { "threshold": outcome.received_plan().threshold(), "min_segment": outcome.received_plan().min_segment() },
-        "overlapping_accounts": accounts.len(),
-        "pairs": overlaps.len(),
-        "unopened_fields": outcome.unopened_fields().len(),
-        "truncated": outcome.is_truncated(),
-        "bytes_sent": traffic.bytes_sent,
-        "bytes_received": traffic.bytes_received,
-        "frames": traffic.frames,
-        "seconds": elapsed.as_secs_f64(),
-    });
+        rows,
+        columns,
+        received: Received {
+            threshold: outcome.received_plan().threshold(),
+            min_segment: outcome.received_plan().min_segment(),
+        },
+        overlapping_accounts: accounts.len() as u64,
+        pairs: overlaps.len() as u64,
+        unopened_fields: outcome.unopened_fields().len() as u64,
+        truncated: outcome.is_truncated(),
+        bytes_sent: traffic.bytes_sent,
+        bytes_received: traffic.bytes_received,
+        frames: traffic.frames,
+        seconds: elapsed.as_secs_f64(),
+        cells,
+    };
     let audit = vec![
         (
             "match.revealed".to_owned(),
             json!({ "run": run.id.as_str(), "partner": run.partner_name, "role": run.role.as_str(),
-                "dataset": run.dataset.as_str(), "policy": run.sharing, "disclosed": result["disclosed"] }),
+                "dataset": run.dataset.as_str(), "policy": run.sharing, "disclosed": result.disclosed }),
         ),
         (
             "match.learned".to_owned(),
             json!({ "run": run.id.as_str(), "partner": run.partner_name, "overlapping_accounts": accounts.len(),
-                "pairs": overlaps.len(), "levels": cells.iter().map(|row| row.iter().map(|c| c["level"].clone())
+                "pairs": overlaps.len(), "levels": result.cells.iter().map(|row| row.iter().map(|c| c.level)
                     .collect::<Vec<_>>()).collect::<Vec<_>>() }),
         ),
     ];
@@ -368,7 +347,7 @@ fn completion(
         })
         .collect();
     Completion {
-        result,
+        result: serde_json::to_value(&result).expect("a run result is JSON"),
         overlaps,
         transcript,
         audit,
@@ -379,58 +358,13 @@ fn completion(
     }
 }
 
-/// What changed in one cell since the previous complete run: a cell of `GET
-/// /api/v1/runs/{id}/changes` and of the `overlap.changed` event's `cells`. Accounts are those
-/// the lists show: overlaps this side's users corrected count as neither new nor lost.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub(crate) struct CellChange {
-    /// This side's segment.
-    own_segment: String,
-    /// The partner's segment.
-    partner_segment: String,
-    /// The cell as shown before.
-    before: Option<String>,
-    /// The cell as shown now.
-    after: Option<String>,
-    /// Accounts overlapping now but not before (when both runs listed accounts for the cell).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    new: Option<Vec<String>>,
-    /// Of `new`, the accounts overlapping in the cell by possible matches only (a common name and
-    /// the country, nothing more): worth a look before acting. Present whenever `new` is.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    new_possible: Option<Vec<String>>,
-    /// Accounts overlapping before but not now.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lost: Option<Vec<String>>,
-}
-
-/// Whether a cell's level lists records (the receiving side learns which of its records
-/// overlap which of the other's).
-pub(crate) fn lists_records(level: &str) -> bool {
-    level == "overlaps" || level == "fields"
-}
-
 /// A run result's cells as shown, with their level, by (own segment, partner segment).
-pub(crate) fn shown_cells(result: Option<&Value>) -> BTreeMap<(String, String), (String, String)> {
-    let mut cells = BTreeMap::new();
-    let Some(result) = result else { return cells };
-    let rows = result["rows"].as_array().cloned().unwrap_or_default();
-    let columns = result["columns"].as_array().cloned().unwrap_or_default();
-    for (r, own) in rows.iter().enumerate() {
-        for (c, partner) in columns.iter().enumerate() {
-            let cell = &result["cells"][r][c];
-            let key = (
-                own.as_str().unwrap_or_default().to_owned(),
-                partner["segment"].as_str().unwrap_or_default().to_owned(),
-            );
-            let value = (
-                cell["shown"].as_str().unwrap_or_default().to_owned(),
-                cell["level"].as_str().unwrap_or_default().to_owned(),
-            );
-            cells.insert(key, value);
-        }
-    }
-    cells
+pub(crate) fn shown_cells(result: Option<&RunResult>) -> BTreeMap<(String, String), (String, LevelName)> {
+    result
+        .into_iter()
+        .flat_map(RunResult::cells)
+        .map(|(own, partner, cell)| ((own.to_owned(), partner.to_owned()), (cell.shown.clone(), cell.level)))
+        .collect()
 }
 
 /// Overlapping accounts per cell, each with its best tier in the cell.
@@ -441,8 +375,8 @@ type Accounts = BTreeMap<(String, String), BTreeMap<String, Tier>>;
 /// list accounts for the cell (a cell absent before counts as listing none), the new ones by
 /// possible matches only named again. Unchanged cells are left out.
 fn cell_changes(
-    before: &BTreeMap<(String, String), (String, String)>,
-    after: &BTreeMap<(String, String), (String, String)>,
+    before: &BTreeMap<(String, String), (String, LevelName)>,
+    after: &BTreeMap<(String, String), (String, LevelName)>,
     old: &Accounts,
     new: &Accounts,
 ) -> Vec<CellChange> {
@@ -451,9 +385,9 @@ fn cell_changes(
     let mut out = Vec::new();
     for key in keys {
         let (b, a) = (before.get(key), after.get(key));
-        let listed_before = b.is_none_or(|(_, level)| lists_records(level));
+        let listed_before = b.is_none_or(|(_, level)| level.lists_records());
         let (came, possible, went) = match a {
-            Some((_, level)) if lists_records(level) && listed_before => {
+            Some((_, level)) if level.lists_records() && listed_before => {
                 let old = old.get(key).unwrap_or(&empty);
                 let now = new.get(key).unwrap_or(&empty);
                 let came: Vec<String> = now.keys().filter(|a| !old.contains_key(*a)).cloned().collect();
@@ -490,7 +424,7 @@ pub(crate) async fn changes(
 ) -> Result<Vec<CellChange>, ApiError> {
     let old = store.overlap_accounts(org, &previous.id).await?;
     let new = store.overlap_accounts(org, &run.id).await?;
-    Ok(cell_changes(&shown_cells(previous.result.as_ref()), &shown_cells(run.result.as_ref()), &old, &new))
+    Ok(cell_changes(&shown_cells(result_of(previous)?.as_ref()), &shown_cells(result_of(run)?.as_ref()), &old, &new))
 }
 
 /// The `overlap.changed` event of a run about to complete, if anything changed since the
@@ -519,8 +453,12 @@ async fn overlap_event(store: &Store, run: &Run, completion: &Completion) -> Res
         let tier = best.entry(o.account_id.clone()).or_insert(o.tier);
         *tier = (*tier).min(o.tier);
     }
-    let before = shown_cells(previous.as_ref().and_then(|p| p.result.as_ref()));
-    let cells = cell_changes(&before, &shown_cells(Some(&completion.result)), &old, &new);
+    let before = match &previous {
+        Some(p) => shown_cells(result_of(p)?.as_ref()),
+        None => BTreeMap::new(),
+    };
+    let now = RunResult::deserialize(&completion.result).map_err(|_| StoreError::Corrupt("match_runs.result"))?;
+    let cells = cell_changes(&before, &shown_cells(Some(&now)), &old, &new);
     Ok((!cells.is_empty()).then(|| {
         json!({ "run": run.id.as_str(), "partnership": run.partnership.as_str(), "partner": run.partner_name,
             "previous_run": previous.map(|p| p.id.to_string()), "cells": cells })

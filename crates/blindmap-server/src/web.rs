@@ -30,7 +30,9 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::AppState;
+use crate::api::runs::{LevelName, RunResult};
 use crate::error::ApiError;
+use crate::runs::result_of;
 
 /// The session cookie's name.
 const COOKIE: &str = "bm_session";
@@ -487,21 +489,16 @@ fn thousands(n: u64) -> String {
 }
 
 /// "overlaps in 4 cells, counts in 2" from a grid of level names.
-fn levels_summary<'a>(levels: impl Iterator<Item = &'a str>) -> String {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+fn levels_summary(levels: impl Iterator<Item = LevelName>) -> String {
+    let mut counts: BTreeMap<std::cmp::Reverse<LevelName>, usize> = BTreeMap::new();
     for l in levels {
-        let kind = if l.starts_with("fields") { "fields" } else { l };
-        *counts.entry(kind).or_default() += 1;
+        *counts.entry(std::cmp::Reverse(l)).or_default() += 1;
     }
     if counts.is_empty() {
         return "nothing yet".to_owned();
     }
-    let order = ["fields", "overlaps", "counts", "hidden"];
-    let mut parts: Vec<String> = order
-        .iter()
-        .filter_map(|k| counts.get(k).map(|n| format!("{k} in {n} cell{}", if *n == 1 { "" } else { "s" })))
-        .collect();
-    parts.extend(counts.iter().filter(|(k, _)| !order.contains(k)).map(|(k, n)| format!("{k} in {n} cells")));
+    let parts: Vec<String> =
+        counts.iter().map(|(k, n)| format!("{} in {n} cell{}", k.0, if *n == 1 { "" } else { "s" })).collect();
     parts.join(", ")
 }
 
@@ -526,35 +523,26 @@ struct PartnersPage {
     partners: Vec<PartnerRow>,
 }
 
-fn cells(result: &serde_json::Value) -> impl Iterator<Item = &serde_json::Value> {
-    result["cells"].as_array().into_iter().flatten().filter_map(|row| row.as_array()).flatten()
-}
-
 async fn partners(State(state): State<AppState>, signed: Signed) -> PageResult {
     let org = signed.org();
     let mut rows = Vec::new();
     for p in state.store.partnerships(org).await? {
         let run = state.store.latest_complete_run(org, &p.id).await?;
-        let result = run.as_ref().and_then(|r| r.result.clone()).unwrap_or_default();
+        let result = match &run {
+            Some(run) => result_of(run)?,
+            None => None,
+        };
         // As the lists count them: what this side's users corrected is not counted.
-        let counted = match &run {
-            Some(run) if result["pairs"].is_u64() => {
+        let counted = match (&run, &result) {
+            (Some(run), Some(_)) => {
                 let all = ReportFilter::default();
                 let accounts = state.store.report_accounts(org, run, &all).await?;
                 Some((thousands(accounts), thousands(state.store.report_pairs(org, run, &all).await?)))
             }
             _ => None,
         };
-        let they = levels_summary(cells(&result).filter_map(|c| c["level"].as_str()));
-        let you = levels_summary(
-            result["disclosed"]["levels"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r.as_array())
-                .flatten()
-                .filter_map(|l| l.as_str()),
-        );
+        let they = levels_summary(result.iter().flat_map(RunResult::cells).map(|(_, _, c)| c.level));
+        let you = levels_summary(result.iter().flat_map(|r| r.disclosed.levels.iter().flatten().copied()));
         rows.push(PartnerRow {
             id: p.id.to_string(),
             name: p.partner_name.clone(),
@@ -608,14 +596,9 @@ struct MatrixPage {
     rows: Vec<MatrixRow>,
 }
 
-/// Whether a cell's level lets its accounts be listed.
-fn lists_accounts(level: &str) -> bool {
-    level == "overlaps" || level.starts_with("fields")
-}
-
 async fn matrix(State(state): State<AppState>, signed: Signed, Path(id): Path<String>) -> PageResult {
     let (partnership, run) = partner_and_run(&state, signed.org(), &id).await?;
-    let result = run.result.clone().unwrap_or_default();
+    let result = result_of(&run)?.unwrap_or_default();
     let tiers: BTreeMap<(String, String), (u64, u64)> = state
         .store
         .report_cells(signed.org(), &run)
@@ -623,25 +606,18 @@ async fn matrix(State(state): State<AppState>, signed: Signed, Path(id): Path<St
         .into_iter()
         .map(|c| ((c.own_segment, c.partner_segment), (c.confirmed, c.possible)))
         .collect();
-    let columns: Vec<String> = result["columns"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| c["segment"].as_str().unwrap_or("?").to_owned())
-        .collect();
-    let rows = result["rows"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .map(|(r, segment)| {
-            let segment = segment.as_str().unwrap_or("?").to_owned();
+    let columns: Vec<String> = result.columns.iter().map(|c| c.segment.clone()).collect();
+    let rows = result
+        .rows
+        .iter()
+        .zip(&result.cells)
+        .map(|(segment, row)| {
+            let segment = segment.clone();
             let cells = columns
                 .iter()
-                .enumerate()
-                .map(|(c, column)| {
-                    let cell = &result["cells"][r][c];
-                    let level = cell["level"].as_str().unwrap_or("hidden").to_owned();
+                .zip(row)
+                .map(|(column, cell)| {
+                    let level = cell.level.as_str().to_owned();
                     // The list shows confirmed matches unless asked for possible ones.
                     let link = |tier: Tier| {
                         let tier = if tier == Tier::Confirmed { "" } else { "&tier=possible" };
@@ -652,7 +628,7 @@ async fn matrix(State(state): State<AppState>, signed: Signed, Path(id): Path<St
                             pct(column)
                         )
                     };
-                    if lists_accounts(&level) && cell["count"].is_u64() {
+                    if cell.level.lists_records() && cell.count.is_some() {
                         // Listed accounts: counted as they are listed now, by tier (corrections
                         // included), the confirmed ones first.
                         let (confirmed, possible) =
@@ -667,7 +643,7 @@ async fn matrix(State(state): State<AppState>, signed: Signed, Path(id): Path<St
                     } else {
                         MatrixCell {
                             column: column.clone(),
-                            shown: cell["shown"].as_str().unwrap_or("?").to_owned(),
+                            shown: cell.shown.clone(),
                             href: None,
                             possible: None,
                             level,
@@ -940,14 +916,10 @@ fn list_row(row: ReportRow, registrations: &[(Vec<String>, String)]) -> ListRow 
 }
 
 /// The segments of a run's result: own rows and the partner's columns.
-fn segments(result: &serde_json::Value) -> (Vec<String>, Vec<String>) {
-    let own = result["rows"].as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect();
-    let theirs = result["columns"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["segment"].as_str().map(str::to_owned))
-        .collect();
+fn segments(result: Option<&RunResult>) -> (Vec<String>, Vec<String>) {
+    let Some(result) = result else { return (Vec::new(), Vec::new()) };
+    let own = result.rows.clone();
+    let theirs = result.columns.iter().map(|c| c.segment.clone()).collect();
     (own, theirs)
 }
 
@@ -996,7 +968,7 @@ async fn overlaps(
             partnership.partner_name
         )
     };
-    let (own_segments, partner_segments) = segments(run.result.as_ref().unwrap_or(&serde_json::Value::Null));
+    let (own_segments, partner_segments) = segments(result_of(&run)?.as_ref());
     let page_view = OverlapsPage {
         chrome: signed.chrome(&state).await?,
         partner: partnership.partner_name.clone(),
@@ -1209,7 +1181,7 @@ async fn register(
     let submitted = async {
         crate::registrations::reachable(&partnership)?;
         let set = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
-        let customer = crate::registrations::Customer {
+        let customer = crate::api::registrations::Customer {
             name: set(&form.name),
             country: set(&form.country),
             domains: list(&form.domains),
@@ -1497,7 +1469,9 @@ mod tests {
         assert_eq!(csv_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(csv_safe("Acme"), "Acme");
         assert_eq!(
-            levels_summary(["overlaps", "counts", "overlaps", "fields:owner"].into_iter()),
+            levels_summary(
+                [LevelName::Overlaps, LevelName::Counts, LevelName::Overlaps, LevelName::Fields].into_iter()
+            ),
             "fields in 1 cell, overlaps in 2 cells, counts in 1 cell"
         );
         let mut headers = HeaderMap::new();

@@ -22,24 +22,45 @@ use utoipa_axum::routes;
 
 use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
-use crate::attribution::{DEFAULT_MODEL, InboundBody, TouchInput, check_text, kind_name, model, parse_time};
+use crate::attribution::{DEFAULT_MODEL, InboundBody, check_text, kind_name, model, parse_time};
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{Json, Query};
 use crate::hooks::rfc3339;
 
+/// A touch as the API and inbound deliveries give it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TouchInput {
+    /// The opportunity, as your CRM names it (1 to 200 characters).
+    #[schema(value_type = contract::Label)]
+    pub opportunity: String,
+    /// The partner (1 to 200 characters): the same text for the same partner on every touch.
+    #[schema(value_type = contract::Label)]
+    pub partner: String,
+    /// The kind of touch.
+    #[schema(value_type = contract::TouchKind)]
+    pub kind: String,
+    /// When, RFC 3339 (`2027-01-15` or `2027-01-15T09:30:00Z`); default: now.
+    #[schema(value_type = Option<contract::Timestamp>)]
+    pub at: Option<String>,
+    /// Who recorded it; default: the caller (API) or the source's name (inbound).
+    #[schema(value_type = Option<contract::Label>)]
+    pub actor: Option<String>,
+}
+
 /// The largest inbound delivery read, in bytes: the receiver answers anyone, so it reads little.
 const INBOUND_MAX_BYTES: usize = 1 << 20;
 
 /// An amount of money.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct MoneyView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct MoneyView {
     /// Decimal, e.g. `48000.00`.
-    amount: String,
+    pub amount: String,
     /// ISO 4217, e.g. `EUR`.
-    currency: String,
+    pub currency: String,
     /// Minor units (cents), e.g. `4800000`.
-    minor: i64,
+    pub minor: i64,
 }
 
 impl From<Money> for MoneyView {
@@ -51,24 +72,24 @@ impl From<Money> for MoneyView {
 }
 
 /// A recorded touch.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct TouchView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct TouchView {
     /// `tc_…`.
-    id: String,
+    pub id: String,
     /// The opportunity.
-    opportunity: String,
+    pub opportunity: String,
     /// The partner.
-    partner: String,
+    pub partner: String,
     /// `sourced`, `referral`, `influenced` or `co_selling`.
-    kind: String,
+    pub kind: String,
     /// When, RFC 3339.
-    at: String,
+    pub at: String,
     /// Who recorded it.
-    actor: String,
+    pub actor: String,
     /// `api`, or the inbound source (`src_…`) it came through.
-    source: String,
+    pub source: String,
     /// When it was recorded, RFC 3339.
-    recorded_at: String,
+    pub recorded_at: String,
 }
 
 impl From<StoredTouch> for TouchView {
@@ -87,37 +108,38 @@ impl From<StoredTouch> for TouchView {
 }
 
 /// A page of touches, in the order they happened.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct TouchPage {
-    items: Vec<TouchView>,
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct TouchPage {
+    /// This page's items.
+    pub items: Vec<TouchView>,
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
+    pub next: Option<String>,
 }
 
 /// Which touches to list.
-#[derive(Deserialize, utoipa::IntoParams)]
-pub(crate) struct TouchFilter {
+#[derive(Serialize, Deserialize, utoipa::IntoParams)]
+pub struct TouchFilter {
     /// Only this opportunity's.
     #[param(value_type = Option<contract::Label>, nullable = false)]
-    opportunity: Option<String>,
+    pub opportunity: Option<String>,
 }
 
 /// A model: `{"model": "linear"}`, `{"model": "time_decay", "half_life_days": 30}` (as a body:
 /// `contract::ModelSetting`).
-#[derive(Deserialize, utoipa::IntoParams)]
+#[derive(Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct ModelChoice {
+pub struct ModelChoice {
     /// `categorical` (sourced / influenced / unattributed: each partner credited the whole
     /// amount, as sourced or influenced revenue), `first_touch`, `last_touch`, `linear`,
     /// `time_decay` (each touch weighs 2^(−age / half-life) at the close), `u_shaped` (40 % first
     /// touch, 40 % last, 20 % shared by those between) or `w_shaped` (30 % each to the first
     /// touch, the one nearest the opportunity's creation and the last; 10 % shared by the rest).
     #[param(value_type = contract::ModelName, required = true)]
-    model: Option<String>,
+    pub model: Option<String>,
     /// `time_decay` only, and required with it: days for a touch's weight to halve (1 to 3650).
     #[param(minimum = 1, maximum = 3650, nullable = false)]
-    half_life_days: Option<u32>,
+    pub half_life_days: Option<u32>,
 }
 
 impl ModelChoice {
@@ -132,13 +154,13 @@ impl ModelChoice {
 }
 
 /// A model as the API shows it.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ModelView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct ModelView {
     /// Its name.
-    model: String,
+    pub model: String,
     /// `time_decay` only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    half_life_days: Option<u32>,
+    pub half_life_days: Option<u32>,
 }
 
 impl From<Model> for ModelView {
@@ -152,66 +174,66 @@ impl From<Model> for ModelView {
 }
 
 /// The model closes are scored under.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct SettingsView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct SettingsView {
     /// The model's name.
-    model: String,
+    pub model: String,
     /// `time_decay` only.
     #[serde(skip_serializing_if = "Option::is_none")]
-    half_life_days: Option<u32>,
+    pub half_life_days: Option<u32>,
     /// Whether an admin set it (`false`: the default, `categorical`).
-    configured: bool,
+    pub configured: bool,
 }
 
 /// An opportunity that closed.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct OpportunityClose {
+pub struct OpportunityClose {
     /// Whether it closed won (default `true`). Only won deals are attributed: `false` is refused
     /// and records nothing.
-    won: Option<bool>,
+    pub won: Option<bool>,
     /// The deal's amount, decimal text in its currency, e.g. `120000.00` (not negative; at most
     /// the currency's minor-unit digits after the point).
-    amount: String,
+    pub amount: String,
     /// ISO 4217, e.g. `EUR`.
     #[schema(value_type = contract::CurrencyCode)]
-    currency: String,
+    pub currency: String,
     /// When it closed, RFC 3339 date or date-time.
     #[schema(value_type = contract::Timestamp)]
-    closed_at: String,
+    pub closed_at: String,
     /// When the opportunity was created (the W-shaped model's middle anchor; not after the
     /// close); default: its earliest touch, or the close if it has none.
     #[schema(value_type = Option<contract::Timestamp>)]
-    created_at: Option<String>,
+    pub created_at: Option<String>,
     /// A currency to report the credits in as well, e.g. `USD`; with `rate`.
     #[schema(value_type = Option<contract::CurrencyCode>)]
-    reporting_currency: Option<String>,
+    pub reporting_currency: Option<String>,
     /// Reporting units per unit of the deal's currency on the close date, decimal text, e.g.
     /// `1.08`: recorded with the ledger, never looked up again. With `reporting_currency`.
-    rate: Option<String>,
+    pub rate: Option<String>,
     /// This close only: a model other than the organisation's.
     #[schema(value_type = Option<contract::ModelName>)]
-    model: Option<String>,
+    pub model: Option<String>,
     /// With `model` `time_decay`, and only with it (1 to 3650).
     #[schema(minimum = 1, maximum = 3650)]
-    half_life_days: Option<u32>,
+    pub half_life_days: Option<u32>,
 }
 
 /// A deal as closed.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct DealView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct DealView {
     /// Its amount.
-    amount: MoneyView,
+    pub amount: MoneyView,
     /// When the opportunity was created, RFC 3339.
-    created_at: String,
+    pub created_at: String,
     /// When it closed, RFC 3339.
-    closed_at: String,
+    pub closed_at: String,
     /// The reporting currency, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    reporting_currency: Option<String>,
+    pub reporting_currency: Option<String>,
     /// The close date's rate to it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    rate: Option<String>,
+    pub rate: Option<String>,
 }
 
 impl From<&ClosedDeal> for DealView {
@@ -234,31 +256,31 @@ fn category_name(category: Option<Category>) -> Option<String> {
 }
 
 /// A partner's credit.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct CreditView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct CreditView {
     /// The partner.
-    partner: String,
+    pub partner: String,
     /// Its share, parts per million (categorical: 1,000,000 for each partner credited).
-    share_ppm: u32,
+    pub share_ppm: u32,
     /// Its credited amount, in the deal's currency.
-    amount: MoneyView,
+    pub amount: MoneyView,
     /// The same in the reporting currency, at the close date's rate.
     #[serde(skip_serializing_if = "Option::is_none")]
-    reported: Option<MoneyView>,
+    pub reported: Option<MoneyView>,
     /// Categorical model: `sourced` or `influenced`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    category: Option<String>,
+    pub category: Option<String>,
 }
 
 /// A deal scored under a model.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct AttributionView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct AttributionView {
     /// The model.
-    model: ModelView,
+    pub model: ModelView,
     /// The credits, by partner name.
-    credits: Vec<CreditView>,
+    pub credits: Vec<CreditView>,
     /// Whether no partner touched the deal before it closed.
-    unattributed: bool,
+    pub unattributed: bool,
 }
 
 fn attribution_view(model: Model, a: Attribution) -> AttributionView {
@@ -280,33 +302,33 @@ fn attribution_view(model: Model, a: Attribution) -> AttributionView {
 }
 
 /// A touch a close was scored from.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ScoredTouch {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct ScoredTouch {
     /// The partner.
-    partner: String,
+    pub partner: String,
     /// Its kind.
-    kind: String,
+    pub kind: String,
     /// When, RFC 3339.
-    at: String,
+    pub at: String,
     /// Who recorded it.
-    actor: String,
+    pub actor: String,
 }
 
 /// The ledger of record for an opportunity closed won.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ClosedView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct ClosedView {
     /// The opportunity.
-    opportunity: String,
+    pub opportunity: String,
     /// The deal.
-    deal: DealView,
+    pub deal: DealView,
     /// The score of record.
-    attribution: AttributionView,
+    pub attribution: AttributionView,
     /// The touches it was scored from (recorded by the close, up to the close date), in order.
-    touches: Vec<ScoredTouch>,
+    pub touches: Vec<ScoredTouch>,
     /// Who closed it.
-    closed_by: String,
+    pub closed_by: String,
     /// When, RFC 3339.
-    recorded_at: String,
+    pub recorded_at: String,
 }
 
 impl From<ClosedOpportunity> for ClosedView {
@@ -332,43 +354,43 @@ impl From<ClosedOpportunity> for ClosedView {
 }
 
 /// A closed opportunity re-scored under another model (nothing is written).
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ScoreView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct ScoreView {
     /// The opportunity.
-    opportunity: String,
+    pub opportunity: String,
     /// The deal, as closed.
-    deal: DealView,
+    pub deal: DealView,
     /// The score under the model asked for.
-    attribution: AttributionView,
+    pub attribution: AttributionView,
     /// The model of the ledger of record, for comparison.
-    of_record: ModelView,
+    pub of_record: ModelView,
 }
 
 /// An entry of the ledger.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct LedgerEntryView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct LedgerEntryView {
     /// The opportunity.
-    opportunity: String,
+    pub opportunity: String,
     /// The partner credited; absent for a deal no partner touched.
     #[serde(skip_serializing_if = "Option::is_none")]
-    partner: Option<String>,
+    pub partner: Option<String>,
     /// The model of record.
-    model: String,
+    pub model: String,
     /// `sourced` or `influenced` (categorical), `unattributed` (no partner); absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
-    category: Option<String>,
+    pub category: Option<String>,
     /// The share, parts per million.
-    share_ppm: u32,
+    pub share_ppm: u32,
     /// The credited amount, in the deal's currency.
-    amount: MoneyView,
+    pub amount: MoneyView,
     /// The same in the reporting currency.
     #[serde(skip_serializing_if = "Option::is_none")]
-    reported: Option<MoneyView>,
+    pub reported: Option<MoneyView>,
     /// The close date's rate.
     #[serde(skip_serializing_if = "Option::is_none")]
-    rate: Option<String>,
+    pub rate: Option<String>,
     /// When the deal closed, RFC 3339.
-    closed_at: String,
+    pub closed_at: String,
 }
 
 impl From<LedgerEntry> for LedgerEntryView {
@@ -388,45 +410,46 @@ impl From<LedgerEntry> for LedgerEntryView {
 }
 
 /// A page of the ledger, latest close first.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct LedgerPage {
-    items: Vec<LedgerEntryView>,
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct LedgerPage {
+    /// This page's items.
+    pub items: Vec<LedgerEntryView>,
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
+    pub next: Option<String>,
 }
 
 /// Which entries to list.
-#[derive(Deserialize, utoipa::IntoParams)]
-pub(crate) struct LedgerFilter {
+#[derive(Serialize, Deserialize, utoipa::IntoParams)]
+pub struct LedgerFilter {
     /// Only this partner's.
     #[param(value_type = Option<contract::Label>, nullable = false)]
-    partner: Option<String>,
+    pub partner: Option<String>,
 }
 
 /// An inbound source to add.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct NewSource {
+pub struct NewSource {
     /// A name for people, unique in the organisation, e.g. `Salesforce` or `Acme's PRM`.
     #[schema(value_type = contract::Label)]
-    name: String,
+    pub name: String,
 }
 
 /// An inbound webhook source.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct SourceView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct SourceView {
     /// `src_…`.
-    id: String,
+    pub id: String,
     /// Its name.
-    name: String,
+    pub name: String,
     /// Where it posts: `/api/v1/attribution/inbound/{id}` on this node.
-    path: String,
+    pub path: String,
     /// RFC 3339.
-    created_at: String,
+    pub created_at: String,
     /// The signing secret (`whsec_…`): only in the answer that creates the source.
     #[serde(skip_serializing_if = "Option::is_none")]
-    secret: Option<String>,
+    pub secret: Option<String>,
 }
 
 impl From<blindmap_store::InboundSource> for SourceView {
@@ -442,18 +465,19 @@ impl From<blindmap_store::InboundSource> for SourceView {
 }
 
 /// The organisation's inbound sources.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct SourceList {
-    items: Vec<SourceView>,
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct SourceList {
+    /// This page's items.
+    pub items: Vec<SourceView>,
 }
 
 /// What an inbound delivery recorded.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct InboundReceipt {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct InboundReceipt {
     /// The touches recorded (`tc_…`); none for a redelivery.
-    touches: Vec<String>,
+    pub touches: Vec<String>,
     /// Whether this delivery (its `webhook-id`) was recorded before: nothing was recorded again.
-    duplicate: bool,
+    pub duplicate: bool,
 }
 
 /// An opportunity named in a path: the same checks as when it is recorded.

@@ -4,7 +4,7 @@ use crate::extract::Json;
 use crate::extract::Query;
 use axum::extract::State;
 use blindmap_store::Role;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,26 +15,27 @@ use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 
 /// One audited event.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct AuditEventView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct AuditEventView {
     /// Unix milliseconds.
-    at: i64,
+    pub at: i64,
     /// Who acted.
-    actor: String,
+    pub actor: String,
     /// What happened.
-    kind: String,
+    pub kind: String,
     /// Counts, ids, policies.
     #[schema(value_type = Object)]
-    detail: serde_json::Value,
+    pub detail: serde_json::Value,
 }
 
 /// A page of events, newest first.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct AuditPage {
-    items: Vec<AuditEventView>,
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// This page's items.
+    pub items: Vec<AuditEventView>,
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
+    pub next: Option<String>,
 }
 
 /// The organisation's audit trail, newest first (admins only).

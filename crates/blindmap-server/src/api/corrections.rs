@@ -22,49 +22,55 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Json, Query};
 
 /// A correction to make (its schema: `contract::NewCorrection`).
-#[derive(Deserialize)]
-pub(crate) struct NewCorrectionBody {
-    partnership: String,
-    account_id: String,
-    kind: String,
-    #[serde(default)]
-    key_types: Vec<String>,
-    #[serde(default)]
-    note: Option<String>,
+#[derive(Debug, Serialize, Deserialize)]
+pub struct NewCorrectionBody {
+    /// The partnership (`pt_…`).
+    pub partnership: String,
+    /// This side's account.
+    pub account_id: String,
+    /// `not_this_match` (this match is wrong: matches on the same or weaker evidence are
+    /// hidden) or `never_match` (the account never matches the partner).
+    pub kind: String,
+    /// With `not_this_match`: the key types of the overlap it corrects.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_types: Vec<String>,
+    /// Why, for the next person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A correction as this node keeps it.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct CorrectionView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct CorrectionView {
     /// `mc_…`.
-    id: String,
+    pub id: String,
     /// The partnership (`pt_…`).
-    partnership: String,
+    pub partnership: String,
     /// The partner organisation.
-    partner: String,
+    pub partner: String,
     /// Your account.
-    account_id: String,
+    pub account_id: String,
     /// Its name as your active dataset has it (as it was when corrected, should it have left).
-    account: Option<String>,
+    pub account: Option<String>,
     /// What it says.
     #[schema(value_type = contract::CorrectionKind)]
-    kind: String,
+    pub kind: String,
     /// For `not_this_match`, the key types of the overlap it corrected (sorted): the account's
     /// matches with the partner on these alone, or some of them, are hidden. Empty for
     /// `never_match`.
-    key_types: Vec<String>,
+    pub key_types: Vec<String>,
     /// Why, in its author's words.
-    note: Option<String>,
+    pub note: Option<String>,
     /// Who made it.
-    created_by: String,
+    pub created_by: String,
     /// Unix milliseconds.
-    created_at: i64,
+    pub created_at: i64,
     /// Who removed it, once removed (what it hid shows again).
     #[serde(skip_serializing_if = "Option::is_none")]
-    removed_by: Option<String>,
+    pub removed_by: Option<String>,
     /// Unix milliseconds, once removed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    removed_at: Option<i64>,
+    pub removed_at: Option<i64>,
 }
 
 impl From<Correction> for CorrectionView {
@@ -87,20 +93,21 @@ impl From<Correction> for CorrectionView {
 }
 
 /// A page of active corrections, newest first.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct CorrectionPage {
-    items: Vec<CorrectionView>,
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct CorrectionPage {
+    /// This page's items.
+    pub items: Vec<CorrectionView>,
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
+    pub next: Option<String>,
 }
 
 /// Which corrections to list.
-#[derive(Deserialize, utoipa::IntoParams)]
-pub(crate) struct CorrectionFilter {
+#[derive(Serialize, Deserialize, utoipa::IntoParams)]
+pub struct CorrectionFilter {
     /// Only this partnership's.
     #[param(value_type = Option<contract::PartnershipId>, nullable = false)]
-    partnership: Option<String>,
+    pub partnership: Option<String>,
 }
 
 /// Corrects a match (admins and reps): `not_this_match` hides the account's matches with the

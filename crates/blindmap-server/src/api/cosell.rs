@@ -20,37 +20,37 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Json, Query};
 
 /// A co-sell record to create, on an overlap a run found.
-#[derive(Deserialize, ToSchema)]
-pub(crate) struct NewCoSell {
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct NewCoSell {
     /// The run (`run_…`) whose overlap it is.
     #[schema(value_type = contract::RunId)]
-    run: String,
+    pub run: String,
     /// Your account (from the run's overlaps).
-    account_id: String,
+    pub account_id: String,
     /// The partner's segment of the overlapping record.
-    partner_segment: String,
+    pub partner_segment: String,
     /// The partner's record (`partner_record` in the run's overlaps).
     #[schema(maximum = 4294967295_u64, format = Int64)]
-    partner_record: u32,
+    pub partner_record: u32,
 }
 
 /// A co-sell record as this side keeps it.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct CoSellView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct CoSellView {
     /// `cs_…`, the same on both nodes.
-    id: String,
+    pub id: String,
     /// The partnership (`pt_…`).
-    partnership: String,
+    pub partnership: String,
     /// `A` (this side created it) or `B` (the partner did).
-    party: String,
+    pub party: String,
     /// `proposed`, `accepted`, `declined`, `active`, `won`, `lost` or `withdrawn`.
-    status: String,
+    pub status: String,
     /// Whether the partner's node has yet to merge this side's latest copy.
-    pending_sync: bool,
+    pub pending_sync: bool,
     /// The whole record: each field with its value, when and by whom it was set; next-step
     /// history, notes and the change log.
     #[schema(value_type = Object)]
-    record: CoSell,
+    pub record: CoSell,
 }
 
 impl From<StoredCoSell> for CoSellView {
@@ -71,20 +71,21 @@ impl From<StoredCoSell> for CoSellView {
 }
 
 /// A page of co-sell records, most recently changed first.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct CoSellPage {
-    items: Vec<CoSellView>,
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct CoSellPage {
+    /// This page's items.
+    pub items: Vec<CoSellView>,
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
+    pub next: Option<String>,
 }
 
 /// Which records to list.
-#[derive(Deserialize, utoipa::IntoParams)]
-pub(crate) struct CoSellFilter {
+#[derive(Serialize, Deserialize, utoipa::IntoParams)]
+pub struct CoSellFilter {
     /// Only this partnership's.
     #[param(value_type = Option<contract::PartnershipId>, nullable = false)]
-    partnership: Option<String>,
+    pub partnership: Option<String>,
 }
 
 /// An edit: `{"edit": "status", "status": "accepted"}`, `{"edit": "stage", "stage": "…"}`,

@@ -20,70 +20,122 @@ use crate::error::{ApiError, Problem};
 
 /// A stored dataset.
 #[derive(Serialize, Deserialize, ToSchema)]
-pub(crate) struct DatasetView {
+pub struct DatasetView {
     /// `ds_…`.
-    id: String,
+    pub id: String,
     /// Its name (usually the file name).
-    name: String,
+    pub name: String,
     /// The preset it was read with.
-    read_as: String,
+    pub read_as: String,
     /// Unix milliseconds.
-    imported_at: i64,
+    pub imported_at: i64,
     /// Data rows in the file.
-    rows: u64,
+    pub rows: u64,
     /// Accounts stored (with a key and a segment).
-    accounts: u64,
+    pub accounts: u64,
     /// What the import made of the file: keys per type, rejects by reason, segments.
-    #[schema(value_type = Object)]
-    summary: serde_json::Value,
+    pub summary: ImportSummary,
     /// Whether it is the organisation's active dataset: the one its runs match.
-    active: bool,
+    pub active: bool,
 }
 
-impl From<DatasetInfo> for DatasetView {
-    fn from(d: DatasetInfo) -> Self {
-        Self {
+impl TryFrom<DatasetInfo> for DatasetView {
+    type Error = ApiError;
+
+    fn try_from(d: DatasetInfo) -> Result<Self, ApiError> {
+        let summary = ImportSummary::deserialize(&d.summary)
+            .map_err(|_| ApiError::Store(blindmap_store::StoreError::Corrupt("datasets.summary")))?;
+        Ok(Self {
             id: d.id.to_string(),
             name: d.name,
             read_as: d.read_as,
             imported_at: d.imported_at,
             rows: d.rows,
             accounts: d.accounts,
-            summary: d.summary,
+            summary,
             active: d.active,
-        }
+        })
     }
 }
 
+/// What an import made of a file. Datasets imported by earlier versions may lack later fields.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ImportSummary {
+    /// Data rows read (blank lines not counted).
+    pub rows: u64,
+    /// Blank lines skipped.
+    pub blank_lines: u64,
+    /// Rows with at least one key and a segment: the accounts that take part in a match.
+    pub accounts: u64,
+    /// Keys made, per type.
+    pub keys: KeyCounts,
+    /// Rows without any usable key.
+    pub rows_without_keys: LineList,
+    /// Rows with keys that no segment rule placed.
+    pub unsegmented_rows: LineList,
+    /// Accounts per segment.
+    pub segments: std::collections::BTreeMap<String, u64>,
+    /// Values that did not become keys, per reason.
+    pub values_not_used_as_keys: std::collections::BTreeMap<String, u64>,
+    /// Field values cut to the field length limit.
+    pub truncated_fields: u64,
+}
+
+/// Keys made per type.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct KeyCounts {
+    /// Websites, domains and e-mail domains.
+    pub domain: u64,
+    /// D-U-N-S numbers.
+    pub duns: u64,
+    /// Names with their country.
+    pub name_country: u64,
+    /// Postal codes.
+    pub postal_code: u64,
+    /// Phone numbers.
+    pub phone: u64,
+}
+
+/// Rows of one kind: how many, and the first of their line numbers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LineList {
+    /// How many rows.
+    pub count: u64,
+    /// The first of their line numbers.
+    pub lines: Vec<u64>,
+}
+
 /// A page of datasets.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct DatasetPage {
-    items: Vec<DatasetView>,
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct DatasetPage {
+    /// This page's items.
+    pub items: Vec<DatasetView>,
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
+    pub next: Option<String>,
 }
 
 /// How to read an upload.
-#[derive(Deserialize, utoipa::IntoParams)]
-pub(crate) struct UploadParams {
+#[derive(Serialize, Deserialize, utoipa::IntoParams)]
+pub struct UploadParams {
     /// A name for the dataset, e.g. the file name (1 to 200 characters, no blank at either end,
     /// no control characters).
     #[param(value_type = contract::Label)]
-    name: String,
+    pub name: String,
     /// The preset to read it with; absent: the one whose columns the header has.
     #[param(nullable = false)]
-    preset: Option<PresetName>,
+    pub preset: Option<PresetName>,
     /// Make it the active dataset (the one runs match) once imported. An organisation's first
     /// dataset becomes active anyway; later ones wait to be chosen unless this is `true`.
     #[serde(default)]
-    activate: bool,
+    pub activate: bool,
 }
 
 /// The presets an upload can be read with.
-#[derive(Clone, Copy, Deserialize, ToSchema)]
+#[derive(Serialize, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum PresetName {
+pub enum PresetName {
     /// A Salesforce Account export.
     Salesforce,
     /// A HubSpot Companies export.
@@ -230,7 +282,7 @@ async fn import(
     if params.activate && !info.active {
         info = activate_dataset(state, caller, &info.id).await?;
     }
-    Ok(info.into())
+    info.try_into()
 }
 
 /// Makes a dataset the active one, with its audit entry.
@@ -256,7 +308,7 @@ async fn list(
     let after = page.after(DatasetId::parse, "a dataset id")?;
     let items = state.store.datasets_page(&caller.0.user.org, after.as_ref(), limit).await?;
     let next = Page::next(limit, &items, |d| d.id.to_string());
-    Ok(Json(DatasetPage { items: items.into_iter().map(Into::into).collect(), next }))
+    Ok(Json(DatasetPage { items: items.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?, next }))
 }
 
 /// One dataset.
@@ -269,7 +321,7 @@ async fn one(
     Path(id): Path<String>,
 ) -> Result<Json<DatasetView>, ApiError> {
     let id = DatasetId::parse(&id).ok_or(ApiError::NotFound("dataset"))?;
-    Ok(Json(state.store.dataset(&caller.0.user.org, &id).await?.into()))
+    Ok(Json(state.store.dataset(&caller.0.user.org, &id).await?.try_into()?))
 }
 
 /// Makes a dataset the organisation's active one: the dataset its runs match from now on (runs
@@ -285,26 +337,26 @@ async fn activate(
 ) -> Result<Json<DatasetView>, ApiError> {
     caller.require(&[Role::Admin, Role::Integration])?;
     let id = DatasetId::parse(&id).ok_or(ApiError::NotFound("dataset"))?;
-    Ok(Json(activate_dataset(&state, &caller.0, &id).await?.into()))
+    Ok(Json(activate_dataset(&state, &caller.0, &id).await?.try_into()?))
 }
 
 /// What deleting a dataset may take with it.
-#[derive(Deserialize, utoipa::IntoParams)]
-pub(crate) struct DeleteParams {
+#[derive(Serialize, Deserialize, utoipa::IntoParams)]
+pub struct DeleteParams {
     /// Also delete the runs that matched it (their matrices, overlaps and changes; the audit
     /// trail keeps what they revealed). Without it, a dataset runs used is not deleted.
     #[serde(default)]
     #[param(nullable = false)]
-    with_runs: bool,
+    pub with_runs: bool,
 }
 
 /// What a deletion removed.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Deleted {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct Deleted {
     /// The dataset (`ds_…`).
-    dataset: String,
+    pub dataset: String,
     /// Runs deleted with it.
-    runs: u64,
+    pub runs: u64,
 }
 
 /// Deletes a dataset that is not the active one (admins): its accounts, and with `with_runs`
@@ -331,21 +383,21 @@ async fn delete(
 }
 
 /// The segments a match would use: those of the active dataset.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct SegmentList {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct SegmentList {
     /// The dataset they come from (`ds_…`).
-    dataset: String,
+    pub dataset: String,
     /// Each segment with its number of accounts, by label.
-    items: Vec<SegmentView>,
+    pub items: Vec<SegmentView>,
 }
 
 /// One segment.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct SegmentView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct SegmentView {
     /// Its label, as partners see it in the overlap matrix.
-    label: String,
+    pub label: String,
     /// Accounts in it.
-    accounts: u64,
+    pub accounts: u64,
 }
 
 /// The organisation's segments: those of its active dataset, the one runs match. Sharing rules

@@ -18,37 +18,37 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Json, Query};
 
 /// An endpoint to add.
-#[derive(Deserialize, ToSchema)]
-pub(crate) struct NewHook {
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct NewHook {
     /// Where to post: https:// to a public address (http://, and loopback, private or link-local
     /// addresses, only where the node's operator allows them).
-    url: String,
+    pub url: String,
     /// The event kinds to send (default: all): overlap.changed, cosell.created, cosell.updated,
     /// registration.submitted, .conflict, .approved, .rejected, .extended, .expired, .closed,
     /// attribution.recorded.
     #[serde(default)]
     #[schema(value_type = Vec<contract::EventKind>)]
-    events: Vec<String>,
+    pub events: Vec<String>,
 }
 
 /// A webhook endpoint.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct HookView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct HookView {
     /// `whe_…`.
-    id: String,
+    pub id: String,
     /// Where deliveries go.
-    url: String,
+    pub url: String,
     /// The event kinds it receives (empty: all).
-    events: Vec<String>,
+    pub events: Vec<String>,
     /// `enabled` or `disabled` (by an admin, or after 50 failures in a row).
-    state: String,
+    pub state: String,
     /// Failed attempts since the last success.
-    consecutive_failures: u32,
+    pub consecutive_failures: u32,
     /// Unix milliseconds.
-    created_at: i64,
+    pub created_at: i64,
     /// The signing secret (`whsec_…`): only in the answer that creates the endpoint.
     #[serde(skip_serializing_if = "Option::is_none")]
-    secret: Option<String>,
+    pub secret: Option<String>,
 }
 
 impl From<Endpoint> for HookView {
@@ -70,61 +70,64 @@ impl From<Endpoint> for HookView {
 }
 
 /// The organisation's endpoints.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct HookList {
-    items: Vec<HookView>,
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct HookList {
+    /// This page's items.
+    pub items: Vec<HookView>,
 }
 
 /// An attempt at a delivery.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct AttemptView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct AttemptView {
     /// The event (`msg_…`, its `webhook-id`).
-    event: String,
+    pub event: String,
     /// Which attempt.
-    attempt: u32,
+    pub attempt: u32,
     /// Unix milliseconds.
-    at: i64,
+    pub at: i64,
     /// The receiver's HTTP status, if it answered.
     #[serde(skip_serializing_if = "Option::is_none")]
-    status: Option<u16>,
+    pub status: Option<u16>,
     /// What went wrong.
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
+    pub error: Option<String>,
     /// How long it took.
-    duration_ms: u64,
+    pub duration_ms: u64,
 }
 
 /// An endpoint's delivery log, newest first.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct AttemptList {
-    items: Vec<AttemptView>,
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct AttemptList {
+    /// This page's items.
+    pub items: Vec<AttemptView>,
 }
 
 /// An event.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct EventView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct EventView {
     /// `msg_…`: the `webhook-id` of its deliveries.
-    id: String,
+    pub id: String,
     /// Its kind, e.g. `overlap.changed`.
     #[serde(rename = "type")]
-    kind: String,
+    pub kind: String,
     /// RFC 3339.
-    timestamp: String,
+    pub timestamp: String,
     /// Its payload. For `overlap.changed`: `run`, `partnership`, `partner`, `previous_run` and
     /// `cells`, each cell as `GET /api/v1/runs/{id}/changes` gives it (`CellChange`: the accounts
     /// `new` and `lost`, and `new_possible`, those of the new ones matched by possible matches
     /// only; pairs this side corrected are neither new nor lost).
     #[schema(value_type = Object)]
-    data: serde_json::Value,
+    pub data: serde_json::Value,
 }
 
 /// A page of events, oldest first.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct EventPage {
-    items: Vec<EventView>,
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct EventPage {
+    /// This page's items.
+    pub items: Vec<EventView>,
     /// Pass as `cursor` for the next page; absent when there is nothing more yet.
     #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
+    pub next: Option<String>,
 }
 
 fn endpoint_id(id: &str) -> Result<EndpointId, ApiError> {

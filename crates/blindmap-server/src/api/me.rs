@@ -1,7 +1,7 @@
 //! `GET /api/v1/me`: who a token acts as.
 
 use crate::extract::Json;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -11,17 +11,17 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 
 /// The caller.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Me {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct Me {
     /// The user's id.
-    user_id: String,
+    pub user_id: String,
     /// The user's name.
-    user: String,
+    pub user: String,
     /// Its role.
     #[schema(value_type = super::contract::RoleName)]
-    role: String,
+    pub role: String,
     /// The organisation's id.
-    organisation_id: String,
+    pub organisation_id: String,
 }
 
 /// Who the bearer token acts as.

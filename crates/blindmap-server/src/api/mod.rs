@@ -1,19 +1,19 @@
 //! The routes of `/api/v1`, one module per resource, merged here with the OpenAPI document they
 //! describe.
 
-mod attribution;
-mod audit;
+pub mod attribution;
+pub mod audit;
 pub(crate) mod contract;
-mod corrections;
-mod cosell;
-mod datasets;
-mod hooks;
-mod me;
-mod partnerships;
-mod registrations;
-mod reports;
-mod runs;
-mod users;
+pub mod corrections;
+pub mod cosell;
+pub mod datasets;
+pub mod hooks;
+pub mod me;
+pub mod partnerships;
+pub mod registrations;
+pub mod reports;
+pub mod runs;
+pub mod users;
 
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +21,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use blindmap_store::{Claim, IDEMPOTENCY_LEASE_MS, OrgId};
 use futures_util::FutureExt;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi};
@@ -62,15 +62,58 @@ impl Modify for BearerAuth {
 
 /// Page parameters of list endpoints. Each list documents its `cursor` itself, with the shape of
 /// what its `next` holds.
-#[derive(Debug, Deserialize, IntoParams)]
-pub(crate) struct Page {
+#[derive(Debug, Default, Clone, Serialize, Deserialize, IntoParams)]
+pub struct Page {
     /// At most this many items (1 to 1000; default 100).
     #[param(minimum = 1, maximum = 1000, nullable = false)]
-    pub(crate) limit: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
     /// The `next` cursor of the previous page.
     #[param(ignore)]
-    pub(crate) cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
+
+impl Page {
+    /// The first page, of at most `limit` items.
+    pub fn first(limit: u32) -> Self {
+        Self { limit: Some(limit), cursor: None }
+    }
+}
+
+/// A page of a list: its items, and the cursor of the next page (none on the last).
+pub trait Paged {
+    /// What the list holds.
+    type Item;
+    /// The items and the next page's cursor.
+    fn into_parts(self) -> (Vec<Self::Item>, Option<String>);
+}
+
+macro_rules! paged {
+    ($($page:ty => $item:ty),* $(,)?) => {
+        $(impl Paged for $page {
+            type Item = $item;
+            fn into_parts(self) -> (Vec<$item>, Option<String>) {
+                (self.items, self.next)
+            }
+        })*
+    };
+}
+
+paged!(
+    runs::RunPage => runs::RunView,
+    runs::OverlapPage => runs::OverlapView,
+    partnerships::PartnershipList => partnerships::PartnershipView,
+    datasets::DatasetPage => datasets::DatasetView,
+    users::UserList => users::UserView,
+    attribution::TouchPage => attribution::TouchView,
+    attribution::LedgerPage => attribution::LedgerEntryView,
+    corrections::CorrectionPage => corrections::CorrectionView,
+    cosell::CoSellPage => cosell::CoSellView,
+    registrations::RegistrationPage => registrations::RegistrationView,
+    hooks::EventPage => hooks::EventView,
+    audit::AuditPage => audit::AuditEventView,
+);
 
 impl Page {
     /// The cursor of the page after `items`: the last item's id when the page is full.
@@ -135,7 +178,7 @@ pub(crate) async fn idempotent<T, F>(
     work: F,
 ) -> Result<Response, ApiError>
 where
-    T: serde::Serialize + Send + 'static,
+    T: Serialize + Send + 'static,
     F: Future<Output = Result<T, ApiError>> + Send + 'static,
 {
     let key = idempotency_key(headers)?.map(str::to_owned);
@@ -163,7 +206,7 @@ async fn once<T, F>(
     work: F,
 ) -> Result<Response, ApiError>
 where
-    T: serde::Serialize,
+    T: Serialize,
     F: Future<Output = Result<T, ApiError>>,
 {
     let holder = match state.store.claim_idempotent(org, key, request).await? {

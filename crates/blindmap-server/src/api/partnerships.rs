@@ -25,36 +25,36 @@ use crate::peer::{AcceptRequest, AcceptResponse};
 /// How long an invite code stays valid.
 const INVITE_TTL_MS: i64 = 24 * 3600 * 1000;
 /// A new invite.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Invite {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct Invite {
     /// Give this to the partner's admin, over a channel you trust; valid once, for 24 hours.
-    code: String,
+    pub code: String,
     /// Unix milliseconds.
-    expires_at: i64,
+    pub expires_at: i64,
 }
 
 /// An invite code to accept.
-#[derive(Deserialize, ToSchema)]
-pub(crate) struct AcceptInvite {
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct AcceptInvite {
     /// The code the partner's admin gave you.
-    code: String,
+    pub code: String,
 }
 
 /// A partnership as this side sees it.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct PartnershipView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct PartnershipView {
     /// `pt_…`.
-    id: String,
+    pub id: String,
     /// The partner organisation.
-    partner: String,
+    pub partner: String,
     /// The partner node's URL.
-    partner_url: String,
+    pub partner_url: String,
     /// The partner node's certificate fingerprint, pinned for all peer traffic.
-    partner_fingerprint: String,
+    pub partner_fingerprint: String,
     /// `active` or `ended`.
-    state: String,
+    pub state: String,
     /// Unix milliseconds.
-    created_at: i64,
+    pub created_at: i64,
 }
 
 impl From<Partnership> for PartnershipView {
@@ -75,40 +75,41 @@ impl From<Partnership> for PartnershipView {
 }
 
 /// A page of partnerships, by partner name.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct PartnershipList {
-    items: Vec<PartnershipView>,
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct PartnershipList {
+    /// This page's items.
+    pub items: Vec<PartnershipView>,
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
+    pub next: Option<String>,
 }
 
 /// One sharing rule (its schema: `contract::SharingRule`).
 #[derive(Serialize, Deserialize, Clone)]
-pub(crate) struct RuleView {
+pub struct RuleView {
     /// This side's segment, or `*`.
-    own_segment: String,
+    pub own_segment: String,
     /// The partner's segment, or `*`.
-    partner_segment: String,
+    pub partner_segment: String,
     /// `hidden`, `counts`, `overlaps` or `fields`.
-    level: String,
+    pub level: String,
     /// With `fields`: which fields of matching accounts the partner sees.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    fields: Vec<String>,
+    pub fields: Vec<String>,
 }
 
 /// What this side discloses to the partner.
 #[derive(Serialize, Deserialize, ToSchema)]
-pub(crate) struct SharingView {
+pub struct SharingView {
     /// Rules per pair of segments; pairs no rule covers share counts only.
     #[schema(value_type = Vec<contract::SharingRule>)]
-    rules: Vec<RuleView>,
+    pub rules: Vec<RuleView>,
     /// Counts below this show as "< k".
     #[schema(minimum = 1, maximum = 4294967295_u64, format = Int64)]
-    threshold: u32,
+    pub threshold: u32,
     /// No partner segment smaller than this is served.
     #[schema(minimum = 1, maximum = 4294967295_u64, format = Int64)]
-    min_partner_segment: u32,
+    pub min_partner_segment: u32,
 }
 
 /// Creates a one-time invite code for a partner (admins only).

@@ -19,77 +19,113 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Json, OptionalJson, Query};
 use crate::registrations::{self, Decision};
 
+/// An end customer, as the importer would read it: any of a name with its country, websites or
+/// domains, DUNS numbers. Every value given must make a key.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Customer {
+    /// Company name (needs `country`).
+    pub name: Option<String>,
+    /// Country: ISO code or English name.
+    pub country: Option<String>,
+    /// Websites, domains or e-mail addresses.
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// D-U-N-S numbers.
+    #[serde(default)]
+    pub duns: Vec<String>,
+}
+
 /// A deal to register with a partner's node (the vendor).
-#[derive(Deserialize, ToSchema)]
-pub(crate) struct NewRegistration {
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct NewRegistration {
     /// The partnership (`pt_…`) with the vendor.
     #[schema(value_type = contract::PartnershipId)]
-    partnership: String,
+    pub partnership: String,
     /// The end customer.
-    customer: registrations::Customer,
+    pub customer: Customer,
     /// Product lines, 1 to 20, each up to 100 bytes once trimmed.
     #[schema(min_items = 1, max_items = 20, value_type = Vec<contract::NotBlank>)]
-    products: Vec<String>,
+    pub products: Vec<String>,
     /// Estimated value, a decimal such as `50000` or `12500.50`.
-    value: String,
+    pub value: String,
     /// ISO 4217 currency of the value.
-    currency: String,
+    pub currency: String,
     /// Expected close, `YYYY-MM-DD`.
-    expected_close: String,
+    pub expected_close: String,
     /// Free text, up to 4000 bytes.
     #[serde(default)]
     #[schema(max_length = 4000)]
-    notes: String,
+    pub notes: String,
 }
 
 /// A registration as this side knows it.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct RegistrationView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct RegistrationView {
     /// `rg_…`, the same on both nodes.
-    id: String,
+    pub id: String,
     /// `received` (a partner registered it with you; you decide) or `submitted` (you registered
     /// it with a partner; its node decides).
-    direction: String,
+    pub direction: String,
     /// The partnership (`pt_…`).
-    partnership: String,
+    pub partnership: String,
     /// The partner: who submitted it (received) or who decides (submitted).
-    partner: String,
+    pub partner: String,
     /// `submitted`, `in_review`, `approved`, `rejected`, `expired`, `won` or `lost`.
-    state: String,
+    pub state: String,
     /// Why it is in review: `partner_conflict` (another partner registered the customer first for
     /// a product in common) or `channel_conflict` (the vendor's direct team has an open
     /// opportunity on it). Never who or what.
-    conflict: Option<String>,
+    pub conflict: Option<String>,
     /// End of protection (approved), RFC 3339.
-    protected_until: Option<String>,
+    pub protected_until: Option<String>,
     /// Whether the one extension was used.
-    extended: bool,
+    pub extended: bool,
     /// When it was submitted, RFC 3339.
-    submitted_at: String,
+    pub submitted_at: String,
     /// The end customer's keys: `domain:…`, `duns:…`, `name_country:CC|name`.
-    customer_keys: Vec<String>,
+    pub customer_keys: Vec<String>,
     /// Product lines.
-    products: Vec<String>,
+    pub products: Vec<String>,
     /// Estimated value, e.g. `50000.00 EUR`.
-    value: String,
+    pub value: String,
     /// Expected close, `YYYY-MM-DD`.
-    expected_close: String,
+    pub expected_close: String,
     /// Notes.
-    notes: String,
+    pub notes: String,
     /// Received only: what the checks found (the registrations holding earlier claims, the
     /// direct accounts) and the reason given for a decision.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    review: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<Review>,
     /// Received only: the submitter's node has yet to hear the latest state.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pending_notification: Option<bool>,
+    pub pending_notification: Option<bool>,
 }
 
-fn view(stored: StoredRegistration, partner: String) -> RegistrationView {
+/// What the checks of a received registration found, and the reason given for a decision.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct Review {
+    /// The registrations (`rg_…`) of other partners holding an earlier claim on the customer for
+    /// a product in common.
+    pub conflicting_registrations: Vec<String>,
+    /// Your accounts in a direct segment that are the customer.
+    pub direct_accounts: Vec<String>,
+    /// The reason given with the latest decision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+fn view(stored: StoredRegistration, partner: String) -> Result<RegistrationView, ApiError> {
     let r = stored.registration;
     let received = stored.direction == Direction::Received;
-    RegistrationView {
+    let review = match received {
+        true => Some(
+            Review::deserialize(&stored.review)
+                .map_err(|_| ApiError::Store(blindmap_store::StoreError::Corrupt("registrations.review")))?,
+        ),
+        false => None,
+    };
+    Ok(RegistrationView {
         id: r.id,
         direction: stored.direction.as_str().to_owned(),
         partnership: stored.partnership.to_string(),
@@ -106,9 +142,9 @@ fn view(stored: StoredRegistration, partner: String) -> RegistrationView {
         value: r.submission.value.to_string(),
         expected_close: r.submission.expected_close,
         notes: r.submission.notes,
-        review: received.then_some(stored.review),
+        review,
         pending_notification: received.then_some(stored.notify),
-    }
+    })
 }
 
 async fn view_of(
@@ -117,7 +153,7 @@ async fn view_of(
     stored: StoredRegistration,
 ) -> Result<RegistrationView, ApiError> {
     let partner = state.store.partnership(org, &stored.partnership).await?.partner_name;
-    Ok(view(stored, partner))
+    view(stored, partner)
 }
 
 fn partnership_id(text: &str) -> Result<PartnershipId, ApiError> {
@@ -175,23 +211,24 @@ async fn create(
 }
 
 /// Which registrations to list.
-#[derive(Deserialize, utoipa::IntoParams)]
-pub(crate) struct RegistrationFilter {
+#[derive(Serialize, Deserialize, utoipa::IntoParams)]
+pub struct RegistrationFilter {
     /// `received` (partners registered them with you) or `submitted` (you registered them).
     #[param(value_type = Option<contract::Direction>, nullable = false)]
-    direction: Option<String>,
+    pub direction: Option<String>,
     /// Only those in this state.
     #[param(value_type = Option<contract::RegistrationState>, nullable = false)]
-    state: Option<String>,
+    pub state: Option<String>,
 }
 
 /// A page of registrations, newest first.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct RegistrationPage {
-    items: Vec<RegistrationView>,
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct RegistrationPage {
+    /// This page's items.
+    pub items: Vec<RegistrationView>,
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
+    pub next: Option<String>,
 }
 
 /// The organisation's registrations, both directions unless filtered, newest first.
@@ -244,11 +281,11 @@ async fn one(
 }
 
 /// Why a registration was decided so (kept with it, seen by your side only).
-#[derive(Deserialize, ToSchema, Default)]
-pub(crate) struct DecisionBody {
+#[derive(Serialize, Deserialize, ToSchema, Default)]
+pub struct DecisionBody {
     /// Free text, up to 1000 characters.
     #[schema(max_length = 1000)]
-    reason: Option<String>,
+    pub reason: Option<String>,
 }
 
 /// The longest reason a decision keeps, in characters.
@@ -337,10 +374,10 @@ async fn extend(
 }
 
 /// How a registered deal ended.
-#[derive(Deserialize, ToSchema)]
-pub(crate) struct RegistrationClose {
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct RegistrationClose {
     /// Won (`true`) or lost.
-    won: bool,
+    pub won: bool,
 }
 
 /// Closes a registration you received as won or lost (admins); it no longer expires.
@@ -361,22 +398,22 @@ async fn close(
 }
 
 /// A pre-check: is this customer claimed at the partner's (the vendor's) node?
-#[derive(Deserialize, ToSchema)]
-pub(crate) struct PrecheckBody {
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct PrecheckBody {
     /// The partnership (`pt_…`) with the vendor.
     #[schema(value_type = contract::PartnershipId)]
-    partnership: String,
+    pub partnership: String,
     /// The customer to ask about; it does not leave this node.
-    customer: registrations::Customer,
+    pub customer: Customer,
 }
 
 /// The pre-check's answer.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct PrecheckResult {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct PrecheckResult {
     /// Whether another partner holds a claim (submitted, in review or approved) on the customer.
-    claimed: bool,
+    pub claimed: bool,
     /// Pre-checks left in your budget at this vendor for the last 24 hours.
-    remaining_today: u32,
+    pub remaining_today: u32,
 }
 
 /// Asks a vendor's node whether a customer is already claimed, without revealing which customer

@@ -14,88 +14,97 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Json, Query};
 
 /// Which rows, in which order.
-#[derive(Deserialize, utoipa::IntoParams)]
-pub(crate) struct ReportQuery {
+#[derive(Default, Serialize, Deserialize, utoipa::IntoParams)]
+pub struct ReportQuery {
     /// The partnership (`pt_…`).
     #[param(value_type = super::contract::PartnershipId)]
-    partnership: String,
+    pub partnership: String,
     /// Only your accounts in this segment.
     #[param(value_type = Option<super::contract::Filter>, nullable = false)]
-    own_segment: Option<String>,
+    pub own_segment: Option<String>,
     /// Only overlaps with this partner segment.
     #[param(value_type = Option<super::contract::Filter>, nullable = false)]
-    partner_segment: Option<String>,
+    pub partner_segment: Option<String>,
     /// Only accounts of this owner (the account's `owner` field).
     #[param(value_type = Option<super::contract::Filter>, nullable = false)]
-    owner: Option<String>,
+    pub owner: Option<String>,
     /// Only accounts whose name or id contains this.
     #[param(value_type = Option<super::contract::Filter>, nullable = false)]
-    q: Option<String>,
+    pub q: Option<String>,
     /// Only accounts new since the previous complete match.
     #[serde(default)]
-    new_only: bool,
+    pub new_only: bool,
     /// Only matches of this tier (default: both). The reps' page shows confirmed ones unless
     /// asked for possible ones.
     #[param(value_type = Option<super::contract::MatchTier>, nullable = false)]
-    tier: Option<String>,
+    pub tier: Option<String>,
     /// The order (default `account`).
     #[param(value_type = Option<super::contract::ReportSort>, nullable = false)]
-    sort: Option<String>,
+    pub sort: Option<String>,
     /// Descending.
     #[serde(default)]
-    desc: bool,
+    pub desc: bool,
     /// At most this many rows (1 to 1000; default 100).
     #[param(minimum = 1, maximum = 1000, nullable = false)]
-    limit: Option<u32>,
+    pub limit: Option<u32>,
     /// Rows to skip.
     #[serde(default)]
     #[param(maximum = 4294967295_u64, format = Int64)]
-    offset: u32,
+    pub offset: u32,
 }
 
 /// A co-sell record on the account.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct CoSellRef {
-    id: String,
-    status: String,
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct CoSellRef {
+    /// The co-sell record (`cs_…`).
+    pub id: String,
+    /// Its stage.
+    pub status: String,
 }
 
 /// One overlapping account, as the page and the CSV show it.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ReportItem {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct ReportItem {
     /// Its name as your export wrote it.
-    account: Option<String>,
-    account_id: String,
-    own_segment: String,
-    owner: Option<String>,
-    partner_segment: String,
+    pub account: Option<String>,
+    /// Its id in your export.
+    pub account_id: String,
+    /// Its segment.
+    pub own_segment: String,
+    /// Its owner as your export wrote it.
+    pub owner: Option<String>,
+    /// The partner record's segment.
+    pub partner_segment: String,
     /// What the partner shares of its record (null where its record has none).
-    partner_fields: std::collections::BTreeMap<String, Option<String>>,
+    pub partner_fields: std::collections::BTreeMap<String, Option<String>>,
     /// Key types that matched.
-    matched_on: Vec<String>,
+    pub matched_on: Vec<String>,
     /// How sure the match is.
     #[schema(value_type = super::contract::MatchTier)]
-    tier: blindmap_store::Tier,
+    pub tier: blindmap_store::Tier,
     /// Why it has that tier, in a sentence.
-    reason: String,
-    cosell: Option<CoSellRef>,
+    pub reason: String,
+    /// The co-sell record on the account, if any.
+    pub cosell: Option<CoSellRef>,
     /// The state of your registration of this customer with the partner, if any.
-    registration: Option<String>,
+    pub registration: Option<String>,
     /// New since the previous complete match (null: this is the first).
-    new: Option<bool>,
+    pub new: Option<bool>,
 }
 
 /// A page of the report.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct Report {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct Report {
     /// The match (`run_…`) the rows come from.
-    run: String,
+    pub run: String,
     /// The match they are compared with, if any.
-    previous_run: Option<String>,
+    pub previous_run: Option<String>,
     /// Rows the filters select in all.
-    total: u64,
-    offset: u64,
-    items: Vec<ReportItem>,
+    pub total: u64,
+    /// Rows skipped before this page.
+    pub offset: u64,
+    /// This page's items.
+    pub items: Vec<ReportItem>,
 }
 
 /// The overlap report of the latest complete match with a partner, filtered, sorted and paged.

@@ -24,68 +24,336 @@ use crate::AppState;
 use crate::auth::Caller;
 use crate::client::PeerClient;
 use crate::error::{ApiError, Problem};
-use crate::runs::{self, CellChange, Connection};
+use crate::runs::{self, Connection};
 
 /// A run to start.
-#[derive(Deserialize, ToSchema)]
-pub(crate) struct StartRun {
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct StartRun {
     /// The partnership (`pt_…`) to match in.
     #[schema(value_type = contract::PartnershipId)]
-    partnership: String,
+    pub partnership: String,
     /// Keep a transcript of every frame sent and received (`GET /api/v1/runs/{id}/transcript`).
     #[serde(default)]
-    transcript: bool,
+    pub transcript: bool,
 }
 
 /// How far a run is.
 #[derive(Serialize, Deserialize, ToSchema)]
-pub(crate) struct ProgressView {
+pub struct ProgressView {
     /// Records evaluated, both sides together.
-    done: u64,
+    pub done: u64,
     /// Records to evaluate (known once the partner's hello arrived).
-    total: u64,
+    pub total: u64,
 }
 
 /// A match run as this side sees it.
 #[derive(Serialize, Deserialize, ToSchema)]
-pub(crate) struct RunView {
+pub struct RunView {
     /// `run_…`.
-    id: String,
+    pub id: String,
     /// The partnership (`pt_…`).
-    partnership: String,
+    pub partnership: String,
     /// The partner organisation.
-    partner: String,
+    pub partner: String,
     /// `initiator` (started here) or `responder` (started by the partner).
-    role: String,
+    pub role: String,
     /// The dataset this side matched (its newest at the start).
-    dataset: String,
+    pub dataset: String,
     /// Who started it.
-    started_by: String,
+    pub started_by: String,
     /// `running`, `complete` or `failed`.
-    state: String,
+    pub state: String,
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
-    failure: Option<String>,
+    pub failure: Option<String>,
     /// Unix milliseconds.
-    started_at: i64,
+    pub started_at: i64,
     /// Unix milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
-    finished_at: Option<i64>,
+    pub finished_at: Option<i64>,
     /// Progress while running.
-    progress: ProgressView,
+    pub progress: ProgressView,
     /// What this side disclosed under: its sharing policy at the start.
     #[schema(value_type = Object)]
-    sharing: serde_json::Value,
-    /// Once complete: the overlap matrix (`rows` own segments × `columns` partner segments, each
-    /// cell with what is `shown`, its `level` and `count`), what this side `disclosed`, traffic.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    result: Option<serde_json::Value>,
+    pub sharing: serde_json::Value,
+    /// Once complete: the overlap matrix, what this side disclosed, the traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<RunResult>,
 }
 
-impl From<Run> for RunView {
-    fn from(r: Run) -> Self {
-        Self {
+/// What a complete run learned and disclosed: the overlap matrix as this side sees it (`rows`
+/// are this side's segments, `columns` the partner's), what this side disclosed, and the
+/// traffic. Stored with the run; runs stored by earlier versions may lack the later fields.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct RunResult {
+    /// The protocol session's id (hex): the partner's record of the run carries the same.
+    pub session: String,
+    /// This side's segments: the matrix's rows.
+    pub rows: Vec<String>,
+    /// The partner's segments and their sizes: the matrix's columns.
+    pub columns: Vec<SegmentSize>,
+    /// `cells[row][column]`: what this side learned of each pair of segments.
+    pub cells: Vec<Vec<MatrixCell>>,
+    /// What this side disclosed to the partner.
+    pub disclosed: Disclosed,
+    /// The limits the partner's disclosure was under.
+    pub received: Received,
+    /// This side's accounts that overlap, where the partner disclosed overlaps.
+    pub overlapping_accounts: u64,
+    /// Overlapping pairs (own account, partner record).
+    pub pairs: u64,
+    /// Partner records whose disclosed fields this side did not open.
+    pub unopened_fields: u64,
+    /// Whether the partner cut its disclosure short.
+    pub truncated: bool,
+    /// Bytes this side sent.
+    pub bytes_sent: u64,
+    /// Bytes this side received.
+    pub bytes_received: u64,
+    /// Protocol frames, both directions.
+    pub frames: u64,
+    /// How long the session took.
+    pub seconds: f64,
+}
+
+impl RunResult {
+    /// The cell of own segment `own` and partner segment `partner`, if both are in the matrix.
+    pub fn cell(&self, own: &str, partner: &str) -> Option<&MatrixCell> {
+        let r = self.rows.iter().position(|s| s == own)?;
+        let c = self.columns.iter().position(|s| s.segment == partner)?;
+        self.cells.get(r)?.get(c)
+    }
+
+    /// Every cell with its own and partner segment, row by row.
+    pub fn cells(&self) -> impl Iterator<Item = (&str, &str, &MatrixCell)> {
+        self.rows.iter().zip(&self.cells).flat_map(move |(own, row)| {
+            self.columns.iter().zip(row).map(move |(column, cell)| (own.as_str(), column.segment.as_str(), cell))
+        })
+    }
+}
+
+/// The overlap matrix of a session's outcome — this side's segments (rows) × the partner's
+/// (columns) — as the node stores it and the command line shows a local match.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Matrix {
+    /// This side's segments.
+    pub rows: Vec<String>,
+    /// The partner's segments and their sizes.
+    pub columns: Vec<SegmentSize>,
+    /// `cells[row][column]`.
+    pub cells: Vec<Vec<MatrixCell>>,
+}
+
+impl Matrix {
+    /// The matrix of `outcome`, a session over `data`, whose overlaps `explanations` explain
+    /// (one per overlap, as [`blindmap_records::explain_overlaps`] gives them).
+    pub fn of(
+        outcome: &blindmap_psi::Outcome,
+        data: &blindmap_psi::Dataset,
+        explanations: &[blindmap_records::Explanation],
+    ) -> Self {
+        let rows: Vec<String> = outcome.own_segments().iter().map(ToString::to_string).collect();
+        let columns: Vec<SegmentSize> = outcome
+            .partner_segments()
+            .iter()
+            .map(|s| SegmentSize { segment: s.label.to_string(), records: u64::from(s.records) })
+            .collect();
+        let possible = blindmap_records::possible_per_cell(outcome, data, explanations);
+        let cells = (0..rows.len())
+            .map(|r| {
+                (0..columns.len())
+                    .map(|c| MatrixCell::of(outcome.cell(r, c), outcome.level(r, c), possible[r * columns.len() + c]))
+                    .collect()
+            })
+            .collect();
+        Self { rows, columns, cells }
+    }
+}
+
+/// A segment and how many records it holds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SegmentSize {
+    /// The segment's label.
+    pub segment: String,
+    /// Its records.
+    pub records: u64,
+}
+
+/// How much of a pair of segments one side lets the other learn (the protocol's levels, spec
+/// §6): nothing, the overlap count, the overlapping records, or those with some fields.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LevelName {
+    /// Nothing about the cell.
+    #[default]
+    Hidden,
+    /// The count of overlapping records.
+    Counts,
+    /// Which records overlap.
+    Overlaps,
+    /// Which records overlap, with some of their fields.
+    Fields,
+}
+
+impl LevelName {
+    /// The protocol level's name.
+    pub fn of(level: &blindmap_psi::Level) -> Self {
+        match level {
+            blindmap_psi::Level::Hidden => Self::Hidden,
+            blindmap_psi::Level::Counts => Self::Counts,
+            blindmap_psi::Level::Overlaps => Self::Overlaps,
+            blindmap_psi::Level::Fields(_) => Self::Fields,
+        }
+    }
+
+    /// As the API writes it: `hidden`, `counts`, `overlaps` or `fields`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hidden => "hidden",
+            Self::Counts => "counts",
+            Self::Overlaps => "overlaps",
+            Self::Fields => "fields",
+        }
+    }
+
+    /// Whether the receiving side learns which of its records overlap which of the other's.
+    pub fn lists_records(self) -> bool {
+        matches!(self, Self::Overlaps | Self::Fields)
+    }
+}
+
+impl std::fmt::Display for LevelName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One cell of the matrix: what this side learned of one own segment × one partner segment.
+/// Where the partner disclosed overlaps, the count splits into `confirmed` and `possible`
+/// (accounts overlapping by possible matches only).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct MatrixCell {
+    /// The cell as shown: a count, `<k` below the partner's threshold, `n/a (<m rec)` for a
+    /// segment smaller than the partner serves, or `hidden`.
+    pub shown: String,
+    /// The level the partner disclosed the cell at.
+    pub level: LevelName,
+    /// Overlapping records, where disclosed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// Of `count`, accounts with at least one confirmed match (levels that list records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed: Option<u64>,
+    /// Of `count`, accounts overlapping by possible matches only (levels that list records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub possible: Option<u64>,
+    /// The partner's threshold, where the count fell below it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fewer_than: Option<u32>,
+    /// The smallest segment the partner serves, where this one is smaller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_minimum: Option<u32>,
+    /// The fields the partner disclosed (level `fields`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
+}
+
+impl MatrixCell {
+    /// A cell of the protocol's outcome at `level`, `possible` of whose counted records overlap
+    /// by possible matches only.
+    pub fn of(cell: blindmap_psi::Cell, level: &blindmap_psi::Level, possible: u64) -> Self {
+        let name = LevelName::of(level);
+        let mut out = Self { shown: cell.to_string(), level: name, ..Self::default() };
+        match cell {
+            blindmap_psi::Cell::Count(n) => {
+                out.count = Some(n);
+                if name.lists_records() {
+                    out.confirmed = Some(n.saturating_sub(possible));
+                    out.possible = Some(possible);
+                }
+            }
+            blindmap_psi::Cell::FewerThan(k) => out.fewer_than = Some(k),
+            blindmap_psi::Cell::TooSmall { minimum } => out.partner_minimum = Some(minimum),
+            blindmap_psi::Cell::Hidden => {}
+        }
+        if let blindmap_psi::Level::Fields(fields) = level {
+            out.fields = Some(fields.iter().map(|f| f.as_str().to_owned()).collect());
+        }
+        out
+    }
+}
+
+/// What this side disclosed in a run: the level of each cell from the partner's view (`rows`
+/// are the partner's segments, `columns` this side's), and the limits it applied.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct Disclosed {
+    /// The partner's segments.
+    pub rows: Vec<String>,
+    /// This side's segments.
+    pub columns: Vec<String>,
+    /// `levels[row][column]`.
+    pub levels: Vec<Vec<LevelName>>,
+    /// Counts below this were shown as `<threshold`.
+    pub threshold: u32,
+    /// Partner segments smaller than this were not served.
+    pub min_segment: u32,
+    /// Whether this side served Bloom filters (no record positions reach the partner then).
+    pub bloom: bool,
+}
+
+impl Disclosed {
+    /// The level this side disclosed the cell of partner segment `partner` × own segment
+    /// `own` at, if both are in the plan.
+    pub fn level(&self, partner: &str, own: &str) -> Option<LevelName> {
+        let r = self.rows.iter().position(|s| s == partner)?;
+        let c = self.columns.iter().position(|s| s == own)?;
+        self.levels.get(r)?.get(c).copied()
+    }
+}
+
+/// The limits the partner's disclosure was under.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct Received {
+    /// Counts below this were shown as `<threshold`.
+    pub threshold: u32,
+    /// This side's segments smaller than this were not served.
+    pub min_segment: u32,
+}
+
+/// What changed in one cell since the previous complete run: a cell of `GET
+/// /api/v1/runs/{id}/changes` and of the `overlap.changed` event's `cells`. Accounts are those
+/// the lists show: overlaps this side's users corrected count as neither new nor lost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CellChange {
+    /// This side's segment.
+    pub own_segment: String,
+    /// The partner's segment.
+    pub partner_segment: String,
+    /// The cell as shown before.
+    pub before: Option<String>,
+    /// The cell as shown now.
+    pub after: Option<String>,
+    /// Accounts overlapping now but not before (when both runs listed accounts for the cell).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new: Option<Vec<String>>,
+    /// Of `new`, the accounts overlapping in the cell by possible matches only (a common name and
+    /// the country, nothing more): worth a look before acting. Present whenever `new` is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_possible: Option<Vec<String>>,
+    /// Accounts overlapping before but not now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost: Option<Vec<String>>,
+}
+
+impl TryFrom<Run> for RunView {
+    type Error = ApiError;
+
+    fn try_from(r: Run) -> Result<Self, ApiError> {
+        let result = runs::result_of(&r)?;
+        Ok(Self {
             id: r.id.to_string(),
             partnership: r.partnership.to_string(),
             partner: r.partner_name,
@@ -98,93 +366,95 @@ impl From<Run> for RunView {
             finished_at: r.finished_at,
             progress: ProgressView { done: r.records_done, total: r.records_total },
             sharing: r.sharing,
-            result: r.result,
-        }
+            result,
+        })
     }
 }
 
 /// A page of runs.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct RunPage {
-    items: Vec<RunView>,
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct RunPage {
+    /// This page's items.
+    pub items: Vec<RunView>,
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
+    pub next: Option<String>,
 }
 
 /// Which runs to list.
-#[derive(Deserialize, utoipa::IntoParams)]
-pub(crate) struct RunFilter {
+#[derive(Serialize, Deserialize, utoipa::IntoParams)]
+pub struct RunFilter {
     /// Only this partnership's runs.
     #[param(value_type = Option<contract::PartnershipId>, nullable = false)]
-    partnership: Option<String>,
+    pub partnership: Option<String>,
 }
 
 /// What changed since the previous complete run of the same partnership.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ChangesView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct ChangesView {
     /// The run compared with; absent when this is the first complete run.
     #[serde(skip_serializing_if = "Option::is_none")]
-    previous_run: Option<String>,
+    pub previous_run: Option<String>,
     /// The cells that changed.
-    cells: Vec<CellChange>,
+    pub cells: Vec<CellChange>,
 }
 
 /// One overlapping account.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct OverlapView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct OverlapView {
     /// The account's id in this side's dataset.
-    account_id: String,
+    pub account_id: String,
     /// Its segment.
-    own_segment: String,
+    pub own_segment: String,
     /// The partner record's segment.
-    partner_segment: String,
+    pub partner_segment: String,
     /// The partner's record, as this run named it (its position in the partner's segment, valid
     /// for this run only): what a co-sell record refers to. Absent when the partner served a
     /// Bloom filter.
     #[serde(skip_serializing_if = "Option::is_none")]
-    partner_record: Option<u32>,
+    pub partner_record: Option<u32>,
     /// The key types that matched.
-    key_types: Vec<String>,
+    pub key_types: Vec<String>,
     /// How sure the match is.
     #[schema(value_type = contract::MatchTier)]
-    tier: blindmap_store::Tier,
+    pub tier: blindmap_store::Tier,
     /// Why it has that tier, in a sentence.
-    reason: String,
+    pub reason: String,
     /// Fields the partner disclosed for its record (fields level); `null` where it has none.
-    partner_fields: std::collections::BTreeMap<String, Option<String>>,
+    pub partner_fields: std::collections::BTreeMap<String, Option<String>>,
     /// This side's own fields of the account.
-    own_fields: std::collections::BTreeMap<String, String>,
+    pub own_fields: std::collections::BTreeMap<String, String>,
 }
 
 /// A page of overlapping accounts.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct OverlapPage {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct OverlapPage {
     /// The run they come from.
-    run: String,
-    items: Vec<OverlapView>,
+    pub run: String,
+    /// This page's items.
+    pub items: Vec<OverlapView>,
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
+    pub next: Option<String>,
 }
 
 /// Which overlaps to list.
-#[derive(Deserialize, utoipa::IntoParams)]
-pub(crate) struct OverlapParams {
+#[derive(Serialize, Deserialize, utoipa::IntoParams)]
+pub struct OverlapParams {
     /// Only accounts of this own segment.
     #[param(value_type = Option<contract::Filter>, nullable = false)]
-    own_segment: Option<String>,
+    pub own_segment: Option<String>,
     /// Only accounts overlapping this partner segment.
     #[param(value_type = Option<contract::Filter>, nullable = false)]
-    partner_segment: Option<String>,
+    pub partner_segment: Option<String>,
 }
 
 /// Which partnership's overlaps.
-#[derive(Deserialize, utoipa::IntoParams)]
-pub(crate) struct PartnerParam {
+#[derive(Serialize, Deserialize, utoipa::IntoParams)]
+pub struct PartnerParam {
     /// The partnership (`pt_…`): its latest complete run is listed.
     #[param(value_type = contract::PartnershipId)]
-    partnership: String,
+    pub partnership: String,
 }
 
 fn run_id(id: &str) -> Result<RunId, ApiError> {
@@ -229,7 +499,7 @@ async fn start(
         let client = PeerClient::for_runs(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)
             .map_err(|e| ApiError::Partner(e.to_string()))?;
         let started = runs::start(&state.store, &org, &partnership, RunRole::Initiator, &user, body.transcript).await?;
-        let view = RunView::from(started.run.clone());
+        let view = RunView::try_from(started.run.clone())?;
         let path = format!("/peer/v1/partnerships/{}/runs", partnership.partner_ref);
         node.runs.spawn(state.store.clone(), started, async move {
             let (outgoing, rx) = mpsc::channel(runs::FRAME_BUFFER);
@@ -263,7 +533,7 @@ async fn list(
     };
     let items = state.store.runs_page(&caller.0.user.org, partnership.as_ref(), after.as_ref(), limit).await?;
     let next = Page::next(limit, &items, |r| r.id.to_string());
-    Ok(Json(RunPage { items: items.into_iter().map(Into::into).collect(), next }))
+    Ok(Json(RunPage { items: items.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?, next }))
 }
 
 /// One run: its state and progress, and once complete its overlap matrix.
@@ -271,7 +541,7 @@ async fn list(
     responses((status = 200, body = RunView, description = "The run"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such run")))]
 async fn one(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<RunView>, ApiError> {
-    Ok(Json(state.store.run(&caller.0.user.org, &run_id(&id)?).await?.into()))
+    Ok(Json(state.store.run(&caller.0.user.org, &run_id(&id)?).await?.try_into()?))
 }
 
 /// What changed since the previous complete run with the same partner: per cell, the value

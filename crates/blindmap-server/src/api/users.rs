@@ -22,34 +22,34 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{Json, Query};
 
 /// A token as listed (never the token itself).
-#[derive(Serialize, ToSchema)]
-pub(crate) struct TokenView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct TokenView {
     /// `tok_…`.
-    id: String,
+    pub id: String,
     /// What it is for.
-    label: String,
+    pub label: String,
     /// Unix milliseconds.
-    created_at: i64,
+    pub created_at: i64,
     /// Unix milliseconds, once revoked.
     #[serde(skip_serializing_if = "Option::is_none")]
-    revoked_at: Option<i64>,
+    pub revoked_at: Option<i64>,
 }
 
 /// A user and their tokens.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct UserView {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct UserView {
     /// `usr_…`.
-    id: String,
+    pub id: String,
     /// The user's name, unique in the organisation.
-    name: String,
+    pub name: String,
     /// `admin`, `rep` or `integration`.
-    role: String,
+    pub role: String,
     /// `active`; `disabled` (its tokens do not authenticate until it is enabled again); or
     /// `removed` (for good: its tokens are revoked; its name stays taken, as the audit trail
     /// and stored records name it).
-    state: String,
+    pub state: String,
     /// Their tokens, revoked ones included.
-    tokens: Vec<TokenView>,
+    pub tokens: Vec<TokenView>,
 }
 
 impl UserView {
@@ -73,57 +73,58 @@ impl UserView {
 }
 
 /// A page of the organisation's users, by name.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct UserList {
-    items: Vec<UserView>,
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct UserList {
+    /// This page's items.
+    pub items: Vec<UserView>,
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
-    next: Option<String>,
+    pub next: Option<String>,
 }
 
 /// A user to add.
-#[derive(Deserialize, ToSchema)]
-pub(crate) struct NewUser {
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct NewUser {
     /// The user's name (1 to 200 characters).
     #[schema(value_type = contract::Label)]
-    name: String,
+    pub name: String,
     /// `admin` (everything), `rep` (reads runs, overlaps and reports) or `integration`
     /// (uploads datasets and starts runs, for scripts).
     #[schema(value_type = contract::RoleName)]
-    role: String,
+    pub role: String,
     /// A label for the first token (default `first token`).
     #[schema(value_type = Option<contract::Label>)]
-    token_label: Option<String>,
+    pub token_label: Option<String>,
 }
 
 /// A token to issue.
-#[derive(Deserialize, ToSchema)]
-pub(crate) struct NewToken {
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct NewToken {
     /// What it is for, e.g. `laptop` or `nightly sync`.
     #[schema(value_type = contract::Label)]
-    label: String,
+    pub label: String,
 }
 
 /// A token, shown once.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct IssuedToken {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct IssuedToken {
     /// `tok_…`: to revoke it.
-    id: String,
+    pub id: String,
     /// The bearer token. Not stored anywhere; keep it like a password.
-    token: String,
+    pub token: String,
 }
 
 /// A new user with their first token.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct CreatedUser {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct CreatedUser {
     /// `usr_…`.
-    id: String,
+    pub id: String,
     /// The user's name.
-    name: String,
+    pub name: String,
     /// The role.
-    role: String,
+    pub role: String,
     /// Their first token.
-    token: IssuedToken,
+    pub token: IssuedToken,
 }
 
 /// The organisation's users and their tokens, by name, removed users included (admins only).
@@ -212,12 +213,12 @@ async fn issue(
 }
 
 /// A one-time sign-in link for the reports pages.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct SigninLink {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct SigninLink {
     /// Open it in a browser to sign in, once; it expires unused after 15 minutes.
-    url: String,
+    pub url: String,
     /// When it expires, RFC 3339.
-    expires_at: String,
+    pub expires_at: String,
 }
 
 /// Issues a one-time sign-in link to the reports pages for a user (admins only). Only its hash
@@ -327,10 +328,10 @@ async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<St
 }
 
 /// What signing out everywhere did.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct SignedOut {
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct SignedOut {
     /// How many browser sessions ended.
-    sessions_ended: u64,
+    pub sessions_ended: u64,
 }
 
 /// Signs a user out of the pages everywhere (admins only): every browser session it has ends,

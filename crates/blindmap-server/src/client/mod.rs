@@ -11,6 +11,9 @@ use zeroize::Zeroizing;
 
 use crate::identity::{Identity, fingerprint};
 
+mod api;
+
+pub use api::Query;
 pub use reqwest::Method;
 
 /// Why a call failed.
@@ -42,6 +45,9 @@ pub enum ClientError {
     /// TLS set-up.
     #[error("TLS: {0}")]
     Tls(#[from] rustls::Error),
+    /// The call could not be written as a request (its parameters do not make a query).
+    #[error("cannot make the request: {0}")]
+    Request(String),
 }
 
 impl From<reqwest::Error> for ClientError {
@@ -173,8 +179,11 @@ async fn accepted(response: reqwest::Response) -> Result<reqwest::Response, Clie
     if status.is_success() {
         return Ok(response);
     }
-    let problem: serde_json::Value = response.json().await.unwrap_or_default();
-    let detail = problem["detail"].as_str().unwrap_or("no detail").to_owned();
+    #[derive(serde::Deserialize)]
+    struct Detail {
+        detail: Option<String>,
+    }
+    let detail = response.json::<Detail>().await.ok().and_then(|p| p.detail).unwrap_or_else(|| "no detail".to_owned());
     Err(ClientError::Api { status, detail })
 }
 
