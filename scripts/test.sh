@@ -14,7 +14,15 @@ step "formatting"
 cargo fmt --all -- --check
 
 step "lints"
+# Twice: as shipped, and with the benchmarks (`--features bench`), which the tests build too.
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked --features blindmap/bench -- -D warnings
+
+step "the shipped binary links no test kit"
+if cargo tree --locked -p blindmap -e normal --prefix none | grep -q '^blindmap-testkit '; then
+  echo "blindmap depends on blindmap-testkit without --features bench" >&2
+  exit 1
+fi
 
 step "tests (store and node tests on SQLite and on a throwaway PostgreSQL)"
 export BLINDMAP_REQUIRE_POSTGRES=1
@@ -38,10 +46,10 @@ if [ "${CI:-}" = true ] || { command -v chromium >/dev/null 2>&1 && command -v c
   export BLINDMAP_REQUIRE_BROWSER=1
 fi
 if cargo nextest --version >/dev/null 2>&1; then
-  scripts/with-postgres.sh cargo nextest run --workspace --lib --bins --tests --locked --no-fail-fast
+  scripts/with-postgres.sh cargo nextest run --workspace --lib --bins --tests --locked --no-fail-fast --features blindmap/bench
 else
   echo "(cargo-nextest not found: using cargo test)"
-  scripts/with-postgres.sh cargo test --workspace --lib --bins --tests --locked --no-fail-fast
+  scripts/with-postgres.sh cargo test --workspace --lib --bins --tests --locked --no-fail-fast --features blindmap/bench
 fi
 
 step "API contract (schemathesis against a node on loopback; installs schemathesis from PyPI where missing)"
@@ -56,10 +64,11 @@ step "benchmark smoke runs"
 # criterion benches once each, in test mode; the PSI benchmark at a tiny size, checked for
 # correctness (speed targets are for full-size runs, see README).
 cargo test --benches --locked
-cargo run --locked --quiet -- bench psi --n 3000 --json >/dev/null
-cargo run --locked --quiet -- bench import --rows 20000 --json >/dev/null
+cargo run --locked --quiet --features bench -- bench psi --n 3000 --json >/dev/null
+cargo run --locked --quiet --features bench -- bench import --rows 20000 --json >/dev/null
 
 step "the README's main command"
-cargo run --locked --quiet -- demo --dir "$(mktemp -d)/demo" >/dev/null
+# The binary the tests built (with the benchmarks): `demo` is the same code with or without them.
+cargo run --locked --quiet --features bench -- demo --dir "$(mktemp -d)/demo" >/dev/null
 
 step "all tests passed"

@@ -12,7 +12,7 @@ use blindmap_records::{Importer, Mapping, Preset, SegmentRule, Side, Summary, im
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::term::escaped;
+use crate::output::escaped;
 
 /// How to read one file: a preset or mapping file, changed by flags.
 #[derive(Debug, Clone, Default)]

@@ -2,31 +2,19 @@
 
 #![forbid(unsafe_code)]
 
-mod admin_cli;
-mod attribution_cli;
+#[cfg(feature = "bench")]
 mod bench;
-mod corrections_cli;
-mod cosell_cli;
-mod deal_cli;
-mod demo;
-mod import_bench;
+mod cli;
 mod input;
-mod inspect;
-mod match_cli;
-mod match_files;
-mod match_remote;
-mod node_bench;
-mod node_cli;
-mod policy_arg;
-mod progress;
-mod quality;
-mod report;
-mod term;
+mod output;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
+
+use crate::cli::{
+    attribution, corrections, cosell, datasets, deals, demo, files, hooks, inspect, matching, node, partners, users,
+};
 
 /// Match account lists with a partner without revealing them: each side learns only what the
 /// other agreed to share.
@@ -49,7 +37,7 @@ enum Command {
     /// blindmap's plain `id,segment,name,country,domain,duns,…` format — chosen by its header unless
     /// named) or an explicit column mapping, and normalised into `domain`, `duns` and
     /// `name_country` keys. Writes `left_id,right_id,key_type` for every matched pair with --out.
-    MatchFiles(match_files::MatchFilesArgs),
+    MatchFiles(files::MatchFilesArgs),
     /// Show what the importer makes of an export: each account's keys and segment, the values it
     /// could not use and why, rows left out, and a summary.
     ///
@@ -73,49 +61,49 @@ enum Command {
     /// rule that holds places the account, `everything else` catches the rest.
     Inspect(inspect::InspectArgs),
     /// Set up a node: TLS identity, configuration, store, first organisation and admin token.
-    Init(node_cli::InitArgs),
+    Init(node::InitArgs),
     /// Run a node: serve its API over HTTPS until SIGTERM or Ctrl-C (then finish requests in flight).
-    Serve(node_cli::ServeArgs),
+    Serve(node::ServeArgs),
     /// Datasets on a node: import a CRM export, list them.
     Datasets {
         #[command(subcommand)]
-        command: node_cli::DatasetsCommand,
+        command: datasets::DatasetsCommand,
     },
     /// An organisation's users and API tokens on its node: list, add, issue, revoke.
     Users {
         #[command(subcommand)]
-        command: admin_cli::UsersCommand,
+        command: users::UsersCommand,
     },
     /// Co-sell records on overlapping accounts, kept in step with the partner's node: list,
     /// show, create, edit.
     Cosell {
         #[command(subcommand)]
-        command: cosell_cli::CoSellCommand,
+        command: cosell::CoSellCommand,
     },
     /// Corrections of matches: mark a match wrong ("not this match") or an account as never to
     /// be matched with a partner; it is hidden at once and in every later match, and the partner
     /// is not told. List and undo them.
     Corrections {
         #[command(subcommand)]
-        command: corrections_cli::CorrectionsCommand,
+        command: corrections::CorrectionsCommand,
     },
     /// Deal registrations: pre-check and register deals with a vendor; approve, reject, extend
     /// and close those partners register with you.
     Deal {
         #[command(subcommand)]
-        command: deal_cli::DealCommand,
+        command: deals::DealCommand,
     },
     /// Partner attribution: record partner touches on opportunities, close them won, and see who
     /// gets credit under each model in the ledger; inbound webhook sources for partners' systems.
     Attribution {
         #[command(subcommand)]
-        command: attribution_cli::AttributionCommand,
+        command: attribution::AttributionCommand,
     },
     /// Webhooks: endpoints that receive the organisation's events signed as Standard Webhooks,
     /// their delivery log, and the events by cursor.
     Hooks {
         #[command(subcommand)]
-        command: admin_cli::HooksCommand,
+        command: hooks::HooksCommand,
     },
     /// Organisations on a hosted node (run on the node's machine): `org add NAME`.
     Org {
@@ -125,7 +113,7 @@ enum Command {
     /// Partnerships with other organisations' nodes: invite, accept, list, sharing, end.
     Partner {
         #[command(subcommand)]
-        command: node_cli::PartnerCommand,
+        command: partners::PartnerCommand,
     },
     /// Match with a partner: this organisation's node runs the protocol with the partner's node
     /// over mutual TLS, each side disclosing what its sharing policy allows, and stores the result.
@@ -138,61 +126,38 @@ enum Command {
     /// `--remote`: the first time with the vendor's invite code,
     /// `blindmap match --remote bminvite1.… --organisation "Partner Co" accounts.csv`, then with
     /// the node's URL, `blindmap match --remote https://vendor.example:7443 accounts.csv`.
-    Match(match_cli::MatchArgs),
-    /// Benchmarks.
-    Bench(BenchArgs),
+    Match(matching::MatchArgs),
+    /// Benchmarks (built with `--features bench`; not in the shipped binary).
+    #[cfg(feature = "bench")]
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
 enum OrgCommand {
     /// Add an organisation, fully isolated from the others, with its first admin.
-    Add(admin_cli::OrgAddArgs),
-}
-
-#[derive(Args)]
-struct BenchArgs {
-    #[command(subcommand)]
-    which: BenchCommand,
-}
-
-#[derive(Subcommand)]
-enum BenchCommand {
-    /// A full mutual-overlaps session on two synthetic sets, checked against the plaintext
-    /// intersection, with the cost floor measured in the same run.
-    Psi(bench::PsiArgs),
-    /// Match quality against ground truth: a synthetic Salesforce and HubSpot export of one world,
-    /// with realistic noise and look-alike decoys, matched through the real import and protocol.
-    Quality(quality::QualityArgs),
-    /// The importer at scale: a synthetic Salesforce export of N rows read back through the
-    /// real importer, with throughput and peak memory (which must not grow with the file).
-    Import(import_bench::ImportArgs),
-    /// Two nodes on loopback match N synthetic accounts each over mutual TLS; the same session
-    /// then runs in one process, and the ratio shows what the network path costs.
-    Nodes(node_bench::NodesArgs),
+    Add(node::OrgAddArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
-        Command::MatchFiles(args) => match_files::run(&args),
+        Command::MatchFiles(args) => files::run(&args),
         Command::Inspect(args) => inspect::run(&args),
-        Command::Init(args) => node_cli::run_init(&args),
-        Command::Serve(args) => node_cli::run_serve(&args),
-        Command::Datasets { command } => node_cli::run_datasets(&command),
-        Command::Partner { command } => node_cli::run_partner(&command),
-        Command::Users { command } => admin_cli::run_users(&command),
-        Command::Hooks { command } => admin_cli::run_hooks(&command),
-        Command::Cosell { command } => cosell_cli::run(&command),
-        Command::Corrections { command } => corrections_cli::run(&command),
-        Command::Deal { command } => deal_cli::run(&command),
-        Command::Attribution { command } => attribution_cli::run(&command),
-        Command::Org { command: OrgCommand::Add(args) } => admin_cli::run_org_add(&args),
-        Command::Match(args) => match_cli::run(&args),
-        Command::Bench(BenchArgs { which: BenchCommand::Psi(args) }) => bench::psi(&args),
-        Command::Bench(BenchArgs { which: BenchCommand::Quality(args) }) => quality::run(&args),
-        Command::Bench(BenchArgs { which: BenchCommand::Import(args) }) => import_bench::run(&args),
-        Command::Bench(BenchArgs { which: BenchCommand::Nodes(args) }) => node_bench::run(&args),
+        Command::Init(args) => node::run_init(&args),
+        Command::Serve(args) => node::run_serve(&args),
+        Command::Datasets { command } => datasets::run(&command),
+        Command::Partner { command } => partners::run(&command),
+        Command::Users { command } => users::run(&command),
+        Command::Hooks { command } => hooks::run(&command),
+        Command::Cosell { command } => cosell::run(&command),
+        Command::Corrections { command } => corrections::run(&command),
+        Command::Deal { command } => deals::run(&command),
+        Command::Attribution { command } => attribution::run(&command),
+        Command::Org { command: OrgCommand::Add(args) } => node::run_org_add(&args),
+        Command::Match(args) => matching::run(&args),
+        #[cfg(feature = "bench")]
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -206,7 +171,7 @@ fn main() -> ExitCode {
 /// An error as one line for the terminal: each cause in turn (a cause that only repeats the
 /// one before it is left out); a node's refusal with its status, except a node's 502, which
 /// relays its partner's refusal in the partner's words and says so; escaped as all text from
-/// elsewhere is (see [`term`]).
+/// elsewhere is (see [`output::escaped`]).
 fn describe(e: &anyhow::Error) -> String {
     use blindmap_server::client::ClientError;
     use blindmap_server::remote::RemoteError;
@@ -226,21 +191,7 @@ fn describe(e: &anyhow::Error) -> String {
             parts.push(text);
         }
     }
-    term::escaped(&parts.join(": ")).into_owned()
-}
-
-/// Where output files go: written next to their destination and renamed into place, so that a
-/// failed run never leaves a half-written file.
-pub(crate) fn write_atomically(path: &PathBuf, contents: &[u8]) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let name = path.file_name().context("the output path names no file")?.to_string_lossy();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, contents).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("cannot move the output into {}", path.display())
-    })
+    output::escaped(&parts.join(": ")).into_owned()
 }
 
 #[cfg(test)]

@@ -194,6 +194,7 @@ fn errors_are_clear_and_leave_no_output() {
     assert!(text(&run.stderr).contains("unknown level"));
 }
 
+#[cfg(feature = "bench")]
 #[test]
 fn bench_psi_checks_its_result() {
     let dir = tempfile::tempdir().unwrap();
@@ -211,7 +212,9 @@ fn help_describes_the_commands() {
     let dir = tempfile::tempdir().unwrap();
     let run = blindmap(&["--help"], dir.path());
     let stdout = text(&run.stdout);
-    assert!(stdout.contains("match-files") && stdout.contains("bench"), "{stdout}");
+    assert!(stdout.contains("match-files"), "{stdout}");
+    let bench = stdout.lines().any(|l| l.trim_start().starts_with("bench "));
+    assert_eq!(bench, cfg!(feature = "bench"), "`bench` is there exactly with the feature: {stdout}");
     let run = blindmap(&["match-files", "--help"], dir.path());
     let stdout = text(&run.stdout);
     assert!(stdout.contains("--left-shares") && stdout.contains("fields:NAME"), "{stdout}");
@@ -372,6 +375,7 @@ fn malformed_exports_import_nothing() {
     }
 }
 
+#[cfg(feature = "bench")]
 #[test]
 fn bench_quality_meets_its_targets_at_a_smoke_size() {
     let dir = tempfile::tempdir().unwrap();
@@ -388,6 +392,7 @@ fn bench_quality_meets_its_targets_at_a_smoke_size() {
 
 /// The harsh world's same-named companies land in the possible tier, not the confirmed one. (The
 /// targets are stated at n = 20,000; at this smoke size a handful of pairs moves a percentage.)
+#[cfg(feature = "bench")]
 #[test]
 fn bench_quality_puts_the_harsh_worlds_namesakes_in_the_possible_tier() {
     let dir = tempfile::tempdir().unwrap();
@@ -406,6 +411,7 @@ fn bench_quality_puts_the_harsh_worlds_namesakes_in_the_possible_tier() {
     assert!(v["by_key_type"].as_object().unwrap().keys().any(|k| k.contains("name_postal")), "{v}");
 }
 
+#[cfg(feature = "bench")]
 #[test]
 fn bench_import_reads_every_row_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
@@ -1133,6 +1139,7 @@ fn demo_dir_leaves_two_usable_nodes() {
 
 /// `bench nodes` at a smoke size: two nodes match through their APIs and the result is checked
 /// against the known overlap (speed targets are for full-size runs).
+#[cfg(feature = "bench")]
 #[test]
 fn bench_nodes_checks_its_result() {
     let dir = tempfile::tempdir().unwrap();

@@ -20,9 +20,9 @@ use blindmap_server::node::{InitOptions, NodeConfig, RunningNode, init, start};
 use clap::Args;
 use serde::Serialize;
 
-use crate::match_cli::follow;
-use crate::match_files::human_bytes;
-use crate::node_cli::runtime;
+use crate::cli::matching::follow;
+use crate::cli::runtime;
+use crate::output::human_bytes;
 
 /// The most the networked run may cost over the same session in one process.
 const TARGET_RATIO: f64 = 1.25;
@@ -305,7 +305,7 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
         pages_with_corrections,
         export_with_corrections_seconds,
         export_with_corrections_rows,
-        peak_memory_bytes: crate::bench::peak_memory(),
+        peak_memory_bytes: super::psi::peak_memory(),
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -17,12 +17,10 @@ use blindmap_server::remote::{self, Progress, RemoteError, RemotePairing};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
+use super::matching::MatchArgs;
+use super::runtime;
 use crate::input::{self, Loaded, SourceSpec};
-use crate::match_cli::{MatchArgs, account_line, accounts_and_pairs};
-use crate::match_files::human_bytes;
-use crate::node_cli::runtime;
-use crate::report::{MatrixView, uniform_level};
-use crate::term::escaped;
+use crate::output::{MatrixView, account_line, accounts_and_pairs, escaped, human_bytes, uniform_level};
 
 /// The pairings file in the client folder.
 const PAIRINGS: &str = "pairings.toml";
@@ -80,7 +78,7 @@ async fn pairing(args: &MatchArgs, target: &str, identity: &Identity) -> anyhow:
     pairings.pairings.retain(|p| p.url != paired.url);
     pairings.pairings.push(paired.clone());
     let text = toml::to_string(&pairings).context("cannot write the pairings")?;
-    crate::write_atomically(&dir.join(PAIRINGS), text.as_bytes())?;
+    crate::output::write_atomically(&dir.join(PAIRINGS), text.as_bytes())?;
     let (organisation, url) = (escaped(&paired.organisation), escaped(&paired.url));
     eprintln!("Paired with {organisation} at {url}; next time, --remote {url} is enough.");
     Ok(paired)
@@ -123,7 +121,7 @@ pub(crate) fn run(args: &MatchArgs, target: &str) -> anyhow::Result<()> {
             Err(_) => None,
         };
         if let (Some(path), Some(text)) = (&args.transcript, transcript) {
-            crate::write_atomically(path, text.as_bytes())?;
+            crate::output::write_atomically(path, text.as_bytes())?;
         }
         let run =
             result.with_context(|| format!("the match with {} at {} failed", pairing.organisation, pairing.url))?;

@@ -5,7 +5,7 @@ use blindmap_records::Explanation;
 use blindmap_server::api::runs::{LevelName, Matrix, MatrixCell, SegmentSize};
 use serde::Serialize;
 
-use crate::term::escaped;
+use super::term::escaped;
 
 /// One party's matrix as text: its segments (rows) × the partner's (columns).
 #[derive(Serialize)]
@@ -45,7 +45,7 @@ impl MatrixView {
     }
 
     /// A text table, columns as wide as their widest entry. Segment labels come from both
-    /// parties' exports: they are escaped (see [`crate::term`]) before anything is measured.
+    /// parties' exports: they are escaped (see [`super::term`]) before anything is measured.
     pub(crate) fn render(&self) -> String {
         if self.rows.is_empty() || self.columns.is_empty() {
             return "  (no segments to compare)\n".into();
@@ -77,7 +77,7 @@ impl MatrixView {
 }
 
 /// A cell of listed accounts as shown: its confirmed count with the possible ones beside it.
-pub(crate) fn with_possible(confirmed: u64, possible: u64) -> String {
+fn with_possible(confirmed: u64, possible: u64) -> String {
     format!("{confirmed} (+{possible} possible)")
 }
 

@@ -8,8 +8,8 @@ use blindmap_server::api::cosell::{CoSellFilter, CoSellView, NewCoSell};
 use clap::Subcommand;
 use serde::Deserialize;
 
-use crate::node_cli::{Connection, client, partnership_id, runtime};
-use crate::term::escaped;
+use super::{Connection, client, partnership_id, runtime};
+use crate::output::escaped;
 
 #[derive(Subcommand)]
 pub(crate) enum CoSellCommand {

@@ -10,7 +10,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::input::{self, SourceSpec, SummaryView};
-use crate::term::escaped;
+use crate::output::escaped;
 
 #[derive(Args)]
 pub(crate) struct InspectArgs {

@@ -9,8 +9,8 @@ use blindmap_server::api::attribution::{
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use crate::node_cli::{Connection, client, runtime};
-use crate::term::escaped;
+use super::{Connection, client, runtime};
+use crate::output::escaped;
 
 const KINDS: [&str; 4] = ["sourced", "influenced", "co_selling", "referral"];
 const MODELS: [&str; 7] = ["categorical", "first_touch", "last_touch", "linear", "time_decay", "u_shaped", "w_shaped"];

@@ -12,11 +12,9 @@ use serde::Serialize;
 
 use blindmap_records::{Side as RecordSide, Tier, explain_overlaps};
 
+use super::policy_arg::parse_level;
 use crate::input::{self, Loaded, SourceSpec, SummaryView};
-use crate::policy_arg::parse_level;
-use crate::progress::Progress;
-use crate::report::{MatrixView, uniform_level};
-use crate::term::escaped;
+use crate::output::{MatrixView, Progress, escaped, human_bytes, uniform_level};
 
 #[derive(Args)]
 pub(crate) struct MatchFilesArgs {
@@ -199,7 +197,7 @@ pub(crate) fn run(args: &MatchFilesArgs) -> anyhow::Result<()> {
         for p in &left_pairs {
             w.write_record([&p.left_id, &p.right_id, &p.key_type, p.tier.as_str(), &p.reason])?;
         }
-        crate::write_atomically(out, &w.into_inner()?)?;
+        crate::output::write_atomically(out, &w.into_inner()?)?;
     }
 
     let side = |file: &PathBuf, loaded: &Loaded, outcome: &Outcome, pairs: Vec<Pair>| Side {
@@ -324,13 +322,4 @@ fn print_text(args: &MatchFilesArgs, s: &Summary, (left, right): (&Loaded, &Load
         human_bytes(s.bytes_right_to_left),
         s.seconds
     );
-}
-
-pub(crate) fn human_bytes(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.2} GiB", n as f64 / f64::from(1u32 << 30)),
-        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / f64::from(1u32 << 20)),
-        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
-        n => format!("{n} B"),
-    }
 }

@@ -12,10 +12,8 @@ use blindmap_server::client::ApiClient;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::match_files::human_bytes;
-use crate::node_cli::{Connection, client, partnership_id, runtime};
-use crate::report::MatrixView;
-use crate::term::escaped;
+use super::{Connection, client, partnership_id, runtime};
+use crate::output::{MatrixView, account_line, accounts_and_pairs, escaped, human_bytes};
 
 #[derive(Args)]
 pub(crate) struct MatchArgs {
@@ -42,7 +40,7 @@ pub(crate) struct MatchArgs {
     pub(crate) organisation: Option<String>,
     /// With --remote: what you disclose to the vendor: hidden, counts, overlaps or
     /// fields:NAME[,NAME…]. (With --partner, your node's sharing policy applies.)
-    #[arg(long, default_value = "counts", value_parser = crate::policy_arg::parse_level, value_name = "LEVEL")]
+    #[arg(long, default_value = "counts", value_parser = super::policy_arg::parse_level, value_name = "LEVEL")]
     pub(crate) shares: blindmap_psi::Level,
     /// With --remote: counts below this show as "<K" to the vendor.
     #[arg(long, default_value_t = blindmap_psi::DEFAULT_THRESHOLD, value_name = "K")]
@@ -66,7 +64,7 @@ pub(crate) struct MatchArgs {
 
 pub(crate) fn run(args: &MatchArgs) -> anyhow::Result<()> {
     let (Some(partner), None) = (&args.partner, &args.remote) else {
-        return crate::match_remote::run(args, args.remote.as_deref().unwrap_or_default());
+        return super::remote::run(args, args.remote.as_deref().unwrap_or_default());
     };
     runtime()?.block_on(async {
         let api = client(&args.connection)?;
@@ -141,35 +139,6 @@ fn levels_in_words(levels: impl Iterator<Item = LevelName>) -> String {
 /// lists it.
 pub(crate) fn overlap_line(o: &OverlapView, partner: &str) -> String {
     account_line(&o.account_id, &o.own_segment, &o.partner_segment, &o.reason, &o.partner_fields, partner)
-}
-
-/// [`overlap_line`] from its parts.
-pub(crate) fn account_line(
-    account: &str,
-    own_segment: &str,
-    partner_segment: &str,
-    reason: &str,
-    partner_fields: &std::collections::BTreeMap<String, Option<String>>,
-    partner: &str,
-) -> String {
-    let fields: Vec<String> =
-        partner_fields.iter().filter_map(|(k, v)| Some(format!("{}={}", escaped(k), escaped(v.as_deref()?)))).collect();
-    let fields = if fields.is_empty() { String::new() } else { format!("  [{}]", fields.join(", ")) };
-    format!(
-        "  {:<20} {} ↔ {}'s {}  {}{fields}",
-        escaped(account),
-        escaped(own_segment),
-        escaped(partner),
-        escaped(partner_segment),
-        escaped(reason),
-    )
-}
-
-/// "12 of your accounts overlap, in 13 pairs" (an account of yours that matches several of the
-/// partner's records is one account in several pairs).
-pub(crate) fn accounts_and_pairs(accounts: u64, pairs: u64) -> String {
-    let verb = if accounts == 1 { "overlaps" } else { "overlap" };
-    format!("{accounts} of your accounts {verb}, in {pairs} pair{}", if pairs == 1 { "" } else { "s" })
 }
 
 /// Prints a complete run as a person reads it: matrix, disclosure, changes, the first `show`

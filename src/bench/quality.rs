@@ -14,8 +14,8 @@ use blindmap_testkit::{Settings, generate};
 use clap::Args;
 use serde::Serialize;
 
+use crate::cli::files::{Executed, execute, load_both, pairs};
 use crate::input::{Loaded, SourceSpec};
-use crate::match_files::{Executed, execute, load_both, pairs};
 
 /// The targets at n = 20,000, on every world the test kit makes: the confirmed tier's precision;
 /// the recall of both tiers together, of the true pairs that share an identifier (a domain, a

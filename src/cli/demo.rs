@@ -18,15 +18,15 @@ use blindmap_server::client::ApiClient;
 use blindmap_server::node::{InitOptions, NodeConfig, RunningNode, init, start};
 use clap::Args;
 
-use crate::match_cli::{follow, print_run};
-use crate::node_cli::runtime;
-use crate::term::escaped;
+use super::matching::{follow, print_run};
+use super::runtime;
+use crate::output::escaped;
 
 /// The file in a kept node's folder that holds its admin's API token.
 const TOKEN_FILE: &str = "admin-token";
 
-const VENDOR_CSV: &str = include_str!("../samples/vendor-salesforce.csv");
-const PARTNER_CSV: &str = include_str!("../samples/partner-hubspot.csv");
+const VENDOR_CSV: &str = include_str!("../../samples/vendor-salesforce.csv");
+const PARTNER_CSV: &str = include_str!("../../samples/partner-hubspot.csv");
 
 #[derive(Args)]
 pub(crate) struct DemoArgs {

@@ -7,8 +7,8 @@ use blindmap_server::api::reports::ReportQuery;
 use blindmap_server::client::ApiClient;
 use clap::Subcommand;
 
-use crate::node_cli::{Connection, client, partnership_id, runtime};
-use crate::term::escaped;
+use super::{Connection, client, partnership_id, runtime};
+use crate::output::escaped;
 
 #[derive(Subcommand)]
 pub(crate) enum CorrectionsCommand {

@@ -11,9 +11,9 @@ use blindmap_records::Preset;
 use clap::Args;
 use serde::Serialize;
 
-use crate::bench::peak_memory;
+use super::psi::peak_memory;
 use crate::input;
-use crate::match_files::human_bytes;
+use crate::output::human_bytes;
 
 /// The memory target: the importer holds one row at a time, whatever the file's size.
 const TARGET_PEAK_BYTES: u64 = 64 << 20;

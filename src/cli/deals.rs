@@ -8,8 +8,8 @@ use blindmap_server::api::registrations::{
 use blindmap_server::client::ApiClient;
 use clap::{Args, Subcommand};
 
-use crate::node_cli::{Connection, client, partnership_id, runtime};
-use crate::term::escaped;
+use super::{Connection, client, partnership_id, runtime};
+use crate::output::escaped;
 
 /// The end customer, as an import would read it: every value given must make a key.
 #[derive(Args)]

@@ -14,8 +14,7 @@ use blindmap_psi::{
 use clap::Args;
 use serde::Serialize;
 
-use crate::match_files::human_bytes;
-use crate::progress::Progress;
+use crate::output::{Progress, human_bytes};
 
 /// The speed target: a mutual-overlaps session within this factor of the floor.
 const TARGET_RATIO: f64 = 1.25;

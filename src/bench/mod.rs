@@ -1,0 +1,40 @@
+//! `blindmap bench …`: the benchmarks. Built only with `--features bench`, so the shipped
+//! binary carries neither this code nor the synthetic-data test kit it uses.
+
+mod import;
+mod nodes;
+mod psi;
+mod quality;
+
+use clap::{Args, Subcommand};
+
+#[derive(Args)]
+pub(crate) struct BenchArgs {
+    #[command(subcommand)]
+    which: BenchCommand,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// A full mutual-overlaps session on two synthetic sets, checked against the plaintext
+    /// intersection, with the cost floor measured in the same run.
+    Psi(psi::PsiArgs),
+    /// Match quality against ground truth: a synthetic Salesforce and HubSpot export of one world,
+    /// with realistic noise and look-alike decoys, matched through the real import and protocol.
+    Quality(quality::QualityArgs),
+    /// The importer at scale: a synthetic Salesforce export of N rows read back through the
+    /// real importer, with throughput and peak memory (which must not grow with the file).
+    Import(import::ImportArgs),
+    /// Two nodes on loopback match N synthetic accounts each over mutual TLS; the same session
+    /// then runs in one process, and the ratio shows what the network path costs.
+    Nodes(nodes::NodesArgs),
+}
+
+pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.which {
+        BenchCommand::Psi(args) => psi::psi(&args),
+        BenchCommand::Quality(args) => quality::run(&args),
+        BenchCommand::Import(args) => import::run(&args),
+        BenchCommand::Nodes(args) => nodes::run(&args),
+    }
+}
