@@ -174,7 +174,7 @@ fn main() -> ExitCode {
 /// elsewhere is (see [`output::escaped`]).
 fn describe(e: &anyhow::Error) -> String {
     use blindmap_server::client::ClientError;
-    use blindmap_server::remote::RemoteError;
+    use blindmap_server::client::remote::RemoteError;
     let mut parts: Vec<String> = Vec::new();
     for cause in e.chain() {
         let client = cause.downcast_ref::<ClientError>().or(match cause.downcast_ref::<RemoteError>() {

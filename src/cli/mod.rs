@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use blindmap_server::client::ApiClient;
-use blindmap_server::identity::Identity;
+use blindmap_server::node::identity::Identity;
 use blindmap_server::node::{IDENTITY_DIR, NodeConfig};
 use clap::Args;
 

@@ -12,8 +12,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use blindmap_psi::{DisclosurePolicy, Level, Outcome};
 use blindmap_records::Side;
-use blindmap_server::identity::Identity;
-use blindmap_server::remote::{self, Progress, RemoteError, RemotePairing};
+use blindmap_server::client::remote::{self, Progress, RemoteError, RemotePairing};
+use blindmap_server::node::identity::Identity;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 

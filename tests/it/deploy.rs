@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use blindmap_server::node::NodeConfig;
+use blindmap_server::node::{ENVIRONMENT, NodeConfig};
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn deploy() -> PathBuf {
@@ -16,26 +16,6 @@ fn deploy() -> PathBuf {
 fn read(path: &str) -> String {
     std::fs::read_to_string(deploy().join(path)).unwrap_or_else(|e| panic!("deploy/{path}: {e}"))
 }
-
-/// The variables the node and its container entry point read.
-const KNOWN_VARIABLES: &[&str] = &[
-    "BLINDMAP_LISTEN",
-    "BLINDMAP_PUBLIC_URL",
-    "BLINDMAP_DATABASE_URL",
-    "BLINDMAP_MAX_BODY_MIB",
-    "BLINDMAP_REQUEST_TIMEOUT_SECONDS",
-    "BLINDMAP_KEEP_TRANSCRIPTS",
-    "BLINDMAP_WEBHOOK_RETRY_BASE_MS",
-    "BLINDMAP_WEBHOOK_ALLOW_HTTP",
-    "BLINDMAP_WEBHOOK_ALLOW",
-    "BLINDMAP_SECRETS_KEY",
-    "BLINDMAP_SECRETS_KEY_FILE",
-    "BLINDMAP_PREVIOUS_SECRETS_KEYS",
-    "BLINDMAP_DATA_DIR",
-    "BLINDMAP_LOG",
-    "BLINDMAP_LOG_JSON",
-    "BLINDMAP_ORGANISATION",
-];
 
 fn config(text: &str, what: &str) -> NodeConfig {
     let config: NodeConfig = toml::from_str(text).unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -51,10 +31,44 @@ fn example_configurations_load() {
     assert!(replicas.database_url.starts_with("postgres://"));
     for line in read("config/env.example").lines().filter(|l| l.contains('=')) {
         let name = line.trim_start_matches('#').split('=').next().unwrap();
-        assert!(KNOWN_VARIABLES.contains(&name), "env.example sets {name}, which nothing reads");
+        assert!(ENVIRONMENT.iter().any(|v| v.name == name), "env.example sets {name}, which nothing reads");
     }
     let start = NodeConfig::load(&deploy().join("config"));
     assert!(start.is_ok(), "node.toml loads from a data folder as `serve` reads it: {start:?}");
+}
+
+/// Every `BLINDMAP_*` name the command line, the node and `deploy/` mention is in the one table,
+/// and every name in the table is read somewhere.
+#[test]
+fn the_environment_table_is_complete() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut mentioned = std::collections::BTreeSet::new();
+    let mut folders = vec![root.join("src"), root.join("crates/blindmap-server/src"), root.join("deploy")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(&path) else { continue };
+            for (i, _) in text.match_indices("BLINDMAP_") {
+                let name: String = text[i..].chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').collect();
+                // Not the table itself, nor the switch that rewrites test vectors (a unit test's).
+                if name != "BLINDMAP_" && name != "BLINDMAP_WRITE_VECTORS" && !path.ends_with("node/mod.rs") {
+                    mentioned.insert(name);
+                }
+            }
+        }
+    }
+    for name in &mentioned {
+        assert!(ENVIRONMENT.iter().any(|v| v.name == name), "{name} is mentioned but not in node::ENVIRONMENT");
+    }
+    let node = std::fs::read_to_string(root.join("crates/blindmap-server/src/node/mod.rs")).unwrap();
+    for v in ENVIRONMENT {
+        let read = mentioned.contains(v.name) || node.matches(&format!("\"{}\"", v.name)).count() > 1;
+        assert!(read, "{} is in node::ENVIRONMENT but nothing reads it", v.name);
+    }
 }
 
 fn yaml(path: &str) -> Vec<Yaml> {
@@ -75,7 +89,7 @@ fn the_compose_file_runs_a_vendor_on_postgres_and_a_partner() {
         let env = services[name]["environment"].as_hash().unwrap();
         for key in env.keys() {
             let key = key.as_str().unwrap();
-            assert!(KNOWN_VARIABLES.contains(&key), "compose sets {key} for {name}, which nothing reads");
+            assert!(ENVIRONMENT.iter().any(|v| v.name == key), "compose sets {key} for {name}, which nothing reads");
         }
         let public = services[name]["environment"]["BLINDMAP_PUBLIC_URL"].as_str().unwrap();
         assert_eq!(public, format!("https://{name}:7443"), "partners dial the service by name");
@@ -93,7 +107,7 @@ fn kubernetes_runs_replicas_on_postgres() {
     assert_eq!(container["args"][0].as_str(), Some("serve"));
     let env = container["env"].as_vec().unwrap();
     for e in env {
-        assert!(KNOWN_VARIABLES.contains(&e["name"].as_str().unwrap()), "{e:?}");
+        assert!(ENVIRONMENT.iter().any(|v| v.name == e["name"].as_str().unwrap()), "{e:?}");
     }
     let database = env.iter().find(|e| e["name"].as_str() == Some("BLINDMAP_DATABASE_URL")).unwrap();
     assert_eq!(database["valueFrom"]["secretKeyRef"]["name"].as_str(), Some("blindmap-database"));

@@ -1,33 +1,33 @@
-//! blindmap's node over HTTP: the matching API under `/api/v1`.
+//! blindmap's node: one HTTPS port serving the API, the reps' pages and partner nodes.
 //!
-//! Every route but the OpenAPI document needs a bearer token; what a token may see is its own
-//! organisation's data and nothing else — the store is always asked on behalf of the caller's
-//! organisation. Errors are RFC 9457 problem documents, mapped in one place ([`error`]).
-//! Bodies are size-limited and requests time out.
+//! By role:
+//! - [`api`]: the API under `/api/v1` — one module per resource, holding its routes and its
+//!   public request and response types (the client and the command line use the same types),
+//!   merged with the OpenAPI document they describe.
+//! - `web`: the reps' pages (server-rendered, CSRF on every form, usable without JavaScript).
+//! - `peer`: the peer channel under `/peer/v1` — partner nodes, authenticated by their pinned
+//!   certificate; pairing invites; driving a protocol session over a byte stream.
+//! - `service`: what the node does whoever asks — match runs, co-sell sync, deal registrations,
+//!   attribution, corrections, the webhook worker.
+//! - `http`: what the API, pages and peer channel share — errors mapped to RFC 9457 problem
+//!   documents in one place ([`error`]), extractors, bearer authentication, rate limits.
+//! - [`client`]: calling nodes — the typed API client, a node calling its partner, and a partner
+//!   without a node matching against a vendor's.
+//! - [`node`]: the node as a program — configuration, TLS identity, `init` and `serve`.
+//!
+//! Every API route but the OpenAPI document needs a bearer token; what a token may see is its
+//! own organisation's data and nothing else — the store is always asked on behalf of the
+//! caller's organisation. Bodies are size-limited and requests time out.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod api;
-mod attribution;
-mod auth;
 pub mod client;
-mod corrections;
-mod cosell;
-pub mod error;
-mod extract;
-mod hooks;
-pub mod identity;
-mod invite;
+mod http;
 pub mod node;
 mod peer;
-mod registrations;
-pub mod remote;
-mod runs;
-mod session_io;
-mod throttle;
-mod tls;
-mod unread_body;
+mod service;
 mod web;
 
 use std::sync::Arc;
@@ -41,8 +41,9 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use api::openapi;
-pub use hooks::rfc3339;
-pub use throttle::ThrottleConfig;
+pub use http::error;
+pub use http::throttle::ThrottleConfig;
+pub use service::hooks::rfc3339;
 
 /// What every handler shares.
 #[derive(Clone)]
@@ -54,20 +55,20 @@ pub struct AppState {
     /// transaction while it runs).
     uploads: Arc<tokio::sync::Semaphore>,
     /// Rates and shares of the node per caller and per organisation.
-    throttle: Arc<throttle::Throttle>,
+    throttle: Arc<http::throttle::Throttle>,
 }
 
 /// What a running node adds: its identity for calling partners, and the URL they call back.
 pub(crate) struct NodeContext {
-    pub(crate) identity: identity::Identity,
+    pub(crate) identity: node::identity::Identity,
     /// Set once the listener is bound (a configured port 0 becomes the real one).
     pub(crate) public_url: std::sync::OnceLock<String>,
     /// Whether runs partners start keep a transcript on this side.
     pub(crate) keep_transcripts: bool,
     /// The runs this process drives, and the signal that stops them when the node stops.
-    pub(crate) runs: runs::RunTasks,
+    pub(crate) runs: service::runs::RunTasks,
     /// Where webhooks may go (the operator's allow-list).
-    pub(crate) webhooks: Arc<hooks::WebhookEgress>,
+    pub(crate) webhooks: Arc<service::hooks::WebhookEgress>,
 }
 
 impl AppState {
@@ -120,7 +121,7 @@ pub fn app(store: Store, limits: Limits) -> Router {
 
 pub(crate) fn app_with_node(store: Store, limits: Limits, node: Option<Arc<NodeContext>>) -> Router {
     let uploads = Arc::new(tokio::sync::Semaphore::new(limits.max_concurrent_uploads.max(1)));
-    let throttle = Arc::new(throttle::Throttle::new(limits.throttle));
+    let throttle = Arc::new(http::throttle::Throttle::new(limits.throttle));
     // Each part reads bodies only up to what its routes need; streamed bodies (uploads, runs)
     // are read by their handlers under their own limits, after the caller is authenticated.
     api::router()
@@ -135,7 +136,7 @@ pub(crate) fn app_with_node(store: Store, limits: Limits, node: Option<Arc<NodeC
         // Over-long targets, and NUL in one, are refused before routing (see error::check_target).
         .layer(axum::middleware::from_fn(error::check_target))
         // An HTTP/1 body left unread closes its connection: say so (see unread_body).
-        .layer(axum::middleware::from_fn(unread_body::close_if_unread))
+        .layer(axum::middleware::from_fn(http::unread_body::close_if_unread))
         // One span per request with the method and the route's template only (`/api/v1/
         // accounts/{id}`, not the account's id): paths carry account ids, opportunity names and
         // secrets, query strings file names, bodies CRM data — none of it reaches the log.

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use blindmap_psi::{FieldName, Level};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use zeroize::Zeroizing;
@@ -56,19 +57,6 @@ pub struct Partnership {
     pub created_at: i64,
 }
 
-/// How much a side discloses for a pair of segments.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SharingLevel {
-    /// Nothing, not even counts.
-    Hidden,
-    /// How many accounts overlap.
-    Counts,
-    /// Which of the partner's accounts overlap.
-    Overlaps,
-    /// As overlaps, with these fields of the matching accounts.
-    Fields(Vec<String>),
-}
-
 /// A rule: what this side discloses for its segment `own` against the partner's `partner`
 /// (`*` for any).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,8 +65,8 @@ pub struct SharingRule {
     pub own_segment: String,
     /// The partner's segment, or `*`.
     pub partner_segment: String,
-    /// The level.
-    pub level: SharingLevel,
+    /// The level: the protocol's own (spec §6.1).
+    pub level: Level,
 }
 
 /// What this side of a partnership discloses.
@@ -99,18 +87,6 @@ impl Default for SharingPolicy {
     }
 }
 
-impl SharingLevel {
-    /// `hidden`, `counts`, `overlaps` or `fields`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Hidden => "hidden",
-            Self::Counts => "counts",
-            Self::Overlaps => "overlaps",
-            Self::Fields(_) => "fields",
-        }
-    }
-}
-
 impl SharingPolicy {
     /// The policy as JSON, as runs and the audit trail record it.
     pub fn to_json(&self) -> serde_json::Value {
@@ -120,8 +96,8 @@ impl SharingPolicy {
             .map(|r| {
                 let mut rule = serde_json::json!({ "own_segment": r.own_segment, "partner_segment": r.partner_segment,
                     "level": r.level.name() });
-                if let SharingLevel::Fields(fields) = &r.level {
-                    rule["fields"] = serde_json::json!(fields);
+                if let Level::Fields(fields) = &r.level {
+                    rule["fields"] = serde_json::json!(fields.iter().map(FieldName::as_str).collect::<Vec<_>>());
                 }
                 rule
             })
@@ -318,8 +294,8 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM sharing_rules WHERE partnership_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         for rule in &policy.rules {
-            let fields = match &rule.level {
-                SharingLevel::Fields(f) => f.clone(),
+            let fields: Vec<&str> = match &rule.level {
+                Level::Fields(f) => f.iter().map(FieldName::as_str).collect(),
                 _ => Vec::new(),
             };
             sqlx::query(
@@ -388,10 +364,16 @@ impl Store {
                 own_segment: r.get(0),
                 partner_segment: r.get(1),
                 level: match level.as_str() {
-                    "hidden" => SharingLevel::Hidden,
-                    "counts" => SharingLevel::Counts,
-                    "overlaps" => SharingLevel::Overlaps,
-                    "fields" => SharingLevel::Fields(fields),
+                    "hidden" => Level::Hidden,
+                    "counts" => Level::Counts,
+                    "overlaps" => Level::Overlaps,
+                    "fields" => Level::Fields(
+                        fields
+                            .iter()
+                            .map(|f| FieldName::new(f))
+                            .collect::<Result<_, _>>()
+                            .map_err(|_| StoreError::Corrupt("sharing_rules.fields"))?,
+                    ),
                     _ => return Err(StoreError::Corrupt("sharing_rules.level")),
                 },
             });

@@ -22,11 +22,11 @@ use utoipa_axum::routes;
 
 use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
-use crate::attribution::{DEFAULT_MODEL, InboundBody, check_text, kind_name, model, parse_time};
-use crate::auth::Caller;
-use crate::error::{ApiError, Problem};
-use crate::extract::{Json, Query};
-use crate::hooks::rfc3339;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{Json, Query};
+use crate::service::attribution::{DEFAULT_MODEL, InboundBody, check_text, kind_name, model, parse_time};
+use crate::service::hooks::rfc3339;
 
 /// A touch as the API and inbound deliveries give it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -1,7 +1,7 @@
 //! `GET /api/v1/audit`: the organisation's audit trail.
 
-use crate::extract::Json;
-use crate::extract::Query;
+use crate::http::extract::Json;
+use crate::http::extract::Query;
 use axum::extract::State;
 use blindmap_store::Role;
 use serde::{Deserialize, Serialize};
@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 
 use super::Page;
 use crate::AppState;
-use crate::auth::Caller;
-use crate::error::{ApiError, Problem};
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, Problem};
 
 /// One audited event.
 #[derive(Deserialize, Serialize, ToSchema)]

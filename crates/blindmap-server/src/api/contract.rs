@@ -30,7 +30,7 @@ use utoipa::{Modify, PartialSchema, ToSchema};
 ///   request, or its first request is still running: then with `Retry-After`) and 422 (a
 ///   malformed key);
 /// - with a body: 413 (larger than the node takes); a JSON body read by the API's
-///   [`Json`](crate::extract::Json) or [`OptionalJson`](crate::extract::OptionalJson) — every
+///   [`Json`](crate::http::extract::Json) or [`OptionalJson`](crate::http::extract::OptionalJson) — every
 ///   token-authenticated JSON body — adds 415 (not sent as `application/json`), 400 (not JSON)
 ///   and 422 (JSON of the wrong shape, or holding NUL).
 ///
@@ -330,7 +330,7 @@ impl PartialSchema for ModelSetting {
                     "required": ["model", "half_life_days"],
                     "properties": {
                         "model": { "type": "string", "enum": ["time_decay"] },
-                        "half_life_days": { "type": "integer", "minimum": 1, "maximum": crate::attribution::MAX_HALF_LIFE_DAYS,
+                        "half_life_days": { "type": "integer", "minimum": 1, "maximum": crate::service::attribution::MAX_HALF_LIFE_DAYS,
                             "description": "Days for a touch's weight to halve" }
                     },
                     "additionalProperties": false
@@ -511,7 +511,7 @@ pub(crate) struct NewCorrection;
 
 impl PartialSchema for NewCorrection {
     fn schema() -> RefOr<Schema> {
-        use crate::corrections::{MAX_ACCOUNT_CHARS, MAX_KEY_TYPES, MAX_NOTE_CHARS};
+        use crate::service::corrections::{MAX_ACCOUNT_CHARS, MAX_KEY_TYPES, MAX_NOTE_CHARS};
         let partnership =
             json!({ "$ref": "#/components/schemas/PartnershipId", "description": "The partnership (`pt_…`)" });
         let account = json!({ "type": "string", "minLength": 1, "maxLength": MAX_ACCOUNT_CHARS,
@@ -650,10 +650,10 @@ pub(crate) struct Filter(String);
 pub(crate) const MAX_FILTER_CHARS: usize = 200;
 
 /// A filter's text, in characters at most [`MAX_FILTER_CHARS`].
-pub(crate) fn check_filter(name: &str, value: Option<&str>) -> Result<(), crate::error::ApiError> {
+pub(crate) fn check_filter(name: &str, value: Option<&str>) -> Result<(), crate::http::error::ApiError> {
     match value {
         Some(v) if v.chars().count() > MAX_FILTER_CHARS => {
-            Err(crate::error::ApiError::Invalid(format!("{name} is at most {MAX_FILTER_CHARS} characters")))
+            Err(crate::http::error::ApiError::Invalid(format!("{name} is at most {MAX_FILTER_CHARS} characters")))
         }
         _ => Ok(()),
     }
@@ -662,7 +662,7 @@ pub(crate) fn check_filter(name: &str, value: Option<&str>) -> Result<(), crate:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attribution::check_text;
+    use crate::service::attribution::check_text;
 
     fn pattern_of<T: ToSchema>() -> regex::Regex {
         let schema = serde_json::to_value(T::schema()).unwrap();
@@ -785,7 +785,7 @@ mod tests {
             "2027-01-15Z",
             "",
         ] {
-            let server = crate::attribution::parse_time("t", sample).is_ok();
+            let server = crate::service::attribution::parse_time("t", sample).is_ok();
             assert_eq!(timestamp.is_match(sample), server, "{sample:?}");
         }
     }

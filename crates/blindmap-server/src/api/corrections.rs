@@ -16,10 +16,10 @@ use utoipa_axum::routes;
 
 use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
-use crate::auth::Caller;
-use crate::corrections;
-use crate::error::{ApiError, Problem};
-use crate::extract::{Json, Query};
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{Json, Query};
+use crate::service::corrections;
 
 /// A correction to make (its schema: `contract::NewCorrection`).
 #[derive(Debug, Serialize, Deserialize)]

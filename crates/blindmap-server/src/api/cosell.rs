@@ -14,10 +14,10 @@ use utoipa_axum::routes;
 
 use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
-use crate::auth::Caller;
-use crate::cosell;
-use crate::error::{ApiError, Problem};
-use crate::extract::{Json, Query};
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{Json, Query};
+use crate::service::cosell;
 
 /// A co-sell record to create, on an overlap a run found.
 #[derive(Serialize, Deserialize, ToSchema)]

@@ -1,7 +1,7 @@
 //! `/api/v1/datasets`: CRM exports uploaded as CSV, imported whole or not at all.
 
-use crate::extract::Json;
-use crate::extract::Query;
+use crate::http::extract::Json;
+use crate::http::extract::Query;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -15,8 +15,8 @@ use utoipa_axum::routes;
 
 use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
-use crate::auth::Caller;
-use crate::error::{ApiError, Problem};
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, Problem};
 
 /// A stored dataset.
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -182,7 +182,7 @@ async fn upload(
     body: Body,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin, Role::Integration])?;
-    crate::attribution::check_text("name", &params.name)?;
+    crate::service::attribution::check_text("name", &params.name)?;
     let permit = state.uploads.clone().try_acquire_owned().map_err(|_| ApiError::Busy {
         detail: "the node is importing as many uploads as it takes at once; try again shortly",
         retry_after_secs: 5,
@@ -243,7 +243,7 @@ async fn spool(body: Body, limit: usize) -> Result<Spooled, ApiError> {
             return Err(too_large());
         }
         if chunk.contains(&0) {
-            return Err(ApiError::Invalid(format!("the file holds a NUL byte: {}", crate::extract::NUL_IN_TEXT)));
+            return Err(ApiError::Invalid(format!("the file holds a NUL byte: {}", crate::http::extract::NUL_IN_TEXT)));
         }
         hash.update(&chunk);
         writer.write_all(&chunk).await.map_err(spool_failed)?;

@@ -13,9 +13,9 @@ use utoipa_axum::routes;
 
 use super::{Page, contract};
 use crate::AppState;
-use crate::auth::Caller;
-use crate::error::{ApiError, Problem};
-use crate::extract::{Json, Query};
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{Json, Query};
 
 /// An endpoint to add.
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -148,7 +148,7 @@ async fn create(
     Json(body): Json<NewHook>,
 ) -> Result<(StatusCode, Json<HookView>), ApiError> {
     caller.require(&[Role::Admin])?;
-    let strict = crate::hooks::WebhookEgress::default();
+    let strict = crate::service::hooks::WebhookEgress::default();
     let egress = state.node.as_deref().map_or(&strict, |node| &*node.webhooks);
     let url = egress.check(&body.url).map_err(|refusal| ApiError::Invalid(refusal.to_string()))?;
     if let Some(unknown) = body.events.iter().find(|e| !EVENT_KINDS.contains(&e.as_str())) {
@@ -268,7 +268,7 @@ async fn events(
         .map(|e| EventView {
             id: e.id.to_string(),
             kind: e.kind,
-            timestamp: crate::hooks::rfc3339(e.created_at),
+            timestamp: crate::service::hooks::rfc3339(e.created_at),
             data: e.payload,
         })
         .collect();

@@ -1,14 +1,14 @@
 //! `GET /api/v1/me`: who a token acts as.
 
-use crate::extract::Json;
+use crate::http::extract::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::http::auth::Caller;
+use crate::http::error::ApiError;
 
 /// The caller.
 #[derive(Deserialize, Serialize, ToSchema)]

@@ -28,7 +28,7 @@ use utoipa::{IntoParams, Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,7 +38,7 @@ use crate::error::ApiError;
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     components(schemas(
-        crate::error::Problem,
+        crate::http::error::Problem,
         // What parameters name: the derive collects only what bodies and responses name.
         contract::IdempotencyKey, contract::DatasetId, contract::PartnershipId, contract::RunId, contract::UserId,
         contract::TokenId, contract::EndpointId, contract::EventId, contract::TouchId, contract::SourceId, contract::CorrectionId,

@@ -5,10 +5,11 @@
 //! fingerprint and a one-time secret valid for a day; the partner's admin gives the code to
 //! their node, which calls this one over mutual TLS, each pinning the other's certificate.
 
-use crate::extract::{Json, Query};
+use crate::http::extract::{Json, Query};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use blindmap_store::{Partnership, PartnershipId, PartnershipState, Role, SharingLevel, SharingPolicy, SharingRule};
+use blindmap_psi::{FieldName, Level};
+use blindmap_store::{Partnership, PartnershipId, PartnershipState, Role, SharingPolicy, SharingRule};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -16,10 +17,10 @@ use utoipa_axum::routes;
 
 use super::{Page, contract};
 use crate::AppState;
-use crate::auth::Caller;
 use crate::client::PeerClient;
-use crate::error::{ApiError, Problem};
-use crate::invite::InviteContent;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, Problem};
+use crate::peer::invite::InviteContent;
 use crate::peer::{AcceptRequest, AcceptResponse};
 
 /// How long an invite code stays valid.
@@ -248,13 +249,16 @@ async fn get_sharing(
             .rules
             .into_iter()
             .map(|r| {
-                let (level, fields) = match r.level {
-                    SharingLevel::Hidden => ("hidden", vec![]),
-                    SharingLevel::Counts => ("counts", vec![]),
-                    SharingLevel::Overlaps => ("overlaps", vec![]),
-                    SharingLevel::Fields(f) => ("fields", f),
+                let fields = match &r.level {
+                    Level::Fields(f) => f.iter().map(|f| f.as_str().to_owned()).collect(),
+                    _ => Vec::new(),
                 };
-                RuleView { own_segment: r.own_segment, partner_segment: r.partner_segment, level: level.into(), fields }
+                RuleView {
+                    own_segment: r.own_segment,
+                    partner_segment: r.partner_segment,
+                    level: r.level.name().to_owned(),
+                    fields,
+                }
             })
             .collect(),
         threshold: policy.threshold,
@@ -291,10 +295,15 @@ async fn put_sharing(
             )));
         }
         let level = match (r.level.as_str(), r.fields.is_empty()) {
-            ("hidden", true) => SharingLevel::Hidden,
-            ("counts", true) => SharingLevel::Counts,
-            ("overlaps", true) => SharingLevel::Overlaps,
-            ("fields", false) => SharingLevel::Fields(r.fields.clone()),
+            ("hidden", true) => Level::Hidden,
+            ("counts", true) => Level::Counts,
+            ("overlaps", true) => Level::Overlaps,
+            ("fields", false) => Level::Fields(
+                r.fields
+                    .iter()
+                    .map(|f| FieldName::new(f).map_err(|e| ApiError::Invalid(format!("sharing rule field {f:?}: {e}"))))
+                    .collect::<Result<_, _>>()?,
+            ),
             _ => {
                 return Err(ApiError::Invalid(
                     "level is hidden, counts, overlaps, or fields with a non-empty list of fields".into(),
@@ -311,7 +320,7 @@ async fn put_sharing(
     let policy = SharingPolicy { rules, threshold: body.threshold, min_partner_segment: body.min_partner_segment };
     // Checked as a run will read it (segment labels, field names, conflicting rules): a policy
     // saved is one every later run can use.
-    crate::runs::disclosure_policy(&policy)?;
+    crate::service::runs::disclosure_policy(&policy)?;
     state.store.set_sharing(&caller.0.user.org, &id, &policy).await?;
     let detail = serde_json::json!({ "partnership": id.to_string(), "rules": body.rules.len(),
         "threshold": body.threshold, "min_partner_segment": body.min_partner_segment });

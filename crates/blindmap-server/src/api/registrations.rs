@@ -14,10 +14,10 @@ use utoipa_axum::routes;
 
 use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
-use crate::auth::Caller;
-use crate::error::{ApiError, Problem};
-use crate::extract::{Json, OptionalJson, Query};
-use crate::registrations::{self, Decision};
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{Json, OptionalJson, Query};
+use crate::service::registrations::{self, Decision};
 
 /// An end customer, as the importer would read it: any of a name with its country, websites or
 /// domains, DUNS numbers. Every value given must make a key.

@@ -9,9 +9,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
-use crate::auth::Caller;
-use crate::error::{ApiError, Problem};
-use crate::extract::{Json, Query};
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{Json, Query};
 
 /// Which rows, in which order.
 #[derive(Default, Serialize, Deserialize, utoipa::IntoParams)]

@@ -5,8 +5,8 @@
 //! the background on this node and its state lives in the store, so any replica answers
 //! `GET /api/v1/runs/{id}`.
 
-use crate::extract::Json;
-use crate::extract::Query;
+use crate::http::extract::Json;
+use crate::http::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -21,10 +21,10 @@ use utoipa_axum::routes;
 
 use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
-use crate::auth::Caller;
 use crate::client::PeerClient;
-use crate::error::{ApiError, Problem};
-use crate::runs::{self, Connection};
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, Problem};
+use crate::service::runs::{self, Connection};
 
 /// A run to start.
 #[derive(Serialize, Deserialize, ToSchema)]

@@ -16,10 +16,10 @@ use utoipa_axum::routes;
 
 use super::{Page, contract};
 use crate::AppState;
-use crate::attribution::check_text;
-use crate::auth::Caller;
-use crate::error::{ApiError, Problem};
-use crate::extract::{Json, Query};
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::{Json, Query};
+use crate::service::attribution::check_text;
 
 /// A token as listed (never the token itself).
 #[derive(Deserialize, Serialize, ToSchema)]

@@ -1,4 +1,6 @@
-//! A client of a node's API over HTTPS, trusting exactly the node's pinned certificate.
+//! Calling nodes: a client of a node's API over HTTPS trusting exactly its pinned certificate
+//! ([`ApiClient`], typed per operation), a node calling its partner's ([`PeerClient`]), and a
+//! partner without a node matching against a vendor's ([`remote`]).
 
 use std::sync::Arc;
 
@@ -9,9 +11,10 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use serde::de::DeserializeOwned;
 use zeroize::Zeroizing;
 
-use crate::identity::{Identity, fingerprint};
+use crate::node::identity::{Identity, fingerprint};
 
 mod api;
+pub mod remote;
 
 pub use api::Query;
 pub use reqwest::Method;
@@ -145,7 +148,7 @@ impl ServerCertVerifier for Pinned {
         }
     }
 
-    crate::tls::handshake_signatures!();
+    crate::node::tls::handshake_signatures!();
 }
 
 /// TLS for calling a node: exactly the pinned certificate is trusted; with `identity`, this node
@@ -291,7 +294,7 @@ impl PeerClient {
         let response = self
             .http
             .post(format!("{}{path}", self.base))
-            .header(reqwest::header::CONTENT_TYPE, crate::runs::FRAMES_TYPE)
+            .header(reqwest::header::CONTENT_TYPE, crate::service::runs::FRAMES_TYPE)
             .body(reqwest::Body::wrap_stream(body))
             .send()
             .await?;

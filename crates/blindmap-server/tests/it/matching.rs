@@ -239,8 +239,8 @@ async fn nodes_match_on_postgres() {
 /// client pinning the wrong node, and an ended partnership are refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_run_route_answers_only_its_pinned_partner() {
-    use blindmap_server::identity::Identity;
-    use blindmap_server::remote::{self, Progress, RemoteError};
+    use blindmap_server::client::remote::{self, Progress, RemoteError};
+    use blindmap_server::node::identity::Identity;
 
     let vendor = node("Vendor", None).await;
     upload(&vendor, "vendor-salesforce.csv", VENDOR_CSV).await;

@@ -3,8 +3,8 @@
 //! audited, and leaves nothing behind.
 
 use blindmap_server::client::{ClientError, Method, PeerClient};
-use blindmap_server::identity::Identity;
 use blindmap_server::node::IDENTITY_DIR;
+use blindmap_server::node::identity::Identity;
 use serde_json::{Value, json};
 
 use crate::common;

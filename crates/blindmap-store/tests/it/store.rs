@@ -4,13 +4,14 @@
 
 use std::io::Cursor;
 
+use blindmap_psi::{FieldName, Level};
 use blindmap_records::{Importer, Preset, Side, import_dataset};
 use std::collections::BTreeMap;
 
 use blindmap_store::{
     Attempt, Completion, DatasetId, EndpointState, NewRun, OrgId, OverlapFilter, Partnership, PartnershipId,
-    PartnershipState, Retry, Role, RunId, RunOverlap, RunRole, RunState, STALE_AFTER_MS, SharingLevel, SharingPolicy,
-    SharingRule, Store, StoreError, on_both_backends,
+    PartnershipState, Retry, Role, RunId, RunOverlap, RunRole, RunState, STALE_AFTER_MS, SharingPolicy, SharingRule,
+    Store, StoreError, on_both_backends,
 };
 
 const VENDOR: &str = include_str!("../../../../samples/vendor-salesforce.csv");
@@ -228,9 +229,9 @@ async fn sharing_policies_replace_whole(store: Store) {
     };
     let policy = SharingPolicy {
         rules: vec![
-            rule("*", "*", SharingLevel::Counts),
-            rule("customers", "customers", SharingLevel::Fields(vec!["owner".into()])),
-            rule("prospects", "*", SharingLevel::Hidden),
+            rule("*", "*", Level::Counts),
+            rule("customers", "customers", Level::Fields(vec![FieldName::new("owner").unwrap()])),
+            rule("prospects", "*", Level::Hidden),
         ],
         threshold: 3,
         min_partner_segment: 10,
@@ -241,10 +242,8 @@ async fn sharing_policies_replace_whole(store: Store) {
     let mut want = policy.clone();
     want.rules.sort_by(|a, b| (&a.own_segment, &a.partner_segment).cmp(&(&b.own_segment, &b.partner_segment)));
     assert_eq!(stored, want);
-    let duplicate = SharingPolicy {
-        rules: vec![rule("a", "b", SharingLevel::Counts), rule("a", "b", SharingLevel::Hidden)],
-        ..policy
-    };
+    let duplicate =
+        SharingPolicy { rules: vec![rule("a", "b", Level::Counts), rule("a", "b", Level::Hidden)], ..policy };
     assert!(matches!(store.set_sharing(&vendor.id, &p.id, &duplicate).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.sharing(&vendor.id, &p.id).await.unwrap().rules.len(), 3, "a refused policy changes nothing");
 }

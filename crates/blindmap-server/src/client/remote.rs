@@ -14,12 +14,12 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use crate::client::{ClientError, PeerClient};
-use crate::identity::Identity;
-use crate::invite::InviteContent;
+use crate::node::identity::Identity;
+use crate::peer::invite::InviteContent;
+pub use crate::peer::session_io::Progress;
+use crate::peer::session_io::{Driver, Failure};
 use crate::peer::{AcceptRequest, AcceptResponse};
-use crate::runs::FRAME_BUFFER;
-pub use crate::session_io::Progress;
-use crate::session_io::{Driver, Failure};
+use crate::service::runs::FRAME_BUFFER;
 
 /// Why a remote pairing or run failed.
 #[derive(Debug, thiserror::Error)]

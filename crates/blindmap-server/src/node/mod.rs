@@ -1,6 +1,9 @@
 //! The node as a program: its data folder and configuration, `init` (identity, secrets key,
 //! store, first organisation and admin) and `serve` (the API over HTTPS until told to stop).
 
+pub mod identity;
+pub(crate) mod tls;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,7 +15,7 @@ use zeroize::Zeroizing;
 
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 
-use crate::identity::{Identity, IdentityError};
+use crate::node::identity::{Identity, IdentityError};
 use crate::peer::{AnyClientCertificate, PeerAcceptor};
 use crate::{Limits, NodeContext, ThrottleConfig, app_with_node};
 
@@ -57,6 +60,46 @@ pub enum NodeError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
+
+/// An environment variable blindmap reads, and what it sets.
+#[derive(Debug, Clone, Copy)]
+pub struct EnvVar {
+    /// Its name.
+    pub name: &'static str,
+    /// What it sets, and who reads it.
+    pub sets: &'static str,
+}
+
+/// Every environment variable the node, the command line and the container's entry point
+/// read: the one list that the node's configuration is checked against (a test records every
+/// name it asks for) and that the deploy checks hold the examples to.
+pub const ENVIRONMENT: &[EnvVar] = &[
+    EnvVar { name: "BLINDMAP_LISTEN", sets: "node.toml's listen: where the API listens" },
+    EnvVar { name: "BLINDMAP_PUBLIC_URL", sets: "public_url: the https:// URL clients and partners dial" },
+    EnvVar { name: "BLINDMAP_DATABASE_URL", sets: "database_url: sqlite:PATH or postgres://…" },
+    EnvVar { name: "BLINDMAP_MAX_BODY_MIB", sets: "max_body_mib: the largest upload" },
+    EnvVar { name: "BLINDMAP_MAX_CONCURRENT_UPLOADS", sets: "max_concurrent_uploads" },
+    EnvVar { name: "BLINDMAP_REQUEST_TIMEOUT_SECONDS", sets: "request_timeout_seconds" },
+    EnvVar { name: "BLINDMAP_RATE_LIMIT_PER_CREDENTIAL", sets: "rate_limit_per_credential (0: no limit)" },
+    EnvVar { name: "BLINDMAP_RATE_LIMIT_PER_ORGANISATION", sets: "rate_limit_per_organisation (0: no limit)" },
+    EnvVar { name: "BLINDMAP_MAX_CONCURRENT_PER_ORGANISATION", sets: "max_concurrent_per_organisation" },
+    EnvVar { name: "BLINDMAP_DATABASE_MAX_CONNECTIONS", sets: "database_max_connections" },
+    EnvVar { name: "BLINDMAP_KEEP_TRANSCRIPTS", sets: "keep_transcripts (true or false)" },
+    EnvVar { name: "BLINDMAP_WEBHOOK_RETRY_BASE_MS", sets: "webhook_retry_base_ms" },
+    EnvVar { name: "BLINDMAP_WEBHOOK_ALLOW_HTTP", sets: "webhook_allow_http (true or false)" },
+    EnvVar { name: "BLINDMAP_WEBHOOK_ALLOW", sets: "webhook_allow (comma-separated networks and hosts)" },
+    EnvVar { name: "BLINDMAP_SECRETS_KEY_FILE", sets: "secrets_key_file" },
+    EnvVar { name: "BLINDMAP_SECRETS_KEY", sets: "the secrets key itself (base64), before any file" },
+    EnvVar { name: "BLINDMAP_PREVIOUS_SECRETS_KEYS", sets: "earlier secrets keys, comma-separated (rotation)" },
+    EnvVar { name: "BLINDMAP_DATA_DIR", sets: "the command line's --data-dir" },
+    EnvVar { name: "BLINDMAP_LOG", sets: "`serve`'s log levels, e.g. info or blindmap_server=debug" },
+    EnvVar { name: "BLINDMAP_LOG_JSON", sets: "`serve --log-json`" },
+    EnvVar { name: "BLINDMAP_NODE", sets: "the command line's --node (a node's https:// URL)" },
+    EnvVar { name: "BLINDMAP_FINGERPRINT", sets: "the command line's --fingerprint" },
+    EnvVar { name: "BLINDMAP_TOKEN", sets: "the command line's --token" },
+    EnvVar { name: "BLINDMAP_CLIENT_DIR", sets: "`match --remote`'s --client-dir" },
+    EnvVar { name: "BLINDMAP_ORGANISATION", sets: "the container's first organisation (deploy/entrypoint.sh)" },
+];
 
 /// A node's configuration: `node.toml` in its data folder, then `BLINDMAP_*` variables.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -236,8 +279,8 @@ impl NodeConfig {
     }
 
     /// Where the node's webhooks may go.
-    pub(crate) fn webhook_egress(&self) -> Result<crate::hooks::WebhookEgress, NodeError> {
-        crate::hooks::WebhookEgress::new(self.webhook_allow_http, &self.webhook_allow)
+    pub(crate) fn webhook_egress(&self) -> Result<crate::service::hooks::WebhookEgress, NodeError> {
+        crate::service::hooks::WebhookEgress::new(self.webhook_allow_http, &self.webhook_allow)
             .map_err(|problem| NodeError::Config { path: "webhook_allow".into(), problem })
     }
 
@@ -524,7 +567,7 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
         identity,
         public_url: std::sync::OnceLock::new(),
         keep_transcripts: config.keep_transcripts,
-        runs: crate::runs::RunTasks::default(),
+        runs: crate::service::runs::RunTasks::default(),
         webhooks: webhooks.clone(),
     });
     let policy = blindmap_cosell::webhook::DeliveryPolicy {
@@ -532,12 +575,12 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
         ..Default::default()
     };
     let (hooks_stop, stop) = tokio::sync::watch::channel(false);
-    let hooks = tokio::spawn(crate::hooks::run_worker(store.clone(), policy, webhooks, stop.clone()));
+    let hooks = tokio::spawn(crate::service::hooks::run_worker(store.clone(), policy, webhooks, stop.clone()));
     let (sync_store, sync_context) = (store.clone(), context.clone());
     let sync = tokio::spawn(async move {
         tokio::join!(
-            crate::cosell::run_sync(sync_store.clone(), sync_context.clone(), stop.clone()),
-            crate::registrations::run_sync(sync_store, sync_context, stop),
+            crate::service::cosell::run_sync(sync_store.clone(), sync_context.clone(), stop.clone()),
+            crate::service::registrations::run_sync(sync_store, sync_context, stop),
         );
     });
     let router = app_with_node(store, config.limits(), Some(context.clone()));
@@ -604,6 +647,23 @@ mod tests {
         let bad = |name: &str| (name == "BLINDMAP_WEBHOOK_ALLOW_HTTP").then(|| "yes please".to_owned());
         let refused = sample().apply_env(bad);
         assert!(matches!(&refused, Err(NodeError::Config { path, .. }) if path == "BLINDMAP_WEBHOOK_ALLOW_HTTP"));
+    }
+
+    #[test]
+    fn every_variable_the_node_reads_is_in_the_table() {
+        let asked = std::sync::Mutex::new(Vec::new());
+        let record = |name: &str| {
+            asked.lock().unwrap().push(name.to_owned());
+            None
+        };
+        sample().apply_env(record).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let _ = secrets_keyring(dir.path(), &sample(), record);
+        let asked = asked.into_inner().unwrap();
+        assert!(asked.len() >= 17, "{asked:?}");
+        for name in &asked {
+            assert!(ENVIRONMENT.iter().any(|v| v.name == name), "{name} is read but not in ENVIRONMENT");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use crate::NodeContext;
 use crate::api::registrations::Customer;
 use crate::client::{ClientError, PeerClient};
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 impl Customer {
     /// The customer's keys as `type:value` text.

@@ -6,8 +6,8 @@ use axum::http::request::Parts;
 use blindmap_store::{Principal, Role};
 
 use crate::AppState;
-use crate::error::ApiError;
-use crate::throttle::Admitted;
+use crate::http::error::ApiError;
+use crate::http::throttle::Admitted;
 
 /// The authenticated user a request acts for, admitted within its rates and its organisation's
 /// share of the node (held while the request runs).

@@ -6,7 +6,7 @@
 
 use blindmap_store::{Correction, CorrectionId, CorrectionKind, NewCorrection, OrgId, PartnershipId, Store};
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The longest note, in characters.
 pub(crate) const MAX_NOTE_CHARS: usize = 1000;

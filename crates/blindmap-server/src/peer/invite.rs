@@ -103,7 +103,7 @@ impl InviteContent {
     }
 }
 
-/// spec §18.1: `sha256:` and 64 lower-case hex digits, as [`crate::identity::fingerprint`] writes
+/// spec §18.1: `sha256:` and 64 lower-case hex digits, as [`crate::node::identity::fingerprint`] writes
 /// it; fingerprints are compared as text, so any other spelling would never match.
 fn is_fingerprint(text: &str) -> bool {
     text.strip_prefix("sha256:")
@@ -178,7 +178,7 @@ mod tests {
     use serde::Deserialize;
 
     use super::*;
-    use crate::identity::fingerprint;
+    use crate::node::identity::fingerprint;
 
     #[derive(Deserialize)]
     struct Vectors {

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::api::attribution::TouchInput;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The model closes are scored under until an admin sets another: what most partner programmes
 /// report (sourced / influenced / unattributed).
@@ -54,8 +54,8 @@ impl InboundBody {
     pub(crate) fn parse(body: &[u8], actor: &str, now: i64) -> Result<Vec<(String, Touch)>, ApiError> {
         let value: serde_json::Value =
             serde_json::from_slice(body).map_err(|e| ApiError::Invalid(format!("the delivery is not JSON: {e}")))?;
-        if crate::extract::holds_nul(&value) {
-            return Err(ApiError::Invalid(crate::extract::NUL_IN_TEXT.into()));
+        if crate::http::extract::holds_nul(&value) {
+            return Err(ApiError::Invalid(crate::http::extract::NUL_IN_TEXT.into()));
         }
         let parsed: Self = serde_json::from_value(value).map_err(|e| {
             ApiError::Invalid(format!(
@@ -222,7 +222,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hooks::rfc3339;
+    use crate::service::hooks::rfc3339;
 
     fn time(text: &str) -> i64 {
         parse_time("t", text).unwrap()

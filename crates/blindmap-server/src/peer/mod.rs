@@ -4,6 +4,9 @@
 //! from the store — an invite's secret on `accept`, an active partnership's pinned fingerprint
 //! on everything else. Nothing is accepted from an unpaired node.
 
+pub(crate) mod invite;
+pub(crate) mod session_io;
+
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
@@ -16,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Extension, Router};
 
-use crate::extract::Json;
+use crate::http::extract::Json;
 use axum_server::accept::Accept;
 use axum_server::tls_rustls::RustlsAcceptor;
 use blindmap_store::{PartnershipId, RunRole, StoreError};
@@ -29,9 +32,9 @@ use tokio::sync::mpsc;
 use tower::Layer;
 
 use crate::AppState;
-use crate::error::ApiError;
-use crate::identity::fingerprint;
-use crate::runs::{self, Connection};
+use crate::http::error::ApiError;
+use crate::node::identity::fingerprint;
+use crate::service::runs::{self, Connection};
 
 /// The fingerprint of the certificate the TLS client presented, if any.
 #[derive(Debug, Clone)]
@@ -78,7 +81,7 @@ impl ClientCertVerifier for AnyClientCertificate {
         Ok(ClientCertVerified::assertion())
     }
 
-    crate::tls::handshake_signatures!();
+    crate::node::tls::handshake_signatures!();
 }
 
 /// The TLS acceptor that hands each connection's client-certificate fingerprint to its requests.
@@ -202,9 +205,9 @@ async fn run(
 async fn cosell(
     State(state): State<AppState>,
     Peer(partnership, _): Peer,
-    Json(push): Json<crate::cosell::Push>,
+    Json(push): Json<crate::service::cosell::Push>,
 ) -> Result<Json<blindmap_cosell::cosell::CoSell>, ApiError> {
-    let received = crate::cosell::receive(&state.store, &partnership, push).await;
+    let received = crate::service::cosell::receive(&state.store, &partnership, push).await;
     Ok(Json(audited(&state, &partnership, "cosell", received).await?))
 }
 
@@ -228,7 +231,7 @@ async fn audited<T>(
 /// caller's certificate must be the one pinned for the partnership in the path (`{id}`).
 pub(crate) struct Peer(
     pub(crate) blindmap_store::Partnership,
-    #[allow(dead_code, reason = "held, not read")] crate::throttle::Admitted,
+    #[allow(dead_code, reason = "held, not read")] crate::http::throttle::Admitted,
 );
 
 impl axum::extract::FromRequestParts<AppState> for Peer {
@@ -253,9 +256,9 @@ impl axum::extract::FromRequestParts<AppState> for Peer {
 async fn register(
     State(state): State<AppState>,
     Peer(partnership, _): Peer,
-    Json(message): Json<crate::registrations::SubmitMessage>,
+    Json(message): Json<crate::service::registrations::SubmitMessage>,
 ) -> Result<Json<blindmap_cosell::dealreg::SubmitterView>, ApiError> {
-    Ok(Json(crate::registrations::receive(&state.store, &partnership, message).await?))
+    Ok(Json(crate::service::registrations::receive(&state.store, &partnership, message).await?))
 }
 
 /// The vendor's node tells us (the submitter) where a registration of ours is.
@@ -265,7 +268,7 @@ async fn registration_status(
     Path((_, registration)): Path<(String, String)>,
     Json(view): Json<blindmap_cosell::dealreg::SubmitterView>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let heard = crate::registrations::hear(&state.store, &partnership, &registration, view).await;
+    let heard = crate::service::registrations::hear(&state.store, &partnership, &registration, view).await;
     audited(&state, &partnership, "registration status", heard).await?;
     Ok(Json(serde_json::json!({ "heard": true })))
 }
@@ -281,12 +284,12 @@ async fn registration_extend(
         return Err(ApiError::NotFound("registration"));
     }
     let node = state.node().ok();
-    let extended = crate::registrations::decide(
+    let extended = crate::service::registrations::decide(
         &state.store,
         node,
         &partnership.org,
         &registration,
-        crate::registrations::Decision::Extend,
+        crate::service::registrations::Decision::Extend,
         &partnership.partner_name,
         None,
     )
@@ -298,9 +301,9 @@ async fn registration_extend(
 async fn precheck(
     State(state): State<AppState>,
     Peer(partnership, _): Peer,
-    Json(message): Json<crate::registrations::PrecheckMessage>,
-) -> Result<Json<crate::registrations::PrecheckReply>, ApiError> {
-    Ok(Json(crate::registrations::answer(&state.store, &partnership, message).await?))
+    Json(message): Json<crate::service::registrations::PrecheckMessage>,
+) -> Result<Json<crate::service::registrations::PrecheckReply>, ApiError> {
+    Ok(Json(crate::service::registrations::answer(&state.store, &partnership, message).await?))
 }
 
 /// Largest body of the peer routes that take small JSON messages (accept, registrations,

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 
 /// A JSON request body, or a JSON response.
 pub(crate) struct Json<T>(pub(crate) T);

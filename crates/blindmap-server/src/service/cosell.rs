@@ -14,8 +14,8 @@ use tokio::sync::watch;
 use crate::NodeContext;
 use crate::api::runs::LevelName;
 use crate::client::PeerClient;
-use crate::error::ApiError;
-use crate::runs::result_of;
+use crate::http::error::ApiError;
+use crate::service::runs::result_of;
 
 /// Where a partner's record in a run points: the receiver's account behind it.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -13,12 +13,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use blindmap_psi::{
-    Dataset, DisclosurePolicy, FieldName, Level, Outcome, SegmentLabel, Session, SessionConfig, SessionSeed, Transcript,
+    Dataset, DisclosurePolicy, Level, Outcome, SegmentLabel, Session, SessionConfig, SessionSeed, Transcript,
 };
 use blindmap_records::Side;
 use blindmap_store::{
-    Completion, NewRun, OrgId, Partnership, Run, RunId, RunOverlap, RunRole, SharingLevel, SharingPolicy, Store,
-    StoreError, Tier,
+    Completion, NewRun, OrgId, Partnership, Run, RunId, RunOverlap, RunRole, SharingPolicy, Store, StoreError, Tier,
 };
 use bytes::Bytes;
 use futures_util::Stream;
@@ -27,8 +26,8 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::api::runs::{CellChange, Disclosed, LevelName, Matrix, Received, RunResult};
-use crate::error::ApiError;
-use crate::session_io::{Driver, Failure, Progress, Traffic};
+use crate::http::error::ApiError;
+use crate::peer::session_io::{Driver, Failure, Progress, Traffic};
 
 /// The media type of a stream of protocol frames.
 pub(crate) const FRAMES_TYPE: &str = "application/vnd.blindmap.frames";
@@ -87,19 +86,8 @@ pub(crate) fn disclosure_policy(policy: &SharingPolicy) -> Result<DisclosurePoli
         SegmentLabel::new(s).map(Some).map_err(|e| ApiError::Invalid(format!("sharing rule segment {s:?}: {e}")))
     };
     for rule in &policy.rules {
-        let level = match &rule.level {
-            SharingLevel::Hidden => Level::Hidden,
-            SharingLevel::Counts => Level::Counts,
-            SharingLevel::Overlaps => Level::Overlaps,
-            SharingLevel::Fields(fields) => Level::Fields(
-                fields
-                    .iter()
-                    .map(|f| FieldName::new(f).map_err(|e| ApiError::Invalid(format!("sharing rule field {f:?}: {e}"))))
-                    .collect::<Result<_, _>>()?,
-            ),
-        };
         out = out
-            .with_rule(segment(&rule.own_segment)?, segment(&rule.partner_segment)?, level)
+            .with_rule(segment(&rule.own_segment)?, segment(&rule.partner_segment)?, rule.level.clone())
             .map_err(|e| ApiError::Invalid(format!("sharing rule: {e}")))?;
     }
     Ok(out)
@@ -476,7 +464,7 @@ mod tests {
 
     use super::*;
 
-    const PARTNER_CSV: &str = include_str!("../../../samples/partner-hubspot.csv");
+    const PARTNER_CSV: &str = include_str!("../../../../samples/partner-hubspot.csv");
 
     /// A responder run of a fresh store's organisation, and the frames an honest initiator
     /// with the same sample would open with.
@@ -630,7 +618,7 @@ mod tests {
             rules: vec![blindmap_store::SharingRule {
                 own_segment: "customers".into(),
                 partner_segment: "*".into(),
-                level: SharingLevel::Fields(vec!["owner".into()]),
+                level: Level::Fields(vec![blindmap_psi::FieldName::new("owner").unwrap()]),
             }],
             threshold: 3,
             min_partner_segment: 2,
@@ -638,7 +626,10 @@ mod tests {
         let d = disclosure_policy(&policy).unwrap();
         let customers = SegmentLabel::new("customers").unwrap();
         let prospects = SegmentLabel::new("prospects").unwrap();
-        assert_eq!(d.level(&customers, &prospects), &Level::Fields(vec![FieldName::new("owner").unwrap()]));
+        assert_eq!(
+            d.level(&customers, &prospects),
+            &Level::Fields(vec![blindmap_psi::FieldName::new("owner").unwrap()])
+        );
         assert_eq!(d.level(&prospects, &customers), &Level::Counts, "counts where no rule says otherwise");
         assert_eq!((d.threshold(), d.min_partner_segment()), (3, 2));
     }
