@@ -3,3 +3,5 @@
 mod cli;
 mod corrections_cli;
 mod deploy;
+// CLI golden tests: help texts, inspect output, error messages (tests/cmd/)
+mod golden;
