@@ -2,9 +2,9 @@
 
 use std::fmt;
 
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use zeroize::Zeroizing;
 
 use crate::audit::append_audit;
 use crate::error::is_unique_violation;
@@ -97,12 +97,12 @@ pub struct ListedUser {
 }
 
 /// A bearer token, shown once when issued and never stored: the store keeps its SHA-256 only.
-pub struct ApiToken(Zeroizing<String>);
+pub struct ApiToken(SecretString);
 
 impl ApiToken {
     /// The token, to hand to its user.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 }
 
@@ -433,7 +433,7 @@ impl Store {
         check_name("a token label", label)?;
         self.check_user_of(org, user).await?;
         let id = TokenId::generate();
-        let token = ApiToken(Zeroizing::new(format!("bm_{}{}", random_hex(), random_hex())));
+        let token = ApiToken(SecretString::from(format!("bm_{}{}", random_hex(), random_hex())));
         sqlx::query("INSERT INTO api_tokens (id, user_id, token_hash, label, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(id.as_str())
             .bind(user.as_str())

@@ -3,21 +3,21 @@
 use std::fmt;
 
 use blindmap_psi::{FieldName, Level};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use zeroize::Zeroizing;
 
 use crate::error::is_unique_violation;
 use crate::ids::{OrgId, PartnershipId, now_ms, random_hex};
 use crate::{Store, StoreError};
 
 /// An invite's secret: shown once inside the invite code, kept only as a hash.
-pub struct InviteSecret(Zeroizing<String>);
+pub struct InviteSecret(SecretString);
 
 impl InviteSecret {
     /// The secret, to put in the invite code.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 }
 
@@ -139,7 +139,7 @@ impl Store {
         created_by: &str,
         ttl_ms: i64,
     ) -> Result<(InviteSecret, i64), StoreError> {
-        let secret = InviteSecret(Zeroizing::new(format!("{}{}", random_hex(), random_hex())));
+        let secret = InviteSecret(SecretString::from(format!("{}{}", random_hex(), random_hex())));
         let now = now_ms();
         let expires_at = now.saturating_add(ttl_ms);
         sqlx::query(

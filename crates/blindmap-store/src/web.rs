@@ -5,9 +5,9 @@
 //! everywhere". A session opened with an API token also ends with that token; one opened with a
 //! sign-in link has no token and ends only those ways (or when it expires, or is signed out).
 
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
-use zeroize::Zeroizing;
 
 use crate::audit::append_audit;
 use crate::ids::{OrgId, TokenId, UserId, now_ms, random_hex};
@@ -20,16 +20,16 @@ pub const SESSION_MS: i64 = 12 * 3_600_000;
 pub const LINK_MS: i64 = 15 * 60_000;
 
 /// A secret handed out once (a session's cookie, a link's token): never printed by `Debug`.
-pub struct Secret(Zeroizing<String>);
+pub struct Secret(SecretString);
 
 impl Secret {
     fn new(prefix: &str) -> Self {
-        Self(Zeroizing::new(format!("{prefix}{}{}", random_hex(), random_hex())))
+        Self(SecretString::from(format!("{prefix}{}{}", random_hex(), random_hex())))
     }
 
     /// The secret, to hand to its user.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 }
 

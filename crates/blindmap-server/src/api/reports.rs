@@ -58,7 +58,7 @@ pub struct ReportQuery {
 pub struct CoSellRef {
     /// The co-sell record (`cs_…`).
     pub id: String,
-    /// Its stage.
+    /// Its status: `proposed`, `accepted`, `declined`, `active`, `won`, `lost` or `withdrawn`.
     pub status: String,
 }
 

@@ -3,6 +3,7 @@
 //! a field's name or shape. Path segments and query values are percent-encoded here, once.
 
 use reqwest::header::CONTENT_TYPE;
+use secrecy::ExposeSecret;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -81,7 +82,7 @@ impl ApiClient {
         query: &Query,
         body: Body<'_, B>,
     ) -> Result<reqwest::RequestBuilder, ClientError> {
-        let request = self.http.request(method, self.url(segments, query)?).bearer_auth(self.token.as_str());
+        let request = self.http.request(method, self.url(segments, query)?).bearer_auth(self.token.expose_secret());
         Ok(match body {
             Body::None => request,
             Body::Json(b) => request.json(b),

@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
-use zeroize::Zeroizing;
 
 use crate::node::identity::{Identity, fingerprint};
 
@@ -204,7 +204,7 @@ pub(crate) fn channel_stream<E>(
 /// A client of one node, as one user.
 pub struct ApiClient {
     base: String,
-    token: Zeroizing<String>,
+    token: SecretString,
     http: reqwest::Client,
 }
 
@@ -214,7 +214,7 @@ impl ApiClient {
     pub fn new(url: &str, pinned: &str, token: &str) -> Result<Self, ClientError> {
         let base = https_base(url)?;
         let http = reqwest::Client::builder().tls_backend_preconfigured(tls_config(pinned, None)?).build()?;
-        Ok(Self { base, token: Zeroizing::new(token.to_owned()), http })
+        Ok(Self { base, token: SecretString::from(token), http })
     }
 
     /// Calls `path` (e.g. `/api/v1/me`) and decodes the JSON answer.
@@ -238,7 +238,7 @@ impl ApiClient {
 
 impl ApiClient {
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, format!("{}{path}", self.base)).bearer_auth(self.token.as_str())
+        self.http.request(method, format!("{}{path}", self.base)).bearer_auth(self.token.expose_secret())
     }
 
     /// Calls `path` for its status only (e.g. a DELETE answering 204).

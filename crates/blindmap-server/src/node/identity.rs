@@ -8,8 +8,8 @@ use std::path::Path;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
 
 /// The certificate file in a node's identity folder.
 pub const CERT_FILE: &str = "node.crt";
@@ -20,7 +20,7 @@ pub const KEY_FILE: &str = "node.key";
 pub struct Identity {
     cert: CertificateDer<'static>,
     cert_pem: String,
-    key_pem: Zeroizing<String>,
+    key_pem: SecretString,
 }
 
 impl fmt::Debug for Identity {
@@ -58,7 +58,7 @@ impl Identity {
         Ok(Self {
             cert: certified.cert.der().clone(),
             cert_pem: certified.cert.pem(),
-            key_pem: Zeroizing::new(certified.signing_key.serialize_pem()),
+            key_pem: SecretString::from(certified.signing_key.serialize_pem()),
         })
     }
 
@@ -77,7 +77,7 @@ impl Identity {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(&key_path).map_err(file_error(&key_path))?;
-        file.write_all(self.key_pem.as_bytes()).map_err(file_error(&key_path))?;
+        file.write_all(self.key_pem.expose_secret().as_bytes()).map_err(file_error(&key_path))?;
         Ok(())
     }
 
@@ -91,7 +91,7 @@ impl Identity {
         };
         let (cert_path, cert_pem) = read(CERT_FILE)?;
         let (key_path, key_pem) = read(KEY_FILE)?;
-        let key_pem = Zeroizing::new(key_pem);
+        let key_pem = SecretString::from(key_pem);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -105,7 +105,7 @@ impl Identity {
         }
         let cert = CertificateDer::from_pem_slice(cert_pem.as_bytes())
             .map_err(|_| IdentityError::Pem(cert_path.display().to_string()))?;
-        PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        PrivateKeyDer::from_pem_slice(key_pem.expose_secret().as_bytes())
             .map_err(|_| IdentityError::Pem(key_path.display().to_string()))?;
         Ok(Self { cert, cert_pem, key_pem })
     }
@@ -117,7 +117,7 @@ impl Identity {
 
     /// The private key, DER (for TLS configurations).
     pub(crate) fn private_key(&self) -> PrivateKeyDer<'static> {
-        PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).expect("checked when made or loaded")
+        PrivateKeyDer::from_pem_slice(self.key_pem.expose_secret().as_bytes()).expect("checked when made or loaded")
     }
 
     /// The SHA-256 of the certificate, as partners and clients pin it: `sha256:` and hex.
