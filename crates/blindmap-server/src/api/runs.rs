@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::partnerships::SharingView;
 use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
 use crate::client::PeerClient;
@@ -74,8 +75,7 @@ pub struct RunView {
     /// Progress while running.
     pub progress: ProgressView,
     /// What this side disclosed under: its sharing policy at the start.
-    #[schema(value_type = Object)]
-    pub sharing: serde_json::Value,
+    pub sharing: SharingView,
     /// Once complete: the overlap matrix, what this side disclosed, the traffic.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<RunResult>,
@@ -365,7 +365,8 @@ impl TryFrom<Run> for RunView {
             started_at: r.started_at,
             finished_at: r.finished_at,
             progress: ProgressView { done: r.records_done, total: r.records_total },
-            sharing: r.sharing,
+            sharing: SharingView::deserialize(&r.sharing)
+                .map_err(|_| ApiError::Store(blindmap_store::StoreError::Corrupt("match_runs.sharing")))?,
             result,
         })
     }
