@@ -49,7 +49,7 @@ mod session;
 mod transcript;
 pub mod wire;
 
-pub use error::{AbortCode, DecodeError, Error, InputError, PeerMisbehaviour};
+pub use error::{AbortCode, BloomDefect, DecodeError, Error, InputError, PeerMisbehaviour};
 pub use floor::floor_operations;
 pub use local::{Direction, InProcessRun, Observer, run_in_process, run_in_process_with};
 pub use outcome::{Cell, Outcome, Overlap, PartnerFields, PartnerRecord};

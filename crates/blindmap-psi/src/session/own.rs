@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::exchange::{Exchange, Expected, MAX_CHUNK_ELEMENTS, Stream, prg_label};
 use crate::bloom;
-use crate::error::Error;
+use crate::error::{Error, InputError};
 use crate::fields;
 use crate::group::{self, ElementBytes};
 use crate::oprf::{self, HASH_TO_GROUP_DST};
@@ -299,7 +299,7 @@ impl Exchange {
         let params = bloom::Params::new(segment.keys, self.bloom_lookups);
         let mut seed = [0u8; 32];
         self.seed.prg(&prg_label(b"blindmap/v1/bloom", &[t])).fill(&mut seed);
-        let mut builder = bloom::Builder::new(&params, &seed);
+        let mut builder = bloom::Builder::new(&params, &seed).ok_or(InputError::BloomTooLarge(params.bytes))?;
         let key = &self.class_keys[segment.class as usize];
         for members in self.data.members(ti).chunks(BLOOM_BATCH) {
             let inputs: Vec<Vec<u8>> = members

@@ -10,7 +10,7 @@ use super::exchange::{
     Exchange, KeyId, MAX_CHUNK_ELEMENTS, MAX_COUNTED_WIDTH, OwnSlot, PartnerSlot, Stream, prg_label,
 };
 use crate::bloom;
-use crate::error::{Error, PeerMisbehaviour};
+use crate::error::{BloomDefect, Error, PeerMisbehaviour};
 use crate::fields;
 use crate::group::{self, ElementBytes, SecretScalar, Tag};
 use crate::oprf;
@@ -572,11 +572,11 @@ impl Exchange {
             // spec §9.7: the size follows from the declared set; refuse anything else before
             // buffering it.
             if !params.plausible_len(chunk.total_len) {
-                return Err(bad("size does not match the declared set"));
+                return Err(bad(BloomDefect::TotalLength));
             }
             self.bloom_total = chunk.total_len;
         } else if chunk.total_len != self.bloom_total {
-            return Err(bad("total length changed between pieces"));
+            return Err(bad(BloomDefect::TotalChanged));
         }
         self.bloom_buffer.extend_from_slice(&chunk.data);
         if (self.bloom_buffer.len() as u64) < self.bloom_total {
