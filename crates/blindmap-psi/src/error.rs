@@ -276,6 +276,16 @@ pub enum InputError {
         /// The limit.
         limit: usize,
     },
+    /// A segment holds more keys than the protocol numbers (spec §5.1).
+    #[error("segment {segment} holds {keys} keys, more than the limit of {limit}")]
+    SegmentTooLarge {
+        /// The segment's label.
+        segment: String,
+        /// Keys found.
+        keys: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// More records than the protocol carries.
     #[error("{count} records, more than the limit of {limit}")]
     TooManyRecords {
