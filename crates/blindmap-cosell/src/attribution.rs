@@ -358,4 +358,73 @@ mod tests {
         backwards.created_at = backwards.closed_at + 1;
         assert!(attribute(&Model::Linear, &history(), &backwards).is_err());
     }
+
+    #[test]
+    fn models_are_named_as_the_api_writes_them() {
+        let names: Vec<&str> = [
+            Model::Categorical,
+            Model::FirstTouch,
+            Model::LastTouch,
+            Model::Linear,
+            Model::TimeDecay { half_life_days: 7 },
+            Model::UShaped,
+            Model::WShaped,
+        ]
+        .iter()
+        .map(Model::name)
+        .collect();
+        assert_eq!(names, ["categorical", "first_touch", "last_touch", "linear", "time_decay", "u_shaped", "w_shaped"]);
+        let a = attribute(&Model::WShaped, &history(), &deal("1.00")).unwrap();
+        assert_eq!(a.model, "w_shaped");
+    }
+
+    #[test]
+    fn a_deal_may_close_the_moment_it_was_created() {
+        let mut instant = deal("10.00");
+        instant.created_at = instant.closed_at;
+        let a = attribute(&Model::Linear, &history(), &instant).unwrap();
+        assert_eq!(a.credits.iter().map(|c| c.amount.minor).sum::<i64>(), 1_000);
+    }
+
+    #[test]
+    fn w_shaped_shares_ten_percent_among_the_touches_off_the_anchors() {
+        // Six touches: anchors first (A), nearest the creation on day 10 (C, day 10) and last (F)
+        // get 30 % each; B, D and E share 10 %, a third each.
+        let t: Vec<Touch> = ["A", "B", "C", "D", "E", "F"]
+            .iter()
+            .zip([1, 5, 10, 40, 60, 90])
+            .map(|(p, day)| touch(p, TouchKind::Influenced, day))
+            .collect();
+        let got = shares(Model::WShaped, &t);
+        let expect: Vec<(String, i64)> =
+            [("A", 30_000), ("B", 3_334), ("C", 30_000), ("D", 3_333), ("E", 3_333), ("F", 30_000)]
+                .iter()
+                .map(|(p, m)| ((*p).to_owned(), *m))
+                .collect();
+        assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn one_touch_takes_the_whole_deal_under_every_model() {
+        let one = [touch("Solo", TouchKind::Influenced, 50)];
+        for model in [Model::UShaped, Model::WShaped, Model::Linear, Model::TimeDecay { half_life_days: 1 }] {
+            assert_eq!(shares(model, &one), [("Solo".to_owned(), 100_000)], "{model:?}");
+        }
+    }
+
+    #[test]
+    fn the_w_shaped_middle_anchor_is_never_the_last_touch() {
+        // Created the day before the close: the last touch is nearest the creation, but it is an
+        // anchor already; the middle one is the nearest of those between (D, day 4).
+        let t: Vec<Touch> = ["A", "B", "C", "D", "E"]
+            .iter()
+            .zip([1, 2, 3, 4, 95])
+            .map(|(p, day)| touch(p, TouchKind::Influenced, day))
+            .collect();
+        let mut late = deal("1000.00");
+        late.created_at = 99 * DAY;
+        let a = attribute(&Model::WShaped, &t, &late).unwrap();
+        let got: Vec<(&str, i64)> = a.credits.iter().map(|c| (c.partner.as_str(), c.amount.minor)).collect();
+        assert_eq!(got, [("A", 30_000), ("B", 5_000), ("C", 5_000), ("D", 30_000), ("E", 30_000)]);
+    }
 }

@@ -633,6 +633,199 @@ mod tests {
         r.apply(Edit::CloseDate { date: Some("2027-03-31".into()) }, stamp(1, Party::A), "a").unwrap();
     }
 
+    #[test]
+    fn clocks_start_at_the_wall_time() {
+        let mut clock = Clock::new(Party::A);
+        assert_eq!(clock.tick(100), stamp(100, Party::A));
+        let behind = clock.tick(50);
+        assert_eq!(behind, Stamp { ms: 100, counter: 1, party: Party::A }, "a clock never goes back");
+        assert_eq!(clock.tick(101), stamp(101, Party::A));
+    }
+
+    #[test]
+    fn every_edit_lands_in_its_register_and_the_log() {
+        let eur = Currency::new("EUR").unwrap();
+        let mut r = record();
+        let at = |ms| stamp(ms, Party::B);
+        let zero = Money { minor: 0, currency: eur };
+        r.apply(Edit::Amount { amount: Some(zero) }, at(1), "bo").unwrap();
+        r.apply(Edit::NextSteps { text: "call".into() }, at(2), "bo").unwrap();
+        r.apply(Edit::Account { account: Some("0011".into()) }, at(3), "bo").unwrap();
+        r.apply(Edit::Opportunity { reference: Some("OPP-7".into()) }, at(4), "bo").unwrap();
+        r.apply(Edit::Owner { owner: Some("Bo".into()) }, at(5), "bo").unwrap();
+        assert_eq!(r.amount.value, Some(zero), "a zero amount is an amount");
+        assert_eq!((r.next_steps.value.as_str(), r.next_steps_history.len()), ("call", 1));
+        assert_eq!(r.b.account.value.as_deref(), Some("0011"));
+        assert_eq!(r.b.opportunity.value.as_deref(), Some("OPP-7"));
+        assert_eq!(r.b.owner.value.as_deref(), Some("Bo"));
+        assert_eq!(r.a.owner.value, None, "a side writes its own part only");
+        let log: Vec<&str> = r.log.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(log, ["proposed", "amount 0.00 EUR", "next steps", "account", "opportunity reference", "owner"]);
+    }
+
+    #[test]
+    fn texts_are_at_most_max_text_bytes() {
+        let at = stamp(1, Party::A);
+        let longest = "x".repeat(MAX_TEXT);
+        let too_long = "x".repeat(MAX_TEXT + 1);
+        let edits = |t: &String| {
+            [
+                Edit::Stage { stage: t.clone() },
+                Edit::NextSteps { text: t.clone() },
+                Edit::Note { text: t.clone() },
+                Edit::Account { account: Some(t.clone()) },
+                Edit::Opportunity { reference: Some(t.clone()) },
+                Edit::Owner { owner: Some(t.clone()) },
+            ]
+        };
+        for edit in edits(&longest) {
+            record().apply(edit.clone(), at, "ada").unwrap_or_else(|e| panic!("{edit:?}: {e}"));
+        }
+        for edit in edits(&too_long) {
+            assert!(record().apply(edit.clone(), at, "ada").is_err(), "{edit:?}");
+        }
+    }
+
+    #[test]
+    fn either_side_withdraws_until_the_record_is_over() {
+        let withdraw =
+            |r: &mut CoSell, party| r.apply(Edit::Status { status: Status::Withdrawn }, stamp(9, party), "x");
+        let mut proposed = record();
+        withdraw(&mut proposed, Party::A).unwrap();
+        assert_eq!(proposed.status.value, Status::Withdrawn);
+        let mut accepted = record();
+        accepted.apply(Edit::Status { status: Status::Accepted }, stamp(1, Party::B), "bo").unwrap();
+        withdraw(&mut accepted, Party::B).unwrap();
+        let mut active = record();
+        active.apply(Edit::Status { status: Status::Accepted }, stamp(1, Party::B), "bo").unwrap();
+        active.apply(Edit::Status { status: Status::Active }, stamp(2, Party::A), "ada").unwrap();
+        withdraw(&mut active, Party::A).unwrap();
+        assert_eq!(active.status.value, Status::Withdrawn);
+        assert!(withdraw(&mut active, Party::B).is_err(), "withdrawn is final");
+    }
+
+    #[test]
+    fn a_record_takes_at_most_max_entries() {
+        let entry = |i: usize| Entry { at: stamp(i as i64, Party::A), by: "ada".into(), text: i.to_string() };
+        // One next step, one note, and the log full to the limit in all.
+        let mut r = record();
+        r.log.clear();
+        r.next_steps_history.insert(entry(0));
+        r.notes.insert(entry(1));
+        r.log.extend((2..MAX_ENTRIES).map(entry));
+        let note = || Edit::Note { text: "one more".into() };
+        assert!(r.apply(note(), stamp(1 << 40, Party::A), "ada").is_err());
+        assert!(r.check_limits().is_ok(), "a full record is within the limits");
+        r.log.insert(entry(MAX_ENTRIES));
+        assert!(r.check_limits().is_err(), "one entry too many");
+        r.log.remove(&entry(MAX_ENTRIES));
+        r.log.remove(&entry(2));
+        r.apply(note(), stamp(1 << 40, Party::A), "ada").unwrap();
+    }
+
+    #[test]
+    fn received_copies_are_held_to_the_limits() {
+        assert!(record().check_limits().is_ok());
+        let long = "x".repeat(MAX_TEXT + 1);
+        let at = stamp(1, Party::B);
+        type Change<'a> = Box<dyn Fn(&mut CoSell) + 'a>;
+        let cases: [(&str, Change<'_>); 10] = [
+            ("empty id", Box::new(|r| r.id.clear())),
+            ("long id", Box::new(|r| r.id = long.clone())),
+            ("long stage", Box::new(|r| r.stage.value = long.clone())),
+            ("long next steps", Box::new(|r| r.next_steps.value = long.clone())),
+            ("long close date", Box::new(|r| r.close_date.value = Some(long.clone()))),
+            ("long account", Box::new(|r| r.b.account.value = Some(long.clone()))),
+            ("long opportunity", Box::new(|r| r.a.opportunity.value = Some(long.clone()))),
+            ("long owner", Box::new(|r| r.b.owner.value = Some(long.clone()))),
+            (
+                "long note",
+                Box::new(|r| {
+                    r.notes.insert(Entry { at, by: "bo".into(), text: long.clone() });
+                }),
+            ),
+            (
+                "long author",
+                Box::new(|r| {
+                    r.log.insert(Entry { at, by: long.clone(), text: "note".into() });
+                }),
+            ),
+        ];
+        for (why, change) in cases {
+            let mut r = record();
+            change(&mut r);
+            assert!(r.check_limits().is_err(), "{why}");
+            assert!(r.check_received(&record(), Party::A, 1_000, 100).is_err(), "{why}");
+        }
+        // At the limit: fine.
+        let mut r = record();
+        r.stage.value = "x".repeat(MAX_TEXT);
+        assert!(r.check_limits().is_ok());
+    }
+
+    #[test]
+    fn our_side_stays_ours_whatever_the_partner_says() {
+        let mut ours = record();
+        ours.apply(Edit::Owner { owner: Some("Ada".into()) }, stamp(1, Party::A), "ada").unwrap();
+        let mut theirs = record();
+        theirs.a.owner = lww(Some("Mallory".into()), stamp(9, Party::B), "bo");
+        theirs.b.owner = lww(Some("Bo".into()), stamp(9, Party::B), "bo");
+        ours.keep_own_side(Party::A, &mut theirs);
+        assert_eq!(theirs.a, ours.a, "A's part as A has it");
+        assert_eq!(theirs.b.owner.value.as_deref(), Some("Bo"), "B's part untouched");
+        let mut other = record();
+        other.b.owner = lww(Some("Mallory".into()), stamp(9, Party::A), "ada");
+        ours.keep_own_side(Party::B, &mut other);
+        assert_eq!(other.b, ours.b);
+    }
+
+    #[test]
+    fn an_equal_stamp_does_not_overwrite() {
+        // Registers are only replaced by a later stamp: a copy merging one that carries the same
+        // stamp keeps its own value, so merging is idempotent register by register.
+        let mut mine = record();
+        let mut theirs = record();
+        theirs.stage.value = "other".into();
+        mine.merge(&theirs).unwrap();
+        assert_eq!(mine.stage.value, "");
+        theirs.stage.at = stamp(1, Party::A);
+        mine.merge(&theirs).unwrap();
+        assert_eq!(mine.stage.value, "other");
+    }
+
+    #[test]
+    fn an_equal_status_stamp_keeps_our_status() {
+        let at = stamp(5, Party::A);
+        let mut mine = record();
+        mine.status = lww(Status::Won, at, "ada");
+        let mut theirs = record();
+        theirs.status = lww(Status::Lost, at, "ada");
+        mine.merge(&theirs).unwrap();
+        assert_eq!(mine.status.value, Status::Won);
+    }
+
+    #[test]
+    fn received_copies_at_the_edges_are_accepted() {
+        const NOW: i64 = 1_000;
+        const AHEAD: i64 = 100;
+        let never = CoSell::propose("cs_1", Stamp { ms: i64::MIN, counter: 0, party: Party::A }, "");
+        let mut copy = record();
+        let zero = Money { minor: 0, currency: Currency::new("EUR").unwrap() };
+        copy.apply(Edit::Amount { amount: Some(zero) }, stamp(NOW + AHEAD, Party::A), "ada").unwrap();
+        copy.check_received(&never, Party::B, NOW, AHEAD).unwrap();
+    }
+
+    #[test]
+    fn only_the_invited_sides_acceptance_counts() {
+        // B wrote a note, and A's log line reads like an acceptance: neither is B accepting.
+        let mut ours = record();
+        ours.apply(Edit::Note { text: "looking".into() }, stamp(1, Party::B), "bo").unwrap();
+        ours.log.insert(Entry { at: stamp(2, Party::A), by: "ada".into(), text: "status accepted".into() });
+        let mut theirs = ours.clone();
+        theirs.status = lww(Status::Active, stamp(3, Party::A), "ada");
+        assert!(theirs.check_received(&ours, Party::B, 1_000, 100).is_err());
+    }
+
     fn edit_strategy() -> impl Strategy<Value = (Edit, i64, bool)> {
         let eur = Currency::new("EUR").unwrap();
         let edit = prop_oneof![

@@ -545,4 +545,57 @@ mod tests {
         s.products = keys(&["cloud"]);
         assert!(check_submission("r", s, 0, &[], &[]).is_ok());
     }
+
+    #[test]
+    fn another_customer_is_no_conflict() {
+        let direct = [DirectOpportunity { customer_keys: keys(&["domain:globex.com"]), open: true }];
+        let mut regs = Vec::new();
+        register(&mut regs, submission("Globex", &["domain:acme.com"], &["cloud"]), 1, &direct);
+        let other = register(&mut regs, submission("Initech", &["domain:initech.com"], &["cloud"]), 2, &direct);
+        let Checked::New(other) = other else { panic!("a new registration") };
+        assert_eq!((other.state, other.conflict), (RegState::Submitted, None));
+        // The same partner, another customer: a registration of its own, not the first one.
+        let again = register(&mut regs, submission("Globex", &["domain:umbrella.com"], &["cloud"]), 3, &direct);
+        assert!(matches!(again, Checked::New(ref r) if r.id == "reg2" && r.state == RegState::Submitted));
+    }
+
+    #[test]
+    fn only_an_approved_registration_still_protected_extends() {
+        let mut regs = Vec::new();
+        register(&mut regs, submission("Globex", &["domain:acme.com"], &["cloud"]), 0, &[]);
+        let mut r = regs.remove(0);
+        assert!(r.clone().extend(0, 60).is_err(), "submitted, not approved");
+        r.approve(0, 90).unwrap();
+        assert!(r.clone().extend(90 * DAY_MS, 60).is_err(), "its protection ended");
+        let mut last_moment = r.clone();
+        last_moment.extend(90 * DAY_MS - 1, 60).unwrap();
+        assert_eq!((last_moment.protected_until, last_moment.extended), (Some(150 * DAY_MS), true));
+        let mut unprotected = r.clone();
+        unprotected.protected_until = None;
+        assert!(unprotected.extend(0, 60).is_err(), "approved without an end");
+        let mut rejected = r;
+        rejected.state = RegState::Rejected;
+        assert!(rejected.extend(0, 60).is_err());
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        assert_eq!(Settings::default().check(), Ok(()));
+        let with = |change: &dyn Fn(&mut Settings)| {
+            let mut s = Settings::default();
+            change(&mut s);
+            s.check().is_ok()
+        };
+        assert!(with(&|s| s.protection_days = 1) && with(&|s| s.protection_days = MAX_WINDOW_DAYS));
+        assert!(!with(&|s| s.protection_days = 0) && !with(&|s| s.protection_days = MAX_WINDOW_DAYS + 1));
+        assert!(with(&|s| s.extension_days = 0) && with(&|s| s.extension_days = MAX_WINDOW_DAYS));
+        assert!(!with(&|s| s.extension_days = MAX_WINDOW_DAYS + 1));
+        assert!(with(&|s| s.prechecks_per_minute = 10_000) && !with(&|s| s.prechecks_per_minute = 10_001));
+        assert!(with(&|s| s.prechecks_per_day = 1_000_000) && !with(&|s| s.prechecks_per_day = 1_000_001));
+        assert!(with(&|s| s.direct_segments = vec!["s".into(); 100]));
+        assert!(!with(&|s| s.direct_segments = vec!["s".into(); 101]));
+        assert!(with(&|s| s.direct_segments = vec!["s".repeat(200)]));
+        assert!(!with(&|s| s.direct_segments = vec!["s".repeat(201)]));
+        assert!(!with(&|s| s.direct_segments = vec![String::new()]));
+    }
 }

@@ -330,4 +330,20 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn currencies_and_rates_serialize_as_their_text() {
+        let money = Money { minor: 1_250, currency: eur() };
+        let json = serde_json::to_string(&money).unwrap();
+        assert_eq!(json, r#"{"minor":1250,"currency":"EUR"}"#);
+        assert_eq!(serde_json::from_str::<Money>(&json).unwrap(), money);
+        assert!(serde_json::from_str::<Currency>(r#""eur""#).is_err());
+        let rate = Rate::parse("1.0842").unwrap();
+        assert_eq!(serde_json::to_string(&rate).unwrap(), r#""1.0842""#);
+        assert_eq!(serde_json::from_str::<Rate>(r#""1.0842""#).unwrap(), rate);
+        assert_eq!(serde_json::to_string(&Rate::one()).unwrap(), r#""1""#);
+        assert!(serde_json::from_str::<Rate>(r#""0""#).is_err());
+        assert_eq!(String::from(eur()), "EUR");
+        assert_eq!(eur().to_string(), "EUR");
+    }
 }

@@ -1,26 +1,21 @@
 //! Compact membership (spec §9.7): a sender that learns nothing may serve each segment's evaluated
-//! elements as a Bloom filter (the `bloomfilter` crate's serialization) instead of a list.
+//! elements as a Bloom filter instead of a list. The format is ours, specified byte for byte in
+//! spec §9.7: a 45-byte header, then the bitmap; each element sets `k` bits, each chosen by its own
+//! SipHash-1-3 probe.
 
-use std::hash::{Hash, Hasher};
+use core::hash::Hasher;
 
-use bloomfilter::Bloom;
+use siphasher::sip::SipHasher13;
 
+use crate::error::BloomDefect;
 use crate::group::ElementBytes;
 
 /// The serialized header: version (1), bitmap length (8, LE), hash count (4, LE), seed (32).
 pub(crate) const HEADER_LEN: usize = 45;
-
-/// One of an element's `k` probes: SipHash-1-3 over the element's 32 bytes followed by the probe
-/// index, keyed with the first half of the filter seed (spec §9.7).
-#[derive(Clone, Copy)]
-struct Probe(ElementBytes, u8);
-
-impl Hash for Probe {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write(&self.0);
-        state.write(&[self.1]);
-    }
-}
+/// The only format version (spec §9.7).
+const VERSION: u8 = 1;
+/// The header's hash count: always 1, one SipHash per probe (spec §9.7).
+const HASH_COUNT: u32 = 1;
 
 /// The filter parameters both sides derive from the declared sizes (spec §9.7).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -29,16 +24,21 @@ pub(crate) struct Params {
     pub(crate) items: u64,
     /// Probes per item: `k = ceil(log2(lookups * 10^6)) + 1`, so that `2^-k <= p / 2` with
     /// `p = 10^-6 / lookups`.
-    pub(crate) hashes: u32,
+    pub(crate) hashes: u8,
     /// Bitmap bytes: `max(ceil(n k / (8 ln 2)), 8 k)`, which keeps the filter at most half full.
     pub(crate) bytes: u64,
 }
 
 impl Params {
     pub(crate) fn new(items: u64, lookups: u64) -> Self {
-        let inverse_rate = (lookups.max(1) as u128) * 1_000_000;
-        let hashes = 128 - (inverse_rate - 1).leading_zeros() + 1;
+        let inverse_rate = u128::from(lookups.max(1)) * 1_000_000;
+        // The bit length of a u128 plus one is at most 129: it fits a u8.
+        #[allow(clippy::cast_possible_truncation)]
+        let hashes = (u128::BITS - (inverse_rate - 1).leading_zeros() + 1) as u8;
         let items = items.max(1);
+        // A float-to-integer `as` saturates; with items declared under MAX_RECORDS x
+        // MAX_KEYS_PER_RECORD (< 2^40) and k <= 129 the value is below 2^46, exact in an f64.
+        #[allow(clippy::cast_possible_truncation)]
         let bytes = ((items as f64) * f64::from(hashes) / (8.0 * core::f64::consts::LN_2)).ceil() as u64;
         Self { items, hashes, bytes: bytes.max(8 * u64::from(hashes)) }
     }
@@ -55,90 +55,133 @@ fn near(actual: u64, expected: u64) -> bool {
     actual.abs_diff(expected) <= expected / 100 + 8
 }
 
-/// The `bloomfilter` crate's filter with one hash function per item: we insert `k` probes per
-/// element, each setting the bit `SipHash(probe) mod m`. Unlike the crate's double hashing, the
-/// `k` positions are independent, so the false-positive rate is the textbook one at any size.
-fn filter(params: &Params, seed: &[u8; 32]) -> Bloom<Probe> {
-    // Declaring as many items as bits makes the crate choose one hash function.
-    let bits = (params.bytes * 8) as usize;
-    Bloom::new_with_seed(params.bytes as usize, bits, seed).expect("non-zero sizes")
+/// The `k` bit positions of an element (spec §9.7): probe `j` is SipHash-1-3, keyed with the
+/// seed's first 16 bytes, of the 33 bytes `element || j`, reduced modulo the bitmap's bits.
+/// The element's 32 bytes are absorbed once; each probe then adds its one byte to a copy.
+fn positions(key: &[u8; 16], element: &ElementBytes, hashes: u8, bits: u64) -> impl Iterator<Item = u64> {
+    let mut absorbed = SipHasher13::new_with_key(key);
+    absorbed.write(element);
+    (0..hashes).map(move |j| {
+        let mut probe = absorbed;
+        probe.write(&[j]);
+        probe.finish() % bits
+    })
+}
+
+/// Byte index and mask of bit `i` of a bitmap (spec §9.7: bit `i mod 8`, least significant first,
+/// of byte `⌊i / 8⌋`).
+fn locate(i: u64) -> (usize, u8) {
+    // `i` is below the bitmap's bits, so `i / 8` is below its length, itself a usize.
+    #[allow(clippy::cast_possible_truncation)]
+    let byte = (i / 8) as usize;
+    (HEADER_LEN + byte, 1 << (i % 8))
+}
+
+/// The SipHash key: the seed's first half (spec §9.7; the second half is carried, unused).
+fn sip_key(seed: &[u8; 32]) -> [u8; 16] {
+    let mut key = [0; 16];
+    key.copy_from_slice(&seed[..16]);
+    key
 }
 
 /// Builds a filter with the spec's parameters and a given seed.
 pub(crate) struct Builder {
-    filter: Bloom<Probe>,
+    /// The serialized filter being filled: header, then bitmap.
+    bytes: Vec<u8>,
+    key: [u8; 16],
     hashes: u8,
+    bits: u64,
 }
 
 impl Builder {
-    pub(crate) fn new(params: &Params, seed: &[u8; 32]) -> Self {
-        Self { filter: filter(params, seed), hashes: params.hashes as u8 }
+    /// An empty filter, or `None` when its bitmap could not be addressed on this platform.
+    pub(crate) fn new(params: &Params, seed: &[u8; 32]) -> Option<Self> {
+        let len = usize::try_from(params.bytes).ok()?.checked_add(HEADER_LEN)?;
+        let mut bytes = vec![0; len];
+        bytes[0] = VERSION;
+        bytes[1..9].copy_from_slice(&params.bytes.to_le_bytes());
+        bytes[9..13].copy_from_slice(&HASH_COUNT.to_le_bytes());
+        bytes[13..HEADER_LEN].copy_from_slice(seed);
+        Some(Self { bytes, key: sip_key(seed), hashes: params.hashes, bits: params.bytes * 8 })
     }
 
     pub(crate) fn insert_all(&mut self, elements: &[ElementBytes]) {
         for e in elements {
-            for j in 0..self.hashes {
-                self.filter.set(&Probe(*e, j));
+            for i in positions(&self.key, e, self.hashes, self.bits) {
+                let (byte, mask) = locate(i);
+                self.bytes[byte] |= mask;
             }
         }
     }
 
     /// The serialized filter (spec §9.7).
     pub(crate) fn finish(self) -> Vec<u8> {
-        self.filter.into_bytes()
+        self.bytes
     }
 }
 
 #[cfg(test)]
 fn build(params: &Params, seed: &[u8; 32], elements: &[ElementBytes]) -> Vec<u8> {
-    let mut b = Builder::new(params, seed);
+    let mut b = Builder::new(params, seed).unwrap();
     b.insert_all(elements);
     b.finish()
 }
 
+/// The header's fields: version, bitmap length, hash count, seed.
+fn header(bytes: &[u8]) -> Option<(u8, u64, u32, &[u8; 32])> {
+    let (&[version], rest) = bytes.split_first_chunk::<1>()?;
+    let (len, rest) = rest.split_first_chunk::<8>()?;
+    let (hashes, rest) = rest.split_first_chunk::<4>()?;
+    let seed = rest.first_chunk::<32>()?;
+    Some((version, u64::from_le_bytes(*len), u32::from_le_bytes(*hashes), seed))
+}
+
 /// A received filter, checked against the parameters the receiver expects.
 pub(crate) struct Received {
-    filter: Bloom<Probe>,
+    bytes: Vec<u8>,
+    key: [u8; 16],
     hashes: u8,
+    bits: u64,
 }
 
 impl Received {
-    /// Parses and checks a filter (spec §9.7): version 1, one crate hash function, a bitmap within
+    /// Parses and checks a filter (spec §9.7): version 1, hash count 1, a bitmap within
     /// 1% (+8 bytes) of the expected size, and no more bits set than `n` items can plausibly set:
     /// `E + 6 sqrt(E) + 16` with `E = m (1 - (1 - 1/m)^(k n))`. A saturated filter, which would
     /// make every element look like a member, fails the last check.
-    pub(crate) fn parse(bytes: Vec<u8>, expected: &Params) -> Result<Self, &'static str> {
-        if bytes.len() < HEADER_LEN || bytes[0] != 1 {
-            return Err("not a version 1 filter");
+    pub(crate) fn parse(bytes: Vec<u8>, expected: &Params) -> Result<Self, BloomDefect> {
+        let (version, len_bytes, hash_count, seed) = header(&bytes).ok_or(BloomDefect::Truncated)?;
+        if version != VERSION {
+            return Err(BloomDefect::Version(version));
         }
-        let len_bytes = u64::from_le_bytes(bytes[1..9].try_into().expect("8 bytes"));
-        let crate_hashes = u32::from_le_bytes(bytes[9..13].try_into().expect("4 bytes"));
-        if crate_hashes != 1 {
-            return Err("filters use one hash function per probe");
+        if hash_count != HASH_COUNT {
+            return Err(BloomDefect::HashCount(hash_count));
         }
         if len_bytes != (bytes.len() - HEADER_LEN) as u64 {
-            return Err("the header's bitmap size differs from the filter's");
+            return Err(BloomDefect::HeaderLength);
         }
         if !near(len_bytes, expected.bytes) {
-            return Err("bitmap size does not match the declared set size");
+            return Err(BloomDefect::BitmapSize);
         }
         let set_bits: u64 = bytes[HEADER_LEN..].iter().map(|b| u64::from(b.count_ones())).sum();
         let m = (len_bytes * 8) as f64;
         let draws = f64::from(expected.hashes) * expected.items as f64;
         let expected_set = m * (1.0 - (draws * (-1.0 / m).ln_1p()).exp());
         if set_bits as f64 > expected_set + 6.0 * expected_set.sqrt() + 16.0 {
-            return Err("more bits set than the declared items can set (saturated filter)");
+            return Err(BloomDefect::Saturated);
         }
-        let filter = Bloom::from_bytes(bytes)?;
-        Ok(Self { filter, hashes: expected.hashes as u8 })
+        let key = sip_key(seed);
+        Ok(Self { bytes, key, hashes: expected.hashes, bits: len_bytes * 8 })
     }
 
     /// Whether `element` may be in the set.
     pub(crate) fn contains(&self, element: &ElementBytes) -> bool {
-        (0..self.hashes).all(|j| self.filter.check(&Probe(*element, j)))
+        positions(&self.key, element, self.hashes, self.bits).all(|i| {
+            let (byte, mask) = locate(i);
+            self.bytes[byte] & mask != 0
+        })
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,8 +232,83 @@ mod tests {
         for b in &mut bytes[HEADER_LEN..] {
             *b = 0xff;
         }
-        assert!(Received::parse(bytes, &params).is_err());
+        assert_eq!(Received::parse(bytes, &params).err(), Some(BloomDefect::Saturated));
         let small = Params::new(10, 100);
-        assert!(Received::parse(build(&small, &SEED, &elements(10, 0)), &params).is_err());
+        let err = Received::parse(build(&small, &SEED, &elements(10, 0)), &params).err();
+        assert_eq!(err, Some(BloomDefect::BitmapSize));
+    }
+
+    #[test]
+    fn the_header_is_the_one_spec_9_7_lays_out() {
+        let params = Params::new(3, 1);
+        let bytes = build(&params, &SEED, &elements(3, 0));
+        assert_eq!(bytes.len(), HEADER_LEN + 168);
+        assert_eq!(bytes[0], 1, "version");
+        assert_eq!(bytes[1..9], 168u64.to_le_bytes(), "bitmap length");
+        assert_eq!(bytes[9..13], 1u32.to_le_bytes(), "hash count");
+        assert_eq!(bytes[13..45], SEED, "seed");
+        // 3 elements x 21 probes set at most 63 bits, and at least one.
+        let set: u32 = bytes[HEADER_LEN..].iter().map(|b| b.count_ones()).sum();
+        assert!((1..=63).contains(&set), "{set}");
+    }
+
+    #[test]
+    fn probes_are_siphash_1_3_of_the_element_and_probe_index() {
+        // SipHash-1-3 keyed with the seed's first half over `e || j`, modulo the bitmap's bits;
+        // bit i is bit i mod 8 of byte i / 8 (spec §9.7).
+        let params = Params::new(1, 1);
+        let e = elements(1, 0)[0];
+        let bytes = build(&params, &SEED, &[e]);
+        let mut expected = vec![0u8; 168];
+        for j in 0..21u8 {
+            let mut h = SipHasher13::new_with_key(&SEED[..16].try_into().unwrap());
+            h.write(&[&e[..], &[j]].concat());
+            let i = h.finish() % (168 * 8);
+            expected[(i / 8) as usize] |= 1 << (i % 8);
+        }
+        assert_eq!(bytes[HEADER_LEN..], expected);
+        // The seed's second half is carried, not used.
+        let mut other = SEED;
+        other[16..].fill(0xaa);
+        assert_eq!(build(&params, &other, &[e])[HEADER_LEN..], expected);
+    }
+
+    #[test]
+    fn each_header_field_is_checked() {
+        let params = Params::new(50, 10);
+        let good = build(&params, &SEED, &elements(50, 0));
+        let with = |change: &dyn Fn(&mut Vec<u8>)| {
+            let mut bytes = good.clone();
+            change(&mut bytes);
+            Received::parse(bytes, &params).err()
+        };
+        assert_eq!(with(&|_| {}), None);
+        assert_eq!(with(&|b| b[0] = 2), Some(BloomDefect::Version(2)));
+        assert_eq!(with(&|b| b[0] = 0), Some(BloomDefect::Version(0)));
+        assert_eq!(with(&|b| b[9] = 2), Some(BloomDefect::HashCount(2)));
+        assert_eq!(with(&|b| b[12] = 1), Some(BloomDefect::HashCount(0x0100_0001)));
+        assert_eq!(with(&|b| b.truncate(HEADER_LEN - 1)), Some(BloomDefect::Truncated));
+        assert_eq!(with(&|b| b.push(0)), Some(BloomDefect::HeaderLength));
+        assert_eq!(with(&|b| b[1] ^= 1), Some(BloomDefect::HeaderLength));
+        // A filter whose header and body agree but whose size is off by more than 1% + 8 bytes.
+        let len = good.len() - HEADER_LEN;
+        let shrunk = |by: usize| {
+            let mut bytes = good[..good.len() - by].to_vec();
+            bytes[1..9].copy_from_slice(&((len - by) as u64).to_le_bytes());
+            Received::parse(bytes, &params).err()
+        };
+        let slack = len / 100 + 8;
+        assert_eq!(shrunk(slack), None);
+        assert_eq!(shrunk(slack + 1), Some(BloomDefect::BitmapSize));
+    }
+
+    #[test]
+    fn sizes_are_plausible_within_one_percent_and_eight_bytes() {
+        let params = Params::new(10_000, 10);
+        let total = HEADER_LEN as u64 + params.bytes;
+        let slack = total / 100 + 8;
+        assert!(params.plausible_len(total));
+        assert!(params.plausible_len(total + slack) && params.plausible_len(total - slack));
+        assert!(!params.plausible_len(total + slack + 1) && !params.plausible_len(total - slack - 1));
     }
 }

@@ -157,7 +157,7 @@ pub enum PeerMisbehaviour {
         /// Segment index.
         segment: u16,
         /// What is wrong.
-        reason: &'static str,
+        reason: BloomDefect,
     },
     /// An element of a counted stream repeats in the session: equal elements would let the
     /// receiver link shuffled answers to one another or to an ordered answer (spec §9.5).
@@ -182,6 +182,36 @@ impl PeerMisbehaviour {
             Self::BadBloomFilter { .. } => AbortCode::BadBloomFilter,
         }
     }
+}
+
+/// Why a received Bloom filter is refused (spec §9.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BloomDefect {
+    /// The total length announced on the first piece is not the size the declared set gives.
+    #[error("size does not match the declared set")]
+    TotalLength,
+    /// A later piece announces another total length than the first.
+    #[error("total length changed between pieces")]
+    TotalChanged,
+    /// The filter is shorter than its 45-byte header.
+    #[error("shorter than the 45-byte header")]
+    Truncated,
+    /// The version byte is not 1, the only format version.
+    #[error("not a version 1 filter")]
+    Version(u8),
+    /// The header's hash count is not 1: every probe is its own SipHash.
+    #[error("filters use one hash function per probe")]
+    HashCount(u32),
+    /// The header's bitmap length is not the length of the bitmap that follows it.
+    #[error("the header's bitmap size differs from the filter's")]
+    HeaderLength,
+    /// The bitmap is not within 1% plus 8 bytes of the size the declared set gives.
+    #[error("bitmap size does not match the declared set size")]
+    BitmapSize,
+    /// More bits are set than the declared items can set: everything would look like a member.
+    #[error("more bits set than the declared items can set (saturated filter)")]
+    Saturated,
 }
 
 /// Our own input is unusable; nothing was sent (spec §5).
@@ -246,6 +276,16 @@ pub enum InputError {
         /// The limit.
         limit: usize,
     },
+    /// A segment holds more keys than the protocol numbers (spec §5.1).
+    #[error("segment {segment} holds {keys} keys, more than the limit of {limit}")]
+    SegmentTooLarge {
+        /// The segment's label.
+        segment: String,
+        /// Keys found.
+        keys: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// More records than the protocol carries.
     #[error("{count} records, more than the limit of {limit}")]
     TooManyRecords {
@@ -261,6 +301,9 @@ pub enum InputError {
     /// A party serving Bloom filters cannot also learn in the same session (spec §9.7).
     #[error("a party serving Bloom filters cannot also learn in the same session")]
     BloomWhileLearning,
+    /// Our own Bloom filter's bitmap cannot be addressed on this platform (spec §9.7).
+    #[error("a Bloom filter of {0} bytes does not fit in memory here")]
+    BloomTooLarge(u64),
     /// RFC 9497 inputs are at most 65535 bytes.
     #[error("OPRF input of {0} bytes is longer than 65535")]
     OprfInputTooLong(usize),

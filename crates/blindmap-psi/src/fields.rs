@@ -17,6 +17,7 @@ fn sealing_key(session_id: &SessionId, group: u16, output: &Output) -> LessSafeK
     let prk = Salt::new(HKDF_SHA512, session_id).extract(output.as_bytes());
     let group = group.to_be_bytes();
     let info = [KEY_INFO, &group[..]];
+    #[allow(clippy::expect_used, reason = "HKDF-SHA512 expands up to 255 x 64 bytes; 32 are asked")]
     let okm = prk.expand(&info, &CHACHA20_POLY1305).expect("32-byte output is within HKDF's limit");
     LessSafeKey::new(UnboundKey::from(okm))
 }
@@ -39,7 +40,9 @@ pub(crate) fn encode_fields(record: &Record, names: &[FieldName]) -> Vec<u8> {
         match record.fields.get(name) {
             Some(value) => {
                 out.push(1);
-                out.extend_from_slice(&(value.len() as u16).to_be_bytes());
+                #[allow(clippy::cast_possible_truncation, reason = "Dataset::new keeps values to MAX_FIELD_LEN (1024)")]
+                let len = value.len() as u16;
+                out.extend_from_slice(&len.to_be_bytes());
                 out.extend_from_slice(value.as_bytes());
             }
             None => out.push(0),
@@ -81,6 +84,7 @@ pub(crate) fn seal(
     plain: &[u8],
 ) -> Vec<u8> {
     let mut buf = plain.to_vec();
+    #[allow(clippy::expect_used, reason = "ChaCha20-Poly1305 seals up to 256 GiB; a record's fields are kilobytes")]
     sealing_key(session_id, group, output)
         .seal_in_place_append_tag(nonce(segment, position, slot), Aad::empty(), &mut buf)
         .expect("plaintext length is bounded far below the AEAD limit");

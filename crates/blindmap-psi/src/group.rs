@@ -48,12 +48,16 @@ pub fn expand_message_xmd(msg: &[u8], dst: &[u8], out: &mut [u8]) {
     let ell = len_in_bytes.div_ceil(B_IN_BYTES);
     // 2. ABORT if ell > 255 or len_in_bytes > 65535 or len(DST) > 255
     assert!(ell <= 255 && len_in_bytes <= 65535 && dst.len() <= 255, "expand_message_xmd bounds");
+    // Each narrowing below is within the bounds step 2 just asserted.
+    #[allow(clippy::cast_possible_truncation, reason = "len(DST) <= 255, asserted above")]
     let dst_len = [dst.len() as u8];
+    #[allow(clippy::cast_possible_truncation, reason = "len_in_bytes <= 65535, asserted above")]
+    let l_i_b_str = (len_in_bytes as u16).to_be_bytes();
     // 6. msg_prime = Z_pad || msg || l_i_b_str || I2OSP(0, 1) || DST_prime
     // 7. b_0 = H(msg_prime)
     let mut h = ZPAD_STATE.clone();
     h.update(msg);
-    h.update((len_in_bytes as u16).to_be_bytes());
+    h.update(l_i_b_str);
     h.update([0u8]);
     h.update(dst);
     h.update(dst_len);
@@ -70,7 +74,9 @@ pub fn expand_message_xmd(msg: &[u8], dst: &[u8], out: &mut [u8]) {
         }
         let mut h = Sha512::new();
         h.update(input);
-        h.update([(i + 1) as u8]);
+        #[allow(clippy::cast_possible_truncation, reason = "i < ell <= 255, asserted above")]
+        let i_str = [(i + 1) as u8];
+        h.update(i_str);
         h.update(dst);
         h.update(dst_len);
         prev = h.finalize().into();

@@ -32,6 +32,10 @@
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// A wire length or index that silently wraps is a protocol bug: every narrowing conversion is
+// checked (`try_from`) or carries the reason it cannot truncate; and nothing panics on `expect`.
+#![deny(clippy::cast_possible_truncation, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::expect_used))]
 
 mod bloom;
 mod error;
@@ -49,7 +53,7 @@ mod session;
 mod transcript;
 pub mod wire;
 
-pub use error::{AbortCode, DecodeError, Error, InputError, PeerMisbehaviour};
+pub use error::{AbortCode, BloomDefect, DecodeError, Error, InputError, PeerMisbehaviour};
 pub use floor::floor_operations;
 pub use local::{Direction, InProcessRun, Observer, run_in_process, run_in_process_with};
 pub use outcome::{Cell, Outcome, Overlap, PartnerFields, PartnerRecord};
@@ -62,7 +66,7 @@ pub use precheck::{
 };
 pub use record::{
     Dataset, FieldName, KeyType, MAX_FIELD_LEN, MAX_FIELDS, MAX_KEY_LEN, MAX_KEYS_PER_RECORD, MAX_RECORDS,
-    MAX_SEGMENTS, MatchKey, Record, SegmentLabel,
+    MAX_SEGMENT_KEYS, MAX_SEGMENTS, MatchKey, Record, SegmentLabel,
 };
 pub use seed::SessionSeed;
 pub use session::{

@@ -227,12 +227,18 @@ pub fn finalize(input: &[u8], blind: &Blind, evaluated: &EvaluatedElement) -> Re
     Ok(finalize_hash(input, &unblinded))
 }
 
+/// `I2OSP(32, 2)`: the length of a serialized element in `Finalize`.
+const ELEMENT_LEN_STR: [u8; 2] = [0, 32];
+const _: () = assert!(ELEMENT_LEN == 32);
+
 /// `Finalize` once the blind is removed: the hash that both `Finalize` and `Evaluate` end with.
 pub(crate) fn finalize_hash(input: &[u8], unblinded: &ElementBytes) -> Output {
     let mut h = Sha512::new();
-    h.update((input.len() as u16).to_be_bytes());
+    #[allow(clippy::cast_possible_truncation, reason = "OPRF inputs are checked to be at most 65535 bytes")]
+    let input_len = (input.len() as u16).to_be_bytes();
+    h.update(input_len);
     h.update(input);
-    h.update((ELEMENT_LEN as u16).to_be_bytes());
+    h.update(ELEMENT_LEN_STR);
     h.update(unblinded);
     h.update(b"Finalize");
     Output(h.finalize().into())

@@ -279,6 +279,10 @@ impl Plan {
         let mut index: HashMap<Vec<Visibility>, u16> = HashMap::new();
         for col in 0..self.cols {
             let column: Vec<Visibility> = (0..self.rows).map(|row| self.level(row, col).visibility()).collect();
+            #[allow(
+                clippy::cast_possible_truncation,
+                reason = "at most one class per column, columns <= MAX_SEGMENTS (64)"
+            )]
             let next = class_vis.len() as u16;
             let class = *index.entry(column.clone()).or_insert_with(|| {
                 class_vis.push(column);
@@ -326,11 +330,13 @@ pub(crate) struct PlanStructure {
 
 impl PlanStructure {
     /// Classes serving receiver segment `row` with `visibility`, in ascending class order.
+    #[allow(clippy::cast_possible_truncation, reason = "at most one class per column, columns <= MAX_SEGMENTS (64)")]
     pub(crate) fn classes_for_row(&self, row: usize, visibility: Visibility) -> impl Iterator<Item = u16> + '_ {
         self.class_vis.iter().enumerate().filter(move |(_, vis)| vis[row] == visibility).map(|(c, _)| c as u16)
     }
 
     /// Groups whose keys evaluate receiver segment `row`, ascending.
+    #[allow(clippy::cast_possible_truncation, reason = "at most one group per column, columns <= MAX_SEGMENTS (64)")]
     pub(crate) fn groups_for_row(&self, row: usize) -> impl Iterator<Item = u16> + '_ {
         self.groups.iter().enumerate().filter(move |(_, g)| g.rows[row]).map(|(i, _)| i as u16)
     }

@@ -68,7 +68,8 @@ impl PrecheckQuery {
         // A Fisher–Yates shuffle of the places; the first ones go to the real keys.
         let mut places: [usize; PRECHECK_ELEMENTS] = std::array::from_fn(|i| i);
         for i in (1..PRECHECK_ELEMENTS).rev() {
-            let j = usize::try_from(rng.next_u64() % (i as u64 + 1)).expect("below 8");
+            #[allow(clippy::cast_possible_truncation, reason = "the remainder is at most i < 8")]
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
             places.swap(i, j);
         }
         let blinds = keys.iter().map(|_| Blind::random(rng)).collect();
@@ -122,16 +123,18 @@ impl PrecheckQuery {
             query.keys.push((input, blind, place));
         }
         // A blinded element is a uniformly random group element: so is the padding.
+        // Checked above: exactly one padding element per free place.
         let mut padding = padding.into_iter();
         let elements = elements
             .into_iter()
-            .map(|e| {
-                e.unwrap_or_else(|| {
-                    let uniform = padding.next().expect("one padding element per free place");
-                    element_from_uniform(&uniform).compress().to_bytes()
-                })
+            .map(|e| match e {
+                Some(e) => Ok(e),
+                None => padding
+                    .next()
+                    .map(|uniform| element_from_uniform(&uniform).compress().to_bytes())
+                    .ok_or(Error::Precheck("one blind per key and one padding element per free place")),
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         Ok((query, elements))
     }
 

@@ -20,6 +20,8 @@ pub const MAX_FIELDS: usize = 32;
 pub const MAX_SEGMENTS: usize = 64;
 /// Most records one party may bring to a session (spec §8.4).
 pub const MAX_RECORDS: usize = (u32::MAX >> 1) as usize;
+/// Most keys one segment may hold (spec §5.1): positions of keys in a segment are 32-bit.
+pub const MAX_SEGMENT_KEYS: u64 = u32::MAX as u64;
 
 fn is_name(s: &str, max: usize, first: impl Fn(u8) -> bool, rest: impl Fn(u8) -> bool) -> bool {
     let b = s.as_bytes();
@@ -198,10 +200,25 @@ impl Dataset {
         }
         let mut by_label: BTreeMap<SegmentLabel, Vec<u32>> = BTreeMap::new();
         for (index, record) in records.iter().enumerate() {
-            by_label.entry(record.segment.clone()).or_default().push(index as u32);
+            #[allow(
+                clippy::cast_possible_truncation,
+                reason = "index < records.len() <= MAX_RECORDS < 2^31, checked above"
+            )]
+            let index = index as u32;
+            by_label.entry(record.segment.clone()).or_default().push(index);
         }
         if by_label.len() > MAX_SEGMENTS {
             return Err(InputError::TooManySegments { count: by_label.len(), limit: MAX_SEGMENTS });
+        }
+        for (label, members) in &by_label {
+            let keys: u64 = members.iter().map(|&r| records[r as usize].keys.len() as u64).sum();
+            if keys > MAX_SEGMENT_KEYS {
+                return Err(InputError::SegmentTooLarge {
+                    segment: label.as_str().to_owned(),
+                    keys,
+                    limit: MAX_SEGMENT_KEYS,
+                });
+            }
         }
         let (segments, members) = by_label.into_iter().unzip();
         Ok(Self { records, segments, members })
@@ -223,6 +240,7 @@ impl Dataset {
     }
 
     /// Number of keys in segment `segment` and the largest number on one record.
+    #[allow(clippy::cast_possible_truncation, reason = "a record has at most MAX_KEYS_PER_RECORD (64) keys")]
     pub(crate) fn segment_shape(&self, segment: usize) -> (u64, u8) {
         self.members[segment].iter().fold((0u64, 0u8), |(sum, max), &r| {
             let n = self.records[r as usize].keys.len();

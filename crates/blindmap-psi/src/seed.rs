@@ -77,7 +77,9 @@ impl Drop for Prg {
 impl Prg {
     fn new(seed: &[u8; SEED_LEN], label: &[u8]) -> Self {
         let mut prefix = Sha512::new();
-        prefix.update((label.len() as u16).to_be_bytes());
+        #[allow(clippy::cast_possible_truncation, reason = "labels are constants and indices, tens of bytes")]
+        let label_len = (label.len() as u16).to_be_bytes();
+        prefix.update(label_len);
         prefix.update(label);
         prefix.update(seed);
         Self { prefix, counter: 0, block: [0; 64], used: 64 }
@@ -129,6 +131,7 @@ impl Prg {
     /// `for i = n-1 down to 1: j = below(i+1); swap(i, j)`.
     pub(crate) fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
+            #[allow(clippy::cast_possible_truncation, reason = "below(i + 1) <= i, itself a usize")]
             let j = self.below(i as u64 + 1) as usize;
             items.swap(i, j);
         }

@@ -258,6 +258,10 @@ pub struct Frame {
 
 impl Frame {
     /// Serializes the frame (spec §8.1).
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "a session builds messages within the limits of spec §8, which decode enforces: body <= MAX_BODY_LEN, <= 64 segments, records and sealed slots <= 64, chunk counts and sealed values <= 65535, names <= 64 bytes"
+    )]
     pub fn encode(&self) -> Vec<u8> {
         let mut w = Writer(Vec::with_capacity(FRAME_HEADER_LEN + 64));
         w.u8(PROTOCOL_VERSION);
@@ -301,7 +305,8 @@ impl Frame {
         if bytes[0] != PROTOCOL_VERSION {
             return Err(DecodeError::UnsupportedVersion(bytes[0]));
         }
-        let len = u32::from_be_bytes(bytes[FRAME_HEADER_LEN - 4..FRAME_HEADER_LEN].try_into().expect("4 bytes"));
+        let Some(&len) = bytes[FRAME_HEADER_LEN - 4..].first_chunk::<4>() else { return Ok(None) };
+        let len = u32::from_be_bytes(len);
         if len as usize > MAX_BODY_LEN {
             return Err(DecodeError::BodyTooLarge { len: len.into(), limit: MAX_BODY_LEN as u64 });
         }
@@ -370,6 +375,10 @@ pub(crate) fn decode_frame(bytes: &[u8]) -> Result<(Frame, Vec<RistrettoPoint>),
     Ok((Frame { session_id, seq, message }, points))
 }
 
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "a session builds messages within the limits of spec §8, which decode enforces: body <= MAX_BODY_LEN, <= 64 segments, records and sealed slots <= 64, chunk counts and sealed values <= 65535, names <= 64 bytes"
+)]
 fn encode_body(message: &Message, w: &mut Writer) {
     match message {
         Message::Hello(h) => encode_hello(h, w),
@@ -417,6 +426,10 @@ fn encode_body(message: &Message, w: &mut Writer) {
 }
 
 // spec §8.4
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "a session builds messages within the limits of spec §8, which decode enforces: body <= MAX_BODY_LEN, <= 64 segments, records and sealed slots <= 64, chunk counts and sealed values <= 65535, names <= 64 bytes"
+)]
 fn encode_hello(h: &Hello, w: &mut Writer) {
     w.u16(SUITE_RISTRETTO255_SHA512);
     w.u8(match h.role {
@@ -473,6 +486,10 @@ fn decode_hello(r: &mut Reader<'_>) -> Result<Hello, DecodeError> {
 }
 
 // spec §8.5
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "a session builds messages within the limits of spec §8, which decode enforces: body <= MAX_BODY_LEN, <= 64 segments, records and sealed slots <= 64, chunk counts and sealed values <= 65535, names <= 64 bytes"
+)]
 fn encode_plan(p: &Plan, w: &mut Writer) {
     w.u32(p.threshold);
     w.u32(p.min_segment);
@@ -546,6 +563,7 @@ pub(crate) trait Item: Sized + Copy {
 
 impl Item for ElementBytes {
     const LEN: usize = ELEMENT_LEN;
+    #[allow(clippy::expect_used, reason = "every caller cuts the slice with chunks_exact(Self::LEN)")]
     fn from_slice(b: &[u8]) -> Self {
         b.try_into().expect("length checked")
     }
@@ -556,6 +574,7 @@ impl Item for ElementBytes {
 
 impl Item for Tag {
     const LEN: usize = TAG_LEN;
+    #[allow(clippy::expect_used, reason = "every caller cuts the slice with chunks_exact(Self::LEN)")]
     fn from_slice(b: &[u8]) -> Self {
         b.try_into().expect("length checked")
     }
@@ -566,6 +585,10 @@ impl Item for Tag {
 
 // spec §8.6
 /// spec §8.6: `segment || first || count`, which opens every chunk of records.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "a session builds messages within the limits of spec §8, which decode enforces: body <= MAX_BODY_LEN, <= 64 segments, records and sealed slots <= 64, chunk counts and sealed values <= 65535, names <= 64 bytes"
+)]
 fn encode_chunk_header(segment: u16, first: u32, count: usize, w: &mut Writer) {
     w.u16(segment);
     w.u32(first);
@@ -674,6 +697,10 @@ impl Writer {
         self.0.extend_from_slice(b);
     }
     /// A name: one length byte, then ASCII.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "a session builds messages within the limits of spec §8, which decode enforces: body <= MAX_BODY_LEN, <= 64 segments, records and sealed slots <= 64, chunk counts and sealed values <= 65535, names <= 64 bytes"
+    )]
     fn name(&mut self, s: &str) {
         self.u8(s.len() as u8);
         self.bytes(s.as_bytes());
@@ -693,7 +720,7 @@ impl<'a> Reader<'a> {
         Ok(head)
     }
     fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
-        Ok(self.take(N)?.try_into().expect("N bytes"))
+        self.take(N)?.try_into().map_err(|_| DecodeError::Truncated)
     }
     fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take(1)?[0])
@@ -836,7 +863,7 @@ mod tests {
         // A body longer than its content is rejected too.
         let mut bytes = frame(Message::Abort(AbortCode::Internal)).encode();
         bytes.push(0);
-        let len = (bytes.len() - FRAME_HEADER_LEN) as u32;
+        let len = u32::try_from(bytes.len() - FRAME_HEADER_LEN).unwrap();
         bytes[FRAME_HEADER_LEN - 4..FRAME_HEADER_LEN].copy_from_slice(&len.to_be_bytes());
         assert_eq!(Frame::decode(&bytes), Err(DecodeError::TrailingBytes(1)));
     }
@@ -870,7 +897,8 @@ mod tests {
     #[test]
     fn oversized_bodies_are_rejected_before_reading() {
         let mut bytes = frame(Message::Abort(AbortCode::Internal)).encode();
-        bytes[FRAME_HEADER_LEN - 4..FRAME_HEADER_LEN].copy_from_slice(&(MAX_BODY_LEN as u32 + 1).to_be_bytes());
+        bytes[FRAME_HEADER_LEN - 4..FRAME_HEADER_LEN]
+            .copy_from_slice(&(u32::try_from(MAX_BODY_LEN).unwrap() + 1).to_be_bytes());
         assert!(matches!(Frame::decode(&bytes), Err(DecodeError::BodyTooLarge { .. })));
         assert!(matches!(Frame::peek_len(&bytes), Err(DecodeError::BodyTooLarge { .. })));
     }

@@ -249,6 +249,36 @@ mod tests {
         assert_eq!(AccountKeys::of_customer(None, None, &many, &[]).unwrap_err().reason, DropReason::TooManyKeys);
     }
 
+    #[test]
+    fn a_customer_by_hand_keeps_each_key_once_and_up_to_eight() {
+        let keys = AccountKeys::of_customer(
+            Some("Acme GmbH"),
+            Some("DE"),
+            &["acme.com", "https://ACME.com/", "acme.de"],
+            &["150483782", "15-048-3782"],
+        )
+        .unwrap();
+        assert_eq!(keys.domains, ["acme.com", "acme.de"]);
+        assert_eq!(keys.duns, ["150483782"]);
+        assert_eq!(keys.counts(), [2, 1, 1, 0, 0]);
+        assert!(!keys.is_empty());
+        let eight: Vec<String> = (0..7).map(|i| format!("acme{i}.com")).collect();
+        let eight: Vec<&str> = eight.iter().map(String::as_str).collect();
+        let keys = AccountKeys::of_customer(Some("Acme"), Some("US"), &eight, &[]).unwrap();
+        assert_eq!(keys.domains.len() + usize::from(keys.name_country.is_some()), 8, "eight keys are allowed");
+        let long = "x".repeat(501);
+        let e = AccountKeys::of_customer(Some(&long), Some("US"), &[], &[]).unwrap_err();
+        assert_eq!((e.field, e.reason), ("name", DropReason::NameTooLong));
+        let e = AccountKeys::of_customer(None, None, &[], &["12"]).unwrap_err();
+        assert_eq!(e.field, "duns");
+        let only_duns = AccountKeys { duns: vec!["150483782".into()], ..AccountKeys::default() };
+        assert!(!only_duns.is_empty());
+        let only_name = AccountKeys { name_country: Some(("acme".into(), "US")), ..AccountKeys::default() };
+        assert!(!only_name.is_empty());
+        let evidence = AccountKeys { postal_code: Some("10115".into()), phone: Some("+4930123".into()), ..only_name };
+        assert_eq!(evidence.counts(), [0, 0, 1, 1, 1]);
+    }
+
     fn account(duns: Option<&str>, domain: Option<&str>, city: Option<&str>) -> AccountKeys {
         AccountKeys {
             domains: domain.into_iter().map(str::to_owned).collect(),

@@ -286,6 +286,7 @@ pub(super) fn prg_label(prefix: &[u8], indices: &[u16]) -> Vec<u8> {
 }
 
 /// spec §9.4: counted streams first, then regular ones, each in hello order.
+#[allow(clippy::cast_possible_truncation, reason = "segment, class and group indices are below MAX_SEGMENTS (64)")]
 fn stream_order(n: usize, counted: impl Fn(usize) -> bool, sends: impl Fn(usize) -> bool) -> Vec<Stream> {
     let counted = (0..n).filter(|&s| counted(s)).map(|s| Stream::Counted(s as u16));
     let regular = (0..n).filter(|&s| sends(s)).map(|s| Stream::Regular(s as u16));
@@ -293,6 +294,10 @@ fn stream_order(n: usize, counted: impl Fn(usize) -> bool, sends: impl Fn(usize)
 }
 
 impl Exchange {
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "segment, class and group indices are below MAX_SEGMENTS (64); key slots below MAX_KEYS_PER_RECORD (64); a segment's counted keys are at most its keys, at most MAX_SEGMENT_KEYS (2^32 - 1)"
+    )]
     pub(crate) fn new(
         role: Role,
         session_id: SessionId,
@@ -630,6 +635,7 @@ impl Exchange {
     }
 
     /// Number of keys of our record at `position` of segment `s` (its regular stream).
+    #[allow(clippy::cast_possible_truncation, reason = "a record has at most MAX_KEYS_PER_RECORD (64) keys")]
     pub(super) fn width(&self, s: u16, position: u32) -> u8 {
         let segment = &self.own[s as usize];
         self.data.records()[segment.order[position as usize] as usize].keys.len() as u8
@@ -680,6 +686,7 @@ impl Exchange {
     }
 
     /// The outcome (spec §10.3).
+    #[allow(clippy::cast_possible_truncation, reason = "segment, class and group indices are below MAX_SEGMENTS (64)")]
     pub(crate) fn into_outcome(self) -> Outcome {
         let rows = self.own.len();
         let cols = self.partner.len();

@@ -147,7 +147,9 @@ impl Session {
             .enumerate()
             .map(|(i, label)| {
                 let (keys, max_width) = data.segment_shape(i);
-                SegmentInfo { label: label.clone(), records: data.members(i).len() as u32, keys, max_width }
+                #[allow(clippy::cast_possible_truncation, reason = "a segment has at most MAX_RECORDS < 2^31 records")]
+                let records = data.members(i).len() as u32;
+                SegmentInfo { label: label.clone(), records, keys, max_width }
             })
             .collect();
         let my_hello = Hello { role, learn: config.learn, segments };

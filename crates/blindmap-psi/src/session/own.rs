@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::exchange::{Exchange, Expected, MAX_CHUNK_ELEMENTS, Stream, prg_label};
 use crate::bloom;
-use crate::error::Error;
+use crate::error::{Error, InputError};
 use crate::fields;
 use crate::group::{self, ElementBytes};
 use crate::oprf::{self, HASH_TO_GROUP_DST};
@@ -56,11 +56,12 @@ impl Exchange {
 
     /// A chunk of segment `s`'s counted stream (spec §9.5): records in input order, each as
     /// `counted_width` elements — `[k_count] H(key)` for its counted keys, then random stand-ins.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "positions are below a segment's records (MAX_RECORDS < 2^31), chunk counts below MAX_CHUNK_RECORDS (65535), key slots below MAX_KEYS_PER_RECORD (64)"
+    )]
     fn emit_counted(&mut self, s: u16) -> Result<(u16, u32, Vec<Message>), Error> {
         let first = self.emit_pos as usize;
-        if self.dummy_prg.is_none() {
-            self.dummy_prg = Some(self.seed.prg(b"blindmap/v1/dummy"));
-        }
         let data = &self.data;
         let segment = &self.own[s as usize];
         let members = data.members(s as usize);
@@ -75,10 +76,10 @@ impl Exchange {
             })
             .collect();
         let points = hash_inputs(&inputs)?;
-        let key = self.count_key.as_ref().expect("a count key exists when a segment is counted");
+        let key = self.count_key.as_ref().ok_or(Error::State("a counted segment without a count key"))?;
         let mut real = key.raise_serialize(&points).into_iter();
         let offsets = &segment.counted_offsets[first..=end];
-        let prg = self.dummy_prg.as_mut().expect("set above");
+        let prg = self.dummy_prg.get_or_insert_with(|| self.seed.prg(b"blindmap/v1/dummy"));
         let mut stand_ins = Vec::new();
         for w in offsets.windows(2) {
             for _ in (w[1] - w[0]) as usize..width {
@@ -103,7 +104,7 @@ impl Exchange {
             reference: 0,
             segment: s,
             first: first as u32,
-            widths: vec![width as u8; end - first],
+            widths: vec![segment.counted_width; end - first],
             items,
         });
         Ok((s, count, vec![message]))
@@ -111,6 +112,10 @@ impl Exchange {
 
     /// A chunk of segment `s`'s regular stream: `Elements`, then `Blinded` where fields are
     /// disclosed to us (spec §9.5).
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "positions are below a segment's records (MAX_RECORDS < 2^31), chunk counts below MAX_CHUNK_RECORDS (65535), key slots below MAX_KEYS_PER_RECORD (64); a segment's keys are at most MAX_SEGMENT_KEYS (2^32 - 1)"
+    )]
     fn emit_regular(&mut self, s: u16) -> Result<(u16, u32, Vec<Message>), Error> {
         let si = s as usize;
         let first = self.emit_pos;
@@ -149,7 +154,7 @@ impl Exchange {
                 // Reserved once: growing a `Zeroizing<Vec>` would free old blinds uncleared.
                 segment.blinds.reserve_exact(usize::try_from(segment.keys).unwrap_or(usize::MAX));
             }
-            let prg = self.blind_prg.as_mut().expect("set at segment start");
+            let prg = self.blind_prg.as_mut().ok_or(Error::State("blinds drawn before their segment started"))?;
             let start = segment.blinds.len();
             for _ in 0..points.len() {
                 segment.blinds.push(prg.scalar());
@@ -174,6 +179,10 @@ impl Exchange {
 
     /// spec §10.4: for each record and each of its keys, the record's fields sealed under the
     /// OPRF output of that key with the group's key.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "positions are below a segment's records (MAX_RECORDS < 2^31), chunk counts below MAX_CHUNK_RECORDS (65535), key slots below MAX_KEYS_PER_RECORD (64)"
+    )]
     fn seal_records(
         &self,
         g: u16,
@@ -246,11 +255,16 @@ impl Exchange {
     }
 
     /// The next `Sealed` message (spec §8.8): groups, then segments, then positions, ascending.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "positions are below a segment's records (MAX_RECORDS < 2^31), chunk counts below MAX_CHUNK_RECORDS (65535), key slots below MAX_KEYS_PER_RECORD (64)"
+    )]
     pub(super) fn emit_sealed_chunk(&mut self) -> Option<Vec<Message>> {
         let ((g, s), from) = match self.sealed_cursor {
             Some(c) => c,
             None => (*self.sealed_out.keys().next()?, 0),
         };
+        #[allow(clippy::expect_used, reason = "the cursor names only streams still in sealed_out")]
         let records = self.sealed_out.get_mut(&(g, s)).expect("cursor points at a stream");
         let mut bytes = 0usize;
         let mut to = from;
@@ -299,7 +313,7 @@ impl Exchange {
         let params = bloom::Params::new(segment.keys, self.bloom_lookups);
         let mut seed = [0u8; 32];
         self.seed.prg(&prg_label(b"blindmap/v1/bloom", &[t])).fill(&mut seed);
-        let mut builder = bloom::Builder::new(&params, &seed);
+        let mut builder = bloom::Builder::new(&params, &seed).ok_or(InputError::BloomTooLarge(params.bytes))?;
         let key = &self.class_keys[segment.class as usize];
         for members in self.data.members(ti).chunks(BLOOM_BATCH) {
             let inputs: Vec<Vec<u8>> = members

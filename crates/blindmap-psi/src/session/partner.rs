@@ -10,7 +10,7 @@ use super::exchange::{
     Exchange, KeyId, MAX_CHUNK_ELEMENTS, MAX_COUNTED_WIDTH, OwnSlot, PartnerSlot, Stream, prg_label,
 };
 use crate::bloom;
-use crate::error::{Error, PeerMisbehaviour};
+use crate::error::{BloomDefect, Error, PeerMisbehaviour};
 use crate::fields;
 use crate::group::{self, ElementBytes, SecretScalar, Tag};
 use crate::oprf;
@@ -22,6 +22,10 @@ fn unexpected(expected: impl Into<String>, got: impl Into<String>) -> Error {
 }
 
 /// `(record index in chunk, slot, item index)` for every item of a chunk.
+#[allow(
+    clippy::cast_possible_truncation,
+    reason = "decoded chunks hold at most 65535 records (a u16 count), positions are below a segment's records (a u32), counted widths at most MAX_COUNTED_WIDTH (4)"
+)]
 fn slots(widths: &[u8]) -> impl Iterator<Item = (u32, u8, usize)> + '_ {
     widths
         .iter()
@@ -32,7 +36,9 @@ fn slots(widths: &[u8]) -> impl Iterator<Item = (u32, u8, usize)> + '_ {
 }
 
 fn prefix(element: &ElementBytes) -> [u8; 16] {
-    element[..16].try_into().expect("16 bytes")
+    let mut prefix = [0; 16];
+    prefix.copy_from_slice(&element[..16]);
+    prefix
 }
 
 /// The sorted union of two sorted lists, or `None` if any value occurs twice in all.
@@ -59,6 +65,7 @@ impl Exchange {
     fn key(&self, key: KeyId) -> &SecretScalar {
         match key {
             KeyId::Class(c) => &self.class_keys[c as usize],
+            #[allow(clippy::expect_used, reason = "KeyId::Count is named only for counted streams, which have the key")]
             KeyId::Count => self.count_key.as_ref().expect("compared with the count key only when counting"),
         }
     }
@@ -110,6 +117,10 @@ impl Exchange {
 
     /// A chunk of the partner's counted stream (spec §9.5): kept, answered under each of our
     /// classes that serve its segment at the counts level, for shuffling once complete.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "decoded chunks hold at most 65535 records (a u16 count), positions are below a segment's records (a u32), counted widths at most MAX_COUNTED_WIDTH (4)"
+    )]
     pub(super) fn on_counted(
         &mut self,
         chunk: RecordChunk<ElementBytes>,
@@ -147,6 +158,10 @@ impl Exchange {
 
     /// The end of a counted stream: no element may repeat across the partner's counted streams
     /// (spec §9.5); then the shuffled answers go out.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "decoded chunks hold at most 65535 records (a u16 count), positions are below a segment's records (a u32), counted widths at most MAX_COUNTED_WIDTH (4)"
+    )]
     fn finish_counted(&mut self, t: u16, out: &mut Vec<Message>) -> Result<(), Error> {
         let mut fresh = std::mem::take(&mut self.pending_prefixes);
         fresh.par_sort_unstable();
@@ -192,6 +207,10 @@ impl Exchange {
 
     /// An `Elements` chunk of the partner (spec §9.5): answer it in order per our plan, and
     /// evaluate it for our own comparisons (spec §10.1).
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "decoded chunks hold at most 65535 records (a u16 count), positions are below a segment's records (a u32), counted widths at most MAX_COUNTED_WIDTH (4)"
+    )]
     pub(super) fn on_elements(
         &mut self,
         chunk: RecordChunk<ElementBytes>,
@@ -359,6 +378,10 @@ impl Exchange {
 
     /// Checks a return against the next one owed (spec §9.5) and consumes it. Returns how our
     /// records were served.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "decoded chunks hold at most 65535 records (a u16 count), positions are below a segment's records (a u32), counted widths at most MAX_COUNTED_WIDTH (4)"
+    )]
     fn take_expected<T>(&mut self, kind: Kind, chunk: &RecordChunk<T>) -> Result<Visibility, Error> {
         let count = chunk.widths.len() as u32;
         let matches = self.expected.front().is_some_and(|e| {
@@ -380,7 +403,7 @@ impl Exchange {
                 ),
             ));
         }
-        let e = self.expected.front_mut().expect("checked above");
+        let e = self.expected.front_mut().ok_or(Error::State("no return expected"))?;
         let visibility = if e.exact { Visibility::Ordered } else { Visibility::Shuffled };
         e.next += count;
         if e.next == e.end {
@@ -465,6 +488,10 @@ impl Exchange {
     }
 
     /// Sealed fields of the partner (spec §10.4): open those of records we matched.
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "decoded chunks hold at most 65535 records (a u16 count), positions are below a segment's records (a u32), counted widths at most MAX_COUNTED_WIDTH (4)"
+    )]
     pub(super) fn on_sealed(&mut self, chunk: SealedChunk) -> Result<(), Error> {
         let Some(&(g, t)) = self.sealed_in.get(self.sealed_in_at) else {
             return Err(unexpected("no more sealed fields", "Sealed"));
@@ -572,11 +599,11 @@ impl Exchange {
             // spec §9.7: the size follows from the declared set; refuse anything else before
             // buffering it.
             if !params.plausible_len(chunk.total_len) {
-                return Err(bad("size does not match the declared set"));
+                return Err(bad(BloomDefect::TotalLength));
             }
             self.bloom_total = chunk.total_len;
         } else if chunk.total_len != self.bloom_total {
-            return Err(bad("total length changed between pieces"));
+            return Err(bad(BloomDefect::TotalChanged));
         }
         self.bloom_buffer.extend_from_slice(&chunk.data);
         if (self.bloom_buffer.len() as u64) < self.bloom_total {

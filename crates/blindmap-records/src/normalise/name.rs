@@ -125,4 +125,21 @@ mod tests {
             assert_eq!(company_name(&once, Some("KR")), Ok(once.clone()), "{raw}");
         }
     }
+
+    #[test]
+    fn a_trailing_and_goes_with_the_form_it_joined() {
+        assert_eq!(company_name("Smith and", Some("US")), Ok("smith".to_owned()));
+        assert_eq!(company_name("Smith & Co.", Some("US")), Ok("smith".to_owned()));
+        assert_eq!(company_name("Smith and Wesson", Some("US")), Ok("smith and wesson".to_owned()));
+        // The last word stays, even when it is "and".
+        assert_eq!(company_name("And", Some("US")), Ok("and".to_owned()));
+    }
+
+    #[test]
+    fn names_are_at_most_500_bytes() {
+        assert_eq!(company_name(&"x".repeat(MAX_NAME_LEN), Some("US")), Ok("x".repeat(MAX_NAME_LEN)));
+        assert_eq!(company_name(&"x".repeat(MAX_NAME_LEN + 1), Some("US")), Err(DropReason::NameTooLong));
+        assert_eq!(company_name("A.", Some("US")), Err(DropReason::NameEmpty));
+        assert_eq!(company_name("AB", Some("US")), Ok("ab".to_owned()));
+    }
 }
