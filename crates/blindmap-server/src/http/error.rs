@@ -108,6 +108,17 @@ pub struct Problem {
     pub detail: String,
 }
 
+impl From<crate::service::corrections::CorrectionError> for ApiError {
+    fn from(e: crate::service::corrections::CorrectionError) -> Self {
+        use crate::service::corrections::CorrectionError as E;
+        match e {
+            E::NotFound(what) => Self::NotFound(what),
+            E::Store(e) => Self::Store(e),
+            invalid => Self::Invalid(invalid.to_string()),
+        }
+    }
+}
+
 impl ApiError {
     /// The HTTP status of this error and what to tell the caller (a store failure is logged
     /// here and told as a generic failure).
