@@ -74,21 +74,38 @@ impl RunTasks {
     }
 }
 
+/// Why a sharing policy cannot be used: a rule's segment is not a label, or the protocol
+/// refuses a rule (spec §6.2). Refused when the policy is saved (422).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SharingError {
+    /// A rule names a segment that is neither `*` nor a label.
+    #[error("sharing rule segment {segment:?}: {error}")]
+    Segment {
+        /// As the rule gives it.
+        segment: String,
+        /// Why it is no label.
+        error: blindmap_psi::InputError,
+    },
+    /// The protocol refuses the rule (e.g. two rules for the same cell).
+    #[error("sharing rule: {0}")]
+    Rule(blindmap_psi::InputError),
+}
+
 /// A sharing policy as the protocol's disclosure policy: counts where no rule says otherwise.
-pub(crate) fn disclosure_policy(policy: &SharingPolicy) -> Result<DisclosurePolicy, ApiError> {
+pub(crate) fn disclosure_policy(policy: &SharingPolicy) -> Result<DisclosurePolicy, SharingError> {
     let mut out = DisclosurePolicy::new(Level::Counts)
         .with_threshold(policy.threshold)
         .with_min_partner_segment(policy.min_partner_segment);
-    let segment = |s: &str| -> Result<Option<SegmentLabel>, ApiError> {
+    let segment = |s: &str| -> Result<Option<SegmentLabel>, SharingError> {
         if s == "*" {
             return Ok(None);
         }
-        SegmentLabel::new(s).map(Some).map_err(|e| ApiError::Invalid(format!("sharing rule segment {s:?}: {e}")))
+        SegmentLabel::new(s).map(Some).map_err(|error| SharingError::Segment { segment: s.to_owned(), error })
     };
     for rule in &policy.rules {
         out = out
             .with_rule(segment(&rule.own_segment)?, segment(&rule.partner_segment)?, rule.level.clone())
-            .map_err(|e| ApiError::Invalid(format!("sharing rule: {e}")))?;
+            .map_err(SharingError::Rule)?;
     }
     Ok(out)
 }
@@ -116,7 +133,7 @@ pub(crate) async fn start(
     let sharing = store.sharing(org, &partnership.id).await?;
     let policy = match (disclosure_policy(&sharing), role) {
         (Ok(policy), _) => policy,
-        (Err(e), RunRole::Initiator) => return Err(e),
+        (Err(e), RunRole::Initiator) => return Err(e.into()),
         // A policy saved before policies were checked on save: the partner hears that it cannot
         // be used, not what it says; this side's admins find why in the log.
         (Err(e), RunRole::Responder) => {
