@@ -50,8 +50,14 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 echo "cargo-fuzz: $(cargo fuzz --version) (ready after $((SECONDS - started)) s)"
 
-# The fuzz workspace's own Cargo.lock must already say what is built.
-cargo fetch --locked --quiet --manifest-path fuzz/Cargo.toml
+# The fuzz workspace keeps its own Cargo.lock, which goes stale whenever the crates it fuzzes
+# change their dependencies. Stale, it is brought up to date (cargo keeps every version it
+# already pins) rather than failing the run, and the script says how to commit the update.
+if ! cargo fetch --locked --quiet --manifest-path fuzz/Cargo.toml 2>/dev/null; then
+  echo "fuzz/Cargo.lock is out of date with the crates it fuzzes: updating it for this run" \
+    "(to keep the update: cargo fetch --manifest-path fuzz/Cargo.toml, and commit fuzz/Cargo.lock)"
+  cargo fetch --quiet --manifest-path fuzz/Cargo.toml
+fi
 
 started=$SECONDS
 cargo fuzz build --sanitizer "$sanitizer"
