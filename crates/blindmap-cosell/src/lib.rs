@@ -2,7 +2,8 @@
 //! clock: callers pass times in): co-sell records that two nodes keep in step ([`cosell`]), deal
 //! registration with automatic conflict checks and protection windows ([`dealreg`]), partner
 //! attribution under categorical and weighted multi-touch models ([`attribution`]), exact money
-//! ([`money`]), and Standard Webhooks signatures with the delivery schedule ([`webhook`]).
+//! ([`money`]), Standard Webhooks signatures with the delivery schedule ([`webhook`]), and RFC 3339
+//! times to and from Unix milliseconds ([`time`]).
 //!
 //! The node (`blindmap-server`) stores these, exposes them through its API, its command line and
 //! the peer channel, and delivers the events.
@@ -14,6 +15,7 @@ pub mod attribution;
 pub mod cosell;
 pub mod dealreg;
 pub mod money;
+pub mod time;
 pub mod webhook;
 
 /// Why a rule refused.

@@ -216,26 +216,10 @@ pub(crate) fn hubspot_row_id(seed: u64, index: u64) -> String {
 }
 
 /// A date `days` after 2012-01-01 as (year, month, day).
-fn civil(mut days: u32) -> (u32, u32, u32) {
-    let mut year = 2012;
-    loop {
-        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
-        let len = if leap { 366 } else { 365 };
-        if days < len {
-            let months = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-            let mut month = 1;
-            for m in months {
-                if days < m {
-                    break;
-                }
-                days -= m;
-                month += 1;
-            }
-            return (year, month, days + 1);
-        }
-        days -= len;
-        year += 1;
-    }
+fn civil(days: u32) -> (u16, u8, u8) {
+    /// 2012-01-01T00:00:00Z in Unix milliseconds.
+    const START_MS: i64 = 1_325_376_000_000;
+    blindmap_cosell::time::utc_date(START_MS + i64::from(days) * 86_400_000)
 }
 
 fn person(rng: &mut Rng) -> String {

@@ -51,21 +51,10 @@ fn client_with(egress: Arc<WebhookEgress>, lookup: egress::Lookup) -> reqwest::C
         .expect("a webhook client")
 }
 
-/// RFC 3339 UTC time of Unix milliseconds, e.g. `2026-11-21T09:30:00.123Z`.
+/// RFC 3339 UTC time of Unix milliseconds, e.g. `2026-11-21T09:30:00.123Z`
+/// ([`blindmap_cosell::time::format`]).
 pub fn rfc3339(ms: i64) -> String {
-    let (days, rest) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s, milli) = (rest / 3_600_000, rest / 60_000 % 60, rest / 1000 % 60, rest % 1000);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
+    blindmap_cosell::time::format(ms)
 }
 
 /// The body of an event's delivery: `{"type", "timestamp", "data"}` as Standard Webhooks suggests.
@@ -166,18 +155,5 @@ pub(crate) async fn run_worker(
         } else if *stop.borrow() {
             return;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_are_rfc3339_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339(1_614_265_330_123), "2021-02-25T15:02:10.123Z");
-        assert_eq!(rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z", "a leap day");
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
     }
 }
