@@ -302,7 +302,7 @@ impl PeerClient {
     }
 
     /// POSTs JSON to `path` and decodes the JSON answer.
-    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &serde_json::Value) -> Result<T, ClientError> {
+    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl serde::Serialize) -> Result<T, ClientError> {
         decode(self.http.post(format!("{}{path}", self.base)).json(body).send().await?).await
     }
 }

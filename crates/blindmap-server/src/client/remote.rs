@@ -66,8 +66,7 @@ pub async fn accept(identity: &Identity, code: &str, organisation: &str) -> Resu
         partnership: PartnershipId::generate().to_string(),
     };
     let peer = PeerClient::new(&invite.url, &invite.fingerprint, identity)?;
-    let answer: AcceptResponse =
-        peer.post("/peer/v1/accept", &serde_json::to_value(&request).expect("serialises")).await?;
+    let answer: AcceptResponse = peer.post("/peer/v1/accept", &request).await?;
     Ok(RemotePairing {
         url: invite.url,
         fingerprint: invite.fingerprint,
