@@ -477,6 +477,71 @@ mod tests {
     }
 
     #[test]
+    fn a_submission_is_checked_at_each_bound() {
+        let ok = || submission("Globex", &["domain:acme.com"], &["cloud"]);
+        assert!(ok().check().is_ok());
+        let refused = |change: &dyn Fn(&mut Submission), why: &str| {
+            let mut s = ok();
+            change(&mut s);
+            assert!(s.check().is_err(), "{why}");
+        };
+        let accepted = |change: &dyn Fn(&mut Submission), why: &str| {
+            let mut s = ok();
+            change(&mut s);
+            assert_eq!(s.check(), Ok(()), "{why}");
+        };
+        let many = |n: usize, what: &str| -> BTreeSet<String> { (0..n).map(|i| format!("{what}{i}")).collect() };
+        accepted(&|s| s.customer_keys = many(MAX_CUSTOMER_KEYS, "domain:a"), "8 keys");
+        refused(&|s| s.customer_keys = many(MAX_CUSTOMER_KEYS + 1, "domain:a"), "9 keys");
+        accepted(&|s| s.products = many(MAX_PRODUCTS, "p"), "20 products");
+        refused(&|s| s.products = many(MAX_PRODUCTS + 1, "p"), "21 products");
+        accepted(&|s| s.products = keys(&[&"p".repeat(100)]), "a product line of 100 bytes");
+        refused(&|s| s.products = keys(&[&"p".repeat(101)]), "a product line of 101 bytes");
+        accepted(&|s| s.notes = "n".repeat(crate::cosell::MAX_TEXT), "notes at the limit");
+        refused(&|s| s.notes = "n".repeat(crate::cosell::MAX_TEXT + 1), "notes over the limit");
+        accepted(&|s| s.value.minor = 0, "a value of nothing");
+        refused(&|s| s.value.minor = -1, "a negative value");
+    }
+
+    #[test]
+    fn states_are_named_as_the_api_names_them() {
+        use RegState::{Approved, Expired, InReview, Lost, Rejected, Submitted, Won};
+        for state in [Submitted, InReview, Approved, Rejected, Expired, Won, Lost] {
+            assert_eq!(serde_json::to_value(state).unwrap(), state.as_str(), "{state:?}");
+        }
+        assert_eq!(InReview.as_str(), "in_review");
+    }
+
+    #[test]
+    fn an_expiry_may_be_ten_minutes_ahead_of_the_submitters_clock_and_no_more() {
+        let Checked::New(submitted) =
+            check_submission("rg", submission("Globex", &["domain:acme.com"], &["cloud"]), 0, &[], &[]).unwrap()
+        else {
+            panic!("new");
+        };
+        let mut vendor = submitted.clone();
+        vendor.approve(0, 90).unwrap();
+        let now = 50 * DAY_MS;
+        let expired = |end: i64| SubmitterView {
+            state: RegState::Expired,
+            protected_until: Some(end),
+            ..vendor.submitter_view()
+        };
+        assert!(submitted.clone().hear(&expired(now + 10 * 60_000), now).is_ok(), "ten minutes of skew");
+        let mut last = submitted.clone();
+        assert!(last.hear(&expired(now + 10 * 60_000 + 1), now).is_err(), "past the skew");
+
+        // An end is required exactly where a protection runs, and never taken back.
+        let view = |state, protected_until| SubmitterView { state, protected_until, ..vendor.submitter_view() };
+        assert!(submitted.clone().hear(&view(RegState::Approved, None), 1).is_err(), "approved without an end");
+        assert!(submitted.clone().hear(&view(RegState::Rejected, None), 1).is_ok(), "rejected has none");
+        let mut approved = submitted;
+        approved.hear(&vendor.submitter_view(), 1).unwrap();
+        assert!(approved.clone().hear(&view(RegState::Won, None), 2).is_err(), "a won deal keeps its end");
+        assert!(approved.hear(&view(RegState::Won, vendor.protected_until), 2).is_ok());
+    }
+
+    #[test]
     fn the_submitter_takes_only_moves_the_vendor_could_make() {
         let Checked::New(submitted) =
             check_submission("rg", submission("Globex", &["domain:acme.com"], &["cloud"]), 0, &[], &[]).unwrap()
