@@ -556,6 +556,15 @@ mod tests {
         let mut extended = vendor.clone();
         extended.extend(11, 60).unwrap();
         assert!(mine.clone().hear(&extended.submitter_view(), 11).unwrap());
+        let mut mine_extended = mine.clone();
+        mine_extended.hear(&extended.submitter_view(), 11).unwrap();
+        assert!(!mine_extended.clone().hear(&extended.submitter_view(), 12).unwrap(), "the extension heard again");
+        assert!(mine_extended.hear(&vendor.submitter_view(), 12).is_err(), "an extension taken back");
+        // The longest end a view may name: twice the longest window from now, not a moment more.
+        let latest = 12 + 2 * i64::from(MAX_WINDOW_DAYS) * DAY_MS;
+        let far = |end| SubmitterView { protected_until: Some(end), ..extended.submitter_view() };
+        assert!(mine.clone().hear(&far(latest), 12).is_ok(), "an extension to the latest end");
+        assert!(mine.clone().hear(&far(latest + 1), 12).is_err(), "past the latest end");
 
         let forged = |change: &dyn Fn(&mut SubmitterView)| {
             let mut view = vendor.submitter_view();

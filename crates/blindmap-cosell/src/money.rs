@@ -287,6 +287,12 @@ mod tests {
             Money { minor: 1000, currency: yen }.convert(&Rate::parse("0.0061").unwrap(), eur()).unwrap().minor,
             610
         );
+        // And down: 100.00 EUR at 160.5 JPY = 16,050 JPY; 0.01 EUR at 160.5 = 1.605 → 2 JPY.
+        assert_eq!(
+            Money::parse("100.00", eur()).unwrap().convert(&Rate::parse("160.5").unwrap(), yen).unwrap().minor,
+            16_050
+        );
+        assert_eq!(Money { minor: 1, currency: eur() }.convert(&Rate::parse("160.5").unwrap(), yen).unwrap().minor, 2);
         assert_eq!(Rate::parse("1.084200000").unwrap().to_string(), "1.0842");
         assert!(Rate::parse("0").is_err() && Rate::parse("-1").is_err() && Rate::parse("1.0000000001").is_err());
     }
