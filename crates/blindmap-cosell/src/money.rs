@@ -272,6 +272,21 @@ mod tests {
     }
 
     #[test]
+    fn shares_ignore_unusable_weights_and_give_units_to_the_largest_remainders() {
+        // Negative, NaN and infinite weights take no share and do not count in the sum.
+        assert_eq!(largest_remainder(10, &[1.0, -1.0, f64::NAN, f64::INFINITY, 1.0]), [5, 0, 0, 0, 5]);
+        // 1 unit over 0.2, 0.4, 0.4: the larger remainder wins, the earlier of a tie.
+        assert_eq!(largest_remainder(1, &[1.0, 2.0, 2.0]), [0, 1, 0]);
+        assert_eq!(largest_remainder(-1, &[1.0, 2.0, 2.0]), [0, -1, 0]);
+    }
+
+    #[test]
+    fn a_rate_has_at_most_twelve_whole_digits() {
+        assert!(Rate::parse("999999999999").is_ok());
+        assert!(Rate::parse("1000000000000").is_err());
+    }
+
+    #[test]
     fn conversion_is_exact_and_rounds_half_away_from_zero() {
         let rate = Rate::parse("1.0842").unwrap();
         let usd = Currency::new("USD").unwrap();

@@ -164,6 +164,8 @@ mod tests {
         secret.verify(ID, TS, BODY, good, TS + 10).unwrap();
         secret.verify(ID, TS, BODY, &format!("v1,bm9wZQ== {good}"), TS).unwrap();
         assert!(secret.verify(ID, TS, BODY, good, TS + TOLERANCE_SECONDS + 1).is_err(), "too old");
+        assert!(secret.verify(ID, TS, BODY, good, TS + TOLERANCE_SECONDS).is_ok(), "five minutes old, at the edge");
+        assert!(secret.verify(ID, TS, BODY, good, TS - TOLERANCE_SECONDS).is_ok(), "five minutes ahead, at the edge");
         assert!(secret.verify(ID, TS, br#"{"test": 2432232315}"#, good, TS).is_err(), "another body");
         assert!(secret.verify("msg_other", TS, BODY, good, TS).is_err(), "another id");
         assert!(secret.verify(ID, TS, BODY, "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", TS).is_err());
