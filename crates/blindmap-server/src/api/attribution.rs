@@ -146,7 +146,7 @@ impl ModelChoice {
     /// The model chosen, if one is.
     fn model(&self) -> Result<Option<Model>, ApiError> {
         match &self.model {
-            Some(name) => model(name, self.half_life_days).map(Some),
+            Some(name) => Ok(Some(model(name, self.half_life_days)?)),
             None if self.half_life_days.is_some() => Err(ApiError::Invalid("half_life_days goes with a model".into())),
             None => Ok(None),
         }

@@ -108,6 +108,12 @@ pub struct Problem {
     pub detail: String,
 }
 
+impl From<crate::service::attribution::AttributionError> for ApiError {
+    fn from(e: crate::service::attribution::AttributionError) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
 impl From<crate::service::runs::SharingError> for ApiError {
     fn from(e: crate::service::runs::SharingError) -> Self {
         Self::Invalid(e.to_string())

@@ -7,7 +7,6 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::api::attribution::TouchInput;
-use crate::http::error::ApiError;
 
 /// The model closes are scored under until an admin sets another: what most partner programmes
 /// report (sourced / influenced / unattributed).
@@ -22,10 +21,74 @@ pub(crate) const MAX_TOUCHES_PER_DELIVERY: usize = 100;
 /// The models by name, as the API and the ledger write them.
 pub(crate) const MODEL_NAMES: &str = "categorical, first_touch, last_touch, linear, time_decay, u_shaped, w_shaped";
 
+/// Why what the attribution API or an inbound delivery gives cannot be used (all 422, mapped in
+/// `http/error.rs`). `what` names the field as the caller wrote it.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AttributionError {
+    /// An inbound delivery that is not JSON.
+    #[error("the delivery is not JSON: {0}")]
+    NotJson(serde_json::Error),
+    /// Text holding NUL, which no store keeps.
+    #[error("{}", crate::http::extract::NUL_IN_TEXT)]
+    Nul,
+    /// JSON, but not one touch or a list of them.
+    #[error(
+        "the delivery is not {{\"type\": \"touch\", \"data\": {{opportunity, partner, kind, at, actor}}}} or \
+         {{\"type\": \"touches\", \"data\": [...]}}: {0}"
+    )]
+    NotADelivery(serde_json::Error),
+    /// None, or more touches than one delivery may carry.
+    #[error("a delivery carries 1 to {MAX_TOUCHES_PER_DELIVERY} touches")]
+    TouchCount,
+    /// One touch of a delivery (counted from 1) is refused.
+    #[error("touch {index}: {error}")]
+    Touch {
+        /// Its place in the delivery, from 1.
+        index: usize,
+        /// Why.
+        error: Box<Self>,
+    },
+    /// An empty or over-long name.
+    #[error("{what} must be 1 to 200 characters")]
+    TextLength {
+        /// The field.
+        what: &'static str,
+    },
+    /// A name with surrounding blanks or control characters.
+    #[error("{what} must not start or end with blanks or hold control characters")]
+    TextShape {
+        /// The field.
+        what: &'static str,
+    },
+    /// Not one of the touch kinds.
+    #[error("{0:?} is not a touch kind: sourced, referral, influenced or co_selling")]
+    NotAKind(String),
+    /// Not one of the models.
+    #[error("{0:?} is not a model: {MODEL_NAMES}")]
+    NotAModel(String),
+    /// A half-life out of range.
+    #[error("half_life_days must be 1 to {MAX_HALF_LIFE_DAYS}")]
+    HalfLifeRange,
+    /// `time_decay` without its half-life.
+    #[error("time_decay needs half_life_days, e.g. 30")]
+    HalfLifeMissing,
+    /// A half-life with another model.
+    #[error("half_life_days goes with time_decay only")]
+    HalfLifeWithoutTimeDecay,
+    /// Not an RFC 3339 date or date-time.
+    #[error("{what}: {text:?} is not an RFC 3339 date or date-time, e.g. 2027-01-15 or 2027-01-15T09:30:00Z")]
+    NotATime {
+        /// The field.
+        what: &'static str,
+        /// As given.
+        text: String,
+    },
+}
+
 impl TouchInput {
     /// The checked touch on its opportunity; `actor` unless the input names one, `now` (Unix
     /// milliseconds) unless it gives a time.
-    pub(crate) fn check(&self, actor: &str, now: i64) -> Result<(String, Touch), ApiError> {
+    pub(crate) fn check(&self, actor: &str, now: i64) -> Result<(String, Touch), AttributionError> {
         check_text("opportunity", &self.opportunity)?;
         check_text("partner", &self.partner)?;
         let actor = self.actor.as_deref().unwrap_or(actor);
@@ -51,42 +114,36 @@ pub(crate) enum InboundBody {
 
 impl InboundBody {
     /// The checked touches of a delivery, all or an error naming the first bad one.
-    pub(crate) fn parse(body: &[u8], actor: &str, now: i64) -> Result<Vec<(String, Touch)>, ApiError> {
-        let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| ApiError::Invalid(format!("the delivery is not JSON: {e}")))?;
+    pub(crate) fn parse(body: &[u8], actor: &str, now: i64) -> Result<Vec<(String, Touch)>, AttributionError> {
+        let value: serde_json::Value = serde_json::from_slice(body).map_err(AttributionError::NotJson)?;
         if crate::http::extract::holds_nul(&value) {
-            return Err(ApiError::Invalid(crate::http::extract::NUL_IN_TEXT.into()));
+            return Err(AttributionError::Nul);
         }
-        let parsed: Self = serde_json::from_value(value).map_err(|e| {
-            ApiError::Invalid(format!(
-                "the delivery is not {{\"type\": \"touch\", \"data\": {{opportunity, partner, kind, at, actor}}}} \
-                 or {{\"type\": \"touches\", \"data\": [...]}}: {e}"
-            ))
-        })?;
+        let parsed: Self = serde_json::from_value(value).map_err(AttributionError::NotADelivery)?;
         let inputs = match parsed {
             Self::Touch(one) => vec![one],
             Self::Touches(many) => many,
         };
         if inputs.is_empty() || inputs.len() > MAX_TOUCHES_PER_DELIVERY {
-            return Err(ApiError::Invalid(format!("a delivery carries 1 to {MAX_TOUCHES_PER_DELIVERY} touches")));
+            return Err(AttributionError::TouchCount);
         }
         inputs
             .iter()
             .enumerate()
-            .map(|(i, t)| t.check(actor, now).map_err(|e| ApiError::Invalid(format!("touch {}: {e}", i + 1))))
+            .map(|(i, t)| t.check(actor, now).map_err(|e| AttributionError::Touch { index: i + 1, error: Box::new(e) }))
             .collect()
     }
 }
 
 /// A name the attribution tables keep: 1 to 200 characters, no surrounding blanks, no control
 /// characters.
-pub(crate) fn check_text(what: &str, text: &str) -> Result<(), ApiError> {
+pub(crate) fn check_text(what: &'static str, text: &str) -> Result<(), AttributionError> {
     let n = text.chars().count();
     if n == 0 || n > 200 {
-        return Err(ApiError::Invalid(format!("{what} must be 1 to 200 characters")));
+        return Err(AttributionError::TextLength { what });
     }
     if text.trim() != text || text.chars().any(char::is_control) {
-        return Err(ApiError::Invalid(format!("{what} must not start or end with blanks or hold control characters")));
+        return Err(AttributionError::TextShape { what });
     }
     Ok(())
 }
@@ -102,20 +159,18 @@ pub(crate) fn kind_name(kind: TouchKind) -> &'static str {
 }
 
 /// A touch kind by name.
-pub(crate) fn kind(name: &str) -> Result<TouchKind, ApiError> {
+pub(crate) fn kind(name: &str) -> Result<TouchKind, AttributionError> {
     match name {
         "sourced" => Ok(TouchKind::Sourced),
         "referral" => Ok(TouchKind::Referral),
         "influenced" => Ok(TouchKind::Influenced),
         "co_selling" => Ok(TouchKind::CoSelling),
-        _ => {
-            Err(ApiError::Invalid(format!("{name:?} is not a touch kind: sourced, referral, influenced or co_selling")))
-        }
+        _ => Err(AttributionError::NotAKind(name.to_owned())),
     }
 }
 
 /// A model by name, with its half-life for `time_decay` (and only for it).
-pub(crate) fn model(name: &str, half_life_days: Option<u32>) -> Result<Model, ApiError> {
+pub(crate) fn model(name: &str, half_life_days: Option<u32>) -> Result<Model, AttributionError> {
     let model = match name {
         "categorical" => Model::Categorical,
         "first_touch" => Model::FirstTouch,
@@ -125,15 +180,13 @@ pub(crate) fn model(name: &str, half_life_days: Option<u32>) -> Result<Model, Ap
         "w_shaped" => Model::WShaped,
         "time_decay" => match half_life_days {
             Some(days @ 1..=MAX_HALF_LIFE_DAYS) => return Ok(Model::TimeDecay { half_life_days: days }),
-            Some(_) => {
-                return Err(ApiError::Invalid(format!("half_life_days must be 1 to {MAX_HALF_LIFE_DAYS}")));
-            }
-            None => return Err(ApiError::Invalid("time_decay needs half_life_days, e.g. 30".into())),
+            Some(_) => return Err(AttributionError::HalfLifeRange),
+            None => return Err(AttributionError::HalfLifeMissing),
         },
-        _ => return Err(ApiError::Invalid(format!("{name:?} is not a model: {MODEL_NAMES}"))),
+        _ => return Err(AttributionError::NotAModel(name.to_owned())),
     };
     match half_life_days {
-        Some(_) => Err(ApiError::Invalid("half_life_days goes with time_decay only".into())),
+        Some(_) => Err(AttributionError::HalfLifeWithoutTimeDecay),
         None => Ok(model),
     }
 }
@@ -141,12 +194,8 @@ pub(crate) fn model(name: &str, half_life_days: Option<u32>) -> Result<Model, Ap
 /// A time as RFC 3339 gives it, in Unix milliseconds: a full date (`2027-01-15`, midnight UTC)
 /// or a date-time with its offset (`2027-01-15T09:30:00Z`, `…09:30:00.250+01:00`), as
 /// [`blindmap_cosell::time`] reads it. `what` names the field in the message.
-pub(crate) fn parse_time(what: &str, text: &str) -> Result<i64, ApiError> {
-    blindmap_cosell::time::parse(text).map_err(|_| {
-        ApiError::Invalid(format!(
-            "{what}: {text:?} is not an RFC 3339 date or date-time, e.g. 2027-01-15 or 2027-01-15T09:30:00Z"
-        ))
-    })
+pub(crate) fn parse_time(what: &'static str, text: &str) -> Result<i64, AttributionError> {
+    blindmap_cosell::time::parse(text).map_err(|_| AttributionError::NotATime { what, text: text.to_owned() })
 }
 
 #[cfg(test)]
@@ -161,9 +210,9 @@ mod tests {
     fn a_time_that_is_not_rfc3339_is_named_in_the_message() {
         // The language itself is tested beside it, in blindmap_cosell::time.
         assert_eq!(time("2027-01-15T09:30:00+01:00"), 1_800_001_800_000);
-        let Err(ApiError::Invalid(message)) = parse_time("closed_at", "2027-02-31") else { panic!("refused") };
+        let Err(refused) = parse_time("closed_at", "2027-02-31") else { panic!("refused") };
         assert_eq!(
-            message,
+            refused.to_string(),
             r#"closed_at: "2027-02-31" is not an RFC 3339 date or date-time, e.g. 2027-01-15 or 2027-01-15T09:30:00Z"#
         );
     }
