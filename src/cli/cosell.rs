@@ -6,9 +6,8 @@ use blindmap_cosell::money::Money;
 use blindmap_server::api::Page;
 use blindmap_server::api::cosell::{CoSellFilter, CoSellView, NewCoSell};
 use clap::Subcommand;
-use serde::Deserialize;
 
-use super::{Connection, client, partnership_id, runtime};
+use super::{Connection, client, named, partnership_id, runtime};
 use crate::output::escaped;
 
 #[derive(Subcommand)]
@@ -98,7 +97,7 @@ fn amount(text: &str) -> anyhow::Result<Money> {
 
 /// A status as the API names it.
 fn status_of(text: &str) -> anyhow::Result<Status> {
-    Status::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(text)).map_err(|_| {
+    named(text).ok_or_else(|| {
         anyhow::anyhow!("{text:?} is not a status: proposed, accepted, declined, active, won, lost or withdrawn")
     })
 }

@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use blindmap_server::api::datasets::{DeleteParams, PresetName, UploadParams};
 use clap::Subcommand;
-use serde::Deserialize;
 
-use super::{Connection, client, runtime};
+use super::{Connection, client, named, runtime};
 use crate::output::escaped;
 
 #[derive(Subcommand)]
@@ -136,6 +135,5 @@ fn recognised(file: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 
 /// A preset's name as the API takes it.
 fn preset_name(name: &str) -> anyhow::Result<PresetName> {
-    PresetName::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(name))
-        .map_err(|_| anyhow::anyhow!("{name:?} is not a preset: salesforce, hubspot or generic"))
+    named(name).ok_or_else(|| anyhow::anyhow!("{name:?} is not a preset: salesforce, hubspot or generic"))
 }

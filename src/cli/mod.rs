@@ -84,3 +84,9 @@ pub(crate) async fn partnership_id(api: &ApiClient, partner: &str) -> anyhow::Re
         }
     }
 }
+
+/// The value of one of the API's enumerations (a preset, a co-sell status) by the name the API
+/// gives it; none for a name it does not have.
+pub(crate) fn named<T: serde::de::DeserializeOwned>(name: &str) -> Option<T> {
+    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(name)).ok()
+}

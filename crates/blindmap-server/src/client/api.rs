@@ -24,7 +24,7 @@ use crate::api::registrations::{
     RegistrationPage, RegistrationView,
 };
 use crate::api::reports::{Report, ReportQuery};
-use crate::api::runs::{ChangesView, OverlapPage, OverlapView, RunFilter, RunPage, RunView, StartRun};
+use crate::api::runs::{ChangesView, OverlapPage, OverlapView, PartnerParam, RunFilter, RunPage, RunView, StartRun};
 use crate::api::users::{CreatedUser, IssuedToken, NewToken, NewUser, SignedOut, SigninLink, UserList, UserView};
 use crate::api::{Page, Paged};
 
@@ -133,11 +133,24 @@ impl ApiClient {
         segments: &[&str],
         filter: &impl Serialize,
     ) -> Result<Vec<P::Item>, ClientError> {
+        self.each_page::<P>(segments, filter, |_| {}).await
+    }
+
+    /// [`Self::all`], showing each page to `seen` before its items are taken (for what a page
+    /// says beside them).
+    async fn each_page<P: Paged + DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        filter: &impl Serialize,
+        mut seen: impl FnMut(&P),
+    ) -> Result<Vec<P::Item>, ClientError> {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
             let page = Page { limit: Some(1000), cursor: cursor.take() };
-            let (more, next) = self.get::<P>(segments, &Query::of(filter)?.and(&page)?).await?.into_parts();
+            let got = self.get::<P>(segments, &Query::of(filter)?.and(&page)?).await?;
+            seen(&got);
+            let (more, next) = got.into_parts();
             items.extend(more);
             match next {
                 Some(next) => cursor = Some(next),
@@ -258,11 +271,8 @@ impl ApiClient {
     /// `GET /api/v1/overlaps`: a page of the overlapping accounts of a partnership's latest
     /// complete run.
     pub async fn latest_overlaps(&self, partnership: &str, page: &Page) -> Result<OverlapPage, ClientError> {
-        #[derive(Serialize)]
-        struct Of<'a> {
-            partnership: &'a str,
-        }
-        self.get(&["overlaps"], &Query::of(&Of { partnership })?.and(page)?).await
+        let of = PartnerParam { partnership: partnership.to_owned() };
+        self.get(&["overlaps"], &Query::of(&of)?.and(page)?).await
     }
 
     /// `GET /api/v1/reports/overlaps`: a page of the overlap report of the latest complete
@@ -277,23 +287,11 @@ impl ApiClient {
         &self,
         partnership: &str,
     ) -> Result<(Option<String>, Vec<OverlapView>), ClientError> {
-        #[derive(Serialize)]
-        struct Of<'a> {
-            partnership: &'a str,
-        }
-        let mut items = Vec::new();
+        let of = PartnerParam { partnership: partnership.to_owned() };
         let mut run = None;
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = Page { limit: Some(1000), cursor: cursor.take() };
-            let got: OverlapPage = self.get(&["overlaps"], &Query::of(&Of { partnership })?.and(&page)?).await?;
-            run.get_or_insert(got.run);
-            items.extend(got.items);
-            match got.next {
-                Some(next) => cursor = Some(next),
-                None => return Ok((run, items)),
-            }
-        }
+        let items =
+            self.each_page::<OverlapPage>(&["overlaps"], &of, |p| _ = run.get_or_insert_with(|| p.run.clone())).await?;
+        Ok((run, items))
     }
 
     // ----- corrections -----

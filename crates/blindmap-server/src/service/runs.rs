@@ -235,9 +235,9 @@ pub(crate) async fn drive<S, E, C>(
     };
     let stored = match outcome {
         Ok((outcome, traffic, elapsed, data, transcript)) => {
-            let mut completion = completion(&run, &outcome, &data, traffic, elapsed, transcript);
+            let (mut completion, result) = completion(&run, &outcome, &data, traffic, elapsed, transcript);
             completion.records = progress.get().1;
-            match overlap_event(&store, &run, &completion).await {
+            match overlap_event(&store, &run, &result, &completion.overlaps).await {
                 Ok(Some(event)) => completion.events.push(("overlap.changed".to_owned(), event)),
                 Ok(None) => {}
                 Err(e) => tracing::warn!(run = %run.id, error = %e, "cannot compare the run with the previous one"),
@@ -264,7 +264,8 @@ pub(crate) fn result_of(run: &Run) -> Result<Option<RunResult>, StoreError> {
 }
 
 /// What a finished session leaves in the store: the matrix, both plans, this side's overlapping
-/// accounts, and the audit events of what each side revealed.
+/// accounts, and the audit events of what each side revealed; with the typed result the
+/// store gets as JSON, for what is computed from it before it is stored.
 fn completion(
     run: &Run,
     outcome: &Outcome,
@@ -272,7 +273,7 @@ fn completion(
     traffic: Traffic,
     elapsed: Duration,
     transcript: Option<String>,
-) -> Completion {
+) -> (Completion, RunResult) {
     let explanations = blindmap_records::explain_overlaps(outcome, data);
     let Matrix { rows, columns, cells } = Matrix::of(outcome, data, &explanations);
     let disclosed = outcome.disclosed_plan();
@@ -351,16 +352,17 @@ fn completion(
             (!order.is_empty()).then(|| (label.to_string(), order))
         })
         .collect();
-    Completion {
+    let completion = Completion {
         result: serde_json::to_value(&result).expect("a run result is JSON"),
         overlaps,
         transcript,
         audit,
         records: 0,
         events: Vec::new(),
-        session: hex::encode(outcome.session_id()),
+        session: result.session.clone(),
         orders,
-    }
+    };
+    (completion, result)
 }
 
 /// A run result's cells as shown, with their level, by (own segment, partner segment).
@@ -436,7 +438,12 @@ pub(crate) async fn changes(
 /// previous complete run with the partner (the first run changes everything). Both runs'
 /// overlaps are taken as the lists will show them: what this side's users corrected is neither
 /// announced as new nor as lost.
-async fn overlap_event(store: &Store, run: &Run, completion: &Completion) -> Result<Option<Value>, StoreError> {
+async fn overlap_event(
+    store: &Store,
+    run: &Run,
+    now: &RunResult,
+    overlaps: &[RunOverlap],
+) -> Result<Option<Value>, StoreError> {
     let previous = store.latest_complete_run(&run.org, &run.partnership).await?;
     let old = match &previous {
         Some(p) => store.overlap_accounts(&run.org, &p.id).await?,
@@ -448,7 +455,7 @@ async fn overlap_event(store: &Store, run: &Run, completion: &Completion) -> Res
         by_account.entry(c.account_id.as_str()).or_default().push(c);
     }
     let mut new = Accounts::new();
-    for o in &completion.overlaps {
+    for o in overlaps {
         let corrected =
             by_account.get(o.account_id.as_str()).is_some_and(|cs| cs.iter().any(|c| c.hides(&o.key_types)));
         if corrected {
@@ -462,8 +469,7 @@ async fn overlap_event(store: &Store, run: &Run, completion: &Completion) -> Res
         Some(p) => shown_cells(result_of(p)?.as_ref()),
         None => BTreeMap::new(),
     };
-    let now = RunResult::deserialize(&completion.result).map_err(|_| StoreError::Corrupt("match_runs.result"))?;
-    let cells = cell_changes(&before, &shown_cells(Some(&now)), &old, &new);
+    let cells = cell_changes(&before, &shown_cells(Some(now)), &old, &new);
     Ok((!cells.is_empty()).then(|| {
         json!({ "run": run.id.as_str(), "partnership": run.partnership.as_str(), "partner": run.partner_name,
             "previous_run": previous.map(|p| p.id.to_string()), "cells": cells })
@@ -622,7 +628,8 @@ mod tests {
             overlap("f", &["name_country"], Tier::Possible),
             overlap("f", &["duns"], Tier::Confirmed),
         ]);
-        let event = overlap_event(&store, &next, &second).await.unwrap().expect("something changed");
+        let now = RunResult::deserialize(&second.result).unwrap();
+        let event = overlap_event(&store, &next, &now, &second.overlaps).await.unwrap().expect("something changed");
         let cell = &event["cells"][0];
         assert_eq!(cell["new"], json!(["e", "f"]), "{event}");
         assert_eq!(cell["new_possible"], json!(["e"]), "f has a confirmed match too: {event}");
