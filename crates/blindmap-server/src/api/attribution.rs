@@ -25,8 +25,9 @@ use crate::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
-use crate::service::attribution::{DEFAULT_MODEL, InboundBody, check_text, kind_name, model, parse_time};
+use crate::service::attribution::{DEFAULT_MODEL, InboundBody, kind_name, model, parse_time};
 use crate::service::hooks::rfc3339;
+use crate::service::text::check_name;
 
 /// A touch as the API and inbound deliveries give it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -482,7 +483,7 @@ pub struct InboundReceipt {
 
 /// An opportunity named in a path: the same checks as when it is recorded.
 fn opportunity(text: &str) -> Result<&str, ApiError> {
-    check_text("opportunity", text)?;
+    check_name("opportunity", text)?;
     Ok(text)
 }
 
@@ -740,7 +741,7 @@ async fn ledger(
     let limit = page.limit()?;
     let after = page.after(ledger_cursor, "a ledger cursor")?;
     if let Some(p) = &filter.partner {
-        check_text("partner", p)?;
+        check_name("partner", p)?;
     }
     let items = state.store.ledger_page(&caller.0.user.org, filter.partner.as_deref(), after.as_ref(), limit).await?;
     let next = Page::next(limit, &items, |e| LedgerCursor { opportunity: e.opportunity.clone(), seq: e.seq }.to_text());
@@ -772,7 +773,7 @@ async fn create_source(
     Json(body): Json<NewSource>,
 ) -> Result<(StatusCode, Json<SourceView>), ApiError> {
     caller.require(&[Role::Admin])?;
-    check_text("name", &body.name)?;
+    check_name("name", &body.name)?;
     let key: [u8; 32] = rand::random();
     let secret = Secret::from_bytes(&key).expect("32 bytes");
     let org = &caller.0.user.org;

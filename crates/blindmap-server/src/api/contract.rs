@@ -662,14 +662,14 @@ pub(crate) fn check_filter(name: &str, value: Option<&str>) -> Result<(), crate:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::attribution::check_text;
+    use crate::service::text::check_name;
 
     fn pattern_of<T: ToSchema>() -> regex::Regex {
         let schema = serde_json::to_value(T::schema()).unwrap();
         regex::Regex::new(schema["pattern"].as_str().unwrap()).unwrap()
     }
 
-    /// The `Label` pattern agrees with `check_text`, the server's rule, at its edges.
+    /// The `Label` pattern agrees with `check_name`, the server's rule, at its edges.
     #[test]
     fn the_label_pattern_is_the_servers_rule() {
         let label = pattern_of::<Label>();
@@ -698,7 +698,7 @@ mod tests {
         let long = "x".repeat(200);
         let longer = "x".repeat(201);
         for sample in samples.iter().copied().chain([long.as_str(), longer.as_str()]) {
-            assert_eq!(label.is_match(sample), check_text("t", sample).is_ok(), "{sample:?}");
+            assert_eq!(label.is_match(sample), check_name("t", sample).is_ok(), "{sample:?}");
         }
     }
 

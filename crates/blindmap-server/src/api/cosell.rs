@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
-use crate::service::cosell;
+use crate::service::cosell::{self, CoSellError};
 
 /// A co-sell record to create, on an overlap a run found.
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -201,9 +201,9 @@ async fn edit(
         // closed record) is a conflict with it; anything else is a value out of range.
         let closed = mine.record.status.value.is_final();
         mine.record.apply(edit.clone(), at, &user).map_err(|e| match e {
-            blindmap_cosell::Error::Transition { .. } => ApiError::Conflict(e.to_string()),
-            _ if closed => ApiError::Conflict(e.to_string()),
-            _ => ApiError::Invalid(e.to_string()),
+            blindmap_cosell::Error::Transition { .. } => CoSellError::NotNow(e),
+            _ if closed => CoSellError::NotNow(e),
+            _ => CoSellError::Invalid(e),
         })?;
         mine.dirty = true;
         Ok(())

@@ -182,7 +182,7 @@ async fn upload(
     body: Body,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin, Role::Integration])?;
-    crate::service::attribution::check_text("name", &params.name)?;
+    crate::service::text::check_name("name", &params.name)?;
     let permit = state.uploads.clone().try_acquire_owned().map_err(|_| ApiError::Busy {
         detail: "the node is importing as many uploads as it takes at once; try again shortly",
         retry_after_secs: 5,
@@ -243,7 +243,7 @@ async fn spool(body: Body, limit: usize) -> Result<Spooled, ApiError> {
             return Err(too_large());
         }
         if chunk.contains(&0) {
-            return Err(ApiError::Invalid(format!("the file holds a NUL byte: {}", crate::http::extract::NUL_IN_TEXT)));
+            return Err(ApiError::Invalid(format!("the file holds a NUL byte: {}", crate::service::text::NUL_IN_TEXT)));
         }
         hash.update(&chunk);
         writer.write_all(&chunk).await.map_err(spool_failed)?;

@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
-use crate::service::attribution::check_text;
+use crate::service::text::check_name;
 
 /// A token as listed (never the token itself).
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -171,9 +171,9 @@ async fn create(
 ) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
     caller.require(&[Role::Admin])?;
     let org = &caller.0.user.org;
-    check_text("name", &body.name)?;
+    check_name("name", &body.name)?;
     let label = body.token_label.unwrap_or_else(|| "first token".to_owned());
-    check_text("token_label", &label)?;
+    check_name("token_label", &label)?;
     let role = Role::parse(&body.role).ok_or_else(|| ApiError::Invalid("role is admin, rep or integration".into()))?;
     let user = state.store.create_user(org, &body.name, role).await?;
     let (id, token) = state.store.issue_token(org, &user.id, &label).await?;
@@ -205,7 +205,7 @@ async fn issue(
     caller.require(&[Role::Admin])?;
     let org = &caller.0.user.org;
     let user = UserId::parse(&id).ok_or(ApiError::NotFound("user"))?;
-    check_text("label", &body.label)?;
+    check_name("label", &body.label)?;
     let (id, token) = state.store.issue_token(org, &user, &body.label).await?;
     let detail = serde_json::json!({ "user": user.to_string(), "token": id.to_string(), "label": body.label });
     state.store.record_audit(org, &caller.0.user.name, "token.issued", &detail).await?;

@@ -114,9 +114,26 @@ impl From<crate::service::attribution::AttributionError> for ApiError {
     }
 }
 
+impl From<crate::service::text::TextError> for ApiError {
+    fn from(e: crate::service::text::TextError) -> Self {
+        Self::Invalid(e.to_string())
+    }
+}
+
 impl From<crate::service::runs::SharingError> for ApiError {
     fn from(e: crate::service::runs::SharingError) -> Self {
         Self::Invalid(e.to_string())
+    }
+}
+
+impl From<crate::service::runs::StartError> for ApiError {
+    fn from(e: crate::service::runs::StartError) -> Self {
+        use crate::service::runs::StartError as E;
+        match e {
+            E::NoDataset | E::PartnerPolicy => Self::Conflict(e.to_string()),
+            E::Sharing(e) => e.into(),
+            E::Store(e) => Self::Store(e),
+        }
     }
 }
 
@@ -128,6 +145,58 @@ impl From<crate::service::corrections::CorrectionError> for ApiError {
             E::Store(e) => Self::Store(e),
             invalid => Self::Invalid(invalid.to_string()),
         }
+    }
+}
+
+impl From<crate::service::registrations::RegistrationError> for ApiError {
+    fn from(e: crate::service::registrations::RegistrationError) -> Self {
+        use crate::service::registrations::RegistrationError as E;
+        match e {
+            E::NotFound => Self::NotFound("registration"),
+            E::IdTaken | E::Ended(_) | E::NoNode(_) | E::NotReceived | E::Refused(_) | E::KeepsChanging => {
+                Self::Conflict(e.to_string())
+            }
+            E::Forged(reason) => Self::PeerRefused(reason),
+            E::PrecheckLimit { retry_after, .. } => {
+                Self::RateLimited { detail: e.to_string(), retry_after_secs: retry_after }
+            }
+            E::Partner(e) => partner_refusal(e),
+            E::Unusable(what) => Self::Partner(what),
+            E::Store(e) => Self::Store(e),
+            invalid => Self::Invalid(invalid.to_string()),
+        }
+    }
+}
+
+impl From<crate::service::cosell::CoSellError> for ApiError {
+    fn from(e: crate::service::cosell::CoSellError) -> Self {
+        use crate::service::cosell::CoSellError as E;
+        match e {
+            E::Refused(reason) => Self::PeerRefused(reason),
+            E::NotFound(what) => Self::NotFound(what),
+            E::Ended(_) | E::NoNode(_) | E::NotNow(_) | E::KeepsChanging => Self::Conflict(e.to_string()),
+            E::Partner(e) => Self::Partner(e.to_string()),
+            E::Unusable(_) | E::Unmergeable(_) => Self::Partner(e.to_string()),
+            E::Store(e) => Self::Store(e),
+            invalid => Self::Invalid(invalid.to_string()),
+        }
+    }
+}
+
+/// A partner's node refused or could not be reached: its refusals keep their kind (too many →
+/// 429, a conflict → 409, another client error → 422, each with the partner's words); anything
+/// else is a bad gateway.
+fn partner_refusal(e: crate::client::ClientError) -> ApiError {
+    use crate::client::ClientError;
+    match e {
+        ClientError::Api { status, detail } if status == StatusCode::TOO_MANY_REQUESTS => ApiError::TooMany(detail),
+        ClientError::Api { status, detail } if status == StatusCode::CONFLICT => {
+            ApiError::Conflict(format!("the partner's node refused: {detail}"))
+        }
+        ClientError::Api { status, detail } if status.is_client_error() && status != StatusCode::FORBIDDEN => {
+            ApiError::Invalid(format!("the partner's node refused: {detail}"))
+        }
+        other => ApiError::Partner(other.to_string()),
     }
 }
 

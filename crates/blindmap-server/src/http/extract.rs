@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::http::error::ApiError;
+use crate::service::text::{NUL_IN_TEXT, holds_nul};
 
 /// A JSON request body, or a JSON response.
 pub(crate) struct Json<T>(pub(crate) T);
@@ -45,20 +46,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             detail: format!("Failed to deserialize the JSON body into the target type: {e}"),
         })
-    }
-}
-
-/// Why a body holding the NUL character is refused.
-pub(crate) const NUL_IN_TEXT: &str = "no text takes the NUL character (U+0000)";
-
-/// Whether a string or a key anywhere in `value` holds the NUL character, which no text the node
-/// keeps can hold (PostgreSQL cannot store it), whatever the store.
-pub(crate) fn holds_nul(value: &Value) -> bool {
-    match value {
-        Value::String(text) => text.contains('\0'),
-        Value::Array(items) => items.iter().any(holds_nul),
-        Value::Object(fields) => fields.iter().any(|(key, field)| key.contains('\0') || holds_nul(field)),
-        _ => false,
     }
 }
 
@@ -163,12 +150,5 @@ mod tests {
             let Err(ApiError::Rejected { status, .. }) = read(body).await else { panic!("{body} was read") };
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
         }
-    }
-
-    #[test]
-    fn nul_is_found_in_any_text() {
-        assert!(holds_nul(&serde_json::json!({ "a": [1, { "b": "x\u{0}" }] })));
-        assert!(holds_nul(&serde_json::json!({ "a\u{0}": 1 })));
-        assert!(!holds_nul(&serde_json::json!({ "a": ["\\u0000", "x"], "b": null })));
     }
 }

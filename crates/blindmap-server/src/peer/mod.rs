@@ -213,12 +213,16 @@ async fn cosell(
 
 /// What a peer route answers, with an audit entry where it refused what a paired partner's node
 /// asked for and may not have (the route and why — never the values it sent).
-async fn audited<T>(
+async fn audited<T, E>(
     state: &AppState,
     partnership: &blindmap_store::Partnership,
     route: &str,
-    result: Result<T, ApiError>,
-) -> Result<T, ApiError> {
+    result: Result<T, E>,
+) -> Result<T, ApiError>
+where
+    ApiError: From<E>,
+{
+    let result = result.map_err(ApiError::from);
     if let Err(ApiError::PeerRefused(reason)) = &result {
         tracing::warn!(partnership = %partnership.id, route, reason, "refused a partner's request");
         let detail = serde_json::json!({ "partnership": partnership.id.as_str(), "route": route, "reason": reason });

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::api::attribution::TouchInput;
+use crate::service::text::{TextError, check_name, holds_nul};
 
 /// The model closes are scored under until an admin sets another: what most partner programmes
 /// report (sourced / influenced / unattributed).
@@ -28,9 +29,6 @@ pub(crate) enum AttributionError {
     /// An inbound delivery that is not JSON.
     #[error("the delivery is not JSON: {0}")]
     NotJson(serde_json::Error),
-    /// Text holding NUL, which no store keeps.
-    #[error("{}", crate::http::extract::NUL_IN_TEXT)]
-    Nul,
     /// JSON, but not one touch or a list of them.
     #[error(
         "the delivery is not {{\"type\": \"touch\", \"data\": {{opportunity, partner, kind, at, actor}}}} or \
@@ -48,18 +46,9 @@ pub(crate) enum AttributionError {
         /// Why.
         error: Box<Self>,
     },
-    /// An empty or over-long name.
-    #[error("{what} must be 1 to 200 characters")]
-    TextLength {
-        /// The field.
-        what: &'static str,
-    },
-    /// A name with surrounding blanks or control characters.
-    #[error("{what} must not start or end with blanks or hold control characters")]
-    TextShape {
-        /// The field.
-        what: &'static str,
-    },
+    /// A name or a text that cannot be taken.
+    #[error(transparent)]
+    Text(#[from] TextError),
     /// Not one of the touch kinds.
     #[error("{0:?} is not a touch kind: sourced, referral, influenced or co_selling")]
     NotAKind(String),
@@ -89,10 +78,10 @@ impl TouchInput {
     /// The checked touch on its opportunity; `actor` unless the input names one, `now` (Unix
     /// milliseconds) unless it gives a time.
     pub(crate) fn check(&self, actor: &str, now: i64) -> Result<(String, Touch), AttributionError> {
-        check_text("opportunity", &self.opportunity)?;
-        check_text("partner", &self.partner)?;
+        check_name("opportunity", &self.opportunity)?;
+        check_name("partner", &self.partner)?;
         let actor = self.actor.as_deref().unwrap_or(actor);
-        check_text("actor", actor)?;
+        check_name("actor", actor)?;
         let at = match &self.at {
             Some(text) => parse_time("at", text)?,
             None => now,
@@ -116,8 +105,8 @@ impl InboundBody {
     /// The checked touches of a delivery, all or an error naming the first bad one.
     pub(crate) fn parse(body: &[u8], actor: &str, now: i64) -> Result<Vec<(String, Touch)>, AttributionError> {
         let value: serde_json::Value = serde_json::from_slice(body).map_err(AttributionError::NotJson)?;
-        if crate::http::extract::holds_nul(&value) {
-            return Err(AttributionError::Nul);
+        if holds_nul(&value) {
+            return Err(TextError::Nul.into());
         }
         let parsed: Self = serde_json::from_value(value).map_err(AttributionError::NotADelivery)?;
         let inputs = match parsed {
@@ -133,19 +122,6 @@ impl InboundBody {
             .map(|(i, t)| t.check(actor, now).map_err(|e| AttributionError::Touch { index: i + 1, error: Box::new(e) }))
             .collect()
     }
-}
-
-/// A name the attribution tables keep: 1 to 200 characters, no surrounding blanks, no control
-/// characters.
-pub(crate) fn check_text(what: &'static str, text: &str) -> Result<(), AttributionError> {
-    let n = text.chars().count();
-    if n == 0 || n > 200 {
-        return Err(AttributionError::TextLength { what });
-    }
-    if text.trim() != text || text.chars().any(char::is_control) {
-        return Err(AttributionError::TextShape { what });
-    }
-    Ok(())
 }
 
 /// A touch kind's name, as the API writes it.
@@ -258,7 +234,7 @@ mod tests {
         }
         let texts = [("x".repeat(201), "too long"), (" A".into(), "padded"), ("A\u{7}".into(), "a control character")];
         for (text, why) in texts {
-            assert!(check_text("partner", &text).is_err(), "{why}");
+            assert!(check_name("partner", &text).is_err(), "{why}");
         }
     }
 }

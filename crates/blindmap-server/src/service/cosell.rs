@@ -13,9 +13,53 @@ use tokio::sync::watch;
 
 use crate::NodeContext;
 use crate::api::runs::LevelName;
-use crate::client::PeerClient;
-use crate::http::error::ApiError;
+use crate::client::{ClientError, PeerClient};
 use crate::service::runs::result_of;
+
+/// Why a co-sell record cannot be created, changed, pushed or taken. `http::error` maps each to
+/// its status: a partner's reference or copy this side refuses → 403 (audited by the peer
+/// route); what is not there → 404; what the record's state or partnership refuses → 409; a
+/// malformed value → 422; a partner that cannot be reached or answers nonsense → 502.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum CoSellError {
+    /// A partner asked for what it may not have, or sent a copy its side could not have made.
+    #[error("{0}")]
+    Refused(&'static str),
+    /// What the request names is not there.
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// The partnership ended.
+    #[error("the partnership with {0} has ended")]
+    Ended(String),
+    /// The partner runs no node (a remote client).
+    #[error("{0} has no node to keep a co-sell record with")]
+    NoNode(String),
+    /// An edit the record's state does not allow (a lifecycle's move, or any edit once closed).
+    #[error(transparent)]
+    NotNow(blindmap_cosell::Error),
+    /// A malformed edit or copy.
+    #[error(transparent)]
+    Invalid(blindmap_cosell::Error),
+    /// A record id of the wrong shape.
+    #[error("a co-sell record id starts with cs_")]
+    NotAnId,
+    /// Other writers kept changing it.
+    #[error("the co-sell record keeps changing; try again")]
+    KeepsChanging,
+    /// The partner's node could not be reached or refused.
+    #[error(transparent)]
+    Partner(#[from] ClientError),
+    /// The partner's node answered with a copy this side cannot take.
+    #[error("sent an unusable co-sell record: {0}")]
+    Unusable(blindmap_cosell::Error),
+    /// The partner's answer would not merge.
+    #[error(transparent)]
+    Unmergeable(blindmap_cosell::Error),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// Where a partner's record in a run points: the receiver's account behind it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,27 +83,27 @@ async fn disclosed_account(
     store: &Store,
     partnership: &Partnership,
     reference: &Reference,
-) -> Result<String, ApiError> {
+) -> Result<String, CoSellError> {
     let org = &partnership.org;
     let Some(run) = store.run_of_session(org, &partnership.id, &reference.session).await? else {
-        return Err(ApiError::PeerRefused("no complete match with this partner ran that session"));
+        return Err(CoSellError::Refused("no complete match with this partner ran that session"));
     };
-    let result = result_of(&run)?.ok_or(ApiError::Store(StoreError::Corrupt("match_runs.result")))?;
+    let result = result_of(&run)?.ok_or(StoreError::Corrupt("match_runs.result"))?;
     let disclosed = &result.disclosed;
     let level = disclosed.level(&reference.from_segment, &reference.segment);
     if disclosed.bloom || !level.is_some_and(LevelName::lists_records) {
-        return Err(ApiError::PeerRefused("that record was not disclosed to this partner at overlaps or above"));
+        return Err(CoSellError::Refused("that record was not disclosed to this partner at overlaps or above"));
     }
     let Some(account) =
         store.account_behind(org, &partnership.id, &reference.session, &reference.segment, reference.position).await?
     else {
-        return Err(ApiError::PeerRefused("no record at that position"));
+        return Err(CoSellError::Refused("no record at that position"));
     };
     // Where the partner disclosed the same cell to us, we know which of our records overlapped.
     if result.cell(&reference.segment, &reference.from_segment).is_some_and(|c| c.level.lists_records())
         && !store.overlaps_segment(org, &run.id, &account, &reference.segment, &reference.from_segment).await?
     {
-        return Err(ApiError::PeerRefused("that record did not overlap the partner's segment"));
+        return Err(CoSellError::Refused("that record did not overlap the partner's segment"));
     }
     Ok(account)
 }
@@ -79,10 +123,10 @@ const MAX_AHEAD_MS: i64 = 24 * 3_600_000;
 
 /// A partner's copy refused by [`CoSell::check_received`]: refusals of what its side could not
 /// have made are audited; malformed copies are plain invalid requests.
-fn refused(e: blindmap_cosell::Error) -> ApiError {
+fn refused(e: blindmap_cosell::Error) -> CoSellError {
     match e {
-        blindmap_cosell::Error::Forged(reason) => ApiError::PeerRefused(reason),
-        other => ApiError::Invalid(other.to_string()),
+        blindmap_cosell::Error::Forged(reason) => CoSellError::Refused(reason),
+        other => CoSellError::Invalid(other),
     }
 }
 
@@ -113,8 +157,8 @@ pub(crate) async fn update(
     org: &OrgId,
     id: &str,
     kind: &str,
-    mut change: impl FnMut(&mut StoredCoSell) -> Result<(), ApiError>,
-) -> Result<StoredCoSell, ApiError> {
+    mut change: impl FnMut(&mut StoredCoSell) -> Result<(), CoSellError>,
+) -> Result<StoredCoSell, CoSellError> {
     for _ in 0..5 {
         let mut stored = store.cosell(org, id).await?;
         let before = stored.record.clone();
@@ -128,7 +172,7 @@ pub(crate) async fn update(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Conflict("the co-sell record keeps changing; try again".into()))
+    Err(CoSellError::KeepsChanging)
 }
 
 /// An overlap of a run, as a co-sell record is created on it.
@@ -151,22 +195,22 @@ pub(crate) async fn create_on_overlap(
     org: &OrgId,
     user: &str,
     overlap: OnOverlap<'_>,
-) -> Result<String, ApiError> {
+) -> Result<String, CoSellError> {
     let OnOverlap { run, account, partner_segment, partner_record } = overlap;
-    let run_id = blindmap_store::RunId::parse(run).ok_or(ApiError::NotFound("run"))?;
+    let run_id = blindmap_store::RunId::parse(run).ok_or(CoSellError::NotFound("run"))?;
     let run = store.run(org, &run_id).await?;
     let Some(own_segment) = store.overlap_segment(org, &run_id, account, partner_segment, partner_record).await? else {
-        return Err(ApiError::NotFound("overlap of that account with that partner record in the run"));
+        return Err(CoSellError::NotFound("overlap of that account with that partner record in the run"));
     };
     let partnership = pushable(store, org, &run.partnership).await?;
-    let session = store.run_session(org, &run_id).await?.ok_or(ApiError::NotFound("run session"))?;
+    let session = store.run_session(org, &run_id).await?.ok_or(CoSellError::NotFound("run session"))?;
     let id = format!("cs_{}", hex::encode(rand::random::<[u8; 16]>()));
     let mut clock = Clock::new(Party::A);
     let now = crate::now_ms();
     let mut record = CoSell::propose(&id, clock.tick(now), user);
     record
         .apply(Edit::Account { account: Some(account.to_owned()) }, clock.tick(now), user)
-        .map_err(|e| ApiError::Invalid(e.to_string()))?;
+        .map_err(CoSellError::Invalid)?;
     let stored = StoredCoSell {
         record: record.clone(),
         partnership: partnership.id.clone(),
@@ -196,26 +240,20 @@ pub(crate) async fn push(
     partnership: &Partnership,
     id: &str,
     reference: Option<Reference>,
-) -> Result<(), ApiError> {
+) -> Result<(), CoSellError> {
     let stored = store.cosell(org, id).await?;
-    let peer = PeerClient::new(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)
-        .map_err(|e| ApiError::Partner(e.to_string()))?;
+    let peer = PeerClient::new(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)?;
     let body = serde_json::to_value(Push { record: stored.record.clone(), reference }).expect("serialises");
-    let answer: CoSell = peer
-        .post(&format!("/peer/v1/partnerships/{}/cosell", partnership.partner_ref), &body)
-        .await
-        .map_err(|e| ApiError::Partner(e.to_string()))?;
+    let answer: CoSell = peer.post(&format!("/peer/v1/partnerships/{}/cosell", partnership.partner_ref), &body).await?;
     let sent = stored.record;
     let now = crate::now_ms();
     update(store, org, id, "cosell.updated", |mine| {
-        answer
-            .check_received(&mine.record, mine.party, now, MAX_AHEAD_MS)
-            .map_err(|e| ApiError::Partner(format!("sent an unusable co-sell record: {e}")))?;
+        answer.check_received(&mine.record, mine.party, now, MAX_AHEAD_MS).map_err(CoSellError::Unusable)?;
         // Acknowledged, unless something changed here since the copy we sent.
         mine.dirty = mine.record != sent;
         let mut theirs = answer.clone();
         mine.record.keep_own_side(mine.party, &mut theirs);
-        mine.record.merge(&theirs).map_err(|e| ApiError::Partner(e.to_string()))
+        mine.record.merge(&theirs).map_err(CoSellError::Unmergeable)
     })
     .await
     .map(|_| ())
@@ -223,16 +261,16 @@ pub(crate) async fn push(
 
 /// What the receiving node does with a pushed copy: merge it into its own (creating it, as the
 /// invited side, on first sight) and answer with the result.
-pub(crate) async fn receive(store: &Store, partnership: &Partnership, push: Push) -> Result<CoSell, ApiError> {
+pub(crate) async fn receive(store: &Store, partnership: &Partnership, push: Push) -> Result<CoSell, CoSellError> {
     let org = &partnership.org;
     let id = push.record.id.clone();
     if !id.starts_with("cs_") {
-        return Err(ApiError::Invalid("a co-sell record id starts with cs_".into()));
+        return Err(CoSellError::NotAnId);
     }
     match store.cosell(org, &id).await {
         // Not this partnership's: as if it did not exist, without touching it.
         Ok(existing) if existing.partnership != partnership.id => {
-            Err(ApiError::PeerRefused("a co-sell record of another partnership"))
+            Err(CoSellError::Refused("a co-sell record of another partnership"))
         }
         Ok(_) => {
             // Our merged copy goes back in the answer: the pusher merges it and keeps pushing
@@ -243,7 +281,7 @@ pub(crate) async fn receive(store: &Store, partnership: &Partnership, push: Push
                 mine.dirty = false;
                 let mut theirs = push.record.clone();
                 mine.record.keep_own_side(mine.party, &mut theirs);
-                mine.record.merge(&theirs).map_err(|e| ApiError::Invalid(e.to_string()))
+                mine.record.merge(&theirs).map_err(CoSellError::Invalid)
             })
             .await?;
             Ok(written.record)
@@ -260,9 +298,7 @@ pub(crate) async fn receive(store: &Store, partnership: &Partnership, push: Push
             if let Some(r) = &push.reference {
                 let account = disclosed_account(store, partnership, r).await?;
                 let at = stamp(Party::B, &record);
-                record
-                    .apply(Edit::Account { account: Some(account) }, at, "node")
-                    .map_err(|e| ApiError::Invalid(e.to_string()))?;
+                record.apply(Edit::Account { account: Some(account) }, at, "node").map_err(CoSellError::Invalid)?;
             }
             let stored = StoredCoSell {
                 record: record.clone(),
@@ -316,16 +352,13 @@ pub(crate) async fn run_sync(store: Store, node: std::sync::Arc<NodeContext>, mu
 }
 
 /// The partnership a record of `org` belongs to, active and with a node to push to.
-pub(crate) async fn pushable(store: &Store, org: &OrgId, id: &PartnershipId) -> Result<Partnership, ApiError> {
+pub(crate) async fn pushable(store: &Store, org: &OrgId, id: &PartnershipId) -> Result<Partnership, CoSellError> {
     let partnership = store.partnership(org, id).await?;
     if partnership.state != blindmap_store::PartnershipState::Active {
-        return Err(ApiError::Conflict(format!("the partnership with {} has ended", partnership.partner_name)));
+        return Err(CoSellError::Ended(partnership.partner_name));
     }
     if partnership.partner_url.is_empty() {
-        return Err(ApiError::Conflict(format!(
-            "{} has no node to keep a co-sell record with",
-            partnership.partner_name
-        )));
+        return Err(CoSellError::NoNode(partnership.partner_name));
     }
     Ok(partnership)
 }

@@ -9,3 +9,29 @@ pub(crate) mod cosell;
 pub(crate) mod hooks;
 pub(crate) mod registrations;
 pub(crate) mod runs;
+pub(crate) mod text;
+
+#[cfg(test)]
+mod tests {
+    /// The layering: services return their own errors and know nothing of HTTP; `http::error`
+    /// maps those errors to problem documents, in one place.
+    #[test]
+    fn services_know_no_http() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/service");
+        let mut files = vec![dir];
+        let mut checked = 0;
+        while let Some(path) = files.pop() {
+            if path.is_dir() {
+                files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Written in two parts so that this file does not hold them itself.
+            for needle in [concat!("crate::", "http"), concat!("Api", "Error")] {
+                assert!(!text.contains(needle), "{} uses {needle}", path.display());
+            }
+            checked += 1;
+        }
+        assert!(checked >= 8, "only {checked} files read");
+    }
+}

@@ -17,18 +17,96 @@ use tokio::sync::watch;
 use crate::NodeContext;
 use crate::api::registrations::Customer;
 use crate::client::{ClientError, PeerClient};
-use crate::http::error::ApiError;
+
+/// Why a registration, a decision on one or a pre-check cannot be made. `http::error` maps each
+/// to its status: what is malformed → 422; what the registration's state or partnership refuses →
+/// 409; a forged move of the vendor's node → 403; a partner's refusal by its own status, and a
+/// partner that cannot be reached or answers nonsense → 502.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum RegistrationError {
+    /// The customer's name, country, domains or DUNS numbers do not make keys.
+    #[error(transparent)]
+    Customer(#[from] blindmap_records::CustomerError),
+    /// A customer named by nothing a key can be made of.
+    #[error("name the customer: a name and country, a domain or a DUNS number")]
+    NoCustomer,
+    /// A stored or sent key that is not `type:value`.
+    #[error("{0:?} is not type:value")]
+    NotTypeValue(String),
+    /// A key type of the wrong shape.
+    #[error(transparent)]
+    KeyType(#[from] blindmap_psi::InputError),
+    /// A pre-check the protocol refuses.
+    #[error(transparent)]
+    Protocol(#[from] blindmap_psi::Error),
+    /// The submission is malformed: value, currency, products, close date or notes.
+    #[error(transparent)]
+    Submission(blindmap_cosell::Error),
+    /// A registration id of the wrong shape.
+    #[error("a registration id is rg_ and 32 hex digits")]
+    NotAnId,
+    /// A registration of that id is another partnership's or this side's own.
+    #[error("a registration of that id exists")]
+    IdTaken,
+    /// No registration of that id (or not one this side submitted through this partnership).
+    #[error("no such registration")]
+    NotFound,
+    /// The partnership ended.
+    #[error("the partnership with {0} has ended")]
+    Ended(String),
+    /// The partner runs no node (a remote client).
+    #[error("{0} has no node to register deals with")]
+    NoNode(String),
+    /// A decision on a registration this side submitted.
+    #[error("the partner's node decides on registrations this side submitted")]
+    NotReceived,
+    /// A decision the registration's state does not allow.
+    #[error(transparent)]
+    Refused(blindmap_cosell::Error),
+    /// A move the vendor's node could not have made (audited by the peer route).
+    #[error("{0}")]
+    Forged(&'static str),
+    /// Other writers kept changing it.
+    #[error("the registration keeps changing; try again")]
+    KeepsChanging,
+    /// A pre-check of the wrong size.
+    #[error("a pre-check carries exactly {PRECHECK_ELEMENTS} elements")]
+    PrecheckSize,
+    /// A pre-check element that is not a group element's encoding.
+    #[error("an element is not 32 bytes of hex")]
+    PrecheckElement,
+    /// The pre-check's evaluation did not finish.
+    #[error("the pre-check failed")]
+    PrecheckFailed,
+    /// The partner's pre-check budget is spent for now.
+    #[error("{reason}; try again in {retry_after} s")]
+    PrecheckLimit {
+        /// Which limit.
+        reason: &'static str,
+        /// Seconds until a pre-check can pass.
+        retry_after: u64,
+    },
+    /// The partner's node could not be reached or refused (its status says how).
+    #[error(transparent)]
+    Partner(#[from] ClientError),
+    /// The partner's node answered something this side cannot use.
+    #[error("{0}")]
+    Unusable(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 impl Customer {
     /// The customer's keys as `type:value` text.
-    pub(crate) fn keys(&self) -> Result<Vec<String>, ApiError> {
+    pub(crate) fn keys(&self) -> Result<Vec<String>, RegistrationError> {
         let domains: Vec<&str> = self.domains.iter().map(String::as_str).collect();
         let duns: Vec<&str> = self.duns.iter().map(String::as_str).collect();
         let keys =
-            blindmap_records::AccountKeys::of_customer(self.name.as_deref(), self.country.as_deref(), &domains, &duns)
-                .map_err(|e| ApiError::Invalid(e.to_string()))?;
+            blindmap_records::AccountKeys::of_customer(self.name.as_deref(), self.country.as_deref(), &domains, &duns)?;
         if keys.is_empty() {
-            return Err(ApiError::Invalid("name the customer: a name and country, a domain or a DUNS number".into()));
+            return Err(RegistrationError::NoCustomer);
         }
         Ok(blindmap_records::customer_keys(&keys).iter().map(|k| format!("{}:{}", k.key_type(), k.value())).collect())
     }
@@ -43,8 +121,8 @@ pub(crate) fn submission(
     currency: &str,
     expected_close: &str,
     notes: &str,
-) -> Result<Submission, ApiError> {
-    let invalid = |e: blindmap_cosell::Error| ApiError::Invalid(e.to_string());
+) -> Result<Submission, RegistrationError> {
+    let invalid = RegistrationError::Submission;
     let currency = blindmap_cosell::money::Currency::new(currency.trim()).map_err(invalid)?;
     let submission = Submission {
         partner: String::new(),
@@ -116,41 +194,27 @@ pub(crate) fn event_payload(stored: &StoredRegistration, partner: &str) -> serde
     })
 }
 
-fn partner_error(e: ClientError) -> ApiError {
-    match e {
-        ClientError::Api { status, detail } if status.as_u16() == 429 => ApiError::TooMany(detail),
-        ClientError::Api { status, detail } if status.as_u16() == 409 => {
-            ApiError::Conflict(format!("the partner's node refused: {detail}"))
-        }
-        ClientError::Api { status, detail } if status.is_client_error() && status.as_u16() != 403 => {
-            ApiError::Invalid(format!("the partner's node refused: {detail}"))
-        }
-        other => ApiError::Partner(other.to_string()),
-    }
-}
-
-fn peer(node: &NodeContext, partnership: &Partnership) -> Result<PeerClient, ApiError> {
-    PeerClient::new(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)
-        .map_err(|e| ApiError::Partner(e.to_string()))
+fn peer(node: &NodeContext, partnership: &Partnership) -> Result<PeerClient, RegistrationError> {
+    Ok(PeerClient::new(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)?)
 }
 
 /// The partnership a registration or pre-check goes through: active, with a node to call.
-pub(crate) fn reachable(partnership: &Partnership) -> Result<(), ApiError> {
+pub(crate) fn reachable(partnership: &Partnership) -> Result<(), RegistrationError> {
     if partnership.state != blindmap_store::PartnershipState::Active {
-        return Err(ApiError::Conflict(format!("the partnership with {} has ended", partnership.partner_name)));
+        return Err(RegistrationError::Ended(partnership.partner_name.clone()));
     }
     if partnership.partner_url.is_empty() {
-        return Err(ApiError::Conflict(format!("{} has no node to register deals with", partnership.partner_name)));
+        return Err(RegistrationError::NoNode(partnership.partner_name.clone()));
     }
     Ok(())
 }
 
 /// Keys as the protocol types them, from their `type:value` text.
-fn match_keys(keys: &[String]) -> Result<Vec<MatchKey>, ApiError> {
+fn match_keys(keys: &[String]) -> Result<Vec<MatchKey>, RegistrationError> {
     keys.iter()
         .map(|k| {
-            let (t, v) = k.split_once(':').ok_or_else(|| ApiError::Invalid(format!("{k:?} is not type:value")))?;
-            let t = blindmap_psi::KeyType::new(t).map_err(|e| ApiError::Invalid(e.to_string()))?;
+            let (t, v) = k.split_once(':').ok_or_else(|| RegistrationError::NotTypeValue(k.clone()))?;
+            let t = blindmap_psi::KeyType::new(t)?;
             Ok(MatchKey::new(t, v))
         })
         .collect()
@@ -164,23 +228,22 @@ pub(crate) async fn submit(
     partnership: &Partnership,
     submission: Submission,
     actor: &str,
-) -> Result<(StoredRegistration, bool), ApiError> {
-    submission.check().map_err(|e| ApiError::Invalid(e.to_string()))?;
+) -> Result<(StoredRegistration, bool), RegistrationError> {
+    submission.check().map_err(RegistrationError::Submission)?;
     let org = &partnership.org;
     let id = format!("rg_{}", hex::encode(rand::random::<[u8; 16]>()));
     let message = serde_json::to_value(SubmitMessage { id: id.clone(), submission: submission.clone() })
         .expect("a submission serialises");
     let view: SubmitterView = peer(node, partnership)?
         .post(&format!("/peer/v1/partnerships/{}/registrations", partnership.partner_ref), &message)
-        .await
-        .map_err(partner_error)?;
+        .await?;
     if view.id != id {
         // Already registered by this side: the vendor answered the earlier one.
         match store.registration(org, &view.id).await {
             Ok(existing) if existing.direction == Direction::Submitted && existing.partnership == partnership.id => {
                 return Ok((existing, false));
             }
-            Ok(_) => return Err(ApiError::Partner("answered with a registration that is not ours".into())),
+            Ok(_) => return Err(RegistrationError::Unusable("answered with a registration that is not ours".into())),
             Err(StoreError::NotFound(_)) => {}
             Err(e) => return Err(e.into()),
         }
@@ -222,19 +285,19 @@ pub(crate) async fn receive(
     store: &Store,
     partnership: &Partnership,
     message: SubmitMessage,
-) -> Result<SubmitterView, ApiError> {
+) -> Result<SubmitterView, RegistrationError> {
     let org = &partnership.org;
     let id = message.id;
     if !id.strip_prefix("rg_").is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit())) {
-        return Err(ApiError::Invalid("a registration id is rg_ and 32 hex digits".into()));
+        return Err(RegistrationError::NotAnId);
     }
     let submission = Submission { partner: partnership.id.to_string(), ..message.submission };
-    submission.check().map_err(|e| ApiError::Invalid(e.to_string()))?;
+    submission.check().map_err(RegistrationError::Submission)?;
     match store.registration(org, &id).await {
         Ok(existing) if existing.partnership == partnership.id && existing.direction == Direction::Received => {
             return Ok(existing.registration.submitter_view());
         }
-        Ok(_) => return Err(ApiError::Conflict("a registration of that id exists".into())),
+        Ok(_) => return Err(RegistrationError::IdTaken),
         Err(StoreError::NotFound(_)) => {}
         Err(e) => return Err(e.into()),
     }
@@ -246,7 +309,7 @@ pub(crate) async fn receive(
     let directs: Vec<dealreg::DirectOpportunity> = direct.iter().map(|(_, d)| d.clone()).collect();
     let now = crate::now_ms();
     let registration = match dealreg::check_submission(&id, submission, now, &regs, &directs)
-        .map_err(|e| ApiError::Invalid(e.to_string()))?
+        .map_err(RegistrationError::Submission)?
     {
         Checked::AlreadyRegistered(earlier) => {
             return Ok(store.registration(org, &earlier).await?.registration.submitter_view());
@@ -313,8 +376,8 @@ async fn update(
     store: &Store,
     org: &OrgId,
     id: &str,
-    mut change: impl FnMut(&mut StoredRegistration) -> Result<Option<Written>, ApiError>,
-) -> Result<StoredRegistration, ApiError> {
+    mut change: impl FnMut(&mut StoredRegistration) -> Result<Option<Written>, RegistrationError>,
+) -> Result<StoredRegistration, RegistrationError> {
     for _ in 0..5 {
         let mut stored = store.registration(org, id).await?;
         let Some(written) = change(&mut stored)? else { return Ok(stored) };
@@ -327,7 +390,7 @@ async fn update(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Conflict("the registration keeps changing; try again".into()))
+    Err(RegistrationError::KeepsChanging)
 }
 
 /// Applies `decision` to a registration this side received, marks the submitter to be told and
@@ -340,17 +403,17 @@ pub(crate) async fn decide(
     decision: Decision,
     actor: &str,
     reason: Option<&str>,
-) -> Result<StoredRegistration, ApiError> {
+) -> Result<StoredRegistration, RegistrationError> {
     let settings = store.registration_settings(org).await?;
     update(store, org, id, |stored| {
         if stored.direction != Direction::Received {
-            return Err(ApiError::Conflict("the partner's node decides on registrations this side submitted".into()));
+            return Err(RegistrationError::NotReceived);
         }
         let now = crate::now_ms();
         let r = &mut stored.registration;
         // Each decision is refused only for the state the registration is in: a conflict with
         // it (409), not a malformed request.
-        let refused = |e: blindmap_cosell::Error| ApiError::Conflict(e.to_string());
+        let refused = RegistrationError::Refused;
         let kind = match decision {
             Decision::Approve => {
                 r.approve(now, settings.protection_days).map_err(refused)?;
@@ -387,7 +450,7 @@ pub(crate) async fn decide(
 }
 
 /// Tells the submitter's node the registration's state; clears the mark once it has heard.
-pub(crate) async fn tell(store: &Store, node: &NodeContext, org: &OrgId, id: &str) -> Result<(), ApiError> {
+pub(crate) async fn tell(store: &Store, node: &NodeContext, org: &OrgId, id: &str) -> Result<(), RegistrationError> {
     let stored = store.registration(org, id).await?;
     let partnership = store.partnership(org, &stored.partnership).await?;
     if partnership.state != blindmap_store::PartnershipState::Active || partnership.partner_url.is_empty() {
@@ -396,13 +459,13 @@ pub(crate) async fn tell(store: &Store, node: &NodeContext, org: &OrgId, id: &st
     }
     let view = serde_json::to_value(stored.registration.submitter_view()).expect("a view serialises");
     let path = format!("/peer/v1/partnerships/{}/registrations/{id}/status", partnership.partner_ref);
-    let _: serde_json::Value = peer(node, &partnership)?.post(&path, &view).await.map_err(partner_error)?;
+    let _: serde_json::Value = peer(node, &partnership)?.post(&path, &view).await?;
     clear_notify(store, org, stored).await
 }
 
 /// Clears the mark of a registration as read; if it changed meanwhile, it stays marked and the
 /// next round tells the newer state.
-async fn clear_notify(store: &Store, org: &OrgId, mut stored: StoredRegistration) -> Result<(), ApiError> {
+async fn clear_notify(store: &Store, org: &OrgId, mut stored: StoredRegistration) -> Result<(), RegistrationError> {
     stored.notify = false;
     match store.save_registration(org, &stored, Record { event: None, audit: None }).await {
         Ok(()) | Err(StoreError::Changed) => Ok(()),
@@ -416,11 +479,11 @@ pub(crate) async fn hear(
     partnership: &Partnership,
     id: &str,
     view: SubmitterView,
-) -> Result<(), ApiError> {
+) -> Result<(), RegistrationError> {
     let ours = |s: &StoredRegistration| s.direction == Direction::Submitted && s.partnership == partnership.id;
     match store.registration(&partnership.org, id).await {
         Ok(s) if ours(&s) => {}
-        Ok(_) | Err(StoreError::NotFound(_)) => return Err(ApiError::NotFound("registration")),
+        Ok(_) | Err(StoreError::NotFound(_)) => return Err(RegistrationError::NotFound),
         Err(e) => return Err(e.into()),
     }
     let now = crate::now_ms();
@@ -429,8 +492,8 @@ pub(crate) async fn hear(
         let before = (r.state, r.extended);
         // The vendor's node is untrusted: only moves it could have made are taken.
         let changed = r.hear(&view, now).map_err(|e| match e {
-            blindmap_cosell::Error::Forged(reason) => ApiError::PeerRefused(reason),
-            _ => ApiError::PeerRefused("a move the vendor's decisions cannot make"),
+            blindmap_cosell::Error::Forged(reason) => RegistrationError::Forged(reason),
+            _ => RegistrationError::Forged("a move the vendor's decisions cannot make"),
         })?;
         if !changed {
             return Ok(None);
@@ -452,13 +515,12 @@ pub(crate) async fn request_extension(
     node: &NodeContext,
     org: &OrgId,
     id: &str,
-) -> Result<StoredRegistration, ApiError> {
+) -> Result<StoredRegistration, RegistrationError> {
     let stored = store.registration(org, id).await?;
     let partnership = store.partnership(org, &stored.partnership).await?;
     reachable(&partnership)?;
     let path = format!("/peer/v1/partnerships/{}/registrations/{id}/extend", partnership.partner_ref);
-    let view: SubmitterView =
-        peer(node, &partnership)?.post(&path, &serde_json::json!({})).await.map_err(partner_error)?;
+    let view: SubmitterView = peer(node, &partnership)?.post(&path, &serde_json::json!({})).await?;
     hear(store, &partnership, id, view).await?;
     Ok(store.registration(org, id).await?)
 }
@@ -468,17 +530,15 @@ pub(crate) async fn precheck(
     node: &NodeContext,
     partnership: &Partnership,
     keys: &[String],
-) -> Result<(bool, u32), ApiError> {
+) -> Result<(bool, u32), RegistrationError> {
     let keys = match_keys(keys)?;
-    let (query, elements) =
-        blindmap_psi::PrecheckQuery::new(&keys, &mut rand::rng()).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let (query, elements) = blindmap_psi::PrecheckQuery::new(&keys, &mut rand::rng())?;
     let message = serde_json::to_value(PrecheckMessage { elements: elements.iter().map(hex::encode).collect() })
         .expect("a query serialises");
     let reply: PrecheckReply = peer(node, partnership)?
         .post(&format!("/peer/v1/partnerships/{}/precheck", partnership.partner_ref), &message)
-        .await
-        .map_err(partner_error)?;
-    let unusable = |what: &str| ApiError::Partner(format!("sent an unusable pre-check answer: {what}"));
+        .await?;
+    let unusable = |what: &str| RegistrationError::Unusable(format!("sent an unusable pre-check answer: {what}"));
     let evaluated = reply
         .evaluated
         .iter()
@@ -501,17 +561,17 @@ pub(crate) async fn answer(
     store: &Store,
     partnership: &Partnership,
     message: PrecheckMessage,
-) -> Result<PrecheckReply, ApiError> {
+) -> Result<PrecheckReply, RegistrationError> {
     let org = &partnership.org;
     if message.elements.len() != PRECHECK_ELEMENTS {
-        return Err(ApiError::Invalid("a pre-check carries exactly 8 elements".into()));
+        return Err(RegistrationError::PrecheckSize);
     }
     let elements = message
         .elements
         .iter()
         .map(|h| hex::decode(h).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()))
         .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| ApiError::Invalid("an element is not 32 bytes of hex".into()))?;
+        .ok_or(RegistrationError::PrecheckElement)?;
     let settings = store.registration_settings(org).await?;
     let allowance = store
         .take_precheck(org, &partnership.id, crate::now_ms(), settings.prechecks_per_minute, settings.prechecks_per_day)
@@ -521,17 +581,13 @@ pub(crate) async fn answer(
         Allowance::Refused { reason, retry_after } => {
             let detail = serde_json::json!({ "partnership": partnership.id.as_str(), "refused": reason });
             store.record_audit(org, &partnership.partner_name, "registration.precheck_refused", &detail).await?;
-            return Err(ApiError::RateLimited {
-                detail: format!("{reason}; try again in {retry_after} s"),
-                retry_after_secs: retry_after,
-            });
+            return Err(RegistrationError::PrecheckLimit { reason, retry_after });
         }
     };
     let claimed = match_keys(&store.claimed_keys(org, &partnership.id).await?)?;
     let answer = tokio::task::spawn_blocking(move || answer_precheck(&elements, &claimed, &mut rand::rng()))
         .await
-        .map_err(|_| ApiError::Invalid("the pre-check failed".into()))?
-        .map_err(|e| ApiError::Invalid(e.to_string()))?;
+        .map_err(|_| RegistrationError::PrecheckFailed)??;
     // What left this side: a count of claimed keys, under a key that died with the answer.
     let detail = serde_json::json!({ "partnership": partnership.id.as_str(), "claimed_keys": answer.claimed.len(),
         "remaining_today": remaining_today });
@@ -574,7 +630,7 @@ pub(crate) async fn run_sync(store: Store, node: std::sync::Arc<NodeContext>, mu
     }
 }
 
-async fn expire(store: &Store, org: &OrgId, id: &str) -> Result<(), ApiError> {
+async fn expire(store: &Store, org: &OrgId, id: &str) -> Result<(), RegistrationError> {
     update(store, org, id, |stored| {
         if !stored.registration.expire_if_due(crate::now_ms()) {
             return Ok(None);

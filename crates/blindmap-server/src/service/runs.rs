@@ -26,7 +26,6 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::api::runs::{CellChange, Disclosed, LevelName, Matrix, Received, RunResult};
-use crate::http::error::ApiError;
 use crate::peer::session_io::{Driver, Failure, Progress, Traffic};
 
 /// The media type of a stream of protocol frames.
@@ -91,6 +90,25 @@ pub(crate) enum SharingError {
     Rule(blindmap_psi::InputError),
 }
 
+/// Why a run cannot start. `http::error` maps each to its status: no dataset, or a partner's
+/// unusable stored policy → 409; this side's unusable policy → 422.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum StartError {
+    /// The organisation has imported nothing.
+    #[error("there is no dataset to match: import a CRM export first (blindmap datasets import)")]
+    NoDataset,
+    /// This side's own policy cannot be used.
+    #[error(transparent)]
+    Sharing(#[from] SharingError),
+    /// The responder's stored policy cannot be used (the partner hears that, not what it says).
+    #[error("the partner's sharing policy for this partnership cannot be used; its admins must set it again")]
+    PartnerPolicy,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// A sharing policy as the protocol's disclosure policy: counts where no rule says otherwise.
 pub(crate) fn disclosure_policy(policy: &SharingPolicy) -> Result<DisclosurePolicy, SharingError> {
     let mut out = DisclosurePolicy::new(Level::Counts)
@@ -126,10 +144,8 @@ pub(crate) async fn start(
     role: RunRole,
     started_by: &str,
     transcript: bool,
-) -> Result<Started, ApiError> {
-    let dataset = store.active_dataset(org).await?.ok_or_else(|| {
-        ApiError::Conflict("there is no dataset to match: import a CRM export first (blindmap datasets import)".into())
-    })?;
+) -> Result<Started, StartError> {
+    let dataset = store.active_dataset(org).await?.ok_or(StartError::NoDataset)?;
     let sharing = store.sharing(org, &partnership.id).await?;
     let policy = match (disclosure_policy(&sharing), role) {
         (Ok(policy), _) => policy,
@@ -138,9 +154,7 @@ pub(crate) async fn start(
         // be used, not what it says; this side's admins find why in the log.
         (Err(e), RunRole::Responder) => {
             tracing::warn!(partnership = %partnership.id, error = %e, "the stored sharing policy cannot be used");
-            return Err(ApiError::Conflict(
-                "the partner's sharing policy for this partnership cannot be used; its admins must set it again".into(),
-            ));
+            return Err(StartError::PartnerPolicy);
         }
     };
     let id = RunId::generate();
@@ -428,7 +442,7 @@ pub(crate) async fn changes(
     org: &OrgId,
     previous: &Run,
     run: &Run,
-) -> Result<Vec<CellChange>, ApiError> {
+) -> Result<Vec<CellChange>, StoreError> {
     let old = store.overlap_accounts(org, &previous.id).await?;
     let new = store.overlap_accounts(org, &run.id).await?;
     Ok(cell_changes(&shown_cells(result_of(previous)?.as_ref()), &shown_cells(result_of(run)?.as_ref()), &old, &new))

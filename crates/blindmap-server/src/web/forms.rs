@@ -119,7 +119,7 @@ pub(super) async fn register(
     let org = signed.org();
     let id = PartnershipId::parse(&id).ok_or(ApiError::NotFound("partner"))?;
     let partnership = state.store.partnership(org, &id).await?;
-    let submitted = async {
+    let submitted: Result<_, ApiError> = async {
         crate::service::registrations::reachable(&partnership)?;
         let set = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
         let customer = crate::api::registrations::Customer {
@@ -136,14 +136,14 @@ pub(super) async fn register(
             &form.expected_close,
             &form.notes,
         )?;
-        crate::service::registrations::submit(
+        Ok(crate::service::registrations::submit(
             &state.store,
             state.node()?,
             &partnership,
             submission,
             &signed.user().name,
         )
-        .await
+        .await?)
     }
     .await;
     match submitted {
