@@ -6,7 +6,7 @@
 //! a 10 GB file must fail at the limit, not after reading it into memory). Memory is bounded by
 //! the longest row accepted, whatever the file's size.
 
-use std::io::BufRead;
+use std::io::{self, BufRead, Read};
 
 use crate::error::{EncodingProblem, ErrorKind, QuoteProblem};
 
@@ -70,9 +70,17 @@ enum State {
     },
 }
 
+/// How much of a file's start is read before its encoding and delimiter are judged: the first
+/// line (and at least [`SNIFF_BYTES`]), up to this much of it.
+const HEAD_BYTES: usize = 8 << 10;
+
+/// The bytes the encoding is judged by, where the file has them.
+const SNIFF_BYTES: usize = 64;
+
 /// Reads rows from a byte stream.
 pub(crate) struct Reader<R> {
-    input: R,
+    /// The head the encoding and delimiter were judged by, then the rest of the stream.
+    input: io::Chain<io::Cursor<Vec<u8>>, R>,
     delimiter: u8,
     /// The physical line the reader is on.
     line: u64,
@@ -85,21 +93,42 @@ pub(crate) struct Reader<R> {
 impl<R: BufRead> Reader<R> {
     /// A reader that checks the encoding and picks the delimiter from the first line
     /// (`,`, else `;`, else tab) unless one is given.
+    ///
+    /// The judgement reads the file's first line whatever sizes the input's reads come in (a
+    /// stream may hand out a few bytes at a time): a byte-order mark or a header cut across two
+    /// reads is read whole.
     pub(crate) fn new(mut input: R, delimiter: Option<u8>) -> Result<Self, CsvError> {
         let at_start = |kind| CsvError { line: 1, field: None, kind };
-        let head = input.fill_buf().map_err(|e| at_start(ErrorKind::Io(e)))?;
+        let mut head = Vec::new();
+        let mut line_ended = false;
+        while head.len() < HEAD_BYTES && !(line_ended && head.len() >= SNIFF_BYTES) {
+            let buf = match input.fill_buf() {
+                Ok(buf) => buf,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(at_start(ErrorKind::Io(e))),
+            };
+            if buf.is_empty() {
+                break;
+            }
+            let taken = &buf[..buf.len().min(HEAD_BYTES - head.len())];
+            line_ended |= taken.iter().any(|&b| b == b'\n' || b == b'\r');
+            head.extend_from_slice(taken);
+            let n = taken.len();
+            input.consume(n);
+        }
         if head.is_empty() {
             return Err(at_start(ErrorKind::Empty));
         }
-        if let Some(problem) = sniff_encoding(head) {
+        if let Some(problem) = sniff_encoding(&head) {
             return Err(at_start(ErrorKind::Encoding(problem)));
         }
         let bom = head.starts_with(b"\xEF\xBB\xBF");
         let delimiter = delimiter.unwrap_or_else(|| guess_delimiter(&head[if bom { 3 } else { 0 }..]));
+        let mut head = io::Cursor::new(head);
         if bom {
-            input.consume(3);
+            head.set_position(3);
         }
-        Ok(Self { input, delimiter, line: 1, started: false, after_cr: false, done: false })
+        Ok(Self { input: head.chain(input), delimiter, line: 1, started: false, after_cr: false, done: false })
     }
 
     #[cfg(test)]
@@ -119,7 +148,7 @@ impl<R: BufRead> Reader<R> {
         loop {
             let buf = match self.input.fill_buf() {
                 Ok(buf) => buf,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(CsvError { line: self.line, field: None, kind: ErrorKind::Io(e) }),
             };
             if buf.is_empty() {
@@ -264,8 +293,8 @@ fn looks_like_utf16(head: &[u8]) -> bool {
 }
 
 /// The delimiter the header row uses most: comma, semicolon (Excel in many European locales) or
-/// tab; ties go to the comma. Only what is buffered is looked at: a header longer than that is
-/// comma-separated in any export we know.
+/// tab; ties go to the comma. Only the head is looked at ([`HEAD_BYTES`]): a header longer than
+/// that is comma-separated in any export we know.
 fn guess_delimiter(head: &[u8]) -> u8 {
     let line = head.split(|&b| b == b'\n' || b == b'\r').next().unwrap_or_default();
     let count = |d: u8| {

@@ -400,8 +400,16 @@ fn located(source: &str, header: &[String], e: CsvError) -> ImportError {
 fn not_utf8(source: &str, row: &Row, i: usize, header: &[String]) -> ImportError {
     let bytes = row.get(i);
     let kind = match std::str::from_utf8(bytes) {
-        // The value ends inside a character that started well.
-        Err(e) if e.error_len().is_none() => ErrorKind::TruncatedUtf8,
+        // The value ends inside a character that started well and was cut: more than its lead
+        // byte is there, or the value holds other UTF-8 characters. A lone lead byte at the end
+        // of an otherwise ASCII value is a single-byte encoding's last letter (the é of "Café"
+        // in Windows-1252 is 0xE9, a UTF-8 lead byte).
+        Err(e)
+            if e.error_len().is_none()
+                && (bytes.len() - e.valid_up_to() > 1 || !bytes[..e.valid_up_to()].is_ascii()) =>
+        {
+            ErrorKind::TruncatedUtf8
+        }
         Err(e) => ErrorKind::NotUtf8 { byte: bytes[e.valid_up_to()] },
         Ok(_) => ErrorKind::NotUtf8 { byte: 0 },
     };

@@ -1,6 +1,8 @@
-//! The records crate's integration tests, one binary: normalisation (with property tests), the key
-//! vectors of protocol-spec/vectors/keys.json, and the reference data's hashes.
+//! The records crate's integration tests, one binary: the importer on harsh files, normalisation
+//! (with property tests), the key vectors of protocol-spec/vectors/keys.json, and the reference
+//! data's hashes.
 
+mod import;
 mod key_vectors;
 mod normalise;
 mod reference_data;
