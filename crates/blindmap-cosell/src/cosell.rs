@@ -254,8 +254,11 @@ fn lww<T>(value: T, at: Stamp, by: &str) -> Lww<T> {
 pub fn check_date(date: &str) -> Result<(), Error> {
     let ok = date.len() == 10
         && date.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() })
-        && (1..=12).contains(&date[5..7].parse::<u8>().unwrap_or(0))
-        && (1..=31).contains(&date[8..10].parse::<u8>().unwrap_or(0));
+        && match (date[..4].parse::<i16>(), date[5..7].parse::<i8>(), date[8..10].parse::<i8>()) {
+            // A day the month has, in the proleptic Gregorian calendar (2027-02-31 is none).
+            (Ok(year), Ok(month), Ok(day)) => jiff::civil::Date::new(year, month, day).is_ok(),
+            _ => false,
+        };
     if ok { Ok(()) } else { Err(Error::Invalid(format!("{date:?} is not a date such as 2027-03-31"))) }
 }
 
@@ -631,6 +634,17 @@ mod tests {
         assert!(r.apply(Edit::Note { text: " ".into() }, stamp(1, Party::A), "a").is_err());
         assert!(r.apply(Edit::Stage { stage: "x".repeat(MAX_TEXT + 1) }, stamp(1, Party::A), "a").is_err());
         r.apply(Edit::CloseDate { date: Some("2027-03-31".into()) }, stamp(1, Party::A), "a").unwrap();
+    }
+
+    #[test]
+    fn dates_are_days_their_month_has() {
+        for date in ["2027-03-31", "2027-02-28", "2028-02-29", "2000-02-29", "0000-01-01", "9999-12-31"] {
+            assert!(check_date(date).is_ok(), "{date}");
+        }
+        for date in ["2027-02-31", "2027-02-29", "2100-02-29", "2027-04-31", "2027-00-10", "2027-01-00", "2027-1-01"] {
+            let e = check_date(date).unwrap_err().to_string();
+            assert!(e.contains("is not a date such as 2027-03-31"), "{date}: {e}");
+        }
     }
 
     #[test]
