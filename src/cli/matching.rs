@@ -112,28 +112,6 @@ pub(crate) async fn follow(api: &ApiClient, id: &str, quiet: bool) -> anyhow::Re
     }
 }
 
-/// The levels of a matrix (rows of level names) in words: the level when all cells share it,
-/// else how many cells have each, e.g. "fields in 6 cells, hidden in 3".
-fn levels_in_words(levels: impl Iterator<Item = LevelName>) -> String {
-    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-    for level in levels {
-        *counts.entry(level.as_str()).or_default() += 1;
-    }
-    match counts.len() {
-        0 => "nothing".into(),
-        1 => counts.into_keys().next().unwrap_or_default().to_owned(),
-        _ => {
-            let mut parts: Vec<(usize, &str)> = counts.into_iter().map(|(l, n)| (n, l)).collect();
-            parts.sort_by(|a, b| b.cmp(a));
-            parts
-                .iter()
-                .map(|(n, l)| format!("{l} in {n} cell{}", if *n == 1 { "" } else { "s" }))
-                .collect::<Vec<_>>()
-                .join(", ")
-        }
-    }
-}
-
 /// One overlapping account as a line: the account, its segment, the partner's segment, why it
 /// matched (its tier and what agreed) and the fields the partner shared. `o` is as the API
 /// lists it.
@@ -155,12 +133,14 @@ pub(crate) async fn print_run(
     println!(
         "Run {} with {partner}: your segments × {partner}'s (shared with you: {}):",
         escaped(&run.id),
-        escaped(&levels_in_words(result.cells().map(|(_, _, c)| c.level)))
+        escaped(&LevelName::in_words(result.cells().map(|(_, _, c)| c.level)).unwrap_or_else(|| "nothing".into()))
     );
     print!("{}", MatrixView::new(&result.rows, &result.columns, &result.cells).render());
     println!(
         "You disclosed: {} (your policy at the start of the run).",
-        escaped(&levels_in_words(result.disclosed.levels.iter().flatten().copied()))
+        escaped(
+            &LevelName::in_words(result.disclosed.levels.iter().flatten().copied()).unwrap_or_else(|| "nothing".into())
+        )
     );
     match &changes.previous_run {
         None => println!("First complete run with {partner}: nothing to compare with."),

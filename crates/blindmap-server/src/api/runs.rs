@@ -221,6 +221,25 @@ impl LevelName {
     pub fn lists_records(self) -> bool {
         matches!(self, Self::Overlaps | Self::Fields)
     }
+
+    /// The levels of a matrix's cells in words, for people: one level alone by its name
+    /// (`fields`), several with their cells, the most cells first, the more open level first
+    /// where counts tie (`fields in 6 cells, hidden in 3 cells`); `None` for no cells. The
+    /// command line and the pages say it the same way.
+    pub fn in_words(levels: impl IntoIterator<Item = Self>) -> Option<String> {
+        let mut counts: std::collections::BTreeMap<Self, usize> = std::collections::BTreeMap::new();
+        for level in levels {
+            *counts.entry(level).or_default() += 1;
+        }
+        if counts.len() == 1 {
+            return counts.into_keys().next().map(|l| l.as_str().to_owned());
+        }
+        let mut parts: Vec<(usize, Self)> = counts.into_iter().map(|(l, n)| (n, l)).collect();
+        parts.sort_by(|a, b| b.cmp(a));
+        let words: Vec<String> =
+            parts.iter().map(|(n, l)| format!("{l} in {n} cell{}", if *n == 1 { "" } else { "s" })).collect();
+        (!words.is_empty()).then(|| words.join(", "))
+    }
 }
 
 impl std::fmt::Display for LevelName {

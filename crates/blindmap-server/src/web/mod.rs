@@ -178,11 +178,12 @@ mod tests {
         assert_eq!(csv_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(csv_safe("Acme"), "Acme");
         assert_eq!(
-            levels_summary(
-                [LevelName::Overlaps, LevelName::Counts, LevelName::Overlaps, LevelName::Fields].into_iter()
-            ),
-            "fields in 1 cell, overlaps in 2 cells, counts in 1 cell"
+            LevelName::in_words([LevelName::Overlaps, LevelName::Counts, LevelName::Overlaps, LevelName::Fields])
+                .as_deref(),
+            Some("overlaps in 2 cells, fields in 1 cell, counts in 1 cell")
         );
+        assert_eq!(LevelName::in_words([LevelName::Hidden; 3]).as_deref(), Some("hidden"));
+        assert_eq!(LevelName::in_words([]), None);
         let mut headers = HeaderMap::new();
         headers.insert(header::COOKIE, HeaderValue::from_static("a=1; bm_session=bms_x; c=3"));
         assert_eq!(cookie_value(&headers, COOKIE), Some("bms_x"));

@@ -2,20 +2,6 @@
 
 use super::*;
 
-/// "overlaps in 4 cells, counts in 2" from a grid of level names.
-pub(super) fn levels_summary(levels: impl Iterator<Item = LevelName>) -> String {
-    let mut counts: BTreeMap<std::cmp::Reverse<LevelName>, usize> = BTreeMap::new();
-    for l in levels {
-        *counts.entry(std::cmp::Reverse(l)).or_default() += 1;
-    }
-    if counts.is_empty() {
-        return "nothing yet".to_owned();
-    }
-    let parts: Vec<String> =
-        counts.iter().map(|(k, n)| format!("{} in {n} cell{}", k.0, if *n == 1 { "" } else { "s" })).collect();
-    parts.join(", ")
-}
-
 pub(super) struct PartnerRow {
     pub(super) id: String,
     pub(super) name: String,
@@ -55,8 +41,10 @@ pub(super) async fn partners(State(state): State<AppState>, signed: Signed) -> P
             }
             _ => None,
         };
-        let they = levels_summary(result.iter().flat_map(RunResult::cells).map(|(_, _, c)| c.level));
-        let you = levels_summary(result.iter().flat_map(|r| r.disclosed.levels.iter().flatten().copied()));
+        let they = LevelName::in_words(result.iter().flat_map(RunResult::cells).map(|(_, _, c)| c.level))
+            .unwrap_or_else(|| "nothing yet".into());
+        let you = LevelName::in_words(result.iter().flat_map(|r| r.disclosed.levels.iter().flatten().copied()))
+            .unwrap_or_else(|| "nothing yet".into());
         rows.push(PartnerRow {
             id: p.id.to_string(),
             name: p.partner_name.clone(),
