@@ -711,3 +711,19 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(latest_overlaps))
         .routes(routes!(transcript))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::LevelName;
+
+    #[test]
+    fn levels_in_words_count_cells_most_first() {
+        assert_eq!(
+            LevelName::in_words([LevelName::Overlaps, LevelName::Counts, LevelName::Overlaps, LevelName::Fields])
+                .as_deref(),
+            Some("overlaps in 2 cells, fields in 1 cell, counts in 1 cell")
+        );
+        assert_eq!(LevelName::in_words([LevelName::Hidden; 3]).as_deref(), Some("hidden"));
+        assert_eq!(LevelName::in_words([]), None);
+    }
+}

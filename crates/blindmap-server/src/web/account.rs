@@ -1,6 +1,14 @@
 //! One account of the organisation's: its overlaps with every partner.
 
-use super::*;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+
+use super::format::pct;
+use super::overlaps::fields_text;
+use super::session::Signed;
+use super::{Chrome, PageResult, html};
+use crate::AppState;
 
 pub(super) struct AccountEntry {
     pub(super) partner: String,

@@ -1,6 +1,17 @@
 //! Marking matches wrong, the list of those marks, and undoing them.
 
-use super::*;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use blindmap_store::{CorrectionId, CorrectionKind, PartnershipId};
+use serde::Deserialize;
+
+use super::forms::list;
+use super::session::{CsrfForm, Signed, bad_request, return_path};
+use super::{Chrome, PAGE_ROWS, PageResult, html};
+use crate::AppState;
+use crate::http::error::ApiError;
 
 /// A correction posted from a page: "Not this match" on a row of the list, "Never match" on the
 /// account view.

@@ -33,3 +33,17 @@ pub(super) fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
         std::borrow::Cow::Borrowed(cell)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_paths_and_csv_cells() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(pct("open opps/é"), "open%20opps%2F%C3%A9");
+        assert_eq!(csv_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(csv_safe("Acme"), "Acme");
+    }
+}

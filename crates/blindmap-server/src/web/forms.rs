@@ -1,6 +1,17 @@
 //! What a rep starts from a list: a co-sell record, a deal registration.
 
-use super::*;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use blindmap_store::{PartnershipId, ReportFilter};
+use serde::Deserialize;
+
+use super::partners::partner_and_run;
+use super::session::{Signed, return_path};
+use super::{Chrome, MessagePage, PageError, PageResult, html};
+use crate::AppState;
+use crate::http::error::ApiError;
 
 #[derive(Deserialize)]
 pub(super) struct CoSellForm {

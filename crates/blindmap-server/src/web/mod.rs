@@ -12,27 +12,21 @@
 //! says came from another site (`Sec-Fetch-Site`) or origin (`Origin`), is refused before the
 //! token or link is looked at.
 
-use std::collections::BTreeMap;
-
 use askama::Template;
 use axum::Router;
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use blindmap_store::{
-    CorrectionId, CorrectionKind, Direction, OrgId, Partnership, PartnershipId, ReportFilter, ReportRow, ReportSort,
-    Run, Tier, User, WebSession,
-};
-use cookie::{Cookie, SameSite};
-use serde::Deserialize;
-use subtle::ConstantTimeEq;
 
 use crate::AppState;
-use crate::api::runs::{LevelName, RunResult};
 use crate::http::error::ApiError;
-use crate::service::runs::result_of;
+
+use account::account;
+use corrections::{correct, corrections_page, undo_correction};
+use forms::{create_cosell, register, register_form};
+use overlaps::{overlaps, overlaps_csv};
+use partners::{matrix, partners};
+use session::{home, link_form, link_signin, signin, signin_form, signout, signout_everywhere, stylesheet};
 
 mod account;
 mod corrections;
@@ -41,14 +35,6 @@ mod forms;
 mod overlaps;
 mod partners;
 mod session;
-
-use account::*;
-use corrections::*;
-use format::*;
-use forms::*;
-use overlaps::*;
-use partners::*;
-use session::*;
 
 pub(crate) use overlaps::{Listing, listing, registration_of};
 
@@ -165,29 +151,4 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/partners/{id}/corrections", get(corrections_page).post(correct))
         .route("/partners/{id}/corrections/{correction}/undo", post(undo_correction))
         .route("/accounts/{id}", get(account))
-}
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn helpers_format_and_escape() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(1234567), "1,234,567");
-        assert_eq!(pct("open opps/é"), "open%20opps%2F%C3%A9");
-        assert_eq!(csv_safe("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(csv_safe("Acme"), "Acme");
-        assert_eq!(
-            LevelName::in_words([LevelName::Overlaps, LevelName::Counts, LevelName::Overlaps, LevelName::Fields])
-                .as_deref(),
-            Some("overlaps in 2 cells, fields in 1 cell, counts in 1 cell")
-        );
-        assert_eq!(LevelName::in_words([LevelName::Hidden; 3]).as_deref(), Some("hidden"));
-        assert_eq!(LevelName::in_words([]), None);
-        let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; bm_session=bms_x; c=3"));
-        assert_eq!(cookie_value(&headers, COOKIE), Some("bms_x"));
-        let q = ListQuery { own: "customers".into(), q: "a b".into(), ..ListQuery::default() };
-        assert_eq!(q.href("/l", ReportSort::Owner, true, 2), "/l?own=customers&q=a%20b&sort=owner&desc=1&page=2");
-    }
 }

@@ -1,6 +1,22 @@
 //! The overlap list — filtered, sorted and paged in the database — and its CSV export.
 
-use super::*;
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use blindmap_store::{CorrectionId, Direction, OrgId, Partnership, ReportFilter, ReportRow, ReportSort, Run, Tier};
+use serde::Deserialize;
+
+use super::format::{csv_safe, pct, thousands};
+use super::partners::partner_and_run;
+use super::session::{Signed, page_number};
+use super::{Chrome, PAGE_ROWS, PageResult, html, secure_headers};
+use crate::AppState;
+use crate::api::runs::RunResult;
+use crate::http::error::ApiError;
+use crate::service::runs::result_of;
 
 /// The list's filters as the page's query has them.
 #[derive(Deserialize, Default, Clone)]
@@ -369,4 +385,17 @@ pub(super) async fn overlaps_csv(
     }
     secure_headers(h);
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use blindmap_store::ReportSort;
+
+    use super::ListQuery;
+
+    #[test]
+    fn a_list_link_keeps_its_filters() {
+        let q = ListQuery { own: "customers".into(), q: "a b".into(), ..ListQuery::default() };
+        assert_eq!(q.href("/l", ReportSort::Owner, true, 2), "/l?own=customers&q=a%20b&sort=owner&desc=1&page=2");
+    }
 }

@@ -1,6 +1,19 @@
 //! The partners a rep can see, and the overlap matrix with each.
 
-use super::*;
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use blindmap_store::{OrgId, Partnership, PartnershipId, ReportFilter, Run, Tier};
+
+use super::format::{pct, thousands};
+use super::session::Signed;
+use super::{Chrome, PageResult, html};
+use crate::AppState;
+use crate::api::runs::{LevelName, RunResult};
+use crate::http::error::ApiError;
+use crate::service::runs::result_of;
 
 pub(super) struct PartnerRow {
     pub(super) id: String,

@@ -1,6 +1,20 @@
 //! Sessions: the cookies, CSRF, sign-in with a token or a one-time link, signing out.
 
-use super::*;
+use askama::Template;
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use blindmap_store::{OrgId, User, WebSession};
+use cookie::{Cookie, SameSite};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::{
+    COOKIE, Chrome, MessagePage, PageError, PageResult, SIGNIN_COOKIE, SIGNIN_COOKIE_SECONDS, html, secure_headers,
+};
+use crate::AppState;
+use crate::http::error::ApiError;
 
 pub(super) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -342,4 +356,20 @@ pub(super) async fn stylesheet() -> Response {
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=3600"));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    use super::cookie_value;
+    use crate::web::COOKIE;
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; bm_session=bms_x; c=3"));
+        assert_eq!(cookie_value(&headers, COOKIE), Some("bms_x"));
+        assert_eq!(cookie_value(&HeaderMap::new(), COOKIE), None);
+    }
 }
