@@ -10,7 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says when it starts (seconds since the suite began): the log shows what each costs.
+step() { printf '\n==> [%4d s] %s\n' "$SECONDS" "$*"; }
 
 step "formatting"
 cargo fmt --all -- --check
