@@ -182,7 +182,9 @@ impl<R: BufRead> Reader<R> {
                     }
                     .unwrap_or(buf.len() - used);
                     if plain > 0 {
-                        if row.bytes.len() + row.ends.len() + plain >= MAX_ROW_BYTES {
+                        // The same bound as byte by byte below: none of these bytes is taken
+                        // once the row holds the limit.
+                        if row.bytes.len() + row.ends.len() + plain > MAX_ROW_BYTES {
                             return Err(CsvError {
                                 line: row.line,
                                 field: None,
@@ -404,6 +406,33 @@ mod tests {
         let mut input = b"a,b\n1,".to_vec();
         input.resize(MAX_ROW_BYTES + 100, b',');
         assert!(kind(&input).2.contains("longer than"));
+    }
+
+    /// A row is its values' bytes and one per field end: it may hold [`MAX_ROW_BYTES`] of them,
+    /// and the line break after them must find room for one more end. The same whether the
+    /// value's bytes are taken in one run or one by one, quoted or not.
+    #[test]
+    fn the_row_limit_is_exact() {
+        for quoted in [false, true] {
+            let row = |n: usize, newline: bool| {
+                let q = if quoted { "\"" } else { "" };
+                let mut input = format!("a,b\n1,{q}").into_bytes();
+                input.resize(input.len() + n, b'x');
+                input.extend_from_slice(q.as_bytes());
+                if newline {
+                    input.push(b'\n');
+                }
+                rows(&input).map(|r| r[1].1[1].len()).map_err(|e| e.kind.to_string())
+            };
+            // "1" and its end take two: a value of MAX - 3 bytes leaves room for the last end.
+            assert_eq!(row(MAX_ROW_BYTES - 3, true), Ok(MAX_ROW_BYTES - 3), "quoted {quoted}");
+            assert!(row(MAX_ROW_BYTES - 2, true).unwrap_err().contains("longer than"), "quoted {quoted}");
+            // At the end of the file no line break is checked: one more byte fits, unless a
+            // closing quote (checked like any byte) takes that place.
+            let last = MAX_ROW_BYTES - 2 - usize::from(quoted);
+            assert_eq!(row(last, false), Ok(last), "quoted {quoted}");
+            assert!(row(last + 1, false).unwrap_err().contains("longer than"), "quoted {quoted}");
+        }
     }
 
     #[test]
