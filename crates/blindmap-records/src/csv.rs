@@ -369,6 +369,10 @@ mod tests {
         assert_eq!(Reader::new(&b"a;b\n1;2\n"[..], None).unwrap().delimiter(), b';');
         assert_eq!(Reader::new(&b"a\tb\n"[..], None).unwrap().delimiter(), b'\t');
         assert_eq!(Reader::new(&b"\"a;b\",c\n"[..], None).unwrap().delimiter(), b',');
+        // Delimiters inside quotes do not count, and the header ends at a lone CR.
+        assert_eq!(Reader::new(&b"\"a;b;c\",d\n"[..], None).unwrap().delimiter(), b',');
+        assert_eq!(Reader::new(&b"a,b\r1;2;3;4\r"[..], None).unwrap().delimiter(), b',');
+        assert_eq!(Reader::new(&b"a\tb\tc;d\n"[..], None).unwrap().delimiter(), b'\t');
         assert_eq!(Reader::new(&b"a\n"[..], None).unwrap().delimiter(), b',');
         assert_eq!(Reader::new(&b"id;segment;name\r1;c;Acme, Inc\r"[..], None).unwrap().delimiter(), b';');
         assert_eq!(Reader::new(&b"id;Revenue (EUR, net);name\n"[..], None).unwrap().delimiter(), b';');
@@ -385,6 +389,41 @@ mod tests {
         let (line, field, text) = kind(b"a,b\n\"x\"y,1\n");
         assert_eq!((line, field), (2, Some(0)));
         assert!(text.contains("after the closing quote"), "{text}");
+    }
+
+    fn encoding(input: &[u8]) -> Option<EncodingProblem> {
+        match Reader::new(input, None) {
+            Err(CsvError { kind: ErrorKind::Encoding(problem), line: 1, field: None }) => Some(problem),
+            Err(e) => panic!("{}", e.kind),
+            Ok(_) => None,
+        }
+    }
+
+    #[test]
+    fn each_byte_order_mark_and_bare_utf16_is_named() {
+        assert_eq!(encoding(b"\xFF\xFE\x00\x00i\x00\x00\x00"), Some(EncodingProblem::Utf32));
+        assert_eq!(encoding(b"\x00\x00\xFE\xFF\x00\x00\x00i"), Some(EncodingProblem::Utf32));
+        assert_eq!(encoding(b"\xFF\xFEi\x00d\x00"), Some(EncodingProblem::Utf16));
+        assert_eq!(encoding(b"\xFE\xFF\x00i\x00d"), Some(EncodingProblem::Utf16));
+        assert_eq!(encoding(b"PK\x03\x04\x14\x00"), Some(EncodingProblem::Zip));
+        assert_eq!(encoding(b"\xEF\xBB\xBFid,name\n"), None);
+        // Without a mark: little-endian (zeros after the letters) and big-endian (before).
+        let le: Vec<u8> = b"id,name\n1,Acme\n".iter().flat_map(|&b| [b, 0]).collect();
+        let be: Vec<u8> = b"id,name\n1,Acme\n".iter().flat_map(|&b| [0, b]).collect();
+        assert_eq!(encoding(&le), Some(EncodingProblem::Utf16));
+        assert_eq!(encoding(&be), Some(EncodingProblem::Utf16));
+        // Two characters are enough to tell; one is not (that is a zero byte in a file).
+        assert_eq!(encoding(b"i\x00d\x00"), Some(EncodingProblem::Utf16));
+        assert_eq!(encoding(b"i\x00d"), None);
+        // Three quarters of the first 32 odd (or even) bytes zero is UTF-16; fewer is not.
+        let sample = |zeros: usize| -> Vec<u8> {
+            (0..32).flat_map(|i| [b'a', if i < zeros { 0 } else { b'b' }]).chain(*b"\nmore text after").collect()
+        };
+        assert_eq!(encoding(&sample(24)), Some(EncodingProblem::Utf16));
+        assert_eq!(encoding(&sample(23)), None);
+        // Only the first 64 bytes are judged.
+        let late: Vec<u8> = b"x".repeat(64).into_iter().chain([b'a', 0].repeat(40)).collect();
+        assert_eq!(encoding(&late), None);
     }
 
     #[test]
