@@ -88,6 +88,7 @@ fn generic() -> Mapping {
 /// Every account of `input`, and the summary, read through `reader`.
 fn accounts_from(input: impl BufRead, mapping: &Mapping) -> Result<(Vec<Account>, Summary), ImportError> {
     let mut importer = Importer::new("export.csv", input, mapping)?;
+    assert_eq!(importer.source(), "export.csv");
     let mut out = Vec::new();
     while let Some(account) = importer.next_account()? {
         out.push(account);
@@ -195,6 +196,18 @@ fn blank_rows_are_counted_and_skipped_but_a_file_of_them_has_no_rows() {
     let (accounts, summary) = read("id,segment,domain\n7,,\n", &generic());
     assert_eq!((accounts.len(), summary.rows, summary.blank_lines), (1, 1, 0));
     assert_eq!(accounts[0].id, "7");
+}
+
+#[test]
+fn the_importer_tells_its_header_and_id_column() {
+    let input = "\u{feff} Name ;ID;segment; Domain\nAcme;1;a;acme.com\n";
+    let mut m = generic();
+    m.apply_flag("id=ID").unwrap();
+    let importer = Importer::new("in.csv", input.as_bytes(), &m).unwrap();
+    assert_eq!(importer.header(), strings(&["Name", "ID", "segment", "Domain"]));
+    assert_eq!(importer.id_column(), "ID");
+    assert_eq!(importer.source(), "in.csv");
+    assert_eq!(importer.summary(), &Summary::default());
 }
 
 #[test]
@@ -564,6 +577,11 @@ fn a_missing_column_names_the_header_and_the_preset_that_fits() {
     assert_eq!(expected, &strings(&["Account ID", "Id"]));
     assert_eq!(found, &strings(&["Record ID", "Company name", "Lifecycle Stage"]));
     assert_eq!(hint.as_deref(), Some(" (this looks like a HubSpot Companies export: try the hubspot preset)"));
+    assert_eq!(
+        e.to_string(),
+        "export.csv, line 1: no account id column: expected \"Account ID\", \"Id\" (this looks like a HubSpot \
+         Companies export: try the hubspot preset); the file has: \"Record ID\", \"Company name\", \"Lifecycle Stage\""
+    );
     // No hint naming the preset in use, and none when nothing fits.
     let e = error(b"Account ID,Account Name\n1,Acme\n", &Preset::Salesforce.mapping());
     let ErrorKind::MissingColumn { role, hint, .. } = e.kind() else { panic!("{e}") };
@@ -572,8 +590,10 @@ fn a_missing_column_names_the_header_and_the_preset_that_fits() {
     // A header read as one column hints at the delimiter.
     let e = error(b"id|segment|domain\n1|a|b.com\n", &generic());
     assert!(e.to_string().contains("read as one column"), "{e}");
-    let e = error(b"foo,bar\n1,2\n", &generic());
-    assert!(!e.to_string().contains("read as one column"), "{e}");
+    for header in [&b"foo,bar\n1,2\n"[..], b"accountid\n1\n"] {
+        let e = error(header, &generic());
+        assert!(!e.to_string().contains("read as one column"), "{e}");
+    }
 }
 
 #[test]
