@@ -238,6 +238,28 @@ mod tests {
         assert_eq!(err, Some(BloomDefect::BitmapSize));
     }
 
+    /// The saturation bound, `E + 6 sqrt(E) + 16` set bits, at its edge.
+    #[test]
+    fn the_saturation_bound_is_exact() {
+        let with_bits = |params: &Params, n: usize| {
+            let mut bytes = build(params, &SEED, &[]);
+            bytes[HEADER_LEN..].fill(0);
+            for i in 0..n {
+                bytes[HEADER_LEN + i / 8] |= 1 << (i % 8);
+            }
+            Received::parse(bytes, params).err()
+        };
+        // One item, 21 probes, 1,344 bits: E = 1344 (1 - (1 - 1/1344)^21) = 20.84, so the
+        // bound is 20.84 + 27.39 + 16 = 64.23.
+        let one = Params::new(1, 1);
+        assert_eq!(with_bits(&one, 64), None);
+        assert_eq!(with_bits(&one, 65), Some(BloomDefect::Saturated));
+        // Nothing declared: E = 0 and the bound is the slack alone, 16 bits, which may be set.
+        let none = Params { items: 0, ..one };
+        assert_eq!(with_bits(&none, 16), None);
+        assert_eq!(with_bits(&none, 17), Some(BloomDefect::Saturated));
+    }
+
     #[test]
     fn the_header_is_the_one_spec_9_7_lays_out() {
         let params = Params::new(3, 1);
