@@ -377,6 +377,35 @@ mod tests {
         assert_eq!(p.level(&seg("prospects"), &seg("prospects")), &Level::Counts);
     }
 
+    /// A rule for any pair stands in for the default, and a later rule for a pair replaces the
+    /// earlier one; a rule at least as specific as an earlier one wins over it.
+    #[test]
+    fn a_rule_for_every_pair_replaces_the_default() {
+        let p = DisclosurePolicy::new(Level::Hidden).with_rule(None, None, Level::Overlaps).unwrap();
+        assert_eq!(p.level(&seg("a"), &seg("b")), &Level::Overlaps);
+        let p = p.with_rule(None, None, Level::Counts).unwrap();
+        assert_eq!(p.level(&seg("a"), &seg("b")), &Level::Counts);
+        assert_eq!(p.rules.len(), 1);
+    }
+
+    #[test]
+    fn a_fields_level_names_at_most_max_fields() {
+        let names = |n: usize| (0..n).map(|i| field(&format!("f{i}"))).collect::<Vec<_>>();
+        let p = DisclosurePolicy::new(Level::Hidden);
+        assert!(p.clone().with_rule(None, None, Level::Fields(names(MAX_FIELDS))).is_ok());
+        assert_eq!(
+            p.with_rule(None, None, Level::Fields(names(MAX_FIELDS + 1))).err(),
+            Some(InputError::TooManyFields { count: MAX_FIELDS + 1, limit: MAX_FIELDS })
+        );
+    }
+
+    #[test]
+    fn levels_have_their_names() {
+        let names: Vec<&str> =
+            [Level::Hidden, Level::Counts, Level::Overlaps, Level::Fields(vec![])].iter().map(Level::name).collect();
+        assert_eq!(names, ["hidden", "counts", "overlaps", "fields"]);
+    }
+
     #[test]
     fn resolution_hides_small_segments_and_non_learners() {
         let p = DisclosurePolicy::new(Level::Overlaps).with_min_partner_segment(10);

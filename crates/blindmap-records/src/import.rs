@@ -194,7 +194,7 @@ impl<R: BufRead> Importer<R> {
         }
         dedup_in_order(&mut keys.domains);
         dedup_in_order(&mut keys.duns);
-        // A name makes at most six keys (see the matching rule).
+        // A name makes at most MAX_NAME_KEYS keys (see the matching rule); the rest is for the others.
         let room = MAX_KEYS_PER_RECORD - MAX_NAME_KEYS;
         if keys.domains.len() + keys.duns.len() > room {
             let column = r.domains.first().or(r.emails.first()).copied().unwrap_or(r.id);
