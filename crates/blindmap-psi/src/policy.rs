@@ -417,6 +417,24 @@ mod tests {
         assert_eq!(plan.level(0, 0), &Level::Hidden);
     }
 
+    /// The plan carries the policy's numbers and its shape: receiver segments are rows, sender
+    /// segments columns, and a row with nothing but hidden cells sees nothing.
+    #[test]
+    fn a_plan_says_its_shape_and_numbers() {
+        let p = DisclosurePolicy::new(Level::Overlaps)
+            .with_rule(None, Some(seg("z")), Level::Hidden)
+            .unwrap()
+            .with_threshold(7)
+            .with_min_partner_segment(3);
+        let own = [seg("a"), seg("b"), seg("c")];
+        let plan = p.resolve(&own, &[(seg("x"), 5), (seg("z"), 5)], true, true);
+        assert_eq!((plan.rows(), plan.cols(), plan.threshold(), plan.min_segment()), (2, 3, 7, 3));
+        assert!(plan.bloom());
+        assert!(plan.row_visible(0) && !plan.row_visible(1));
+        assert!((0..3).all(|c| plan.col_visible(c)));
+        assert!(!p.resolve(&own, &[(seg("x"), 5)], true, false).bloom());
+    }
+
     #[test]
     fn classes_group_identical_columns() {
         // Rows x, y; columns a, b, c: a and c are identical (overlaps, counts), b differs.
