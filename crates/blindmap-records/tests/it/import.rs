@@ -668,6 +668,35 @@ fn flags_and_files_change_a_mapping_and_say_so() {
         let e = Mapping::empty().apply_flag(flag).unwrap_err().to_string();
         assert!(e.contains(needle), "{flag}: {e}");
     }
+    // Every role a flag names takes its column.
+    let mut m = Mapping::empty();
+    for flag in [
+        "id=Key",
+        "name=Firm",
+        "country=Land",
+        "city=Town",
+        "postal_code=Zip",
+        "phone=Tel",
+        "domain=Web",
+        "email=Mail",
+        "duns=D-U-N-S",
+        "segment=Tier",
+        "field:owner=Owner",
+    ] {
+        m.apply_flag(flag).unwrap_or_else(|e| panic!("{flag}: {e}"));
+    }
+    let input = "Key,Firm,Land,Town,Zip,Tel,Web,Mail,D-U-N-S,Tier,Owner\n\
+        1,Smith,GB,Leeds,LS1 4AP,+44 20 7946 0958,smith.co.uk,jo@smith-sons.com,150483782,Gold,Jo\n";
+    let (accounts, _) = read(input, &m);
+    let k = &accounts[0].keys;
+    assert_eq!(k.domains, ["smith.co.uk", "smith-sons.com"]);
+    assert_eq!(k.duns, ["150483782"]);
+    assert_eq!(k.name_country.as_ref().map(|(_, c)| *c), Some("GB"));
+    assert_eq!((k.city.as_deref(), k.postal_code.as_deref()), (Some("leeds"), Some("LS14AP")));
+    assert_eq!(accounts[0].segment, Some(label("gold")));
+    assert_eq!(field(&accounts[0].fields, "owner"), "Jo");
+    assert_eq!(accounts[0].dropped, []);
+
     let m =
         Mapping::from_toml("preset = \"Generic\"\ndelimiter = \"semicolon\"\n[columns]\nsegment = \"Tier\"").unwrap();
     assert_eq!((m.name(), m.delimiter()), ("Generic (changed by a mapping file)", Some(b';')));
