@@ -295,6 +295,34 @@ mod tests {
         assert!(holds("c: Revenue >= 1,000,000", &[("Revenue", "$1,500,000")]));
     }
 
+    /// Comparisons at their bounds, and the tests that read emptiness.
+    #[test]
+    fn comparisons_hold_exactly_at_their_bounds() {
+        for (rule, below, at, above) in [
+            ("c: n > 1000", false, false, true),
+            ("c: n >= 1000", false, true, true),
+            ("c: n < 1000", true, false, false),
+            ("c: n <= 1000", true, true, false),
+        ] {
+            let got: Vec<bool> = ["999", "1000", "1001"].iter().map(|v| holds(rule, &[("n", v)])).collect();
+            assert_eq!(got, [below, at, above], "{rule}");
+        }
+        // Not a number: no comparison holds.
+        assert!(!holds("c: n < 1000", &[("n", "ten")]) && !holds("c: n >= 0", &[("n", "")]));
+        assert!(holds("c: n is not empty", &[("n", " 0 ")]));
+        assert!(!holds("c: n is not empty", &[("n", "  ")]));
+        assert!(holds("c: n is empty", &[("n", "  ")]));
+        assert!(holds("c: n not in [a, b]", &[("n", "c")]));
+    }
+
+    #[test]
+    fn a_rule_keeps_its_text_and_columns() {
+        let rule = SegmentRule::parse("  Open Opps : Stage = Open and `a and b` > 2 ").unwrap();
+        assert_eq!(rule.text(), "Open Opps : Stage = Open and `a and b` > 2");
+        assert_eq!(rule.label.as_str(), "open_opps");
+        assert_eq!(rule.columns().collect::<Vec<_>>(), ["Stage", "a and b"]);
+    }
+
     #[test]
     fn bad_rules_say_why() {
         for (rule, needle) in [
