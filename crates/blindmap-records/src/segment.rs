@@ -315,6 +315,28 @@ mod tests {
         assert!(holds("c: n not in [a, b]", &[("n", "c")]));
     }
 
+    /// ` and ` splits a rule only outside quotes, backticks and lists; a quote inside backticks
+    /// (or a backtick inside quotes) is text, and so are brackets inside either.
+    #[test]
+    fn and_splits_only_outside_quotes_backticks_and_lists() {
+        let columns = |rule: &str| {
+            let rule = SegmentRule::parse(rule).unwrap_or_else(|e| panic!("{rule}: {e}"));
+            rule.columns().map(str::to_owned).collect::<Vec<_>>()
+        };
+        assert_eq!(columns("c: a = \"x and y\" and b = 2"), ["a", "b"]);
+        assert_eq!(columns("c: `say \"hi` = 1 and b = 2"), ["say \"hi", "b"]);
+        assert_eq!(columns("c: a = \"x`y\" and b = 2"), ["a", "b"]);
+        assert_eq!(columns("c: a in [\"x[y\", z] and b = 2"), ["a", "b"]);
+        assert_eq!(columns("c: a in [\"x]y\"] and b = 2"), ["a", "b"]);
+        assert_eq!(columns("c: `x[y` = 1 and b = 2"), ["x[y", "b"]);
+        assert_eq!(columns("c: `x]y` = 1 and b = 2"), ["x]y", "b"]);
+        assert_eq!(columns("c: `p and q` = 1 and b = 2"), ["p and q", "b"]);
+        assert_eq!(columns("c: a in [x and y, z] and b = 2"), ["a", "b"]);
+        assert!(holds("c: a = \"x and y\" and b = 2", &[("a", "x and y"), ("b", "2")]));
+        assert!(holds("c: a in [\"x]y\", z] and b = 2", &[("a", "x]y"), ("b", "2")]));
+        assert!(holds("c: `say \"hi` = 1", &[("say \"hi", "1")]));
+    }
+
     #[test]
     fn a_rule_keeps_its_text_and_columns() {
         let rule = SegmentRule::parse("  Open Opps : Stage = Open and `a and b` > 2 ").unwrap();

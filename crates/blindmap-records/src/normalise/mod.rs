@@ -133,3 +133,40 @@ impl fmt::Display for DropReason {
         })
     }
 }
+
+#[cfg(test)]
+mod reason_tests {
+    use super::DropReason;
+
+    /// The codes are what reports and the API's import summaries carry: fixed, one per reason.
+    #[test]
+    fn every_reason_has_its_code_and_a_sentence() {
+        let codes: Vec<&str> = DropReason::ALL.iter().map(|r| r.code()).collect();
+        assert_eq!(
+            codes,
+            [
+                "not_a_domain",
+                "not_a_public_host",
+                "unknown_suffix",
+                "free_mail_domain",
+                "shared_platform_domain",
+                "placeholder_domain",
+                "duns_not_nine_digits",
+                "duns_not_digits",
+                "duns_placeholder",
+                "name_empty_after_normalisation",
+                "name_too_long",
+                "name_without_country",
+                "unknown_country",
+                "too_many_keys",
+                "postal_code_invalid",
+                "phone_invalid",
+                "phone_placeholder",
+            ]
+        );
+        let sentences: std::collections::BTreeSet<String> = DropReason::ALL.iter().map(ToString::to_string).collect();
+        assert_eq!(sentences.len(), DropReason::ALL.len(), "one sentence per reason");
+        assert!(sentences.iter().all(|s| s.len() > 10 && !s.contains('_')), "{sentences:?}");
+        assert_eq!(DropReason::FreeMail.to_string(), "a free-mail or ISP domain (shared by unrelated people)");
+    }
+}
