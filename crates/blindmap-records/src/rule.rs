@@ -266,6 +266,18 @@ mod tests {
         let eight: Vec<&str> = eight.iter().map(String::as_str).collect();
         let keys = AccountKeys::of_customer(Some("Acme"), Some("US"), &eight, &[]).unwrap();
         assert_eq!(keys.domains.len() + usize::from(keys.name_country.is_some()), 8, "eight keys are allowed");
+        // Domains, DUNS numbers and the name all count towards the eight.
+        let domains: Vec<String> = (0..8).map(|i| format!("acme{i}.com")).collect();
+        let domains: Vec<&str> = domains.iter().map(String::as_str).collect();
+        let duns = ["150483781", "150483782", "150483783", "150483784"];
+        let too_many = |d: usize, n: usize, name: Option<&str>| {
+            AccountKeys::of_customer(name, Some("US"), &domains[..d], &duns[..n]).err().map(|e| e.reason)
+        };
+        assert_eq!(too_many(8, 0, None), None);
+        assert_eq!(too_many(8, 0, Some("Acme")), Some(DropReason::TooManyKeys));
+        assert_eq!(too_many(4, 3, Some("Acme")), None);
+        assert_eq!(too_many(4, 4, Some("Acme")), Some(DropReason::TooManyKeys));
+        assert_eq!(too_many(5, 4, None), Some(DropReason::TooManyKeys));
         let long = "x".repeat(501);
         let e = AccountKeys::of_customer(Some(&long), Some("US"), &[], &[]).unwrap_err();
         assert_eq!((e.field, e.reason), ("name", DropReason::NameTooLong));

@@ -332,6 +332,7 @@ mod tests {
         assert_eq!(columns("c: `x]y` = 1 and b = 2"), ["x]y", "b"]);
         assert_eq!(columns("c: `p and q` = 1 and b = 2"), ["p and q", "b"]);
         assert_eq!(columns("c: a in [x and y, z] and b = 2"), ["a", "b"]);
+        assert_eq!(columns("c: a = 1 and b = 2 and c = 3 AND d = 4"), ["a", "b", "c", "d"]);
         assert!(holds("c: a = \"x and y\" and b = 2", &[("a", "x and y"), ("b", "2")]));
         assert!(holds("c: a in [\"x]y\", z] and b = 2", &[("a", "x]y"), ("b", "2")]));
         assert!(holds("c: `say \"hi` = 1", &[("say \"hi", "1")]));
