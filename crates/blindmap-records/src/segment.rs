@@ -336,6 +336,10 @@ mod tests {
         assert!(holds("c: a = \"x and y\" and b = 2", &[("a", "x and y"), ("b", "2")]));
         assert!(holds("c: a in [\"x]y\", z] and b = 2", &[("a", "x]y"), ("b", "2")]));
         assert!(holds("c: `say \"hi` = 1", &[("say \"hi", "1")]));
+        // A comma inside quotes is part of the list's item.
+        assert!(holds("c: n in [\"Acme, Inc\", x]", &[("n", "acme, inc")]));
+        assert!(!holds("c: n in [\"Acme, Inc\", x]", &[("n", "Acme")]));
+        assert!(holds("c: n not in [\"Acme, Inc\"]", &[("n", "Inc")]));
     }
 
     #[test]
