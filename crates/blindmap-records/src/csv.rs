@@ -421,6 +421,14 @@ mod tests {
         };
         assert_eq!(encoding(&sample(24)), Some(EncodingProblem::Utf16));
         assert_eq!(encoding(&sample(23)), None);
+        // The same with the zeros first (big-endian).
+        let swapped = |zeros: usize| -> Vec<u8> {
+            let mut bytes = sample(zeros);
+            bytes[..64].chunks_mut(2).for_each(<[u8]>::reverse);
+            bytes
+        };
+        assert_eq!(encoding(&swapped(24)), Some(EncodingProblem::Utf16));
+        assert_eq!(encoding(&swapped(23)), None);
         // Only the first 64 bytes are judged.
         let late: Vec<u8> = b"x".repeat(64).into_iter().chain([b'a', 0].repeat(40)).collect();
         assert_eq!(encoding(&late), None);
