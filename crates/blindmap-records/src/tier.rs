@@ -317,8 +317,25 @@ mod tests {
             Explanation::of(&["name_web"], &own("zentrix", Some("munich"), None, None)).to_string(),
             "possible: the name and country agree, but the websites differ"
         );
+        // A distinctive name confirmed by an identifier: no word on the name, nothing missing.
+        let by_domain = Explanation::of(&["domain"], &own("zentrix", None, None, None));
+        assert_eq!((by_domain.tier, by_domain.common_name), (Tier::Confirmed, Some(false)));
+        assert_eq!(by_domain.to_string(), "confirmed: the domain agrees");
+        assert_eq!(by_domain.own_missing, []);
         let both = Explanation::of(&["domain", "name_web"], &common);
         assert!(!both.websites_differ);
         assert_eq!(both.to_string(), "confirmed: the domain, name and country agree");
+    }
+
+    #[test]
+    fn tiers_are_read_by_their_names_only() {
+        for tier in Tier::ALL {
+            assert_eq!(Tier::parse(tier.as_str()), Some(tier));
+            assert_eq!(tier.to_string(), tier.as_str());
+        }
+        assert_eq!((Tier::parse("confirmed"), Tier::parse("possible")), (Some(Tier::Confirmed), Some(Tier::Possible)));
+        for other in ["Confirmed", "", "sure", "possible "] {
+            assert_eq!(Tier::parse(other), None, "{other:?}");
+        }
     }
 }
