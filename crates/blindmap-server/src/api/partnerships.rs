@@ -218,7 +218,7 @@ async fn end(
     if partnership.state == PartnershipState::Active
         && !partnership.partner_url.is_empty()
         && let Ok(node) = state.node()
-        && let Ok(peer) = PeerClient::new(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)
+        && let Ok(peer) = PeerClient::to_partner(&partnership, &node.identity)
     {
         told = peer
             .post::<serde_json::Value>(

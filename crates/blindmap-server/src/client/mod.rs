@@ -269,6 +269,14 @@ impl PeerClient {
         Ok(Self { base: url.trim_end_matches('/').to_owned(), http })
     }
 
+    /// A client of a stored partnership's node: its URL and pinned fingerprint.
+    pub(crate) fn to_partner(
+        partnership: &blindmap_store::Partnership,
+        identity: &Identity,
+    ) -> Result<Self, ClientError> {
+        Self::new(&partnership.partner_url, &partnership.partner_fingerprint, identity)
+    }
+
     /// A client for match runs: HTTP/2 only (both directions stream at once), no overall time
     /// limit (the session's idle limit applies instead).
     pub(crate) fn for_runs(url: &str, pinned: &str, identity: &Identity) -> Result<Self, ClientError> {

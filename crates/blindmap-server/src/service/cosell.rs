@@ -242,7 +242,7 @@ pub(crate) async fn push(
     reference: Option<Reference>,
 ) -> Result<(), CoSellError> {
     let stored = store.cosell(org, id).await?;
-    let peer = PeerClient::new(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)?;
+    let peer = PeerClient::to_partner(partnership, &node.identity)?;
     let body = serde_json::to_value(Push { record: stored.record.clone(), reference }).expect("serialises");
     let answer: CoSell = peer.post(&format!("/peer/v1/partnerships/{}/cosell", partnership.partner_ref), &body).await?;
     let sent = stored.record;

@@ -194,10 +194,6 @@ pub(crate) fn event_payload(stored: &StoredRegistration, partner: &str) -> serde
     })
 }
 
-fn peer(node: &NodeContext, partnership: &Partnership) -> Result<PeerClient, RegistrationError> {
-    Ok(PeerClient::new(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)?)
-}
-
 /// The partnership a registration or pre-check goes through: active, with a node to call.
 pub(crate) fn reachable(partnership: &Partnership) -> Result<(), RegistrationError> {
     if partnership.state != blindmap_store::PartnershipState::Active {
@@ -234,7 +230,7 @@ pub(crate) async fn submit(
     let id = format!("rg_{}", hex::encode(rand::random::<[u8; 16]>()));
     let message = serde_json::to_value(SubmitMessage { id: id.clone(), submission: submission.clone() })
         .expect("a submission serialises");
-    let view: SubmitterView = peer(node, partnership)?
+    let view: SubmitterView = PeerClient::to_partner(partnership, &node.identity)?
         .post(&format!("/peer/v1/partnerships/{}/registrations", partnership.partner_ref), &message)
         .await?;
     if view.id != id {
@@ -459,7 +455,7 @@ pub(crate) async fn tell(store: &Store, node: &NodeContext, org: &OrgId, id: &st
     }
     let view = serde_json::to_value(stored.registration.submitter_view()).expect("a view serialises");
     let path = format!("/peer/v1/partnerships/{}/registrations/{id}/status", partnership.partner_ref);
-    let _: serde_json::Value = peer(node, &partnership)?.post(&path, &view).await?;
+    let _: serde_json::Value = PeerClient::to_partner(&partnership, &node.identity)?.post(&path, &view).await?;
     clear_notify(store, org, stored).await
 }
 
@@ -520,7 +516,8 @@ pub(crate) async fn request_extension(
     let partnership = store.partnership(org, &stored.partnership).await?;
     reachable(&partnership)?;
     let path = format!("/peer/v1/partnerships/{}/registrations/{id}/extend", partnership.partner_ref);
-    let view: SubmitterView = peer(node, &partnership)?.post(&path, &serde_json::json!({})).await?;
+    let view: SubmitterView =
+        PeerClient::to_partner(&partnership, &node.identity)?.post(&path, &serde_json::json!({})).await?;
     hear(store, &partnership, id, view).await?;
     Ok(store.registration(org, id).await?)
 }
@@ -535,7 +532,7 @@ pub(crate) async fn precheck(
     let (query, elements) = blindmap_psi::PrecheckQuery::new(&keys, &mut rand::rng())?;
     let message = serde_json::to_value(PrecheckMessage { elements: elements.iter().map(hex::encode).collect() })
         .expect("a query serialises");
-    let reply: PrecheckReply = peer(node, partnership)?
+    let reply: PrecheckReply = PeerClient::to_partner(partnership, &node.identity)?
         .post(&format!("/peer/v1/partnerships/{}/precheck", partnership.partner_ref), &message)
         .await?;
     let unusable = |what: &str| RegistrationError::Unusable(format!("sent an unusable pre-check answer: {what}"));
