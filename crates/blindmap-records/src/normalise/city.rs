@@ -21,3 +21,30 @@ pub fn city(raw: &str, country: Option<&str>) -> Option<String> {
         None => Some(folded),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_and_overlong_values_are_no_city() {
+        for raw in ["", "N/A", "n.a.", "NA", "none", "Unknown", "TBD", "null", "Other", "-", ", Bavaria"] {
+            assert_eq!(city(raw, Some("DE")), None, "{raw:?}");
+        }
+        // The limit is on the folded value, and exact.
+        let longest = "a".repeat(MAX_CITY_LEN);
+        assert_eq!(city(&longest, None), Some(longest.clone()));
+        assert_eq!(city(&format!("{longest}a"), None), None);
+        assert_eq!(city(&format!("{longest}, Somewhere"), None), Some(longest));
+    }
+
+    #[test]
+    fn the_part_before_a_comma_is_folded_and_named_canonically_in_its_country() {
+        assert_eq!(city("San Francisco, CA", Some("US")).as_deref(), Some("san francisco"));
+        assert_eq!(city("München", Some("DE")).as_deref(), Some("munich"));
+        assert_eq!(city("MÜNCHEN, Bayern", Some("DE")).as_deref(), Some("munich"));
+        // Another country's name for a city is only folded.
+        assert_eq!(city("München", Some("FR")), city("munchen", None));
+        assert_ne!(city("München", Some("FR")).as_deref(), Some("munich"));
+    }
+}

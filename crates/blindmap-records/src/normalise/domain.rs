@@ -35,7 +35,8 @@ pub fn domain(raw: &str) -> Result<String, DropReason> {
         host = before;
     }
     let host = host.trim_end_matches('.');
-    if host.is_empty() || host.contains(char::is_whitespace) {
+    // Whitespace anywhere is refused by IDNA below (URL forbidden code points).
+    if host.is_empty() {
         return Err(DropReason::NotADomain);
     }
     let ascii =
@@ -121,5 +122,27 @@ mod tests {
         ] {
             assert_eq!(domain(raw), Err(why), "{raw}");
         }
+    }
+
+    #[test]
+    fn whitespace_inside_a_host_is_refused_whatever_the_space() {
+        for space in (0..=0x10ffff).filter_map(char::from_u32).filter(|c| c.is_whitespace()) {
+            let raw = format!("acme{space}tools.com");
+            assert_eq!(domain(&raw), Err(DropReason::NotADomain), "U+{:04X}", u32::from(space));
+        }
+    }
+
+    #[test]
+    fn the_length_limits_are_exact() {
+        let label = |c: &str, n: usize| c.repeat(n);
+        // 63 bytes per label, 253 in all (RFC 1035).
+        let longest_label = format!("{}.com", label("a", 63));
+        assert_eq!(domain(&longest_label), Ok(longest_label.clone()));
+        assert_eq!(domain(&format!("{}.com", label("a", 64))), Err(DropReason::NotADomain));
+        let host =
+            |last: usize| format!("{}.{}.{}.{}.com", label("x", 63), label("y", 63), label("z", 63), label("w", last));
+        assert_eq!(host(57).len(), 253);
+        assert_eq!(domain(&host(57)), Ok(format!("{}.com", label("w", 57))));
+        assert_eq!(domain(&host(58)), Err(DropReason::NotADomain));
     }
 }
