@@ -391,3 +391,23 @@ impl fmt::Display for AbortCode {
         f.write_str(text)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abort_codes_are_the_numbers_one_to_nine_each_with_its_own_text() {
+        let codes: Vec<AbortCode> = (1..=9).map(|n| AbortCode::from_u16(n).unwrap()).collect();
+        for (n, code) in (1..=9).zip(&codes) {
+            assert_eq!(code.to_u16(), n);
+        }
+        for n in [0, 10, 256, u16::MAX] {
+            assert_eq!(AbortCode::from_u16(n), None, "{n}");
+        }
+        let texts: std::collections::BTreeSet<String> = codes.iter().map(ToString::to_string).collect();
+        assert_eq!(texts.len(), 9, "{texts:?}");
+        assert!(texts.iter().all(|t| !t.is_empty()));
+        assert_eq!(AbortCode::Reserved.to_string(), "reserved code 8");
+    }
+}
