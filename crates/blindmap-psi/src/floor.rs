@@ -29,3 +29,23 @@ pub fn floor_operations<I: AsRef<[u8]> + Sync>(inputs: &[I]) -> u64 {
     }
     checksum
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The checksum is over the elements raised to both keys: the floor does a session's work.
+    #[test]
+    fn the_checksum_sums_the_doubly_keyed_elements() {
+        let inputs: Vec<Vec<u8>> = (0..10u32).map(|i| format!("key {i}").into_bytes()).collect();
+        let keys = group::hash_to_scalar(b"floor key 1", b"blindmap floor")
+            * group::hash_to_scalar(b"floor key 2", b"blindmap floor");
+        let expected = inputs.iter().fold(0u64, |acc, input| {
+            let element = group::hash_to_group(input, HASH_TO_GROUP_DST) * keys;
+            acc.wrapping_add(u64::from(element.compress().to_bytes()[0]))
+        });
+        assert_eq!(floor_operations(&inputs), expected);
+        assert!(expected > 1, "{expected}");
+        assert_eq!(floor_operations::<Vec<u8>>(&[]), 0);
+    }
+}

@@ -198,6 +198,24 @@ mod tests {
         let mut out = [0u8; 32];
         expand_message_xmd(b"abcdef0123456789", dst, &mut out);
         assert_eq!(hex::encode(out), "087e45a86e2939ee8b91100af1583c4938e0f5fc6c9db4b107b83346bc967f58");
+        // len_in_bytes = 0x80: two blocks, the second chained from the first (step 10).
+        let mut out = [0u8; 128];
+        expand_message_xmd(b"", dst, &mut out);
+        assert_eq!(
+            hex::encode(out),
+            "41b037d1734a5f8df225dd8c7de38f851efdb45c372887be655212d07251b921\
+             b052b62eaed99b46f72f2ef4cc96bfaf254ebbbec091e1a3b9e4fb5e5b619d2e\
+             0c5414800a1d882b62bb5cd1778f098b8eb6cb399d5d9d18f5d5842cf5d13d7e\
+             b00a7cff859b605da678b318bd0e65ebff70bec88c753b159a805d2c89c55961"
+        );
+    }
+
+    #[test]
+    fn a_secret_scalar_never_prints_its_value() {
+        let secret = SecretScalar::new(Scalar::from(0x1234_5678_u64));
+        let printed = format!("{secret:?} {secret:#?}");
+        assert!(printed.starts_with("SecretScalar"), "{printed}");
+        assert!(!printed.contains("78") && !printed.contains("bytes"), "{printed}");
     }
 
     #[test]
