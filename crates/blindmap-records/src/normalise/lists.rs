@@ -123,10 +123,9 @@ pub(super) fn legal_forms() -> &'static LegalForms {
             {
                 forms.glued.push(word.clone());
             }
+            // A form listed twice (`Co.` and `Co`) is tried twice, with the same result.
             let list = if prefix { &mut forms.prefixes } else { &mut forms.suffixes }.entry(key).or_default();
-            if !list.iter().any(|f| f.words == words && f.countries == countries) {
-                list.push(Form { words, countries });
-            }
+            list.push(Form { words, countries });
         }
         for list in forms.suffixes.values_mut().chain(forms.prefixes.values_mut()) {
             list.sort_by_key(|f| std::cmp::Reverse(f.words.len()));

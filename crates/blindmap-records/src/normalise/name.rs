@@ -89,6 +89,11 @@ mod tests {
             ("FR", &["Société Générale d'Équipement SAS", "Societe Generale dEquipement"]),
             ("JP", &["トヨタ自動車株式会社", "トヨタ自動車 株式会社", "株式会社トヨタ自動車"]),
             ("KR", &["삼성전자 주식회사", "삼성전자주식회사", "(주)삼성전자"]),
+            // Several forms end in the same word, and their other words are no forms of their
+            // own: each must be known, not only the first read with that last word.
+            ("US", &["Zentrix Professional Corporation", "Zentrix Corporation", "Zentrix"]),
+            ("MY", &["Zentrix Sendirian Berhad", "Zentrix Berhad", "Zentrix"]),
+            ("ZA", &["Zentrix Eiendoms Beperk", "Zentrix Beperk", "Zentrix"]),
         ] {
             let first = company_name(group[0], Some(country)).unwrap();
             for raw in group {
