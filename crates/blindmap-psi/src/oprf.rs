@@ -3,7 +3,6 @@
 //! The functions keep the RFC's names and quote its pseudocode above the lines that implement it.
 //! The sessions (spec §9) use the same functions in batches.
 
-use curve25519_dalek::constants::RISTRETTO_BASEPOINT_POINT;
 use curve25519_dalek::ristretto::RistrettoPoint;
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::Identity;
@@ -73,11 +72,6 @@ impl OprfKey {
     #[cfg(feature = "deterministic")]
     pub fn to_bytes(&self) -> [u8; 32] {
         self.0.scalar().to_bytes()
-    }
-
-    /// `pkS = G.ScalarMultGen(skS)`, serialized.
-    pub fn public_key(&self) -> ElementBytes {
-        (RISTRETTO_BASEPOINT_POINT * self.0.scalar()).compress().to_bytes()
     }
 
     /// RFC 9497 §3.3.1 `BlindEvaluate(skS, blindedElement)`: `evaluatedElement = skS * blindedElement`.
@@ -254,4 +248,21 @@ pub(crate) fn hash_input(input: &[u8]) -> Result<RistrettoPoint, Error> {
         return Err(Error::InvalidInputElement);
     }
     Ok(element)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `I2OSP(len(input), 2)` bounds an input at 65,535 bytes (RFC 9497 §3.3.1): that many are
+    /// evaluated, one more is refused before any hashing.
+    #[test]
+    fn an_input_is_at_most_65535_bytes() {
+        let key = OprfKey::derive(&[5; 32], b"input limit").unwrap();
+        let longest = vec![0x61; usize::from(u16::MAX)];
+        assert_eq!(key.evaluate(&longest).unwrap(), key.evaluate(&longest).unwrap());
+        let too_long = vec![0x61; usize::from(u16::MAX) + 1];
+        assert!(matches!(key.evaluate(&too_long), Err(Error::Input(InputError::OprfInputTooLong(65_536)))));
+        assert!(matches!(hash_input(&too_long), Err(Error::Input(InputError::OprfInputTooLong(65_536)))));
+    }
 }

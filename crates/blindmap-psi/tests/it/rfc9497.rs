@@ -38,6 +38,7 @@ fn rfc9497_ristretto255_sha512_oprf_vectors() {
 
         let input = hex::decode(&v.input).unwrap();
         let blind = Blind::from_bytes_unchecked(bytes(&v.blind)).unwrap();
+        assert_eq!(hex::encode(blind.to_bytes()), v.blind, "SerializeScalar(blind)");
         let blinded = oprf::blind_with(&input, &blind).unwrap();
         assert_eq!(hex::encode(blinded.to_bytes()), v.blinded_element, "Blind");
 

@@ -42,6 +42,10 @@ fn debug_shows_no_secret() {
     assert_eq!(shown, "OprfKey { .. }");
     assert!(!shown.contains(&hex::encode(key.to_bytes())));
     assert_eq!(format!("{:?}", Blind::from_bytes_unchecked([9; 32]).unwrap()), "Blind { .. }");
+    let output = key.evaluate(b"domain:acme.com").unwrap();
+    let shown = format!("{output:?}");
+    assert_eq!(shown, "Output { .. }");
+    assert!(!shown.contains(&hex::encode(&output.as_bytes()[..4])));
     assert_eq!(format!("{:?}", SessionSeed::from_bytes_unchecked([0x42; 32])), "SessionSeed { .. }");
 
     let record = Record::new("acct-1", SegmentLabel::new("customers").unwrap())

@@ -321,6 +321,24 @@ fn empty_sides_finish() {
 }
 
 #[test]
+fn two_responders_wait_for_each_other_and_the_run_says_it_stalled() {
+    let data = |id| Arc::new(Dataset::new(vec![rec(id, "s", &[("domain", "x.com")])]).unwrap());
+    let responder = |id, seed| {
+        Session::responder(
+            data(id),
+            DisclosurePolicy::default(),
+            SessionConfig::default(),
+            SessionSeed::from_bytes_unchecked([seed; 32]),
+        )
+        .unwrap()
+    };
+    match run_in_process(responder("a", 1), responder("b", 2)) {
+        Err(Error::State(why)) => assert!(why.contains("stalled"), "{why}"),
+        other => panic!("{:?}", other.map(|_| "a finished run")),
+    }
+}
+
+#[test]
 fn largest_fields_fit_in_a_sealed_value() {
     // 32 fields of the maximum length on a record with the maximum number of keys.
     let names: Vec<FieldName> =

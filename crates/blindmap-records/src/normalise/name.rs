@@ -87,7 +87,7 @@ mod tests {
             ("ID", &["PT Sinar Jaya", "Sinar Jaya"]),
             ("IT", &["Ferrero S.p.A.", "Ferrero SpA", "Ferrero"]),
             ("FR", &["Société Générale d'Équipement SAS", "Societe Generale dEquipement"]),
-            ("JP", &["トヨタ自動車株式会社", "トヨタ自動車 株式会社", "株式会社トヨタ自動車"]),
+            ("JP", &["トヨタ自動車株式会社", "トヨタ自動車 株式会社", "株式会社トヨタ自動車", "株式会社 トヨタ自動車"]),
             ("KR", &["삼성전자 주식회사", "삼성전자주식회사", "(주)삼성전자"]),
             // Several forms end in the same word, and their other words are no forms of their
             // own: each must be known, not only the first read with that last word.
@@ -138,6 +138,13 @@ mod tests {
         assert_eq!(company_name("Smith and Wesson", Some("US")), Ok("smith and wesson".to_owned()));
         // The last word stays, even when it is "and".
         assert_eq!(company_name("And", Some("US")), Ok("and".to_owned()));
+    }
+
+    #[test]
+    fn a_leading_the_goes_unless_it_is_the_whole_name() {
+        assert_eq!(company_name("The Zentrix Group", Some("US")), Ok("zentrix group".to_owned()));
+        assert_eq!(company_name("The", Some("US")), Ok("the".to_owned()));
+        assert_eq!(company_name("The Ltd", Some("GB")), Ok("the".to_owned()));
     }
 
     #[test]
