@@ -141,6 +141,16 @@ mod tests {
     }
 
     #[test]
+    fn a_name_is_common_when_every_word_is_frequent_a_single_letter_or_a_number() {
+        for name in ["brown", "smith and brown", "j smith", "brown 24", "24 7"] {
+            assert!(is_common_name(name), "{name}");
+        }
+        for name in ["zentrix", "brown zentrix", "zentrix 24", "jq smith"] {
+            assert!(!is_common_name(name), "{name}");
+        }
+    }
+
+    #[test]
     fn a_leading_the_goes_unless_it_is_the_whole_name() {
         assert_eq!(company_name("The Zentrix Group", Some("US")), Ok("zentrix group".to_owned()));
         assert_eq!(company_name("The", Some("US")), Ok("the".to_owned()));
