@@ -94,4 +94,35 @@ mod tests {
         assert_eq!(phone("+1 201 555 5555", None), Err(DropReason::PhonePlaceholder));
         assert_eq!(phone("+49 30 1234567", None).map_err(|e| e == DropReason::PhonePlaceholder), Err(true));
     }
+
+    #[test]
+    fn runs_up_or_down_count_through_zero_and_near_misses_are_numbers() {
+        // The last seven digits: the same digit, or a run up or down, 9 → 0 and 0 → 9 included.
+        for raw in ["+49 30 7777777", "+49 30 7890123", "+49 30 3210987", "+49 30 9876543", "+49 30 5678901"] {
+            assert_eq!(phone(raw, None), Err(DropReason::PhonePlaceholder), "{raw}");
+        }
+        for raw in [
+            "+49 30 7890124",
+            "+49 30 3210986",
+            "+49 30 7777778",
+            "+49 30 4567891",
+            "+49 30 1234500",
+            "+49 30 5432102",
+            "+49 30 2468024",
+        ] {
+            assert_eq!(phone(raw, None).map(|n| n.len()), Ok(12), "{raw}");
+        }
+    }
+
+    #[test]
+    fn a_value_is_read_up_to_64_bytes() {
+        // Spaces inside a number are punctuation: a real number can be padded to any length.
+        let padded = |len: usize| {
+            let number = "+49 30 90182736";
+            format!("+49{}30 90182736", " ".repeat(len - number.len() + 1))
+        };
+        assert_eq!(padded(MAX_LEN).len(), MAX_LEN);
+        assert_eq!(phone(&padded(MAX_LEN), None).as_deref(), Ok("+493090182736"));
+        assert_eq!(phone(&padded(MAX_LEN + 1), None), Err(DropReason::PhoneInvalid));
+    }
 }
