@@ -166,7 +166,7 @@ pub fn answer_precheck<'a>(
     let elements = query_elements(blinded)?;
     let mut seed = zeroize::Zeroizing::new([0u8; 32]);
     rng.fill_bytes(seed.as_mut());
-    answer_with_seed(&elements, claimed, &seed)
+    answer_with_seed(&elements, claimed, &seed, MAX_PRECHECK_CLAIMED)
 }
 
 /// [`answer_precheck`] with the query key's seed given. For test vectors only.
@@ -177,7 +177,7 @@ pub fn answer_precheck_with_seed<'a>(
     seed: &[u8; 32],
 ) -> Result<PrecheckAnswer, Error> {
     let elements = query_elements(blinded)?;
-    answer_with_seed(&elements, claimed, seed)
+    answer_with_seed(&elements, claimed, seed, MAX_PRECHECK_CLAIMED)
 }
 
 /// A query's elements, refused unless there are 8 and each is a valid non-identity element.
@@ -188,17 +188,20 @@ fn query_elements(blinded: &[ElementBytes]) -> Result<Vec<BlindedElement>, Error
     Ok(blinded.iter().map(BlindedElement::from_bytes).collect::<Result<Vec<_>, DecodeError>>()?)
 }
 
+/// The answer under the key from `seed`, refused once `claimed` holds more than `limit` distinct
+/// keys ([`MAX_PRECHECK_CLAIMED`] but in tests, which cannot evaluate a million keys).
 fn answer_with_seed<'a>(
     elements: &[BlindedElement],
     claimed: impl IntoIterator<Item = &'a MatchKey>,
     seed: &[u8; 32],
+    limit: usize,
 ) -> Result<PrecheckAnswer, Error> {
     let key = OprfKey::derive(seed, KEY_INFO)?;
     let evaluated = elements.iter().map(|e| key.blind_evaluate(e).to_bytes()).collect();
     let mut tags = BTreeSet::new();
     for k in claimed {
         tags.insert(tag(&key.evaluate(&k.oprf_input())?));
-        if tags.len() > MAX_PRECHECK_CLAIMED {
+        if tags.len() > limit {
             return Err(Error::Precheck("more claimed keys than an answer may carry"));
         }
     }
@@ -268,5 +271,54 @@ mod tests {
         let mut short = answer_precheck(&elements, &[], &mut rng).unwrap();
         short.evaluated.pop();
         assert!(query.finish(&short).is_err());
+    }
+
+    #[test]
+    fn a_query_is_assembled_from_exactly_its_randomness() {
+        let keys = [key("domain", "acme.com"), key("duns", "123456789")];
+        let places = [3, 1, 0, 2, 4, 5, 6, 7];
+        let blinds = || keys.iter().map(|_| Blind::random(&mut rand::rng())).collect::<Vec<_>>();
+        let padding = |n| vec![[7u8; 64]; n];
+        let (query, elements) = PrecheckQuery::assemble(&keys, &places, blinds(), padding(6)).unwrap();
+        assert_eq!(elements.len(), PRECHECK_ELEMENTS);
+        // The query keeps its blinds to itself.
+        assert_eq!(format!("{query:?}"), "PrecheckQuery { keys: 2, .. }");
+        // Not a permutation of 0..8: a place twice, or one out of range.
+        for bad in [[3, 3, 0, 2, 4, 5, 6, 7], [3, 1, 0, 2, 4, 5, 6, 8]] {
+            let refused = PrecheckQuery::assemble(&keys, &bad, blinds(), padding(6));
+            assert!(matches!(refused, Err(Error::Precheck(why)) if why.contains("permutation")), "{bad:?}");
+        }
+        // One blind per key and one padding element per free place, exactly.
+        for (blinds, padding) in [(blinds(), padding(7)), (blinds(), padding(5)), (blinds()[..1].to_vec(), padding(6))]
+        {
+            let refused = PrecheckQuery::assemble(&keys, &places, blinds, padding);
+            assert!(matches!(refused, Err(Error::Precheck(why)) if why.contains("one blind per key")));
+        }
+    }
+
+    #[test]
+    fn an_answer_carries_at_most_its_limit_of_distinct_claimed_keys() {
+        let mut rng = rand::rng();
+        let (query, blinded) = PrecheckQuery::new(&[key("domain", "acme.com")], &mut rng).unwrap();
+        let elements = query_elements(&blinded).unwrap();
+        let claimed = [key("domain", "acme.com"), key("domain", "b.com"), key("domain", "acme.com"), key("duns", "1")];
+        // Three distinct keys: a repeated one counts once.
+        let answer = answer_with_seed(&elements, &claimed, &[1; 32], 3).unwrap();
+        assert_eq!(answer.claimed.len(), 3);
+        assert!(matches!(answer_with_seed(&elements, &claimed, &[1; 32], 2), Err(Error::Precheck(_))));
+
+        // The asker reads an answer of up to 2^20 claimed outputs (the three real ones among
+        // them), and no more.
+        let mut full = answer;
+        full.claimed.extend((0..MAX_PRECHECK_CLAIMED - 2).map(|i| {
+            let mut t = [0xee; PRECHECK_TAG_LEN];
+            t[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            t
+        }));
+        let (other, _) = PrecheckQuery::new(&[key("domain", "acme.com")], &mut rng).unwrap();
+        assert!(matches!(other.finish(&full), Err(Error::Precheck(why)) if why.contains("at most")));
+        full.claimed.pop();
+        assert_eq!(full.claimed.len(), MAX_PRECHECK_CLAIMED);
+        assert!(query.finish(&full).unwrap());
     }
 }

@@ -354,6 +354,16 @@ fn largest_fields_fit_in_a_sealed_value() {
     let receiver = side(vec![rec("r", "s", &[("domain", "shared.example")])], Level::Hidden);
     let (_, or) = run(&sender, &receiver, (7, 8));
     let fields = &or.partner_fields()[0].fields;
+    let disclosed = &or.partner_fields()[0];
+    assert!(std::ptr::eq(or.fields_of(&disclosed.partner).unwrap(), disclosed));
+    let elsewhere = PartnerRecord { segment: disclosed.partner.segment + 1, ..disclosed.partner };
+    assert!(or.fields_of(&elsewhere).is_none());
+    // An outcome's Debug is a summary: counts, not values.
+    let shown = format!("{or:?}");
+    assert!(
+        shown.starts_with("Outcome {") && shown.contains("partner_fields: 1") && !shown.contains("xxxx"),
+        "{shown}"
+    );
     assert_eq!(fields.len(), names.len());
     assert!(fields.iter().all(|(_, v)| v.as_deref().map(str::len) == Some(blindmap_psi::MAX_FIELD_LEN)));
 }
