@@ -113,6 +113,19 @@ mod tests {
     }
 
     #[test]
+    fn lost_leading_zeros_are_restored_up_to_two_and_only_zip_codes_lose_a_plus_four() {
+        // Vietnam's codes have six digits: four or five are restored, three are too few.
+        assert_eq!(postal_code("7000", "VN").as_deref(), Ok("007000"));
+        assert_eq!(postal_code("70000", "VN").as_deref(), Ok("070000"));
+        assert_eq!(postal_code("700", "VN"), Err(DropReason::PostalCodeInvalid));
+        assert_eq!(postal_code("067", "DE").as_deref(), Ok("00067"));
+        // Nine digits are a ZIP+4 in the United States only.
+        assert_eq!(postal_code("941031234", "US").as_deref(), Ok("94103"));
+        assert_eq!(postal_code("941031234", "DE"), Err(DropReason::PostalCodeInvalid));
+        assert_eq!(postal_code("941031234", "VN"), Err(DropReason::PostalCodeInvalid));
+    }
+
+    #[test]
     fn what_cannot_be_a_code_makes_no_key() {
         for (raw, cc) in [
             ("", "US"),
