@@ -64,13 +64,12 @@ pub fn expand_message_xmd(msg: &[u8], dst: &[u8], out: &mut [u8]) {
     let b0: [u8; 64] = h.finalize().into();
     // 8. b_1 = H(b_0 || I2OSP(1, 1) || DST_prime)
     // 10. b_i = H(strxor(b_0, b_(i - 1)) || I2OSP(i, 1) || DST_prime)
+    // With `prev` all zeros for b_1, one formula serves every block: strxor(b_0, 0) = b_0.
     let mut prev = [0u8; 64];
     for (i, piece) in out.chunks_mut(B_IN_BYTES).enumerate() {
         let mut input = b0;
-        if i > 0 {
-            for (x, p) in input.iter_mut().zip(prev.iter()) {
-                *x ^= p;
-            }
+        for (x, p) in input.iter_mut().zip(prev.iter()) {
+            *x ^= p;
         }
         let mut h = Sha512::new();
         h.update(input);
