@@ -344,5 +344,20 @@ mod tests {
         let shown = format!("{r:?}");
         assert!(!shown.contains("secret"), "{shown}");
         assert!(!shown.contains("Jane"), "{shown}");
+        // The shape is shown: segment, key types, field names.
+        assert_eq!(shown, r#"Record { segment: "s", keys: [MatchKey(domain:…)], fields: ["owner"], .. }"#);
+        assert_eq!(r.keys[0].value(), "secret.example");
+    }
+
+    #[test]
+    fn a_key_value_is_at_most_1024_bytes() {
+        let seg = SegmentLabel::new("s").unwrap();
+        let with_value =
+            |len: usize| Record::new("1", seg.clone()).with_key(MatchKey::new(kt("domain"), "a".repeat(len)));
+        assert!(Dataset::new(vec![with_value(MAX_KEY_LEN)]).is_ok());
+        assert!(matches!(
+            Dataset::new(vec![with_value(MAX_KEY_LEN + 1)]),
+            Err(InputError::KeyTooLong { record: 0, limit: MAX_KEY_LEN, .. })
+        ));
     }
 }

@@ -27,10 +27,12 @@ fn zeroize_clears_the_bytes() {
     assert_eq!(key.to_bytes(), [0; 32]);
 
     let mut blind = Blind::from_bytes_unchecked([9; 32]).unwrap();
+    assert_eq!(blind.to_bytes(), [9; 32]);
     blind.zeroize();
     assert_eq!(blind.to_bytes(), [0; 32]);
 
     let mut seed = SessionSeed::from_bytes_unchecked([0x42; 32]);
+    assert_eq!(seed.to_bytes(), [0x42; 32]);
     seed.zeroize();
     assert_eq!(seed.to_bytes(), [0; 32]);
 }
