@@ -321,6 +321,43 @@ fn empty_sides_finish() {
 }
 
 #[test]
+fn a_session_reports_its_state_and_a_failed_one_stays_failed() {
+    let data = Arc::new(Dataset::new(vec![rec("a", "s", &[("domain", "x.com")])]).unwrap());
+    let seed = |n| SessionSeed::from_bytes_unchecked([n; 32]);
+    let config = SessionConfig::default;
+    let initiator = |n| Session::initiator(Arc::clone(&data), DisclosurePolicy::default(), config(), seed(n)).unwrap();
+    let responder = |n| Session::responder(Arc::clone(&data), DisclosurePolicy::default(), config(), seed(n)).unwrap();
+
+    // Waiting for the peer's hello: neither finished nor failed, and no outcome yet.
+    let waiting = initiator(1);
+    assert!(!waiting.is_finished() && !waiting.is_failed());
+    assert_eq!(format!("{waiting:?}"), "Session { role: Initiator, send_seq: 1, recv_seq: 0, .. }");
+    assert!(matches!(waiting.into_outcome(), Err(Error::State(why)) if why.contains("not finished")));
+
+    // Hellos and plans exchanged, the exchange under way (each side's first frames delivered,
+    // twice over): still no outcome.
+    let (mut i, mut r) = (initiator(2), responder(3));
+    for _ in 0..2 {
+        if let Some(frame) = i.poll_transmit() {
+            r.receive(&frame).unwrap();
+        }
+        if let Some(frame) = r.poll_transmit() {
+            i.receive(&frame).unwrap();
+        }
+    }
+    assert!(!i.is_finished() && !i.is_failed());
+    assert!(matches!(i.into_outcome(), Err(Error::State(why)) if why.contains("not finished")));
+
+    // A frame that is not one ends the session for good: what comes next is refused unread, and
+    // the outcome is the first error.
+    let mut broken = initiator(4);
+    let first = broken.receive(b"not a frame").unwrap_err().to_string();
+    assert!(broken.is_failed() && !broken.is_finished());
+    assert!(matches!(broken.receive(b"another"), Err(Error::State(why)) if why.contains("ended")));
+    assert_eq!(broken.into_outcome().unwrap_err().to_string(), first);
+}
+
+#[test]
 fn two_responders_wait_for_each_other_and_the_run_says_it_stalled() {
     let data = |id| Arc::new(Dataset::new(vec![rec(id, "s", &[("domain", "x.com")])]).unwrap());
     let responder = |id, seed| {
