@@ -222,6 +222,9 @@ mod tests {
         assert!(text.starts_with("blindmap transcript v1\n# role: initiator\n"));
         assert!(text.contains("> seq 0 Hello: initiator, learns true, segments [\"customers\" 2 records 2 keys"));
         assert!(text.contains("< seq 1 Plan: 1×1"));
+        // Chunks say where they are in the sender's list and how many items they carry.
+        assert!(text.contains("\n> seq 2 Elements: segment 0, records 0..2, 2 elements; 100 bytes\n"), "{text}");
+        assert!(text.contains("\n< seq 2 Tags: segment 0, records 0..2, 2 tags; 70 bytes\n"), "{text}");
         let frames = text.lines().filter(|l| l.starts_with('>') || l.starts_with('<')).count() as u64;
         assert_eq!(frames, run.frames, "every frame, both ways");
         let hex_bytes: usize = text.lines().filter(|l| l.starts_with("  ")).map(|l| l.trim().len() / 2).sum();
