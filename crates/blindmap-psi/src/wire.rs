@@ -838,6 +838,18 @@ mod tests {
             let f = Frame { session_id: [9; SESSION_ID_LEN], seq, message };
             let bytes = f.encode();
             prop_assert_eq!(Frame::peek_len(&bytes).unwrap(), Some(bytes.len()));
+            // What a transport reads without decoding: the kind, an Elements frame's record
+            // count, and the length as soon as the header is in.
+            prop_assert_eq!(Frame::peek_kind(&bytes), Some(f.message.kind()));
+            let records = match &f.message {
+                Message::Elements(c) => Some(u16::try_from(c.widths.len()).unwrap()),
+                _ => None,
+            };
+            prop_assert_eq!(Frame::peek_elements_records(&bytes), records);
+            for cut in 0..FRAME_HEADER_LEN {
+                prop_assert_eq!(Frame::peek_len(&bytes[..cut]).unwrap(), None);
+            }
+            prop_assert_eq!(Frame::peek_len(&bytes[..FRAME_HEADER_LEN]).unwrap(), Some(bytes.len()));
             prop_assert_eq!(Frame::decode(&bytes).unwrap(), f);
         }
 
