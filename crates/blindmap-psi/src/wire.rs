@@ -913,6 +913,44 @@ mod tests {
             .copy_from_slice(&(u32::try_from(MAX_BODY_LEN).unwrap() + 1).to_be_bytes());
         assert!(matches!(Frame::decode(&bytes), Err(DecodeError::BodyTooLarge { .. })));
         assert!(matches!(Frame::peek_len(&bytes), Err(DecodeError::BodyTooLarge { .. })));
+        // A body of exactly the limit is allowed: this one is merely cut short.
+        bytes[FRAME_HEADER_LEN - 4..FRAME_HEADER_LEN]
+            .copy_from_slice(&u32::try_from(MAX_BODY_LEN).unwrap().to_be_bytes());
+        assert_eq!(Frame::peek_len(&bytes), Ok(Some(FRAME_HEADER_LEN + MAX_BODY_LEN)));
+        assert!(matches!(Frame::decode(&bytes), Err(e) if !matches!(e, DecodeError::BodyTooLarge { .. })));
+    }
+
+    #[test]
+    fn hellos_and_plans_are_read_up_to_their_limits() {
+        let hello = |segments: usize, records: u32| {
+            let segments = (0..segments)
+                .map(|i| SegmentInfo {
+                    label: SegmentLabel::new(&format!("s{i}")).unwrap(),
+                    records,
+                    keys: u64::from(records),
+                    max_width: 1,
+                })
+                .collect();
+            frame(Message::Hello(Hello { role: Role::Initiator, learn: true, segments })).encode()
+        };
+        let max_records = u32::try_from(crate::record::MAX_RECORDS).unwrap();
+        assert!(Frame::decode(&hello(MAX_SEGMENTS, max_records)).is_ok());
+        let refused = |bytes: &[u8], what: &str| {
+            assert!(
+                matches!(Frame::decode(bytes), Err(DecodeError::OutOfRange { field, .. }) if field == what),
+                "{what}"
+            );
+        };
+        refused(&hello(MAX_SEGMENTS + 1, 1), "segment count");
+        refused(&hello(1, max_records + 1), "records");
+
+        let plan = |rows: usize, cols: usize| {
+            let cells = vec![Level::Counts; rows * cols];
+            frame(Message::Plan(Plan { rows, cols, cells, threshold: 5, min_segment: 5, bloom: false })).encode()
+        };
+        assert!(Frame::decode(&plan(MAX_SEGMENTS, MAX_SEGMENTS)).is_ok());
+        refused(&plan(MAX_SEGMENTS + 1, 1), "rows");
+        refused(&plan(1, MAX_SEGMENTS + 1), "cols");
     }
 
     #[test]
