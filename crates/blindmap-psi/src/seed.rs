@@ -209,4 +209,37 @@ mod tests {
         s.zeroize();
         assert_eq!(s.0, [0u8; SEED_LEN]);
     }
+
+    #[test]
+    fn a_stream_read_in_uneven_pieces_is_the_same_stream() {
+        let mut whole = [0u8; 300];
+        seed(5).prg(b"pieces").fill(&mut whole);
+        let mut prg = seed(5).prg(b"pieces");
+        let mut pieces = Vec::new();
+        for n in [3, 61, 70, 1, 64, 101] {
+            let mut piece = vec![0; n];
+            prg.fill(&mut piece);
+            pieces.extend(piece);
+        }
+        assert_eq!(pieces, whole);
+    }
+
+    #[test]
+    fn below_rejects_exactly_the_draws_under_2_64_mod_n() {
+        // A power of two rejects nothing; 2^63 + 1 rejects almost half of all draws.
+        for n in [1u64 << 63, (1 << 63) + 1, 3, 6, u64::MAX] {
+            let reject_under = u64::try_from((1u128 << 64) % u128::from(n)).unwrap();
+            let mut prg = seed(6).prg(b"below");
+            let mut reference = seed(6).prg(b"below");
+            for _ in 0..64 {
+                let want = loop {
+                    let x = reference.next_u64();
+                    if x >= reject_under {
+                        break x % n;
+                    }
+                };
+                assert_eq!(prg.below(n), want, "{n}");
+            }
+        }
+    }
 }

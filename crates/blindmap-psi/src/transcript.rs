@@ -244,6 +244,22 @@ mod tests {
     }
 
     #[test]
+    fn a_chunk_line_names_its_place_its_count_and_its_reference() {
+        let c = |reference, n: usize| RecordChunk {
+            reference,
+            segment: 2,
+            first: 7,
+            widths: vec![1; n],
+            items: vec![[0u8; 4]; n],
+        };
+        assert_eq!(chunk("Tags", &c(0, 3), "tag"), "Tags: segment 2, records 7..10, 3 tags");
+        assert_eq!(
+            chunk("Evaluated", &c(5, 1), "element"),
+            "Evaluated: segment 2, records 7..8, 1 element, reference 5"
+        );
+    }
+
+    #[test]
     fn an_undecodable_frame_is_still_shown_whole() {
         let mut t = Transcript::new(&[]);
         t.received(&[0x07, 0x01, 0xff]);

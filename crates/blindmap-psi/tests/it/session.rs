@@ -6,9 +6,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use blindmap_psi::wire::Frame;
 use blindmap_psi::{
     Cell, Dataset, DisclosurePolicy, Error, FieldName, InputError, KeyType, Level, MatchKey, Outcome, PartnerRecord,
-    Record, SegmentLabel, Session, SessionConfig, SessionSeed, run_in_process,
+    PeerMisbehaviour, Record, SegmentLabel, Session, SessionConfig, SessionSeed, run_in_process,
 };
 use proptest::prelude::*;
 
@@ -355,6 +356,69 @@ fn a_session_reports_its_state_and_a_failed_one_stays_failed() {
     assert!(broken.is_failed() && !broken.is_finished());
     assert!(matches!(broken.receive(b"another"), Err(Error::State(why)) if why.contains("ended")));
     assert_eq!(broken.into_outcome().unwrap_err().to_string(), first);
+}
+
+#[test]
+fn a_message_out_of_turn_is_refused_naming_what_was_expected() {
+    let data = Arc::new(Dataset::new(vec![rec("a", "s", &[("domain", "x.com")])]).unwrap());
+    let seed = |n| SessionSeed::from_bytes_unchecked([n; 32]);
+    let policy = DisclosurePolicy::default;
+    let initiator = |n| Session::initiator(Arc::clone(&data), policy(), SessionConfig::default(), seed(n)).unwrap();
+    let responder = |n| Session::responder(Arc::clone(&data), policy(), SessionConfig::default(), seed(n)).unwrap();
+    let out_of_turn = |result: Result<(), Error>, want: &str, came: &str| match result {
+        Err(Error::Peer(PeerMisbehaviour::UnexpectedMessage { expected, got })) => {
+            assert_eq!((expected.as_str(), got.as_str()), (want, came));
+        }
+        other => panic!("{other:?}"),
+    };
+    let (mut i, mut r) = (initiator(1), responder(2));
+    r.receive(&i.poll_transmit().unwrap()).unwrap();
+    let (hello, plan) = (r.poll_transmit().unwrap(), r.poll_transmit().unwrap());
+    let with_seq = |bytes: &[u8], seq| {
+        let mut frame = Frame::decode(bytes).unwrap();
+        frame.seq = seq;
+        frame.encode()
+    };
+    // A responder whose first frame is a plan.
+    out_of_turn(responder(3).receive(&with_seq(&plan, 0)), "Hello", "Plan");
+    // An initiator that has the responder's hello, sent a hello again where its plan belongs.
+    i.receive(&hello).unwrap();
+    out_of_turn(i.receive(&with_seq(&hello, 1)), "Plan", "Hello");
+}
+
+#[test]
+fn a_partner_may_declare_exactly_as_many_records_and_keys_as_allowed() {
+    // Three records, one with two keys: 3 records, and 3 × 2 = 6 keys by records × max width.
+    let initiator = side(
+        vec![
+            rec("a", "s", &[("domain", "a.com"), ("duns", "111111111")]),
+            rec("b", "s", &[("domain", "b.com")]),
+            rec("c", "s", &[("domain", "c.com")]),
+        ],
+        Level::Counts,
+    );
+    let run = |records: u64, keys: u64| {
+        let mut responder = side(vec![rec("r", "s", &[("domain", "a.com")])], Level::Counts);
+        responder.config =
+            SessionConfig { max_partner_records: records, max_partner_keys: keys, ..SessionConfig::default() };
+        let da = Arc::new(Dataset::new(initiator.records.clone()).unwrap());
+        let db = Arc::new(Dataset::new(responder.records.clone()).unwrap());
+        let i = Session::initiator(
+            da,
+            initiator.policy.clone(),
+            initiator.config.clone(),
+            SessionSeed::from_bytes_unchecked([1; 32]),
+        );
+        let r = Session::responder(db, responder.policy, responder.config, SessionSeed::from_bytes_unchecked([2; 32]));
+        run_in_process(i.unwrap(), r.unwrap()).map(|_| ())
+    };
+    assert_eq!(run(3, 6), Ok(()));
+    let too_large = |result: Result<(), Error>, which: &str| match result {
+        Err(Error::Peer(PeerMisbehaviour::SetTooLarge { what, .. })) => assert!(what.starts_with(which), "{what}"),
+        other => panic!("{other:?}"),
+    };
+    too_large(run(2, 6), "records");
+    too_large(run(3, 5), "keys");
 }
 
 #[test]
