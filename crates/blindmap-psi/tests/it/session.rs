@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use blindmap_psi::wire::Frame;
 use blindmap_psi::{
-    Cell, Dataset, DisclosurePolicy, Error, FieldName, InputError, KeyType, Level, MatchKey, Outcome, PartnerRecord,
-    PeerMisbehaviour, Record, SegmentLabel, Session, SessionConfig, SessionSeed, run_in_process,
+    Cell, Dataset, DisclosurePolicy, Error, FieldName, InProcessRun, InputError, KeyType, Level, MatchKey, Outcome,
+    PartnerRecord, PeerMisbehaviour, Record, SegmentLabel, Session, SessionConfig, SessionSeed, run_in_process,
 };
 use proptest::prelude::*;
 
@@ -87,6 +87,12 @@ fn arb_side(max_records: usize) -> impl Strategy<Value = Side> {
 }
 
 fn run(a: &Side, b: &Side, seeds: (u8, u8)) -> (Outcome, Outcome) {
+    let run = try_run(a, b, seeds).expect("session");
+    (run.initiator, run.responder)
+}
+
+/// A session between `a` (initiator) and `b`, which may fail.
+fn try_run(a: &Side, b: &Side, seeds: (u8, u8)) -> Result<InProcessRun, Error> {
     let da = Arc::new(Dataset::new(a.records.clone()).unwrap());
     let db = Arc::new(Dataset::new(b.records.clone()).unwrap());
     let ia =
@@ -95,8 +101,21 @@ fn run(a: &Side, b: &Side, seeds: (u8, u8)) -> (Outcome, Outcome) {
     let rb =
         Session::responder(db, b.policy.clone(), b.config.clone(), SessionSeed::from_bytes_unchecked([seeds.1; 32]))
             .unwrap();
-    let run = run_in_process(ia, rb).expect("session");
-    (run.initiator, run.responder)
+    run_in_process(ia, rb)
+}
+
+/// `Session::initiator` or `Session::responder`.
+type Start = fn(Arc<Dataset>, DisclosurePolicy, SessionConfig, SessionSeed) -> Result<Session, Error>;
+
+/// A session over `data` with the default policy and configuration, and the seed `[seed; 32]`.
+fn started(start: Start, data: &Arc<Dataset>, seed: u8) -> Session {
+    start(
+        Arc::clone(data),
+        DisclosurePolicy::default(),
+        SessionConfig::default(),
+        SessionSeed::from_bytes_unchecked([seed; 32]),
+    )
+    .unwrap()
 }
 
 /// Records with their key values, for failure messages (`Debug` hides values on purpose).
@@ -324,10 +343,8 @@ fn empty_sides_finish() {
 #[test]
 fn a_session_reports_its_state_and_a_failed_one_stays_failed() {
     let data = Arc::new(Dataset::new(vec![rec("a", "s", &[("domain", "x.com")])]).unwrap());
-    let seed = |n| SessionSeed::from_bytes_unchecked([n; 32]);
-    let config = SessionConfig::default;
-    let initiator = |n| Session::initiator(Arc::clone(&data), DisclosurePolicy::default(), config(), seed(n)).unwrap();
-    let responder = |n| Session::responder(Arc::clone(&data), DisclosurePolicy::default(), config(), seed(n)).unwrap();
+    let initiator = |seed| started(Session::initiator, &data, seed);
+    let responder = |seed| started(Session::responder, &data, seed);
 
     // Waiting for the peer's hello: neither finished nor failed, and no outcome yet.
     let waiting = initiator(1);
@@ -361,10 +378,8 @@ fn a_session_reports_its_state_and_a_failed_one_stays_failed() {
 #[test]
 fn a_message_out_of_turn_is_refused_naming_what_was_expected() {
     let data = Arc::new(Dataset::new(vec![rec("a", "s", &[("domain", "x.com")])]).unwrap());
-    let seed = |n| SessionSeed::from_bytes_unchecked([n; 32]);
-    let policy = DisclosurePolicy::default;
-    let initiator = |n| Session::initiator(Arc::clone(&data), policy(), SessionConfig::default(), seed(n)).unwrap();
-    let responder = |n| Session::responder(Arc::clone(&data), policy(), SessionConfig::default(), seed(n)).unwrap();
+    let initiator = |seed| started(Session::initiator, &data, seed);
+    let responder = |seed| started(Session::responder, &data, seed);
     let out_of_turn = |result: Result<(), Error>, want: &str, came: &str| match result {
         Err(Error::Peer(PeerMisbehaviour::UnexpectedMessage { expected, got })) => {
             assert_eq!((expected.as_str(), got.as_str()), (want, came));
@@ -401,16 +416,7 @@ fn a_partner_may_declare_exactly_as_many_records_and_keys_as_allowed() {
         let mut responder = side(vec![rec("r", "s", &[("domain", "a.com")])], Level::Counts);
         responder.config =
             SessionConfig { max_partner_records: records, max_partner_keys: keys, ..SessionConfig::default() };
-        let da = Arc::new(Dataset::new(initiator.records.clone()).unwrap());
-        let db = Arc::new(Dataset::new(responder.records.clone()).unwrap());
-        let i = Session::initiator(
-            da,
-            initiator.policy.clone(),
-            initiator.config.clone(),
-            SessionSeed::from_bytes_unchecked([1; 32]),
-        );
-        let r = Session::responder(db, responder.policy, responder.config, SessionSeed::from_bytes_unchecked([2; 32]));
-        run_in_process(i.unwrap(), r.unwrap()).map(|_| ())
+        try_run(&initiator, &responder, (1, 2)).map(|_| ())
     };
     assert_eq!(run(3, 6), Ok(()));
     let too_large = |result: Result<(), Error>, which: &str| match result {
@@ -424,15 +430,7 @@ fn a_partner_may_declare_exactly_as_many_records_and_keys_as_allowed() {
 #[test]
 fn two_responders_wait_for_each_other_and_the_run_says_it_stalled() {
     let data = |id| Arc::new(Dataset::new(vec![rec(id, "s", &[("domain", "x.com")])]).unwrap());
-    let responder = |id, seed| {
-        Session::responder(
-            data(id),
-            DisclosurePolicy::default(),
-            SessionConfig::default(),
-            SessionSeed::from_bytes_unchecked([seed; 32]),
-        )
-        .unwrap()
-    };
+    let responder = |id, seed| started(Session::responder, &data(id), seed);
     match run_in_process(responder("a", 1), responder("b", 2)) {
         Err(Error::State(why)) => assert!(why.contains("stalled"), "{why}"),
         other => panic!("{:?}", other.map(|_| "a finished run")),

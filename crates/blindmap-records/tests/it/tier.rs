@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use blindmap_psi::{Dataset, DisclosurePolicy, Level, Outcome, Session, SessionConfig, SessionSeed, run_in_process};
+use blindmap_psi::{
+    Dataset, DisclosurePolicy, Error, Level, Outcome, Session, SessionConfig, SessionSeed, run_in_process,
+};
 use blindmap_records::{Evidence, Preset, Side, Tier, explain_overlaps, import_dataset, possible_per_cell};
 
 fn dataset(csv: &str, side: Side) -> Dataset {
@@ -14,22 +16,13 @@ fn dataset(csv: &str, side: Side) -> Dataset {
 
 /// The left side's outcome of a session in which the right side shows it every overlap.
 fn left_outcome(left: &Arc<Dataset>, right: &Arc<Dataset>) -> Outcome {
-    let policy = |level| DisclosurePolicy::new(level).with_threshold(1).with_min_partner_segment(1);
-    let mut rng = rand::rng();
-    let initiator = Session::initiator(
-        Arc::clone(left),
-        policy(Level::Counts),
-        SessionConfig::default(),
-        SessionSeed::random(&mut rng),
-    )
-    .unwrap();
-    let responder = Session::responder(
-        Arc::clone(right),
-        policy(Level::Overlaps),
-        SessionConfig::default(),
-        SessionSeed::random(&mut rng),
-    )
-    .unwrap();
+    type Start = fn(Arc<Dataset>, DisclosurePolicy, SessionConfig, SessionSeed) -> Result<Session, Error>;
+    let session = |start: Start, data: &Arc<Dataset>, level| {
+        let policy = DisclosurePolicy::new(level).with_threshold(1).with_min_partner_segment(1);
+        start(Arc::clone(data), policy, SessionConfig::default(), SessionSeed::random(&mut rand::rng())).unwrap()
+    };
+    let initiator = session(Session::initiator, left, Level::Counts);
+    let responder = session(Session::responder, right, Level::Overlaps);
     run_in_process(initiator, responder).unwrap().initiator
 }
 
