@@ -402,6 +402,54 @@ fn a_message_out_of_turn_is_refused_naming_what_was_expected() {
 }
 
 #[test]
+fn a_message_out_of_turn_in_the_exchange_names_what_was_due() {
+    // Two one-record segments, one record per chunk: the responder sends Hello, Plan, Tags for
+    // each of the initiator's two Elements chunks, then its own two Elements chunks.
+    let data = Arc::new(
+        Dataset::new(vec![rec("a", "s", &[("domain", "x.com")]), rec("b", "t", &[("domain", "y.com")])]).unwrap(),
+    );
+    let policy = DisclosurePolicy::new(Level::Overlaps).with_min_partner_segment(0).with_threshold(0);
+    let config = SessionConfig { chunk_records: 1, ..SessionConfig::default() };
+    let seed = |s| SessionSeed::from_bytes_unchecked([s; 32]);
+    let initiator = || Session::initiator(Arc::clone(&data), policy.clone(), config.clone(), seed(1)).unwrap();
+    let mut responder = Session::responder(Arc::clone(&data), policy.clone(), config.clone(), seed(2)).unwrap();
+    let mut i = initiator();
+    let mut frames = Vec::new();
+    while !i.is_finished() {
+        while let Some(frame) = i.poll_transmit() {
+            responder.receive(&frame).unwrap();
+        }
+        while let Some(frame) = responder.poll_transmit() {
+            i.receive(&frame).unwrap();
+            frames.push(frame);
+        }
+    }
+    let kinds: Vec<_> = frames.iter().map(|f| Frame::peek_kind(f).unwrap().name()).collect();
+    assert_eq!(kinds, ["Hello", "Plan", "Tags", "Tags", "Elements", "Elements"]);
+
+    // A fresh initiator is given the responder's frames in `order`, renumbered.
+    let error = |order: &[usize]| {
+        let mut i = initiator();
+        for (seq, &k) in order.iter().enumerate() {
+            let mut frame = Frame::decode(&frames[k]).unwrap();
+            frame.seq = seq as u32;
+            if let Err(e) = i.receive(&frame.encode()) {
+                return e.to_string();
+            }
+            while i.poll_transmit().is_some() {}
+        }
+        panic!("{order:?} was taken");
+    };
+    let unexpected = |expected: &str, got: &str| {
+        format!("peer violated the protocol: unexpected message: expected {expected}, got {got}")
+    };
+    // Elements while the return for the second chunk is owed.
+    assert_eq!(error(&[0, 1, 2, 4]), unexpected("Tags 0 for segment 1 from position 0", "Elements"));
+    // Tags again where the responder's own records are due.
+    assert_eq!(error(&[0, 1, 2, 3, 2]), unexpected("Elements for segment 0", "Tags"));
+}
+
+#[test]
 fn a_partner_may_declare_exactly_as_many_records_and_keys_as_allowed() {
     // Three records, one with two keys: 3 records, and 3 × 2 = 6 keys by records × max width.
     let initiator = side(
@@ -469,17 +517,58 @@ fn largest_fields_fit_in_a_sealed_value() {
 
 #[test]
 fn matches_beyond_the_limit_are_dropped_not_signalled() {
-    // 40 × 40 records sharing one key make 1,600 pairs; with a limit of 1,000 the receiver keeps
-    // what fits and marks its results incomplete, without telling the sender (spec §10.1).
+    // 40 × 40 records sharing one key make 1,600 pairs in one batch; a batch that would take the
+    // receiver past its limit of 1,000 is dropped whole and the results marked incomplete,
+    // without telling the sender (spec §10.1).
     let records = |p: &str| (0..40).map(|i| rec(&format!("{p}{i}"), "s", &[("domain", "same.example")])).collect();
     let mut a = side(records("a"), Level::Overlaps);
     let b = side(records("b"), Level::Overlaps);
     a.config.max_matches = Some(1000);
     let (oa, ob) = run(&a, &b, (1, 2));
     assert!(oa.is_truncated());
-    assert!(oa.overlaps().len() <= 1000);
+    assert_eq!(oa.overlaps().len(), 0);
     assert!(!ob.is_truncated());
     assert_eq!(ob.overlaps().len(), 1600);
+}
+
+/// `n` records of one segment, `{prefix}{i}` with domain `d{i}.example`: one-to-one matches.
+fn numbered(prefix: &str, n: usize) -> Vec<Record> {
+    (0..n).map(|i| rec(&format!("{prefix}{i}"), "s", &[("domain", &format!("d{i}.example"))])).collect()
+}
+
+/// The limited party's overlaps and whether it marked them incomplete, from both roles.
+fn limited(limited: &Side, other: &Side) -> [(usize, bool); 2] {
+    let (as_initiator, _) = run(limited, other, (5, 6));
+    let (_, as_responder) = run(other, limited, (7, 8));
+    [as_initiator, as_responder].map(|o| (o.overlaps().len(), o.is_truncated()))
+}
+
+#[test]
+fn the_match_limit_keeps_whole_batches_until_one_would_pass_it() {
+    // 40 one-to-one matches in chunks of 10 records: four batches of 10 pairs, whichever party
+    // probes first (spec §10.1). With a limit of 25 two batches fit; the third would pass it, so
+    // it and every later batch are dropped.
+    let mut a = side(numbered("a", 40), Level::Overlaps);
+    let mut b = side(numbered("b", 40), Level::Overlaps);
+    a.config.chunk_records = 10;
+    b.config.chunk_records = 10;
+    for (limit, expected) in [(25, (20, true)), (39, (30, true)), (40, (40, false)), (10, (10, true)), (9, (0, true))] {
+        a.config.max_matches = Some(limit);
+        assert_eq!(limited(&a, &b), [expected; 2], "limit {limit}");
+    }
+}
+
+#[test]
+fn a_bloom_filter_is_one_batch_for_the_match_limit() {
+    // A partner serving Bloom filters (spec §9.7) sends one filter per segment: its 40 matches
+    // fit a limit of 40 and are dropped whole under a limit of 39.
+    let mut a = side(numbered("a", 40), Level::Hidden);
+    let mut b = side(numbered("b", 40), Level::Overlaps);
+    b.config = SessionConfig { learn: false, bloom: true, ..SessionConfig::default() };
+    for (limit, expected) in [(40, (40, false)), (39, (0, true))] {
+        a.config.max_matches = Some(limit);
+        assert_eq!(limited(&a, &b), [expected; 2], "limit {limit}");
+    }
 }
 
 #[test]
