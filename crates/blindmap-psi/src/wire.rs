@@ -173,6 +173,12 @@ impl RecordChunk<()> {
 /// Sealed fields of one record: `(slot, ciphertext)` pairs in ascending slot order (spec §8.8).
 pub type SealedRecord = Vec<(u8, Vec<u8>)>;
 
+/// The bytes `record` takes in a `Sealed` body (spec §8.8): its slot count, then each slot's
+/// number, length and ciphertext.
+pub(crate) fn sealed_record_len(record: &SealedRecord) -> usize {
+    1 + record.iter().map(|(_, ct)| 3 + ct.len()).sum::<usize>()
+}
+
 /// A chunk of sealed records of one segment under one fields group (spec §8.8).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SealedChunk {
@@ -764,6 +770,17 @@ mod tests {
     fn chunk(widths: Vec<u8>) -> RecordChunk<ElementBytes> {
         let n: u32 = widths.iter().map(|&w| u32::from(w)).sum();
         RecordChunk { reference: 0, segment: 1, first: 10, widths, items: (0..n).map(element).collect() }
+    }
+
+    #[test]
+    fn a_sealed_record_takes_its_length_in_the_body() {
+        let records: Vec<SealedRecord> = vec![vec![], vec![(0, vec![1; 40])], vec![(1, vec![2; 3]), (4, vec![])]];
+        let sealed = |records: Vec<SealedRecord>| {
+            frame(Message::Sealed(SealedChunk { group: 2, segment: 1, first: 5, records })).encode().len()
+        };
+        let empty = sealed(Vec::new());
+        assert_eq!(records.iter().map(sealed_record_len).collect::<Vec<_>>(), [1, 44, 1 + (3 + 3) + 3]);
+        assert_eq!(sealed(records.clone()) - empty, records.iter().map(sealed_record_len).sum::<usize>());
     }
 
     fn arb_level() -> impl Strategy<Value = Level> {

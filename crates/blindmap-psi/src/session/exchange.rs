@@ -29,6 +29,28 @@ use crate::wire::{Hello, Kind, Message, Role, SealedRecord, SegmentInfo, Session
 
 /// At most this many elements in one chunk, so that bodies stay far below the frame limit.
 pub(super) const MAX_CHUNK_ELEMENTS: usize = 1 << 18;
+
+/// spec §8.6, §8.8: how many of the next records, of `sizes` each (elements, or bytes), one
+/// chunk takes: at most `max_records`, and records only while their sizes add up to at most
+/// `max_size` (a chunk takes its first record whatever its size).
+pub(super) fn chunk_len(sizes: impl Iterator<Item = usize>, max_records: usize, max_size: usize) -> usize {
+    let mut total = 0;
+    let mut records = 0;
+    for size in sizes.take(max_records) {
+        if records > 0 && total + size > max_size {
+            break;
+        }
+        total += size;
+        records += 1;
+    }
+    records
+}
+
+/// spec §8.6: records per chunk of a counted stream, whose records all send `width` elements
+/// (and the shuffled returns for it): at most `max_records`, and within `max_elements`.
+pub(super) fn counted_chunk_len(max_records: usize, width: usize, max_elements: usize) -> usize {
+    max_records.min(max_elements / width)
+}
 /// Most keys a counted record sends (spec §9.5).
 pub(crate) const MAX_COUNTED_WIDTH: u8 = 4;
 
@@ -791,4 +813,51 @@ fn lookups(server_plan: &Plan, receiver_keys: impl Iterator<Item = u64>) -> u64 
             e * visible as u64
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunk_stops_at_its_records_or_size() {
+        let widths = [3, 1, 4, 1, 5];
+        let len = |max_records, max_size| chunk_len(widths.into_iter(), max_records, max_size);
+        // Records decide: their sizes (3 + 1 = 4) fit.
+        assert_eq!(len(2, 100), 2);
+        // Sizes decide: 3 + 1 + 4 = 8 fit exactly, a fourth record would make 9.
+        assert_eq!((len(5, 8), len(5, 7)), (3, 2));
+        // Everything fits; nothing left.
+        assert_eq!(len(10, 100), 5);
+        assert_eq!(chunk_len(std::iter::empty(), 10, 100), 0);
+        // A first record larger than the limit still goes, alone.
+        assert_eq!(len(5, 2), 1);
+    }
+
+    #[test]
+    fn a_counted_chunk_keeps_whole_records_within_its_elements() {
+        assert_eq!(counted_chunk_len(10, 4, 1000), 10);
+        assert_eq!(counted_chunk_len(10, 4, 32), 8);
+        assert_eq!(counted_chunk_len(10, 3, 32), 10);
+        assert_eq!(counted_chunk_len(100, 3, 32), 10);
+        assert_eq!(
+            counted_chunk_len(usize::from(u16::MAX), usize::from(MAX_COUNTED_WIDTH), MAX_CHUNK_ELEMENTS),
+            65_535
+        );
+    }
+
+    #[test]
+    fn bloom_lookups_count_each_receiver_key_once_per_visible_server_segment() {
+        // spec §9.7. Rows are the receiver's segments, columns the server's.
+        let (o, h) = (Level::Overlaps, Level::Hidden);
+        let plan = Plan {
+            rows: 3,
+            cols: 3,
+            cells: vec![o.clone(), h.clone(), o.clone(), h.clone(), h.clone(), h, o.clone(), o.clone(), o],
+            threshold: 0,
+            min_segment: 0,
+            bloom: true,
+        };
+        assert_eq!(lookups(&plan, [5, 7, 11].into_iter()), 5 * 2 + 11 * 3);
+    }
 }

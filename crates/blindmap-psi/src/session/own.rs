@@ -6,7 +6,7 @@ use curve25519_dalek::traits::Identity;
 use rayon::prelude::*;
 use zeroize::Zeroizing;
 
-use super::exchange::{Exchange, Expected, MAX_CHUNK_ELEMENTS, Stream, prg_label};
+use super::exchange::{Exchange, Expected, MAX_CHUNK_ELEMENTS, Stream, chunk_len, counted_chunk_len, prg_label};
 use crate::bloom;
 use crate::error::{Error, InputError};
 use crate::fields;
@@ -14,9 +14,9 @@ use crate::group::{self, ElementBytes};
 use crate::oprf::{self, HASH_TO_GROUP_DST};
 use crate::policy::Visibility;
 use crate::record::{MatchKey, Record};
-use crate::wire::{BloomChunk, Kind, Message, RecordChunk, SealedChunk};
+use crate::wire::{BloomChunk, Kind, Message, RecordChunk, SealedChunk, sealed_record_len};
 
-/// Bytes of sealed fields per `Sealed` message, at most (plus one record).
+/// Bytes of sealed records per `Sealed` message, at most (a larger record goes alone).
 const SEALED_CHUNK_BYTES: usize = 8 << 20;
 /// Bytes of a Bloom filter per `Bloom` message.
 const BLOOM_PIECE: usize = 4 << 20;
@@ -66,7 +66,7 @@ impl Exchange {
         let segment = &self.own[s as usize];
         let members = data.members(s as usize);
         let width = segment.counted_width as usize;
-        let end = (first + self.chunk_records.min(MAX_CHUNK_ELEMENTS / width)).min(members.len());
+        let end = (first + counted_chunk_len(self.chunk_records, width, MAX_CHUNK_ELEMENTS)).min(members.len());
         let inputs: Vec<Vec<u8>> = (first..end)
             .flat_map(|i| {
                 let keys = &data.records()[members[i] as usize].keys;
@@ -125,18 +125,14 @@ impl Exchange {
         let data = &self.data;
         let segment = &self.own[si];
 
-        // spec §8.6: at most `chunk_records` records and MAX_CHUNK_ELEMENTS elements.
-        let mut records: Vec<&Record> = Vec::new();
-        let mut elements = 0usize;
-        while first + (records.len() as u32) < segment.records && records.len() < self.chunk_records {
-            let record = &data.records()[segment.order[first as usize + records.len()] as usize];
-            if !records.is_empty() && elements + record.keys.len() > MAX_CHUNK_ELEMENTS {
-                break;
-            }
-            elements += record.keys.len();
-            records.push(record);
-        }
-        let count = records.len() as u32;
+        let rest = &segment.order[first as usize..segment.records as usize];
+        let take = chunk_len(
+            rest.iter().map(|&i| data.records()[i as usize].keys.len()),
+            self.chunk_records,
+            MAX_CHUNK_ELEMENTS,
+        );
+        let records: Vec<&Record> = rest[..take].iter().map(|&i| &data.records()[i as usize]).collect();
+        let count = take as u32;
 
         // spec §5.2, §9.5: H(key) once per key, for every use below.
         let inputs: Vec<Vec<u8>> =
@@ -266,12 +262,8 @@ impl Exchange {
         };
         #[allow(clippy::expect_used, reason = "the cursor names only streams still in sealed_out")]
         let records = self.sealed_out.get_mut(&(g, s)).expect("cursor points at a stream");
-        let mut bytes = 0usize;
-        let mut to = from;
-        while to < records.len() && to - from < self.chunk_records && (to == from || bytes < SEALED_CHUNK_BYTES) {
-            bytes += records[to].iter().map(|(_, ct)| ct.len() + 3).sum::<usize>() + 1;
-            to += 1;
-        }
+        let to =
+            from + chunk_len(records[from..].iter().map(sealed_record_len), self.chunk_records, SEALED_CHUNK_BYTES);
         let chunk: Vec<_> = records[from..to].iter_mut().map(std::mem::take).collect();
         self.sealed_cursor = if to == records.len() {
             self.sealed_out.remove(&(g, s));

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use zeroize::Zeroizing;
 
 use super::exchange::{
-    Exchange, KeyId, MAX_CHUNK_ELEMENTS, MAX_COUNTED_WIDTH, OwnSlot, PartnerSlot, Stream, prg_label,
+    Exchange, KeyId, MAX_CHUNK_ELEMENTS, MAX_COUNTED_WIDTH, OwnSlot, PartnerSlot, Stream, counted_chunk_len, prg_label,
 };
 use crate::bloom;
 use crate::error::{BloomDefect, Error, PeerMisbehaviour};
@@ -182,7 +182,7 @@ impl Exchange {
                 prg.shuffle(&mut order);
                 slot_orders.extend_from_slice(&order);
             }
-            let per_chunk = self.chunk_records.min(MAX_CHUNK_ELEMENTS / width);
+            let per_chunk = counted_chunk_len(self.chunk_records, width, MAX_CHUNK_ELEMENTS);
             let tags = &tags;
             for (n, positions) in permutation.chunks(per_chunk).enumerate() {
                 let start = n * per_chunk;
@@ -627,5 +627,32 @@ impl Exchange {
             self.bloom_pending = Vec::new();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::merge_distinct;
+
+    #[test]
+    fn merging_gives_the_sorted_union_or_none_on_a_repeated_value() {
+        let p = |b: u8| [b; 16];
+        let merged = |old: &[u8], new: &[u8]| {
+            merge_distinct(
+                &old.iter().map(|&b| p(b)).collect::<Vec<_>>(),
+                &new.iter().map(|&b| p(b)).collect::<Vec<_>>(),
+            )
+            .map(|m| m.iter().map(|x| x[0]).collect::<Vec<_>>())
+        };
+        assert_eq!(merged(&[1, 4, 6], &[2, 3, 9]), Some(vec![1, 2, 3, 4, 6, 9]));
+        // Either list may run out first, or be empty.
+        assert_eq!(merged(&[5, 7], &[1]), Some(vec![1, 5, 7]));
+        assert_eq!(merged(&[1], &[5, 7]), Some(vec![1, 5, 7]));
+        assert_eq!(merged(&[], &[2]), Some(vec![2]));
+        assert_eq!(merged(&[2], &[]), Some(vec![2]));
+        // A value in both lists, or twice in one.
+        assert_eq!(merged(&[1, 4], &[4, 5]), None);
+        assert_eq!(merged(&[1], &[3, 3]), None);
+        assert_eq!(merged(&[3, 3], &[1]), None);
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use blindmap_psi::wire::Frame;
+use blindmap_psi::wire::{Frame, Message};
 use blindmap_psi::{
     Cell, Dataset, DisclosurePolicy, Error, FieldName, InProcessRun, InputError, KeyType, Level, MatchKey, Outcome,
     PartnerRecord, PeerMisbehaviour, Record, SegmentLabel, Session, SessionConfig, SessionSeed, run_in_process,
@@ -401,52 +401,149 @@ fn a_message_out_of_turn_is_refused_naming_what_was_expected() {
     out_of_turn(i.receive(&with_seq(&hello, 1)), "Plan", "Hello");
 }
 
-#[test]
-fn a_message_out_of_turn_in_the_exchange_names_what_was_due() {
-    // Two one-record segments, one record per chunk: the responder sends Hello, Plan, Tags for
-    // each of the initiator's two Elements chunks, then its own two Elements chunks.
-    let data = Arc::new(
-        Dataset::new(vec![rec("a", "s", &[("domain", "x.com")]), rec("b", "t", &[("domain", "y.com")])]).unwrap(),
-    );
-    let policy = DisclosurePolicy::new(Level::Overlaps).with_min_partner_segment(0).with_threshold(0);
-    let config = SessionConfig { chunk_records: 1, ..SessionConfig::default() };
-    let seed = |s| SessionSeed::from_bytes_unchecked([s; 32]);
-    let initiator = || Session::initiator(Arc::clone(&data), policy.clone(), config.clone(), seed(1)).unwrap();
-    let mut responder = Session::responder(Arc::clone(&data), policy.clone(), config.clone(), seed(2)).unwrap();
-    let mut i = initiator();
-    let mut frames = Vec::new();
-    while !i.is_finished() {
-        while let Some(frame) = i.poll_transmit() {
-            responder.receive(&frame).unwrap();
-        }
-        while let Some(frame) = responder.poll_transmit() {
-            i.receive(&frame).unwrap();
-            frames.push(frame);
-        }
-    }
-    let kinds: Vec<_> = frames.iter().map(|f| Frame::peek_kind(f).unwrap().name()).collect();
-    assert_eq!(kinds, ["Hello", "Plan", "Tags", "Tags", "Elements", "Elements"]);
+/// A session of two parties with the same records and level, one record per chunk, whose
+/// responder's frames are replayed to fresh initiators in other orders.
+struct Replay {
+    data: Arc<Dataset>,
+    policy: DisclosurePolicy,
+    config: SessionConfig,
+    /// The responder's frames, in order.
+    frames: Vec<Vec<u8>>,
+    /// Whether the responder had finished right after it last sent frames.
+    finished_on_last_send: bool,
+}
 
-    // A fresh initiator is given the responder's frames in `order`, renumbered.
-    let error = |order: &[usize]| {
-        let mut i = initiator();
-        for (seq, &k) in order.iter().enumerate() {
-            let mut frame = Frame::decode(&frames[k]).unwrap();
-            frame.seq = seq as u32;
+impl Replay {
+    fn record(records: Vec<Record>, level: Level) -> Self {
+        let mut replay = Self {
+            data: Arc::new(Dataset::new(records).unwrap()),
+            policy: DisclosurePolicy::new(level).with_min_partner_segment(0).with_threshold(0),
+            config: SessionConfig { chunk_records: 1, ..SessionConfig::default() },
+            frames: Vec::new(),
+            finished_on_last_send: false,
+        };
+        let mut i = replay.initiator();
+        let mut responder = Session::responder(
+            Arc::clone(&replay.data),
+            replay.policy.clone(),
+            replay.config.clone(),
+            SessionSeed::from_bytes_unchecked([2; 32]),
+        )
+        .unwrap();
+        while !responder.is_finished() {
+            while let Some(frame) = i.poll_transmit() {
+                responder.receive(&frame).unwrap();
+            }
+            let sent = replay.frames.len();
+            while let Some(frame) = responder.poll_transmit() {
+                i.receive(&frame).unwrap();
+                replay.frames.push(frame);
+            }
+            if replay.frames.len() > sent {
+                replay.finished_on_last_send = responder.is_finished();
+            }
+        }
+        assert!(i.is_finished());
+        replay
+    }
+
+    fn initiator(&self) -> Session {
+        let seed = SessionSeed::from_bytes_unchecked([1; 32]);
+        Session::initiator(Arc::clone(&self.data), self.policy.clone(), self.config.clone(), seed).unwrap()
+    }
+
+    fn kinds(&self) -> Vec<&'static str> {
+        self.frames.iter().map(|f| Frame::peek_kind(f).unwrap().name()).collect()
+    }
+
+    /// The responder's `k`th frame.
+    fn frame(&self, k: usize) -> Frame {
+        Frame::decode(&self.frames[k]).unwrap()
+    }
+
+    /// The error of a fresh initiator given the responder's frames in `order`, renumbered.
+    fn error(&self, order: &[usize]) -> String {
+        self.error_of(order.iter().map(|&k| self.frame(k)).collect())
+    }
+
+    /// The error of a fresh initiator given `frames`, renumbered.
+    fn error_of(&self, frames: Vec<Frame>) -> String {
+        let mut i = self.initiator();
+        for (seq, mut frame) in frames.into_iter().enumerate() {
+            frame.seq = u32::try_from(seq).unwrap();
             if let Err(e) = i.receive(&frame.encode()) {
                 return e.to_string();
             }
             while i.poll_transmit().is_some() {}
         }
-        panic!("{order:?} was taken");
-    };
-    let unexpected = |expected: &str, got: &str| {
-        format!("peer violated the protocol: unexpected message: expected {expected}, got {got}")
-    };
+        panic!("the frames were taken");
+    }
+}
+
+fn unexpected(expected: &str, got: &str) -> String {
+    format!("peer violated the protocol: unexpected message: expected {expected}, got {got}")
+}
+
+#[test]
+fn a_message_out_of_turn_in_the_exchange_names_what_was_due() {
+    // Two one-record segments: the responder sends Hello, Plan, Tags for each of the
+    // initiator's two Elements chunks, then its own two Elements chunks — and then still waits
+    // for the returns of its records.
+    let replay = Replay::record(
+        vec![rec("a", "s", &[("domain", "x.com")]), rec("b", "t", &[("domain", "y.com")])],
+        Level::Overlaps,
+    );
+    assert_eq!(replay.kinds(), ["Hello", "Plan", "Tags", "Tags", "Elements", "Elements"]);
+    assert!(!replay.finished_on_last_send);
     // Elements while the return for the second chunk is owed.
-    assert_eq!(error(&[0, 1, 2, 4]), unexpected("Tags 0 for segment 1 from position 0", "Elements"));
+    assert_eq!(replay.error(&[0, 1, 2, 4]), unexpected("Tags 0 for segment 1 from position 0", "Elements"));
     // Tags again where the responder's own records are due.
-    assert_eq!(error(&[0, 1, 2, 3, 2]), unexpected("Elements for segment 0", "Tags"));
+    assert_eq!(replay.error(&[0, 1, 2, 3, 2]), unexpected("Elements for segment 0", "Tags"));
+}
+
+#[test]
+fn a_records_chunk_past_its_segment_is_refused() {
+    // One segment of two records, one per chunk: the second chunk claims one record more.
+    let replay = Replay::record(
+        vec![rec("a", "s", &[("domain", "x.com")]), rec("b", "s", &[("domain", "y.com")])],
+        Level::Overlaps,
+    );
+    let kinds = replay.kinds();
+    assert_eq!(kinds, ["Hello", "Plan", "Tags", "Tags", "Elements", "Elements"]);
+    let mut frames: Vec<Frame> = (0..6).map(|k| replay.frame(k)).collect();
+    let Message::Elements(chunk) = &mut frames[5].message else { panic!("{kinds:?}") };
+    assert_eq!((chunk.first, chunk.widths.len()), (1, 1));
+    chunk.widths.push(chunk.widths[0]);
+    chunk.items.extend(chunk.items.clone());
+    assert_eq!(
+        replay.error_of(frames),
+        unexpected(
+            "Elements for segment 0 from position 1, at most 1 records",
+            "Elements for segment 0 from position 1, 2 records"
+        )
+    );
+}
+
+#[test]
+fn a_records_chunk_where_its_blinded_keys_are_due_is_refused() {
+    // With fields disclosed, each Elements chunk is followed by its Blinded keys (spec §9.6).
+    let owned = |id: &str, domain: &str| {
+        rec(id, "s", &[("domain", domain)]).with_field(FieldName::new("owner").unwrap(), "Ada")
+    };
+    let replay = Replay::record(
+        vec![owned("a", "x.com"), owned("b", "y.com")],
+        Level::Fields(vec![FieldName::new("owner").unwrap()]),
+    );
+    let kinds = replay.kinds();
+    let elements: Vec<usize> = (0..kinds.len()).filter(|&k| kinds[k] == "Elements").collect();
+    assert_eq!(kinds[elements[0] + 1], "Blinded", "{kinds:?}");
+    // The responder's second Elements chunk in place of its first one's Blinded keys.
+    let mut order: Vec<usize> = (0..=elements[0]).collect();
+    order.push(elements[1]);
+    assert_eq!(
+        replay.error(&order),
+        unexpected("Blinded from position 1, at most 1 records", "Elements for segment 0 from position 1, 1 records")
+    );
 }
 
 #[test]
