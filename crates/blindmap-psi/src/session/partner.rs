@@ -100,7 +100,16 @@ impl Exchange {
     /// The return the partner owes us next, as error messages name it.
     pub(super) fn describe_return(&self) -> String {
         match self.expected.front() {
-            Some(e) => format!("{} {} for segment {} from position {}", e.kind.name(), e.reference, e.segment, e.next),
+            Some(e) => {
+                let (bound, owed) = (if e.exact { "" } else { "at most " }, e.end - e.next);
+                format!(
+                    "{} {} for segment {} from position {}, {bound}{owed} records",
+                    e.kind.name(),
+                    e.reference,
+                    e.segment,
+                    e.next
+                )
+            }
             None => "nothing until our next records".into(),
         }
     }
@@ -328,8 +337,13 @@ impl Exchange {
         };
         if chunk.segment != t || chunk.first != first || chunk.widths.len() != widths.len() {
             return Err(unexpected(
-                format!("Blinded for segment {t} from position {first}"),
-                format!("Blinded for segment {} from position {}", chunk.segment, chunk.first),
+                format!("Blinded for segment {t} from position {first}, {} records", widths.len()),
+                format!(
+                    "Blinded for segment {} from position {}, {} records",
+                    chunk.segment,
+                    chunk.first,
+                    chunk.widths.len()
+                ),
             ));
         }
         if chunk.widths != widths {
@@ -395,7 +409,7 @@ impl Exchange {
             return Err(unexpected(
                 self.describe_return(),
                 format!(
-                    "{} {} for segment {} from position {}",
+                    "{} {} for segment {} from position {}, {count} records",
                     kind.name(),
                     chunk.reference,
                     chunk.segment,

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use blindmap_psi::wire::{Frame, Message};
+use blindmap_psi::wire::{Frame, Message, RecordChunk};
 use blindmap_psi::{
     Cell, Dataset, DisclosurePolicy, Error, FieldName, InProcessRun, InputError, KeyType, Level, MatchKey, Outcome,
     PartnerRecord, PeerMisbehaviour, Record, SegmentLabel, Session, SessionConfig, SessionSeed, run_in_process,
@@ -496,7 +496,7 @@ fn a_message_out_of_turn_in_the_exchange_names_what_was_due() {
     assert_eq!(replay.kinds(), ["Hello", "Plan", "Tags", "Tags", "Elements", "Elements"]);
     assert!(!replay.finished_on_last_send);
     // Elements while the return for the second chunk is owed.
-    assert_eq!(replay.error(&[0, 1, 2, 4]), unexpected("Tags 0 for segment 1 from position 0", "Elements"));
+    assert_eq!(replay.error(&[0, 1, 2, 4]), unexpected("Tags 0 for segment 1 from position 0, 1 records", "Elements"));
     // Tags again where the responder's own records are due.
     assert_eq!(replay.error(&[0, 1, 2, 3, 2]), unexpected("Elements for segment 0", "Tags"));
 }
@@ -544,6 +544,149 @@ fn a_records_chunk_where_its_blinded_keys_are_due_is_refused() {
         replay.error(&order),
         unexpected("Blinded from position 1, at most 1 records", "Elements for segment 0 from position 1, 1 records")
     );
+}
+
+#[test]
+fn blinded_keys_for_other_records_are_refused() {
+    // Fields disclosed, two records one per chunk: Elements, Blinded for each.
+    let owned = |id: &str, domain: &str| {
+        rec(id, "s", &[("domain", domain)]).with_field(FieldName::new("owner").unwrap(), "Ada")
+    };
+    let replay = Replay::record(
+        vec![owned("a", "x.com"), owned("b", "y.com")],
+        Level::Fields(vec![FieldName::new("owner").unwrap()]),
+    );
+    let kinds = replay.kinds();
+    let blinded = kinds.iter().position(|k| *k == "Blinded").unwrap();
+    let forged = |edit: &dyn Fn(&mut RecordChunk<[u8; 32]>)| {
+        let mut frames: Vec<Frame> = (0..=blinded).map(|k| replay.frame(k)).collect();
+        let Message::Blinded(chunk) = &mut frames[blinded].message else { panic!("{kinds:?}") };
+        edit(chunk);
+        replay.error_of(frames)
+    };
+    let due = "Blinded for segment 0 from position 0, 1 records";
+    // Another position, or another number of records, than the Elements chunk before.
+    assert_eq!(forged(&|c| c.first = 1), unexpected(due, "Blinded for segment 0 from position 1, 1 records"));
+    assert_eq!(
+        forged(&|c| {
+            c.widths.push(c.widths[0]);
+            c.items.extend(c.items.clone());
+        }),
+        unexpected(due, "Blinded for segment 0 from position 0, 2 records")
+    );
+}
+
+#[test]
+fn shuffled_returns_past_what_is_owed_are_refused() {
+    // The responder counts the initiator's two records (spec §9.5): it returns them shuffled, one
+    // record per chunk. Its second return claims one record more than is left.
+    let replay = Replay::record(
+        vec![rec("a", "s", &[("domain", "x.com")]), rec("b", "s", &[("domain", "y.com")])],
+        Level::Counts,
+    );
+    let kinds = replay.kinds();
+    let returns: Vec<usize> = (0..kinds.len()).filter(|&k| kinds[k] == "Tags").collect();
+    let second = returns[1];
+    let mut frames: Vec<Frame> = (0..=second).map(|k| replay.frame(k)).collect();
+    let Message::Tags(chunk) = &mut frames[second].message else { panic!("{kinds:?}") };
+    assert_eq!((chunk.first, chunk.widths.len()), (1, 1), "{kinds:?}");
+    let reference = chunk.reference;
+    chunk.widths.push(chunk.widths[0]);
+    chunk.items.extend(chunk.items.clone());
+    assert_eq!(
+        replay.error_of(frames),
+        unexpected(
+            &format!("Tags {reference} for segment 0 from position 1, at most 1 records"),
+            &format!("Tags {reference} for segment 0 from position 1, 2 records")
+        )
+    );
+}
+
+/// A session between `a` (initiator) and `b` in rounds: each side's frames of a round pass
+/// through `edit(from_initiator, frames)` before the other side gets them. The outcomes.
+fn run_edited(a: &Side, b: &Side, mut edit: impl FnMut(bool, &mut Vec<Frame>)) -> (Outcome, Outcome) {
+    let session = |start: Start, side: &Side, seed: u8| {
+        let data = Arc::new(Dataset::new(side.records.clone()).unwrap());
+        start(data, side.policy.clone(), side.config.clone(), SessionSeed::from_bytes_unchecked([seed; 32])).unwrap()
+    };
+    let (mut i, mut r) = (session(Session::initiator, a, 1), session(Session::responder, b, 2));
+    while !(i.is_finished() && r.is_finished()) {
+        let mut moved = false;
+        for from_initiator in [true, false] {
+            let (from, to) = if from_initiator { (&mut i, &mut r) } else { (&mut r, &mut i) };
+            let mut frames = Vec::new();
+            while let Some(bytes) = from.poll_transmit() {
+                frames.push(Frame::decode(&bytes).unwrap());
+            }
+            moved |= !frames.is_empty();
+            edit(from_initiator, &mut frames);
+            for frame in frames {
+                to.receive(&frame.encode()).unwrap();
+            }
+        }
+        assert!(moved, "stalled");
+    }
+    (i.into_outcome().unwrap(), r.into_outcome().unwrap())
+}
+
+#[test]
+fn returns_are_compared_only_with_the_class_they_are_returned_for() {
+    // The forger's segments p and q hold the victim's x.com in different key classes (q is
+    // hidden from the victim's r1, p is not: spec §6.4), so the victim's r0 is returned twice, once
+    // per class. A forger that swaps the two returns' tags must not get them compared with its
+    // other class's records: neither match holds, whichever side returns first (spec §10.1).
+    let victim =
+        side(vec![rec("v0", "r0", &[("domain", "x.com")]), rec("v1", "r1", &[("domain", "z.com")])], Level::Overlaps);
+    let mut forger =
+        side(vec![rec("p0", "p", &[("domain", "x.com")]), rec("q0", "q", &[("domain", "x.com")])], Level::Overlaps);
+    forger.policy = forger
+        .policy
+        .with_rule(Some(SegmentLabel::new("q").unwrap()), Some(SegmentLabel::new("r1").unwrap()), Level::Hidden)
+        .unwrap();
+    let swap = |frames: &mut Vec<Frame>| {
+        let tags: Vec<usize> =
+            (0..frames.len()).filter(|&k| matches!(&frames[k].message, Message::Tags(c) if c.segment == 0)).collect();
+        if let [k0, k1] = tags[..] {
+            let items = |k: usize, frames: &mut Vec<Frame>| match &mut frames[k].message {
+                Message::Tags(c) => std::mem::take(&mut c.items),
+                _ => unreachable!(),
+            };
+            let (a, b) = (items(k0, frames), items(k1, frames));
+            for (k, items) in [(k0, b), (k1, a)] {
+                if let Message::Tags(c) = &mut frames[k].message {
+                    c.items = items;
+                }
+            }
+        }
+    };
+    for victim_first in [true, false] {
+        let (honest, _) = if victim_first {
+            run(&victim, &forger, (1, 2))
+        } else {
+            let (f, v) = run(&forger, &victim, (1, 2));
+            (v, f)
+        };
+        assert_eq!(honest.overlaps().len(), 2, "victim first: {victim_first}");
+        let mut swapped = 0;
+        let (forged, _) = if victim_first {
+            run_edited(&victim, &forger, |from_initiator, frames| {
+                if !from_initiator {
+                    swapped += 1;
+                    swap(frames)
+                }
+            })
+        } else {
+            let (f, v) = run_edited(&forger, &victim, |from_initiator, frames| {
+                if from_initiator {
+                    swapped += 1;
+                    swap(frames)
+                }
+            });
+            (v, f)
+        };
+        assert!(swapped > 0);
+        assert_eq!(forged.overlaps().len(), 0, "victim first: {victim_first}");
+    }
 }
 
 #[test]
