@@ -515,8 +515,15 @@ impl Exchange {
         if chunk.group != g || chunk.segment != t || chunk.first != self.sealed_in_next || count > records - chunk.first
         {
             return Err(unexpected(
-                format!("Sealed {g} for segment {t} from position {}", self.sealed_in_next),
-                format!("Sealed {} for segment {} from position {}", chunk.group, chunk.segment, chunk.first),
+                format!(
+                    "Sealed {g} for segment {t} from position {}, at most {} records",
+                    self.sealed_in_next,
+                    records - self.sealed_in_next
+                ),
+                format!(
+                    "Sealed {} for segment {} from position {}, {count} records",
+                    chunk.group, chunk.segment, chunk.first
+                ),
             ));
         }
         let max_width = self.partner[t as usize].max_width;

@@ -577,6 +577,32 @@ fn blinded_keys_for_other_records_are_refused() {
 }
 
 #[test]
+fn sealed_fields_past_the_segment_are_refused() {
+    // Fields disclosed, two records one per chunk: the first Sealed chunk claims three.
+    let owned = |id: &str, domain: &str| {
+        rec(id, "s", &[("domain", domain)]).with_field(FieldName::new("owner").unwrap(), "Ada")
+    };
+    let replay = Replay::record(
+        vec![owned("a", "x.com"), owned("b", "y.com")],
+        Level::Fields(vec![FieldName::new("owner").unwrap()]),
+    );
+    let kinds = replay.kinds();
+    let sealed = kinds.iter().position(|k| *k == "Sealed").unwrap();
+    let mut frames: Vec<Frame> = (0..=sealed).map(|k| replay.frame(k)).collect();
+    let Message::Sealed(chunk) = &mut frames[sealed].message else { panic!("{kinds:?}") };
+    assert_eq!((chunk.first, chunk.records.len()), (0, 1), "{kinds:?}");
+    let record = chunk.records[0].clone();
+    chunk.records.extend([record.clone(), record]);
+    assert_eq!(
+        replay.error_of(frames),
+        unexpected(
+            "Sealed 0 for segment 0 from position 0, at most 2 records",
+            "Sealed 0 for segment 0 from position 0, 3 records"
+        )
+    );
+}
+
+#[test]
 fn shuffled_returns_past_what_is_owed_are_refused() {
     // The responder counts the initiator's two records (spec §9.5): it returns them shuffled, one
     // record per chunk. Its second return claims one record more than is left.
