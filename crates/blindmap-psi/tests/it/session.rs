@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use blindmap_psi::wire::{Frame, Message, RecordChunk};
+use blindmap_psi::wire::{Frame, Message, RecordChunk, SealedChunk};
 use blindmap_psi::{
     Cell, Dataset, DisclosurePolicy, Error, FieldName, InProcessRun, InputError, KeyType, Level, MatchKey, Outcome,
     PartnerRecord, PeerMisbehaviour, Record, SegmentLabel, Session, SessionConfig, SessionSeed, run_in_process,
@@ -577,8 +577,9 @@ fn blinded_keys_for_other_records_are_refused() {
 }
 
 #[test]
-fn sealed_fields_past_the_segment_are_refused() {
-    // Fields disclosed, two records one per chunk: the first Sealed chunk claims three.
+fn sealed_fields_for_other_records_are_refused() {
+    // Fields disclosed, two records one per chunk: the first Sealed chunk, for group 0, segment
+    // 0, position 0, one record, is changed one part at a time.
     let owned = |id: &str, domain: &str| {
         rec(id, "s", &[("domain", domain)]).with_field(FieldName::new("owner").unwrap(), "Ada")
     };
@@ -588,18 +589,22 @@ fn sealed_fields_past_the_segment_are_refused() {
     );
     let kinds = replay.kinds();
     let sealed = kinds.iter().position(|k| *k == "Sealed").unwrap();
-    let mut frames: Vec<Frame> = (0..=sealed).map(|k| replay.frame(k)).collect();
-    let Message::Sealed(chunk) = &mut frames[sealed].message else { panic!("{kinds:?}") };
-    assert_eq!((chunk.first, chunk.records.len()), (0, 1), "{kinds:?}");
-    let record = chunk.records[0].clone();
-    chunk.records.extend([record.clone(), record]);
-    assert_eq!(
-        replay.error_of(frames),
-        unexpected(
-            "Sealed 0 for segment 0 from position 0, at most 2 records",
-            "Sealed 0 for segment 0 from position 0, 3 records"
-        )
-    );
+    let forged = |edit: &dyn Fn(&mut SealedChunk)| {
+        let mut frames: Vec<Frame> = (0..=sealed).map(|k| replay.frame(k)).collect();
+        let Message::Sealed(chunk) = &mut frames[sealed].message else { panic!("{kinds:?}") };
+        assert_eq!((chunk.group, chunk.segment, chunk.first, chunk.records.len()), (0, 0, 0, 1), "{kinds:?}");
+        edit(chunk);
+        replay.error_of(frames)
+    };
+    let due = "Sealed 0 for segment 0 from position 0, at most 2 records";
+    assert_eq!(forged(&|c| c.group = 1), unexpected(due, "Sealed 1 for segment 0 from position 0, 1 records"));
+    assert_eq!(forged(&|c| c.segment = 1), unexpected(due, "Sealed 0 for segment 1 from position 0, 1 records"));
+    assert_eq!(forged(&|c| c.first = 1), unexpected(due, "Sealed 0 for segment 0 from position 1, 1 records"));
+    let three = |c: &mut SealedChunk| {
+        let record = c.records[0].clone();
+        c.records.extend([record.clone(), record]);
+    };
+    assert_eq!(forged(&three), unexpected(due, "Sealed 0 for segment 0 from position 0, 3 records"));
 }
 
 #[test]
