@@ -605,6 +605,20 @@ fn sealed_fields_for_other_records_are_refused() {
         c.records.extend([record.clone(), record]);
     };
     assert_eq!(forged(&three), unexpected(due, "Sealed 0 for segment 0 from position 0, 3 records"));
+
+    // The second chunk, from position 1, claims both records.
+    let second = kinds.iter().rposition(|k| *k == "Sealed").unwrap();
+    let mut frames: Vec<Frame> = (0..=second).map(|k| replay.frame(k)).collect();
+    let Message::Sealed(chunk) = &mut frames[second].message else { panic!("{kinds:?}") };
+    assert_eq!((chunk.first, chunk.records.len()), (1, 1), "{kinds:?}");
+    chunk.records.push(chunk.records[0].clone());
+    assert_eq!(
+        replay.error_of(frames),
+        unexpected(
+            "Sealed 0 for segment 0 from position 1, at most 1 records",
+            "Sealed 0 for segment 0 from position 1, 2 records"
+        )
+    );
 }
 
 #[test]
