@@ -6,8 +6,8 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use blindmap_records::{Importer, Preset, read_header};
-use blindmap_store::{DatasetId, DatasetInfo, Principal, Role};
+use blindmap_records::Preset;
+use blindmap_store::{DatasetId, DatasetInfo, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,6 +17,7 @@ use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
+use crate::service::datasets;
 
 /// A stored dataset.
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -199,9 +200,11 @@ async fn upload(
     let org = caller.user.org.clone();
     let work_state = state.clone();
     let work = async move {
-        let imported = import(&work_state, &caller, &params, spooled.file).await;
+        let preset = params.preset.map(PresetName::preset);
+        let imported =
+            datasets::import(&work_state, &caller, &params.name, preset, params.activate, spooled.file).await;
         drop(permit);
-        imported
+        DatasetView::try_from(imported?)
     };
     idempotent(&state, &org, &headers, request, StatusCode::CREATED, work).await
 }
@@ -254,46 +257,6 @@ async fn spool(body: Body, limit: usize) -> Result<Spooled, ApiError> {
     Ok(Spooled { file, sha256: hash.finalize().into() })
 }
 
-async fn import(
-    state: &AppState,
-    caller: &Principal,
-    params: &UploadParams,
-    file: std::fs::File,
-) -> Result<DatasetView, ApiError> {
-    let name = params.name.as_str();
-    let mut input = std::io::BufReader::with_capacity(1 << 16, file);
-    let mapping = match params.preset {
-        Some(p) => p.preset(),
-        None => {
-            let header = read_header(name, &mut input, None).map_err(|e| ApiError::Invalid(e.to_string()))?;
-            std::io::Seek::rewind(input.get_mut())
-                .map_err(|_| ApiError::Unavailable("the upload cannot be read back"))?;
-            input = std::io::BufReader::with_capacity(1 << 16, input.into_inner());
-            Preset::detect(&header).ok_or_else(|| {
-                ApiError::Invalid("cannot tell which export this is from its header: pass preset=".into())
-            })?
-        }
-    };
-    let importer = Importer::new(name, input, &mapping.mapping()).map_err(|e| ApiError::Invalid(e.to_string()))?;
-    let org = &caller.user.org;
-    let mut info = state.store.import_dataset(org, name, mapping.name(), importer).await?;
-    let detail = serde_json::json!({ "dataset": info.id.to_string(), "rows": info.rows, "accounts": info.accounts });
-    state.store.record_audit(org, &caller.user.name, "dataset.imported", &detail).await?;
-    if params.activate && !info.active {
-        info = activate_dataset(state, caller, &info.id).await?;
-    }
-    info.try_into()
-}
-
-/// Makes a dataset the active one, with its audit entry.
-async fn activate_dataset(state: &AppState, caller: &Principal, id: &DatasetId) -> Result<DatasetInfo, ApiError> {
-    let org = &caller.user.org;
-    let info = state.store.activate_dataset(org, id).await?;
-    let detail = serde_json::json!({ "dataset": id.to_string(), "name": info.name });
-    state.store.record_audit(org, &caller.user.name, "dataset.activated", &detail).await?;
-    Ok(info)
-}
-
 /// The organisation's datasets, newest first.
 #[utoipa::path(get, path = "/api/v1/datasets", tag = "datasets",
     params(Page, ("cursor" = Option<contract::DatasetId>, Query, description = "The `next` of the previous page")),
@@ -337,7 +300,7 @@ async fn activate(
 ) -> Result<Json<DatasetView>, ApiError> {
     caller.require(&[Role::Admin, Role::Integration])?;
     let id = DatasetId::parse(&id).ok_or(ApiError::NotFound("dataset"))?;
-    Ok(Json(activate_dataset(&state, &caller.0, &id).await?.try_into()?))
+    Ok(Json(datasets::activate(&state, &caller.0, &id).await?.try_into()?))
 }
 
 /// What deleting a dataset may take with it.
@@ -374,11 +337,8 @@ async fn delete(
     Query(params): Query<DeleteParams>,
 ) -> Result<Json<Deleted>, ApiError> {
     caller.require(&[Role::Admin])?;
-    let org = &caller.0.user.org;
     let id = DatasetId::parse(&id).ok_or(ApiError::NotFound("dataset"))?;
-    let (deleted, runs) = state.store.delete_dataset(org, &id, params.with_runs).await?;
-    let detail = serde_json::json!({ "dataset": id.to_string(), "name": deleted.name, "runs_deleted": runs });
-    state.store.record_audit(org, &caller.0.user.name, "dataset.deleted", &detail).await?;
+    let (_, runs) = datasets::delete(&state, &caller.0, &id, params.with_runs).await?;
     Ok(Json(Deleted { dataset: id.to_string(), runs }))
 }
 

@@ -148,6 +148,17 @@ impl From<crate::service::corrections::CorrectionError> for ApiError {
     }
 }
 
+impl From<crate::service::datasets::DatasetError> for ApiError {
+    fn from(e: crate::service::datasets::DatasetError) -> Self {
+        use crate::service::datasets::DatasetError as E;
+        match e {
+            E::Unreadable(detail) => Self::Invalid(detail),
+            E::ReadBack => Self::Unavailable("the upload cannot be read back"),
+            E::Store(e) => Self::Store(e),
+        }
+    }
+}
+
 impl From<crate::service::registrations::RegistrationError> for ApiError {
     fn from(e: crate::service::registrations::RegistrationError) -> Self {
         use crate::service::registrations::RegistrationError as E;

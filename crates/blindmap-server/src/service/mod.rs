@@ -6,6 +6,7 @@
 pub(crate) mod attribution;
 pub(crate) mod corrections;
 pub(crate) mod cosell;
+pub(crate) mod datasets;
 pub(crate) mod hooks;
 pub(crate) mod registrations;
 pub(crate) mod runs;
