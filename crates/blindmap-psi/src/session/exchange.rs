@@ -30,6 +30,9 @@ use crate::wire::{Hello, Kind, Message, Role, SealedRecord, SegmentInfo, Session
 /// At most this many elements in one chunk, so that bodies stay far below the frame limit.
 pub(super) const MAX_CHUNK_ELEMENTS: usize = 1 << 18;
 
+/// Most keys a counted record sends (spec §9.5).
+pub(crate) const MAX_COUNTED_WIDTH: u8 = 4;
+
 /// spec §8.6, §8.8: how many of the next records, of `sizes` each (elements, or bytes), one
 /// chunk takes: at most `max_records`, and records only while their sizes add up to at most
 /// `max_size` (a chunk takes its first record whatever its size).
@@ -51,8 +54,6 @@ pub(super) fn chunk_len(sizes: impl Iterator<Item = usize>, max_records: usize, 
 pub(super) fn counted_chunk_len(max_records: usize, width: usize, max_elements: usize) -> usize {
     max_records.min(max_elements / width)
 }
-/// Most keys a counted record sends (spec §9.5).
-pub(crate) const MAX_COUNTED_WIDTH: u8 = 4;
 
 /// Steps of a party's outgoing stream (spec §9.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -93,19 +93,17 @@ fn run(a: &Side, b: &Side, seeds: (u8, u8)) -> (Outcome, Outcome) {
 
 /// A session between `a` (initiator) and `b`, which may fail.
 fn try_run(a: &Side, b: &Side, seeds: (u8, u8)) -> Result<InProcessRun, Error> {
-    let da = Arc::new(Dataset::new(a.records.clone()).unwrap());
-    let db = Arc::new(Dataset::new(b.records.clone()).unwrap());
-    let ia =
-        Session::initiator(da, a.policy.clone(), a.config.clone(), SessionSeed::from_bytes_unchecked([seeds.0; 32]))
-            .unwrap();
-    let rb =
-        Session::responder(db, b.policy.clone(), b.config.clone(), SessionSeed::from_bytes_unchecked([seeds.1; 32]))
-            .unwrap();
-    run_in_process(ia, rb)
+    run_in_process(session(Session::initiator, a, seeds.0), session(Session::responder, b, seeds.1))
 }
 
 /// `Session::initiator` or `Session::responder`.
 type Start = fn(Arc<Dataset>, DisclosurePolicy, SessionConfig, SessionSeed) -> Result<Session, Error>;
+
+/// `side`'s session, with the seed `[seed; 32]`.
+fn session(start: Start, side: &Side, seed: u8) -> Session {
+    let data = Arc::new(Dataset::new(side.records.clone()).unwrap());
+    start(data, side.policy.clone(), side.config.clone(), SessionSeed::from_bytes_unchecked([seed; 32])).unwrap()
+}
 
 /// A session over `data` with the default policy and configuration, and the seed `[seed; 32]`.
 fn started(start: Start, data: &Arc<Dataset>, seed: u8) -> Session {
@@ -404,9 +402,8 @@ fn a_message_out_of_turn_is_refused_naming_what_was_expected() {
 /// A session of two parties with the same records and level, one record per chunk, whose
 /// responder's frames are replayed to fresh initiators in other orders.
 struct Replay {
-    data: Arc<Dataset>,
-    policy: DisclosurePolicy,
-    config: SessionConfig,
+    /// Both parties' records, policy and configuration.
+    side: Side,
     /// The responder's frames, in order.
     frames: Vec<Vec<u8>>,
     /// Whether the responder had finished right after it last sent frames.
@@ -415,21 +412,11 @@ struct Replay {
 
 impl Replay {
     fn record(records: Vec<Record>, level: Level) -> Self {
-        let mut replay = Self {
-            data: Arc::new(Dataset::new(records).unwrap()),
-            policy: DisclosurePolicy::new(level).with_min_partner_segment(0).with_threshold(0),
-            config: SessionConfig { chunk_records: 1, ..SessionConfig::default() },
-            frames: Vec::new(),
-            finished_on_last_send: false,
-        };
+        let mut side = side(records, level);
+        side.config.chunk_records = 1;
+        let mut replay = Self { side, frames: Vec::new(), finished_on_last_send: false };
         let mut i = replay.initiator();
-        let mut responder = Session::responder(
-            Arc::clone(&replay.data),
-            replay.policy.clone(),
-            replay.config.clone(),
-            SessionSeed::from_bytes_unchecked([2; 32]),
-        )
-        .unwrap();
+        let mut responder = session(Session::responder, &replay.side, 2);
         while !responder.is_finished() {
             while let Some(frame) = i.poll_transmit() {
                 responder.receive(&frame).unwrap();
@@ -447,9 +434,17 @@ impl Replay {
         replay
     }
 
+    /// Two records of one segment, each with an owner, at the fields level: each of the
+    /// responder's Elements chunks is followed by its Blinded keys (spec §9.6), and its fields go
+    /// in Sealed chunks.
+    fn fields() -> Self {
+        let owner = || FieldName::new("owner").unwrap();
+        let owned = |id: &str, domain: &str| rec(id, "s", &[("domain", domain)]).with_field(owner(), "Ada");
+        Self::record(vec![owned("a", "x.com"), owned("b", "y.com")], Level::Fields(vec![owner()]))
+    }
+
     fn initiator(&self) -> Session {
-        let seed = SessionSeed::from_bytes_unchecked([1; 32]);
-        Session::initiator(Arc::clone(&self.data), self.policy.clone(), self.config.clone(), seed).unwrap()
+        session(Session::initiator, &self.side, 1)
     }
 
     fn kinds(&self) -> Vec<&'static str> {
@@ -463,13 +458,21 @@ impl Replay {
 
     /// The error of a fresh initiator given the responder's frames in `order`, renumbered.
     fn error(&self, order: &[usize]) -> String {
-        self.error_of(order.iter().map(|&k| self.frame(k)).collect())
+        self.error_of(order.iter().map(|&k| self.frame(k)))
+    }
+
+    /// The error of a fresh initiator given the responder's frames up to its `k`th, whose
+    /// message `forge` changes first.
+    fn forged(&self, k: usize, forge: impl FnOnce(&mut Message)) -> String {
+        let mut last = self.frame(k);
+        forge(&mut last.message);
+        self.error_of((0..k).map(|j| self.frame(j)).chain([last]))
     }
 
     /// The error of a fresh initiator given `frames`, renumbered.
-    fn error_of(&self, frames: Vec<Frame>) -> String {
+    fn error_of(&self, frames: impl Iterator<Item = Frame>) -> String {
         let mut i = self.initiator();
-        for (seq, mut frame) in frames.into_iter().enumerate() {
+        for (seq, mut frame) in frames.enumerate() {
             frame.seq = u32::try_from(seq).unwrap();
             if let Err(e) = i.receive(&frame.encode()) {
                 return e.to_string();
@@ -482,6 +485,13 @@ impl Replay {
 
 fn unexpected(expected: &str, got: &str) -> String {
     format!("peer violated the protocol: unexpected message: expected {expected}, got {got}")
+}
+
+/// Each record of a one-record chunk twice: a chunk of two.
+fn doubled<T: Clone>(chunk: &mut RecordChunk<T>) {
+    assert_eq!(chunk.widths.len(), 1);
+    chunk.widths.push(chunk.widths[0]);
+    chunk.items.extend(chunk.items.clone());
 }
 
 #[test]
@@ -510,13 +520,13 @@ fn a_records_chunk_past_its_segment_is_refused() {
     );
     let kinds = replay.kinds();
     assert_eq!(kinds, ["Hello", "Plan", "Tags", "Tags", "Elements", "Elements"]);
-    let mut frames: Vec<Frame> = (0..6).map(|k| replay.frame(k)).collect();
-    let Message::Elements(chunk) = &mut frames[5].message else { panic!("{kinds:?}") };
-    assert_eq!((chunk.first, chunk.widths.len()), (1, 1));
-    chunk.widths.push(chunk.widths[0]);
-    chunk.items.extend(chunk.items.clone());
+    let error = replay.forged(5, |message| {
+        let Message::Elements(chunk) = message else { panic!("{kinds:?}") };
+        assert_eq!(chunk.first, 1);
+        doubled(chunk);
+    });
     assert_eq!(
-        replay.error_of(frames),
+        error,
         unexpected(
             "Elements for segment 0 from position 1, at most 1 records",
             "Elements for segment 0 from position 1, 2 records"
@@ -526,14 +536,7 @@ fn a_records_chunk_past_its_segment_is_refused() {
 
 #[test]
 fn a_records_chunk_where_its_blinded_keys_are_due_is_refused() {
-    // With fields disclosed, each Elements chunk is followed by its Blinded keys (spec §9.6).
-    let owned = |id: &str, domain: &str| {
-        rec(id, "s", &[("domain", domain)]).with_field(FieldName::new("owner").unwrap(), "Ada")
-    };
-    let replay = Replay::record(
-        vec![owned("a", "x.com"), owned("b", "y.com")],
-        Level::Fields(vec![FieldName::new("owner").unwrap()]),
-    );
+    let replay = Replay::fields();
     let kinds = replay.kinds();
     let elements: Vec<usize> = (0..kinds.len()).filter(|&k| kinds[k] == "Elements").collect();
     assert_eq!(kinds[elements[0] + 1], "Blinded", "{kinds:?}");
@@ -548,72 +551,52 @@ fn a_records_chunk_where_its_blinded_keys_are_due_is_refused() {
 
 #[test]
 fn blinded_keys_for_other_records_are_refused() {
-    // Fields disclosed, two records one per chunk: Elements, Blinded for each.
-    let owned = |id: &str, domain: &str| {
-        rec(id, "s", &[("domain", domain)]).with_field(FieldName::new("owner").unwrap(), "Ada")
-    };
-    let replay = Replay::record(
-        vec![owned("a", "x.com"), owned("b", "y.com")],
-        Level::Fields(vec![FieldName::new("owner").unwrap()]),
-    );
+    // Two records one per chunk: Elements, Blinded for each.
+    let replay = Replay::fields();
     let kinds = replay.kinds();
     let blinded = kinds.iter().position(|k| *k == "Blinded").unwrap();
-    let forged = |edit: &dyn Fn(&mut RecordChunk<[u8; 32]>)| {
-        let mut frames: Vec<Frame> = (0..=blinded).map(|k| replay.frame(k)).collect();
-        let Message::Blinded(chunk) = &mut frames[blinded].message else { panic!("{kinds:?}") };
-        edit(chunk);
-        replay.error_of(frames)
+    let forged = |edit: fn(&mut RecordChunk<[u8; 32]>)| {
+        replay.forged(blinded, |message| {
+            let Message::Blinded(chunk) = message else { panic!("{kinds:?}") };
+            edit(chunk);
+        })
     };
     let due = "Blinded for segment 0 from position 0, 1 records";
     // Another position, or another number of records, than the Elements chunk before.
-    assert_eq!(forged(&|c| c.first = 1), unexpected(due, "Blinded for segment 0 from position 1, 1 records"));
-    assert_eq!(
-        forged(&|c| {
-            c.widths.push(c.widths[0]);
-            c.items.extend(c.items.clone());
-        }),
-        unexpected(due, "Blinded for segment 0 from position 0, 2 records")
-    );
+    assert_eq!(forged(|c| c.first = 1), unexpected(due, "Blinded for segment 0 from position 1, 1 records"));
+    assert_eq!(forged(doubled), unexpected(due, "Blinded for segment 0 from position 0, 2 records"));
 }
 
 #[test]
 fn sealed_fields_for_other_records_are_refused() {
-    // Fields disclosed, two records one per chunk: the first Sealed chunk, for group 0, segment
-    // 0, position 0, one record, is changed one part at a time.
-    let owned = |id: &str, domain: &str| {
-        rec(id, "s", &[("domain", domain)]).with_field(FieldName::new("owner").unwrap(), "Ada")
-    };
-    let replay = Replay::record(
-        vec![owned("a", "x.com"), owned("b", "y.com")],
-        Level::Fields(vec![FieldName::new("owner").unwrap()]),
-    );
+    // Two records one per chunk: the first Sealed chunk, for group 0, segment 0, position 0, one
+    // record, is changed one part at a time; then the second, from position 1.
+    let replay = Replay::fields();
     let kinds = replay.kinds();
-    let sealed = kinds.iter().position(|k| *k == "Sealed").unwrap();
-    let forged = |edit: &dyn Fn(&mut SealedChunk)| {
-        let mut frames: Vec<Frame> = (0..=sealed).map(|k| replay.frame(k)).collect();
-        let Message::Sealed(chunk) = &mut frames[sealed].message else { panic!("{kinds:?}") };
-        assert_eq!((chunk.group, chunk.segment, chunk.first, chunk.records.len()), (0, 0, 0, 1), "{kinds:?}");
-        edit(chunk);
-        replay.error_of(frames)
+    let sealed = |at: usize, first: u32, edit: fn(&mut SealedChunk)| {
+        replay.forged(at, |message| {
+            let Message::Sealed(chunk) = message else { panic!("{kinds:?}") };
+            assert_eq!((chunk.group, chunk.segment, chunk.first, chunk.records.len()), (0, 0, first, 1), "{kinds:?}");
+            edit(chunk);
+        })
     };
+    let first = kinds.iter().position(|k| *k == "Sealed").unwrap();
+    let forged = |edit| sealed(first, 0, edit);
     let due = "Sealed 0 for segment 0 from position 0, at most 2 records";
-    assert_eq!(forged(&|c| c.group = 1), unexpected(due, "Sealed 1 for segment 0 from position 0, 1 records"));
-    assert_eq!(forged(&|c| c.segment = 1), unexpected(due, "Sealed 0 for segment 1 from position 0, 1 records"));
-    assert_eq!(forged(&|c| c.first = 1), unexpected(due, "Sealed 0 for segment 0 from position 1, 1 records"));
+    assert_eq!(forged(|c| c.group = 1), unexpected(due, "Sealed 1 for segment 0 from position 0, 1 records"));
+    assert_eq!(forged(|c| c.segment = 1), unexpected(due, "Sealed 0 for segment 1 from position 0, 1 records"));
+    assert_eq!(forged(|c| c.first = 1), unexpected(due, "Sealed 0 for segment 0 from position 1, 1 records"));
     let three = |c: &mut SealedChunk| {
         let record = c.records[0].clone();
         c.records.extend([record.clone(), record]);
     };
-    assert_eq!(forged(&three), unexpected(due, "Sealed 0 for segment 0 from position 0, 3 records"));
+    assert_eq!(forged(three), unexpected(due, "Sealed 0 for segment 0 from position 0, 3 records"));
 
     // The second chunk, from position 1, claims both records.
     let second = kinds.iter().rposition(|k| *k == "Sealed").unwrap();
-    let mut frames: Vec<Frame> = (0..=second).map(|k| replay.frame(k)).collect();
-    let Message::Sealed(chunk) = &mut frames[second].message else { panic!("{kinds:?}") };
-    assert_eq!((chunk.first, chunk.records.len()), (1, 1), "{kinds:?}");
-    chunk.records.push(chunk.records[0].clone());
+    let both = sealed(second, 1, |c| c.records.push(c.records[0].clone()));
     assert_eq!(
-        replay.error_of(frames),
+        both,
         unexpected(
             "Sealed 0 for segment 0 from position 1, at most 1 records",
             "Sealed 0 for segment 0 from position 1, 2 records"
@@ -631,15 +614,15 @@ fn shuffled_returns_past_what_is_owed_are_refused() {
     );
     let kinds = replay.kinds();
     let returns: Vec<usize> = (0..kinds.len()).filter(|&k| kinds[k] == "Tags").collect();
-    let second = returns[1];
-    let mut frames: Vec<Frame> = (0..=second).map(|k| replay.frame(k)).collect();
-    let Message::Tags(chunk) = &mut frames[second].message else { panic!("{kinds:?}") };
-    assert_eq!((chunk.first, chunk.widths.len()), (1, 1), "{kinds:?}");
-    let reference = chunk.reference;
-    chunk.widths.push(chunk.widths[0]);
-    chunk.items.extend(chunk.items.clone());
+    let mut reference = 0;
+    let error = replay.forged(returns[1], |message| {
+        let Message::Tags(chunk) = message else { panic!("{kinds:?}") };
+        assert_eq!(chunk.first, 1, "{kinds:?}");
+        reference = chunk.reference;
+        doubled(chunk);
+    });
     assert_eq!(
-        replay.error_of(frames),
+        error,
         unexpected(
             &format!("Tags {reference} for segment 0 from position 1, at most 1 records"),
             &format!("Tags {reference} for segment 0 from position 1, 2 records")
@@ -650,10 +633,6 @@ fn shuffled_returns_past_what_is_owed_are_refused() {
 /// A session between `a` (initiator) and `b` in rounds: each side's frames of a round pass
 /// through `edit(from_initiator, frames)` before the other side gets them. The outcomes.
 fn run_edited(a: &Side, b: &Side, mut edit: impl FnMut(bool, &mut Vec<Frame>)) -> (Outcome, Outcome) {
-    let session = |start: Start, side: &Side, seed: u8| {
-        let data = Arc::new(Dataset::new(side.records.clone()).unwrap());
-        start(data, side.policy.clone(), side.config.clone(), SessionSeed::from_bytes_unchecked([seed; 32])).unwrap()
-    };
     let (mut i, mut r) = (session(Session::initiator, a, 1), session(Session::responder, b, 2));
     while !(i.is_finished() && r.is_finished()) {
         let mut moved = false;
