@@ -113,6 +113,14 @@ impl<R: BufRead> Importer<R> {
         Ok(Self { source: source.to_owned(), reader, header, resolved, row, summary: Summary::default() })
     }
 
+    /// Which column each role reads, as the header names it, in the mapping's order: `id`,
+    /// `name`, `country`, `city`, `postal_code`, `phone`, `domain`, `email`, `duns`,
+    /// `field:NAME`, and `segment` (the column labels come from) or `segment rule` (each rule's
+    /// text, with the columns it reads). The roles are those `--map ROLE=COLUMN` takes.
+    pub fn columns(&self) -> Vec<(String, String)> {
+        self.resolved.columns(&self.header)
+    }
+
     /// The name errors give the input.
     pub fn source(&self) -> &str {
         &self.source

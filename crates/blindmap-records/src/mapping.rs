@@ -540,7 +540,8 @@ impl Mapping {
 }
 
 impl Preset {
-    fn display_name(self) -> &'static str {
+    /// The export it reads, for people: "Salesforce Account", "HubSpot Companies", …
+    pub fn display_name(self) -> &'static str {
         match self {
             Self::Salesforce => "Salesforce Account",
             Self::Hubspot => "HubSpot Companies",
@@ -550,6 +551,37 @@ impl Preset {
 }
 
 impl Resolved {
+    /// Each role with the header name of a column it reads (see `Importer::columns`).
+    pub(crate) fn columns(&self, header: &[String]) -> Vec<(String, String)> {
+        let name = |i: usize| header.get(i).cloned().unwrap_or_default();
+        let mut out = vec![("id".to_owned(), name(self.id))];
+        out.extend(self.company.map(|i| ("name".to_owned(), name(i))));
+        for (role, columns) in [
+            ("country", &self.country),
+            ("city", &self.city),
+            ("postal_code", &self.postal_code),
+            ("phone", &self.phone),
+            ("domain", &self.domains),
+            ("email", &self.emails),
+            ("duns", &self.duns),
+        ] {
+            out.extend(columns.iter().map(|&i| (role.to_owned(), name(i))));
+        }
+        out.extend(self.fields.iter().map(|(field, i)| (format!("field:{field}"), name(*i))));
+        match &self.segments {
+            ResolvedSegments::Column(i) => out.push(("segment".to_owned(), name(*i))),
+            ResolvedSegments::Rules(rules) => {
+                for (rule, columns) in rules {
+                    let mut read: Vec<&str> = columns.values().map(|&i| header[i].as_str()).collect();
+                    read.sort_unstable();
+                    let reads = if read.is_empty() { "every other row".to_owned() } else { read.join(", ") };
+                    out.push((format!("segment rule {}", rule.text()), reads));
+                }
+            }
+        }
+        out
+    }
+
     fn claimed(&self) -> Vec<usize> {
         let mut claimed = vec![self.id];
         claimed.extend(self.company);

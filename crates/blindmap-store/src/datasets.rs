@@ -62,7 +62,9 @@ fn info_from_row(r: &sqlx::any::AnyRow) -> Result<DatasetInfo, StoreError> {
     })
 }
 
-fn summary_json(s: &Summary) -> serde_json::Value {
+/// The import summary as stored: what the importer counted, the file's header and which column
+/// each role read.
+fn summary_json(s: &Summary, header: &[String], columns: &[(String, String)]) -> serde_json::Value {
     let lines = |l: &blindmap_records::Lines| json!({ "count": l.count, "lines": l.first });
     json!({
         "rows": s.rows,
@@ -77,6 +79,8 @@ fn summary_json(s: &Summary) -> serde_json::Value {
         "segments": s.segments.iter().map(|(l, n)| (l.to_string(), *n)).collect::<BTreeMap<_, _>>(),
         "values_not_used_as_keys": s.dropped.iter().map(|(r, n)| (r.code(), *n)).collect::<BTreeMap<_, _>>(),
         "truncated_fields": s.truncated_fields,
+        "header": header,
+        "columns": columns.iter().map(|(role, column)| json!({ "role": role, "column": column })).collect::<Vec<_>>(),
     })
 }
 
@@ -85,6 +89,33 @@ const CHUNK_TIME: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// How long an import on SQLite pauses between chunks, so that a waiting writer gets its turn.
 const SQLITE_WRITER_WINDOW: std::time::Duration = std::time::Duration::from_millis(110);
+
+/// An account as an import stored it: its canonical keys, segment and fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAccount {
+    /// Its id in the export.
+    pub id: String,
+    /// Its line in the file.
+    pub line: u64,
+    /// Its segment.
+    pub segment: String,
+    /// Canonical domains.
+    pub domains: Vec<String>,
+    /// D-U-N-S numbers.
+    pub duns: Vec<String>,
+    /// The company name as written in the export.
+    pub name: Option<String>,
+    /// The country, canonical.
+    pub country: Option<String>,
+    /// The city, canonical.
+    pub city: Option<String>,
+    /// The postal code, canonical.
+    pub postal_code: Option<String>,
+    /// The phone number (E.164).
+    pub phone: Option<String>,
+    /// Its fields by name.
+    pub fields: BTreeMap<String, String>,
+}
 
 /// Columns of a `dataset_accounts` row.
 const ACCOUNT_COLUMNS: usize = 14;
@@ -294,7 +325,7 @@ impl Store {
         )
         .bind(summary.rows as i64)
         .bind(summary.accounts as i64)
-        .bind(summary_json(&summary).to_string())
+        .bind(summary_json(&summary, importer.header(), &importer.columns()).to_string())
         .bind(id.as_str())
         .execute(&mut *tx)
         .await?;
@@ -455,6 +486,78 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         info_from_row(&row.ok_or(StoreError::NotFound("dataset"))?)
+    }
+
+    /// Up to `limit` accounts of a dataset of `org` as the import stored them, by account id (the
+    /// table's key: a sample that costs the same for ten rows or a million).
+    pub async fn dataset_sample(
+        &self,
+        org: &OrgId,
+        dataset: &DatasetId,
+        limit: u32,
+    ) -> Result<Vec<StoredAccount>, StoreError> {
+        self.dataset(org, dataset).await?;
+        let rows = sqlx::query(
+            "SELECT account_id, line, segment, domains, duns, display_name, country, city, postal_code, phone, fields \
+             FROM dataset_accounts WHERE dataset_id = $1 ORDER BY account_id LIMIT $2",
+        )
+        .bind(dataset.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let list = |i: usize, what| {
+                    serde_json::from_str::<Vec<String>>(&r.get::<String, _>(i)).map_err(|_| StoreError::Corrupt(what))
+                };
+                Ok(StoredAccount {
+                    id: r.get(0),
+                    line: r.get::<i64, _>(1) as u64,
+                    segment: r.get(2),
+                    domains: list(3, "dataset_accounts.domains")?,
+                    duns: list(4, "dataset_accounts.duns")?,
+                    name: r.get(5),
+                    country: r.get(6),
+                    city: r.get(7),
+                    postal_code: r.get(8),
+                    phone: r.get(9),
+                    fields: serde_json::from_str(&r.get::<String, _>(10))
+                        .map_err(|_| StoreError::Corrupt("dataset_accounts.fields"))?,
+                })
+            })
+            .collect()
+    }
+
+    /// The names (as the export wrote them) of accounts of a dataset of `org`, by account id;
+    /// ids without a name, or not in the dataset, are left out.
+    pub async fn account_names(
+        &self,
+        org: &OrgId,
+        dataset: &DatasetId,
+        ids: &[&str],
+    ) -> Result<BTreeMap<String, String>, StoreError> {
+        let mut names = BTreeMap::new();
+        if ids.is_empty() {
+            return Ok(names);
+        }
+        self.dataset(org, dataset).await?;
+        // A few hundred at a time: well within both databases' limits on bound values.
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT account_id, display_name FROM dataset_accounts WHERE dataset_id = $1 \
+                 AND display_name IS NOT NULL AND account_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(dataset.as_str());
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                names.insert(row.get::<String, _>(0), row.get::<String, _>(1));
+            }
+        }
+        Ok(names)
     }
 
     /// A dataset of `org` as one side of a session: protocol keys made for `side` by the

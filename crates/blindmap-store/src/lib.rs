@@ -42,7 +42,7 @@ pub use attribution::{ClosedOpportunity, InboundSource, LedgerCursor, LedgerEntr
 pub use audit::AuditEvent;
 pub use corrections::{Correction, CorrectionKind, NewCorrection, canonical_key_types};
 pub use cosell::StoredCoSell;
-pub use datasets::DatasetInfo;
+pub use datasets::{DatasetInfo, StoredAccount};
 pub use error::StoreError;
 pub use events::{Attempt, Due, Endpoint, EndpointState, Event, Retry};
 pub use idempotency::{Claim, IDEMPOTENCY_KEPT_MS, IDEMPOTENCY_LEASE_MS};

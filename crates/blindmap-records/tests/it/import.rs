@@ -211,6 +211,31 @@ fn the_importer_tells_its_header_and_id_column() {
 }
 
 #[test]
+fn the_importer_tells_which_column_each_role_reads() {
+    let hubspot =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../samples/partner-hubspot.csv")).unwrap();
+    let importer = Importer::new("p.csv", hubspot.as_bytes(), &Preset::Hubspot.mapping()).unwrap();
+    let columns = importer.columns();
+    let role = |r: &str| -> Vec<&str> { columns.iter().filter(|(k, _)| k == r).map(|(_, c)| c.as_str()).collect() };
+    assert_eq!(role("id"), ["Record ID"]);
+    assert_eq!(role("name"), ["Company name"]);
+    assert_eq!(role("country"), ["Country/Region"]);
+    assert_eq!(role("domain"), ["Company Domain Name", "Website URL", "Additional Domains"], "{columns:?}");
+    assert_eq!(role("duns"), ["D-U-N-S Number"]);
+    assert!(columns.iter().any(|(r, c)| r.starts_with("segment rule") && c.contains("Lifecycle Stage")), "{columns:?}");
+    assert!(columns.iter().any(|(r, _)| r.starts_with("field:")), "{columns:?}");
+
+    // Labels from a column, and a column flags added.
+    let mut m = generic();
+    m.apply_flag("domain+=Site").unwrap();
+    let importer = Importer::new("in.csv", "id,segment,domain,Site\n1,a,a.com,b.com\n".as_bytes(), &m).unwrap();
+    let columns = importer.columns();
+    assert_eq!(columns[0], ("id".to_owned(), "id".to_owned()));
+    assert!(columns.contains(&("segment".to_owned(), "segment".to_owned())), "{columns:?}");
+    assert!(columns.contains(&("domain".to_owned(), "Site".to_owned())), "{columns:?}");
+}
+
+#[test]
 fn values_are_read_as_written_and_trimmed() {
     let (accounts, _) =
         read("id,segment,name,country,domain,owner\n  a-17 , customers ,  Acme  ,US, acme.com , Jo Doe \n", &generic());

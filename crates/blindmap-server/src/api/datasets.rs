@@ -17,6 +17,7 @@ use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
+use crate::http::spool::spool;
 use crate::service::datasets;
 
 /// A stored dataset.
@@ -81,6 +82,21 @@ pub struct ImportSummary {
     pub values_not_used_as_keys: std::collections::BTreeMap<String, u64>,
     /// Field values cut to the field length limit.
     pub truncated_fields: u64,
+    /// The file's header, as read (absent for datasets imported before the node kept it).
+    pub header: Vec<String>,
+    /// Which column each role read, in the mapping's order (a role reading several columns
+    /// appears once per column): the roles `blindmap import --map ROLE=COLUMN` takes, and
+    /// `segment rule …` with the columns each rule reads.
+    pub columns: Vec<ColumnUse>,
+}
+
+/// A column a role read.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ColumnUse {
+    /// `id`, `name`, `country`, `domain`, `field:NAME`, `segment`, `segment rule …`, …
+    pub role: String,
+    /// The column as the header names it (for a segment rule: the columns it reads).
+    pub column: String,
 }
 
 /// Keys made per type.
@@ -191,7 +207,7 @@ async fn upload(
     // The body may stream in for minutes without the database: the upload's own limit (a few
     // at once) bounds it, not the organisation's share of running requests.
     let caller = caller.released();
-    let spooled = spool(body, state.limits.max_body_bytes).await?;
+    let spooled = spool(body.into_data_stream(), state.limits.max_body_bytes).await?;
     let request = request_hash(&[
         params.name.as_bytes(),
         params.preset.map_or("", PresetName::as_str).as_bytes(),
@@ -200,61 +216,13 @@ async fn upload(
     let org = caller.user.org.clone();
     let work_state = state.clone();
     let work = async move {
-        let preset = params.preset.map(PresetName::preset);
+        let read_as = datasets::ReadAs { preset: params.preset.map(PresetName::preset), ..Default::default() };
         let imported =
-            datasets::import(&work_state, &caller, &params.name, preset, params.activate, spooled.file).await;
+            datasets::import(&work_state, &caller.user, &params.name, &read_as, params.activate, spooled.file).await;
         drop(permit);
         DatasetView::try_from(imported?)
     };
     idempotent(&state, &org, &headers, request, StatusCode::CREATED, work).await
-}
-
-/// An upload written to an unnamed temporary file (gone when dropped), with its SHA-256.
-struct Spooled {
-    file: std::fs::File,
-    sha256: [u8; 32],
-}
-
-/// Streams `body` to a temporary file, refusing it (413) past `limit` bytes.
-async fn spool(body: Body, limit: usize) -> Result<Spooled, ApiError> {
-    use futures_util::StreamExt;
-    use sha2::{Digest, Sha256};
-    use tokio::io::AsyncWriteExt;
-    let too_large = || ApiError::Rejected {
-        status: StatusCode::PAYLOAD_TOO_LARGE,
-        detail: format!("the upload is larger than this node accepts ({} MiB: max_body_mib)", limit >> 20),
-    };
-    let spool_failed = |e: std::io::Error| {
-        tracing::error!(error = %e, "cannot write an upload to a temporary file");
-        ApiError::Unavailable("the node cannot store the upload for import (temporary files)")
-    };
-    let file = tokio::task::spawn_blocking(tempfile::tempfile)
-        .await
-        .map_err(|e| spool_failed(std::io::Error::other(e)))?
-        .map_err(spool_failed)?;
-    let mut writer = tokio::io::BufWriter::new(tokio::fs::File::from_std(file));
-    let mut hash = Sha256::new();
-    let mut written = 0usize;
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::Rejected {
-            status: StatusCode::BAD_REQUEST,
-            detail: format!("the upload could not be read to its end: {e}"),
-        })?;
-        written += chunk.len();
-        if written > limit {
-            return Err(too_large());
-        }
-        if chunk.contains(&0) {
-            return Err(ApiError::Invalid(format!("the file holds a NUL byte: {}", crate::service::text::NUL_IN_TEXT)));
-        }
-        hash.update(&chunk);
-        writer.write_all(&chunk).await.map_err(spool_failed)?;
-    }
-    writer.flush().await.map_err(spool_failed)?;
-    let mut file = writer.into_inner().into_std().await;
-    std::io::Seek::rewind(&mut file).map_err(spool_failed)?;
-    Ok(Spooled { file, sha256: hash.finalize().into() })
 }
 
 /// The organisation's datasets, newest first.
@@ -300,7 +268,7 @@ async fn activate(
 ) -> Result<Json<DatasetView>, ApiError> {
     caller.require(&[Role::Admin, Role::Integration])?;
     let id = DatasetId::parse(&id).ok_or(ApiError::NotFound("dataset"))?;
-    Ok(Json(datasets::activate(&state, &caller.0, &id).await?.try_into()?))
+    Ok(Json(datasets::activate(&state, &caller.0.user, &id).await?.try_into()?))
 }
 
 /// What deleting a dataset may take with it.
@@ -338,7 +306,7 @@ async fn delete(
 ) -> Result<Json<Deleted>, ApiError> {
     caller.require(&[Role::Admin])?;
     let id = DatasetId::parse(&id).ok_or(ApiError::NotFound("dataset"))?;
-    let (_, runs) = datasets::delete(&state, &caller.0, &id, params.with_runs).await?;
+    let (_, runs) = datasets::delete(&state, &caller.0.user, &id, params.with_runs).await?;
     Ok(Json(Deleted { dataset: id.to_string(), runs }))
 }
 

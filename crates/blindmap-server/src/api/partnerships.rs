@@ -8,8 +8,7 @@
 use crate::http::extract::{Json, Query};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use blindmap_psi::{FieldName, Level};
-use blindmap_store::{Partnership, PartnershipId, PartnershipState, Role, SharingPolicy, SharingRule};
+use blindmap_store::{Partnership, PartnershipId, PartnershipState, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,14 +16,10 @@ use utoipa_axum::routes;
 
 use super::{Page, contract};
 use crate::AppState;
-use crate::client::PeerClient;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
-use crate::peer::invite::InviteContent;
-use crate::peer::{AcceptRequest, AcceptResponse};
+use crate::service::partnerships::{self, RuleText};
 
-/// How long an invite code stays valid.
-const INVITE_TTL_MS: i64 = 24 * 3600 * 1000;
 /// A new invite.
 #[derive(Deserialize, Serialize, ToSchema)]
 pub struct Invite {
@@ -119,17 +114,8 @@ pub struct SharingView {
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only")))]
 async fn invite(State(state): State<AppState>, caller: Caller) -> Result<(StatusCode, Json<Invite>), ApiError> {
     caller.require(&[Role::Admin])?;
-    let node = state.node()?;
-    let org = &caller.0.user.org;
-    let (secret, expires_at) = state.store.create_invite(org, &caller.0.user.name, INVITE_TTL_MS).await?;
-    let content = InviteContent {
-        url: node.public_url.get().cloned().unwrap_or_default(),
-        fingerprint: node.identity.fingerprint(),
-        secret: secret.expose().to_owned(),
-        organisation: state.store.organisation_name(org).await?,
-    };
-    state.store.record_audit(org, &caller.0.user.name, "partnership.invited", &serde_json::json!({})).await?;
-    Ok((StatusCode::CREATED, Json(Invite { code: content.encode(), expires_at })))
+    let (code, expires_at) = partnerships::invite(&state.store, state.node()?, &caller.0.user).await?;
+    Ok((StatusCode::CREATED, Json(Invite { code, expires_at })))
 }
 
 /// Accepts a partner's invite code: this node calls the partner's over mutual TLS, and both
@@ -145,34 +131,7 @@ async fn accept(
     Json(body): Json<AcceptInvite>,
 ) -> Result<(StatusCode, Json<PartnershipView>), ApiError> {
     caller.require(&[Role::Admin])?;
-    let node = state.node()?;
-    let org = &caller.0.user.org;
-    let invite = InviteContent::parse(&body.code).map_err(|e| ApiError::Invalid(e.to_string()))?;
-    if invite.fingerprint == node.identity.fingerprint() {
-        return Err(ApiError::Invalid("this invite is this node's own".into()));
-    }
-    let id = PartnershipId::generate();
-    let request = AcceptRequest {
-        secret: invite.secret,
-        organisation: state.store.organisation_name(org).await?,
-        url: node.public_url.get().cloned().unwrap_or_default(),
-        partnership: id.to_string(),
-    };
-    let peer = PeerClient::new(&invite.url, &invite.fingerprint, &node.identity)
-        .map_err(|e| ApiError::Partner(e.to_string()))?;
-    let answer: AcceptResponse = peer
-        .post("/peer/v1/accept", &serde_json::to_value(&request).expect("serialises"))
-        .await
-        .map_err(|e| ApiError::Partner(e.to_string()))?;
-    let partner_ref = PartnershipId::parse(&answer.partnership)
-        .ok_or_else(|| ApiError::Partner("answered with an invalid partnership id".into()))?;
-    let partnership = state
-        .store
-        .create_partnership(&id, org, &answer.organisation, &invite.url, &invite.fingerprint, partner_ref.as_str())
-        .await?;
-    let detail = serde_json::json!({ "partnership": id.to_string(), "partner": answer.organisation,
-        "partner_fingerprint": invite.fingerprint });
-    state.store.record_audit(org, &caller.0.user.name, "partnership.accepted", &detail).await?;
+    let partnership = partnerships::accept(&state.store, state.node()?, &caller.0.user, &body.code).await?;
     Ok((StatusCode::CREATED, Json(partnership.into())))
 }
 
@@ -210,27 +169,8 @@ async fn end(
     Path(id): Path<String>,
 ) -> Result<Json<PartnershipView>, ApiError> {
     caller.require(&[Role::Admin])?;
-    let org = &caller.0.user.org;
     let id = partnership_id(&id)?;
-    let partnership = state.store.partnership(org, &id).await?;
-    state.store.end_partnership(org, &id).await?;
-    let mut told = false;
-    if partnership.state == PartnershipState::Active
-        && !partnership.partner_url.is_empty()
-        && let Ok(node) = state.node()
-        && let Ok(peer) = PeerClient::to_partner(&partnership, &node.identity)
-    {
-        told = peer
-            .post::<serde_json::Value>(
-                &format!("/peer/v1/partnerships/{}/end", partnership.partner_ref),
-                &serde_json::json!({}),
-            )
-            .await
-            .is_ok();
-    }
-    let detail = serde_json::json!({ "partnership": id.to_string(), "partner_told": told });
-    state.store.record_audit(org, &caller.0.user.name, "partnership.ended", &detail).await?;
-    Ok(Json(state.store.partnership(org, &id).await?.into()))
+    Ok(Json(partnerships::end(&state.store, state.node.as_deref(), &caller.0.user, &id).await?.into()))
 }
 
 /// What this side shares in a partnership.
@@ -245,22 +185,7 @@ async fn get_sharing(
 ) -> Result<Json<SharingView>, ApiError> {
     let policy = state.store.sharing(&caller.0.user.org, &partnership_id(&id)?).await?;
     Ok(Json(SharingView {
-        rules: policy
-            .rules
-            .into_iter()
-            .map(|r| {
-                let fields = match &r.level {
-                    Level::Fields(f) => f.iter().map(|f| f.as_str().to_owned()).collect(),
-                    _ => Vec::new(),
-                };
-                RuleView {
-                    own_segment: r.own_segment,
-                    partner_segment: r.partner_segment,
-                    level: r.level.name().to_owned(),
-                    fields,
-                }
-            })
-            .collect(),
+        rules: policy.rules.iter().map(|r| partnerships::rule_text(r).into()).collect(),
         threshold: policy.threshold,
         min_partner_segment: policy.min_partner_segment,
     }))
@@ -282,50 +207,23 @@ async fn put_sharing(
     Json(body): Json<SharingView>,
 ) -> Result<Json<SharingView>, ApiError> {
     caller.require(&[Role::Admin])?;
-    if body.threshold == 0 || body.min_partner_segment == 0 {
-        return Err(ApiError::Invalid("threshold and min_partner_segment must be at least 1".into()));
-    }
-    let segment = |s: &str| s == "*" || blindmap_records::segment_label(s).is_some_and(|l| l.as_str() == s);
-    let mut rules = Vec::with_capacity(body.rules.len());
-    for r in &body.rules {
-        if !segment(&r.own_segment) || !segment(&r.partner_segment) {
-            return Err(ApiError::Invalid(format!(
-                "segments are labels such as customers or * (got {:?} and {:?})",
-                r.own_segment, r.partner_segment
-            )));
-        }
-        let level = match (r.level.as_str(), r.fields.is_empty()) {
-            ("hidden", true) => Level::Hidden,
-            ("counts", true) => Level::Counts,
-            ("overlaps", true) => Level::Overlaps,
-            ("fields", false) => Level::Fields(
-                r.fields
-                    .iter()
-                    .map(|f| FieldName::new(f).map_err(|e| ApiError::Invalid(format!("sharing rule field {f:?}: {e}"))))
-                    .collect::<Result<_, _>>()?,
-            ),
-            _ => {
-                return Err(ApiError::Invalid(
-                    "level is hidden, counts, overlaps, or fields with a non-empty list of fields".into(),
-                ));
-            }
-        };
-        rules.push(SharingRule {
-            own_segment: r.own_segment.clone(),
-            partner_segment: r.partner_segment.clone(),
-            level,
-        });
-    }
+    let rules: Vec<RuleText> = body.rules.into_iter().map(Into::into).collect();
+    let policy = partnerships::policy_of(&rules, body.threshold, body.min_partner_segment)?;
     let id = partnership_id(&id)?;
-    let policy = SharingPolicy { rules, threshold: body.threshold, min_partner_segment: body.min_partner_segment };
-    // Checked as a run will read it (segment labels, field names, conflicting rules): a policy
-    // saved is one every later run can use.
-    crate::service::runs::disclosure_policy(&policy)?;
-    state.store.set_sharing(&caller.0.user.org, &id, &policy).await?;
-    let detail = serde_json::json!({ "partnership": id.to_string(), "rules": body.rules.len(),
-        "threshold": body.threshold, "min_partner_segment": body.min_partner_segment });
-    state.store.record_audit(&caller.0.user.org, &caller.0.user.name, "sharing.changed", &detail).await?;
+    partnerships::set_sharing(&state.store, &caller.0.user, &id, &policy).await?;
     get_sharing(State(state), caller, Path(id.to_string())).await
+}
+
+impl From<RuleText> for RuleView {
+    fn from(r: RuleText) -> Self {
+        Self { own_segment: r.own_segment, partner_segment: r.partner_segment, level: r.level, fields: r.fields }
+    }
+}
+
+impl From<RuleView> for RuleText {
+    fn from(r: RuleView) -> Self {
+        Self { own_segment: r.own_segment, partner_segment: r.partner_segment, level: r.level, fields: r.fields }
+    }
 }
 
 pub(super) fn router() -> OpenApiRouter<AppState> {

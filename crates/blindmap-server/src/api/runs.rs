@@ -10,11 +10,8 @@ use crate::http::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use blindmap_store::{
-    ListedOverlap, OverlapCursor, OverlapFilter, PartnershipId, PartnershipState, Role, Run, RunId, RunRole, RunState,
-};
+use blindmap_store::{ListedOverlap, OverlapCursor, OverlapFilter, PartnershipId, Role, Run, RunId, RunState};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -22,10 +19,9 @@ use utoipa_axum::routes;
 use super::partnerships::SharingView;
 use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
-use crate::client::PeerClient;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
-use crate::service::runs::{self, Connection};
+use crate::service::runs;
 
 /// A run to start.
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -115,6 +111,23 @@ pub struct RunResult {
     pub frames: u64,
     /// How long the session took.
     pub seconds: f64,
+    /// What changed since the previous complete run with the partner (absent for a first run,
+    /// and for runs stored before the node recorded it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<RunChanges>,
+}
+
+/// How many of this side's accounts came and went since the previous complete run with the
+/// partner, counted in the cells both runs listed accounts for; `/runs/{id}/changes` lists them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RunChanges {
+    /// The run compared with (`run_…`).
+    pub previous_run: String,
+    /// Accounts overlapping now and not then (an account that only moved between cells is not
+    /// counted).
+    pub new_accounts: u64,
+    /// Accounts overlapping then and not now.
+    pub lost_accounts: u64,
 }
 
 impl RunResult {
@@ -499,36 +512,13 @@ async fn start(
     Json(body): Json<StartRun>,
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin, Role::Integration])?;
-    let org = caller.0.user.org.clone();
     let request = request_hash(&[body.partnership.as_bytes(), if body.transcript { b"1" } else { b"0" }]);
-    let (work_state, work_org, user) = (state.clone(), org.clone(), caller.0.user.name.clone());
+    let (work_state, user) = (state.clone(), caller.0.user.clone());
     let work = async move {
-        let (state, org) = (work_state, work_org);
+        let state = work_state;
         let id = PartnershipId::parse(&body.partnership).ok_or(ApiError::NotFound("partnership"))?;
-        let partnership = state.store.partnership(&org, &id).await?;
-        let node = state.node()?;
-        if partnership.state != PartnershipState::Active {
-            return Err(ApiError::Conflict(format!("the partnership with {} has ended", partnership.partner_name)));
-        }
-        if partnership.partner_url.is_empty() {
-            return Err(ApiError::Conflict(format!(
-                "{} has no node: it starts runs itself, with `blindmap match --remote`",
-                partnership.partner_name
-            )));
-        }
-        let client = PeerClient::for_runs(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)
-            .map_err(|e| ApiError::Partner(e.to_string()))?;
-        let started = runs::start(&state.store, &org, &partnership, RunRole::Initiator, &user, body.transcript).await?;
-        let view = RunView::try_from(started.run.clone())?;
-        let path = format!("/peer/v1/partnerships/{}/runs", partnership.partner_ref);
-        node.runs.spawn(state.store.clone(), started, async move {
-            let (outgoing, rx) = mpsc::channel(runs::FRAME_BUFFER);
-            let incoming = client.open_stream(&path, rx).await.map_err(|e| format!("the partner's node: {e}"))?;
-            Ok(Connection { incoming: Box::pin(incoming), outgoing })
-        });
-        let detail = serde_json::json!({ "run": view.id, "partnership": view.partnership, "partner": view.partner });
-        state.store.record_audit(&org, &user, "match.started", &detail).await?;
-        Ok(view)
+        let run = runs::initiate(&state.store, state.node()?, &user, &id, body.transcript).await?;
+        RunView::try_from(run)
     };
     idempotent(&state, &caller.0.user.org, &headers, request, StatusCode::ACCEPTED, work).await
 }

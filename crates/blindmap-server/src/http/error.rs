@@ -130,7 +130,8 @@ impl From<crate::service::runs::StartError> for ApiError {
     fn from(e: crate::service::runs::StartError) -> Self {
         use crate::service::runs::StartError as E;
         match e {
-            E::NoDataset | E::PartnerPolicy => Self::Conflict(e.to_string()),
+            E::NoDataset | E::PartnerPolicy | E::Ended(_) | E::NoPartnerNode(_) => Self::Conflict(e.to_string()),
+            E::Partner(detail) => Self::Partner(detail),
             E::Sharing(e) => e.into(),
             E::Store(e) => Self::Store(e),
         }
@@ -154,6 +155,17 @@ impl From<crate::service::datasets::DatasetError> for ApiError {
         match e {
             E::Unreadable(detail) => Self::Invalid(detail),
             E::ReadBack => Self::Unavailable("the upload cannot be read back"),
+            E::Store(e) => Self::Store(e),
+        }
+    }
+}
+
+impl From<crate::service::partnerships::PartnershipError> for ApiError {
+    fn from(e: crate::service::partnerships::PartnershipError) -> Self {
+        use crate::service::partnerships::PartnershipError as E;
+        match e {
+            E::Invalid(detail) => Self::Invalid(detail),
+            E::Partner(detail) => Self::Partner(detail),
             E::Store(e) => Self::Store(e),
         }
     }

@@ -4,8 +4,8 @@
 
 use std::io::{BufReader, Seek};
 
-use blindmap_records::{Importer, Preset, read_header};
-use blindmap_store::{DatasetId, DatasetInfo, Principal, StoreError};
+use blindmap_records::{Importer, Mapping, Preset, SegmentRule, read_header};
+use blindmap_store::{DatasetId, DatasetInfo, StoreError, User};
 
 use crate::AppState;
 
@@ -25,35 +25,72 @@ pub(crate) enum DatasetError {
     Store(#[from] StoreError),
 }
 
-/// Imports `file`, an export spooled to disk, as the dataset `name`: read with `preset`, or the
-/// preset its header names. The organisation's first dataset becomes active; a later one only
-/// with `activate`.
+/// How to read an export: a preset (or the one its header fits), changed by `ROLE=COLUMN`
+/// mappings and replaced segment rules — what `blindmap import --preset --map --segment` take.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReadAs {
+    pub(crate) preset: Option<Preset>,
+    /// `ROLE=COLUMN` (replaces) or `ROLE+=COLUMN` (adds), applied in order.
+    pub(crate) maps: Vec<String>,
+    /// `label: rule`, in order of precedence; empty keeps the preset's.
+    pub(crate) segments: Vec<String>,
+}
+
+impl ReadAs {
+    /// The mapping for a file with this `header`.
+    fn mapping(&self, header: impl FnOnce() -> Result<Vec<String>, DatasetError>) -> Result<Mapping, DatasetError> {
+        let unreadable = DatasetError::Unreadable;
+        let mut mapping = match self.preset {
+            Some(p) => p.mapping(),
+            None if self.maps.iter().any(|m| m.trim_start().starts_with("id=")) => Mapping::empty(),
+            None => {
+                let header = header()?;
+                Preset::detect(&header).map(Preset::mapping).ok_or_else(|| {
+                    unreadable(format!(
+                        "cannot tell which export this is from its header ({}): choose a preset, or map the columns \
+                         (id=COLUMN and more)",
+                        header.iter().map(|h| format!("{h:?}")).collect::<Vec<_>>().join(", ")
+                    ))
+                })?
+            }
+        };
+        for flag in &self.maps {
+            mapping.apply_flag(flag.trim()).map_err(|e| unreadable(format!("mapping {flag:?}: {e}")))?;
+        }
+        if !self.segments.is_empty() {
+            let rules = self
+                .segments
+                .iter()
+                .map(|r| SegmentRule::parse(r.trim()).map_err(|e| unreadable(format!("segment rule {r:?}: {e}"))))
+                .collect::<Result<_, _>>()?;
+            mapping.set_segment_rules(rules);
+        }
+        Ok(mapping)
+    }
+}
+
+/// Imports `file`, an export spooled to disk, as the dataset `name`, read as `read_as` says. The
+/// organisation's first dataset becomes active; a later one only with `activate`.
 pub(crate) async fn import(
     state: &AppState,
-    caller: &Principal,
+    caller: &User,
     name: &str,
-    preset: Option<Preset>,
+    read_as: &ReadAs,
     activate: bool,
     file: std::fs::File,
 ) -> Result<DatasetInfo, DatasetError> {
     let mut input = BufReader::with_capacity(1 << 16, file);
-    let mapping = match preset {
-        Some(p) => p,
-        None => {
-            let header = read_header(name, &mut input, None).map_err(|e| DatasetError::Unreadable(e.to_string()))?;
-            input.get_mut().rewind().map_err(|_| DatasetError::ReadBack)?;
-            input = BufReader::with_capacity(1 << 16, input.into_inner());
-            Preset::detect(&header).ok_or_else(|| {
-                DatasetError::Unreadable("cannot tell which export this is from its header: pass preset=".into())
-            })?
-        }
-    };
-    let importer =
-        Importer::new(name, input, &mapping.mapping()).map_err(|e| DatasetError::Unreadable(e.to_string()))?;
-    let org = &caller.user.org;
+    let mapping = read_as.mapping(|| {
+        let header = read_header(name, &mut input, None).map_err(|e| DatasetError::Unreadable(e.to_string()))?;
+        input.get_mut().rewind().map_err(|_| DatasetError::ReadBack)?;
+        Ok(header)
+    })?;
+    let input = BufReader::with_capacity(1 << 16, input.into_inner());
+    let importer = Importer::new(name, input, &mapping).map_err(|e| DatasetError::Unreadable(e.to_string()))?;
+    let org = &caller.org;
     let info = state.store.import_dataset(org, name, mapping.name(), importer).await?;
     let detail = serde_json::json!({ "dataset": info.id.to_string(), "rows": info.rows, "accounts": info.accounts });
-    state.store.record_audit(org, &caller.user.name, "dataset.imported", &detail).await?;
+    state.store.record_audit(org, &caller.name, "dataset.imported", &detail).await?;
     if activate && !info.active {
         return self::activate(state, caller, &info.id).await;
     }
@@ -61,15 +98,11 @@ pub(crate) async fn import(
 }
 
 /// Makes a dataset the organisation's active one, with its audit entry.
-pub(crate) async fn activate(
-    state: &AppState,
-    caller: &Principal,
-    id: &DatasetId,
-) -> Result<DatasetInfo, DatasetError> {
-    let org = &caller.user.org;
+pub(crate) async fn activate(state: &AppState, caller: &User, id: &DatasetId) -> Result<DatasetInfo, DatasetError> {
+    let org = &caller.org;
     let info = state.store.activate_dataset(org, id).await?;
     let detail = serde_json::json!({ "dataset": id.to_string(), "name": info.name });
-    state.store.record_audit(org, &caller.user.name, "dataset.activated", &detail).await?;
+    state.store.record_audit(org, &caller.name, "dataset.activated", &detail).await?;
     Ok(info)
 }
 
@@ -77,13 +110,13 @@ pub(crate) async fn activate(
 /// returns it and how many runs went with it.
 pub(crate) async fn delete(
     state: &AppState,
-    caller: &Principal,
+    caller: &User,
     id: &DatasetId,
     with_runs: bool,
 ) -> Result<(DatasetInfo, u64), DatasetError> {
-    let org = &caller.user.org;
+    let org = &caller.org;
     let (deleted, runs) = state.store.delete_dataset(org, id, with_runs).await?;
     let detail = serde_json::json!({ "dataset": id.to_string(), "name": deleted.name, "runs_deleted": runs });
-    state.store.record_audit(org, &caller.user.name, "dataset.deleted", &detail).await?;
+    state.store.record_audit(org, &caller.name, "dataset.deleted", &detail).await?;
     Ok((deleted, runs))
 }

@@ -8,6 +8,7 @@ pub(crate) mod corrections;
 pub(crate) mod cosell;
 pub(crate) mod datasets;
 pub(crate) mod hooks;
+pub(crate) mod partnerships;
 pub(crate) mod registrations;
 pub(crate) mod runs;
 pub(crate) mod text;

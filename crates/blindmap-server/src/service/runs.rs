@@ -25,7 +25,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::api::runs::{CellChange, Disclosed, LevelName, Matrix, Received, RunResult};
+use crate::api::runs::{CellChange, Disclosed, LevelName, Matrix, Received, RunChanges, RunResult};
 use crate::peer::session_io::{Driver, Failure, Progress, Traffic};
 
 /// The media type of a stream of protocol frames.
@@ -104,9 +104,52 @@ pub(crate) enum StartError {
     /// The responder's stored policy cannot be used (the partner hears that, not what it says).
     #[error("the partner's sharing policy for this partnership cannot be used; its admins must set it again")]
     PartnerPolicy,
+    /// The partnership has ended.
+    #[error("the partnership with {0} has ended")]
+    Ended(String),
+    /// The partner has no node to call (it runs matches itself, as a remote client).
+    #[error("{0} has no node: it starts runs itself, with `blindmap match --remote`")]
+    NoPartnerNode(String),
+    /// The partner's node cannot be called (its address or certificate is unusable).
+    #[error("the partner's node: {0}")]
+    Partner(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// Starts a run with the partner of `partnership`, started by `user`: records it, opens the
+/// protocol stream to the partner's node and drives it in the background (`node.runs`), and
+/// audits the start. Returns the run as started; its state and progress are the store's.
+pub(crate) async fn initiate(
+    store: &Store,
+    node: &crate::NodeContext,
+    user: &blindmap_store::User,
+    partnership: &blindmap_store::PartnershipId,
+    transcript: bool,
+) -> Result<Run, StartError> {
+    let org = &user.org;
+    let partnership = store.partnership(org, partnership).await?;
+    if partnership.state != blindmap_store::PartnershipState::Active {
+        return Err(StartError::Ended(partnership.partner_name));
+    }
+    if partnership.partner_url.is_empty() {
+        return Err(StartError::NoPartnerNode(partnership.partner_name));
+    }
+    let client =
+        crate::client::PeerClient::for_runs(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)
+            .map_err(|e| StartError::Partner(e.to_string()))?;
+    let started = start(store, org, &partnership, RunRole::Initiator, &user.name, transcript).await?;
+    let run = started.run.clone();
+    let path = format!("/peer/v1/partnerships/{}/runs", partnership.partner_ref);
+    node.runs.spawn(store.clone(), started, async move {
+        let (outgoing, rx) = mpsc::channel(FRAME_BUFFER);
+        let incoming = client.open_stream(&path, rx).await.map_err(|e| format!("the partner's node: {e}"))?;
+        Ok(Connection { incoming: Box::pin(incoming), outgoing })
+    });
+    let detail = json!({ "run": run.id.as_str(), "partnership": partnership.id.as_str(), "partner": run.partner_name });
+    store.record_audit(org, &user.name, "match.started", &detail).await?;
+    Ok(run)
 }
 
 /// A sharing policy as the protocol's disclosure policy: counts where no rule says otherwise.
@@ -252,8 +295,14 @@ pub(crate) async fn drive<S, E, C>(
             let (mut completion, result) = completion(&run, &outcome, &data, traffic, elapsed, transcript);
             completion.records = progress.get().1;
             match overlap_event(&store, &run, &result, &completion.overlaps).await {
-                Ok(Some(event)) => completion.events.push(("overlap.changed".to_owned(), event)),
-                Ok(None) => {}
+                Ok((event, changes)) => {
+                    if let Some(changes) = changes {
+                        completion.result["changes"] = json!(changes);
+                    }
+                    if let Some(event) = event {
+                        completion.events.push(("overlap.changed".to_owned(), event));
+                    }
+                }
                 Err(e) => tracing::warn!(run = %run.id, error = %e, "cannot compare the run with the previous one"),
             }
             store.complete_run(&run.org, &run.id, &completion).await
@@ -341,6 +390,7 @@ fn completion(
         frames: traffic.frames,
         seconds: elapsed.as_secs_f64(),
         cells,
+        changes: None,
     };
     let audit = vec![
         (
@@ -449,15 +499,16 @@ pub(crate) async fn changes(
 }
 
 /// The `overlap.changed` event of a run about to complete, if anything changed since the
-/// previous complete run with the partner (the first run changes everything). Both runs'
-/// overlaps are taken as the lists will show them: what this side's users corrected is neither
-/// announced as new nor as lost.
+/// previous complete run with the partner (the first run changes everything), and how many
+/// accounts came and went since that run (none for a first run). Both runs' overlaps are taken
+/// as the lists will show them: what this side's users corrected is neither announced as new
+/// nor as lost.
 async fn overlap_event(
     store: &Store,
     run: &Run,
     now: &RunResult,
     overlaps: &[RunOverlap],
-) -> Result<Option<Value>, StoreError> {
+) -> Result<(Option<Value>, Option<RunChanges>), StoreError> {
     let previous = store.latest_complete_run(&run.org, &run.partnership).await?;
     let old = match &previous {
         Some(p) => store.overlap_accounts(&run.org, &p.id).await?,
@@ -484,10 +535,28 @@ async fn overlap_event(
         None => BTreeMap::new(),
     };
     let cells = cell_changes(&before, &shown_cells(Some(now)), &old, &new);
-    Ok((!cells.is_empty()).then(|| {
+    let changes = previous.as_ref().map(|p| RunChanges::of(p.id.to_string(), &cells));
+    let event = (!cells.is_empty()).then(|| {
         json!({ "run": run.id.as_str(), "partnership": run.partnership.as_str(), "partner": run.partner_name,
             "previous_run": previous.map(|p| p.id.to_string()), "cells": cells })
-    }))
+    });
+    Ok((event, changes))
+}
+
+impl RunChanges {
+    /// The accounts that came and went across `cells`: an account that only moved from one
+    /// cell to another (a segment changed) neither came nor went.
+    fn of(previous_run: String, cells: &[CellChange]) -> Self {
+        let all = |pick: fn(&CellChange) -> Option<&Vec<String>>| -> BTreeSet<&str> {
+            cells.iter().filter_map(pick).flatten().map(String::as_str).collect()
+        };
+        let (came, went) = (all(|c| c.new.as_ref()), all(|c| c.lost.as_ref()));
+        Self {
+            previous_run,
+            new_accounts: came.difference(&went).count() as u64,
+            lost_accounts: went.difference(&came).count() as u64,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -643,7 +712,10 @@ mod tests {
             overlap("f", &["duns"], Tier::Confirmed),
         ]);
         let now = RunResult::deserialize(&second.result).unwrap();
-        let event = overlap_event(&store, &next, &now, &second.overlaps).await.unwrap().expect("something changed");
+        let (event, changes) = overlap_event(&store, &next, &now, &second.overlaps).await.unwrap();
+        let event = event.expect("something changed");
+        let changes = changes.expect("a second run has a previous one");
+        assert_eq!((changes.new_accounts, changes.lost_accounts), (2, 0), "{event}");
         let cell = &event["cells"][0];
         assert_eq!(cell["new"], json!(["e", "f"]), "{event}");
         assert_eq!(cell["new_possible"], json!(["e"]), "f has a confirmed match too: {event}");

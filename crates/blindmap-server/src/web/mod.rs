@@ -23,18 +23,28 @@ use crate::http::error::ApiError;
 
 use account::account;
 use corrections::{correct, corrections_page, undo_correction};
+use data::{activate_dataset, data_page, dataset_page, delete_dataset, upload};
 use forms::{create_cosell, register, register_form};
+use home::home;
+use manage::{accept_invite, end_partnership, invite};
 use overlaps::{overlaps, overlaps_csv};
 use partners::{matrix, partners};
-use session::{home, link_form, link_signin, signin, signin_form, signout, signout_everywhere, stylesheet};
+use runs::{history, run_page, run_transcript, start_run};
+use session::{link_form, link_signin, signin, signin_form, signout, signout_everywhere, stylesheet};
+use sharing::{save_sharing, sharing_page};
 
 mod account;
 mod corrections;
+mod data;
 mod format;
 mod forms;
+mod home;
+mod manage;
 mod overlaps;
 mod partners;
+mod runs;
 mod session;
+mod sharing;
 
 pub(crate) use overlaps::{Listing, listing, registration_of};
 
@@ -81,16 +91,40 @@ fn secure_headers(h: &mut HeaderMap) {
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
 }
 
-/// What the layout shows of the signed-in user.
+/// What the layout shows of the signed-in user: who, and the sections its role works in.
 pub(crate) struct Chrome {
     user: Option<String>,
     organisation: String,
     csrf: String,
+    role: Option<blindmap_store::Role>,
+    /// The section the page belongs to (its link is marked as the current page).
+    here: &'static str,
 }
 
 impl Chrome {
     fn anonymous() -> Self {
-        Self { user: None, organisation: String::new(), csrf: String::new() }
+        Self { user: None, organisation: String::new(), csrf: String::new(), role: None, here: "" }
+    }
+
+    /// The same, for a page of the section at `here`.
+    fn at(self, here: &'static str) -> Self {
+        Self { here, ..self }
+    }
+
+    /// Whether `href` is the section of this page.
+    fn current(&self, href: &str) -> bool {
+        href == self.here
+    }
+
+    /// The main navigation for the user's role, as (path, label): only the sections it works in.
+    fn nav(&self) -> Vec<(&'static str, &'static str)> {
+        use blindmap_store::Role;
+        let Some(role) = self.role else { return Vec::new() };
+        let mut links = vec![("/", "Home"), ("/partners", "Partners")];
+        if matches!(role, Role::Admin | Role::Integration) {
+            links.push(("/data", "Data"));
+        }
+        links
     }
 }
 
@@ -125,7 +159,7 @@ impl IntoResponse for PageError {
             heading,
             text,
             error: true,
-            back: Some(("/partners".into(), "Partners".into())),
+            back: Some(("/".into(), "Home".into())),
         };
         html(status, &page)
     }
@@ -142,7 +176,19 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/signin/link", get(link_form).post(link_signin))
         .route("/signout", post(signout))
         .route("/signout/everywhere", post(signout_everywhere))
+        // An upload streams to disk under the node's upload limit (max_body_mib), not the forms'.
+        .route("/data", get(data_page).post(upload).layer(axum::extract::DefaultBodyLimit::disable()))
+        .route("/data/{id}", get(dataset_page))
+        .route("/data/{id}/activate", post(activate_dataset))
+        .route("/data/{id}/delete", post(delete_dataset))
         .route("/partners", get(partners))
+        .route("/partners/invite", post(invite))
+        .route("/partners/accept", post(accept_invite))
+        .route("/partners/{id}/end", post(end_partnership))
+        .route("/partners/{id}/sharing", get(sharing_page).post(save_sharing))
+        .route("/partners/{id}/runs", get(history).post(start_run))
+        .route("/runs/{id}", get(run_page))
+        .route("/runs/{id}/transcript", get(run_transcript))
         .route("/partners/{id}", get(matrix))
         .route("/partners/{id}/overlaps", get(overlaps))
         .route("/partners/{id}/overlaps.csv", get(overlaps_csv))

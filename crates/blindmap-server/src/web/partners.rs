@@ -33,6 +33,7 @@ pub(super) struct PartnerRow {
 #[template(path = "partners.html")]
 pub(super) struct PartnersPage {
     pub(super) chrome: Chrome,
+    pub(super) admin: bool,
     pub(super) partners: Vec<PartnerRow>,
 }
 
@@ -70,7 +71,9 @@ pub(super) async fn partners(State(state): State<AppState>, signed: Signed) -> P
             you_share: you,
         });
     }
-    Ok(html(StatusCode::OK, &PartnersPage { chrome: signed.chrome(&state).await?, partners: rows }))
+    let admin = signed.user().role == blindmap_store::Role::Admin;
+    let page = PartnersPage { chrome: signed.chrome(&state).await?.at("/partners"), admin, partners: rows };
+    Ok(html(StatusCode::OK, &page))
 }
 
 /// The partnership of `org` a page is about, and its latest complete run.
@@ -170,7 +173,7 @@ pub(super) async fn matrix(State(state): State<AppState>, signed: Signed, Path(i
         })
         .collect();
     let page = MatrixPage {
-        chrome: signed.chrome(&state).await?,
+        chrome: signed.chrome(&state).await?.at("/partners"),
         partner: partnership.partner_name.clone(),
         pid: partnership.id.to_string(),
         finished: run.finished_at.map_or_else(String::new, crate::rfc3339),

@@ -49,6 +49,8 @@ impl Signed {
             user: Some(self.0.user.name.clone()),
             organisation: state.store.organisation_name(self.org()).await?,
             csrf: self.0.csrf.clone(),
+            role: Some(self.0.user.role),
+            here: "",
         })
     }
 
@@ -101,7 +103,7 @@ pub(super) fn session_cookie(secret: &str, max_age: i64) -> HeaderValue {
 }
 
 pub(super) fn signed_in(secret: &blindmap_store::Secret) -> Response {
-    let mut response = Redirect::to("/partners").into_response();
+    let mut response = Redirect::to("/").into_response();
     let h = response.headers_mut();
     h.append(header::SET_COOKIE, session_cookie(secret.expose(), blindmap_store::SESSION_MS / 1000));
     h.append(header::SET_COOKIE, cookie_header(SIGNIN_COOKIE, "", 0));
@@ -170,14 +172,6 @@ pub(super) struct SigninPage {
     pub(super) chrome: Chrome,
     pub(super) problem: Option<String>,
     pub(super) csrf: String,
-}
-
-pub(super) async fn home(headers: HeaderMap, State(state): State<AppState>) -> Response {
-    let live = match cookie_value(&headers, COOKIE) {
-        Some(secret) => state.store.web_session(secret).await.ok().flatten().is_some(),
-        None => false,
-    };
-    Redirect::to(if live { "/partners" } else { "/signin" }).into_response()
 }
 
 pub(super) async fn signin_form(headers: HeaderMap) -> Response {

@@ -57,6 +57,10 @@ async fn a_rep_goes_from_sign_in_to_a_csv_of_the_partners_customers_that_are_ope
     assert!(order.iter().any(|f| f.id.as_deref() == Some("token") && f.label.contains("API token")), "{order:?}");
     browser.fill("#token", &token).await;
     browser.submit("form[action='/signin']").await;
+    // Signed in, the rep lands on its home page, whose navigation leads to the partners.
+    browser.wait_for("nav a[href='/partners']", WAIT).await;
+    assert_eq!(browser.text_of("h1").await, "Home");
+    browser.click("nav a[href='/partners']").await;
     browser.wait_for_url("/partners", WAIT).await;
     let cookie = browser.cookie("bm_session").await.expect("a session cookie");
     assert!(cookie.http_only && cookie.secure, "{cookie:?}");
@@ -166,7 +170,7 @@ async fn a_rep_marks_a_match_wrong_and_it_stays_gone_until_undone() {
     browser.goto(&format!("{base}/signin")).await;
     browser.fill("#token", &token).await;
     browser.submit("form[action='/signin']").await;
-    browser.wait_for_url("/partners", WAIT).await;
+    browser.wait_for("nav a[href='/partners']", WAIT).await;
 
     // The matrix: confirmed matches counted, the possible one beside them.
     let matrix = format!("{base}/partners/{pid}");

@@ -17,25 +17,25 @@ use crate::common;
 use crate::common::{Node, call, matched, rep};
 
 /// A user agent that keeps its cookies, as a browser keeps the session.
-struct Agent {
+pub(crate) struct Agent {
     http: reqwest::Client,
     base: String,
     cookies: BTreeMap<String, String>,
 }
 
-struct Page {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 
     /// The value of a hidden input, e.g. the CSRF token.
-    fn input(&self, name: &str) -> String {
+    pub(crate) fn input(&self, name: &str) -> String {
         let marker = format!("name=\"{name}\" value=\"");
         let start =
             self.body.find(&marker).unwrap_or_else(|| panic!("no input {name} in {}", self.body)) + marker.len();
@@ -53,7 +53,7 @@ fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 impl Agent {
-    fn new(node: &Node) -> Self {
+    pub(crate) fn new(node: &Node) -> Self {
         Self {
             http: pinned_http(&node.running.fingerprint).unwrap(),
             base: format!("https://127.0.0.1:{}", node.running.addr.port()),
@@ -61,11 +61,19 @@ impl Agent {
         }
     }
 
-    fn session(&self) -> Option<&String> {
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub(crate) fn session(&self) -> Option<&String> {
         self.cookies.get("bm_session")
     }
 
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
+    pub(crate) async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
         let request = if self.cookies.is_empty() {
             request
         } else {
@@ -86,28 +94,28 @@ impl Agent {
     }
 
     /// Signs in with a token through the form, as a browser on this site does.
-    async fn sign_in(&mut self, token: &str) -> Page {
+    pub(crate) async fn sign_in(&mut self, token: &str) -> Page {
         let csrf = self.get("/signin").await.input("csrf");
         self.post("/signin", &[("csrf", &csrf), ("token", token)]).await
     }
 
     /// Signs in with a one-time link's path (`/signin/link?secret=…`) through its button.
-    async fn sign_in_with_link(&mut self, path: &str) -> Page {
+    pub(crate) async fn sign_in_with_link(&mut self, path: &str) -> Page {
         let page = self.get(path).await;
         let (csrf, secret) = (page.input("csrf"), page.input("secret"));
         self.post("/signin/link", &[("csrf", &csrf), ("secret", &secret)]).await
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let request = self.http.get(format!("{}{path}", self.base));
         self.send(request).await
     }
 
-    async fn post(&mut self, path: &str, pairs: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, pairs: &[(&str, &str)]) -> Page {
         self.post_with(path, pairs, &[]).await
     }
 
-    async fn post_with(&mut self, path: &str, pairs: &[(&str, &str)], headers: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post_with(&mut self, path: &str, pairs: &[(&str, &str)], headers: &[(&str, &str)]) -> Page {
         let mut request = self
             .http
             .post(format!("{}{path}", self.base))
@@ -143,7 +151,7 @@ async fn reps_sign_in_read_filter_export_and_act() {
 
     // Signed in with the token: a Secure, HttpOnly, SameSite=Strict session cookie.
     let page = agent.sign_in(&token).await;
-    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/partners"));
+    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/"));
     let cookie = page.headers["set-cookie"].to_str().unwrap();
     for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
         assert!(cookie.contains(attribute), "{cookie}");
@@ -295,7 +303,7 @@ async fn reps_sign_in_read_filter_export_and_act() {
     let path = &url[url.find("/signin/link").unwrap()..];
     let mut fresh = Agent::new(&vendor);
     let page = fresh.sign_in_with_link(path).await;
-    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/partners"));
+    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/"));
     assert_eq!(fresh.get("/partners").await.status, StatusCode::OK);
     let mut again = Agent::new(&vendor);
     assert_eq!(again.sign_in_with_link(path).await.status, StatusCode::UNAUTHORIZED);
@@ -436,7 +444,7 @@ async fn sign_in_forms_refuse_other_sites() {
         let csrf = agent.get("/signin").await.input("csrf");
         let same_origin = [("sec-fetch-site", "same-origin"), ("origin", origin)];
         let page = agent.post_with("/signin", &[("token", &token), ("csrf", &csrf)], &same_origin).await;
-        assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/partners"), "{}", page.body);
+        assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/"), "{}", page.body);
         assert!(agent.session().is_some() && !agent.cookies.contains_key("__Host-bm_signin"), "{:?}", agent.cookies);
     }
 
@@ -454,7 +462,7 @@ async fn sign_in_forms_refuse_other_sites() {
     let page = own.post_with("/signin/link", &[("secret", &secret), ("csrf", &link_csrf)], &headers).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN, "another origin");
     let page = own.sign_in_with_link(&path).await;
-    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/partners"), "{}", page.body);
+    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/"), "{}", page.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

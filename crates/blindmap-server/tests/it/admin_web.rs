@@ -1,0 +1,556 @@
+//! The admins' pages over HTTPS, without a browser: the navigation each role gets, the home page
+//! from a fresh node to a first match, uploading an export (multipart, streamed), its preview,
+//! confirming which dataset matches use, deleting one, and pairing — invite, accept, end — from
+//! the pages. Refusals: reps and forged forms change nothing; another organisation's datasets
+//! and partnerships are not found.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::common::{self, Node, call};
+use crate::web::{Agent, Page};
+use blindmap_server::client::Method;
+
+const VENDOR_CSV: &str = include_str!("../../../../samples/vendor-salesforce.csv");
+
+/// A user of `node` with `role`, and its token.
+async fn user(node: &Node, name: &str, role: &str) -> String {
+    let made = call(node, Method::POST, "/api/v1/users", Some(json!({ "name": name, "role": role }))).await.unwrap();
+    made["token"]["token"].as_str().unwrap().to_owned()
+}
+
+/// An agent signed in to `node` as a new user with `role`.
+async fn signed_in(node: &Node, name: &str, role: &str) -> Agent {
+    let token = user(node, name, role).await;
+    let mut agent = Agent::new(node);
+    let page = agent.sign_in(&token).await;
+    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/"), "{}", page.body);
+    agent
+}
+
+/// A `multipart/form-data` body of text fields and then one file, as a browser sends the upload
+/// form (fields in the form's order).
+fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "----blindmapTestBoundary7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes(),
+        );
+    }
+    if let Some((file_name, bytes)) = file {
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+                 Content-Type: text/csv\r\n\r\n"
+            )
+            .bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl Agent {
+    /// Posts the upload form with `fields` (the CSRF token first, as the form has it) and a file.
+    async fn upload(&mut self, fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> Page {
+        let (content_type, body) = multipart(fields, file);
+        let request = self.http().post(format!("{}/data", self.base())).header("content-type", content_type).body(body);
+        self.send(request).await
+    }
+
+    async fn csrf(&mut self) -> String {
+        self.get("/").await.input("csrf")
+    }
+}
+
+fn nav(page: &Page) -> Vec<String> {
+    let nav = page.body.split("<nav aria-label=\"Main\">").nth(1).unwrap().split("</nav>").next().unwrap();
+    nav.split("href=\"").skip(1).map(|s| s.split('"').next().unwrap().to_owned()).collect()
+}
+
+async fn datasets(node: &Node) -> Vec<Value> {
+    call(node, Method::GET, "/api/v1/datasets", None).await.unwrap()["items"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_gets_its_own_navigation_and_a_home_page() {
+    let node = common::node("Vendor", None).await;
+    let mut admin = signed_in(&node, "ada", "admin").await;
+    let mut rep = signed_in(&node, "rita", "rep").await;
+
+    let home = admin.get("/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert_eq!(nav(&home), ["/", "/partners", "/data"]);
+    assert!(home.body.contains("aria-current=\"page\">Home"), "{}", home.body);
+    // A fresh node: the four steps, none done, each with where to do it.
+    for step in ["Import your accounts", "Pair with a partner", "Choose what each partner sees", "Run a first match"] {
+        assert!(home.body.contains(step), "{step}: {}", home.body);
+    }
+    assert_eq!(home.body.matches("To do").count(), 4, "{}", home.body);
+    assert!(home.body.contains("No partners yet."));
+    assert!(home.body.contains("No webhook endpoint is failing."));
+
+    let home = rep.get("/").await;
+    assert_eq!(nav(&home), ["/", "/partners"], "reps do not manage data");
+    assert!(home.body.contains("An admin of your organisation does these steps."));
+    assert!(!home.body.contains("Webhooks"), "webhooks are the admins'");
+    assert_eq!(rep.get("/data").await.status, StatusCode::OK, "reps may look");
+    assert!(!rep.get("/data").await.body.contains("enctype=\"multipart/form-data\""), "but have no upload form");
+
+    // Signed out, home sends to sign-in.
+    let mut nobody = Agent::new(&node);
+    assert_eq!(nobody.get("/").await.location(), "/signin");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_uploads_previews_confirms_and_deletes_datasets() {
+    let node = common::node("Vendor", None).await;
+    let mut admin = signed_in(&node, "ada", "admin").await;
+    let csrf = admin.csrf().await;
+
+    // The first upload: read by its header, previewed, and — the only dataset — used.
+    let page =
+        admin.upload(&[("csrf", &csrf), ("name", ""), ("preset", "")], Some(("v.csv", VENDOR_CSV.as_bytes()))).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let first = page.location().to_owned();
+    assert!(first.starts_with("/data/ds_"), "{first}");
+    let preview = admin.get(&first).await;
+    assert_eq!(preview.status, StatusCode::OK);
+    let stored = datasets(&node).await;
+    assert_eq!(stored.len(), 1);
+    let d = &stored[0];
+    assert_eq!((d["name"].as_str(), d["active"].as_bool()), (Some("v.csv"), Some(true)), "named after the file");
+    assert!(preview.body.contains("Matches use this dataset."), "{}", preview.body);
+    // What the import made of it, as the API reports it: the columns each role read, segments.
+    let columns = d["summary"]["columns"].as_array().unwrap();
+    assert!(!columns.is_empty() && !d["summary"]["header"].as_array().unwrap().is_empty(), "{d}");
+    for c in columns {
+        assert!(preview.body.contains(&html_text(c["column"].as_str().unwrap())), "{c}: {}", preview.body);
+    }
+    for (segment, n) in d["summary"]["segments"].as_object().unwrap() {
+        assert!(
+            preview.body.contains(&format!("<th scope=\"row\">{segment}</th><td class=\"num\">{n}</td>")),
+            "{segment}"
+        );
+    }
+    assert!(preview.body.contains("Rows left out, and why"));
+
+    // A second upload does not become what matches use until confirmed.
+    let page = admin
+        .upload(
+            &[("csrf", &csrf), ("name", "Q3 export"), ("preset", "salesforce")],
+            Some(("x.csv", VENDOR_CSV.as_bytes())),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let second = page.location().to_owned();
+    let preview = admin.get(&second).await;
+    assert!(preview.body.contains("Matches do not use this dataset"), "{}", preview.body);
+    assert!(preview.body.contains("Use this dataset for matching"));
+    let id = second.trim_start_matches("/data/").to_owned();
+    let active = |all: &[Value]| all.iter().find(|d| d["active"] == true).unwrap()["name"].as_str().unwrap().to_owned();
+    assert_eq!(active(&datasets(&node).await), "v.csv");
+
+    // Confirmed: now it is; the first can be deleted, the active one cannot.
+    let page = admin.post(&format!("{second}/activate"), &[("csrf", &csrf)]).await;
+    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, second.as_str()));
+    assert_eq!(active(&datasets(&node).await), "Q3 export");
+    let page = admin.post(&format!("{second}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "the active dataset stays: {}", page.body);
+    let page = admin.post(&format!("{first}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/data"), "{}", page.body);
+    let left = datasets(&node).await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["id"], id);
+    let list = admin.get("/data").await;
+    assert!(list.body.contains("Matches use <a href=\"/data/"), "{}", list.body);
+    assert!(list.body.contains("Q3 export") && !list.body.contains(">v.csv<"), "{}", list.body);
+
+    // A file far larger than a form (forms are capped at 16 KiB; uploads at max_body_mib).
+    let mut big = String::from("id,segment,name,country,domain\n");
+    for i in 0..30_000 {
+        big.push_str(&format!("a{i},customers,Company number {i},DE,company-{i}.example.com\n"));
+    }
+    assert!(big.len() > 1 << 20);
+    let page = admin.upload(&[("csrf", &csrf), ("preset", "generic")], Some(("big.csv", big.as_bytes()))).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let big = datasets(&node).await.into_iter().find(|d| d["name"] == "big.csv").unwrap();
+    assert_eq!((big["rows"].as_u64(), big["accounts"].as_u64()), (Some(30_000), Some(30_000)), "{big}");
+}
+
+/// `text` as the pages escape it.
+fn html_text(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&#34;").replace('\'', "&#39;")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_uploads_change_nothing_and_say_why() {
+    let node = common::node("Vendor", None).await;
+    let mut admin = signed_in(&node, "ada", "admin").await;
+    let csrf = admin.csrf().await;
+    let upload = |name: &'static str, csv: &'static [u8]| (name, csv);
+
+    // Malformed: the line and what is wrong; the form keeps what was given.
+    let broken = b"Account ID,Account Name,Website\n1,\"Acme,acme.com\n";
+    let page = admin
+        .upload(&[("csrf", &csrf), ("name", "broken"), ("preset", "salesforce")], Some(upload("b.csv", broken)))
+        .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", page.body);
+    assert!(page.body.contains("role=\"alert\" id=\"problem\""), "{}", page.body);
+    assert!(page.body.contains("value=\"broken\""), "the name is kept: {}", page.body);
+
+    // A header no preset fits: named, with what to do.
+    let page = admin.upload(&[("csrf", &csrf), ("name", "odd")], Some(upload("o.csv", b"foo,bar\n1,2\n"))).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("cannot tell which export this is"), "{}", page.body);
+    // … which a mapping fixes.
+    let page = admin
+        .upload(
+            &[
+                ("csrf", &csrf),
+                ("name", "mapped"),
+                ("maps", "id=foo\r\ndomain=bar"),
+                ("segments", "all: everything else"),
+            ],
+            Some(upload("o.csv", b"foo,bar\n1,acme.com\n")),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let mapped = admin.get(page.location()).await;
+    assert!(mapped.body.contains("<td>domain</td><td>bar</td>"), "{}", mapped.body);
+
+    // A NUL byte, no file, a bad mapping.
+    let page = admin.upload(&[("csrf", &csrf)], Some(upload("n.csv", b"Account ID\n1\0\n"))).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("NUL"), "{}", page.body);
+    let page = admin.upload(&[("csrf", &csrf)], None).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("Choose a file"), "{}", page.body);
+    let page =
+        admin.upload(&[("csrf", &csrf), ("maps", "nonsense")], Some(upload("v.csv", VENDOR_CSV.as_bytes()))).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("mapping &#34;nonsense&#34;"), "{}", page.body);
+
+    // Without the form's token, or with another's, or from a rep: refused before the file.
+    let page = admin.upload(&[("name", "x")], Some(upload("v.csv", VENDOR_CSV.as_bytes()))).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let page = admin.upload(&[("csrf", "forged")], Some(upload("v.csv", VENDOR_CSV.as_bytes()))).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let mut rep = signed_in(&node, "rita", "rep").await;
+    let rep_csrf = rep.csrf().await;
+    let page = rep.upload(&[("csrf", &rep_csrf)], Some(upload("v.csv", VENDOR_CSV.as_bytes()))).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+
+    let names: Vec<String> = datasets(&node).await.iter().map(|d| d["name"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(names, ["mapped"], "only the good upload is stored");
+}
+
+/// The state of `node`'s (only) partnership.
+async fn state(node: &Node) -> String {
+    let list = call(node, Method::GET, "/api/v1/partnerships", None).await.unwrap();
+    list["items"][0]["state"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_pair_and_end_partnerships_from_the_pages() {
+    let vendor = common::node("Vendor", None).await;
+    let partner = common::node("Partner", None).await;
+    let mut v = signed_in(&vendor, "ada", "admin").await;
+    let mut p = signed_in(&partner, "pat", "admin").await;
+    let (v_csrf, p_csrf) = (v.csrf().await, p.csrf().await);
+
+    let partners = v.get("/partners").await;
+    assert!(partners.body.contains("Create an invite code") && partners.body.contains("Accept a partner"));
+    let invite = v.post("/partners/invite", &[("csrf", &v_csrf)]).await;
+    assert_eq!(invite.status, StatusCode::OK, "{}", invite.body);
+    let code = invite.body.split("class=\"code\">").nth(1).unwrap().split("</textarea>").next().unwrap().to_owned();
+    assert!(invite.body.contains("works once, until"), "{}", invite.body);
+
+    // A code with a typo, then the code.
+    let page = p.post("/partners/accept", &[("csrf", &p_csrf), ("code", "bmi_not-a-code")]).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", page.body);
+    let page = p.post("/partners/accept", &[("csrf", &p_csrf), ("code", &format!("  {code}\n"))]).await;
+    assert_eq!(page.status, StatusCode::CREATED, "{}", page.body);
+    assert!(page.body.contains("Paired with Vendor"), "{}", page.body);
+    let list = call(&vendor, Method::GET, "/api/v1/partnerships", None).await.unwrap();
+    let pid = list["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(list["items"][0]["partner"], "Partner");
+    assert!(v.get("/partners").await.body.contains(">Partner<"));
+    // Used once.
+    let again = p.post("/partners/accept", &[("csrf", &p_csrf), ("code", &code)]).await;
+    assert_ne!(again.status, StatusCode::CREATED);
+
+    // Ending needs the box ticked, an admin and the form's token; then both sides have ended it.
+    let mut rep = signed_in(&vendor, "rita", "rep").await;
+    let rep_csrf = rep.csrf().await;
+    let end = format!("/partners/{pid}/end");
+    assert_eq!(rep.post(&end, &[("csrf", &rep_csrf), ("confirm", "1")]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(v.post(&end, &[("csrf", "forged"), ("confirm", "1")]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(v.post(&end, &[("csrf", &v_csrf)]).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(state(&vendor).await, "active");
+    let page = v.post(&end, &[("csrf", &v_csrf), ("confirm", "1")]).await;
+    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/partners"), "{}", page.body);
+    assert_eq!(state(&vendor).await, "ended");
+    assert_eq!(state(&partner).await, "ended", "the partner was told");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_organisations_datasets_and_partnerships_are_not_found() {
+    let vendor = common::node("Vendor", None).await;
+    let partner = common::node("Partner", None).await;
+    common::upload(&vendor, "v.csv", VENDOR_CSV).await;
+    let (pid, _) = common::pair(&vendor, &partner, "Partner").await;
+    let theirs = datasets(&vendor).await[0]["id"].as_str().unwrap().to_owned();
+
+    // An admin of another organisation on the same node.
+    let store = common::store_of(&vendor).await;
+    let stranger = store.create_organisation("Stranger").await.unwrap();
+    let eve = store.create_user(&stranger.id, "eve", blindmap_store::Role::Admin).await.unwrap();
+    let token = store.issue_token(&stranger.id, &eve.id, "t").await.unwrap().1.expose().to_owned();
+    let mut eve = Agent::new(&vendor);
+    eve.sign_in(&token).await;
+    let csrf = eve.csrf().await;
+    assert_eq!(eve.get(&format!("/data/{theirs}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(eve.post(&format!("/data/{theirs}/activate"), &[("csrf", &csrf)]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(eve.post(&format!("/data/{theirs}/delete"), &[("csrf", &csrf)]).await.status, StatusCode::NOT_FOUND);
+    let end = eve.post(&format!("/partners/{pid}/end"), &[("csrf", &csrf), ("confirm", "1")]).await;
+    assert_eq!(end.status, StatusCode::NOT_FOUND, "{}", end.body);
+    assert_eq!(eve.get("/data/ds_nonsense").await.status, StatusCode::NOT_FOUND);
+    let data = eve.get("/data").await;
+    assert!(data.body.contains("No dataset yet") && !data.body.contains("v.csv"), "{}", data.body);
+    let home = eve.get("/").await;
+    assert!(home.body.contains("No partners yet.") && !home.body.contains(">Partner<"), "{}", home.body);
+    assert_eq!(datasets(&vendor).await.len(), 1);
+    let list = call(&vendor, Method::GET, "/api/v1/partnerships", None).await.unwrap();
+    assert_eq!(list["items"][0]["state"], "active");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn home_counts_what_came_and_went_since_the_match_before() {
+    let (vendor, _partner, pid, _) = common::matched().await;
+    let mut admin = signed_in(&vendor, "ada", "admin").await;
+    let row = |page: &Page| -> String {
+        let at = page.body.find(&format!("href=\"/partners/{pid}\">Partner</a>")).expect("the partner's row");
+        page.body[at..].split("</tr>").next().unwrap().to_owned()
+    };
+    // Everything done: no steps; the first match has nothing to compare with.
+    let home = admin.get("/").await;
+    assert!(!home.body.contains("Getting to a first match"), "{}", home.body);
+    let first = row(&home);
+    assert_eq!(first.matches("<td class=\"num muted\">–</td>").count(), 2, "{first}");
+
+    // A later export without a third of the accounts, matched again.
+    let fewer: String =
+        VENDOR_CSV.lines().enumerate().filter(|(i, _)| i % 3 != 1).map(|(_, l)| format!("{l}\n")).collect();
+    common::upload_active(&vendor, "fewer.csv", &fewer).await;
+    let run = call(&vendor, Method::POST, "/api/v1/runs", Some(json!({ "partnership": pid }))).await.unwrap();
+    let run = common::finished(&vendor, run["id"].as_str().unwrap()).await;
+    assert_eq!(run["state"], "complete", "{run}");
+    let changes = call(&vendor, Method::GET, &format!("/api/v1/runs/{}/changes", run["id"].as_str().unwrap()), None)
+        .await
+        .unwrap();
+    let all = |what: &str| -> std::collections::BTreeSet<String> {
+        changes["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c[what].as_array())
+            .flatten()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (came, went) = (all("new"), all("lost"));
+    let (new, lost) = (came.difference(&went).count(), went.difference(&came).count());
+    assert!(lost > 0, "a third of the accounts went: {changes}");
+    assert_eq!(run["result"]["changes"]["new_accounts"], new, "{run}");
+    assert_eq!(run["result"]["changes"]["lost_accounts"], lost, "{run}");
+    let second = row(&admin.get("/").await);
+    assert!(second.contains(&format!("<td class=\"num\">{new}</td><td class=\"num\">{lost}</td>")), "{second}");
+}
+
+/// The value of the `<select name="…">`'s selected option on a page.
+fn selected(page: &Page, name: &str) -> String {
+    let at = page.body.find(&format!("<select name=\"{name}\"")).unwrap_or_else(|| panic!("no select {name}"));
+    let select = page.body[at..].split("</select>").next().unwrap();
+    select
+        .split("<option value=\"")
+        .skip(1)
+        .find(|o| o.split('>').next().unwrap().contains(" selected"))
+        .map(|o| o.split('"').next().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+/// Posts owned form pairs.
+async fn post_form(agent: &mut Agent, path: &str, form: Vec<(&'static str, String)>) -> Page {
+    let borrowed: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    agent.post(path, &borrowed).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_what_a_partner_sees_with_a_preview_first() {
+    let (vendor, _partner, pid, _) = common::matched().await;
+    let mut admin = signed_in(&vendor, "ada", "admin").await;
+    let csrf = admin.csrf().await;
+    let path = format!("/partners/{pid}/sharing");
+    let stored =
+        || async { call(&vendor, Method::GET, &format!("/api/v1/partnerships/{pid}/sharing"), None).await.unwrap() };
+    let before = stored().await;
+
+    // The grid shows the stored rules: `matched` shares owner everywhere and hides partners.
+    let page = admin.get(&path).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(selected(&page, "cell:*:*"), "fields");
+    assert_eq!(selected(&page, "cell:partners:*"), "hidden");
+    assert_eq!(selected(&page, "cell:customers:*"), "", "not set");
+    assert!(page.body.contains("name=\"field\" value=\"owner\" checked"), "{}", page.body);
+    // The partner's segments are columns (known from the match); fields come from the data.
+    assert!(page.body.contains("name=\"cell:customers:customers\""), "{}", page.body);
+    assert!(page.body.contains("name=\"field\" value=\"industry\""), "the dataset's other fields: {}", page.body);
+
+    let form = |action: &'static str, threshold: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("cell:*:*", "counts".to_owned()),
+            ("cell:customers:customers", "fields".to_owned()),
+            ("cell:partners:*", "hidden".to_owned()),
+            ("field", "owner".to_owned()),
+            ("field", "industry".to_owned()),
+            ("threshold", threshold.to_owned()),
+            ("min_partner_segment", "3".to_owned()),
+            ("action", action.to_owned()),
+        ]
+    };
+    let pairs = |f: &[(&'static str, String)]| f.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+
+    // A preview: what the partner would learn, nothing saved.
+    let preview = post_form(&mut admin, &path, pairs(&form("preview", "4"))).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    assert!(preview.body.contains("not saved yet"));
+    assert!(preview.body.contains("with your accounts&#39; owner, industry"), "{}", preview.body);
+    assert!(preview.body.contains("how many of its records overlap (&#34;&#60; 4&#34; below 4)"), "{}", preview.body);
+    assert_eq!(stored().await, before, "a preview saves nothing");
+
+    // Refused: a threshold of 0, fields without a field; nothing saved, the page says why.
+    let page = post_form(&mut admin, &path, pairs(&form("save", "0"))).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("threshold must be a whole number from 1"), "{}", page.body);
+    let mut no_fields = pairs(&form("save", "4"));
+    no_fields.retain(|(k, _)| *k != "field");
+    let page = post_form(&mut admin, &path, no_fields).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("tick at least one field"), "{}", page.body);
+    let mut bad_label = pairs(&form("save", "4"));
+    bad_label.push(("cell:Not A Label:*", "hidden".to_owned()));
+    assert_eq!(post_form(&mut admin, &path, bad_label).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(stored().await, before);
+
+    // Saved: as the API reads it.
+    let page = post_form(&mut admin, &path, pairs(&form("save", "4"))).await;
+    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, format!("{path}?saved=1").as_str()));
+    let after = stored().await;
+    assert_eq!(after["threshold"], 4);
+    assert_eq!(after["min_partner_segment"], 3);
+    let rules = after["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 3, "{after}");
+    assert!(
+        rules.contains(&json!({ "own_segment": "customers", "partner_segment": "customers", "level": "fields",
+        "fields": ["owner", "industry"] })),
+        "{after}"
+    );
+    assert!(rules.contains(&json!({ "own_segment": "*", "partner_segment": "*", "level": "counts" })), "{after}");
+    let page = admin.get(&format!("{path}?saved=1")).await;
+    assert!(page.body.contains("Saved."));
+    assert_eq!(selected(&page, "cell:customers:customers"), "fields");
+
+    // Reps neither see nor save it; another organisation finds nothing.
+    let mut rep = signed_in(&vendor, "rita", "rep").await;
+    let rep_csrf = rep.csrf().await;
+    assert_eq!(rep.get(&path).await.status, StatusCode::FORBIDDEN);
+    let mut rep_form = pairs(&form("save", "9"));
+    rep_form[0].1 = rep_csrf;
+    assert_eq!(post_form(&mut rep, &path, rep_form).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(stored().await, after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_starts_a_match_follows_it_and_reads_what_changed_by_name() {
+    let (vendor, _partner, pid, _) = common::matched().await;
+    let mut admin = signed_in(&vendor, "ada", "admin").await;
+    let csrf = admin.csrf().await;
+
+    // A later export without some accounts, then a match with a transcript, from the pages.
+    let fewer: String =
+        VENDOR_CSV.lines().enumerate().filter(|(i, _)| i % 3 != 1).map(|(_, l)| format!("{l}\n")).collect();
+    common::upload_active(&vendor, "fewer.csv", &fewer).await;
+    let history = admin.get(&format!("/partners/{pid}/runs")).await;
+    assert_eq!(history.status, StatusCode::OK);
+    assert_eq!(history.body.matches("<a href=\"/runs/").count(), 1, "the first match: {}", history.body);
+    let page = admin.post(&format!("/partners/{pid}/runs"), &[("csrf", &csrf), ("transcript", "1")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let run_path = page.location().to_owned();
+    assert!(run_path.starts_with("/runs/run_"), "{run_path}");
+
+    // Followed: the page refreshes itself while it runs, and stops once it is complete.
+    let mut page = admin.get(&run_path).await;
+    for _ in 0..300 {
+        if !page.body.contains("Running:") {
+            break;
+        }
+        assert_eq!(page.headers["refresh"], "2");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        page = admin.get(&run_path).await;
+    }
+    assert!(page.body.contains("Complete:"), "{}", page.body);
+    assert!(page.headers.get("refresh").is_none());
+    // What went, by name: the names of the accounts left out of the later export.
+    let run_id = run_path.trim_start_matches("/runs/");
+    let changes = call(&vendor, Method::GET, &format!("/api/v1/runs/{run_id}/changes"), None).await.unwrap();
+    let lost: Vec<String> = changes["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["lost"].as_array())
+        .flatten()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    assert!(!lost.is_empty(), "{changes}");
+    for id in &lost {
+        let line = VENDOR_CSV.lines().find(|l| l.starts_with(id.as_str())).unwrap();
+        let name = line.split(',').nth(1).unwrap().trim_matches('"');
+        assert!(page.body.contains(&format!("{} ({id})", html_text(name))), "{name} ({id}): {}", page.body);
+    }
+    // Its transcript, as a download.
+    let transcript = admin.get(&format!("{run_path}/transcript")).await;
+    assert_eq!(transcript.status, StatusCode::OK);
+    assert!(transcript.headers["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert!(!transcript.body.is_empty());
+    assert_eq!(admin.get(&format!("/partners/{pid}/runs")).await.body.matches("<a href=\"/runs/").count(), 2);
+
+    // A rep reads matches but does not start them; another organisation finds none of it.
+    let mut rep = signed_in(&vendor, "rita", "rep").await;
+    let rep_csrf = rep.csrf().await;
+    assert_eq!(rep.get(&run_path).await.status, StatusCode::OK);
+    assert_eq!(rep.post(&format!("/partners/{pid}/runs"), &[("csrf", &rep_csrf)]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(admin.post(&format!("/partners/{pid}/runs"), &[("csrf", "forged")]).await.status, StatusCode::FORBIDDEN);
+    let store = common::store_of(&vendor).await;
+    let stranger = store.create_organisation("Stranger").await.unwrap();
+    let eve = store.create_user(&stranger.id, "eve", blindmap_store::Role::Admin).await.unwrap();
+    let token = store.issue_token(&stranger.id, &eve.id, "t").await.unwrap().1.expose().to_owned();
+    let mut eve = Agent::new(&vendor);
+    eve.sign_in(&token).await;
+    let eve_csrf = eve.csrf().await;
+    for path in [
+        run_path.clone(),
+        format!("{run_path}/transcript"),
+        format!("/partners/{pid}/runs"),
+        format!("/partners/{pid}/sharing"),
+    ] {
+        assert_eq!(eve.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(eve.post(&format!("/partners/{pid}/runs"), &[("csrf", &eve_csrf)]).await.status, StatusCode::NOT_FOUND);
+    let runs = call(&vendor, Method::GET, "/api/v1/runs", None).await.unwrap();
+    assert_eq!(runs["items"].as_array().unwrap().len(), 2, "no run started by the refused forms");
+}
