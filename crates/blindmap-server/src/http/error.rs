@@ -132,6 +132,7 @@ impl From<crate::service::runs::StartError> for ApiError {
         match e {
             E::NoDataset | E::PartnerPolicy | E::Ended(_) | E::NoPartnerNode(_) => Self::Conflict(e.to_string()),
             E::Partner(detail) => Self::Partner(detail),
+            E::NoNode => Self::NoNode,
             E::Sharing(e) => e.into(),
             E::Store(e) => Self::Store(e),
         }

@@ -110,6 +110,9 @@ pub(crate) enum StartError {
     /// The partner has no node to call (it runs matches itself, as a remote client).
     #[error("{0} has no node: it starts runs itself, with `blindmap match --remote`")]
     NoPartnerNode(String),
+    /// This process runs without a node identity: it cannot call partners.
+    #[error("this API instance runs without a node identity and cannot call partners")]
+    NoNode,
     /// The partner's node cannot be called (its address or certificate is unusable).
     #[error("the partner's node: {0}")]
     Partner(String),
@@ -123,7 +126,7 @@ pub(crate) enum StartError {
 /// audits the start. Returns the run as started; its state and progress are the store's.
 pub(crate) async fn initiate(
     store: &Store,
-    node: &crate::NodeContext,
+    node: Option<&crate::NodeContext>,
     user: &blindmap_store::User,
     partnership: &blindmap_store::PartnershipId,
     transcript: bool,
@@ -136,6 +139,7 @@ pub(crate) async fn initiate(
     if partnership.partner_url.is_empty() {
         return Err(StartError::NoPartnerNode(partnership.partner_name));
     }
+    let node = node.ok_or(StartError::NoNode)?;
     let client =
         crate::client::PeerClient::for_runs(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)
             .map_err(|e| StartError::Partner(e.to_string()))?;

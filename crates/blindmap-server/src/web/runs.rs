@@ -39,7 +39,8 @@ pub(super) async fn start_run(
 ) -> PageResult {
     admin(&signed, &form.csrf)?;
     let id = PartnershipId::parse(&id).ok_or(PageError(ApiError::NotFound("partner")))?;
-    let run = runs::initiate(&state.store, state.node()?, signed.user(), &id, form.transcript.is_some()).await?;
+    let run =
+        runs::initiate(&state.store, state.node.as_deref(), signed.user(), &id, form.transcript.is_some()).await?;
     Ok(Redirect::to(&format!("/runs/{}", run.id)).into_response())
 }
 

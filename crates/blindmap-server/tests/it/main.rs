@@ -3,6 +3,7 @@
 
 mod common;
 
+mod admin_browser;
 mod admin_web;
 mod api;
 mod attribution;

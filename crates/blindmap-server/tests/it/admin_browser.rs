@@ -1,0 +1,182 @@
+//! The web app in real browsers (headless Chromium), on two real nodes: a partner manager goes
+//! from an empty node to a first match entirely in the browser — upload an export, read the
+//! import's preview, upload a corrected one and confirm it, invite — while the partner's admin,
+//! in its own browser session on its own node, uploads its export and accepts the code; both set
+//! what the other sees in the sharing editor; the vendor starts the match, follows it on its page
+//! until it completes, and reads the overlapping accounts by name. Skips without Chromium unless
+//! `BLINDMAP_REQUIRE_BROWSER` is set (the test command sets it in CI).
+
+use std::time::Duration;
+
+use blindmap_server::client::Method;
+use serde_json::json;
+
+use crate::common::browser::Browser;
+use crate::common::{self, Node, call};
+
+const WAIT: Duration = Duration::from_secs(20);
+const VENDOR_CSV: &str = include_str!("../../../../samples/vendor-salesforce.csv");
+const PARTNER_CSV: &str = include_str!("../../../../samples/partner-hubspot.csv");
+
+/// The company name of the vendor sample's account `id` (its second column, quoted or not).
+fn vendor_name(id: &str) -> String {
+    let line = VENDOR_CSV.lines().find(|l| l.starts_with(&format!("{id},"))).unwrap_or_else(|| panic!("{id}"));
+    let rest = &line[id.len() + 1..];
+    match rest.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next().unwrap().to_owned(),
+        None => rest.split(',').next().unwrap().to_owned(),
+    }
+}
+
+/// A new admin of `node`: its token.
+async fn admin_token(node: &Node, name: &str) -> String {
+    let made = call(node, Method::POST, "/api/v1/users", Some(json!({ "name": name, "role": "admin" }))).await.unwrap();
+    made["token"]["token"].as_str().unwrap().to_owned()
+}
+
+fn base(node: &Node) -> String {
+    format!("https://127.0.0.1:{}", node.running.addr.port())
+}
+
+/// Signs `browser` in to `node` with `token` through the sign-in form; lands on Home.
+async fn sign_in(browser: &Browser, node: &Node, token: &str) {
+    browser.goto(&format!("{}/signin", base(node))).await;
+    browser.fill("#token", token).await;
+    browser.submit("form[action='/signin']").await;
+    browser.wait_for("nav a[href='/data']", WAIT).await;
+    assert_eq!(browser.text_of("h1").await, "Home");
+}
+
+/// Uploads `csv` (written to a file named `name`) through the Data page's form, with `maps`
+/// as its column mapping; waits for the import's preview.
+async fn upload(browser: &Browser, node: &Node, dir: &std::path::Path, name: &str, csv: &str, maps: &str) {
+    let path = dir.join(name);
+    std::fs::write(&path, csv).unwrap();
+    browser.goto(&format!("{}/data", base(node))).await;
+    if !maps.is_empty() {
+        browser.click("details summary").await;
+        browser.fill("#maps", maps).await;
+    }
+    let file = browser.find("#file").await;
+    file.send_keys(&path.display().to_string()).await.unwrap_or_else(|e| panic!("choose {}: {e}", path.display()));
+    browser.submit("form[action='/data']").await;
+    browser.wait_for("h2#read", WAIT).await;
+}
+
+/// Sets, in the sharing editor for the (only) partner, `cell` to `level` with `fields` ticked,
+/// threshold and smallest segment 1, and saves.
+async fn share(browser: &Browser, node: &Node, cells: &[(&str, &str)], fields: &[&str]) {
+    browser.goto(&format!("{}/partners", base(node))).await;
+    browser.click("a[href$='/sharing']").await;
+    browser.wait_for("table.grid", WAIT).await;
+    for (cell, level) in cells {
+        browser.select(&format!("select[name='cell:{cell}']"), level).await;
+    }
+    for field in fields {
+        browser.click(&format!("input[name='field'][value='{field}']")).await;
+    }
+    browser.fill("#threshold", "1").await;
+    browser.fill("#min", "1").await;
+    browser.click("#save").await;
+    browser.wait_for("#notice", WAIT).await;
+    assert!(browser.text_of("#notice").await.starts_with("Saved."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_browser() {
+    let Some(vendor_browser) = Browser::start().await else { return };
+    let Some(partner_browser) = Browser::start().await else { return };
+    let vendor = common::node("Vendor", None).await;
+    let partner = common::node("Partner", None).await;
+    let files = tempfile::tempdir().unwrap();
+    let (v, p) = (&vendor_browser, &partner_browser);
+
+    // The vendor's admin: a fresh node's home page lists what to do.
+    sign_in(v, &vendor, &admin_token(&vendor, "ada").await).await;
+    assert_eq!(v.find_all("ol.steps li.todo").await.len(), 4);
+
+    // The export: the preview says where everything went. Then the export again, read with a
+    // column mapped by hand, waits to be confirmed as the dataset matches use.
+    upload(v, &vendor, files.path(), "vendor.csv", VENDOR_CSV, "").await;
+    assert_eq!(v.text_of("#state").await, "Matches use this dataset.", "an organisation's first dataset");
+    let segments = v.texts_of("h2#segments + table tbody th").await;
+    assert!(segments.contains(&"customers".to_owned()), "{segments:?}");
+    upload(v, &vendor, files.path(), "vendor-q3.csv", VENDOR_CSV, "field:owner=Account Owner").await;
+    assert!(v.text_of("#state").await.starts_with("Matches do not use this dataset"));
+    v.click("#activate").await;
+    v.wait_for_url("/data/ds_", WAIT).await;
+    assert_eq!(v.text_of("#state").await, "Matches use this dataset.");
+    let datasets = call(&vendor, Method::GET, "/api/v1/datasets", None).await.unwrap();
+    let active: Vec<&str> = datasets["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["active"] == true)
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(active, ["vendor-q3.csv"]);
+
+    // An invite code, to copy.
+    v.click("nav a[href='/partners']").await;
+    v.wait_for("#invite", WAIT).await;
+    v.click("#invite").await;
+    v.wait_for("textarea#code", WAIT).await;
+    let code = v.find("textarea#code").await.prop("value").await.unwrap().unwrap();
+    assert!(!code.is_empty());
+
+    // The partner's admin, in its own browser, on its own node: its export, then the code.
+    sign_in(p, &partner, &admin_token(&partner, "pat").await).await;
+    upload(p, &partner, files.path(), "partner.csv", PARTNER_CSV, "").await;
+    p.click("nav a[href='/partners']").await;
+    p.wait_for("#accept-code", WAIT).await;
+    p.fill("#accept-code", &code).await;
+    p.click("#accept").await;
+    p.wait_for("h1", WAIT).await;
+    assert_eq!(p.text_of("h1").await, "Paired with Vendor");
+
+    // Each says what the other sees: owners of overlapping accounts, everywhere.
+    share(p, &partner, &[("*:*", "fields")], &["owner"]).await;
+    v.goto(&format!("{}/partners", base(&vendor))).await;
+    assert!(v.texts_of("table th[scope=row]").await.contains(&"Partner".to_owned()));
+    share(v, &vendor, &[("*:*", "fields")], &["owner"]).await;
+    let preview = v.texts_of("#preview ~ .table-scroll td").await;
+    assert!(preview.iter().all(|t| t == "which of its records overlap, with your accounts' owner"), "{preview:?}");
+
+    // The match: started, followed on its page until complete (no script: the page refreshes).
+    v.goto(&format!("{}/partners", base(&vendor))).await;
+    v.click("a[href$='/runs']").await;
+    v.wait_for("#start", WAIT).await;
+    v.click("#start").await;
+    v.wait_for_url("/runs/run_", WAIT).await;
+    // Read in one script: the page may be reloading itself between two WebDriver calls.
+    let state = || async {
+        let text =
+            v.execute("const s = document.getElementById('state'); return s ? s.textContent : '';", vec![]).await;
+        text.as_str().unwrap_or_default().trim().to_owned()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !state().await.starts_with("Complete") {
+        assert!(std::time::Instant::now() < deadline, "{}", state().await);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(v.text_of("#state").await.contains("of your accounts overlap"));
+
+    // The results by name: the matrix, then every overlapping account with the partner's owner.
+    v.click("#matrix").await;
+    v.wait_for("table caption", WAIT).await;
+    v.goto(&format!("{}{}", base(&vendor), v.find("a[href$='/overlaps']").await.attr("href").await.unwrap().unwrap()))
+        .await;
+    v.wait_for("table", WAIT).await;
+    let page = v.source().await;
+    let truth = call(&vendor, Method::GET, "/api/v1/runs", None).await.unwrap();
+    let pid = truth["items"][0]["partnership"].as_str().unwrap();
+    let overlaps = common::all_overlaps(&vendor, &format!("/api/v1/overlaps?partnership={pid}")).await;
+    assert!(!overlaps.is_empty());
+    // The list shows confirmed matches unless asked for possible ones.
+    for o in overlaps.iter().filter(|o| o["tier"] == "confirmed") {
+        let id = o["account_id"].as_str().unwrap();
+        let name = vendor_name(id);
+        assert!(page.contains(&name.replace('&', "&amp;")), "{name} ({id}) on the list");
+    }
+    assert!(page.contains("Linus Torvalds") || page.contains("Margaret Hamilton"), "the partner's owners");
+}
