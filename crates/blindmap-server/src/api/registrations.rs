@@ -288,9 +288,6 @@ pub struct DecisionBody {
     pub reason: Option<String>,
 }
 
-/// The longest reason a decision keeps, in characters.
-const MAX_REASON_CHARS: usize = 1000;
-
 async fn decide(
     state: &AppState,
     caller: &Caller,
@@ -299,9 +296,6 @@ async fn decide(
     reason: Option<String>,
 ) -> Result<Json<RegistrationView>, ApiError> {
     caller.require(&[Role::Admin])?;
-    if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
-        return Err(ApiError::Invalid(format!("a reason is at most {MAX_REASON_CHARS} characters")));
-    }
     let org = &caller.0.user.org;
     let node = state.node.as_deref();
     let stored =
@@ -437,10 +431,8 @@ async fn precheck(
     let keys = body.customer.keys()?;
     let partnership = state.store.partnership(org, &partnership_id(&body.partnership)?).await?;
     registrations::reachable(&partnership)?;
-    let (claimed, remaining_today) = registrations::precheck(state.node()?, &partnership, &keys).await?;
-    let detail = serde_json::json!({ "partnership": partnership.id.as_str(), "partner": partnership.partner_name,
-        "claimed": claimed });
-    state.store.record_audit(org, &caller.0.user.name, "registration.precheck", &detail).await?;
+    let (claimed, remaining_today) =
+        registrations::precheck_as(&state.store, state.node()?, &caller.0.user, &partnership, &keys).await?;
     Ok(Json(PrecheckResult { claimed, remaining_today }))
 }
 

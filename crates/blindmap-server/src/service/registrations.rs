@@ -68,6 +68,8 @@ pub(crate) enum RegistrationError {
     #[error("{0}")]
     Forged(&'static str),
     /// Other writers kept changing it.
+    #[error("a reason is at most {MAX_REASON_CHARS} characters")]
+    ReasonTooLong,
     #[error("the registration keeps changing; try again")]
     KeepsChanging,
     /// A pre-check of the wrong size.
@@ -350,8 +352,11 @@ pub(crate) async fn receive(
     }
 }
 
+/// The longest reason a decision keeps, in characters.
+pub(crate) const MAX_REASON_CHARS: usize = 1000;
+
 /// What a vendor's admin (or the submitter, for an extension) does with a registration.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Decision {
     Approve,
     Reject,
@@ -400,6 +405,9 @@ pub(crate) async fn decide(
     actor: &str,
     reason: Option<&str>,
 ) -> Result<StoredRegistration, RegistrationError> {
+    if reason.is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
+        return Err(RegistrationError::ReasonTooLong);
+    }
     let settings = store.registration_settings(org).await?;
     update(store, org, id, |stored| {
         if stored.direction != Direction::Received {
@@ -520,6 +528,23 @@ pub(crate) async fn request_extension(
         PeerClient::to_partner(&partnership, &node.identity)?.post(&path, &serde_json::json!({})).await?;
     hear(store, &partnership, id, view).await?;
     Ok(store.registration(org, id).await?)
+}
+
+/// A user's pre-check of the customer of `keys` at the partner of `partnership`, audited: the
+/// answer, and the pre-checks left in the budget for today.
+pub(crate) async fn precheck_as(
+    store: &Store,
+    node: &NodeContext,
+    user: &blindmap_store::User,
+    partnership: &Partnership,
+    keys: &[String],
+) -> Result<(bool, u32), RegistrationError> {
+    reachable(partnership)?;
+    let (claimed, remaining_today) = precheck(node, partnership, keys).await?;
+    let detail = serde_json::json!({ "partnership": partnership.id.as_str(), "partner": partnership.partner_name,
+        "claimed": claimed });
+    store.record_audit(&user.org, &user.name, "registration.precheck", &detail).await?;
+    Ok((claimed, remaining_today))
 }
 
 /// Asks the partner's node whether the customer of `keys` is claimed, without naming it.

@@ -92,19 +92,26 @@ pub(super) async fn register_form(
     Query(q): Query<AccountQuery>,
 ) -> PageResult {
     let org = signed.org();
-    let (partnership, run) = partner_and_run(&state, org, &id).await?;
-    let filter = ReportFilter { account: Some(q.account.clone()), ..ReportFilter::default() };
-    let (rows, _) = state.store.report_page(org, &run, &filter, 0, 1).await?;
-    let row = rows.into_iter().next().ok_or(ApiError::NotFound("overlapping account"))?;
-    let of = |prefix: &str| -> Vec<String> {
-        row.keys.iter().filter_map(|k| k.strip_prefix(prefix).map(str::to_owned)).collect()
-    };
-    let form = RegisterForm {
-        name: row.name.clone().unwrap_or_default(),
-        country: row.country.clone().unwrap_or_default(),
-        domains: of("domain:").join(", "),
-        duns: of("duns:").join(", "),
-        ..RegisterForm::default()
+    // Without an account: a blank form, for a deal on any customer.
+    let (partnership, form) = if q.account.is_empty() {
+        let pid = PartnershipId::parse(&id).ok_or(ApiError::NotFound("partner"))?;
+        (state.store.partnership(org, &pid).await?, RegisterForm::default())
+    } else {
+        let (partnership, run) = partner_and_run(&state, org, &id).await?;
+        let filter = ReportFilter { account: Some(q.account.clone()), ..ReportFilter::default() };
+        let (rows, _) = state.store.report_page(org, &run, &filter, 0, 1).await?;
+        let row = rows.into_iter().next().ok_or(ApiError::NotFound("overlapping account"))?;
+        let of = |prefix: &str| -> Vec<String> {
+            row.keys.iter().filter_map(|k| k.strip_prefix(prefix).map(str::to_owned)).collect()
+        };
+        let form = RegisterForm {
+            name: row.name.clone().unwrap_or_default(),
+            country: row.country.clone().unwrap_or_default(),
+            domains: of("domain:").join(", "),
+            duns: of("duns:").join(", "),
+            ..RegisterForm::default()
+        };
+        (partnership, form)
     };
     let page = RegisterPage {
         chrome: signed.chrome(&state).await?,
@@ -176,10 +183,7 @@ pub(super) async fn register(
                 heading: format!("Deal registered with {}", partnership.partner_name),
                 text: outcome,
                 error: false,
-                back: Some((
-                    format!("/partners/{}/overlaps", partnership.id),
-                    "Back to the overlapping accounts".into(),
-                )),
+                back: Some((format!("/registrations/{}", r.id), "The registration and its state".into())),
             };
             Ok(html(StatusCode::OK, &page))
         }

@@ -29,6 +29,7 @@ use home::home;
 use manage::{accept_invite, end_partnership, invite};
 use overlaps::{overlaps, overlaps_csv};
 use partners::{matrix, partners};
+use registrations::{decide, precheck, registration_page, registrations_page, request_extension};
 use runs::{history, run_page, run_transcript, start_run};
 use session::{link_form, link_signin, signin, signin_form, signout, signout_everywhere, stylesheet};
 use sharing::{save_sharing, sharing_page};
@@ -42,6 +43,7 @@ mod home;
 mod manage;
 mod overlaps;
 mod partners;
+mod registrations;
 mod runs;
 mod session;
 mod sharing;
@@ -121,6 +123,9 @@ impl Chrome {
         use blindmap_store::Role;
         let Some(role) = self.role else { return Vec::new() };
         let mut links = vec![("/", "Home"), ("/partners", "Partners")];
+        if matches!(role, Role::Admin | Role::Rep) {
+            links.push(("/registrations", "Registrations"));
+        }
         if matches!(role, Role::Admin | Role::Integration) {
             links.push(("/data", "Data"));
         }
@@ -187,6 +192,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/partners/{id}/end", post(end_partnership))
         .route("/partners/{id}/sharing", get(sharing_page).post(save_sharing))
         .route("/partners/{id}/runs", get(history).post(start_run))
+        .route("/registrations", get(registrations_page))
+        .route("/registrations/precheck", post(precheck))
+        .route("/registrations/{id}", get(registration_page))
+        .route("/registrations/{id}/decide", post(decide))
+        .route("/registrations/{id}/extension", post(request_extension))
         .route("/runs/{id}", get(run_page))
         .route("/runs/{id}/transcript", get(run_transcript))
         .route("/partners/{id}", get(matrix))

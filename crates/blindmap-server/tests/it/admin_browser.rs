@@ -3,7 +3,8 @@
 //! import's preview, upload a corrected one and confirm it, invite — while the partner's admin,
 //! in its own browser session on its own node, uploads its export and accepts the code; both set
 //! what the other sees in the sharing editor; the vendor starts the match, follows it on its page
-//! until it completes, and reads the overlapping accounts by name. Skips without Chromium unless
+//! until it completes, and reads the overlapping accounts by name; the partner registers a deal
+//! from its pages and the vendor's admin approves it from its own. Skips without Chromium unless
 //! `BLINDMAP_REQUIRE_BROWSER` is set (the test command sets it in CI).
 
 use std::time::Duration;
@@ -179,4 +180,46 @@ async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_brows
         assert!(page.contains(&name.replace('&', "&amp;")), "{name} ({id}) on the list");
     }
     assert!(page.contains("Linus Torvalds") || page.contains("Margaret Hamilton"), "the partner's owners");
+
+    // The partner registers a deal from its pages; the vendor's admin approves it from its own.
+    p.click("nav a[href='/registrations']").await;
+    p.wait_for("a[href$='/register']", WAIT).await;
+    p.click("a[href$='/register']").await;
+    p.wait_for("#products", WAIT).await;
+    p.fill("#name", "Acme Corporation").await;
+    p.fill("#country", "US").await;
+    p.fill("#domains", "acme.com").await;
+    p.fill("#products", "cloud").await;
+    p.fill("#value", "50000").await;
+    p.fill("#currency", "EUR").await;
+    p.execute("document.getElementById('expected_close').value = '2027-03-31';", vec![]).await;
+    p.submit("form[action$='/register']").await;
+    p.wait_for_url("/register", WAIT).await;
+    p.wait_for("h1", WAIT).await;
+    assert_eq!(p.text_of("h1").await, "Deal registered with Vendor", "{}", p.source().await);
+
+    v.click("nav a[href='/registrations']").await;
+    v.wait_for("h2#received", WAIT).await;
+    let customers = v.texts_of("section[aria-labelledby='received'] tbody th a").await;
+    assert!(customers.iter().any(|c| c.contains("acme")), "{customers:?}");
+    v.click("section[aria-labelledby='received'] tbody th a").await;
+    v.wait_for("#approve", WAIT).await;
+    assert!(v.text_of("#state").await.contains("Submitted by Partner"));
+    v.fill("#reason", "Partner-sourced, first to register").await;
+    v.click("#approve").await;
+    v.wait_for("#state", WAIT).await;
+    assert!(v.text_of("#state").await.contains("approved, protected until"), "{}", v.text_of("#state").await);
+
+    // The partner's page shows the vendor's answer once its node has heard it.
+    p.goto(&format!("{}/registrations", base(&partner))).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let states = p.texts_of("section[aria-labelledby='submitted'] tbody td:nth-child(6)").await;
+        if states.iter().any(|s| s == "approved") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{states:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        p.goto(&format!("{}/registrations", base(&partner))).await;
+    }
 }

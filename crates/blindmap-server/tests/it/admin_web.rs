@@ -83,7 +83,7 @@ async fn each_role_gets_its_own_navigation_and_a_home_page() {
 
     let home = admin.get("/").await;
     assert_eq!(home.status, StatusCode::OK);
-    assert_eq!(nav(&home), ["/", "/partners", "/data"]);
+    assert_eq!(nav(&home), ["/", "/partners", "/registrations", "/data"]);
     assert!(home.body.contains("aria-current=\"page\">Home"), "{}", home.body);
     // A fresh node: the four steps, none done, each with where to do it.
     for step in ["Import your accounts", "Pair with a partner", "Choose what each partner sees", "Run a first match"] {
@@ -94,7 +94,7 @@ async fn each_role_gets_its_own_navigation_and_a_home_page() {
     assert!(home.body.contains("No webhook endpoint is failing."));
 
     let home = rep.get("/").await;
-    assert_eq!(nav(&home), ["/", "/partners"], "reps do not manage data");
+    assert_eq!(nav(&home), ["/", "/partners", "/registrations"], "reps do not manage data");
     assert!(home.body.contains("An admin of your organisation does these steps."));
     assert!(!home.body.contains("Webhooks"), "webhooks are the admins'");
     assert_eq!(rep.get("/data").await.status, StatusCode::OK, "reps may look");
@@ -553,4 +553,142 @@ async fn an_admin_starts_a_match_follows_it_and_reads_what_changed_by_name() {
     assert_eq!(eve.post(&format!("/partners/{pid}/runs"), &[("csrf", &eve_csrf)]).await.status, StatusCode::NOT_FOUND);
     let runs = call(&vendor, Method::GET, "/api/v1/runs", None).await.unwrap();
     assert_eq!(runs["items"].as_array().unwrap().len(), 2, "no run started by the refused forms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registrations_are_reviewed_and_decided_from_the_pages() {
+    let vendor = common::node("Vendor", None).await;
+    let globex = common::node("Globex", None).await;
+    let initech = common::node("Initech", None).await;
+    common::upload(&vendor, "v.csv", VENDOR_CSV).await;
+    let (_, g_v) = common::pair(&vendor, &globex, "Globex").await;
+    let (_, i_v) = common::pair(&vendor, &initech, "Initech").await;
+    let mut g = signed_in(&globex, "gia", "admin").await;
+    let mut i = signed_in(&initech, "ivo", "rep").await;
+    let mut v = signed_in(&vendor, "ada", "admin").await;
+    let (g_csrf, i_csrf, v_csrf) = (g.csrf().await, i.csrf().await, v.csrf().await);
+
+    // Globex pre-checks Acme privately (not claimed), then registers it from the blank form.
+    let acme = [("name", "Acme Corporation"), ("country", "US"), ("domains", "https://www.acme.com")];
+    let mut form = vec![("csrf", g_csrf.as_str()), ("partnership", g_v.as_str())];
+    form.extend(acme);
+    let page = g.post("/registrations/precheck", &form).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("Not claimed at Vendor"), "{}", page.body);
+    let blank = g.get(&format!("/partners/{g_v}/register")).await;
+    assert_eq!(blank.status, StatusCode::OK, "a blank form needs no match: {}", blank.body);
+    let deal = |csrf: &'static str| {
+        vec![
+            ("csrf", csrf),
+            ("products", "cloud"),
+            ("value", "50000"),
+            ("currency", "EUR"),
+            ("expected_close", "2027-03-31"),
+        ]
+    };
+    let mut form = deal("");
+    form[0].1 = &g_csrf;
+    form.extend(acme);
+    let page = g.post(&format!("/partners/{g_v}/register"), &form).await;
+    assert!(page.body.contains("Deal registered with Vendor"), "{}", page.body);
+
+    // Initech names the same customer its own way: in review, told the category only.
+    let mut form = deal("");
+    form[0].1 = &i_csrf;
+    form.extend([("name", "ACME Corp."), ("country", "United States")]);
+    let page = i.post(&format!("/partners/{i_v}/register"), &form).await;
+    assert!(page.body.contains("In review: another partner registered this customer first"), "{}", page.body);
+    let mut form = vec![("csrf", i_csrf.as_str()), ("partnership", i_v.as_str())];
+    form.extend([("domains", "acme.com")]);
+    assert!(i.post("/registrations/precheck", &form).await.body.contains("Claimed: another partner"));
+    let mine = i.get("/registrations").await;
+    assert!(mine.body.contains("in review") && !mine.body.contains("Globex"), "{}", mine.body);
+
+    // The vendor's queue: both wait; Initech's names the earlier claim and who holds it.
+    let queue = v.get("/registrations").await;
+    assert_eq!(queue.body.matches("<a href=\"/registrations/rg_").count(), 2, "{}", queue.body);
+    let list = call(&vendor, Method::GET, "/api/v1/registrations?direction=received", None).await.unwrap();
+    let id_of = |partner: &str| -> String {
+        list["items"].as_array().unwrap().iter().find(|r| r["partner"] == partner).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (first, second) = (id_of("Globex"), id_of("Initech"));
+    let page = v.get(&format!("/registrations/{second}")).await;
+    assert!(page.body.contains("Partner conflict: another partner registered this customer first"), "{}", page.body);
+    assert!(
+        page.body.contains(&format!("<a href=\"/registrations/{first}\">{first}</a></td><td>Globex</td>")),
+        "{}",
+        page.body
+    );
+
+    // Decisions: a bad one and an overlong reason change nothing; then reject and approve.
+    let decide = |id: &str| format!("/registrations/{id}/decide");
+    assert_eq!(
+        v.post(&decide(&second), &[("csrf", &v_csrf), ("decision", "maybe")]).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let long = "x".repeat(1001);
+    let page = v.post(&decide(&second), &[("csrf", &v_csrf), ("decision", "reject"), ("reason", &long)]).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", page.body);
+    let page =
+        v.post(&decide(&second), &[("csrf", &v_csrf), ("decision", "reject"), ("reason", "Globex was first")]).await;
+    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, format!("/registrations/{second}").as_str()));
+    let page = v.post(&decide(&first), &[("csrf", &v_csrf), ("decision", "approve")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let approved = v.get(&format!("/registrations/{first}")).await;
+    assert!(approved.body.contains("<strong>approved</strong>, protected until"), "{}", approved.body);
+    let rejected = call(&vendor, Method::GET, &format!("/api/v1/registrations/{second}"), None).await.unwrap();
+    assert_eq!(
+        (rejected["state"].as_str(), rejected["review"]["reason"].as_str()),
+        (Some("rejected"), Some("Globex was first"))
+    );
+    // Deciding again on a rejected one: the state's conflict, said.
+    let page = v.post(&decide(&second), &[("csrf", &v_csrf), ("decision", "approve")]).await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
+
+    // Globex, approved, asks for the one extension from its page.
+    let mut heard = g.get(&format!("/registrations/{first}")).await;
+    for _ in 0..100 {
+        if heard.body.contains("ask-extension") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        heard = g.get(&format!("/registrations/{first}")).await;
+    }
+    assert!(heard.body.contains("ask-extension"), "{}", heard.body);
+    let page = g.post(&format!("/registrations/{first}/extension"), &[("csrf", &g_csrf)]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    assert!(g.get(&format!("/registrations/{first}")).await.body.contains("(extended)"));
+
+    // A vendor rep reads but does not decide; a submitter cannot decide its own; another
+    // organisation finds nothing.
+    let mut rep = signed_in(&vendor, "rita", "rep").await;
+    let rep_csrf = rep.csrf().await;
+    let page = rep.get(&format!("/registrations/{second}")).await;
+    assert!(page.status == StatusCode::OK && !page.body.contains("id=\"approve\""));
+    assert_eq!(
+        rep.post(&decide(&second), &[("csrf", &rep_csrf), ("decision", "approve")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        g.post(&decide(&first), &[("csrf", &g_csrf), ("decision", "approve")]).await.status,
+        StatusCode::CONFLICT
+    );
+    let store = common::store_of(&vendor).await;
+    let stranger = store.create_organisation("Stranger").await.unwrap();
+    let eve = store.create_user(&stranger.id, "eve", blindmap_store::Role::Admin).await.unwrap();
+    let token = store.issue_token(&stranger.id, &eve.id, "t").await.unwrap().1.expose().to_owned();
+    let mut eve = Agent::new(&vendor);
+    eve.sign_in(&token).await;
+    let eve_csrf = eve.csrf().await;
+    assert_eq!(eve.get(&format!("/registrations/{second}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        eve.post(&decide(&first), &[("csrf", &eve_csrf), ("decision", "reject")]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(eve.get("/registrations").await.body.contains("None: no partner registration waits"));
+    let again = call(&vendor, Method::GET, &format!("/api/v1/registrations/{first}"), None).await.unwrap();
+    assert_eq!(again["state"], "approved");
 }
