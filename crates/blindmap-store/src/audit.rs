@@ -20,6 +20,20 @@ pub struct AuditEvent {
     pub detail: serde_json::Value,
 }
 
+/// Which events of an audit trail to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// An event kind (`dataset.imported`), or a kind's first part (`dataset`: every
+    /// `dataset.…`).
+    pub kind: Option<String>,
+    /// A partner: its partnership id and name, as events name it.
+    pub partner: Option<(String, String)>,
+    /// From this time on, Unix milliseconds.
+    pub since: Option<i64>,
+    /// Before this time, Unix milliseconds.
+    pub until: Option<i64>,
+}
+
 /// Appends an audit event on `conn` (a transaction's, so that it commits with the change it
 /// describes).
 pub(crate) async fn append_audit(
@@ -68,14 +82,54 @@ impl Store {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.audit_filtered(org, &AuditFilter::default(), after, limit).await
+    }
+
+    /// A page of `org`'s audit trail that `filter` keeps, newest first: at most `limit` events
+    /// after the event `after`.
+    pub async fn audit_filtered(
+        &self,
+        org: &OrgId,
+        filter: &AuditFilter,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        // Events name a partnership by id and a partner by name in their detail (JSON text, as
+        // serde_json writes it: no blanks), so a partner's events are found by those members.
+        let like = |member: &str, value: &str| -> String {
+            let quoted = serde_json::Value::String(value.to_owned()).to_string();
+            let escaped: String = format!("\"{member}\":{quoted}")
+                .chars()
+                .flat_map(|c| match c {
+                    '%' | '_' | '\\' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect();
+            format!("%{escaped}%")
+        };
+        let (by_id, by_name) = match &filter.partner {
+            Some((id, name)) => (like("partnership", id), like("partner", name)),
+            None => (String::new(), String::new()),
+        };
+        let kind = filter.kind.as_deref().unwrap_or("");
         let rows = sqlx::query(
             "SELECT e.id, e.at, e.actor, e.kind, e.detail FROM audit_events e WHERE e.org_id = $1 AND ($2 = '' OR \
              EXISTS (SELECT 1 FROM audit_events c WHERE c.id = $2 AND c.org_id = $1 \
-             AND (e.at < c.at OR (e.at = c.at AND e.id < c.id)))) ORDER BY e.at DESC, e.id DESC LIMIT $3",
+             AND (e.at < c.at OR (e.at = c.at AND e.id < c.id)))) \
+             AND ($4 = '' OR e.kind = $4 OR e.kind LIKE $5 ESCAPE '\\') \
+             AND ($6 = '' OR e.detail LIKE $6 ESCAPE '\\' OR e.detail LIKE $7 ESCAPE '\\') \
+             AND e.at >= $8 AND e.at < $9 \
+             ORDER BY e.at DESC, e.id DESC LIMIT $3",
         )
         .bind(org.as_str())
         .bind(after.unwrap_or(""))
         .bind(i64::from(limit))
+        .bind(kind)
+        .bind(format!("{}.%", kind.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")))
+        .bind(by_id)
+        .bind(by_name)
+        .bind(filter.since.unwrap_or(i64::MIN))
+        .bind(filter.until.unwrap_or(i64::MAX))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()

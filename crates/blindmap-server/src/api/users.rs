@@ -19,7 +19,7 @@ use crate::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
-use crate::service::text::check_name;
+use crate::service::users;
 
 /// A token as listed (never the token itself).
 #[derive(Deserialize, Serialize, ToSchema)]
@@ -170,19 +170,12 @@ async fn create(
     Json(body): Json<NewUser>,
 ) -> Result<(StatusCode, Json<CreatedUser>), ApiError> {
     caller.require(&[Role::Admin])?;
-    let org = &caller.0.user.org;
-    check_name("name", &body.name)?;
     let label = body.token_label.unwrap_or_else(|| "first token".to_owned());
-    check_name("token_label", &label)?;
-    let role = Role::parse(&body.role).ok_or_else(|| ApiError::Invalid("role is admin, rep or integration".into()))?;
-    let user = state.store.create_user(org, &body.name, role).await?;
-    let (id, token) = state.store.issue_token(org, &user.id, &label).await?;
-    let detail = serde_json::json!({ "user": user.name, "role": role.as_str(), "token": id.to_string() });
-    state.store.record_audit(org, &caller.0.user.name, "user.created", &detail).await?;
+    let (user, id, token) = users::create(&state.store, &caller.0.user, &body.name, &body.role, &label).await?;
     let created = CreatedUser {
         id: user.id.to_string(),
         name: user.name,
-        role: role.as_str().to_owned(),
+        role: user.role.as_str().to_owned(),
         token: IssuedToken { id: id.to_string(), token: token.expose().to_owned() },
     };
     Ok((StatusCode::CREATED, Json(created)))
@@ -203,12 +196,8 @@ async fn issue(
     Json(body): Json<NewToken>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
     caller.require(&[Role::Admin])?;
-    let org = &caller.0.user.org;
     let user = UserId::parse(&id).ok_or(ApiError::NotFound("user"))?;
-    check_name("label", &body.label)?;
-    let (id, token) = state.store.issue_token(org, &user, &body.label).await?;
-    let detail = serde_json::json!({ "user": user.to_string(), "token": id.to_string(), "label": body.label });
-    state.store.record_audit(org, &caller.0.user.name, "token.issued", &detail).await?;
+    let (id, token) = users::issue_token(&state.store, &caller.0.user, &user, &body.label).await?;
     Ok((StatusCode::CREATED, Json(IssuedToken { id: id.to_string(), token: token.expose().to_owned() })))
 }
 
@@ -234,12 +223,9 @@ async fn signin_link(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<SigninLink>), ApiError> {
     caller.require(&[Role::Admin])?;
-    let org = &caller.0.user.org;
     let user = UserId::parse(&id).ok_or(ApiError::NotFound("user"))?;
     let base = state.node()?.public_url.get().cloned().unwrap_or_default();
-    let secret = state.store.issue_signin_link(org, &user, &caller.0.user.name).await?;
-    let detail = serde_json::json!({ "user": user.to_string() });
-    state.store.record_audit(org, &caller.0.user.name, "signin_link.issued", &detail).await?;
+    let secret = users::signin_link(&state.store, &caller.0.user, &user).await?;
     let link = SigninLink {
         url: format!("{base}/signin/link?secret={}", secret.expose()),
         expires_at: crate::rfc3339(crate::now_ms() + blindmap_store::LINK_MS),
@@ -255,11 +241,8 @@ async fn signin_link(
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such token, or revoked already")))]
 async fn revoke(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     caller.require(&[Role::Admin])?;
-    let org = &caller.0.user.org;
     let token = TokenId::parse(&id).ok_or(ApiError::NotFound("token"))?;
-    let sessions = state.store.revoke_token(org, &token).await?;
-    let detail = serde_json::json!({ "token": token.to_string(), "sessions_ended": sessions });
-    state.store.record_audit(org, &caller.0.user.name, "token.revoked", &detail).await?;
+    users::revoke_token(&state.store, &caller.0.user, &token).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -161,6 +161,17 @@ impl From<crate::service::datasets::DatasetError> for ApiError {
     }
 }
 
+impl From<crate::service::users::UserError> for ApiError {
+    fn from(e: crate::service::users::UserError) -> Self {
+        use crate::service::users::UserError as E;
+        match e {
+            E::Text(e) => e.into(),
+            E::Role => Self::Invalid(e.to_string()),
+            E::Store(e) => Self::Store(e),
+        }
+    }
+}
+
 impl From<crate::service::partnerships::PartnershipError> for ApiError {
     fn from(e: crate::service::partnerships::PartnershipError) -> Self {
         use crate::service::partnerships::PartnershipError as E;

@@ -12,6 +12,7 @@ pub(crate) mod partnerships;
 pub(crate) mod registrations;
 pub(crate) mod runs;
 pub(crate) mod text;
+pub(crate) mod users;
 
 #[cfg(test)]
 mod tests {

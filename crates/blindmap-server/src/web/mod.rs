@@ -22,6 +22,7 @@ use crate::AppState;
 use crate::http::error::ApiError;
 
 use account::account;
+use audit::{audit_csv, audit_page};
 use corrections::{correct, corrections_page, undo_correction};
 use data::{activate_dataset, data_page, dataset_page, delete_dataset, upload};
 use forms::{create_cosell, register, register_form};
@@ -33,8 +34,10 @@ use registrations::{decide, precheck, registration_page, registrations_page, req
 use runs::{history, run_page, run_transcript, start_run};
 use session::{link_form, link_signin, signin, signin_form, signout, signout_everywhere, stylesheet};
 use sharing::{save_sharing, sharing_page};
+use users::{add_user, issue_token, revoke_token, signin_link, user_action, users_page};
 
 mod account;
+mod audit;
 mod corrections;
 mod data;
 mod format;
@@ -47,6 +50,7 @@ mod registrations;
 mod runs;
 mod session;
 mod sharing;
+mod users;
 
 pub(crate) use overlaps::{Listing, listing, registration_of};
 
@@ -129,6 +133,10 @@ impl Chrome {
         if matches!(role, Role::Admin | Role::Integration) {
             links.push(("/data", "Data"));
         }
+        if role == Role::Admin {
+            links.push(("/users", "Users"));
+            links.push(("/audit", "Audit"));
+        }
         links
     }
 }
@@ -197,6 +205,13 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/registrations/{id}", get(registration_page))
         .route("/registrations/{id}/decide", post(decide))
         .route("/registrations/{id}/extension", post(request_extension))
+        .route("/audit", get(audit_page))
+        .route("/audit.csv", get(audit_csv))
+        .route("/users", get(users_page).post(add_user))
+        .route("/users/{id}/tokens", post(issue_token))
+        .route("/users/{id}/link", post(signin_link))
+        .route("/users/{id}/{action}", post(user_action))
+        .route("/tokens/{id}/revoke", post(revoke_token))
         .route("/runs/{id}", get(run_page))
         .route("/runs/{id}/transcript", get(run_transcript))
         .route("/partners/{id}", get(matrix))

@@ -692,3 +692,138 @@ async fn registrations_are_reviewed_and_decided_from_the_pages() {
     let again = call(&vendor, Method::GET, &format!("/api/v1/registrations/{first}"), None).await.unwrap();
     assert_eq!(again["state"], "approved");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_manage_users_and_tokens_and_revoking_ends_sessions() {
+    let node = common::node("Vendor", None).await;
+    let mut admin = signed_in(&node, "ada", "admin").await;
+    let csrf = admin.csrf().await;
+    assert!(nav(&admin.get("/").await).contains(&"/users".to_owned()));
+
+    // A new rep: its token shown once, and it signs in with it.
+    let page = admin.post("/users", &[("csrf", &csrf), ("name", "kim"), ("role", "rep"), ("label", "laptop")]).await;
+    assert_eq!(page.status, StatusCode::CREATED, "{}", page.body);
+    let token = page.body.split("class=\"code\">").nth(1).unwrap().split("</textarea>").next().unwrap().to_owned();
+    assert!(token.starts_with("bm_"), "{token}");
+    let mut kim = Agent::new(&node);
+    assert_eq!(kim.sign_in(&token).await.location(), "/");
+    assert_eq!(kim.get("/").await.status, StatusCode::OK);
+    // The name is taken now; a bad role is refused; both say so on the page.
+    let page = admin.post("/users", &[("csrf", &csrf), ("name", "kim"), ("role", "rep")]).await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
+    let page = admin.post("/users", &[("csrf", &csrf), ("name", "lee"), ("role", "boss")]).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("role is admin, rep or integration"), "{}", page.body);
+
+    // The list shows kim's token; revoking it ends the session kim opened with it.
+    let users = call(&node, Method::GET, "/api/v1/users", None).await.unwrap();
+    let kim_user = users["items"].as_array().unwrap().iter().find(|u| u["name"] == "kim").unwrap().clone();
+    let token_id = kim_user["tokens"][0]["id"].as_str().unwrap().to_owned();
+    let list = admin.get("/users").await;
+    assert!(list.body.contains("laptop") && list.body.contains(&token_id), "{}", list.body);
+    let page = admin.post(&format!("/tokens/{token_id}/revoke"), &[("csrf", &csrf)]).await;
+    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/users"));
+    assert_eq!(kim.get("/").await.location(), "/signin", "the session went with its token");
+
+    // A new token, a sign-in link, disable and remove: each through the page.
+    let kim_id = kim_user["id"].as_str().unwrap();
+    let page = admin.post(&format!("/users/{kim_id}/tokens"), &[("csrf", &csrf), ("label", "phone")]).await;
+    assert_eq!(page.status, StatusCode::CREATED);
+    let page = admin.post(&format!("/users/{kim_id}/link"), &[("csrf", &csrf)]).await;
+    assert!(page.body.contains("/signin/link?secret="), "{}", page.body);
+    assert_eq!(admin.post(&format!("/users/{kim_id}/disable"), &[("csrf", &csrf)]).await.status, StatusCode::SEE_OTHER);
+    let state =
+        |all: &Value| all["items"].as_array().unwrap().iter().find(|u| u["name"] == "kim").unwrap()["state"].clone();
+    assert_eq!(state(&call(&node, Method::GET, "/api/v1/users", None).await.unwrap()), "disabled");
+    assert_eq!(
+        admin.post(&format!("/users/{kim_id}/remove"), &[("csrf", &csrf)]).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    let page = admin.post(&format!("/users/{kim_id}/remove"), &[("csrf", &csrf), ("confirm", "1")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(state(&call(&node, Method::GET, "/api/v1/users", None).await.unwrap()), "removed");
+    assert_eq!(admin.post(&format!("/users/{kim_id}/explode"), &[("csrf", &csrf)]).await.status, StatusCode::NOT_FOUND);
+
+    // Reps have no users page; another organisation's users are not found.
+    let mut rep = signed_in(&node, "rita", "rep").await;
+    let rep_csrf = rep.csrf().await;
+    assert_eq!(rep.get("/users").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        rep.post("/users", &[("csrf", &rep_csrf), ("name", "x"), ("role", "admin")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let store = common::store_of(&node).await;
+    let stranger = store.create_organisation("Stranger").await.unwrap();
+    let eve = store.create_user(&stranger.id, "eve", blindmap_store::Role::Admin).await.unwrap();
+    let eve_token = store.issue_token(&stranger.id, &eve.id, "t").await.unwrap().1.expose().to_owned();
+    let mut eve = Agent::new(&node);
+    eve.sign_in(&eve_token).await;
+    let eve_csrf = eve.csrf().await;
+    let rita_id = call(&node, Method::GET, "/api/v1/users", None).await.unwrap()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "rita")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        eve.post(&format!("/users/{rita_id}/disable"), &[("csrf", &eve_csrf)]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        eve.post(&format!("/users/{rita_id}/tokens"), &[("csrf", &eve_csrf), ("label", "x")]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(!eve.get("/users").await.body.contains("rita"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_trail_filters_by_partner_action_and_time_and_exports_csv() {
+    let (vendor, _partner, pid, _) = common::matched().await;
+    let mut admin = signed_in(&vendor, "ada", "admin").await;
+    let all = admin.get("/audit").await;
+    assert_eq!(all.status, StatusCode::OK);
+    for kind in ["dataset.imported", "partnership.invited", "sharing.changed", "match.revealed", "web.signed_in"] {
+        assert!(all.body.contains(&format!("<td>{kind}</td>")), "{kind}: {}", all.body);
+    }
+    // By action and partner: only the partner's matches.
+    let page = admin.get(&format!("/audit?action=match&partner={pid}")).await;
+    assert!(page.body.contains("<td>match.revealed</td>") && page.body.contains("<td>Partner</td>"), "{}", page.body);
+    assert!(!page.body.contains("<td>dataset.imported</td>") && !page.body.contains("<td>web.signed_in</td>"));
+    // By time: nothing before 2000; today's events up to today.
+    let today = blindmap_cosell::time::format(blindmap_server_now())[..10].to_owned();
+    assert!(admin.get("/audit?until=1999-12-31").await.body.contains("No event matches these filters."));
+    assert!(admin.get(&format!("/audit?since={today}&until={today}")).await.body.contains("<td>match.revealed</td>"));
+    // Bad filters are refused, not guessed.
+    assert_eq!(admin.get("/audit?since=yesterday").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(admin.get("/audit?action=nonsense").await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(admin.get("/audit?partner=pt_00000000000000000000000000000000").await.status, StatusCode::NOT_FOUND);
+
+    // The CSV has the filtered events, as the page shows them.
+    let csv = admin.get(&format!("/audit.csv?action=match&partner={pid}")).await;
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    let mut lines = csv.body.lines();
+    assert_eq!(lines.next(), Some("at,actor,action,partner,detail"));
+    let rows: Vec<&str> = lines.collect();
+    assert!(!rows.is_empty() && rows.iter().all(|r| r.contains(",match.") && r.contains(",Partner,")), "{rows:?}");
+
+    // Admins only; another organisation sees none of it.
+    let mut rep = signed_in(&vendor, "rita", "rep").await;
+    assert_eq!(rep.get("/audit").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(rep.get("/audit.csv").await.status, StatusCode::FORBIDDEN);
+    let store = common::store_of(&vendor).await;
+    let stranger = store.create_organisation("Stranger").await.unwrap();
+    let eve = store.create_user(&stranger.id, "eve", blindmap_store::Role::Admin).await.unwrap();
+    let token = store.issue_token(&stranger.id, &eve.id, "t").await.unwrap().1.expose().to_owned();
+    let mut eve = Agent::new(&vendor);
+    eve.sign_in(&token).await;
+    let theirs = eve.get("/audit.csv").await;
+    assert!(!theirs.body.contains("match.") && !theirs.body.contains("dataset."), "{}", theirs.body);
+    assert_eq!(eve.get(&format!("/audit?partner={pid}")).await.status, StatusCode::NOT_FOUND);
+}
+
+fn blindmap_server_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
