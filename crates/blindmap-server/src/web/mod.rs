@@ -24,7 +24,7 @@ use crate::http::error::ApiError;
 use account::account;
 use corrections::{correct, corrections_page, undo_correction};
 use forms::{create_cosell, register, register_form};
-use overlaps::{overlaps, overlaps_csv};
+use overlaps::{all_overlaps, all_overlaps_csv, overlaps, overlaps_csv};
 use partners::{matrix, partners};
 use session::{home, link_form, link_signin, signin, signin_form, signout, signout_everywhere, stylesheet};
 
@@ -143,6 +143,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/signout", post(signout))
         .route("/signout/everywhere", post(signout_everywhere))
         .route("/partners", get(partners))
+        .route("/overlaps", get(all_overlaps))
+        .route("/overlaps.csv", get(all_overlaps_csv))
         .route("/partners/{id}", get(matrix))
         .route("/partners/{id}/overlaps", get(overlaps))
         .route("/partners/{id}/overlaps.csv", get(overlaps_csv))

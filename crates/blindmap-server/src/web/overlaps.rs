@@ -6,7 +6,10 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use blindmap_store::{CorrectionId, Direction, OrgId, Partnership, ReportFilter, ReportRow, ReportSort, Run, Tier};
+use blindmap_store::{
+    CorrectionId, Direction, OrgId, Partnership, PartnershipId, ReportFilter, ReportRow, ReportScope, ReportSort, Run,
+    Tier, is_field_name,
+};
 use serde::Deserialize;
 
 use super::format::{csv_safe, pct, thousands};
@@ -29,8 +32,13 @@ pub(crate) struct ListQuery {
     pub(super) owner: String,
     #[serde(default)]
     pub(super) q: String,
+    /// `1`: new since the previous match; `lost`: accounts that overlapped in the previous match
+    /// and no longer do (one partner's list only).
     #[serde(default)]
     pub(super) new: String,
+    /// The partnership (`pt_…`), in the list across partners.
+    #[serde(default)]
+    pub(super) partnership: String,
     #[serde(default)]
     pub(super) sort: String,
     #[serde(default)]
@@ -44,7 +52,13 @@ pub(crate) struct ListQuery {
     /// The correction just made from this list (`mc_…`), to say what was hidden and where to undo it.
     #[serde(default)]
     pub(super) corrected: String,
+    /// Everything else: the filters on the partner's fields, `f_NAME=text` (see `field_filters`).
+    #[serde(flatten)]
+    pub(super) rest: BTreeMap<String, String>,
 }
+
+/// The query parameter of a filter on the partner's field `name`.
+const FIELD_PARAM: &str = "f_";
 
 /// The filters as the template shows them.
 pub(super) struct FilterView {
@@ -52,10 +66,21 @@ pub(super) struct FilterView {
     pub(super) partner: String,
     pub(super) owner: String,
     pub(super) q: String,
-    pub(super) new_only: bool,
-    pub(super) sort: &'static str,
+    /// `""`, `"1"` (new) or `"lost"`.
+    pub(super) changed: String,
+    pub(super) partnership: String,
+    pub(super) sort: String,
     pub(super) desc: bool,
     pub(super) tier: &'static str,
+}
+
+/// A filter on one of the partner's shared fields, as the form shows it.
+pub(super) struct FieldFilter {
+    /// The query parameter and the input's id (`f_owner`).
+    pub(super) param: String,
+    /// The label (`Their owner`).
+    pub(super) label: String,
+    pub(super) value: String,
 }
 
 impl ListQuery {
@@ -75,6 +100,20 @@ impl ListQuery {
         ReportSort::parse(&self.sort).unwrap_or_default()
     }
 
+    /// Whether the list is of the accounts lost since the previous match.
+    pub(super) fn lost(&self) -> bool {
+        self.new == "lost"
+    }
+
+    /// The filters on the partner's fields: every `f_NAME` with a field's name and a value.
+    pub(super) fn field_filters(&self) -> Vec<(String, String)> {
+        self.rest
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(FIELD_PARAM)?.to_owned(), v.trim().to_owned())))
+            .filter(|(k, v)| is_field_name(k) && !v.is_empty())
+            .collect()
+    }
+
     pub(super) fn filter(&self, previous: Option<&Run>) -> ReportFilter {
         let set = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         ReportFilter {
@@ -82,31 +121,42 @@ impl ListQuery {
             partner_segment: set(&self.partner),
             owner: set(&self.owner),
             search: set(self.q.trim()),
+            partner_fields: self.field_filters(),
+            partnership: PartnershipId::parse(&self.partnership),
             previous: previous.map(|r| r.id.clone()),
             new_only: self.new == "1" && previous.is_some(),
             sort: self.sort(),
             descending: self.desc == "1",
-            account: None,
             tier: self.tier(),
+            ..ReportFilter::default()
         }
     }
 
     /// The query string of these filters with `sort`, `desc` and `page` as given.
-    pub(super) fn href(&self, base: &str, sort: ReportSort, desc: bool, page: u64) -> String {
+    pub(super) fn href(&self, base: &str, sort: &ReportSort, desc: bool, page: u64) -> String {
         let mut params: Vec<String> = Vec::new();
-        for (name, value) in [("own", &self.own), ("partner", &self.partner), ("owner", &self.owner), ("q", &self.q)] {
+        for (name, value) in [
+            ("own", &self.own),
+            ("partner", &self.partner),
+            ("owner", &self.owner),
+            ("q", &self.q),
+            ("partnership", &self.partnership),
+        ] {
             if !value.is_empty() {
                 params.push(format!("{name}={}", pct(value)));
             }
         }
-        if self.new == "1" {
-            params.push("new=1".to_owned());
+        for (field, value) in self.field_filters() {
+            params.push(format!("{FIELD_PARAM}{field}={}", pct(&value)));
+        }
+        if self.new == "1" || self.lost() {
+            params.push(format!("new={}", self.new));
         }
         if self.tier() != Some(Tier::Confirmed) {
             params.push(format!("tier={}", self.tier_name()));
         }
-        if sort != ReportSort::Account {
-            params.push(format!("sort={}", sort.name()));
+        if *sort != ReportSort::Account {
+            params.push(format!("sort={}", pct(&sort.name())));
         }
         if desc {
             params.push("desc=1".to_owned());
@@ -118,32 +168,97 @@ impl ListQuery {
     }
 }
 
-/// The list's columns, the same on the page and in the CSV export.
-pub(super) const HEADERS: [(&str, Option<ReportSort>); 12] = [
-    ("Account", Some(ReportSort::Account)),
-    ("Account ID", None),
-    ("Your segment", Some(ReportSort::OwnSegment)),
-    ("Owner", Some(ReportSort::Owner)),
-    ("Their segment", Some(ReportSort::PartnerSegment)),
-    ("What they share", None),
-    ("Match", None),
-    ("Why", None),
-    ("Matched on", None),
-    ("Co-sell", None),
-    ("Registration", None),
-    ("New since last match", None),
-];
+/// A column of the list: its heading and the order it sorts by, if any.
+pub(super) struct Column {
+    pub(super) label: String,
+    pub(super) sort: Option<ReportSort>,
+}
+
+/// The list's columns on the page: the account (with its id), the partner (across partners),
+/// the segments and owner, each field the partner shared, then the match and what was done.
+fn page_columns(across: bool, fields: &[String]) -> Vec<Column> {
+    let column = |label: &str, sort: Option<ReportSort>| Column { label: label.to_owned(), sort };
+    let mut columns = vec![column("Account", Some(ReportSort::Account))];
+    if across {
+        columns.push(column("Partner", Some(ReportSort::Partner)));
+    }
+    columns.push(column("Your segment", Some(ReportSort::OwnSegment)));
+    columns.push(column("Owner", Some(ReportSort::Owner)));
+    columns.push(column("Their segment", Some(ReportSort::PartnerSegment)));
+    for f in fields {
+        columns.push(Column { label: field_label(f), sort: Some(ReportSort::PartnerField(f.clone())) });
+    }
+    for label in ["Match", "Co-sell", "Registration", "Change"] {
+        columns.push(column(label, None));
+    }
+    columns
+}
+
+/// The CSV's columns: the page's, with the account's id, why each pair matched and on what in
+/// columns of their own.
+fn csv_columns(across: bool, fields: &[String]) -> Vec<String> {
+    let mut columns = vec!["Account".to_owned(), "Account ID".to_owned()];
+    if across {
+        columns.push("Partner".to_owned());
+    }
+    columns.extend(["Your segment", "Owner", "Their segment"].map(str::to_owned));
+    columns.extend(fields.iter().map(|f| field_label(f)));
+    columns.extend(["Match", "Why", "Matched on", "Co-sell", "Registration", "Change"].map(str::to_owned));
+    columns
+}
+
+/// How a shared field's column is headed: `Their owner` for `owner`.
+fn field_label(field: &str) -> String {
+    format!("Their {}", field.replace('_', " "))
+}
 
 pub(super) struct ListRow {
     pub(super) account_id: String,
-    pub(super) cells: Vec<String>,
+    /// The account's name as the export wrote it, else its id.
+    pub(super) account: String,
+    pub(super) pid: String,
+    pub(super) partner_name: String,
+    pub(super) own_segment: String,
+    pub(super) owner: String,
+    pub(super) partner_segment: String,
+    /// The partner's shared fields, in the list's field columns' order (empty where not shared).
+    pub(super) fields: Vec<String>,
+    pub(super) tier: &'static str,
+    pub(super) reason: String,
+    pub(super) matched_on: String,
+    pub(super) cosell: String,
+    pub(super) registration: String,
+    pub(super) change: &'static str,
     pub(super) cosell_form: Option<(String, u32)>,
     /// The key types the pair matched on, as a "Not this match" form sends them.
     pub(super) key_types: String,
+    /// Whether the row is an account lost since the previous match: nothing to act on.
+    pub(super) lost: bool,
+}
+
+impl ListRow {
+    /// The row's CSV record, in `csv_columns`' order.
+    fn csv(&self, across: bool) -> Vec<String> {
+        let mut cells = vec![self.account.clone(), self.account_id.clone()];
+        if across {
+            cells.push(self.partner_name.clone());
+        }
+        cells.extend([self.own_segment.clone(), self.owner.clone(), self.partner_segment.clone()]);
+        cells.extend(self.fields.iter().cloned());
+        cells.extend([
+            self.tier.to_owned(),
+            self.reason.clone(),
+            self.matched_on.clone(),
+            self.cosell.clone(),
+            self.registration.clone(),
+            self.change.to_owned(),
+        ]);
+        cells
+    }
 }
 
 pub(super) struct Header {
-    pub(super) label: &'static str,
+    pub(super) label: String,
     pub(super) href: Option<String>,
     pub(super) sort: Option<&'static str>,
 }
@@ -152,21 +267,50 @@ pub(super) struct Header {
 #[template(path = "overlaps.html")]
 pub(super) struct OverlapsPage {
     pub(super) chrome: Chrome,
+    /// The partner's name; empty in the list across partners.
     pub(super) partner: String,
     pub(super) pid: String,
+    /// Where the filters' form goes.
+    pub(super) action: String,
     pub(super) filter: FilterView,
     pub(super) own_segments: Vec<String>,
     pub(super) partner_segments: Vec<String>,
     pub(super) owners: Vec<String>,
+    /// The partners to filter by (across partners): id and name.
+    pub(super) partners: Vec<(String, String)>,
+    pub(super) field_filters: Vec<FieldFilter>,
+    /// Whether there is a previous match to compare with (the "Changed" filter's choices).
+    pub(super) has_previous: bool,
     pub(super) headers: Vec<Header>,
     pub(super) rows: Vec<ListRow>,
     pub(super) showing: String,
+    /// What the list says when it has no rows.
+    pub(super) empty: String,
+    /// Accounts lost since the previous match, and the link to them (one partner's list).
+    pub(super) lost: Option<(String, String)>,
     pub(super) prev: Option<String>,
     pub(super) next: Option<String>,
     pub(super) csv: String,
     pub(super) here: String,
-    /// The correction just made from this list: the account it hid.
-    pub(super) corrected: Option<String>,
+    /// The correction just made from this list: the account it hid, the partnership and partner.
+    pub(super) corrected: Option<(String, String, String)>,
+}
+
+impl OverlapsPage {
+    /// The table's caption.
+    pub(super) fn caption(&self) -> String {
+        let what = if self.filter.changed == "lost" {
+            "Your accounts that overlapped in the previous match and no longer do".to_owned()
+        } else if self.partner.is_empty() {
+            "Your accounts that your partners also have, in the latest match with each".to_owned()
+        } else {
+            format!("Your accounts that {} also has", self.partner)
+        };
+        format!(
+            "{what}: one row per pair (your account and a partner's record it matches), with what the partner shares of \
+             that record"
+        )
+    }
 }
 
 /// What a report of the latest complete match with a partner is read with: the partnership, the
@@ -225,32 +369,46 @@ pub(crate) fn registration_of(row: &ReportRow, registrations: &[(Vec<String>, St
     registrations.iter().find(|(keys, _)| keys.iter().any(|k| row.keys.contains(k))).map(|(_, s)| s.clone())
 }
 
-pub(super) fn list_row(row: ReportRow, registrations: &[(Vec<String>, String)]) -> ListRow {
-    let registration = registration_of(&row, registrations).unwrap_or_default();
+/// This side's submitted registrations by partnership, as `registrations_by_key` has them.
+type Registrations = Vec<(PartnershipId, Vec<(Vec<String>, String)>)>;
+
+/// A row of the list, its shared fields in the order of `fields`.
+pub(super) fn list_row(row: ReportRow, registrations: &Registrations, fields: &[String], lost: bool) -> ListRow {
+    let registration = registrations
+        .iter()
+        .find(|(p, _)| *p == row.partnership)
+        .and_then(|(_, regs)| registration_of(&row, regs))
+        .unwrap_or_default();
     let cosell = row.cosell.as_ref().map_or_else(String::new, |(_, status)| status.clone());
     let cosell_form = match (&row.cosell, row.partner_record) {
         (None, Some(record)) => Some((row.partner_segment.clone(), record)),
         _ => None,
     };
-    let cells = vec![
-        row.name.clone().unwrap_or_else(|| row.account_id.clone()),
-        row.account_id.clone(),
-        row.own_segment.clone(),
-        row.owner.clone().unwrap_or_default(),
-        row.partner_segment.clone(),
-        fields_text(&row.partner_fields),
-        row.tier.as_str().to_owned(),
-        row.reason.clone(),
-        row.key_types.join(", "),
+    let shared = fields.iter().map(|f| row.partner_fields.get(f).cloned().flatten().unwrap_or_default()).collect();
+    ListRow {
+        account: row.name.clone().unwrap_or_else(|| row.account_id.clone()),
+        pid: row.partnership.to_string(),
+        partner_name: row.partner_name,
+        own_segment: row.own_segment,
+        owner: row.owner.unwrap_or_default(),
+        partner_segment: row.partner_segment,
+        fields: shared,
+        tier: row.tier.as_str(),
+        reason: row.reason,
+        matched_on: row.key_types.join(", "),
         cosell,
         registration,
-        match row.new {
-            Some(true) => "new".to_owned(),
-            Some(false) => String::new(),
-            None => "first match".to_owned(),
+        change: match (lost, row.new) {
+            (true, _) => "no longer overlaps",
+            (false, Some(true)) => "new",
+            (false, Some(false)) => "",
+            (false, None) => "first match",
         },
-    ];
-    ListRow { key_types: row.key_types.join(","), account_id: row.account_id, cells, cosell_form }
+        cosell_form,
+        key_types: row.key_types.join(","),
+        account_id: row.account_id,
+        lost,
+    }
 }
 
 /// The segments of a run's result: own rows and the partner's columns.
@@ -261,108 +419,325 @@ pub(super) fn segments(result: Option<&RunResult>) -> (Vec<String>, Vec<String>)
     (own, theirs)
 }
 
+/// The fields the partner shared in a run (of any cell), in the order the policy names them.
+fn shared_fields(result: Option<&RunResult>, into: &mut Vec<String>) {
+    for (_, _, cell) in result.iter().flat_map(|r| r.cells()) {
+        for f in cell.fields.iter().flatten() {
+            if is_field_name(f) && !into.contains(f) {
+                into.push(f.clone());
+            }
+        }
+    }
+}
+
+/// Adds what is not there yet.
+fn merge(into: &mut Vec<String>, more: Vec<String>) {
+    for m in more {
+        if !into.contains(&m) {
+            into.push(m);
+        }
+    }
+}
+
+/// What one list reads: which overlaps, under which filter, and what its page needs beside them.
+struct Source {
+    /// One partner's list: the partnership and its latest complete match.
+    one: Option<(Partnership, Run)>,
+    /// The run whose rows are read: the latest, or for lost accounts the previous one.
+    read: Option<Run>,
+    filter: ReportFilter,
+    registrations: Registrations,
+    fields: Vec<String>,
+    own_segments: Vec<String>,
+    partner_segments: Vec<String>,
+    /// The partners to filter by (across partners).
+    partners: Vec<(String, String)>,
+    has_previous: bool,
+    lost: bool,
+    _slot: crate::http::throttle::Admitted,
+}
+
+impl Source {
+    fn scope(&self) -> ReportScope<'_> {
+        self.read.as_ref().map_or(ReportScope::Latest, ReportScope::Run)
+    }
+
+    fn across(&self) -> bool {
+        self.one.is_none()
+    }
+
+    /// One partner's list (`id` given) or the list across partners.
+    async fn open(state: &AppState, org: &OrgId, id: Option<&str>, query: &ListQuery) -> Result<Self, ApiError> {
+        match id {
+            Some(id) => {
+                let lost = query.lost();
+                let Listing { partnership, run, mut filter, registrations, _slot } =
+                    listing(state, org, id, |p| query.filter(p)).await?;
+                let previous = state.store.previous_complete_run(org, &run).await?;
+                let read = if lost {
+                    // The previous match's rows of accounts that overlap nowhere in the latest one
+                    // (none without a previous match: the latest run's accounts are all in it).
+                    filter.previous = None;
+                    filter.gone_from = Some(run.id.clone());
+                    previous.clone().unwrap_or_else(|| run.clone())
+                } else {
+                    run.clone()
+                };
+                let result = result_of(&read)?;
+                let (own_segments, partner_segments) = segments(result.as_ref());
+                let mut fields = Vec::new();
+                shared_fields(result.as_ref(), &mut fields);
+                Ok(Self {
+                    registrations: vec![(partnership.id.clone(), registrations)],
+                    one: Some((partnership, run)),
+                    read: Some(read),
+                    filter,
+                    fields,
+                    own_segments,
+                    partner_segments,
+                    partners: Vec::new(),
+                    has_previous: previous.is_some(),
+                    lost,
+                    _slot,
+                })
+            }
+            None => {
+                let slot = state.throttle.report(org.as_str()).await?;
+                let (mut fields, mut own_segments, mut partner_segments) = (Vec::new(), Vec::new(), Vec::new());
+                let (mut partners, mut registrations, mut has_previous) = (Vec::new(), Vec::new(), false);
+                for p in state.store.partnerships(org).await? {
+                    let Some(run) = state.store.latest_complete_run(org, &p.id).await? else { continue };
+                    let result = result_of(&run)?;
+                    shared_fields(result.as_ref(), &mut fields);
+                    let (own, theirs) = segments(result.as_ref());
+                    merge(&mut own_segments, own);
+                    merge(&mut partner_segments, theirs);
+                    has_previous |= state.store.previous_complete_run(org, &run).await?.is_some();
+                    registrations.push((p.id.clone(), registrations_by_key(state, org, &p).await?));
+                    partners.push((p.id.to_string(), p.partner_name.clone()));
+                }
+                own_segments.sort();
+                partner_segments.sort();
+                partners.sort_by(|a, b| a.1.cmp(&b.1));
+                // Each row is compared with its own partner's previous match (the store finds it).
+                let mut filter = query.filter(None);
+                filter.new_only = query.new == "1";
+                Ok(Self {
+                    one: None,
+                    read: None,
+                    filter,
+                    registrations,
+                    fields,
+                    own_segments,
+                    partner_segments,
+                    partners,
+                    has_previous,
+                    lost: false,
+                    _slot: slot,
+                })
+            }
+        }
+    }
+}
+
 pub(super) async fn overlaps(
     State(state): State<AppState>,
     signed: Signed,
     Path(id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> PageResult {
+    list_page(&state, &signed, Some(&id), &query).await
+}
+
+/// The list across partners: the latest complete match with each.
+pub(super) async fn all_overlaps(
+    State(state): State<AppState>,
+    signed: Signed,
+    Query(query): Query<ListQuery>,
+) -> PageResult {
+    list_page(&state, &signed, None, &query).await
+}
+
+async fn list_page(state: &AppState, signed: &Signed, id: Option<&str>, query: &ListQuery) -> PageResult {
     let org = signed.org();
     let asked = page_number(&query.page)?;
-    let Listing { partnership, run, filter, registrations, _slot } =
-        listing(&state, org, &id, |p| query.filter(p)).await?;
+    let source = Source::open(state, org, id, query).await?;
+    let scope = source.scope();
+    let filter = &source.filter;
     let (mut page, mut offset) = (asked, (asked - 1).saturating_mul(u64::from(PAGE_ROWS)));
-    let (mut rows, total) = state.store.report_page(org, &run, &filter, offset, PAGE_ROWS).await?;
+    let (mut rows, total) = state.store.report_page_in(org, scope, filter, offset, PAGE_ROWS).await?;
     if total > 0 && offset >= total {
         // Past the end: the last page.
         page = total.div_ceil(u64::from(PAGE_ROWS));
         offset = (page - 1) * u64::from(PAGE_ROWS);
-        rows = state.store.report_page(org, &run, &filter, offset, PAGE_ROWS).await?.0;
+        rows = state.store.report_page_in(org, scope, filter, offset, PAGE_ROWS).await?.0;
     }
-    let base = format!("/partners/{}/overlaps", partnership.id);
+    let (partner, pid) = source
+        .one
+        .as_ref()
+        .map_or_else(|| (String::new(), String::new()), |(p, _)| (p.partner_name.clone(), p.id.to_string()));
+    let base = if pid.is_empty() { "/overlaps".to_owned() } else { format!("/partners/{pid}/overlaps") };
     let sort = query.sort();
     let desc = query.desc == "1";
-    let headers = HEADERS
-        .iter()
-        .map(|(label, by)| Header {
-            label,
-            href: by.map(|b| query.href(&base, b, b == sort && !desc, 1)),
-            sort: by.filter(|b| *b == sort).map(|_| if desc { "descending" } else { "ascending" }),
+    let headers = page_columns(source.across(), &source.fields)
+        .into_iter()
+        .map(|c| Header {
+            href: c.sort.as_ref().map(|b| query.href(&base, b, *b == sort && !desc, 1)),
+            sort: c.sort.as_ref().filter(|b| **b == sort).map(|_| if desc { "descending" } else { "ascending" }),
+            label: c.label,
         })
         .collect();
     let shown = rows.len() as u64;
+    let filtered =
+        *filter != ReportFilter { sort: filter.sort.clone(), descending: filter.descending, ..baseline(&source) };
+    let with = if partner.is_empty() { "your partners".to_owned() } else { partner.clone() };
+    let empty = match (source.lost, filtered) {
+        (true, _) if !source.has_previous => format!("No earlier match with {with} to compare with: nothing lost yet."),
+        (true, false) => {
+            format!("No accounts lost: every account that overlapped with {with} in the previous match still does.")
+        }
+        (true, true) => "No lost accounts match these filters.".to_owned(),
+        (false, true) => "No overlapping accounts match these filters.".to_owned(),
+        (false, false) if partner.is_empty() && source.partners.is_empty() => {
+            "No complete match with any partner yet: there is nothing to list.".to_owned()
+        }
+        (false, false) => format!("No overlapping accounts with {with} in the latest match."),
+    };
     let showing = if total == 0 {
-        "No accounts match these filters.".to_owned()
+        empty.clone()
     } else {
         // A row is a pair (your account, a record of the partner's): say how many accounts too.
-        let accounts = state.store.report_accounts(org, &run, &filter).await?;
+        let accounts = state.store.report_accounts_in(org, scope, filter).await?;
         format!(
-            "Showing {}–{} of {} pair{} ({} of your accounts, each with the records of {} it matches)",
+            "Showing {}–{} of {} pair{} ({} of your accounts, each with the records of {with} it matches)",
             thousands(offset + 1),
             thousands(offset + shown),
             thousands(total),
             if total == 1 { "" } else { "s" },
             thousands(accounts),
-            partnership.partner_name
         )
     };
-    let (own_segments, partner_segments) = segments(result_of(&run)?.as_ref());
+    // One partner's list says how many accounts were lost since the previous match.
+    let lost = match (&source.one, source.lost) {
+        (Some((_, run)), false) => match state.store.previous_complete_run(org, run).await? {
+            Some(previous) => {
+                let gone = ReportFilter { gone_from: Some(run.id.clone()), ..ReportFilter::default() };
+                let n = state.store.report_accounts_in(org, ReportScope::Run(&previous), &gone).await?;
+                let href = ListQuery { new: "lost".into(), tier: "all".into(), ..ListQuery::default() };
+                (n > 0).then(|| (thousands(n), href.href(&base, &ReportSort::Account, false, 1)))
+            }
+            None => None,
+        },
+        _ => None,
+    };
+    let field_filters = source
+        .fields
+        .iter()
+        .map(|f| FieldFilter {
+            param: format!("{FIELD_PARAM}{f}"),
+            label: field_label(f),
+            value: query.rest.get(&format!("{FIELD_PARAM}{f}")).cloned().unwrap_or_default(),
+        })
+        .collect();
+    let owners = state.store.report_owners_in(org, scope).await?;
     let page_view = OverlapsPage {
-        chrome: signed.chrome(&state).await?,
-        partner: partnership.partner_name.clone(),
-        pid: partnership.id.to_string(),
+        chrome: signed.chrome(state).await?,
+        partner,
+        pid,
+        action: base.clone(),
         filter: FilterView {
             own: query.own.clone(),
             partner: query.partner.clone(),
             owner: query.owner.clone(),
             q: query.q.clone(),
-            new_only: filter.new_only,
+            changed: if source.lost {
+                "lost".into()
+            } else if filter.new_only {
+                "1".into()
+            } else {
+                String::new()
+            },
+            partnership: query.partnership.clone(),
             sort: sort.name(),
             desc,
             tier: query.tier_name(),
         },
-        own_segments,
-        partner_segments,
-        owners: state.store.report_owners(org, &run).await?,
+        own_segments: source.own_segments.clone(),
+        partner_segments: source.partner_segments.clone(),
+        owners,
+        partners: source.partners.clone(),
+        field_filters,
+        has_previous: source.has_previous,
         headers,
-        rows: rows.into_iter().map(|r| list_row(r, &registrations)).collect(),
+        rows: rows.into_iter().map(|r| list_row(r, &source.registrations, &source.fields, source.lost)).collect(),
         showing,
-        prev: (page > 1).then(|| query.href(&base, sort, desc, page - 1)),
-        next: (offset + shown < total).then(|| query.href(&base, sort, desc, page + 1)),
-        csv: query.href(&format!("{base}.csv"), sort, desc, 1),
-        here: query.href(&base, sort, desc, page),
+        empty,
+        lost,
+        prev: (page > 1).then(|| query.href(&base, &sort, desc, page - 1)),
+        next: (offset + shown < total).then(|| query.href(&base, &sort, desc, page + 1)),
+        csv: query.href(&format!("{base}.csv"), &sort, desc, 1),
+        here: query.href(&base, &sort, desc, page),
         corrected: match CorrectionId::parse(&query.corrected) {
             Some(id) => state
                 .store
                 .correction(org, &id)
                 .await
                 .ok()
-                .filter(|c| c.partnership == partnership.id && c.removed_at.is_none())
-                .map(|c| c.account_name.unwrap_or(c.account_id)),
+                .filter(|c| source.one.as_ref().is_none_or(|(p, _)| p.id == c.partnership) && c.removed_at.is_none())
+                .and_then(|c| {
+                    let name = source.partners.iter().find(|(p, _)| *p == c.partnership.as_str()).map(|(_, n)| n);
+                    let partner = source.one.as_ref().map(|(p, _)| &p.partner_name).or(name)?.clone();
+                    Some((c.account_name.unwrap_or(c.account_id), c.partnership.to_string(), partner))
+                }),
             None => None,
         },
     };
     Ok(html(StatusCode::OK, &page_view))
 }
 
-/// The list as CSV: every row the filters select, in the list's order, with its columns.
+/// The filter a list has with nothing chosen: what "these filters" are compared with.
+fn baseline(source: &Source) -> ReportFilter {
+    let mut none = ListQuery::default().filter(None);
+    none.previous = source.filter.previous.clone();
+    none.gone_from = source.filter.gone_from.clone();
+    if source.lost {
+        // The lost accounts are listed whatever their tier was (`lost` links with `tier=all`).
+        none.tier = None;
+    }
+    none
+}
+
+/// One partner's list as CSV: every row the filters select, in the list's order, with its columns.
 pub(super) async fn overlaps_csv(
     State(state): State<AppState>,
     signed: Signed,
     Path(id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> PageResult {
+    list_csv(&state, &signed, Some(&id), &query).await
+}
+
+/// The list across partners as CSV.
+pub(super) async fn all_overlaps_csv(
+    State(state): State<AppState>,
+    signed: Signed,
+    Query(query): Query<ListQuery>,
+) -> PageResult {
+    list_csv(&state, &signed, None, &query).await
+}
+
+async fn list_csv(state: &AppState, signed: &Signed, id: Option<&str>, query: &ListQuery) -> PageResult {
     let org = signed.org();
-    let Listing { partnership, run, filter, registrations, _slot } =
-        listing(&state, org, &id, |p| query.filter(p)).await?;
+    let source = Source::open(state, org, id, query).await?;
+    let across = source.across();
     let mut out = csv::Writer::from_writer(Vec::new());
     let csv_error = |e: csv::Error| ApiError::Invalid(format!("cannot write the CSV: {e}"));
-    out.write_record(HEADERS.iter().map(|(label, _)| *label)).map_err(csv_error)?;
+    out.write_record(csv_columns(across, &source.fields)).map_err(csv_error)?;
     let mut failed = None;
     let rows = state
         .store
-        .report_each(org, &run, &filter, |row| {
-            let cells = list_row(row, &registrations).cells;
+        .report_each_in(org, source.scope(), &source.filter, |row| {
+            let cells = list_row(row, &source.registrations, &source.fields, source.lost).csv(across);
             if failed.is_none()
                 && let Err(e) = out.write_record(cells.iter().map(|c| csv_safe(c).into_owned()))
             {
@@ -374,9 +749,15 @@ pub(super) async fn overlaps_csv(
         return Err(csv_error(e).into());
     }
     let body = out.into_inner().map_err(|e| csv_error(e.into_error().into()))?;
-    let detail = serde_json::json!({ "partnership": partnership.id.as_str(), "run": run.id.as_str(), "rows": rows });
+    let (detail, name) = match &source.one {
+        Some((partnership, run)) => (
+            serde_json::json!({ "partnership": partnership.id.as_str(), "run": run.id.as_str(), "rows": rows,
+                                "lost": source.lost }),
+            format!("overlaps-{}.csv", partnership.partner_name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")),
+        ),
+        None => (serde_json::json!({ "partnership": null, "rows": rows }), "overlaps-all-partners.csv".to_owned()),
+    };
     state.store.record_audit(org, &signed.user().name, "report.exported", &detail).await?;
-    let name = format!("overlaps-{}.csv", partnership.partner_name.replace(|c: char| !c.is_ascii_alphanumeric(), "-"));
     let mut response = body.into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
@@ -396,6 +777,13 @@ mod tests {
     #[test]
     fn a_list_link_keeps_its_filters() {
         let q = ListQuery { own: "customers".into(), q: "a b".into(), ..ListQuery::default() };
-        assert_eq!(q.href("/l", ReportSort::Owner, true, 2), "/l?own=customers&q=a%20b&sort=owner&desc=1&page=2");
+        assert_eq!(q.href("/l", &ReportSort::Owner, true, 2), "/l?own=customers&q=a%20b&sort=owner&desc=1&page=2");
+        let mut q = ListQuery { new: "lost".into(), ..ListQuery::default() };
+        q.rest.insert("f_owner".into(), "Kim Lee".into());
+        q.rest.insert("f_Bad".into(), "x".into());
+        q.rest.insert("other".into(), "y".into());
+        assert_eq!(q.field_filters(), [("owner".to_owned(), "Kim Lee".to_owned())]);
+        let sort = ReportSort::PartnerField("stage".into());
+        assert_eq!(q.href("/l", &sort, false, 1), "/l?f_owner=Kim%20Lee&new=lost&sort=field%3Astage");
     }
 }

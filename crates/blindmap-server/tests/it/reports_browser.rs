@@ -19,6 +19,18 @@ use blindmap_server::client::Method;
 
 const WAIT: Duration = Duration::from_secs(15);
 
+/// The account ids of the list's rows, in order (each row's account links to `/accounts/ID`).
+async fn listed_ids(browser: &Browser) -> Vec<String> {
+    let ids = browser
+        .execute(
+            "return [...document.querySelectorAll('#overlaps tbody tr th a')]
+               .map(a => decodeURIComponent(a.getAttribute('href').slice('/accounts/'.length)))",
+            vec![],
+        )
+        .await;
+    serde_json::from_value(ids).expect("a list of ids")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rep_goes_from_sign_in_to_a_csv_of_the_partners_customers_that_are_open_opportunities() {
     let Some(browser) = Browser::start().await else { return };
@@ -74,7 +86,7 @@ async fn a_rep_goes_from_sign_in_to_a_csv_of_the_partners_customers_that_are_ope
     browser.wait_for("#overlaps", WAIT).await;
     let count = browser.text_of("#count").await;
     assert!(count.contains(&format!("of {} pair", wanted.len())), "the list's rows are pairs: {count}");
-    let listed: BTreeSet<String> = browser.texts_of("#overlaps tbody tr td:nth-child(2)").await.into_iter().collect();
+    let listed: BTreeSet<String> = listed_ids(&browser).await.into_iter().collect();
     let expected: BTreeSet<String> = wanted.iter().map(|o| o["account_id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(listed, expected);
 
@@ -91,29 +103,35 @@ async fn a_rep_goes_from_sign_in_to_a_csv_of_the_partners_customers_that_are_ope
     assert!(browser.exists("#overlaps caption").await && browser.exists("#overlaps thead th[scope=col]").await);
 
     // Filter by an owner with the form (no script needed: a plain GET).
-    let owner = browser.texts_of("#overlaps tbody tr td:nth-child(4)").await.into_iter().next().unwrap();
+    let owner = browser.texts_of("#overlaps tbody tr td:nth-child(3)").await.into_iter().next().unwrap();
     browser.select("#owner", &owner).await;
     browser.submit("form.filters").await;
     browser.wait_for_url("owner=", WAIT).await;
-    let owners: BTreeSet<String> = browser.texts_of("#overlaps tbody tr td:nth-child(4)").await.into_iter().collect();
+    let owners: BTreeSet<String> = browser.texts_of("#overlaps tbody tr td:nth-child(3)").await.into_iter().collect();
     assert_eq!(owners, BTreeSet::from([owner.clone()]));
     let kept = browser.execute("return document.querySelector('#own').value", vec![]).await;
     assert_eq!(kept, "open_opportunities", "the other filters are kept");
 
     // The export: the same columns and rows as shown.
-    let shown_rows = browser.texts_of("#overlaps tbody tr td:nth-child(2)").await;
+    let shown_rows = listed_ids(&browser).await;
     let csv = browser.fetch_link("#export").await;
     assert_eq!(csv.status, 200);
     assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
     let mut reader = csv::Reader::from_reader(csv.body.as_bytes());
     let headers: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
     let shown_headers: Vec<String> = browser.texts_of("#overlaps thead th").await;
-    assert_eq!(headers[..], shown_headers[..headers.len()], "the CSV has the list's columns");
+    assert_eq!(shown_headers.last().map(String::as_str), Some("Act"));
+    for shown in &shown_headers[..shown_headers.len() - 1] {
+        assert!(headers.contains(shown), "the CSV has the list's column {shown:?}: {headers:?}");
+    }
+    assert_eq!(headers[..6], ["Account", "Account ID", "Your segment", "Owner", "Their segment", "Their owner"]);
+    let theirs: Vec<&String> = headers.iter().filter(|h| h.starts_with("Their ") && *h != "Their segment").collect();
+    assert_eq!(theirs, ["Their owner"], "the one field shared has a column of its own, and no other");
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.iter().map(|r| r[1].to_owned()).collect::<Vec<_>>(), shown_rows, "and its rows, in its order");
     for r in &rows {
         assert_eq!((&r[2], &r[3], &r[4]), ("open_opportunities", owner.as_str(), "customers"));
-        assert!(r[5].starts_with("owner: ") && !r[5].contains(';'), "only the shared field: {:?}", &r[5]);
+        assert!(!r[5].is_empty(), "the partner's owner, shared: {r:?}");
     }
 
     // Nothing the partner withheld on any page seen.
@@ -179,7 +197,7 @@ async fn a_rep_marks_a_match_wrong_and_it_stays_gone_until_undone() {
     // The list: confirmed by default; possible one click away, each saying why.
     browser.click(&confirmed_cell).await;
     browser.wait_for("#overlaps", WAIT).await;
-    let ids = || async { browser.texts_of("#overlaps tbody tr td:nth-child(2)").await };
+    let ids = || async { listed_ids(&browser).await };
     assert_eq!(ids().await, ["v1", "v2"]);
     let chosen = browser.execute("return document.querySelector('#tier').value", vec![]).await;
     assert_eq!(chosen, "confirmed");
@@ -187,8 +205,8 @@ async fn a_rep_marks_a_match_wrong_and_it_stays_gone_until_undone() {
     browser.submit("form.filters").await;
     browser.wait_for_url("tier=possible", WAIT).await;
     assert_eq!(ids().await, ["v3"]);
-    let tiers = browser.texts_of("#overlaps tbody tr td:nth-child(7)").await;
-    let reasons = browser.texts_of("#overlaps tbody tr td:nth-child(8)").await;
+    let tiers = browser.texts_of("#overlaps tbody tr td .tier").await;
+    let reasons = browser.texts_of("#overlaps tbody tr td .why").await;
     assert_eq!(tiers, ["possible"]);
     assert!(reasons.iter().all(|r| r.starts_with("possible: the name and country agree")), "{reasons:?}");
     browser.goto(&matrix).await;
@@ -239,4 +257,138 @@ async fn a_rep_marks_a_match_wrong_and_it_stays_gone_until_undone() {
     browser.click(&confirmed_cell).await;
     browser.wait_for("#overlaps", WAIT).await;
     assert_eq!(ids().await, ["v1", "v2"]);
+}
+
+/// The accessibility check can fail: on a clean page it finds nothing serious, and after a
+/// broken fragment (an image without a text alternative, a button without a name) is put into
+/// the page it names both rules, their elements and the page, and `assert_accessible` panics.
+/// axe-core runs although the page's CSP forbids every script: the node's CSP is untouched and
+/// still stops a script the page itself would run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accessibility_check_reports_a_broken_page() {
+    use futures_util::FutureExt;
+
+    let Some(browser) = Browser::start().await else { return };
+    let node = common::node("Vendor", None).await;
+    let base = format!("https://127.0.0.1:{}", node.running.addr.port());
+    browser.goto(&format!("{base}/signin")).await;
+    let csp = browser.fetch("/signin").await.header("content-security-policy").map(str::to_owned);
+    assert!(
+        csp.as_deref().is_some_and(|c| c.starts_with("default-src 'none';") && !c.contains("script-src")),
+        "{csp:?}"
+    );
+    let Some(clean) = browser.axe().await else { return };
+    assert!(clean.iter().all(|v| !v.is_serious()), "{clean:?}");
+
+    // The page's own scripts stay blocked: a script element added to the page does not run.
+    browser
+        .execute(
+            "const s = document.createElement('script'); s.textContent = 'window.pageScriptRan = true;';
+             document.body.appendChild(s);",
+            vec![],
+        )
+        .await;
+    assert_eq!(browser.execute("return window.pageScriptRan === true", vec![]).await, false, "the CSP still holds");
+
+    browser
+        .execute(
+            "document.querySelector('main').insertAdjacentHTML('beforeend',
+               '<img id=\"broken-image\" src=\"/assets/none.png\"><button id=\"broken-button\"></button>');",
+            vec![],
+        )
+        .await;
+    let serious = browser.serious_violations().await;
+    let image = serious.iter().find(|v| v.starts_with("image-alt (critical)")).unwrap_or_else(|| panic!("{serious:?}"));
+    assert!(image.contains("#broken-image"), "{image}");
+    let button =
+        serious.iter().find(|v| v.starts_with("button-name (critical)")).unwrap_or_else(|| panic!("{serious:?}"));
+    assert!(button.contains("#broken-button"), "{button}");
+    let failed =
+        std::panic::AssertUnwindSafe(browser.assert_accessible("the broken sign-in page")).catch_unwind().await;
+    let message = failed.expect_err("assert_accessible fails on a broken page");
+    let message = message.downcast_ref::<String>().expect("a formatted message");
+    for part in ["the broken sign-in page", "/signin", "image-alt", "button-name", "#broken-image", "#broken-button"] {
+        assert!(message.contains(part), "{part:?} in {message}");
+    }
+}
+
+/// Every page a rep and the sign-in flows reach passes axe-core's checks with no serious or
+/// critical violation: sign-in with a token and with a link, partners, the matrix, the overlap
+/// list (all, filtered, empty), an account, the registration form (blank and refused), the
+/// corrections page (empty and with a correction) and the error pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_a_rep_reaches_is_accessible() {
+    let Some(browser) = Browser::start().await else { return };
+    let (vendor, _partner, pid, _) = common::matched().await;
+    let (rep_id, token) = common::rep(&vendor).await;
+    let base = format!("https://127.0.0.1:{}", vendor.running.addr.port());
+
+    browser.goto(&format!("{base}/signin")).await;
+    browser.assert_accessible("the sign-in page").await;
+    browser.fill("#token", "not-a-token").await;
+    browser.submit("form[action='/signin']").await;
+    browser.wait_for("[role=alert]", WAIT).await;
+    browser.assert_accessible("a refused sign-in").await;
+    let link = common::call(&vendor, Method::POST, &format!("/api/v1/users/{rep_id}/signin-link"), None).await.unwrap();
+    let url = link["url"].as_str().unwrap();
+    browser.goto(&format!("{base}{}", &url[url.find("/signin/link").unwrap()..])).await;
+    browser.assert_accessible("the one-time link page").await;
+    browser.goto(&format!("{base}/signin/link")).await;
+    browser.assert_accessible("the link page without a link").await;
+
+    browser.goto(&format!("{base}/signin")).await;
+    browser.fill("#token", &token).await;
+    browser.submit("form[action='/signin']").await;
+    browser.wait_for_url("/partners", WAIT).await;
+    browser.assert_accessible("the partners page").await;
+    browser.goto(&format!("{base}/partners/{pid}")).await;
+    browser.assert_accessible("the matrix").await;
+    let list = format!("{base}/partners/{pid}/overlaps");
+    browser.goto(&list).await;
+    browser.wait_for("#overlaps tbody tr", WAIT).await;
+    browser.assert_accessible("the overlap list").await;
+    browser.goto(&format!("{list}?own=open_opportunities&partner=customers&tier=all&sort=owner&desc=1")).await;
+    browser.assert_accessible("a filtered, sorted overlap list").await;
+    browser.goto(&format!("{list}?q=no-such-company-anywhere")).await;
+    browser.assert_accessible("an empty overlap list").await;
+    browser.goto(&format!("{list}?page=9999")).await;
+    browser.assert_accessible("the list's last page").await;
+
+    browser.goto(&list).await;
+    let account = browser.find("#overlaps tbody tr a[href^='/accounts/']").await.attr("href").await.unwrap().unwrap();
+    browser.goto(&format!("{base}{account}")).await;
+    browser.assert_accessible("an account").await;
+    browser.goto(&format!("{base}/accounts/no-such-account")).await;
+    browser.assert_accessible("an account with no matches").await;
+
+    browser.goto(&list).await;
+    let register =
+        browser.find("#overlaps tbody tr a[href*='/register?account=']").await.attr("href").await.unwrap().unwrap();
+    browser.goto(&format!("{base}{register}")).await;
+    browser.assert_accessible("the registration form").await;
+    // Filled in but for a value that is no amount: refused with a message.
+    browser
+        .execute(
+            "for (const [id, v] of [['products', 'cloud'], ['value', 'lots'], ['currency', 'USD'],
+                                    ['expected_close', '2031-01-31']]) document.getElementById(id).value = v;",
+            vec![],
+        )
+        .await;
+    browser.submit("form[action$='/register']").await;
+    browser.wait_for("[role=alert]", WAIT).await;
+    browser.assert_accessible("a refused registration").await;
+
+    browser.goto(&format!("{base}/partners/{pid}/corrections")).await;
+    browser.assert_accessible("the corrections page, empty").await;
+    browser.goto(&list).await;
+    browser.click("#overlaps tbody tr button.quiet").await;
+    browser.wait_for_url("corrected=mc_", WAIT).await;
+    browser.assert_accessible("the list after a correction").await;
+    browser.goto(&format!("{base}/partners/{pid}/corrections")).await;
+    browser.assert_accessible("the corrections page").await;
+
+    browser.goto(&format!("{base}/partners/pt_nosuchpartner")).await;
+    browser.assert_accessible("a page that is not there").await;
+    browser.goto(&format!("{list}?page=x")).await;
+    browser.assert_accessible("a bad page number").await;
 }
