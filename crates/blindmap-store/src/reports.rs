@@ -212,12 +212,28 @@ impl Binds {
     }
 }
 
+/// The run a report's rows are compared with: one, bound where it is used, or each row's own
+/// partnership's previous run (SQL over `r`).
+enum Previous {
+    Run(RunId),
+    Sql(String),
+}
+
+impl Previous {
+    fn sql(&self, binds: &mut Binds) -> String {
+        match self {
+            Self::Run(id) => binds.text(id.as_str()),
+            Self::Sql(sql) => sql.clone(),
+        }
+    }
+}
+
 /// A report's FROM and WHERE, with what the SELECT needs of its scope.
 struct Selection {
     from: String,
     clauses: String,
     /// The run a row's account is compared with (its partnership's previous one), if any.
-    previous: Option<String>,
+    previous: Option<Previous>,
     /// The partnership and partner name of a row, where they vary (across partners).
     partner: Option<(String, String)>,
 }
@@ -262,7 +278,7 @@ impl Store {
                 let from = format!(
                     "run_overlaps o LEFT JOIN dataset_accounts a ON a.dataset_id = {dataset} AND a.account_id = o.account_id"
                 );
-                (from, filter.previous.as_ref().map(|p| binds.text(p.as_str())), None)
+                (from, filter.previous.clone().map(Previous::Run), None)
             }
             ReportScope::Latest => {
                 let org = binds.text(org.as_str());
@@ -284,7 +300,11 @@ impl Store {
                                 AND (pr.started_at < r.started_at OR (pr.started_at = r.started_at AND pr.id < r.id)) \
                                 ORDER BY pr.started_at DESC, pr.id DESC LIMIT 1)"
                     .to_owned();
-                (from, Some(previous), Some(("r.partnership_id".to_owned(), "pp.partner_name".to_owned())))
+                (
+                    from,
+                    Some(Previous::Sql(previous)),
+                    Some(("r.partnership_id".to_owned(), "pp.partner_name".to_owned())),
+                )
             }
         };
         if let Some(p) = &filter.partnership {
@@ -330,7 +350,7 @@ impl Store {
             clauses.push(format!("o.tier = {}", binds.text(tier.as_str())));
         }
         if let Some(before) = previous.as_ref().filter(|_| filter.new_only) {
-            clauses.push(format!("NOT {}", earlier_overlap(before)));
+            clauses.push(format!("NOT {}", earlier_overlap(&before.sql(binds))));
         }
         if let Some(later) = &filter.gone_from {
             let later = binds.text(later.as_str());
@@ -479,9 +499,9 @@ impl Store {
             }
             ReportSort::PartnerField(_) => "o.account_id".to_owned(),
         };
-        let new_sql = match &previous {
+        let new_sql = match previous.map(|p| p.sql(&mut binds)) {
             Some(before) => {
-                format!("CASE WHEN {before} IS NULL THEN NULL WHEN {} THEN 0 ELSE 1 END", earlier_overlap(before))
+                format!("CASE WHEN {before} IS NULL THEN NULL WHEN {} THEN 0 ELSE 1 END", earlier_overlap(&before))
             }
             None => "NULL".to_owned(),
         };

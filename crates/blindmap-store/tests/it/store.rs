@@ -706,7 +706,17 @@ async fn reports_sort_and_filter_by_shared_fields_list_lost_accounts_and_span_pa
         async move {
             // Runs are ordered by their start (milliseconds): one after the other.
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-            let id = start(&store, &org, &dataset, &partnership).await;
+            let id = RunId::generate();
+            let run = NewRun {
+                id: &id,
+                org: &org,
+                partnership: &partnership.id,
+                role: RunRole::Initiator,
+                dataset: &dataset,
+                started_by: "ada",
+                sharing: &SharingPolicy::default(),
+            };
+            store.start_run(&run).await.unwrap();
             store.complete_run(&org, &id, &complete(overlaps)).await.unwrap();
             store.run(&org, &id).await.unwrap()
         }
