@@ -14,7 +14,7 @@ use crate::common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::common::browser::Browser;
+use crate::common::browser::{Browser, Key};
 use blindmap_server::client::Method;
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -391,4 +391,86 @@ async fn every_page_a_rep_reaches_is_accessible() {
     browser.assert_accessible("a page that is not there").await;
     browser.goto(&format!("{list}?page=x")).await;
     browser.assert_accessible("a bad page number").await;
+}
+
+/// Issue 15's layout (WCAG 1.4.10 Reflow): at 1280×1024 and on a 390×844 phone no rep's page
+/// scrolls sideways — wide tables scroll inside their own named, focusable region — and at 1280
+/// every action of the overlap list is in view. On the phone the list's region scrolls with the
+/// keyboard and the page still passes axe-core's checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reps_pages_fit_a_laptop_and_reflow_on_a_phone() {
+    let Some(browser) = Browser::start().await else { return };
+    let (vendor, _partner, pid, _) = common::matched().await;
+    let (_, token) = common::rep(&vendor).await;
+    let base = format!("https://127.0.0.1:{}", vendor.running.addr.port());
+    browser.goto(&format!("{base}/signin")).await;
+    browser.fill("#token", &token).await;
+    browser.submit("form[action='/signin']").await;
+    browser.wait_for_url("/partners", WAIT).await;
+    let list = format!("{base}/partners/{pid}/overlaps");
+    browser.goto(&list).await;
+    let account = browser.find("#overlaps tbody tr th a").await.attr("href").await.unwrap().unwrap();
+    let register = browser.find("#overlaps td.act a[href*='/register']").await.attr("href").await.unwrap().unwrap();
+    let pages = [
+        ("the sign-in page", format!("{base}/signin")),
+        ("the partners page", format!("{base}/partners")),
+        ("the matrix", format!("{base}/partners/{pid}")),
+        ("the overlap list", list.clone()),
+        ("the overlap list, all tiers, by owner", format!("{list}?tier=all&sort=owner&desc=1")),
+        ("an empty overlap list", format!("{list}?q=no-such-company-anywhere")),
+        ("the lost accounts", format!("{list}?new=lost&tier=all")),
+        ("the list across partners", format!("{base}/overlaps")),
+        ("an account", format!("{base}{account}")),
+        ("the registration form", format!("{base}{register}")),
+        ("the corrections page", format!("{base}/partners/{pid}/corrections")),
+        ("a page that is not there", format!("{base}/partners/pt_nosuchpartner")),
+    ];
+    for (width, height) in [(1280, 1024), (390, 844)] {
+        browser.set_viewport(width, height).await;
+        for (what, url) in &pages {
+            browser.goto(url).await;
+            browser.assert_no_horizontal_scroll(&format!("{what} at {width} px")).await;
+        }
+    }
+
+    // At 1280 the list's actions are all in view, its first row's and its last's.
+    browser.set_viewport(1280, 1024).await;
+    for url in [list.clone(), format!("{base}/overlaps?tier=all")] {
+        browser.goto(&url).await;
+        let placed = browser
+            .execute(
+                "const all = [...document.querySelectorAll('#overlaps td.act button, #overlaps td.act a')];
+                 return [all.length, all.filter(e => { const r = e.getBoundingClientRect();
+                   return r.width === 0 || r.left < 0 || r.right > window.innerWidth; }).map(e => e.outerHTML)];",
+                vec![],
+            )
+            .await;
+        let (count, outside): (u64, Vec<String>) = serde_json::from_value(placed).unwrap();
+        assert!(count >= 3, "{url}: the list has actions");
+        assert!(outside.is_empty(), "{url}: actions out of view at 1280 px: {outside:?}");
+    }
+
+    // On the phone the table is wider than its region, which scrolls, not the page; the region
+    // is named by the table's caption and takes focus, so arrow keys scroll it.
+    browser.set_viewport(390, 844).await;
+    browser.goto(&list).await;
+    let region = browser
+        .execute(
+            "const r = document.querySelector('#overlaps').closest('.table-scroll');
+             return { wider: r.scrollWidth > r.clientWidth, tabindex: r.getAttribute('tabindex'), role: r.getAttribute('role'),
+                      named: document.getElementById(r.getAttribute('aria-labelledby')).tagName };",
+            vec![],
+        )
+        .await;
+    assert_eq!(region, serde_json::json!({ "wider": true, "tabindex": "0", "role": "region", "named": "CAPTION" }));
+    browser.execute("document.querySelector('.table-scroll').focus()", vec![]).await;
+    for _ in 0..5 {
+        browser.press(Key::Right).await;
+    }
+    let scrolled = browser.execute("return document.querySelector('.table-scroll').scrollLeft", vec![]).await;
+    assert!(scrolled.as_f64().is_some_and(|x| x > 0.0), "the keyboard scrolls the region: {scrolled}");
+    browser.assert_no_horizontal_scroll("the overlap list, scrolled, at 390 px").await;
+    browser.assert_accessible("the overlap list at 390 px").await;
+    browser.goto(&format!("{base}/overlaps")).await;
+    browser.assert_accessible("the list across partners at 390 px").await;
 }

@@ -519,8 +519,7 @@ impl Browser {
             let widest = self
                 .execute(
                     "return [...document.querySelectorAll('body *')]
-                       .filter(e => e.getBoundingClientRect().right > window.innerWidth
-                                    && !e.closest('.table-scroll'))
+                       .filter(e => e.getBoundingClientRect().right > window.innerWidth)
                        .slice(0, 8).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
                                       + (e.className ? '.' + e.className : '')
                                       + ' right=' + Math.round(e.getBoundingClientRect().right))",
