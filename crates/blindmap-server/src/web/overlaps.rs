@@ -452,6 +452,8 @@ struct Source {
     partner_segments: Vec<String>,
     /// The partners to filter by (across partners).
     partners: Vec<(String, String)>,
+    /// One partner's previous complete match, if any.
+    previous: Option<Run>,
     has_previous: bool,
     lost: bool,
     _slot: crate::http::throttle::Admitted,
@@ -497,6 +499,7 @@ impl Source {
                     partner_segments,
                     partners: Vec::new(),
                     has_previous: previous.is_some(),
+                    previous,
                     lost,
                     _slot,
                 })
@@ -531,6 +534,7 @@ impl Source {
                     own_segments,
                     partner_segments,
                     partners,
+                    previous: None,
                     has_previous,
                     lost: false,
                     _slot: slot,
@@ -618,16 +622,13 @@ async fn list_page(state: &AppState, signed: &Signed, id: Option<&str>, query: &
         )
     };
     // One partner's list says how many accounts were lost since the previous match.
-    let lost = match (&source.one, source.lost) {
-        (Some((_, run)), false) => match state.store.previous_complete_run(org, run).await? {
-            Some(previous) => {
-                let gone = ReportFilter { gone_from: Some(run.id.clone()), ..ReportFilter::default() };
-                let n = state.store.report_accounts_in(org, ReportScope::Run(&previous), &gone).await?;
-                let href = ListQuery { new: "lost".into(), tier: "all".into(), ..ListQuery::default() };
-                (n > 0).then(|| (thousands(n), href.href(&base, &ReportSort::Account, false, 1)))
-            }
-            None => None,
-        },
+    let lost = match (&source.one, &source.previous, source.lost) {
+        (Some((_, run)), Some(previous), false) => {
+            let gone = ReportFilter { gone_from: Some(run.id.clone()), ..ReportFilter::default() };
+            let n = state.store.report_accounts_in(org, ReportScope::Run(previous), &gone).await?;
+            let href = ListQuery { new: "lost".into(), tier: "all".into(), ..ListQuery::default() };
+            (n > 0).then(|| (thousands(n), href.href(&base, &ReportSort::Account, false, 1)))
+        }
         _ => None,
     };
     let field_filters = source
