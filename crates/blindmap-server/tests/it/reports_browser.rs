@@ -314,8 +314,9 @@ async fn the_accessibility_check_reports_a_broken_page() {
 
 /// Every page a rep and the sign-in flows reach passes axe-core's checks with no serious or
 /// critical violation: sign-in with a token and with a link, partners, the matrix, the overlap
-/// list (all, filtered, empty), an account, the registration form (blank and refused), the
-/// corrections page (empty and with a correction) and the error pages.
+/// list (all, filtered, sorted by a shared field, empty, lost accounts), the list across
+/// partners, an account, the registration form (blank and refused), the corrections page (empty
+/// and with a correction) and the error pages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_a_rep_reaches_is_accessible() {
     let Some(browser) = Browser::start().await else { return };
@@ -353,6 +354,15 @@ async fn every_page_a_rep_reaches_is_accessible() {
     browser.assert_accessible("an empty overlap list").await;
     browser.goto(&format!("{list}?page=9999")).await;
     browser.assert_accessible("the list's last page").await;
+    browser.goto(&format!("{list}?f_owner=a&sort=field:owner&desc=1")).await;
+    browser.assert_accessible("the list filtered and sorted by a field the partner shares").await;
+    browser.goto(&format!("{list}?new=lost&tier=all")).await;
+    browser.assert_accessible("the lost accounts (none: no earlier match)").await;
+    browser.goto(&format!("{base}/overlaps")).await;
+    browser.wait_for("#overlaps tbody tr", WAIT).await;
+    browser.assert_accessible("the list across partners").await;
+    browser.goto(&format!("{base}/overlaps?sort=partner&desc=1&q=no-such-company-anywhere")).await;
+    browser.assert_accessible("the list across partners, empty").await;
 
     browser.goto(&list).await;
     let account = browser.find("#overlaps tbody tr a[href^='/accounts/']").await.attr("href").await.unwrap().unwrap();
