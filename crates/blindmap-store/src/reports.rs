@@ -383,10 +383,40 @@ impl Store {
         limit: u32,
     ) -> Result<(Vec<ReportRow>, u64), StoreError> {
         let total = self.report_pairs_in(org, scope, filter).await?;
+        Ok((self.report_rows_in(org, scope, filter, offset, limit).await?, total))
+    }
+
+    /// A page of the overlaps in `scope` as a report lists them, without counting them (see
+    /// [`Store::report_counts_in`]).
+    pub async fn report_rows_in(
+        &self,
+        org: &OrgId,
+        scope: ReportScope<'_>,
+        filter: &ReportFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<ReportRow>, StoreError> {
+        check_scope(org, scope)?;
         let (sql, binds) = self.report_select(org, scope, filter, offset, i64::from(limit));
         let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&self.pool).await?;
-        let items = rows.iter().map(|r| report_row(r, scope)).collect::<Result<Vec<_>, _>>()?;
-        Ok((items, total))
+        rows.iter().map(|r| report_row(r, scope)).collect()
+    }
+
+    /// How many rows (pairs) the report of `scope` under `filter` has, and how many distinct
+    /// accounts of this side they are about: both in one pass over the rows.
+    pub async fn report_counts_in(
+        &self,
+        org: &OrgId,
+        scope: ReportScope<'_>,
+        filter: &ReportFilter,
+    ) -> Result<(u64, u64), StoreError> {
+        check_scope(org, scope)?;
+        let mut binds = Binds::default();
+        let Selection { from, clauses, .. } = self.report_where(org, scope, filter, &mut binds);
+        let sql = format!("SELECT COUNT(*), COUNT(DISTINCT o.account_id) FROM {from} WHERE {clauses}");
+        let row = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?;
+        let count = |i: usize| u64::try_from(row.get::<i64, _>(i)).unwrap_or(0);
+        Ok((count(0), count(1)))
     }
 
     /// How many rows (pairs) `run`'s report under `filter` has.

@@ -568,14 +568,15 @@ async fn list_page(state: &AppState, signed: &Signed, id: Option<&str>, query: &
     let source = Source::open(state, org, id, query).await?;
     let scope = source.scope();
     let filter = &source.filter;
+    // Pairs and the accounts behind them, counted in one pass.
+    let (total, accounts) = state.store.report_counts_in(org, scope, filter).await?;
     let (mut page, mut offset) = (asked, (asked - 1).saturating_mul(u64::from(PAGE_ROWS)));
-    let (mut rows, total) = state.store.report_page_in(org, scope, filter, offset, PAGE_ROWS).await?;
     if total > 0 && offset >= total {
         // Past the end: the last page.
         page = total.div_ceil(u64::from(PAGE_ROWS));
         offset = (page - 1) * u64::from(PAGE_ROWS);
-        rows = state.store.report_page_in(org, scope, filter, offset, PAGE_ROWS).await?.0;
     }
+    let rows = state.store.report_rows_in(org, scope, filter, offset, PAGE_ROWS).await?;
     let (partner, pid) = source
         .one
         .as_ref()
@@ -611,7 +612,6 @@ async fn list_page(state: &AppState, signed: &Signed, id: Option<&str>, query: &
         empty.clone()
     } else {
         // A row is a pair (your account, a record of the partner's): say how many accounts too.
-        let accounts = state.store.report_accounts_in(org, scope, filter).await?;
         format!(
             "Showing {}–{} of {} pair{} ({} of your accounts, each with the records of {with} it matches)",
             thousands(offset + 1),

@@ -771,6 +771,12 @@ async fn reports_sort_and_filter_by_shared_fields_list_lost_accounts_and_span_pa
     let (rows, total) = page(None, all.clone()).await;
     assert_eq!(total, 4, "three pairs with Partner, one with Another");
     assert_eq!(store.report_accounts_in(&org, ReportScope::Latest, &all).await.unwrap(), 3, "Northwind counted once");
+    assert_eq!(store.report_counts_in(&org, ReportScope::Latest, &all).await.unwrap(), (4, 3), "both in one pass");
+    let by_owner = ReportFilter { partner_fields: vec![("owner".into(), "k".into())], ..all.clone() };
+    assert_eq!(store.report_counts_in(&org, ReportScope::Run(&latest), &by_owner).await.unwrap(), (1, 1));
+    let fourth = store.report_rows_in(&org, ReportScope::Latest, &all, 3, 10).await.unwrap();
+    assert_eq!(names(&fourth), ["Société Générale d'Équipement SAS"], "the fourth row, uncounted");
+    assert!(store.report_counts_in(&other_org_probe(&store).await, ReportScope::Run(&latest), &all).await.is_err());
     let partners: Vec<(&str, &str, Option<bool>)> =
         rows.iter().map(|r| (r.account_id.as_str(), r.partner_name.as_str(), r.new)).collect();
     assert_eq!(
@@ -811,6 +817,11 @@ async fn reports_sort_and_filter_by_shared_fields_list_lost_accounts_and_span_pa
     let other = store.create_organisation("Other").await.unwrap();
     assert_eq!(store.report_page_in(&other.id, ReportScope::Latest, &all, 0, 10).await.unwrap().1, 0);
     assert!(store.report_page_in(&other.id, ReportScope::Run(&latest), &all, 0, 10).await.is_err());
+}
+
+/// A fresh organisation, to ask for another's run.
+async fn other_org_probe(store: &Store) -> OrgId {
+    store.create_organisation("Probe").await.unwrap().id
 }
 
 async fn idempotency_keys_lapse_or_are_released_when_their_request_is_gone(store: Store) {
