@@ -348,15 +348,23 @@ pub(super) async fn registrations_by_key(
     org: &OrgId,
     partnership: &Partnership,
 ) -> Result<Vec<(Vec<String>, String)>, ApiError> {
+    let mut all = submitted_registrations(state, org).await?;
+    Ok(all.remove(&partnership.id).unwrap_or_default())
+}
+
+/// The registrations this side submitted, by partnership, by their customer keys.
+async fn submitted_registrations(
+    state: &AppState,
+    org: &OrgId,
+) -> Result<BTreeMap<PartnershipId, Vec<(Vec<String>, String)>>, ApiError> {
     let submitted = state.store.registrations_page(org, Some(Direction::Submitted), None, None, 1000).await?;
-    Ok(submitted
-        .into_iter()
-        .filter(|s| s.partnership == partnership.id)
-        .map(|s| {
-            let state = s.registration.state.as_str().replace('_', " ");
-            (s.registration.submission.customer_keys.into_iter().collect(), state)
-        })
-        .collect())
+    let mut by_partnership: BTreeMap<PartnershipId, Vec<(Vec<String>, String)>> = BTreeMap::new();
+    for s in submitted {
+        let state = s.registration.state.as_str().replace('_', " ");
+        let keys = s.registration.submission.customer_keys.into_iter().collect();
+        by_partnership.entry(s.partnership).or_default().push((keys, state));
+    }
+    Ok(by_partnership)
 }
 
 pub(crate) fn fields_text(fields: &BTreeMap<String, Option<String>>) -> String {
@@ -508,6 +516,7 @@ impl Source {
                 let slot = state.throttle.report(org.as_str()).await?;
                 let (mut fields, mut own_segments, mut partner_segments) = (Vec::new(), Vec::new(), Vec::new());
                 let (mut partners, mut registrations, mut has_previous) = (Vec::new(), Vec::new(), false);
+                let mut submitted = submitted_registrations(state, org).await?;
                 for p in state.store.partnerships(org).await? {
                     let Some(run) = state.store.latest_complete_run(org, &p.id).await? else { continue };
                     let result = result_of(&run)?;
@@ -516,7 +525,7 @@ impl Source {
                     merge(&mut own_segments, own);
                     merge(&mut partner_segments, theirs);
                     has_previous |= state.store.previous_complete_run(org, &run).await?.is_some();
-                    registrations.push((p.id.clone(), registrations_by_key(state, org, &p).await?));
+                    registrations.push((p.id.clone(), submitted.remove(&p.id).unwrap_or_default()));
                     partners.push((p.id.to_string(), p.partner_name.clone()));
                 }
                 own_segments.sort();

@@ -278,6 +278,8 @@ async fn reps_sign_in_read_filter_export_and_act() {
     assert!(page.body.contains("Deal registered with Partner") && page.body.contains("In review"), "{}", page.body);
     let page = agent.get(&format!("/partners/{pid}/overlaps?q=northwind")).await;
     assert!(page.body.contains(">in review</td>"), "the list shows the registration: {}", page.body);
+    let page = agent.get("/overlaps?q=northwind").await;
+    assert!(page.body.contains(">in review</td>"), "so does the list across partners: {}", page.body);
 
     // Another organisation's pages are not found; signing out ends the session.
     let page = agent.get("/partners/pt_00000000000000000000000000000000").await;
