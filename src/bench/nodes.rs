@@ -164,6 +164,8 @@ async fn time_pages(
         ("search \"acct12\"".to_owned(), format!("{list}?q=acct12")),
         ("by partner segment, descending".to_owned(), format!("{list}?sort=partner_segment&desc=1&page=10")),
         ("new since the last match".to_owned(), format!("{list}?new=1")),
+        ("across partners, first page".to_owned(), "/overlaps".to_owned()),
+        ("across partners, by partner, descending".to_owned(), "/overlaps?sort=partner&desc=1&page=10".to_owned()),
     ];
     let mut pages = Vec::new();
     for (what, path) in asks {
@@ -172,7 +174,7 @@ async fn time_pages(
         let status = response.status();
         let body = response.text().await?;
         let seconds = started.elapsed().as_secs_f64();
-        if !status.is_success() || !body.contains("<table id=\"overlaps\">") {
+        if !status.is_success() || !body.contains("<table id=\"overlaps\"") {
             bail!("{what}: the page answered {status}");
         }
         pages.push((what, seconds));

@@ -51,7 +51,7 @@ pub use ids::{DatasetId, EndpointId, EventId, OrgId, PartnershipId, RunId, Token
 pub use orgs::{ApiToken, ListedUser, Organisation, Principal, Role, TokenInfo, User, UserState};
 pub use partnerships::{InviteSecret, Partnership, PartnershipState, SharingPolicy, SharingRule};
 pub use registrations::{Allowance, Direction, Record, StoredRegistration};
-pub use reports::{CellTiers, ReportFilter, ReportRow, ReportSort};
+pub use reports::{CellTiers, ReportFilter, ReportRow, ReportScope, ReportSort, is_field_name};
 pub use runs::Tier;
 pub use runs::{
     Completion, ListedOverlap, NewRun, OverlapCursor, OverlapFilter, Run, RunOverlap, RunRole, RunState, STALE_AFTER_MS,

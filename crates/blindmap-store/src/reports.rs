@@ -12,7 +12,7 @@ use crate::runs::{Run, Tier};
 use crate::{Backend, Store, StoreError};
 
 /// What a report lists, in which order.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum ReportSort {
     /// By the account's name (then id).
     #[default]
@@ -23,26 +23,50 @@ pub enum ReportSort {
     PartnerSegment,
     /// By the account's owner.
     Owner,
+    /// By the partner's name (a report across partners).
+    Partner,
+    /// By a field the partner shared of its record (absent values first, ascending).
+    PartnerField(String),
 }
 
 impl ReportSort {
-    /// Every order, as pages name them.
-    pub const ALL: [(Self, &'static str); 4] = [
+    /// Every order but the partner's fields, as pages name them.
+    pub const ALL: [(Self, &'static str); 5] = [
         (Self::Account, "account"),
         (Self::OwnSegment, "segment"),
         (Self::PartnerSegment, "partner_segment"),
         (Self::Owner, "owner"),
+        (Self::Partner, "partner"),
     ];
 
-    /// From its name.
+    /// The prefix of a partner field's order: `field:owner` sorts by the partner's `owner`.
+    pub const FIELD_PREFIX: &'static str = "field:";
+
+    /// From its name (`field:NAME` for a partner's field, NAME a field name of the protocol's).
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.iter().find(|(_, n)| *n == text).map(|(s, _)| *s)
+        if let Some(field) = text.strip_prefix(Self::FIELD_PREFIX) {
+            return is_field_name(field).then(|| Self::PartnerField(field.to_owned()));
+        }
+        Self::ALL.iter().find(|(_, n)| *n == text).map(|(s, _)| s.clone())
     }
 
     /// Its name.
-    pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|(s, _)| *s == self).map_or("account", |(_, n)| n)
+    pub fn name(&self) -> String {
+        match self {
+            Self::PartnerField(field) => format!("{}{field}", Self::FIELD_PREFIX),
+            other => Self::ALL.iter().find(|(s, _)| s == other).map_or("account", |(_, n)| n).to_owned(),
+        }
     }
+}
+
+/// Whether `name` can be a disclosed field's name (the protocol's rule, spec §5.3: a lower-case
+/// letter, then lower-case letters, digits and underscores, at most 64 bytes): only such names
+/// are put in a query's JSON path, and they are bound, never spliced.
+pub fn is_field_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= 64
+        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// Which overlaps of a run a report lists.
@@ -59,16 +83,34 @@ pub struct ReportFilter {
     /// Only accounts whose name or id contains this, folded: any case, with or without accents
     /// (see `search.rs` for the fold).
     pub search: Option<String>,
-    /// The earlier run to compare with: each row says whether its account is new since.
+    /// Only overlaps whose partner shared these fields with values containing these texts (any
+    /// ASCII case), one (field, text) each; fields not named as [`is_field_name`] says match nothing.
+    pub partner_fields: Vec<(String, String)>,
+    /// Only overlaps with this partnership (a report across partners).
+    pub partnership: Option<PartnershipId>,
+    /// The earlier run to compare with: each row says whether its account is new since. A
+    /// report across partners compares each row with its own partnership's previous run.
     pub previous: Option<RunId>,
     /// Only accounts new since `previous`.
     pub new_only: bool,
+    /// Only accounts that overlap nowhere in this later run of the same partnership: listing the
+    /// previous run's report with the current run here lists the accounts lost since.
+    pub gone_from: Option<RunId>,
     /// Only matches of this tier.
     pub tier: Option<Tier>,
     /// The order.
     pub sort: ReportSort,
     /// Descending instead of ascending.
     pub descending: bool,
+}
+
+/// Which runs a report reads: one, or the latest complete run with each partner.
+#[derive(Debug, Clone, Copy)]
+pub enum ReportScope<'a> {
+    /// One run.
+    Run(&'a Run),
+    /// The latest complete run of every partnership of the organisation.
+    Latest,
 }
 
 /// One cell's overlapping accounts by their best tier (see [`Store::report_cells`]).
@@ -87,6 +129,10 @@ pub struct CellTiers {
 /// One listed overlap: this side's account and what the partner shared of its record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportRow {
+    /// The partnership of the run the overlap is from.
+    pub partnership: PartnershipId,
+    /// The partner's name.
+    pub partner_name: String,
     /// Your account's id.
     pub account_id: String,
     /// Its name as your export wrote it.
@@ -117,6 +163,81 @@ pub struct ReportRow {
     pub new: Option<bool>,
 }
 
+/// A query's parameters, numbered (`$1`, `$2`, …) in the order they are taken: every one is
+/// used by the text that took it (a prepared statement is cached by its text, with its
+/// parameters' count, and PostgreSQL must infer each one's type).
+#[derive(Default)]
+struct Binds(Vec<Bind>);
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+impl Binds {
+    fn text(&mut self, value: impl Into<String>) -> String {
+        self.0.push(Bind::Text(value.into()));
+        format!("${}", self.0.len())
+    }
+
+    fn int(&mut self, value: i64) -> String {
+        self.0.push(Bind::Int(value));
+        format!("${}", self.0.len())
+    }
+
+    fn apply<'q>(
+        &'q self,
+        mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+        for b in &self.0 {
+            query = match b {
+                Bind::Text(t) => query.bind(t.as_str()),
+                Bind::Int(i) => query.bind(*i),
+            };
+        }
+        query
+    }
+
+    fn apply_scalar<'q>(
+        &'q self,
+        mut query: sqlx::query::QueryScalar<'q, sqlx::Any, i64, sqlx::any::AnyArguments>,
+    ) -> sqlx::query::QueryScalar<'q, sqlx::Any, i64, sqlx::any::AnyArguments> {
+        for b in &self.0 {
+            query = match b {
+                Bind::Text(t) => query.bind(t.as_str()),
+                Bind::Int(i) => query.bind(*i),
+            };
+        }
+        query
+    }
+}
+
+/// The run a report's rows are compared with: one, bound where it is used, or each row's own
+/// partnership's previous run (SQL over `r`).
+enum Previous {
+    Run(RunId),
+    Sql(String),
+}
+
+impl Previous {
+    fn sql(&self, binds: &mut Binds) -> String {
+        match self {
+            Self::Run(id) => binds.text(id.as_str()),
+            Self::Sql(sql) => sql.clone(),
+        }
+    }
+}
+
+/// A report's FROM and WHERE, with what the SELECT needs of its scope.
+struct Selection {
+    from: String,
+    clauses: String,
+    /// The run a row's account is compared with (its partnership's previous one), if any.
+    previous: Option<Previous>,
+    /// The partnership and partner name of a row, where they vary (across partners).
+    partner: Option<(String, String)>,
+}
+
 /// A search as a LIKE pattern matching its fold anywhere, `\` escaping the wildcards. Folded
 /// first: compatibility decomposition can make a wildcard (full-width `％` is `%`).
 fn contains_pattern(text: &str) -> String {
@@ -134,45 +255,110 @@ impl Store {
         }
     }
 
-    /// The WHERE clause and binds (from `$3`) of `filter` over `o` (run_overlaps) and `a`
-    /// (dataset_accounts) of `run`, `$1` being the run and `$2` its dataset: overlaps hidden by
-    /// the organisation's corrections are never listed or counted. Every bind is used: a prepared
-    /// statement is cached by its text, with its parameters' count.
-    fn report_where(&self, run: &Run, filter: &ReportFilter) -> (String, Vec<String>) {
-        let mut clauses = vec!["o.run_id = $1".to_owned()];
-        let mut binds: Vec<String> = Vec::new();
-        let mut bind = |value: String| {
-            binds.push(value);
-            format!("${}", binds.len() + 2)
+    /// The SQL of the partner's shared field `name` of `o`'s record, the name bound (see
+    /// [`is_field_name`]: only such names reach here).
+    fn partner_field_sql(&self, name: &str, binds: &mut Binds) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("json_extract(o.fields, {})", binds.text(format!("$.{name}"))),
+            Backend::Postgres => format!("(o.fields::json ->> {})", binds.text(name)),
+        }
+    }
+
+    /// The FROM and WHERE of `filter` over `o` (run_overlaps), `a` (dataset_accounts) and, across
+    /// partners, `r` (match_runs) and `pp` (partnerships) in `scope`: overlaps hidden by the
+    /// organisation's corrections are never listed or counted.
+    fn report_where(&self, org: &OrgId, scope: ReportScope<'_>, filter: &ReportFilter, binds: &mut Binds) -> Selection {
+        let mut clauses = Vec::new();
+        let (from, previous, partner) = match scope {
+            ReportScope::Run(run) => {
+                let (id, dataset) = (binds.text(run.id.as_str()), binds.text(run.dataset.as_str()));
+                let (org, partnership) = (binds.text(org.as_str()), binds.text(run.partnership.as_str()));
+                clauses.push(format!("o.run_id = {id}"));
+                clauses.push(format!("NOT {}", self.corrected_sql(&org, &partnership)));
+                let from = format!(
+                    "run_overlaps o LEFT JOIN dataset_accounts a ON a.dataset_id = {dataset} AND a.account_id = o.account_id"
+                );
+                (from, filter.previous.clone().map(Previous::Run), None)
+            }
+            ReportScope::Latest => {
+                let org = binds.text(org.as_str());
+                // The latest complete run of each partnership, as `latest_complete_run` orders them.
+                clauses.push(format!(
+                    "o.run_id IN (SELECT lr.id FROM match_runs lr WHERE lr.org_id = {org} AND lr.state = 'complete' \
+                     AND NOT EXISTS (SELECT 1 FROM match_runs nr WHERE nr.org_id = lr.org_id \
+                     AND nr.partnership_id = lr.partnership_id AND nr.state = 'complete' \
+                     AND (nr.started_at > lr.started_at OR (nr.started_at = lr.started_at AND nr.id > lr.id))))"
+                ));
+                clauses.push(format!("NOT {}", self.corrected_sql(&org, "r.partnership_id")));
+                let from = "run_overlaps o JOIN match_runs r ON r.id = o.run_id \
+                            JOIN partnerships pp ON pp.id = r.partnership_id \
+                            LEFT JOIN dataset_accounts a ON a.dataset_id = r.dataset_id AND a.account_id = o.account_id"
+                    .to_owned();
+                // Each row's partnership's previous complete run, as `previous_complete_run` finds it.
+                let previous = "(SELECT pr.id FROM match_runs pr WHERE pr.org_id = r.org_id \
+                                AND pr.partnership_id = r.partnership_id AND pr.state = 'complete' AND pr.id <> r.id \
+                                AND (pr.started_at < r.started_at OR (pr.started_at = r.started_at AND pr.id < r.id)) \
+                                ORDER BY pr.started_at DESC, pr.id DESC LIMIT 1)"
+                    .to_owned();
+                (
+                    from,
+                    Some(Previous::Sql(previous)),
+                    Some(("r.partnership_id".to_owned(), "pp.partner_name".to_owned())),
+                )
+            }
         };
-        let (org, partnership) = (bind(run.org.as_str().to_owned()), bind(run.partnership.as_str().to_owned()));
-        clauses.push(format!("NOT {}", self.corrected_sql(&org, &partnership)));
+        if let Some(p) = &filter.partnership {
+            match scope {
+                ReportScope::Run(run) if &run.partnership != p => clauses.push("1 = 0".to_owned()),
+                ReportScope::Run(_) => {}
+                ReportScope::Latest => clauses.push(format!("r.partnership_id = {}", binds.text(p.as_str()))),
+            }
+        }
         if let Some(a) = &filter.account {
-            clauses.push(format!("o.account_id = {}", bind(a.clone())));
+            clauses.push(format!("o.account_id = {}", binds.text(a.clone())));
         }
         if let Some(s) = &filter.own_segment {
-            clauses.push(format!("o.own_segment = {}", bind(s.clone())));
+            clauses.push(format!("o.own_segment = {}", binds.text(s.clone())));
         }
         if let Some(s) = &filter.partner_segment {
-            clauses.push(format!("o.partner_segment = {}", bind(s.clone())));
+            clauses.push(format!("o.partner_segment = {}", binds.text(s.clone())));
         }
         if let Some(owner) = &filter.owner {
-            clauses.push(format!("{} = {}", self.owner_sql(), bind(owner.clone())));
+            clauses.push(format!("{} = {}", self.owner_sql(), binds.text(owner.clone())));
         }
         if let Some(q) = filter.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-            let p = bind(contains_pattern(q));
+            let p = binds.text(contains_pattern(q));
             // Rows an older version wrote (until the store is next opened) fall back to ASCII folding.
             clauses.push(format!(
                 "COALESCE(a.search_text, LOWER(COALESCE(a.display_name, '') || ' ' || o.account_id)) LIKE {p} ESCAPE '\\'"
             ));
         }
+        for (field, text) in &filter.partner_fields {
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            if !is_field_name(field) {
+                clauses.push("1 = 0".to_owned());
+                continue;
+            }
+            let value = self.partner_field_sql(field, binds);
+            let pattern = binds.text(like_pattern(&text.to_lowercase()));
+            clauses.push(format!("LOWER(COALESCE({value}, '')) LIKE {pattern} ESCAPE '\\'"));
+        }
         if let Some(tier) = filter.tier {
-            clauses.push(format!("o.tier = {}", bind(tier.as_str().to_owned())));
+            clauses.push(format!("o.tier = {}", binds.text(tier.as_str())));
         }
-        if let Some(before) = filter.previous.as_ref().filter(|_| filter.new_only) {
-            clauses.push(format!("NOT {}", earlier_overlap(&bind(before.as_str().to_owned()))));
+        if let Some(before) = previous.as_ref().filter(|_| filter.new_only) {
+            clauses.push(format!("NOT {}", earlier_overlap(&before.sql(binds))));
         }
-        (clauses.join(" AND "), binds)
+        if let Some(later) = &filter.gone_from {
+            let later = binds.text(later.as_str());
+            clauses.push(format!(
+                "NOT EXISTS (SELECT 1 FROM run_overlaps g WHERE g.run_id = {later} AND g.account_id = o.account_id)"
+            ));
+        }
+        Selection { from, clauses: clauses.join(" AND "), previous, partner }
     }
 
     /// A page of `run`'s overlaps as a report lists them, and how many there are in all.
@@ -184,51 +370,100 @@ impl Store {
         offset: u64,
         limit: u32,
     ) -> Result<(Vec<ReportRow>, u64), StoreError> {
-        let total = self.report_pairs(org, run, filter).await?;
-        let (_, binds) = self.report_where(run, filter);
-        let sql = self.report_select(run, filter);
-        let query =
-            report_binds(sqlx::query(sqlx::AssertSqlSafe(sql)), org, run, filter, &binds, offset, i64::from(limit));
-        let rows = query.fetch_all(&self.pool).await?;
-        let items = rows.iter().map(report_row).collect::<Result<Vec<_>, _>>()?;
-        Ok((items, total))
+        self.report_page_in(org, ReportScope::Run(run), filter, offset, limit).await
+    }
+
+    /// A page of the overlaps in `scope` as a report lists them, and how many there are in all.
+    pub async fn report_page_in(
+        &self,
+        org: &OrgId,
+        scope: ReportScope<'_>,
+        filter: &ReportFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<ReportRow>, u64), StoreError> {
+        let total = self.report_pairs_in(org, scope, filter).await?;
+        Ok((self.report_rows_in(org, scope, filter, offset, limit).await?, total))
+    }
+
+    /// A page of the overlaps in `scope` as a report lists them, without counting them (see
+    /// [`Store::report_counts_in`]).
+    pub async fn report_rows_in(
+        &self,
+        org: &OrgId,
+        scope: ReportScope<'_>,
+        filter: &ReportFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<ReportRow>, StoreError> {
+        check_scope(org, scope)?;
+        let (sql, binds) = self.report_select(org, scope, filter, offset, i64::from(limit));
+        let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| report_row(r, scope)).collect()
+    }
+
+    /// How many rows (pairs) the report of `scope` under `filter` has, and how many distinct
+    /// accounts of this side they are about: both in one pass over the rows.
+    pub async fn report_counts_in(
+        &self,
+        org: &OrgId,
+        scope: ReportScope<'_>,
+        filter: &ReportFilter,
+    ) -> Result<(u64, u64), StoreError> {
+        check_scope(org, scope)?;
+        let mut binds = Binds::default();
+        let Selection { from, clauses, .. } = self.report_where(org, scope, filter, &mut binds);
+        let sql = format!("SELECT COUNT(*), COUNT(DISTINCT o.account_id) FROM {from} WHERE {clauses}");
+        let row = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?;
+        let count = |i: usize| u64::try_from(row.get::<i64, _>(i)).unwrap_or(0);
+        Ok((count(0), count(1)))
     }
 
     /// How many rows (pairs) `run`'s report under `filter` has.
     pub async fn report_pairs(&self, org: &OrgId, run: &Run, filter: &ReportFilter) -> Result<u64, StoreError> {
-        if &run.org != org {
-            return Err(StoreError::NotFound("run"));
-        }
-        let (clauses, binds) = self.report_where(run, filter);
-        let sql = format!(
-            "SELECT COUNT(*) FROM run_overlaps o \
-             LEFT JOIN dataset_accounts a ON a.dataset_id = $2 AND a.account_id = o.account_id WHERE {clauses}"
-        );
-        let mut count =
-            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(run.id.as_str()).bind(run.dataset.as_str());
-        for b in &binds {
-            count = count.bind(b.as_str());
-        }
-        Ok(u64::try_from(count.fetch_one(&self.pool).await?).unwrap_or(0))
+        self.report_pairs_in(org, ReportScope::Run(run), filter).await
+    }
+
+    /// How many rows (pairs) the report of `scope` under `filter` has.
+    pub async fn report_pairs_in(
+        &self,
+        org: &OrgId,
+        scope: ReportScope<'_>,
+        filter: &ReportFilter,
+    ) -> Result<u64, StoreError> {
+        self.report_count(org, scope, filter, "COUNT(*)").await
     }
 
     /// How many distinct accounts of this side the rows of `run`'s report under `filter` are
     /// about: fewer than the rows (pairs) when an account overlaps several partner records.
     pub async fn report_accounts(&self, org: &OrgId, run: &Run, filter: &ReportFilter) -> Result<u64, StoreError> {
-        if &run.org != org {
-            return Err(StoreError::NotFound("run"));
-        }
-        let (clauses, binds) = self.report_where(run, filter);
-        let sql = format!(
-            "SELECT COUNT(DISTINCT o.account_id) FROM run_overlaps o \
-             LEFT JOIN dataset_accounts a ON a.dataset_id = $2 AND a.account_id = o.account_id WHERE {clauses}"
-        );
-        let mut count =
-            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(run.id.as_str()).bind(run.dataset.as_str());
-        for b in &binds {
-            count = count.bind(b.as_str());
-        }
-        Ok(u64::try_from(count.fetch_one(&self.pool).await?).unwrap_or(0))
+        self.report_accounts_in(org, ReportScope::Run(run), filter).await
+    }
+
+    /// How many distinct accounts of this side the rows of the report of `scope` under `filter`
+    /// are about (an account overlapping several partners is counted once).
+    pub async fn report_accounts_in(
+        &self,
+        org: &OrgId,
+        scope: ReportScope<'_>,
+        filter: &ReportFilter,
+    ) -> Result<u64, StoreError> {
+        self.report_count(org, scope, filter, "COUNT(DISTINCT o.account_id)").await
+    }
+
+    async fn report_count(
+        &self,
+        org: &OrgId,
+        scope: ReportScope<'_>,
+        filter: &ReportFilter,
+        count: &str,
+    ) -> Result<u64, StoreError> {
+        check_scope(org, scope)?;
+        let mut binds = Binds::default();
+        let Selection { from, clauses, .. } = self.report_where(org, scope, filter, &mut binds);
+        let sql = format!("SELECT {count} FROM {from} WHERE {clauses}");
+        let query = binds.apply_scalar(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)));
+        Ok(u64::try_from(query.fetch_one(&self.pool).await?).unwrap_or(0))
     }
 
     /// Every row of `run`'s report under `filter`, in its order, handed to `each` as the
@@ -238,57 +473,86 @@ impl Store {
         org: &OrgId,
         run: &Run,
         filter: &ReportFilter,
+        each: impl FnMut(ReportRow),
+    ) -> Result<u64, StoreError> {
+        self.report_each_in(org, ReportScope::Run(run), filter, each).await
+    }
+
+    /// Every row of the report of `scope` under `filter`, in its order, handed to `each` as the
+    /// database streams them; how many.
+    pub async fn report_each_in(
+        &self,
+        org: &OrgId,
+        scope: ReportScope<'_>,
+        filter: &ReportFilter,
         mut each: impl FnMut(ReportRow),
     ) -> Result<u64, StoreError> {
         use futures_util::TryStreamExt;
-        if &run.org != org {
-            return Err(StoreError::NotFound("run"));
-        }
-        let (_, binds) = self.report_where(run, filter);
-        let sql = self.report_select(run, filter);
-        let query = report_binds(sqlx::query(sqlx::AssertSqlSafe(sql)), org, run, filter, &binds, 0, i64::MAX);
-        let mut rows = query.fetch(&self.pool);
+        check_scope(org, scope)?;
+        let (sql, binds) = self.report_select(org, scope, filter, 0, i64::MAX);
+        let mut rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch(&self.pool);
         let mut n = 0;
         while let Some(row) = rows.try_next().await? {
-            each(report_row(&row)?);
+            each(report_row(&row, scope)?);
             n += 1;
         }
         Ok(n)
     }
 
-    /// The SELECT of a report page: its parameters are `$1` the run, `$2` its dataset, then the
-    /// filter's binds, the organisation, the partnership, the limit, the offset and, with a
-    /// previous run, that run (see [`report_binds`]).
-    fn report_select(&self, run: &Run, filter: &ReportFilter) -> String {
-        let (clauses, binds) = self.report_where(run, filter);
-        let from =
-            "FROM run_overlaps o LEFT JOIN dataset_accounts a ON a.dataset_id = $2 AND a.account_id = o.account_id";
+    /// The SELECT of a report page and its parameters.
+    fn report_select(
+        &self,
+        org: &OrgId,
+        scope: ReportScope<'_>,
+        filter: &ReportFilter,
+        offset: u64,
+        limit: i64,
+    ) -> (String, Binds) {
+        let mut binds = Binds::default();
+        let Selection { from, clauses, previous, partner } = self.report_where(org, scope, filter, &mut binds);
         let owner = self.owner_sql();
         let direction = if filter.descending { "DESC" } else { "ASC" };
-        let order = match filter.sort {
+        let order = match &filter.sort {
             ReportSort::Account => {
                 format!("LOWER(COALESCE(a.display_name, o.account_id)) {direction}, o.account_id {direction}")
             }
             ReportSort::OwnSegment => format!("o.own_segment {direction}, o.account_id"),
             ReportSort::PartnerSegment => format!("o.partner_segment {direction}, o.account_id"),
             ReportSort::Owner => format!("COALESCE({owner}, '') {direction}, o.account_id"),
+            ReportSort::Partner => match &partner {
+                Some((_, name)) => format!("{name} {direction}, o.account_id"),
+                None => "o.account_id".to_owned(),
+            },
+            ReportSort::PartnerField(field) if is_field_name(field) => {
+                let value = self.partner_field_sql(field, &mut binds);
+                format!("LOWER(COALESCE({value}, '')) {direction}, o.account_id")
+            }
+            ReportSort::PartnerField(_) => "o.account_id".to_owned(),
         };
-        let n = binds.len() + 2;
-        let (org_p, partnership_p, limit_p, offset_p) = (n + 1, n + 2, n + 3, n + 4);
-        let new_sql = match filter.previous {
-            Some(_) => format!("CASE WHEN {} THEN 0 ELSE 1 END", earlier_overlap(&format!("${}", n + 5))),
+        let new_sql = match previous.map(|p| p.sql(&mut binds)) {
+            Some(before) => {
+                format!("CASE WHEN {before} IS NULL THEN NULL WHEN {} THEN 0 ELSE 1 END", earlier_overlap(&before))
+            }
             None => "NULL".to_owned(),
         };
+        let (partnership, partner_name) = partner.unwrap_or_else(|| ("o.run_id".to_owned(), "o.run_id".to_owned()));
+        let (org_p, partnership_p) = (binds.text(org.as_str()), partnership.clone());
         let cosell = format!(
-            "(SELECT c.id || ' ' || c.status FROM cosell_records c WHERE c.org_id = ${org_p} \
-             AND c.partnership_id = ${partnership_p} AND c.own_account = o.account_id ORDER BY c.updated_at DESC LIMIT 1)"
+            "(SELECT c.id || ' ' || c.status FROM cosell_records c WHERE c.org_id = {org_p} \
+             AND c.partnership_id = {} AND c.own_account = o.account_id ORDER BY c.updated_at DESC LIMIT 1)",
+            match scope {
+                ReportScope::Run(run) => binds.text(run.partnership.as_str()),
+                ReportScope::Latest => partnership_p,
+            }
         );
-        format!(
+        let (limit_p, offset_p) = (binds.int(limit), binds.int(i64::try_from(offset).unwrap_or(i64::MAX)));
+        let sql = format!(
             "SELECT o.account_id, a.display_name, o.own_segment, {owner}, o.partner_segment, o.partner_record, \
-             o.key_types, o.fields, a.domains, a.duns, a.name, a.country, {cosell}, {new_sql}, o.tier, o.reason {from} \
-             WHERE {clauses} \
-             ORDER BY {order}, o.partner_segment, o.partner_record LIMIT ${limit_p} OFFSET ${offset_p}"
-        )
+             o.key_types, o.fields, a.domains, a.duns, a.name, a.country, {cosell}, {new_sql}, o.tier, o.reason, \
+             {partnership}, {partner_name} FROM {from} WHERE {clauses} \
+             ORDER BY {order}, o.partner_segment, o.partner_record LIMIT {limit_p} OFFSET {offset_p}"
+        );
+        (sql, binds)
     }
 
     /// Per cell of `run`'s matrix (own segment, partner segment), how many of this side's
@@ -332,22 +596,16 @@ impl Store {
 
     /// The owners of `run`'s overlapping accounts, sorted: what a report filters by.
     pub async fn report_owners(&self, org: &OrgId, run: &Run) -> Result<Vec<String>, StoreError> {
-        if &run.org != org {
-            return Err(StoreError::NotFound("run"));
-        }
-        let sql = format!(
-            "SELECT DISTINCT {} FROM run_overlaps o JOIN dataset_accounts a ON a.dataset_id = $2 \
-             AND a.account_id = o.account_id WHERE o.run_id = $1 AND NOT {}",
-            self.owner_sql(),
-            self.corrected_sql("$3", "$4")
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(run.id.as_str())
-            .bind(run.dataset.as_str())
-            .bind(run.org.as_str())
-            .bind(run.partnership.as_str())
-            .fetch_all(&self.pool)
-            .await?;
+        self.report_owners_in(org, ReportScope::Run(run)).await
+    }
+
+    /// The owners of the overlapping accounts in `scope`, sorted.
+    pub async fn report_owners_in(&self, org: &OrgId, scope: ReportScope<'_>) -> Result<Vec<String>, StoreError> {
+        check_scope(org, scope)?;
+        let mut binds = Binds::default();
+        let Selection { from, clauses, .. } = self.report_where(org, scope, &ReportFilter::default(), &mut binds);
+        let sql = format!("SELECT DISTINCT {} FROM {from} WHERE {clauses}", self.owner_sql());
+        let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&self.pool).await?;
         let mut owners: Vec<String> = rows.iter().filter_map(|r| r.get::<Option<String>, _>(0)).collect();
         owners.sort();
         Ok(owners)
@@ -360,57 +618,35 @@ impl Store {
         org: &OrgId,
         account_id: &str,
     ) -> Result<Vec<(PartnershipId, String, ReportRow)>, StoreError> {
-        let runs = sqlx::query(
-            "SELECT r.id FROM match_runs r WHERE r.org_id = $1 AND r.state = 'complete' AND r.finished_at = \
-             (SELECT MAX(l.finished_at) FROM match_runs l WHERE l.org_id = $1 AND l.partnership_id = r.partnership_id \
-             AND l.state = 'complete')",
-        )
-        .bind(org.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out = Vec::new();
         let filter = ReportFilter { account: Some(account_id.to_owned()), ..ReportFilter::default() };
-        for r in runs {
-            let run = self.run(org, &RunId(r.get(0))).await?;
-            let (rows, _) = self.report_page(org, &run, &filter, 0, 1000).await?;
-            out.extend(rows.into_iter().map(|row| (run.partnership.clone(), run.partner_name.clone(), row)));
-        }
+        let (rows, _) = self.report_page_in(org, ReportScope::Latest, &filter, 0, 1000).await?;
+        let mut out: Vec<_> =
+            rows.into_iter().map(|row| (row.partnership.clone(), row.partner_name.clone(), row)).collect();
         out.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(out)
     }
 }
 
-/// Binds a report SELECT's parameters (see [`Store::report_select`]).
-fn report_binds<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
-    org: &'q OrgId,
-    run: &'q Run,
-    filter: &'q ReportFilter,
-    binds: &'q [String],
-    offset: u64,
-    limit: i64,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
-    query = query.bind(run.id.as_str()).bind(run.dataset.as_str());
-    for b in binds {
-        query = query.bind(b.as_str());
+/// A report of one run is only its organisation's.
+fn check_scope(org: &OrgId, scope: ReportScope<'_>) -> Result<(), StoreError> {
+    match scope {
+        ReportScope::Run(run) if &run.org != org => Err(StoreError::NotFound("run")),
+        _ => Ok(()),
     }
-    query = query
-        .bind(org.as_str())
-        .bind(run.partnership.as_str())
-        .bind(limit)
-        .bind(i64::try_from(offset).unwrap_or(i64::MAX));
-    if let Some(previous) = &filter.previous {
-        query = query.bind(previous.as_str());
-    }
-    query
 }
 
-/// Whether `o`'s account overlapped in the run the parameter `run` names.
+/// `text` as a LIKE pattern matching it anywhere, `\` escaping the wildcards.
+fn like_pattern(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// Whether `o`'s account overlapped in the run the SQL `run` names.
 fn earlier_overlap(run: &str) -> String {
     format!("EXISTS (SELECT 1 FROM run_overlaps p WHERE p.run_id = {run} AND p.account_id = o.account_id)")
 }
 
-fn report_row(r: &sqlx::any::AnyRow) -> Result<ReportRow, StoreError> {
+fn report_row(r: &sqlx::any::AnyRow, scope: ReportScope<'_>) -> Result<ReportRow, StoreError> {
     let corrupt = StoreError::Corrupt;
     let key_types: String = r.get(6);
     let fields: String = r.get(7);
@@ -428,7 +664,13 @@ fn report_row(r: &sqlx::any::AnyRow) -> Result<ReportRow, StoreError> {
         keys.push(format!("name_country:{country}|{name}"));
     }
     let position: i64 = r.get(5);
+    let (partnership, partner_name) = match scope {
+        ReportScope::Run(run) => (run.partnership.clone(), run.partner_name.clone()),
+        ReportScope::Latest => (PartnershipId(r.get(16)), r.get(17)),
+    };
     Ok(ReportRow {
+        partnership,
+        partner_name,
         account_id: r.get(0),
         name: r.get(1),
         own_segment: r.get(2),

@@ -124,10 +124,13 @@ async fn overlaps(
     {
         super::contract::check_filter(name, value.as_deref())?;
     }
-    let sort = match q.sort.as_deref() {
+    // The pages also sort by partner and by the partner's fields; the API's contract names these four.
+    let sort = match q.sort.as_deref().map(ReportSort::parse) {
         None => ReportSort::Account,
-        Some(s) => ReportSort::parse(s)
-            .ok_or_else(|| ApiError::Invalid("sort is account, segment, partner_segment or owner".into()))?,
+        Some(Some(
+            s @ (ReportSort::Account | ReportSort::OwnSegment | ReportSort::PartnerSegment | ReportSort::Owner),
+        )) => s,
+        Some(_) => return Err(ApiError::Invalid("sort is account, segment, partner_segment or owner".into())),
     };
     let tier = match q.tier.as_deref() {
         None => None,
@@ -146,8 +149,8 @@ async fn overlaps(
             new_only: q.new_only && previous.is_some(),
             sort,
             descending: q.desc,
-            account: None,
             tier,
+            ..ReportFilter::default()
         })
         .await?;
     let (rows, total) = state.store.report_page(org, &run, &filter, u64::from(q.offset), limit).await?;

@@ -57,7 +57,7 @@ pub(super) async fn correct(
         note: Some(form.note.as_str()),
     };
     let correction = crate::service::corrections::add(&state.store, org, &signed.user().name, asked).await?;
-    let to = if back.starts_with(&format!("/partners/{pid}/overlaps")) {
+    let to = if back.starts_with(&format!("/partners/{pid}/overlaps")) || back.starts_with("/overlaps") {
         with_corrected(&back, &correction.id)
     } else {
         back

@@ -28,7 +28,7 @@ use data::{activate_dataset, data_page, dataset_page, delete_dataset, upload};
 use forms::{create_cosell, register, register_form};
 use home::home;
 use manage::{accept_invite, end_partnership, invite};
-use overlaps::{overlaps, overlaps_csv};
+use overlaps::{all_overlaps, all_overlaps_csv, overlaps, overlaps_csv};
 use partners::{matrix, partners};
 use registrations::{decide, precheck, registration_page, registrations_page, request_extension};
 use runs::{history, run_page, run_transcript, start_run};
@@ -126,7 +126,7 @@ impl Chrome {
     fn nav(&self) -> Vec<(&'static str, &'static str)> {
         use blindmap_store::Role;
         let Some(role) = self.role else { return Vec::new() };
-        let mut links = vec![("/", "Home"), ("/partners", "Partners")];
+        let mut links = vec![("/", "Home"), ("/partners", "Partners"), ("/overlaps", "Overlaps")];
         if matches!(role, Role::Admin | Role::Rep) {
             links.push(("/registrations", "Registrations"));
         }
@@ -214,6 +214,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/tokens/{id}/revoke", post(revoke_token))
         .route("/runs/{id}", get(run_page))
         .route("/runs/{id}/transcript", get(run_transcript))
+        .route("/overlaps", get(all_overlaps))
+        .route("/overlaps.csv", get(all_overlaps_csv))
         .route("/partners/{id}", get(matrix))
         .route("/partners/{id}/overlaps", get(overlaps))
         .route("/partners/{id}/overlaps.csv", get(overlaps_csv))

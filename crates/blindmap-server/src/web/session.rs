@@ -220,6 +220,8 @@ pub(super) struct LinkPage {
 
 #[derive(Deserialize)]
 pub(super) struct LinkQuery {
+    /// Absent (the link cut short): the page says to sign in with a token instead of a bare 400.
+    #[serde(default)]
     pub(super) secret: String,
 }
 

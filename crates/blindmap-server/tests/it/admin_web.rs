@@ -83,7 +83,7 @@ async fn each_role_gets_its_own_navigation_and_a_home_page() {
 
     let home = admin.get("/").await;
     assert_eq!(home.status, StatusCode::OK);
-    assert_eq!(nav(&home), ["/", "/partners", "/registrations", "/data"]);
+    assert_eq!(nav(&home), ["/", "/partners", "/overlaps", "/registrations", "/data", "/users", "/audit"]);
     assert!(home.body.contains("aria-current=\"page\">Home"), "{}", home.body);
     // A fresh node: the four steps, none done, each with where to do it.
     for step in ["Import your accounts", "Pair with a partner", "Choose what each partner sees", "Run a first match"] {
@@ -94,7 +94,7 @@ async fn each_role_gets_its_own_navigation_and_a_home_page() {
     assert!(home.body.contains("No webhook endpoint is failing."));
 
     let home = rep.get("/").await;
-    assert_eq!(nav(&home), ["/", "/partners", "/registrations"], "reps do not manage data");
+    assert_eq!(nav(&home), ["/", "/partners", "/overlaps", "/registrations"], "reps do not manage data");
     assert!(home.body.contains("An admin of your organisation does these steps."));
     assert!(!home.body.contains("Webhooks"), "webhooks are the admins'");
     assert_eq!(rep.get("/data").await.status, StatusCode::OK, "reps may look");

@@ -14,10 +14,22 @@ use crate::common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::common::browser::Browser;
+use crate::common::browser::{Browser, Key};
 use blindmap_server::client::Method;
 
 const WAIT: Duration = Duration::from_secs(15);
+
+/// The account ids of the list's rows, in order (each row's account links to `/accounts/ID`).
+async fn listed_ids(browser: &Browser) -> Vec<String> {
+    let ids = browser
+        .execute(
+            "return [...document.querySelectorAll('#overlaps tbody tr th a')]
+               .map(a => decodeURIComponent(a.getAttribute('href').slice('/accounts/'.length)))",
+            vec![],
+        )
+        .await;
+    serde_json::from_value(ids).expect("a list of ids")
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rep_goes_from_sign_in_to_a_csv_of_the_partners_customers_that_are_open_opportunities() {
@@ -78,7 +90,7 @@ async fn a_rep_goes_from_sign_in_to_a_csv_of_the_partners_customers_that_are_ope
     browser.wait_for("#overlaps", WAIT).await;
     let count = browser.text_of("#count").await;
     assert!(count.contains(&format!("of {} pair", wanted.len())), "the list's rows are pairs: {count}");
-    let listed: BTreeSet<String> = browser.texts_of("#overlaps tbody tr td:nth-child(2)").await.into_iter().collect();
+    let listed: BTreeSet<String> = listed_ids(&browser).await.into_iter().collect();
     let expected: BTreeSet<String> = wanted.iter().map(|o| o["account_id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(listed, expected);
 
@@ -95,29 +107,35 @@ async fn a_rep_goes_from_sign_in_to_a_csv_of_the_partners_customers_that_are_ope
     assert!(browser.exists("#overlaps caption").await && browser.exists("#overlaps thead th[scope=col]").await);
 
     // Filter by an owner with the form (no script needed: a plain GET).
-    let owner = browser.texts_of("#overlaps tbody tr td:nth-child(4)").await.into_iter().next().unwrap();
+    let owner = browser.texts_of("#overlaps tbody tr td:nth-child(3)").await.into_iter().next().unwrap();
     browser.select("#owner", &owner).await;
     browser.submit("form.filters").await;
     browser.wait_for_url("owner=", WAIT).await;
-    let owners: BTreeSet<String> = browser.texts_of("#overlaps tbody tr td:nth-child(4)").await.into_iter().collect();
+    let owners: BTreeSet<String> = browser.texts_of("#overlaps tbody tr td:nth-child(3)").await.into_iter().collect();
     assert_eq!(owners, BTreeSet::from([owner.clone()]));
     let kept = browser.execute("return document.querySelector('#own').value", vec![]).await;
     assert_eq!(kept, "open_opportunities", "the other filters are kept");
 
     // The export: the same columns and rows as shown.
-    let shown_rows = browser.texts_of("#overlaps tbody tr td:nth-child(2)").await;
+    let shown_rows = listed_ids(&browser).await;
     let csv = browser.fetch_link("#export").await;
     assert_eq!(csv.status, 200);
     assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
     let mut reader = csv::Reader::from_reader(csv.body.as_bytes());
     let headers: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
     let shown_headers: Vec<String> = browser.texts_of("#overlaps thead th").await;
-    assert_eq!(headers[..], shown_headers[..headers.len()], "the CSV has the list's columns");
+    assert_eq!(shown_headers.last().map(String::as_str), Some("Act"));
+    for shown in &shown_headers[..shown_headers.len() - 1] {
+        assert!(headers.contains(shown), "the CSV has the list's column {shown:?}: {headers:?}");
+    }
+    assert_eq!(headers[..6], ["Account", "Account ID", "Your segment", "Owner", "Their segment", "Their owner"]);
+    let theirs: Vec<&String> = headers.iter().filter(|h| h.starts_with("Their ") && *h != "Their segment").collect();
+    assert_eq!(theirs, ["Their owner"], "the one field shared has a column of its own, and no other");
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.iter().map(|r| r[1].to_owned()).collect::<Vec<_>>(), shown_rows, "and its rows, in its order");
     for r in &rows {
         assert_eq!((&r[2], &r[3], &r[4]), ("open_opportunities", owner.as_str(), "customers"));
-        assert!(r[5].starts_with("owner: ") && !r[5].contains(';'), "only the shared field: {:?}", &r[5]);
+        assert!(!r[5].is_empty(), "the partner's owner, shared: {r:?}");
     }
 
     // Nothing the partner withheld on any page seen.
@@ -183,7 +201,7 @@ async fn a_rep_marks_a_match_wrong_and_it_stays_gone_until_undone() {
     // The list: confirmed by default; possible one click away, each saying why.
     browser.click(&confirmed_cell).await;
     browser.wait_for("#overlaps", WAIT).await;
-    let ids = || async { browser.texts_of("#overlaps tbody tr td:nth-child(2)").await };
+    let ids = || async { listed_ids(&browser).await };
     assert_eq!(ids().await, ["v1", "v2"]);
     let chosen = browser.execute("return document.querySelector('#tier').value", vec![]).await;
     assert_eq!(chosen, "confirmed");
@@ -191,8 +209,8 @@ async fn a_rep_marks_a_match_wrong_and_it_stays_gone_until_undone() {
     browser.submit("form.filters").await;
     browser.wait_for_url("tier=possible", WAIT).await;
     assert_eq!(ids().await, ["v3"]);
-    let tiers = browser.texts_of("#overlaps tbody tr td:nth-child(7)").await;
-    let reasons = browser.texts_of("#overlaps tbody tr td:nth-child(8)").await;
+    let tiers = browser.texts_of("#overlaps tbody tr td .tier").await;
+    let reasons = browser.texts_of("#overlaps tbody tr td .why").await;
     assert_eq!(tiers, ["possible"]);
     assert!(reasons.iter().all(|r| r.starts_with("possible: the name and country agree")), "{reasons:?}");
     browser.goto(&matrix).await;
@@ -243,4 +261,233 @@ async fn a_rep_marks_a_match_wrong_and_it_stays_gone_until_undone() {
     browser.click(&confirmed_cell).await;
     browser.wait_for("#overlaps", WAIT).await;
     assert_eq!(ids().await, ["v1", "v2"]);
+}
+
+/// The accessibility check can fail: on a clean page it finds nothing serious, and after a
+/// broken fragment (an image without a text alternative, a button without a name) is put into
+/// the page it names both rules, their elements and the page, and `assert_accessible` panics.
+/// axe-core runs although the page's CSP forbids every script: the node's CSP is untouched and
+/// still stops a script the page itself would run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accessibility_check_reports_a_broken_page() {
+    use futures_util::FutureExt;
+
+    let Some(browser) = Browser::start().await else { return };
+    let node = common::node("Vendor", None).await;
+    let base = format!("https://127.0.0.1:{}", node.running.addr.port());
+    browser.goto(&format!("{base}/signin")).await;
+    let csp = browser.fetch("/signin").await.header("content-security-policy").map(str::to_owned);
+    assert!(
+        csp.as_deref().is_some_and(|c| c.starts_with("default-src 'none';") && !c.contains("script-src")),
+        "{csp:?}"
+    );
+    let Some(clean) = browser.axe().await else { return };
+    assert!(clean.iter().all(|v| !v.is_serious()), "{clean:?}");
+
+    // The page's own scripts stay blocked: a script element added to the page does not run.
+    browser
+        .execute(
+            "const s = document.createElement('script'); s.textContent = 'window.pageScriptRan = true;';
+             document.body.appendChild(s);",
+            vec![],
+        )
+        .await;
+    assert_eq!(browser.execute("return window.pageScriptRan === true", vec![]).await, false, "the CSP still holds");
+
+    browser
+        .execute(
+            "document.querySelector('main').insertAdjacentHTML('beforeend',
+               '<img id=\"broken-image\" src=\"/assets/none.png\"><button id=\"broken-button\"></button>');",
+            vec![],
+        )
+        .await;
+    let serious = browser.serious_violations().await;
+    let image = serious.iter().find(|v| v.starts_with("image-alt (critical)")).unwrap_or_else(|| panic!("{serious:?}"));
+    assert!(image.contains("#broken-image"), "{image}");
+    let button =
+        serious.iter().find(|v| v.starts_with("button-name (critical)")).unwrap_or_else(|| panic!("{serious:?}"));
+    assert!(button.contains("#broken-button"), "{button}");
+    let failed =
+        std::panic::AssertUnwindSafe(browser.assert_accessible("the broken sign-in page")).catch_unwind().await;
+    let message = failed.expect_err("assert_accessible fails on a broken page");
+    let message = message.downcast_ref::<String>().expect("a formatted message");
+    for part in ["the broken sign-in page", "/signin", "image-alt", "button-name", "#broken-image", "#broken-button"] {
+        assert!(message.contains(part), "{part:?} in {message}");
+    }
+}
+
+/// Every page a rep and the sign-in flows reach passes axe-core's checks with no serious or
+/// critical violation: sign-in with a token and with a link, partners, the matrix, the overlap
+/// list (all, filtered, sorted by a shared field, empty, lost accounts), the list across
+/// partners, an account, the registration form (blank and refused), the corrections page (empty
+/// and with a correction) and the error pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_a_rep_reaches_is_accessible() {
+    let Some(browser) = Browser::start().await else { return };
+    let (vendor, _partner, pid, _) = common::matched().await;
+    let (rep_id, token) = common::rep(&vendor).await;
+    let base = format!("https://127.0.0.1:{}", vendor.running.addr.port());
+
+    browser.goto(&format!("{base}/signin")).await;
+    browser.assert_accessible("the sign-in page").await;
+    browser.fill("#token", "not-a-token").await;
+    browser.submit("form[action='/signin']").await;
+    browser.wait_for("[role=alert]", WAIT).await;
+    browser.assert_accessible("a refused sign-in").await;
+    let link = common::call(&vendor, Method::POST, &format!("/api/v1/users/{rep_id}/signin-link"), None).await.unwrap();
+    let url = link["url"].as_str().unwrap();
+    browser.goto(&format!("{base}{}", &url[url.find("/signin/link").unwrap()..])).await;
+    browser.assert_accessible("the one-time link page").await;
+    browser.goto(&format!("{base}/signin/link")).await;
+    browser.assert_accessible("the link page without a link").await;
+
+    browser.goto(&format!("{base}/signin")).await;
+    browser.fill("#token", &token).await;
+    browser.submit("form[action='/signin']").await;
+    browser.wait_for("nav a[href='/partners']", WAIT).await;
+    browser.assert_accessible("the home page").await;
+    browser.goto(&format!("{base}/partners")).await;
+    browser.wait_for_url("/partners", WAIT).await;
+    browser.assert_accessible("the partners page").await;
+    browser.goto(&format!("{base}/partners/{pid}")).await;
+    browser.assert_accessible("the matrix").await;
+    let list = format!("{base}/partners/{pid}/overlaps");
+    browser.goto(&list).await;
+    browser.wait_for("#overlaps tbody tr", WAIT).await;
+    browser.assert_accessible("the overlap list").await;
+    browser.goto(&format!("{list}?own=open_opportunities&partner=customers&tier=all&sort=owner&desc=1")).await;
+    browser.assert_accessible("a filtered, sorted overlap list").await;
+    browser.goto(&format!("{list}?q=no-such-company-anywhere")).await;
+    browser.assert_accessible("an empty overlap list").await;
+    browser.goto(&format!("{list}?page=9999")).await;
+    browser.assert_accessible("the list's last page").await;
+    browser.goto(&format!("{list}?f_owner=a&sort=field:owner&desc=1")).await;
+    browser.assert_accessible("the list filtered and sorted by a field the partner shares").await;
+    browser.goto(&format!("{list}?new=lost&tier=all")).await;
+    browser.assert_accessible("the lost accounts (none: no earlier match)").await;
+    browser.goto(&format!("{base}/overlaps")).await;
+    browser.wait_for("#overlaps tbody tr", WAIT).await;
+    browser.assert_accessible("the list across partners").await;
+    browser.goto(&format!("{base}/overlaps?sort=partner&desc=1&q=no-such-company-anywhere")).await;
+    browser.assert_accessible("the list across partners, empty").await;
+
+    browser.goto(&list).await;
+    let account = browser.find("#overlaps tbody tr a[href^='/accounts/']").await.attr("href").await.unwrap().unwrap();
+    browser.goto(&format!("{base}{account}")).await;
+    browser.assert_accessible("an account").await;
+    browser.goto(&format!("{base}/accounts/no-such-account")).await;
+    browser.assert_accessible("an account with no matches").await;
+
+    browser.goto(&list).await;
+    let register =
+        browser.find("#overlaps tbody tr a[href*='/register?account=']").await.attr("href").await.unwrap().unwrap();
+    browser.goto(&format!("{base}{register}")).await;
+    browser.assert_accessible("the registration form").await;
+    // Filled in but for a value that is no amount: refused with a message.
+    browser
+        .execute(
+            "for (const [id, v] of [['products', 'cloud'], ['value', 'lots'], ['currency', 'USD'],
+                                    ['expected_close', '2031-01-31']]) document.getElementById(id).value = v;",
+            vec![],
+        )
+        .await;
+    browser.submit("form[action$='/register']").await;
+    browser.wait_for("[role=alert]", WAIT).await;
+    browser.assert_accessible("a refused registration").await;
+
+    browser.goto(&format!("{base}/partners/{pid}/corrections")).await;
+    browser.assert_accessible("the corrections page, empty").await;
+    browser.goto(&list).await;
+    browser.click("#overlaps tbody tr button.quiet").await;
+    browser.wait_for_url("corrected=mc_", WAIT).await;
+    browser.assert_accessible("the list after a correction").await;
+    browser.goto(&format!("{base}/partners/{pid}/corrections")).await;
+    browser.assert_accessible("the corrections page").await;
+
+    browser.goto(&format!("{base}/partners/pt_nosuchpartner")).await;
+    browser.assert_accessible("a page that is not there").await;
+    browser.goto(&format!("{list}?page=x")).await;
+    browser.assert_accessible("a bad page number").await;
+}
+
+/// Issue 15's layout (WCAG 1.4.10 Reflow): at 1280×1024 and on a 390×844 phone no rep's page
+/// scrolls sideways — wide tables scroll inside their own named, focusable region — and at 1280
+/// every action of the overlap list is in view. On the phone the list's region scrolls with the
+/// keyboard and the page still passes axe-core's checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reps_pages_fit_a_laptop_and_reflow_on_a_phone() {
+    let Some(browser) = Browser::start().await else { return };
+    let (vendor, _partner, pid, _) = common::matched().await;
+    let (_, token) = common::rep(&vendor).await;
+    let base = format!("https://127.0.0.1:{}", vendor.running.addr.port());
+    browser.goto(&format!("{base}/signin")).await;
+    browser.fill("#token", &token).await;
+    browser.submit("form[action='/signin']").await;
+    browser.wait_for("nav a[href='/partners']", WAIT).await;
+    let list = format!("{base}/partners/{pid}/overlaps");
+    browser.goto(&list).await;
+    let account = browser.find("#overlaps tbody tr th a").await.attr("href").await.unwrap().unwrap();
+    let register = browser.find("#overlaps td.act a[href*='/register']").await.attr("href").await.unwrap().unwrap();
+    let pages = [
+        ("the sign-in page", format!("{base}/signin")),
+        ("the partners page", format!("{base}/partners")),
+        ("the matrix", format!("{base}/partners/{pid}")),
+        ("the overlap list", list.clone()),
+        ("the overlap list, all tiers, by owner", format!("{list}?tier=all&sort=owner&desc=1")),
+        ("an empty overlap list", format!("{list}?q=no-such-company-anywhere")),
+        ("the lost accounts", format!("{list}?new=lost&tier=all")),
+        ("the list across partners", format!("{base}/overlaps")),
+        ("an account", format!("{base}{account}")),
+        ("the registration form", format!("{base}{register}")),
+        ("the corrections page", format!("{base}/partners/{pid}/corrections")),
+        ("a page that is not there", format!("{base}/partners/pt_nosuchpartner")),
+    ];
+    for (width, height) in [(1280, 1024), (390, 844)] {
+        browser.set_viewport(width, height).await;
+        for (what, url) in &pages {
+            browser.goto(url).await;
+            browser.assert_no_horizontal_scroll(&format!("{what} at {width} px")).await;
+        }
+    }
+
+    // At 1280 the list's actions are all in view, its first row's and its last's.
+    browser.set_viewport(1280, 1024).await;
+    for url in [list.clone(), format!("{base}/overlaps?tier=all")] {
+        browser.goto(&url).await;
+        let placed = browser
+            .execute(
+                "const all = [...document.querySelectorAll('#overlaps td.act button, #overlaps td.act a')];
+                 return [all.length, all.filter(e => { const r = e.getBoundingClientRect();
+                   return r.width === 0 || r.left < 0 || r.right > window.innerWidth; }).map(e => e.outerHTML)];",
+                vec![],
+            )
+            .await;
+        let (count, outside): (u64, Vec<String>) = serde_json::from_value(placed).unwrap();
+        assert!(count >= 3, "{url}: the list has actions");
+        assert!(outside.is_empty(), "{url}: actions out of view at 1280 px: {outside:?}");
+    }
+
+    // On the phone the table is wider than its region, which scrolls, not the page; the region
+    // is named by the table's caption and takes focus, so arrow keys scroll it.
+    browser.set_viewport(390, 844).await;
+    browser.goto(&list).await;
+    let region = browser
+        .execute(
+            "const r = document.querySelector('#overlaps').closest('.table-scroll');
+             return { wider: r.scrollWidth > r.clientWidth, tabindex: r.getAttribute('tabindex'), role: r.getAttribute('role'),
+                      named: document.getElementById(r.getAttribute('aria-labelledby')).tagName };",
+            vec![],
+        )
+        .await;
+    assert_eq!(region, serde_json::json!({ "wider": true, "tabindex": "0", "role": "region", "named": "CAPTION" }));
+    browser.execute("document.querySelector('.table-scroll').focus()", vec![]).await;
+    for _ in 0..5 {
+        browser.press(Key::Right).await;
+    }
+    let scrolled = browser.execute("return document.querySelector('.table-scroll').scrollLeft", vec![]).await;
+    assert!(scrolled.as_f64().is_some_and(|x| x > 0.0), "the keyboard scrolls the region: {scrolled}");
+    browser.assert_no_horizontal_scroll("the overlap list, scrolled, at 390 px").await;
+    browser.assert_accessible("the overlap list at 390 px").await;
+    browser.goto(&format!("{base}/overlaps")).await;
+    browser.assert_accessible("the list across partners at 390 px").await;
 }

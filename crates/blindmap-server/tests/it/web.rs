@@ -178,7 +178,7 @@ async fn reps_sign_in_read_filter_export_and_act() {
     assert!(page.body.contains(&format!("of {} pairs", confirmed.len())), "{}", page.body);
     assert!(!page.body.contains("lifecycle_stage"), "only the shared field");
     assert!(!page.body.contains("name=\"partner_segment\" value=\"prospects\""), "their hidden segment never shows");
-    assert!(page.body.contains("owner: "), "{}", page.body);
+    assert!(page.body.contains("Their owner</a></th>"), "the shared field is a column: {}", page.body);
     assert!(page.body.contains("aria-sort=\"ascending\""));
     // Filter by segment and owner, search.
     let customers = confirmed.iter().filter(|o| o["own_segment"] == "customers").count();
@@ -190,7 +190,7 @@ async fn reps_sign_in_read_filter_export_and_act() {
     assert!(page.body.contains("Ada Byron") && !page.body.contains("Alan Turing</td>"), "{}", page.body);
     let page = agent.get(&format!("/partners/{pid}/overlaps?new=1")).await;
     assert!(
-        page.body.contains("No accounts match") || page.body.contains("first match"),
+        page.body.contains("No overlapping accounts match") || page.body.contains("first match"),
         "one run: nothing to compare"
     );
 
@@ -286,6 +286,8 @@ async fn reps_sign_in_read_filter_export_and_act() {
     assert!(page.body.contains("Deal registered with Partner") && page.body.contains("In review"), "{}", page.body);
     let page = agent.get(&format!("/partners/{pid}/overlaps?q=northwind")).await;
     assert!(page.body.contains(">in review</td>"), "the list shows the registration: {}", page.body);
+    let page = agent.get("/overlaps?q=northwind").await;
+    assert!(page.body.contains(">in review</td>"), "so does the list across partners: {}", page.body);
 
     // Another organisation's pages are not found; signing out ends the session.
     let page = agent.get("/partners/pt_00000000000000000000000000000000").await;
@@ -716,7 +718,7 @@ async fn corrections_from_the_pages_take_effect_and_are_undone() {
     let location = page.location().to_owned();
     let page = agent.get(&location).await;
     assert!(page.body.contains("Globex is no longer shown as matching Partner"), "{}", page.body);
-    assert!(page.body.contains("No accounts match these filters."), "{}", page.body);
+    assert!(page.body.contains("No overlapping accounts match these filters."), "{}", page.body);
     let page = agent.get("/partners").await;
     assert!(
         page.body.contains("<td class=\"num\">1</td>\n    <td class=\"num\">2</td>"),
@@ -741,7 +743,7 @@ async fn corrections_from_the_pages_take_effect_and_are_undone() {
 
     // "Never match" on the account view: both of Acme's matches go.
     let page = agent.get("/accounts/v1").await;
-    assert!(page.body.contains("aria-label=\"Never match Acme with Partner\""), "{}", page.body);
+    assert!(page.body.contains("aria-label=\"Never match with Partner: Acme\""), "{}", page.body);
     let page = agent
         .post(
             &format!("/partners/{pid}/corrections"),
@@ -799,4 +801,174 @@ async fn corrections_from_the_pages_take_effect_and_are_undone() {
     assert_eq!(eve.post(&undo, &[("csrf", &eve_csrf)]).await.status, StatusCode::NOT_FOUND);
     let after = corrections().await;
     assert_eq!((after.len(), after[0].get("removed_at")), (1, None), "nothing changed");
+}
+
+/// The list a rep works from (issue 15): each field the partner shares is a column of its own —
+/// sorted and filtered in the database, and a column of the CSV; the accounts that overlapped
+/// in the previous match and no longer do are counted and listed by name; one list spans every
+/// partner's latest match, with a partner column and filter; empty lists say so; and another
+/// organisation on the node reaches none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reps_list_shared_fields_lost_accounts_and_every_partner_at_once() {
+    let vendor = common::node("Vendor", None).await;
+    let partner = common::node("Partner", None).await;
+    let second = common::node("Second", None).await;
+    let header = "id,segment,name,country,domain,owner\n";
+    common::upload(
+        &vendor,
+        "v.csv",
+        &format!(
+            "{header}v1,customers,Acme,US,acme.com,Ada\nv2,customers,Globex,US,globex.com,Bo\n\
+             v3,prospects,Initech,US,initech.com,Ada\nv4,prospects,Umbrella,US,umbrella.com,Cy\n"
+        ),
+    )
+    .await;
+    let theirs = "id,segment,name,country,domain,owner,stage\n\
+                  p1,customers,Acme Corp,US,acme.com,Zed,won\np2,customers,Globex,US,globex.com,amy,open\n";
+    common::upload(&partner, "p.csv", &format!("{theirs}p3,customers,Initech,US,initech.com,Kai,lost\n")).await;
+    common::upload(
+        &second,
+        "s.csv",
+        &format!("{header}s1,partners,Acme,US,acme.com,Yu\ns4,partners,Umbrella,US,umbrella.com,Yu\n"),
+    )
+    .await;
+    let fields = |names: &[&str]| {
+        serde_json::json!({ "rules": [{ "own_segment": "*", "partner_segment": "*", "level": "fields", "fields": names }],
+            "threshold": 1, "min_partner_segment": 1 })
+    };
+    let (pid, their_pid) = common::pair(&vendor, &partner, "Partner").await;
+    let (sid, second_pid) = common::pair(&vendor, &second, "Second").await;
+    let sharing = |id: &str| format!("/api/v1/partnerships/{id}/sharing");
+    call(&partner, Method::PUT, &sharing(&their_pid), Some(fields(&["owner", "stage"]))).await.unwrap();
+    call(&second, Method::PUT, &sharing(&second_pid), Some(fields(&["owner"]))).await.unwrap();
+    let run_with = |id: String| {
+        let vendor = &vendor;
+        async move {
+            let run = call(vendor, Method::POST, "/api/v1/runs", Some(serde_json::json!({ "partnership": id })))
+                .await
+                .unwrap();
+            let view = common::finished(vendor, run["id"].as_str().unwrap()).await;
+            assert_eq!(view["state"], "complete", "{view}");
+        }
+    };
+    run_with(pid.clone()).await;
+    // The partner's next export no longer has Initech: lost since the previous match.
+    common::upload_active(&partner, "p2.csv", theirs).await;
+    run_with(pid.clone()).await;
+    run_with(sid.clone()).await;
+    let (_, token) = rep(&vendor).await;
+    let mut agent = Agent::new(&vendor);
+    agent.sign_in(&token).await;
+    let list = format!("/partners/{pid}/overlaps");
+    let rows = |page: &Page| -> Vec<String> {
+        page.body
+            .split("<th scope=\"row\"><a href=\"/accounts/")
+            .skip(1)
+            .map(|r| r.split('"').next().unwrap().to_owned())
+            .collect()
+    };
+
+    // The shared fields: columns of their own, sortable and filterable.
+    let page = agent.get(&list).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for column in ["Their owner", "Their stage"] {
+        assert!(page.body.contains(&format!("\">{column}</a></th>")), "{column} sorts: {}", page.body);
+        assert!(page.body.contains(&format!("{column} contains")), "{column} filters: {}", page.body);
+    }
+    assert!(page.body.contains("<td>Zed</td>") && page.body.contains("<td>won</td>"), "{}", page.body);
+    assert!(page.body.contains("of 2 pairs (2 of your accounts"), "{}", page.body);
+    assert_eq!(rows(&page), ["v1", "v2"]);
+    assert_eq!(rows(&agent.get(&format!("{list}?sort=field:owner")).await), ["v2", "v1"], "amy before Zed");
+    assert_eq!(rows(&agent.get(&format!("{list}?sort=field%3Aowner&desc=1")).await), ["v1", "v2"]);
+    assert_eq!(rows(&agent.get(&format!("{list}?sort=field:stage")).await), ["v2", "v1"], "open before won");
+    assert_eq!(rows(&agent.get(&format!("{list}?f_owner=ZE")).await), ["v1"], "any case, part of the value");
+    assert_eq!(rows(&agent.get(&format!("{list}?f_stage=open&f_owner=am")).await), ["v2"]);
+    let page = agent.get(&format!("{list}?f_stage=nothing-like-it")).await;
+    assert!(rows(&page).is_empty() && !page.body.contains("<table"), "{}", page.body);
+    assert!(page.body.contains("No overlapping accounts match these filters."), "{}", page.body);
+    let csv = agent.get(&format!("{list}.csv?sort=field:owner")).await;
+    let mut reader = csv::Reader::from_reader(csv.body.as_bytes());
+    let headers: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap_or_else(|| panic!("{name}: {headers:?}"));
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let (owner, stage) = (column("Their owner"), column("Their stage"));
+    let cells: Vec<(&str, &str, &str)> = records.iter().map(|r| (&r[1], &r[owner], &r[stage])).collect();
+    assert_eq!(cells, [("v2", "amy", "open"), ("v1", "Zed", "won")], "the CSV's own columns, in the list's order");
+
+    // Lost accounts: counted on the list, listed by name, exported.
+    let page = agent.get(&list).await;
+    assert!(
+        page.body.contains("1 of your accounts overlapped with Partner in the previous match and no longer do"),
+        "{}",
+        page.body
+    );
+    let lost = format!("{list}?new=lost&tier=all");
+    assert!(page.body.contains(&format!("href=\"{}\"", lost.replace('&', "&#38;"))), "{}", page.body);
+    let page = agent.get(&lost).await;
+    assert_eq!(rows(&page), ["v3"]);
+    assert!(page.body.contains(">Initech</a>") && page.body.contains("no longer overlaps"), "{}", page.body);
+    assert!(page.body.contains("<td>Kai</td>"), "what the partner shared then: {}", page.body);
+    assert!(!page.body.contains("Not this match"), "nothing to act on: {}", page.body);
+    let csv = agent.get(&format!("{list}.csv?new=lost&tier=all")).await.body;
+    assert!(
+        csv.lines().nth(1).is_some_and(|l| l.starts_with("Initech,v3,") && l.ends_with("no longer overlaps")),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+    let page = agent.get(&format!("/partners/{sid}/overlaps?new=lost")).await;
+    assert!(page.body.contains("No earlier match with Second to compare with"), "{}", page.body);
+    assert!(!page.body.contains("id=\"lost\""), "nothing lost with Second: {}", page.body);
+
+    // One list across partners: each partner's latest match, a partner column and filter.
+    let page = agent.get("/overlaps").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(rows(&page), ["v1", "v1", "v2", "v4"], "Acme with both partners, by name");
+    assert!(page.body.contains("of 4 pairs (3 of your accounts"), "{}", page.body);
+    assert!(page.body.contains(&format!("<td><a href=\"/partners/{sid}\">Second</a></td>")), "{}", page.body);
+    assert!(page.body.contains(&format!("<option value=\"{sid}\">Second</option>")), "a partner filter: {}", page.body);
+    assert!(!page.body.contains("v3"), "the latest match only");
+    let page = agent.get(&format!("/overlaps?partnership={sid}")).await;
+    assert_eq!(rows(&page), ["v1", "v4"]);
+    let page = agent.get("/overlaps?sort=partner&desc=1").await;
+    assert_eq!(rows(&page), ["v1", "v4", "v1", "v2"], "Second's first, descending");
+    assert_eq!(rows(&agent.get("/overlaps?f_owner=yu").await), ["v1", "v4"], "Second shares owners too");
+    let csv = agent.get("/overlaps.csv?sort=partner").await;
+    let mut reader = csv::Reader::from_reader(csv.body.as_bytes());
+    let headers: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(headers[..3], ["Account", "Account ID", "Partner"]);
+    let partners: Vec<String> = reader.records().map(|r| r.unwrap()[2].to_owned()).collect();
+    assert_eq!(partners, ["Partner", "Partner", "Second", "Second"]);
+    let page = agent.get("/overlaps?q=no-such-company").await;
+    assert!(page.body.contains("No overlapping accounts match these filters.") && !page.body.contains("<table"));
+
+    // Another organisation on the node: its own, empty, list; none of the vendor's routes.
+    let store = common::store_of(&vendor).await;
+    let stranger = store.create_organisation("Stranger").await.unwrap();
+    let eve = store.create_user(&stranger.id, "eve", blindmap_store::Role::Rep).await.unwrap();
+    let eve_token = store.issue_token(&stranger.id, &eve.id, "t").await.unwrap().1.expose().to_owned();
+    let mut eve = Agent::new(&vendor);
+    eve.sign_in(&eve_token).await;
+    let page = eve.get("/overlaps").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("No complete match with any partner yet"), "{}", page.body);
+    for leak in ["Acme", "Globex", "Umbrella", "Partner</option>", "Second"] {
+        assert!(!page.body.contains(leak), "{leak} in {}", page.body);
+    }
+    let page = eve.get(&format!("/overlaps?partnership={pid}")).await;
+    assert!(rows(&page).is_empty() && !page.body.contains("Acme"), "{}", page.body);
+    assert_eq!(eve.get(&format!("/overlaps.csv?partnership={pid}")).await.body.lines().count(), 1, "a header only");
+    for path in [
+        lost.clone(),
+        format!("{list}.csv?new=lost"),
+        format!("{list}?f_owner=zed"),
+        format!("{list}.csv?sort=field:owner"),
+    ] {
+        assert_eq!(eve.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    // Signed out: to sign-in.
+    let mut nobody = Agent::new(&vendor);
+    for path in ["/overlaps", "/overlaps.csv"] {
+        let page = nobody.get(path).await;
+        assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/signin"), "{path}");
+    }
 }

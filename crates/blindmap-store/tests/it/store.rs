@@ -34,6 +34,7 @@ on_both_backends!(
     events_are_served_once_committed_and_never_skipped,
     cosell_records_are_written_with_a_version_check,
     reports_filter_search_sort_and_page_in_the_database,
+    reports_sort_and_filter_by_shared_fields_list_lost_accounts_and_span_partners,
     corrections_hide_matches_wherever_overlaps_are_read,
     corrections_are_listed_removed_and_kept_per_organisation,
 );
@@ -668,6 +669,159 @@ async fn reports_filter_search_sort_and_page_in_the_database(store: Store) {
     assert_eq!(store.report_page(&org, &run, &northwind, 0, 10).await.unwrap().1, 2);
     assert_eq!(store.report_accounts(&org, &run, &northwind).await.unwrap(), 1);
     assert!(store.report_accounts(&other.id, &run, &all).await.is_err(), "another organisation's run");
+}
+
+/// The partner's shared fields sort and filter in the database; the accounts lost since the
+/// previous match are the previous run's rows with no overlap in the latest; a report across
+/// partners reads the latest complete run with each, compares each row with its own partner's
+/// previous run, and is the organisation's alone.
+async fn reports_sort_and_filter_by_shared_fields_list_lost_accounts_and_span_partners(store: Store) {
+    use blindmap_store::{ReportFilter, ReportScope, ReportSort};
+    let (org, dataset, p) = org_with_partner(&store).await;
+    let q = store
+        .create_partnership(&PartnershipId::generate(), &org, "Another", "https://q", "sha256:bb", "pt_ref2")
+        .await
+        .unwrap();
+    let shared = |account: &str, record: u32, owner: &str, stage: Option<&str>| RunOverlap {
+        fields: BTreeMap::from([
+            ("owner".to_owned(), Some(owner.to_owned())),
+            ("stage".to_owned(), stage.map(str::to_owned)),
+        ]),
+        ..overlap(account, "customers", "customers", record)
+    };
+    let complete = |overlaps: Vec<RunOverlap>| Completion {
+        result: serde_json::json!({}),
+        overlaps,
+        transcript: None,
+        audit: vec![],
+        records: 3,
+        events: vec![],
+        session: "00".into(),
+        orders: vec![],
+    };
+    let (northwind, fabrikam, delta, societe) =
+        ("0015g00000NWTRdAAF", "0015g00000FBRKmAAC", "0015g00000DLTAfAAD", "0015g00000SGEQpAAF");
+    let run_with = |partnership: Partnership, overlaps: Vec<RunOverlap>| {
+        let (store, org, dataset) = (store.clone(), org.clone(), dataset.clone());
+        async move {
+            // Runs are ordered by their start (milliseconds): one after the other.
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            let id = RunId::generate();
+            let run = NewRun {
+                id: &id,
+                org: &org,
+                partnership: &partnership.id,
+                role: RunRole::Initiator,
+                dataset: &dataset,
+                started_by: "ada",
+                sharing: &SharingPolicy::default(),
+            };
+            store.start_run(&run).await.unwrap();
+            store.complete_run(&org, &id, &complete(overlaps)).await.unwrap();
+            store.run(&org, &id).await.unwrap()
+        }
+    };
+    let first = run_with(p.clone(), vec![shared(northwind, 1, "Kim", None), shared(fabrikam, 2, "Lee", None)]).await;
+    let latest = run_with(
+        p.clone(),
+        vec![shared(northwind, 1, "zoe", Some("won")), shared(delta, 2, "Kim", None), shared(societe, 3, "Abe", None)],
+    )
+    .await;
+    let other_partner = run_with(q.clone(), vec![shared(northwind, 7, "Yan", Some("open"))]).await;
+    let names = |rows: &[blindmap_store::ReportRow]| -> Vec<String> {
+        rows.iter().map(|r| r.name.clone().unwrap_or_default()).collect()
+    };
+    let all = ReportFilter::default();
+    let page = |scope_run: Option<&blindmap_store::Run>, filter: ReportFilter| {
+        let (store, org, run) = (store.clone(), org.clone(), scope_run.cloned());
+        async move {
+            let scope = run.as_ref().map_or(ReportScope::Latest, ReportScope::Run);
+            store.report_page_in(&org, scope, &filter, 0, 10).await.unwrap()
+        }
+    };
+
+    // Sorted by a shared field, in any case, absent values first; filtered by a part of one.
+    let by_owner = ReportFilter { sort: ReportSort::PartnerField("owner".into()), ..all.clone() };
+    let (rows, _) = page(Some(&latest), by_owner.clone()).await;
+    assert_eq!(names(&rows), ["Société Générale d'Équipement SAS", "Delta Inc", "Northwind Traders Inc."]);
+    let (rows, _) = page(Some(&latest), ReportFilter { descending: true, ..by_owner }).await;
+    assert_eq!(names(&rows)[0], "Northwind Traders Inc.", "zoe last ascending, first descending");
+    let (rows, _) =
+        page(Some(&latest), ReportFilter { sort: ReportSort::PartnerField("stage".into()), ..all.clone() }).await;
+    assert_eq!(names(&rows)[2], "Northwind Traders Inc.", "the only stage shared sorts after the absent ones");
+    let field =
+        |name: &str, text: &str| ReportFilter { partner_fields: vec![(name.into(), text.into())], ..all.clone() };
+    let (rows, total) = page(Some(&latest), field("owner", "ZO")).await;
+    assert_eq!((names(&rows), total), (vec!["Northwind Traders Inc.".to_owned()], 1));
+    assert_eq!(page(Some(&latest), field("owner", "%")).await.1, 0, "wildcards are characters");
+    assert_eq!(page(Some(&latest), field("Owner'; --", "k")).await.1, 0, "not a field name: nothing");
+    assert_eq!(page(Some(&latest), field("stage", "won")).await.1, 1);
+    assert_eq!(page(Some(&latest), field("owner", "  ")).await.1, 3, "a blank filter filters nothing");
+
+    // Lost since the previous match: Fabrikam overlapped then, and nowhere now.
+    let lost = ReportFilter { gone_from: Some(latest.id.clone()), ..all.clone() };
+    let (rows, total) = page(Some(&first), lost.clone()).await;
+    assert_eq!((names(&rows), total), (vec!["Fabrikam Robotics GmbH".to_owned()], 1));
+    assert_eq!(rows[0].partner_fields["owner"].as_deref(), Some("Lee"), "as the previous match had it");
+    assert_eq!(store.report_accounts_in(&org, ReportScope::Run(&first), &lost).await.unwrap(), 1);
+    let none_lost = ReportFilter { gone_from: Some(first.id.clone()), ..all.clone() };
+    assert_eq!(page(Some(&first), none_lost).await.1, 0);
+
+    // Across partners: the latest run with each (not the first run with Partner).
+    let (rows, total) = page(None, all.clone()).await;
+    assert_eq!(total, 4, "three pairs with Partner, one with Another");
+    assert_eq!(store.report_accounts_in(&org, ReportScope::Latest, &all).await.unwrap(), 3, "Northwind counted once");
+    assert_eq!(store.report_counts_in(&org, ReportScope::Latest, &all).await.unwrap(), (4, 3), "both in one pass");
+    let by_owner = ReportFilter { partner_fields: vec![("owner".into(), "k".into())], ..all.clone() };
+    assert_eq!(store.report_counts_in(&org, ReportScope::Run(&latest), &by_owner).await.unwrap(), (1, 1));
+    let fourth = store.report_rows_in(&org, ReportScope::Latest, &all, 3, 10).await.unwrap();
+    assert_eq!(names(&fourth), ["Société Générale d'Équipement SAS"], "the fourth row, uncounted");
+    assert!(store.report_counts_in(&other_org_probe(&store).await, ReportScope::Run(&latest), &all).await.is_err());
+    let partners: Vec<(&str, &str, Option<bool>)> =
+        rows.iter().map(|r| (r.account_id.as_str(), r.partner_name.as_str(), r.new)).collect();
+    assert_eq!(
+        partners,
+        [
+            (delta, "Partner", Some(true)),
+            (northwind, "Partner", Some(false)),
+            (northwind, "Another", None),
+            (societe, "Partner", Some(true)),
+        ],
+        "by name (then the partner's record); each compared with its own partner's previous match (Another has none)"
+    );
+    assert!(
+        rows.iter().all(|r| r.partnership == if r.partner_name == "Partner" { p.id.clone() } else { q.id.clone() })
+    );
+    let (rows, _) = page(None, ReportFilter { sort: ReportSort::Partner, ..all.clone() }).await;
+    assert_eq!(rows[0].partner_name, "Another");
+    let (rows, total) = page(None, ReportFilter { partnership: Some(q.id.clone()), ..all.clone() }).await;
+    assert_eq!((total, rows[0].partner_fields["owner"].as_deref()), (1, Some("Yan")));
+    assert_eq!(
+        page(None, ReportFilter { new_only: true, ..all.clone() }).await.1,
+        3,
+        "Delta, Société and Another's first"
+    );
+    assert_eq!(page(None, field("stage", "open")).await.1, 1);
+    let mut each = Vec::new();
+    let n = store.report_each_in(&org, ReportScope::Latest, &all, |r| each.push(r.account_id)).await.unwrap();
+    assert_eq!((n, each.len()), (4, 4));
+    let owners = store.report_owners_in(&org, ReportScope::Latest).await.unwrap();
+    assert!(owners.contains(&"Ada Byron".to_owned()) && owners.is_sorted(), "the accounts' own owners: {owners:?}");
+    let mine = store.account_overlaps(&org, northwind).await.unwrap();
+    let partners: Vec<&str> = mine.iter().map(|(_, name, _)| name.as_str()).collect();
+    assert_eq!(partners, ["Another", "Partner"]);
+    assert_eq!(mine[1].0, p.id);
+    assert_eq!(other_partner.partnership, q.id);
+
+    // Another organisation's report across partners is its own: empty.
+    let other = store.create_organisation("Other").await.unwrap();
+    assert_eq!(store.report_page_in(&other.id, ReportScope::Latest, &all, 0, 10).await.unwrap().1, 0);
+    assert!(store.report_page_in(&other.id, ReportScope::Run(&latest), &all, 0, 10).await.is_err());
+}
+
+/// A fresh organisation, to ask for another's run.
+async fn other_org_probe(store: &Store) -> OrgId {
+    store.create_organisation("Probe").await.unwrap().id
 }
 
 async fn idempotency_keys_lapse_or_are_released_when_their_request_is_gone(store: Store) {

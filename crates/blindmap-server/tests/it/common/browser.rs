@@ -19,6 +19,12 @@
 //! Helpers panic with what they were doing and on which page, like the rest of `common`; the
 //! fantoccini client is there (`client()`) for anything they do not cover.
 //!
+//! Accessibility: `assert_accessible` runs axe-core (`tests/axe`, pinned by its lock file;
+//! `npm ci --prefix tests/axe` installs it, `scripts/test.sh` does) in the current page and fails
+//! on every serious or critical violation. axe is injected through WebDriver's execute-script,
+//! which Chromium runs outside the page's Content-Security-Policy: the node's CSP (no scripts at
+//! all) stays as it is, and still applies to everything the page itself would run.
+//!
 //! ```ignore
 //! let Some(browser) = Browser::start().await else { return };
 //! browser.goto(&format!("{base}/login")).await;
@@ -35,7 +41,9 @@ mod driver;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
+use std::path::PathBuf;
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use driver::{Binaries, Driver, locate};
@@ -126,6 +134,72 @@ impl fmt::Display for Focused {
         }
         write!(f, " {:?}", self.label)
     }
+}
+
+/// One rule axe-core found broken on a page, with the elements that break it.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Violation {
+    /// The rule (`color-contrast`, `label`, …).
+    pub id: String,
+    /// `minor`, `moderate`, `serious` or `critical`.
+    pub impact: Option<String>,
+    /// What the rule asks, in a sentence.
+    pub help: String,
+    #[serde(rename = "helpUrl")]
+    pub help_url: String,
+    /// Each element's CSS selector path (a list: one per frame or shadow root on the way).
+    pub targets: Vec<Value>,
+}
+
+impl Violation {
+    /// Whether it is serious or critical: what `assert_accessible` fails on.
+    pub(crate) fn is_serious(&self) -> bool {
+        matches!(self.impact.as_deref(), Some("serious" | "critical"))
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let targets: Vec<String> = self.targets.iter().map(Value::to_string).collect();
+        write!(
+            f,
+            "{} ({}): {} — {} [{}]",
+            self.id,
+            self.impact.as_deref().unwrap_or("no impact given"),
+            self.help,
+            targets.join(", "),
+            self.help_url
+        )
+    }
+}
+
+/// Where the pinned axe-core is: `tests/axe/node_modules/axe-core/axe.min.js` in the repository.
+fn axe_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/axe/node_modules/axe-core/axe.min.js")
+}
+
+/// axe-core's source, read once; `None` (after a note) where it is not installed and
+/// `BLINDMAP_REQUIRE_BROWSER` is unset. Panics where it is set and axe is missing.
+fn axe_source() -> Option<&'static str> {
+    static SOURCE: OnceLock<Option<String>> = OnceLock::new();
+    SOURCE
+        .get_or_init(|| {
+            let path = axe_path();
+            match std::fs::read_to_string(&path) {
+                Ok(source) => Some(source),
+                Err(e) => {
+                    assert!(
+                        std::env::var_os("BLINDMAP_REQUIRE_BROWSER").is_none(),
+                        "BLINDMAP_REQUIRE_BROWSER is set but axe-core is not installed ({}: {e}): run \
+                         `npm ci --prefix tests/axe` in the repository (scripts/test.sh does)",
+                        path.display()
+                    );
+                    eprintln!("no axe-core at {} ({e}): skipping the accessibility check", path.display());
+                    None
+                }
+            }
+        })
+        .as_deref()
 }
 
 impl Browser {
@@ -409,6 +483,94 @@ impl Browser {
             }
         }
         order
+    }
+
+    /// Resizes the window so that the page's viewport (`innerWidth` × `innerHeight`) is `width` ×
+    /// `height` CSS pixels, as a phone's or a laptop's would be.
+    pub(crate) async fn set_viewport(&self, width: u32, height: u32) {
+        // The window's outer size includes whatever frame it has: measure, then correct.
+        let mut size = (width, height);
+        for _ in 0..3 {
+            self.client
+                .set_window_size(size.0, size.1)
+                .await
+                .unwrap_or_else(|e| panic!("resize the window to {size:?}: {e}"));
+            let inner = self.execute("return [window.innerWidth, window.innerHeight]", vec![]).await;
+            let inner: (u32, u32) = serde_json::from_value(inner).expect("the viewport's size");
+            if inner == (width, height) {
+                return;
+            }
+            size = (size.0 + width - inner.0.min(width), size.1 + height - inner.1.min(height));
+        }
+        panic!("the viewport did not become {width}×{height}");
+    }
+
+    /// How wide the document is and how wide the viewport: the page scrolls sideways when the
+    /// first is larger (WCAG 1.4.10 wants it not to, down to 320 CSS pixels).
+    pub(crate) async fn widths(&self) -> (u64, u64) {
+        let answer = self.execute("return [document.documentElement.scrollWidth, window.innerWidth]", vec![]).await;
+        serde_json::from_value(answer).expect("two widths")
+    }
+
+    /// Panics, naming `what` and the widest elements, if the current page scrolls sideways.
+    pub(crate) async fn assert_no_horizontal_scroll(&self, what: &str) {
+        let (document, viewport) = self.widths().await;
+        if document > viewport {
+            let widest = self
+                .execute(
+                    "return [...document.querySelectorAll('body *')]
+                       .filter(e => e.getBoundingClientRect().right > window.innerWidth)
+                       .slice(0, 8).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                                      + (e.className ? '.' + e.className : '')
+                                      + ' right=' + Math.round(e.getBoundingClientRect().right))",
+                    vec![],
+                )
+                .await;
+            panic!(
+                "{what} ({}) is {document} px wide in a {viewport} px viewport: it scrolls sideways; \
+                 sticking out: {widest}",
+                self.url().await
+            );
+        }
+    }
+
+    /// Runs axe-core on the current page and returns every violation it finds (any impact), or
+    /// `None` where axe-core is not installed and not required (see `axe_source`).
+    pub(crate) async fn axe(&self) -> Option<Vec<Violation>> {
+        const RUN: &str = "const done = arguments[arguments.length - 1];
+            axe.run(document, { resultTypes: ['violations'] })
+              .then(r => done(r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help,
+                                                       helpUrl: v.helpUrl, targets: v.nodes.map(n => n.target) }))))
+              .catch(e => done({ error: String(e) }));";
+        let source = axe_source()?;
+        // Injected anew on every page (each load drops it); a script run by WebDriver, not by the page.
+        let injected = self.execute(&format!("{source}\n;return typeof axe;"), vec![]).await;
+        assert_eq!(injected, "object", "axe-core did not load in {}", self.url().await);
+        let answer = self.client.execute_async(RUN, vec![]).await.unwrap_or_else(|e| panic!("run axe-core: {e}"));
+        if let Some(error) = answer.get("error") {
+            panic!("axe-core failed on {}: {error}", self.url().await);
+        }
+        Some(serde_json::from_value(answer).expect("axe-core's violations"))
+    }
+
+    /// The serious and critical violations axe-core finds on the current page, as one message
+    /// each; empty where there are none (or axe-core is not installed and not required).
+    pub(crate) async fn serious_violations(&self) -> Vec<String> {
+        let found = self.axe().await.unwrap_or_default();
+        found.iter().filter(|v| v.is_serious()).map(ToString::to_string).collect()
+    }
+
+    /// Panics listing every serious or critical accessibility violation axe-core finds on the
+    /// current page (`what` names it in the message).
+    pub(crate) async fn assert_accessible(&self, what: &str) {
+        let serious = self.serious_violations().await;
+        assert!(
+            serious.is_empty(),
+            "{what} ({}) has {} serious or critical accessibility violation(s):\n  {}",
+            self.url().await,
+            serious.len(),
+            serious.join("\n  ")
+        );
     }
 }
 
