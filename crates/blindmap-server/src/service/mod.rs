@@ -10,6 +10,7 @@ pub(crate) mod datasets;
 pub(crate) mod hooks;
 pub(crate) mod registrations;
 pub(crate) mod runs;
+pub(crate) mod sso;
 pub(crate) mod text;
 
 #[cfg(test)]

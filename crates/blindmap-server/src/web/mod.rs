@@ -1,5 +1,6 @@
 //! The reps' pages: server-rendered HTML that works without JavaScript. A rep signs in with a
-//! token (or a one-time link an admin issued) and gets a session cookie (`Secure`, `HttpOnly`,
+//! token, a one-time link an admin issued, or their organisation's OpenID provider (`sso.rs`),
+//! and gets a session cookie (`Secure`, `HttpOnly`,
 //! `SameSite=Strict`); every page shows the signed-in user's own organisation only, and only
 //! what the partner's policy disclosed in the latest complete match. Forms carry the session's
 //! CSRF token. Lists are filtered, sorted and paged in the database; the CSV export has the
@@ -35,6 +36,7 @@ mod forms;
 mod overlaps;
 mod partners;
 mod session;
+mod sso;
 
 pub(crate) use overlaps::{Listing, listing, registration_of};
 
@@ -140,6 +142,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/assets/blindmap.css", get(stylesheet))
         .route("/signin", get(signin_form).post(signin))
         .route("/signin/link", get(link_form).post(link_signin))
+        .route("/signin/sso/callback", get(sso::callback))
+        .route("/signin/sso/{org}", get(sso::begin))
         .route("/signout", post(signout))
         .route("/signout/everywhere", post(signout_everywhere))
         .route("/partners", get(partners))

@@ -18,5 +18,6 @@ mod peer;
 mod registrations;
 mod replicas;
 mod reports_browser;
+mod sso;
 mod tiers;
 mod web;
