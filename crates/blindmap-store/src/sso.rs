@@ -458,9 +458,8 @@ mod tests {
         let solo = store.create_organisation("Solo").await.unwrap().id;
         let boss = store.sso_user(&solo, "https://id.example", "boss", "Boss", Role::Admin).await.unwrap();
         let kept = store.sso_user(&solo, "https://id.example", "boss", "Boss", Role::Rep).await.unwrap();
-        assert_eq!((kept.user.role, kept.previous_role), (Role::Admin, None));
+        assert_eq!((kept.user.id, kept.user.role, kept.previous_role), (boss.user.id, Role::Admin, None));
         // A disabled user is refused.
-        store.set_user_disabled(&solo, &boss.user.id, false, "x").await.unwrap();
         store.set_user_disabled(&org, &first.user.id, true, "admin").await.unwrap();
         let refused = store.sso_user(&org, "https://id.example", "sub-1", "Kim", Role::Rep).await;
         assert!(matches!(refused, Err(StoreError::UserInactive("disabled"))), "{refused:?}");

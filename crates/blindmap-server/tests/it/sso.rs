@@ -124,6 +124,17 @@ async fn users_sign_in_through_the_provider_with_their_mapped_role() {
     assert!(browser.cookie("bm_session").await.is_none());
     assert!(!users(&node).await.keys().any(|n| n.starts_with("Nemo")));
 
+    // With an e-mail domain set, a user of another domain is refused, whatever its groups.
+    let mut narrowed = settings(&provider.issuer);
+    narrowed["email_domain"] = json!("vendor.example");
+    call(&node, Method::PUT, "/api/v1/sso", Some(narrowed)).await.unwrap();
+    forget_everything(&browser, &provider).await;
+    sign_in_as(&browser, &node, "olga").await;
+    browser.wait_for_url("/signin/sso/callback", Duration::from_secs(15)).await;
+    let shown = browser.text_of("main").await;
+    assert!(shown.contains("e-mail address at vendor.example"), "{shown}");
+    assert!(!users(&node).await.keys().any(|n| n.starts_with("Olga")));
+
     // Audited: each sign-in, the users made.
     let trail = audit_kinds(&node).await;
     let sso_signins = trail.iter().filter(|(k, d)| k == "web.signed_in" && d["with"] == "sso").count();
@@ -247,7 +258,7 @@ async fn answers_the_browser_is_not_waiting_for_are_refused() {
     assert_eq!(failed.status, StatusCode::BAD_GATEWAY, "{}", failed.body);
     assert!(failed.body.contains("did not complete the sign-in"), "{}", failed.body);
 
-    assert!(agent.cookies.get("bm_session").is_none());
+    assert!(!agent.cookies.contains_key("bm_session"));
     assert_eq!(users(&node).await, before, "no user made");
     assert!(!audit_kinds(&node).await.iter().any(|(k, _)| k == "web.signed_in"));
 
@@ -364,4 +375,25 @@ async fn tokens_and_links_still_sign_in_beside_single_sign_on() {
         .map(|(_, d)| d["with"].clone())
         .collect();
     assert_eq!(with, [json!("link"), json!("token")]);
+}
+
+#[tokio::test]
+async fn the_settings_routes_are_in_the_openapi_document() {
+    let node = common::node("Vendor", None).await;
+    let doc = call(&node, Method::GET, "/api/v1/openapi.json", None).await.unwrap();
+    let route = &doc["paths"]["/api/v1/sso"];
+    for (method, statuses) in
+        [("get", ["200", "403", "404"]), ("put", ["200", "403", "422"]), ("delete", ["204", "403", "404"])]
+    {
+        for status in statuses {
+            assert!(route[method]["responses"][status].is_object(), "{method} {status}: {route}");
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    let input = &schemas["SsoConfigInput"];
+    let required: Vec<&str> = input["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(required, ["issuer", "client_id", "client_secret", "role_map"]);
+    assert_eq!(schemas["SsoRoleName"]["enum"], json!(["admin", "rep"]));
+    assert!(schemas["SsoConfigView"]["properties"]["client_secret"].is_null(), "the secret is never shown");
+    assert_eq!(schemas["SsoConfigView"]["properties"]["redirect_uri"]["type"], "string");
 }
