@@ -124,6 +124,17 @@ async fn users_sign_in_through_the_provider_with_their_mapped_role() {
     assert!(browser.cookie("bm_session").await.is_none());
     assert!(!users(&node).await.keys().any(|n| n.starts_with("Nemo")));
 
+    // A disabled user is refused, though the provider signs it in.
+    let list = call(&node, Method::GET, "/api/v1/users", None).await.unwrap();
+    let rita = list["items"].as_array().unwrap().iter().find(|u| u["name"] == "Rita Rep").unwrap()["id"].clone();
+    call(&node, Method::POST, &format!("/api/v1/users/{}/disable", rita.as_str().unwrap()), None).await.unwrap();
+    forget_everything(&browser, &provider).await;
+    sign_in_as(&browser, &node, "rita").await;
+    browser.wait_for_url("/signin/sso/callback", Duration::from_secs(15)).await;
+    let shown = browser.text_of("main").await;
+    assert!(shown.contains("disabled or removed"), "{shown}");
+    assert!(browser.cookie("bm_session").await.is_none());
+
     // With an e-mail domain set, a user of another domain is refused, whatever its groups.
     let mut narrowed = settings(&provider.issuer);
     narrowed["email_domain"] = json!("vendor.example");
