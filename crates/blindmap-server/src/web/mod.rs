@@ -1,7 +1,6 @@
 //! The reps' pages: server-rendered HTML that works without JavaScript. A rep signs in with a
 //! token, a one-time link an admin issued, or their organisation's OpenID provider (`sso.rs`),
-//! and gets a session cookie (`Secure`, `HttpOnly`,
-//! `SameSite=Strict`); every page shows the signed-in user's own organisation only, and only
+//! and gets a session cookie (`Secure`, `HttpOnly`, `SameSite=Strict`); every page shows the signed-in user's own organisation only, and only
 //! what the partner's policy disclosed in the latest complete match. Forms carry the session's
 //! CSRF token. Lists are filtered, sorted and paged in the database; the CSV export has the
 //! list's columns with the same filters.
