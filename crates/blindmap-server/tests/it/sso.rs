@@ -4,7 +4,8 @@
 //! group is refused and not made. Over HTTP: answers with a missing, forged, expired, reused or
 //! other browser's state, the provider's `error=access_denied`, a code the provider does not
 //! exchange, issuers that are refused; the settings through the API (each organisation's own
-//! only); token and one-time-link sign-in beside single sign-on.
+//! only); token and one-time-link sign-in beside single sign-on; a sign-in begun through one
+//! replica answered through another, once (PostgreSQL).
 //!
 //! Each test skips without the provider (and the browser tests without Chromium) unless
 //! `BLINDMAP_REQUIRE_OIDC` (`BLINDMAP_REQUIRE_BROWSER`) is set.
@@ -407,4 +408,39 @@ async fn the_settings_routes_are_in_the_openapi_document() {
     assert_eq!(schemas["SsoRoleName"]["enum"], json!(["admin", "rep"]));
     assert!(schemas["SsoConfigView"]["properties"]["client_secret"].is_null(), "the secret is never shown");
     assert_eq!(schemas["SsoConfigView"]["properties"]["redirect_uri"]["type"], "string");
+}
+
+/// Two replicas of one node on one PostgreSQL database: a sign-in begun through one is answered
+/// through the other, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_replica_finishes_a_sign_in_once() {
+    use blindmap_server::node::{InitOptions, NodeConfig, init, start};
+    let Some(database) = blindmap_store::testing::postgres_url().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let options = InitOptions {
+        data_dir: dir.path().join("vendor"),
+        organisation: "Vendor".into(),
+        admin: "admin".into(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        public_url: None,
+        database_url: Some(database),
+    };
+    let made = init(&options).await.unwrap();
+    let config = NodeConfig::load(&options.data_dir).unwrap();
+    let (a, b) = (start(&options.data_dir, &config).await.unwrap(), start(&options.data_dir, &config).await.unwrap());
+    let url = |node: &blindmap_server::node::RunningNode| format!("https://127.0.0.1:{}", node.addr.port());
+    let Some(provider) = Provider::start(&format!("{}/signin/sso/callback", url(&a))).await else { return };
+    let api = ApiClient::new(&url(&a), &a.fingerprint, made.admin_token.expose()).unwrap();
+    let input = serde_json::from_value(settings(&provider.issuer)).unwrap();
+    api.set_sso(&input).await.unwrap();
+    let org = api.me().await.unwrap().organisation_id;
+
+    let mut via_a = Agent { http: pinned_http(&a.fingerprint).unwrap(), base: url(&a), cookies: BTreeMap::new() };
+    let state = via_a.begin(&org).await;
+    // The same browser (cookies know no ports), its answer reaching the other replica.
+    let mut via_b = Agent { http: pinned_http(&b.fingerprint).unwrap(), base: url(&b), cookies: via_a.cookies.clone() };
+    let answered = via_b.get(&callback(&state, "error=access_denied")).await;
+    assert_eq!(answered.status, StatusCode::UNAUTHORIZED, "the flow was found: {}", answered.body);
+    let again = via_a.get(&callback(&state, "error=access_denied")).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "and taken: {}", again.body);
 }
