@@ -3,7 +3,7 @@
 //! with the role their groups map to, a second sign-in is the same user, a user with no mapped
 //! group is refused and not made. Over HTTP: answers with a missing, forged, expired, reused or
 //! other browser's state, the provider's `error=access_denied`, a code the provider does not
-//! exchange, issuers that are refused; the settings through the API (each organisation's own
+//! exchange, a provider that cannot be reached, issuers that are refused; the settings through the API (each organisation's own
 //! only); token and one-time-link sign-in beside single sign-on; a sign-in begun through one
 //! replica answered through another, once (PostgreSQL).
 //!
@@ -225,7 +225,7 @@ fn callback(state: &str, rest: &str) -> String {
 
 #[tokio::test]
 async fn answers_the_browser_is_not_waiting_for_are_refused() {
-    let Some((node, _provider)) = configured().await else { return };
+    let Some((node, provider)) = configured().await else { return };
     let org = org_of(&node).await;
     let mut agent = Agent::new(&node);
     let before = users(&node).await;
@@ -273,6 +273,12 @@ async fn answers_the_browser_is_not_waiting_for_are_refused() {
     assert!(!agent.cookies.contains_key("bm_session"));
     assert_eq!(users(&node).await, before, "no user made");
     assert!(!audit_kinds(&node).await.iter().any(|(k, _)| k == "web.signed_in"));
+
+    // A provider that cannot be reached: 502, and the browser stays here.
+    drop(provider);
+    let unreachable = agent.get(&format!("/signin/sso/{org}")).await;
+    assert_eq!(unreachable.status, StatusCode::BAD_GATEWAY, "{}", unreachable.body);
+    assert!(unreachable.body.contains("discovery document"), "{}", unreachable.body);
 
     // An organisation without single sign-on, a malformed id.
     node.api.remove_sso().await.unwrap();
