@@ -1,11 +1,12 @@
 //! Single sign-on with a real OpenID provider (`common::oidc`: `oidc-provider` from npm on
 //! loopback). In headless Chromium: users sign in through the provider's login page and land
-//! with the role their groups map to, a second sign-in is the same user, a user with no mapped
-//! group is refused and not made. Over HTTP: answers with a missing, forged, expired, reused or
-//! other browser's state, the provider's `error=access_denied`, a code the provider does not
-//! exchange, a provider that cannot be reached, issuers that are refused; the settings through the API (each organisation's own
-//! only); token and one-time-link sign-in beside single sign-on; a sign-in begun through one
-//! replica answered through another, once (PostgreSQL).
+//! with the role their groups map to, a second sign-in is the same user; a user with no mapped
+//! group, a disabled user and a user of another e-mail domain are refused and not made. Over
+//! HTTP: answers with a missing, forged, expired, reused or other browser's state, the
+//! provider's `error=access_denied`, a code the provider does not exchange, a provider that
+//! cannot be reached, issuers that are refused; the settings through the API (each
+//! organisation's own only); token and one-time-link sign-in beside single sign-on; a sign-in
+//! begun through one replica answered through another, once (PostgreSQL).
 //!
 //! Each test skips without the provider (and the browser tests without Chromium) unless
 //! `BLINDMAP_REQUIRE_OIDC` (`BLINDMAP_REQUIRE_BROWSER`) is set.
