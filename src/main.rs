@@ -13,7 +13,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::cli::{
-    attribution, corrections, cosell, datasets, deals, demo, files, hooks, inspect, matching, node, partners, users,
+    attribution, corrections, cosell, datasets, deals, demo, files, hooks, inspect, matching, node, partners, sso,
+    users,
 };
 
 /// Match account lists with a partner without revealing them: each side learns only what the
@@ -73,6 +74,11 @@ enum Command {
     Users {
         #[command(subcommand)]
         command: users::UsersCommand,
+    },
+    /// Single sign-on for the organisation's users with its OpenID provider: set, show, remove.
+    Sso {
+        #[command(subcommand)]
+        command: sso::SsoCommand,
     },
     /// Co-sell records on overlapping accounts, kept in step with the partner's node: list,
     /// show, create, edit.
@@ -149,6 +155,7 @@ fn main() -> ExitCode {
         Command::Datasets { command } => datasets::run(&command),
         Command::Partner { command } => partners::run(&command),
         Command::Users { command } => users::run(&command),
+        Command::Sso { command } => sso::run(&command),
         Command::Hooks { command } => hooks::run(&command),
         Command::Cosell { command } => cosell::run(&command),
         Command::Corrections { command } => corrections::run(&command),

@@ -29,6 +29,7 @@ mod reports;
 mod runs;
 mod sealed;
 mod search;
+mod sso;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod web;
@@ -57,6 +58,7 @@ pub use runs::{
     Completion, ListedOverlap, NewRun, OverlapCursor, OverlapFilter, Run, RunOverlap, RunRole, RunState, STALE_AFTER_MS,
 };
 pub use sealed::{Keyring, Resealed, SecretsKey};
+pub use sso::{SSO_FLOW_MS, SsoConfig, SsoFlow, SsoOrganisation, SsoSettings, SsoSignIn, sso_hash};
 pub use web::{LINK_MS, SESSION_MS, Secret, WebSession};
 
 /// The embedded migrations (`crates/blindmap-store/migrations/`).

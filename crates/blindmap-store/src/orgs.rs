@@ -125,7 +125,7 @@ fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-fn check_name(what: &'static str, name: &str) -> Result<(), StoreError> {
+pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), StoreError> {
     let n = name.trim().chars().count();
     if n == 0 || n > 200 || name.trim() != name { Err(StoreError::InvalidName(what)) } else { Ok(()) }
 }
@@ -165,7 +165,11 @@ fn listed_from_row(r: &sqlx::any::AnyRow) -> Result<ListedUser, StoreError> {
 }
 
 /// A user of `org` on `conn`, with its state.
-async fn listed_user(conn: &mut sqlx::AnyConnection, org: &OrgId, user: &UserId) -> Result<ListedUser, StoreError> {
+pub(crate) async fn listed_user(
+    conn: &mut sqlx::AnyConnection,
+    org: &OrgId,
+    user: &UserId,
+) -> Result<ListedUser, StoreError> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT {LISTED_COLUMNS} FROM users u WHERE u.id = $1 AND u.org_id = $2"
     )))
@@ -180,14 +184,14 @@ async fn listed_user(conn: &mut sqlx::AnyConnection, org: &OrgId, user: &UserId)
 /// states queue behind each other, so that two admins disabling each other at once cannot
 /// leave the organisation without an active admin (a write locks the row on PostgreSQL, the
 /// database on SQLite).
-async fn lock_organisation(conn: &mut sqlx::AnyConnection, org: &OrgId) -> Result<(), StoreError> {
+pub(crate) async fn lock_organisation(conn: &mut sqlx::AnyConnection, org: &OrgId) -> Result<(), StoreError> {
     let done =
         sqlx::query("UPDATE organisations SET name = name WHERE id = $1").bind(org.as_str()).execute(conn).await?;
     if done.rows_affected() == 0 { Err(StoreError::NotFound("user")) } else { Ok(()) }
 }
 
 /// Fails with `LastAdmin` if `user` is an active admin and `org` has no other.
-async fn check_not_last_admin(
+pub(crate) async fn check_not_last_admin(
     conn: &mut sqlx::AnyConnection,
     org: &OrgId,
     user: &ListedUser,

@@ -43,8 +43,16 @@ pub(crate) const WEBHOOK_SECRETS: SealedColumn =
 pub(crate) const INBOUND_SECRETS: SealedColumn =
     SealedColumn { table: "inbound_sources", id: "id", column: "secret", name: "inbound_sources.secret" };
 
+/// Organisations' OpenID client secrets (single sign-on), bound to the organisation.
+pub(crate) const SSO_CLIENT_SECRETS: SealedColumn =
+    SealedColumn { table: "sso_configs", id: "org_id", column: "client_secret", name: "sso_configs.client_secret" };
+/// The PKCE verifiers of sign-ins under way, bound to their state's hash.
+pub(crate) const SSO_VERIFIERS: SealedColumn =
+    SealedColumn { table: "sso_flows", id: "state_hash", column: "pkce_verifier", name: "sso_flows.pkce_verifier" };
+
 /// Every column that holds sealed secrets.
-pub(crate) const SEALED_COLUMNS: &[SealedColumn] = &[WEBHOOK_SECRETS, INBOUND_SECRETS];
+pub(crate) const SEALED_COLUMNS: &[SealedColumn] =
+    &[WEBHOOK_SECRETS, INBOUND_SECRETS, SSO_CLIENT_SECRETS, SSO_VERIFIERS];
 
 /// A node's secrets key: 32 random bytes, zeroed when dropped, never printed (no `Debug`).
 #[derive(Zeroize, ZeroizeOnDrop)]

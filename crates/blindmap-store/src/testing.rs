@@ -176,3 +176,9 @@ pub async fn backdate_event(store: &Store, event: &crate::EventId, ms: i64) {
         .await
         .expect("backdate the event");
 }
+
+/// Makes every single sign-on under way look expired, as if its browser had stayed at the
+/// provider too long.
+pub async fn expire_sso_flows(store: &Store) {
+    sqlx::query("UPDATE sso_flows SET expires_at = 1").execute(&store.pool).await.expect("expire the flows");
+}

@@ -834,3 +834,21 @@ mod tests {
         assert!(!cursor.is_match("1.4") && !cursor.is_match("1") && cursor.is_match("1."));
     }
 }
+
+/// A role single sign-on gives (integration users are machine clients and use tokens).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code, reason = "only its schema is used")]
+pub(crate) enum SsoRoleName {
+    /// Everything.
+    Admin,
+    /// Reads runs, overlaps and reports; creates co-sell records and registrations.
+    Rep,
+}
+
+text_schema!(
+    /// An OAuth scope (RFC 6749 §3.3): 1 to 100 visible ASCII characters but `"` and `\`.
+    /// `openid` is always asked for; listing it changes nothing.
+    ScopeName,
+    "^[\\x21\\x23-\\x5b\\x5d-\\x7e]{1,100}$"
+);

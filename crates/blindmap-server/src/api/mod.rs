@@ -13,6 +13,7 @@ pub mod partnerships;
 pub mod registrations;
 pub mod reports;
 pub mod runs;
+pub mod sso;
 pub mod users;
 
 use axum::http::{HeaderMap, StatusCode, header};
@@ -258,6 +259,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(partnerships::router())
         .merge(runs::router())
         .merge(users::router())
+        .merge(sso::router())
         .merge(hooks::router())
         .merge(cosell::router())
         .merge(corrections::router())

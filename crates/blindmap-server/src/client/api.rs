@@ -25,6 +25,7 @@ use crate::api::registrations::{
 };
 use crate::api::reports::{Report, ReportQuery};
 use crate::api::runs::{ChangesView, OverlapPage, OverlapView, PartnerParam, RunFilter, RunPage, RunView, StartRun};
+use crate::api::sso::{SsoConfigInput, SsoConfigView};
 use crate::api::users::{CreatedUser, IssuedToken, NewToken, NewUser, SignedOut, SigninLink, UserList, UserView};
 use crate::api::{Page, Paged};
 
@@ -497,6 +498,21 @@ impl ApiClient {
     /// `POST /api/v1/users/{id}/signin-link`.
     pub async fn signin_link(&self, user: &str) -> Result<SigninLink, ClientError> {
         self.act(&["users", user, "signin-link"]).await
+    }
+
+    /// `GET /api/v1/sso`: the organisation's single sign-on settings (never the secret).
+    pub async fn sso(&self) -> Result<SsoConfigView, ClientError> {
+        self.get(&["sso"], &Query::default()).await
+    }
+
+    /// `PUT /api/v1/sso`: sets the organisation's single sign-on.
+    pub async fn set_sso(&self, body: &SsoConfigInput) -> Result<SsoConfigView, ClientError> {
+        self.put(&["sso"], body).await
+    }
+
+    /// `DELETE /api/v1/sso`: removes the organisation's single sign-on.
+    pub async fn remove_sso(&self) -> Result<(), ClientError> {
+        self.delete_empty(&["sso"]).await
     }
 
     /// `DELETE /api/v1/tokens/{id}`.

@@ -150,6 +150,22 @@ impl From<crate::service::corrections::CorrectionError> for ApiError {
     }
 }
 
+impl From<crate::service::sso::SsoError> for ApiError {
+    fn from(e: crate::service::sso::SsoError) -> Self {
+        use crate::service::sso::SsoError as E;
+        let rejected = |status, e: &E| Self::Rejected { status, detail: e.to_string() };
+        match e {
+            E::Invalid(_) | E::IssuerNotAllowed => Self::Invalid(e.to_string()),
+            E::NotConfigured => Self::NotFound("single sign-on configuration"),
+            E::BadState => rejected(StatusCode::BAD_REQUEST, &e),
+            E::ProviderRefused(_) | E::InvalidToken(_) => rejected(StatusCode::UNAUTHORIZED, &e),
+            E::NotAllowed(_) => rejected(StatusCode::FORBIDDEN, &e),
+            E::Discovery(_) | E::Exchange(_) => rejected(StatusCode::BAD_GATEWAY, &e),
+            E::Store(e) => Self::Store(e),
+        }
+    }
+}
+
 impl From<crate::service::datasets::DatasetError> for ApiError {
     fn from(e: crate::service::datasets::DatasetError) -> Self {
         use crate::service::datasets::DatasetError as E;

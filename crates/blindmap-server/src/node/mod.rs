@@ -97,6 +97,10 @@ pub const ENVIRONMENT: &[EnvVar] = &[
     EnvVar { name: "BLINDMAP_NODE", sets: "the command line's --node (a node's https:// URL)" },
     EnvVar { name: "BLINDMAP_FINGERPRINT", sets: "the command line's --fingerprint" },
     EnvVar { name: "BLINDMAP_TOKEN", sets: "the command line's --token" },
+    EnvVar {
+        name: "BLINDMAP_SSO_CLIENT_SECRET",
+        sets: "`sso set`'s OpenID client secret (the default of its --client-secret-env)",
+    },
     EnvVar { name: "BLINDMAP_CLIENT_DIR", sets: "`match --remote`'s --client-dir" },
     EnvVar { name: "BLINDMAP_ORGANISATION", sets: "the container's first organisation (deploy/entrypoint.sh)" },
 ];

@@ -11,6 +11,7 @@ pub(crate) mod hooks;
 pub(crate) mod partnerships;
 pub(crate) mod registrations;
 pub(crate) mod runs;
+pub(crate) mod sso;
 pub(crate) mod text;
 pub(crate) mod users;
 

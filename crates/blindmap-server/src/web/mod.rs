@@ -1,6 +1,6 @@
 //! The reps' pages: server-rendered HTML that works without JavaScript. A rep signs in with a
-//! token (or a one-time link an admin issued) and gets a session cookie (`Secure`, `HttpOnly`,
-//! `SameSite=Strict`); every page shows the signed-in user's own organisation only, and only
+//! token, a one-time link an admin issued, or their organisation's OpenID provider (`sso.rs`),
+//! and gets a session cookie (`Secure`, `HttpOnly`, `SameSite=Strict`); every page shows the signed-in user's own organisation only, and only
 //! what the partner's policy disclosed in the latest complete match. Forms carry the session's
 //! CSRF token. Lists are filtered, sorted and paged in the database; the CSV export has the
 //! list's columns with the same filters.
@@ -50,6 +50,7 @@ mod registrations;
 mod runs;
 mod session;
 mod sharing;
+mod sso;
 mod users;
 
 pub(crate) use overlaps::{Listing, listing, registration_of};
@@ -187,6 +188,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/assets/blindmap.css", get(stylesheet))
         .route("/signin", get(signin_form).post(signin))
         .route("/signin/link", get(link_form).post(link_signin))
+        .route("/signin/sso/callback", get(sso::callback))
+        .route("/signin/sso/{org}", get(sso::begin))
         .route("/signout", post(signout))
         .route("/signout/everywhere", post(signout_everywhere))
         // An upload streams to disk under the node's upload limit (max_body_mib), not the forms'.

@@ -172,11 +172,20 @@ pub(super) struct SigninPage {
     pub(super) chrome: Chrome,
     pub(super) problem: Option<String>,
     pub(super) csrf: String,
+    /// The organisations offering single sign-on: id and name, for their links.
+    pub(super) sso: Vec<(String, String)>,
 }
 
-pub(super) async fn signin_form(headers: HeaderMap) -> Response {
+impl SigninPage {
+    async fn new(state: &AppState, problem: Option<String>, csrf: &str) -> Result<Self, PageError> {
+        let sso = state.store.sso_organisations().await?.into_iter().map(|o| (o.id.to_string(), o.name)).collect();
+        Ok(Self { chrome: Chrome::anonymous(), problem, csrf: csrf.to_owned(), sso })
+    }
+}
+
+pub(super) async fn signin_form(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
     let csrf = signin_token(&headers);
-    signin_page(StatusCode::OK, &SigninPage { chrome: Chrome::anonymous(), problem: None, csrf: csrf.clone() }, &csrf)
+    Ok(signin_page(StatusCode::OK, &SigninPage::new(&state, None, &csrf).await?, &csrf))
 }
 
 #[derive(Deserialize)]
@@ -194,13 +203,12 @@ pub(super) async fn signin(
 ) -> PageResult {
     let csrf = signin_token(&headers);
     if !check_signin_form(&headers, &uri, &state, &form.csrf) {
-        let page =
-            SigninPage { chrome: Chrome::anonymous(), problem: Some(FORM_REFUSED.to_owned()), csrf: csrf.clone() };
+        let page = SigninPage::new(&state, Some(FORM_REFUSED.to_owned()), &csrf).await?;
         return Ok(signin_page(StatusCode::FORBIDDEN, &page, &csrf));
     }
     let Some(principal) = state.store.authenticate(form.token.trim()).await? else {
         let problem = Some("That token is not valid (or was revoked, or its user disabled).".to_owned());
-        let page = SigninPage { chrome: Chrome::anonymous(), problem, csrf: csrf.clone() };
+        let page = SigninPage::new(&state, problem, &csrf).await?;
         return Ok(signin_page(StatusCode::UNAUTHORIZED, &page, &csrf));
     };
     let secret = state.store.open_session(&principal.user.id, Some(&principal.token)).await?;

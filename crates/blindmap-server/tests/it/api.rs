@@ -159,6 +159,7 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
             "/api/v1/runs/{id}/overlaps",
             "/api/v1/runs/{id}/transcript",
             "/api/v1/segments",
+            "/api/v1/sso",
             "/api/v1/tokens/{id}",
             "/api/v1/users",
             "/api/v1/users/{id}",

@@ -20,5 +20,6 @@ mod peer;
 mod registrations;
 mod replicas;
 mod reports_browser;
+mod sso;
 mod tiers;
 mod web;

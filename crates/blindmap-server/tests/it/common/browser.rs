@@ -326,6 +326,12 @@ impl Browser {
         element.click().await.unwrap_or_else(|e| panic!("click {css:?}: {e}"));
     }
 
+    /// Deletes every cookie the browser holds for the current page's site (to sign out of
+    /// another site, e.g. an OpenID provider).
+    pub(crate) async fn delete_cookies(&self) {
+        self.client.delete_all_cookies().await.unwrap_or_else(|e| panic!("delete cookies: {e}"));
+    }
+
     /// Submits the form `css` selects as its submit button would: validation and `submit`
     /// handlers run (`requestSubmit`). Wait for the next page with `wait_for` or `wait_for_url`.
     pub(crate) async fn submit(&self, css: &str) {

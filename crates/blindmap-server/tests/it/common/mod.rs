@@ -2,6 +2,7 @@
 //! to its API.
 
 pub(crate) mod browser;
+pub(crate) mod oidc;
 
 use std::time::Duration;
 
