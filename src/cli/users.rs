@@ -1,6 +1,6 @@
 //! `blindmap users …`: an organisation's users and their tokens, through the node's API.
 
-use blindmap_server::api::users::{NewToken, NewUser};
+use blindmap_server::api::users::{NewRole, NewToken, NewUser};
 use clap::Subcommand;
 
 use super::{Connection, client, runtime};
@@ -67,6 +67,17 @@ pub(crate) enum UsersCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Give a user another role: admin, rep or integration. Its tokens and sessions act with the
+    /// new role at once; the organisation's last active admin keeps its role. (A single sign-on
+    /// user gets the role its provider's groups map to again when it next signs in.)
+    Role {
+        /// The user's id (`usr_…`, from `users list`).
+        user: String,
+        /// admin, rep or integration.
+        role: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// Remove a user for good: its tokens are revoked and its browser sessions end. It stays
     /// listed as removed, and its name stays taken (the audit trail names it).
     Remove {
@@ -128,6 +139,10 @@ pub(crate) fn run(command: &UsersCommand) -> anyhow::Result<()> {
                 let enable = matches!(command, UsersCommand::Enable { .. });
                 let u = client(connection)?.set_user_enabled(user, enable).await?;
                 println!("{user} is {}.", escaped(&u.state));
+            }
+            UsersCommand::Role { user, role, connection } => {
+                let u = client(connection)?.set_user_role(user, &NewRole { role: role.clone() }).await?;
+                println!("{} ({user}) is {} now.", escaped(&u.name), escaped(&u.role));
             }
             UsersCommand::Remove { user, connection } => {
                 client(connection)?.delete_user(user).await?;

@@ -297,6 +297,42 @@ impl Store {
         Ok(listed)
     }
 
+    /// Gives a user of `org` another role, as `actor`, and audits it (`user.role_changed`). The
+    /// organisation's last active admin keeps its role; a removed user has none to change. Its
+    /// sessions and tokens stay and act with the new role from their next request. Asking for
+    /// the role a user has changes nothing (and audits nothing).
+    pub async fn set_user_role(
+        &self,
+        org: &OrgId,
+        user: &UserId,
+        role: Role,
+        actor: &str,
+    ) -> Result<ListedUser, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        lock_organisation(&mut tx, org).await?;
+        let mut listed = listed_user(&mut tx, org, user).await?;
+        if listed.state == UserState::Removed {
+            return Err(StoreError::UserInactive("removed"));
+        }
+        if listed.user.role == role {
+            return Ok(listed);
+        }
+        if listed.user.role == Role::Admin {
+            check_not_last_admin(&mut tx, org, &listed).await?;
+        }
+        sqlx::query("UPDATE users SET role = $1 WHERE id = $2")
+            .bind(role.as_str())
+            .bind(user.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let detail = serde_json::json!({ "user": user.as_str(), "name": listed.user.name,
+            "from": listed.user.role.as_str(), "to": role.as_str() });
+        append_audit(&mut tx, org, now_ms(), actor, "user.role_changed", &detail).await?;
+        tx.commit().await?;
+        listed.user.role = role;
+        Ok(listed)
+    }
+
     /// Removes a user of `org`, as `actor`, and audits it: its tokens are revoked, its sessions
     /// ended, its unused sign-in links voided. Its row stays, marked removed, and with it its name
     /// (taken for good), which the audit trail and stored records keep. The organisation's last

@@ -293,6 +293,38 @@ async fn set_disabled(state: AppState, caller: Caller, id: &str, disabled: bool)
     Ok(Json(user_view(&state, &caller, &user).await?))
 }
 
+/// A user's new role.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct NewRole {
+    /// `admin`, `rep` or `integration`.
+    #[schema(value_type = contract::RoleName)]
+    pub role: String,
+}
+
+/// Gives a user another role (admins only). Its tokens and browser sessions stay and act with the
+/// new role from their next request. The organisation's last active admin keeps its role. A
+/// user who signs in with single sign-on gets the role its provider's groups map to again at its
+/// next sign-in.
+#[utoipa::path(post, path = "/api/v1/users/{id}/role", tag = "users", params(("id" = contract::UserId, Path)),
+    request_body = NewRole,
+    responses((status = 200, body = UserView, description = "The user, with its role"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "The caller is not an admin"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such user in the caller's organisation"),
+        (status = 409, body = Problem, content_type = "application/problem+json",
+            description = "The user was removed, or is the organisation's last active admin"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not a role")))]
+async fn set_role(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<NewRole>,
+) -> Result<Json<UserView>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let user = UserId::parse(&id).ok_or(ApiError::NotFound("user"))?;
+    users::set_role(&state.store, &caller.0.user, &user, &body.role).await?;
+    Ok(Json(user_view(&state, &caller, &user).await?))
+}
+
 /// Removes a user for good (admins only): its tokens are revoked, every browser session it has
 /// ends, its unused sign-in links are void. The user stays listed as `removed` and its name
 /// stays taken: the audit trail and the records it worked on keep naming it. Removing a removed
@@ -353,6 +385,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(signin_link))
         .routes(routes!(disable))
         .routes(routes!(enable))
+        .routes(routes!(set_role))
         .routes(routes!(end_sessions))
         .routes(routes!(end_my_sessions))
         .routes(routes!(revoke))

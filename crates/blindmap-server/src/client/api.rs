@@ -26,7 +26,9 @@ use crate::api::registrations::{
 use crate::api::reports::{Report, ReportQuery};
 use crate::api::runs::{ChangesView, OverlapPage, OverlapView, PartnerParam, RunFilter, RunPage, RunView, StartRun};
 use crate::api::sso::{SsoConfigInput, SsoConfigView};
-use crate::api::users::{CreatedUser, IssuedToken, NewToken, NewUser, SignedOut, SigninLink, UserList, UserView};
+use crate::api::users::{
+    CreatedUser, IssuedToken, NewRole, NewToken, NewUser, SignedOut, SigninLink, UserList, UserView,
+};
 use crate::api::{Page, Paged};
 
 /// Query parameters: a serializable struct of the API's (`None` fields are left out), or
@@ -523,6 +525,11 @@ impl ApiClient {
     /// `POST /api/v1/users/{id}/disable` or `…/enable`.
     pub async fn set_user_enabled(&self, user: &str, enabled: bool) -> Result<UserView, ClientError> {
         self.act(&["users", user, if enabled { "enable" } else { "disable" }]).await
+    }
+
+    /// `POST /api/v1/users/{id}/role`.
+    pub async fn set_user_role(&self, user: &str, body: &NewRole) -> Result<UserView, ClientError> {
+        self.post(&["users", user, "role"], body).await
     }
 
     /// `DELETE /api/v1/users/{id}`.

@@ -3,7 +3,7 @@
 //! audited the same way whoever asks. (Disabling, enabling, removing and signing out audit in
 //! the store, which does them in one transaction.)
 
-use blindmap_store::{ApiToken, Role, Secret, Store, StoreError, TokenId, User, UserId};
+use blindmap_store::{ApiToken, ListedUser, Role, Secret, Store, StoreError, TokenId, User, UserId};
 
 use super::text::{TextError, check_name};
 
@@ -71,4 +71,11 @@ pub(crate) async fn signin_link(store: &Store, actor: &User, user: &UserId) -> R
     let detail = serde_json::json!({ "user": user.to_string() });
     store.record_audit(&actor.org, &actor.name, "signin_link.issued", &detail).await?;
     Ok(secret)
+}
+
+/// Gives a user another role (`admin`, `rep` or `integration`, as written); audited by the
+/// store with the change. The last active admin keeps its role.
+pub(crate) async fn set_role(store: &Store, actor: &User, user: &UserId, role: &str) -> Result<ListedUser, UserError> {
+    let role = Role::parse(role).ok_or(UserError::Role)?;
+    Ok(store.set_user_role(&actor.org, user, role, &actor.name).await?)
 }

@@ -34,7 +34,7 @@ use registrations::{decide, precheck, registration_page, registrations_page, req
 use runs::{history, run_page, run_transcript, start_run};
 use session::{link_form, link_signin, signin, signin_form, signout, signout_everywhere, stylesheet};
 use sharing::{save_sharing, sharing_page};
-use users::{add_user, issue_token, revoke_token, signin_link, user_action, users_page};
+use users::{add_user, issue_token, revoke_token, set_role, signin_link, user_action, users_page};
 
 mod account;
 mod audit;
@@ -213,6 +213,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/users", get(users_page).post(add_user))
         .route("/users/{id}/tokens", post(issue_token))
         .route("/users/{id}/link", post(signin_link))
+        .route("/users/{id}/role", post(set_role))
         .route("/users/{id}/{action}", post(user_action))
         .route("/tokens/{id}/revoke", post(revoke_token))
         .route("/runs/{id}", get(run_page))

@@ -209,6 +209,30 @@ pub(super) struct UserAction {
     confirm: Option<String>,
 }
 
+#[derive(Deserialize)]
+pub(super) struct RoleForm {
+    csrf: String,
+    role: String,
+}
+
+/// Gives a user another role.
+pub(super) async fn set_role(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<RoleForm>,
+) -> PageResult {
+    admin(&signed, &form.csrf)?;
+    let user = user_id(&id)?;
+    match users::set_role(&state.store, signed.user(), &user, &form.role).await {
+        Ok(_) => Ok(Redirect::to("/users").into_response()),
+        Err(e) => {
+            let (status, text) = ApiError::from(e).status_and_detail();
+            Ok(html(status, &users_view(&state, &signed, Some(text)).await?))
+        }
+    }
+}
+
 /// Disables, enables, removes or signs out a user everywhere (`action` from the path).
 pub(super) async fn user_action(
     State(state): State<AppState>,
@@ -241,6 +265,10 @@ pub(super) async fn user_action(
 }
 
 impl UserRow {
+    fn has_role(&self, role: &str) -> bool {
+        self.role == role
+    }
+
     fn active(&self) -> bool {
         self.state == UserState::Active.as_str()
     }

@@ -725,8 +725,18 @@ async fn admins_manage_users_and_tokens_and_revoking_ends_sessions() {
     assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/users"));
     assert_eq!(kim.get("/").await.location(), "/signin", "the session went with its token");
 
-    // A new token, a sign-in link, disable and remove: each through the page.
+    // A new token, a sign-in link, a role, disable and remove: each through the page.
     let kim_id = kim_user["id"].as_str().unwrap();
+    let role_of =
+        |all: &Value| all["items"].as_array().unwrap().iter().find(|u| u["name"] == "kim").unwrap()["role"].clone();
+    let page = admin.post(&format!("/users/{kim_id}/role"), &[("csrf", &csrf), ("role", "admin")]).await;
+    assert_eq!((page.status, page.location()), (StatusCode::SEE_OTHER, "/users"), "{}", page.body);
+    assert_eq!(role_of(&call(&node, Method::GET, "/api/v1/users", None).await.unwrap()), "admin");
+    let page = admin.post(&format!("/users/{kim_id}/role"), &[("csrf", &csrf), ("role", "owner")]).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("role is admin, rep or integration"), "{}", page.body);
+    admin.post(&format!("/users/{kim_id}/role"), &[("csrf", &csrf), ("role", "rep")]).await;
+    assert_eq!(role_of(&call(&node, Method::GET, "/api/v1/users", None).await.unwrap()), "rep");
     let page = admin.post(&format!("/users/{kim_id}/tokens"), &[("csrf", &csrf), ("label", "phone")]).await;
     assert_eq!(page.status, StatusCode::CREATED);
     let page = admin.post(&format!("/users/{kim_id}/link"), &[("csrf", &csrf)]).await;

@@ -165,6 +165,7 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
             "/api/v1/users/{id}",
             "/api/v1/users/{id}/disable",
             "/api/v1/users/{id}/enable",
+            "/api/v1/users/{id}/role",
             "/api/v1/users/{id}/sessions",
             "/api/v1/users/{id}/signin-link",
             "/api/v1/users/{id}/tokens",
@@ -636,6 +637,9 @@ async fn admins_manage_users_and_tokens(store: Store) {
     assert_eq!(kinds, ["token.revoked", "token.issued", "user.created"]);
 }
 
+/// The header of a JSON body.
+const JSON: &[(&str, &str)] = &[("content-type", "application/json")];
+
 async fn admins_disable_enable_and_remove_users(store: Store) {
     let [admin, rep, bot] = org(&store, "Vendor").await;
     let [other_admin, _, _] = org(&store, "Partner").await;
@@ -670,6 +674,19 @@ async fn admins_disable_enable_and_remove_users(store: Store) {
     for (method, path) in routes("usr_nonsense") {
         assert_eq!(api.call(method, &path, Some(&admin), "", &[]).await.0, StatusCode::NOT_FOUND, "{method} {path}");
     }
+    // The same for a role change (it takes a body).
+    let to_admin = serde_json::json!({ "role": "admin" }).to_string();
+    let rex_role = format!("/api/v1/users/{rex}/role");
+    for (token, status) in [
+        (Some(&rep), StatusCode::FORBIDDEN),
+        (Some(&bot), StatusCode::FORBIDDEN),
+        (Some(&other_admin), StatusCode::NOT_FOUND),
+        (None, StatusCode::UNAUTHORIZED),
+    ] {
+        assert_eq!(api.call("POST", &rex_role, token.map(String::as_str), &to_admin, JSON).await.0, status);
+    }
+    let nonsense = api.call("POST", "/api/v1/users/usr_nonsense/role", Some(&admin), &to_admin, JSON).await.0;
+    assert_eq!(nonsense, StatusCode::NOT_FOUND);
     assert_eq!(api.call("GET", "/api/v1/me", Some(&rep), "", &[]).await.0, StatusCode::OK, "untouched");
 
     // The last active admin can be neither disabled nor removed, by itself or anyone.
@@ -700,6 +717,25 @@ async fn admins_disable_enable_and_remove_users(store: Store) {
     assert_eq!((status, ended["sessions_ended"].as_u64()), (StatusCode::OK, Some(0)));
     assert_eq!(api.call("DELETE", "/api/v1/me/sessions", None, "", &[]).await.0, StatusCode::UNAUTHORIZED);
 
+    // Roles: rex becomes an admin and a rep again; the last active admin keeps its role; a role
+    // is one of the three. Each change is audited once.
+    let role = |r: &str| serde_json::json!({ "role": r }).to_string();
+    let (status, view) =
+        api.call("POST", &format!("/api/v1/users/{rex}/role"), Some(&admin), &role("admin"), JSON).await;
+    assert_eq!((status, view["role"].as_str()), (StatusCode::OK, Some("admin")), "{view}");
+    let (status, _) = api.call("POST", &format!("/api/v1/users/{rex}/role"), Some(&admin), &role("rep"), JSON).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, problem) =
+        api.call("POST", &format!("/api/v1/users/{ada}/role"), Some(&admin), &role("rep"), JSON).await;
+    assert_eq!(status, StatusCode::CONFLICT, "the last active admin: {problem}");
+    let (status, _) = api.call("POST", &format!("/api/v1/users/{rex}/role"), Some(&admin), &role("owner"), JSON).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, _) = api.call("POST", &format!("/api/v1/users/{rex}/role"), Some(&rep), &role("admin"), JSON).await;
+    assert!(status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED, "{status}");
+    let (_, trail) = api.call("GET", "/api/v1/audit?limit=100", Some(&admin), "", &[]).await;
+    let changed = trail["items"].as_array().unwrap().iter().filter(|e| e["kind"] == "user.role_changed").count();
+    assert_eq!(changed, 2, "{trail}");
+
     // Removed: gone for good, listed as removed, its token revoked.
     let (status, _) = api.call("DELETE", &format!("/api/v1/users/{rex}"), Some(&admin), "", &[]).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -716,6 +752,7 @@ async fn admins_disable_enable_and_remove_users(store: Store) {
     for (path, method, statuses) in [
         ("/api/v1/users/{id}/disable", "post", &["200", "401", "403", "404", "409"][..]),
         ("/api/v1/users/{id}/enable", "post", &["200", "401", "403", "404", "409"]),
+        ("/api/v1/users/{id}/role", "post", &["200", "401", "403", "404", "409", "422"]),
         ("/api/v1/users/{id}", "delete", &["204", "401", "403", "404", "409"]),
         ("/api/v1/users/{id}/sessions", "delete", &["200", "401", "403", "404"]),
         ("/api/v1/me/sessions", "delete", &["200", "401"]),
