@@ -42,6 +42,15 @@ pub(crate) enum HooksCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Send a test event (`webhook.test`) to an endpoint alone, signed and logged like any
+    /// delivery: to check that its receiver gets and verifies deliveries (`hooks log` shows the
+    /// attempt).
+    Test {
+        /// The endpoint's id (`whe_…`).
+        id: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// Show an endpoint's delivery log, newest first.
     Log {
         /// The endpoint's id (`whe_…`).
@@ -89,6 +98,13 @@ pub(crate) fn run(command: &HooksCommand) -> anyhow::Result<()> {
             HooksCommand::Enable { id, connection } | HooksCommand::Disable { id, connection } => {
                 let enable = matches!(command, HooksCommand::Enable { .. });
                 show_hook(&client(connection)?.set_hook_enabled(id, enable).await?);
+            }
+            HooksCommand::Test { id, connection } => {
+                let sent = client(connection)?.test_hook(id).await?;
+                println!(
+                    "Sent test event {} to {id}; `blindmap hooks log {id}` shows its delivery.",
+                    escaped(&sent.event)
+                );
             }
             HooksCommand::Log { id, connection } => {
                 for a in &client(connection)?.deliveries(id, &Page::first(100)).await?.items {

@@ -33,6 +33,7 @@ pub const EVENT_KINDS: &[&str] = &[
     "registration.expired",
     "registration.closed",
     "attribution.recorded",
+    "webhook.test",
 ];
 
 /// A signing secret: its key bytes, zeroed when dropped, never printed.

@@ -279,6 +279,52 @@ impl Store {
         Ok(event)
     }
 
+    /// Records a `webhook.test` event of `org` with one delivery, to `endpoint` alone (whatever
+    /// kinds it asked for), in one transaction: how an admin checks that a receiver gets and
+    /// verifies deliveries. A disabled endpoint gets it once enabled again.
+    pub async fn record_test_event(
+        &self,
+        org: &OrgId,
+        endpoint: &EndpointId,
+        payload: &serde_json::Value,
+    ) -> Result<Event, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let known = sqlx::query("SELECT 1 FROM webhook_endpoints WHERE id = $1 AND org_id = $2")
+            .bind(endpoint.as_str())
+            .bind(org.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if known.is_none() {
+            return Err(StoreError::NotFound("webhook endpoint"));
+        }
+        let event = Event {
+            id: EventId::generate(),
+            org: org.clone(),
+            kind: "webhook.test".to_owned(),
+            payload: payload.clone(),
+            created_at: now_ms(),
+        };
+        sqlx::query("INSERT INTO events (id, org_id, kind, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(event.id.as_str())
+            .bind(org.as_str())
+            .bind(&event.kind)
+            .bind(payload.to_string())
+            .bind(event.created_at)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO deliveries (event_id, endpoint_id, state, attempts, next_attempt_at, lease_until, updated_at) \
+             VALUES ($1, $2, 'pending', 0, $3, 0, $3)",
+        )
+        .bind(event.id.as_str())
+        .bind(endpoint.as_str())
+        .bind(event.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
     /// A page of `org`'s events in the order they committed, after the event `after`: every
     /// committed event is served, and a reader moving forward by cursor never skips one.
     pub async fn events_page(

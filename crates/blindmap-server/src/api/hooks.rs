@@ -4,7 +4,6 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use blindmap_cosell::webhook::{EVENT_KINDS, Secret};
 use blindmap_store::{Endpoint, EndpointId, EndpointState, EventId, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -16,6 +15,7 @@ use crate::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
+use crate::service::hooks;
 
 /// An endpoint to add.
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -25,7 +25,8 @@ pub struct NewHook {
     pub url: String,
     /// The event kinds to send (default: all): overlap.changed, cosell.created, cosell.updated,
     /// registration.submitted, .conflict, .approved, .rejected, .extended, .expired, .closed,
-    /// attribution.recorded.
+    /// attribution.recorded, webhook.test (a test an admin sends goes to its endpoint whatever
+    /// it asked for).
     #[serde(default)]
     #[schema(value_type = Vec<contract::EventKind>)]
     pub events: Vec<String>,
@@ -148,20 +149,11 @@ async fn create(
     Json(body): Json<NewHook>,
 ) -> Result<(StatusCode, Json<HookView>), ApiError> {
     caller.require(&[Role::Admin])?;
-    let strict = crate::service::hooks::WebhookEgress::default();
+    let strict = hooks::WebhookEgress::default();
     let egress = state.node.as_deref().map_or(&strict, |node| &*node.webhooks);
-    let url = egress.check(&body.url).map_err(|refusal| ApiError::Invalid(refusal.to_string()))?;
-    if let Some(unknown) = body.events.iter().find(|e| !EVENT_KINDS.contains(&e.as_str())) {
-        return Err(ApiError::Invalid(format!("unknown event kind {unknown:?}; kinds: {}", EVENT_KINDS.join(", "))));
-    }
-    let key: [u8; 32] = rand::random();
-    let secret = Secret::from_bytes(&key).expect("32 bytes");
-    let org = &caller.0.user.org;
-    let endpoint = state.store.create_endpoint(org, url.as_str(), &secret.expose(), &body.events).await?;
-    let detail = serde_json::json!({ "endpoint": endpoint.id.to_string(), "events": body.events });
-    state.store.record_audit(org, &caller.0.user.name, "hook.created", &detail).await?;
+    let (endpoint, secret) = hooks::create(&state.store, egress, &caller.0.user, &body.url, &body.events).await?;
     let mut view = HookView::from(endpoint);
-    view.secret = Some(secret.expose().to_string());
+    view.secret = Some(secret);
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -203,11 +195,31 @@ async fn disable(
 
 async fn set_enabled(state: AppState, caller: Caller, id: String, enabled: bool) -> Result<Json<HookView>, ApiError> {
     caller.require(&[Role::Admin])?;
-    let org = &caller.0.user.org;
-    let endpoint = state.store.set_endpoint_enabled(org, &endpoint_id(&id)?, enabled).await?;
-    let kind = if enabled { "hook.enabled" } else { "hook.disabled" };
-    state.store.record_audit(org, &caller.0.user.name, kind, &serde_json::json!({ "endpoint": id })).await?;
-    Ok(Json(endpoint.into()))
+    Ok(Json(hooks::set_enabled(&state.store, &caller.0.user, &endpoint_id(&id)?, enabled).await?.into()))
+}
+
+/// A test event sent.
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct TestEvent {
+    /// The event (`msg_…`): the delivery's `webhook-id`, and its entry in the delivery log.
+    pub event: String,
+}
+
+/// Sends a `webhook.test` event to this endpoint alone (admins only), signed and delivered like
+/// any event (retried, logged): to check that a receiver gets and verifies deliveries. A disabled
+/// endpoint gets it once enabled.
+#[utoipa::path(post, path = "/api/v1/hooks/{id}/test", tag = "hooks", params(("id" = contract::EndpointId, Path)),
+    responses((status = 202, body = TestEvent, description = "Queued for delivery"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such endpoint")))]
+async fn test(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<TestEvent>), ApiError> {
+    caller.require(&[Role::Admin])?;
+    let event = hooks::send_test(&state.store, &caller.0.user, &endpoint_id(&id)?).await?;
+    Ok((StatusCode::ACCEPTED, Json(TestEvent { event: event.to_string() })))
 }
 
 /// An endpoint's delivery log: every attempt, newest first (admins only).
@@ -268,7 +280,7 @@ async fn events(
         .map(|e| EventView {
             id: e.id.to_string(),
             kind: e.kind,
-            timestamp: crate::service::hooks::rfc3339(e.created_at),
+            timestamp: hooks::rfc3339(e.created_at),
             data: e.payload,
         })
         .collect();
@@ -280,6 +292,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create, list))
         .routes(routes!(enable))
         .routes(routes!(disable))
+        .routes(routes!(test))
         .routes(routes!(deliveries))
         .routes(routes!(events))
 }

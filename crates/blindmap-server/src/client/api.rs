@@ -16,7 +16,7 @@ use crate::api::audit::AuditPage;
 use crate::api::corrections::{CorrectionFilter, CorrectionPage, CorrectionView, NewCorrectionBody};
 use crate::api::cosell::{CoSellFilter, CoSellPage, CoSellView, NewCoSell};
 use crate::api::datasets::{DatasetPage, DatasetView, DeleteParams, Deleted, UploadParams};
-use crate::api::hooks::{AttemptList, EventPage, HookList, HookView, NewHook};
+use crate::api::hooks::{AttemptList, EventPage, HookList, HookView, NewHook, TestEvent};
 use crate::api::me::Me;
 use crate::api::partnerships::{AcceptInvite, Invite, PartnershipList, PartnershipView, SharingView};
 use crate::api::registrations::{
@@ -557,6 +557,11 @@ impl ApiClient {
     /// `POST /api/v1/hooks/{id}/enable` or `…/disable`.
     pub async fn set_hook_enabled(&self, id: &str, enabled: bool) -> Result<HookView, ClientError> {
         self.act(&["hooks", id, if enabled { "enable" } else { "disable" }]).await
+    }
+
+    /// `POST /api/v1/hooks/{id}/test`: a `webhook.test` event to this endpoint alone.
+    pub async fn test_hook(&self, id: &str) -> Result<TestEvent, ClientError> {
+        self.act(&["hooks", id, "test"]).await
     }
 
     /// `GET /api/v1/hooks/{id}/deliveries`: the newest delivery attempts.

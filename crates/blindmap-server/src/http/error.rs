@@ -177,6 +177,16 @@ impl From<crate::service::datasets::DatasetError> for ApiError {
     }
 }
 
+impl From<crate::service::hooks::HookError> for ApiError {
+    fn from(e: crate::service::hooks::HookError) -> Self {
+        use crate::service::hooks::HookError as E;
+        match e {
+            E::Url(_) | E::UnknownKind(_) => Self::Invalid(e.to_string()),
+            E::Store(e) => Self::Store(e),
+        }
+    }
+}
+
 impl From<crate::service::users::UserError> for ApiError {
     fn from(e: crate::service::users::UserError) -> Self {
         use crate::service::users::UserError as E;

@@ -17,6 +17,71 @@ use tokio::sync::watch;
 
 pub(crate) use egress::WebhookEgress;
 
+/// Why an endpoint cannot be added. `http::error` maps each: a URL the node refuses or an unknown
+/// event kind → 422; the store's own (no such endpoint → 404).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum HookError {
+    /// The URL is not one this node sends to.
+    #[error("{0}")]
+    Url(String),
+    /// An event kind no node emits.
+    #[error("unknown event kind {0:?}; kinds: {kinds}", kinds = blindmap_cosell::webhook::EVENT_KINDS.join(", "))]
+    UnknownKind(String),
+    /// The store failed or refused.
+    #[error(transparent)]
+    Store(#[from] blindmap_store::StoreError),
+}
+
+/// Adds an endpoint receiving `events` (empty: all) at `url`, checked against the node's egress
+/// policy; returns it with its signing secret (`whsec_…`), which is shown once.
+pub(crate) async fn create(
+    store: &Store,
+    egress: &WebhookEgress,
+    actor: &blindmap_store::User,
+    url: &str,
+    events: &[String],
+) -> Result<(blindmap_store::Endpoint, String), HookError> {
+    let url = egress.check(url).map_err(|refusal| HookError::Url(refusal.to_string()))?;
+    if let Some(unknown) = events.iter().find(|e| !blindmap_cosell::webhook::EVENT_KINDS.contains(&e.as_str())) {
+        return Err(HookError::UnknownKind(unknown.clone()));
+    }
+    let key: [u8; 32] = rand::random();
+    let secret = Secret::from_bytes(&key).expect("32 bytes");
+    let endpoint = store.create_endpoint(&actor.org, url.as_str(), &secret.expose(), events).await?;
+    let detail = serde_json::json!({ "endpoint": endpoint.id.to_string(), "events": events });
+    store.record_audit(&actor.org, &actor.name, "hook.created", &detail).await?;
+    Ok((endpoint, secret.expose().to_string()))
+}
+
+/// Enables (its failure count reset, its pending deliveries resumed) or disables an endpoint.
+pub(crate) async fn set_enabled(
+    store: &Store,
+    actor: &blindmap_store::User,
+    id: &blindmap_store::EndpointId,
+    enabled: bool,
+) -> Result<blindmap_store::Endpoint, HookError> {
+    let endpoint = store.set_endpoint_enabled(&actor.org, id, enabled).await?;
+    let kind = if enabled { "hook.enabled" } else { "hook.disabled" };
+    store.record_audit(&actor.org, &actor.name, kind, &serde_json::json!({ "endpoint": id.to_string() })).await?;
+    Ok(endpoint)
+}
+
+/// Sends a `webhook.test` event to one endpoint (through the outbox, signed and logged like any
+/// delivery); returns its id (the delivery's `webhook-id`).
+pub(crate) async fn send_test(
+    store: &Store,
+    actor: &blindmap_store::User,
+    id: &blindmap_store::EndpointId,
+) -> Result<blindmap_store::EventId, HookError> {
+    let payload = serde_json::json!({ "endpoint": id.to_string(), "sent_by": actor.name,
+        "note": "A test event an admin sent: nothing happened." });
+    let event = store.record_test_event(&actor.org, id, &payload).await?;
+    let detail = serde_json::json!({ "endpoint": id.to_string(), "event": event.id.to_string() });
+    store.record_audit(&actor.org, &actor.name, "hook.tested", &detail).await?;
+    Ok(event.id)
+}
+
 /// How long a lease lasts: longer than an attempt may take.
 const LEASE_MS: i64 = 60_000;
 /// Longest an attempt may take.

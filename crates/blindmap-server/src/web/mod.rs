@@ -27,6 +27,7 @@ use corrections::{correct, corrections_page, undo_correction};
 use data::{activate_dataset, data_page, dataset_page, delete_dataset, upload};
 use forms::{create_cosell, register, register_form};
 use home::home;
+use hooks::{add_hook, hook_action, hook_page, hooks_page};
 use manage::{accept_invite, end_partnership, invite};
 use overlaps::{all_overlaps, all_overlaps_csv, overlaps, overlaps_csv};
 use partners::{matrix, partners};
@@ -43,6 +44,7 @@ mod data;
 mod format;
 mod forms;
 mod home;
+mod hooks;
 mod manage;
 mod overlaps;
 mod partners;
@@ -136,6 +138,7 @@ impl Chrome {
         }
         if role == Role::Admin {
             links.push(("/users", "Users"));
+            links.push(("/hooks", "Webhooks"));
             links.push(("/audit", "Audit"));
         }
         links
@@ -208,6 +211,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/registrations/{id}", get(registration_page))
         .route("/registrations/{id}/decide", post(decide))
         .route("/registrations/{id}/extension", post(request_extension))
+        .route("/hooks", get(hooks_page).post(add_hook))
+        .route("/hooks/{id}", get(hook_page))
+        .route("/hooks/{id}/{action}", post(hook_action))
         .route("/audit", get(audit_page))
         .route("/audit.csv", get(audit_csv))
         .route("/users", get(users_page).post(add_user))

@@ -93,6 +93,8 @@ pub(super) struct SecretPage {
     pub(super) what: String,
     pub(super) secret: String,
     pub(super) note: String,
+    /// Where to go on: (path, label).
+    pub(super) back: (String, String),
 }
 
 #[derive(Deserialize)]
@@ -126,6 +128,7 @@ pub(super) async fn add_user(
                      from the users page), and scripts use it for the API.",
                     user.name
                 ),
+                back: ("/users".into(), "Back to users".into()),
             };
             Ok(html(StatusCode::CREATED, &page))
         }
@@ -162,6 +165,7 @@ pub(super) async fn issue_token(
         what: format!("{name}'s token “{}”", form.label.trim()),
         secret: token.expose().to_owned(),
         note: "Shown once: only its hash is kept. Revoke it from the users page when it is no longer needed.".into(),
+        back: ("/users".into(), "Back to users".into()),
     };
     Ok(html(StatusCode::CREATED, &page))
 }
@@ -186,6 +190,7 @@ pub(super) async fn signin_link(
             "Valid once, until {}. Hand it over as you would a password.",
             crate::rfc3339(crate::now_ms() + blindmap_store::LINK_MS)
         ),
+        back: ("/users".into(), "Back to users".into()),
     };
     Ok(html(StatusCode::CREATED, &page))
 }

@@ -251,7 +251,9 @@ async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_brows
         "/registrations".to_owned(),
         format!("/registrations/{registration}"),
         "/users".to_owned(),
+        "/hooks".to_owned(),
         "/audit".to_owned(),
+        "/overlaps".to_owned(),
     ];
     for (width, height) in [(1280, 1024), (390, 844)] {
         v.set_viewport(width, height).await;

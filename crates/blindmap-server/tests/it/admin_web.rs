@@ -83,7 +83,7 @@ async fn each_role_gets_its_own_navigation_and_a_home_page() {
 
     let home = admin.get("/").await;
     assert_eq!(home.status, StatusCode::OK);
-    assert_eq!(nav(&home), ["/", "/partners", "/overlaps", "/registrations", "/data", "/users", "/audit"]);
+    assert_eq!(nav(&home), ["/", "/partners", "/overlaps", "/registrations", "/data", "/users", "/hooks", "/audit"]);
     assert!(home.body.contains("aria-current=\"page\">Home"), "{}", home.body);
     // A fresh node: the four steps, none done, each with where to do it.
     for step in ["Import your accounts", "Pair with a partner", "Choose what each partner sees", "Run a first match"] {

@@ -268,3 +268,95 @@ async fn redirects_are_not_followed() {
     store.close().await;
     vendor.running.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_adds_tests_and_reads_an_endpoint_from_the_pages() {
+    use crate::web::Agent;
+    let vendor = node("Vendor", None).await;
+    let (tested, tested_url) = receiver().await;
+    let (other, other_url) = receiver().await;
+    *tested.accept.lock().unwrap() = true;
+    *other.accept.lock().unwrap() = true;
+    let made =
+        call(&vendor, Method::POST, "/api/v1/users", Some(json!({ "name": "ada", "role": "admin" }))).await.unwrap();
+    let mut admin = Agent::new(&vendor);
+    admin.sign_in(made["token"]["token"].as_str().unwrap()).await;
+    let csrf = admin.get("/hooks").await.input("csrf");
+
+    // Refused: a URL the node does not send to, an unknown kind; the form keeps the URL.
+    let page = admin.post("/hooks", &[("csrf", &csrf), ("url", "ftp://example.com/hook")]).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", page.body);
+    assert!(page.body.contains("value=\"ftp://example.com/hook\""), "{}", page.body);
+    let page = admin.post("/hooks", &[("csrf", &csrf), ("url", &tested_url), ("event", "nonsense")]).await;
+    assert!(page.body.contains("unknown event kind"), "{}", page.body);
+
+    // Added: its secret shown once; another endpoint wants overlap changes only.
+    let page = admin.post("/hooks", &[("csrf", &csrf), ("url", &tested_url)]).await;
+    assert_eq!(page.status, StatusCode::CREATED, "{}", page.body);
+    let secret = page.body.split("class=\"code\">").nth(1).unwrap().split("</textarea>").next().unwrap().to_owned();
+    let secret = Secret::parse(&secret).unwrap();
+    let page = admin.post("/hooks", &[("csrf", &csrf), ("url", &other_url), ("event", "overlap.changed")]).await;
+    assert_eq!(page.status, StatusCode::CREATED);
+    let hooks = call(&vendor, Method::GET, "/api/v1/hooks", None).await.unwrap();
+    let id = hooks["items"].as_array().unwrap().iter().find(|h| h["url"] == tested_url.as_str()).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A test event goes to that endpoint alone, signed; the log shows it.
+    let page = admin.post(&format!("/hooks/{id}/test"), &[("csrf", &csrf)]).await;
+    assert_eq!(page.status, StatusCode::ACCEPTED, "{}", page.body);
+    wait_for("the test delivery", || !tested.received.lock().unwrap().is_empty()).await;
+    let (headers, body, _) = tested.received.lock().unwrap()[0].clone();
+    let header = |name: &str| headers[name].to_str().unwrap().to_owned();
+    let timestamp: i64 = header("webhook-timestamp").parse().unwrap();
+    secret
+        .verify(&header("webhook-id"), timestamp, &body, &header("webhook-signature"), timestamp)
+        .expect("the test delivery verifies");
+    let delivered: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(delivered["type"], "webhook.test", "{delivered}");
+    assert_eq!(delivered["data"]["sent_by"], "ada");
+    let mut log = admin.get(&format!("/hooks/{id}")).await;
+    for _ in 0..100 {
+        if log.body.contains("answered 204") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        log = admin.get(&format!("/hooks/{id}")).await;
+    }
+    assert!(log.body.contains(&header("webhook-id")) && log.body.contains("answered 204"), "{}", log.body);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(other.received.lock().unwrap().is_empty(), "the other endpoint got nothing");
+
+    // Disabled and enabled from its page; the API agrees.
+    let state = || async {
+        let all = call(&vendor, Method::GET, "/api/v1/hooks", None).await.unwrap();
+        all["items"].as_array().unwrap().iter().find(|h| h["id"] == id.as_str()).unwrap()["state"].clone()
+    };
+    assert_eq!(admin.post(&format!("/hooks/{id}/disable"), &[("csrf", &csrf)]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(state().await, "disabled");
+    assert_eq!(admin.post(&format!("/hooks/{id}/enable"), &[("csrf", &csrf)]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(state().await, "enabled");
+
+    // Reps have no webhooks; another organisation finds no endpoint of this one.
+    let rep =
+        call(&vendor, Method::POST, "/api/v1/users", Some(json!({ "name": "rita", "role": "rep" }))).await.unwrap();
+    let mut rita = Agent::new(&vendor);
+    rita.sign_in(rep["token"]["token"].as_str().unwrap()).await;
+    let rita_csrf = rita.get("/").await.input("csrf");
+    assert_eq!(rita.get("/hooks").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(rita.post(&format!("/hooks/{id}/test"), &[("csrf", &rita_csrf)]).await.status, StatusCode::FORBIDDEN);
+    let store = common::store_of(&vendor).await;
+    let stranger = store.create_organisation("Stranger").await.unwrap();
+    let eve = store.create_user(&stranger.id, "eve", blindmap_store::Role::Admin).await.unwrap();
+    let token = store.issue_token(&stranger.id, &eve.id, "t").await.unwrap().1.expose().to_owned();
+    let mut eve = Agent::new(&vendor);
+    eve.sign_in(&token).await;
+    let eve_csrf = eve.get("/").await.input("csrf");
+    assert_eq!(eve.get(&format!("/hooks/{id}")).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(eve.post(&format!("/hooks/{id}/test"), &[("csrf", &eve_csrf)]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(eve.post(&format!("/hooks/{id}/disable"), &[("csrf", &eve_csrf)]).await.status, StatusCode::NOT_FOUND);
+    assert!(!eve.get("/hooks").await.body.contains(&tested_url));
+    assert_eq!(state().await, "enabled");
+    assert_eq!(tested.received.lock().unwrap().len(), 1, "no other test was sent");
+}
