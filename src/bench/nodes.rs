@@ -174,7 +174,9 @@ async fn time_pages(
         let status = response.status();
         let body = response.text().await?;
         let seconds = started.elapsed().as_secs_f64();
-        if !status.is_success() || !body.contains("<table id=\"overlaps\"") {
+        // A list with rows has its table; one with none (a search for an account a small run
+        // does not have) says so.
+        if !status.is_success() || !(body.contains("<table id=\"overlaps\"") || body.contains("<p id=\"empty\">")) {
             bail!("{what}: the page answered {status}");
         }
         pages.push((what, seconds));

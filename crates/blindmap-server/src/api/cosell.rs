@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
-use crate::service::cosell::{self, CoSellError};
+use crate::service::cosell;
 
 /// A co-sell record to create, on an overlap a run found.
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -192,29 +192,9 @@ async fn edit(
     Json(EditBody(edit)): Json<EditBody>,
 ) -> Result<Json<CoSellView>, ApiError> {
     caller.require(&[Role::Admin, Role::Rep])?;
-    let org = &caller.0.user.org;
-    let user = caller.0.user.name.clone();
+    // Sharing needs the node; without one, the edit is refused before anything changes.
     let node = state.node()?;
-    let written = cosell::update(&state.store, org, &id, "cosell.updated", |mine| {
-        let at = cosell::stamp(mine.party, &mine.record);
-        // Refused for the record's state (a move its lifecycle does not allow, or any edit of a
-        // closed record) is a conflict with it; anything else is a value out of range.
-        let closed = mine.record.status.value.is_final();
-        mine.record.apply(edit.clone(), at, &user).map_err(|e| match e {
-            blindmap_cosell::Error::Transition { .. } => CoSellError::NotNow(e),
-            _ if closed => CoSellError::NotNow(e),
-            _ => CoSellError::Invalid(e),
-        })?;
-        mine.dirty = true;
-        Ok(())
-    })
-    .await?;
-    if let Ok(partnership) = cosell::pushable(&state.store, org, &written.partnership).await
-        && let Err(e) = cosell::push(&state.store, node, org, &partnership, &id, None).await
-    {
-        tracing::info!(cosell = %id, error = %e, "co-sell change not shared yet");
-    }
-    Ok(Json(state.store.cosell(org, &id).await?.into()))
+    Ok(Json(cosell::edit(&state.store, Some(node), &caller.0.user, &id, &[edit]).await?.into()))
 }
 
 pub(super) fn router() -> OpenApiRouter<AppState> {

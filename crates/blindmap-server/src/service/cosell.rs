@@ -175,6 +175,41 @@ pub(crate) async fn update(
     Err(CoSellError::KeepsChanging)
 }
 
+/// Applies `edits`, in order, to a co-sell record as `user` (one change, one `cosell.updated`
+/// event), then shares it with the partner's node (best effort now; the sync retries). A move
+/// the record's lifecycle does not allow, or any edit of a closed record, is `NotNow`; a value
+/// out of range is `Invalid`.
+pub(crate) async fn edit(
+    store: &Store,
+    node: Option<&NodeContext>,
+    user: &blindmap_store::User,
+    id: &str,
+    edits: &[Edit],
+) -> Result<StoredCoSell, CoSellError> {
+    let org = &user.org;
+    let written = update(store, org, id, "cosell.updated", |mine| {
+        for edit in edits {
+            let at = stamp(mine.party, &mine.record);
+            let closed = mine.record.status.value.is_final();
+            mine.record.apply(edit.clone(), at, &user.name).map_err(|e| match e {
+                blindmap_cosell::Error::Transition { .. } => CoSellError::NotNow(e),
+                _ if closed => CoSellError::NotNow(e),
+                _ => CoSellError::Invalid(e),
+            })?;
+        }
+        mine.dirty = true;
+        Ok(())
+    })
+    .await?;
+    if let Some(node) = node
+        && let Ok(partnership) = pushable(store, org, &written.partnership).await
+        && let Err(e) = push(store, node, org, &partnership, id, None).await
+    {
+        tracing::info!(cosell = %id, error = %e, "co-sell change not shared yet");
+    }
+    Ok(store.cosell(org, id).await?)
+}
+
 /// An overlap of a run, as a co-sell record is created on it.
 pub(crate) struct OnOverlap<'a> {
     /// The run (`run_…`).

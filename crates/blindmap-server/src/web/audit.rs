@@ -7,10 +7,11 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use blindmap_store::{AuditEvent, AuditFilter, OrgId, PartnershipId, Role};
+use blindmap_store::{AuditEvent, AuditFilter, OrgId, PartnershipId};
 use serde::Deserialize;
 
 use super::format::{csv_safe, pct};
+use super::manage::only_admins;
 use super::session::{Signed, bad_request};
 use super::{Chrome, PAGE_ROWS, PageError, PageResult, html};
 use crate::AppState;
@@ -133,14 +134,6 @@ impl AuditPage {
 
     fn is_partner(&self, value: &str) -> bool {
         self.partner == value
-    }
-}
-
-fn only_admins(signed: &Signed) -> Result<(), PageError> {
-    if signed.user().role == Role::Admin {
-        Ok(())
-    } else {
-        Err(PageError(ApiError::Forbidden(signed.user().role.as_str())))
     }
 }
 

@@ -7,9 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use blindmap_cosell::webhook::EVENT_KINDS;
-use blindmap_store::{Endpoint, EndpointId, EndpointState, Role};
+use blindmap_store::{Endpoint, EndpointId, EndpointState};
 
-use super::manage::admin;
+use super::manage::{admin, only_admins};
 use super::session::{CsrfForm, Signed};
 use super::users::SecretPage;
 use super::{Chrome, PageError, PageResult, html};
@@ -50,14 +50,6 @@ pub(super) struct HooksPage {
     pub(super) kinds: &'static [&'static str],
     pub(super) url: String,
     pub(super) problem: Option<String>,
-}
-
-fn only_admins(signed: &Signed) -> Result<(), PageError> {
-    if signed.user().role == Role::Admin {
-        Ok(())
-    } else {
-        Err(PageError(ApiError::Forbidden(signed.user().role.as_str())))
-    }
 }
 
 async fn hooks_view(

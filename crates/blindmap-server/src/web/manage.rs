@@ -23,6 +23,15 @@ pub(super) fn admin(signed: &Signed, csrf: &str) -> Result<(), PageError> {
     Ok(())
 }
 
+/// Refuses a page to anyone but an admin.
+pub(super) fn only_admins(signed: &Signed) -> Result<(), PageError> {
+    if signed.user().role == Role::Admin {
+        Ok(())
+    } else {
+        Err(PageError(ApiError::Forbidden(signed.user().role.as_str())))
+    }
+}
+
 #[derive(Deserialize)]
 pub(super) struct CsrfOnly {
     csrf: String,

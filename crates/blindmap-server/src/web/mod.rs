@@ -24,6 +24,7 @@ use crate::http::error::ApiError;
 use account::account;
 use audit::{audit_csv, audit_page};
 use corrections::{correct, corrections_page, undo_correction};
+use cosell::{cosell_page, cosells_page, edit_cosell};
 use data::{activate_dataset, data_page, dataset_page, delete_dataset, upload};
 use forms::{create_cosell, register, register_form};
 use home::home;
@@ -40,6 +41,7 @@ use users::{add_user, issue_token, revoke_token, set_role, signin_link, user_act
 mod account;
 mod audit;
 mod corrections;
+mod cosell;
 mod data;
 mod format;
 mod forms;
@@ -132,6 +134,7 @@ impl Chrome {
         let mut links = vec![("/", "Home"), ("/partners", "Partners"), ("/overlaps", "Overlaps")];
         if matches!(role, Role::Admin | Role::Rep) {
             links.push(("/registrations", "Registrations"));
+            links.push(("/cosell", "Co-sell"));
         }
         if matches!(role, Role::Admin | Role::Integration) {
             links.push(("/data", "Data"));
@@ -211,6 +214,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/registrations/{id}", get(registration_page))
         .route("/registrations/{id}/decide", post(decide))
         .route("/registrations/{id}/extension", post(request_extension))
+        .route("/cosell", get(cosells_page))
+        .route("/cosell/{id}", get(cosell_page).post(edit_cosell))
         .route("/hooks", get(hooks_page).post(add_hook))
         .route("/hooks/{id}", get(hook_page))
         .route("/hooks/{id}/{action}", post(hook_action))

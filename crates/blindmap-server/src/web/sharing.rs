@@ -15,7 +15,7 @@ use blindmap_store::{OrgId, Partnership, PartnershipId, SharingPolicy};
 use serde::Deserialize;
 
 use super::format::thousands;
-use super::manage::admin;
+use super::manage::{admin, only_admins};
 use super::session::Signed;
 use super::{Chrome, PageError, PageResult, html};
 use crate::AppState;
@@ -270,9 +270,7 @@ pub(super) async fn sharing_page(
     Path(id): Path<String>,
     Query(query): Query<SavedQuery>,
 ) -> PageResult {
-    if signed.user().role != blindmap_store::Role::Admin {
-        return Err(PageError(ApiError::Forbidden(signed.user().role.as_str())));
-    }
+    only_admins(&signed)?;
     let ctx = context(&state, signed.org(), &id).await?;
     let policy = state.store.sharing(signed.org(), &ctx.partnership.id).await?;
     let notice =

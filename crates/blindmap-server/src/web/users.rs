@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect};
 use blindmap_store::{TokenId, UserId, UserState};
 use serde::Deserialize;
 
-use super::manage::admin;
+use super::manage::{admin, only_admins};
 use super::session::{CsrfForm, Signed, bad_request};
 use super::{Chrome, PageError, PageResult, html};
 use crate::AppState;
@@ -70,14 +70,6 @@ async fn users_view(state: &AppState, signed: &Signed, problem: Option<String>) 
         })
         .collect();
     Ok(UsersPage { chrome: signed.chrome(state).await?.at("/users"), users, problem })
-}
-
-fn only_admins(signed: &Signed) -> Result<(), PageError> {
-    if signed.user().role == blindmap_store::Role::Admin {
-        Ok(())
-    } else {
-        Err(PageError(ApiError::Forbidden(signed.user().role.as_str())))
-    }
 }
 
 pub(super) async fn users_page(State(state): State<AppState>, signed: Signed) -> PageResult {

@@ -252,6 +252,7 @@ async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_brows
         format!("/registrations/{registration}"),
         "/users".to_owned(),
         "/hooks".to_owned(),
+        "/cosell".to_owned(),
         "/audit".to_owned(),
         "/overlaps".to_owned(),
     ];

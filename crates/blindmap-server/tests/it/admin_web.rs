@@ -28,6 +28,17 @@ async fn signed_in(node: &Node, name: &str, role: &str) -> Agent {
     agent
 }
 
+/// An agent signed in as eve, a user with `role` of another organisation on `node`'s own node.
+async fn stranger(node: &Node, role: blindmap_store::Role) -> Agent {
+    let store = common::store_of(node).await;
+    let stranger = store.create_organisation("Stranger").await.unwrap();
+    let eve = store.create_user(&stranger.id, "eve", role).await.unwrap();
+    let token = store.issue_token(&stranger.id, &eve.id, "t").await.unwrap().1.expose().to_owned();
+    let mut agent = Agent::new(node);
+    agent.sign_in(&token).await;
+    agent
+}
+
 /// A `multipart/form-data` body of text fields and then one file, as a browser sends the upload
 /// form (fields in the form's order).
 fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
@@ -83,7 +94,10 @@ async fn each_role_gets_its_own_navigation_and_a_home_page() {
 
     let home = admin.get("/").await;
     assert_eq!(home.status, StatusCode::OK);
-    assert_eq!(nav(&home), ["/", "/partners", "/overlaps", "/registrations", "/data", "/users", "/hooks", "/audit"]);
+    assert_eq!(
+        nav(&home),
+        ["/", "/partners", "/overlaps", "/registrations", "/cosell", "/data", "/users", "/hooks", "/audit"]
+    );
     assert!(home.body.contains("aria-current=\"page\">Home"), "{}", home.body);
     // A fresh node: the four steps, none done, each with where to do it.
     for step in ["Import your accounts", "Pair with a partner", "Choose what each partner sees", "Run a first match"] {
@@ -94,7 +108,7 @@ async fn each_role_gets_its_own_navigation_and_a_home_page() {
     assert!(home.body.contains("No webhook endpoint is failing."));
 
     let home = rep.get("/").await;
-    assert_eq!(nav(&home), ["/", "/partners", "/overlaps", "/registrations"], "reps do not manage data");
+    assert_eq!(nav(&home), ["/", "/partners", "/overlaps", "/registrations", "/cosell"], "reps do not manage data");
     assert!(home.body.contains("An admin of your organisation does these steps."));
     assert!(!home.body.contains("Webhooks"), "webhooks are the admins'");
     assert_eq!(rep.get("/data").await.status, StatusCode::OK, "reps may look");
@@ -306,12 +320,7 @@ async fn another_organisations_datasets_and_partnerships_are_not_found() {
     let theirs = datasets(&vendor).await[0]["id"].as_str().unwrap().to_owned();
 
     // An admin of another organisation on the same node.
-    let store = common::store_of(&vendor).await;
-    let stranger = store.create_organisation("Stranger").await.unwrap();
-    let eve = store.create_user(&stranger.id, "eve", blindmap_store::Role::Admin).await.unwrap();
-    let token = store.issue_token(&stranger.id, &eve.id, "t").await.unwrap().1.expose().to_owned();
-    let mut eve = Agent::new(&vendor);
-    eve.sign_in(&token).await;
+    let mut eve = stranger(&vendor, blindmap_store::Role::Admin).await;
     let csrf = eve.csrf().await;
     assert_eq!(eve.get(&format!("/data/{theirs}")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(eve.post(&format!("/data/{theirs}/activate"), &[("csrf", &csrf)]).await.status, StatusCode::NOT_FOUND);
@@ -535,12 +544,7 @@ async fn an_admin_starts_a_match_follows_it_and_reads_what_changed_by_name() {
     assert_eq!(rep.get(&run_path).await.status, StatusCode::OK);
     assert_eq!(rep.post(&format!("/partners/{pid}/runs"), &[("csrf", &rep_csrf)]).await.status, StatusCode::FORBIDDEN);
     assert_eq!(admin.post(&format!("/partners/{pid}/runs"), &[("csrf", "forged")]).await.status, StatusCode::FORBIDDEN);
-    let store = common::store_of(&vendor).await;
-    let stranger = store.create_organisation("Stranger").await.unwrap();
-    let eve = store.create_user(&stranger.id, "eve", blindmap_store::Role::Admin).await.unwrap();
-    let token = store.issue_token(&stranger.id, &eve.id, "t").await.unwrap().1.expose().to_owned();
-    let mut eve = Agent::new(&vendor);
-    eve.sign_in(&token).await;
+    let mut eve = stranger(&vendor, blindmap_store::Role::Admin).await;
     let eve_csrf = eve.csrf().await;
     for path in [
         run_path.clone(),
@@ -676,12 +680,7 @@ async fn registrations_are_reviewed_and_decided_from_the_pages() {
         g.post(&decide(&first), &[("csrf", &g_csrf), ("decision", "approve")]).await.status,
         StatusCode::CONFLICT
     );
-    let store = common::store_of(&vendor).await;
-    let stranger = store.create_organisation("Stranger").await.unwrap();
-    let eve = store.create_user(&stranger.id, "eve", blindmap_store::Role::Admin).await.unwrap();
-    let token = store.issue_token(&stranger.id, &eve.id, "t").await.unwrap().1.expose().to_owned();
-    let mut eve = Agent::new(&vendor);
-    eve.sign_in(&token).await;
+    let mut eve = stranger(&vendor, blindmap_store::Role::Admin).await;
     let eve_csrf = eve.csrf().await;
     assert_eq!(eve.get(&format!("/registrations/{second}")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(
@@ -762,12 +761,7 @@ async fn admins_manage_users_and_tokens_and_revoking_ends_sessions() {
         rep.post("/users", &[("csrf", &rep_csrf), ("name", "x"), ("role", "admin")]).await.status,
         StatusCode::FORBIDDEN
     );
-    let store = common::store_of(&node).await;
-    let stranger = store.create_organisation("Stranger").await.unwrap();
-    let eve = store.create_user(&stranger.id, "eve", blindmap_store::Role::Admin).await.unwrap();
-    let eve_token = store.issue_token(&stranger.id, &eve.id, "t").await.unwrap().1.expose().to_owned();
-    let mut eve = Agent::new(&node);
-    eve.sign_in(&eve_token).await;
+    let mut eve = stranger(&node, blindmap_store::Role::Admin).await;
     let eve_csrf = eve.csrf().await;
     let rita_id = call(&node, Method::GET, "/api/v1/users", None).await.unwrap()["items"]
         .as_array()
@@ -823,12 +817,7 @@ async fn the_audit_trail_filters_by_partner_action_and_time_and_exports_csv() {
     let mut rep = signed_in(&vendor, "rita", "rep").await;
     assert_eq!(rep.get("/audit").await.status, StatusCode::FORBIDDEN);
     assert_eq!(rep.get("/audit.csv").await.status, StatusCode::FORBIDDEN);
-    let store = common::store_of(&vendor).await;
-    let stranger = store.create_organisation("Stranger").await.unwrap();
-    let eve = store.create_user(&stranger.id, "eve", blindmap_store::Role::Admin).await.unwrap();
-    let token = store.issue_token(&stranger.id, &eve.id, "t").await.unwrap().1.expose().to_owned();
-    let mut eve = Agent::new(&vendor);
-    eve.sign_in(&token).await;
+    let mut eve = stranger(&vendor, blindmap_store::Role::Admin).await;
     let theirs = eve.get("/audit.csv").await;
     assert!(!theirs.body.contains("match.") && !theirs.body.contains("dataset."), "{}", theirs.body);
     assert_eq!(eve.get(&format!("/audit?partner={pid}")).await.status, StatusCode::NOT_FOUND);
@@ -836,4 +825,98 @@ async fn the_audit_trail_filters_by_partner_action_and_time_and_exports_csv() {
 
 fn blindmap_server_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn co_sell_records_are_listed_by_status_and_edited_from_the_pages() {
+    let (vendor, partner, pid, _) = common::matched().await;
+    let runs = call(&vendor, Method::GET, "/api/v1/runs", None).await.unwrap();
+    let run = runs["items"][0]["id"].as_str().unwrap().to_owned();
+    let overlaps = call(&vendor, Method::GET, &format!("/api/v1/runs/{run}/overlaps?limit=1"), None).await.unwrap();
+    let o = overlaps["items"][0].clone();
+    let body = json!({ "run": run, "account_id": o["account_id"], "partner_segment": o["partner_segment"],
+        "partner_record": o["partner_record"] });
+    let created = call(&vendor, Method::POST, "/api/v1/cosell", Some(body)).await.unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let account = o["account_id"].as_str().unwrap();
+    let mut v = signed_in(&vendor, "ada", "rep").await;
+    let mut p = signed_in(&partner, "pat", "rep").await;
+    let (v_csrf, p_csrf) = (v.csrf().await, p.csrf().await);
+    assert!(nav(&v.get("/").await).contains(&"/cosell".to_owned()));
+
+    // Listed under its status, by the account's name.
+    let list = v.get("/cosell").await;
+    assert!(list.body.contains("id=\"status-proposed\">proposed (1)"), "{}", list.body);
+    assert!(list.body.contains(&format!("({account})</a>")), "named: {}", list.body);
+
+    // The partner accepts from its page; the vendor sets the deal and adds a note.
+    let page = p.post(&format!("/cosell/{id}"), &[("csrf", &p_csrf), ("form", "status"), ("status", "accepted")]).await;
+    assert_eq!(
+        (page.status, page.location()),
+        (StatusCode::SEE_OTHER, format!("/cosell/{id}").as_str()),
+        "{}",
+        page.body
+    );
+    let deal = [
+        ("csrf", v_csrf.as_str()),
+        ("form", "deal"),
+        ("stage", "qualified"),
+        ("amount", "12500.50"),
+        ("currency", "EUR"),
+        ("close", "2027-03-31"),
+        ("next_steps", "Joint call on Tuesday"),
+    ];
+    let page = v.post(&format!("/cosell/{id}"), &deal).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let page = v.post(&format!("/cosell/{id}"), &[("csrf", &v_csrf), ("form", "note"), ("note", "Met their AE")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    let record = call(&vendor, Method::GET, &format!("/api/v1/cosell/{id}"), None).await.unwrap();
+    assert_eq!(record["record"]["stage"]["value"], "qualified", "{record}");
+    assert_eq!(record["record"]["close_date"]["value"], "2027-03-31");
+    let shown = v.get(&format!("/cosell/{id}")).await;
+    assert!(shown.body.contains("12500.50 EUR") && shown.body.contains("Met their AE"), "{}", shown.body);
+    assert!(shown.body.contains("Joint call on Tuesday"));
+    // The partner's copy has the vendor's changes once merged.
+    let mut theirs = p.get(&format!("/cosell/{id}")).await;
+    for _ in 0..100 {
+        if theirs.body.contains("Met their AE") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        theirs = p.get(&format!("/cosell/{id}")).await;
+    }
+    assert!(theirs.body.contains("Met their AE") && theirs.body.contains("qualified"), "{}", theirs.body);
+
+    // Refused, saying why, changing nothing: an amount without a currency, a move the lifecycle
+    // does not allow, a form of no kind.
+    let page = v.post(&format!("/cosell/{id}"), &[("csrf", &v_csrf), ("form", "deal"), ("amount", "10")]).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.body.contains("an amount needs its currency"), "{}", page.body);
+    let page = v.post(&format!("/cosell/{id}"), &[("csrf", &v_csrf), ("form", "status"), ("status", "proposed")]).await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
+    let page = v.post(&format!("/cosell/{id}"), &[("csrf", &v_csrf), ("form", "explode")]).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST);
+    let again = call(&vendor, Method::GET, &format!("/api/v1/cosell/{id}"), None).await.unwrap();
+    assert_eq!(again["record"]["amount"], record["record"]["amount"]);
+    assert_eq!(again["status"], "accepted");
+
+    // Won: listed under won, closed to edits.
+    let page = v.post(&format!("/cosell/{id}"), &[("csrf", &v_csrf), ("form", "status"), ("status", "active")]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    v.post(&format!("/cosell/{id}"), &[("csrf", &v_csrf), ("form", "status"), ("status", "won")]).await;
+    assert!(v.get("/cosell").await.body.contains("id=\"status-won\">won (1)"));
+    assert!(v.get(&format!("/cosell/{id}")).await.body.contains("Closed: the record takes no more edits."));
+
+    // Another organisation finds none of it; a forged form changes nothing.
+    assert_eq!(
+        v.post(&format!("/cosell/{id}"), &[("csrf", "forged"), ("form", "note"), ("note", "x")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let mut eve = stranger(&vendor, blindmap_store::Role::Rep).await;
+    let eve_csrf = eve.csrf().await;
+    assert_eq!(eve.get(&format!("/cosell/{id}")).await.status, StatusCode::NOT_FOUND);
+    let page = eve.post(&format!("/cosell/{id}"), &[("csrf", &eve_csrf), ("form", "note"), ("note", "x")]).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    assert!(eve.get("/cosell").await.body.contains("No co-sell record yet."));
+    assert!(!pid.is_empty());
 }
