@@ -137,6 +137,7 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
             "/api/v1/hooks/{id}/deliveries",
             "/api/v1/hooks/{id}/disable",
             "/api/v1/hooks/{id}/enable",
+            "/api/v1/hooks/{id}/test",
             "/api/v1/me",
             "/api/v1/me/sessions",
             "/api/v1/overlaps",
