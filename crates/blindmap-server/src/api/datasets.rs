@@ -45,8 +45,7 @@ impl TryFrom<DatasetInfo> for DatasetView {
     type Error = ApiError;
 
     fn try_from(d: DatasetInfo) -> Result<Self, ApiError> {
-        let summary = ImportSummary::deserialize(&d.summary)
-            .map_err(|_| ApiError::Store(blindmap_store::StoreError::Corrupt("datasets.summary")))?;
+        let summary = ImportSummary::of(&d)?;
         Ok(Self {
             id: d.id.to_string(),
             name: d.name,
@@ -97,6 +96,13 @@ pub struct ColumnUse {
     pub role: String,
     /// The column as the header names it (for a segment rule: the columns it reads).
     pub column: String,
+}
+
+impl ImportSummary {
+    /// The summary a dataset was stored with; one that does not read as one is a corrupt row.
+    pub(crate) fn of(d: &DatasetInfo) -> Result<Self, blindmap_store::StoreError> {
+        Self::deserialize(&d.summary).map_err(|_| blindmap_store::StoreError::Corrupt("datasets.summary"))
+    }
 }
 
 /// Keys made per type.

@@ -115,16 +115,23 @@ pub struct Review {
     pub reason: Option<String>,
 }
 
+impl Review {
+    /// What the checks of a received registration found (none for one this side submitted); a
+    /// review that does not read as one is a corrupt row.
+    pub(crate) fn of(stored: &StoredRegistration) -> Result<Option<Self>, blindmap_store::StoreError> {
+        if stored.direction != Direction::Received {
+            return Ok(None);
+        }
+        Self::deserialize(&stored.review)
+            .map(Some)
+            .map_err(|_| blindmap_store::StoreError::Corrupt("registrations.review"))
+    }
+}
+
 fn view(stored: StoredRegistration, partner: String) -> Result<RegistrationView, ApiError> {
+    let review = Review::of(&stored)?;
     let r = stored.registration;
     let received = stored.direction == Direction::Received;
-    let review = match received {
-        true => Some(
-            Review::deserialize(&stored.review)
-                .map_err(|_| ApiError::Store(blindmap_store::StoreError::Corrupt("registrations.review")))?,
-        ),
-        false => None,
-    };
     Ok(RegistrationView {
         id: r.id,
         direction: stored.direction.as_str().to_owned(),

@@ -99,19 +99,8 @@ fn client(egress: Arc<WebhookEgress>) -> reqwest::Client {
 }
 
 fn client_with(egress: Arc<WebhookEgress>, lookup: egress::Lookup) -> reqwest::Client {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
+    super::outbound(ATTEMPT_TIMEOUT)
         .dns_resolver(Arc::new(egress::GuardedResolver { egress, lookup }))
-        .timeout(ATTEMPT_TIMEOUT)
-        .user_agent(concat!("blindmap/", env!("CARGO_PKG_VERSION")))
         .build()
         .expect("a webhook client")
 }

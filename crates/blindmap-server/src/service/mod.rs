@@ -15,6 +15,26 @@ pub(crate) mod sso;
 pub(crate) mod text;
 pub(crate) mod users;
 
+/// A client builder for calls to servers on the public internet (webhook receivers, OpenID
+/// providers): Mozilla's roots through ring, no redirects (an answer cannot send the call on to
+/// where it may not go), no proxy (the addresses checked are the ones connected to), this
+/// `timeout` for a whole call, and blindmap's user agent.
+pub(crate) fn outbound(timeout: std::time::Duration) -> reqwest::ClientBuilder {
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let tls =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("ring supports the default versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(timeout)
+        .user_agent(concat!("blindmap/", env!("CARGO_PKG_VERSION")))
+}
+
 #[cfg(test)]
 mod tests {
     /// The layering: services return their own errors and know nothing of HTTP; `http::error`

@@ -125,21 +125,7 @@ pub(crate) fn issuer_url(issuer: &str) -> Result<IssuerUrl, SsoError> {
 
 /// The client the node calls providers with.
 fn http_client() -> reqwest::Client {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let tls =
-        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(PROVIDER_TIMEOUT)
-        .user_agent(concat!("blindmap/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("an HTTP client for OpenID providers")
+    super::outbound(PROVIDER_TIMEOUT).build().expect("an HTTP client for OpenID providers")
 }
 
 /// One call to the provider, for `openidconnect`: its request sent with `client`, the answer read

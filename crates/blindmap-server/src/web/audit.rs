@@ -119,6 +119,8 @@ pub(super) struct AuditPage {
     pub(super) partners: Vec<(String, String)>,
     pub(super) events: Vec<EventRow>,
     pub(super) older: Option<String>,
+    /// The first page with these filters.
+    pub(super) newest: String,
     pub(super) csv: String,
     pub(super) first_page: bool,
 }
@@ -168,6 +170,7 @@ pub(super) async fn audit_page(
     let page = AuditPage {
         chrome: signed.chrome(&state).await?.at("/audit"),
         csv: format!("/audit.csv?{}", query_string(&q)),
+        newest: format!("/audit?{}", query_string(&q)),
         action: q.action,
         partner: q.partner,
         since: q.since,

@@ -13,6 +13,7 @@ use blindmap_cosell::cosell::{Edit, Party, Status};
 use blindmap_cosell::money::{Currency, Money};
 use blindmap_store::{OrgId, PartnershipId, Role, StoredCoSell};
 
+use super::format::named;
 use super::session::{Signed, bad_request};
 use super::{Chrome, PageError, PageResult, html};
 use crate::AppState;
@@ -80,7 +81,7 @@ async fn account_names(
 
 fn account_of(s: &StoredCoSell, names: &BTreeMap<String, String>) -> String {
     match mine(s).account.value.as_deref() {
-        Some(id) => names.get(id).map_or_else(|| id.to_owned(), |n| format!("{n} ({id})")),
+        Some(id) => named(id, names),
         None => "(no account set)".to_owned(),
     }
 }

@@ -15,6 +15,7 @@ use blindmap_store::{DatasetId, DatasetInfo, Role, StoredAccount};
 use serde::Deserialize;
 
 use super::format::thousands;
+use super::manage::admin;
 use super::session::{Signed, bad_request};
 use super::{Chrome, PageError, PageResult, html};
 use crate::AppState;
@@ -159,10 +160,7 @@ pub(super) async fn upload(State(state): State<AppState>, signed: Signed, mut mu
         let text = field.text().await.map_err(|e| bad_request(&format!("the form could not be read: {e}")))?;
         match name.as_str() {
             "csrf" => {
-                signed.may_act(&text)?;
-                if signed.user().role != Role::Admin {
-                    return Err(PageError(ApiError::Forbidden(signed.user().role.as_str())));
-                }
+                admin(&signed, &text)?;
                 csrf_checked = true;
             }
             "name" => form.name = text,
@@ -271,8 +269,7 @@ pub(super) async fn dataset_page(State(state): State<AppState>, signed: Signed, 
     let org = signed.org();
     let id = dataset_id(&id)?;
     let info = state.store.dataset(org, &id).await?;
-    let summary = ImportSummary::deserialize(&info.summary)
-        .map_err(|_| ApiError::Store(blindmap_store::StoreError::Corrupt("datasets.summary")))?;
+    let summary = ImportSummary::of(&info)?;
     let sample = state.store.dataset_sample(org, &id, SAMPLE).await?.into_iter().map(SampleRow::from).collect();
     let k = &summary.keys;
     let keys = [
@@ -320,14 +317,6 @@ pub(super) struct ActForm {
     csrf: String,
     #[serde(default)]
     with_runs: Option<String>,
-}
-
-fn admin(signed: &Signed, csrf: &str) -> Result<(), PageError> {
-    signed.may_act(csrf)?;
-    if signed.user().role != Role::Admin {
-        return Err(PageError(ApiError::Forbidden(signed.user().role.as_str())));
-    }
-    Ok(())
 }
 
 /// Makes a dataset the one matches use: the admin's confirmation.

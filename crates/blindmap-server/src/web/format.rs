@@ -24,6 +24,14 @@ pub(super) fn pct(text: &str) -> String {
     utf8_percent_encode(text, QUERY_VALUE).to_string()
 }
 
+/// An account as people read it: "name (id)" where `names` has its name, else its id.
+pub(super) fn named(id: &str, names: &std::collections::BTreeMap<String, String>) -> String {
+    match names.get(id) {
+        Some(name) => format!("{name} ({id})"),
+        None => id.to_owned(),
+    }
+}
+
 /// A cell that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR) gets a leading
 /// apostrophe: partner-supplied text never executes in the rep's spreadsheet.
 pub(super) fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {

@@ -17,10 +17,7 @@ use crate::service::partnerships;
 /// Refuses a form unless posted with the session's CSRF token by an admin.
 pub(super) fn admin(signed: &Signed, csrf: &str) -> Result<(), PageError> {
     signed.may_act(csrf)?;
-    if signed.user().role != Role::Admin {
-        return Err(PageError(ApiError::Forbidden(signed.user().role.as_str())));
-    }
-    Ok(())
+    only_admins(signed)
 }
 
 /// Refuses a page to anyone but an admin.

@@ -12,6 +12,7 @@ use blindmap_cosell::dealreg::Conflict;
 use blindmap_store::{Direction, OrgId, PartnershipId, PartnershipState, Role, StoredRegistration};
 use serde::Deserialize;
 
+use super::format::named;
 use super::forms::list;
 use super::manage::admin;
 use super::session::{Signed, bad_request};
@@ -108,8 +109,13 @@ async fn partner_names(
     Ok(state.store.partnerships(org).await?.into_iter().map(|p| (p.id, p.partner_name)).collect())
 }
 
-async fn rows(state: &AppState, org: &OrgId, direction: Direction, states: &[&str]) -> Result<Vec<Row>, PageError> {
-    let names = partner_names(state, org).await?;
+async fn rows(
+    state: &AppState,
+    org: &OrgId,
+    names: &std::collections::BTreeMap<PartnershipId, String>,
+    direction: Direction,
+    states: &[&str],
+) -> Result<Vec<Row>, PageError> {
     let mut out: Vec<(i64, Row)> = Vec::new();
     for s in states {
         let filter = (!s.is_empty()).then_some(*s);
@@ -172,8 +178,9 @@ async fn list_page(
         "waiting" => vec!["submitted", "in_review"],
         other => vec![other],
     };
-    let received = rows(state, org, Direction::Received, &states).await?;
-    let submitted = rows(state, org, Direction::Submitted, &[""]).await?;
+    let names = partner_names(state, org).await?;
+    let received = rows(state, org, &names, Direction::Received, &states).await?;
+    let submitted = rows(state, org, &names, Direction::Submitted, &[""]).await?;
     let vendors = state
         .store
         .partnerships(org)
@@ -295,12 +302,7 @@ pub(super) async fn registration_page(
     let names = partner_names(&state, org).await?;
     let partner = names.get(&stored.partnership).cloned().unwrap_or_default();
     let received = stored.direction == Direction::Received;
-    let review = if received {
-        Review::deserialize(&stored.review)
-            .map_err(|_| ApiError::Store(blindmap_store::StoreError::Corrupt("registrations.review")))?
-    } else {
-        Review::default()
-    };
+    let review = Review::of(&stored)?.unwrap_or_default();
     let mut claims = Vec::new();
     for other in &review.conflicting_registrations {
         match state.store.registration(org, other).await {
@@ -318,7 +320,7 @@ pub(super) async fn registration_page(
         Some(d) if !review.direct_accounts.is_empty() => {
             let ids: Vec<&str> = review.direct_accounts.iter().map(String::as_str).collect();
             let names = state.store.account_names(org, &d.id, &ids).await?;
-            ids.iter().map(|id| names.get(*id).map_or_else(|| (*id).to_owned(), |n| format!("{n} ({id})"))).collect()
+            ids.iter().map(|id| named(id, &names)).collect()
         }
         _ => review.direct_accounts.clone(),
     };

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect};
 use blindmap_store::{PartnershipId, Run, RunId, RunState};
 use serde::Deserialize;
 
-use super::format::thousands;
+use super::format::{named, thousands};
 use super::manage::admin;
 use super::session::Signed;
 use super::{Chrome, PageError, PageResult, html};
@@ -81,7 +81,7 @@ pub(super) struct RunPage {
 }
 
 /// `ids` as their names in `dataset` where it has them ("name (id)"), else the ids.
-async fn named(state: &AppState, run: &Run, ids: &[String]) -> Result<(Vec<String>, usize), PageError> {
+async fn named_accounts(state: &AppState, run: &Run, ids: &[String]) -> Result<(Vec<String>, usize), PageError> {
     let shown: Vec<&str> = ids.iter().take(NAMED).map(String::as_str).collect();
     let names = match state.store.account_names(&run.org, &run.dataset, &shown).await {
         Ok(names) => names,
@@ -89,13 +89,7 @@ async fn named(state: &AppState, run: &Run, ids: &[String]) -> Result<(Vec<Strin
         Err(blindmap_store::StoreError::NotFound(_)) => Default::default(),
         Err(e) => return Err(e.into()),
     };
-    let out = shown
-        .iter()
-        .map(|id| match names.get(*id) {
-            Some(name) => format!("{name} ({id})"),
-            None => (*id).to_owned(),
-        })
-        .collect();
+    let out = shown.iter().map(|id| named(id, &names)).collect();
     Ok((out, ids.len().saturating_sub(NAMED)))
 }
 
@@ -111,8 +105,8 @@ pub(super) async fn run_page(State(state): State<AppState>, signed: Signed, Path
     {
         first = false;
         for c in runs::changes(&state.store, org, &previous, &run).await? {
-            let (new, new_more) = named(&state, &run, c.new.as_deref().unwrap_or_default()).await?;
-            let (lost, lost_more) = named(&state, &previous, c.lost.as_deref().unwrap_or_default()).await?;
+            let (new, new_more) = named_accounts(&state, &run, c.new.as_deref().unwrap_or_default()).await?;
+            let (lost, lost_more) = named_accounts(&state, &previous, c.lost.as_deref().unwrap_or_default()).await?;
             changes.push(ChangedCell {
                 own: c.own_segment,
                 partner: c.partner_segment,

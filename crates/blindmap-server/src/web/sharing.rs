@@ -95,8 +95,7 @@ async fn context(state: &AppState, org: &OrgId, id: &str) -> Result<Context, Pag
     let partnership = state.store.partnership(org, &id).await?;
     let (own, data_fields) = match state.store.active_dataset(org).await? {
         Some(d) => {
-            let summary = ImportSummary::deserialize(&d.summary)
-                .map_err(|_| ApiError::Store(blindmap_store::StoreError::Corrupt("datasets.summary")))?;
+            let summary = ImportSummary::of(&d)?;
             let fields =
                 summary.columns.iter().filter_map(|c| c.role.strip_prefix("field:")).map(str::to_owned).collect();
             (d.segments().into_iter().map(|(l, n)| (l.to_owned(), n)).collect(), fields)
@@ -110,11 +109,6 @@ async fn context(state: &AppState, org: &OrgId, id: &str) -> Result<Context, Pag
         None => Vec::new(),
     };
     Ok(Context { partnership, own, theirs, data_fields })
-}
-
-/// The level a rule or a form gives, as the grid's select names it.
-fn level_name(level: &Level) -> &'static str {
-    level.name()
 }
 
 /// What the partner learns of a cell at `level`, in words.
@@ -183,7 +177,7 @@ fn page(
                 .iter()
                 .map(|c| EditCell {
                     name: format!("cell:{}:{}", o.label, c.label),
-                    level: set.get(&(o.label.as_str(), c.label.as_str())).map_or("", |l| level_name(l)).to_owned(),
+                    level: set.get(&(o.label.as_str(), c.label.as_str())).map_or("", |l| l.name()).to_owned(),
                     label: format!("Your {} × {}", o.title, c.title),
                 })
                 .collect();
