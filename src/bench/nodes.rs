@@ -26,8 +26,9 @@ use crate::output::human_bytes;
 
 /// The most the networked run may cost over the same session in one process.
 const TARGET_RATIO: f64 = 1.25;
-/// The slowest a reps' page of the overlap list may be (any page, filter or order), in seconds.
-const TARGET_PAGE_SECONDS: f64 = 0.5;
+/// The slowest a page may be (any page of the web app, any page of a list, filter or order), in
+/// seconds.
+const TARGET_PAGE_SECONDS: f64 = 0.2;
 
 #[derive(Args)]
 pub(crate) struct NodesArgs {
@@ -37,6 +38,12 @@ pub(crate) struct NodesArgs {
     /// Share of each side's accounts the other side also has.
     #[arg(long, default_value_t = 0.3)]
     overlap: f64,
+    /// Partners of the vendor's, as organisations of the partner's node: the first has the
+    /// vendor's share `--overlap` of `--n`, each other one that many of the vendor's accounts (a
+    /// window moving along its list, so that accounts overlap with several partners) and a tenth
+    /// as many of its own. Every page is timed with all of them.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    partners: u16,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -69,6 +76,10 @@ struct NodesReport {
     pages_with_corrections: Vec<(String, f64)>,
     export_with_corrections_seconds: f64,
     export_with_corrections_rows: usize,
+    /// Partners matched with the vendor.
+    partners: usize,
+    /// Every page an admin opens, with all those partners: path, seconds.
+    every_page: Vec<(String, f64)>,
     peak_memory_bytes: Option<u64>,
 }
 
@@ -112,50 +123,72 @@ async fn node(dir: &std::path::Path, name: &str) -> anyhow::Result<BenchNode> {
     Ok(BenchNode { running, api, fingerprint: made.fingerprint, token: made.admin_token.expose().to_owned() })
 }
 
-/// Signs in to `node`'s pages and times the overlap list of `partnership` as a rep uses it:
-/// the first and a late page, a search, another order, the changed-only filter; then the CSV
-/// export of the whole list. Checks each page lists what it says. The list has a row per pair
-/// (an account of the vendor's and a partner record it matches): `pairs` of them.
+/// A browser signed in to a node's pages as its admin.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookie: String,
+}
+
+impl Browser {
+    /// Signs in as a browser on the node's own site does: the form first (it sets the sign-in
+    /// cookie its hidden field must match), then the post with both.
+    async fn sign_in(node: &BenchNode, token: &str) -> anyhow::Result<Self> {
+        let http = blindmap_server::client::pinned_http(&node.fingerprint)?;
+        let base = format!("https://127.0.0.1:{}", node.running.addr.port());
+        let form = http.get(format!("{base}/signin")).send().await?;
+        let signin_cookie = form
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .context("the sign-in form set no cookie")?
+            .to_owned();
+        let page = form.text().await?;
+        let csrf = page
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .context("the sign-in form has no csrf field")?
+            .to_owned();
+        let signed = http
+            .post(format!("{base}/signin"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", signin_cookie)
+            .body(format!("csrf={csrf}&token={token}"))
+            .send()
+            .await?;
+        let cookie = signed
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .find(|c| c.starts_with("bm_session="))
+            .context("signing in to the pages gave no session")?
+            .to_owned();
+        Ok(Self { http, base, cookie })
+    }
+
+    /// `path`'s status and body, and the seconds from asking to the last byte.
+    async fn get(&self, path: &str) -> anyhow::Result<(reqwest::StatusCode, String, f64)> {
+        let started = Instant::now();
+        let response = self.http.get(format!("{}{path}", self.base)).header("cookie", &self.cookie).send().await?;
+        let status = response.status();
+        let body = response.text().await?;
+        Ok((status, body, started.elapsed().as_secs_f64()))
+    }
+}
+
+/// Times the overlap list of `partnership` as a rep uses it: the first and a late page, a
+/// search, another order, the changed-only filter; then the CSV export of the whole list. Checks
+/// each page lists what it says. The list has a row per pair (an account of the vendor's and a
+/// partner record it matches): `pairs` of them.
 async fn time_pages(
-    node: &BenchNode,
+    browser: &Browser,
     partnership: &str,
     pairs: u64,
 ) -> anyhow::Result<(Vec<(String, f64)>, f64, usize)> {
-    let http = blindmap_server::client::pinned_http(&node.fingerprint)?;
-    let base = format!("https://127.0.0.1:{}", node.running.addr.port());
-    // Sign in as a browser on the node's own site does: the form first (it sets the sign-in
-    // cookie its hidden field must match), then the post with both.
-    let form = http.get(format!("{base}/signin")).send().await?;
-    let signin_cookie = form
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .context("the sign-in form set no cookie")?
-        .to_owned();
-    let page = form.text().await?;
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .context("the sign-in form has no csrf field")?
-        .to_owned();
-    let signed = http
-        .post(format!("{base}/signin"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("cookie", signin_cookie)
-        .body(format!("csrf={csrf}&token={}", node.token))
-        .send()
-        .await?;
-    let cookie = signed
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .find(|c| c.starts_with("bm_session="))
-        .context("signing in to the pages gave no session")?
-        .to_owned();
     let last_page = pairs.div_ceil(50).max(1);
     let list = format!("/partners/{partnership}/overlaps");
     let asks = [
@@ -169,11 +202,7 @@ async fn time_pages(
     ];
     let mut pages = Vec::new();
     for (what, path) in asks {
-        let started = Instant::now();
-        let response = http.get(format!("{base}{path}")).header("cookie", &cookie).send().await?;
-        let status = response.status();
-        let body = response.text().await?;
-        let seconds = started.elapsed().as_secs_f64();
+        let (status, body, seconds) = browser.get(&path).await?;
         // A list with rows has its table; one with none (a search for an account a small run
         // does not have) says so.
         if !status.is_success() || !(body.contains("<table id=\"overlaps\"") || body.contains("<p id=\"empty\">")) {
@@ -181,14 +210,129 @@ async fn time_pages(
         }
         pages.push((what, seconds));
     }
-    let started = Instant::now();
-    let csv = http.get(format!("{base}{list}.csv")).header("cookie", &cookie).send().await?.text().await?;
-    let export_seconds = started.elapsed().as_secs_f64();
+    let (_, csv, export_seconds) = browser.get(&format!("{list}.csv")).await?;
     let rows = csv.lines().count().saturating_sub(1);
     if rows as u64 != pairs {
         bail!("the export has {rows} rows, the match {pairs} pairs");
     }
     Ok((pages, export_seconds, rows))
+}
+
+/// What the ecosystem phase made: the vendor's partnerships and their last runs.
+struct Ecosystem {
+    partnerships: Vec<String>,
+    runs: Vec<String>,
+}
+
+/// Adds partners `1..partners` as organisations of the partner's node, each with an export of
+/// `shared` of the vendor's accounts (a window that moves along the vendor's list, so that
+/// accounts overlap with several partners) and a tenth as many of its own, and matches each
+/// with the vendor. Returns every partnership of the vendor's with its run.
+async fn grow_ecosystem(
+    vendor: &BenchNode,
+    partner: &BenchNode,
+    partner_dir: &std::path::Path,
+    first: (String, String),
+    n: usize,
+    shared: usize,
+    partners: usize,
+    quiet: bool,
+) -> anyhow::Result<Ecosystem> {
+    let mut ecosystem = Ecosystem { partnerships: vec![first.0], runs: vec![first.1] };
+    let partner_url = format!("https://127.0.0.1:{}", partner.running.addr.port());
+    let step = (n - shared) / partners.max(1);
+    for k in 1..partners {
+        let token = blindmap_server::node::add_organisation(partner_dir, &format!("Partner {k}"), "admin").await?;
+        let api = ApiClient::new(&partner_url, &partner.fingerprint, token.expose())?;
+        let from = k * step;
+        let mut csv = export(shared, from);
+        csv.push_str(&export(shared / 10, n + k * shared).replacen("id,segment,domain\n", "", 1));
+        let params = UploadParams { name: format!("partner-{k}.csv"), preset: None, activate: false };
+        api.import_dataset(&params, csv.into_bytes(), None).await?;
+        let invite = vendor.api.invite().await?;
+        let accepted = api.accept_invite(&AcceptInvite { code: invite.code }).await?;
+        let pid = vendor
+            .api
+            .partnerships()
+            .await?
+            .into_iter()
+            .find(|p| !ecosystem.partnerships.contains(&p.id))
+            .context("the new partnership is not listed")?
+            .id;
+        let policy = everything();
+        vendor.api.set_sharing(&pid, &policy).await?;
+        api.set_sharing(&accepted.id, &policy).await?;
+        let started = vendor.api.start_run(&StartRun { partnership: pid.clone(), transcript: false }).await?;
+        let run = follow(&vendor.api, &started.id, quiet).await?;
+        if run.state != "complete" {
+            bail!("partner {k}'s run failed: {}", run.failure.as_deref().unwrap_or("no reason recorded"));
+        }
+        if !quiet {
+            eprintln!("partner {k} of {}: matched", partners - 1);
+        }
+        ecosystem.partnerships.push(pid);
+        ecosystem.runs.push(started.id);
+    }
+    Ok(ecosystem)
+}
+
+/// Sharing everything at the overlaps level, on both sides.
+fn everything() -> SharingView {
+    let rule = RuleView {
+        own_segment: "*".to_owned(),
+        partner_segment: "*".to_owned(),
+        level: "overlaps".to_owned(),
+        fields: Vec::new(),
+    };
+    SharingView { rules: vec![rule], threshold: 1, min_partner_segment: 1 }
+}
+
+/// Times every page an admin opens, on the vendor's node with all its partners: each with the
+/// first partnership where a page is about one. Each must answer 200 with a whole page.
+async fn time_every_page(
+    browser: &Browser,
+    ecosystem: &Ecosystem,
+    account: &str,
+) -> anyhow::Result<Vec<(String, f64)>> {
+    let pid = &ecosystem.partnerships[0];
+    let run = &ecosystem.runs[0];
+    let (_, datasets, _) = browser.get("/data").await?;
+    let dataset = datasets
+        .split("href=\"/data/ds_")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(|id| format!("ds_{id}"))
+        .context("the data page links no dataset")?;
+    let paths = [
+        "/".to_owned(),
+        "/partners".to_owned(),
+        format!("/partners/{pid}"),
+        format!("/partners/{pid}/overlaps"),
+        "/overlaps".to_owned(),
+        "/overlaps?sort=partner&desc=1&page=1000".to_owned(),
+        format!("/accounts/{account}"),
+        "/data".to_owned(),
+        format!("/data/{dataset}"),
+        format!("/partners/{pid}/sharing"),
+        format!("/partners/{pid}/runs"),
+        format!("/runs/{run}"),
+        format!("/partners/{pid}/register"),
+        format!("/partners/{pid}/corrections"),
+        "/registrations".to_owned(),
+        "/cosell".to_owned(),
+        "/users".to_owned(),
+        "/hooks".to_owned(),
+        "/audit".to_owned(),
+    ];
+    let mut timed = Vec::new();
+    for path in paths {
+        let (status, body, seconds) = browser.get(&path).await?;
+        if status != reqwest::StatusCode::OK || !body.trim_end().ends_with("</html>") {
+            bail!("{path}: the page answered {status}");
+        }
+        timed.push((path, seconds));
+    }
+    Ok(timed)
 }
 
 pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
@@ -198,7 +342,7 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
     let shared = (args.n as f64 * args.overlap) as usize;
     let (left, right) = (export(args.n, 0), export(args.n, args.n - shared));
     let dir = tempfile::tempdir().context("cannot make a temporary folder")?;
-    let (node_seconds, import_seconds, run, timed, corrected) = runtime()?.block_on(async {
+    let (node_seconds, import_seconds, run, timed, corrected, every_page) = runtime()?.block_on(async {
         let vendor = node(dir.path(), "Vendor").await?;
         let partner = node(dir.path(), "Partner").await?;
         let started = Instant::now();
@@ -210,24 +354,20 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
         let invite = vendor.api.invite().await?;
         let accepted = partner.api.accept_invite(&AcceptInvite { code: invite.code }).await?;
         let pid = vendor.api.partnerships().await?.into_iter().next().context("no partnership")?.id;
-        let everything = RuleView {
-            own_segment: "*".to_owned(),
-            partner_segment: "*".to_owned(),
-            level: "overlaps".to_owned(),
-            fields: Vec::new(),
-        };
-        let policy = SharingView { rules: vec![everything], threshold: 1, min_partner_segment: 1 };
+        let policy = everything();
         for (n, id) in [(&vendor, &pid), (&partner, &accepted.id)] {
             n.api.set_sharing(id, &policy).await?;
         }
         let started = vendor.api.start_run(&StartRun { partnership: pid.clone(), transcript: false }).await?;
+        let first_run = started.id.clone();
         let run = follow(&vendor.api, &started.id, args.json).await?;
         if run.state != "complete" {
             bail!("the run failed: {}", run.failure.as_deref().unwrap_or("no reason recorded"));
         }
         let result = run.result.clone().context("the run has no result")?;
         let pairs = result.pairs;
-        let pages = time_pages(&vendor, &pid, pairs).await?;
+        let browser = Browser::sign_in(&vendor, &vendor.token).await?;
+        let pages = time_pages(&browser, &pid, pairs).await?;
         // One overlapping account in thirty corrected (each account overlaps once: a pair each).
         let started = Instant::now();
         let mut corrections = 0;
@@ -247,7 +387,19 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
             corrections += 1;
         }
         let corrections_seconds = started.elapsed().as_secs_f64();
-        let corrected = time_pages(&vendor, &pid, pairs - corrections as u64).await?;
+        let corrected = time_pages(&browser, &pid, pairs - corrections as u64).await?;
+        let ecosystem = grow_ecosystem(
+            &vendor,
+            &partner,
+            &dir.path().join("Partner"),
+            (pid.clone(), first_run),
+            args.n,
+            shared,
+            usize::from(args.partners),
+            args.json,
+        )
+        .await?;
+        let every_page = time_every_page(&browser, &ecosystem, &format!("acct{}", args.n - 1)).await?;
         for n in [vendor, partner] {
             n.running.shutdown().await?;
         }
@@ -258,6 +410,7 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
             result,
             pages,
             (corrections, corrections_seconds, corrected),
+            every_page,
         ))
     })?;
     let (pages, export_seconds, export_rows) = timed;
@@ -299,7 +452,12 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
         meets_target: ratio <= TARGET_RATIO,
         bytes_sent: run.bytes_sent,
         bytes_received: run.bytes_received,
-        slowest_page_seconds: pages.iter().chain(&pages_with_corrections).map(|(_, s)| *s).fold(0.0, f64::max),
+        slowest_page_seconds: pages
+            .iter()
+            .chain(&pages_with_corrections)
+            .chain(&every_page)
+            .map(|(_, s)| *s)
+            .fold(0.0, f64::max),
         pages,
         target_page_seconds: TARGET_PAGE_SECONDS,
         export_seconds,
@@ -309,6 +467,8 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
         pages_with_corrections,
         export_with_corrections_seconds,
         export_with_corrections_rows,
+        partners: usize::from(args.partners),
+        every_page,
         peak_memory_bytes: super::psi::peak_memory(),
     };
     if args.json {
@@ -343,6 +503,13 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
             "    CSV export, {} rows {:>14.3} s",
             report.export_with_corrections_rows, report.export_with_corrections_seconds
         );
+        println!(
+            "  every page an admin opens, with {} partner(s) (target ≤ {TARGET_PAGE_SECONDS} s each):",
+            report.partners
+        );
+        for (path, seconds) in &report.every_page {
+            println!("    {path:<60} {seconds:>6.3} s");
+        }
         if let Some(peak) = report.peak_memory_bytes {
             println!("  peak memory (process)     {:>8}", human_bytes(peak));
         }

@@ -94,7 +94,8 @@ fn secure_headers(h: &mut HeaderMap) {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; \
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; \
+             form-action 'self'; \
              frame-ancestors 'none'; base-uri 'none'",
         ),
     );
@@ -192,6 +193,7 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/assets/blindmap.css", get(stylesheet))
+        .route("/assets/upload.js", get(session::upload_script))
         .route("/signin", get(signin_form).post(signin))
         .route("/signin/link", get(link_form).post(link_signin))
         .route("/signin/sso/callback", get(sso::callback))

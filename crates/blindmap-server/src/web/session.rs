@@ -356,8 +356,18 @@ pub(super) fn return_path(back: &str, default: &str) -> Result<String, PageError
 }
 
 pub(super) async fn stylesheet() -> Response {
-    let mut response = include_str!("../../assets/blindmap.css").into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    asset(include_str!("../../assets/blindmap.css"), "text/css; charset=utf-8")
+}
+
+/// The Data page's upload progress (`assets/upload.js`): the one script the pages have, and
+/// none of them needs it.
+pub(super) async fn upload_script() -> Response {
+    asset(include_str!("../../assets/upload.js"), "text/javascript; charset=utf-8")
+}
+
+fn asset(text: &'static str, content_type: &'static str) -> Response {
+    let mut response = text.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=3600"));
     response
 }

@@ -267,3 +267,41 @@ async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_brows
         }
     }
 }
+
+/// With the page's script, an upload goes up with a progress bar and lands on the preview (the
+/// walk above); one the node refuses leaves the browser on the Data page with the node's message
+/// above the form and everything filled in kept, the chosen file included, so that fixing the
+/// mapping and sending it again takes one click. Under the pages' CSP: the script is the node's
+/// own file, nothing inline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_upload_keeps_the_form_and_says_why() {
+    let Some(browser) = Browser::start().await else { return };
+    let node = common::node("Vendor", None).await;
+    let files = tempfile::tempdir().unwrap();
+    sign_in(&browser, &node, &admin_token(&node, "ada").await).await;
+    let csp = browser.fetch("/data").await.header("content-security-policy").map(str::to_owned).unwrap();
+    assert!(csp.contains("script-src 'self';") && !csp.contains("unsafe"), "{csp}");
+
+    let path = files.path().join("odd.csv");
+    std::fs::write(&path, "foo,bar\n1,2\n").unwrap();
+    browser.goto(&format!("{}/data", base(&node))).await;
+    assert!(browser.find_all("#upload-progress[hidden]").await.len() == 1, "no bar before an upload");
+    browser.fill("#name", "Odd export").await;
+    browser.find("#file").await.send_keys(&path.display().to_string()).await.unwrap();
+    browser.submit("form[action='/data']").await;
+    browser.wait_for("#upload-problem:not([hidden])", WAIT).await;
+    let problem = browser.text_of("#upload-problem").await;
+    assert!(problem.contains("cannot tell which export this is"), "{problem}");
+    assert!(browser.url().await.ends_with("/data"), "{}", browser.url().await);
+    let kept = browser
+        .execute(
+            "return [document.getElementById('file').files.length, document.getElementById('name').value, \
+             document.querySelector('form#upload-form button').disabled];",
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(kept, json!([1, "Odd export", false]), "the file and the name are kept, the button works again");
+    // Nothing was stored.
+    let datasets = call(&node, Method::GET, "/api/v1/datasets", None).await.unwrap();
+    assert_eq!(datasets["items"].as_array().map_or(0, Vec::len), 0, "{datasets}");
+}

@@ -278,7 +278,9 @@ async fn the_accessibility_check_reports_a_broken_page() {
     browser.goto(&format!("{base}/signin")).await;
     let csp = browser.fetch("/signin").await.header("content-security-policy").map(str::to_owned);
     assert!(
-        csp.as_deref().is_some_and(|c| c.starts_with("default-src 'none';") && !c.contains("script-src")),
+        csp.as_deref().is_some_and(|c| c.starts_with("default-src 'none';")
+            && c.contains("script-src 'self';")
+            && !c.contains("unsafe")),
         "{csp:?}"
     );
     let Some(clean) = browser.axe().await else { return };
