@@ -55,7 +55,8 @@ pub use registrations::{Allowance, Direction, Record, StoredRegistration};
 pub use reports::{CellTiers, ReportFilter, ReportRow, ReportScope, ReportSort, is_field_name};
 pub use runs::Tier;
 pub use runs::{
-    Completion, ListedOverlap, NewRun, OverlapCursor, OverlapFilter, Run, RunOverlap, RunRole, RunState, STALE_AFTER_MS,
+    Completion, Listed, ListedOverlap, NewRun, OverlapCursor, OverlapFilter, Run, RunOverlap, RunRole, RunState,
+    STALE_AFTER_MS,
 };
 pub use sealed::{Keyring, Resealed, SecretsKey};
 pub use sso::{SSO_FLOW_MS, SsoConfig, SsoFlow, SsoOrganisation, SsoSettings, SsoSignIn, sso_hash};

@@ -411,6 +411,11 @@ impl Store {
         filter: &ReportFilter,
     ) -> Result<(u64, u64), StoreError> {
         check_scope(org, scope)?;
+        if let ReportScope::Run(run) = scope
+            && let Some(counts) = self.listed_counts(org, run, filter).await?
+        {
+            return Ok(counts);
+        }
         let mut binds = Binds::default();
         let Selection { from, clauses, .. } = self.report_where(org, scope, filter, &mut binds);
         let sql = format!("SELECT COUNT(*), COUNT(DISTINCT o.account_id) FROM {from} WHERE {clauses}");
@@ -459,11 +464,70 @@ impl Store {
         count: &str,
     ) -> Result<u64, StoreError> {
         check_scope(org, scope)?;
+        if let ReportScope::Run(run) = scope
+            && let Some((pairs, accounts)) = self.listed_counts(org, run, filter).await?
+        {
+            return Ok(if count == "COUNT(*)" { pairs } else { accounts });
+        }
         let mut binds = Binds::default();
         let Selection { from, clauses, .. } = self.report_where(org, scope, filter, &mut binds);
         let sql = format!("SELECT {count} FROM {from} WHERE {clauses}");
         let query = binds.apply_scalar(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)));
         Ok(u64::try_from(query.fetch_one(&self.pool).await?).unwrap_or(0))
+    }
+
+    /// `run`'s (pairs, accounts) under `filter` from the totals stored with the run, less what
+    /// corrections hide — read from the rows of the corrected accounts only — when the filter
+    /// selects by tier at most (all, or confirmed); `None` when the rows must be counted.
+    async fn listed_counts(
+        &self,
+        org: &OrgId,
+        run: &Run,
+        filter: &ReportFilter,
+    ) -> Result<Option<(u64, u64)>, StoreError> {
+        let Some(listed) = run.listed else { return Ok(None) };
+        let plain = filter.own_segment.is_none()
+            && filter.partner_segment.is_none()
+            && filter.owner.is_none()
+            && filter.account.is_none()
+            && filter.search.as_deref().is_none_or(|q| q.trim().is_empty())
+            && filter.partner_fields.iter().all(|(_, text)| text.trim().is_empty())
+            && filter.partnership.as_ref().is_none_or(|p| *p == run.partnership)
+            && !filter.new_only
+            && filter.gone_from.is_none();
+        let (pairs, accounts, counted) = match filter.tier {
+            _ if !plain => return Ok(None),
+            None => (listed.pairs, listed.accounts, None),
+            Some(Tier::Confirmed) => (listed.confirmed_pairs, listed.confirmed_accounts, Some(Tier::Confirmed)),
+            Some(Tier::Possible) => return Ok(None),
+        };
+        let sql = format!(
+            "SELECT o.account_id, o.tier, CASE WHEN {} THEN 1 ELSE 0 END FROM run_overlaps o WHERE o.run_id = $3 \
+             AND o.account_id IN (SELECT mc.account_id FROM match_corrections mc WHERE mc.org_id = $1 \
+             AND mc.partnership_id = $2 AND mc.removed_at IS NULL)",
+            self.corrected_sql("$1", "$2")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(run.partnership.as_str())
+            .bind(run.id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        // Per corrected account: whether it was counted, and whether it still is.
+        let mut hidden_pairs = 0;
+        let mut accounts_of: BTreeMap<String, (bool, bool)> = BTreeMap::new();
+        for r in &rows {
+            let tier = Tier::parse(&r.get::<String, _>(1)).ok_or(StoreError::Corrupt("run_overlaps.tier"))?;
+            if counted.is_some_and(|t| t != tier) {
+                continue;
+            }
+            let hidden = r.get::<i64, _>(2) == 1;
+            hidden_pairs += u64::from(hidden);
+            let entry = accounts_of.entry(r.get(0)).or_default();
+            *entry = (true, entry.1 || !hidden);
+        }
+        let hidden_accounts = accounts_of.values().filter(|(was, still)| *was && !*still).count() as u64;
+        Ok(Some((pairs.saturating_sub(hidden_pairs), accounts.saturating_sub(hidden_accounts))))
     }
 
     /// Every row of `run`'s report under `filter`, in its order, handed to `each` as the

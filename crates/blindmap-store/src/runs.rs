@@ -89,6 +89,45 @@ pub struct Run {
     pub records_total: u64,
     /// The results (matrix, plans, traffic) once complete.
     pub result: Option<serde_json::Value>,
+    /// What its list held when it completed, before corrections; `None` for runs not complete
+    /// and those stored before the store kept it (they are counted row by row).
+    pub listed: Option<Listed>,
+}
+
+/// How many overlaps a complete run listed, and how many of this side's accounts they are
+/// about: in all, and by a confirmed match. Corrections made since are not taken off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listed {
+    /// Rows (pairs of an account of ours and a partner record).
+    pub pairs: u64,
+    /// Distinct accounts of ours.
+    pub accounts: u64,
+    /// Rows matched confirmed.
+    pub confirmed_pairs: u64,
+    /// Accounts with at least one confirmed row.
+    pub confirmed_accounts: u64,
+}
+
+impl Listed {
+    /// The totals of `overlaps`.
+    fn of(overlaps: &[RunOverlap]) -> Self {
+        let mut all = std::collections::HashSet::new();
+        let mut confirmed = std::collections::HashSet::new();
+        let mut confirmed_pairs = 0;
+        for o in overlaps {
+            all.insert(o.account_id.as_str());
+            if o.tier == Tier::Confirmed {
+                confirmed_pairs += 1;
+                confirmed.insert(o.account_id.as_str());
+            }
+        }
+        Self {
+            pairs: overlaps.len() as u64,
+            accounts: all.len() as u64,
+            confirmed_pairs,
+            confirmed_accounts: confirmed.len() as u64,
+        }
+    }
 }
 
 /// A run to record as started.
@@ -197,7 +236,8 @@ pub struct Completion {
 }
 
 const RUN_COLUMNS: &str = "r.id, r.org_id, r.partnership_id, p.partner_name, r.role, r.dataset_id, r.started_by, \
-     r.state, r.failure, r.sharing, r.started_at, r.finished_at, r.records_done, r.records_total, r.result";
+     r.state, r.failure, r.sharing, r.started_at, r.finished_at, r.records_done, r.records_total, r.result, \
+     r.listed_pairs, r.listed_accounts, r.confirmed_pairs, r.confirmed_accounts";
 
 fn run_from_row(r: &sqlx::any::AnyRow) -> Result<Run, StoreError> {
     let json = |i: usize, what| serde_json::from_str(&r.get::<String, _>(i)).map_err(|_| StoreError::Corrupt(what));
@@ -230,7 +270,22 @@ fn run_from_row(r: &sqlx::any::AnyRow) -> Result<Run, StoreError> {
         result: result
             .map(|text| serde_json::from_str(&text).map_err(|_| StoreError::Corrupt("match_runs.result")))
             .transpose()?,
+        listed: listed_from_row(r)?,
     })
+}
+
+fn listed_from_row(r: &sqlx::any::AnyRow) -> Result<Option<Listed>, StoreError> {
+    let counts: [Option<i64>; 4] = [r.get(15), r.get(16), r.get(17), r.get(18)];
+    let [Some(pairs), Some(accounts), Some(confirmed_pairs), Some(confirmed_accounts)] = counts else {
+        return Ok(None);
+    };
+    let count = |n: i64| u64::try_from(n).map_err(|_| StoreError::Corrupt("match_runs.listed"));
+    Ok(Some(Listed {
+        pairs: count(pairs)?,
+        accounts: count(accounts)?,
+        confirmed_pairs: count(confirmed_pairs)?,
+        confirmed_accounts: count(confirmed_accounts)?,
+    }))
 }
 
 fn overlap_from_row(r: &sqlx::any::AnyRow) -> Result<RunOverlap, StoreError> {
@@ -303,9 +358,12 @@ impl Store {
     pub async fn complete_run(&self, org: &OrgId, id: &RunId, completion: &Completion) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
+        let listed = Listed::of(&completion.overlaps);
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         let updated = sqlx::query(
             "UPDATE match_runs SET state = 'complete', result = $1, transcript = $2, finished_at = $3, \
-             heartbeat_at = $3, records_done = $6, records_total = $6, session = $7 \
+             heartbeat_at = $3, records_done = $6, records_total = $6, session = $7, listed_pairs = $8, \
+             listed_accounts = $9, confirmed_pairs = $10, confirmed_accounts = $11 \
              WHERE id = $4 AND org_id = $5 AND state = 'running'",
         )
         .bind(completion.result.to_string())
@@ -315,6 +373,10 @@ impl Store {
         .bind(org.as_str())
         .bind(i64::try_from(completion.records).unwrap_or(i64::MAX))
         .bind(completion.session.as_str())
+        .bind(count(listed.pairs))
+        .bind(count(listed.accounts))
+        .bind(count(listed.confirmed_pairs))
+        .bind(count(listed.confirmed_accounts))
         .execute(&mut *tx)
         .await?;
         if updated.rows_affected() != 1 {

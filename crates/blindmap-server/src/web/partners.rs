@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use blindmap_store::{OrgId, Partnership, PartnershipId, ReportFilter, Run, Tier};
+use blindmap_store::{OrgId, Partnership, PartnershipId, ReportFilter, ReportScope, Run, Tier};
 
 use super::format::{pct, thousands};
 use super::session::Signed;
@@ -50,8 +50,8 @@ pub(super) async fn partners(State(state): State<AppState>, signed: Signed) -> P
         let counted = match (&run, &result) {
             (Some(run), Some(_)) => {
                 let all = ReportFilter::default();
-                let accounts = state.store.report_accounts(org, run, &all).await?;
-                Some((thousands(accounts), thousands(state.store.report_pairs(org, run, &all).await?)))
+                let (pairs, accounts) = state.store.report_counts_in(org, ReportScope::Run(run), &all).await?;
+                Some((thousands(accounts), thousands(pairs)))
             }
             _ => None,
         };
