@@ -72,13 +72,26 @@ pub(crate) enum CoSellCommand {
     },
 }
 
+/// This side's account id on the record.
+fn mine(c: &CoSellView) -> Option<&str> {
+    let side = if c.party == "A" { &c.record.a } else { &c.record.b };
+    side.account.value.as_deref()
+}
+
 fn summary(c: &CoSellView) -> String {
     let r = &c.record;
     let stage = Some(r.stage.value.as_str()).filter(|s| !s.is_empty()).unwrap_or("-");
+    let account = match (&c.account_name, mine(c)) {
+        (Some(name), _) => name.clone(),
+        (None, Some(id)) => id.to_owned(),
+        (None, None) => "(no account set)".to_owned(),
+    };
     format!(
-        "{}  {:<10} side {}  stage {:<14} amount {:<16} close {}{}",
+        "{}  {:<10} {} with {}  side {}  stage {:<14} amount {:<16} close {}{}",
         escaped(&c.id),
         escaped(&c.status),
+        escaped(&account),
+        escaped(&c.partner),
         escaped(&c.party),
         escaped(stage),
         r.amount.value.as_ref().map_or_else(|| "-".to_owned(), Money::to_string),

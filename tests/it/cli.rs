@@ -790,6 +790,7 @@ fn two_served_nodes_pair_share_and_match_from_the_cli() {
     let id = line.split_whitespace().next().unwrap().to_owned();
     let theirs = text(&partner.run(&["cosell", "list"], dir.path()).stdout);
     assert!(theirs.contains(&id) && theirs.contains("side B"), "{theirs}");
+    assert!(theirs.contains("with Vendor"), "the partner by name: {theirs}");
     let answered = partner.run(&["cosell", "edit", &id, "--status", "accepted", "--note", "let's talk"], dir.path());
     assert!(text(&answered.stdout).contains("accepted"), "{}", text(&answered.stderr));
     let bad = vendor.run(&["cosell", "edit", &id, "--amount", "12 dollars"], dir.path());

@@ -2,11 +2,13 @@
 //! node. Created from an overlap of a run; edited by either side; every change stamped with who
 //! and when; `cosell.created` / `cosell.updated` events on both sides.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use blindmap_cosell::cosell::{CoSell, Edit, Party};
-use blindmap_store::{PartnershipId, Role, StoredCoSell};
+use blindmap_store::{OrgId, PartnershipId, Role, StoredCoSell};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -41,6 +43,12 @@ pub struct CoSellView {
     pub id: String,
     /// The partnership (`pt_…`).
     pub partnership: String,
+    /// The partner organisation's name.
+    pub partner: String,
+    /// The name of this side's account in the active dataset, when the record names one that
+    /// has a name there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<String>,
     /// `A` (this side created it) or `B` (the partner did).
     pub party: String,
     /// `proposed`, `accepted`, `declined`, `active`, `won`, `lost` or `withdrawn`.
@@ -53,11 +61,14 @@ pub struct CoSellView {
     pub record: CoSell,
 }
 
-impl From<StoredCoSell> for CoSellView {
-    fn from(s: StoredCoSell) -> Self {
+impl CoSellView {
+    fn of(s: StoredCoSell, partners: &BTreeMap<PartnershipId, String>, names: &BTreeMap<String, String>) -> Self {
+        let account_name = cosell::mine(&s).account.value.as_ref().and_then(|id| names.get(id)).cloned();
         Self {
             id: s.record.id.clone(),
+            partner: partners.get(&s.partnership).cloned().unwrap_or_default(),
             partnership: s.partnership.to_string(),
+            account_name,
             party: match s.party {
                 Party::A => "A",
                 Party::B => "B",
@@ -68,6 +79,20 @@ impl From<StoredCoSell> for CoSellView {
             record: s.record,
         }
     }
+}
+
+/// The views of `records` of `org`'s, with their partners' names and their accounts' names in
+/// the active dataset.
+async fn views(state: &AppState, org: &OrgId, records: Vec<StoredCoSell>) -> Result<Vec<CoSellView>, ApiError> {
+    let partners: BTreeMap<PartnershipId, String> =
+        state.store.partnerships(org).await?.into_iter().map(|p| (p.id, p.partner_name)).collect();
+    let names = cosell::account_names(&state.store, org, &records).await?;
+    Ok(records.into_iter().map(|s| CoSellView::of(s, &partners, &names)).collect())
+}
+
+/// The view of one record of `org`'s.
+async fn view(state: &AppState, org: &OrgId, record: StoredCoSell) -> Result<CoSellView, ApiError> {
+    views(state, org, vec![record]).await?.pop().ok_or(ApiError::NotFound("co-sell record"))
 }
 
 /// A page of co-sell records, most recently changed first.
@@ -135,7 +160,7 @@ async fn create(
             },
         )
         .await?;
-        Ok(CoSellView::from(state.store.cosell(&org, &id).await?))
+        view(&state, &org, state.store.cosell(&org, &id).await?).await
     };
     idempotent(&state, &caller.0.user.org, &headers, request, StatusCode::CREATED, work).await
 }
@@ -160,7 +185,7 @@ async fn list(
     let items =
         state.store.cosells_page(&caller.0.user.org, partnership.as_ref(), page.cursor.as_deref(), limit).await?;
     let next = Page::next(limit, &items, |c| c.record.id.clone());
-    Ok(Json(CoSellPage { items: items.into_iter().map(Into::into).collect(), next }))
+    Ok(Json(CoSellPage { items: views(&state, &caller.0.user.org, items).await?, next }))
 }
 
 /// One co-sell record.
@@ -172,7 +197,8 @@ async fn one(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CoSellView>, ApiError> {
-    Ok(Json(state.store.cosell(&caller.0.user.org, &id).await?.into()))
+    let org = &caller.0.user.org;
+    Ok(Json(view(&state, org, state.store.cosell(org, &id).await?).await?))
 }
 
 /// Edits a co-sell record (admins and reps) and shares the change with the partner's node.
@@ -194,7 +220,8 @@ async fn edit(
     caller.require(&[Role::Admin, Role::Rep])?;
     // Sharing needs the node; without one, the edit is refused before anything changes.
     let node = state.node()?;
-    Ok(Json(cosell::edit(&state.store, Some(node), &caller.0.user, &id, &[edit]).await?.into()))
+    let edited = cosell::edit(&state.store, Some(node), &caller.0.user, &id, &[edit]).await?;
+    Ok(Json(view(&state, &caller.0.user.org, edited).await?))
 }
 
 pub(super) fn router() -> OpenApiRouter<AppState> {

@@ -131,6 +131,28 @@ fn refused(e: blindmap_cosell::Error) -> CoSellError {
 }
 
 /// A stamp for an edit by `party` on `record`: after everything in it.
+/// This side's fields of a record.
+pub(crate) fn mine(s: &StoredCoSell) -> &blindmap_cosell::cosell::SideFields {
+    match s.party {
+        Party::A => &s.record.a,
+        Party::B => &s.record.b,
+    }
+}
+
+/// The names, in the organisation's active dataset, of this side's accounts the records name
+/// (by account id; ids without a name there are left out).
+pub(crate) async fn account_names(
+    store: &Store,
+    org: &OrgId,
+    records: &[StoredCoSell],
+) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+    let ids: Vec<&str> = records.iter().filter_map(|r| mine(r).account.value.as_deref()).collect();
+    Ok(match store.active_dataset(org).await? {
+        Some(d) if !ids.is_empty() => store.account_names(org, &d.id, &ids).await?,
+        _ => std::collections::BTreeMap::new(),
+    })
+}
+
 pub(crate) fn stamp(party: Party, record: &CoSell) -> Stamp {
     let mut clock = Clock::new(party);
     clock.observe(record.latest());

@@ -58,29 +58,16 @@ pub(super) struct CoSellsPage {
     pub(super) total: usize,
 }
 
-/// This side's fields of a record.
-fn mine(s: &StoredCoSell) -> &blindmap_cosell::cosell::SideFields {
-    match s.party {
-        Party::A => &s.record.a,
-        Party::B => &s.record.b,
-    }
-}
-
-/// Names of this side's accounts the records name, from the active dataset.
 async fn account_names(
     state: &AppState,
     org: &OrgId,
     records: &[StoredCoSell],
 ) -> Result<BTreeMap<String, String>, PageError> {
-    let ids: Vec<&str> = records.iter().filter_map(|r| mine(r).account.value.as_deref()).collect();
-    Ok(match state.store.active_dataset(org).await? {
-        Some(d) => state.store.account_names(org, &d.id, &ids).await?,
-        None => BTreeMap::new(),
-    })
+    Ok(cosell::account_names(&state.store, org, records).await?)
 }
 
 fn account_of(s: &StoredCoSell, names: &BTreeMap<String, String>) -> String {
-    match mine(s).account.value.as_deref() {
+    match cosell::mine(s).account.value.as_deref() {
         Some(id) => named(id, names),
         None => "(no account set)".to_owned(),
     }
@@ -188,9 +175,9 @@ async fn record_view(
         currency: amount.map(|m| m.currency.to_string()).unwrap_or_default(),
         close: r.close_date.value.clone().unwrap_or_default(),
         next_steps: r.next_steps.value.clone(),
-        my_account: mine(&stored).account.value.clone().unwrap_or_default(),
-        my_opportunity: mine(&stored).opportunity.value.clone().unwrap_or_default(),
-        my_owner: mine(&stored).owner.value.clone().unwrap_or_default(),
+        my_account: cosell::mine(&stored).account.value.clone().unwrap_or_default(),
+        my_opportunity: cosell::mine(&stored).opportunity.value.clone().unwrap_or_default(),
+        my_owner: cosell::mine(&stored).owner.value.clone().unwrap_or_default(),
         their_opportunity: theirs.opportunity.value.clone().unwrap_or_default(),
         their_owner: theirs.owner.value.clone().unwrap_or_default(),
         pending: stored.dirty,

@@ -87,10 +87,16 @@ async fn cosell_records_stay_in_step_across_nodes() {
     let id = created["id"].as_str().unwrap().to_owned();
     assert_eq!((created["party"].as_str(), created["status"].as_str()), (Some("A"), Some("proposed")));
     assert_eq!(created["pending_sync"], false, "shared at once");
+    // Named for people: the partner, and the account as this side's export names it.
+    assert_eq!(created["partner"], "Partner");
+    let line = VENDOR_CSV.lines().find(|l| l.starts_with(overlap["account_id"].as_str().unwrap())).unwrap();
+    let name = created["account_name"].as_str().unwrap_or_default();
+    assert!(!name.is_empty() && line.contains(name), "the export's name, {name:?}: {line}");
 
     // The partner's node has it, with its own account behind the overlap.
     let theirs = record(&partner, &id).await;
     assert_eq!(theirs["party"], "B");
+    assert_eq!(theirs["partner"], "Vendor");
     let pair = (
         overlap["account_id"].as_str().unwrap().to_owned(),
         theirs["record"]["b"]["account"]["value"].as_str().unwrap().to_owned(),
