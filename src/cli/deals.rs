@@ -273,7 +273,10 @@ pub(crate) fn run(command: &DealCommand) -> anyhow::Result<()> {
                         println!("  earlier claim: {}", escaped(id));
                     }
                     for a in &review.direct_accounts {
-                        println!("  your open opportunity: account {}", escaped(a));
+                        match r.direct_account_names.get(a) {
+                            Some(name) => println!("  your open opportunity: {} ({})", escaped(name), escaped(a)),
+                            None => println!("  your open opportunity: account {}", escaped(a)),
+                        }
                     }
                     if let Some(reason) = &review.reason {
                         println!("  reason: {}", escaped(reason));

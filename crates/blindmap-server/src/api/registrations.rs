@@ -2,6 +2,8 @@
 //! (`POST`), after an optional private pre-check; the vendor's admins approve, reject, extend or
 //! close what they received, under their settings. Each side lists both directions.
 
+use std::collections::BTreeMap;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -99,6 +101,10 @@ pub struct RegistrationView {
     /// Received only: the submitter's node has yet to hear the latest state.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_notification: Option<bool>,
+    /// Received only: the names of the review's direct accounts in your active dataset, by
+    /// account id (those without a name there are left out).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub direct_account_names: BTreeMap<String, String>,
 }
 
 /// What the checks of a received registration found, and the reason given for a decision.
@@ -151,6 +157,7 @@ fn view(stored: StoredRegistration, partner: String) -> Result<RegistrationView,
         notes: r.submission.notes,
         review,
         pending_notification: received.then_some(stored.notify),
+        direct_account_names: BTreeMap::new(),
     })
 }
 
@@ -160,7 +167,14 @@ async fn view_of(
     stored: StoredRegistration,
 ) -> Result<RegistrationView, ApiError> {
     let partner = state.store.partnership(org, &stored.partnership).await?.partner_name;
-    view(stored, partner)
+    let mut view = view(stored, partner)?;
+    if let Some(review) = view.review.as_ref().filter(|r| !r.direct_accounts.is_empty())
+        && let Some(dataset) = state.store.active_dataset(org).await?
+    {
+        let ids: Vec<&str> = review.direct_accounts.iter().map(String::as_str).collect();
+        view.direct_account_names = state.store.account_names(org, &dataset.id, &ids).await?;
+    }
+    Ok(view)
 }
 
 fn partnership_id(text: &str) -> Result<PartnershipId, ApiError> {

@@ -115,6 +115,7 @@ async fn registrations_are_checked_decided_told_and_expire() {
     let channel_id = channel["id"].as_str().unwrap().to_owned();
     let on_vendor = get(&vendor, &format!("/api/v1/registrations/{channel_id}")).await;
     assert_eq!(on_vendor["review"]["direct_accounts"], json!(["v1"]));
+    assert_eq!(on_vendor["direct_account_names"], json!({ "v1": "Tailspin Toys" }), "named for people");
     // The vendor's existing customer is its direct team's too (the default direct segments are
     // open_opportunities and customers, what the presets make); a prospect is no conflict.
     let northwind = json!({ "duns": ["118273645"] });
