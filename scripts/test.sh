@@ -125,6 +125,8 @@ cargo test --workspace --bench '*' --locked --features blindmap/bench
 blindmap=${CARGO_TARGET_DIR:-target}/debug/blindmap
 "$blindmap" bench psi --n 3000 --json >/dev/null
 "$blindmap" bench import --rows 20000 --json >/dev/null
+# Two nodes, three partners: every admin page answers whole at a small size.
+"$blindmap" bench nodes --n 2000 --partners 3 --json >/dev/null
 
 step "the README's main command"
 # The same binary: `demo` is the same code with or without the benchmarks.
