@@ -56,6 +56,9 @@ pub(super) struct CoSellsPage {
     pub(super) chrome: Chrome,
     pub(super) groups: Vec<Group>,
     pub(super) total: usize,
+    /// Whether there are more records than the page lists.
+    pub(super) more: bool,
+    pub(super) listed: u32,
 }
 
 async fn account_names(
@@ -75,7 +78,9 @@ fn account_of(s: &StoredCoSell, names: &BTreeMap<String, String>) -> String {
 
 pub(super) async fn cosells_page(State(state): State<AppState>, signed: Signed) -> PageResult {
     let org = signed.org();
-    let records = state.store.cosells_page(org, None, None, LISTED).await?;
+    let mut records = state.store.cosells_page(org, None, None, LISTED + 1).await?;
+    let more = records.len() > LISTED as usize;
+    records.truncate(LISTED as usize);
     let partners: BTreeMap<PartnershipId, String> =
         state.store.partnerships(org).await?.into_iter().map(|p| (p.id, p.partner_name)).collect();
     let names = account_names(&state, org, &records).await?;
@@ -100,7 +105,13 @@ pub(super) async fn cosells_page(State(state): State<AppState>, signed: Signed) 
         })
         .filter(|g| !g.rows.is_empty())
         .collect();
-    let page = CoSellsPage { chrome: signed.chrome(&state).await?.at("/cosell"), groups, total: records.len() };
+    let page = CoSellsPage {
+        chrome: signed.chrome(&state).await?.at("/cosell"),
+        groups,
+        total: records.len(),
+        more,
+        listed: LISTED,
+    };
     Ok(html(StatusCode::OK, &page))
 }
 

@@ -42,11 +42,16 @@ pub(super) struct UsersPage {
     pub(super) chrome: Chrome,
     pub(super) users: Vec<UserRow>,
     pub(super) problem: Option<String>,
+    /// Whether the organisation has more users than the page lists.
+    pub(super) more: bool,
+    pub(super) listed: u32,
 }
 
 async fn users_view(state: &AppState, signed: &Signed, problem: Option<String>) -> Result<UsersPage, PageError> {
     let org = signed.org();
-    let listed = state.store.users_page(org, None, LISTED).await?;
+    let mut listed = state.store.users_page(org, None, LISTED + 1).await?;
+    let more = listed.len() > LISTED as usize;
+    listed.truncate(LISTED as usize);
     let ids: Vec<UserId> = listed.iter().map(|u| u.user.id.clone()).collect();
     let tokens = state.store.tokens(org, &ids).await?;
     let users = listed
@@ -69,7 +74,7 @@ async fn users_view(state: &AppState, signed: &Signed, problem: Option<String>) 
                 .collect(),
         })
         .collect();
-    Ok(UsersPage { chrome: signed.chrome(state).await?.at("/users"), users, problem })
+    Ok(UsersPage { chrome: signed.chrome(state).await?.at("/users"), users, problem, more, listed: LISTED })
 }
 
 pub(super) async fn users_page(State(state): State<AppState>, signed: Signed) -> PageResult {

@@ -920,3 +920,21 @@ async fn co_sell_records_are_listed_by_status_and_edited_from_the_pages() {
     assert!(eve.get("/cosell").await.body.contains("No co-sell record yet."));
     assert!(!pid.is_empty());
 }
+
+/// The users page lists 500 users and says so when the organisation has more, pointing to the
+/// API and the command line, which page through all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_users_page_says_when_it_lists_only_some() {
+    let node = common::node("Vendor", None).await;
+    let mut admin = signed_in(&node, "ada", "admin").await;
+    let page = admin.get("/users").await;
+    assert!(!page.body.contains("id=\"more\""), "{}", page.body);
+    let store = common::store_of(&node).await;
+    let org = store.organisations().await.unwrap().into_iter().next().unwrap().id;
+    for i in 0..500 {
+        store.create_user(&org, &format!("user{i:03}"), blindmap_store::Role::Rep).await.unwrap();
+    }
+    let page = admin.get("/users").await;
+    assert!(page.body.contains("id=\"more\"") && page.body.contains("The first 500 users"), "{}", page.body);
+    assert_eq!(page.body.matches("<article class=\"user\"").count(), 500);
+}
