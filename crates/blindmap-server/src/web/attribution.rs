@@ -589,11 +589,48 @@ pub(super) struct CloseShown {
     pub(super) unattributed: bool,
 }
 
-/// The same close re-scored under another model.
+/// A partner's credit of record beside its credit under another model.
+pub(super) struct Compared {
+    pub(super) partner: String,
+    pub(super) recorded_share: String,
+    pub(super) recorded_amount: String,
+    pub(super) share: String,
+    pub(super) amount: String,
+    pub(super) reported: String,
+}
+
+/// The same close re-scored under another model, beside the record.
 pub(super) struct Rescored {
     pub(super) model: String,
-    pub(super) credits: Vec<CreditRow>,
+    pub(super) rows: Vec<Compared>,
     pub(super) unattributed: bool,
+}
+
+/// The credits of record and those under another model, by partner: the record's partners in
+/// its order, then any only the other model credits.
+fn compared(recorded: &Attribution, other: &Attribution) -> Vec<Compared> {
+    let mut partners: Vec<&str> = recorded.credits.iter().map(|c| c.partner.as_str()).collect();
+    for c in &other.credits {
+        if !partners.contains(&c.partner.as_str()) {
+            partners.push(&c.partner);
+        }
+    }
+    let none = || "none".to_owned();
+    partners
+        .into_iter()
+        .map(|partner| {
+            let of_record = recorded.credits.iter().find(|c| c.partner == partner);
+            let theirs = other.credits.iter().find(|c| c.partner == partner);
+            Compared {
+                partner: partner.to_owned(),
+                recorded_share: of_record.map_or_else(none, |c| share(c.share_ppm)),
+                recorded_amount: of_record.map_or_else(none, |c| money(&c.amount)),
+                share: theirs.map_or_else(none, |c| share(c.share_ppm)),
+                amount: theirs.map_or_else(none, |c| money(&c.amount)),
+                reported: theirs.and_then(|c| c.reported.as_ref()).map(money).unwrap_or_default(),
+            }
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -664,7 +701,7 @@ pub(super) async fn opportunity_page(
                 Ok(result) => {
                     rescored = Some(Rescored {
                         model: model_text(&model),
-                        credits: credit_rows(&result),
+                        rows: compared(&record.result, &result),
                         unattributed: result.unattributed,
                     })
                 }
