@@ -138,7 +138,8 @@ pub(crate) fn amount(
     match (amount, currency) {
         (None, None) => Ok(None),
         (Some(amount), Some(currency)) => {
-            let currency = Currency::new(currency).map_err(money)?;
+            let currency =
+                Currency::new(currency).map_err(|error| AttributionError::Money { what: "currency", error })?;
             let parsed = Money::parse(amount, currency).map_err(money)?;
             if parsed.minor < 0 {
                 return Err(AttributionError::Negative(what));
@@ -646,6 +647,14 @@ mod tests {
         ] {
             assert!(InboundBody::parse(bad, "CRM", 5).is_err(), "{}", String::from_utf8_lossy(bad));
         }
+        let priced = br#"{"type": "touch", "data": {"opportunity": "O", "partner": "A", "kind": "sourced",
+            "amount": "48000.00", "currency": "EUR"}}"#;
+        let got = InboundBody::parse(priced, "CRM", 5).unwrap();
+        assert_eq!(got[0].amount, Some(Money::parse("48000.00", Currency::new("EUR").unwrap()).unwrap()));
+        let half =
+            br#"{"type": "touch", "data": {"opportunity": "O", "partner": "A", "kind": "sourced", "amount": "1"}}"#;
+        let Err(AttributionError::Touch { index: 1, error }) = InboundBody::parse(half, "CRM", 5) else { panic!() };
+        assert!(matches!(*error, AttributionError::AmountWithoutCurrency));
         let texts = [("x".repeat(201), "too long"), (" A".into(), "padded"), ("A\u{7}".into(), "a control character")];
         for (text, why) in texts {
             assert!(check_name("partner", &text).is_err(), "{why}");
