@@ -62,6 +62,16 @@ fn input_date(ms: i64) -> String {
     crate::rfc3339(ms).chars().take(10).collect()
 }
 
+/// The midnight that ends the day `ms` falls in (`ms` itself at midnight): a period up to now
+/// is shown as ending with tomorrow's date, so that the form sent again still counts today.
+fn end_day(ms: i64) -> i64 {
+    const DAY: i64 = 86_400_000;
+    match ms.rem_euclid(DAY) {
+        0 => ms,
+        into => ms - into + DAY,
+    }
+}
+
 /// Where an opportunity's page is.
 fn opportunity_href(opportunity: &str) -> String {
     format!("/attribution/opportunities/{}", pct(opportunity))
@@ -165,7 +175,7 @@ pub(super) async fn summary_page(
     let page = SummaryPage {
         chrome,
         from: input_date(period.from),
-        to: input_date(period.to),
+        to: input_date(end_day(period.to)),
         period: format!("{} to {} (not included)", crate::rfc3339(period.from), crate::rfc3339(period.to)),
         rule: PIPELINE_RULE,
         rows,
