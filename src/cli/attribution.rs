@@ -3,8 +3,8 @@
 
 use anyhow::bail;
 use blindmap_server::api::attribution::{
-    AttributionView, DealView, LedgerFilter, ModelChoice, ModelView, MoneyView, NewSource, OpportunityClose,
-    TouchFilter, TouchInput, TouchView,
+    AmountsView, AttributionView, DealView, LedgerFilter, ModelChoice, ModelView, MoneyView, NewSource,
+    OpportunityClose, PeriodQuery, TouchFilter, TouchInput, TouchView,
 };
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -54,6 +54,12 @@ pub(crate) enum AttributionCommand {
         /// Who recorded it (default: the token's user).
         #[arg(long, value_name = "NAME")]
         actor: Option<String>,
+        /// The opportunity's amount as of this touch, e.g. 48000.00 (with --currency).
+        #[arg(long, requires = "currency")]
+        amount: Option<String>,
+        /// Its currency, e.g. EUR (with --amount).
+        #[arg(long, requires = "amount")]
+        currency: Option<String>,
         #[command(flatten)]
         connection: Connection,
     },
@@ -62,6 +68,9 @@ pub(crate) enum AttributionCommand {
         /// Only this opportunity's.
         #[arg(long)]
         opportunity: Option<String>,
+        /// Only this partner's.
+        #[arg(long)]
+        partner: Option<String>,
         /// Print the API's JSON.
         #[arg(long)]
         json: bool,
@@ -132,6 +141,20 @@ pub(crate) enum AttributionCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Sourced and influenced pipeline and won amounts per partner over a period.
+    Pipeline {
+        /// The period's start, RFC 3339 (default: 90 days before --to).
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Its end, excluded (default: now).
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        /// Print the API's JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// Show the model closes are scored under, or set it with --model (admins).
     Settings {
         #[command(flatten)]
@@ -171,6 +194,18 @@ fn model_text(model: &str, half_life_days: Option<u32>) -> String {
 
 fn money(m: Option<&MoneyView>) -> String {
     m.map_or_else(|| "-".to_owned(), |m| format!("{} {}", escaped(&m.amount), escaped(&m.currency)))
+}
+
+/// Amounts per currency with their count, e.g. `48000.00 EUR + 5000.00 USD (3, 1 unknown)`.
+fn amounts(a: &AmountsView) -> String {
+    if a.count == 0 {
+        return "-".to_owned();
+    }
+    let mut text = a.amounts.iter().map(|m| money(Some(m))).collect::<Vec<_>>().join(" + ");
+    if text.is_empty() {
+        text = "amount unknown".to_owned();
+    }
+    if a.unknown > 0 { format!("{text} ({}, {} unknown)", a.count, a.unknown) } else { format!("{text} ({})", a.count) }
 }
 
 fn share(ppm: u32) -> String {
@@ -238,20 +273,23 @@ fn print_touch(t: &TouchView) {
 pub(crate) fn run(command: &AttributionCommand) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         match command {
-            AttributionCommand::Touch { opportunity, partner, kind, at, actor, connection } => {
+            AttributionCommand::Touch { opportunity, partner, kind, at, actor, amount, currency, connection } => {
                 let body = TouchInput {
                     opportunity: opportunity.clone(),
                     partner: partner.clone(),
                     kind: kind.clone(),
                     at: at.clone(),
                     actor: actor.clone(),
+                    amount: amount.clone(),
+                    currency: currency.clone(),
                 };
                 let t = client(connection)?.record_touch(&body).await?;
                 print!("Recorded ");
                 print_touch(&t);
             }
-            AttributionCommand::Touches { opportunity, json, connection } => {
-                let items = client(connection)?.all_touches(&TouchFilter { opportunity: opportunity.clone() }).await?;
+            AttributionCommand::Touches { opportunity, partner, json, connection } => {
+                let filter = TouchFilter { opportunity: opportunity.clone(), partner: partner.clone() };
+                let items = client(connection)?.all_touches(&filter).await?;
                 if *json {
                     return print_json(&items);
                 }
@@ -342,6 +380,38 @@ pub(crate) fn run(command: &AttributionCommand) -> anyhow::Result<()> {
                         money(e.reported.as_ref())
                     );
                 }
+            }
+            AttributionCommand::Pipeline { from, to, json, connection } => {
+                let p = client(connection)?.pipeline(&PeriodQuery { from: from.clone(), to: to.clone() }).await?;
+                if *json {
+                    return print_json(&p);
+                }
+                println!("Partner pipeline from {} to {} (excluded)", date(&p.from), date(&p.to));
+                if p.partners.is_empty() {
+                    println!("  no partner touched an opportunity or was credited in this period");
+                    return Ok(());
+                }
+                println!(
+                    "  {:<24} {:>28}  {:>28}  {:>28}  {:>28}  {:>28}",
+                    "partner",
+                    "sourced pipeline",
+                    "influenced pipeline",
+                    "won sourced",
+                    "won influenced",
+                    "won credited"
+                );
+                for l in &p.partners {
+                    println!(
+                        "  {:<24} {:>28}  {:>28}  {:>28}  {:>28}  {:>28}",
+                        escaped(&l.partner),
+                        amounts(&l.sourced),
+                        amounts(&l.influenced),
+                        amounts(&l.won_sourced),
+                        amounts(&l.won_influenced),
+                        amounts(&l.won_credited)
+                    );
+                }
+                println!("{}", escaped(&p.rule));
             }
             AttributionCommand::Settings { model, connection } => {
                 let api = client(connection)?;

@@ -970,6 +970,26 @@ fn attribution_from_the_cli() {
     );
     assert_eq!(run(&["attribution", "ledger"]), ledger, "re-scoring records nothing");
 
+    // The pipeline: OPP 8 open with an amount; OPP 7 won (linear: credited shares).
+    let args = ["attribution", "touch", "--opportunity", "OPP 8", "--partner", "Globex", "--kind", "referral"];
+    run(&[&args[..], &["--at", "2027-02-10", "--amount", "5000", "--currency", "EUR"]].concat());
+    let pipeline = run(&["attribution", "pipeline", "--from", "2027-01-01", "--to", "2027-03-01"]);
+    let rows: Vec<&str> = pipeline.lines().skip(2).take_while(|l| l.starts_with("  ")).collect();
+    assert!(rows.len() == 2 && rows[0].trim_start().starts_with("Acme"), "most won first: {pipeline}");
+    assert!(rows[0].contains("600.00 EUR (1)") && !rows[0].contains("Initech"), "{pipeline}");
+    assert!(rows[1].contains("5000.00 EUR (1)") && rows[1].contains("300.00 EUR (1)"), "{pipeline}");
+    let json: serde_json::Value = serde_json::from_str(&run(&[
+        "attribution",
+        "pipeline",
+        "--from",
+        "2027-01-01",
+        "--to",
+        "2027-03-01",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(json["partners"][1]["sourced"]["amounts"][0]["minor"], 500_000);
+
     let added = run(&["attribution", "source", "add", "Acme PRM"]);
     let secret = added.split_whitespace().find(|w| w.starts_with("whsec_")).expect("the secret, once").to_owned();
     assert!(added.contains("/api/v1/attribution/inbound/src_"), "{added}");

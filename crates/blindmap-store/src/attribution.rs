@@ -26,10 +26,43 @@ pub struct StoredTouch {
     pub opportunity: String,
     /// The touch.
     pub touch: Touch,
+    /// The opportunity's amount as of this touch, if the touch gave one.
+    pub amount: Option<Money>,
     /// `api`, or the inbound source (`src_…`) it came through.
     pub source: String,
     /// Unix milliseconds.
     pub recorded_at: i64,
+}
+
+/// A touch to record: the opportunity it is on, the touch, and the opportunity's amount as of
+/// it, if known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTouch {
+    /// The opportunity.
+    pub opportunity: String,
+    /// The touch.
+    pub touch: Touch,
+    /// The opportunity's amount as of this touch.
+    pub amount: Option<Money>,
+}
+
+/// What the pipeline summary reads of one partner on one opportunity touched in a period: the
+/// partner's touches on it before the period's end, the opportunity's amount as of then and
+/// whether (and when) it closed won.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineTouches {
+    /// The opportunity.
+    pub opportunity: String,
+    /// The partner.
+    pub partner: String,
+    /// The partner's latest touch on it before the period's end, Unix milliseconds.
+    pub latest_at: i64,
+    /// Whether any of those touches is `sourced` or `referral`.
+    pub sources: bool,
+    /// The amount on the opportunity's latest touch (before the period's end) that gives one.
+    pub amount: Option<Money>,
+    /// When it closed won, if it did.
+    pub closed_at: Option<i64>,
 }
 
 /// An opportunity closed won, as the ledger of record keeps it.
@@ -135,13 +168,17 @@ fn check_text(what: &'static str, text: &str) -> Result<(), StoreError> {
     if n == 0 || n > 200 || text.trim() != text { Err(StoreError::InvalidName(what)) } else { Ok(()) }
 }
 
-fn check_touch(opportunity: &str, touch: &Touch) -> Result<(), StoreError> {
-    check_text("an opportunity", opportunity)?;
-    check_text("a partner", &touch.partner)?;
-    check_text("an actor", &touch.actor)
+fn check_touch(new: &NewTouch) -> Result<(), StoreError> {
+    check_text("an opportunity", &new.opportunity)?;
+    check_text("a partner", &new.touch.partner)?;
+    check_text("an actor", &new.touch.actor)?;
+    match new.amount {
+        Some(m) if m.minor < 0 || m.check().is_err() => Err(StoreError::InvalidName("an amount")),
+        _ => Ok(()),
+    }
 }
 
-const TOUCH_COLUMNS: &str = "id, opportunity, partner, kind, at, actor, source, recorded_at";
+const TOUCH_COLUMNS: &str = "id, opportunity, partner, kind, at, actor, source, recorded_at, amount_minor, currency";
 
 fn touch_from_row(r: &sqlx::any::AnyRow) -> Result<StoredTouch, StoreError> {
     Ok(StoredTouch {
@@ -150,7 +187,19 @@ fn touch_from_row(r: &sqlx::any::AnyRow) -> Result<StoredTouch, StoreError> {
         touch: Touch { partner: r.get(2), kind: kind_of(&r.get::<String, _>(3))?, at: r.get(4), actor: r.get(5) },
         source: r.get(6),
         recorded_at: r.get(7),
+        amount: money_of(r.get(8), r.get(9), "touches.amount")?,
     })
+}
+
+/// An amount stored as two nullable columns: both or neither.
+fn money_of(minor: Option<i64>, code: Option<String>, what: &'static str) -> Result<Option<Money>, StoreError> {
+    match (minor, code) {
+        (Some(minor), Some(code)) => {
+            Ok(Some(Money { minor, currency: Currency::new(&code).map_err(|_| StoreError::Corrupt(what))? }))
+        }
+        (None, None) => Ok(None),
+        _ => Err(StoreError::Corrupt(what)),
+    }
 }
 
 /// Inserts one touch in `tx`; `false` if its delivery (`external_id`) was recorded already.
@@ -161,9 +210,10 @@ async fn insert_touch(
     external_id: Option<&str>,
 ) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
-        "INSERT INTO touches (org_id, id, opportunity, seq, partner, kind, at, actor, source, external_id, recorded_at) \
+        "INSERT INTO touches (org_id, id, opportunity, seq, partner, kind, at, actor, source, external_id, recorded_at, \
+         amount_minor, currency) \
          VALUES ($1, $2, $3, (SELECT COALESCE(MAX(seq), 0) + 1 FROM touches WHERE org_id = $1 AND opportunity = $3), \
-         $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+         $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
     )
     .bind(org.as_str())
     .bind(stored.id.as_str())
@@ -175,6 +225,8 @@ async fn insert_touch(
     .bind(stored.source.as_str())
     .bind(external_id)
     .bind(stored.recorded_at)
+    .bind(stored.amount.map(|m| m.minor))
+    .bind(stored.amount.map(|m| m.currency.to_string()))
     .execute(&mut **tx)
     .await?;
     Ok(inserted.rows_affected() == 1)
@@ -262,12 +314,13 @@ fn entry_from_row(r: &sqlx::any::AnyRow) -> Result<LedgerEntry, StoreError> {
 
 impl Store {
     /// Records a touch of `org` made through the API.
-    pub async fn record_touch(&self, org: &OrgId, opportunity: &str, touch: &Touch) -> Result<StoredTouch, StoreError> {
-        check_touch(opportunity, touch)?;
+    pub async fn record_touch(&self, org: &OrgId, new: &NewTouch) -> Result<StoredTouch, StoreError> {
+        check_touch(new)?;
         let stored = StoredTouch {
             id: TouchId::generate(),
-            opportunity: opportunity.to_owned(),
-            touch: touch.clone(),
+            opportunity: new.opportunity.clone(),
+            touch: new.touch.clone(),
+            amount: new.amount,
             source: API_SOURCE.to_owned(),
             recorded_at: now_ms(),
         };
@@ -283,19 +336,20 @@ impl Store {
         &self,
         source: &InboundSource,
         delivery: &str,
-        touches: &[(String, Touch)],
+        touches: &[NewTouch],
     ) -> Result<Option<Vec<StoredTouch>>, StoreError> {
-        for (opportunity, touch) in touches {
-            check_touch(opportunity, touch)?;
+        for new in touches {
+            check_touch(new)?;
         }
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         let mut recorded = Vec::with_capacity(touches.len());
-        for (i, (opportunity, touch)) in touches.iter().enumerate() {
+        for (i, new) in touches.iter().enumerate() {
             let stored = StoredTouch {
                 id: TouchId::generate(),
-                opportunity: opportunity.clone(),
-                touch: touch.clone(),
+                opportunity: new.opportunity.clone(),
+                touch: new.touch.clone(),
+                amount: new.amount,
                 source: source.id.to_string(),
                 recorded_at: now,
             };
@@ -313,11 +367,13 @@ impl Store {
     }
 
     /// A page of `org`'s touches, in the order they happened (an opportunity's touches at the
-    /// same time: as recorded), optionally of one opportunity: at most `limit`, after `after`.
+    /// same time: as recorded), optionally of one opportunity and of one partner: at most
+    /// `limit`, after `after`.
     pub async fn touches_page(
         &self,
         org: &OrgId,
         opportunity: Option<&str>,
+        partner: Option<&str>,
         after: Option<&TouchId>,
         limit: u32,
     ) -> Result<Vec<StoredTouch>, StoreError> {
@@ -325,12 +381,13 @@ impl Store {
             "SELECT {TOUCH_COLUMNS} FROM touches t WHERE t.org_id = $1 AND ($2 = '' OR t.opportunity = $2) \
              AND ($3 = '' OR EXISTS (SELECT 1 FROM touches c WHERE c.org_id = $1 AND c.id = $3 AND (t.at > c.at \
              OR (t.at = c.at AND (t.seq > c.seq OR (t.seq = c.seq AND t.id > c.id)))))) \
-             ORDER BY t.at, t.seq, t.id LIMIT $4"
+             AND ($5 = '' OR t.partner = $5) ORDER BY t.at, t.seq, t.id LIMIT $4"
         )))
         .bind(org.as_str())
         .bind(opportunity.unwrap_or(""))
         .bind(after.map_or("", TouchId::as_str))
         .bind(i64::from(limit))
+        .bind(partner.unwrap_or(""))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(touch_from_row).collect()
@@ -469,6 +526,70 @@ impl Store {
         .bind(after.map_or("", |c| c.opportunity.as_str()))
         .bind(after.map_or(0, |c| i64::from(c.seq)))
         .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// What the pipeline summary of `org` over [`from`, `to`) reads (Unix milliseconds): for each
+    /// opportunity touched in the period, each partner's touches on it before `to` — the
+    /// latest, whether any sources it — with the opportunity's latest amount before `to` and its
+    /// close, if it closed won. Two queries over the touches' time and opportunity indexes.
+    pub async fn pipeline_touches(&self, org: &OrgId, from: i64, to: i64) -> Result<Vec<PipelineTouches>, StoreError> {
+        const IN_PERIOD: &str = "SELECT p.opportunity FROM touches p WHERE p.org_id = $1 AND p.at >= $2 AND p.at < $3";
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT t.opportunity, t.partner, MAX(t.at), \
+             CAST(MAX(CASE WHEN t.kind IN ('sourced', 'referral') THEN 1 ELSE 0 END) AS BIGINT), a.closed_at \
+             FROM touches t LEFT JOIN attributions a ON a.org_id = t.org_id AND a.opportunity = t.opportunity \
+             WHERE t.org_id = $1 AND t.at < $3 AND t.opportunity IN ({IN_PERIOD}) \
+             GROUP BY t.opportunity, t.partner, a.closed_at ORDER BY t.opportunity, t.partner"
+        )))
+        .bind(org.as_str())
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        let amounts = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT t.opportunity, t.amount_minor, t.currency FROM touches t \
+             WHERE t.org_id = $1 AND t.at < $3 AND t.amount_minor IS NOT NULL AND t.opportunity IN ({IN_PERIOD}) \
+             AND NOT EXISTS (SELECT 1 FROM touches n WHERE n.org_id = $1 AND n.opportunity = t.opportunity \
+             AND n.amount_minor IS NOT NULL AND n.at < $3 AND (n.at > t.at OR (n.at = t.at AND n.seq > t.seq)))"
+        )))
+        .bind(org.as_str())
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut latest = std::collections::HashMap::with_capacity(amounts.len());
+        for r in &amounts {
+            latest.insert(r.get::<String, _>(0), money_of(r.get(1), r.get(2), "touches.amount")?);
+        }
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let opportunity: String = r.get(0);
+                PipelineTouches {
+                    amount: latest.get(&opportunity).copied().flatten(),
+                    partner: r.get(1),
+                    latest_at: r.get(2),
+                    sources: r.get::<i64, _>(3) != 0,
+                    closed_at: r.get(4),
+                    opportunity,
+                }
+            })
+            .collect())
+    }
+
+    /// The ledger entries of `org` that credit a partner for deals closed won in [`from`, `to`)
+    /// (Unix milliseconds), in the order they closed.
+    pub async fn ledger_in_period(&self, org: &OrgId, from: i64, to: i64) -> Result<Vec<LedgerEntry>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ENTRY_COLUMNS} FROM ledger_entries WHERE org_id = $1 AND closed_at >= $2 AND closed_at < $3 \
+             AND partner IS NOT NULL ORDER BY closed_at, opportunity, seq"
+        )))
+        .bind(org.as_str())
+        .bind(from)
+        .bind(to)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(entry_from_row).collect()

@@ -39,7 +39,9 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
-pub use attribution::{ClosedOpportunity, InboundSource, LedgerCursor, LedgerEntry, StoredTouch};
+pub use attribution::{
+    ClosedOpportunity, InboundSource, LedgerCursor, LedgerEntry, NewTouch, PipelineTouches, StoredTouch,
+};
 pub use audit::{AuditEvent, AuditFilter};
 pub use corrections::{Correction, CorrectionKind, NewCorrection, canonical_key_types};
 pub use cosell::StoredCoSell;

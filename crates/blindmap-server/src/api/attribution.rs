@@ -11,8 +11,8 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use blindmap_cosell::attribution::{Attribution, Category, ClosedDeal, Model, Touch, attribute};
-use blindmap_cosell::money::{Currency, Money, Rate};
+use blindmap_cosell::attribution::{Attribution, Category, ClosedDeal, Model};
+use blindmap_cosell::money::Money;
 use blindmap_cosell::webhook::Secret;
 use blindmap_store::{ClosedOpportunity, LedgerCursor, LedgerEntry, Role, SourceId, StoreError, StoredTouch, TouchId};
 use serde::{Deserialize, Serialize};
@@ -25,7 +25,7 @@ use crate::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
-use crate::service::attribution::{DEFAULT_MODEL, InboundBody, kind_name, model, parse_time};
+use crate::service::attribution::{self, AttributionError, InboundBody, kind_name, model_choice};
 use crate::service::hooks::rfc3339;
 use crate::service::text::check_name;
 
@@ -48,6 +48,16 @@ pub struct TouchInput {
     /// Who recorded it; default: the caller (API) or the source's name (inbound).
     #[schema(value_type = Option<contract::Label>)]
     pub actor: Option<String>,
+    /// The opportunity's amount as of this touch, decimal text in `currency`, e.g. `48000.00`
+    /// (not negative; at most the currency's minor-unit digits after the point); with
+    /// `currency`, or neither. An open opportunity's pipeline is the amount on its latest touch
+    /// that gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    /// ISO 4217, e.g. `EUR`; with `amount`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<contract::CurrencyCode>)]
+    pub currency: Option<String>,
 }
 
 /// The largest inbound delivery read, in bytes: the receiver answers anyone, so it reads little.
@@ -91,6 +101,9 @@ pub struct TouchView {
     pub source: String,
     /// When it was recorded, RFC 3339.
     pub recorded_at: String,
+    /// The opportunity's amount as of this touch, if the touch gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<MoneyView>,
 }
 
 impl From<StoredTouch> for TouchView {
@@ -104,6 +117,7 @@ impl From<StoredTouch> for TouchView {
             actor: s.touch.actor,
             source: s.source,
             recorded_at: rfc3339(s.recorded_at),
+            amount: s.amount.map(Into::into),
         }
     }
 }
@@ -124,6 +138,10 @@ pub struct TouchFilter {
     /// Only this opportunity's.
     #[param(value_type = Option<contract::Label>, nullable = false)]
     pub opportunity: Option<String>,
+    /// Only this partner's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<contract::Label>, nullable = false)]
+    pub partner: Option<String>,
 }
 
 /// A model: `{"model": "linear"}`, `{"model": "time_decay", "half_life_days": 30}` (as a body:
@@ -146,11 +164,7 @@ pub struct ModelChoice {
 impl ModelChoice {
     /// The model chosen, if one is.
     fn model(&self) -> Result<Option<Model>, ApiError> {
-        match &self.model {
-            Some(name) => Ok(Some(model(name, self.half_life_days)?)),
-            None if self.half_life_days.is_some() => Err(ApiError::Invalid("half_life_days goes with a model".into())),
-            None => Ok(None),
-        }
+        Ok(model_choice(self.model.as_deref(), self.half_life_days)?)
     }
 }
 
@@ -284,7 +298,7 @@ pub struct AttributionView {
     pub unattributed: bool,
 }
 
-fn attribution_view(model: Model, a: Attribution) -> AttributionView {
+pub(crate) fn attribution_view(model: Model, a: Attribution) -> AttributionView {
     AttributionView {
         model: model.into(),
         credits: a
@@ -502,27 +516,29 @@ async fn record_touch(
 ) -> Result<Response, ApiError> {
     caller.require(&[Role::Admin, Role::Integration])?;
     let org = &caller.0.user.org;
-    let (opportunity, touch) = body.check(&caller.0.user.name, crate::now_ms())?;
-    let actor = body.actor.as_deref().unwrap_or("");
-    let at = body.at.as_deref().unwrap_or("");
+    let now = crate::now_ms();
+    body.check(&caller.0.user.name, now)?;
+    let opt = |s: &Option<String>| s.clone().unwrap_or_default();
     let request = request_hash(&[
         body.opportunity.as_bytes(),
         body.partner.as_bytes(),
         body.kind.as_bytes(),
-        at.as_bytes(),
-        actor.as_bytes(),
+        opt(&body.at).as_bytes(),
+        opt(&body.actor).as_bytes(),
+        opt(&body.amount).as_bytes(),
+        opt(&body.currency).as_bytes(),
     ]);
-    let (store, work_org) = (state.store.clone(), org.clone());
-    let work = async move { Ok(TouchView::from(store.record_touch(&work_org, &opportunity, &touch).await?)) };
+    let (store, user) = (state.store.clone(), caller.0.user.clone());
+    let work = async move { Ok(TouchView::from(attribution::record_touch(&store, &user, &body, now).await?)) };
     idempotent(&state, org, &headers, request, StatusCode::CREATED, work).await
 }
 
 /// The organisation's touches in the order they happened (an opportunity's touches at the same
-/// time: in the order they were recorded), optionally of one opportunity.
+/// time: in the order they were recorded), optionally of one opportunity and of one partner.
 #[utoipa::path(get, path = "/api/v1/attribution/touches", tag = "attribution",
     params(Page, ("cursor" = Option<contract::TouchId>, Query, description = "The `next` of the previous page"), TouchFilter),
     responses((status = 200, body = TouchPage, description = "A page of touches"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "A limit, cursor or opportunity out of range")))]
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A limit, cursor, opportunity or partner out of range")))]
 async fn touches(
     State(state): State<AppState>,
     caller: Caller,
@@ -531,16 +547,23 @@ async fn touches(
 ) -> Result<Json<TouchPage>, ApiError> {
     let limit = page.limit()?;
     let after = page.after(TouchId::parse, "a touch id")?;
-    let opportunity = filter.opportunity.as_deref().map(opportunity).transpose()?;
-    let items = state.store.touches_page(&caller.0.user.org, opportunity, after.as_ref(), limit).await?;
+    let items = attribution::touches(
+        &state.store,
+        &caller.0.user.org,
+        filter.opportunity.as_deref(),
+        filter.partner.as_deref(),
+        after.as_ref(),
+        limit,
+    )
+    .await?;
     let next = Page::next(limit, &items, |t| t.id.to_string());
     Ok(Json(TouchPage { items: items.into_iter().map(Into::into).collect(), next }))
 }
 
 async fn current_model(state: &AppState, caller: &Caller) -> Result<SettingsView, ApiError> {
-    let configured = state.store.attribution_model(&caller.0.user.org).await?;
-    let ModelView { model, half_life_days } = configured.unwrap_or(DEFAULT_MODEL).into();
-    Ok(SettingsView { model, half_life_days, configured: configured.is_some() })
+    let (model, configured) = attribution::model_in_force(&state.store, &caller.0.user.org).await?;
+    let ModelView { model, half_life_days } = model.into();
+    Ok(SettingsView { model, half_life_days, configured })
 }
 
 /// The model closes are scored under: `categorical` until an admin sets another.
@@ -562,42 +585,9 @@ async fn set_settings(
     Json(choice): Json<ModelChoice>,
 ) -> Result<Json<SettingsView>, ApiError> {
     caller.require(&[Role::Admin])?;
-    let model = choice.model()?.ok_or_else(|| ApiError::Invalid("say which model: {\"model\": \"linear\"}".into()))?;
-    let org = &caller.0.user.org;
-    state.store.set_attribution_model(org, &model).await?;
-    let detail = serde_json::json!({ "model": model.name(), "half_life_days": ModelView::from(model).half_life_days });
-    state.store.record_audit(org, &caller.0.user.name, "attribution.model_set", &detail).await?;
+    let model = choice.model()?.ok_or(AttributionError::NoModel)?;
+    attribution::set_model(&state.store, &caller.0.user, &model).await?;
     Ok(Json(current_model(&state, &caller).await?))
-}
-
-/// What a close body says of the deal, checked; its creation time may wait for the touches.
-struct CloseTerms {
-    amount: Money,
-    closed_at: i64,
-    created_at: Option<i64>,
-    reporting: Option<(Currency, Rate)>,
-}
-
-fn read_close(body: &OpportunityClose) -> Result<CloseTerms, ApiError> {
-    if body.won == Some(false) {
-        return Err(ApiError::Invalid(
-            "only opportunities closed won are attributed; a lost one records nothing (leave it out)".into(),
-        ));
-    }
-    let invalid = |e: blindmap_cosell::Error| ApiError::Invalid(e.to_string());
-    let currency = Currency::new(&body.currency).map_err(invalid)?;
-    let amount = Money::parse(&body.amount, currency).map_err(invalid)?;
-    if amount.minor < 0 {
-        return Err(ApiError::Invalid("the amount cannot be negative".into()));
-    }
-    let closed_at = parse_time("closed_at", &body.closed_at)?;
-    let created_at = body.created_at.as_deref().map(|t| parse_time("created_at", t)).transpose()?;
-    let reporting = match (&body.reporting_currency, &body.rate) {
-        (Some(c), Some(r)) => Some((Currency::new(c).map_err(invalid)?, Rate::parse(r).map_err(invalid)?)),
-        (None, None) => None,
-        _ => return Err(ApiError::Invalid("reporting_currency and rate go together".into())),
-    };
-    Ok(CloseTerms { amount, closed_at, created_at, reporting })
 }
 
 /// Closes an opportunity won and records who gets credit (admins and integrations): the touches
@@ -623,8 +613,7 @@ async fn close(
     caller.require(&[Role::Admin, Role::Integration])?;
     let org = &caller.0.user.org;
     let opportunity = opportunity(&opportunity_text)?.to_owned();
-    let CloseTerms { amount, closed_at, created_at, reporting } = read_close(&body)?;
-    let chosen = ModelChoice { model: body.model.clone(), half_life_days: body.half_life_days }.model()?;
+    let terms = body.terms()?;
     let half_life = body.half_life_days.map(|d| d.to_string()).unwrap_or_default();
     let opt = |s: &Option<String>| s.clone().unwrap_or_default();
     let fields = [
@@ -640,48 +629,10 @@ async fn close(
     ];
     let parts: Vec<&[u8]> = fields.iter().map(|f| f.as_bytes()).collect();
     let request = request_hash(&parts);
-    let (work_state, work_org, user) = (state.clone(), org.clone(), caller.0.user.name.clone());
+    let (store, user) = (state.store.clone(), caller.0.user.clone());
     let work = async move {
-        let (state, org) = (work_state, &work_org);
-        let model = match chosen {
-            Some(m) => m,
-            None => state.store.attribution_model(org).await?.unwrap_or(DEFAULT_MODEL),
-        };
-        let touches: Vec<Touch> = state
-            .store
-            .opportunity_touches(org, &opportunity)
-            .await?
-            .into_iter()
-            .filter(|t| t.at <= closed_at)
-            .collect();
-        let created_at = created_at.unwrap_or_else(|| touches.first().map_or(closed_at, |t| t.at.min(closed_at)));
-        let deal = ClosedDeal { amount, created_at, closed_at, reporting };
-        let result = attribute(&model, &touches, &deal).map_err(|e| ApiError::Invalid(e.to_string()))?;
-        let close = ClosedOpportunity {
-            opportunity: opportunity.clone(),
-            deal,
-            touches,
-            model,
-            result,
-            closed_by: user.clone(),
-            recorded_at: crate::now_ms(),
-        };
-        let view = ClosedView::from(close.clone());
-        let mut payload = serde_json::to_value(&view).expect("a view serialises");
-        // The event says who got credit; the touches behind it stay behind the API.
-        payload.as_object_mut().expect("an object").remove("touches");
-        match state.store.record_close(org, &close, ("attribution.recorded", &payload)).await {
-            Err(StoreError::Conflict(_)) => {
-                return Err(ApiError::Conflict(format!(
-                    "{opportunity:?} is closed already; its ledger of record does not change (re-score it with /score)"
-                )));
-            }
-            other => other?,
-        }
-        let detail = serde_json::json!({ "opportunity": opportunity, "model": model.name(),
-            "credits": view.attribution.credits.len() });
-        state.store.record_audit(org, &user, "attribution.recorded", &detail).await?;
-        Ok(view)
+        let close = attribution::close(&store, &user, &opportunity, terms, crate::now_ms()).await?;
+        Ok(ClosedView::from(close))
     };
     idempotent(&state, org, &headers, request, StatusCode::CREATED, work).await
 }
@@ -698,7 +649,7 @@ async fn closed(
     caller: Caller,
     Path(text): Path<String>,
 ) -> Result<Json<ClosedView>, ApiError> {
-    Ok(Json(state.store.closed_opportunity(&caller.0.user.org, opportunity(&text)?).await?.into()))
+    Ok(Json(attribution::closed(&state.store, &caller.0.user.org, &text).await?.into()))
 }
 
 /// Re-scores a closed opportunity under another model: the same touches and deal as the ledger
@@ -715,9 +666,8 @@ async fn score(
     Path(text): Path<String>,
     Query(choice): Query<ModelChoice>,
 ) -> Result<Json<ScoreView>, ApiError> {
-    let model = choice.model()?.ok_or_else(|| ApiError::Invalid("say which model: ?model=linear".into()))?;
-    let record = state.store.closed_opportunity(&caller.0.user.org, opportunity(&text)?).await?;
-    let result = attribute(&model, &record.touches, &record.deal).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let model = choice.model()?.ok_or(AttributionError::NoModel)?;
+    let (record, result) = attribution::rescore(&state.store, &caller.0.user.org, &text, &model).await?;
     Ok(Json(ScoreView {
         deal: (&record.deal).into(),
         attribution: attribution_view(model, result),
@@ -740,10 +690,8 @@ async fn ledger(
 ) -> Result<Json<LedgerPage>, ApiError> {
     let limit = page.limit()?;
     let after = page.after(ledger_cursor, "a ledger cursor")?;
-    if let Some(p) = &filter.partner {
-        check_name("partner", p)?;
-    }
-    let items = state.store.ledger_page(&caller.0.user.org, filter.partner.as_deref(), after.as_ref(), limit).await?;
+    let items =
+        attribution::ledger(&state.store, &caller.0.user.org, filter.partner.as_deref(), after.as_ref(), limit).await?;
     let next = Page::next(limit, &items, |e| LedgerCursor { opportunity: e.opportunity.clone(), seq: e.seq }.to_text());
     Ok(Json(LedgerPage { items: items.into_iter().map(Into::into).collect(), next }))
 }
@@ -808,9 +756,10 @@ fn signed_header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, ApiE
 /// Standard Webhooks headers `webhook-id`, `webhook-timestamp` (Unix seconds, within 5 minutes
 /// of the node's clock) and `webhook-signature` (`v1,` + base64 HMAC-SHA256 of
 /// `id.timestamp.body` under the source's secret). The body is
-/// `{"type": "touch", "data": {"opportunity", "partner", "kind", "at", "actor"}}` or
-/// `{"type": "touches", "data": [ … up to 100 ]}`; `at` defaults to now, `actor` to the source's
-/// name. A delivery is recorded whole or not at all, and once: a redelivery with the same
+/// `{"type": "touch", "data": {"opportunity", "partner", "kind", "at", "actor", "amount",
+/// "currency"}}` or `{"type": "touches", "data": [ … up to 100 ]}`; `at` defaults to now, `actor`
+/// to the source's name; `amount` and `currency` (both or neither) are the opportunity's amount
+/// as of the touch. A delivery is recorded whole or not at all, and once: a redelivery with the same
 /// `webhook-id` records nothing and answers `duplicate`. A bad signature records nothing.
 #[utoipa::path(post, path = "/api/v1/attribution/inbound/{source}", tag = "attribution", security(()),
     params(("source" = contract::SourceId, Path, description = "The source's id, `src_…`"),
@@ -855,6 +804,122 @@ async fn inbound(
     }))
 }
 
+/// Amounts kept per currency (never added across currencies).
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct AmountsView {
+    /// One total per currency, in currency order; empty when none is known.
+    pub amounts: Vec<MoneyView>,
+    /// Opportunities (pipeline) or deals (won) counted.
+    pub count: u32,
+    /// Pipeline: how many of those opportunities carry no amount on any touch (counted, amount
+    /// unknown). Won: 0.
+    pub unknown: u32,
+    /// Won: the same credits in the reporting currencies the closes gave, at their close dates'
+    /// rates (only the credits that have one). Pipeline: empty.
+    pub reported: Vec<MoneyView>,
+}
+
+impl From<&attribution::Amounts> for AmountsView {
+    fn from(a: &attribution::Amounts) -> Self {
+        Self {
+            amounts: a.money().into_iter().map(Into::into).collect(),
+            count: a.count,
+            unknown: a.unknown,
+            reported: a.reported_money().into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// One partner's pipeline and won amounts over the period.
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct PartnerPipelineView {
+    /// The partner, as the touches name it.
+    pub partner: String,
+    /// Sourced pipeline: open opportunities the partner touched in the period, with a `sourced`
+    /// or `referral` touch among its touches on it.
+    pub sourced: AmountsView,
+    /// Influenced pipeline: the other open opportunities it touched in the period.
+    pub influenced: AmountsView,
+    /// Won, sourced: the ledger's categorical credits as sourced, of deals closed won in the period.
+    pub won_sourced: AmountsView,
+    /// Won, influenced: the ledger's categorical credits as influenced.
+    pub won_influenced: AmountsView,
+    /// Won, credited: the ledger's credits under the other models (the partner's share of the deal).
+    pub won_credited: AmountsView,
+}
+
+/// Sourced and influenced pipeline and won amounts per partner over a period.
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct PipelineView {
+    /// The period's start (included), RFC 3339.
+    pub from: String,
+    /// Its end (excluded), RFC 3339.
+    pub to: String,
+    /// The rules, in a few sentences.
+    pub rule: String,
+    /// The partners, most won first, then most pipeline (compared in the currency most amounts
+    /// are in), then by name.
+    pub partners: Vec<PartnerPipelineView>,
+}
+
+impl From<&attribution::Pipeline> for PipelineView {
+    fn from(p: &attribution::Pipeline) -> Self {
+        Self {
+            from: rfc3339(p.period.from),
+            to: rfc3339(p.period.to),
+            rule: attribution::PIPELINE_RULE.to_owned(),
+            partners: p
+                .partners
+                .iter()
+                .map(|l| PartnerPipelineView {
+                    partner: l.partner.clone(),
+                    sourced: (&l.sourced).into(),
+                    influenced: (&l.influenced).into(),
+                    won_sourced: (&l.won_sourced).into(),
+                    won_influenced: (&l.won_influenced).into(),
+                    won_credited: (&l.won_credited).into(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The period a pipeline summary covers.
+#[derive(Serialize, Deserialize, utoipa::IntoParams)]
+pub struct PeriodQuery {
+    /// Its start, included: an RFC 3339 date or date-time; default: 90 days before `to`.
+    #[param(value_type = Option<contract::Timestamp>, nullable = false)]
+    pub from: Option<String>,
+    /// Its end, excluded (a date is its midnight UTC); default: now.
+    #[param(value_type = Option<contract::Timestamp>, nullable = false)]
+    pub to: Option<String>,
+}
+
+/// The partner pipeline summary over a period [from, to) (default: the last 90 days).
+///
+/// **Pipeline**: the open opportunities (not closed won by `to`; lost ones are never recorded,
+/// so they stay open) that a partner touched within the period, counted as *sourced* if the
+/// partner's touches on it (up to `to`) include `sourced` or `referral`, *influenced* otherwise;
+/// each at the opportunity's latest amount — the amount on its latest touch before `to` that
+/// gives one. Opportunities with no amount are counted and listed as `unknown`.
+/// **Won**: the ledger's credits of deals closed won in the period, by category under the
+/// categorical model (`won_sourced`, `won_influenced`); entries under other models count their
+/// credited share (`won_credited`). Amounts stay in their currency; reported-currency amounts
+/// are given beside them.
+#[utoipa::path(get, path = "/api/v1/attribution/pipeline", tag = "attribution", params(PeriodQuery),
+    responses((status = 200, body = PipelineView, description = "The summary, per partner"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "A date that is not RFC 3339, or a period that ends before it starts or is longer than ten years")))]
+async fn pipeline(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<PeriodQuery>,
+) -> Result<Json<PipelineView>, ApiError> {
+    let period = attribution::Period::parse(query.from.as_deref(), query.to.as_deref(), crate::now_ms())?;
+    let summary = attribution::pipeline(&state.store, &caller.0.user.org, period).await?;
+    Ok(Json((&summary).into()))
+}
+
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(record_touch, touches))
@@ -863,6 +928,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(closed))
         .routes(routes!(score))
         .routes(routes!(ledger))
+        .routes(routes!(pipeline))
         .routes(routes!(create_source, sources))
         .routes(routes!(inbound))
 }

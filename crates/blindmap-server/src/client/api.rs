@@ -9,8 +9,8 @@ use serde::de::DeserializeOwned;
 
 use super::{ApiClient, ClientError, accepted, decode};
 use crate::api::attribution::{
-    ClosedView, LedgerEntryView, LedgerFilter, LedgerPage, ModelChoice, NewSource, OpportunityClose, ScoreView,
-    SettingsView, SourceList, SourceView, TouchFilter, TouchPage, TouchView,
+    ClosedView, LedgerEntryView, LedgerFilter, LedgerPage, ModelChoice, NewSource, OpportunityClose, PeriodQuery,
+    PipelineView, ScoreView, SettingsView, SourceList, SourceView, TouchFilter, TouchPage, TouchView,
 };
 use crate::api::audit::AuditPage;
 use crate::api::corrections::{CorrectionFilter, CorrectionPage, CorrectionView, NewCorrectionBody};
@@ -468,6 +468,11 @@ impl ApiClient {
     /// `GET /api/v1/attribution/ledger`: a page of the ledger.
     pub async fn ledger(&self, filter: &LedgerFilter, page: &Page) -> Result<LedgerPage, ClientError> {
         self.get(&["attribution", "ledger"], &Query::of(filter)?.and(page)?).await
+    }
+
+    /// `GET /api/v1/attribution/pipeline`: the partner pipeline summary over a period.
+    pub async fn pipeline(&self, period: &PeriodQuery) -> Result<PipelineView, ClientError> {
+        self.get(&["attribution", "pipeline"], &Query::of(period)?).await
     }
 
     /// `POST /api/v1/attribution/sources`: a new inbound source, with its secret (shown once).

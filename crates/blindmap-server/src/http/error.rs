@@ -110,7 +110,12 @@ pub struct Problem {
 
 impl From<crate::service::attribution::AttributionError> for ApiError {
     fn from(e: crate::service::attribution::AttributionError) -> Self {
-        Self::Invalid(e.to_string())
+        use crate::service::attribution::AttributionError as E;
+        match e {
+            E::AlreadyClosed(_) => Self::Conflict(e.to_string()),
+            E::Store(e) => Self::Store(e),
+            invalid => Self::Invalid(invalid.to_string()),
+        }
     }
 }
 

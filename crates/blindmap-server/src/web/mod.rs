@@ -39,6 +39,7 @@ use sharing::{save_sharing, sharing_page};
 use users::{add_user, issue_token, revoke_token, set_role, signin_link, user_action, users_page};
 
 mod account;
+mod attribution;
 mod audit;
 mod corrections;
 mod cosell;
@@ -136,6 +137,7 @@ impl Chrome {
         if matches!(role, Role::Admin | Role::Rep) {
             links.push(("/registrations", "Registrations"));
             links.push(("/cosell", "Co-sell"));
+            links.push(("/attribution", "Attribution"));
         }
         if matches!(role, Role::Admin | Role::Integration) {
             links.push(("/data", "Data"));
@@ -218,6 +220,12 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/registrations/{id}/extension", post(request_extension))
         .route("/cosell", get(cosells_page))
         .route("/cosell/{id}", get(cosell_page).post(edit_cosell))
+        .route("/attribution", get(attribution::summary_page))
+        .route("/attribution/touches", get(attribution::touches_page).post(attribution::record_touch))
+        .route("/attribution/close", get(attribution::close_form).post(attribution::close))
+        .route("/attribution/ledger", get(attribution::ledger_page))
+        .route("/attribution/opportunities/{opportunity}", get(attribution::opportunity_page))
+        .route("/attribution/settings", get(attribution::settings_page).post(attribution::set_model))
         .route("/hooks", get(hooks_page).post(add_hook))
         .route("/hooks/{id}", get(hook_page))
         .route("/hooks/{id}/{action}", post(hook_action))

@@ -240,6 +240,21 @@ async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_brows
         .as_str()
         .unwrap()
         .to_owned();
+    // Attribution: touches with and without amounts and a close, so that its pages have rows.
+    for (partner, kind, amount) in [("Partner", "sourced", Some("48000.00")), ("Globex", "influenced", None)] {
+        let mut body = json!({ "opportunity": "OPP-1", "partner": partner, "kind": kind, "at": "2027-01-05" });
+        if let Some(a) = amount {
+            body["amount"] = json!(a);
+            body["currency"] = json!("EUR");
+        }
+        call(&vendor, Method::POST, "/api/v1/attribution/touches", Some(body)).await.unwrap();
+    }
+    let open = json!({ "opportunity": "OPP-2", "partner": "Partner", "kind": "referral",
+        "amount": "1250000.00", "currency": "EUR" });
+    call(&vendor, Method::POST, "/api/v1/attribution/touches", Some(open)).await.unwrap();
+    let close = json!({ "amount": "50000.00", "currency": "EUR", "closed_at": "2027-01-31",
+        "reporting_currency": "USD", "rate": "1.08" });
+    call(&vendor, Method::POST, "/api/v1/attribution/opportunities/OPP-1/close", Some(close)).await.unwrap();
     let pages = [
         "/".to_owned(),
         "/data".to_owned(),
@@ -253,6 +268,14 @@ async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_brows
         "/users".to_owned(),
         "/hooks".to_owned(),
         "/cosell".to_owned(),
+        "/attribution?from=2027-01-01&to=2027-02-01".to_owned(),
+        "/attribution".to_owned(),
+        "/attribution/touches".to_owned(),
+        "/attribution/close".to_owned(),
+        "/attribution/ledger".to_owned(),
+        "/attribution/opportunities/OPP-1?model=time_decay&half_life_days=30".to_owned(),
+        "/attribution/opportunities/OPP-2".to_owned(),
+        "/attribution/settings".to_owned(),
         "/audit".to_owned(),
         "/overlaps".to_owned(),
     ];

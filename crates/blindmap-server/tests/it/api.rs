@@ -120,6 +120,7 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
             "/api/v1/attribution/opportunities/{opportunity}",
             "/api/v1/attribution/opportunities/{opportunity}/close",
             "/api/v1/attribution/opportunities/{opportunity}/score",
+            "/api/v1/attribution/pipeline",
             "/api/v1/attribution/settings",
             "/api/v1/attribution/sources",
             "/api/v1/attribution/touches",

@@ -466,3 +466,86 @@ async fn scenario(database_url: Option<String>) {
     store.close().await;
     vendor.running.shutdown().await.unwrap();
 }
+
+/// The problem's detail of a refused call.
+fn refusal(result: Result<Value, ClientError>) -> (StatusCode, String) {
+    match result {
+        Ok(v) => panic!("expected a refusal, got {v}"),
+        Err(ClientError::Api { status, detail }) => (status, detail),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn touches_carry_amounts_and_the_pipeline_sums_them_per_partner() {
+    let vendor = node("Vendor", None).await;
+    let post_touch = |body: Value| call(&vendor, Method::POST, "/api/v1/attribution/touches", Some(body));
+    let t = |opp: &str, partner: &str, kind: &str, at: &str| json!({ "opportunity": opp, "partner": partner, "kind": kind, "at": at });
+    let with = |mut v: Value, amount: &str, currency: &str| {
+        v["amount"] = json!(amount);
+        v["currency"] = json!(currency);
+        v
+    };
+    let shown = post_touch(with(t("OPP-A", "Acme", "referral", "2027-01-05"), "48000.00", "EUR")).await.unwrap();
+    assert_eq!(shown["amount"], json!({ "amount": "48000.00", "currency": "EUR", "minor": 4_800_000 }));
+    // A later amount on the same opportunity is its pipeline.
+    post_touch(with(t("OPP-A", "Globex", "influenced", "2027-01-20"), "50000.00", "EUR")).await.unwrap();
+    post_touch(with(t("OPP-B", "Acme", "co_selling", "2027-01-10"), "7000", "USD")).await.unwrap();
+    let plain = post_touch(t("OPP-C", "Acme", "influenced", "2027-01-11")).await.unwrap();
+    assert!(plain.get("amount").is_none(), "no amount, none shown: {plain}");
+    // Won in the period: sourced by Acme.
+    post_touch(t("OPP-W", "Acme", "sourced", "2027-01-02")).await.unwrap();
+    let close = json!({ "amount": "1000.00", "currency": "EUR", "closed_at": "2027-01-25" });
+    call(&vendor, Method::POST, "/api/v1/attribution/opportunities/OPP-W/close", Some(close)).await.unwrap();
+
+    // Refused, saying why, recording nothing.
+    for (body, says) in [
+        (
+            json!({ "opportunity": "O", "partner": "P", "kind": "sourced", "amount": "10.00" }),
+            "amount and currency go together",
+        ),
+        (
+            json!({ "opportunity": "O", "partner": "P", "kind": "sourced", "currency": "EUR" }),
+            "amount and currency go together",
+        ),
+        (with(t("O", "P", "sourced", "2027-01-01"), "10.00", "EURO"), "currency"),
+        (with(t("O", "P", "sourced", "2027-01-01"), "-10.00", "EUR"), "cannot be negative"),
+        (with(t("O", "P", "sourced", "2027-01-01"), "10.001", "EUR"), "is not an amount of EUR"),
+    ] {
+        let (status, detail) = refusal(post_touch(body.clone()).await);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(detail.contains(says), "{body}: {detail}");
+    }
+    let all = call(&vendor, Method::GET, "/api/v1/attribution/touches?opportunity=O", None).await.unwrap();
+    assert_eq!(all["items"], json!([]));
+    let acme = call(&vendor, Method::GET, "/api/v1/attribution/touches?partner=Acme", None).await.unwrap();
+    assert_eq!(acme["items"].as_array().unwrap().len(), 4, "filtered by partner");
+
+    let p =
+        call(&vendor, Method::GET, "/api/v1/attribution/pipeline?from=2027-01-01&to=2027-02-01", None).await.unwrap();
+    assert_eq!(
+        (p["from"].as_str(), p["to"].as_str()),
+        (Some("2027-01-01T00:00:00.000Z"), Some("2027-02-01T00:00:00.000Z"))
+    );
+    let names: Vec<&str> = p["partners"].as_array().unwrap().iter().map(|l| l["partner"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Acme", "Globex"], "the partner with won deals first");
+    let acme = &p["partners"][0];
+    assert_eq!(acme["sourced"]["amounts"], json!([{ "amount": "50000.00", "currency": "EUR", "minor": 5_000_000 }]));
+    assert_eq!(acme["influenced"]["count"], 2);
+    assert_eq!(acme["influenced"]["unknown"], 1, "OPP-C has no amount");
+    assert_eq!(acme["influenced"]["amounts"], json!([{ "amount": "7000.00", "currency": "USD", "minor": 700_000 }]));
+    assert_eq!(acme["won_sourced"]["amounts"][0]["amount"], "1000.00");
+    assert_eq!(acme["won_sourced"]["count"], 1);
+    assert_eq!(p["partners"][1]["influenced"]["amounts"][0]["amount"], "50000.00");
+    // OPP-W closed won in the period: not pipeline.
+    assert_eq!(acme["sourced"]["count"], 1);
+    // A period before any touch: nobody.
+    let empty = call(&vendor, Method::GET, "/api/v1/attribution/pipeline?from=2026-01-01&to=2026-02-01", None).await;
+    assert_eq!(empty.unwrap()["partners"], json!([]));
+    for bad in ["from=2027-02-01&to=2027-01-01", "from=yesterday", "from=2000-01-01&to=2027-01-01"] {
+        let (status, _) =
+            refusal(call(&vendor, Method::GET, &format!("/api/v1/attribution/pipeline?{bad}"), None).await);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    vendor.running.shutdown().await.unwrap();
+}

@@ -7,6 +7,7 @@ mod admin_browser;
 mod admin_web;
 mod api;
 mod attribution;
+mod attribution_web;
 mod browser;
 mod corrections;
 mod cosell;

@@ -4,13 +4,14 @@
 
 use blindmap_cosell::attribution::{Category, ClosedDeal, Model, Touch, TouchKind, attribute};
 use blindmap_cosell::money::{Currency, Money, Rate};
-use blindmap_store::{ClosedOpportunity, LedgerCursor, OrgId, Store, StoreError, on_both_backends};
+use blindmap_store::{ClosedOpportunity, LedgerCursor, NewTouch, OrgId, Store, StoreError, on_both_backends};
 
 on_both_backends!(
     attribution_touches_are_listed_in_the_order_they_happened,
     attribution_inbound_deliveries_are_recorded_once,
     attribution_closes_are_recorded_once_with_their_entries_and_event,
     attribution_ledger_pages_latest_close_first,
+    attribution_pipeline_reads_partners_latest_amounts_and_closes,
 );
 
 const DAY: i64 = 86_400_000;
@@ -20,6 +21,10 @@ type Entry<'a> = (Option<&'a str>, Option<Category>, u32, i64, Option<i64>);
 
 fn touch(partner: &str, kind: TouchKind, day: i64) -> Touch {
     Touch { partner: partner.into(), kind, at: day * DAY, actor: "kim".into() }
+}
+
+fn new(opportunity: &str, touch: Touch, amount: Option<Money>) -> NewTouch {
+    NewTouch { opportunity: opportunity.into(), touch, amount }
 }
 
 fn eur(amount: &str) -> Money {
@@ -66,7 +71,7 @@ async fn attribution_touches_are_listed_in_the_order_they_happened(store: Store)
         ("OPP-1", touch("Initech", TouchKind::CoSelling, 9)),
         ("OPP-1", touch("Umbrella", TouchKind::Influenced, 5)),
     ] {
-        let stored = store.record_touch(&org, opportunity, &t).await.unwrap();
+        let stored = store.record_touch(&org, &new(opportunity, t.clone(), None)).await.unwrap();
         assert_eq!((stored.source.as_str(), &stored.touch), ("api", &t));
     }
     let partners = |touches: &[Touch]| touches.iter().map(|t| t.partner.clone()).collect::<Vec<_>>();
@@ -77,17 +82,19 @@ async fn attribution_touches_are_listed_in_the_order_they_happened(store: Store)
     );
     assert!(store.opportunity_touches(&other, "OPP-1").await.unwrap().is_empty(), "another organisation's");
 
-    let first = store.touches_page(&org, Some("OPP-1"), None, 3).await.unwrap();
-    let rest = store.touches_page(&org, Some("OPP-1"), Some(&first[2].id), 3).await.unwrap();
+    let first = store.touches_page(&org, Some("OPP-1"), None, None, 3).await.unwrap();
+    let rest = store.touches_page(&org, Some("OPP-1"), None, Some(&first[2].id), 3).await.unwrap();
     let paged: Vec<Touch> = first.iter().chain(&rest).map(|s| s.touch.clone()).collect();
     assert_eq!(partners(&paged), ["Acme", "Globex", "Umbrella", "Initech"]);
     assert!(rest.iter().all(|s| s.opportunity == "OPP-1"));
-    let all = store.touches_page(&org, None, None, 100).await.unwrap();
+    let all = store.touches_page(&org, None, None, None, 100).await.unwrap();
     assert_eq!(
         all.iter().map(|s| s.opportunity.as_str()).collect::<Vec<_>>(),
         ["OPP-1", "OPP-2", "OPP-1", "OPP-1", "OPP-1"]
     );
-    assert!(store.touches_page(&other, None, None, 100).await.unwrap().is_empty());
+    assert!(store.touches_page(&other, None, None, None, 100).await.unwrap().is_empty());
+    let acme = store.touches_page(&org, None, Some("Acme"), None, 100).await.unwrap();
+    assert_eq!(acme.iter().map(|s| s.opportunity.as_str()).collect::<Vec<_>>(), ["OPP-1", "OPP-2"], "one partner's");
 
     for (opportunity, t) in [
         ("", touch("Acme", TouchKind::Sourced, 1)),
@@ -95,9 +102,12 @@ async fn attribution_touches_are_listed_in_the_order_they_happened(store: Store)
         ("OPP-1", touch("", TouchKind::Sourced, 1)),
         ("OPP-1", touch(&"x".repeat(201), TouchKind::Sourced, 1)),
     ] {
-        assert!(matches!(store.record_touch(&org, opportunity, &t).await, Err(StoreError::InvalidName(_))));
+        assert!(matches!(
+            store.record_touch(&org, &new(opportunity, t.clone(), None)).await,
+            Err(StoreError::InvalidName(_))
+        ));
     }
-    assert_eq!(store.touches_page(&org, None, None, 100).await.unwrap().len(), 5, "nothing invalid was kept");
+    assert_eq!(store.touches_page(&org, None, None, None, 100).await.unwrap().len(), 5, "nothing invalid was kept");
 }
 
 async fn attribution_inbound_deliveries_are_recorded_once(store: Store) {
@@ -111,8 +121,8 @@ async fn attribution_inbound_deliveries_are_recorded_once(store: Store) {
     assert_eq!((found, secret.as_str()), (crm.clone(), "whsec_one"));
 
     let delivery = [
-        ("OPP-1".to_owned(), touch("Acme", TouchKind::Sourced, 2)),
-        ("OPP-1".to_owned(), touch("Globex", TouchKind::Influenced, 3)),
+        new("OPP-1", touch("Acme", TouchKind::Sourced, 2), None),
+        new("OPP-1", touch("Globex", TouchKind::Influenced, 3), None),
     ];
     let recorded = store.record_inbound_touches(&crm, "msg_1", &delivery).await.unwrap().expect("a new delivery");
     assert_eq!(recorded.len(), 2);
@@ -127,8 +137,8 @@ async fn attribution_inbound_deliveries_are_recorded_once(store: Store) {
     assert_eq!(store.opportunity_touches(&other, "OPP-1").await.unwrap().len(), 1);
     // A delivery with an invalid touch records none of it.
     let bad = [
-        ("OPP-1".to_owned(), touch("Acme", TouchKind::Sourced, 2)),
-        ("OPP-1".to_owned(), touch("", TouchKind::Sourced, 2)),
+        new("OPP-1", touch("Acme", TouchKind::Sourced, 2), None),
+        new("OPP-1", touch("", TouchKind::Sourced, 2), None),
     ];
     assert!(matches!(store.record_inbound_touches(&crm, "msg_3", &bad).await, Err(StoreError::InvalidName(_))));
     assert_eq!(store.opportunity_touches(&org, "OPP-1").await.unwrap().len(), 3);
@@ -147,7 +157,7 @@ async fn attribution_closes_are_recorded_once_with_their_entries_and_event(store
     for (partner, kind, day) in
         [("Acme", TouchKind::Influenced, 10), ("Globex", TouchKind::Sourced, 20), ("Umbrella", TouchKind::Sourced, 200)]
     {
-        store.record_touch(&org, "OPP-1", &touch(partner, kind, day)).await.unwrap();
+        store.record_touch(&org, &new("OPP-1", touch(partner, kind, day), None)).await.unwrap();
     }
     let won = close(&store, &org, "OPP-1", Model::Categorical, deal("1000.00", 100)).await;
     assert_eq!(won.touches.len(), 2, "the touch after the close is not part of its history");
@@ -214,7 +224,10 @@ async fn attribution_ledger_pages_latest_close_first(store: Store) {
     // Three partners on each of four deals, two of which close on the same day.
     for (opportunity, closed_day) in [("B", 50), ("A", 50), ("C", 40), ("D", 60)] {
         for (partner, day) in [("Acme", 1), ("Globex", 2), ("Initech", 3)] {
-            store.record_touch(&org, opportunity, &touch(partner, TouchKind::Influenced, day)).await.unwrap();
+            store
+                .record_touch(&org, &new(opportunity, touch(partner, TouchKind::Influenced, day), None))
+                .await
+                .unwrap();
         }
         let won = close(&store, &org, opportunity, Model::Linear, deal("90.00", closed_day)).await;
         store.record_close(&org, &won, ("attribution.recorded", &serde_json::json!({}))).await.unwrap();
@@ -240,4 +253,52 @@ async fn attribution_ledger_pages_latest_close_first(store: Store) {
     let opportunities: Vec<&str> = globex.iter().chain(&more).map(|e| e.opportunity.as_str()).collect();
     assert_eq!(opportunities, ["D", "A", "B", "C"]);
     assert!(globex.iter().chain(&more).all(|e| e.partner.as_deref() == Some("Globex") && e.amount.minor == 3_000));
+}
+
+async fn attribution_pipeline_reads_partners_latest_amounts_and_closes(store: Store) {
+    let org = store.create_organisation("Vendor").await.unwrap().id;
+    let other = store.create_organisation("Other").await.unwrap().id;
+    let usd = |a: &str| Money::parse(a, Currency::new("USD").unwrap()).unwrap();
+    for (opportunity, t, amount) in [
+        ("OPP-1", touch("Acme", TouchKind::Referral, 1), Some(eur("100.00"))),
+        ("OPP-1", touch("Acme", TouchKind::Influenced, 12), None),
+        ("OPP-1", touch("Globex", TouchKind::CoSelling, 11), Some(eur("250.00"))),
+        // After the period's end: neither its amount nor its touch counts.
+        ("OPP-1", touch("Globex", TouchKind::Sourced, 30), Some(eur("999.00"))),
+        ("OPP-2", touch("Acme", TouchKind::Influenced, 15), Some(usd("70.00"))),
+        // Touched before the period only: not read.
+        ("OPP-3", touch("Acme", TouchKind::Sourced, 2), Some(eur("5.00"))),
+        ("OPP-4", touch("Initech", TouchKind::Influenced, 10), None),
+    ] {
+        store.record_touch(&org, &new(opportunity, t, amount)).await.unwrap();
+    }
+    store.record_touch(&other, &new("OPP-1", touch("Acme", TouchKind::Sourced, 12), None)).await.unwrap();
+    let close = ClosedOpportunity {
+        opportunity: "OPP-2".into(),
+        deal: deal("70.00", 16),
+        touches: vec![],
+        model: Model::Categorical,
+        result: attribute(&Model::Categorical, &[], &deal("70.00", 16)).unwrap(),
+        closed_by: "kim".into(),
+        recorded_at: 0,
+    };
+    store.record_close(&org, &close, ("attribution.recorded", &serde_json::json!({}))).await.unwrap();
+
+    let got = store.pipeline_touches(&org, 10 * DAY, 20 * DAY).await.unwrap();
+    let seen: Vec<_> = got
+        .iter()
+        .map(|p| (p.opportunity.as_str(), p.partner.as_str(), p.latest_at / DAY, p.sources, p.amount, p.closed_at))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("OPP-1", "Acme", 12, true, Some(eur("250.00")), None),
+            ("OPP-1", "Globex", 11, false, Some(eur("250.00")), None),
+            ("OPP-2", "Acme", 15, false, Some(usd("70.00")), Some(16 * DAY)),
+            ("OPP-4", "Initech", 10, false, None, None),
+        ]
+    );
+    let ledger = store.ledger_in_period(&org, 16 * DAY, 17 * DAY).await.unwrap();
+    assert!(ledger.is_empty(), "an unattributed deal credits no partner");
+    assert!(store.pipeline_touches(&other, 0, 10 * DAY).await.unwrap().is_empty());
 }
