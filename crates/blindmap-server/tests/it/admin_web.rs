@@ -96,7 +96,18 @@ async fn each_role_gets_its_own_navigation_and_a_home_page() {
     assert_eq!(home.status, StatusCode::OK);
     assert_eq!(
         nav(&home),
-        ["/", "/partners", "/overlaps", "/registrations", "/cosell", "/data", "/users", "/hooks", "/audit"]
+        [
+            "/",
+            "/partners",
+            "/overlaps",
+            "/ecosystem",
+            "/registrations",
+            "/cosell",
+            "/data",
+            "/users",
+            "/hooks",
+            "/audit"
+        ]
     );
     assert!(home.body.contains("aria-current=\"page\">Home"), "{}", home.body);
     // A fresh node: the four steps, none done, each with where to do it.
@@ -108,7 +119,11 @@ async fn each_role_gets_its_own_navigation_and_a_home_page() {
     assert!(home.body.contains("No webhook endpoint is failing."));
 
     let home = rep.get("/").await;
-    assert_eq!(nav(&home), ["/", "/partners", "/overlaps", "/registrations", "/cosell"], "reps do not manage data");
+    assert_eq!(
+        nav(&home),
+        ["/", "/partners", "/overlaps", "/ecosystem", "/registrations", "/cosell"],
+        "reps do not manage data"
+    );
     assert!(home.body.contains("An admin of your organisation does these steps."));
     assert!(!home.body.contains("Webhooks"), "webhooks are the admins'");
     assert_eq!(rep.get("/data").await.status, StatusCode::OK, "reps may look");

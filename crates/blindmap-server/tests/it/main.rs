@@ -10,6 +10,7 @@ mod attribution;
 mod browser;
 mod corrections;
 mod cosell;
+mod ecosystem_web;
 mod hooks;
 mod limits;
 mod matching;
