@@ -440,4 +440,47 @@ mod tests {
     }
 
     on_both_backends!(counts_partners_in_their_latest_runs_only, counts_co_sell_outcomes_and_ledger_credits);
+
+    /// How long the ecosystem's aggregation takes at scale (SQLite): `BLINDMAP_ECO_PARTNERS`
+    /// partners (default 50) × `BLINDMAP_ECO_OVERLAPS` overlaps each (default 100,000), every
+    /// account overlapping every partner. Run by hand:
+    /// `cargo nextest run -p blindmap-store --lib --run-ignored only -E 'test(ecosystem_at_scale)' --no-capture`.
+    #[tokio::test]
+    #[ignore = "a measurement, minutes long"]
+    async fn ecosystem_at_scale() {
+        let env = |name: &str, default: i64| std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default);
+        let (partners, overlaps) = (env("BLINDMAP_ECO_PARTNERS", 50), env("BLINDMAP_ECO_OVERLAPS", 100_000));
+        let (store, _dir) = crate::testing::sqlite().await;
+        let (org, d) = setup(&store).await;
+        let numbers = "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $2)";
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{numbers} INSERT INTO dataset_accounts (dataset_id, account_id, line, segment, domains, duns, fields, \
+             display_name) SELECT $1, 'x' || i, i, 'customers', '[]', '[]', \
+             '{{\"open_amount\": \"' || (i % 1000) || ',000.00\"}}', 'Company ' || i FROM n"
+        )))
+        .bind(d.as_str())
+        .bind(overlaps)
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        for p in 0..partners {
+            let pid = partner(&store, &org, &format!("P{p}")).await;
+            run(&store, &org, &d, &pid, &[]).await;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{numbers} INSERT INTO run_overlaps (run_id, account_id, own_segment, partner_segment, partner_record, \
+                 key_types, fields, tier, reason) SELECT (SELECT id FROM match_runs WHERE partnership_id = $1), \
+                 'x' || i, 'customers', 'customers', i, '[\"domain\"]', '{{}}', 'confirmed', '' FROM n"
+            )))
+            .bind(pid.as_str())
+            .bind(overlaps)
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        }
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            let found = store.ecosystem_candidates(&org, Some(&d), &filter(2)).await.unwrap();
+            eprintln!("{partners} × {overlaps}: {} accounts in {:?}", found.len(), started.elapsed());
+        }
+    }
 }
