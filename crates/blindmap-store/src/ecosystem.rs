@@ -6,7 +6,7 @@
 
 use sqlx::Row;
 
-use crate::ids::{DatasetId, OrgId, PartnershipId};
+use crate::ids::{DatasetId, OrgId, PartnershipId, RunId};
 use crate::reports::is_field_name;
 use crate::{Backend, Store, StoreError};
 
@@ -83,49 +83,89 @@ impl Store {
          AND (nr.started_at > lr.started_at OR (nr.started_at = lr.started_at AND nr.id > lr.id)))"
     }
 
-    /// Every account of `org` that overlaps with at least `filter.min_partners` active partners
-    /// in their latest complete runs, with how many, counted in the database; its name and
-    /// amount text from `dataset` (the active one), where the account is there. In no order.
+    /// The latest complete run of each of `org`'s active partnerships, with its partnership, by
+    /// run id: what the ecosystem counts, and (with the corrections' state) what says whether a
+    /// count made before still holds.
+    pub async fn latest_active_runs(&self, org: &OrgId) -> Result<Vec<(RunId, PartnershipId)>, StoreError> {
+        let sql = format!("{} ORDER BY lr.id", Self::latest_active_runs_sql());
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str()).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| (RunId(r.get(0)), PartnershipId(r.get(1)))).collect())
+    }
+
+    /// What `org`'s corrections are now, in a line: it changes whenever one is made or undone.
+    pub async fn corrections_state(&self, org: &OrgId) -> Result<String, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), COALESCE(MAX(created_at), 0), COALESCE(MAX(removed_at), 0), \
+             COUNT(CASE WHEN removed_at IS NULL THEN 1 END) FROM match_corrections WHERE org_id = $1",
+        )
+        .bind(org.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        let n = |i: usize| row.get::<i64, _>(i);
+        Ok(format!("{}/{}/{}/{}", n(0), n(1), n(2), n(3)))
+    }
+
+    /// Every account of `org` that overlaps in at least `filter.min_partners` of `runs` (each
+    /// the latest complete run of one partnership, from [`Store::latest_active_runs`]), with in
+    /// how many, counted in the database; its name and amount text from `dataset` (the active
+    /// one), where the account is there. In no order. Where no correction of `org` is active the
+    /// count reads the overlaps' index alone.
     pub async fn ecosystem_candidates(
         &self,
         org: &OrgId,
+        runs: &[(RunId, PartnershipId)],
         dataset: Option<&DatasetId>,
         filter: &EcosystemFilter,
     ) -> Result<Vec<EcosystemCandidate>, StoreError> {
-        let mut next = 4;
-        let segment = match filter.own_segment {
-            Some(_) => {
-                next += 1;
-                "AND o.own_segment = $4"
-            }
-            None => "",
+        if runs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let corrected: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM match_corrections WHERE org_id = $1 AND removed_at IS NULL")
+                .bind(org.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+        let mut n = 3;
+        let mut param = || {
+            n += 1;
+            format!("${n}")
         };
-        let amount = match filter.amount_field.as_deref().filter(|f| is_field_name(f)) {
+        let ids: Vec<String> = runs.iter().map(|_| param()).collect();
+        let segment = filter.own_segment.as_ref().map(|_| format!("AND o.own_segment = {}", param()));
+        let field = filter.amount_field.as_deref().filter(|f| is_field_name(f));
+        let amount = match field {
             Some(_) => match self.backend {
-                Backend::Sqlite => format!("json_extract(a.fields, ${next})"),
-                Backend::Postgres => format!("(a.fields::json ->> ${next})"),
+                Backend::Sqlite => format!("json_extract(a.fields, {})", param()),
+                Backend::Postgres => format!("(a.fields::json ->> {})", param()),
             },
             None => "NULL".to_owned(),
         };
+        // Each run is one partnership's: distinct runs are distinct partners.
+        let correction = if corrected > 0 {
+            let partnership = "(SELECT cr.partnership_id FROM match_runs cr WHERE cr.id = o.run_id)";
+            format!("AND NOT {}", self.corrected_sql("$1", partnership))
+        } else {
+            String::new()
+        };
         let sql = format!(
-            "WITH latest AS ({}), \
-             pairs AS (SELECT o.account_id, l.partnership_id, MIN(o.own_segment) AS seg FROM run_overlaps o \
-               JOIN latest l ON l.id = o.run_id WHERE NOT {} {segment} GROUP BY o.account_id, l.partnership_id), \
-             counted AS (SELECT account_id, COUNT(*) AS n, MIN(seg) AS seg FROM pairs GROUP BY account_id \
-               HAVING COUNT(*) >= $2) \
-             SELECT c.account_id, c.n, c.seg, a.display_name, {amount} FROM counted c \
+            "SELECT c.account_id, c.n, c.seg, a.display_name, {amount} FROM \
+             (SELECT o.account_id, COUNT(DISTINCT o.run_id) AS n, MIN(o.own_segment) AS seg FROM run_overlaps o \
+               WHERE o.run_id IN ({}) {} {correction} GROUP BY o.account_id HAVING COUNT(DISTINCT o.run_id) >= $2) c \
              LEFT JOIN dataset_accounts a ON a.dataset_id = $3 AND a.account_id = c.account_id",
-            Self::latest_active_runs_sql(),
-            self.corrected_sql("$1", "l.partnership_id"),
+            ids.join(", "),
+            segment.unwrap_or_default(),
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(org.as_str())
             .bind(i64::from(filter.min_partners))
             .bind(dataset.map_or("", DatasetId::as_str));
+        for (run, _) in runs {
+            query = query.bind(run.as_str());
+        }
         if let Some(s) = &filter.own_segment {
             query = query.bind(s.as_str());
         }
-        if let Some(field) = filter.amount_field.as_deref().filter(|f| is_field_name(f)) {
+        if let Some(field) = field {
             query = query.bind(match self.backend {
                 Backend::Sqlite => format!("$.{field}"),
                 Backend::Postgres => field.to_owned(),
@@ -305,8 +345,9 @@ mod tests {
         d: &DatasetId,
         f: &EcosystemFilter,
     ) -> Vec<(String, u32, Option<String>)> {
+        let runs = store.latest_active_runs(org).await.unwrap();
         let mut got: Vec<_> = store
-            .ecosystem_candidates(org, Some(d), f)
+            .ecosystem_candidates(org, &runs, Some(d), f)
             .await
             .unwrap()
             .into_iter()
@@ -359,7 +400,9 @@ mod tests {
             note: None,
             by: "ada",
         };
+        let before = store.corrections_state(&org).await.unwrap();
         store.add_correction(&org, &correction).await.unwrap();
+        assert_ne!(store.corrections_state(&org).await.unwrap(), before, "a correction changes the state");
         assert_eq!(sorted(&store, &org, &d, &filter(2)).await.len(), 1);
         store.end_partnership(&org, &p1).await.unwrap();
         assert_eq!(sorted(&store, &org, &d, &filter(2)).await, [("a1".to_owned(), 2, Some("48,000.00".to_owned()))]);
@@ -370,7 +413,9 @@ mod tests {
 
         // Another organisation sees none of it.
         let other = store.create_organisation("Other").await.unwrap().id;
-        assert!(store.ecosystem_candidates(&other, Some(&d), &filter(1)).await.unwrap().is_empty());
+        let theirs = store.latest_active_runs(&other).await.unwrap();
+        assert!(theirs.is_empty());
+        assert!(store.ecosystem_candidates(&other, &theirs, Some(&d), &filter(1)).await.unwrap().is_empty());
         assert!(store.ecosystem_partners(&other, &["a1"]).await.unwrap().is_empty());
     }
 
@@ -479,7 +524,8 @@ mod tests {
         }
         for _ in 0..3 {
             let started = std::time::Instant::now();
-            let found = store.ecosystem_candidates(&org, Some(&d), &filter(2)).await.unwrap();
+            let runs = store.latest_active_runs(&org).await.unwrap();
+            let found = store.ecosystem_candidates(&org, &runs, Some(&d), &filter(2)).await.unwrap();
             eprintln!("{partners} × {overlaps}: {} accounts in {:?}", found.len(), started.elapsed());
         }
     }

@@ -8,7 +8,10 @@
 //! [`parse_amount`]. Accounts with an amount come first, by priority; accounts without one (no
 //! amount field, an empty or unreadable value, or the account not in the active dataset) come
 //! after them, their priority the number of partners alone. Ties: more partners first, then by
-//! name.
+//! name. The accounts are counted in one SQL aggregation over the latest runs' overlaps; the
+//! ranking is kept in memory (a few, most recently used) under what it was made from — the
+//! runs, the corrections' state, the dataset, the field and the filters — so that later pages
+//! and the same view again do not count again, and any new match, correction or import does.
 //!
 //! **The amount field**: the one asked for, or by default the first of the active dataset's
 //! fields, by name, whose name — lower case, with spaces and hyphens as `_` — contains
@@ -329,27 +332,8 @@ fn dataset_fields(summary: &serde_json::Value) -> Vec<String> {
     fields
 }
 
-/// The ecosystem view: `org`'s accounts several active partners have, in priority order, paged.
-pub(crate) async fn ecosystem(store: &Store, org: &OrgId, options: &Options) -> Result<Ecosystem, EcosystemError> {
-    if !(1..=MAX_MIN_PARTNERS).contains(&options.min_partners) {
-        return Err(EcosystemError::MinPartners);
-    }
-    let dataset = store.active_dataset(org).await?;
-    let fields = dataset.as_ref().map(|d| dataset_fields(&d.summary)).unwrap_or_default();
-    let amount_field = match &options.amount {
-        AmountChoice::Default => default_amount_field(&fields),
-        AmountChoice::Off => None,
-        AmountChoice::Field(f) if fields.contains(f) => Some(f.clone()),
-        AmountChoice::Field(f) => {
-            return Err(EcosystemError::UnknownAmountField { field: f.clone(), known: fields });
-        }
-    };
-    let filter = EcosystemFilter {
-        min_partners: options.min_partners,
-        own_segment: options.own_segment.clone().filter(|s| !s.trim().is_empty()),
-        amount_field: amount_field.clone(),
-    };
-    let candidates = store.ecosystem_candidates(org, dataset.as_ref().map(|d| &d.id), &filter).await?;
+/// The candidates in priority order (see the module's documentation).
+fn rank(candidates: Vec<blindmap_store::EcosystemCandidate>) -> Vec<EcosystemAccount> {
     let mut ranked: Vec<(Priority, String, EcosystemAccount)> = candidates
         .into_iter()
         .map(|c| {
@@ -377,11 +361,94 @@ pub(crate) async fn ecosystem(store: &Store, org: &OrgId, options: &Options) -> 
             .then_with(|| na.cmp(nb))
             .then_with(|| a.account_id.cmp(&b.account_id))
     });
+    ranked.into_iter().map(|(_, _, a)| a).collect()
+}
+
+/// What a ranking was made from: the organisation, its partnerships' latest complete runs, its
+/// corrections' state, the dataset and field the amounts come from, and the filters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CacheKey {
+    org: String,
+    runs: Vec<String>,
+    corrections: String,
+    dataset: Option<String>,
+    amount_field: Option<String>,
+    own_segment: Option<String>,
+    min_partners: u32,
+}
+
+/// Rankings kept, most recently used last: counting 50 partners' 100,000 overlaps takes seconds,
+/// paging through the result should not.
+const CACHED: usize = 8;
+
+type Rankings = std::sync::Mutex<Vec<(CacheKey, std::sync::Arc<Vec<EcosystemAccount>>)>>;
+
+fn rankings() -> &'static Rankings {
+    static RANKINGS: std::sync::OnceLock<Rankings> = std::sync::OnceLock::new();
+    RANKINGS.get_or_init(Default::default)
+}
+
+fn cached(key: &CacheKey) -> Option<std::sync::Arc<Vec<EcosystemAccount>>> {
+    let mut kept = rankings().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let i = kept.iter().position(|(k, _)| k == key)?;
+    let entry = kept.remove(i);
+    let ranked = entry.1.clone();
+    kept.push(entry);
+    Some(ranked)
+}
+
+fn remember(key: CacheKey, ranked: std::sync::Arc<Vec<EcosystemAccount>>) {
+    let mut kept = rankings().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    kept.retain(|(k, _)| k != &key);
+    if kept.len() >= CACHED {
+        kept.remove(0);
+    }
+    kept.push((key, ranked));
+}
+
+/// The ecosystem view: `org`'s accounts several active partners have, in priority order, paged.
+pub(crate) async fn ecosystem(store: &Store, org: &OrgId, options: &Options) -> Result<Ecosystem, EcosystemError> {
+    if !(1..=MAX_MIN_PARTNERS).contains(&options.min_partners) {
+        return Err(EcosystemError::MinPartners);
+    }
+    let dataset = store.active_dataset(org).await?;
+    let fields = dataset.as_ref().map(|d| dataset_fields(&d.summary)).unwrap_or_default();
+    let amount_field = match &options.amount {
+        AmountChoice::Default => default_amount_field(&fields),
+        AmountChoice::Off => None,
+        AmountChoice::Field(f) if fields.contains(f) => Some(f.clone()),
+        AmountChoice::Field(f) => {
+            return Err(EcosystemError::UnknownAmountField { field: f.clone(), known: fields });
+        }
+    };
+    let own_segment = options.own_segment.clone().filter(|s| !s.trim().is_empty());
+    let runs = store.latest_active_runs(org).await?;
+    // What the ranking depends on: a ranking made from the same is reused (pages after the first,
+    // the same view again) without counting again.
+    let key = CacheKey {
+        org: org.as_str().to_owned(),
+        runs: runs.iter().map(|(r, _)| r.as_str().to_owned()).collect(),
+        corrections: store.corrections_state(org).await?,
+        dataset: dataset.as_ref().map(|d| d.id.as_str().to_owned()),
+        amount_field: amount_field.clone(),
+        own_segment: own_segment.clone(),
+        min_partners: options.min_partners,
+    };
+    let ranked = match cached(&key) {
+        Some(ranked) => ranked,
+        None => {
+            let filter =
+                EcosystemFilter { min_partners: options.min_partners, own_segment, amount_field: amount_field.clone() };
+            let candidates = store.ecosystem_candidates(org, &runs, dataset.as_ref().map(|d| &d.id), &filter).await?;
+            let ranked = std::sync::Arc::new(rank(candidates));
+            remember(key, ranked.clone());
+            ranked
+        }
+    };
     let total = ranked.len() as u64;
-    let with_amount = ranked.iter().filter(|(_, _, a)| a.amount.is_some()).count() as u64;
+    let with_amount = ranked.iter().filter(|a| a.amount.is_some()).count() as u64;
     let offset = usize::try_from(options.offset).unwrap_or(usize::MAX);
-    let mut items: Vec<EcosystemAccount> =
-        ranked.into_iter().skip(offset).take(options.limit as usize).map(|(_, _, a)| a).collect();
+    let mut items: Vec<EcosystemAccount> = ranked.iter().skip(offset).take(options.limit as usize).cloned().collect();
     let ids: Vec<&str> = items.iter().map(|a| a.account_id.as_str()).collect();
     let found = store.ecosystem_partners(org, &ids).await?;
     let mut by_account: BTreeMap<String, Vec<PartnerOn>> = BTreeMap::new();

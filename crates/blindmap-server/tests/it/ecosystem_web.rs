@@ -63,7 +63,9 @@ async fn ecosystem() -> (Node, [(Node, String); 2]) {
 }
 
 async fn signed_in(node: &Node, role: &str) -> Agent {
-    let made = call(node, Method::POST, "/api/v1/users", Some(json!({ "name": format!("rita-{role}"), "role": role }))).await.unwrap();
+    let made = call(node, Method::POST, "/api/v1/users", Some(json!({ "name": format!("rita-{role}"), "role": role })))
+        .await
+        .unwrap();
     let mut agent = Agent::new(node);
     let page = agent.sign_in(made["token"]["token"].as_str().unwrap()).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
@@ -102,7 +104,7 @@ async fn won_deal(node: &Node, opportunity: &str, partner: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ecosystem_ranks_accounts_several_partners_have_and_says_how() {
-    let (vendor, [(_alpha, _), (_beta, _)]) = ecosystem().await;
+    let (vendor, [(_alpha, _), (_beta, beta_pid)]) = ecosystem().await;
 
     // The API: amount × partners, the accounts without an amount after, by name.
     let page = call(&vendor, Method::GET, "/api/v1/ecosystem", None).await.unwrap();
@@ -162,6 +164,13 @@ async fn the_ecosystem_ranks_accounts_several_partners_have_and_says_how() {
     assert!(without.body.contains("No amount field is used"), "{}", without.body);
     assert_eq!(rep.get("/ecosystem?amount=revenue").await.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(rep.get("/ecosystem?min=x").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A correction counts at once: Northwind never matches Beta, so one partner has it.
+    let never = json!({ "partnership": beta_pid, "account_id": "v1", "kind": "never_match" });
+    call(&vendor, Method::POST, "/api/v1/corrections", Some(never)).await.unwrap();
+    let page = call(&vendor, Method::GET, "/api/v1/ecosystem", None).await.unwrap();
+    let ids: Vec<&str> = page["items"].as_array().unwrap().iter().map(|i| i["account_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["v2", "v3", "v5"], "{page}");
 
     // Another organisation sees none of it.
     let mut eve = stranger(&vendor).await;
