@@ -528,5 +528,17 @@ mod tests {
             let found = store.ecosystem_candidates(&org, &runs, Some(&d), &filter(2)).await.unwrap();
             eprintln!("{partners} × {overlaps}: {} accounts in {:?}", found.len(), started.elapsed());
         }
+        // What a page costs once the ranking is kept: the checks of what it was made from, and
+        // the page's partners.
+        let ids: Vec<String> = (0..50).map(|i| format!("x{i}")).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            store.active_dataset(&org).await.unwrap();
+            store.latest_active_runs(&org).await.unwrap();
+            store.corrections_state(&org).await.unwrap();
+            let found = store.ecosystem_partners(&org, &ids).await.unwrap();
+            eprintln!("a page: {} partner rows in {:?}", found.len(), started.elapsed());
+        }
     }
 }
