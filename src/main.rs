@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::cli::{
-    attribution, corrections, cosell, datasets, deals, demo, files, hooks, inspect, matching, node, partners, sso,
-    users,
+    accounts, attribution, corrections, cosell, datasets, deals, demo, files, hooks, inspect, matching, node, partners,
+    sso, users,
 };
 
 /// Match account lists with a partner without revealing them: each side learns only what the
@@ -85,6 +85,12 @@ enum Command {
     Cosell {
         #[command(subcommand)]
         command: cosell::CoSellCommand,
+    },
+    /// Your accounts across partners: those several partners have, by priority (ecosystem), and
+    /// which partner to bring into a deal on one.
+    Accounts {
+        #[command(subcommand)]
+        command: accounts::AccountsCommand,
     },
     /// Corrections of matches: mark a match wrong ("not this match") or an account as never to
     /// be matched with a partner; it is hidden at once and in every later match, and the partner
@@ -159,6 +165,7 @@ fn main() -> ExitCode {
         Command::Hooks { command } => hooks::run(&command),
         Command::Cosell { command } => cosell::run(&command),
         Command::Corrections { command } => corrections::run(&command),
+        Command::Accounts { command } => accounts::run(&command),
         Command::Deal { command } => deals::run(&command),
         Command::Attribution { command } => attribution::run(&command),
         Command::Org { command: OrgCommand::Add(args) } => node::run_org_add(&args),

@@ -2,6 +2,7 @@
 //! any client (through [`blindmap_server::client::ApiClient`]'s typed calls); none opens a
 //! node's database itself. What they share: how to reach a node, and the async runtime.
 
+pub(crate) mod accounts;
 pub(crate) mod attribution;
 pub(crate) mod corrections;
 pub(crate) mod cosell;

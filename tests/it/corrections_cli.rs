@@ -8,16 +8,16 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn blindmap(args: &[&str], dir: &Path) -> Output {
+pub(crate) fn blindmap(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_blindmap")).args(args).current_dir(dir).output().expect("runs")
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A node served by the binary from its data folder; killed on drop.
-struct Served {
+pub(crate) struct Served {
     server: std::process::Child,
     url: String,
     fingerprint: String,
@@ -25,7 +25,7 @@ struct Served {
 }
 
 impl Served {
-    fn start(dir: &Path, data_dir: &str, organisation: &str) -> Self {
+    pub(crate) fn start(dir: &Path, data_dir: &str, organisation: &str) -> Self {
         use std::io::{BufRead, BufReader};
         use std::process::Stdio;
 
@@ -48,13 +48,13 @@ impl Served {
     }
 
     /// Runs a command against this node; its stdout, failing the test with stderr if it failed.
-    fn ok(&self, args: &[&str], dir: &Path) -> String {
+    pub(crate) fn ok(&self, args: &[&str], dir: &Path) -> String {
         let out = self.run(args, dir);
         assert!(out.status.success(), "{args:?}: {}{}", text(&out.stdout), text(&out.stderr));
         text(&out.stdout)
     }
 
-    fn run(&self, args: &[&str], dir: &Path) -> Output {
+    pub(crate) fn run(&self, args: &[&str], dir: &Path) -> Output {
         let connect = ["--node", &self.url, "--fingerprint", &self.fingerprint, "--token", &self.token];
         blindmap(&[args, &connect[..]].concat(), dir)
     }

@@ -1,5 +1,7 @@
 //! The command line's integration tests, one binary: the `blindmap` executable run as a user would.
 
+// `blindmap accounts ecosystem|partners` against served nodes
+mod accounts_cli;
 mod cli;
 mod corrections_cli;
 mod deploy;

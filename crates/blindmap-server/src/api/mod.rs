@@ -7,6 +7,7 @@ pub(crate) mod contract;
 pub mod corrections;
 pub mod cosell;
 pub mod datasets;
+pub mod ecosystem;
 pub mod hooks;
 pub mod me;
 pub mod partnerships;
@@ -265,6 +266,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(corrections::router())
         .merge(registrations::router())
         .merge(reports::router())
+        .merge(ecosystem::router())
         .merge(attribution::router())
         .split_for_parts();
     contract::CommonResponses.modify(&mut doc);

@@ -16,6 +16,7 @@ use crate::api::audit::AuditPage;
 use crate::api::corrections::{CorrectionFilter, CorrectionPage, CorrectionView, NewCorrectionBody};
 use crate::api::cosell::{CoSellFilter, CoSellPage, CoSellView, NewCoSell};
 use crate::api::datasets::{DatasetPage, DatasetView, DeleteParams, Deleted, UploadParams};
+use crate::api::ecosystem::{AccountPartners, EcosystemPage, EcosystemQuery};
 use crate::api::hooks::{AttemptList, EventPage, HookList, HookView, NewHook, TestEvent};
 use crate::api::me::Me;
 use crate::api::partnerships::{AcceptInvite, Invite, PartnershipList, PartnershipView, SharingView};
@@ -282,6 +283,16 @@ impl ApiClient {
     /// match with a partner.
     pub async fn report(&self, query: &ReportQuery) -> Result<Report, ClientError> {
         self.get(&["reports", "overlaps"], &Query::of(query)?).await
+    }
+
+    /// `GET /api/v1/ecosystem`: a page of your accounts that several partners have, by priority.
+    pub async fn ecosystem(&self, query: &EcosystemQuery) -> Result<EcosystemPage, ClientError> {
+        self.get(&["ecosystem"], &Query::of(query)?).await
+    }
+
+    /// `GET /api/v1/accounts/{id}/partners`: the partners to bring into a deal on an account.
+    pub async fn account_partners(&self, account: &str) -> Result<AccountPartners, ClientError> {
+        self.get(&["accounts", account, "partners"], &Query::default()).await
     }
 
     /// Every overlapping account of a partnership's latest complete run, and that run's id

@@ -155,6 +155,19 @@ impl From<crate::service::corrections::CorrectionError> for ApiError {
     }
 }
 
+impl From<crate::service::ecosystem::EcosystemError> for ApiError {
+    fn from(e: crate::service::ecosystem::EcosystemError) -> Self {
+        use crate::service::ecosystem::EcosystemError as E;
+        match e {
+            E::NotFound(what) => Self::NotFound(what),
+            E::NoRecord(_) => Self::Conflict(e.to_string()),
+            E::CoSell(e) => e.into(),
+            E::Store(e) => Self::Store(e),
+            invalid => Self::Invalid(invalid.to_string()),
+        }
+    }
+}
+
 impl From<crate::service::sso::SsoError> for ApiError {
     fn from(e: crate::service::sso::SsoError) -> Self {
         use crate::service::sso::SsoError as E;

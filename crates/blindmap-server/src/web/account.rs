@@ -1,4 +1,5 @@
-//! One account of the organisation's: its overlaps with every partner.
+//! One account of the organisation's: which partner to bring into a deal on it (ranked, with
+//! the reasons, a "Start co-sell" button each) and its overlaps with every partner.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -9,6 +10,7 @@ use super::overlaps::fields_text;
 use super::session::Signed;
 use super::{Chrome, PageResult, html};
 use crate::AppState;
+use crate::service::ecosystem::{self, Candidate, EcosystemError, SCORE_FORMULA};
 
 pub(super) struct AccountEntry {
     pub(super) partner: String,
@@ -30,6 +32,9 @@ pub(super) struct AccountPage {
     /// The partners the account matches, once each (id, name): a "Never match" form each.
     pub(super) partners: Vec<(String, String)>,
     pub(super) here: String,
+    /// The partners to bring into a deal on it, best first.
+    pub(super) bring: Vec<Candidate>,
+    pub(super) formula: &'static str,
 }
 
 pub(super) async fn account(
@@ -59,6 +64,20 @@ pub(super) async fn account(
         })
         .collect();
     let here = format!("/accounts/{}", pct(&account_id));
-    let page = AccountPage { chrome: signed.chrome(&state).await?, account_id, name, entries, partners, here };
+    let bring = match ecosystem::bring(&state.store, org, &account_id).await {
+        Ok(found) => found.candidates,
+        Err(EcosystemError::NotFound(_)) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let page = AccountPage {
+        chrome: signed.chrome(&state).await?,
+        account_id,
+        name,
+        entries,
+        partners,
+        here,
+        bring,
+        formula: SCORE_FORMULA,
+    };
     Ok(html(StatusCode::OK, &page))
 }

@@ -26,6 +26,7 @@ use audit::{audit_csv, audit_page};
 use corrections::{correct, corrections_page, undo_correction};
 use cosell::{cosell_page, cosells_page, edit_cosell};
 use data::{activate_dataset, data_page, dataset_page, delete_dataset, upload};
+use ecosystem::{ecosystem_page, start_cosell};
 use forms::{create_cosell, register, register_form};
 use home::home;
 use hooks::{add_hook, hook_action, hook_page, hooks_page};
@@ -44,6 +45,7 @@ mod audit;
 mod corrections;
 mod cosell;
 mod data;
+mod ecosystem;
 mod format;
 mod forms;
 mod home;
@@ -135,6 +137,7 @@ impl Chrome {
         let Some(role) = self.role else { return Vec::new() };
         let mut links = vec![("/", "Home"), ("/partners", "Partners"), ("/overlaps", "Overlaps")];
         if matches!(role, Role::Admin | Role::Rep) {
+            links.push(("/ecosystem", "Ecosystem"));
             links.push(("/registrations", "Registrations"));
             links.push(("/cosell", "Co-sell"));
             links.push(("/attribution", "Attribution"));
@@ -249,4 +252,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/partners/{id}/corrections", get(corrections_page).post(correct))
         .route("/partners/{id}/corrections/{correction}/undo", post(undo_correction))
         .route("/accounts/{id}", get(account))
+        .route("/accounts/{id}/cosell", post(start_cosell))
+        .route("/ecosystem", get(ecosystem_page))
 }

@@ -278,6 +278,7 @@ async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_brows
         "/attribution/settings".to_owned(),
         "/audit".to_owned(),
         "/overlaps".to_owned(),
+        "/ecosystem?min=1".to_owned(),
     ];
     for (width, height) in [(1280, 1024), (390, 844)] {
         v.set_viewport(width, height).await;

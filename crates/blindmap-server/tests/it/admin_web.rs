@@ -100,6 +100,7 @@ async fn each_role_gets_its_own_navigation_and_a_home_page() {
             "/",
             "/partners",
             "/overlaps",
+            "/ecosystem",
             "/registrations",
             "/cosell",
             "/attribution",
@@ -121,7 +122,7 @@ async fn each_role_gets_its_own_navigation_and_a_home_page() {
     let home = rep.get("/").await;
     assert_eq!(
         nav(&home),
-        ["/", "/partners", "/overlaps", "/registrations", "/cosell", "/attribution"],
+        ["/", "/partners", "/overlaps", "/ecosystem", "/registrations", "/cosell", "/attribution"],
         "reps do not manage data"
     );
     assert!(home.body.contains("An admin of your organisation does these steps."));

@@ -115,6 +115,7 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
     assert_eq!(
         documented,
         [
+            "/api/v1/accounts/{id}/partners",
             "/api/v1/attribution/inbound/{source}",
             "/api/v1/attribution/ledger",
             "/api/v1/attribution/opportunities/{opportunity}",
@@ -133,6 +134,7 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
             "/api/v1/datasets",
             "/api/v1/datasets/{id}",
             "/api/v1/datasets/{id}/activate",
+            "/api/v1/ecosystem",
             "/api/v1/events",
             "/api/v1/hooks",
             "/api/v1/hooks/{id}/deliveries",

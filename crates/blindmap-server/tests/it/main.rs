@@ -11,6 +11,7 @@ mod attribution_web;
 mod browser;
 mod corrections;
 mod cosell;
+mod ecosystem_web;
 mod hooks;
 mod limits;
 mod matching;

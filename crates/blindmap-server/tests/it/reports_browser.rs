@@ -321,7 +321,7 @@ async fn the_accessibility_check_reports_a_broken_page() {
 /// Every page a rep and the sign-in flows reach passes axe-core's checks with no serious or
 /// critical violation: sign-in with a token and with a link, partners, the matrix, the overlap
 /// list (all, filtered, sorted by a shared field, empty, lost accounts), the list across
-/// partners, an account, the registration form (blank and refused), the corrections page (empty
+/// partners, the ecosystem view, an account, the registration form (blank and refused), the corrections page (empty
 /// and with a correction) and the error pages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_a_rep_reaches_is_accessible() {
@@ -372,6 +372,11 @@ async fn every_page_a_rep_reaches_is_accessible() {
     browser.assert_accessible("the list across partners").await;
     browser.goto(&format!("{base}/overlaps?sort=partner&desc=1&q=no-such-company-anywhere")).await;
     browser.assert_accessible("the list across partners, empty").await;
+    browser.goto(&format!("{base}/ecosystem")).await;
+    browser.assert_accessible("the ecosystem view, empty (one partner)").await;
+    browser.goto(&format!("{base}/ecosystem?min=1&amount=")).await;
+    browser.wait_for("#ecosystem tbody tr", WAIT).await;
+    browser.assert_accessible("the ecosystem view").await;
 
     browser.goto(&list).await;
     let account = browser.find("#overlaps tbody tr a[href^='/accounts/']").await.attr("href").await.unwrap().unwrap();
@@ -439,6 +444,7 @@ async fn the_reps_pages_fit_a_laptop_and_reflow_on_a_phone() {
         ("an empty overlap list", format!("{list}?q=no-such-company-anywhere")),
         ("the lost accounts", format!("{list}?new=lost&tier=all")),
         ("the list across partners", format!("{base}/overlaps")),
+        ("the ecosystem view", format!("{base}/ecosystem?min=1")),
         ("an account", format!("{base}{account}")),
         ("the registration form", format!("{base}{register}")),
         ("the corrections page", format!("{base}/partners/{pid}/corrections")),

@@ -1,0 +1,272 @@
+//! The ecosystem view and "which partner to bring", over the API and the pages: a vendor matched
+//! with two partners lists the accounts both have by `amount × partners` with the formula shown,
+//! accounts without an amount after; an account's page ranks its partners with their reasons
+//! (what each disclosed, the attribution ledger's credits) and starts a co-sell record with the
+//! one chosen. Refusals: an unknown amount field (422), an unknown account (404), a forged form,
+//! and another organisation, which finds nothing of it (404 on every route).
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use blindmap_server::client::{ClientError, Method};
+
+use crate::common::{self, Node, call};
+use crate::web::Agent;
+
+const VENDOR: &str = "id,segment,name,country,domain,open_opportunity_amount\n\
+    v1,customers,Northwind Traders,US,northwindtraders.com,\"48,000.00\"\n\
+    v2,prospects,Fabrikam Robotics,DE,fabrikam.de,12000\n\
+    v3,prospects,Litware,US,litware.io,\n\
+    v4,customers,Alpine Ski House,US,alpineskihouse.com,\"1.000.000,00\"\n\
+    v5,prospects,Woodgrove Bank,US,woodgrovebank.com,n/a\n";
+
+const ALPHA: &str = "id,segment,name,country,domain\n\
+    a1,customers,Northwind,US,northwindtraders.com\n\
+    a2,open_opportunities,Fabrikam,DE,fabrikam.de\n\
+    a3,prospects,Litware,US,litware.io\n\
+    a4,customers,Alpine,US,alpineskihouse.com\n\
+    a5,customers,Woodgrove,US,woodgrovebank.com\n";
+
+const BETA: &str = "id,segment,name,country,domain\n\
+    b1,prospects,Northwind,US,northwindtraders.com\n\
+    b2,customers,Fabrikam,DE,fabrikam.de\n\
+    b3,customers,Litware,US,litware.io\n\
+    b5,open_opportunities,Woodgrove,US,woodgrovebank.com\n";
+
+/// Every overlap disclosed, both ways.
+fn policy() -> Value {
+    json!({ "rules": [{ "own_segment": "*", "partner_segment": "*", "level": "overlaps" }],
+        "threshold": 1, "min_partner_segment": 1 })
+}
+
+/// Pairs the vendor with a new partner node of `name` holding `csv` and matches them: the
+/// partner's node and the vendor's partnership id.
+async fn partner(vendor: &Node, name: &str, csv: &str) -> (Node, String) {
+    let node = common::node(name, None).await;
+    common::upload_active(&node, "p.csv", csv).await;
+    let (pid, theirs) = common::pair(vendor, &node, name).await;
+    call(&node, Method::PUT, &format!("/api/v1/partnerships/{theirs}/sharing"), Some(policy())).await.unwrap();
+    call(vendor, Method::PUT, &format!("/api/v1/partnerships/{pid}/sharing"), Some(policy())).await.unwrap();
+    let run = call(vendor, Method::POST, "/api/v1/runs", Some(json!({ "partnership": pid }))).await.unwrap();
+    let view = common::finished(vendor, run["id"].as_str().unwrap()).await;
+    assert_eq!(view["state"], "complete", "{view}");
+    (node, pid)
+}
+
+/// A vendor matched with Alpha and Beta: the nodes and the vendor's partnership ids.
+async fn ecosystem() -> (Node, [(Node, String); 2]) {
+    let vendor = common::node("Vendor", None).await;
+    common::upload_active(&vendor, "v.csv", VENDOR).await;
+    let alpha = partner(&vendor, "Alpha", ALPHA).await;
+    let beta = partner(&vendor, "Beta", BETA).await;
+    (vendor, [alpha, beta])
+}
+
+async fn signed_in(node: &Node, role: &str) -> Agent {
+    let made = call(node, Method::POST, "/api/v1/users", Some(json!({ "name": format!("rita-{role}"), "role": role })))
+        .await
+        .unwrap();
+    let mut agent = Agent::new(node);
+    let page = agent.sign_in(made["token"]["token"].as_str().unwrap()).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    agent
+}
+
+/// An agent signed in as a rep of another organisation on `node`.
+async fn stranger(node: &Node) -> Agent {
+    let store = common::store_of(node).await;
+    let org = store.create_organisation("Stranger").await.unwrap();
+    let eve = store.create_user(&org.id, "eve", blindmap_store::Role::Rep).await.unwrap();
+    let token = store.issue_token(&org.id, &eve.id, "t").await.unwrap().1.expose().to_owned();
+    let mut agent = Agent::new(node);
+    agent.sign_in(&token).await;
+    agent
+}
+
+fn refused(result: Result<Value, ClientError>) -> (StatusCode, String) {
+    match result {
+        Ok(v) => panic!("expected a refusal, got {v}"),
+        Err(ClientError::Api { status, detail }) => (status, detail),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Closes an opportunity won that `partner` sourced: one credited deal in the ledger.
+async fn won_deal(node: &Node, opportunity: &str, partner: &str) {
+    let touch = json!({ "opportunity": opportunity, "partner": partner, "kind": "sourced", "at": "2026-11-02" });
+    call(node, Method::POST, "/api/v1/attribution/touches", Some(touch)).await.unwrap();
+    let close =
+        json!({ "amount": "60000.00", "currency": "EUR", "closed_at": "2026-12-01", "created_at": "2026-10-01" });
+    call(node, Method::POST, &format!("/api/v1/attribution/opportunities/{opportunity}/close"), Some(close))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ecosystem_ranks_accounts_several_partners_have_and_says_how() {
+    let (vendor, [(_alpha, _), (_beta, beta_pid)]) = ecosystem().await;
+
+    // The API: amount × partners, the accounts without an amount after, by name.
+    let page = call(&vendor, Method::GET, "/api/v1/ecosystem", None).await.unwrap();
+    assert_eq!(page["amount_field"], "open_opportunity_amount", "the default rule: {page}");
+    assert!(page["formula"].as_str().unwrap().contains("amount × partners"));
+    let ids: Vec<&str> = page["items"].as_array().unwrap().iter().map(|i| i["account_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["v1", "v2", "v3", "v5"], "{page}");
+    assert_eq!((page["total"].as_u64(), page["with_amount"].as_u64()), (Some(4), Some(2)));
+    let first = &page["items"][0];
+    assert_eq!((first["amount"].as_str(), first["priority"].as_str()), (Some("48000.00"), Some("96000.00")));
+    assert_eq!(first["partner_count"], 2);
+    let partners: Vec<(&str, &str)> = first["partners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["partner"].as_str().unwrap(), p["partner_segments"][0].as_str().unwrap()))
+        .collect();
+    assert_eq!(partners, [("Alpha", "customers"), ("Beta", "prospects")]);
+    let woodgrove = &page["items"][3];
+    assert_eq!((woodgrove["amount"].clone(), woodgrove["amount_text"].as_str()), (Value::Null, Some("n/a")));
+    assert_eq!(woodgrove["priority"], "2");
+
+    // Filters: one partner is enough; a segment; no amount field; paging.
+    let one = call(&vendor, Method::GET, "/api/v1/ecosystem?min_partners=1", None).await.unwrap();
+    assert_eq!(one["items"][0]["account_id"], "v4", "1,000,000.00 × 1 first: {one}");
+    let prospects = call(&vendor, Method::GET, "/api/v1/ecosystem?own_segment=prospects", None).await.unwrap();
+    assert_eq!(prospects["total"], 3);
+    let none = call(&vendor, Method::GET, "/api/v1/ecosystem?amount_field=", None).await.unwrap();
+    assert_eq!(none["amount_field"], Value::Null);
+    let by_name: Vec<&str> = none["items"].as_array().unwrap().iter().map(|i| i["account"].as_str().unwrap()).collect();
+    assert_eq!(by_name, ["Fabrikam Robotics", "Litware", "Northwind Traders", "Woodgrove Bank"]);
+    let second = call(&vendor, Method::GET, "/api/v1/ecosystem?limit=1&offset=1", None).await.unwrap();
+    assert_eq!((second["items"][0]["account_id"].as_str(), second["offset"].as_u64()), (Some("v2"), Some(1)));
+
+    // Refused with a reason.
+    let (status, detail) = refused(call(&vendor, Method::GET, "/api/v1/ecosystem?amount_field=revenue", None).await);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(detail.contains("\"revenue\" is not a field") && detail.contains("open_opportunity_amount"), "{detail}");
+    let (status, _) = refused(call(&vendor, Method::GET, "/api/v1/ecosystem?min_partners=0", None).await);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The page: by name, with the formula and the partners' segments; linked from the list.
+    let mut rep = signed_in(&vendor, "rep").await;
+    assert!(rep.get("/overlaps").await.body.contains("href=\"/ecosystem\""));
+    let shown = rep.get("/ecosystem").await;
+    assert_eq!(shown.status, StatusCode::OK);
+    let body = &shown.body;
+    assert!(body.contains("priority = amount × partners"), "{body}");
+    assert!(body.contains("<code>open_opportunity_amount</code>"));
+    let at = |text: &str| body.find(text).unwrap_or_else(|| panic!("{text}: {body}"));
+    assert!(at("Northwind Traders") < at("Fabrikam Robotics") && at("Fabrikam Robotics") < at("Litware"));
+    assert!(body.contains("Alpha (customers); Beta (prospects)"), "{body}");
+    assert!(body.contains("96,000.00") && body.contains("unreadable: n/a") && body.contains("2 (no amount)"));
+    assert!(!body.contains("Alpine Ski House"), "one partner only");
+    assert!(rep.get("/ecosystem?min=1").await.body.contains("Alpine Ski House"));
+    let without = rep.get("/ecosystem?amount=").await;
+    assert!(without.body.contains("No amount field is used"), "{}", without.body);
+    assert_eq!(rep.get("/ecosystem?amount=revenue").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(rep.get("/ecosystem?min=x").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A correction counts at once: Northwind never matches Beta, so one partner has it.
+    let never = json!({ "partnership": beta_pid, "account_id": "v1", "kind": "never_match" });
+    call(&vendor, Method::POST, "/api/v1/corrections", Some(never)).await.unwrap();
+    let page = call(&vendor, Method::GET, "/api/v1/ecosystem", None).await.unwrap();
+    let ids: Vec<&str> = page["items"].as_array().unwrap().iter().map(|i| i["account_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["v2", "v3", "v5"], "{page}");
+
+    // Another organisation sees none of it.
+    let mut eve = stranger(&vendor).await;
+    let theirs = eve.get("/ecosystem").await;
+    assert_eq!(theirs.status, StatusCode::OK);
+    assert!(!theirs.body.contains("Northwind") && theirs.body.contains("id=\"empty\""), "{}", theirs.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_ranks_the_partners_to_bring_and_starts_a_co_sell_with_one() {
+    let (vendor, [(_alpha, alpha_pid), (_beta, beta_pid)]) = ecosystem().await;
+
+    // Fabrikam: Beta's customer (3) before Alpha's open opportunity (2).
+    let found = call(&vendor, Method::GET, "/api/v1/accounts/v2/partners", None).await.unwrap();
+    let ranked: Vec<(&str, i64)> = found["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["partner"].as_str().unwrap(), p["score"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(ranked, [("Beta", 3), ("Alpha", 2)], "{found}");
+    assert_eq!(found["items"][0]["reasons"][0], "is Beta's customer (their segment customers)");
+    assert_eq!(found["items"][0]["segment_kind"], "customer");
+
+    // Two won deals credited to Alpha (once by its name in another case, once by the
+    // partnership's id) put it first.
+    won_deal(&vendor, "OPP-1", "ALPHA").await;
+    won_deal(&vendor, "OPP-2", &alpha_pid).await;
+    let found = call(&vendor, Method::GET, "/api/v1/accounts/v2/partners", None).await.unwrap();
+    let alpha = &found["items"][0];
+    assert_eq!((alpha["partner"].as_str(), alpha["score"].as_i64()), (Some("Alpha"), Some(4)), "{found}");
+    assert_eq!(alpha["credited_deals"], 2);
+    let reasons: Vec<&str> = alpha["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert!(reasons.contains(&"credited on 2 won deals (EUR 120,000.00)"), "{reasons:?}");
+    assert!(reasons.contains(&"no co-sell closed with you yet"), "{reasons:?}");
+    assert!(found["formula"].as_str().unwrap().contains("2 × co-sells won"));
+
+    // Unknown: 404.
+    let (status, _) = refused(call(&vendor, Method::GET, "/api/v1/accounts/nobody/partners", None).await);
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The page ranks them with their reasons; Start co-sell makes the record and goes to it.
+    let mut rep = signed_in(&vendor, "rep").await;
+    let page = rep.get("/accounts/v2").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let body = &page.body;
+    assert!(body.contains("Which partner to bring into this deal"), "{body}");
+    let at = |text: &str| body.find(text).unwrap_or_else(|| panic!("{text}: {body}"));
+    assert!(at("Start co-sell with Alpha") < at("Start co-sell with Beta"));
+    assert!(body.contains("credited on 2 won deals (EUR 120,000.00)"), "{body}");
+    assert!(body.contains("is Beta&#39;s customer (their segment customers)"), "{body}");
+    assert!(body.contains("2 (open opportunity) + 2 × 0 won − 0 lost + 2 credited = 4"), "{body}");
+    let csrf = page.input("csrf");
+
+    // CSRF required; an integration may look but not act; nothing was made.
+    let forged = rep.post("/accounts/v2/cosell", &[("csrf", "forged"), ("partnership", &beta_pid)]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let mut bot = signed_in(&vendor, "integration").await;
+    let bot_csrf = bot.get("/").await.input("csrf");
+    let page = bot.post("/accounts/v2/cosell", &[("csrf", &bot_csrf), ("partnership", &beta_pid)]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+    let none = call(&vendor, Method::GET, "/api/v1/cosell", None).await.unwrap();
+    assert_eq!(none["items"].as_array().unwrap().len(), 0);
+
+    let page = rep.post("/accounts/v2/cosell", &[("csrf", &csrf), ("partnership", &beta_pid)]).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let id = page.location().strip_prefix("/cosell/").expect("to the record").to_owned();
+    let record = call(&vendor, Method::GET, &format!("/api/v1/cosell/{id}"), None).await.unwrap();
+    assert_eq!(
+        (record["partnership"].as_str(), record["status"].as_str()),
+        (Some(beta_pid.as_str()), Some("proposed"))
+    );
+    assert_eq!(record["record"]["a"]["account"]["value"], "v2", "{record}");
+    let again = rep.get("/accounts/v2").await;
+    assert!(again.body.contains(&format!("href=\"/cosell/{id}\"")), "the record is linked: {}", again.body);
+    // A partner that does not have the account: not found.
+    let page = rep.post("/accounts/v4/cosell", &[("csrf", &csrf), ("partnership", &beta_pid)]).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND, "{}", page.body);
+
+    // Another organisation: 404 on every route, nothing created.
+    let mut eve = stranger(&vendor).await;
+    let eve_csrf = eve.get("/").await.input("csrf");
+    let theirs = eve.get("/accounts/v2").await;
+    assert!(!theirs.body.contains("Alpha") && !theirs.body.contains("Fabrikam"), "{}", theirs.body);
+    let page = eve.post("/accounts/v2/cosell", &[("csrf", &eve_csrf), ("partnership", &beta_pid)]).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND, "{}", page.body);
+    let store = common::store_of(&vendor).await;
+    let org = store.create_organisation("Stranger API").await.unwrap();
+    let user = store.create_user(&org.id, "eve", blindmap_store::Role::Admin).await.unwrap();
+    let token = store.issue_token(&org.id, &user.id, "t").await.unwrap().1.expose().to_owned();
+    let url = format!("https://127.0.0.1:{}", vendor.running.addr.port());
+    let api = blindmap_server::client::ApiClient::new(&url, &vendor.running.fingerprint, &token).unwrap();
+    let (status, _) = refused(api.call::<Value>(Method::GET, "/api/v1/accounts/v2/partners", None, &[]).await);
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let page: Value = api.call(Method::GET, "/api/v1/ecosystem?min_partners=1", None, &[]).await.unwrap();
+    assert_eq!(page["total"], 0, "{page}");
+    let cosells = call(&vendor, Method::GET, "/api/v1/cosell", None).await.unwrap();
+    assert_eq!(cosells["items"].as_array().unwrap().len(), 1);
+}
