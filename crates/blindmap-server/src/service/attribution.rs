@@ -436,12 +436,8 @@ impl Period {
     /// UTC, so `to=2027-04-01` ends as March does): `to` defaults to `now`, `from` to 90 days
     /// before `to`.
     pub(crate) fn parse(from: Option<&str>, to: Option<&str>, now: i64) -> Result<Self, AttributionError> {
-        let to = to.filter(|t| !t.is_empty()).map(|t| parse_time("to", t)).transpose()?.unwrap_or(now);
-        let from = from
-            .filter(|t| !t.is_empty())
-            .map(|t| parse_time("from", t))
-            .transpose()?
-            .unwrap_or(to - DEFAULT_PERIOD_DAYS * DAY_MS);
+        let to = to.map(|t| parse_time("to", t)).transpose()?.unwrap_or(now);
+        let from = from.map(|t| parse_time("from", t)).transpose()?.unwrap_or(to - DEFAULT_PERIOD_DAYS * DAY_MS);
         if from >= to || to - from > MAX_PERIOD_DAYS * DAY_MS {
             return Err(AttributionError::Period);
         }
@@ -810,6 +806,8 @@ mod tests {
         assert!(matches!(Period::parse(Some("2027-04-01"), Some("2027-01-01"), now), Err(AttributionError::Period)));
         assert!(matches!(Period::parse(Some("2027-01-01"), Some("2027-01-01"), now), Err(AttributionError::Period)));
         assert!(matches!(Period::parse(Some("Monday"), None, now), Err(AttributionError::NotATime { .. })));
+        // Given empty is not left out: the API refuses it (the page leaves out what is blank).
+        assert!(matches!(Period::parse(None, Some(""), now), Err(AttributionError::NotATime { .. })));
     }
 
     #[test]
