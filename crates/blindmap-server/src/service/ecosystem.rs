@@ -34,6 +34,7 @@ use blindmap_store::{
 
 use crate::NodeContext;
 use crate::service::cosell::{CoSellError, OnOverlap, create_on_overlap};
+use crate::service::thousands;
 
 /// The priority's formula, as the pages and the API state it.
 pub(crate) const FORMULA: &str = "priority = amount × partners; accounts without an amount come after those with \
@@ -132,21 +133,8 @@ impl Amount {
 
     /// With thousands separators (`48,000.00`).
     pub(crate) fn grouped(self) -> String {
-        format!("{}.{:02}", group(u128::from(self.0 / 100)), self.0 % 100)
+        format!("{}.{:02}", thousands(u128::from(self.0 / 100)), self.0 % 100)
     }
-}
-
-/// `n` with thousands separators.
-fn group(n: u128) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The priority of an account with `partners` partners and `amount`.
@@ -177,7 +165,7 @@ impl Priority {
     /// For people: `96,000.00`, or `2 partners (no amount)`.
     pub(crate) fn text(self) -> String {
         match self {
-            Self::Amount(h) => format!("{}.{:02}", group(h / 100), h % 100),
+            Self::Amount(h) => format!("{}.{:02}", thousands(h / 100), h % 100),
             Self::Partners(n) => format!("{n} (no amount)"),
         }
     }
@@ -558,10 +546,10 @@ fn money_text(currency: &str, minor: i64) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     let abs = u128::from(minor.unsigned_abs());
     if exponent == 0 {
-        return format!("{currency} {sign}{}", group(abs));
+        return format!("{currency} {sign}{}", thousands(abs));
     }
     let unit = 10u128.pow(exponent);
-    format!("{currency} {sign}{}.{:0width$}", group(abs / unit), abs % unit, width = exponent as usize)
+    format!("{currency} {sign}{}.{:0width$}", thousands(abs / unit), abs % unit, width = exponent as usize)
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {

@@ -16,6 +16,20 @@ pub(crate) mod sso;
 pub(crate) mod text;
 pub(crate) mod users;
 
+/// `n` with thousands separators (`1,234,567`), as the pages and the services that word amounts
+/// for people write counts and money.
+pub(crate) fn thousands(n: u128) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A client builder for calls to servers on the public internet (webhook receivers, OpenID
 /// providers): Mozilla's roots through ring, no redirects (an answer cannot send the call on to
 /// where it may not go), no proxy (the addresses checked are the ones connected to), this
