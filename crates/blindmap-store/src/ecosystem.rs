@@ -274,7 +274,7 @@ mod tests {
     use blindmap_records::{Importer, Preset};
 
     use super::*;
-    use crate::{Completion, NewRun, RunId, RunOverlap, RunRole, SharingPolicy, Tier, on_both_backends};
+    use crate::on_both_backends;
 
     const ACCOUNTS: &str = "id,segment,name,country,domain,open_amount\n\
         a1,customers,Acme,DE,acme.example,\"48,000.00\"\n\
@@ -296,43 +296,7 @@ mod tests {
 
     /// A complete run with `p` in which `accounts` overlap (account, own segment, partner segment).
     async fn run(store: &Store, org: &OrgId, dataset: &DatasetId, p: &PartnershipId, accounts: &[(&str, &str, &str)]) {
-        let id = RunId::generate();
-        let sharing = SharingPolicy::default();
-        let new = NewRun {
-            id: &id,
-            org,
-            partnership: p,
-            role: RunRole::Initiator,
-            dataset,
-            started_by: "ada",
-            sharing: &sharing,
-        };
-        store.start_run(&new).await.unwrap();
-        let overlaps = accounts
-            .iter()
-            .enumerate()
-            .map(|(i, (a, own, theirs))| RunOverlap {
-                account_id: (*a).to_owned(),
-                own_segment: (*own).into(),
-                partner_segment: (*theirs).into(),
-                partner_record: Some(i as u32),
-                key_types: vec!["domain".into()],
-                tier: Tier::Confirmed,
-                reason: "confirmed: the domain agrees".into(),
-                fields: Default::default(),
-            })
-            .collect();
-        let completion = Completion {
-            result: serde_json::json!({}),
-            overlaps,
-            transcript: None,
-            audit: vec![],
-            records: 3,
-            events: vec![],
-            session: hex::encode(id.as_str()),
-            orders: vec![],
-        };
-        store.complete_run(org, &id, &completion).await.unwrap();
+        crate::runs::test_runs::complete(store, org, dataset, p, accounts).await;
     }
 
     fn filter(min: u32) -> EcosystemFilter {

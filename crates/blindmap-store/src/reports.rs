@@ -410,10 +410,7 @@ impl Store {
         scope: ReportScope<'_>,
         filter: &ReportFilter,
     ) -> Result<(u64, u64), StoreError> {
-        check_scope(org, scope)?;
-        if let ReportScope::Run(run) = scope
-            && let Some(counts) = self.listed_counts(org, run, filter).await?
-        {
+        if let Some(counts) = self.stored_counts(org, scope, filter).await? {
             return Ok(counts);
         }
         let mut binds = Binds::default();
@@ -436,6 +433,9 @@ impl Store {
         scope: ReportScope<'_>,
         filter: &ReportFilter,
     ) -> Result<u64, StoreError> {
+        if let Some((pairs, _)) = self.stored_counts(org, scope, filter).await? {
+            return Ok(pairs);
+        }
         self.report_count(org, scope, filter, "COUNT(*)").await
     }
 
@@ -453,6 +453,9 @@ impl Store {
         scope: ReportScope<'_>,
         filter: &ReportFilter,
     ) -> Result<u64, StoreError> {
+        if let Some((_, accounts)) = self.stored_counts(org, scope, filter).await? {
+            return Ok(accounts);
+        }
         self.report_count(org, scope, filter, "COUNT(DISTINCT o.account_id)").await
     }
 
@@ -464,16 +467,26 @@ impl Store {
         count: &str,
     ) -> Result<u64, StoreError> {
         check_scope(org, scope)?;
-        if let ReportScope::Run(run) = scope
-            && let Some((pairs, accounts)) = self.listed_counts(org, run, filter).await?
-        {
-            return Ok(if count == "COUNT(*)" { pairs } else { accounts });
-        }
         let mut binds = Binds::default();
         let Selection { from, clauses, .. } = self.report_where(org, scope, filter, &mut binds);
         let sql = format!("SELECT {count} FROM {from} WHERE {clauses}");
         let query = binds.apply_scalar(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)));
         Ok(u64::try_from(query.fetch_one(&self.pool).await?).unwrap_or(0))
+    }
+
+    /// The (pairs, accounts) of `scope` under `filter` without counting rows, where the run's
+    /// stored totals give them (see [`Store::listed_counts`]); checks the scope first.
+    async fn stored_counts(
+        &self,
+        org: &OrgId,
+        scope: ReportScope<'_>,
+        filter: &ReportFilter,
+    ) -> Result<Option<(u64, u64)>, StoreError> {
+        check_scope(org, scope)?;
+        match scope {
+            ReportScope::Run(run) => self.listed_counts(org, run, filter).await,
+            ReportScope::Latest => Ok(None),
+        }
     }
 
     /// `run`'s (pairs, accounts) under `filter` from the totals stored with the run, less what

@@ -743,3 +743,62 @@ impl Store {
         Ok(row.ok_or(StoreError::NotFound("run"))?.get(0))
     }
 }
+
+/// Runs for the store's own unit tests.
+#[cfg(test)]
+pub(crate) mod test_runs {
+    use super::{Completion, NewRun, Run, RunOverlap, RunRole, Tier};
+    use crate::Store;
+    use crate::ids::{DatasetId, OrgId, PartnershipId, RunId};
+    use crate::partnerships::SharingPolicy;
+
+    /// Starts and completes a run of `org`'s on `dataset` with `partnership` in which each
+    /// `(account, own segment, partner segment)` overlaps a partner record, confirmed by its
+    /// domain; the run as stored.
+    pub(crate) async fn complete(
+        store: &Store,
+        org: &OrgId,
+        dataset: &DatasetId,
+        partnership: &PartnershipId,
+        overlaps: &[(&str, &str, &str)],
+    ) -> Run {
+        let id = RunId::generate();
+        let sharing = SharingPolicy::default();
+        let new = NewRun {
+            id: &id,
+            org,
+            partnership,
+            role: RunRole::Initiator,
+            dataset,
+            started_by: "ada",
+            sharing: &sharing,
+        };
+        store.start_run(&new).await.unwrap();
+        let overlaps = overlaps
+            .iter()
+            .enumerate()
+            .map(|(i, (a, own, theirs))| RunOverlap {
+                account_id: (*a).to_owned(),
+                own_segment: (*own).into(),
+                partner_segment: (*theirs).into(),
+                partner_record: Some(u32::try_from(i).unwrap()),
+                key_types: vec!["domain".into()],
+                tier: Tier::Confirmed,
+                reason: "confirmed: the domain agrees".into(),
+                fields: Default::default(),
+            })
+            .collect::<Vec<_>>();
+        let completion = Completion {
+            result: serde_json::json!({}),
+            records: overlaps.len() as u64,
+            overlaps,
+            transcript: None,
+            audit: vec![],
+            events: vec![],
+            session: hex::encode(id.as_str()),
+            orders: vec![],
+        };
+        store.complete_run(org, &id, &completion).await.unwrap();
+        store.run(org, &id).await.unwrap()
+    }
+}

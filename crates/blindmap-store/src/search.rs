@@ -108,10 +108,7 @@ mod tests {
     use blindmap_records::{Importer, Preset};
 
     use super::*;
-    use crate::{
-        Completion, NewRun, OrgId, PartnershipId, ReportFilter, Run, RunId, RunOverlap, RunRole, SharingPolicy,
-        on_both_backends,
-    };
+    use crate::{OrgId, PartnershipId, ReportFilter, Run, on_both_backends};
 
     const ACCOUNTS: &str = "id,segment,name,country,domain\n\
         a1,customers,Müller GmbH,DE,mueller.example\n\
@@ -128,44 +125,9 @@ mod tests {
         let dataset = store.import_dataset(&org, "a.csv", "generic", importer.unwrap()).await.unwrap();
         let p = PartnershipId::generate();
         store.create_partnership(&p, &org, "Partner", "https://p", "sha256:aa", "pt_ref").await.unwrap();
-        let id = RunId::generate();
-        let sharing = SharingPolicy::default();
-        let new = NewRun {
-            id: &id,
-            org: &org,
-            partnership: &p,
-            role: RunRole::Initiator,
-            dataset: &dataset.id,
-            started_by: "ada",
-            sharing: &sharing,
-        };
-        store.start_run(&new).await.unwrap();
-        let overlaps = ["a1", "a2", "a3", "a4", "a5", "Ü-7"]
-            .iter()
-            .enumerate()
-            .map(|(i, a)| RunOverlap {
-                account_id: (*a).to_owned(),
-                own_segment: "customers".into(),
-                partner_segment: "customers".into(),
-                partner_record: Some(i as u32),
-                key_types: vec!["domain".into()],
-                tier: crate::Tier::Confirmed,
-                reason: "confirmed: the domain agrees".into(),
-                fields: Default::default(),
-            })
-            .collect();
-        let completion = Completion {
-            result: serde_json::json!({}),
-            overlaps,
-            transcript: None,
-            audit: vec![],
-            records: 6,
-            events: vec![],
-            session: "00".into(),
-            orders: vec![],
-        };
-        store.complete_run(&org, &id, &completion).await.unwrap();
-        let run = store.run(&org, &id).await.unwrap();
+        let every: Vec<_> =
+            ["a1", "a2", "a3", "a4", "a5", "Ü-7"].iter().map(|a| (*a, "customers", "customers")).collect();
+        let run = crate::runs::test_runs::complete(store, &org, &dataset.id, &p, &every).await;
         (org, run)
     }
 

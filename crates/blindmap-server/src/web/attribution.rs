@@ -142,8 +142,10 @@ pub(super) async fn summary_page(
     let chrome = signed.chrome(&state).await?.at("/attribution");
     let (from, to) = (form.from.trim(), form.to.trim());
     // A blank date field is the default, as if the form had left it out.
-    let given = |text: &str| !text.is_empty();
-    let period = match Period::parse(Some(from).filter(|t| given(t)), Some(to).filter(|t| given(t)), crate::now_ms()) {
+    fn given(text: &str) -> Option<&str> {
+        Some(text).filter(|t| !t.is_empty())
+    }
+    let period = match Period::parse(given(from), given(to), crate::now_ms()) {
         Ok(p) => p,
         Err(e) => {
             let (status, text) = ApiError::from(e).status_and_detail();

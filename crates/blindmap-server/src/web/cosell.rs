@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use blindmap_cosell::cosell::{Edit, Party, Status};
 use blindmap_cosell::money::{Currency, Money};
-use blindmap_store::{OrgId, PartnershipId, Role, StoredCoSell};
+use blindmap_store::{PartnershipId, Role, StoredCoSell};
 
 use super::format::named;
 use super::session::{Signed, bad_request};
@@ -61,14 +61,6 @@ pub(super) struct CoSellsPage {
     pub(super) listed: u32,
 }
 
-async fn account_names(
-    state: &AppState,
-    org: &OrgId,
-    records: &[StoredCoSell],
-) -> Result<BTreeMap<String, String>, PageError> {
-    Ok(cosell::account_names(&state.store, org, records).await?)
-}
-
 fn account_of(s: &StoredCoSell, names: &BTreeMap<String, String>) -> String {
     match cosell::mine(s).account.value.as_deref() {
         Some(id) => named(id, names),
@@ -83,7 +75,7 @@ pub(super) async fn cosells_page(State(state): State<AppState>, signed: Signed) 
     records.truncate(LISTED as usize);
     let partners: BTreeMap<PartnershipId, String> =
         state.store.partnerships(org).await?.into_iter().map(|p| (p.id, p.partner_name)).collect();
-    let names = account_names(&state, org, &records).await?;
+    let names = cosell::account_names(&state.store, org, &records).await?;
     let groups = STATUSES
         .iter()
         .map(|status| Group {
@@ -167,7 +159,7 @@ async fn record_view(
     let org = signed.org();
     let stored = state.store.cosell(org, id).await?;
     let partner = state.store.partnership(org, &stored.partnership).await?.partner_name;
-    let names = account_names(state, org, std::slice::from_ref(&stored)).await?;
+    let names = cosell::account_names(&state.store, org, std::slice::from_ref(&stored)).await?;
     let theirs = match stored.party {
         Party::A => &stored.record.b,
         Party::B => &stored.record.a,
