@@ -4,7 +4,7 @@
 
 #![cfg(unix)]
 
-use crate::corrections_cli::{Served, text};
+use crate::corrections_cli::{Served, pair_sharing_overlaps, text};
 
 #[test]
 fn the_ecosystem_and_which_partner_to_bring_from_the_command_line() {
@@ -24,14 +24,7 @@ fn the_ecosystem_and_which_partner_to_bring_from_the_command_line() {
         "id,segment,name,country,domain\np1,customers,Acme Corp,US,acme.com\np2,prospects,Globex,US,globex.com\n",
     )
     .unwrap();
-    vendor.ok(&["datasets", "import", "v.csv"], dir);
-    partner.ok(&["datasets", "import", "p.csv"], dir);
-    let invite = vendor.ok(&["partner", "invite"], dir);
-    let code = invite.lines().find(|l| l.starts_with("bminvite1.")).unwrap().to_owned();
-    partner.ok(&["partner", "accept", &code], dir);
-    let overlaps = ["--rule", "*:*=overlaps", "--threshold", "1", "--min-segment", "1"];
-    partner.ok(&[&["partner", "sharing", "Vendor"][..], &overlaps].concat(), dir);
-    vendor.ok(&[&["partner", "sharing", "Partner"][..], &overlaps].concat(), dir);
+    pair_sharing_overlaps(&vendor, &partner, dir);
     vendor.ok(&["match", "--partner", "Partner", "--json"], dir);
 
     // One partner: none at the default minimum of two; both at one, Globex first (120,000 × 1).

@@ -60,6 +60,20 @@ impl Served {
     }
 }
 
+/// Imports `v.csv` into the vendor's node and `p.csv` into the partner's (files in `dir`), pairs
+/// them (the vendor invites, the partner accepts), and has each share overlapping accounts of
+/// every segment with the other (threshold and smallest segment 1).
+pub(crate) fn pair_sharing_overlaps(vendor: &Served, partner: &Served, dir: &Path) {
+    vendor.ok(&["datasets", "import", "v.csv"], dir);
+    partner.ok(&["datasets", "import", "p.csv"], dir);
+    let invite = vendor.ok(&["partner", "invite"], dir);
+    let code = invite.lines().find(|l| l.starts_with("bminvite1.")).unwrap().to_owned();
+    partner.ok(&["partner", "accept", &code], dir);
+    let overlaps = ["--rule", "*:*=overlaps", "--threshold", "1", "--min-segment", "1"];
+    partner.ok(&[&["partner", "sharing", "Vendor"][..], &overlaps].concat(), dir);
+    vendor.ok(&[&["partner", "sharing", "Partner"][..], &overlaps].concat(), dir);
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.server.kill();
@@ -84,14 +98,7 @@ fn corrections_from_the_command_line() {
         format!("{header}p1,customers,Acme Corp,US,acme.com\np2,customers,Globex,US,globex.com\n"),
     )
     .unwrap();
-    vendor.ok(&["datasets", "import", "v.csv"], dir);
-    partner.ok(&["datasets", "import", "p.csv"], dir);
-    let invite = vendor.ok(&["partner", "invite"], dir);
-    let code = invite.lines().find(|l| l.starts_with("bminvite1.")).unwrap().to_owned();
-    partner.ok(&["partner", "accept", &code], dir);
-    let overlaps = ["--rule", "*:*=overlaps", "--threshold", "1", "--min-segment", "1"];
-    partner.ok(&[&["partner", "sharing", "Vendor"][..], &overlaps].concat(), dir);
-    vendor.ok(&[&["partner", "sharing", "Partner"][..], &overlaps].concat(), dir);
+    pair_sharing_overlaps(&vendor, &partner, dir);
     let learned = |node: &Served, partner_name: &str| -> serde_json::Value {
         let out = node.ok(&["match", "--partner", partner_name, "--json"], dir);
         let run: serde_json::Value = serde_json::from_str(&out).unwrap();
