@@ -90,6 +90,8 @@ pub struct Store {
     backend: Backend,
     /// Seals and opens secrets at rest; none until [`Store::with_secrets`].
     secrets: Option<std::sync::Arc<Keyring>>,
+    /// Totals of lists across partners, counted once per state (see `reports.rs`).
+    totals: std::sync::Arc<reports::Totals>,
 }
 
 impl Store {
@@ -144,7 +146,7 @@ impl Store {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
         MIGRATOR.run(&pool).await.map_err(StoreError::Migrate)?;
-        let store = Self { pool, backend, secrets: None };
+        let store = Self { pool, backend, secrets: None, totals: std::sync::Arc::default() };
         store.fill_search_text().await?;
         Ok(store)
     }

@@ -248,7 +248,7 @@ fn contains_pattern(text: &str) -> String {
 
 impl Store {
     /// The SQL of an account's owner (a field of its JSON), per backend.
-    fn owner_sql(&self) -> &'static str {
+    pub(crate) fn owner_sql(&self) -> &'static str {
         match self.backend {
             Backend::Sqlite => "json_extract(a.fields, '$.owner')",
             Backend::Postgres => "(a.fields::json ->> 'owner')",
@@ -383,11 +383,17 @@ impl Store {
         limit: u32,
     ) -> Result<(Vec<ReportRow>, u64), StoreError> {
         let total = self.report_pairs_in(org, scope, filter).await?;
-        Ok((self.report_rows_in(org, scope, filter, offset, limit).await?, total))
+        Ok((self.report_rows_in(org, scope, filter, offset, limit, Some(total)).await?, total))
     }
 
     /// A page of the overlaps in `scope` as a report lists them, without counting them (see
-    /// [`Store::report_counts_in`]).
+    /// [`Store::report_counts_in`]). `total`, the rows' count under `filter` where the caller
+    /// has it, lets a page past the middle of a run's list be read from its end.
+    ///
+    /// What a page costs: one run's list by name walks an index (from whichever end is nearer);
+    /// the list across partners reads each partner's first `offset + limit` rows in the order and
+    /// merges them in the database, or, by partner, walks the partners skipping whole lists by
+    /// their counts. Other orders sort the rows a filter selects.
     pub async fn report_rows_in(
         &self,
         org: &OrgId,
@@ -395,11 +401,133 @@ impl Store {
         filter: &ReportFilter,
         offset: u64,
         limit: u32,
+        total: Option<u64>,
     ) -> Result<Vec<ReportRow>, StoreError> {
         check_scope(org, scope)?;
-        let (sql, binds) = self.report_select(org, scope, filter, offset, i64::from(limit));
+        match scope {
+            ReportScope::Run(run) => self.run_rows(org, run, filter, offset, limit, total).await,
+            ReportScope::Latest if filter.sort == ReportSort::Partner => {
+                self.rows_by_partner(org, filter, offset, limit).await
+            }
+            ReportScope::Latest => self.latest_rows(org, filter, offset, limit).await,
+        }
+    }
+
+    /// A page of one run's list.
+    async fn run_rows(
+        &self,
+        org: &OrgId,
+        run: &Run,
+        filter: &ReportFilter,
+        offset: u64,
+        limit: u32,
+        total: Option<u64>,
+    ) -> Result<Vec<ReportRow>, StoreError> {
+        let scope = ReportScope::Run(run);
+        // By name, every tie is broken in the same direction: the order read backwards is the
+        // reverse order, and a page nearer the end is read from there.
+        if let Some(total) = total.filter(|t| filter.sort == ReportSort::Account && offset > t / 2 && offset < *t) {
+            let take = u64::from(limit).min(total - offset);
+            let backwards = ReportFilter { descending: !filter.descending, ..filter.clone() };
+            let mut binds = Binds::default();
+            let sql = self.report_select(org, scope, &backwards, &mut binds, None, Some((total - offset - take, take)));
+            let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&self.pool).await?;
+            return rows.iter().rev().map(|r| report_row(r, scope)).collect();
+        }
+        let mut binds = Binds::default();
+        let sql = self.report_select(org, scope, filter, &mut binds, None, Some((offset, u64::from(limit))));
         let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&self.pool).await?;
         rows.iter().map(|r| report_row(r, scope)).collect()
+    }
+
+    /// A page of the list across partners in any order but the partner's: each partner's first
+    /// `offset + limit` rows in that order (an index walk by name), merged in one statement so
+    /// that the database's own ordering of text decides throughout.
+    async fn latest_rows(
+        &self,
+        org: &OrgId,
+        filter: &ReportFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<ReportRow>, StoreError> {
+        let runs = self.latest_in(org, filter).await?;
+        if runs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut binds = Binds::default();
+        let reach = offset.saturating_add(u64::from(limit));
+        let mut parts = Vec::new();
+        for (i, (run, previous)) in runs.iter().enumerate() {
+            let one = ReportFilter { previous: previous.clone(), partnership: None, ..filter.clone() };
+            let label = (
+                format!("CAST({} AS TEXT)", binds.text(run.partnership.as_str())),
+                format!("CAST({} AS TEXT)", binds.text(run.partner_name.as_str())),
+            );
+            let sql = self.report_select(org, ReportScope::Run(run), &one, &mut binds, Some(label), Some((0, reach)));
+            parts.push(format!("SELECT * FROM ({sql}) s{i}"));
+        }
+        let direction = if filter.descending { "DESC" } else { "ASC" };
+        let ties = if filter.sort == ReportSort::Account { direction } else { "ASC" };
+        let (limit_p, offset_p) = (binds.int(i64::from(limit)), binds.int(i64::try_from(offset).unwrap_or(i64::MAX)));
+        // Columns by position: the sort key (19), the account (1), the partner's segment (5) and
+        // record (6), the partnership (17).
+        let sql = format!(
+            "{} ORDER BY 19 {direction}, 1 {ties}, 5 {ties}, 6 {ties}, 17 LIMIT {limit_p} OFFSET {offset_p}",
+            parts.join(" UNION ALL ")
+        );
+        let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| report_row(r, ReportScope::Latest)).collect()
+    }
+
+    /// A page of the list across partners by partner: the partners in their names' order (or
+    /// its reverse), each one's rows by account name, whole lists skipped by their counts.
+    async fn rows_by_partner(
+        &self,
+        org: &OrgId,
+        filter: &ReportFilter,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<ReportRow>, StoreError> {
+        let mut runs = self.latest_in(org, filter).await?;
+        if filter.descending {
+            runs.reverse();
+        }
+        let (mut skip, mut rows) = (offset, Vec::new());
+        for (run, previous) in &runs {
+            let one = ReportFilter {
+                previous: previous.clone(),
+                partnership: None,
+                sort: ReportSort::Account,
+                descending: false,
+                ..filter.clone()
+            };
+            let n = self.report_pairs_in(org, ReportScope::Run(run), &one).await?;
+            if skip >= n {
+                skip -= n;
+                continue;
+            }
+            let want = limit - u32::try_from(rows.len()).unwrap_or(limit);
+            let page = self.run_rows(org, run, &one, skip, want, Some(n)).await?;
+            rows.extend(page.into_iter().map(|mut row| {
+                row.partner_name.clone_from(&run.partner_name);
+                row
+            }));
+            skip = 0;
+            if rows.len() >= limit as usize {
+                break;
+            }
+        }
+        Ok(rows)
+    }
+
+    /// The latest complete runs a list across partners reads under `filter` (one partner's
+    /// only, when it names one), each with the run before it.
+    async fn latest_in(&self, org: &OrgId, filter: &ReportFilter) -> Result<Vec<(Run, Option<RunId>)>, StoreError> {
+        let mut runs = self.latest_complete_runs(org).await?;
+        if let Some(p) = &filter.partnership {
+            runs.retain(|(run, _)| &run.partnership == p);
+        }
+        Ok(runs)
     }
 
     /// How many rows (pairs) the report of `scope` under `filter` has, and how many distinct
@@ -483,10 +611,121 @@ impl Store {
         filter: &ReportFilter,
     ) -> Result<Option<(u64, u64)>, StoreError> {
         check_scope(org, scope)?;
-        match scope {
-            ReportScope::Run(run) => self.listed_counts(org, run, filter).await,
-            ReportScope::Latest => Ok(None),
+        match (scope, &filter.gone_from) {
+            (ReportScope::Run(run), None) => self.listed_counts(org, run, filter).await,
+            (ReportScope::Run(run), Some(later)) => self.lost_counts(org, run, later, filter).await,
+            (ReportScope::Latest, _) => self.latest_counts(org, filter).await,
         }
+    }
+
+    /// The (pairs, accounts) of `run`'s rows whose account the `later` run has nowhere (the
+    /// accounts lost since `run`), from the totals stored with `later` when `run` is the one it
+    /// was compared with, less what corrections hide, read from the corrected accounts' rows;
+    /// for a filter that selects nothing else. `None` when the rows must be counted.
+    async fn lost_counts(
+        &self,
+        org: &OrgId,
+        run: &Run,
+        later: &RunId,
+        filter: &ReportFilter,
+    ) -> Result<Option<(u64, u64)>, StoreError> {
+        let only_lost = ReportFilter { gone_from: None, ..filter.clone() };
+        if !plain(&only_lost)
+            || filter.tier.is_some()
+            || filter.partnership.as_ref().is_some_and(|p| *p != run.partnership)
+        {
+            return Ok(None);
+        }
+        let stored = sqlx::query(
+            "SELECT lost_since, lost_pairs, lost_accounts FROM match_runs WHERE id = $1 AND org_id = $2 \
+             AND partnership_id = $3",
+        )
+        .bind(later.as_str())
+        .bind(org.as_str())
+        .bind(run.partnership.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(stored) = stored else { return Ok(None) };
+        if stored.get::<Option<String>, _>(0).as_deref() != Some(run.id.as_str()) {
+            return Ok(None);
+        }
+        let count = |i: usize| stored.get::<Option<i64>, _>(i).and_then(|n| u64::try_from(n).ok());
+        let (Some(pairs), Some(accounts)) = (count(1), count(2)) else { return Ok(None) };
+        let sql = format!(
+            "SELECT o.account_id, CASE WHEN {} THEN 1 ELSE 0 END FROM run_overlaps o WHERE o.run_id = $3 \
+             AND o.account_id IN (SELECT mc.account_id FROM match_corrections mc WHERE mc.org_id = $1 \
+             AND mc.partnership_id = $2 AND mc.removed_at IS NULL) \
+             AND NOT EXISTS (SELECT 1 FROM run_overlaps g WHERE g.run_id = $4 AND g.account_id = o.account_id)",
+            self.corrected_sql("$1", "$2")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(org.as_str())
+            .bind(run.partnership.as_str())
+            .bind(run.id.as_str())
+            .bind(later.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        let (hidden_pairs, hidden_accounts) =
+            hidden(rows.iter().map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1) == 1)));
+        Ok(Some((pairs.saturating_sub(hidden_pairs), accounts.saturating_sub(hidden_accounts))))
+    }
+
+    /// The (pairs, accounts) of the list across partners under a filter that selects by
+    /// partner and tier (all, or confirmed) at most: one partner's from its run's stored totals;
+    /// several partners' counted once per set of latest runs and state of the corrections, and
+    /// kept (an account overlapping with several partners is one account: the rows must be
+    /// read). `None` when the rows must be counted.
+    async fn latest_counts(&self, org: &OrgId, filter: &ReportFilter) -> Result<Option<(u64, u64)>, StoreError> {
+        if !plain(filter) || filter.tier == Some(Tier::Possible) {
+            return Ok(None);
+        }
+        let runs = self.latest_in(org, filter).await?;
+        match runs.as_slice() {
+            [] => return Ok(Some((0, 0))),
+            [(run, _)] => return self.listed_counts(org, run, filter).await,
+            _ => {}
+        }
+        let corrections = sqlx::query(
+            "SELECT COUNT(*), COUNT(removed_at), COALESCE(MAX(created_at), 0), COALESCE(MAX(removed_at), 0) \
+             FROM match_corrections WHERE org_id = $1",
+        )
+        .bind(org.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        let mut key = format!(
+            "{org}|{:?}|{}/{}/{}/{}",
+            filter.tier,
+            corrections.get::<i64, _>(0),
+            corrections.get::<i64, _>(1),
+            corrections.get::<i64, _>(2),
+            corrections.get::<i64, _>(3)
+        );
+        for (run, _) in &runs {
+            key.push('|');
+            key.push_str(run.id.as_str());
+        }
+        if let Some(counts) = self.totals.get(&key) {
+            return Ok(Some(counts));
+        }
+        let mut binds = Binds::default();
+        let Selection { from, clauses, .. } = self.report_where(org, ReportScope::Latest, filter, &mut binds);
+        let sql = format!("SELECT COUNT(*), COUNT(DISTINCT o.account_id) FROM {from} WHERE {clauses}");
+        let row = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?;
+        let count = |i: usize| u64::try_from(row.get::<i64, _>(i)).unwrap_or(0);
+        let counts = (count(0), count(1));
+        self.totals.put(key, counts);
+        Ok(Some(counts))
+    }
+
+    /// Counts what the pages across partners show first (all matches and confirmed ones), so
+    /// that the first reader after a run completes or a correction is made does not wait for
+    /// it: what a node does after each run.
+    pub async fn warm_lists(&self, org: &OrgId) -> Result<(), StoreError> {
+        for tier in [None, Some(Tier::Confirmed)] {
+            let filter = ReportFilter { tier, ..ReportFilter::default() };
+            self.latest_counts(org, &filter).await?;
+        }
+        Ok(())
     }
 
     /// `run`'s (pairs, accounts) under `filter` from the totals stored with the run, less what
@@ -499,15 +738,7 @@ impl Store {
         filter: &ReportFilter,
     ) -> Result<Option<(u64, u64)>, StoreError> {
         let Some(listed) = run.listed else { return Ok(None) };
-        let plain = filter.own_segment.is_none()
-            && filter.partner_segment.is_none()
-            && filter.owner.is_none()
-            && filter.account.is_none()
-            && filter.search.as_deref().is_none_or(|q| q.trim().is_empty())
-            && filter.partner_fields.iter().all(|(_, text)| text.trim().is_empty())
-            && filter.partnership.as_ref().is_none_or(|p| *p == run.partnership)
-            && !filter.new_only
-            && filter.gone_from.is_none();
+        let plain = plain(filter) && filter.partnership.as_ref().is_none_or(|p| *p == run.partnership);
         let (pairs, accounts, counted) = match filter.tier {
             _ if !plain => return Ok(None),
             None => (listed.pairs, listed.accounts, None),
@@ -566,7 +797,8 @@ impl Store {
     ) -> Result<u64, StoreError> {
         use futures_util::TryStreamExt;
         check_scope(org, scope)?;
-        let (sql, binds) = self.report_select(org, scope, filter, 0, i64::MAX);
+        let mut binds = Binds::default();
+        let sql = self.report_select(org, scope, filter, &mut binds, None, None);
         let mut rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch(&self.pool);
         let mut n = 0;
         while let Some(row) = rows.try_next().await? {
@@ -576,60 +808,88 @@ impl Store {
         Ok(n)
     }
 
-    /// The SELECT of a report page and its parameters.
+    /// The SELECT of a report's rows, its parameters taken into `binds`: a page (`page`: offset
+    /// and rows) or every row. A run's rows are labelled with its partnership and partner name
+    /// by `label` (SQL) where given. The last column is the order's first key.
     fn report_select(
         &self,
         org: &OrgId,
         scope: ReportScope<'_>,
         filter: &ReportFilter,
-        offset: u64,
-        limit: i64,
-    ) -> (String, Binds) {
-        let mut binds = Binds::default();
-        let Selection { from, clauses, previous, partner } = self.report_where(org, scope, filter, &mut binds);
+        binds: &mut Binds,
+        label: Option<(String, String)>,
+        page: Option<(u64, u64)>,
+    ) -> String {
+        let Selection { from, clauses, previous, partner } = self.report_where(org, scope, filter, binds);
         let owner = self.owner_sql();
         let direction = if filter.descending { "DESC" } else { "ASC" };
-        let order = match &filter.sort {
-            ReportSort::Account => {
-                format!("LOWER(COALESCE(a.display_name, o.account_id)) {direction}, o.account_id {direction}")
+        let (key, order) = match &filter.sort {
+            // Every tie in the same direction: an index on (run, name, account, partner segment,
+            // record) walks this order both ways.
+            ReportSort::Account => (
+                "o.sort_name".to_owned(),
+                format!(
+                    "o.sort_name {direction}, o.account_id {direction}, o.partner_segment {direction}, \
+                     o.partner_record {direction}"
+                ),
+            ),
+            ReportSort::OwnSegment => ("o.own_segment".to_owned(), format!("o.own_segment {direction}, o.account_id")),
+            ReportSort::PartnerSegment => {
+                ("o.partner_segment".to_owned(), format!("o.partner_segment {direction}, o.account_id"))
             }
-            ReportSort::OwnSegment => format!("o.own_segment {direction}, o.account_id"),
-            ReportSort::PartnerSegment => format!("o.partner_segment {direction}, o.account_id"),
-            ReportSort::Owner => format!("COALESCE({owner}, '') {direction}, o.account_id"),
+            ReportSort::Owner => {
+                let key = format!("COALESCE({owner}, '')");
+                (key.clone(), format!("{key} {direction}, o.account_id"))
+            }
             ReportSort::Partner => match &partner {
-                Some((_, name)) => format!("{name} {direction}, o.account_id"),
-                None => "o.account_id".to_owned(),
+                Some((_, name)) => (name.clone(), format!("{name} {direction}, o.account_id")),
+                None => ("o.account_id".to_owned(), "o.account_id".to_owned()),
             },
             ReportSort::PartnerField(field) if is_field_name(field) => {
-                let value = self.partner_field_sql(field, &mut binds);
-                format!("LOWER(COALESCE({value}, '')) {direction}, o.account_id")
+                let key = format!("LOWER(COALESCE({}, ''))", self.partner_field_sql(field, binds));
+                (key.clone(), format!("{key} {direction}, o.account_id"))
             }
-            ReportSort::PartnerField(_) => "o.account_id".to_owned(),
+            ReportSort::PartnerField(_) => ("o.account_id".to_owned(), "o.account_id".to_owned()),
         };
-        let new_sql = match previous.map(|p| p.sql(&mut binds)) {
+        let order = if filter.sort == ReportSort::Account {
+            order
+        } else {
+            format!("{order}, o.partner_segment, o.partner_record")
+        };
+        let new_sql = match previous.map(|p| p.sql(binds)) {
             Some(before) => {
                 format!("CASE WHEN {before} IS NULL THEN NULL WHEN {} THEN 0 ELSE 1 END", earlier_overlap(&before))
             }
             None => "NULL".to_owned(),
         };
-        let (partnership, partner_name) = partner.unwrap_or_else(|| ("o.run_id".to_owned(), "o.run_id".to_owned()));
-        let (org_p, partnership_p) = (binds.text(org.as_str()), partnership.clone());
+        // One type whether or not there is a run to compare with (the list across partners
+        // unites runs of both kinds).
+        let new_sql = format!("CAST({new_sql} AS BIGINT)");
+        let cosell_partnership = match scope {
+            ReportScope::Run(run) => binds.text(run.partnership.as_str()),
+            ReportScope::Latest => "r.partnership_id".to_owned(),
+        };
+        let (partnership, partner_name) =
+            label.or(partner).unwrap_or_else(|| ("o.run_id".to_owned(), "o.run_id".to_owned()));
+        let org_p = binds.text(org.as_str());
         let cosell = format!(
             "(SELECT c.id || ' ' || c.status FROM cosell_records c WHERE c.org_id = {org_p} \
-             AND c.partnership_id = {} AND c.own_account = o.account_id ORDER BY c.updated_at DESC LIMIT 1)",
-            match scope {
-                ReportScope::Run(run) => binds.text(run.partnership.as_str()),
-                ReportScope::Latest => partnership_p,
-            }
+             AND c.partnership_id = {cosell_partnership} AND c.own_account = o.account_id \
+             ORDER BY c.updated_at DESC LIMIT 1)"
         );
-        let (limit_p, offset_p) = (binds.int(limit), binds.int(i64::try_from(offset).unwrap_or(i64::MAX)));
-        let sql = format!(
+        let paging = match page {
+            Some((offset, rows)) => format!(
+                " LIMIT {} OFFSET {}",
+                binds.int(i64::try_from(rows).unwrap_or(i64::MAX)),
+                binds.int(i64::try_from(offset).unwrap_or(i64::MAX))
+            ),
+            None => String::new(),
+        };
+        format!(
             "SELECT o.account_id, a.display_name, o.own_segment, {owner}, o.partner_segment, o.partner_record, \
              o.key_types, o.fields, a.domains, a.duns, a.name, a.country, {cosell}, {new_sql}, o.tier, o.reason, \
-             {partnership}, {partner_name} FROM {from} WHERE {clauses} \
-             ORDER BY {order}, o.partner_segment, o.partner_record LIMIT {limit_p} OFFSET {offset_p}"
-        );
-        (sql, binds)
+             {partnership}, {partner_name}, {key} FROM {from} WHERE {clauses} ORDER BY {order}{paging}"
+        )
     }
 
     /// Per cell of `run`'s matrix (own segment, partner segment), how many of this side's
@@ -639,6 +899,9 @@ impl Store {
     pub async fn report_cells(&self, org: &OrgId, run: &Run) -> Result<Vec<CellTiers>, StoreError> {
         if &run.org != org {
             return Err(StoreError::NotFound("run"));
+        }
+        if let Some(cells) = self.stored_cells(run).await? {
+            return Ok(cells);
         }
         let sql = format!(
             "SELECT own_segment, partner_segment, best, COUNT(*) FROM (SELECT o.own_segment, o.partner_segment, \
@@ -671,14 +934,101 @@ impl Store {
         Ok(cells.into_values().collect())
     }
 
+    /// `run`'s cells as stored with it, less what corrections hide: the corrected accounts'
+    /// rows are read, each one's best tier per cell taken off and what is left of it put back.
+    /// `None` for a run stored before cells were.
+    async fn stored_cells(&self, run: &Run) -> Result<Option<Vec<CellTiers>>, StoreError> {
+        let stored: Option<String> = sqlx::query_scalar("SELECT listed_cells FROM match_runs WHERE id = $1")
+            .bind(run.id.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        let Some(stored) = stored else { return Ok(None) };
+        let stored: Vec<(String, String, u64, u64)> =
+            serde_json::from_str(&stored).map_err(|_| StoreError::Corrupt("match_runs.listed_cells"))?;
+        let mut cells: BTreeMap<(String, String), (u64, u64)> =
+            stored.into_iter().map(|(own, partner, c, p)| ((own, partner), (c, p))).collect();
+        let sql = format!(
+            "SELECT o.own_segment, o.partner_segment, o.account_id, o.tier, CASE WHEN {} THEN 1 ELSE 0 END \
+             FROM run_overlaps o WHERE o.run_id = $3 AND o.account_id IN (SELECT mc.account_id \
+             FROM match_corrections mc WHERE mc.org_id = $1 AND mc.partnership_id = $2 AND mc.removed_at IS NULL)",
+            self.corrected_sql("$1", "$2")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(run.org.as_str())
+            .bind(run.partnership.as_str())
+            .bind(run.id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        // Per corrected account and cell: whether it was confirmed there, and what it is now
+        // (nothing when every row is hidden, else whether a shown row is confirmed).
+        let mut corrected: BTreeMap<(String, String, String), (bool, Option<bool>)> = BTreeMap::new();
+        for r in &rows {
+            let confirmed =
+                Tier::parse(&r.get::<String, _>(3)).ok_or(StoreError::Corrupt("run_overlaps.tier"))? == Tier::Confirmed;
+            let hidden = r.get::<i64, _>(4) == 1;
+            let entry = corrected.entry((r.get(0), r.get(1), r.get(2))).or_default();
+            entry.0 |= confirmed;
+            if !hidden {
+                entry.1 = Some(entry.1.unwrap_or(false) || confirmed);
+            }
+        }
+        for ((own, partner, _), (was, now)) in corrected {
+            let cell = cells.entry((own, partner)).or_default();
+            let (confirmed, possible) = cell;
+            let before = if was { &mut *confirmed } else { &mut *possible };
+            *before = before.saturating_sub(1);
+            match now {
+                Some(true) => *confirmed += 1,
+                Some(false) => *possible += 1,
+                None => {}
+            }
+        }
+        Ok(Some(
+            cells
+                .into_iter()
+                .filter(|(_, (c, p))| c + p > 0)
+                .map(|((own_segment, partner_segment), (confirmed, possible))| CellTiers {
+                    own_segment,
+                    partner_segment,
+                    confirmed,
+                    possible,
+                })
+                .collect(),
+        ))
+    }
+
     /// The owners of `run`'s overlapping accounts, sorted: what a report filters by.
     pub async fn report_owners(&self, org: &OrgId, run: &Run) -> Result<Vec<String>, StoreError> {
         self.report_owners_in(org, ReportScope::Run(run)).await
     }
 
     /// The owners of the overlapping accounts in `scope`, sorted.
+    /// Stored with each run (as the match listed them: an owner whose every overlap a correction
+    /// hides is still offered), else read from its rows.
     pub async fn report_owners_in(&self, org: &OrgId, scope: ReportScope<'_>) -> Result<Vec<String>, StoreError> {
         check_scope(org, scope)?;
+        let runs = match scope {
+            ReportScope::Run(run) => vec![run.id.clone()],
+            ReportScope::Latest => self.latest_complete_runs(org).await?.into_iter().map(|(r, _)| r.id).collect(),
+        };
+        let mut owners = std::collections::BTreeSet::new();
+        let mut stored = true;
+        for id in &runs {
+            let listed: Option<String> = sqlx::query_scalar("SELECT listed_owners FROM match_runs WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+            let Some(listed) = listed else {
+                stored = false;
+                break;
+            };
+            let listed: Vec<String> =
+                serde_json::from_str(&listed).map_err(|_| StoreError::Corrupt("match_runs.listed_owners"))?;
+            owners.extend(listed);
+        }
+        if stored {
+            return Ok(owners.into_iter().collect());
+        }
         let mut binds = Binds::default();
         let Selection { from, clauses, .. } = self.report_where(org, scope, &ReportFilter::default(), &mut binds);
         let sql = format!("SELECT DISTINCT {} FROM {from} WHERE {clauses}", self.owner_sql());
@@ -701,6 +1051,55 @@ impl Store {
             rows.into_iter().map(|row| (row.partnership.clone(), row.partner_name.clone(), row)).collect();
         out.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(out)
+    }
+}
+
+/// Of rows (account, hidden by a correction): how many are hidden, and how many accounts have
+/// every row hidden.
+fn hidden(rows: impl Iterator<Item = (String, bool)>) -> (u64, u64) {
+    let mut pairs = 0;
+    let mut shown: BTreeMap<String, bool> = BTreeMap::new();
+    for (account, is_hidden) in rows {
+        pairs += u64::from(is_hidden);
+        *shown.entry(account).or_default() |= !is_hidden;
+    }
+    (pairs, shown.values().filter(|s| !**s).count() as u64)
+}
+
+/// Whether `filter` selects by partner and tier at most: what stored totals can answer.
+fn plain(filter: &ReportFilter) -> bool {
+    filter.own_segment.is_none()
+        && filter.partner_segment.is_none()
+        && filter.owner.is_none()
+        && filter.account.is_none()
+        && filter.search.as_deref().is_none_or(|q| q.trim().is_empty())
+        && filter.partner_fields.iter().all(|(_, text)| text.trim().is_empty())
+        && !filter.new_only
+        && filter.gone_from.is_none()
+}
+
+/// Totals of lists across partners counted row by row, by what they were counted for (the
+/// organisation, the filter's tier, the state of its corrections and its latest runs): a new
+/// run or correction makes a new key. Per process; the oldest go first.
+#[derive(Debug, Default)]
+pub(crate) struct Totals(std::sync::Mutex<std::collections::VecDeque<(String, (u64, u64))>>);
+
+/// How many totals a process keeps.
+const TOTALS_KEPT: usize = 64;
+
+impl Totals {
+    fn get(&self, key: &str) -> Option<(u64, u64)> {
+        let kept = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.iter().find(|(k, _)| k == key).map(|(_, counts)| *counts)
+    }
+
+    fn put(&self, key: String, counts: (u64, u64)) {
+        let mut kept = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.retain(|(k, _)| *k != key);
+        if kept.len() >= TOTALS_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back((key, counts));
     }
 }
 

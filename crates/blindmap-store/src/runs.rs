@@ -130,6 +130,27 @@ impl Listed {
     }
 }
 
+/// Per cell (own segment, partner segment) of `overlaps`, how many accounts have a confirmed
+/// match there and how many possible matches only: `[own, partner, confirmed, possible]` each,
+/// in the cells' order.
+pub(crate) fn cell_tiers<'a>(overlaps: impl IntoIterator<Item = &'a RunOverlap>) -> Vec<(String, String, u64, u64)> {
+    let mut best: BTreeMap<(&str, &str, &str), bool> = BTreeMap::new();
+    for o in overlaps {
+        let confirmed = best.entry((&o.own_segment, &o.partner_segment, &o.account_id)).or_default();
+        *confirmed |= o.tier == Tier::Confirmed;
+    }
+    let mut cells: BTreeMap<(&str, &str), (u64, u64)> = BTreeMap::new();
+    for ((own, partner, _), confirmed) in best {
+        let cell = cells.entry((own, partner)).or_default();
+        if confirmed {
+            cell.0 += 1;
+        } else {
+            cell.1 += 1;
+        }
+    }
+    cells.into_iter().map(|((own, partner), (c, p))| (own.to_owned(), partner.to_owned(), c, p)).collect()
+}
+
 /// A run to record as started.
 #[derive(Debug)]
 pub struct NewRun<'a> {
@@ -238,6 +259,9 @@ pub struct Completion {
 const RUN_COLUMNS: &str = "r.id, r.org_id, r.partnership_id, p.partner_name, r.role, r.dataset_id, r.started_by, \
      r.state, r.failure, r.sharing, r.started_at, r.finished_at, r.records_done, r.records_total, r.result, \
      r.listed_pairs, r.listed_accounts, r.confirmed_pairs, r.confirmed_accounts";
+
+/// How many columns `RUN_COLUMNS` names.
+const RUN_COLUMN_COUNT: usize = 19;
 
 fn run_from_row(r: &sqlx::any::AnyRow) -> Result<Run, StoreError> {
     let json = |i: usize, what| serde_json::from_str(&r.get::<String, _>(i)).map_err(|_| StoreError::Corrupt(what));
@@ -412,6 +436,63 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
+        // The list's order by name (an index walks it) and its owners, from this side's accounts.
+        sqlx::query(
+            "UPDATE run_overlaps SET sort_name = COALESCE((SELECT LOWER(COALESCE(a.display_name, \
+             run_overlaps.account_id)) FROM match_runs r JOIN dataset_accounts a ON a.dataset_id = r.dataset_id \
+             AND a.account_id = run_overlaps.account_id WHERE r.id = run_overlaps.run_id), \
+             LOWER(run_overlaps.account_id)) WHERE run_id = $1",
+        )
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let owners_sql = format!(
+            "SELECT DISTINCT {} FROM run_overlaps o JOIN match_runs r ON r.id = o.run_id \
+             JOIN dataset_accounts a ON a.dataset_id = r.dataset_id AND a.account_id = o.account_id WHERE o.run_id = $1",
+            self.owner_sql()
+        );
+        let mut owners: Vec<String> = sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(owners_sql))
+            .bind(id.as_str())
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        owners.sort();
+        sqlx::query("UPDATE match_runs SET listed_cells = $1, listed_owners = $2 WHERE id = $3")
+            .bind(serde_json::json!(cell_tiers(&completion.overlaps)).to_string())
+            .bind(serde_json::json!(owners).to_string())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        // What the previous complete run listed that this one has nowhere (one running run per
+        // partnership: the previous one is settled).
+        let previous: Option<String> = sqlx::query_scalar(
+            "SELECT pr.id FROM match_runs r JOIN match_runs pr ON pr.org_id = r.org_id \
+             AND pr.partnership_id = r.partnership_id AND pr.state = 'complete' AND pr.id <> r.id \
+             AND (pr.started_at < r.started_at OR (pr.started_at = r.started_at AND pr.id < r.id)) \
+             WHERE r.id = $1 ORDER BY pr.started_at DESC, pr.id DESC LIMIT 1",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(previous) = previous {
+            let lost = sqlx::query(
+                "SELECT COUNT(*), COUNT(DISTINCT p.account_id) FROM run_overlaps p WHERE p.run_id = $1 \
+                 AND NOT EXISTS (SELECT 1 FROM run_overlaps g WHERE g.run_id = $2 AND g.account_id = p.account_id)",
+            )
+            .bind(previous.as_str())
+            .bind(id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE match_runs SET lost_since = $1, lost_pairs = $2, lost_accounts = $3 WHERE id = $4")
+                .bind(previous.as_str())
+                .bind(lost.get::<i64, _>(0))
+                .bind(lost.get::<i64, _>(1))
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
         for (kind, detail) in &completion.audit {
             crate::audit::append_audit(&mut tx, org, now, "node", kind, detail).await?;
         }
@@ -500,6 +581,41 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(run_from_row).collect()
+    }
+
+    /// How many of `org`'s runs are going (running, with a heartbeat).
+    pub async fn runs_running(&self, org: &OrgId) -> Result<u64, StoreError> {
+        self.expire_stale_runs(org).await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM match_runs WHERE org_id = $1 AND state = 'running'")
+            .bind(org.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The latest complete run of each of `org`'s partnerships (as [`Store::latest_complete_run`]
+    /// finds it), with the id of the complete run before it, if any: what a list across
+    /// partners reads. In the partners' names' order.
+    pub async fn latest_complete_runs(&self, org: &OrgId) -> Result<Vec<(Run, Option<RunId>)>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RUN_COLUMNS}, (SELECT pr.id FROM match_runs pr WHERE pr.org_id = r.org_id \
+             AND pr.partnership_id = r.partnership_id AND pr.state = 'complete' AND pr.id <> r.id \
+             AND (pr.started_at < r.started_at OR (pr.started_at = r.started_at AND pr.id < r.id)) \
+             ORDER BY pr.started_at DESC, pr.id DESC LIMIT 1) \
+             FROM match_runs r JOIN partnerships p ON p.id = r.partnership_id \
+             WHERE r.org_id = $1 AND r.state = 'complete' AND NOT EXISTS (SELECT 1 FROM match_runs nr \
+             WHERE nr.org_id = r.org_id AND nr.partnership_id = r.partnership_id AND nr.state = 'complete' \
+             AND (nr.started_at > r.started_at OR (nr.started_at = r.started_at AND nr.id > r.id)))"
+        )))
+        .bind(org.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut runs = rows
+            .iter()
+            .map(|r| Ok((run_from_row(r)?, r.get::<Option<String>, _>(RUN_COLUMN_COUNT).map(RunId))))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        runs.sort_by(|(a, _), (b, _)| (&a.partner_name, &a.partnership).cmp(&(&b.partner_name, &b.partnership)));
+        Ok(runs)
     }
 
     /// The complete run of the same partnership before `run`, if any: what a run is compared to.

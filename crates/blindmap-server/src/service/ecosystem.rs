@@ -410,6 +410,9 @@ pub(crate) async fn ecosystem(store: &Store, org: &OrgId, options: &Options) -> 
         }
     };
     let own_segment = options.own_segment.clone().filter(|s| !s.trim().is_empty());
+    // One ranking serves every minimum of two partners or more (a higher one is that ranking's
+    // accounts with as many partners, in the same order): counted once after each run.
+    let counted_from = options.min_partners.min(2);
     let runs = store.latest_active_runs(org).await?;
     // What the ranking depends on: a ranking made from the same is reused (pages after the first,
     // the same view again) without counting again.
@@ -420,23 +423,24 @@ pub(crate) async fn ecosystem(store: &Store, org: &OrgId, options: &Options) -> 
         dataset: dataset.as_ref().map(|d| d.id.as_str().to_owned()),
         amount_field: amount_field.clone(),
         own_segment: own_segment.clone(),
-        min_partners: options.min_partners,
+        min_partners: counted_from,
     };
     let ranked = match cached(&key) {
         Some(ranked) => ranked,
         None => {
             let filter =
-                EcosystemFilter { min_partners: options.min_partners, own_segment, amount_field: amount_field.clone() };
+                EcosystemFilter { min_partners: counted_from, own_segment, amount_field: amount_field.clone() };
             let candidates = store.ecosystem_candidates(org, &runs, dataset.as_ref().map(|d| &d.id), &filter).await?;
             let ranked = std::sync::Arc::new(rank(candidates));
             remember(key, ranked.clone());
             ranked
         }
     };
-    let total = ranked.len() as u64;
-    let with_amount = ranked.iter().filter(|a| a.amount.is_some()).count() as u64;
+    let shown = || ranked.iter().filter(|a| a.partner_count >= options.min_partners);
+    let total = shown().count() as u64;
+    let with_amount = shown().filter(|a| a.amount.is_some()).count() as u64;
     let offset = usize::try_from(options.offset).unwrap_or(usize::MAX);
-    let mut items: Vec<EcosystemAccount> = ranked.iter().skip(offset).take(options.limit as usize).cloned().collect();
+    let mut items: Vec<EcosystemAccount> = shown().skip(offset).take(options.limit as usize).cloned().collect();
     let ids: Vec<&str> = items.iter().map(|a| a.account_id.as_str()).collect();
     let found = store.ecosystem_partners(org, &ids).await?;
     let mut by_account: BTreeMap<String, Vec<PartnerOn>> = BTreeMap::new();
@@ -455,6 +459,13 @@ pub(crate) async fn ecosystem(store: &Store, org: &OrgId, options: &Options) -> 
         item.partners = by_account.remove(&item.account_id).unwrap_or_default();
     }
     Ok(Ecosystem { amount_field, fields, total, with_amount, items })
+}
+
+/// Ranks `org`'s ecosystem as its page first shows it (two partners or more, the default amount
+/// field), so that the first reader after a run does not wait for the count.
+pub(crate) async fn warm(store: &Store, org: &OrgId) -> Result<(), EcosystemError> {
+    let options = Options { min_partners: 2, own_segment: None, amount: AmountChoice::Default, offset: 0, limit: 0 };
+    ecosystem(store, org, &options).await.map(drop)
 }
 
 /// What a partner's segment says about an account, as far as its label tells.

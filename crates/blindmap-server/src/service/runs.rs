@@ -316,8 +316,30 @@ pub(crate) async fn drive<S, E, C>(
             store.fail_run(&run.id, &reason, transcript.as_deref()).await
         }
     };
-    if let Err(e) = stored {
-        tracing::error!(run = %run.id, error = %e, "cannot store a run's end");
+    match stored {
+        Err(e) => tracing::error!(run = %run.id, error = %e, "cannot store a run's end"),
+        // The lists across partners count anew with this run: before a reader asks.
+        Ok(()) => warm(&store, &run).await,
+    }
+}
+
+/// Counts what the pages across partners show (the list's totals, the ecosystem's ranking) after
+/// `run` completed, unless another run of its organisation is still going: the last to finish
+/// counts, once.
+async fn warm(store: &Store, run: &Run) {
+    match store.runs_running(&run.org).await {
+        Ok(0) => {}
+        Ok(_) => return,
+        Err(e) => {
+            tracing::warn!(run = %run.id, error = %e, "cannot tell which runs are still going");
+            return;
+        }
+    }
+    if let Err(e) = store.warm_lists(&run.org).await {
+        tracing::warn!(run = %run.id, error = %e, "cannot count the lists across partners");
+    }
+    if let Err(e) = crate::service::ecosystem::warm(store, &run.org).await {
+        tracing::warn!(run = %run.id, error = %e, "cannot rank the ecosystem");
     }
 }
 

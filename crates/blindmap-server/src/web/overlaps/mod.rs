@@ -329,16 +329,16 @@ impl Source {
                 let (mut fields, mut own_segments, mut partner_segments) = (Vec::new(), Vec::new(), Vec::new());
                 let (mut partners, mut registrations, mut has_previous) = (Vec::new(), Vec::new(), false);
                 let mut submitted = submitted_registrations(state, org).await?;
-                for p in state.store.partnerships(org).await? {
-                    let Some(run) = state.store.latest_complete_run(org, &p.id).await? else { continue };
+                for (run, previous) in state.store.latest_complete_runs(org).await? {
                     let result = result_of(&run)?;
                     shared_fields(result.as_ref(), &mut fields);
                     let (own, theirs) = segments(result.as_ref());
                     merge(&mut own_segments, own);
                     merge(&mut partner_segments, theirs);
-                    has_previous |= state.store.previous_complete_run(org, &run).await?.is_some();
-                    registrations.push((p.id.clone(), submitted.remove(&p.id).unwrap_or_default()));
-                    partners.push((p.id.to_string(), p.partner_name.clone()));
+                    has_previous |= previous.is_some();
+                    let pid = run.partnership;
+                    registrations.push((pid.clone(), submitted.remove(&pid).unwrap_or_default()));
+                    partners.push((pid.to_string(), run.partner_name));
                 }
                 own_segments.sort();
                 partner_segments.sort();
@@ -397,7 +397,7 @@ async fn list_page(state: &AppState, signed: &Signed, id: Option<&str>, query: &
         page = total.div_ceil(u64::from(PAGE_ROWS));
         offset = (page - 1) * u64::from(PAGE_ROWS);
     }
-    let rows = state.store.report_rows_in(org, scope, filter, offset, PAGE_ROWS).await?;
+    let rows = state.store.report_rows_in(org, scope, filter, offset, PAGE_ROWS, Some(total)).await?;
     let (partner, pid) = source
         .one
         .as_ref()
