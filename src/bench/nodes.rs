@@ -47,6 +47,10 @@ pub(crate) struct NodesArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Keep both nodes' data (databases, keys, config) in this new folder, to look into
+    /// afterwards; by default they go in a temporary one that is removed.
+    #[arg(long, value_name = "DIR")]
+    keep: Option<std::path::PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -346,10 +350,17 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
     }
     let shared = (args.n as f64 * args.overlap) as usize;
     let (left, right) = (export(args.n, 0), export(args.n, args.n - shared));
-    let dir = tempfile::tempdir().context("cannot make a temporary folder")?;
+    let temporary = tempfile::tempdir().context("cannot make a temporary folder")?;
+    let dir = match &args.keep {
+        Some(kept) => {
+            std::fs::create_dir(kept).with_context(|| format!("cannot make the folder {}", kept.display()))?;
+            kept.clone()
+        }
+        None => temporary.path().to_owned(),
+    };
     let (node_seconds, import_seconds, run, timed, corrected, every_page) = runtime()?.block_on(async {
-        let vendor = node(dir.path(), "Vendor").await?;
-        let partner = node(dir.path(), "Partner").await?;
+        let vendor = node(dir.as_path(), "Vendor").await?;
+        let partner = node(dir.as_path(), "Partner").await?;
         let started = Instant::now();
         for (n, csv) in [(&vendor, &left), (&partner, &right)] {
             let params = UploadParams { name: "bench.csv".to_owned(), preset: None, activate: false };
@@ -396,7 +407,7 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
         let ecosystem = grow_ecosystem(
             &vendor,
             &partner,
-            &dir.path().join("Partner"),
+            &dir.as_path().join("Partner"),
             (pid.clone(), first_run),
             args.n,
             shared,

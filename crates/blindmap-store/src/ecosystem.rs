@@ -4,6 +4,8 @@
 //! partner (co-sell outcomes, the attribution ledger's credits). Corrections apply as in every
 //! list of overlaps.
 
+use std::collections::BTreeMap;
+
 use sqlx::Row;
 
 use crate::ids::{DatasetId, OrgId, PartnershipId, RunId};
@@ -35,6 +37,17 @@ pub struct EcosystemCandidate {
     pub name: Option<String>,
     /// The amount field's text in the dataset read, if there.
     pub amount: Option<String>,
+}
+
+/// What the ecosystem's counts take into account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Counted {
+    /// The overlaps as the runs listed them.
+    Listed,
+    /// What corrections leave of them.
+    Corrected,
+    /// What corrections leave of the corrected accounts' overlaps.
+    CorrectedOnly,
 }
 
 /// One partner that has one of your accounts, in one of its segments.
@@ -117,14 +130,69 @@ impl Store {
         dataset: Option<&DatasetId>,
         filter: &EcosystemFilter,
     ) -> Result<Vec<EcosystemCandidate>, StoreError> {
+        self.candidates(org, runs, dataset, filter, Counted::Corrected).await
+    }
+
+    /// [`Store::ecosystem_candidates`] as the runs listed them, before corrections: what
+    /// [`Store::ecosystem_corrected`] then amends, so that a correction does not mean counting
+    /// every overlap again.
+    pub async fn ecosystem_candidates_listed(
+        &self,
+        org: &OrgId,
+        runs: &[(RunId, PartnershipId)],
+        dataset: Option<&DatasetId>,
+        filter: &EcosystemFilter,
+    ) -> Result<Vec<EcosystemCandidate>, StoreError> {
+        self.candidates(org, runs, dataset, filter, Counted::Listed).await
+    }
+
+    /// The accounts of `org` that an active correction names, each with in how many of `runs`
+    /// it still overlaps once corrections are applied (none for some), under `filter`'s own
+    /// segment.
+    pub async fn ecosystem_corrected(
+        &self,
+        org: &OrgId,
+        runs: &[(RunId, PartnershipId)],
+        filter: &EcosystemFilter,
+    ) -> Result<Vec<(String, u32)>, StoreError> {
+        let filter = EcosystemFilter { min_partners: 1, amount_field: None, ..filter.clone() };
+        let found = self.candidates(org, runs, None, &filter, Counted::CorrectedOnly).await?;
+        let mut counts: BTreeMap<String, u32> = sqlx::query_scalar::<_, String>(
+            "SELECT DISTINCT account_id FROM match_corrections WHERE org_id = $1 AND removed_at IS NULL",
+        )
+        .bind(org.as_str())
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|a| (a, 0))
+        .collect();
+        counts.extend(found.into_iter().map(|c| (c.account_id, c.partners)));
+        Ok(counts.into_iter().collect())
+    }
+
+    async fn candidates(
+        &self,
+        org: &OrgId,
+        runs: &[(RunId, PartnershipId)],
+        dataset: Option<&DatasetId>,
+        filter: &EcosystemFilter,
+        counted: Counted,
+    ) -> Result<Vec<EcosystemCandidate>, StoreError> {
         if runs.is_empty() {
             return Ok(Vec::new());
         }
-        let corrected: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM match_corrections WHERE org_id = $1 AND removed_at IS NULL")
-                .bind(org.as_str())
-                .fetch_one(&self.pool)
-                .await?;
+        let corrected: i64 = match counted {
+            Counted::Listed => 0,
+            Counted::Corrected | Counted::CorrectedOnly => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM match_corrections WHERE org_id = $1 AND removed_at IS NULL")
+                    .bind(org.as_str())
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+        };
+        if corrected == 0 && counted == Counted::CorrectedOnly {
+            return Ok(Vec::new());
+        }
         let mut n = 3;
         let mut param = || {
             n += 1;
@@ -141,12 +209,18 @@ impl Store {
             None => "NULL".to_owned(),
         };
         // Each run is one partnership's: distinct runs are distinct partners.
-        let correction = if corrected > 0 {
+        let mut correction = if corrected > 0 {
             let partnership = "(SELECT cr.partnership_id FROM match_runs cr WHERE cr.id = o.run_id)";
             format!("AND NOT {}", self.corrected_sql("$1", partnership))
         } else {
             String::new()
         };
+        if counted == Counted::CorrectedOnly {
+            correction.push_str(
+                " AND o.account_id IN (SELECT mc.account_id FROM match_corrections mc WHERE mc.org_id = $1 \
+                 AND mc.removed_at IS NULL)",
+            );
+        }
         let sql = format!(
             "SELECT c.account_id, c.n, c.seg, a.display_name, {amount} FROM \
              (SELECT o.account_id, COUNT(DISTINCT o.run_id) AS n, MIN(o.own_segment) AS seg FROM run_overlaps o \
@@ -318,6 +392,20 @@ mod tests {
             .map(|c| (c.account_id, c.partners, c.amount))
             .collect();
         got.sort();
+        // As the runs listed them, amended by the corrected accounts' own counts: the same.
+        let corrected: BTreeMap<String, u32> =
+            store.ecosystem_corrected(org, &runs, f).await.unwrap().into_iter().collect();
+        let mut amended: Vec<_> = store
+            .ecosystem_candidates_listed(org, &runs, Some(d), f)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| (corrected.get(&c.account_id).copied().unwrap_or(c.partners), c))
+            .filter(|(n, _)| *n >= f.min_partners)
+            .map(|(n, c)| (c.account_id, n, c.amount))
+            .collect();
+        amended.sort();
+        assert_eq!(amended, got, "listed, amended by the corrected accounts");
         got
     }
 

@@ -672,9 +672,9 @@ impl Store {
 
     /// The (pairs, accounts) of the list across partners under a filter that selects by
     /// partner and tier (all, or confirmed) at most: one partner's from its run's stored totals;
-    /// several partners' counted once per set of latest runs and state of the corrections, and
-    /// kept (an account overlapping with several partners is one account: the rows must be
-    /// read). `None` when the rows must be counted.
+    /// several partners' counted once per set of latest runs and kept (an account overlapping
+    /// with several partners is one account: the rows must be read), less what corrections hide,
+    /// read from the corrected accounts' rows. `None` when the rows must be counted.
     async fn latest_counts(&self, org: &OrgId, filter: &ReportFilter) -> Result<Option<(u64, u64)>, StoreError> {
         if !plain(filter) || filter.tier == Some(Tier::Possible) {
             return Ok(None);
@@ -685,41 +685,50 @@ impl Store {
             [(run, _)] => return self.listed_counts(org, run, filter).await,
             _ => {}
         }
-        let corrections = sqlx::query(
-            "SELECT COUNT(*), COUNT(removed_at), COALESCE(MAX(created_at), 0), COALESCE(MAX(removed_at), 0) \
-             FROM match_corrections WHERE org_id = $1",
-        )
-        .bind(org.as_str())
-        .fetch_one(&self.pool)
-        .await?;
-        let mut key = format!(
-            "{org}|{:?}|{}/{}/{}/{}",
-            filter.tier,
-            corrections.get::<i64, _>(0),
-            corrections.get::<i64, _>(1),
-            corrections.get::<i64, _>(2),
-            corrections.get::<i64, _>(3)
-        );
+        let mut binds = Binds::default();
+        let ids: Vec<String> = runs.iter().map(|(run, _)| binds.text(run.id.as_str())).collect();
+        let ids = ids.join(", ");
+        let tier = match filter.tier {
+            Some(tier) => format!("AND o.tier = {}", binds.text(tier.as_str())),
+            None => String::new(),
+        };
+        // As the runs listed them: counted once per set of runs and kept.
+        let mut key = format!("{org}|{:?}", filter.tier);
         for (run, _) in &runs {
             key.push('|');
             key.push_str(run.id.as_str());
         }
-        if let Some(counts) = self.totals.get(&key) {
-            return Ok(Some(counts));
-        }
-        let mut binds = Binds::default();
-        let Selection { from, clauses, .. } = self.report_where(org, ReportScope::Latest, filter, &mut binds);
-        let sql = format!("SELECT COUNT(*), COUNT(DISTINCT o.account_id) FROM {from} WHERE {clauses}");
-        let row = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?;
-        let count = |i: usize| u64::try_from(row.get::<i64, _>(i)).unwrap_or(0);
-        let counts = (count(0), count(1));
-        self.totals.put(key, counts);
-        Ok(Some(counts))
+        let listed = match self.totals.get(&key) {
+            Some(counts) => counts,
+            None => {
+                let sql = format!(
+                    "SELECT COUNT(*), COUNT(DISTINCT o.account_id) FROM run_overlaps o WHERE o.run_id IN ({ids}) {tier}"
+                );
+                let row = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?;
+                let count = |i: usize| u64::try_from(row.get::<i64, _>(i)).unwrap_or(0);
+                let counts = (count(0), count(1));
+                self.totals.put(key, counts);
+                counts
+            }
+        };
+        // Less what corrections hide: every row, with any partner, of the accounts corrected
+        // with some partner (an account hidden with one partner still counts if another has it).
+        let org_p = binds.text(org.as_str());
+        let sql = format!(
+            "SELECT o.account_id, CASE WHEN {} THEN 1 ELSE 0 END FROM run_overlaps o JOIN match_runs r ON r.id = o.run_id \
+             WHERE o.run_id IN ({ids}) {tier} AND o.account_id IN (SELECT mc.account_id FROM match_corrections mc \
+             WHERE mc.org_id = {org_p} AND mc.removed_at IS NULL)",
+            self.corrected_sql(&org_p, "r.partnership_id")
+        );
+        let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&self.pool).await?;
+        let (hidden_pairs, hidden_accounts) =
+            hidden(rows.iter().map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1) == 1)));
+        Ok(Some((listed.0.saturating_sub(hidden_pairs), listed.1.saturating_sub(hidden_accounts))))
     }
 
     /// Counts what the pages across partners show first (all matches and confirmed ones), so
-    /// that the first reader after a run completes or a correction is made does not wait for
-    /// it: what a node does after each run.
+    /// that the first reader after a run completes does not wait for it: what a node does
+    /// after each run.
     pub async fn warm_lists(&self, org: &OrgId) -> Result<(), StoreError> {
         for tier in [None, Some(Tier::Confirmed)] {
             let filter = ReportFilter { tier, ..ReportFilter::default() };
@@ -1078,9 +1087,9 @@ fn plain(filter: &ReportFilter) -> bool {
         && filter.gone_from.is_none()
 }
 
-/// Totals of lists across partners counted row by row, by what they were counted for (the
-/// organisation, the filter's tier, the state of its corrections and its latest runs): a new
-/// run or correction makes a new key. Per process; the oldest go first.
+/// Totals of lists across partners counted row by row, before corrections, by what they were
+/// counted for (the organisation, the filter's tier and its latest runs): a new run makes a new
+/// key. Per process; the oldest go first.
 #[derive(Debug, Default)]
 pub(crate) struct Totals(std::sync::Mutex<std::collections::VecDeque<(String, (u64, u64))>>);
 

@@ -394,6 +394,32 @@ fn remember(key: CacheKey, ranked: std::sync::Arc<Vec<EcosystemAccount>>) {
     kept.push((key, ranked));
 }
 
+/// The runs' candidates as listed (before corrections), by what they were counted from (the
+/// key without the corrections' state): kept fewer, they are the costly part.
+type Listed = std::sync::Mutex<Vec<(CacheKey, std::sync::Arc<Vec<blindmap_store::EcosystemCandidate>>)>>;
+
+/// Candidate lists kept.
+const CACHED_LISTED: usize = 4;
+
+fn listed_candidates() -> &'static Listed {
+    static LISTED: std::sync::OnceLock<Listed> = std::sync::OnceLock::new();
+    LISTED.get_or_init(Default::default)
+}
+
+fn cached_listed(key: &CacheKey) -> Option<std::sync::Arc<Vec<blindmap_store::EcosystemCandidate>>> {
+    let kept = listed_candidates().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    kept.iter().find(|(k, _)| k == key).map(|(_, listed)| listed.clone())
+}
+
+fn remember_listed(key: CacheKey, listed: std::sync::Arc<Vec<blindmap_store::EcosystemCandidate>>) {
+    let mut kept = listed_candidates().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    kept.retain(|(k, _)| k != &key);
+    if kept.len() >= CACHED_LISTED {
+        kept.remove(0);
+    }
+    kept.push((key, listed));
+}
+
 /// The ecosystem view: `org`'s accounts several active partners have, in priority order, paged.
 pub(crate) async fn ecosystem(store: &Store, org: &OrgId, options: &Options) -> Result<Ecosystem, EcosystemError> {
     if !(1..=MAX_MIN_PARTNERS).contains(&options.min_partners) {
@@ -430,7 +456,28 @@ pub(crate) async fn ecosystem(store: &Store, org: &OrgId, options: &Options) -> 
         None => {
             let filter =
                 EcosystemFilter { min_partners: counted_from, own_segment, amount_field: amount_field.clone() };
-            let candidates = store.ecosystem_candidates(org, &runs, dataset.as_ref().map(|d| &d.id), &filter).await?;
+            // The runs' accounts as listed are counted once per set of runs; a correction only
+            // recounts the accounts corrections name.
+            let listed_key = CacheKey { corrections: String::new(), ..key.clone() };
+            let listed = match cached_listed(&listed_key) {
+                Some(listed) => listed,
+                None => {
+                    let dataset = dataset.as_ref().map(|d| &d.id);
+                    let listed =
+                        std::sync::Arc::new(store.ecosystem_candidates_listed(org, &runs, dataset, &filter).await?);
+                    remember_listed(listed_key, listed.clone());
+                    listed
+                }
+            };
+            let corrected: BTreeMap<String, u32> =
+                store.ecosystem_corrected(org, &runs, &filter).await?.into_iter().collect();
+            let candidates = listed
+                .iter()
+                .filter_map(|c| {
+                    let partners = corrected.get(&c.account_id).copied().unwrap_or(c.partners);
+                    (partners >= counted_from).then(|| blindmap_store::EcosystemCandidate { partners, ..c.clone() })
+                })
+                .collect();
             let ranked = std::sync::Arc::new(rank(candidates));
             remember(key, ranked.clone());
             ranked
