@@ -56,7 +56,9 @@ pub use ids::{DatasetId, EndpointId, EventId, OrgId, PartnershipId, RunId, Token
 pub use orgs::{ApiToken, ListedUser, Organisation, Principal, Role, TokenInfo, User, UserState};
 pub use partnerships::{InviteSecret, Partnership, PartnershipState, SharingPolicy, SharingRule};
 pub use registrations::{Allowance, Direction, Record, StoredRegistration};
-pub use reports::{CellTiers, ReportFilter, ReportRow, ReportScope, ReportSort, is_field_name};
+pub use reports::{
+    CellTiers, ReportCursor, ReportFilter, ReportRow, ReportScope, ReportSort, ReportStart, is_field_name,
+};
 pub use runs::Tier;
 pub use runs::{
     Completion, Listed, ListedOverlap, NewRun, OverlapCursor, OverlapFilter, Run, RunOverlap, RunRole, RunState,

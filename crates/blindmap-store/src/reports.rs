@@ -126,6 +126,34 @@ pub struct CellTiers {
     pub possible: u64,
 }
 
+/// A row of a list by name, as the order keys it: where a page that follows it, or one that
+/// comes before it, starts. Pages that follow one another this way read an index from that row
+/// on, however deep in the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportCursor {
+    /// The account's name as the list sorts it.
+    pub name: String,
+    /// The account.
+    pub account_id: String,
+    /// The partner's segment.
+    pub partner_segment: String,
+    /// The partner's record (-1 for none).
+    pub partner_record: i64,
+    /// The partnership.
+    pub partnership: String,
+}
+
+/// Where a page of a list starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportStart {
+    /// After this many rows.
+    Offset(u64),
+    /// Just after this row (a list by name only; others start at the top).
+    After(ReportCursor),
+    /// Just before this row, the page ending there (a list by name only).
+    Before(ReportCursor),
+}
+
 /// One listed overlap: this side's account and what the partner shared of its record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportRow {
@@ -161,6 +189,21 @@ pub struct ReportRow {
     pub cosell: Option<(String, String)>,
     /// Whether the account is new since the previous run (none to compare with: `None`).
     pub new: Option<bool>,
+    /// The account's name as the list sorts it.
+    pub sort_name: Option<String>,
+}
+
+impl ReportRow {
+    /// Where a list by name continues after (or before) this row.
+    pub fn cursor(&self) -> ReportCursor {
+        ReportCursor {
+            name: self.sort_name.clone().unwrap_or_default(),
+            account_id: self.account_id.clone(),
+            partner_segment: self.partner_segment.clone(),
+            partner_record: self.partner_record.map_or(-1, i64::from),
+            partnership: self.partnership.as_str().to_owned(),
+        }
+    }
 }
 
 /// A query's parameters, numbered (`$1`, `$2`, …) in the order they are taken: every one is
@@ -388,12 +431,7 @@ impl Store {
 
     /// A page of the overlaps in `scope` as a report lists them, without counting them (see
     /// [`Store::report_counts_in`]). `total`, the rows' count under `filter` where the caller
-    /// has it, lets a page past the middle of a run's list be read from its end.
-    ///
-    /// What a page costs: one run's list by name walks an index (from whichever end is nearer);
-    /// the list across partners reads each partner's first `offset + limit` rows in the order and
-    /// merges them in the database, or, by partner, walks the partners skipping whole lists by
-    /// their counts. Other orders sort the rows a filter selects.
+    /// has it, lets a page past the middle of a list by name be read from its end.
     pub async fn report_rows_in(
         &self,
         org: &OrgId,
@@ -403,17 +441,75 @@ impl Store {
         limit: u32,
         total: Option<u64>,
     ) -> Result<Vec<ReportRow>, StoreError> {
+        self.report_rows_at(org, scope, filter, &ReportStart::Offset(offset), limit, total).await
+    }
+
+    /// A page of the overlaps in `scope` from `start`: see [`Store::report_rows_in`].
+    ///
+    /// What a page costs. By name (the default order), one run's list walks an index from the
+    /// page's start: a cursor, or an offset from whichever end is nearer (with `total`); the list
+    /// across partners reads each partner's rows from there to the page's end (`offset + limit`
+    /// of them for an offset) and merges them in one statement, so that the database's own
+    /// ordering of text decides throughout. By partner, the partners are walked in their names'
+    /// order, whole lists skipped by their counts. Other orders sort the rows a filter selects.
+    pub async fn report_rows_at(
+        &self,
+        org: &OrgId,
+        scope: ReportScope<'_>,
+        filter: &ReportFilter,
+        start: &ReportStart,
+        limit: u32,
+        total: Option<u64>,
+    ) -> Result<Vec<ReportRow>, StoreError> {
         check_scope(org, scope)?;
+        let by_name = filter.sort == ReportSort::Account;
+        // Read backwards: the page before a row, or a page past the middle (every tie of the
+        // order by name is broken in the same direction, so the order read backwards is the
+        // reverse order).
+        let backwards = |filter: &ReportFilter| ReportFilter { descending: !filter.descending, ..filter.clone() };
+        let (filter, offset, seek, reversed) = match start {
+            ReportStart::After(cursor) if by_name => (filter.clone(), 0, Some(cursor), false),
+            ReportStart::Before(cursor) if by_name => (backwards(filter), 0, Some(cursor), true),
+            ReportStart::After(_) | ReportStart::Before(_) => (filter.clone(), 0, None, false),
+            ReportStart::Offset(offset) => match total {
+                Some(total) if by_name && *offset > total / 2 && *offset < total => {
+                    let take = u64::from(limit).min(total - offset);
+                    let limit = u32::try_from(take).unwrap_or(limit);
+                    let mut rows =
+                        self.rows(org, scope, &backwards(filter), total - offset - take, limit, None).await?;
+                    rows.reverse();
+                    return Ok(rows);
+                }
+                _ => (filter.clone(), *offset, None, false),
+            },
+        };
+        let mut rows = self.rows(org, scope, &filter, offset, limit, seek).await?;
+        if reversed {
+            rows.reverse();
+        }
+        Ok(rows)
+    }
+
+    /// A page of `scope` in `filter`'s order, from `offset` past `seek` (by name only).
+    async fn rows(
+        &self,
+        org: &OrgId,
+        scope: ReportScope<'_>,
+        filter: &ReportFilter,
+        offset: u64,
+        limit: u32,
+        seek: Option<&ReportCursor>,
+    ) -> Result<Vec<ReportRow>, StoreError> {
         match scope {
-            ReportScope::Run(run) => self.run_rows(org, run, filter, offset, limit, total).await,
+            ReportScope::Run(run) => self.run_rows(org, run, filter, offset, limit, seek).await,
             ReportScope::Latest if filter.sort == ReportSort::Partner => {
                 self.rows_by_partner(org, filter, offset, limit).await
             }
-            ReportScope::Latest => self.latest_rows(org, filter, offset, limit).await,
+            ReportScope::Latest => self.latest_rows(org, filter, offset, limit, seek).await,
         }
     }
 
-    /// A page of one run's list.
+    /// A page of one run's list in `filter`'s order, from `offset` past `seek`.
     async fn run_rows(
         &self,
         org: &OrgId,
@@ -421,34 +517,25 @@ impl Store {
         filter: &ReportFilter,
         offset: u64,
         limit: u32,
-        total: Option<u64>,
+        seek: Option<&ReportCursor>,
     ) -> Result<Vec<ReportRow>, StoreError> {
         let scope = ReportScope::Run(run);
-        // By name, every tie is broken in the same direction: the order read backwards is the
-        // reverse order, and a page nearer the end is read from there.
-        if let Some(total) = total.filter(|t| filter.sort == ReportSort::Account && offset > t / 2 && offset < *t) {
-            let take = u64::from(limit).min(total - offset);
-            let backwards = ReportFilter { descending: !filter.descending, ..filter.clone() };
-            let mut binds = Binds::default();
-            let sql = self.report_select(org, scope, &backwards, &mut binds, None, Some((total - offset - take, take)));
-            let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&self.pool).await?;
-            return rows.iter().rev().map(|r| report_row(r, scope)).collect();
-        }
         let mut binds = Binds::default();
-        let sql = self.report_select(org, scope, filter, &mut binds, None, Some((offset, u64::from(limit))));
+        let page = Some((offset, u64::from(limit)));
+        let sql = self.report_select(org, scope, filter, &mut binds, None, page, seek);
         let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&self.pool).await?;
         rows.iter().map(|r| report_row(r, scope)).collect()
     }
 
-    /// A page of the list across partners in any order but the partner's: each partner's first
-    /// `offset + limit` rows in that order (an index walk by name), merged in one statement so
-    /// that the database's own ordering of text decides throughout.
+    /// A page of the list across partners in any order but the partner's: each partner's rows
+    /// up to the page's end in that order, merged in one statement.
     async fn latest_rows(
         &self,
         org: &OrgId,
         filter: &ReportFilter,
         offset: u64,
         limit: u32,
+        seek: Option<&ReportCursor>,
     ) -> Result<Vec<ReportRow>, StoreError> {
         let runs = self.latest_in(org, filter).await?;
         if runs.is_empty() {
@@ -463,7 +550,8 @@ impl Store {
                 format!("CAST({} AS TEXT)", binds.text(run.partnership.as_str())),
                 format!("CAST({} AS TEXT)", binds.text(run.partner_name.as_str())),
             );
-            let sql = self.report_select(org, ReportScope::Run(run), &one, &mut binds, Some(label), Some((0, reach)));
+            let page = Some((0, reach));
+            let sql = self.report_select(org, ReportScope::Run(run), &one, &mut binds, Some(label), page, seek);
             parts.push(format!("SELECT * FROM ({sql}) s{i}"));
         }
         let direction = if filter.descending { "DESC" } else { "ASC" };
@@ -472,7 +560,7 @@ impl Store {
         // Columns by position: the sort key (19), the account (1), the partner's segment (5) and
         // record (6), the partnership (17).
         let sql = format!(
-            "{} ORDER BY 19 {direction}, 1 {ties}, 5 {ties}, 6 {ties}, 17 LIMIT {limit_p} OFFSET {offset_p}",
+            "{} ORDER BY 19 {direction}, 1 {ties}, 5 {ties}, 6 {ties}, 17 {ties} LIMIT {limit_p} OFFSET {offset_p}",
             parts.join(" UNION ALL ")
         );
         let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&self.pool).await?;
@@ -507,7 +595,17 @@ impl Store {
                 continue;
             }
             let want = limit - u32::try_from(rows.len()).unwrap_or(limit);
-            let page = self.run_rows(org, run, &one, skip, want, Some(n)).await?;
+            // By name from whichever end of this partner's list is nearer.
+            let page = if skip > n / 2 {
+                let take = u64::from(want).min(n - skip);
+                let backwards = ReportFilter { descending: true, ..one.clone() };
+                let limit = u32::try_from(take).unwrap_or(want);
+                let mut rows = self.run_rows(org, run, &backwards, n - skip - take, limit, None).await?;
+                rows.reverse();
+                rows
+            } else {
+                self.run_rows(org, run, &one, skip, want, None).await?
+            };
             rows.extend(page.into_iter().map(|mut row| {
                 row.partner_name.clone_from(&run.partner_name);
                 row
@@ -807,7 +905,7 @@ impl Store {
         use futures_util::TryStreamExt;
         check_scope(org, scope)?;
         let mut binds = Binds::default();
-        let sql = self.report_select(org, scope, filter, &mut binds, None, None);
+        let sql = self.report_select(org, scope, filter, &mut binds, None, None, None);
         let mut rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch(&self.pool);
         let mut n = 0;
         while let Some(row) = rows.try_next().await? {
@@ -828,13 +926,40 @@ impl Store {
         binds: &mut Binds,
         label: Option<(String, String)>,
         page: Option<(u64, u64)>,
+        seek: Option<&ReportCursor>,
     ) -> String {
         let Selection { from, clauses, previous, partner } = self.report_where(org, scope, filter, binds);
+        let seek = match (seek, scope) {
+            (Some(cursor), ReportScope::Run(run)) if filter.sort == ReportSort::Account => {
+                // Rows keyed as the cursor is come after it where their partnership does (the
+                // last key of the list across partners).
+                let here = run.partnership.as_str();
+                let (strict, equal_after) = match filter.descending {
+                    false => (">", here > cursor.partnership.as_str()),
+                    true => ("<", here < cursor.partnership.as_str()),
+                };
+                format!(
+                    " AND (o.sort_name, o.account_id, o.partner_segment, o.partner_record) {strict}{} ({}, {}, {}, {})",
+                    if equal_after { "=" } else { "" },
+                    binds.text(cursor.name.as_str()),
+                    binds.text(cursor.account_id.as_str()),
+                    binds.text(cursor.partner_segment.as_str()),
+                    binds.int(cursor.partner_record),
+                )
+            }
+            _ => String::new(),
+        };
         let owner = self.owner_sql();
         let direction = if filter.descending { "DESC" } else { "ASC" };
         let (key, order) = match &filter.sort {
             // Every tie in the same direction: an index on (run, name, account, partner segment,
             // record) walks this order both ways.
+            // One account's rows (its name is one): the same order without the name, which
+            // lets the database find them by the account's index rather than walk the names.
+            ReportSort::Account if filter.account.is_some() => (
+                "o.sort_name".to_owned(),
+                format!("o.account_id {direction}, o.partner_segment {direction}, o.partner_record {direction}"),
+            ),
             ReportSort::Account => (
                 "o.sort_name".to_owned(),
                 format!(
@@ -864,6 +989,12 @@ impl Store {
             order
         } else {
             format!("{order}, o.partner_segment, o.partner_record")
+        };
+        // Across partners the partnership breaks the last ties, as the merged pages have it.
+        let order = match (&partner, filter.sort == ReportSort::Account) {
+            (Some((partnership, _)), true) => format!("{order}, {partnership} {direction}"),
+            (Some((partnership, _)), false) => format!("{order}, {partnership}"),
+            (None, _) => order,
         };
         let new_sql = match previous.map(|p| p.sql(binds)) {
             Some(before) => {
@@ -897,7 +1028,7 @@ impl Store {
         format!(
             "SELECT o.account_id, a.display_name, o.own_segment, {owner}, o.partner_segment, o.partner_record, \
              o.key_types, o.fields, a.domains, a.duns, a.name, a.country, {cosell}, {new_sql}, o.tier, o.reason, \
-             {partnership}, {partner_name}, {key} FROM {from} WHERE {clauses} ORDER BY {order}{paging}"
+             {partnership}, {partner_name}, {key}, o.sort_name FROM {from} WHERE {clauses}{seek} ORDER BY {order}{paging}"
         )
     }
 
@@ -1172,5 +1303,6 @@ fn report_row(r: &sqlx::any::AnyRow, scope: ReportScope<'_>) -> Result<ReportRow
             .get::<Option<String>, _>(12)
             .and_then(|c| c.split_once(' ').map(|(i, s)| (i.to_owned(), s.to_owned()))),
         new: r.get::<Option<i64>, _>(13).map(|n| n != 0),
+        sort_name: r.get(19),
     })
 }

@@ -270,3 +270,109 @@ async fn an_account_ranks_the_partners_to_bring_and_starts_a_co_sell_with_one() 
     let cosells = call(&vendor, Method::GET, "/api/v1/cosell", None).await.unwrap();
     assert_eq!(cosells["items"].as_array().unwrap().len(), 1);
 }
+
+/// The rows of a list page in order: (account id, partner name; empty on one partner's list).
+fn page_rows(body: &str) -> Vec<(String, String)> {
+    let Some(table) = body.split("<tbody>").nth(1) else { return Vec::new() };
+    let table = table.split("</tbody>").next().unwrap();
+    table
+        .split("<tr>")
+        .skip(1)
+        .map(|row| {
+            let account = row.split("href=\"/accounts/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+            let partner = row
+                .split("<td><a href=\"/partners/")
+                .nth(1)
+                .map(|rest| rest.split('>').nth(1).unwrap().split('<').next().unwrap().to_owned())
+                .unwrap_or_default();
+            (account, partner)
+        })
+        .collect()
+}
+
+/// The address a page links to with `rel`, if it does.
+fn link(body: &str, rel: &str) -> Option<String> {
+    let before = body.split(&format!("\" rel=\"{rel}\">")).next().filter(|b| b.len() < body.len())?;
+    Some(before.rsplit("<a href=\"").next().unwrap().replace("&amp;", "&").replace("&#38;", "&"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lists_pages_follow_one_another_row_to_row_both_ways() {
+    // 130 accounts with namesakes in any case, accents and no name at all (listed by id); two
+    // partners that have most of them.
+    let header = "id,segment,name,country,domain\n";
+    let (mut vendor_csv, mut alpha_csv, mut beta_csv) = (header.to_owned(), header.to_owned(), header.to_owned());
+    for i in 0..130 {
+        let name = match i % 10 {
+            0 => "Acme".to_owned(),
+            1 => "acme".to_owned(),
+            2 => String::new(),
+            3 => format!("Émile {i}"),
+            _ => format!("Company {i:03}"),
+        };
+        vendor_csv.push_str(&format!("v{i},customers,{name},US,company{i}-corp.com\n"));
+        if i % 13 != 0 {
+            alpha_csv.push_str(&format!("a{i},customers,A{i},US,company{i}-corp.com\n"));
+        }
+        if i % 2 == 0 {
+            beta_csv.push_str(&format!("b{i},customers,B{i},US,company{i}-corp.com\n"));
+        }
+    }
+    let vendor = common::node("Vendor", None).await;
+    common::upload_active(&vendor, "v.csv", &vendor_csv).await;
+    let (_alpha, pid) = partner(&vendor, "Alpha", &alpha_csv).await;
+    let _beta = partner(&vendor, "Beta", &beta_csv).await;
+    let mut agent = signed_in(&vendor, "rep").await;
+    for list in [
+        "/overlaps?tier=all".to_owned(),
+        "/overlaps?tier=all&desc=1".to_owned(),
+        format!("/partners/{pid}/overlaps?tier=all"),
+        format!("/partners/{pid}/overlaps?tier=all&desc=1"),
+    ] {
+        // The whole list in its order, as the export has it.
+        let csv = agent.get(&list.replacen('?', ".csv?", 1)).await;
+        let mut export = csv::Reader::from_reader(csv.body.as_bytes());
+        let across = export.headers().unwrap().iter().any(|h| h == "Partner");
+        let whole: Vec<(String, String)> = export
+            .records()
+            .map(|r| {
+                let r = r.unwrap();
+                (r[1].to_owned(), if across { r[2].to_owned() } else { String::new() })
+            })
+            .collect();
+        assert!(whole.len() > 100, "{list}: {} {}", whole.len(), csv.body);
+
+        // Forwards by "Next page": every row once, in the export's order; each next page
+        // starts after the last row shown.
+        let (mut seen, mut at, mut pages) = (Vec::new(), list.clone(), 0);
+        let last = loop {
+            let page = agent.get(&at).await;
+            assert_eq!(page.status, StatusCode::OK, "{at}: {}", page.body);
+            seen.extend(page_rows(&page.body));
+            pages += 1;
+            match link(&page.body, "next") {
+                Some(next) => {
+                    assert!(next.contains("after="), "{next}");
+                    at = next;
+                }
+                None => break page,
+            }
+        };
+        assert_eq!(seen, whole, "{list}: forwards");
+        assert!(last.body.contains(&format!("of {} pair", whole.len())), "{}", last.body);
+        // Backwards by "Previous page" from the last: the same pages.
+        let mut back = page_rows(&last.body);
+        let mut page = last;
+        for _ in 1..pages {
+            let prev = link(&page.body, "prev").expect("a previous page");
+            page = agent.get(&prev).await;
+            back.splice(0..0, page_rows(&page.body));
+        }
+        assert!(link(&page.body, "prev").is_none(), "the first page has none");
+        assert_eq!(back, whole, "{list}: backwards");
+    }
+    // A cursor that does not read as one is left aside: the page its number says.
+    let garbled = agent.get(&format!("/partners/{pid}/overlaps?tier=all&page=2&after=%21%21not-a-cursor")).await;
+    assert_eq!(garbled.status, StatusCode::OK);
+    assert!(garbled.body.contains("Showing 51–"), "{}", garbled.body);
+}

@@ -397,7 +397,11 @@ async fn list_page(state: &AppState, signed: &Signed, id: Option<&str>, query: &
         page = total.div_ceil(u64::from(PAGE_ROWS));
         offset = (page - 1) * u64::from(PAGE_ROWS);
     }
-    let rows = state.store.report_rows_in(org, scope, filter, offset, PAGE_ROWS, Some(total)).await?;
+    // Next and previous pages of a list by name start from a row (`after`, `before`): an index
+    // is read from there, however deep the page.
+    let start = query.start(offset);
+    let rows = state.store.report_rows_at(org, scope, filter, &start, PAGE_ROWS, Some(total)).await?;
+    let (first_row, last_row) = (rows.first().map(ReportRow::cursor), rows.last().map(ReportRow::cursor));
     let (partner, pid) = source
         .one
         .as_ref()
@@ -495,8 +499,14 @@ async fn list_page(state: &AppState, signed: &Signed, id: Option<&str>, query: &
         showing,
         empty,
         lost,
-        prev: (page > 1).then(|| query.href(&base, &sort, desc, page - 1)),
-        next: (offset + shown < total).then(|| query.href(&base, &sort, desc, page + 1)),
+        prev: (page > 1).then(|| match (&first_row, sort == ReportSort::Account && page > 2) {
+            (Some(row), true) => query.href_from(&base, &sort, desc, page - 1, row, false),
+            _ => query.href(&base, &sort, desc, page - 1),
+        }),
+        next: (offset + shown < total).then(|| match (&last_row, sort == ReportSort::Account) {
+            (Some(row), true) => query.href_from(&base, &sort, desc, page + 1, row, true),
+            _ => query.href(&base, &sort, desc, page + 1),
+        }),
         csv: query.href(&format!("{base}.csv"), &sort, desc, 1),
         here: query.href(&base, &sort, desc, page),
         corrected: match CorrectionId::parse(&query.corrected) {

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use blindmap_store::{PartnershipId, ReportFilter, ReportSort, Run, Tier, is_field_name};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use blindmap_store::{PartnershipId, ReportCursor, ReportFilter, ReportSort, ReportStart, Run, Tier, is_field_name};
 use serde::Deserialize;
 
 use super::super::format::pct;
@@ -39,6 +41,13 @@ pub(crate) struct ListQuery {
     /// The correction just made from this list (`mc_…`), to say what was hidden and where to undo it.
     #[serde(default)]
     pub(in crate::web) corrected: String,
+    /// The page starts just after this row of a list by name ([`encode_cursor`]): what "Next
+    /// page" links to, so that it reads from there whatever its depth. `page` still numbers it.
+    #[serde(default)]
+    pub(in crate::web) after: String,
+    /// The page ends just before this row: what "Previous page" links to.
+    #[serde(default)]
+    pub(in crate::web) before: String,
     /// Everything else: the filters on the partner's fields, `f_NAME=text` (see `field_filters`).
     #[serde(flatten)]
     pub(in crate::web) rest: BTreeMap<String, String>,
@@ -85,6 +94,19 @@ impl ListQuery {
 
     pub(in crate::web) fn sort(&self) -> ReportSort {
         ReportSort::parse(&self.sort).unwrap_or_default()
+    }
+
+    /// Where the page starts, as its address says: after or before a row (a list by name),
+    /// else `offset` rows in. A cursor that does not read as one is left aside.
+    pub(in crate::web) fn start(&self, offset: u64) -> ReportStart {
+        if self.sort() != ReportSort::Account {
+            return ReportStart::Offset(offset);
+        }
+        match (decode_cursor(&self.after), decode_cursor(&self.before)) {
+            (Some(after), _) => ReportStart::After(after),
+            (None, Some(before)) => ReportStart::Before(before),
+            (None, None) => ReportStart::Offset(offset),
+        }
     }
 
     /// Whether the list is of the accounts lost since the previous match.
@@ -153,6 +175,47 @@ impl ListQuery {
         }
         if params.is_empty() { base.to_owned() } else { format!("{base}?{}", params.join("&")) }
     }
+
+    /// [`ListQuery::href`] of page `page` starting just after (`after`) or ending just before a
+    /// row.
+    pub(in crate::web) fn href_from(
+        &self,
+        base: &str,
+        sort: &ReportSort,
+        desc: bool,
+        page: u64,
+        row: &ReportCursor,
+        after: bool,
+    ) -> String {
+        let plain = self.href(base, sort, desc, page);
+        let join = if plain.contains('?') { '&' } else { '?' };
+        let side = if after { "after" } else { "before" };
+        format!("{plain}{join}{side}={}", encode_cursor(row))
+    }
+}
+
+/// A row's place in a list by name as an address carries it: its order keys as a JSON array,
+/// in base64url. Not a secret (the page shows the same), only opaque.
+pub(in crate::web) fn encode_cursor(cursor: &ReportCursor) -> String {
+    let keys = serde_json::json!([
+        cursor.name,
+        cursor.account_id,
+        cursor.partner_segment,
+        cursor.partner_record,
+        cursor.partnership
+    ]);
+    URL_SAFE_NO_PAD.encode(keys.to_string())
+}
+
+/// [`encode_cursor`]'s reverse; `None` for anything else (at most 4 KiB).
+pub(in crate::web) fn decode_cursor(text: &str) -> Option<ReportCursor> {
+    if text.is_empty() || text.len() > 4096 {
+        return None;
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(text.trim()).ok()?;
+    let (name, account_id, partner_segment, partner_record, partnership): (String, String, String, i64, String) =
+        serde_json::from_slice(&bytes).ok()?;
+    Some(ReportCursor { name, account_id, partner_segment, partner_record, partnership })
 }
 
 /// A column of the list: its heading and the order it sorts by, if any.
