@@ -796,6 +796,11 @@ impl Store {
             key.push('|');
             key.push_str(run.id.as_str());
         }
+        // With the corrections as they are now: counted once per state of them too.
+        let corrected_key = format!("{key}|{}", self.corrections_state(org).await?);
+        if let Some(counts) = self.totals.get(&corrected_key) {
+            return Ok(Some(counts));
+        }
         let listed = match self.totals.get(&key) {
             Some(counts) => counts,
             None => {
@@ -821,12 +826,14 @@ impl Store {
         let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&self.pool).await?;
         let (hidden_pairs, hidden_accounts) =
             hidden(rows.iter().map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1) == 1)));
-        Ok(Some((listed.0.saturating_sub(hidden_pairs), listed.1.saturating_sub(hidden_accounts))))
+        let counts = (listed.0.saturating_sub(hidden_pairs), listed.1.saturating_sub(hidden_accounts));
+        self.totals.put(corrected_key, counts);
+        Ok(Some(counts))
     }
 
     /// Counts what the pages across partners show first (all matches and confirmed ones), so
-    /// that the first reader after a run completes does not wait for it: what a node does
-    /// after each run.
+    /// that the first reader after a run completes or a correction is made does not wait for
+    /// it: what a node does after each.
     pub async fn warm_lists(&self, org: &OrgId) -> Result<(), StoreError> {
         for tier in [None, Some(Tier::Confirmed)] {
             let filter = ReportFilter { tier, ..ReportFilter::default() };
@@ -1218,9 +1225,10 @@ fn plain(filter: &ReportFilter) -> bool {
         && filter.gone_from.is_none()
 }
 
-/// Totals of lists across partners counted row by row, before corrections, by what they were
-/// counted for (the organisation, the filter's tier and its latest runs): a new run makes a new
-/// key. Per process; the oldest go first.
+/// Totals of lists across partners counted row by row, by what they were counted for (the
+/// organisation, the filter's tier and its latest runs; with the state of its corrections for
+/// the totals corrections amend): a new run or correction makes a new key. Per process; the
+/// oldest go first.
 #[derive(Debug, Default)]
 pub(crate) struct Totals(std::sync::Mutex<std::collections::VecDeque<(String, (u64, u64))>>);
 

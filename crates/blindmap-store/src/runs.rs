@@ -508,7 +508,7 @@ impl Store {
             crate::events::append_event(&mut tx, org, kind, payload).await?;
         }
         tx.commit().await?;
-        Ok(())
+        self.refresh_statistics("run_overlaps").await
     }
 
     /// Fails a running run with `reason` (and the transcript so far, if kept). A run that

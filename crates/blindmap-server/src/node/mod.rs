@@ -503,6 +503,22 @@ pub async fn add_organisation(data_dir: &Path, organisation: &str, admin: &str) 
     Ok(token)
 }
 
+/// Adds an admin named `admin` to the organisation named `organisation` of the node in
+/// `data_dir` (opening its store upgrades it first): the admin's token, shown once, and the
+/// seconds opening the store took.
+pub async fn add_admin(data_dir: &Path, organisation: &str, admin: &str) -> Result<(ApiToken, f64), NodeError> {
+    let config = NodeConfig::load(data_dir)?;
+    let started = std::time::Instant::now();
+    let store = Store::connect(&config.database_url).await?;
+    let opened = started.elapsed().as_secs_f64();
+    let org = store.organisation_by_name(organisation).await?.ok_or(StoreError::NotFound("organisation"))?;
+    let user = store.create_user(&org.id, admin, Role::Admin).await?;
+    let (_, token) = store.issue_token(&org.id, &user.id, "created by blindmap node add-admin").await?;
+    store.record_audit(&org.id, "node", "user.created", &serde_json::json!({ "user": admin, "role": "admin" })).await?;
+    store.close().await;
+    Ok((token, opened))
+}
+
 /// A node serving its API.
 pub struct RunningNode {
     /// Where it listens (the real port when the configuration said 0).
@@ -515,12 +531,17 @@ pub struct RunningNode {
     hooks_stop: tokio::sync::watch::Sender<bool>,
     hooks: tokio::task::JoinHandle<()>,
     sync: tokio::task::JoinHandle<()>,
+    /// Counting the pages across partners after the start (`service::runs::warm_all`).
+    warming: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningNode {
     /// Fails the match runs in progress (they record why; a partner's side sees the connection
     /// close), stops accepting connections, lets requests in flight finish (up to 30 s), and waits.
     pub async fn shutdown(self) -> Result<(), NodeError> {
+        if let Some(warming) = &self.warming {
+            warming.abort();
+        }
         self.context.runs.stop_all(Duration::from_secs(10)).await;
         self.hooks_stop.send_replace(true);
         let _ = self.hooks.await;
@@ -528,6 +549,21 @@ impl RunningNode {
         self.handle.graceful_shutdown(Some(Duration::from_secs(30)));
         self.task.await.map_err(std::io::Error::other)??;
         Ok(())
+    }
+}
+
+impl RunningNode {
+    /// Waits until the node has counted what its pages across partners show (the lists'
+    /// totals, the ecosystem's ranking) after it started, and after the runs and corrections
+    /// since: what a benchmark waits for before timing pages.
+    pub async fn warmed(&mut self) {
+        if let Some(warming) = self.warming.take() {
+            let _ = warming.await;
+        }
+        // And what runs or corrections made since set counting.
+        while !crate::service::runs::counted() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
@@ -587,6 +623,7 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
             crate::service::registrations::run_sync(sync_store, sync_context, stop),
         );
     });
+    let warming = Some(tokio::spawn(crate::service::runs::warm_all(store.clone())));
     let router = app_with_node(store, config.limits(), Some(context.clone()));
     let task = tokio::spawn(async move { server.serve(router.into_make_service()).await });
     let addr =
@@ -596,7 +633,7 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
         None => config.public_url.clone(),
     };
     let _ = context.public_url.set(url);
-    Ok(RunningNode { addr, fingerprint, handle, task, context, hooks_stop, hooks, sync })
+    Ok(RunningNode { addr, fingerprint, handle, task, context, hooks_stop, hooks, sync, warming })
 }
 
 #[cfg(test)]

@@ -140,6 +140,7 @@ pub(crate) async fn add(
     let (correction, created) = store.add_correction(org, &new).await?;
     if created {
         tracing::info!(correction = %correction.id, kind = correction.kind.as_str(), "match corrected");
+        crate::service::runs::warm_soon(store, org);
     }
     Ok(correction)
 }
@@ -151,6 +152,7 @@ pub(crate) async fn remove(store: &Store, org: &OrgId, user: &str, id: &str) -> 
     let (correction, removed) = store.remove_correction(org, &id, user).await?;
     if removed {
         tracing::info!(correction = %correction.id, "match correction removed");
+        crate::service::runs::warm_soon(store, org);
     }
     Ok(correction)
 }

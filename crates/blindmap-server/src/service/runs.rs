@@ -335,11 +335,87 @@ async fn warm(store: &Store, run: &Run) {
             return;
         }
     }
-    if let Err(e) = store.warm_lists(&run.org).await {
-        tracing::warn!(run = %run.id, error = %e, "cannot count the lists across partners");
+    warm_org(store, &run.org).await;
+}
+
+/// How many counts of pages across partners are under way in this process.
+static COUNTING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Whether no count of pages across partners is under way in this process: what a benchmark
+/// waits for before timing pages, as a reader a few seconds after a run would find them.
+pub(crate) fn counted() -> bool {
+    COUNTING.load(std::sync::atomic::Ordering::SeqCst) == 0
+}
+
+/// One count under way, while it lives.
+struct Counting;
+
+impl Counting {
+    fn start() -> Self {
+        COUNTING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self
     }
-    if let Err(e) = crate::service::ecosystem::warm(store, &run.org).await {
-        tracing::warn!(run = %run.id, error = %e, "cannot rank the ecosystem");
+}
+
+impl Drop for Counting {
+    fn drop(&mut self) {
+        COUNTING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Counts what `org`'s pages across partners show: the list's totals, the ecosystem's ranking.
+async fn warm_org(store: &Store, org: &OrgId) {
+    let _counting = Counting::start();
+    if let Err(e) = store.warm_lists(org).await {
+        tracing::warn!(org = %org, error = %e, "cannot count the lists across partners");
+    }
+    if let Err(e) = crate::service::ecosystem::warm(store, org).await {
+        tracing::warn!(org = %org, error = %e, "cannot rank the ecosystem");
+    }
+}
+
+/// Counts `org`'s pages across partners again in the background after a change (a correction
+/// made or removed), half a second later so that a burst of changes is counted once: one count
+/// at a time per organisation, and one more if changes came in meanwhile.
+pub(crate) fn warm_soon(store: &Store, org: &OrgId) {
+    type Pending = std::sync::Mutex<BTreeMap<String, bool>>;
+    static PENDING: std::sync::OnceLock<Pending> = std::sync::OnceLock::new();
+    let lock = || PENDING.get_or_init(Pending::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    {
+        let mut pending = lock();
+        if let Some(again) = pending.get_mut(org.as_str()) {
+            *again = true;
+            return;
+        }
+        pending.insert(org.as_str().to_owned(), false);
+    }
+    let (store, org) = (store.clone(), org.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            warm_org(&store, &org).await;
+            let mut pending = lock();
+            match pending.get_mut(org.as_str()) {
+                Some(again) if *again => *again = false,
+                _ => {
+                    pending.remove(org.as_str());
+                    return;
+                }
+            }
+        }
+    });
+}
+
+/// Counts every organisation's pages across partners, as after a run: what a node does when it
+/// starts, in the background, so that the first reader after a restart does not wait for it.
+pub(crate) async fn warm_all(store: Store) {
+    match store.organisations().await {
+        Ok(orgs) => {
+            for org in orgs {
+                warm_org(&store, &org.id).await;
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot list the organisations to count their pages"),
     }
 }
 
