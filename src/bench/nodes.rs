@@ -322,6 +322,8 @@ async fn time_every_page(
         format!("/partners/{pid}/overlaps"),
         "/overlaps".to_owned(),
         "/overlaps?sort=partner&desc=1&page=1000".to_owned(),
+        "/overlaps?q=acct12".to_owned(),
+        "/overlaps?own=customers&sort=owner".to_owned(),
         "/ecosystem".to_owned(),
         "/ecosystem?min=10&page=20".to_owned(),
         format!("/accounts/{account}"),

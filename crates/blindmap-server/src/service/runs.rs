@@ -294,6 +294,9 @@ pub(crate) async fn drive<S, E, C>(
             Err(("the node shut down during the run; nothing of it was stored".to_owned(), None))
         }
     };
+    // Counting from before the run shows as complete until the pages across partners are
+    // counted with it: what `counted` waits for.
+    let _counting = Counting::start();
     let stored = match outcome {
         Ok((outcome, traffic, elapsed, data, transcript)) => {
             let (mut completion, result) = completion(&run, &outcome, &data, traffic, elapsed, transcript);
