@@ -36,6 +36,20 @@ pub struct AuditFilter {
 
 /// Appends an audit event on `conn` (a transaction's, so that it commits with the change it
 /// describes).
+/// A new event's id, `aud_` then 16 hex digits that grow with each event this process writes
+/// (nanoseconds since 1970, or one more than the last) and 16 random ones: events written in the
+/// same millisecond (its `at`) list in the order they were written, newest first.
+fn audit_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    let prev = LAST.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| Some(now.max(last + 1))).unwrap_or(0);
+    let this = now.max(prev + 1);
+    format!("aud_{this:016x}{}", &random_hex()[..16])
+}
+
 pub(crate) async fn append_audit(
     conn: &mut sqlx::AnyConnection,
     org: &OrgId,
@@ -45,7 +59,7 @@ pub(crate) async fn append_audit(
     detail: &serde_json::Value,
 ) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO audit_events (id, org_id, at, actor, kind, detail) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(format!("aud_{}", random_hex()))
+        .bind(audit_id())
         .bind(org.as_str())
         .bind(at)
         .bind(actor)

@@ -57,7 +57,7 @@ pub use orgs::{ApiToken, ListedUser, Organisation, Principal, Role, TokenInfo, U
 pub use partnerships::{InviteSecret, Partnership, PartnershipState, SharingPolicy, SharingRule};
 pub use registrations::{Allowance, Direction, Record, StoredRegistration};
 pub use reports::{
-    CellTiers, ReportCursor, ReportFilter, ReportRow, ReportScope, ReportSort, ReportStart, is_field_name,
+    CellTiers, NARROWED, ReportCursor, ReportFilter, ReportRow, ReportScope, ReportSort, ReportStart, is_field_name,
 };
 pub use runs::Tier;
 pub use runs::{

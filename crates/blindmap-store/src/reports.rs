@@ -98,6 +98,10 @@ pub struct ReportFilter {
     pub gone_from: Option<RunId>,
     /// Only matches of this tier.
     pub tier: Option<Tier>,
+    /// Only these accounts. A search is narrowed to the accounts it finds in the datasets
+    /// read, when they are at most [`NARROWED`]: the lists then look those accounts' overlaps
+    /// up instead of reading every overlap for the search.
+    pub accounts: Option<Vec<String>>,
     /// The order.
     pub sort: ReportSort,
     /// Descending instead of ascending.
@@ -318,8 +322,17 @@ impl Store {
                 let (org, partnership) = (binds.text(org.as_str()), binds.text(run.partnership.as_str()));
                 clauses.push(format!("o.run_id = {id}"));
                 clauses.push(format!("NOT {}", self.corrected_sql(&org, &partnership)));
+                let overlaps = match (&filter.accounts, self.backend) {
+                    // The narrowed accounts first, each looked up (SQLite keeps a CROSS JOIN's
+                    // order): left to itself it walks the run's name index for the order.
+                    (Some(accounts), Backend::Sqlite) => {
+                        let list = binds.text(serde_json::json!(accounts).to_string());
+                        format!("json_each({list}) n CROSS JOIN run_overlaps o ON o.account_id = n.value")
+                    }
+                    _ => "run_overlaps o".to_owned(),
+                };
                 let from = format!(
-                    "run_overlaps o LEFT JOIN dataset_accounts a ON a.dataset_id = {dataset} AND a.account_id = o.account_id"
+                    "{overlaps} LEFT JOIN dataset_accounts a ON a.dataset_id = {dataset} AND a.account_id = o.account_id"
                 );
                 (from, filter.previous.clone().map(Previous::Run), None)
             }
@@ -392,6 +405,13 @@ impl Store {
         if let Some(tier) = filter.tier {
             clauses.push(format!("o.tier = {}", binds.text(tier.as_str())));
         }
+        if let Some(accounts) = &filter.accounts {
+            let list = binds.text(serde_json::json!(accounts).to_string());
+            clauses.push(match self.backend {
+                Backend::Sqlite => format!("o.account_id IN (SELECT value FROM json_each({list}))"),
+                Backend::Postgres => format!("o.account_id IN (SELECT json_array_elements_text(CAST({list} AS json)))"),
+            });
+        }
         if let Some(before) = previous.as_ref().filter(|_| filter.new_only) {
             clauses.push(format!("NOT {}", earlier_overlap(&before.sql(binds))));
         }
@@ -444,6 +464,46 @@ impl Store {
         self.report_rows_at(org, scope, filter, &ReportStart::Offset(offset), limit, total).await
     }
 
+    /// `filter` with its search narrowed to the accounts it finds in the datasets `scope`
+    /// reads, where they are at most [`NARROWED`] (and no narrowing is there already): a run's
+    /// overlaps are accounts of its dataset, so none is left out.
+    async fn narrowed(
+        &self,
+        org: &OrgId,
+        scope: ReportScope<'_>,
+        filter: &ReportFilter,
+    ) -> Result<ReportFilter, StoreError> {
+        let Some(q) = filter.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) else {
+            return Ok(filter.clone());
+        };
+        if filter.accounts.is_some() {
+            return Ok(filter.clone());
+        }
+        let datasets: std::collections::BTreeSet<String> = match scope {
+            ReportScope::Run(run) => [run.dataset.as_str().to_owned()].into(),
+            ReportScope::Latest => {
+                self.latest_in(org, filter).await?.into_iter().map(|(r, _)| r.dataset.as_str().to_owned()).collect()
+            }
+        };
+        let mut found = std::collections::BTreeSet::new();
+        for dataset in datasets {
+            let ids: Vec<String> = sqlx::query_scalar(
+                "SELECT account_id FROM dataset_accounts WHERE dataset_id = $1 AND COALESCE(search_text, \
+                 LOWER(COALESCE(display_name, '') || ' ' || account_id)) LIKE $2 ESCAPE '\\' LIMIT $3",
+            )
+            .bind(dataset.as_str())
+            .bind(contains_pattern(q))
+            .bind(i64::try_from(NARROWED + 1).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+            found.extend(ids);
+            if found.len() > NARROWED {
+                return Ok(filter.clone());
+            }
+        }
+        Ok(ReportFilter { accounts: Some(found.into_iter().collect()), ..filter.clone() })
+    }
+
     /// A page of the overlaps in `scope` from `start`: see [`Store::report_rows_in`].
     ///
     /// What a page costs. By name (the default order), one run's list walks an index from the
@@ -462,6 +522,7 @@ impl Store {
         total: Option<u64>,
     ) -> Result<Vec<ReportRow>, StoreError> {
         check_scope(org, scope)?;
+        let filter = &self.narrowed(org, scope, filter).await?;
         let by_name = filter.sort == ReportSort::Account;
         // Read backwards: the page before a row, or a page past the middle (every tie of the
         // order by name is broken in the same direction, so the order read backwards is the
@@ -636,6 +697,7 @@ impl Store {
         scope: ReportScope<'_>,
         filter: &ReportFilter,
     ) -> Result<(u64, u64), StoreError> {
+        let filter = &self.narrowed(org, scope, filter).await?;
         if let Some(counts) = self.stored_counts(org, scope, filter).await? {
             return Ok(counts);
         }
@@ -774,10 +836,10 @@ impl Store {
     /// with several partners is one account: the rows must be read), less what corrections hide,
     /// read from the corrected accounts' rows. `None` when the rows must be counted.
     async fn latest_counts(&self, org: &OrgId, filter: &ReportFilter) -> Result<Option<(u64, u64)>, StoreError> {
-        if !plain(filter) || filter.tier == Some(Tier::Possible) {
-            return Ok(None);
-        }
         let runs = self.latest_in(org, filter).await?;
+        if !plain(filter) || filter.tier == Some(Tier::Possible) {
+            return self.filtered_latest_counts(org, &runs, filter).await.map(Some);
+        }
         match runs.as_slice() {
             [] => return Ok(Some((0, 0))),
             [(run, _)] => return self.listed_counts(org, run, filter).await,
@@ -829,6 +891,35 @@ impl Store {
         let counts = (listed.0.saturating_sub(hidden_pairs), listed.1.saturating_sub(hidden_accounts));
         self.totals.put(corrected_key, counts);
         Ok(Some(counts))
+    }
+
+    /// The (pairs, accounts) of the list across partners under any other filter, counted row by
+    /// row, once per filter, set of latest runs and state of the corrections, and kept: the
+    /// list's next pages, and the same search again, do not count again.
+    async fn filtered_latest_counts(
+        &self,
+        org: &OrgId,
+        runs: &[(Run, Option<RunId>)],
+        filter: &ReportFilter,
+    ) -> Result<(u64, u64), StoreError> {
+        // Narrowed accounts follow from the search and the runs' datasets: not part of the key.
+        let counted = ReportFilter { sort: ReportSort::default(), descending: false, accounts: None, ..filter.clone() };
+        let mut key = format!("{org}|{counted:?}|{}", self.corrections_state(org).await?);
+        for (run, _) in runs {
+            key.push('|');
+            key.push_str(run.id.as_str());
+        }
+        if let Some(counts) = self.totals.get(&key) {
+            return Ok(counts);
+        }
+        let mut binds = Binds::default();
+        let Selection { from, clauses, .. } = self.report_where(org, ReportScope::Latest, filter, &mut binds);
+        let sql = format!("SELECT COUNT(*), COUNT(DISTINCT o.account_id) FROM {from} WHERE {clauses}");
+        let row = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?;
+        let count = |i: usize| u64::try_from(row.get::<i64, _>(i)).unwrap_or(0);
+        let counts = (count(0), count(1));
+        self.totals.put(key, counts);
+        Ok(counts)
     }
 
     /// Counts what the pages across partners show first (all matches and confirmed ones), so
@@ -1213,12 +1304,17 @@ fn hidden(rows: impl Iterator<Item = (String, bool)>) -> (u64, u64) {
     (pairs, shown.values().filter(|s| !**s).count() as u64)
 }
 
+/// The most accounts a search is narrowed to (see [`ReportFilter::accounts`]); a search that
+/// finds more reads every overlap it may select.
+pub const NARROWED: usize = 20_000;
+
 /// Whether `filter` selects by partner and tier at most: what stored totals can answer.
 fn plain(filter: &ReportFilter) -> bool {
     filter.own_segment.is_none()
         && filter.partner_segment.is_none()
         && filter.owner.is_none()
         && filter.account.is_none()
+        && filter.accounts.is_none()
         && filter.search.as_deref().is_none_or(|q| q.trim().is_empty())
         && filter.partner_fields.iter().all(|(_, text)| text.trim().is_empty())
         && !filter.new_only
@@ -1233,7 +1329,7 @@ fn plain(filter: &ReportFilter) -> bool {
 pub(crate) struct Totals(std::sync::Mutex<std::collections::VecDeque<(String, (u64, u64))>>);
 
 /// How many totals a process keeps.
-const TOTALS_KEPT: usize = 64;
+const TOTALS_KEPT: usize = 256;
 
 impl Totals {
     fn get(&self, key: &str) -> Option<(u64, u64)> {

@@ -253,8 +253,8 @@ async fn a_rep_marks_a_match_wrong_and_it_stays_gone_until_undone() {
     browser.wait_for("#corrections-list", WAIT).await;
     assert_eq!(browser.texts_of("#corrections-list tbody th").await, ["Globex"]);
     browser.click("button[aria-label^='Undo the correction of Globex']").await;
-    browser.wait_for_url(&format!("/partners/{pid}/corrections"), WAIT).await;
-    browser.wait_for("main p", WAIT).await;
+    // The same address as before the undo: wait for the new page's empty list, not the old one.
+    browser.wait_for("#empty", WAIT).await;
     assert!(browser.source().await.contains("No corrections"), "{}", browser.source().await);
     browser.goto(&matrix).await;
     assert_eq!(browser.text_of(&confirmed_cell).await, "2");
@@ -492,7 +492,15 @@ async fn the_reps_pages_fit_a_laptop_and_reflow_on_a_phone() {
     for _ in 0..5 {
         browser.press(Key::Right).await;
     }
-    let scrolled = browser.execute("return document.querySelector('.table-scroll').scrollLeft", vec![]).await;
+    // Scrolling is smooth where the browser animates it: give it a moment under load.
+    let mut scrolled = serde_json::Value::Null;
+    for _ in 0..40 {
+        scrolled = browser.execute("return document.querySelector('.table-scroll').scrollLeft", vec![]).await;
+        if scrolled.as_f64().is_some_and(|x| x > 0.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert!(scrolled.as_f64().is_some_and(|x| x > 0.0), "the keyboard scrolls the region: {scrolled}");
     browser.assert_no_horizontal_scroll("the overlap list, scrolled, at 390 px").await;
     browser.assert_accessible("the overlap list at 390 px").await;

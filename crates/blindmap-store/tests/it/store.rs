@@ -1255,6 +1255,37 @@ async fn report_pages_read_in_pieces_agree_with_one_read_in_every_order(store: S
         }
     }
 
+    // A search finds the accounts whose name or id contains it (the lists look those accounts'
+    // overlaps up): the same rows as filtering the whole list, counted alike, paged alike.
+    for scope in std::iter::once(ReportScope::Latest).chain(runs.iter().map(ReportScope::Run)) {
+        let everything = ReportFilter { tier: None, ..ReportFilter::default() };
+        let all = store.report_rows_in(&org, scope, &everything, 0, 10_000, None).await.unwrap();
+        for q in ["inc", "0015G00000D", "nothing like it"] {
+            let filter = ReportFilter { search: Some(q.to_owned()), ..everything.clone() };
+            // Of the accounts of the run's dataset: a match only lists those (this test alone
+            // writes overlaps of accounts the export lacks, for the order by id).
+            let expected: Vec<_> = all
+                .iter()
+                .filter(|r| !unknown.contains(&r.account_id.as_str()))
+                .filter(|r| {
+                    let text = format!("{} {}", r.name.clone().unwrap_or_default(), r.account_id).to_lowercase();
+                    text.contains(&q.to_lowercase())
+                })
+                .map(id)
+                .collect();
+            let found = store.report_rows_in(&org, scope, &filter, 0, 10_000, None).await.unwrap();
+            assert_eq!(found.iter().map(id).collect::<Vec<_>>(), expected, "{scope:?} {q}");
+            let accounts: std::collections::BTreeSet<_> = found.iter().map(|r| r.account_id.clone()).collect();
+            let counted = store.report_counts_in(&org, scope, &filter).await.unwrap();
+            assert_eq!(counted, (found.len() as u64, accounts.len() as u64), "{scope:?} {q}");
+            let second = store.report_rows_in(&org, scope, &filter, 3, 3, Some(counted.0)).await.unwrap();
+            assert_eq!(
+                second.iter().map(id).collect::<Vec<_>>(),
+                expected.iter().skip(3).take(3).cloned().collect::<Vec<_>>()
+            );
+        }
+    }
+
     // A second match with the first partner leaves out the odd accounts; corrections then hide
     // a lost account, both rows of another, and an account still there. What was lost, and each
     // run's cells, are counted from the totals stored with the runs as from the rows.
