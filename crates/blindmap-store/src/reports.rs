@@ -532,17 +532,16 @@ impl Store {
             ReportStart::After(cursor) if by_name => (filter.clone(), 0, Some(cursor), false),
             ReportStart::Before(cursor) if by_name => (backwards(filter), 0, Some(cursor), true),
             ReportStart::After(_) | ReportStart::Before(_) => (filter.clone(), 0, None, false),
-            ReportStart::Offset(offset) => match total {
-                Some(total) if by_name && *offset > total / 2 && *offset < total => {
-                    let take = u64::from(limit).min(total - offset);
-                    let limit = u32::try_from(take).unwrap_or(limit);
-                    let mut rows =
-                        self.rows(org, scope, &backwards(filter), total - offset - take, limit, None).await?;
-                    rows.reverse();
-                    return Ok(rows);
+            ReportStart::Offset(offset) => {
+                match total.filter(|_| by_name).and_then(|t| from_the_end(*offset, limit, t)) {
+                    Some((from_end, take)) => {
+                        let mut rows = self.rows(org, scope, &backwards(filter), from_end, take, None).await?;
+                        rows.reverse();
+                        return Ok(rows);
+                    }
+                    None => (filter.clone(), *offset, None, false),
                 }
-                _ => (filter.clone(), *offset, None, false),
-            },
+            }
         };
         let mut rows = self.rows(org, scope, &filter, offset, limit, seek).await?;
         if reversed {
@@ -657,15 +656,14 @@ impl Store {
             }
             let want = limit - u32::try_from(rows.len()).unwrap_or(limit);
             // By name from whichever end of this partner's list is nearer.
-            let page = if skip > n / 2 {
-                let take = u64::from(want).min(n - skip);
-                let backwards = ReportFilter { descending: true, ..one.clone() };
-                let limit = u32::try_from(take).unwrap_or(want);
-                let mut rows = self.run_rows(org, run, &backwards, n - skip - take, limit, None).await?;
-                rows.reverse();
-                rows
-            } else {
-                self.run_rows(org, run, &one, skip, want, None).await?
+            let page = match from_the_end(skip, want, n) {
+                Some((from_end, take)) => {
+                    let backwards = ReportFilter { descending: true, ..one.clone() };
+                    let mut rows = self.run_rows(org, run, &backwards, from_end, take, None).await?;
+                    rows.reverse();
+                    rows
+                }
+                None => self.run_rows(org, run, &one, skip, want, None).await?,
             };
             rows.extend(page.into_iter().map(|mut row| {
                 row.partner_name.clone_from(&run.partner_name);
@@ -701,6 +699,16 @@ impl Store {
         if let Some(counts) = self.stored_counts(org, scope, filter).await? {
             return Ok(counts);
         }
+        self.count_rows(org, scope, filter).await
+    }
+
+    /// The (pairs, accounts) of `scope` under `filter`, every row it selects counted.
+    async fn count_rows(
+        &self,
+        org: &OrgId,
+        scope: ReportScope<'_>,
+        filter: &ReportFilter,
+    ) -> Result<(u64, u64), StoreError> {
         let mut binds = Binds::default();
         let Selection { from, clauses, .. } = self.report_where(org, scope, filter, &mut binds);
         let sql = format!("SELECT COUNT(*), COUNT(DISTINCT o.account_id) FROM {from} WHERE {clauses}");
@@ -772,7 +780,7 @@ impl Store {
     ) -> Result<Option<(u64, u64)>, StoreError> {
         check_scope(org, scope)?;
         match (scope, &filter.gone_from) {
-            (ReportScope::Run(run), None) => self.listed_counts(org, run, filter).await,
+            (ReportScope::Run(run), None) => self.listed_counts(run, filter).await,
             (ReportScope::Run(run), Some(later)) => self.lost_counts(org, run, later, filter).await,
             (ReportScope::Latest, _) => self.latest_counts(org, filter).await,
         }
@@ -811,22 +819,8 @@ impl Store {
         }
         let count = |i: usize| stored.get::<Option<i64>, _>(i).and_then(|n| u64::try_from(n).ok());
         let (Some(pairs), Some(accounts)) = (count(1), count(2)) else { return Ok(None) };
-        let sql = format!(
-            "SELECT o.account_id, CASE WHEN {} THEN 1 ELSE 0 END FROM run_overlaps o WHERE o.run_id = $3 \
-             AND o.account_id IN (SELECT mc.account_id FROM match_corrections mc WHERE mc.org_id = $1 \
-             AND mc.partnership_id = $2 AND mc.removed_at IS NULL) \
-             AND NOT EXISTS (SELECT 1 FROM run_overlaps g WHERE g.run_id = $4 AND g.account_id = o.account_id)",
-            self.corrected_sql("$1", "$2")
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org.as_str())
-            .bind(run.partnership.as_str())
-            .bind(run.id.as_str())
-            .bind(later.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        let (hidden_pairs, hidden_accounts) =
-            hidden(rows.iter().map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1) == 1)));
+        let rows = self.corrected_rows(run, Some(later)).await?;
+        let (hidden_pairs, hidden_accounts) = hidden(rows.into_iter().map(|r| (r.account_id, r.hidden)));
         Ok(Some((pairs.saturating_sub(hidden_pairs), accounts.saturating_sub(hidden_accounts))))
     }
 
@@ -842,7 +836,7 @@ impl Store {
         }
         match runs.as_slice() {
             [] => return Ok(Some((0, 0))),
-            [(run, _)] => return self.listed_counts(org, run, filter).await,
+            [(run, _)] => return self.listed_counts(run, filter).await,
             _ => {}
         }
         let mut binds = Binds::default();
@@ -853,11 +847,7 @@ impl Store {
             None => String::new(),
         };
         // As the runs listed them: counted once per set of runs and kept.
-        let mut key = format!("{org}|{:?}", filter.tier);
-        for (run, _) in &runs {
-            key.push('|');
-            key.push_str(run.id.as_str());
-        }
+        let key = format!("{org}|{:?}|{}", filter.tier, runs_key(&runs));
         // With the corrections as they are now: counted once per state of them too.
         let corrected_key = format!("{key}|{}", self.corrections_state(org).await?);
         if let Some(counts) = self.totals.get(&corrected_key) {
@@ -904,20 +894,11 @@ impl Store {
     ) -> Result<(u64, u64), StoreError> {
         // Narrowed accounts follow from the search and the runs' datasets: not part of the key.
         let counted = ReportFilter { sort: ReportSort::default(), descending: false, accounts: None, ..filter.clone() };
-        let mut key = format!("{org}|{counted:?}|{}", self.corrections_state(org).await?);
-        for (run, _) in runs {
-            key.push('|');
-            key.push_str(run.id.as_str());
-        }
+        let key = format!("{org}|{counted:?}|{}|{}", self.corrections_state(org).await?, runs_key(runs));
         if let Some(counts) = self.totals.get(&key) {
             return Ok(counts);
         }
-        let mut binds = Binds::default();
-        let Selection { from, clauses, .. } = self.report_where(org, ReportScope::Latest, filter, &mut binds);
-        let sql = format!("SELECT COUNT(*), COUNT(DISTINCT o.account_id) FROM {from} WHERE {clauses}");
-        let row = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?;
-        let count = |i: usize| u64::try_from(row.get::<i64, _>(i)).unwrap_or(0);
-        let counts = (count(0), count(1));
+        let counts = self.count_rows(org, ReportScope::Latest, filter).await?;
         self.totals.put(key, counts);
         Ok(counts)
     }
@@ -933,15 +914,48 @@ impl Store {
         Ok(())
     }
 
+    /// The rows of `run` whose account an active correction with its partnership names (only
+    /// those whose account the run `gone_from` has nowhere, when given), each with whether a
+    /// correction hides it: what every total stored with a run is amended from.
+    async fn corrected_rows(&self, run: &Run, gone_from: Option<&RunId>) -> Result<Vec<CorrectedRow>, StoreError> {
+        let gone = if gone_from.is_some() {
+            " AND NOT EXISTS (SELECT 1 FROM run_overlaps g WHERE g.run_id = $4 AND g.account_id = o.account_id)"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT o.own_segment, o.partner_segment, o.account_id, o.tier, CASE WHEN {} THEN 1 ELSE 0 END \
+             FROM run_overlaps o WHERE o.run_id = $3 AND o.account_id IN (SELECT mc.account_id \
+             FROM match_corrections mc WHERE mc.org_id = $1 AND mc.partnership_id = $2 AND mc.removed_at IS NULL){gone}",
+            self.corrected_sql("$1", "$2")
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(run.org.as_str())
+            .bind(run.partnership.as_str())
+            .bind(run.id.as_str());
+        if let Some(later) = gone_from {
+            query = query.bind(later.as_str());
+        }
+        query
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(CorrectedRow {
+                    own_segment: r.get(0),
+                    partner_segment: r.get(1),
+                    account_id: r.get(2),
+                    tier: Tier::parse(&r.get::<String, _>(3)).ok_or(StoreError::Corrupt("run_overlaps.tier"))?,
+                    hidden: r.get::<i64, _>(4) == 1,
+                })
+            })
+            .collect()
+    }
+
     /// `run`'s (pairs, accounts) under `filter` from the totals stored with the run, less what
     /// corrections hide — read from the rows of the corrected accounts only — when the filter
     /// selects by tier at most (all, or confirmed); `None` when the rows must be counted.
-    async fn listed_counts(
-        &self,
-        org: &OrgId,
-        run: &Run,
-        filter: &ReportFilter,
-    ) -> Result<Option<(u64, u64)>, StoreError> {
+    async fn listed_counts(&self, run: &Run, filter: &ReportFilter) -> Result<Option<(u64, u64)>, StoreError> {
         let Some(listed) = run.listed else { return Ok(None) };
         let plain = plain(filter) && filter.partnership.as_ref().is_none_or(|p| *p == run.partnership);
         let (pairs, accounts, counted) = match filter.tier {
@@ -950,32 +964,9 @@ impl Store {
             Some(Tier::Confirmed) => (listed.confirmed_pairs, listed.confirmed_accounts, Some(Tier::Confirmed)),
             Some(Tier::Possible) => return Ok(None),
         };
-        let sql = format!(
-            "SELECT o.account_id, o.tier, CASE WHEN {} THEN 1 ELSE 0 END FROM run_overlaps o WHERE o.run_id = $3 \
-             AND o.account_id IN (SELECT mc.account_id FROM match_corrections mc WHERE mc.org_id = $1 \
-             AND mc.partnership_id = $2 AND mc.removed_at IS NULL)",
-            self.corrected_sql("$1", "$2")
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(org.as_str())
-            .bind(run.partnership.as_str())
-            .bind(run.id.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        // Per corrected account: whether it was counted, and whether it still is.
-        let mut hidden_pairs = 0;
-        let mut accounts_of: BTreeMap<String, (bool, bool)> = BTreeMap::new();
-        for r in &rows {
-            let tier = Tier::parse(&r.get::<String, _>(1)).ok_or(StoreError::Corrupt("run_overlaps.tier"))?;
-            if counted.is_some_and(|t| t != tier) {
-                continue;
-            }
-            let hidden = r.get::<i64, _>(2) == 1;
-            hidden_pairs += u64::from(hidden);
-            let entry = accounts_of.entry(r.get(0)).or_default();
-            *entry = (true, entry.1 || !hidden);
-        }
-        let hidden_accounts = accounts_of.values().filter(|(was, still)| *was && !*still).count() as u64;
+        let rows = self.corrected_rows(run, None).await?;
+        let counted_rows = rows.into_iter().filter(|r| counted.is_none_or(|t| t == r.tier));
+        let (hidden_pairs, hidden_accounts) = hidden(counted_rows.map(|r| (r.account_id, r.hidden)));
         Ok(Some((pairs.saturating_sub(hidden_pairs), accounts.saturating_sub(hidden_accounts))))
     }
 
@@ -1185,28 +1176,14 @@ impl Store {
             serde_json::from_str(&stored).map_err(|_| StoreError::Corrupt("match_runs.listed_cells"))?;
         let mut cells: BTreeMap<(String, String), (u64, u64)> =
             stored.into_iter().map(|(own, partner, c, p)| ((own, partner), (c, p))).collect();
-        let sql = format!(
-            "SELECT o.own_segment, o.partner_segment, o.account_id, o.tier, CASE WHEN {} THEN 1 ELSE 0 END \
-             FROM run_overlaps o WHERE o.run_id = $3 AND o.account_id IN (SELECT mc.account_id \
-             FROM match_corrections mc WHERE mc.org_id = $1 AND mc.partnership_id = $2 AND mc.removed_at IS NULL)",
-            self.corrected_sql("$1", "$2")
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(run.org.as_str())
-            .bind(run.partnership.as_str())
-            .bind(run.id.as_str())
-            .fetch_all(&self.pool)
-            .await?;
         // Per corrected account and cell: whether it was confirmed there, and what it is now
         // (nothing when every row is hidden, else whether a shown row is confirmed).
         let mut corrected: BTreeMap<(String, String, String), (bool, Option<bool>)> = BTreeMap::new();
-        for r in &rows {
-            let confirmed =
-                Tier::parse(&r.get::<String, _>(3)).ok_or(StoreError::Corrupt("run_overlaps.tier"))? == Tier::Confirmed;
-            let hidden = r.get::<i64, _>(4) == 1;
-            let entry = corrected.entry((r.get(0), r.get(1), r.get(2))).or_default();
+        for r in self.corrected_rows(run, None).await? {
+            let confirmed = r.tier == Tier::Confirmed;
+            let entry = corrected.entry((r.own_segment, r.partner_segment, r.account_id)).or_default();
             entry.0 |= confirmed;
-            if !hidden {
+            if !r.hidden {
                 entry.1 = Some(entry.1.unwrap_or(false) || confirmed);
             }
         }
@@ -1290,6 +1267,30 @@ impl Store {
         out.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(out)
     }
+}
+
+/// Where a page `offset` rows into a list of `total` rows by name is read from the list's end,
+/// when that end is nearer: the offset from the end, and how many rows to read backwards.
+fn from_the_end(offset: u64, limit: u32, total: u64) -> Option<(u64, u32)> {
+    (offset > total / 2 && offset < total).then(|| {
+        let take = u64::from(limit).min(total - offset);
+        (total - offset - take, u32::try_from(take).unwrap_or(limit))
+    })
+}
+
+/// The runs a total across partners was counted over, as a key of `Totals`.
+fn runs_key(runs: &[(Run, Option<RunId>)]) -> String {
+    runs.iter().map(|(run, _)| run.id.as_str()).collect::<Vec<_>>().join("|")
+}
+
+/// A row of a run whose account a correction names (see `Store::corrected_rows`).
+struct CorrectedRow {
+    own_segment: String,
+    partner_segment: String,
+    account_id: String,
+    tier: Tier,
+    /// Whether a correction hides it.
+    hidden: bool,
 }
 
 /// Of rows (account, hidden by a correction): how many are hidden, and how many accounts have

@@ -365,60 +365,43 @@ struct CacheKey {
     min_partners: u32,
 }
 
-/// Rankings kept, most recently used last: counting 50 partners' 100,000 overlaps takes seconds,
-/// paging through the result should not.
-const CACHED: usize = 8;
-
-type Rankings = std::sync::Mutex<Vec<(CacheKey, std::sync::Arc<Vec<EcosystemAccount>>)>>;
-
-fn rankings() -> &'static Rankings {
-    static RANKINGS: std::sync::OnceLock<Rankings> = std::sync::OnceLock::new();
-    RANKINGS.get_or_init(Default::default)
+/// Values kept by what they were made from, at most `most`, the least recently used going first.
+struct Kept<V> {
+    entries: std::sync::Mutex<Vec<(CacheKey, std::sync::Arc<V>)>>,
+    most: usize,
 }
 
-fn cached(key: &CacheKey) -> Option<std::sync::Arc<Vec<EcosystemAccount>>> {
-    let mut kept = rankings().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let i = kept.iter().position(|(k, _)| k == key)?;
-    let entry = kept.remove(i);
-    let ranked = entry.1.clone();
-    kept.push(entry);
-    Some(ranked)
-}
-
-fn remember(key: CacheKey, ranked: std::sync::Arc<Vec<EcosystemAccount>>) {
-    let mut kept = rankings().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    kept.retain(|(k, _)| k != &key);
-    if kept.len() >= CACHED {
-        kept.remove(0);
+impl<V> Kept<V> {
+    const fn new(most: usize) -> Self {
+        Self { entries: std::sync::Mutex::new(Vec::new()), most }
     }
-    kept.push((key, ranked));
+
+    fn get(&self, key: &CacheKey) -> Option<std::sync::Arc<V>> {
+        let mut kept = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let i = kept.iter().position(|(k, _)| k == key)?;
+        let entry = kept.remove(i);
+        let value = entry.1.clone();
+        kept.push(entry);
+        Some(value)
+    }
+
+    fn put(&self, key: CacheKey, value: std::sync::Arc<V>) {
+        let mut kept = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.retain(|(k, _)| k != &key);
+        if kept.len() >= self.most {
+            kept.remove(0);
+        }
+        kept.push((key, value));
+    }
 }
+
+/// Rankings kept: counting 50 partners' 100,000 overlaps takes seconds, paging through the
+/// result should not.
+static RANKINGS: Kept<Vec<EcosystemAccount>> = Kept::new(8);
 
 /// The runs' candidates as listed (before corrections), by what they were counted from (the
 /// key without the corrections' state): kept fewer, they are the costly part.
-type Listed = std::sync::Mutex<Vec<(CacheKey, std::sync::Arc<Vec<blindmap_store::EcosystemCandidate>>)>>;
-
-/// Candidate lists kept.
-const CACHED_LISTED: usize = 4;
-
-fn listed_candidates() -> &'static Listed {
-    static LISTED: std::sync::OnceLock<Listed> = std::sync::OnceLock::new();
-    LISTED.get_or_init(Default::default)
-}
-
-fn cached_listed(key: &CacheKey) -> Option<std::sync::Arc<Vec<blindmap_store::EcosystemCandidate>>> {
-    let kept = listed_candidates().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    kept.iter().find(|(k, _)| k == key).map(|(_, listed)| listed.clone())
-}
-
-fn remember_listed(key: CacheKey, listed: std::sync::Arc<Vec<blindmap_store::EcosystemCandidate>>) {
-    let mut kept = listed_candidates().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    kept.retain(|(k, _)| k != &key);
-    if kept.len() >= CACHED_LISTED {
-        kept.remove(0);
-    }
-    kept.push((key, listed));
-}
+static LISTED: Kept<Vec<blindmap_store::EcosystemCandidate>> = Kept::new(4);
 
 /// The ecosystem view: `org`'s accounts several active partners have, in priority order, paged.
 pub(crate) async fn ecosystem(store: &Store, org: &OrgId, options: &Options) -> Result<Ecosystem, EcosystemError> {
@@ -451,7 +434,7 @@ pub(crate) async fn ecosystem(store: &Store, org: &OrgId, options: &Options) -> 
         own_segment: own_segment.clone(),
         min_partners: counted_from,
     };
-    let ranked = match cached(&key) {
+    let ranked = match RANKINGS.get(&key) {
         Some(ranked) => ranked,
         None => {
             let filter =
@@ -459,13 +442,13 @@ pub(crate) async fn ecosystem(store: &Store, org: &OrgId, options: &Options) -> 
             // The runs' accounts as listed are counted once per set of runs; a correction only
             // recounts the accounts corrections name.
             let listed_key = CacheKey { corrections: String::new(), ..key.clone() };
-            let listed = match cached_listed(&listed_key) {
+            let listed = match LISTED.get(&listed_key) {
                 Some(listed) => listed,
                 None => {
                     let dataset = dataset.as_ref().map(|d| &d.id);
                     let listed =
                         std::sync::Arc::new(store.ecosystem_candidates_listed(org, &runs, dataset, &filter).await?);
-                    remember_listed(listed_key, listed.clone());
+                    LISTED.put(listed_key, listed.clone());
                     listed
                 }
             };
@@ -479,7 +462,7 @@ pub(crate) async fn ecosystem(store: &Store, org: &OrgId, options: &Options) -> 
                 })
                 .collect();
             let ranked = std::sync::Arc::new(rank(candidates));
-            remember(key, ranked.clone());
+            RANKINGS.put(key, ranked.clone());
             ranked
         }
     };
