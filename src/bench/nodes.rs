@@ -56,6 +56,10 @@ pub(crate) struct NodesArgs {
     /// `--n` names the account whose page is timed, as when it was kept.
     #[arg(long, value_name = "DIR")]
     pages_of: Option<std::path::PathBuf>,
+    /// Time this page of the vendor's too (a path such as `/overlaps?sort=segment`), after every
+    /// page an admin opens; may be given more than once.
+    #[arg(long = "page", value_name = "PATH")]
+    extra_pages: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -97,14 +101,19 @@ struct NodesReport {
 
 /// A generic export of `n` accounts, those from `from` on.
 fn export(n: usize, from: usize) -> String {
-    let mut csv = String::with_capacity(n * 40);
-    csv.push_str("id,segment,domain\n");
+    let mut csv = String::with_capacity(n * 64);
+    csv.push_str(EXPORT_HEADER);
     for i in from..from + n {
         let segment = if i % 3 == 0 { "customers" } else { "prospects" };
-        csv.push_str(&format!("acct{i},{segment},company{i}-bench.com\n"));
+        // Names that do not sort as the ids do; one of forty owners.
+        let name = format!("{} Company {i}", ["Acme", "Globex", "Initech", "Umbrella", "Hooli"][i % 5]);
+        csv.push_str(&format!("acct{i},{name},{segment},Rep {},company{i}-bench.com\n", i % 40));
     }
     csv
 }
+
+/// The bench exports' header: an id, a name, a segment, an owner and a domain per account.
+const EXPORT_HEADER: &str = "id,name,segment,owner,domain\n";
 
 struct BenchNode {
     running: RunningNode,
@@ -258,7 +267,7 @@ async fn grow_ecosystem(
         let api = ApiClient::new(&partner_url, &partner.fingerprint, token.expose())?;
         let from = k * step;
         let mut csv = export(shared, from);
-        csv.push_str(&export(shared / 10, n + k * shared).replacen("id,segment,domain\n", "", 1));
+        csv.push_str(&export(shared / 10, n + k * shared).replacen(EXPORT_HEADER, "", 1));
         let params = UploadParams { name: format!("partner-{k}.csv"), preset: None, activate: false };
         api.import_dataset(&params, csv.into_bytes(), None).await?;
         let invite = vendor.api.invite().await?;
@@ -303,8 +312,10 @@ fn everything() -> SharingView {
 /// first partnership where a page is about one. Each must answer 200 with a whole page.
 async fn time_every_page(
     browser: &Browser,
+    node: &mut RunningNode,
     ecosystem: &Ecosystem,
     account: &str,
+    extra: &[String],
 ) -> anyhow::Result<Vec<(String, f64)>> {
     let pid = &ecosystem.partnerships[0];
     let run = &ecosystem.runs[0];
@@ -323,7 +334,14 @@ async fn time_every_page(
         "/overlaps".to_owned(),
         "/overlaps?sort=partner&desc=1&page=1000".to_owned(),
         "/overlaps?q=acct12".to_owned(),
+        "/overlaps?q=acct1234".to_owned(),
         "/overlaps?own=customers&sort=owner".to_owned(),
+        "/overlaps?owner=Rep%207".to_owned(),
+        "/overlaps?sort=segment&desc=1".to_owned(),
+        "/overlaps?partner=customers&sort=partner_segment".to_owned(),
+        "/overlaps?own=prospects&partner=customers".to_owned(),
+        "/overlaps?tier=all&sort=owner&desc=1".to_owned(),
+        "/overlaps?page=40".to_owned(),
         "/ecosystem".to_owned(),
         "/ecosystem?min=10&page=20".to_owned(),
         format!("/accounts/{account}"),
@@ -344,19 +362,38 @@ async fn time_every_page(
         "/audit".to_owned(),
     ];
     let mut timed = Vec::new();
-    for path in paths {
+    for path in paths.into_iter().chain(extra.iter().cloned()) {
         let (status, body, seconds) = browser.get(&path).await?;
         if status != reqwest::StatusCode::OK || !body.trim_end().ends_with("</html>") {
             bail!("{path}: the page answered {status}");
         }
-        timed.push((path, seconds));
+        timed.push((path.clone(), seconds));
+        // A count a page started in the background (a filtered list across partners) ends
+        // before the next page is timed: on two cores it would slow it.
+        node.warmed().await;
+        // The lists' next pages, as a reader follows them: from the last row shown.
+        if let Some(next) = next_page(&body).filter(|_| path.starts_with("/overlaps")) {
+            let (status, _, seconds) = browser.get(&next).await?;
+            if status != reqwest::StatusCode::OK {
+                bail!("{next}: the page answered {status}");
+            }
+            timed.push((format!("{path} → its next page"), seconds));
+            node.warmed().await;
+        }
     }
     Ok(timed)
 }
 
+/// The address of a list page's "Next page" link, if it has one.
+fn next_page(body: &str) -> Option<String> {
+    let (before, _) = body.split_once("rel=\"next\"")?;
+    let href = before.rsplit_once("href=\"")?.1;
+    Some(href.split('"').next()?.replace("&amp;", "&"))
+}
+
 /// `--pages-of DIR`: every page an admin opens, timed again on the vendor's node kept in `DIR`
 /// by an earlier run, signed in as a new admin of its organisation.
-fn pages_again(kept: &std::path::Path, n: usize, json: bool) -> anyhow::Result<()> {
+fn pages_again(kept: &std::path::Path, n: usize, extra: &[String], json: bool) -> anyhow::Result<()> {
     let dir = kept.join("Vendor");
     let (opened, every_page, partners) = runtime()?.block_on(async {
         let mut config = NodeConfig::load(&dir).with_context(|| format!("no node kept in {}", dir.display()))?;
@@ -372,7 +409,7 @@ fn pages_again(kept: &std::path::Path, n: usize, json: bool) -> anyhow::Result<(
         let url = format!("https://127.0.0.1:{}", running.addr.port());
         let api = ApiClient::new(&url, &running.fingerprint, token.expose())?;
         let fingerprint = running.fingerprint.clone();
-        let vendor = BenchNode { running, api, fingerprint, token: token.expose().to_owned() };
+        let mut vendor = BenchNode { running, api, fingerprint, token: token.expose().to_owned() };
         let browser = Browser::sign_in(&vendor, &vendor.token).await?;
         let partnerships: Vec<String> = vendor.api.partnerships().await?.into_iter().map(|p| p.id).collect();
         let first = partnerships.first().context("the kept node has no partnership")?;
@@ -380,7 +417,8 @@ fn pages_again(kept: &std::path::Path, n: usize, json: bool) -> anyhow::Result<(
         let runs = vendor.api.runs(&filter, &blindmap_server::api::Page::default()).await?;
         let run = runs.items.first().context("the first partnership has no run")?.id.clone();
         let ecosystem = Ecosystem { runs: vec![run], partnerships };
-        let every_page = time_every_page(&browser, &ecosystem, &format!("acct{}", n - 1)).await?;
+        let every_page =
+            time_every_page(&browser, &mut vendor.running, &ecosystem, &format!("acct{}", n - 1), extra).await?;
         vendor.running.shutdown().await?;
         Ok::<_, anyhow::Error>(((opened, warmed), every_page, ecosystem.partnerships.len()))
     })?;
@@ -413,7 +451,7 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
         bail!("--n must be positive and --overlap between 0 and 1");
     }
     if let Some(kept) = &args.pages_of {
-        return pages_again(kept, args.n, args.json);
+        return pages_again(kept, args.n, &args.extra_pages, args.json);
     }
     let shared = (args.n as f64 * args.overlap) as usize;
     let (left, right) = (export(args.n, 0), export(args.n, args.n - shared));
@@ -487,7 +525,14 @@ pub(crate) fn run(args: &NodesArgs) -> anyhow::Result<()> {
         let mut vendor = vendor;
         vendor.running.warmed().await;
         let counted_seconds = started.elapsed().as_secs_f64();
-        let every_page = time_every_page(&browser, &ecosystem, &format!("acct{}", args.n - 1)).await?;
+        let every_page = time_every_page(
+            &browser,
+            &mut vendor.running,
+            &ecosystem,
+            &format!("acct{}", args.n - 1),
+            &args.extra_pages,
+        )
+        .await?;
         for n in [vendor, partner] {
             n.running.shutdown().await?;
         }

@@ -565,8 +565,9 @@ mod tests {
             run(&store, &org, &d, &pid, &[]).await;
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "{numbers} INSERT INTO run_overlaps (run_id, account_id, own_segment, partner_segment, partner_record, \
-                 key_types, fields, tier, reason) SELECT (SELECT id FROM match_runs WHERE partnership_id = $1), \
-                 'x' || i, 'customers', 'customers', i, '[\"domain\"]', '{{}}', 'confirmed', '' FROM n"
+                 key_types, fields, tier, reason, sort_name, owner) SELECT (SELECT id FROM match_runs \
+                 WHERE partnership_id = $1), 'x' || i, 'customers', 'customers', i, '[\"domain\"]', '{{}}', \
+                 'confirmed', '', 'company ' || i, '' FROM n"
             )))
             .bind(pid.as_str())
             .bind(overlaps)

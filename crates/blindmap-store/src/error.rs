@@ -43,6 +43,13 @@ pub enum StoreError {
     /// Disabling or removing this admin would leave its organisation without an active admin.
     #[error("the organisation's last active admin cannot be disabled or removed")]
     LastAdmin,
+    /// A page of a list asked for by its number lies too deep in a list read in many pieces
+    /// (across partners): it is reached from a row, by next and previous pages. The deepest
+    /// page by number from either end.
+    #[error(
+        "that page is too deep to open by its number (at most page {0} from either end): use next and previous pages, or narrow the list"
+    )]
+    TooDeep(u64),
     /// A name is empty or too long.
     #[error("{0} must be 1 to 200 characters")]
     InvalidName(&'static str),

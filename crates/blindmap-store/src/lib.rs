@@ -150,6 +150,7 @@ impl Store {
         MIGRATOR.run(&pool).await.map_err(StoreError::Migrate)?;
         let store = Self { pool, backend, secrets: None, totals: std::sync::Arc::default() };
         store.fill_search_text().await?;
+        store.fill_overlap_owners().await?;
         // A store written before statistics were kept (or by a bulk write that stopped short).
         store.refresh_statistics("run_overlaps").await?;
         Ok(store)

@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use crate::ids::{DatasetId, OrgId, PartnershipId, RunId, now_ms};
 use crate::partnerships::SharingPolicy;
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 pub use blindmap_records::Tier;
 
 /// A running run whose heartbeat is older than this is failed on the next read.
@@ -411,7 +411,7 @@ impl Store {
         for batch in completion.overlaps.chunks(self.insert_batch(COLUMNS)) {
             let mut sql = String::from(
                 "INSERT INTO run_overlaps (run_id, account_id, own_segment, partner_segment, partner_record, \
-                 key_types, fields, tier, reason) VALUES ",
+                 key_types, fields, tier, reason, sort_name) VALUES ",
             );
             for i in 0..batch.len() {
                 let n = i * COLUMNS;
@@ -419,7 +419,8 @@ impl Store {
                     sql.push_str(", ");
                 }
                 let params: Vec<String> = (1..=COLUMNS).map(|k| format!("${}", n + k)).collect();
-                sql.push_str(&format!("({})", params.join(", ")));
+                // The name as sorted is written below, from the dataset.
+                sql.push_str(&format!("({}, '')", params.join(", ")));
             }
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for o in batch {
@@ -436,28 +437,15 @@ impl Store {
             }
             query.execute(&mut *tx).await?;
         }
-        // The list's order by name (an index walks it) and its owners, from this side's accounts.
-        sqlx::query(
-            "UPDATE run_overlaps SET sort_name = COALESCE((SELECT LOWER(COALESCE(a.display_name, \
-             run_overlaps.account_id)) FROM match_runs r JOIN dataset_accounts a ON a.dataset_id = r.dataset_id \
-             AND a.account_id = run_overlaps.account_id WHERE r.id = run_overlaps.run_id), \
-             LOWER(run_overlaps.account_id)) WHERE run_id = $1",
-        )
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        let owners_sql = format!(
-            "SELECT DISTINCT {} FROM run_overlaps o JOIN match_runs r ON r.id = o.run_id \
-             JOIN dataset_accounts a ON a.dataset_id = r.dataset_id AND a.account_id = o.account_id WHERE o.run_id = $1",
-            self.owner_sql()
-        );
-        let mut owners: Vec<String> = sqlx::query_scalar::<_, Option<String>>(sqlx::AssertSqlSafe(owners_sql))
-            .bind(id.as_str())
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .flatten()
-            .collect();
+        // The list's order by name and its owners (indexes walk both), from this side's accounts.
+        let (names, owners) = overlap_names_and_owners(self.backend);
+        sqlx::query(sqlx::AssertSqlSafe(names)).bind(id.as_str()).execute(&mut *tx).await?;
+        sqlx::query(sqlx::AssertSqlSafe(owners)).bind(id.as_str()).execute(&mut *tx).await?;
+        let mut owners: Vec<String> =
+            sqlx::query_scalar("SELECT DISTINCT owner FROM run_overlaps WHERE run_id = $1 AND owner <> ''")
+                .bind(id.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
         owners.sort();
         sqlx::query("UPDATE match_runs SET listed_cells = $1, listed_owners = $2 WHERE id = $3")
             .bind(serde_json::json!(cell_tiers(&completion.overlaps)).to_string())
@@ -857,6 +845,46 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.ok_or(StoreError::NotFound("run"))?.get(0))
+    }
+}
+
+/// The UPDATEs that write the name and the owner of a run's overlaps (the run's id bound as
+/// `$1`) from its dataset's accounts: the name as the lists sort it (lower case, the id where
+/// the export gave none), the owner ('' where the account has none).
+fn overlap_names_and_owners(backend: Backend) -> (String, String) {
+    let account = "FROM match_runs r JOIN dataset_accounts a ON a.dataset_id = r.dataset_id \
+                   AND a.account_id = run_overlaps.account_id WHERE r.id = run_overlaps.run_id";
+    let owner = match backend {
+        Backend::Sqlite => "json_extract(a.fields, '$.owner')",
+        Backend::Postgres => "(a.fields::json ->> 'owner')",
+    };
+    (
+        format!(
+            "UPDATE run_overlaps SET sort_name = COALESCE((SELECT LOWER(COALESCE(a.display_name, \
+             run_overlaps.account_id)) {account}), LOWER(run_overlaps.account_id)) WHERE run_id = $1"
+        ),
+        format!("UPDATE run_overlaps SET owner = COALESCE((SELECT {owner} {account}), '') WHERE run_id = $1"),
+    )
+}
+
+impl Store {
+    /// Fills the owner of the overlaps stored before it was kept (migration 0022), a run per
+    /// transaction: the runs are found by the owner index (a row without one sorts first).
+    /// Several replicas opening the store at once write the same values.
+    pub(crate) async fn fill_overlap_owners(&self) -> Result<u64, StoreError> {
+        let runs: Vec<String> = sqlx::query_scalar(
+            "SELECT r.id FROM match_runs r WHERE EXISTS \
+             (SELECT 1 FROM run_overlaps o WHERE o.run_id = r.id AND o.owner IS NULL)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let (_, owners) = overlap_names_and_owners(self.backend);
+        for run in &runs {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(sqlx::AssertSqlSafe(owners.clone())).bind(run.as_str()).execute(&mut *tx).await?;
+            tx.commit().await?;
+        }
+        Ok(runs.len() as u64)
     }
 }
 

@@ -294,7 +294,8 @@ impl ApiError {
             Self::Rejected { status, detail } => (*status, detail.clone()),
             Self::NoNode => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),
             Self::NotFound(_) | Self::Store(StoreError::NotFound(_)) => (StatusCode::NOT_FOUND, self.to_string()),
-            Self::Invalid(_) | Self::Store(StoreError::Import(_) | StoreError::InvalidName(_)) => {
+            Self::Invalid(_)
+            | Self::Store(StoreError::Import(_) | StoreError::InvalidName(_) | StoreError::TooDeep(_)) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, self.to_string())
             }
             Self::Conflict(_)

@@ -17,7 +17,8 @@ use blindmap_psi::{
 };
 use blindmap_records::Side;
 use blindmap_store::{
-    Completion, NewRun, OrgId, Partnership, Run, RunId, RunOverlap, RunRole, SharingPolicy, Store, StoreError, Tier,
+    Completion, NewRun, OrgId, Partnership, ReportFilter, ReportScope, ReportSort, Run, RunId, RunOverlap, RunRole,
+    SharingPolicy, Store, StoreError, Tier,
 };
 use bytes::Bytes;
 use futures_util::Stream;
@@ -408,6 +409,38 @@ pub(crate) fn warm_soon(store: &Store, org: &OrgId) {
         }
     });
 }
+
+/// Counts `org`'s list across partners under `filter` in the background, for the next reader:
+/// the page that asked shows its rows without the totals. One count at a time in the process
+/// (each reads every partner's rows under the filter), each filter once however often asked,
+/// and at most [`COUNTS_WAITING`] waiting: past that a filter is counted when asked again.
+pub(crate) fn count_soon(store: &Store, org: &OrgId, filter: &ReportFilter) {
+    type Waiting = std::sync::Mutex<BTreeSet<String>>;
+    static WAITING: std::sync::OnceLock<Waiting> = std::sync::OnceLock::new();
+    static ONE_AT_A_TIME: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    let waiting = || WAITING.get_or_init(Waiting::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let counted = ReportFilter { sort: ReportSort::default(), descending: false, ..filter.clone() };
+    let key = format!("{org}|{counted:?}");
+    {
+        let mut waiting = waiting();
+        if waiting.len() >= COUNTS_WAITING || !waiting.insert(key.clone()) {
+            return;
+        }
+    }
+    let (store, org) = (store.clone(), org.clone());
+    tokio::spawn(async move {
+        let _counting = Counting::start();
+        if let Ok(_turn) = ONE_AT_A_TIME.acquire().await
+            && let Err(e) = store.report_counts_in(&org, ReportScope::Latest, &counted).await
+        {
+            tracing::warn!(org = %org, error = %e, "cannot count the list across partners");
+        }
+        waiting().remove(&key);
+    });
+}
+
+/// How many counts of filtered lists across partners may wait their turn (see [`count_soon`]).
+const COUNTS_WAITING: usize = 16;
 
 /// Counts every organisation's pages across partners, as after a run: what a node does when it
 /// starts, in the background, so that the first reader after a restart does not wait for it.

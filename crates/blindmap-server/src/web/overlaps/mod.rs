@@ -7,8 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use blindmap_store::{
-    CorrectionId, Direction, OrgId, Partnership, PartnershipId, ReportFilter, ReportRow, ReportScope, ReportSort, Run,
-    is_field_name,
+    CorrectionId, Direction, OrgId, Partnership, PartnershipId, ReportFilter, ReportRow, ReportScope, ReportSort,
+    ReportStart, Run, StoreError, is_field_name,
 };
 
 use super::format::{csv_safe, thousands};
@@ -389,18 +389,30 @@ async fn list_page(state: &AppState, signed: &Signed, id: Option<&str>, query: &
     let source = Source::open(state, org, id, query).await?;
     let scope = source.scope();
     let filter = &source.filter;
-    // Pairs and the accounts behind them, counted in one pass.
-    let (total, accounts) = state.store.report_counts_in(org, scope, filter).await?;
+    // Pairs and the accounts behind them, counted in one pass — unless that means reading
+    // every partner's rows under a filter: then they are counted in the background, for the
+    // next reader, and this page says so.
+    let counts = state.store.report_counts_kept(org, scope, filter).await?;
+    if counts.is_none() {
+        crate::service::runs::count_soon(&state.store, org, filter);
+    }
     let (mut page, mut offset) = (asked, (asked - 1).saturating_mul(u64::from(PAGE_ROWS)));
-    if total > 0 && offset >= total {
+    if let Some((total, _)) = counts.filter(|(total, _)| *total > 0 && offset >= *total) {
         // Past the end: the last page.
         page = total.div_ceil(u64::from(PAGE_ROWS));
         offset = (page - 1) * u64::from(PAGE_ROWS);
     }
-    // Next and previous pages of a list by name start from a row (`after`, `before`): an index
-    // is read from there, however deep the page.
+    // Next and previous pages start from a row (`after`, `before`): indexes are read from
+    // there, however deep the page. Uncounted, one row more tells whether there is a next page.
     let start = query.start(offset);
-    let rows = state.store.report_rows_at(org, scope, filter, &start, PAGE_ROWS, Some(total)).await?;
+    let extra = u32::from(counts.is_none() && !matches!(start, ReportStart::Before(_)));
+    let read = state.store.report_rows_at(org, scope, filter, &start, PAGE_ROWS + extra, counts.map(|c| c.0)).await;
+    let (mut rows, too_deep) = match read {
+        Err(StoreError::TooDeep(deepest)) => (Vec::new(), Some(StoreError::TooDeep(deepest).to_string())),
+        read => (read?, None),
+    };
+    let (more, deep) = (rows.len() > PAGE_ROWS as usize, too_deep.is_some());
+    rows.truncate(PAGE_ROWS as usize);
     let (first_row, last_row) = (rows.first().map(ReportRow::cursor), rows.last().map(ReportRow::cursor));
     let (partner, pid) = source
         .one
@@ -408,6 +420,8 @@ async fn list_page(state: &AppState, signed: &Signed, id: Option<&str>, query: &
         .map_or_else(|| (String::new(), String::new()), |(p, _)| (p.partner_name.clone(), p.id.to_string()));
     let base = if pid.is_empty() { "/overlaps".to_owned() } else { format!("/partners/{pid}/overlaps") };
     let sort = query.sort();
+    // Every order pages from a row but by partner across partners (walked by the counts).
+    let cursors = !(source.across() && sort == ReportSort::Partner);
     let desc = query.desc == "1";
     let headers = page_columns(source.across(), &source.fields)
         .into_iter()
@@ -433,18 +447,33 @@ async fn list_page(state: &AppState, signed: &Signed, id: Option<&str>, query: &
         }
         (false, false) => format!("No overlapping accounts with {with} in the latest match."),
     };
-    let showing = if total == 0 {
-        empty.clone()
-    } else {
-        // A row is a pair (your account, a record of the partner's): say how many accounts too.
-        format!(
-            "Showing {}–{} of {} pair{} ({} of your accounts, each with the records of {with} it matches)",
+    let empty = match (too_deep, counts) {
+        (Some(too_deep), _) => too_deep,
+        (None, None) if page > 1 => format!("Page {page} is past the end of the list."),
+        _ => empty,
+    };
+    let shown_to = offset + shown;
+    let showing = match counts {
+        None if shown == 0 => empty.clone(),
+        None => format!(
+            "Showing {}–{} of the pairs (your accounts, each with a record of {with} it matches). \
+             Counting all of them under these filters takes a while across every partner: it is under \
+             way, and the totals show when you reload the page.",
             thousands(offset + 1),
-            thousands(offset + shown),
-            thousands(total),
-            if total == 1 { "" } else { "s" },
-            thousands(accounts),
-        )
+            thousands(shown_to),
+        ),
+        Some((0, _)) => empty.clone(),
+        Some((total, accounts)) => {
+            // A row is a pair (your account, a record of the partner's): say how many accounts too.
+            format!(
+                "Showing {}–{} of {} pair{} ({} of your accounts, each with the records of {with} it matches)",
+                thousands(offset + 1),
+                thousands(offset + shown),
+                thousands(total),
+                if total == 1 { "" } else { "s" },
+                thousands(accounts),
+            )
+        }
     };
     // One partner's list says how many accounts were lost since the previous match.
     let lost = match (&source.one, &source.previous, source.lost) {
@@ -499,14 +528,16 @@ async fn list_page(state: &AppState, signed: &Signed, id: Option<&str>, query: &
         showing,
         empty,
         lost,
-        prev: (page > 1).then(|| match (&first_row, sort == ReportSort::Account && page > 2) {
+        prev: (page > 1).then(|| match (&first_row, cursors && page > 2) {
             (Some(row), true) => query.href_from(&base, &sort, desc, page - 1, row, false),
             _ => query.href(&base, &sort, desc, page - 1),
         }),
-        next: (offset + shown < total).then(|| match (&last_row, sort == ReportSort::Account) {
-            (Some(row), true) => query.href_from(&base, &sort, desc, page + 1, row, true),
-            _ => query.href(&base, &sort, desc, page + 1),
-        }),
+        next: counts.map_or(more || matches!(start, ReportStart::Before(_)), |(total, _)| shown_to < total).then(
+            || match (&last_row, cursors) {
+                (Some(row), true) => query.href_from(&base, &sort, desc, page + 1, row, true),
+                _ => query.href(&base, &sort, desc, page + 1),
+            },
+        ),
         csv: query.href(&format!("{base}.csv"), &sort, desc, 1),
         here: query.href(&base, &sort, desc, page),
         corrected: match CorrectionId::parse(&query.corrected) {
@@ -524,7 +555,8 @@ async fn list_page(state: &AppState, signed: &Signed, id: Option<&str>, query: &
             None => None,
         },
     };
-    Ok(html(StatusCode::OK, &page_view))
+    let status = if deep { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok(html(status, &page_view))
 }
 
 /// The filter a list has with nothing chosen: what "these filters" are compared with.

@@ -96,12 +96,9 @@ impl ListQuery {
         ReportSort::parse(&self.sort).unwrap_or_default()
     }
 
-    /// Where the page starts, as its address says: after or before a row (a list by name),
-    /// else `offset` rows in. A cursor that does not read as one is left aside.
+    /// Where the page starts, as its address says: after or before a row, else `offset` rows
+    /// in. A cursor that does not read as one is left aside.
     pub(in crate::web) fn start(&self, offset: u64) -> ReportStart {
-        if self.sort() != ReportSort::Account {
-            return ReportStart::Offset(offset);
-        }
         match (decode_cursor(&self.after), decode_cursor(&self.before)) {
             (Some(after), _) => ReportStart::After(after),
             (None, Some(before)) => ReportStart::Before(before),
@@ -194,15 +191,17 @@ impl ListQuery {
     }
 }
 
-/// A row's place in a list by name as an address carries it: its order keys as a JSON array,
-/// in base64url. Not a secret (the page shows the same), only opaque.
+/// A row's place in a list as an address carries it: its order keys as a JSON array, in
+/// base64url. Not a secret (the page shows the same), only opaque.
 pub(in crate::web) fn encode_cursor(cursor: &ReportCursor) -> String {
     let keys = serde_json::json!([
         cursor.name,
         cursor.account_id,
         cursor.partner_segment,
         cursor.partner_record,
-        cursor.partnership
+        cursor.partnership,
+        cursor.own_segment,
+        cursor.key
     ]);
     URL_SAFE_NO_PAD.encode(keys.to_string())
 }
@@ -213,9 +212,10 @@ pub(in crate::web) fn decode_cursor(text: &str) -> Option<ReportCursor> {
         return None;
     }
     let bytes = URL_SAFE_NO_PAD.decode(text.trim()).ok()?;
-    let (name, account_id, partner_segment, partner_record, partnership): (String, String, String, i64, String) =
+    type Keys = (String, String, String, i64, String, String, String);
+    let (name, account_id, partner_segment, partner_record, partnership, own_segment, key): Keys =
         serde_json::from_slice(&bytes).ok()?;
-    Some(ReportCursor { name, account_id, partner_segment, partner_record, partnership })
+    Some(ReportCursor { name, account_id, own_segment, partner_segment, partner_record, partnership, key })
 }
 
 /// A column of the list: its heading and the order it sorts by, if any.
