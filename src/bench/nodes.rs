@@ -341,7 +341,7 @@ async fn time_every_page(
         "/overlaps?partner=customers&sort=partner_segment".to_owned(),
         "/overlaps?own=prospects&partner=customers".to_owned(),
         "/overlaps?tier=all&sort=owner&desc=1".to_owned(),
-        "/overlaps?page=40".to_owned(),
+        "/overlaps?page=16".to_owned(),
         "/ecosystem".to_owned(),
         "/ecosystem?min=10&page=20".to_owned(),
         format!("/accounts/{account}"),
@@ -388,7 +388,7 @@ async fn time_every_page(
 fn next_page(body: &str) -> Option<String> {
     let (before, _) = body.split_once("rel=\"next\"")?;
     let href = before.rsplit_once("href=\"")?.1;
-    Some(href.split('"').next()?.replace("&amp;", "&"))
+    Some(href.split('"').next()?.replace("&amp;", "&").replace("&#38;", "&"))
 }
 
 /// `--pages-of DIR`: every page an admin opens, timed again on the vendor's node kept in `DIR`

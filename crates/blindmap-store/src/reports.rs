@@ -156,7 +156,7 @@ pub struct ReportCursor {
 pub enum ReportStart {
     /// After this many rows.
     Offset(u64),
-    /// Just after this row (any order but by partner across partners, which starts at the top).
+    /// Just after this row.
     After(ReportCursor),
     /// Just before this row, the page ending there (as `After`).
     Before(ReportCursor),
@@ -609,7 +609,7 @@ impl Store {
     /// partners, the partners are walked in their names' order, whole lists skipped by their
     /// counts. An order by a partner's field sorts the rows a filter selects.
     ///
-    /// A page by number that would merge more than 40,000 rows (`MERGED_ROWS`) is refused
+    /// A page by number that would read past more than 20,000 rows (`MERGED_ROWS`) is refused
     /// ([`StoreError::TooDeep`]): such pages are reached from a row (next and previous pages),
     /// or from the list's other end.
     pub async fn report_rows_at(
@@ -623,26 +623,21 @@ impl Store {
     ) -> Result<Vec<ReportRow>, StoreError> {
         check_scope(org, scope)?;
         let filter = &self.narrowed(org, scope, filter).await?;
-        // Across partners by partner the partners are walked by their counts, not from a row.
-        let walked = matches!(scope, ReportScope::Latest) && filter.sort == ReportSort::Partner;
         // Read backwards: the page before a row, or a page past the middle (every tie of every
         // order is broken in the same direction, so the order read backwards is the reverse
         // order).
         let backwards = |filter: &ReportFilter| ReportFilter { descending: !filter.descending, ..filter.clone() };
         let (filter, offset, seek, reversed) = match start {
-            ReportStart::After(cursor) if !walked => (filter.clone(), 0, Some(cursor), false),
-            ReportStart::Before(cursor) if !walked => (backwards(filter), 0, Some(cursor), true),
-            ReportStart::After(_) | ReportStart::Before(_) => (filter.clone(), 0, None, false),
-            ReportStart::Offset(offset) => {
-                match total.filter(|_| !walked).and_then(|t| from_the_end(*offset, limit, t)) {
-                    Some((from_end, take)) => {
-                        let mut rows = self.rows(org, scope, &backwards(filter), from_end, take, None).await?;
-                        rows.reverse();
-                        return Ok(rows);
-                    }
-                    None => (filter.clone(), *offset, None, false),
+            ReportStart::After(cursor) => (filter.clone(), 0, Some(cursor), false),
+            ReportStart::Before(cursor) => (backwards(filter), 0, Some(cursor), true),
+            ReportStart::Offset(offset) => match total.and_then(|t| from_the_end(*offset, limit, t)) {
+                Some((from_end, take)) => {
+                    let mut rows = self.rows(org, scope, &backwards(filter), from_end, take, None).await?;
+                    rows.reverse();
+                    return Ok(rows);
                 }
-            }
+                None => (filter.clone(), *offset, None, false),
+            },
         };
         let mut rows = self.rows(org, scope, &filter, offset, limit, seek).await?;
         if reversed {
@@ -664,7 +659,7 @@ impl Store {
         let runs = match scope {
             ReportScope::Run(run) => vec![(run.clone(), filter.previous.clone())],
             ReportScope::Latest if filter.sort == ReportSort::Partner => {
-                return self.rows_by_partner(org, filter, offset, limit).await;
+                return self.rows_by_partner(org, filter, offset, limit, seek).await;
             }
             ReportScope::Latest => self.latest_in(org, filter).await?,
         };
@@ -723,8 +718,8 @@ impl Store {
             return Ok(Vec::new());
         }
         let reach = offset.saturating_add(u64::from(limit));
-        if (pieces.len() as u64).saturating_mul(reach) > MERGED_ROWS {
-            let deepest = (MERGED_ROWS / pieces.len() as u64).saturating_sub(u64::from(limit));
+        if (pieces.len() as u64).saturating_mul(offset) > MERGED_ROWS {
+            let deepest = MERGED_ROWS / pieces.len() as u64;
             return Err(StoreError::TooDeep(deepest / u64::from(limit.max(1)) + 1));
         }
         let mut binds = Binds::default();
@@ -794,17 +789,27 @@ impl Store {
     }
 
     /// A page of the list across partners by partner: the partners in their names' order (or
-    /// its reverse), each one's rows by account name, whole lists skipped by their counts.
+    /// its reverse), each one's rows by account name, whole lists skipped by their counts, or
+    /// the partners before `seek`'s skipped and its own list read from there.
     async fn rows_by_partner(
         &self,
         org: &OrgId,
         filter: &ReportFilter,
         offset: u64,
         limit: u32,
+        seek: Option<&ReportCursor>,
     ) -> Result<Vec<ReportRow>, StoreError> {
         let mut runs = self.latest_in(org, filter).await?;
         if filter.descending {
             runs.reverse();
+        }
+        // From a row: the partners before its own left out (its key is the partner's name).
+        if let Some(cursor) = seek {
+            let place = (cursor.key.as_str(), cursor.partnership.as_str());
+            runs.retain(|(run, _)| {
+                let here = (run.partner_name.as_str(), run.partnership.as_str());
+                if filter.descending { here <= place } else { here >= place }
+            });
         }
         let (mut skip, mut rows) = (offset, Vec::new());
         for (run, previous) in &runs {
@@ -814,17 +819,23 @@ impl Store {
                 sort: ReportSort::Account,
                 ..filter.clone()
             };
-            let n = self.report_pairs_in(org, ReportScope::Run(run), &one).await?;
-            if skip >= n {
-                skip -= n;
-                continue;
-            }
             let want = limit - u32::try_from(rows.len()).unwrap_or(limit);
-            let start = ReportStart::Offset(skip);
+            let (start, n) = match seek.filter(|c| c.partnership == run.partnership.as_str()) {
+                Some(cursor) => (ReportStart::After(cursor.clone()), None),
+                None => {
+                    let n = self.report_pairs_in(org, ReportScope::Run(run), &one).await?;
+                    if skip >= n {
+                        skip -= n;
+                        continue;
+                    }
+                    (ReportStart::Offset(skip), Some(n))
+                }
+            };
             // (Boxed: a run's page never walks partners, but the compiler cannot tell.)
-            let page = Box::pin(self.report_rows_at(org, ReportScope::Run(run), &one, &start, want, Some(n))).await?;
+            let page = Box::pin(self.report_rows_at(org, ReportScope::Run(run), &one, &start, want, n)).await?;
             rows.extend(page.into_iter().map(|mut row| {
                 row.partner_name.clone_from(&run.partner_name);
+                row.sort_key = Some(run.partner_name.clone());
                 row
             }));
             skip = 0;
@@ -1460,17 +1471,20 @@ impl Store {
         account_id: &str,
     ) -> Result<Vec<(PartnershipId, String, ReportRow)>, StoreError> {
         let filter = ReportFilter { account: Some(account_id.to_owned()), ..ReportFilter::default() };
-        let (rows, _) = self.report_page_in(org, ReportScope::Latest, &filter, 0, 1000).await?;
-        let mut out: Vec<_> =
-            rows.into_iter().map(|row| (row.partnership.clone(), row.partner_name.clone(), row)).collect();
+        let mut out = Vec::new();
+        self.report_each_in(org, ReportScope::Latest, &filter, |row| {
+            out.push((row.partnership.clone(), row.partner_name.clone(), row));
+        })
+        .await?;
         out.sort_by(|a, b| a.1.cmp(&b.1));
         Ok(out)
     }
 }
 
-/// The most rows a page by number merges from a list's pieces (each read up to the page's end):
-/// a page deeper than that is reached from a row. Tens of milliseconds at the most.
-pub(crate) const MERGED_ROWS: u64 = 40_000;
+/// The most rows a page by number reads past in a list's pieces (each read from its start to
+/// the page's end, all merged): a page deeper than that is reached from a row. Tens of
+/// milliseconds at the most.
+pub(crate) const MERGED_ROWS: u64 = 20_000;
 
 /// How many pieces one compound SELECT unites (SQLite's limit is 500): more are united in
 /// groups, each group's rows up to `reach` first.

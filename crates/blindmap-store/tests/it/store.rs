@@ -1249,7 +1249,7 @@ async fn report_pages_read_in_pieces_agree_with_one_read_in_every_order(store: S
                         assert_eq!(ascii(&names), ascii(&sorted), "{what}: by name");
                     }
                     let whole: Vec<_> = whole.iter().map(id).collect();
-                    if !walked {
+                    {
                         // Page after page by the last row's cursor, and back by the first's.
                         let (mut pieced, mut start) = (Vec::new(), ReportStart::Offset(0));
                         loop {

@@ -420,8 +420,6 @@ async fn list_page(state: &AppState, signed: &Signed, id: Option<&str>, query: &
         .map_or_else(|| (String::new(), String::new()), |(p, _)| (p.partner_name.clone(), p.id.to_string()));
     let base = if pid.is_empty() { "/overlaps".to_owned() } else { format!("/partners/{pid}/overlaps") };
     let sort = query.sort();
-    // Every order pages from a row but by partner across partners (walked by the counts).
-    let cursors = !(source.across() && sort == ReportSort::Partner);
     let desc = query.desc == "1";
     let headers = page_columns(source.across(), &source.fields)
         .into_iter()
@@ -528,14 +526,14 @@ async fn list_page(state: &AppState, signed: &Signed, id: Option<&str>, query: &
         showing,
         empty,
         lost,
-        prev: (page > 1).then(|| match (&first_row, cursors && page > 2) {
+        prev: (page > 1).then(|| match (&first_row, page > 2) {
             (Some(row), true) => query.href_from(&base, &sort, desc, page - 1, row, false),
             _ => query.href(&base, &sort, desc, page - 1),
         }),
         next: counts.map_or(more || matches!(start, ReportStart::Before(_)), |(total, _)| shown_to < total).then(
-            || match (&last_row, cursors) {
-                (Some(row), true) => query.href_from(&base, &sort, desc, page + 1, row, true),
-                _ => query.href(&base, &sort, desc, page + 1),
+            || match &last_row {
+                Some(row) => query.href_from(&base, &sort, desc, page + 1, row, true),
+                None => query.href(&base, &sort, desc, page + 1),
             },
         ),
         csv: query.href(&format!("{base}.csv"), &sort, desc, 1),
