@@ -341,7 +341,7 @@ async fn time_every_page(
         "/overlaps?partner=customers&sort=partner_segment".to_owned(),
         "/overlaps?own=prospects&partner=customers".to_owned(),
         "/overlaps?tier=all&sort=owner&desc=1".to_owned(),
-        "/overlaps?page=16".to_owned(),
+        "/overlaps?page=8".to_owned(),
         "/ecosystem".to_owned(),
         "/ecosystem?min=10&page=20".to_owned(),
         format!("/accounts/{account}"),

@@ -94,6 +94,8 @@ pub struct Store {
     secrets: Option<std::sync::Arc<Keyring>>,
     /// Totals of lists across partners, counted once per state (see `reports.rs`).
     totals: std::sync::Arc<reports::Totals>,
+    /// The accounts searches found, per datasets and search (see `reports.rs`).
+    found: std::sync::Arc<reports::Found>,
 }
 
 impl Store {
@@ -148,7 +150,8 @@ impl Store {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
         MIGRATOR.run(&pool).await.map_err(StoreError::Migrate)?;
-        let store = Self { pool, backend, secrets: None, totals: std::sync::Arc::default() };
+        let store =
+            Self { pool, backend, secrets: None, totals: std::sync::Arc::default(), found: std::sync::Arc::default() };
         store.fill_search_text().await?;
         store.fill_overlap_owners().await?;
         // A store written before statistics were kept (or by a bulk write that stopped short).

@@ -579,6 +579,23 @@ impl Store {
                 self.latest_in(org, filter).await?.into_iter().map(|(r, _)| r.dataset.as_str().to_owned()).collect()
             }
         };
+        // A dataset's accounts do not change: what a search found in them is kept.
+        let key = format!("{datasets:?}|{q}");
+        if let Some(found) = self.found.get(&key) {
+            return Ok(ReportFilter { accounts: found, ..filter.clone() });
+        }
+        let accounts = self.search_datasets(&datasets, q).await?;
+        self.found.put(key, accounts.clone());
+        Ok(ReportFilter { accounts, ..filter.clone() })
+    }
+
+    /// The accounts of `datasets` whose name or id contains `q` (folded), if they are at most
+    /// [`NARROWED`].
+    async fn search_datasets(
+        &self,
+        datasets: &std::collections::BTreeSet<String>,
+        q: &str,
+    ) -> Result<Option<Vec<String>>, StoreError> {
         let mut found = std::collections::BTreeSet::new();
         for dataset in datasets {
             let ids: Vec<String> = sqlx::query_scalar(
@@ -592,10 +609,10 @@ impl Store {
             .await?;
             found.extend(ids);
             if found.len() > NARROWED {
-                return Ok(filter.clone());
+                return Ok(None);
             }
         }
-        Ok(ReportFilter { accounts: Some(found.into_iter().collect()), ..filter.clone() })
+        Ok(Some(found.into_iter().collect()))
     }
 
     /// A page of the overlaps in `scope` from `start`: see [`Store::report_rows_in`].
@@ -872,8 +889,8 @@ impl Store {
     }
 
     /// [`Store::report_counts_in`] where that costs about a page at most: always for one run;
-    /// across partners only where the totals are stored or kept (counted earlier for the same
-    /// runs, corrections and filter), else `None` — counting every partner's rows under a
+    /// across partners under a filter only where the totals are kept (counted earlier for the
+    /// same runs, corrections and filter), else `None` — counting every partner's rows under a
     /// filter takes seconds at millions of overlaps: count them apart (`report_counts_in`),
     /// and they are kept for the next reader.
     pub async fn report_counts_kept(
@@ -887,7 +904,9 @@ impl Store {
             ReportScope::Latest => {
                 check_scope(org, scope)?;
                 let filter = &self.narrowed(org, scope, filter).await?;
-                self.latest_counts(org, filter, false).await
+                // The plain totals are counted as the node warms up after each run: should a
+                // reader come first, it waits for them rather than be told to come back.
+                self.latest_counts(org, filter, plain(filter)).await
             }
         }
     }
@@ -1550,9 +1569,9 @@ fn hidden(rows: impl Iterator<Item = (String, bool)>) -> (u64, u64) {
 /// finds more reads every overlap it may select.
 pub const NARROWED: usize = 20_000;
 
-/// The most narrowed accounts a page looks up one by one in each run (see
-/// [`ReportFilter::accounts`]); past that a run's rows are walked in the list's order and each
-/// one's account checked. Either costs about as much at 2,500 accounts of a run's 100,000 rows.
+/// The most narrowed accounts a page looks up one by one in each run; past that each piece
+/// walks the list's order and checks each row's account against the list. Either costs about
+/// as much at 2,500 accounts of a run's 100,000 rows.
 const LOOKED_UP: usize = 2_500;
 
 /// Whether `filter` selects by partner and tier at most: what stored totals can answer.
@@ -1566,6 +1585,30 @@ fn plain(filter: &ReportFilter) -> bool {
         && filter.partner_fields.iter().all(|(_, text)| text.trim().is_empty())
         && !filter.new_only
         && filter.gone_from.is_none()
+}
+
+/// The accounts searches found (`None`: too many to look up), by datasets and search. Per
+/// process; the oldest go first.
+#[derive(Debug, Default)]
+pub(crate) struct Found(std::sync::Mutex<std::collections::VecDeque<(String, Option<Vec<String>>)>>);
+
+/// How many searches' accounts a process keeps.
+const FOUND_KEPT: usize = 32;
+
+impl Found {
+    fn get(&self, key: &str) -> Option<Option<Vec<String>>> {
+        let kept = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.iter().find(|(k, _)| k == key).map(|(_, found)| found.clone())
+    }
+
+    fn put(&self, key: String, found: Option<Vec<String>>) {
+        let mut kept = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        kept.retain(|(k, _)| *k != key);
+        if kept.len() >= FOUND_KEPT {
+            kept.pop_front();
+        }
+        kept.push_back((key, found));
+    }
 }
 
 /// Totals of lists across partners counted row by row, by what they were counted for (the

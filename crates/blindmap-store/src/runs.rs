@@ -946,3 +946,61 @@ pub(crate) mod test_runs {
         store.run(org, &id).await.unwrap()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use blindmap_records::{Importer, Preset};
+
+    use crate::{OrgId, PartnershipId, ReportFilter, ReportScope, Run, Store, on_both_backends};
+
+    /// A run in which every account of an export with owners (one without) overlaps.
+    async fn run_with_owners(store: &Store) -> (OrgId, Run) {
+        let org = store.create_organisation("Vendor").await.unwrap().id;
+        let csv = "id,segment,name,owner,domain\n\
+                   a1,customers,Acme,Ada Byron,acme-corp.com\n\
+                   a2,customers,Globex,Grace Hopper,globex-corp.com\n\
+                   a3,prospects,Initech,,initech-corp.com\n\
+                   a4,prospects,Hooli,Ada Byron,hooli-corp.com\n";
+        let importer = Importer::new("a.csv", Cursor::new(csv.as_bytes().to_vec()), &Preset::Generic.mapping());
+        let dataset = store.import_dataset(&org, "a.csv", "generic", importer.unwrap()).await.unwrap();
+        let p = PartnershipId::generate();
+        store.create_partnership(&p, &org, "Partner", "https://p", "sha256:aa", "pt_ref").await.unwrap();
+        let every =
+            [("a1", "customers", "x"), ("a2", "customers", "x"), ("a3", "prospects", "x"), ("a4", "prospects", "y")];
+        let run = super::test_runs::complete(store, &org, &dataset.id, &p, &every).await;
+        (org, run)
+    }
+
+    async fn owned_by(store: &Store, org: &OrgId, run: &Run, owner: &str) -> Vec<String> {
+        let filter = ReportFilter { owner: Some(owner.to_owned()), tier: None, ..ReportFilter::default() };
+        let rows = store.report_rows_in(org, ReportScope::Run(run), &filter, 0, 100, None).await.unwrap();
+        rows.into_iter().map(|r| r.account_id).collect()
+    }
+
+    async fn each_overlap_keeps_its_accounts_owner(store: Store) {
+        let (org, run) = run_with_owners(&store).await;
+        assert_eq!(owned_by(&store, &org, &run, "Ada Byron").await, ["a1", "a4"], "by name");
+        assert_eq!(store.report_owners(&org, &run).await.unwrap(), ["Ada Byron", "Grace Hopper"]);
+        let filter = ReportFilter { tier: None, ..ReportFilter::default() };
+        let rows = store.report_rows_in(&org, ReportScope::Run(&run), &filter, 0, 100, None).await.unwrap();
+        let owners: Vec<_> = rows.iter().map(|r| r.owner.clone()).collect();
+        // Acme, Globex, Hooli, Initech.
+        assert_eq!(owners, [Some("Ada Byron".into()), Some("Grace Hopper".into()), Some("Ada Byron".into()), None]);
+    }
+
+    async fn owners_of_overlaps_stored_before_are_filled_when_the_store_opens(store: Store) {
+        let (org, run) = run_with_owners(&store).await;
+        sqlx::query("UPDATE run_overlaps SET owner = NULL").execute(&store.pool).await.unwrap();
+        assert!(owned_by(&store, &org, &run, "Ada Byron").await.is_empty(), "not yet filled");
+        assert_eq!(store.fill_overlap_owners().await.unwrap(), 1, "one run filled");
+        assert_eq!(owned_by(&store, &org, &run, "Ada Byron").await, ["a1", "a4"]);
+        assert_eq!(store.fill_overlap_owners().await.unwrap(), 0, "nothing left to fill");
+    }
+
+    on_both_backends!(
+        each_overlap_keeps_its_accounts_owner,
+        owners_of_overlaps_stored_before_are_filled_when_the_store_opens
+    );
+}
