@@ -41,7 +41,7 @@ pub struct ReportQuery {
     /// The order (default `account`).
     #[param(value_type = Option<super::contract::ReportSort>, nullable = false)]
     pub sort: Option<String>,
-    /// Descending.
+    /// Descending: the order reversed (every key of it, so names run Z to A within a segment too).
     #[serde(default)]
     pub desc: bool,
     /// At most this many rows (1 to 1000; default 100).
