@@ -23,6 +23,7 @@ mod error;
 mod events;
 mod idempotency;
 mod ids;
+mod kept;
 mod orgs;
 mod partnerships;
 mod registrations;
@@ -53,6 +54,7 @@ pub use events::{Attempt, Due, Endpoint, EndpointState, Event, Retry};
 pub use idempotency::{Claim, IDEMPOTENCY_KEPT_MS, IDEMPOTENCY_LEASE_MS};
 pub use ids::{CorrectionId, SourceId, TouchId};
 pub use ids::{DatasetId, EndpointId, EventId, OrgId, PartnershipId, RunId, TokenId, UserId};
+pub use kept::Kept;
 pub use orgs::{ApiToken, ListedUser, Organisation, Principal, Role, TokenInfo, User, UserState};
 pub use partnerships::{InviteSecret, Partnership, PartnershipState, SharingPolicy, SharingRule};
 pub use registrations::{Allowance, Direction, Record, StoredRegistration};
@@ -150,8 +152,13 @@ impl Store {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
         MIGRATOR.run(&pool).await.map_err(StoreError::Migrate)?;
-        let store =
-            Self { pool, backend, secrets: None, totals: std::sync::Arc::default(), found: std::sync::Arc::default() };
+        let store = Self {
+            pool,
+            backend,
+            secrets: None,
+            totals: std::sync::Arc::new(reports::Totals::new(reports::TOTALS_KEPT)),
+            found: std::sync::Arc::new(reports::Found::new(reports::FOUND_KEPT)),
+        };
         store.fill_search_text().await?;
         store.fill_overlap_owners().await?;
         // A store written before statistics were kept (or by a bulk write that stopped short).

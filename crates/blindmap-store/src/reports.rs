@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use sqlx::Row;
 
 use crate::ids::{OrgId, PartnershipId, RunId};
+use crate::kept::Kept;
 use crate::runs::{Run, Tier};
 use crate::{Backend, Store, StoreError};
 
@@ -1396,13 +1397,7 @@ impl Store {
     /// rows are read, each one's best tier per cell taken off and what is left of it put back.
     /// `None` for a run stored before cells were.
     async fn stored_cells(&self, run: &Run) -> Result<Option<Vec<CellTiers>>, StoreError> {
-        let stored: Option<String> = sqlx::query_scalar("SELECT listed_cells FROM match_runs WHERE id = $1")
-            .bind(run.id.as_str())
-            .fetch_one(&self.pool)
-            .await?;
-        let Some(stored) = stored else { return Ok(None) };
-        let stored: Vec<(String, String, u64, u64)> =
-            serde_json::from_str(&stored).map_err(|_| StoreError::Corrupt("match_runs.listed_cells"))?;
+        let Some(stored) = self.listed_cells(run).await? else { return Ok(None) };
         let mut cells: BTreeMap<(String, String), (u64, u64)> =
             stored.into_iter().map(|(own, partner, c, p)| ((own, partner), (c, p))).collect();
         // Per corrected account and cell: whether it was confirmed there, and what it is now
@@ -1587,55 +1582,20 @@ fn plain(filter: &ReportFilter) -> bool {
         && filter.gone_from.is_none()
 }
 
-/// The accounts searches found (`None`: too many to look up), by datasets and search. Per
-/// process; the oldest go first.
-#[derive(Debug, Default)]
-pub(crate) struct Found(std::sync::Mutex<std::collections::VecDeque<(String, Option<Vec<String>>)>>);
+/// What searches found (`None`: too many to look up), by datasets and search, kept: a
+/// dataset's accounts do not change.
+pub(crate) type Found = Kept<String, Option<Vec<String>>>;
 
 /// How many searches' accounts a process keeps.
-const FOUND_KEPT: usize = 32;
-
-impl Found {
-    fn get(&self, key: &str) -> Option<Option<Vec<String>>> {
-        let kept = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.iter().find(|(k, _)| k == key).map(|(_, found)| found.clone())
-    }
-
-    fn put(&self, key: String, found: Option<Vec<String>>) {
-        let mut kept = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.retain(|(k, _)| *k != key);
-        if kept.len() >= FOUND_KEPT {
-            kept.pop_front();
-        }
-        kept.push_back((key, found));
-    }
-}
+pub(crate) const FOUND_KEPT: usize = 32;
 
 /// Totals of lists across partners counted row by row, by what they were counted for (the
 /// organisation, the filter's tier and its latest runs; with the state of its corrections for
-/// the totals corrections amend): a new run or correction makes a new key. Per process; the
-/// oldest go first.
-#[derive(Debug, Default)]
-pub(crate) struct Totals(std::sync::Mutex<std::collections::VecDeque<(String, (u64, u64))>>);
+/// the totals corrections amend): a new run or correction makes a new key.
+pub(crate) type Totals = Kept<String, (u64, u64)>;
 
 /// How many totals a process keeps.
-const TOTALS_KEPT: usize = 256;
-
-impl Totals {
-    fn get(&self, key: &str) -> Option<(u64, u64)> {
-        let kept = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.iter().find(|(k, _)| k == key).map(|(_, counts)| *counts)
-    }
-
-    fn put(&self, key: String, counts: (u64, u64)) {
-        let mut kept = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.retain(|(k, _)| *k != key);
-        if kept.len() >= TOTALS_KEPT {
-            kept.pop_front();
-        }
-        kept.push_back((key, counts));
-    }
-}
+pub(crate) const TOTALS_KEPT: usize = 256;
 
 /// A report of one run is only its organisation's.
 fn check_scope(org: &OrgId, scope: ReportScope<'_>) -> Result<(), StoreError> {

@@ -28,8 +28,8 @@
 use std::collections::BTreeMap;
 
 use blindmap_store::{
-    CoSellOutcomes, EcosystemFilter, LedgerCredits, OrgId, PartnershipId, PartnershipState, ReportFilter, ReportRow,
-    Store, StoreError, Tier,
+    CoSellOutcomes, EcosystemFilter, Kept, LedgerCredits, OrgId, PartnershipId, PartnershipState, ReportFilter,
+    ReportRow, Store, StoreError, Tier,
 };
 
 use crate::NodeContext;
@@ -365,43 +365,13 @@ struct CacheKey {
     min_partners: u32,
 }
 
-/// Values kept by what they were made from, at most `most`, the least recently used going first.
-struct Kept<V> {
-    entries: std::sync::Mutex<Vec<(CacheKey, std::sync::Arc<V>)>>,
-    most: usize,
-}
-
-impl<V> Kept<V> {
-    const fn new(most: usize) -> Self {
-        Self { entries: std::sync::Mutex::new(Vec::new()), most }
-    }
-
-    fn get(&self, key: &CacheKey) -> Option<std::sync::Arc<V>> {
-        let mut kept = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let i = kept.iter().position(|(k, _)| k == key)?;
-        let entry = kept.remove(i);
-        let value = entry.1.clone();
-        kept.push(entry);
-        Some(value)
-    }
-
-    fn put(&self, key: CacheKey, value: std::sync::Arc<V>) {
-        let mut kept = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        kept.retain(|(k, _)| k != &key);
-        if kept.len() >= self.most {
-            kept.remove(0);
-        }
-        kept.push((key, value));
-    }
-}
-
 /// Rankings kept: counting 50 partners' 100,000 overlaps takes seconds, paging through the
 /// result should not.
-static RANKINGS: Kept<Vec<EcosystemAccount>> = Kept::new(8);
+static RANKINGS: Kept<CacheKey, std::sync::Arc<Vec<EcosystemAccount>>> = Kept::new(8);
 
 /// The runs' candidates as listed (before corrections), by what they were counted from (the
 /// key without the corrections' state): kept fewer, they are the costly part.
-static LISTED: Kept<Vec<blindmap_store::EcosystemCandidate>> = Kept::new(4);
+static LISTED: Kept<CacheKey, std::sync::Arc<Vec<blindmap_store::EcosystemCandidate>>> = Kept::new(4);
 
 /// The ecosystem view: `org`'s accounts several active partners have, in priority order, paged.
 pub(crate) async fn ecosystem(store: &Store, org: &OrgId, options: &Options) -> Result<Ecosystem, EcosystemError> {

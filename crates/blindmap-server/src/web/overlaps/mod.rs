@@ -408,7 +408,7 @@ async fn list_page(state: &AppState, signed: &Signed, id: Option<&str>, query: &
     let extra = u32::from(counts.is_none() && !matches!(start, ReportStart::Before(_)));
     let read = state.store.report_rows_at(org, scope, filter, &start, PAGE_ROWS + extra, counts.map(|c| c.0)).await;
     let (mut rows, too_deep) = match read {
-        Err(StoreError::TooDeep(deepest)) => (Vec::new(), Some(StoreError::TooDeep(deepest).to_string())),
+        Err(e @ StoreError::TooDeep(_)) => (Vec::new(), Some(e.to_string())),
         read => (read?, None),
     };
     let (more, deep) = (rows.len() > PAGE_ROWS as usize, too_deep.is_some());
@@ -466,7 +466,7 @@ async fn list_page(state: &AppState, signed: &Signed, id: Option<&str>, query: &
             format!(
                 "Showing {}–{} of {} pair{} ({} of your accounts, each with the records of {with} it matches)",
                 thousands(offset + 1),
-                thousands(offset + shown),
+                thousands(shown_to),
                 thousands(total),
                 if total == 1 { "" } else { "s" },
                 thousands(accounts),
