@@ -43,7 +43,7 @@ fn base(node: &Node) -> String {
 async fn sign_in(browser: &Browser, node: &Node, token: &str) {
     browser.goto(&format!("{}/signin", base(node))).await;
     browser.fill("#token", token).await;
-    browser.submit("form[action='/signin']").await;
+    browser.submit_and_load("form[action='/signin']").await;
     browser.wait_for("nav a[href='/data']", WAIT).await;
     assert_eq!(browser.text_of("h1").await, "Home");
 }
@@ -60,14 +60,9 @@ async fn upload(browser: &Browser, node: &Node, dir: &std::path::Path, name: &st
     }
     let file = browser.find("#file").await;
     file.send_keys(&path.display().to_string()).await.unwrap_or_else(|e| panic!("choose {}: {e}", path.display()));
-    let form = browser.url().await;
-    browser.submit("form[action='/data']").await;
-    // The preview is a new page at /data/ds_…: wait for the address to change, then for it.
-    let deadline = std::time::Instant::now() + WAIT;
-    while browser.url().await == form || !browser.url().await.contains("/data/ds_") {
-        assert!(std::time::Instant::now() < deadline, "no preview after uploading {name}: {}", browser.url().await);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // The page's script uploads the file, then opens the preview, a new page at /data/ds_….
+    browser.submit_and_load("form[action='/data']").await;
+    assert!(browser.url().await.contains("/data/ds_"), "no preview after uploading {name}: {}", browser.url().await);
     browser.wait_for("h2#read", WAIT).await;
 }
 
@@ -75,7 +70,7 @@ async fn upload(browser: &Browser, node: &Node, dir: &std::path::Path, name: &st
 /// threshold and smallest segment 1, and saves.
 async fn share(browser: &Browser, node: &Node, cells: &[(&str, &str)], fields: &[&str]) {
     browser.goto(&format!("{}/partners", base(node))).await;
-    browser.click("a[href$='/sharing']").await;
+    browser.follow("a[href$='/sharing']").await;
     browser.wait_for("table.grid", WAIT).await;
     for (cell, level) in cells {
         browser.select(&format!("select[name='cell:{cell}']"), level).await;
@@ -85,7 +80,7 @@ async fn share(browser: &Browser, node: &Node, cells: &[(&str, &str)], fields: &
     }
     browser.fill("#threshold", "1").await;
     browser.fill("#min", "1").await;
-    browser.click("#save").await;
+    browser.follow("#save").await;
     browser.wait_for("#notice", WAIT).await;
     assert!(browser.text_of("#notice").await.starts_with("Saved."));
 }
@@ -111,7 +106,7 @@ async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_brows
     assert!(segments.contains(&"customers".to_owned()), "{segments:?}");
     upload(v, &vendor, files.path(), "vendor-q3.csv", VENDOR_CSV, "field:owner=Account Owner").await;
     assert!(v.text_of("#state").await.starts_with("Matches do not use this dataset"));
-    v.click("#activate").await;
+    v.follow("#activate").await;
     v.wait_for_url("/data/ds_", WAIT).await;
     assert_eq!(v.text_of("#state").await, "Matches use this dataset.");
     let datasets = call(&vendor, Method::GET, "/api/v1/datasets", None).await.unwrap();
@@ -125,9 +120,9 @@ async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_brows
     assert_eq!(active, ["vendor-q3.csv"]);
 
     // An invite code, to copy.
-    v.click("nav a[href='/partners']").await;
+    v.follow("nav a[href='/partners']").await;
     v.wait_for("#invite", WAIT).await;
-    v.click("#invite").await;
+    v.follow("#invite").await;
     v.wait_for("textarea#code", WAIT).await;
     let code = v.find("textarea#code").await.prop("value").await.unwrap().unwrap();
     assert!(!code.is_empty());
@@ -135,10 +130,10 @@ async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_brows
     // The partner's admin, in its own browser, on its own node: its export, then the code.
     sign_in(p, &partner, &admin_token(&partner, "pat").await).await;
     upload(p, &partner, files.path(), "partner.csv", PARTNER_CSV, "").await;
-    p.click("nav a[href='/partners']").await;
+    p.follow("nav a[href='/partners']").await;
     p.wait_for("#accept-code", WAIT).await;
     p.fill("#accept-code", &code).await;
-    p.click("#accept").await;
+    p.follow("#accept").await;
     p.wait_for("h1", WAIT).await;
     assert_eq!(p.text_of("h1").await, "Paired with Vendor");
 
@@ -152,9 +147,9 @@ async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_brows
 
     // The match: started, followed on its page until complete (no script: the page refreshes).
     v.goto(&format!("{}/partners", base(&vendor))).await;
-    v.click("a[href$='/runs']").await;
+    v.follow("a[href$='/runs']").await;
     v.wait_for("#start", WAIT).await;
-    v.click("#start").await;
+    v.follow("#start").await;
     v.wait_for_url("/runs/run_", WAIT).await;
     // Read in one script: the page may be reloading itself between two WebDriver calls.
     let state = || async {
@@ -170,7 +165,7 @@ async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_brows
     assert!(v.text_of("#state").await.contains("of your accounts overlap"));
 
     // The results by name: the matrix, then every overlapping account with the partner's owner.
-    v.click("#matrix").await;
+    v.follow("#matrix").await;
     v.wait_for("table caption", WAIT).await;
     v.goto(&format!("{}{}", base(&vendor), v.find("a[href$='/overlaps']").await.attr("href").await.unwrap().unwrap()))
         .await;
@@ -189,9 +184,9 @@ async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_brows
     assert!(page.contains("Linus Torvalds") || page.contains("Margaret Hamilton"), "the partner's owners");
 
     // The partner registers a deal from its pages; the vendor's admin approves it from its own.
-    p.click("nav a[href='/registrations']").await;
+    p.follow("nav a[href='/registrations']").await;
     p.wait_for("a[href$='/register']", WAIT).await;
-    p.click("a[href$='/register']").await;
+    p.follow("a[href$='/register']").await;
     p.wait_for("#products", WAIT).await;
     p.fill("#name", "Acme Corporation").await;
     p.fill("#country", "US").await;
@@ -200,20 +195,20 @@ async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_brows
     p.fill("#value", "50000").await;
     p.fill("#currency", "EUR").await;
     p.execute("document.getElementById('expected_close').value = '2027-03-31';", vec![]).await;
-    p.submit("form[action$='/register']").await;
+    p.submit_and_load("form[action$='/register']").await;
     p.wait_for_url("/register", WAIT).await;
     p.wait_for("h1", WAIT).await;
     assert_eq!(p.text_of("h1").await, "Deal registered with Vendor", "{}", p.source().await);
 
-    v.click("nav a[href='/registrations']").await;
+    v.follow("nav a[href='/registrations']").await;
     v.wait_for("h2#received", WAIT).await;
     let customers = v.texts_of("section[aria-labelledby='received'] tbody th a").await;
     assert!(customers.iter().any(|c| c.contains("acme")), "{customers:?}");
-    v.click("section[aria-labelledby='received'] tbody th a").await;
+    v.follow("section[aria-labelledby='received'] tbody th a").await;
     v.wait_for("#approve", WAIT).await;
     assert!(v.text_of("#state").await.contains("Submitted by Partner"));
     v.fill("#reason", "Partner-sourced, first to register").await;
-    v.click("#approve").await;
+    v.follow("#approve").await;
     // The decided page replaces this one: wait for it (the form's page has no reason row).
     v.wait_for("table.narrow tr:nth-child(6)", WAIT).await;
     assert!(v.text_of("#state").await.contains("approved, protected until"), "{}", v.text_of("#state").await);

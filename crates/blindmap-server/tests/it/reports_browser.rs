@@ -56,7 +56,7 @@ async fn a_rep_goes_from_sign_in_to_a_csv_of_the_partners_customers_that_are_ope
         .map(|b| if b.is_ascii_alphanumeric() { char::from(b).to_string() } else { format!("%{b:02X}") })
         .collect();
     browser.goto(&format!("data:text/html,{encoded}")).await;
-    browser.submit("#attack").await;
+    browser.submit_and_load("#attack").await;
     browser.wait_for_url(&format!("{base}/signin"), WAIT).await;
     assert!(browser.text_of("[role=alert]").await.contains("another site"), "{}", browser.source().await);
     assert!(browser.cookie("bm_session").await.is_none(), "no session was opened");
@@ -68,11 +68,11 @@ async fn a_rep_goes_from_sign_in_to_a_csv_of_the_partners_customers_that_are_ope
     assert_eq!(order.first().map(|f| f.label.as_str()), Some("Skip to content"), "{order:?}");
     assert!(order.iter().any(|f| f.id.as_deref() == Some("token") && f.label.contains("API token")), "{order:?}");
     browser.fill("#token", &token).await;
-    browser.submit("form[action='/signin']").await;
+    browser.submit_and_load("form[action='/signin']").await;
     // Signed in, the rep lands on its home page, whose navigation leads to the partners.
     browser.wait_for("nav a[href='/partners']", WAIT).await;
     assert_eq!(browser.text_of("h1").await, "Home");
-    browser.click("nav a[href='/partners']").await;
+    browser.follow("nav a[href='/partners']").await;
     browser.wait_for_url("/partners", WAIT).await;
     let cookie = browser.cookie("bm_session").await.expect("a session cookie");
     assert!(cookie.http_only && cookie.secure, "{cookie:?}");
@@ -81,12 +81,12 @@ async fn a_rep_goes_from_sign_in_to_a_csv_of_the_partners_customers_that_are_ope
 
     // Partners → the matrix → the cell.
     assert_eq!(browser.text_of("h1").await, "Partners");
-    browser.click(&format!("a[href='/partners/{pid}']")).await;
+    browser.follow(&format!("a[href='/partners/{pid}']")).await;
     browser.wait_for("table caption", WAIT).await;
     let cell = format!("a[href='/partners/{pid}/overlaps?own=open_opportunities&partner=customers']");
     assert_eq!(browser.text_of(&cell).await, wanted.len().to_string(), "the cell shows its count");
     assert!(!browser.exists("a[href*='partner=partners']").await, "the vendor's hidden segment links nowhere");
-    browser.click(&cell).await;
+    browser.follow(&cell).await;
     browser.wait_for("#overlaps", WAIT).await;
     let count = browser.text_of("#count").await;
     assert!(count.contains(&format!("of {} pair", wanted.len())), "the list's rows are pairs: {count}");
@@ -109,7 +109,7 @@ async fn a_rep_goes_from_sign_in_to_a_csv_of_the_partners_customers_that_are_ope
     // Filter by an owner with the form (no script needed: a plain GET).
     let owner = browser.texts_of("#overlaps tbody tr td:nth-child(3)").await.into_iter().next().unwrap();
     browser.select("#owner", &owner).await;
-    browser.submit("form.filters").await;
+    browser.submit_and_load("form.filters").await;
     browser.wait_for_url("owner=", WAIT).await;
     let owners: BTreeSet<String> = browser.texts_of("#overlaps tbody tr td:nth-child(3)").await.into_iter().collect();
     assert_eq!(owners, BTreeSet::from([owner.clone()]));
@@ -146,7 +146,7 @@ async fn a_rep_goes_from_sign_in_to_a_csv_of_the_partners_customers_that_are_ope
     assert!(rows.iter().all(|r| &r[4] != "partners"), "nor the vendor's hidden segment");
 
     // Sign out: the session ends.
-    browser.click("header form button").await;
+    browser.follow("header form button").await;
     browser.wait_for_url("/signin", WAIT).await;
     browser.goto(&format!("{base}/partners/{pid}")).await;
     browser.wait_for_url("/signin", WAIT).await;
@@ -187,7 +187,7 @@ async fn a_rep_marks_a_match_wrong_and_it_stays_gone_until_undone() {
 
     browser.goto(&format!("{base}/signin")).await;
     browser.fill("#token", &token).await;
-    browser.submit("form[action='/signin']").await;
+    browser.submit_and_load("form[action='/signin']").await;
     browser.wait_for("nav a[href='/partners']", WAIT).await;
 
     // The matrix: confirmed matches counted, the possible one beside them.
@@ -199,7 +199,7 @@ async fn a_rep_marks_a_match_wrong_and_it_stays_gone_until_undone() {
     assert_eq!(browser.text_of(&possible_cell).await, "+1 possible");
 
     // The list: confirmed by default; possible one click away, each saying why.
-    browser.click(&confirmed_cell).await;
+    browser.follow(&confirmed_cell).await;
     browser.wait_for("#overlaps", WAIT).await;
     let ids = || async { listed_ids(&browser).await };
     assert_eq!(ids().await, ["v1", "v2"]);
@@ -214,15 +214,15 @@ async fn a_rep_marks_a_match_wrong_and_it_stays_gone_until_undone() {
     assert_eq!(tiers, ["possible"]);
     assert!(reasons.iter().all(|r| r.starts_with("possible: the name and country agree")), "{reasons:?}");
     browser.goto(&matrix).await;
-    browser.click(&possible_cell).await;
+    browser.follow(&possible_cell).await;
     browser.wait_for_url("tier=possible", WAIT).await;
     assert_eq!(ids().await, ["v3"], "the matrix links the possible ones too");
 
     // "Not this match" on Globex's row: gone from the list at once, with a word on where to undo.
     browser.goto(&matrix).await;
-    browser.click(&confirmed_cell).await;
+    browser.follow(&confirmed_cell).await;
     browser.wait_for("#overlaps", WAIT).await;
-    browser.click("button[aria-label^='Not this match: Globex with Partner']").await;
+    browser.follow("button[aria-label^='Not this match: Globex with Partner']").await;
     browser.wait_for_url("corrected=mc_", WAIT).await;
     assert!(browser.url().await.contains("own=customers&partner=customers"), "back to the same filtered list");
     let notice = browser.text_of("[role=status]").await;
@@ -242,23 +242,23 @@ async fn a_rep_marks_a_match_wrong_and_it_stays_gone_until_undone() {
     run_match().await;
     browser.goto(&matrix).await;
     assert_eq!(browser.text_of(&confirmed_cell).await, "1", "the correction holds in the new match");
-    browser.click(&confirmed_cell).await;
+    browser.follow(&confirmed_cell).await;
     browser.wait_for("#overlaps", WAIT).await;
     assert_eq!(ids().await, ["v1"]);
     let all = browser.fetch_text(&format!("{base}/partners/{pid}/overlaps.csv?tier=all")).await;
     assert!(!all.contains("\nGlobex,v2,"), "{all}");
 
     // Undo on the corrections page: back everywhere.
-    browser.click("#corrections").await;
+    browser.follow("#corrections").await;
     browser.wait_for("#corrections-list", WAIT).await;
     assert_eq!(browser.texts_of("#corrections-list tbody th").await, ["Globex"]);
-    browser.click("button[aria-label^='Undo the correction of Globex']").await;
+    browser.follow("button[aria-label^='Undo the correction of Globex']").await;
     // The same address as before the undo: wait for the new page's empty list, not the old one.
     browser.wait_for("#empty", WAIT).await;
     assert!(browser.source().await.contains("No corrections"), "{}", browser.source().await);
     browser.goto(&matrix).await;
     assert_eq!(browser.text_of(&confirmed_cell).await, "2");
-    browser.click(&confirmed_cell).await;
+    browser.follow(&confirmed_cell).await;
     browser.wait_for("#overlaps", WAIT).await;
     assert_eq!(ids().await, ["v1", "v2"]);
 }
@@ -405,7 +405,7 @@ async fn every_page_a_rep_reaches_is_accessible() {
     browser.goto(&format!("{base}/partners/{pid}/corrections")).await;
     browser.assert_accessible("the corrections page, empty").await;
     browser.goto(&list).await;
-    browser.click("#overlaps tbody tr button.quiet").await;
+    browser.follow("#overlaps tbody tr button.quiet").await;
     browser.wait_for_url("corrected=mc_", WAIT).await;
     browser.assert_accessible("the list after a correction").await;
     browser.goto(&format!("{base}/partners/{pid}/corrections")).await;

@@ -73,7 +73,7 @@ async fn audit_kinds(node: &Node) -> Vec<(String, Value)> {
 async fn sign_in_as(browser: &Browser, node: &Node, login: &str) {
     browser.goto(&format!("{}/signin", base(node))).await;
     assert!(browser.text_of("a.sso").await.contains("Vendor"), "the sign-in page offers the organisation's SSO");
-    browser.click("a.sso").await;
+    browser.follow("a.sso").await;
     browser.wait_for("input[name=login]", Duration::from_secs(10)).await;
     browser.fill("input[name=login]", login).await;
     browser.fill("input[name=password]", "any password").await;
@@ -105,7 +105,7 @@ async fn users_sign_in_through_the_provider_with_their_mapped_role() {
     // Signed out, and in again (the provider remembers her): the same user, not another.
     browser.submit("form[action='/signout']").await;
     browser.wait_for_url("/signin", Duration::from_secs(10)).await;
-    browser.click("a.sso").await;
+    browser.follow("a.sso").await;
     browser.wait_for("nav a[href='/partners']", Duration::from_secs(15)).await;
     let listed = users(&node).await;
     assert_eq!(listed.keys().filter(|n| n.starts_with("Rita")).count(), 1, "{listed:?}");

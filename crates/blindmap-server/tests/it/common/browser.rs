@@ -55,6 +55,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+/// How long `follow` and `submit_and_load` wait for the next page (a loaded CI machine can be
+/// slow; a page that never comes fails the test with what was shown).
+const NEXT_PAGE: Duration = Duration::from_secs(30);
+
 /// The switches that make Chromium quiet, headless and runnable as root in a container.
 const CHROMIUM_ARGS: &[&str] = &[
     "--headless=new",
@@ -341,6 +345,51 @@ impl Browser {
             .execute("arguments[0].requestSubmit();", vec![form])
             .await
             .unwrap_or_else(|e| panic!("submit {css:?}: {e}"));
+    }
+
+    /// Clicks the link or button `css` selects and waits until the page it leads to has loaded.
+    /// Waiting for an element or an address is not enough when the next page has the same ones
+    /// (a form that posts back to its own page): the old document may still be there when the
+    /// next command runs, and be replaced under it.
+    pub(crate) async fn follow(&self, css: &str) {
+        let old = self.find("html").await;
+        self.click(css).await;
+        self.wait_for_next_document(&old, &format!("clicking {css:?}")).await;
+    }
+
+    /// Submits the form `css` selects (as `submit` does) and waits until the page it leads to
+    /// has loaded (see `follow`).
+    pub(crate) async fn submit_and_load(&self, css: &str) {
+        let old = self.find("html").await;
+        self.submit(css).await;
+        self.wait_for_next_document(&old, &format!("submitting {css:?}")).await;
+    }
+
+    /// Waits until `old`, the root of the document shown before `what`, is gone and the
+    /// document that replaced it has loaded.
+    async fn wait_for_next_document(&self, old: &Element, what: &str) {
+        let deadline = Instant::now() + NEXT_PAGE;
+        loop {
+            // Chromium says "stale element" or, mid-swap, that the node is not in the document.
+            if old.tag_name().await.is_err() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "after {what}, {} is still shown after {NEXT_PAGE:?}", self.url().await);
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        loop {
+            // A script may fail while the next document is being swapped in: try again.
+            let state = self.client.execute("return document.readyState;", vec![]).await;
+            if matches!(state, Ok(Value::String(ref s)) if s == "complete") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "after {what}, {} did not finish loading in {NEXT_PAGE:?}",
+                self.url().await
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// Waits up to `timeout` for `css` to select something, and returns the first match.
