@@ -431,7 +431,7 @@ impl Store {
             return Err(StoreError::DatasetInUse("runs matched it: delete them with it (with_runs) or keep it"));
         }
         for (run, _) in &runs {
-            for table in ["run_overlaps", "run_orders"] {
+            for table in ["run_overlap_fields", "run_overlaps", "run_orders"] {
                 sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE run_id = $1")))
                     .bind(run)
                     .execute(&mut *tx)

@@ -98,6 +98,9 @@ pub struct Store {
     totals: std::sync::Arc<reports::Totals>,
     /// The accounts searches found, per datasets and search (see `reports.rs`).
     found: std::sync::Arc<reports::Found>,
+    /// The fields complete runs disclose, and their values (see `reports.rs`).
+    listed_fields: std::sync::Arc<reports::ListedFields>,
+    field_values: std::sync::Arc<reports::FieldValues>,
 }
 
 impl Store {
@@ -158,11 +161,15 @@ impl Store {
             secrets: None,
             totals: std::sync::Arc::new(reports::Totals::new(reports::TOTALS_KEPT)),
             found: std::sync::Arc::new(reports::Found::new(reports::FOUND_KEPT)),
+            listed_fields: std::sync::Arc::new(reports::ListedFields::new(reports::FIELDS_KEPT)),
+            field_values: std::sync::Arc::new(reports::FieldValues::new(reports::FIELDS_KEPT)),
         };
         store.fill_search_text().await?;
         store.fill_overlap_owners().await?;
+        store.fill_overlap_fields().await?;
         // A store written before statistics were kept (or by a bulk write that stopped short).
         store.refresh_statistics("run_overlaps").await?;
+        store.refresh_statistics("run_overlap_fields").await?;
         Ok(store)
     }
 

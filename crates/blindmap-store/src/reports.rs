@@ -373,6 +373,47 @@ impl Previous {
     }
 }
 
+/// How a piece of a list (one run, or a part of one) reads the partner's fields that its order
+/// or a filter is by. By default from each row's fields as stored (JSON): lists with no such
+/// order or filter, and runs whose fields are not indexed.
+#[derive(Debug, Clone, Default)]
+struct Via {
+    /// The index of one field of the run (`run_overlap_fields f`, see migration 0023) walked
+    /// instead of the overlaps, and the values of it read where a filter selected them (none:
+    /// every value; a page reads one value a piece, a count all at once).
+    index: Option<(String, Vec<String>)>,
+    /// The run's overlaps disclose no value of the field sorted by: its key is '' in each row.
+    unsorted: bool,
+}
+
+impl Via {
+    /// The table alias of the columns the order by name walks: the field's index where read.
+    fn walked(&self) -> &'static str {
+        if self.index.is_some() { "f" } else { "o" }
+    }
+
+    /// The values of `field` this piece reads, where a filter selected them.
+    fn values_of(&self, field: &str) -> Option<&[String]> {
+        self.index.as_ref().filter(|(f, v)| f == field && !v.is_empty()).map(|(_, v)| v.as_slice())
+    }
+
+    /// The one value of `field` this piece reads, where a filter selected it.
+    fn value_of(&self, field: &str) -> Option<&String> {
+        match self.values_of(field) {
+            Some([one]) => Some(one),
+            _ => None,
+        }
+    }
+}
+
+/// At most this many values of a field are read from its index for a filter on it, per run;
+/// a run with more has the filter applied to each of its rows instead.
+const FIELD_VALUES: usize = 1_000;
+
+/// A filter on a field that matches at most this many of a run's values reads each value's
+/// rows apart (merged like the runs); more, and the run is read in one piece.
+const VALUE_PIECES: usize = 4;
+
 /// A report's FROM and WHERE, with what the SELECT needs of its scope.
 struct Selection {
     from: String,
@@ -404,7 +445,14 @@ impl Store {
     /// The FROM and WHERE of `filter` over `o` (run_overlaps), `a` (dataset_accounts) and, across
     /// partners, `r` (match_runs) and `pp` (partnerships) in `scope`: overlaps hidden by the
     /// organisation's corrections are never listed or counted.
-    fn report_where(&self, org: &OrgId, scope: ReportScope<'_>, filter: &ReportFilter, binds: &mut Binds) -> Selection {
+    fn report_where(
+        &self,
+        org: &OrgId,
+        scope: ReportScope<'_>,
+        filter: &ReportFilter,
+        via: &Via,
+        binds: &mut Binds,
+    ) -> Selection {
         let mut clauses = Vec::new();
         let (from, previous, partner) = match scope {
             ReportScope::Run(run) => {
@@ -412,10 +460,38 @@ impl Store {
                 let (org, partnership) = (binds.text(org.as_str()), binds.text(run.partnership.as_str()));
                 clauses.push(format!("o.run_id = {id}"));
                 clauses.push(format!("NOT {}", self.corrected_sql(&org, &partnership)));
-                let overlaps = match (&filter.accounts, self.backend) {
+                let overlaps = match (&filter.accounts, self.backend, &via.index) {
+                    // A field's index walked, each row's overlap looked up by its name index.
+                    (_, _, Some((field, values))) => {
+                        clauses.push(format!("f.run_id = {id}"));
+                        clauses.push(format!("f.field = {}", binds.text(field.as_str())));
+                        match values.as_slice() {
+                            [] => {}
+                            [value] => clauses.push(format!("f.value_key = {}", binds.text(value.as_str()))),
+                            values => {
+                                let list = binds.text(serde_json::json!(values).to_string());
+                                clauses.push(match self.backend {
+                                    Backend::Sqlite => format!("f.value_key IN (SELECT value FROM json_each({list}))"),
+                                    Backend::Postgres => format!(
+                                        "f.value_key IN (SELECT json_array_elements_text(CAST({list} AS json)))"
+                                    ),
+                                });
+                            }
+                        }
+                        // SQLite keeps a CROSS JOIN's order; PostgreSQL has no CROSS JOIN … ON.
+                        let join = match self.backend {
+                            Backend::Sqlite => "CROSS JOIN",
+                            Backend::Postgres => "JOIN",
+                        };
+                        format!(
+                            "run_overlap_fields f {join} run_overlaps o ON o.run_id = f.run_id \
+                             AND o.sort_name = f.sort_name AND o.account_id = f.account_id \
+                             AND o.partner_segment = f.partner_segment AND o.partner_record = f.partner_record"
+                        )
+                    }
                     // A few narrowed accounts first, each looked up (SQLite keeps a CROSS
                     // JOIN's order): left to itself it walks the run's name index for the order.
-                    (Some(accounts), Backend::Sqlite) if accounts.len() <= LOOKED_UP => {
+                    (Some(accounts), Backend::Sqlite, None) if accounts.len() <= LOOKED_UP => {
                         let list = binds.text(serde_json::json!(accounts).to_string());
                         format!("json_each({list}) n CROSS JOIN run_overlaps o ON o.account_id = n.value")
                     }
@@ -486,6 +562,10 @@ impl Store {
             }
             if !is_field_name(field) {
                 clauses.push("1 = 0".to_owned());
+                continue;
+            }
+            if via.values_of(field).is_some() {
+                // The values read were chosen by this filter.
                 continue;
             }
             let value = self.partner_field_sql(field, binds);
@@ -689,8 +769,10 @@ impl Store {
                 && filter.owner.is_none()
                 && filter.account.is_none()
                 && filter.accounts.is_none());
+        self.read_fields_of(&runs.iter().map(|(run, _)| run).collect::<Vec<_>>(), filter).await?;
         let mut pieces = Vec::new();
         for (run, previous) in runs {
+            let Some(vias) = self.field_vias(&run, filter).await? else { continue };
             let one = match scope {
                 ReportScope::Run(_) => filter.clone(),
                 ReportScope::Latest => ReportFilter { previous, partnership: None, ..filter.clone() },
@@ -699,6 +781,7 @@ impl Store {
                 true => self.listed_cells(&run).await?,
                 false => None,
             };
+            let mut filters = Vec::new();
             match cells {
                 Some(cells) => {
                     for (own, partner, confirmed, possible) in cells {
@@ -710,25 +793,32 @@ impl Store {
                                 None => true,
                             };
                         if wanted {
-                            let cell =
-                                ReportFilter { own_segment: Some(own), partner_segment: Some(partner), ..one.clone() };
-                            pieces.push((run.clone(), cell));
+                            filters.push(ReportFilter {
+                                own_segment: Some(own),
+                                partner_segment: Some(partner),
+                                ..one.clone()
+                            });
                         }
                     }
                 }
-                None => pieces.push((run, one)),
+                None => filters.push(one),
+            }
+            for one in filters {
+                for via in &vias {
+                    pieces.push((run.clone(), one.clone(), via.clone()));
+                }
             }
         }
         let seek = match seek {
-            Some(cursor) => Some(self.seek(cursor, pieces.iter().map(|(_, f)| f)).await?),
+            Some(cursor) => Some(self.seek(cursor, pieces.iter().map(|(_, f, v)| (f, v))).await?),
             None => None,
         };
         let across = matches!(scope, ReportScope::Latest);
-        if let ([(run, one)], false) = (pieces.as_slice(), across) {
+        if let ([(run, one, via)], false) = (pieces.as_slice(), across) {
             // One piece: the page straight from it.
             let mut binds = Binds::default();
             let page = Some((offset, u64::from(limit)));
-            let sql = self.report_select(org, ReportScope::Run(run), one, &mut binds, None, page, seek.as_ref());
+            let sql = self.report_select(org, ReportScope::Run(run), one, &mut binds, via, None, page, seek.as_ref());
             let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&self.pool).await?;
             return rows.iter().map(|r| report_row(r, scope)).collect();
         }
@@ -742,7 +832,7 @@ impl Store {
         }
         let mut binds = Binds::default();
         let mut parts = Vec::new();
-        for (run, one) in &pieces {
+        for (run, one, via) in &pieces {
             let label = across.then(|| {
                 (
                     format!("CAST({} AS TEXT)", binds.text(run.partnership.as_str())),
@@ -750,11 +840,12 @@ impl Store {
                 )
             });
             let page = Some((0, reach));
-            parts.push(self.report_select(org, ReportScope::Run(run), one, &mut binds, label, page, seek.as_ref()));
+            let scope = ReportScope::Run(run);
+            parts.push(self.report_select(org, scope, one, &mut binds, via, label, page, seek.as_ref()));
         }
         let direction = if filter.descending { "DESC" } else { "ASC" };
         // The merged rows in the whole order, by the names the SELECT gives its keys.
-        let terms = self.order_terms(filter, &mut Binds::default());
+        let terms = self.order_terms(filter, &Via::default(), &mut Binds::default());
         let mut order: Vec<String> = terms.iter().map(|t| format!("u.{} {direction}", t.column)).collect();
         order.push(format!("u.pship {direction}"));
         let sql = merged(parts, &order.join(", "), reach, Some((offset, limit)), &mut binds);
@@ -767,11 +858,11 @@ impl Store {
     async fn seek(
         &self,
         cursor: &ReportCursor,
-        filters: impl Iterator<Item = &ReportFilter>,
+        pieces: impl Iterator<Item = (&ReportFilter, &Via)>,
     ) -> Result<Seek, StoreError> {
         let mut values = std::collections::BTreeSet::new();
-        for one in filters {
-            for t in self.order_terms(one, &mut Binds::default()) {
+        for (one, via) in pieces {
+            for t in self.order_terms(one, via, &mut Binds::default()) {
                 if let Some(constant) = t.constant {
                     values.insert(constant);
                     if let CursorValue::Text(text) = (t.value)(cursor) {
@@ -804,6 +895,187 @@ impl Store {
             .fetch_one(&self.pool)
             .await?;
         stored.map(|s| serde_json::from_str(&s).map_err(|_| StoreError::Corrupt("match_runs.listed_cells"))).transpose()
+    }
+
+    /// How the pieces of `run` read the partner's field `filter` sorts or filters by, one piece
+    /// each (a filter on an indexed field reads each of the run's values it matches apart);
+    /// `None` where the filter leaves none of the run's rows (a field none of them discloses,
+    /// or no value that matches).
+    async fn field_vias(&self, run: &Run, filter: &ReportFilter) -> Result<Option<Vec<Via>>, StoreError> {
+        let sorted = match &filter.sort {
+            ReportSort::PartnerField(field) if is_field_name(field) => Some(field.as_str()),
+            _ => None,
+        };
+        let filtered: Vec<(&str, &str)> = filter
+            .partner_fields
+            .iter()
+            .map(|(field, text)| (field.as_str(), text.trim()))
+            .filter(|(_, text)| !text.is_empty())
+            .collect();
+        if sorted.is_none() && filtered.is_empty() {
+            return Ok(Some(vec![Via::default()]));
+        }
+        let Some(listed) = self.listed_fields(run).await? else { return Ok(Some(vec![Via::default()])) };
+        if filtered.iter().any(|(field, _)| !listed.iter().any(|l| l == field)) {
+            return Ok(None);
+        }
+        let unsorted = sorted.is_some_and(|field| !listed.iter().any(|l| l == field));
+        // A few narrowed accounts are looked up one by one instead.
+        // So are a few narrowed accounts; and by owner, the owners' index is walked (the
+        // field's index would have each run's matching rows sorted by owner).
+        if filter.accounts.as_ref().is_some_and(|a| a.len() <= LOOKED_UP) || filter.sort == ReportSort::Owner {
+            return Ok(Some(vec![Via { index: None, unsorted }]));
+        }
+        let walked = sorted.filter(|_| !unsorted).or(filtered.first().map(|(field, _)| *field));
+        let Some(field) = walked else { return Ok(Some(vec![Via { index: None, unsorted }])) };
+        let Some((_, text)) = filtered.iter().find(|(f, _)| *f == field) else {
+            return Ok(Some(vec![Via { index: Some((field.to_owned(), Vec::new())), unsorted }]));
+        };
+        Ok(match self.field_values(run, field, text).await? {
+            None => Some(vec![Via { index: None, unsorted }]),
+            Some(values) if values.is_empty() => None,
+            Some(values) if values.len() <= VALUE_PIECES => {
+                Some(values.into_iter().map(|v| Via { index: Some((field.to_owned(), vec![v])), unsorted }).collect())
+            }
+            // Many values, so likely many rows: sorted by the field, its index is walked value
+            // after value; in another order, each row's value is checked as the order is walked.
+            Some(values) if sorted == Some(field) => {
+                Some(vec![Via { index: Some((field.to_owned(), values)), unsorted }])
+            }
+            Some(_) => Some(vec![Via { index: None, unsorted }]),
+        })
+    }
+
+    /// Reads, in two statements, what [`Store::field_vias`] needs of each of `runs` for
+    /// `filter` that is not kept yet: the fields each run lists, and the values of the field
+    /// filtered by (the first of them) — a list across partners would otherwise ask once per
+    /// partner for each.
+    async fn read_fields_of(&self, runs: &[&Run], filter: &ReportFilter) -> Result<(), StoreError> {
+        let sorted = matches!(&filter.sort, ReportSort::PartnerField(field) if is_field_name(field));
+        let filtered =
+            filter.partner_fields.iter().find(|(f, text)| is_field_name(f) && !text.trim().is_empty()).map(|(f, _)| f);
+        if !sorted && filtered.is_none() {
+            return Ok(());
+        }
+        let ids = |runs: &[&Run]| serde_json::json!(runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>()).to_string();
+        let list = match self.backend {
+            Backend::Sqlite => "SELECT value FROM json_each($1)",
+            Backend::Postgres => "SELECT json_array_elements_text(CAST($1 AS json))",
+        };
+        let unlisted: Vec<&Run> =
+            runs.iter().copied().filter(|r| self.listed_fields.get(&r.id.as_str().to_owned()).is_none()).collect();
+        if !unlisted.is_empty() {
+            let sql = format!("SELECT id, listed_fields FROM match_runs WHERE id IN ({list})");
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ids(&unlisted)).fetch_all(&self.pool).await?;
+            for r in rows {
+                let Some(stored) = r.get::<Option<String>, _>(1) else { continue };
+                let listed: Vec<String> =
+                    serde_json::from_str(&stored).map_err(|_| StoreError::Corrupt("match_runs.listed_fields"))?;
+                self.listed_fields.put(r.get(0), listed);
+            }
+        }
+        let Some(field) = filtered else { return Ok(()) };
+        let unread: Vec<&Run> = runs
+            .iter()
+            .copied()
+            .filter(|r| {
+                self.listed_fields.get(&r.id.as_str().to_owned()).is_some_and(|l| l.contains(field))
+                    && self.field_values.get(&(r.id.as_str().to_owned(), field.clone())).is_none()
+            })
+            .collect();
+        if unread.is_empty() {
+            return Ok(());
+        }
+        // Each run's values, from one to the next in the index, at most one more than kept.
+        let (ids_table, id_column) = match self.backend {
+            Backend::Sqlite => ("json_each($1) ids", "ids.value"),
+            Backend::Postgres => ("json_array_elements_text(CAST($1 AS json)) AS ids(value)", "ids.value"),
+        };
+        let next = "SELECT g.value_key FROM run_overlap_fields g WHERE g.field = $2";
+        let sql = format!(
+            "WITH RECURSIVE v(r, k, n) AS (SELECT {id_column}, ({next} AND g.run_id = {id_column} \
+             ORDER BY g.value_key LIMIT 1), 1 FROM {ids_table} \
+             UNION ALL SELECT v.r, ({next} AND g.run_id = v.r AND g.value_key > v.k ORDER BY g.value_key LIMIT 1), \
+             v.n + 1 FROM v WHERE v.k IS NOT NULL AND v.n <= $3) SELECT r, k FROM v WHERE k IS NOT NULL"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ids(&unread))
+            .bind(field.as_str())
+            .bind(i64::try_from(FIELD_VALUES).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut values: BTreeMap<String, Vec<String>> =
+            unread.iter().map(|r| (r.id.as_str().to_owned(), Vec::new())).collect();
+        for r in rows {
+            if let Some(of_run) = values.get_mut(&r.get::<String, _>(0)) {
+                of_run.push(r.get(1));
+            }
+        }
+        for (run, mut of_run) in values {
+            // In the database's order of text, as read.
+            of_run.dedup();
+            let kept = (of_run.len() <= FIELD_VALUES).then(|| std::sync::Arc::new(of_run));
+            self.field_values.put((run, field.clone()), kept);
+        }
+        Ok(())
+    }
+
+    /// The values of `run`'s field `field` (as its index keys them) that a filter by `text`
+    /// matches; `None` where the run has more than [`FIELD_VALUES`] values. A match is the
+    /// filter's: the value contains the text in lower case (the values are lower-cased by the
+    /// database, as the filter on each row does, and the LIKE it runs there is a containment
+    /// of the same strings).
+    async fn field_values(&self, run: &Run, field: &str, text: &str) -> Result<Option<Vec<String>>, StoreError> {
+        let key = (run.id.as_str().to_owned(), field.to_owned());
+        let values = match self.field_values.get(&key) {
+            Some(values) => values,
+            None => {
+                let values = self.read_field_values(run, field).await?;
+                self.field_values.put(key, values.clone());
+                values
+            }
+        };
+        let text = text.to_lowercase();
+        Ok(values.map(|values| values.iter().filter(|v| v.contains(&text)).cloned().collect()))
+    }
+
+    /// Every value of `run`'s field `field`, read from one value to the next in its index (a
+    /// complete run's do not change: they are kept); `None` past [`FIELD_VALUES`].
+    async fn read_field_values(
+        &self,
+        run: &Run,
+        field: &str,
+    ) -> Result<Option<std::sync::Arc<Vec<String>>>, StoreError> {
+        let next = "SELECT g.value_key FROM run_overlap_fields g WHERE g.run_id = $1 AND g.field = $2";
+        let sql = format!(
+            "WITH RECURSIVE v(k, n) AS (SELECT ({next} ORDER BY g.value_key LIMIT 1), 1 \
+             UNION ALL SELECT ({next} AND g.value_key > v.k ORDER BY g.value_key LIMIT 1), v.n + 1 \
+             FROM v WHERE v.k IS NOT NULL AND v.n <= $3) SELECT k FROM v WHERE k IS NOT NULL"
+        );
+        let values: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(run.id.as_str())
+            .bind(field)
+            .bind(i64::try_from(FIELD_VALUES).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok((values.len() <= FIELD_VALUES).then(|| std::sync::Arc::new(values)))
+    }
+
+    /// The fields `run`'s overlaps disclose, indexed (see migration 0023; kept once listed);
+    /// `None` for a run not yet listed.
+    async fn listed_fields(&self, run: &Run) -> Result<Option<Vec<String>>, StoreError> {
+        if let Some(listed) = self.listed_fields.get(&run.id.as_str().to_owned()) {
+            return Ok(Some(listed));
+        }
+        let stored: Option<String> = sqlx::query_scalar("SELECT listed_fields FROM match_runs WHERE id = $1")
+            .bind(run.id.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        let Some(stored) = stored else { return Ok(None) };
+        let listed: Vec<String> =
+            serde_json::from_str(&stored).map_err(|_| StoreError::Corrupt("match_runs.listed_fields"))?;
+        self.listed_fields.put(run.id.as_str().to_owned(), listed.clone());
+        Ok(Some(listed))
     }
 
     /// A page of the list across partners by partner: the partners in their names' order (or
@@ -919,12 +1191,28 @@ impl Store {
         scope: ReportScope<'_>,
         filter: &ReportFilter,
     ) -> Result<(u64, u64), StoreError> {
+        let Some(via) = self.counted_via(scope, filter).await? else { return Ok((0, 0)) };
         let mut binds = Binds::default();
-        let Selection { from, clauses, .. } = self.report_where(org, scope, filter, &mut binds);
+        let Selection { from, clauses, .. } = self.report_where(org, scope, filter, &via, &mut binds);
         let sql = format!("SELECT COUNT(*), COUNT(DISTINCT o.account_id) FROM {from} WHERE {clauses}");
         let row = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_one(&self.pool).await?;
         let count = |i: usize| u64::try_from(row.get::<i64, _>(i)).unwrap_or(0);
         Ok((count(0), count(1)))
+    }
+
+    /// How a count of `scope` under `filter` reads a partner's field it filters by: one run's
+    /// matching values' rows from the field's index; `None` where the filter leaves no row.
+    async fn counted_via(&self, scope: ReportScope<'_>, filter: &ReportFilter) -> Result<Option<Via>, StoreError> {
+        let ReportScope::Run(run) = scope else { return Ok(Some(Via::default())) };
+        let unordered = ReportFilter { sort: ReportSort::Account, ..filter.clone() };
+        let Some(vias) = self.field_vias(run, &unordered).await? else { return Ok(None) };
+        Ok(Some(match vias.first().and_then(|v| v.index.clone()) {
+            Some((field, _)) => {
+                let values = vias.into_iter().filter_map(|v| v.index).flat_map(|(_, v)| v).collect();
+                Via { index: Some((field, values)), unsorted: false }
+            }
+            None => Via::default(),
+        }))
     }
 
     /// How many rows (pairs) `run`'s report under `filter` has.
@@ -973,8 +1261,9 @@ impl Store {
         count: &str,
     ) -> Result<u64, StoreError> {
         check_scope(org, scope)?;
+        let Some(via) = self.counted_via(scope, filter).await? else { return Ok(0) };
         let mut binds = Binds::default();
-        let Selection { from, clauses, .. } = self.report_where(org, scope, filter, &mut binds);
+        let Selection { from, clauses, .. } = self.report_where(org, scope, filter, &via, &mut binds);
         let sql = format!("SELECT {count} FROM {from} WHERE {clauses}");
         let query = binds.apply_scalar(sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)));
         Ok(u64::try_from(query.fetch_one(&self.pool).await?).unwrap_or(0))
@@ -1216,7 +1505,7 @@ impl Store {
         use futures_util::TryStreamExt;
         check_scope(org, scope)?;
         let mut binds = Binds::default();
-        let sql = self.report_select(org, scope, filter, &mut binds, None, None, None);
+        let sql = self.report_select(org, scope, filter, &mut binds, &Via::default(), None, None, None);
         let mut rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch(&self.pool);
         let mut n = 0;
         while let Some(row) = rows.try_next().await? {
@@ -1230,7 +1519,7 @@ impl Store {
     /// breaks the last ties), with the value each has in every row where the filter fixes it.
     /// Every key runs in the same direction, so that an index walks the order both ways and a
     /// list read backwards is the list reversed.
-    fn order_terms(&self, filter: &ReportFilter, binds: &mut Binds) -> Vec<Term> {
+    fn order_terms(&self, filter: &ReportFilter, via: &Via, binds: &mut Binds) -> Vec<Term> {
         let name: CursorKey = |c| CursorValue::Text(c.name.clone());
         let account: CursorKey = |c| CursorValue::Text(c.account_id.clone());
         let own: CursorKey = |c| CursorValue::Text(c.own_segment.clone());
@@ -1239,19 +1528,28 @@ impl Store {
         let key: CursorKey = |c| CursorValue::Text(c.key.clone());
         // One account's rows have one name: ordered without it, they are found by the
         // account's index rather than by walking the names.
+        // Walked in the overlaps' indexes, or in a field's index where a piece reads one.
+        let w = via.walked();
         let mut by_name: Vec<Term> = match &filter.account {
-            Some(a) => vec![term("o.account_id", "account_id", account, Some(a))],
-            None => {
-                vec![term("o.sort_name", "sort_name", name, None), term("o.account_id", "account_id", account, None)]
-            }
+            Some(a) => vec![term(&format!("{w}.account_id"), "account_id", account, Some(a))],
+            None => vec![
+                term(&format!("{w}.sort_name"), "sort_name", name, None),
+                term(&format!("{w}.account_id"), "account_id", account, None),
+            ],
         };
-        by_name.push(term("o.partner_segment", "partner_segment", partner, filter.partner_segment.as_ref()));
-        by_name.push(term("o.partner_record", "partner_record", record, None));
+        by_name.push(term(
+            &format!("{w}.partner_segment"),
+            "partner_segment",
+            partner,
+            filter.partner_segment.as_ref(),
+        ));
+        by_name.push(term(&format!("{w}.partner_record"), "partner_record", record, None));
         // By a segment: each cell (own segment, partner segment) by name, the cells in the
         // order of the one sorted by, then of the other.
         let cells = |first_own: bool| {
             let own = term("o.own_segment", "own_segment", own, filter.own_segment.as_ref());
-            let partner = term("o.partner_segment", "partner_segment", partner, filter.partner_segment.as_ref());
+            let partner =
+                term(&format!("{w}.partner_segment"), "partner_segment", partner, filter.partner_segment.as_ref());
             let mut terms = if first_own { vec![own, partner] } else { vec![partner, own] };
             terms.extend(by_name.iter().filter(|t| t.column != "partner_segment").cloned());
             terms
@@ -1266,8 +1564,13 @@ impl Store {
             ReportSort::OwnSegment => cells(true),
             ReportSort::PartnerSegment => cells(false),
             ReportSort::Owner => keyed("o.owner".to_owned(), filter.owner.as_ref()),
+            ReportSort::PartnerField(field) if via.index.as_ref().is_some_and(|(f, _)| f == field) => {
+                keyed("f.value_key".to_owned(), via.value_of(field))
+            }
             ReportSort::PartnerField(field) if is_field_name(field) => {
-                keyed(format!("LOWER(COALESCE({}, ''))", self.partner_field_sql(field, binds)), None)
+                let none = String::new();
+                let constant = via.unsorted.then_some(&none);
+                keyed(format!("LOWER(COALESCE({}, ''))", self.partner_field_sql(field, binds)), constant)
             }
             ReportSort::PartnerField(_) => by_name,
         }
@@ -1283,12 +1586,13 @@ impl Store {
         scope: ReportScope<'_>,
         filter: &ReportFilter,
         binds: &mut Binds,
+        via: &Via,
         label: Option<(String, String)>,
         page: Option<(u64, u64)>,
         seek: Option<&Seek>,
     ) -> String {
-        let Selection { from, clauses, previous, partner } = self.report_where(org, scope, filter, binds);
-        let terms = self.order_terms(filter, binds);
+        let Selection { from, clauses, previous, partner } = self.report_where(org, scope, filter, via, binds);
+        let terms = self.order_terms(filter, via, binds);
         let direction = if filter.descending { "DESC" } else { "ASC" };
         let seek = match (seek, scope) {
             (Some(seek), ReportScope::Run(run)) => seek.sql(&terms, run, filter.descending, binds),
@@ -1469,7 +1773,8 @@ impl Store {
             return Ok(owners.into_iter().collect());
         }
         let mut binds = Binds::default();
-        let Selection { from, clauses, .. } = self.report_where(org, scope, &ReportFilter::default(), &mut binds);
+        let Selection { from, clauses, .. } =
+            self.report_where(org, scope, &ReportFilter::default(), &Via::default(), &mut binds);
         let sql = format!("SELECT DISTINCT NULLIF(o.owner, '') FROM {from} WHERE {clauses}");
         let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&self.pool).await?;
         let mut owners: Vec<String> = rows.iter().filter_map(|r| r.get::<Option<String>, _>(0)).collect();
@@ -1596,6 +1901,16 @@ pub(crate) type Totals = Kept<String, (u64, u64)>;
 
 /// How many totals a process keeps.
 pub(crate) const TOTALS_KEPT: usize = 256;
+
+/// The fields each complete run's overlaps disclose, by run, kept: they do not change.
+pub(crate) type ListedFields = Kept<String, Vec<String>>;
+
+/// The values of each complete run's fields (`None`: more than [`FIELD_VALUES`]), by run and
+/// field, kept: they do not change.
+pub(crate) type FieldValues = Kept<(String, String), Option<std::sync::Arc<Vec<String>>>>;
+
+/// How many runs' fields, and how many runs' fields' values, a process keeps.
+pub(crate) const FIELDS_KEPT: usize = 1024;
 
 /// A report of one run is only its organisation's.
 fn check_scope(org: &OrgId, scope: ReportScope<'_>) -> Result<(), StoreError> {

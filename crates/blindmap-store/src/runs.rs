@@ -481,6 +481,13 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        // The index of each field the overlaps disclose (the lists' order and filters by it).
+        let fields: std::collections::BTreeSet<&str> = completion
+            .overlaps
+            .iter()
+            .flat_map(|o| o.fields.iter().filter(|(_, v)| v.is_some()).map(|(k, _)| k.as_str()))
+            .collect();
+        let indexed = list_overlap_fields(&mut tx, self.backend, id.as_str(), fields).await?;
         for (kind, detail) in &completion.audit {
             crate::audit::append_audit(&mut tx, org, now, "node", kind, detail).await?;
         }
@@ -496,7 +503,11 @@ impl Store {
             crate::events::append_event(&mut tx, org, kind, payload).await?;
         }
         tx.commit().await?;
-        self.refresh_statistics("run_overlaps").await
+        self.refresh_statistics("run_overlaps").await?;
+        if indexed > 0 {
+            self.refresh_statistics("run_overlap_fields").await?;
+        }
+        Ok(())
     }
 
     /// Fails a running run with `reason` (and the transcript so far, if kept). A run that
@@ -867,7 +878,67 @@ fn overlap_names_and_owners(backend: Backend) -> (String, String) {
     )
 }
 
+/// Writes the index of each field in `fields` over the overlaps of `run` (the name as sorted
+/// already written), and lists the fields with the run. Names the lists cannot sort by are left
+/// out. A run indexed already is written again to the same rows (replicas opening a store at once).
+/// How many fields were indexed.
+async fn list_overlap_fields<'a>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    run: &str,
+    fields: impl IntoIterator<Item = &'a str>,
+) -> Result<usize, StoreError> {
+    let value = match backend {
+        Backend::Sqlite => "json_extract(o.fields, '$.' || $2)",
+        Backend::Postgres => "(o.fields::json ->> $2)",
+    };
+    let insert = format!(
+        "INSERT INTO run_overlap_fields (run_id, field, value_key, sort_name, account_id, partner_segment, \
+         partner_record) SELECT o.run_id, $2, LOWER(COALESCE({value}, '')), o.sort_name, o.account_id, \
+         o.partner_segment, o.partner_record FROM run_overlaps o WHERE o.run_id = $1 ON CONFLICT DO NOTHING"
+    );
+    let mut listed = Vec::new();
+    for field in fields.into_iter().filter(|f| crate::reports::is_field_name(f)) {
+        sqlx::query(sqlx::AssertSqlSafe(insert.clone())).bind(run).bind(field).execute(&mut **tx).await?;
+        listed.push(field.to_owned());
+    }
+    listed.sort();
+    listed.dedup();
+    sqlx::query("UPDATE match_runs SET listed_fields = $1 WHERE id = $2")
+        .bind(serde_json::json!(listed).to_string())
+        .bind(run)
+        .execute(&mut **tx)
+        .await?;
+    Ok(listed.len())
+}
+
 impl Store {
+    /// Lists the fields of the complete runs stored before they were (migration 0023) and
+    /// writes their index, a run per transaction; how many runs.
+    pub(crate) async fn fill_overlap_fields(&self) -> Result<u64, StoreError> {
+        let runs: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM match_runs WHERE state = 'complete' AND listed_fields IS NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        let disclosed = match self.backend {
+            Backend::Sqlite => {
+                "SELECT DISTINCT j.key FROM run_overlaps o, json_each(o.fields) j \
+                 WHERE o.run_id = $1 AND j.type <> 'null'"
+            }
+            Backend::Postgres => {
+                "SELECT DISTINCT j.key FROM run_overlaps o, json_each_text(o.fields::json) j \
+                 WHERE o.run_id = $1 AND j.value IS NOT NULL"
+            }
+        };
+        for run in &runs {
+            let mut tx = self.pool.begin().await?;
+            let fields: Vec<String> = sqlx::query_scalar(disclosed).bind(run.as_str()).fetch_all(&mut *tx).await?;
+            list_overlap_fields(&mut tx, self.backend, run, fields.iter().map(String::as_str)).await?;
+            tx.commit().await?;
+        }
+        Ok(runs.len() as u64)
+    }
+
     /// Fills the owner of the overlaps stored before it was kept (migration 0022), a run per
     /// transaction: the runs are found by the owner index (a row without one sorts first).
     /// Several replicas opening the store at once write the same values.
@@ -906,18 +977,6 @@ pub(crate) mod test_runs {
         partnership: &PartnershipId,
         overlaps: &[(&str, &str, &str)],
     ) -> Run {
-        let id = RunId::generate();
-        let sharing = SharingPolicy::default();
-        let new = NewRun {
-            id: &id,
-            org,
-            partnership,
-            role: RunRole::Initiator,
-            dataset,
-            started_by: "ada",
-            sharing: &sharing,
-        };
-        store.start_run(&new).await.unwrap();
         let overlaps = overlaps
             .iter()
             .enumerate()
@@ -932,6 +991,30 @@ pub(crate) mod test_runs {
                 fields: Default::default(),
             })
             .collect::<Vec<_>>();
+        complete_overlaps(store, org, dataset, partnership, overlaps).await
+    }
+
+    /// Starts and completes a run of `org`'s on `dataset` with `partnership` that lists
+    /// `overlaps`; the run as stored.
+    pub(crate) async fn complete_overlaps(
+        store: &Store,
+        org: &OrgId,
+        dataset: &DatasetId,
+        partnership: &PartnershipId,
+        overlaps: Vec<RunOverlap>,
+    ) -> Run {
+        let id = RunId::generate();
+        let sharing = SharingPolicy::default();
+        let new = NewRun {
+            id: &id,
+            org,
+            partnership,
+            role: RunRole::Initiator,
+            dataset,
+            started_by: "ada",
+            sharing: &sharing,
+        };
+        store.start_run(&new).await.unwrap();
         let completion = Completion {
             result: serde_json::json!({}),
             records: overlaps.len() as u64,
@@ -999,8 +1082,99 @@ mod tests {
         assert_eq!(store.fill_overlap_owners().await.unwrap(), 0, "nothing left to fill");
     }
 
+    /// A run whose partner shared an owner field with some of its records (one with no value,
+    /// one without the field at all).
+    async fn run_with_partner_fields(store: &Store) -> (OrgId, Run) {
+        let (org, run) = run_with_owners(store).await;
+        let shared = [("a1", Some("Linus T")), ("a2", Some("margaret h")), ("a3", None)];
+        let overlaps = ["a1", "a2", "a3", "a4"]
+            .iter()
+            .enumerate()
+            .map(|(i, account)| super::RunOverlap {
+                account_id: (*account).to_owned(),
+                own_segment: if i < 2 { "customers" } else { "prospects" }.into(),
+                partner_segment: "x".into(),
+                partner_record: Some(u32::try_from(i).unwrap()),
+                key_types: vec!["domain".into()],
+                tier: super::Tier::Confirmed,
+                reason: String::new(),
+                fields: shared
+                    .iter()
+                    .filter(|(a, _)| a == account)
+                    .map(|(_, v)| ("owner".to_owned(), v.map(str::to_owned)))
+                    .collect(),
+            })
+            .collect();
+        let run = super::test_runs::complete_overlaps(store, &org, &run.dataset, &run.partnership, overlaps).await;
+        (org, run)
+    }
+
+    async fn listed(store: &Store, org: &OrgId, run: &Run, filter: ReportFilter) -> Vec<String> {
+        let filter = ReportFilter { tier: None, ..filter };
+        let rows = store.report_rows_in(org, ReportScope::Run(run), &filter, 0, 100, None).await.unwrap();
+        rows.into_iter().map(|r| r.account_id).collect()
+    }
+
+    async fn indexed_rows(store: &Store, run: &Run) -> (Option<String>, i64) {
+        let listed = sqlx::query_scalar("SELECT listed_fields FROM match_runs WHERE id = $1")
+            .bind(run.id.as_str())
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        let rows = sqlx::query_scalar("SELECT COUNT(*) FROM run_overlap_fields WHERE run_id = $1")
+            .bind(run.id.as_str())
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        (listed, rows)
+    }
+
+    /// What the lists read of a partner's field, sorted or filtered by it, from its index.
+    async fn partner_fields_are_read_from_their_index(store: &Store, org: &OrgId, run: &Run) {
+        let by = |field: &str, text: &str| ReportFilter {
+            partner_fields: vec![(field.to_owned(), text.to_owned())],
+            ..ReportFilter::default()
+        };
+        assert_eq!(listed(store, org, run, by("owner", "LIN")).await, ["a1"], "any case");
+        assert_eq!(listed(store, org, run, by("owner", " h")).await, ["a2"]);
+        assert_eq!(listed(store, org, run, by("owner", "t")).await, ["a1", "a2"], "two values, by name");
+        assert!(listed(store, org, run, by("owner", "nobody")).await.is_empty());
+        assert!(listed(store, org, run, by("region", "x")).await.is_empty(), "a field the partner does not share");
+        assert!(listed(store, org, run, by("Owner!", "x")).await.is_empty(), "not a field's name");
+        // No value first (by name: Hooli, Initech), then by value.
+        let sorted = ReportFilter { sort: crate::ReportSort::PartnerField("owner".into()), ..ReportFilter::default() };
+        assert_eq!(listed(store, org, run, sorted.clone()).await, ["a4", "a3", "a1", "a2"]);
+        let reversed = ReportFilter { descending: true, ..sorted.clone() };
+        assert_eq!(listed(store, org, run, reversed).await, ["a2", "a1", "a3", "a4"]);
+        let region = ReportFilter { sort: crate::ReportSort::PartnerField("region".into()), ..ReportFilter::default() };
+        assert_eq!(listed(store, org, run, region).await, ["a1", "a2", "a4", "a3"], "nobody's field: by name");
+        let counted = store.report_counts_in(org, ReportScope::Run(run), &by("owner", "t")).await.unwrap();
+        assert_eq!(counted, (2, 2));
+    }
+
+    async fn each_field_a_partner_shares_is_indexed_with_the_run(store: Store) {
+        let (org, run) = run_with_partner_fields(&store).await;
+        assert_eq!(indexed_rows(&store, &run).await, (Some(r#"["owner"]"#.to_owned()), 4), "a row per overlap");
+        partner_fields_are_read_from_their_index(&store, &org, &run).await;
+    }
+
+    async fn fields_of_runs_stored_before_are_indexed_when_the_store_opens(store: Store) {
+        let (org, run) = run_with_partner_fields(&store).await;
+        sqlx::query("DELETE FROM run_overlap_fields").execute(&store.pool).await.unwrap();
+        sqlx::query("UPDATE match_runs SET listed_fields = NULL").execute(&store.pool).await.unwrap();
+        // Read from each row meanwhile.
+        partner_fields_are_read_from_their_index(&store, &org, &run).await;
+        // Both runs: the one without fields lists none.
+        assert_eq!(store.fill_overlap_fields().await.unwrap(), 2);
+        assert_eq!(indexed_rows(&store, &run).await, (Some(r#"["owner"]"#.to_owned()), 4));
+        partner_fields_are_read_from_their_index(&store, &org, &run).await;
+        assert_eq!(store.fill_overlap_fields().await.unwrap(), 0, "nothing left to index");
+    }
+
     on_both_backends!(
         each_overlap_keeps_its_accounts_owner,
-        owners_of_overlaps_stored_before_are_filled_when_the_store_opens
+        owners_of_overlaps_stored_before_are_filled_when_the_store_opens,
+        each_field_a_partner_shares_is_indexed_with_the_run,
+        fields_of_runs_stored_before_are_indexed_when_the_store_opens
     );
 }

@@ -1162,7 +1162,7 @@ async fn report_pages_read_in_pieces_agree_with_one_read_in_every_order(store: S
             let tier = if (i + k) % 4 == 0 { Tier::Possible } else { Tier::Confirmed };
             let mut o = overlap_on(account, segment, u32::try_from(i).unwrap(), &["domain"], tier);
             if k % 2 == 0 {
-                o.fields = BTreeMap::from([("owner".to_owned(), (i % 5 != 0).then(|| format!("rep {}", i % 3)))]);
+                o.fields = BTreeMap::from([("owner".to_owned(), (i % 5 != 0).then(|| format!("rep {}", i % 6)))]);
             }
             if i % 7 == 0 {
                 overlaps.push(RunOverlap { partner_record: Some(u32::try_from(i + 100).unwrap()), ..o.clone() });
@@ -1182,7 +1182,8 @@ async fn report_pages_read_in_pieces_agree_with_one_read_in_every_order(store: S
     ];
     let scopes: Vec<ReportScope<'_>> =
         std::iter::once(ReportScope::Latest).chain(runs.iter().map(ReportScope::Run)).collect();
-    // The filters the lists read by index: a segment (a cell of each run), an owner.
+    // The filters the lists read by index: a segment (a cell of each run), an owner, a value
+    // of a partner's field (one value; every value, in one cell; a field nobody shares).
     let owner = store
         .report_owners_in(&org, ReportScope::Latest)
         .await
@@ -1199,6 +1200,13 @@ async fn report_pages_read_in_pieces_agree_with_one_read_in_every_order(store: S
             partner_segment: Some("customers".into()),
             ..ReportFilter::default()
         },
+        ReportFilter { partner_fields: vec![("owner".into(), "Rep 1".into())], ..ReportFilter::default() },
+        ReportFilter {
+            partner_fields: vec![("owner".into(), " rep ".into())],
+            own_segment: Some("customers".into()),
+            ..ReportFilter::default()
+        },
+        ReportFilter { partner_fields: vec![("region".into(), "x".into())], ..ReportFilter::default() },
     ];
     for scope in scopes {
         for sort in &sorts {
