@@ -133,7 +133,7 @@ pub struct CellTiers {
 
 /// A row of a list, as the list's order keys it: where a page that follows it, or one that
 /// comes before it, starts. Pages that follow one another this way read an index from that row
-/// on, however deep in the list (every order but the partner's fields across partners).
+/// on, however deep in the list, in every order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportCursor {
     /// The account's name as the list sorts it.
@@ -384,6 +384,9 @@ struct Via {
     index: Option<(String, Vec<String>)>,
     /// The run's overlaps disclose no value of the field sorted by: its key is '' in each row.
     unsorted: bool,
+    /// The accounts a search was narrowed to are in the connection's temporary table
+    /// `found_accounts` (see `Store::found_table`): each row's account is looked up there.
+    found: bool,
 }
 
 impl Via {
@@ -409,6 +412,10 @@ impl Via {
 /// At most this many values of a field are read from its index for a filter on it, per run;
 /// a run with more has the filter applied to each of its rows instead.
 const FIELD_VALUES: usize = 1_000;
+
+/// Empties the temporary table of found accounts (see `Store::found_table`). Its name is the
+/// same on both backends (SQLite's `temp.` schema is where temporary tables are looked up first).
+const FOUND_TABLE_EMPTIED: &str = "DELETE FROM found_accounts";
 
 /// A filter on a field that matches at most this many of a run's values reads each value's
 /// rows apart (merged like the runs); more, and the run is read in one piece.
@@ -575,7 +582,12 @@ impl Store {
         if let Some(tier) = filter.tier {
             clauses.push(format!("o.tier = {}", binds.text(tier.as_str())));
         }
-        if let Some(accounts) = &filter.accounts {
+        if via.found {
+            clauses.push(match self.backend {
+                Backend::Sqlite => "+o.account_id IN (SELECT id FROM temp.found_accounts)".to_owned(),
+                Backend::Postgres => "o.account_id IN (SELECT id FROM found_accounts)".to_owned(),
+            });
+        } else if let Some(accounts) = &filter.accounts {
             let list = binds.text(serde_json::json!(accounts).to_string());
             clauses.push(match self.backend {
                 // Many: the order's index is walked and each row's account checked (`+` keeps
@@ -698,14 +710,15 @@ impl Store {
 
     /// A page of the overlaps in `scope` from `start`: see [`Store::report_rows_in`].
     ///
-    /// What a page costs. Every order but a partner's field reads indexes from the page's
-    /// start: a cursor, or an offset from whichever end is nearer (with `total`). A list is
-    /// read in pieces that an index walks in the list's order — one per run, or one per cell
-    /// (own segment, partner segment) of each run for the orders and filters by segment — each
-    /// up to the page's end (`offset + limit` rows for an offset), merged in one statement so
-    /// that the database's own ordering of text decides throughout. By partner, across
+    /// What a page costs. Every order reads indexes from the page's start: a cursor, or an
+    /// offset from whichever end is nearer (with `total`). A list is read in pieces that an
+    /// index walks in the list's order — one per run, or one per cell (own segment, partner
+    /// segment) of each run for the orders and filters by segment, or one per value of a
+    /// partner's field a filter matches (up to `VALUE_PIECES` a run; see `field_vias`) —
+    /// each up to the page's end (`offset + limit` rows for an offset), merged in one statement
+    /// so that the database's own ordering of text decides throughout. By partner, across
     /// partners, the partners are walked in their names' order, whole lists skipped by their
-    /// counts. An order by a partner's field sorts the rows a filter selects.
+    /// counts. The order by a partner's field walks its index (`run_overlap_fields`).
     ///
     /// A page by number that would read past more than 20,000 rows (`MERGED_ROWS`) is refused
     /// ([`StoreError::TooDeep`]): such pages are reached from a row (next and previous pages),
@@ -813,13 +826,23 @@ impl Store {
             Some(cursor) => Some(self.seek(cursor, pieces.iter().map(|(_, f, v)| (f, v))).await?),
             None => None,
         };
+        // Many accounts a search found: put in a table of the connection once, for every
+        // piece to look each row's account up in (each piece would otherwise build its own
+        // set from the list: most of the page's time across partners).
+        let mut conn = self.pool.acquire().await?;
+        if let Some(accounts) = filter.accounts.as_ref().filter(|a| a.len() > LOOKED_UP) {
+            self.found_table(&mut conn, accounts).await?;
+            for (_, _, via) in &mut pieces {
+                via.found = true;
+            }
+        }
         let across = matches!(scope, ReportScope::Latest);
         if let ([(run, one, via)], false) = (pieces.as_slice(), across) {
             // One piece: the page straight from it.
             let mut binds = Binds::default();
             let page = Some((offset, u64::from(limit)));
             let sql = self.report_select(org, ReportScope::Run(run), one, &mut binds, via, None, page, seek.as_ref());
-            let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&self.pool).await?;
+            let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&mut *conn).await?;
             return rows.iter().map(|r| report_row(r, scope)).collect();
         }
         if pieces.is_empty() {
@@ -849,8 +872,31 @@ impl Store {
         let mut order: Vec<String> = terms.iter().map(|t| format!("u.{} {direction}", t.column)).collect();
         order.push(format!("u.pship {direction}"));
         let sql = merged(parts, &order.join(", "), reach, Some((offset, limit)), &mut binds);
-        let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&self.pool).await?;
+        let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&mut *conn).await?;
         rows.iter().map(|r| report_row(r, scope)).collect()
+    }
+
+    /// Fills `conn`'s temporary table of found accounts with `accounts` (created the first time
+    /// a connection needs it; emptied first: a connection is used by one reader at a time).
+    async fn found_table(
+        &self,
+        conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
+        accounts: &[String],
+    ) -> Result<(), StoreError> {
+        let (create, fill) = match self.backend {
+            Backend::Sqlite => (
+                "CREATE TEMP TABLE IF NOT EXISTS found_accounts (id TEXT PRIMARY KEY) WITHOUT ROWID",
+                "INSERT INTO temp.found_accounts (id) SELECT DISTINCT value FROM json_each($1)",
+            ),
+            Backend::Postgres => (
+                "CREATE TEMP TABLE IF NOT EXISTS found_accounts (id TEXT PRIMARY KEY)",
+                "INSERT INTO found_accounts (id) SELECT DISTINCT json_array_elements_text(CAST($1 AS json))",
+            ),
+        };
+        sqlx::query(create).execute(&mut **conn).await?;
+        sqlx::query(FOUND_TABLE_EMPTIED).execute(&mut **conn).await?;
+        sqlx::query(fill).bind(serde_json::json!(accounts).to_string()).execute(&mut **conn).await?;
+        Ok(())
     }
 
     /// `cursor` as the pieces `filters` read start from it: the values the filters fix and
@@ -924,25 +970,28 @@ impl Store {
         // So are a few narrowed accounts; and by owner, the owners' index is walked (the
         // field's index would have each run's matching rows sorted by owner).
         if filter.accounts.as_ref().is_some_and(|a| a.len() <= LOOKED_UP) || filter.sort == ReportSort::Owner {
-            return Ok(Some(vec![Via { index: None, unsorted }]));
+            return Ok(Some(vec![Via { index: None, unsorted, found: false }]));
         }
         let walked = sorted.filter(|_| !unsorted).or(filtered.first().map(|(field, _)| *field));
-        let Some(field) = walked else { return Ok(Some(vec![Via { index: None, unsorted }])) };
+        let Some(field) = walked else { return Ok(Some(vec![Via { index: None, unsorted, found: false }])) };
         let Some((_, text)) = filtered.iter().find(|(f, _)| *f == field) else {
-            return Ok(Some(vec![Via { index: Some((field.to_owned(), Vec::new())), unsorted }]));
+            return Ok(Some(vec![Via { index: Some((field.to_owned(), Vec::new())), unsorted, found: false }]));
         };
         Ok(match self.field_values(run, field, text).await? {
-            None => Some(vec![Via { index: None, unsorted }]),
+            None => Some(vec![Via { index: None, unsorted, found: false }]),
             Some(values) if values.is_empty() => None,
-            Some(values) if values.len() <= VALUE_PIECES => {
-                Some(values.into_iter().map(|v| Via { index: Some((field.to_owned(), vec![v])), unsorted }).collect())
-            }
+            Some(values) if values.len() <= VALUE_PIECES => Some(
+                values
+                    .into_iter()
+                    .map(|v| Via { index: Some((field.to_owned(), vec![v])), unsorted, found: false })
+                    .collect(),
+            ),
             // Many values, so likely many rows: sorted by the field, its index is walked value
             // after value; in another order, each row's value is checked as the order is walked.
             Some(values) if sorted == Some(field) => {
-                Some(vec![Via { index: Some((field.to_owned(), values)), unsorted }])
+                Some(vec![Via { index: Some((field.to_owned(), values)), unsorted, found: false }])
             }
-            Some(_) => Some(vec![Via { index: None, unsorted }]),
+            Some(_) => Some(vec![Via { index: None, unsorted, found: false }]),
         })
     }
 
@@ -1209,7 +1258,7 @@ impl Store {
         Ok(Some(match vias.first().and_then(|v| v.index.clone()) {
             Some((field, _)) => {
                 let values = vias.into_iter().filter_map(|v| v.index).flat_map(|(_, v)| v).collect();
-                Via { index: Some((field, values)), unsorted: false }
+                Via { index: Some((field, values)), unsorted: false, found: false }
             }
             None => Via::default(),
         }))
@@ -1869,9 +1918,9 @@ fn hidden(rows: impl Iterator<Item = (String, bool)>) -> (u64, u64) {
 /// finds more reads every overlap it may select.
 pub const NARROWED: usize = 20_000;
 
-/// The most narrowed accounts a page looks up one by one in each run; past that each piece
-/// walks the list's order and checks each row's account against the list. Either costs about
-/// as much at 2,500 accounts of a run's 100,000 rows.
+/// The most narrowed accounts a page looks up one by one in each run; past that they are put
+/// in a temporary table of the connection once, and each piece walks the list's order looking
+/// each row's account up there.
 const LOOKED_UP: usize = 2_500;
 
 /// Whether `filter` selects by partner and tier at most: what stored totals can answer.

@@ -38,6 +38,7 @@ on_both_backends!(
     corrections_hide_matches_wherever_overlaps_are_read,
     corrections_are_listed_removed_and_kept_per_organisation,
     report_pages_read_in_pieces_agree_with_one_read_in_every_order,
+    a_search_finding_thousands_of_accounts_pages_as_the_whole_list_does,
 );
 
 fn importer(text: &str) -> Importer<Cursor<Vec<u8>>> {
@@ -1381,5 +1382,92 @@ async fn report_pages_read_in_pieces_agree_with_one_read_in_every_order(store: S
             .map(|c| ((c.own_segment, c.partner_segment), (c.confirmed, c.possible)))
             .collect();
         assert_eq!(cells, expected, "the stored cells less the corrections");
+    }
+}
+
+/// A search that finds more accounts than a page looks up one by one (the pages then check each
+/// row's account in a table of them on the connection): pages, by cursor and by number, list
+/// what the whole list filtered by the search does, in each order, across partners and of one.
+async fn a_search_finding_thousands_of_accounts_pages_as_the_whole_list_does(store: Store) {
+    use blindmap_store::{ReportFilter, ReportRow, ReportScope, ReportSort, ReportStart};
+    let org = store.create_organisation("Vendor").await.unwrap().id;
+    let mut csv = String::from("id,segment,name,domain\n");
+    for i in 0..3_200 {
+        let (name, segment) = if i < 3_000 { ("Found Co", "customers") } else { ("Other Co", "prospects") };
+        let segment = if i % 7 == 0 { "prospects" } else { segment };
+        csv.push_str(&format!("a{i},{segment},{name} {:04},a{i}-corp.com\n", (i * 7919) % 3_200));
+    }
+    let importer = Importer::new("big.csv", Cursor::new(csv.into_bytes()), &Preset::Generic.mapping()).unwrap();
+    let dataset = store.import_dataset(&org, "big.csv", "generic", importer).await.unwrap().id;
+    let mut runs = Vec::new();
+    for (k, name) in ["Partner", "Second"].into_iter().enumerate() {
+        let p = store
+            .create_partnership(&PartnershipId::generate(), &org, name, "https://p", "sha256:aa", "pt_x")
+            .await
+            .unwrap();
+        let overlaps: Vec<RunOverlap> = (0..3_200_u32)
+            .filter(|i| if k == 0 { i % 2 == 0 } else { i % 3 != 0 })
+            .flat_map(|i| {
+                let segment = if i % 4 == 0 { "customers" } else { "prospects" };
+                let one = RunOverlap {
+                    own_segment: if i % 7 == 0 {
+                        "prospects"
+                    } else if i < 3_000 {
+                        "customers"
+                    } else {
+                        "prospects"
+                    }
+                    .into(),
+                    ..overlap(&format!("a{i}"), "customers", segment, i)
+                };
+                let two = (i % 11 == 0).then(|| RunOverlap { partner_record: Some(i + 10_000), ..one.clone() });
+                std::iter::once(one).chain(two)
+            })
+            .collect();
+        runs.push(run_with(&store, &org, &dataset, &p, overlaps).await);
+    }
+    let id = |r: &ReportRow| (r.partnership.clone(), r.account_id.clone(), r.partner_segment.clone(), r.partner_record);
+    let scopes = [ReportScope::Latest, ReportScope::Run(&runs[1])];
+    for scope in scopes {
+        for sort in [ReportSort::Account, ReportSort::OwnSegment, ReportSort::Partner] {
+            for descending in [false, true] {
+                let filter = ReportFilter {
+                    search: Some("found co".into()),
+                    tier: None,
+                    sort: sort.clone(),
+                    descending,
+                    ..ReportFilter::default()
+                };
+                let what = format!("{scope:?} {sort:?} {descending}");
+                let mut whole = Vec::new();
+                store.report_each_in(&org, scope, &filter, |r| whole.push(r)).await.unwrap();
+                assert!(whole.len() > 2_000, "{what}: {} rows", whole.len());
+                let walked = matches!(scope, ReportScope::Latest) && sort == ReportSort::Partner;
+                let mut whole: Vec<_> = whole.iter().map(id).collect();
+                let (mut forwards, mut start) = (Vec::new(), ReportStart::Offset(0));
+                loop {
+                    let page = store.report_rows_at(&org, scope, &filter, &start, 400, None).await.unwrap();
+                    let Some(last) = page.last() else { break };
+                    start = ReportStart::After(last.cursor());
+                    forwards.extend(page.iter().map(id));
+                }
+                if walked {
+                    // The export streams the rows as the database orders them, not by partner.
+                    whole.sort();
+                    forwards.sort();
+                }
+                assert_eq!(forwards, whole, "{what}: by cursor");
+                let total = store.report_counts_in(&org, scope, &filter).await.unwrap().0;
+                assert_eq!(total, whole.len() as u64, "{what}: counted");
+                if !walked {
+                    let mut by_number = Vec::new();
+                    for offset in (0..total).step_by(700) {
+                        let page = store.report_rows_in(&org, scope, &filter, offset, 700, Some(total)).await.unwrap();
+                        by_number.extend(page.iter().map(id));
+                    }
+                    assert_eq!(by_number, whole, "{what}: by number");
+                }
+            }
+        }
     }
 }
