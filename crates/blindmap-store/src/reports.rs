@@ -784,11 +784,22 @@ impl Store {
                 && filter.accounts.is_none());
         self.read_fields_of(&runs.iter().map(|(run, _)| run).collect::<Vec<_>>(), filter).await?;
         let mut pieces = Vec::new();
+        // Many accounts a search found go in a table of the connection (below): the pieces'
+        // filters leave the list out (cloning it for each piece costs more than reading).
+        let found = filter.accounts.as_ref().filter(|a| a.len() > LOOKED_UP);
+        let lean;
+        let each = match found {
+            Some(_) => {
+                lean = ReportFilter { accounts: None, ..filter.clone() };
+                &lean
+            }
+            None => filter,
+        };
         for (run, previous) in runs {
             let Some(vias) = self.field_vias(&run, filter).await? else { continue };
             let one = match scope {
-                ReportScope::Run(_) => filter.clone(),
-                ReportScope::Latest => ReportFilter { previous, partnership: None, ..filter.clone() },
+                ReportScope::Run(_) => each.clone(),
+                ReportScope::Latest => ReportFilter { previous, partnership: None, ..each.clone() },
             };
             let cells = match by_cells {
                 true => self.listed_cells(&run).await?,
@@ -830,7 +841,7 @@ impl Store {
         // piece to look each row's account up in (each piece would otherwise build its own
         // set from the list: most of the page's time across partners).
         let mut conn = self.pool.acquire().await?;
-        if let Some(accounts) = filter.accounts.as_ref().filter(|a| a.len() > LOOKED_UP) {
+        if let Some(accounts) = found {
             self.found_table(&mut conn, accounts).await?;
             for (_, _, via) in &mut pieces {
                 via.found = true;
@@ -883,17 +894,25 @@ impl Store {
         conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
         accounts: &[String],
     ) -> Result<(), StoreError> {
-        let (create, fill) = match self.backend {
-            Backend::Sqlite => (
-                "CREATE TEMP TABLE IF NOT EXISTS found_accounts (id TEXT PRIMARY KEY) WITHOUT ROWID",
-                "INSERT INTO temp.found_accounts (id) SELECT DISTINCT value FROM json_each($1)",
-            ),
-            Backend::Postgres => (
-                "CREATE TEMP TABLE IF NOT EXISTS found_accounts (id TEXT PRIMARY KEY)",
-                "INSERT INTO found_accounts (id) SELECT DISTINCT json_array_elements_text(CAST($1 AS json))",
-            ),
+        let fill = match self.backend {
+            Backend::Sqlite => {
+                sqlx::query("CREATE TEMP TABLE IF NOT EXISTS found_accounts (id TEXT PRIMARY KEY) WITHOUT ROWID")
+                    .execute(&mut **conn)
+                    .await?;
+                "INSERT INTO temp.found_accounts (id) SELECT DISTINCT value FROM json_each($1)"
+            }
+            Backend::Postgres => {
+                // Asked first: PostgreSQL's IF NOT EXISTS answers a notice, which would be logged
+                // on every such page.
+                let exists: bool = sqlx::query_scalar("SELECT to_regclass('pg_temp.found_accounts') IS NOT NULL")
+                    .fetch_one(&mut **conn)
+                    .await?;
+                if !exists {
+                    sqlx::query("CREATE TEMP TABLE found_accounts (id TEXT PRIMARY KEY)").execute(&mut **conn).await?;
+                }
+                "INSERT INTO found_accounts (id) SELECT DISTINCT json_array_elements_text(CAST($1 AS json))"
+            }
         };
-        sqlx::query(create).execute(&mut **conn).await?;
         sqlx::query(FOUND_TABLE_EMPTIED).execute(&mut **conn).await?;
         sqlx::query(fill).bind(serde_json::json!(accounts).to_string()).execute(&mut **conn).await?;
         Ok(())
