@@ -413,10 +413,6 @@ impl Via {
 /// a run with more has the filter applied to each of its rows instead.
 const FIELD_VALUES: usize = 1_000;
 
-/// Empties the temporary table of found accounts (see `Store::found_table`). Its name is the
-/// same on both backends (SQLite's `temp.` schema is where temporary tables are looked up first).
-const FOUND_TABLE_EMPTIED: &str = "DELETE FROM found_accounts";
-
 /// A filter on a field that matches at most this many of a run's values reads each value's
 /// rows apart (merged like the runs); more, and the run is read in one piece.
 const VALUE_PIECES: usize = 4;
@@ -477,12 +473,8 @@ impl Store {
                             [value] => clauses.push(format!("f.value_key = {}", binds.text(value.as_str()))),
                             values => {
                                 let list = binds.text(serde_json::json!(values).to_string());
-                                clauses.push(match self.backend {
-                                    Backend::Sqlite => format!("f.value_key IN (SELECT value FROM json_each({list}))"),
-                                    Backend::Postgres => format!(
-                                        "f.value_key IN (SELECT json_array_elements_text(CAST({list} AS json)))"
-                                    ),
-                                });
+                                let values = self.json_elements(&list, "j");
+                                clauses.push(format!("f.value_key IN (SELECT j.value FROM {values})"));
                             }
                         }
                         // SQLite keeps a CROSS JOIN's order; PostgreSQL has no CROSS JOIN … ON.
@@ -589,15 +581,12 @@ impl Store {
             });
         } else if let Some(accounts) = &filter.accounts {
             let list = binds.text(serde_json::json!(accounts).to_string());
-            clauses.push(match self.backend {
-                // Many: the order's index is walked and each row's account checked (`+` keeps
-                // SQLite from looking every account up instead).
-                Backend::Sqlite if accounts.len() > LOOKED_UP => {
-                    format!("+o.account_id IN (SELECT value FROM json_each({list}))")
-                }
-                Backend::Sqlite => format!("o.account_id IN (SELECT value FROM json_each({list}))"),
-                Backend::Postgres => format!("o.account_id IN (SELECT json_array_elements_text(CAST({list} AS json)))"),
-            });
+            let accounts_listed = self.json_elements(&list, "j");
+            // Many: the order's index is walked and each row's account checked (`+` keeps
+            // SQLite from looking every account up instead).
+            let walked = self.backend == Backend::Sqlite && accounts.len() > LOOKED_UP;
+            let plus = if walked { "+" } else { "" };
+            clauses.push(format!("{plus}o.account_id IN (SELECT j.value FROM {accounts_listed})"));
         }
         if let Some(before) = previous.as_ref().filter(|_| filter.new_only) {
             clauses.push(format!("NOT {}", earlier_overlap(&before.sql(binds))));
@@ -829,7 +818,7 @@ impl Store {
             }
             for one in filters {
                 for via in &vias {
-                    pieces.push((run.clone(), one.clone(), via.clone()));
+                    pieces.push((run.clone(), one.clone(), Via { found: found.is_some(), ..via.clone() }));
                 }
             }
         }
@@ -843,9 +832,6 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         if let Some(accounts) = found {
             self.found_table(&mut conn, accounts).await?;
-            for (_, _, via) in &mut pieces {
-                via.found = true;
-            }
         }
         let across = matches!(scope, ReportScope::Latest);
         if let ([(run, one, via)], false) = (pieces.as_slice(), across) {
@@ -894,12 +880,11 @@ impl Store {
         conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
         accounts: &[String],
     ) -> Result<(), StoreError> {
-        let fill = match self.backend {
+        match self.backend {
             Backend::Sqlite => {
                 sqlx::query("CREATE TEMP TABLE IF NOT EXISTS found_accounts (id TEXT PRIMARY KEY) WITHOUT ROWID")
                     .execute(&mut **conn)
                     .await?;
-                "INSERT INTO temp.found_accounts (id) SELECT DISTINCT value FROM json_each($1)"
             }
             Backend::Postgres => {
                 // Asked first: PostgreSQL's IF NOT EXISTS answers a notice, which would be logged
@@ -910,11 +895,16 @@ impl Store {
                 if !exists {
                     sqlx::query("CREATE TEMP TABLE found_accounts (id TEXT PRIMARY KEY)").execute(&mut **conn).await?;
                 }
-                "INSERT INTO found_accounts (id) SELECT DISTINCT json_array_elements_text(CAST($1 AS json))"
             }
-        };
-        sqlx::query(FOUND_TABLE_EMPTIED).execute(&mut **conn).await?;
-        sqlx::query(fill).bind(serde_json::json!(accounts).to_string()).execute(&mut **conn).await?;
+        }
+        // The same name on both backends: SQLite looks temporary tables up first.
+        sqlx::query("DELETE FROM found_accounts").execute(&mut **conn).await?;
+        let fill =
+            format!("INSERT INTO found_accounts (id) SELECT DISTINCT j.value FROM {}", self.json_elements("$1", "j"));
+        sqlx::query(sqlx::AssertSqlSafe(fill))
+            .bind(serde_json::json!(accounts).to_string())
+            .execute(&mut **conn)
+            .await?;
         Ok(())
     }
 
@@ -939,14 +929,11 @@ impl Store {
         let ranks = if values.is_empty() {
             BTreeMap::new()
         } else {
-            let sql = match self.backend {
-                Backend::Sqlite => "SELECT value FROM json_each($1) ORDER BY value",
-                Backend::Postgres => {
-                    "SELECT value FROM json_array_elements_text(CAST($1 AS json)) AS t(value) ORDER BY value"
-                }
-            };
-            let sorted: Vec<String> =
-                sqlx::query_scalar(sql).bind(serde_json::json!(values).to_string()).fetch_all(&self.pool).await?;
+            let sql = format!("SELECT t.value FROM {} ORDER BY t.value", self.json_elements("$1", "t"));
+            let sorted: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(serde_json::json!(values).to_string())
+                .fetch_all(&self.pool)
+                .await?;
             sorted.into_iter().enumerate().map(|(i, v)| (v, i)).collect()
         };
         Ok(Seek { cursor: cursor.clone(), ranks })
@@ -985,32 +972,29 @@ impl Store {
             return Ok(None);
         }
         let unsorted = sorted.is_some_and(|field| !listed.iter().any(|l| l == field));
-        // A few narrowed accounts are looked up one by one instead.
-        // So are a few narrowed accounts; and by owner, the owners' index is walked (the
-        // field's index would have each run's matching rows sorted by owner).
+        // Each row's fields read (no index walked), and a field's index walked at `values`.
+        let rows = Via { unsorted, ..Via::default() };
+        let index = |field: &str, values| Via { index: Some((field.to_owned(), values)), ..rows.clone() };
+        // A few narrowed accounts are looked up one by one instead; and by owner, the owners'
+        // index is walked (the field's index would have each run's matching rows sorted by owner).
         if filter.accounts.as_ref().is_some_and(|a| a.len() <= LOOKED_UP) || filter.sort == ReportSort::Owner {
-            return Ok(Some(vec![Via { index: None, unsorted, found: false }]));
+            return Ok(Some(vec![rows]));
         }
         let walked = sorted.filter(|_| !unsorted).or(filtered.first().map(|(field, _)| *field));
-        let Some(field) = walked else { return Ok(Some(vec![Via { index: None, unsorted, found: false }])) };
+        let Some(field) = walked else { return Ok(Some(vec![rows])) };
         let Some((_, text)) = filtered.iter().find(|(f, _)| *f == field) else {
-            return Ok(Some(vec![Via { index: Some((field.to_owned(), Vec::new())), unsorted, found: false }]));
+            return Ok(Some(vec![index(field, Vec::new())]));
         };
         Ok(match self.field_values(run, field, text).await? {
-            None => Some(vec![Via { index: None, unsorted, found: false }]),
+            None => Some(vec![rows]),
             Some(values) if values.is_empty() => None,
-            Some(values) if values.len() <= VALUE_PIECES => Some(
-                values
-                    .into_iter()
-                    .map(|v| Via { index: Some((field.to_owned(), vec![v])), unsorted, found: false })
-                    .collect(),
-            ),
+            Some(values) if values.len() <= VALUE_PIECES => {
+                Some(values.into_iter().map(|v| index(field, vec![v])).collect())
+            }
             // Many values, so likely many rows: sorted by the field, its index is walked value
             // after value; in another order, each row's value is checked as the order is walked.
-            Some(values) if sorted == Some(field) => {
-                Some(vec![Via { index: Some((field.to_owned(), values)), unsorted, found: false }])
-            }
-            Some(_) => Some(vec![Via { index: None, unsorted, found: false }]),
+            Some(values) if sorted == Some(field) => Some(vec![index(field, values)]),
+            Some(_) => Some(vec![rows]),
         })
     }
 
@@ -1025,23 +1009,9 @@ impl Store {
         if !sorted && filtered.is_none() {
             return Ok(());
         }
-        let ids = |runs: &[&Run]| serde_json::json!(runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>()).to_string();
-        let list = match self.backend {
-            Backend::Sqlite => "SELECT value FROM json_each($1)",
-            Backend::Postgres => "SELECT json_array_elements_text(CAST($1 AS json))",
-        };
         let unlisted: Vec<&Run> =
             runs.iter().copied().filter(|r| self.listed_fields.get(&r.id.as_str().to_owned()).is_none()).collect();
-        if !unlisted.is_empty() {
-            let sql = format!("SELECT id, listed_fields FROM match_runs WHERE id IN ({list})");
-            let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ids(&unlisted)).fetch_all(&self.pool).await?;
-            for r in rows {
-                let Some(stored) = r.get::<Option<String>, _>(1) else { continue };
-                let listed: Vec<String> =
-                    serde_json::from_str(&stored).map_err(|_| StoreError::Corrupt("match_runs.listed_fields"))?;
-                self.listed_fields.put(r.get(0), listed);
-            }
-        }
+        self.read_listed_fields(&unlisted).await?;
         let Some(field) = filtered else { return Ok(()) };
         let unread: Vec<&Run> = runs
             .iter()
@@ -1051,41 +1021,72 @@ impl Store {
                     && self.field_values.get(&(r.id.as_str().to_owned(), field.clone())).is_none()
             })
             .collect();
-        if unread.is_empty() {
-            return Ok(());
+        self.read_field_values(&unread, field).await?;
+        Ok(())
+    }
+
+    /// Reads and keeps the fields each of `runs` lists (none for a run not yet listed); the
+    /// lists read, by run.
+    async fn read_listed_fields(&self, runs: &[&Run]) -> Result<BTreeMap<String, Vec<String>>, StoreError> {
+        let mut read = BTreeMap::new();
+        if runs.is_empty() {
+            return Ok(read);
         }
-        // Each run's values, from one to the next in the index, at most one more than kept.
-        let (ids_table, id_column) = match self.backend {
-            Backend::Sqlite => ("json_each($1) ids", "ids.value"),
-            Backend::Postgres => ("json_array_elements_text(CAST($1 AS json)) AS ids(value)", "ids.value"),
-        };
+        let sql = format!(
+            "SELECT id, listed_fields FROM match_runs WHERE id IN (SELECT j.value FROM {})",
+            self.json_elements("$1", "j")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(run_ids(runs)).fetch_all(&self.pool).await?;
+        for r in rows {
+            let Some(stored) = r.get::<Option<String>, _>(1) else { continue };
+            let listed: Vec<String> =
+                serde_json::from_str(&stored).map_err(|_| StoreError::Corrupt("match_runs.listed_fields"))?;
+            self.listed_fields.put(r.get(0), listed.clone());
+            read.insert(r.get(0), listed);
+        }
+        Ok(read)
+    }
+
+    /// Reads and keeps every value of the field `field` of each of `runs`, walking its index
+    /// from one value to the next (a complete run's do not change); `None` for a run with more
+    /// than [`FIELD_VALUES`]. The values read, by run.
+    async fn read_field_values(
+        &self,
+        runs: &[&Run],
+        field: &str,
+    ) -> Result<BTreeMap<String, Option<std::sync::Arc<Vec<String>>>>, StoreError> {
+        let mut values: BTreeMap<String, Vec<String>> =
+            runs.iter().map(|r| (r.id.as_str().to_owned(), Vec::new())).collect();
+        if runs.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        // At most one more value a run than kept.
         let next = "SELECT g.value_key FROM run_overlap_fields g WHERE g.field = $2";
         let sql = format!(
-            "WITH RECURSIVE v(r, k, n) AS (SELECT {id_column}, ({next} AND g.run_id = {id_column} \
-             ORDER BY g.value_key LIMIT 1), 1 FROM {ids_table} \
+            "WITH RECURSIVE v(r, k, n) AS (SELECT ids.value, ({next} AND g.run_id = ids.value \
+             ORDER BY g.value_key LIMIT 1), 1 FROM {} \
              UNION ALL SELECT v.r, ({next} AND g.run_id = v.r AND g.value_key > v.k ORDER BY g.value_key LIMIT 1), \
-             v.n + 1 FROM v WHERE v.k IS NOT NULL AND v.n <= $3) SELECT r, k FROM v WHERE k IS NOT NULL"
+             v.n + 1 FROM v WHERE v.k IS NOT NULL AND v.n <= $3) SELECT r, k FROM v WHERE k IS NOT NULL",
+            self.json_elements("$1", "ids")
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(ids(&unread))
-            .bind(field.as_str())
+            .bind(run_ids(runs))
+            .bind(field)
             .bind(i64::try_from(FIELD_VALUES).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?;
-        let mut values: BTreeMap<String, Vec<String>> =
-            unread.iter().map(|r| (r.id.as_str().to_owned(), Vec::new())).collect();
         for r in rows {
             if let Some(of_run) = values.get_mut(&r.get::<String, _>(0)) {
                 of_run.push(r.get(1));
             }
         }
-        for (run, mut of_run) in values {
-            // In the database's order of text, as read.
-            of_run.dedup();
+        let mut read = BTreeMap::new();
+        for (run, of_run) in values {
             let kept = (of_run.len() <= FIELD_VALUES).then(|| std::sync::Arc::new(of_run));
-            self.field_values.put((run, field.clone()), kept);
+            self.field_values.put((run.clone(), field.to_owned()), kept.clone());
+            read.insert(run, kept);
         }
-        Ok(())
+        Ok(read)
     }
 
     /// The values of `run`'s field `field` (as its index keys them) that a filter by `text`
@@ -1097,53 +1098,27 @@ impl Store {
         let key = (run.id.as_str().to_owned(), field.to_owned());
         let values = match self.field_values.get(&key) {
             Some(values) => values,
-            None => {
-                let values = self.read_field_values(run, field).await?;
-                self.field_values.put(key, values.clone());
-                values
-            }
+            None => self.read_field_values(&[run], field).await?.remove(&key.0).flatten(),
         };
         let text = text.to_lowercase();
         Ok(values.map(|values| values.iter().filter(|v| v.contains(&text)).cloned().collect()))
     }
 
-    /// Every value of `run`'s field `field`, read from one value to the next in its index (a
-    /// complete run's do not change: they are kept); `None` past [`FIELD_VALUES`].
-    async fn read_field_values(
-        &self,
-        run: &Run,
-        field: &str,
-    ) -> Result<Option<std::sync::Arc<Vec<String>>>, StoreError> {
-        let next = "SELECT g.value_key FROM run_overlap_fields g WHERE g.run_id = $1 AND g.field = $2";
-        let sql = format!(
-            "WITH RECURSIVE v(k, n) AS (SELECT ({next} ORDER BY g.value_key LIMIT 1), 1 \
-             UNION ALL SELECT ({next} AND g.value_key > v.k ORDER BY g.value_key LIMIT 1), v.n + 1 \
-             FROM v WHERE v.k IS NOT NULL AND v.n <= $3) SELECT k FROM v WHERE k IS NOT NULL"
-        );
-        let values: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(run.id.as_str())
-            .bind(field)
-            .bind(i64::try_from(FIELD_VALUES).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await?;
-        Ok((values.len() <= FIELD_VALUES).then(|| std::sync::Arc::new(values)))
-    }
-
     /// The fields `run`'s overlaps disclose, indexed (see migration 0023; kept once listed);
     /// `None` for a run not yet listed.
     async fn listed_fields(&self, run: &Run) -> Result<Option<Vec<String>>, StoreError> {
-        if let Some(listed) = self.listed_fields.get(&run.id.as_str().to_owned()) {
-            return Ok(Some(listed));
+        match self.listed_fields.get(&run.id.as_str().to_owned()) {
+            Some(listed) => Ok(Some(listed)),
+            None => Ok(self.read_listed_fields(&[run]).await?.remove(run.id.as_str())),
         }
-        let stored: Option<String> = sqlx::query_scalar("SELECT listed_fields FROM match_runs WHERE id = $1")
-            .bind(run.id.as_str())
-            .fetch_one(&self.pool)
-            .await?;
-        let Some(stored) = stored else { return Ok(None) };
-        let listed: Vec<String> =
-            serde_json::from_str(&stored).map_err(|_| StoreError::Corrupt("match_runs.listed_fields"))?;
-        self.listed_fields.put(run.id.as_str().to_owned(), listed.clone());
-        Ok(Some(listed))
+    }
+
+    /// A FROM item of the elements of the JSON array of text bound as `bind`, as `alias.value`.
+    fn json_elements(&self, bind: &str, alias: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("json_each({bind}) {alias}"),
+            Backend::Postgres => format!("json_array_elements_text(CAST({bind} AS json)) AS {alias}(value)"),
+        }
     }
 
     /// A page of the list across partners by partner: the partners in their names' order (or
@@ -1277,7 +1252,7 @@ impl Store {
         Ok(Some(match vias.first().and_then(|v| v.index.clone()) {
             Some((field, _)) => {
                 let values = vias.into_iter().filter_map(|v| v.index).flat_map(|(_, v)| v).collect();
-                Via { index: Some((field, values)), unsorted: false, found: false }
+                Via { index: Some((field, values)), ..Via::default() }
             }
             None => Via::default(),
         }))
@@ -1904,6 +1879,11 @@ fn from_the_end(offset: u64, limit: u32, total: u64) -> Option<(u64, u32)> {
         let take = u64::from(limit).min(total - offset);
         (total - offset - take, u32::try_from(take).unwrap_or(limit))
     })
+}
+
+/// The ids of `runs` as a JSON array, to bind.
+fn run_ids(runs: &[&Run]) -> String {
+    serde_json::json!(runs.iter().map(|r| r.id.as_str()).collect::<Vec<_>>()).to_string()
 }
 
 /// The runs a total across partners was counted over, as a key of `Totals`.

@@ -1260,13 +1260,7 @@ async fn report_pages_read_in_pieces_agree_with_one_read_in_every_order(store: S
                     let whole: Vec<_> = whole.iter().map(id).collect();
                     {
                         // Page after page by the last row's cursor, and back by the first's.
-                        let (mut pieced, mut start) = (Vec::new(), ReportStart::Offset(0));
-                        loop {
-                            let page = store.report_rows_at(&org, scope, &filter, &start, 5, None).await.unwrap();
-                            let Some(last) = page.last() else { break };
-                            start = ReportStart::After(last.cursor());
-                            pieced.extend(page.iter().map(id));
-                        }
+                        let pieced: Vec<_> = by_cursor(&store, &org, scope, &filter, 5).await.iter().map(id).collect();
                         assert_eq!(pieced, whole, "{what}: forwards by cursor");
                         let (mut back, mut start) = (Vec::new(), ReportStart::Offset(pairs.saturating_sub(5)));
                         loop {
@@ -1385,11 +1379,30 @@ async fn report_pages_read_in_pieces_agree_with_one_read_in_every_order(store: S
     }
 }
 
+/// Every row of the list `filter` selects in `scope`, read page after page of `size` rows,
+/// each from the previous page's last row.
+async fn by_cursor(
+    store: &Store,
+    org: &OrgId,
+    scope: blindmap_store::ReportScope<'_>,
+    filter: &blindmap_store::ReportFilter,
+    size: u32,
+) -> Vec<blindmap_store::ReportRow> {
+    let (mut rows, mut start) = (Vec::new(), blindmap_store::ReportStart::Offset(0));
+    loop {
+        let page = store.report_rows_at(org, scope, filter, &start, size, None).await.unwrap();
+        let Some(last) = page.last() else { break };
+        start = blindmap_store::ReportStart::After(last.cursor());
+        rows.extend(page);
+    }
+    rows
+}
+
 /// A search that finds more accounts than a page looks up one by one (the pages then check each
 /// row's account in a table of them on the connection): pages, by cursor and by number, list
 /// what the whole list filtered by the search does, in each order, across partners and of one.
 async fn a_search_finding_thousands_of_accounts_pages_as_the_whole_list_does(store: Store) {
-    use blindmap_store::{ReportFilter, ReportRow, ReportScope, ReportSort, ReportStart};
+    use blindmap_store::{ReportFilter, ReportRow, ReportScope, ReportSort};
     let org = store.create_organisation("Vendor").await.unwrap().id;
     let mut csv = String::from("id,segment,name,domain\n");
     for i in 0..3_200 {
@@ -1444,13 +1457,7 @@ async fn a_search_finding_thousands_of_accounts_pages_as_the_whole_list_does(sto
                 assert!(whole.len() > 2_000, "{what}: {} rows", whole.len());
                 let walked = matches!(scope, ReportScope::Latest) && sort == ReportSort::Partner;
                 let mut whole: Vec<_> = whole.iter().map(id).collect();
-                let (mut forwards, mut start) = (Vec::new(), ReportStart::Offset(0));
-                loop {
-                    let page = store.report_rows_at(&org, scope, &filter, &start, 400, None).await.unwrap();
-                    let Some(last) = page.last() else { break };
-                    start = ReportStart::After(last.cursor());
-                    forwards.extend(page.iter().map(id));
-                }
+                let mut forwards: Vec<_> = by_cursor(&store, &org, scope, &filter, 400).await.iter().map(id).collect();
                 if walked {
                     // The export streams the rows as the database orders them, not by partner.
                     whole.sort();
