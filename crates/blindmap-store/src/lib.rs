@@ -75,6 +75,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Connections a SQLite store pools unless told otherwise.
 pub const DEFAULT_SQLITE_CONNECTIONS: u32 = 8;
+
+/// How much of a SQLite database each connection maps into memory for reading: the mapped
+/// pages are the operating system's cache of the file, shared by every connection and given
+/// back under memory pressure (they count in the process's resident size as the file's, not as
+/// its own memory). SQLite caps it at 2 GiB; past that a file is read as before.
+pub const SQLITE_MMAP_BYTES: u64 = 2 << 30;
 /// Connections a PostgreSQL store pools unless told otherwise.
 pub const DEFAULT_POSTGRES_CONNECTIONS: u32 = 16;
 
@@ -143,6 +149,11 @@ impl Store {
                         // set once below: it stays with the file, and asking again on every new
                         // connection would need the writer's lock during a long import.)
                         conn.execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON").await?;
+                        // Pages read straight from the operating system's cache of the file
+                        // rather than copied into each connection's own (a few MiB): a list
+                        // across 50 partners reads thousands of pages, and a connection new to
+                        // them read them 4× slower (see `SQLITE_MMAP_BYTES`).
+                        conn.execute(sqlx::AssertSqlSafe(format!("PRAGMA mmap_size = {SQLITE_MMAP_BYTES}"))).await?;
                     }
                     Ok(())
                 })

@@ -457,12 +457,16 @@ impl Store {
         binds: &mut Binds,
     ) -> Selection {
         let mut clauses = Vec::new();
+        // The checks that cost more than a column's comparison come last: SQLite evaluates a
+        // row's conditions in the order written (PostgreSQL by its estimate of their cost).
+        let mut costly = Vec::new();
+        let corrected;
         let (from, previous, partner) = match scope {
             ReportScope::Run(run) => {
                 let (id, dataset) = (binds.text(run.id.as_str()), binds.text(run.dataset.as_str()));
                 let (org, partnership) = (binds.text(org.as_str()), binds.text(run.partnership.as_str()));
                 clauses.push(format!("o.run_id = {id}"));
-                clauses.push(format!("NOT {}", self.corrected_sql(&org, &partnership)));
+                corrected = format!("NOT {}", self.corrected_sql(&org, &partnership));
                 let overlaps = match (&filter.accounts, self.backend, &via.index) {
                     // A field's index walked, each row's overlap looked up by its name index.
                     (_, _, Some((field, values))) => {
@@ -510,7 +514,7 @@ impl Store {
                      AND nr.partnership_id = lr.partnership_id AND nr.state = 'complete' \
                      AND (nr.started_at > lr.started_at OR (nr.started_at = lr.started_at AND nr.id > lr.id))))"
                 ));
-                clauses.push(format!("NOT {}", self.corrected_sql(&org, "r.partnership_id")));
+                corrected = format!("NOT {}", self.corrected_sql(&org, "r.partnership_id"));
                 let from = "run_overlaps o JOIN match_runs r ON r.id = o.run_id \
                             JOIN partnerships pp ON pp.id = r.partnership_id \
                             LEFT JOIN dataset_accounts a ON a.dataset_id = r.dataset_id AND a.account_id = o.account_id"
@@ -550,7 +554,7 @@ impl Store {
         if let Some(q) = filter.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             let p = binds.text(contains_pattern(q));
             // Rows an older version wrote (until the store is next opened) fall back to ASCII folding.
-            clauses.push(format!(
+            costly.push(format!(
                 "COALESCE(a.search_text, LOWER(COALESCE(a.display_name, '') || ' ' || o.account_id)) LIKE {p} ESCAPE '\\'"
             ));
         }
@@ -569,7 +573,7 @@ impl Store {
             }
             let value = self.partner_field_sql(field, binds);
             let pattern = binds.text(like_pattern(&text.to_lowercase()));
-            clauses.push(format!("LOWER(COALESCE({value}, '')) LIKE {pattern} ESCAPE '\\'"));
+            costly.push(format!("LOWER(COALESCE({value}, '')) LIKE {pattern} ESCAPE '\\'"));
         }
         if let Some(tier) = filter.tier {
             clauses.push(format!("o.tier = {}", binds.text(tier.as_str())));
@@ -589,14 +593,16 @@ impl Store {
             clauses.push(format!("{plus}o.account_id IN (SELECT j.value FROM {accounts_listed})"));
         }
         if let Some(before) = previous.as_ref().filter(|_| filter.new_only) {
-            clauses.push(format!("NOT {}", earlier_overlap(&before.sql(binds))));
+            costly.push(format!("NOT {}", earlier_overlap(&before.sql(binds))));
         }
         if let Some(later) = &filter.gone_from {
             let later = binds.text(later.as_str());
-            clauses.push(format!(
+            costly.push(format!(
                 "NOT EXISTS (SELECT 1 FROM run_overlaps g WHERE g.run_id = {later} AND g.account_id = o.account_id)"
             ));
         }
+        clauses.append(&mut costly);
+        clauses.push(corrected);
         Selection { from, clauses: clauses.join(" AND "), previous, partner }
     }
 
@@ -860,17 +866,46 @@ impl Store {
                 )
             });
             let page = Some((0, reach));
-            let scope = ReportScope::Run(run);
-            parts.push(self.report_select(org, scope, one, &mut binds, via, label, page, seek.as_ref()));
+            parts.push(self.report_keys(org, run, one, &mut binds, via, label, page, seek.as_ref()));
         }
         let direction = if filter.descending { "DESC" } else { "ASC" };
         // The merged rows in the whole order, by the names the SELECT gives its keys.
         let terms = self.order_terms(filter, &Via::default(), &mut Binds::default());
-        let mut order: Vec<String> = terms.iter().map(|t| format!("u.{} {direction}", t.column)).collect();
-        order.push(format!("u.pship {direction}"));
-        let sql = merged(parts, &order.join(", "), reach, Some((offset, limit)), &mut binds);
+        let order = |table: &str| {
+            let mut order: Vec<String> = terms.iter().map(|t| format!("{table}.{} {direction}", t.column)).collect();
+            order.push(format!("{table}.pship {direction}"));
+            order.join(", ")
+        };
+        let keys = merged(parts, &order("u"), reach, Some((offset, limit)), &mut binds);
+        let sql = self.rows_of_keys(org, &keys, &order("k"), &mut binds);
         let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&mut *conn).await?;
         rows.iter().map(|r| report_row(r, scope)).collect()
+    }
+
+    /// The report's rows of the keys `keys` selects (see [`Store::report_keys`]), in `order`
+    /// (over `k`, the keys' names): each row found again by its run's name index.
+    fn rows_of_keys(&self, org: &OrgId, keys: &str, order: &str, binds: &mut Binds) -> String {
+        let org = binds.text(org.as_str());
+        // SQLite keeps a CROSS JOIN's order; PostgreSQL has no CROSS JOIN … ON.
+        let join = match self.backend {
+            Backend::Sqlite => "CROSS JOIN",
+            Backend::Postgres => "JOIN",
+        };
+        let earlier = earlier_overlap("k.previous_run");
+        format!(
+            "SELECT o.account_id, a.display_name, o.own_segment, NULLIF(o.owner, ''), o.partner_segment, \
+             o.partner_record, o.key_types, o.fields, a.domains, a.duns, a.name, a.country, \
+             (SELECT c.id || ' ' || c.status FROM cosell_records c WHERE c.org_id = {org} \
+             AND c.partnership_id = k.cosell_partnership AND c.own_account = o.account_id \
+             ORDER BY c.updated_at DESC LIMIT 1), \
+             CAST(CASE WHEN k.previous_run IS NULL THEN NULL WHEN {earlier} THEN 0 ELSE 1 END AS BIGINT), \
+             o.tier, o.reason, k.pship, k.pname, k.sort_key, o.sort_name \
+             FROM ({keys}) k {join} run_overlaps o ON o.run_id = k.run_id AND o.sort_name = k.sort_name \
+             AND o.account_id = k.account_id AND o.partner_segment = k.partner_segment \
+             AND o.partner_record = k.partner_record \
+             LEFT JOIN dataset_accounts a ON a.dataset_id = k.dataset_id AND a.account_id = o.account_id \
+             ORDER BY {order}"
+        )
     }
 
     /// Fills `conn`'s temporary table of found accounts with `accounts` (created the first time
@@ -1634,6 +1669,39 @@ impl Store {
         page: Option<(u64, u64)>,
         seek: Option<&Seek>,
     ) -> String {
+        self.select_of(org, scope, filter, binds, via, label, page, seek, false)
+    }
+
+    /// [`Store::report_select`] of one run's piece of a merged page: its rows' keys only (the
+    /// order's, and what finds the row and its run's context again: see [`Store::rows_of_keys`]), so
+    /// that a row none of the page shows costs an index entry rather than a whole row.
+    fn report_keys(
+        &self,
+        org: &OrgId,
+        run: &Run,
+        filter: &ReportFilter,
+        binds: &mut Binds,
+        via: &Via,
+        label: Option<(String, String)>,
+        page: Option<(u64, u64)>,
+        seek: Option<&Seek>,
+    ) -> String {
+        self.select_of(org, ReportScope::Run(run), filter, binds, via, label, page, seek, true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn select_of(
+        &self,
+        org: &OrgId,
+        scope: ReportScope<'_>,
+        filter: &ReportFilter,
+        binds: &mut Binds,
+        via: &Via,
+        label: Option<(String, String)>,
+        page: Option<(u64, u64)>,
+        seek: Option<&Seek>,
+        keys: bool,
+    ) -> String {
         let Selection { from, clauses, previous, partner } = self.report_where(org, scope, filter, via, binds);
         let terms = self.order_terms(filter, via, binds);
         let direction = if filter.descending { "DESC" } else { "ASC" };
@@ -1660,6 +1728,35 @@ impl Store {
             order.push(format!("o.partner_record {direction}"));
         }
         let order = order.join(", ");
+        let (partnership, partner_name) = match label {
+            Some(label) => label,
+            None => partner.unwrap_or_else(|| ("o.run_id".to_owned(), "o.run_id".to_owned())),
+        };
+        let paging = |binds: &mut Binds| match page {
+            Some((offset, rows)) => format!(
+                " LIMIT {} OFFSET {}",
+                binds.int(i64::try_from(rows).unwrap_or(i64::MAX)),
+                binds.int(i64::try_from(offset).unwrap_or(i64::MAX))
+            ),
+            None => String::new(),
+        };
+        if let (true, ReportScope::Run(run)) = (keys, scope) {
+            let text = |binds: &mut Binds, value: &str| format!("CAST({} AS TEXT)", binds.text(value));
+            let previous = match &previous {
+                Some(Previous::Run(id)) => text(binds, id.as_str()),
+                _ => "CAST(NULL AS TEXT)".to_owned(),
+            };
+            let (run_id, dataset) = (text(binds, run.id.as_str()), text(binds, run.dataset.as_str()));
+            let cosell = text(binds, run.partnership.as_str());
+            let paging = paging(binds);
+            return format!(
+                "SELECT {run_id} AS run_id, {dataset} AS dataset_id, {cosell} AS cosell_partnership, \
+                 {previous} AS previous_run, o.account_id AS account_id, o.own_segment AS own_segment, \
+                 o.partner_segment AS partner_segment, o.partner_record AS partner_record, {partnership} AS pship, \
+                 {partner_name} AS pname, {key} AS sort_key, o.sort_name AS sort_name FROM {from} \
+                 WHERE {clauses}{seek} ORDER BY {order}{paging}"
+            );
+        }
         let new_sql = match previous.map(|p| p.sql(binds)) {
             Some(before) => {
                 format!("CASE WHEN {before} IS NULL THEN NULL WHEN {} THEN 0 ELSE 1 END", earlier_overlap(&before))
@@ -1673,22 +1770,13 @@ impl Store {
             ReportScope::Run(run) => binds.text(run.partnership.as_str()),
             ReportScope::Latest => "r.partnership_id".to_owned(),
         };
-        let (partnership, partner_name) =
-            label.or(partner).unwrap_or_else(|| ("o.run_id".to_owned(), "o.run_id".to_owned()));
         let org_p = binds.text(org.as_str());
         let cosell = format!(
             "(SELECT c.id || ' ' || c.status FROM cosell_records c WHERE c.org_id = {org_p} \
              AND c.partnership_id = {cosell_partnership} AND c.own_account = o.account_id \
              ORDER BY c.updated_at DESC LIMIT 1)"
         );
-        let paging = match page {
-            Some((offset, rows)) => format!(
-                " LIMIT {} OFFSET {}",
-                binds.int(i64::try_from(rows).unwrap_or(i64::MAX)),
-                binds.int(i64::try_from(offset).unwrap_or(i64::MAX))
-            ),
-            None => String::new(),
-        };
+        let paging = paging(binds);
         format!(
             "SELECT o.account_id AS account_id, a.display_name, o.own_segment AS own_segment, NULLIF(o.owner, ''), \
              o.partner_segment AS partner_segment, o.partner_record AS partner_record, o.key_types, o.fields, \

@@ -1355,6 +1355,49 @@ async fn report_pages_read_in_pieces_agree_with_one_read_in_every_order(store: S
     }
     let after = lost(store.clone(), org.clone(), first.clone(), gone.clone()).await;
     assert_eq!(after, (before.0 - 3, before.1 - 2), "one row of one account and two of another hidden");
+    // Whole rows, not only which: pages merged from several pieces read each row's columns
+    // apart from its keys (names, a co-sell record with the partner, new since the partner's
+    // previous match, the partner's fields) and must give what the export streams.
+    {
+        use blindmap_cosell::cosell::{CoSell, Edit, Party, Stamp};
+        let stamp = |ms| Stamp { ms, counter: 0, party: Party::A };
+        let mut record = CoSell::propose("cs_rows", stamp(1), "ada");
+        record.apply(Edit::Account { account: Some(ids[4].into()) }, stamp(2), "ada").unwrap();
+        let created = serde_json::json!({ "id": "cs_rows" });
+        store
+            .insert_cosell(&org, &partners[0].id, Party::A, &record, true, ("cosell.created", &created))
+            .await
+            .unwrap();
+        // The first run compared with the second: its accounts the second lacks are new there.
+        let previous = ReportFilter { previous: Some(second.id.clone()), tier: None, ..ReportFilter::default() };
+        let all = ReportFilter { tier: None, ..ReportFilter::default() };
+        for (scope, base) in [(ReportScope::Latest, all), (ReportScope::Run(first), previous)] {
+            for sort in &sorts {
+                for (descending, own_segment) in [(false, None), (true, Some("customers".to_owned()))] {
+                    let filter = ReportFilter { sort: sort.clone(), descending, own_segment, ..base.clone() };
+                    let mut whole = Vec::new();
+                    store.report_each_in(&org, scope, &filter, |r| whole.push(r)).await.unwrap();
+                    if matches!(scope, ReportScope::Latest) && *sort == ReportSort::Partner {
+                        whole = store.report_rows_in(&org, scope, &filter, 0, 10_000, None).await.unwrap();
+                    }
+                    assert!(whole.iter().any(|r| r.cosell.is_some()), "{scope:?} {filter:?}: the co-sell record");
+                    // Across partners the first partner's latest run (the second) has only
+                    // accounts the first had.
+                    let new = matches!(scope, ReportScope::Run(_));
+                    assert!(whole.iter().any(|r| r.new == Some(new)), "{scope:?} {filter:?}: new or not");
+                    let mut pieced = Vec::new();
+                    while pieced.len() < whole.len() {
+                        let page =
+                            store.report_rows_in(&org, scope, &filter, pieced.len() as u64, 7, None).await.unwrap();
+                        assert!(!page.is_empty());
+                        pieced.extend(page);
+                    }
+                    assert_eq!(pieced, whole, "{scope:?} {filter:?}: whole rows");
+                    assert_eq!(by_cursor(&store, &org, scope, &filter, 6).await, whole, "{scope:?} {filter:?}");
+                }
+            }
+        }
+    }
     for run in [first, &second] {
         let all = ReportFilter { tier: None, ..ReportFilter::default() };
         let rows = store.report_rows_in(&org, ReportScope::Run(run), &all, 0, 10_000, None).await.unwrap();
