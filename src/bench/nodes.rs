@@ -360,6 +360,9 @@ async fn time_every_page(
         "/overlaps?f_owner=rep%207".to_owned(),
         "/overlaps?f_owner=rep&sort=field:owner&desc=1".to_owned(),
         "/overlaps?f_owner=nobody".to_owned(),
+        // Two filters, each in another order than the index the other has.
+        "/overlaps?owner=Rep%203&sort=segment".to_owned(),
+        "/overlaps?f_owner=rep%207&sort=owner".to_owned(),
         "/overlaps?page=8".to_owned(),
         "/ecosystem".to_owned(),
         "/ecosystem?min=10&page=20".to_owned(),

@@ -498,6 +498,12 @@ impl Store {
                         let list = binds.text(serde_json::json!(accounts).to_string());
                         format!("json_each({list}) n CROSS JOIN run_overlaps o ON o.account_id = n.value")
                     }
+                    // One owner's rows: the owner index has them in each order's (by name, or
+                    // a cell's by name) and the other filters' columns (migration 0024);
+                    // SQLite would walk the cell's rows of every owner instead.
+                    (_, Backend::Sqlite, None) if filter.owner.is_some() => {
+                        "run_overlaps o INDEXED BY run_overlaps_by_owner".to_owned()
+                    }
                     _ => "run_overlaps o".to_owned(),
                 };
                 let from = format!(
@@ -1010,9 +1016,8 @@ impl Store {
         // Each row's fields read (no index walked), and a field's index walked at `values`.
         let rows = Via { unsorted, ..Via::default() };
         let index = |field: &str, values| Via { index: Some((field.to_owned(), values)), ..rows.clone() };
-        // A few narrowed accounts are looked up one by one instead; and by owner, the owners'
-        // index is walked (the field's index would have each run's matching rows sorted by owner).
-        if filter.accounts.as_ref().is_some_and(|a| a.len() <= LOOKED_UP) || filter.sort == ReportSort::Owner {
+        // A few narrowed accounts are looked up one by one instead.
+        if filter.accounts.as_ref().is_some_and(|a| a.len() <= LOOKED_UP) {
             return Ok(Some(vec![rows]));
         }
         let walked = sorted.filter(|_| !unsorted).or(filtered.first().map(|(field, _)| *field));
@@ -1026,6 +1031,9 @@ impl Store {
             Some(values) if values.len() <= VALUE_PIECES => {
                 Some(values.into_iter().map(|v| index(field, vec![v])).collect())
             }
+            // Few values: their rows are read from the field's index (and sorted, in an order
+            // other than the field's and the name's: bounded by what the filter matches, where
+            // walking the order could pass most of the run before finding a page of them).
             // Many values, so likely many rows: sorted by the field, its index is walked value
             // after value; in another order, each row's value is checked as the order is walked.
             Some(values) if sorted == Some(field) => Some(vec![index(field, values)]),
