@@ -797,6 +797,10 @@ impl Store {
             None => filter,
         };
         for (run, previous) in runs {
+            // A run without a row of the tier filtered to is not read.
+            if none_of(&run, filter.tier) {
+                continue;
+            }
             let Some(vias) = self.field_vias(&run, filter).await? else { continue };
             let one = match scope {
                 ReportScope::Run(_) => each.clone(),
@@ -1264,8 +1268,10 @@ impl Store {
                 check_scope(org, scope)?;
                 let filter = &self.narrowed(org, scope, filter).await?;
                 // The plain totals are counted as the node warms up after each run: should a
-                // reader come first, it waits for them rather than be told to come back.
-                self.latest_counts(org, filter, plain(filter)).await
+                // reader come first, it waits for them rather than be told to come back. Those
+                // of possible matches only are not warmed: counted row by row, in the background.
+                let warmed = plain(filter) && filter.tier != Some(Tier::Possible);
+                self.latest_counts(org, filter, warmed).await
             }
         }
     }
@@ -1492,6 +1498,9 @@ impl Store {
         if let Some(counts) = self.totals.get(&key) {
             return Ok(Some(counts));
         }
+        if runs.iter().all(|(run, _)| none_of(run, filter.tier)) {
+            return Ok(Some((0, 0)));
+        }
         if !count {
             return Ok(None);
         }
@@ -1559,6 +1568,7 @@ impl Store {
             _ if !plain => return Ok(None),
             None => (listed.pairs, listed.accounts, None),
             Some(Tier::Confirmed) => (listed.confirmed_pairs, listed.confirmed_accounts, Some(Tier::Confirmed)),
+            Some(Tier::Possible) if none_of(run, filter.tier) => return Ok(Some((0, 0))),
             Some(Tier::Possible) => return Ok(None),
         };
         let rows = self.corrected_rows(run, None).await?;
@@ -2017,6 +2027,16 @@ pub const NARROWED: usize = 20_000;
 /// in a temporary table of the connection once, and each piece walks the list's order looking
 /// each row's account up there.
 const LOOKED_UP: usize = 2_500;
+
+/// Whether `run`'s stored totals say it has no row of `tier` (a run stored before them: not
+/// known). Each row has one tier, so its possible rows are its rows less its confirmed ones.
+fn none_of(run: &Run, tier: Option<Tier>) -> bool {
+    match (tier, &run.listed) {
+        (Some(Tier::Confirmed), Some(listed)) => listed.confirmed_pairs == 0,
+        (Some(Tier::Possible), Some(listed)) => listed.pairs == listed.confirmed_pairs,
+        _ => false,
+    }
+}
 
 /// Whether `filter` selects by partner and tier at most: what stored totals can answer.
 fn plain(filter: &ReportFilter) -> bool {

@@ -39,6 +39,7 @@ on_both_backends!(
     corrections_are_listed_removed_and_kept_per_organisation,
     report_pages_read_in_pieces_agree_with_one_read_in_every_order,
     a_search_finding_thousands_of_accounts_pages_as_the_whole_list_does,
+    a_tier_a_run_has_no_row_of_lists_and_counts_nothing_of_it,
 );
 
 fn importer(text: &str) -> Importer<Cursor<Vec<u8>>> {
@@ -1520,4 +1521,53 @@ async fn a_search_finding_thousands_of_accounts_pages_as_the_whole_list_does(sto
             }
         }
     }
+}
+
+/// A run whose stored totals say it has no row of a tier (no possible match, or no confirmed
+/// one) is left out of that tier's lists and counted as none, without reading its rows; the
+/// others are listed and counted as their rows say.
+async fn a_tier_a_run_has_no_row_of_lists_and_counts_nothing_of_it(store: Store) {
+    use blindmap_store::{ReportFilter, ReportScope, Tier};
+    let (org, dataset, sure) = org_with_partner(&store).await;
+    let mixed = store
+        .create_partnership(&PartnershipId::generate(), &org, "Mixed", "https://m", "sha256:bb", "pt_m")
+        .await
+        .unwrap();
+    let ids: Vec<&str> =
+        VENDOR.lines().skip(1).filter_map(|l| l.split(',').next()).filter(|i| i.starts_with("0015")).collect();
+    let with = |tier: &dyn Fn(usize) -> Tier| -> Vec<RunOverlap> {
+        ids.iter()
+            .enumerate()
+            .map(|(i, a)| overlap_on(a, "customers", u32::try_from(i).unwrap(), &["domain"], tier(i)))
+            .collect()
+    };
+    let sure_run = run_with(&store, &org, &dataset, &sure, with(&|_| Tier::Confirmed)).await;
+    let mixed_run =
+        run_with(&store, &org, &dataset, &mixed, with(&|i| if i % 3 == 0 { Tier::Possible } else { Tier::Confirmed }))
+            .await;
+    let possible = ReportFilter { tier: Some(Tier::Possible), ..ReportFilter::default() };
+    // One run: counted from its totals alone.
+    assert_eq!(store.report_counts_kept(&org, ReportScope::Run(&sure_run), &possible).await.unwrap(), Some((0, 0)));
+    let rows = store.report_rows_in(&org, ReportScope::Run(&sure_run), &possible, 0, 100, None).await.unwrap();
+    assert!(rows.is_empty());
+    let expected = ids.iter().step_by(3).count() as u64;
+    let counted = store.report_counts_in(&org, ReportScope::Run(&mixed_run), &possible).await.unwrap();
+    assert_eq!(counted, (expected, expected));
+    // Across partners: only the mixed partner's possible rows, counted apart (not kept at first).
+    let sure_only = ReportFilter { partnership: Some(sure.id.clone()), ..possible.clone() };
+    assert_eq!(store.report_counts_kept(&org, ReportScope::Latest, &sure_only).await.unwrap(), Some((0, 0)));
+    assert!(store.report_rows_in(&org, ReportScope::Latest, &sure_only, 0, 100, None).await.unwrap().is_empty());
+    assert_eq!(store.report_counts_kept(&org, ReportScope::Latest, &possible).await.unwrap(), None);
+    let rows = store.report_rows_in(&org, ReportScope::Latest, &possible, 0, 1_000, None).await.unwrap();
+    assert_eq!(rows.len() as u64, expected);
+    assert!(rows.iter().all(|r| r.partnership == mixed.id && r.tier == Tier::Possible));
+    assert_eq!(store.report_counts_in(&org, ReportScope::Latest, &possible).await.unwrap(), (expected, expected));
+    assert_eq!(
+        store.report_counts_kept(&org, ReportScope::Latest, &possible).await.unwrap(),
+        Some((expected, expected))
+    );
+    // Confirmed rows come from both.
+    let confirmed = ReportFilter { tier: Some(Tier::Confirmed), ..ReportFilter::default() };
+    let (pairs, _) = store.report_counts_in(&org, ReportScope::Latest, &confirmed).await.unwrap();
+    assert_eq!(pairs, 2 * ids.len() as u64 - expected);
 }
