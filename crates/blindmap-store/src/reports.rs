@@ -387,12 +387,20 @@ struct Via {
     /// The accounts a search was narrowed to are in the connection's temporary table
     /// `found_accounts` (see `Store::found_table`): each row's account is looked up there.
     found: bool,
+    /// … and, the list being by name, the found accounts' names (`found_names`) are walked in
+    /// order, each looked up in the run: a page reads about as many accounts as it shows, where
+    /// walking the run's names could pass thousands before the found ones.
+    named: bool,
 }
 
 impl Via {
     /// The table alias of the columns the order by name walks: the field's index where read.
     fn walked(&self) -> &'static str {
-        if self.index.is_some() { "f" } else { "o" }
+        match (&self.index, self.named) {
+            (Some(_), _) => "f",
+            (None, true) => "fs",
+            (None, false) => "o",
+        }
     }
 
     /// The values of `field` this piece reads, where a filter selected them.
@@ -492,6 +500,17 @@ impl Store {
                              AND o.partner_segment = f.partner_segment AND o.partner_record = f.partner_record"
                         )
                     }
+                    // The found accounts by name, each looked up in the run.
+                    (_, _, None) if via.named => {
+                        let join = match self.backend {
+                            Backend::Sqlite => "CROSS JOIN",
+                            Backend::Postgres => "JOIN",
+                        };
+                        format!(
+                            "found_names fs {join} run_overlaps o ON o.run_id = {id} AND o.sort_name = fs.sort_name \
+                             AND o.account_id = fs.account_id"
+                        )
+                    }
                     // A few narrowed accounts first, each looked up (SQLite keeps a CROSS
                     // JOIN's order): left to itself it walks the run's name index for the order.
                     (Some(accounts), Backend::Sqlite, None) if accounts.len() <= LOOKED_UP => {
@@ -584,7 +603,9 @@ impl Store {
         if let Some(tier) = filter.tier {
             clauses.push(format!("o.tier = {}", binds.text(tier.as_str())));
         }
-        if via.found {
+        if via.named {
+            // Every row joined is of a found account.
+        } else if via.found {
             clauses.push(match self.backend {
                 Backend::Sqlite => "+o.account_id IN (SELECT id FROM temp.found_accounts)".to_owned(),
                 Backend::Postgres => "o.account_id IN (SELECT id FROM found_accounts)".to_owned(),
@@ -788,6 +809,7 @@ impl Store {
         // Many accounts a search found go in a table of the connection (below): the pieces'
         // filters leave the list out (cloning it for each piece costs more than reading).
         let found = filter.accounts.as_ref().filter(|a| a.len() > LOOKED_UP);
+        let named = found.is_some() && filter.sort == ReportSort::Account && filter.account.is_none();
         let lean;
         let each = match found {
             Some(_) => {
@@ -834,7 +856,8 @@ impl Store {
             }
             for one in filters {
                 for via in &vias {
-                    pieces.push((run.clone(), one.clone(), Via { found: found.is_some(), ..via.clone() }));
+                    let named = named && via.index.is_none();
+                    pieces.push((run.clone(), one.clone(), Via { found: found.is_some(), named, ..via.clone() }));
                 }
             }
         }
@@ -847,7 +870,9 @@ impl Store {
         // set from the list: most of the page's time across partners).
         let mut conn = self.pool.acquire().await?;
         if let Some(accounts) = found {
-            self.found_table(&mut conn, accounts).await?;
+            let datasets: std::collections::BTreeSet<&str> =
+                pieces.iter().filter(|(_, _, via)| via.named).map(|(run, _, _)| run.dataset.as_str()).collect();
+            self.found_table(&mut conn, accounts, &datasets).await?;
         }
         let across = matches!(scope, ReportScope::Latest);
         if let ([(run, one, via)], false) = (pieces.as_slice(), across) {
@@ -918,38 +943,61 @@ impl Store {
         )
     }
 
-    /// Fills `conn`'s temporary table of found accounts with `accounts` (created the first time
-    /// a connection needs it; emptied first: a connection is used by one reader at a time).
+    /// Fills `conn`'s temporary tables of found accounts with `accounts` (created the first
+    /// time a connection needs them; emptied first: a connection is used by one reader at a
+    /// time): `found_accounts`, and, for the pieces that walk them by name, `found_names` with
+    /// each account's name in `datasets` as its runs sort it (see `overlap_names_and_owners`).
     async fn found_table(
         &self,
         conn: &mut sqlx::pool::PoolConnection<sqlx::Any>,
         accounts: &[String],
+        datasets: &std::collections::BTreeSet<&str>,
     ) -> Result<(), StoreError> {
-        match self.backend {
-            Backend::Sqlite => {
-                sqlx::query("CREATE TEMP TABLE IF NOT EXISTS found_accounts (id TEXT PRIMARY KEY) WITHOUT ROWID")
-                    .execute(&mut **conn)
-                    .await?;
-            }
-            Backend::Postgres => {
-                // Asked first: PostgreSQL's IF NOT EXISTS answers a notice, which would be logged
-                // on every such page.
-                let exists: bool = sqlx::query_scalar("SELECT to_regclass('pg_temp.found_accounts') IS NOT NULL")
-                    .fetch_one(&mut **conn)
-                    .await?;
-                if !exists {
-                    sqlx::query("CREATE TEMP TABLE found_accounts (id TEXT PRIMARY KEY)").execute(&mut **conn).await?;
+        let tables = [
+            ("found_accounts", "id TEXT PRIMARY KEY"),
+            ("found_names", "sort_name TEXT NOT NULL, account_id TEXT NOT NULL, PRIMARY KEY (sort_name, account_id)"),
+        ];
+        for (table, columns) in tables {
+            match self.backend {
+                Backend::Sqlite => {
+                    let create = format!("CREATE TEMP TABLE IF NOT EXISTS {table} ({columns}) WITHOUT ROWID");
+                    sqlx::query(sqlx::AssertSqlSafe(create)).execute(&mut **conn).await?;
+                }
+                Backend::Postgres => {
+                    // Asked first: PostgreSQL's IF NOT EXISTS answers a notice, which would be
+                    // logged on every such page.
+                    let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+                        .bind(format!("pg_temp.{table}"))
+                        .fetch_one(&mut **conn)
+                        .await?;
+                    if !exists {
+                        let create = format!("CREATE TEMP TABLE {table} ({columns})");
+                        sqlx::query(sqlx::AssertSqlSafe(create)).execute(&mut **conn).await?;
+                    }
                 }
             }
+            // The same names on both backends: SQLite looks temporary tables up first.
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut **conn).await?;
         }
-        // The same name on both backends: SQLite looks temporary tables up first.
-        sqlx::query("DELETE FROM found_accounts").execute(&mut **conn).await?;
         let fill =
             format!("INSERT INTO found_accounts (id) SELECT DISTINCT j.value FROM {}", self.json_elements("$1", "j"));
         sqlx::query(sqlx::AssertSqlSafe(fill))
             .bind(serde_json::json!(accounts).to_string())
             .execute(&mut **conn)
             .await?;
+        if !datasets.is_empty() {
+            // The name as a run's overlaps keep it (`sort_name`), from the same expression.
+            let named = format!(
+                "INSERT INTO found_names (sort_name, account_id) SELECT DISTINCT \
+                 LOWER(COALESCE(a.display_name, a.account_id)), a.account_id FROM dataset_accounts a \
+                 WHERE a.dataset_id IN (SELECT d.value FROM {}) AND a.account_id IN (SELECT id FROM found_accounts)",
+                self.json_elements("$1", "d")
+            );
+            sqlx::query(sqlx::AssertSqlSafe(named))
+                .bind(serde_json::json!(datasets).to_string())
+                .execute(&mut **conn)
+                .await?;
+        }
         Ok(())
     }
 
@@ -1626,6 +1674,8 @@ impl Store {
         // account's index rather than by walking the names.
         // Walked in the overlaps' indexes, or in a field's index where a piece reads one.
         let w = via.walked();
+        // The partner's segment and record: the field index's where it is walked, else the row's.
+        let wp = if via.index.is_some() { "f" } else { "o" };
         let mut by_name: Vec<Term> = match &filter.account {
             Some(a) => vec![term(&format!("{w}.account_id"), "account_id", account, Some(a))],
             None => vec![
@@ -1634,18 +1684,18 @@ impl Store {
             ],
         };
         by_name.push(term(
-            &format!("{w}.partner_segment"),
+            &format!("{wp}.partner_segment"),
             "partner_segment",
             partner,
             filter.partner_segment.as_ref(),
         ));
-        by_name.push(term(&format!("{w}.partner_record"), "partner_record", record, None));
+        by_name.push(term(&format!("{wp}.partner_record"), "partner_record", record, None));
         // By a segment: each cell (own segment, partner segment) by name, the cells in the
         // order of the one sorted by, then of the other.
         let cells = |first_own: bool| {
             let own = term("o.own_segment", "own_segment", own, filter.own_segment.as_ref());
             let partner =
-                term(&format!("{w}.partner_segment"), "partner_segment", partner, filter.partner_segment.as_ref());
+                term(&format!("{wp}.partner_segment"), "partner_segment", partner, filter.partner_segment.as_ref());
             let mut terms = if first_own { vec![own, partner] } else { vec![partner, own] };
             terms.extend(by_name.iter().filter(|t| t.column != "partner_segment").cloned());
             terms
@@ -1724,7 +1774,16 @@ impl Store {
         let terms = self.order_terms(filter, via, binds);
         let direction = if filter.descending { "DESC" } else { "ASC" };
         let seek = match (seek, scope) {
-            (Some(seek), ReportScope::Run(run)) => seek.sql(&terms, run, filter.descending, binds),
+            (Some(seek), ReportScope::Run(run)) => {
+                let mut sql = seek.sql(&terms, run, filter.descending, binds);
+                if via.named && !sql.is_empty() {
+                    // The found names from the cursor's on: a range of their key, which the
+                    // row comparison (over two tables) does not give.
+                    let op = if filter.descending { "<=" } else { ">=" };
+                    sql.push_str(&format!(" AND fs.sort_name {op} {}", binds.text(seek.cursor.name.as_str())));
+                }
+                sql
+            }
             _ => String::new(),
         };
         // The keys a filter fixes need no ordering (and ordering by them can keep PostgreSQL

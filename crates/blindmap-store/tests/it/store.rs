@@ -1452,7 +1452,10 @@ async fn a_search_finding_thousands_of_accounts_pages_as_the_whole_list_does(sto
     for i in 0..3_200 {
         let (name, segment) = if i < 3_000 { ("Found Co", "customers") } else { ("Other Co", "prospects") };
         let segment = if i % 7 == 0 { "prospects" } else { segment };
-        csv.push_str(&format!("a{i},{segment},{name} {:04},a{i}-corp.com\n", (i * 7919) % 3_200));
+        // Namesakes in threes, some in capitals with an accent (the lists sort by the name
+        // lower-cased as the database does it).
+        let name = if i % 13 == 0 { name.to_uppercase().replace('O', "Ö") } else { name.to_owned() };
+        csv.push_str(&format!("a{i},{segment},{name} {:04},a{i}-corp.com\n", (i * 7919) % 3_200 / 3));
     }
     let importer = Importer::new("big.csv", Cursor::new(csv.into_bytes()), &Preset::Generic.mapping()).unwrap();
     let dataset = store.import_dataset(&org, "big.csv", "generic", importer).await.unwrap().id;
