@@ -417,6 +417,17 @@ impl Via {
     }
 }
 
+/// What a report's SELECT gives of each row (see `Store::report_select`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// The whole row, as [`report_row`] reads it.
+    Rows,
+    /// One run's piece of a merged page: the row's keys only (the order's, and what finds the
+    /// row and its run's context again: see `Store::rows_of_keys`), so that a row the page does
+    /// not show costs an index entry rather than a whole row.
+    Keys,
+}
+
 /// At most this many values of a field are read from its index for a filter on it, per run;
 /// a run with more has the filter applied to each of its rows instead.
 const FIELD_VALUES: usize = 1_000;
@@ -489,11 +500,7 @@ impl Store {
                                 clauses.push(format!("f.value_key IN (SELECT j.value FROM {values})"));
                             }
                         }
-                        // SQLite keeps a CROSS JOIN's order; PostgreSQL has no CROSS JOIN … ON.
-                        let join = match self.backend {
-                            Backend::Sqlite => "CROSS JOIN",
-                            Backend::Postgres => "JOIN",
-                        };
+                        let join = self.ordered_join();
                         format!(
                             "run_overlap_fields f {join} run_overlaps o ON o.run_id = f.run_id \
                              AND o.sort_name = f.sort_name AND o.account_id = f.account_id \
@@ -502,10 +509,7 @@ impl Store {
                     }
                     // The found accounts by name, each looked up in the run.
                     (_, _, None) if via.named => {
-                        let join = match self.backend {
-                            Backend::Sqlite => "CROSS JOIN",
-                            Backend::Postgres => "JOIN",
-                        };
+                        let join = self.ordered_join();
                         format!(
                             "found_names fs {join} run_overlaps o ON o.run_id = {id} AND o.sort_name = fs.sort_name \
                              AND o.account_id = fs.account_id"
@@ -879,7 +883,17 @@ impl Store {
             // One piece: the page straight from it.
             let mut binds = Binds::default();
             let page = Some((offset, u64::from(limit)));
-            let sql = self.report_select(org, ReportScope::Run(run), one, &mut binds, via, None, page, seek.as_ref());
+            let sql = self.report_select(
+                org,
+                ReportScope::Run(run),
+                one,
+                &mut binds,
+                via,
+                None,
+                page,
+                seek.as_ref(),
+                Shape::Rows,
+            );
             let rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch_all(&mut *conn).await?;
             return rows.iter().map(|r| report_row(r, scope)).collect();
         }
@@ -901,7 +915,8 @@ impl Store {
                 )
             });
             let page = Some((0, reach));
-            parts.push(self.report_keys(org, run, one, &mut binds, via, label, page, seek.as_ref()));
+            let scope = ReportScope::Run(run);
+            parts.push(self.report_select(org, scope, one, &mut binds, via, label, page, seek.as_ref(), Shape::Keys));
         }
         let direction = if filter.descending { "DESC" } else { "ASC" };
         // The merged rows in the whole order, by the names the SELECT gives its keys.
@@ -917,15 +932,11 @@ impl Store {
         rows.iter().map(|r| report_row(r, scope)).collect()
     }
 
-    /// The report's rows of the keys `keys` selects (see [`Store::report_keys`]), in `order`
+    /// The report's rows of the keys `keys` selects (see [`Shape::Keys`]), in `order`
     /// (over `k`, the keys' names): each row found again by its run's name index.
     fn rows_of_keys(&self, org: &OrgId, keys: &str, order: &str, binds: &mut Binds) -> String {
         let org = binds.text(org.as_str());
-        // SQLite keeps a CROSS JOIN's order; PostgreSQL has no CROSS JOIN … ON.
-        let join = match self.backend {
-            Backend::Sqlite => "CROSS JOIN",
-            Backend::Postgres => "JOIN",
-        };
+        let join = self.ordered_join();
         let earlier = earlier_overlap("k.previous_run");
         format!(
             "SELECT o.account_id, a.display_name, o.own_segment, NULLIF(o.owner, ''), o.partner_segment, \
@@ -1205,6 +1216,15 @@ impl Store {
         match self.listed_fields.get(&run.id.as_str().to_owned()) {
             Some(listed) => Ok(Some(listed)),
             None => Ok(self.read_listed_fields(&[run]).await?.remove(run.id.as_str())),
+        }
+    }
+
+    /// A join that SQLite reads in the order written (it keeps a CROSS JOIN's order);
+    /// PostgreSQL, which has no CROSS JOIN … ON, plans its own.
+    fn ordered_join(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "CROSS JOIN",
+            Backend::Postgres => "JOIN",
         }
     }
 
@@ -1540,14 +1560,14 @@ impl Store {
         filter: &ReportFilter,
         count: bool,
     ) -> Result<Option<(u64, u64)>, StoreError> {
+        if runs.iter().all(|(run, _)| none_of(run, filter.tier)) {
+            return Ok(Some((0, 0)));
+        }
         // Narrowed accounts follow from the search and the runs' datasets: not part of the key.
         let counted = ReportFilter { sort: ReportSort::default(), descending: false, accounts: None, ..filter.clone() };
         let key = format!("{org}|{counted:?}|{}|{}", self.corrections_state(org).await?, runs_key(runs));
         if let Some(counts) = self.totals.get(&key) {
             return Ok(Some(counts));
-        }
-        if runs.iter().all(|(run, _)| none_of(run, filter.tier)) {
-            return Ok(Some((0, 0)));
         }
         if !count {
             return Ok(None);
@@ -1649,7 +1669,7 @@ impl Store {
         use futures_util::TryStreamExt;
         check_scope(org, scope)?;
         let mut binds = Binds::default();
-        let sql = self.report_select(org, scope, filter, &mut binds, &Via::default(), None, None, None);
+        let sql = self.report_select(org, scope, filter, &mut binds, &Via::default(), None, None, None, Shape::Rows);
         let mut rows = binds.apply(sqlx::query(sqlx::AssertSqlSafe(sql))).fetch(&self.pool);
         let mut n = 0;
         while let Some(row) = rows.try_next().await? {
@@ -1725,7 +1745,9 @@ impl Store {
     /// The SELECT of a report's rows, its parameters taken into `binds`: a page (`page`: offset
     /// and rows) or every row. A run's rows are labelled with its partnership and partner name
     /// by `label` (SQL) where given. Its order's keys are named as [`Term::column`] says; the
-    /// last column is the name as sorted, the one before it the order's first key.
+    /// last column is the name as sorted, the one before it the order's first key. As
+    /// [`Shape::Keys`], one run's piece of a merged page gives its rows' keys only.
+    #[allow(clippy::too_many_arguments)]
     fn report_select(
         &self,
         org: &OrgId,
@@ -1736,39 +1758,7 @@ impl Store {
         label: Option<(String, String)>,
         page: Option<(u64, u64)>,
         seek: Option<&Seek>,
-    ) -> String {
-        self.select_of(org, scope, filter, binds, via, label, page, seek, false)
-    }
-
-    /// [`Store::report_select`] of one run's piece of a merged page: its rows' keys only (the
-    /// order's, and what finds the row and its run's context again: see [`Store::rows_of_keys`]), so
-    /// that a row none of the page shows costs an index entry rather than a whole row.
-    fn report_keys(
-        &self,
-        org: &OrgId,
-        run: &Run,
-        filter: &ReportFilter,
-        binds: &mut Binds,
-        via: &Via,
-        label: Option<(String, String)>,
-        page: Option<(u64, u64)>,
-        seek: Option<&Seek>,
-    ) -> String {
-        self.select_of(org, ReportScope::Run(run), filter, binds, via, label, page, seek, true)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn select_of(
-        &self,
-        org: &OrgId,
-        scope: ReportScope<'_>,
-        filter: &ReportFilter,
-        binds: &mut Binds,
-        via: &Via,
-        label: Option<(String, String)>,
-        page: Option<(u64, u64)>,
-        seek: Option<&Seek>,
-        keys: bool,
+        shape: Shape,
     ) -> String {
         let Selection { from, clauses, previous, partner } = self.report_where(org, scope, filter, via, binds);
         let terms = self.order_terms(filter, via, binds);
@@ -1817,7 +1807,7 @@ impl Store {
             ),
             None => String::new(),
         };
-        if let (true, ReportScope::Run(run)) = (keys, scope) {
+        if let (Shape::Keys, ReportScope::Run(run)) = (shape, scope) {
             let text = |binds: &mut Binds, value: &str| format!("CAST({} AS TEXT)", binds.text(value));
             let previous = match &previous {
                 Some(Previous::Run(id)) => text(binds, id.as_str()),

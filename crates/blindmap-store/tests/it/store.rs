@@ -42,6 +42,11 @@ on_both_backends!(
     a_tier_a_run_has_no_row_of_lists_and_counts_nothing_of_it,
 );
 
+/// The Salesforce account ids of the sample export, in its order.
+fn vendor_account_ids() -> Vec<&'static str> {
+    VENDOR.lines().skip(1).filter_map(|l| l.split(',').next()).filter(|i| i.starts_with("0015")).collect()
+}
+
 fn importer(text: &str) -> Importer<Cursor<Vec<u8>>> {
     Importer::new("vendor.csv", Cursor::new(text.as_bytes().to_vec()), &Preset::Salesforce.mapping()).unwrap()
 }
@@ -1149,8 +1154,7 @@ async fn report_pages_read_in_pieces_agree_with_one_read_in_every_order(store: S
     }
     // Accounts of the export (names with accents, in any case) and two it does not have (listed
     // by their ids); one account matches several records; partners share an owner field or not.
-    let ids: Vec<&str> =
-        VENDOR.lines().skip(1).filter_map(|l| l.split(',').next()).filter(|i| i.starts_with("0015")).collect();
+    let ids = vendor_account_ids();
     assert!(ids.len() > 20);
     let unknown = ["zz-not-in-the-export", "AA-not-in-the-export"];
     let mut runs = Vec::new();
@@ -1536,8 +1540,7 @@ async fn a_tier_a_run_has_no_row_of_lists_and_counts_nothing_of_it(store: Store)
         .create_partnership(&PartnershipId::generate(), &org, "Mixed", "https://m", "sha256:bb", "pt_m")
         .await
         .unwrap();
-    let ids: Vec<&str> =
-        VENDOR.lines().skip(1).filter_map(|l| l.split(',').next()).filter(|i| i.starts_with("0015")).collect();
+    let ids = vendor_account_ids();
     let with = |tier: &dyn Fn(usize) -> Tier| -> Vec<RunOverlap> {
         ids.iter()
             .enumerate()
