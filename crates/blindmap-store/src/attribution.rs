@@ -324,7 +324,7 @@ impl Store {
             source: API_SOURCE.to_owned(),
             recorded_at: now_ms(),
         };
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_touch(&mut tx, org, &stored, None).await?;
         tx.commit().await?;
         Ok(stored)
@@ -341,7 +341,7 @@ impl Store {
         for new in touches {
             check_touch(new)?;
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let now = now_ms();
         let mut recorded = Vec::with_capacity(touches.len());
         for (i, new) in touches.iter().enumerate() {
@@ -438,7 +438,7 @@ impl Store {
         event: (&str, &serde_json::Value),
     ) -> Result<(), StoreError> {
         check_text("an opportunity", &close.opportunity)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO attributions (org_id, opportunity, deal, touches, model, result, closed_at, closed_by, \
              recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (org_id, opportunity) DO NOTHING",

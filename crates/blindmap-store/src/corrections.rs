@@ -190,7 +190,7 @@ impl Store {
         }
         let id = CorrectionId::generate();
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO match_corrections (id, org_id, partnership_id, account_id, kind, key_types, account_name, \
              note, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -247,7 +247,7 @@ impl Store {
     ) -> Result<(Correction, bool), StoreError> {
         let correction = self.correction(org, id).await?;
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let removed = sqlx::query(
             "UPDATE match_corrections SET removed_at = $1, removed_by = $2 \
              WHERE org_id = $3 AND id = $4 AND removed_at IS NULL",

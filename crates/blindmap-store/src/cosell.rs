@@ -71,7 +71,7 @@ impl Store {
         event: (&str, &serde_json::Value),
     ) -> Result<(), StoreError> {
         self.partnership(org, partnership).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let now = now_ms();
         let inserted = sqlx::query(
             "INSERT INTO cosell_records (id, org_id, partnership_id, party, status, own_account, record, version, dirty, \
@@ -117,7 +117,7 @@ impl Store {
         dirty: bool,
         event: Option<(&str, &serde_json::Value)>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE cosell_records SET record = $1, status = $2, own_account = $3, dirty = $4, updated_at = $5, \
              version = version + 1 WHERE org_id = $6 AND id = $7 AND version = $8",

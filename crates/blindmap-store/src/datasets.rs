@@ -273,7 +273,7 @@ impl Store {
         let id_column = importer.id_column().to_owned();
         let batch_rows = self.insert_batch(ACCOUNT_COLUMNS);
         let mut batch = Vec::with_capacity(batch_rows);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut chunk_started = std::time::Instant::now();
         while let Some(account) = importer.next_account()? {
             let Some(segment) = account.segment.as_ref().filter(|_| !account.keys.is_empty()) else { continue };
@@ -312,7 +312,7 @@ impl Store {
                         // window, or the next chunk takes the lock again before any looks.
                         tokio::time::sleep(SQLITE_WRITER_WINDOW).await;
                     }
-                    tx = self.pool.begin().await?;
+                    tx = self.begin_write().await?;
                     chunk_started = std::time::Instant::now();
                 }
             }
@@ -340,7 +340,7 @@ impl Store {
 
     /// Deletes a dataset that is being imported (or failed to be) and its accounts.
     async fn delete_import(&self, id: &DatasetId) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM dataset_accounts WHERE dataset_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM datasets WHERE id = $1 AND state = 'importing'")
             .bind(id.as_str())
@@ -401,7 +401,7 @@ impl Store {
         with_runs: bool,
     ) -> Result<(DatasetInfo, u64), StoreError> {
         let info = self.dataset(org, id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Lock the organisation's row first: activating and deleting are serialised.
         sqlx::query("UPDATE organisations SET active_dataset = active_dataset WHERE id = $1")
             .bind(org.as_str())

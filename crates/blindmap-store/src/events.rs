@@ -273,7 +273,7 @@ impl Store {
         kind: &str,
         payload: &serde_json::Value,
     ) -> Result<Event, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let event = append_event(&mut tx, org, kind, payload).await?;
         tx.commit().await?;
         Ok(event)
@@ -288,7 +288,7 @@ impl Store {
         endpoint: &EndpointId,
         payload: &serde_json::Value,
     ) -> Result<Event, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let known = sqlx::query("SELECT 1 FROM webhook_endpoints WHERE id = $1 AND org_id = $2")
             .bind(endpoint.as_str())
             .bind(org.as_str())
@@ -353,7 +353,7 @@ impl Store {
         if waiting.is_none() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if self.backend == Backend::Postgres {
             // Released at commit; the numbering below then sees what the last holder numbered.
             sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(NUMBERING_LOCK).execute(&mut *tx).await?;
@@ -425,7 +425,7 @@ impl Store {
         retry: Retry,
         disable_after: u32,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let delivered = attempt.error.is_none();
         let (state, next) = match (delivered, retry) {
             (true, _) => ("delivered", attempt.at),

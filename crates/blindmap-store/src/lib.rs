@@ -110,6 +110,17 @@ pub struct Store {
 }
 
 impl Store {
+    /// A transaction that writes. On SQLite it takes the write lock at its start (`BEGIN
+    /// IMMEDIATE`), waiting for another writer within the busy timeout: one begun deferred
+    /// that reads before it writes would instead fail at once (`SQLITE_BUSY_SNAPSHOT`) when
+    /// another writer committed in between — a 503 under concurrent requests.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Connects to `url` (`sqlite:PATH` — created if missing, readable by its owner only — or
     /// `postgres://…`) and applies any migrations not yet applied. Secrets need a keyring too:
     /// [`Store::with_secrets`].

@@ -263,7 +263,7 @@ impl Store {
         disabled: bool,
         actor: &str,
     ) -> Result<ListedUser, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         lock_organisation(&mut tx, org).await?;
         let mut listed = listed_user(&mut tx, org, user).await?;
         let wanted = if disabled { UserState::Disabled } else { UserState::Active };
@@ -308,7 +308,7 @@ impl Store {
         role: Role,
         actor: &str,
     ) -> Result<ListedUser, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         lock_organisation(&mut tx, org).await?;
         let mut listed = listed_user(&mut tx, org, user).await?;
         if listed.state == UserState::Removed {
@@ -338,7 +338,7 @@ impl Store {
     /// (taken for good), which the audit trail and stored records keep. The organisation's last
     /// active admin cannot be removed. Removing a removed user changes nothing.
     pub async fn remove_user(&self, org: &OrgId, user: &UserId, actor: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         lock_organisation(&mut tx, org).await?;
         let listed = listed_user(&mut tx, org, user).await?;
         if listed.state == UserState::Removed {
@@ -510,7 +510,7 @@ impl Store {
     /// Revokes a token of `org`: it authenticates no more, and every browser session signed in
     /// with it ends. How many sessions ended.
     pub async fn revoke_token(&self, org: &OrgId, token: &TokenId) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL \
              AND user_id IN (SELECT id FROM users WHERE org_id = $3)",

@@ -291,7 +291,7 @@ impl Store {
     /// Replaces what `org` shares in a partnership, in one transaction.
     pub async fn set_sharing(&self, org: &OrgId, id: &PartnershipId, policy: &SharingPolicy) -> Result<(), StoreError> {
         self.partnership(org, id).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM sharing_rules WHERE partnership_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         for rule in &policy.rules {
             let fields: Vec<&str> = match &rule.level {

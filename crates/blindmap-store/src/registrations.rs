@@ -129,7 +129,7 @@ impl Store {
         record: Record<'_>,
     ) -> Result<(), StoreError> {
         let r = &stored.registration;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO registrations (org_id, id, partnership_id, direction, state, protected_until, body, review, \
              notify, version, submitted_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11) \
@@ -189,7 +189,7 @@ impl Store {
         record: Record<'_>,
     ) -> Result<(), StoreError> {
         let r = &stored.registration;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE registrations SET state = $1, protected_until = $2, body = $3, review = $4, notify = $5, \
              updated_at = $6, version = version + 1 WHERE org_id = $7 AND id = $8 AND version = $9",
@@ -406,7 +406,7 @@ impl Store {
         per_minute: u32,
         per_day: u32,
     ) -> Result<Allowance, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let rows =
             sqlx::query("SELECT at FROM prechecks WHERE org_id = $1 AND partnership_id = $2 AND at > $3 ORDER BY at")
                 .bind(org.as_str())

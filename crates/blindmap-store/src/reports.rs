@@ -746,9 +746,10 @@ impl Store {
     /// partners, the partners are walked in their names' order, whole lists skipped by their
     /// counts. The order by a partner's field walks its index (`run_overlap_fields`).
     ///
-    /// A page by number that would read past more than 20,000 rows (`MERGED_ROWS`) is refused
-    /// ([`StoreError::TooDeep`]): such pages are reached from a row (next and previous pages),
-    /// or from the list's other end.
+    /// A page by number of one run's list that would read past more than 20,000 rows
+    /// (`MERGED_ROWS`) reads the run as one piece, which the database sorts. Across partners
+    /// such a page is refused ([`StoreError::TooDeep`]): it is reached from a row (next and
+    /// previous pages), or from the list's other end.
     pub async fn report_rows_at(
         &self,
         org: &OrgId,
@@ -767,6 +768,8 @@ impl Store {
         let (filter, offset, seek, reversed) = match start {
             ReportStart::After(cursor) => (filter.clone(), 0, Some(cursor), false),
             ReportStart::Before(cursor) => (backwards(filter), 0, Some(cursor), true),
+            // Past the end: nothing to read.
+            ReportStart::Offset(offset) if total.is_some_and(|t| *offset >= t) => return Ok(Vec::new()),
             ReportStart::Offset(offset) => match total.and_then(|t| from_the_end(*offset, limit, t)) {
                 Some((from_end, take)) => {
                     let mut rows = self.rows(org, scope, &backwards(filter), from_end, take, None).await?;
@@ -864,6 +867,17 @@ impl Store {
                     pieces.push((run.clone(), one.clone(), Via { found: found.is_some(), named, ..via.clone() }));
                 }
             }
+        }
+        // A page by number deep in one run's list of many pieces: the run is read as one piece
+        // that the database sorts — slower than walking, but a match's list opens at any depth
+        // (across partners such pages are refused below, `StoreError::TooDeep`).
+        if let (ReportScope::Run(run), None) = (scope, seek)
+            && pieces.len() > 1
+            && (pieces.len() as u64).saturating_mul(offset) > MERGED_ROWS
+        {
+            let unsorted = pieces[0].2.unsorted;
+            let via = Via { unsorted, found: found.is_some(), ..Via::default() };
+            pieces = vec![(run.clone(), each.clone(), via)];
         }
         let seek = match seek {
             Some(cursor) => Some(self.seek(cursor, pieces.iter().map(|(_, f, v)| (f, v))).await?),

@@ -380,7 +380,7 @@ impl Store {
     /// Completes a running run of `org`: its results, overlaps and audit events in one
     /// transaction. Fails with a conflict, storing nothing, if the run is no longer running.
     pub async fn complete_run(&self, org: &OrgId, id: &RunId, completion: &Completion) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let now = now_ms();
         let listed = Listed::of(&completion.overlaps);
         let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
@@ -931,7 +931,7 @@ impl Store {
             }
         };
         for run in &runs {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             let fields: Vec<String> = sqlx::query_scalar(disclosed).bind(run.as_str()).fetch_all(&mut *tx).await?;
             list_overlap_fields(&mut tx, self.backend, run, fields.iter().map(String::as_str)).await?;
             tx.commit().await?;
@@ -951,7 +951,7 @@ impl Store {
         .await?;
         let (_, owners) = overlap_names_and_owners(self.backend);
         for run in &runs {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             sqlx::query(sqlx::AssertSqlSafe(owners.clone())).bind(run.as_str()).execute(&mut *tx).await?;
             tx.commit().await?;
         }

@@ -84,7 +84,7 @@ impl Store {
             if rows.is_empty() {
                 return Ok(filled);
             }
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             for r in &rows {
                 let (dataset, account): (String, String) = (r.get(0), r.get(1));
                 let name: Option<String> = r.get(2);

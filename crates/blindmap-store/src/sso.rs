@@ -119,7 +119,7 @@ impl Store {
         let map: serde_json::Map<String, serde_json::Value> =
             settings.role_map.iter().map(|(k, v)| (k.clone(), v.as_str().into())).collect();
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM sso_configs WHERE org_id = $1").bind(org.as_str()).execute(&mut *tx).await?;
         sqlx::query(
             "INSERT INTO sso_configs (org_id, issuer, client_id, client_secret, scopes, role_claim, role_map, \
@@ -191,7 +191,7 @@ impl Store {
     /// one. Users made by sign-ins stay, with their tokens and sessions; they cannot sign in
     /// with the provider any more.
     pub async fn remove_sso_config(&self, org: &OrgId, actor: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done =
             sqlx::query("DELETE FROM sso_configs WHERE org_id = $1").bind(org.as_str()).execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
@@ -279,7 +279,7 @@ impl Store {
         role: Role,
     ) -> Result<SsoSignIn, StoreError> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         crate::orgs::lock_organisation(&mut tx, org).await?;
         let linked: Option<String> =
             sqlx::query_scalar("SELECT user_id FROM sso_identities WHERE org_id = $1 AND issuer = $2 AND subject = $3")

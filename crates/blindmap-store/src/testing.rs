@@ -182,3 +182,10 @@ pub async fn backdate_event(store: &Store, event: &crate::EventId, ms: i64) {
 pub async fn expire_sso_flows(store: &Store) {
     sqlx::query("UPDATE sso_flows SET expires_at = 1").execute(&store.pool).await.expect("expire the flows");
 }
+
+/// Moves every pre-check `store` counted `ms` milliseconds into the past (out of the
+/// per-minute window, still in the day's), so a test's limits do not depend on how long its
+/// earlier steps took.
+pub async fn age_prechecks(store: &Store, ms: i64) {
+    sqlx::query("UPDATE prechecks SET at = at - $1").bind(ms).execute(&store.pool).await.expect("age the pre-checks");
+}

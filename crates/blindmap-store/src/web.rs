@@ -60,7 +60,7 @@ impl Store {
     pub async fn open_session(&self, user: &UserId, token: Option<&TokenId>) -> Result<Secret, StoreError> {
         let secret = Secret::new("bms_");
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // A write to the user's row locks it: a concurrent disabling either ends this session
         // after it is stored, or has disabled the user before this looks.
         // (The condition is on the row itself: PostgreSQL checks it again once the lock is had.)
@@ -130,7 +130,7 @@ impl Store {
     /// sessions ended.
     pub async fn end_user_sessions(&self, org: &OrgId, user: &UserId, actor: &str) -> Result<u64, StoreError> {
         let listed = self.user(org, user).await?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let (sessions, links) = end_sessions_and_links(&mut tx, user).await?;
         let detail = serde_json::json!({ "user": user.as_str(), "name": listed.user.name, "sessions_ended": sessions,
             "links_voided": links });

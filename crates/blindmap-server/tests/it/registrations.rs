@@ -192,18 +192,21 @@ async fn registrations_are_checked_decided_told_and_expire() {
         assert!(globex_events.iter().any(|k| k == kind), "Globex lacks {kind}: {globex_events:?}");
     }
 
-    // The pre-check limits: the vendor allows four a minute; Initech asked twice above, so two
-    // more pass and the third is refused, and audited.
+    // The pre-check limits: the vendor allows four a minute. Initech's two asks above are moved
+    // two minutes back (still today's: the day's budget counts them, the minute's does not), so
+    // four more pass and the fifth is refused, and audited.
     let settings = json!({ "prechecks_per_minute": 4, "prechecks_per_day": 50 });
     call(&vendor, Method::PUT, "/api/v1/registrations/settings", Some(settings)).await.unwrap();
+    blindmap_store::testing::age_prechecks(&store, 120_000).await;
     let ask = || precheck(&initech, &i_v, json!({ "domains": ["tailspintoys.com"] }));
     let mut answers = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..5 {
         answers.push(ask().await);
     }
-    assert_eq!(status(answers.pop().unwrap()), 429);
+    let refused = answers.pop().unwrap();
+    assert_eq!(status(refused), 429);
     let remaining: Vec<u64> = answers.into_iter().map(|a| a.unwrap()["remaining_today"].as_u64().unwrap()).collect();
-    assert_eq!(remaining, [47, 46]);
+    assert_eq!(remaining, [47, 46, 45, 44]);
     let audit = get(&vendor, "/api/v1/audit?limit=200").await.to_string();
     assert!(audit.contains("registration.precheck_answered") && audit.contains("registration.precheck_refused"));
 

@@ -225,6 +225,19 @@ async fn reps_sign_in_read_filter_export_and_act() {
             .keys()
             .all(|k| k == "owner"))
     );
+    // Any offset the contract allows is a page: past the end, an empty one (by segment, read
+    // a cell at a time, as in every order).
+    for sort in ["segment", "partner_segment", "account"] {
+        let past = call(
+            &vendor,
+            Method::GET,
+            &format!("/api/v1/reports/overlaps?partnership={pid}&offset=20060&sort={sort}&limit=39&tier=confirmed"),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!((past["offset"].as_u64(), past["items"].as_array().map(Vec::len)), (Some(20060), Some(0)));
+    }
 
     // Co-sell from a row: refused without the form's token, done with it.
     let page = agent.get(&format!("/partners/{pid}/overlaps?q=northwind")).await;

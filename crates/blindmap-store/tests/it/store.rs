@@ -40,6 +40,8 @@ on_both_backends!(
     report_pages_read_in_pieces_agree_with_one_read_in_every_order,
     a_search_finding_thousands_of_accounts_pages_as_the_whole_list_does,
     a_tier_a_run_has_no_row_of_lists_and_counts_nothing_of_it,
+    a_page_deep_in_one_match_opens_by_its_number_in_every_order,
+    writes_that_read_first_wait_for_each_other_rather_than_fail,
 );
 
 /// The Salesforce account ids of the sample export, in its order.
@@ -1576,4 +1578,96 @@ async fn a_tier_a_run_has_no_row_of_lists_and_counts_nothing_of_it(store: Store)
     let confirmed = ReportFilter { tier: Some(Tier::Confirmed), ..ReportFilter::default() };
     let (pairs, _) = store.report_counts_in(&org, ReportScope::Latest, &confirmed).await.unwrap();
     assert_eq!(pairs, 2 * ids.len() as u64 - expected);
+}
+
+/// A page by number deep in one match's list read in pieces (a cell each, by segment) opens
+/// whatever its depth — the run read as one piece — with the rows of the whole list at that
+/// place; past the end it is empty. Across partners, such a page is refused with what to do.
+async fn a_page_deep_in_one_match_opens_by_its_number_in_every_order(store: Store) {
+    use blindmap_store::{ReportFilter, ReportScope, ReportSort, Tier};
+    let (org, dataset, p) = org_with_partner(&store).await;
+    let ids = vendor_account_ids();
+    // 6,000 rows in four cells: a page past row 5,000 reads past more than 20,000 rows merged.
+    let overlaps: Vec<RunOverlap> = (0..6_000_u32)
+        .map(|i| {
+            let account = ids[i as usize % ids.len()];
+            let own = if i % 2 == 0 { "customers" } else { "prospects" };
+            let partner = if i % 3 == 0 { "customers" } else { "pipeline" };
+            let tier = if i % 5 == 0 { Tier::Possible } else { Tier::Confirmed };
+            RunOverlap { tier, ..overlap(account, own, partner, i) }
+        })
+        .collect();
+    let run = run_with(&store, &org, &dataset, &p, overlaps.clone()).await;
+    let scope = ReportScope::Run(&run);
+    let id = |r: &blindmap_store::ReportRow| (r.account_id.clone(), r.partner_segment.clone(), r.partner_record);
+    for sort in [ReportSort::OwnSegment, ReportSort::PartnerSegment, ReportSort::Account] {
+        for descending in [false, true] {
+            for tier in [None, Some(Tier::Confirmed)] {
+                let own_segment = (sort == ReportSort::Account).then(|| "prospects".to_owned());
+                let filter =
+                    ReportFilter { sort: sort.clone(), descending, tier, own_segment, ..ReportFilter::default() };
+                let what = format!("{filter:?}");
+                let mut whole = Vec::new();
+                store.report_each_in(&org, scope, &filter, |r| whole.push(id(&r))).await.unwrap();
+                let pairs = whole.len() as u64;
+                assert!(pairs > 2_000, "{what}: {pairs}");
+                // Forwards from the start (no total: not read from the end), near the end.
+                let at = pairs - 40;
+                let page = store.report_rows_in(&org, scope, &filter, at, 30, None).await.unwrap();
+                assert_eq!(page.iter().map(id).collect::<Vec<_>>(), whole[at as usize..][..30].to_vec(), "{what}");
+                let past = store.report_rows_in(&org, scope, &filter, 20_060, 39, None).await.unwrap();
+                assert!(past.is_empty(), "{what}: past the end");
+                let past = store.report_rows_in(&org, scope, &filter, pairs, 39, Some(pairs)).await.unwrap();
+                assert!(past.is_empty(), "{what}: past the end, counted");
+            }
+        }
+    }
+    // Across partners (two matches, eight cells), the same depth is refused: the merge would
+    // read every piece up to it.
+    let second = store
+        .create_partnership(&PartnershipId::generate(), &org, "Second", "https://s", "sha256:cc", "pt_y")
+        .await
+        .unwrap();
+    run_with(&store, &org, &dataset, &second, overlaps).await;
+    let filter = ReportFilter { sort: ReportSort::OwnSegment, ..ReportFilter::default() };
+    let deep = store.report_rows_in(&org, ReportScope::Latest, &filter, 5_000, 30, None).await;
+    assert!(matches!(deep, Err(StoreError::TooDeep(_))), "{deep:?}");
+    // A page past the end of the counted list is empty rather than refused.
+    let (pairs, _) = store.report_counts_in(&org, ReportScope::Latest, &filter).await.unwrap();
+    let past = store.report_rows_in(&org, ReportScope::Latest, &filter, pairs + 20_000, 30, Some(pairs)).await;
+    assert!(past.unwrap().is_empty());
+}
+
+/// Transactions that read before they write, run at once with other writes, all commit: on
+/// SQLite a transaction begun deferred would fail at its first write when another writer had
+/// committed since its read (a 503 "busy" for a request), however short the wait.
+async fn writes_that_read_first_wait_for_each_other_rather_than_fail(store: Store) {
+    let org = store.create_organisation("Acme").await.unwrap().id;
+    let endpoint = store.create_endpoint(&org, "https://a.example/hook", "whsec_a", &[]).await.unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|task| {
+            let (store, org, endpoint) = (store.clone(), org.clone(), endpoint.id.clone());
+            tokio::spawn(async move {
+                for i in 0..15 {
+                    let payload = serde_json::json!({ "task": task, "i": i });
+                    // Reads the endpoint, then writes the event and its delivery.
+                    store.record_test_event(&org, &endpoint, &payload).await?;
+                    store.record_event(&org, "cosell.created", &payload).await?;
+                }
+                Ok::<_, StoreError>(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let mut events = 0;
+    let mut after = None;
+    loop {
+        let page = store.events_page(&org, after.as_ref(), 100).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        events += page.len();
+    }
+    assert_eq!(events, 8 * 15 * 2);
 }
