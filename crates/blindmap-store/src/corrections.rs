@@ -146,17 +146,40 @@ impl Store {
     /// or a column): the module's rule. Whether the overlap's key types are all among the
     /// correction's is asked of the JSON lists themselves, in each backend's words.
     pub(crate) fn corrected_sql(&self, org: &str, partnership: &str) -> String {
-        let (matched, corrected) = match self.backend {
-            Backend::Sqlite => ("json_each(o.key_types) k", "json_each(mc.key_types) ck"),
-            Backend::Postgres => (
-                "json_array_elements_text(o.key_types::json) AS k(value)",
-                "json_array_elements_text(mc.key_types::json) AS ck(value)",
-            ),
+        let matched = match self.backend {
+            Backend::Sqlite => "json_each(o.key_types) k WHERE",
+            Backend::Postgres => "json_array_elements_text(o.key_types::json) AS k(value) WHERE",
+        };
+        self.corrected_where(org, partnership, "o", matched)
+    }
+
+    /// [`Store::corrected_sql`] for the overlap a field's index entry `f` (a
+    /// `run_overlap_fields` row) names: its key types are looked up in the overlaps only where
+    /// a correction names its account.
+    pub(crate) fn corrected_entry_sql(&self, org: &str, partnership: &str) -> String {
+        let list = match self.backend {
+            Backend::Sqlite => "json_each(ko.key_types) k",
+            Backend::Postgres => "json_array_elements_text(ko.key_types::json) AS k(value)",
+        };
+        let matched = format!(
+            "run_overlaps ko, {list} WHERE ko.run_id = f.run_id AND ko.sort_name = f.sort_name \
+             AND ko.account_id = f.account_id AND ko.partner_segment = f.partner_segment \
+             AND ko.partner_record = f.partner_record AND"
+        );
+        self.corrected_where(org, partnership, "f", &matched)
+    }
+
+    /// The rule, for the row `row` whose key types are `k.value` of `matched` (a FROM list and
+    /// its WHERE's opening).
+    fn corrected_where(&self, org: &str, partnership: &str, row: &str, matched: &str) -> String {
+        let corrected = match self.backend {
+            Backend::Sqlite => "json_each(mc.key_types) ck",
+            Backend::Postgres => "json_array_elements_text(mc.key_types::json) AS ck(value)",
         };
         format!(
             "EXISTS (SELECT 1 FROM match_corrections mc WHERE mc.org_id = {org} AND mc.partnership_id = {partnership} \
-             AND mc.account_id = o.account_id AND mc.removed_at IS NULL AND (mc.kind = 'never_match' OR NOT EXISTS \
-             (SELECT 1 FROM {matched} WHERE k.value NOT IN (SELECT ck.value FROM {corrected}))))"
+             AND mc.account_id = {row}.account_id AND mc.removed_at IS NULL AND (mc.kind = 'never_match' OR NOT EXISTS \
+             (SELECT 1 FROM {matched} k.value NOT IN (SELECT ck.value FROM {corrected}))))"
         )
     }
 

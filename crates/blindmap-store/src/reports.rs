@@ -391,9 +391,32 @@ struct Via {
     /// order, each looked up in the run: a page reads about as many accounts as it shows, where
     /// walking the run's names could pass thousands before the found ones.
     named: bool,
+    /// The field's index alone is read (`f`, its entries carrying own segment, owner and tier:
+    /// migration 0025), without the overlaps: a piece of a merged page, whose keys are all it
+    /// selects, with no filter the index cannot answer (see `Via::coverable`).
+    covered: bool,
 }
 
 impl Via {
+    /// The table alias of the row's own columns (account, segments, owner, tier): the field's
+    /// index where it alone is read, else the overlaps'.
+    fn row(&self) -> &'static str {
+        if self.covered { "f" } else { "o" }
+    }
+
+    /// Whether a piece read this way can be read from the field's index alone under `filter`:
+    /// a field filtered by other than the index's values, or sorted by other than the index,
+    /// needs each row's JSON.
+    fn coverable(&self, filter: &ReportFilter) -> bool {
+        let Some((indexed, _)) = &self.index else { return false };
+        let sorted_elsewhere = matches!(&filter.sort, ReportSort::PartnerField(field) if field != indexed);
+        !sorted_elsewhere
+            && filter
+                .partner_fields
+                .iter()
+                .all(|(field, text)| text.trim().is_empty() || self.values_of(field).is_some())
+    }
+
     /// The table alias of the columns the order by name walks: the field's index where read.
     fn walked(&self) -> &'static str {
         match (&self.index, self.named) {
@@ -480,12 +503,16 @@ impl Store {
         // row's conditions in the order written (PostgreSQL by its estimate of their cost).
         let mut costly = Vec::new();
         let corrected;
+        let r = via.row();
         let (from, previous, partner) = match scope {
             ReportScope::Run(run) => {
                 let (id, dataset) = (binds.text(run.id.as_str()), binds.text(run.dataset.as_str()));
                 let (org, partnership) = (binds.text(org.as_str()), binds.text(run.partnership.as_str()));
-                clauses.push(format!("o.run_id = {id}"));
-                corrected = format!("NOT {}", self.corrected_sql(&org, &partnership));
+                clauses.push(format!("{r}.run_id = {id}"));
+                corrected = match via.covered {
+                    true => format!("NOT {}", self.corrected_entry_sql(&org, &partnership)),
+                    false => format!("NOT {}", self.corrected_sql(&org, &partnership)),
+                };
                 let overlaps = match (&filter.accounts, self.backend, &via.index) {
                     // A field's index walked, each row's overlap looked up by its name index.
                     (_, _, Some((field, values))) => {
@@ -501,11 +528,14 @@ impl Store {
                             }
                         }
                         let join = self.ordered_join();
-                        format!(
-                            "run_overlap_fields f {join} run_overlaps o ON o.run_id = f.run_id \
-                             AND o.sort_name = f.sort_name AND o.account_id = f.account_id \
-                             AND o.partner_segment = f.partner_segment AND o.partner_record = f.partner_record"
-                        )
+                        match via.covered {
+                            true => "run_overlap_fields f".to_owned(),
+                            false => format!(
+                                "run_overlap_fields f {join} run_overlaps o ON o.run_id = f.run_id \
+                                 AND o.sort_name = f.sort_name AND o.account_id = f.account_id \
+                                 AND o.partner_segment = f.partner_segment AND o.partner_record = f.partner_record"
+                            ),
+                        }
                     }
                     // The found accounts by name, each looked up in the run.
                     (_, _, None) if via.named => {
@@ -530,7 +560,7 @@ impl Store {
                     _ => "run_overlaps o".to_owned(),
                 };
                 let from = format!(
-                    "{overlaps} LEFT JOIN dataset_accounts a ON a.dataset_id = {dataset} AND a.account_id = o.account_id"
+                    "{overlaps} LEFT JOIN dataset_accounts a ON a.dataset_id = {dataset} AND a.account_id = {r}.account_id"
                 );
                 (from, filter.previous.clone().map(Previous::Run), None)
             }
@@ -569,22 +599,22 @@ impl Store {
             }
         }
         if let Some(a) = &filter.account {
-            clauses.push(format!("o.account_id = {}", binds.text(a.clone())));
+            clauses.push(format!("{r}.account_id = {}", binds.text(a.clone())));
         }
         if let Some(s) = &filter.own_segment {
-            clauses.push(format!("o.own_segment = {}", binds.text(s.clone())));
+            clauses.push(format!("{r}.own_segment = {}", binds.text(s.clone())));
         }
         if let Some(s) = &filter.partner_segment {
-            clauses.push(format!("o.partner_segment = {}", binds.text(s.clone())));
+            clauses.push(format!("{r}.partner_segment = {}", binds.text(s.clone())));
         }
         if let Some(owner) = &filter.owner {
-            clauses.push(format!("o.owner = {}", binds.text(owner.clone())));
+            clauses.push(format!("{r}.owner = {}", binds.text(owner.clone())));
         }
         if let Some(q) = filter.search.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
             let p = binds.text(contains_pattern(q));
             // Rows an older version wrote (until the store is next opened) fall back to ASCII folding.
             costly.push(format!(
-                "COALESCE(a.search_text, LOWER(COALESCE(a.display_name, '') || ' ' || o.account_id)) LIKE {p} ESCAPE '\\'"
+                "COALESCE(a.search_text, LOWER(COALESCE(a.display_name, '') || ' ' || {r}.account_id)) LIKE {p} ESCAPE '\\'"
             ));
         }
         for (field, text) in &filter.partner_fields {
@@ -605,14 +635,14 @@ impl Store {
             costly.push(format!("LOWER(COALESCE({value}, '')) LIKE {pattern} ESCAPE '\\'"));
         }
         if let Some(tier) = filter.tier {
-            clauses.push(format!("o.tier = {}", binds.text(tier.as_str())));
+            clauses.push(format!("{r}.tier = {}", binds.text(tier.as_str())));
         }
         if via.named {
             // Every row joined is of a found account.
         } else if via.found {
             clauses.push(match self.backend {
-                Backend::Sqlite => "+o.account_id IN (SELECT id FROM temp.found_accounts)".to_owned(),
-                Backend::Postgres => "o.account_id IN (SELECT id FROM found_accounts)".to_owned(),
+                Backend::Sqlite => format!("+{r}.account_id IN (SELECT id FROM temp.found_accounts)"),
+                Backend::Postgres => format!("{r}.account_id IN (SELECT id FROM found_accounts)"),
             });
         } else if let Some(accounts) = &filter.accounts {
             let list = binds.text(serde_json::json!(accounts).to_string());
@@ -621,15 +651,15 @@ impl Store {
             // SQLite from looking every account up instead).
             let walked = self.backend == Backend::Sqlite && accounts.len() > LOOKED_UP;
             let plus = if walked { "+" } else { "" };
-            clauses.push(format!("{plus}o.account_id IN (SELECT j.value FROM {accounts_listed})"));
+            clauses.push(format!("{plus}{r}.account_id IN (SELECT j.value FROM {accounts_listed})"));
         }
         if let Some(before) = previous.as_ref().filter(|_| filter.new_only) {
-            costly.push(format!("NOT {}", earlier_overlap(&before.sql(binds))));
+            costly.push(format!("NOT {}", earlier_overlap(&before.sql(binds), r)));
         }
         if let Some(later) = &filter.gone_from {
             let later = binds.text(later.as_str());
             costly.push(format!(
-                "NOT EXISTS (SELECT 1 FROM run_overlaps g WHERE g.run_id = {later} AND g.account_id = o.account_id)"
+                "NOT EXISTS (SELECT 1 FROM run_overlaps g WHERE g.run_id = {later} AND g.account_id = {r}.account_id)"
             ));
         }
         clauses.append(&mut costly);
@@ -930,6 +960,8 @@ impl Store {
             });
             let page = Some((0, reach));
             let scope = ReportScope::Run(run);
+            // Keys only: from a field's index alone where it answers the filter.
+            let via = &Via { covered: via.coverable(one), ..via.clone() };
             parts.push(self.report_select(org, scope, one, &mut binds, via, label, page, seek.as_ref(), Shape::Keys));
         }
         let direction = if filter.descending { "DESC" } else { "ASC" };
@@ -951,7 +983,7 @@ impl Store {
     fn rows_of_keys(&self, org: &OrgId, keys: &str, order: &str, binds: &mut Binds) -> String {
         let org = binds.text(org.as_str());
         let join = self.ordered_join();
-        let earlier = earlier_overlap("k.previous_run");
+        let earlier = earlier_overlap("k.previous_run", "o");
         format!(
             "SELECT o.account_id, a.display_name, o.own_segment, NULLIF(o.owner, ''), o.partner_segment, \
              o.partner_record, o.key_types, o.fields, a.domains, a.duns, a.name, a.country, \
@@ -1710,6 +1742,7 @@ impl Store {
         let w = via.walked();
         // The partner's segment and record: the field index's where it is walked, else the row's.
         let wp = if via.index.is_some() { "f" } else { "o" };
+        let r = via.row();
         let mut by_name: Vec<Term> = match &filter.account {
             Some(a) => vec![term(&format!("{w}.account_id"), "account_id", account, Some(a))],
             None => vec![
@@ -1727,7 +1760,7 @@ impl Store {
         // By a segment: each cell (own segment, partner segment) by name, the cells in the
         // order of the one sorted by, then of the other.
         let cells = |first_own: bool| {
-            let own = term("o.own_segment", "own_segment", own, filter.own_segment.as_ref());
+            let own = term(&format!("{r}.own_segment"), "own_segment", own, filter.own_segment.as_ref());
             let partner =
                 term(&format!("{wp}.partner_segment"), "partner_segment", partner, filter.partner_segment.as_ref());
             let mut terms = if first_own { vec![own, partner] } else { vec![partner, own] };
@@ -1743,7 +1776,7 @@ impl Store {
             ReportSort::Account | ReportSort::Partner => by_name,
             ReportSort::OwnSegment => cells(true),
             ReportSort::PartnerSegment => cells(false),
-            ReportSort::Owner => keyed("o.owner".to_owned(), filter.owner.as_ref()),
+            ReportSort::Owner => keyed(format!("{r}.owner"), filter.owner.as_ref()),
             ReportSort::PartnerField(field) if via.index.as_ref().is_some_and(|(f, _)| f == field) => {
                 keyed("f.value_key".to_owned(), via.value_of(field))
             }
@@ -1799,19 +1832,22 @@ impl Store {
                 order.splice(0..0, [format!("{name} {direction}"), format!("{partnership} {direction}")]);
                 name.clone()
             }
-            _ => terms.first().filter(|t| t.column == "sort_key").map_or("o.sort_name".to_owned(), |t| t.sql.clone()),
+            _ => terms
+                .first()
+                .filter(|t| t.column == "sort_key")
+                .map_or_else(|| format!("{}.sort_name", via.row()), |t| t.sql.clone()),
         };
         // Across partners the partnership breaks the last ties, as the merged pages have it.
         if let Some((partnership, _)) = &partner {
             order.push(format!("{partnership} {direction}"));
         }
         if order.is_empty() {
-            order.push(format!("o.partner_record {direction}"));
+            order.push(format!("{}.partner_record {direction}", via.row()));
         }
         let order = order.join(", ");
         let (partnership, partner_name) = match label {
             Some(label) => label,
-            None => partner.unwrap_or_else(|| ("o.run_id".to_owned(), "o.run_id".to_owned())),
+            None => partner.unwrap_or_else(|| (format!("{}.run_id", via.row()), format!("{}.run_id", via.row()))),
         };
         let paging = |binds: &mut Binds| match page {
             Some((offset, rows)) => format!(
@@ -1830,17 +1866,18 @@ impl Store {
             let (run_id, dataset) = (text(binds, run.id.as_str()), text(binds, run.dataset.as_str()));
             let cosell = text(binds, run.partnership.as_str());
             let paging = paging(binds);
+            let r = via.row();
             return format!(
                 "SELECT {run_id} AS run_id, {dataset} AS dataset_id, {cosell} AS cosell_partnership, \
-                 {previous} AS previous_run, o.account_id AS account_id, o.own_segment AS own_segment, \
-                 o.partner_segment AS partner_segment, o.partner_record AS partner_record, {partnership} AS pship, \
-                 {partner_name} AS pname, {key} AS sort_key, o.sort_name AS sort_name FROM {from} \
+                 {previous} AS previous_run, {r}.account_id AS account_id, {r}.own_segment AS own_segment, \
+                 {r}.partner_segment AS partner_segment, {r}.partner_record AS partner_record, {partnership} AS pship, \
+                 {partner_name} AS pname, {key} AS sort_key, {r}.sort_name AS sort_name FROM {from} \
                  WHERE {clauses}{seek} ORDER BY {order}{paging}"
             );
         }
         let new_sql = match previous.map(|p| p.sql(binds)) {
             Some(before) => {
-                format!("CASE WHEN {before} IS NULL THEN NULL WHEN {} THEN 0 ELSE 1 END", earlier_overlap(&before))
+                format!("CASE WHEN {before} IS NULL THEN NULL WHEN {} THEN 0 ELSE 1 END", earlier_overlap(&before, "o"))
             }
             None => "NULL".to_owned(),
         };
@@ -2153,9 +2190,9 @@ fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// Whether `o`'s account overlapped in the run the SQL `run` names.
-fn earlier_overlap(run: &str) -> String {
-    format!("EXISTS (SELECT 1 FROM run_overlaps p WHERE p.run_id = {run} AND p.account_id = o.account_id)")
+/// Whether the account of the row `row` (an alias) overlapped in the run the SQL `run` names.
+fn earlier_overlap(run: &str, row: &str) -> String {
+    format!("EXISTS (SELECT 1 FROM run_overlaps p WHERE p.run_id = {run} AND p.account_id = {row}.account_id)")
 }
 
 fn report_row(r: &sqlx::any::AnyRow, scope: ReportScope<'_>) -> Result<ReportRow, StoreError> {

@@ -894,8 +894,9 @@ async fn list_overlap_fields<'a>(
     };
     let insert = format!(
         "INSERT INTO run_overlap_fields (run_id, field, value_key, sort_name, account_id, partner_segment, \
-         partner_record) SELECT o.run_id, $2, LOWER(COALESCE({value}, '')), o.sort_name, o.account_id, \
-         o.partner_segment, o.partner_record FROM run_overlaps o WHERE o.run_id = $1 ON CONFLICT DO NOTHING"
+         partner_record, own_segment, owner, tier) SELECT o.run_id, $2, LOWER(COALESCE({value}, '')), o.sort_name, \
+         o.account_id, o.partner_segment, o.partner_record, o.own_segment, COALESCE(o.owner, ''), o.tier \
+         FROM run_overlaps o WHERE o.run_id = $1 ON CONFLICT DO NOTHING"
     );
     let mut listed = Vec::new();
     for field in fields.into_iter().filter(|f| crate::reports::is_field_name(f)) {
@@ -1171,10 +1172,61 @@ mod tests {
         assert_eq!(store.fill_overlap_fields().await.unwrap(), 0, "nothing left to index");
     }
 
+    /// Every entry of the fields' index, every column, in one order.
+    async fn field_entries(store: &Store) -> Vec<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT run_id, field, value_key, sort_name, account_id, partner_segment, \
+             CAST(partner_record AS TEXT), own_segment, owner, tier FROM run_overlap_fields \
+             ORDER BY run_id, field, value_key, sort_name, account_id, partner_segment, partner_record",
+        )
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        rows.iter().map(|r| (0..10).map(|i| sqlx::Row::get::<String, _>(r, i)).collect()).collect()
+    }
+
+    async fn a_fields_index_kept_by_the_version_before_gains_the_filters_columns(store: Store) {
+        let (org, run) = run_with_partner_fields(&store).await;
+        let written = field_entries(&store).await;
+        assert_eq!(written.len(), 4);
+        assert!(written.iter().any(|e| !e[8].is_empty()), "an owner carried: {written:?}");
+        // The index as migration 0023 made it, and 0025 not applied yet.
+        for sql in [
+            "DROP TABLE run_overlap_fields",
+            "CREATE TABLE run_overlap_fields (run_id TEXT NOT NULL REFERENCES match_runs (id), \
+             field TEXT NOT NULL, value_key TEXT NOT NULL, sort_name TEXT NOT NULL, account_id TEXT NOT NULL, \
+             partner_segment TEXT NOT NULL, partner_record BIGINT NOT NULL, PRIMARY KEY (run_id, field, \
+             value_key, sort_name, account_id, partner_segment, partner_record))",
+            "DELETE FROM _sqlx_migrations WHERE version = 25",
+        ] {
+            sqlx::query(sql).execute(&store.pool).await.unwrap();
+        }
+        for e in &written {
+            sqlx::query(
+                "INSERT INTO run_overlap_fields (run_id, field, value_key, sort_name, account_id, partner_segment, \
+                 partner_record) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&e[0])
+            .bind(&e[1])
+            .bind(&e[2])
+            .bind(&e[3])
+            .bind(&e[4])
+            .bind(&e[5])
+            .bind(e[6].parse::<i64>().unwrap())
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        }
+        crate::MIGRATOR.run(&store.pool).await.unwrap();
+        assert_eq!(field_entries(&store).await, written, "the same entries, with the same columns");
+        partner_fields_are_read_from_their_index(&store, &org, &run).await;
+    }
+
     on_both_backends!(
         each_overlap_keeps_its_accounts_owner,
         owners_of_overlaps_stored_before_are_filled_when_the_store_opens,
         each_field_a_partner_shares_is_indexed_with_the_run,
-        fields_of_runs_stored_before_are_indexed_when_the_store_opens
+        fields_of_runs_stored_before_are_indexed_when_the_store_opens,
+        a_fields_index_kept_by_the_version_before_gains_the_filters_columns
     );
 }
