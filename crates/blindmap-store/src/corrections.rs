@@ -161,11 +161,7 @@ impl Store {
             Backend::Sqlite => "json_each(ko.key_types) k",
             Backend::Postgres => "json_array_elements_text(ko.key_types::json) AS k(value)",
         };
-        let matched = format!(
-            "run_overlaps ko, {list} WHERE ko.run_id = f.run_id AND ko.sort_name = f.sort_name \
-             AND ko.account_id = f.account_id AND ko.partner_segment = f.partner_segment \
-             AND ko.partner_record = f.partner_record AND"
-        );
+        let matched = format!("run_overlaps ko, {list} WHERE {} AND", crate::reports::same_overlap("ko", "f"));
         self.corrected_where(org, partnership, "f", &matched)
     }
 

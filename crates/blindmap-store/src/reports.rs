@@ -509,10 +509,13 @@ impl Store {
                 let (id, dataset) = (binds.text(run.id.as_str()), binds.text(run.dataset.as_str()));
                 let (org, partnership) = (binds.text(org.as_str()), binds.text(run.partnership.as_str()));
                 clauses.push(format!("{r}.run_id = {id}"));
-                corrected = match via.covered {
-                    true => format!("NOT {}", self.corrected_entry_sql(&org, &partnership)),
-                    false => format!("NOT {}", self.corrected_sql(&org, &partnership)),
-                };
+                corrected = format!(
+                    "NOT {}",
+                    match via.covered {
+                        true => self.corrected_entry_sql(&org, &partnership),
+                        false => self.corrected_sql(&org, &partnership),
+                    }
+                );
                 let overlaps = match (&filter.accounts, self.backend, &via.index) {
                     // A field's index walked, each row's overlap looked up by its name index.
                     (_, _, Some((field, values))) => {
@@ -527,13 +530,12 @@ impl Store {
                                 clauses.push(format!("f.value_key IN (SELECT j.value FROM {values})"));
                             }
                         }
-                        let join = self.ordered_join();
                         match via.covered {
                             true => "run_overlap_fields f".to_owned(),
                             false => format!(
-                                "run_overlap_fields f {join} run_overlaps o ON o.run_id = f.run_id \
-                                 AND o.sort_name = f.sort_name AND o.account_id = f.account_id \
-                                 AND o.partner_segment = f.partner_segment AND o.partner_record = f.partner_record"
+                                "run_overlap_fields f {} run_overlaps o ON {}",
+                                self.ordered_join(),
+                                same_overlap("o", "f")
                             ),
                         }
                     }
@@ -984,6 +986,7 @@ impl Store {
         let org = binds.text(org.as_str());
         let join = self.ordered_join();
         let earlier = earlier_overlap("k.previous_run", "o");
+        let same = same_overlap("o", "k");
         format!(
             "SELECT o.account_id, a.display_name, o.own_segment, NULLIF(o.owner, ''), o.partner_segment, \
              o.partner_record, o.key_types, o.fields, a.domains, a.duns, a.name, a.country, \
@@ -992,9 +995,7 @@ impl Store {
              ORDER BY c.updated_at DESC LIMIT 1), \
              CAST(CASE WHEN k.previous_run IS NULL THEN NULL WHEN {earlier} THEN 0 ELSE 1 END AS BIGINT), \
              o.tier, o.reason, k.pship, k.pname, k.sort_key, o.sort_name \
-             FROM ({keys}) k {join} run_overlaps o ON o.run_id = k.run_id AND o.sort_name = k.sort_name \
-             AND o.account_id = k.account_id AND o.partner_segment = k.partner_segment \
-             AND o.partner_record = k.partner_record \
+             FROM ({keys}) k {join} run_overlaps o ON {same} \
              LEFT JOIN dataset_accounts a ON a.dataset_id = k.dataset_id AND a.account_id = o.account_id \
              ORDER BY {order}"
         )
@@ -2188,6 +2189,16 @@ fn check_scope(org: &OrgId, scope: ReportScope<'_>) -> Result<(), StoreError> {
 fn like_pattern(text: &str) -> String {
     let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
+}
+
+/// SQL that is true when the rows `a` and `b` (aliases of `run_overlaps` or of what keys it:
+/// a field's index entry, a merged page's keys) are of one overlap — its run's name index's
+/// columns, which find it.
+pub(crate) fn same_overlap(a: &str, b: &str) -> String {
+    format!(
+        "{a}.run_id = {b}.run_id AND {a}.sort_name = {b}.sort_name AND {a}.account_id = {b}.account_id \
+         AND {a}.partner_segment = {b}.partner_segment AND {a}.partner_record = {b}.partner_record"
+    )
 }
 
 /// Whether the account of the row `row` (an alias) overlapped in the run the SQL `run` names.
