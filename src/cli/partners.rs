@@ -1,6 +1,8 @@
 //! `blindmap partner …`: partnerships with other organisations' nodes, and what each shares.
 
-use blindmap_server::api::partnerships::{AcceptInvite, PartnershipView, RuleView};
+use blindmap_server::api::partnerships::{
+    AcceptInvite, BrowserLinkView, NewBrowserPartner, PartnershipView, RenewLink, RuleView,
+};
 use clap::Subcommand;
 
 use super::{Connection, client, partnership_id, runtime};
@@ -10,6 +12,29 @@ use crate::output::escaped;
 pub(crate) enum PartnerCommand {
     /// Print a one-time invite code (valid 24 hours) to give the partner's admin.
     Invite {
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Invite a partner without a node to match in its browser: records the partnership (sharing
+    /// overlaps of every segment; change it with `partner sharing`) and prints the link to send
+    /// it. The partner opens the link, drops its CRM export into the page and matches; its list
+    /// never leaves its browser. The link works until it expires or is renewed.
+    InviteBrowser {
+        /// The partner organisation's name, as you will call it.
+        partner: String,
+        /// How many days the link works (1 to 365).
+        #[arg(long, default_value_t = 30, value_name = "DAYS")]
+        days: u32,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Replace a browser partner's link with a new one: the old link stops working at once.
+    Link {
+        /// The partner's name, or the partnership's id (`pt_…`).
+        partner: String,
+        /// How many days the new link works (1 to 365).
+        #[arg(long, default_value_t = 30, value_name = "DAYS")]
+        days: u32,
         #[command(flatten)]
         connection: Connection,
     },
@@ -63,20 +88,27 @@ pub(crate) enum PartnerCommand {
 pub(crate) fn run(command: &PartnerCommand) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let show = |p: &PartnershipView| {
-            println!(
-                "{}  {:<24} {:<7} {}  {}",
-                escaped(&p.id),
-                escaped(&p.partner),
-                escaped(&p.state),
-                escaped(&p.partner_url),
-                escaped(&p.partner_fingerprint)
-            );
+            let reached = if p.in_browser {
+                "in the browser, through a link".to_owned()
+            } else {
+                format!("{}  {}", escaped(&p.partner_url), escaped(&p.partner_fingerprint))
+            };
+            println!("{}  {:<24} {:<7} {reached}", escaped(&p.id), escaped(&p.partner), escaped(&p.state));
         };
         match command {
             PartnerCommand::Invite { connection } => {
                 let invite = client(connection)?.invite().await?;
                 println!("Give this code to the partner's admin (valid once, for 24 hours):");
                 println!("{}", escaped(&invite.code));
+            }
+            PartnerCommand::InviteBrowser { partner, days, connection } => {
+                let body = NewBrowserPartner { partner: partner.clone(), days: Some(*days) };
+                show_link(&client(connection)?.invite_browser(&body).await?);
+            }
+            PartnerCommand::Link { partner, days, connection } => {
+                let api = client(connection)?;
+                let id = partnership_id(&api, partner).await?;
+                show_link(&api.renew_link(&id, &RenewLink { days: Some(*days) }).await?);
             }
             PartnerCommand::Accept { code, connection } => {
                 let p = client(connection)?.accept_invite(&AcceptInvite { code: code.clone() }).await?;
@@ -128,6 +160,17 @@ pub(crate) fn run(command: &PartnerCommand) -> anyhow::Result<()> {
         }
         Ok(())
     })
+}
+
+/// A browser partner's link, with what to do with it.
+fn show_link(link: &BrowserLinkView) {
+    let expires = blindmap_server::rfc3339(link.expires_at);
+    println!(
+        "Send this link to {} over a channel you trust (it works until {expires}):",
+        escaped(&link.partnership.partner)
+    );
+    println!("{}", escaped(&link.link));
+    println!("Anyone holding it can match against your list as this partner; `blindmap partner link` replaces it.");
 }
 
 /// `OWN:PARTNER=LEVEL` as the API's rule.

@@ -42,6 +42,7 @@ mod error;
 mod fields;
 mod floor;
 pub mod group;
+mod kept;
 mod local;
 pub mod oprf;
 mod outcome;
@@ -55,6 +56,7 @@ pub mod wire;
 
 pub use error::{AbortCode, BloomDefect, DecodeError, Error, InputError, PeerMisbehaviour};
 pub use floor::floor_operations;
+pub use kept::{BloomCache, KeptKeys};
 pub use local::{Direction, InProcessRun, Observer, run_in_process, run_in_process_with};
 pub use outcome::{Cell, Outcome, Overlap, PartnerFields, PartnerRecord};
 pub use policy::{DEFAULT_MIN_PARTNER_SEGMENT, DEFAULT_THRESHOLD, DisclosurePolicy, Level, Plan};

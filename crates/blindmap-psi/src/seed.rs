@@ -48,6 +48,16 @@ impl SessionSeed {
         self.0
     }
 
+    /// A seed from its bytes: kept keys read back (`KeptKeys`, spec §20.5).
+    pub(crate) fn from_array(bytes: [u8; SEED_LEN]) -> Self {
+        Self(bytes)
+    }
+
+    /// The seed's bytes, to keep (`KeptKeys`).
+    pub(crate) fn as_array(&self) -> &[u8; SEED_LEN] {
+        &self.0
+    }
+
     /// `PRG(seed, label)` of spec §7.1.
     pub(crate) fn prg(&self, label: &[u8]) -> Prg {
         Prg::new(&self.0, label)

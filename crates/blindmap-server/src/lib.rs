@@ -5,6 +5,8 @@
 //!   public request and response types (the client and the command line use the same types),
 //!   merged with the OpenAPI document they describe.
 //! - `web`: the reps' pages (server-rendered, CSRF on every form, usable without JavaScript).
+//! - `browser`: the partner page (`/join`) and what it calls — a partner without a node matching
+//!   in its browser (spec §20).
 //! - `peer`: the peer channel under `/peer/v1` — partner nodes, authenticated by their pinned
 //!   certificate; pairing invites; driving a protocol session over a byte stream.
 //! - `service`: what the node does whoever asks — match runs, co-sell sync, deal registrations,
@@ -23,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod api;
+mod browser;
 pub mod client;
 mod http;
 pub mod node;
@@ -65,6 +68,8 @@ pub(crate) struct NodeContext {
     pub(crate) public_url: std::sync::OnceLock<String>,
     /// Whether runs partners start keep a transcript on this side.
     pub(crate) keep_transcripts: bool,
+    /// Whether the partner page saved as a file (origin `null`) may call the browser routes.
+    pub(crate) browser_allow_file: bool,
     /// The runs this process drives, and the signal that stops them when the node stops.
     pub(crate) runs: service::runs::RunTasks,
     /// Where webhooks may go (the operator's allow-list).
@@ -130,6 +135,11 @@ pub(crate) fn app_with_node(store: Store, limits: Limits, node: Option<Arc<NodeC
         .merge(peer::router())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
         .merge(peer::stream_router())
+        // A browser partner's session lasts as long as its WebSocket (spec §20.2).
+        .merge(
+            browser::router(node.as_ref().is_some_and(|n| n.browser_allow_file))
+                .layer(DefaultBodyLimit::max(API_JSON_BYTES)),
+        )
         .with_state(AppState { store, node, limits, uploads, throttle })
         // Errors from layers (size limit, timeout) and unknown routes become problem documents too.
         .layer(axum::middleware::map_response(error::problem_for_plain_errors))

@@ -15,6 +15,7 @@
 
 mod attribution;
 mod audit;
+mod browser;
 mod corrections;
 mod cosell;
 mod datasets;
@@ -45,6 +46,7 @@ pub use attribution::{
     ClosedOpportunity, InboundSource, LedgerCursor, LedgerEntry, NewTouch, PipelineTouches, StoredTouch,
 };
 pub use audit::{AuditEvent, AuditFilter};
+pub use browser::{BrowserLink, Invitation, KEPT_KEYS_MAX_AGE_MS};
 pub use corrections::{Correction, CorrectionKind, NewCorrection, canonical_key_types};
 pub use cosell::StoredCoSell;
 pub use datasets::{DatasetInfo, StoredAccount};

@@ -12,7 +12,7 @@ use crate::ids::{OrgId, PartnershipId, now_ms, random_hex};
 use crate::{Store, StoreError};
 
 /// An invite's secret: shown once inside the invite code, kept only as a hash.
-pub struct InviteSecret(SecretString);
+pub struct InviteSecret(pub(crate) SecretString);
 
 impl InviteSecret {
     /// The secret, to put in the invite code.
@@ -80,6 +80,14 @@ pub struct SharingPolicy {
     pub min_partner_segment: u32,
 }
 
+impl Partnership {
+    /// Whether the partner matches in its browser (spec §20): it has no node and no
+    /// certificate, and comes with the secret of its link.
+    pub fn in_browser(&self) -> bool {
+        self.partner_fingerprint.is_empty()
+    }
+}
+
 impl Default for SharingPolicy {
     /// Conservative: counts only, threshold 5, partner segments of at least 5.
     fn default() -> Self {
@@ -106,11 +114,11 @@ impl SharingPolicy {
     }
 }
 
-fn hash(secret: &str) -> String {
+pub(crate) fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-fn partnership_from_row(r: &sqlx::any::AnyRow) -> Result<Partnership, StoreError> {
+pub(crate) fn partnership_from_row(r: &sqlx::any::AnyRow) -> Result<Partnership, StoreError> {
     let state: String = r.get(7);
     Ok(Partnership {
         id: PartnershipId(r.get(0)),
@@ -128,7 +136,7 @@ fn partnership_from_row(r: &sqlx::any::AnyRow) -> Result<Partnership, StoreError
     })
 }
 
-const PARTNERSHIP_COLUMNS: &str =
+pub(crate) const PARTNERSHIP_COLUMNS: &str =
     "id, org_id, partner_name, partner_url, partner_fingerprint, partner_ref, created_at, state";
 
 impl Store {
@@ -139,7 +147,7 @@ impl Store {
         created_by: &str,
         ttl_ms: i64,
     ) -> Result<(InviteSecret, i64), StoreError> {
-        let secret = InviteSecret(SecretString::from(format!("{}{}", random_hex(), random_hex())));
+        let secret = InviteSecret::generate();
         let now = now_ms();
         let expires_at = now.saturating_add(ttl_ms);
         sqlx::query(

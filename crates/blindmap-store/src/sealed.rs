@@ -50,9 +50,13 @@ pub(crate) const SSO_CLIENT_SECRETS: SealedColumn =
 pub(crate) const SSO_VERIFIERS: SealedColumn =
     SealedColumn { table: "sso_flows", id: "state_hash", column: "pkce_verifier", name: "sso_flows.pkce_verifier" };
 
+/// The keys a browser partner's sessions are served under (spec §20.5), bound to the partnership.
+pub(crate) const BROWSER_KEYS: SealedColumn =
+    SealedColumn { table: "browser_keys", id: "partnership_id", column: "keys", name: "browser_keys.keys" };
+
 /// Every column that holds sealed secrets.
 pub(crate) const SEALED_COLUMNS: &[SealedColumn] =
-    &[WEBHOOK_SECRETS, INBOUND_SECRETS, SSO_CLIENT_SECRETS, SSO_VERIFIERS];
+    &[WEBHOOK_SECRETS, INBOUND_SECRETS, SSO_CLIENT_SECRETS, SSO_VERIFIERS, BROWSER_KEYS];
 
 /// A node's secrets key: 32 random bytes, zeroed when dropped, never printed (no `Debug`).
 #[derive(Zeroize, ZeroizeOnDrop)]

@@ -20,6 +20,7 @@ use zeroize::Zeroizing;
 use super::index::TagIndex;
 use crate::error::{Error, PeerMisbehaviour};
 use crate::group::{ElementBytes, SecretScalar};
+use crate::kept::BloomCache;
 use crate::oprf::OprfKey;
 use crate::outcome::{Cell, Outcome, Overlap, PartnerFields, PartnerRecord};
 use crate::policy::{Level, Plan, PlanStructure, Visibility};
@@ -222,6 +223,8 @@ pub(crate) struct Exchange {
     pub(super) session_id: SessionId,
     pub(super) data: Arc<Dataset>,
     pub(super) seed: SessionSeed,
+    /// A Bloom sender's kept evaluations and filters (spec §20.5).
+    pub(super) bloom_cache: Option<Arc<BloomCache>>,
     pub(super) chunk_records: usize,
     pub(super) partner_hello: Hello,
     pub(super) my_plan: Plan,
@@ -257,7 +260,7 @@ pub(crate) struct Exchange {
     pub(super) sealed_cursor: Option<((u16, u16), usize)>,
     pub(super) bloom_segments: Vec<u16>,
     pub(super) bloom_at: usize,
-    pub(super) bloom_current: Option<(u16, Vec<u8>, usize)>,
+    pub(super) bloom_current: Option<(u16, Arc<Vec<u8>>, usize)>,
 
     // The partner's streams.
     pub(super) cursor: RecordCursor,
@@ -331,6 +334,7 @@ impl Exchange {
         partner_hello: Hello,
         my_plan: Plan,
         their_plan: Plan,
+        bloom_cache: Option<Arc<BloomCache>>,
     ) -> Result<Self, Error> {
         let mine = my_plan.structure();
         let theirs = their_plan.structure();
@@ -566,6 +570,7 @@ impl Exchange {
             own_index: TagIndex::new(),
             partner_index: TagIndex::new(),
             bloom_pending: Vec::new(),
+            bloom_cache,
             ordered: Vec::new(),
             shuffled: HashSet::new(),
             fields_wanted: HashMap::new(),

@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::error::{Error, PeerMisbehaviour};
+use crate::kept::{BloomCache, KeptKeys};
 use crate::outcome::Outcome;
 use crate::policy::{DisclosurePolicy, Level, Plan};
 use crate::record::Dataset;
@@ -91,6 +92,8 @@ pub struct Session {
     recv_seq: u32,
     outbox: VecDeque<Vec<u8>>,
     state: State,
+    /// What a Bloom sender with kept keys keeps between sessions (spec §20.5).
+    bloom_cache: Option<Arc<BloomCache>>,
 }
 
 impl core::fmt::Debug for Session {
@@ -122,6 +125,28 @@ impl Session {
         seed: SessionSeed,
     ) -> Result<Self, Error> {
         Self::new(Role::Responder, data, policy, config, seed)
+    }
+
+    /// The responder's side of a party that serves Bloom filters and learns nothing, under keys
+    /// it keeps between sessions with this partner (spec §20.5): its evaluated keys and filters
+    /// are taken from `cache`, and kept there, instead of being made anew. `config` must serve
+    /// Bloom filters and not learn; `cache` must be one made for `keys` and for this `data`.
+    pub fn bloom_responder(
+        data: Arc<Dataset>,
+        policy: DisclosurePolicy,
+        config: SessionConfig,
+        keys: &KeptKeys,
+        cache: Arc<BloomCache>,
+    ) -> Result<Self, Error> {
+        if !config.bloom || config.learn {
+            return Err(Error::State("kept keys serve Bloom filters to a partner, and learn nothing"));
+        }
+        if !cache.is_for(keys) {
+            return Err(Error::State("the Bloom cache was made for other keys"));
+        }
+        let mut session = Self::new(Role::Responder, data, policy, config, keys.0.clone())?;
+        session.bloom_cache = Some(cache);
+        Ok(session)
     }
 
     fn new(
@@ -170,6 +195,7 @@ impl Session {
             recv_seq: 0,
             outbox: VecDeque::new(),
             state: State::AwaitHello,
+            bloom_cache: None,
         };
         if role == Role::Initiator {
             let hello = Message::Hello(session.my_hello.clone());
@@ -320,6 +346,7 @@ impl Session {
                     partner,
                     my_plan,
                     their_plan,
+                    self.bloom_cache.clone(),
                 )?;
                 Ok((State::Exchange(Box::new(exchange)), out))
             }

@@ -1,6 +1,8 @@
 //! Our own stream: counted and regular records (spec §9.5), sealed fields (spec §10.4) and Bloom
 //! filters (spec §9.7).
 
+use std::sync::Arc;
+
 use curve25519_dalek::ristretto::RistrettoPoint;
 use curve25519_dalek::traits::Identity;
 use rayon::prelude::*;
@@ -298,22 +300,52 @@ impl Exchange {
         }
     }
 
-    /// Our segment `t`'s evaluated keys, as a filter with the parameters of spec §9.7.
-    fn build_filter(&self, t: u16) -> Result<Vec<u8>, Error> {
-        let ti = t as usize;
-        let segment = &self.own[ti];
+    /// Our segment `t`'s evaluated keys, as a filter with the parameters of spec §9.7: kept in
+    /// the Bloom cache where the session has one (spec §20.5), else made anew.
+    fn build_filter(&self, t: u16) -> Result<Arc<Vec<u8>>, Error> {
+        let segment = &self.own[t as usize];
         let params = bloom::Params::new(segment.keys, self.bloom_lookups);
         let mut seed = [0u8; 32];
         self.seed.prg(&prg_label(b"blindmap/v1/bloom", &[t])).fill(&mut seed);
-        let mut builder = bloom::Builder::new(&params, &seed).ok_or(InputError::BloomTooLarge(params.bytes))?;
-        let key = &self.class_keys[segment.class as usize];
-        for members in self.data.members(ti).chunks(BLOOM_BATCH) {
+        let build = |evaluated: &mut dyn FnMut(&mut bloom::Builder) -> Result<(), Error>| {
+            let mut builder = bloom::Builder::new(&params, &seed).ok_or(InputError::BloomTooLarge(params.bytes))?;
+            evaluated(&mut builder)?;
+            Ok::<_, Error>(builder.finish())
+        };
+        let Some(cache) = &self.bloom_cache else {
+            return Ok(Arc::new(build(&mut |builder| {
+                for batch in self.evaluate_batches(t) {
+                    builder.insert_all(&batch?);
+                }
+                Ok(())
+            })?));
+        };
+        let evaluated = cache.evaluated(t, segment.class, || {
+            let mut all = Vec::with_capacity(usize::try_from(segment.keys).unwrap_or(0));
+            for batch in self.evaluate_batches(t) {
+                all.extend(batch?);
+            }
+            Ok::<_, Error>(all)
+        })?;
+        cache.filter(t, segment.class, (params.bytes, params.hashes), || {
+            build(&mut |builder| {
+                for batch in evaluated.chunks(BLOOM_BATCH) {
+                    builder.insert_all(batch);
+                }
+                Ok(())
+            })
+        })
+    }
+
+    /// `[k_c] H(x)` for every key of our segment `t`, `c` its class, in batches.
+    fn evaluate_batches(&self, t: u16) -> impl Iterator<Item = Result<Vec<ElementBytes>, Error>> + '_ {
+        let key = &self.class_keys[self.own[t as usize].class as usize];
+        self.data.members(t as usize).chunks(BLOOM_BATCH).map(move |members| {
             let inputs: Vec<Vec<u8>> = members
                 .iter()
                 .flat_map(|&r| self.data.records()[r as usize].keys.iter().map(MatchKey::oprf_input))
                 .collect();
-            builder.insert_all(&key.raise_serialize(&hash_inputs(&inputs)?));
-        }
-        Ok(builder.finish())
+            Ok(key.raise_serialize(&hash_inputs(&inputs)?))
+        })
     }
 }

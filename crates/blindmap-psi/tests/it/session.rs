@@ -937,3 +937,77 @@ fn an_abort_sent_before_the_responder_has_a_session_id_reaches_the_initiator() {
     abort.extend_from_slice(&9u16.to_be_bytes());
     assert!(matches!(initiator.receive(&abort), Err(Error::Peer(_))), "a zero-id Abort after the first frame");
 }
+
+/// spec §20.5: a Bloom sender under kept keys serves the same filters in every session with its
+/// partner, from its cache after the first, and the receiver learns what a fresh seed gives.
+#[test]
+fn kept_keys_serve_the_same_filters_from_the_cache_and_the_same_results() {
+    use blindmap_psi::{BloomCache, Direction, KeptKeys, Observer};
+    let vendor: Vec<Record> =
+        (0..300).map(|i| rec(&format!("v{i}"), "customers", &[("domain", &format!("d{i}.com"))])).collect();
+    let vendor = Arc::new(Dataset::new(vendor).unwrap());
+    let partner = |from: usize| {
+        let records = (from..from + 40).map(|i| rec(&format!("p{i}"), "accounts", &[("domain", &format!("d{i}.com"))]));
+        Arc::new(Dataset::new(records.collect()).unwrap())
+    };
+    let bloom = SessionConfig { learn: false, bloom: true, ..SessionConfig::default() };
+    let overlaps = DisclosurePolicy::new(Level::Overlaps);
+    let initiator = |data| {
+        Session::initiator(
+            data,
+            DisclosurePolicy::new(Level::Hidden),
+            SessionConfig::default(),
+            SessionSeed::random(&mut rand::rng()),
+        )
+        .unwrap()
+    };
+    #[derive(Default)]
+    struct Filters(Vec<Vec<u8>>);
+    impl Observer for Filters {
+        fn produced(&mut self, direction: Direction, frame: &[u8]) {
+            if direction == Direction::ResponderToInitiator
+                && let Ok(Frame { message: Message::Bloom(chunk), .. }) = Frame::decode(frame)
+            {
+                self.0.push(chunk.data);
+            }
+        }
+    }
+    let keys = KeptKeys::random(&mut rand::rng());
+    let cache = Arc::new(BloomCache::new(&keys));
+    let kept = |from: usize, cache: &Arc<BloomCache>| {
+        let responder =
+            Session::bloom_responder(Arc::clone(&vendor), overlaps.clone(), bloom.clone(), &keys, Arc::clone(cache))
+                .unwrap();
+        let mut filters = Filters::default();
+        let run = blindmap_psi::run_in_process_with(initiator(partner(from)), responder, &mut filters).unwrap();
+        (run.initiator.overlaps().iter().map(|o| o.record).collect::<Vec<_>>(), filters.0)
+    };
+    let (first, filters) = kept(280, &cache);
+    assert_eq!(first, (0..20).collect::<Vec<_>>(), "d280..d299 overlap");
+    assert!(cache.bytes() >= 300 * 32, "the evaluated keys are kept: {} bytes", cache.bytes());
+    // Another session of the same size: the same filter, from the cache.
+    let (second, again) = kept(270, &cache);
+    assert_eq!(second, (0..30).collect::<Vec<_>>());
+    assert_eq!(again, filters);
+    // A fresh seed gives the same overlaps and another filter.
+    let fresh =
+        Session::responder(Arc::clone(&vendor), overlaps.clone(), bloom.clone(), SessionSeed::random(&mut rand::rng()))
+            .unwrap();
+    let mut other = Filters::default();
+    let run = blindmap_psi::run_in_process_with(initiator(partner(270)), fresh, &mut other).unwrap();
+    assert_eq!(run.initiator.overlaps().iter().map(|o| o.record).collect::<Vec<_>>(), second);
+    assert_ne!(other.0, filters);
+    // Kept keys read back are the same keys; a cache is for its keys only, and for Bloom senders.
+    let read_back = KeptKeys::from_bytes(&keys.to_bytes());
+    assert!(
+        Session::bloom_responder(Arc::clone(&vendor), overlaps.clone(), bloom.clone(), &read_back, Arc::clone(&cache))
+            .is_ok()
+    );
+    let other_keys = KeptKeys::random(&mut rand::rng());
+    assert!(
+        Session::bloom_responder(Arc::clone(&vendor), overlaps.clone(), bloom.clone(), &other_keys, Arc::clone(&cache))
+            .is_err()
+    );
+    let learning = SessionConfig::default();
+    assert!(Session::bloom_responder(Arc::clone(&vendor), overlaps, learning, &keys, cache).is_err());
+}

@@ -18,6 +18,7 @@ use super::{Page, contract};
 use crate::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
+use crate::service::browser;
 use crate::service::partnerships::{self, RuleText};
 
 /// A new invite.
@@ -51,10 +52,52 @@ pub struct PartnershipView {
     pub state: String,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// Whether the partner matches in its browser, through a link (spec §20): it has no node,
+    /// URL or fingerprint.
+    #[serde(default)]
+    pub in_browser: bool,
+}
+
+/// A partner to invite to match in its browser.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBrowserPartner {
+    /// The partner organisation's name, as this side will call it (unique among its partners;
+    /// 1 to 200 characters).
+    #[schema(value_type = contract::Label)]
+    pub partner: String,
+    /// How many days the link works (1 to 365; default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 365)]
+    pub days: Option<u32>,
+}
+
+/// How long a renewed link works.
+#[derive(Serialize, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RenewLink {
+    /// How many days the new link works (1 to 365; default 30).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 365)]
+    pub days: Option<u32>,
+}
+
+/// A browser partner's link, shown once: send it to the partner over a channel you trust.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct BrowserLinkView {
+    /// The partnership.
+    pub partnership: PartnershipView,
+    /// The link: this node's partner page, with the secret in its fragment. Anyone holding it
+    /// can match against this organisation's list as this partner until it expires or is
+    /// renewed; only its hash is kept, so it cannot be shown again.
+    pub link: String,
+    /// Unix milliseconds: the link stops working then.
+    pub expires_at: i64,
 }
 
 impl From<Partnership> for PartnershipView {
     fn from(p: Partnership) -> Self {
+        let in_browser = p.in_browser();
         Self {
             id: p.id.to_string(),
             partner: p.partner_name,
@@ -65,6 +108,7 @@ impl From<Partnership> for PartnershipView {
                 PartnershipState::Ended => "ended",
             }
             .to_owned(),
+            in_browser,
             created_at: p.created_at,
         }
     }
@@ -133,6 +177,52 @@ async fn accept(
     caller.require(&[Role::Admin])?;
     let partnership = partnerships::accept(&state.store, state.node()?, &caller.0.user, &body.code).await?;
     Ok((StatusCode::CREATED, Json(partnership.into())))
+}
+
+/// Invites a partner without a node to match in its browser (admins only): records the
+/// partnership, sharing overlaps of every segment (what a browser session can serve; change it
+/// with `PUT …/sharing`), and answers its link.
+#[utoipa::path(post, path = "/api/v1/partnerships/browser", tag = "partnerships", request_body = NewBrowserPartner,
+    responses((status = 201, body = BrowserLinkView, description = "The partnership and its link"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "A partner of that name exists"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A name or a number of days out of range")))]
+async fn invite_browser(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewBrowserPartner>,
+) -> Result<(StatusCode, Json<BrowserLinkView>), ApiError> {
+    caller.require(&[Role::Admin])?;
+    let link = browser::invite(&state.store, state.node()?, &caller.0.user, &body.partner, body.days).await?;
+    Ok((StatusCode::CREATED, Json(link.into())))
+}
+
+/// Replaces a browser partner's link with a new one (admins only): the old link stops working
+/// at once.
+#[utoipa::path(post, path = "/api/v1/partnerships/{id}/link", tag = "partnerships",
+    params(("id" = contract::PartnershipId, Path)),
+    request_body = RenewLink,
+    responses((status = 200, body = BrowserLinkView, description = "The new link"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such partnership"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "The partnership has ended, or the partner has a node"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A number of days out of range")))]
+async fn renew_link(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<RenewLink>,
+) -> Result<Json<BrowserLinkView>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let id = partnership_id(&id)?;
+    let link = browser::renew(&state.store, state.node()?, &caller.0.user, &id, body.days).await?;
+    Ok(Json(link.into()))
+}
+
+impl From<browser::Link> for BrowserLinkView {
+    fn from(l: browser::Link) -> Self {
+        Self { partnership: l.partnership.into(), link: l.link, expires_at: l.expires_at }
+    }
 }
 
 /// The organisation's partnerships, active and ended, by partner name.
@@ -229,6 +319,8 @@ impl From<RuleView> for RuleText {
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(invite))
+        .routes(routes!(invite_browser))
+        .routes(routes!(renew_link))
         .routes(routes!(accept, list))
         .routes(routes!(end))
         .routes(routes!(get_sharing, put_sharing))

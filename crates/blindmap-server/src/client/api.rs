@@ -19,7 +19,9 @@ use crate::api::datasets::{DatasetPage, DatasetView, DeleteParams, Deleted, Uplo
 use crate::api::ecosystem::{AccountPartners, EcosystemPage, EcosystemQuery};
 use crate::api::hooks::{AttemptList, EventPage, HookList, HookView, NewHook, TestEvent};
 use crate::api::me::Me;
-use crate::api::partnerships::{AcceptInvite, Invite, PartnershipList, PartnershipView, SharingView};
+use crate::api::partnerships::{
+    AcceptInvite, BrowserLinkView, Invite, NewBrowserPartner, PartnershipList, PartnershipView, RenewLink, SharingView,
+};
 use crate::api::registrations::{
     DecisionBody, NewRegistration, PrecheckBody, PrecheckResult, RegistrationClose, RegistrationFilter,
     RegistrationPage, RegistrationView,
@@ -217,6 +219,16 @@ impl ApiClient {
     /// `POST /api/v1/partnerships`: accepts a partner's invite code.
     pub async fn accept_invite(&self, body: &AcceptInvite) -> Result<PartnershipView, ClientError> {
         self.post(&["partnerships"], body).await
+    }
+
+    /// `POST /api/v1/partnerships/browser`: a partner invited to match in its browser, and its link.
+    pub async fn invite_browser(&self, body: &NewBrowserPartner) -> Result<BrowserLinkView, ClientError> {
+        self.post(&["partnerships", "browser"], body).await
+    }
+
+    /// `POST /api/v1/partnerships/{id}/link`: a browser partner's new link (the old one stops working).
+    pub async fn renew_link(&self, id: &str, body: &RenewLink) -> Result<BrowserLinkView, ClientError> {
+        self.post(&["partnerships", id, "link"], body).await
     }
 
     /// Every partnership of the organisation.

@@ -43,6 +43,10 @@ pub enum ApiError {
          the admin who gave it to you for a new one"
     )]
     InviteSpent,
+    /// A browser partner's link that opens nothing now: unknown, expired, or its partnership
+    /// ended (what, and what to do, in the text).
+    #[error("{0}")]
+    LinkRefused(String),
     /// A partner node could not be reached or refused.
     #[error("the partner node: {0}")]
     Partner(String),
@@ -216,6 +220,18 @@ impl From<crate::service::users::UserError> for ApiError {
     }
 }
 
+impl From<crate::service::browser::BrowserError> for ApiError {
+    fn from(e: crate::service::browser::BrowserError) -> Self {
+        use crate::service::browser::BrowserError as E;
+        match e {
+            E::Invalid(detail) => Self::Invalid(detail),
+            E::NotBrowser(_) => Self::Conflict(e.to_string()),
+            E::Unknown | E::Expired { .. } | E::Ended { .. } => Self::LinkRefused(e.to_string()),
+            E::Store(e) => Self::Store(e),
+        }
+    }
+}
+
 impl From<crate::service::partnerships::PartnershipError> for ApiError {
     fn from(e: crate::service::partnerships::PartnershipError) -> Self {
         use crate::service::partnerships::PartnershipError as E;
@@ -285,9 +301,11 @@ impl ApiError {
     pub(crate) fn status_and_detail(&self) -> (StatusCode, String) {
         match self {
             Self::Unauthenticated | Self::Signature(_) => (StatusCode::UNAUTHORIZED, self.to_string()),
-            Self::Forbidden(_) | Self::PeerUnknown | Self::PeerRefused(_) | Self::InviteSpent => {
-                (StatusCode::FORBIDDEN, self.to_string())
-            }
+            Self::Forbidden(_)
+            | Self::PeerUnknown
+            | Self::PeerRefused(_)
+            | Self::InviteSpent
+            | Self::LinkRefused(_) => (StatusCode::FORBIDDEN, self.to_string()),
             Self::Partner(_) => (StatusCode::BAD_GATEWAY, self.to_string()),
             Self::TooMany(_) | Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, self.to_string()),
             Self::Busy { .. } | Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),

@@ -85,6 +85,10 @@ pub const ENVIRONMENT: &[EnvVar] = &[
     EnvVar { name: "BLINDMAP_MAX_CONCURRENT_PER_ORGANISATION", sets: "max_concurrent_per_organisation" },
     EnvVar { name: "BLINDMAP_DATABASE_MAX_CONNECTIONS", sets: "database_max_connections" },
     EnvVar { name: "BLINDMAP_KEEP_TRANSCRIPTS", sets: "keep_transcripts (true or false)" },
+    EnvVar {
+        name: "BLINDMAP_BROWSER_ALLOW_FILE",
+        sets: "browser_allow_file: let the saved partner page, opened from file://, call this node",
+    },
     EnvVar { name: "BLINDMAP_WEBHOOK_RETRY_BASE_MS", sets: "webhook_retry_base_ms" },
     EnvVar { name: "BLINDMAP_WEBHOOK_ALLOW_HTTP", sets: "webhook_allow_http (true or false)" },
     EnvVar { name: "BLINDMAP_WEBHOOK_ALLOW", sets: "webhook_allow (comma-separated networks and hosts)" },
@@ -146,6 +150,11 @@ pub struct NodeConfig {
     /// (`BLINDMAP_KEEP_TRANSCRIPTS`); runs started here keep one when asked.
     #[serde(default)]
     pub keep_transcripts: bool,
+    /// Let the partner page saved as one file and opened from `file://` call this node's
+    /// browser routes (`BLINDMAP_BROWSER_ALLOW_FILE`): CORS for the origin such pages have,
+    /// `null`, on those routes only (spec §20). Off by default: only the page this node serves.
+    #[serde(default)]
+    pub browser_allow_file: bool,
     /// The first webhook retry's delay in milliseconds, doubling per attempt up to an hour
     /// (`BLINDMAP_WEBHOOK_RETRY_BASE_MS`).
     #[serde(default = "default_retry_base_ms")]
@@ -256,6 +265,13 @@ impl NodeConfig {
                 "true" | "1" => true,
                 "false" | "0" => false,
                 _ => return Err(bad("BLINDMAP_KEEP_TRANSCRIPTS", "not true or false")),
+            };
+        }
+        if let Some(v) = var("BLINDMAP_BROWSER_ALLOW_FILE") {
+            self.browser_allow_file = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(bad("BLINDMAP_BROWSER_ALLOW_FILE", "not true or false")),
             };
         }
         if let Some(v) = var("BLINDMAP_WEBHOOK_RETRY_BASE_MS") {
@@ -384,6 +400,7 @@ pub async fn init(options: &InitOptions) -> Result<Initialised, NodeError> {
         max_concurrent_per_organisation: 0,
         database_max_connections: 0,
         keep_transcripts: false,
+        browser_allow_file: false,
         webhook_retry_base_ms: default_retry_base_ms(),
         webhook_allow_http: false,
         webhook_allow: Vec::new(),
@@ -607,6 +624,7 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
         identity,
         public_url: std::sync::OnceLock::new(),
         keep_transcripts: config.keep_transcripts,
+        browser_allow_file: config.browser_allow_file,
         runs: crate::service::runs::RunTasks::default(),
         webhooks: webhooks.clone(),
     });
@@ -653,6 +671,7 @@ mod tests {
             max_concurrent_per_organisation: 0,
             database_max_connections: 0,
             keep_transcripts: false,
+            browser_allow_file: false,
             webhook_retry_base_ms: 5000,
             webhook_allow_http: false,
             webhook_allow: Vec::new(),

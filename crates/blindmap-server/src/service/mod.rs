@@ -4,6 +4,7 @@
 //! and the webhook worker that delivers the event outbox.
 
 pub(crate) mod attribution;
+pub(crate) mod browser;
 pub(crate) mod corrections;
 pub(crate) mod cosell;
 pub(crate) mod datasets;

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use blindmap_psi::{
-    Dataset, DisclosurePolicy, Level, Outcome, SegmentLabel, Session, SessionConfig, SessionSeed, Transcript,
+    BloomCache, Dataset, DisclosurePolicy, KeptKeys, Level, Outcome, SegmentLabel, Session, SessionConfig, SessionSeed,
+    Transcript,
 };
 use blindmap_records::Side;
 use blindmap_store::{
@@ -43,26 +44,55 @@ pub(crate) const FRAME_BUFFER: usize = 8;
 pub(crate) struct RunTasks {
     stop: tokio::sync::watch::Sender<bool>,
     tasks: std::sync::Mutex<tokio::task::JoinSet<()>>,
+    /// What the browser partners' sessions keep between runs (spec §20.5), most recent first.
+    bloom: std::sync::Mutex<Vec<(KeptFor, Arc<BloomCache>)>>,
 }
+
+/// Browser partners' caches this process keeps at most: each holds 32 bytes per key of the
+/// organisation's list (32 MB per million keys) and its last filters.
+const BLOOM_CACHES: usize = 4;
+
+/// Whose kept keys a cache is for: the partnership, the dataset, when the keys were made.
+type KeptFor = (String, String, i64);
 
 impl Default for RunTasks {
     fn default() -> Self {
-        Self { stop: tokio::sync::watch::Sender::new(false), tasks: std::sync::Mutex::new(tokio::task::JoinSet::new()) }
+        Self {
+            stop: tokio::sync::watch::Sender::new(false),
+            tasks: std::sync::Mutex::new(tokio::task::JoinSet::new()),
+            bloom: std::sync::Mutex::default(),
+        }
     }
 }
 
 impl RunTasks {
     /// Drives a started run in the background (see [`drive`]).
-    pub(crate) fn spawn<S, E, C>(&self, store: Store, started: Started, connect: C)
+    pub(crate) fn spawn<S, E, C>(&self, store: Store, mut started: Started, connect: C)
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin + Send + 'static,
         E: std::fmt::Display + Send + 'static,
         C: Future<Output = Result<Connection<S>, String>> + Send + 'static,
     {
+        if let Some(kept) = &mut started.kept {
+            kept.cache = Some(self.bloom_cache(&kept.for_, &kept.keys));
+        }
         let stop = self.stop.subscribe();
         let mut tasks = self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         while tasks.try_join_next().is_some() {}
         tasks.spawn(drive(store, started, connect, stop));
+    }
+
+    /// The cache for sessions under `keys`, kept for `whose`: the one kept, or a new one (and
+    /// the least recently used beyond `BLOOM_CACHES` dropped).
+    fn bloom_cache(&self, whose: &KeptFor, keys: &KeptKeys) -> Arc<BloomCache> {
+        let mut caches = self.bloom.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let cache = match caches.iter().position(|(w, _)| w == whose) {
+            Some(i) => caches.remove(i).1,
+            None => Arc::new(BloomCache::new(keys)),
+        };
+        caches.insert(0, (whose.clone(), Arc::clone(&cache)));
+        caches.truncate(BLOOM_CACHES);
+        cache
     }
 
     /// Stops every run this process drives (each is failed with the reason) and waits for them
@@ -162,24 +192,44 @@ pub(crate) fn disclosure_policy(policy: &SharingPolicy) -> Result<DisclosurePoli
     let mut out = DisclosurePolicy::new(Level::Counts)
         .with_threshold(policy.threshold)
         .with_min_partner_segment(policy.min_partner_segment);
+    for (own, partner, level) in disclosure_rules(policy)? {
+        out = out.with_rule(own, partner, level).map_err(SharingError::Rule)?;
+    }
+    Ok(out)
+}
+
+/// A rule of the protocol's disclosure policy: own segment, the partner's (`None` for `*`), level.
+pub(crate) type DisclosureRule = (Option<SegmentLabel>, Option<SegmentLabel>, Level);
+
+/// A sharing policy's rules with their segments as labels.
+pub(crate) fn disclosure_rules(policy: &SharingPolicy) -> Result<Vec<DisclosureRule>, SharingError> {
     let segment = |s: &str| -> Result<Option<SegmentLabel>, SharingError> {
         if s == "*" {
             return Ok(None);
         }
         SegmentLabel::new(s).map(Some).map_err(|error| SharingError::Segment { segment: s.to_owned(), error })
     };
-    for rule in &policy.rules {
-        out = out
-            .with_rule(segment(&rule.own_segment)?, segment(&rule.partner_segment)?, rule.level.clone())
-            .map_err(SharingError::Rule)?;
-    }
-    Ok(out)
+    policy
+        .rules
+        .iter()
+        .map(|rule| Ok((segment(&rule.own_segment)?, segment(&rule.partner_segment)?, rule.level.clone())))
+        .collect()
+}
+
+/// Kept keys and what is kept with them.
+struct Kept {
+    keys: KeptKeys,
+    for_: KeptFor,
+    cache: Option<Arc<BloomCache>>,
 }
 
 /// A run recorded as started, with what its session needs.
 pub(crate) struct Started {
     pub(crate) run: Run,
     policy: DisclosurePolicy,
+    config: SessionConfig,
+    /// A browser partner's session: the keys it is served under, and their cache (spec §20.5).
+    kept: Option<Kept>,
     transcript: bool,
 }
 
@@ -195,7 +245,13 @@ pub(crate) async fn start(
 ) -> Result<Started, StartError> {
     let dataset = store.active_dataset(org).await?.ok_or(StartError::NoDataset)?;
     let sharing = store.sharing(org, &partnership.id).await?;
-    let policy = match (disclosure_policy(&sharing), role) {
+    // A partner in the browser is answered as a Bloom-filter sender that learns nothing, so that
+    // its page's work follows its own list (spec §20.3).
+    let in_browser = partnership.in_browser();
+    let policy =
+        if in_browser { crate::service::browser::session_policy(&sharing) } else { disclosure_policy(&sharing) };
+    let config = if in_browser { crate::service::browser::session_config() } else { SessionConfig::default() };
+    let policy = match (policy, role) {
         (Ok(policy), _) => policy,
         (Err(e), RunRole::Initiator) => return Err(e.into()),
         // A policy saved before policies were checked on save: the partner hears that it cannot
@@ -217,7 +273,15 @@ pub(crate) async fn start(
             sharing: &sharing,
         })
         .await?;
-    Ok(Started { run, policy, transcript })
+    let kept = match in_browser {
+        true => {
+            let (keys, made) = store.kept_keys(&partnership.id, &dataset.id).await?;
+            let for_ = (partnership.id.to_string(), dataset.id.to_string(), made);
+            Some(Kept { keys: KeptKeys::from_bytes(&keys), for_, cache: None })
+        }
+        false => None,
+    };
+    Ok(Started { run, policy, config, kept, transcript })
 }
 
 /// The two directions of a run's connection.
@@ -238,7 +302,7 @@ pub(crate) async fn drive<S, E, C>(
     E: std::fmt::Display,
     C: Future<Output = Result<Connection<S>, String>> + Send,
 {
-    let Started { run, policy, transcript } = started;
+    let Started { run, policy, config, kept, transcript } = started;
     let progress = Arc::new(Progress::default());
     let work = async {
         let side = match run.role {
@@ -252,9 +316,12 @@ pub(crate) async fn drive<S, E, C>(
                 .map_err(|e| (format!("cannot load the dataset: {e}"), None))?,
         );
         let seed = SessionSeed::random(&mut rand::rng());
-        let session = match run.role {
-            RunRole::Initiator => Session::initiator(data.clone(), policy, SessionConfig::default(), seed),
-            RunRole::Responder => Session::responder(data.clone(), policy, SessionConfig::default(), seed),
+        let session = match (run.role, kept) {
+            (RunRole::Responder, Some(Kept { keys, cache: Some(cache), .. })) => {
+                Session::bloom_responder(data.clone(), policy, config, &keys, cache)
+            }
+            (RunRole::Initiator, _) => Session::initiator(data.clone(), policy, config, seed),
+            (RunRole::Responder, _) => Session::responder(data.clone(), policy, config, seed),
         }
         .map_err(|e| (format!("cannot start the session: {e}"), None))?;
         let transcript = transcript.then(|| {

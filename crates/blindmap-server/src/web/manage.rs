@@ -12,7 +12,7 @@ use super::session::Signed;
 use super::{Chrome, MessagePage, PageError, PageResult, html};
 use crate::AppState;
 use crate::http::error::ApiError;
-use crate::service::partnerships;
+use crate::service::{browser, partnerships};
 
 /// Refuses a form unless posted with the session's CSRF token by an admin.
 pub(super) fn admin(signed: &Signed, csrf: &str) -> Result<(), PageError> {
@@ -107,4 +107,63 @@ pub(super) async fn end_partnership(
     }
     partnerships::end(&state.store, state.node.as_deref(), signed.user(), &id).await?;
     Ok(Redirect::to("/partners").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "browser_link.html")]
+pub(super) struct BrowserLinkPage {
+    pub(super) chrome: Chrome,
+    pub(super) partner: String,
+    pub(super) link: String,
+    pub(super) expires: String,
+    /// The SHA-256 of the single-file partner page this node serves, when built with it.
+    pub(super) page_sha256: Option<&'static str>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct BrowserForm {
+    csrf: String,
+    partner: String,
+    days: Option<u32>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct LinkForm {
+    csrf: String,
+    days: Option<u32>,
+}
+
+async fn link_page(state: &AppState, signed: &Signed, link: browser::Link) -> PageResult {
+    let page = BrowserLinkPage {
+        chrome: signed.chrome(state).await?.at("/partners"),
+        partner: link.partnership.partner_name,
+        link: link.link,
+        expires: crate::rfc3339(link.expires_at),
+        page_sha256: crate::browser::single_file_sha256(),
+    };
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// A partner invited to match in its browser, and its link, shown once.
+pub(super) async fn invite_browser(
+    State(state): State<AppState>,
+    signed: Signed,
+    axum::Form(form): axum::Form<BrowserForm>,
+) -> PageResult {
+    admin(&signed, &form.csrf)?;
+    let link = browser::invite(&state.store, state.node()?, signed.user(), form.partner.trim(), form.days).await?;
+    link_page(&state, &signed, link).await
+}
+
+/// A browser partner's new link (the old one stops working), shown once.
+pub(super) async fn renew_link(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<LinkForm>,
+) -> PageResult {
+    admin(&signed, &form.csrf)?;
+    let id = PartnershipId::parse(&id).ok_or(PageError(ApiError::NotFound("partner")))?;
+    let link = browser::renew(&state.store, state.node()?, signed.user(), &id, form.days).await?;
+    link_page(&state, &signed, link).await
 }

@@ -30,7 +30,7 @@ use ecosystem::{ecosystem_page, start_cosell};
 use forms::{create_cosell, register, register_form};
 use home::home;
 use hooks::{add_hook, hook_action, hook_page, hooks_page};
-use manage::{accept_invite, end_partnership, invite};
+use manage::{accept_invite, end_partnership, invite, invite_browser, renew_link};
 use overlaps::{all_overlaps, all_overlaps_csv, overlaps, overlaps_csv};
 use partners::{matrix, partners};
 use registrations::{decide, precheck, registration_page, registrations_page, request_extension};
@@ -213,6 +213,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/partners", get(partners))
         .route("/partners/invite", post(invite))
         .route("/partners/accept", post(accept_invite))
+        .route("/partners/browser", post(invite_browser))
+        .route("/partners/{id}/link", post(renew_link))
         .route("/partners/{id}/end", post(end_partnership))
         .route("/partners/{id}/sharing", get(sharing_page).post(save_sharing))
         .route("/partners/{id}/runs", get(history).post(start_run))

@@ -27,6 +27,8 @@ pub(super) struct PartnerRow {
     pub(super) last_run: String,
     pub(super) they_share: String,
     pub(super) you_share: String,
+    /// For a partner matching in its browser: when its link expires (or expired).
+    pub(super) link: Option<String>,
 }
 
 #[derive(Template)]
@@ -59,7 +61,12 @@ pub(super) async fn partners(State(state): State<AppState>, signed: Signed) -> P
             .unwrap_or_else(|| "nothing yet".into());
         let you = LevelName::in_words(result.iter().flat_map(|r| r.disclosed.levels.iter().flatten().copied()))
             .unwrap_or_else(|| "nothing yet".into());
+        let link = match p.in_browser() {
+            true => state.store.browser_link(org, &p.id).await?.map(|l| crate::rfc3339(l.expires_at)),
+            false => None,
+        };
         rows.push(PartnerRow {
+            link,
             id: p.id.to_string(),
             name: p.partner_name.clone(),
             state: if p.state == blindmap_store::PartnershipState::Active { "active" } else { "ended" },

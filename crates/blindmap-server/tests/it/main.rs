@@ -9,6 +9,7 @@ mod api;
 mod attribution;
 mod attribution_web;
 mod browser;
+mod browser_partner;
 mod corrections;
 mod cosell;
 mod ecosystem_web;
