@@ -1,0 +1,543 @@
+// The partner page (spec §20): reads the invitation, hands the export to the worker for the
+// import and the session, and shows what came of them. No framework, no inline script or style;
+// every text from the file or the node goes into the page as text, never as markup.
+//
+// The page's build writes what it needs into <meta> elements (partner-page/assemble.mjs):
+// blindmap:mode ("served" or "single-file"), blindmap:build, and for the served page the worker's
+// and the WebAssembly's addresses and Subresource Integrity, and the single file's SHA-256.
+
+const SECRET = /^[0-9a-f]{64}$/;
+/** Overlapping accounts listed in the page; the CSV has them all. */
+const LISTED = 500;
+/** First accounts and values not used that the preview lists. */
+const PREVIEW_ROWS = 20;
+
+const $ = (id) => document.getElementById(id);
+const meta = (name) => document.querySelector(`meta[name="blindmap:${name}"]`)?.content ?? "";
+const single = meta("mode") === "single-file";
+
+/** An element with attributes and children (strings become text). */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === false || v == null) continue;
+    if (k === "class") el.className = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const child of children.flat()) {
+    if (child == null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+const number = (n) => Number(n).toLocaleString("en");
+const plural = (n, one, many) => `${number(n)} ${n === 1 ? one : many}`;
+
+function show(el, visible = true) {
+  el.hidden = !visible;
+}
+
+function bytes(n) {
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1 << 10) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+/** A table inside a scroll region a keyboard can scroll, named by its caption. */
+function table(id, caption, head, rows, numeric = []) {
+  const captionId = `${id}-caption`;
+  return h(
+    "div",
+    { class: "table-scroll", tabindex: 0, role: "region", "aria-labelledby": captionId },
+    h(
+      "table",
+      { id },
+      h("caption", { id: captionId }, caption),
+      h("thead", {}, h("tr", {}, head.map((t, i) => h("th", { scope: "col", class: numeric.includes(i) ? "num" : null }, t)))),
+      h("tbody", {}, rows.map((row) => h("tr", {}, row.map((c, i) => h("td", { class: numeric.includes(i) ? "num" : null }, c))))),
+    ),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The invitation
+
+const state = { node: null, secret: null, invitation: null, preview: null, accounts: 0, results: null, csv: null };
+
+function parseLink(text) {
+  let url;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    return { error: "This is not a link: paste the whole link, starting with https://." };
+  }
+  const secret = url.hash.replace(/^#/, "");
+  if (!SECRET.test(secret)) return { error: "The link has no invitation after its # (64 letters and digits)." };
+  if (single && url.protocol !== "https:") return { error: "The link must start with https://." };
+  if (!single && url.origin !== location.origin) {
+    return { error: `This link is for another node (${url.origin}): open it directly in your browser.` };
+  }
+  return { node: url.origin, secret };
+}
+
+async function readInvitation() {
+  const status = $("invitation-status");
+  status.textContent = "Reading the invitation…";
+  show($("invitation-error"), false);
+  let response;
+  try {
+    response = await fetch(new URL("/browser/v1/invitation", state.node), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ invitation: state.secret }),
+      credentials: "omit",
+      cache: "no-store",
+      referrerPolicy: "no-referrer",
+    });
+  } catch {
+    status.textContent = "";
+    return invitationError(`The vendor's node (${state.node}) could not be reached. Check your connection and reload.`);
+  }
+  const body = await response.json().catch(() => null);
+  status.textContent = "";
+  if (!response.ok || !body) {
+    const words = body && (body.detail || body.title);
+    return invitationError(words || `The vendor's node refused the invitation (HTTP ${response.status}).`);
+  }
+  state.invitation = body;
+  showInvitation(body);
+}
+
+function invitationError(text) {
+  $("invitation-error").textContent = text;
+  show($("invitation-error"));
+  if (single) show($("link-form"));
+}
+
+function showInvitation(inv) {
+  $("vendor-name").textContent = inv.vendor;
+  $("partner-name").textContent = inv.partner;
+  const expires = new Date(inv.expires_at);
+  $("expires").textContent = Number.isNaN(expires.getTime()) ? inv.expires_at : expires.toLocaleString();
+  $("node").textContent = state.node;
+  const any = (s) => (s === "*" ? "any" : s);
+  const learn = { overlaps: "which of your accounts overlap", fields: "which overlap", counts: "nothing", hidden: "nothing" };
+  $("shares").tBodies[0].replaceChildren(
+    ...(inv.shares || []).map((s) => h("tr", {}, h("td", {}, any(s.own_segment)), h("td", {}, any(s.partner_segment)), h("td", {}, learn[s.level] || s.level))),
+  );
+  if (!(inv.shares || []).length) $("shares").tBodies[0].append(h("tr", {}, h("td", { colspan: 3 }, "Nothing yet: they share no segment with you.")));
+  $("title").textContent = `Match your accounts with ${inv.vendor}`;
+  show($("invitation"));
+  show($("link-form"), false);
+  show($("step-import"));
+  $("match").textContent = `Match with ${inv.vendor}`;
+  $("match-about").textContent =
+    `Your accounts are matched with ${inv.vendor}'s by private set intersection: this page sends only blinded, encrypted ` +
+    `values of your keys, and ${inv.vendor} learns neither your accounts nor which of them overlap. ` +
+    `This invitation takes up to ${number(inv.max_records)} accounts.`;
+}
+
+function startInvitation() {
+  if (single) {
+    $("invitation-status").textContent = "This is the page saved as one file: it needs your invitation link.";
+    show($("link-form"));
+    return;
+  }
+  const secret = location.hash.replace(/^#/, "");
+  if (!SECRET.test(secret)) {
+    $("invitation-status").textContent = "Open the invitation link your vendor sent you, or paste it here.";
+    show($("link-form"));
+    return;
+  }
+  state.node = location.origin;
+  state.secret = secret;
+  readInvitation();
+}
+
+$("link-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const link = parseLink($("link").value);
+  if (link.error) return invitationError(link.error);
+  state.node = link.node;
+  state.secret = link.secret;
+  $("link").value = "";
+  readInvitation();
+});
+
+// ---------------------------------------------------------------------------------------------
+// The worker
+
+let worker = null;
+let workerReady = null;
+
+function base64Bytes(id) {
+  const text = $(id).textContent.trim();
+  const raw = atob(text);
+  const out = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+  return out;
+}
+
+async function startWorker() {
+  let wasm;
+  if (single) {
+    const source = base64Bytes("blindmap-worker");
+    worker = new Worker(URL.createObjectURL(new Blob([source], { type: "text/javascript" })));
+    wasm = { bytes: base64Bytes("blindmap-wasm").buffer };
+  } else {
+    // A worker's script cannot carry Subresource Integrity: fetch it with its integrity first, so
+    // that a node serving other bytes fails here; the worker then loads it from the cache.
+    const url = meta("worker");
+    const check = await fetch(url, { integrity: meta("worker-integrity"), credentials: "omit" });
+    if (!check.ok) throw new Error(`the page's worker did not load (HTTP ${check.status})`);
+    worker = new Worker(url);
+    wasm = { url: meta("wasm"), integrity: meta("wasm-integrity") };
+  }
+  worker.onmessage = (event) => onWorker(event.data);
+  worker.onerror = (event) => fatal(event.message || "the page's worker stopped");
+  worker.postMessage({ type: "init", wasm }, wasm.bytes ? [wasm.bytes] : []);
+  return new Promise((resolve) => {
+    workerReady = resolve;
+  });
+}
+
+function fatal(message) {
+  for (const id of ["import-error", "match-error-text"]) $(id).textContent = "";
+  const text = `Something went wrong inside this page (${message}). Reload it to start again.`;
+  $("invitation-error").textContent = text;
+  show($("invitation-error"));
+  show($("step-import"), false);
+  show($("step-match"), false);
+}
+
+function onWorker(message) {
+  switch (message.type) {
+    case "ready":
+      $("version").textContent = message.version;
+      workerReady?.();
+      return;
+    case "fatal":
+      return fatal(message.message);
+    case "import-progress":
+      return importProgress(message);
+    case "imported":
+      return imported(message);
+    case "import-error":
+      return importError(message.message);
+    case "match-progress":
+      return matchProgress(message);
+    case "results":
+      return results(message);
+    case "match-error":
+      return matchError(message);
+    default:
+      return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The import
+
+let mappingText = null;
+
+async function startImport() {
+  const file = $("file").files[0];
+  if (!file) return;
+  await ready;
+  state.preview = null;
+  show($("preview"), false);
+  show($("import-error"), false);
+  show($("step-match"), false);
+  show($("step-results"), false);
+  $("import-progress").value = 0;
+  show($("import-progress"));
+  $("import-text").textContent = `Reading ${file.name}…`;
+  worker.postMessage({ type: "import", file, preset: $("preset").value, mapping: mappingText });
+}
+
+function importProgress(p) {
+  $("import-progress").max = Math.max(1, p.totalBytes);
+  $("import-progress").value = p.bytesRead;
+  $("import-text").textContent = `${plural(p.rows, "row", "rows")} read, ${bytes(p.bytesRead)} of ${bytes(p.totalBytes)}`;
+}
+
+function importError(text) {
+  show($("import-progress"), false);
+  $("import-text").textContent = "";
+  $("import-error").replaceChildren(
+    h("p", {}, "This file could not be read:"),
+    h("p", {}, text),
+    h("p", { class: "muted" }, "Fix the file (or choose how to read it) and choose it again. Nothing was sent."),
+  );
+  show($("import-error"));
+}
+
+function imported({ preview, accounts }) {
+  show($("import-progress"), false);
+  state.preview = preview;
+  state.accounts = accounts;
+  $("import-text").textContent = `${preview.file}: ${plural(preview.summary.rows, "row", "rows")} read as ${preview.read_as}.`;
+  renderPreview(preview);
+  const max = state.invitation?.max_records ?? Infinity;
+  const matchButton = $("match");
+  show($("step-match"));
+  show($("match-error"), false);
+  if (accounts === 0) {
+    $("match-text").textContent = "No account of this file can be matched: see above why.";
+    matchButton.disabled = true;
+  } else if (accounts > max) {
+    $("match-text").textContent = `This file has ${number(accounts)} accounts to match; the invitation takes up to ${number(max)}. Match a part of it (a segment, a region) at a time.`;
+    matchButton.disabled = true;
+  } else {
+    $("match-text").textContent = `${plural(accounts, "account", "accounts")} ready to match.`;
+    matchButton.disabled = false;
+  }
+}
+
+function renderPreview(p) {
+  const s = p.summary;
+  const k = s.keys;
+  const parts = [
+    h("h3", {}, "What the file holds"),
+    h(
+      "ul",
+      { class: "plain" },
+      h("li", {}, `${plural(s.rows, "row", "rows")} → ${plural(s.accounts, "account", "accounts")} to match`),
+      h("li", {}, `Keys: ${number(k.domain)} domains, ${number(k.duns)} DUNS numbers, ${number(k.name_country)} names with their country; evidence: ${number(k.postal_code)} postal codes, ${number(k.phone)} phone numbers`),
+      s.rows_without_keys.count > 0 && h("li", {}, `${plural(s.rows_without_keys.count, "row", "rows")} without any usable key, left out (lines ${lines(s.rows_without_keys)})`),
+      s.unsegmented_rows.count > 0 && h("li", {}, `${plural(s.unsegmented_rows.count, "row", "rows")} that no segment rule placed, left out (lines ${lines(s.unsegmented_rows)})`),
+      s.truncated_fields > 0 && h("li", {}, `${plural(s.truncated_fields, "field value", "field values")} cut to 1,024 bytes`),
+      s.blank_lines > 0 && h("li", {}, `${plural(s.blank_lines, "blank line", "blank lines")} skipped`),
+    ),
+  ];
+  if (s.segments.length) {
+    parts.push(table("segments", "Your segments", ["Segment", "Accounts"], s.segments.map(([l, n]) => [l, number(n)]), [1]));
+  }
+  if (s.values_not_used_as_keys.length) {
+    parts.push(table("reasons", "Values not used as keys, by reason", ["Why", "Values"], s.values_not_used_as_keys.map((r) => [r.why, number(r.count)]), [1]));
+  }
+  parts.push(
+    table(
+      "accounts",
+      `The first ${Math.min(PREVIEW_ROWS, p.accounts.length)} rows, as read`,
+      ["Line", "Account", "Segment", "Keys", "Not used"],
+      p.accounts.slice(0, PREVIEW_ROWS).map((a) => [
+        number(a.line),
+        `${a.name ?? ""} (${a.id})`,
+        a.segment ?? "(no segment rule placed it)",
+        keysOf(a),
+        a.not_keys.map((n) => `${n.column}: "${n.value}" (${n.why})`).join("; "),
+      ]),
+      [0],
+    ),
+  );
+  if (p.not_keys.length) {
+    parts.push(
+      table(
+        "not-keys",
+        p.not_keys.length < sumReasons(s) ? `The first ${p.not_keys.length} values not used as keys` : "Values not used as keys",
+        ["Line", "Column", "Value", "Why"],
+        p.not_keys.map((n) => [number(n.line), n.column, n.value, n.why]),
+        [0],
+      ),
+    );
+  }
+  $("preview").replaceChildren(...parts);
+  show($("preview"));
+}
+
+const sumReasons = (s) => s.values_not_used_as_keys.reduce((n, r) => n + r.count, 0);
+
+function lines(l) {
+  const listed = l.lines.slice(0, 12).map(number).join(", ");
+  return l.count > 12 ? `${listed}, …` : listed;
+}
+
+function keysOf(a) {
+  const keys = [...a.domains.map((d) => `domain ${d}`), ...a.duns.map((d) => `DUNS ${d}`)];
+  if (a.name_country) keys.push(`name ${a.name_country}${a.common_name ? " (a common name)" : ""}`);
+  if (a.postal_code) keys.push(`postal code ${a.postal_code}`);
+  if (a.phone) keys.push(`phone ${a.phone}`);
+  return keys.length ? keys.join("; ") : "none: left out";
+}
+
+$("file").addEventListener("change", startImport);
+$("preset").addEventListener("change", startImport);
+$("mapping").addEventListener("change", async () => {
+  const file = $("mapping").files[0];
+  mappingText = file ? await file.text() : null;
+  if (mappingText !== null) $("preset").value = "auto";
+  startImport();
+});
+$("mapping-clear").addEventListener("click", () => {
+  $("mapping").value = "";
+  mappingText = null;
+  startImport();
+});
+
+const drop = $("drop");
+drop.addEventListener("dragover", (event) => {
+  event.preventDefault();
+  drop.classList.add("over");
+});
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (event) => {
+  event.preventDefault();
+  drop.classList.remove("over");
+  const files = event.dataTransfer?.files;
+  if (!files || !files.length) return;
+  $("file").files = files;
+  startImport();
+});
+
+// ---------------------------------------------------------------------------------------------
+// The match
+
+const PHASES = {
+  connecting: "Connecting to the vendor's node…",
+  waiting: "Waiting for the vendor's node…",
+  matching: "Matching",
+  finishing: "Finishing…",
+};
+
+function startMatch() {
+  show($("match-error"), false);
+  show($("step-results"), false);
+  $("match").disabled = true;
+  show($("cancel"));
+  $("match-progress").removeAttribute("value");
+  show($("match-progress"));
+  $("match-text").textContent = PHASES.connecting;
+  worker.postMessage({ type: "match", node: state.node, invitation: state.secret });
+}
+
+function matchProgress(p) {
+  const bar = $("match-progress");
+  if (p.phase === "matching" && p.total > 0) {
+    bar.max = p.total;
+    bar.value = p.done;
+    $("match-text").textContent = `Matching: ${Math.floor((100 * p.done) / p.total)}% (${bytes(p.bytesSent)} sent, ${bytes(p.bytesReceived)} received)`;
+  } else {
+    bar.removeAttribute("value");
+    $("match-text").textContent = PHASES[p.phase] || "";
+  }
+}
+
+function matchEnded() {
+  show($("match-progress"), false);
+  show($("cancel"), false);
+  $("match").disabled = false;
+}
+
+function matchError(e) {
+  matchEnded();
+  $("match-text").textContent = "";
+  const what = {
+    server: "The vendor's node refused the match",
+    protocol: "The match failed",
+    connection: "The connection was lost",
+    state: "The match stopped",
+  }[e.kind] || "The match failed";
+  $("match-error-text").textContent = `${what}: ${e.message}.${e.retry ? " Your file is still read: you can try again." : ""}`;
+  show($("retry"), Boolean(e.retry));
+  show($("match-error"));
+}
+
+function results(r) {
+  matchEnded();
+  state.results = r.results;
+  state.csv = r.csv;
+  $("match-text").textContent = `Done: ${bytes(r.bytesSent)} sent, ${bytes(r.bytesReceived)} received${r.run ? ` (run ${r.run})` : ""}.`;
+  const res = r.results;
+  const vendor = state.invitation?.vendor ?? "the vendor";
+  $("results-summary").textContent =
+    res.pairs === 0
+      ? `None of your accounts overlap ${vendor}'s in what they share with you.`
+      : `${plural(res.accounts, "of your accounts overlaps", "of your accounts overlap")} ${vendor}'s, in ${plural(res.pairs, "pair", "pairs")}.`;
+  const parts = [];
+  if (!r.confirmed) parts.push(h("p", { class: "notice" }, `${vendor}'s node did not confirm the end of the run: your results are complete, but it may not have recorded the run.`));
+  if (res.incomplete) parts.push(h("p", { class: "error" }, "The results are incomplete: the vendor's node answered far more matches than any real list has, and this page kept only the first."));
+  const m = res.matrix;
+  if (m.rows.length && m.columns.length) {
+    parts.push(
+      table(
+        "matrix",
+        `Your segments (rows) × ${vendor}'s (columns): overlapping accounts`,
+        ["", ...m.columns.map((c) => `${c.segment} (${number(c.records)})`)],
+        m.rows.map((row, i) => [row, ...m.cells[i].map(cellText)]),
+        m.columns.map((_, i) => i + 1),
+      ),
+    );
+  }
+  if (res.overlaps.length) {
+    const listed = res.overlaps.slice(0, LISTED);
+    parts.push(
+      table(
+        "overlaps",
+        listed.length < res.overlaps.length ? `The first ${LISTED} of ${number(res.overlaps.length)} overlaps (the CSV has them all)` : "The overlapping accounts",
+        ["Account", "Your segment", "Their segment", "Match", "Why", "Matched on"],
+        listed.map((o) => [`${o.name ?? o.account_id}${o.name ? ` (${o.account_id})` : ""}`, o.own_segment, o.partner_segment, o.tier, o.reason, o.key_types.join(", ")]),
+      ),
+    );
+  }
+  $("results").replaceChildren(...parts);
+  $("download").disabled = res.overlaps.length === 0;
+  show($("step-results"));
+  $("h-results").focus();
+}
+
+function cellText(c) {
+  if (c.count != null && c.possible) return `${number(c.count - c.possible)} (+${number(c.possible)} possible)`;
+  if (c.count != null) return number(c.count);
+  if (c.level === "hidden") return "not shared";
+  return c.shown;
+}
+
+function download() {
+  if (!state.csv) return;
+  const vendor = (state.invitation?.vendor ?? "vendor").replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "");
+  const date = new Date().toISOString().slice(0, 10);
+  const a = h("a", { href: URL.createObjectURL(new Blob([state.csv], { type: "text/csv;charset=utf-8" })), download: `overlaps-${vendor || "vendor"}-${date}.csv` });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+$("match").addEventListener("click", startMatch);
+$("retry").addEventListener("click", startMatch);
+$("cancel").addEventListener("click", () => worker.postMessage({ type: "cancel" }));
+$("download").addEventListener("click", download);
+
+// ---------------------------------------------------------------------------------------------
+// What runs: the build and how to check it
+
+function showIntegrity() {
+  const build = meta("build");
+  const p = $("integrity");
+  if (single) {
+    p.append(
+      "This is the page saved as one file (build ",
+      h("code", {}, build),
+      "). Check it before you trust it: ",
+      h("code", {}, "sha256sum blindmap-partner.html"),
+      " must print the SHA-256 the blindmap release publishes for this version, which the vendor's page shows too.",
+    );
+  } else {
+    const sha = meta("single-file-sha256");
+    p.append(
+      "This page's code (build ",
+      h("code", {}, build),
+      ") is named by its hashes and checked by your browser. Rather run it from your own disk? Save ",
+      h("a", { href: "/join/blindmap-partner.html", download: "blindmap-partner.html" }, "blindmap-partner.html"),
+      ", check that its SHA-256 is ",
+      h("code", {}, sha),
+      " (the one the blindmap release publishes), and open it: it asks for this link.",
+    );
+  }
+}
+
+showIntegrity();
+const ready = startWorker().catch((e) => fatal(e.message));
+startInvitation();
