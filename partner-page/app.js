@@ -44,8 +44,11 @@ function bytes(n) {
   return `${n} B`;
 }
 
-/** A table inside a scroll region a keyboard can scroll, named by its caption. */
-function table(id, caption, head, rows, numeric = []) {
+/**
+ * A table inside a scroll region a keyboard can scroll, named by its caption. `numeric`: the
+ * columns aligned as numbers; `rowHeads`: whether each row's first cell names the row.
+ */
+function table(id, caption, head, rows, numeric = [], rowHeads = false) {
   const captionId = `${id}-caption`;
   return h(
     "div",
@@ -55,7 +58,19 @@ function table(id, caption, head, rows, numeric = []) {
       { id },
       h("caption", { id: captionId }, caption),
       h("thead", {}, h("tr", {}, head.map((t, i) => h("th", { scope: "col", class: numeric.includes(i) ? "num" : null }, t)))),
-      h("tbody", {}, rows.map((row) => h("tr", {}, row.map((c, i) => h("td", { class: numeric.includes(i) ? "num" : null }, c))))),
+      h(
+        "tbody",
+        {},
+        rows.map((row) =>
+          h(
+            "tr",
+            {},
+            row.map((c, i) =>
+              rowHeads && i === 0 ? h("th", { scope: "row" }, c) : h("td", { class: numeric.includes(i) ? "num" : null }, c),
+            ),
+          ),
+        ),
+      ),
     ),
   );
 }
@@ -464,9 +479,10 @@ function results(r) {
       table(
         "matrix",
         `Your segments (rows) × ${vendor}'s (columns): overlapping accounts`,
-        ["", ...m.columns.map((c) => `${c.segment} (${number(c.records)})`)],
+        ["Your segment", ...m.columns.map((c) => `${c.segment} (${number(c.records)})`)],
         m.rows.map((row, i) => [row, ...m.cells[i].map(cellText)]),
         m.columns.map((_, i) => i + 1),
+        true,
       ),
     );
   }
