@@ -2,7 +2,9 @@
 # The whole test suite, as CI runs it: formatting, lints, the dependency policy (cargo-deny),
 # unit, property, vector and end-to-end tests, the API contract test (schemathesis against a node,
 # scripts/schemathesis.sh), doc tests, smoke runs of the benchmarks at tiny sizes, and a bounded
-# fuzzing run (scripts/fuzz.sh). Needs a Rust toolchain; starts a throwaway PostgreSQL for the
+# fuzzing run (scripts/fuzz.sh); first it builds the partner page (scripts/partner-page.sh, which
+# installs Debian's WebAssembly toolchain and wasm-bindgen-cli where missing), which the node's
+# build embeds and the browser tests drive. Needs a Rust toolchain; starts a throwaway PostgreSQL for the
 # store tests (scripts/with-postgres.sh installs it where missing); installs Chromium and
 # chromedriver for the browser tests where missing, Node and the test OpenID provider
 # (tests/oidc, from npm) for the single sign-on tests where missing, and for the contract test schemathesis from
@@ -17,6 +19,12 @@ step() { printf '\n==> [%4d s] %s\n' "$SECONDS" "$*"; }
 
 step "formatting"
 cargo fmt --all -- --check
+
+step "the partner page (scripts/partner-page.sh: WebAssembly from crates/blindmap-wasm; installs its toolchain where missing)"
+# Built first, so that every build below embeds the same page (crates/blindmap-server/build.rs
+# reads BLINDMAP_PARTNER_PAGE), and the browser tests drive it rather than skip.
+bash scripts/partner-page.sh
+export BLINDMAP_PARTNER_PAGE=$PWD/target/partner-page BLINDMAP_REQUIRE_PARTNER_PAGE=1
 
 step "lints"
 # Twice: as shipped, and with the benchmarks (`--features bench`), which the tests build too.
@@ -127,6 +135,8 @@ blindmap=${CARGO_TARGET_DIR:-target}/debug/blindmap
 "$blindmap" bench import --rows 20000 --json >/dev/null
 # Two nodes, three partners: every admin page answers whole at a small size.
 "$blindmap" bench nodes --n 2000 --partners 3 --json >/dev/null
+# A partner in the browser against a vendor's node: new keys, then the vendor's list kept.
+"$blindmap" bench browser --vendor 3000 --partner 300 --sessions 2 --json >/dev/null
 
 step "the README's main command"
 # The same binary: `demo` is the same code with or without the benchmarks.

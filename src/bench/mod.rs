@@ -1,6 +1,7 @@
 //! `blindmap bench …`: the benchmarks. Built only with `--features bench`, so the shipped
 //! binary carries neither this code nor the synthetic-data test kit it uses.
 
+mod browser;
 mod import;
 mod nodes;
 mod psi;
@@ -28,6 +29,10 @@ enum BenchCommand {
     /// Two nodes on loopback match N synthetic accounts each over mutual TLS; the same session
     /// then runs in one process, and the ratio shows what the network path costs.
     Nodes(nodes::NodesArgs),
+    /// A partner in the browser against a vendor's node with a large list: sessions through a
+    /// link by the page's protocol, the first evaluating the vendor's list, later ones reusing
+    /// what the node kept.
+    Browser(browser::BrowserArgs),
 }
 
 pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -36,5 +41,6 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Quality(args) => quality::run(&args),
         BenchCommand::Import(args) => import::run(&args),
         BenchCommand::Nodes(args) => nodes::run(&args),
+        BenchCommand::Browser(args) => browser::run(&args),
     }
 }

@@ -100,7 +100,7 @@ struct NodesReport {
 }
 
 /// A generic export of `n` accounts, those from `from` on.
-fn export(n: usize, from: usize) -> String {
+pub(super) fn export(n: usize, from: usize) -> String {
     let mut csv = String::with_capacity(n * 64);
     csv.push_str(EXPORT_HEADER);
     for i in from..from + n {
@@ -115,14 +115,14 @@ fn export(n: usize, from: usize) -> String {
 /// The bench exports' header: an id, a name, a segment, an owner and a domain per account.
 const EXPORT_HEADER: &str = "id,name,segment,owner,domain\n";
 
-struct BenchNode {
-    running: RunningNode,
-    api: ApiClient,
-    fingerprint: String,
+pub(super) struct BenchNode {
+    pub(super) running: RunningNode,
+    pub(super) api: ApiClient,
+    pub(super) fingerprint: String,
     token: String,
 }
 
-async fn node(dir: &std::path::Path, name: &str) -> anyhow::Result<BenchNode> {
+pub(super) async fn node(dir: &std::path::Path, name: &str) -> anyhow::Result<BenchNode> {
     let options = InitOptions {
         data_dir: dir.join(name),
         organisation: name.to_owned(),

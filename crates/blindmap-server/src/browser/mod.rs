@@ -140,7 +140,7 @@ fn origin_allowed(headers: &HeaderMap, public_url: Option<&str>, allow_file: boo
 enum Notice {
     /// The session may start: binary frames from now on.
     Ready { run: String },
-    /// This node sent its last frame, and waits for the page's `done`.
+    /// This node's session is over and the run is stored.
     Done,
     /// The session cannot start or go on: an RFC 9457 problem's members.
     Error { status: u16, title: String, detail: String },
@@ -194,30 +194,43 @@ async fn serve(state: AppState, mut socket: WebSocket) {
         Err(e) => return refuse(socket, e.into()).await,
     };
     let Ok(node) = state.node() else { return refuse(socket, ApiError::NoNode).await };
-    let started = match start(&state, &partnership, node.keep_transcripts).await {
+    let mut started = match start(&state, &partnership, node.keep_transcripts).await {
         Ok(started) => started,
         Err(e) => return refuse(socket, e).await,
     };
+    let (stored_tx, stored) = oneshot::channel();
+    started.on_stored = Some(stored_tx);
     if socket.send(Notice::Ready { run: started.run.id.to_string() }.message()).await.is_err() {
         // The page is gone: the run fails as soon as its driver finds the connection closed.
     }
     let (mut sink, stream) = socket.split();
-    let (done_tx, done_rx) = oneshot::channel();
-    let incoming = frames_from(stream, done_tx);
+    let incoming = frames_from(stream);
     let (outgoing, mut rx) = mpsc::channel::<Bytes>(runs::FRAME_BUFFER);
     node.runs.spawn(state.store.clone(), started, async move { Ok(Connection { incoming, outgoing }) });
-    // Our frames go out as they come; when the session is over on this side, `done`, and the
-    // close once the page has said it is done too (or has gone).
+    // Our frames go out as they come. The session is over on this side when the driver drops
+    // its sender; the driver then waits for the page's `done`, and stores the run: `done` goes
+    // to the page once it is stored, so that the page may start another run at once.
     while let Some(frame) = rx.recv().await {
         if sink.send(Message::Binary(frame)).await.is_err() {
             return;
         }
     }
-    if sink.send(Notice::Done.message()).await.is_err() {
-        return;
-    }
-    let _ = tokio::time::timeout(HANDSHAKE_LIMIT, done_rx).await;
+    let notice = match stored.await {
+        Ok(Ok(())) => Notice::Done,
+        Ok(Err(reason)) => Notice::Error {
+            status: 502,
+            title: "Bad Gateway".to_owned(),
+            detail: format!("the run failed on {}'s node: {reason}", partnership_vendor(&state, &partnership).await),
+        },
+        Err(_) => Notice::of(ApiError::Unavailable("the node stopped during the run")),
+    };
+    let _ = sink.send(notice.message()).await;
     let _ = sink.send(Message::Close(Some(CloseFrame { code: 1000, reason: Utf8Bytes::from_static("done") }))).await;
+}
+
+/// The inviting organisation's name, for what the page is told.
+async fn partnership_vendor(state: &AppState, partnership: &Partnership) -> String {
+    state.store.organisation_name(&partnership.org).await.unwrap_or_else(|_| "the vendor".to_owned())
 }
 
 async fn start(state: &AppState, partnership: &Partnership, transcript: bool) -> Result<runs::Started, ApiError> {
@@ -233,38 +246,24 @@ async fn start(state: &AppState, partnership: &Partnership, transcript: bool) ->
 }
 
 /// The page's binary messages as the byte stream the session reads; its `done` (or a close)
-/// ends the stream, and is told on `done`.
+/// ends the stream.
 fn frames_from(
     stream: futures_util::stream::SplitStream<WebSocket>,
-    done: oneshot::Sender<()>,
 ) -> std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>> {
-    let state = (stream, Some(done));
-    Box::pin(futures_util::stream::unfold(state, |(mut stream, mut done)| async move {
+    Box::pin(futures_util::stream::unfold(Some(stream), |stream| async move {
+        let mut stream = stream?;
         loop {
-            let told = |done: &mut Option<oneshot::Sender<()>>| {
-                if let Some(done) = done.take() {
-                    let _ = done.send(());
-                }
-            };
             match stream.next().await {
-                Some(Ok(Message::Binary(bytes))) => return Some((Ok(bytes), (stream, done))),
+                Some(Ok(Message::Binary(bytes))) => return Some((Ok(bytes), Some(stream))),
                 Some(Ok(Message::Text(text))) => {
                     return match serde_json::from_str::<PageNotice>(text.as_str()) {
-                        Ok(PageNotice::Done) => {
-                            told(&mut done);
-                            None
-                        }
-                        Err(_) => {
-                            Some((Err("the page sent a text message other than done".to_owned()), (stream, None)))
-                        }
+                        Ok(PageNotice::Done) => None,
+                        Err(_) => Some((Err("the page sent a text message other than done".to_owned()), None)),
                     };
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                Some(Ok(Message::Close(_))) | None => {
-                    told(&mut done);
-                    return None;
-                }
-                Some(Err(e)) => return Some((Err(format!("the page's connection: {e}")), (stream, None))),
+                Some(Ok(Message::Close(_))) | None => return None,
+                Some(Err(e)) => return Some((Err(format!("the page's connection: {e}")), None)),
             }
         }
     }))

@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::node::identity::{Identity, fingerprint};
 
 mod api;
+pub mod link;
 pub mod remote;
 
 pub use api::Query;

@@ -86,6 +86,10 @@ pub const ENVIRONMENT: &[EnvVar] = &[
     EnvVar { name: "BLINDMAP_DATABASE_MAX_CONNECTIONS", sets: "database_max_connections" },
     EnvVar { name: "BLINDMAP_KEEP_TRANSCRIPTS", sets: "keep_transcripts (true or false)" },
     EnvVar {
+        name: "BLINDMAP_PARTNER_PAGE",
+        sets: "at build time (build.rs): the partner page's folder (scripts/partner-page.sh) the node embeds at /join",
+    },
+    EnvVar {
         name: "BLINDMAP_BROWSER_ALLOW_FILE",
         sets: "browser_allow_file: let the saved partner page, opened from file://, call this node",
     },

@@ -230,6 +230,9 @@ pub(crate) struct Started {
     config: SessionConfig,
     /// A browser partner's session: the keys it is served under, and their cache (spec §20.5).
     kept: Option<Kept>,
+    /// Told once the run's end is stored: `Ok` if it completed, else why not. The browser
+    /// partner's page hears `done` only then, so that it may start another run at once.
+    pub(crate) on_stored: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
     transcript: bool,
 }
 
@@ -281,7 +284,7 @@ pub(crate) async fn start(
         }
         false => None,
     };
-    Ok(Started { run, policy, config, kept, transcript })
+    Ok(Started { run, policy, config, kept, on_stored: None, transcript })
 }
 
 /// The two directions of a run's connection.
@@ -302,7 +305,7 @@ pub(crate) async fn drive<S, E, C>(
     E: std::fmt::Display,
     C: Future<Output = Result<Connection<S>, String>> + Send,
 {
-    let Started { run, policy, config, kept, transcript } = started;
+    let Started { run, policy, config, kept, on_stored, transcript } = started;
     let progress = Arc::new(Progress::default());
     let work = async {
         let side = match run.role {
@@ -365,6 +368,7 @@ pub(crate) async fn drive<S, E, C>(
     // Counting from before the run shows as complete until the pages across partners are
     // counted with it: what `counted` waits for.
     let _counting = Counting::start();
+    let failure = outcome.as_ref().err().map(|(reason, _)| reason.clone());
     let stored = match outcome {
         Ok((outcome, traffic, elapsed, data, transcript)) => {
             let (mut completion, result) = completion(&run, &outcome, &data, traffic, elapsed, transcript);
@@ -387,6 +391,13 @@ pub(crate) async fn drive<S, E, C>(
             store.fail_run(&run.id, &reason, transcript.as_deref()).await
         }
     };
+    if let Some(told) = on_stored {
+        let _ = told.send(match (&stored, failure) {
+            (Ok(()), None) => Ok(()),
+            (Ok(()), Some(reason)) => Err(reason),
+            (Err(_), _) => Err("the run could not be stored; see the node's log".to_owned()),
+        });
+    }
     match stored {
         Err(e) => tracing::error!(run = %run.id, error = %e, "cannot store a run's end"),
         // The lists across partners count anew with this run: before a reader asks.

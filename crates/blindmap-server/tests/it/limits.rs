@@ -13,6 +13,8 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+use crate::common::Captured;
+
 /// A body of `len` bytes that counts what was read of it.
 fn counted(len: usize, read: std::sync::Arc<std::sync::atomic::AtomicUsize>) -> Body {
     let chunk = Bytes::from(vec![b'a'; 64 << 10]);
@@ -236,20 +238,6 @@ async fn an_organisation_holding_its_share_does_not_hold_up_another() {
     for request in held {
         let (status, body, _) = request.await.unwrap();
         assert_eq!(status, StatusCode::CREATED, "{body}");
-    }
-}
-
-/// What a log subscriber wrote, shared with the test.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }
 

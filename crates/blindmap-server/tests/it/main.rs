@@ -18,6 +18,7 @@ mod limits;
 mod matching;
 mod node;
 mod pairing;
+mod partner_page;
 mod partners;
 mod peer;
 mod registrations;

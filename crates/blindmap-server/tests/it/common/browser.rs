@@ -88,6 +88,104 @@ pub(crate) struct Browser {
     _dir: tempfile::TempDir,
 }
 
+/// What a page sent, as Chromium's network log records it.
+#[derive(Debug, Clone)]
+pub(crate) enum Sent {
+    /// An HTTP request (a navigation, a fetch, a WebSocket's upgrade).
+    Request { method: String, url: String, headers: String, body: Vec<u8> },
+    /// A WebSocket message.
+    WebSocket { bytes: Vec<u8> },
+}
+
+/// What a recording browser wrote to its sockets, from its network log: per socket, the bytes
+/// in the clear (before TLS), and where the socket carried a WebSocket, its messages unmasked.
+#[derive(Debug, Default)]
+pub(crate) struct Written {
+    /// Per socket: every byte written, in order.
+    pub sockets: Vec<Vec<u8>>,
+    /// The payloads of every WebSocket message a page or worker sent (unmasked), and whether
+    /// each was binary.
+    pub messages: Vec<(bool, Vec<u8>)>,
+}
+
+impl Written {
+    /// Reads Chromium's network log (one event per line after the constants).
+    fn read(netlog: &str) -> Self {
+        let mut lines = netlog.lines();
+        let constants = lines.next().expect("a network log starts with its constants").trim_end_matches(',');
+        let constants: Value = serde_json::from_str(&format!("{constants}}}")).expect("the log's constants");
+        let kind = |name: &str| constants["constants"]["logEventTypes"][name].as_u64().expect("an event type");
+        // A TLS socket logs its bytes twice: in the clear (SSL_…) and encrypted (SOCKET_…).
+        let (clear, raw) = (kind("SSL_SOCKET_BYTES_SENT"), kind("SOCKET_BYTES_SENT"));
+        let mut by_socket: BTreeMap<(u64, bool), Vec<u8>> = BTreeMap::new();
+        for line in lines {
+            let Ok(event) = serde_json::from_str::<Value>(line.trim_end_matches(',')) else { continue };
+            let (Some(ty), Some(bytes)) = (event["type"].as_u64(), event["params"]["bytes"].as_str()) else { continue };
+            if ty == clear || ty == raw {
+                let decoded = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, bytes)
+                    .expect("the log's bytes in base64");
+                let socket = event["source"]["id"].as_u64().unwrap_or_default();
+                by_socket.entry((socket, ty == clear)).or_default().extend(decoded);
+            }
+        }
+        let tls: std::collections::BTreeSet<u64> =
+            by_socket.keys().filter(|(_, in_clear)| *in_clear).map(|(socket, _)| *socket).collect();
+        by_socket.retain(|(socket, in_clear), _| *in_clear || !tls.contains(socket));
+        let mut written = Self::default();
+        for bytes in by_socket.into_values() {
+            if let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&bytes[..end]).to_lowercase();
+                if head.starts_with("get ") && head.contains("upgrade: websocket") {
+                    written.messages.extend(unmasked(&bytes[end + 4..]));
+                }
+            }
+            written.sockets.push(bytes);
+        }
+        written
+    }
+}
+
+/// The messages of a client's WebSocket byte stream (RFC 6455 §5.2: every frame masked),
+/// continuation frames joined to their message.
+fn unmasked(mut stream: &[u8]) -> Vec<(bool, Vec<u8>)> {
+    let mut messages: Vec<(bool, Vec<u8>)> = Vec::new();
+    while stream.len() >= 6 {
+        let opcode = stream[0] & 0x0f;
+        let (len, at) = match stream[1] & 0x7f {
+            126 => (u64::from(u16::from_be_bytes([stream[2], stream[3]])), 4),
+            127 => (u64::from_be_bytes(stream[2..10].try_into().expect("8 bytes")), 10),
+            n => (u64::from(n), 2usize),
+        };
+        assert!(stream[1] & 0x80 != 0, "a client's WebSocket frame is masked");
+        let len = usize::try_from(len).expect("a frame's length");
+        let Some(end) = (at + 4).checked_add(len).filter(|&end| end <= stream.len()) else { break };
+        let mask = &stream[at..at + 4];
+        let payload: Vec<u8> = stream[at + 4..end].iter().enumerate().map(|(i, b)| b ^ mask[i % 4]).collect();
+        match opcode {
+            0 => messages.last_mut().expect("a continuation follows a message").1.extend(payload),
+            1 | 2 => messages.push((opcode == 2, payload)),
+            _ => {}
+        }
+        stream = &stream[end..];
+    }
+    messages
+}
+
+/// chromedriver's log command (`POST /session/{id}/se/log`): the entries of a log type since
+/// the last call.
+#[derive(Debug)]
+struct GetLog(&'static str);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for GetLog {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::POST, Some(json!({ "type": self.0 }).to_string()))
+    }
+}
+
 /// A cookie as the browser holds it, `HttpOnly` ones included.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct BrowserCookie {
@@ -216,6 +314,10 @@ impl Browser {
     /// `start()`, reading the environment through `env` (so a test can pretend a machine has no
     /// browser without touching the process environment).
     pub(crate) async fn start_with(env: impl Fn(&str) -> Option<OsString>) -> Option<Self> {
+        Self::start_as(env, false).await
+    }
+
+    async fn start_as(env: impl Fn(&str) -> Option<OsString>, recording: bool) -> Option<Self> {
         let binaries = match locate(&env) {
             Ok(binaries) => binaries,
             Err(missing) => {
@@ -228,21 +330,118 @@ impl Browser {
                 return None;
             }
         };
-        Some(Self::launch(&binaries).await)
+        Some(Self::launch(&binaries, recording).await)
     }
 
-    async fn launch(binaries: &Binaries) -> Self {
+    /// `start()`, with Chromium recording what the pages send (`sent`) and saving downloads in
+    /// `downloads()`.
+    pub(crate) async fn start_recording() -> Option<Self> {
+        Self::start_as(|name| std::env::var_os(name), true).await
+    }
+
+    /// Chromium's network log (a recording browser only): every socket's bytes as sent, in the
+    /// clear (before TLS), from every page and worker.
+    pub(crate) fn netlog(&self) -> PathBuf {
+        self._dir.path().join("netlog.json")
+    }
+
+    /// Closes a recording browser and reads what it wrote to its sockets (its network log is
+    /// complete once Chromium has ended).
+    pub(crate) async fn finish(mut self) -> Written {
+        let netlog = self.netlog();
+        if let Some(session) = self.session.take() {
+            self.driver.delete_session(&session);
+        }
+        let started = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&netlog).unwrap_or_default();
+            // Chromium closes the events' list on its way out.
+            if text.trim_end().ends_with('}') || started.elapsed() > Duration::from_secs(10) {
+                return Written::read(&text);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Where a recording browser saves what the pages download.
+    pub(crate) fn downloads(&self) -> PathBuf {
+        self._dir.path().join("downloads")
+    }
+
+    /// Everything the pages sent since the last call (a recording browser only): each
+    /// request's method, URL and body, and each WebSocket message (binary ones decoded), from
+    /// Chromium's network events.
+    pub(crate) async fn sent(&self) -> Vec<Sent> {
+        let log =
+            self.client.issue_cmd(GetLog("performance")).await.unwrap_or_else(|e| panic!("read Chromium's log: {e}"));
+        let mut sent = Vec::new();
+        for entry in log.as_array().map(Vec::as_slice).unwrap_or_default() {
+            let Some(message) = entry["message"].as_str().and_then(|m| serde_json::from_str::<Value>(m).ok()) else {
+                continue;
+            };
+            let (method, params) = (&message["message"]["method"], &message["message"]["params"]);
+            match method.as_str() {
+                Some("Network.requestWillBeSent") => {
+                    let request = &params["request"];
+                    let mut body = request["postData"].as_str().unwrap_or_default().as_bytes().to_vec();
+                    for entry in request["postDataEntries"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                        if let Some(bytes) = entry["bytes"].as_str() {
+                            body.extend(
+                                base64::Engine::decode(&base64::engine::general_purpose::STANDARD, bytes)
+                                    .unwrap_or_default(),
+                            );
+                        }
+                    }
+                    let headers = request["headers"].to_string();
+                    sent.push(Sent::Request {
+                        method: request["method"].as_str().unwrap_or_default().to_owned(),
+                        url: request["url"].as_str().unwrap_or_default().to_owned(),
+                        headers,
+                        body,
+                    });
+                }
+                Some("Network.webSocketFrameSent") => {
+                    let response = &params["response"];
+                    let payload = response["payloadData"].as_str().unwrap_or_default();
+                    let bytes = if response["opcode"] == 2 {
+                        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, payload)
+                            .unwrap_or_else(|e| panic!("a binary WebSocket message Chromium logged undecodable: {e}"))
+                    } else {
+                        payload.as_bytes().to_vec()
+                    };
+                    sent.push(Sent::WebSocket { bytes });
+                }
+                _ => {}
+            }
+        }
+        sent
+    }
+
+    async fn launch(binaries: &Binaries, recording: bool) -> Self {
         let dir = tempfile::tempdir().expect("a temporary folder for the browser");
         let driver = Driver::start(&binaries.chromedriver, dir.path().join("chromedriver.log")).await;
 
         let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|&a| a.to_owned()).collect();
         args.push(format!("--user-data-dir={}", dir.path().join("profile").display()));
-        let capabilities = json!({
+        let mut capabilities = json!({
             "browserName": "chrome",
             "acceptInsecureCerts": true,
             "timeouts": { "implicit": 0, "pageLoad": 30_000, "script": 30_000 },
             "goog:chromeOptions": { "binary": binaries.chromium, "args": args },
         });
+        if recording {
+            let netlog = dir.path().join("netlog.json");
+            let args = capabilities["goog:chromeOptions"]["args"].as_array_mut().expect("the args");
+            args.push(json!(format!("--log-net-log={}", netlog.display())));
+            args.push(json!("--net-log-capture-mode=Everything"));
+            capabilities["goog:loggingPrefs"] = json!({ "performance": "ALL" });
+            capabilities["goog:chromeOptions"]["perfLoggingPrefs"] =
+                json!({ "enableNetwork": true, "enablePage": false });
+            capabilities["goog:chromeOptions"]["prefs"] = json!({
+                "download.default_directory": dir.path().join("downloads"),
+                "download.prompt_for_download": false,
+            });
+        }
         let Value::Object(capabilities) = capabilities else { unreachable!("an object literal") };
         let connected =
             ClientBuilder::new(HttpConnector::new()).capabilities(capabilities).connect(&driver.url()).await;

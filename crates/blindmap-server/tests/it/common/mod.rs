@@ -39,10 +39,21 @@ pub(crate) fn config(data_dir: &std::path::Path) -> NodeConfig {
 }
 
 pub(crate) async fn node(organisation: &str, database_url: Option<String>) -> Node {
+    node_configured(organisation, database_url, |_| {}).await
+}
+
+/// A node whose configuration `configure` changes first.
+pub(crate) async fn node_configured(
+    organisation: &str,
+    database_url: Option<String>,
+    configure: impl FnOnce(&mut NodeConfig),
+) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let options = options(&dir, organisation, database_url);
     let made = init(&options).await.unwrap();
-    let running = start(&options.data_dir, &config(&options.data_dir)).await.unwrap();
+    let mut config = config(&options.data_dir);
+    configure(&mut config);
+    let running = start(&options.data_dir, &config).await.unwrap();
     let url = format!("https://127.0.0.1:{}", running.addr.port());
     let api = ApiClient::new(&url, &made.fingerprint, made.admin_token.expose()).unwrap();
     Node { running, api, _dir: dir }
@@ -195,5 +206,19 @@ impl Restartable {
         let running = start(&self.data_dir, &self.config).await.unwrap();
         let api = ApiClient::new(&self.config.public_url, &self.fingerprint, &self.token).unwrap();
         Node { running, api, _dir: tempfile::tempdir().unwrap() }
+    }
+}
+
+/// What a log subscriber wrote, shared with the test.
+#[derive(Clone, Default)]
+pub(crate) struct Captured(pub(crate) std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
