@@ -260,6 +260,7 @@ async function startImport() {
   const file = $("file").files[0];
   if (!file) return;
   await ready;
+  if (!worker) return;
   state.preview = null;
   show($("preview"), false);
   show($("import-error"), false);

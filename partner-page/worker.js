@@ -277,7 +277,7 @@ self.onmessage = (event) => {
     case "match":
       return runMatch(message);
     case "cancel":
-      if (match) fail(match, "state", "stopped", { retry: true });
+      if (match) fail(match, "state", "you stopped it", { retry: true });
       return;
     default:
       return;

@@ -66,7 +66,7 @@ export CC_wasm32_unknown_unknown=clang-19 AR_wasm32_unknown_unknown=llvm-ar-19
 export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR=$root/target/wasm CARGO_INCREMENTAL=0
 /usr/bin/cargo build --locked --quiet -Z build-std=std,panic_abort --target wasm32-unknown-unknown --profile wasm \
-  -p blindmap-wasm
+  -p blindmap-wasm --lib
 built=$root/target/wasm/wasm32-unknown-unknown/wasm/blindmap_wasm.wasm
 
 # 4. The JavaScript glue: a classic script defining `wasm_bindgen`, which the worker bundle and

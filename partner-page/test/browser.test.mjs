@@ -5,7 +5,7 @@
 // logs no error (a CSP violation, an integrity failure) on the way.
 //
 // Needs chromium and chromedriver (skipped without them unless CI=true), and the vendor program
-// (target/debug/examples/vendor or BLINDMAP_VENDOR). SCREENSHOTS=DIR saves a picture of each end.
+// (target/debug/blindmap-wasm-vendor or BLINDMAP_VENDOR). SCREENSHOTS=DIR saves a picture of each end.
 
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
@@ -19,7 +19,7 @@ import { startFakeNode } from "./fake-node.mjs";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const page = process.env.PARTNER_PAGE_OUT || join(root, "target/partner-page");
-const vendorProgram = process.env.BLINDMAP_VENDOR || join(root, "target/debug/examples/vendor");
+const vendorProgram = process.env.BLINDMAP_VENDOR || resolve(root, process.env.CARGO_TARGET_DIR || "target", "debug/blindmap-wasm-vendor");
 const secret = "5e".repeat(32);
 
 const which = (name) => {

@@ -2,7 +2,7 @@
 // node does (/join, /join/assets/…, /join/blindmap-partner.html, with the node's CSP), answers
 // POST /browser/v1/invitation for one secret, and runs GET /browser/v1/session — a WebSocket
 // (RFC 6455, the little of it a browser uses) whose frames go to and from the native vendor
-// program (crates/blindmap-wasm/examples/vendor.rs). HTTPS with a throwaway certificate, so
+// program (crates/blindmap-wasm/src/bin/vendor.rs). HTTPS with a throwaway certificate, so
 // that the saved single file (which connects to https: and wss: only) can use it too.
 
 import { spawn, execFileSync } from "node:child_process";

@@ -8,11 +8,11 @@
 // - the worker bundle (wasm-bindgen's glue and worker.js), started as a worker is, imports
 //   samples/partner-hubspot.csv and answers the page's messages as worker.js documents them;
 // - a session produces its hello first, and, against the vendor's side running natively
-//   (crates/blindmap-wasm/examples/vendor.rs over standard input and output), runs whole through
+//   (crates/blindmap-wasm/src/bin/vendor.rs over standard input and output), runs whole through
 //   the worker's WebSocket handling to the results the native tests expect.
 //
 // PARTNER_PAGE_OUT names another build folder; BLINDMAP_VENDOR the vendor program (default
-// target/debug/examples/vendor; the session tests are skipped without it unless CI=true);
+// target/debug/blindmap-wasm-vendor; the session tests are skipped without it unless CI=true);
 // BLINDMAP_PAGE_BENCH_ROWS the size of the timed import and session (default 2000).
 
 import assert from "node:assert/strict";
@@ -27,7 +27,7 @@ import vm from "node:vm";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const out = process.env.PARTNER_PAGE_OUT || join(root, "target/partner-page");
-const vendorProgram = process.env.BLINDMAP_VENDOR || join(root, "target/debug/examples/vendor");
+const vendorProgram = process.env.BLINDMAP_VENDOR || resolve(root, process.env.CARGO_TARGET_DIR || "target", "debug/blindmap-wasm-vendor");
 const benchRows = Number(process.env.BLINDMAP_PAGE_BENCH_ROWS || 2000);
 const haveVendor = existsSync(vendorProgram);
 const needVendor = process.env.CI === "true";

@@ -1,10 +1,12 @@
 //! The vendor's side of a browser partner's session, natively, over standard input and output:
 //! the node's answer to the page (a Bloom-filter responder that learns nothing and discloses the
-//! overlaps, spec §9.7 and §20.3), for the page's Node test (partner-page/test/) and for timing
-//! the browser's side against it. Frames go back to back both ways, cut by their headers (§8.1).
+//! overlaps, spec §9.7 and §20.3), for the page's tests (partner-page/test/) and for timing the
+//! browser's side against it. Frames go back to back both ways, cut by their headers (§8.1).
+//! A test program, never shipped: cargo builds it with the crate's integration tests, which puts
+//! it where the page's tests look (target/debug/blindmap-wasm-vendor).
 //!
 //! ```text
-//! cargo run -p blindmap-wasm --example vendor -- EXPORT.csv
+//! cargo run -p blindmap-wasm --bin blindmap-wasm-vendor -- EXPORT.csv
 //! ```
 //!
 //! The export is read with the preset its header fits. Prints nothing but frames; exits once the
@@ -16,9 +18,11 @@ use std::sync::Arc;
 use blindmap_psi::wire::{FRAME_HEADER_LEN, Frame};
 use blindmap_psi::{DisclosurePolicy, Level, Session, SessionConfig, SessionSeed};
 use blindmap_records::{Preset, Side, import_dataset, read_header};
+use getrandom::SysRng;
+use getrandom::rand_core::UnwrapErr;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).ok_or("usage: vendor EXPORT.csv")?;
+    let path = std::env::args().nth(1).ok_or("usage: blindmap-wasm-vendor EXPORT.csv")?;
     let header = read_header(&path, BufReader::new(std::fs::File::open(&path)?), None)?;
     let preset = Preset::detect(&header).ok_or("the export's header fits no preset")?;
     let file = BufReader::new(std::fs::File::open(&path)?);
@@ -26,7 +30,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let policy = DisclosurePolicy::new(Level::Overlaps).with_min_partner_segment(1);
     let config = SessionConfig { learn: false, bloom: true, ..SessionConfig::default() };
     let mut session =
-        Session::responder(Arc::new(imported.dataset), policy, config, SessionSeed::random(&mut rand::rng()))?;
+        Session::responder(Arc::new(imported.dataset), policy, config, SessionSeed::random(&mut UnwrapErr(SysRng)))?;
     let mut input = std::io::stdin().lock();
     let mut output = std::io::stdout().lock();
     loop {
