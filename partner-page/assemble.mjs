@@ -150,9 +150,11 @@ const kb = (n) => `${(n / 1024).toFixed(1)} KiB`.padStart(11);
 console.log(`${"file".padEnd(34)}${"raw".padStart(11)}${"gzip -9".padStart(11)}${"brotli 11".padStart(11)}`);
 let total = [0, 0, 0];
 for (const f of files) {
-  const row = [f.bytes.length, gz(f.bytes), br(f.bytes)];
-  if (f.file !== SINGLE && !f.file.endsWith(".sha256")) total = total.map((t, i) => t + row[i]);
-  console.log(`${f.file.padEnd(34)}${row.map(kb).join("")}`);
+  if (f.file.endsWith(".sha256")) continue;
+  // The single file is saved, not served: its brotli size (slow to measure) says little.
+  const row = [f.bytes.length, gz(f.bytes), f.file === SINGLE ? null : br(f.bytes)];
+  if (f.file !== SINGLE) total = total.map((t, i) => t + row[i]);
+  console.log(`${f.file.padEnd(34)}${row.map((n) => (n === null ? "-".padStart(11) : kb(n))).join("")}`);
 }
 console.log(`${"the served page's download".padEnd(34)}${total.map(kb).join("")}`);
 console.log(`build ${build}`);
