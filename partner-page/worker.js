@@ -24,6 +24,8 @@
 
 /** Rows read per step of an import, between progress reports. */
 const ROWS_PER_STEP = 2000;
+/** The largest export read (crates/blindmap-wasm's MAX_FILE_BYTES): refused before it is copied. */
+const MAX_FILE_BYTES = 256 << 20;
 /** Frames wait while this much is queued on the socket. */
 const MAX_BUFFERED = 16 << 20;
 
@@ -85,6 +87,9 @@ async function runImport({ file, preset, mapping }) {
   }
   let job = null;
   try {
+    if (file.size > MAX_FILE_BYTES) {
+      throw new Error(`${file.name} is ${file.size} bytes; the page reads exports of up to ${MAX_FILE_BYTES} bytes`);
+    }
     const bytes = new Uint8Array(await file.arrayBuffer());
     job = new wasm_bindgen.Import(file.name, bytes, preset || "auto", mapping == null ? undefined : mapping);
     post({ type: "import-progress", bytesRead: 0, totalBytes: job.totalBytes, rows: 0 });

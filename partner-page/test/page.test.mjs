@@ -127,7 +127,7 @@ function startWorker(WebSocket) {
   return { context, send, next, posted };
 }
 
-const file = (name, bytes) => ({ name, arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) });
+const file = (name, bytes) => ({ name, size: bytes.length, arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length) });
 
 async function readyWorker(WebSocket) {
   const worker = startWorker(WebSocket);
