@@ -132,6 +132,7 @@ async function importAndMatch(name) {
   const read = await until("the preview", "const p = document.getElementById('preview'); return !p.hidden && p.innerText");
   assert.match(read, /29 rows → \d+ accounts to match/);
   assert.match(read, /gmail\.com/);
+  await screenshot(`${name}-preview`);
   await wd("POST", `/session/${session}/element/${await element("#match")}/click`, {});
   const summary = await until(
     "the results",
@@ -150,6 +151,7 @@ browserTest("the served page, under the node's CSP, matches through its link", a
   const runs = node.runs;
   await wd("POST", `/session/${session}/url`, { url: `${node.url}/join#${secret}` });
   await importAndMatch("served");
+  assert.equal(await run("return document.getElementById('link-form').checkVisibility()"), false, "no link to paste");
   assert.equal(node.runs, runs + 1, "the node saw the session through to done");
   const integrity = await run("return document.getElementById('integrity').innerText");
   assert.match(integrity, /SHA-256 is [0-9a-f]{64}/);
