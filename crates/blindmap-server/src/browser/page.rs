@@ -25,7 +25,28 @@ const PAGE_CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'
                         form-action 'none'; frame-ancestors 'none'";
 
 fn file(name: &str) -> Option<&'static [u8]> {
-    embedded::FILES.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes)
+    embedded::FILES.iter().find(|(n, ..)| *n == name).map(|(_, bytes, _)| *bytes)
+}
+
+/// A file's response: gzipped where the request accepts it (`Content-Encoding: gzip`; the
+/// integrity the page checks is the decoded file's), else as it is.
+fn body(name: &str, request: &HeaderMap) -> Option<Response> {
+    let (_, plain, gzipped) = embedded::FILES.iter().find(|(n, ..)| *n == name)?;
+    let gzip =
+        request.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+            |coding| {
+                let mut parts = coding.split(';').map(str::trim);
+                parts.next().is_some_and(|c| c.eq_ignore_ascii_case("gzip"))
+                    && !parts.any(|q| q.replace(' ', "") == "q=0")
+            },
+        );
+    let mut response = if gzip { gzipped.into_response() } else { plain.into_response() };
+    let h = response.headers_mut();
+    if gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    Some(response)
 }
 
 /// Whether this node was built with the partner page.
@@ -69,20 +90,18 @@ fn not_built() -> Response {
         .into_response()
 }
 
-async fn index() -> Response {
-    let Some(body) = file("index.html") else { return not_built() };
-    let mut response = body.into_response();
+async fn index(request: HeaderMap) -> Response {
+    let Some(mut response) = body("index.html", &request) else { return not_built() };
     headers(response.headers_mut(), "index.html");
     // The page names its assets by their hashes: a new build is a new page.
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     response
 }
 
-async fn asset(Path(name): Path<String>) -> Response {
-    let Some(body) = file(&name).filter(|_| name != "index.html") else {
+async fn asset(Path(name): Path<String>, request: HeaderMap) -> Response {
+    let Some(mut response) = body(&name, &request).filter(|_| name != "index.html") else {
         return if built() { StatusCode::NOT_FOUND.into_response() } else { not_built() };
     };
-    let mut response = body.into_response();
     headers(response.headers_mut(), &name);
     let cache = if name.contains('.') && name != "manifest.json" && !name.starts_with(SINGLE_FILE) {
         "public, max-age=31536000, immutable"
@@ -93,9 +112,8 @@ async fn asset(Path(name): Path<String>) -> Response {
     response
 }
 
-async fn single_file() -> Response {
-    let Some(body) = file(SINGLE_FILE) else { return not_built() };
-    let mut response = body.into_response();
+async fn single_file(request: HeaderMap) -> Response {
+    let Some(mut response) = body(SINGLE_FILE, &request) else { return not_built() };
     let h = response.headers_mut();
     headers(h, SINGLE_FILE);
     h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"blindmap-partner.html\""));

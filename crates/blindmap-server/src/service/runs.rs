@@ -46,6 +46,8 @@ pub(crate) struct RunTasks {
     tasks: std::sync::Mutex<tokio::task::JoinSet<()>>,
     /// What the browser partners' sessions keep between runs (spec §20.5), most recent first.
     bloom: std::sync::Mutex<Vec<(KeptFor, Arc<BloomCache>)>>,
+    /// The dataset they were last served from.
+    dataset: Arc<KeptDataset>,
 }
 
 /// Browser partners' caches this process keeps at most: each holds 32 bytes per key of the
@@ -61,6 +63,7 @@ impl Default for RunTasks {
             stop: tokio::sync::watch::Sender::new(false),
             tasks: std::sync::Mutex::new(tokio::task::JoinSet::new()),
             bloom: std::sync::Mutex::default(),
+            dataset: Arc::default(),
         }
     }
 }
@@ -75,6 +78,7 @@ impl RunTasks {
     {
         if let Some(kept) = &mut started.kept {
             kept.cache = Some(self.bloom_cache(&kept.for_, &kept.keys));
+            kept.dataset = Some(Arc::clone(&self.dataset));
         }
         let stop = self.stop.subscribe();
         let mut tasks = self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -221,6 +225,53 @@ struct Kept {
     keys: KeptKeys,
     for_: KeptFor,
     cache: Option<Arc<BloomCache>>,
+    /// Where the dataset served from is kept between sessions.
+    dataset: Option<Arc<KeptDataset>>,
+}
+
+/// How long a process keeps the dataset its browser partners' sessions were last served from
+/// after the last such session.
+const DATASET_KEPT_IDLE: Duration = Duration::from_secs(600);
+
+/// The dataset the latest browser partner's session was served from, kept for the next one
+/// (spec §20.5): loading a large dataset from the store is most of such a session's cost once
+/// its evaluated keys are kept. One dataset at a time, released ten minutes after its last use.
+#[derive(Default)]
+pub(crate) struct KeptDataset {
+    slot: std::sync::Mutex<Option<(String, Arc<Dataset>, Instant)>>,
+}
+
+impl KeptDataset {
+    /// The dataset `id`, if it is the one kept.
+    fn get(&self, id: &str) -> Option<Arc<Dataset>> {
+        let mut slot = self.slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (_, data, used) = slot.as_mut().filter(|(kept, ..)| kept == id)?;
+        *used = Instant::now();
+        Some(Arc::clone(data))
+    }
+
+    /// Keeps `data` as the dataset `id`, in place of any other, and releases it once unused for
+    /// `DATASET_KEPT_IDLE`.
+    fn put(self: &Arc<Self>, id: &str, data: Arc<Dataset>) {
+        *self.slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((id.to_owned(), data, Instant::now()));
+        let this = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(DATASET_KEPT_IDLE).await;
+                let Some(this) = this.upgrade() else { return };
+                let mut slot = this.slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                match slot.as_ref() {
+                    Some((_, _, used)) if used.elapsed() >= DATASET_KEPT_IDLE => {
+                        *slot = None;
+                        return;
+                    }
+                    Some(_) => {}
+                    None => return,
+                }
+            }
+        });
+    }
 }
 
 /// A run recorded as started, with what its session needs.
@@ -280,7 +331,7 @@ pub(crate) async fn start(
         true => {
             let (keys, made) = store.kept_keys(&partnership.id, &dataset.id).await?;
             let for_ = (partnership.id.to_string(), dataset.id.to_string(), made);
-            Some(Kept { keys: KeptKeys::from_bytes(&keys), for_, cache: None })
+            Some(Kept { keys: KeptKeys::from_bytes(&keys), for_, cache: None, dataset: None })
         }
         false => None,
     };
@@ -312,12 +363,22 @@ pub(crate) async fn drive<S, E, C>(
             RunRole::Initiator => Side::First,
             RunRole::Responder => Side::Second,
         };
-        let data = Arc::new(
-            store
-                .load_dataset(&run.org, &run.dataset, side)
-                .await
-                .map_err(|e| (format!("cannot load the dataset: {e}"), None))?,
-        );
+        let kept_dataset = kept.as_ref().and_then(|k| k.dataset.clone());
+        let data = match kept_dataset.as_ref().and_then(|d| d.get(run.dataset.as_str())) {
+            Some(data) => data,
+            None => {
+                let data = Arc::new(
+                    store
+                        .load_dataset(&run.org, &run.dataset, side)
+                        .await
+                        .map_err(|e| (format!("cannot load the dataset: {e}"), None))?,
+                );
+                if let Some(kept) = &kept_dataset {
+                    kept.put(run.dataset.as_str(), Arc::clone(&data));
+                }
+                data
+            }
+        };
         let seed = SessionSeed::random(&mut rand::rng());
         let session = match (run.role, kept) {
             (RunRole::Responder, Some(Kept { keys, cache: Some(cache), .. })) => {

@@ -86,6 +86,29 @@ async fn single_file(node: &Node) -> (Vec<u8>, String) {
     (bytes, published)
 }
 
+/// The page's assets go gzipped to a browser that takes gzip (the download's target is 2 MB):
+/// every one of them, together, well within it.
+async fn assert_compressed(node: &Node) {
+    let http = blindmap_server::client::pinned_http(&node.running.fingerprint).unwrap();
+    let base = format!("https://127.0.0.1:{}", node.running.addr.port());
+    let manifest: serde_json::Value =
+        http.get(format!("{base}/join/assets/manifest.json")).send().await.unwrap().json().await.unwrap();
+    let mut total = 0;
+    for file in manifest["files"].as_array().unwrap() {
+        let name = file["file"].as_str().unwrap();
+        if name.starts_with("blindmap-partner.html") {
+            continue;
+        }
+        let path = if name == "index.html" { "/join".to_owned() } else { format!("/join/assets/{name}") };
+        let answer = http.get(format!("{base}{path}")).header("accept-encoding", "gzip, br").send().await.unwrap();
+        assert_eq!(answer.headers()["content-encoding"], "gzip", "{path}");
+        let gzipped = answer.bytes().await.unwrap().len();
+        assert!((gzipped as u64) < file["bytes"].as_u64().unwrap(), "{path}: {gzipped} bytes gzipped");
+        total += gzipped;
+    }
+    assert!(total < 2 << 20, "the page's download is {total} bytes gzipped");
+}
+
 /// The node built with the page, or `None` (with a note) where it was built without.
 async fn page_built(node: &Node) -> bool {
     let http = blindmap_server::client::pinned_http(&node.running.fingerprint).unwrap();
@@ -178,6 +201,7 @@ async fn a_partner_matches_in_its_browser_and_nothing_of_its_file_leaves_it() {
 
     // The single file: the hash the node publishes, the README's, the page's own; it matches
     // from file:// against this node, which allows it.
+    assert_compressed(&vendor).await;
     let (bytes, published) = single_file(&vendor).await;
     let sha = hex::encode(sha2::Sha256::digest(&bytes));
     assert_eq!(sha, published, "the node publishes the file's own hash");
