@@ -201,13 +201,15 @@ async function startWorker() {
     worker = new Worker(URL.createObjectURL(new Blob([source], { type: "text/javascript" })));
     wasm = { bytes: base64Bytes("blindmap-wasm").buffer };
   } else {
-    // A worker's script cannot carry Subresource Integrity: fetch it with its integrity first, so
-    // that a node serving other bytes fails here; the worker then loads it from the cache.
+    // A worker's script cannot carry Subresource Integrity: fetch it with its integrity, so that
+    // a node serving other bytes fails here, and start the worker from exactly the bytes checked.
     const url = meta("worker");
-    const check = await fetch(url, { integrity: meta("worker-integrity"), credentials: "omit" });
-    if (!check.ok) throw new Error(`the page's worker did not load (HTTP ${check.status})`);
-    worker = new Worker(url);
-    wasm = { url: meta("wasm"), integrity: meta("wasm-integrity") };
+    const checked = await fetch(url, { integrity: meta("worker-integrity"), credentials: "omit" });
+    if (!checked.ok) throw new Error(`the page's worker did not load (HTTP ${checked.status})`);
+    const source = await checked.blob();
+    worker = new Worker(URL.createObjectURL(new Blob([source], { type: "text/javascript" })));
+    // Absolute: a blob: worker has no base to resolve a path against.
+    wasm = { url: new URL(meta("wasm"), location.href).href, integrity: meta("wasm-integrity") };
   }
   worker.onmessage = (event) => onWorker(event.data);
   worker.onerror = (event) => fatal(event.message || "the page's worker stopped");

@@ -113,6 +113,11 @@ else
   scripts/with-postgres.sh cargo test --workspace --lib --bins --tests --locked --no-fail-fast --features blindmap/bench
 fi
 
+step "the partner page's build and worker in Node (partner-page/test: its files, SRI and CSP, the worker's import and a session against the vendor's side)"
+# blindmap-wasm-vendor (the vendor's Bloom-filter responder over stdin/stdout) was built with the
+# crate's tests above; the page against a real node, in Chromium, is tests/it/partner_page.rs.
+node --test partner-page/test/
+
 step "API contract (schemathesis against a node on loopback; installs schemathesis from PyPI where missing)"
 # The tested node keeps its data in a throwaway PostgreSQL, the stricter of the two stores.
 # shellcheck disable=SC2016

@@ -19,8 +19,9 @@ mod embedded {
 pub(crate) const SINGLE_FILE: &str = "blindmap-partner.html";
 
 /// The page's Content-Security-Policy: its own scripts (and WebAssembly compiled from them), no
-/// inline script or style, connections to this node only (spec §20.4).
-const PAGE_CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; \
+/// inline script or style, connections to this node only (spec §20.4). Its worker starts from
+/// a `blob:` of the worker script's bytes the page fetched with their integrity checked.
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; worker-src blob:; \
                         connect-src 'self'; style-src 'self'; img-src 'self' data:; base-uri 'none'; \
                         form-action 'none'; frame-ancestors 'none'";
 
