@@ -139,7 +139,9 @@ impl From<crate::service::runs::StartError> for ApiError {
     fn from(e: crate::service::runs::StartError) -> Self {
         use crate::service::runs::StartError as E;
         match e {
-            E::NoDataset | E::PartnerPolicy | E::Ended(_) | E::NoPartnerNode(_) => Self::Conflict(e.to_string()),
+            E::NoDataset | E::PartnerPolicy | E::Ended(_) | E::NoPartnerNode(_) | E::InBrowser(_) => {
+                Self::Conflict(e.to_string())
+            }
             E::Partner(detail) => Self::Partner(detail),
             E::NoNode => Self::NoNode,
             E::Sharing(e) => e.into(),

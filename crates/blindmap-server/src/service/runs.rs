@@ -145,6 +145,11 @@ pub(crate) enum StartError {
     /// The partner has no node to call (it runs matches itself, as a remote client).
     #[error("{0} has no node: it starts runs itself, with `blindmap match --remote`")]
     NoPartnerNode(String),
+    /// The partner matches in its browser, through its link: it starts runs itself.
+    #[error(
+        "{0} matches in its browser: it starts runs itself, from the link you sent it (`blindmap partner link` makes a new one)"
+    )]
+    InBrowser(String),
     /// This process runs without a node identity: it cannot call partners.
     #[error("this API instance runs without a node identity and cannot call partners")]
     NoNode,
@@ -170,6 +175,9 @@ pub(crate) async fn initiate(
     let partnership = store.partnership(org, partnership).await?;
     if partnership.state != blindmap_store::PartnershipState::Active {
         return Err(StartError::Ended(partnership.partner_name));
+    }
+    if partnership.in_browser() {
+        return Err(StartError::InBrowser(partnership.partner_name));
     }
     if partnership.partner_url.is_empty() {
         return Err(StartError::NoPartnerNode(partnership.partner_name));

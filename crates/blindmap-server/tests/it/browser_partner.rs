@@ -278,6 +278,15 @@ async fn links_that_open_nothing_are_refused_with_what_to_do() {
     // Nor a saved page's (origin null) unless the node allows it.
     assert_eq!(open(&vendor, "null").await.err(), Some(403));
 
+    // The vendor does not start runs with a partner in the browser: the partner does.
+    let refused = vendor
+        .api
+        .call::<Value>(Method::POST, "/api/v1/runs", body(&json!({ "partnership": id })), &[("idempotency-key", "k1")])
+        .await
+        .unwrap_err();
+    let refused = refusal(refused);
+    assert!(refused.starts_with("409") && refused.contains("in its browser"), "{refused}");
+
     // A renewed link replaces the old one.
     let renewed = call(&vendor, Method::POST, &format!("/api/v1/partnerships/{id}/link"), Some(json!({ "days": 7 })))
         .await
