@@ -93,6 +93,12 @@ impl BloomCache {
         evaluated + filters
     }
 
+    /// Own segment `t`'s evaluated keys under class `c`, if kept: `[k_c] H(x)` for every key of
+    /// the segment's records, in member order, each record's keys in slot order.
+    pub(crate) fn kept(&self, t: u16, c: u16) -> Option<Arc<Vec<ElementBytes>>> {
+        self.evaluated.lock().unwrap_or_else(PoisonError::into_inner).get(&(t, c)).cloned()
+    }
+
     /// Own segment `t`'s evaluated keys under class `c`, made by `make` the first time.
     pub(crate) fn evaluated<E>(
         &self,

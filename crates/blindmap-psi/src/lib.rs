@@ -49,6 +49,7 @@ mod outcome;
 mod policy;
 mod precheck;
 mod record;
+mod reveal;
 mod seed;
 mod session;
 mod transcript;
@@ -58,7 +59,7 @@ pub use error::{AbortCode, BloomDefect, DecodeError, Error, InputError, PeerMisb
 pub use floor::floor_operations;
 pub use kept::{BloomCache, KeptKeys};
 pub use local::{Direction, InProcessRun, Observer, run_in_process, run_in_process_with};
-pub use outcome::{Cell, Outcome, Overlap, PartnerFields, PartnerRecord};
+pub use outcome::{BloomMatch, Cell, Outcome, Overlap, PartnerFields, PartnerRecord};
 pub use policy::{DEFAULT_MIN_PARTNER_SEGMENT, DEFAULT_THRESHOLD, DisclosurePolicy, Level, Plan};
 #[cfg(feature = "deterministic")]
 pub use precheck::answer_precheck_with_seed;
@@ -70,6 +71,7 @@ pub use record::{
     Dataset, FieldName, KeyType, MAX_FIELD_LEN, MAX_FIELDS, MAX_KEY_LEN, MAX_KEYS_PER_RECORD, MAX_RECORDS,
     MAX_SEGMENT_KEYS, MAX_SEGMENTS, MatchKey, Record, SegmentLabel,
 };
+pub use reveal::{Reveal, RevealError, RevealedRecord};
 pub use seed::SessionSeed;
 pub use session::{
     DEFAULT_CHUNK_RECORDS, DEFAULT_MAX_PARTNER_KEYS, DEFAULT_MAX_PARTNER_RECORDS, Session, SessionConfig,

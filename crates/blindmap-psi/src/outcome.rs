@@ -82,6 +82,27 @@ pub struct Outcome {
     pub(crate) truncated: bool,
     /// Position → record index, per own segment, for segments whose records were sent.
     pub(crate) own_order: Vec<Vec<u32>>,
+    /// What a Bloom receiver matched, element by element (spec §20.6).
+    pub(crate) bloom_matches: Vec<BloomMatch>,
+    /// The class of each own segment in our plan (spec §6.4): which kept evaluations a revealed
+    /// element is looked up in (spec §20.6).
+    pub(crate) own_classes: Vec<u16>,
+}
+
+/// One of our keys a partner's Bloom filter matched (spec §20.6): its unblinded element
+/// `[k_c] H(x)` under the partner's class key, which the partner can map back to its own
+/// records — what a receiver reveals, if it chooses to, to tell the partner which of the
+/// partner's records overlap. Kept by the receiver only; never sent by the protocol itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BloomMatch {
+    /// Index of our record in the dataset the session was given.
+    pub record: usize,
+    /// The partner segment whose filter matched.
+    pub partner_segment: u16,
+    /// The key's type.
+    pub key_type: KeyType,
+    /// `SerializeElement([k_c] H(x))`.
+    pub element: [u8; 32],
 }
 
 impl Outcome {
@@ -153,6 +174,12 @@ impl Outcome {
     /// Fields of one partner record, if it disclosed any to us.
     pub fn fields_of(&self, partner: &PartnerRecord) -> Option<&PartnerFields> {
         self.partner_fields.binary_search_by(|f| f.partner.cmp(partner)).ok().map(|i| &self.partner_fields[i])
+    }
+
+    /// Our keys that a partner's Bloom filter matched, with their unblinded elements, sorted by
+    /// record (spec §20.6). Empty unless the partner served Bloom filters.
+    pub fn bloom_matches(&self) -> &[BloomMatch] {
+        &self.bloom_matches
     }
 
     /// Our record at `position` of our segment `segment`: maps the partner's

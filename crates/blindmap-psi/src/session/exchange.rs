@@ -22,7 +22,7 @@ use crate::error::{Error, PeerMisbehaviour};
 use crate::group::{ElementBytes, SecretScalar};
 use crate::kept::BloomCache;
 use crate::oprf::OprfKey;
-use crate::outcome::{Cell, Outcome, Overlap, PartnerFields, PartnerRecord};
+use crate::outcome::{BloomMatch, Cell, Outcome, Overlap, PartnerFields, PartnerRecord};
 use crate::policy::{Level, Plan, PlanStructure, Visibility};
 use crate::record::{Dataset, FieldName, KeyType};
 use crate::seed::{Prg, SessionSeed};
@@ -290,6 +290,9 @@ pub(crate) struct Exchange {
     pub(super) own_index: TagIndex<OwnSlot>,
     pub(super) partner_index: TagIndex<PartnerSlot>,
     pub(super) bloom_pending: Vec<(ElementBytes, OwnSlot)>,
+    /// Our key slots a Bloom filter matched, with the partner segment and the unblinded element
+    /// `[k_c] H(x)` (spec §20.6): (segment, position, slot, partner segment, element).
+    pub(super) bloom_matched: Vec<(u16, u32, u8, u16, ElementBytes)>,
     pub(super) ordered: Vec<OrderedMatch>,
     pub(super) shuffled: HashSet<(u16, u16, u32)>,
     /// Partner (segment, position, slot) → our (segment, position, slot), for fields cells.
@@ -570,6 +573,7 @@ impl Exchange {
             own_index: TagIndex::new(),
             partner_index: TagIndex::new(),
             bloom_pending: Vec::new(),
+            bloom_matched: Vec::new(),
             bloom_cache,
             ordered: Vec::new(),
             shuffled: HashSet::new(),
@@ -682,7 +686,8 @@ impl Exchange {
         fits
     }
 
-    /// Records a match between one of our key slots and one of the partner's (spec §10.2).
+    /// Records a match between one of our key slots and one of the partner's (spec §10.2);
+    /// whether it was recorded as an ordered match.
     pub(super) fn record_match(
         &mut self,
         segment: u16,
@@ -691,24 +696,26 @@ impl Exchange {
         visibility: Visibility,
         partner_segment: u16,
         partner: Option<(u32, u8)>,
-    ) {
+    ) -> bool {
         let level = self.their_plan.level(segment as usize, partner_segment as usize);
         let fields = matches!(level, Level::Fields(_));
         // spec §6.4: a key class serves every cell of a row alike, so the level agrees with how
         // the return came; anything else is ignored rather than trusted.
         if level.visibility() != visibility {
-            return;
+            return false;
         }
         match visibility {
-            Visibility::Hidden => {}
+            Visibility::Hidden => false,
             Visibility::Shuffled => {
                 self.shuffled.insert((segment, partner_segment, position));
+                false
             }
             Visibility::Ordered => {
                 if let (true, Some((pp, ps))) = (fields, partner) {
                     self.fields_wanted.entry((partner_segment, pp, ps)).or_default().push((segment, position, slot));
                 }
                 self.ordered.push(OrderedMatch { segment, position, slot, partner_segment, partner });
+                true
             }
         }
     }
@@ -792,6 +799,21 @@ impl Exchange {
             })
             .collect();
 
+        // spec §20.6: each matched key slot's unblinded element, by our record.
+        let mut bloom_matches: Vec<BloomMatch> = self
+            .bloom_matched
+            .iter()
+            .map(|&(segment, position, slot, partner_segment, element)| {
+                let record = self.own[segment as usize].order[position as usize] as usize;
+                let key_type = self.data.records()[record].keys[slot as usize].key_type().clone();
+                BloomMatch { record, partner_segment, key_type, element }
+            })
+            .collect();
+        bloom_matches.sort_unstable_by(|a, b| {
+            (a.record, a.partner_segment, &a.key_type).cmp(&(b.record, b.partner_segment, &b.key_type))
+        });
+        bloom_matches.dedup();
+
         Outcome {
             role: self.role,
             session_id: self.session_id,
@@ -804,6 +826,8 @@ impl Exchange {
             partner_fields,
             unopened,
             truncated: self.truncated,
+            bloom_matches,
+            own_classes: self.own.iter().map(|s| s.class).collect(),
             own_order: self.own.into_iter().map(|s| s.order).collect(),
         }
     }

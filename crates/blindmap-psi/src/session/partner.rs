@@ -631,16 +631,19 @@ impl Exchange {
             return Ok(());
         }
         let filter = bloom::Received::parse(std::mem::take(&mut self.bloom_buffer), &params).map_err(bad)?;
-        let hits: Vec<OwnSlot> = self
+        let hits: Vec<(ElementBytes, OwnSlot)> = self
             .bloom_pending
             .par_iter()
             .filter(|(e, slot)| slot.partner_class == class && filter.contains(e))
-            .map(|(_, slot)| *slot)
+            .map(|(e, slot)| (*e, *slot))
             .collect();
         if self.take_budget(hits.len()) {
-            for e in hits {
+            for (element, e) in hits {
                 let vis = self.theirs.class_vis[class as usize][e.segment as usize];
-                self.record_match(e.segment, e.position, e.slot, vis, t, None);
+                // spec §20.6: what matched is kept, for the receiver to reveal if it chooses.
+                if self.record_match(e.segment, e.position, e.slot, vis, t, None) {
+                    self.bloom_matched.push((e.segment, e.position, e.slot, t, element));
+                }
             }
         }
         self.bloom_in_at += 1;

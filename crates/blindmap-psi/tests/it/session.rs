@@ -1011,3 +1011,120 @@ fn kept_keys_serve_the_same_filters_from_the_cache_and_the_same_results() {
     let learning = SessionConfig::default();
     assert!(Session::bloom_responder(Arc::clone(&vendor), overlaps, learning, &keys, cache).is_err());
 }
+
+/// spec §20.6: after a Bloom session, what the receiver's policy reveals gives the sender the
+/// overlaps a regular session disclosing the same would have given it; an element that is not
+/// one of the sender's keys, or a reveal of another shape, is refused whole.
+#[test]
+fn a_reveal_gives_the_bloom_sender_what_a_regular_session_would() {
+    use blindmap_psi::{BloomCache, KeptKeys, RevealError};
+    let owner = FieldName::new("owner").unwrap();
+    let vendor: Vec<Record> = (0..200)
+        .map(|i| {
+            rec(
+                &format!("v{i}"),
+                if i % 2 == 0 { "customers" } else { "prospects" },
+                &[("domain", &format!("d{i}.com"))],
+            )
+        })
+        .collect();
+    let vendor = Arc::new(Dataset::new(vendor).unwrap());
+    let partner: Vec<Record> = (150..260)
+        .map(|i| {
+            rec(&format!("p{i}"), if i % 3 == 0 { "accounts" } else { "leads" }, &[("domain", &format!("d{i}.com"))])
+                .with_field(owner.clone(), format!("rep {}", i % 7))
+        })
+        .collect();
+    let partner = Arc::new(Dataset::new(partner).unwrap());
+    // The partner shows overlaps of its leads and the owner of its accounts.
+    let shares = DisclosurePolicy::new(Level::Overlaps)
+        .with_rule(Some(SegmentLabel::new("accounts").unwrap()), None, Level::Fields(vec![owner.clone()]))
+        .unwrap()
+        .with_min_partner_segment(1);
+    let bloom = SessionConfig { learn: false, bloom: true, ..SessionConfig::default() };
+    let keys = KeptKeys::random(&mut rand::rng());
+    let cache = Arc::new(BloomCache::new(&keys));
+    let responder = Session::bloom_responder(
+        Arc::clone(&vendor),
+        DisclosurePolicy::new(Level::Overlaps),
+        bloom,
+        &keys,
+        Arc::clone(&cache),
+    )
+    .unwrap();
+    let initiator = Session::initiator(
+        Arc::clone(&partner),
+        DisclosurePolicy::new(Level::Hidden),
+        SessionConfig::default(),
+        SessionSeed::random(&mut rand::rng()),
+    )
+    .unwrap();
+    let run = run_in_process(initiator, responder).unwrap();
+    assert!(run.responder.overlaps().is_empty(), "the sender learned nothing in the session");
+    let reveal = run.initiator.reveal(&partner, &shares, &mut rand::rng());
+    let revealed = run.responder.clone().with_reveal(&vendor, &cache, &reveal).unwrap();
+
+    // The same two lists in a regular session in which the partner discloses the same.
+    let regular = run_in_process(
+        Session::initiator(
+            Arc::clone(&partner),
+            shares.clone(),
+            SessionConfig::default(),
+            SessionSeed::random(&mut rand::rng()),
+        )
+        .unwrap(),
+        Session::responder(
+            Arc::clone(&vendor),
+            DisclosurePolicy::new(Level::Hidden),
+            SessionConfig::default(),
+            SessionSeed::random(&mut rand::rng()),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let records = |o: &Outcome| o.overlaps().iter().map(|o| o.record).collect::<BTreeSet<_>>();
+    assert_eq!(records(&revealed), records(&regular.responder));
+    assert_eq!(records(&revealed).len(), 50, "d150..d199");
+    for row in 0..2 {
+        for col in 0..2 {
+            assert_eq!(revealed.cell(row, col), regular.responder.cell(row, col), "cell ({row}, {col})");
+            assert_eq!(revealed.level(row, col), regular.responder.level(row, col));
+        }
+    }
+    let owners = |o: &Outcome| {
+        let mut v: Vec<Option<String>> = o.partner_fields().iter().map(|f| f.fields[0].1.clone()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(owners(&revealed), owners(&regular.responder));
+    assert!(!owners(&revealed).is_empty());
+
+    // A forged element, or another shape, refuses the whole reveal.
+    let mut forged = reveal.clone();
+    forged.records[0].elements[0] = [7; 32];
+    assert_eq!(run.responder.clone().with_reveal(&vendor, &cache, &forged).err(), Some(RevealError::Element));
+    let mut moved = reveal;
+    let first = moved.records.iter().position(|r| r.fields.is_empty()).unwrap();
+    moved.records[first].fields = vec![(owner, Some("x".into()))];
+    assert_eq!(run.responder.clone().with_reveal(&vendor, &cache, &moved).err(), Some(RevealError::Fields));
+    let other = Arc::new(Dataset::new(vec![rec("a", "s", &[("domain", "a.com")])]).unwrap());
+    let narrow = run_in_process(
+        Session::initiator(
+            other.clone(),
+            DisclosurePolicy::new(Level::Hidden),
+            SessionConfig::default(),
+            SessionSeed::random(&mut rand::rng()),
+        )
+        .unwrap(),
+        Session::responder(
+            other.clone(),
+            DisclosurePolicy::new(Level::Overlaps),
+            SessionConfig { learn: false, bloom: true, ..SessionConfig::default() },
+            SessionSeed::random(&mut rand::rng()),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let wrong = narrow.initiator.reveal(&other, &shares, &mut rand::rng());
+    assert!(matches!(run.responder.with_reveal(&vendor, &cache, &wrong), Err(RevealError::Shape { .. })));
+}
