@@ -128,7 +128,7 @@ pub(crate) fn run(args: &BrowserArgs) -> anyhow::Result<()> {
         let url = format!("https://127.0.0.1:{}", vendor.running.addr.port());
         let mut sessions = Vec::new();
         for k in 0..args.sessions {
-            let run = blindmap_server::client::link::run(&url, &vendor.fingerprint, &secret, Some(&url), data.clone())
+            let run = blindmap_server::client::link::run(&url, &vendor.fingerprint, &secret, Some(&url), data.clone(), None)
                 .await
                 .with_context(|| format!("session {}", k + 1))?;
             let overlapping: std::collections::BTreeSet<usize> = run.outcome.overlaps().iter().map(|o| o.record).collect();

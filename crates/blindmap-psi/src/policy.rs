@@ -221,6 +221,20 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// A plan as a reveal carries it (spec §20.6): `levels` row-major, rows the receiver's
+    /// segments and columns the sender's, with its threshold and minimum segment; `None` unless
+    /// there are `rows × cols` levels.
+    pub fn from_levels(rows: usize, cols: usize, levels: Vec<Level>, threshold: u32, min_segment: u32) -> Option<Self> {
+        (rows.checked_mul(cols) == Some(levels.len())).then_some(Self {
+            rows,
+            cols,
+            cells: levels,
+            threshold,
+            min_segment,
+            bloom: false,
+        })
+    }
+
     /// The level of (receiver segment `row`, sender segment `col`).
     pub fn level(&self, row: usize, col: usize) -> &Level {
         &self.cells[row * self.cols + col]

@@ -6,6 +6,7 @@
 //! not send.
 
 mod page;
+pub(crate) mod reveal;
 
 pub(crate) use page::single_file_sha256;
 
@@ -157,14 +158,6 @@ impl Notice {
     }
 }
 
-/// What the page says as text once the session is running.
-#[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
-enum PageNotice {
-    /// The page's session is over and it sent its last frame.
-    Done,
-}
-
 async fn refuse(mut socket: WebSocket, error: ApiError) {
     let _ = socket.send(Notice::of(error).message()).await;
     let _ =
@@ -200,11 +193,13 @@ async fn serve(state: AppState, mut socket: WebSocket) {
     };
     let (stored_tx, stored) = oneshot::channel();
     started.on_stored = Some(stored_tx);
+    let revealed = runs::RevealSlot::default();
+    started.reveal = Some(revealed.clone());
     if socket.send(Notice::Ready { run: started.run.id.to_string() }.message()).await.is_err() {
         // The page is gone: the run fails as soon as its driver finds the connection closed.
     }
     let (mut sink, stream) = socket.split();
-    let incoming = frames_from(stream);
+    let incoming = frames_from(stream, revealed);
     let (outgoing, mut rx) = mpsc::channel::<Bytes>(runs::FRAME_BUFFER);
     node.runs.spawn(state.store.clone(), started, async move { Ok(Connection { incoming, outgoing }) });
     // Our frames go out as they come. The session is over on this side when the driver drops
@@ -246,20 +241,40 @@ async fn start(state: &AppState, partnership: &Partnership, transcript: bool) ->
 }
 
 /// The page's binary messages as the byte stream the session reads; its `done` (or a close)
-/// ends the stream.
+/// ends the stream. A `reveal` before it (spec §20.6) goes to `revealed`.
 fn frames_from(
     stream: futures_util::stream::SplitStream<WebSocket>,
+    revealed: runs::RevealSlot,
 ) -> std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, String>> + Send>> {
-    Box::pin(futures_util::stream::unfold(Some(stream), |stream| async move {
-        let mut stream = stream?;
+    Box::pin(futures_util::stream::unfold(Some((stream, revealed)), |state| async move {
+        let (mut stream, revealed) = state?;
         loop {
             match stream.next().await {
-                Some(Ok(Message::Binary(bytes))) => return Some((Ok(bytes), Some(stream))),
+                Some(Ok(Message::Binary(bytes))) => return Some((Ok(bytes), Some((stream, revealed)))),
                 Some(Ok(Message::Text(text))) => {
-                    return match serde_json::from_str::<PageNotice>(text.as_str()) {
-                        Ok(PageNotice::Done) => None,
-                        Err(_) => Some((Err("the page sent a text message other than done".to_owned()), None)),
+                    let Ok(serde_json::Value::Object(mut notice)) = serde_json::from_str(text.as_str()) else {
+                        return Some((Err("the page sent text that is not a JSON object".to_owned()), None));
                     };
+                    match notice.remove("type").as_ref().and_then(serde_json::Value::as_str) {
+                        Some("done") if notice.is_empty() => return None,
+                        Some("reveal") => {
+                            let read =
+                                serde_json::from_value::<reveal::RevealMessage>(serde_json::Value::Object(notice))
+                                    .map_err(|e| format!("the reveal does not read: {e}"))
+                                    .and_then(reveal::RevealMessage::into_reveal);
+                            let mut slot = revealed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                            if slot.is_some() {
+                                return Some((Err("the page revealed twice".to_owned()), None));
+                            }
+                            *slot = Some(read);
+                        }
+                        _ => {
+                            return Some((
+                                Err("the page sent a text message other than reveal or done".to_owned()),
+                                None,
+                            ));
+                        }
+                    }
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(_))) | None => return None,

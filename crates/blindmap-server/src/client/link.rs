@@ -60,13 +60,15 @@ pub struct LinkRun {
 
 /// Matches `data` against the node at `url` (pinned to `fingerprint`) through the link whose
 /// secret is `secret`, as the partner page does, with `origin` as the page's origin (the node's
-/// own, or `null` for a saved page).
+/// own, or `null` for a saved page); and reveals to the node what `shares` discloses, if given
+/// (spec §20.6).
 pub async fn run(
     url: &str,
     fingerprint: &str,
     secret: &str,
     origin: Option<&str>,
     data: Arc<Dataset>,
+    shares: Option<&DisclosurePolicy>,
 ) -> Result<LinkRun, LinkError> {
     let started = Instant::now();
     let base = https_base(url)?;
@@ -100,7 +102,7 @@ pub async fn run(
 
     let mut own_work = Duration::ZERO;
     let mut session = Session::initiator(
-        data,
+        Arc::clone(&data),
         DisclosurePolicy::new(Level::Hidden),
         SessionConfig::default(),
         SessionSeed::random(&mut rand::rng()),
@@ -141,20 +143,21 @@ pub async fn run(
             Some(Err(e)) => return Err(broken(e)),
         }
     }
+    let outcome = session.into_outcome()?;
+    if let Some(shares) = shares {
+        let reveal = outcome.reveal(&data, shares, &mut rand::rng());
+        let mut message = serde_json::to_value(crate::browser::reveal::RevealMessage::of(&reveal))
+            .map_err(|e| LinkError::Transport(e.to_string()))?;
+        message["type"] = json!("reveal");
+        socket.send(Message::text(message.to_string())).await.map_err(broken)?;
+    }
     socket.send(Message::text(r#"{"type":"done"}"#)).await.map_err(broken)?;
     let done = notice(&mut socket).await?;
     if done["type"] != "done" {
         return Err(LinkError::Transport(format!("expected the node's done, got {done}")));
     }
     let _ = socket.close(None).await;
-    Ok(LinkRun {
-        outcome: session.into_outcome()?,
-        run,
-        bytes_sent,
-        bytes_received,
-        elapsed: started.elapsed(),
-        own_work,
-    })
+    Ok(LinkRun { outcome, run, bytes_sent, bytes_received, elapsed: started.elapsed(), own_work })
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;

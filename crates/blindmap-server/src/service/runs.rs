@@ -282,6 +282,9 @@ impl KeptDataset {
     }
 }
 
+/// A browser partner's reveal, as the page sent it (or why it could not be read).
+pub(crate) type RevealSlot = Arc<std::sync::Mutex<Option<Result<blindmap_psi::Reveal, String>>>>;
+
 /// A run recorded as started, with what its session needs.
 pub(crate) struct Started {
     pub(crate) run: Run,
@@ -292,6 +295,9 @@ pub(crate) struct Started {
     /// Told once the run's end is stored: `Ok` if it completed, else why not. The browser
     /// partner's page hears `done` only then, so that it may start another run at once.
     pub(crate) on_stored: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+    /// Where a browser partner's page puts its reveal (spec §20.6), read once its session is
+    /// over: what the partner discloses to this side.
+    pub(crate) reveal: Option<RevealSlot>,
     transcript: bool,
 }
 
@@ -343,7 +349,7 @@ pub(crate) async fn start(
         }
         false => None,
     };
-    Ok(Started { run, policy, config, kept, on_stored: None, transcript })
+    Ok(Started { run, policy, config, kept, on_stored: None, reveal: None, transcript })
 }
 
 /// The two directions of a run's connection.
@@ -364,7 +370,7 @@ pub(crate) async fn drive<S, E, C>(
     E: std::fmt::Display,
     C: Future<Output = Result<Connection<S>, String>> + Send,
 {
-    let Started { run, policy, config, kept, on_stored, transcript } = started;
+    let Started { run, policy, config, kept, on_stored, reveal, transcript } = started;
     let progress = Arc::new(Progress::default());
     let work = async {
         let side = match run.role {
@@ -388,6 +394,7 @@ pub(crate) async fn drive<S, E, C>(
             }
         };
         let seed = SessionSeed::random(&mut rand::rng());
+        let kept_cache = kept.as_ref().and_then(|k| k.cache.clone());
         let session = match (run.role, kept) {
             (RunRole::Responder, Some(Kept { keys, cache: Some(cache), .. })) => {
                 Session::bloom_responder(data.clone(), policy, config, &keys, cache)
@@ -411,7 +418,18 @@ pub(crate) async fn drive<S, E, C>(
         let (result, transcript) = driver.run(connection.incoming, connection.outgoing).await;
         let transcript = transcript.map(Transcript::into_text);
         match result {
-            Ok((outcome, traffic)) => Ok((outcome, traffic, started.elapsed(), data, transcript)),
+            // spec §20.6: a browser partner's reveal completes what this side learned.
+            Ok((outcome, traffic)) => match (reveal.as_ref().and_then(|r| r.lock().ok()?.take()), &kept_cache) {
+                (None, _) => Ok((outcome, traffic, started.elapsed(), data, transcript)),
+                (Some(Ok(revealed)), Some(cache)) => match outcome.with_reveal(&data, cache, &revealed) {
+                    Ok(outcome) => Ok((outcome, traffic, started.elapsed(), data, transcript)),
+                    Err(e) => Err((format!("the partner's reveal was refused: {e}"), transcript)),
+                },
+                (Some(Ok(_)), None) => {
+                    Err(("a reveal from a partner this side kept nothing for".to_owned(), transcript))
+                }
+                (Some(Err(e)), _) => Err((format!("the partner's reveal was refused: {e}"), transcript)),
+            },
             Err(Failure::Protocol(e)) => Err((format!("the session failed: {e}"), transcript)),
             Err(Failure::Transport(e)) => Err((e, transcript)),
         }

@@ -354,3 +354,80 @@ async fn links_that_open_nothing_are_refused_with_what_to_do() {
         assert!(refused.starts_with(status), "{request}: {refused}");
     }
 }
+
+/// spec §20.6: a page that reveals what its policy shares gives the vendor's node the overlaps a
+/// regular session disclosing the same would; a forged reveal fails the run on the node.
+#[tokio::test]
+async fn a_partner_that_shares_overlaps_shows_the_vendor_its_overlaps() {
+    let vendor = common::node("Vendor Co", None).await;
+    upload_active(&vendor, "vendor-salesforce.csv", VENDOR_CSV).await;
+    let made = call(&vendor, Method::POST, "/api/v1/partnerships/browser", Some(json!({ "partner": "Partner Co" })))
+        .await
+        .unwrap();
+    let secret = secret_of(made["link"].as_str().unwrap()).to_owned();
+    let partner_data = dataset(PARTNER_CSV, Preset::Hubspot, Side::First);
+    let shares = DisclosurePolicy::new(Level::Overlaps).with_min_partner_segment(1);
+    let url = own_origin(&vendor);
+    let run = blindmap_server::client::link::run(
+        &url,
+        &vendor.running.fingerprint,
+        &secret,
+        Some(&url),
+        partner_data.clone(),
+        Some(&shares),
+    )
+    .await
+    .unwrap();
+    let stored = finished(&vendor, &run.run).await;
+    assert_eq!(stored["state"], "complete", "{stored}");
+    // What a regular session in which the partner discloses the same gives the vendor.
+    let regular = run_in_process(
+        Session::initiator(partner_data, shares, SessionConfig::default(), seed()).unwrap(),
+        Session::responder(
+            dataset(VENDOR_CSV, Preset::Salesforce, Side::Second),
+            DisclosurePolicy::new(Level::Hidden),
+            SessionConfig::default(),
+            seed(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let expected: std::collections::BTreeSet<usize> = regular.responder.overlaps().iter().map(|o| o.record).collect();
+    assert!(!expected.is_empty());
+    assert_eq!(stored["result"]["overlapping_accounts"], expected.len(), "{stored}");
+
+    // A reveal naming an element that is none of the vendor's keys fails the run on the node.
+    let (mut socket, ready) = present(&vendor, &secret).await;
+    let run_id = ready["run"].as_str().unwrap().to_owned();
+    let mut session = Session::initiator(
+        dataset(PARTNER_CSV, Preset::Hubspot, Side::First),
+        DisclosurePolicy::new(Level::Hidden),
+        SessionConfig::default(),
+        seed(),
+    )
+    .unwrap();
+    loop {
+        while let Some(frame) = session.poll_transmit() {
+            socket.send(Message::binary(frame)).await.unwrap();
+        }
+        if session.is_finished() {
+            break;
+        }
+        if let Message::Binary(frame) = socket.next().await.unwrap().unwrap() {
+            session.receive(&frame).unwrap();
+        }
+    }
+    let outcome = session.into_outcome().unwrap();
+    let columns = outcome.own_segments().len();
+    let rows = outcome.partner_segments().len();
+    let forged = json!({ "type": "reveal", "threshold": 1, "min_segment": 1,
+        "cells": vec![vec!["overlaps"; columns]; rows],
+        "records": [{ "row": 0, "column": 0, "elements": ["07".repeat(32)] }] });
+    socket.send(Message::text(forged.to_string())).await.unwrap();
+    socket.send(Message::text(r#"{"type":"done"}"#)).await.unwrap();
+    let answer = text(&mut socket).await;
+    assert_eq!(answer["type"], "error", "{answer}");
+    assert!(answer["detail"].as_str().unwrap().contains("reveal was refused"), "{answer}");
+    let failed = finished(&vendor, &run_id).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+}
