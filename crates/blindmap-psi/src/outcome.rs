@@ -54,6 +54,39 @@ pub struct Overlap {
     pub key_types: Vec<KeyType>,
 }
 
+/// The overlap matrix (spec §10.3) that the partner's `plan` gives us, row by row (our
+/// segments, of `own_records` records each) and column by column: a hidden cell is too small
+/// where the partner served nothing because our segment is below its minimum (spec §6.3) and
+/// we asked to learn; a counts cell is `counted` under the threshold; an overlaps or fields cell
+/// counts our `overlapping` records.
+pub(crate) fn matrix(
+    plan: &Plan,
+    learn: bool,
+    own_records: &[u64],
+    counted: impl Fn((u16, u16)) -> u64,
+    overlapping: impl Fn((u16, u16)) -> u64,
+) -> Vec<Cell> {
+    let threshold = plan.threshold;
+    let mut cells = Vec::with_capacity(plan.rows * plan.cols);
+    for (s, &records) in own_records.iter().enumerate() {
+        let refused = learn && records < u64::from(plan.min_segment) && !plan.row_visible(s);
+        for t in 0..plan.cols {
+            #[allow(clippy::cast_possible_truncation, reason = "segment indices are below MAX_SEGMENTS (64)")]
+            let key = (s as u16, t as u16);
+            cells.push(match plan.level(s, t) {
+                Level::Hidden if refused => Cell::TooSmall { minimum: plan.min_segment },
+                Level::Hidden => Cell::Hidden,
+                Level::Counts => {
+                    let n = counted(key);
+                    if threshold > 1 && n < u64::from(threshold) { Cell::FewerThan(threshold) } else { Cell::Count(n) }
+                }
+                Level::Overlaps | Level::Fields(_) => Cell::Count(overlapping(key)),
+            });
+        }
+    }
+    cells
+}
+
 /// Fields a partner record disclosed (fields level), sorted by name; `None` where the partner's
 /// record has no value for the field.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use rand_core::CryptoRng;
 
 use crate::kept::BloomCache;
-use crate::outcome::{Cell, Outcome, Overlap, PartnerFields, PartnerRecord};
+use crate::outcome::{Outcome, Overlap, PartnerFields, PartnerRecord, matrix};
 use crate::policy::{DisclosurePolicy, Level, Plan};
 use crate::record::{Dataset, FieldName};
 
@@ -207,28 +207,14 @@ impl Outcome {
             }
         }
         fields.sort_by_key(|f| f.partner);
-        let threshold = plan.threshold;
-        let mut cells = Vec::with_capacity(rows * cols);
-        for s in 0..rows {
-            let refused = data.members(s).len() < plan.min_segment as usize && !plan.row_visible(s);
-            for t in 0..cols {
-                #[allow(clippy::cast_possible_truncation, reason = "segment indices are below MAX_SEGMENTS (64)")]
-                let key = (s as u16, t as u16);
-                cells.push(match plan.level(s, t) {
-                    Level::Hidden if refused => Cell::TooSmall { minimum: plan.min_segment },
-                    Level::Hidden => Cell::Hidden,
-                    Level::Counts => {
-                        let n = counted.get(&key).copied().unwrap_or(0);
-                        if threshold > 1 && n < u64::from(threshold) {
-                            Cell::FewerThan(threshold)
-                        } else {
-                            Cell::Count(n)
-                        }
-                    }
-                    Level::Overlaps | Level::Fields(_) => Cell::Count(per_cell.get(&key).map_or(0, |r| r.len() as u64)),
-                });
-            }
-        }
+        let own_records: Vec<u64> = (0..rows).map(|s| data.members(s).len() as u64).collect();
+        let cells = matrix(
+            plan,
+            true,
+            &own_records,
+            |key| counted.get(&key).copied().unwrap_or(0),
+            |key| per_cell.get(&key).map_or(0, |r| r.len() as u64),
+        );
         self.received = reveal.plan.clone();
         self.cells = cells;
         self.overlaps = overlaps;

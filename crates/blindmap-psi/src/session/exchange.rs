@@ -22,7 +22,7 @@ use crate::error::{Error, PeerMisbehaviour};
 use crate::group::{ElementBytes, SecretScalar};
 use crate::kept::BloomCache;
 use crate::oprf::OprfKey;
-use crate::outcome::{BloomMatch, Cell, Outcome, Overlap, PartnerFields, PartnerRecord};
+use crate::outcome::{BloomMatch, Outcome, Overlap, PartnerFields, PartnerRecord, matrix};
 use crate::policy::{Level, Plan, PlanStructure, Visibility};
 use crate::record::{Dataset, FieldName, KeyType};
 use crate::seed::{Prg, SessionSeed};
@@ -723,8 +723,6 @@ impl Exchange {
     /// The outcome (spec §10.3).
     #[allow(clippy::cast_possible_truncation, reason = "segment, class and group indices are below MAX_SEGMENTS (64)")]
     pub(crate) fn into_outcome(self) -> Outcome {
-        let rows = self.own.len();
-        let cols = self.partner.len();
         let mut ordered_records: HashSet<(u16, u16, u32)> = HashSet::new();
         for m in &self.ordered {
             ordered_records.insert((m.segment, m.partner_segment, m.position));
@@ -737,29 +735,14 @@ impl Exchange {
         for &(s, t, _) in &ordered_records {
             *ordered_counts.entry((s, t)).or_default() += 1;
         }
-        let threshold = self.their_plan.threshold;
-        let mut cells = Vec::with_capacity(rows * cols);
-        for s in 0..rows {
-            // spec §6.3: the partner served nothing because our segment is below its minimum.
-            let refused =
-                self.learn && self.own[s].records < self.their_plan.min_segment && !self.their_plan.row_visible(s);
-            for t in 0..cols {
-                let key = (s as u16, t as u16);
-                cells.push(match self.their_plan.level(s, t) {
-                    Level::Hidden if refused => Cell::TooSmall { minimum: self.their_plan.min_segment },
-                    Level::Hidden => Cell::Hidden,
-                    Level::Counts => {
-                        let n = shuffled_counts.get(&key).copied().unwrap_or(0);
-                        if threshold > 1 && n < u64::from(threshold) {
-                            Cell::FewerThan(threshold)
-                        } else {
-                            Cell::Count(n)
-                        }
-                    }
-                    Level::Overlaps | Level::Fields(_) => Cell::Count(ordered_counts.get(&key).copied().unwrap_or(0)),
-                });
-            }
-        }
+        let own_records: Vec<u64> = self.own.iter().map(|s| u64::from(s.records)).collect();
+        let cells = matrix(
+            &self.their_plan,
+            self.learn,
+            &own_records,
+            |key| shuffled_counts.get(&key).copied().unwrap_or(0),
+            |key| ordered_counts.get(&key).copied().unwrap_or(0),
+        );
 
         // One entry per (record, partner record) pair, with the key types that matched.
         let mut matched: Vec<(usize, PartnerRecord, &KeyType)> = self
