@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::client::{ClientError, https_base, tls_config};
+use crate::client::{ClientError, https_base, pinned_tls};
 
 /// Why a session through a link failed.
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +73,7 @@ pub async fn run(
     let started = Instant::now();
     let base = https_base(url)?;
     let authority = base.trim_start_matches("https://").to_owned();
-    let mut tls = tls_config(fingerprint, None)?;
+    let mut tls = pinned_tls(fingerprint)?;
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let tcp = tokio::net::TcpStream::connect(&authority).await.map_err(|e| LinkError::Connect(e.to_string()))?;
     let host = authority.rsplit_once(':').map_or(authority.as_str(), |(host, _)| host).to_owned();

@@ -168,6 +168,12 @@ fn tls_config(pinned: &str, identity: Option<&Identity>) -> Result<rustls::Clien
     })
 }
 
+/// TLS trusting exactly the pinned certificate and presenting none: what a client of a node's
+/// public routes (the partner page's WebSocket, `link`) connects with.
+pub fn pinned_tls(pinned: &str) -> Result<rustls::ClientConfig, ClientError> {
+    tls_config(pinned, None)
+}
+
 /// An HTTPS client trusting exactly the pinned certificate, sending no credentials and following
 /// no redirects: what a browser-less test or tool uses to read a node's pages.
 pub fn pinned_http(pinned: &str) -> Result<reqwest::Client, ClientError> {

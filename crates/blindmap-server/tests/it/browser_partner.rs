@@ -24,65 +24,11 @@ fn dataset(csv: &str, preset: Preset, side: Side) -> Arc<Dataset> {
     Arc::new(import_dataset("sample.csv", csv.as_bytes(), &preset.mapping(), side, |_| {}).unwrap().dataset)
 }
 
-/// A TLS verifier that accepts the node's certificate by its fingerprint alone, as the tests'
-/// browser accepts the self-signed one.
-#[derive(Debug)]
-struct Pinned(String);
-
-impl rustls::client::danger::ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &rustls_pki_types::CertificateDer<'_>,
-        _: &[rustls_pki_types::CertificateDer<'_>],
-        _: &rustls_pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls_pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        use sha2::Digest;
-        let seen = format!("sha256:{}", hex::encode(sha2::Sha256::digest(end_entity.as_ref())));
-        if seen == self.0 {
-            Ok(rustls::client::danger::ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General("not the pinned certificate".into()))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls_pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        let provider = rustls::crypto::ring::default_provider();
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &provider.signature_verification_algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls_pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        let provider = rustls::crypto::ring::default_provider();
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &provider.signature_verification_algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        rustls::crypto::ring::default_provider().signature_verification_algorithms.supported_schemes()
-    }
-}
-
 type Socket = tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;
 
 /// Opens the session route of `node` as a page of `origin` would; the HTTP status on refusal.
 async fn open(node: &Node, origin: &str) -> Result<Socket, u16> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned(node.running.fingerprint.clone())))
-        .with_no_client_auth();
+    let mut tls = blindmap_server::client::pinned_tls(&node.running.fingerprint).unwrap();
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let tcp = tokio::net::TcpStream::connect(node.running.addr).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
