@@ -42,6 +42,8 @@ mod error;
 mod fields;
 mod floor;
 pub mod group;
+#[cfg(feature = "json")]
+pub mod json;
 mod kept;
 mod local;
 pub mod oprf;
@@ -71,7 +73,7 @@ pub use record::{
     Dataset, FieldName, KeyType, MAX_FIELD_LEN, MAX_FIELDS, MAX_KEY_LEN, MAX_KEYS_PER_RECORD, MAX_RECORDS,
     MAX_SEGMENT_KEYS, MAX_SEGMENTS, MatchKey, Record, SegmentLabel,
 };
-pub use reveal::{Reveal, RevealError, RevealedRecord};
+pub use reveal::{ReturnedFields, Reveal, RevealError, RevealedRecord};
 pub use seed::SessionSeed;
 pub use session::{
     DEFAULT_CHUNK_RECORDS, DEFAULT_MAX_PARTNER_KEYS, DEFAULT_MAX_PARTNER_RECORDS, Session, SessionConfig,

@@ -40,6 +40,16 @@ pub struct RevealedRecord {
     pub fields: Vec<(FieldName, Option<String>)>,
 }
 
+/// The sender's fields for one of its records that a revealed record matched (spec §20.7).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReturnedFields {
+    /// The revealed record: its index in the reveal's records.
+    pub record: u32,
+    /// The fields the sender's policy gives the cell, in the cell's order, `None` where its
+    /// record has no value.
+    pub fields: Vec<(FieldName, Option<String>)>,
+}
+
 /// Why the sender refuses a reveal: it does not fit the session, or names what is not the
 /// sender's.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -115,6 +125,15 @@ impl Outcome {
             records.swap(i, j);
         }
         Reveal { plan, counts: counts.into_iter().map(|((r, c), n)| (r, c, n)).collect(), records }
+    }
+
+    /// Which of this side's records each of `reveal`'s records is (a reveal this side made from
+    /// this outcome): the index in the session's dataset, `None` for a record this outcome did
+    /// not reveal.
+    pub fn revealed_records(&self, reveal: &Reveal) -> Vec<Option<usize>> {
+        let by_element: HashMap<(u16, [u8; 32]), usize> =
+            self.bloom_matches.iter().map(|m| ((m.partner_segment, m.element), m.record)).collect();
+        reveal.records.iter().map(|r| r.elements.first().and_then(|e| by_element.get(&(r.row, *e)).copied())).collect()
     }
 
     /// This side's outcome of a session in which it served Bloom filters, completed with what
@@ -220,5 +239,39 @@ impl Outcome {
         self.overlaps = overlaps;
         self.partner_fields = fields;
         Ok(self)
+    }
+
+    /// What this side returns to a receiver that revealed (spec §20.7), from this outcome
+    /// completed by [`Outcome::with_reveal`] with `reveal`: for each revealed record and each of
+    /// this side's records it matched, in a cell where `policy` (this side's own, resolved as for
+    /// a partner that learns, not as the Bloom session served it) gives fields, those fields of
+    /// this side's record. The entries follow the reveal's order; one record's several matches
+    /// are ordered by their values, not by this side's dataset.
+    pub fn returned_fields(&self, data: &Dataset, policy: &DisclosurePolicy, reveal: &Reveal) -> Vec<ReturnedFields> {
+        let partner: Vec<_> = self.partner_segments.iter().map(|s| (s.label.clone(), s.records)).collect();
+        // Rows the partner's segments, columns ours.
+        let plan = policy.resolve(data.segments(), &partner, true, false);
+        // Each revealed record as the overlaps number it: per column, in the order revealed.
+        let mut positions = vec![0u32; partner.len()];
+        let mut index: HashMap<PartnerRecord, u32> = HashMap::new();
+        for (i, r) in reveal.records.iter().enumerate() {
+            let Some(position) = positions.get_mut(r.column as usize) else { continue };
+            index.insert(PartnerRecord { segment: r.column, position: Some(*position) }, i as u32);
+            *position += 1;
+        }
+        let row_of = |record: usize| data.segments().iter().position(|l| *l == data.records()[record].segment);
+        let mut returned = Vec::new();
+        for o in &self.overlaps {
+            let (Some(&i), Some(row)) = (index.get(&o.partner), row_of(o.record)) else { continue };
+            if let Level::Fields(names) = plan.level(o.partner.segment as usize, row) {
+                let own = &data.records()[o.record].fields;
+                returned.push(ReturnedFields {
+                    record: i,
+                    fields: names.iter().map(|n| (n.clone(), own.get(n).cloned())).collect(),
+                });
+            }
+        }
+        returned.sort_by(|a, b| (a.record, &a.fields).cmp(&(b.record, &b.fields)));
+        returned
     }
 }

@@ -48,6 +48,12 @@ pub enum Error {
     /// A call out of order: matching before the import finished, results before the session did.
     #[error("{0}")]
     State(&'static str),
+    /// What the partner chose to share does not read.
+    #[error("what you share: {0}")]
+    Shares(String),
+    /// The vendor's node returned fields that do not fit what was revealed.
+    #[error("the vendor's node returned fields this page cannot use: {0}")]
+    Returned(String),
     /// The results could not be written as CSV.
     #[error("cannot write the CSV: {0}")]
     Csv(String),

@@ -103,6 +103,15 @@ pub struct Imported {
     pub owners: Arc<[Option<String>]>,
 }
 
+impl Imported {
+    /// The names of the fields any of the accounts carries, in order.
+    pub fn field_names(&self) -> Vec<String> {
+        let names: std::collections::BTreeSet<&FieldName> =
+            self.dataset.records().iter().flat_map(|r| r.fields.keys()).collect();
+        names.into_iter().map(ToString::to_string).collect()
+    }
+}
+
 /// An import under way: reads a few rows per [`Import::step`], then holds the dataset.
 pub struct Import {
     file: String,
@@ -246,6 +255,7 @@ impl Import {
             matches!(self.state, State::Done(_)),
             &self.accounts,
             &self.not_keys,
+            self.imported().map(Imported::field_names).unwrap_or_default(),
         )
     }
 }

@@ -126,6 +126,21 @@ impl PartnerSession {
         self.0.traffic().1 as f64
     }
 
+    /// Once the session finished, what `shares` (JSON, see `Shares`) reveals to the vendor
+    /// (spec §20.6): the text message to send before `done`, or `undefined` when it reveals
+    /// nothing. Throws on a choice that does not read, or before the session finished.
+    pub fn reveal(&mut self, shares: &str) -> Result<Option<String>, JsError> {
+        let policy = crate::Shares::policy(shares).map_err(js)?;
+        self.0.reveal(&policy).map_err(js)
+    }
+
+    /// The vendor's `fields` message (spec §20.7), as text: its fields for what was revealed,
+    /// added to the results. Throws on a message that does not fit.
+    #[wasm_bindgen(js_name = receiveFields)]
+    pub fn receive_fields(&mut self, text: &str) -> Result<(), JsError> {
+        self.0.receive_fields(text).map_err(js)
+    }
+
     /// The results as JSON (see `Results`). Throws before the session finished.
     #[wasm_bindgen(js_name = resultJson)]
     pub fn result_json(&mut self) -> Result<String, JsError> {

@@ -7,6 +7,8 @@
 //! - [`PartnerSession`] is the protocol's initiator over the imported accounts: it learns the
 //!   overlaps and discloses nothing, against a vendor answering as a Bloom-filter sender that
 //!   learns nothing (spec §9.7); only its frames leave the page;
+//! - [`Shares`] is what the partner chooses to reveal to the vendor once it knows its overlaps
+//!   (spec §20.6), and the vendor's fields come back for what it revealed (§20.7);
 //! - [`Results`] are the overlap matrix and the overlapping accounts, as JSON and as CSV.
 //!
 //! The JavaScript interface ([`js`]) wraps these; everything else is plain Rust, tested
@@ -21,9 +23,11 @@ pub mod js;
 mod preview;
 mod results;
 mod session;
+mod shares;
 
 pub use error::Error;
 pub use import::{Import, Imported, MAX_FILE_BYTES, PREVIEW_ACCOUNTS, PREVIEW_NOT_KEYS, ReadAs};
 pub use preview::{AccountView, KeyCounts, LinesView, NotKeyView, Preview, ReasonCount, SummaryView};
-pub use results::{Matrix, MatrixCell, OverlapRow, Results, SegmentSize};
+pub use results::{Matrix, MatrixCell, OverlapRow, Results, Returned, SegmentSize, SharedView};
 pub use session::PartnerSession;
+pub use shares::Shares;

@@ -24,6 +24,9 @@ pub struct Preview {
     pub accounts: Vec<AccountView>,
     /// The first values not used as keys across the file, each with its line and column.
     pub not_keys: Vec<NotKeyView>,
+    /// The names of the fields its accounts carry (once read whole): what the partner may
+    /// choose to share at the `fields` level.
+    pub fields: Vec<String>,
 }
 
 impl Preview {
@@ -37,6 +40,7 @@ impl Preview {
         complete: bool,
         accounts: &[AccountView],
         not_keys: &[NotKeyView],
+        fields: Vec<String>,
     ) -> Self {
         Self {
             file: file.to_owned(),
@@ -47,6 +51,7 @@ impl Preview {
             summary: SummaryView::of(summary),
             accounts: accounts.to_vec(),
             not_keys: not_keys.to_vec(),
+            fields,
         }
     }
 }

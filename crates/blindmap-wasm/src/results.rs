@@ -6,6 +6,8 @@
 //! `blindmap_records::explain_overlaps`, the CSV columns of the node's overlap list for the
 //! columns a partner without a node has, each cell made safe for spreadsheets as the node makes it.
 
+use std::collections::BTreeMap;
+
 use blindmap_psi::{Cell, Level, Outcome};
 use blindmap_records::{Explanation, Tier, explain_overlaps, possible_per_cell};
 use serde::Serialize;
@@ -26,6 +28,8 @@ pub struct Results {
     pub pairs: u64,
     /// Whether matches past the session's limit were dropped (spec §10.1): incomplete results.
     pub incomplete: bool,
+    /// What the partner revealed to the vendor after the match (spec §20.6), once it has.
+    pub shared_with_them: Option<SharedView>,
     /// One row per overlapping pair, in the order of the partner's file.
     pub overlaps: Vec<OverlapRow>,
 }
@@ -100,6 +104,25 @@ impl MatrixCell {
     }
 }
 
+/// What the partner revealed to the vendor (spec §20.6), and what came back (§20.7).
+#[derive(Debug, Clone, Serialize)]
+pub struct SharedView {
+    /// The levels revealed, in words: one level, `per cell`, or `nothing`.
+    pub in_words: String,
+    /// The overlapping accounts the vendor learned of (at overlaps or fields).
+    pub accounts: u64,
+    /// Of those, the accounts whose fields the vendor learned.
+    pub with_fields: u64,
+    /// The cells whose count the vendor learned.
+    pub counts: u64,
+    /// The accounts the vendor returned its own fields for.
+    pub returned: u64,
+}
+
+/// The vendor's fields returned for what the partner revealed (spec §20.7): by (the partner's
+/// record, the vendor's segment), one list per vendor record it matched.
+pub type Returned = BTreeMap<(usize, u16), Vec<Vec<(String, Option<String>)>>>;
+
 /// One overlapping pair: an account of the partner's and a record of the vendor's.
 #[derive(Debug, Clone, Serialize)]
 pub struct OverlapRow {
@@ -124,8 +147,9 @@ pub struct OverlapRow {
 }
 
 impl Results {
-    /// The results of `outcome`, a session over `imported`.
-    pub fn of(outcome: &Outcome, imported: &Imported) -> Self {
+    /// The results of `outcome`, a session over `imported`, with the vendor's fields `returned`
+    /// for what the partner revealed.
+    pub fn of(outcome: &Outcome, imported: &Imported, returned: &Returned) -> Self {
         let data = &imported.dataset;
         let explanations: Vec<Explanation> = explain_overlaps(outcome, data);
         let rows: Vec<String> = outcome.own_segments().iter().map(ToString::to_string).collect();
@@ -160,6 +184,7 @@ impl Results {
                     .fields_of(&o.partner)
                     .into_iter()
                     .flat_map(|f| f.fields.iter().map(|(n, v)| (n.to_string(), v.clone())))
+                    .chain(joined(returned.get(&(o.record, o.partner.segment))))
                     .collect(),
             })
             .collect();
@@ -170,6 +195,7 @@ impl Results {
             accounts: accounts as u64,
             pairs: overlaps.len() as u64,
             incomplete: outcome.is_truncated(),
+            shared_with_them: None,
             overlaps,
         }
     }
@@ -223,10 +249,34 @@ pub(crate) fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// The fields of one or more of the vendor's records that one account matched: each field's
+/// distinct values, joined by "; " (none where no record has one).
+fn joined(records: Option<&Vec<Vec<(String, Option<String>)>>>) -> Vec<(String, Option<String>)> {
+    let Some(records) = records else { return Vec::new() };
+    let mut by_name: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (name, value) in records.iter().flatten() {
+        let values = by_name.entry(name.as_str()).or_default();
+        if let Some(v) = value
+            && !values.contains(&v.as_str())
+        {
+            values.push(v);
+        }
+    }
+    by_name
+        .into_iter()
+        .map(|(name, values)| (name.to_owned(), (!values.is_empty()).then(|| values.join("; "))))
+        .collect()
+}
+
 /// `overlaps`, `hidden`, … when every cell has the same level, else `per cell`; `nothing` for
 /// no cells — as the command line says it.
 fn shared_in_words(outcome: &Outcome) -> String {
-    let plan = outcome.received_plan();
+    plan_in_words(outcome.received_plan())
+}
+
+/// A plan's levels in words: one level when every cell has it, else `per cell`; `nothing` for
+/// no cells.
+pub(crate) fn plan_in_words(plan: &blindmap_psi::Plan) -> String {
     let mut names =
         (0..plan.rows()).flat_map(|r| (0..plan.cols()).map(move |c| (r, c))).map(|(r, c)| match plan.level(r, c) {
             Level::Fields(f) => {

@@ -3,17 +3,19 @@
 //! vendor answers as a Bloom-filter sender that learns nothing).
 //!
 //! Sans-IO like the session it wraps: the worker moves each frame to and from the WebSocket.
-//! Once finished, the outcome is kept with the dataset it was computed over, so that a later
-//! step (a reveal of the overlaps to the vendor) can start from it.
+//! Once finished, the outcome is kept with the dataset it was computed over, so that the partner
+//! can reveal what it chooses of it to the vendor (spec §20.6) and read the vendor's fields that
+//! come back (§20.7).
 
+use blindmap_psi::json::{FieldsMessage, RevealMessage};
 use blindmap_psi::wire::{FRAME_HEADER_LEN, Frame, Kind, Message};
-use blindmap_psi::{DisclosurePolicy, Level, Outcome, Session, SessionConfig, SessionSeed};
+use blindmap_psi::{DisclosurePolicy, Level, Outcome, Reveal, Session, SessionConfig, SessionSeed};
 use getrandom::SysRng;
 use getrandom::rand_core::UnwrapErr;
 
 use crate::error::Error;
 use crate::import::Imported;
-use crate::results::Results;
+use crate::results::{Results, Returned, SharedView, plan_in_words};
 
 /// Records evaluated so far and in all: what the page's progress bar shows.
 ///
@@ -73,10 +75,13 @@ enum State {
 
 /// A finished session: what the partner learned, and the results as the page shows them.
 pub(crate) struct Finished {
-    /// Kept for what comes after a session (a reveal of the overlaps to the vendor).
-    #[allow(dead_code, reason = "the reveal step reads it")]
     pub(crate) outcome: Outcome,
     pub(crate) results: Results,
+    /// What the partner revealed to the vendor (spec §20.6), once it has, and which of its
+    /// records each revealed record is.
+    revealed: Option<(Reveal, Vec<Option<usize>>)>,
+    /// The vendor's fields returned for it (spec §20.7).
+    returned: Returned,
 }
 
 /// The partner's session with the vendor's node.
@@ -195,6 +200,74 @@ impl PartnerSession {
         }
     }
 
+    /// Reveals to the vendor what `policy` discloses of the overlaps (spec §20.6), once the
+    /// session has finished and before the page says `done`: the reveal's text message, or
+    /// `None` when the policy discloses nothing (then nothing need be sent). Once per session.
+    pub fn reveal(&mut self, policy: &DisclosurePolicy) -> Result<Option<String>, Error> {
+        if self.is_finished() {
+            self.finish()?;
+        }
+        let State::Finished(finished) = &mut self.state else {
+            return Err(Error::State("the match has not finished: nothing to reveal yet"));
+        };
+        if finished.revealed.is_some() {
+            return Err(Error::State("the overlaps were revealed already"));
+        }
+        let reveal = finished.outcome.reveal(&self.imported.dataset, policy, &mut UnwrapErr(SysRng));
+        let own = finished.outcome.revealed_records(&reveal);
+        let nothing = reveal.counts.is_empty()
+            && reveal.records.is_empty()
+            && (0..reveal.plan.rows())
+                .all(|r| (0..reveal.plan.cols()).all(|c| *reveal.plan.level(r, c) == Level::Hidden));
+        let text = (!nothing).then(|| RevealMessage::of(&reveal).to_text());
+        finished.results.shared_with_them = Some(SharedView {
+            in_words: if nothing { "nothing".to_owned() } else { plan_in_words(&reveal.plan) },
+            accounts: distinct(reveal.records.iter().zip(&own).map(|(_, o)| *o)),
+            with_fields: distinct(
+                reveal.records.iter().zip(&own).filter(|(r, _)| !r.fields.is_empty()).map(|(_, o)| *o),
+            ),
+            counts: reveal.counts.len() as u64,
+            returned: 0,
+        });
+        finished.revealed = Some((reveal, own));
+        Ok(text)
+    }
+
+    /// Takes the vendor's `fields` message (spec §20.7): its fields for the records revealed,
+    /// shown with the overlaps they belong to.
+    pub fn receive_fields(&mut self, text: &str) -> Result<(), Error> {
+        let State::Finished(finished) = &mut self.state else {
+            return Err(Error::State("fields from the vendor before the match finished"));
+        };
+        let Some((reveal, own)) = &finished.revealed else {
+            return Err(Error::Returned("nothing was revealed to return fields for".into()));
+        };
+        let mut members = match serde_json::from_str(text) {
+            Ok(serde_json::Value::Object(members)) => members,
+            _ => return Err(Error::Returned("not a JSON object".into())),
+        };
+        if members.remove("type").as_ref().and_then(serde_json::Value::as_str) != Some("fields") {
+            return Err(Error::Returned("not a fields message".into()));
+        }
+        let returned = FieldsMessage::read(members).and_then(|m| m.into_returned(reveal)).map_err(Error::Returned)?;
+        let mut by_account = Returned::new();
+        for r in returned {
+            let revealed = &reveal.records[r.record as usize];
+            let Some(record) = own[r.record as usize] else { continue };
+            let fields = r.fields.into_iter().map(|(n, v)| (n.to_string(), v)).collect();
+            by_account.entry((record, revealed.row)).or_default().push(fields);
+        }
+        let shared = finished.results.shared_with_them.take().map(|s| SharedView {
+            returned: by_account.keys().map(|(record, _)| *record).collect::<std::collections::BTreeSet<_>>().len()
+                as u64,
+            ..s
+        });
+        finished.results = Results::of(&finished.outcome, &self.imported, &by_account);
+        finished.results.shared_with_them = shared;
+        finished.returned = by_account;
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<(), Error> {
         let state = std::mem::replace(&mut self.state, State::Failed(String::new()));
         let State::Running(session) = state else {
@@ -203,8 +276,9 @@ impl PartnerSession {
         };
         match session.into_outcome() {
             Ok(outcome) => {
-                let results = Results::of(&outcome, &self.imported);
-                self.state = State::Finished(Box::new(Finished { outcome, results }));
+                let returned = Returned::new();
+                let results = Results::of(&outcome, &self.imported, &returned);
+                self.state = State::Finished(Box::new(Finished { outcome, results, revealed: None, returned }));
                 Ok(())
             }
             Err(e) => {
@@ -224,4 +298,9 @@ fn policy() -> DisclosurePolicy {
 /// The partner learns: the overlaps of its own accounts.
 fn config() -> SessionConfig {
     SessionConfig { learn: true, ..SessionConfig::default() }
+}
+
+/// How many distinct records of the partner's.
+fn distinct(records: impl Iterator<Item = Option<usize>>) -> u64 {
+    records.flatten().collect::<std::collections::BTreeSet<_>>().len() as u64
 }

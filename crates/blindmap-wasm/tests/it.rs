@@ -151,7 +151,7 @@ fn a_session_against_the_vendors_side_gives_the_nodes_results() {
     let pairs = |rows: &[blindmap_wasm::OverlapRow]| -> BTreeSet<(String, String, Vec<String>)> {
         rows.iter().map(|o| (o.account_id.clone(), o.partner_segment.clone(), o.key_types.clone())).collect()
     };
-    let expected = Results::of(&plain.initiator, &imported);
+    let expected = Results::of(&plain.initiator, &imported, &blindmap_wasm::Returned::new());
     assert!(!results.overlaps.is_empty());
     assert_eq!(pairs(&results.overlaps), pairs(&expected.overlaps));
     assert_eq!(results.accounts, expected.accounts);
@@ -302,4 +302,110 @@ fn each_session_has_its_own_randomness() {
     let b = PartnerSession::new(&imported).unwrap().poll_transmit().unwrap();
     // spec §7.2: the session id (bytes 2..18) comes from the seed.
     assert_ne!(a[2..18], b[2..18]);
+}
+
+/// spec §20.6–§20.7: the partner reveals what its choice says, the vendor's side (as the node
+/// does) records it and returns its own fields for what was revealed, and the page shows them.
+#[test]
+fn what_the_partner_shares_reaches_the_vendor_and_the_vendors_fields_come_back() {
+    use blindmap_psi::json::{FieldsMessage, RevealMessage};
+    use blindmap_psi::{BloomCache, FieldName, KeptKeys, SegmentLabel};
+
+    let imported = import("partner-hubspot.csv", PARTNER, &auto(), 1000).unwrap().imported().unwrap().clone();
+    let vendor_data = vendor();
+    let keys = KeptKeys::random(&mut rand::rng());
+    let cache = Arc::new(BloomCache::new(&keys));
+    let served = DisclosurePolicy::new(Level::Overlaps).with_min_partner_segment(1);
+    let config = SessionConfig { learn: false, bloom: true, ..SessionConfig::default() };
+    let mut vendor = Session::bloom_responder(vendor_data.clone(), served, config, &keys, Arc::clone(&cache)).unwrap();
+    let mut partner = PartnerSession::new(&imported).unwrap();
+    drive(&mut partner, &mut vendor).unwrap();
+    assert!(partner.is_finished());
+
+    // Before the match nothing can be revealed; a choice that does not read is refused.
+    assert!(blindmap_wasm::Shares::policy(r#"{"default": "everything"}"#).is_err());
+    assert!(blindmap_wasm::Shares::policy(r#"{"default": "counts", "segments": {"Bad Label!": "overlaps"}}"#).is_err());
+    assert!(blindmap_wasm::Shares::policy(r#"{"default": "counts", "extra": 1}"#).is_err());
+
+    // Customers with their owner, prospects as counts, the rest hidden.
+    let shares = blindmap_wasm::Shares::policy(
+        r#"{"default": "hidden", "segments": {"customers": {"fields": ["owner"]}, "prospects": "counts"},
+            "threshold": 1, "min_segment": 1}"#,
+    )
+    .unwrap();
+    let text = partner.reveal(&shares).unwrap().expect("something is revealed");
+    assert!(partner.reveal(&shares).is_err(), "once per session");
+    // What leaves the page: elements and the chosen fields, never a name, domain or id.
+    for secret in ["NORTHWIND", "northwindtraders", "9001120031"] {
+        assert!(!text.contains(secret), "the reveal carries {secret}");
+    }
+    assert!(text.contains("Linus Torvalds"), "the customers' owners, as chosen");
+    let mut members: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(members.remove("type"), Some(serde_json::json!("reveal")));
+    let reveal = RevealMessage::read(members).unwrap().into_reveal().unwrap();
+
+    let customers = SegmentLabel::new("customers").unwrap();
+    let results = partner.results().unwrap().clone();
+    let own_customers: BTreeSet<String> =
+        results.overlaps.iter().filter(|o| o.own_segment == "customers").map(|o| o.account_id.clone()).collect();
+    assert!(!own_customers.is_empty());
+    let shared = results.shared_with_them.clone().expect("what was shared is shown");
+    assert_eq!(shared.accounts, own_customers.len() as u64);
+    assert_eq!(shared.with_fields, own_customers.len() as u64);
+    assert_eq!(shared.in_words, "per cell");
+
+    // The vendor records it, and returns its owner and industry where its policy gives fields.
+    let vendor_outcome = vendor.into_outcome().unwrap().with_reveal(&vendor_data, &cache, &reveal).unwrap();
+    assert!(!vendor_outcome.overlaps().is_empty());
+    assert!(
+        vendor_outcome
+            .overlaps()
+            .iter()
+            .all(|o| vendor_outcome.partner_segments()[o.partner.segment as usize].label == customers),
+        "only the customers were revealed as records"
+    );
+    let owner = FieldName::new("owner").unwrap();
+    let industry = FieldName::new("industry").unwrap();
+    let vendor_policy = DisclosurePolicy::new(Level::Overlaps)
+        .with_rule(None, Some(customers.clone()), Level::Fields(vec![owner.clone(), industry.clone()]))
+        .unwrap()
+        .with_min_partner_segment(1);
+    let returned = vendor_outcome.returned_fields(&vendor_data, &vendor_policy, &reveal);
+    assert!(!returned.is_empty());
+    let message = FieldsMessage::of(&returned).to_text();
+
+    // Fields for a record never revealed, or a message of another type, are refused.
+    let mut forged: serde_json::Value = serde_json::from_str(&message).unwrap();
+    forged["records"][0]["record"] = serde_json::json!(reveal.records.len());
+    let error = partner.receive_fields(&forged.to_string()).unwrap_err().to_string();
+    assert!(error.contains("was not revealed"), "{error}");
+    assert!(partner.receive_fields(r#"{"type": "done"}"#).is_err());
+    partner.receive_fields(&message).unwrap();
+
+    let results = partner.results().unwrap().clone();
+    let northwind = results.overlaps.iter().find(|o| o.account_id == "9001120031").expect("Northwind overlaps");
+    let fields: std::collections::BTreeMap<_, _> = northwind.partner_fields.iter().cloned().collect();
+    assert_eq!(fields.get("owner"), Some(&Some("Ada Byron".to_owned())));
+    assert_eq!(fields.get("industry"), Some(&Some("Retail".to_owned())));
+    assert!(
+        results.overlaps.iter().filter(|o| o.own_segment != "customers").all(|o| o.partner_fields.is_empty()),
+        "fields come back only for what was revealed"
+    );
+    assert_eq!(results.shared_with_them.as_ref().unwrap().returned, own_customers.len() as u64);
+    let csv = results.to_csv().unwrap();
+    assert!(csv.lines().next().unwrap().contains("Their industry,Their owner"));
+    assert!(csv.contains("Ada Byron"));
+}
+
+/// A choice that discloses nothing sends nothing.
+#[test]
+fn sharing_nothing_sends_no_reveal() {
+    let imported = import("partner-hubspot.csv", PARTNER, &auto(), 1000).unwrap().imported().unwrap().clone();
+    let mut partner = PartnerSession::new(&imported).unwrap();
+    let mut vendor = vendor_session(vendor(), DisclosurePolicy::new(Level::Overlaps).with_min_partner_segment(1));
+    let hidden = blindmap_wasm::Shares::policy(r#"{"default": "hidden"}"#).unwrap();
+    assert!(partner.reveal(&hidden).is_err(), "not before the match");
+    drive(&mut partner, &mut vendor).unwrap();
+    assert_eq!(partner.reveal(&hidden).unwrap(), None);
+    assert_eq!(partner.results().unwrap().shared_with_them.as_ref().unwrap().in_words, "nothing");
 }

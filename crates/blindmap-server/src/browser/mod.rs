@@ -6,7 +6,6 @@
 //! not send.
 
 mod page;
-pub(crate) mod reveal;
 
 pub(crate) use page::single_file_sha256;
 
@@ -19,6 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use blindmap_psi::Level;
+use blindmap_psi::json::{FieldsMessage, RevealMessage};
 use blindmap_store::{Partnership, RunRole};
 use bytes::Bytes;
 use futures_util::{SinkExt, Stream, StreamExt};
@@ -68,7 +68,12 @@ struct InvitationView {
 struct ShareView {
     own_segment: String,
     partner_segment: String,
+    /// As the session serves it: `overlaps` or `hidden`.
     level: String,
+    /// The vendor's fields it returns for the overlaps the partner reveals (spec §20.7), where
+    /// the vendor's policy gives the pair fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<Vec<String>>,
 }
 
 /// `POST /browser/v1/invitation`: what the link whose secret the body carries invites to.
@@ -81,7 +86,16 @@ async fn invitation(State(state): State<AppState>, Json(body): Json<Presented>) 
         .map(|rule| {
             let served = browser::served_level(&rule.level);
             let text = rule_text(&blindmap_store::SharingRule { level: served, ..rule.clone() });
-            ShareView { own_segment: text.own_segment, partner_segment: text.partner_segment, level: text.level }
+            let fields = match &rule.level {
+                Level::Fields(names) => Some(names.iter().map(|n| n.as_str().to_owned()).collect()),
+                _ => None,
+            };
+            ShareView {
+                own_segment: text.own_segment,
+                partner_segment: text.partner_segment,
+                level: text.level,
+                fields,
+            }
         })
         .collect();
     if !policy.rules.iter().any(|r| r.own_segment == "*" && r.partner_segment == "*") {
@@ -89,6 +103,7 @@ async fn invitation(State(state): State<AppState>, Json(body): Json<Presented>) 
             own_segment: "*".into(),
             partner_segment: "*".into(),
             level: Level::Hidden.name().to_owned(),
+            fields: None,
         });
     }
     let view = InvitationView {
@@ -211,7 +226,15 @@ async fn serve(state: AppState, mut socket: WebSocket) {
         }
     }
     let notice = match stored.await {
-        Ok(Ok(())) => Notice::Done,
+        Ok(Ok(returned)) => {
+            // spec §20.7: the vendor's fields for what the page revealed, before `done`.
+            if !returned.is_empty()
+                && sink.send(Message::Text(Utf8Bytes::from(FieldsMessage::of(&returned).to_text()))).await.is_err()
+            {
+                return;
+            }
+            Notice::Done
+        }
         Ok(Err(reason)) => Notice::Error {
             status: 502,
             title: "Bad Gateway".to_owned(),
@@ -258,10 +281,9 @@ fn frames_from(
                     match notice.remove("type").as_ref().and_then(serde_json::Value::as_str) {
                         Some("done") if notice.is_empty() => return None,
                         Some("reveal") => {
-                            let read =
-                                serde_json::from_value::<reveal::RevealMessage>(serde_json::Value::Object(notice))
-                                    .map_err(|e| format!("the reveal does not read: {e}"))
-                                    .and_then(reveal::RevealMessage::into_reveal);
+                            let read = RevealMessage::read(notice)
+                                .map_err(|e| format!("the reveal does not read: {e}"))
+                                .and_then(RevealMessage::into_reveal);
                             let mut slot = revealed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                             if slot.is_some() {
                                 return Some((Err("the page revealed twice".to_owned()), None));

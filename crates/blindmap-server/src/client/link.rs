@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use blindmap_psi::{Dataset, DisclosurePolicy, Level, Outcome, Session, SessionConfig, SessionSeed};
+use blindmap_psi::json::{FieldsMessage, RevealMessage};
+use blindmap_psi::{Dataset, DisclosurePolicy, Level, Outcome, ReturnedFields, Session, SessionConfig, SessionSeed};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -46,6 +47,10 @@ pub enum LinkError {
 pub struct LinkRun {
     /// What the partner learned.
     pub outcome: Outcome,
+    /// What it revealed (spec §20.6), if it revealed anything.
+    pub revealed: Option<blindmap_psi::Reveal>,
+    /// The vendor's fields returned for what it revealed (spec §20.7).
+    pub returned: Vec<ReturnedFields>,
     /// The node's id of the run.
     pub run: String,
     /// Bytes of frames sent and received.
@@ -144,20 +149,28 @@ pub async fn run(
         }
     }
     let outcome = session.into_outcome()?;
-    if let Some(shares) = shares {
-        let reveal = outcome.reveal(&data, shares, &mut rand::rng());
-        let mut message = serde_json::to_value(crate::browser::reveal::RevealMessage::of(&reveal))
-            .map_err(|e| LinkError::Transport(e.to_string()))?;
-        message["type"] = json!("reveal");
-        socket.send(Message::text(message.to_string())).await.map_err(broken)?;
+    let revealed = shares.map(|shares| outcome.reveal(&data, shares, &mut rand::rng()));
+    if let Some(reveal) = &revealed {
+        socket.send(Message::text(RevealMessage::of(reveal).to_text())).await.map_err(broken)?;
     }
     socket.send(Message::text(r#"{"type":"done"}"#)).await.map_err(broken)?;
-    let done = notice(&mut socket).await?;
-    if done["type"] != "done" {
-        return Err(LinkError::Transport(format!("expected the node's done, got {done}")));
+    let mut returned = Vec::new();
+    let mut next = notice(&mut socket).await?;
+    // spec §20.7: the vendor's fields for what was revealed, before its done.
+    if let (Some(reveal), Value::Object(members)) = (&revealed, &mut next)
+        && members.get("type").and_then(Value::as_str) == Some("fields")
+    {
+        members.remove("type");
+        returned = FieldsMessage::read(std::mem::take(members))
+            .and_then(|m| m.into_returned(reveal))
+            .map_err(|e| LinkError::Transport(format!("the node's fields do not read: {e}")))?;
+        next = notice(&mut socket).await?;
+    }
+    if next["type"] != "done" {
+        return Err(LinkError::Transport(format!("expected the node's done, got {next}")));
     }
     let _ = socket.close(None).await;
-    Ok(LinkRun { outcome, run, bytes_sent, bytes_received, elapsed: started.elapsed(), own_work })
+    Ok(LinkRun { outcome, revealed, returned, run, bytes_sent, bytes_received, elapsed: started.elapsed(), own_work })
 }
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>;

@@ -292,9 +292,13 @@ pub(crate) struct Started {
     config: SessionConfig,
     /// A browser partner's session: the keys it is served under, and their cache (spec §20.5).
     kept: Option<Kept>,
-    /// Told once the run's end is stored: `Ok` if it completed, else why not. The browser
-    /// partner's page hears `done` only then, so that it may start another run at once.
-    pub(crate) on_stored: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+    /// Told once the run's end is stored: `Ok` with the fields returned to a browser partner's
+    /// reveal (spec §20.7) if it completed, else why not. The browser partner's page hears
+    /// `done` only then, so that it may start another run at once.
+    pub(crate) on_stored: Option<tokio::sync::oneshot::Sender<Result<Vec<blindmap_psi::ReturnedFields>, String>>>,
+    /// A browser partner's session: this side's policy as it is, not as the session serves it,
+    /// for the fields it returns to a reveal (spec §20.7).
+    fields_policy: Option<DisclosurePolicy>,
     /// Where a browser partner's page puts its reveal (spec §20.6), read once its session is
     /// over: what the partner discloses to this side.
     pub(crate) reveal: Option<RevealSlot>,
@@ -318,6 +322,10 @@ pub(crate) async fn start(
     let in_browser = partnership.in_browser();
     let policy =
         if in_browser { crate::service::browser::session_policy(&sharing) } else { disclosure_policy(&sharing) };
+    let fields_policy = match in_browser {
+        true => Some(disclosure_policy(&sharing).map_err(|_| StartError::PartnerPolicy)?),
+        false => None,
+    };
     let config = if in_browser { crate::service::browser::session_config() } else { SessionConfig::default() };
     let policy = match (policy, role) {
         (Ok(policy), _) => policy,
@@ -349,7 +357,7 @@ pub(crate) async fn start(
         }
         false => None,
     };
-    Ok(Started { run, policy, config, kept, on_stored: None, reveal: None, transcript })
+    Ok(Started { run, policy, config, kept, on_stored: None, fields_policy, reveal: None, transcript })
 }
 
 /// The two directions of a run's connection.
@@ -370,7 +378,7 @@ pub(crate) async fn drive<S, E, C>(
     E: std::fmt::Display,
     C: Future<Output = Result<Connection<S>, String>> + Send,
 {
-    let Started { run, policy, config, kept, on_stored, reveal, transcript } = started;
+    let Started { run, policy, config, kept, on_stored, fields_policy, reveal, transcript } = started;
     let progress = Arc::new(Progress::default());
     let work = async {
         let side = match run.role {
@@ -420,9 +428,16 @@ pub(crate) async fn drive<S, E, C>(
         match result {
             // spec §20.6: a browser partner's reveal completes what this side learned.
             Ok((outcome, traffic)) => match (reveal.as_ref().and_then(|r| r.lock().ok()?.take()), &kept_cache) {
-                (None, _) => Ok((outcome, traffic, started.elapsed(), data, transcript)),
+                (None, _) => Ok((outcome, traffic, started.elapsed(), data, transcript, Vec::new())),
                 (Some(Ok(revealed)), Some(cache)) => match outcome.with_reveal(&data, cache, &revealed) {
-                    Ok(outcome) => Ok((outcome, traffic, started.elapsed(), data, transcript)),
+                    Ok(outcome) => {
+                        // spec §20.7: this side's fields for what the partner revealed.
+                        let returned = fields_policy
+                            .as_ref()
+                            .map(|policy| outcome.returned_fields(&data, policy, &revealed))
+                            .unwrap_or_default();
+                        Ok((outcome, traffic, started.elapsed(), data, transcript, returned))
+                    }
                     Err(e) => Err((format!("the partner's reveal was refused: {e}"), transcript)),
                 },
                 (Some(Ok(_)), None) => {
@@ -456,8 +471,10 @@ pub(crate) async fn drive<S, E, C>(
     // counted with it: what `counted` waits for.
     let _counting = Counting::start();
     let failure = outcome.as_ref().err().map(|(reason, _)| reason.clone());
+    let mut returned = Vec::new();
     let stored = match outcome {
-        Ok((outcome, traffic, elapsed, data, transcript)) => {
+        Ok((outcome, traffic, elapsed, data, transcript, fields)) => {
+            returned = fields;
             let (mut completion, result) = completion(&run, &outcome, &data, traffic, elapsed, transcript);
             completion.records = progress.get().1;
             match overlap_event(&store, &run, &result, &completion.overlaps).await {
@@ -480,7 +497,7 @@ pub(crate) async fn drive<S, E, C>(
     };
     if let Some(told) = on_stored {
         let _ = told.send(match (&stored, failure) {
-            (Ok(()), None) => Ok(()),
+            (Ok(()), None) => Ok(returned),
             (Ok(()), Some(reason)) => Err(reason),
             (Err(_), _) => Err("the run could not be stored; see the node's log".to_owned()),
         });

@@ -311,6 +311,22 @@ async fn a_partner_that_shares_overlaps_shows_the_vendor_its_overlaps() {
         .await
         .unwrap();
     let secret = secret_of(made["link"].as_str().unwrap()).to_owned();
+    // The vendor shows its customers' owner and industry (spec §20.7), its other segments' overlaps.
+    let pid = made["partnership"]["id"].as_str().unwrap();
+    let policy = json!({ "rules": [
+            { "own_segment": "*", "partner_segment": "*", "level": "overlaps" },
+            { "own_segment": "customers", "partner_segment": "*", "level": "fields", "fields": ["owner", "industry"] }],
+        "threshold": 1, "min_partner_segment": 1 });
+    call(&vendor, Method::PUT, &format!("/api/v1/partnerships/{pid}/sharing"), Some(policy)).await.unwrap();
+    let view = vendor
+        .api
+        .call::<Value>(Method::POST, "/browser/v1/invitation", body(&json!({ "invitation": secret })), &[])
+        .await
+        .unwrap();
+    let customers = view["shares"].as_array().unwrap().iter().find(|s| s["own_segment"] == "customers").unwrap();
+    assert_eq!(customers["level"], "overlaps", "served as overlaps: {view}");
+    assert_eq!(customers["fields"], json!(["owner", "industry"]), "returned for what is revealed: {view}");
+
     let partner_data = dataset(PARTNER_CSV, Preset::Hubspot, Side::First);
     let shares = DisclosurePolicy::new(Level::Overlaps).with_min_partner_segment(1);
     let url = own_origin(&vendor);
@@ -328,7 +344,7 @@ async fn a_partner_that_shares_overlaps_shows_the_vendor_its_overlaps() {
     assert_eq!(stored["state"], "complete", "{stored}");
     // What a regular session in which the partner discloses the same gives the vendor.
     let regular = run_in_process(
-        Session::initiator(partner_data, shares, SessionConfig::default(), seed()).unwrap(),
+        Session::initiator(partner_data.clone(), shares, SessionConfig::default(), seed()).unwrap(),
         Session::responder(
             dataset(VENDOR_CSV, Preset::Salesforce, Side::Second),
             DisclosurePolicy::new(Level::Hidden),
@@ -341,6 +357,22 @@ async fn a_partner_that_shares_overlaps_shows_the_vendor_its_overlaps() {
     let expected: std::collections::BTreeSet<usize> = regular.responder.overlaps().iter().map(|o| o.record).collect();
     assert!(!expected.is_empty());
     assert_eq!(stored["result"]["overlapping_accounts"], expected.len(), "{stored}");
+
+    // spec §20.7: the vendor's customers' fields came back for the revealed overlaps, and only theirs.
+    let reveal = run.revealed.as_ref().expect("revealed");
+    let own = run.outcome.revealed_records(reveal);
+    let mut returned: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for r in &run.returned {
+        let record = &partner_data.records()[own[r.record as usize].unwrap()];
+        let row = reveal.records[r.record as usize].row as usize;
+        assert_eq!(run.outcome.partner_segments()[row].label.as_str(), "customers", "only the customers' fields");
+        // By name: a JSON object's members have no order.
+        let names: std::collections::BTreeSet<&str> = r.fields.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["industry", "owner"].into());
+        let owner = r.fields.iter().find(|(n, _)| n.as_str() == "owner").and_then(|(_, v)| v.clone());
+        returned.entry(record.id.clone()).or_default().push(owner.unwrap_or_default());
+    }
+    assert_eq!(returned.get("9001120031"), Some(&vec!["Ada Byron".to_owned()]), "Northwind's owner: {returned:?}");
 
     // A reveal naming an element that is none of the vendor's keys fails the run on the node.
     let (mut socket, ready) = present(&vendor, &secret).await;
