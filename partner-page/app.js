@@ -32,6 +32,8 @@ function h(tag, attrs, ...children) {
 }
 
 const number = (n) => Number(n).toLocaleString("en");
+/** A field's name in words: `lifecycle_stage` → `lifecycle stage`. */
+const words = (name) => String(name).replace(/_/g, " ");
 const plural = (n, one, many) => `${number(n)} ${n === 1 ? one : many}`;
 
 function show(el, visible = true) {
@@ -138,11 +140,23 @@ function showInvitation(inv) {
   $("node").textContent = state.node;
   const any = (s) => (s === "*" ? "any" : s);
   const learn = { overlaps: "which of your accounts overlap", fields: "which overlap", counts: "nothing", hidden: "nothing" };
+  const learnOf = (s) =>
+    (learn[s.level] || s.level) +
+    (s.fields && s.fields.length ? `, and their ${s.fields.map(words).join(", ")} for the overlaps you share with them` : "");
   $("shares").tBodies[0].replaceChildren(
-    ...(inv.shares || []).map((s) => h("tr", {}, h("td", {}, any(s.own_segment)), h("td", {}, any(s.partner_segment)), h("td", {}, learn[s.level] || s.level))),
+    ...(inv.shares || []).map((s) => h("tr", {}, h("td", {}, any(s.own_segment)), h("td", {}, any(s.partner_segment)), h("td", {}, learnOf(s)))),
   );
   if (!(inv.shares || []).length) $("shares").tBodies[0].append(h("tr", {}, h("td", { colspan: 3 }, "Nothing yet: they share no segment with you.")));
   $("title").textContent = `Match your accounts with ${inv.vendor}`;
+  $("sharing-vendor").textContent = inv.vendor;
+  $("sharing-about").textContent =
+    `Whatever you choose, ${inv.vendor} sees your segments' names and sizes, as every match shows them, and nothing of ` +
+    "your accounts that do not overlap. What you choose here is sent after the match, from the results in this page.";
+  const returned = (inv.shares || []).filter((s) => s.fields && s.fields.length);
+  $("sharing-back").textContent = returned.length
+    ? `In return, ${inv.vendor} shows you its ${[...new Set(returned.flatMap((s) => s.fields))].map(words).join(", ")} ` +
+      "for the overlapping accounts you let it see (“Which accounts overlap” or more)."
+    : "";
   show($("invitation"));
   show($("link-form"), false);
   show($("step-import"));
@@ -297,6 +311,7 @@ function imported({ preview, accounts }) {
   state.accounts = accounts;
   $("import-text").textContent = `${preview.file}: ${plural(preview.summary.rows, "row", "rows")} read as ${preview.read_as}.`;
   renderPreview(preview);
+  renderSharing(preview);
   const max = state.invitation?.max_records ?? Infinity;
   const matchButton = $("match");
   show($("step-match"));
@@ -410,6 +425,107 @@ drop.addEventListener("drop", (event) => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// What the partner shares (spec §20.6): a level per segment of its own, against every segment of
+// the vendor's — the levels of `blindmap match --remote --shares` — sent after the match.
+
+const LEVELS = [
+  ["hidden", "Nothing"],
+  ["counts", "How many overlap"],
+  ["overlaps", "Which accounts overlap"],
+  ["fields", "Which overlap, with fields"],
+];
+/** As `blindmap match --remote`: counts unless the partner chooses otherwise. */
+const DEFAULT_LEVEL = "counts";
+
+/** The choice as the page holds it, by segment: {level, fields}. */
+function sharingChoice() {
+  const choice = {};
+  for (const select of document.querySelectorAll("#sharing-table select")) {
+    const boxes = document.querySelectorAll(`#${select.id.replace("level", "fields")} input:checked`);
+    choice[select.dataset.segment] = { level: select.value, fields: [...boxes].map((b) => b.value) };
+  }
+  return choice;
+}
+
+function renderSharing(preview) {
+  const previous = sharingChoice();
+  const fields = preview.fields || [];
+  const rows = preview.summary.segments.map(([label, accounts], i) => {
+    const before = previous[label] || { level: DEFAULT_LEVEL, fields: [] };
+    const select = h(
+      "select",
+      { id: `share-level-${i}`, "data-segment": label, "aria-label": `What you share of ${label}` },
+      LEVELS.map(([value, text]) => h("option", { value, disabled: value === "fields" && !fields.length }, text)),
+    );
+    select.value = before.level === "fields" && !fields.length ? DEFAULT_LEVEL : before.level;
+    const boxes = h(
+      "fieldset",
+      { class: "fields", id: `share-fields-${i}` },
+      h("legend", {}, `Fields of your ${label} accounts`),
+      fields.map((f, j) =>
+        h("label", { class: "check", for: `share-field-${i}-${j}` }, h("input", { type: "checkbox", id: `share-field-${i}-${j}`, value: f, checked: before.fields.includes(f) }), words(f)),
+      ),
+    );
+    const row = h(
+      "tr",
+      { "data-accounts": accounts },
+      h("th", { scope: "row" }, label),
+      h("td", { class: "num" }, number(accounts)),
+      h("td", {}, select, boxes),
+      h("td", { id: `share-learns-${i}` }),
+    );
+    return row;
+  });
+  $("sharing-table").tBodies[0].replaceChildren(...rows);
+  describeSharing();
+}
+
+/** What the vendor learns of each segment, in words, as the choice stands; and whether it reads. */
+function describeSharing() {
+  const vendor = state.invitation?.vendor ?? "the vendor";
+  const k = threshold();
+  let problem = null;
+  document.querySelectorAll("#sharing-table select").forEach((select, i) => {
+    const boxes = $(`share-fields-${i}`);
+    show(boxes, select.value === "fields");
+    const chosen = [...boxes.querySelectorAll("input:checked")].map((b) => words(b.value));
+    const accounts = Number(select.closest("tr").dataset.accounts);
+    const text = {
+      hidden: "Nothing of these accounts.",
+      counts: `How many of your ${number(accounts)} overlap each of its segments${k > 1 ? `; a count below ${k} shows as “fewer than ${k}”` : ""}.`,
+      overlaps: `Which of its own accounts overlap these. ${vendor} never sees your names, domains or record ids.`,
+      fields: chosen.length
+        ? `Which of its own accounts overlap these, with your ${chosen.join(", ")} of each.`
+        : "Choose at least one field, or another level.",
+    }[select.value];
+    if (select.value === "fields" && !chosen.length) problem ??= `Choose the fields you share of ${select.dataset.segment}, or another level.`;
+    $(`share-learns-${i}`).textContent = text;
+  });
+  if (!problem && !Number.isInteger(k)) problem = "The threshold for counts is a whole number from 1 to 1,000.";
+  $("sharing-error").textContent = problem || "";
+  show($("sharing-error"), Boolean(problem));
+  return problem;
+}
+
+function threshold() {
+  const k = Number($("threshold").value);
+  return Number.isInteger(k) && k >= 1 && k <= 1000 ? k : NaN;
+}
+
+/** The choice as the worker takes it (crates/blindmap-wasm/src/shares.rs), or null if it does not read. */
+function sharesOf() {
+  if (describeSharing()) return null;
+  const segments = {};
+  for (const [label, c] of Object.entries(sharingChoice())) {
+    segments[label] = c.level === "fields" ? { fields: c.fields } : c.level;
+  }
+  return { default: "hidden", segments, threshold: threshold() };
+}
+
+$("sharing").addEventListener("change", describeSharing);
+$("threshold").addEventListener("input", describeSharing);
+
+// ---------------------------------------------------------------------------------------------
 // The match
 
 const PHASES = {
@@ -420,6 +536,8 @@ const PHASES = {
 };
 
 function startMatch() {
+  const shares = sharesOf();
+  if (!shares) return $("sharing-error").scrollIntoView({ block: "nearest" });
   show($("match-error"), false);
   show($("step-results"), false);
   $("match").disabled = true;
@@ -427,7 +545,7 @@ function startMatch() {
   $("match-progress").removeAttribute("value");
   show($("match-progress"));
   $("match-text").textContent = PHASES.connecting;
-  worker.postMessage({ type: "match", node: state.node, invitation: state.secret });
+  worker.postMessage({ type: "match", node: state.node, invitation: state.secret, shares });
 }
 
 function matchProgress(p) {
@@ -474,6 +592,8 @@ function results(r) {
       ? `None of your accounts overlap ${vendor}'s in what they share with you.`
       : `${plural(res.accounts, "of your accounts overlaps", "of your accounts overlap")} ${vendor}'s, in ${plural(res.pairs, "pair", "pairs")}.`;
   const parts = [];
+  const shared = res.shared_with_them;
+  if (shared) parts.push(h("p", { id: "shared-summary" }, sharedText(shared, vendor)));
   if (!r.confirmed) parts.push(h("p", { class: "notice" }, `${vendor}'s node did not confirm the end of the run: your results are complete, but it may not have recorded the run.`));
   if (res.incomplete) parts.push(h("p", { class: "error" }, "The results are incomplete: the vendor's node answered far more matches than any real list has, and this page kept only the first."));
   const m = res.matrix;
@@ -491,12 +611,22 @@ function results(r) {
   }
   if (res.overlaps.length) {
     const listed = res.overlaps.slice(0, LISTED);
+    const theirs = res.overlaps.some((o) => o.partner_fields.length);
+    const fieldsOf = (o) => o.partner_fields.map(([n, v]) => `${words(n)}: ${v ?? "—"}`).join("; ");
     parts.push(
       table(
         "overlaps",
         listed.length < res.overlaps.length ? `The first ${LISTED} of ${number(res.overlaps.length)} overlaps (the CSV has them all)` : "The overlapping accounts",
-        ["Account", "Your segment", "Their segment", "Match", "Why", "Matched on"],
-        listed.map((o) => [`${o.name ?? o.account_id}${o.name ? ` (${o.account_id})` : ""}`, o.own_segment, o.partner_segment, o.tier, o.reason, o.key_types.join(", ")]),
+        ["Account", "Your segment", "Their segment", ...(theirs ? [`${vendor}'s fields`] : []), "Match", "Why", "Matched on"],
+        listed.map((o) => [
+          `${o.name ?? o.account_id}${o.name ? ` (${o.account_id})` : ""}`,
+          o.own_segment,
+          o.partner_segment,
+          ...(theirs ? [fieldsOf(o)] : []),
+          o.tier,
+          o.reason,
+          o.key_types.join(", "),
+        ]),
       ),
     );
   }
@@ -504,6 +634,22 @@ function results(r) {
   $("download").disabled = res.overlaps.length === 0;
   show($("step-results"));
   $("h-results").focus();
+}
+
+/** What the partner revealed after the match (spec §20.6) and what came back (§20.7), in words. */
+function sharedText(shared, vendor) {
+  if (shared.in_words === "nothing") return `You shared nothing with ${vendor}: it learned only your segments' names and sizes.`;
+  const learned = [];
+  if (shared.accounts) {
+    learned.push(
+      `which of its accounts overlap ${plural(shared.accounts, "account", "accounts")} of yours` +
+        (shared.with_fields ? ` (${number(shared.with_fields)} with the fields you chose)` : ""),
+    );
+  }
+  if (shared.counts) learned.push(plural(shared.counts, "count of overlapping accounts", "counts of overlapping accounts"));
+  const what = learned.length ? learned.join(", and ") : "nothing it could use: none of what you shared overlaps";
+  const back = shared.returned ? ` In return it showed you its fields for ${plural(shared.returned, "account", "accounts")}: they are in the list below and in the CSV.` : "";
+  return `You shared ${shared.in_words} with ${vendor}: it learned ${what}.${back}`;
 }
 
 function cellText(c) {

@@ -8,7 +8,9 @@
 // Messages from the page:
 //   {type: "init", wasm: {url, integrity} | {bytes}}
 //   {type: "import", file, preset, mapping}         file: a File; mapping: TOML text or null
-//   {type: "match", node, invitation}               node: the node's origin
+//   {type: "match", node, invitation, shares}       node: the node's origin; shares: what the
+//                                                   partner reveals after the match (spec §20.6;
+//                                                   crates/blindmap-wasm/src/shares.rs), or null
 //   {type: "cancel"}
 // Messages to the page:
 //   {type: "ready", version}                        | {type: "fatal", message}
@@ -17,6 +19,8 @@
 //   {type: "match-progress", phase, done, total, bytesSent, bytesReceived}
 //        phase: "connecting" | "waiting" | "matching" | "finishing"
 //   {type: "results", run, results, csv, confirmed, bytesSent, bytesReceived}
+//        results.shared_with_them: what was revealed, and how many accounts the vendor returned
+//        its fields for (spec §20.7), which the overlaps carry as partner_fields
 //   {type: "match-error", kind, message, status, retry}
 //        kind: "server" (the node refused) | "protocol" | "connection" | "state"
 "use strict";
@@ -179,8 +183,16 @@ async function pump(m) {
     } while (m.again && !m.over);
     if (m.over) return;
     const s = m.session;
-    // spec §20.2: "done" once our side is over — finished, or aborted with the abort sent.
+    // spec §20.2: "done" once our side is over — finished, or aborted with the abort sent;
+    // after a finished session, what the partner chose to reveal first (spec §20.6).
     if ((s.isFinished || s.isFailed) && !m.doneSent) {
+      if (s.isFinished && m.shares) {
+        const reveal = s.reveal(JSON.stringify(m.shares));
+        if (reveal !== undefined) {
+          m.ws.send(reveal);
+          m.revealed = true;
+        }
+      }
       m.ws.send(JSON.stringify({ type: "done" }));
       m.doneSent = true;
       if (s.isFailed) return fail(m, "protocol", m.failure || "the match failed");
@@ -213,6 +225,14 @@ function onText(m, text) {
     // Refused links stay refused; a run already running (409) or a busy node may pass.
     const retry = status === 409 || status === 429 || status === null || status >= 500;
     fail(m, "server", words || "the vendor's node refused the match", { status, retry });
+  } else if (message.type === "fields" && m.session && m.revealed && !m.doneReceived) {
+    // spec §20.7: the vendor's fields for what this page revealed.
+    try {
+      m.session.receiveFields(text);
+    } catch (e) {
+      if (isTrap(e)) return fatal(e);
+      return fail(m, "protocol", messageOf(e));
+    }
   } else if (message.type === "done" && m.session) {
     m.doneReceived = true;
     pump(m);
@@ -234,7 +254,7 @@ function onFrame(m, data) {
   pump(m);
 }
 
-function runMatch({ node, invitation }) {
+function runMatch({ node, invitation, shares }) {
   if (!imported) return post({ type: "match-error", kind: "state", message: "read your export first", retry: false });
   if (match) fail(match, "state", "a new match started");
   let ws;
@@ -243,7 +263,17 @@ function runMatch({ node, invitation }) {
   } catch (e) {
     return post({ type: "match-error", kind: "connection", message: messageOf(e), status: null, retry: true });
   }
-  const m = { ws, session: null, run: null, phase: "connecting", over: false, doneSent: false, doneReceived: false };
+  const m = {
+    ws,
+    session: null,
+    run: null,
+    shares: shares || null,
+    revealed: false,
+    phase: "connecting",
+    over: false,
+    doneSent: false,
+    doneReceived: false,
+  };
   match = m;
   ws.binaryType = "arraybuffer";
   progress(m, "connecting");

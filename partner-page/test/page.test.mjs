@@ -277,8 +277,27 @@ sessionTest("a whole session through the worker against the vendor's side", asyn
   const { worker } = await readyWorker(vendorSocket(join(root, "samples/vendor-salesforce.csv")));
   worker.send({ type: "import", file: file("partner-hubspot.csv", sample("partner-hubspot.csv")), preset: "auto", mapping: null });
   await worker.next("imported");
-  worker.send({ type: "match", node: "https://vendor.example", invitation: "ab".repeat(32) });
+  let socket = null;
+  worker.context.WebSocket = class extends worker.context.WebSocket {
+    constructor(url) {
+      super(url);
+      socket = this;
+    }
+  };
+  // Counts of every segment, the owners of the customers (spec §20.6).
+  const shares = { default: "counts", segments: { customers: { fields: ["owner"] } }, threshold: 1 };
+  worker.send({ type: "match", node: "https://vendor.example", invitation: "ab".repeat(32), shares });
   const results = await worker.next("results");
+  // What the page revealed after the session, before its done: elements, counts and the chosen
+  // owners; no name, domain or id of the partner's file.
+  const sent = socket.sent.map((m) => m.type ?? "invitation");
+  assert.deepEqual(sent, ["invitation", "reveal", "done"]);
+  const reveal = socket.sent[1];
+  assert.ok(reveal.records.length > 0 && reveal.records.every((r) => r.elements.every((e) => /^[0-9a-f]{64}$/.test(e))));
+  assert.ok(reveal.records.some((r) => r.fields.owner === "Linus Torvalds"));
+  assert.ok(reveal.counts.length > 0);
+  for (const secret of ["NORTHWIND", "northwindtraders", "9001120031"]) assert.ok(!JSON.stringify(reveal).includes(secret), secret);
+  assert.equal(results.results.shared_with_them.accounts, new Set(results.results.overlaps.filter((o) => o.own_segment === "customers").map((o) => o.account_id)).size);
   assert.equal(results.run, "run_test");
   assert.equal(results.confirmed, true);
   const northwind = results.results.overlaps.find((o) => o.account_id === "9001120031");

@@ -1,6 +1,7 @@
 //! The partner page in headless Chromium (spec §20): a vendor makes a link; the partner opens
-//! it, imports `samples/partner-hubspot.csv` from the file input, matches, sees the overlaps and
-//! downloads them as CSV; the vendor's node stores the run. Chromium's own network log and the
+//! it, imports `samples/partner-hubspot.csv` from the file input, chooses what it shares,
+//! matches, sees the overlaps with the vendor's fields and downloads them as CSV; the vendor's
+//! node stores the run with the overlaps the partner revealed. Chromium's own network log and the
 //! node's log show that nothing of the file — no name, domain or DUNS number — left the browser.
 //! The same page saved as one file, whose SHA-256 the node and the README publish, works from
 //! `file://` against a node that allows it.
@@ -125,7 +126,8 @@ async fn page_built(node: &Node) -> bool {
     false
 }
 
-/// Imports the partner's sample in the page and matches; the results' summary.
+/// Imports the partner's sample in the page, chooses what it shares — its customers' overlaps
+/// with their owner, its other segments' overlaps — and matches; the results' summary.
 async fn import_and_match(browser: &Browser, sample: &std::path::Path) -> String {
     let input = browser.find("#file").await;
     input.send_keys(&sample.display().to_string()).await.unwrap();
@@ -133,6 +135,27 @@ async fn import_and_match(browser: &Browser, sample: &std::path::Path) -> String
     let read = browser.text_of("#import-text").await;
     assert!(read.contains("read as hubspot"), "{read}");
     browser.wait_for("#step-match:not([hidden]) #match:not([disabled])", STEP).await;
+    // The sharing step: counts by default, as `blindmap match --remote`.
+    let levels = browser.find_all("#sharing-table select").await;
+    assert_eq!(levels.len(), 3, "one choice per segment of the file");
+    for level in &levels {
+        assert_eq!(level.prop("value").await.unwrap().as_deref(), Some("counts"));
+    }
+    for segment in ["open_opportunities", "prospects"] {
+        browser.select(&format!("select[data-segment=\"{segment}\"]"), "overlaps").await;
+    }
+    browser.select("select[data-segment=\"customers\"]", "fields").await;
+    let customers = "#sharing-table tr:has(select[data-segment=\"customers\"])";
+    // Fields chosen without a field: the page says so and does not match.
+    browser.click("#match").await;
+    let problem = browser.text_of("#sharing-error").await;
+    assert!(problem.contains("Choose the fields you share of customers"), "{problem}");
+    assert!(browser.exists("#step-results[hidden]").await);
+    browser.click(&format!("{customers} input[value=\"owner\"]")).await;
+    let learns = browser.text_of(&format!("{customers} td:last-child")).await;
+    assert!(learns.contains("with your owner of each"), "the preview says what the vendor learns: {learns}");
+    let back = browser.text_of("#sharing-back").await;
+    assert!(back.contains("its owner, industry"), "what the vendor returns: {back}");
     browser.click("#match").await;
     browser.wait_for("#step-results:not([hidden]) #overlaps", STEP).await;
     browser.text_of("#results-summary").await
@@ -159,6 +182,14 @@ async fn a_partner_matches_in_its_browser_and_nothing_of_its_file_leaves_it() {
         .await
         .unwrap();
     let link = made["link"].as_str().unwrap().to_owned();
+    // The vendor shows the partner the overlaps, and its customers' owner and industry for the
+    // overlaps the partner reveals (spec §20.7).
+    let pid = made["partnership"]["id"].as_str().unwrap().to_owned();
+    let policy = json!({ "rules": [
+            { "own_segment": "*", "partner_segment": "*", "level": "overlaps" },
+            { "own_segment": "customers", "partner_segment": "*", "level": "fields", "fields": ["owner", "industry"] }],
+        "threshold": 1, "min_partner_segment": 1 });
+    call(&vendor, Method::PUT, &format!("/api/v1/partnerships/{pid}/sharing"), Some(policy)).await.unwrap();
     let samples = tempfile::tempdir().unwrap();
     let sample = samples.path().join("partner-hubspot.csv");
     std::fs::write(&sample, PARTNER_CSV).unwrap();
@@ -173,20 +204,39 @@ async fn a_partner_matches_in_its_browser_and_nothing_of_its_file_leaves_it() {
     let rows = browser.texts_of("#overlaps tbody tr").await;
     assert!(!rows.is_empty());
     assert!(rows.iter().any(|r| r.to_lowercase().contains("northwind")), "{rows:?}");
+    // The vendor's fields came back for the revealed overlaps in its customers.
+    let head = browser.texts_of("#overlaps thead th").await;
+    assert!(head.iter().any(|h| h == "Vendor Co's fields"), "{head:?}");
+    let northwind = rows.iter().find(|r| r.contains("NORTHWIND TRADERS (9001120031)")).expect("Northwind's row");
+    assert!(northwind.contains("owner: Ada Byron") && northwind.contains("industry: Retail"), "{northwind}");
+    let shared = browser.text_of("#shared-summary").await;
+    assert!(shared.contains("it learned which of its accounts overlap"), "{shared}");
+    assert!(shared.contains("In return it showed you its fields"), "{shared}");
     browser.assert_accessible("the partner page's results").await;
 
-    // The CSV download has every overlap.
+    // The CSV download has every overlap, with the vendor's fields.
     browser.click("#download").await;
     let csv = downloaded(&browser).await;
     let lines = csv.lines().count();
     assert_eq!(lines, rows.len() + 1, "a header and one line per overlap:\n{csv}");
     assert!(csv.to_lowercase().contains("northwind"), "{csv}");
+    assert!(csv.lines().next().unwrap().contains("Their industry,Their owner"), "{csv}");
+    assert!(csv.contains("Ada Byron"), "{csv}");
 
-    // The vendor's node stored the run, as its responder.
+    // The vendor's node stored the run, as its responder, with the overlaps the partner
+    // revealed: Northwind among them, with the owner the partner chose to show.
     let runs = call(&vendor, Method::GET, "/api/v1/runs", None).await.unwrap();
     let run = runs["items"].as_array().unwrap().iter().find(|r| r["partner"] == "Partner Co").expect("the run");
-    let run = common::finished(&vendor, run["id"].as_str().unwrap()).await;
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    let run = common::finished(&vendor, &run_id).await;
     assert_eq!((run["state"].as_str(), run["role"].as_str()), (Some("complete"), Some("responder")), "{run}");
+    assert!(run["result"]["overlapping_accounts"].as_u64().unwrap() > 0, "the vendor sees the overlaps: {run}");
+    let overlaps =
+        call(&vendor, Method::GET, &format!("/api/v1/runs/{run_id}/overlaps?limit=1000"), None).await.unwrap();
+    let items = overlaps["items"].as_array().unwrap();
+    let theirs =
+        items.iter().find(|i| i["account_id"] == "0015g00000NWTRdAAF").expect("Northwind, as the vendor knows it");
+    assert_eq!(theirs["partner_fields"]["owner"], "Linus Torvalds", "{theirs}");
 
     // Nothing of the file left the browser: not in a request, not in a WebSocket message.
     let sent = browser.sent().await;
