@@ -83,8 +83,9 @@ pub enum RevealError {
     NotKept(u16),
 }
 
-/// Where a revealed element was found: (record, key slot), once found.
-type Located = Option<(usize, usize)>;
+/// Where a revealed element was found: each (record, key slot) holding it — several where this
+/// side has records sharing a key.
+type Located = Vec<(usize, usize)>;
 
 impl Outcome {
     /// What `policy` lets this side reveal to a partner that served Bloom filters in this
@@ -178,7 +179,7 @@ impl Outcome {
                 return Err(RevealError::Element);
             }
             for e in &r.elements {
-                wanted.insert((r.row, *e), None);
+                wanted.insert((r.row, *e), Vec::new());
             }
         }
         let rows_named: std::collections::BTreeSet<u16> = reveal.records.iter().map(|r| r.row).collect();
@@ -192,7 +193,7 @@ impl Outcome {
                     if let Some(e) = evaluated.get(at + slot)
                         && let Some(found) = wanted.get_mut(&(row, *e))
                     {
-                        *found = Some((record as usize, slot));
+                        found.push((record as usize, slot));
                     }
                 }
                 at += keys.len();
@@ -208,9 +209,11 @@ impl Outcome {
             positions[r.column as usize] += 1;
             let partner = PartnerRecord { segment: r.column, position: Some(position) };
             for e in &r.elements {
-                let (record, slot) = wanted.get(&(r.row, *e)).copied().flatten().ok_or(RevealError::Element)?;
-                pairs.push((record, partner, data.records()[record].keys[slot].key_type().clone()));
-                per_cell.entry((r.row, r.column)).or_default().insert(record);
+                let found = wanted.get(&(r.row, *e)).filter(|f| !f.is_empty()).ok_or(RevealError::Element)?;
+                for &(record, slot) in found {
+                    pairs.push((record, partner, data.records()[record].keys[slot].key_type().clone()));
+                    per_cell.entry((r.row, r.column)).or_default().insert(record);
+                }
             }
             if !r.fields.is_empty() {
                 fields.push(PartnerFields { partner, fields: r.fields.clone() });

@@ -1128,3 +1128,121 @@ fn a_reveal_gives_the_bloom_sender_what_a_regular_session_would() {
     let wrong = narrow.initiator.reveal(&other, &shares, &mut rand::rng());
     assert!(matches!(run.responder.with_reveal(&vendor, &cache, &wrong), Err(RevealError::Shape { .. })));
 }
+
+/// spec §20.7: after a reveal, the Bloom sender returns its fields for the revealed overlaps
+/// where its own policy gives fields — what a regular session at the same levels gives the
+/// receiver of those records — and nothing for what was not revealed; its JSON form reads back.
+#[test]
+fn the_fields_returned_for_a_reveal_are_a_regular_sessions() {
+    use blindmap_psi::json::FieldsMessage;
+    use blindmap_psi::{BloomCache, KeptKeys};
+    let region = FieldName::new("region").unwrap();
+    let vendor: Vec<Record> = (0..120)
+        .map(|i| {
+            rec(
+                &format!("v{i}"),
+                if i % 2 == 0 { "customers" } else { "prospects" },
+                &[("domain", &format!("d{i}.com"))],
+            )
+            .with_field(region.clone(), format!("region {}", i % 4))
+        })
+        .collect();
+    // A second vendor record for d62: one partner record, two of the vendor's.
+    let mut vendor = vendor;
+    vendor
+        .push(rec("v62b", "customers", &[("domain", "d62.com")]).with_field(region.clone(), "region twin".to_owned()));
+    let vendor = Arc::new(Dataset::new(vendor).unwrap());
+    let partner: Vec<Record> = (50..150)
+        .map(|i| {
+            rec(&format!("p{i}"), if i % 5 == 0 { "accounts" } else { "leads" }, &[("domain", &format!("d{i}.com"))])
+        })
+        .collect();
+    let partner = Arc::new(Dataset::new(partner).unwrap());
+    // The vendor gives its customers' region, its prospects' overlaps; the partner reveals its
+    // leads' overlaps and counts its accounts.
+    let vendor_policy = DisclosurePolicy::new(Level::Overlaps)
+        .with_rule(Some(SegmentLabel::new("customers").unwrap()), None, Level::Fields(vec![region.clone()]))
+        .unwrap()
+        .with_min_partner_segment(1);
+    let shares = DisclosurePolicy::new(Level::Overlaps)
+        .with_rule(Some(SegmentLabel::new("accounts").unwrap()), None, Level::Counts)
+        .unwrap()
+        .with_min_partner_segment(1);
+    let keys = KeptKeys::random(&mut rand::rng());
+    let cache = Arc::new(BloomCache::new(&keys));
+    let bloom = SessionConfig { learn: false, bloom: true, ..SessionConfig::default() };
+    let served = DisclosurePolicy::new(Level::Overlaps).with_min_partner_segment(1);
+    let run = run_in_process(
+        Session::initiator(
+            Arc::clone(&partner),
+            DisclosurePolicy::new(Level::Hidden),
+            SessionConfig::default(),
+            SessionSeed::random(&mut rand::rng()),
+        )
+        .unwrap(),
+        Session::bloom_responder(Arc::clone(&vendor), served, bloom, &keys, Arc::clone(&cache)).unwrap(),
+    )
+    .unwrap();
+    let reveal = run.initiator.reveal(&partner, &shares, &mut rand::rng());
+    let own = run.initiator.revealed_records(&reveal);
+    assert!(own.iter().all(Option::is_some), "each revealed record is one of the partner's");
+    let completed = run.responder.with_reveal(&vendor, &cache, &reveal).unwrap();
+    // Both of the vendor's records with d62's key are overlaps, as in a regular session.
+    let ids: BTreeSet<&str> = completed.overlaps().iter().map(|o| vendor.records()[o.record].id.as_str()).collect();
+    assert!(ids.contains("v62") && ids.contains("v62b"), "{ids:?}");
+    let returned = completed.returned_fields(&vendor, &vendor_policy, &reveal);
+    let got: BTreeSet<(String, Option<String>)> = returned
+        .iter()
+        .map(|r| (partner.records()[own[r.record as usize].unwrap()].id.clone(), r.fields[0].1.clone()))
+        .collect();
+
+    // A regular session in which the vendor discloses to the partner at its policy's levels.
+    let regular = run_in_process(
+        Session::initiator(
+            Arc::clone(&partner),
+            DisclosurePolicy::new(Level::Hidden),
+            SessionConfig::default(),
+            SessionSeed::random(&mut rand::rng()),
+        )
+        .unwrap(),
+        Session::responder(
+            Arc::clone(&vendor),
+            vendor_policy.clone(),
+            SessionConfig { learn: false, ..SessionConfig::default() },
+            SessionSeed::random(&mut rand::rng()),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let accounts = SegmentLabel::new("accounts").unwrap();
+    let want: BTreeSet<(String, Option<String>)> = regular
+        .initiator
+        .overlaps()
+        .iter()
+        .filter(|o| partner.records()[o.record].segment != accounts)
+        .flat_map(|o| {
+            let id = partner.records()[o.record].id.clone();
+            regular.initiator.fields_of(&o.partner).into_iter().map(move |f| (id.clone(), f.fields[0].1.clone()))
+        })
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(got, want, "the regular session's fields, for what was revealed");
+    assert!(got.contains(&("p62".to_owned(), Some("region twin".to_owned()))), "both of d62's records: {got:?}");
+    assert!(got.contains(&("p62".to_owned(), Some("region 2".to_owned()))));
+    assert!(!got.iter().any(|(id, _)| id == "p60"), "p60 is an account, counted: nothing returned");
+    assert!(
+        returned.iter().all(|r| partner.records()[own[r.record as usize].unwrap()].segment != accounts),
+        "nothing for the counted accounts"
+    );
+    // The entries follow the reveal's order.
+    assert!(returned.windows(2).all(|w| w[0].record <= w[1].record));
+
+    // The JSON form reads back; an entry for a record not revealed is refused.
+    let text = FieldsMessage::of(&returned).to_text();
+    let mut members: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(members.remove("type"), Some(serde_json::json!("fields")));
+    let read = FieldsMessage::read(members.clone()).unwrap().into_returned(&reveal).unwrap();
+    assert_eq!(read, returned);
+    members["records"][0]["record"] = serde_json::json!(reveal.records.len());
+    assert!(FieldsMessage::read(members).unwrap().into_returned(&reveal).is_err());
+}
