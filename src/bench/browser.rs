@@ -5,7 +5,8 @@
 //! same crates the page runs as WebAssembly). The first session evaluates the vendor's list
 //! under new kept keys; later ones reuse what the node kept (spec §20.5). With `--chromium`, the
 //! partner page itself then runs in headless Chromium (chromedriver from `PATH`): the file set on
-//! its file input, the import, the match, the results shown, timed. Targets (10,000 × 1,000,000):
+//! its file input, the import, the match, the results shown, timed. After each session the
+//! partner reveals `--shares` of its overlaps (spec §20.6), which the node records with the run. Targets (10,000 × 1,000,000):
 //! the vendor node's work for a session with its list kept at most 5 s; in the browser, from the
 //! file to the results, at most 10 s.
 
@@ -54,6 +55,10 @@ pub(crate) struct BrowserArgs {
     /// list kept.
     #[arg(long, default_value_t = 3, value_name = "K")]
     sessions: usize,
+    /// What the partner reveals to the vendor after each session (spec §20.6): hidden (no
+    /// reveal), counts or overlaps, for every segment; the page in Chromium chooses the same.
+    #[arg(long, default_value = "overlaps", value_parser = parse_shares, value_name = "LEVEL")]
+    shares: blindmap_psi::Level,
     /// Then run the partner page itself in headless Chromium, twice (needs chromedriver and
     /// chromium, and a node built with the page: BLINDMAP_PARTNER_PAGE).
     #[arg(long)]
@@ -61,6 +66,13 @@ pub(crate) struct BrowserArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+}
+
+fn parse_shares(text: &str) -> Result<blindmap_psi::Level, String> {
+    match crate::cli::policy_arg::parse_level(text)? {
+        blindmap_psi::Level::Fields(_) => Err("the bench reveals hidden, counts or overlaps".to_owned()),
+        level => Ok(level),
+    }
 }
 
 #[derive(Serialize)]
@@ -101,6 +113,8 @@ struct SessionReport {
     bytes_sent: u64,
     bytes_received: u64,
     overlapping: usize,
+    /// The overlapping accounts the vendor's stored run holds (what the partner revealed).
+    vendor_overlapping: u64,
 }
 
 pub(crate) fn run(args: &BrowserArgs) -> anyhow::Result<()> {
@@ -126,9 +140,11 @@ pub(crate) fn run(args: &BrowserArgs) -> anyhow::Result<()> {
         let data = Arc::new(imported.dataset);
 
         let url = format!("https://127.0.0.1:{}", vendor.running.addr.port());
+        let shares = blindmap_psi::DisclosurePolicy::new(args.shares.clone()).with_min_partner_segment(1);
+        let reveal = (args.shares != blindmap_psi::Level::Hidden).then_some(&shares);
         let mut sessions = Vec::new();
         for k in 0..args.sessions {
-            let run = blindmap_server::client::link::run(&url, &vendor.fingerprint, &secret, Some(&url), data.clone(), None)
+            let run = blindmap_server::client::link::run(&url, &vendor.fingerprint, &secret, Some(&url), data.clone(), reveal)
                 .await
                 .with_context(|| format!("session {}", k + 1))?;
             let overlapping: std::collections::BTreeSet<usize> = run.outcome.overlaps().iter().map(|o| o.record).collect();
@@ -141,6 +157,10 @@ pub(crate) fn run(args: &BrowserArgs) -> anyhow::Result<()> {
             let node_run_seconds =
                 stored.finished_at.map_or(f64::NAN, |end| (end - stored.started_at) as f64 / 1000.0);
             let node_session_seconds = stored.result.as_ref().map_or(f64::NAN, |r| r.seconds);
+            let vendor_overlapping = stored.result.as_ref().map_or(0, |r| r.overlapping_accounts);
+            if args.shares == blindmap_psi::Level::Overlaps && vendor_overlapping != shared as u64 {
+                bail!("session {}: the vendor's run holds {vendor_overlapping} overlapping accounts, {shared} revealed", k + 1);
+            }
             let session = SessionReport {
                 seconds,
                 partner_seconds,
@@ -150,11 +170,12 @@ pub(crate) fn run(args: &BrowserArgs) -> anyhow::Result<()> {
                 bytes_sent: run.bytes_sent,
                 bytes_received: run.bytes_received,
                 overlapping: overlapping.len(),
+                vendor_overlapping,
             };
             if !args.json {
                 println!(
                     "session {}: {:.2} s ({:.2} s the partner's side, {:.2} s the node and the transfer; on the node {:.2} s \
-                     from start to stored, {:.2} s of it the session), {} sent, {} received{}",
+                     from start to stored, {:.2} s of it the session), {} sent, {} received, {} overlaps revealed{}",
                     k + 1,
                     session.seconds,
                     session.partner_seconds,
@@ -163,13 +184,14 @@ pub(crate) fn run(args: &BrowserArgs) -> anyhow::Result<()> {
                     session.node_session_seconds,
                     crate::output::human_bytes(session.bytes_sent),
                     crate::output::human_bytes(session.bytes_received),
+                    session.vendor_overlapping,
                     if k == 0 { " — new keys: the vendor's list evaluated" } else { " — the vendor's list kept" }
                 );
             }
             sessions.push(session);
         }
         let chromium = match args.chromium {
-            true => page_in_chromium(&link.link, &partner_csv, args.json).await?,
+            true => page_in_chromium(&link.link, &partner_csv, args.shares.name(), args.json).await?,
             false => Vec::new(),
         };
         vendor.running.shutdown().await?;
@@ -208,7 +230,7 @@ pub(crate) fn run(args: &BrowserArgs) -> anyhow::Result<()> {
 
 /// The partner page in headless Chromium, twice: opened from `link`, the export set on its file
 /// input, imported, matched, the results shown.
-async fn page_in_chromium(link: &str, csv: &str, json: bool) -> anyhow::Result<Vec<PageReport>> {
+async fn page_in_chromium(link: &str, csv: &str, shares: &str, json: bool) -> anyhow::Result<Vec<PageReport>> {
     use fantoccini::{ClientBuilder, Locator};
     let dir = tempfile::tempdir().context("cannot make a temporary folder")?;
     let file = dir.path().join("partner.csv");
@@ -271,7 +293,16 @@ async fn page_in_chromium(link: &str, csv: &str, json: bool) -> anyhow::Result<V
             let input = client.find(Locator::Css("#file")).await?;
             let started = Instant::now();
             input.send_keys(&file.display().to_string()).await?;
-            wait("#step-match:not([hidden]) #match:not([disabled])").await?.click().await?;
+            let button = wait("#step-match:not([hidden]) #match:not([disabled])").await?;
+            // What the partner shares, as the bench's native sessions do.
+            client
+                .execute(
+                    "document.querySelectorAll('#sharing-table select').forEach((s) => { s.value = arguments[0]; \
+                     s.dispatchEvent(new Event('change', { bubbles: true })); });",
+                    vec![serde_json::json!(shares)],
+                )
+                .await?;
+            button.click().await?;
             let import_seconds = started.elapsed().as_secs_f64();
             wait("#step-results:not([hidden]) #results-summary").await?;
             let seconds = started.elapsed().as_secs_f64();

@@ -258,8 +258,8 @@ impl Outcome {
         let mut positions = vec![0u32; partner.len()];
         let mut index: HashMap<PartnerRecord, u32> = HashMap::new();
         for (i, r) in reveal.records.iter().enumerate() {
-            let Some(position) = positions.get_mut(r.column as usize) else { continue };
-            index.insert(PartnerRecord { segment: r.column, position: Some(*position) }, i as u32);
+            let (Some(position), Ok(i)) = (positions.get_mut(r.column as usize), u32::try_from(i)) else { continue };
+            index.insert(PartnerRecord { segment: r.column, position: Some(*position) }, i);
             *position += 1;
         }
         let row_of = |record: usize| data.segments().iter().position(|l| *l == data.records()[record].segment);

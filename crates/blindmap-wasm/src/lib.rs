@@ -28,6 +28,6 @@ mod shares;
 pub use error::Error;
 pub use import::{Import, Imported, MAX_FILE_BYTES, PREVIEW_ACCOUNTS, PREVIEW_NOT_KEYS, ReadAs};
 pub use preview::{AccountView, KeyCounts, LinesView, NotKeyView, Preview, ReasonCount, SummaryView};
-pub use results::{Matrix, MatrixCell, OverlapRow, Results, Returned, SegmentSize, SharedView};
+pub use results::{FieldValues, Matrix, MatrixCell, OverlapRow, Results, Returned, SegmentSize, SharedView};
 pub use session::PartnerSession;
 pub use shares::Shares;

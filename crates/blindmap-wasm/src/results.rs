@@ -119,9 +119,12 @@ pub struct SharedView {
     pub returned: u64,
 }
 
+/// One record's fields by name, `None` where it has no value.
+pub type FieldValues = Vec<(String, Option<String>)>;
+
 /// The vendor's fields returned for what the partner revealed (spec §20.7): by (the partner's
 /// record, the vendor's segment), one list per vendor record it matched.
-pub type Returned = BTreeMap<(usize, u16), Vec<Vec<(String, Option<String>)>>>;
+pub type Returned = BTreeMap<(usize, u16), Vec<FieldValues>>;
 
 /// One overlapping pair: an account of the partner's and a record of the vendor's.
 #[derive(Debug, Clone, Serialize)]
@@ -143,7 +146,7 @@ pub struct OverlapRow {
     /// Why, in words.
     pub reason: String,
     /// Fields the vendor shared, by name (`None` where its record has no value).
-    pub partner_fields: Vec<(String, Option<String>)>,
+    pub partner_fields: FieldValues,
 }
 
 impl Results {
@@ -251,7 +254,7 @@ pub(crate) fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
 
 /// The fields of one or more of the vendor's records that one account matched: each field's
 /// distinct values, joined by "; " (none where no record has one).
-fn joined(records: Option<&Vec<Vec<(String, Option<String>)>>>) -> Vec<(String, Option<String>)> {
+fn joined(records: Option<&Vec<FieldValues>>) -> FieldValues {
     let Some(records) = records else { return Vec::new() };
     let mut by_name: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (name, value) in records.iter().flatten() {

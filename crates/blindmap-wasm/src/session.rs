@@ -242,9 +242,8 @@ impl PartnerSession {
         let Some((reveal, own)) = &finished.revealed else {
             return Err(Error::Returned("nothing was revealed to return fields for".into()));
         };
-        let mut members = match serde_json::from_str(text) {
-            Ok(serde_json::Value::Object(members)) => members,
-            _ => return Err(Error::Returned("not a JSON object".into())),
+        let Ok(serde_json::Value::Object(mut members)) = serde_json::from_str(text) else {
+            return Err(Error::Returned("not a JSON object".into()));
         };
         if members.remove("type").as_ref().and_then(serde_json::Value::as_str) != Some("fields") {
             return Err(Error::Returned("not a fields message".into()));

@@ -45,7 +45,7 @@ fn default_min_segment() -> u32 {
 impl Shares {
     /// The choice from the page's JSON, as a policy (every name checked).
     pub fn policy(json: &str) -> Result<DisclosurePolicy, Error> {
-        let shares: Shares = serde_json::from_str(json).map_err(|e| Error::Shares(e.to_string()))?;
+        let shares: Self = serde_json::from_str(json).map_err(|e| Error::Shares(e.to_string()))?;
         let mut policy = DisclosurePolicy::new(shares.default.level().map_err(Error::Shares)?)
             .with_threshold(shares.threshold)
             .with_min_partner_segment(shares.min_segment);

@@ -349,7 +349,7 @@ fn what_the_partner_shares_reaches_the_vendor_and_the_vendors_fields_come_back()
     let own_customers: BTreeSet<String> =
         results.overlaps.iter().filter(|o| o.own_segment == "customers").map(|o| o.account_id.clone()).collect();
     assert!(!own_customers.is_empty());
-    let shared = results.shared_with_them.clone().expect("what was shared is shown");
+    let shared = results.shared_with_them.as_ref().expect("what was shared is shown");
     assert_eq!(shared.accounts, own_customers.len() as u64);
     assert_eq!(shared.with_fields, own_customers.len() as u64);
     assert_eq!(shared.in_words, "per cell");
@@ -367,7 +367,7 @@ fn what_the_partner_shares_reaches_the_vendor_and_the_vendors_fields_come_back()
     let owner = FieldName::new("owner").unwrap();
     let industry = FieldName::new("industry").unwrap();
     let vendor_policy = DisclosurePolicy::new(Level::Overlaps)
-        .with_rule(None, Some(customers.clone()), Level::Fields(vec![owner.clone(), industry.clone()]))
+        .with_rule(None, Some(customers), Level::Fields(vec![owner, industry]))
         .unwrap()
         .with_min_partner_segment(1);
     let returned = vendor_outcome.returned_fields(&vendor_data, &vendor_policy, &reveal);

@@ -1161,7 +1161,7 @@ fn the_fields_returned_for_a_reveal_are_a_regular_sessions() {
     // The vendor gives its customers' region, its prospects' overlaps; the partner reveals its
     // leads' overlaps and counts its accounts.
     let vendor_policy = DisclosurePolicy::new(Level::Overlaps)
-        .with_rule(Some(SegmentLabel::new("customers").unwrap()), None, Level::Fields(vec![region.clone()]))
+        .with_rule(Some(SegmentLabel::new("customers").unwrap()), None, Level::Fields(vec![region]))
         .unwrap()
         .with_min_partner_segment(1);
     let shares = DisclosurePolicy::new(Level::Overlaps)
@@ -1207,7 +1207,7 @@ fn the_fields_returned_for_a_reveal_are_a_regular_sessions() {
         .unwrap(),
         Session::responder(
             Arc::clone(&vendor),
-            vendor_policy.clone(),
+            vendor_policy,
             SessionConfig { learn: false, ..SessionConfig::default() },
             SessionSeed::random(&mut rand::rng()),
         )

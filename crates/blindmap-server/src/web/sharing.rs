@@ -79,6 +79,9 @@ pub(super) struct SharingPage {
     pub(super) problem: Option<String>,
     /// Whether the stored rules list different fields per cell (the editor gives all the same).
     pub(super) mixed_fields: bool,
+    /// Whether the partner matches in its browser (spec §20): counts show it nothing, fields
+    /// reach it for the overlaps it reveals.
+    pub(super) in_browser: bool,
 }
 
 /// What the page is built from: the partnership, this side's segments and fields (active
@@ -112,9 +115,16 @@ async fn context(state: &AppState, org: &OrgId, id: &str) -> Result<Context, Pag
 }
 
 /// What the partner learns of a cell at `level`, in words.
-fn learns(level: &Level, partner: &str, threshold: u32) -> String {
+fn learns(level: &Level, partner: &str, threshold: u32, in_browser: bool) -> String {
     match level {
         Level::Hidden => "nothing".to_owned(),
+        // spec §20.3, §20.7: a browser session serves overlaps or nothing, and fields come
+        // back for the overlaps the partner reveals.
+        Level::Counts if in_browser => "nothing: a partner matching in its browser is shown no counts".to_owned(),
+        Level::Fields(fields) if in_browser => format!(
+            "which of its records overlap; your accounts' {} for the overlaps {partner} shares with you",
+            fields.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+        ),
         Level::Counts if threshold > 1 => {
             format!("how many of its records overlap (\"< {threshold}\" below {threshold})")
         }
@@ -205,6 +215,7 @@ fn page(
         in_data: false,
     }));
 
+    let in_browser = ctx.partnership.in_browser();
     // The preview, from the policy alone: each known cell, and "other" for segments not listed.
     let resolved = disclosure_policy(policy).map_err(ApiError::from)?;
     let other = unnamed(policy);
@@ -223,7 +234,7 @@ fn page(
                 .iter()
                 .map(|(t, _)| label(t).unwrap_or_else(|| other.clone()))
                 .chain(std::iter::once(other.clone()))
-                .map(|t| learns(resolved.level(&own_label, &t), &partner, policy.threshold))
+                .map(|t| learns(resolved.level(&own_label, &t), &partner, policy.threshold, in_browser))
                 .collect();
             PreviewRow { own: if own.is_empty() { "any of your segments".into() } else { o.clone() }, cells }
         })
@@ -249,6 +260,7 @@ fn page(
         notice,
         problem,
         mixed_fields: field_lists.len() > 1,
+        in_browser,
     })
 }
 

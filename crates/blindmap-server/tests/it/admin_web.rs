@@ -954,3 +954,77 @@ async fn the_users_page_says_when_it_lists_only_some() {
     assert!(page.body.contains("id=\"more\"") && page.body.contains("The first 500 users"), "{}", page.body);
     assert_eq!(page.body.matches("<article class=\"user\"").count(), 500);
 }
+
+/// spec §20: an admin invites a partner without a node from the Partners page, gets its link
+/// once, renews it (the old one stops), and the sharing page says what a partner in the browser
+/// sees; a rep cannot, nor another organisation's admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_invite_a_partner_to_match_in_its_browser_from_the_pages() {
+    let vendor = common::node("Vendor", None).await;
+    let mut admin = signed_in(&vendor, "ada", "admin").await;
+    let csrf = admin.csrf().await;
+    let partners = admin.get("/partners").await;
+    assert!(partners.body.contains("action=\"/partners/browser\""), "the form is on the Partners page");
+
+    // Bad input changes nothing and says why.
+    let page = admin.post("/partners/browser", &[("csrf", &csrf), ("partner", "Reseller Co"), ("days", "400")]).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", page.body);
+    assert!(page.body.contains("1 to 365 days"), "{}", page.body);
+    let page = admin.post("/partners/browser", &[("csrf", "wrong"), ("partner", "Reseller Co")]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    assert!(
+        call(&vendor, Method::GET, "/api/v1/partnerships", None).await.unwrap()["items"].as_array().unwrap().is_empty()
+    );
+
+    let page = admin.post("/partners/browser", &[("csrf", &csrf), ("partner", "Reseller Co"), ("days", "10")]).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let link_of = |body: &str| {
+        let at = body.find("/join#").expect("the link is shown");
+        body[at + 6..at + 70].to_owned()
+    };
+    let first = link_of(&page.body);
+    assert!(first.bytes().all(|b| b.is_ascii_hexdigit()), "{first}");
+    let listed = call(&vendor, Method::GET, "/api/v1/partnerships", None).await.unwrap();
+    let pid = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(listed["items"][0]["partner"], "Reseller Co", "{listed}");
+    let partners = admin.get("/partners").await;
+    assert!(partners.body.contains("in the browser, link until"), "{}", partners.body);
+
+    // A new link replaces the old one.
+    let page = admin.post(&format!("/partners/{pid}/link"), &[("csrf", &csrf)]).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let second = link_of(&page.body);
+    assert_ne!(first, second);
+    let opens = |secret: String| {
+        let vendor = &vendor;
+        async move {
+            let body = serde_json::to_vec(&json!({ "invitation": secret })).unwrap();
+            vendor
+                .api
+                .call::<Value>(Method::POST, "/browser/v1/invitation", Some((body, "application/json")), &[])
+                .await
+                .is_ok()
+        }
+    };
+    assert!(!opens(first).await, "the old link stopped");
+    assert!(opens(second).await);
+
+    // The sharing page says what a partner in the browser sees of counts and fields.
+    let sharing = admin.get(&format!("/partners/{pid}/sharing")).await;
+    assert!(sharing.body.contains("id=\"in-browser\""), "{}", sharing.body);
+    assert!(sharing.body.contains("matches in its browser"), "{}", sharing.body);
+
+    // A rep cannot make or renew links; another organisation's admin finds no such partner.
+    let mut member = signed_in(&vendor, "bob", "rep").await;
+    let member_csrf = member.csrf().await;
+    let page = member.post("/partners/browser", &[("csrf", &member_csrf), ("partner", "Other Co")]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    let page = member.post(&format!("/partners/{pid}/link"), &[("csrf", &member_csrf)]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    let mut eve = stranger(&vendor, blindmap_store::Role::Admin).await;
+    let eve_csrf = eve.csrf().await;
+    let page = eve.post(&format!("/partners/{pid}/link"), &[("csrf", &eve_csrf)]).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND, "{}", page.body);
+    let page = eve.get(&format!("/partners/{pid}/sharing")).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND, "{}", page.body);
+}
