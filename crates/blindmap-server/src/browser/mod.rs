@@ -35,8 +35,8 @@ use crate::service::runs::{self, Connection};
 /// The largest message a page may send: one protocol frame (spec §8.1) and its header.
 const MAX_MESSAGE: usize = blindmap_psi::wire::MAX_BODY_LEN + 64;
 
-/// How long the page has to present its link once the WebSocket is open, and to say it is done
-/// once the session is over.
+/// How long the page has to present its link once the WebSocket is open. (Once the session is
+/// over, the run's own limit on a silent peer applies to its `done`, spec §16.1.)
 const HANDSHAKE_LIMIT: Duration = Duration::from_secs(30);
 
 /// The secret of a link, as the page presents it.
@@ -210,9 +210,9 @@ async fn serve(state: AppState, mut socket: WebSocket) {
     started.on_stored = Some(stored_tx);
     let revealed = runs::RevealSlot::default();
     started.reveal = Some(revealed.clone());
-    if socket.send(Notice::Ready { run: started.run.id.to_string() }.message()).await.is_err() {
-        // The page is gone: the run fails as soon as its driver finds the connection closed.
-    }
+    // If the page is gone already, the run is recorded as started all the same and fails as soon
+    // as its driver finds the connection closed.
+    let _ = socket.send(Notice::Ready { run: started.run.id.to_string() }.message()).await;
     let (mut sink, stream) = socket.split();
     let incoming = frames_from(stream, revealed);
     let (outgoing, mut rx) = mpsc::channel::<Bytes>(runs::FRAME_BUFFER);
