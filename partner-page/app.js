@@ -594,6 +594,7 @@ function results(r) {
   const parts = [];
   const shared = res.shared_with_them;
   if (shared) parts.push(h("p", { id: "shared-summary" }, sharedText(shared, vendor)));
+  if (r.fieldsError) parts.push(h("p", { class: "error", id: "fields-error" }, `${vendor}'s fields are left out: ${r.fieldsError}. Your results are complete without them.`));
   if (!r.confirmed) parts.push(h("p", { class: "notice" }, `${vendor}'s node did not confirm the end of the run: your results are complete, but it may not have recorded the run.`));
   if (res.incomplete) parts.push(h("p", { class: "error" }, "The results are incomplete: the vendor's node answered far more matches than any real list has, and this page kept only the first."));
   const m = res.matrix;

@@ -18,7 +18,8 @@
 //   {type: "imported", preview, accounts}           | {type: "import-error", message}
 //   {type: "match-progress", phase, done, total, bytesSent, bytesReceived}
 //        phase: "connecting" | "waiting" | "matching" | "finishing"
-//   {type: "results", run, results, csv, confirmed, bytesSent, bytesReceived}
+//   {type: "results", run, results, csv, confirmed, fieldsError, bytesSent, bytesReceived}
+//        fieldsError: why the vendor's returned fields were left out, or null
 //        results.shared_with_them: what was revealed, and how many accounts the vendor returned
 //        its fields for (spec §20.7), which the overlaps carry as partner_fields
 //   {type: "match-error", kind, message, status, retry}
@@ -153,6 +154,7 @@ function complete(m, confirmed) {
     results: JSON.parse(s.resultJson()),
     csv: s.resultCsv(),
     confirmed,
+    fieldsError: m.fieldsError || null,
     bytesSent: s.bytesSent,
     bytesReceived: s.bytesReceived,
   });
@@ -226,12 +228,13 @@ function onText(m, text) {
     const retry = status === 409 || status === 429 || status === null || status >= 500;
     fail(m, "server", words || "the vendor's node refused the match", { status, retry });
   } else if (message.type === "fields" && m.session && m.revealed && !m.doneReceived) {
-    // spec §20.7: the vendor's fields for what this page revealed.
+    // spec §20.7: the vendor's fields for what this page revealed. Fields that do not fit are
+    // left out, and said so: the match itself stands (the vendor's node has stored it).
     try {
       m.session.receiveFields(text);
     } catch (e) {
       if (isTrap(e)) return fatal(e);
-      return fail(m, "protocol", messageOf(e));
+      m.fieldsError = messageOf(e);
     }
   } else if (message.type === "done" && m.session) {
     m.doneReceived = true;

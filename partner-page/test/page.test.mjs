@@ -234,6 +234,8 @@ function vendorSocket(csvPath) {
         const message = JSON.parse(data);
         this.sent.push(message);
         if (message.invitation) this.deliver(JSON.stringify({ type: "ready", run: "run_test" }));
+        // The node's answer to a reveal (spec §20.7), where a test gives one.
+        if (message.type === "reveal" && this.constructor.fields) this.deliver(JSON.stringify(this.constructor.fields));
         if (message.type === "done") {
           this.pageDone = true;
           this.maybeDone();
@@ -298,6 +300,20 @@ sessionTest("a whole session through the worker against the vendor's side", asyn
   assert.ok(reveal.counts.length > 0);
   for (const secret of ["NORTHWIND", "northwindtraders", "9001120031"]) assert.ok(!JSON.stringify(reveal).includes(secret), secret);
   assert.equal(results.results.shared_with_them.accounts, new Set(results.results.overlaps.filter((o) => o.own_segment === "customers").map((o) => o.account_id)).size);
+  assert.equal(results.fieldsError, null);
+});
+
+sessionTest("fields that do not fit what was revealed are left out, and the results stand", async () => {
+  const Socket = vendorSocket(join(root, "samples/vendor-salesforce.csv"));
+  Socket.fields = { type: "fields", records: [{ record: 99999, fields: { owner: "Someone" } }] };
+  const { worker } = await readyWorker(Socket);
+  worker.send({ type: "import", file: file("partner-hubspot.csv", sample("partner-hubspot.csv")), preset: "auto", mapping: null });
+  await worker.next("imported");
+  worker.send({ type: "match", node: "https://vendor.example", invitation: "ab".repeat(32), shares: { default: "overlaps", threshold: 1 } });
+  const results = await worker.next("results");
+  assert.match(results.fieldsError, /fields for record 99999, which was not revealed/);
+  assert.ok(results.results.overlaps.length > 0 && results.results.overlaps.every((o) => o.partner_fields.length === 0));
+  assert.equal(results.results.shared_with_them.returned, 0);
   assert.equal(results.run, "run_test");
   assert.equal(results.confirmed, true);
   const northwind = results.results.overlaps.find((o) => o.account_id === "9001120031");

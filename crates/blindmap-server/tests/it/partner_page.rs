@@ -266,6 +266,7 @@ async fn a_partner_matches_in_its_browser_and_nothing_of_its_file_leaves_it() {
     let shared = browser.text_of("#shared-summary").await;
     assert!(shared.contains("it learned which of its accounts overlap"), "{shared}");
     assert!(shared.contains("In return it showed you its fields"), "{shared}");
+    assert!(!browser.exists("#fields-error").await, "the node's fields fit what was revealed");
     browser.assert_accessible("the partner page's results").await;
 
     // The CSV download has every overlap, with the vendor's fields.
