@@ -1,0 +1,361 @@
+//! Salesforce's REST API, as a node reads an org's accounts with it.
+//!
+//! References (Salesforce's own pages; the emulator in `tests/it/emulator/salesforce.rs` follows
+//! the same):
+//! - OAuth 2.0 JWT bearer flow for server-to-server integration:
+//!   help.salesforce.com, `sf.remoteaccess_oauth_jwt_flow.htm` — a JWT signed RS256 with the
+//!   connected app's certificate key, `iss` the consumer key, `sub` the user, `aud` the login
+//!   URL, `exp` within three minutes, posted as `grant_type=urn:ietf:params:oauth:grant-type:
+//!   jwt-bearer&assertion=…` to `/services/oauth2/token`; no refresh token is issued (a new
+//!   assertion is the refresh).
+//! - OAuth 2.0 refresh token flow: `sf.remoteaccess_oauth_refresh_token_flow.htm` —
+//!   `grant_type=refresh_token` with the client's id and secret.
+//! - Query and QueryAll: developer.salesforce.com, `api-rest/guide/resources-query.html` and
+//!   `resources-queryall.html` — `GET /services/data/vXX.X/query?q=SOQL`, answered with
+//!   `totalSize`, `done`, `records` and, while not done, `nextRecordsUrl`, a path to `GET` as it
+//!   is; `queryAll` includes deleted records (`IsDeleted`).
+//! - Errors: `api-rest/guide/errorcodes.html` — a JSON array of `{message, errorCode}`; `401`
+//!   `INVALID_SESSION_ID` for an expired or revoked token, `403` `REQUEST_LIMIT_EXCEEDED` past the
+//!   org's daily API requests.
+//! - `Sforce-Limit-Info: api-usage=USED/MAX` on every REST response:
+//!   `api-rest/guide/headers-limitinfo.html`.
+
+mod auth;
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use url::Url;
+
+pub use auth::{Auth, SigningKey};
+
+use crate::secret::Secret;
+
+/// The REST API version called (Spring '25).
+pub const API_VERSION: &str = "63.0";
+
+/// The most records one answer may carry (the API's largest batch is 2,000).
+const MAX_PAGE_RECORDS: usize = 2_000;
+/// The largest answer read, in bytes: a page of 2,000 accounts with long descriptions fits.
+const MAX_ANSWER_BYTES: usize = 64 << 20;
+
+/// Why a call to Salesforce failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SalesforceError {
+    /// The token endpoint refused the credentials: its `error` and `error_description`.
+    #[error("Salesforce refused the connection's credentials ({error}): {description}")]
+    Auth {
+        /// OAuth's error code (`invalid_grant`, `invalid_client_id`, …).
+        error: String,
+        /// Salesforce's words.
+        description: String,
+    },
+    /// The org's API quota is used up to the share at which this connection pauses.
+    #[error(
+        "paused: the org has used {used} of its {max} daily API requests, {percent}% and more than the \
+         {pause_percent}% this connection may use; it resumes when the quota frees up"
+    )]
+    Paused {
+        /// Requests used, as Salesforce last said.
+        used: u64,
+        /// The org's daily allowance.
+        max: u64,
+        /// `used` as a percentage of `max`.
+        percent: u64,
+        /// The share at which the connection pauses, in percent.
+        pause_percent: u64,
+    },
+    /// Salesforce refused the call: its status, error code and message.
+    #[error("Salesforce answered {status} {code}: {message}")]
+    Api {
+        /// The HTTP status.
+        status: u16,
+        /// The first error's `errorCode` (`REQUEST_LIMIT_EXCEEDED`, `MALFORMED_QUERY`, …).
+        code: String,
+        /// Its message.
+        message: String,
+    },
+    /// An answer that is not what the API documents (shape, size, a URL elsewhere).
+    #[error("Salesforce's answer does not read: {0}")]
+    Answer(String),
+    /// The connection itself.
+    #[error("cannot reach Salesforce: {0}")]
+    Transport(String),
+}
+
+impl From<reqwest::Error> for SalesforceError {
+    fn from(e: reqwest::Error) -> Self {
+        // Without the URL: a query's text is the caller's, not an error's.
+        Self::Transport(e.without_url().to_string())
+    }
+}
+
+/// The org's daily API requests, from the last `Sforce-Limit-Info`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApiUsage {
+    /// Requests used in the last 24 hours.
+    pub used: u64,
+    /// The org's allowance.
+    pub max: u64,
+}
+
+impl ApiUsage {
+    /// `api-usage=USED/MAX` (other entries in the header are skipped), if present and sound.
+    pub fn parse(header: &str) -> Option<Self> {
+        header.split(',').find_map(|entry| {
+            let (used, max) = entry.trim().strip_prefix("api-usage=")?.split_once('/')?;
+            let (used, max) = (used.trim().parse().ok()?, max.trim().parse().ok()?);
+            (max > 0).then_some(Self { used, max })
+        })
+    }
+}
+
+/// One page of a query's records.
+#[derive(Debug)]
+pub struct Page {
+    /// Records the whole query matches.
+    pub total_size: u64,
+    /// This page's records, as the API wrote them (their `attributes` removed).
+    pub records: Vec<Map<String, Value>>,
+    /// Where the next page is, while the query is not done.
+    pub next: Option<NextPage>,
+}
+
+/// The path of a query's next page (`nextRecordsUrl`), checked to be one on the org's instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NextPage(String);
+
+/// An access token and the org's instance it is for.
+struct Session {
+    token: Secret,
+    instance: Url,
+}
+
+/// A connection to one org.
+pub struct Salesforce {
+    http: reqwest::Client,
+    auth: Auth,
+    session: Option<Session>,
+    usage: Option<ApiUsage>,
+    pause_at: f64,
+    timeout: Duration,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct QueryAnswer {
+    total_size: u64,
+    done: bool,
+    #[serde(default)]
+    next_records_url: Option<String>,
+    records: Vec<Map<String, Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ApiErrorBody {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    error_code: String,
+}
+
+impl Salesforce {
+    /// A connection that authenticates with `auth` on its first call, over `http`, and pauses
+    /// once the org's API usage reaches `pause_at` (a share: 0.8 pauses at 80 %).
+    pub fn new(http: reqwest::Client, auth: Auth, pause_at: f64) -> Self {
+        Self { http, auth, session: None, usage: None, pause_at, timeout: Duration::from_secs(120) }
+    }
+
+    /// The org's API usage as Salesforce last reported it.
+    pub fn usage(&self) -> Option<ApiUsage> {
+        self.usage
+    }
+
+    /// The instance URL of the org, once authenticated.
+    pub fn instance(&self) -> Option<&Url> {
+        self.session.as_ref().map(|s| &s.instance)
+    }
+
+    /// Authenticates now (a first call does it anyway): for checking a connection's set-up.
+    pub async fn authenticate(&mut self) -> Result<(), SalesforceError> {
+        let (token, instance) = self.auth.token(&self.http).await?;
+        self.session = Some(Session { token, instance });
+        Ok(())
+    }
+
+    /// Runs `soql` (with deleted records too, when `include_deleted`: `queryAll`) and returns its
+    /// first page.
+    pub async fn query(&mut self, soql: &str, include_deleted: bool) -> Result<Page, SalesforceError> {
+        let resource = if include_deleted { "queryAll" } else { "query" };
+        let path = format!("/services/data/v{API_VERSION}/{resource}");
+        self.page(&path, Some(soql)).await
+    }
+
+    /// The page after one whose `next` this is.
+    pub async fn next_page(&mut self, next: &NextPage) -> Result<Page, SalesforceError> {
+        self.page(&next.0, None).await
+    }
+
+    async fn page(&mut self, path: &str, soql: Option<&str>) -> Result<Page, SalesforceError> {
+        let answer: QueryAnswer = self.get(path, soql).await?;
+        if answer.records.len() > MAX_PAGE_RECORDS {
+            return Err(SalesforceError::Answer(format!(
+                "a page of {} records, more than the API's {MAX_PAGE_RECORDS}",
+                answer.records.len()
+            )));
+        }
+        let next = match (answer.done, answer.next_records_url) {
+            (true, _) => None,
+            (false, Some(url)) => Some(NextPage(checked_next(&url)?)),
+            (false, None) => return Err(SalesforceError::Answer("not done, and no nextRecordsUrl".into())),
+        };
+        let records = answer
+            .records
+            .into_iter()
+            .map(|mut r| {
+                r.remove("attributes");
+                r
+            })
+            .collect();
+        Ok(Page { total_size: answer.total_size, records, next })
+    }
+
+    /// `GET path` on the org's instance, authenticating first or again once after
+    /// `INVALID_SESSION_ID` (a token expired or revoked mid-sync).
+    async fn get<T: serde::de::DeserializeOwned>(
+        &mut self,
+        path: &str,
+        soql: Option<&str>,
+    ) -> Result<T, SalesforceError> {
+        self.check_quota()?;
+        let mut retried = false;
+        loop {
+            if self.session.is_none() {
+                self.authenticate().await?;
+            }
+            let Some(session) = &self.session else { continue };
+            let mut url = session
+                .instance
+                .join(path)
+                .map_err(|e| SalesforceError::Answer(format!("a path that is no URL on the instance: {e}")))?;
+            if let Some(soql) = soql {
+                url.query_pairs_mut().append_pair("q", soql);
+            }
+            let response = self
+                .http
+                .get(url)
+                .bearer_auth(session.token.expose())
+                .header(reqwest::header::ACCEPT, "application/json")
+                .timeout(self.timeout)
+                .send()
+                .await?;
+            if let Some(usage) =
+                response.headers().get("sforce-limit-info").and_then(|h| h.to_str().ok()).and_then(ApiUsage::parse)
+            {
+                self.usage = Some(usage);
+            }
+            let status = response.status();
+            let body = read_capped(response).await?;
+            if status.is_success() {
+                return serde_json::from_slice(&body).map_err(|e| SalesforceError::Answer(e.to_string()));
+            }
+            let (code, message) = api_error(&body);
+            if status.as_u16() == 401 && code == "INVALID_SESSION_ID" && !retried {
+                retried = true;
+                self.session = None;
+                continue;
+            }
+            return Err(SalesforceError::Api { status: status.as_u16(), code, message });
+        }
+    }
+
+    /// Refuses to call once the org's usage reached the share this connection may use.
+    fn check_quota(&self) -> Result<(), SalesforceError> {
+        let Some(ApiUsage { used, max }) = self.usage else { return Ok(()) };
+        let share = used as f64 / max as f64;
+        if share >= self.pause_at {
+            return Err(SalesforceError::Paused {
+                used,
+                max,
+                percent: (share * 100.0) as u64,
+                pause_percent: (self.pause_at * 100.0).round() as u64,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A `nextRecordsUrl` as a path on the instance: the API gives a path under `/services/data/`;
+/// anything else (another host, a scheme, a path elsewhere) is refused rather than followed.
+fn checked_next(url: &str) -> Result<String, SalesforceError> {
+    let sound = url.starts_with("/services/data/")
+        && !url.contains("..")
+        && !url.contains("//")
+        && url.bytes().all(|b| b.is_ascii_graphic());
+    if !sound {
+        return Err(SalesforceError::Answer("a nextRecordsUrl that is not a path under /services/data/".into()));
+    }
+    Ok(url.to_owned())
+}
+
+/// The first error of an error body (a JSON array of `{message, errorCode}`), or the body's
+/// first bytes.
+fn api_error(body: &[u8]) -> (String, String) {
+    match serde_json::from_slice::<Vec<ApiErrorBody>>(body) {
+        Ok(errors) if !errors.is_empty() => (errors[0].error_code.clone(), errors[0].message.clone()),
+        _ => (String::new(), String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned()),
+    }
+}
+
+/// A response's body, refused past `MAX_ANSWER_BYTES`.
+pub(crate) async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, SalesforceError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(SalesforceError::Answer(format!("an answer larger than {MAX_ANSWER_BYTES} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limit_header_reads_its_api_usage_entry_only() {
+        assert_eq!(ApiUsage::parse("api-usage=25/15000"), Some(ApiUsage { used: 25, max: 15000 }));
+        assert_eq!(
+            ApiUsage::parse("per-app-api-usage=17/250(appName=sample), api-usage=20/100"),
+            Some(ApiUsage { used: 20, max: 100 })
+        );
+        assert_eq!(ApiUsage::parse("api-usage=20/0"), None);
+        assert_eq!(ApiUsage::parse("api-usage=x/100"), None);
+        assert_eq!(ApiUsage::parse(""), None);
+    }
+
+    #[test]
+    fn next_pages_stay_on_the_instance() {
+        assert!(checked_next("/services/data/v63.0/query/01gD0000002HU6KIAW-2000").is_ok());
+        for bad in [
+            "https://evil.example/services/data/v63.0/query/x",
+            "//evil.example/services/data/x",
+            "/services/data/../../x",
+            "/other/path",
+            "/services/data/v63.0/query/a b",
+        ] {
+            assert!(checked_next(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn error_bodies_give_their_first_code() {
+        let body = br#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#;
+        assert_eq!(api_error(body), ("INVALID_SESSION_ID".to_owned(), "Session expired or invalid".to_owned()));
+        assert_eq!(api_error(b"<html>gateway</html>").1, "<html>gateway</html>");
+    }
+}

@@ -1,0 +1,14 @@
+//! Emulators of the CRMs' published API contracts, served on loopback for the connectors'
+//! tests: each behaviour is the documented one, with the reference it follows beside it. They
+//! hold their data in memory and let a test change it, expire tokens or use up quota between
+//! calls.
+
+pub(crate) mod salesforce;
+
+/// Serves `app` on a loopback port; its base URL (`http://127.0.0.1:PORT`).
+pub(crate) async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+    let addr = listener.local_addr().expect("its address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
