@@ -5,6 +5,10 @@
 //!   refresh-token grant of the web-server flow; SOQL queries through the REST API with
 //!   `nextRecordsUrl` paging (`query`, and `queryAll` for deleted records); the org's API quota
 //!   read from every response's `Sforce-Limit-Info`, with calls paused at a configurable share.
+//! - [`hubspot`]: a private app's token or OAuth with a refresh token; the CRM v3 companies
+//!   list (`after` paging, archived companies) and search by `hs_lastmodifieddate` in windows
+//!   under the search's 10,000-result cap; rate limits from the answers' headers, `429` waited
+//!   out as `Retry-After` says.
 //!
 //! This crate is HTTP clients only: it stores nothing and knows no dataset. The caller hands it
 //! a `reqwest::Client` (the node's outbound client: Mozilla's roots through ring, no redirects),
@@ -18,6 +22,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod body;
+pub mod hubspot;
 pub mod salesforce;
 mod secret;
 

@@ -311,15 +311,11 @@ fn api_error(body: &[u8]) -> (String, String) {
 }
 
 /// A response's body, refused past `MAX_ANSWER_BYTES`.
-pub(crate) async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, SalesforceError> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
-            return Err(SalesforceError::Answer(format!("an answer larger than {MAX_ANSWER_BYTES} bytes")));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
+pub(crate) async fn read_capped(response: reqwest::Response) -> Result<Vec<u8>, SalesforceError> {
+    crate::body::read_capped(response, MAX_ANSWER_BYTES).await.map_err(|e| match e {
+        crate::body::BodyError::TooLarge(max) => SalesforceError::Answer(format!("an answer larger than {max} bytes")),
+        crate::body::BodyError::Transport(e) => e.into(),
+    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! hold their data in memory and let a test change it, expire tokens or use up quota between
 //! calls.
 
+pub(crate) mod hubspot;
 pub(crate) mod salesforce;
 
 /// Serves `app` on a loopback port; its base URL (`http://127.0.0.1:PORT`).
