@@ -1012,12 +1012,53 @@ fn kept_keys_serve_the_same_filters_from_the_cache_and_the_same_results() {
     assert!(Session::bloom_responder(Arc::clone(&vendor), overlaps, learning, &keys, cache).is_err());
 }
 
+/// A partner that discloses nothing and learns, in a session with fresh seeds against `vendor`
+/// serving Bloom filters under new kept keys with `served`: the run, and the vendor's cache of
+/// its evaluations (what a reveal is located in, spec §20.5–§20.6).
+fn kept_bloom_run(
+    partner: &Arc<Dataset>,
+    vendor: &Arc<Dataset>,
+    served: DisclosurePolicy,
+) -> (InProcessRun, Arc<blindmap_psi::BloomCache>) {
+    let keys = blindmap_psi::KeptKeys::random(&mut rand::rng());
+    let cache = Arc::new(blindmap_psi::BloomCache::new(&keys));
+    let bloom = SessionConfig { learn: false, bloom: true, ..SessionConfig::default() };
+    let responder = Session::bloom_responder(Arc::clone(vendor), served, bloom, &keys, Arc::clone(&cache)).unwrap();
+    let run = run_in_process(fresh(partner, DisclosurePolicy::new(Level::Hidden)), responder).unwrap();
+    (run, cache)
+}
+
+/// A regular session with fresh seeds: `partner` disclosing `shares` as the initiator, `vendor`
+/// disclosing `vendor_policy` as the responder; each learns as asked.
+fn fresh_run(
+    partner: &Arc<Dataset>,
+    shares: DisclosurePolicy,
+    vendor: &Arc<Dataset>,
+    vendor_policy: DisclosurePolicy,
+    vendor_learns: bool,
+) -> InProcessRun {
+    let responder = Session::responder(
+        Arc::clone(vendor),
+        vendor_policy,
+        SessionConfig { learn: vendor_learns, ..SessionConfig::default() },
+        SessionSeed::random(&mut rand::rng()),
+    )
+    .unwrap();
+    run_in_process(fresh(partner, shares), responder).unwrap()
+}
+
+/// The initiator over `data`, disclosing `policy`, with a fresh seed.
+fn fresh(data: &Arc<Dataset>, policy: DisclosurePolicy) -> Session {
+    Session::initiator(Arc::clone(data), policy, SessionConfig::default(), SessionSeed::random(&mut rand::rng()))
+        .unwrap()
+}
+
 /// spec §20.6: after a Bloom session, what the receiver's policy reveals gives the sender the
 /// overlaps a regular session disclosing the same would have given it; an element that is not
 /// one of the sender's keys, or a reveal of another shape, is refused whole.
 #[test]
 fn a_reveal_gives_the_bloom_sender_what_a_regular_session_would() {
-    use blindmap_psi::{BloomCache, KeptKeys, RevealError};
+    use blindmap_psi::RevealError;
     let owner = FieldName::new("owner").unwrap();
     let vendor: Vec<Record> = (0..200)
         .map(|i| {
@@ -1041,47 +1082,13 @@ fn a_reveal_gives_the_bloom_sender_what_a_regular_session_would() {
         .with_rule(Some(SegmentLabel::new("accounts").unwrap()), None, Level::Fields(vec![owner.clone()]))
         .unwrap()
         .with_min_partner_segment(1);
-    let bloom = SessionConfig { learn: false, bloom: true, ..SessionConfig::default() };
-    let keys = KeptKeys::random(&mut rand::rng());
-    let cache = Arc::new(BloomCache::new(&keys));
-    let responder = Session::bloom_responder(
-        Arc::clone(&vendor),
-        DisclosurePolicy::new(Level::Overlaps),
-        bloom,
-        &keys,
-        Arc::clone(&cache),
-    )
-    .unwrap();
-    let initiator = Session::initiator(
-        Arc::clone(&partner),
-        DisclosurePolicy::new(Level::Hidden),
-        SessionConfig::default(),
-        SessionSeed::random(&mut rand::rng()),
-    )
-    .unwrap();
-    let run = run_in_process(initiator, responder).unwrap();
+    let (run, cache) = kept_bloom_run(&partner, &vendor, DisclosurePolicy::new(Level::Overlaps));
     assert!(run.responder.overlaps().is_empty(), "the sender learned nothing in the session");
     let reveal = run.initiator.reveal(&partner, &shares, &mut rand::rng());
     let revealed = run.responder.clone().with_reveal(&vendor, &cache, &reveal).unwrap();
 
     // The same two lists in a regular session in which the partner discloses the same.
-    let regular = run_in_process(
-        Session::initiator(
-            Arc::clone(&partner),
-            shares.clone(),
-            SessionConfig::default(),
-            SessionSeed::random(&mut rand::rng()),
-        )
-        .unwrap(),
-        Session::responder(
-            Arc::clone(&vendor),
-            DisclosurePolicy::new(Level::Hidden),
-            SessionConfig::default(),
-            SessionSeed::random(&mut rand::rng()),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let regular = fresh_run(&partner, shares.clone(), &vendor, DisclosurePolicy::new(Level::Hidden), true);
     let records = |o: &Outcome| o.overlaps().iter().map(|o| o.record).collect::<BTreeSet<_>>();
     assert_eq!(records(&revealed), records(&regular.responder));
     assert_eq!(records(&revealed).len(), 50, "d150..d199");
@@ -1109,13 +1116,7 @@ fn a_reveal_gives_the_bloom_sender_what_a_regular_session_would() {
     assert_eq!(run.responder.clone().with_reveal(&vendor, &cache, &moved).err(), Some(RevealError::Fields));
     let other = Arc::new(Dataset::new(vec![rec("a", "s", &[("domain", "a.com")])]).unwrap());
     let narrow = run_in_process(
-        Session::initiator(
-            other.clone(),
-            DisclosurePolicy::new(Level::Hidden),
-            SessionConfig::default(),
-            SessionSeed::random(&mut rand::rng()),
-        )
-        .unwrap(),
+        fresh(&other, DisclosurePolicy::new(Level::Hidden)),
         Session::responder(
             other.clone(),
             DisclosurePolicy::new(Level::Overlaps),
@@ -1135,7 +1136,6 @@ fn a_reveal_gives_the_bloom_sender_what_a_regular_session_would() {
 #[test]
 fn the_fields_returned_for_a_reveal_are_a_regular_sessions() {
     use blindmap_psi::json::FieldsMessage;
-    use blindmap_psi::{BloomCache, KeptKeys};
     let region = FieldName::new("region").unwrap();
     let vendor: Vec<Record> = (0..120)
         .map(|i| {
@@ -1168,21 +1168,8 @@ fn the_fields_returned_for_a_reveal_are_a_regular_sessions() {
         .with_rule(Some(SegmentLabel::new("accounts").unwrap()), None, Level::Counts)
         .unwrap()
         .with_min_partner_segment(1);
-    let keys = KeptKeys::random(&mut rand::rng());
-    let cache = Arc::new(BloomCache::new(&keys));
-    let bloom = SessionConfig { learn: false, bloom: true, ..SessionConfig::default() };
     let served = DisclosurePolicy::new(Level::Overlaps).with_min_partner_segment(1);
-    let run = run_in_process(
-        Session::initiator(
-            Arc::clone(&partner),
-            DisclosurePolicy::new(Level::Hidden),
-            SessionConfig::default(),
-            SessionSeed::random(&mut rand::rng()),
-        )
-        .unwrap(),
-        Session::bloom_responder(Arc::clone(&vendor), served, bloom, &keys, Arc::clone(&cache)).unwrap(),
-    )
-    .unwrap();
+    let (run, cache) = kept_bloom_run(&partner, &vendor, served);
     let reveal = run.initiator.reveal(&partner, &shares, &mut rand::rng());
     let own = run.initiator.revealed_records(&reveal);
     assert!(own.iter().all(Option::is_some), "each revealed record is one of the partner's");
@@ -1197,23 +1184,7 @@ fn the_fields_returned_for_a_reveal_are_a_regular_sessions() {
         .collect();
 
     // A regular session in which the vendor discloses to the partner at its policy's levels.
-    let regular = run_in_process(
-        Session::initiator(
-            Arc::clone(&partner),
-            DisclosurePolicy::new(Level::Hidden),
-            SessionConfig::default(),
-            SessionSeed::random(&mut rand::rng()),
-        )
-        .unwrap(),
-        Session::responder(
-            Arc::clone(&vendor),
-            vendor_policy,
-            SessionConfig { learn: false, ..SessionConfig::default() },
-            SessionSeed::random(&mut rand::rng()),
-        )
-        .unwrap(),
-    )
-    .unwrap();
+    let regular = fresh_run(&partner, DisclosurePolicy::new(Level::Hidden), &vendor, vendor_policy, false);
     let accounts = SegmentLabel::new("accounts").unwrap();
     let want: BTreeSet<(String, Option<String>)> = regular
         .initiator
@@ -1239,10 +1210,12 @@ fn the_fields_returned_for_a_reveal_are_a_regular_sessions() {
 
     // The JSON form reads back; an entry for a record not revealed is refused.
     let text = FieldsMessage::of(&returned).to_text();
-    let mut members: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text).unwrap();
-    assert_eq!(members.remove("type"), Some(serde_json::json!("fields")));
-    let read = FieldsMessage::read(members.clone()).unwrap().into_returned(&reveal).unwrap();
+    let mut message: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(message["type"], "fields");
+    let read = FieldsMessage::from_value(message.clone()).unwrap().into_returned(&reveal).unwrap();
     assert_eq!(read, returned);
-    members["records"][0]["record"] = serde_json::json!(reveal.records.len());
-    assert!(FieldsMessage::read(members).unwrap().into_returned(&reveal).is_err());
+    message["records"][0]["record"] = serde_json::json!(reveal.records.len());
+    assert!(FieldsMessage::from_value(message.clone()).unwrap().into_returned(&reveal).is_err());
+    message["type"] = serde_json::json!("reveal");
+    assert!(FieldsMessage::from_value(message).is_err(), "another message's type");
 }

@@ -995,19 +995,8 @@ async fn admins_invite_a_partner_to_match_in_its_browser_from_the_pages() {
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let second = link_of(&page.body);
     assert_ne!(first, second);
-    let opens = |secret: String| {
-        let vendor = &vendor;
-        async move {
-            let body = serde_json::to_vec(&json!({ "invitation": secret })).unwrap();
-            vendor
-                .api
-                .call::<Value>(Method::POST, "/browser/v1/invitation", Some((body, "application/json")), &[])
-                .await
-                .is_ok()
-        }
-    };
-    assert!(!opens(first).await, "the old link stopped");
-    assert!(opens(second).await);
+    assert!(crate::browser_partner::invitation(&vendor, &first).await.is_err(), "the old link stopped");
+    assert!(crate::browser_partner::invitation(&vendor, &second).await.is_ok());
 
     // The sharing page says what a partner in the browser sees of counts and fields.
     let sharing = admin.get(&format!("/partners/{pid}/sharing")).await;

@@ -117,11 +117,7 @@ async fn a_partner_matches_through_its_link_and_the_vendor_stores_the_run() {
     assert_eq!(secret.len(), 64);
 
     // What the link invites to: the vendor, the partner, what is shown (overlaps by default).
-    let view: Value = vendor
-        .api
-        .call(Method::POST, "/browser/v1/invitation", body(&json!({ "invitation": secret })), &[])
-        .await
-        .unwrap();
+    let view = invitation(&vendor, &secret).await.unwrap();
     assert_eq!((view["vendor"].as_str(), view["partner"].as_str()), (Some("Vendor Co"), Some("Partner Co")), "{view}");
     assert_eq!(view["shares"], json!([{ "own_segment": "*", "partner_segment": "*", "level": "overlaps" }]));
 
@@ -195,6 +191,22 @@ fn body(value: &Value) -> Option<(Vec<u8>, &'static str)> {
     Some((serde_json::to_vec(value).unwrap(), "application/json"))
 }
 
+/// `POST /browser/v1/invitation` with `secret`: what the link invites to, or the refusal.
+pub(crate) async fn invitation(node: &Node, secret: &str) -> Result<Value, blindmap_server::client::ClientError> {
+    node.api.call(Method::POST, "/browser/v1/invitation", body(&json!({ "invitation": secret })), &[]).await
+}
+
+/// Sets what the vendor shows the browser partner `pid`: the overlaps of every segment, and for
+/// its customers their owner and industry (returned for the overlaps the partner reveals, spec
+/// §20.7).
+pub(crate) async fn share_customers_fields(vendor: &Node, pid: &str) {
+    let policy = json!({ "rules": [
+            { "own_segment": "*", "partner_segment": "*", "level": "overlaps" },
+            { "own_segment": "customers", "partner_segment": "*", "level": "fields", "fields": ["owner", "industry"] }],
+        "threshold": 1, "min_partner_segment": 1 });
+    call(vendor, Method::PUT, &format!("/api/v1/partnerships/{pid}/sharing"), Some(policy)).await.unwrap();
+}
+
 #[tokio::test]
 async fn links_that_open_nothing_are_refused_with_what_to_do() {
     let vendor = common::node("Vendor Co", None).await;
@@ -210,11 +222,7 @@ async fn links_that_open_nothing_are_refused_with_what_to_do() {
         let (_, answer) = present(&vendor, secret).await;
         assert_eq!((answer["type"].as_str(), answer["status"].as_u64()), (Some("error"), Some(403)), "{answer}");
         assert!(answer["detail"].as_str().unwrap().contains("not valid"), "{answer}");
-        let refused = vendor
-            .api
-            .call::<Value>(Method::POST, "/browser/v1/invitation", body(&json!({ "invitation": secret })), &[])
-            .await
-            .unwrap_err();
+        let refused = invitation(&vendor, secret).await.unwrap_err();
         let refused = refusal(refused);
         assert!(refused.starts_with("403") && refused.contains("not valid"), "{refused}");
     }
@@ -311,18 +319,8 @@ async fn a_partner_that_shares_overlaps_shows_the_vendor_its_overlaps() {
         .await
         .unwrap();
     let secret = secret_of(made["link"].as_str().unwrap()).to_owned();
-    // The vendor shows its customers' owner and industry (spec §20.7), its other segments' overlaps.
-    let pid = made["partnership"]["id"].as_str().unwrap();
-    let policy = json!({ "rules": [
-            { "own_segment": "*", "partner_segment": "*", "level": "overlaps" },
-            { "own_segment": "customers", "partner_segment": "*", "level": "fields", "fields": ["owner", "industry"] }],
-        "threshold": 1, "min_partner_segment": 1 });
-    call(&vendor, Method::PUT, &format!("/api/v1/partnerships/{pid}/sharing"), Some(policy)).await.unwrap();
-    let view = vendor
-        .api
-        .call::<Value>(Method::POST, "/browser/v1/invitation", body(&json!({ "invitation": secret })), &[])
-        .await
-        .unwrap();
+    share_customers_fields(&vendor, made["partnership"]["id"].as_str().unwrap()).await;
+    let view = invitation(&vendor, &secret).await.unwrap();
     let customers = view["shares"].as_array().unwrap().iter().find(|s| s["own_segment"] == "customers").unwrap();
     assert_eq!(customers["level"], "overlaps", "served as overlaps: {view}");
     assert_eq!(customers["fields"], json!(["owner", "industry"]), "returned for what is revealed: {view}");

@@ -238,12 +238,7 @@ async fn a_partner_matches_in_its_browser_and_nothing_of_its_file_leaves_it() {
     let link = made["link"].as_str().unwrap().to_owned();
     // The vendor shows the partner the overlaps, and its customers' owner and industry for the
     // overlaps the partner reveals (spec §20.7).
-    let pid = made["partnership"]["id"].as_str().unwrap().to_owned();
-    let policy = json!({ "rules": [
-            { "own_segment": "*", "partner_segment": "*", "level": "overlaps" },
-            { "own_segment": "customers", "partner_segment": "*", "level": "fields", "fields": ["owner", "industry"] }],
-        "threshold": 1, "min_partner_segment": 1 });
-    call(&vendor, Method::PUT, &format!("/api/v1/partnerships/{pid}/sharing"), Some(policy)).await.unwrap();
+    crate::browser_partner::share_customers_fields(&vendor, made["partnership"]["id"].as_str().unwrap()).await;
     let samples = tempfile::tempdir().unwrap();
     let sample = samples.path().join("partner-hubspot.csv");
     std::fs::write(&sample, PARTNER_CSV).unwrap();

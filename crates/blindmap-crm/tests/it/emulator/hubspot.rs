@@ -110,11 +110,7 @@ async fn token(State(portal): State<Shared>, Form(form): Form<BTreeMap<String, S
 /// The bearer check and the rate window, as every CRM call meets them; the limit headers.
 fn admit(p: &mut Portal, headers: &HeaderMap, what: &str) -> Result<(), Box<Response>> {
     p.requests.push(what.to_owned());
-    let token = headers
-        .get("authorization")
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .unwrap_or_default();
+    let token = super::bearer(headers);
     if token != p.private_token && !p.oauth_tokens.contains(token) {
         let expired = token.starts_with("emulated-access-");
         let (category, message) = match expired {

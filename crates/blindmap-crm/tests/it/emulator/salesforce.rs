@@ -181,11 +181,7 @@ fn limit(used: u64, max: u64) -> HeaderValue {
 /// The bearer check and the quota, as every REST call meets them.
 fn admit(org: &mut Org, headers: &HeaderMap, what: String) -> Result<(), Box<Response>> {
     org.requests.push(what);
-    let token = headers
-        .get("authorization")
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .unwrap_or_default();
+    let token = super::bearer(headers);
     if !org.tokens.contains(token) {
         return Err(Box::new(api_error(
             StatusCode::UNAUTHORIZED,
