@@ -353,7 +353,7 @@ impl HubSpot {
         let mut refreshed = false;
         loop {
             if let Some(RateLimit { remaining: 0, interval, .. }) = self.rate {
-                tokio_sleep(interval.min(self.max_wait)).await;
+                tokio::time::sleep(interval.min(self.max_wait)).await;
                 self.rate = None;
             }
             let token = self.access().await?;
@@ -386,7 +386,7 @@ impl HubSpot {
                         .or(self.rate.map(|r| r.interval))
                         .unwrap_or(Duration::from_secs(1))
                         .min(self.max_wait);
-                    tokio_sleep(wait).await;
+                    tokio::time::sleep(wait).await;
                     self.rate = None;
                 }
                 429 => return Err(HubSpotError::RateLimited(waits)),
@@ -414,10 +414,6 @@ fn rate_limit(headers: &reqwest::header::HeaderMap) -> Option<RateLimit> {
         max: number("x-hubspot-ratelimit-max")?,
         interval: Duration::from_millis(number("x-hubspot-ratelimit-interval-milliseconds")?),
     })
-}
-
-async fn tokio_sleep(duration: Duration) {
-    tokio::time::sleep(duration).await;
 }
 
 async fn read_capped(response: reqwest::Response) -> Result<Vec<u8>, HubSpotError> {

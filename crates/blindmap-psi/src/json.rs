@@ -231,8 +231,12 @@ impl RevealMessage {
 }
 
 impl FieldsMessage {
-    /// The members of a `fields` message (its `type` removed), read.
-    pub fn read(members: serde_json::Map<String, serde_json::Value>) -> Result<Self, String> {
+    /// A whole message, `{"type": "fields", …}`, read; anything else refused.
+    pub fn from_value(message: serde_json::Value) -> Result<Self, String> {
+        let serde_json::Value::Object(mut members) = message else { return Err("not a JSON object".into()) };
+        if members.remove("type").as_ref().and_then(serde_json::Value::as_str) != Some("fields") {
+            return Err("not a fields message".into());
+        }
         read(members)
     }
 

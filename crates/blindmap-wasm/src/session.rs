@@ -80,8 +80,6 @@ pub(crate) struct Finished {
     /// What the partner revealed to the vendor (spec §20.6), once it has, and which of its
     /// records each revealed record is.
     revealed: Option<(Reveal, Vec<Option<usize>>)>,
-    /// The vendor's fields returned for it (spec §20.7).
-    returned: Returned,
 }
 
 /// The partner's session with the vendor's node.
@@ -242,13 +240,9 @@ impl PartnerSession {
         let Some((reveal, own)) = &finished.revealed else {
             return Err(Error::Returned("nothing was revealed to return fields for".into()));
         };
-        let Ok(serde_json::Value::Object(mut members)) = serde_json::from_str(text) else {
-            return Err(Error::Returned("not a JSON object".into()));
-        };
-        if members.remove("type").as_ref().and_then(serde_json::Value::as_str) != Some("fields") {
-            return Err(Error::Returned("not a fields message".into()));
-        }
-        let returned = FieldsMessage::read(members).and_then(|m| m.into_returned(reveal)).map_err(Error::Returned)?;
+        let message = serde_json::from_str(text).map_err(|_| Error::Returned("not JSON".into()))?;
+        let returned =
+            FieldsMessage::from_value(message).and_then(|m| m.into_returned(reveal)).map_err(Error::Returned)?;
         let mut by_account = Returned::new();
         for r in returned {
             let revealed = &reveal.records[r.record as usize];
@@ -263,7 +257,6 @@ impl PartnerSession {
         });
         finished.results = Results::of(&finished.outcome, &self.imported, &by_account);
         finished.results.shared_with_them = shared;
-        finished.returned = by_account;
         Ok(())
     }
 
@@ -275,9 +268,8 @@ impl PartnerSession {
         };
         match session.into_outcome() {
             Ok(outcome) => {
-                let returned = Returned::new();
-                let results = Results::of(&outcome, &self.imported, &returned);
-                self.state = State::Finished(Box::new(Finished { outcome, results, revealed: None, returned }));
+                let results = Results::of(&outcome, &self.imported, &Returned::new());
+                self.state = State::Finished(Box::new(Finished { outcome, results, revealed: None }));
                 Ok(())
             }
             Err(e) => {

@@ -157,11 +157,10 @@ pub async fn run(
     let mut returned = Vec::new();
     let mut next = notice(&mut socket).await?;
     // spec §20.7: the vendor's fields for what was revealed, before its done.
-    if let (Some(reveal), Value::Object(members)) = (&revealed, &mut next)
-        && members.get("type").and_then(Value::as_str) == Some("fields")
+    if let Some(reveal) = &revealed
+        && next["type"] == "fields"
     {
-        members.remove("type");
-        returned = FieldsMessage::read(std::mem::take(members))
+        returned = FieldsMessage::from_value(next)
             .and_then(|m| m.into_returned(reveal))
             .map_err(|e| LinkError::Transport(format!("the node's fields do not read: {e}")))?;
         next = notice(&mut socket).await?;
