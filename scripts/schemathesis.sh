@@ -93,7 +93,7 @@ partner_url=$(cat "$work/partner.url") partner_token=$(cat "$work/partner.token"
 
 # Something for the routes to find: datasets on both sides, a partnership, two complete runs,
 # a co-sell record, a correction, a registration the vendor received, touches and a close, a webhook endpoint,
-# an inbound source, and a spare user whose token DELETE /api/v1/tokens/{id} may revoke.
+# an inbound source, a CRM connection, and a spare user whose token DELETE /api/v1/tokens/{id} may revoke.
 VENDOR_URL=$vendor_url VENDOR_TOKEN=$vendor_token PARTNER_URL=$partner_url PARTNER_TOKEN=$partner_token \
   SAMPLES=$repo/samples "$venv/bin/python" - >"$work/seeded" <<'PY'
 import os, sys, time, warnings
@@ -153,6 +153,8 @@ vendor("POST", "/api/v1/attribution/opportunities/OPP-1/close",
     json={"amount": "120000.00", "currency": "EUR", "closed_at": "2026-11-20"})
 vendor("POST", "/api/v1/attribution/sources", json={"name": "Partner PRM"})
 vendor("POST", "/api/v1/hooks", json={"url": "http://127.0.0.1:9/blindmap", "events": ["overlap.changed"]})
+# A CRM connection (HubSpot's own API, which this machine cannot reach: a sync fails, and says so).
+vendor("POST", "/api/v1/connections", json={"name": "Seed HubSpot", "kind": "hubspot", "token": "pat-seed"})
 spare = vendor("POST", "/api/v1/users", json={"name": "spare", "role": "rep"})["token"]["id"]
 print(spare)
 PY

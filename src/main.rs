@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::cli::{
-    accounts, attribution, corrections, cosell, datasets, deals, demo, files, hooks, inspect, matching, node, partners,
-    sso, users,
+    accounts, attribution, corrections, cosell, crm, datasets, deals, demo, files, hooks, inspect, matching, node,
+    partners, sso, users,
 };
 
 /// Match account lists with a partner without revealing them: each side learns only what the
@@ -79,6 +79,12 @@ enum Command {
     Sso {
         #[command(subcommand)]
         command: sso::SsoCommand,
+    },
+    /// CRM connections: read accounts straight from Salesforce or HubSpot into a new dataset
+    /// (salesforce, hubspot, list, sync, syncs, remove).
+    Crm {
+        #[command(subcommand)]
+        command: crm::CrmCommand,
     },
     /// Co-sell records on overlapping accounts, kept in step with the partner's node: list,
     /// show, create, edit.
@@ -162,6 +168,7 @@ fn main() -> ExitCode {
         Command::Partner { command } => partners::run(&command),
         Command::Users { command } => users::run(&command),
         Command::Sso { command } => sso::run(&command),
+        Command::Crm { command } => crm::run(&command),
         Command::Hooks { command } => hooks::run(&command),
         Command::Cosell { command } => cosell::run(&command),
         Command::Corrections { command } => corrections::run(&command),

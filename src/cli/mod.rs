@@ -6,6 +6,7 @@ pub(crate) mod accounts;
 pub(crate) mod attribution;
 pub(crate) mod corrections;
 pub(crate) mod cosell;
+pub(crate) mod crm;
 pub(crate) mod datasets;
 pub(crate) mod deals;
 pub(crate) mod demo;

@@ -1,6 +1,6 @@
 //! HubSpot's CRM v3 API, as a node reads a portal's companies with it.
 //!
-//! References (developers.hubspot.com; the emulator in `tests/it/emulator/hubspot.rs` follows
+//! References (developers.hubspot.com; the emulator in `tests/crm-emulator/src/hubspot.rs` follows
 //! the same):
 //! - Authentication: a private app's access token, or OAuth 2.0 with a refresh token
 //!   (`docs/api/oauth/tokens`: `POST /oauth/v1/token`, `grant_type=refresh_token` with the app's
@@ -13,6 +13,10 @@
 //!   `filterGroups`, `sorts`, `properties`, `limit` (at most 200) and `after`; one query reaches
 //!   at most 10,000 results (a page past them is refused with 400), so a larger change set is
 //!   read in windows of `hs_lastmodifieddate`.
+//! - Properties: `docs/api/crm/properties` — `GET /crm/v3/properties/companies`, answered with
+//!   `results`, each property's internal `name` (what `properties=` takes), its `label` (what an
+//!   export's header writes) and an enumeration's `options` (`label`, `value`), the portal's own
+//!   properties too.
 //! - Limits and errors: `docs/api/usage-details` and `docs/api/error-handling` — every answer's
 //!   `X-HubSpot-RateLimit-Remaining`, `-Max` and `-Interval-Milliseconds`; `429` when a window's
 //!   requests are spent (`errorType: RATE_LIMIT`), with `Retry-After` where given; error bodies
@@ -118,7 +122,7 @@ pub struct Company {
 
 impl Company {
     /// `hs_lastmodifieddate` in milliseconds, where the properties carry it.
-    fn modified_ms(&self) -> Option<i64> {
+    pub fn modified_ms(&self) -> Option<i64> {
         let value = self.properties.get("hs_lastmodifieddate")?.as_str()?;
         value.parse().ok().or_else(|| jiff::Timestamp::from_str(value).ok().map(|t| t.as_millisecond()))
     }
@@ -148,6 +152,34 @@ struct Paging {
 #[derive(Deserialize)]
 struct NextAfter {
     after: String,
+}
+
+#[derive(Deserialize)]
+struct PropertiesAnswer {
+    results: Vec<Property>,
+}
+
+/// A company property, as the properties API describes it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Property {
+    /// Its internal name, which `properties=` takes (`lifecyclestage`).
+    pub name: String,
+    /// What people see, and an export's header writes (`Lifecycle Stage`).
+    #[serde(default)]
+    pub label: String,
+    /// An enumeration's values with their labels (an export writes the label).
+    #[serde(default)]
+    pub options: Vec<PropertyOption>,
+}
+
+/// One value of an enumeration property.
+#[derive(Clone, Debug, Deserialize)]
+pub struct PropertyOption {
+    /// What people see (`Customer`).
+    #[serde(default)]
+    pub label: String,
+    /// What the API reads and writes (`customer`).
+    pub value: String,
 }
 
 #[derive(Deserialize)]
@@ -201,6 +233,19 @@ impl HubSpot {
     /// Calls made so far (retries included).
     pub fn calls(&self) -> u64 {
         self.calls
+    }
+
+    /// The company properties the portal has (its own included): the columns a read of
+    /// companies may ask for, with the labels an export writes for them and their values.
+    pub async fn company_properties(&mut self) -> Result<Vec<Property>, HubSpotError> {
+        let url = self.url("/crm/v3/properties/companies")?;
+        let answer: PropertiesAnswer = self.call(&Method::Get(url)).await?;
+        if let Some(bad) =
+            answer.results.iter().find(|p| p.name.is_empty() || !p.name.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(HubSpotError::Answer(format!("a property named {:?}", bad.name)));
+        }
+        Ok(answer.results)
     }
 
     /// A page of companies with `properties`, the archived ones when `archived`, from `after`.

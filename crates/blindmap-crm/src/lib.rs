@@ -17,7 +17,7 @@
 //! without echoing a secret.
 //!
 //! The tests run against an emulator of each vendor's published contract on loopback
-//! (`tests/it/emulator/`), each behaviour citing the reference page it follows.
+//! (`tests/crm-emulator/`, a crate of the workspace that the node's tests and benchmarks use too), each behaviour citing the reference page it follows.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

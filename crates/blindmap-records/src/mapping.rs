@@ -156,7 +156,7 @@ impl Preset {
                 emails: vec![],
                 duns: vec![ColumnSpec::optional(&["D-U-N-S Number", "DunsNumber", "DUNS Number"])],
                 fields: vec![
-                    field("owner", &["Account Owner", "Owner Name"]),
+                    field("owner", &["Account Owner", "Owner Name", "Owner.Name"]),
                     field("type", &["Type"]),
                     field("industry", &["Industry"]),
                     field("city", &["Billing City", "BillingCity"]),
@@ -446,6 +446,21 @@ pub(crate) enum ResolvedSegments {
 }
 
 impl Mapping {
+    /// Which of `header`'s columns an import through this mapping reads, in the header's order:
+    /// what to ask a CRM for when the header is every field it has (a connector's sync reads only
+    /// these). The errors are those an import of a file with this header would give.
+    pub fn columns_read(&self, header: &[String]) -> Result<Vec<String>, ErrorKind> {
+        let resolved = self.resolve(header)?;
+        let mut read = resolved.claimed();
+        read.extend(resolved.fields.iter().map(|(_, i)| *i));
+        if let ResolvedSegments::Rules(rules) = &resolved.segments {
+            read.extend(rules.iter().flat_map(|(_, columns)| columns.values().copied()));
+        }
+        read.sort_unstable();
+        read.dedup();
+        Ok(read.into_iter().map(|i| header[i].clone()).collect())
+    }
+
     /// Finds every column in the header; a missing required one is an error that lists the header
     /// and, where another preset fits, names it.
     pub(crate) fn resolve(&self, header: &[String]) -> Result<Resolved, ErrorKind> {
@@ -618,6 +633,59 @@ mod tests {
         assert_eq!((r.id, r.company, r.domains, r.duns), (0, Some(1), vec![3], vec![5]));
         let e = Preset::Salesforce.mapping().resolve(&hs).unwrap_err().to_string();
         assert!(e.contains("no account id column") && e.contains("try the hubspot preset"), "{e}");
+    }
+
+    #[test]
+    fn a_crm_is_asked_for_the_columns_an_import_reads_only() {
+        // Salesforce's Account fields as its describe call lists them (and the owner's name
+        // through the relationship, as SOQL and Bulk API results write it).
+        let fields = header(&[
+            "Id",
+            "IsDeleted",
+            "Name",
+            "Type",
+            "ParentId",
+            "BillingCity",
+            "BillingCountry",
+            "BillingPostalCode",
+            "ShippingCountry",
+            "Phone",
+            "Website",
+            "Industry",
+            "NumberOfEmployees",
+            "OwnerId",
+            "Owner.Name",
+            "Description",
+            "SystemModstamp",
+        ]);
+        assert_eq!(
+            Preset::Salesforce.mapping().columns_read(&fields).unwrap(),
+            header(&[
+                "Id",
+                "Name",
+                "Type",
+                "BillingCity",
+                "BillingCountry",
+                "BillingPostalCode",
+                "ShippingCountry",
+                "Phone",
+                "Website",
+                "Industry",
+                "NumberOfEmployees",
+                "Owner.Name",
+            ])
+        );
+        // A mapping's own columns and its rules' columns are read too; a missing required one
+        // is the import's error.
+        let mut m = Preset::Salesforce.mapping();
+        m.apply_flag("field:tier=Tier__c").unwrap();
+        m.set_segment_rules(vec![SegmentRule::parse("customers: Status__c = Active").unwrap()]);
+        let custom = [fields.clone(), header(&["Tier__c", "Status__c"])].concat();
+        let read = m.columns_read(&custom).unwrap();
+        let preset = Preset::Salesforce.mapping().columns_read(&custom).unwrap();
+        assert_eq!(read, [preset, header(&["Tier__c", "Status__c"])].concat());
+        assert!(m.columns_read(&fields).unwrap_err().to_string().contains("Status__c"));
+        assert!(Preset::Salesforce.mapping().columns_read(&header(&["Name"])).is_err());
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub(crate) struct NodeContext {
     pub(crate) runs: service::runs::RunTasks,
     /// Where webhooks may go (the operator's allow-list).
     pub(crate) webhooks: Arc<service::hooks::WebhookEgress>,
+    /// Where CRM connections may reach (the operator's allow-list).
+    pub(crate) crm: Arc<service::hooks::WebhookEgress>,
 }
 
 impl AppState {

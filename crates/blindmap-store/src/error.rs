@@ -34,6 +34,9 @@ pub enum StoreError {
     /// A run of the partnership is running already: one at a time.
     #[error("a match with this partner is running already; wait for it to end")]
     RunInProgress,
+    /// A sync of the CRM connection is running already: one at a time.
+    #[error("a sync of this connection is running already; wait for it to end")]
+    SyncInProgress,
     /// The partnership has ended: nothing runs in it any more.
     #[error("the partnership has ended")]
     Ended,

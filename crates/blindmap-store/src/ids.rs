@@ -92,6 +92,16 @@ id_type!(
     CorrectionId,
     "mc"
 );
+id_type!(
+    /// A CRM connection's id, `crm_…`.
+    ConnectionId,
+    "crm"
+);
+id_type!(
+    /// A CRM sync's id, `sync_…`.
+    SyncId,
+    "sync"
+);
 
 /// 128 random bits as hex.
 pub(crate) fn random_hex() -> String {

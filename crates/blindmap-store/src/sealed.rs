@@ -54,9 +54,14 @@ pub(crate) const SSO_VERIFIERS: SealedColumn =
 pub(crate) const BROWSER_KEYS: SealedColumn =
     SealedColumn { table: "browser_keys", id: "partnership_id", column: "keys", name: "browser_keys.keys" };
 
+/// CRM connections' credentials (a private key, refresh token, token or client secret, as JSON
+/// the node reads), bound to the connection.
+pub(crate) const CRM_CREDENTIALS: SealedColumn =
+    SealedColumn { table: "crm_connections", id: "id", column: "credentials", name: "crm_connections.credentials" };
+
 /// Every column that holds sealed secrets.
 pub(crate) const SEALED_COLUMNS: &[SealedColumn] =
-    &[WEBHOOK_SECRETS, INBOUND_SECRETS, SSO_CLIENT_SECRETS, SSO_VERIFIERS, BROWSER_KEYS];
+    &[WEBHOOK_SECRETS, INBOUND_SECRETS, SSO_CLIENT_SECRETS, SSO_VERIFIERS, BROWSER_KEYS, CRM_CREDENTIALS];
 
 /// A node's secrets key: 32 random bytes, zeroed when dropped, never printed (no `Debug`).
 #[derive(Zeroize, ZeroizeOnDrop)]

@@ -82,6 +82,16 @@ pub async fn age_heartbeat(store: &Store, run: &crate::RunId, ms: i64) {
         .expect("age the heartbeat");
 }
 
+/// Makes a CRM sync's heartbeat look `ms` older, as if its process had stopped that long ago.
+pub async fn age_sync_heartbeat(store: &Store, sync: &crate::SyncId, ms: i64) {
+    sqlx::query("UPDATE crm_syncs SET heartbeat_at = heartbeat_at - $1 WHERE id = $2")
+        .bind(ms)
+        .bind(sync.as_str())
+        .execute(&store.pool)
+        .await
+        .expect("age the heartbeat");
+}
+
 /// Moves a registration's protection end to `until` (Unix ms), as if it had been approved that
 /// long ago: the node's sweep expires it when `until` passes.
 pub async fn set_protection_end(store: &Store, registration: &str, until: i64) {
@@ -144,6 +154,8 @@ pub enum SecretColumn {
     Webhook,
     /// `inbound_sources.secret`.
     Inbound,
+    /// `crm_connections.credentials`.
+    Crm,
 }
 
 /// Writes `text` into a secret column for row `id` as it is, as a node from before secrets were
@@ -152,6 +164,7 @@ pub async fn put_stored_secret(store: &Store, column: SecretColumn, id: &str, te
     let query = match column {
         SecretColumn::Webhook => "UPDATE webhook_endpoints SET secret = $1 WHERE id = $2",
         SecretColumn::Inbound => "UPDATE inbound_sources SET secret = $1 WHERE id = $2",
+        SecretColumn::Crm => "UPDATE crm_connections SET credentials = $1 WHERE id = $2",
     };
     sqlx::query(query).bind(text).bind(id).execute(&store.pool).await.expect("the row");
 }
@@ -161,6 +174,7 @@ pub async fn stored_secret(store: &Store, column: SecretColumn, id: &str) -> Str
     let query = match column {
         SecretColumn::Webhook => "SELECT secret FROM webhook_endpoints WHERE id = $1",
         SecretColumn::Inbound => "SELECT secret FROM inbound_sources WHERE id = $1",
+        SecretColumn::Crm => "SELECT credentials FROM crm_connections WHERE id = $1",
     };
     let row = sqlx::query(query).bind(id).fetch_one(&store.pool).await.expect("the row");
     sqlx::Row::get(&row, 0)

@@ -1,6 +1,6 @@
 //! Salesforce's REST API, as a node reads an org's accounts with it.
 //!
-//! References (Salesforce's own pages; the emulator in `tests/it/emulator/salesforce.rs` follows
+//! References (Salesforce's own pages; the emulator in `tests/crm-emulator/src/salesforce.rs` follows
 //! the same):
 //! - OAuth 2.0 JWT bearer flow for server-to-server integration:
 //!   help.salesforce.com, `sf.remoteaccess_oauth_jwt_flow.htm` — a JWT signed RS256 with the
@@ -19,6 +19,11 @@
 //!   org's daily API requests.
 //! - `Sforce-Limit-Info: api-usage=USED/MAX` on every REST response:
 //!   `api-rest/guide/headers-limitinfo.html`.
+//! - Describe: `api-rest/guide/resources_sobject_describe.htm` — `GET
+//!   /services/data/vXX.X/sobjects/Account/describe`, whose `fields` each have a `name` and, for
+//!   a lookup, a `relationshipName` (`OwnerId` → `Owner`); a query names a related record's field
+//!   as `Owner.Name` and its records carry it nested (`"Owner": {"attributes": …, "Name": …}`),
+//!   as `soql_sosl/sforce_api_calls_soql_relationships_query_using.htm` shows.
 
 mod auth;
 
@@ -141,6 +146,8 @@ pub struct Salesforce {
     usage: Option<ApiUsage>,
     pause_at: f64,
     timeout: Duration,
+    /// Calls made (token requests included), for the caller's accounting.
+    calls: u64,
 }
 
 #[derive(Deserialize)]
@@ -151,6 +158,19 @@ struct QueryAnswer {
     #[serde(default)]
     next_records_url: Option<String>,
     records: Vec<Map<String, Value>>,
+}
+
+#[derive(Deserialize)]
+struct DescribeAnswer {
+    fields: Vec<DescribedField>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DescribedField {
+    name: String,
+    #[serde(default)]
+    relationship_name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -166,7 +186,12 @@ impl Salesforce {
     /// A connection that authenticates with `auth` on its first call, over `http`, and pauses
     /// once the org's API usage reaches `pause_at` (a share: 0.8 pauses at 80 %).
     pub fn new(http: reqwest::Client, auth: Auth, pause_at: f64) -> Self {
-        Self { http, auth, session: None, usage: None, pause_at, timeout: Duration::from_secs(120) }
+        Self { http, auth, session: None, usage: None, pause_at, timeout: Duration::from_secs(120), calls: 0 }
+    }
+
+    /// Calls made so far (token requests and retries included).
+    pub fn calls(&self) -> u64 {
+        self.calls
     }
 
     /// The org's API usage as Salesforce last reported it.
@@ -181,9 +206,28 @@ impl Salesforce {
 
     /// Authenticates now (a first call does it anyway): for checking a connection's set-up.
     pub async fn authenticate(&mut self) -> Result<(), SalesforceError> {
+        self.calls += 1;
         let (token, instance) = self.auth.token(&self.http).await?;
         self.session = Some(Session { token, instance });
         Ok(())
+    }
+
+    /// The Account object's fields as the org's describe lists them, and `REL.Name` for each
+    /// lookup (`Owner.Name`): the columns a query of accounts may ask for.
+    pub async fn account_fields(&mut self) -> Result<Vec<String>, SalesforceError> {
+        let path = format!("/services/data/v{API_VERSION}/sobjects/Account/describe");
+        let answer: DescribeAnswer = self.get(&path, None).await?;
+        let mut fields = Vec::with_capacity(answer.fields.len() + 4);
+        for field in answer.fields {
+            if field.name.is_empty() || !field.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(SalesforceError::Answer(format!("a field named {:?}", field.name)));
+            }
+            fields.push(field.name);
+            if let Some(relationship) = field.relationship_name.filter(|r| !r.is_empty()) {
+                fields.push(format!("{relationship}.Name"));
+            }
+        }
+        Ok(fields)
     }
 
     /// Runs `soql` (with deleted records too, when `include_deleted`: `queryAll`) and returns its
@@ -212,14 +256,7 @@ impl Salesforce {
             (false, Some(url)) => Some(NextPage(checked_next(&url)?)),
             (false, None) => return Err(SalesforceError::Answer("not done, and no nextRecordsUrl".into())),
         };
-        let records = answer
-            .records
-            .into_iter()
-            .map(|mut r| {
-                r.remove("attributes");
-                r
-            })
-            .collect();
+        let records = answer.records.into_iter().map(flatten).collect();
         Ok(Page { total_size: answer.total_size, records, next })
     }
 
@@ -252,6 +289,7 @@ impl Salesforce {
                 .timeout(self.timeout)
                 .send()
                 .await?;
+            self.calls += 1;
             if let Some(usage) =
                 response.headers().get("sforce-limit-info").and_then(|h| h.to_str().ok()).and_then(ApiUsage::parse)
             {
@@ -286,6 +324,23 @@ impl Salesforce {
         }
         Ok(())
     }
+}
+
+/// A record as its columns: `attributes` removed, and a related record's fields (`"Owner":
+/// {"Name": …}`) as `Owner.Name`, the name the query gave them (one level, as lookups are read).
+fn flatten(mut record: Map<String, Value>) -> Map<String, Value> {
+    record.remove("attributes");
+    let related: Vec<String> = record.iter().filter(|(_, v)| v.is_object()).map(|(k, _)| k.clone()).collect();
+    for name in related {
+        if let Some(Value::Object(fields)) = record.remove(&name) {
+            for (field, value) in fields {
+                if field != "attributes" && !value.is_object() {
+                    record.insert(format!("{name}.{field}"), value);
+                }
+            }
+        }
+    }
+    record
 }
 
 /// A `nextRecordsUrl` as a path on the instance: the API gives a path under `/services/data/`;
@@ -346,6 +401,22 @@ mod tests {
         ] {
             assert!(checked_next(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn related_records_become_dotted_columns() {
+        let record: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "attributes": {"type": "Account", "url": "/x"},
+            "Id": "001", "Name": "Northwind",
+            "Owner": {"attributes": {"type": "User"}, "Name": "Ada Byron"},
+            "Parent": null,
+        }))
+        .unwrap();
+        let flat = flatten(record);
+        assert_eq!(
+            Value::Object(flat),
+            serde_json::json!({"Id": "001", "Name": "Northwind", "Owner.Name": "Ada Byron", "Parent": null})
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use blindmap_crm::hubspot::{Auth, Company as Read, HubSpot, HubSpotError};
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use crate::emulator::hubspot::{Company, Portal, Shared, start};
+use blindmap_crm_emulator::hubspot::{Company, Portal, Shared, start};
 
 const TOKEN: &str = "pat-emulated-private-app";
 const BASE_MS: i64 = 1_796_000_000_000;
@@ -176,4 +176,17 @@ fn companies_read_from_the_documented_shape() {
     let properties: Map<String, Value> = read.properties;
     assert_eq!(properties["name"], "Acme");
     assert!(!read.archived);
+}
+
+#[tokio::test]
+async fn the_portals_company_properties_are_listed_its_own_too() {
+    let (base, portal) = portal(vec![company(1, BASE_MS, false)]).await;
+    portal.lock().unwrap().custom_properties.push("partner_tier".into());
+    let properties = private(&base).company_properties().await.unwrap();
+    for expected in ["name", "domain", "hs_additional_domains", "country", "lifecyclestage", "partner_tier"] {
+        assert!(properties.iter().any(|p| p.name == expected), "{expected} in {properties:?}");
+    }
+    let stage = properties.iter().find(|p| p.name == "lifecyclestage").unwrap();
+    assert_eq!(stage.label, "Lifecycle Stage");
+    assert!(stage.options.iter().any(|o| o.value == "customer" && o.label == "Customer"), "{stage:?}");
 }

@@ -7,7 +7,7 @@ use blindmap_crm::salesforce::{Auth, Salesforce, SalesforceError, SigningKey};
 use serde_json::{Map, Value, json};
 use url::Url;
 
-use crate::emulator::salesforce::{Org, Shared, start};
+use blindmap_crm_emulator::salesforce::{Org, Shared, start};
 
 const KEY: &[u8] = include_bytes!("../keys/connected-app.pem");
 const CLIENT_ID: &str = "3MVG9emulatedConsumerKey";
@@ -186,4 +186,22 @@ async fn answers_that_point_elsewhere_or_do_not_read_are_refused() {
         matches!(&malformed, SalesforceError::Api { status: 400, code, .. } if code == "MALFORMED_QUERY"),
         "{malformed}"
     );
+}
+
+#[tokio::test]
+async fn describe_lists_the_accounts_fields_and_lookups_are_read_by_name() {
+    let (base, org) = org(3).await;
+    {
+        let mut o = org.lock().unwrap();
+        o.custom_fields.push("Tier__c".into());
+        o.accounts[0].insert("Owner.Name".into(), json!("Ada Byron"));
+    }
+    let mut sf = Salesforce::new(http(), jwt(&base, USER), 0.8);
+    let fields = sf.account_fields().await.unwrap();
+    for expected in ["Id", "Name", "BillingCountry", "OwnerId", "Owner.Name", "Parent.Name", "Tier__c"] {
+        assert!(fields.iter().any(|f| f == expected), "{expected} in {fields:?}");
+    }
+    let read = read_all(&mut sf, "SELECT Id, Owner.Name FROM Account", false).await.unwrap();
+    assert_eq!(read[0]["Owner.Name"], "Ada Byron", "the nested record, flattened: {:?}", read[0]);
+    assert_eq!(read[1].get("Owner"), Some(&Value::Null), "an empty lookup stays null: {:?}", read[1]);
 }

@@ -199,6 +199,16 @@ text_schema!(
     "^whe_[0-9a-fA-F]{32}$"
 );
 text_schema!(
+    /// A CRM connection's id: `crm_` and 32 hex digits.
+    ConnectionId,
+    "^crm_[0-9a-fA-F]{32}$"
+);
+text_schema!(
+    /// A CRM sync's id: `sync_` and 32 hex digits.
+    SyncId,
+    "^sync_[0-9a-fA-F]{32}$"
+);
+text_schema!(
     /// An event's id (the `webhook-id` of its deliveries): `msg_` and 32 hex digits.
     EventId,
     "^msg_[0-9a-fA-F]{32}$"

@@ -176,7 +176,7 @@ impl PresetName {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         self.preset().name()
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod attribution;
 pub mod audit;
+pub mod connections;
 pub(crate) mod contract;
 pub mod corrections;
 pub mod cosell;
@@ -43,7 +44,7 @@ use crate::http::error::ApiError;
         crate::http::error::Problem,
         // What parameters name: the derive collects only what bodies and responses name.
         contract::IdempotencyKey, contract::DatasetId, contract::PartnershipId, contract::RunId, contract::UserId,
-        contract::TokenId, contract::EndpointId, contract::EventId, contract::TouchId, contract::SourceId, contract::CorrectionId,
+        contract::TokenId, contract::EndpointId, contract::EventId, contract::TouchId, contract::SourceId, contract::CorrectionId, contract::ConnectionId, contract::SyncId,
         contract::LedgerCursor, contract::OverlapCursor, contract::Label, contract::Filter, contract::ModelName,
         contract::ReportSort, contract::Direction, contract::RegistrationState, datasets::PresetName,
     ))
@@ -261,6 +262,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(runs::router())
         .merge(users::router())
         .merge(sso::router())
+        .merge(connections::router())
         .merge(hooks::router())
         .merge(cosell::router())
         .merge(corrections::router())

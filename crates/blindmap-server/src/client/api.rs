@@ -13,6 +13,7 @@ use crate::api::attribution::{
     PipelineView, ScoreView, SettingsView, SourceList, SourceView, TouchFilter, TouchPage, TouchView,
 };
 use crate::api::audit::AuditPage;
+use crate::api::connections::{ConnectionList, ConnectionView, NewConnection, SyncList, SyncView};
 use crate::api::corrections::{CorrectionFilter, CorrectionPage, CorrectionView, NewCorrectionBody};
 use crate::api::cosell::{CoSellFilter, CoSellPage, CoSellView, NewCoSell};
 use crate::api::datasets::{DatasetPage, DatasetView, DeleteParams, Deleted, UploadParams};
@@ -568,6 +569,43 @@ impl ApiClient {
     /// `DELETE /api/v1/users/{id}/sessions`: signs the user out of the pages everywhere.
     pub async fn end_sessions(&self, user: &str) -> Result<SignedOut, ClientError> {
         self.delete(&["users", user, "sessions"], &Query::default()).await
+    }
+
+    // ----- CRM connections and their syncs -----
+
+    /// `POST /api/v1/connections`: connects a Salesforce org or a HubSpot portal.
+    pub async fn create_connection(&self, body: &NewConnection) -> Result<ConnectionView, ClientError> {
+        self.post(&["connections"], body).await
+    }
+
+    /// `GET /api/v1/connections`.
+    pub async fn connections(&self) -> Result<ConnectionList, ClientError> {
+        self.get(&["connections"], &Query::default()).await
+    }
+
+    /// `GET /api/v1/connections/{id}`.
+    pub async fn connection(&self, id: &str) -> Result<ConnectionView, ClientError> {
+        self.get(&["connections", id], &Query::default()).await
+    }
+
+    /// `DELETE /api/v1/connections/{id}`.
+    pub async fn delete_connection(&self, id: &str) -> Result<(), ClientError> {
+        self.delete_empty(&["connections", id]).await
+    }
+
+    /// `POST /api/v1/connections/{id}/syncs`: starts a sync, which runs on.
+    pub async fn start_sync(&self, id: &str) -> Result<SyncView, ClientError> {
+        self.act(&["connections", id, "syncs"]).await
+    }
+
+    /// `GET /api/v1/connections/{id}/syncs`: the latest syncs, newest first.
+    pub async fn syncs(&self, id: &str) -> Result<SyncList, ClientError> {
+        self.get(&["connections", id, "syncs"], &Query::default()).await
+    }
+
+    /// `GET /api/v1/connections/{id}/syncs/{sync}`.
+    pub async fn sync(&self, id: &str, sync: &str) -> Result<SyncView, ClientError> {
+        self.get(&["connections", id, "syncs", sync], &Query::default()).await
     }
 
     // ----- webhooks, events and the audit trail -----

@@ -201,6 +201,17 @@ impl From<crate::service::datasets::DatasetError> for ApiError {
     }
 }
 
+impl From<crate::service::crm::CrmError> for ApiError {
+    fn from(e: crate::service::crm::CrmError) -> Self {
+        use crate::service::crm::CrmError as E;
+        match e {
+            E::Invalid(detail) => Self::Invalid(detail),
+            E::NoNode => Self::NoNode,
+            E::Store(e) => Self::Store(e),
+        }
+    }
+}
+
 impl From<crate::service::hooks::HookError> for ApiError {
     fn from(e: crate::service::hooks::HookError) -> Self {
         use crate::service::hooks::HookError as E;
@@ -324,6 +335,7 @@ impl ApiError {
                 StoreError::Conflict(_)
                 | StoreError::Ended
                 | StoreError::RunInProgress
+                | StoreError::SyncInProgress
                 | StoreError::UserInactive(_)
                 | StoreError::LastAdmin
                 | StoreError::DatasetInUse(_)

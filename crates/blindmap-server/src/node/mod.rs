@@ -96,6 +96,8 @@ pub const ENVIRONMENT: &[EnvVar] = &[
     EnvVar { name: "BLINDMAP_WEBHOOK_RETRY_BASE_MS", sets: "webhook_retry_base_ms" },
     EnvVar { name: "BLINDMAP_WEBHOOK_ALLOW_HTTP", sets: "webhook_allow_http (true or false)" },
     EnvVar { name: "BLINDMAP_WEBHOOK_ALLOW", sets: "webhook_allow (comma-separated networks and hosts)" },
+    EnvVar { name: "BLINDMAP_CRM_ALLOW_HTTP", sets: "crm_allow_http (true or false)" },
+    EnvVar { name: "BLINDMAP_CRM_ALLOW", sets: "crm_allow (comma-separated networks and hosts)" },
     EnvVar { name: "BLINDMAP_SECRETS_KEY_FILE", sets: "secrets_key_file" },
     EnvVar { name: "BLINDMAP_SECRETS_KEY", sets: "the secrets key itself (base64), before any file" },
     EnvVar { name: "BLINDMAP_PREVIOUS_SECRETS_KEYS", sets: "earlier secrets keys, comma-separated (rotation)" },
@@ -172,6 +174,14 @@ pub struct NodeConfig {
     /// (`BLINDMAP_WEBHOOK_ALLOW`, comma-separated). Empty by default: public addresses only.
     #[serde(default)]
     pub webhook_allow: Vec<String>,
+    /// Let CRM connections use plain http:// (`BLINDMAP_CRM_ALLOW_HTTP`); by default https:// only.
+    #[serde(default)]
+    pub crm_allow_http: bool,
+    /// Where CRM connections may reach although it is not a public address, as `webhook_allow`
+    /// says for webhooks (`BLINDMAP_CRM_ALLOW`, comma-separated). Empty by default: an admin's
+    /// connection reaches public addresses only (Salesforce's and HubSpot's are).
+    #[serde(default)]
+    pub crm_allow: Vec<String>,
     /// The file with the key that seals secrets at rest (32 bytes in base64), relative to the
     /// data folder (`BLINDMAP_SECRETS_KEY_FILE`; `BLINDMAP_SECRETS_KEY` gives the key itself and
     /// wins). None: `secrets.key` in the data folder, made on first start for a SQLite node; a
@@ -292,6 +302,16 @@ impl NodeConfig {
         if let Some(v) = var("BLINDMAP_WEBHOOK_ALLOW") {
             self.webhook_allow = v.split(',').map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned).collect();
         }
+        if let Some(v) = var("BLINDMAP_CRM_ALLOW_HTTP") {
+            self.crm_allow_http = match v.as_str() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(bad("BLINDMAP_CRM_ALLOW_HTTP", "not true or false")),
+            };
+        }
+        if let Some(v) = var("BLINDMAP_CRM_ALLOW") {
+            self.crm_allow = v.split(',').map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned).collect();
+        }
         if let Some(v) = var("BLINDMAP_SECRETS_KEY_FILE") {
             self.secrets_key_file = Some(PathBuf::from(v));
         }
@@ -299,7 +319,14 @@ impl NodeConfig {
             return Err(bad("public_url", "must be an https:// URL"));
         }
         self.webhook_egress()?;
+        self.crm_egress()?;
         Ok(())
+    }
+
+    /// Where the node's CRM connections may reach.
+    pub(crate) fn crm_egress(&self) -> Result<crate::service::hooks::WebhookEgress, NodeError> {
+        crate::service::hooks::WebhookEgress::new(self.crm_allow_http, &self.crm_allow)
+            .map_err(|problem| NodeError::Config { path: "crm_allow".into(), problem })
     }
 
     /// Where the node's webhooks may go.
@@ -408,6 +435,8 @@ pub async fn init(options: &InitOptions) -> Result<Initialised, NodeError> {
         webhook_retry_base_ms: default_retry_base_ms(),
         webhook_allow_http: false,
         webhook_allow: Vec::new(),
+        crm_allow_http: false,
+        crm_allow: Vec::new(),
         secrets_key_file: Some(PathBuf::from(SECRETS_KEY_FILE)),
         previous_secrets_key_files: Vec::new(),
     };
@@ -594,6 +623,7 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
     let identity = Identity::load(&data_dir.join(IDENTITY_DIR))?;
     let fingerprint = identity.fingerprint();
     let webhooks = Arc::new(config.webhook_egress()?);
+    let crm = Arc::new(config.crm_egress()?);
     let keyring = secrets_keyring(data_dir, config, |name| std::env::var(name).ok())?;
     let store = Store::connect_with(&config.database_url, Some(config.pool_size())).await?.with_secrets(keyring);
     // Secrets an older node kept in plaintext, or a previous key sealed: under the current key.
@@ -631,6 +661,7 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
         browser_allow_file: config.browser_allow_file,
         runs: crate::service::runs::RunTasks::default(),
         webhooks: webhooks.clone(),
+        crm,
     });
     let policy = blindmap_cosell::webhook::DeliveryPolicy {
         base: Duration::from_millis(config.webhook_retry_base_ms.max(1)),
@@ -679,6 +710,8 @@ mod tests {
             webhook_retry_base_ms: 5000,
             webhook_allow_http: false,
             webhook_allow: Vec::new(),
+            crm_allow_http: false,
+            crm_allow: Vec::new(),
             secrets_key_file: None,
             previous_secrets_key_files: Vec::new(),
         }

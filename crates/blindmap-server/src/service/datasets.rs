@@ -38,7 +38,10 @@ pub(crate) struct ReadAs {
 
 impl ReadAs {
     /// The mapping for a file with this `header`.
-    fn mapping(&self, header: impl FnOnce() -> Result<Vec<String>, DatasetError>) -> Result<Mapping, DatasetError> {
+    pub(crate) fn mapping(
+        &self,
+        header: impl FnOnce() -> Result<Vec<String>, DatasetError>,
+    ) -> Result<Mapping, DatasetError> {
         let unreadable = DatasetError::Unreadable;
         let mut mapping = match self.preset {
             Some(p) => p.mapping(),

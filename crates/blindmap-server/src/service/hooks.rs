@@ -15,7 +15,7 @@ use blindmap_cosell::webhook::{DeliveryPolicy, Secret};
 use blindmap_store::{Attempt, Due, Retry, Store};
 use tokio::sync::watch;
 
-pub(crate) use egress::WebhookEgress;
+pub(crate) use egress::{Refusal, WebhookEgress};
 
 /// Why an endpoint cannot be added. `http::error` maps each: a URL the node refuses or an unknown
 /// event kind → 422; the store's own (no such endpoint → 404).
@@ -103,6 +103,16 @@ fn client_with(egress: Arc<WebhookEgress>, lookup: egress::Lookup) -> reqwest::C
         .dns_resolver(Arc::new(egress::GuardedResolver { egress, lookup }))
         .build()
         .expect("a webhook client")
+}
+
+/// An outbound client as deliveries have (public roots, no redirects, no proxy) whose names
+/// resolve only to addresses `egress` allows: for the node's other calls out to where an admin
+/// points them (CRM connections).
+pub(crate) fn guarded_client(egress: Arc<WebhookEgress>, timeout: Duration) -> reqwest::Client {
+    super::outbound(timeout)
+        .dns_resolver(Arc::new(egress::GuardedResolver { egress, lookup: egress::system_lookup() }))
+        .build()
+        .expect("an outbound client")
 }
 
 /// RFC 3339 UTC time of Unix milliseconds, e.g. `2026-11-21T09:30:00.123Z`

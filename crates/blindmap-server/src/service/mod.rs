@@ -7,6 +7,7 @@ pub(crate) mod attribution;
 pub(crate) mod browser;
 pub(crate) mod corrections;
 pub(crate) mod cosell;
+pub(crate) mod crm;
 pub(crate) mod datasets;
 pub(crate) mod ecosystem;
 pub(crate) mod hooks;

@@ -12,6 +12,7 @@ mod browser;
 mod browser_partner;
 mod corrections;
 mod cosell;
+mod crm;
 mod ecosystem_web;
 mod hooks;
 mod limits;

@@ -1,5 +1,6 @@
 //! The store's integration tests, one binary, each on SQLite and (where configured) PostgreSQL.
 
 mod attribution;
+mod crm;
 mod secrets;
 mod store;

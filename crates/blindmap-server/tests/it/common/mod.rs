@@ -35,6 +35,9 @@ pub(crate) fn config(data_dir: &std::path::Path) -> NodeConfig {
     let mut config = NodeConfig::load(data_dir).unwrap();
     config.webhook_allow_http = true;
     config.webhook_allow = vec!["127.0.0.0/8".into(), "::1".into()];
+    // The CRM emulators serve on loopback, over http.
+    config.crm_allow_http = true;
+    config.crm_allow = vec!["127.0.0.0/8".into(), "::1".into()];
     config
 }
 

@@ -10,6 +10,8 @@
 //! - `POST /crm/v3/objects/companies/search` (`docs/api/crm/search`): filters on
 //!   `hs_lastmodifieddate` (`GTE`, `GT`), sorted by it, `limit` at most 200, `after`; `total`;
 //!   a page past 10,000 results is `400 VALIDATION_ERROR`.
+//! - `GET /crm/v3/properties/companies` (`docs/api/crm/properties`): `{results: [{name, label,
+//!   type, fieldType, groupName}]}`, the default properties and the portal's own.
 //! - Limits and errors (`docs/api/usage-details`, `docs/api/error-handling`): every answer's
 //!   `X-HubSpot-RateLimit-Max`, `-Remaining` and `-Interval-Milliseconds`; past a window's
 //!   requests `429 {"status":"error","message":"You have reached your secondly limit.",
@@ -29,48 +31,88 @@ use serde_json::{Map, Value, json};
 
 /// One company: its id, properties, modification time (ms) and whether archived.
 #[derive(Clone)]
-pub(crate) struct Company {
-    pub(crate) id: String,
-    pub(crate) properties: Map<String, Value>,
-    pub(crate) modified: i64,
-    pub(crate) archived: bool,
+pub struct Company {
+    pub id: String,
+    pub properties: Map<String, Value>,
+    pub modified: i64,
+    pub archived: bool,
 }
 
 /// The portal's state, which a test may change between calls.
 #[derive(Default)]
-pub(crate) struct Portal {
-    pub(crate) companies: Vec<Company>,
+pub struct Portal {
+    pub companies: Vec<Company>,
     /// Requests per rate-limit window (0: none), and how many of the current one are spent.
-    pub(crate) window_max: u64,
-    pub(crate) window_used: u64,
+    pub window_max: u64,
+    pub window_used: u64,
     /// The window's length, in milliseconds (HubSpot's is 10 s; tests shorten it), and when the
     /// current one started.
-    pub(crate) interval_ms: u64,
-    pub(crate) window_start: Option<std::time::Instant>,
+    pub interval_ms: u64,
+    pub window_start: Option<std::time::Instant>,
     /// For a test: answer the next calls with 429, this many times.
-    pub(crate) throttle: u32,
+    pub throttle: u32,
     /// The private app's token; the OAuth app and the refresh token it gave.
-    pub(crate) private_token: String,
-    pub(crate) client_id: String,
-    pub(crate) client_secret: String,
-    pub(crate) refresh_token: String,
+    pub private_token: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub refresh_token: String,
     /// Access tokens from OAuth that are valid; how many were issued.
-    pub(crate) oauth_tokens: HashSet<String>,
-    pub(crate) issued: u64,
+    pub oauth_tokens: HashSet<String>,
+    pub issued: u64,
     /// Requests seen, as `METHOD path`.
-    pub(crate) requests: Vec<String>,
+    pub requests: Vec<String>,
     /// Calls that came past a spent window.
-    pub(crate) overrun: u64,
+    pub overrun: u64,
+    /// The portal's own company properties, beside HubSpot's default ones.
+    pub custom_properties: Vec<String>,
 }
 
-pub(crate) type Shared = Arc<Mutex<Portal>>;
+/// HubSpot's default company properties that a read may ask for, with their labels
+/// (`docs/api/crm/properties` lists a portal's; these are the ones every portal has that the
+/// presets read, and a few more). The labels are what a companies export writes as its header.
+pub const DEFAULT_PROPERTIES: &[(&str, &str)] = &[
+    ("name", "Company name"),
+    ("domain", "Company Domain Name"),
+    ("website", "Website URL"),
+    ("hs_additional_domains", "Additional Domains"),
+    ("phone", "Phone Number"),
+    ("address", "Street Address"),
+    ("city", "City"),
+    ("state", "State/Region"),
+    ("zip", "Postal Code"),
+    ("country", "Country/Region"),
+    ("industry", "Industry"),
+    ("numberofemployees", "Number of Employees"),
+    ("annualrevenue", "Annual Revenue"),
+    ("lifecyclestage", "Lifecycle Stage"),
+    ("hubspot_owner_id", "Company owner"),
+    ("description", "Description"),
+    ("createdate", "Create Date"),
+    ("hs_lastmodifieddate", "Last Modified Date"),
+    ("hs_object_id", "Record ID"),
+];
 
-pub(crate) async fn start(portal: Portal) -> (String, Shared) {
+/// `lifecyclestage`'s values and labels (`docs/api/crm/properties`, the default stages).
+pub const LIFECYCLE_STAGES: &[(&str, &str)] = &[
+    ("subscriber", "Subscriber"),
+    ("lead", "Lead"),
+    ("marketingqualifiedlead", "Marketing Qualified Lead"),
+    ("salesqualifiedlead", "Sales Qualified Lead"),
+    ("opportunity", "Opportunity"),
+    ("customer", "Customer"),
+    ("evangelist", "Evangelist"),
+    ("other", "Other"),
+];
+
+pub type Shared = Arc<Mutex<Portal>>;
+
+pub async fn start(portal: Portal) -> (String, Shared) {
     let shared = Arc::new(Mutex::new(portal));
     let app = Router::new()
         .route("/oauth/v1/token", post(token))
         .route("/crm/v3/objects/companies", get(list))
         .route("/crm/v3/objects/companies/search", post(search))
+        .route("/crm/v3/properties/companies", get(properties))
         .with_state(shared.clone());
     (super::serve(app).await, shared)
 }
@@ -243,4 +285,31 @@ async fn search(State(portal): State<Shared>, headers: HeaderMap, Json(request):
         body["paging"] = json!({ "next": { "after": end.to_string() } });
     }
     with_limits(&p, Json(body).into_response())
+}
+
+async fn properties(State(portal): State<Shared>, headers: HeaderMap) -> Response {
+    let mut p = portal.lock().unwrap();
+    if let Err(refused) = admit(&mut p, &headers, "GET properties/companies") {
+        return *refused;
+    }
+    let own = p.custom_properties.iter().map(|n| (n.as_str(), n.as_str()));
+    let results: Vec<Value> = DEFAULT_PROPERTIES
+        .iter()
+        .copied()
+        .chain(own)
+        .map(|(name, label)| {
+            let options: Vec<Value> = match name {
+                "lifecyclestage" => LIFECYCLE_STAGES
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (value, label))| json!({ "label": label, "value": value, "displayOrder": i, "hidden": false }))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let kind = if options.is_empty() { ("string", "text") } else { ("enumeration", "select") };
+            json!({ "name": name, "label": label, "type": kind.0, "fieldType": kind.1,
+                "groupName": "companyinformation", "options": options })
+        })
+        .collect();
+    with_limits(&p, Json(json!({ "results": results })).into_response())
 }

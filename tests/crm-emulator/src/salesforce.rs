@@ -15,6 +15,10 @@
 //!   ("TotalRequests Limit exceeded."), `400 MALFORMED_QUERY`.
 //! - `Sforce-Limit-Info: api-usage=USED/MAX` on every REST answer
 //!   (`api-rest/guide/headers-limitinfo.html`).
+//! - `GET /services/data/vXX.X/sobjects/Account/describe` (`resources_sobject_describe.htm`):
+//!   `{name, fields: [{name, type, relationshipName, referenceTo}]}`; a query names a lookup's
+//!   field `Owner.Name` and gets it nested, `"Owner": {"attributes": {"type": "User"}, "Name": …}`
+//!   (`sforce_api_calls_soql_relationships_query_using.htm`).
 //!
 //! SOQL is read only as far as the connector writes it: `SELECT a, b FROM Account [WHERE
 //! SystemModstamp > 2026-01-01T00:00:00Z]`.
@@ -34,52 +38,85 @@ use serde_json::{Map, Value, json};
 
 /// The org's state, which a test may change between calls.
 #[derive(Default)]
-pub(crate) struct Org {
+pub struct Org {
     /// Its accounts, each with at least `Id`, `IsDeleted` and `SystemModstamp`.
-    pub(crate) accounts: Vec<Map<String, Value>>,
+    pub accounts: Vec<Map<String, Value>>,
     /// Records per page.
-    pub(crate) page_size: usize,
+    pub page_size: usize,
     /// API requests used, and the daily allowance.
-    pub(crate) api_used: u64,
-    pub(crate) api_max: u64,
+    pub api_used: u64,
+    pub api_max: u64,
     /// The connected app: its consumer key and secret, the user it is approved for, and its
     /// certificate's public key (PKCS#1 DER).
-    pub(crate) client_id: String,
-    pub(crate) client_secret: String,
-    pub(crate) username: String,
-    pub(crate) public_key: Vec<u8>,
+    pub client_id: String,
+    pub client_secret: String,
+    pub username: String,
+    pub public_key: Vec<u8>,
     /// The refresh token the web-server flow gave, if any.
-    pub(crate) refresh_token: Option<String>,
+    pub refresh_token: Option<String>,
     /// Valid access tokens; tokens issued so far.
-    pub(crate) tokens: HashSet<String>,
-    pub(crate) issued: u64,
+    pub tokens: HashSet<String>,
+    pub issued: u64,
     /// This org's base URL (its login URL and instance).
-    pub(crate) base: String,
+    pub base: String,
     /// Query results still to be read, by locator.
-    pub(crate) cursors: BTreeMap<String, Vec<Map<String, Value>>>,
+    pub cursors: BTreeMap<String, Vec<Map<String, Value>>>,
     /// For a test: the next query page names this as its `nextRecordsUrl`.
-    pub(crate) forged_next: Option<String>,
+    pub forged_next: Option<String>,
     /// Requests seen, as `METHOD path`.
-    pub(crate) requests: Vec<String>,
+    pub requests: Vec<String>,
+    /// The org's own Account fields (`Tier__c`), beside the standard ones.
+    pub custom_fields: Vec<String>,
+    /// For a test: every access token expires when this many REST requests have been seen (a
+    /// session timing out mid-sync).
+    pub expire_at_request: Option<usize>,
 }
 
-pub(crate) type Shared = Arc<Mutex<Org>>;
+/// Standard Account fields (`sfdoc object_reference/sforce_api_objects_account.htm`) that the
+/// describe call lists, each with its relationship's name where it is a lookup.
+pub const STANDARD_FIELDS: &[(&str, Option<&str>)] = &[
+    ("Id", None),
+    ("IsDeleted", None),
+    ("Name", None),
+    ("Type", None),
+    ("ParentId", Some("Parent")),
+    ("BillingStreet", None),
+    ("BillingCity", None),
+    ("BillingState", None),
+    ("BillingPostalCode", None),
+    ("BillingCountry", None),
+    ("ShippingCity", None),
+    ("ShippingPostalCode", None),
+    ("ShippingCountry", None),
+    ("Phone", None),
+    ("Website", None),
+    ("Industry", None),
+    ("NumberOfEmployees", None),
+    ("OwnerId", Some("Owner")),
+    ("CreatedDate", None),
+    ("LastModifiedDate", None),
+    ("SystemModstamp", None),
+    ("Description", None),
+];
+
+pub type Shared = Arc<Mutex<Org>>;
 
 impl Org {
     /// Expires every access token (a session timeout, or an admin revoking them).
-    pub(crate) fn expire_tokens(&mut self) {
+    pub fn expire_tokens(&mut self) {
         self.tokens.clear();
     }
 }
 
 /// Serves `org`; sets its base URL.
-pub(crate) async fn start(org: Org) -> (String, Shared) {
+pub async fn start(org: Org) -> (String, Shared) {
     let shared = Arc::new(Mutex::new(org));
     let app = Router::new()
         .route("/services/oauth2/token", post(token))
         .route("/services/data/{version}/query", get(query))
         .route("/services/data/{version}/queryAll", get(query_all))
         .route("/services/data/{version}/query/{locator}", get(more))
+        .route("/services/data/{version}/sobjects/Account/describe", get(describe))
         .with_state(shared.clone());
     let base = super::serve(app).await;
     shared.lock().unwrap().base = base.clone();
@@ -181,6 +218,9 @@ fn limit(used: u64, max: u64) -> HeaderValue {
 /// The bearer check and the quota, as every REST call meets them.
 fn admit(org: &mut Org, headers: &HeaderMap, what: String) -> Result<(), Box<Response>> {
     org.requests.push(what);
+    if org.expire_at_request == Some(org.requests.iter().filter(|r| !r.starts_with("POST")).count()) {
+        org.tokens.clear();
+    }
     let token = super::bearer(headers);
     if !org.tokens.contains(token) {
         return Err(Box::new(api_error(
@@ -209,7 +249,7 @@ fn parse_soql(soql: &str) -> Option<(Vec<String>, Option<String>)> {
     let select = upper.strip_prefix("SELECT ")?;
     let from = select.find(" FROM ACCOUNT")?;
     let fields: Vec<String> = soql[7..7 + from].split(',').map(|f| f.trim().to_owned()).collect();
-    if fields.iter().any(|f| f.is_empty() || !f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')) {
+    if fields.iter().any(|f| f.is_empty() || !f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')) {
         return None;
     }
     let rest = soql[7 + from + " FROM ACCOUNT".len()..].trim();
@@ -238,7 +278,22 @@ fn run_query(org: &mut Org, soql: &str, all: bool) -> Response {
                 json!({ "type": "Account", "url": format!("/services/data/v63.0/sobjects/Account/{id}") }),
             );
             for f in &fields {
-                out.insert(f.clone(), a.get(f).cloned().unwrap_or(Value::Null));
+                let value = a.get(f).cloned().unwrap_or(Value::Null);
+                match f.split_once('.') {
+                    // A lookup's field, nested under the relationship (null when the lookup is empty).
+                    Some((relationship, field)) => {
+                        let slot = out.entry(relationship.to_owned()).or_insert(Value::Null);
+                        if !value.is_null() {
+                            if slot.is_null() {
+                                *slot = json!({ "attributes": { "type": "User" } });
+                            }
+                            slot[field] = value;
+                        }
+                    }
+                    None => {
+                        out.insert(f.clone(), value);
+                    }
+                }
             }
             out
         })
@@ -300,4 +355,21 @@ async fn more(
         return api_error(StatusCode::NOT_FOUND, "INVALID_QUERY_LOCATOR", "invalid query locator", None);
     };
     page(&mut org, id.to_owned(), records, offset)
+}
+
+async fn describe(State(org): State<Shared>, headers: HeaderMap) -> Response {
+    let mut org = org.lock().unwrap();
+    if let Err(refused) = admit(&mut org, &headers, "GET describe".into()) {
+        return *refused;
+    }
+    let standard = STANDARD_FIELDS.iter().map(|(name, relationship)| {
+        json!({ "name": name, "type": if relationship.is_some() { "reference" } else { "string" },
+            "relationshipName": relationship, "referenceTo": if relationship.is_some() { vec!["User"] } else { vec![] } })
+    });
+    let custom =
+        org.custom_fields.iter().map(|name| json!({ "name": name, "type": "string", "relationshipName": null }));
+    let fields: Vec<Value> = standard.chain(custom).collect();
+    let mut response = Json(json!({ "name": "Account", "fields": fields })).into_response();
+    response.headers_mut().insert("sforce-limit-info", limit(org.api_used, org.api_max));
+    response
 }

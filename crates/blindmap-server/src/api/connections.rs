@@ -1,0 +1,391 @@
+//! `/api/v1/connections`: the organisation's CRM connections (admins only) — a Salesforce org or
+//! a HubSpot portal the node reads accounts from — and their syncs, each of which builds a new
+//! dataset version from the CRM's records. Credentials are sealed at rest and never shown again.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use blindmap_store::{Connection, ConnectionId, CrmSync, Role, SyncId};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::contract;
+use super::datasets::PresetName;
+use crate::AppState;
+use crate::http::auth::Caller;
+use crate::http::error::{ApiError, Problem};
+use crate::http::extract::Json;
+use crate::service::crm;
+
+/// The CRMs a connection reads.
+#[derive(Serialize, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CrmKindName {
+    /// A Salesforce org: its Account object.
+    Salesforce,
+    /// A HubSpot portal: its companies.
+    Hubspot,
+}
+
+/// A connection to make. Which credentials it takes depends on the CRM and how it signs in:
+///
+/// - Salesforce, OAuth 2.0 JWT bearer flow (a connected app with a certificate, pre-authorised
+///   for an integration user): `private_key` (the certificate's key, PKCS#8 PEM), `client_id`
+///   (the consumer key) and `username`.
+/// - Salesforce, a refresh token of the web-server flow: `refresh_token`, `client_id` and
+///   `client_secret`.
+/// - HubSpot, a private app: `token`.
+/// - HubSpot, OAuth: `refresh_token`, `client_id` and `client_secret`.
+///
+/// Anything the way of signing in does not use is refused, so that nothing is kept by mistake.
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct NewConnection {
+    /// What the organisation calls it; unique in the organisation.
+    #[schema(value_type = contract::Label)]
+    pub name: String,
+    /// Which CRM.
+    pub kind: CrmKindName,
+    /// Salesforce's login URL (default `https://login.salesforce.com`; a sandbox's is
+    /// `https://test.salesforce.com`, or the org's My Domain URL), or HubSpot's API (default
+    /// `https://api.hubapi.com`). https:// to a public address, unless the node's operator allows
+    /// more (`crm_allow_http`, `crm_allow`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The app's client id (a Salesforce connected app's consumer key).
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The Salesforce user the JWT bearer flow signs in as.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The connected app's certificate key (PKCS#8 PEM). Sealed at rest, never shown again.
+    #[serde(default)]
+    pub private_key: Option<String>,
+    /// The app's client secret. Sealed at rest, never shown again.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// A refresh token. Sealed at rest, never shown again.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// A HubSpot private app's access token. Sealed at rest, never shown again.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Salesforce only: the share of the org's daily API requests at which a sync pauses
+    /// (default 0.8, 80 %).
+    #[serde(default)]
+    #[schema(minimum = 0.05, maximum = 1.0)]
+    pub pause_at: Option<f64>,
+    /// How the records are read: the preset whose columns and segments apply (default the CRM's:
+    /// `salesforce` reads the Account object's API names, `hubspot` the company properties'
+    /// labels and names).
+    #[serde(default)]
+    pub preset: Option<PresetName>,
+    /// Changes to the preset, `ROLE=COLUMN` (replaces) or `ROLE+=COLUMN` (adds), as an import's
+    /// `map`: a column is a field's API name (Salesforce) or a property's label or name (HubSpot).
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    pub map: Vec<String>,
+    /// Segment rules replacing the preset's, `label: rule`, in order of precedence.
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    pub segment: Vec<String>,
+}
+
+/// A CRM connection (never its credentials).
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct ConnectionView {
+    /// `crm_…`.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Which CRM.
+    pub kind: CrmKindName,
+    /// Where it signs in (Salesforce) or calls (HubSpot).
+    pub url: String,
+    /// How it signs in: `jwt`, `refresh_token` or `private_app`.
+    pub auth: String,
+    /// The app's client id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The Salesforce user it signs in as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Salesforce: the share of the org's daily API requests at which a sync pauses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pause_at: Option<f64>,
+    /// The preset its records are read with.
+    pub preset: String,
+    /// Its changes to the preset.
+    pub map: Vec<String>,
+    /// Its segment rules (empty: the preset's).
+    pub segment: Vec<String>,
+    /// The dataset its last complete sync built.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    /// Who made it.
+    pub created_by: String,
+    /// When, RFC 3339.
+    pub created_at: String,
+    /// Its latest sync, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_sync: Option<SyncView>,
+}
+
+impl ConnectionView {
+    fn new(connection: Connection, last_sync: Option<CrmSync>) -> Result<Self, ApiError> {
+        let settings = crm::settings(&connection)?;
+        Ok(Self {
+            id: connection.id.to_string(),
+            name: connection.name,
+            kind: match connection.kind {
+                blindmap_store::CrmKind::Salesforce => CrmKindName::Salesforce,
+                blindmap_store::CrmKind::Hubspot => CrmKindName::Hubspot,
+            },
+            url: settings.url,
+            auth: settings.auth.as_str().to_owned(),
+            client_id: settings.client_id,
+            username: settings.username,
+            pause_at: settings.pause_at,
+            preset: settings.preset,
+            map: settings.maps,
+            segment: settings.segments,
+            dataset: connection.dataset.map(|d| d.to_string()),
+            created_by: connection.created_by,
+            created_at: crate::rfc3339(connection.created_at),
+            last_sync: last_sync.map(SyncView::from),
+        })
+    }
+}
+
+/// The organisation's connections.
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct ConnectionList {
+    /// By name.
+    pub items: Vec<ConnectionView>,
+}
+
+/// A sync of a connection: its progress while it runs, its outcome after.
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct SyncView {
+    /// `sync_…`.
+    pub id: String,
+    /// The connection it reads.
+    pub connection: String,
+    /// `full` (every account) or `incremental` (what changed since the last sync).
+    pub mode: String,
+    /// `running`, `complete` (its dataset is stored and active), `failed` or `paused` (before
+    /// the CRM's quota ran low); a failed or paused sync kept nothing, and the organisation's
+    /// active dataset is as it was.
+    pub state: String,
+    /// What it is doing, or did last: `starting`, `reading`, `importing`, `done`.
+    pub phase: String,
+    /// Why it failed or paused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Records read from the CRM so far.
+    pub records_read: u64,
+    /// Of them, records the CRM reported deleted.
+    pub records_deleted: u64,
+    /// Calls made to the CRM so far.
+    pub requests: u64,
+    /// The dataset it built.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    /// Who started it.
+    pub started_by: String,
+    /// When, RFC 3339.
+    pub started_at: String,
+    /// When it ended, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// A complete sync's summary: the import's (rows, accounts, keys per type, rows refused by
+    /// reason, segments) under `import`, and what the sync read (records, requests, the CRM's
+    /// API usage as it last told it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<serde_json::Value>,
+}
+
+impl From<CrmSync> for SyncView {
+    fn from(s: CrmSync) -> Self {
+        Self {
+            id: s.id.to_string(),
+            connection: s.connection.to_string(),
+            mode: s.mode.as_str().to_owned(),
+            state: s.state.as_str().to_owned(),
+            phase: s.phase,
+            message: s.message,
+            records_read: s.records_read,
+            records_deleted: s.records_deleted,
+            requests: s.requests,
+            dataset: s.dataset.map(|d| d.to_string()),
+            started_by: s.started_by,
+            started_at: crate::rfc3339(s.started_at),
+            finished_at: s.finished_at.map(crate::rfc3339),
+            summary: s.summary,
+        }
+    }
+}
+
+/// A connection's latest syncs.
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct SyncList {
+    /// Newest first, at most 50.
+    pub items: Vec<SyncView>,
+}
+
+fn connection_id(id: &str) -> Result<ConnectionId, ApiError> {
+    ConnectionId::parse(id).ok_or(ApiError::NotFound("connection"))
+}
+
+fn sync_id(id: &str) -> Result<SyncId, ApiError> {
+    SyncId::parse(id).ok_or(ApiError::NotFound("sync"))
+}
+
+async fn view(state: &AppState, caller: &Caller, connection: Connection) -> Result<ConnectionView, ApiError> {
+    let last = state.store.syncs(&caller.0.user.org, &connection.id, 1).await?.into_iter().next();
+    ConnectionView::new(connection, last)
+}
+
+/// Connects a Salesforce org or a HubSpot portal (admins only). The credentials are sealed at
+/// rest and never shown again; the settings are checked first (a private key that does not
+/// read, a URL the node may not reach, a mapping that does not parse: 422, nothing kept).
+/// Audited (`crm.connection_created`, without the credentials).
+#[utoipa::path(post, path = "/api/v1/connections", tag = "connections", request_body = NewConnection,
+    responses((status = 201, body = ConnectionView, description = "The connection"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "A connection of that name exists"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "A credential missing or not for this way of signing in, a key that does not read, a URL the node may not reach, a mapping that does not parse")))]
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewConnection>,
+) -> Result<(StatusCode, Json<ConnectionView>), ApiError> {
+    caller.require(&[Role::Admin])?;
+    let secret = |s: Option<String>| s.map(SecretString::from);
+    let input = crm::ConnectionInput {
+        name: body.name,
+        kind: match body.kind {
+            CrmKindName::Salesforce => "salesforce".into(),
+            CrmKindName::Hubspot => "hubspot".into(),
+        },
+        url: body.url,
+        client_id: body.client_id,
+        username: body.username,
+        private_key: secret(body.private_key),
+        client_secret: secret(body.client_secret),
+        refresh_token: secret(body.refresh_token),
+        token: secret(body.token),
+        pause_at: body.pause_at,
+        preset: body.preset.map(|p| p.as_str().to_owned()),
+        maps: body.map,
+        segments: body.segment,
+    };
+    let connection = crm::create(&state, &caller.0.user, input).await?;
+    Ok((StatusCode::CREATED, Json(ConnectionView::new(connection, None)?)))
+}
+
+/// The organisation's CRM connections, by name, each with its latest sync (admins only).
+#[utoipa::path(get, path = "/api/v1/connections", tag = "connections",
+    responses((status = 200, body = ConnectionList, description = "The connections"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only")))]
+async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<ConnectionList>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let mut items = Vec::new();
+    for connection in state.store.connections(&caller.0.user.org).await? {
+        items.push(view(&state, &caller, connection).await?);
+    }
+    Ok(Json(ConnectionList { items }))
+}
+
+/// A connection, with its latest sync (admins only).
+#[utoipa::path(get, path = "/api/v1/connections/{id}", tag = "connections", params(("id" = contract::ConnectionId, Path)),
+    responses((status = 200, body = ConnectionView, description = "The connection"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such connection")))]
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ConnectionView>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let connection = state.store.connection(&caller.0.user.org, &connection_id(&id)?).await?;
+    Ok(Json(view(&state, &caller, connection).await?))
+}
+
+/// Deletes a connection and the records of its syncs (admins only); the datasets its syncs
+/// built stay. Refused while it syncs. Audited (`crm.connection_deleted`).
+#[utoipa::path(delete, path = "/api/v1/connections/{id}", tag = "connections", params(("id" = contract::ConnectionId, Path)),
+    responses((status = 204, description = "Deleted"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such connection"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "A sync of it is running")))]
+async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    caller.require(&[Role::Admin])?;
+    crm::delete(&state, &caller.0.user, &connection_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Starts a full sync of a connection (admins only): every account is read from the CRM into a
+/// new dataset, which becomes the active one once the whole read and import succeed. It runs on
+/// after the answer: follow it at `GET /api/v1/connections/{id}/syncs/{sync}`. A failed or paused
+/// sync keeps nothing. One sync of a connection runs at a time.
+#[utoipa::path(post, path = "/api/v1/connections/{id}/syncs", tag = "connections", params(("id" = contract::ConnectionId, Path)),
+    responses((status = 202, body = SyncView, description = "The sync, running"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such connection"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "A sync of it is running")))]
+async fn sync(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<SyncView>), ApiError> {
+    caller.require(&[Role::Admin])?;
+    let sync = crm::start_sync(&state, &caller.0.user, &connection_id(&id)?).await?;
+    Ok((StatusCode::ACCEPTED, Json(sync.into())))
+}
+
+/// A connection's latest syncs, newest first (admins only).
+#[utoipa::path(get, path = "/api/v1/connections/{id}/syncs", tag = "connections", params(("id" = contract::ConnectionId, Path)),
+    responses((status = 200, body = SyncList, description = "Its syncs"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such connection")))]
+async fn syncs(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<SyncList>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let items = state.store.syncs(&caller.0.user.org, &connection_id(&id)?, 50).await?;
+    Ok(Json(SyncList { items: items.into_iter().map(Into::into).collect() }))
+}
+
+/// One sync of a connection: its progress while it runs, its outcome and summary after (admins
+/// only).
+#[utoipa::path(get, path = "/api/v1/connections/{id}/syncs/{sync}", tag = "connections",
+    params(("id" = contract::ConnectionId, Path), ("sync" = contract::SyncId, Path)),
+    responses((status = 200, body = SyncView, description = "The sync"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such connection or sync")))]
+async fn show_sync(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, sync)): Path<(String, String)>,
+) -> Result<Json<SyncView>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let (id, sync) = (connection_id(&id)?, sync_id(&sync)?);
+    let found = state.store.sync(&caller.0.user.org, &sync).await?;
+    if found.connection != id {
+        return Err(ApiError::NotFound("sync"));
+    }
+    Ok(Json(found.into()))
+}
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(show, remove))
+        .routes(routes!(sync, syncs))
+        .routes(routes!(show_sync))
+}

@@ -1,0 +1,666 @@
+//! CRM connections and syncs (issue 17): an organisation connects its Salesforce org or HubSpot
+//! portal, and a sync reads its accounts through `blindmap_crm` into a new dataset version.
+//!
+//! A sync reads the CRM's field list first (Salesforce's describe, HubSpot's properties) and
+//! asks for the fields the connection's mapping reads — the same presets, `ROLE=COLUMN` maps and
+//! segment rules as a CSV import, whose columns a CRM's field names (Salesforce's API names,
+//! HubSpot's labels and internal names) are. It writes the records page by page to an unnamed
+//! temporary file as CSV (memory holds a page, not the org), then imports that file exactly as
+//! an upload is imported (`service::datasets::import`): one importer, one set of checks, the
+//! same summary. Nothing is kept unless the whole read and the whole import succeed: a failed or
+//! paused sync leaves the organisation's active dataset as it was. A complete sync's dataset
+//! becomes the active one.
+//!
+//! The API, the command line and the pages call these functions; none knows HTTP.
+
+use std::io::{BufWriter, Seek};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use blindmap_crm::Secret;
+use blindmap_crm::hubspot::{self, HubSpot, HubSpotError};
+use blindmap_crm::salesforce::{self, Salesforce, SalesforceError, SigningKey};
+use blindmap_records::Preset;
+use blindmap_store::{
+    Connection, ConnectionId, CrmKind, CrmSync, NewConnection, StoreError, SyncEnd, SyncId, SyncMode, SyncProgress,
+    User,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use super::datasets::{self, DatasetError, ReadAs};
+use super::hooks::{Refusal, WebhookEgress};
+use crate::AppState;
+
+/// Salesforce's production login URL (a sandbox's is `https://test.salesforce.com`).
+pub(crate) const SALESFORCE_LOGIN: &str = "https://login.salesforce.com";
+/// HubSpot's API.
+pub(crate) const HUBSPOT_API: &str = "https://api.hubapi.com";
+/// The share of a Salesforce org's daily API requests at which a sync pauses, by default.
+pub(crate) const DEFAULT_PAUSE_AT: f64 = 0.8;
+/// How long one call to a CRM may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(120);
+/// How often a running sync writes its progress (its heartbeat) at most.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// Why a connection cannot be made or changed, or a sync started. `http::error` maps each to its
+/// status: invalid → 422, no node → 503, the store's own.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum CrmError {
+    /// A setting or credential is missing, out of bounds or unreadable.
+    #[error("{0}")]
+    Invalid(String),
+    /// Syncs run on a node (this process serves no node).
+    #[error("CRM syncs run on a node")]
+    NoNode,
+    /// The store failed or refused.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// How a connection signs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum AuthKind {
+    /// Salesforce: OAuth 2.0 JWT bearer flow (a connected app's certificate key).
+    Jwt,
+    /// Salesforce or HubSpot: a refresh token from the web-server (authorization code) flow,
+    /// with the app's client id and secret.
+    RefreshToken,
+    /// HubSpot: a private app's access token.
+    PrivateApp,
+}
+
+impl AuthKind {
+    /// Its name in the API.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Jwt => "jwt",
+            Self::RefreshToken => "refresh_token",
+            Self::PrivateApp => "private_app",
+        }
+    }
+}
+
+/// A connection's settings as stored (everything but the credentials).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Settings {
+    /// Salesforce's login URL, or HubSpot's API.
+    pub(crate) url: String,
+    /// How it signs in.
+    pub(crate) auth: AuthKind,
+    /// The app's client id (a Salesforce connected app's consumer key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) client_id: Option<String>,
+    /// The Salesforce user the JWT bearer flow signs in as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) username: Option<String>,
+    /// Salesforce: the share of the org's daily API requests at which a sync pauses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) pause_at: Option<f64>,
+    /// How the records are read: a preset's name, `ROLE=COLUMN` maps, segment rules.
+    pub(crate) preset: String,
+    #[serde(default)]
+    pub(crate) maps: Vec<String>,
+    #[serde(default)]
+    pub(crate) segments: Vec<String>,
+}
+
+/// A connection's credentials, as sealed: zeroed when dropped, never printed.
+#[derive(Default, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+struct Credentials {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    private_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
+}
+
+/// What a caller gives to make a connection.
+#[derive(Default)]
+pub(crate) struct ConnectionInput {
+    pub(crate) name: String,
+    pub(crate) kind: String,
+    pub(crate) url: Option<String>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) username: Option<String>,
+    pub(crate) private_key: Option<SecretString>,
+    pub(crate) client_secret: Option<SecretString>,
+    pub(crate) refresh_token: Option<SecretString>,
+    pub(crate) token: Option<SecretString>,
+    pub(crate) pause_at: Option<f64>,
+    pub(crate) preset: Option<String>,
+    pub(crate) maps: Vec<String>,
+    pub(crate) segments: Vec<String>,
+}
+
+/// A connection's settings, read from the store.
+pub(crate) fn settings(connection: &Connection) -> Result<Settings, CrmError> {
+    serde_json::from_value(connection.settings.clone())
+        .map_err(|_| CrmError::Store(StoreError::Corrupt("crm_connections.settings")))
+}
+
+fn invalid(text: impl Into<String>) -> CrmError {
+    CrmError::Invalid(text.into())
+}
+
+/// A short text setting: present, 1 to 200 characters, no control characters.
+fn text_setting(what: &str, value: Option<&str>) -> Result<String, CrmError> {
+    let value = value.map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| invalid(format!("{what} is missing")))?;
+    if value.chars().count() > 200 || value.chars().any(char::is_control) {
+        return Err(invalid(format!("{what} must be 1 to 200 characters without control characters")));
+    }
+    Ok(value.to_owned())
+}
+
+/// A secret given: present and not blank.
+fn secret_setting(what: &str, value: Option<&SecretString>) -> Result<String, CrmError> {
+    let value = value.map(|v| v.expose_secret().trim()).filter(|v| !v.is_empty());
+    let value = value.ok_or_else(|| invalid(format!("{what} is missing")))?;
+    if value.len() > 16 << 10 {
+        return Err(invalid(format!("{what} is longer than 16 KiB")));
+    }
+    Ok(value.to_owned())
+}
+
+/// The URL a connection reaches, as the operator's CRM egress allows it.
+fn checked_url(egress: &WebhookEgress, url: &str) -> Result<String, CrmError> {
+    let parsed = egress.check(url).map_err(|refusal| {
+        invalid(match refusal {
+            Refusal::NotAUrl(_) => format!("{url:?} is not an https:// URL with a host"),
+            Refusal::PlainHttp => {
+                format!(
+                    "{url:?}: plain http:// is not allowed on this node (its operator can allow it: crm_allow_http)"
+                )
+            }
+            Refusal::Address { host, what } => format!(
+                "{url:?}: {host} is {what}, which CRM connections may not reach (its operator can allow it: crm_allow)"
+            ),
+        })
+    })?;
+    if parsed.query().is_some() || parsed.fragment().is_some() || parsed.username() != "" {
+        return Err(invalid(format!("{url:?}: give the site only, without a query, fragment or user")));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// How a connection's records are read: its preset (the CRM's by default), maps and rules,
+/// checked now so that a mistake is told when the connection is made, not at its first sync.
+fn read_as(kind: CrmKind, preset: Option<&str>, maps: &[String], segments: &[String]) -> Result<ReadAs, CrmError> {
+    let preset = match preset {
+        None => match kind {
+            CrmKind::Salesforce => Preset::Salesforce,
+            CrmKind::Hubspot => Preset::Hubspot,
+        },
+        Some(name) => Preset::from_name(name).ok_or_else(|| {
+            let names: Vec<&str> = Preset::ALL.iter().map(|p| p.name()).collect();
+            invalid(format!("unknown preset {name:?}; presets: {}", names.join(", ")))
+        })?,
+    };
+    let read_as = ReadAs { preset: Some(preset), maps: maps.to_vec(), segments: segments.to_vec() };
+    read_as.mapping(|| Ok(Vec::new())).map_err(|e| invalid(e.to_string()))?;
+    Ok(read_as)
+}
+
+fn settings_read_as(kind: CrmKind, s: &Settings) -> Result<ReadAs, CrmError> {
+    read_as(kind, Some(&s.preset), &s.maps, &s.segments)
+}
+
+/// Checks `input` and makes the connection it describes, its credentials sealed; audited.
+pub(crate) async fn create(state: &AppState, caller: &User, input: ConnectionInput) -> Result<Connection, CrmError> {
+    let node = state.node().map_err(|_| CrmError::NoNode)?;
+    let kind = CrmKind::parse(&input.kind)
+        .ok_or_else(|| invalid(format!("kind {:?}: a connection is to salesforce or hubspot", input.kind)))?;
+    let given = |present: bool, name: &'static str| present.then_some(name);
+    let mut credentials = Credentials::default();
+    let (url, auth, unused) = match kind {
+        CrmKind::Salesforce => {
+            let url = input.url.as_deref().unwrap_or(SALESFORCE_LOGIN);
+            let auth = if input.private_key.is_some() {
+                let pem = secret_setting("private_key", input.private_key.as_ref())?;
+                SigningKey::from_pem(pem.as_bytes()).map_err(|e| invalid(format!("private_key: {e}")))?;
+                credentials.private_key = Some(pem);
+                AuthKind::Jwt
+            } else if input.refresh_token.is_some() {
+                credentials.refresh_token = Some(secret_setting("refresh_token", input.refresh_token.as_ref())?);
+                credentials.client_secret = Some(secret_setting("client_secret", input.client_secret.as_ref())?);
+                AuthKind::RefreshToken
+            } else {
+                return Err(invalid(
+                    "a Salesforce connection signs in with a connected app's private key (private_key, client_id and \
+                     username: the JWT bearer flow) or a refresh token (refresh_token, client_id and client_secret)",
+                ));
+            };
+            let unused = [
+                given(input.token.is_some(), "token"),
+                given(auth == AuthKind::Jwt && input.client_secret.is_some(), "client_secret"),
+                given(auth == AuthKind::RefreshToken && input.username.is_some(), "username"),
+            ];
+            (url, auth, unused)
+        }
+        CrmKind::Hubspot => {
+            let url = input.url.as_deref().unwrap_or(HUBSPOT_API);
+            let auth = if input.token.is_some() {
+                credentials.token = Some(secret_setting("token", input.token.as_ref())?);
+                AuthKind::PrivateApp
+            } else if input.refresh_token.is_some() {
+                credentials.refresh_token = Some(secret_setting("refresh_token", input.refresh_token.as_ref())?);
+                credentials.client_secret = Some(secret_setting("client_secret", input.client_secret.as_ref())?);
+                AuthKind::RefreshToken
+            } else {
+                return Err(invalid(
+                    "a HubSpot connection signs in with a private app's access token (token) or OAuth (refresh_token, \
+                     client_id and client_secret)",
+                ));
+            };
+            let unused = [
+                given(input.private_key.is_some(), "private_key"),
+                given(input.username.is_some(), "username"),
+                given(input.pause_at.is_some(), "pause_at (Salesforce's daily quota; HubSpot's limits are waited out)"),
+            ];
+            (url, auth, unused)
+        }
+    };
+    let unused: Vec<&str> = unused.into_iter().flatten().collect();
+    if !unused.is_empty() {
+        return Err(invalid(format!("not for a {} connection signing in so: {}", kind.as_str(), unused.join(", "))));
+    }
+    let client_id = match auth {
+        AuthKind::PrivateApp => None,
+        _ => Some(text_setting("client_id", input.client_id.as_deref())?),
+    };
+    let username = match auth {
+        AuthKind::Jwt => Some(text_setting("username", input.username.as_deref())?),
+        _ => None,
+    };
+    let pause_at = match kind {
+        CrmKind::Salesforce => {
+            let share = input.pause_at.unwrap_or(DEFAULT_PAUSE_AT);
+            if !(0.05..=1.0).contains(&share) {
+                return Err(invalid("pause_at is a share of the org's daily API requests, from 0.05 to 1"));
+            }
+            Some(share)
+        }
+        CrmKind::Hubspot => None,
+    };
+    let read = read_as(kind, input.preset.as_deref(), &input.maps, &input.segments)?;
+    let settings = Settings {
+        url: checked_url(&node.crm, url)?,
+        auth,
+        client_id,
+        username,
+        pause_at,
+        preset: read.preset.map_or("generic", Preset::name).to_owned(),
+        maps: read.maps,
+        segments: read.segments,
+    };
+    let settings = serde_json::to_value(&settings).expect("settings are JSON");
+    let sealed = SecretString::from(serde_json::to_string(&credentials).expect("credentials are JSON"));
+    super::text::check_name("name", &input.name).map_err(|e| invalid(e.to_string()))?;
+    let new = NewConnection { name: &input.name, kind, settings: &settings, credentials: &sealed };
+    Ok(state.store.create_connection(&caller.org, &new, &caller.name).await?)
+}
+
+/// Deletes a connection and its syncs' records (the datasets stay); audited.
+pub(crate) async fn delete(state: &AppState, caller: &User, id: &ConnectionId) -> Result<(), CrmError> {
+    Ok(state.store.delete_connection(&caller.org, id, &caller.name).await?)
+}
+
+/// Starts a full sync of a connection, which runs on in this process; the sync's record, running.
+pub(crate) async fn start_sync(state: &AppState, caller: &User, id: &ConnectionId) -> Result<CrmSync, CrmError> {
+    state.node().map_err(|_| CrmError::NoNode)?;
+    let connection = state.store.connection(&caller.org, id).await?;
+    settings_read_as(connection.kind, &settings(&connection)?)?;
+    let sync = state.store.begin_sync(&caller.org, id, SyncMode::Full, &caller.name).await?;
+    let (state, caller, sync_id) = (state.clone(), caller.clone(), sync.id.clone());
+    tokio::spawn(async move {
+        let end = match run(&state, &caller, &connection, &sync_id).await {
+            Ok(end) => end,
+            Err(Stop::Failed(why)) => SyncEnd::Failed(why),
+            Err(Stop::Paused(why)) => SyncEnd::Paused(why),
+        };
+        if let SyncEnd::Failed(why) = &end {
+            tracing::warn!(connection = %connection.id, sync = %sync_id, reason = %why, "CRM sync failed");
+        }
+        if let Err(e) = state.store.end_sync(&caller.org, &sync_id, &end).await {
+            tracing::error!(sync = %sync_id, error = %e, "cannot record how a CRM sync ended");
+        }
+    });
+    Ok(sync)
+}
+
+/// Why a sync stopped before it built a dataset.
+enum Stop {
+    Failed(String),
+    Paused(String),
+}
+
+impl From<SalesforceError> for Stop {
+    fn from(e: SalesforceError) -> Self {
+        match e {
+            SalesforceError::Paused { .. } => Self::Paused(e.to_string()),
+            e => Self::Failed(e.to_string()),
+        }
+    }
+}
+
+impl From<HubSpotError> for Stop {
+    fn from(e: HubSpotError) -> Self {
+        Self::Failed(e.to_string())
+    }
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store failure during a CRM sync");
+        Self::Failed("the node's store failed; see its log".into())
+    }
+}
+
+fn io_failed(e: std::io::Error) -> Stop {
+    tracing::error!(error = %e, "cannot write a CRM sync's temporary file");
+    Stop::Failed("the node cannot write the sync's temporary file; see its log".into())
+}
+
+/// A sync's progress, written to its record at most every [`PROGRESS_EVERY`] (its heartbeat).
+struct Progress<'a> {
+    state: &'a AppState,
+    sync: &'a SyncId,
+    read: u64,
+    deleted: u64,
+    requests: u64,
+    written: Option<Instant>,
+}
+
+impl Progress<'_> {
+    /// Writes the progress if it is time (or `now`); stops the sync if its record is no longer
+    /// running (taken for stopped, or ended elsewhere).
+    async fn report(&mut self, phase: &str, now: bool) -> Result<(), Stop> {
+        if !now && self.written.is_some_and(|at| at.elapsed() < PROGRESS_EVERY) {
+            return Ok(());
+        }
+        self.written = Some(Instant::now());
+        let progress =
+            SyncProgress { phase, records_read: self.read, records_deleted: self.deleted, requests: self.requests };
+        if self.state.store.sync_progress(self.sync, &progress).await? {
+            Ok(())
+        } else {
+            Err(Stop::Failed("the sync was ended while it ran".into()))
+        }
+    }
+}
+
+/// The CSV a sync writes (RFC 4180, as the importer reads it): the header once, then each
+/// record's cells.
+struct Csv {
+    out: csv::Writer<BufWriter<std::fs::File>>,
+}
+
+impl Csv {
+    fn row<'a>(&mut self, cells: impl IntoIterator<Item = &'a str>) -> Result<(), Stop> {
+        self.out.write_record(cells).map_err(|e| io_failed(e.into()))
+    }
+}
+
+/// A JSON value as a CSV cell: text as it is, numbers and booleans as JSON writes them, null
+/// and absent as empty.
+fn cell(value: Option<&Value>) -> std::borrow::Cow<'_, str> {
+    match value {
+        None | Some(Value::Null) => "".into(),
+        Some(Value::String(s)) => s.as_str().into(),
+        Some(other) => other.to_string().into(),
+    }
+}
+
+/// What the read of a CRM gave: records, requests, where the next incremental sync starts, and
+/// the API usage as the CRM last told it.
+struct Read {
+    cursor: Option<String>,
+    usage: Value,
+}
+
+/// Reads the connection's CRM into a temporary file and imports it as a new, active dataset.
+async fn run(state: &AppState, caller: &User, connection: &Connection, sync: &SyncId) -> Result<SyncEnd, Stop> {
+    let settings = settings(connection).map_err(|e| Stop::Failed(e.to_string()))?;
+    let read_as = settings_read_as(connection.kind, &settings).map_err(|e| Stop::Failed(e.to_string()))?;
+    let credentials: Credentials = {
+        let text = state.store.connection_credentials(&caller.org, &connection.id).await?;
+        serde_json::from_str(text.expose_secret())
+            .map_err(|_| Stop::Failed("the connection's credentials do not read; enter them again".into()))?
+    };
+    let node = state.node().map_err(|_| Stop::Failed("CRM syncs run on a node".into()))?;
+    let http = super::hooks::guarded_client(Arc::clone(&node.crm), CALL_TIMEOUT);
+    let file = tempfile::tempfile().map_err(io_failed)?;
+    let mut csv = Csv { out: csv::Writer::from_writer(BufWriter::with_capacity(1 << 16, file)) };
+    let mut progress = Progress { state, sync, read: 0, deleted: 0, requests: 0, written: None };
+    progress.report("reading", true).await?;
+    let mapping = read_as.mapping(|| Ok(Vec::new())).map_err(|e| Stop::Failed(e.to_string()))?;
+    let read = match connection.kind {
+        CrmKind::Salesforce => {
+            read_salesforce(http, &settings, &credentials, &mapping, &mut csv, &mut progress).await?
+        }
+        CrmKind::Hubspot => read_hubspot(http, &settings, &credentials, &mapping, &mut csv, &mut progress).await?,
+    };
+    progress.report("importing", true).await?;
+    let buffered = csv.out.into_inner().map_err(|e| io_failed(e.into_error()))?;
+    let mut file = buffered.into_inner().map_err(|e| io_failed(e.into_error()))?;
+    file.rewind().map_err(io_failed)?;
+    let name = format!("{}, synced {}", connection.name, crate::rfc3339(crate::now_ms()));
+    let info = datasets::import(state, caller, &name, &read_as, true, file).await.map_err(|e| match e {
+        DatasetError::Unreadable(why) => Stop::Failed(format!("the records read do not import: {why}")),
+        DatasetError::ReadBack => io_failed(std::io::Error::other("read back")),
+        DatasetError::Store(e) => e.into(),
+    })?;
+    let summary = json!({
+        "mode": SyncMode::Full.as_str(),
+        "records_read": progress.read,
+        "records_deleted": progress.deleted,
+        "requests": progress.requests,
+        "api_usage": read.usage,
+        "dataset": { "id": info.id.to_string(), "name": info.name, "rows": info.rows, "accounts": info.accounts },
+        "import": info.summary,
+    });
+    Ok(SyncEnd::Complete { dataset: info.id, summary, cursor: read.cursor })
+}
+
+fn secret(value: Option<&String>, what: &str) -> Result<Secret, Stop> {
+    value.map(Secret::new).ok_or_else(|| Stop::Failed(format!("the connection has no {what}; enter it again")))
+}
+
+fn url(text: &str) -> Result<url::Url, Stop> {
+    url::Url::parse(text).map_err(|_| Stop::Failed(format!("the connection's URL {text:?} does not read")))
+}
+
+/// Salesforce: the Account fields the mapping reads (of those the org's describe lists), by
+/// SOQL through the REST API, page after page.
+async fn read_salesforce(
+    http: reqwest::Client,
+    settings: &Settings,
+    credentials: &Credentials,
+    mapping: &blindmap_records::Mapping,
+    csv: &mut Csv,
+    progress: &mut Progress<'_>,
+) -> Result<Read, Stop> {
+    let client_id = settings.client_id.clone().unwrap_or_default();
+    let auth = match settings.auth {
+        AuthKind::Jwt => salesforce::Auth::JwtBearer {
+            login_url: url(&settings.url)?,
+            client_id,
+            username: settings.username.clone().unwrap_or_default(),
+            key: SigningKey::from_pem(secret(credentials.private_key.as_ref(), "private key")?.expose().as_bytes())
+                .map_err(|e| Stop::Failed(e.to_string()))?,
+        },
+        _ => salesforce::Auth::RefreshToken {
+            login_url: url(&settings.url)?,
+            client_id,
+            client_secret: secret(credentials.client_secret.as_ref(), "client secret")?,
+            refresh_token: secret(credentials.refresh_token.as_ref(), "refresh token")?,
+        },
+    };
+    let mut sf = Salesforce::new(http, auth, settings.pause_at.unwrap_or(DEFAULT_PAUSE_AT));
+    let fields = sf.account_fields().await?;
+    let columns = mapping
+        .columns_read(&fields)
+        .map_err(|e| Stop::Failed(format!("the connection's mapping does not fit the org's Account fields: {e}")))?;
+    let mut select = columns.clone();
+    if !select.iter().any(|c| c == "SystemModstamp") {
+        select.push("SystemModstamp".into());
+    }
+    csv.row(columns.iter().map(String::as_str))?;
+    let mut cursor: Option<String> = None;
+    let mut page = sf.query(&format!("SELECT {} FROM Account", select.join(", ")), false).await?;
+    loop {
+        for record in &page.records {
+            csv.row(columns.iter().map(|c| cell(record.get(c))).collect::<Vec<_>>().iter().map(|c| c.as_ref()))?;
+            if let Some(stamp) = record.get("SystemModstamp").and_then(Value::as_str)
+                && cursor.as_deref().is_none_or(|c| newer(stamp, c))
+            {
+                cursor = Some(stamp.to_owned());
+            }
+        }
+        progress.read += page.records.len() as u64;
+        progress.requests = sf.calls();
+        progress.report("reading", false).await?;
+        let Some(next) = page.next.take() else { break };
+        page = sf.next_page(&next).await?;
+    }
+    progress.requests = sf.calls();
+    let usage = sf.usage().map_or(Value::Null, |u| json!({ "used": u.used, "max": u.max }));
+    Ok(Read { cursor, usage })
+}
+
+/// Whether the Salesforce timestamp `a` is later than `b` (both as the API writes them,
+/// `2026-11-21T09:30:00.000+0000`; compared as instants where they read, as text otherwise).
+fn newer(a: &str, b: &str) -> bool {
+    let instant =
+        |t: &str| jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%.f%z", t).ok().and_then(|p| p.to_timestamp().ok());
+    match (instant(a), instant(b)) {
+        (Some(a), Some(b)) => a > b,
+        _ => a > b,
+    }
+}
+
+/// HubSpot: the company properties the mapping reads, by their labels (what an export's header
+/// writes) or internal names, an enumeration's values written as their labels (as an export
+/// writes them), through the companies list, page after page.
+async fn read_hubspot(
+    http: reqwest::Client,
+    settings: &Settings,
+    credentials: &Credentials,
+    mapping: &blindmap_records::Mapping,
+    csv: &mut Csv,
+    progress: &mut Progress<'_>,
+) -> Result<Read, Stop> {
+    let auth = match settings.auth {
+        AuthKind::PrivateApp => hubspot::Auth::PrivateApp { token: secret(credentials.token.as_ref(), "token")? },
+        _ => hubspot::Auth::OAuth {
+            client_id: settings.client_id.clone().unwrap_or_default(),
+            client_secret: secret(credentials.client_secret.as_ref(), "client secret")?,
+            refresh_token: secret(credentials.refresh_token.as_ref(), "refresh token")?,
+        },
+    };
+    let mut hs = HubSpot::new(http, url(&settings.url)?, auth);
+    let properties = hs.company_properties().await?;
+    let columns = HubSpotColumns::of(&properties);
+    let read = mapping.columns_read(&columns.header).map_err(|e| {
+        Stop::Failed(format!("the connection's mapping does not fit the portal's company properties: {e}"))
+    })?;
+    let chosen: Vec<&HubSpotColumn> =
+        read.iter().filter_map(|name| columns.list.iter().find(|c| &c.header == name)).collect();
+    let mut wanted: Vec<&str> = chosen.iter().map(|c| c.property.as_str()).collect();
+    wanted.push("hs_lastmodifieddate");
+    wanted.sort_unstable();
+    wanted.dedup();
+    csv.row(chosen.iter().map(|c| c.header.as_str()))?;
+    let mut newest: Option<i64> = None;
+    let mut after: Option<String> = None;
+    loop {
+        let page = hs.companies(&wanted, false, after.as_deref()).await?;
+        for company in &page.companies {
+            let cells: Vec<String> = chosen.iter().map(|c| c.value(company)).collect();
+            csv.row(cells.iter().map(String::as_str))?;
+            if let Some(ms) = company.modified_ms() {
+                newest = Some(newest.map_or(ms, |n| n.max(ms)));
+            }
+        }
+        progress.read += page.companies.len() as u64;
+        progress.requests = hs.calls();
+        progress.report("reading", false).await?;
+        match page.after {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    progress.requests = hs.calls();
+    let usage = hs.rate_limit().map_or(
+        Value::Null,
+        |r| json!({ "remaining": r.remaining, "max": r.max, "interval_ms": r.interval.as_millis() as u64 }),
+    );
+    Ok(Read { cursor: newest.map(|ms| ms.to_string()), usage })
+}
+
+/// A column a HubSpot read may give: its header, the property it reads, and the property's
+/// enumeration values with their labels.
+struct HubSpotColumn {
+    header: String,
+    property: String,
+    options: Vec<(String, String)>,
+}
+
+impl HubSpotColumn {
+    /// The company's value of this column, as an export writes it: an enumeration's label(s)
+    /// (several values are `;`-separated), the record id where the property is absent.
+    fn value(&self, company: &hubspot::Company) -> String {
+        let raw = cell(company.properties.get(&self.property));
+        if raw.is_empty() && self.property == "hs_object_id" {
+            return company.id.clone();
+        }
+        if self.options.is_empty() {
+            return raw.into_owned();
+        }
+        raw.split(';')
+            .map(|v| self.options.iter().find(|(value, _)| value == v).map_or(v, |(_, label)| label.as_str()))
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+}
+
+/// The columns a portal's properties offer: each property under its label and under its
+/// internal name (a mapping may name either), a label two properties share under neither's
+/// label. The owner (`hubspot_owner_id`) is an id, not a name: left out.
+struct HubSpotColumns {
+    list: Vec<HubSpotColumn>,
+    header: Vec<String>,
+}
+
+impl HubSpotColumns {
+    fn of(properties: &[hubspot::Property]) -> Self {
+        let mut list: Vec<HubSpotColumn> = Vec::new();
+        let label_count = |label: &str| {
+            properties.iter().filter(|p| p.label.eq_ignore_ascii_case(label)).count()
+                + properties.iter().filter(|p| p.name.eq_ignore_ascii_case(label)).count()
+        };
+        for p in properties.iter().filter(|p| p.name != "hubspot_owner_id") {
+            let options: Vec<(String, String)> = p
+                .options
+                .iter()
+                .map(|o| (o.value.clone(), if o.label.is_empty() { o.value.clone() } else { o.label.clone() }))
+                .collect();
+            let mut headers = vec![p.name.clone()];
+            if !p.label.is_empty() && !p.label.eq_ignore_ascii_case(&p.name) && label_count(&p.label) == 1 {
+                headers.push(p.label.clone());
+            }
+            for header in headers {
+                list.push(HubSpotColumn { header, property: p.name.clone(), options: options.clone() });
+            }
+        }
+        let header = list.iter().map(|c| c.header.clone()).collect();
+        Self { list, header }
+    }
+}

@@ -1,0 +1,355 @@
+//! CRM connections end to end (issue 17): a node connects to the Salesforce and HubSpot
+//! emulators (`tests/crm-emulator`, each behaviour citing its vendor's reference), syncs their
+//! records into a new active dataset that imports as the vendor's own export of the same records
+//! does, and keeps its last good dataset when a sync fails or pauses. Credentials never show
+//! again; another organisation sees nothing; a rep may not connect.
+
+use std::time::Duration;
+
+use blindmap_crm_emulator::{hubspot, salesforce};
+use blindmap_server::client::{ApiClient, ClientError, Method};
+use serde_json::{Map, Value, json};
+
+use crate::common::{Node, call, node, rep, upload};
+
+const VENDOR_CSV: &str = include_str!("../../../../samples/vendor-salesforce.csv");
+const PARTNER_CSV: &str = include_str!("../../../../samples/partner-hubspot.csv");
+const KEY: &str = include_str!("../../../blindmap-crm/tests/keys/connected-app.pem");
+const CLIENT_ID: &str = "3MVG9emulatedConsumerKey";
+const USER: &str = "integration@vendor.example";
+const HUBSPOT_TOKEN: &str = "pat-emulated-private-app";
+
+/// A sample export's rows, by its header's names.
+fn rows(csv_text: &str) -> Vec<Map<String, Value>> {
+    let mut reader = csv::Reader::from_reader(csv_text.trim_start_matches('\u{feff}').as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    reader.records().map(|r| header.iter().cloned().zip(r.unwrap().iter().map(|v| json!(v))).collect()).collect()
+}
+
+/// The vendor's sample export as the org holds it: the export's columns under their API names
+/// (the owner through the `Owner` lookup; D-U-N-S in Data.com's `DunsNumber`).
+fn salesforce_accounts() -> Vec<Map<String, Value>> {
+    let names = [
+        ("Account ID", "Id"),
+        ("Account Name", "Name"),
+        ("Type", "Type"),
+        ("Website", "Website"),
+        ("Billing City", "BillingCity"),
+        ("Billing Country", "BillingCountry"),
+        ("Industry", "Industry"),
+        ("Employees", "NumberOfEmployees"),
+        ("Account Owner", "Owner.Name"),
+        ("D-U-N-S Number", "DunsNumber"),
+        ("Description", "Description"),
+    ];
+    rows(VENDOR_CSV)
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let mut account: Map<String, Value> =
+                names.iter().map(|(export, api)| ((*api).to_owned(), row[*export].clone())).collect();
+            account.insert("IsDeleted".into(), json!(false));
+            account.insert("SystemModstamp".into(), json!(format!("2026-11-{:02}T10:00:00.000+0000", 1 + i % 28)));
+            account
+        })
+        .collect()
+}
+
+async fn salesforce_org() -> (String, salesforce::Shared) {
+    let key = blindmap_crm::salesforce::SigningKey::from_pem(KEY.as_bytes()).unwrap();
+    salesforce::start(salesforce::Org {
+        accounts: salesforce_accounts(),
+        page_size: 10,
+        api_max: 15_000,
+        client_id: CLIENT_ID.into(),
+        client_secret: "emulated-secret".into(),
+        username: USER.into(),
+        public_key: key.public_key_der(),
+        custom_fields: vec!["DunsNumber".into()],
+        ..salesforce::Org::default()
+    })
+    .await
+}
+
+/// The partner's sample export as the portal holds it: properties by internal name, the
+/// lifecycle stage as its internal value (`customer`), the record id as the company's id.
+fn hubspot_companies() -> Vec<hubspot::Company> {
+    let names = [
+        ("Company name", "name"),
+        ("Company Domain Name", "domain"),
+        ("Website URL", "website"),
+        ("Additional Domains", "hs_additional_domains"),
+        ("Country/Region", "country"),
+        ("City", "city"),
+        ("Industry", "industry"),
+        ("Number of Employees", "numberofemployees"),
+        ("D-U-N-S Number", "duns"),
+    ];
+    rows(PARTNER_CSV)
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let mut properties: Map<String, Value> =
+                names.iter().map(|(export, api)| ((*api).to_owned(), row[*export].clone())).collect();
+            let stage = row["Lifecycle Stage"].as_str().unwrap().to_lowercase().replace(' ', "");
+            properties.insert("lifecyclestage".into(), json!(stage));
+            hubspot::Company {
+                id: row["Record ID"].as_str().unwrap().to_owned(),
+                properties,
+                modified: 1_796_000_000_000 + i as i64,
+                archived: false,
+            }
+        })
+        .collect()
+}
+
+async fn hubspot_portal() -> (String, hubspot::Shared) {
+    hubspot::start(hubspot::Portal {
+        companies: hubspot_companies(),
+        window_max: 100,
+        interval_ms: 10_000,
+        private_token: HUBSPOT_TOKEN.into(),
+        custom_properties: vec!["duns".into()],
+        ..hubspot::Portal::default()
+    })
+    .await
+}
+
+fn salesforce_connection(url: &str) -> Value {
+    json!({ "name": "Vendor Salesforce", "kind": "salesforce", "url": url, "client_id": CLIENT_ID,
+        "username": USER, "private_key": KEY })
+}
+
+/// The status of a refused call.
+fn status(result: Result<Value, ClientError>) -> u16 {
+    match result {
+        Ok(v) => panic!("expected a refusal, got {v}"),
+        Err(ClientError::Api { status, .. }) => status.as_u16(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Starts a sync of `connection` and waits for it to end.
+async fn synced(node: &Node, connection: &str) -> Value {
+    let started = call(node, Method::POST, &format!("/api/v1/connections/{connection}/syncs"), None).await.unwrap();
+    assert_eq!(started["state"], "running", "{started}");
+    let path = format!("/api/v1/connections/{connection}/syncs/{}", started["id"].as_str().unwrap());
+    for _ in 0..600 {
+        let sync = call(node, Method::GET, &path, None).await.unwrap();
+        if sync["state"] != "running" {
+            return sync;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the sync of {connection} did not end in 30 s");
+}
+
+async fn active_dataset(node: &Node) -> Value {
+    let list = call(node, Method::GET, "/api/v1/datasets", None).await.unwrap();
+    list["items"].as_array().unwrap().iter().find(|d| d["active"] == true).cloned().unwrap_or(Value::Null)
+}
+
+/// What of an import's summary the CRM's records and the export of the same records agree on.
+fn comparable(summary: &Value) -> Value {
+    json!({
+        "rows": summary["rows"], "accounts": summary["accounts"], "keys": summary["keys"],
+        "segments": summary["segments"], "rows_without_keys": summary["rows_without_keys"]["count"],
+        "unsegmented_rows": summary["unsegmented_rows"]["count"],
+        "values_not_used_as_keys": summary["values_not_used_as_keys"],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_salesforce_org_syncs_into_the_dataset_its_export_would_make() {
+    let (url, org) = salesforce_org().await;
+    let vendor = node("Vendor", None).await;
+    let made = call(&vendor, Method::POST, "/api/v1/connections", Some(salesforce_connection(&url))).await.unwrap();
+    assert_eq!((made["kind"].as_str(), made["auth"].as_str()), (Some("salesforce"), Some("jwt")), "{made}");
+    assert!(!made.to_string().contains("PRIVATE KEY"), "the key is never shown: {made}");
+    let id = made["id"].as_str().unwrap();
+
+    let sync = synced(&vendor, id).await;
+    assert_eq!(sync["state"], "complete", "{sync}");
+    assert_eq!(sync["records_read"], rows(VENDOR_CSV).len());
+    assert!(sync["requests"].as_u64().unwrap() >= 5, "a token, the describe and four pages of 10: {sync}");
+    let active = active_dataset(&vendor).await;
+    assert_eq!(active["id"], sync["dataset"], "the synced dataset is the active one");
+    assert!(active["name"].as_str().unwrap().starts_with("Vendor Salesforce, synced "), "{active}");
+    // Only the fields the preset reads were asked for, by their API names.
+    let queries: Vec<String> =
+        org.lock().unwrap().requests.iter().filter(|r| r.starts_with("GET query")).cloned().collect();
+    assert_eq!(queries.len(), 4, "{queries:?}");
+
+    // The same records as an export import alike: rows, keys per type, refusals, segments.
+    upload(&vendor, "export.csv", VENDOR_CSV).await;
+    let list = call(&vendor, Method::GET, "/api/v1/datasets", None).await.unwrap();
+    let export = list["items"].as_array().unwrap().iter().find(|d| d["name"] == "export.csv").unwrap().clone();
+    assert_eq!(comparable(&sync["summary"]["import"]), comparable(&export["summary"]), "{sync}");
+    assert_eq!(sync["summary"]["api_usage"]["max"], 15_000, "{sync}");
+
+    // The owner came through the lookup: Northwind's fields are its export's.
+    let store = crate::common::store_of(&vendor).await;
+    let org_id = store.organisations().await.unwrap()[0].id.clone();
+    let ds = blindmap_store::DatasetId::parse(sync["dataset"].as_str().unwrap()).unwrap();
+    let accounts = store.dataset_sample(&org_id, &ds, 100).await.unwrap();
+    let northwind = accounts.iter().find(|a| a.id == "0015g00000NWTRdAAF").expect("Northwind");
+    assert_eq!(northwind.fields.get("owner").map(String::as_str), Some("Ada Byron"), "{northwind:?}");
+    assert_eq!(northwind.fields.get("industry").map(String::as_str), Some("Retail"));
+
+    let listed = call(&vendor, Method::GET, "/api/v1/connections", None).await.unwrap();
+    assert_eq!(listed["items"][0]["last_sync"]["id"], sync["id"], "{listed}");
+    assert_eq!(listed["items"][0]["dataset"], sync["dataset"]);
+    let audit = call(&vendor, Method::GET, "/api/v1/audit", None).await.unwrap().to_string();
+    assert!(audit.contains("crm.connection_created") && audit.contains("crm.synced"), "{audit}");
+    assert!(!audit.contains("PRIVATE KEY"), "{audit}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hubspot_portal_syncs_by_the_labels_and_values_its_export_writes() {
+    let (url, portal) = hubspot_portal().await;
+    let partner = node("Partner", None).await;
+    let body = json!({ "name": "Partner HubSpot", "kind": "hubspot", "url": url, "token": HUBSPOT_TOKEN });
+    let made = call(&partner, Method::POST, "/api/v1/connections", Some(body)).await.unwrap();
+    assert_eq!(made["auth"], "private_app", "{made}");
+    assert!(!made.to_string().contains(HUBSPOT_TOKEN), "the token is never shown: {made}");
+    let sync = synced(&partner, made["id"].as_str().unwrap()).await;
+    assert_eq!(sync["state"], "complete", "{sync}");
+    assert_eq!(sync["records_read"], rows(PARTNER_CSV).len());
+    upload(&partner, "export.csv", PARTNER_CSV).await;
+    let list = call(&partner, Method::GET, "/api/v1/datasets", None).await.unwrap();
+    let export = list["items"].as_array().unwrap().iter().find(|d| d["name"] == "export.csv").unwrap().clone();
+    // Segments by lifecycle stage: the API's `customer` read as the export's `Customer`.
+    assert_eq!(comparable(&sync["summary"]["import"]), comparable(&export["summary"]), "{sync}");
+    assert!(portal.lock().unwrap().requests.iter().any(|r| r == "GET properties/companies"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_that_fails_or_pauses_keeps_the_last_good_dataset_and_says_why() {
+    let (url, org) = salesforce_org().await;
+    let vendor = node("Vendor", None).await;
+    let made = call(&vendor, Method::POST, "/api/v1/connections", Some(salesforce_connection(&url))).await.unwrap();
+    let id = made["id"].as_str().unwrap();
+    let good = synced(&vendor, id).await;
+    assert_eq!(good["state"], "complete", "{good}");
+
+    // A token expiring mid-read is renewed, and the sync goes on.
+    {
+        let mut o = org.lock().unwrap();
+        let seen = o.requests.iter().filter(|r| !r.starts_with("POST")).count();
+        o.expire_at_request = Some(seen + 3);
+    }
+    let renewed = synced(&vendor, id).await;
+    assert_eq!(renewed["state"], "complete", "{renewed}");
+    assert_eq!(renewed["records_read"], rows(VENDOR_CSV).len());
+    assert_eq!(active_dataset(&vendor).await["id"], renewed["dataset"]);
+
+    // A page that points off the org fails the sync half-way: nothing of it is kept.
+    org.lock().unwrap().forged_next = Some("https://evil.example/services/data/v63.0/query/x-10".into());
+    let failed = synced(&vendor, id).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert!(failed["message"].as_str().unwrap().contains("nextRecordsUrl"), "{failed}");
+    assert!(failed.get("dataset").is_none());
+    assert_eq!(active_dataset(&vendor).await["id"], renewed["dataset"], "the last good dataset stays active");
+    let datasets = call(&vendor, Method::GET, "/api/v1/datasets", None).await.unwrap();
+    assert_eq!(datasets["items"].as_array().unwrap().len(), 2, "the failed sync left no dataset: {datasets}");
+
+    // The org at 80 % of its daily requests: the sync pauses before reading, and says so.
+    {
+        let mut o = org.lock().unwrap();
+        o.api_used = 12_000;
+    }
+    let paused = synced(&vendor, id).await;
+    assert_eq!(paused["state"], "paused", "{paused}");
+    let why = paused["message"].as_str().unwrap();
+    assert!(why.contains("80%") && why.contains("15000"), "{why}");
+    assert_eq!(active_dataset(&vendor).await["id"], renewed["dataset"]);
+    let audit = call(&vendor, Method::GET, "/api/v1/audit", None).await.unwrap().to_string();
+    assert!(audit.contains("crm.sync_failed") && audit.contains("crm.sync_paused"), "{audit}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_checked_before_they_are_kept_and_are_their_organisations_own() {
+    let (url, _org) = salesforce_org().await;
+    let vendor = node("Vendor", None).await;
+    let refused = |body: Value| {
+        let vendor = &vendor;
+        async move {
+            let e = call(vendor, Method::POST, "/api/v1/connections", Some(body.clone())).await;
+            let text = e.as_ref().err().map(ToString::to_string).unwrap_or_default();
+            assert_eq!(status(e), 422, "{body}: {text}");
+            text
+        }
+    };
+    let base = salesforce_connection(&url);
+    let with = |changes: Value| {
+        let mut body = base.clone();
+        for (k, v) in changes.as_object().unwrap() {
+            if v.is_null() {
+                body.as_object_mut().unwrap().remove(k);
+            } else {
+                body[k] = v.clone();
+            }
+        }
+        body
+    };
+    assert!(
+        refused(with(json!({ "private_key": "-----BEGIN PRIVATE KEY-----\nnope\n" }))).await.contains("private_key")
+    );
+    assert!(refused(with(json!({ "username": null }))).await.contains("username"));
+    assert!(refused(with(json!({ "token": "pat-x" }))).await.contains("token"));
+    assert!(refused(with(json!({ "url": "http://169.254.169.254/" }))).await.contains("may not reach"));
+    assert!(refused(with(json!({ "map": ["colour=Name"] }))).await.contains("colour"));
+    assert!(refused(with(json!({ "pause_at": 1.5 }))).await.contains("pause_at"));
+    assert!(refused(with(json!({ "name": " padded" }))).await.contains("name"));
+    let hubspot = json!({ "name": "HS", "kind": "hubspot", "url": url, "token": "t", "pause_at": 0.5 });
+    assert!(refused(hubspot).await.contains("pause_at"));
+    assert!(
+        call(&vendor, Method::GET, "/api/v1/connections", None).await.unwrap()["items"].as_array().unwrap().is_empty()
+    );
+
+    let made = call(&vendor, Method::POST, "/api/v1/connections", Some(base.clone())).await.unwrap();
+    let twice = call(&vendor, Method::POST, "/api/v1/connections", Some(base.clone())).await;
+    assert_eq!(status(twice), 409);
+    let id = made["id"].as_str().unwrap();
+
+    // A rep may not; another organisation's admin finds nothing.
+    let url = format!("https://127.0.0.1:{}", vendor.running.addr.port());
+    let (_, rep_token) = rep(&vendor).await;
+    let as_rep = ApiClient::new(&url, &vendor.running.fingerprint, &rep_token).unwrap();
+    for (method, path) in [
+        (Method::GET, "/api/v1/connections".to_owned()),
+        (Method::GET, format!("/api/v1/connections/{id}")),
+        (Method::POST, format!("/api/v1/connections/{id}/syncs")),
+        (Method::DELETE, format!("/api/v1/connections/{id}")),
+    ] {
+        assert_eq!(status(as_rep.call(method, &path, None, &[]).await), 403, "{path}");
+    }
+    let theirs = ApiClient::new(&url, &vendor.running.fingerprint, &stranger_token(&vendor).await).unwrap();
+    for (method, path) in [
+        (Method::GET, format!("/api/v1/connections/{id}")),
+        (Method::GET, format!("/api/v1/connections/{id}/syncs")),
+        (Method::POST, format!("/api/v1/connections/{id}/syncs")),
+        (Method::DELETE, format!("/api/v1/connections/{id}")),
+    ] {
+        assert_eq!(status(theirs.call(method, &path, None, &[]).await), 404, "{path}");
+    }
+    let none = theirs.call::<Value>(Method::GET, "/api/v1/connections", None, &[]).await.unwrap();
+    assert!(none["items"].as_array().unwrap().is_empty(), "{none}");
+
+    // The credentials are sealed in the database: no trace of the key in its file.
+    let db = std::fs::read(vendor._dir.path().join("node").join("node.db")).unwrap();
+    let needle = b"MIIE";
+    assert!(!db.windows(needle.len()).any(|w| w == needle), "the private key is sealed at rest");
+
+    vendor.api.call_empty(Method::DELETE, &format!("/api/v1/connections/{id}")).await.unwrap();
+    assert_eq!(status(call(&vendor, Method::GET, &format!("/api/v1/connections/{id}"), None).await), 404);
+}
+
+/// An admin token of another organisation on `node` (a hosted node's second organisation).
+async fn stranger_token(node: &Node) -> String {
+    let store = crate::common::store_of(node).await;
+    let org = store.create_organisation("Stranger Co").await.unwrap();
+    let admin = store.create_user(&org.id, "eve", blindmap_store::Role::Admin).await.unwrap();
+    let (_, token) = store.issue_token(&org.id, &admin.id, "test").await.unwrap();
+    token.expose().to_owned()
+}

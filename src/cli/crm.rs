@@ -1,0 +1,347 @@
+//! `blindmap crm …`: CRM connections — a Salesforce org or a HubSpot portal the node reads its
+//! accounts from — and their syncs, through the node's API (admins only). Secrets are read from
+//! the environment or a file, never from the command line (where other users of the machine
+//! could see them), and never printed.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use blindmap_server::api::connections::{ConnectionView, CrmKindName, NewConnection, SyncView};
+use blindmap_server::api::datasets::PresetName;
+use blindmap_server::client::ApiClient;
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::{Connection, client, runtime};
+use crate::output::escaped;
+
+#[derive(Subcommand)]
+pub(crate) enum CrmCommand {
+    /// Connect a Salesforce org. With a connected app's certificate (the JWT bearer flow, for
+    /// server-to-server integrations): --client-id, --username and --private-key-file. With a
+    /// refresh token of the web-server flow: --client-id, and the refresh token and the client
+    /// secret in the environment (--refresh-token-env, --client-secret-env). See the README for
+    /// the connected app's set-up and the permissions it needs.
+    Salesforce(Box<SalesforceArgs>),
+    /// Connect a HubSpot portal: with a private app's access token in the environment
+    /// (--token-env), or OAuth (--client-id, and the refresh token and client secret in the
+    /// environment). See the README for the scopes it needs.
+    Hubspot(Box<HubspotArgs>),
+    /// List the organisation's connections, each with its latest sync.
+    List {
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Sync a connection: read every account from the CRM into a new dataset, which becomes the
+    /// active one once the whole read and import succeed. Waits for it and prints its summary
+    /// (unless --no-wait); a failed or paused sync keeps nothing, and exits non-zero.
+    Sync {
+        /// The connection's name or id (`crm_…`).
+        name: String,
+        /// Start it and return; `blindmap crm syncs NAME` shows how it goes.
+        #[arg(long)]
+        no_wait: bool,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// A connection's latest syncs, newest first.
+    Syncs {
+        /// The connection's name or id (`crm_…`).
+        name: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Delete a connection and its syncs' records (the datasets they built stay).
+    Remove {
+        /// The connection's name or id (`crm_…`).
+        name: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+}
+
+/// How the records are read, as `datasets import` takes it.
+#[derive(Args)]
+pub(crate) struct ReadArgs {
+    /// The preset whose columns and segments apply (default: the CRM's).
+    #[arg(long, value_enum)]
+    preset: Option<Preset>,
+    /// Change the preset: ROLE=COLUMN (replaces) or ROLE+=COLUMN (adds), a column being a
+    /// Salesforce field's API name or a HubSpot property's label or name (repeatable).
+    #[arg(long = "map", value_name = "ROLE=COLUMN")]
+    maps: Vec<String>,
+    /// A segment rule replacing the preset's, `label: rule` (repeatable, in order of precedence).
+    #[arg(long = "segment", value_name = "RULE")]
+    segments: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Preset {
+    Salesforce,
+    Hubspot,
+    Generic,
+}
+
+impl From<Preset> for PresetName {
+    fn from(p: Preset) -> Self {
+        match p {
+            Preset::Salesforce => Self::Salesforce,
+            Preset::Hubspot => Self::Hubspot,
+            Preset::Generic => Self::Generic,
+        }
+    }
+}
+
+/// What `crm salesforce` takes.
+#[derive(Args)]
+pub(crate) struct SalesforceArgs {
+    /// What to call the connection.
+    name: String,
+    /// The login URL: https://login.salesforce.com, https://test.salesforce.com for a sandbox,
+    /// or the org's My Domain URL.
+    #[arg(long, default_value = "https://login.salesforce.com")]
+    url: String,
+    /// The connected app's consumer key.
+    #[arg(long)]
+    client_id: String,
+    /// The integration user the JWT bearer flow signs in as.
+    #[arg(long)]
+    username: Option<String>,
+    /// The connected app's certificate key, PKCS#8 PEM (the JWT bearer flow).
+    #[arg(long, value_name = "PATH")]
+    private_key_file: Option<std::path::PathBuf>,
+    /// The environment variable holding a refresh token (instead of a private key).
+    #[arg(long, value_name = "VAR")]
+    refresh_token_env: Option<String>,
+    /// The environment variable holding the connected app's consumer secret (with a refresh
+    /// token).
+    #[arg(long, value_name = "VAR", default_value = "BLINDMAP_CRM_CLIENT_SECRET")]
+    client_secret_env: String,
+    /// The share of the org's daily API requests at which a sync pauses.
+    #[arg(long, default_value_t = 0.8)]
+    pause_at: f64,
+    #[command(flatten)]
+    read: ReadArgs,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// What `crm hubspot` takes.
+#[derive(Args)]
+pub(crate) struct HubspotArgs {
+    /// What to call the connection.
+    name: String,
+    /// HubSpot's API.
+    #[arg(long, default_value = "https://api.hubapi.com")]
+    url: String,
+    /// The environment variable holding a private app's access token.
+    #[arg(long, value_name = "VAR", default_value = "BLINDMAP_HUBSPOT_TOKEN")]
+    token_env: String,
+    /// OAuth instead of a private app: the app's client id (the refresh token and client secret
+    /// from --refresh-token-env and --client-secret-env).
+    #[arg(long)]
+    client_id: Option<String>,
+    /// The environment variable holding the refresh token (with --client-id).
+    #[arg(long, value_name = "VAR", default_value = "BLINDMAP_CRM_REFRESH_TOKEN")]
+    refresh_token_env: String,
+    /// The environment variable holding the app's client secret (with --client-id).
+    #[arg(long, value_name = "VAR", default_value = "BLINDMAP_CRM_CLIENT_SECRET")]
+    client_secret_env: String,
+    #[command(flatten)]
+    read: ReadArgs,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+fn from_env(var: &str, what: &str) -> anyhow::Result<String> {
+    std::env::var(var).with_context(|| format!("set {what} in the environment variable {var}"))
+}
+
+fn show_connection(c: &ConnectionView) {
+    let kind = match c.kind {
+        CrmKindName::Salesforce => "Salesforce",
+        CrmKindName::Hubspot => "HubSpot",
+    };
+    println!("{}  {}  {kind} at {} ({})", escaped(&c.id), escaped(&c.name), escaped(&c.url), escaped(&c.auth));
+    match &c.last_sync {
+        Some(s) => println!("  last sync: {}", sync_line(s)),
+        None => println!("  not synced yet: blindmap crm sync {:?}", c.name),
+    }
+}
+
+fn sync_line(s: &SyncView) -> String {
+    let mut line = format!(
+        "{}  {} ({}), {} records read, {} requests, started {} by {}",
+        escaped(&s.id),
+        escaped(&s.state),
+        escaped(&s.phase),
+        s.records_read,
+        s.requests,
+        escaped(&s.started_at),
+        escaped(&s.started_by)
+    );
+    if let Some(dataset) = &s.dataset {
+        line.push_str(&format!(", dataset {}", escaped(dataset)));
+    }
+    if let Some(message) = &s.message {
+        line.push_str(&format!(": {}", escaped(message)));
+    }
+    line
+}
+
+/// The id of the connection `name` names (its id, or its name).
+async fn connection_id(api: &ApiClient, name: &str) -> anyhow::Result<String> {
+    let all = api.connections().await?.items;
+    if let Some(c) = all.iter().find(|c| c.id == name || c.name == name) {
+        return Ok(c.id.clone());
+    }
+    let names: Vec<String> = all.iter().map(|c| format!("{:?}", c.name)).collect();
+    if names.is_empty() {
+        bail!("no connection named {name:?}: this organisation has none yet (blindmap crm salesforce|hubspot NAME …)");
+    }
+    bail!("no connection named {name:?}; there are {}", names.join(", "))
+}
+
+/// Prints a complete sync's summary: what was read and what the import made of it.
+fn show_summary(s: &SyncView) {
+    let Some(summary) = &s.summary else { return };
+    let import = &summary["import"];
+    println!(
+        "Read {} records in {} requests; imported {} rows, {} accounts with a key and a segment.",
+        s.records_read, s.requests, import["rows"], import["accounts"]
+    );
+    if let Some(keys) = import["keys"].as_object() {
+        let keys: Vec<String> = keys.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        println!("  keys: {}", keys.join(", "));
+    }
+    if let Some(segments) = import["segments"].as_object() {
+        let segments: Vec<String> = segments.iter().map(|(k, n)| format!("{} {n}", escaped(k))).collect();
+        println!("  segments: {}", segments.join(", "));
+    }
+    for (what, key) in [("without a usable key", "rows_without_keys"), ("in no segment", "unsegmented_rows")] {
+        let n = import[key]["count"].as_u64().unwrap_or(0);
+        if n > 0 {
+            println!("  {n} rows {what} (left out)");
+        }
+    }
+    if let Some(dropped) = import["values_not_used_as_keys"].as_object().filter(|d| !d.is_empty()) {
+        let dropped: Vec<String> = dropped.iter().map(|(k, n)| format!("{} {n}", escaped(k))).collect();
+        println!("  values not used as keys: {}", dropped.join(", "));
+    }
+    if let Some(usage) = summary["api_usage"].as_object()
+        && let (Some(used), Some(max)) = (usage.get("used"), usage.get("max"))
+    {
+        println!("  the org's API requests: {used} of {max} used in the last 24 hours");
+    }
+}
+
+pub(crate) fn run(command: &CrmCommand) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        match command {
+            CrmCommand::Salesforce(args) => {
+                let (private_key, refresh_token, client_secret) =
+                    match (&args.private_key_file, &args.refresh_token_env) {
+                        (Some(path), None) => {
+                            let pem = std::fs::read_to_string(path)
+                                .with_context(|| format!("cannot read the private key {}", path.display()))?;
+                            (Some(pem), None, None)
+                        }
+                        (None, Some(var)) => (
+                            None,
+                            Some(from_env(var, "the refresh token")?),
+                            Some(from_env(&args.client_secret_env, "the consumer secret")?),
+                        ),
+                        _ => bail!("give either --private-key-file (with --username) or --refresh-token-env"),
+                    };
+                let body = NewConnection {
+                    name: args.name.clone(),
+                    kind: CrmKindName::Salesforce,
+                    url: Some(args.url.clone()),
+                    client_id: Some(args.client_id.clone()),
+                    username: args.username.clone(),
+                    private_key,
+                    client_secret,
+                    refresh_token,
+                    token: None,
+                    pause_at: Some(args.pause_at),
+                    preset: args.read.preset.map(Into::into),
+                    map: args.read.maps.clone(),
+                    segment: args.read.segments.clone(),
+                };
+                show_connection(&client(&args.connection)?.create_connection(&body).await?);
+            }
+            CrmCommand::Hubspot(args) => {
+                let (token, refresh_token, client_secret) = match &args.client_id {
+                    None => (Some(from_env(&args.token_env, "the private app's access token")?), None, None),
+                    Some(_) => (
+                        None,
+                        Some(from_env(&args.refresh_token_env, "the refresh token")?),
+                        Some(from_env(&args.client_secret_env, "the app's client secret")?),
+                    ),
+                };
+                let body = NewConnection {
+                    name: args.name.clone(),
+                    kind: CrmKindName::Hubspot,
+                    url: Some(args.url.clone()),
+                    client_id: args.client_id.clone(),
+                    username: None,
+                    private_key: None,
+                    client_secret,
+                    refresh_token,
+                    token,
+                    pause_at: None,
+                    preset: args.read.preset.map(Into::into),
+                    map: args.read.maps.clone(),
+                    segment: args.read.segments.clone(),
+                };
+                show_connection(&client(&args.connection)?.create_connection(&body).await?);
+            }
+            CrmCommand::List { connection } => {
+                let all = client(connection)?.connections().await?.items;
+                if all.is_empty() {
+                    println!("No CRM connections yet: blindmap crm salesforce|hubspot NAME …");
+                }
+                for c in &all {
+                    show_connection(c);
+                }
+            }
+            CrmCommand::Sync { name, no_wait, connection } => {
+                let api = client(connection)?;
+                let id = connection_id(&api, name).await?;
+                let mut sync = api.start_sync(&id).await?;
+                println!("Started sync {} of {}.", escaped(&sync.id), escaped(name));
+                if *no_wait {
+                    return Ok(());
+                }
+                let mut shown = (String::new(), u64::MAX);
+                while sync.state == "running" {
+                    if (sync.phase.clone(), sync.records_read) != shown {
+                        eprintln!("  {}: {} records read", escaped(&sync.phase), sync.records_read);
+                        shown = (sync.phase.clone(), sync.records_read);
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    sync = api.sync(&id, &sync.id).await?;
+                }
+                println!("{}", sync_line(&sync));
+                match sync.state.as_str() {
+                    "complete" => show_summary(&sync),
+                    "paused" => bail!("the sync paused and kept nothing; the active dataset is unchanged"),
+                    _ => bail!("the sync failed and kept nothing; the active dataset is unchanged"),
+                }
+            }
+            CrmCommand::Syncs { name, connection } => {
+                let api = client(connection)?;
+                let id = connection_id(&api, name).await?;
+                for s in &api.syncs(&id).await?.items {
+                    println!("{}", sync_line(s));
+                }
+            }
+            CrmCommand::Remove { name, connection } => {
+                let api = client(connection)?;
+                let id = connection_id(&api, name).await?;
+                api.delete_connection(&id).await?;
+                println!("Removed the connection {}; the datasets its syncs built stay.", escaped(name));
+            }
+        }
+        Ok(())
+    })
+}

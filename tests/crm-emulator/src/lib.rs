@@ -1,0 +1,28 @@
+//! Emulators of the CRMs' published API contracts, served on loopback for the connectors' tests,
+//! the node's end-to-end tests and `blindmap bench crm`: each behaviour is the documented one,
+//! with the reference it follows beside it. They hold their data in memory and let a test change
+//! it, expire tokens or use up quota between calls. Not shipped: only tests and `--features
+//! bench` build them.
+
+#![forbid(unsafe_code)]
+#![allow(clippy::unwrap_used)]
+
+pub mod hubspot;
+pub mod salesforce;
+
+/// Serves `app` on a loopback port; its base URL (`http://127.0.0.1:PORT`).
+pub async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+    let addr = listener.local_addr().expect("its address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+/// The bearer token of a request (`Authorization: Bearer …`), or `""`.
+pub fn bearer(headers: &axum::http::HeaderMap) -> &str {
+    headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or_default()
+}
