@@ -6,10 +6,13 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use blindmap_server::api::connections::{ConnectionView, CrmKindName, NewConnection, SyncView};
+use blindmap_server::api::connections::{
+    ConnectionView, CrmKindName, NewConnection, SyncModeName, SyncParams, SyncView,
+};
 use blindmap_server::api::datasets::PresetName;
 use blindmap_server::client::ApiClient;
 use clap::{Args, Subcommand, ValueEnum};
+use serde_json::Value;
 
 use super::{Connection, client, runtime};
 use crate::output::escaped;
@@ -31,12 +34,17 @@ pub(crate) enum CrmCommand {
         #[command(flatten)]
         connection: Connection,
     },
-    /// Sync a connection: read every account from the CRM into a new dataset, which becomes the
-    /// active one once the whole read and import succeed. Waits for it and prints its summary
-    /// (unless --no-wait); a failed or paused sync keeps nothing, and exits non-zero.
+    /// Sync a connection: read the CRM's accounts into a new dataset, which becomes the active
+    /// one once the whole read and import succeed — only what changed since the last complete
+    /// sync where there is one (accounts modified or deleted since), every account with --full.
+    /// Waits for it and prints its summary (unless --no-wait); a failed or paused sync keeps
+    /// nothing, and exits non-zero.
     Sync {
         /// The connection's name or id (`crm_…`).
         name: String,
+        /// Read every account, not only what changed.
+        #[arg(long)]
+        full: bool,
         /// Start it and return; `blindmap crm syncs NAME` shows how it goes.
         #[arg(long)]
         no_wait: bool,
@@ -209,6 +217,14 @@ fn show_summary(s: &SyncView) {
         "Read {} records in {} requests; imported {} rows, {} accounts with a key and a segment.",
         s.records_read, s.requests, import["rows"], import["accounts"]
     );
+    if let Some(changes) = import["changes"].as_object() {
+        println!(
+            "  only what changed: {} rows read again, {} accounts taken out; the dataset has {} accounts",
+            changes.get("rows_read").unwrap_or(&Value::Null),
+            changes.get("removed").unwrap_or(&Value::Null),
+            import["accounts"]
+        );
+    }
     if let Some(keys) = import["keys"].as_object() {
         let keys: Vec<String> = keys.iter().map(|(k, n)| format!("{k} {n}")).collect();
         println!("  keys: {}", keys.join(", "));
@@ -304,11 +320,12 @@ pub(crate) fn run(command: &CrmCommand) -> anyhow::Result<()> {
                     show_connection(c);
                 }
             }
-            CrmCommand::Sync { name, no_wait, connection } => {
+            CrmCommand::Sync { name, full, no_wait, connection } => {
                 let api = client(connection)?;
                 let id = connection_id(&api, name).await?;
-                let mut sync = api.start_sync(&id).await?;
-                println!("Started sync {} of {}.", escaped(&sync.id), escaped(name));
+                let params = SyncParams { mode: full.then_some(SyncModeName::Full) };
+                let mut sync = api.start_sync(&id, &params).await?;
+                println!("Started a {} sync ({}) of {}.", escaped(&sync.mode), escaped(&sync.id), escaped(name));
                 if *no_wait {
                     return Ok(());
                 }

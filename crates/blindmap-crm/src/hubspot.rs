@@ -7,8 +7,9 @@
 //!   client id and secret, answered with `access_token`, `refresh_token`, `expires_in`).
 //! - Companies: `docs/api/crm/companies` — `GET /crm/v3/objects/companies?limit=…&after=…&
 //!   properties=…&archived=…`, at most 100 per page, answered with `results` (`id`,
-//!   `properties`, `createdAt`, `updatedAt`, `archived`) and `paging.next.after` while there is
-//!   more; `archived=true` lists the archived (deleted) ones.
+//!   `properties`, `createdAt`, `updatedAt`, `archived`, and `archivedAt` for an archived one)
+//!   and `paging.next.after` while there is more; `archived=true` lists the archived (deleted)
+//!   ones.
 //! - Search: `docs/api/crm/search` — `POST /crm/v3/objects/companies/search` with
 //!   `filterGroups`, `sorts`, `properties`, `limit` (at most 200) and `after`; one query reaches
 //!   at most 10,000 results (a page past them is refused with 400), so a larger change set is
@@ -118,9 +119,17 @@ pub struct Company {
     /// Whether it is archived (deleted).
     #[serde(default)]
     pub archived: bool,
+    /// When it was archived, RFC 3339 (archived companies only).
+    #[serde(default)]
+    pub archived_at: Option<String>,
 }
 
 impl Company {
+    /// When it was archived, in milliseconds, where the answer says.
+    pub fn archived_ms(&self) -> Option<i64> {
+        jiff::Timestamp::from_str(self.archived_at.as_deref()?).ok().map(|t| t.as_millisecond())
+    }
+
     /// `hs_lastmodifieddate` in milliseconds, where the properties carry it.
     pub fn modified_ms(&self) -> Option<i64> {
         let value = self.properties.get("hs_lastmodifieddate")?.as_str()?;
@@ -296,9 +305,8 @@ impl HubSpot {
     }
 
     /// Every company modified at or after `since_ms`, however many, handed to `each` a page at a
-    /// time: searches of at most 10,000 results, each next one starting at the last
-    /// modification time read (the companies of that millisecond already read are skipped).
-    /// Returns the latest modification time read (the next sync's start), or `since_ms`.
+    /// time (see [`Changes`]). Returns the latest modification time read (the next sync's
+    /// start), or `since_ms`.
     pub async fn each_modified_since<F>(
         &mut self,
         properties: &[&str],
@@ -308,47 +316,11 @@ impl HubSpot {
     where
         F: FnMut(Vec<Company>),
     {
-        let mut since = since_ms;
-        let mut newest = since_ms;
-        // The ids read at `newest`: a window starting there reads them again.
-        let mut at_newest: HashSet<String> = HashSet::new();
-        loop {
-            let mut after: Option<String> = None;
-            let mut in_window = 0usize;
-            let window_start = since;
-            loop {
-                let page = self.modified_since(properties, since, after.as_deref()).await?;
-                in_window += page.companies.len();
-                let mut fresh = Vec::with_capacity(page.companies.len());
-                for company in page.companies {
-                    let modified = company
-                        .modified_ms()
-                        .ok_or_else(|| HubSpotError::Answer("a company without hs_lastmodifieddate".into()))?;
-                    if modified < newest || (modified == newest && at_newest.contains(&company.id)) {
-                        continue;
-                    }
-                    if modified > newest {
-                        newest = modified;
-                        at_newest.clear();
-                    }
-                    at_newest.insert(company.id.clone());
-                    fresh.push(company);
-                }
-                if !fresh.is_empty() {
-                    each(fresh);
-                }
-                match page.after {
-                    None => return Ok(newest),
-                    Some(next) if in_window + SEARCH_LIMIT <= SEARCH_WINDOW => after = Some(next),
-                    // The window is full: the next starts at the newest time read.
-                    Some(_) => break,
-                }
-            }
-            if newest == window_start {
-                return Err(HubSpotError::Window(newest));
-            }
-            since = newest;
+        let mut changes = Changes::since(since_ms);
+        while let Some(page) = changes.next_page(self, properties).await? {
+            each(page);
         }
+        Ok(changes.newest())
     }
 
     fn url(&self, path: &str) -> Result<Url, HubSpotError> {
@@ -449,6 +421,77 @@ impl HubSpot {
 enum Method {
     Get(Url),
     Post(Url, Value),
+}
+
+/// The companies modified at or after a time, however many, read a page at a time: searches of
+/// at most 10,000 results ([`SEARCH_WINDOW`]), each next one starting at the last modification
+/// time read, the companies of that millisecond already read skipped. More changes in one
+/// millisecond than a search reaches are refused ([`HubSpotError::Window`]).
+#[derive(Debug)]
+pub struct Changes {
+    /// Where the current search starts.
+    since: i64,
+    /// The latest modification read, and the ids read at it.
+    newest: i64,
+    at_newest: HashSet<String>,
+    /// The current search's next page, and how many results it has given.
+    after: Option<String>,
+    in_window: usize,
+    done: bool,
+}
+
+impl Changes {
+    /// The changes at or after `since_ms`.
+    pub fn since(since_ms: i64) -> Self {
+        Self { since: since_ms, newest: since_ms, at_newest: HashSet::new(), after: None, in_window: 0, done: false }
+    }
+
+    /// The latest modification time read so far (where the next sync starts), or the start.
+    pub fn newest(&self) -> i64 {
+        self.newest
+    }
+
+    /// The next page of companies not read yet (possibly empty), or `None` at the end.
+    pub async fn next_page(
+        &mut self,
+        hs: &mut HubSpot,
+        properties: &[&str],
+    ) -> Result<Option<Vec<Company>>, HubSpotError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = hs.modified_since(properties, self.since, self.after.as_deref()).await?;
+        self.in_window += page.companies.len();
+        let mut fresh = Vec::with_capacity(page.companies.len());
+        for company in page.companies {
+            let modified = company
+                .modified_ms()
+                .ok_or_else(|| HubSpotError::Answer("a company without hs_lastmodifieddate".into()))?;
+            if modified < self.newest || (modified == self.newest && self.at_newest.contains(&company.id)) {
+                continue;
+            }
+            if modified > self.newest {
+                self.newest = modified;
+                self.at_newest.clear();
+            }
+            self.at_newest.insert(company.id.clone());
+            fresh.push(company);
+        }
+        match page.after {
+            None => self.done = true,
+            Some(next) if self.in_window + SEARCH_LIMIT <= SEARCH_WINDOW => self.after = Some(next),
+            // The window is full: the next search starts at the newest time read.
+            Some(_) => {
+                if self.newest == self.since {
+                    return Err(HubSpotError::Window(self.newest));
+                }
+                self.since = self.newest;
+                self.after = None;
+                self.in_window = 0;
+            }
+        }
+        Ok(Some(fresh))
+    }
 }
 
 /// `X-HubSpot-RateLimit-Remaining`, `-Max` and `-Interval-Milliseconds`, where all are given.

@@ -138,6 +138,60 @@ struct AccountRow {
     search_text: String,
 }
 
+/// An imported account as stored, or `None` if it takes no part in a match (no key, or no
+/// segment): such rows are counted in the summary and not kept.
+fn account_row(account: blindmap_records::Account) -> Option<AccountRow> {
+    let segment = account.segment.as_ref().filter(|_| !account.keys.is_empty())?.to_string();
+    let (name, country) = match &account.keys.name_country {
+        Some((n, c)) => (Some(n.clone()), Some((*c).to_owned())),
+        None => (None, None),
+    };
+    let fields: BTreeMap<&str, &str> = account.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Some(AccountRow {
+        line: account.line,
+        segment,
+        domains: json!(account.keys.domains).to_string(),
+        duns: json!(account.keys.duns).to_string(),
+        name,
+        country,
+        city: account.keys.city.clone(),
+        postal_code: account.keys.postal_code.clone(),
+        phone: account.keys.phone.clone(),
+        fields: json!(fields).to_string(),
+        search_text: crate::search::account_text(account.name.as_deref(), &account.id),
+        display_name: account.name,
+        id: account.id,
+    })
+}
+
+/// A dataset's totals, as a summary states them.
+struct Totals {
+    accounts: u64,
+    keys: serde_json::Value,
+    segments: serde_json::Value,
+}
+
+/// Deletes the accounts of `ids` from a dataset; how many there were.
+async fn delete_accounts(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    dataset: &DatasetId,
+    ids: &[String],
+) -> Result<u64, StoreError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM dataset_accounts WHERE dataset_id = $1 AND account_id IN ({})",
+        placeholders.join(", ")
+    )))
+    .bind(dataset.as_str());
+    for id in ids {
+        query = query.bind(id.as_str());
+    }
+    Ok(query.execute(&mut **tx).await?.rows_affected())
+}
+
 /// Inserts a batch of accounts; a repeated id (within the batch or with an earlier one) is an
 /// import error naming both lines. Insert-or-nothing, then a look for what did not go in: a
 /// failed statement would abort the whole transaction on PostgreSQL.
@@ -276,27 +330,8 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let mut chunk_started = std::time::Instant::now();
         while let Some(account) = importer.next_account()? {
-            let Some(segment) = account.segment.as_ref().filter(|_| !account.keys.is_empty()) else { continue };
-            let (name, country) = match &account.keys.name_country {
-                Some((n, c)) => (Some(n.clone()), Some((*c).to_owned())),
-                None => (None, None),
-            };
-            let fields: BTreeMap<&str, &str> = account.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            batch.push(AccountRow {
-                line: account.line,
-                segment: segment.to_string(),
-                domains: json!(account.keys.domains).to_string(),
-                duns: json!(account.keys.duns).to_string(),
-                name,
-                country,
-                city: account.keys.city.clone(),
-                postal_code: account.keys.postal_code.clone(),
-                phone: account.keys.phone.clone(),
-                fields: json!(fields).to_string(),
-                search_text: crate::search::account_text(account.name.as_deref(), &account.id),
-                display_name: account.name,
-                id: account.id,
-            });
+            let Some(row) = account_row(account) else { continue };
+            batch.push(row);
             if batch.len() == batch_rows {
                 insert_accounts(&mut tx, id, &batch, (&source, &id_column)).await?;
                 batch.clear();
@@ -336,6 +371,165 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Stores a new dataset of `org` that is `base` changed: `base`'s accounts, less those whose
+    /// ids are in `removed` and those `importer` reads again, plus what `importer` reads (a
+    /// changed account replaces its old row; one that no longer has a key or a segment is only
+    /// taken out). Whole or not at all, as [`Store::import_dataset`]: a failure half-way leaves
+    /// nothing of it and `base` as it was. Its summary is the import's of the rows read, with
+    /// the dataset's totals (accounts, keys per type, segments) in place of the rows' and what
+    /// changed under `changes` (the base, the rows read, the accounts removed).
+    ///
+    /// This is how a CRM sync that read only what changed makes its dataset version.
+    pub async fn import_dataset_changes<R: BufRead>(
+        &self,
+        org: &OrgId,
+        name: &str,
+        read_as: &str,
+        base: &DatasetId,
+        removed: &[String],
+        importer: Importer<R>,
+    ) -> Result<DatasetInfo, StoreError> {
+        self.dataset(org, base).await?;
+        self.purge_stale_imports().await?;
+        let id = DatasetId::generate();
+        let imported_at = now_ms();
+        sqlx::query(
+            "INSERT INTO datasets (id, org_id, name, read_as, imported_at, rows_read, accounts, summary, state, \
+             heartbeat_at) VALUES ($1, $2, $3, $4, $5, 0, 0, '{}', 'importing', $5)",
+        )
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .bind(name)
+        .bind(read_as)
+        .bind(imported_at)
+        .execute(&self.pool)
+        .await?;
+        match self.change_accounts(org, base, &id, removed, importer).await {
+            Ok(()) => self.dataset(org, &id).await,
+            Err(e) => {
+                let _ = self.delete_import(&id).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Copies `base`'s accounts into `id`, applies the changes, counts the totals and marks it
+    /// complete, in one transaction.
+    async fn change_accounts<R: BufRead>(
+        &self,
+        org: &OrgId,
+        base: &DatasetId,
+        id: &DatasetId,
+        removed: &[String],
+        mut importer: Importer<R>,
+    ) -> Result<(), StoreError> {
+        let source = importer.source().to_owned();
+        let id_column = importer.id_column().to_owned();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO dataset_accounts (dataset_id, account_id, line, segment, domains, duns, name, country, city, \
+             postal_code, phone, fields, display_name, search_text) \
+             SELECT $1, account_id, line, segment, domains, duns, name, country, city, postal_code, phone, fields, \
+             display_name, search_text FROM dataset_accounts WHERE dataset_id = $2",
+        )
+        .bind(id.as_str())
+        .bind(base.as_str())
+        .execute(&mut *tx)
+        .await?;
+        // Changed rows go after the base's, in the order read.
+        let last_line: i64 = sqlx::query("SELECT COALESCE(MAX(line), 0) FROM dataset_accounts WHERE dataset_id = $1")
+            .bind(base.as_str())
+            .fetch_one(&mut *tx)
+            .await?
+            .get(0);
+        let last_line = u64::try_from(last_line).map_err(|_| StoreError::Corrupt("dataset_accounts.line"))?;
+        let batch_rows = self.insert_batch(ACCOUNT_COLUMNS);
+        let (mut batch, mut read) = (Vec::with_capacity(batch_rows), Vec::with_capacity(batch_rows));
+        loop {
+            // No row read again is no change (a file with no rows is an error for an import).
+            let account = match importer.next_account() {
+                Err(e) if matches!(e.kind(), ErrorKind::NoRows) => None,
+                other => other?,
+            };
+            let done = account.is_none();
+            if let Some(account) = account {
+                read.push(account.id.clone());
+                if let Some(mut row) = account_row(account) {
+                    row.line += last_line;
+                    batch.push(row);
+                }
+            }
+            if read.len() >= batch_rows || (done && !read.is_empty()) {
+                delete_accounts(&mut tx, id, &read).await?;
+                insert_accounts(&mut tx, id, &batch, (&source, &id_column)).await?;
+                read.clear();
+                batch.clear();
+            }
+            if done {
+                break;
+            }
+        }
+        let mut removed_count = 0u64;
+        for chunk in removed.chunks(batch_rows.max(1)) {
+            removed_count += delete_accounts(&mut tx, id, chunk).await?;
+        }
+        let totals = self.totals(&mut tx, id).await?;
+        let summary = importer.summary().clone();
+        let mut json = summary_json(&summary, importer.header(), &importer.columns());
+        json["accounts"] = json!(totals.accounts);
+        json["keys"] = totals.keys;
+        json["segments"] = totals.segments;
+        json["changes"] = json!({ "base": base.as_str(), "rows_read": summary.rows, "removed": removed_count });
+        sqlx::query(
+            "UPDATE datasets SET rows_read = $1, accounts = $2, summary = $3, state = 'complete', heartbeat_at = NULL \
+             WHERE id = $4 AND state = 'importing'",
+        )
+        .bind(summary.rows as i64)
+        .bind(totals.accounts as i64)
+        .bind(json.to_string())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE organisations SET active_dataset = $1 WHERE id = $2 AND active_dataset IS NULL")
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A stored dataset's totals: accounts, keys per type and accounts per segment.
+    async fn totals(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>, id: &DatasetId) -> Result<Totals, StoreError> {
+        let length = |column: &str| match self.backend {
+            crate::Backend::Sqlite => format!("COALESCE(SUM(json_array_length({column})), 0)"),
+            crate::Backend::Postgres => format!("COALESCE(SUM(json_array_length({column}::json)), 0)"),
+        };
+        let sql = format!(
+            "SELECT COUNT(*), {}, {}, COUNT(name), COUNT(postal_code), COUNT(phone) FROM dataset_accounts \
+             WHERE dataset_id = $1",
+            length("domains"),
+            length("duns")
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_one(&mut **tx).await?;
+        let count = |i: usize| -> Result<u64, StoreError> {
+            u64::try_from(row.get::<i64, _>(i)).map_err(|_| StoreError::Corrupt("dataset_accounts"))
+        };
+        let keys = json!({
+            "domain": count(1)?, "duns": count(2)?, "name_country": count(3)?, "postal_code": count(4)?, "phone": count(5)?,
+        });
+        let segments: BTreeMap<String, i64> = sqlx::query(
+            "SELECT segment, COUNT(*) FROM dataset_accounts WHERE dataset_id = $1 GROUP BY segment ORDER BY segment",
+        )
+        .bind(id.as_str())
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+        Ok(Totals { accounts: count(0)?, keys, segments: json!(segments) })
     }
 
     /// Deletes a dataset that is being imported (or failed to be) and its accounts.

@@ -214,7 +214,11 @@ fn view(c: &Company, wanted: &[String]) -> Value {
     }
     properties.insert("hs_object_id".into(), json!(c.id));
     properties.insert("hs_lastmodifieddate".into(), json!(iso(c.modified)));
-    json!({ "id": c.id, "properties": properties, "createdAt": iso(0), "updatedAt": iso(c.modified), "archived": c.archived })
+    let mut view = json!({ "id": c.id, "properties": properties, "createdAt": iso(0), "updatedAt": iso(c.modified), "archived": c.archived });
+    if c.archived {
+        view["archivedAt"] = json!(iso(c.modified));
+    }
+    view
 }
 
 fn iso(ms: i64) -> String {

@@ -260,8 +260,18 @@ fn parse_soql(soql: &str) -> Option<(Vec<String>, Option<String>)> {
     Some((fields, since))
 }
 
+/// A stored `SystemModstamp` (`2026-11-21T09:30:00.000+0000`, as the API writes it) as an instant.
+pub fn stamp(text: &str) -> Option<jiff::Timestamp> {
+    jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%.f%z", text).ok()?.to_timestamp().ok()
+}
+
 fn run_query(org: &mut Org, soql: &str, all: bool) -> Response {
-    let Some((fields, since)) = parse_soql(soql) else {
+    // A dateTime literal is `YYYY-MM-DDThh:mm:ss` with `Z` or `+hh:mm` (`soql_sosl/sforce_api_calls_soql_select_dateformats.htm`).
+    let parsed = parse_soql(soql).and_then(|(fields, since)| match since {
+        None => Some((fields, None)),
+        Some(t) => t.parse::<jiff::Timestamp>().ok().map(|t| (fields, Some(t))),
+    });
+    let Some((fields, since)) = parsed else {
         let usage = Some((org.api_used, org.api_max));
         return api_error(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", "unexpected token", usage);
     };
@@ -269,7 +279,7 @@ fn run_query(org: &mut Org, soql: &str, all: bool) -> Response {
         .accounts
         .iter()
         .filter(|a| all || a["IsDeleted"] != true)
-        .filter(|a| since.as_deref().is_none_or(|t| a["SystemModstamp"].as_str().is_some_and(|m| m > t)))
+        .filter(|a| since.is_none_or(|t| a["SystemModstamp"].as_str().and_then(stamp).is_some_and(|m| m > t)))
         .map(|a| {
             let id = a["Id"].as_str().unwrap_or_default();
             let mut out = Map::new();

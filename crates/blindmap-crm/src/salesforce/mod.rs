@@ -326,6 +326,28 @@ impl Salesforce {
     }
 }
 
+/// The SOQL dateTime literal of the second a `SystemModstamp` (as the API writes it,
+/// `2026-11-21T09:30:00.000+0000`) falls in, in UTC (`2026-11-21T09:30:00Z`): records changed
+/// after it are those a `WHERE SystemModstamp > …` reads, the changes of that second again among
+/// them (a literal has no fractions of a second), so that none is missed. `None` for a time that
+/// does not read.
+pub fn modstamp_literal(stamp: &str) -> Option<String> {
+    let instant = jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%.f%z", stamp).ok()?.to_timestamp().ok()?;
+    let second = jiff::Timestamp::from_second(instant.as_second()).ok()?;
+    Some(second.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+}
+
+/// Whether the `SystemModstamp` `a` is later than `b` (as instants where both read, as text
+/// otherwise).
+pub fn modstamp_after(a: &str, b: &str) -> bool {
+    let instant =
+        |t: &str| jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%.f%z", t).ok().and_then(|p| p.to_timestamp().ok());
+    match (instant(a), instant(b)) {
+        (Some(a), Some(b)) => a > b,
+        _ => a > b,
+    }
+}
+
 /// A record as its columns: `attributes` removed, and a related record's fields (`"Owner":
 /// {"Name": …}`) as `Owner.Name`, the name the query gave them (one level, as lookups are read).
 fn flatten(mut record: Map<String, Value>) -> Map<String, Value> {
@@ -401,6 +423,15 @@ mod tests {
         ] {
             assert!(checked_next(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn modification_times_become_soql_literals_of_their_second() {
+        assert_eq!(modstamp_literal("2026-11-21T09:30:00.250+0000").as_deref(), Some("2026-11-21T09:30:00Z"));
+        assert_eq!(modstamp_literal("2026-11-21T10:30:59.999+0100").as_deref(), Some("2026-11-21T09:30:59Z"));
+        assert_eq!(modstamp_literal("yesterday"), None);
+        assert!(modstamp_after("2026-11-21T09:30:00.001+0000", "2026-11-21T09:30:00.000+0000"));
+        assert!(!modstamp_after("2026-11-21T10:30:00.000+0100", "2026-11-21T09:30:00.000+0000"), "the same instant");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use blindmap_store::{Connection, ConnectionId, CrmSync, Role, SyncId};
+use blindmap_store::{Connection, ConnectionId, CrmSync, Role, SyncId, SyncMode};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -16,7 +16,7 @@ use super::datasets::PresetName;
 use crate::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
-use crate::http::extract::Json;
+use crate::http::extract::{Json, Query};
 use crate::service::crm;
 
 /// The CRMs a connection reads.
@@ -227,6 +227,26 @@ impl From<CrmSync> for SyncView {
     }
 }
 
+/// How much a sync reads.
+#[derive(Serialize, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SyncModeName {
+    /// Every account.
+    Full,
+    /// What changed since the last complete sync (its dataset changed into a new one).
+    Incremental,
+}
+
+/// What a sync reads.
+#[derive(Serialize, Deserialize, utoipa::IntoParams)]
+pub struct SyncParams {
+    /// `full` or `incremental`; by default incremental when the last complete sync's dataset is
+    /// there to change, full otherwise.
+    #[serde(default)]
+    #[param(nullable = false)]
+    pub mode: Option<SyncModeName>,
+}
+
 /// A connection's latest syncs.
 #[derive(Deserialize, Serialize, ToSchema)]
 pub struct SyncList {
@@ -327,22 +347,32 @@ async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<St
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Starts a full sync of a connection (admins only): every account is read from the CRM into a
-/// new dataset, which becomes the active one once the whole read and import succeed. It runs on
-/// after the answer: follow it at `GET /api/v1/connections/{id}/syncs/{sync}`. A failed or paused
-/// sync keeps nothing. One sync of a connection runs at a time.
-#[utoipa::path(post, path = "/api/v1/connections/{id}/syncs", tag = "connections", params(("id" = contract::ConnectionId, Path)),
+/// Starts a sync of a connection (admins only): every account (`full`), or only what changed
+/// since the last complete sync (`incremental`: accounts modified or deleted since, read into a
+/// new dataset made of the last one changed), into a new dataset that becomes the active one
+/// once the whole read and import succeed. It runs on after the answer: follow it at
+/// `GET /api/v1/connections/{id}/syncs/{sync}`. A failed or paused sync keeps nothing. One sync
+/// of a connection runs at a time.
+#[utoipa::path(post, path = "/api/v1/connections/{id}/syncs", tag = "connections",
+    params(("id" = contract::ConnectionId, Path), SyncParams),
     responses((status = 202, body = SyncView, description = "The sync, running"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such connection"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "A sync of it is running")))]
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "A sync of it is running"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "Incremental, and no complete sync's dataset to change")))]
 async fn sync(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(params): Query<SyncParams>,
 ) -> Result<(StatusCode, Json<SyncView>), ApiError> {
     caller.require(&[Role::Admin])?;
-    let sync = crm::start_sync(&state, &caller.0.user, &connection_id(&id)?).await?;
+    let mode = params.mode.map(|m| match m {
+        SyncModeName::Full => SyncMode::Full,
+        SyncModeName::Incremental => SyncMode::Incremental,
+    });
+    let sync = crm::start_sync(&state, &caller.0.user, &connection_id(&id)?, mode).await?;
     Ok((StatusCode::ACCEPTED, Json(sync.into())))
 }
 

@@ -13,7 +13,7 @@ use crate::api::attribution::{
     PipelineView, ScoreView, SettingsView, SourceList, SourceView, TouchFilter, TouchPage, TouchView,
 };
 use crate::api::audit::AuditPage;
-use crate::api::connections::{ConnectionList, ConnectionView, NewConnection, SyncList, SyncView};
+use crate::api::connections::{ConnectionList, ConnectionView, NewConnection, SyncList, SyncParams, SyncView};
 use crate::api::corrections::{CorrectionFilter, CorrectionPage, CorrectionView, NewCorrectionBody};
 use crate::api::cosell::{CoSellFilter, CoSellPage, CoSellView, NewCoSell};
 use crate::api::datasets::{DatasetPage, DatasetView, DeleteParams, Deleted, UploadParams};
@@ -594,8 +594,8 @@ impl ApiClient {
     }
 
     /// `POST /api/v1/connections/{id}/syncs`: starts a sync, which runs on.
-    pub async fn start_sync(&self, id: &str) -> Result<SyncView, ClientError> {
-        self.act(&["connections", id, "syncs"]).await
+    pub async fn start_sync(&self, id: &str, params: &SyncParams) -> Result<SyncView, ClientError> {
+        self.send(reqwest::Method::POST, &["connections", id, "syncs"], &Query::of(params)?, NO_BODY).await
     }
 
     /// `GET /api/v1/connections/{id}/syncs`: the latest syncs, newest first.

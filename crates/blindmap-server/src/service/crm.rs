@@ -22,8 +22,8 @@ use blindmap_crm::hubspot::{self, HubSpot, HubSpotError};
 use blindmap_crm::salesforce::{self, Salesforce, SalesforceError, SigningKey};
 use blindmap_records::Preset;
 use blindmap_store::{
-    Connection, ConnectionId, CrmKind, CrmSync, NewConnection, StoreError, SyncEnd, SyncId, SyncMode, SyncProgress,
-    User,
+    Connection, ConnectionId, CrmKind, CrmSync, DatasetId, NewConnection, StoreError, SyncEnd, SyncId, SyncMode,
+    SyncProgress, User,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -312,15 +312,41 @@ pub(crate) async fn delete(state: &AppState, caller: &User, id: &ConnectionId) -
     Ok(state.store.delete_connection(&caller.org, id, &caller.name).await?)
 }
 
-/// Starts a full sync of a connection, which runs on in this process; the sync's record, running.
-pub(crate) async fn start_sync(state: &AppState, caller: &User, id: &ConnectionId) -> Result<CrmSync, CrmError> {
+/// Starts a sync of a connection, which runs on in this process; the sync's record, running.
+/// `mode` unsaid: incremental when a complete sync's dataset is there to change, full otherwise.
+pub(crate) async fn start_sync(
+    state: &AppState,
+    caller: &User,
+    id: &ConnectionId,
+    mode: Option<SyncMode>,
+) -> Result<CrmSync, CrmError> {
     state.node().map_err(|_| CrmError::NoNode)?;
     let connection = state.store.connection(&caller.org, id).await?;
     settings_read_as(connection.kind, &settings(&connection)?)?;
-    let sync = state.store.begin_sync(&caller.org, id, SyncMode::Full, &caller.name).await?;
+    let base = match (&connection.dataset, &connection.cursor) {
+        (Some(dataset), Some(_)) => match state.store.dataset(&caller.org, dataset).await {
+            Ok(_) => Some(dataset.clone()),
+            Err(StoreError::NotFound(_)) => None,
+            Err(e) => return Err(e.into()),
+        },
+        _ => None,
+    };
+    let mode = match (mode, &base) {
+        (Some(SyncMode::Incremental), None) => {
+            return Err(invalid(
+                "an incremental sync changes the dataset of the connection's last complete sync, and there is none \
+                 (or it was deleted): sync in full first",
+            ));
+        }
+        (Some(mode), _) => mode,
+        (None, Some(_)) => SyncMode::Incremental,
+        (None, None) => SyncMode::Full,
+    };
+    let sync = state.store.begin_sync(&caller.org, id, mode, &caller.name).await?;
     let (state, caller, sync_id) = (state.clone(), caller.clone(), sync.id.clone());
     tokio::spawn(async move {
-        let end = match run(&state, &caller, &connection, &sync_id).await {
+        let base = base.filter(|_| mode == SyncMode::Incremental);
+        let end = match run(&state, &caller, &connection, &sync_id, base.as_ref()).await {
             Ok(end) => end,
             Err(Stop::Failed(why)) => SyncEnd::Failed(why),
             Err(Stop::Paused(why)) => SyncEnd::Paused(why),
@@ -418,15 +444,24 @@ fn cell(value: Option<&Value>) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// What the read of a CRM gave: records, requests, where the next incremental sync starts, and
-/// the API usage as the CRM last told it.
+/// What the read of a CRM gave: where the next incremental sync starts, the API usage as the CRM
+/// last told it, and (read incrementally) the ids of the records deleted since.
 struct Read {
     cursor: Option<String>,
     usage: Value,
+    removed: Vec<String>,
 }
 
-/// Reads the connection's CRM into a temporary file and imports it as a new, active dataset.
-async fn run(state: &AppState, caller: &User, connection: &Connection, sync: &SyncId) -> Result<SyncEnd, Stop> {
+/// Reads the connection's CRM into a temporary file and imports it as a new, active dataset: all
+/// of it, or (given the last complete sync's dataset, `base`) what changed since its cursor.
+async fn run(
+    state: &AppState,
+    caller: &User,
+    connection: &Connection,
+    sync: &SyncId,
+    base: Option<&DatasetId>,
+) -> Result<SyncEnd, Stop> {
+    let since = base.and(connection.cursor.as_deref());
     let settings = settings(connection).map_err(|e| Stop::Failed(e.to_string()))?;
     let read_as = settings_read_as(connection.kind, &settings).map_err(|e| Stop::Failed(e.to_string()))?;
     let credentials: Credentials = {
@@ -443,22 +478,30 @@ async fn run(state: &AppState, caller: &User, connection: &Connection, sync: &Sy
     let mapping = read_as.mapping(|| Ok(Vec::new())).map_err(|e| Stop::Failed(e.to_string()))?;
     let read = match connection.kind {
         CrmKind::Salesforce => {
-            read_salesforce(http, &settings, &credentials, &mapping, &mut csv, &mut progress).await?
+            read_salesforce(http, &settings, &credentials, &mapping, since, &mut csv, &mut progress).await?
         }
-        CrmKind::Hubspot => read_hubspot(http, &settings, &credentials, &mapping, &mut csv, &mut progress).await?,
+        CrmKind::Hubspot => {
+            read_hubspot(http, &settings, &credentials, &mapping, since, &mut csv, &mut progress).await?
+        }
     };
     progress.report("importing", true).await?;
     let buffered = csv.out.into_inner().map_err(|e| io_failed(e.into_error()))?;
     let mut file = buffered.into_inner().map_err(|e| io_failed(e.into_error()))?;
     file.rewind().map_err(io_failed)?;
     let name = format!("{}, synced {}", connection.name, crate::rfc3339(crate::now_ms()));
-    let info = datasets::import(state, caller, &name, &read_as, true, file).await.map_err(|e| match e {
+    let imported = match base {
+        None => datasets::import(state, caller, &name, &read_as, true, file).await,
+        Some(base) => datasets::import_changes(state, caller, &name, &read_as, base, &read.removed, true, file).await,
+    };
+    let info = imported.map_err(|e| match e {
         DatasetError::Unreadable(why) => Stop::Failed(format!("the records read do not import: {why}")),
         DatasetError::ReadBack => io_failed(std::io::Error::other("read back")),
+        DatasetError::Store(StoreError::Import(why)) => Stop::Failed(format!("the records read do not import: {why}")),
         DatasetError::Store(e) => e.into(),
     })?;
+    let mode = if base.is_some() { SyncMode::Incremental } else { SyncMode::Full };
     let summary = json!({
-        "mode": SyncMode::Full.as_str(),
+        "mode": mode.as_str(),
         "records_read": progress.read,
         "records_deleted": progress.deleted,
         "requests": progress.requests,
@@ -466,7 +509,9 @@ async fn run(state: &AppState, caller: &User, connection: &Connection, sync: &Sy
         "dataset": { "id": info.id.to_string(), "name": info.name, "rows": info.rows, "accounts": info.accounts },
         "import": info.summary,
     });
-    Ok(SyncEnd::Complete { dataset: info.id, summary, cursor: read.cursor })
+    // Nothing changed: the next sync starts where this one did.
+    let cursor = read.cursor.or_else(|| since.map(str::to_owned));
+    Ok(SyncEnd::Complete { dataset: info.id, summary, cursor })
 }
 
 fn secret(value: Option<&String>, what: &str) -> Result<Secret, Stop> {
@@ -478,12 +523,14 @@ fn url(text: &str) -> Result<url::Url, Stop> {
 }
 
 /// Salesforce: the Account fields the mapping reads (of those the org's describe lists), by
-/// SOQL through the REST API, page after page.
+/// SOQL through the REST API, page after page; `since` a `SystemModstamp`, only the accounts
+/// changed after it, deleted ones too (`queryAll`, `IsDeleted`), whose ids are the removed.
 async fn read_salesforce(
     http: reqwest::Client,
     settings: &Settings,
     credentials: &Credentials,
     mapping: &blindmap_records::Mapping,
+    since: Option<&str>,
     csv: &mut Csv,
     progress: &mut Progress<'_>,
 ) -> Result<Read, Stop> {
@@ -509,22 +556,39 @@ async fn read_salesforce(
         .columns_read(&fields)
         .map_err(|e| Stop::Failed(format!("the connection's mapping does not fit the org's Account fields: {e}")))?;
     let mut select = columns.clone();
-    if !select.iter().any(|c| c == "SystemModstamp") {
-        select.push("SystemModstamp".into());
+    for needed in ["Id", "SystemModstamp", "IsDeleted"] {
+        if !select.iter().any(|c| c == needed) && (needed != "IsDeleted" || since.is_some()) {
+            select.push(needed.into());
+        }
     }
+    let soql = match since {
+        None => format!("SELECT {} FROM Account", select.join(", ")),
+        Some(stamp) => {
+            let literal = salesforce::modstamp_literal(stamp)
+                .ok_or_else(|| Stop::Failed(format!("the connection's cursor {stamp:?} is no time; sync in full")))?;
+            format!("SELECT {} FROM Account WHERE SystemModstamp > {literal}", select.join(", "))
+        }
+    };
     csv.row(columns.iter().map(String::as_str))?;
     let mut cursor: Option<String> = None;
-    let mut page = sf.query(&format!("SELECT {} FROM Account", select.join(", ")), false).await?;
+    let mut removed = Vec::new();
+    let mut page = sf.query(&soql, since.is_some()).await?;
     loop {
         for record in &page.records {
-            csv.row(columns.iter().map(|c| cell(record.get(c))).collect::<Vec<_>>().iter().map(|c| c.as_ref()))?;
+            if record.get("IsDeleted") == Some(&Value::Bool(true)) {
+                let id = record.get("Id").and_then(Value::as_str);
+                removed.push(id.ok_or_else(|| Stop::Failed("a deleted record without its Id".into()))?.to_owned());
+            } else {
+                csv.row(columns.iter().map(|c| cell(record.get(c))).collect::<Vec<_>>().iter().map(|c| c.as_ref()))?;
+            }
             if let Some(stamp) = record.get("SystemModstamp").and_then(Value::as_str)
-                && cursor.as_deref().is_none_or(|c| newer(stamp, c))
+                && cursor.as_deref().is_none_or(|c| salesforce::modstamp_after(stamp, c))
             {
                 cursor = Some(stamp.to_owned());
             }
         }
         progress.read += page.records.len() as u64;
+        progress.deleted = removed.len() as u64;
         progress.requests = sf.calls();
         progress.report("reading", false).await?;
         let Some(next) = page.next.take() else { break };
@@ -532,31 +596,27 @@ async fn read_salesforce(
     }
     progress.requests = sf.calls();
     let usage = sf.usage().map_or(Value::Null, |u| json!({ "used": u.used, "max": u.max }));
-    Ok(Read { cursor, usage })
-}
-
-/// Whether the Salesforce timestamp `a` is later than `b` (both as the API writes them,
-/// `2026-11-21T09:30:00.000+0000`; compared as instants where they read, as text otherwise).
-fn newer(a: &str, b: &str) -> bool {
-    let instant =
-        |t: &str| jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%.f%z", t).ok().and_then(|p| p.to_timestamp().ok());
-    match (instant(a), instant(b)) {
-        (Some(a), Some(b)) => a > b,
-        _ => a > b,
-    }
+    Ok(Read { cursor, usage, removed })
 }
 
 /// HubSpot: the company properties the mapping reads, by their labels (what an export's header
 /// writes) or internal names, an enumeration's values written as their labels (as an export
-/// writes them), through the companies list, page after page.
+/// writes them), through the companies list, page after page; `since` a time in milliseconds,
+/// only the companies modified at or after it (search by `hs_lastmodifieddate`, in windows), and
+/// the companies archived since, whose ids are the removed.
 async fn read_hubspot(
     http: reqwest::Client,
     settings: &Settings,
     credentials: &Credentials,
     mapping: &blindmap_records::Mapping,
+    since: Option<&str>,
     csv: &mut Csv,
     progress: &mut Progress<'_>,
 ) -> Result<Read, Stop> {
+    let since: Option<i64> = match since {
+        None => None,
+        Some(ms) => Some(ms.parse().map_err(|_| Stop::Failed(format!("the connection's cursor {ms:?} is no time")))?),
+    };
     let auth = match settings.auth {
         AuthKind::PrivateApp => hubspot::Auth::PrivateApp { token: secret(credentials.token.as_ref(), "token")? },
         _ => hubspot::Auth::OAuth {
@@ -579,22 +639,56 @@ async fn read_hubspot(
     wanted.dedup();
     csv.row(chosen.iter().map(|c| c.header.as_str()))?;
     let mut newest: Option<i64> = None;
-    let mut after: Option<String> = None;
-    loop {
-        let page = hs.companies(&wanted, false, after.as_deref()).await?;
-        for company in &page.companies {
+    let mut write = |companies: &[hubspot::Company], csv: &mut Csv| -> Result<(), Stop> {
+        for company in companies {
             let cells: Vec<String> = chosen.iter().map(|c| c.value(company)).collect();
             csv.row(cells.iter().map(String::as_str))?;
             if let Some(ms) = company.modified_ms() {
                 newest = Some(newest.map_or(ms, |n| n.max(ms)));
             }
         }
-        progress.read += page.companies.len() as u64;
-        progress.requests = hs.calls();
-        progress.report("reading", false).await?;
-        match page.after {
-            Some(next) => after = Some(next),
-            None => break,
+        Ok(())
+    };
+    let mut removed = Vec::new();
+    match since {
+        None => {
+            let mut after: Option<String> = None;
+            loop {
+                let page = hs.companies(&wanted, false, after.as_deref()).await?;
+                write(&page.companies, csv)?;
+                progress.read += page.companies.len() as u64;
+                progress.requests = hs.calls();
+                progress.report("reading", false).await?;
+                match page.after {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Some(since) => {
+            let mut changes = hubspot::Changes::since(since);
+            while let Some(page) = changes.next_page(&mut hs, &wanted).await? {
+                write(&page, csv)?;
+                progress.read += page.len() as u64;
+                progress.requests = hs.calls();
+                progress.report("reading", false).await?;
+            }
+            // Archived companies (the search has none): those archived since are taken out.
+            let mut after: Option<String> = None;
+            loop {
+                let page = hs.companies(&["hs_object_id"], true, after.as_deref()).await?;
+                for company in page.companies.iter().filter(|c| c.archived_ms().is_none_or(|at| at >= since)) {
+                    removed.push(company.id.clone());
+                }
+                progress.read += page.companies.len() as u64;
+                progress.deleted = removed.len() as u64;
+                progress.requests = hs.calls();
+                progress.report("reading", false).await?;
+                match page.after {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
         }
     }
     progress.requests = hs.calls();
@@ -602,7 +696,7 @@ async fn read_hubspot(
         Value::Null,
         |r| json!({ "remaining": r.remaining, "max": r.max, "interval_ms": r.interval.as_millis() as u64 }),
     );
-    Ok(Read { cursor: newest.map(|ms| ms.to_string()), usage })
+    Ok(Read { cursor: newest.map(|ms| ms.to_string()), usage, removed })
 }
 
 /// A column a HubSpot read may give: its header, the property it reads, and the property's

@@ -72,6 +72,23 @@ impl ReadAs {
     }
 }
 
+/// An importer of `file`, read as `read_as` says, and the name of what it reads with.
+fn importer(
+    name: &str,
+    read_as: &ReadAs,
+    file: std::fs::File,
+) -> Result<(Importer<BufReader<std::fs::File>>, String), DatasetError> {
+    let mut input = BufReader::with_capacity(1 << 16, file);
+    let mapping = read_as.mapping(|| {
+        let header = read_header(name, &mut input, None).map_err(|e| DatasetError::Unreadable(e.to_string()))?;
+        input.get_mut().rewind().map_err(|_| DatasetError::ReadBack)?;
+        Ok(header)
+    })?;
+    let input = BufReader::with_capacity(1 << 16, input.into_inner());
+    let importer = Importer::new(name, input, &mapping).map_err(|e| DatasetError::Unreadable(e.to_string()))?;
+    Ok((importer, mapping.name().to_owned()))
+}
+
 /// Imports `file`, an export spooled to disk, as the dataset `name`, read as `read_as` says. The
 /// organisation's first dataset becomes active; a later one only with `activate`.
 pub(crate) async fn import(
@@ -82,18 +99,38 @@ pub(crate) async fn import(
     activate: bool,
     file: std::fs::File,
 ) -> Result<DatasetInfo, DatasetError> {
-    let mut input = BufReader::with_capacity(1 << 16, file);
-    let mapping = read_as.mapping(|| {
-        let header = read_header(name, &mut input, None).map_err(|e| DatasetError::Unreadable(e.to_string()))?;
-        input.get_mut().rewind().map_err(|_| DatasetError::ReadBack)?;
-        Ok(header)
-    })?;
-    let input = BufReader::with_capacity(1 << 16, input.into_inner());
-    let importer = Importer::new(name, input, &mapping).map_err(|e| DatasetError::Unreadable(e.to_string()))?;
-    let org = &caller.org;
-    let info = state.store.import_dataset(org, name, mapping.name(), importer).await?;
+    let (importer, read_with) = importer(name, read_as, file)?;
+    let info = state.store.import_dataset(&caller.org, name, &read_with, importer).await?;
+    imported(state, caller, info, activate).await
+}
+
+/// Imports `file`, the changed records of `base`'s source (an export of them, read as `read_as`
+/// says), as a new dataset `name` made of `base` with those records and without the accounts of
+/// `removed` ([`blindmap_store::Store::import_dataset_changes`]).
+pub(crate) async fn import_changes(
+    state: &AppState,
+    caller: &User,
+    name: &str,
+    read_as: &ReadAs,
+    base: &DatasetId,
+    removed: &[String],
+    activate: bool,
+    file: std::fs::File,
+) -> Result<DatasetInfo, DatasetError> {
+    let (importer, read_with) = importer(name, read_as, file)?;
+    let info = state.store.import_dataset_changes(&caller.org, name, &read_with, base, removed, importer).await?;
+    imported(state, caller, info, activate).await
+}
+
+/// Audits a dataset just imported, and activates it if asked.
+async fn imported(
+    state: &AppState,
+    caller: &User,
+    info: DatasetInfo,
+    activate: bool,
+) -> Result<DatasetInfo, DatasetError> {
     let detail = serde_json::json!({ "dataset": info.id.to_string(), "rows": info.rows, "accounts": info.accounts });
-    state.store.record_audit(org, &caller.name, "dataset.imported", &detail).await?;
+    state.store.record_audit(&caller.org, &caller.name, "dataset.imported", &detail).await?;
     if activate && !info.active {
         return self::activate(state, caller, &info.id).await;
     }

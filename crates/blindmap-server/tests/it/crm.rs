@@ -238,14 +238,14 @@ async fn a_sync_that_fails_or_pauses_keeps_the_last_good_dataset_and_says_why() 
         let seen = o.requests.iter().filter(|r| !r.starts_with("POST")).count();
         o.expire_at_request = Some(seen + 3);
     }
-    let renewed = synced(&vendor, id).await;
+    let renewed = synced_as(&vendor, id, "full").await;
     assert_eq!(renewed["state"], "complete", "{renewed}");
     assert_eq!(renewed["records_read"], rows(VENDOR_CSV).len());
     assert_eq!(active_dataset(&vendor).await["id"], renewed["dataset"]);
 
     // A page that points off the org fails the sync half-way: nothing of it is kept.
     org.lock().unwrap().forged_next = Some("https://evil.example/services/data/v63.0/query/x-10".into());
-    let failed = synced(&vendor, id).await;
+    let failed = synced_as(&vendor, id, "full").await;
     assert_eq!(failed["state"], "failed", "{failed}");
     assert!(failed["message"].as_str().unwrap().contains("nextRecordsUrl"), "{failed}");
     assert!(failed.get("dataset").is_none());
@@ -352,4 +352,135 @@ async fn stranger_token(node: &Node) -> String {
     let admin = store.create_user(&org.id, "eve", blindmap_store::Role::Admin).await.unwrap();
     let (_, token) = store.issue_token(&org.id, &admin.id, "test").await.unwrap();
     token.expose().to_owned()
+}
+
+/// A dataset's accounts as stored, by id: what a full sync and an incremental one must agree on.
+async fn stored_accounts(node: &Node, dataset: &Value) -> Vec<blindmap_store::StoredAccount> {
+    let store = crate::common::store_of(node).await;
+    let org = store.organisations().await.unwrap()[0].id.clone();
+    let id = blindmap_store::DatasetId::parse(dataset.as_str().unwrap()).unwrap();
+    let mut accounts = store.dataset_sample(&org, &id, 10_000).await.unwrap();
+    for a in &mut accounts {
+        a.line = 0;
+    }
+    accounts
+}
+
+async fn synced_as(node: &Node, connection: &str, mode: &str) -> Value {
+    let path = format!("/api/v1/connections/{connection}/syncs?mode={mode}");
+    let started = call(node, Method::POST, &path, None).await.unwrap();
+    let path = format!("/api/v1/connections/{connection}/syncs/{}", started["id"].as_str().unwrap());
+    for _ in 0..600 {
+        let sync = call(node, Method::GET, &path, None).await.unwrap();
+        if sync["state"] != "running" {
+            return sync;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the sync did not end");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_salesforce_sync_reads_only_what_changed_and_makes_what_a_full_one_makes() {
+    let (url, org) = salesforce_org().await;
+    let vendor = node("Vendor", None).await;
+    let made = call(&vendor, Method::POST, "/api/v1/connections", Some(salesforce_connection(&url))).await.unwrap();
+    let id = made["id"].as_str().unwrap();
+    let refused = call(&vendor, Method::POST, &format!("/api/v1/connections/{id}/syncs?mode=incremental"), None).await;
+    assert_eq!(status(refused), 422, "nothing to change yet");
+    let first = synced(&vendor, id).await;
+    assert_eq!((first["state"].as_str(), first["mode"].as_str()), (Some("complete"), Some("full")), "{first}");
+
+    // In the org: Northwind renamed and moved to another site, Contoso deleted, a new account,
+    // all after the last sync; one more change in the same second as the newest (read again).
+    {
+        let mut o = org.lock().unwrap();
+        let at = |i: usize| json!(format!("2026-12-01T12:00:0{i}.000+0000"));
+        let northwind = o.accounts.iter_mut().find(|a| a["Id"] == "0015g00000NWTRdAAF").unwrap();
+        northwind.insert("Name".into(), json!("Northwind Holdings Inc."));
+        northwind.insert("Website".into(), json!("https://www.northwindholdings.com"));
+        northwind.insert("SystemModstamp".into(), at(1));
+        let contoso = o.accounts.iter_mut().find(|a| a["Id"] == "0015g00000CNTSbAAB").unwrap();
+        contoso.insert("IsDeleted".into(), json!(true));
+        contoso.insert("SystemModstamp".into(), at(2));
+        let mut fresh = o.accounts[2].clone();
+        fresh.insert("Id".into(), json!("0015g00000NEWACCT1"));
+        fresh.insert("Name".into(), json!("Fabrikam Robotics GmbH"));
+        fresh.insert("Website".into(), json!("https://fabrikam-robotics.de"));
+        fresh.insert("BillingCountry".into(), json!("Germany"));
+        fresh.insert("SystemModstamp".into(), json!("2026-12-01T12:00:03.250+0000"));
+        o.accounts.push(fresh);
+        o.requests.clear();
+    }
+    let second = synced(&vendor, id).await;
+    assert_eq!(
+        (second["state"].as_str(), second["mode"].as_str()),
+        (Some("complete"), Some("incremental")),
+        "{second}"
+    );
+    assert_eq!((second["records_read"].as_u64(), second["records_deleted"].as_u64()), (Some(3), Some(1)), "{second}");
+    let queries: Vec<String> =
+        org.lock().unwrap().requests.iter().filter(|r| r.starts_with("GET query")).cloned().collect();
+    assert_eq!(queries, ["GET queryAll"], "one page of changes, deleted ones included");
+    let changes = &second["summary"]["import"]["changes"];
+    assert_eq!((changes["rows_read"].as_u64(), changes["removed"].as_u64()), (Some(2), Some(1)), "{second}");
+    assert_eq!(second["summary"]["import"]["accounts"], first["summary"]["import"]["accounts"], "one out, one in");
+    assert_eq!(active_dataset(&vendor).await["id"], second["dataset"]);
+
+    // Nothing changed since but in the newest change's second: that one is read again, harmlessly.
+    let third = synced(&vendor, id).await;
+    assert_eq!((third["mode"].as_str(), third["records_read"].as_u64()), (Some("incremental"), Some(1)), "{third}");
+
+    // A full sync now makes the same dataset, account for account.
+    let full = synced_as(&vendor, id, "full").await;
+    assert_eq!((full["state"].as_str(), full["mode"].as_str()), (Some("complete"), Some("full")), "{full}");
+    let (changed, whole) =
+        (stored_accounts(&vendor, &third["dataset"]).await, stored_accounts(&vendor, &full["dataset"]).await);
+    assert_eq!(changed, whole);
+    assert!(whole.iter().any(|a| a.domains == ["northwindholdings.com"]), "the change is in");
+    assert!(!whole.iter().any(|a| a.id == "0015g00000CNTSbAAB"), "the deleted account is out");
+    assert!(whole.iter().any(|a| a.id == "0015g00000NEWACCT1"), "the new one is in");
+    for (key, value) in [("keys", "keys"), ("segments", "segments")] {
+        assert_eq!(third["summary"]["import"][key], full["summary"]["import"][value], "{key}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_hubspot_sync_reads_the_changed_and_archived_companies_only() {
+    let (url, portal) = hubspot_portal().await;
+    let partner = node("Partner", None).await;
+    let body = json!({ "name": "Partner HubSpot", "kind": "hubspot", "url": url, "token": HUBSPOT_TOKEN });
+    let made = call(&partner, Method::POST, "/api/v1/connections", Some(body)).await.unwrap();
+    let id = made["id"].as_str().unwrap();
+    let first = synced(&partner, id).await;
+    assert_eq!(first["state"], "complete", "{first}");
+    let later = 1_796_100_000_000;
+    {
+        let mut p = portal.lock().unwrap();
+        let c = &mut p.companies[0];
+        c.properties.insert("name".into(), json!("Northwind Traders Group"));
+        c.properties.insert("lifecyclestage".into(), json!("opportunity"));
+        c.modified = later;
+        p.companies[1].archived = true;
+        p.companies[1].modified = later + 1;
+        let mut fresh = p.companies[2].clone();
+        fresh.id = "9001999999".into();
+        fresh.properties.insert("domain".into(), json!("tailspintoys.com"));
+        fresh.modified = later + 2;
+        p.companies.push(fresh);
+        p.requests.clear();
+    }
+    let second = synced(&partner, id).await;
+    assert_eq!(
+        (second["state"].as_str(), second["mode"].as_str()),
+        (Some("complete"), Some("incremental")),
+        "{second}"
+    );
+    assert_eq!(second["records_deleted"], 1, "{second}");
+    let requests = portal.lock().unwrap().requests.clone();
+    assert!(requests.iter().any(|r| r == "POST companies/search"), "{requests:?}");
+    assert_eq!(requests.iter().filter(|r| *r == "GET companies").count(), 1, "the archived list only: {requests:?}");
+    let full = synced_as(&partner, id, "full").await;
+    assert_eq!(stored_accounts(&partner, &second["dataset"]).await, stored_accounts(&partner, &full["dataset"]).await);
+    assert_eq!(second["summary"]["import"]["segments"], full["summary"]["import"]["segments"]);
 }

@@ -10,7 +10,11 @@ use blindmap_store::{
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
-on_both_backends!(connections_keep_their_credentials_sealed, syncs_run_one_at_a_time_and_end_once);
+on_both_backends!(
+    connections_keep_their_credentials_sealed,
+    syncs_run_one_at_a_time_and_end_once,
+    a_changed_dataset_is_what_importing_the_changed_export_makes,
+);
 
 const CREDENTIALS: &str = r#"{"token":"pat-na1-0f3c2c1e-5b1d-4a8e-9e61-secret"}"#;
 
@@ -128,4 +132,72 @@ async fn syncs_run_one_at_a_time_and_end_once(store: Store) {
     store.delete_connection(&org, &c.id, "ada").await.unwrap();
     assert!(matches!(store.sync(&org, &second.id).await, Err(StoreError::NotFound(_))));
     assert_eq!(blindmap_store::testing::count_rows(&store, "crm_syncs").await, 0);
+}
+
+fn importer(text: &str) -> blindmap_records::Importer<std::io::Cursor<Vec<u8>>> {
+    let mapping = blindmap_records::Preset::Generic.mapping();
+    blindmap_records::Importer::new("sync.csv", std::io::Cursor::new(text.as_bytes().to_vec()), &mapping).unwrap()
+}
+
+/// A dataset's accounts without their lines (a changed dataset numbers its rows after its base's).
+async fn accounts_of(store: &Store, org: &blindmap_store::OrgId, id: &DatasetId) -> Vec<blindmap_store::StoredAccount> {
+    let mut accounts = store.dataset_sample(org, id, 1000).await.unwrap();
+    for a in &mut accounts {
+        a.line = 0;
+    }
+    accounts
+}
+
+async fn a_changed_dataset_is_what_importing_the_changed_export_makes(store: Store) {
+    let org = store.create_organisation("Vendor").await.unwrap().id;
+    let header = "id,name,country,domain,duns,segment,owner\n";
+    let before = format!(
+        "{header}a1,Northwind Traders,US,northwind.com,,customers,Ada\na2,Contoso Ltd,GB,contoso.com,123456789,customers,Bob\n\
+         a3,Fabrikam GmbH,DE,fabrikam.de,,prospects,Cy\na4,No Keys At All,,,,prospects,Di\n"
+    );
+    let base = store.import_dataset(&org, "before", "generic", importer(&before)).await.unwrap();
+    assert_eq!(base.accounts, 3);
+    // a1 renamed with a second domain, a2 deleted, a4 now has a key, a5 new, a3 unchanged.
+    let changes = format!(
+        "{header}a1,Northwind Holdings,US,northwind.com;northwindholdings.com,,customers,Eve\n\
+         a4,No Keys At All,FR,nokeys.fr,,prospects,Di\na5,Tailspin Toys,US,tailspintoys.com,987654321,partners,Fay\n"
+    );
+    let changed = store
+        .import_dataset_changes(
+            &org,
+            "changed",
+            "generic",
+            &base.id,
+            &["a2".to_owned(), "zz".to_owned()],
+            importer(&changes),
+        )
+        .await
+        .unwrap();
+    let after = format!(
+        "{header}a1,Northwind Holdings,US,northwind.com;northwindholdings.com,,customers,Eve\n\
+         a3,Fabrikam GmbH,DE,fabrikam.de,,prospects,Cy\na4,No Keys At All,FR,nokeys.fr,,prospects,Di\n\
+         a5,Tailspin Toys,US,tailspintoys.com,987654321,partners,Fay\n"
+    );
+    let whole = store.import_dataset(&org, "after", "generic", importer(&after)).await.unwrap();
+    assert_eq!(accounts_of(&store, &org, &changed.id).await, accounts_of(&store, &org, &whole.id).await);
+    for key in ["accounts", "keys", "segments"] {
+        assert_eq!(changed.summary[key], whole.summary[key], "{key}: {}", changed.summary);
+    }
+    assert_eq!(changed.summary["changes"], json!({ "base": base.id.to_string(), "rows_read": 3, "removed": 1 }));
+    assert_eq!((changed.rows, changed.accounts), (3, 4), "the rows read, the accounts it has");
+    // The base is as it was.
+    assert_eq!(store.dataset(&org, &base.id).await.unwrap().accounts, 3);
+
+    // Nothing changed at all: the same accounts under a new dataset.
+    let same = store.import_dataset_changes(&org, "same", "generic", &whole.id, &[], importer(header)).await.unwrap();
+    assert_eq!(accounts_of(&store, &org, &same.id).await, accounts_of(&store, &org, &whole.id).await);
+
+    // A change that does not import leaves nothing; another organisation's base is not found.
+    let broken = format!("{header}a9,Broken,US,broken.com,,customers,Al,extra\n");
+    let failed = store.import_dataset_changes(&org, "broken", "generic", &whole.id, &[], importer(&broken)).await;
+    assert!(matches!(failed, Err(StoreError::Import(_))), "{failed:?}");
+    assert_eq!(store.datasets(&org).await.unwrap().len(), 4, "before, changed, after, same");
+    let stranger = store.create_organisation("Stranger").await.unwrap().id;
+    let theirs = store.import_dataset_changes(&stranger, "x", "generic", &whole.id, &[], importer(header)).await;
+    assert!(matches!(theirs, Err(StoreError::NotFound(_))), "{theirs:?}");
 }
