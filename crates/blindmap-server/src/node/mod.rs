@@ -111,6 +111,18 @@ pub const ENVIRONMENT: &[EnvVar] = &[
         name: "BLINDMAP_SSO_CLIENT_SECRET",
         sets: "`sso set`'s OpenID client secret (the default of its --client-secret-env)",
     },
+    EnvVar {
+        name: "BLINDMAP_CRM_CLIENT_SECRET",
+        sets: "`crm salesforce|hubspot`'s app client secret (the default of its --client-secret-env)",
+    },
+    EnvVar {
+        name: "BLINDMAP_CRM_REFRESH_TOKEN",
+        sets: "`crm hubspot`'s OAuth refresh token (the default of its --refresh-token-env)",
+    },
+    EnvVar {
+        name: "BLINDMAP_HUBSPOT_TOKEN",
+        sets: "`crm hubspot`'s private app token (the default of its --token-env)",
+    },
     EnvVar { name: "BLINDMAP_CLIENT_DIR", sets: "`match --remote`'s --client-dir" },
     EnvVar { name: "BLINDMAP_ORGANISATION", sets: "the container's first organisation (deploy/entrypoint.sh)" },
 ];
