@@ -127,6 +127,9 @@ pub(crate) struct SalesforceArgs {
     /// The share of the org's daily API requests at which a sync pauses.
     #[arg(long, default_value_t = 0.8)]
     pause_at: f64,
+    /// A sync of at least this many records reads through a Bulk API 2.0 query job.
+    #[arg(long, default_value_t = 10_000)]
+    bulk_from: u64,
     #[command(flatten)]
     read: ReadArgs,
     #[command(flatten)]
@@ -279,6 +282,7 @@ pub(crate) fn run(command: &CrmCommand) -> anyhow::Result<()> {
                     refresh_token,
                     token: None,
                     pause_at: Some(args.pause_at),
+                    bulk_from: Some(args.bulk_from),
                     preset: args.read.preset.map(Into::into),
                     map: args.read.maps.clone(),
                     segment: args.read.segments.clone(),
@@ -305,6 +309,7 @@ pub(crate) fn run(command: &CrmCommand) -> anyhow::Result<()> {
                     refresh_token,
                     token,
                     pause_at: None,
+                    bulk_from: None,
                     preset: args.read.preset.map(Into::into),
                     map: args.read.maps.clone(),
                     segment: args.read.segments.clone(),

@@ -3,7 +3,8 @@
 //!
 //! - [`salesforce`]: the OAuth 2.0 JWT bearer flow (a connected app with a certificate) and the
 //!   refresh-token grant of the web-server flow; SOQL queries through the REST API with
-//!   `nextRecordsUrl` paging (`query`, and `queryAll` for deleted records); the org's API quota
+//!   `nextRecordsUrl` paging (`query`, and `queryAll` for deleted records) and through Bulk API
+//!   2.0 query jobs (CSV result pages by locator) for large reads; the org's API quota
 //!   read from every response's `Sforce-Limit-Info`, with calls paused at a configurable share.
 //! - [`hubspot`]: a private app's token or OAuth with a refresh token; the CRM v3 companies
 //!   list (`after` paging, archived companies) and search by `hs_lastmodifieddate` in windows

@@ -19,9 +19,14 @@
 //!   `{name, fields: [{name, type, relationshipName, referenceTo}]}`; a query names a lookup's
 //!   field `Owner.Name` and gets it nested, `"Owner": {"attributes": {"type": "User"}, "Name": …}`
 //!   (`sforce_api_calls_soql_relationships_query_using.htm`).
+//! - Bulk API 2.0 query jobs (`api_asynch/query_create_job.htm`, `query_get_one_job.htm`,
+//!   `query_get_job_results.htm`, `query_abort_job.htm`): create (`query`/`queryAll`, CSV),
+//!   poll (`UploadComplete`, `InProgress`, `JobComplete`, `Aborted`), results by `maxRecords`
+//!   and `locator` with `Sforce-Locator` (`null` on the last page) and `Sforce-NumberOfRecords`.
 //!
 //! SOQL is read only as far as the connector writes it: `SELECT a, b FROM Account [WHERE
-//! SystemModstamp > 2026-01-01T00:00:00Z]`.
+//! SystemModstamp > 2026-01-01T00:00:00Z]`, and `SELECT COUNT() FROM Account …`, whose answer
+//! has the `totalSize` and no records (`sforce_api_calls_soql_select_count.htm`).
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -70,6 +75,22 @@ pub struct Org {
     /// For a test: every access token expires when this many REST requests have been seen (a
     /// session timing out mid-sync).
     pub expire_at_request: Option<usize>,
+    /// Bulk API 2.0 query jobs, by id.
+    pub jobs: BTreeMap<String, Job>,
+    /// How many times a new job's state reads `InProgress` before `JobComplete`.
+    pub job_polls: u32,
+    /// Records handed out (query pages and bulk results), for the benchmark's count.
+    pub records_served: u64,
+}
+
+/// A Bulk API 2.0 query job: its results (the header row, then each record's cells) and how many
+/// more polls find it in progress.
+pub struct Job {
+    pub operation: String,
+    pub state: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub polls_left: u32,
 }
 
 /// Standard Account fields (`sfdoc object_reference/sforce_api_objects_account.htm`) that the
@@ -101,6 +122,9 @@ pub const STANDARD_FIELDS: &[(&str, Option<&str>)] = &[
 
 pub type Shared = Arc<Mutex<Org>>;
 
+/// An account as the org holds it: its fields by API name (a lookup's as `Owner.Name`).
+pub type Account = Map<String, Value>;
+
 impl Org {
     /// Expires every access token (a session timeout, or an admin revoking them).
     pub fn expire_tokens(&mut self) {
@@ -117,6 +141,9 @@ pub async fn start(org: Org) -> (String, Shared) {
         .route("/services/data/{version}/queryAll", get(query_all))
         .route("/services/data/{version}/query/{locator}", get(more))
         .route("/services/data/{version}/sobjects/Account/describe", get(describe))
+        .route("/services/data/{version}/jobs/query", post(create_job))
+        .route("/services/data/{version}/jobs/query/{job}", get(job_state).patch(abort_job))
+        .route("/services/data/{version}/jobs/query/{job}/results", get(job_results))
         .with_state(shared.clone());
     let base = super::serve(app).await;
     shared.lock().unwrap().base = base.clone();
@@ -248,7 +275,10 @@ fn parse_soql(soql: &str) -> Option<(Vec<String>, Option<String>)> {
     let upper = soql.to_ascii_uppercase();
     let select = upper.strip_prefix("SELECT ")?;
     let from = select.find(" FROM ACCOUNT")?;
-    let fields: Vec<String> = soql[7..7 + from].split(',').map(|f| f.trim().to_owned()).collect();
+    let listed = soql[7..7 + from].trim();
+    // `COUNT()`: the records' number only (`totalSize`), no records.
+    let fields: Vec<String> =
+        if listed == "COUNT()" { Vec::new() } else { listed.split(',').map(|f| f.trim().to_owned()).collect() };
     if fields.iter().any(|f| f.is_empty() || !f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')) {
         return None;
     }
@@ -265,21 +295,35 @@ pub fn stamp(text: &str) -> Option<jiff::Timestamp> {
     jiff::fmt::strtime::parse("%Y-%m-%dT%H:%M:%S%.f%z", text).ok()?.to_timestamp().ok()
 }
 
-fn run_query(org: &mut Org, soql: &str, all: bool) -> Response {
+/// The accounts `soql` selects (deleted ones too when `all`), and the fields it names; `None`
+/// for SOQL this emulator does not read.
+fn select<'a>(org: &'a Org, soql: &str, all: bool) -> Option<(Vec<String>, Vec<&'a Account>)> {
     // A dateTime literal is `YYYY-MM-DDThh:mm:ss` with `Z` or `+hh:mm` (`soql_sosl/sforce_api_calls_soql_select_dateformats.htm`).
-    let parsed = parse_soql(soql).and_then(|(fields, since)| match since {
+    let (fields, since) = parse_soql(soql).and_then(|(fields, since)| match since {
         None => Some((fields, None)),
         Some(t) => t.parse::<jiff::Timestamp>().ok().map(|t| (fields, Some(t))),
-    });
-    let Some((fields, since)) = parsed else {
-        let usage = Some((org.api_used, org.api_max));
-        return api_error(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", "unexpected token", usage);
-    };
-    let records: Vec<Map<String, Value>> = org
+    })?;
+    let records = org
         .accounts
         .iter()
         .filter(|a| all || a["IsDeleted"] != true)
         .filter(|a| since.is_none_or(|t| a["SystemModstamp"].as_str().and_then(stamp).is_some_and(|m| m > t)))
+        .collect();
+    Some((fields, records))
+}
+
+fn run_query(org: &mut Org, soql: &str, all: bool) -> Response {
+    let Some((fields, selected)) = select(org, soql, all) else {
+        let usage = Some((org.api_used, org.api_max));
+        return api_error(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", "unexpected token", usage);
+    };
+    if fields.is_empty() {
+        let mut response = Json(json!({ "totalSize": selected.len(), "done": true, "records": [] })).into_response();
+        response.headers_mut().insert("sforce-limit-info", limit(org.api_used, org.api_max));
+        return response;
+    }
+    let records: Vec<Map<String, Value>> = selected
+        .into_iter()
         .map(|a| {
             let id = a["Id"].as_str().unwrap_or_default();
             let mut out = Map::new();
@@ -315,6 +359,7 @@ fn run_query(org: &mut Org, soql: &str, all: bool) -> Response {
 fn page(org: &mut Org, locator: String, records: Vec<Map<String, Value>>, offset: usize) -> Response {
     let total = records.len();
     let end = (offset + org.page_size).min(total);
+    org.records_served += end.saturating_sub(offset) as u64;
     let done = end >= total;
     let mut body = json!({ "totalSize": total, "done": done, "records": records[offset..end] });
     if !done {
@@ -382,4 +427,129 @@ async fn describe(State(org): State<Shared>, headers: HeaderMap) -> Response {
     let mut response = Json(json!({ "name": "Account", "fields": fields })).into_response();
     response.headers_mut().insert("sforce-limit-info", limit(org.api_used, org.api_max));
     response
+}
+
+/// `POST /jobs/query` (`api_asynch/query_create_job.htm`): the job, `UploadComplete`.
+async fn create_job(State(org): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let mut org = org.lock().unwrap();
+    if let Err(refused) = admit(&mut org, &headers, "POST jobs/query".into()) {
+        return *refused;
+    }
+    let operation = body["operation"].as_str().unwrap_or_default().to_owned();
+    let all = match operation.as_str() {
+        "query" => false,
+        "queryAll" => true,
+        _ => return api_error(StatusCode::BAD_REQUEST, "INVALIDJOB", "InvalidJob : Invalid operation", None),
+    };
+    if body["contentType"].as_str().is_some_and(|c| c != "CSV") {
+        return api_error(StatusCode::BAD_REQUEST, "INVALIDJOB", "InvalidJob : only CSV", None);
+    }
+    let Some((header, selected)) = select(&org, body["query"].as_str().unwrap_or_default(), all) else {
+        return api_error(StatusCode::BAD_REQUEST, "INVALIDJOB", "InvalidJob : MALFORMED_QUERY", None);
+    };
+    // A result cell as the Bulk API writes it: text as it is, numbers and booleans as written,
+    // null as empty.
+    let cell = |v: Option<&Value>| match v {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    };
+    let rows = selected.iter().map(|a| header.iter().map(|f| cell(a.get(f))).collect()).collect();
+    let id = format!("750EMU{:012}", org.jobs.len() + 1);
+    let polls_left = org.job_polls;
+    org.jobs.insert(
+        id.clone(),
+        Job { operation: operation.clone(), state: "UploadComplete".into(), header, rows, polls_left },
+    );
+    Json(json!({ "id": id, "operation": operation, "object": "Account", "state": "UploadComplete",
+        "concurrencyMode": "Parallel", "contentType": "CSV", "apiVersion": 63.0, "lineEnding": "LF",
+        "columnDelimiter": "COMMA" }))
+    .into_response()
+}
+
+/// `GET /jobs/query/{id}` (`query_get_one_job.htm`): in progress for `job_polls` reads, then complete.
+async fn job_state(State(org): State<Shared>, headers: HeaderMap, Path((_v, id)): Path<(String, String)>) -> Response {
+    let mut org = org.lock().unwrap();
+    if let Err(refused) = admit(&mut org, &headers, "GET jobs/query/{id}".into()) {
+        return *refused;
+    }
+    let Some(job) = org.jobs.get_mut(&id) else {
+        return api_error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist", None);
+    };
+    if job.state == "UploadComplete" || job.state == "InProgress" {
+        if job.polls_left > 0 {
+            job.polls_left -= 1;
+            job.state = "InProgress".into();
+        } else {
+            job.state = "JobComplete".into();
+        }
+    }
+    let done = if job.state == "JobComplete" { job.rows.len() } else { 0 };
+    Json(json!({ "id": id, "operation": job.operation, "object": "Account", "state": job.state,
+        "numberRecordsProcessed": done, "retries": 0, "totalProcessingTime": 10 }))
+    .into_response()
+}
+
+/// `GET /jobs/query/{id}/results` (`query_get_job_results.htm`): `maxRecords` rows from the
+/// locator on, as CSV with a header row; `Sforce-Locator` the next page's, `null` on the last.
+async fn job_results(
+    State(org): State<Shared>,
+    headers: HeaderMap,
+    Path((_v, id)): Path<(String, String)>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let mut org = org.lock().unwrap();
+    if let Err(refused) = admit(&mut org, &headers, "GET jobs/query/{id}/results".into()) {
+        return *refused;
+    }
+    let Some(job) = org.jobs.get(&id) else {
+        return api_error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist", None);
+    };
+    if job.state != "JobComplete" {
+        return api_error(StatusCode::BAD_REQUEST, "INVALIDJOBSTATE", "InvalidJobState : job is not complete", None);
+    }
+    let max: usize = q.get("maxRecords").and_then(|m| m.parse().ok()).unwrap_or(usize::MAX);
+    let offset: usize = match q.get("locator") {
+        None => 0,
+        Some(l) => match l.strip_prefix("LOC").and_then(|n| n.parse().ok()) {
+            Some(n) => n,
+            None => return api_error(StatusCode::BAD_REQUEST, "INVALIDLOCATOR", "invalid locator", None),
+        },
+    };
+    let end = offset.saturating_add(max).min(job.rows.len());
+    let mut out = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    out.write_record(&job.header).unwrap();
+    for row in &job.rows[offset.min(end)..end] {
+        out.write_record(row).unwrap();
+    }
+    let body = out.into_inner().unwrap();
+    let next = if end < job.rows.len() { format!("LOC{end}") } else { "null".to_owned() };
+    let served = end.saturating_sub(offset) as u64;
+    org.records_served += served;
+    let mut response = ([(axum::http::header::CONTENT_TYPE, "text/csv")], body).into_response();
+    response.headers_mut().insert("sforce-locator", HeaderValue::from_str(&next).unwrap());
+    response.headers_mut().insert("sforce-numberofrecords", HeaderValue::from(served));
+    response.headers_mut().insert("sforce-limit-info", limit(org.api_used, org.api_max));
+    response
+}
+
+/// `PATCH /jobs/query/{id}` with `{"state": "Aborted"}` (`query_abort_job.htm`).
+async fn abort_job(
+    State(org): State<Shared>,
+    headers: HeaderMap,
+    Path((_v, id)): Path<(String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut org = org.lock().unwrap();
+    if let Err(refused) = admit(&mut org, &headers, "PATCH jobs/query/{id}".into()) {
+        return *refused;
+    }
+    let Some(job) = org.jobs.get_mut(&id) else {
+        return api_error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist", None);
+    };
+    if body["state"] != "Aborted" {
+        return api_error(StatusCode::BAD_REQUEST, "INVALIDJOBSTATE", "InvalidJobState", None);
+    }
+    job.state = "Aborted".into();
+    Json(json!({ "id": id, "state": "Aborted" })).into_response()
 }

@@ -19,6 +19,14 @@
 //!   org's daily API requests.
 //! - `Sforce-Limit-Info: api-usage=USED/MAX` on every REST response:
 //!   `api-rest/guide/headers-limitinfo.html`.
+//! - Bulk API 2.0 queries: `api_asynch/query_create_job.htm`, `query_get_one_job.htm`,
+//!   `query_get_job_results.htm`, `query_abort_job.htm` — `POST /services/data/vXX.X/jobs/query`
+//!   (`operation` `query` or `queryAll`, `query`, `contentType: CSV`) answered with the job's
+//!   `id` and `state` (`UploadComplete`, `InProgress`, `JobComplete`, `Aborted`, `Failed` with
+//!   `errorMessage`); `GET …/jobs/query/{id}` its state and `numberRecordsProcessed`; `GET
+//!   …/jobs/query/{id}/results?maxRecords=N&locator=L` a page of CSV (a header row; a lookup's
+//!   field as `Owner.Name`) and `Sforce-Locator` for the next (`null` on the last);
+//!   `PATCH …/jobs/query/{id}` with `{"state": "Aborted"}` aborts it.
 //! - Describe: `api-rest/guide/resources_sobject_describe.htm` — `GET
 //!   /services/data/vXX.X/sobjects/Account/describe`, whose `fields` each have a `name` and, for
 //!   a lookup, a `relationshipName` (`OwnerId` → `Owner`); a query names a related record's field
@@ -161,6 +169,72 @@ struct QueryAnswer {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JobAnswer {
+    id: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    number_records_processed: Option<u64>,
+    #[serde(default)]
+    error_message: Option<String>,
+}
+
+/// A Bulk API 2.0 query job, by its id (checked to be one: 15 or 18 letters and digits).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BulkJob(String);
+
+impl BulkJob {
+    fn checked(id: String) -> Result<Self, SalesforceError> {
+        if (15..=18).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            Ok(Self(id))
+        } else {
+            Err(SalesforceError::Answer("a job id that is not a record id".into()))
+        }
+    }
+
+    /// Its id.
+    pub fn id(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Where the next page of a job's results starts (`Sforce-Locator`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BulkLocator(String);
+
+/// A query job's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BulkState {
+    /// Queued or running.
+    InProgress,
+    /// Its results are ready.
+    Complete,
+    /// Aborted (by the caller or an admin).
+    Aborted,
+    /// Failed, with Salesforce's words.
+    Failed(String),
+}
+
+/// A query job's state and how many records it has processed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BulkStatus {
+    /// Its state.
+    pub state: BulkState,
+    /// Records processed so far.
+    pub records_processed: u64,
+}
+
+/// A page of a job's results.
+#[derive(Debug)]
+pub struct BulkPage {
+    /// The CSV, with its header row.
+    pub csv: Vec<u8>,
+    /// The next page's locator; `None` on the last page.
+    pub next: Option<BulkLocator>,
+}
+
+#[derive(Deserialize)]
 struct DescribeAnswer {
     fields: Vec<DescribedField>,
 }
@@ -260,13 +334,27 @@ impl Salesforce {
         Ok(Page { total_size: answer.total_size, records, next })
     }
 
-    /// `GET path` on the org's instance, authenticating first or again once after
-    /// `INVALID_SESSION_ID` (a token expired or revoked mid-sync).
+    /// `GET path` on the org's instance (with `q=soql`), its JSON answer read.
     async fn get<T: serde::de::DeserializeOwned>(
         &mut self,
         path: &str,
         soql: Option<&str>,
     ) -> Result<T, SalesforceError> {
+        let query: Vec<(&str, &str)> = soql.map(|q| ("q", q)).into_iter().collect();
+        let (_, body) = self.send(reqwest::Method::GET, path, &query, None, "application/json").await?;
+        serde_json::from_slice(&body).map_err(|e| SalesforceError::Answer(e.to_string()))
+    }
+
+    /// One call on the org's instance, authenticating first or again once after
+    /// `INVALID_SESSION_ID` (a token expired or revoked mid-sync): the answer's headers and body.
+    async fn send(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        json: Option<&Value>,
+        accept: &str,
+    ) -> Result<(reqwest::header::HeaderMap, Vec<u8>), SalesforceError> {
         self.check_quota()?;
         let mut retried = false;
         loop {
@@ -278,17 +366,19 @@ impl Salesforce {
                 .instance
                 .join(path)
                 .map_err(|e| SalesforceError::Answer(format!("a path that is no URL on the instance: {e}")))?;
-            if let Some(soql) = soql {
-                url.query_pairs_mut().append_pair("q", soql);
+            if !query.is_empty() {
+                url.query_pairs_mut().extend_pairs(query);
             }
-            let response = self
+            let mut request = self
                 .http
-                .get(url)
+                .request(method.clone(), url)
                 .bearer_auth(session.token.expose())
-                .header(reqwest::header::ACCEPT, "application/json")
-                .timeout(self.timeout)
-                .send()
-                .await?;
+                .header(reqwest::header::ACCEPT, accept)
+                .timeout(self.timeout);
+            if let Some(json) = json {
+                request = request.json(json);
+            }
+            let response = request.send().await?;
             self.calls += 1;
             if let Some(usage) =
                 response.headers().get("sforce-limit-info").and_then(|h| h.to_str().ok()).and_then(ApiUsage::parse)
@@ -296,9 +386,10 @@ impl Salesforce {
                 self.usage = Some(usage);
             }
             let status = response.status();
+            let headers = response.headers().clone();
             let body = read_capped(response).await?;
             if status.is_success() {
-                return serde_json::from_slice(&body).map_err(|e| SalesforceError::Answer(e.to_string()));
+                return Ok((headers, body));
             }
             let (code, message) = api_error(&body);
             if status.as_u16() == 401 && code == "INVALID_SESSION_ID" && !retried {
@@ -308,6 +399,76 @@ impl Salesforce {
             }
             return Err(SalesforceError::Api { status: status.as_u16(), code, message });
         }
+    }
+
+    /// How many records `soql` (a `SELECT COUNT() FROM …`) counts, deleted ones too when
+    /// `include_deleted`: one request, no records.
+    pub async fn count(&mut self, soql: &str, include_deleted: bool) -> Result<u64, SalesforceError> {
+        Ok(self.query(soql, include_deleted).await?.total_size)
+    }
+
+    /// Creates a Bulk API 2.0 query job for `soql` (`queryAll` when `include_deleted`), its
+    /// results as CSV.
+    pub async fn bulk_query(&mut self, soql: &str, include_deleted: bool) -> Result<BulkJob, SalesforceError> {
+        let path = format!("/services/data/v{API_VERSION}/jobs/query");
+        let body = serde_json::json!({
+            "operation": if include_deleted { "queryAll" } else { "query" },
+            "query": soql,
+            "contentType": "CSV",
+            "columnDelimiter": "COMMA",
+            "lineEnding": "LF",
+        });
+        let (_, answer) = self.send(reqwest::Method::POST, &path, &[], Some(&body), "application/json").await?;
+        let job: JobAnswer = serde_json::from_slice(&answer).map_err(|e| SalesforceError::Answer(e.to_string()))?;
+        BulkJob::checked(job.id)
+    }
+
+    /// A Bulk API 2.0 query job's state.
+    pub async fn bulk_status(&mut self, job: &BulkJob) -> Result<BulkStatus, SalesforceError> {
+        let path = format!("/services/data/v{API_VERSION}/jobs/query/{}", job.0);
+        let (_, answer) = self.send(reqwest::Method::GET, &path, &[], None, "application/json").await?;
+        let job: JobAnswer = serde_json::from_slice(&answer).map_err(|e| SalesforceError::Answer(e.to_string()))?;
+        let state = match job.state.as_str() {
+            "UploadComplete" | "InProgress" => BulkState::InProgress,
+            "JobComplete" => BulkState::Complete,
+            "Aborted" => BulkState::Aborted,
+            "Failed" => BulkState::Failed(job.error_message.unwrap_or_default()),
+            other => return Err(SalesforceError::Answer(format!("a job in the unknown state {other:?}"))),
+        };
+        Ok(BulkStatus { state, records_processed: job.number_records_processed.unwrap_or(0) })
+    }
+
+    /// A page of a complete job's results: at most `max_records` records as CSV (a header row,
+    /// then the records; a lookup's field as `Owner.Name`), and where the next page starts.
+    pub async fn bulk_results(
+        &mut self,
+        job: &BulkJob,
+        locator: Option<&BulkLocator>,
+        max_records: u32,
+    ) -> Result<BulkPage, SalesforceError> {
+        let path = format!("/services/data/v{API_VERSION}/jobs/query/{}/results", job.0);
+        let max = max_records.to_string();
+        let mut query = vec![("maxRecords", max.as_str())];
+        if let Some(locator) = locator {
+            query.push(("locator", locator.0.as_str()));
+        }
+        let (headers, csv) = self.send(reqwest::Method::GET, &path, &query, None, "text/csv").await?;
+        let next = match headers.get("sforce-locator").and_then(|h| h.to_str().ok()).map(str::trim) {
+            None | Some("" | "null") => None,
+            Some(l) if l.len() <= 100 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+                Some(BulkLocator(l.to_owned()))
+            }
+            Some(_) => return Err(SalesforceError::Answer("a Sforce-Locator that is not a locator".into())),
+        };
+        Ok(BulkPage { csv, next })
+    }
+
+    /// Aborts a query job (its results are not wanted any more); an error is the caller's to log.
+    pub async fn bulk_abort(&mut self, job: &BulkJob) -> Result<(), SalesforceError> {
+        let path = format!("/services/data/v{API_VERSION}/jobs/query/{}", job.0);
+        let body = serde_json::json!({ "state": "Aborted" });
+        self.send(reqwest::Method::PATCH, &path, &[], Some(&body), "application/json").await?;
+        Ok(())
     }
 
     /// Refuses to call once the org's usage reached the share this connection may use.

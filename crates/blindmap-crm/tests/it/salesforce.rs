@@ -205,3 +205,49 @@ async fn describe_lists_the_accounts_fields_and_lookups_are_read_by_name() {
     assert_eq!(read[0]["Owner.Name"], "Ada Byron", "the nested record, flattened: {:?}", read[0]);
     assert_eq!(read[1].get("Owner"), Some(&Value::Null), "an empty lookup stays null: {:?}", read[1]);
 }
+
+#[tokio::test]
+async fn a_bulk_query_job_is_polled_to_completion_and_read_page_by_page() {
+    use blindmap_crm::salesforce::BulkState;
+    let (base, org) = org(5_000).await;
+    org.lock().unwrap().job_polls = 2;
+    let mut sf = Salesforce::new(http(), jwt(&base, USER), 0.8);
+    assert_eq!(sf.count("SELECT COUNT() FROM Account", false).await.unwrap(), 4_500);
+    assert_eq!(sf.count("SELECT COUNT() FROM Account", true).await.unwrap(), 5_000, "queryAll counts the deleted");
+    let job = sf.bulk_query("SELECT Id, Name, IsDeleted FROM Account", true).await.unwrap();
+    let mut polls = 0;
+    loop {
+        let status = sf.bulk_status(&job).await.unwrap();
+        polls += 1;
+        match status.state {
+            BulkState::InProgress => continue,
+            BulkState::Complete => {
+                assert_eq!(status.records_processed, 5_000);
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(polls, 3, "in progress twice, then complete");
+    let (mut rows, mut pages, mut locator) = (Vec::new(), 0, None);
+    loop {
+        let page = sf.bulk_results(&job, locator.as_ref(), 2_000).await.unwrap();
+        let mut reader = csv::Reader::from_reader(page.csv.as_slice());
+        assert_eq!(reader.headers().unwrap(), vec!["Id", "Name", "IsDeleted"], "each page has its header");
+        rows.extend(reader.records().map(|r| r.unwrap()));
+        pages += 1;
+        match page.next {
+            Some(next) => locator = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!((rows.len(), pages), (5_000, 3));
+    assert_eq!(rows.iter().filter(|r| &r[2] == "true").count(), 500, "deleted accounts, by IsDeleted");
+    assert_eq!(&rows[1][1], "Account 1");
+    sf.bulk_abort(&job).await.unwrap();
+    assert_eq!(sf.bulk_status(&job).await.unwrap().state, BulkState::Aborted);
+    // Results asked for before the job is complete are refused, as the API says.
+    let early = sf.bulk_query("SELECT Id FROM Account", false).await.unwrap();
+    let refused = sf.bulk_results(&early, None, 10).await;
+    assert!(matches!(&refused, Err(SalesforceError::Api { status: 400, code, .. }) if code == "INVALIDJOBSTATE"));
+}

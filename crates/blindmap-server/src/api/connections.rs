@@ -76,6 +76,11 @@ pub struct NewConnection {
     #[serde(default)]
     #[schema(minimum = 0.05, maximum = 1.0)]
     pub pause_at: Option<f64>,
+    /// Salesforce only: a sync of at least this many records reads through a Bulk API 2.0 query
+    /// job (its results in CSV pages of 50,000 records), fewer through the REST query API (pages
+    /// of 2,000); default 10,000.
+    #[serde(default)]
+    pub bulk_from: Option<u64>,
     /// How the records are read: the preset whose columns and segments apply (default the CRM's:
     /// `salesforce` reads the Account object's API names, `hubspot` the company properties'
     /// labels and names).
@@ -114,6 +119,9 @@ pub struct ConnectionView {
     /// Salesforce: the share of the org's daily API requests at which a sync pauses.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pause_at: Option<f64>,
+    /// Salesforce: the number of records from which a sync reads through a Bulk API 2.0 job.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bulk_from: Option<u64>,
     /// The preset its records are read with.
     pub preset: String,
     /// Its changes to the preset.
@@ -147,6 +155,7 @@ impl ConnectionView {
             client_id: settings.client_id,
             username: settings.username,
             pause_at: settings.pause_at,
+            bulk_from: settings.bulk_from,
             preset: settings.preset,
             map: settings.maps,
             segment: settings.segments,
@@ -298,6 +307,7 @@ async fn create(
         refresh_token: secret(body.refresh_token),
         token: secret(body.token),
         pause_at: body.pause_at,
+        bulk_from: body.bulk_from,
         preset: body.preset.map(|p| p.as_str().to_owned()),
         maps: body.map,
         segments: body.segment,

@@ -42,6 +42,13 @@ pub(crate) const HUBSPOT_API: &str = "https://api.hubapi.com";
 pub(crate) const DEFAULT_PAUSE_AT: f64 = 0.8;
 /// How long one call to a CRM may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
+/// A Salesforce sync of at least this many records reads through a Bulk API 2.0 query job, by
+/// default (`bulk_from`); fewer, through the REST query API.
+pub(crate) const DEFAULT_BULK_FROM: u64 = 10_000;
+/// Records per page of a query job's results: a page of accounts is a few MiB.
+const BULK_PAGE_RECORDS: u32 = 50_000;
+/// The longest wait between two looks at a query job's state.
+const BULK_POLL_MAX: Duration = Duration::from_secs(10);
 /// How often a running sync writes its progress (its heartbeat) at most.
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
@@ -101,6 +108,9 @@ pub(crate) struct Settings {
     /// Salesforce: the share of the org's daily API requests at which a sync pauses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) pause_at: Option<f64>,
+    /// Salesforce: a sync of at least this many records reads through a Bulk API 2.0 job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) bulk_from: Option<u64>,
     /// How the records are read: a preset's name, `ROLE=COLUMN` maps, segment rules.
     pub(crate) preset: String,
     #[serde(default)]
@@ -135,6 +145,7 @@ pub(crate) struct ConnectionInput {
     pub(crate) refresh_token: Option<SecretString>,
     pub(crate) token: Option<SecretString>,
     pub(crate) pause_at: Option<f64>,
+    pub(crate) bulk_from: Option<u64>,
     pub(crate) preset: Option<String>,
     pub(crate) maps: Vec<String>,
     pub(crate) segments: Vec<String>,
@@ -241,6 +252,7 @@ pub(crate) async fn create(state: &AppState, caller: &User, input: ConnectionInp
                 given(input.token.is_some(), "token"),
                 given(auth == AuthKind::Jwt && input.client_secret.is_some(), "client_secret"),
                 given(auth == AuthKind::RefreshToken && input.username.is_some(), "username"),
+                None,
             ];
             (url, auth, unused)
         }
@@ -263,6 +275,7 @@ pub(crate) async fn create(state: &AppState, caller: &User, input: ConnectionInp
                 given(input.private_key.is_some(), "private_key"),
                 given(input.username.is_some(), "username"),
                 given(input.pause_at.is_some(), "pause_at (Salesforce's daily quota; HubSpot's limits are waited out)"),
+                given(input.bulk_from.is_some(), "bulk_from (Salesforce's Bulk API)"),
             ];
             (url, auth, unused)
         }
@@ -289,6 +302,10 @@ pub(crate) async fn create(state: &AppState, caller: &User, input: ConnectionInp
         }
         CrmKind::Hubspot => None,
     };
+    let bulk_from = match kind {
+        CrmKind::Salesforce => Some(input.bulk_from.unwrap_or(DEFAULT_BULK_FROM)),
+        CrmKind::Hubspot => None,
+    };
     let read = read_as(kind, input.preset.as_deref(), &input.maps, &input.segments)?;
     let settings = Settings {
         url: checked_url(&node.crm, url)?,
@@ -296,6 +313,7 @@ pub(crate) async fn create(state: &AppState, caller: &User, input: ConnectionInp
         client_id,
         username,
         pause_at,
+        bulk_from,
         preset: read.preset.map_or("generic", Preset::name).to_owned(),
         maps: read.maps,
         segments: read.segments,
@@ -570,33 +588,136 @@ async fn read_salesforce(
         }
     };
     csv.row(columns.iter().map(String::as_str))?;
-    let mut cursor: Option<String> = None;
-    let mut removed = Vec::new();
-    let mut page = sf.query(&soql, since.is_some()).await?;
-    loop {
-        for record in &page.records {
-            if record.get("IsDeleted") == Some(&Value::Bool(true)) {
-                let id = record.get("Id").and_then(Value::as_str);
-                removed.push(id.ok_or_else(|| Stop::Failed("a deleted record without its Id".into()))?.to_owned());
-            } else {
-                csv.row(columns.iter().map(|c| cell(record.get(c))).collect::<Vec<_>>().iter().map(|c| c.as_ref()))?;
+    let mut read = SalesforceRead { columns: &columns, cursor: None, removed: Vec::new() };
+    // Many records: a Bulk API 2.0 job (its results in large CSV pages, far fewer requests).
+    let count_soql = soql.replacen(&format!("SELECT {} ", select.join(", ")), "SELECT COUNT() ", 1);
+    let bulk = sf.count(&count_soql, since.is_some()).await? >= settings.bulk_from.unwrap_or(DEFAULT_BULK_FROM);
+    if bulk {
+        read_bulk(&mut sf, &soql, since.is_some(), &mut read, csv, progress).await?;
+    } else {
+        let mut page = sf.query(&soql, since.is_some()).await?;
+        loop {
+            for record in &page.records {
+                read.record(|c| cell(record.get(c)), csv)?;
             }
-            if let Some(stamp) = record.get("SystemModstamp").and_then(Value::as_str)
-                && cursor.as_deref().is_none_or(|c| salesforce::modstamp_after(stamp, c))
-            {
-                cursor = Some(stamp.to_owned());
-            }
+            progress.read += page.records.len() as u64;
+            progress.deleted = read.removed.len() as u64;
+            progress.requests = sf.calls();
+            progress.report("reading", false).await?;
+            let Some(next) = page.next.take() else { break };
+            page = sf.next_page(&next).await?;
         }
-        progress.read += page.records.len() as u64;
-        progress.deleted = removed.len() as u64;
-        progress.requests = sf.calls();
-        progress.report("reading", false).await?;
-        let Some(next) = page.next.take() else { break };
-        page = sf.next_page(&next).await?;
     }
     progress.requests = sf.calls();
-    let usage = sf.usage().map_or(Value::Null, |u| json!({ "used": u.used, "max": u.max }));
-    Ok(Read { cursor, usage, removed })
+    let usage = sf.usage().map_or(Value::Null, |u| json!({ "used": u.used, "max": u.max, "bulk": bulk }));
+    Ok(Read { cursor: read.cursor, usage, removed: read.removed })
+}
+
+/// What a Salesforce read keeps as it goes: the columns it writes, the newest modification, the
+/// ids of deleted records.
+struct SalesforceRead<'a> {
+    columns: &'a [String],
+    cursor: Option<String>,
+    removed: Vec<String>,
+}
+
+impl SalesforceRead<'_> {
+    /// One record, its cells by column name: written, or (deleted) its id kept.
+    fn record<'v>(&mut self, value: impl Fn(&str) -> std::borrow::Cow<'v, str>, csv: &mut Csv) -> Result<(), Stop> {
+        if value("IsDeleted") == "true" {
+            let id = value("Id");
+            if id.is_empty() {
+                return Err(Stop::Failed("a deleted record without its Id".into()));
+            }
+            self.removed.push(id.into_owned());
+        } else {
+            let cells: Vec<std::borrow::Cow<'v, str>> = self.columns.iter().map(|c| value(c)).collect();
+            csv.row(cells.iter().map(AsRef::as_ref))?;
+        }
+        let stamp = value("SystemModstamp");
+        if !stamp.is_empty() && self.cursor.as_deref().is_none_or(|c| salesforce::modstamp_after(&stamp, c)) {
+            self.cursor = Some(stamp.into_owned());
+        }
+        Ok(())
+    }
+}
+
+/// Reads `soql` through a Bulk API 2.0 query job: created, polled (backing off to
+/// [`BULK_POLL_MAX`], the sync's heartbeat kept meanwhile) and its results read a page of
+/// [`BULK_PAGE_RECORDS`] at a time. A job left behind by a failure is aborted.
+async fn read_bulk(
+    sf: &mut Salesforce,
+    soql: &str,
+    include_deleted: bool,
+    read: &mut SalesforceRead<'_>,
+    csv: &mut Csv,
+    progress: &mut Progress<'_>,
+) -> Result<(), Stop> {
+    let job = sf.bulk_query(soql, include_deleted).await?;
+    let outcome = read_job(sf, &job, read, csv, progress).await;
+    if outcome.is_err()
+        && let Err(e) = sf.bulk_abort(&job).await
+    {
+        tracing::warn!(job = job.id(), error = %e, "cannot abort a Salesforce query job left behind");
+    }
+    outcome
+}
+
+async fn read_job(
+    sf: &mut Salesforce,
+    job: &salesforce::BulkJob,
+    read: &mut SalesforceRead<'_>,
+    csv: &mut Csv,
+    progress: &mut Progress<'_>,
+) -> Result<(), Stop> {
+    let mut wait = Duration::from_millis(200);
+    loop {
+        progress.requests = sf.calls();
+        progress.report("waiting for Salesforce's query job", false).await?;
+        match sf.bulk_status(job).await?.state {
+            salesforce::BulkState::InProgress => {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(BULK_POLL_MAX);
+            }
+            salesforce::BulkState::Complete => break,
+            salesforce::BulkState::Aborted => {
+                return Err(Stop::Failed("the query job was aborted in Salesforce".into()));
+            }
+            salesforce::BulkState::Failed(why) => {
+                return Err(Stop::Failed(format!("Salesforce's query job failed: {why}")));
+            }
+        }
+    }
+    let mut locator = None;
+    loop {
+        let page = sf.bulk_results(job, locator.as_ref(), BULK_PAGE_RECORDS).await?;
+        let mut reader = csv::ReaderBuilder::new().from_reader(page.csv.as_slice());
+        let header: Vec<String> = reader
+            .headers()
+            .map_err(|e| Stop::Failed(format!("a page of the query job's results does not read: {e}")))?
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        let mut records = 0u64;
+        for record in reader.records() {
+            let record =
+                record.map_err(|e| Stop::Failed(format!("a page of the query job's results does not read: {e}")))?;
+            let value = |column: &str| -> std::borrow::Cow<'_, str> {
+                header.iter().position(|h| h == column).and_then(|i| record.get(i)).unwrap_or("").into()
+            };
+            read.record(value, csv)?;
+            records += 1;
+        }
+        progress.read += records;
+        progress.deleted = read.removed.len() as u64;
+        progress.requests = sf.calls();
+        progress.report("reading", false).await?;
+        match page.next {
+            Some(next) => locator = Some(next),
+            None => break,
+        }
+    }
+    Ok(())
 }
 
 /// HubSpot: the company properties the mapping reads, by their labels (what an export's header

@@ -171,14 +171,14 @@ async fn a_salesforce_org_syncs_into_the_dataset_its_export_would_make() {
     let sync = synced(&vendor, id).await;
     assert_eq!(sync["state"], "complete", "{sync}");
     assert_eq!(sync["records_read"], rows(VENDOR_CSV).len());
-    assert!(sync["requests"].as_u64().unwrap() >= 5, "a token, the describe and four pages of 10: {sync}");
+    assert!(sync["requests"].as_u64().unwrap() >= 7, "a token, the describe, a count and four pages of 10: {sync}");
     let active = active_dataset(&vendor).await;
     assert_eq!(active["id"], sync["dataset"], "the synced dataset is the active one");
     assert!(active["name"].as_str().unwrap().starts_with("Vendor Salesforce, synced "), "{active}");
     // Only the fields the preset reads were asked for, by their API names.
     let queries: Vec<String> =
         org.lock().unwrap().requests.iter().filter(|r| r.starts_with("GET query")).cloned().collect();
-    assert_eq!(queries.len(), 4, "{queries:?}");
+    assert_eq!(queries.len(), 5, "a count, then four pages of 10: {queries:?}");
 
     // The same records as an export import alike: rows, keys per type, refusals, segments.
     upload(&vendor, "export.csv", VENDOR_CSV).await;
@@ -421,7 +421,7 @@ async fn a_second_salesforce_sync_reads_only_what_changed_and_makes_what_a_full_
     assert_eq!((second["records_read"].as_u64(), second["records_deleted"].as_u64()), (Some(3), Some(1)), "{second}");
     let queries: Vec<String> =
         org.lock().unwrap().requests.iter().filter(|r| r.starts_with("GET query")).cloned().collect();
-    assert_eq!(queries, ["GET queryAll"], "one page of changes, deleted ones included");
+    assert_eq!(queries, ["GET queryAll", "GET queryAll"], "a count, then one page of changes, deleted ones included");
     let changes = &second["summary"]["import"]["changes"];
     assert_eq!((changes["rows_read"].as_u64(), changes["removed"].as_u64()), (Some(2), Some(1)), "{second}");
     assert_eq!(second["summary"]["import"]["accounts"], first["summary"]["import"]["accounts"], "one out, one in");
@@ -483,4 +483,56 @@ async fn a_second_hubspot_sync_reads_the_changed_and_archived_companies_only() {
     let full = synced_as(&partner, id, "full").await;
     assert_eq!(stored_accounts(&partner, &second["dataset"]).await, stored_accounts(&partner, &full["dataset"]).await);
     assert_eq!(second["summary"]["import"]["segments"], full["summary"]["import"]["segments"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_org_is_read_through_a_bulk_query_job_into_the_same_dataset() {
+    let (url, org) = salesforce_org().await;
+    org.lock().unwrap().job_polls = 2;
+    let vendor = node("Vendor", None).await;
+    // The REST way first (the sample is far below the default 10,000), then a connection that
+    // takes the Bulk API from one record.
+    let rest = call(&vendor, Method::POST, "/api/v1/connections", Some(salesforce_connection(&url))).await.unwrap();
+    let by_rest = synced(&vendor, rest["id"].as_str().unwrap()).await;
+    assert_eq!(by_rest["summary"]["api_usage"]["bulk"], false, "{by_rest}");
+    let mut body = salesforce_connection(&url);
+    body["name"] = json!("Vendor Salesforce (bulk)");
+    body["bulk_from"] = json!(1);
+    let bulk = call(&vendor, Method::POST, "/api/v1/connections", Some(body)).await.unwrap();
+    assert_eq!(bulk["bulk_from"], 1, "{bulk}");
+    let id = bulk["id"].as_str().unwrap();
+    org.lock().unwrap().requests.clear();
+    let by_bulk = synced(&vendor, id).await;
+    assert_eq!(
+        (by_bulk["state"].as_str(), by_bulk["summary"]["api_usage"]["bulk"].as_bool()),
+        (Some("complete"), Some(true)),
+        "{by_bulk}"
+    );
+    assert_eq!(by_bulk["records_read"], rows(VENDOR_CSV).len());
+    let requests = org.lock().unwrap().requests.clone();
+    for expected in ["POST jobs/query", "GET jobs/query/{id}", "GET jobs/query/{id}/results"] {
+        assert!(requests.iter().any(|r| r == expected), "{expected} in {requests:?}");
+    }
+    assert!(!requests.iter().any(|r| r.starts_with("GET query/")), "no REST pages: {requests:?}");
+    assert_eq!(
+        stored_accounts(&vendor, &by_rest["dataset"]).await,
+        stored_accounts(&vendor, &by_bulk["dataset"]).await
+    );
+
+    // Incrementally through a job too (queryAll): the deleted account goes.
+    {
+        let mut o = org.lock().unwrap();
+        let contoso = o.accounts.iter_mut().find(|a| a["Id"] == "0015g00000CNTSbAAB").unwrap();
+        contoso.insert("IsDeleted".into(), json!(true));
+        contoso.insert("SystemModstamp".into(), json!("2026-12-02T08:00:00.000+0000"));
+    }
+    let changed = synced(&vendor, id).await;
+    assert_eq!(
+        (changed["mode"].as_str(), changed["records_deleted"].as_u64()),
+        (Some("incremental"), Some(1)),
+        "{changed}"
+    );
+    assert!(org.lock().unwrap().jobs.values().any(|j| j.operation == "queryAll"));
+    let after = stored_accounts(&vendor, &changed["dataset"]).await;
+    assert!(!after.iter().any(|a| a.id == "0015g00000CNTSbAAB"));
 }
