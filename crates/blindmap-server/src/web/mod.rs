@@ -23,6 +23,7 @@ use crate::http::error::ApiError;
 
 use account::account;
 use audit::{audit_csv, audit_page};
+use connections::{add_connection, connection_action, connection_page, connections_page};
 use corrections::{correct, corrections_page, undo_correction};
 use cosell::{cosell_page, cosells_page, edit_cosell};
 use data::{activate_dataset, data_page, dataset_page, delete_dataset, upload};
@@ -42,6 +43,7 @@ use users::{add_user, issue_token, revoke_token, set_role, signin_link, user_act
 mod account;
 mod attribution;
 mod audit;
+mod connections;
 mod corrections;
 mod cosell;
 mod data;
@@ -147,6 +149,7 @@ impl Chrome {
         }
         if role == Role::Admin {
             links.push(("/users", "Users"));
+            links.push(("/connections", "CRM"));
             links.push(("/hooks", "Webhooks"));
             links.push(("/audit", "Audit"));
         }
@@ -231,6 +234,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/attribution/ledger", get(attribution::ledger_page))
         .route("/attribution/opportunities/{opportunity}", get(attribution::opportunity_page))
         .route("/attribution/settings", get(attribution::settings_page).post(attribution::set_model))
+        .route("/connections", get(connections_page).post(add_connection))
+        .route("/connections/{id}", get(connection_page))
+        .route("/connections/{id}/{action}", post(connection_action))
         .route("/hooks", get(hooks_page).post(add_hook))
         .route("/hooks/{id}", get(hook_page))
         .route("/hooks/{id}/{action}", post(hook_action))

@@ -250,9 +250,16 @@ async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_brows
     let close = json!({ "amount": "50000.00", "currency": "EUR", "closed_at": "2027-01-31",
         "reporting_currency": "USD", "rate": "1.08" });
     call(&vendor, Method::POST, "/api/v1/attribution/opportunities/OPP-1/close", Some(close)).await.unwrap();
+    // A CRM connection whose CRM does not answer: its page lists a failed sync.
+    let crm = json!({ "name": "Vendor HubSpot", "kind": "hubspot", "url": "http://127.0.0.1:9", "token": "pat-x" });
+    let crm = call(&vendor, Method::POST, "/api/v1/connections", Some(crm)).await.unwrap();
+    let crm = crm["id"].as_str().unwrap().to_owned();
+    call(&vendor, Method::POST, &format!("/api/v1/connections/{crm}/syncs"), None).await.unwrap();
     let pages = [
         "/".to_owned(),
         "/data".to_owned(),
+        "/connections".to_owned(),
+        format!("/connections/{crm}"),
         format!("/data/{dataset}"),
         "/partners".to_owned(),
         format!("/partners/{pid}/sharing"),

@@ -106,6 +106,7 @@ async fn each_role_gets_its_own_navigation_and_a_home_page() {
             "/attribution",
             "/data",
             "/users",
+            "/connections",
             "/hooks",
             "/audit"
         ]

@@ -536,3 +536,95 @@ async fn a_large_org_is_read_through_a_bulk_query_job_into_the_same_dataset() {
     let after = stored_accounts(&vendor, &changed["dataset"]).await;
     assert!(!after.iter().any(|a| a.id == "0015g00000CNTSbAAB"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_connect_a_crm_and_sync_it_from_the_pages() {
+    use crate::web::Agent;
+    let (url, _portal) = hubspot_portal().await;
+    let partner = node("Partner", None).await;
+    let mut admin = Agent::new(&partner);
+    let token = call(&partner, Method::POST, "/api/v1/users", Some(json!({ "name": "ada", "role": "admin" })))
+        .await
+        .unwrap()["token"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    admin.sign_in(&token).await;
+    let page = admin.get("/connections").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("No CRM connected yet."), "{}", page.body);
+    let csrf = page.input("csrf");
+
+    // A forged form makes nothing; a refused one keeps what was entered but the secret, and says why.
+    let forged = admin.post("/connections", &[("csrf", "wrong"), ("name", "HS"), ("kind", "hubspot")]).await;
+    assert_eq!(forged.status, 403);
+    let refused = admin
+        .post(
+            "/connections",
+            &[
+                ("csrf", &csrf),
+                ("name", "Partner HubSpot"),
+                ("kind", "salesforce"),
+                ("url", &url),
+                ("token", HUBSPOT_TOKEN),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("id=\"problem\"") && refused.body.contains("Partner HubSpot"), "{}", refused.body);
+    assert!(!refused.body.contains(HUBSPOT_TOKEN), "the secret is not sent back");
+    assert!(
+        call(&partner, Method::GET, "/api/v1/connections", None).await.unwrap()["items"].as_array().unwrap().is_empty()
+    );
+
+    let made = admin
+        .post(
+            "/connections",
+            &[
+                ("csrf", &csrf),
+                ("name", "Partner HubSpot"),
+                ("kind", "hubspot"),
+                ("url", &url),
+                ("token", HUBSPOT_TOKEN),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let path = made.location().to_owned();
+    assert!(path.starts_with("/connections/crm_"), "{path}");
+    let page = admin.get(&path).await;
+    assert!(page.body.contains("Not synced yet.") && page.body.contains("private app"), "{}", page.body);
+    assert!(!page.body.contains(HUBSPOT_TOKEN));
+
+    let started = admin.post(&format!("{path}/sync"), &[("csrf", &csrf)]).await;
+    assert_eq!((started.status.as_u16(), started.location()), (303, path.as_str()));
+    let mut page = admin.get(&path).await;
+    for _ in 0..100 {
+        if page.headers.get("refresh").is_none() {
+            break;
+        }
+        assert!(page.body.contains("This page follows it by itself."), "{}", page.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        page = admin.get(&path).await;
+    }
+    assert!(page.body.contains("complete"), "{}", page.body);
+    assert!(page.body.contains("Sync what changed") && page.body.contains("Sync everything"), "{}", page.body);
+    let list = admin.get("/connections").await;
+    assert!(list.body.contains("Partner HubSpot") && list.body.contains("complete"), "{}", list.body);
+    assert_eq!(active_dataset(&partner).await["name"].as_str().map(|n| n.starts_with("Partner HubSpot")), Some(true));
+
+    // A rep may not look; another organisation finds nothing; then the admin deletes it.
+    let (_, rep_token) = rep(&partner).await;
+    let mut rita = Agent::new(&partner);
+    rita.sign_in(&rep_token).await;
+    assert_eq!(rita.get("/connections").await.status, 403);
+    assert_eq!(rita.get(&path).await.status, 403);
+    let mut eve = crate::admin_web::stranger(&partner, blindmap_store::Role::Admin).await;
+    assert_eq!(eve.get(&path).await.status, 404);
+    let eve_csrf = eve.get("/connections").await.input("csrf");
+    assert_eq!(eve.post(&format!("{path}/sync"), &[("csrf", &eve_csrf)]).await.status, 404);
+    assert_eq!(eve.post(&format!("{path}/delete"), &[("csrf", &eve_csrf)]).await.status, 404);
+    let deleted = admin.post(&format!("{path}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!((deleted.status.as_u16(), deleted.location()), (303, "/connections"));
+    assert_eq!(admin.get(&path).await.status, 404);
+}

@@ -1,0 +1,241 @@
+//! CRM connections (admins): the organisation's Salesforce orgs and HubSpot portals with their
+//! latest syncs, connecting one (its credentials sealed, never shown again), syncing now — what
+//! changed, or everything — following a sync as it runs, and deleting a connection. The same
+//! service functions as the API (`service::crm`).
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect};
+use blindmap_store::{Connection, ConnectionId, CrmKind, CrmSync, SyncMode, SyncState};
+use secrecy::SecretString;
+
+use super::manage::{admin, only_admins};
+use super::session::{CsrfForm, Signed};
+use super::{Chrome, PageError, PageResult, html};
+use crate::AppState;
+use crate::http::error::ApiError;
+use crate::service::crm;
+
+/// Syncs listed on a connection's page.
+const LISTED_SYNCS: u32 = 20;
+
+pub(super) struct SyncRow {
+    pub(super) mode: String,
+    pub(super) state: String,
+    pub(super) running: bool,
+    pub(super) failed: bool,
+    pub(super) phase: String,
+    pub(super) read: u64,
+    pub(super) deleted: u64,
+    pub(super) requests: u64,
+    pub(super) accounts: Option<u64>,
+    pub(super) message: Option<String>,
+    pub(super) started: String,
+    pub(super) started_by: String,
+}
+
+impl From<&CrmSync> for SyncRow {
+    fn from(s: &CrmSync) -> Self {
+        Self {
+            mode: s.mode.as_str().to_owned(),
+            state: s.state.as_str().to_owned(),
+            running: s.state == SyncState::Running,
+            failed: matches!(s.state, SyncState::Failed | SyncState::Paused),
+            phase: s.phase.clone(),
+            read: s.records_read,
+            deleted: s.records_deleted,
+            requests: s.requests,
+            accounts: s.summary.as_ref().and_then(|v| v["import"]["accounts"].as_u64()),
+            message: s.message.clone(),
+            started: crate::rfc3339(s.started_at),
+            started_by: s.started_by.clone(),
+        }
+    }
+}
+
+pub(super) struct ConnectionRow {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) kind: &'static str,
+    pub(super) url: String,
+    pub(super) auth: String,
+    pub(super) preset: String,
+    pub(super) last: Option<SyncRow>,
+}
+
+fn kind_name(kind: CrmKind) -> &'static str {
+    match kind {
+        CrmKind::Salesforce => "Salesforce",
+        CrmKind::Hubspot => "HubSpot",
+    }
+}
+
+fn row(connection: &Connection, last: Option<&CrmSync>) -> Result<ConnectionRow, PageError> {
+    let settings = crm::settings(connection).map_err(ApiError::from)?;
+    Ok(ConnectionRow {
+        id: connection.id.to_string(),
+        name: connection.name.clone(),
+        kind: kind_name(connection.kind),
+        url: settings.url,
+        auth: match settings.auth {
+            crm::AuthKind::Jwt => "a connected app's certificate (JWT bearer)".to_owned(),
+            crm::AuthKind::RefreshToken => "a refresh token".to_owned(),
+            crm::AuthKind::PrivateApp => "a private app's token".to_owned(),
+        },
+        preset: settings.preset,
+        last: last.map(SyncRow::from),
+    })
+}
+
+/// What the form to connect a CRM holds again after a refusal (never a secret).
+#[derive(Default)]
+pub(super) struct Entered {
+    pub(super) name: String,
+    pub(super) kind: String,
+    pub(super) url: String,
+    pub(super) client_id: String,
+    pub(super) username: String,
+}
+
+#[derive(Template)]
+#[template(path = "connections.html")]
+pub(super) struct ConnectionsPage {
+    pub(super) chrome: Chrome,
+    pub(super) connections: Vec<ConnectionRow>,
+    pub(super) entered: Entered,
+    pub(super) problem: Option<String>,
+}
+
+async fn list_view(
+    state: &AppState,
+    signed: &Signed,
+    entered: Entered,
+    problem: Option<String>,
+) -> Result<ConnectionsPage, PageError> {
+    let mut connections = Vec::new();
+    for c in state.store.connections(signed.org()).await? {
+        let last = state.store.syncs(signed.org(), &c.id, 1).await?;
+        connections.push(row(&c, last.first())?);
+    }
+    Ok(ConnectionsPage { chrome: signed.chrome(state).await?.at("/connections"), connections, entered, problem })
+}
+
+pub(super) async fn connections_page(State(state): State<AppState>, signed: Signed) -> PageResult {
+    only_admins(&signed)?;
+    Ok(html(StatusCode::OK, &list_view(&state, &signed, Entered::default(), None).await?))
+}
+
+/// Connects a CRM from the form: `kind` salesforce (a connected app's consumer key, username and
+/// private key) or hubspot (a private app's token).
+pub(super) async fn add_connection(
+    State(state): State<AppState>,
+    signed: Signed,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> PageResult {
+    let value = |name: &str| form.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str());
+    admin(&signed, value("csrf"))?;
+    let given = |name: &str| Some(value(name).trim().to_owned()).filter(|v| !v.is_empty());
+    let secret = |name: &str| given(name).map(SecretString::from);
+    let entered = Entered {
+        name: value("name").trim().to_owned(),
+        kind: value("kind").to_owned(),
+        url: value("url").trim().to_owned(),
+        client_id: value("client_id").trim().to_owned(),
+        username: value("username").trim().to_owned(),
+    };
+    let input = crm::ConnectionInput {
+        name: entered.name.clone(),
+        kind: entered.kind.clone(),
+        url: given("url"),
+        client_id: given("client_id"),
+        username: given("username"),
+        private_key: secret("private_key"),
+        token: secret("token"),
+        ..crm::ConnectionInput::default()
+    };
+    match crm::create(&state, signed.user(), input).await {
+        Ok(connection) => Ok(Redirect::to(&format!("/connections/{}", connection.id)).into_response()),
+        Err(e) => {
+            let (status, text) = ApiError::from(e).status_and_detail();
+            Ok(html(status, &list_view(&state, &signed, entered, Some(text)).await?))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "connection.html")]
+pub(super) struct ConnectionPage {
+    pub(super) chrome: Chrome,
+    pub(super) connection: ConnectionRow,
+    pub(super) syncs: Vec<SyncRow>,
+    pub(super) running: bool,
+    pub(super) incremental: bool,
+    pub(super) problem: Option<String>,
+}
+
+fn connection_id(id: &str) -> Result<ConnectionId, PageError> {
+    ConnectionId::parse(id).ok_or(PageError(ApiError::NotFound("connection")))
+}
+
+async fn connection_view(
+    state: &AppState,
+    signed: &Signed,
+    id: &ConnectionId,
+    problem: Option<String>,
+) -> Result<ConnectionPage, PageError> {
+    let connection = state.store.connection(signed.org(), id).await?;
+    let syncs = state.store.syncs(signed.org(), id, LISTED_SYNCS).await?;
+    let running = syncs.first().is_some_and(|s| s.state == SyncState::Running);
+    Ok(ConnectionPage {
+        chrome: signed.chrome(state).await?.at("/connections"),
+        incremental: connection.cursor.is_some() && connection.dataset.is_some(),
+        connection: row(&connection, syncs.first())?,
+        syncs: syncs.iter().map(SyncRow::from).collect(),
+        running,
+        problem,
+    })
+}
+
+pub(super) async fn connection_page(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+) -> PageResult {
+    only_admins(&signed)?;
+    let page = connection_view(&state, &signed, &connection_id(&id)?, None).await?;
+    let mut response = html(StatusCode::OK, &page);
+    if page.running {
+        // Followed without JavaScript: the browser asks again in two seconds until it ends.
+        response.headers_mut().insert(header::REFRESH, HeaderValue::from_static("2"));
+    }
+    Ok(response)
+}
+
+/// Syncs a connection (`sync`: what changed, or everything the first time; `full`: everything)
+/// or deletes it (`delete`), from the path.
+pub(super) async fn connection_action(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path((id, action)): Path<(String, String)>,
+    axum::Form(form): axum::Form<CsrfForm>,
+) -> PageResult {
+    admin(&signed, &form.csrf)?;
+    let id = connection_id(&id)?;
+    let outcome = match action.as_str() {
+        "sync" => crm::start_sync(&state, signed.user(), &id, None).await.map(|_| ()),
+        "full" => crm::start_sync(&state, signed.user(), &id, Some(SyncMode::Full)).await.map(|_| ()),
+        "delete" => {
+            crm::delete(&state, signed.user(), &id).await.map_err(ApiError::from)?;
+            return Ok(Redirect::to("/connections").into_response());
+        }
+        _ => return Err(PageError(ApiError::NotFound("action"))),
+    };
+    match outcome {
+        Ok(()) => Ok(Redirect::to(&format!("/connections/{id}")).into_response()),
+        Err(e) => {
+            let (status, text) = ApiError::from(e).status_and_detail();
+            Ok(html(status, &connection_view(&state, &signed, &id, Some(text)).await?))
+        }
+    }
+}
