@@ -1,4 +1,6 @@
-//! The connectors against emulators of the vendors' published APIs, on loopback.
+//! The connectors against emulators of the vendors' published APIs, on loopback; and, opt-in,
+//! against a real org and portal (`live.rs`: skipped unless their credentials are given).
 
 mod hubspot;
+mod live;
 mod salesforce;
