@@ -31,9 +31,9 @@ step "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --workspace --all-targets --locked --features blindmap/bench -- -D warnings
 
-step "the shipped binary links no test kit"
-if cargo tree --locked -p blindmap -e normal --prefix none | grep -q '^blindmap-testkit '; then
-  echo "blindmap depends on blindmap-testkit without --features bench" >&2
+step "the shipped binary links no test kit and no CRM emulator"
+if cargo tree --locked -p blindmap -e normal --prefix none | grep -qE '^blindmap-(testkit|crm-emulator) '; then
+  echo "blindmap depends on blindmap-testkit or blindmap-crm-emulator without --features bench" >&2
   exit 1
 fi
 
@@ -143,6 +143,8 @@ blindmap=${CARGO_TARGET_DIR:-target}/debug/blindmap
 "$blindmap" bench nodes --n 2000 --partners 3 --json >/dev/null
 # A partner in the browser against a vendor's node: new keys, then the vendor's list kept.
 "$blindmap" bench browser --vendor 3000 --partner 300 --sessions 2 --json >/dev/null
+# A CRM sync from the Salesforce emulator (in a process of its own), in full then incremental.
+"$blindmap" bench crm --accounts 3000 --json >/dev/null
 
 step "the README's main command"
 # The same binary: `demo` is the same code with or without the benchmarks.

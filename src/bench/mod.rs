@@ -2,6 +2,7 @@
 //! binary carries neither this code nor the synthetic-data test kit it uses.
 
 mod browser;
+mod crm;
 mod import;
 mod nodes;
 mod psi;
@@ -33,6 +34,13 @@ enum BenchCommand {
     /// link by the page's protocol, the first evaluating the vendor's list, later ones reusing
     /// what the node kept.
     Browser(browser::BrowserArgs),
+    /// A CRM sync at scale: N synthetic accounts in the Salesforce emulator (a process of its
+    /// own) synced into a node in full — against the CSV import of the same accounts, with the
+    /// node's memory — and again after a share of them changed, counting the records read.
+    Crm(crm::CrmArgs),
+    /// The Salesforce emulator serving an export's accounts, for `bench crm` (which starts it).
+    #[command(hide = true)]
+    CrmEmulator(crm::EmulatorArgs),
 }
 
 pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -42,5 +50,7 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Import(args) => import::run(&args),
         BenchCommand::Nodes(args) => nodes::run(&args),
         BenchCommand::Browser(args) => browser::run(&args),
+        BenchCommand::Crm(args) => crm::run(&args),
+        BenchCommand::CrmEmulator(args) => crm::serve_emulator(&args),
     }
 }

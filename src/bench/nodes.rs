@@ -123,6 +123,15 @@ pub(super) struct BenchNode {
 }
 
 pub(super) async fn node(dir: &std::path::Path, name: &str) -> anyhow::Result<BenchNode> {
+    node_configured(dir, name, |_| {}).await
+}
+
+/// A bench node whose configuration `configure` changes first.
+pub(super) async fn node_configured(
+    dir: &std::path::Path,
+    name: &str,
+    configure: impl FnOnce(&mut NodeConfig),
+) -> anyhow::Result<BenchNode> {
     let options = InitOptions {
         data_dir: dir.join(name),
         organisation: name.to_owned(),
@@ -135,6 +144,7 @@ pub(super) async fn node(dir: &std::path::Path, name: &str) -> anyhow::Result<Be
     // The bench's one client asks faster than a person's rate limit allows (its corrections).
     let mut config = NodeConfig::load(&options.data_dir)?;
     (config.rate_limit_per_credential, config.rate_limit_per_organisation) = (0, 0);
+    configure(&mut config);
     let running = start(&options.data_dir, &config).await?;
     let api = ApiClient::new(
         &format!("https://127.0.0.1:{}", running.addr.port()),

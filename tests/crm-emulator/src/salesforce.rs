@@ -144,6 +144,9 @@ pub async fn start(org: Org) -> (String, Shared) {
         .route("/services/data/{version}/jobs/query", post(create_job))
         .route("/services/data/{version}/jobs/query/{job}", get(job_state).patch(abort_job))
         .route("/services/data/{version}/jobs/query/{job}/results", get(job_results))
+        .route("/emulator/change", post(change))
+        .route("/emulator/stats", get(stats))
+        .route("/emulator/stats/reset", post(reset_stats))
         .with_state(shared.clone());
     let base = super::serve(app).await;
     shared.lock().unwrap().base = base.clone();
@@ -552,4 +555,82 @@ async fn abort_job(
     }
     job.state = "Aborted".into();
     Json(json!({ "id": id, "state": "Aborted" })).into_response()
+}
+
+/// A Salesforce Account export's report labels, and the API names the org holds them under (the
+/// owner through the `Owner` lookup).
+const EXPORT_LABELS: &[(&str, &str)] = &[
+    ("Account ID", "Id"),
+    ("Account Name", "Name"),
+    ("Type", "Type"),
+    ("Website", "Website"),
+    ("Phone", "Phone"),
+    ("Billing Street", "BillingStreet"),
+    ("Billing City", "BillingCity"),
+    ("Billing State/Province", "BillingState"),
+    ("Billing Zip/Postal Code", "BillingPostalCode"),
+    ("Billing Country", "BillingCountry"),
+    ("Industry", "Industry"),
+    ("Employees", "NumberOfEmployees"),
+    ("Account Owner", "Owner.Name"),
+    ("D-U-N-S Number", "DunsNumber"),
+    ("Description", "Description"),
+];
+
+/// The accounts of a Salesforce Account export (its report labels as the header), as an org
+/// holds them: each column under its API name, not deleted, modified on 1 November 2026.
+pub fn accounts_from_export(export: impl std::io::Read) -> Vec<Account> {
+    let mut reader = csv::Reader::from_reader(export);
+    let header: Vec<Option<&str>> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            let h = h.trim_start_matches('\u{feff}');
+            EXPORT_LABELS.iter().find(|(label, _)| *label == h).map(|(_, api)| *api)
+        })
+        .collect();
+    reader
+        .records()
+        .map(|record| {
+            let record = record.unwrap();
+            let mut account: Account =
+                header.iter().zip(record.iter()).filter_map(|(api, v)| Some(((*api)?.to_owned(), json!(v)))).collect();
+            account.insert("IsDeleted".into(), json!(false));
+            account.insert("SystemModstamp".into(), json!("2026-11-01T10:00:00.000+0000"));
+            account
+        })
+        .collect()
+}
+
+/// The emulator's own routes, for a benchmark in another process (not Salesforce's):
+/// `POST /emulator/change?every=N` renames every Nth account and stamps it a second later than
+/// anything before (a change a sync must read), answering how many; `GET /emulator/stats` the
+/// records handed out so far and the requests seen; `POST /emulator/stats/reset` zeroes them.
+async fn change(State(org): State<Shared>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    let mut org = org.lock().unwrap();
+    let every: usize = q.get("every").and_then(|n| n.parse().ok()).filter(|n| *n > 0).unwrap_or(100);
+    let newest = org.accounts.iter().filter_map(|a| a["SystemModstamp"].as_str().and_then(stamp)).max();
+    let at = newest.map_or(jiff::Timestamp::UNIX_EPOCH, |t| t + jiff::SignedDuration::from_secs(1));
+    let at = at.strftime("%Y-%m-%dT%H:%M:%S.000+0000").to_string();
+    let mut changed = 0;
+    for account in org.accounts.iter_mut().step_by(every) {
+        let name = account.get("Name").and_then(Value::as_str).unwrap_or_default().to_owned();
+        account.insert("Name".into(), json!(format!("{name} (renamed)")));
+        account.insert("SystemModstamp".into(), json!(at));
+        changed += 1;
+    }
+    Json(json!({ "changed": changed })).into_response()
+}
+
+async fn stats(State(org): State<Shared>) -> Response {
+    let org = org.lock().unwrap();
+    Json(json!({ "records_served": org.records_served, "requests": org.requests.len() })).into_response()
+}
+
+async fn reset_stats(State(org): State<Shared>) -> Response {
+    let mut org = org.lock().unwrap();
+    org.records_served = 0;
+    org.requests.clear();
+    Json(json!({})).into_response()
 }

@@ -46,7 +46,7 @@ use crate::http::error::ApiError;
         contract::IdempotencyKey, contract::DatasetId, contract::PartnershipId, contract::RunId, contract::UserId,
         contract::TokenId, contract::EndpointId, contract::EventId, contract::TouchId, contract::SourceId, contract::CorrectionId, contract::ConnectionId, contract::SyncId,
         contract::LedgerCursor, contract::OverlapCursor, contract::Label, contract::Filter, contract::ModelName,
-        contract::ReportSort, contract::Direction, contract::RegistrationState, datasets::PresetName,
+        contract::ReportSort, contract::Direction, contract::RegistrationState, datasets::PresetName, connections::SyncModeName,
     ))
 )]
 struct ApiDoc;
