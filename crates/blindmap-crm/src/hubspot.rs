@@ -18,6 +18,10 @@
 //!   `results`, each property's internal `name` (what `properties=` takes), its `label` (what an
 //!   export's header writes) and an enumeration's `options` (`label`, `value`), the portal's own
 //!   properties too.
+//! - Writing: `docs/api/crm/companies` — `POST /crm/v3/objects/companies/batch/update` with
+//!   `{"inputs": [{"id", "properties"}]}` (at most 100), answered `200` with `results`, or `207`
+//!   with `errors` naming the ids not updated (`context.ids`); `docs/api/crm/properties` — `POST
+//!   /crm/v3/properties/companies` makes a property (`409` if the portal has one of that name).
 //! - Limits and errors: `docs/api/usage-details` and `docs/api/error-handling` — every answer's
 //!   `X-HubSpot-RateLimit-Remaining`, `-Max` and `-Interval-Milliseconds`; `429` when a window's
 //!   requests are spent (`errorType: RATE_LIMIT`), with `Retry-After` where given; error bodies
@@ -161,6 +165,47 @@ struct Paging {
 #[derive(Deserialize)]
 struct NextAfter {
     after: String,
+}
+
+/// The most companies one batch call takes.
+pub const BATCH_MAX: usize = 100;
+
+/// What a batch update did: the ids updated, and those refused with why.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Updated.
+    pub updated: Vec<String>,
+    /// Not updated, with HubSpot's words.
+    pub failed: Vec<(String, String)>,
+}
+
+#[derive(Deserialize)]
+struct BatchAnswer {
+    #[serde(default)]
+    results: Vec<BatchResult>,
+    #[serde(default)]
+    errors: Vec<BatchError>,
+}
+
+#[derive(Deserialize)]
+struct BatchResult {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct BatchError {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    context: BatchContext,
+}
+
+#[derive(Default, Deserialize)]
+struct BatchContext {
+    #[serde(default)]
+    ids: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -321,6 +366,48 @@ impl HubSpot {
             each(page);
         }
         Ok(changes.newest())
+    }
+
+    /// Sets properties of up to [`BATCH_MAX`] companies (`batch/update`): the ids the portal
+    /// updated, and those it did not (with why) — a partial answer (`207`) names them.
+    pub async fn update_companies(
+        &mut self,
+        inputs: &[(String, Map<String, Value>)],
+    ) -> Result<BatchOutcome, HubSpotError> {
+        if inputs.len() > BATCH_MAX {
+            return Err(HubSpotError::Answer(format!("at most {BATCH_MAX} companies a call")));
+        }
+        let body = json!({
+            "inputs": inputs.iter().map(|(id, properties)| json!({ "id": id, "properties": properties })).collect::<Vec<_>>(),
+        });
+        let url = self.url("/crm/v3/objects/companies/batch/update")?;
+        let answer: BatchAnswer = self.call(&Method::Post(url, body)).await?;
+        let mut outcome =
+            BatchOutcome { updated: answer.results.into_iter().map(|r| r.id).collect(), failed: Vec::new() };
+        for error in answer.errors {
+            for id in error.context.ids {
+                outcome.failed.push((id, format!("{} ({})", error.message, error.category)));
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Makes a company property (text shown on the record) unless the portal has it: `true` if
+    /// this call made it.
+    pub async fn ensure_company_property(
+        &mut self,
+        name: &str,
+        label: &str,
+        description: &str,
+    ) -> Result<bool, HubSpotError> {
+        let url = self.url("/crm/v3/properties/companies")?;
+        let body = json!({ "name": name, "label": label, "description": description, "type": "string",
+            "fieldType": "textarea", "groupName": "companyinformation" });
+        match self.call::<Value>(&Method::Post(url, body)).await {
+            Ok(_) => Ok(true),
+            Err(HubSpotError::Api { status: 409, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     fn url(&self, path: &str) -> Result<Url, HubSpotError> {

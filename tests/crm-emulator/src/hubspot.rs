@@ -12,6 +12,11 @@
 //!   a page past 10,000 results is `400 VALIDATION_ERROR`.
 //! - `GET /crm/v3/properties/companies` (`docs/api/crm/properties`): `{results: [{name, label,
 //!   type, fieldType, groupName}]}`, the default properties and the portal's own.
+//! - `POST /crm/v3/objects/companies/batch/update` (`docs/api/crm/companies`): at most 100
+//!   inputs; a property the portal lacks refuses the call (`400 VALIDATION_ERROR`); companies it
+//!   does not have are named in a `207` answer's `errors` (`OBJECT_NOT_FOUND`, `context.ids`).
+//!   `POST /crm/v3/properties/companies` (`docs/api/crm/properties`): `201`, or `409` when a
+//!   property of that name exists.
 //! - Limits and errors (`docs/api/usage-details`, `docs/api/error-handling`): every answer's
 //!   `X-HubSpot-RateLimit-Max`, `-Remaining` and `-Interval-Milliseconds`; past a window's
 //!   requests `429 {"status":"error","message":"You have reached your secondly limit.",
@@ -112,7 +117,8 @@ pub async fn start(portal: Portal) -> (String, Shared) {
         .route("/oauth/v1/token", post(token))
         .route("/crm/v3/objects/companies", get(list))
         .route("/crm/v3/objects/companies/search", post(search))
-        .route("/crm/v3/properties/companies", get(properties))
+        .route("/crm/v3/properties/companies", get(properties).post(create_property))
+        .route("/crm/v3/objects/companies/batch/update", post(batch_update))
         .with_state(shared.clone());
     (super::serve(app).await, shared)
 }
@@ -316,4 +322,82 @@ async fn properties(State(portal): State<Shared>, headers: HeaderMap) -> Respons
         })
         .collect();
     with_limits(&p, Json(json!({ "results": results })).into_response())
+}
+
+async fn create_property(State(portal): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let mut p = portal.lock().unwrap();
+    if let Err(refused) = admit(&mut p, &headers, "POST properties/companies") {
+        return *refused;
+    }
+    let name = body["name"].as_str().unwrap_or_default().to_owned();
+    if name.is_empty() || body["type"].as_str().is_none() || body["groupName"].as_str().is_none() {
+        return with_limits(
+            &p,
+            error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "Property is missing required fields"),
+        );
+    }
+    if DEFAULT_PROPERTIES.iter().any(|(n, _)| *n == name) || p.custom_properties.contains(&name) {
+        return with_limits(
+            &p,
+            error(StatusCode::CONFLICT, "OBJECT_ALREADY_EXISTS", "A property with that name already exists"),
+        );
+    }
+    p.custom_properties.push(name.clone());
+    with_limits(
+        &p,
+        (StatusCode::CREATED, Json(json!({ "name": name, "label": body["label"], "type": body["type"] })))
+            .into_response(),
+    )
+}
+
+async fn batch_update(State(portal): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let mut p = portal.lock().unwrap();
+    if let Err(refused) = admit(&mut p, &headers, "POST companies/batch/update") {
+        return *refused;
+    }
+    let inputs = body["inputs"].as_array().cloned().unwrap_or_default();
+    if inputs.len() > 100 {
+        return with_limits(
+            &p,
+            error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "Batch input size exceeds the limit of 100"),
+        );
+    }
+    let known = |name: &str, p: &Portal| {
+        DEFAULT_PROPERTIES.iter().any(|(n, _)| *n == name) || p.custom_properties.iter().any(|c| c == name)
+    };
+    for input in &inputs {
+        for name in input["properties"].as_object().into_iter().flatten().map(|(k, _)| k) {
+            if !known(name, &p) {
+                return with_limits(
+                    &p,
+                    error(
+                        StatusCode::BAD_REQUEST,
+                        "VALIDATION_ERROR",
+                        &format!("Property values were not valid: {name} does not exist"),
+                    ),
+                );
+            }
+        }
+    }
+    let (mut results, mut missing) = (Vec::new(), Vec::new());
+    for input in inputs {
+        let id = input["id"].as_str().unwrap_or_default().to_owned();
+        match p.companies.iter_mut().find(|c| c.id == id && !c.archived) {
+            Some(company) => {
+                for (k, v) in input["properties"].as_object().cloned().unwrap_or_default() {
+                    company.properties.insert(k, v);
+                }
+                results.push(json!({ "id": id, "properties": input["properties"], "archived": false }));
+            }
+            None => missing.push(id),
+        }
+    }
+    let mut answer = json!({ "status": "COMPLETE", "results": results });
+    let status = if missing.is_empty() {
+        StatusCode::OK
+    } else {
+        answer["errors"] = json!([{ "status": "error", "category": "OBJECT_NOT_FOUND", "message": "Could not get some COMPANY objects, they may be deleted or not exist.", "context": { "ids": missing } }]);
+        StatusCode::MULTI_STATUS
+    };
+    with_limits(&p, (status, Json(answer)).into_response())
 }

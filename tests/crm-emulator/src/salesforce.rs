@@ -24,6 +24,12 @@
 //!   poll (`UploadComplete`, `InProgress`, `JobComplete`, `Aborted`), results by `maxRecords`
 //!   and `locator` with `Sforce-Locator` (`null` on the last page) and `Sforce-NumberOfRecords`.
 //!
+//! - sObject Collections (`resources_composite_sobjects_collections_upsert.htm`, `…_delete.htm`):
+//!   upsert by an external id field into a custom object the org has (`NOT_FOUND` otherwise), a
+//!   lookup to a missing account refused per record (`INVALID_CROSS_REFERENCE_KEY`); delete by
+//!   ids, a missing one refused (`ENTITY_IS_DELETED`); at most 200 records a call
+//!   (`EXCEEDED_ID_LIMIT`); one result per record, in order.
+//!
 //! SOQL is read only as far as the connector writes it: `SELECT a, b FROM Account [WHERE
 //! SystemModstamp > 2026-01-01T00:00:00Z]`, and `SELECT COUNT() FROM Account …`, whose answer
 //! has the `totalSize` and no records (`sforce_api_calls_soql_select_count.htm`).
@@ -81,6 +87,10 @@ pub struct Org {
     pub job_polls: u32,
     /// Records handed out (query pages and bulk results), for the benchmark's count.
     pub records_served: u64,
+    /// Custom objects deployed in the org (`Blindmap_Overlap__c`), and their records.
+    pub objects: BTreeMap<String, Vec<Account>>,
+    /// Records made so far (for their ids).
+    pub made: u64,
 }
 
 /// A Bulk API 2.0 query job: its results (the header row, then each record's cells) and how many
@@ -144,6 +154,8 @@ pub async fn start(org: Org) -> (String, Shared) {
         .route("/services/data/{version}/jobs/query", post(create_job))
         .route("/services/data/{version}/jobs/query/{job}", get(job_state).patch(abort_job))
         .route("/services/data/{version}/jobs/query/{job}/results", get(job_results))
+        .route("/services/data/{version}/composite/sobjects/{object}/{key}", axum::routing::patch(upsert))
+        .route("/services/data/{version}/composite/sobjects", axum::routing::delete(delete_records))
         .route("/emulator/change", post(change))
         .route("/emulator/stats", get(stats))
         .route("/emulator/stats/reset", post(reset_stats))
@@ -633,4 +645,91 @@ async fn reset_stats(State(org): State<Shared>) -> Response {
     org.records_served = 0;
     org.requests.clear();
     Json(json!({})).into_response()
+}
+
+/// `PATCH /composite/sobjects/{object}/{key}`: each record upserted by its `key` field.
+async fn upsert(
+    State(org): State<Shared>,
+    headers: HeaderMap,
+    Path((_v, object, key)): Path<(String, String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut org = org.lock().unwrap();
+    if let Err(refused) = admit(&mut org, &headers, format!("PATCH composite/sobjects/{object}")) {
+        return *refused;
+    }
+    if !org.objects.contains_key(&object) {
+        return api_error(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist", None);
+    }
+    let records = body["records"].as_array().cloned().unwrap_or_default();
+    if records.len() > 200 {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "EXCEEDED_ID_LIMIT",
+            "record limit reached. cannot submit more than 200 records into this call",
+            None,
+        );
+    }
+    let mut results = Vec::new();
+    for record in records {
+        let Value::Object(mut record) = record else { continue };
+        record.remove("attributes");
+        let account_ok = record
+            .get("Account__c")
+            .and_then(Value::as_str)
+            .is_none_or(|id| org.accounts.iter().any(|a| a["Id"] == id && a["IsDeleted"] != true));
+        if !account_ok {
+            results.push(json!({ "success": false, "errors": [{ "statusCode": "INVALID_CROSS_REFERENCE_KEY", "message": "invalid cross reference id", "fields": ["Account__c"] }] }));
+            continue;
+        }
+        let Some(external) = record.get(&key).cloned().filter(|v| v.as_str().is_some_and(|s| !s.is_empty())) else {
+            results.push(json!({ "success": false, "errors": [{ "statusCode": "MISSING_ARGUMENT", "message": format!("{key} not specified"), "fields": [] }] }));
+            continue;
+        };
+        org.made += 1;
+        let fresh_id = format!("a0BEMU{:012}", org.made);
+        let rows = org.objects.get_mut(&object).unwrap();
+        match rows.iter_mut().find(|r| r.get(&key) == Some(&external)) {
+            Some(existing) => {
+                for (k, v) in record {
+                    existing.insert(k, v);
+                }
+                results.push(json!({ "id": existing["Id"], "success": true, "created": false, "errors": [] }));
+            }
+            None => {
+                record.insert("Id".into(), json!(fresh_id));
+                rows.push(record);
+                results.push(json!({ "id": fresh_id, "success": true, "created": true, "errors": [] }));
+            }
+        }
+    }
+    Json(Value::Array(results)).into_response()
+}
+
+/// `DELETE /composite/sobjects?ids=…`: each record deleted from the object that has it.
+async fn delete_records(
+    State(org): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let mut org = org.lock().unwrap();
+    if let Err(refused) = admit(&mut org, &headers, "DELETE composite/sobjects".into()) {
+        return *refused;
+    }
+    let ids: Vec<String> = q.get("ids").map(|i| i.split(',').map(str::to_owned).collect()).unwrap_or_default();
+    if ids.len() > 200 {
+        return api_error(StatusCode::BAD_REQUEST, "EXCEEDED_ID_LIMIT", "record limit reached", None);
+    }
+    let mut results = Vec::new();
+    for id in ids {
+        let found = org.objects.values_mut().find_map(|rows| {
+            let at = rows.iter().position(|r| r["Id"] == id.as_str())?;
+            Some(rows.remove(at))
+        });
+        results.push(match found {
+            Some(_) => json!({ "id": id, "success": true, "errors": [] }),
+            None => json!({ "id": id, "success": false, "errors": [{ "statusCode": "ENTITY_IS_DELETED", "message": "entity is deleted", "fields": [] }] }),
+        });
+    }
+    Json(Value::Array(results)).into_response()
 }

@@ -27,6 +27,12 @@
 //!   …/jobs/query/{id}/results?maxRecords=N&locator=L` a page of CSV (a header row; a lookup's
 //!   field as `Owner.Name`) and `Sforce-Locator` for the next (`null` on the last);
 //!   `PATCH …/jobs/query/{id}` with `{"state": "Aborted"}` aborts it.
+//! - sObject Collections: `api-rest/guide/resources_composite_sobjects_collections_upsert.htm`
+//!   and `…_delete.htm` — `PATCH /services/data/vXX.X/composite/sobjects/{object}/{externalId}`
+//!   with `{"allOrNone": false, "records": [{"attributes": {"type": …}, …}]}` (at most 200),
+//!   `DELETE /services/data/vXX.X/composite/sobjects?ids=…&allOrNone=false` (at most 200); each
+//!   answered with one result per record, in order: `{id, success, created, errors: [{statusCode,
+//!   message, fields}]}`.
 //! - Describe: `api-rest/guide/resources_sobject_describe.htm` — `GET
 //!   /services/data/vXX.X/sobjects/Account/describe`, whose `fields` each have a `name` and, for
 //!   a lookup, a `relationshipName` (`OwnerId` → `Owner`); a query names a related record's field
@@ -178,6 +184,80 @@ struct JobAnswer {
     number_records_processed: Option<u64>,
     #[serde(default)]
     error_message: Option<String>,
+}
+
+/// The most records one sObject Collections call takes.
+pub const COLLECTION_MAX: usize = 200;
+
+/// What became of one record of a collection call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Written (or deleted): its id, and whether an upsert made it.
+    Done {
+        /// Its record id.
+        id: String,
+        /// Made by this call (an upsert), rather than updated.
+        created: bool,
+    },
+    /// Refused: the first error's code and message.
+    Refused {
+        /// Its `statusCode` (`ENTITY_IS_DELETED`, `FIELD_CUSTOM_VALIDATION_EXCEPTION`, …).
+        code: String,
+        /// Salesforce's words.
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+struct SaveResult {
+    #[serde(default)]
+    id: Option<String>,
+    success: bool,
+    #[serde(default)]
+    created: bool,
+    #[serde(default)]
+    errors: Vec<SaveError>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SaveError {
+    #[serde(default)]
+    status_code: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// A collection call's answer: one result per record sent, in order.
+fn outcomes(answer: &[u8], sent: usize) -> Result<Vec<RecordOutcome>, SalesforceError> {
+    let results: Vec<SaveResult> =
+        serde_json::from_slice(answer).map_err(|e| SalesforceError::Answer(e.to_string()))?;
+    if results.len() != sent {
+        return Err(SalesforceError::Answer(format!("{} results for {sent} records", results.len())));
+    }
+    results
+        .into_iter()
+        .map(|r| match (r.success, r.id) {
+            (true, Some(id)) => Ok(RecordOutcome::Done { id, created: r.created }),
+            (true, None) => Err(SalesforceError::Answer("a record written without its id".into())),
+            (false, _) => {
+                let first = r.errors.into_iter().next();
+                Ok(RecordOutcome::Refused {
+                    code: first.as_ref().map_or_else(String::new, |e| e.status_code.clone()),
+                    message: first.map_or_else(String::new, |e| e.message),
+                })
+            }
+        })
+        .collect()
+}
+
+/// An object's or a field's API name: letters, digits and `_` (custom ones end in `__c`).
+fn check_api_name(name: &str) -> Result<(), SalesforceError> {
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        Ok(())
+    } else {
+        Err(SalesforceError::Answer(format!("{name:?} is not an API name")))
+    }
 }
 
 /// A Bulk API 2.0 query job, by its id (checked to be one: 15 or 18 letters and digits).
@@ -461,6 +541,53 @@ impl Salesforce {
             Some(_) => return Err(SalesforceError::Answer("a Sforce-Locator that is not a locator".into())),
         };
         Ok(BulkPage { csv, next })
+    }
+
+    /// Upserts up to [`COLLECTION_MAX`] records of `object` by the external id field `key`
+    /// (sObject Collections, `allOrNone` false): each record's own outcome, in order — its id and
+    /// whether it was made, or why it was refused.
+    pub async fn upsert(
+        &mut self,
+        object: &str,
+        key: &str,
+        records: &[Map<String, Value>],
+    ) -> Result<Vec<RecordOutcome>, SalesforceError> {
+        check_api_name(object)?;
+        check_api_name(key)?;
+        if records.len() > COLLECTION_MAX {
+            return Err(SalesforceError::Answer(format!("at most {COLLECTION_MAX} records a call")));
+        }
+        let records: Vec<Value> = records
+            .iter()
+            .map(|r| {
+                let mut r = r.clone();
+                r.insert("attributes".into(), serde_json::json!({ "type": object }));
+                Value::Object(r)
+            })
+            .collect();
+        let path = format!("/services/data/v{API_VERSION}/composite/sobjects/{object}/{key}");
+        let body = serde_json::json!({ "allOrNone": false, "records": records });
+        let (_, answer) = self.send(reqwest::Method::PATCH, &path, &[], Some(&body), "application/json").await?;
+        outcomes(&answer, records.len())
+    }
+
+    /// Deletes up to [`COLLECTION_MAX`] records by id (sObject Collections, `allOrNone` false):
+    /// each one's outcome, in order. A record already deleted is refused with
+    /// `ENTITY_IS_DELETED`, which a caller may take as done.
+    pub async fn delete(&mut self, ids: &[String]) -> Result<Vec<RecordOutcome>, SalesforceError> {
+        if ids.len() > COLLECTION_MAX {
+            return Err(SalesforceError::Answer(format!("at most {COLLECTION_MAX} records a call")));
+        }
+        if let Some(bad) =
+            ids.iter().find(|id| !(15..=18).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_alphanumeric()))
+        {
+            return Err(SalesforceError::Answer(format!("{bad:?} is not a record id")));
+        }
+        let path = format!("/services/data/v{API_VERSION}/composite/sobjects");
+        let joined = ids.join(",");
+        let query = [("ids", joined.as_str()), ("allOrNone", "false")];
+        let (_, answer) = self.send(reqwest::Method::DELETE, &path, &query, None, "application/json").await?;
+        outcomes(&answer, ids.len())
     }
 
     /// Aborts a query job (its results are not wanted any more); an error is the caller's to log.

@@ -190,3 +190,35 @@ async fn the_portals_company_properties_are_listed_its_own_too() {
     assert_eq!(stage.label, "Lifecycle Stage");
     assert!(stage.options.iter().any(|o| o.value == "customer" && o.label == "Customer"), "{stage:?}");
 }
+
+#[tokio::test]
+async fn companies_are_updated_in_batches_and_the_missing_ones_named() {
+    let (base, portal) = portal(vec![company(1, BASE_MS, false), company(2, BASE_MS, true)]).await;
+    let mut hs = private(&base);
+    assert!(
+        hs.ensure_company_property("blindmap_overlaps", "Partner overlaps (blindmap)", "by blindmap").await.unwrap()
+    );
+    assert!(
+        !hs.ensure_company_property("blindmap_overlaps", "Partner overlaps (blindmap)", "by blindmap").await.unwrap(),
+        "made once"
+    );
+    let props = |text: &str| -> Map<String, Value> {
+        let Value::Object(m) = json!({ "blindmap_overlaps": text }) else { unreachable!() };
+        m
+    };
+    let inputs = vec![
+        ("9000001".to_owned(), props("Vendor Co: customers")),
+        ("9000002".to_owned(), props("archived")),
+        ("9999999".to_owned(), props("missing")),
+    ];
+    let outcome = hs.update_companies(&inputs).await.unwrap();
+    assert_eq!(outcome.updated, ["9000001"]);
+    let failed: Vec<&str> = outcome.failed.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(failed, ["9000002", "9999999"], "{outcome:?}");
+    assert_eq!(portal.lock().unwrap().companies[0].properties["blindmap_overlaps"], "Vendor Co: customers");
+    let unknown = vec![("9000001".to_owned(), {
+        let Value::Object(m) = json!({ "no_such": "x" }) else { unreachable!() };
+        m
+    })];
+    assert!(matches!(hs.update_companies(&unknown).await, Err(HubSpotError::Api { status: 400, .. })));
+}

@@ -251,3 +251,53 @@ async fn a_bulk_query_job_is_polled_to_completion_and_read_page_by_page() {
     let refused = sf.bulk_results(&early, None, 10).await;
     assert!(matches!(&refused, Err(SalesforceError::Api { status: 400, code, .. }) if code == "INVALIDJOBSTATE"));
 }
+
+#[tokio::test]
+async fn records_are_upserted_by_their_external_id_and_deleted_each_with_its_outcome() {
+    use blindmap_crm::salesforce::RecordOutcome;
+    let (base, org) = org(3).await;
+    let mut sf = Salesforce::new(http(), jwt(&base, USER), 0.8);
+    let record = |key: &str, account: &str, tier: &str| -> Map<String, Value> {
+        let Value::Object(r) = json!({ "Blindmap_Key__c": key, "Account__c": account, "Tier__c": tier }) else {
+            unreachable!()
+        };
+        r
+    };
+    // The object is not deployed: the call is refused as the API refuses it.
+    let missing =
+        sf.upsert("Blindmap_Overlap__c", "Blindmap_Key__c", &[record("k1", "001EMU000000000000", "confirmed")]).await;
+    assert!(
+        matches!(&missing, Err(SalesforceError::Api { status: 404, code, .. }) if code == "NOT_FOUND"),
+        "{missing:?}"
+    );
+    org.lock().unwrap().objects.insert("Blindmap_Overlap__c".into(), Vec::new());
+    let records = [
+        record("k1", "001EMU000000000000", "confirmed"),
+        record("k2", "001EMU999999999999", "possible"),
+        record("k3", "001EMU000000000001", "possible"),
+    ];
+    let first = sf.upsert("Blindmap_Overlap__c", "Blindmap_Key__c", &records).await.unwrap();
+    assert!(matches!(&first[0], RecordOutcome::Done { created: true, .. }), "{first:?}");
+    assert!(matches!(&first[1], RecordOutcome::Refused { code, .. } if code == "INVALID_CROSS_REFERENCE_KEY"));
+    // Again, changed: updated in place, the same ids, nothing made twice.
+    let again = sf
+        .upsert("Blindmap_Overlap__c", "Blindmap_Key__c", &[record("k1", "001EMU000000000000", "possible")])
+        .await
+        .unwrap();
+    let (RecordOutcome::Done { id: first_id, .. }, RecordOutcome::Done { id: again_id, created }) =
+        (&first[0], &again[0])
+    else {
+        panic!("{again:?}")
+    };
+    assert_eq!((first_id, *created), (again_id, false));
+    assert_eq!(org.lock().unwrap().objects["Blindmap_Overlap__c"].len(), 2);
+    let RecordOutcome::Done { id: third, .. } = &first[2] else { panic!() };
+    let deleted = sf.delete(&[first_id.clone(), third.clone()]).await.unwrap();
+    assert!(deleted.iter().all(|d| matches!(d, RecordOutcome::Done { .. })), "{deleted:?}");
+    let twice = sf.delete(std::slice::from_ref(first_id)).await.unwrap();
+    assert!(matches!(&twice[0], RecordOutcome::Refused { code, .. } if code == "ENTITY_IS_DELETED"));
+    assert!(sf.delete(&["not an id".to_owned()]).await.is_err(), "ids are checked before they are sent");
+    let too_many: Vec<Map<String, Value>> =
+        (0..201).map(|i| record(&format!("k{i}"), "001EMU000000000000", "x")).collect();
+    assert!(sf.upsert("Blindmap_Overlap__c", "Blindmap_Key__c", &too_many).await.is_err());
+}
