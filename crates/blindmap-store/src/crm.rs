@@ -375,8 +375,9 @@ impl Store {
         self.connection(org, id).await
     }
 
-    /// Deletes a connection and its syncs' records, as `actor` (audited
-    /// `crm.connection_deleted`); the datasets its syncs built stay. Refused while it syncs.
+    /// Deletes a connection, its syncs' records and what its write-back kept, as `actor` (audited
+    /// `crm.connection_deleted`); the datasets its syncs built stay, and so do the records it
+    /// wrote into the CRM. Refused while it syncs.
     pub async fn delete_connection(&self, org: &OrgId, id: &ConnectionId, actor: &str) -> Result<(), StoreError> {
         let connection = self.connection(org, id).await?;
         let mut tx = self.begin_write().await?;
@@ -391,6 +392,7 @@ impl Store {
             return Err(StoreError::SyncInProgress);
         }
         sqlx::query("DELETE FROM crm_syncs WHERE connection_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM crm_writeback WHERE connection_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM crm_connections WHERE id = $1 AND org_id = $2")
             .bind(id.as_str())
             .bind(org.as_str())

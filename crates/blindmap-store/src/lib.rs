@@ -37,6 +37,7 @@ mod sso;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod web;
+mod writeback;
 
 use std::str::FromStr;
 
@@ -73,6 +74,7 @@ pub use runs::{
 pub use sealed::{Keyring, Resealed, SecretsKey};
 pub use sso::{SSO_FLOW_MS, SsoConfig, SsoFlow, SsoOrganisation, SsoSettings, SsoSignIn, sso_hash};
 pub use web::{LINK_MS, SESSION_MS, Secret, WebSession};
+pub use writeback::{WantedOverlap, WritebackItem, WritebackPlan, WritebackResult};
 
 /// The embedded migrations (`crates/blindmap-store/migrations/`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -14,6 +14,7 @@ on_both_backends!(
     connections_keep_their_credentials_sealed,
     syncs_run_one_at_a_time_and_end_once,
     a_changed_dataset_is_what_importing_the_changed_export_makes,
+    a_write_back_is_planned_worked_off_and_carried_on,
 );
 
 const CREDENTIALS: &str = r#"{"token":"pat-na1-0f3c2c1e-5b1d-4a8e-9e61-secret"}"#;
@@ -200,4 +201,89 @@ async fn a_changed_dataset_is_what_importing_the_changed_export_makes(store: Sto
     let stranger = store.create_organisation("Stranger").await.unwrap().id;
     let theirs = store.import_dataset_changes(&stranger, "x", "generic", &whole.id, &[], importer(header)).await;
     assert!(matches!(theirs, Err(StoreError::NotFound(_))), "{theirs:?}");
+}
+
+async fn a_write_back_is_planned_worked_off_and_carried_on(store: Store) {
+    use blindmap_store::{PartnershipId, WantedOverlap, WritebackPlan, WritebackResult};
+    let org = store.create_organisation("Vendor").await.unwrap().id;
+    let c = connection(&store, &org, "Our HubSpot").await;
+    let p = PartnershipId::generate();
+    store.create_partnership(&p, &org, "Partner Co", "https://p", "sha256:aa", "pt_x").await.unwrap();
+    let wanted = |account: &str, tier: &str| WantedOverlap {
+        partnership: p.clone(),
+        account: account.to_owned(),
+        payload: json!({ "partner": "Partner Co", "tier": tier }),
+    };
+    let plan = store
+        .plan_writeback(&org, &c.id, &[wanted("a1", "confirmed"), wanted("a2", "possible"), wanted("a3", "possible")])
+        .await
+        .unwrap();
+    assert_eq!(plan, WritebackPlan { added: 3, changed: 0, removing: 0, unchanged: 0 });
+    let due = store.writeback_due(&org, &c.id, None, 10).await.unwrap();
+    assert_eq!(due.iter().map(|d| d.account.as_str()).collect::<Vec<_>>(), ["a1", "a2", "a3"]);
+    assert!(due.iter().all(|d| !d.removing && d.remote_id.is_none()));
+
+    // The CRM writes two and refuses one: that one stays due, with why.
+    let results = [
+        (p.clone(), "a1".to_owned(), WritebackResult::Written(Some("r1".into()))),
+        (p.clone(), "a2".to_owned(), WritebackResult::Written(Some("r2".into()))),
+        (p.clone(), "a3".to_owned(), WritebackResult::Failed("INVALID_CROSS_REFERENCE_KEY".into())),
+    ];
+    store.writeback_done(&org, &c.id, &results).await.unwrap();
+    let due = store.writeback_due(&org, &c.id, None, 10).await.unwrap();
+    assert_eq!(
+        (due.len(), due[0].account.as_str(), due[0].error.as_deref()),
+        (1, "a3", Some("INVALID_CROSS_REFERENCE_KEY"))
+    );
+
+    // Planned again as they were: nothing new is due; the refused one still is.
+    let plan = store
+        .plan_writeback(&org, &c.id, &[wanted("a1", "confirmed"), wanted("a2", "possible"), wanted("a3", "possible")])
+        .await
+        .unwrap();
+    assert_eq!(plan, WritebackPlan { added: 1, changed: 0, removing: 0, unchanged: 2 });
+    assert_eq!(store.writeback_due(&org, &c.id, None, 10).await.unwrap().len(), 1);
+
+    // a1 changes, a2 is lost (the CRM holds it: to remove), a3 is lost never written
+    // (forgotten), a4 is new — given twice, the last counts.
+    let plan = store
+        .plan_writeback(&org, &c.id, &[wanted("a1", "possible"), wanted("a4", "confirmed"), wanted("a4", "possible")])
+        .await
+        .unwrap();
+    assert_eq!(plan, WritebackPlan { added: 1, changed: 1, removing: 1, unchanged: 0 });
+    let first = store.writeback_due(&org, &c.id, None, 2).await.unwrap();
+    let last = first.last().unwrap();
+    let rest = store.writeback_due(&org, &c.id, Some((&last.partnership, &last.account)), 2).await.unwrap();
+    let due: Vec<_> =
+        first.iter().chain(&rest).map(|d| (d.account.as_str(), d.removing, d.remote_id.as_deref())).collect();
+    assert_eq!(
+        due,
+        [("a1", false, Some("r1")), ("a2", true, Some("r2")), ("a4", false, None)],
+        "page by page, once each"
+    );
+    assert_eq!(rest[0].payload["tier"], "possible", "the last a4 given");
+
+    // Worked off: nothing due; a lost overlap that comes back is written anew.
+    let results = [
+        (p.clone(), "a1".to_owned(), WritebackResult::Written(None)),
+        (p.clone(), "a2".to_owned(), WritebackResult::Removed),
+        (p.clone(), "a4".to_owned(), WritebackResult::Written(Some("r4".into()))),
+    ];
+    store.writeback_done(&org, &c.id, &results).await.unwrap();
+    assert!(store.writeback_due(&org, &c.id, None, 10).await.unwrap().is_empty());
+    assert_eq!(blindmap_store::testing::count_rows(&store, "crm_writeback").await, 2, "a1 and a4");
+    let plan = store
+        .plan_writeback(&org, &c.id, &[wanted("a1", "possible"), wanted("a4", "possible"), wanted("a2", "possible")])
+        .await
+        .unwrap();
+    assert_eq!(plan, WritebackPlan { added: 1, changed: 0, removing: 0, unchanged: 2 });
+
+    // Another organisation plans, reads and records nothing here; deleting the connection
+    // forgets what it kept.
+    let stranger = store.create_organisation("Stranger").await.unwrap().id;
+    assert!(matches!(store.plan_writeback(&stranger, &c.id, &[]).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.writeback_due(&stranger, &c.id, None, 10).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.writeback_done(&stranger, &c.id, &[]).await, Err(StoreError::NotFound(_))));
+    store.delete_connection(&org, &c.id, "ada").await.unwrap();
+    assert_eq!(blindmap_store::testing::count_rows(&store, "crm_writeback").await, 0);
 }
