@@ -286,9 +286,16 @@ impl Store {
         read_as: &str,
         importer: Importer<R>,
     ) -> Result<DatasetInfo, StoreError> {
+        let id = self.begin_import(org, name, read_as).await?;
+        let written = self.import_accounts(org, &id, importer).await;
+        self.imported(org, &id, written).await
+    }
+
+    /// Records a new dataset of `org` as being imported (no reader sees it), after deleting
+    /// imports whose process stopped: its id.
+    async fn begin_import(&self, org: &OrgId, name: &str, read_as: &str) -> Result<DatasetId, StoreError> {
         self.purge_stale_imports().await?;
         let id = DatasetId::generate();
-        let imported_at = now_ms();
         sqlx::query(
             "INSERT INTO datasets (id, org_id, name, read_as, imported_at, rows_read, accounts, summary, state, \
              heartbeat_at) VALUES ($1, $2, $3, $4, $5, 0, 0, '{}', 'importing', $5)",
@@ -297,22 +304,60 @@ impl Store {
         .bind(org.as_str())
         .bind(name)
         .bind(read_as)
-        .bind(imported_at)
+        .bind(now_ms())
         .execute(&self.pool)
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound("organisation"),
             _ => e.into(),
         })?;
-        match self.import_accounts(org, &id, importer).await {
-            Ok(()) => self.dataset(org, &id).await,
+        Ok(id)
+    }
+
+    /// The dataset an import wrote, or (it failed) nothing of it: the import is deleted.
+    async fn imported(
+        &self,
+        org: &OrgId,
+        id: &DatasetId,
+        written: Result<(), StoreError>,
+    ) -> Result<DatasetInfo, StoreError> {
+        match written {
+            Ok(()) => self.dataset(org, id).await,
             Err(e) => {
                 // If even this fails, the import stays invisible and the next one after a minute
                 // deletes it (its heartbeat stopped).
-                let _ = self.delete_import(&id).await;
+                let _ = self.delete_import(id).await;
                 Err(e)
             }
         }
+    }
+
+    /// Marks an import complete with its counts and summary, and makes it `org`'s active dataset
+    /// if it has none, in `tx`, which it commits.
+    async fn complete_import(
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        org: &OrgId,
+        id: &DatasetId,
+        (rows, accounts): (u64, u64),
+        summary: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE datasets SET rows_read = $1, accounts = $2, summary = $3, state = 'complete', heartbeat_at = NULL \
+             WHERE id = $4 AND state = 'importing'",
+        )
+        .bind(rows as i64)
+        .bind(accounts as i64)
+        .bind(summary.to_string())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE organisations SET active_dataset = $1 WHERE id = $2 AND active_dataset IS NULL")
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Writes the accounts of a dataset being imported, chunk by chunk, then marks it complete
@@ -353,24 +398,9 @@ impl Store {
             }
         }
         insert_accounts(&mut tx, id, &batch, (&source, &id_column)).await?;
-        let summary = importer.summary().clone();
-        sqlx::query(
-            "UPDATE datasets SET rows_read = $1, accounts = $2, summary = $3, state = 'complete', heartbeat_at = NULL \
-             WHERE id = $4 AND state = 'importing'",
-        )
-        .bind(summary.rows as i64)
-        .bind(summary.accounts as i64)
-        .bind(summary_json(&summary, importer.header(), &importer.columns()).to_string())
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE organisations SET active_dataset = $1 WHERE id = $2 AND active_dataset IS NULL")
-            .bind(id.as_str())
-            .bind(org.as_str())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let summary = importer.summary();
+        let json = summary_json(summary, importer.header(), &importer.columns());
+        Self::complete_import(tx, org, id, (summary.rows, summary.accounts), &json).await
     }
 
     /// Stores a new dataset of `org` that is `base` changed: `base`'s accounts, less those whose
@@ -392,27 +422,9 @@ impl Store {
         importer: Importer<R>,
     ) -> Result<DatasetInfo, StoreError> {
         self.dataset(org, base).await?;
-        self.purge_stale_imports().await?;
-        let id = DatasetId::generate();
-        let imported_at = now_ms();
-        sqlx::query(
-            "INSERT INTO datasets (id, org_id, name, read_as, imported_at, rows_read, accounts, summary, state, \
-             heartbeat_at) VALUES ($1, $2, $3, $4, $5, 0, 0, '{}', 'importing', $5)",
-        )
-        .bind(id.as_str())
-        .bind(org.as_str())
-        .bind(name)
-        .bind(read_as)
-        .bind(imported_at)
-        .execute(&self.pool)
-        .await?;
-        match self.change_accounts(org, base, &id, removed, importer).await {
-            Ok(()) => self.dataset(org, &id).await,
-            Err(e) => {
-                let _ = self.delete_import(&id).await;
-                Err(e)
-            }
-        }
+        let id = self.begin_import(org, name, read_as).await?;
+        let written = self.change_accounts(org, base, &id, removed, importer).await;
+        self.imported(org, &id, written).await
     }
 
     /// Copies `base`'s accounts into `id`, applies the changes, counts the totals and marks it
@@ -476,29 +488,13 @@ impl Store {
             removed_count += delete_accounts(&mut tx, id, chunk).await?;
         }
         let totals = self.totals(&mut tx, id).await?;
-        let summary = importer.summary().clone();
-        let mut json = summary_json(&summary, importer.header(), &importer.columns());
+        let summary = importer.summary();
+        let mut json = summary_json(summary, importer.header(), &importer.columns());
         json["accounts"] = json!(totals.accounts);
         json["keys"] = totals.keys;
         json["segments"] = totals.segments;
         json["changes"] = json!({ "base": base.as_str(), "rows_read": summary.rows, "removed": removed_count });
-        sqlx::query(
-            "UPDATE datasets SET rows_read = $1, accounts = $2, summary = $3, state = 'complete', heartbeat_at = NULL \
-             WHERE id = $4 AND state = 'importing'",
-        )
-        .bind(summary.rows as i64)
-        .bind(totals.accounts as i64)
-        .bind(json.to_string())
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE organisations SET active_dataset = $1 WHERE id = $2 AND active_dataset IS NULL")
-            .bind(id.as_str())
-            .bind(org.as_str())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        Self::complete_import(tx, org, id, (summary.rows, totals.accounts), &json).await
     }
 
     /// A stored dataset's totals: accounts, keys per type and accounts per segment.

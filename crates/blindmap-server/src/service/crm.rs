@@ -340,7 +340,8 @@ pub(crate) async fn start_sync(
 ) -> Result<CrmSync, CrmError> {
     state.node().map_err(|_| CrmError::NoNode)?;
     let connection = state.store.connection(&caller.org, id).await?;
-    settings_read_as(connection.kind, &settings(&connection)?)?;
+    let settings = settings(&connection)?;
+    let read_as = settings_read_as(connection.kind, &settings)?;
     let base = match (&connection.dataset, &connection.cursor) {
         (Some(dataset), Some(_)) => match state.store.dataset(&caller.org, dataset).await {
             Ok(_) => Some(dataset.clone()),
@@ -364,7 +365,7 @@ pub(crate) async fn start_sync(
     let (state, caller, sync_id) = (state.clone(), caller.clone(), sync.id.clone());
     tokio::spawn(async move {
         let base = base.filter(|_| mode == SyncMode::Incremental);
-        let end = match run(&state, &caller, &connection, &sync_id, base.as_ref()).await {
+        let end = match run(&state, &caller, (&connection, &settings, &read_as), &sync_id, base.as_ref()).await {
             Ok(end) => end,
             Err(Stop::Failed(why)) => SyncEnd::Failed(why),
             Err(Stop::Paused(why)) => SyncEnd::Paused(why),
@@ -475,13 +476,11 @@ struct Read {
 async fn run(
     state: &AppState,
     caller: &User,
-    connection: &Connection,
+    (connection, settings, read_as): (&Connection, &Settings, &ReadAs),
     sync: &SyncId,
     base: Option<&DatasetId>,
 ) -> Result<SyncEnd, Stop> {
     let since = base.and(connection.cursor.as_deref());
-    let settings = settings(connection).map_err(|e| Stop::Failed(e.to_string()))?;
-    let read_as = settings_read_as(connection.kind, &settings).map_err(|e| Stop::Failed(e.to_string()))?;
     let credentials: Credentials = {
         let text = state.store.connection_credentials(&caller.org, &connection.id).await?;
         serde_json::from_str(text.expose_secret())
@@ -496,10 +495,10 @@ async fn run(
     let mapping = read_as.mapping(|| Ok(Vec::new())).map_err(|e| Stop::Failed(e.to_string()))?;
     let read = match connection.kind {
         CrmKind::Salesforce => {
-            read_salesforce(http, &settings, &credentials, &mapping, since, &mut csv, &mut progress).await?
+            read_salesforce(http, settings, &credentials, &mapping, since, &mut csv, &mut progress).await?
         }
         CrmKind::Hubspot => {
-            read_hubspot(http, &settings, &credentials, &mapping, since, &mut csv, &mut progress).await?
+            read_hubspot(http, settings, &credentials, &mapping, since, &mut csv, &mut progress).await?
         }
     };
     progress.report("importing", true).await?;
@@ -508,8 +507,8 @@ async fn run(
     file.rewind().map_err(io_failed)?;
     let name = format!("{}, synced {}", connection.name, crate::rfc3339(crate::now_ms()));
     let imported = match base {
-        None => datasets::import(state, caller, &name, &read_as, true, file).await,
-        Some(base) => datasets::import_changes(state, caller, &name, &read_as, base, &read.removed, true, file).await,
+        None => datasets::import(state, caller, &name, read_as, true, file).await,
+        Some(base) => datasets::import_changes(state, caller, &name, read_as, base, &read.removed, true, file).await,
     };
     let info = imported.map_err(|e| match e {
         DatasetError::Unreadable(why) => Stop::Failed(format!("the records read do not import: {why}")),

@@ -28,31 +28,12 @@ fn rows(csv_text: &str) -> Vec<Map<String, Value>> {
 
 /// The vendor's sample export as the org holds it: the export's columns under their API names
 /// (the owner through the `Owner` lookup; D-U-N-S in Data.com's `DunsNumber`).
-fn salesforce_accounts() -> Vec<Map<String, Value>> {
-    let names = [
-        ("Account ID", "Id"),
-        ("Account Name", "Name"),
-        ("Type", "Type"),
-        ("Website", "Website"),
-        ("Billing City", "BillingCity"),
-        ("Billing Country", "BillingCountry"),
-        ("Industry", "Industry"),
-        ("Employees", "NumberOfEmployees"),
-        ("Account Owner", "Owner.Name"),
-        ("D-U-N-S Number", "DunsNumber"),
-        ("Description", "Description"),
-    ];
-    rows(VENDOR_CSV)
-        .into_iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let mut account: Map<String, Value> =
-                names.iter().map(|(export, api)| ((*api).to_owned(), row[*export].clone())).collect();
-            account.insert("IsDeleted".into(), json!(false));
-            account.insert("SystemModstamp".into(), json!(format!("2026-11-{:02}T10:00:00.000+0000", 1 + i % 28)));
-            account
-        })
-        .collect()
+fn salesforce_accounts() -> Vec<salesforce::Account> {
+    let mut accounts = salesforce::accounts_from_export(VENDOR_CSV.as_bytes());
+    for (i, account) in accounts.iter_mut().enumerate() {
+        account.insert("SystemModstamp".into(), json!(format!("2026-11-{:02}T10:00:00.000+0000", 1 + i % 28)));
+    }
+    accounts
 }
 
 async fn salesforce_org() -> (String, salesforce::Shared) {
@@ -131,7 +112,18 @@ fn status(result: Result<Value, ClientError>) -> u16 {
 
 /// Starts a sync of `connection` and waits for it to end.
 async fn synced(node: &Node, connection: &str) -> Value {
-    let started = call(node, Method::POST, &format!("/api/v1/connections/{connection}/syncs"), None).await.unwrap();
+    sync_until_done(node, connection, "").await
+}
+
+/// Starts a sync of `connection` with `mode` (`full` or `incremental`) and waits for it to end.
+async fn synced_as(node: &Node, connection: &str, mode: &str) -> Value {
+    sync_until_done(node, connection, &format!("?mode={mode}")).await
+}
+
+/// Starts a sync of `connection` (`query` its query string) and waits for it to end.
+async fn sync_until_done(node: &Node, connection: &str, query: &str) -> Value {
+    let start = format!("/api/v1/connections/{connection}/syncs{query}");
+    let started = call(node, Method::POST, &start, None).await.unwrap();
     assert_eq!(started["state"], "running", "{started}");
     let path = format!("/api/v1/connections/{connection}/syncs/{}", started["id"].as_str().unwrap());
     for _ in 0..600 {
@@ -364,20 +356,6 @@ async fn stored_accounts(node: &Node, dataset: &Value) -> Vec<blindmap_store::St
         a.line = 0;
     }
     accounts
-}
-
-async fn synced_as(node: &Node, connection: &str, mode: &str) -> Value {
-    let path = format!("/api/v1/connections/{connection}/syncs?mode={mode}");
-    let started = call(node, Method::POST, &path, None).await.unwrap();
-    let path = format!("/api/v1/connections/{connection}/syncs/{}", started["id"].as_str().unwrap());
-    for _ in 0..600 {
-        let sync = call(node, Method::GET, &path, None).await.unwrap();
-        if sync["state"] != "running" {
-            return sync;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the sync did not end");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
