@@ -181,6 +181,7 @@ pub(crate) fn run(args: &CrmArgs) -> anyhow::Result<()> {
                 preset: None,
                 map: Vec::new(),
                 segment: Vec::new(),
+                write_back: false,
             })
             .await?;
         tokio::time::sleep(Duration::from_millis(500)).await;

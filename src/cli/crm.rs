@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use blindmap_server::api::connections::{
-    ConnectionView, CrmKindName, NewConnection, SyncModeName, SyncParams, SyncView,
+    ConnectionView, CrmKindName, NewConnection, SyncModeName, SyncParams, SyncView, WritebackView,
 };
 use blindmap_server::api::datasets::PresetName;
 use blindmap_server::client::ApiClient;
@@ -57,6 +57,34 @@ pub(crate) enum CrmCommand {
         name: String,
         #[command(flatten)]
         connection: Connection,
+    },
+    /// Write the overlaps partners disclose into the CRM now: Salesforce records of
+    /// Blindmap_Overlap__c (deploy it first: `blindmap crm metadata`), HubSpot's company
+    /// property blindmap_overlaps. Only what changed since the last write-back is written; lost
+    /// overlaps are removed. Waits for it and prints what it did (unless --no-wait).
+    WriteBack {
+        /// The connection's name or id (`crm_…`).
+        name: String,
+        /// Start it and return; `blindmap crm write-backs NAME` shows how it goes.
+        #[arg(long)]
+        no_wait: bool,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// A connection's latest write-backs, newest first.
+    WriteBacks {
+        /// The connection's name or id (`crm_…`).
+        name: String,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Write the Salesforce metadata of the custom object the write-back fills
+    /// (Blindmap_Overlap__c and its fields, in an SFDX source tree) into a directory, to deploy
+    /// with `sf project deploy start --source-dir force-app` from that directory.
+    Metadata {
+        /// Where to write it (made if missing; existing files of the same names are replaced).
+        #[arg(long, default_value = "blindmap-salesforce")]
+        dir: std::path::PathBuf,
     },
     /// Delete a connection and its syncs' records (the datasets they built stay).
     Remove {
@@ -130,6 +158,10 @@ pub(crate) struct SalesforceArgs {
     /// A sync of at least this many records reads through a Bulk API 2.0 query job.
     #[arg(long, default_value_t = 10_000)]
     bulk_from: u64,
+    /// Write the overlaps back into the org after each run (records of Blindmap_Overlap__c:
+    /// deploy it first, `blindmap crm metadata`).
+    #[arg(long)]
+    write_back: bool,
     #[command(flatten)]
     read: ReadArgs,
     #[command(flatten)]
@@ -157,6 +189,10 @@ pub(crate) struct HubspotArgs {
     /// The environment variable holding the app's client secret (with --client-id).
     #[arg(long, value_name = "VAR", default_value = "BLINDMAP_CRM_CLIENT_SECRET")]
     client_secret_env: String,
+    /// Write the overlaps back into the portal after each run (the company property
+    /// blindmap_overlaps, made if missing).
+    #[arg(long)]
+    write_back: bool,
     #[command(flatten)]
     read: ReadArgs,
     #[command(flatten)]
@@ -177,6 +213,25 @@ fn show_connection(c: &ConnectionView) {
         Some(s) => println!("  last sync: {}", sync_line(s)),
         None => println!("  not synced yet: blindmap crm sync {:?}", c.name),
     }
+}
+
+fn writeback_line(w: &WritebackView) -> String {
+    let mut line = format!(
+        "{}  {} ({}), {} written, {} removed, {} refused, {} requests, started {} by {}",
+        escaped(&w.id),
+        escaped(&w.state),
+        escaped(&w.phase),
+        w.written,
+        w.removed,
+        w.refused,
+        w.requests,
+        escaped(&w.started_at),
+        escaped(&w.started_by)
+    );
+    if let Some(message) = &w.message {
+        line.push_str(&format!(": {}", escaped(message)));
+    }
+    line
 }
 
 fn sync_line(s: &SyncView) -> String {
@@ -286,6 +341,7 @@ pub(crate) fn run(command: &CrmCommand) -> anyhow::Result<()> {
                     preset: args.read.preset.map(Into::into),
                     map: args.read.maps.clone(),
                     segment: args.read.segments.clone(),
+                    write_back: args.write_back,
                 };
                 show_connection(&client(&args.connection)?.create_connection(&body).await?);
             }
@@ -313,6 +369,7 @@ pub(crate) fn run(command: &CrmCommand) -> anyhow::Result<()> {
                     preset: args.read.preset.map(Into::into),
                     map: args.read.maps.clone(),
                     segment: args.read.segments.clone(),
+                    write_back: args.write_back,
                 };
                 show_connection(&client(&args.connection)?.create_connection(&body).await?);
             }
@@ -356,6 +413,76 @@ pub(crate) fn run(command: &CrmCommand) -> anyhow::Result<()> {
                 for s in &api.syncs(&id).await?.items {
                     println!("{}", sync_line(s));
                 }
+            }
+            CrmCommand::WriteBack { name, no_wait, connection } => {
+                let api = client(connection)?;
+                let id = connection_id(&api, name).await?;
+                let mut wb = api.start_writeback(&id).await?;
+                println!("Started a write-back ({}) to {}.", escaped(&wb.id), escaped(name));
+                if *no_wait {
+                    return Ok(());
+                }
+                let mut shown = (String::new(), u64::MAX);
+                while wb.state == "running" {
+                    let done = wb.written + wb.removed + wb.refused;
+                    if (wb.phase.clone(), done) != shown {
+                        eprintln!("  {}: {} records written, {} removed", escaped(&wb.phase), wb.written, wb.removed);
+                        shown = (wb.phase.clone(), done);
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    wb = api.writeback(&id, &wb.id).await?;
+                }
+                println!("{}", writeback_line(&wb));
+                if let Some(plan) = wb.summary.as_ref().and_then(|s| s["plan"].as_object()) {
+                    let n = |k: &str| plan.get(k).and_then(Value::as_u64).unwrap_or(0);
+                    println!(
+                        "Overlaps: {} new, {} changed, {} lost, {} unchanged (left alone).",
+                        n("added"),
+                        n("changed"),
+                        n("removing"),
+                        n("unchanged")
+                    );
+                }
+                for refusal in wb.summary.as_ref().and_then(|s| s["refusals"].as_array()).into_iter().flatten() {
+                    println!(
+                        "  refused: {} record(s): {}",
+                        refusal["records"],
+                        escaped(refusal["reason"].as_str().unwrap_or_default())
+                    );
+                }
+                if wb.state != "complete" {
+                    bail!("the write-back failed; what it wrote is kept, and the next one carries on");
+                }
+            }
+            CrmCommand::WriteBacks { name, connection } => {
+                let api = client(connection)?;
+                let id = connection_id(&api, name).await?;
+                for w in &api.writebacks(&id).await?.items {
+                    println!("{}", writeback_line(w));
+                }
+            }
+            CrmCommand::Metadata { dir } => {
+                let files = blindmap_server::salesforce_writeback_metadata();
+                for (path, xml) in &files {
+                    let path = dir.join(path);
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent).with_context(|| format!("cannot make {}", parent.display()))?;
+                    }
+                    std::fs::write(&path, xml).with_context(|| format!("cannot write {}", path.display()))?;
+                }
+                println!(
+                    "Wrote the custom object Blindmap_Overlap__c ({} files) under {}.",
+                    files.len(),
+                    dir.display()
+                );
+                println!(
+                    "Deploy it: cd {} && sf project deploy start --source-dir force-app --target-org YOUR_ORG",
+                    dir.display()
+                );
+                println!(
+                    "Then give the integration user Create, Read, Edit and Delete on Partner Overlaps and edit access \
+                     to its fields (a permission set)."
+                );
             }
             CrmCommand::Remove { name, connection } => {
                 let api = client(connection)?;

@@ -1170,3 +1170,43 @@ fn bench_nodes_checks_its_result() {
     assert_eq!(v["overlapping_accounts"], 900, "{v}");
     assert!(v["node_run_seconds"].as_f64().unwrap() > 0.0 && v["in_process_seconds"].as_f64().unwrap() > 0.0);
 }
+
+#[test]
+fn crm_metadata_writes_the_overlap_object_as_a_project_to_deploy() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = blindmap(&["crm", "metadata", "--dir", "sf"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("sf project deploy start"), "{}", text(&out.stdout));
+    let root = dir.path().join("sf");
+    let project: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("sfdx-project.json")).unwrap()).unwrap();
+    assert_eq!(project["packageDirectories"][0]["path"], "force-app");
+    let object = root.join("force-app/main/default/objects/Blindmap_Overlap__c");
+    let meta = std::fs::read_to_string(object.join("Blindmap_Overlap__c.object-meta.xml")).unwrap();
+    assert!(
+        meta.starts_with("<?xml") && meta.contains("<CustomObject") && meta.trim_end().ends_with("</CustomObject>")
+    );
+    let mut fields: Vec<String> = std::fs::read_dir(object.join("fields"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().trim_end_matches(".field-meta.xml").to_owned())
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "Account__c",
+            "Blindmap_Key__c",
+            "First_Seen__c",
+            "Last_Seen__c",
+            "Partner_Segments__c",
+            "Partner__c",
+            "Reason__c",
+            "Shared_Fields__c",
+            "Tier__c"
+        ]
+    );
+    let key = std::fs::read_to_string(object.join("fields/Blindmap_Key__c.field-meta.xml")).unwrap();
+    assert!(key.contains("<externalId>true</externalId>") && key.contains("<unique>true</unique>"), "{key}");
+    // Written again over itself: the same files, no error.
+    assert!(blindmap(&["crm", "metadata", "--dir", "sf"], dir.path()).status.success());
+}

@@ -170,12 +170,15 @@ struct NextAfter {
 /// The most companies one batch call takes.
 pub const BATCH_MAX: usize = 100;
 
-/// What a batch update did: the ids updated, and those refused with why.
+/// What a batch update did: the ids updated, those the portal has no company of, and those
+/// refused with why.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BatchOutcome {
     /// Updated.
     pub updated: Vec<String>,
-    /// Not updated, with HubSpot's words.
+    /// Not updated: no such company (archived, deleted or never there; `OBJECT_NOT_FOUND`).
+    pub missing: Vec<String>,
+    /// Not updated for another reason, with HubSpot's words and category.
     pub failed: Vec<(String, String)>,
 }
 
@@ -383,10 +386,14 @@ impl HubSpot {
         let url = self.url("/crm/v3/objects/companies/batch/update")?;
         let answer: BatchAnswer = self.call(&Method::Post(url, body)).await?;
         let mut outcome =
-            BatchOutcome { updated: answer.results.into_iter().map(|r| r.id).collect(), failed: Vec::new() };
+            BatchOutcome { updated: answer.results.into_iter().map(|r| r.id).collect(), ..BatchOutcome::default() };
         for error in answer.errors {
             for id in error.context.ids {
-                outcome.failed.push((id, format!("{} ({})", error.message, error.category)));
+                if error.category == "OBJECT_NOT_FOUND" {
+                    outcome.missing.push(id);
+                } else {
+                    outcome.failed.push((id, format!("{} ({})", error.message, error.category)));
+                }
             }
         }
         Ok(outcome)

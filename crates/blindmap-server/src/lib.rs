@@ -48,6 +48,12 @@ pub use http::error;
 pub use http::throttle::ThrottleConfig;
 pub use service::hooks::rfc3339;
 
+/// The Salesforce metadata of the custom object a write-back fills, as files of an SFDX project
+/// (path, content): what `blindmap crm metadata` writes.
+pub fn salesforce_writeback_metadata() -> Vec<(String, String)> {
+    service::writeback::salesforce_metadata()
+}
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
@@ -81,6 +87,11 @@ pub(crate) struct NodeContext {
 impl AppState {
     pub(crate) fn node(&self) -> Result<&NodeContext, error::ApiError> {
         self.node.as_deref().ok_or(error::ApiError::NoNode)
+    }
+
+    /// The node, to hand to work that outlives a request.
+    pub(crate) fn node_arc(&self) -> Option<Arc<NodeContext>> {
+        self.node.clone()
     }
 }
 

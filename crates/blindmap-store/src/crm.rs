@@ -377,7 +377,7 @@ impl Store {
 
     /// Deletes a connection, its syncs' records and what its write-back kept, as `actor` (audited
     /// `crm.connection_deleted`); the datasets its syncs built stay, and so do the records it
-    /// wrote into the CRM. Refused while it syncs.
+    /// wrote into the CRM. Refused while it syncs or writes back.
     pub async fn delete_connection(&self, org: &OrgId, id: &ConnectionId, actor: &str) -> Result<(), StoreError> {
         let connection = self.connection(org, id).await?;
         let mut tx = self.begin_write().await?;
@@ -391,7 +391,18 @@ impl Store {
         if running.is_some() {
             return Err(StoreError::SyncInProgress);
         }
+        let writing = sqlx::query(
+            "SELECT 1 FROM crm_writebacks WHERE connection_id = $1 AND state = 'running' AND heartbeat_at >= $2",
+        )
+        .bind(id.as_str())
+        .bind(now_ms() - STALE_AFTER_MS)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if writing.is_some() {
+            return Err(StoreError::WritebackInProgress);
+        }
         sqlx::query("DELETE FROM crm_syncs WHERE connection_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM crm_writebacks WHERE connection_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM crm_writeback WHERE connection_id = $1").bind(id.as_str()).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM crm_connections WHERE id = $1 AND org_id = $2")
             .bind(id.as_str())

@@ -37,6 +37,9 @@ pub enum StoreError {
     /// A sync of the CRM connection is running already: one at a time.
     #[error("a sync of this connection is running already; wait for it to end")]
     SyncInProgress,
+    /// A write-back of the CRM connection is running already: one at a time.
+    #[error("a write-back of this connection is running already; wait for it to end")]
+    WritebackInProgress,
     /// The partnership has ended: nothing runs in it any more.
     #[error("the partnership has ended")]
     Ended,

@@ -102,6 +102,11 @@ id_type!(
     SyncId,
     "sync"
 );
+id_type!(
+    /// A CRM write-back's id, `wb_…`.
+    WritebackId,
+    "wb"
+);
 
 /// 128 random bits as hex.
 pub(crate) fn random_hex() -> String {

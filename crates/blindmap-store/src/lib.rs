@@ -57,7 +57,7 @@ pub use ecosystem::{CoSellOutcomes, EcosystemCandidate, EcosystemFilter, Ecosyst
 pub use error::StoreError;
 pub use events::{Attempt, Due, Endpoint, EndpointState, Event, Retry};
 pub use idempotency::{Claim, IDEMPOTENCY_KEPT_MS, IDEMPOTENCY_LEASE_MS};
-pub use ids::{ConnectionId, CorrectionId, SourceId, SyncId, TouchId};
+pub use ids::{ConnectionId, CorrectionId, SourceId, SyncId, TouchId, WritebackId};
 pub use ids::{DatasetId, EndpointId, EventId, OrgId, PartnershipId, RunId, TokenId, UserId};
 pub use kept::Kept;
 pub use orgs::{ApiToken, ListedUser, Organisation, Principal, Role, TokenInfo, User, UserState};
@@ -74,7 +74,10 @@ pub use runs::{
 pub use sealed::{Keyring, Resealed, SecretsKey};
 pub use sso::{SSO_FLOW_MS, SsoConfig, SsoFlow, SsoOrganisation, SsoSettings, SsoSignIn, sso_hash};
 pub use web::{LINK_MS, SESSION_MS, Secret, WebSession};
-pub use writeback::{WantedOverlap, WritebackItem, WritebackPlan, WritebackResult};
+pub use writeback::{
+    CrmWriteback, WantedOverlap, WritebackEnd, WritebackItem, WritebackPlan, WritebackProgress, WritebackResult,
+    WritebackState,
+};
 
 /// The embedded migrations (`crates/blindmap-store/migrations/`).
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

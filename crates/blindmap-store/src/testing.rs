@@ -92,6 +92,16 @@ pub async fn age_sync_heartbeat(store: &Store, sync: &crate::SyncId, ms: i64) {
         .expect("age the heartbeat");
 }
 
+/// Ages a running write-back's heartbeat by `ms`, as if its process had stopped that long ago.
+pub async fn age_writeback_heartbeat(store: &Store, writeback: &crate::WritebackId, ms: i64) {
+    sqlx::query("UPDATE crm_writebacks SET heartbeat_at = heartbeat_at - $1 WHERE id = $2")
+        .bind(ms)
+        .bind(writeback.as_str())
+        .execute(&store.pool)
+        .await
+        .expect("age the heartbeat");
+}
+
 /// Moves a registration's protection end to `until` (Unix ms), as if it had been approved that
 /// long ago: the node's sweep expires it when `until` passes.
 pub async fn set_protection_end(store: &Store, registration: &str, until: i64) {

@@ -13,7 +13,10 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::ids::{ConnectionId, OrgId, PartnershipId, now_ms};
+use crate::audit::append_audit;
+use crate::error::is_unique_violation;
+use crate::ids::{ConnectionId, DatasetId, OrgId, PartnershipId, WritebackId, now_ms};
+use crate::runs::STALE_AFTER_MS;
 use crate::{Store, StoreError};
 
 /// An overlap the CRM should show: its partnership, the account, and what to write.
@@ -70,6 +73,132 @@ pub enum WritebackResult {
     Removed,
     /// Refused or failed: why. It stays due.
     Failed(String),
+}
+
+/// Where a write-back is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WritebackState {
+    /// Planning or writing.
+    Running,
+    /// Done: every record due was written or removed, or refused by the CRM (counted).
+    Complete,
+    /// Stopped by an error, or its process stopped; what it wrote before is kept.
+    Failed,
+}
+
+impl WritebackState {
+    /// `running`, `complete` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Complete => "complete",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn parse(text: &str) -> Result<Self, StoreError> {
+        match text {
+            "running" => Ok(Self::Running),
+            "complete" => Ok(Self::Complete),
+            "failed" => Ok(Self::Failed),
+            _ => Err(StoreError::Corrupt("crm_writebacks.state")),
+        }
+    }
+}
+
+/// A write-back's record: its progress while it runs, its outcome after.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CrmWriteback {
+    /// Its id.
+    pub id: WritebackId,
+    /// The connection it writes to.
+    pub connection: ConnectionId,
+    /// Where it is. A running one whose process stopped is `Failed`, with why.
+    pub state: WritebackState,
+    /// What it is doing or did last (`planning`, `writing`, `done`).
+    pub phase: String,
+    /// Who or what started it.
+    pub started_by: String,
+    /// When it started (Unix milliseconds).
+    pub started_at: i64,
+    /// Its last heartbeat.
+    pub heartbeat_at: i64,
+    /// When it ended.
+    pub finished_at: Option<i64>,
+    /// Records written (made or changed) so far.
+    pub written: u64,
+    /// Records removed so far.
+    pub removed: u64,
+    /// Records the CRM refused so far (they stay due).
+    pub refused: u64,
+    /// API requests so far.
+    pub requests: u64,
+    /// Why it failed.
+    pub message: Option<String>,
+    /// Its summary (the plan and the counts), as JSON.
+    pub summary: Option<serde_json::Value>,
+}
+
+/// A running write-back's progress.
+#[derive(Debug, Clone, Copy)]
+pub struct WritebackProgress<'a> {
+    /// What it is doing.
+    pub phase: &'a str,
+    /// Records written so far.
+    pub written: u64,
+    /// Records removed so far.
+    pub removed: u64,
+    /// Records refused so far.
+    pub refused: u64,
+    /// API requests so far.
+    pub requests: u64,
+}
+
+/// How a write-back ended.
+#[derive(Debug, Clone)]
+pub enum WritebackEnd {
+    /// It worked through everything due; its summary.
+    Complete(serde_json::Value),
+    /// It failed, and why (nothing a secret).
+    Failed(String),
+}
+
+const WRITEBACK_COLUMNS: &str = "id, connection_id, state, phase, started_by, started_at, heartbeat_at, finished_at, \
+     written, removed, refused, requests, message, summary FROM crm_writebacks";
+
+/// What a running write-back whose process stopped is shown with.
+const STOPPED: &str =
+    "the node running this write-back stopped before it ended; what it wrote is kept, and the next one carries on";
+
+fn writeback_from_row(r: &sqlx::any::AnyRow, now: i64) -> Result<CrmWriteback, StoreError> {
+    let count = |i: usize, what| u64::try_from(r.get::<i64, _>(i)).map_err(|_| StoreError::Corrupt(what));
+    let mut state = WritebackState::parse(&r.get::<String, _>(2))?;
+    let heartbeat_at: i64 = r.get(6);
+    let mut message: Option<String> = r.get(12);
+    if state == WritebackState::Running && heartbeat_at < now - STALE_AFTER_MS {
+        state = WritebackState::Failed;
+        message = Some(STOPPED.to_owned());
+    }
+    let summary = match r.get::<Option<String>, _>(13) {
+        Some(text) => Some(serde_json::from_str(&text).map_err(|_| StoreError::Corrupt("crm_writebacks.summary"))?),
+        None => None,
+    };
+    Ok(CrmWriteback {
+        id: WritebackId(r.get(0)),
+        connection: ConnectionId(r.get(1)),
+        state,
+        phase: r.get(3),
+        started_by: r.get(4),
+        started_at: r.get(5),
+        heartbeat_at,
+        finished_at: r.get(7),
+        written: count(8, "crm_writebacks.written")?,
+        removed: count(9, "crm_writebacks.removed")?,
+        refused: count(10, "crm_writebacks.refused")?,
+        requests: count(11, "crm_writebacks.requests")?,
+        message,
+        summary,
+    })
 }
 
 /// A payload's hash: what tells a changed payload from the one written.
@@ -264,5 +393,232 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The records the write-back keeps for `accounts` that the CRM should hold (written or to
+    /// write, not those being removed), in (account, partnership) order: what a CRM that keeps
+    /// one value per account (HubSpot's company property) is given for each.
+    pub async fn writeback_kept_for(
+        &self,
+        org: &OrgId,
+        connection: &ConnectionId,
+        accounts: &[String],
+    ) -> Result<Vec<WritebackItem>, StoreError> {
+        self.connection(org, connection).await?;
+        let mut items = Vec::new();
+        for chunk in accounts.chunks(500) {
+            let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT partnership_id, account_id, payload, remote_id, state, first_seen, last_seen, error \
+                 FROM crm_writeback WHERE connection_id = $1 AND state <> 'removing' AND account_id IN ({}) \
+                 ORDER BY account_id, partnership_id",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(connection.as_str());
+            for account in chunk {
+                query = query.bind(account.as_str());
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                let payload: String = r.get(2);
+                items.push(WritebackItem {
+                    partnership: PartnershipId(r.get(0)),
+                    account: r.get(1),
+                    payload: serde_json::from_str(&payload)
+                        .map_err(|_| StoreError::Corrupt("crm_writeback.payload"))?,
+                    remote_id: r.get(3),
+                    removing: false,
+                    first_seen: r.get(5),
+                    last_seen: r.get(6),
+                    error: r.get(7),
+                });
+            }
+        }
+        Ok(items)
+    }
+
+    /// The datasets a connection's complete syncs built: the overlaps of runs on them are the
+    /// ones its write-back writes.
+    pub async fn connection_datasets(
+        &self,
+        org: &OrgId,
+        connection: &ConnectionId,
+    ) -> Result<Vec<DatasetId>, StoreError> {
+        self.connection(org, connection).await?;
+        let rows = sqlx::query(
+            "SELECT DISTINCT dataset_id FROM crm_syncs WHERE connection_id = $1 AND org_id = $2 \
+             AND state = 'complete' AND dataset_id IS NOT NULL",
+        )
+        .bind(connection.as_str())
+        .bind(org.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| DatasetId(r.get(0))).collect())
+    }
+
+    /// Records a new running write-back of a connection, started by `actor`. Refused
+    /// ([`StoreError::WritebackInProgress`]) while another runs; one whose process stopped is
+    /// ended as failed first.
+    pub async fn begin_writeback(
+        &self,
+        org: &OrgId,
+        connection: &ConnectionId,
+        actor: &str,
+    ) -> Result<CrmWriteback, StoreError> {
+        self.connection(org, connection).await?;
+        let id = WritebackId::generate();
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE crm_writebacks SET state = 'failed', message = $1, finished_at = $2 \
+             WHERE connection_id = $3 AND state = 'running' AND heartbeat_at < $4",
+        )
+        .bind(STOPPED)
+        .bind(now)
+        .bind(connection.as_str())
+        .bind(now - STALE_AFTER_MS)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO crm_writebacks (id, org_id, connection_id, state, phase, started_by, started_at, \
+             heartbeat_at) VALUES ($1, $2, $3, 'running', 'starting', $4, $5, $5)",
+        )
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .bind(connection.as_str())
+        .bind(actor)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { StoreError::WritebackInProgress } else { e.into() })?;
+        tx.commit().await?;
+        self.writeback(org, &id).await
+    }
+
+    /// Records a running write-back's progress, which is also its heartbeat. `false` if it is
+    /// no longer running: its process should give up.
+    pub async fn writeback_progress(
+        &self,
+        id: &WritebackId,
+        progress: &WritebackProgress<'_>,
+    ) -> Result<bool, StoreError> {
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let updated = sqlx::query(
+            "UPDATE crm_writebacks SET phase = $1, written = $2, removed = $3, refused = $4, requests = $5, \
+             heartbeat_at = $6 WHERE id = $7 AND state = 'running'",
+        )
+        .bind(progress.phase)
+        .bind(n(progress.written))
+        .bind(n(progress.removed))
+        .bind(n(progress.refused))
+        .bind(n(progress.requests))
+        .bind(now_ms())
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    /// Ends a running write-back as `end` says, audited `crm.written_back` or
+    /// `crm.writeback_failed` (with the counts).
+    pub async fn end_writeback(
+        &self,
+        org: &OrgId,
+        id: &WritebackId,
+        end: &WritebackEnd,
+    ) -> Result<CrmWriteback, StoreError> {
+        let writeback = self.writeback(org, id).await?;
+        let now = now_ms();
+        let (state, message, summary, kind) = match end {
+            WritebackEnd::Complete(summary) => {
+                (WritebackState::Complete, None, Some(summary.to_string()), "crm.written_back")
+            }
+            WritebackEnd::Failed(why) => (WritebackState::Failed, Some(why.as_str()), None, "crm.writeback_failed"),
+        };
+        let mut tx = self.begin_write().await?;
+        let updated = sqlx::query(
+            "UPDATE crm_writebacks SET state = $1, message = $2, summary = $3, finished_at = $4, heartbeat_at = $4, \
+             phase = CASE WHEN $1 = 'complete' THEN 'done' ELSE phase END \
+             WHERE id = $5 AND org_id = $6 AND state = 'running'",
+        )
+        .bind(state.as_str())
+        .bind(message)
+        .bind(summary)
+        .bind(now)
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::Changed);
+        }
+        let detail = serde_json::json!({
+            "connection": writeback.connection.as_str(), "writeback": id.as_str(), "message": message,
+            "written": writeback.written, "removed": writeback.removed, "refused": writeback.refused,
+        });
+        append_audit(&mut tx, org, now, &writeback.started_by, kind, &detail).await?;
+        tx.commit().await?;
+        self.writeback(org, id).await
+    }
+
+    /// One of `org`'s write-backs.
+    pub async fn writeback(&self, org: &OrgId, id: &WritebackId) -> Result<CrmWriteback, StoreError> {
+        let sql = format!("SELECT {WRITEBACK_COLUMNS} WHERE id = $1 AND org_id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound("write-back"))?;
+        writeback_from_row(&row, now_ms())
+    }
+
+    /// A connection's latest write-backs, newest first, at most `limit`.
+    pub async fn writebacks(
+        &self,
+        org: &OrgId,
+        connection: &ConnectionId,
+        limit: u32,
+    ) -> Result<Vec<CrmWriteback>, StoreError> {
+        self.connection(org, connection).await?;
+        let sql = format!(
+            "SELECT {WRITEBACK_COLUMNS} WHERE connection_id = $1 AND org_id = $2 \
+             ORDER BY started_at DESC, id DESC LIMIT $3"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(connection.as_str())
+            .bind(org.as_str())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        let now = now_ms();
+        rows.iter().map(|r| writeback_from_row(r, now)).collect()
+    }
+
+    /// Connections (of every organisation, with their settings) that a complete run finished on
+    /// a dataset of theirs since their last write-back started: those whose write-back after each
+    /// run is due, if their settings ask for it. At most `limit`.
+    pub async fn writebacks_after_runs(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<(OrgId, ConnectionId, serde_json::Value)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.org_id, c.id, c.settings FROM crm_connections c WHERE EXISTS ( \
+               SELECT 1 FROM match_runs r JOIN crm_syncs s ON s.dataset_id = r.dataset_id \
+               WHERE s.connection_id = c.id AND s.state = 'complete' AND r.org_id = c.org_id \
+               AND r.state = 'complete' AND r.finished_at >= COALESCE( \
+                 (SELECT MAX(w.started_at) FROM crm_writebacks w WHERE w.connection_id = c.id), 0)) \
+             ORDER BY c.id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let settings: String = r.get(2);
+                let settings =
+                    serde_json::from_str(&settings).map_err(|_| StoreError::Corrupt("crm_connections.settings"))?;
+                Ok((OrgId(r.get(0)), ConnectionId(r.get(1)), settings))
+            })
+            .collect()
     }
 }

@@ -1,10 +1,11 @@
 //! `/api/v1/connections`: the organisation's CRM connections (admins only) — a Salesforce org or
 //! a HubSpot portal the node reads accounts from — and their syncs, each of which builds a new
-//! dataset version from the CRM's records. Credentials are sealed at rest and never shown again.
+//! dataset version from the CRM's records, and their write-backs, each of which writes the
+//! overlaps partners disclose into the CRM. Credentials are sealed at rest and never shown again.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use blindmap_store::{Connection, ConnectionId, CrmSync, Role, SyncId, SyncMode};
+use blindmap_store::{Connection, ConnectionId, CrmSync, CrmWriteback, Role, SyncId, SyncMode, WritebackId};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,7 +18,7 @@ use crate::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Json, Query};
-use crate::service::crm;
+use crate::service::{crm, writeback};
 
 /// The CRMs a connection reads.
 #[derive(Serialize, Clone, Copy, Deserialize, ToSchema)]
@@ -95,6 +96,12 @@ pub struct NewConnection {
     #[serde(default)]
     #[schema(max_items = 50)]
     pub segment: Vec<String>,
+    /// Whether to write the overlaps partners disclose back into the CRM after each run on this
+    /// connection's datasets (default false): Salesforce records of `Blindmap_Overlap__c`
+    /// (deploy it first: `blindmap crm metadata`), HubSpot's company property
+    /// `blindmap_overlaps`. A write-back can be started by hand either way.
+    #[serde(default)]
+    pub write_back: bool,
 }
 
 /// A CRM connection (never its credentials).
@@ -128,6 +135,8 @@ pub struct ConnectionView {
     pub map: Vec<String>,
     /// Its segment rules (empty: the preset's).
     pub segment: Vec<String>,
+    /// Whether the overlaps are written back into the CRM after each run.
+    pub write_back: bool,
     /// The dataset its last complete sync built.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dataset: Option<String>,
@@ -159,6 +168,7 @@ impl ConnectionView {
             preset: settings.preset,
             map: settings.maps,
             segment: settings.segments,
+            write_back: settings.write_back,
             dataset: connection.dataset.map(|d| d.to_string()),
             created_by: connection.created_by,
             created_at: crate::rfc3339(connection.created_at),
@@ -263,6 +273,74 @@ pub struct SyncList {
     pub items: Vec<SyncView>,
 }
 
+/// A write-back of a connection: its progress while it runs, its outcome after.
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct WritebackView {
+    /// `wb_…`.
+    pub id: String,
+    /// The connection it writes to.
+    pub connection: String,
+    /// `running`, `complete` (everything due was written or removed, or refused by the CRM and
+    /// counted in `refused`) or `failed` (what it wrote before it stopped is kept; the next
+    /// write-back carries on).
+    pub state: String,
+    /// What it is doing, or did last: `starting`, `planning`, `writing`, `done`.
+    pub phase: String,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Records written (made or changed) so far.
+    pub written: u64,
+    /// Records removed (overlaps lost) so far.
+    pub removed: u64,
+    /// Records the CRM refused so far; they are tried again by the next write-back.
+    pub refused: u64,
+    /// Calls made to the CRM.
+    pub requests: u64,
+    /// Who or what started it.
+    pub started_by: String,
+    /// When, RFC 3339.
+    pub started_at: String,
+    /// When it ended, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// A complete write-back's summary: the plan (`added`, `changed`, `removing`, `unchanged`
+    /// overlaps), the counts, and the CRM's refusals by reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<serde_json::Value>,
+}
+
+impl From<CrmWriteback> for WritebackView {
+    fn from(w: CrmWriteback) -> Self {
+        Self {
+            id: w.id.to_string(),
+            connection: w.connection.to_string(),
+            state: w.state.as_str().to_owned(),
+            phase: w.phase,
+            message: w.message,
+            written: w.written,
+            removed: w.removed,
+            refused: w.refused,
+            requests: w.requests,
+            started_by: w.started_by,
+            started_at: crate::rfc3339(w.started_at),
+            finished_at: w.finished_at.map(crate::rfc3339),
+            summary: w.summary,
+        }
+    }
+}
+
+/// A connection's latest write-backs.
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct WritebackList {
+    /// Newest first, at most 50.
+    pub items: Vec<WritebackView>,
+}
+
+fn writeback_id(id: &str) -> Result<WritebackId, ApiError> {
+    WritebackId::parse(id).ok_or(ApiError::NotFound("write-back"))
+}
+
 fn connection_id(id: &str) -> Result<ConnectionId, ApiError> {
     ConnectionId::parse(id).ok_or(ApiError::NotFound("connection"))
 }
@@ -311,6 +389,7 @@ async fn create(
         preset: body.preset.map(|p| p.as_str().to_owned()),
         maps: body.map,
         segments: body.segment,
+        write_back: body.write_back,
     };
     let connection = crm::create(&state, &caller.0.user, input).await?;
     Ok((StatusCode::CREATED, Json(ConnectionView::new(connection, None)?)))
@@ -344,13 +423,14 @@ async fn show(
     Ok(Json(view(&state, &caller, connection).await?))
 }
 
-/// Deletes a connection and the records of its syncs (admins only); the datasets its syncs
-/// built stay. Refused while it syncs. Audited (`crm.connection_deleted`).
+/// Deletes a connection and the records of its syncs and write-backs (admins only); the datasets
+/// its syncs built stay, and so do the records it wrote into the CRM. Refused while it syncs or
+/// writes back. Audited (`crm.connection_deleted`).
 #[utoipa::path(delete, path = "/api/v1/connections/{id}", tag = "connections", params(("id" = contract::ConnectionId, Path)),
     responses((status = 204, description = "Deleted"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such connection"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "A sync of it is running")))]
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "A sync or write-back of it is running")))]
 async fn remove(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
     caller.require(&[Role::Admin])?;
     crm::delete(&state, &caller.0.user, &connection_id(&id)?).await?;
@@ -422,10 +502,71 @@ async fn show_sync(
     Ok(Json(found.into()))
 }
 
+/// Starts a write-back of a connection (admins only): the overlaps partners disclose to this
+/// side, from each partnership's latest complete run on a dataset this connection synced, are
+/// written into the CRM — new and changed ones written, lost ones removed, unchanged ones left
+/// alone. It runs on after the answer: follow it at
+/// `GET /api/v1/connections/{id}/writebacks/{writeback}`. One write-back of a connection runs at
+/// a time; one that fails is carried on by the next.
+#[utoipa::path(post, path = "/api/v1/connections/{id}/writebacks", tag = "connections",
+    params(("id" = contract::ConnectionId, Path)),
+    responses((status = 202, body = WritebackView, description = "The write-back, running"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such connection"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "A write-back of it is running")))]
+async fn write_back(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<WritebackView>), ApiError> {
+    caller.require(&[Role::Admin])?;
+    let started = writeback::start(&state, &caller.0.user, &connection_id(&id)?).await?;
+    Ok((StatusCode::ACCEPTED, Json(started.into())))
+}
+
+/// A connection's latest write-backs, newest first (admins only).
+#[utoipa::path(get, path = "/api/v1/connections/{id}/writebacks", tag = "connections",
+    params(("id" = contract::ConnectionId, Path)),
+    responses((status = 200, body = WritebackList, description = "Its write-backs"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such connection")))]
+async fn writebacks(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<WritebackList>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let items = state.store.writebacks(&caller.0.user.org, &connection_id(&id)?, 50).await?;
+    Ok(Json(WritebackList { items: items.into_iter().map(Into::into).collect() }))
+}
+
+/// One write-back of a connection: its progress while it runs, its outcome and summary after
+/// (admins only).
+#[utoipa::path(get, path = "/api/v1/connections/{id}/writebacks/{writeback}", tag = "connections",
+    params(("id" = contract::ConnectionId, Path), ("writeback" = contract::WritebackId, Path)),
+    responses((status = 200, body = WritebackView, description = "The write-back"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such connection or write-back")))]
+async fn show_writeback(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, writeback)): Path<(String, String)>,
+) -> Result<Json<WritebackView>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let (id, writeback) = (connection_id(&id)?, writeback_id(&writeback)?);
+    let found = state.store.writeback(&caller.0.user.org, &writeback).await?;
+    if found.connection != id {
+        return Err(ApiError::NotFound("write-back"));
+    }
+    Ok(Json(found.into()))
+}
+
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
         .routes(routes!(show, remove))
         .routes(routes!(sync, syncs))
         .routes(routes!(show_sync))
+        .routes(routes!(write_back, writebacks))
+        .routes(routes!(show_writeback))
 }

@@ -209,6 +209,11 @@ text_schema!(
     "^sync_[0-9a-fA-F]{32}$"
 );
 text_schema!(
+    /// A CRM write-back's id: `wb_` and 32 hex digits.
+    WritebackId,
+    "^wb_[0-9a-fA-F]{32}$"
+);
+text_schema!(
     /// An event's id (the `webhook-id` of its deliveries): `msg_` and 32 hex digits.
     EventId,
     "^msg_[0-9a-fA-F]{32}$"

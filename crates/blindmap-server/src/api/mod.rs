@@ -44,7 +44,7 @@ use crate::http::error::ApiError;
         crate::http::error::Problem,
         // What parameters name: the derive collects only what bodies and responses name.
         contract::IdempotencyKey, contract::DatasetId, contract::PartnershipId, contract::RunId, contract::UserId,
-        contract::TokenId, contract::EndpointId, contract::EventId, contract::TouchId, contract::SourceId, contract::CorrectionId, contract::ConnectionId, contract::SyncId,
+        contract::TokenId, contract::EndpointId, contract::EventId, contract::TouchId, contract::SourceId, contract::CorrectionId, contract::ConnectionId, contract::SyncId, contract::WritebackId,
         contract::LedgerCursor, contract::OverlapCursor, contract::Label, contract::Filter, contract::ModelName,
         contract::ReportSort, contract::Direction, contract::RegistrationState, datasets::PresetName, connections::SyncModeName,
     ))

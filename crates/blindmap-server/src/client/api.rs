@@ -13,7 +13,9 @@ use crate::api::attribution::{
     PipelineView, ScoreView, SettingsView, SourceList, SourceView, TouchFilter, TouchPage, TouchView,
 };
 use crate::api::audit::AuditPage;
-use crate::api::connections::{ConnectionList, ConnectionView, NewConnection, SyncList, SyncParams, SyncView};
+use crate::api::connections::{
+    ConnectionList, ConnectionView, NewConnection, SyncList, SyncParams, SyncView, WritebackList, WritebackView,
+};
 use crate::api::corrections::{CorrectionFilter, CorrectionPage, CorrectionView, NewCorrectionBody};
 use crate::api::cosell::{CoSellFilter, CoSellPage, CoSellView, NewCoSell};
 use crate::api::datasets::{DatasetPage, DatasetView, DeleteParams, Deleted, UploadParams};
@@ -606,6 +608,21 @@ impl ApiClient {
     /// `GET /api/v1/connections/{id}/syncs/{sync}`.
     pub async fn sync(&self, id: &str, sync: &str) -> Result<SyncView, ClientError> {
         self.get(&["connections", id, "syncs", sync], &Query::default()).await
+    }
+
+    /// `POST /api/v1/connections/{id}/writebacks`: a write-back, running.
+    pub async fn start_writeback(&self, id: &str) -> Result<WritebackView, ClientError> {
+        self.send(reqwest::Method::POST, &["connections", id, "writebacks"], &Query::default(), NO_BODY).await
+    }
+
+    /// `GET /api/v1/connections/{id}/writebacks`: the latest write-backs, newest first.
+    pub async fn writebacks(&self, id: &str) -> Result<WritebackList, ClientError> {
+        self.get(&["connections", id, "writebacks"], &Query::default()).await
+    }
+
+    /// `GET /api/v1/connections/{id}/writebacks/{writeback}`.
+    pub async fn writeback(&self, id: &str, writeback: &str) -> Result<WritebackView, ClientError> {
+        self.get(&["connections", id, "writebacks", writeback], &Query::default()).await
     }
 
     // ----- webhooks, events and the audit trail -----

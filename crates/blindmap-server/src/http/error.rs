@@ -336,6 +336,7 @@ impl ApiError {
                 | StoreError::Ended
                 | StoreError::RunInProgress
                 | StoreError::SyncInProgress
+                | StoreError::WritebackInProgress
                 | StoreError::UserInactive(_)
                 | StoreError::LastAdmin
                 | StoreError::DatasetInUse(_)

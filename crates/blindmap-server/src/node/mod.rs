@@ -685,7 +685,8 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
     let sync = tokio::spawn(async move {
         tokio::join!(
             crate::service::cosell::run_sync(sync_store.clone(), sync_context.clone(), stop.clone()),
-            crate::service::registrations::run_sync(sync_store, sync_context, stop),
+            crate::service::registrations::run_sync(sync_store.clone(), sync_context.clone(), stop.clone()),
+            crate::service::writeback::run_after_runs(sync_store, sync_context, stop),
         );
     });
     let warming = Some(tokio::spawn(crate::service::runs::warm_all(store.clone())));

@@ -22,8 +22,8 @@ use blindmap_crm::hubspot::{self, HubSpot, HubSpotError};
 use blindmap_crm::salesforce::{self, Salesforce, SalesforceError, SigningKey};
 use blindmap_records::Preset;
 use blindmap_store::{
-    Connection, ConnectionId, CrmKind, CrmSync, DatasetId, NewConnection, StoreError, SyncEnd, SyncId, SyncMode,
-    SyncProgress, User,
+    Connection, ConnectionId, CrmKind, CrmSync, DatasetId, NewConnection, OrgId, Store, StoreError, SyncEnd, SyncId,
+    SyncMode, SyncProgress, User,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use super::datasets::{self, DatasetError, ReadAs};
 use super::hooks::{Refusal, WebhookEgress};
 use crate::AppState;
+use crate::NodeContext;
 
 /// Salesforce's production login URL (a sandbox's is `https://test.salesforce.com`).
 pub(crate) const SALESFORCE_LOGIN: &str = "https://login.salesforce.com";
@@ -117,11 +118,15 @@ pub(crate) struct Settings {
     pub(crate) maps: Vec<String>,
     #[serde(default)]
     pub(crate) segments: Vec<String>,
+    /// Whether the overlaps are written back into the CRM after each run on the connection's
+    /// datasets (`service::writeback`); a write-back can always be started by hand.
+    #[serde(default)]
+    pub(crate) write_back: bool,
 }
 
 /// A connection's credentials, as sealed: zeroed when dropped, never printed.
 #[derive(Default, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
-struct Credentials {
+pub(super) struct Credentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     private_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -149,6 +154,7 @@ pub(crate) struct ConnectionInput {
     pub(crate) preset: Option<String>,
     pub(crate) maps: Vec<String>,
     pub(crate) segments: Vec<String>,
+    pub(crate) write_back: bool,
 }
 
 /// A connection's settings, read from the store.
@@ -317,6 +323,7 @@ pub(crate) async fn create(state: &AppState, caller: &User, input: ConnectionInp
         preset: read.preset.map_or("generic", Preset::name).to_owned(),
         maps: read.maps,
         segments: read.segments,
+        write_back: input.write_back,
     };
     let settings = serde_json::to_value(&settings).expect("settings are JSON");
     let sealed = SecretString::from(serde_json::to_string(&credentials).expect("credentials are JSON"));
@@ -380,8 +387,8 @@ pub(crate) async fn start_sync(
     Ok(sync)
 }
 
-/// Why a sync stopped before it built a dataset.
-enum Stop {
+/// Why a sync (or a write-back) stopped before it ended.
+pub(super) enum Stop {
     Failed(String),
     Paused(String),
 }
@@ -481,13 +488,9 @@ async fn run(
     base: Option<&DatasetId>,
 ) -> Result<SyncEnd, Stop> {
     let since = base.and(connection.cursor.as_deref());
-    let credentials: Credentials = {
-        let text = state.store.connection_credentials(&caller.org, &connection.id).await?;
-        serde_json::from_str(text.expose_secret())
-            .map_err(|_| Stop::Failed("the connection's credentials do not read; enter them again".into()))?
-    };
+    let credentials = credentials(&state.store, &caller.org, &connection.id).await?;
     let node = state.node().map_err(|_| Stop::Failed("CRM syncs run on a node".into()))?;
-    let http = super::hooks::guarded_client(Arc::clone(&node.crm), CALL_TIMEOUT);
+    let http = http_client(node);
     let file = tempfile::tempfile().map_err(io_failed)?;
     let mut csv = Csv { out: csv::Writer::from_writer(BufWriter::with_capacity(1 << 16, file)) };
     let mut progress = Progress { state, sync, read: 0, deleted: 0, requests: 0, written: None };
@@ -531,6 +534,60 @@ async fn run(
     Ok(SyncEnd::Complete { dataset: info.id, summary, cursor })
 }
 
+/// A connection's credentials, opened.
+pub(super) async fn credentials(store: &Store, org: &OrgId, id: &ConnectionId) -> Result<Credentials, Stop> {
+    let text = store.connection_credentials(org, id).await?;
+    serde_json::from_str(text.expose_secret())
+        .map_err(|_| Stop::Failed("the connection's credentials do not read; enter them again".into()))
+}
+
+/// The HTTP client a node speaks to CRMs with: only to the hosts its `crm_allow` lets it reach.
+pub(super) fn http_client(node: &NodeContext) -> reqwest::Client {
+    super::hooks::guarded_client(Arc::clone(&node.crm), CALL_TIMEOUT)
+}
+
+/// A Salesforce client signing in as the connection's settings and credentials say.
+pub(super) fn salesforce_client(
+    http: reqwest::Client,
+    settings: &Settings,
+    credentials: &Credentials,
+) -> Result<Salesforce, Stop> {
+    let client_id = settings.client_id.clone().unwrap_or_default();
+    let auth = match settings.auth {
+        AuthKind::Jwt => salesforce::Auth::JwtBearer {
+            login_url: url(&settings.url)?,
+            client_id,
+            username: settings.username.clone().unwrap_or_default(),
+            key: SigningKey::from_pem(secret(credentials.private_key.as_ref(), "private key")?.expose().as_bytes())
+                .map_err(|e| Stop::Failed(e.to_string()))?,
+        },
+        _ => salesforce::Auth::RefreshToken {
+            login_url: url(&settings.url)?,
+            client_id,
+            client_secret: secret(credentials.client_secret.as_ref(), "client secret")?,
+            refresh_token: secret(credentials.refresh_token.as_ref(), "refresh token")?,
+        },
+    };
+    Ok(Salesforce::new(http, auth, settings.pause_at.unwrap_or(DEFAULT_PAUSE_AT)))
+}
+
+/// A HubSpot client signing in as the connection's settings and credentials say.
+pub(super) fn hubspot_client(
+    http: reqwest::Client,
+    settings: &Settings,
+    credentials: &Credentials,
+) -> Result<HubSpot, Stop> {
+    let auth = match settings.auth {
+        AuthKind::PrivateApp => hubspot::Auth::PrivateApp { token: secret(credentials.token.as_ref(), "token")? },
+        _ => hubspot::Auth::OAuth {
+            client_id: settings.client_id.clone().unwrap_or_default(),
+            client_secret: secret(credentials.client_secret.as_ref(), "client secret")?,
+            refresh_token: secret(credentials.refresh_token.as_ref(), "refresh token")?,
+        },
+    };
+    Ok(HubSpot::new(http, url(&settings.url)?, auth))
+}
+
 fn secret(value: Option<&String>, what: &str) -> Result<Secret, Stop> {
     value.map(Secret::new).ok_or_else(|| Stop::Failed(format!("the connection has no {what}; enter it again")))
 }
@@ -551,23 +608,7 @@ async fn read_salesforce(
     csv: &mut Csv,
     progress: &mut Progress<'_>,
 ) -> Result<Read, Stop> {
-    let client_id = settings.client_id.clone().unwrap_or_default();
-    let auth = match settings.auth {
-        AuthKind::Jwt => salesforce::Auth::JwtBearer {
-            login_url: url(&settings.url)?,
-            client_id,
-            username: settings.username.clone().unwrap_or_default(),
-            key: SigningKey::from_pem(secret(credentials.private_key.as_ref(), "private key")?.expose().as_bytes())
-                .map_err(|e| Stop::Failed(e.to_string()))?,
-        },
-        _ => salesforce::Auth::RefreshToken {
-            login_url: url(&settings.url)?,
-            client_id,
-            client_secret: secret(credentials.client_secret.as_ref(), "client secret")?,
-            refresh_token: secret(credentials.refresh_token.as_ref(), "refresh token")?,
-        },
-    };
-    let mut sf = Salesforce::new(http, auth, settings.pause_at.unwrap_or(DEFAULT_PAUSE_AT));
+    let mut sf = salesforce_client(http, settings, credentials)?;
     let fields = sf.account_fields().await?;
     let columns = mapping
         .columns_read(&fields)
@@ -737,15 +778,7 @@ async fn read_hubspot(
         None => None,
         Some(ms) => Some(ms.parse().map_err(|_| Stop::Failed(format!("the connection's cursor {ms:?} is no time")))?),
     };
-    let auth = match settings.auth {
-        AuthKind::PrivateApp => hubspot::Auth::PrivateApp { token: secret(credentials.token.as_ref(), "token")? },
-        _ => hubspot::Auth::OAuth {
-            client_id: settings.client_id.clone().unwrap_or_default(),
-            client_secret: secret(credentials.client_secret.as_ref(), "client secret")?,
-            refresh_token: secret(credentials.refresh_token.as_ref(), "refresh token")?,
-        },
-    };
-    let mut hs = HubSpot::new(http, url(&settings.url)?, auth);
+    let mut hs = hubspot_client(http, settings, credentials)?;
     let properties = hs.company_properties().await?;
     let columns = HubSpotColumns::of(&properties);
     let read = mapping.columns_read(&columns.header).map_err(|e| {

@@ -17,6 +17,7 @@ pub(crate) mod runs;
 pub(crate) mod sso;
 pub(crate) mod text;
 pub(crate) mod users;
+pub(crate) mod writeback;
 
 /// `n` with thousands separators (`1,234,567`), as the pages and the services that word amounts
 /// for people write counts and money.

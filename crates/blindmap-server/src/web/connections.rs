@@ -1,13 +1,14 @@
 //! CRM connections (admins): the organisation's Salesforce orgs and HubSpot portals with their
 //! latest syncs, connecting one (its credentials sealed, never shown again), syncing now — what
-//! changed, or everything — following a sync as it runs, and deleting a connection. The same
-//! service functions as the API (`service::crm`).
+//! changed, or everything — writing the overlaps back now, following a sync or a write-back as
+//! it runs, and deleting a connection. The same service functions as the API (`service::crm`,
+//! `service::writeback`).
 
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect};
-use blindmap_store::{Connection, ConnectionId, CrmKind, CrmSync, SyncMode, SyncState};
+use blindmap_store::{Connection, ConnectionId, CrmKind, CrmSync, CrmWriteback, SyncMode, SyncState, WritebackState};
 use secrecy::SecretString;
 
 use super::manage::{admin, only_admins};
@@ -15,7 +16,7 @@ use super::session::{CsrfForm, Signed};
 use super::{Chrome, PageError, PageResult, html};
 use crate::AppState;
 use crate::http::error::ApiError;
-use crate::service::crm;
+use crate::service::{crm, writeback};
 
 /// Syncs listed on a connection's page.
 const LISTED_SYNCS: u32 = 20;
@@ -54,6 +55,46 @@ impl From<&CrmSync> for SyncRow {
     }
 }
 
+pub(super) struct WritebackRow {
+    pub(super) state: String,
+    pub(super) running: bool,
+    pub(super) failed: bool,
+    pub(super) phase: String,
+    pub(super) written: u64,
+    pub(super) removed: u64,
+    pub(super) refused: u64,
+    pub(super) unchanged: Option<u64>,
+    pub(super) requests: u64,
+    pub(super) message: Option<String>,
+    /// The CRM's most frequent refusal, if any.
+    pub(super) refusal: Option<String>,
+    pub(super) started: String,
+    pub(super) started_by: String,
+}
+
+impl From<&CrmWriteback> for WritebackRow {
+    fn from(w: &CrmWriteback) -> Self {
+        Self {
+            state: w.state.as_str().to_owned(),
+            running: w.state == WritebackState::Running,
+            failed: w.state == WritebackState::Failed,
+            phase: w.phase.clone(),
+            written: w.written,
+            removed: w.removed,
+            refused: w.refused,
+            unchanged: w.summary.as_ref().and_then(|s| s["plan"]["unchanged"].as_u64()),
+            requests: w.requests,
+            message: w.message.clone(),
+            refusal: w.summary.as_ref().and_then(|s| {
+                let first = &s["refusals"][0];
+                Some(format!("{} ({} records)", first["reason"].as_str()?, first["records"].as_u64()?))
+            }),
+            started: crate::rfc3339(w.started_at),
+            started_by: w.started_by.clone(),
+        }
+    }
+}
+
 pub(super) struct ConnectionRow {
     pub(super) id: String,
     pub(super) name: String,
@@ -61,6 +102,7 @@ pub(super) struct ConnectionRow {
     pub(super) url: String,
     pub(super) auth: String,
     pub(super) preset: String,
+    pub(super) write_back: bool,
     pub(super) last: Option<SyncRow>,
 }
 
@@ -84,6 +126,7 @@ fn row(connection: &Connection, last: Option<&CrmSync>) -> Result<ConnectionRow,
             crm::AuthKind::PrivateApp => "a private app's token".to_owned(),
         },
         preset: settings.preset,
+        write_back: settings.write_back,
         last: last.map(SyncRow::from),
     })
 }
@@ -96,6 +139,7 @@ pub(super) struct Entered {
     pub(super) url: String,
     pub(super) client_id: String,
     pub(super) username: String,
+    pub(super) write_back: bool,
 }
 
 #[derive(Template)]
@@ -143,6 +187,7 @@ pub(super) async fn add_connection(
         url: value("url").trim().to_owned(),
         client_id: value("client_id").trim().to_owned(),
         username: value("username").trim().to_owned(),
+        write_back: value("write_back") == "1",
     };
     let input = crm::ConnectionInput {
         name: entered.name.clone(),
@@ -152,6 +197,7 @@ pub(super) async fn add_connection(
         username: given("username"),
         private_key: secret("private_key"),
         token: secret("token"),
+        write_back: entered.write_back,
         ..crm::ConnectionInput::default()
     };
     match crm::create(&state, signed.user(), input).await {
@@ -170,6 +216,8 @@ pub(super) struct ConnectionPage {
     pub(super) connection: ConnectionRow,
     pub(super) syncs: Vec<SyncRow>,
     pub(super) running: bool,
+    pub(super) writebacks: Vec<WritebackRow>,
+    pub(super) writing: bool,
     pub(super) incremental: bool,
     pub(super) problem: Option<String>,
 }
@@ -184,10 +232,16 @@ async fn connection_view(
     id: &ConnectionId,
     problem: Option<String>,
 ) -> Result<ConnectionPage, PageError> {
-    let connection = state.store.connection(signed.org(), id).await?;
+    // The syncs first: a sync shown complete moved the connection's cursor in the same
+    // transaction, so the connection read after it has the cursor too.
     let syncs = state.store.syncs(signed.org(), id, LISTED_SYNCS).await?;
+    let connection = state.store.connection(signed.org(), id).await?;
     let running = syncs.first().is_some_and(|s| s.state == SyncState::Running);
+    let writebacks = state.store.writebacks(signed.org(), id, LISTED_SYNCS).await?;
+    let writing = writebacks.first().is_some_and(|w| w.state == WritebackState::Running);
     Ok(ConnectionPage {
+        writebacks: writebacks.iter().map(WritebackRow::from).collect(),
+        writing,
         chrome: signed.chrome(state).await?.at("/connections"),
         incremental: connection.cursor.is_some() && connection.dataset.is_some(),
         connection: row(&connection, syncs.first())?,
@@ -205,15 +259,15 @@ pub(super) async fn connection_page(
     only_admins(&signed)?;
     let page = connection_view(&state, &signed, &connection_id(&id)?, None).await?;
     let mut response = html(StatusCode::OK, &page);
-    if page.running {
+    if page.running || page.writing {
         // Followed without JavaScript: the browser asks again in two seconds until it ends.
         response.headers_mut().insert(header::REFRESH, HeaderValue::from_static("2"));
     }
     Ok(response)
 }
 
-/// Syncs a connection (`sync`: what changed, or everything the first time; `full`: everything)
-/// or deletes it (`delete`), from the path.
+/// Syncs a connection (`sync`: what changed, or everything the first time; `full`: everything),
+/// writes its overlaps back (`write-back`) or deletes it (`delete`), from the path.
 pub(super) async fn connection_action(
     State(state): State<AppState>,
     signed: Signed,
@@ -225,6 +279,7 @@ pub(super) async fn connection_action(
     let outcome = match action.as_str() {
         "sync" => crm::start_sync(&state, signed.user(), &id, None).await.map(|_| ()),
         "full" => crm::start_sync(&state, signed.user(), &id, Some(SyncMode::Full)).await.map(|_| ()),
+        "write-back" => writeback::start(&state, signed.user(), &id).await.map(|_| ()),
         "delete" => {
             crm::delete(&state, signed.user(), &id).await.map_err(ApiError::from)?;
             return Ok(Redirect::to("/connections").into_response());

@@ -130,6 +130,8 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
             "/api/v1/connections/{id}",
             "/api/v1/connections/{id}/syncs",
             "/api/v1/connections/{id}/syncs/{sync}",
+            "/api/v1/connections/{id}/writebacks",
+            "/api/v1/connections/{id}/writebacks/{writeback}",
             "/api/v1/corrections",
             "/api/v1/corrections/{id}",
             "/api/v1/cosell",

@@ -4,6 +4,7 @@
 //! does, and keeps its last good dataset when a sync fails or pauses. Credentials never show
 //! again; another organisation sees nothing; a rep may not connect.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use blindmap_crm_emulator::{hubspot, salesforce};
@@ -590,6 +591,26 @@ async fn admins_connect_a_crm_and_sync_it_from_the_pages() {
     let list = admin.get("/connections").await;
     assert!(list.body.contains("Partner HubSpot") && list.body.contains("complete"), "{}", list.body);
     assert_eq!(active_dataset(&partner).await["name"].as_str().map(|n| n.starts_with("Partner HubSpot")), Some(true));
+    assert!(
+        page.body.contains("Nothing written back yet.") && page.body.contains("only when you ask"),
+        "{}",
+        page.body
+    );
+
+    // Writing back from the page (no partner yet: nothing to write, done at once).
+    let started = admin.post(&format!("{path}/write-back"), &[("csrf", &csrf)]).await;
+    assert_eq!((started.status.as_u16(), started.location()), (303, path.as_str()));
+    let mut page = admin.get(&path).await;
+    for _ in 0..100 {
+        if page.headers.get("refresh").is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        page = admin.get(&path).await;
+    }
+    assert!(page.body.contains("The latest write-backs, newest first"), "{}", page.body);
+    let forged = admin.post(&format!("{path}/write-back"), &[("csrf", "forged")]).await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
 
     // A rep may not look; another organisation finds nothing; then the admin deletes it.
     let (_, rep_token) = rep(&partner).await;
@@ -601,8 +622,323 @@ async fn admins_connect_a_crm_and_sync_it_from_the_pages() {
     assert_eq!(eve.get(&path).await.status, 404);
     let eve_csrf = eve.get("/connections").await.input("csrf");
     assert_eq!(eve.post(&format!("{path}/sync"), &[("csrf", &eve_csrf)]).await.status, 404);
+    assert_eq!(eve.post(&format!("{path}/write-back"), &[("csrf", &eve_csrf)]).await.status, 404);
     assert_eq!(eve.post(&format!("{path}/delete"), &[("csrf", &eve_csrf)]).await.status, 404);
     let deleted = admin.post(&format!("{path}/delete"), &[("csrf", &csrf)]).await;
     assert_eq!((deleted.status.as_u16(), deleted.location()), (303, "/connections"));
     assert_eq!(admin.get(&path).await.status, 404);
+}
+
+/// Starts a write-back of `connection` by hand and waits for it to end.
+async fn written_back(node: &Node, connection: &str) -> Value {
+    let start = format!("/api/v1/connections/{connection}/writebacks");
+    let started = call(node, Method::POST, &start, None).await.unwrap();
+    assert_eq!(started["state"], "running", "{started}");
+    writeback_ended(node, connection, started["id"].as_str().unwrap()).await
+}
+
+async fn writeback_ended(node: &Node, connection: &str, id: &str) -> Value {
+    let path = format!("/api/v1/connections/{connection}/writebacks/{id}");
+    for _ in 0..600 {
+        let wb = call(node, Method::GET, &path, None).await.unwrap();
+        if wb["state"] != "running" {
+            return wb;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the write-back {id} did not end in 30 s");
+}
+
+/// Waits for the node to start a write-back of `connection` by itself after a run (the
+/// `count`th of the connection) and for it to end.
+async fn written_back_after_run(node: &Node, connection: &str, count: usize) -> Value {
+    let list = format!("/api/v1/connections/{connection}/writebacks");
+    for _ in 0..300 {
+        let items = call(node, Method::GET, &list, None).await.unwrap()["items"].as_array().unwrap().clone();
+        if items.len() >= count {
+            let newest = &items[0];
+            assert_eq!(newest["started_by"], "blindmap (after a run)", "{newest}");
+            return writeback_ended(node, connection, newest["id"].as_str().unwrap()).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no write-back of {connection} started after the run in 15 s");
+}
+
+/// The vendor and the partner paired, each sharing its accounts' owner, the partner hiding its
+/// prospects and the vendor its partners altogether: the vendor's and the partner's partnership.
+async fn paired_sharing_owners(vendor: &Node, partner: &Node) -> (String, String) {
+    let (pid, theirs) = crate::common::pair(vendor, partner, "Partner").await;
+    let policy = |hidden: &str| {
+        json!({ "rules": [
+                { "own_segment": "*", "partner_segment": "*", "level": "fields", "fields": ["owner"] },
+                { "own_segment": hidden, "partner_segment": "*", "level": "hidden" }],
+            "threshold": 1, "min_partner_segment": 1 })
+    };
+    call(partner, Method::PUT, &format!("/api/v1/partnerships/{theirs}/sharing"), Some(policy("prospects")))
+        .await
+        .unwrap();
+    call(vendor, Method::PUT, &format!("/api/v1/partnerships/{pid}/sharing"), Some(policy("partners"))).await.unwrap();
+    (pid, theirs)
+}
+
+/// A match from the vendor's side, finished on both sides.
+async fn matched_again(vendor: &Node, partner: &Node, pid: &str) {
+    let run = call(vendor, Method::POST, "/api/v1/runs", Some(json!({ "partnership": pid }))).await.unwrap();
+    let run_id = run["id"].as_str().unwrap();
+    let view = crate::common::finished(vendor, run_id).await;
+    assert_eq!(view["state"], "complete", "{view}");
+    for _ in 0..200 {
+        let runs = call(partner, Method::GET, "/api/v1/runs", None).await.unwrap();
+        if runs["items"].as_array().unwrap().iter().all(|r| r["state"] == "complete") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the partner's side of the run did not end");
+}
+
+/// The accounts a node's overlap list shows with its partner now (the latest run), by id.
+async fn overlapping(node: &Node, partnership: &str) -> std::collections::BTreeSet<String> {
+    crate::common::all_overlaps(node, &format!("/api/v1/overlaps?partnership={partnership}"))
+        .await
+        .iter()
+        .map(|o| o["account_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The overlap records the Salesforce org holds, by account.
+fn salesforce_overlaps(org: &salesforce::Shared) -> BTreeMap<String, Map<String, Value>> {
+    let org = org.lock().unwrap();
+    org.objects["Blindmap_Overlap__c"]
+        .iter()
+        .map(|r| (r["Account__c"].as_str().unwrap().to_owned(), r.clone()))
+        .collect()
+}
+
+/// The companies of the portal (not archived) whose `blindmap_overlaps` says something.
+fn hubspot_overlaps(portal: &hubspot::Shared) -> BTreeMap<String, String> {
+    let p = portal.lock().unwrap();
+    p.companies
+        .iter()
+        .filter(|c| !c.archived)
+        .filter_map(|c| {
+            let text = c.properties.get("blindmap_overlaps")?.as_str()?;
+            (!text.is_empty()).then(|| (c.id.clone(), text.to_owned()))
+        })
+        .collect()
+}
+
+/// A write-back's plan: added, changed, removing, unchanged.
+fn plan(wb: &Value) -> (u64, u64, u64, u64) {
+    let p = &wb["summary"]["plan"];
+    let n = |k: &str| p[k].as_u64().unwrap();
+    (n("added"), n("changed"), n("removing"), n("unchanged"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_sync_from_their_crms_match_and_write_exactly_the_changed_overlaps_back() {
+    // The vendor reads a Salesforce org (the overlap object deployed), the partner a HubSpot
+    // portal; both write back after each run.
+    let (sf_url, org) = salesforce_org().await;
+    org.lock().unwrap().objects.insert("Blindmap_Overlap__c".into(), Vec::new());
+    let (hs_url, portal) = hubspot_portal().await;
+    let vendor = node("Vendor", None).await;
+    let partner = node("Partner", None).await;
+    let mut body = salesforce_connection(&sf_url);
+    body["write_back"] = json!(true);
+    let made = call(&vendor, Method::POST, "/api/v1/connections", Some(body)).await.unwrap();
+    assert_eq!(made["write_back"], true, "{made}");
+    let sf = made["id"].as_str().unwrap().to_owned();
+    let body = json!({ "name": "Partner HubSpot", "kind": "hubspot", "url": hs_url, "token": HUBSPOT_TOKEN,
+        "write_back": true });
+    let hs = call(&partner, Method::POST, "/api/v1/connections", Some(body)).await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(synced(&vendor, &sf).await["state"], "complete");
+    assert_eq!(synced(&partner, &hs).await["state"], "complete");
+
+    // Each shares its accounts' owner; the partner hides its prospects altogether.
+    let (pid, theirs) = paired_sharing_owners(&vendor, &partner).await;
+    matched_again(&vendor, &partner, &pid).await;
+
+    // After the run, each node writes what its overlap list shows, and nothing else.
+    let vendor_before = overlapping(&vendor, &pid).await;
+    let partner_before = overlapping(&partner, &theirs).await;
+    assert!(vendor_before.len() >= 3 && partner_before.len() >= 3, "{vendor_before:?} {partner_before:?}");
+    let first_sf = written_back_after_run(&vendor, &sf, 1).await;
+    assert_eq!(first_sf["state"], "complete", "{first_sf}");
+    assert_eq!(plan(&first_sf), (vendor_before.len() as u64, 0, 0, 0), "{first_sf}");
+    assert_eq!(
+        (first_sf["written"].as_u64(), first_sf["refused"].as_u64()),
+        (Some(vendor_before.len() as u64), Some(0))
+    );
+    let records = salesforce_overlaps(&org);
+    assert_eq!(records.keys().cloned().collect::<std::collections::BTreeSet<_>>(), vendor_before);
+    for (account, record) in &records {
+        assert_eq!(record["Blindmap_Key__c"], json!(format!("{pid}:{account}")), "{record:?}");
+        assert_eq!(record["Partner__c"], "Partner");
+        assert!(["confirmed", "possible"].contains(&record["Tier__c"].as_str().unwrap()), "{record:?}");
+        // Only the owner was shared: nothing else of the partner's records is written.
+        let shared = record["Shared_Fields__c"].as_str().unwrap();
+        assert!(shared.is_empty() || shared.lines().all(|l| l.starts_with("owner: ")), "{shared:?}");
+        assert!(!record["Partner_Segments__c"].as_str().unwrap().contains("prospects"), "hidden: {record:?}");
+    }
+    let first_hs = written_back_after_run(&partner, &hs, 1).await;
+    assert_eq!(first_hs["state"], "complete", "{first_hs}");
+    assert_eq!(plan(&first_hs), (partner_before.len() as u64, 0, 0, 0), "{first_hs}");
+    let companies = hubspot_overlaps(&portal);
+    assert_eq!(companies.keys().cloned().collect::<std::collections::BTreeSet<_>>(), partner_before);
+    assert!(companies.values().all(|v| v.starts_with("Vendor — ")), "{companies:?}");
+
+    // Written again with nothing changed: nothing to write.
+    let again = written_back(&vendor, &sf).await;
+    assert_eq!(plan(&again), (0, 0, 0, vendor_before.len() as u64), "{again}");
+    assert_eq!((again["written"].as_u64(), again["removed"].as_u64()), (Some(0), Some(0)), "{again}");
+
+    // The CRMs change: the vendor deletes an overlapping account and adds one that matches a
+    // partner company no one matched; the partner archives a company that overlapped.
+    let deleted = "0015g00000NWTRdAAF";
+    assert!(vendor_before.contains(deleted));
+    {
+        let mut o = org.lock().unwrap();
+        let northwind = o.accounts.iter_mut().find(|a| a["Id"] == deleted).unwrap();
+        northwind.insert("IsDeleted".into(), json!(true));
+        northwind.insert("SystemModstamp".into(), json!("2026-12-01T09:00:00.000+0000"));
+        let mut canada = o.accounts[1].clone();
+        for (field, value) in [
+            ("Id", json!("0015g00000NWCANAAA")),
+            ("Name", json!("Northwind Traders Canada")),
+            ("Website", json!("https://northwindtraders.ca")),
+            ("BillingCity", json!("Vancouver")),
+            ("BillingCountry", json!("Canada")),
+            ("DunsNumber", json!(null)),
+            ("SystemModstamp", json!("2026-12-01T09:00:01.000+0000")),
+        ] {
+            canada.insert(field.into(), value);
+        }
+        o.accounts.push(canada);
+        // The session times out mid-sync: the sync signs in again and carries on.
+        let seen = o.requests.iter().filter(|r| !r.starts_with("POST")).count();
+        o.expire_at_request = Some(seen + 3);
+    }
+    let issued = org.lock().unwrap().issued;
+    let archived = partner_before.iter().find(|c| *c != "9001120031").unwrap().clone();
+    {
+        let mut p = portal.lock().unwrap();
+        let company = p.companies.iter_mut().find(|c| c.id == archived).unwrap();
+        company.archived = true;
+        company.modified = 1_796_200_000_000;
+    }
+    let vendor_sync = synced(&vendor, &sf).await;
+    assert_eq!((vendor_sync["state"].as_str(), vendor_sync["mode"].as_str()), (Some("complete"), Some("incremental")));
+    assert!(org.lock().unwrap().issued >= issued + 2, "a token, then another after the first expired");
+    org.lock().unwrap().expire_at_request = None;
+    let partner_sync = synced(&partner, &hs).await;
+    assert_eq!((partner_sync["state"].as_str(), partner_sync["records_deleted"].as_u64()), (Some("complete"), Some(1)));
+    matched_again(&vendor, &partner, &pid).await;
+
+    // The second write-back after the run adds and removes exactly what changed.
+    let vendor_after = overlapping(&vendor, &pid).await;
+    let partner_after = overlapping(&partner, &theirs).await;
+    let diff = |before: &std::collections::BTreeSet<String>, after: &std::collections::BTreeSet<String>| {
+        (
+            after.difference(before).count() as u64,
+            before.difference(after).count() as u64,
+            after.intersection(before).count() as u64,
+        )
+    };
+    let (added, lost, kept) = diff(&vendor_before, &vendor_after);
+    assert!(vendor_after.contains("0015g00000NWCANAAA") && !vendor_after.contains(deleted), "{vendor_after:?}");
+    assert!(added >= 1 && lost >= 1, "the change is seen: {vendor_before:?} → {vendor_after:?}");
+    let second_sf = written_back_after_run(&vendor, &sf, 3).await;
+    assert_eq!(second_sf["state"], "complete", "{second_sf}");
+    assert_eq!(plan(&second_sf), (added, 0, lost, kept), "{second_sf}");
+    assert_eq!(
+        (second_sf["written"].as_u64(), second_sf["removed"].as_u64()),
+        (Some(added), Some(lost)),
+        "{second_sf}"
+    );
+    let records = salesforce_overlaps(&org);
+    assert_eq!(records.keys().cloned().collect::<std::collections::BTreeSet<_>>(), vendor_after);
+
+    let (added, lost, kept) = diff(&partner_before, &partner_after);
+    assert!(partner_after.contains("9001120032") && !partner_after.contains(&archived), "{partner_after:?}");
+    assert!(added >= 1 && lost >= 1, "{partner_before:?} → {partner_after:?}");
+    let second_hs = written_back_after_run(&partner, &hs, 2).await;
+    assert_eq!(second_hs["state"], "complete", "{second_hs}");
+    assert_eq!(plan(&second_hs), (added, 0, lost, kept), "{second_hs}");
+    assert_eq!(
+        (second_hs["written"].as_u64(), second_hs["removed"].as_u64()),
+        (Some(added), Some(lost)),
+        "{second_hs}"
+    );
+    let companies = hubspot_overlaps(&portal);
+    assert_eq!(companies.keys().cloned().collect::<std::collections::BTreeSet<_>>(), partner_after);
+
+    // The write-backs are audited, and listed newest first.
+    let audit = call(&vendor, Method::GET, "/api/v1/audit", None).await.unwrap().to_string();
+    assert!(audit.contains("crm.written_back"), "{audit}");
+    let list = call(&vendor, Method::GET, &format!("/api/v1/connections/{sf}/writebacks"), None).await.unwrap();
+    assert_eq!(list["items"][0]["id"], second_sf["id"], "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_back_without_the_object_fails_clearly_and_the_next_one_carries_on() {
+    let (url, org) = salesforce_org().await;
+    let vendor = node("Vendor", None).await;
+    let partner = node("Partner", None).await;
+    let made = call(&vendor, Method::POST, "/api/v1/connections", Some(salesforce_connection(&url))).await.unwrap();
+    assert_eq!(made["write_back"], false, "by hand unless asked: {made}");
+    let sf = made["id"].as_str().unwrap().to_owned();
+    assert_eq!(synced(&vendor, &sf).await["state"], "complete");
+    upload(&partner, "p.csv", PARTNER_CSV).await;
+    let (pid, _) = paired_sharing_owners(&vendor, &partner).await;
+    matched_again(&vendor, &partner, &pid).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let list = call(&vendor, Method::GET, &format!("/api/v1/connections/{sf}/writebacks"), None).await.unwrap();
+    assert!(list["items"].as_array().unwrap().is_empty(), "write_back is off: nothing after the run: {list}");
+
+    // Not deployed: the write-back fails and says what to do; nothing is lost.
+    let failed = written_back(&vendor, &sf).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    let message = failed["message"].as_str().unwrap();
+    assert!(message.contains("Blindmap_Overlap__c") && message.contains("blindmap crm metadata"), "{message}");
+
+    // Deployed, with one record refused (its account deleted meanwhile): the rest is written,
+    // the refusal counted and named, and the next write-back tries only that one again.
+    let overlaps = overlapping(&vendor, &pid).await;
+    let gone = overlaps.iter().next().unwrap().clone();
+    {
+        let mut o = org.lock().unwrap();
+        o.objects.insert("Blindmap_Overlap__c".into(), Vec::new());
+        o.accounts.iter_mut().find(|a| a["Id"] == gone.as_str()).unwrap().insert("IsDeleted".into(), json!(true));
+    }
+    let done = written_back(&vendor, &sf).await;
+    assert_eq!(done["state"], "complete", "{done}");
+    assert_eq!(
+        (done["written"].as_u64(), done["refused"].as_u64()),
+        (Some(overlaps.len() as u64 - 1), Some(1)),
+        "{done}"
+    );
+    assert_eq!(done["summary"]["refusals"][0]["records"], 1, "{done}");
+    assert!(done["summary"]["refusals"][0]["reason"].as_str().unwrap().starts_with("INVALID_CROSS_REFERENCE_KEY"));
+    let next = written_back(&vendor, &sf).await;
+    assert_eq!(plan(&next), (1, 0, 0, overlaps.len() as u64 - 1), "only the refused one is due: {next}");
+    assert_eq!((next["written"].as_u64(), next["refused"].as_u64()), (Some(0), Some(1)), "{next}");
+
+    // Another organisation's admin sees none of it; a rep may not start one.
+    let url = format!("https://127.0.0.1:{}", vendor.running.addr.port());
+    let theirs = ApiClient::new(&url, &vendor.running.fingerprint, &stranger_token(&vendor).await).unwrap();
+    let path = format!("/api/v1/connections/{sf}/writebacks");
+    let one = format!("{path}/{}", done["id"].as_str().unwrap());
+    for (method, path) in [(Method::GET, path.clone()), (Method::POST, path.clone()), (Method::GET, one.clone())] {
+        assert_eq!(status(theirs.call(method, &path, None, &[]).await), 404, "{path}");
+    }
+    let (_, rep_token) = rep(&vendor).await;
+    let as_rep = ApiClient::new(&url, &vendor.running.fingerprint, &rep_token).unwrap();
+    for (method, path) in [(Method::GET, path.clone()), (Method::POST, path.clone()), (Method::GET, one)] {
+        assert_eq!(status(as_rep.call(method, &path, None, &[]).await), 403, "{path}");
+    }
 }

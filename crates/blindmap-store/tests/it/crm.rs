@@ -15,6 +15,7 @@ on_both_backends!(
     syncs_run_one_at_a_time_and_end_once,
     a_changed_dataset_is_what_importing_the_changed_export_makes,
     a_write_back_is_planned_worked_off_and_carried_on,
+    write_backs_run_one_at_a_time_and_end_once,
 );
 
 const CREDENTIALS: &str = r#"{"token":"pat-na1-0f3c2c1e-5b1d-4a8e-9e61-secret"}"#;
@@ -278,6 +279,11 @@ async fn a_write_back_is_planned_worked_off_and_carried_on(store: Store) {
         .unwrap();
     assert_eq!(plan, WritebackPlan { added: 1, changed: 0, removing: 0, unchanged: 2 });
 
+    // What the CRM should hold per account (for one value per company): not what is removed.
+    let kept = store.writeback_kept_for(&org, &c.id, &["a1".into(), "a2".into(), "zz".into()]).await.unwrap();
+    assert_eq!(kept.iter().map(|k| k.account.as_str()).collect::<Vec<_>>(), ["a1", "a2"]);
+    assert!(kept.iter().all(|k| !k.removing));
+
     // Another organisation plans, reads and records nothing here; deleting the connection
     // forgets what it kept.
     let stranger = store.create_organisation("Stranger").await.unwrap().id;
@@ -286,4 +292,58 @@ async fn a_write_back_is_planned_worked_off_and_carried_on(store: Store) {
     assert!(matches!(store.writeback_done(&stranger, &c.id, &[]).await, Err(StoreError::NotFound(_))));
     store.delete_connection(&org, &c.id, "ada").await.unwrap();
     assert_eq!(blindmap_store::testing::count_rows(&store, "crm_writeback").await, 0);
+}
+
+async fn write_backs_run_one_at_a_time_and_end_once(store: Store) {
+    use blindmap_store::testing::age_writeback_heartbeat;
+    use blindmap_store::{WritebackEnd, WritebackProgress, WritebackState};
+    let org = store.create_organisation("Vendor").await.unwrap().id;
+    let c = connection(&store, &org, "Our HubSpot").await;
+    let first = store.begin_writeback(&org, &c.id, "ada").await.unwrap();
+    assert_eq!((first.state, first.phase.as_str(), first.written), (WritebackState::Running, "starting", 0));
+    let twice = store.begin_writeback(&org, &c.id, "bob").await;
+    assert!(matches!(twice, Err(StoreError::WritebackInProgress)), "{twice:?}");
+    let deleted = store.delete_connection(&org, &c.id, "ada").await;
+    assert!(matches!(deleted, Err(StoreError::WritebackInProgress)), "{deleted:?}");
+    let progress = WritebackProgress { phase: "writing", written: 250, removed: 3, refused: 1, requests: 4 };
+    assert!(store.writeback_progress(&first.id, &progress).await.unwrap());
+    let ended = store.end_writeback(&org, &first.id, &WritebackEnd::Complete(json!({ "planned": 254 }))).await.unwrap();
+    assert_eq!(
+        (ended.state, ended.phase.as_str(), ended.written, ended.removed, ended.refused, ended.requests),
+        (WritebackState::Complete, "done", 250, 3, 1, 4)
+    );
+    assert_eq!(ended.summary, Some(json!({ "planned": 254 })));
+    assert!(!store.writeback_progress(&first.id, &progress).await.unwrap(), "ended: its process gives up");
+    let again = store.end_writeback(&org, &first.id, &WritebackEnd::Failed("late".into())).await;
+    assert!(matches!(again, Err(StoreError::Changed)), "{again:?}");
+
+    // One whose process stopped reads as failed, and the next one may start.
+    let second = store.begin_writeback(&org, &c.id, "ada").await.unwrap();
+    age_writeback_heartbeat(&store, &second.id, STALE_AFTER_MS + 1_000).await;
+    let stale = store.writeback(&org, &second.id).await.unwrap();
+    assert_eq!(stale.state, WritebackState::Failed);
+    assert!(stale.message.as_deref().unwrap().contains("stopped"), "{:?}", stale.message);
+    let third = store.begin_writeback(&org, &c.id, "ada").await.unwrap();
+    let failed = store.end_writeback(&org, &third.id, &WritebackEnd::Failed("the CRM refused".into())).await.unwrap();
+    assert_eq!((failed.state, failed.message.as_deref()), (WritebackState::Failed, Some("the CRM refused")));
+    let listed: Vec<_> = store.writebacks(&org, &c.id, 10).await.unwrap().into_iter().map(|w| w.id).collect();
+    assert_eq!(listed.len(), 3);
+    assert!(listed.contains(&first.id) && listed.contains(&second.id) && listed.contains(&third.id));
+    let audit = store.audit_trail(&org, 50).await.unwrap();
+    let kinds: Vec<&str> = audit.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"crm.written_back") && kinds.contains(&"crm.writeback_failed"), "{kinds:?}");
+
+    // Another organisation sees, starts and ends none of them.
+    let stranger = store.create_organisation("Stranger").await.unwrap().id;
+    assert!(matches!(store.begin_writeback(&stranger, &c.id, "eve").await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.writeback(&stranger, &first.id).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.writebacks(&stranger, &c.id, 10).await, Err(StoreError::NotFound(_))));
+    let theirs = store.end_writeback(&stranger, &first.id, &WritebackEnd::Failed("x".into())).await;
+    assert!(matches!(theirs, Err(StoreError::NotFound(_))), "{theirs:?}");
+    assert!(matches!(store.connection_datasets(&stranger, &c.id).await, Err(StoreError::NotFound(_))));
+    assert!(store.connection_datasets(&org, &c.id).await.unwrap().is_empty());
+
+    // Deleting the connection takes its write-backs' records with it.
+    store.delete_connection(&org, &c.id, "ada").await.unwrap();
+    assert_eq!(blindmap_store::testing::count_rows(&store, "crm_writebacks").await, 0);
 }
