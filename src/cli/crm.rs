@@ -29,6 +29,11 @@ pub(crate) enum CrmCommand {
     /// (--token-env), or OAuth (--client-id, and the refresh token and client secret in the
     /// environment). See the README for the scopes it needs.
     Hubspot(Box<HubspotArgs>),
+    /// Connect a CRM by approving the node's access in the CRM itself (Salesforce's web-server
+    /// flow, HubSpot's OAuth): prints the URL to open in a browser signed in to the node as you;
+    /// the CRM sends the browser back to the node, which keeps the refresh token it is given.
+    /// The app's callback (redirect) URL must be the node's /connections/authorized (printed).
+    Authorize(Box<AuthorizeArgs>),
     /// List the organisation's connections, each with its latest sync.
     List {
         #[command(flatten)]
@@ -191,6 +196,38 @@ pub(crate) struct HubspotArgs {
     client_secret_env: String,
     /// Write the overlaps back into the portal after each run (the company property
     /// blindmap_overlaps, made if missing).
+    #[arg(long)]
+    write_back: bool,
+    #[command(flatten)]
+    read: ReadArgs,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CrmName {
+    Salesforce,
+    Hubspot,
+}
+
+/// What `crm authorize` takes.
+#[derive(Args)]
+pub(crate) struct AuthorizeArgs {
+    /// Which CRM.
+    #[arg(value_enum)]
+    kind: CrmName,
+    /// What to call the connection.
+    name: String,
+    /// Salesforce's login URL (a sandbox's or My Domain), or HubSpot's API; default the CRM's.
+    #[arg(long)]
+    url: Option<String>,
+    /// The app's client id (a Salesforce connected app's consumer key).
+    #[arg(long)]
+    client_id: String,
+    /// The environment variable holding the app's client secret.
+    #[arg(long, value_name = "VAR", default_value = "BLINDMAP_CRM_CLIENT_SECRET")]
+    client_secret_env: String,
+    /// Write the overlaps back after each run.
     #[arg(long)]
     write_back: bool,
     #[command(flatten)]
@@ -372,6 +409,40 @@ pub(crate) fn run(command: &CrmCommand) -> anyhow::Result<()> {
                     write_back: args.write_back,
                 };
                 show_connection(&client(&args.connection)?.create_connection(&body).await?);
+            }
+            CrmCommand::Authorize(args) => {
+                let body = NewConnection {
+                    name: args.name.clone(),
+                    kind: match args.kind {
+                        CrmName::Salesforce => CrmKindName::Salesforce,
+                        CrmName::Hubspot => CrmKindName::Hubspot,
+                    },
+                    url: args.url.clone(),
+                    client_id: Some(args.client_id.clone()),
+                    username: None,
+                    private_key: None,
+                    client_secret: Some(from_env(&args.client_secret_env, "the app's client secret")?),
+                    refresh_token: None,
+                    token: None,
+                    pause_at: None,
+                    bulk_from: None,
+                    preset: args.read.preset.map(Into::into),
+                    map: args.read.maps.clone(),
+                    segment: args.read.segments.clone(),
+                    write_back: args.write_back,
+                };
+                let authorization = client(&args.connection)?.authorize_connection(&body).await?;
+                println!(
+                    "Open this in a browser signed in to the node as you, within {} minutes:",
+                    authorization.expires_in / 60
+                );
+                println!("{}", escaped(&authorization.authorize_url));
+                println!(
+                    "Approve the access; the CRM sends the browser back to {}, which must be the app's callback URL, \
+                     and the node makes the connection {:?}.",
+                    escaped(&authorization.redirect_uri),
+                    args.name
+                );
             }
             CrmCommand::List { connection } => {
                 let all = client(connection)?.connections().await?.items;

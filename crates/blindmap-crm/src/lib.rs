@@ -10,6 +10,8 @@
 //!   list (`after` paging, archived companies) and search by `hs_lastmodifieddate` in windows
 //!   under the search's 10,000-result cap; rate limits from the answers' headers, `429` waited
 //!   out as `Retry-After` says.
+//! - [`oauth`]: the authorization-code grant (Salesforce's web-server flow with PKCE, HubSpot's
+//!   OAuth) by which an admin approves the node once and the node keeps the refresh token.
 //!
 //! This crate is HTTP clients only: it stores nothing and knows no dataset. The caller hands it
 //! a `reqwest::Client` (the node's outbound client: Mozilla's roots through ring, no redirects),
@@ -25,6 +27,7 @@
 
 mod body;
 pub mod hubspot;
+pub mod oauth;
 pub mod salesforce;
 mod secret;
 

@@ -12,10 +12,10 @@ use sqlx::Row;
 
 use crate::audit::append_audit;
 use crate::error::is_unique_violation;
-use crate::ids::{ConnectionId, DatasetId, OrgId, SyncId, now_ms};
+use crate::ids::{ConnectionId, DatasetId, OrgId, SyncId, UserId, now_ms};
 use crate::orgs::check_name;
 use crate::runs::STALE_AFTER_MS;
-use crate::sealed::CRM_CREDENTIALS;
+use crate::sealed::{CRM_AUTHORIZATIONS, CRM_CREDENTIALS};
 use crate::{Store, StoreError};
 
 /// Which CRM a connection reads.
@@ -207,6 +207,22 @@ pub enum SyncEnd {
     Failed(String),
     /// It paused before the CRM's quota ran low, and why.
     Paused(String),
+}
+
+/// How long an admin has to approve a CRM's access and come back.
+pub const CRM_AUTHORIZATION_MS: i64 = 10 * 60 * 1000;
+
+/// A CRM authorization under way, as taken back when the browser returns.
+#[derive(Debug)]
+pub struct CrmAuthorization {
+    /// The organisation the connection is for.
+    pub org: OrgId,
+    /// The user who began it: only they may finish it.
+    pub user: UserId,
+    /// What the node asked to keep (opened).
+    pub request: SecretString,
+    /// Whether it has expired.
+    pub expired: bool,
 }
 
 const CONNECTION_COLUMNS: &str =
@@ -549,5 +565,53 @@ impl Store {
             .await?;
         let now = now_ms();
         rows.iter().map(|r| sync_from_row(r, now)).collect()
+    }
+
+    /// Records a CRM authorization of `user` of `org` as the browser leaves for the CRM, under
+    /// the hash of its `state`, with what to make when it comes back (sealed); it expires after
+    /// [`CRM_AUTHORIZATION_MS`]. Expired ones are deleted meanwhile.
+    pub async fn begin_crm_authorization(
+        &self,
+        org: &OrgId,
+        user: &UserId,
+        state_hash: &str,
+        request: &SecretString,
+    ) -> Result<(), StoreError> {
+        let sealed = self.keyring()?.seal(&CRM_AUTHORIZATIONS, state_hash, request.expose_secret());
+        let now = now_ms();
+        sqlx::query("DELETE FROM crm_authorizations WHERE expires_at < $1").bind(now).execute(&self.pool).await?;
+        sqlx::query(
+            "INSERT INTO crm_authorizations (state_hash, org_id, user_id, request, expires_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(state_hash)
+        .bind(org.as_str())
+        .bind(user.as_str())
+        .bind(sealed)
+        .bind(now + CRM_AUTHORIZATION_MS)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes the CRM authorization recorded under `state_hash`: deleted as it is read, so a
+    /// state answers once. Expired ones are returned marked so.
+    pub async fn take_crm_authorization(&self, state_hash: &str) -> Result<Option<CrmAuthorization>, StoreError> {
+        let row = sqlx::query(
+            "DELETE FROM crm_authorizations WHERE state_hash = $1 RETURNING org_id, user_id, request, expires_at",
+        )
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let sealed: zeroize::Zeroizing<String> = zeroize::Zeroizing::new(r.get(2));
+        let opened = self.keyring()?.open(&CRM_AUTHORIZATIONS, state_hash, &sealed)?;
+        let expires_at: i64 = r.get(3);
+        Ok(Some(CrmAuthorization {
+            org: OrgId(r.get(0)),
+            user: UserId(r.get(1)),
+            request: SecretString::from(opened.as_str()),
+            expired: expires_at < now_ms(),
+        }))
     }
 }

@@ -51,7 +51,10 @@ pub use audit::{AuditEvent, AuditFilter};
 pub use browser::{BrowserLink, Invitation, KEPT_KEYS_MAX_AGE_MS};
 pub use corrections::{Correction, CorrectionKind, NewCorrection, canonical_key_types};
 pub use cosell::StoredCoSell;
-pub use crm::{Connection, CrmKind, CrmSync, NewConnection, SyncEnd, SyncMode, SyncProgress, SyncState};
+pub use crm::{
+    CRM_AUTHORIZATION_MS, Connection, CrmAuthorization, CrmKind, CrmSync, NewConnection, SyncEnd, SyncMode,
+    SyncProgress, SyncState,
+};
 pub use datasets::{DatasetInfo, StoredAccount};
 pub use ecosystem::{CoSellOutcomes, EcosystemCandidate, EcosystemFilter, EcosystemPartner, LedgerCredits};
 pub use error::StoreError;

@@ -59,9 +59,25 @@ pub(crate) const BROWSER_KEYS: SealedColumn =
 pub(crate) const CRM_CREDENTIALS: SealedColumn =
     SealedColumn { table: "crm_connections", id: "id", column: "credentials", name: "crm_connections.credentials" };
 
+/// CRM authorizations under way: the connection to make, its client secret and PKCE verifier,
+/// bound to the state's hash.
+pub(crate) const CRM_AUTHORIZATIONS: SealedColumn = SealedColumn {
+    table: "crm_authorizations",
+    id: "state_hash",
+    column: "request",
+    name: "crm_authorizations.request",
+};
+
 /// Every column that holds sealed secrets.
-pub(crate) const SEALED_COLUMNS: &[SealedColumn] =
-    &[WEBHOOK_SECRETS, INBOUND_SECRETS, SSO_CLIENT_SECRETS, SSO_VERIFIERS, BROWSER_KEYS, CRM_CREDENTIALS];
+pub(crate) const SEALED_COLUMNS: &[SealedColumn] = &[
+    WEBHOOK_SECRETS,
+    INBOUND_SECRETS,
+    SSO_CLIENT_SECRETS,
+    SSO_VERIFIERS,
+    BROWSER_KEYS,
+    CRM_CREDENTIALS,
+    CRM_AUTHORIZATIONS,
+];
 
 /// A node's secrets key: 32 random bytes, zeroed when dropped, never printed (no `Debug`).
 #[derive(Zeroize, ZeroizeOnDrop)]

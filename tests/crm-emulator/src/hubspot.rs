@@ -1,5 +1,9 @@
 //! A HubSpot portal, as far as the connector calls it. References (developers.hubspot.com; the
 //! same as `blindmap_crm::hubspot`'s):
+//! - `GET /oauth/authorize` (`docs/api/oauth-quickstart-guide`; app.hubspot.com's install page,
+//!   approved at once: `302` to `redirect_uri?code=…&state=…`) and `POST /oauth/v1/token` with
+//!   `grant_type=authorization_code` (`code` once, the same `redirect_uri`; `BAD_AUTH_CODE`
+//!   otherwise), answered with a new refresh token.
 //! - `POST /oauth/v1/token` with `grant_type=refresh_token` (`docs/api/oauth/tokens`): a new
 //!   `access_token`, the same `refresh_token`, `expires_in`; a wrong client or refresh token
 //!   `400 {"status":"BAD_REFRESH_TOKEN" | "BAD_CLIENT_ID", "message":…}`.
@@ -70,6 +74,8 @@ pub struct Portal {
     pub overrun: u64,
     /// The portal's own company properties, beside HubSpot's default ones.
     pub custom_properties: Vec<String>,
+    /// Codes given and not yet exchanged, with the redirect URI of each.
+    pub codes: BTreeMap<String, String>,
 }
 
 /// HubSpot's default company properties that a read may ask for, with their labels
@@ -115,6 +121,7 @@ pub async fn start(portal: Portal) -> (String, Shared) {
     let shared = Arc::new(Mutex::new(portal));
     let app = Router::new()
         .route("/oauth/v1/token", post(token))
+        .route("/oauth/authorize", get(authorize))
         .route("/crm/v3/objects/companies", get(list))
         .route("/crm/v3/objects/companies/search", post(search))
         .route("/crm/v3/properties/companies", get(properties).post(create_property))
@@ -139,7 +146,24 @@ async fn token(State(portal): State<Shared>, Form(form): Form<BTreeMap<String, S
         )
             .into_response();
     }
-    if given("grant_type") != "refresh_token" || given("refresh_token") != p.refresh_token {
+    if given("grant_type") == "authorization_code" {
+        let Some(redirect) = p.codes.remove(&given("code")) else {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "status": "BAD_AUTH_CODE", "message": "missing or invalid auth code" })),
+            )
+                .into_response();
+        };
+        if redirect != given("redirect_uri") {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "status": "BAD_REDIRECT_URI", "message": "redirect_uri does not match" })),
+            )
+                .into_response();
+        }
+        p.issued += 1;
+        p.refresh_token = format!("emulated-refresh-{}", p.issued);
+    } else if given("grant_type") != "refresh_token" || given("refresh_token") != p.refresh_token {
         return (
             StatusCode::BAD_REQUEST,
             Json(json!({ "status": "BAD_REFRESH_TOKEN", "message": "missing or invalid refresh token" })),
@@ -153,6 +177,31 @@ async fn token(State(portal): State<Shared>, Form(form): Form<BTreeMap<String, S
         json!({ "token_type": "bearer", "access_token": access, "refresh_token": p.refresh_token, "expires_in": 1800 }),
     )
     .into_response()
+}
+
+/// `GET /oauth/authorize` (on app.hubspot.com): the install page, approved at once — `302` to
+/// `redirect_uri?code=…&state=…`; an unknown client refused on the page.
+async fn authorize(State(portal): State<Shared>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    let mut p = portal.lock().unwrap();
+    p.requests.push("GET oauth/authorize".into());
+    let given = |k: &str| q.get(k).cloned().unwrap_or_default();
+    let redirect = given("redirect_uri");
+    if given("client_id") != p.client_id || redirect.is_empty() {
+        return (StatusCode::BAD_REQUEST, "Authorization failed: unknown client or no redirect_uri").into_response();
+    }
+    p.issued += 1;
+    let code = format!("emulated-code-{}", p.issued);
+    p.codes.insert(code.clone(), redirect.clone());
+    let sep = if redirect.contains('?') { '&' } else { '?' };
+    let state: String = given("state")
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let target = format!("{redirect}{sep}code={code}&state={state}");
+    (StatusCode::FOUND, [(axum::http::header::LOCATION, target)]).into_response()
 }
 
 /// The bearer check and the rate window, as every CRM call meets them; the limit headers.

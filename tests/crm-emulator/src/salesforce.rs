@@ -6,6 +6,14 @@
 //!   "error_description":…}`) and the refresh-token grant
 //!   (`sf.remoteaccess_oauth_refresh_token_flow.htm`); the answer's `access_token`,
 //!   `instance_url`, `id`, `token_type: Bearer`, `issued_at`.
+//! - The web-server flow (`sf.remoteaccess_oauth_web_server_flow.htm`, with PKCE as
+//!   `sf.remoteaccess_pkce.htm` describes): `GET /services/oauth2/authorize?response_type=code&
+//!   client_id&redirect_uri&state&code_challenge&code_challenge_method=S256` — the approval page,
+//!   answered here as if the user had approved (`302` to `redirect_uri?code=…&state=…`), or had
+//!   denied (`error=access_denied`), an unknown client or a callback other than the app's refused
+//!   on the page; then the `authorization_code` grant (`code`, `client_id`, `client_secret`,
+//!   `redirect_uri` as given before, `code_verifier` whose SHA-256 is the challenge; a code
+//!   answers once), answered with a `refresh_token` too.
 //! - `GET /services/data/vXX.X/query?q=` and `/queryAll?q=` (`api-rest/guide/resources-query.html`,
 //!   `resources-queryall.html`): `{totalSize, done, nextRecordsUrl?, records}`, each record with
 //!   `attributes {type, url}`, pages of at most 2,000, the next one at `nextRecordsUrl`
@@ -91,6 +99,12 @@ pub struct Org {
     pub objects: BTreeMap<String, Vec<Account>>,
     /// Records made so far (for their ids).
     pub made: u64,
+    /// The connected app's callback URL, if it names one (an authorization to another is refused).
+    pub callback: Option<String>,
+    /// Whether the user denies the approval.
+    pub deny: bool,
+    /// Codes given and not yet exchanged: the PKCE challenge and the redirect URI of each.
+    pub codes: BTreeMap<String, (Option<String>, String)>,
 }
 
 /// A Bulk API 2.0 query job: its results (the header row, then each record's cells) and how many
@@ -147,6 +161,7 @@ pub async fn start(org: Org) -> (String, Shared) {
     let shared = Arc::new(Mutex::new(org));
     let app = Router::new()
         .route("/services/oauth2/token", post(token))
+        .route("/services/oauth2/authorize", get(authorize))
         .route("/services/data/{version}/query", get(query))
         .route("/services/data/{version}/queryAll", get(query_all))
         .route("/services/data/{version}/query/{locator}", get(more))
@@ -174,10 +189,80 @@ fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
+/// `GET /services/oauth2/authorize`: the approval page, approved (or denied) at once.
+async fn authorize(State(org): State<Shared>, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    let mut org = org.lock().unwrap();
+    org.requests.push("GET /services/oauth2/authorize".into());
+    let given = |k: &str| q.get(k).cloned().unwrap_or_default();
+    if given("response_type") != "code" || given("client_id") != org.client_id {
+        return (StatusCode::BAD_REQUEST, "error=invalid_client_id: client identifier invalid").into_response();
+    }
+    let redirect = given("redirect_uri");
+    if redirect.is_empty() || org.callback.as_ref().is_some_and(|c| *c != redirect) {
+        return (StatusCode::BAD_REQUEST, "error=redirect_uri_mismatch: redirect_uri must match configuration")
+            .into_response();
+    }
+    let challenge = q.get("code_challenge").cloned();
+    if challenge.is_some() && given("code_challenge_method") != "S256" {
+        return (StatusCode::BAD_REQUEST, "error=invalid_request: unsupported code_challenge_method").into_response();
+    }
+    let mut target = redirect.clone();
+    target.push(if target.contains('?') { '&' } else { '?' });
+    if org.deny {
+        target.push_str("error=access_denied&error_description=end-user+denied+authorization");
+    } else {
+        org.issued += 1;
+        let code = format!("aPrxEmulatedCode{}", org.issued);
+        org.codes.insert(code.clone(), (challenge, redirect));
+        target.push_str(&format!("code={code}"));
+    }
+    if let Some(state) = q.get("state") {
+        let state: String = url_escape(state);
+        target.push_str(&format!("&state={state}"));
+    }
+    (StatusCode::FOUND, [(axum::http::header::LOCATION, target)]).into_response()
+}
+
+/// A query value escaped as `application/x-www-form-urlencoded` writes it.
+fn url_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 async fn token(State(org): State<Shared>, Form(form): Form<BTreeMap<String, String>>) -> Response {
     let mut org = org.lock().unwrap();
     org.requests.push("POST /services/oauth2/token".into());
+    let mut refresh = None;
     match form.get("grant_type").map(String::as_str) {
+        Some("authorization_code") => {
+            let given = |k: &str| form.get(k).cloned().unwrap_or_default();
+            if given("client_id") != org.client_id || given("client_secret") != org.client_secret {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({ "error": "invalid_client", "error_description": "invalid client credentials" })),
+                )
+                    .into_response();
+            }
+            let Some((challenge, redirect)) = org.codes.remove(&given("code")) else {
+                return oauth_error("invalid authorization code");
+            };
+            if redirect != given("redirect_uri") {
+                return oauth_error("redirect_uri must match configuration");
+            }
+            if let Some(challenge) = challenge {
+                let digest = ring::digest::digest(&ring::digest::SHA256, given("code_verifier").as_bytes());
+                if URL_SAFE_NO_PAD.encode(digest) != challenge {
+                    return oauth_error("invalid code verifier");
+                }
+            }
+            let fresh = format!("5Aep861EmulatedRefresh{}", org.issued);
+            org.refresh_token = Some(fresh.clone());
+            refresh = Some(fresh);
+        }
         Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
             let Some(assertion) = form.get("assertion") else { return oauth_error("invalid assertion") };
             let parts: Vec<&str> = assertion.split('.').collect();
@@ -234,15 +319,19 @@ async fn token(State(org): State<Shared>, Form(form): Form<BTreeMap<String, Stri
     org.issued += 1;
     let token = format!("00DEMU0000000001!token{}", org.issued);
     org.tokens.insert(token.clone());
-    Json(json!({
+    let mut answer = json!({
         "access_token": token,
         "instance_url": org.base,
         "id": format!("{}/id/00DEMU0000000001/005EMU0000000001", org.base),
         "token_type": "Bearer",
         "issued_at": (now() * 1000).to_string(),
         "scope": "api",
-    }))
-    .into_response()
+    });
+    if let Some(refresh) = refresh {
+        answer["refresh_token"] = json!(refresh);
+        answer["scope"] = json!("api refresh_token");
+    }
+    Json(answer).into_response()
 }
 
 fn api_error(status: StatusCode, code: &str, message: &str, usage: Option<(u64, u64)>) -> Response {

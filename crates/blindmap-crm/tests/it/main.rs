@@ -3,4 +3,5 @@
 
 mod hubspot;
 mod live;
+mod oauth;
 mod salesforce;

@@ -370,8 +370,56 @@ async fn create(
     Json(body): Json<NewConnection>,
 ) -> Result<(StatusCode, Json<ConnectionView>), ApiError> {
     caller.require(&[Role::Admin])?;
+    let connection = crm::create(&state, &caller.0.user, input_of(body)).await?;
+    Ok((StatusCode::CREATED, Json(ConnectionView::new(connection, None)?)))
+}
+
+/// An approval to ask for in the CRM.
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct AuthorizationView {
+    /// Where to send the admin's browser: the CRM's approval page (Salesforce's
+    /// `/services/oauth2/authorize` with PKCE, HubSpot's `/oauth/authorize`).
+    pub authorize_url: String,
+    /// Where the CRM sends the browser back, which the CRM's app must list as its callback
+    /// (redirect) URL: the node's `/connections/authorized` page.
+    pub redirect_uri: String,
+    /// How long the approval may take, in seconds.
+    pub expires_in: u64,
+}
+
+/// Begins connecting a Salesforce org by the web-server flow, or a HubSpot portal by OAuth
+/// (admins only): the body is a connection's as for `POST /api/v1/connections`, with the app's
+/// `client_id` and `client_secret` and no other credential. The settings are checked and kept
+/// for ten minutes; open `authorize_url` in a browser signed in to this node as the same user,
+/// approve the access in the CRM, and the CRM sends the browser back to `redirect_uri`, where
+/// the node exchanges the code for a refresh token and makes the connection.
+#[utoipa::path(post, path = "/api/v1/connections/authorize", tag = "connections", request_body = NewConnection,
+    responses((status = 201, body = AuthorizationView, description = "Where to approve the access"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "A connection of that name exists"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "No client id or secret, a credential given that the approval brings, a URL the node may not reach, a mapping that does not parse")))]
+async fn authorize(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<NewConnection>,
+) -> Result<(StatusCode, Json<AuthorizationView>), ApiError> {
+    caller.require(&[Role::Admin])?;
+    let authorization = crm::begin_authorization(&state, &caller.0.user, input_of(body)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AuthorizationView {
+            authorize_url: authorization.url.to_string(),
+            redirect_uri: authorization.redirect_uri,
+            expires_in: (blindmap_store::CRM_AUTHORIZATION_MS / 1000) as u64,
+        }),
+    ))
+}
+
+/// A connection's body as the service takes it.
+fn input_of(body: NewConnection) -> crm::ConnectionInput {
     let secret = |s: Option<String>| s.map(SecretString::from);
-    let input = crm::ConnectionInput {
+    crm::ConnectionInput {
         name: body.name,
         kind: match body.kind {
             CrmKindName::Salesforce => "salesforce".into(),
@@ -390,9 +438,7 @@ async fn create(
         maps: body.map,
         segments: body.segment,
         write_back: body.write_back,
-    };
-    let connection = crm::create(&state, &caller.0.user, input).await?;
-    Ok((StatusCode::CREATED, Json(ConnectionView::new(connection, None)?)))
+    }
 }
 
 /// The organisation's CRM connections, by name, each with its latest sync (admins only).
@@ -564,6 +610,7 @@ async fn show_writeback(
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
+        .routes(routes!(authorize))
         .routes(routes!(show, remove))
         .routes(routes!(sync, syncs))
         .routes(routes!(show_sync))

@@ -14,7 +14,8 @@ use crate::api::attribution::{
 };
 use crate::api::audit::AuditPage;
 use crate::api::connections::{
-    ConnectionList, ConnectionView, NewConnection, SyncList, SyncParams, SyncView, WritebackList, WritebackView,
+    AuthorizationView, ConnectionList, ConnectionView, NewConnection, SyncList, SyncParams, SyncView, WritebackList,
+    WritebackView,
 };
 use crate::api::corrections::{CorrectionFilter, CorrectionPage, CorrectionView, NewCorrectionBody};
 use crate::api::cosell::{CoSellFilter, CoSellPage, CoSellView, NewCoSell};
@@ -608,6 +609,11 @@ impl ApiClient {
     /// `GET /api/v1/connections/{id}/syncs/{sync}`.
     pub async fn sync(&self, id: &str, sync: &str) -> Result<SyncView, ClientError> {
         self.get(&["connections", id, "syncs", sync], &Query::default()).await
+    }
+
+    /// `POST /api/v1/connections/authorize`: where to approve a connection's access in the CRM.
+    pub async fn authorize_connection(&self, body: &NewConnection) -> Result<AuthorizationView, ClientError> {
+        self.post(&["connections", "authorize"], body).await
     }
 
     /// `POST /api/v1/connections/{id}/writebacks`: a write-back, running.

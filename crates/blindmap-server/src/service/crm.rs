@@ -231,7 +231,49 @@ fn settings_read_as(kind: CrmKind, s: &Settings) -> Result<ReadAs, CrmError> {
 
 /// Checks `input` and makes the connection it describes, its credentials sealed; audited.
 pub(crate) async fn create(state: &AppState, caller: &User, input: ConnectionInput) -> Result<Connection, CrmError> {
+    let (kind, settings, credentials) = prepare(state, &input, false)?;
+    keep(state, caller, &input.name, kind, &settings, &credentials).await
+}
+
+/// Keeps a checked connection, its credentials sealed; audited.
+async fn keep(
+    state: &AppState,
+    caller: &User,
+    name: &str,
+    kind: CrmKind,
+    settings: &Settings,
+    credentials: &Credentials,
+) -> Result<Connection, CrmError> {
+    let settings = serde_json::to_value(settings).expect("settings are JSON");
+    let sealed = SecretString::from(serde_json::to_string(credentials).expect("credentials are JSON"));
+    let new = NewConnection { name, kind, settings: &settings, credentials: &sealed };
+    Ok(state.store.create_connection(&caller.org, &new, &caller.name).await?)
+}
+
+/// Checks `input`: the connection's kind, settings and credentials as they would be kept.
+/// `authorizing`: a refresh token is to come from the CRM's approval (the web-server flow,
+/// HubSpot's OAuth), so none is given, and neither is any other way of signing in.
+fn prepare(
+    state: &AppState,
+    input: &ConnectionInput,
+    authorizing: bool,
+) -> Result<(CrmKind, Settings, Credentials), CrmError> {
     let node = state.node().map_err(|_| CrmError::NoNode)?;
+    super::text::check_name("name", &input.name).map_err(|e| invalid(e.to_string()))?;
+    if authorizing {
+        let given = [
+            input.private_key.as_ref().map(|_| "private_key"),
+            input.refresh_token.as_ref().map(|_| "refresh_token"),
+            input.token.as_ref().map(|_| "token"),
+        ];
+        let given: Vec<&str> = given.into_iter().flatten().collect();
+        if !given.is_empty() {
+            return Err(invalid(format!(
+                "an approval in the CRM brings its own refresh token: leave out {}",
+                given.join(", ")
+            )));
+        }
+    }
     let kind = CrmKind::parse(&input.kind)
         .ok_or_else(|| invalid(format!("kind {:?}: a connection is to salesforce or hubspot", input.kind)))?;
     let given = |present: bool, name: &'static str| present.then_some(name);
@@ -244,8 +286,10 @@ pub(crate) async fn create(state: &AppState, caller: &User, input: ConnectionInp
                 SigningKey::from_pem(pem.as_bytes()).map_err(|e| invalid(format!("private_key: {e}")))?;
                 credentials.private_key = Some(pem);
                 AuthKind::Jwt
-            } else if input.refresh_token.is_some() {
-                credentials.refresh_token = Some(secret_setting("refresh_token", input.refresh_token.as_ref())?);
+            } else if input.refresh_token.is_some() || authorizing {
+                if !authorizing {
+                    credentials.refresh_token = Some(secret_setting("refresh_token", input.refresh_token.as_ref())?);
+                }
                 credentials.client_secret = Some(secret_setting("client_secret", input.client_secret.as_ref())?);
                 AuthKind::RefreshToken
             } else {
@@ -267,8 +311,10 @@ pub(crate) async fn create(state: &AppState, caller: &User, input: ConnectionInp
             let auth = if input.token.is_some() {
                 credentials.token = Some(secret_setting("token", input.token.as_ref())?);
                 AuthKind::PrivateApp
-            } else if input.refresh_token.is_some() {
-                credentials.refresh_token = Some(secret_setting("refresh_token", input.refresh_token.as_ref())?);
+            } else if input.refresh_token.is_some() || authorizing {
+                if !authorizing {
+                    credentials.refresh_token = Some(secret_setting("refresh_token", input.refresh_token.as_ref())?);
+                }
                 credentials.client_secret = Some(secret_setting("client_secret", input.client_secret.as_ref())?);
                 AuthKind::RefreshToken
             } else {
@@ -325,11 +371,155 @@ pub(crate) async fn create(state: &AppState, caller: &User, input: ConnectionInp
         segments: read.segments,
         write_back: input.write_back,
     };
-    let settings = serde_json::to_value(&settings).expect("settings are JSON");
-    let sealed = SecretString::from(serde_json::to_string(&credentials).expect("credentials are JSON"));
-    super::text::check_name("name", &input.name).map_err(|e| invalid(e.to_string()))?;
-    let new = NewConnection { name: &input.name, kind, settings: &settings, credentials: &sealed };
-    Ok(state.store.create_connection(&caller.org, &new, &caller.name).await?)
+    Ok((kind, settings, credentials))
+}
+
+/// Where HubSpot's admins approve an app.
+pub(crate) const HUBSPOT_APP: &str = "https://app.hubspot.com";
+/// The node's page the CRM sends the admin's browser back to (the connected app's or HubSpot
+/// app's callback / redirect URL), under the node's public URL.
+pub(crate) const AUTHORIZED_PATH: &str = "/connections/authorized";
+
+/// What waits, sealed, while the admin approves in the CRM.
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+struct Pending {
+    name: String,
+    #[zeroize(skip)]
+    kind: String,
+    #[zeroize(skip)]
+    settings: Value,
+    client_secret: String,
+    verifier: String,
+    redirect_uri: String,
+}
+
+/// An approval to ask for: where to send the admin's browser, and the callback URL the CRM's
+/// app must list.
+pub(crate) struct Authorization {
+    pub(crate) url: url::Url,
+    pub(crate) redirect_uri: String,
+}
+
+/// The OAuth endpoints of a connection's CRM: Salesforce's login URL; HubSpot's approval page
+/// (app.hubspot.com with HubSpot's own API, else the API's host, as an emulator serves both).
+fn provider(kind: CrmKind, settings: &Settings) -> Result<blindmap_crm::oauth::Provider, CrmError> {
+    let parse = |u: &str| url::Url::parse(u).map_err(|_| invalid(format!("the URL {u:?} does not read")));
+    Ok(match kind {
+        CrmKind::Salesforce => blindmap_crm::oauth::Provider::Salesforce { login_url: parse(&settings.url)? },
+        CrmKind::Hubspot => blindmap_crm::oauth::Provider::Hubspot {
+            app_url: parse(if settings.url == HUBSPOT_API { HUBSPOT_APP } else { &settings.url })?,
+            api_url: parse(&settings.url)?,
+        },
+    })
+}
+
+/// The scopes a connection asks for: Salesforce's `api` and `refresh_token`; HubSpot's read
+/// scopes, and the write ones when it writes back.
+fn scopes(kind: CrmKind, write_back: bool) -> Vec<&'static str> {
+    match kind {
+        CrmKind::Salesforce => vec!["api", "refresh_token"],
+        CrmKind::Hubspot if write_back => vec![
+            "crm.objects.companies.read",
+            "crm.schemas.companies.read",
+            "crm.objects.companies.write",
+            "crm.schemas.companies.write",
+        ],
+        CrmKind::Hubspot => vec!["crm.objects.companies.read", "crm.schemas.companies.read"],
+    }
+}
+
+/// Begins connecting a CRM by the admin's approval (Salesforce's web-server flow with PKCE,
+/// HubSpot's OAuth): checks `input` as [`create`] does (a client id and secret, no refresh
+/// token), keeps it sealed for ten minutes under the flow's `state`, and gives the URL of the
+/// CRM's approval page. The CRM sends the browser back to the node's [`AUTHORIZED_PATH`], where
+/// [`finish_authorization`] makes the connection.
+pub(crate) async fn begin_authorization(
+    state: &AppState,
+    caller: &User,
+    input: ConnectionInput,
+) -> Result<Authorization, CrmError> {
+    let node = state.node().map_err(|_| CrmError::NoNode)?;
+    let (kind, settings, credentials) = prepare(state, &input, true)?;
+    if state.store.connections(&caller.org).await?.iter().any(|c| c.name == input.name) {
+        return Err(StoreError::Conflict("a connection of that name").into());
+    }
+    let public = node.public_url.get().cloned().unwrap_or_default();
+    let redirect_uri = format!("{}{AUTHORIZED_PATH}", public.trim_end_matches('/'));
+    let flow = blindmap_crm::oauth::random_secret();
+    let verifier = blindmap_crm::oauth::random_secret();
+    let challenge = (kind == CrmKind::Salesforce).then_some(verifier.as_str());
+    let client_id = settings.client_id.clone().unwrap_or_default();
+    let url = provider(kind, &settings)?
+        .authorize_url(&client_id, &redirect_uri, &flow, &scopes(kind, settings.write_back), challenge)
+        .map_err(|e| invalid(e.to_string()))?;
+    let pending = Pending {
+        name: input.name.clone(),
+        kind: kind.as_str().to_owned(),
+        settings: serde_json::to_value(&settings).expect("settings are JSON"),
+        client_secret: credentials.client_secret.clone().unwrap_or_default(),
+        verifier,
+        redirect_uri: redirect_uri.clone(),
+    };
+    let sealed = SecretString::from(serde_json::to_string(&pending).expect("JSON"));
+    state.store.begin_crm_authorization(&caller.org, &caller.id, &blindmap_store::sso_hash(&flow), &sealed).await?;
+    Ok(Authorization { url, redirect_uri })
+}
+
+/// What the CRM's approval page sent the browser back with.
+pub(crate) struct Approval<'a> {
+    pub(crate) state: Option<&'a str>,
+    pub(crate) code: Option<&'a str>,
+    pub(crate) error: Option<&'a str>,
+    pub(crate) error_description: Option<&'a str>,
+}
+
+/// Finishes connecting a CRM when the browser comes back from its approval page: the flow is
+/// taken once and must be the caller's own and fresh; the code is exchanged for the refresh
+/// token, and the connection is made with it.
+pub(crate) async fn finish_authorization(
+    state: &AppState,
+    caller: &User,
+    approval: &Approval<'_>,
+) -> Result<Connection, CrmError> {
+    let node = state.node().map_err(|_| CrmError::NoNode)?;
+    let unknown = || invalid("this approval is unknown, was used already or is another user's: connect again");
+    let flow = approval.state.filter(|s| !s.is_empty()).ok_or_else(unknown)?;
+    let taken = state.store.take_crm_authorization(&blindmap_store::sso_hash(flow)).await?.ok_or_else(unknown)?;
+    let same: bool =
+        subtle::ConstantTimeEq::ct_eq(taken.user.as_str().as_bytes(), caller.id.as_str().as_bytes()).into();
+    if !same || taken.org != caller.org {
+        return Err(unknown());
+    }
+    if taken.expired {
+        return Err(invalid("the approval took more than ten minutes: connect again"));
+    }
+    let pending: Pending = serde_json::from_str(taken.request.expose_secret())
+        .map_err(|_| CrmError::Store(StoreError::Corrupt("crm_authorizations.request")))?;
+    let kind =
+        CrmKind::parse(&pending.kind).ok_or(CrmError::Store(StoreError::Corrupt("crm_authorizations.request")))?;
+    let crm = match kind {
+        CrmKind::Salesforce => "Salesforce",
+        CrmKind::Hubspot => "HubSpot",
+    };
+    if let Some(error) = approval.error {
+        let said = |t: &str| t.chars().filter(|c| !c.is_control()).take(200).collect::<String>();
+        let why = approval.error_description.map(said).unwrap_or_default();
+        return Err(invalid(format!("{crm} did not approve the access: {} {why}", said(error)).trim_end().to_owned()));
+    }
+    let code = approval.code.filter(|c| !c.is_empty()).ok_or_else(|| invalid(format!("{crm} sent no code back")))?;
+    let settings: Settings = serde_json::from_value(pending.settings.clone())
+        .map_err(|_| CrmError::Store(StoreError::Corrupt("crm_authorizations.request")))?;
+    let client_id = settings.client_id.clone().unwrap_or_default();
+    let secret = Secret::new(pending.client_secret.clone());
+    let verifier = (kind == CrmKind::Salesforce).then_some(pending.verifier.as_str());
+    let refresh = provider(kind, &settings)?
+        .exchange_code(&http_client(node), &client_id, &secret, &pending.redirect_uri, code, verifier)
+        .await
+        .map_err(|e| invalid(format!("{crm}: {e}")))?;
+    let mut credentials = Credentials::default();
+    credentials.client_secret = Some(pending.client_secret.clone());
+    credentials.refresh_token = Some(refresh.expose().to_owned());
+    keep(state, caller, &pending.name, kind, &settings, &credentials).await
 }
 
 /// Deletes a connection and its syncs' records (the datasets stay); audited.

@@ -149,6 +149,8 @@ pub(super) struct ConnectionsPage {
     pub(super) connections: Vec<ConnectionRow>,
     pub(super) entered: Entered,
     pub(super) problem: Option<String>,
+    /// The callback URL a CRM's app must list for an approval to come back here.
+    pub(super) callback: String,
 }
 
 async fn list_view(
@@ -162,7 +164,15 @@ async fn list_view(
         let last = state.store.syncs(signed.org(), &c.id, 1).await?;
         connections.push(row(&c, last.first())?);
     }
-    Ok(ConnectionsPage { chrome: signed.chrome(state).await?.at("/connections"), connections, entered, problem })
+    let public = state.node_arc().and_then(|n| n.public_url.get().cloned()).unwrap_or_default();
+    let callback = format!("{}{}", public.trim_end_matches('/'), crm::AUTHORIZED_PATH);
+    Ok(ConnectionsPage {
+        chrome: signed.chrome(state).await?.at("/connections"),
+        connections,
+        entered,
+        problem,
+        callback,
+    })
 }
 
 pub(super) async fn connections_page(State(state): State<AppState>, signed: Signed) -> PageResult {
@@ -171,7 +181,8 @@ pub(super) async fn connections_page(State(state): State<AppState>, signed: Sign
 }
 
 /// Connects a CRM from the form: `kind` salesforce (a connected app's consumer key, username and
-/// private key) or hubspot (a private app's token).
+/// private key) or hubspot (a private app's token). For an approval in the CRM instead, see
+/// [`authorize_connection`].
 pub(super) async fn add_connection(
     State(state): State<AppState>,
     signed: Signed,
@@ -205,6 +216,75 @@ pub(super) async fn add_connection(
         Err(e) => {
             let (status, text) = ApiError::from(e).status_and_detail();
             Ok(html(status, &list_view(&state, &signed, entered, Some(text)).await?))
+        }
+    }
+}
+
+/// Connects a CRM by the admin's approval in it (Salesforce's web-server flow, HubSpot's OAuth):
+/// the form's client id and secret are checked and kept for ten minutes, and the browser goes to
+/// the CRM's approval page, which sends it back to [`authorized`].
+pub(super) async fn authorize_connection(
+    State(state): State<AppState>,
+    signed: Signed,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> PageResult {
+    let value = |name: &str| form.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str());
+    admin(&signed, value("csrf"))?;
+    let given = |name: &str| Some(value(name).trim().to_owned()).filter(|v| !v.is_empty());
+    let entered = Entered {
+        name: value("name").trim().to_owned(),
+        kind: value("kind").to_owned(),
+        url: value("url").trim().to_owned(),
+        client_id: value("oauth_client_id").trim().to_owned(),
+        username: String::new(),
+        write_back: value("write_back") == "1",
+    };
+    let input = crm::ConnectionInput {
+        name: entered.name.clone(),
+        kind: entered.kind.clone(),
+        url: given("url"),
+        client_id: given("oauth_client_id"),
+        client_secret: given("client_secret").map(SecretString::from),
+        write_back: entered.write_back,
+        ..crm::ConnectionInput::default()
+    };
+    match crm::begin_authorization(&state, signed.user(), input).await {
+        Ok(authorization) => Ok(Redirect::to(authorization.url.as_str()).into_response()),
+        Err(e) => {
+            let (status, text) = ApiError::from(e).status_and_detail();
+            Ok(html(status, &list_view(&state, &signed, entered, Some(text)).await?))
+        }
+    }
+}
+
+/// What the CRM's approval page sends the browser back with.
+#[derive(serde::Deserialize)]
+pub(super) struct ApprovalQuery {
+    state: Option<String>,
+    code: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Where the CRM sends the admin's browser back: the connection is made with the refresh token
+/// the code is exchanged for, and the browser goes to its page; a refusal is shown on the list.
+pub(super) async fn authorized(
+    State(state): State<AppState>,
+    signed: Signed,
+    axum::extract::Query(q): axum::extract::Query<ApprovalQuery>,
+) -> PageResult {
+    only_admins(&signed)?;
+    let approval = crm::Approval {
+        state: q.state.as_deref(),
+        code: q.code.as_deref(),
+        error: q.error.as_deref(),
+        error_description: q.error_description.as_deref(),
+    };
+    match crm::finish_authorization(&state, signed.user(), &approval).await {
+        Ok(connection) => Ok(Redirect::to(&format!("/connections/{}", connection.id)).into_response()),
+        Err(e) => {
+            let (status, text) = ApiError::from(e).status_and_detail();
+            Ok(html(status, &list_view(&state, &signed, Entered::default(), Some(text)).await?))
         }
     }
 }

@@ -23,7 +23,9 @@ use crate::http::error::ApiError;
 
 use account::account;
 use audit::{audit_csv, audit_page};
-use connections::{add_connection, connection_action, connection_page, connections_page};
+use connections::{
+    add_connection, authorize_connection, authorized, connection_action, connection_page, connections_page,
+};
 use corrections::{correct, corrections_page, undo_correction};
 use cosell::{cosell_page, cosells_page, edit_cosell};
 use data::{activate_dataset, data_page, dataset_page, delete_dataset, upload};
@@ -235,6 +237,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/attribution/opportunities/{opportunity}", get(attribution::opportunity_page))
         .route("/attribution/settings", get(attribution::settings_page).post(attribution::set_model))
         .route("/connections", get(connections_page).post(add_connection))
+        .route("/connections/authorize", post(authorize_connection))
+        .route("/connections/authorized", get(authorized))
         .route("/connections/{id}", get(connection_page))
         .route("/connections/{id}/{action}", post(connection_action))
         .route("/hooks", get(hooks_page).post(add_hook))

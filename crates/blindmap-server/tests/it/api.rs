@@ -127,6 +127,7 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
             "/api/v1/attribution/touches",
             "/api/v1/audit",
             "/api/v1/connections",
+            "/api/v1/connections/authorize",
             "/api/v1/connections/{id}",
             "/api/v1/connections/{id}/syncs",
             "/api/v1/connections/{id}/syncs/{sync}",

@@ -942,3 +942,155 @@ async fn a_write_back_without_the_object_fails_clearly_and_the_next_one_carries_
         assert_eq!(status(as_rep.call(method, &path, None, &[]).await), 403, "{path}");
     }
 }
+
+/// An agent signed in as a new admin of `node`'s organisation.
+async fn admin_agent(node: &Node, name: &str) -> crate::web::Agent {
+    let mut agent = crate::web::Agent::new(node);
+    let token = call(node, Method::POST, "/api/v1/users", Some(json!({ "name": name, "role": "admin" })))
+        .await
+        .unwrap()["token"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    agent.sign_in(&token).await;
+    agent
+}
+
+/// Posts the form that leaves for the CRM's approval page.
+async fn authorize_form(agent: &mut crate::web::Agent, fields: Vec<(&'static str, String)>) -> crate::web::Page {
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    agent.post("/connections/authorize", &pairs).await
+}
+
+/// Follows the CRM's approval page as the browser would: the node path it sends the browser back to.
+async fn approved(authorize_url: &str) -> String {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let answer = http.get(authorize_url).send().await.unwrap();
+    assert_eq!(answer.status(), 302, "{}", answer.text().await.unwrap());
+    let back = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(back.path(), "/connections/authorized", "{back}");
+    format!("{}?{}", back.path(), back.query().unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_connect_salesforce_by_approving_it_in_salesforce_once_and_as_themselves() {
+    let (url, org) = salesforce_org().await;
+    let vendor = node("Vendor", None).await;
+    let mut ada = admin_agent(&vendor, "ada").await;
+    let page = ada.get("/connections").await;
+    let csrf = page.input("csrf");
+    let callback = format!("https://127.0.0.1:{}/connections/authorized", vendor.running.addr.port());
+    assert!(page.body.contains(&callback), "the callback URL to list in the app: {}", page.body);
+    org.lock().unwrap().callback = Some(callback.clone());
+    let form = |name: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", name.to_owned()),
+            ("kind", "salesforce".to_owned()),
+            ("url", url.clone()),
+            ("oauth_client_id", CLIENT_ID.to_owned()),
+            ("client_secret", "emulated-secret".to_owned()),
+        ]
+    };
+
+    // Off to Salesforce's approval page (with PKCE), back with a code: the connection is made
+    // with the refresh token the code was exchanged for, and it syncs.
+    let left = authorize_form(&mut ada, form("Approved Salesforce")).await;
+    assert_eq!(left.status, 303, "{}", left.body);
+    let authorize = left.location().to_owned();
+    assert!(authorize.starts_with(&format!("{url}/services/oauth2/authorize?")), "{authorize}");
+    assert!(authorize.contains("code_challenge_method=S256") && !authorize.contains("emulated-secret"), "{authorize}");
+    let back = approved(&authorize).await;
+    let made = ada.get(&back).await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let id = made.location().trim_start_matches("/connections/").to_owned();
+    let connection = call(&vendor, Method::GET, &format!("/api/v1/connections/{id}"), None).await.unwrap();
+    assert_eq!(
+        (connection["auth"].as_str(), connection["name"].as_str()),
+        (Some("refresh_token"), Some("Approved Salesforce"))
+    );
+    assert_eq!(synced(&vendor, &id).await["state"], "complete");
+    let refresh = org.lock().unwrap().refresh_token.clone().unwrap();
+    let db = std::fs::read(vendor._dir.path().join("node").join("node.db")).unwrap();
+    assert!(!db.windows(refresh.len()).any(|w| w == refresh.as_bytes()), "the refresh token is sealed at rest");
+
+    // The same answer again finds nothing: an approval answers once.
+    let again = ada.get(&back).await;
+    assert_eq!(again.status, 422, "{}", again.body);
+    assert!(again.body.contains("unknown, was used already"), "{}", again.body);
+
+    // Another admin's browser cannot finish ada's approval (nor can ada's, after that).
+    let left = authorize_form(&mut ada, form("Second")).await;
+    let back = approved(left.location()).await;
+    let mut bob = admin_agent(&vendor, "bob").await;
+    assert_eq!(bob.get(&back).await.status, 422);
+    assert_eq!(ada.get(&back).await.status, 422, "spent by the attempt");
+
+    // A denial in Salesforce says so and makes nothing.
+    org.lock().unwrap().deny = true;
+    let left = authorize_form(&mut ada, form("Denied")).await;
+    let back = approved(left.location()).await;
+    let denied = ada.get(&back).await;
+    assert_eq!(denied.status, 422);
+    assert!(denied.body.contains("Salesforce did not approve the access: access_denied"), "{}", denied.body);
+    let names: Vec<String> = call(&vendor, Method::GET, "/api/v1/connections", None).await.unwrap()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["Approved Salesforce"]);
+
+    // The API gives the URL and the callback; a refresh token is not for an approval; the
+    // name must be free.
+    org.lock().unwrap().deny = false;
+    let body = json!({ "name": "By API", "kind": "salesforce", "url": url, "client_id": CLIENT_ID,
+        "client_secret": "emulated-secret" });
+    let started = call(&vendor, Method::POST, "/api/v1/connections/authorize", Some(body.clone())).await.unwrap();
+    assert_eq!(started["redirect_uri"], callback.as_str());
+    assert_eq!(started["expires_in"], 600);
+    let mut with_token = body.clone();
+    with_token["refresh_token"] = json!("x");
+    assert_eq!(status(call(&vendor, Method::POST, "/api/v1/connections/authorize", Some(with_token)).await), 422);
+    let mut taken = body;
+    taken["name"] = json!("Approved Salesforce");
+    assert_eq!(status(call(&vendor, Method::POST, "/api/v1/connections/authorize", Some(taken)).await), 409);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hubspot_portal_connects_by_oauth_and_syncs() {
+    let (url, portal) = hubspot_portal().await;
+    {
+        let mut p = portal.lock().unwrap();
+        p.client_id = "hs-client".into();
+        p.client_secret = "hs-secret".into();
+    }
+    let partner = node("Partner", None).await;
+    let mut ada = admin_agent(&partner, "ada").await;
+    let csrf = ada.get("/connections").await.input("csrf");
+    let left = ada
+        .post(
+            "/connections/authorize",
+            &[
+                ("csrf", &csrf),
+                ("name", "Partner HubSpot"),
+                ("kind", "hubspot"),
+                ("url", &url),
+                ("oauth_client_id", "hs-client"),
+                ("client_secret", "hs-secret"),
+                ("write_back", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(left.status, 303, "{}", left.body);
+    let authorize = left.location().to_owned();
+    assert!(authorize.starts_with(&format!("{url}/oauth/authorize?")), "{authorize}");
+    assert!(authorize.contains("crm.objects.companies.write"), "writing back asks for the write scopes: {authorize}");
+    let made = ada.get(&approved(&authorize).await).await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let id = made.location().trim_start_matches("/connections/").to_owned();
+    let sync = synced(&partner, &id).await;
+    assert_eq!(sync["state"], "complete", "{sync}");
+    assert!(portal.lock().unwrap().requests.iter().filter(|r| *r == "POST /oauth/v1/token").count() >= 2);
+}

@@ -16,6 +16,7 @@ on_both_backends!(
     a_changed_dataset_is_what_importing_the_changed_export_makes,
     a_write_back_is_planned_worked_off_and_carried_on,
     write_backs_run_one_at_a_time_and_end_once,
+    a_crm_authorization_answers_once_sealed,
 );
 
 const CREDENTIALS: &str = r#"{"token":"pat-na1-0f3c2c1e-5b1d-4a8e-9e61-secret"}"#;
@@ -346,4 +347,19 @@ async fn write_backs_run_one_at_a_time_and_end_once(store: Store) {
     // Deleting the connection takes its write-backs' records with it.
     store.delete_connection(&org, &c.id, "ada").await.unwrap();
     assert_eq!(blindmap_store::testing::count_rows(&store, "crm_writebacks").await, 0);
+}
+
+async fn a_crm_authorization_answers_once_sealed(store: Store) {
+    let org = store.create_organisation("Vendor").await.unwrap().id;
+    let ada = store.create_user(&org, "ada", blindmap_store::Role::Admin).await.unwrap();
+    let request = SecretString::from(r#"{"client_secret":"sf-secret-123","verifier":"v"}"#);
+    store.begin_crm_authorization(&org, &ada.id, "hash-1", &request).await.unwrap();
+    let raw = blindmap_store::testing::count_rows(&store, "crm_authorizations").await;
+    assert_eq!(raw, 1);
+    assert!(store.take_crm_authorization("hash-other").await.unwrap().is_none());
+    let taken = store.take_crm_authorization("hash-1").await.unwrap().expect("recorded");
+    assert_eq!((taken.org, taken.user, taken.expired), (org.clone(), ada.id.clone(), false));
+    assert_eq!(taken.request.expose_secret(), request.expose_secret());
+    assert!(store.take_crm_authorization("hash-1").await.unwrap().is_none(), "a state answers once");
+    assert_eq!(blindmap_store::testing::count_rows(&store, "crm_authorizations").await, 0);
 }
