@@ -338,6 +338,9 @@ fn show_summary(s: &SyncView) {
         let dropped: Vec<String> = dropped.iter().map(|(k, n)| format!("{} {n}", escaped(k))).collect();
         println!("  values not used as keys: {}", dropped.join(", "));
     }
+    for warning in summary["warnings"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        println!("  note: {}", escaped(warning));
+    }
     if let Some(usage) = summary["api_usage"].as_object()
         && let (Some(used), Some(max)) = (usage.get("used"), usage.get("max"))
     {

@@ -22,6 +22,10 @@
 //!   `{"inputs": [{"id", "properties"}]}` (at most 100), answered `200` with `results`, or `207`
 //!   with `errors` naming the ids not updated (`context.ids`); `docs/api/crm/properties` — `POST
 //!   /crm/v3/properties/companies` makes a property (`409` if the portal has one of that name).
+//! - Owners: `docs/api/crm/owners` — `GET /crm/v3/owners?limit=…&after=…`, answered with
+//!   `results` (`id`, `email`, `firstName`, `lastName`, `archived`) and `paging.next.after`; a
+//!   company's `hubspot_owner_id` is one of these ids, and an export writes the owner's name.
+//!   Needs the scope `crm.objects.owners.read` (`403`, category `MISSING_SCOPES`, without).
 //! - Limits and errors: `docs/api/usage-details` and `docs/api/error-handling` — every answer's
 //!   `X-HubSpot-RateLimit-Remaining`, `-Max` and `-Interval-Milliseconds`; `429` when a window's
 //!   requests are spent (`errorType: RATE_LIMIT`), with `Retry-After` where given; error bodies
@@ -216,6 +220,46 @@ struct PropertiesAnswer {
     results: Vec<Property>,
 }
 
+/// A user who may own records, as the owners API describes them.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Owner {
+    /// Its id: what `hubspot_owner_id` holds.
+    pub id: String,
+    /// E-mail address.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// First name.
+    #[serde(default)]
+    pub first_name: Option<String>,
+    /// Last name.
+    #[serde(default)]
+    pub last_name: Option<String>,
+}
+
+impl Owner {
+    /// The name an export writes for the owner: first and last name, or the e-mail address.
+    pub fn name(&self) -> String {
+        let name: Vec<&str> = [&self.first_name, &self.last_name]
+            .into_iter()
+            .flatten()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+            .collect();
+        if name.is_empty() { self.email.clone().unwrap_or_default() } else { name.join(" ") }
+    }
+}
+
+#[derive(Deserialize)]
+struct OwnersAnswer {
+    results: Vec<Owner>,
+    #[serde(default)]
+    paging: Option<Paging>,
+}
+
+/// The most owners a portal may list: a bound on what a read holds in memory.
+const OWNERS_MAX: usize = 100_000;
+
 /// A company property, as the properties API describes it.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Property {
@@ -303,6 +347,32 @@ impl HubSpot {
             return Err(HubSpotError::Answer(format!("a property named {:?}", bad.name)));
         }
         Ok(answer.results)
+    }
+
+    /// Every owner of the portal (active ones; page by page).
+    pub async fn owners(&mut self) -> Result<Vec<Owner>, HubSpotError> {
+        let mut owners = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut url = self.url("/crm/v3/owners")?;
+            {
+                let mut q = url.query_pairs_mut();
+                q.append_pair("limit", &LIST_LIMIT.to_string());
+                if let Some(after) = &after {
+                    q.append_pair("after", after);
+                }
+            }
+            let answer: OwnersAnswer = self.call(&Method::Get(url)).await?;
+            owners.extend(answer.results);
+            if owners.len() > OWNERS_MAX {
+                return Err(HubSpotError::Answer(format!("more than {OWNERS_MAX} owners")));
+            }
+            match answer.paging.and_then(|p| p.next).map(|n| n.after) {
+                Some(next) if Some(&next) != after.as_ref() => after = Some(next),
+                Some(_) => return Err(HubSpotError::Answer("the owners' paging does not move on".into())),
+                None => return Ok(owners),
+            }
+        }
     }
 
     /// A page of companies with `properties`, the archived ones when `archived`, from `after`.

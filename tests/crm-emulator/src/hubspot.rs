@@ -1,5 +1,8 @@
 //! A HubSpot portal, as far as the connector calls it. References (developers.hubspot.com; the
 //! same as `blindmap_crm::hubspot`'s):
+//! - `GET /crm/v3/owners` (`docs/api/crm/owners`): `{results: [{id, email, firstName, lastName,
+//!   …}], paging}`; `403` with category `MISSING_SCOPES` when the app lacks
+//!   `crm.objects.owners.read`.
 //! - `GET /oauth/authorize` (`docs/api/oauth-quickstart-guide`; app.hubspot.com's install page,
 //!   approved at once: `302` to `redirect_uri?code=…&state=…`) and `POST /oauth/v1/token` with
 //!   `grant_type=authorization_code` (`code` once, the same `redirect_uri`; `BAD_AUTH_CODE`
@@ -76,6 +79,10 @@ pub struct Portal {
     pub custom_properties: Vec<String>,
     /// Codes given and not yet exchanged, with the redirect URI of each.
     pub codes: BTreeMap<String, String>,
+    /// The portal's owners: id, first name, last name, e-mail.
+    pub owners: Vec<(String, String, String, String)>,
+    /// Whether the app lacks the scope `crm.objects.owners.read`.
+    pub owners_forbidden: bool,
 }
 
 /// HubSpot's default company properties that a read may ask for, with their labels
@@ -122,6 +129,7 @@ pub async fn start(portal: Portal) -> (String, Shared) {
     let app = Router::new()
         .route("/oauth/v1/token", post(token))
         .route("/oauth/authorize", get(authorize))
+        .route("/crm/v3/owners", get(owners))
         .route("/crm/v3/objects/companies", get(list))
         .route("/crm/v3/objects/companies/search", post(search))
         .route("/crm/v3/properties/companies", get(properties).post(create_property))
@@ -177,6 +185,46 @@ async fn token(State(portal): State<Shared>, Form(form): Form<BTreeMap<String, S
         json!({ "token_type": "bearer", "access_token": access, "refresh_token": p.refresh_token, "expires_in": 1800 }),
     )
     .into_response()
+}
+
+/// `GET /crm/v3/owners`: the owners, `limit` (at most 500) a page, `paging.next.after` while there
+/// is more; `403 MISSING_SCOPES` without the owners' scope.
+async fn owners(
+    State(portal): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let mut p = portal.lock().unwrap();
+    if let Err(refused) = admit(&mut p, &headers, "GET owners") {
+        return *refused;
+    }
+    if p.owners_forbidden {
+        return with_limits(
+            &p,
+            error(
+                StatusCode::FORBIDDEN,
+                "MISSING_SCOPES",
+                "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
+            ),
+        );
+    }
+    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(100).clamp(1, 500);
+    let start: usize = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+    let page: Vec<Value> = p
+        .owners
+        .iter()
+        .skip(start)
+        .take(limit)
+        .map(|(id, first, last, email)| {
+            json!({ "id": id, "email": email, "type": "PERSON", "firstName": first, "lastName": last,
+                "userId": 1, "archived": false, "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z" })
+        })
+        .collect();
+    let mut answer = json!({ "results": page });
+    if start + limit < p.owners.len() {
+        answer["paging"] = json!({ "next": { "after": (start + limit).to_string() } });
+    }
+    with_limits(&p, Json(answer).into_response())
 }
 
 /// `GET /oauth/authorize` (on app.hubspot.com): the install page, approved at once — `302` to

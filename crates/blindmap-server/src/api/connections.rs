@@ -220,7 +220,8 @@ pub struct SyncView {
     pub finished_at: Option<String>,
     /// A complete sync's summary: the import's (rows, accounts, keys per type, rows refused by
     /// reason, segments) under `import`, and what the sync read (records, requests, the CRM's
-    /// API usage as it last told it).
+    /// API usage as it last told it), and `warnings`: what it went on without (HubSpot's owners'
+    /// names, without the scope `crm.objects.owners.read`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<serde_json::Value>,
 }

@@ -421,10 +421,11 @@ fn scopes(kind: CrmKind, write_back: bool) -> Vec<&'static str> {
         CrmKind::Hubspot if write_back => vec![
             "crm.objects.companies.read",
             "crm.schemas.companies.read",
+            "crm.objects.owners.read",
             "crm.objects.companies.write",
             "crm.schemas.companies.write",
         ],
-        CrmKind::Hubspot => vec!["crm.objects.companies.read", "crm.schemas.companies.read"],
+        CrmKind::Hubspot => vec!["crm.objects.companies.read", "crm.schemas.companies.read", "crm.objects.owners.read"],
     }
 }
 
@@ -666,6 +667,8 @@ struct Read {
     cursor: Option<String>,
     usage: Value,
     removed: Vec<String>,
+    /// What the read could not do and went on without (an optional scope missing).
+    warnings: Vec<String>,
 }
 
 /// Reads the connection's CRM into a temporary file and imports it as a new, active dataset: all
@@ -716,6 +719,7 @@ async fn run(
         "records_deleted": progress.deleted,
         "requests": progress.requests,
         "api_usage": read.usage,
+        "warnings": read.warnings,
         "dataset": { "id": info.id.to_string(), "name": info.name, "rows": info.rows, "accounts": info.accounts },
         "import": info.summary,
     });
@@ -840,7 +844,7 @@ async fn read_salesforce(
     }
     progress.requests = sf.calls();
     let usage = sf.usage().map_or(Value::Null, |u| json!({ "used": u.used, "max": u.max, "bulk": bulk }));
-    Ok(Read { cursor: read.cursor, usage, removed: read.removed })
+    Ok(Read { cursor: read.cursor, usage, removed: read.removed, warnings: Vec::new() })
 }
 
 /// What a Salesforce read keeps as it goes: the columns it writes, the newest modification, the
@@ -970,10 +974,34 @@ async fn read_hubspot(
     };
     let mut hs = hubspot_client(http, settings, credentials)?;
     let properties = hs.company_properties().await?;
-    let columns = HubSpotColumns::of(&properties);
+    let mut columns = HubSpotColumns::of(&properties);
     let read = mapping.columns_read(&columns.header).map_err(|e| {
         Stop::Failed(format!("the connection's mapping does not fit the portal's company properties: {e}"))
     })?;
+    // The owner is an owner's id: written as the owner's name, as an export writes it.
+    let mut warnings = Vec::new();
+    let owner_read = read.iter().any(|name| columns.list.iter().any(|c| &c.header == name && c.property == OWNER));
+    if owner_read {
+        match hs.owners().await {
+            Ok(owners) => {
+                let names: Vec<(String, String)> = owners.iter().map(|o| (o.id.clone(), o.name())).collect();
+                for c in columns.list.iter_mut().filter(|c| c.property == OWNER) {
+                    c.options.clone_from(&names);
+                }
+            }
+            Err(HubSpotError::Api { status: 403, .. }) => {
+                warnings.push(
+                    "the company owners' names were not read (HubSpot refused /crm/v3/owners: the app lacks the scope \
+                     crm.objects.owners.read), so the accounts have no owner"
+                        .to_owned(),
+                );
+                for c in columns.list.iter_mut().filter(|c| c.property == OWNER) {
+                    c.blank = true;
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let chosen: Vec<&HubSpotColumn> =
         read.iter().filter_map(|name| columns.list.iter().find(|c| &c.header == name)).collect();
     let mut wanted: Vec<&str> = chosen.iter().map(|c| c.property.as_str()).collect();
@@ -1039,7 +1067,7 @@ async fn read_hubspot(
         Value::Null,
         |r| json!({ "remaining": r.remaining, "max": r.max, "interval_ms": r.interval.as_millis() as u64 }),
     );
-    Ok(Read { cursor: newest.map(|ms| ms.to_string()), usage, removed })
+    Ok(Read { cursor: newest.map(|ms| ms.to_string()), usage, removed, warnings })
 }
 
 /// A column a HubSpot read may give: its header, the property it reads, and the property's
@@ -1048,15 +1076,27 @@ struct HubSpotColumn {
     header: String,
     property: String,
     options: Vec<(String, String)>,
+    /// Read as empty (the owner, when the owners' names cannot be read).
+    blank: bool,
 }
+
+/// The company property holding its owner's id.
+const OWNER: &str = "hubspot_owner_id";
 
 impl HubSpotColumn {
     /// The company's value of this column, as an export writes it: an enumeration's label(s)
     /// (several values are `;`-separated), the record id where the property is absent.
     fn value(&self, company: &hubspot::Company) -> String {
+        if self.blank {
+            return String::new();
+        }
         let raw = cell(company.properties.get(&self.property));
         if raw.is_empty() && self.property == "hs_object_id" {
             return company.id.clone();
+        }
+        if self.property == OWNER {
+            // An owner the portal no longer lists: no name to write.
+            return self.options.iter().find(|(id, _)| *id == raw).map(|(_, name)| name.clone()).unwrap_or_default();
         }
         if self.options.is_empty() {
             return raw.into_owned();
@@ -1070,7 +1110,8 @@ impl HubSpotColumn {
 
 /// The columns a portal's properties offer: each property under its label and under its
 /// internal name (a mapping may name either), a label two properties share under neither's
-/// label. The owner (`hubspot_owner_id`) is an id, not a name: left out.
+/// label. The owner (`hubspot_owner_id`) holds an owner's id, which a read writes as the owner's
+/// name (the owners API), as an export does.
 struct HubSpotColumns {
     list: Vec<HubSpotColumn>,
     header: Vec<String>,
@@ -1083,7 +1124,7 @@ impl HubSpotColumns {
             properties.iter().filter(|p| p.label.eq_ignore_ascii_case(label)).count()
                 + properties.iter().filter(|p| p.name.eq_ignore_ascii_case(label)).count()
         };
-        for p in properties.iter().filter(|p| p.name != "hubspot_owner_id") {
+        for p in properties {
             let options: Vec<(String, String)> = p
                 .options
                 .iter()
@@ -1094,7 +1135,7 @@ impl HubSpotColumns {
                 headers.push(p.label.clone());
             }
             for header in headers {
-                list.push(HubSpotColumn { header, property: p.name.clone(), options: options.clone() });
+                list.push(HubSpotColumn { header, property: p.name.clone(), options: options.clone(), blank: false });
             }
         }
         let header = list.iter().map(|c| c.header.clone()).collect();

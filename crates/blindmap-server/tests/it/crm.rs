@@ -75,12 +75,36 @@ fn hubspot_companies() -> Vec<hubspot::Company> {
                 names.iter().map(|(export, api)| ((*api).to_owned(), row[*export].clone())).collect();
             let stage = row["Lifecycle Stage"].as_str().unwrap().to_lowercase().replace(' ', "");
             properties.insert("lifecyclestage".into(), json!(stage));
+            // The owner by id, as the API holds it (the export writes the name).
+            let owner = row["Company owner"].as_str().unwrap();
+            if let Some((id, ..)) =
+                hubspot_owners().into_iter().find(|(_, first, last, _)| format!("{first} {last}") == owner)
+            {
+                properties.insert("hubspot_owner_id".into(), json!(id));
+            }
             hubspot::Company {
                 id: row["Record ID"].as_str().unwrap().to_owned(),
                 properties,
                 modified: 1_796_000_000_000 + i as i64,
                 archived: false,
             }
+        })
+        .collect()
+}
+
+/// The partner sample's company owners, as the owners API lists them.
+fn hubspot_owners() -> Vec<(String, String, String, String)> {
+    let mut names: Vec<String> =
+        rows(PARTNER_CSV).iter().filter_map(|r| r["Company owner"].as_str().map(str::to_owned)).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|n| !n.is_empty())
+        .enumerate()
+        .map(|(i, name)| {
+            let (first, last) = name.split_once(' ').unwrap_or((name.as_str(), ""));
+            (format!("{}", 51_000_000 + i), first.to_owned(), last.to_owned(), format!("owner{i}@partner.example"))
         })
         .collect()
 }
@@ -92,6 +116,7 @@ async fn hubspot_portal() -> (String, hubspot::Shared) {
         interval_ms: 10_000,
         private_token: HUBSPOT_TOKEN.into(),
         custom_properties: vec!["duns".into()],
+        owners: hubspot_owners(),
         ..hubspot::Portal::default()
     })
     .await
@@ -214,6 +239,24 @@ async fn a_hubspot_portal_syncs_by_the_labels_and_values_its_export_writes() {
     // Segments by lifecycle stage: the API's `customer` read as the export's `Customer`.
     assert_eq!(comparable(&sync["summary"]["import"]), comparable(&export["summary"]), "{sync}");
     assert!(portal.lock().unwrap().requests.iter().any(|r| r == "GET properties/companies"));
+
+    // Each owner is the name the export writes (the API holds an owner's id).
+    let synced_accounts = stored_accounts(&partner, &sync["dataset"]).await;
+    let exported = stored_accounts(&partner, &export["id"]).await;
+    let owners = |accounts: &[blindmap_store::StoredAccount]| -> Vec<(String, Option<String>)> {
+        accounts.iter().map(|a| (a.id.clone(), a.fields.get("owner").cloned())).collect()
+    };
+    assert_eq!(owners(&synced_accounts), owners(&exported));
+    assert!(owners(&synced_accounts).iter().any(|(_, o)| o.as_deref() == Some("Linus Torvalds")));
+    assert_eq!(sync["summary"]["warnings"], json!([]), "{sync}");
+
+    // Without the owners' scope, the sync goes on without owners, and says so.
+    portal.lock().unwrap().owners_forbidden = true;
+    let full = synced_as(&partner, made["id"].as_str().unwrap(), "full").await;
+    assert_eq!(full["state"], "complete", "{full}");
+    assert!(full["summary"]["warnings"][0].as_str().unwrap().contains("crm.objects.owners.read"), "{full}");
+    let accounts = stored_accounts(&partner, &full["dataset"]).await;
+    assert!(accounts.iter().all(|a| !a.fields.contains_key("owner")), "no owner rather than an id");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
