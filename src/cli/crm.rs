@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use blindmap_server::api::connections::{
-    ConnectionView, CrmKindName, NewConnection, SyncModeName, SyncParams, SyncView, WritebackView,
+    ConnectionChange, ConnectionView, CrmKindName, NewConnection, SyncModeName, SyncParams, SyncView, WritebackView,
 };
 use blindmap_server::api::datasets::PresetName;
 use blindmap_server::client::ApiClient;
@@ -34,6 +34,10 @@ pub(crate) enum CrmCommand {
     /// the CRM sends the browser back to the node, which keeps the refresh token it is given.
     /// The app's callback (redirect) URL must be the node's /connections/authorized (printed).
     Authorize(Box<AuthorizeArgs>),
+    /// Change a connection: new credentials of the way it signs in (rotated; from a file or the
+    /// environment), the quota share and Bulk threshold (Salesforce), how its records are read
+    /// (from the next full sync), whether it writes back. What is not given stays.
+    Update(Box<UpdateArgs>),
     /// List the organisation's connections, each with its latest sync.
     List {
         #[command(flatten)]
@@ -236,6 +240,45 @@ pub(crate) struct AuthorizeArgs {
     connection: Connection,
 }
 
+/// What `crm update` takes.
+#[derive(Args)]
+pub(crate) struct UpdateArgs {
+    /// The connection's name or id (`crm_…`).
+    name: String,
+    /// A new certificate key, PKCS#8 PEM (a JWT bearer connection).
+    #[arg(long, value_name = "PATH")]
+    private_key_file: Option<std::path::PathBuf>,
+    /// The environment variable holding a new private app token (HubSpot).
+    #[arg(long, value_name = "VAR")]
+    token_env: Option<String>,
+    /// The environment variable holding a new refresh token.
+    #[arg(long, value_name = "VAR")]
+    refresh_token_env: Option<String>,
+    /// The environment variable holding a new client secret.
+    #[arg(long, value_name = "VAR")]
+    client_secret_env: Option<String>,
+    /// The share of the org's daily API requests at which a sync pauses (Salesforce).
+    #[arg(long)]
+    pause_at: Option<f64>,
+    /// A sync of at least this many records reads through a Bulk API 2.0 job (Salesforce).
+    #[arg(long)]
+    bulk_from: Option<u64>,
+    /// Write the overlaps back after each run, or stop doing so.
+    #[arg(long, value_name = "BOOL")]
+    write_back: Option<bool>,
+    /// The preset its records are read with.
+    #[arg(long, value_enum)]
+    preset: Option<Preset>,
+    /// Changes to the preset, replacing the kept ones (repeatable).
+    #[arg(long = "map", value_name = "ROLE=COLUMN")]
+    maps: Vec<String>,
+    /// Segment rules, replacing the kept ones (repeatable).
+    #[arg(long = "segment", value_name = "RULE")]
+    segments: Vec<String>,
+    #[command(flatten)]
+    connection: Connection,
+}
+
 fn from_env(var: &str, what: &str) -> anyhow::Result<String> {
     std::env::var(var).with_context(|| format!("set {what} in the environment variable {var}"))
 }
@@ -246,6 +289,9 @@ fn show_connection(c: &ConnectionView) {
         CrmKindName::Hubspot => "HubSpot",
     };
     println!("{}  {}  {kind} at {} ({})", escaped(&c.id), escaped(&c.name), escaped(&c.url), escaped(&c.auth));
+    if c.write_back {
+        println!("  writes the overlaps back after each run");
+    }
     match &c.last_sync {
         Some(s) => println!("  last sync: {}", sync_line(s)),
         None => println!("  not synced yet: blindmap crm sync {:?}", c.name),
@@ -446,6 +492,31 @@ pub(crate) fn run(command: &CrmCommand) -> anyhow::Result<()> {
                     escaped(&authorization.redirect_uri),
                     args.name
                 );
+            }
+            CrmCommand::Update(args) => {
+                let private_key = match &args.private_key_file {
+                    Some(path) => Some(
+                        std::fs::read_to_string(path)
+                            .with_context(|| format!("cannot read the private key {}", path.display()))?,
+                    ),
+                    None => None,
+                };
+                let env = |var: &Option<String>, what: &str| var.as_deref().map(|v| from_env(v, what)).transpose();
+                let body = ConnectionChange {
+                    private_key,
+                    client_secret: env(&args.client_secret_env, "the client secret")?,
+                    refresh_token: env(&args.refresh_token_env, "the refresh token")?,
+                    token: env(&args.token_env, "the private app's access token")?,
+                    pause_at: args.pause_at,
+                    bulk_from: args.bulk_from,
+                    preset: args.preset.map(Into::into),
+                    map: (!args.maps.is_empty()).then(|| args.maps.clone()),
+                    segment: (!args.segments.is_empty()).then(|| args.segments.clone()),
+                    write_back: args.write_back,
+                };
+                let api = client(&args.connection)?;
+                let id = connection_id(&api, &args.name).await?;
+                show_connection(&api.change_connection(&id, &body).await?);
             }
             CrmCommand::List { connection } => {
                 let all = client(connection)?.connections().await?.items;

@@ -104,6 +104,47 @@ pub struct NewConnection {
     pub write_back: bool,
 }
 
+/// What to change of a connection; whatever is left out stays as it is. Credentials replace the
+/// kept ones of the same way of signing in (a JWT connection takes a new `private_key`, a
+/// refresh-token one a `client_secret` and/or `refresh_token`, a private app's a `token`);
+/// another way's is refused.
+#[derive(Deserialize, Serialize, ToSchema, Default)]
+pub struct ConnectionChange {
+    /// A new certificate key (PKCS#8 PEM). Sealed at rest, never shown again.
+    #[serde(default)]
+    pub private_key: Option<String>,
+    /// A new client secret. Sealed at rest, never shown again.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// A new refresh token. Sealed at rest, never shown again.
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    /// A new private app token. Sealed at rest, never shown again.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// Salesforce: the share of the org's daily API requests at which a sync pauses.
+    #[serde(default)]
+    #[schema(minimum = 0.05, maximum = 1.0)]
+    pub pause_at: Option<f64>,
+    /// Salesforce: the number of records from which a sync reads through a Bulk API 2.0 job.
+    #[serde(default)]
+    pub bulk_from: Option<u64>,
+    /// The preset its records are read with (shows from the next full sync).
+    #[serde(default)]
+    pub preset: Option<PresetName>,
+    /// Its changes to the preset, replacing the kept ones.
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    pub map: Option<Vec<String>>,
+    /// Its segment rules, replacing the kept ones.
+    #[serde(default)]
+    #[schema(max_items = 50)]
+    pub segment: Option<Vec<String>>,
+    /// Whether to write the overlaps back after each run.
+    #[serde(default)]
+    pub write_back: Option<bool>,
+}
+
 /// A CRM connection (never its credentials).
 #[derive(Deserialize, Serialize, ToSchema)]
 pub struct ConnectionView {
@@ -470,6 +511,41 @@ async fn show(
     Ok(Json(view(&state, &caller, connection).await?))
 }
 
+/// Changes a connection (admins only): new credentials of the way it signs in (rotated keys or
+/// secrets), the quota share, the Bulk threshold, how its records are read, whether it writes
+/// back. Checked as a new connection is; nothing changes when anything is refused. Audited
+/// (`crm.connection_updated`, which parts changed, never a secret).
+#[utoipa::path(patch, path = "/api/v1/connections/{id}", tag = "connections", params(("id" = contract::ConnectionId, Path)),
+    request_body = ConnectionChange,
+    responses((status = 200, body = ConnectionView, description = "The connection as changed"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "No such connection"),
+        (status = 422, body = Problem, content_type = "application/problem+json",
+            description = "A credential of another way of signing in or one that does not read, a setting out of bounds, a mapping that does not parse")))]
+async fn change(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(body): Json<ConnectionChange>,
+) -> Result<Json<ConnectionView>, ApiError> {
+    caller.require(&[Role::Admin])?;
+    let secret = |s: Option<String>| s.map(SecretString::from);
+    let change = crm::ConnectionChange {
+        private_key: secret(body.private_key),
+        client_secret: secret(body.client_secret),
+        refresh_token: secret(body.refresh_token),
+        token: secret(body.token),
+        pause_at: body.pause_at,
+        bulk_from: body.bulk_from,
+        preset: body.preset.map(|p| p.as_str().to_owned()),
+        maps: body.map,
+        segments: body.segment,
+        write_back: body.write_back,
+    };
+    let connection = crm::update(&state, &caller.0.user, &connection_id(&id)?, change).await?;
+    Ok(Json(view(&state, &caller, connection).await?))
+}
+
 /// Deletes a connection and the records of its syncs and write-backs (admins only); the datasets
 /// its syncs built stay, and so do the records it wrote into the CRM. Refused while it syncs or
 /// writes back. Audited (`crm.connection_deleted`).
@@ -612,7 +688,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
         .routes(routes!(authorize))
-        .routes(routes!(show, remove))
+        .routes(routes!(show, remove, change))
         .routes(routes!(sync, syncs))
         .routes(routes!(show_sync))
         .routes(routes!(write_back, writebacks))

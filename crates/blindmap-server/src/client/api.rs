@@ -14,8 +14,8 @@ use crate::api::attribution::{
 };
 use crate::api::audit::AuditPage;
 use crate::api::connections::{
-    AuthorizationView, ConnectionList, ConnectionView, NewConnection, SyncList, SyncParams, SyncView, WritebackList,
-    WritebackView,
+    AuthorizationView, ConnectionChange, ConnectionList, ConnectionView, NewConnection, SyncList, SyncParams, SyncView,
+    WritebackList, WritebackView,
 };
 use crate::api::corrections::{CorrectionFilter, CorrectionPage, CorrectionView, NewCorrectionBody};
 use crate::api::cosell::{CoSellFilter, CoSellPage, CoSellView, NewCoSell};
@@ -609,6 +609,11 @@ impl ApiClient {
     /// `GET /api/v1/connections/{id}/syncs/{sync}`.
     pub async fn sync(&self, id: &str, sync: &str) -> Result<SyncView, ClientError> {
         self.get(&["connections", id, "syncs", sync], &Query::default()).await
+    }
+
+    /// `PATCH /api/v1/connections/{id}`: the connection as changed.
+    pub async fn change_connection(&self, id: &str, body: &ConnectionChange) -> Result<ConnectionView, ClientError> {
+        self.send(reqwest::Method::PATCH, &["connections", id], &Query::default(), Body::Json(body)).await
     }
 
     /// `POST /api/v1/connections/authorize`: where to approve a connection's access in the CRM.

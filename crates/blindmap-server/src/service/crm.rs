@@ -523,6 +523,114 @@ pub(crate) async fn finish_authorization(
     keep(state, caller, &pending.name, kind, &settings, &credentials).await
 }
 
+/// What a caller may change of a connection: its credentials (the same way of signing in: a
+/// new private key, client secret, refresh token or token), the quota share and Bulk threshold
+/// (Salesforce), how its records are read, and whether it writes back. Unsaid: unchanged.
+#[derive(Default)]
+pub(crate) struct ConnectionChange {
+    pub(crate) private_key: Option<SecretString>,
+    pub(crate) client_secret: Option<SecretString>,
+    pub(crate) refresh_token: Option<SecretString>,
+    pub(crate) token: Option<SecretString>,
+    pub(crate) pause_at: Option<f64>,
+    pub(crate) bulk_from: Option<u64>,
+    pub(crate) preset: Option<String>,
+    pub(crate) maps: Option<Vec<String>>,
+    pub(crate) segments: Option<Vec<String>>,
+    pub(crate) write_back: Option<bool>,
+}
+
+/// Changes a connection as `change` says, checked as a new one is (a credential of another way
+/// of signing in, or one that does not read, is refused and nothing changes); audited
+/// `crm.connection_updated` (which parts, never a secret). A new mapping shows from the next
+/// full sync.
+pub(crate) async fn update(
+    state: &AppState,
+    caller: &User,
+    id: &ConnectionId,
+    change: ConnectionChange,
+) -> Result<Connection, CrmError> {
+    let connection = state.store.connection(&caller.org, id).await?;
+    let mut settings = settings(&connection)?;
+    let kind = connection.kind;
+    let mut new_credentials: Option<Credentials> = None;
+    let given: Vec<(&str, &SecretString)> = [
+        ("private_key", change.private_key.as_ref()),
+        ("client_secret", change.client_secret.as_ref()),
+        ("refresh_token", change.refresh_token.as_ref()),
+        ("token", change.token.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| (name, v)))
+    .collect();
+    if !given.is_empty() {
+        let allowed: &[&str] = match settings.auth {
+            AuthKind::Jwt => &["private_key"],
+            AuthKind::RefreshToken => &["client_secret", "refresh_token"],
+            AuthKind::PrivateApp => &["token"],
+        };
+        if let Some((name, _)) = given.iter().find(|(name, _)| !allowed.contains(name)) {
+            return Err(invalid(format!(
+                "{name} is not a credential of this connection, which signs in with {} (give {})",
+                settings.auth.as_str(),
+                allowed.join(" or ")
+            )));
+        }
+        let mut credentials = stored_credentials(state, &caller.org, id).await?;
+        for (name, value) in given {
+            let value = secret_setting(name, Some(value))?;
+            match name {
+                "private_key" => {
+                    SigningKey::from_pem(value.as_bytes()).map_err(|e| invalid(format!("private_key: {e}")))?;
+                    credentials.private_key = Some(value);
+                }
+                "client_secret" => credentials.client_secret = Some(value),
+                "refresh_token" => credentials.refresh_token = Some(value),
+                _ => credentials.token = Some(value),
+            }
+        }
+        new_credentials = Some(credentials);
+    }
+    if kind == CrmKind::Hubspot && (change.pause_at.is_some() || change.bulk_from.is_some()) {
+        return Err(invalid("pause_at and bulk_from are Salesforce's (HubSpot's limits are waited out)"));
+    }
+    if let Some(share) = change.pause_at {
+        if !(0.05..=1.0).contains(&share) {
+            return Err(invalid("pause_at is a share of the org's daily API requests, from 0.05 to 1"));
+        }
+        settings.pause_at = Some(share);
+    }
+    if let Some(from) = change.bulk_from {
+        settings.bulk_from = Some(from);
+    }
+    if change.preset.is_some() || change.maps.is_some() || change.segments.is_some() {
+        let preset = change.preset.clone().unwrap_or_else(|| settings.preset.clone());
+        let maps = change.maps.clone().unwrap_or_else(|| settings.maps.clone());
+        let segments = change.segments.clone().unwrap_or_else(|| settings.segments.clone());
+        let read = read_as(kind, Some(&preset), &maps, &segments)?;
+        settings.preset = read.preset.map_or("generic", Preset::name).to_owned();
+        settings.maps = read.maps;
+        settings.segments = read.segments;
+    }
+    if let Some(write_back) = change.write_back {
+        settings.write_back = write_back;
+    }
+    let settings = serde_json::to_value(&settings).expect("settings are JSON");
+    let sealed = new_credentials.map(|c| SecretString::from(serde_json::to_string(&c).expect("credentials are JSON")));
+    let changed_settings = (settings != connection.settings).then_some(&settings);
+    if changed_settings.is_none() && sealed.is_none() {
+        return Ok(connection);
+    }
+    Ok(state.store.update_connection(&caller.org, id, changed_settings, sealed.as_ref(), &caller.name).await?)
+}
+
+/// A connection's credentials as kept (for a change to some of them).
+async fn stored_credentials(state: &AppState, org: &OrgId, id: &ConnectionId) -> Result<Credentials, CrmError> {
+    let text = state.store.connection_credentials(org, id).await?;
+    serde_json::from_str(text.expose_secret())
+        .map_err(|_| CrmError::Store(StoreError::Corrupt("crm_connections.credentials")))
+}
+
 /// Deletes a connection and its syncs' records (the datasets stay); audited.
 pub(crate) async fn delete(state: &AppState, caller: &User, id: &ConnectionId) -> Result<(), CrmError> {
     Ok(state.store.delete_connection(&caller.org, id, &caller.name).await?)

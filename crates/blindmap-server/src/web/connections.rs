@@ -103,6 +103,8 @@ pub(super) struct ConnectionRow {
     pub(super) auth: String,
     pub(super) preset: String,
     pub(super) write_back: bool,
+    /// How it signs in: `jwt`, `refresh_token` or `private_app`.
+    pub(super) auth_kind: &'static str,
     pub(super) last: Option<SyncRow>,
 }
 
@@ -127,6 +129,7 @@ fn row(connection: &Connection, last: Option<&CrmSync>) -> Result<ConnectionRow,
         },
         preset: settings.preset,
         write_back: settings.write_back,
+        auth_kind: settings.auth.as_str(),
         last: last.map(SyncRow::from),
     })
 }
@@ -257,6 +260,43 @@ pub(super) async fn authorize_connection(
     }
 }
 
+/// Replaces a connection's credentials from the form (the fields of the way it signs in: a
+/// private key, a token, or a client secret and refresh token); nothing changes if refused.
+pub(super) async fn replace_credentials(
+    State(state): State<AppState>,
+    signed: Signed,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<Vec<(String, String)>>,
+) -> PageResult {
+    let value = |name: &str| form.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str());
+    admin(&signed, value("csrf"))?;
+    let id = connection_id(&id)?;
+    let secret = |name: &str| Some(value(name).trim()).filter(|v| !v.is_empty()).map(SecretString::from);
+    let change = crm::ConnectionChange {
+        private_key: secret("private_key"),
+        client_secret: secret("client_secret"),
+        refresh_token: secret("refresh_token"),
+        token: secret("token"),
+        ..Default::default()
+    };
+    let nothing = change.private_key.is_none()
+        && change.client_secret.is_none()
+        && change.refresh_token.is_none()
+        && change.token.is_none();
+    let outcome = if nothing {
+        Err(crm::CrmError::Invalid("give the new credentials to keep instead of the old ones".into()))
+    } else {
+        crm::update(&state, signed.user(), &id, change).await
+    };
+    match outcome {
+        Ok(_) => Ok(Redirect::to(&format!("/connections/{id}")).into_response()),
+        Err(e) => {
+            let (status, text) = ApiError::from(e).status_and_detail();
+            Ok(html(status, &connection_view(&state, &signed, &id, Some(text)).await?))
+        }
+    }
+}
+
 /// What the CRM's approval page sends the browser back with.
 #[derive(serde::Deserialize)]
 pub(super) struct ApprovalQuery {
@@ -347,7 +387,8 @@ pub(super) async fn connection_page(
 }
 
 /// Syncs a connection (`sync`: what changed, or everything the first time; `full`: everything),
-/// writes its overlaps back (`write-back`) or deletes it (`delete`), from the path.
+/// writes its overlaps back (`write-back`), turns writing back after each match on or off
+/// (`write-back-on`, `write-back-off`) or deletes it (`delete`), from the path.
 pub(super) async fn connection_action(
     State(state): State<AppState>,
     signed: Signed,
@@ -360,6 +401,10 @@ pub(super) async fn connection_action(
         "sync" => crm::start_sync(&state, signed.user(), &id, None).await.map(|_| ()),
         "full" => crm::start_sync(&state, signed.user(), &id, Some(SyncMode::Full)).await.map(|_| ()),
         "write-back" => writeback::start(&state, signed.user(), &id).await.map(|_| ()),
+        "write-back-on" | "write-back-off" => {
+            let change = crm::ConnectionChange { write_back: Some(action == "write-back-on"), ..Default::default() };
+            crm::update(&state, signed.user(), &id, change).await.map(|_| ())
+        }
         "delete" => {
             crm::delete(&state, signed.user(), &id).await.map_err(ApiError::from)?;
             return Ok(Redirect::to("/connections").into_response());

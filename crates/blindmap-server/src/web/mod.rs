@@ -25,6 +25,7 @@ use account::account;
 use audit::{audit_csv, audit_page};
 use connections::{
     add_connection, authorize_connection, authorized, connection_action, connection_page, connections_page,
+    replace_credentials,
 };
 use corrections::{correct, corrections_page, undo_correction};
 use cosell::{cosell_page, cosells_page, edit_cosell};
@@ -240,6 +241,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/connections/authorize", post(authorize_connection))
         .route("/connections/authorized", get(authorized))
         .route("/connections/{id}", get(connection_page))
+        .route("/connections/{id}/credentials", post(replace_credentials))
         .route("/connections/{id}/{action}", post(connection_action))
         .route("/hooks", get(hooks_page).post(add_hook))
         .route("/hooks/{id}", get(hook_page))

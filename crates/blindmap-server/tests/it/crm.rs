@@ -640,6 +640,21 @@ async fn admins_connect_a_crm_and_sync_it_from_the_pages() {
         page.body
     );
 
+    // The settings: writing back turned on, and the token replaced (the portal rotated it).
+    let on = admin.post(&format!("{path}/write-back-on"), &[("csrf", &csrf)]).await;
+    assert_eq!(on.status, 303, "{}", on.body);
+    let page = admin.get(&path).await;
+    assert!(page.body.contains("written back into it after each match"), "{}", page.body);
+    let empty = admin.post(&format!("{path}/credentials"), &[("csrf", &csrf), ("token", " ")]).await;
+    assert_eq!(empty.status, 422, "{}", empty.body);
+    _portal.lock().unwrap().private_token = "pat-rotated".into();
+    let replaced = admin.post(&format!("{path}/credentials"), &[("csrf", &csrf), ("token", "pat-rotated")]).await;
+    assert_eq!(replaced.status, 303, "{}", replaced.body);
+    let off = admin.post(&format!("{path}/write-back-off"), &[("csrf", &csrf)]).await;
+    assert_eq!(off.status, 303);
+    let id = path.trim_start_matches("/connections/");
+    assert_eq!(synced(&partner, id).await["state"], "complete", "the rotated token signs in");
+
     // Writing back from the page (no partner yet: nothing to write, done at once).
     let started = admin.post(&format!("{path}/write-back"), &[("csrf", &csrf)]).await;
     assert_eq!((started.status.as_u16(), started.location()), (303, path.as_str()));
@@ -1136,4 +1151,52 @@ async fn a_hubspot_portal_connects_by_oauth_and_syncs() {
     let sync = synced(&partner, &id).await;
     assert_eq!(sync["state"], "complete", "{sync}");
     assert!(portal.lock().unwrap().requests.iter().filter(|r| *r == "POST /oauth/v1/token").count() >= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_is_changed_by_its_admins_only_and_rotated_credentials_are_checked() {
+    let (url, org) = salesforce_org().await;
+    let vendor = node("Vendor", None).await;
+    let made = call(&vendor, Method::POST, "/api/v1/connections", Some(salesforce_connection(&url))).await.unwrap();
+    let id = made["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/connections/{id}");
+
+    // Settings change; unsaid ones stay.
+    let changed =
+        call(&vendor, Method::PATCH, &path, Some(json!({ "write_back": true, "pause_at": 0.5 }))).await.unwrap();
+    assert_eq!((changed["write_back"].as_bool(), changed["pause_at"].as_f64()), (Some(true), Some(0.5)), "{changed}");
+    assert_eq!(changed["username"], USER);
+    // Refused, and nothing changes: another way's credential, a key that does not read, a bad
+    // share, a mapping that does not parse.
+    for body in [
+        json!({ "token": "pat-x" }),
+        json!({ "private_key": "not a key" }),
+        json!({ "pause_at": 2.0 }),
+        json!({ "map": ["nonsense"] }),
+        json!({ "write_back": false, "refresh_token": "x" }),
+    ] {
+        assert_eq!(status(call(&vendor, Method::PATCH, &path, Some(body.clone())).await), 422, "{body}");
+    }
+    let now = call(&vendor, Method::GET, &path, None).await.unwrap();
+    assert_eq!((now["write_back"].as_bool(), now["pause_at"].as_f64()), (Some(true), Some(0.5)));
+
+    // The certificate rotated: the org knows the new key only; the old connection key fails,
+    // the new one signs in.
+    let new_key = include_str!("../../../blindmap-crm/tests/keys/connected-app-2.pem");
+    let key = blindmap_crm::salesforce::SigningKey::from_pem(new_key.as_bytes()).unwrap();
+    org.lock().unwrap().public_key = key.public_key_der();
+    assert_eq!(synced(&vendor, &id).await["state"], "failed");
+    call(&vendor, Method::PATCH, &path, Some(json!({ "private_key": new_key }))).await.unwrap();
+    assert_eq!(synced(&vendor, &id).await["state"], "complete");
+    let audit = call(&vendor, Method::GET, "/api/v1/audit", None).await.unwrap().to_string();
+    assert!(audit.contains("crm.connection_updated") && !audit.contains("PRIVATE KEY"), "{audit}");
+
+    // Another organisation finds nothing; a rep may not.
+    let base = format!("https://127.0.0.1:{}", vendor.running.addr.port());
+    let theirs = ApiClient::new(&base, &vendor.running.fingerprint, &stranger_token(&vendor).await).unwrap();
+    let body = Some((br#"{"write_back": false}"#.to_vec(), "application/json"));
+    assert_eq!(status(theirs.call(Method::PATCH, &path, body.clone(), &[]).await), 404);
+    let (_, rep_token) = rep(&vendor).await;
+    let as_rep = ApiClient::new(&base, &vendor.running.fingerprint, &rep_token).unwrap();
+    assert_eq!(status(as_rep.call(Method::PATCH, &path, body, &[]).await), 403);
 }
