@@ -940,6 +940,25 @@ async fn two_nodes_sync_from_their_crms_match_and_write_exactly_the_changed_over
     assert!(audit.contains("crm.written_back"), "{audit}");
     let list = call(&vendor, Method::GET, &format!("/api/v1/connections/{sf}/writebacks"), None).await.unwrap();
     assert_eq!(list["items"][0]["id"], second_sf["id"], "{list}");
+
+    // A failure mid-sync, then the org at 80 % of its daily requests: neither keeps anything,
+    // the previous dataset stays active, so the next run finds the same overlaps and the
+    // write-back after it has nothing to write.
+    let active = active_dataset(&vendor).await["id"].clone();
+    org.lock().unwrap().forged_next = Some("https://evil.example/services/data/v63.0/query/x-10".into());
+    let failed = synced_as(&vendor, &sf, "full").await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    org.lock().unwrap().forged_next = None;
+    org.lock().unwrap().api_used = 12_000;
+    let paused = synced(&vendor, &sf).await;
+    assert_eq!(paused["state"], "paused", "{paused}");
+    assert!(paused["message"].as_str().unwrap().contains("80%"), "{paused}");
+    assert_eq!(active_dataset(&vendor).await["id"], active, "the last good dataset stays active");
+    matched_again(&vendor, &partner, &pid).await;
+    assert_eq!(overlapping(&vendor, &pid).await, vendor_after);
+    let third_sf = written_back_after_run(&vendor, &sf, 4).await;
+    assert_eq!(plan(&third_sf), (0, 0, 0, vendor_after.len() as u64), "{third_sf}");
+    assert_eq!((third_sf["written"].as_u64(), third_sf["requests"].as_u64()), (Some(0), Some(0)), "{third_sf}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
