@@ -1188,8 +1188,10 @@ async fn report_pages_read_in_pieces_agree_with_one_read_in_every_order(store: S
         ReportSort::Partner,
         ReportSort::PartnerField("owner".into()),
     ];
+    // Across partners (all four, with names that sort by case and accent), and one run of each
+    // kind (with a shared owner field, without): the other two runs read as these do.
     let scopes: Vec<ReportScope<'_>> =
-        std::iter::once(ReportScope::Latest).chain(runs.iter().map(ReportScope::Run)).collect();
+        std::iter::once(ReportScope::Latest).chain(runs.iter().take(2).map(ReportScope::Run)).collect();
     // The filters the lists read by index: a segment (a cell of each run), an owner, a value
     // of a partner's field (one value; every value, in one cell; a field nobody shares).
     let owner = store
