@@ -80,8 +80,9 @@ enum Command {
         #[command(subcommand)]
         command: sso::SsoCommand,
     },
-    /// CRM connections: read accounts straight from Salesforce or HubSpot into a new dataset
-    /// (salesforce, hubspot, list, sync, syncs, remove).
+    /// CRM connections: read accounts straight from Salesforce or HubSpot into a new dataset, and
+    /// write the overlaps back where reps work (salesforce, hubspot, authorize, update, list,
+    /// sync, syncs, write-back, write-backs, metadata, remove).
     Crm {
         #[command(subcommand)]
         command: crm::CrmCommand,

@@ -596,20 +596,17 @@ impl Store {
 
     /// Connections (of every organisation, with their settings) that a complete run finished on
     /// a dataset of theirs since their last write-back started: those whose write-back after each
-    /// run is due, if their settings ask for it. At most `limit`.
-    pub async fn writebacks_after_runs(
-        &self,
-        limit: u32,
-    ) -> Result<Vec<(OrgId, ConnectionId, serde_json::Value)>, StoreError> {
+    /// run is due, if their settings ask for it. All of them (a node has few connections; the
+    /// caller filters by setting, so a limit here could starve the ones that ask).
+    pub async fn writebacks_after_runs(&self) -> Result<Vec<(OrgId, ConnectionId, serde_json::Value)>, StoreError> {
         let rows = sqlx::query(
             "SELECT c.org_id, c.id, c.settings FROM crm_connections c WHERE EXISTS ( \
                SELECT 1 FROM match_runs r JOIN crm_syncs s ON s.dataset_id = r.dataset_id \
                WHERE s.connection_id = c.id AND s.state = 'complete' AND r.org_id = c.org_id \
                AND r.state = 'complete' AND r.finished_at >= COALESCE( \
                  (SELECT MAX(w.started_at) FROM crm_writebacks w WHERE w.connection_id = c.id), 0)) \
-             ORDER BY c.id LIMIT $1",
+             ORDER BY c.id",
         )
-        .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

@@ -374,8 +374,6 @@ fn prepare(
     Ok((kind, settings, credentials))
 }
 
-/// Where HubSpot's admins approve an app.
-pub(crate) const HUBSPOT_APP: &str = "https://app.hubspot.com";
 /// The node's page the CRM sends the admin's browser back to (the connected app's or HubSpot
 /// app's callback / redirect URL), under the node's public URL.
 pub(crate) const AUTHORIZED_PATH: &str = "/connections/authorized";
@@ -406,11 +404,24 @@ fn provider(kind: CrmKind, settings: &Settings) -> Result<blindmap_crm::oauth::P
     let parse = |u: &str| url::Url::parse(u).map_err(|_| invalid(format!("the URL {u:?} does not read")));
     Ok(match kind {
         CrmKind::Salesforce => blindmap_crm::oauth::Provider::Salesforce { login_url: parse(&settings.url)? },
-        CrmKind::Hubspot => blindmap_crm::oauth::Provider::Hubspot {
-            app_url: parse(if settings.url == HUBSPOT_API { HUBSPOT_APP } else { &settings.url })?,
-            api_url: parse(&settings.url)?,
-        },
+        CrmKind::Hubspot => {
+            let api_url = parse(&settings.url)?;
+            blindmap_crm::oauth::Provider::Hubspot { app_url: hubspot_app(&api_url), api_url }
+        }
     })
+}
+
+/// Where HubSpot's admins approve an app for a portal served by `api`: HubSpot's API hosts
+/// (`api.hubapi.com`, a data centre's `api-eu1.hubapi.com`) approve on the matching
+/// `app.hubspot.com` (`app-eu1.hubspot.com`); any other host (an emulator) on itself.
+fn hubspot_app(api: &url::Url) -> url::Url {
+    let region = api.host_str().and_then(|h| h.strip_suffix(".hubapi.com")).and_then(|h| h.strip_prefix("api"));
+    match region {
+        Some(region) if region.is_empty() || region.starts_with('-') => {
+            url::Url::parse(&format!("https://app{region}.hubspot.com")).unwrap_or_else(|_| api.clone())
+        }
+        _ => api.clone(),
+    }
 }
 
 /// The scopes a connection asks for: Salesforce's `api` and `refresh_token`; HubSpot's read
@@ -1248,5 +1259,19 @@ impl HubSpotColumns {
         }
         let header = list.iter().map(|c| c.header.clone()).collect();
         Self { list, header }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hubspot_approves_on_the_app_host_of_its_api_host() {
+        let app = |api: &str| hubspot_app(&url::Url::parse(api).unwrap()).to_string();
+        assert_eq!(app("https://api.hubapi.com"), "https://app.hubspot.com/");
+        assert_eq!(app("https://api-eu1.hubapi.com"), "https://app-eu1.hubspot.com/");
+        assert_eq!(app("http://127.0.0.1:9000"), "http://127.0.0.1:9000/");
+        assert_eq!(app("https://evilapi.hubapi.com.example"), "https://evilapi.hubapi.com.example/");
     }
 }

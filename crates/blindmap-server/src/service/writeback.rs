@@ -95,7 +95,7 @@ async fn begin(
 /// runs, once a run on one of its datasets completes; until `stop`.
 pub(crate) async fn run_after_runs(store: Store, node: Arc<NodeContext>, mut stop: watch::Receiver<bool>) {
     loop {
-        match store.writebacks_after_runs(100).await {
+        match store.writebacks_after_runs().await {
             Ok(due) => {
                 for (org, id, settings) in due {
                     let wanted = serde_json::from_value::<Settings>(settings).is_ok_and(|s| s.write_back);
@@ -562,7 +562,7 @@ pub(crate) fn salesforce_metadata() -> Vec<(String, String)> {
     <referenceTo>Account</referenceTo>
     <relationshipName>Partner_Overlaps</relationshipName>
     <relationshipLabel>Partner Overlaps</relationshipLabel>
-    <reparentableMasterDetail>false</reparentableMasterDetail>
+    <reparentableMasterDetail>true</reparentableMasterDetail>
     <writeRequiresMasterRead>false</writeRequiresMasterRead>
 </CustomField>
 "#
