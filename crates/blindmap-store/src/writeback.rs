@@ -235,25 +235,15 @@ impl Store {
             wanted_now.insert((w.partnership.as_str().to_owned(), w.account.clone()), w);
         }
         let mut plan = WritebackPlan::default();
+        let mut added: Vec<(&(String, String), &WantedOverlap, String)> = Vec::new();
         for (key, w) in &wanted_now {
             let hash = payload_hash(&w.payload);
             match kept.remove(key) {
                 None => {
                     plan.added += 1;
-                    sqlx::query(
-                        "INSERT INTO crm_writeback (connection_id, partnership_id, account_id, payload, payload_hash, \
-                         state, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)",
-                    )
-                    .bind(connection.as_str())
-                    .bind(&key.0)
-                    .bind(&key.1)
-                    .bind(w.payload.to_string())
-                    .bind(&hash)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                    added.push((key, w, hash));
                 }
-                Some((_, written, _)) => {
+                Some((kept_hash, written, state)) => {
                     // As the CRM holds it already: written (a lost overlap that came back before
                     // it was removed too); otherwise to write, new to the CRM or changed.
                     let in_crm = written.as_deref() == Some(hash.as_str());
@@ -262,6 +252,10 @@ impl Store {
                         (true, _) => plan.unchanged += 1,
                         (false, true) => plan.changed += 1,
                         (false, false) => plan.added += 1,
+                    }
+                    // Unchanged and as it was: only its last_seen moves, with the others' below.
+                    if kept_hash == hash && state == next {
+                        continue;
                     }
                     sqlx::query(
                         "UPDATE crm_writeback SET payload = $1, payload_hash = $2, state = $3, last_seen = $4 \
@@ -279,6 +273,40 @@ impl Store {
                 }
             }
         }
+        // New ones, many rows a statement (7 parameters a row, well under either backend's limit).
+        for chunk in added.chunks(500) {
+            let mut sql = String::from(
+                "INSERT INTO crm_writeback (connection_id, partnership_id, account_id, payload, payload_hash, state, \
+                 first_seen, last_seen) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let b = i * 6;
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${}, 'pending', ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 6
+                ));
+            }
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (key, w, hash) in chunk {
+                query = query
+                    .bind(connection.as_str())
+                    .bind(key.0.as_str())
+                    .bind(key.1.as_str())
+                    .bind(w.payload.to_string())
+                    .bind(hash.as_str())
+                    .bind(now);
+            }
+            query.execute(&mut *tx).await?;
+        }
         // What is left is lost: removed where the CRM holds it, forgotten where it never did.
         for ((partnership, account), (_, written, _)) in kept {
             let statement = if written.is_some() {
@@ -295,6 +323,13 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        // Every overlap still wanted and as the CRM holds it was seen now: what is `written` after
+        // the lost ones were marked or forgotten above.
+        sqlx::query("UPDATE crm_writeback SET last_seen = $1 WHERE connection_id = $2 AND state = 'written'")
+            .bind(now)
+            .bind(connection.as_str())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(plan)
     }
