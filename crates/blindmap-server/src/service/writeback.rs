@@ -150,6 +150,21 @@ impl Progress<'_> {
         }
     }
 
+    /// Records what the CRM made of some records (`calls` its calls so far), counts them, and
+    /// writes the progress if it is time.
+    async fn record(
+        &mut self,
+        org: &OrgId,
+        connection: &ConnectionId,
+        results: &[(PartnershipId, String, WritebackResult)],
+        calls: u64,
+    ) -> Result<(), Stop> {
+        self.store.writeback_done(org, connection, results).await?;
+        self.count(results);
+        self.requests = calls;
+        self.report("writing", false).await
+    }
+
     /// Counts outcomes as the store records them.
     fn count(&mut self, results: &[(PartnershipId, String, WritebackResult)]) {
         for (_, _, result) in results {
@@ -311,6 +326,44 @@ fn salesforce_record(item: &WritebackItem) -> Map<String, Value> {
     r
 }
 
+/// The next page of records due after `after` (which moves to its last); empty when none is left.
+async fn next_due(
+    store: &Store,
+    org: &OrgId,
+    connection: &ConnectionId,
+    after: &mut Option<(PartnershipId, String)>,
+) -> Result<Vec<WritebackItem>, Stop> {
+    let due = store.writeback_due(org, connection, after.as_ref().map(|(p, a)| (p, a.as_str())), DUE_PAGE).await?;
+    if let Some(last) = due.last() {
+        *after = Some((last.partnership.clone(), last.account.clone()));
+    }
+    Ok(due)
+}
+
+/// What became of each record of a Salesforce collection call, in order: written (with its id)
+/// or, `removing`, removed — a record deleted already (by a person, or by an earlier try) too.
+fn salesforce_results(
+    chunk: &[&WritebackItem],
+    outcomes: Vec<RecordOutcome>,
+    removing: bool,
+) -> Vec<(PartnershipId, String, WritebackResult)> {
+    chunk
+        .iter()
+        .zip(outcomes)
+        .map(|(item, outcome)| {
+            let result = match outcome {
+                RecordOutcome::Done { .. } if removing => WritebackResult::Removed,
+                RecordOutcome::Done { id, .. } => WritebackResult::Written(Some(id)),
+                RecordOutcome::Refused { code, .. } if removing && code == "ENTITY_IS_DELETED" => {
+                    WritebackResult::Removed
+                }
+                RecordOutcome::Refused { code, message } => WritebackResult::Failed(format!("{code}: {message}")),
+            };
+            (item.partnership.clone(), item.account.clone(), result)
+        })
+        .collect()
+}
+
 /// Salesforce: every record due, upserted or deleted, 200 a call.
 async fn write_salesforce(
     sf: &mut Salesforce,
@@ -319,11 +372,12 @@ async fn write_salesforce(
     connection: &ConnectionId,
     progress: &mut Progress<'_>,
 ) -> Result<(), Stop> {
-    let mut after: Option<(PartnershipId, String)> = None;
+    let mut after = None;
     loop {
-        let due = store.writeback_due(org, connection, after.as_ref().map(|(p, a)| (p, a.as_str())), DUE_PAGE).await?;
-        let Some(last) = due.last() else { return Ok(()) };
-        after = Some((last.partnership.clone(), last.account.clone()));
+        let due = next_due(store, org, connection, &mut after).await?;
+        if due.is_empty() {
+            return Ok(());
+        }
         let (removing, writing): (Vec<&WritebackItem>, Vec<&WritebackItem>) = due.iter().partition(|i| i.removing);
         for chunk in writing.chunks(salesforce::COLLECTION_MAX) {
             let records: Vec<Map<String, Value>> = chunk.iter().map(|i| salesforce_record(i)).collect();
@@ -333,55 +387,20 @@ async fn write_salesforce(
                      `blindmap crm metadata` prints it)"
                 ))
             })?;
-            let results: Vec<_> = chunk
-                .iter()
-                .zip(outcomes)
-                .map(|(item, outcome)| {
-                    let result = match outcome {
-                        RecordOutcome::Done { id, .. } => WritebackResult::Written(Some(id)),
-                        RecordOutcome::Refused { code, message } => {
-                            WritebackResult::Failed(format!("{code}: {message}"))
-                        }
-                    };
-                    (item.partnership.clone(), item.account.clone(), result)
-                })
-                .collect();
-            store.writeback_done(org, connection, &results).await?;
-            progress.count(&results);
-            progress.requests = sf.calls();
-            progress.report("writing", false).await?;
+            progress.record(org, connection, &salesforce_results(chunk, outcomes, false), sf.calls()).await?;
         }
         // A lost overlap the CRM holds no record of (never given an id) is gone already.
         let (with_id, without): (Vec<&WritebackItem>, Vec<&WritebackItem>) =
             removing.into_iter().partition(|i| i.remote_id.is_some());
         let gone: Vec<_> =
             without.iter().map(|i| (i.partnership.clone(), i.account.clone(), WritebackResult::Removed)).collect();
-        store.writeback_done(org, connection, &gone).await?;
-        progress.count(&gone);
+        progress.record(org, connection, &gone, sf.calls()).await?;
         for chunk in with_id.chunks(salesforce::COLLECTION_MAX) {
             let ids: Vec<String> = chunk.iter().filter_map(|i| i.remote_id.clone()).collect();
             let outcomes = sf.delete(&ids).await.map_err(|e| {
                 Stop::Failed(format!("Salesforce refused the removal of {SALESFORCE_OBJECT} records: {e}"))
             })?;
-            let results: Vec<_> = chunk
-                .iter()
-                .zip(outcomes)
-                .map(|(item, outcome)| {
-                    let result = match outcome {
-                        // Deleted already (by a person, or by an earlier try): done too.
-                        RecordOutcome::Done { .. } => WritebackResult::Removed,
-                        RecordOutcome::Refused { code, .. } if code == "ENTITY_IS_DELETED" => WritebackResult::Removed,
-                        RecordOutcome::Refused { code, message } => {
-                            WritebackResult::Failed(format!("{code}: {message}"))
-                        }
-                    };
-                    (item.partnership.clone(), item.account.clone(), result)
-                })
-                .collect();
-            store.writeback_done(org, connection, &results).await?;
-            progress.count(&results);
-            progress.requests = sf.calls();
-            progress.report("writing", false).await?;
+            progress.record(org, connection, &salesforce_results(chunk, outcomes, true), sf.calls()).await?;
         }
     }
 }
@@ -419,12 +438,13 @@ async fn write_hubspot(
     connection: &ConnectionId,
     progress: &mut Progress<'_>,
 ) -> Result<(), Stop> {
-    let mut after: Option<(PartnershipId, String)> = None;
+    let mut after = None;
     let mut property = false;
     loop {
-        let due = store.writeback_due(org, connection, after.as_ref().map(|(p, a)| (p, a.as_str())), DUE_PAGE).await?;
-        let Some(last) = due.last() else { return Ok(()) };
-        after = Some((last.partnership.clone(), last.account.clone()));
+        let due = next_due(store, org, connection, &mut after).await?;
+        if due.is_empty() {
+            return Ok(());
+        }
         if !property {
             // Made only where missing: a portal whose admin made it needs no schema write scope.
             let properties = hs
@@ -491,10 +511,7 @@ async fn write_hubspot(
                     results.push((item.partnership.clone(), item.account.clone(), result));
                 }
             }
-            store.writeback_done(org, connection, &results).await?;
-            progress.count(&results);
-            progress.requests = hs.calls();
-            progress.report("writing", false).await?;
+            progress.record(org, connection, &results, hs.calls()).await?;
         }
     }
 }
