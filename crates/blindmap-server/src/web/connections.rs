@@ -183,6 +183,58 @@ pub(super) async fn connections_page(State(state): State<AppState>, signed: Sign
     Ok(html(StatusCode::OK, &list_view(&state, &signed, Entered::default(), None).await?))
 }
 
+/// A posted form's fields, by name (the first of a name; an absent one reads empty).
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn value(&self, name: &str) -> &str {
+        self.0.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
+    }
+
+    /// A field given: trimmed, and not empty.
+    fn given(&self, name: &str) -> Option<String> {
+        Some(self.value(name).trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    /// A secret field given.
+    fn secret(&self, name: &str) -> Option<SecretString> {
+        self.given(name).map(SecretString::from)
+    }
+}
+
+/// Where a form that makes a connection leads: on to `to`, or back to the list, with what was
+/// entered and why it was refused.
+async fn on_or_back_to_list(
+    state: &AppState,
+    signed: &Signed,
+    entered: Entered,
+    outcome: Result<String, crm::CrmError>,
+) -> PageResult {
+    match outcome {
+        Ok(to) => Ok(Redirect::to(&to).into_response()),
+        Err(e) => {
+            let (status, text) = ApiError::from(e).status_and_detail();
+            Ok(html(status, &list_view(state, signed, entered, Some(text)).await?))
+        }
+    }
+}
+
+/// Where a form about connection `id` leads: back to its page, saying why if it was refused.
+async fn back_to_connection(
+    state: &AppState,
+    signed: &Signed,
+    id: &ConnectionId,
+    outcome: Result<(), crm::CrmError>,
+) -> PageResult {
+    match outcome {
+        Ok(()) => Ok(Redirect::to(&format!("/connections/{id}")).into_response()),
+        Err(e) => {
+            let (status, text) = ApiError::from(e).status_and_detail();
+            Ok(html(status, &connection_view(state, signed, id, Some(text)).await?))
+        }
+    }
+}
+
 /// Connects a CRM from the form: `kind` salesforce (a connected app's consumer key, username and
 /// private key) or hubspot (a private app's token). For an approval in the CRM instead, see
 /// [`authorize_connection`].
@@ -191,36 +243,29 @@ pub(super) async fn add_connection(
     signed: Signed,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let value = |name: &str| form.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str());
-    admin(&signed, value("csrf"))?;
-    let given = |name: &str| Some(value(name).trim().to_owned()).filter(|v| !v.is_empty());
-    let secret = |name: &str| given(name).map(SecretString::from);
+    let form = Fields(form);
+    admin(&signed, form.value("csrf"))?;
     let entered = Entered {
-        name: value("name").trim().to_owned(),
-        kind: value("kind").to_owned(),
-        url: value("url").trim().to_owned(),
-        client_id: value("client_id").trim().to_owned(),
-        username: value("username").trim().to_owned(),
-        write_back: value("write_back") == "1",
+        name: form.value("name").trim().to_owned(),
+        kind: form.value("kind").to_owned(),
+        url: form.value("url").trim().to_owned(),
+        client_id: form.value("client_id").trim().to_owned(),
+        username: form.value("username").trim().to_owned(),
+        write_back: form.value("write_back") == "1",
     };
     let input = crm::ConnectionInput {
         name: entered.name.clone(),
         kind: entered.kind.clone(),
-        url: given("url"),
-        client_id: given("client_id"),
-        username: given("username"),
-        private_key: secret("private_key"),
-        token: secret("token"),
+        url: form.given("url"),
+        client_id: form.given("client_id"),
+        username: form.given("username"),
+        private_key: form.secret("private_key"),
+        token: form.secret("token"),
         write_back: entered.write_back,
         ..crm::ConnectionInput::default()
     };
-    match crm::create(&state, signed.user(), input).await {
-        Ok(connection) => Ok(Redirect::to(&format!("/connections/{}", connection.id)).into_response()),
-        Err(e) => {
-            let (status, text) = ApiError::from(e).status_and_detail();
-            Ok(html(status, &list_view(&state, &signed, entered, Some(text)).await?))
-        }
-    }
+    let made = crm::create(&state, signed.user(), input).await.map(|c| format!("/connections/{}", c.id));
+    on_or_back_to_list(&state, &signed, entered, made).await
 }
 
 /// Connects a CRM by the admin's approval in it (Salesforce's web-server flow, HubSpot's OAuth):
@@ -231,33 +276,27 @@ pub(super) async fn authorize_connection(
     signed: Signed,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let value = |name: &str| form.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str());
-    admin(&signed, value("csrf"))?;
-    let given = |name: &str| Some(value(name).trim().to_owned()).filter(|v| !v.is_empty());
+    let form = Fields(form);
+    admin(&signed, form.value("csrf"))?;
     let entered = Entered {
-        name: value("name").trim().to_owned(),
-        kind: value("kind").to_owned(),
-        url: value("url").trim().to_owned(),
-        client_id: value("oauth_client_id").trim().to_owned(),
+        name: form.value("name").trim().to_owned(),
+        kind: form.value("kind").to_owned(),
+        url: form.value("url").trim().to_owned(),
+        client_id: form.value("oauth_client_id").trim().to_owned(),
         username: String::new(),
-        write_back: value("write_back") == "1",
+        write_back: form.value("write_back") == "1",
     };
     let input = crm::ConnectionInput {
         name: entered.name.clone(),
         kind: entered.kind.clone(),
-        url: given("url"),
-        client_id: given("oauth_client_id"),
-        client_secret: given("client_secret").map(SecretString::from),
+        url: form.given("url"),
+        client_id: form.given("oauth_client_id"),
+        client_secret: form.secret("client_secret"),
         write_back: entered.write_back,
         ..crm::ConnectionInput::default()
     };
-    match crm::begin_authorization(&state, signed.user(), input).await {
-        Ok(authorization) => Ok(Redirect::to(authorization.url.as_str()).into_response()),
-        Err(e) => {
-            let (status, text) = ApiError::from(e).status_and_detail();
-            Ok(html(status, &list_view(&state, &signed, entered, Some(text)).await?))
-        }
-    }
+    let started = crm::begin_authorization(&state, signed.user(), input).await.map(|a| a.url.to_string());
+    on_or_back_to_list(&state, &signed, entered, started).await
 }
 
 /// Replaces a connection's credentials from the form (the fields of the way it signs in: a
@@ -268,15 +307,14 @@ pub(super) async fn replace_credentials(
     Path(id): Path<String>,
     axum::Form(form): axum::Form<Vec<(String, String)>>,
 ) -> PageResult {
-    let value = |name: &str| form.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str());
-    admin(&signed, value("csrf"))?;
+    let form = Fields(form);
+    admin(&signed, form.value("csrf"))?;
     let id = connection_id(&id)?;
-    let secret = |name: &str| Some(value(name).trim()).filter(|v| !v.is_empty()).map(SecretString::from);
     let change = crm::ConnectionChange {
-        private_key: secret("private_key"),
-        client_secret: secret("client_secret"),
-        refresh_token: secret("refresh_token"),
-        token: secret("token"),
+        private_key: form.secret("private_key"),
+        client_secret: form.secret("client_secret"),
+        refresh_token: form.secret("refresh_token"),
+        token: form.secret("token"),
         ..Default::default()
     };
     let nothing = change.private_key.is_none()
@@ -286,15 +324,9 @@ pub(super) async fn replace_credentials(
     let outcome = if nothing {
         Err(crm::CrmError::Invalid("give the new credentials to keep instead of the old ones".into()))
     } else {
-        crm::update(&state, signed.user(), &id, change).await
+        crm::update(&state, signed.user(), &id, change).await.map(|_| ())
     };
-    match outcome {
-        Ok(_) => Ok(Redirect::to(&format!("/connections/{id}")).into_response()),
-        Err(e) => {
-            let (status, text) = ApiError::from(e).status_and_detail();
-            Ok(html(status, &connection_view(&state, &signed, &id, Some(text)).await?))
-        }
-    }
+    back_to_connection(&state, &signed, &id, outcome).await
 }
 
 /// What the CRM's approval page sends the browser back with.
@@ -320,13 +352,9 @@ pub(super) async fn authorized(
         error: q.error.as_deref(),
         error_description: q.error_description.as_deref(),
     };
-    match crm::finish_authorization(&state, signed.user(), &approval).await {
-        Ok(connection) => Ok(Redirect::to(&format!("/connections/{}", connection.id)).into_response()),
-        Err(e) => {
-            let (status, text) = ApiError::from(e).status_and_detail();
-            Ok(html(status, &list_view(&state, &signed, Entered::default(), Some(text)).await?))
-        }
-    }
+    let made =
+        crm::finish_authorization(&state, signed.user(), &approval).await.map(|c| format!("/connections/{}", c.id));
+    on_or_back_to_list(&state, &signed, Entered::default(), made).await
 }
 
 #[derive(Template)]
@@ -411,11 +439,5 @@ pub(super) async fn connection_action(
         }
         _ => return Err(PageError(ApiError::NotFound("action"))),
     };
-    match outcome {
-        Ok(()) => Ok(Redirect::to(&format!("/connections/{id}")).into_response()),
-        Err(e) => {
-            let (status, text) = ApiError::from(e).status_and_detail();
-            Ok(html(status, &connection_view(&state, &signed, &id, Some(text)).await?))
-        }
-    }
+    back_to_connection(&state, &signed, &id, outcome).await
 }
