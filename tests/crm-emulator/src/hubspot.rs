@@ -240,16 +240,7 @@ async fn authorize(State(portal): State<Shared>, Query(q): Query<BTreeMap<String
     p.issued += 1;
     let code = format!("emulated-code-{}", p.issued);
     p.codes.insert(code.clone(), redirect.clone());
-    let sep = if redirect.contains('?') { '&' } else { '?' };
-    let state: String = given("state")
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect();
-    let target = format!("{redirect}{sep}code={code}&state={state}");
-    (StatusCode::FOUND, [(axum::http::header::LOCATION, target)]).into_response()
+    super::redirect_back(&redirect, &[("code", &code), ("state", &given("state"))])
 }
 
 /// The bearer check and the rate window, as every CRM call meets them; the limit headers.

@@ -26,3 +26,15 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> &str {
         .and_then(|h| h.strip_prefix("Bearer "))
         .unwrap_or_default()
 }
+
+/// The approval page's answer: `302` back to `redirect_uri` with `params` added to its query
+/// (RFC 6749 §4.1.2); a redirect URI that is not a URL is refused on the page instead.
+pub fn redirect_back(redirect_uri: &str, params: &[(&str, &str)]) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Ok(mut target) = url::Url::parse(redirect_uri) else {
+        return (axum::http::StatusCode::BAD_REQUEST, "error=invalid_request: redirect_uri is not a URL")
+            .into_response();
+    };
+    target.query_pairs_mut().extend_pairs(params);
+    (axum::http::StatusCode::FOUND, [(axum::http::header::LOCATION, target.to_string())]).into_response()
+}

@@ -206,48 +206,40 @@ async fn authorize(State(org): State<Shared>, Query(q): Query<BTreeMap<String, S
     if challenge.is_some() && given("code_challenge_method") != "S256" {
         return (StatusCode::BAD_REQUEST, "error=invalid_request: unsupported code_challenge_method").into_response();
     }
-    let mut target = redirect.clone();
-    target.push(if target.contains('?') { '&' } else { '?' });
-    if org.deny {
-        target.push_str("error=access_denied&error_description=end-user+denied+authorization");
+    let mut params = if org.deny {
+        vec![("error", "access_denied".to_owned()), ("error_description", "end-user denied authorization".to_owned())]
     } else {
         org.issued += 1;
         let code = format!("aPrxEmulatedCode{}", org.issued);
-        org.codes.insert(code.clone(), (challenge, redirect));
-        target.push_str(&format!("code={code}"));
-    }
+        org.codes.insert(code.clone(), (challenge, redirect.clone()));
+        vec![("code", code)]
+    };
     if let Some(state) = q.get("state") {
-        let state: String = url_escape(state);
-        target.push_str(&format!("&state={state}"));
+        params.push(("state", state.clone()));
     }
-    (StatusCode::FOUND, [(axum::http::header::LOCATION, target)]).into_response()
-}
-
-/// A query value escaped as `application/x-www-form-urlencoded` writes it.
-fn url_escape(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    super::redirect_back(&redirect, &params)
 }
 
 async fn token(State(org): State<Shared>, Form(form): Form<BTreeMap<String, String>>) -> Response {
     let mut org = org.lock().unwrap();
     org.requests.push("POST /services/oauth2/token".into());
     let mut refresh = None;
-    match form.get("grant_type").map(String::as_str) {
+    let grant = form.get("grant_type").map(String::as_str);
+    // The grants of the web-server flow sign the app in with its consumer key and secret.
+    let given = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    if matches!(grant, Some("authorization_code" | "refresh_token"))
+        && (given("client_id") != org.client_id || given("client_secret") != org.client_secret)
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "invalid_client", "error_description": "invalid client credentials" })),
+        )
+            .into_response();
+    }
+    match grant {
         Some("authorization_code") => {
-            let given = |k: &str| form.get(k).cloned().unwrap_or_default();
-            if given("client_id") != org.client_id || given("client_secret") != org.client_secret {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    Json(json!({ "error": "invalid_client", "error_description": "invalid client credentials" })),
-                )
-                    .into_response();
-            }
-            let Some((challenge, redirect)) = org.codes.remove(&given("code")) else {
+            let Some((challenge, redirect)) = org.codes.remove(given("code")) else {
                 return oauth_error("invalid authorization code");
             };
             if redirect != given("redirect_uri") {
@@ -296,15 +288,7 @@ async fn token(State(org): State<Shared>, Form(form): Form<BTreeMap<String, Stri
             }
         }
         Some("refresh_token") => {
-            let given = |k: &str| form.get(k).cloned().unwrap_or_default();
-            if given("client_id") != org.client_id || given("client_secret") != org.client_secret {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    Json(json!({ "error": "invalid_client", "error_description": "invalid client credentials" })),
-                )
-                    .into_response();
-            }
-            if org.refresh_token.as_deref() != Some(given("refresh_token").as_str()) {
+            if org.refresh_token.as_deref() != Some(given("refresh_token")) {
                 return oauth_error("expired access/refresh token");
             }
         }
