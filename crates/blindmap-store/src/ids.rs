@@ -107,6 +107,16 @@ id_type!(
     WritebackId,
     "wb"
 );
+id_type!(
+    /// A scheduled run's job, `job_…`.
+    JobId,
+    "job"
+);
+id_type!(
+    /// A refused run against this side, `rf_…`.
+    RefusalId,
+    "rf"
+);
 
 /// 128 random bits as hex.
 pub(crate) fn random_hex() -> String {

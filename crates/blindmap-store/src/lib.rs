@@ -31,6 +31,7 @@ mod partnerships;
 mod registrations;
 mod reports;
 mod runs;
+mod schedules;
 mod sealed;
 mod search;
 mod sso;
@@ -60,7 +61,7 @@ pub use ecosystem::{CoSellOutcomes, EcosystemCandidate, EcosystemFilter, Ecosyst
 pub use error::StoreError;
 pub use events::{Attempt, Due, Endpoint, EndpointState, Event, Retry};
 pub use idempotency::{Claim, IDEMPOTENCY_KEPT_MS, IDEMPOTENCY_LEASE_MS};
-pub use ids::{ConnectionId, CorrectionId, SourceId, SyncId, TouchId, WritebackId};
+pub use ids::{ConnectionId, CorrectionId, JobId, RefusalId, SourceId, SyncId, TouchId, WritebackId};
 pub use ids::{DatasetId, EndpointId, EventId, OrgId, PartnershipId, RunId, TokenId, UserId};
 pub use kept::Kept;
 pub use orgs::{ApiToken, ListedUser, Organisation, Principal, Role, TokenInfo, User, UserState};
@@ -74,6 +75,7 @@ pub use runs::{
     Completion, Listed, ListedOverlap, NewRun, OverlapCursor, OverlapFilter, Run, RunOverlap, RunRole, RunState,
     STALE_AFTER_MS,
 };
+pub use schedules::{Budget, Job, JobEnd, JobState, Refusal, RefusalReason, Schedule, ScheduleKind};
 pub use sealed::{Keyring, Resealed, SecretsKey};
 pub use sso::{SSO_FLOW_MS, SsoConfig, SsoFlow, SsoOrganisation, SsoSettings, SsoSignIn, sso_hash};
 pub use web::{LINK_MS, SESSION_MS, Secret, WebSession};

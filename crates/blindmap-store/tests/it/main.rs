@@ -2,5 +2,6 @@
 
 mod attribution;
 mod crm;
+mod schedules;
 mod secrets;
 mod store;
