@@ -445,7 +445,7 @@ fn pages_again(kept: &std::path::Path, n: usize, extra: &[String], json: bool) -
         let browser = Browser::sign_in(&vendor, &vendor.token).await?;
         let partnerships: Vec<String> = vendor.api.partnerships().await?.into_iter().map(|p| p.id).collect();
         let first = partnerships.first().context("the kept node has no partnership")?;
-        let filter = blindmap_server::api::runs::RunFilter { partnership: Some(first.clone()) };
+        let filter = blindmap_server::api::runs::RunFilter { partnership: Some(first.clone()), role: None };
         let runs = vendor.api.runs(&filter, &blindmap_server::api::Page::default()).await?;
         let run = runs.items.first().context("the first partnership has no run")?.id.clone();
         let ecosystem = Ecosystem { runs: vec![run], partnerships };

@@ -225,7 +225,7 @@ async fn demo(dir: &Path, transcript: &Path, show: u32, kept: bool) -> anyhow::R
     println!("== The vendor's view ==");
     print_run(&vendor.api, &run, &vendor.api.run_changes(&id).await?, show, Some(transcript)).await?;
 
-    let runs = partner.api.runs(&RunFilter { partnership: None }, &Page::first(1)).await?;
+    let runs = partner.api.runs(&RunFilter { partnership: None, role: None }, &Page::first(1)).await?;
     let partner_run = runs.items.into_iter().next().context("the partner recorded no run")?.id;
     let partner_run = follow(&partner.api, &partner_run, true).await?;
     if partner_run.state != "complete" {

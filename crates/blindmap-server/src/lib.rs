@@ -82,6 +82,11 @@ pub(crate) struct NodeContext {
     pub(crate) webhooks: Arc<service::hooks::WebhookEgress>,
     /// Where CRM connections may reach (the operator's allow-list).
     pub(crate) crm: Arc<service::hooks::WebhookEgress>,
+    /// This process among the node's replicas (`replica_…`, new at each start): the holder of
+    /// the scheduled jobs it takes.
+    pub(crate) replica: String,
+    /// How long a scheduled job stays this replica's unless renewed.
+    pub(crate) job_lease: Duration,
 }
 
 impl AppState {

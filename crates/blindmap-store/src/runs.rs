@@ -562,14 +562,15 @@ impl Store {
         &self,
         org: &OrgId,
         partnership: Option<&PartnershipId>,
+        role: Option<RunRole>,
         after: Option<&RunId>,
         limit: u32,
     ) -> Result<Vec<Run>, StoreError> {
         self.expire_stale_runs(org).await?;
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {RUN_COLUMNS} FROM match_runs r JOIN partnerships p ON p.id = r.partnership_id \
-             WHERE r.org_id = $1 AND ($2 = '' OR r.partnership_id = $2) AND ($3 = '' OR EXISTS \
-             (SELECT 1 FROM match_runs c WHERE c.id = $3 AND c.org_id = $1 \
+             WHERE r.org_id = $1 AND ($2 = '' OR r.partnership_id = $2) AND ($5 = '' OR r.role = $5) \
+             AND ($3 = '' OR EXISTS (SELECT 1 FROM match_runs c WHERE c.id = $3 AND c.org_id = $1 \
              AND (r.started_at < c.started_at OR (r.started_at = c.started_at AND r.id < c.id)))) \
              ORDER BY r.started_at DESC, r.id DESC LIMIT $4"
         )))
@@ -577,6 +578,7 @@ impl Store {
         .bind(partnership.map_or("", PartnershipId::as_str))
         .bind(after.map_or("", RunId::as_str))
         .bind(i64::from(limit))
+        .bind(role.map_or("", RunRole::as_str))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(run_from_row).collect()

@@ -213,3 +213,33 @@ pub async fn expire_sso_flows(store: &Store) {
 pub async fn age_prechecks(store: &Store, ms: i64) {
     sqlx::query("UPDATE prechecks SET at = at - $1").bind(ms).execute(&store.pool).await.expect("age the pre-checks");
 }
+
+/// Makes a partnership's schedule due now, as if its time had come.
+pub async fn make_schedule_due(store: &Store, partnership: &crate::PartnershipId) {
+    sqlx::query("UPDATE run_schedules SET next_due_at = $1 WHERE partnership_id = $2")
+        .bind(crate::ids::now_ms())
+        .bind(partnership.as_str())
+        .execute(&store.pool)
+        .await
+        .unwrap();
+}
+
+/// Makes the lease of every job `holder` holds lapse now, as if it had stopped renewing them,
+/// and the heartbeat of the runs of their attempts look a minute older: what a replica that died
+/// leaves behind, a minute later.
+pub async fn lapse_leases_of(store: &Store, holder: &str) {
+    sqlx::query("UPDATE run_jobs SET lease_until = 0 WHERE holder = $1 AND state = 'running'")
+        .bind(holder)
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE match_runs SET heartbeat_at = heartbeat_at - $1 WHERE state = 'running' \
+         AND id IN (SELECT run_id FROM run_jobs WHERE holder = $2)",
+    )
+    .bind(crate::STALE_AFTER_MS + 1_000)
+    .bind(holder)
+    .execute(&store.pool)
+    .await
+    .unwrap();
+}

@@ -15,6 +15,7 @@ pub mod partnerships;
 pub mod registrations;
 pub mod reports;
 pub mod runs;
+pub mod schedules;
 pub mod sso;
 pub mod users;
 
@@ -47,6 +48,7 @@ use crate::http::error::ApiError;
         contract::TokenId, contract::EndpointId, contract::EventId, contract::TouchId, contract::SourceId, contract::CorrectionId, contract::ConnectionId, contract::SyncId, contract::WritebackId,
         contract::LedgerCursor, contract::OverlapCursor, contract::Label, contract::Filter, contract::ModelName,
         contract::ReportSort, contract::Direction, contract::RegistrationState, datasets::PresetName, connections::SyncModeName,
+        runs::RoleName,
     ))
 )]
 struct ApiDoc;
@@ -270,6 +272,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(reports::router())
         .merge(ecosystem::router())
         .merge(attribution::router())
+        .merge(schedules::router())
         .split_for_parts();
     contract::CommonResponses.modify(&mut doc);
     (router, doc)

@@ -10,7 +10,7 @@ use crate::http::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use blindmap_store::{ListedOverlap, OverlapCursor, OverlapFilter, PartnershipId, Role, Run, RunId, RunState};
+use blindmap_store::{ListedOverlap, OverlapCursor, OverlapFilter, PartnershipId, Role, Run, RunId, RunRole, RunState};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -420,6 +420,30 @@ pub struct RunFilter {
     /// Only this partnership's runs.
     #[param(value_type = Option<contract::PartnershipId>, nullable = false)]
     pub partnership: Option<String>,
+    /// Only the runs this side started (`initiator`), or those partners started against it
+    /// (`responder`).
+    #[param(nullable = false)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<RoleName>,
+}
+
+/// Which side started a run: this one (`initiator`) or the partner (`responder`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleName {
+    /// This side started it.
+    Initiator,
+    /// The partner started it against this side.
+    Responder,
+}
+
+impl From<RoleName> for RunRole {
+    fn from(role: RoleName) -> Self {
+        match role {
+            RoleName::Initiator => Self::Initiator,
+            RoleName::Responder => Self::Responder,
+        }
+    }
 }
 
 /// What changed since the previous complete run of the same partnership.
@@ -541,7 +565,10 @@ async fn list(
         Some(p) => Some(PartnershipId::parse(p).ok_or(ApiError::NotFound("partnership"))?),
         None => None,
     };
-    let items = state.store.runs_page(&caller.0.user.org, partnership.as_ref(), after.as_ref(), limit).await?;
+    let items = state
+        .store
+        .runs_page(&caller.0.user.org, partnership.as_ref(), filter.role.map(Into::into), after.as_ref(), limit)
+        .await?;
     let next = Page::next(limit, &items, |r| r.id.to_string());
     Ok(Json(RunPage { items: items.into_iter().map(TryInto::try_into).collect::<Result<_, _>>()?, next }))
 }

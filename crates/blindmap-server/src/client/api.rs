@@ -32,6 +32,7 @@ use crate::api::registrations::{
 };
 use crate::api::reports::{Report, ReportQuery};
 use crate::api::runs::{ChangesView, OverlapPage, OverlapView, PartnerParam, RunFilter, RunPage, RunView, StartRun};
+use crate::api::schedules::{BudgetView, JobList, ListFilter, RefusalList, ScheduleRequest, ScheduleView};
 use crate::api::sso::{SsoConfigInput, SsoConfigView};
 use crate::api::users::{
     CreatedUser, IssuedToken, NewRole, NewToken, NewUser, SignedOut, SigninLink, UserList, UserView,
@@ -253,6 +254,43 @@ impl ApiClient {
     /// `PUT /api/v1/partnerships/{id}/sharing`.
     pub async fn set_sharing(&self, id: &str, policy: &SharingView) -> Result<SharingView, ClientError> {
         self.put(&["partnerships", id, "sharing"], policy).await
+    }
+
+    // ----- schedules and budgets -----
+
+    /// `GET /api/v1/partnerships/{id}/schedule`.
+    pub async fn schedule(&self, id: &str) -> Result<ScheduleView, ClientError> {
+        self.get(&["partnerships", id, "schedule"], &Query::default()).await
+    }
+
+    /// `PUT /api/v1/partnerships/{id}/schedule`.
+    pub async fn set_schedule(&self, id: &str, schedule: &ScheduleRequest) -> Result<ScheduleView, ClientError> {
+        self.put(&["partnerships", id, "schedule"], schedule).await
+    }
+
+    /// `DELETE /api/v1/partnerships/{id}/schedule`.
+    pub async fn clear_schedule(&self, id: &str) -> Result<(), ClientError> {
+        self.delete_empty(&["partnerships", id, "schedule"]).await
+    }
+
+    /// `GET /api/v1/partnerships/{id}/budget`.
+    pub async fn budget(&self, id: &str) -> Result<BudgetView, ClientError> {
+        self.get(&["partnerships", id, "budget"], &Query::default()).await
+    }
+
+    /// `PUT /api/v1/partnerships/{id}/budget`.
+    pub async fn set_budget(&self, id: &str, budget: &BudgetView) -> Result<BudgetView, ClientError> {
+        self.put(&["partnerships", id, "budget"], budget).await
+    }
+
+    /// `GET /api/v1/jobs`.
+    pub async fn jobs(&self, filter: &ListFilter) -> Result<JobList, ClientError> {
+        self.get(&["jobs"], &Query::of(filter)?).await
+    }
+
+    /// `GET /api/v1/refusals`.
+    pub async fn refusals(&self, filter: &ListFilter) -> Result<RefusalList, ClientError> {
+        self.get(&["refusals"], &Query::of(filter)?).await
     }
 
     // ----- runs and overlaps -----

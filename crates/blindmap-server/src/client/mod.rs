@@ -54,6 +54,28 @@ pub enum ClientError {
     Request(String),
 }
 
+/// Why a run's stream to a partner's node broke.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerStreamError {
+    /// The partner's node answered with a problem instead of its frames: it refused the run.
+    #[error("the partner's node refused the run: {detail}")]
+    Refused {
+        /// The HTTP status (429 when it refused for being too soon).
+        status: StatusCode,
+        /// The problem's detail, in the partner's words.
+        detail: String,
+    },
+    /// The connection failed.
+    #[error("the connection failed: {0}")]
+    Failed(ClientError),
+}
+
+impl From<reqwest::Error> for PeerStreamError {
+    fn from(e: reqwest::Error) -> Self {
+        Self::Failed(e.into())
+    }
+}
+
 impl From<reqwest::Error> for ClientError {
     fn from(e: reqwest::Error) -> Self {
         Self::Transport(e)
@@ -298,22 +320,38 @@ impl PeerClient {
         Ok(Self { base: url.trim_end_matches('/').to_owned(), http })
     }
 
-    /// Opens a frame stream to `path`: `outgoing` feeds the request body, the answer's body is
-    /// returned as it arrives. Fails if the partner refuses before streaming.
-    pub(crate) async fn open_stream(
+    /// Opens a frame stream to `path`: `outgoing` feeds the request body, and the answer's body
+    /// comes out of the stream returned. The request goes out when the stream is first polled,
+    /// and its answer is awaited while `outgoing` streams: the partner may read the first frame
+    /// (the hello) before it answers, and refuse the run then (spec §16.1). A refusal is the
+    /// stream's first item, as an error naming it.
+    pub(crate) fn open_stream(
         &self,
         path: &str,
         outgoing: tokio::sync::mpsc::Receiver<bytes::Bytes>,
-    ) -> Result<impl futures_util::Stream<Item = Result<bytes::Bytes, reqwest::Error>> + use<>, ClientError> {
+    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, PeerStreamError>> + use<> {
+        use futures_util::{StreamExt, TryStreamExt};
         let body = channel_stream::<std::io::Error>(outgoing);
-        let response = self
+        let sent = self
             .http
             .post(format!("{}{path}", self.base))
             .header(reqwest::header::CONTENT_TYPE, crate::service::runs::FRAMES_TYPE)
             .body(reqwest::Body::wrap_stream(body))
-            .send()
-            .await?;
-        Ok(accepted(response).await?.bytes_stream())
+            .send();
+        futures_util::stream::once(async move {
+            let response = accepted(sent.await?).await.map_err(|e| match e {
+                ClientError::Api { status, detail } => PeerStreamError::Refused { status, detail },
+                other => PeerStreamError::Failed(other),
+            })?;
+            Ok::<_, PeerStreamError>(response.bytes_stream().map_err(|e| PeerStreamError::Failed(e.into())))
+        })
+        .try_flatten()
+        .boxed()
+    }
+
+    /// GETs `path` and decodes the JSON answer.
+    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        decode(self.http.get(format!("{}{path}", self.base)).send().await?).await
     }
 
     /// POSTs JSON to `path` and decodes the JSON answer.

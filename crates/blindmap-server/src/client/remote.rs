@@ -104,7 +104,7 @@ pub async fn run(
             .map_err(|e| failed(e.to_string()))?;
     let client = PeerClient::for_runs(&pairing.url, &pairing.fingerprint, identity)?;
     let (outgoing, rx) = mpsc::channel(FRAME_BUFFER);
-    let incoming = client.open_stream(&format!("/peer/v1/partnerships/{}/runs", pairing.partnership), rx).await?;
+    let incoming = client.open_stream(&format!("/peer/v1/partnerships/{}/runs", pairing.partnership), rx);
     let transcript = transcript.then(|| {
         Transcript::new(&[
             ("role", "initiator"),

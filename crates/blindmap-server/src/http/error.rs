@@ -112,6 +112,29 @@ pub struct Problem {
     pub detail: String,
 }
 
+impl From<crate::service::schedules::ScheduleError> for ApiError {
+    fn from(e: crate::service::schedules::ScheduleError) -> Self {
+        use crate::service::schedules::ScheduleError as E;
+        match e {
+            E::Invalid(_) | E::PartnerLimit(_) => Self::Invalid(e.to_string()),
+            E::NoPartnerNode(_) | E::Ended(_) => Self::Conflict(e.to_string()),
+            E::Partner { .. } => Self::Partner(e.to_string()),
+            E::NoNode => Self::NoNode,
+            E::Store(e) => Self::Store(e),
+        }
+    }
+}
+
+impl From<crate::service::budgets::BudgetError> for ApiError {
+    fn from(e: crate::service::budgets::BudgetError) -> Self {
+        use crate::service::budgets::BudgetError as E;
+        match e {
+            E::Invalid(text) => Self::Invalid(text),
+            E::Store(e) => Self::Store(e),
+        }
+    }
+}
+
 impl From<crate::service::attribution::AttributionError> for ApiError {
     fn from(e: crate::service::attribution::AttributionError) -> Self {
         use crate::service::attribution::AttributionError as E;

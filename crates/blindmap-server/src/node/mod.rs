@@ -615,6 +615,24 @@ impl RunningNode {
 }
 
 impl RunningNode {
+    /// Stops the node at once, as if its process had died: connections are cut, and nothing of
+    /// what it was doing is recorded as stopped — its runs stay running in the store until their
+    /// heartbeats are missed, its scheduled jobs until their leases lapse. For tests of what
+    /// the other replicas do about it.
+    #[doc(hidden)]
+    pub fn kill(self) {
+        if let Some(warming) = &self.warming {
+            warming.abort();
+        }
+        self.context.runs.abort_all();
+        self.hooks.abort();
+        self.sync.abort();
+        self.handle.shutdown();
+        self.task.abort();
+    }
+}
+
+impl RunningNode {
     /// Waits until the node has counted what its pages across partners show (the lists'
     /// totals, the ecosystem's ranking) after it started, and after the runs and corrections
     /// since: what a benchmark waits for before timing pages.
@@ -674,6 +692,8 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
         runs: crate::service::runs::RunTasks::default(),
         webhooks: webhooks.clone(),
         crm,
+        replica: format!("replica_{}", hex::encode(rand::random::<[u8; 4]>())),
+        job_lease: crate::service::schedules::JOB_LEASE,
     });
     let policy = blindmap_cosell::webhook::DeliveryPolicy {
         base: Duration::from_millis(config.webhook_retry_base_ms.max(1)),
@@ -686,7 +706,8 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
         tokio::join!(
             crate::service::cosell::run_sync(sync_store.clone(), sync_context.clone(), stop.clone()),
             crate::service::registrations::run_sync(sync_store.clone(), sync_context.clone(), stop.clone()),
-            crate::service::writeback::run_after_runs(sync_store, sync_context, stop),
+            crate::service::writeback::run_after_runs(sync_store.clone(), sync_context.clone(), stop.clone()),
+            crate::service::schedules::run_jobs(sync_store, sync_context, stop),
         );
     });
     let warming = Some(tokio::spawn(crate::service::runs::warm_all(store.clone())));

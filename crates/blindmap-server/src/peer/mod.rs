@@ -11,18 +11,20 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Extension, Router};
 
 use crate::http::extract::Json;
 use axum_server::accept::Accept;
 use axum_server::tls_rustls::RustlsAcceptor;
 use blindmap_store::{PartnershipId, RunRole, StoreError};
+use futures_util::{StreamExt, TryStreamExt};
 use rustls::crypto::CryptoProvider;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls_pki_types::{CertificateDer, UnixTime};
@@ -34,6 +36,7 @@ use tower::Layer;
 use crate::AppState;
 use crate::http::error::ApiError;
 use crate::node::identity::fingerprint;
+use crate::service::budgets;
 use crate::service::runs::{self, Connection};
 
 /// The fingerprint of the certificate the TLS client presented, if any.
@@ -174,7 +177,10 @@ async fn end(State(state): State<AppState>, Peer(partnership, _): Peer) -> Resul
 
 /// A partner's node starts a match run: its frames come in the request body, ours go out in the
 /// response body as the session proceeds (spec §16.1). This node answers with its active dataset
-/// and the sharing policy it holds for the partnership now.
+/// and the sharing policy it holds for the partnership now — unless the run is beyond what this
+/// side allows against it (its budget, `service::budgets`): too soon after the previous one
+/// (refused before any frame is read), or with a declared list that changed too much (refused
+/// once the hello is read, before anything is disclosed).
 async fn run(
     State(state): State<AppState>,
     Peer(partnership, admitted): Peer,
@@ -184,6 +190,18 @@ async fn run(
     // spec §16.1): it does not hold a place among the organisation's running requests.
     drop(admitted);
     let node = state.node()?;
+    let budget = state.store.budget(&partnership.org, &partnership.id).await?;
+    let now = crate::now_ms();
+    budgets::check_interval(&state.store, &partnership, &budget, now).await?.map_err(refused)?;
+    let mut incoming = body.into_data_stream().map_err(|e| format!("the connection failed: {e}"));
+    let first = match budget.max_change_percent {
+        Some(_) => {
+            let first = first_frame(&mut incoming).await?;
+            budgets::check_change(&state.store, &partnership, &budget, &first).await?.map_err(refused)?;
+            Some(first)
+        }
+        None => None,
+    };
     let started = runs::start(
         &state.store,
         &partnership.org,
@@ -194,10 +212,58 @@ async fn run(
     )
     .await?;
     let (outgoing, rx) = mpsc::channel(runs::FRAME_BUFFER);
-    let incoming = body.into_data_stream();
+    let incoming = futures_util::stream::iter(first.map(|b| Ok(b.freeze()))).chain(incoming);
     node.runs.spawn(state.store.clone(), started, async move { Ok(Connection { incoming, outgoing }) });
     let frames = crate::client::channel_stream::<std::convert::Infallible>(rx);
     Ok(([(header::CONTENT_TYPE, runs::FRAMES_TYPE)], Body::from_stream(frames)).into_response())
+}
+
+/// How long the partner has to send its hello when this side must read it before answering.
+const HELLO_WAIT: Duration = Duration::from_secs(30);
+
+/// Reads the partner's stream until it holds its first frame (or what there is of it, if the
+/// stream ends or the frame's header does not parse: the session then aborts on it).
+async fn first_frame<S>(incoming: &mut S) -> Result<bytes::BytesMut, ApiError>
+where
+    S: futures_util::Stream<Item = Result<bytes::Bytes, String>> + Unpin,
+{
+    let mut buffer = bytes::BytesMut::new();
+    let read = async {
+        loop {
+            match blindmap_psi::wire::Frame::peek_len(&buffer) {
+                Ok(Some(len)) if buffer.len() >= len => return Ok(()),
+                Ok(_) => {}
+                Err(_) => return Ok(()),
+            }
+            match incoming.next().await {
+                Some(Ok(bytes)) => buffer.extend_from_slice(&bytes),
+                Some(Err(e)) => return Err(ApiError::Invalid(e)),
+                None => return Ok(()),
+            }
+        }
+    };
+    tokio::time::timeout(HELLO_WAIT, read)
+        .await
+        .map_err(|_| ApiError::Invalid(format!("the run sent no hello within {} s", HELLO_WAIT.as_secs())))??;
+    Ok(buffer)
+}
+
+/// A run refused under this side's budget, as the partner's node hears it.
+fn refused(refused: budgets::Refused) -> ApiError {
+    match refused.retry_after_secs {
+        Some(retry_after_secs) => ApiError::RateLimited { detail: refused.detail, retry_after_secs },
+        None => ApiError::Invalid(refused.detail),
+    }
+}
+
+/// What this side allows the partner to run against it, and when its next run may start
+/// (spec §16.3): the partner's scheduler waits for that rather than be refused.
+async fn budget(
+    State(state): State<AppState>,
+    Peer(partnership, _): Peer,
+) -> Result<Json<budgets::PeerBudget>, ApiError> {
+    let now = crate::now_ms();
+    Ok(Json(budgets::for_peer(&state.store, &partnership, now).await?))
 }
 
 /// A partner's node pushes its copy of a co-sell record; we merge it into ours (creating it on
@@ -328,6 +394,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/peer/v1/partnerships/{id}/registrations/{registration}/status", post(registration_status))
         .route("/peer/v1/partnerships/{id}/registrations/{registration}/extend", post(registration_extend))
         .route("/peer/v1/partnerships/{id}/precheck", post(precheck))
+        .route("/peer/v1/partnerships/{id}/budget", get(budget))
         .layer(DefaultBodyLimit::max(SMALL_JSON_BYTES));
     let cosell = Router::new()
         .route("/peer/v1/partnerships/{id}/cosell", post(cosell))

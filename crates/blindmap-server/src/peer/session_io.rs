@@ -98,7 +98,8 @@ where
             }
             match self.stream.next().await {
                 Some(Ok(bytes)) => self.buffer.extend_from_slice(&bytes),
-                Some(Err(e)) => return Read::Broken(format!("the connection failed: {e}")),
+                // The stream's error says what failed (the connection, or a refusal before any frame).
+                Some(Err(e)) => return Read::Broken(e.to_string()),
                 None if self.buffer.is_empty() => return Read::End,
                 None => return Read::Broken("the connection closed in the middle of a frame".into()),
             }

@@ -5,6 +5,7 @@
 
 pub(crate) mod attribution;
 pub(crate) mod browser;
+pub(crate) mod budgets;
 pub(crate) mod corrections;
 pub(crate) mod cosell;
 pub(crate) mod crm;
@@ -14,6 +15,7 @@ pub(crate) mod hooks;
 pub(crate) mod partnerships;
 pub(crate) mod registrations;
 pub(crate) mod runs;
+pub(crate) mod schedules;
 pub(crate) mod sso;
 pub(crate) mod text;
 pub(crate) mod users;

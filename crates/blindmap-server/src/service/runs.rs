@@ -99,6 +99,12 @@ impl RunTasks {
         cache
     }
 
+    /// Drops every run this process drives without recording anything: what a process that
+    /// dies leaves (`RunningNode::kill`).
+    pub(crate) fn abort_all(&self) {
+        self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).abort_all();
+    }
+
     /// Stops every run this process drives (each is failed with the reason) and waits for them
     /// to record it, at most `wait`.
     pub(crate) async fn stop_all(&self, wait: Duration) {
@@ -171,7 +177,18 @@ pub(crate) async fn initiate(
     partnership: &blindmap_store::PartnershipId,
     transcript: bool,
 ) -> Result<Run, StartError> {
-    let org = &user.org;
+    initiate_as(store, node, &user.org, &user.name, partnership, transcript).await
+}
+
+/// [`initiate`], for `org`, started by `started_by` (a user's name, or the node's scheduler).
+pub(crate) async fn initiate_as(
+    store: &Store,
+    node: Option<&crate::NodeContext>,
+    org: &OrgId,
+    started_by: &str,
+    partnership: &blindmap_store::PartnershipId,
+    transcript: bool,
+) -> Result<Run, StartError> {
     let partnership = store.partnership(org, partnership).await?;
     if partnership.state != blindmap_store::PartnershipState::Active {
         return Err(StartError::Ended(partnership.partner_name));
@@ -186,16 +203,15 @@ pub(crate) async fn initiate(
     let client =
         crate::client::PeerClient::for_runs(&partnership.partner_url, &partnership.partner_fingerprint, &node.identity)
             .map_err(|e| StartError::Partner(e.to_string()))?;
-    let started = start(store, org, &partnership, RunRole::Initiator, &user.name, transcript).await?;
+    let started = start(store, org, &partnership, RunRole::Initiator, started_by, transcript).await?;
     let run = started.run.clone();
     let path = format!("/peer/v1/partnerships/{}/runs", partnership.partner_ref);
     node.runs.spawn(store.clone(), started, async move {
         let (outgoing, rx) = mpsc::channel(FRAME_BUFFER);
-        let incoming = client.open_stream(&path, rx).await.map_err(|e| format!("the partner's node: {e}"))?;
-        Ok(Connection { incoming: Box::pin(incoming), outgoing })
+        Ok(Connection { incoming: client.open_stream(&path, rx), outgoing })
     });
     let detail = json!({ "run": run.id.as_str(), "partnership": partnership.id.as_str(), "partner": run.partner_name });
-    store.record_audit(org, &user.name, "match.started", &detail).await?;
+    store.record_audit(org, started_by, "match.started", &detail).await?;
     Ok(run)
 }
 

@@ -193,7 +193,7 @@ pub(super) async fn history(State(state): State<AppState>, signed: Signed, Path(
     let pid = PartnershipId::parse(&id).ok_or(PageError(ApiError::NotFound("partner")))?;
     let partnership = state.store.partnership(org, &pid).await?;
     let mut rows = Vec::new();
-    for run in state.store.runs_page(org, Some(&pid), None, HISTORY).await? {
+    for run in state.store.runs_page(org, Some(&pid), None, None, HISTORY).await? {
         let result = result_of(&run)?;
         rows.push(HistoryRow {
             id: run.id.to_string(),

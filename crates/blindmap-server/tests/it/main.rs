@@ -25,6 +25,7 @@ mod peer;
 mod registrations;
 mod replicas;
 mod reports_browser;
+mod schedules;
 mod sso;
 mod tiers;
 mod web;

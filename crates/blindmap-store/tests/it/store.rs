@@ -368,11 +368,11 @@ async fn runs_store_results_whole_and_only_once(store: Store) {
     assert!(matches!(store.start_run(&busy).await, Err(StoreError::RunInProgress)), "one run at a time");
     let run = store.run(&org, &second).await.unwrap();
     assert_eq!(store.previous_complete_run(&org, &run).await.unwrap().map(|r| r.id), Some(first.clone()));
-    let runs = store.runs_page(&org, Some(&p.id), None, 10).await.unwrap();
+    let runs = store.runs_page(&org, Some(&p.id), None, None, 10).await.unwrap();
     assert_eq!(runs.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), [second.clone(), first.clone()]);
     let other = store.create_organisation("Other").await.unwrap();
     assert!(matches!(store.run(&other.id, &first).await, Err(StoreError::NotFound(_))));
-    assert!(store.runs_page(&other.id, None, None, 10).await.unwrap().is_empty());
+    assert!(store.runs_page(&other.id, None, None, None, 10).await.unwrap().is_empty());
     assert!(matches!(
         store.overlaps_page(&other.id, &first, &OverlapFilter::default(), None, 10).await,
         Err(StoreError::NotFound(_))
