@@ -615,6 +615,12 @@ impl RunningNode {
 }
 
 impl RunningNode {
+    /// This process among the node's replicas: the holder its scheduled jobs name.
+    #[doc(hidden)]
+    pub fn replica(&self) -> &str {
+        &self.context.replica
+    }
+
     /// Stops the node at once, as if its process had died: connections are cut, and nothing of
     /// what it was doing is recorded as stopped — its runs stay running in the store until their
     /// heartbeats are missed, its scheduled jobs until their leases lapse. For tests of what
