@@ -18,6 +18,7 @@ pub(crate) mod node;
 pub(crate) mod partners;
 pub(crate) mod policy_arg;
 pub(crate) mod remote;
+pub(crate) mod schedules;
 pub(crate) mod sso;
 pub(crate) mod users;
 

@@ -76,6 +76,43 @@ pub(crate) enum PartnerCommand {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Show or set when runs with a partner start by themselves: every day at a time, every so
+    /// many hours, or after each new dataset. The partner's node is asked what it allows against
+    /// it: a schedule more often than that is refused. Without options, shows it.
+    /// Example: --daily 07:30 --zone Europe/Berlin
+    Schedule {
+        /// The partner's name, or the partnership's id (`pt_…`).
+        partner: String,
+        #[command(flatten)]
+        when: super::schedules::When,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Show or set what a partner may run against this side: how often, how much its declared
+    /// list may change between runs, and the smallest segment served. Runs beyond it are refused
+    /// before anything is disclosed, and listed by `partner against`. Without options, shows it.
+    Budget {
+        /// The partner's name, or the partnership's id (`pt_…`).
+        partner: String,
+        #[command(flatten)]
+        limits: super::schedules::Limits,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// List the scheduled runs (of one partner, or all) and what became of them.
+    Jobs {
+        /// The partner's name, or the partnership's id (`pt_…`); all partners without it.
+        partner: Option<String>,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// List the runs partners started against this side, and those its budgets refused.
+    Against {
+        /// The partner's name, or the partnership's id (`pt_…`); all partners without it.
+        partner: Option<String>,
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// End a partnership: no data flows any more, on either side.
     End {
         /// The partnership's id (`pt_…`, from `partner list`).
@@ -153,6 +190,18 @@ pub(crate) fn run(command: &PartnerCommand) -> anyhow::Result<()> {
                     "  threshold {}, smallest partner segment served {}",
                     policy.threshold, policy.min_partner_segment
                 );
+            }
+            PartnerCommand::Schedule { partner, when, connection } => {
+                super::schedules::schedule(&client(connection)?, partner, when).await?;
+            }
+            PartnerCommand::Budget { partner, limits, connection } => {
+                super::schedules::budget(&client(connection)?, partner, limits).await?;
+            }
+            PartnerCommand::Jobs { partner, connection } => {
+                super::schedules::jobs(&client(connection)?, partner.as_deref()).await?;
+            }
+            PartnerCommand::Against { partner, connection } => {
+                super::schedules::against(&client(connection)?, partner.as_deref()).await?;
             }
             PartnerCommand::End { id, connection } => {
                 show(&client(connection)?.end_partnership(id).await?);

@@ -897,6 +897,28 @@ fn two_served_nodes_pair_share_and_match_from_the_cli() {
     assert_eq!(json["run"]["state"], "complete");
     assert_eq!(json["changes"]["cells"], serde_json::json!([]), "same data: nothing changed");
 
+    // The partner allows one run every 6 hours against it: the vendor's schedule may not be more
+    // often, a run by hand now is refused, and the partner sees the refusal.
+    let limited = run(&partner, &["partner", "budget", "Vendor", "--min-interval", "360", "--max-change", "25"]);
+    assert!(limited.contains("at most once every 6 hour(s)") && limited.contains("at most 25%"), "{limited}");
+    let hourly = vendor.run(&["partner", "schedule", "Partner", "--every-hours", "1"], dir.path());
+    let said = text(&hourly.stderr);
+    assert!(!hourly.status.success() && said.contains("Partner allows one run against it every 6 hours"), "{said}");
+    assert!(run(&vendor, &["partner", "schedule", "Partner"]).contains("start only by hand"));
+    let daily = run(&vendor, &["partner", "schedule", "Partner", "--daily", "07:30", "--zone", "Europe/Berlin"]);
+    assert!(
+        daily.contains("now start every day at 07:30 (Europe/Berlin).") && daily.contains("The next is due at"),
+        "{daily}"
+    );
+    assert!(run(&vendor, &["partner", "jobs"]).contains("No scheduled runs yet."));
+    let soon = vendor.run(&["match", "--partner", "Partner"], dir.path());
+    let said = format!("{}{}", text(&soon.stdout), text(&soon.stderr));
+    assert!(!soon.status.success() && said.contains("Partner allows one run against it every 6 hours"), "{said}");
+    let against = run(&partner, &["partner", "against"]);
+    assert!(against.contains("Vendor") && against.contains("complete"), "{against}");
+    assert!(against.contains("too_soon: Partner allows one run against it every 6 hours"), "{against}");
+    assert!(run(&vendor, &["partner", "schedule", "Partner", "--clear"]).contains("start only by hand now"));
+
     for node in [vendor, partner] {
         let log = node.stop();
         for secret in ["northwindtraders", "Northwind", "118273645"] {
