@@ -60,6 +60,7 @@ mod overlaps;
 mod partners;
 mod registrations;
 mod runs;
+mod schedules;
 mod session;
 mod sharing;
 mod sso;
@@ -224,6 +225,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/partners/{id}/end", post(end_partnership))
         .route("/partners/{id}/sharing", get(sharing_page).post(save_sharing))
         .route("/partners/{id}/runs", get(history).post(start_run))
+        .route("/partners/{id}/schedule", post(schedules::set_schedule))
+        .route("/partners/{id}/budget", post(schedules::set_budget))
+        .route("/runs/against", get(schedules::against_page))
         .route("/registrations", get(registrations_page))
         .route("/registrations/precheck", post(precheck))
         .route("/registrations/{id}", get(registration_page))

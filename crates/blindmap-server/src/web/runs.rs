@@ -185,15 +185,35 @@ pub(super) struct HistoryPage {
     pub(super) active: bool,
     pub(super) admin: bool,
     pub(super) runs: Vec<HistoryRow>,
+    /// When runs start by themselves, and the form that changes it.
+    pub(super) schedule: super::schedules::ScheduleBox,
+    /// What the partner may run against this side.
+    pub(super) budget: super::schedules::BudgetBox,
+    /// The latest scheduled runs, and the partner's refused runs.
+    pub(super) jobs: Vec<super::schedules::JobRow>,
+    pub(super) refusals: Vec<super::schedules::RefusalRow>,
+    /// Why a form was refused (nothing was changed).
+    pub(super) problem: Option<String>,
 }
 
-/// A partner's matches, newest first, with the form that starts another.
+/// A partner's matches, newest first, with the form that starts another, its schedule and what
+/// it may run against this side.
 pub(super) async fn history(State(state): State<AppState>, signed: Signed, Path(id): Path<String>) -> PageResult {
-    let org = signed.org();
     let pid = PartnershipId::parse(&id).ok_or(PageError(ApiError::NotFound("partner")))?;
-    let partnership = state.store.partnership(org, &pid).await?;
+    Ok(html(StatusCode::OK, &history_view(&state, &signed, &pid, None).await?))
+}
+
+/// The matches page of partnership `pid`, with `problem` said at the top.
+pub(super) async fn history_view(
+    state: &AppState,
+    signed: &Signed,
+    pid: &PartnershipId,
+    problem: Option<String>,
+) -> Result<HistoryPage, PageError> {
+    let org = signed.org();
+    let partnership = state.store.partnership(org, pid).await?;
     let mut rows = Vec::new();
-    for run in state.store.runs_page(org, Some(&pid), None, None, HISTORY).await? {
+    for run in state.store.runs_page(org, Some(pid), None, None, HISTORY).await? {
         let result = result_of(&run)?;
         rows.push(HistoryRow {
             id: run.id.to_string(),
@@ -211,13 +231,18 @@ pub(super) async fn history(State(state): State<AppState>, signed: Signed, Path(
             },
         });
     }
-    let page = HistoryPage {
-        chrome: signed.chrome(&state).await?.at("/partners"),
+    let (schedule, budget, jobs, refusals) = super::schedules::boxes(state, org, &partnership).await?;
+    Ok(HistoryPage {
+        chrome: signed.chrome(state).await?.at("/partners"),
         pid: partnership.id.to_string(),
         partner: partnership.partner_name.clone(),
         active: partnership.state == blindmap_store::PartnershipState::Active && !partnership.partner_url.is_empty(),
         admin: signed.user().role == blindmap_store::Role::Admin,
         runs: rows,
-    };
-    Ok(html(StatusCode::OK, &page))
+        schedule,
+        budget,
+        jobs,
+        refusals,
+        problem,
+    })
 }

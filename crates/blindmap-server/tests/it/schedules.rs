@@ -201,3 +201,106 @@ async fn runs_start_by_schedule_within_what_the_partner_allows_and_refusals_reac
         n.running.shutdown().await.unwrap();
     }
 }
+
+/// An agent signed in to `node` as a new user named `name` with `role`.
+async fn agent(node: &Node, name: &str, role: &str) -> crate::web::Agent {
+    let made = call(node, Method::POST, "/api/v1/users", Some(json!({ "name": name, "role": role }))).await.unwrap();
+    let mut agent = crate::web::Agent::new(node);
+    let page = agent.sign_in(made["token"]["token"].as_str().unwrap()).await;
+    assert_eq!(page.status.as_u16(), 303, "{}", page.body);
+    agent
+}
+
+/// The schedule, the limits and what was refused, from the pages: a partner's matches page sets
+/// when matches start and what the partner may run against this side; a refused form says why
+/// and changes nothing; the page of matches against you lists what was answered and refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_matches_page_sets_the_schedule_and_the_limits_and_lists_matches_against_you() {
+    let vendor = node("Vendor", None).await;
+    let partner = node("Partner", None).await;
+    upload(&vendor, "v.csv", VENDOR_CSV).await;
+    upload(&partner, "p.csv", PARTNER_CSV).await;
+    let (pid, theirs) = pair(&vendor, &partner, "Partner").await;
+    let mut ada = agent(&vendor, "ada", "admin").await;
+    let mut pat = agent(&partner, "pat", "admin").await;
+    let page = format!("/partners/{pid}/runs");
+
+    let shown = ada.get(&page).await;
+    assert!(shown.body.contains("start only when someone starts one"), "{}", shown.body);
+    let csrf = shown.input("csrf");
+    let saved = ada
+        .post(
+            &format!("/partners/{pid}/schedule"),
+            &[("csrf", &csrf), ("kind", "daily"), ("at", "07:30"), ("zone", "Europe/Berlin"), ("hours", "24")],
+        )
+        .await;
+    assert_eq!((saved.status.as_u16(), saved.location()), (303, page.as_str()), "{}", saved.body);
+    let shown = ada.get(&page).await;
+    assert!(shown.body.contains("start every day at 07:30 (Europe/Berlin); the next is due at"), "{}", shown.body);
+    let bad =
+        ada.post(&format!("/partners/{pid}/schedule"), &[("csrf", &csrf), ("kind", "every"), ("hours", "soon")]).await;
+    assert_eq!(bad.status.as_u16(), 422);
+    assert!(
+        bad.body.contains("hours must be a whole number") && bad.body.contains("every day at 07:30"),
+        "{}",
+        bad.body
+    );
+
+    // The partner allows one match every 6 hours: an hourly schedule is refused with why.
+    let their_page = format!("/partners/{theirs}/runs");
+    let csrf_p = pat.get(&their_page).await.input("csrf");
+    let limits = [("csrf", csrf_p.as_str()), ("min_interval", "360"), ("max_change", ""), ("min_segment", "3")];
+    let saved = pat.post(&format!("/partners/{theirs}/budget"), &limits).await;
+    assert_eq!(saved.status.as_u16(), 303, "{}", saved.body);
+    let shown = pat.get(&their_page).await;
+    assert!(shown.body.contains("may start matches against you at most once every 6 hours, with its declared accounts changed by any amount; segments of fewer than 3"), "{}", shown.body);
+    let bad = pat
+        .post(&format!("/partners/{theirs}/budget"), &[("csrf", &csrf_p), ("min_interval", "-1"), ("min_segment", "3")])
+        .await;
+    assert_eq!(bad.status.as_u16(), 422, "{}", bad.body);
+    let hourly =
+        ada.post(&format!("/partners/{pid}/schedule"), &[("csrf", &csrf), ("kind", "every"), ("hours", "1")]).await;
+    assert_eq!(hourly.status.as_u16(), 422);
+    assert!(hourly.body.contains("Partner allows one run against it every 6 hours"), "{}", hourly.body);
+
+    // Two matches by hand: the second is refused, and the partner's page lists both outcomes.
+    for _ in 0..2 {
+        let run = call(&vendor, Method::POST, "/api/v1/runs", Some(json!({ "partnership": pid }))).await.unwrap();
+        finished(&vendor, run["id"].as_str().unwrap()).await;
+    }
+    let against = pat.get("/runs/against").await;
+    assert_eq!(against.status.as_u16(), 200);
+    assert!(against.body.contains(">Vendor</a></td><td>complete"), "{}", against.body);
+    assert!(
+        against.body.contains("too soon") && against.body.contains("allows one run against it every 6 hours"),
+        "{}",
+        against.body
+    );
+    assert!(pat.get(&their_page).await.body.contains("Matches Vendor started that you refused"));
+    let removed = ada.post(&format!("/partners/{pid}/schedule"), &[("csrf", &csrf), ("kind", "none")]).await;
+    assert_eq!(removed.status.as_u16(), 303);
+    assert!(ada.get(&page).await.body.contains("start only when someone starts one"));
+
+    // A rep sees but cannot change; another organisation finds nothing; a forged form does nothing.
+    let mut rita = agent(&vendor, "rita", "rep").await;
+    let shown = rita.get(&page).await;
+    assert!(shown.status.is_success() && !shown.body.contains("schedule-form"), "{}", shown.body);
+    let csrf_r = shown.input("csrf");
+    let refused =
+        rita.post(&format!("/partners/{pid}/schedule"), &[("csrf", &csrf_r), ("kind", "after_dataset")]).await;
+    assert_eq!(refused.status.as_u16(), 403);
+    let forged = ada.post(&format!("/partners/{pid}/schedule"), &[("csrf", "forged"), ("kind", "after_dataset")]).await;
+    assert_eq!(forged.status.as_u16(), 403);
+    let mut eve = crate::admin_web::stranger(&vendor, blindmap_store::Role::Admin).await;
+    assert_eq!(eve.get(&page).await.status.as_u16(), 404);
+    let csrf_e = eve.get("/").await.input("csrf");
+    let theirs_form = eve
+        .post(&format!("/partners/{pid}/budget"), &[("csrf", &csrf_e), ("min_interval", "0"), ("min_segment", "1")])
+        .await;
+    assert_eq!(theirs_form.status.as_u16(), 404);
+    assert!(!eve.get("/runs/against").await.body.contains("Vendor"));
+    assert!(ada.get(&page).await.body.contains("start only when someone starts one"), "nothing changed");
+    for n in [vendor, partner] {
+        n.running.shutdown().await.unwrap();
+    }
+}
