@@ -10,10 +10,11 @@ use std::sync::Arc;
 
 use blindmap_psi::{Dataset, DisclosurePolicy, Outcome, Session, SessionConfig, SessionSeed, Transcript};
 use blindmap_store::PartnershipId;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::client::{ClientError, PeerClient};
+use crate::client::{ClientError, PeerClient, PeerStreamError};
 use crate::node::identity::Identity;
 use crate::peer::invite::InviteContent;
 pub use crate::peer::session_io::Progress;
@@ -104,7 +105,31 @@ pub async fn run(
             .map_err(|e| failed(e.to_string()))?;
     let client = PeerClient::for_runs(&pairing.url, &pairing.fingerprint, identity)?;
     let (outgoing, rx) = mpsc::channel(FRAME_BUFFER);
-    let incoming = client.open_stream(&format!("/peer/v1/partnerships/{}/runs", pairing.partnership), rx);
+    // A refusal (or a failure to connect) before the vendor's first byte is the call's error, as
+    // for any other call; a failure after it is the session's.
+    let before_any = Arc::new(std::sync::Mutex::new((false, None)));
+    let seen = Arc::clone(&before_any);
+    let incoming = client.open_stream(&format!("/peer/v1/partnerships/{}/runs", pairing.partnership), rx).map(
+        move |item: Result<bytes::Bytes, PeerStreamError>| {
+            let mut seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match item {
+                Ok(bytes) => {
+                    seen.0 = true;
+                    Ok(bytes)
+                }
+                Err(e) if !seen.0 && seen.1.is_none() => {
+                    // The driver hears the same words; the call's error keeps its kind.
+                    let said = e.to_string();
+                    seen.1 = Some(match e {
+                        PeerStreamError::Refused { status, detail } => ClientError::Api { status, detail },
+                        PeerStreamError::Failed(e) => e,
+                    });
+                    Err(said)
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        },
+    );
     let transcript = transcript.then(|| {
         Transcript::new(&[
             ("role", "initiator"),
@@ -122,6 +147,10 @@ pub async fn run(
             bytes_received: traffic.bytes_received,
             transcript,
         }),
+        Err(Failure::Transport(_)) if before_any.lock().is_ok_and(|s| s.1.is_some()) => {
+            let taken = before_any.lock().unwrap_or_else(std::sync::PoisonError::into_inner).1.take();
+            Err(RemoteError::Client(taken.expect("checked")))
+        }
         Err(Failure::Protocol(e)) => Err(RemoteError::Failed { reason: e.to_string(), transcript }),
         Err(Failure::Transport(e)) => Err(RemoteError::Failed { reason: e, transcript }),
     }

@@ -513,7 +513,7 @@ async fn an_admin_starts_a_match_follows_it_and_reads_what_changed_by_name() {
     common::upload_active(&vendor, "fewer.csv", &fewer).await;
     let history = admin.get(&format!("/partners/{pid}/runs")).await;
     assert_eq!(history.status, StatusCode::OK);
-    assert_eq!(history.body.matches("<a href=\"/runs/").count(), 1, "the first match: {}", history.body);
+    assert_eq!(history.body.matches("<a href=\"/runs/run_").count(), 1, "the first match: {}", history.body);
     let page = admin.post(&format!("/partners/{pid}/runs"), &[("csrf", &csrf), ("transcript", "1")]).await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
     let run_path = page.location().to_owned();
@@ -553,7 +553,7 @@ async fn an_admin_starts_a_match_follows_it_and_reads_what_changed_by_name() {
     assert_eq!(transcript.status, StatusCode::OK);
     assert!(transcript.headers["content-disposition"].to_str().unwrap().starts_with("attachment"));
     assert!(!transcript.body.is_empty());
-    assert_eq!(admin.get(&format!("/partners/{pid}/runs")).await.body.matches("<a href=\"/runs/").count(), 2);
+    assert_eq!(admin.get(&format!("/partners/{pid}/runs")).await.body.matches("<a href=\"/runs/run_").count(), 2);
 
     // A rep reads matches but does not start them; another organisation finds none of it.
     let mut rep = signed_in(&vendor, "rita", "rep").await;

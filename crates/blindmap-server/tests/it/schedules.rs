@@ -191,6 +191,10 @@ async fn runs_start_by_schedule_within_what_the_partner_allows_and_refusals_reac
     let answer = rita.call_empty(Method::DELETE, &schedule_path).await;
     assert!(matches!(&answer, Err(ClientError::Api { status, .. }) if status.as_u16() == 403), "{answer:?}");
 
+    // The partner's limits are told only to the node pinned for the partnership.
+    let unpinned = call(&partner, Method::GET, &format!("/peer/v1/partnerships/{theirs}/budget"), None).await;
+    assert!(matches!(&unpinned, Err(ClientError::Api { status, .. }) if status.as_u16() == 403), "{unpinned:?}");
+
     // Removed: the job waiting is given up.
     vendor.api.call_empty(Method::DELETE, &schedule_path).await.unwrap();
     let jobs = call(&vendor, Method::GET, "/api/v1/jobs", None).await.unwrap();
