@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::cli::{
-    accounts, attribution, corrections, cosell, crm, datasets, deals, demo, files, hooks, inspect, matching, node,
-    partners, sso, users,
+    accounts, attribution, changes, corrections, cosell, crm, datasets, deals, demo, files, hooks, inspect, matching,
+    node, partners, sso, users,
 };
 
 /// Match account lists with a partner without revealing them: each side learns only what the
@@ -99,6 +99,10 @@ enum Command {
         #[command(subcommand)]
         command: accounts::AccountsCommand,
     },
+    /// What matches changed, account by account: the accounts that came into or went out of a
+    /// cell of a partner's overlap matrix since the match before, with their owners (newest
+    /// first; a partnership's first match is its baseline).
+    Changes(changes::ChangesArgs),
     /// Corrections of matches: mark a match wrong ("not this match") or an account as never to
     /// be matched with a partner; it is hidden at once and in every later match, and the partner
     /// is not told. List and undo them.
@@ -173,6 +177,7 @@ fn main() -> ExitCode {
         Command::Hooks { command } => hooks::run(&command),
         Command::Cosell { command } => cosell::run(&command),
         Command::Corrections { command } => corrections::run(&command),
+        Command::Changes(args) => changes::run(&args),
         Command::Accounts { command } => accounts::run(&command),
         Command::Deal { command } => deals::run(&command),
         Command::Attribution { command } => attribution::run(&command),

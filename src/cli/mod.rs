@@ -4,6 +4,7 @@
 
 pub(crate) mod accounts;
 pub(crate) mod attribution;
+pub(crate) mod changes;
 pub(crate) mod corrections;
 pub(crate) mod cosell;
 pub(crate) mod crm;

@@ -2,8 +2,8 @@
 //! allows partners to run against it, and what became of both.
 
 use blindmap_server::api::Page;
-use blindmap_server::api::runs::{RoleName, RunFilter};
-use blindmap_server::api::schedules::{BudgetView, JobView, ListFilter, ScheduleRequest, ScheduleView};
+use blindmap_server::api::runs::{RunFilter, RunRoleName};
+use blindmap_server::api::schedules::{BudgetRequest, BudgetView, JobView, ListFilter, ScheduleRequest, ScheduleView};
 use blindmap_server::client::ApiClient;
 use blindmap_server::rfc3339;
 use clap::Args;
@@ -113,7 +113,12 @@ pub(crate) async fn budget(api: &ApiClient, partner: &str, limits: &Limits) -> a
             budget.max_change_percent = limits.max_change;
         }
         budget.min_segment = limits.min_segment.unwrap_or(budget.min_segment);
-        budget = api.set_budget(&id, &budget).await?;
+        let request = BudgetRequest {
+            min_interval_minutes: budget.min_interval_minutes,
+            max_change_percent: budget.max_change_percent,
+            min_segment: budget.min_segment,
+        };
+        budget = api.set_budget(&id, &request).await?;
         println!("{} may now run against this side:", escaped(partner));
     } else {
         println!("{} may run against this side:", escaped(partner));
@@ -175,7 +180,7 @@ pub(crate) async fn against(api: &ApiClient, partner: Option<&str>) -> anyhow::R
         Some(p) => Some(partnership_id(api, p).await?),
         None => None,
     };
-    let filter = RunFilter { partnership: partnership.clone(), role: Some(RoleName::Responder) };
+    let filter = RunFilter { partnership: partnership.clone(), role: Some(RunRoleName::Responder) };
     let runs = api.runs(&filter, &Page::first(50)).await?;
     println!("Runs partners started against this side:");
     if runs.items.is_empty() {

@@ -897,6 +897,8 @@ fn two_served_nodes_pair_share_and_match_from_the_cli() {
     assert_eq!(json["run"]["state"], "complete");
     assert_eq!(json["changes"]["cells"], serde_json::json!([]), "same data: nothing changed");
 
+    assert!(run(&vendor, &["changes", "--partner", "Partner"]).contains("No changes"), "the same data twice");
+
     // The partner allows one run every 6 hours against it: the vendor's schedule may not be more
     // often, a run by hand now is refused, and the partner sees the refusal.
     let limited = run(&partner, &["partner", "budget", "Vendor", "--min-interval", "360", "--max-change", "25"]);

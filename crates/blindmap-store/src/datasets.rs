@@ -750,6 +750,40 @@ impl Store {
         Ok(names)
     }
 
+    /// The names and owners of accounts `ids` in `org`'s `dataset` ('' where it has none): how
+    /// a change names its account. An id the dataset lacks is left out.
+    pub async fn account_labels(
+        &self,
+        org: &OrgId,
+        dataset: &DatasetId,
+        ids: &[&str],
+    ) -> Result<BTreeMap<String, (String, String)>, StoreError> {
+        let mut labels = BTreeMap::new();
+        if ids.is_empty() {
+            return Ok(labels);
+        }
+        self.dataset(org, dataset).await?;
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT account_id, COALESCE(display_name, name, ''), fields FROM dataset_accounts \
+                 WHERE dataset_id = $1 AND account_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(dataset.as_str());
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let fields: serde_json::Value = serde_json::from_str(&row.get::<String, _>(2))
+                    .map_err(|_| StoreError::Corrupt("dataset_accounts"))?;
+                let owner = fields.get("owner").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+                labels.insert(row.get::<String, _>(0), (row.get::<String, _>(1), owner));
+            }
+        }
+        Ok(labels)
+    }
+
     /// A dataset of `org` as one side of a session: protocol keys made for `side` by the
     /// matching rule, in file order.
     pub async fn load_dataset(&self, org: &OrgId, dataset: &DatasetId, side: Side) -> Result<Dataset, StoreError> {

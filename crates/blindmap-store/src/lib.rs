@@ -16,6 +16,7 @@
 mod attribution;
 mod audit;
 mod browser;
+mod changes;
 mod corrections;
 mod cosell;
 mod crm;
@@ -50,6 +51,10 @@ pub use attribution::{
 };
 pub use audit::{AuditEvent, AuditFilter};
 pub use browser::{BrowserLink, Invitation, KEPT_KEYS_MAX_AGE_MS};
+pub use changes::{
+    AccountChange, ChangeCursor, ChangeFilter, ChangeKind, DEFAULT_CHANGE_DAYS, DEFAULT_KEEP_RUNS, Retention,
+    StoredChange,
+};
 pub use corrections::{Correction, CorrectionKind, NewCorrection, canonical_key_types};
 pub use cosell::StoredCoSell;
 pub use crm::{

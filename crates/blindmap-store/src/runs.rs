@@ -254,6 +254,9 @@ pub struct Completion {
     /// Per own segment, the record indexes (dataset line order) in the order the run sent them:
     /// how a partner's reference to one of our records maps back to our account.
     pub orders: Vec<(String, Vec<u32>)>,
+    /// What changed, account by account, since the previous complete run (named), if there was
+    /// one: written with the run (`overlap_changes`).
+    pub changes: Option<(RunId, Vec<crate::AccountChange>)>,
 }
 
 const RUN_COLUMNS: &str = "r.id, r.org_id, r.partnership_id, p.partner_name, r.role, r.dataset_id, r.started_by, \
@@ -498,6 +501,13 @@ impl Store {
                 .bind(serde_json::json!(order).to_string())
                 .execute(&mut *tx)
                 .await?;
+        }
+        if let Some((previous, changes)) = &completion.changes {
+            let partnership: String = sqlx::query_scalar("SELECT partnership_id FROM match_runs WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            self.write_changes(&mut tx, org, id, &partnership, previous, now, changes).await?;
         }
         for (kind, payload) in &completion.events {
             crate::events::append_event(&mut tx, org, kind, payload).await?;
@@ -1027,6 +1037,7 @@ pub(crate) mod test_runs {
             events: vec![],
             session: hex::encode(id.as_str()),
             orders: vec![],
+            changes: None,
         };
         store.complete_run(org, &id, &completion).await.unwrap();
         store.run(org, &id).await.unwrap()

@@ -240,6 +240,12 @@ text_schema!(
     "^0*(?:[0-9]{1,9}|[1-3][0-9]{9}|4[01][0-9]{8}|42[0-8][0-9]{7}|429[0-3][0-9]{6}|4294[0-8][0-9]{5}|42949[0-5][0-9]{4}|429496[0-6][0-9]{3}|4294967[01][0-9]{2}|42949672[0-8][0-9]|429496729[0-5])\\.(?:[0-9a-fA-F]{2})*$"
 );
 text_schema!(
+    /// A place in the list of per-account changes, as `next` gave it: the change's time (Unix
+    /// ms), its run, account, own segment and partner segment in hex, and `new` or `lost`.
+    ChangeCursor,
+    "^[0-9]{1,18}(?:\\.(?:[0-9a-fA-F]{2})*){4}\\.(?:new|lost)$"
+);
+text_schema!(
     /// A place in a run's overlaps, as `next` gave it: the partner record (up to 18 digits,
     /// maybe negative), then the own segment, the partner segment and the account, each in hex.
     OverlapCursor,

@@ -116,7 +116,10 @@ pub struct EventView {
     /// Its payload. For `overlap.changed`: `run`, `partnership`, `partner`, `previous_run` and
     /// `cells`, each cell as `GET /api/v1/runs/{id}/changes` gives it (`CellChange`: the accounts
     /// `new` and `lost`, and `new_possible`, those of the new ones matched by possible matches
-    /// only; pairs this side corrected are neither new nor lost).
+    /// only; pairs this side corrected are neither new nor lost); and, when there was a previous
+    /// run, `accounts` — the first 1,000 changes one by one as `GET /api/v1/changes` lists them
+    /// (`account_id`, `name`, `owner`, `own_segment`, `partner_segment`, `change`, and for new
+    /// ones `tier` and the partner's disclosed `fields`) — and `accounts_total`.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }

@@ -3,6 +3,7 @@
 
 pub mod attribution;
 pub mod audit;
+pub mod changes;
 pub mod connections;
 pub(crate) mod contract;
 pub mod corrections;
@@ -46,9 +47,9 @@ use crate::http::error::ApiError;
         // What parameters name: the derive collects only what bodies and responses name.
         contract::IdempotencyKey, contract::DatasetId, contract::PartnershipId, contract::RunId, contract::UserId,
         contract::TokenId, contract::EndpointId, contract::EventId, contract::TouchId, contract::SourceId, contract::CorrectionId, contract::ConnectionId, contract::SyncId, contract::WritebackId,
-        contract::LedgerCursor, contract::OverlapCursor, contract::Label, contract::Filter, contract::ModelName,
+        contract::LedgerCursor, contract::OverlapCursor, contract::ChangeCursor, contract::Label, contract::Filter, contract::ModelName,
         contract::ReportSort, contract::Direction, contract::RegistrationState, datasets::PresetName, connections::SyncModeName,
-        runs::RoleName,
+        runs::RunRoleName,
     ))
 )]
 struct ApiDoc;
@@ -273,6 +274,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(ecosystem::router())
         .merge(attribution::router())
         .merge(schedules::router())
+        .merge(changes::router())
         .split_for_parts();
     contract::CommonResponses.modify(&mut doc);
     (router, doc)

@@ -424,24 +424,24 @@ pub struct RunFilter {
     /// (`responder`).
     #[param(nullable = false)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<RoleName>,
+    pub role: Option<RunRoleName>,
 }
 
 /// Which side started a run: this one (`initiator`) or the partner (`responder`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
-pub enum RoleName {
+pub enum RunRoleName {
     /// This side started it.
     Initiator,
     /// The partner started it against this side.
     Responder,
 }
 
-impl From<RoleName> for RunRole {
-    fn from(role: RoleName) -> Self {
+impl From<RunRoleName> for RunRole {
+    fn from(role: RunRoleName) -> Self {
         match role {
-            RoleName::Initiator => Self::Initiator,
-            RoleName::Responder => Self::Responder,
+            RunRoleName::Initiator => Self::Initiator,
+            RunRoleName::Responder => Self::Responder,
         }
     }
 }

@@ -124,6 +124,22 @@ pub struct BudgetView {
     pub updated_at: Option<i64>,
 }
 
+/// What this side allows the partner to run against it, as set.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct BudgetRequest {
+    /// At most one run against this side every so many minutes; 0 for no limit.
+    #[schema(minimum = 0, maximum = 44640)]
+    pub min_interval_minutes: u32,
+    /// The partner's declared records may change by at most this percentage between runs;
+    /// absent (or null) for no limit.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 1000)]
+    pub max_change_percent: Option<u32>,
+    /// The smallest partner segment served (the sharing policy's `min_partner_segment`).
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub min_segment: u32,
+}
+
 impl From<Budget> for BudgetView {
     fn from(b: Budget) -> Self {
         Self {
@@ -329,7 +345,7 @@ async fn get_budget(
 /// (the sharing policy's minimum). Runs beyond it are refused before anything is disclosed.
 #[utoipa::path(put, path = "/api/v1/partnerships/{id}/budget", tag = "schedules",
     params(("id" = contract::PartnershipId, Path)),
-    request_body = BudgetView,
+    request_body = BudgetRequest,
     responses((status = 200, body = BudgetView, description = "The budget as stored"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such partnership"),
@@ -338,7 +354,7 @@ async fn put_budget(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Json(body): Json<BudgetView>,
+    Json(body): Json<BudgetRequest>,
 ) -> Result<Json<BudgetView>, ApiError> {
     caller.require(&[Role::Admin])?;
     let change = budgets::BudgetChange {

@@ -13,6 +13,7 @@ use crate::api::attribution::{
     PipelineView, ScoreView, SettingsView, SourceList, SourceView, TouchFilter, TouchPage, TouchView,
 };
 use crate::api::audit::AuditPage;
+use crate::api::changes::{ChangePage, ChangeQuery};
 use crate::api::connections::{
     AuthorizationView, ConnectionChange, ConnectionList, ConnectionView, NewConnection, SyncList, SyncParams, SyncView,
     WritebackList, WritebackView,
@@ -32,7 +33,9 @@ use crate::api::registrations::{
 };
 use crate::api::reports::{Report, ReportQuery};
 use crate::api::runs::{ChangesView, OverlapPage, OverlapView, PartnerParam, RunFilter, RunPage, RunView, StartRun};
-use crate::api::schedules::{BudgetView, JobList, ListFilter, RefusalList, ScheduleRequest, ScheduleView};
+use crate::api::schedules::{
+    BudgetRequest, BudgetView, JobList, ListFilter, RefusalList, ScheduleRequest, ScheduleView,
+};
 use crate::api::sso::{SsoConfigInput, SsoConfigView};
 use crate::api::users::{
     CreatedUser, IssuedToken, NewRole, NewToken, NewUser, SignedOut, SigninLink, UserList, UserView,
@@ -256,6 +259,13 @@ impl ApiClient {
         self.put(&["partnerships", id, "sharing"], policy).await
     }
 
+    // ----- changes -----
+
+    /// `GET /api/v1/changes`: what runs changed, account by account, newest first.
+    pub async fn changes(&self, query: &ChangeQuery, page: &Page) -> Result<ChangePage, ClientError> {
+        self.get(&["changes"], &Query::of(query)?.and(page)?).await
+    }
+
     // ----- schedules and budgets -----
 
     /// `GET /api/v1/partnerships/{id}/schedule`.
@@ -279,7 +289,7 @@ impl ApiClient {
     }
 
     /// `PUT /api/v1/partnerships/{id}/budget`.
-    pub async fn set_budget(&self, id: &str, budget: &BudgetView) -> Result<BudgetView, ClientError> {
+    pub async fn set_budget(&self, id: &str, budget: &BudgetRequest) -> Result<BudgetView, ClientError> {
         self.put(&["partnerships", id, "budget"], budget).await
     }
 

@@ -18,8 +18,8 @@ use blindmap_psi::{
 };
 use blindmap_records::Side;
 use blindmap_store::{
-    Completion, NewRun, OrgId, Partnership, ReportFilter, ReportScope, ReportSort, Run, RunId, RunOverlap, RunRole,
-    SharingPolicy, Store, StoreError, Tier,
+    AccountChange, ChangeKind, Completion, NewRun, OrgId, Partnership, ReportFilter, ReportScope, ReportSort, Run,
+    RunId, RunOverlap, RunRole, SharingPolicy, Store, StoreError, Tier,
 };
 use bytes::Bytes;
 use futures_util::Stream;
@@ -494,13 +494,14 @@ pub(crate) async fn drive<S, E, C>(
             let (mut completion, result) = completion(&run, &outcome, &data, traffic, elapsed, transcript);
             completion.records = progress.get().1;
             match overlap_event(&store, &run, &result, &completion.overlaps).await {
-                Ok((event, changes)) => {
+                Ok((event, changes, accounts)) => {
                     if let Some(changes) = changes {
                         completion.result["changes"] = json!(changes);
                     }
                     if let Some(event) = event {
                         completion.events.push(("overlap.changed".to_owned(), event));
                     }
+                    completion.changes = accounts;
                 }
                 Err(e) => tracing::warn!(run = %run.id, error = %e, "cannot compare the run with the previous one"),
             }
@@ -761,6 +762,7 @@ fn completion(
         events: Vec::new(),
         session: result.session.clone(),
         orders,
+        changes: None,
     };
     (completion, result)
 }
@@ -844,7 +846,7 @@ async fn overlap_event(
     run: &Run,
     now: &RunResult,
     overlaps: &[RunOverlap],
-) -> Result<(Option<Value>, Option<RunChanges>), StoreError> {
+) -> Result<(Option<Value>, Option<RunChanges>, Option<(RunId, Vec<AccountChange>)>), StoreError> {
     let previous = store.latest_complete_run(&run.org, &run.partnership).await?;
     let old = match &previous {
         Some(p) => store.overlap_accounts(&run.org, &p.id).await?,
@@ -872,11 +874,90 @@ async fn overlap_event(
     };
     let cells = cell_changes(&before, &shown_cells(Some(now)), &old, &new);
     let changes = previous.as_ref().map(|p| RunChanges::of(p.id.to_string(), &cells));
+    let accounts = match &previous {
+        Some(p) => Some((p.id.clone(), account_changes(store, run, p, &cells, overlaps).await?)),
+        None => None,
+    };
     let event = (!cells.is_empty()).then(|| {
-        json!({ "run": run.id.as_str(), "partnership": run.partnership.as_str(), "partner": run.partner_name,
-            "previous_run": previous.map(|p| p.id.to_string()), "cells": cells })
+        let mut event = json!({ "run": run.id.as_str(), "partnership": run.partnership.as_str(),
+            "partner": run.partner_name, "previous_run": previous.map(|p| p.id.to_string()), "cells": cells });
+        if let Some((_, accounts)) = &accounts {
+            event["accounts"] = json!(accounts.iter().take(EVENT_ACCOUNTS).map(change_json).collect::<Vec<_>>());
+            event["accounts_total"] = json!(accounts.len());
+        }
+        event
     });
-    Ok((event, changes))
+    Ok((event, changes, accounts))
+}
+
+/// Accounts an `overlap.changed` event names one by one (the API lists them all).
+pub(crate) const EVENT_ACCOUNTS: usize = 1000;
+
+/// A change as events and the API carry it.
+pub(crate) fn change_json(c: &AccountChange) -> Value {
+    let mut out = json!({ "account_id": c.account_id, "name": c.name, "owner": c.owner,
+        "own_segment": c.own_segment, "partner_segment": c.partner_segment, "change": c.change.as_str() });
+    if let Some(tier) = c.tier {
+        out["tier"] = json!(tier.as_str());
+    }
+    if !c.fields.is_empty() {
+        out["fields"] = json!(c.fields);
+    }
+    out
+}
+
+/// The accounts that came into and went out of `cells` since `previous`, named from the run's
+/// own dataset (new ones) or the previous run's (lost ones), with a new overlap's best tier and
+/// the partner's disclosed fields in its cell.
+async fn account_changes(
+    store: &Store,
+    run: &Run,
+    previous: &Run,
+    cells: &[CellChange],
+    overlaps: &[RunOverlap],
+) -> Result<Vec<AccountChange>, StoreError> {
+    let ids = |pick: fn(&CellChange) -> Option<&Vec<String>>| -> Vec<&str> {
+        let set: BTreeSet<&str> = cells.iter().filter_map(pick).flatten().map(String::as_str).collect();
+        set.into_iter().collect()
+    };
+    let (came, went) = (ids(|c| c.new.as_ref()), ids(|c| c.lost.as_ref()));
+    let labels_now = store.account_labels(&run.org, &run.dataset, &came).await?;
+    // The previous run's dataset may have been deleted since: ids alone then.
+    let labels_then = match store.account_labels(&run.org, &previous.dataset, &went).await {
+        Ok(labels) => labels,
+        Err(StoreError::NotFound(_)) => BTreeMap::new(),
+        Err(e) => return Err(e),
+    };
+    let mut best: BTreeMap<(&str, &str, &str), &RunOverlap> = BTreeMap::new();
+    for o in overlaps {
+        let slot = best.entry((o.account_id.as_str(), o.own_segment.as_str(), o.partner_segment.as_str())).or_insert(o);
+        if o.tier < slot.tier {
+            *slot = o;
+        }
+    }
+    let mut out = Vec::new();
+    for c in cells {
+        for (list, kind) in [(&c.new, ChangeKind::New), (&c.lost, ChangeKind::Lost)] {
+            for account in list.iter().flatten() {
+                let labels = if kind == ChangeKind::New { &labels_now } else { &labels_then };
+                let (name, owner) = labels.get(account).cloned().unwrap_or_default();
+                let overlap = (kind == ChangeKind::New)
+                    .then(|| best.get(&(account.as_str(), c.own_segment.as_str(), c.partner_segment.as_str())))
+                    .flatten();
+                out.push(AccountChange {
+                    account_id: account.clone(),
+                    name,
+                    owner,
+                    own_segment: c.own_segment.clone(),
+                    partner_segment: c.partner_segment.clone(),
+                    change: kind,
+                    tier: overlap.map(|o| o.tier),
+                    fields: overlap.map(|o| o.fields.clone()).unwrap_or_default(),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl RunChanges {
@@ -1005,6 +1086,7 @@ mod tests {
             events: vec![],
             session: "00".into(),
             orders: vec![],
+            changes: None,
         }
     }
 
@@ -1048,7 +1130,7 @@ mod tests {
             overlap("f", &["duns"], Tier::Confirmed),
         ]);
         let now = RunResult::deserialize(&second.result).unwrap();
-        let (event, changes) = overlap_event(&store, &next, &now, &second.overlaps).await.unwrap();
+        let (event, changes, accounts) = overlap_event(&store, &next, &now, &second.overlaps).await.unwrap();
         let event = event.expect("something changed");
         let changes = changes.expect("a second run has a previous one");
         assert_eq!((changes.new_accounts, changes.lost_accounts), (2, 0), "{event}");
@@ -1056,6 +1138,12 @@ mod tests {
         assert_eq!(cell["new"], json!(["e", "f"]), "{event}");
         assert_eq!(cell["new_possible"], json!(["e"]), "f has a confirmed match too: {event}");
         assert_eq!(cell["lost"], json!([]), "{event}");
+        // One by one: f's best tier is its confirmed match.
+        let (_, accounts) = accounts.expect("a second run's changes");
+        let tiers: Vec<(&str, Option<Tier>)> = accounts.iter().map(|c| (c.account_id.as_str(), c.tier)).collect();
+        assert_eq!(tiers, [("e", Some(Tier::Possible)), ("f", Some(Tier::Confirmed))]);
+        assert_eq!(event["accounts_total"], 2);
+        assert_eq!(event["accounts"][1]["tier"], "confirmed", "{event}");
     }
 
     #[test]

@@ -126,6 +126,7 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
             "/api/v1/attribution/sources",
             "/api/v1/attribution/touches",
             "/api/v1/audit",
+            "/api/v1/changes",
             "/api/v1/connections",
             "/api/v1/connections/authorize",
             "/api/v1/connections/{id}",
@@ -565,6 +566,7 @@ async fn runs_belong_to_their_organisation(store: Store) {
         events: vec![],
         session: "00".into(),
         orders: vec![],
+        changes: None,
     };
     store.complete_run(&vendor, &id, &completion).await.unwrap();
 

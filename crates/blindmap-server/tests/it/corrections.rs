@@ -139,6 +139,7 @@ async fn vendor_with_a_match(store: &Store) -> (OrgId, [String; 3], PartnershipI
         events: vec![],
         session: "00".into(),
         orders: vec![],
+        changes: None,
     };
     store.complete_run(&vendor, &id, &completion).await.unwrap();
     (vendor, tokens, pid, id)

@@ -203,6 +203,51 @@ async fn matching_end_to_end(database: impl Fn() -> Option<String>) {
     assert!(!lost.is_empty(), "dropping the partner's first accounts loses overlaps: {changes}");
     assert_eq!(lost, truth.difference(&truth_after).cloned().collect(), "exactly the lost overlaps");
 
+    // The same, account by account, with names, kept by the API and carried by the event.
+    let listed =
+        call(&vendor, Method::GET, &format!("/api/v1/changes?run={second_id}&limit=1000"), None).await.unwrap();
+    let listed = listed["items"].as_array().unwrap().clone();
+    let by_account: BTreeSet<(String, String)> = listed
+        .iter()
+        .map(|c| {
+            assert_eq!(
+                (c["change"].as_str(), c["previous_run"].as_str()),
+                (Some("lost"), Some(run_id.as_str())),
+                "{c}"
+            );
+            assert!(!c["name"].as_str().unwrap().is_empty(), "named: {c}");
+            (c["account_id"].as_str().unwrap().to_owned(), c["partner_segment"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    assert_eq!(by_account, lost);
+    let mut walked = Vec::new();
+    let mut path = "/api/v1/changes?limit=1".to_owned();
+    loop {
+        let page = call(&vendor, Method::GET, &path, None).await.unwrap();
+        walked.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next"].as_str() {
+            Some(next) => path = format!("/api/v1/changes?limit=1&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(walked, listed, "a page at a time, the same list");
+    let none_new = call(&vendor, Method::GET, "/api/v1/changes?change=new", None).await.unwrap();
+    assert!(none_new["items"].as_array().unwrap().is_empty(), "the partner only dropped accounts");
+    let one = &listed[0]["account_id"].as_str().unwrap();
+    let theirs = call(&vendor, Method::GET, &format!("/api/v1/changes?account={one}"), None).await.unwrap();
+    assert!(theirs["items"].as_array().unwrap().iter().all(|c| c["account_id"] == *one));
+    let later = call(&vendor, Method::GET, "/api/v1/changes?since=99999999999999", None).await.unwrap();
+    assert!(later["items"].as_array().unwrap().is_empty());
+    let events = call(&vendor, Method::GET, "/api/v1/events?limit=1000", None).await.unwrap();
+    let event = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "overlap.changed" && e["data"]["run"] == second_id.as_str())
+        .expect("the second run's event");
+    assert_eq!(event["data"]["accounts_total"].as_u64(), Some(listed.len() as u64), "{event}");
+    assert_eq!(event["data"]["accounts"].as_array().unwrap().len(), listed.len());
+
     // A node without a partnership is refused on the run route, whoever calls.
     let without_cert =
         call(&partner, Method::POST, &format!("/peer/v1/partnerships/{partner_pid}/runs"), Some(json!({}))).await;

@@ -318,6 +318,7 @@ async fn runs_store_results_whole_and_only_once(store: Store) {
         events: vec![],
         session: "00".into(),
         orders: vec![],
+        changes: None,
     };
     store.complete_run(&org, &first, &completion).await.unwrap();
     assert!(
@@ -397,6 +398,7 @@ async fn stale_and_failed_runs_keep_nothing(store: Store) {
         events: vec![],
         session: "00".into(),
         orders: vec![],
+        changes: None,
     };
     assert!(matches!(store.complete_run(&org, &crashed, &late).await, Err(StoreError::Conflict(_))));
     assert!(store.overlaps_page(&org, &crashed, &OverlapFilter::default(), None, 10).await.unwrap().is_empty());
@@ -568,6 +570,7 @@ async fn cosell_records_are_written_with_a_version_check(store: Store) {
         events: vec![],
         session: "abcd".into(),
         orders: vec![("customers".into(), vec![2, 0])],
+        changes: None,
     };
     store.complete_run(&org, &run, &completion).await.unwrap();
     let first = store.account_behind(&org, &p.id, "abcd", "customers", 1).await.unwrap();
@@ -589,6 +592,7 @@ async fn reports_filter_search_sort_and_page_in_the_database(store: Store) {
         events: vec![],
         session: "00".into(),
         orders: vec![],
+        changes: None,
     };
     let first = start(&store, &org, &dataset, &p).await;
     store
@@ -708,6 +712,7 @@ async fn reports_sort_and_filter_by_shared_fields_list_lost_accounts_and_span_pa
         events: vec![],
         session: "00".into(),
         orders: vec![],
+        changes: None,
     };
     let (northwind, fabrikam, delta, societe) =
         ("0015g00000NWTRdAAF", "0015g00000FBRKmAAC", "0015g00000DLTAfAAD", "0015g00000SGEQpAAF");
@@ -909,6 +914,7 @@ async fn run_with(
         events: vec![],
         session: "00".into(),
         orders: vec![],
+        changes: None,
     };
     store.complete_run(org, &id, &completion).await.unwrap();
     store.run(org, &id).await.unwrap()
