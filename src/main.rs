@@ -103,6 +103,9 @@ enum Command {
     /// cell of a partner's overlap matrix since the match before, with their owners (newest
     /// first; a partnership's first match is its baseline).
     Changes(changes::ChangesArgs),
+    /// Show or set what the organisation keeps: the latest runs of each partnership (older runs,
+    /// their overlaps and the datasets no kept run matched are deleted) and days of changes.
+    Retention(changes::RetentionArgs),
     /// Corrections of matches: mark a match wrong ("not this match") or an account as never to
     /// be matched with a partner; it is hidden at once and in every later match, and the partner
     /// is not told. List and undo them.
@@ -178,6 +181,7 @@ fn main() -> ExitCode {
         Command::Cosell { command } => cosell::run(&command),
         Command::Corrections { command } => corrections::run(&command),
         Command::Changes(args) => changes::run(&args),
+        Command::Retention(args) => changes::retention(&args),
         Command::Accounts { command } => accounts::run(&command),
         Command::Deal { command } => deals::run(&command),
         Command::Attribution { command } => attribution::run(&command),

@@ -112,3 +112,34 @@ fn line(c: &ChangeView) -> String {
     }
     out
 }
+
+/// `blindmap retention`'s options.
+#[derive(Args)]
+pub(crate) struct RetentionArgs {
+    /// Keep this many complete runs per partnership, the latest (2 to 1000).
+    #[arg(long, value_name = "N")]
+    keep_runs: Option<u32>,
+    /// Keep this many days of per-account changes (1 to 3650).
+    #[arg(long, value_name = "DAYS")]
+    change_days: Option<u32>,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+pub(crate) fn retention(args: &RetentionArgs) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let api = client(&args.connection)?;
+        let mut kept = api.retention().await?;
+        if args.keep_runs.is_some() || args.change_days.is_some() {
+            kept.keep_runs = args.keep_runs.unwrap_or(kept.keep_runs);
+            kept.change_days = args.change_days.unwrap_or(kept.change_days);
+            kept = api.set_retention(&kept).await?;
+            println!("Kept from now on (what is no longer kept was deleted):");
+        } else {
+            println!("Kept:");
+        }
+        println!("  the latest {} complete runs of each partnership, and the datasets they matched", kept.keep_runs);
+        println!("  {} days of per-account changes", kept.change_days);
+        Ok(())
+    })
+}

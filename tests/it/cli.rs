@@ -898,6 +898,14 @@ fn two_served_nodes_pair_share_and_match_from_the_cli() {
     assert_eq!(json["changes"]["cells"], serde_json::json!([]), "same data: nothing changed");
 
     assert!(run(&vendor, &["changes", "--partner", "Partner"]).contains("No changes"), "the same data twice");
+    let kept = run(&vendor, &["retention", "--keep-runs", "2"]);
+    assert!(kept.contains("the latest 2 complete runs") && kept.contains("365 days"), "{kept}");
+    let bad = vendor.run(&["retention", "--keep-runs", "1"], dir.path());
+    assert!(
+        !bad.status.success() && text(&bad.stderr).contains("keep_runs must be 2 to 1000"),
+        "{}",
+        text(&bad.stderr)
+    );
 
     // The partner allows one run every 6 hours against it: the vendor's schedule may not be more
     // often, a run by hand now is refused, and the partner sees the refusal.

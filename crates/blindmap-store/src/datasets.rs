@@ -400,7 +400,9 @@ impl Store {
         insert_accounts(&mut tx, id, &batch, (&source, &id_column)).await?;
         let summary = importer.summary();
         let json = summary_json(summary, importer.header(), &importer.columns());
-        Self::complete_import(tx, org, id, (summary.rows, summary.accounts), &json).await
+        Self::complete_import(tx, org, id, (summary.rows, summary.accounts), &json).await?;
+        // The log held every chunk of the import: back into the database, and truncated.
+        self.checkpoint().await
     }
 
     /// Stores a new dataset of `org` that is `base` changed: `base`'s accounts, less those whose
@@ -494,7 +496,8 @@ impl Store {
         json["keys"] = totals.keys;
         json["segments"] = totals.segments;
         json["changes"] = json!({ "base": base.as_str(), "rows_read": summary.rows, "removed": removed_count });
-        Self::complete_import(tx, org, id, (summary.rows, totals.accounts), &json).await
+        Self::complete_import(tx, org, id, (summary.rows, totals.accounts), &json).await?;
+        self.checkpoint().await
     }
 
     /// A stored dataset's totals: accounts, keys per type and accounts per segment.

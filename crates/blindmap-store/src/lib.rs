@@ -31,6 +31,7 @@ mod orgs;
 mod partnerships;
 mod registrations;
 mod reports;
+mod retention;
 mod runs;
 mod schedules;
 mod sealed;
@@ -75,6 +76,7 @@ pub use registrations::{Allowance, Direction, Record, StoredRegistration};
 pub use reports::{
     CellTiers, NARROWED, ReportCursor, ReportFilter, ReportRow, ReportScope, ReportSort, ReportStart, is_field_name,
 };
+pub use retention::Swept;
 pub use runs::Tier;
 pub use runs::{
     Completion, Listed, ListedOverlap, NewRun, OverlapCursor, OverlapFilter, Run, RunOverlap, RunRole, RunState,

@@ -243,3 +243,13 @@ pub async fn lapse_leases_of(store: &Store, holder: &str) {
     .await
     .unwrap();
 }
+
+/// The size of a SQLite store's write-ahead log in bytes (`None` on PostgreSQL).
+pub async fn wal_bytes(store: &Store) -> Option<u64> {
+    if store.backend() != crate::Backend::Sqlite {
+        return None;
+    }
+    let row = sqlx::query("PRAGMA database_list").fetch_one(&store.pool).await.unwrap();
+    let file: String = sqlx::Row::get(&row, 2);
+    Some(std::fs::metadata(format!("{file}-wal")).map_or(0, |m| m.len()))
+}

@@ -191,8 +191,43 @@ async fn list(
     Ok(Json(ChangePage { items: items.into_iter().map(Into::into).collect(), next: next.flatten() }))
 }
 
+/// What the organisation keeps.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct RetentionView {
+    /// The complete runs kept per partnership, the latest (older ones, their overlaps, and the
+    /// datasets no kept run matched are deleted).
+    #[schema(minimum = 2, maximum = 1000)]
+    pub keep_runs: u32,
+    /// Days of per-account changes kept.
+    #[schema(minimum = 1, maximum = 3650)]
+    pub change_days: u32,
+}
+
+/// What the organisation keeps (10 runs per partnership and 365 days of changes until set).
+#[utoipa::path(get, path = "/api/v1/retention", tag = "runs",
+    responses((status = 200, body = RetentionView, description = "The retention")))]
+async fn get_retention(State(state): State<AppState>, caller: Caller) -> Result<Json<RetentionView>, ApiError> {
+    let r = state.store.retention(&caller.0.user.org).await?;
+    Ok(Json(RetentionView { keep_runs: r.keep_runs, change_days: r.change_days }))
+}
+
+/// Sets what the organisation keeps (admins only); what it no longer keeps is deleted at once.
+#[utoipa::path(put, path = "/api/v1/retention", tag = "runs", request_body = RetentionView,
+    responses((status = 200, body = RetentionView, description = "The retention as stored"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A value out of range")))]
+async fn put_retention(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<RetentionView>,
+) -> Result<Json<RetentionView>, ApiError> {
+    caller.require(&[blindmap_store::Role::Admin])?;
+    let r = crate::service::retention::set(&state.store, &caller.0.user, body.keep_runs, body.change_days).await?;
+    Ok(Json(RetentionView { keep_runs: r.keep_runs, change_days: r.change_days }))
+}
+
 pub(super) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list))
+    OpenApiRouter::new().routes(routes!(list)).routes(routes!(get_retention, put_retention))
 }
 
 #[cfg(test)]

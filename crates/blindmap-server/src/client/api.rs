@@ -13,7 +13,7 @@ use crate::api::attribution::{
     PipelineView, ScoreView, SettingsView, SourceList, SourceView, TouchFilter, TouchPage, TouchView,
 };
 use crate::api::audit::AuditPage;
-use crate::api::changes::{ChangePage, ChangeQuery};
+use crate::api::changes::{ChangePage, ChangeQuery, RetentionView};
 use crate::api::connections::{
     AuthorizationView, ConnectionChange, ConnectionList, ConnectionView, NewConnection, SyncList, SyncParams, SyncView,
     WritebackList, WritebackView,
@@ -264,6 +264,16 @@ impl ApiClient {
     /// `GET /api/v1/changes`: what runs changed, account by account, newest first.
     pub async fn changes(&self, query: &ChangeQuery, page: &Page) -> Result<ChangePage, ClientError> {
         self.get(&["changes"], &Query::of(query)?.and(page)?).await
+    }
+
+    /// `GET /api/v1/retention`.
+    pub async fn retention(&self) -> Result<RetentionView, ClientError> {
+        self.get(&["retention"], &Query::default()).await
+    }
+
+    /// `PUT /api/v1/retention`.
+    pub async fn set_retention(&self, retention: &RetentionView) -> Result<RetentionView, ClientError> {
+        self.put(&["retention"], retention).await
     }
 
     // ----- schedules and budgets -----

@@ -125,6 +125,16 @@ impl From<crate::service::schedules::ScheduleError> for ApiError {
     }
 }
 
+impl From<crate::service::retention::RetentionError> for ApiError {
+    fn from(e: crate::service::retention::RetentionError) -> Self {
+        use crate::service::retention::RetentionError as E;
+        match e {
+            E::Invalid(text) => Self::Invalid(text),
+            E::Store(e) => Self::Store(e),
+        }
+    }
+}
+
 impl From<crate::service::budgets::BudgetError> for ApiError {
     fn from(e: crate::service::budgets::BudgetError) -> Self {
         use crate::service::budgets::BudgetError as E;

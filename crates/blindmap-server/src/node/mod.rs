@@ -713,7 +713,8 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
             crate::service::cosell::run_sync(sync_store.clone(), sync_context.clone(), stop.clone()),
             crate::service::registrations::run_sync(sync_store.clone(), sync_context.clone(), stop.clone()),
             crate::service::writeback::run_after_runs(sync_store.clone(), sync_context.clone(), stop.clone()),
-            crate::service::schedules::run_jobs(sync_store, sync_context, stop),
+            crate::service::schedules::run_jobs(sync_store.clone(), sync_context, stop.clone()),
+            crate::service::retention::run_sweeps(sync_store, stop),
         );
     });
     let warming = Some(tokio::spawn(crate::service::runs::warm_all(store.clone())));

@@ -14,6 +14,7 @@ pub(crate) mod ecosystem;
 pub(crate) mod hooks;
 pub(crate) mod partnerships;
 pub(crate) mod registrations;
+pub(crate) mod retention;
 pub(crate) mod runs;
 pub(crate) mod schedules;
 pub(crate) mod sso;

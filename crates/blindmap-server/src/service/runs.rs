@@ -521,8 +521,12 @@ pub(crate) async fn drive<S, E, C>(
     }
     match stored {
         Err(e) => tracing::error!(run = %run.id, error = %e, "cannot store a run's end"),
-        // The lists across partners count anew with this run: before a reader asks.
-        Ok(()) => warm(&store, &run).await,
+        // The lists across partners count anew with this run: before a reader asks. Then what
+        // the organisation no longer keeps goes.
+        Ok(()) => {
+            warm(&store, &run).await;
+            crate::service::retention::sweep(&store, &run.org).await;
+        }
     }
 }
 

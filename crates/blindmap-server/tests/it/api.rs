@@ -171,6 +171,7 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
             "/api/v1/registrations/{id}/extend",
             "/api/v1/registrations/{id}/reject",
             "/api/v1/reports/overlaps",
+            "/api/v1/retention",
             "/api/v1/runs",
             "/api/v1/runs/{id}",
             "/api/v1/runs/{id}/changes",

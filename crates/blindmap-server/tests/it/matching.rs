@@ -247,6 +247,27 @@ async fn matching_end_to_end(database: impl Fn() -> Option<String>) {
         .expect("the second run's event");
     assert_eq!(event["data"]["accounts_total"].as_u64(), Some(listed.len() as u64), "{event}");
     assert_eq!(event["data"]["accounts"].as_array().unwrap().len(), listed.len());
+    // Another organisation of the vendor's node sees none of it; a rep reads but keeps no less.
+    let stranger =
+        blindmap_server::node::add_organisation(&vendor._dir.path().join("node"), "Stranger", "eve").await.unwrap();
+    let url = format!("https://127.0.0.1:{}", vendor.running.addr.port());
+    let eve = blindmap_server::client::ApiClient::new(&url, &vendor.running.fingerprint, stranger.expose()).unwrap();
+    for path in
+        ["/api/v1/changes", &format!("/api/v1/changes?run={second_id}"), &format!("/api/v1/changes?account={one}")]
+    {
+        let seen: Value = eve.call(Method::GET, path, None, &[]).await.unwrap();
+        assert!(seen["items"].as_array().unwrap().is_empty(), "{path}: {seen}");
+    }
+    let theirs: Result<Value, _> =
+        eve.call(Method::GET, &format!("/api/v1/changes?partnership={vendor_pid}"), None, &[]).await;
+    assert!(matches!(&theirs, Err(ClientError::Api { status, .. }) if status.as_u16() == 404), "{theirs:?}");
+    let (_, rep) = crate::common::rep(&vendor).await;
+    let rita = blindmap_server::client::ApiClient::new(&url, &vendor.running.fingerprint, &rep).unwrap();
+    let seen: Value = rita.call(Method::GET, "/api/v1/changes", None, &[]).await.unwrap();
+    assert_eq!(seen["items"].as_array().unwrap().len(), listed.len(), "reps read what changed");
+    let body = Some((serde_json::to_vec(&json!({ "keep_runs": 2, "change_days": 1 })).unwrap(), "application/json"));
+    let refused: Result<Value, _> = rita.call(Method::PUT, "/api/v1/retention", body, &[]).await;
+    assert!(matches!(&refused, Err(ClientError::Api { status, .. }) if status.as_u16() == 403), "{refused:?}");
 
     // A node without a partnership is refused on the run route, whoever calls.
     let without_cert =

@@ -2,6 +2,7 @@
 
 mod attribution;
 mod crm;
+mod retention;
 mod schedules;
 mod secrets;
 mod store;
