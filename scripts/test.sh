@@ -145,6 +145,9 @@ blindmap=${CARGO_TARGET_DIR:-target}/debug/blindmap
 "$blindmap" bench browser --vendor 3000 --partner 300 --sessions 2 --json >/dev/null
 # A CRM sync from the Salesforce emulator (in a process of its own), in full then incremental.
 "$blindmap" bench crm --accounts 3000 --json >/dev/null
+# One partnership matched again and again past its retention (the vendor's node a process of
+# its own): pages, idle memory and the database's size after the first run and the last.
+"$blindmap" bench runs --n 2000 --runs 3 --keep-runs 2 --json >/dev/null
 
 step "the README's main command"
 # The same binary: `demo` is the same code with or without the benchmarks.

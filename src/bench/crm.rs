@@ -74,12 +74,7 @@ struct CrmReport {
 
 /// The process's resident memory now.
 fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+    super::rss_of("self")
 }
 
 /// Serves the emulator until killed; its URL on the first line of stdout.

@@ -7,6 +7,7 @@ mod import;
 mod nodes;
 mod psi;
 mod quality;
+mod runs;
 
 use clap::{Args, Subcommand};
 
@@ -30,6 +31,10 @@ enum BenchCommand {
     /// Two nodes on loopback match N synthetic accounts each over mutual TLS; the same session
     /// then runs in one process, and the ratio shows what the network path costs.
     Nodes(nodes::NodesArgs),
+    /// One partnership matched again and again (as a schedule does) with a share of the
+    /// partner's list changing each time: the pages, the node's idle memory and the database's
+    /// size after the first run and after the last.
+    Runs(runs::RunsArgs),
     /// A partner in the browser against a vendor's node with a large list: sessions through a
     /// link by the page's protocol, the first evaluating the vendor's list, later ones reusing
     /// what the node kept.
@@ -49,8 +54,20 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
         BenchCommand::Quality(args) => quality::run(&args),
         BenchCommand::Import(args) => import::run(&args),
         BenchCommand::Nodes(args) => nodes::run(&args),
+        BenchCommand::Runs(args) => runs::run(&args),
         BenchCommand::Browser(args) => browser::run(&args),
         BenchCommand::Crm(args) => crm::run(&args),
         BenchCommand::CrmEmulator(args) => crm::serve_emulator(&args),
     }
+}
+
+/// The resident memory of a process now, from its `/proc/…/status` (`self` for this one;
+/// Linux; 0 where it cannot be read).
+pub(crate) fn rss_of(process: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
 }

@@ -119,7 +119,7 @@ pub(super) struct BenchNode {
     pub(super) running: RunningNode,
     pub(super) api: ApiClient,
     pub(super) fingerprint: String,
-    token: String,
+    pub(super) token: String,
 }
 
 pub(super) async fn node(dir: &std::path::Path, name: &str) -> anyhow::Result<BenchNode> {
@@ -155,7 +155,7 @@ pub(super) async fn node_configured(
 }
 
 /// A browser signed in to a node's pages as its admin.
-struct Browser {
+pub(super) struct Browser {
     http: reqwest::Client,
     base: String,
     cookie: String,
@@ -164,9 +164,14 @@ struct Browser {
 impl Browser {
     /// Signs in as a browser on the node's own site does: the form first (it sets the sign-in
     /// cookie its hidden field must match), then the post with both.
-    async fn sign_in(node: &BenchNode, token: &str) -> anyhow::Result<Self> {
-        let http = blindmap_server::client::pinned_http(&node.fingerprint)?;
-        let base = format!("https://127.0.0.1:{}", node.running.addr.port());
+    pub(super) async fn sign_in(node: &BenchNode, token: &str) -> anyhow::Result<Self> {
+        Self::sign_in_at(&format!("https://127.0.0.1:{}", node.running.addr.port()), &node.fingerprint, token).await
+    }
+
+    /// [`Self::sign_in`] to the node at `base` whose certificate has `fingerprint`.
+    pub(super) async fn sign_in_at(base: &str, fingerprint: &str, token: &str) -> anyhow::Result<Self> {
+        let http = blindmap_server::client::pinned_http(fingerprint)?;
+        let base = base.to_owned();
         let form = http.get(format!("{base}/signin")).send().await?;
         let signin_cookie = form
             .headers()
@@ -215,7 +220,7 @@ impl Browser {
 /// search, another order, the changed-only filter; then the CSV export of the whole list. Checks
 /// each page lists what it says. The list has a row per pair (an account of the vendor's and a
 /// partner record it matches): `pairs` of them.
-async fn time_pages(
+pub(super) async fn time_pages(
     browser: &Browser,
     partnership: &str,
     pairs: u64,
@@ -319,7 +324,7 @@ fn everything() -> SharingView {
 
 /// Sharing every overlap with the owner of each record (the `fields` level): what the partners
 /// of the ecosystem phase show the vendor, whose lists then sort and filter by a partner's field.
-fn with_owners() -> SharingView {
+pub(super) fn with_owners() -> SharingView {
     let rule = RuleView {
         own_segment: "*".to_owned(),
         partner_segment: "*".to_owned(),

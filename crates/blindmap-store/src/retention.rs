@@ -152,6 +152,22 @@ impl Store {
         Ok(())
     }
 
+    /// The database's size in bytes: SQLite's pages (its log apart), or the PostgreSQL
+    /// database's.
+    pub async fn database_bytes(&self) -> Result<u64, StoreError> {
+        let bytes: i64 = match self.backend {
+            Backend::Sqlite => {
+                sqlx::query_scalar("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::query_scalar("SELECT pg_database_size(current_database())::BIGINT").fetch_one(&self.pool).await?
+            }
+        };
+        Ok(u64::try_from(bytes).unwrap_or(0))
+    }
+
     /// Checkpoints SQLite's write-ahead log into the database and truncates it (nothing on
     /// PostgreSQL). Readers that hold old pages keep them: the checkpoint then does what it can.
     pub async fn checkpoint(&self) -> Result<(), StoreError> {
