@@ -97,7 +97,11 @@ fn line(c: &ChangeView) -> String {
             ChangeName::New => "new",
             ChangeName::Lost => "lost",
         },
-        if c.owner.is_empty() { "no owner".to_owned() } else { format!("owner {}", escaped(&c.owner)) },
+        match (c.owner.is_empty(), c.owner_email.is_empty()) {
+            (true, _) => "no owner".to_owned(),
+            (false, true) => format!("owner {}", escaped(&c.owner)),
+            (false, false) => format!("owner {} <{}>", escaped(&c.owner), escaped(&c.owner_email)),
+        },
         escaped(&c.own_segment),
         escaped(&c.partner_segment),
         escaped(&c.partner),

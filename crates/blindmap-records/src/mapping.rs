@@ -157,6 +157,7 @@ impl Preset {
                 duns: vec![ColumnSpec::optional(&["D-U-N-S Number", "DunsNumber", "DUNS Number"])],
                 fields: vec![
                     field("owner", &["Account Owner", "Owner Name", "Owner.Name"]),
+                    field("owner_email", &["Account Owner Email", "Owner Email", "Owner.Email"]),
                     field("type", &["Type"]),
                     field("industry", &["Industry"]),
                     field("city", &["Billing City", "BillingCity"]),
@@ -187,6 +188,7 @@ impl Preset {
                 duns: vec![ColumnSpec::optional(&["D-U-N-S Number", "DUNS Number", "DUNS"])],
                 fields: vec![
                     field("owner", &["Company owner", "HubSpot Owner"]),
+                    field("owner_email", &["Company owner email", "HubSpot Owner Email", "Owner email"]),
                     field("lifecycle_stage", &["Lifecycle Stage", "lifecyclestage"]),
                     field("industry", &["Industry"]),
                     field("city", &["City"]),

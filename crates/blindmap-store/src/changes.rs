@@ -54,6 +54,8 @@ pub struct AccountChange {
     pub name: String,
     /// Its owner as the dataset has it ('' where it has none).
     pub owner: String,
+    /// Its owner's e-mail address as the dataset has it (field `owner_email`; '' where none).
+    pub owner_email: String,
     /// This side's segment.
     pub own_segment: String,
     /// The partner's segment.
@@ -163,11 +165,11 @@ impl Store {
         at: i64,
         changes: &[AccountChange],
     ) -> Result<(), StoreError> {
-        const COLUMNS: usize = 13;
+        const COLUMNS: usize = 14;
         for batch in changes.chunks(self.insert_batch(COLUMNS)) {
             let mut sql = String::from(
                 "INSERT INTO overlap_changes (org_id, partnership_id, run_id, previous_run_id, at, account_id, \
-                 own_segment, partner_segment, change, name, owner, tier, fields) VALUES ",
+                 own_segment, partner_segment, change, name, owner, tier, fields, owner_email) VALUES ",
             );
             for i in 0..batch.len() {
                 if i > 0 {
@@ -191,7 +193,8 @@ impl Store {
                     .bind(c.name.as_str())
                     .bind(c.owner.as_str())
                     .bind(c.tier.map(Tier::as_str))
-                    .bind(serde_json::json!(c.fields).to_string());
+                    .bind(serde_json::json!(c.fields).to_string())
+                    .bind(c.owner_email.as_str());
             }
             query.execute(&mut *tx).await?;
         }
@@ -212,7 +215,7 @@ impl Store {
         }
         let mut sql = String::from(
             "SELECT c.account_id, c.name, c.owner, c.own_segment, c.partner_segment, c.change, c.tier, c.fields, \
-             c.run_id, c.previous_run_id, c.partnership_id, p.partner_name, c.at FROM overlap_changes c \
+             c.run_id, c.previous_run_id, c.partnership_id, p.partner_name, c.at, c.owner_email FROM overlap_changes c \
              JOIN partnerships p ON p.id = c.partnership_id WHERE c.org_id = $1",
         );
         enum Bind {
@@ -274,6 +277,7 @@ impl Store {
                         account_id: r.get(0),
                         name: r.get(1),
                         owner: r.get(2),
+                        owner_email: r.get(13),
                         own_segment: r.get(3),
                         partner_segment: r.get(4),
                         change: ChangeKind::parse(&r.get::<String, _>(5)).ok_or_else(corrupt)?,

@@ -171,6 +171,18 @@ struct Totals {
     segments: serde_json::Value,
 }
 
+/// How a change names an account: its name, its owner and the owner's e-mail address ('' for
+/// what the dataset lacks).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountLabel {
+    /// The account's name.
+    pub name: String,
+    /// Its owner.
+    pub owner: String,
+    /// Its owner's e-mail address.
+    pub owner_email: String,
+}
+
 /// Deletes the accounts of `ids` from a dataset; how many there were.
 async fn delete_accounts(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -753,14 +765,15 @@ impl Store {
         Ok(names)
     }
 
-    /// The names and owners of accounts `ids` in `org`'s `dataset` ('' where it has none): how
-    /// a change names its account. An id the dataset lacks is left out.
+    /// The names, owners and owners' e-mail addresses (fields `owner`, `owner_email`) of
+    /// accounts `ids` in `org`'s `dataset` ('' where it has none): how a change names its account
+    /// and its owner. An id the dataset lacks is left out.
     pub async fn account_labels(
         &self,
         org: &OrgId,
         dataset: &DatasetId,
         ids: &[&str],
-    ) -> Result<BTreeMap<String, (String, String)>, StoreError> {
+    ) -> Result<BTreeMap<String, AccountLabel>, StoreError> {
         let mut labels = BTreeMap::new();
         if ids.is_empty() {
             return Ok(labels);
@@ -780,8 +793,11 @@ impl Store {
             for row in query.fetch_all(&self.pool).await? {
                 let fields: serde_json::Value = serde_json::from_str(&row.get::<String, _>(2))
                     .map_err(|_| StoreError::Corrupt("dataset_accounts"))?;
-                let owner = fields.get("owner").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
-                labels.insert(row.get::<String, _>(0), (row.get::<String, _>(1), owner));
+                let field = |name: &str| {
+                    fields.get(name).and_then(serde_json::Value::as_str).unwrap_or_default().trim().to_owned()
+                };
+                let label = AccountLabel { name: row.get(1), owner: field("owner"), owner_email: field("owner_email") };
+                labels.insert(row.get::<String, _>(0), label);
             }
         }
         Ok(labels)

@@ -62,7 +62,7 @@ pub use crm::{
     CRM_AUTHORIZATION_MS, Connection, CrmAuthorization, CrmKind, CrmSync, NewConnection, SyncEnd, SyncMode,
     SyncProgress, SyncState,
 };
-pub use datasets::{DatasetInfo, StoredAccount};
+pub use datasets::{AccountLabel, DatasetInfo, StoredAccount};
 pub use ecosystem::{CoSellOutcomes, EcosystemCandidate, EcosystemFilter, EcosystemPartner, LedgerCredits};
 pub use error::StoreError;
 pub use events::{Attempt, Due, Endpoint, EndpointState, Event, Retry};

@@ -658,6 +658,7 @@ const EXPORT_LABELS: &[(&str, &str)] = &[
     ("Industry", "Industry"),
     ("Employees", "NumberOfEmployees"),
     ("Account Owner", "Owner.Name"),
+    ("Account Owner Email", "Owner.Email"),
     ("D-U-N-S Number", "DunsNumber"),
     ("Description", "Description"),
 ];

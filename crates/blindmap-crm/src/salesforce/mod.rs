@@ -366,8 +366,9 @@ impl Salesforce {
         Ok(())
     }
 
-    /// The Account object's fields as the org's describe lists them, and `REL.Name` for each
-    /// lookup (`Owner.Name`): the columns a query of accounts may ask for.
+    /// The Account object's fields as the org's describe lists them, `REL.Name` for each lookup
+    /// (`Owner.Name`), and the owner's e-mail (`Owner.Email`: the `Owner` lookup is a User, which
+    /// has one): the columns a query of accounts may ask for.
     pub async fn account_fields(&mut self) -> Result<Vec<String>, SalesforceError> {
         let path = format!("/services/data/v{API_VERSION}/sobjects/Account/describe");
         let answer: DescribeAnswer = self.get(&path, None).await?;
@@ -379,6 +380,9 @@ impl Salesforce {
             fields.push(field.name);
             if let Some(relationship) = field.relationship_name.filter(|r| !r.is_empty()) {
                 fields.push(format!("{relationship}.Name"));
+                if relationship == "Owner" {
+                    fields.push("Owner.Email".to_owned());
+                }
             }
         }
         Ok(fields)

@@ -57,6 +57,9 @@ pub struct ChangeView {
     pub name: String,
     /// Its owner ('' where the dataset has none).
     pub owner: String,
+    /// Its owner's e-mail address (the dataset's `owner_email` field; '' where it has none).
+    #[serde(default)]
+    pub owner_email: String,
     /// This side's segment.
     pub own_segment: String,
     /// The partner's segment.
@@ -83,6 +86,7 @@ impl From<StoredChange> for ChangeView {
             account_id: c.account_id,
             name: c.name,
             owner: c.owner,
+            owner_email: c.owner_email,
             own_segment: c.own_segment,
             partner_segment: c.partner_segment,
             change: match c.change {

@@ -118,7 +118,7 @@ pub struct EventView {
     /// `new` and `lost`, and `new_possible`, those of the new ones matched by possible matches
     /// only; pairs this side corrected are neither new nor lost); and, when there was a previous
     /// run, `accounts` — the first 1,000 changes one by one as `GET /api/v1/changes` lists them
-    /// (`account_id`, `name`, `owner`, `own_segment`, `partner_segment`, `change`, and for new
+    /// (`account_id`, `name`, `owner`, `owner_email`, `own_segment`, `partner_segment`, `change`, and for new
     /// ones `tier` and the partner's disclosed `fields`) — and `accounts_total`.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,

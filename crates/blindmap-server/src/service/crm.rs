@@ -1104,8 +1104,10 @@ async fn read_hubspot(
         match hs.owners().await {
             Ok(owners) => {
                 let names: Vec<(String, String)> = owners.iter().map(|o| (o.id.clone(), o.name())).collect();
+                let emails: Vec<(String, String)> =
+                    owners.iter().map(|o| (o.id.clone(), o.email.clone().unwrap_or_default())).collect();
                 for c in columns.list.iter_mut().filter(|c| c.property == OWNER) {
-                    c.options.clone_from(&names);
+                    c.options.clone_from(if c.header == OWNER_EMAIL { &emails } else { &names });
                 }
             }
             Err(HubSpotError::Api { status: 403, .. }) => {
@@ -1202,6 +1204,10 @@ struct HubSpotColumn {
 /// The company property holding its owner's id.
 const OWNER: &str = "hubspot_owner_id";
 
+/// The column a read offers for the owner's e-mail address (the owners API's `email`, as an
+/// export's "Company owner email" would hold it): read from the owner's id too.
+const OWNER_EMAIL: &str = "Company owner email";
+
 impl HubSpotColumn {
     /// The company's value of this column, as an export writes it: an enumeration's label(s)
     /// (several values are `;`-separated), the record id where the property is absent.
@@ -1214,7 +1220,7 @@ impl HubSpotColumn {
             return company.id.clone();
         }
         if self.property == OWNER {
-            // An owner the portal no longer lists: no name to write.
+            // An owner the portal no longer lists: no name (or e-mail address) to write.
             return self.options.iter().find(|(id, _)| *id == raw).map(|(_, name)| name.clone()).unwrap_or_default();
         }
         if self.options.is_empty() {
@@ -1256,6 +1262,17 @@ impl HubSpotColumns {
             for header in headers {
                 list.push(HubSpotColumn { header, property: p.name.clone(), options: options.clone(), blank: false });
             }
+        }
+        // The owner's e-mail address, from the owner's id (when the portal has the property).
+        if properties.iter().any(|p| p.name == OWNER)
+            && !list.iter().any(|c| c.header.eq_ignore_ascii_case(OWNER_EMAIL))
+        {
+            list.push(HubSpotColumn {
+                header: OWNER_EMAIL.to_owned(),
+                property: OWNER.to_owned(),
+                options: Vec::new(),
+                blank: false,
+            });
         }
         let header = list.iter().map(|c| c.header.clone()).collect();
         Self { list, header }

@@ -899,7 +899,7 @@ pub(crate) const EVENT_ACCOUNTS: usize = 1000;
 
 /// A change as events and the API carry it.
 pub(crate) fn change_json(c: &AccountChange) -> Value {
-    let mut out = json!({ "account_id": c.account_id, "name": c.name, "owner": c.owner,
+    let mut out = json!({ "account_id": c.account_id, "name": c.name, "owner": c.owner, "owner_email": c.owner_email,
         "own_segment": c.own_segment, "partner_segment": c.partner_segment, "change": c.change.as_str() });
     if let Some(tier) = c.tier {
         out["tier"] = json!(tier.as_str());
@@ -944,14 +944,15 @@ async fn account_changes(
         for (list, kind) in [(&c.new, ChangeKind::New), (&c.lost, ChangeKind::Lost)] {
             for account in list.iter().flatten() {
                 let labels = if kind == ChangeKind::New { &labels_now } else { &labels_then };
-                let (name, owner) = labels.get(account).cloned().unwrap_or_default();
+                let label = labels.get(account).cloned().unwrap_or_default();
                 let overlap = (kind == ChangeKind::New)
                     .then(|| best.get(&(account.as_str(), c.own_segment.as_str(), c.partner_segment.as_str())))
                     .flatten();
                 out.push(AccountChange {
                     account_id: account.clone(),
-                    name,
-                    owner,
+                    name: label.name,
+                    owner: label.owner,
+                    owner_email: label.owner_email,
                     own_segment: c.own_segment.clone(),
                     partner_segment: c.partner_segment.clone(),
                     change: kind,

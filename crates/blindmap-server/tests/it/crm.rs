@@ -248,6 +248,15 @@ async fn a_hubspot_portal_syncs_by_the_labels_and_values_its_export_writes() {
     };
     assert_eq!(owners(&synced_accounts), owners(&exported));
     assert!(owners(&synced_accounts).iter().any(|(_, o)| o.as_deref() == Some("Linus Torvalds")));
+    // And the owner's e-mail address, which an export lacks, from the owners API.
+    for account in &synced_accounts {
+        let owner = account.fields.get("owner").cloned().unwrap_or_default();
+        let email = hubspot_owners()
+            .into_iter()
+            .find(|(_, first, last, _)| format!("{first} {last}") == owner)
+            .map(|(.., email)| email);
+        assert_eq!(account.fields.get("owner_email").cloned(), email, "{}", account.id);
+    }
     assert_eq!(sync["summary"]["warnings"], json!([]), "{sync}");
 
     // Without the owners' scope, the sync goes on without owners, and says so.
@@ -873,6 +882,8 @@ async fn two_nodes_sync_from_their_crms_match_and_write_exactly_the_changed_over
             ("BillingCountry", json!("Canada")),
             ("DunsNumber", json!(null)),
             ("SystemModstamp", json!("2026-12-01T09:00:01.000+0000")),
+            ("Owner.Name", json!("Ada Byron")),
+            ("Owner.Email", json!("ada.byron@vendor.example")),
         ] {
             canada.insert(field.into(), value);
         }
@@ -920,6 +931,21 @@ async fn two_nodes_sync_from_their_crms_match_and_write_exactly_the_changed_over
     );
     let records = salesforce_overlaps(&org);
     assert_eq!(records.keys().cloned().collect::<std::collections::BTreeSet<_>>(), vendor_after);
+    // What changed, account by account, with the owner's e-mail address each CRM gave.
+    let changes = call(&vendor, Method::GET, "/api/v1/changes?change=new", None).await.unwrap();
+    let canada = changes["items"].as_array().unwrap().iter().find(|c| c["account_id"] == "0015g00000NWCANAAA");
+    let canada = canada.expect("the new account is a change");
+    assert_eq!(
+        (canada["owner"].as_str(), canada["owner_email"].as_str()),
+        (Some("Ada Byron"), Some("ada.byron@vendor.example"))
+    );
+    let changes = call(&partner, Method::GET, "/api/v1/changes?change=new", None).await.unwrap();
+    let new = changes["items"].as_array().unwrap().iter().find(|c| c["account_id"] == "9001120032").expect("a change");
+    let expected = hubspot_owners()
+        .into_iter()
+        .find(|(_, first, last, _)| format!("{first} {last}") == new["owner"].as_str().unwrap())
+        .map(|(.., email)| email);
+    assert_eq!(new["owner_email"].as_str().map(str::to_owned), expected.or(Some(String::new())), "{new}");
 
     let (added, lost, kept) = diff(&partner_before, &partner_after);
     assert!(partner_after.contains("9001120032") && !partner_after.contains(&archived), "{partner_after:?}");

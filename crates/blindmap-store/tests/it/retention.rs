@@ -55,6 +55,7 @@ async fn complete(store: &Store, org: &OrgId, p: &Partnership, previous: Option<
             account_id: "0010000".into(),
             name: "Acme".into(),
             owner: "Ada".into(),
+            owner_email: "ada@vendor.example".into(),
             own_segment: "customers".into(),
             partner_segment: "customers".into(),
             change: ChangeKind::New,
