@@ -85,8 +85,6 @@ pub(crate) struct NodeContext {
     /// This process among the node's replicas (`replica_…`, new at each start): the holder of
     /// the scheduled jobs it takes.
     pub(crate) replica: String,
-    /// How long a scheduled job stays this replica's unless renewed.
-    pub(crate) job_lease: Duration,
 }
 
 impl AppState {

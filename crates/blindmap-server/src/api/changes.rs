@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use blindmap_store::{ChangeCursor, ChangeFilter, ChangeKind, PartnershipId, RunId, StoredChange};
+use blindmap_store::{ChangeCursor, ChangeFilter, ChangeKind, RunId, StoredChange};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -180,11 +180,7 @@ async fn list(
         return Err(ApiError::Invalid("since must be a time in Unix milliseconds, 0 or more".into()));
     }
     let filter = ChangeFilter {
-        partnership: query
-            .partnership
-            .as_deref()
-            .map(|p| PartnershipId::parse(p).ok_or(ApiError::NotFound("partnership")))
-            .transpose()?,
+        partnership: query.partnership.as_deref().map(super::partnerships::partnership_id).transpose()?,
         account: query.account.clone(),
         change: query.change.map(Into::into),
         since: query.since,

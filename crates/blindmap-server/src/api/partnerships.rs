@@ -242,7 +242,7 @@ async fn list(
     Ok(Json(PartnershipList { items: items.into_iter().map(Into::into).collect(), next }))
 }
 
-fn partnership_id(id: &str) -> Result<PartnershipId, ApiError> {
+pub(super) fn partnership_id(id: &str) -> Result<PartnershipId, ApiError> {
     PartnershipId::parse(id).ok_or(ApiError::NotFound("partnership"))
 }
 

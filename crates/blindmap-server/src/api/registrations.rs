@@ -8,12 +8,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use blindmap_cosell::dealreg::Settings;
-use blindmap_store::{Direction, PartnershipId, Role, StoredRegistration};
+use blindmap_store::{Direction, Role, StoredRegistration};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::partnerships::partnership_id;
 use super::{Page, contract, idempotent, request_hash};
 use crate::AppState;
 use crate::http::auth::Caller;
@@ -175,10 +176,6 @@ async fn view_of(
         view.direct_account_names = state.store.account_names(org, &dataset.id, &ids).await?;
     }
     Ok(view)
-}
-
-fn partnership_id(text: &str) -> Result<PartnershipId, ApiError> {
-    PartnershipId::parse(text).ok_or(ApiError::NotFound("partnership"))
 }
 
 /// Registers a deal with a partner's node (admins and reps). The vendor's node checks it at once

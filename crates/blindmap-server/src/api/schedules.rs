@@ -12,6 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::contract;
+use super::partnerships::partnership_id;
 use crate::AppState;
 use crate::http::auth::Caller;
 use crate::http::error::{ApiError, Problem};
@@ -263,10 +264,6 @@ impl ListFilter {
         }
         Ok((partnership, limit))
     }
-}
-
-fn partnership_id(id: &str) -> Result<PartnershipId, ApiError> {
-    PartnershipId::parse(id).ok_or(ApiError::NotFound("partnership"))
 }
 
 /// When this side starts runs with the partner by itself.

@@ -699,7 +699,6 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
         webhooks: webhooks.clone(),
         crm,
         replica: format!("replica_{}", hex::encode(rand::random::<[u8; 4]>())),
-        job_lease: crate::service::schedules::JOB_LEASE,
     });
     let policy = blindmap_cosell::webhook::DeliveryPolicy {
         base: Duration::from_millis(config.webhook_retry_base_ms.max(1)),

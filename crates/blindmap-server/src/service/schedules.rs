@@ -32,8 +32,8 @@ pub(crate) const MIN_EVERY_MINUTES: u32 = 60;
 /// The longest: 31 days.
 pub(crate) const MAX_EVERY_MINUTES: u32 = 31 * 24 * 60;
 
-/// How long a job stays a replica's unless it renews its lease.
-pub(crate) const JOB_LEASE: Duration = Duration::from_secs(60);
+/// How long a job stays a replica's unless it renews its lease (ms).
+const JOB_LEASE_MS: i64 = 60_000;
 
 /// How often the worker looks for due runs and free jobs.
 const TICK: Duration = Duration::from_secs(1);
@@ -212,8 +212,7 @@ pub(crate) async fn run_jobs(store: Store, node: Arc<NodeContext>, mut stop: wat
             tracing::warn!(error = %e, "cannot make the jobs of due schedules");
         }
         if driving.as_ref().is_none_or(|d| d.0.is_finished()) {
-            let lease = i64::try_from(node.job_lease.as_millis()).unwrap_or(i64::MAX);
-            match store.claim_job(&node.replica, now, lease).await {
+            match store.claim_job(&node.replica, now, JOB_LEASE_MS).await {
                 Ok(Some(job)) => {
                     let (store, node, stop) = (store.clone(), Arc::clone(&node), stop.clone());
                     driving = Some(Driving(tokio::spawn(async move { drive_job(store, node, job, stop).await })));
@@ -265,7 +264,7 @@ async fn drive_job(store: Store, node: Arc<NodeContext>, job: Job, mut stop: wat
 /// One attempt at `job`: `None` if the job was lost to another replica.
 async fn attempt(store: &Store, node: &NodeContext, job: &Job) -> Option<JobEnd> {
     let now = crate::now_ms();
-    let retry_soon = |message: String| JobEnd::Retry { at: now + lease_ms(node), message };
+    let retry_soon = |message: String| JobEnd::Retry { at: now + JOB_LEASE_MS, message };
     let partnership = match store.partnership(&job.org, &job.partnership).await {
         Ok(p) if p.state == PartnershipState::Active => p,
         Ok(p) => return Some(JobEnd::Failed(format!("the partnership with {} has ended", p.partner_name))),
@@ -324,18 +323,14 @@ fn backoff(job: &Job, now: i64, message: String) -> JobEnd {
     JobEnd::Retry { at, message: format!("{message}; trying again at {}", time_in_words(at)) }
 }
 
-fn lease_ms(node: &NodeContext) -> i64 {
-    i64::try_from(node.job_lease.as_millis()).unwrap_or(i64::MAX)
-}
-
 /// Waits for `run` to end, renewing the job's lease. `None` if the lease was lost.
 async fn watch_run(store: &Store, node: &NodeContext, job: &Job, run: &Run) -> Option<Run> {
-    let renew_every = (node.job_lease / 3).max(Duration::from_millis(200));
+    let renew_every = Duration::from_millis(JOB_LEASE_MS.unsigned_abs() / 3);
     let mut renewed = tokio::time::Instant::now();
     let mut first = true;
     loop {
         if first || renewed.elapsed() >= renew_every {
-            let until = crate::now_ms() + lease_ms(node);
+            let until = crate::now_ms() + JOB_LEASE_MS;
             match store.renew_job(&job.id, &node.replica, until, first.then_some(&run.id)).await {
                 Ok(true) => {}
                 Ok(false) => return None,
