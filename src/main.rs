@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::cli::{
-    accounts, attribution, changes, corrections, cosell, crm, datasets, deals, demo, files, hooks, inspect, matching,
-    node, partners, sso, users,
+    accounts, alerts, attribution, changes, corrections, cosell, crm, datasets, deals, demo, files, hooks, inspect,
+    matching, node, partners, sso, users,
 };
 
 /// Match account lists with a partner without revealing them: each side learns only what the
@@ -125,6 +125,12 @@ enum Command {
         #[command(subcommand)]
         command: attribution::AttributionCommand,
     },
+    /// Alerts to the account owner: Slack and Teams channels, the rules that send overlap changes
+    /// to each account's owner or a channel (at once or in a daily digest), and their log.
+    Alerts {
+        #[command(subcommand)]
+        command: alerts::AlertsCommand,
+    },
     /// Webhooks: endpoints that receive the organisation's events signed as Standard Webhooks,
     /// their delivery log, and the events by cursor.
     Hooks {
@@ -177,6 +183,7 @@ fn main() -> ExitCode {
         Command::Users { command } => users::run(&command),
         Command::Sso { command } => sso::run(&command),
         Command::Crm { command } => crm::run(&command),
+        Command::Alerts { command } => alerts::run(&command),
         Command::Hooks { command } => hooks::run(&command),
         Command::Cosell { command } => cosell::run(&command),
         Command::Corrections { command } => corrections::run(&command),

@@ -3,6 +3,7 @@
 //! node's database itself. What they share: how to reach a node, and the async runtime.
 
 pub(crate) mod accounts;
+pub(crate) mod alerts;
 pub(crate) mod attribution;
 pub(crate) mod changes;
 pub(crate) mod corrections;

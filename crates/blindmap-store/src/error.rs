@@ -28,6 +28,9 @@ pub enum StoreError {
     /// A record changed between reading and writing it: read it again and retry.
     #[error("the record changed meanwhile; try again")]
     Changed,
+    /// Something in use cannot be deleted (what, and why).
+    #[error("cannot delete {0}")]
+    InUse(&'static str),
     /// A dataset cannot be deleted now (why).
     #[error("the dataset cannot be deleted: {0}")]
     DatasetInUse(&'static str),

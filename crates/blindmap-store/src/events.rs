@@ -134,7 +134,7 @@ fn endpoint_from_row(r: &sqlx::any::AnyRow, offset: usize) -> Result<Endpoint, S
     })
 }
 
-fn event_from_row(r: &sqlx::any::AnyRow, offset: usize) -> Result<Event, StoreError> {
+pub(crate) fn event_from_row(r: &sqlx::any::AnyRow, offset: usize) -> Result<Event, StoreError> {
     let payload: String = r.get(offset + 3);
     Ok(Event {
         id: EventId(r.get(offset)),
@@ -171,6 +171,7 @@ pub(crate) async fn append_event(
         .bind(event.created_at)
         .execute(&mut **tx)
         .await?;
+    crate::alerts::append_alert_event(tx, org, &event.id, kind, event.created_at).await?;
     let endpoints = sqlx::query("SELECT id, events FROM webhook_endpoints WHERE org_id = $1 AND state = 'enabled'")
         .bind(org.as_str())
         .fetch_all(&mut **tx)

@@ -118,6 +118,22 @@ id_type!(
     "rf"
 );
 
+id_type!(
+    /// A chat tool alerts go to, `ach_…`.
+    AlertChannelId,
+    "ach"
+);
+id_type!(
+    /// An alert rule, `alr_…`.
+    AlertRuleId,
+    "alr"
+);
+id_type!(
+    /// An alert message, `alm_…`.
+    AlertMessageId,
+    "alm"
+);
+
 /// 128 random bits as hex.
 pub(crate) fn random_hex() -> String {
     let bytes: [u8; 16] = rand::rng().random();

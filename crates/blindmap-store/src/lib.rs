@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod alerts;
 mod attribution;
 mod audit;
 mod browser;
@@ -47,6 +48,10 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
+pub use alerts::{
+    ALERT_EVENT_KINDS, AlertAttempt, AlertChanges, AlertChannel, AlertChannelKind, AlertItem, AlertMessage, AlertMode,
+    AlertRoute, AlertRule, AlertState, ComposedAlert, DueAlert, NewAlertChannel, NewAlertRule,
+};
 pub use attribution::{
     ClosedOpportunity, InboundSource, LedgerCursor, LedgerEntry, NewTouch, PipelineTouches, StoredTouch,
 };
@@ -67,6 +72,7 @@ pub use ecosystem::{CoSellOutcomes, EcosystemCandidate, EcosystemFilter, Ecosyst
 pub use error::StoreError;
 pub use events::{Attempt, Due, Endpoint, EndpointState, Event, Retry};
 pub use idempotency::{Claim, IDEMPOTENCY_KEPT_MS, IDEMPOTENCY_LEASE_MS};
+pub use ids::{AlertChannelId, AlertMessageId, AlertRuleId};
 pub use ids::{ConnectionId, CorrectionId, JobId, RefusalId, SourceId, SyncId, TouchId, WritebackId};
 pub use ids::{DatasetId, EndpointId, EventId, OrgId, PartnershipId, RunId, TokenId, UserId};
 pub use kept::Kept;

@@ -9,7 +9,8 @@
 //!   transaction (SQLite's one writer is never held for long), then the run itself;
 //! - the datasets no kept run matched that are neither the active one, a CRM connection's latest
 //!   nor newer than the active one (an upload waiting to be confirmed), their accounts in chunks;
-//! - the per-account changes older than `change_days`.
+//! - the per-account changes older than `change_days`, and the alerts sent or given up as long
+//!   ago (with their accounts and log).
 //!
 //! On SQLite it then checkpoints the write-ahead log, truncating it: the log otherwise keeps the
 //! size of the largest write since the database opened.
@@ -29,6 +30,8 @@ pub struct Swept {
     pub datasets: u64,
     /// Per-account changes.
     pub changes: u64,
+    /// Alert messages sent or given up.
+    pub alerts: u64,
 }
 
 impl Store {
@@ -74,10 +77,39 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected();
+        swept.alerts = self.sweep_alerts(org, before).await?;
         if swept != Swept::default() {
             self.checkpoint().await?;
         }
         Ok(swept)
+    }
+
+    /// Deletes `org`'s alert messages that ended (sent or given up) before `before`, with their
+    /// accounts and log, and the events composed as long ago: one transaction.
+    async fn sweep_alerts(&self, org: &OrgId, before: i64) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let ended = "SELECT id FROM alert_messages WHERE org_id = $1 AND state <> 'pending' AND updated_at < $2";
+        for table in ["alert_items", "alert_attempts"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE message_id IN ({ended})")))
+                .bind(org.as_str())
+                .bind(before)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let messages =
+            sqlx::query("DELETE FROM alert_messages WHERE org_id = $1 AND state <> 'pending' AND updated_at < $2")
+                .bind(org.as_str())
+                .bind(before)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        sqlx::query("DELETE FROM alert_events WHERE org_id = $1 AND state = 'composed' AND created_at < $2")
+            .bind(org.as_str())
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(messages)
     }
 
     /// Deletes run `id`: marked failed with `why` first, then its rows chunk by chunk, then it.

@@ -68,6 +68,11 @@ pub(crate) const CRM_AUTHORIZATIONS: SealedColumn = SealedColumn {
     name: "crm_authorizations.request",
 };
 
+/// Alert channels' secrets: a Slack app's bot token, or a Teams workflow's URL (it carries its
+/// signature), bound to the channel.
+pub(crate) const ALERT_SECRETS: SealedColumn =
+    SealedColumn { table: "alert_channels", id: "id", column: "secret", name: "alert_channels.secret" };
+
 /// Every column that holds sealed secrets.
 pub(crate) const SEALED_COLUMNS: &[SealedColumn] = &[
     WEBHOOK_SECRETS,
@@ -77,6 +82,7 @@ pub(crate) const SEALED_COLUMNS: &[SealedColumn] = &[
     BROWSER_KEYS,
     CRM_CREDENTIALS,
     CRM_AUTHORIZATIONS,
+    ALERT_SECRETS,
 ];
 
 /// A node's secrets key: 32 random bytes, zeroed when dropped, never printed (no `Debug`).

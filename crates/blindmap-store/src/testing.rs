@@ -166,6 +166,8 @@ pub enum SecretColumn {
     Inbound,
     /// `crm_connections.credentials`.
     Crm,
+    /// `alert_channels.secret`.
+    Alert,
 }
 
 /// Writes `text` into a secret column for row `id` as it is, as a node from before secrets were
@@ -175,6 +177,7 @@ pub async fn put_stored_secret(store: &Store, column: SecretColumn, id: &str, te
         SecretColumn::Webhook => "UPDATE webhook_endpoints SET secret = $1 WHERE id = $2",
         SecretColumn::Inbound => "UPDATE inbound_sources SET secret = $1 WHERE id = $2",
         SecretColumn::Crm => "UPDATE crm_connections SET credentials = $1 WHERE id = $2",
+        SecretColumn::Alert => "UPDATE alert_channels SET secret = $1 WHERE id = $2",
     };
     sqlx::query(query).bind(text).bind(id).execute(&store.pool).await.expect("the row");
 }
@@ -185,6 +188,7 @@ pub async fn stored_secret(store: &Store, column: SecretColumn, id: &str) -> Str
         SecretColumn::Webhook => "SELECT secret FROM webhook_endpoints WHERE id = $1",
         SecretColumn::Inbound => "SELECT secret FROM inbound_sources WHERE id = $1",
         SecretColumn::Crm => "SELECT credentials FROM crm_connections WHERE id = $1",
+        SecretColumn::Alert => "SELECT secret FROM alert_channels WHERE id = $1",
     };
     let row = sqlx::query(query).bind(id).fetch_one(&store.pool).await.expect("the row");
     sqlx::Row::get(&row, 0)
@@ -219,6 +223,15 @@ pub async fn make_schedule_due(store: &Store, partnership: &crate::PartnershipId
     sqlx::query("UPDATE run_schedules SET next_due_at = $1 WHERE partnership_id = $2")
         .bind(crate::ids::now_ms())
         .bind(partnership.as_str())
+        .execute(&store.pool)
+        .await
+        .unwrap();
+}
+
+/// Makes every pending alert message due now, as if its digest's time had come (and its retry's).
+pub async fn make_alerts_due(store: &Store) {
+    sqlx::query("UPDATE alert_messages SET next_attempt_at = $1, due_at = $1 WHERE state = 'pending'")
+        .bind(crate::ids::now_ms())
         .execute(&store.pool)
         .await
         .unwrap();

@@ -1,14 +1,20 @@
-//! Emulators of the CRMs' published API contracts, served on loopback for the connectors' tests,
-//! the node's end-to-end tests and `blindmap bench crm`: each behaviour is the documented one,
-//! with the reference it follows beside it. They hold their data in memory and let a test change
-//! it, expire tokens or use up quota between calls. Not shipped: only tests and `--features
-//! bench` build them.
+//! Emulators of the CRMs' published API contracts, and of the chat tools the node sends alerts to
+//! (Slack's Web API, a Microsoft Teams Workflows webhook), served on loopback for the connectors'
+//! tests, the node's end-to-end tests and `blindmap bench crm`: each behaviour is the documented
+//! one, with the reference it follows beside it, and what the real service refuses they refuse,
+//! so that a test against them can fail. They hold their data in memory and let a test change
+//! it, expire or revoke tokens, use up quota or fail calls between calls. Not shipped: only tests
+//! and `--features bench` build them.
 
 #![forbid(unsafe_code)]
 #![allow(clippy::unwrap_used)]
 
 pub mod hubspot;
 pub mod salesforce;
+pub mod slack;
+pub mod teams;
+#[cfg(test)]
+mod test_client;
 
 /// Serves `app` on a loopback port; its base URL (`http://127.0.0.1:PORT`).
 pub async fn serve(app: axum::Router) -> String {

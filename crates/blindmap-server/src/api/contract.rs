@@ -199,6 +199,21 @@ text_schema!(
     "^whe_[0-9a-fA-F]{32}$"
 );
 text_schema!(
+    /// An alert channel's id: `ach_` and 32 hex digits.
+    AlertChannelId,
+    "^ach_[0-9a-fA-F]{32}$"
+);
+text_schema!(
+    /// An alert rule's id: `alr_` and 32 hex digits.
+    AlertRuleId,
+    "^alr_[0-9a-fA-F]{32}$"
+);
+text_schema!(
+    /// An alert message's id: `alm_` and 32 hex digits.
+    AlertMessageId,
+    "^alm_[0-9a-fA-F]{32}$"
+);
+text_schema!(
     /// A CRM connection's id: `crm_` and 32 hex digits.
     ConnectionId,
     "^crm_[0-9a-fA-F]{32}$"

@@ -1,6 +1,7 @@
 //! The routes of `/api/v1`, one module per resource, merged here with the OpenAPI document they
 //! describe.
 
+pub mod alerts;
 pub mod attribution;
 pub mod audit;
 pub mod changes;
@@ -267,6 +268,7 @@ fn documented() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(sso::router())
         .merge(connections::router())
         .merge(hooks::router())
+        .merge(alerts::router())
         .merge(cosell::router())
         .merge(corrections::router())
         .merge(registrations::router())

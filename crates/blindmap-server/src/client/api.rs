@@ -8,6 +8,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{ApiClient, ClientError, accepted, decode};
+use crate::api::alerts::{
+    ChannelList, ChannelView, MessageDetail, MessageList, MessageQuery, NewChannel, NewRule, RuleList, RuleView,
+    TestSent,
+};
 use crate::api::attribution::{
     ClosedView, LedgerEntryView, LedgerFilter, LedgerPage, ModelChoice, NewSource, OpportunityClose, PeriodQuery,
     PipelineView, ScoreView, SettingsView, SourceList, SourceView, TouchFilter, TouchPage, TouchView,
@@ -692,6 +696,53 @@ impl ApiClient {
     /// `GET /api/v1/connections/{id}/writebacks/{writeback}`.
     pub async fn writeback(&self, id: &str, writeback: &str) -> Result<WritebackView, ClientError> {
         self.get(&["connections", id, "writebacks", writeback], &Query::default()).await
+    }
+
+    // ----- alerts -----
+
+    /// `POST /api/v1/alerts/channels`.
+    pub async fn create_alert_channel(&self, body: &NewChannel) -> Result<ChannelView, ClientError> {
+        self.post(&["alerts", "channels"], body).await
+    }
+
+    /// `GET /api/v1/alerts/channels`.
+    pub async fn alert_channels(&self) -> Result<ChannelList, ClientError> {
+        self.get(&["alerts", "channels"], &Query::default()).await
+    }
+
+    /// `DELETE /api/v1/alerts/channels/{id}`.
+    pub async fn delete_alert_channel(&self, id: &str) -> Result<(), ClientError> {
+        self.delete_empty(&["alerts", "channels", id]).await
+    }
+
+    /// `POST /api/v1/alerts/channels/{id}/test`: a test message, now.
+    pub async fn test_alert_channel(&self, id: &str) -> Result<TestSent, ClientError> {
+        self.act(&["alerts", "channels", id, "test"]).await
+    }
+
+    /// `POST /api/v1/alerts/rules`.
+    pub async fn create_alert_rule(&self, body: &NewRule) -> Result<RuleView, ClientError> {
+        self.post(&["alerts", "rules"], body).await
+    }
+
+    /// `GET /api/v1/alerts/rules`.
+    pub async fn alert_rules(&self) -> Result<RuleList, ClientError> {
+        self.get(&["alerts", "rules"], &Query::default()).await
+    }
+
+    /// `DELETE /api/v1/alerts/rules/{id}`.
+    pub async fn delete_alert_rule(&self, id: &str) -> Result<(), ClientError> {
+        self.delete_empty(&["alerts", "rules", id]).await
+    }
+
+    /// `GET /api/v1/alerts/messages`: the newest messages.
+    pub async fn alert_messages(&self, query: &MessageQuery) -> Result<MessageList, ClientError> {
+        self.get(&["alerts", "messages"], &Query::of(query)?).await
+    }
+
+    /// `GET /api/v1/alerts/messages/{id}`.
+    pub async fn alert_message(&self, id: &str) -> Result<MessageDetail, ClientError> {
+        self.get(&["alerts", "messages", id], &Query::default()).await
     }
 
     // ----- webhooks, events and the audit trail -----

@@ -705,7 +705,16 @@ pub async fn start(data_dir: &Path, config: &NodeConfig) -> Result<RunningNode, 
         ..Default::default()
     };
     let (hooks_stop, stop) = tokio::sync::watch::channel(false);
-    let hooks = tokio::spawn(crate::service::hooks::run_worker(store.clone(), policy, webhooks, stop.clone()));
+    // Webhook deliveries and alerts: the two halves of the outbox.
+    let hooks = tokio::spawn({
+        let (store, context, stop) = (store.clone(), context.clone(), stop.clone());
+        async move {
+            tokio::join!(
+                crate::service::hooks::run_worker(store.clone(), policy, webhooks, stop.clone()),
+                crate::service::alerts::run_worker(store, policy, context, stop),
+            );
+        }
+    });
     let (sync_store, sync_context) = (store.clone(), context.clone());
     let sync = tokio::spawn(async move {
         tokio::join!(

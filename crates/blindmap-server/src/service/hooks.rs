@@ -15,7 +15,7 @@ use blindmap_cosell::webhook::{DeliveryPolicy, Secret};
 use blindmap_store::{Attempt, Due, Retry, Store};
 use tokio::sync::watch;
 
-pub(crate) use egress::{Refusal, WebhookEgress};
+pub(crate) use egress::{ADDRESS_REFUSED, Refusal, WebhookEgress, is_address_refused};
 
 /// Why an endpoint cannot be added. `http::error` maps each: a URL the node refuses or an unknown
 /// event kind → 422; the store's own (no such endpoint → 404).
@@ -157,7 +157,7 @@ async fn attempt(http: &reqwest::Client, egress: &WebhookEgress, due: &Due) -> A
             match sent {
                 Ok(r) if r.status().is_success() => Ok(r.status().as_u16()),
                 Ok(r) => Err((Some(r.status().as_u16()), format!("answered {}", r.status()))),
-                Err(e) if egress::is_address_refused(&e) => Err((None, egress::ADDRESS_REFUSED.to_owned())),
+                Err(e) if is_address_refused(&e) => Err((None, ADDRESS_REFUSED.to_owned())),
                 Err(e) => Err((None, format!("could not deliver: {e}"))),
             }
         }

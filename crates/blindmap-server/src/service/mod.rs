@@ -3,6 +3,7 @@
 //! in step with partners, deal registrations and their checks, attribution, users' corrections,
 //! and the webhook worker that delivers the event outbox.
 
+pub(crate) mod alerts;
 pub(crate) mod attribution;
 pub(crate) mod browser;
 pub(crate) mod budgets;

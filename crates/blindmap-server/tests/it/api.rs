@@ -116,6 +116,13 @@ async fn tokens_authenticate_and_roles_limit(store: Store) {
         documented,
         [
             "/api/v1/accounts/{id}/partners",
+            "/api/v1/alerts/channels",
+            "/api/v1/alerts/channels/{id}",
+            "/api/v1/alerts/channels/{id}/test",
+            "/api/v1/alerts/messages",
+            "/api/v1/alerts/messages/{id}",
+            "/api/v1/alerts/rules",
+            "/api/v1/alerts/rules/{id}",
             "/api/v1/attribution/inbound/{source}",
             "/api/v1/attribution/ledger",
             "/api/v1/attribution/opportunities/{opportunity}",

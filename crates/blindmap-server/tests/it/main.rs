@@ -5,6 +5,7 @@ mod common;
 
 mod admin_browser;
 mod admin_web;
+mod alerts;
 mod api;
 mod attribution;
 mod attribution_web;

@@ -1,5 +1,6 @@
 //! The store's integration tests, one binary, each on SQLite and (where configured) PostgreSQL.
 
+mod alerts;
 mod attribution;
 mod crm;
 mod retention;

@@ -127,7 +127,7 @@ async fn a_sweep_keeps_the_latest_runs_and_what_they_need(store: Store) {
 
     store.set_retention(&org, 2, 365, "ada").await.unwrap();
     let swept = store.sweep(&org).await.unwrap();
-    assert_eq!(swept, Swept { runs: 4, datasets: 0, changes: 0 }, "three complete runs and the failed one");
+    assert_eq!(swept, Swept { runs: 4, datasets: 0, changes: 0, alerts: 0 }, "three complete runs and the failed one");
     let kept: Vec<RunId> =
         store.runs_page(&org, None, None, None, 100).await.unwrap().into_iter().map(|r| r.id).collect();
     assert_eq!(kept, vec![runs[4].clone(), runs[3].clone()]);
