@@ -44,6 +44,7 @@ use sharing::{save_sharing, sharing_page};
 use users::{add_user, issue_token, revoke_token, set_role, signin_link, user_action, users_page};
 
 mod account;
+mod alerts;
 mod attribution;
 mod audit;
 mod connections;
@@ -154,6 +155,7 @@ impl Chrome {
         if role == Role::Admin {
             links.push(("/users", "Users"));
             links.push(("/connections", "CRM"));
+            links.push(("/alerts", "Alerts"));
             links.push(("/hooks", "Webhooks"));
             links.push(("/audit", "Audit"));
         }
@@ -247,6 +249,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/connections/{id}", get(connection_page))
         .route("/connections/{id}/credentials", post(replace_credentials))
         .route("/connections/{id}/{action}", post(connection_action))
+        .route("/alerts", get(alerts::alerts_page))
+        .route("/alerts/channels", post(alerts::add_channel))
+        .route("/alerts/channels/{id}/{action}", post(alerts::channel_action))
+        .route("/alerts/rules", post(alerts::add_rule))
+        .route("/alerts/rules/{id}/remove", post(alerts::remove_rule))
         .route("/hooks", get(hooks_page).post(add_hook))
         .route("/hooks/{id}", get(hook_page))
         .route("/hooks/{id}/{action}", post(hook_action))

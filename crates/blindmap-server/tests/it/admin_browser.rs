@@ -255,6 +255,12 @@ async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_brows
     let crm = call(&vendor, Method::POST, "/api/v1/connections", Some(crm)).await.unwrap();
     let crm = crm["id"].as_str().unwrap().to_owned();
     call(&vendor, Method::POST, &format!("/api/v1/connections/{crm}/syncs"), None).await.unwrap();
+    // An alert channel and a rule, so that the alerts page has rows.
+    let channel = json!({ "name": "Sales Teams", "kind": "teams", "workflow_url": "http://127.0.0.1:9/workflows/x" });
+    call(&vendor, Method::POST, "/api/v1/alerts/channels", Some(channel)).await.unwrap();
+    let rule = json!({ "name": "New customers", "channel": "Sales Teams", "own_segment": "customers",
+        "digest": { "at": "08:00", "zone": "Europe/Berlin" } });
+    call(&vendor, Method::POST, "/api/v1/alerts/rules", Some(rule)).await.unwrap();
     let pages = [
         "/".to_owned(),
         "/data".to_owned(),
@@ -269,6 +275,7 @@ async fn a_partner_manager_goes_from_an_empty_node_to_a_first_match_in_the_brows
         format!("/registrations/{registration}"),
         "/users".to_owned(),
         "/hooks".to_owned(),
+        "/alerts".to_owned(),
         "/cosell".to_owned(),
         "/attribution?from=2027-01-01&to=2027-02-01".to_owned(),
         "/attribution".to_owned(),

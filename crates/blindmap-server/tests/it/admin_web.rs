@@ -107,6 +107,7 @@ async fn each_role_gets_its_own_navigation_and_a_home_page() {
             "/data",
             "/users",
             "/connections",
+            "/alerts",
             "/hooks",
             "/audit"
         ]

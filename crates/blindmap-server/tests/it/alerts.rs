@@ -384,3 +384,118 @@ async fn overlap_changes_reach_each_accounts_owner_in_slack_and_teams_and_nobody
 fn blindmap_server_now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_up_alerts_from_the_page_and_nobody_else_can() {
+    use crate::web::Agent;
+    use axum::http::StatusCode;
+    let (vendor, _partner, pid, _) = matched().await;
+    let slack = Slack::new("xoxb-2-page");
+    slack.add_channel(FALLBACK, "partner-alerts", true);
+    let slack_url = format!("{}/api/", blindmap_crm_emulator::serve(slack.router()).await);
+    let made =
+        call(&vendor, Method::POST, "/api/v1/users", Some(json!({ "name": "ada", "role": "admin" }))).await.unwrap();
+    let mut ada = Agent::new(&vendor);
+    ada.sign_in(made["token"]["token"].as_str().unwrap()).await;
+    let page = ada.get("/alerts").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("No channel yet") && page.body.contains("href=\"/alerts\""), "{}", page.body);
+    let csrf = page.input("csrf");
+
+    // A wrong token is refused in words; the form keeps the name, never the token.
+    let slack_form = |name: &'static str, token: &'static str| {
+        vec![("kind", "slack"), ("name", name), ("token", token), ("fallback", FALLBACK)]
+    };
+    let mut form = slack_form("Sales <Slack>", "not-a-token");
+    form.push(("csrf", &csrf));
+    form.push(("api_url", &slack_url));
+    let page = ada.post("/alerts/channels", &form).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", page.body);
+    assert!(page.body.contains("bot token") && page.body.contains("Sales &#60;Slack&#62;"), "{}", page.body);
+    assert!(!page.body.contains("not-a-token"), "the secret is not written back");
+    let mut form = slack_form("Sales <Slack>", "xoxb-2-page");
+    form.push(("csrf", &csrf));
+    form.push(("api_url", &slack_url));
+    assert_eq!(ada.post("/alerts/channels", &form).await.status, StatusCode::SEE_OTHER);
+    let channel = call(&vendor, Method::GET, "/api/v1/alerts/channels", None).await.unwrap()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A test message; a rule refused, then made; the page says what it does in words.
+    let page = ada.post(&format!("/alerts/channels/{channel}/test"), &[("csrf", &csrf)]).await;
+    assert!(page.body.contains(&format!("A test message went to slack:{FALLBACK}")), "{}", page.body);
+    assert_eq!(slack.messages().len(), 1);
+    let rule = |digest: &'static str| {
+        vec![
+            ("name", "Opps ∩ customers"),
+            ("channel", channel.as_str()),
+            ("partner", pid.as_str()),
+            ("own_segment", "customers"),
+            ("partner_segment", ""),
+            ("changes", "new"),
+            ("tier", "confirmed"),
+            ("route", "owner"),
+            ("digest_at", digest),
+            ("zone", "Europe/Berlin"),
+        ]
+    };
+    let mut form = rule("8 o'clock");
+    form.push(("csrf", &csrf));
+    let page = ada.post("/alerts/rules", &form).await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", page.body);
+    assert!(page.body.contains("HH:MM") && page.body.contains("value=\"Opps ∩ customers\""), "{}", page.body);
+    let mut form = rule("08:00");
+    form.push(("csrf", &csrf));
+    assert_eq!(ada.post("/alerts/rules", &form).await.status, StatusCode::SEE_OTHER);
+    let page = ada.get("/alerts").await;
+    assert!(
+        page.body.contains("New overlaps with Partner, your customers, confirmed only")
+            && page.body.contains("Each account&#39;s owner, via Sales &#60;Slack&#62;")
+            && page.body.contains("Daily at 08:00 (Europe/Berlin)"),
+        "{}",
+        page.body
+    );
+    let rule_id = call(&vendor, Method::GET, "/api/v1/alerts/rules", None).await.unwrap()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = ada.post(&format!("/alerts/channels/{channel}/remove"), &[("csrf", &csrf)]).await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "rules send to it: {}", page.body);
+
+    // A rep, a forged form, another organisation: nothing.
+    let (_, rep_token) = rep(&vendor).await;
+    let mut rita = Agent::new(&vendor);
+    rita.sign_in(&rep_token).await;
+    let rita_csrf = rita.get("/").await.input("csrf");
+    assert!(!rita.get("/").await.body.contains("href=\"/alerts\""), "no Alerts for reps");
+    assert_eq!(rita.get("/alerts").await.status, StatusCode::FORBIDDEN);
+    let forbidden = rita.post(&format!("/alerts/rules/{rule_id}/remove"), &[("csrf", &rita_csrf)]).await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    let forged = ada.post(&format!("/alerts/rules/{rule_id}/remove"), &[("csrf", "forged")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let store = store_of(&vendor).await;
+    let stranger = store.create_organisation("Stranger").await.unwrap();
+    let eve = store.create_user(&stranger.id, "eve", blindmap_store::Role::Admin).await.unwrap();
+    let token = store.issue_token(&stranger.id, &eve.id, "t").await.unwrap().1.expose().to_owned();
+    let mut eve = Agent::new(&vendor);
+    eve.sign_in(&token).await;
+    let eve_csrf = eve.get("/").await.input("csrf");
+    for path in [
+        format!("/alerts/channels/{channel}/test"),
+        format!("/alerts/channels/{channel}/remove"),
+        format!("/alerts/rules/{rule_id}/remove"),
+    ] {
+        assert_eq!(eve.post(&path, &[("csrf", &eve_csrf)]).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    assert!(!eve.get("/alerts").await.body.contains("Sales &#60;Slack&#62;"));
+    assert_eq!(slack.messages().len(), 1, "no other test was sent");
+
+    // Deleted from the page, then its channel can go.
+    assert_eq!(
+        ada.post(&format!("/alerts/rules/{rule_id}/remove"), &[("csrf", &csrf)]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let page = ada.post(&format!("/alerts/channels/{channel}/remove"), &[("csrf", &csrf)]).await;
+    assert!(page.body.contains("Channel removed") && page.body.contains("No channel yet"), "{}", page.body);
+}
