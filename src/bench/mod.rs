@@ -64,10 +64,21 @@ pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
 /// The resident memory of a process now, from its `/proc/…/status` (`self` for this one;
 /// Linux; 0 where it cannot be read).
 pub(crate) fn rss_of(process: &str) -> u64 {
+    status_bytes(process, "VmRSS:")
+}
+
+/// The process's own resident memory (`RssAnon`: its heap and stacks), without the file pages it
+/// maps — SQLite's memory-mapped database counts in `VmRSS` once per connection that touched it,
+/// though it is the file's shared cache.
+pub(crate) fn rss_anon_of(process: &str) -> u64 {
+    status_bytes(process, "RssAnon:")
+}
+
+fn status_bytes(process: &str, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{process}/status")).unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
 }

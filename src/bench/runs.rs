@@ -1,13 +1,16 @@
 //! `blindmap bench runs --n N --runs K`: one partnership matched again and again, as a schedule
 //! matches it, with a share of the partner's list changing before each run. The vendor's node
 //! runs as a process of its own (`blindmap serve`), so that its memory is its own. Measured: the
-//! reps' pages after the first run and after the last, the node's resident memory while idle
-//! before the first run and after the last, and the database's size after the first run, after
+//! reps' pages after the second run (the first with a run before it, so that "new since the last
+//! match" has something to show) and after the last, each the best of three timings; the node's
+//! resident memory while idle before the first run and after the last — its own (`RssAnon`), and
+//! all of it (`VmRSS`, which also counts SQLite's memory-mapped file once per connection); the
+//! time of each run and of each re-import; and the database's size after the first run, after
 //! the run that fills its retention, and after the last.
 //!
-//! The targets (issue 18): pages as fast after the last run as after the first (≤ 1.1×), the
-//! idle memory within 10 % of what it was before the first run, and the database no larger
-//! than retention allows (about its size once retention is full).
+//! The targets (issue 18): pages as fast after the last run as after the second (≤ 1.1×), the
+//! node's own idle memory within 10 % of what it was before the first run, and the database no
+//! larger than retention allows (about its size once retention is full).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -68,11 +71,14 @@ struct RunsReport {
     backend: &'static str,
     keep_runs: u32,
     run_seconds: Vec<f64>,
-    pages_first: Vec<(String, f64)>,
+    import_seconds: Vec<f64>,
+    pages_baseline: Vec<(String, f64)>,
     pages_last: Vec<(String, f64)>,
     worst_page_ratio: f64,
     idle_rss_before_bytes: u64,
     idle_rss_after_bytes: u64,
+    idle_rss_anon_before_bytes: u64,
+    idle_rss_anon_after_bytes: u64,
     rss_ratio: f64,
     database_after_first_bytes: u64,
     database_when_full_bytes: u64,
@@ -93,9 +99,10 @@ impl Drop for Served {
 }
 
 impl Served {
-    /// Its resident memory now.
-    fn rss(&self) -> u64 {
-        super::rss_of(&self.0.id().to_string())
+    /// Its resident memory now: all of it, and its own (`RssAnon`).
+    fn rss(&self) -> (u64, u64) {
+        let id = self.0.id().to_string();
+        (super::rss_of(&id), super::rss_anon_of(&id))
     }
 }
 
@@ -113,6 +120,17 @@ async fn database_bytes(data_dir: &Path, database: Option<&str>) -> anyhow::Resu
             Ok(file("node.db") + file("node.db-wal"))
         }
     }
+}
+
+/// Each page's best of three timings: one timing of a few milliseconds is mostly noise.
+async fn best_of_three(browser: &Browser, pid: &str, pairs: u64) -> anyhow::Result<Vec<(String, f64)>> {
+    let mut best = time_pages(browser, pid, pairs).await?.0;
+    for _ in 0..2 {
+        for (slot, (_, seconds)) in best.iter_mut().zip(time_pages(browser, pid, pairs).await?.0) {
+            slot.1 = slot.1.min(seconds);
+        }
+    }
+    Ok(best)
 }
 
 pub(crate) fn run(args: &RunsArgs) -> anyhow::Result<()> {
@@ -170,17 +188,20 @@ pub(crate) fn run(args: &RunsArgs) -> anyhow::Result<()> {
         }
         let settle = || tokio::time::sleep(Duration::from_secs(3));
         settle().await;
-        let idle_rss_before_bytes = served.rss();
+        let (idle_rss_before_bytes, idle_rss_anon_before_bytes) = served.rss();
         let browser = Browser::sign_in_at(&address, &made.fingerprint, &token).await?;
 
         let mut run_seconds = Vec::new();
-        let (mut pages_first, mut database_after_first_bytes, mut database_when_full_bytes) = (Vec::new(), 0, 0);
+        let mut import_seconds = Vec::new();
+        let (mut pages_baseline, mut database_after_first_bytes, mut database_when_full_bytes) = (Vec::new(), 0, 0);
         let mut pairs = 0;
         for i in 0..args.runs {
             if i > 0 && churned > 0 {
                 // The partner's window moves on: `churned` accounts gone, as many new.
                 let from = args.n - shared + i * churned;
+                let started = Instant::now();
                 partner.api.import_dataset(&params(true), export(args.n, from).into_bytes(), None).await?;
+                import_seconds.push(started.elapsed().as_secs_f64());
             }
             let started = Instant::now();
             let run = vendor.start_run(&StartRun { partnership: pid.clone(), transcript: false }).await?;
@@ -191,8 +212,10 @@ pub(crate) fn run(args: &RunsArgs) -> anyhow::Result<()> {
             run_seconds.push(started.elapsed().as_secs_f64());
             pairs = run.result.context("the run has no result")?.pairs;
             if i == 0 {
-                pages_first = time_pages(&browser, &pid, pairs).await?.0;
                 database_after_first_bytes = database_bytes(&vendor_dir, args.database.as_deref()).await?;
+            }
+            if i == 1.min(args.runs - 1) {
+                pages_baseline = best_of_three(&browser, &pid, pairs).await?;
             }
             if i + 1 == retention.keep_runs as usize {
                 database_when_full_bytes = database_bytes(&vendor_dir, args.database.as_deref()).await?;
@@ -202,8 +225,8 @@ pub(crate) fn run(args: &RunsArgs) -> anyhow::Result<()> {
             }
         }
         settle().await;
-        let idle_rss_after_bytes = served.rss();
-        let pages_last = time_pages(&browser, &pid, pairs).await?.0;
+        let (idle_rss_after_bytes, idle_rss_anon_after_bytes) = served.rss();
+        let pages_last = best_of_three(&browser, &pid, pairs).await?;
         let database_after_last_bytes = database_bytes(&vendor_dir, args.database.as_deref()).await?;
         if database_when_full_bytes == 0 {
             database_when_full_bytes = database_after_last_bytes;
@@ -217,12 +240,12 @@ pub(crate) fn run(args: &RunsArgs) -> anyhow::Result<()> {
         let runs_kept = listed.items.iter().filter(|r| r.state == "complete").count();
         partner.running.shutdown().await?;
         drop(served);
-        let worst_page_ratio = pages_first
+        let worst_page_ratio = pages_baseline
             .iter()
             .zip(&pages_last)
             .map(|((_, before), (_, after))| after / before.max(0.001))
             .fold(0.0, f64::max);
-        let rss_ratio = idle_rss_after_bytes as f64 / idle_rss_before_bytes.max(1) as f64;
+        let rss_ratio = idle_rss_anon_after_bytes as f64 / idle_rss_anon_before_bytes.max(1) as f64;
         let database_ratio = database_after_last_bytes as f64 / database_when_full_bytes.max(1) as f64;
         Ok::<_, anyhow::Error>(RunsReport {
             n: args.n,
@@ -231,11 +254,14 @@ pub(crate) fn run(args: &RunsArgs) -> anyhow::Result<()> {
             backend: if args.database.is_some() { "postgres" } else { "sqlite" },
             keep_runs: retention.keep_runs,
             run_seconds,
-            pages_first,
+            import_seconds,
+            pages_baseline,
             pages_last,
             worst_page_ratio,
             idle_rss_before_bytes,
             idle_rss_after_bytes,
+            idle_rss_anon_before_bytes,
+            idle_rss_anon_after_bytes,
             rss_ratio,
             database_after_first_bytes,
             database_when_full_bytes,
@@ -261,16 +287,25 @@ pub(crate) fn run(args: &RunsArgs) -> anyhow::Result<()> {
     );
     let total: f64 = report.run_seconds.iter().sum();
     println!("  runs: {:.1} s in all, {:.2} s each on average", total, total / report.runs as f64);
-    println!("  pages (after the first run → after the last):");
-    for ((what, before), (_, after)) in report.pages_first.iter().zip(&report.pages_last) {
+    if !report.import_seconds.is_empty() {
+        let imports: f64 = report.import_seconds.iter().sum();
+        println!("  the partner's re-imports: {:.2} s each on average", imports / report.import_seconds.len() as f64);
+    }
+    println!("  pages, best of three (after the second run → after the last):");
+    for ((what, before), (_, after)) in report.pages_baseline.iter().zip(&report.pages_last) {
         println!("    {what:<40} {before:.3} s → {after:.3} s ({:.2}×)", after / before.max(0.001));
     }
     println!("  worst page: {:.2}× (target ≤ {TARGET_PAGES}×)", report.worst_page_ratio);
     println!(
-        "  the node's idle memory: {} before the first run, {} after the last ({:.2}×, target ≤ {TARGET_MEMORY}×)",
+        "  the node's own idle memory (RssAnon): {} before the first run, {} after the last ({:.2}×, target ≤ {TARGET_MEMORY}×)",
+        human_bytes(report.idle_rss_anon_before_bytes),
+        human_bytes(report.idle_rss_anon_after_bytes),
+        report.rss_ratio
+    );
+    println!(
+        "  all of its resident memory (VmRSS, with the mapped database): {} before, {} after",
         human_bytes(report.idle_rss_before_bytes),
         human_bytes(report.idle_rss_after_bytes),
-        report.rss_ratio
     );
     println!(
         "  the database: {} after the first run, {} once retention was full, {} after the last ({:.2}×, target ≤ {TARGET_DATABASE}×); {} runs kept",

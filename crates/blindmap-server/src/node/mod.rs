@@ -123,6 +123,14 @@ pub const ENVIRONMENT: &[EnvVar] = &[
         name: "BLINDMAP_HUBSPOT_TOKEN",
         sets: "`crm hubspot`'s private app token (the default of its --token-env)",
     },
+    EnvVar {
+        name: "BLINDMAP_SLACK_TOKEN",
+        sets: "`alerts slack`'s Slack app bot token (the default of its --token-env)",
+    },
+    EnvVar {
+        name: "BLINDMAP_TEAMS_WORKFLOW_URL",
+        sets: "`alerts teams`'s workflow URL (the default of its --url-env)",
+    },
     EnvVar { name: "BLINDMAP_CLIENT_DIR", sets: "`match --remote`'s --client-dir" },
     EnvVar { name: "BLINDMAP_ORGANISATION", sets: "the container's first organisation (deploy/entrypoint.sh)" },
 ];
