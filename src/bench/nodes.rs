@@ -101,9 +101,14 @@ struct NodesReport {
 
 /// A generic export of `n` accounts, those from `from` on.
 pub(super) fn export(n: usize, from: usize) -> String {
-    let mut csv = String::with_capacity(n * 64);
+    export_of(from..from + n)
+}
+
+/// A generic export of the accounts numbered `accounts`.
+pub(super) fn export_of(accounts: impl ExactSizeIterator<Item = usize>) -> String {
+    let mut csv = String::with_capacity(accounts.len() * 64);
     csv.push_str(EXPORT_HEADER);
-    for i in from..from + n {
+    for i in accounts {
         let segment = if i % 3 == 0 { "customers" } else { "prospects" };
         // Names that do not sort as the ids do; one of forty owners.
         let name = format!("{} Company {i}", ["Acme", "Globex", "Initech", "Umbrella", "Hooli"][i % 5]);

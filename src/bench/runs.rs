@@ -27,7 +27,7 @@ use blindmap_server::node::{InitOptions, init};
 use clap::Args;
 use serde::Serialize;
 
-use super::nodes::{Browser, export, node, time_pages, with_owners};
+use super::nodes::{Browser, export, export_of, node, time_pages, with_owners};
 use crate::cli::runtime;
 use crate::output::human_bytes;
 
@@ -48,7 +48,8 @@ pub(crate) struct RunsArgs {
     /// Share of each side's accounts the other also has.
     #[arg(long, default_value_t = 0.5)]
     overlap: f64,
-    /// Share of the partner's accounts that change before each run (gone, and as many new).
+    /// Share of the partner's accounts that change before each run: as many of the vendor's
+    /// accounts it has gone, and as many others of the vendor's new (the overlap keeps its size).
     #[arg(long, default_value_t = 0.01)]
     churn: f64,
     /// Complete runs the vendor keeps per partnership (its retention; the node's default
@@ -122,6 +123,14 @@ async fn database_bytes(data_dir: &Path, database: Option<&str>) -> anyhow::Resu
     }
 }
 
+/// The partner's list: `shared` of the vendor's `n` accounts, a window starting at `offset`
+/// (wrapping around), and `n - shared` accounts of its own.
+fn partner_export(n: usize, shared: usize, offset: usize) -> String {
+    let window = (0..shared).map(|j| (offset + j) % n);
+    let own = n..n + (n - shared);
+    export_of(window.chain(own).collect::<Vec<_>>().into_iter())
+}
+
 /// Each page's best of three timings: one timing of a few milliseconds is mostly noise.
 async fn best_of_three(browser: &Browser, pid: &str, pairs: u64) -> anyhow::Result<Vec<(String, f64)>> {
     let mut best = time_pages(browser, pid, pairs).await?.0;
@@ -175,7 +184,7 @@ pub(crate) fn run(args: &RunsArgs) -> anyhow::Result<()> {
         let churned = (args.n as f64 * args.churn) as usize;
         let params = |activate| UploadParams { name: "bench.csv".to_owned(), preset: None, activate };
         vendor.import_dataset(&params(false), export(args.n, 0).into_bytes(), None).await?;
-        partner.api.import_dataset(&params(false), export(args.n, args.n - shared).into_bytes(), None).await?;
+        partner.api.import_dataset(&params(false), partner_export(args.n, shared, 0).into_bytes(), None).await?;
         let invite = vendor.invite().await?;
         let accepted = partner.api.accept_invite(&AcceptInvite { code: invite.code }).await?;
         let pid = vendor.partnerships().await?.into_iter().next().context("no partnership")?.id;
@@ -197,10 +206,11 @@ pub(crate) fn run(args: &RunsArgs) -> anyhow::Result<()> {
         let mut pairs = 0;
         for i in 0..args.runs {
             if i > 0 && churned > 0 {
-                // The partner's window moves on: `churned` accounts gone, as many new.
-                let from = args.n - shared + i * churned;
+                // The partner's window over the vendor's list moves on: `churned` of the
+                // accounts they share gone, as many others of the vendor's new.
                 let started = Instant::now();
-                partner.api.import_dataset(&params(true), export(args.n, from).into_bytes(), None).await?;
+                let csv = partner_export(args.n, shared, i * churned);
+                partner.api.import_dataset(&params(true), csv.into_bytes(), None).await?;
                 import_seconds.push(started.elapsed().as_secs_f64());
             }
             let started = Instant::now();

@@ -221,27 +221,18 @@ pub(crate) fn run(command: &AlertsCommand) -> anyhow::Result<()> {
                 let token = std::env::var(token_env).with_context(|| {
                     format!("set the Slack app's bot token in the environment variable {token_env}")
                 })?;
-                let body = NewChannel {
+                let body = NewChannel::Slack {
                     name: name.clone(),
-                    kind: ChannelKindName::Slack,
-                    token: Some(token),
+                    token,
                     fallback_channel: fallback.clone(),
                     api_url: Some(api_url.clone()),
-                    workflow_url: None,
                 };
                 show_channel(&client(connection)?.create_alert_channel(&body).await?);
             }
             AlertsCommand::Teams { name, url_env, connection } => {
                 let url = std::env::var(url_env)
                     .with_context(|| format!("set the workflow's URL in the environment variable {url_env}"))?;
-                let body = NewChannel {
-                    name: name.clone(),
-                    kind: ChannelKindName::Teams,
-                    token: None,
-                    fallback_channel: None,
-                    api_url: None,
-                    workflow_url: Some(url),
-                };
+                let body = NewChannel::Teams { name: name.clone(), workflow_url: url };
                 show_channel(&client(connection)?.create_alert_channel(&body).await?);
             }
             AlertsCommand::Channels { connection } => {
@@ -251,7 +242,13 @@ pub(crate) fn run(command: &AlertsCommand) -> anyhow::Result<()> {
             }
             AlertsCommand::Test { id, connection } => {
                 let sent = client(connection)?.test_alert_channel(id).await?;
-                println!("Sent a test message to {}.", escaped(&sent.delivered_to));
+                match (&sent.delivered_to, &sent.error) {
+                    (Some(to), _) if sent.delivered => println!("Sent a test message to {}.", escaped(to)),
+                    (_, error) => anyhow::bail!(
+                        "the test message did not go: {}",
+                        escaped(error.as_deref().unwrap_or("no reason given"))
+                    ),
+                }
             }
             AlertsCommand::RemoveChannel { id, connection } => {
                 client(connection)?.delete_alert_channel(id).await?;

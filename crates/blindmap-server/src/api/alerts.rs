@@ -29,30 +29,48 @@ pub enum ChannelKindName {
     Teams,
 }
 
-/// A channel to add. Slack needs `token` (and takes `fallback_channel`, `api_url`); Teams needs
-/// `workflow_url`.
+/// A channel to add: a Slack workspace or a Teams workflow, by `kind`.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewChannel {
-    /// Its name in this organisation (1 to 200 characters), e.g. "Sales Slack".
-    pub name: String,
-    /// `slack` or `teams`.
-    pub kind: ChannelKindName,
-    /// Slack: the app's bot token (`xoxb-…`; scopes `chat:write`, `users:read`,
-    /// `users:read.email`). Kept sealed; never shown again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    /// Slack: the channel id (`C…`, `G…`) messages go to when a rule sends to the channel, or an
-    /// owner is not in the workspace. The app must be in it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fallback_channel: Option<String>,
-    /// Slack: the Web API's base URL (default `https://slack.com/api/`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_url: Option<String>,
-    /// Teams: the workflow's URL ("Post to a channel when a webhook request is received"). Kept
-    /// sealed (it carries its signature); never shown again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workflow_url: Option<String>,
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum NewChannel {
+    /// A Slack workspace, through a Slack app's bot token.
+    Slack {
+        /// Its name in this organisation (1 to 200 characters), e.g. "Sales Slack".
+        #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+        name: String,
+        /// The app's bot token (`xoxb-…`; scopes `chat:write`, `users:read`,
+        /// `users:read.email`). Kept sealed; never shown again.
+        #[schema(pattern = "^xoxb-[!-~]{1,250}$")]
+        token: String,
+        /// The channel id (`C…`, `G…`) messages go to when a rule sends to the channel, or an
+        /// owner is not in the workspace. The app must be in it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(pattern = "^[CG][A-Z0-9]{8,23}$")]
+        fallback_channel: Option<String>,
+        /// The Web API's base URL (default `https://slack.com/api/`): https:// to a public
+        /// address unless the node's operator allows more.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_url: Option<String>,
+    },
+    /// A Microsoft Teams channel or chat, through a Workflows webhook.
+    Teams {
+        /// Its name in this organisation (1 to 200 characters), e.g. "Sales Teams".
+        #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+        name: String,
+        /// The workflow's URL ("Post to a channel when a webhook request is received"): https://
+        /// to a public address unless the node's operator allows more. Kept sealed (it carries
+        /// its signature); never shown again.
+        workflow_url: String,
+    },
+}
+
+impl NewChannel {
+    /// Its name.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Slack { name, .. } | Self::Teams { name, .. } => name,
+        }
+    }
 }
 
 /// A channel, without its secret.
@@ -380,11 +398,17 @@ pub struct MessageDetail {
     pub accounts: Vec<serde_json::Value>,
 }
 
-/// Where a test message went.
+/// How a test message went: where it was delivered, or why not.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct TestSent {
-    /// `slack:C…` or `teams:workflow`.
-    pub delivered_to: String,
+    /// Whether the chat tool took it.
+    pub delivered: bool,
+    /// `slack:C…` or `teams:workflow`, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_to: Option<String>,
+    /// Why not, in the tool's words (a revoked token, a channel the app is not in, no answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Filters of the message log.
@@ -412,37 +436,13 @@ fn rule_id(id: &str) -> Result<AlertRuleId, ApiError> {
     AlertRuleId::parse(id).ok_or(ApiError::NotFound("alert rule"))
 }
 
-/// The channel of a request: a Slack one needs a token and takes no workflow URL; a Teams one
-/// the other way round.
-pub(crate) fn channel_spec(body: &NewChannel) -> Result<ChannelSpec, ApiError> {
-    match body.kind {
-        ChannelKindName::Slack => {
-            if body.workflow_url.is_some() {
-                return Err(ApiError::Invalid(
-                    "workflow_url is for Teams channels; a Slack channel takes a token".into(),
-                ));
-            }
-            let token = body.token.clone().ok_or_else(|| {
-                ApiError::Invalid("a Slack channel needs token: the Slack app's bot token (xoxb-…)".into())
-            })?;
-            Ok(ChannelSpec::Slack {
-                token,
-                api_url: body.api_url.clone(),
-                fallback_channel: body.fallback_channel.clone(),
-            })
+/// The channel of a request.
+pub(crate) fn channel_spec(body: &NewChannel) -> ChannelSpec {
+    match body.clone() {
+        NewChannel::Slack { token, fallback_channel, api_url, .. } => {
+            ChannelSpec::Slack { token, api_url, fallback_channel }
         }
-        ChannelKindName::Teams => {
-            if body.token.is_some() || body.fallback_channel.is_some() || body.api_url.is_some() {
-                return Err(ApiError::Invalid(
-                    "token, fallback_channel and api_url are for Slack channels; a Teams channel takes workflow_url"
-                        .into(),
-                ));
-            }
-            let workflow_url = body.workflow_url.clone().ok_or_else(|| {
-                ApiError::Invalid("a Teams channel needs workflow_url: the URL of its Workflows webhook".into())
-            })?;
-            Ok(ChannelSpec::Teams { workflow_url })
-        }
+        NewChannel::Teams { workflow_url, .. } => ChannelSpec::Teams { workflow_url },
     }
 }
 
@@ -490,10 +490,10 @@ async fn create_channel(
     Json(body): Json<NewChannel>,
 ) -> Result<(StatusCode, Json<ChannelView>), ApiError> {
     caller.require(&[Role::Admin])?;
-    let spec = channel_spec(&body)?;
+    let spec = channel_spec(&body);
     let strict = crate::service::hooks::WebhookEgress::default();
     let egress = state.node.as_deref().map_or(&strict, |node| &*node.webhooks);
-    let channel = alerts::add_channel(&state.store, egress, &caller.0.user, &body.name, &spec).await?;
+    let channel = alerts::add_channel(&state.store, egress, &caller.0.user, body.name(), &spec).await?;
     Ok((StatusCode::CREATED, Json(channel.into())))
 }
 
@@ -524,13 +524,12 @@ async fn delete_channel(
 }
 
 /// Sends a test message now (admins only): to a Slack channel's fallback channel, or to the
-/// Teams workflow. The answer says where it went, or why it did not (502, in the tool's words).
+/// Teams workflow. The answer says where it went, or why it did not, in the tool's words.
 #[utoipa::path(post, path = "/api/v1/alerts/channels/{id}/test", tag = "alerts", params(("id" = contract::AlertChannelId, Path)),
-    responses((status = 200, body = TestSent, description = "Sent"),
+    responses((status = 200, body = TestSent, description = "Tried: delivered, or why not"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Admins only"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such channel"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "A Slack channel without a fallback channel"),
-        (status = 502, body = Problem, content_type = "application/problem+json", description = "The chat tool refused or failed")))]
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "A Slack channel without a fallback channel")))]
 async fn test_channel(
     State(state): State<AppState>,
     caller: Caller,
@@ -539,10 +538,13 @@ async fn test_channel(
     caller.require(&[Role::Admin])?;
     let node = state.node()?;
     let public_url = node.public_url.get().map(String::as_str);
-    let delivered_to =
+    let sent =
         alerts::test_channel(&state.store, node.webhooks.clone(), public_url, &caller.0.user, &channel_id(&id)?)
             .await?;
-    Ok(Json(TestSent { delivered_to }))
+    Ok(Json(match sent {
+        Ok(to) => TestSent { delivered: true, delivered_to: Some(to), error: None },
+        Err(why) => TestSent { delivered: false, delivered_to: None, error: Some(why) },
+    }))
 }
 
 /// Makes a rule (admins only): which overlap changes go to which channel, to whom, and when.
@@ -606,7 +608,10 @@ async fn list_messages(
         return Err(ApiError::Invalid("limit must be 1 to 1000".into()));
     }
     let rule = match &query.rule {
-        Some(r) => Some(rule_id(r)?),
+        Some(r) => Some(
+            AlertRuleId::parse(r)
+                .ok_or_else(|| ApiError::Invalid(format!("rule must be an alert rule's id (alr_…), not {r:?}")))?,
+        ),
         None => None,
     };
     let state_filter = query.state.map(|s| match s {

@@ -50,9 +50,6 @@ pub enum ApiError {
     /// A partner node could not be reached or refused.
     #[error("the partner node: {0}")]
     Partner(String),
-    /// A service the node called on the caller's behalf (a chat tool) refused or failed.
-    #[error("{0}")]
-    Upstream(String),
     /// This API instance runs without a node identity (it cannot call partners).
     #[error("this server has no node identity; partnerships need `blindmap serve`")]
     NoNode,
@@ -263,7 +260,6 @@ impl From<crate::service::alerts::AlertError> for ApiError {
         use crate::service::alerts::AlertError as E;
         match e {
             E::Invalid(detail) => Self::Invalid(detail),
-            E::Send(detail) => Self::Upstream(detail),
             E::Store(e) => Self::Store(e),
         }
     }
@@ -366,7 +362,7 @@ impl ApiError {
             | Self::PeerRefused(_)
             | Self::InviteSpent
             | Self::LinkRefused(_) => (StatusCode::FORBIDDEN, self.to_string()),
-            Self::Partner(_) | Self::Upstream(_) => (StatusCode::BAD_GATEWAY, self.to_string()),
+            Self::Partner(_) => (StatusCode::BAD_GATEWAY, self.to_string()),
             Self::TooMany(_) | Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, self.to_string()),
             Self::Busy { .. } | Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, self.to_string()),
             Self::Rejected { status, detail } => (*status, detail.clone()),

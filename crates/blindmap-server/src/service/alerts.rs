@@ -37,17 +37,14 @@ use super::hooks::WebhookEgress;
 /// Slack's Web API (api.slack.com/web): where a Slack channel calls unless told otherwise.
 pub(crate) const SLACK_API: &str = "https://slack.com/api/";
 
-/// Why a channel or rule cannot be made, or a test not sent. `http::error` maps each: `Invalid`
-/// → 422; `Send` → 502; the store's own (no such channel → 404, a name taken → 409).
+/// Why a channel or rule cannot be made, or a test not tried. `http::error` maps each: `Invalid`
+/// → 422; the store's own (no such channel → 404, a name taken → 409).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub(crate) enum AlertError {
     /// A value the node refuses, with why.
     #[error("{0}")]
     Invalid(String),
-    /// A test message that did not go, with why.
-    #[error("{0}")]
-    Send(String),
     /// The store failed or refused.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -132,7 +129,7 @@ pub(crate) async fn delete_channel(store: &Store, actor: &User, id: &AlertChanne
 }
 
 /// Sends a test message to a channel now (to Slack's fallback channel, or to the workflow), so
-/// that an admin sees the channel works; returns where it went. Not through the outbox: the
+/// that an admin sees the channel works: where it went, or why not. Not through the outbox: the
 /// answer is the admin's.
 pub(crate) async fn test_channel(
     store: &Store,
@@ -140,7 +137,7 @@ pub(crate) async fn test_channel(
     public_url: Option<&str>,
     actor: &User,
     id: &AlertChannelId,
-) -> Result<String, AlertError> {
+) -> Result<Result<String, String>, AlertError> {
     let (channel, secret) = store.alert_channel_secret(&actor.org, id).await?;
     let http = super::hooks::guarded_client(egress.clone(), send::ATTEMPT_TIMEOUT);
     let message = messages::test_message(&channel, &actor.name, public_url);
@@ -157,7 +154,7 @@ pub(crate) async fn test_channel(
     };
     let detail = json!({ "channel": id.as_str(), "ok": sent.is_ok() });
     store.record_audit(&actor.org, &actor.name, "alert.tested", &detail).await?;
-    sent.map(|s| s.to).map_err(|f| AlertError::Send(f.error))
+    Ok(sent.map(|s| s.to).map_err(|f| f.error))
 }
 
 /// A rule to make, as a user gives it.

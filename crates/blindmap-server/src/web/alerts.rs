@@ -233,9 +233,15 @@ pub(super) async fn channel_action(
         "test" => {
             let node = state.node().map_err(PageError)?;
             let public_url = node.public_url.get().map(String::as_str);
-            alerts::test_channel(&state.store, node.webhooks.clone(), public_url, signed.user(), &id)
-                .await
-                .map(|to| format!("A test message went to {to}."))
+            match alerts::test_channel(&state.store, node.webhooks.clone(), public_url, signed.user(), &id).await {
+                Ok(Ok(to)) => Ok(format!("A test message went to {to}.")),
+                Ok(Err(why)) => {
+                    let text = format!("The test message did not go: {why}");
+                    let page = view(&state, &signed, Kept::default(), Some(text), None).await?;
+                    return Ok(html(StatusCode::OK, &page));
+                }
+                Err(e) => Err(e),
+            }
         }
         "remove" => {
             alerts::delete_channel(&state.store, signed.user(), &id).await.map(|()| "Channel removed.".to_owned())
