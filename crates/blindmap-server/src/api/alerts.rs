@@ -538,9 +538,8 @@ async fn test_channel(
     caller.require(&[Role::Admin])?;
     let node = state.node()?;
     let public_url = node.public_url.get().map(String::as_str);
-    let sent =
-        alerts::test_channel(&state.store, node.webhooks.clone(), public_url, &caller.0.user, &channel_id(&id)?)
-            .await?;
+    let sent = alerts::test_channel(&state.store, node.webhooks.clone(), public_url, &caller.0.user, &channel_id(&id)?)
+        .await?;
     Ok(Json(match sent {
         Ok(to) => TestSent { delivered: true, delivered_to: Some(to), error: None },
         Err(why) => TestSent { delivered: false, delivered_to: None, error: Some(why) },

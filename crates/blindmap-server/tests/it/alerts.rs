@@ -333,9 +333,8 @@ async fn overlap_changes_reach_each_accounts_owner_in_slack_and_teams_and_nobody
 
     // A revoked token: the test says so, in words.
     slack.revoke();
-    let tried = call(&vendor, Method::POST, &format!("{channels}/{}/test", sales["id"].as_str().unwrap()), None)
-        .await
-        .unwrap();
+    let tried =
+        call(&vendor, Method::POST, &format!("{channels}/{}/test", sales["id"].as_str().unwrap()), None).await.unwrap();
     assert_eq!(tried["delivered"], false, "{tried}");
     assert!(tried["error"].as_str().unwrap().contains("token"), "{tried}");
 
