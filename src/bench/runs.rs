@@ -164,6 +164,8 @@ pub(crate) fn run(args: &RunsArgs) -> anyhow::Result<()> {
             .env("BLINDMAP_RATE_LIMIT_PER_CREDENTIAL", "0")
             .env("BLINDMAP_RATE_LIMIT_PER_ORGANISATION", "0")
             .env("BLINDMAP_LOG", "warn")
+            // As the deploy files run a node (deploy/systemd, deploy/Containerfile).
+            .env("MIMALLOC_PURGE_DELAY", "0")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
