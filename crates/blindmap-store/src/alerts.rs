@@ -801,19 +801,7 @@ impl Store {
             let channel = channel_from_row(&row, 30)?;
             let sealed: Zeroizing<String> = Zeroizing::new(row.get(38));
             let secret = self.keyring().and_then(|k| k.open(&ALERT_SECRETS, channel.id.as_str(), &sealed));
-            let items = sqlx::query(
-                "SELECT payload FROM alert_items WHERE message_id = $1 ORDER BY change, account_id, own_segment, \
-                 partner_segment, run_id",
-            )
-            .bind(&id)
-            .fetch_all(&self.pool)
-            .await?;
-            let items = items
-                .iter()
-                .map(|r| {
-                    serde_json::from_str(&r.get::<String, _>(0)).map_err(|_| StoreError::Corrupt("alert_items.payload"))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let items = self.alert_items(&id).await?;
             due.push(DueAlert {
                 message: message_from_row(&row, 0)?,
                 rule: rule_from_row(&row, 15)?,
@@ -918,16 +906,21 @@ impl Store {
             duration_ms: u64::try_from(r.get::<i64, _>(5)).unwrap_or(0),
         })
         .collect();
-        let items = sqlx::query(
+        let items = self.alert_items(id.as_str()).await?;
+        Ok((message, attempts, items))
+    }
+
+    /// The accounts message `id` tells of, as composed, in account order.
+    async fn alert_items(&self, id: &str) -> Result<Vec<serde_json::Value>, StoreError> {
+        sqlx::query(
             "SELECT payload FROM alert_items WHERE message_id = $1 ORDER BY change, account_id, own_segment, \
              partner_segment, run_id",
         )
-        .bind(id.as_str())
+        .bind(id)
         .fetch_all(&self.pool)
         .await?
         .iter()
         .map(|r| serde_json::from_str(&r.get::<String, _>(0)).map_err(|_| StoreError::Corrupt("alert_items.payload")))
-        .collect::<Result<Vec<_>, _>>()?;
-        Ok((message, attempts, items))
+        .collect()
     }
 }
